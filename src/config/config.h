@@ -1,0 +1,124 @@
+/* config.h — the YAML configuration as an immutable snapshot.
+ *
+ * cmx_config_load() reads one YAML file (libyaml), resolves `env:NAME` and
+ * `file:PATH` secret references, applies defaults and validates everything,
+ * collecting every problem as "FILE:LINE:COL: what was expected" in a
+ * cmx_config_diag instead of stopping at the first.  A snapshot is never
+ * changed after load; it is reference-counted so a reload can swap it while
+ * in-flight requests finish on the old one.
+ *
+ * Top-level keys: server, upstream, providers, models (see docs/config.md). */
+#ifndef CMX_CONFIG_CONFIG_H
+#define CMX_CONFIG_CONFIG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+typedef struct cmx_config_diag {
+    char **errors;   /* "file:line:col: message" */
+    size_t n_errors;
+    char **warnings;
+    size_t n_warnings;
+} cmx_config_diag;
+
+void cmx_config_diag_free(cmx_config_diag *d);
+
+typedef enum { CMX_PROVIDER_OPENAI = 0, CMX_PROVIDER_MOCK } cmx_provider_type;
+
+typedef struct cmx_timeouts_config {
+    uint32_t connect_ms;    /* default 5000 */
+    uint32_t first_byte_ms; /* default 60000 */
+    uint32_t idle_ms;       /* default 30000 */
+    uint32_t total_ms;      /* default 600000 */
+} cmx_timeouts_config;
+
+typedef struct cmx_mock_config {
+    uint32_t latency_ms;        /* before the first byte; default 0 */
+    uint32_t chunk_interval_ms; /* between stream chunks; default 0 */
+    double failure_rate;        /* 0..1; default 0 */
+    int failure_status;         /* default 503 */
+    uint32_t stream_chunks;     /* content chunks per stream; default 5 */
+    char *content;              /* reply text; default a short simulated answer */
+    uint64_t seed;              /* RNG seed for failures; default 1 */
+} cmx_mock_config;
+
+typedef struct cmx_provider_config {
+    char *name;
+    cmx_provider_type type;
+    char *type_name;       /* "openai", "mock" */
+    char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1" */
+    char *api_key;         /* resolved secret or NULL; never log it */
+    char *organization;    /* openai: optional OpenAI-Organization header */
+    int tls_verify;        /* default 1 */
+    char *ca_file;         /* NULL: system store */
+    cmx_timeouts_config timeouts;
+    cmx_mock_config mock;
+    int line;              /* where it was defined, for messages */
+} cmx_provider_config;
+
+typedef struct cmx_target_config {
+    char *provider_name;
+    const cmx_provider_config *provider; /* resolved at load */
+    char *model;           /* upstream model name */
+} cmx_target_config;
+
+typedef struct cmx_model_group {
+    char *name;            /* what clients send as "model" */
+    cmx_target_config *targets;
+    size_t n_targets;
+    int line;
+} cmx_model_group;
+
+typedef struct cmx_server_config {
+    char *listen_host;          /* default "127.0.0.1" */
+    int listen_port;            /* default 4000 */
+    int workers;                /* default: number of CPUs */
+    size_t max_body_bytes;      /* default 4 MiB */
+    size_t max_header_bytes;    /* default 16 KiB */
+    size_t max_headers;         /* default 100 */
+    uint32_t header_timeout_ms; /* default 10000 */
+    uint32_t body_timeout_ms;   /* default 30000 */
+    uint32_t keepalive_timeout_ms; /* default 75000 */
+    uint32_t write_timeout_ms;  /* default 60000 */
+    char **api_keys;            /* resolved client keys; empty = auth off */
+    size_t n_api_keys;
+    int access_log;             /* default 1 (stdout, JSON lines) */
+} cmx_server_config;
+
+typedef struct cmx_upstream_config {
+    size_t max_idle_per_origin;  /* default 32 */
+    size_t max_conns_per_origin; /* default 256 */
+    uint32_t idle_expiry_ms;     /* default 60000 */
+    char *https_proxy;           /* NULL: from the environment */
+    char *http_proxy;
+    char *no_proxy;
+} cmx_upstream_config;
+
+typedef struct cmx_config {
+    atomic_int refs;
+    char *path;
+    cmx_server_config server;
+    cmx_upstream_config upstream;
+    cmx_provider_config *providers;
+    size_t n_providers;
+    cmx_model_group *models;
+    size_t n_models;
+} cmx_config;
+
+/* Returns a snapshot with one reference, or NULL with diag->n_errors > 0.
+ * Warnings (e.g. a secret written inline) are collected in either case. */
+cmx_config *cmx_config_load(const char *path, cmx_config_diag *diag);
+/* Same, from a string (for tests); `name` is used in messages. */
+cmx_config *cmx_config_load_string(const char *yaml, size_t len, const char *name,
+                                   cmx_config_diag *diag);
+
+cmx_config *cmx_config_ref(cmx_config *c);
+void cmx_config_unref(cmx_config *c);
+
+const cmx_model_group *cmx_config_find_model(const cmx_config *c, const char *name, size_t len);
+const cmx_provider_config *cmx_config_find_provider(const cmx_config *c, const char *name);
+
+#endif

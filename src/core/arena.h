@@ -1,0 +1,30 @@
+/* arena.h — per-request memory pool.
+ *
+ * Everything allocated for one request comes from its arena and is released
+ * at once when the request completes (the nginx pool idea).  Allocation is a
+ * pointer bump inside a block; large requests get their own block.  There is
+ * no per-object free.  An arena can be reset and reused, keeping its first
+ * block, so a keep-alive connection allocates nothing in the steady state. */
+#ifndef CMX_CORE_ARENA_H
+#define CMX_CORE_ARENA_H
+
+#include <stddef.h>
+
+typedef struct cmx_arena cmx_arena;
+
+cmx_arena *cmx_arena_new(size_t first_block_size);
+void cmx_arena_free(cmx_arena *a);
+/* Releases everything but the first block. */
+void cmx_arena_reset(cmx_arena *a);
+
+/* 16-byte aligned; NULL only when the system is out of memory. */
+void *cmx_arena_alloc(cmx_arena *a, size_t size);
+void *cmx_arena_calloc(cmx_arena *a, size_t n, size_t size);
+char *cmx_arena_strndup(cmx_arena *a, const char *s, size_t n);
+char *cmx_arena_strdup(cmx_arena *a, const char *s);
+char *cmx_arena_sprintf(cmx_arena *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Bytes handed out since creation or the last reset (for tests and stats). */
+size_t cmx_arena_used(const cmx_arena *a);
+
+#endif

@@ -1,0 +1,30 @@
+/* str.c — slice comparisons and the constant-time secret compare. */
+#include "str.h"
+
+#include <strings.h>
+
+int cmx_slice_eq(cmx_slice a, const char *s)
+{
+    size_t n = strlen(s);
+    return a.len == n && memcmp(a.ptr, s, n) == 0;
+}
+
+int cmx_slice_case_eq(cmx_slice a, const char *s)
+{
+    size_t n = strlen(s);
+    return a.len == n && strncasecmp(a.ptr, s, n) == 0;
+}
+
+int cmx_secure_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    /* Walk the longer input fully so time does not depend on where the first
+     * difference is. */
+    size_t n = alen > blen ? alen : blen;
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+        unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+        diff |= (unsigned char)(x ^ y);
+    }
+    return diff == 0;
+}

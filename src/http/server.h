@@ -1,0 +1,115 @@
+/* server.h — the HTTP/1.1 server: libevent bufferevents + http-parser.
+ *
+ * It owns connections, request framing and the limits and timeouts that keep
+ * a public listener safe (header size and count → 431, body size → 413,
+ * ambiguous framing → 400, slowloris header timeout, body timeout, keep-alive
+ * idle timeout, write timeout for clients that stop reading).  It knows
+ * nothing about LLMs: a complete request (headers and whole body) is handed
+ * to one handler callback, which answers once with cmx_http_respond() or
+ * streams with cmx_http_stream_*().
+ *
+ * Pipelined requests are answered in order: while a request is in flight the
+ * connection parses nothing further; the next one is parsed when the response
+ * is finished.  Request headers are slices of the connection's read buffer,
+ * valid until the response is finished (no allocation per header).  Each
+ * request has an arena, released when its response is finished.
+ *
+ * All functions must be called on the thread running the server's
+ * event_base.  One cmx_http_server per worker thread. */
+#ifndef CMX_HTTP_SERVER_H
+#define CMX_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+
+struct event_base;
+
+typedef struct cmx_http_limits {
+    size_t max_header_bytes;   /* request line + headers; over → 431 */
+    size_t max_headers;        /* header count; over → 431 */
+    size_t max_body_bytes;     /* over → 413 (checked against Content-Length early) */
+    uint32_t header_timeout_ms;    /* whole head must arrive within this (slowloris) */
+    uint32_t body_timeout_ms;      /* whole body must arrive within this after the head */
+    uint32_t keepalive_timeout_ms; /* idle connection between requests */
+    uint32_t write_timeout_ms;     /* no write progress for this long → close */
+} cmx_http_limits;
+
+/* Defaults: 16 KiB, 100 headers, 4 MiB body, 10 s, 30 s, 75 s, 60 s. */
+void cmx_http_limits_default(cmx_http_limits *limits);
+
+typedef struct cmx_http_header {
+    cmx_slice name;
+    cmx_slice value;
+} cmx_http_header;
+
+typedef struct cmx_http_request {
+    cmx_slice method;     /* "GET", "POST", ... */
+    cmx_slice path;       /* without the query */
+    cmx_slice query;      /* without '?', empty if none */
+    cmx_http_header *headers;
+    size_t n_headers;
+    const char *body;     /* whole body, contiguous, NUL-terminated; "" if none */
+    size_t body_len;
+    int keep_alive;       /* the connection stays open after this response */
+    uint64_t start_us;    /* when the first byte of the request arrived */
+    cmx_arena *arena;     /* released when the response is finished */
+} cmx_http_request;
+
+/* One request/response exchange.  Valid from the handler call until the
+ * response is finished (cmx_http_respond, cmx_http_stream_end or
+ * cmx_http_stream_abort) — or, if the client disconnects first, until the
+ * on_close callback has returned. */
+typedef struct cmx_http_exchange cmx_http_exchange;
+
+typedef void (*cmx_http_handler)(cmx_http_exchange *ex, void *handler_ctx);
+
+/* Called when the client goes away (or the write timeout fires) before the
+ * response is finished.  After it returns the exchange is freed: the owner
+ * must cancel whatever work it started and never touch `ex` again. */
+typedef void (*cmx_http_close_cb)(cmx_http_exchange *ex, void *arg);
+
+const cmx_http_request *cmx_http_request_of(cmx_http_exchange *ex);
+/* Case-insensitive header lookup; NULL if absent. */
+const cmx_slice *cmx_http_header_get(const cmx_http_request *req, const char *name);
+
+void cmx_http_on_close(cmx_http_exchange *ex, cmx_http_close_cb cb, void *arg);
+
+/* A whole response in one buffer.  `extra_headers` is NULL or a block of
+ * complete "Name: value\r\n" lines.  The server adds Content-Length, Date is
+ * not added, Connection: close when the connection will close.  Finishes the
+ * exchange. */
+void cmx_http_respond(cmx_http_exchange *ex, int status, const char *content_type,
+                      const char *extra_headers, const char *body, size_t body_len);
+
+/* Streaming response with Transfer-Encoding: chunked.  Each write becomes one
+ * chunk and is flushed to the socket as soon as libevent can. */
+void cmx_http_stream_begin(cmx_http_exchange *ex, int status, const char *content_type,
+                           const char *extra_headers);
+void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len);
+/* Bytes written to the stream and not yet sent to the socket (for flow control). */
+size_t cmx_http_stream_pending(cmx_http_exchange *ex);
+/* Writes the last chunk; finishes the exchange. */
+void cmx_http_stream_end(cmx_http_exchange *ex);
+/* Ends the stream without the last chunk and closes the connection, so the
+ * client sees an incomplete body; finishes the exchange. */
+void cmx_http_stream_abort(cmx_http_exchange *ex);
+
+typedef struct cmx_http_server cmx_http_server;
+
+/* Binds host:port with SO_REUSEPORT (so each worker has its own listener on
+ * the same port).  port 0 picks a free port; cmx_http_server_port tells it.
+ * Returns NULL and logs on failure. */
+cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, int port,
+                                     const cmx_http_limits *limits, cmx_http_handler handler,
+                                     void *handler_ctx);
+int cmx_http_server_port(const cmx_http_server *srv);
+/* Stops accepting; connections with a request in flight finish it, idle ones
+ * are closed.  cmx_http_server_free may be called after the event loop ends. */
+void cmx_http_server_stop_accepting(cmx_http_server *srv);
+size_t cmx_http_server_open_connections(const cmx_http_server *srv);
+void cmx_http_server_free(cmx_http_server *srv);
+
+#endif

@@ -1,0 +1,106 @@
+/* upstream.h — the lean HTTP/1.1 client every provider uses.
+ *
+ * Runs on the calling worker's event_base.  Keeps a keep-alive connection
+ * pool per origin (scheme, host, port, TLS settings); speaks TLS through
+ * bufferevent_openssl with SNI and host-name verification against the system
+ * CA store (or a configured CA file); resolves names with evdns (cached per
+ * TTL, IPv4 and IPv6); tunnels through an HTTP CONNECT proxy when configured.
+ * Responses are parsed with http-parser and the body is delivered as it
+ * arrives, so a stream stays a stream.
+ *
+ * A request that finds its pooled connection closed before any response byte
+ * arrives is retried once on a fresh connection, and never after.  Every
+ * failure ends in on_complete with one cmx_error (kind + cause): connect
+ * refused, DNS, TLS, reset, the four timeouts, protocol.
+ *
+ * All functions must be called on the thread that runs the event_base. */
+#ifndef CMX_HTTP_UPSTREAM_H
+#define CMX_HTTP_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "http/server.h" /* cmx_http_header */
+
+struct event_base;
+struct evdns_base;
+
+typedef struct cmx_url {
+    int tls;          /* https */
+    char host[256];   /* without brackets for IPv6 literals */
+    int port;
+    char path[1024];  /* path prefix from the URL, "" or starting with '/', no trailing '/' */
+} cmx_url;
+
+/* Parses "http[s]://host[:port][/path]"; errors name what is wrong. */
+cmx_err cmx_url_parse(const char *url, cmx_url *out, cmx_error *err);
+
+typedef struct cmx_upstream_settings {
+    size_t max_idle_per_origin;     /* idle keep-alive connections kept; default 32 */
+    size_t max_conns_per_origin;    /* in use + idle; beyond it requests wait; default 256 */
+    uint32_t idle_expiry_ms;        /* idle connection closed after; default 60000 */
+    const char *https_proxy;        /* "http://host:port" or NULL; from config or env */
+    const char *http_proxy;
+    const char *no_proxy;           /* comma list as in NO_PROXY */
+} cmx_upstream_settings;
+
+/* Defaults, then HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case) from the environment. */
+void cmx_upstream_settings_default(cmx_upstream_settings *s);
+
+typedef struct cmx_upstream_timeouts {
+    uint32_t connect_ms;    /* TCP + TLS handshake (and proxy CONNECT) */
+    uint32_t first_byte_ms; /* request written → first response byte */
+    uint32_t idle_ms;       /* between two response bytes */
+    uint32_t total_ms;      /* whole attempt; 0 = none */
+} cmx_upstream_timeouts;
+
+typedef struct cmx_upstream_request {
+    const cmx_url *origin;      /* scheme/host/port; origin->path is NOT prepended */
+    int tls_verify;             /* 1 unless configured off */
+    const char *ca_file;        /* NULL: system store */
+    const char *method;         /* "POST" */
+    const char *path;           /* full path with query, e.g. "/v1/chat/completions" */
+    const char *headers;        /* NULL or complete "Name: value\r\n" lines; Host,
+                                   Content-Length and Connection are added by the client */
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+    cmx_upstream_timeouts timeouts;
+} cmx_upstream_request;
+
+typedef struct cmx_upstream_callbacks {
+    /* Status and headers (slices valid only during the call). */
+    void (*on_head)(void *ctx, int status, const cmx_http_header *headers, size_t n_headers);
+    /* Body bytes as they arrive (after de-chunking). */
+    void (*on_body)(void *ctx, const char *data, size_t len);
+    /* Exactly once, last.  err->kind == CMX_OK when the whole response arrived. */
+    void (*on_complete)(void *ctx, const cmx_error *err);
+} cmx_upstream_callbacks;
+
+typedef struct cmx_upstream cmx_upstream;       /* per-worker client with its pools */
+typedef struct cmx_upstream_call cmx_upstream_call;
+
+cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
+                               const cmx_upstream_settings *settings);
+void cmx_upstream_free(cmx_upstream *up);
+
+/* Starts a request.  The request's strings are copied; the caller may free
+ * them on return.  Returns NULL only when out of memory.  No callback runs
+ * before this returns. */
+cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_request *req,
+                                     const cmx_upstream_callbacks *cb, void *ctx);
+/* Abandons a call: no further callbacks; its connection is closed, not pooled.
+ * Safe inside a callback of the same call; not after on_complete has run. */
+void cmx_upstream_cancel(cmx_upstream_call *call);
+
+/* Pool statistics, for tests and metrics. */
+typedef struct cmx_upstream_stats {
+    uint64_t connections_opened;
+    uint64_t connections_reused;
+    uint64_t stale_retries;
+    size_t idle_now;
+} cmx_upstream_stats;
+void cmx_upstream_get_stats(const cmx_upstream *up, cmx_upstream_stats *out);
+
+#endif

@@ -1,0 +1,79 @@
+/* provider.h — the one interface every provider implements.
+ *
+ * A provider turns one canonical call (an OpenAI-format chat or embeddings
+ * request) into whatever its service speaks, and its service's answer back
+ * into canonical bytes: a whole response body, or stream chunks (the JSON of
+ * one OpenAI chat.completion.chunk each).  It reports the outcome through an
+ * attempt sink, exactly once, with an error kind the router decides on.
+ *
+ * A provider never writes to the client and never decides about failover;
+ * that is the router's job.  Adding a provider is one new file with one
+ * vtable and one line in provider.c's registry. */
+#ifndef CMX_PROVIDERS_PROVIDER_H
+#define CMX_PROVIDERS_PROVIDER_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/arena.h"
+#include "core/err.h"
+#include "http/json_scan.h"
+#include "http/upstream.h"
+
+struct event_base;
+
+/* What a worker gives its providers. */
+typedef struct cmx_worker_env {
+    struct event_base *base;
+    cmx_upstream *upstream;
+} cmx_worker_env;
+
+/* One client request as providers see it.  Lives in the request's arena. */
+typedef struct cmx_call {
+    cmx_api api;
+    const char *body;           /* the client's original bytes */
+    size_t body_len;
+    const cmx_request_scan *scan;
+    cmx_arena *arena;
+    const char *request_id;
+} cmx_call;
+
+/* Where an attempt reports.  For a non-streaming call: on_response once, then
+ * on_done.  For a stream: on_chunk per chunk, then on_done.  on_done runs
+ * exactly once and last; err->kind is CMX_OK when the answer is complete.
+ * After on_done the attempt is gone. */
+typedef struct cmx_attempt_sink {
+    void (*on_response)(void *ctx, const char *body, size_t len);
+    void (*on_chunk)(void *ctx, const char *json, size_t len);
+    void (*on_done)(void *ctx, const cmx_error *err, const cmx_usage *usage);
+    void *ctx;
+} cmx_attempt_sink;
+
+typedef struct cmx_provider_vtable {
+    const char *type; /* as written in config: "openai", "mock" */
+    /* Per-worker state for one configured provider. */
+    cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
+                      cmx_error *err);
+    void (*destroy)(void *state);
+    /* Starts one attempt; returns a handle for cancel, or NULL with err set
+     * (no sink callback runs then).  No sink callback runs before it returns. */
+    void *(*start)(void *state, const cmx_call *call, const cmx_target_config *target,
+                   const cmx_attempt_sink *sink, cmx_error *err);
+    /* Abandons an attempt: no further sink callbacks. */
+    void (*cancel)(void *attempt);
+} cmx_provider_vtable;
+
+/* A provider instance on one worker. */
+typedef struct cmx_provider {
+    const cmx_provider_vtable *vt;
+    const cmx_provider_config *cfg;
+    void *state;
+} cmx_provider;
+
+const cmx_provider_vtable *cmx_provider_lookup(const char *type);
+
+/* The registered vtables. */
+extern const cmx_provider_vtable cmx_provider_openai;
+extern const cmx_provider_vtable cmx_provider_mock;
+
+#endif
