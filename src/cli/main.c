@@ -2,12 +2,42 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+#ifndef CMX_VERSION
+#define CMX_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out, "cloudmux %s — one OpenAI-compatible API in front of every LLM cloud\n\n"
+                 "usage:\n"
+                 "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
+                 "  cloudmux check --config FILE\n"
+                 "  cloudmux version\n",
+            CMX_VERSION);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: cloudmux serve|check --config FILE\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "cloudmux: unknown command '%s'\n", argv[1]);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmx_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmx_cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cloudmux %s\n", CMX_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "cloudmux: unknown command '%s'\n\n", cmd);
+    usage(stderr);
     return 2;
 }

@@ -38,14 +38,16 @@ typedef struct cmx_call {
     const char *request_id;
 } cmx_call;
 
-/* Where an attempt reports.  For a non-streaming call: on_response once, then
- * on_done.  For a stream: on_chunk per chunk, then on_done.  on_done runs
- * exactly once and last; err->kind is CMX_OK when the answer is complete.
- * After on_done the attempt is gone. */
+/* Where an attempt reports.  A stream's chunks come through on_chunk as they
+ * arrive.  on_done runs exactly once and last, with err->kind == CMX_OK when
+ * the answer is complete; for a non-streaming call that succeeded, body and
+ * len hold the whole canonical response (valid during the call only).  The
+ * attempt is gone when on_done runs, so the sink may end the request from
+ * inside it. */
 typedef struct cmx_attempt_sink {
-    void (*on_response)(void *ctx, const char *body, size_t len);
     void (*on_chunk)(void *ctx, const char *json, size_t len);
-    void (*on_done)(void *ctx, const cmx_error *err, const cmx_usage *usage);
+    void (*on_done)(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
+                    size_t len);
     void *ctx;
 } cmx_attempt_sink;
 

@@ -1,0 +1,154 @@
+/* api.c — the OpenAI-compatible surface: which path does what, who may call
+ * it, and the small endpoints (models, health).  Completions and embeddings
+ * go on to completions.c. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "completions.h"
+#include "reply.h"
+
+#define MAX_CLIENT_REQUEST_ID 128
+
+typedef enum { EP_NONE, EP_CHAT, EP_EMBEDDINGS, EP_MODELS, EP_LIVE, EP_READY } endpoint;
+
+static endpoint endpoint_of(cmx_slice path, const char **allowed)
+{
+    static const struct {
+        const char *path;
+        endpoint ep;
+        const char *method;
+    } table[] = {
+        {"/v1/chat/completions", EP_CHAT, "POST"},
+        {"/chat/completions", EP_CHAT, "POST"},
+        {"/v1/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/v1/models", EP_MODELS, "GET"},
+        {"/models", EP_MODELS, "GET"},
+        {"/health/live", EP_LIVE, "GET"},
+        {"/health/ready", EP_READY, "GET"},
+    };
+    /* A trailing slash is the same endpoint, as clients are lax about it. */
+    if (path.len > 1 && path.ptr[path.len - 1] == '/')
+        path.len--;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (cmx_slice_eq(path, table[i].path)) {
+            *allowed = table[i].method;
+            return table[i].ep;
+        }
+    }
+    return EP_NONE;
+}
+
+static int is_id_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_' || ch == '.' || ch == ':';
+}
+
+/* The client's x-request-id when it is a sane token, else a new one. */
+static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
+{
+    const cmx_slice *given = cmx_http_header_get(req, "x-request-id");
+    if (given && given->len > 0 && given->len <= MAX_CLIENT_REQUEST_ID) {
+        size_t i = 0;
+        while (i < given->len && is_id_char(given->ptr[i]))
+            i++;
+        if (i == given->len)
+            return cmx_arena_strndup(req->arena, given->ptr, given->len);
+    }
+    return cmx_arena_sprintf(req->arena, "cmx-%08x%02x%010llx", w->id_prefix, w->index & 0xff,
+                             (unsigned long long)++w->request_seq);
+}
+
+/* Bearer token against every configured key; each compare is constant-time
+ * and all keys are compared, so timing tells nothing about which matched. */
+static int client_authorized(const cmx_server_config *sc, const cmx_http_request *req)
+{
+    if (sc->n_api_keys == 0)
+        return 1;
+    const cmx_slice *auth = cmx_http_header_get(req, "authorization");
+    if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
+        return 0;
+    const char *token = auth->ptr + 7;
+    size_t token_len = auth->len - 7;
+    int ok = 0;
+    for (size_t i = 0; i < sc->n_api_keys; i++)
+        ok |= cmx_secure_eq(token, token_len, sc->api_keys[i], strlen(sc->api_keys[i]));
+    return ok;
+}
+
+cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
+{
+    json_t *data = json_array();
+    json_int_t created = (json_int_t)time(NULL);
+    for (size_t i = 0; i < w->cfg->n_models; i++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", w->cfg->models[i].name,
+                                              "object", "model", "created", created, "owned_by",
+                                              "cloudmux"));
+    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    w->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (!w->models_json)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    w->models_json_len = strlen(w->models_json);
+    return CMX_OK;
+}
+
+void cmx_api_handle(cmx_http_exchange *ex, void *arg)
+{
+    cmx_worker *w = arg;
+    const cmx_http_request *req = cmx_http_request_of(ex);
+    cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
+    if (!c) {
+        cmx_http_respond(ex, 500, "application/json", NULL, "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        return;
+    }
+    c->worker = w;
+    c->ex = ex;
+    c->req = req;
+    c->request_id = request_id_for(w, req);
+
+    const char *allowed = NULL;
+    endpoint ep = endpoint_of(req->path, &allowed);
+    if (ep == EP_NONE) {
+        char *msg = cmx_arena_sprintf(req->arena, "unknown path '%.*s'", (int)(req->path.len > 200 ? 200 : req->path.len), req->path.ptr);
+        cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, NULL, "unknown_url", msg, NULL, NULL);
+        return;
+    }
+    if (!cmx_slice_eq(req->method, allowed)) {
+        char *msg = cmx_arena_sprintf(req->arena, "method %.*s not allowed on %.*s; use %s",
+                                      (int)(req->method.len > 16 ? 16 : req->method.len), req->method.ptr,
+                                      (int)req->path.len, req->path.ptr, allowed);
+        char *allow = cmx_arena_sprintf(req->arena, "Allow: %s\r\n", allowed);
+        cmx_reply_error(c, 405, CMX_ERR_METHOD, NULL, "method_not_allowed", msg, NULL, allow);
+        return;
+    }
+    switch (ep) {
+    case EP_LIVE:
+        cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL);
+        return;
+    case EP_READY:
+        if (atomic_load(&w->draining))
+            cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
+        else
+            cmx_reply_json(c, 200, NULL, "{\"status\":\"ready\"}", 18, NULL);
+        return;
+    default:
+        break;
+    }
+    if (!client_authorized(&w->cfg->server, req)) {
+        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
+                        "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
+                        "of the keys in server.api_keys",
+                        NULL, "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (ep == EP_MODELS) {
+        cmx_reply_json(c, 200, NULL, w->models_json, w->models_json_len, NULL);
+        return;
+    }
+    cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
+}

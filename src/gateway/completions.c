@@ -1,0 +1,126 @@
+/* completions.c — chat completions and embeddings.
+ *
+ * The body is validated and its routing fields found by the JSON scanner
+ * (no DOM), the model name picks a group, and the router runs the attempts.
+ * This file is the router's sink: it turns the route's outcome into bytes for
+ * the client — a JSON answer, an SSE stream ending in `[DONE]`, or an error.
+ * A stream that fails after it started ends with an error event and no
+ * `[DONE]`, so no client mistakes a cut answer for a whole one. */
+#include "completions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "http/sse.h"
+
+static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
+{
+    cmx_buf *b = &c->worker->scratch;
+    cmx_buf_reset(b);
+    cmx_buf_append(b, "data: ", 6);
+    cmx_buf_append(b, data, len);
+    cmx_buf_append(b, "\n\n", 2);
+    cmx_http_stream_write(c->ex, b->data, b->len);
+}
+
+static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
+{
+    cmx_reply_json(ctx, 200, NULL, body, len, r);
+}
+
+static void on_stream_start(void *ctx, const cmx_route_result *r)
+{
+    cmx_api_ctx *c = ctx;
+    cmx_http_stream_begin(c->ex, 200, "text/event-stream",
+                          cmx_reply_headers(c, r, "Cache-Control: no-cache\r\n"));
+}
+
+static void on_stream_chunk(void *ctx, const char *json, size_t len)
+{
+    sse_write(ctx, json, len);
+}
+
+static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
+{
+    cmx_api_ctx *c = ctx;
+    if (err) {
+        cmx_buf b = CMX_BUF_INIT;
+        cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
+        sse_write(c, b.data, b.len);
+        cmx_buf_free(&b);
+        cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
+    } else {
+        sse_write(c, "[DONE]", 6);
+        cmx_reply_log(c, 200, r, NULL);
+    }
+    cmx_http_stream_end(c->ex);
+}
+
+static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *err)
+{
+    cmx_api_ctx *c = ctx;
+    char retry[48] = "";
+    if (err->kind == CMX_ERR_RATE_LIMITED && err->retry_after_ms)
+        snprintf(retry, sizeof retry, "Retry-After: %u\r\n", (err->retry_after_ms + 999) / 1000);
+    cmx_reply_error(c, err->status, err->kind, NULL, NULL, err->message, r,
+                    retry[0] ? retry : NULL);
+}
+
+static const cmx_route_sink route_sink = {on_response, on_stream_start, on_stream_chunk,
+                                          on_stream_end, on_failure, NULL};
+
+static void on_client_gone(cmx_http_exchange *ex, void *arg)
+{
+    cmx_api_ctx *c = arg;
+    cmx_route_cancel(c->route);
+    cmx_reply_log(c, 499, NULL, "cancelled");
+}
+
+/* "model 'x' not found; available: a, b" — bounded, so a config with many
+ * groups still gives a readable message. */
+static const char *unknown_model_message(cmx_api_ctx *c)
+{
+    const cmx_config *cfg = c->worker->cfg;
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
+    for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
+        cmx_buf_printf(&b, "%s%s", i ? ", " : "", cfg->models[i].name);
+    const char *msg = cmx_arena_strndup(c->req->arena, b.data, b.len);
+    cmx_buf_free(&b);
+    return msg;
+}
+
+void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
+{
+    const cmx_http_request *req = c->req;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (cmx_json_scan_request(api, req->body, req->body_len, req->arena, &c->scan, &err) !=
+        CMX_OK) {
+        cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_request", err.message, NULL,
+                        NULL);
+        return;
+    }
+    c->stream = api == CMX_API_CHAT && c->scan.stream;
+    c->group = cmx_config_find_model(c->worker->cfg, c->scan.model_name,
+                                     strlen(c->scan.model_name));
+    if (!c->group) {
+        cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
+                        unknown_model_message(c), NULL, NULL);
+        return;
+    }
+    c->call.api = api;
+    c->call.body = req->body;
+    c->call.body_len = req->body_len;
+    c->call.scan = &c->scan;
+    c->call.arena = req->arena;
+    c->call.request_id = c->request_id;
+
+    cmx_route_sink sink = route_sink;
+    sink.ctx = c;
+    cmx_http_on_close(c->ex, on_client_gone, c);
+    /* When the route ends at once, the exchange is finished and c is gone. */
+    cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
+    if (route)
+        c->route = route;
+}

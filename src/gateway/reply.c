@@ -1,0 +1,113 @@
+/* reply.c — error bodies, response headers and access log lines; see reply.h. */
+#include "reply.h"
+
+#include <string.h>
+
+#include "core/clock.h"
+
+const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra)
+{
+    cmx_arena *a = c->req->arena;
+    if (!r || !r->provider)
+        return cmx_arena_sprintf(a, "x-request-id: %s\r\n%s", c->request_id, extra ? extra : "");
+    return cmx_arena_sprintf(a,
+                             "x-request-id: %s\r\nx-cloudmux-provider: %s\r\n"
+                             "x-cloudmux-model: %s\r\nx-cloudmux-attempts: %zu\r\n%s",
+                             c->request_id, r->provider, r->model ? r->model : "", r->attempts,
+                             extra ? extra : "");
+}
+
+static void put_json_string(cmx_buf *b, const char *s)
+{
+    if (!s) {
+        cmx_buf_append_str(b, "null");
+        return;
+    }
+    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append_json_escaped(b, s, strlen(s));
+    cmx_buf_append(b, "\"", 1);
+}
+
+void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
+                          const char *message, const cmx_route_result *r)
+{
+    cmx_buf_append_str(b, "{\"error\":{\"message\":");
+    put_json_string(b, message);
+    cmx_buf_append_str(b, ",\"type\":");
+    put_json_string(b, cmx_err_openai_type(kind));
+    cmx_buf_append_str(b, ",\"param\":");
+    put_json_string(b, param);
+    cmx_buf_append_str(b, ",\"code\":");
+    put_json_string(b, code ? code : cmx_err_name(kind));
+    if (r && r->attempts) {
+        cmx_buf_append_str(b, ",\"attempts\":[");
+        for (size_t i = 0; i < r->attempts; i++) {
+            const cmx_attempt_record *rec = &r->records[i];
+            cmx_buf_append_str(b, i ? ",{\"provider\":" : "{\"provider\":");
+            put_json_string(b, rec->provider);
+            cmx_buf_append_str(b, ",\"model\":");
+            put_json_string(b, rec->model);
+            cmx_buf_append_str(b, ",\"error\":");
+            put_json_string(b, cmx_err_name(rec->kind));
+            cmx_buf_append_str(b, ",\"cause\":");
+            put_json_string(b, cmx_cause_name(rec->cause));
+            cmx_buf_printf(b, ",\"status\":%d,\"latency_ms\":%u", rec->status, rec->latency_ms);
+            if (rec->retry_after_ms)
+                cmx_buf_printf(b, ",\"retry_after_ms\":%u", rec->retry_after_ms);
+            cmx_buf_append_str(b, ",\"message\":");
+            put_json_string(b, rec->message);
+            cmx_buf_append_str(b, "}");
+        }
+        cmx_buf_append_str(b, "]");
+    }
+    cmx_buf_append_str(b, "}}");
+}
+
+void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
+{
+    if (!c->worker->access_log)
+        return;
+    cmx_access_entry e = {
+        .request_id = c->request_id,
+        .method = c->req->method.ptr,
+        .method_len = c->req->method.len,
+        .path = c->req->path.ptr,
+        .path_len = c->req->path.len,
+        .model = c->group ? c->group->name : NULL,
+        .provider = r ? r->provider : NULL,
+        .target_model = r ? r->model : NULL,
+        .status = status,
+        .attempts = r ? r->attempts : 0,
+        .stream = c->stream,
+        .latency_us = cmx_now_us() - c->req->start_us,
+        .upstream_us = r ? r->upstream_us : 0,
+        .error = error,
+    };
+    if (r)
+        e.usage = r->usage;
+    else
+        cmx_usage_init(&e.usage);
+    cmx_access_log_write(c->worker->access_log, &e);
+}
+
+void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
+                    size_t len, const cmx_route_result *r)
+{
+    cmx_reply_log(c, status, r, NULL);
+    cmx_http_respond(c->ex, status, "application/json", cmx_reply_headers(c, r, extra_headers),
+                     body, len);
+}
+
+void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param,
+                     const char *code, const char *message, const cmx_route_result *r,
+                     const char *extra_headers)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_reply_error_json(&b, kind, param, code, message, r);
+    if (!status)
+        status = cmx_err_http_status(kind);
+    cmx_reply_log(c, status, r, cmx_err_name(kind));
+    cmx_http_respond(c->ex, status, "application/json", cmx_reply_headers(c, r, extra_headers),
+                     b.data ? b.data : "", b.len);
+    cmx_buf_free(&b);
+}

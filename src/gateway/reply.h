@@ -1,0 +1,47 @@
+/* reply.h — how the gateway answers: the OpenAI error shape, cloudmux's
+ * response headers and the access log line, in one place so every endpoint
+ * answers alike. */
+#ifndef CMX_GATEWAY_REPLY_H
+#define CMX_GATEWAY_REPLY_H
+
+#include "http/server.h"
+#include "router/router.h"
+#include "worker.h"
+
+/* Per-request state every endpoint shares; lives in the request's arena. */
+typedef struct cmx_api_ctx {
+    cmx_worker *worker;
+    cmx_http_exchange *ex;
+    const cmx_http_request *req;
+    const char *request_id;
+    const cmx_model_group *group;
+    cmx_route *route;
+    cmx_call call;
+    cmx_request_scan scan;
+    int stream;
+} cmx_api_ctx;
+
+/* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
+const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra);
+
+/* An OpenAI-shaped error answer: {"error":{"message","type","param","code"}}
+ * plus, when r has attempts, "attempts":[{provider, model, error, status,
+ * latency_ms, message}].  Status 0 takes the kind's status; extra_headers is
+ * NULL or "Name: value\r\n" lines (Allow, Retry-After).  Finishes the
+ * exchange and writes the access log line. */
+void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param,
+                     const char *code, const char *message, const cmx_route_result *r,
+                     const char *extra_headers);
+
+/* A JSON answer (finishes the exchange and logs). */
+void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
+                    size_t len, const cmx_route_result *r);
+
+/* The access log line for this request. */
+void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
+
+/* Appends one error object's JSON ({"error":{...}}) to b. */
+void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
+                          const char *message, const cmx_route_result *r);
+
+#endif

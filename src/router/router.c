@@ -1,0 +1,65 @@
+/* router.c — a worker's router: its provider instances, made from the config
+ * snapshot once when the worker starts. */
+#include "router_internal.h"
+
+#include <stdlib.h>
+
+cmx_router *cmx_router_new(cmx_config *cfg, const cmx_worker_env *env, cmx_error *err)
+{
+    cmx_router *r = calloc(1, sizeof *r);
+    if (!r) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    r->cfg = cmx_config_ref(cfg);
+    r->env = *env;
+    r->providers = calloc(cfg->n_providers ? cfg->n_providers : 1, sizeof *r->providers);
+    if (!r->providers) {
+        cmx_router_free(r);
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        const cmx_provider_config *pc = &cfg->providers[i];
+        cmx_provider *p = &r->providers[i];
+        p->cfg = pc;
+        p->vt = cmx_provider_lookup(pc->type_name);
+        if (!p->vt) {
+            cmx_error_set(err, CMX_ERR_CONFIG, "provider '%s': unknown type '%s'", pc->name,
+                          pc->type_name);
+            cmx_router_free(r);
+            return NULL;
+        }
+        if (p->vt->create(pc, &r->env, &p->state, err) != CMX_OK) {
+            p->vt = NULL;
+            cmx_router_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+void cmx_router_free(cmx_router *r)
+{
+    if (!r)
+        return;
+    if (r->providers) {
+        for (size_t i = 0; i < r->cfg->n_providers; i++)
+            if (r->providers[i].vt)
+                r->providers[i].vt->destroy(r->providers[i].state);
+        free(r->providers);
+    }
+    cmx_config_unref(r->cfg);
+    free(r);
+}
+
+const cmx_config *cmx_router_config(const cmx_router *r)
+{
+    return r->cfg;
+}
+
+cmx_provider *cmx_router_provider(cmx_router *r, const cmx_provider_config *pc)
+{
+    /* Targets point into the snapshot's providers array: the index is free. */
+    return &r->providers[pc - r->cfg->providers];
+}

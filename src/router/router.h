@@ -1,0 +1,72 @@
+/* router.h — from a model group to an answer: the attempt loop.
+ *
+ * A router belongs to one worker: it holds that worker's instance of every
+ * configured provider.  cmx_route_start() runs one client call through the
+ * group's targets in order.  A failure whose kind fails over (rate limited,
+ * timeout, unavailable, provider auth, upstream protocol) moves on to the next
+ * target; the client's own errors (bad request, context window, content
+ * policy) end the route at once.  A stream fails over only until its first
+ * chunk has been handed to the client; after that a failure ends the stream
+ * with an error.
+ *
+ * The route ends in exactly one sink call: on_response (non-stream success),
+ * on_stream_end (a stream that was started, with or without error) or
+ * on_failure (nothing was delivered).  It is made last, so the sink may end
+ * the request and release its arena from inside it. */
+#ifndef CMX_ROUTER_ROUTER_H
+#define CMX_ROUTER_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "providers/provider.h"
+
+typedef struct cmx_router cmx_router;
+
+cmx_router *cmx_router_new(cmx_config *cfg, const cmx_worker_env *env, cmx_error *err);
+void cmx_router_free(cmx_router *r);
+const cmx_config *cmx_router_config(const cmx_router *r);
+
+typedef struct cmx_attempt_record {
+    const char *provider;
+    const char *model;
+    cmx_err kind;       /* CMX_OK for the attempt that answered */
+    cmx_cause cause;
+    int status;         /* upstream HTTP status, 0 if none */
+    uint32_t latency_ms;
+    uint32_t retry_after_ms;
+    const char *message;
+} cmx_attempt_record;
+
+typedef struct cmx_route_result {
+    const char *provider;  /* the target that answered, or the last one tried */
+    const char *model;
+    size_t attempts;
+    cmx_usage usage;
+    uint64_t upstream_us;  /* time spent waiting on providers, all attempts */
+    const cmx_attempt_record *records;
+} cmx_route_result;
+
+typedef struct cmx_route_sink {
+    void (*on_response)(void *ctx, const cmx_route_result *r, const char *body, size_t len);
+    void (*on_stream_start)(void *ctx, const cmx_route_result *r);
+    void (*on_stream_chunk)(void *ctx, const char *json, size_t len);
+    /* err is NULL when the stream completed. */
+    void (*on_stream_end)(void *ctx, const cmx_route_result *r, const cmx_error *err);
+    /* err says why; for "every target failed" its status is 429/502/503/504. */
+    void (*on_failure)(void *ctx, const cmx_route_result *r, const cmx_error *err);
+    void *ctx;
+} cmx_route_sink;
+
+typedef struct cmx_route cmx_route;
+
+/* Starts routing; the route lives in call->arena.  Returns NULL when no
+ * attempt could even be started: on_failure has then been called already.
+ * Otherwise no sink call happens before it returns. */
+cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cmx_call *call,
+                           const cmx_route_sink *sink);
+/* The client went away: abandon the current attempt; no further sink calls. */
+void cmx_route_cancel(cmx_route *route);
+
+#endif

@@ -1,0 +1,137 @@
+/* test_core.c — arena, byte buffer, error mapping and the secret compare. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/str.h"
+
+static void arena_allocations_are_aligned_and_distinct(void **state)
+{
+    cmx_arena *a = cmx_arena_new(256);
+    char *p = cmx_arena_alloc(a, 3);
+    char *q = cmx_arena_alloc(a, 5);
+    assert_true(((uintptr_t)p % 16) == 0 && ((uintptr_t)q % 16) == 0);
+    assert_true(q >= p + 3);
+    memset(p, 'x', 3);
+    memset(q, 'y', 5);
+    assert_int_equal(p[2], 'x');
+    cmx_arena_free(a);
+}
+
+static void arena_serves_requests_larger_than_a_block(void **state)
+{
+    cmx_arena *a = cmx_arena_new(256);
+    char *big = cmx_arena_alloc(a, 100000);
+    assert_non_null(big);
+    memset(big, 1, 100000); /* ASan would flag an undersized block */
+    char *after = cmx_arena_alloc(a, 300);
+    assert_non_null(after);
+    memset(after, 2, 300);
+    assert_int_equal(cmx_arena_used(a), 100300);
+    cmx_arena_reset(a);
+    assert_int_equal(cmx_arena_used(a), 0);
+    assert_non_null(cmx_arena_alloc(a, 64));
+    cmx_arena_free(a);
+}
+
+static void arena_string_helpers_copy_and_format(void **state)
+{
+    cmx_arena *a = cmx_arena_new(256);
+    assert_string_equal(cmx_arena_strndup(a, "abcdef", 3), "abc");
+    assert_string_equal(cmx_arena_sprintf(a, "%s-%d", "id", 42), "id-42");
+    int *z = cmx_arena_calloc(a, 10, sizeof(int));
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(z[i], 0);
+    assert_null(cmx_arena_calloc(a, SIZE_MAX / 2, 4)); /* overflow is refused */
+    cmx_arena_free(a);
+}
+
+static void buf_escapes_json_strings(void **state)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    const char in[] = "a\"b\\c\nd\x01";
+    cmx_buf_append_json_escaped(&b, in, sizeof in - 1);
+    assert_string_equal(b.data, "a\\\"b\\\\c\\nd\\u0001");
+    cmx_buf_reset(&b);
+    cmx_buf_printf(&b, "%d-%s", 7, "x");
+    assert_string_equal(b.data, "7-x");
+    cmx_buf_free(&b);
+}
+
+static void http_statuses_map_to_router_kinds(void **state)
+{
+    assert_int_equal(cmx_err_from_http_status(200), CMX_OK);
+    assert_int_equal(cmx_err_from_http_status(429), CMX_ERR_RATE_LIMITED);
+    assert_int_equal(cmx_err_from_http_status(401), CMX_ERR_PROVIDER_AUTH);
+    assert_int_equal(cmx_err_from_http_status(403), CMX_ERR_PROVIDER_AUTH);
+    assert_int_equal(cmx_err_from_http_status(408), CMX_ERR_TIMEOUT);
+    assert_int_equal(cmx_err_from_http_status(400), CMX_ERR_BAD_REQUEST);
+    assert_int_equal(cmx_err_from_http_status(500), CMX_ERR_UNAVAILABLE);
+    assert_int_equal(cmx_err_from_http_status(503), CMX_ERR_UNAVAILABLE);
+    assert_int_equal(cmx_err_from_http_status(529), CMX_ERR_UNAVAILABLE);
+}
+
+static void only_transient_kinds_fail_over(void **state)
+{
+    assert_true(cmx_err_fails_over(CMX_ERR_RATE_LIMITED));
+    assert_true(cmx_err_fails_over(CMX_ERR_TIMEOUT));
+    assert_true(cmx_err_fails_over(CMX_ERR_UNAVAILABLE));
+    assert_true(cmx_err_fails_over(CMX_ERR_PROVIDER_AUTH));
+    assert_false(cmx_err_fails_over(CMX_ERR_BAD_REQUEST));
+    assert_false(cmx_err_fails_over(CMX_ERR_CONTEXT_WINDOW));
+    assert_false(cmx_err_fails_over(CMX_ERR_CONTENT_POLICY));
+    assert_false(cmx_err_fails_over(CMX_ERR_AUTH));
+    assert_false(cmx_err_is_retryable(CMX_ERR_PROVIDER_AUTH));
+}
+
+static void every_kind_has_a_name_and_status(void **state)
+{
+    for (int k = 0; k < CMX_ERR__COUNT; k++) {
+        assert_non_null(cmx_err_name((cmx_err)k));
+        assert_string_not_equal(cmx_err_name((cmx_err)k), "unknown");
+        assert_true(cmx_err_http_status((cmx_err)k) >= 200);
+    }
+    for (int c = 0; c < CMX_CAUSE__COUNT; c++)
+        assert_string_not_equal(cmx_cause_name((cmx_cause)c), "unknown");
+    assert_string_equal(cmx_err_name(CMX_ERR__COUNT), "unknown");
+}
+
+static void error_set_formats_and_returns_the_kind(void **state)
+{
+    cmx_error e;
+    assert_int_equal(cmx_error_set(&e, CMX_ERR_TIMEOUT, "after %d ms", 50), CMX_ERR_TIMEOUT);
+    assert_string_equal(e.message, "after 50 ms");
+    assert_int_equal(cmx_error_set(NULL, CMX_ERR_IO, "x"), CMX_ERR_IO);
+}
+
+static void secure_compare_matches_only_equal_secrets(void **state)
+{
+    assert_true(cmx_secure_eq("sk-abc", 6, "sk-abc", 6));
+    assert_false(cmx_secure_eq("sk-abc", 6, "sk-abd", 6));
+    assert_false(cmx_secure_eq("sk-abc", 6, "sk-abcd", 7));
+    assert_false(cmx_secure_eq("", 0, "x", 1));
+    assert_true(cmx_secure_eq("", 0, "", 0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
+        cmocka_unit_test(arena_serves_requests_larger_than_a_block),
+        cmocka_unit_test(arena_string_helpers_copy_and_format),
+        cmocka_unit_test(buf_escapes_json_strings),
+        cmocka_unit_test(http_statuses_map_to_router_kinds),
+        cmocka_unit_test(only_transient_kinds_fail_over),
+        cmocka_unit_test(every_kind_has_a_name_and_status),
+        cmocka_unit_test(error_set_formats_and_returns_the_kind),
+        cmocka_unit_test(secure_compare_matches_only_equal_secrets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,264 @@
+/* test_router.c — the attempt loop, driven through real mock providers on a
+ * real event loop: failover on retryable kinds, none on the client's own
+ * errors, the "every target failed" status, streams committed at their first
+ * chunk, and cancellation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <string.h>
+
+#include "router/router.h"
+
+typedef struct outcome {
+    int responses, stream_starts, stream_ends, failures, chunks;
+    int saw_error_at_end;
+    cmx_error err;
+    size_t attempts;
+    char provider[64];
+    char body[2048];
+    cmx_usage usage;
+    cmx_err record_kinds[8];
+    struct event_base *base;
+} outcome;
+
+static void keep_result(outcome *o, const cmx_route_result *r)
+{
+    o->attempts = r->attempts;
+    snprintf(o->provider, sizeof o->provider, "%s", r->provider ? r->provider : "");
+    o->usage = r->usage;
+    for (size_t i = 0; i < r->attempts && i < 8; i++)
+        o->record_kinds[i] = r->records[i].kind;
+}
+
+static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
+{
+    outcome *o = ctx;
+    o->responses++;
+    keep_result(o, r);
+    snprintf(o->body, sizeof o->body, "%.*s", (int)len, body);
+    event_base_loopbreak(o->base);
+}
+
+static void on_stream_start(void *ctx, const cmx_route_result *r)
+{
+    outcome *o = ctx;
+    o->stream_starts++;
+    keep_result(o, r);
+}
+
+static void on_stream_chunk(void *ctx, const char *json, size_t len)
+{
+    ((outcome *)ctx)->chunks++;
+}
+
+static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
+{
+    outcome *o = ctx;
+    o->stream_ends++;
+    keep_result(o, r);
+    if (err) {
+        o->saw_error_at_end = 1;
+        o->err = *err;
+    }
+    event_base_loopbreak(o->base);
+}
+
+static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *err)
+{
+    outcome *o = ctx;
+    o->failures++;
+    keep_result(o, r);
+    o->err = *err;
+    event_base_loopbreak(o->base);
+}
+
+static const char *config_yaml =
+    "providers:\n"
+    "  down:    {type: mock, failure_rate: 1, failure_status: 503}\n"
+    "  limited: {type: mock, failure_rate: 1, failure_status: 429}\n"
+    "  refuses: {type: mock, failure_rate: 1, failure_status: 400}\n"
+    "  slow:    {type: mock, failure_rate: 1, failure_status: 504}\n"
+    "  healthy: {type: mock, latency: 1ms, stream_chunks: 3, content: \"hello there\"}\n"
+    "models:\n"
+    "  failover: {targets: [{provider: down}, {provider: limited}, {provider: healthy}]}\n"
+    "  client_error: {targets: [{provider: refuses}, {provider: healthy}]}\n"
+    "  all_limited: {targets: [{provider: limited}, {provider: limited}]}\n"
+    "  all_timeout: {targets: [{provider: slow}]}\n"
+    "  mixed_down: {targets: [{provider: down}, {provider: slow}]}\n"
+    "  healthy_only: {targets: [{provider: healthy, model: sim-1}]}\n";
+
+typedef struct fixture {
+    struct event_base *base;
+    cmx_config *cfg;
+    cmx_router *router;
+    cmx_arena *arena;
+} fixture;
+
+static int setup(void **state)
+{
+    static fixture f;
+    cmx_config_diag diag = {0};
+    f.cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "router-test.yaml", &diag);
+    for (size_t i = 0; i < diag.n_errors; i++)
+        fprintf(stderr, "%s\n", diag.errors[i]);
+    cmx_config_diag_free(&diag);
+    assert_non_null(f.cfg);
+    f.base = event_base_new();
+    cmx_worker_env env = {f.base, NULL};
+    cmx_error err;
+    f.router = cmx_router_new(f.cfg, &env, &err);
+    assert_non_null(f.router);
+    f.arena = cmx_arena_new(4096);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cmx_router_free(f->router);
+    cmx_config_unref(f->cfg);
+    event_base_free(f->base);
+    cmx_arena_free(f->arena);
+    return 0;
+}
+
+static void run(fixture *f, const char *group, int stream, int include_usage, outcome *o)
+{
+    static cmx_request_scan scan;
+    static cmx_call call;
+    memset(o, 0, sizeof *o);
+    memset(&scan, 0, sizeof scan);
+    cmx_arena_reset(f->arena);
+    o->base = f->base;
+    snprintf(scan.model_name, sizeof scan.model_name, "%s", group);
+    scan.stream = stream;
+    scan.include_usage = include_usage;
+    call.api = CMX_API_CHAT;
+    call.body = "{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    call.body_len = strlen(call.body);
+    call.scan = &scan;
+    call.arena = f->arena;
+    const cmx_model_group *g = cmx_config_find_model(f->cfg, group, strlen(group));
+    assert_non_null(g);
+    cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
+                           on_failure, o};
+    cmx_route *route = cmx_route_start(f->router, g, &call, &sink);
+    assert_non_null(route);
+    event_base_dispatch(f->base);
+}
+
+static void fails_over_past_503_and_429_to_the_healthy_target(void **state)
+{
+    outcome o;
+    run(*state, "failover", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.failures, 0);
+    assert_int_equal(o.attempts, 3);
+    assert_string_equal(o.provider, "healthy");
+    assert_int_equal(o.record_kinds[0], CMX_ERR_UNAVAILABLE);
+    assert_int_equal(o.record_kinds[1], CMX_ERR_RATE_LIMITED);
+    assert_int_equal(o.record_kinds[2], CMX_OK);
+    assert_non_null(strstr(o.body, "hello there"));
+    assert_true(o.usage.completion_tokens == 2);
+}
+
+static void does_not_fail_over_on_the_clients_own_400(void **state)
+{
+    outcome o;
+    run(*state, "client_error", 0, 0, &o);
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 1);
+    assert_int_equal(o.err.kind, CMX_ERR_BAD_REQUEST);
+    assert_int_equal(o.err.status, 400);
+}
+
+static void answers_429_when_every_target_is_rate_limited(void **state)
+{
+    outcome o;
+    run(*state, "all_limited", 0, 0, &o);
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_int_equal(o.err.status, 429);
+    assert_non_null(strstr(o.err.message, "all 2 targets"));
+}
+
+static void answers_504_when_every_target_timed_out(void **state)
+{
+    outcome o;
+    run(*state, "all_timeout", 0, 0, &o);
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.err.status, 504);
+}
+
+static void answers_503_when_targets_were_down_or_slow(void **state)
+{
+    outcome o;
+    run(*state, "mixed_down", 0, 0, &o);
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_int_equal(o.err.status, 503);
+}
+
+static void stream_fails_over_before_its_first_chunk(void **state)
+{
+    outcome o;
+    run(*state, "failover", 1, 1, &o);
+    assert_int_equal(o.stream_starts, 1);
+    assert_int_equal(o.stream_ends, 1);
+    assert_int_equal(o.saw_error_at_end, 0);
+    assert_string_equal(o.provider, "healthy");
+    /* role chunk + 3 content chunks + finish chunk + usage chunk */
+    assert_int_equal(o.chunks, 6);
+    assert_int_equal(o.attempts, 3);
+}
+
+static void stream_without_include_usage_has_no_usage_chunk(void **state)
+{
+    outcome o;
+    run(*state, "healthy_only", 1, 0, &o);
+    assert_int_equal(o.chunks, 5);
+    assert_int_equal(o.usage.completion_tokens, 2); /* still accounted */
+}
+
+static void cancel_stops_all_sink_calls(void **state)
+{
+    fixture *f = *state;
+    outcome o;
+    memset(&o, 0, sizeof o);
+    cmx_request_scan scan = {0};
+    snprintf(scan.model_name, sizeof scan.model_name, "healthy_only");
+    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t"};
+    const cmx_model_group *g = cmx_config_find_model(f->cfg, "healthy_only", 12);
+    cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
+                           on_failure, &o};
+    o.base = f->base;
+    cmx_route *route = cmx_route_start(f->router, g, &call, &sink);
+    assert_non_null(route);
+    cmx_route_cancel(route);
+    /* Nothing is pending any more: the loop returns at once. */
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+    assert_int_equal(o.responses + o.failures + o.stream_ends, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fails_over_past_503_and_429_to_the_healthy_target),
+        cmocka_unit_test(does_not_fail_over_on_the_clients_own_400),
+        cmocka_unit_test(answers_429_when_every_target_is_rate_limited),
+        cmocka_unit_test(answers_504_when_every_target_timed_out),
+        cmocka_unit_test(answers_503_when_targets_were_down_or_slow),
+        cmocka_unit_test(stream_fails_over_before_its_first_chunk),
+        cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
+        cmocka_unit_test(cancel_stops_all_sink_calls),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
