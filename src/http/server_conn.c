@@ -1,0 +1,699 @@
+/* server_conn.c — one client connection: reading, request framing, limits,
+ * timers and closing.
+ *
+ * Bytes go from the bufferevent's input into one contiguous read buffer per
+ * connection and http-parser runs over that buffer, so every header name and
+ * value is a slice of it: no allocation per header, and a header split across
+ * reads is still contiguous (its pieces are adjacent).  The head stays put
+ * until its response is finished; body bytes are copied to the request arena
+ * and their room in the read buffer is reused.  A Content-Length body that
+ * arrives after its head skips the read buffer: it is copied straight from
+ * the socket buffer into the arena and parsed there.
+ *
+ * One request at a time: when a request is complete the parser pauses and
+ * the handler runs.  Bytes of pipelined requests that arrive meanwhile stay
+ * in the bufferevent (reading stays enabled so a client that goes away is
+ * noticed; a watermark bounds what piles up).  When the response is finished
+ * the unparsed rest moves to the front of the read buffer and parsing goes on.
+ *
+ * User code (handler, on_close) may finish or close the connection from
+ * inside our own callbacks, so the connection is freed only when none of our
+ * frames is on the stack (`depth`). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/server_internal.h"
+
+/* First size of the read buffer; it grows (doubling) only for large heads. */
+#define RBUF_INITIAL 4096
+/* Room beyond max_header_bytes, so a maximal head still leaves space to read
+ * body bytes behind it. */
+#define RBUF_SLACK 4096
+/* Grow before reading into less than this. */
+#define RBUF_MIN_ROOM 1024
+#define HDRS_INITIAL 32
+#define ARENA_FIRST_BLOCK 8192
+#define CHUNKED_BODY_INITIAL 1024
+/* Bytes of pipelined requests allowed to pile up (beyond a maximal head)
+ * while a request is in flight, before libevent stops reading. */
+#define PIPELINE_SLACK (64 * 1024)
+
+static const char empty_body[1] = "";
+
+/* ---- parser callbacks ---------------------------------------------------- */
+
+static int reject(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int reject(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error_msg, sizeof c->error_msg, fmt, ap);
+    va_end(ap);
+    c->error_status = status;
+    c->error_code = code;
+    return -1; /* stops http_parser_execute */
+}
+
+static void note_head_end(cmx_http_conn *c, const char *at, size_t len)
+{
+    c->keep = (size_t)(at + len - c->rbuf);
+}
+
+/* The pieces of one token are adjacent in the read buffer; a gap means
+ * obsolete line folding, which RFC 7230 lets us refuse. */
+static int extend(cmx_http_conn *c, cmx_slice *s, const char *at, size_t len)
+{
+    if (at != s->ptr + s->len)
+        return reject(c, 400, "bad_request", "obsolete header line folding is not supported");
+    s->len += len;
+    note_head_end(c, at, len);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    cmx_http_conn *c = p->data;
+    if (!c->url.ptr) {
+        c->url.ptr = at;
+        c->url.len = len;
+        note_head_end(c, at, len);
+        return 0;
+    }
+    return extend(c, &c->url, at, len);
+}
+
+static int grow_headers(cmx_http_conn *c)
+{
+    size_t cap = c->hdr_cap * 2;
+    if (cap > c->srv->limits.max_headers)
+        cap = c->srv->limits.max_headers;
+    cmx_http_header *h = realloc(c->hdrs, cap * sizeof *h);
+    if (!h)
+        return -1;
+    c->hdrs = h;
+    c->hdr_cap = cap;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    cmx_http_conn *c = p->data;
+    if (c->phase == PH_BODY) /* trailers of a chunked body: ignored */
+        return 0;
+    if (c->hdr_state == 1)
+        return extend(c, &c->hdrs[c->n_hdrs - 1].name, at, len);
+    size_t max = c->srv->limits.max_headers;
+    if (c->n_hdrs >= max)
+        return reject(c, 431, "request_header_fields_too_large",
+                      "request has more than %zu header fields", max);
+    if (c->n_hdrs == c->hdr_cap && grow_headers(c) != 0)
+        return reject(c, 503, "server_overloaded", "out of memory");
+    cmx_http_header *h = &c->hdrs[c->n_hdrs++];
+    h->name.ptr = at;
+    h->name.len = len;
+    h->value.ptr = NULL;
+    h->value.len = 0;
+    c->hdr_state = 1;
+    note_head_end(c, at, len);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    cmx_http_conn *c = p->data;
+    if (c->phase == PH_BODY)
+        return 0;
+    cmx_http_header *h = &c->hdrs[c->n_hdrs - 1];
+    if (c->hdr_state == 2)
+        return extend(c, &h->value, at, len);
+    h->value.ptr = at;
+    h->value.len = len;
+    c->hdr_state = 2;
+    note_head_end(c, at, len);
+    return 0;
+}
+
+/* Framing checks are ours, not only the parser's: a request whose length two
+ * hops could read differently is how requests get smuggled. */
+static int on_headers_complete(http_parser *p)
+{
+    cmx_http_conn *c = p->data;
+    const cmx_http_limits *lim = &c->srv->limits;
+    if (c->keep > lim->max_header_bytes)
+        return reject(c, 431, "request_header_fields_too_large",
+                      "request head is larger than %zu bytes", lim->max_header_bytes);
+    const cmx_slice *te = NULL, *expect = NULL;
+    size_t n_cl = 0, n_te = 0;
+    for (size_t i = 0; i < c->n_hdrs; i++) {
+        cmx_http_header *h = &c->hdrs[i];
+        if (!h->value.ptr)
+            h->value = cmx_slice_of("");
+        switch (h->name.len) {
+        case 6:
+            if (cmx_slice_case_eq(h->name, "expect"))
+                expect = &h->value;
+            break;
+        case 14:
+            if (cmx_slice_case_eq(h->name, "content-length"))
+                n_cl++;
+            break;
+        case 17:
+            if (cmx_slice_case_eq(h->name, "transfer-encoding")) {
+                n_te++;
+                te = &h->value;
+            }
+            break;
+        }
+    }
+    if (n_te && n_cl)
+        return reject(c, 400, "invalid_request_framing",
+                      "request has both Content-Length and Transfer-Encoding");
+    if (n_te > 1 || (te && !cmx_slice_case_eq(*te, "chunked")))
+        return reject(c, 400, "unsupported_transfer_encoding",
+                      "only Transfer-Encoding: chunked is supported");
+    if (n_cl > 1)
+        return reject(c, 400, "invalid_request_framing", "request has more than one Content-Length");
+    if (expect && !cmx_slice_case_eq(*expect, "100-continue"))
+        return reject(c, 417, "expectation_failed", "only Expect: 100-continue is supported");
+
+    int has_body = 0;
+    if (p->flags & F_CHUNKED) {
+        c->body_chunked = 1;
+        has_body = 1;
+    } else if (n_cl) {
+        uint64_t len = p->content_length;
+        if (len > lim->max_body_bytes)
+            return reject(c, 413, "request_too_large",
+                          "request body is %llu bytes; the limit is %zu bytes",
+                          (unsigned long long)len, lim->max_body_bytes);
+        if (len > 0) {
+            c->body = cmx_arena_alloc(c->arena, (size_t)len + 1);
+            if (!c->body)
+                return reject(c, 503, "server_overloaded", "out of memory");
+            c->body_cap = (size_t)len;
+            has_body = 1;
+        }
+    }
+    if (has_body) {
+        /* The client waits for our go-ahead before sending the body. */
+        if (expect && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1)))
+            cmx_http_write_continue(c);
+        c->phase = PH_BODY;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    cmx_http_conn *c = p->data;
+    if (c->body && at == c->body + c->body_len) { /* parsed in place (fed directly) */
+        c->body_len += len;
+        return 0;
+    }
+    if (len > c->body_cap - c->body_len) {
+        size_t max = c->srv->limits.max_body_bytes;
+        if (!c->body_chunked || len > max - c->body_len)
+            return reject(c, 413, "request_too_large",
+                          "request body is larger than the limit of %zu bytes", max);
+        size_t cap = c->body_cap ? c->body_cap * 2 : CHUNKED_BODY_INITIAL;
+        if (cap < c->body_len + len)
+            cap = c->body_len + len;
+        if (cap > max)
+            cap = max;
+        char *body = cmx_arena_alloc(c->arena, cap + 1);
+        if (!body)
+            return reject(c, 503, "server_overloaded", "out of memory");
+        if (c->body_len)
+            memcpy(body, c->body, c->body_len);
+        c->body = body;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, at, len);
+    c->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    cmx_http_conn *c = p->data;
+    if (c->body)
+        c->body[c->body_len] = '\0';
+    /* Stop right after this request: the next one waits for our response. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- connection lifecycle ------------------------------------------------ */
+
+static void conn_free(cmx_http_conn *c)
+{
+    bufferevent_free(c->bev); /* closes the socket */
+    event_free(c->timer);
+    event_free(c->resume);
+    cmx_arena_free(c->arena);
+    free(c->rbuf);
+    free(c->hdrs);
+    free(c);
+}
+
+/* Leaves one of our frames; the connection goes when the last one does. */
+static void leave(cmx_http_conn *c)
+{
+    if (--c->depth == 0 && c->dead)
+        conn_free(c);
+}
+
+void cmx_http_conn_drop(cmx_http_conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->ex.state == EX_ACTIVE || c->ex.state == EX_STREAMING) {
+        cmx_http_close_cb cb = c->ex.on_close;
+        c->ex.state = EX_CLOSING; /* the writers ignore calls from on_close */
+        c->depth++;
+        if (cb)
+            cb(&c->ex, c->ex.on_close_arg);
+        c->depth--;
+        c->ex.state = EX_NONE;
+    }
+    cmx_http_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->n_conns--;
+    c->dead = 1;
+    if (c->depth == 0)
+        conn_free(c);
+}
+
+static void start_linger(cmx_http_conn *c)
+{
+    if (c->eof) { /* the client has closed its side: nothing to wait for */
+        cmx_http_conn_drop(c);
+        return;
+    }
+    c->phase = PH_LINGER;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_enable(c->bev, EV_READ);
+    event_add(c->timer, c->srv->tv_linger);
+    c->timer_kind = T_LINGER;
+}
+
+void cmx_http_conn_begin_close(cmx_http_conn *c)
+{
+    c->phase = PH_CLOSING;
+    c->timer_kind = T_NONE; /* the write timeout bounds this phase */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        start_linger(c);
+}
+
+/* Arms the timer for the phase the connection is in, unless it already
+ * stands for that phase (a head's deadline counts from its first byte, not
+ * from the latest read). */
+static void update_timer(cmx_http_conn *c)
+{
+    const cmx_http_server *srv = c->srv;
+    timer_kind want;
+    const struct timeval *tv;
+    switch (c->phase) {
+    case PH_IDLE:
+        want = T_IDLE;
+        tv = srv->tv_keepalive;
+        break;
+    case PH_HEAD:
+        want = T_HEAD;
+        tv = srv->tv_header;
+        break;
+    case PH_BODY:
+        want = T_BODY;
+        tv = srv->tv_body;
+        break;
+    default: return;
+    }
+    if (c->timer_kind != want) {
+        event_add(c->timer, tv);
+        c->timer_kind = want;
+    }
+}
+
+/* Moves the buffer, keeping the slices recorded so far pointing into it. */
+static int grow_rbuf(cmx_http_conn *c, size_t cap)
+{
+    char *old = c->rbuf;
+    char *nb = malloc(cap);
+    if (!nb)
+        return -1;
+    memcpy(nb, old, c->rlen);
+    if (c->url.ptr)
+        c->url.ptr = nb + (c->url.ptr - old);
+    for (size_t i = 0; i < c->n_hdrs; i++) {
+        cmx_http_header *h = &c->hdrs[i];
+        h->name.ptr = nb + (h->name.ptr - old);
+        if (h->value.ptr)
+            h->value.ptr = nb + (h->value.ptr - old);
+    }
+    free(old);
+    c->rbuf = nb;
+    c->rcap = cap;
+    return 0;
+}
+
+/* Returns the free bytes at the end of the read buffer, growing it if that
+ * is little and the limits allow. */
+static size_t rbuf_room(cmx_http_conn *c)
+{
+    size_t max = c->srv->limits.max_header_bytes + RBUF_SLACK;
+    if (c->rcap - c->rlen < RBUF_MIN_ROOM && c->rcap < max) {
+        size_t cap = c->rcap * 2;
+        if (cap > max)
+            cap = max;
+        if (grow_rbuf(c, cap) != 0 && c->rcap == c->rlen)
+            return 0;
+    }
+    return c->rcap - c->rlen;
+}
+
+/* Gets the connection ready for the next request on it. */
+static void reset_request(cmx_http_conn *c)
+{
+    cmx_arena_reset(c->arena);
+    size_t rest = c->rlen - c->rpos;
+    if (rest && c->rpos)
+        memmove(c->rbuf, c->rbuf + c->rpos, rest);
+    c->rlen = rest;
+    c->rpos = 0;
+    c->keep = 0;
+    c->n_hdrs = 0;
+    c->hdr_state = 0;
+    c->url.ptr = NULL;
+    c->url.len = 0;
+    c->body_chunked = 0;
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+    http_parser_pause(&c->parser, 0);
+    c->phase = PH_IDLE;
+}
+
+static void dispatch(cmx_http_conn *c)
+{
+    http_parser *p = &c->parser;
+    cmx_http_exchange *ex = &c->ex;
+    cmx_http_request *req = &ex->req;
+    req->method = cmx_slice_of(http_method_str((enum http_method)p->method));
+    const char *q = c->url.ptr ? memchr(c->url.ptr, '?', c->url.len) : NULL;
+    if (q) {
+        req->path.ptr = c->url.ptr;
+        req->path.len = (size_t)(q - c->url.ptr);
+        req->query.ptr = q + 1;
+        req->query.len = c->url.len - req->path.len - 1;
+    } else {
+        req->path = c->url.ptr ? c->url : cmx_slice_of("/");
+        req->query = cmx_slice_of("");
+    }
+    req->headers = c->hdrs;
+    req->n_headers = c->n_hdrs;
+    req->body = c->body ? c->body : empty_body;
+    req->body_len = c->body_len;
+    req->keep_alive = http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping;
+    req->arena = c->arena;
+    ex->is_head = p->method == HTTP_HEAD;
+    ex->raw_stream = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);
+    ex->on_close = NULL;
+    ex->on_close_arg = NULL;
+    ex->state = EX_ACTIVE;
+    c->phase = PH_IN_FLIGHT;
+    c->timer_kind = T_NONE; /* no read deadline while the handler works */
+    c->srv->handler(ex, c->srv->handler_ctx);
+}
+
+/* Acts on what the parser reported after consuming a batch of bytes. */
+static void after_execute(cmx_http_conn *c)
+{
+    const cmx_http_limits *lim = &c->srv->limits;
+    enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->error_status) {
+        int status = c->error_status;
+        c->error_status = 0;
+        cmx_http_send_error(c, status, c->error_code, "%s", c->error_msg);
+    } else if (err == HPE_PAUSED) {
+        dispatch(c);
+    } else if (err == HPE_HEADER_OVERFLOW) {
+        cmx_http_send_error(c, 431, "request_header_fields_too_large",
+                            "request head is larger than %zu bytes", lim->max_header_bytes);
+    } else if (err != HPE_OK) {
+        cmx_http_send_error(c, 400, "bad_request", "malformed HTTP request: %s",
+                            http_errno_description(err));
+    } else if (c->phase == PH_HEAD && c->rpos > lim->max_header_bytes) {
+        cmx_http_send_error(c, 431, "request_header_fields_too_large",
+                            "request head is larger than %zu bytes", lim->max_header_bytes);
+    } else if (c->phase == PH_BODY && c->rpos == c->rlen) {
+        /* Body bytes are in the arena now; reuse their room. */
+        c->rpos = c->rlen = c->keep;
+    }
+}
+
+/* A Content-Length body behind a parsed head: copy it from the socket
+ * buffer straight to its place in the arena and parse it there. */
+static void feed_body_direct(cmx_http_conn *c, struct evbuffer *in, size_t avail)
+{
+    uint64_t remaining = c->parser.content_length;
+    size_t want = avail < remaining ? avail : (size_t)remaining;
+    char *dst = c->body + c->body_len;
+    int n = evbuffer_remove(in, dst, want);
+    if (n > 0)
+        http_parser_execute(&c->parser, &parser_settings, dst, (size_t)n);
+    after_execute(c);
+}
+
+/* Parses what is buffered, handing complete requests to the handler, until
+ * a request is in flight, the connection closes or the bytes run out. */
+static void conn_process(cmx_http_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->dead && c->phase <= PH_BODY) {
+        if (c->rpos == c->rlen) {
+            size_t avail = evbuffer_get_length(in);
+            if (avail == 0)
+                break;
+            if (c->phase == PH_BODY && !c->body_chunked) {
+                feed_body_direct(c, in, avail);
+                continue;
+            }
+            size_t room = rbuf_room(c);
+            if (room == 0) {
+                cmx_http_send_error(c, 431, "request_header_fields_too_large",
+                                    "request head is larger than %zu bytes",
+                                    c->srv->limits.max_header_bytes);
+                break;
+            }
+            int n = evbuffer_remove(in, c->rbuf + c->rlen, avail < room ? avail : room);
+            if (n <= 0)
+                break;
+            c->rlen += (size_t)n;
+        }
+        if (c->phase == PH_IDLE) {
+            c->phase = PH_HEAD;
+            c->ex.req.start_us = cmx_now_us();
+        }
+        size_t n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
+                                       c->rlen - c->rpos);
+        c->rpos += n;
+        after_execute(c);
+    }
+    if (!c->dead)
+        update_timer(c);
+}
+
+void cmx_http_conn_finish(cmx_http_conn *c, int force_close)
+{
+    c->ex.state = EX_NONE;
+    c->ex.on_close = NULL;
+    if (force_close || !c->ex.req.keep_alive || c->srv->stopping) {
+        cmx_http_conn_begin_close(c);
+        return;
+    }
+    reset_request(c);
+    if (c->depth > 0) /* inside conn_process: its loop carries on */
+        return;
+    /* Finished from outside (a timer, another connection): parse what is
+     * buffered from the event loop, not from inside the caller. */
+    if (c->rlen > 0 || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+        event_active(c->resume, EV_READ, 0);
+    else
+        update_timer(c);
+}
+
+/* ---- libevent callbacks -------------------------------------------------- */
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    cmx_http_conn *c = arg;
+    c->depth++;
+    if (c->phase <= PH_BODY) {
+        conn_process(c);
+    } else if (c->phase == PH_LINGER) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+    }
+    /* In flight or closing: leave pipelined bytes where they are. */
+    leave(c);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_http_conn *c = arg;
+    c->depth++;
+    if (c->phase <= PH_BODY)
+        conn_process(c);
+    leave(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    cmx_http_conn *c = arg;
+    if (c->phase != PH_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    c->depth++;
+    start_linger(c);
+    leave(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    cmx_http_conn *c = arg;
+    c->depth++;
+    if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+        c->eof = 1;
+        /* A client that half-closed after its last request may still read
+         * the answer already queued for it. */
+        if (c->phase == PH_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+            leave(c);
+            return;
+        }
+    }
+    /* EOF, a socket error, or the write timeout (the client stopped
+     * reading): the connection is gone, with its request if one is in
+     * flight. */
+    cmx_http_conn_drop(c);
+    leave(c);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_http_conn *c = arg;
+    const cmx_http_limits *lim = &c->srv->limits;
+    timer_kind kind = c->timer_kind;
+    c->timer_kind = T_NONE;
+    c->depth++;
+    switch (kind) {
+    case T_NONE: break;
+    case T_IDLE:
+    case T_LINGER: cmx_http_conn_drop(c); break;
+    case T_HEAD:
+        cmx_http_send_error(c, 408, "request_timeout", "request head not received within %u ms",
+                            lim->header_timeout_ms);
+        break;
+    case T_BODY:
+        cmx_http_send_error(c, 408, "request_timeout", "request body not received within %u ms",
+                            lim->body_timeout_ms);
+        break;
+    }
+    leave(c);
+}
+
+cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
+{
+    const cmx_http_limits *lim = &srv->limits;
+    cmx_http_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->srv = srv;
+    c->rcap = RBUF_INITIAL;
+    c->rbuf = malloc(c->rcap);
+    c->hdr_cap = lim->max_headers < HDRS_INITIAL ? lim->max_headers : HDRS_INITIAL;
+    if (c->hdr_cap == 0)
+        c->hdr_cap = 1;
+    c->hdrs = malloc(c->hdr_cap * sizeof *c->hdrs);
+    c->arena = cmx_arena_new(ARENA_FIRST_BLOCK);
+    c->timer = evtimer_new(srv->base, timer_cb, c);
+    c->resume = event_new(srv->base, -1, 0, resume_cb, c);
+    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume)
+        c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        free(c->rbuf);
+        free(c->hdrs);
+        cmx_arena_free(c->arena);
+        if (c->timer)
+            event_free(c->timer);
+        if (c->resume)
+            event_free(c->resume);
+        free(c);
+        return NULL;
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->ex.conn = c;
+    c->phase = PH_IDLE;
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, lim->max_header_bytes + PIPELINE_SLACK);
+    bufferevent_set_timeouts(c->bev, NULL, &srv->tv_write);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* A new connection gets the header timeout to send its first request. */
+    event_add(c->timer, srv->tv_header);
+    c->timer_kind = T_IDLE;
+
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->n_conns++;
+    return c;
+}
+
+/* ---- the exchange as the handler sees it --------------------------------- */
+
+const cmx_http_request *cmx_http_request_of(cmx_http_exchange *ex)
+{
+    return &ex->req;
+}
+
+const cmx_slice *cmx_http_header_get(const cmx_http_request *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const cmx_http_header *h = &req->headers[i];
+        if (h->name.len == n && cmx_slice_case_eq(h->name, name))
+            return &h->value;
+    }
+    return NULL;
+}
+
+void cmx_http_on_close(cmx_http_exchange *ex, cmx_http_close_cb cb, void *arg)
+{
+    ex->on_close = cb;
+    ex->on_close_arg = arg;
+}

@@ -1,0 +1,142 @@
+/* server_internal.h — what the server's files share and nobody else sees.
+ *
+ * The server is split in three: server.c owns the listener and the set of
+ * connections, server_conn.c owns one connection (reading, parsing, limits,
+ * timers, closing) and server_write.c turns responses into bytes.  A
+ * connection carries at most one exchange at a time, embedded in it, because
+ * pipelined requests are answered strictly in order.
+ *
+ * Connection phases, in order of a request's life:
+ *   IDLE      waiting for the first byte of a request (keep-alive timer)
+ *   HEAD      head partly received (header timer, from the first byte)
+ *   BODY      head parsed, body partly received (body timer)
+ *   IN_FLIGHT handler called, response not finished; nothing more is parsed
+ *   CLOSING   last response written, waiting for the socket to take it
+ *   LINGER    write side shut down, discarding input until the peer closes,
+ *             so a client still sending does not get a reset that destroys
+ *             the response it has not read yet */
+#ifndef CMX_HTTP_SERVER_INTERNAL_H
+#define CMX_HTTP_SERVER_INTERNAL_H
+
+#include <http_parser.h>
+#include <stdarg.h>
+#include <sys/time.h>
+
+#include "http/server.h"
+
+struct bufferevent;
+struct event;
+struct evconnlistener;
+
+typedef enum conn_phase {
+    PH_IDLE,
+    PH_HEAD,
+    PH_BODY,
+    PH_IN_FLIGHT,
+    PH_CLOSING,
+    PH_LINGER
+} conn_phase;
+
+typedef enum exchange_state {
+    EX_NONE,      /* no request handed to the handler */
+    EX_ACTIVE,    /* handler has it, nothing written yet */
+    EX_STREAMING, /* stream head written, chunks may follow */
+    EX_CLOSING    /* client gone; on_close is running */
+} exchange_state;
+
+/* Which deadline the connection's timer stands for.  T_NONE means "armed or
+ * not, ignore it when it fires": a request in flight has no read deadline,
+ * and not deleting the timer for it saves an event operation per request. */
+typedef enum timer_kind {
+    T_NONE,
+    T_IDLE,
+    T_HEAD,
+    T_BODY,
+    T_LINGER
+} timer_kind;
+
+typedef struct cmx_http_conn cmx_http_conn;
+
+struct cmx_http_exchange {
+    cmx_http_conn *conn;
+    exchange_state state;
+    int raw_stream; /* HTTP/1.0 client: no chunked framing, close at end */
+    int is_head;    /* HEAD request: headers only */
+    cmx_http_close_cb on_close;
+    void *on_close_arg;
+    cmx_http_request req;
+};
+
+struct cmx_http_conn {
+    cmx_http_server *srv;
+    cmx_http_conn *prev, *next; /* the server's list of open connections */
+    struct bufferevent *bev;
+    struct event *timer;
+    struct event *resume; /* deferred "parse what is buffered" */
+    http_parser parser;
+    conn_phase phase;
+    timer_kind timer_kind;
+    int depth;  /* our own frames on the stack: free only at depth 0 */
+    int dead;   /* free as soon as depth drops to 0 */
+    int eof;    /* the peer will send nothing more */
+
+    /* Contiguous read buffer: the head of the current request stays here
+     * (headers are slices of it) until its response is finished. */
+    char *rbuf;
+    size_t rcap, rlen, rpos;
+    size_t keep; /* bytes at the front that slices point into */
+
+    /* Per-request parse state. */
+    cmx_http_header *hdrs;
+    size_t hdr_cap, n_hdrs;
+    int hdr_state; /* 0: before a field, 1: in a field, 2: in a value */
+    cmx_slice url;
+    int body_chunked;
+    char *body;
+    size_t body_len, body_cap;
+    int error_status; /* set by a parser callback that rejected the request */
+    const char *error_code;
+    char error_msg[160];
+
+    cmx_arena *arena;
+    cmx_http_exchange ex;
+};
+
+struct cmx_http_server {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *accept_retry; /* re-enables accepting after EMFILE and friends */
+    cmx_http_limits limits;
+    cmx_http_handler handler;
+    void *handler_ctx;
+    int port;
+    int stopping;
+    size_t n_conns;
+    cmx_http_conn *conns;
+    /* libevent "common timeouts": many events sharing one duration sit in a
+     * queue instead of the heap, so arming one is O(1). */
+    const struct timeval *tv_header, *tv_body, *tv_keepalive, *tv_linger;
+    struct timeval tv_write;
+};
+
+/* server_conn.c */
+cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd);
+/* Closes now; if a request is in flight its on_close runs first. */
+void cmx_http_conn_drop(cmx_http_conn *c);
+/* Called by the writers when the response is finished. */
+void cmx_http_conn_finish(cmx_http_conn *c, int force_close);
+/* Starts closing after what is queued has been written. */
+void cmx_http_conn_begin_close(cmx_http_conn *c);
+
+/* server_write.c */
+/* A whole response in one evbuffer write.  `closing` adds Connection: close. */
+void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_type,
+                             const char *extra_headers, const char *body, size_t body_len,
+                             int closing);
+/* Answers with the OpenAI error JSON and closes the connection; for requests
+ * the server itself rejects (400, 408, 413, 431). */
+void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void cmx_http_write_continue(cmx_http_conn *c);
+
+#endif
