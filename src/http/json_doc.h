@@ -1,0 +1,83 @@
+/* json_doc.h — internal to http/: one JSON text, tokenized and proven valid.
+ *
+ * jsmn (strict mode, parent links) cuts the bytes into tokens; json_doc.c
+ * then walks the tokens and checks everything jsmn lets through, so a parsed
+ * document is valid RFC 8259 JSON.  The token array is then a cheap read-only
+ * view: values are found by walking keys, and every token knows the index
+ * just past its subtree, so skipping a large value costs nothing.
+ *
+ * Only json_scan.c and json_usage.c use this; nothing outside http/ sees jsmn. */
+#ifndef CMX_HTTP_JSON_DOC_H
+#define CMX_HTTP_JSON_DOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef JSMN_H
+#define JSMN_HEADER
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+#endif
+#ifndef JSMN_PARENT_LINKS
+#error "json_doc.h needs jsmn's token layout with parent links"
+#endif
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "http/json_scan.h"
+
+/* Deeper nesting is rejected: no request the gateway serves needs it, and it
+ * bounds the work jsmn does per closing bracket. */
+#define CMX_JSON_MAX_DEPTH 128
+
+/* Tokens held inside the doc itself (on the caller's stack).  A typical 1 KB
+ * chat request needs 30-60; bigger documents move to the arena. */
+#define CMX_JSON_DOC_INLINE_TOKENS 96
+
+typedef struct cmx_json_doc {
+    const char *bytes;
+    size_t len;
+    jsmntok_t *tok; /* in document order; tok[0] is the top-level value */
+    int n;
+    int heap; /* tok came from malloc (no arena given) */
+    jsmntok_t inline_tok[CMX_JSON_DOC_INLINE_TOKENS];
+} cmx_json_doc;
+
+/* Tokenizes and validates.  Token storage beyond the inline array comes from
+ * `arena`, or from the heap when arena is NULL (then call
+ * cmx_json_doc_release).  Errors are CMX_ERR_BAD_REQUEST with "invalid JSON
+ * at byte N: ..." (N counts from 0), or CMX_ERR_NOMEM. */
+cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx_arena *arena,
+                           cmx_error *err);
+void cmx_json_doc_release(cmx_json_doc *doc);
+
+cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i);
+
+/* Index of the first token after i's subtree (after a successful parse the
+ * walk stores it in jsmn's `size` field, which nothing else reads). */
+static inline int cmx_json_doc_next(const cmx_json_doc *doc, int i)
+{
+    return doc->tok[i].size;
+}
+
+/* The value's bytes; strings include their quotes. */
+cmx_json_span cmx_json_doc_span(const cmx_json_doc *doc, int i);
+
+/* True when string token i, unescaped, equals name[0..name_len). */
+int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len);
+
+/* Unescapes string token i into out[0..cap).  Returns the byte length, -1 when
+ * it does not fit, -2 for a \u escape that is an unpaired surrogate. */
+long cmx_json_doc_unescape(const cmx_json_doc *doc, int i, char *out, size_t cap);
+
+/* Reads number token i as an integer; -1 if it is not one or overflows. */
+int cmx_json_doc_int64(const cmx_json_doc *doc, int i, int64_t *out);
+
+/* Token index of the value of key `name` in object token obj, or -1.  When
+ * the key repeats, the last one wins (as in most JSON parsers); *count, if not
+ * NULL, gets how many times it occurred. */
+int cmx_json_doc_member(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
+                        int *count);
+
+#endif
