@@ -18,7 +18,7 @@
 #include "core/err.h"
 
 typedef struct cmx_config_diag {
-    char **errors; /* "file:line:col: message" */
+    char **errors;   /* "file:line:col: message" */
     size_t n_errors;
     char **warnings;
     size_t n_warnings;
@@ -48,44 +48,44 @@ typedef struct cmx_mock_config {
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;    /* "openai", "mock" */
-    char *base_url;     /* openai: required, e.g. "https://api.openai.com/v1" */
-    char *api_key;      /* resolved secret or NULL; never log it */
-    char *organization; /* openai: optional OpenAI-Organization header */
-    int tls_verify;     /* default 1 */
-    char *ca_file;      /* NULL: system store */
+    char *type_name;       /* "openai", "mock" */
+    char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1" */
+    char *api_key;         /* resolved secret or NULL; never log it */
+    char *organization;    /* openai: optional OpenAI-Organization header */
+    int tls_verify;        /* default 1 */
+    char *ca_file;         /* NULL: system store */
     cmx_timeouts_config timeouts;
     cmx_mock_config mock;
-    int line; /* where it was defined, for messages */
+    int line;              /* where it was defined, for messages */
 } cmx_provider_config;
 
 typedef struct cmx_target_config {
     char *provider_name;
     const cmx_provider_config *provider; /* resolved at load */
-    char *model;                         /* upstream model name */
+    char *model;           /* upstream model name */
 } cmx_target_config;
 
 typedef struct cmx_model_group {
-    char *name; /* what clients send as "model" */
+    char *name;            /* what clients send as "model" */
     cmx_target_config *targets;
     size_t n_targets;
     int line;
 } cmx_model_group;
 
 typedef struct cmx_server_config {
-    char *listen_host;             /* default "127.0.0.1" */
-    int listen_port;               /* default 4000 */
-    int workers;                   /* default: number of CPUs */
-    size_t max_body_bytes;         /* default 4 MiB */
-    size_t max_header_bytes;       /* default 16 KiB */
-    size_t max_headers;            /* default 100 */
-    uint32_t header_timeout_ms;    /* default 10000 */
-    uint32_t body_timeout_ms;      /* default 30000 */
+    char *listen_host;          /* default "127.0.0.1" */
+    int listen_port;            /* default 4000 */
+    int workers;                /* default: number of CPUs */
+    size_t max_body_bytes;      /* default 4 MiB */
+    size_t max_header_bytes;    /* default 16 KiB */
+    size_t max_headers;         /* default 100 */
+    uint32_t header_timeout_ms; /* default 10000 */
+    uint32_t body_timeout_ms;   /* default 30000 */
     uint32_t keepalive_timeout_ms; /* default 75000 */
-    uint32_t write_timeout_ms;     /* default 60000 */
-    char **api_keys;               /* resolved client keys; empty = auth off */
+    uint32_t write_timeout_ms;  /* default 60000 */
+    char **api_keys;            /* resolved client keys; empty = auth off */
     size_t n_api_keys;
-    int access_log; /* default 1 (stdout, JSON lines) */
+    int access_log;             /* default 1 (stdout, JSON lines) */
 } cmx_server_config;
 
 typedef struct cmx_upstream_config {
