@@ -106,6 +106,9 @@ typedef struct cmx_config {
     size_t n_providers;
     cmx_model_group *models;
     size_t n_models;
+    /* Private to config/: name lookup built at load; NULL means a linear
+     * search (small configs, or a snapshot built by hand in a test). */
+    struct cmx_config_index *index;
 } cmx_config;
 
 /* Returns a snapshot with one reference, or NULL with diag->n_errors > 0.

@@ -1,0 +1,252 @@
+/* config_providers.c — the `providers` section: named connections to a
+ * model API, each of one type.
+ *
+ * Keys are checked against the provider's type, not just against the union
+ * of all types: `failure_rate` on an openai provider or `base_url` on a mock
+ * is a misunderstanding worth an error of its own ("only valid for mock
+ * providers"), not a silently unused value. */
+#include "config/config_internal.h"
+#include "config/secret.h"
+#include "config/values.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
+                                          "organization", "tls_verify", "ca_file",  NULL};
+static const char *const mock_keys[] = {
+    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
+    "failure_status", "stream_chunks", "content", "seed",           NULL};
+static const char *const all_keys[] = {
+    "type",           "timeouts",      "base_url", "api_key",        "organization",
+    "tls_verify",     "ca_file",       "latency",  "chunk_interval", "failure_rate",
+    "failure_status", "stream_chunks", "content",  "seed",           NULL};
+static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
+
+#define MOCK_DEFAULT_CONTENT                                                                       \
+    "This is a simulated answer from the cloudmux mock provider. No model was called."
+
+static int in_list(const char *const *list, const char *key)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+static int valid_provider_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+/* Reads `type`; returns 0 (openai), 1 (mock) or -1 (missing or invalid). */
+static int read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node, const cmx_ynode *v,
+                     const char *path)
+{
+    const cmx_ynode *t = cmx_ytree_get(v, "type");
+    char show[64];
+    if (!t) {
+        cmx_cfg_error(ctx, name_node, "%s: missing required key 'type' (openai or mock)", path);
+        return -1;
+    }
+    if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, "openai") == 0)
+        return CMX_PROVIDER_OPENAI;
+    if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, "mock") == 0)
+        return CMX_PROVIDER_MOCK;
+    cmx_cfg_error(ctx, t, "%s.type: expected openai or mock, got %s", path,
+                  cmx_cfg_show(t, show, sizeof show));
+    return -1;
+}
+
+static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, int type)
+{
+    cmx_cfg_check_names(ctx, v, path);
+    const char *const *own = type == CMX_PROVIDER_OPENAI ? openai_keys
+                             : type == CMX_PROVIDER_MOCK ? mock_keys
+                                                         : all_keys;
+    for (size_t i = 0; i < v->n_pairs; i++) {
+        const cmx_ynode *k = v->pairs[i].key;
+        if (k->kind != CMX_YNODE_SCALAR || k->is_null || in_list(own, k->text))
+            continue;
+        if (in_list(all_keys, k->text))
+            cmx_cfg_error(ctx, k, "%s: key '%s' is only valid for %s providers (this one is %s)",
+                          path, k->text, type == CMX_PROVIDER_OPENAI ? "mock" : "openai",
+                          type == CMX_PROVIDER_OPENAI ? "openai" : "mock");
+        else
+            cmx_cfg_unknown_key(ctx, k, path, own);
+    }
+}
+
+static void load_base_url(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                          const cmx_ynode *v, const char *path)
+{
+    char show[64];
+    const cmx_ynode *u = cmx_ytree_get(v, "base_url");
+    if (!u) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing required key 'base_url' (the API's URL, such as "
+                      "https://api.openai.com/v1 or http://127.0.0.1:8000/v1)",
+                      path);
+        return;
+    }
+    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
+        /* A URL with user:password@ is described, not shown. */
+        int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
+        cmx_cfg_error(ctx, u,
+                      "%s.base_url: expected an http:// or https:// URL with a host, got %s", path,
+                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+        return;
+    }
+    p->base_url = cmx_cfg_strdup(ctx, u->text);
+    /* Stored without trailing slashes so adapters can append "/chat/completions". */
+    size_t n = p->base_url ? strlen(p->base_url) : 0;
+    while (n > 0 && p->base_url[n - 1] == '/')
+        p->base_url[--n] = '\0';
+}
+
+static void load_ca_file(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
+                         const char *path)
+{
+    char *name = NULL;
+    if (cmx_cfg_string(ctx, v, path, "ca_file", &name) != 1)
+        return;
+    char *full = cmx_path_resolve(ctx->base_dir, name);
+    free(name);
+    if (!full) {
+        ctx->oom = 1;
+        return;
+    }
+    if (access(full, R_OK) != 0) {
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "ca_file"), "%s.ca_file: cannot read '%s': %s", path,
+                      full, strerror(errno));
+        free(full);
+        return;
+    }
+    p->ca_file = full;
+}
+
+static void load_openai(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                        const cmx_ynode *v, const char *path)
+{
+    char sub[160];
+    load_base_url(ctx, p, name_node, v, path);
+    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
+    if (key) {
+        snprintf(sub, sizeof sub, "%s.api_key", path);
+        cmx_cfg_secret(ctx, key, sub, &p->api_key);
+    }
+    cmx_cfg_string(ctx, v, path, "organization", &p->organization);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
+static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
+                      const char *path)
+{
+    cmx_mock_config *m = &p->mock;
+    uint64_t n;
+    cmx_cfg_duration(ctx, v, path, "latency", 1, &m->latency_ms);
+    cmx_cfg_duration(ctx, v, path, "chunk_interval", 1, &m->chunk_interval_ms);
+    cmx_cfg_double(ctx, v, path, "failure_rate", 0.0, 1.0, &m->failure_rate);
+    if (cmx_cfg_uint(ctx, v, path, "failure_status", 400, 599, &n) == 1)
+        m->failure_status = (int)n;
+    if (cmx_cfg_uint(ctx, v, path, "stream_chunks", 1, 1000, &n) == 1)
+        m->stream_chunks = (uint32_t)n;
+    cmx_cfg_string(ctx, v, path, "content", &m->content);
+    cmx_cfg_uint(ctx, v, path, "seed", 0, UINT64_MAX, &m->seed);
+}
+
+static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_ynode *v,
+                          const char *path)
+{
+    char sub[160];
+    snprintf(sub, sizeof sub, "%s.timeouts", path);
+    const cmx_ynode *node = cmx_ytree_get(v, "timeouts");
+    if (!cmx_cfg_check_map(ctx, node, sub, timeout_keys))
+        return;
+    cmx_cfg_duration(ctx, node, sub, "connect", 0, &t->connect_ms);
+    cmx_cfg_duration(ctx, node, sub, "first_byte", 0, &t->first_byte_ms);
+    cmx_cfg_duration(ctx, node, sub, "idle", 0, &t->idle_ms);
+    cmx_cfg_duration(ctx, node, sub, "total", 0, &t->total_ms);
+}
+
+static void set_provider_defaults(cmx_provider_config *p)
+{
+    p->tls_verify = 1;
+    p->timeouts = (cmx_timeouts_config){
+        .connect_ms = 5000, .first_byte_ms = 60000, .idle_ms = 30000, .total_ms = 600000};
+    p->mock.failure_status = 503;
+    p->mock.stream_chunks = 5;
+    p->mock.seed = 1;
+}
+
+static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                          const cmx_ynode *v)
+{
+    char path[160], show[64];
+    snprintf(path, sizeof path, "providers.%s", name_node->text);
+    set_provider_defaults(p);
+    p->name = cmx_cfg_strdup(ctx, name_node->text);
+    p->line = name_node->line;
+    if (!valid_provider_name(name_node->text))
+        cmx_cfg_error(ctx, name_node,
+                      "invalid provider name %s (use 1 to 64 letters, digits, '-', '_' or '.')",
+                      cmx_cfg_show(name_node, show, sizeof show));
+    if (v->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, v, "%s: expected a mapping with at least 'type', got %s", path,
+                      cmx_ynode_kind_name(v));
+        return;
+    }
+    int type = read_type(ctx, name_node, v, path);
+    check_keys(ctx, v, path, type);
+    load_timeouts(ctx, &p->timeouts, v, path);
+    if (type < 0)
+        return;
+    p->type = (cmx_provider_type)type;
+    p->type_name = cmx_cfg_strdup(ctx, type == CMX_PROVIDER_OPENAI ? "openai" : "mock");
+    if (type == CMX_PROVIDER_OPENAI) {
+        load_openai(ctx, p, name_node, v, path);
+    } else {
+        p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
+        load_mock(ctx, p, v, path);
+    }
+}
+
+void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    if (!node || (node->kind == CMX_YNODE_SCALAR && node->is_null))
+        return;
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node,
+                      "providers: expected a mapping of provider name to settings, got %s",
+                      cmx_ynode_kind_name(node));
+        return;
+    }
+    cmx_cfg_check_names(ctx, node, "providers");
+    if (!node->n_pairs)
+        return;
+    cmx_config *c = ctx->cfg;
+    c->providers = calloc(node->n_pairs, sizeof *c->providers);
+    if (!c->providers) {
+        ctx->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < node->n_pairs; i++) {
+        if (!cmx_cfg_is_first_name(node, i))
+            continue; /* duplicates and odd keys were reported above */
+        load_provider(ctx, &c->providers[c->n_providers++], node->pairs[i].key,
+                      node->pairs[i].value);
+    }
+}

@@ -1,0 +1,157 @@
+/* config_server.c — the `server` and `upstream` sections: how the gateway
+ * listens and limits its clients, and how it pools connections to providers.
+ * Defaults live in cmx_cfg_set_defaults (config_load.c); this file only
+ * overrides what the file sets. */
+#include "config/config_internal.h"
+#include "config/values.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const server_keys[] = {"listen",           "workers",     "max_body_bytes",
+                                          "max_header_bytes", "max_headers", "timeouts",
+                                          "api_keys",         "access_log",  NULL};
+static const char *const server_timeout_keys[] = {"header", "body", "keepalive", "write", NULL};
+static const char *const upstream_keys[] = {"max_idle_per_origin",
+                                            "max_conns_per_origin",
+                                            "idle_expiry",
+                                            "https_proxy",
+                                            "http_proxy",
+                                            "no_proxy",
+                                            NULL};
+
+#define MAX_WORKERS 1024
+
+static void load_listen(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)
+{
+    static const char expected[] = "an address such as 127.0.0.1:4000, [::1]:4000 or :4000";
+    char show[64], host[256];
+    int port;
+    if (v->kind != CMX_YNODE_SCALAR || v->is_null) {
+        cmx_cfg_error(ctx, v, "server.listen: expected %s, got %s", expected,
+                      cmx_ynode_kind_name(v));
+        return;
+    }
+    if (cmx_parse_listen(v->text, host, sizeof host, &port)) {
+        cmx_cfg_error(ctx, v, "server.listen: expected %s, got %s", expected,
+                      cmx_cfg_show(v, show, sizeof show));
+        return;
+    }
+    char *copy = cmx_cfg_strdup(ctx, host);
+    if (!copy)
+        return;
+    free(s->listen_host);
+    s->listen_host = copy;
+    s->listen_port = port;
+}
+
+static void load_workers(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)
+{
+    char show[64];
+    uint64_t n;
+    if (v->kind == CMX_YNODE_SCALAR && strcmp(v->text, "auto") == 0)
+        return; /* the default already is the CPU count */
+    if (v->kind == CMX_YNODE_SCALAR && !v->is_null && cmx_parse_uint(v->text, &n) == 0 && n >= 1 &&
+        n <= MAX_WORKERS) {
+        s->workers = (int)n;
+        return;
+    }
+    cmx_cfg_error(ctx, v,
+                  "server.workers: expected a positive integer (at most %d) or 'auto', got %s",
+                  MAX_WORKERS, cmx_cfg_show(v, show, sizeof show));
+}
+
+static void load_api_keys(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)
+{
+    if (v->kind == CMX_YNODE_SCALAR && v->is_null)
+        return; /* `api_keys:` with nothing: auth stays off */
+    if (v->kind != CMX_YNODE_SEQ) {
+        cmx_cfg_error(ctx, v,
+                      "server.api_keys: expected a list of secret references such as "
+                      "env:NAME or file:PATH, got %s",
+                      v->kind == CMX_YNODE_SCALAR ? "a single value (write it as a list item)"
+                                                  : cmx_ynode_kind_name(v));
+        return;
+    }
+    if (!v->n_items)
+        return;
+    s->api_keys = calloc(v->n_items, sizeof *s->api_keys);
+    if (!s->api_keys) {
+        ctx->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < v->n_items; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "server.api_keys[%zu]", i);
+        char *key = NULL;
+        if (cmx_cfg_secret(ctx, v->items[i], path, &key) == 1)
+            s->api_keys[s->n_api_keys++] = key;
+    }
+}
+
+void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    cmx_server_config *s = &ctx->cfg->server;
+    if (!cmx_cfg_check_map(ctx, node, "server", server_keys))
+        return;
+    const cmx_ynode *v;
+    if ((v = cmx_ytree_get(node, "listen")))
+        load_listen(ctx, s, v);
+    if ((v = cmx_ytree_get(node, "workers")))
+        load_workers(ctx, s, v);
+    cmx_cfg_size(ctx, node, "server", "max_body_bytes", 1, &s->max_body_bytes);
+    cmx_cfg_size(ctx, node, "server", "max_header_bytes", 1, &s->max_header_bytes);
+    uint64_t n;
+    if (cmx_cfg_uint(ctx, node, "server", "max_headers", 1, 100000, &n) == 1)
+        s->max_headers = (size_t)n;
+    cmx_cfg_bool(ctx, node, "server", "access_log", &s->access_log);
+    if ((v = cmx_ytree_get(node, "api_keys")))
+        load_api_keys(ctx, s, v);
+
+    const cmx_ynode *t = cmx_ytree_get(node, "timeouts");
+    if (cmx_cfg_check_map(ctx, t, "server.timeouts", server_timeout_keys)) {
+        cmx_cfg_duration(ctx, t, "server.timeouts", "header", 0, &s->header_timeout_ms);
+        cmx_cfg_duration(ctx, t, "server.timeouts", "body", 0, &s->body_timeout_ms);
+        cmx_cfg_duration(ctx, t, "server.timeouts", "keepalive", 0, &s->keepalive_timeout_ms);
+        cmx_cfg_duration(ctx, t, "server.timeouts", "write", 0, &s->write_timeout_ms);
+    }
+}
+
+/* Proxy URLs may carry user:password@, so a bad one is described, not shown. */
+static void load_proxy(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *key, char **out)
+{
+    const cmx_ynode *v = cmx_ytree_get(node, key);
+    if (!v)
+        return;
+    if (v->kind != CMX_YNODE_SCALAR || v->is_null ||
+        (v->len > 0 && cmx_check_http_url(v->text) != 0)) {
+        cmx_cfg_error(ctx, v,
+                      "upstream.%s: expected a proxy URL such as http://proxy.internal:3128 "
+                      "(or \"\" for no proxy)%s",
+                      key, v->kind == CMX_YNODE_SCALAR && !v->is_null ? "" : ", got nothing");
+        return;
+    }
+    char *copy = cmx_cfg_strdup(ctx, v->text);
+    if (copy) {
+        free(*out);
+        *out = copy;
+    }
+}
+
+void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    cmx_upstream_config *u = &ctx->cfg->upstream;
+    if (!cmx_cfg_check_map(ctx, node, "upstream", upstream_keys))
+        return;
+    uint64_t n;
+    if (cmx_cfg_uint(ctx, node, "upstream", "max_idle_per_origin", 0, 1000000, &n) == 1)
+        u->max_idle_per_origin = (size_t)n;
+    if (cmx_cfg_uint(ctx, node, "upstream", "max_conns_per_origin", 1, 1000000, &n) == 1)
+        u->max_conns_per_origin = (size_t)n;
+    cmx_cfg_duration(ctx, node, "upstream", "idle_expiry", 0, &u->idle_expiry_ms);
+    load_proxy(ctx, node, "https_proxy", &u->https_proxy);
+    load_proxy(ctx, node, "http_proxy", &u->http_proxy);
+    cmx_cfg_string(ctx, node, "upstream", "no_proxy", &u->no_proxy);
+}
