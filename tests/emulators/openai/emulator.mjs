@@ -94,6 +94,17 @@ export function createEmulator({ key = null, tls = null } = {}) {
     rec.t_end = now();
   }
 
+  // Closes the socket once what was written has left it, so the peer gets
+  // those bytes and then an end it did not expect.
+  function destroyAfterFlush(sock) {
+    const poll = () => {
+      if (sock.destroyed) return;
+      if (sock.writableLength === 0) setTimeout(() => sock.destroy(), 10);
+      else setTimeout(poll, 5);
+    };
+    poll();
+  }
+
   function resetSocket(req) {
     const s = req.socket;
     if (typeof s.resetAndDestroy === 'function' && !tls) s.resetAndDestroy();
@@ -145,7 +156,11 @@ export function createEmulator({ key = null, tls = null } = {}) {
       if (closed) return;
       if (cutAfter !== null && i >= cutAfter) {
         finish();
-        if (cutMode === 'destroy') resetSocket(req);
+        // destroy: close the socket once the chunks already written are flushed,
+        // so the client gets them and then a chunked body without its end;
+        // rst: a TCP reset right away (unread data may be lost by the client).
+        if (cutMode === 'destroy') destroyAfterFlush(req.socket);
+        else if (cutMode === 'rst') resetSocket(req);
         else if (cutMode === 'hang') return; // leave the stream open, silent
         else res.end(); // a clean end of the chunked body, but no [DONE]
         return;
@@ -201,7 +216,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
           res.write(body.slice(0, n));
         }
         rec.t_first_byte = now();
-        setTimeout(() => resetSocket(req), 20);
+        destroyAfterFlush(req.socket);
         return true;
       }
       case 'delay': {
