@@ -311,3 +311,24 @@ export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 25, what = 'c
 export function yamlString(s) {
   return JSON.stringify(String(s)); // a JSON string is a valid YAML double-quoted scalar
 }
+
+// Asserts the OpenAI error shape {"error":{"message","type","param","code"}}
+// (param and code present, possibly null) and returns the error object.
+export function assertOpenAIError(assert, bodyText, { type } = {}) {
+  let parsed;
+  assert.doesNotThrow(() => (parsed = JSON.parse(bodyText)), `error body is not JSON: ${bodyText}`);
+  const e = parsed.error;
+  assert.equal(typeof e, 'object', `no "error" object in ${bodyText}`);
+  assert.equal(typeof e.message, 'string');
+  assert.ok(e.message.length > 0, 'empty error message');
+  assert.equal(typeof e.type, 'string');
+  assert.ok('param' in e, `no "param" in ${bodyText}`);
+  assert.ok('code' in e, `no "code" in ${bodyText}`);
+  if (type) assert.equal(e.type, type);
+  return e;
+}
+
+// A chat request body as the official client would send it.
+export function chatBody(model, text, extra = {}) {
+  return { model, messages: [{ role: 'user', content: text }], ...extra };
+}
