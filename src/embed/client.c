@@ -34,13 +34,14 @@ typedef struct call_state {
     int ok;
 } call_state;
 
-static void errbuf_put(char *errbuf, size_t len, const char *fmt, const char *msg)
+/* Appends one line to the caller's error buffer. */
+static void errbuf_put(char *errbuf, size_t len, const char *msg)
 {
     if (!errbuf || !len)
         return;
     size_t used = strlen(errbuf);
-    if (used < len)
-        snprintf(errbuf + used, len - used, fmt, msg);
+    if (used + 1 < len)
+        snprintf(errbuf + used, len - used, "%s%s", used ? "\n" : "", msg);
 }
 
 int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, size_t errbuf_len)
@@ -51,7 +52,7 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     cmx_config_diag diag = {0};
     cmx_config *cfg = cmx_config_load(config_path, &diag);
     for (size_t i = 0; i < diag.n_errors; i++)
-        errbuf_put(errbuf, errbuf_len, i ? "\n%s" : "%s", diag.errors[i]);
+        errbuf_put(errbuf, errbuf_len, diag.errors[i]);
     cmx_config_diag_free(&diag);
     if (!cfg)
         return -1;
@@ -61,7 +62,7 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     cmx_error_clear(&err);
     if (!c) {
         cmx_config_unref(cfg);
-        errbuf_put(errbuf, errbuf_len, "%s", "out of memory");
+        errbuf_put(errbuf, errbuf_len, "out of memory");
         return -1;
     }
     c->cfg = cfg;
@@ -81,7 +82,7 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
         c->router = cmx_router_new(cfg, &env, &err);
     }
     if (!c->router) {
-        errbuf_put(errbuf, errbuf_len, "%s", err.message[0] ? err.message : "cannot set up the client");
+        errbuf_put(errbuf, errbuf_len, err.message[0] ? err.message : "cannot set up the client");
         cmx_client_close(c);
         return -1;
     }

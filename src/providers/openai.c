@@ -303,7 +303,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         err = *uerr;
         if (a->stream && a->chunks > 0) {
             char m[sizeof err.message];
-            snprintf(m, sizeof m, "upstream stream cut after %zu chunks: %s", a->chunks,
+            snprintf(m, sizeof m, "upstream stream cut after %zu chunks: %.200s", a->chunks,
                      uerr->message);
             memcpy(err.message, m, sizeof m);
         }
