@@ -205,7 +205,9 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       "invalid provider name %s (use 1 to 64 letters, digits, '-', '_' or '.')",
                       cmx_cfg_show(name_node, show, sizeof show));
     if (v->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, v, "%s: expected a mapping with at least 'type', got %s", path,
+        /* An empty value has no useful position of its own: blame the name. */
+        cmx_cfg_error(ctx, v->is_null ? name_node : v,
+                      "%s: expected a mapping with at least 'type', got %s", path,
                       cmx_ynode_kind_name(v));
         return;
     }
