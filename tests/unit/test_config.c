@@ -878,6 +878,43 @@ static void find_model_matches_the_exact_name_in_small_and_large_configs(void **
     }
 }
 
+static void large_config_file_loads_and_every_group_is_found(void **state)
+{
+    (void)state;
+    /* Bigger than the first read buffer, with enough groups to be hashed. */
+    char *dir = make_temp_dir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/big.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("providers:\n  m:\n    type: mock\nmodels:\n", f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "  tenant-%04d/model: [{provider: m, model: upstream-%d}]\n", i, i);
+    fclose(f);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 64 * 1024);
+
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load(path, &d);
+    assert_loads_clean(c, &d);
+    assert_int_equal(c->n_models, 3000);
+    for (int i = 0; i < 3000; i++) {
+        char name[64], model[64];
+        int len = snprintf(name, sizeof name, "tenant-%04d/model", i);
+        snprintf(model, sizeof model, "upstream-%d", i);
+        const cmx_model_group *g = cmx_config_find_model(c, name, (size_t)len);
+        assert_non_null(g);
+        assert_string_equal(g->targets[0].model, model);
+    }
+    assert_null(cmx_config_find_model(c, "tenant-3000/model", 17));
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
 static void find_provider_by_name(void **state)
 {
     (void)state;
@@ -943,6 +980,7 @@ int main(void)
         cmocka_unit_test(null_diag_is_allowed),
         cmocka_unit_test(snapshot_lives_until_the_last_reference_goes),
         cmocka_unit_test(find_model_matches_the_exact_name_in_small_and_large_configs),
+        cmocka_unit_test(large_config_file_loads_and_every_group_is_found),
         cmocka_unit_test(find_provider_by_name),
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
     };
