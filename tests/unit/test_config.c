@@ -330,22 +330,11 @@ static void durations_accept_units_and_plain_milliseconds(void **state)
         assert_int_equal(cmx_parse_duration_ms(good[i].text, &ms), 0);
         assert_true(ms == good[i].ms);
     }
-    static const char *const bad[] = {"",
-                                      "s",
-                                      "10",
-                                      "10x",
-                                      "-1s",
-                                      "10 s",
-                                      "1.s",
-                                      ".5s",
-                                      "10sec",
-                                      "1d",
-                                      "99999999999999999999ms",
+    static const char *const bad[] = {"",     "s",   "10x",   "-1s", "10 s",
+                                      "1.s",  ".5s", "10sec", "1d",  "99999999999999999999ms",
                                       "1e3ms"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t ms;
-        if (strcmp(bad[i], "10") == 0)
-            continue; /* "10" is valid (milliseconds); kept to document the table */
         assert_int_equal(cmx_parse_duration_ms(bad[i], &ms), -1);
     }
 }
