@@ -157,6 +157,38 @@ static cmx_config *file_error(const char *path, cmx_config_diag *diag, const cha
     return NULL;
 }
 
+/* Reads the whole stream (a file, or a pipe such as /dev/stdin) growing the
+ * buffer as needed.  Returns the bytes or NULL with *why set. */
+static char *read_all(FILE *f, size_t *len, const char **why)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *text = malloc(cap);
+    while (text) {
+        n += fread(text + n, 1, cap - n, f);
+        if (ferror(f)) {
+            *why = strerror(errno);
+            break;
+        }
+        if (n < cap) {
+            *len = n;
+            return text;
+        }
+        if (cap > CONFIG_FILE_MAX) {
+            *why = "larger than 16 MiB";
+            break;
+        }
+        char *grown = realloc(text, cap * 2);
+        if (!grown)
+            break;
+        text = grown;
+        cap *= 2;
+    }
+    if (!text || !*why)
+        *why = "out of memory";
+    free(text);
+    return NULL;
+}
+
 cmx_config *cmx_config_load(const char *path, cmx_config_diag *diag)
 {
     FILE *f = fopen(path, "rb");
@@ -167,22 +199,13 @@ cmx_config *cmx_config_load(const char *path, cmx_config_diag *diag)
         fclose(f);
         return file_error(path, diag, "cannot read", "it is a directory");
     }
-    char *text = malloc(CONFIG_FILE_MAX + 1);
-    if (!text) {
-        fclose(f);
-        return file_error(path, diag, "cannot read", "out of memory");
-    }
-    size_t n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
-    int failed = ferror(f);
-    int saved_errno = errno;
+    size_t len = 0;
+    const char *why = NULL;
+    char *text = read_all(f, &len, &why);
     fclose(f);
-    cmx_config *c;
-    if (failed)
-        c = file_error(path, diag, "cannot read", strerror(saved_errno));
-    else if (n > CONFIG_FILE_MAX)
-        c = file_error(path, diag, "cannot read", "larger than 16 MiB");
-    else
-        c = load(text, n, path, diag);
+    if (!text)
+        return file_error(path, diag, "cannot read", why);
+    cmx_config *c = load(text, len, path, diag);
     free(text);
     return c;
 }

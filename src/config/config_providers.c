@@ -137,7 +137,7 @@ static void load_ca_file(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
 static void load_openai(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
                         const cmx_ynode *v, const char *path)
 {
-    char sub[160];
+    char sub[192]; /* path + a sub-key */
     load_base_url(ctx, p, name_node, v, path);
     const cmx_ynode *key = cmx_ytree_get(v, "api_key");
     if (key) {
@@ -171,7 +171,7 @@ static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode 
 static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_ynode *v,
                           const char *path)
 {
-    char sub[160];
+    char sub[192]; /* path + a sub-key */
     snprintf(sub, sizeof sub, "%s.timeouts", path);
     const cmx_ynode *node = cmx_ytree_get(v, "timeouts");
     if (!cmx_cfg_check_map(ctx, node, sub, timeout_keys))
@@ -205,7 +205,9 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       "invalid provider name %s (use 1 to 64 letters, digits, '-', '_' or '.')",
                       cmx_cfg_show(name_node, show, sizeof show));
     if (v->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, v, "%s: expected a mapping with at least 'type', got %s", path,
+        /* An empty value has no useful position of its own: blame the name. */
+        cmx_cfg_error(ctx, v->is_null ? name_node : v,
+                      "%s: expected a mapping with at least 'type', got %s", path,
                       cmx_ynode_kind_name(v));
         return;
     }

@@ -211,7 +211,8 @@ int cmx_cfg_size(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const
     if (n < min) {
         char name[256];
         full_name(name, sizeof name, path, key);
-        cmx_cfg_error(ctx, v, "%s: must be at least %" PRIu64 " bytes, got %" PRIu64, name, min, n);
+        cmx_cfg_error(ctx, v, "%s: expected a size of at least %" PRIu64 " byte%s, got %" PRIu64,
+                      name, min, min == 1 ? "" : "s", n);
         return -1;
     }
     *out = (size_t)n;

@@ -1,0 +1,977 @@
+/* test_config.c — the configuration loader: the shipped example, every key,
+ * defaults, value syntaxes, secret references, and a table of broken
+ * configs each checked for the line it blames and what it says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/values.h"
+
+#define NAME "test.yaml"
+
+static cmx_config *load(const char *yaml, cmx_config_diag *d)
+{
+    return cmx_config_load_string(yaml, strlen(yaml), NAME, d);
+}
+
+static void print_diag(const cmx_config_diag *d)
+{
+    for (size_t i = 0; i < d->n_errors; i++)
+        fprintf(stderr, "  error: %s\n", d->errors[i]);
+    for (size_t i = 0; i < d->n_warnings; i++)
+        fprintf(stderr, "  warning: %s\n", d->warnings[i]);
+}
+
+/* Finds a message "NAME:LINE:COL: ...needle..." (line 0: "NAME: ..."). */
+static int has_message(char **msgs, size_t n, int line, const char *needle)
+{
+    char prefix[64];
+    if (line > 0)
+        snprintf(prefix, sizeof prefix, "%s:%d:", NAME, line);
+    else
+        snprintf(prefix, sizeof prefix, "%s: ", NAME);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(msgs[i], prefix, strlen(prefix)) == 0 && strstr(msgs[i], needle))
+            return 1;
+    return 0;
+}
+
+static void assert_loads_clean(cmx_config *c, const cmx_config_diag *d)
+{
+    if (!c || d->n_errors || d->n_warnings)
+        print_diag(d);
+    assert_non_null(c);
+    assert_int_equal(d->n_errors, 0);
+    assert_int_equal(d->n_warnings, 0);
+}
+
+static const char *mock_tail = "providers:\n"
+                               "  m:\n"
+                               "    type: mock\n"
+                               "models:\n"
+                               "  g:\n"
+                               "    targets:\n"
+                               "      - provider: m\n";
+
+/* ---- the shipped example ---------------------------------------------- */
+
+static void quickstart_example_loads_without_errors_or_warnings(void **state)
+{
+    (void)state;
+    const char *src = getenv("CMX_SOURCE_DIR");
+    assert_non_null(src);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/quickstart.yaml", src);
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load(path, &d);
+    assert_loads_clean(c, &d);
+
+    assert_string_equal(c->server.listen_host, "127.0.0.1");
+    assert_int_equal(c->server.listen_port, 4000);
+    assert_int_equal(c->server.n_api_keys, 0);
+    for (size_t i = 0; i < c->n_providers; i++)
+        assert_int_equal(c->providers[i].type, CMX_PROVIDER_MOCK);
+
+    const cmx_model_group *demo = cmx_config_find_model(c, "demo", 4);
+    assert_non_null(demo);
+    assert_true(demo->n_targets >= 2);
+    const cmx_provider_config *primary = demo->targets[0].provider;
+    assert_true(primary->mock.failure_rate == 0.5);
+    assert_int_equal(primary->mock.failure_status, 503);
+    assert_true(demo->targets[1].provider->mock.failure_rate == 0.0);
+
+    const cmx_model_group *fast = cmx_config_find_model(c, "fast", 4);
+    assert_non_null(fast);
+    assert_int_equal(fast->n_targets, 1);
+    assert_true(fast->targets[0].provider->mock.failure_rate == 0.0);
+
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+/* ---- every key --------------------------------------------------------- */
+
+static void full_config_sets_every_key(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_CLIENT_KEY", "client-key-1", 1);
+    setenv("CMX_TEST_OPENAI_KEY", "sk-from-env", 1);
+    const char *yaml = "server:\n"
+                       "  listen: \"[::1]:8080\"\n"
+                       "  workers: 3\n"
+                       "  max_body_bytes: 10MB\n"
+                       "  max_header_bytes: 32KiB\n"
+                       "  max_headers: 64\n"
+                       "  timeouts:\n"
+                       "    header: 5s\n"
+                       "    body: 1m\n"
+                       "    keepalive: 90s\n"
+                       "    write: 1500\n"
+                       "  api_keys:\n"
+                       "    - env:CMX_TEST_CLIENT_KEY\n"
+                       "  access_log: false\n"
+                       "upstream:\n"
+                       "  max_idle_per_origin: 8\n"
+                       "  max_conns_per_origin: 100\n"
+                       "  idle_expiry: 2m\n"
+                       "  https_proxy: http://proxy.internal:3128\n"
+                       "  http_proxy: \"\"\n"
+                       "  no_proxy: localhost,.internal\n"
+                       "providers:\n"
+                       "  openai:\n"
+                       "    type: openai\n"
+                       "    base_url: https://api.openai.com/v1/\n"
+                       "    api_key: env:CMX_TEST_OPENAI_KEY\n"
+                       "    organization: org-123\n"
+                       "    tls_verify: true\n"
+                       "    timeouts: {connect: 2s, first_byte: 30s, idle: 15s, total: 5m}\n"
+                       "  sim:\n"
+                       "    type: mock\n"
+                       "    latency: 250ms\n"
+                       "    chunk_interval: 20ms\n"
+                       "    failure_rate: 0.25\n"
+                       "    failure_status: 429\n"
+                       "    stream_chunks: 12\n"
+                       "    content: hello there\n"
+                       "    seed: 12345678901\n"
+                       "models:\n"
+                       "  gpt-4o:\n"
+                       "    targets:\n"
+                       "      - provider: openai\n"
+                       "        model: gpt-4o-2024-08-06\n"
+                       "      - provider: sim\n"
+                       "  cheap:\n"
+                       "    - provider: sim\n"
+                       "      model: tiny\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+
+    const cmx_server_config *s = &c->server;
+    assert_string_equal(s->listen_host, "::1");
+    assert_int_equal(s->listen_port, 8080);
+    assert_int_equal(s->workers, 3);
+    assert_int_equal(s->max_body_bytes, 10000000);
+    assert_int_equal(s->max_header_bytes, 32768);
+    assert_int_equal(s->max_headers, 64);
+    assert_int_equal(s->header_timeout_ms, 5000);
+    assert_int_equal(s->body_timeout_ms, 60000);
+    assert_int_equal(s->keepalive_timeout_ms, 90000);
+    assert_int_equal(s->write_timeout_ms, 1500);
+    assert_int_equal(s->n_api_keys, 1);
+    assert_string_equal(s->api_keys[0], "client-key-1");
+    assert_int_equal(s->access_log, 0);
+
+    const cmx_upstream_config *u = &c->upstream;
+    assert_int_equal(u->max_idle_per_origin, 8);
+    assert_int_equal(u->max_conns_per_origin, 100);
+    assert_int_equal(u->idle_expiry_ms, 120000);
+    assert_string_equal(u->https_proxy, "http://proxy.internal:3128");
+    assert_string_equal(u->http_proxy, "");
+    assert_string_equal(u->no_proxy, "localhost,.internal");
+
+    assert_int_equal(c->n_providers, 2);
+    const cmx_provider_config *o = cmx_config_find_provider(c, "openai");
+    assert_non_null(o);
+    assert_int_equal(o->type, CMX_PROVIDER_OPENAI);
+    assert_string_equal(o->type_name, "openai");
+    assert_string_equal(o->base_url, "https://api.openai.com/v1"); /* trailing '/' dropped */
+    assert_string_equal(o->api_key, "sk-from-env");
+    assert_string_equal(o->organization, "org-123");
+    assert_int_equal(o->tls_verify, 1);
+    assert_null(o->ca_file);
+    assert_int_equal(o->timeouts.connect_ms, 2000);
+    assert_int_equal(o->timeouts.first_byte_ms, 30000);
+    assert_int_equal(o->timeouts.idle_ms, 15000);
+    assert_int_equal(o->timeouts.total_ms, 300000);
+
+    const cmx_provider_config *m = cmx_config_find_provider(c, "sim");
+    assert_non_null(m);
+    assert_int_equal(m->type, CMX_PROVIDER_MOCK);
+    assert_string_equal(m->type_name, "mock");
+    assert_null(m->base_url);
+    assert_null(m->api_key);
+    assert_int_equal(m->mock.latency_ms, 250);
+    assert_int_equal(m->mock.chunk_interval_ms, 20);
+    assert_true(m->mock.failure_rate == 0.25);
+    assert_int_equal(m->mock.failure_status, 429);
+    assert_int_equal(m->mock.stream_chunks, 12);
+    assert_string_equal(m->mock.content, "hello there");
+    assert_true(m->mock.seed == 12345678901ULL);
+    assert_int_equal(m->line, 30);
+
+    assert_int_equal(c->n_models, 2);
+    const cmx_model_group *g = cmx_config_find_model(c, "gpt-4o", 6);
+    assert_non_null(g);
+    assert_int_equal(g->line, 40);
+    assert_int_equal(g->n_targets, 2);
+    assert_string_equal(g->targets[0].provider_name, "openai");
+    assert_ptr_equal(g->targets[0].provider, o);
+    assert_string_equal(g->targets[0].model, "gpt-4o-2024-08-06");
+    assert_ptr_equal(g->targets[1].provider, m);
+    assert_string_equal(g->targets[1].model, "gpt-4o"); /* mock: defaults to the group */
+
+    const cmx_model_group *cheap = cmx_config_find_model(c, "cheap", 5);
+    assert_non_null(cheap);
+    assert_int_equal(cheap->n_targets, 1);
+    assert_string_equal(cheap->targets[0].model, "tiny");
+
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    unsetenv("CMX_TEST_CLIENT_KEY");
+    unsetenv("CMX_TEST_OPENAI_KEY");
+}
+
+/* ---- defaults ---------------------------------------------------------- */
+
+static void minimal_config_gets_the_documented_defaults(void **state)
+{
+    (void)state;
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "server:\nupstream:\n%s", mock_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+
+    const cmx_server_config *s = &c->server;
+    assert_string_equal(s->listen_host, "127.0.0.1");
+    assert_int_equal(s->listen_port, 4000);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(s->workers, cpus < 1 ? 1 : cpus);
+    assert_int_equal(s->max_body_bytes, 4 * 1024 * 1024);
+    assert_int_equal(s->max_header_bytes, 16 * 1024);
+    assert_int_equal(s->max_headers, 100);
+    assert_int_equal(s->header_timeout_ms, 10000);
+    assert_int_equal(s->body_timeout_ms, 30000);
+    assert_int_equal(s->keepalive_timeout_ms, 75000);
+    assert_int_equal(s->write_timeout_ms, 60000);
+    assert_int_equal(s->n_api_keys, 0);
+    assert_int_equal(s->access_log, 1);
+
+    const cmx_upstream_config *u = &c->upstream;
+    assert_int_equal(u->max_idle_per_origin, 32);
+    assert_int_equal(u->max_conns_per_origin, 256);
+    assert_int_equal(u->idle_expiry_ms, 60000);
+    assert_null(u->https_proxy);
+    assert_null(u->http_proxy);
+    assert_null(u->no_proxy);
+
+    const cmx_provider_config *m = cmx_config_find_provider(c, "m");
+    assert_non_null(m);
+    assert_int_equal(m->tls_verify, 1);
+    assert_int_equal(m->timeouts.connect_ms, 5000);
+    assert_int_equal(m->timeouts.first_byte_ms, 60000);
+    assert_int_equal(m->timeouts.idle_ms, 30000);
+    assert_int_equal(m->timeouts.total_ms, 600000);
+    assert_int_equal(m->mock.latency_ms, 0);
+    assert_int_equal(m->mock.chunk_interval_ms, 0);
+    assert_true(m->mock.failure_rate == 0.0);
+    assert_int_equal(m->mock.failure_status, 503);
+    assert_int_equal(m->mock.stream_chunks, 5);
+    assert_non_null(m->mock.content);
+    assert_true(strlen(m->mock.content) > 0);
+    assert_true(m->mock.seed == 1);
+
+    assert_string_equal(c->path, NAME);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void workers_auto_means_the_cpu_count(void **state)
+{
+    (void)state;
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "server:\n  workers: auto\n%s", mock_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(c->server.workers, cpus < 1 ? 1 : cpus);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void config_without_models_loads_with_a_warning(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load("server:\n  listen: :4100\n", &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_errors, 0);
+    assert_true(has_message(d.warnings, d.n_warnings, 1, "no model groups"));
+    assert_string_equal(c->server.listen_host, "0.0.0.0");
+    assert_int_equal(c->server.listen_port, 4100);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+/* ---- value syntaxes ---------------------------------------------------- */
+
+static void durations_accept_units_and_plain_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t ms;
+    } good[] = {{"0", 0},       {"1500", 1500},        {"500ms", 500}, {"10s", 10000},
+                {"2m", 120000}, {"1h", 3600000},       {"1.5s", 1500}, {"1m30s", 90000},
+                {"0.25s", 250}, {"1h1m1s1ms", 3661001}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t ms = 12345;
+        assert_int_equal(cmx_parse_duration_ms(good[i].text, &ms), 0);
+        assert_true(ms == good[i].ms);
+    }
+    static const char *const bad[] = {"",     "s",   "10x",   "-1s", "10 s",
+                                      "1.s",  ".5s", "10sec", "1d",  "99999999999999999999ms",
+                                      "1e3ms"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t ms;
+        assert_int_equal(cmx_parse_duration_ms(bad[i], &ms), -1);
+    }
+}
+
+static void sizes_accept_binary_and_decimal_units(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } good[] = {{"0", 0},           {"65536", 65536},        {"100B", 100},
+                {"1KB", 1000},      {"512KiB", 524288},      {"4MiB", 4194304},
+                {"10MB", 10000000}, {"2GiB", 2147483648ULL}, {"1GB", 1000000000},
+                {"4 MiB", 4194304}, {"4mib", 4194304}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t n = 1;
+        assert_int_equal(cmx_parse_size(good[i].text, &n), 0);
+        assert_true(n == good[i].bytes);
+    }
+    static const char *const bad[] = {"",   "MiB",    "4M",   "4 megs",
+                                      "-1", "1.5MiB", "4TiB", "99999999999999999999GiB"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t n;
+        assert_int_equal(cmx_parse_size(bad[i], &n), -1);
+    }
+}
+
+static void listen_addresses_in_every_form(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *host;
+        int port;
+    } good[] = {{"127.0.0.1:4000", "127.0.0.1", 4000},
+                {"[::1]:4000", "::1", 4000},
+                {":8080", "0.0.0.0", 8080},
+                {"localhost:1", "localhost", 1},
+                {"[::]:0", "::", 0}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char host[64];
+        int port = -1;
+        assert_int_equal(cmx_parse_listen(good[i].text, host, sizeof host, &port), 0);
+        assert_string_equal(host, good[i].host);
+        assert_int_equal(port, good[i].port);
+    }
+    static const char *const bad[] = {
+        "",           "localhost", "::1:4000", "[::1]4000", "[::1:4000", "[zz]:4000",
+        "host:70000", "host:",     "ho st:80", "host:-1",   "[]:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char host[64];
+        int port;
+        assert_int_equal(cmx_parse_listen(bad[i], host, sizeof host, &port), -1);
+    }
+}
+
+static void urls_need_http_scheme_and_host(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"https://api.openai.com/v1", "http://127.0.0.1:8000/v1",
+                                       "HTTP://localhost", "http://[::1]:11434",
+                                       "https://user:pw@host.example/v1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_int_equal(cmx_check_http_url(good[i]), 0);
+    static const char *const bad[] = {"api.openai.com/v1", "ftp://host",    "https://",
+                                      "https:///v1",       "http://host:0", "http://host:99999",
+                                      "http://ho st/",     "http://[::1/",  "http://host:port"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cmx_check_http_url(bad[i]), -1);
+}
+
+/* ---- secrets ----------------------------------------------------------- */
+
+static char *make_temp_dir(void)
+{
+    char tmpl[] = "/tmp/cmx-config-test-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    return strdup(dir);
+}
+
+static void write_file(const char *dir, const char *name, const char *content)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+static const char *openai_head = "providers:\n"
+                                 "  p:\n"
+                                 "    type: openai\n"
+                                 "    base_url: http://127.0.0.1:9/v1\n";
+static const char *openai_tail = "models:\n"
+                                 "  g:\n"
+                                 "    - provider: p\n"
+                                 "      model: m\n";
+
+static void env_secret_is_read_from_the_environment(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_KEY", "sk-env-value", 1);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%s    api_key: env:CMX_TEST_KEY\n%s", openai_head, openai_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    assert_string_equal(c->providers[0].api_key, "sk-env-value");
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    /* Set but empty is a mistake too: it would send an empty key. */
+    setenv("CMX_TEST_KEY", "", 1);
+    c = load(yaml, &d);
+    assert_null(c);
+    assert_true(has_message(d.errors, d.n_errors, 5, "environment variable CMX_TEST_KEY is empty"));
+    cmx_config_diag_free(&d);
+    unsetenv("CMX_TEST_KEY");
+}
+
+static void file_secret_is_read_relative_to_the_config_and_newline_stripped(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir();
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/keys", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file(dir, "keys/openai.txt", "sk-file-value\n");
+    write_file(dir, "keys/client.txt", "client-from-file\r\n\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "server:\n  api_keys: [file:keys/client.txt]\n%s    api_key: file:keys/openai.txt\n%s",
+             openai_head, openai_tail);
+    write_file(dir, "config.yaml", yaml);
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load(path, &d);
+    assert_loads_clean(c, &d);
+    assert_string_equal(c->providers[0].api_key, "sk-file-value");
+    assert_int_equal(c->server.n_api_keys, 1);
+    assert_string_equal(c->server.api_keys[0], "client-from-file");
+    assert_string_equal(c->path, path);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    /* An absolute path works from anywhere. */
+    char abs_yaml[1400];
+    snprintf(abs_yaml, sizeof abs_yaml, "%s    api_key: file:%s/keys/openai.txt\n%s", openai_head,
+             dir, openai_tail);
+    c = load(abs_yaml, &d);
+    assert_loads_clean(c, &d);
+    assert_string_equal(c->providers[0].api_key, "sk-file-value");
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    remove_file(dir, "keys/openai.txt");
+    remove_file(dir, "keys/client.txt");
+    remove_file(dir, "config.yaml");
+    rmdir(sub);
+    rmdir(dir);
+    free(dir);
+}
+
+static void inline_secret_loads_with_a_warning_that_hides_the_value(void **state)
+{
+    (void)state;
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "server:\n  api_keys:\n    - client-inline-secret\n%s    api_key: sk-inline-XYZ\n%s",
+             openai_head, openai_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_non_null(c);
+    assert_int_equal(d.n_errors, 0);
+    assert_int_equal(d.n_warnings, 2);
+    assert_true(has_message(d.warnings, d.n_warnings, 3,
+                            "secret written inline in server.api_keys[0]; use env:NAME or "
+                            "file:PATH"));
+    assert_true(has_message(d.warnings, d.n_warnings, 8,
+                            "secret written inline in providers.p.api_key; use env:NAME or "
+                            "file:PATH"));
+    for (size_t i = 0; i < d.n_warnings; i++) {
+        assert_null(strstr(d.warnings[i], "client-inline-secret"));
+        assert_null(strstr(d.warnings[i], "sk-inline-XYZ"));
+    }
+    assert_string_equal(c->providers[0].api_key, "sk-inline-XYZ");
+    assert_string_equal(c->server.api_keys[0], "client-inline-secret");
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+/* Secrets must not leak through any message, even when they sit next to
+ * errors or are themselves malformed. */
+static void secret_values_appear_in_no_message(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_KEY", "sk-env-SECRET", 1);
+    const char *yaml = "server:\n"
+                       "  workers: lots\n"
+                       "  api_keys:\n"
+                       "    - sk-inline-SECRET\n"
+                       "    - env:sk-pasted-SECRET\n"
+                       "    - env:CMX_TEST_KEY\n"
+                       "upstream:\n"
+                       "  https_proxy: http//user:proxy-SECRET@proxy\n"
+                       "providers:\n"
+                       "  p:\n"
+                       "    type: openai\n"
+                       "    base_url: htp://user:url-SECRET@host\n"
+                       "    api_key: [sk-list-SECRET]\n"
+                       "models:\n"
+                       "  g: [{provider: p}]\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_null(c);
+    assert_true(d.n_errors >= 5);
+    for (size_t i = 0; i < d.n_errors; i++)
+        assert_null(strstr(d.errors[i], "SECRET"));
+    for (size_t i = 0; i < d.n_warnings; i++)
+        assert_null(strstr(d.warnings[i], "SECRET"));
+    assert_true(has_message(d.errors, d.n_errors, 5, "invalid environment variable name"));
+    assert_true(has_message(d.warnings, d.n_warnings, 4, "secret written inline"));
+    cmx_config_diag_free(&d);
+    unsetenv("CMX_TEST_KEY");
+}
+
+/* ---- broken configs ---------------------------------------------------- */
+
+typedef struct broken_case {
+    const char *what;
+    const char *yaml;
+    int line; /* 0: the message has no position */
+    const char *needle;
+} broken_case;
+
+#define MOCK_P "providers:\n  m:\n    type: mock\n"
+#define OPENAI_P "providers:\n  p:\n    type: openai\n    base_url: http://127.0.0.1:9/v1\n"
+
+static const broken_case broken_cases[] = {
+    {"yaml syntax error", "server:\n  listen: 1\n  workers: [1\n", 4, "YAML syntax error"},
+    {"yaml syntax error mid-line", "server: {a: b: c}\n", 1, "YAML syntax error"},
+    {"tab indentation", "server:\n\tlisten: x\n", 2, "YAML syntax error"},
+    {"empty file", "", 0, "the configuration is empty"},
+    {"top level is a list", "- server\n", 1, "expected a mapping with the keys server"},
+    {"multiple documents", "server: {}\n---\nserver: {}\n", 2, "more than one YAML document"},
+    {"anchor", "server: &s {}\nupstream: {}\n", 1, "YAML anchors (&s) are not supported"},
+    {"alias", "a: 1\nserver: *x\n", 2, "YAML aliases"},
+    {"custom tag", "server:\n  listen: !addr x\n", 2, "YAML tag '!addr' is not supported"},
+    {"unknown top-level key", "server: {}\nsevrer: {}\n", 2,
+     "unknown key 'sevrer' at the top level (expected one of: server, upstream, providers, "
+     "models); did you mean 'server'?"},
+    {"unknown key in server", "server:\n  listen: :4000\n  max_body_byte: 10\n", 3,
+     "unknown key 'max_body_byte' in server (expected one of: listen, workers, max_body_bytes"},
+    {"unknown key in server.timeouts", "server:\n  timeouts:\n    headr: 1s\n", 3,
+     "unknown key 'headr' in server.timeouts (expected one of: header, body, keepalive, write)"},
+    {"unknown key in upstream", "upstream:\n  max_idle: 3\n", 2,
+     "unknown key 'max_idle' in upstream"},
+    {"unknown key in a provider", MOCK_P "    latncy: 5ms\n", 4,
+     "unknown key 'latncy' in providers.m"},
+    {"unknown key in a target", MOCK_P "models:\n  g:\n    - provider: m\n      modle: x\n", 7,
+     "unknown key 'modle' in models.g[0]"},
+    {"unknown key in a group", MOCK_P "models:\n  g:\n    target: []\n", 6,
+     "unknown key 'target' in models.g"},
+    {"duplicate key in server", "server:\n  workers: 1\n  workers: 2\n", 3,
+     "duplicate key 'workers' in server (first defined at line 2)"},
+    {"server is a list", "server:\n  - listen\n", 2, "server: expected a mapping, got a list"},
+    {"workers is a word", "server:\n  workers: lots\n", 2,
+     "server.workers: expected a positive integer (at most 1024) or 'auto', got 'lots'"},
+    {"workers is zero", "server:\n  workers: 0\n", 2, "server.workers: expected a positive"},
+    {"workers is a mapping", "server:\n  workers: {n: 1}\n", 2, "got a mapping"},
+    {"size has a bad unit", "server:\n  max_body_bytes: 4 megs\n", 2,
+     "server.max_body_bytes: expected a size in bytes such as 4MiB"},
+    {"size is zero", "server:\n  max_header_bytes: 0\n", 2,
+     "server.max_header_bytes: expected a size of at least 1 byte, got 0"},
+    {"max_headers negative", "server:\n  max_headers: -5\n", 2,
+     "server.max_headers: expected an integer from 1 to 100000, got '-5'"},
+    {"duration has a bad unit", "server:\n  timeouts:\n    header: 10x\n", 3,
+     "server.timeouts.header: expected a duration such as 500ms"},
+    {"duration is zero", "server:\n  timeouts:\n    body: 0s\n", 3,
+     "expected a duration greater than zero"},
+    {"duration too long", "upstream:\n  idle_expiry: 2000h\n", 2, "too long"},
+    {"bool is not a bool", "server:\n  access_log: maybe\n", 2,
+     "server.access_log: expected true or false, got 'maybe'"},
+    {"api_keys is a string", "server:\n  api_keys: env:KEY\n", 2,
+     "server.api_keys: expected a list of secret references"},
+    {"api_key is empty", OPENAI_P "    api_key: \"\"\n", 5, "got an empty string"},
+    {"bad listen: no port", "server:\n  listen: localhost\n", 2,
+     "server.listen: expected an address such as 127.0.0.1:4000, [::1]:4000 or :4000, got "
+     "'localhost'"},
+    {"bad listen: port out of range", "server:\n  listen: 127.0.0.1:70000\n", 2,
+     "server.listen: expected an address"},
+    {"bad listen: bare ipv6", "server:\n  listen: \"::1:4000\"\n", 2,
+     "server.listen: expected an address"},
+    {"bad proxy url", "upstream:\n  https_proxy: proxy:3128\n", 2,
+     "upstream.https_proxy: expected a proxy URL"},
+    {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
+    {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
+     "providers.m: missing required key 'type' (openai or mock)"},
+    {"provider with unknown type", "providers:\n  m:\n    type: azure\n", 3,
+     "providers.m.type: expected openai or mock, got 'azure'"},
+    {"provider is empty", "providers:\n  m:\n", 2,
+     "providers.m: expected a mapping with at least 'type', got an empty value"},
+    {"provider name with a space", "providers:\n  \"my prov\":\n    type: mock\n", 2,
+     "invalid provider name 'my prov'"},
+    {"duplicate provider", MOCK_P "  m:\n    type: mock\n", 4,
+     "duplicate key 'm' in providers (first defined at line 2)"},
+    {"openai without base_url", "providers:\n  p:\n    type: openai\n", 2,
+     "providers.p: missing required key 'base_url'"},
+    {"base_url without scheme", "providers:\n  p:\n    type: openai\n    base_url: api.x.com/v1\n",
+     4,
+     "providers.p.base_url: expected an http:// or https:// URL with a host, got 'api.x.com/v1'"},
+    {"base_url with ftp scheme", "providers:\n  p:\n    type: openai\n    base_url: ftp://x/v1\n",
+     4, "providers.p.base_url: expected an http:// or https:// URL"},
+    {"base_url without host", "providers:\n  p:\n    type: openai\n    base_url: https:///v1\n", 4,
+     "providers.p.base_url: expected an http:// or https:// URL with a host"},
+    {"mock key on an openai provider", OPENAI_P "    failure_rate: 0.5\n", 5,
+     "providers.p: key 'failure_rate' is only valid for mock providers (this one is openai)"},
+    {"base_url on a mock provider", MOCK_P "    base_url: http://x\n", 4,
+     "providers.m: key 'base_url' is only valid for openai providers (this one is mock)"},
+    {"api_key on a mock provider", MOCK_P "    api_key: env:X\n", 4,
+     "key 'api_key' is only valid for openai providers"},
+    {"unknown key in provider timeouts", MOCK_P "    timeouts:\n      conect: 1s\n", 5,
+     "unknown key 'conect' in providers.m.timeouts (expected one of: connect, first_byte, idle, "
+     "total); did you mean 'connect'?"},
+    {"failure_rate above 1", MOCK_P "    failure_rate: 1.5\n", 4,
+     "providers.m.failure_rate: expected a number from 0 to 1, got '1.5'"},
+    {"failure_rate below 0", MOCK_P "    failure_rate: -0.1\n", 4,
+     "providers.m.failure_rate: expected a number from 0 to 1"},
+    {"failure_rate not a number", MOCK_P "    failure_rate: half\n", 4,
+     "expected a number from 0 to 1, got 'half'"},
+    {"failure_status not an error", MOCK_P "    failure_status: 200\n", 4,
+     "providers.m.failure_status: expected an integer from 400 to 599, got '200'"},
+    {"stream_chunks zero", MOCK_P "    stream_chunks: 0\n", 4,
+     "providers.m.stream_chunks: expected an integer from 1 to 1000"},
+    {"stream_chunks too many", MOCK_P "    stream_chunks: 1001\n", 4,
+     "expected an integer from 1 to 1000, got '1001'"},
+    {"content is a list", MOCK_P "    content: [a]\n", 4,
+     "providers.m.content: expected a string, got a list"},
+    {"env var unset", OPENAI_P "    api_key: env:CMX_TEST_SURELY_UNSET_VAR\n", 5,
+     "environment variable CMX_TEST_SURELY_UNSET_VAR is not set (referenced by "
+     "providers.p.api_key)"},
+    {"file secret unreadable", OPENAI_P "    api_key: file:no-such-dir/key.txt\n", 5,
+     "cannot read secret file './no-such-dir/key.txt': No such file or directory (referenced by "
+     "providers.p.api_key)"},
+    {"file secret with empty path", OPENAI_P "    api_key: \"file:\"\n", 5,
+     "empty path after 'file:'"},
+    {"ca_file unreadable", OPENAI_P "    ca_file: /no/such/ca.pem\n", 5,
+     "providers.p.ca_file: cannot read '/no/such/ca.pem'"},
+    {"models is a list", MOCK_P "models:\n  - g\n", 5, "models: expected a mapping"},
+    {"unknown provider in a target", MOCK_P "models:\n  g:\n    targets:\n      - provider: n\n", 7,
+     "models.g.targets[0].provider: unknown provider 'n' (defined providers: m)"},
+    {"target provider with no providers", "models:\n  g:\n    - provider: n\n", 3,
+     "unknown provider 'n' (no providers are defined"},
+    {"target without provider", MOCK_P "models:\n  g:\n    - model: x\n", 6,
+     "models.g[0]: missing required key 'provider'"},
+    {"openai target without model", OPENAI_P "models:\n  g:\n    - provider: p\n", 7,
+     "models.g[0]: missing required key 'model'"},
+    {"target is a string", MOCK_P "models:\n  g:\n    - m\n", 6,
+     "models.g[0]: expected a mapping with 'provider' and 'model', got a string"},
+    {"duplicate group name",
+     MOCK_P "models:\n  g: [{provider: m}]\n  h: [{provider: m}]\n"
+            "  g: [{provider: m}]\n",
+     7, "duplicate key 'g' in models (first defined at line 5)"},
+    {"empty targets", MOCK_P "models:\n  g:\n    targets: []\n", 6,
+     "models.g.targets: expected at least one target, got an empty list"},
+    {"empty targets in short form", MOCK_P "models:\n  g: []\n", 5,
+     "models.g: expected at least one target"},
+    {"group without targets", MOCK_P "models:\n  g:\n    targets:\n", 6,
+     "models.g.targets: expected a list of targets"},
+    {"group is a string", MOCK_P "models:\n  g: m\n", 5,
+     "models.g: expected a list of targets ({provider: NAME, model: MODEL}), got a string"},
+    {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
+     "invalid model group name 'my group'"},
+};
+
+static void broken_configs_report_the_line_and_what_was_expected(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof broken_cases / sizeof broken_cases[0]; i++) {
+        const broken_case *bc = &broken_cases[i];
+        cmx_config_diag d;
+        cmx_config *c = load(bc->yaml, &d);
+        int found = has_message(d.errors, d.n_errors, bc->line, bc->needle);
+        if (c || !found || getenv("CMX_TEST_VERBOSE")) {
+            fprintf(stderr, "case '%s': expected an error at line %d containing \"%s\"; got:\n",
+                    bc->what, bc->line, bc->needle);
+            print_diag(&d);
+        }
+        assert_null(c);
+        assert_true(found);
+        cmx_config_diag_free(&d);
+    }
+}
+
+static void every_error_in_a_file_is_reported_in_file_order(void **state)
+{
+    (void)state;
+    /* Models come before providers in the file, but are checked after them:
+     * the messages must still come out in line order. */
+    const char *yaml = "models:\n"              /* 1 */
+                       "  g:\n"                 /* 2 */
+                       "    - provider: nope\n" /* 3 */
+                       "server:\n"              /* 4 */
+                       "  workers: lots\n"      /* 5 */
+                       "  listen: nowhere\n"    /* 6 */
+                       "  colour: blue\n"       /* 7 */
+                       "providers:\n"           /* 8 */
+                       "  m:\n"                 /* 9 */
+                       "    type: mock\n"       /* 10 */
+                       "    failure_rate: 2\n"  /* 11 */
+                       "    api_key: env:X\n";  /* 12 */
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_null(c);
+    if (d.n_errors != 6)
+        print_diag(&d);
+    assert_int_equal(d.n_errors, 6);
+    static const int lines[] = {3, 5, 6, 7, 11, 12};
+    for (size_t i = 0; i < 6; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "%s:%d:", NAME, lines[i]);
+        assert_true(strncmp(d.errors[i], prefix, strlen(prefix)) == 0);
+    }
+    assert_non_null(strstr(d.errors[0], "unknown provider 'nope'"));
+    cmx_config_diag_free(&d);
+}
+
+static void errors_carry_the_column_too(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load("server:\n  workers:   lots\n", &d);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_string_equal(d.errors[0], NAME ":2:14: server.workers: expected a positive integer "
+                                          "(at most 1024) or 'auto', got 'lots'");
+    cmx_config_diag_free(&d);
+}
+
+static void missing_file_is_one_precise_error(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load("/nonexistent/cloudmux.yaml", &d);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_string_equal(d.errors[0], "/nonexistent/cloudmux.yaml: cannot open the configuration "
+                                     "file: No such file or directory");
+    cmx_config_diag_free(&d);
+
+    c = cmx_config_load("/tmp", &d);
+    assert_null(c);
+    assert_int_equal(d.n_errors, 1);
+    assert_non_null(strstr(d.errors[0], "is a directory"));
+    cmx_config_diag_free(&d);
+}
+
+static void null_diag_is_allowed(void **state)
+{
+    (void)state;
+    assert_null(cmx_config_load_string("server: [\n", 10, NAME, NULL));
+    assert_null(cmx_config_load("/nonexistent/x.yaml", NULL));
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "%s", mock_tail);
+    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), NAME, NULL);
+    assert_non_null(c);
+    cmx_config_unref(c);
+}
+
+/* ---- lifetime and lookups ---------------------------------------------- */
+
+static void snapshot_lives_until_the_last_reference_goes(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load(mock_tail, &d);
+    assert_loads_clean(c, &d);
+    assert_int_equal(atomic_load(&c->refs), 1);
+    assert_ptr_equal(cmx_config_ref(c), c);
+    assert_int_equal(atomic_load(&c->refs), 2);
+    cmx_config_unref(c);
+    assert_int_equal(atomic_load(&c->refs), 1);
+    /* Still usable: the first reference is alive. */
+    assert_non_null(cmx_config_find_model(c, "g", 1));
+    cmx_config_unref(c); /* frees; ASan reports any leak or later use */
+    assert_null(cmx_config_ref(NULL));
+    cmx_config_unref(NULL);
+    cmx_config_diag_free(&d);
+}
+
+static void find_model_matches_the_exact_name_in_small_and_large_configs(void **state)
+{
+    (void)state;
+    for (int n = 1; n <= 40; n += 39) {
+        char *yaml = malloc(8192);
+        size_t len = (size_t)sprintf(yaml, "providers:\n  m:\n    type: mock\nmodels:\n");
+        for (int i = 0; i < n; i++)
+            len += (size_t)sprintf(yaml + len, "  group-%d: [{provider: m}]\n", i);
+        cmx_config_diag d;
+        cmx_config *c = cmx_config_load_string(yaml, len, NAME, &d);
+        assert_loads_clean(c, &d);
+        assert_int_equal(c->n_models, n);
+        for (int i = 0; i < n; i++) {
+            /* The name arrives as a slice of a request body: not NUL-terminated. */
+            char body[64];
+            int nl = snprintf(body, sizeof body, "group-%d\",\"stream\":true", i);
+            (void)nl;
+            size_t name_len = strcspn(body, "\"");
+            const cmx_model_group *g = cmx_config_find_model(c, body, name_len);
+            assert_non_null(g);
+            assert_ptr_equal(g, &c->models[i]);
+        }
+        assert_null(cmx_config_find_model(c, "group-", 6));
+        assert_null(cmx_config_find_model(c, "group-1x", 8));
+        assert_null(cmx_config_find_model(c, "GROUP-1", 7));
+        assert_null(cmx_config_find_model(c, "", 0));
+        cmx_config_unref(c);
+        cmx_config_diag_free(&d);
+        free(yaml);
+    }
+}
+
+static void large_config_file_loads_and_every_group_is_found(void **state)
+{
+    (void)state;
+    /* Bigger than the first read buffer, with enough groups to be hashed. */
+    char *dir = make_temp_dir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/big.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("providers:\n  m:\n    type: mock\nmodels:\n", f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "  tenant-%04d/model: [{provider: m, model: upstream-%d}]\n", i, i);
+    fclose(f);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 64 * 1024);
+
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load(path, &d);
+    assert_loads_clean(c, &d);
+    assert_int_equal(c->n_models, 3000);
+    for (int i = 0; i < 3000; i++) {
+        char name[64], model[64];
+        int len = snprintf(name, sizeof name, "tenant-%04d/model", i);
+        snprintf(model, sizeof model, "upstream-%d", i);
+        const cmx_model_group *g = cmx_config_find_model(c, name, (size_t)len);
+        assert_non_null(g);
+        assert_string_equal(g->targets[0].model, model);
+    }
+    assert_null(cmx_config_find_model(c, "tenant-3000/model", 17));
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
+static void find_provider_by_name(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load(mock_tail, &d);
+    assert_loads_clean(c, &d);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "m");
+    assert_non_null(p);
+    assert_string_equal(p->name, "m");
+    assert_int_equal(p->line, 2);
+    assert_null(cmx_config_find_provider(c, "n"));
+    assert_null(cmx_config_find_provider(c, ""));
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void ca_file_is_resolved_relative_to_the_config(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir();
+    write_file(dir, "ca.pem", "not really a certificate\n");
+    char name[600], yaml[1024];
+    snprintf(name, sizeof name, "%s/config.yaml", dir);
+    snprintf(yaml, sizeof yaml, "%s    ca_file: ca.pem\n    tls_verify: off\n%s", openai_head,
+             openai_tail);
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), name, &d);
+    assert_non_null(c);
+    char expected[700];
+    snprintf(expected, sizeof expected, "%s/ca.pem", dir);
+    assert_string_equal(c->providers[0].ca_file, expected);
+    assert_int_equal(c->providers[0].tls_verify, 0);
+    /* Turning verification off is allowed, but said out loud. */
+    assert_int_equal(d.n_warnings, 1);
+    assert_non_null(strstr(d.warnings[0], "tls_verify is false"));
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    remove_file(dir, "ca.pem");
+    rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quickstart_example_loads_without_errors_or_warnings),
+        cmocka_unit_test(full_config_sets_every_key),
+        cmocka_unit_test(minimal_config_gets_the_documented_defaults),
+        cmocka_unit_test(workers_auto_means_the_cpu_count),
+        cmocka_unit_test(config_without_models_loads_with_a_warning),
+        cmocka_unit_test(durations_accept_units_and_plain_milliseconds),
+        cmocka_unit_test(sizes_accept_binary_and_decimal_units),
+        cmocka_unit_test(listen_addresses_in_every_form),
+        cmocka_unit_test(urls_need_http_scheme_and_host),
+        cmocka_unit_test(env_secret_is_read_from_the_environment),
+        cmocka_unit_test(file_secret_is_read_relative_to_the_config_and_newline_stripped),
+        cmocka_unit_test(inline_secret_loads_with_a_warning_that_hides_the_value),
+        cmocka_unit_test(secret_values_appear_in_no_message),
+        cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
+        cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
+        cmocka_unit_test(errors_carry_the_column_too),
+        cmocka_unit_test(missing_file_is_one_precise_error),
+        cmocka_unit_test(null_diag_is_allowed),
+        cmocka_unit_test(snapshot_lives_until_the_last_reference_goes),
+        cmocka_unit_test(find_model_matches_the_exact_name_in_small_and_large_configs),
+        cmocka_unit_test(large_config_file_loads_and_every_group_is_found),
+        cmocka_unit_test(find_provider_by_name),
+        cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
