@@ -71,10 +71,7 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     if (c->base && !c->dns)
         c->dns = evdns_base_new(c->base, 0);
     cmx_upstream_settings us;
-    cmx_upstream_settings_default(&us);
-    us.max_idle_per_origin = cfg->upstream.max_idle_per_origin;
-    us.max_conns_per_origin = cfg->upstream.max_conns_per_origin;
-    us.idle_expiry_ms = cfg->upstream.idle_expiry_ms;
+    cmx_upstream_settings_from_config(&cfg->upstream, &us);
     c->upstream = c->base ? cmx_upstream_new(c->base, c->dns, &us) : NULL;
     c->arena = cmx_arena_new(16384);
     if (c->upstream && c->arena) {

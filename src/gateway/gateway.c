@@ -98,17 +98,7 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     if (!w->dns)
         w->dns = evdns_base_new(w->base, 0);
     cmx_upstream_settings us;
-    cmx_upstream_settings_default(&us);
-    const cmx_upstream_config *uc = &cfg->upstream;
-    us.max_idle_per_origin = uc->max_idle_per_origin;
-    us.max_conns_per_origin = uc->max_conns_per_origin;
-    us.idle_expiry_ms = uc->idle_expiry_ms;
-    if (uc->https_proxy)
-        us.https_proxy = uc->https_proxy;
-    if (uc->http_proxy)
-        us.http_proxy = uc->http_proxy;
-    if (uc->no_proxy)
-        us.no_proxy = uc->no_proxy;
+    cmx_upstream_settings_from_config(&cfg->upstream, &us);
     w->upstream = cmx_upstream_new(w->base, w->dns, &us);
     if (!w->upstream)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create the upstream client");

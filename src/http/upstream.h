@@ -48,6 +48,12 @@ typedef struct cmx_upstream_settings {
 /* Defaults, then HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case) from the environment. */
 void cmx_upstream_settings_default(cmx_upstream_settings *s);
 
+/* Defaults and environment, then the config's upstream section on top
+ * (upstream_config.c).  The strings stay owned by the config. */
+struct cmx_upstream_config;
+void cmx_upstream_settings_from_config(const struct cmx_upstream_config *uc,
+                                       cmx_upstream_settings *s);
+
 typedef struct cmx_upstream_timeouts {
     uint32_t connect_ms;    /* TCP + TLS handshake (and proxy CONNECT) */
     uint32_t first_byte_ms; /* request written → first response byte */
