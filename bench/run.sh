@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# run.sh — the cloudmux benchmark: the gateway against nginx, same run, same machine.
+#
+# Three ways to reach one canned LLM upstream (nginx on the load core):
+#   direct   wrk → upstream                      (the floor)
+#   nginx    wrk → nginx keep-alive proxy → up   (the bar to meet)
+#   cloudmux wrk → cloudmux → up                 (what we ship)
+# The proxy under test (nginx or cloudmux) gets core 0 to itself; wrk and the
+# upstream share core 1.  For each: req/s at -c32, p50/p99 at c=1 and c=32,
+# CPU µs per request of the proxy process (/proc/PID/stat), then cloudmux's
+# RSS after the run and its cold start.  Rounds are interleaved and medians
+# reported, so a noisy moment hurts all three alike.  Writes bench/out/results.md.
+#
+# Installs nothing: `make bench` runs scripts/deps.sh bench first.
+# Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
+#        BENCH_CONNS (32), BENCH_COLD_STARTS (7).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BIN=${CLOUDMUX_BIN:-$ROOT/build/cloudmux}
+ROUNDS=${BENCH_ROUNDS:-3}
+DURATION=${BENCH_DURATION:-4}
+C1_DURATION=${BENCH_C1_DURATION:-2}
+CONNS=${BENCH_CONNS:-32}
+COLD_STARTS=${BENCH_COLD_STARTS:-7}
+OUT=$HERE/out
+CLK_TCK=$(getconf CLK_TCK)
+
+for tool in nginx wrk taskset curl; do
+  command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
+done
+
+if [ "$(nproc)" -ge 2 ]; then
+  PROXY_CORE=0 LOAD_CORE=1
+else
+  PROXY_CORE=0 LOAD_CORE=0
+  echo "bench: only one CPU; proxy, upstream and wrk share it (numbers are not comparable to a 2-core run)" >&2
+fi
+
+TMP=$(mktemp -d /tmp/cmx-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# A port below the ephemeral range that no socket uses, in any state (a
+# TIME-WAIT left by an earlier run can make bind() fail here).
+pick_port() {
+  local low used p
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  used=$(for h in $(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+    echo $((16#$h)); done | sort -u)
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % (low - 20000)))
+    grep -qx "$p" <<<"$used" || { echo "$p"; return; }
+  done
+  echo "bench: no free port found" >&2
+  return 1
+}
+
+# HTTP status of GET url, or 000.
+status_of() { curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true; }
+
+wait_listening() { # port seconds
+  local deadline=$((SECONDS + $2))
+  while [ $SECONDS -lt $deadline ]; do
+    { : >/dev/tcp/127.0.0.1/$1; } 2>/dev/null && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+# utime+stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat;
+# the command name is skipped first, it may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+start_nginx() { # name template port [upstream_port] → sets NGINX_PID
+  local name=$1 conf="$TMP/$1.conf"
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" "$2" >"$conf"
+  taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
+}
+
+# ---- the upstream and the nginx proxy -------------------------------------
+UP_PORT=$(pick_port)
+start_nginx upstream "$HERE/nginx/upstream.conf" "$UP_PORT" 0 "$LOAD_CORE"
+UP_PID=$NGINX_PID
+PX_PORT=$(pick_port)
+start_nginx proxy "$HERE/nginx/proxy.conf" "$PX_PORT" "$UP_PORT" "$PROXY_CORE"
+PX_PID=$NGINX_PID
+
+# ---- cloudmux, if it is there and serves ----------------------------------
+CMX_PID=
+CMX_SKIP=
+CMX_CONFIG=$TMP/cloudmux.yaml
+cat >"$CMX_CONFIG" <<EOF
+providers:
+  upjson: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
+  upsse: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+models:
+  bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
+  bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
+EOF
+
+start_cloudmux() { # port → sets CMX_PID, or returns 1
+  taskset -c "$PROXY_CORE" "$BIN" serve --config "$CMX_CONFIG" --listen "127.0.0.1:$1" --workers 1 \
+    >"$TMP/cloudmux.out" 2>"$TMP/cloudmux.err" &
+  CMX_PID=$!
+  PIDS+=("$CMX_PID")
+  local deadline=$((SECONDS + 5))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(status_of "http://127.0.0.1:$1/health/ready")" = 200 ] && return 0
+    kill -0 "$CMX_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill "$CMX_PID" 2>/dev/null || true
+  wait "$CMX_PID" 2>/dev/null || true
+  CMX_PID=
+  return 1
+}
+
+CMX_PORT=$(pick_port)
+if [ ! -x "$BIN" ]; then
+  CMX_SKIP="no binary at $BIN (build it with: make build)"
+elif ! start_cloudmux "$CMX_PORT"; then
+  CMX_SKIP="$BIN did not become ready: $(tail -n 3 "$TMP/cloudmux.err" | tr '\n' ' ')"
+fi
+[ -n "$CMX_SKIP" ] && log "skipping cloudmux: $CMX_SKIP"
+
+TARGETS=(direct nginx)
+[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux)
+
+url_of() { # target scenario
+  case $1 in
+    direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
+    nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
+    cloudmux) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
+  esac
+}
+pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux) echo "$CMX_PID" ;; esac; }
+model_of() { # target scenario
+  if [ "$1" = cloudmux ]; then [ "$2" = json ] && echo bench || echo bench-stream; else echo gpt-4o-mini; fi
+}
+
+# Sanity: each path answers 200 before anything is measured.
+for t in "${TARGETS[@]}"; do
+  for s in json stream; do
+    code=$(curl -s -o "$TMP/probe.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -d "{\"model\":\"$(model_of "$t" "$s")\",\"stream\":$([ $s = stream ] && echo true || echo false),\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+      "$(url_of "$t" "$s")" || true)
+    if [ "$code" != 200 ]; then
+      log "$t/$s answers $code, not 200: $(head -c 300 "$TMP/probe.out")"
+      exit 1
+    fi
+  done
+done
+
+RESULTS=$TMP/results.tsv
+: >"$RESULTS"
+
+# One wrk run; appends "round target scenario conns rps p50_us p99_us cpu_us requests errors".
+measure() { # round target scenario conns seconds
+  local round=$1 t=$2 s=$3 c=$4 d=$5 pid out line t0 t1
+  pid=$(pid_of "$t")
+  t0=$(cpu_ticks "$pid")
+  out=$(BENCH_MODEL=$(model_of "$t" "$s") BENCH_STREAM=$([ "$s" = stream ] && echo 1 || echo 0) \
+    taskset -c "$LOAD_CORE" wrk -t1 -c"$c" -d"${d}s" --latency -s "$HERE/chat.lua" "$(url_of "$t" "$s")")
+  t1=$(cpu_ticks "$pid")
+  line=$(grep '^BENCH ' <<<"$out") || { log "wrk gave no result for $t/$s:"; echo "$out" >&2; exit 1; }
+  awk -v r="$round" -v t="$t" -v s="$s" -v c="$c" -v dt="$((t1 - t0))" -v hz="$CLK_TCK" '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+    END {
+      n = v["requests"]; rps = n / (v["duration_us"] / 1e6)
+      cpu = n > 0 ? dt * 1e6 / hz / n : 0
+      printf "%s %s %s %s %.1f %d %d %.2f %d %d\n", r, t, s, c, rps, v["p50_us"], v["p99_us"], cpu, n, v["errors"] + v["non2xx"]
+    }' <<<"$line" >>"$RESULTS"
+  tail -n 1 "$RESULTS" | awk '{ printf "bench: round %s %-8s %-6s c=%-3s %9.0f req/s  p50 %5d us  p99 %6d us  cpu %6.2f us/req%s\n",
+    $1, $2, $3, $4, $5, $6, $7, $8, ($10 > 0 ? "  ERRORS " $10 : "") }' >&2
+}
+
+cmx_where="cloudmux :$CMX_PORT (core $PROXY_CORE)"
+[ -n "$CMX_SKIP" ] && cmx_where="cloudmux skipped"
+log "upstream :$UP_PORT (core $LOAD_CORE), nginx proxy :$PX_PORT (core $PROXY_CORE), $cmx_where; wrk on core $LOAD_CORE"
+log "warming up"
+for t in "${TARGETS[@]}"; do
+  for s in json stream; do
+    BENCH_MODEL=$(model_of "$t" "$s") BENCH_STREAM=$([ "$s" = stream ] && echo 1 || echo 0) \
+      taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d1s -s "$HERE/chat.lua" "$(url_of "$t" "$s")" >/dev/null
+  done
+done
+
+for round in $(seq "$ROUNDS"); do
+  for s in json stream; do
+    for t in "${TARGETS[@]}"; do
+      measure "$round" "$t" "$s" "$CONNS" "$DURATION"
+      measure "$round" "$t" "$s" 1 "$C1_DURATION"
+    done
+  done
+done
+
+# ---- cloudmux memory and cold start ---------------------------------------
+CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL=
+if [ -z "$CMX_SKIP" ]; then
+  CMX_RSS=$(rss_kib "$CMX_PID")
+  CMX_SERVED=$(awk '$2 == "cloudmux" { n += $9 } END { print n + 0 }' "$RESULTS")
+  kill "$CMX_PID"
+  wait "$CMX_PID" 2>/dev/null || true
+
+  # exec → first 200 on /health/ready, polled over a bash /dev/tcp socket
+  # (no process per probe, so the poll itself adds well under a millisecond).
+  ready_200() {
+    local line=
+    { printf 'GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+      IFS= read -r -t 1 line <&3; } 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+    [[ $line == *" 200"* ]]
+  }
+  samples=()
+  for _ in $(seq "$COLD_STARTS"); do
+    port=$(pick_port)
+    t0=$(date +%s%N)
+    taskset -c "$PROXY_CORE" "$BIN" serve --config "$CMX_CONFIG" --listen "127.0.0.1:$port" --workers 1 \
+      >/dev/null 2>"$TMP/cold.err" &
+    pid=$!
+    PIDS+=("$pid")
+    ok=0
+    for _ in $(seq 20000); do
+      if ready_200 "$port"; then ok=1; break; fi
+      kill -0 "$pid" 2>/dev/null || break
+    done
+    t1=$(date +%s%N)
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ $ok = 1 ] && samples+=("$(( (t1 - t0) / 1000 ))")
+  done
+  if [ ${#samples[@]} -gt 0 ]; then
+    COLD_ALL=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }')
+    COLD_MS=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }')
+  fi
+fi
+
+# ---- report -----------------------------------------------------------------
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+med() { # target scenario conns column
+  awk -v t="$1" -v s="$2" -v c="$3" -v col="$4" '$2 == t && $3 == s && $4 == c { print $col }' "$RESULTS" | median
+}
+errors_total=$(awk '{ n += $10 } END { print n + 0 }' "$RESULTS")
+
+mkdir -p "$OUT"
+REPORT=$OUT/results.md
+{
+  echo "# cloudmux benchmark"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)), $(nginx -v 2>&1 | sed 's/^nginx version: //'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')."
+  echo "cloudmux: $( [ -n "$CMX_SKIP" ] && echo "skipped — $CMX_SKIP" || echo "$BIN ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'))")."
+  echo "Proxy on core $PROXY_CORE; upstream (canned nginx) and wrk on core $LOAD_CORE. ~1 KB chat request body."
+  echo "Medians of $ROUNDS interleaved rounds; c=$CONNS runs ${DURATION} s, c=1 runs ${C1_DURATION} s. Latencies in µs."
+  echo "\"added p50\" = p50 at c=1 minus the direct p50 at c=1; CPU = utime+stime of the proxy process / requests (direct: the upstream's)."
+  echo "Ratios are against the nginx proxy: throughput (higher is better), CPU and added p50 (lower is better)."
+  [ "$errors_total" -gt 0 ] && echo "**WARNING: $errors_total failed or non-2xx requests during the runs — see the raw data.**"
+  for s in json stream; do
+    echo
+    echo "## ${s} (POST /v1/chat/completions, $( [ $s = json ] && echo 'whole ~320-byte answer' || echo 'SSE, 10 chunks + [DONE]'))"
+    echo
+    echo "| target | req/s c=$CONNS | p50 c=1 | p99 c=1 | p50 c=$CONNS | p99 c=$CONNS | added p50 | CPU µs/req | req/s ratio | CPU ratio | added p50 ratio |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    d50=$(med direct "$s" 1 6)
+    n_rps=$(med nginx "$s" "$CONNS" 5)
+    n_cpu=$(med nginx "$s" "$CONNS" 8)
+    n_add=$(awk -v a="$(med nginx "$s" 1 6)" -v d="$d50" 'BEGIN { print a - d }')
+    for t in "${TARGETS[@]}"; do
+      rps=$(med "$t" "$s" "$CONNS" 5) cpu=$(med "$t" "$s" "$CONNS" 8)
+      p50_1=$(med "$t" "$s" 1 6) p99_1=$(med "$t" "$s" 1 7)
+      p50_c=$(med "$t" "$s" "$CONNS" 6) p99_c=$(med "$t" "$s" "$CONNS" 7)
+      awk -v t="$t" -v rps="$rps" -v cpu="$cpu" -v p501="$p50_1" -v p991="$p99_1" -v p50c="$p50_c" -v p99c="$p99_c" \
+        -v d50="$d50" -v nrps="$n_rps" -v ncpu="$n_cpu" -v nadd="$n_add" 'BEGIN {
+          add = p501 - d50
+          if (t == "direct") { addc = "—"; r1 = "—"; r2 = "—"; r3 = "—" }
+          else {
+            addc = sprintf("%+d", add)
+            r1 = sprintf("%.2f", rps / nrps); r2 = sprintf("%.2f", cpu / ncpu)
+            r3 = nadd > 0 ? sprintf("%.2f", add / nadd) : "n/a"
+          }
+          printf "| %s | %.0f | %d | %d | %d | %d | %s | %.2f | %s | %s | %s |\n", t, rps, p501, p991, p50c, p99c, addc, cpu, r1, r2, r3
+        }'
+    done
+  done
+  echo
+  echo "## cloudmux process"
+  echo
+  if [ -n "$CMX_SKIP" ]; then
+    echo "Skipped: $CMX_SKIP"
+  else
+    echo "- RSS after the run: $(awk -v k="$CMX_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }') after $CMX_SERVED measured requests (plus warm-up)."
+    echo "- Cold start (exec → first 200 on /health/ready), median of ${#samples[@]}: ${COLD_MS:-n/a} ms (all: ${COLD_ALL:-none})."
+  fi
+  echo
+  echo "<details><summary>raw runs (round target scenario conns rps p50_us p99_us cpu_us requests errors)</summary>"
+  echo
+  echo '```'
+  cat "$RESULTS"
+  echo '```'
+  echo "</details>"
+} >"$REPORT"
+
+cat "$REPORT"
+log "written to $REPORT"
