@@ -103,10 +103,10 @@ static struct evconnlistener *bind_listener(cmx_http_server *srv, const char *ho
     struct evconnlistener *listener = NULL;
     int last_errno = 0;
     for (struct addrinfo *ai = res; ai && !listener; ai = ai->ai_next) {
-        listener = evconnlistener_new_bind(
-            srv->base, accept_cb, srv,
-            LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE, -1, ai->ai_addr,
-            (int)ai->ai_addrlen);
+        listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
+                                           LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                               LEV_OPT_CLOSE_ON_FREE,
+                                           -1, ai->ai_addr, (int)ai->ai_addrlen);
         if (!listener)
             last_errno = errno;
     }

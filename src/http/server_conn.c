@@ -143,6 +143,31 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 7230 tchar.  http-parser, built lenient, lets spaces into header
+ * names; "Content-Length : 5" must not mean one thing here and another to
+ * the next hop, so names are checked here. */
+static int is_token(cmx_slice s)
+{
+    static const char tchar[256] = {
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+        ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+        ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+        ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
+        ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
+        ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+        ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1,
+        ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1,
+        ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+        ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    };
+    if (s.len == 0)
+        return 0;
+    for (size_t i = 0; i < s.len; i++)
+        if (!tchar[(unsigned char)s.ptr[i]])
+            return 0;
+    return 1;
+}
+
 /* Framing checks are ours, not only the parser's: a request whose length two
  * hops could read differently is how requests get smuggled. */
 static int on_headers_complete(http_parser *p)
@@ -156,6 +181,8 @@ static int on_headers_complete(http_parser *p)
     size_t n_cl = 0, n_te = 0;
     for (size_t i = 0; i < c->n_hdrs; i++) {
         cmx_http_header *h = &c->hdrs[i];
+        if (!is_token(h->name))
+            return reject(c, 400, "bad_request", "invalid header field name");
         if (!h->value.ptr)
             h->value = cmx_slice_of("");
         switch (h->name.len) {
@@ -182,7 +209,8 @@ static int on_headers_complete(http_parser *p)
         return reject(c, 400, "unsupported_transfer_encoding",
                       "only Transfer-Encoding: chunked is supported");
     if (n_cl > 1)
-        return reject(c, 400, "invalid_request_framing", "request has more than one Content-Length");
+        return reject(c, 400, "invalid_request_framing",
+                      "request has more than one Content-Length");
     if (expect && !cmx_slice_case_eq(*expect, "100-continue"))
         return reject(c, 417, "expectation_failed", "only Expect: 100-continue is supported");
 
@@ -519,8 +547,8 @@ static void conn_process(cmx_http_conn *c)
             c->phase = PH_HEAD;
             c->ex.req.start_us = cmx_now_us();
         }
-        size_t n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
-                                       c->rlen - c->rpos);
+        size_t n =
+            http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos, c->rlen - c->rpos);
         c->rpos += n;
         after_execute(c);
     }

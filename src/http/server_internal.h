@@ -47,13 +47,7 @@ typedef enum exchange_state {
 /* Which deadline the connection's timer stands for.  T_NONE means "armed or
  * not, ignore it when it fires": a request in flight has no read deadline,
  * and not deleting the timer for it saves an event operation per request. */
-typedef enum timer_kind {
-    T_NONE,
-    T_IDLE,
-    T_HEAD,
-    T_BODY,
-    T_LINGER
-} timer_kind;
+typedef enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER } timer_kind;
 
 typedef struct cmx_http_conn cmx_http_conn;
 
@@ -76,9 +70,9 @@ struct cmx_http_conn {
     http_parser parser;
     conn_phase phase;
     timer_kind timer_kind;
-    int depth;  /* our own frames on the stack: free only at depth 0 */
-    int dead;   /* free as soon as depth drops to 0 */
-    int eof;    /* the peer will send nothing more */
+    int depth; /* our own frames on the stack: free only at depth 0 */
+    int dead;  /* free as soon as depth drops to 0 */
+    int eof;   /* the peer will send nothing more */
 
     /* Contiguous read buffer: the head of the current request stays here
      * (headers are slices of it) until its response is finished. */

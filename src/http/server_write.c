@@ -118,8 +118,8 @@ typedef struct head {
     conn_header connection;
 } head;
 
-static void head_init(head *h, int status, const char *content_type, const char *extra,
-                      framing fr, uint64_t content_length, conn_header connection)
+static void head_init(head *h, int status, const char *content_type, const char *extra, framing fr,
+                      uint64_t content_length, conn_header connection)
 {
     if (status < 100 || status > 999)
         status = 500;
@@ -229,8 +229,7 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     int ok = cmx_buf_append_str(&b, "{\"error\":{\"message\":\"") == 0 &&
              cmx_buf_append_json_escaped(&b, msg, strlen(msg)) == 0 &&
              cmx_buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-                            status >= 500 ? "server_error" : "invalid_request_error",
-                            code) == 0;
+                            status >= 500 ? "server_error" : "invalid_request_error", code) == 0;
     c->ex.is_head = 0;
     if (ok)
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
