@@ -603,7 +603,12 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     cmx_http_conn *c = arg;
-    if (c->phase != PH_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    /* Drained: back to writing directly (see server_write.c). */
+    c->write_waiting = 0;
+    bufferevent_disable(bev, EV_WRITE);
+    if (c->phase != PH_CLOSING)
         return;
     c->depth++;
     start_linger(c);
@@ -689,7 +694,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, lim->max_header_bytes + PIPELINE_SLACK);
     bufferevent_set_timeouts(c->bev, NULL, &srv->tv_write);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
+    bufferevent_disable(c->bev, EV_WRITE); /* enabled only while backed up */
     /* A new connection gets the header timeout to send its first request. */
     event_add(c->timer, srv->tv_header);
     c->timer_kind = T_IDLE;

@@ -73,6 +73,9 @@ struct cmx_http_conn {
     int depth; /* our own frames on the stack: free only at depth 0 */
     int dead;  /* free as soon as depth drops to 0 */
     int eof;   /* the peer will send nothing more */
+    /* The socket is backed up: libevent's write event (with the write
+     * timeout) sends the queue.  Otherwise we write at once ourselves. */
+    int write_waiting;
 
     /* Contiguous read buffer: the head of the current request stays here
      * (headers are slices of it) until its response is finished. */
@@ -132,5 +135,7 @@ void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_t
 void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void cmx_http_write_continue(cmx_http_conn *c);
+/* Sends what is queued now, unless libevent is already waiting to. */
+void cmx_http_flush(cmx_http_conn *c);
 
 #endif
