@@ -46,6 +46,7 @@ typedef struct test_server {
     atomic_int chunks_written; /* chunks of /stream written so far */
     atomic_int open_conns;     /* set by the 'n' command */
     atomic_int cmds_done;
+    atomic_long pending; /* set by the 'p' command */
     /* Server thread only. */
     cmx_http_exchange *late;   /* /late, answered on 'r' */
     cmx_http_exchange *stream; /* /stream and /flood, continued on commands */
@@ -92,6 +93,8 @@ static void handler(cmx_http_exchange *ex, void *arg)
         cmx_http_stream_write(ex, "a", 1);
         cmx_http_stream_write(ex, "bc", 2);
         cmx_http_stream_end(ex);
+    } else if (slice_is(req->path, "/empty")) {
+        cmx_http_respond(ex, 204, NULL, NULL, NULL, 0);
     } else if (slice_is(req->path, "/count")) {
         char *body =
             cmx_arena_sprintf(req->arena, "%zu", cmx_http_server_open_connections(ts->srv));
@@ -140,6 +143,7 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
         cmx_http_stream_abort(ts->stream);
         ts->stream = NULL;
         break;
+    case 'p': atomic_store(&ts->pending, (long)cmx_http_stream_pending(ts->stream)); break;
     case 's': cmx_http_server_stop_accepting(ts->srv); break;
     case 'n': atomic_store(&ts->open_conns, (int)cmx_http_server_open_connections(ts->srv)); break;
     case 'q': event_base_loopbreak(ts->base); break;
@@ -604,6 +608,43 @@ static void sends_100_continue_before_reading_body(void **state)
     ts_stop(ts);
 }
 
+static void answers_head_and_204_without_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "HEAD /echo HTTP/1.1\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(
+        strcasestr(r.head, "\r\nContent-Length: 32\r\n")); /* of "HEAD /echo q= n=0 ..." */
+    send_str(c, "GET /empty HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_head(c, &r), 0); /* no body bytes came before this head */
+    assert_int_equal(r.status, 204);
+    assert_null(strcasestr(r.head, "Content-Length"));
+    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
+    assert_string_equal(r2->body, "1");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void sends_100_continue_for_chunked_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c,
+             "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    send_str(c, "3\r\nabc\r\n0\r\n\r\n");
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "n=3 nul=1 b=abc"));
+    client_free(c);
+    ts_stop(ts);
+}
+
 static void http10_closes_unless_keep_alive_is_asked_for(void **state)
 {
     test_server *ts = ts_start_default();
@@ -884,6 +925,9 @@ static void write_timeout_drops_client_that_stops_reading(void **state)
     assert_true(c->fd >= 0);
     send_str(c, "GET /flood HTTP/1.1\r\n\r\n");
     /* Never read: the server's writes stop making progress. */
+    assert_true(wait_for(&ts->handled, 1));
+    ts_cmd(ts, 'p');
+    assert_true(atomic_load(&ts->pending) > 1024 * 1024); /* most of the 16 MiB is queued */
     assert_true(wait_for(&ts->closes, 1));
     assert_int_equal(ts_open_connections(ts), 0);
     client_free(c);
@@ -1075,6 +1119,8 @@ int main(void)
         cmocka_unit_test(reads_chunked_request_body),
         cmocka_unit_test(reads_large_body_arriving_in_pieces),
         cmocka_unit_test(sends_100_continue_before_reading_body),
+        cmocka_unit_test(sends_100_continue_for_chunked_body),
+        cmocka_unit_test(answers_head_and_204_without_body),
         cmocka_unit_test(http10_closes_unless_keep_alive_is_asked_for),
         cmocka_unit_test(closes_after_answering_connection_close),
         cmocka_unit_test(answers_431_for_too_many_headers),
