@@ -523,6 +523,10 @@ static void conn_process(cmx_http_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!c->dead && c->phase <= PH_BODY) {
+        /* A client that sends requests but does not read the answers gets
+         * no more answers until it does (write_cb resumes). */
+        if (c->phase == PH_IDLE && c->write_waiting)
+            break;
         if (c->rpos == c->rlen) {
             size_t avail = evbuffer_get_length(in);
             if (avail == 0)
@@ -608,10 +612,12 @@ static void write_cb(struct bufferevent *bev, void *arg)
     /* Drained: back to writing directly (see server_write.c). */
     c->write_waiting = 0;
     bufferevent_disable(bev, EV_WRITE);
-    if (c->phase != PH_CLOSING)
-        return;
     c->depth++;
-    start_linger(c);
+    if (c->phase == PH_CLOSING)
+        start_linger(c);
+    else if (c->phase == PH_IDLE &&
+             (c->rlen > 0 || evbuffer_get_length(bufferevent_get_input(bev)) > 0))
+        conn_process(c); /* pipelined requests held back while we were backed up */
     leave(c);
 }
 
@@ -645,6 +651,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     switch (kind) {
     case T_NONE: break;
     case T_IDLE:
+        /* The last answer is still draining to a slow reader: the write
+         * timeout, not the idle timeout, decides about this connection. */
+        if (c->write_waiting) {
+            event_add(c->timer, c->srv->tv_keepalive);
+            c->timer_kind = T_IDLE;
+            break;
+        }
+        cmx_http_conn_drop(c);
+        break;
     case T_LINGER: cmx_http_conn_drop(c); break;
     case T_HEAD:
         cmx_http_send_error(c, 408, "request_timeout", "request head not received within %u ms",

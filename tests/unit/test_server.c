@@ -95,6 +95,10 @@ static void handler(cmx_http_exchange *ex, void *arg)
         cmx_http_stream_write(ex, "a", 1);
         cmx_http_stream_write(ex, "bc", 2);
         cmx_http_stream_end(ex);
+    } else if (slice_is(req->path, "/big")) {
+        static char big[512 * 1024];
+        memset(big, 'B', sizeof big);
+        cmx_http_respond(ex, 200, "application/octet-stream", NULL, big, sizeof big);
     } else if (slice_is(req->path, "/empty")) {
         cmx_http_respond(ex, 204, NULL, NULL, NULL, 0);
     } else if (slice_is(req->path, "/count")) {
@@ -937,6 +941,47 @@ static void write_timeout_drops_client_that_stops_reading(void **state)
     ts_stop(ts);
 }
 
+/* Reads a response of any size, keeping only its length. */
+static long skip_response(client *c)
+{
+    response r;
+    if (read_head(c, &r) < 0)
+        return -1;
+    const char *cl = strcasestr(r.head, "\r\nContent-Length:");
+    assert_non_null(cl);
+    long left = strtol(cl + 17, NULL, 10), total = left;
+    while (left > 0) {
+        if (c->len == 0 && fill(c) <= 0)
+            return -1;
+        size_t n = c->len < (size_t)left ? c->len : (size_t)left;
+        consume(c, n);
+        left -= (long)n;
+    }
+    return total;
+}
+
+static void holds_pipelined_requests_while_client_does_not_read(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = calloc(1, sizeof *c);
+    c->fd = connect_to(ts->port, 4096);
+    assert_true(c->fd >= 0);
+    char reqs[40 * 32] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(reqs, "GET /big HTTP/1.1\r\n\r\n");
+    send_str(c, reqs);
+    usleep(300 * 1000);
+    /* 20 MiB of answers were asked for; far fewer fit in socket buffers. */
+    int handled = atomic_load(&ts->handled);
+    assert_true(handled >= 1);
+    assert_true(handled < 40);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(skip_response(c), 512 * 1024);
+    assert_int_equal(atomic_load(&ts->handled), 40);
+    client_free(c);
+    ts_stop(ts);
+}
+
 /* ---- tests: streaming and disconnects ---------------------------------------- */
 
 static void streams_chunks_as_they_are_written(void **state)
@@ -1138,6 +1183,7 @@ int main(void)
         cmocka_unit_test(answers_408_when_body_is_late),
         cmocka_unit_test(closes_idle_keep_alive_connection_silently),
         cmocka_unit_test(write_timeout_drops_client_that_stops_reading),
+        cmocka_unit_test(holds_pipelined_requests_while_client_does_not_read),
         cmocka_unit_test(streams_chunks_as_they_are_written),
         cmocka_unit_test(streams_synchronously_from_the_handler),
         cmocka_unit_test(stream_abort_leaves_body_unterminated_and_closes),
