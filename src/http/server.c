@@ -29,6 +29,8 @@
 #define ACCEPT_RETRY_MS 100
 /* How long a closed connection keeps discarding what the client still sends. */
 #define LINGER_MS 2000
+/* Accept queue length (the kernel caps it at net.core.somaxconn). */
+#define LISTEN_BACKLOG 511
 
 void cmx_http_limits_default(cmx_http_limits *limits)
 {
@@ -103,10 +105,10 @@ static struct evconnlistener *bind_listener(cmx_http_server *srv, const char *ho
     struct evconnlistener *listener = NULL;
     int last_errno = 0;
     for (struct addrinfo *ai = res; ai && !listener; ai = ai->ai_next) {
-        listener = evconnlistener_new_bind(
-            srv->base, accept_cb, srv,
-            LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE, -1, ai->ai_addr,
-            (int)ai->ai_addrlen);
+        listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
+                                           LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                               LEV_OPT_CLOSE_ON_FREE,
+                                           LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
         if (!listener)
             last_errno = errno;
     }

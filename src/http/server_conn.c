@@ -143,6 +143,31 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 7230 tchar.  http-parser, built lenient, lets spaces into header
+ * names; "Content-Length : 5" must not mean one thing here and another to
+ * the next hop, so names are checked here. */
+static int is_token(cmx_slice s)
+{
+    static const char tchar[256] = {
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+        ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+        ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+        ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1,
+        ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1,
+        ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1,
+        ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,  ['D'] = 1, ['E'] = 1,
+        ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1,
+        ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,  ['T'] = 1, ['U'] = 1,
+        ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    };
+    if (s.len == 0)
+        return 0;
+    for (size_t i = 0; i < s.len; i++)
+        if (!tchar[(unsigned char)s.ptr[i]])
+            return 0;
+    return 1;
+}
+
 /* Framing checks are ours, not only the parser's: a request whose length two
  * hops could read differently is how requests get smuggled. */
 static int on_headers_complete(http_parser *p)
@@ -156,6 +181,8 @@ static int on_headers_complete(http_parser *p)
     size_t n_cl = 0, n_te = 0;
     for (size_t i = 0; i < c->n_hdrs; i++) {
         cmx_http_header *h = &c->hdrs[i];
+        if (!is_token(h->name))
+            return reject(c, 400, "bad_request", "invalid header field name");
         if (!h->value.ptr)
             h->value = cmx_slice_of("");
         switch (h->name.len) {
@@ -182,7 +209,8 @@ static int on_headers_complete(http_parser *p)
         return reject(c, 400, "unsupported_transfer_encoding",
                       "only Transfer-Encoding: chunked is supported");
     if (n_cl > 1)
-        return reject(c, 400, "invalid_request_framing", "request has more than one Content-Length");
+        return reject(c, 400, "invalid_request_framing",
+                      "request has more than one Content-Length");
     if (expect && !cmx_slice_case_eq(*expect, "100-continue"))
         return reject(c, 417, "expectation_failed", "only Expect: 100-continue is supported");
 
@@ -495,6 +523,10 @@ static void conn_process(cmx_http_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!c->dead && c->phase <= PH_BODY) {
+        /* A client that sends requests but does not read the answers gets
+         * no more answers until it does (write_cb resumes). */
+        if (c->phase == PH_IDLE && c->write_waiting)
+            break;
         if (c->rpos == c->rlen) {
             size_t avail = evbuffer_get_length(in);
             if (avail == 0)
@@ -519,8 +551,8 @@ static void conn_process(cmx_http_conn *c)
             c->phase = PH_HEAD;
             c->ex.req.start_us = cmx_now_us();
         }
-        size_t n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
-                                       c->rlen - c->rpos);
+        size_t n =
+            http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos, c->rlen - c->rpos);
         c->rpos += n;
         after_execute(c);
     }
@@ -575,10 +607,17 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     cmx_http_conn *c = arg;
-    if (c->phase != PH_CLOSING || evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
         return;
+    /* Drained: back to writing directly (see server_write.c). */
+    c->write_waiting = 0;
+    bufferevent_disable(bev, EV_WRITE);
     c->depth++;
-    start_linger(c);
+    if (c->phase == PH_CLOSING)
+        start_linger(c);
+    else if (c->phase == PH_IDLE &&
+             (c->rlen > 0 || evbuffer_get_length(bufferevent_get_input(bev)) > 0))
+        conn_process(c); /* pipelined requests held back while we were backed up */
     leave(c);
 }
 
@@ -612,6 +651,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     switch (kind) {
     case T_NONE: break;
     case T_IDLE:
+        /* The last answer is still draining to a slow reader: the write
+         * timeout, not the idle timeout, decides about this connection. */
+        if (c->write_waiting) {
+            event_add(c->timer, c->srv->tv_keepalive);
+            c->timer_kind = T_IDLE;
+            break;
+        }
+        cmx_http_conn_drop(c);
+        break;
     case T_LINGER: cmx_http_conn_drop(c); break;
     case T_HEAD:
         cmx_http_send_error(c, 408, "request_timeout", "request head not received within %u ms",
@@ -661,7 +709,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, lim->max_header_bytes + PIPELINE_SLACK);
     bufferevent_set_timeouts(c->bev, NULL, &srv->tv_write);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
+    bufferevent_disable(c->bev, EV_WRITE); /* enabled only while backed up */
     /* A new connection gets the header timeout to send its first request. */
     event_add(c->timer, srv->tv_header);
     c->timer_kind = T_IDLE;

@@ -47,13 +47,7 @@ typedef enum exchange_state {
 /* Which deadline the connection's timer stands for.  T_NONE means "armed or
  * not, ignore it when it fires": a request in flight has no read deadline,
  * and not deleting the timer for it saves an event operation per request. */
-typedef enum timer_kind {
-    T_NONE,
-    T_IDLE,
-    T_HEAD,
-    T_BODY,
-    T_LINGER
-} timer_kind;
+typedef enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER } timer_kind;
 
 typedef struct cmx_http_conn cmx_http_conn;
 
@@ -76,9 +70,12 @@ struct cmx_http_conn {
     http_parser parser;
     conn_phase phase;
     timer_kind timer_kind;
-    int depth;  /* our own frames on the stack: free only at depth 0 */
-    int dead;   /* free as soon as depth drops to 0 */
-    int eof;    /* the peer will send nothing more */
+    int depth; /* our own frames on the stack: free only at depth 0 */
+    int dead;  /* free as soon as depth drops to 0 */
+    int eof;   /* the peer will send nothing more */
+    /* The socket is backed up: libevent's write event (with the write
+     * timeout) sends the queue.  Otherwise we write at once ourselves. */
+    int write_waiting;
 
     /* Contiguous read buffer: the head of the current request stays here
      * (headers are slices of it) until its response is finished. */
@@ -138,5 +135,7 @@ void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_t
 void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void cmx_http_write_continue(cmx_http_conn *c);
+/* Sends what is queued now, unless libevent is already waiting to. */
+void cmx_http_flush(cmx_http_conn *c);
 
 #endif

@@ -5,12 +5,19 @@
  * in the connection's output buffer, so it costs one copy of the body and one
  * buffer operation, and leaves in one write.  Each stream write is one chunk,
  * framed the same way.  Heads are assembled with memcpy, not printf: this
- * runs once per request. */
+ * runs once per request.
+ *
+ * Queued bytes are written at once with one writev, without waiting for the
+ * event loop: libevent would arm and disarm its write event around every
+ * response, two epoll_ctl calls each time.  Only when the socket does not
+ * take everything does libevent's write event (and with it the write
+ * timeout) take over, until the queue is empty again. */
 #include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "core/buf.h"
 #include "http/server_internal.h"
@@ -118,8 +125,8 @@ typedef struct head {
     conn_header connection;
 } head;
 
-static void head_init(head *h, int status, const char *content_type, const char *extra,
-                      framing fr, uint64_t content_length, conn_header connection)
+static void head_init(head *h, int status, const char *content_type, const char *extra, framing fr,
+                      uint64_t content_length, conn_header connection)
 {
     if (status < 100 || status > 999)
         status = 500;
@@ -187,6 +194,28 @@ static void emit(cmx_http_conn *c, const head *h, const char *body, size_t body_
         p = put(p, body, body_len);
     vec.iov_len = (size_t)(p - start);
     evbuffer_commit_space(out, &vec, 1);
+    cmx_http_flush(c);
+}
+
+void cmx_http_flush(cmx_http_conn *c)
+{
+    if (c->write_waiting)
+        return;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) == 0)
+        return;
+    /* On an error other than EAGAIN the bytes stay queued; libevent's own
+     * attempt then fails and reports it through the event callback, so the
+     * connection is not torn down inside the caller's respond/write call. */
+    /* A socket bufferevent keeps its output's front frozen so only it
+     * drains it; its own write callback thaws it the same way. */
+    evbuffer_unfreeze(out, 1);
+    evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0) {
+        c->write_waiting = 1;
+        bufferevent_enable(c->bev, EV_WRITE);
+    }
 }
 
 /* HTTP/1.0 clients keep the connection only if told so explicitly. */
@@ -216,6 +245,7 @@ void cmx_http_write_continue(cmx_http_conn *c)
 {
     static const char line[] = "HTTP/1.1 100 Continue\r\n\r\n";
     evbuffer_add(bufferevent_get_output(c->bev), line, sizeof line - 1);
+    cmx_http_flush(c);
 }
 
 void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const char *fmt, ...)
@@ -229,8 +259,7 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     int ok = cmx_buf_append_str(&b, "{\"error\":{\"message\":\"") == 0 &&
              cmx_buf_append_json_escaped(&b, msg, strlen(msg)) == 0 &&
              cmx_buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-                            status >= 500 ? "server_error" : "invalid_request_error",
-                            code) == 0;
+                            status >= 500 ? "server_error" : "invalid_request_error", code) == 0;
     c->ex.is_head = 0;
     if (ok)
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
@@ -278,6 +307,7 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
     struct evbuffer *out = bufferevent_get_output(ex->conn->bev);
     if (ex->raw_stream) {
         evbuffer_add(out, data, len);
+        cmx_http_flush(ex->conn);
         return;
     }
     struct evbuffer_iovec vec;
@@ -290,6 +320,7 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
     p = PUT_LIT(p, "\r\n");
     vec.iov_len = (size_t)(p - start);
     evbuffer_commit_space(out, &vec, 1);
+    cmx_http_flush(ex->conn);
 }
 
 size_t cmx_http_stream_pending(cmx_http_exchange *ex)
@@ -303,8 +334,10 @@ void cmx_http_stream_end(cmx_http_exchange *ex)
 {
     if (!ex || ex->state != EX_STREAMING)
         return;
-    if (!ex->raw_stream && !ex->is_head)
+    if (!ex->raw_stream && !ex->is_head) {
         evbuffer_add(bufferevent_get_output(ex->conn->bev), "0\r\n\r\n", 5);
+        cmx_http_flush(ex->conn);
+    }
     cmx_http_conn_finish(ex->conn, ex->raw_stream);
 }
 

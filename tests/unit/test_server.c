@@ -1,0 +1,1196 @@
+/* test_server.c — the HTTP/1.1 server against real sockets on 127.0.0.1.
+ *
+ * Each test starts a server on its own event_base in a thread and talks to
+ * it with blocking client sockets (receive timeout 3 s) from the test thread.
+ * The test thread never touches the server directly: it sends one-byte
+ * commands over a pipe that the server thread executes (answer the held
+ * request, write the next chunk, stop accepting, ...), so everything the
+ * server does happens on its own thread, as in production.  What the server
+ * side observed is published through atomics. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "core/clock.h"
+#include "http/server.h"
+
+/* ---- the server side ----------------------------------------------------- */
+
+typedef struct test_server {
+    struct event_base *base;
+    cmx_http_server *srv;
+    pthread_t thread;
+    int port;
+    int ctl[2];
+    struct event *ctl_ev;
+    atomic_int handled;        /* handler calls */
+    atomic_int closes;         /* on_close calls */
+    atomic_int chunks_written; /* chunks of /stream written so far */
+    atomic_int open_conns;     /* set by the 'n' command */
+    atomic_int cmds_done;
+    atomic_long pending; /* set by the 'p' command */
+    /* Server thread only. */
+    cmx_http_exchange *late;   /* /late, answered on 'r' */
+    cmx_http_exchange *stream; /* /stream and /flood, continued on commands */
+} test_server;
+
+static int slice_is(cmx_slice s, const char *lit)
+{
+    return cmx_slice_eq(s, lit);
+}
+
+static void on_close(cmx_http_exchange *ex, void *arg)
+{
+    test_server *ts = arg;
+    atomic_fetch_add(&ts->closes, 1);
+    if (ex == ts->late)
+        ts->late = NULL;
+    if (ex == ts->stream)
+        ts->stream = NULL;
+}
+
+static void handler(cmx_http_exchange *ex, void *arg)
+{
+    test_server *ts = arg;
+    const cmx_http_request *req = cmx_http_request_of(ex);
+    atomic_fetch_add(&ts->handled, 1);
+    cmx_http_on_close(ex, on_close, ts);
+
+    if (slice_is(req->path, "/late")) {
+        ts->late = ex;
+    } else if (slice_is(req->path, "/stream")) {
+        cmx_http_stream_begin(ex, 200, "text/event-stream", "X-Stream: yes\r\n");
+        /* Counted before the write, so a client that has read a chunk
+         * knows the count includes it. */
+        atomic_store(&ts->chunks_written, 1);
+        cmx_http_stream_write(ex, "one", 3);
+        ts->stream = ex;
+    } else if (slice_is(req->path, "/flood")) {
+        static char block[64 * 1024];
+        memset(block, 'x', sizeof block);
+        cmx_http_stream_begin(ex, 200, "application/octet-stream", NULL);
+        for (int i = 0; i < 256; i++) /* 16 MiB, far more than socket buffers hold */
+            cmx_http_stream_write(ex, block, sizeof block);
+        ts->stream = ex;
+    } else if (slice_is(req->path, "/sync-stream")) {
+        cmx_http_stream_begin(ex, 201, "text/plain", NULL);
+        cmx_http_stream_write(ex, "a", 1);
+        cmx_http_stream_write(ex, "bc", 2);
+        cmx_http_stream_end(ex);
+    } else if (slice_is(req->path, "/big")) {
+        static char big[512 * 1024];
+        memset(big, 'B', sizeof big);
+        cmx_http_respond(ex, 200, "application/octet-stream", NULL, big, sizeof big);
+    } else if (slice_is(req->path, "/empty")) {
+        cmx_http_respond(ex, 204, NULL, NULL, NULL, 0);
+    } else if (slice_is(req->path, "/count")) {
+        char *body =
+            cmx_arena_sprintf(req->arena, "%zu", cmx_http_server_open_connections(ts->srv));
+        cmx_http_respond(ex, 200, "text/plain", NULL, body, strlen(body));
+    } else if (slice_is(req->path, "/hdr")) {
+        const cmx_slice *probe = cmx_http_header_get(req, "x-PROBE");
+        const cmx_slice *first = cmx_http_header_get(req, "X-First");
+        const cmx_slice *big = cmx_http_header_get(req, "X-Big");
+        char *body = cmx_arena_sprintf(req->arena, "%.*s|%.*s|%zu", probe ? (int)probe->len : 0,
+                                       probe ? probe->ptr : "", first ? (int)first->len : 0,
+                                       first ? first->ptr : "", big ? big->len : 0);
+        cmx_http_respond(ex, 200, "text/plain", "X-Extra: 1\r\n", body, strlen(body));
+    } else {
+        unsigned sum = 0;
+        for (size_t i = 0; i < req->body_len; i++)
+            sum = sum * 31 + (unsigned char)req->body[i];
+        char *body = cmx_arena_sprintf(
+            req->arena, "%.*s %.*s q=%.*s n=%zu nul=%d b=%.*s sum=%u", (int)req->method.len,
+            req->method.ptr, (int)req->path.len, req->path.ptr, (int)req->query.len, req->query.ptr,
+            req->body_len, req->body[req->body_len] == '\0',
+            req->body_len <= 64 ? (int)req->body_len : 0, req->body, sum);
+        cmx_http_respond(ex, 200, "text/plain", NULL, body, strlen(body));
+    }
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    test_server *ts = arg;
+    char cmd;
+    if (read(fd, &cmd, 1) != 1)
+        return;
+    switch (cmd) {
+    case 'r':
+        cmx_http_respond(ts->late, 200, "text/plain", NULL, "late", 4);
+        ts->late = NULL;
+        break;
+    case 'w':
+        atomic_fetch_add(&ts->chunks_written, 1);
+        cmx_http_stream_write(ts->stream, "two", 3);
+        break;
+    case 'e':
+        cmx_http_stream_end(ts->stream);
+        ts->stream = NULL;
+        break;
+    case 'a':
+        cmx_http_stream_abort(ts->stream);
+        ts->stream = NULL;
+        break;
+    case 'p': atomic_store(&ts->pending, (long)cmx_http_stream_pending(ts->stream)); break;
+    case 's': cmx_http_server_stop_accepting(ts->srv); break;
+    case 'n': atomic_store(&ts->open_conns, (int)cmx_http_server_open_connections(ts->srv)); break;
+    case 'q': event_base_loopbreak(ts->base); break;
+    }
+    atomic_fetch_add(&ts->cmds_done, 1);
+}
+
+static void *server_thread(void *arg)
+{
+    test_server *ts = arg;
+    event_base_dispatch(ts->base);
+    return NULL;
+}
+
+/* Limits short enough that timeout tests finish fast, long enough that a
+ * loaded machine does not hit them by accident. */
+static void test_limits(cmx_http_limits *lim)
+{
+    cmx_http_limits_default(lim);
+    lim->max_header_bytes = 2048;
+    lim->max_headers = 20;
+    lim->max_body_bytes = 1024 * 1024;
+    lim->header_timeout_ms = 2000;
+    lim->body_timeout_ms = 2000;
+    lim->keepalive_timeout_ms = 2000;
+    lim->write_timeout_ms = 2000;
+}
+
+static test_server *ts_start(const cmx_http_limits *lim)
+{
+    test_server *ts = calloc(1, sizeof *ts);
+    assert_non_null(ts);
+    ts->base = event_base_new();
+    assert_non_null(ts->base);
+    ts->srv = cmx_http_server_new(ts->base, "127.0.0.1", 0, lim, handler, ts);
+    assert_non_null(ts->srv);
+    ts->port = cmx_http_server_port(ts->srv);
+    assert_true(ts->port > 0);
+    assert_int_equal(pipe(ts->ctl), 0);
+    ts->ctl_ev = event_new(ts->base, ts->ctl[0], EV_READ | EV_PERSIST, ctl_cb, ts);
+    event_add(ts->ctl_ev, NULL);
+    assert_int_equal(pthread_create(&ts->thread, NULL, server_thread, ts), 0);
+    return ts;
+}
+
+static test_server *ts_start_default(void)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    return ts_start(&lim);
+}
+
+/* Runs one command on the server thread and waits until it is done. */
+static void ts_cmd(test_server *ts, char cmd)
+{
+    int before = atomic_load(&ts->cmds_done);
+    assert_int_equal(write(ts->ctl[1], &cmd, 1), 1);
+    for (int i = 0; i < 5000 && atomic_load(&ts->cmds_done) == before; i++)
+        usleep(1000);
+    assert_int_not_equal(atomic_load(&ts->cmds_done), before);
+}
+
+static int ts_open_connections(test_server *ts)
+{
+    ts_cmd(ts, 'n');
+    return atomic_load(&ts->open_conns);
+}
+
+/* Waits up to 5 s for an atomic counter to reach a value. */
+static int wait_for(atomic_int *v, int want)
+{
+    for (int i = 0; i < 5000; i++) {
+        if (atomic_load(v) == want)
+            return 1;
+        usleep(1000);
+    }
+    return atomic_load(v) == want;
+}
+
+static void ts_stop(test_server *ts)
+{
+    ts_cmd(ts, 'q');
+    pthread_join(ts->thread, NULL);
+    cmx_http_server_free(ts->srv);
+    event_free(ts->ctl_ev);
+    event_base_free(ts->base);
+    close(ts->ctl[0]);
+    close(ts->ctl[1]);
+    free(ts);
+}
+
+/* ---- the client side ----------------------------------------------------- */
+
+typedef struct client {
+    int fd;
+    char buf[1 << 16];
+    size_t len;
+} client;
+
+typedef struct response {
+    int status;
+    char head[4096];
+    char body[1 << 16];
+    size_t body_len;
+} response;
+
+static int connect_to(int port, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static client *client_new(test_server *ts)
+{
+    client *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->fd = connect_to(ts->port, 0);
+    assert_true(c->fd >= 0);
+    return c;
+}
+
+static void client_free(client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+}
+
+static void send_bytes(client *c, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        assert_true(n > 0);
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+static void send_str(client *c, const char *s)
+{
+    send_bytes(c, s, strlen(s));
+}
+
+/* Reads more into the client's buffer: >0 bytes, 0 at EOF, -1 on timeout. */
+static int fill(client *c)
+{
+    if (c->len == sizeof c->buf)
+        return -1;
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+    if (n < 0)
+        return errno == ECONNRESET ? 0 : -1;
+    c->len += (size_t)n;
+    return (int)n;
+}
+
+static void consume(client *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static char *find(client *c, const char *s)
+{
+    return memmem(c->buf, c->len, s, strlen(s));
+}
+
+/* Reads a line ending in CRLF into out (without it); -1 on EOF/timeout. */
+static int read_line(client *c, char *out, size_t cap)
+{
+    char *eol;
+    while (!(eol = find(c, "\r\n")))
+        if (fill(c) <= 0)
+            return -1;
+    size_t n = (size_t)(eol - c->buf);
+    assert_true(n < cap);
+    memcpy(out, c->buf, n);
+    out[n] = '\0';
+    consume(c, n + 2);
+    return (int)n;
+}
+
+static int read_head(client *c, response *r)
+{
+    char *end;
+    while (!(end = find(c, "\r\n\r\n")))
+        if (fill(c) <= 0)
+            return -1;
+    size_t n = (size_t)(end - c->buf) + 4;
+    assert_true(n < sizeof r->head);
+    memcpy(r->head, c->buf, n);
+    r->head[n] = '\0';
+    consume(c, n);
+    r->status = 0;
+    sscanf(r->head, "HTTP/1.%*d %d", &r->status);
+    r->body_len = 0;
+    return 0;
+}
+
+static int has_header(const response *r, const char *line)
+{
+    char pat[256];
+    snprintf(pat, sizeof pat, "\r\n%s\r\n", line);
+    return strcasestr(r->head, pat) != NULL;
+}
+
+/* Reads one chunk of a chunked body: its size (0 for the last chunk), or -1
+ * when the connection ends first. */
+static int read_chunk(client *c, char *out, size_t cap)
+{
+    char line[64];
+    if (read_line(c, line, sizeof line) < 0)
+        return -1;
+    size_t size = strtoul(line, NULL, 16);
+    while (c->len < size + 2)
+        if (fill(c) <= 0)
+            return -1;
+    assert_true(size <= cap);
+    memcpy(out, c->buf, size);
+    assert_memory_equal(c->buf + size, "\r\n", 2);
+    consume(c, size + 2);
+    return (int)size;
+}
+
+static int read_response(client *c, response *r)
+{
+    if (read_head(c, r) < 0)
+        return -1;
+    const char *cl = strcasestr(r->head, "\r\nContent-Length:");
+    if (r->status < 200 || r->status == 204 || r->status == 304) {
+        /* no body */
+    } else if (cl) {
+        size_t n = strtoul(cl + 17, NULL, 10);
+        assert_true(n < sizeof r->body);
+        while (c->len < n)
+            if (fill(c) <= 0)
+                return -1;
+        memcpy(r->body, c->buf, n);
+        r->body_len = n;
+        consume(c, n);
+    } else if (has_header(r, "Transfer-Encoding: chunked")) {
+        int n;
+        while ((n = read_chunk(c, r->body + r->body_len, sizeof r->body - r->body_len)) > 0)
+            r->body_len += (size_t)n;
+        if (n < 0)
+            return -1;
+    } else {
+        while (fill(c) > 0)
+            ;
+        assert_true(c->len < sizeof r->body);
+        memcpy(r->body, c->buf, c->len);
+        r->body_len = c->len;
+        consume(c, c->len);
+    }
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+/* True if the server closes the connection (EOF or reset) within the receive
+ * timeout and sends nothing more before that. */
+static int closed_without_data(client *c)
+{
+    if (c->len)
+        return 0;
+    return fill(c) == 0;
+}
+
+static response *request(client *c, const char *raw)
+{
+    static response r;
+    send_str(c, raw);
+    assert_int_equal(read_response(c, &r), 0);
+    return &r;
+}
+
+/* ---- tests: requests and keep-alive ---------------------------------------- */
+
+static void answers_get_and_post_with_content_length(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    response *r = request(c, "GET /echo?a=1&b=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "Content-Type: text/plain"));
+    assert_false(has_header(r, "Connection: close"));
+    assert_string_equal(r->body, "GET /echo q=a=1&b=2 n=0 nul=1 b= sum=0");
+
+    r = request(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "POST /echo q= n=11 nul=1 b=hello world"));
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void finds_headers_case_insensitively_and_adds_extra_headers(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    response *r = request(c, "GET /hdr HTTP/1.1\r\nHost: x\r\nX-First: 1st\r\n"
+                             "x-probe: found it\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "X-Extra: 1"));
+    assert_string_equal(r->body, "found it|1st|0");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void reuses_keep_alive_connection(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    for (int i = 0; i < 3; i++) {
+        response *r = request(c, "GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_int_equal(r->status, 200);
+        assert_string_equal(r->body, "1");
+    }
+    assert_int_equal(atomic_load(&ts->handled), 3);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void parses_request_arriving_one_byte_at_a_time(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    const char *req = "POST /hdr?x HTTP/1.1\r\nHost: x\r\nX-First: first value\r\n"
+                      "X-Probe: split across reads\r\nContent-Length: 2\r\n\r\nok";
+    for (const char *p = req; *p; p++) {
+        send_bytes(c, p, 1);
+        usleep(500);
+    }
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_string_equal(r.body, "split across reads|first value|0");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void keeps_header_slices_valid_when_read_buffer_grows(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.max_header_bytes = 16 * 1024;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    char big[9000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    char *req = malloc(12000);
+    snprintf(req, 12000,
+             "GET /hdr HTTP/1.1\r\nX-First: before\r\nX-Big: %s\r\nX-Probe: after\r\n\r\n", big);
+    send_str(c, req);
+    free(req);
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "after|before|8999");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
+                "POST /echo?second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                "GET /echo?third HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(wait_for(&ts->handled, 1));
+    /* The later requests are buffered, not parsed, while the first is in
+     * flight. */
+    usleep(100 * 1000);
+    assert_int_equal(atomic_load(&ts->handled), 1);
+
+    ts_cmd(ts, 'r');
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_string_equal(r.body, "late");
+    assert_int_equal(read_response(c, &r), 0);
+    assert_non_null(strstr(r.body, "POST /echo q=second n=3 nul=1 b=abc"));
+    assert_int_equal(read_response(c, &r), 0);
+    assert_non_null(strstr(r.body, "GET /echo q=third n=0"));
+    assert_int_equal(atomic_load(&ts->handled), 3);
+    assert_int_equal(atomic_load(&ts->closes), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void reads_chunked_request_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    usleep(20 * 1000);
+    send_str(c, "lo\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "n=11 nul=1 b=hello world"));
+    /* The connection is still good for the next request. */
+    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
+    assert_string_equal(r2->body, "1");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void reads_large_body_arriving_in_pieces(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    size_t n = 300000;
+    char *body = malloc(n);
+    unsigned sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        body[i] = (char)('a' + i % 26);
+        sum = sum * 31 + (unsigned char)body[i];
+    }
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    send_str(c, head);
+    for (size_t off = 0; off < n; off += 50000) {
+        send_bytes(c, body + off, 50000);
+        usleep(2000);
+    }
+    free(body);
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    char want[64];
+    snprintf(want, sizeof want, "n=300000 nul=1 b= sum=%u", sum);
+    assert_non_null(strstr(r.body, want));
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void sends_100_continue_before_reading_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c,
+             "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    send_str(c, "hello");
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "b=hello"));
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_head_and_204_without_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "HEAD /echo HTTP/1.1\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(
+        strcasestr(r.head, "\r\nContent-Length: 32\r\n")); /* of "HEAD /echo q= n=0 ..." */
+    send_str(c, "GET /empty HTTP/1.1\r\n\r\n");
+    assert_int_equal(read_head(c, &r), 0); /* no body bytes came before this head */
+    assert_int_equal(r.status, 204);
+    assert_null(strcasestr(r.head, "Content-Length"));
+    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
+    assert_string_equal(r2->body, "1");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void sends_100_continue_for_chunked_body(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c,
+             "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    send_str(c, "3\r\nabc\r\n0\r\n\r\n");
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "n=3 nul=1 b=abc"));
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void http10_closes_unless_keep_alive_is_asked_for(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    response *r = request(c, "GET /echo HTTP/1.0\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "Connection: close"));
+    assert_true(closed_without_data(c));
+    client_free(c);
+
+    c = client_new(ts);
+    r = request(c, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_true(has_header(r, "Connection: keep-alive"));
+    r = request(c, "GET /count HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_string_equal(r->body, "1");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void closes_after_answering_connection_close(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    response *r = request(c, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "Connection: close"));
+    assert_true(closed_without_data(c));
+    client_free(c);
+    ts_stop(ts);
+}
+
+/* ---- tests: limits and framing ------------------------------------------- */
+
+/* The answer is an OpenAI-shaped error with this status and code, and the
+ * connection is closed after it. */
+static void expect_error_and_close(client *c, int status, const char *code)
+{
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, status);
+    assert_true(has_header(&r, "Connection: close"));
+    assert_true(has_header(&r, "Content-Type: application/json"));
+    char want[128];
+    snprintf(want, sizeof want,
+             "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"%s\"}}", code);
+    assert_non_null(strstr(r.body, want));
+    assert_memory_equal(r.body, "{\"error\":{\"message\":\"", 21);
+    assert_true(closed_without_data(c));
+}
+
+static void answers_431_for_too_many_headers(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    char req[2048] = "GET /echo HTTP/1.1\r\n";
+    for (int i = 0; i < 21; i++)
+        snprintf(req + strlen(req), sizeof req - strlen(req), "X-H%d: v\r\n", i);
+    strcat(req, "\r\n");
+    send_str(c, req);
+    expect_error_and_close(c, 431, "request_header_fields_too_large");
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_431_for_too_many_header_bytes(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    char req[4096];
+    char big[3000];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    snprintf(req, sizeof req, "GET /echo HTTP/1.1\r\nX-Big: %s\r\n\r\n", big);
+    send_str(c, req);
+    expect_error_and_close(c, 431, "request_header_fields_too_large");
+    client_free(c);
+
+    /* Also when the head keeps coming without an end. */
+    c = client_new(ts);
+    send_str(c, "GET /echo HTTP/1.1\r\n");
+    for (int i = 0; i < 40; i++)
+        send_str(c, "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    expect_error_and_close(c, 431, "request_header_fields_too_large");
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_413_for_content_length_over_limit(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.max_body_bytes = 1000;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
+    expect_error_and_close(c, 413, "request_too_large");
+    client_free(c);
+
+    /* With Expect: 100-continue the refusal comes instead of the 100. */
+    c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n");
+    expect_error_and_close(c, 413, "request_too_large");
+    client_free(c);
+
+    /* Exactly at the limit is fine. */
+    c = client_new(ts);
+    char req[1200];
+    int n = snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+    memset(req + n, 'z', 1000);
+    send_bytes(c, req, (size_t)n + 1000);
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    client_free(c);
+    assert_int_equal(atomic_load(&ts->handled), 1);
+    ts_stop(ts);
+}
+
+static void answers_413_for_chunked_body_over_limit(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.max_body_bytes = 1000;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[507]; /* "1f4\r\n" + 500 bytes + "\r\n" */
+    memcpy(chunk, "1f4\r\n", 5);
+    memset(chunk + 5, 'c', 500);
+    memcpy(chunk + 505, "\r\n", 2);
+    for (int i = 0; i < 3; i++)
+        send_bytes(c, chunk, 507);
+    expect_error_and_close(c, 413, "request_too_large");
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_400_for_content_length_with_transfer_encoding(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "0\r\n\r\n");
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_true(has_header(&r, "Connection: close"));
+    assert_true(closed_without_data(c));
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_400_for_conflicting_content_lengths(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde");
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_true(closed_without_data(c));
+    client_free(c);
+
+    c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc");
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 400);
+    client_free(c);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    ts_stop(ts);
+}
+
+static void answers_400_for_transfer_encoding_other_than_chunked(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+    expect_error_and_close(c, 400, "unsupported_transfer_encoding");
+    client_free(c);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    ts_stop(ts);
+}
+
+static void answers_400_for_malformed_request(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /echo HTTP/1.1\r\nBad Header Name: x\r\n\r\n");
+    expect_error_and_close(c, 400, "bad_request");
+    client_free(c);
+
+    c = client_new(ts);
+    send_str(c, "HELLO\r\n\r\n");
+    expect_error_and_close(c, 400, "bad_request");
+    client_free(c);
+
+    /* Folded header lines are refused rather than glued together. */
+    c = client_new(ts);
+    send_str(c, "GET /echo HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n");
+    expect_error_and_close(c, 400, "bad_request");
+    client_free(c);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    ts_stop(ts);
+}
+
+/* ---- tests: timeouts --------------------------------------------------------- */
+
+static void answers_408_when_head_trickles_past_header_timeout(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.header_timeout_ms = 300;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    uint64_t start = cmx_now_us();
+    send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    /* One byte every 50 ms: the connection is never idle, only slow. */
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    while (poll(&pfd, 1, 50) == 0 && cmx_now_us() - start < 3000000)
+        send_str(c, "a");
+    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
+    expect_error_and_close(c, 408, "request_timeout");
+    assert_true(elapsed_ms >= 250);
+    assert_true(elapsed_ms < 5 * 300);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void answers_408_when_body_is_late(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.body_timeout_ms = 300;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    uint64_t start = cmx_now_us();
+    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    expect_error_and_close(c, 408, "request_timeout");
+    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
+    assert_true(elapsed_ms >= 250);
+    assert_true(elapsed_ms < 5 * 300);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void closes_idle_keep_alive_connection_silently(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.keepalive_timeout_ms = 200;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    /* Measured from before the request: the idle time starts after it. */
+    uint64_t start = cmx_now_us();
+    response *r = request(c, "GET /echo HTTP/1.1\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_true(closed_without_data(c));
+    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
+    assert_true(elapsed_ms >= 200);
+    assert_true(elapsed_ms < 5 * 200);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void write_timeout_drops_client_that_stops_reading(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.write_timeout_ms = 300;
+    test_server *ts = ts_start(&lim);
+    client *c = calloc(1, sizeof *c);
+    c->fd = connect_to(ts->port, 4096);
+    assert_true(c->fd >= 0);
+    send_str(c, "GET /flood HTTP/1.1\r\n\r\n");
+    /* Never read: the server's writes stop making progress. */
+    assert_true(wait_for(&ts->handled, 1));
+    ts_cmd(ts, 'p');
+    assert_true(atomic_load(&ts->pending) > 1024 * 1024); /* most of the 16 MiB is queued */
+    assert_true(wait_for(&ts->closes, 1));
+    assert_int_equal(ts_open_connections(ts), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+/* Reads a response of any size, keeping only its length. */
+static long skip_response(client *c)
+{
+    response r;
+    if (read_head(c, &r) < 0)
+        return -1;
+    const char *cl = strcasestr(r.head, "\r\nContent-Length:");
+    assert_non_null(cl);
+    long left = strtol(cl + 17, NULL, 10), total = left;
+    while (left > 0) {
+        if (c->len == 0 && fill(c) <= 0)
+            return -1;
+        size_t n = c->len < (size_t)left ? c->len : (size_t)left;
+        consume(c, n);
+        left -= (long)n;
+    }
+    return total;
+}
+
+static void holds_pipelined_requests_while_client_does_not_read(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = calloc(1, sizeof *c);
+    c->fd = connect_to(ts->port, 4096);
+    assert_true(c->fd >= 0);
+    char reqs[40 * 32] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(reqs, "GET /big HTTP/1.1\r\n\r\n");
+    send_str(c, reqs);
+    usleep(300 * 1000);
+    /* 20 MiB of answers were asked for; far fewer fit in socket buffers. */
+    int handled = atomic_load(&ts->handled);
+    assert_true(handled >= 1);
+    assert_true(handled < 40);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(skip_response(c), 512 * 1024);
+    assert_int_equal(atomic_load(&ts->handled), 40);
+    client_free(c);
+    ts_stop(ts);
+}
+
+/* ---- tests: streaming and disconnects ---------------------------------------- */
+
+static void streams_chunks_as_they_are_written(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "Transfer-Encoding: chunked"));
+    assert_true(has_header(&r, "X-Stream: yes"));
+    char chunk[64];
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
+    assert_memory_equal(chunk, "one", 3);
+    /* The first chunk arrived before the second was written. */
+    assert_int_equal(atomic_load(&ts->chunks_written), 1);
+    ts_cmd(ts, 'w');
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
+    assert_memory_equal(chunk, "two", 3);
+    ts_cmd(ts, 'e');
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 0);
+
+    /* A finished stream leaves the connection ready for the next request. */
+    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
+    assert_string_equal(r2->body, "1");
+    assert_int_equal(atomic_load(&ts->closes), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void streams_synchronously_from_the_handler(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    response *r = request(c, "GET /sync-stream HTTP/1.1\r\n\r\n");
+    assert_int_equal(r->status, 201);
+    assert_string_equal(r->body, "abc");
+    client_free(c);
+
+    /* HTTP/1.0 has no chunked encoding: raw body, then close. */
+    c = client_new(ts);
+    r = request(c, "GET /sync-stream HTTP/1.0\r\n\r\n");
+    assert_int_equal(r->status, 201);
+    assert_false(has_header(r, "Transfer-Encoding: chunked"));
+    assert_string_equal(r->body, "abc");
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void stream_abort_leaves_body_unterminated_and_closes(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    char chunk[64];
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
+    ts_cmd(ts, 'a');
+    /* No last chunk: the connection just ends. */
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), -1);
+    assert_int_equal(c->len, 0);
+    assert_int_equal(atomic_load(&ts->closes), 0); /* the owner ended it, not the client */
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void client_vanishing_mid_stream_calls_on_close_once(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    char chunk[64];
+    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
+    close(c->fd);
+    c->fd = -1;
+    assert_true(wait_for(&ts->closes, 1));
+    usleep(50 * 1000);
+    assert_int_equal(atomic_load(&ts->closes), 1);
+    assert_int_equal(ts_open_connections(ts), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+static void client_vanishing_while_request_in_flight_calls_on_close(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    /* A pipelined second request must not be parsed after the close either. */
+    send_str(c, "GET /late HTTP/1.1\r\n\r\nGET /echo HTTP/1.1\r\n\r\n");
+    assert_true(wait_for(&ts->handled, 1));
+    close(c->fd);
+    c->fd = -1;
+    assert_true(wait_for(&ts->closes, 1));
+    ts_cmd(ts, 'r'); /* the handler's reference was cleared by on_close: a no-op */
+    assert_int_equal(atomic_load(&ts->closes), 1);
+    assert_int_equal(atomic_load(&ts->handled), 1);
+    assert_int_equal(ts_open_connections(ts), 0);
+    client_free(c);
+    ts_stop(ts);
+}
+
+/* ---- tests: shutdown --------------------------------------------------------- */
+
+static void stop_accepting_closes_idle_and_finishes_in_flight(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *idle = client_new(ts);
+    response *r = request(idle, "GET /echo HTTP/1.1\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    client *busy = client_new(ts);
+    send_str(busy, "GET /late HTTP/1.1\r\n\r\n");
+    assert_true(wait_for(&ts->handled, 2));
+    assert_int_equal(ts_open_connections(ts), 2);
+
+    ts_cmd(ts, 's');
+    assert_true(closed_without_data(idle));
+    assert_true(connect_to(ts->port, 0) < 0); /* no longer listening */
+
+    ts_cmd(ts, 'r');
+    response rr;
+    assert_int_equal(read_response(busy, &rr), 0);
+    assert_string_equal(rr.body, "late");
+    assert_true(has_header(&rr, "Connection: close"));
+    assert_true(closed_without_data(busy));
+    client_free(busy);
+    client_free(idle);
+    for (int i = 0; i < 500 && ts_open_connections(ts) != 0; i++)
+        usleep(2000);
+    assert_int_equal(ts_open_connections(ts), 0);
+    assert_int_equal(atomic_load(&ts->closes), 0);
+    ts_stop(ts);
+}
+
+static void server_free_tells_owner_of_request_in_flight(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    send_str(c, "GET /late HTTP/1.1\r\n\r\n");
+    assert_true(wait_for(&ts->handled, 1));
+    /* Like ts_stop, but the loop ends with /late still pending. */
+    ts_cmd(ts, 'q');
+    pthread_join(ts->thread, NULL);
+    cmx_http_server_free(ts->srv);
+    assert_int_equal(atomic_load(&ts->closes), 1);
+    event_free(ts->ctl_ev);
+    /* libevent closes freed bufferevents' sockets in finalizers, which run
+     * at the latest when the base is freed. */
+    event_base_free(ts->base);
+    assert_true(closed_without_data(c));
+    close(ts->ctl[0]);
+    close(ts->ctl[1]);
+    free(ts);
+    client_free(c);
+}
+
+static void default_limits_match_the_header(void **state)
+{
+    cmx_http_limits lim;
+    cmx_http_limits_default(&lim);
+    assert_int_equal(lim.max_header_bytes, 16 * 1024);
+    assert_int_equal(lim.max_headers, 100);
+    assert_int_equal(lim.max_body_bytes, 4 * 1024 * 1024);
+    assert_int_equal(lim.header_timeout_ms, 10000);
+    assert_int_equal(lim.body_timeout_ms, 30000);
+    assert_int_equal(lim.keepalive_timeout_ms, 75000);
+    assert_int_equal(lim.write_timeout_ms, 60000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_limits_match_the_header),
+        cmocka_unit_test(answers_get_and_post_with_content_length),
+        cmocka_unit_test(finds_headers_case_insensitively_and_adds_extra_headers),
+        cmocka_unit_test(reuses_keep_alive_connection),
+        cmocka_unit_test(parses_request_arriving_one_byte_at_a_time),
+        cmocka_unit_test(keeps_header_slices_valid_when_read_buffer_grows),
+        cmocka_unit_test(answers_pipelined_requests_in_order_one_at_a_time),
+        cmocka_unit_test(reads_chunked_request_body),
+        cmocka_unit_test(reads_large_body_arriving_in_pieces),
+        cmocka_unit_test(sends_100_continue_before_reading_body),
+        cmocka_unit_test(sends_100_continue_for_chunked_body),
+        cmocka_unit_test(answers_head_and_204_without_body),
+        cmocka_unit_test(http10_closes_unless_keep_alive_is_asked_for),
+        cmocka_unit_test(closes_after_answering_connection_close),
+        cmocka_unit_test(answers_431_for_too_many_headers),
+        cmocka_unit_test(answers_431_for_too_many_header_bytes),
+        cmocka_unit_test(answers_413_for_content_length_over_limit),
+        cmocka_unit_test(answers_413_for_chunked_body_over_limit),
+        cmocka_unit_test(answers_400_for_content_length_with_transfer_encoding),
+        cmocka_unit_test(answers_400_for_conflicting_content_lengths),
+        cmocka_unit_test(answers_400_for_transfer_encoding_other_than_chunked),
+        cmocka_unit_test(answers_400_for_malformed_request),
+        cmocka_unit_test(answers_408_when_head_trickles_past_header_timeout),
+        cmocka_unit_test(answers_408_when_body_is_late),
+        cmocka_unit_test(closes_idle_keep_alive_connection_silently),
+        cmocka_unit_test(write_timeout_drops_client_that_stops_reading),
+        cmocka_unit_test(holds_pipelined_requests_while_client_does_not_read),
+        cmocka_unit_test(streams_chunks_as_they_are_written),
+        cmocka_unit_test(streams_synchronously_from_the_handler),
+        cmocka_unit_test(stream_abort_leaves_body_unterminated_and_closes),
+        cmocka_unit_test(client_vanishing_mid_stream_calls_on_close_once),
+        cmocka_unit_test(client_vanishing_while_request_in_flight_calls_on_close),
+        cmocka_unit_test(stop_accepting_closes_idle_and_finishes_in_flight),
+        cmocka_unit_test(server_free_tells_owner_of_request_in_flight),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
