@@ -236,8 +236,8 @@ static cmx_err check_string(const char *s, size_t start, size_t end, cmx_error *
 /* ---- 2. jsmn and its error positions -------------------------------------- */
 
 /* jsmn says only "invalid" and where it stopped; say what a client can fix. */
-static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos,
-                                    const jsmntok_t *super, cmx_error *err)
+static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos, const jsmntok_t *super,
+                                    cmx_error *err)
 {
     if (pos >= len)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "invalid JSON: unexpected end of input");
@@ -261,10 +261,18 @@ static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos,
             if (b < 0x20 || b >= 0x7f)
                 return fail_unexpected(err, s, p);
         }
-        if (super && super->type == JSMN_OBJECT)
+        if (super && super->type == JSMN_OBJECT) {
+            /* Right after a key, the ':' is what is missing. */
+            size_t b = pos;
+            while (b > 0 && is_ws((unsigned char)s[b - 1]))
+                b--;
+            if (b > 0 && s[b - 1] == '"')
+                return fail_at(err, pos, "expected ':' after object key");
             return fail_at(err, pos, "expected a string (object keys are strings)");
-        return fail_at(err, pos, super && super->type == JSMN_STRING ? "expected ',' or '}'"
-                                                                      : "expected ',' or ']'");
+        }
+        return fail_at(err, pos,
+                       super && super->type == JSMN_STRING ? "expected ',' or '}'"
+                                                           : "expected ',' or ']'");
     }
     return fail_unexpected(err, s, pos);
 }
@@ -308,8 +316,15 @@ static cmx_err tokenize(cmx_json_doc *doc, cmx_arena *arena, cmx_error *err)
             const char *nul = memchr(doc->bytes, '\0', doc->len);
             if (nul)
                 return fail_at(err, (size_t)(nul - doc->bytes), "NUL byte");
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                 "invalid JSON: unexpected end of input");
+            /* "[] 1": jsmn waits for a delimiter after the 1, but the text
+             * was over after the first value. */
+            if (parser.toknext > 0 && doc->tok[0].end >= 0) {
+                size_t p = (size_t)doc->tok[0].end + (doc->tok[0].type == JSMN_STRING);
+                while (p < doc->len && is_ws((unsigned char)doc->bytes[p]))
+                    p++;
+                return fail_at(err, p, "unexpected data after the JSON value");
+            }
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "invalid JSON: unexpected end of input");
         }
         const jsmntok_t *super = parser.toksuper >= 0 ? &doc->tok[parser.toksuper] : NULL;
         return explain_jsmn_invalid(doc->bytes, doc->len, parser.pos, super, err);
@@ -357,8 +372,7 @@ static cmx_err check_gap(const char *s, size_t from, size_t to, char sep, int is
 }
 
 /* s[from..close) is the inside end of a container, before its bracket. */
-static cmx_err check_close(const char *s, size_t from, size_t close, const frame *f,
-                           cmx_error *err)
+static cmx_err check_close(const char *s, size_t from, size_t close, const frame *f, cmx_error *err)
 {
     int after_key = f->is_object && (f->count & 1);
     for (size_t p = from; p < close; p++) {

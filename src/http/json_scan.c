@@ -82,8 +82,7 @@ static cmx_err read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out,
     return CMX_OK;
 }
 
-static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *out,
-                              cmx_error *err)
+static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *out, cmx_error *err)
 {
     if (v < 0)
         return bad(err, "missing required field 'messages'");
@@ -93,8 +92,7 @@ static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *
     int end = cmx_json_doc_next(doc, v);
     for (int m = v + 1; m < end; m = cmx_json_doc_next(doc, m), idx++) {
         if (cmx_json_doc_type(doc, m) != CMX_JSON_OBJECT)
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] must be an object",
-                                 idx);
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] must be an object", idx);
         int role = cmx_json_doc_member(doc, m, KEY("role"), NULL);
         if (role < 0)
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] has no 'role'", idx);
@@ -208,11 +206,26 @@ static char *put_escaped(char *o, const char *value, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
         switch (c) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '"':
+            *o++ = '\\';
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
         default:
             if (c < 0x20) {
                 memcpy(o, "\\u00", 4);

@@ -16,7 +16,7 @@
 typedef struct cmx_sse_event {
     const char *event; /* "" when no event field (the default "message") */
     size_t event_len;
-    const char *data;  /* joined data lines, without the trailing LF */
+    const char *data; /* joined data lines, without the trailing LF */
     size_t data_len;
     const char *id;
     size_t id_len;
@@ -26,16 +26,19 @@ typedef struct cmx_sse_event {
 typedef int (*cmx_sse_event_cb)(void *ctx, const cmx_sse_event *ev);
 
 typedef struct cmx_sse_parser {
-    cmx_buf line;   /* partial line carried across feeds */
+    cmx_buf line; /* partial line carried across feeds */
     cmx_buf data;
     cmx_buf event;
     cmx_buf id;
     int has_data;
     int seen_bytes; /* BOM handling */
     int last_was_cr;
-    size_t max_event_bytes; /* 0: unlimited; over → cmx_sse_feed returns -1 */
+    size_t max_event_bytes; /* 0: unlimited; over → cmx_sse_feed returns -1.
+                             * An event's size is the bytes of its field lines
+                             * (line ends and comment lines not counted). */
     cmx_sse_event_cb cb;
     void *ctx;
+    size_t event_bytes; /* size of the event being read, for max_event_bytes */
 } cmx_sse_parser;
 
 void cmx_sse_parser_init(cmx_sse_parser *p, cmx_sse_event_cb cb, void *ctx);
