@@ -28,32 +28,34 @@ typedef struct fields {
     int model, messages, input, stream, stream_options;
 } fields;
 
+static int *field_slot(fields *f, const char *key, size_t len)
+{
+    switch (len) {
+    case 5:
+        if (memcmp(key, "model", 5) == 0)
+            return &f->model;
+        return memcmp(key, "input", 5) == 0 ? &f->input : NULL;
+    case 6: return memcmp(key, "stream", 6) == 0 ? &f->stream : NULL;
+    case 8: return memcmp(key, "messages", 8) == 0 ? &f->messages : NULL;
+    case 14: return memcmp(key, "stream_options", 14) == 0 ? &f->stream_options : NULL;
+    default: return NULL;
+    }
+}
+
 static cmx_err find_fields(const cmx_json_doc *doc, fields *f, cmx_error *err)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-        size_t offset;
-    } wanted[] = {
-        {KEY("model"), offsetof(fields, model)},
-        {KEY("messages"), offsetof(fields, messages)},
-        {KEY("input"), offsetof(fields, input)},
-        {KEY("stream"), offsetof(fields, stream)},
-        {KEY("stream_options"), offsetof(fields, stream_options)},
-    };
     f->model = f->messages = f->input = f->stream = f->stream_options = -1;
     int end = cmx_json_doc_next(doc, 0);
     for (int k = 1; k < end; k = cmx_json_doc_next(doc, k + 1)) {
-        for (size_t w = 0; w < sizeof wanted / sizeof wanted[0]; w++) {
-            if (!cmx_json_doc_key_is(doc, k, wanted[w].name, wanted[w].len))
-                continue;
-            int *slot = (int *)((char *)f + wanted[w].offset);
-            if (*slot >= 0)
-                return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%s'",
-                                     wanted[w].name);
-            *slot = k + 1;
-            break;
-        }
+        char buf[16];
+        const char *key;
+        long len = cmx_json_doc_key(doc, k, buf, sizeof buf, &key);
+        int *slot = len >= 0 ? field_slot(f, key, (size_t)len) : NULL;
+        if (!slot)
+            continue;
+        if (*slot >= 0)
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%.*s'", (int)len, key);
+        *slot = k + 1;
     }
     return CMX_OK;
 }
