@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "http/json_scan.h"
 
 static const char chat_body[] =
@@ -142,6 +143,25 @@ int main(int argc, char **argv)
         cmx_arena_reset(arena);
         sink += cmx_json_find_usage(stream_chunk, sizeof stream_chunk - 1, arena, &usage);
     });
+
+    /* A long conversation: ~64 KB, far more tokens than the inline array. */
+    cmx_buf big = CMX_BUF_INIT;
+    cmx_buf_append_str(&big, "{\"model\":\"m\",\"messages\":[");
+    for (int m = 0; m < 200; m++)
+        cmx_buf_printf(&big,
+                       "%s{\"role\":\"%s\",\"content\":\"Message %d: the quick brown fox "
+                       "jumps over the lazy dog, again and again, %s\"}",
+                       m ? "," : "", m % 2 ? "assistant" : "user", m,
+                       "with a long tail of text that makes the body grow to a realistic size "
+                       "for a multi-turn chat with a model that keeps context.");
+    cmx_buf_append_str(&big, "],\"stream\":false}");
+    char label[64];
+    snprintf(label, sizeof label, "cmx_json_scan_request (chat, %zu KB)", big.len / 1024);
+    BENCH(label, n / 50, {
+        cmx_arena_reset(arena);
+        sink += cmx_json_scan_request(CMX_API_CHAT, big.data, big.len, arena, &scan, &err);
+    });
+    cmx_buf_free(&big);
     cmx_arena_free(arena);
     return 0;
 }

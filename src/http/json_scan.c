@@ -159,9 +159,11 @@ static cmx_err scan_parsed(cmx_api api, const cmx_json_doc *doc, cmx_request_sca
     cmx_err rc = find_fields(doc, &f, err);
     if (rc == CMX_OK)
         rc = read_model(doc, f.model, out, err);
-    if (rc == CMX_OK)
-        rc = api == CMX_API_CHAT ? check_messages(doc, f.messages, out, err)
-                                 : check_input(doc, f.input, err);
+    if (rc != CMX_OK)
+        return rc;
+    if (api == CMX_API_EMBEDDINGS)
+        return check_input(doc, f.input, err); /* embeddings do not stream */
+    rc = check_messages(doc, f.messages, out, err);
     if (rc == CMX_OK)
         rc = read_stream(doc, &f, out, err);
     return rc;

@@ -174,6 +174,68 @@ static void rejects_a_nul_byte_anywhere(void **state)
                      CMX_ERR_BAD_REQUEST);
 }
 
+/* ["aaa<piece>aaa"<tail>: the piece at every offset of strings up to 24
+ * bytes, with and without bytes after the string (the checker reads strings
+ * eight bytes at a time and handles the last few bytes differently). */
+static cmx_err string_case(size_t len, size_t at, const char *piece, const char *tail,
+                           cmx_error *err)
+{
+    char doc[128];
+    size_t n = 0, plen = strlen(piece);
+    doc[n++] = '[';
+    doc[n++] = '"';
+    memset(doc + n, 'a', at);
+    n += at;
+    memcpy(doc + n, piece, plen);
+    n += plen;
+    memset(doc + n, 'a', len - at);
+    n += len - at;
+    doc[n++] = '"';
+    n += (size_t)sprintf(doc + n, "%s", tail);
+    char *heap = malloc(n); /* exact size, for ASan */
+    memcpy(heap, doc, n);
+    cmx_err rc = validate(heap, n, err);
+    free(heap);
+    return rc;
+}
+
+static void checks_every_byte_position_inside_strings(void **state)
+{
+    static const struct {
+        const char *piece;
+        const char *message; /* NULL: valid */
+    } pieces[] = {
+        {"\x01", "unescaped control character"},
+        {"\x1f", "unescaped control character"},
+        {"\xff", "invalid UTF-8"},
+        {"\xc3", "invalid UTF-8"},
+        {"\\x", "invalid escape"},
+        {"\\u12g4", "invalid \\u escape"},
+        {"\xc3\xa9", NULL},
+        {"\xf0\x9f\x98\x80", NULL},
+        {"\\n", NULL},
+        {"\\u00e9", NULL},
+        {"\x7f", NULL},
+        {" ", NULL},
+    };
+    static const char *const tails[] = {"]", ",1,2,3,4,5,6,7,8,9]"};
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++)
+        for (size_t tl = 0; tl < 2; tl++)
+            for (size_t len = 0; len <= 24; len++)
+                for (size_t at = 0; at <= len; at++) {
+                    cmx_error err;
+                    cmx_err rc = string_case(len, at, pieces[k].piece, tails[tl], &err);
+                    int ok = pieces[k].message ? rc == CMX_ERR_BAD_REQUEST &&
+                                                     strstr(err.message, pieces[k].message)
+                                               : rc == CMX_OK;
+                    if (!ok) {
+                        print_error("piece %zu len %zu at %zu tail %zu: rc=%d %s\n", k, len, at, tl,
+                                    rc, rc ? err.message : "");
+                        fail();
+                    }
+                }
+}
+
 static char *nested(int depth)
 {
     char *s = malloc((size_t)depth * 2 + 1);
@@ -447,6 +509,17 @@ static void treats_null_stream_fields_as_unset(void **state)
     assert_int_equal(scan.stream_options.end, 0);
 }
 
+static void finds_fields_whose_keys_are_escaped(void **state)
+{
+    const char *body = "{\"\\u006dodel\":\"m\",\"m\\u0065ssages\":[{\"r\\u006fle\":\"user\"}]}";
+    cmx_request_scan scan;
+    cmx_error err;
+    assert_int_equal(cmx_json_scan_request(CMX_API_CHAT, body, strlen(body), arena, &scan, &err),
+                     CMX_OK);
+    assert_string_equal(scan.model_name, "m");
+    assert_int_equal(scan.n_messages, 1);
+}
+
 static void unescapes_the_model_name(void **state)
 {
     const char *body = "{\"model\":\"a\\/b\\\"c\\u00e9\\ud83d\\ude00\",\"messages\":"
@@ -618,6 +691,7 @@ int main(void)
         cmocka_unit_test(rejects_every_invalid_document_in_the_table),
         cmocka_unit_test(accepts_valid_documents_and_edge_cases),
         cmocka_unit_test(rejects_a_nul_byte_anywhere),
+        cmocka_unit_test(checks_every_byte_position_inside_strings),
         cmocka_unit_test(rejects_nesting_deeper_than_the_limit),
         cmocka_unit_test(rejects_a_megabyte_of_open_brackets_quickly),
         cmocka_unit_test(validates_documents_with_more_tokens_than_the_inline_array),
@@ -627,6 +701,7 @@ int main(void)
         cmocka_unit_test(rejects_bad_request_shapes_with_clear_messages),
         cmocka_unit_test(accepts_embeddings_inputs_of_every_documented_form),
         cmocka_unit_test(treats_null_stream_fields_as_unset),
+        cmocka_unit_test(finds_fields_whose_keys_are_escaped),
         cmocka_unit_test(unescapes_the_model_name),
         cmocka_unit_test(enforces_the_255_byte_model_name_limit),
         cmocka_unit_test(splices_a_model_name_that_needs_escaping),
