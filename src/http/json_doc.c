@@ -8,7 +8,8 @@
  *   1. a depth pre-pass: jsmn finds the bracket a '}' closes by walking up
  *      parent links, which is quadratic in the nesting depth; counting depth
  *      first (skipping strings with memchr) keeps a body of 1 MB of '['
- *      linear;
+ *      linear.  It only runs when the body holds more '{' and '[' bytes
+ *      than the depth limit, which a word-at-a-time count tells cheaply;
  *   2. jsmn tokenizes (all of this file's jsmn code is static here);
  *   3. one walk over the tokens, in document order, re-derives the nesting
  *      from token positions alone (never from jsmn's size/parent bookkeeping,
@@ -52,6 +53,38 @@ static cmx_err fail_unexpected(cmx_error *err, const char *s, size_t pos)
                              pos, c);
     return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
                          "invalid JSON at byte %zu: unexpected byte 0x%02x", pos, c);
+}
+
+/* ---- word-at-a-time helpers ------------------------------------------------ */
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t load8(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* High bit set in each byte of w that is zero (exact, no false positives). */
+static uint64_t zero_bytes(uint64_t w)
+{
+    return ~(((w & ~HIGHS) + ~HIGHS) | w) & HIGHS;
+}
+
+/* Number of '{' and '[' bytes, strings included: an upper bound on depth
+ * that costs a fraction of the exact count. ('{' and '[' differ only in
+ * bit 0x20, and no other byte becomes '{' when that bit is set.) */
+static size_t count_openers(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + len;
+    size_t n = 0;
+    for (; e - p >= 8; p += 8)
+        n += (size_t)(((zero_bytes((load8(p) | (ONES * 0x20)) ^ (ONES * '{')) >> 7) * ONES) >> 56);
+    for (; p < e; p++)
+        n += (*p | 0x20) == '{';
+    return n;
 }
 
 /* ---- 1. depth pre-pass ---------------------------------------------------- */
@@ -147,6 +180,15 @@ static cmx_err check_primitive(const char *s, size_t start, size_t end, cmx_erro
     }
 }
 
+/* High bit set in (at least) each byte of w that needs a closer look inside
+ * a string: a control byte, '\\' or a non-ASCII byte.  It may also flag a
+ * byte right above a flagged one (a borrow), never a byte below. */
+static uint64_t special_bytes(uint64_t w)
+{
+    uint64_t controls = (w - ONES * 0x20) & ~w & HIGHS;
+    return (w & HIGHS) | controls | zero_bytes(w ^ (ONES * '\\'));
+}
+
 /* Bytes that need a closer look inside a string: control characters, the
  * escape character and anything non-ASCII. */
 static const unsigned char string_special[256] = {
@@ -199,12 +241,31 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *e)
     return need + 1;
 }
 
-/* s[start..end) is a string's content, without the quotes. */
-static cmx_err check_string(const char *s, size_t start, size_t end, cmx_error *err)
+/* s[start..end) is a string's content, without the quotes.  *escaped is set
+ * when it holds an escape sequence. */
+static cmx_err check_string(const char *s, size_t start, size_t end, size_t len, int *escaped,
+                            cmx_error *err)
 {
     const unsigned char *p = (const unsigned char *)s + start;
     const unsigned char *e = (const unsigned char *)s + end;
+    const unsigned char *doc_end = (const unsigned char *)s + len;
     for (;;) {
+        /* Skip plain text eight bytes at a time. */
+        while (e - p >= 8 && !special_bytes(load8(p)))
+            p += 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The tail (or a short string) in one load too, when the document
+         * has 8 bytes there; bytes past the string are masked off.  On a
+         * little-endian load they sit above ours, and neither the borrows of
+         * the control-byte test nor anything else flows downwards. */
+        if (p == e)
+            return CMX_OK;
+        if (e - p < 8 && doc_end - p >= 8) {
+            uint64_t mask = ~0ull >> (64 - 8 * (unsigned)(e - p));
+            if (!(special_bytes(load8(p)) & mask))
+                return CMX_OK;
+        }
+#endif
         while (p < e && !string_special[*p])
             p++;
         if (p >= e)
@@ -224,6 +285,7 @@ static cmx_err check_string(const char *s, size_t start, size_t end, cmx_error *
             } else {
                 return fail_at(err, at, "invalid escape in string");
             }
+            *escaped = 1;
             continue;
         }
         size_t n = utf8_sequence(p, e);
@@ -236,8 +298,8 @@ static cmx_err check_string(const char *s, size_t start, size_t end, cmx_error *
 /* ---- 2. jsmn and its error positions -------------------------------------- */
 
 /* jsmn says only "invalid" and where it stopped; say what a client can fix. */
-static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos,
-                                    const jsmntok_t *super, cmx_error *err)
+static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos, const jsmntok_t *super,
+                                    cmx_error *err)
 {
     if (pos >= len)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "invalid JSON: unexpected end of input");
@@ -261,10 +323,18 @@ static cmx_err explain_jsmn_invalid(const char *s, size_t len, size_t pos,
             if (b < 0x20 || b >= 0x7f)
                 return fail_unexpected(err, s, p);
         }
-        if (super && super->type == JSMN_OBJECT)
+        if (super && super->type == JSMN_OBJECT) {
+            /* Right after a key, the ':' is what is missing. */
+            size_t b = pos;
+            while (b > 0 && is_ws((unsigned char)s[b - 1]))
+                b--;
+            if (b > 0 && s[b - 1] == '"')
+                return fail_at(err, pos, "expected ':' after object key");
             return fail_at(err, pos, "expected a string (object keys are strings)");
-        return fail_at(err, pos, super && super->type == JSMN_STRING ? "expected ',' or '}'"
-                                                                      : "expected ',' or ']'");
+        }
+        return fail_at(err, pos,
+                       super && super->type == JSMN_STRING ? "expected ',' or '}'"
+                                                           : "expected ',' or ']'");
     }
     return fail_unexpected(err, s, pos);
 }
@@ -308,8 +378,15 @@ static cmx_err tokenize(cmx_json_doc *doc, cmx_arena *arena, cmx_error *err)
             const char *nul = memchr(doc->bytes, '\0', doc->len);
             if (nul)
                 return fail_at(err, (size_t)(nul - doc->bytes), "NUL byte");
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                 "invalid JSON: unexpected end of input");
+            /* "[] 1": jsmn waits for a delimiter after the 1, but the text
+             * was over after the first value. */
+            if (parser.toknext > 0 && doc->tok[0].end >= 0) {
+                size_t p = (size_t)doc->tok[0].end + (doc->tok[0].type == JSMN_STRING);
+                while (p < doc->len && is_ws((unsigned char)doc->bytes[p]))
+                    p++;
+                return fail_at(err, p, "unexpected data after the JSON value");
+            }
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "invalid JSON: unexpected end of input");
         }
         const jsmntok_t *super = parser.toksuper >= 0 ? &doc->tok[parser.toksuper] : NULL;
         return explain_jsmn_invalid(doc->bytes, doc->len, parser.pos, super, err);
@@ -357,8 +434,7 @@ static cmx_err check_gap(const char *s, size_t from, size_t to, char sep, int is
 }
 
 /* s[from..close) is the inside end of a container, before its bracket. */
-static cmx_err check_close(const char *s, size_t from, size_t close, const frame *f,
-                           cmx_error *err)
+static cmx_err check_close(const char *s, size_t from, size_t close, const frame *f, cmx_error *err)
 {
     int after_key = f->is_object && (f->count & 1);
     for (size_t p = from; p < close; p++) {
@@ -376,10 +452,16 @@ static cmx_err check_close(const char *s, size_t from, size_t close, const frame
     return CMX_OK;
 }
 
-static cmx_err check_token(const char *s, jsmntok_t *t, cmx_error *err)
+/* Checks a string or primitive and stores, for strings, whether it holds
+ * escapes in jsmn's `parent` field (unused once the walk is done). */
+static cmx_err check_token(const char *s, size_t len, jsmntok_t *t, cmx_error *err)
 {
-    if (t->type == JSMN_STRING)
-        return check_string(s, (size_t)t->start, (size_t)t->end, err);
+    if (t->type == JSMN_STRING) {
+        int escaped = 0;
+        cmx_err rc = check_string(s, (size_t)t->start, (size_t)t->end, len, &escaped, err);
+        t->parent = escaped;
+        return rc;
+    }
     return check_primitive(s, (size_t)t->start, (size_t)t->end, err);
 }
 
@@ -389,6 +471,7 @@ static cmx_err walk(cmx_json_doc *doc, cmx_error *err)
     jsmntok_t *t = doc->tok;
     int n = doc->n;
     frame stack[CMX_JSON_MAX_DEPTH];
+    frame cur = {-1, 0, 0, 0}; /* the innermost open container, kept out of memory */
     int depth = 0;
     size_t pos = 0;
     int i = 0;
@@ -398,22 +481,26 @@ static cmx_err walk(cmx_json_doc *doc, cmx_error *err)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "invalid JSON: unexpected end of input");
     for (;;) {
         if (depth > 0) {
-            frame *f = &stack[depth - 1];
-            if (i >= n || (size_t)t[i].start >= f->end) {
-                if ((rc = check_close(s, pos, f->end - 1, f, err)) != CMX_OK)
+            if (i >= n || (size_t)t[i].start >= cur.end) {
+                size_t close = cur.end - 1;
+                if ((pos != close || (cur.is_object && (cur.count & 1))) &&
+                    (rc = check_close(s, pos, close, &cur, err)) != CMX_OK)
                     return rc;
-                t[f->tok].size = i;
-                pos = f->end;
-                depth--;
+                t[cur.tok].size = i;
+                pos = cur.end;
+                if (--depth > 0)
+                    cur = stack[depth - 1];
                 continue;
             }
-            char sep = f->count == 0 ? 0 : (f->is_object && (f->count & 1)) ? ':' : ',';
-            if ((rc = check_gap(s, pos, token_start(&t[i]), sep, f->is_object, err)) != CMX_OK)
+            char sep = cur.count == 0 ? 0 : (cur.is_object && (cur.count & 1)) ? ':' : ',';
+            size_t start = token_start(&t[i]);
+            /* Fast path: the gap is exactly the separator, as in compact JSON. */
+            if (!(sep ? start == pos + 1 && s[pos] == sep : start == pos) &&
+                (rc = check_gap(s, pos, start, sep, cur.is_object, err)) != CMX_OK)
                 return rc;
-            if (f->is_object && !(f->count & 1) && t[i].type != JSMN_STRING)
-                return fail_at(err, token_start(&t[i]),
-                               "expected a string (object keys are strings)");
-            f->count++;
+            if (cur.is_object && !(cur.count & 1) && t[i].type != JSMN_STRING)
+                return fail_at(err, start, "expected a string (object keys are strings)");
+            cur.count++;
         } else {
             if (i > 0)
                 break;
@@ -423,14 +510,16 @@ static cmx_err walk(cmx_json_doc *doc, cmx_error *err)
         if (t[i].type == JSMN_OBJECT || t[i].type == JSMN_ARRAY) {
             if (depth == CMX_JSON_MAX_DEPTH)
                 return fail_at(err, (size_t)t[i].start, "nesting deeper than 128 levels");
-            stack[depth].tok = i;
-            stack[depth].end = (size_t)t[i].end;
-            stack[depth].is_object = t[i].type == JSMN_OBJECT;
-            stack[depth].count = 0;
+            if (depth > 0)
+                stack[depth - 1] = cur;
+            cur.tok = i;
+            cur.end = (size_t)t[i].end;
+            cur.is_object = t[i].type == JSMN_OBJECT;
+            cur.count = 0;
             depth++;
             pos = (size_t)t[i].start + 1;
         } else {
-            if ((rc = check_token(s, &t[i], err)) != CMX_OK)
+            if ((rc = check_token(s, doc->len, &t[i], err)) != CMX_OK)
                 return rc;
             t[i].size = i + 1;
             pos = (size_t)t[i].end + (t[i].type == JSMN_STRING);
@@ -493,7 +582,9 @@ cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx
     if (c != '{' && c != '[' && c != '"')
         return parse_top_level_primitive(doc, first, err);
 
-    cmx_err rc = check_depth(bytes, len, err);
+    cmx_err rc = CMX_OK;
+    if (count_openers(bytes, len) > CMX_JSON_MAX_DEPTH)
+        rc = check_depth(bytes, len, err);
     if (rc == CMX_OK)
         rc = tokenize(doc, arena, err);
     if (rc == CMX_OK)
@@ -611,17 +702,26 @@ long cmx_json_doc_unescape(const cmx_json_doc *doc, int i, char *out, size_t cap
     return (long)n;
 }
 
+long cmx_json_doc_key(const cmx_json_doc *doc, int i, char *buf, size_t cap, const char **out)
+{
+    const jsmntok_t *t = &doc->tok[i];
+    if (!t->parent) {
+        *out = doc->bytes + t->start;
+        return t->end - t->start;
+    }
+    *out = buf;
+    return cmx_json_doc_unescape(doc, i, buf, cap);
+}
+
 int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len)
 {
     const jsmntok_t *t = &doc->tok[i];
     const char *p = doc->bytes + t->start;
     size_t n = (size_t)(t->end - t->start);
-    if (n == name_len && memcmp(p, name, n) == 0)
-        return 1;
+    if (!t->parent)
+        return n == name_len && memcmp(p, name, n) == 0;
     /* An escaped spelling ("mod\u0065l") is the same key to every other
      * parser, so it must be to us too. */
-    if (n <= name_len || !memchr(p, '\\', n))
-        return 0;
     char buf[64];
     long got = cmx_json_doc_unescape(doc, i, buf, sizeof buf);
     return got == (long)name_len && memcmp(buf, name, name_len) == 0;

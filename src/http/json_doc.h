@@ -54,8 +54,12 @@ void cmx_json_doc_release(cmx_json_doc *doc);
 
 cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i);
 
-/* Index of the first token after i's subtree (after a successful parse the
- * walk stores it in jsmn's `size` field, which nothing else reads). */
+/* After a successful parse two jsmn fields are reused (nothing reads them
+ * once the walk is done): `size` holds the index of the first token after the
+ * token's subtree, and `parent`, for strings, is 1 when the string holds
+ * escape sequences (so plain keys compare with one memcmp). */
+
+/* Index of the first token after i's subtree. */
 static inline int cmx_json_doc_next(const cmx_json_doc *doc, int i)
 {
     return doc->tok[i].size;
@@ -63,6 +67,11 @@ static inline int cmx_json_doc_next(const cmx_json_doc *doc, int i)
 
 /* The value's bytes; strings include their quotes. */
 cmx_json_span cmx_json_doc_span(const cmx_json_doc *doc, int i);
+
+/* The unescaped bytes of string token i: *out points into the document when
+ * the string has no escapes, else into buf[0..cap).  Returns the length, or a
+ * negative value as cmx_json_doc_unescape does. */
+long cmx_json_doc_key(const cmx_json_doc *doc, int i, char *buf, size_t cap, const char **out);
 
 /* True when string token i, unescaped, equals name[0..name_len). */
 int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len);

@@ -28,32 +28,34 @@ typedef struct fields {
     int model, messages, input, stream, stream_options;
 } fields;
 
+static int *field_slot(fields *f, const char *key, size_t len)
+{
+    switch (len) {
+    case 5:
+        if (memcmp(key, "model", 5) == 0)
+            return &f->model;
+        return memcmp(key, "input", 5) == 0 ? &f->input : NULL;
+    case 6: return memcmp(key, "stream", 6) == 0 ? &f->stream : NULL;
+    case 8: return memcmp(key, "messages", 8) == 0 ? &f->messages : NULL;
+    case 14: return memcmp(key, "stream_options", 14) == 0 ? &f->stream_options : NULL;
+    default: return NULL;
+    }
+}
+
 static cmx_err find_fields(const cmx_json_doc *doc, fields *f, cmx_error *err)
 {
-    static const struct {
-        const char *name;
-        size_t len;
-        size_t offset;
-    } wanted[] = {
-        {KEY("model"), offsetof(fields, model)},
-        {KEY("messages"), offsetof(fields, messages)},
-        {KEY("input"), offsetof(fields, input)},
-        {KEY("stream"), offsetof(fields, stream)},
-        {KEY("stream_options"), offsetof(fields, stream_options)},
-    };
     f->model = f->messages = f->input = f->stream = f->stream_options = -1;
     int end = cmx_json_doc_next(doc, 0);
     for (int k = 1; k < end; k = cmx_json_doc_next(doc, k + 1)) {
-        for (size_t w = 0; w < sizeof wanted / sizeof wanted[0]; w++) {
-            if (!cmx_json_doc_key_is(doc, k, wanted[w].name, wanted[w].len))
-                continue;
-            int *slot = (int *)((char *)f + wanted[w].offset);
-            if (*slot >= 0)
-                return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%s'",
-                                     wanted[w].name);
-            *slot = k + 1;
-            break;
-        }
+        char buf[16];
+        const char *key;
+        long len = cmx_json_doc_key(doc, k, buf, sizeof buf, &key);
+        int *slot = len >= 0 ? field_slot(f, key, (size_t)len) : NULL;
+        if (!slot)
+            continue;
+        if (*slot >= 0)
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%.*s'", (int)len, key);
+        *slot = k + 1;
     }
     return CMX_OK;
 }
@@ -82,8 +84,7 @@ static cmx_err read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out,
     return CMX_OK;
 }
 
-static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *out,
-                              cmx_error *err)
+static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *out, cmx_error *err)
 {
     if (v < 0)
         return bad(err, "missing required field 'messages'");
@@ -93,8 +94,7 @@ static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *
     int end = cmx_json_doc_next(doc, v);
     for (int m = v + 1; m < end; m = cmx_json_doc_next(doc, m), idx++) {
         if (cmx_json_doc_type(doc, m) != CMX_JSON_OBJECT)
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] must be an object",
-                                 idx);
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] must be an object", idx);
         int role = cmx_json_doc_member(doc, m, KEY("role"), NULL);
         if (role < 0)
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] has no 'role'", idx);
@@ -159,9 +159,11 @@ static cmx_err scan_parsed(cmx_api api, const cmx_json_doc *doc, cmx_request_sca
     cmx_err rc = find_fields(doc, &f, err);
     if (rc == CMX_OK)
         rc = read_model(doc, f.model, out, err);
-    if (rc == CMX_OK)
-        rc = api == CMX_API_CHAT ? check_messages(doc, f.messages, out, err)
-                                 : check_input(doc, f.input, err);
+    if (rc != CMX_OK)
+        return rc;
+    if (api == CMX_API_EMBEDDINGS)
+        return check_input(doc, f.input, err); /* embeddings do not stream */
+    rc = check_messages(doc, f.messages, out, err);
     if (rc == CMX_OK)
         rc = read_stream(doc, &f, out, err);
     return rc;
@@ -208,11 +210,26 @@ static char *put_escaped(char *o, const char *value, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
         switch (c) {
-        case '"': *o++ = '\\'; *o++ = '"'; break;
-        case '\\': *o++ = '\\'; *o++ = '\\'; break;
-        case '\n': *o++ = '\\'; *o++ = 'n'; break;
-        case '\r': *o++ = '\\'; *o++ = 'r'; break;
-        case '\t': *o++ = '\\'; *o++ = 't'; break;
+        case '"':
+            *o++ = '\\';
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
         default:
             if (c < 0x20) {
                 memcpy(o, "\\u00", 4);

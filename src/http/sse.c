@@ -42,7 +42,7 @@ void cmx_sse_parser_free(cmx_sse_parser *p)
 
 int cmx_sse_has_partial(const cmx_sse_parser *p)
 {
-    return p->line.len > 0 || p->has_data || p->event.len > 0;
+    return p->line.len > 0 || p->event_bytes > 0;
 }
 
 static void reset_event(cmx_sse_parser *p, feed_state *fs)
@@ -50,6 +50,7 @@ static void reset_event(cmx_sse_parser *p, feed_state *fs)
     cmx_buf_reset(&p->data);
     cmx_buf_reset(&p->event);
     p->has_data = 0;
+    p->event_bytes = 0;
     fs->direct = NULL;
     fs->direct_len = 0;
 }
@@ -65,6 +66,8 @@ static int settle_direct(cmx_sse_parser *p, feed_state *fs)
     return rc;
 }
 
+/* Every line, complete or not, is checked as if it belonged to the event,
+ * so the outcome does not depend on where feeds split the stream. */
 static int over_limit(const cmx_sse_parser *p, size_t bytes)
 {
     return p->max_event_bytes && bytes > p->max_event_bytes;
@@ -102,6 +105,7 @@ static int process_line(cmx_sse_parser *p, feed_state *fs, const char *line, siz
         return dispatch(p, fs);
     if (line[0] == ':')
         return 0; /* comment */
+    p->event_bytes += len;
     const char *colon = memchr(line, ':', len);
     size_t name_len = colon ? (size_t)(colon - line) : len;
     const char *value = colon ? colon + 1 : line + len;
@@ -112,9 +116,6 @@ static int process_line(cmx_sse_parser *p, feed_state *fs, const char *line, siz
     }
 
     if (field_is(line, name_len, "data", 4)) {
-        size_t held = p->data.len + fs->direct_len + (p->has_data ? 1 : 0);
-        if (over_limit(p, held + value_len + p->event.len))
-            return -1;
         if (!p->has_data) {
             p->has_data = 1;
             if (in_place) {
@@ -129,8 +130,6 @@ static int process_line(cmx_sse_parser *p, feed_state *fs, const char *line, siz
         return cmx_buf_append(&p->data, value, value_len);
     }
     if (field_is(line, name_len, "event", 5)) {
-        if (over_limit(p, p->data.len + fs->direct_len + value_len))
-            return -1;
         cmx_buf_reset(&p->event);
         return cmx_buf_append(&p->event, value, value_len);
     }
@@ -188,7 +187,7 @@ int cmx_sse_feed(cmx_sse_parser *p, const char *bytes, size_t len)
     while (s < end) {
         const char *eol = find_line_end(s, end);
         if (!eol) {
-            if (over_limit(p, p->line.len + (size_t)(end - s)) ||
+            if (over_limit(p, p->event_bytes + p->line.len + (size_t)(end - s)) ||
                 cmx_buf_append(&p->line, s, (size_t)(end - s)) < 0)
                 rc = -1;
             break;
@@ -197,13 +196,14 @@ int cmx_sse_feed(cmx_sse_parser *p, const char *bytes, size_t len)
         size_t line_len = (size_t)(eol - s);
         int in_place = p->line.len == 0;
         if (!in_place) {
-            if (over_limit(p, p->line.len + line_len) || cmx_buf_append(&p->line, s, line_len) < 0) {
+            if (over_limit(p, p->event_bytes + p->line.len + line_len) ||
+                cmx_buf_append(&p->line, s, line_len) < 0) {
                 rc = -1;
                 break;
             }
             line = p->line.data;
             line_len = p->line.len;
-        } else if (over_limit(p, line_len)) {
+        } else if (over_limit(p, p->event_bytes + line_len)) {
             rc = -1;
             break;
         }

@@ -33,9 +33,12 @@ typedef struct cmx_sse_parser {
     int has_data;
     int seen_bytes; /* BOM handling */
     int last_was_cr;
-    size_t max_event_bytes; /* 0: unlimited; over → cmx_sse_feed returns -1 */
+    size_t max_event_bytes; /* 0: unlimited; over → cmx_sse_feed returns -1.
+                             * An event's size is the bytes of its field lines
+                             * (line ends and comment lines not counted). */
     cmx_sse_event_cb cb;
     void *ctx;
+    size_t event_bytes; /* size of the event being read, for max_event_bytes */
 } cmx_sse_parser;
 
 void cmx_sse_parser_init(cmx_sse_parser *p, cmx_sse_event_cb cb, void *ctx);
