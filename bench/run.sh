@@ -223,7 +223,7 @@ if [ -z "$CMX_SKIP" ]; then
   ready_200() {
     local line=
     { printf 'GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-      IFS= read -r -t 1 line <&3; } 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+      IFS= read -r -t 1 line <&3; } 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1" || return 1
     [[ $line == *" 200"* ]]
   }
   samples=()

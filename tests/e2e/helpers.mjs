@@ -116,8 +116,10 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs }) {
       if (stopped) return exited;
       stopped = true;
       if (!exited) child.kill('SIGTERM');
-      const timer = sleep(timeoutMs).then(() => 'timeout');
-      const res = await Promise.race([exitPromise, timer]);
+      let timer;
+      const timeout = new Promise((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
+      const res = await Promise.race([exitPromise, timeout]);
+      clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
       if (res === 'timeout') {
         child.kill('SIGKILL');
