@@ -30,6 +30,7 @@ models:
   chat: { targets: [ { provider: emu, model: gpt-4o-mini } ] }
   brokenjson: { targets: [ { provider: emu, model: "gpt-4o-mini+fault:invalid_json" } ] }
   htmlpage: { targets: [ { provider: emu, model: "gpt-4o-mini+fault:wrong_content_type" } ] }
+  garbage: { targets: [ { provider: emu, model: "gpt-4o-mini+fault:garbage_sse" } ] }
 `,
   });
   client = new OpenAI({ apiKey: 'unused', baseURL: gw.baseURL, maxRetries: 0, timeout: 10000 });
@@ -138,6 +139,14 @@ describe('upstream mistakes', () => {
     const r = await post(chatBody('htmlpage', 'x'));
     assert.equal(r.status, 502, r.body);
     assertOpenAIError(assert, r.body);
+  });
+
+  test('upstream streams garbage before any good chunk → 502, nothing relayed', async () => {
+    const r = await post({ ...chatBody('garbage', 'x'), stream: true });
+    assert.equal(r.status, 502, r.body);
+    const e = assertOpenAIError(assert, r.body);
+    assert.equal(e.attempts[0].error, 'upstream_protocol', r.body);
+    assert.match(e.attempts[0].message, /not valid JSON/, r.body);
   });
 
   test('upstream truncates a stream → error event, no [DONE]', async () => {

@@ -64,7 +64,8 @@ test('without the CA the certificate is refused and the attempt says tls', async
   assert.ok([502, 503].includes(r.status), `status ${r.status}: ${r.body}`);
   const err = assertOpenAIError(assert, r.body);
   assert.equal(err.attempts?.length, 1, r.body);
-  assert.match(JSON.stringify(err.attempts[0].error), /tls|ssl|certificate|verif/i);
+  assert.equal(err.attempts[0].cause, 'tls', r.body);
+  assert.match(err.attempts[0].message, /certificate|verif/i, r.body);
   assert.equal(emu.stats().total, 0, 'no request may be sent over an unverified connection');
 });
 
