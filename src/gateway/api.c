@@ -126,6 +126,8 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_reply_error(c, 405, CMX_ERR_METHOD, NULL, "method_not_allowed", msg, NULL, allow);
         return;
     }
+    /* Probes come every few seconds from every orchestrator: not worth a line. */
+    c->quiet = ep == EP_LIVE || ep == EP_READY;
     switch (ep) {
     case EP_LIVE:
         cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL);

@@ -65,7 +65,7 @@ void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const cha
 
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
 {
-    if (!c->worker->access_log)
+    if (!c->worker->access_log || c->quiet)
         return;
     cmx_access_entry e = {
         .request_id = c->request_id,

@@ -19,6 +19,7 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
+    int quiet; /* health probes: no access log line */
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
