@@ -868,6 +868,132 @@ static void reports_dns_failure_without_nameservers(void **state)
     evdns_base_free(dns, 0);
 }
 
+/* ---------- a tiny DNS server for evdns ---------- */
+
+typedef struct dns_srv {
+    int fd, port;
+    pthread_t thread;
+    atomic_int stop;
+    atomic_int queries; /* for "api.test" */
+} dns_srv;
+
+/* Answers A 127.0.0.1 for api.test, nothing for its AAAA, NXDOMAIN otherwise. */
+static void *dns_main(void *arg)
+{
+    dns_srv *d = arg;
+    while (!atomic_load(&d->stop)) {
+        struct pollfd p = {d->fd, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        unsigned char q[512], a[600];
+        struct sockaddr_storage from;
+        socklen_t flen = sizeof from;
+        ssize_t n = recvfrom(d->fd, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
+        if (n < 17)
+            continue;
+        size_t i = 12;
+        char name[256] = "";
+        while (i < (size_t)n && q[i] != 0) {
+            size_t l = q[i];
+            if (strlen(name) + l + 2 > sizeof name || i + 1 + l > (size_t)n)
+                break;
+            if (name[0])
+                strcat(name, ".");
+            strncat(name, (char *)q + i + 1, l);
+            i += 1 + l;
+        }
+        size_t qend = i + 5;
+        if (qend > (size_t)n)
+            continue;
+        int qtype = q[i + 1] << 8 | q[i + 2];
+        int known = strcasecmp(name, "api.test") == 0;
+        int answer = known && qtype == 1;
+        if (known && qtype == 1)
+            atomic_fetch_add(&d->queries, 1);
+        memcpy(a, q, qend);
+        a[2] = 0x81;
+        a[3] = known ? 0x80 : 0x83; /* RA, rcode 0 or NXDOMAIN */
+        a[4] = 0, a[5] = 1;         /* one question */
+        a[6] = 0, a[7] = answer ? 1 : 0;
+        memset(a + 8, 0, 4);
+        size_t len = qend;
+        if (answer) {
+            const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1};
+            memcpy(a + len, rr, sizeof rr);
+            len += sizeof rr;
+        }
+        sendto(d->fd, a, len, 0, (struct sockaddr *)&from, flen);
+    }
+    return NULL;
+}
+
+static dns_srv *dns_start(void)
+{
+    dns_srv *d = calloc(1, sizeof *d);
+    d->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(d->fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(d->fd, (struct sockaddr *)&a, &len);
+    d->port = ntohs(a.sin_port);
+    pthread_create(&d->thread, NULL, dns_main, d);
+    return d;
+}
+
+static void dns_stop(dns_srv *d)
+{
+    atomic_store(&d->stop, 1);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+    free(d);
+}
+
+static void resolves_names_with_evdns_and_caches_them(void **state)
+{
+    fixture *f = *state;
+    dns_srv *d = dns_start();
+    srv *s = srv_start(script_keepalive_hello, NULL);
+    struct evdns_base *dns = evdns_base_new(f->base, 0);
+    char ns[64];
+    snprintf(ns, sizeof ns, "127.0.0.1:%d", d->port);
+    assert_int_equal(evdns_base_nameserver_ip_add(dns, ns), 0);
+    cmx_upstream_settings set;
+    cmx_upstream_settings_default(&set);
+    set.https_proxy = set.http_proxy = set.no_proxy = NULL;
+    set.max_idle_per_origin = 0; /* every request connects, and so resolves */
+    cmx_upstream *up = cmx_upstream_new(f->base, dns, &set);
+
+    fixture_origin(f, 0, "api.test", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    for (int i = 0; i < 2; i++) {
+        result r = {0};
+        r.call = cmx_upstream_send(up, &req, &callbacks, &r);
+        run_until(f->base, &r.completes, 1);
+        expect_kind(&r, CMX_OK);
+        assert_string_equal(r.body, "hello");
+    }
+    assert_int_equal(atomic_load(&d->queries), 1); /* the second came from the cache */
+    assert_int_equal(atomic_load(&s->accepted), 2);
+    char expect_host[64];
+    snprintf(expect_host, sizeof expect_host, "Host: api.test:%d\r\n", s->port);
+    assert_non_null(strstr(s->last_request, expect_host));
+
+    fixture_origin(f, 0, "nx.test", s->port);
+    result r = {0};
+    r.call = cmx_upstream_send(up, &req, &callbacks, &r);
+    run_until(f->base, &r.completes, 1);
+    expect_kind(&r, CMX_ERR_UNAVAILABLE);
+    assert_int_equal(r.err.cause, CMX_CAUSE_DNS);
+    assert_non_null(strstr(r.err.message, "cannot resolve nx.test"));
+
+    cmx_upstream_free(up);
+    evdns_base_free(dns, 0);
+    srv_stop(s);
+    dns_stop(d);
+}
+
 static void cancel_inside_on_body_stops_callbacks_and_closes(void **state)
 {
     fixture *f = *state;
@@ -1288,6 +1414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reports_malformed_response_as_protocol_error, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reports_dns_failure_without_nameservers, setup, teardown),
+        cmocka_unit_test_setup_teardown(resolves_names_with_evdns_and_caches_them, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_inside_on_body_stops_callbacks_and_closes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(cancel_before_start_runs_no_callback, setup, teardown),
