@@ -394,6 +394,30 @@ static void script_stream_until_closed(sconn *c)
         atomic_store(&c->s->saw_client_close, 1);
 }
 
+static void script_head_in_pieces(sconn *c)
+{
+    if (sc_read_request(c) < 0)
+        return;
+    const char *pieces[] = {"HTTP/1.1 200 OK\r\nX-Te", "st: spl", "it\r\nContent-Le",
+                            "ngth: 2\r\n\r\no", "k"};
+    for (size_t i = 0; i < 5; i++) {
+        sc_say(c, pieces[i]);
+        sleep_ms(20);
+    }
+    script_keepalive_hello(c);
+}
+
+static void script_too_many_headers(sconn *c)
+{
+    if (sc_read_request(c) < 0)
+        return;
+    sc_say(c, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 150; i++)
+        sc_say(c, "X-Many: header\r\n");
+    sc_say(c, "Content-Length: 0\r\n\r\n");
+    sc_wait_close(c);
+}
+
 /* ---------- the client side ---------- */
 
 typedef struct result {
@@ -634,6 +658,34 @@ static void ignores_interim_1xx_answer(void **state)
     assert_int_equal(r.head_calls, 1);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "hello");
+    srv_stop(s);
+}
+
+static void assembles_headers_split_across_reads(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_head_in_pieces, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result r = {0};
+    run_call(f, &req, &r);
+    expect_kind(&r, CMX_OK);
+    assert_string_equal(r.x_test, "split");
+    assert_string_equal(r.body, "ok");
+    srv_stop(s);
+}
+
+static void rejects_response_with_too_many_headers(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_too_many_headers, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result r = {0};
+    run_call(f, &req, &r);
+    expect_kind(&r, CMX_ERR_UPSTREAM_PROTOCOL);
+    assert_string_equal(r.err.message, "malformed response: more than 100 headers");
+    assert_int_equal(r.head_calls, 0);
     srv_stop(s);
 }
 
@@ -1398,6 +1450,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(reads_close_delimited_body_and_does_not_pool, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ignores_interim_1xx_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(assembles_headers_split_across_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(rejects_response_with_too_many_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(reuses_pooled_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(queues_requests_beyond_max_conns_per_origin, setup_one_conn,
                                         teardown),
