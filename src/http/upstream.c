@@ -383,8 +383,11 @@ static void call_release_resources(cmx_upstream_call *call, int pool_ok)
 
 void cmx_up_call_finish(cmx_upstream_call *call)
 {
+    /* Reusable only when nothing is left over either way: no unread bytes,
+     * and no unsent request bytes (a server may answer before reading all). */
     int pool_ok = call->err.kind == CMX_OK && call->keep_alive && call->conn &&
-                  evbuffer_get_length(bufferevent_get_input(call->conn->bev)) == 0;
+                  evbuffer_get_length(bufferevent_get_input(call->conn->bev)) == 0 &&
+                  evbuffer_get_length(bufferevent_get_output(call->conn->bev)) == 0;
     call_release_resources(call, pool_ok);
     call->busy++;
     if (call->cb.on_complete)

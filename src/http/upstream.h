@@ -87,8 +87,13 @@ typedef struct cmx_upstream_callbacks {
 typedef struct cmx_upstream cmx_upstream;       /* per-worker client with its pools */
 typedef struct cmx_upstream_call cmx_upstream_call;
 
+/* `dns` may be NULL: the client then makes its own from /etc/resolv.conf
+ * (IP literals and localhost work without any nameserver).  `settings` may be
+ * NULL for cmx_upstream_settings_default(); its strings are copied. */
 cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
                                const cmx_upstream_settings *settings);
+/* Closes idle connections and frees everything.  Every call must have
+ * completed or been cancelled first; free runs no callbacks. */
 void cmx_upstream_free(cmx_upstream *up);
 
 /* Starts a request.  The request's strings are copied; the caller may free
