@@ -219,7 +219,7 @@ if [ -z "$CMX_SKIP" ]; then
   overhead() { # model → "median p99" in µs
     grep -o "\"model\":\"$1\".*\"overhead_us\":[0-9]*" "$TMP/cloudmux.out" |
       sed 's/.*"overhead_us"://' | sort -n |
-      awk '{ a[NR] = $1 } END { if (NR == 0) { print "n/a n/a"; exit } print a[int((NR + 1) / 2)], a[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1] }'
+      awk '{ a[NR] = $1 } END { if (NR == 0) { print "n/a n/a"; exit }; i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; print a[int((NR + 1) / 2)], a[i] }'
   }
   OVH_JSON=$(overhead bench)
   OVH_STREAM=$(overhead bench-stream)

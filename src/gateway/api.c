@@ -59,8 +59,21 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
         if (i == given->len)
             return cmx_arena_strndup(req->arena, given->ptr, given->len);
     }
-    return cmx_arena_sprintf(req->arena, "cmx-%08x%02x%010llx", w->id_prefix, w->index & 0xff,
-                             (unsigned long long)++w->request_seq);
+    /* "cmx-" + worker's random prefix, worker index and sequence, in hex:
+     * unique per process, cheap to make. */
+    static const char hex[] = "0123456789abcdef";
+    char *id = cmx_arena_alloc(req->arena, 4 + 8 + 2 + 10 + 1);
+    if (!id)
+        return "cmx-unknown";
+    memcpy(id, "cmx-", 4);
+    uint64_t parts[3] = {w->id_prefix, (uint64_t)(w->index & 0xff), ++w->request_seq};
+    const int digits[3] = {8, 2, 10};
+    char *p = id + 4;
+    for (int k = 0; k < 3; k++)
+        for (int d = digits[k] - 1; d >= 0; d--)
+            *p++ = hex[(parts[k] >> (4 * d)) & 15];
+    *p = '\0';
+    return id;
 }
 
 /* Bearer token against every configured key; each compare is constant-time

@@ -297,6 +297,7 @@ static void conn_free(cmx_http_conn *c)
     bufferevent_free(c->bev); /* closes the socket */
     event_free(c->timer);
     event_free(c->resume);
+    event_free(c->flush_soon);
     cmx_arena_free(c->arena);
     free(c->rbuf);
     free(c->hdrs);
@@ -595,6 +596,19 @@ static void read_cb(struct bufferevent *bev, void *arg)
     leave(c);
 }
 
+static void flush_soon_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_http_conn *c = arg;
+    if (!c->dead)
+        cmx_http_flush(c);
+}
+
+void cmx_http_flush_soon(cmx_http_conn *c)
+{
+    if (!c->write_waiting)
+        event_active(c->flush_soon, EV_WRITE, 0);
+}
+
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     cmx_http_conn *c = arg;
@@ -689,7 +703,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
     c->arena = cmx_arena_new(ARENA_FIRST_BLOCK);
     c->timer = evtimer_new(srv->base, timer_cb, c);
     c->resume = event_new(srv->base, -1, 0, resume_cb, c);
-    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume)
+    c->flush_soon = event_new(srv->base, -1, 0, flush_soon_cb, c);
+    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume && c->flush_soon)
         c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         free(c->rbuf);
@@ -699,6 +714,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
             event_free(c->timer);
         if (c->resume)
             event_free(c->resume);
+        if (c->flush_soon)
+            event_free(c->flush_soon);
         free(c);
         return NULL;
     }

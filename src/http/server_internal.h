@@ -67,6 +67,7 @@ struct cmx_http_conn {
     struct bufferevent *bev;
     struct event *timer;
     struct event *resume; /* deferred "parse what is buffered" */
+    struct event *flush_soon; /* deferred write of queued stream chunks */
     http_parser parser;
     conn_phase phase;
     timer_kind timer_kind;
@@ -137,5 +138,8 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
 void cmx_http_write_continue(cmx_http_conn *c);
 /* Sends what is queued now, unless libevent is already waiting to. */
 void cmx_http_flush(cmx_http_conn *c);
+/* Writes queued bytes once the current callback has returned, so the stream
+ * chunks written during one upstream read leave in one system call. */
+void cmx_http_flush_soon(cmx_http_conn *c);
 
 #endif

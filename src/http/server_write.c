@@ -7,6 +7,9 @@
  * framed the same way.  Heads are assembled with memcpy, not printf: this
  * runs once per request.
  *
+ * Stream chunks are written once the current callback has returned, so the
+ * chunks produced from one upstream read leave together.
+ *
  * Queued bytes are written at once with one writev, without waiting for the
  * event loop: libevent would arm and disarm its write event around every
  * response, two epoll_ctl calls each time.  Only when the socket does not
@@ -181,7 +184,9 @@ static char *put_head(char *p, const head *h)
 }
 
 /* Head and optional body in one reserved stretch of the output buffer. */
-static void emit(cmx_http_conn *c, const head *h, const char *body, size_t body_len)
+/* Queues head and body; writes them now, or (a stream's head) with the
+ * stream's first chunks. */
+static void emit(cmx_http_conn *c, const head *h, const char *body, size_t body_len, int now)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     size_t need = head_bound(h) + body_len;
@@ -194,7 +199,10 @@ static void emit(cmx_http_conn *c, const head *h, const char *body, size_t body_
         p = put(p, body, body_len);
     vec.iov_len = (size_t)(p - start);
     evbuffer_commit_space(out, &vec, 1);
-    cmx_http_flush(c);
+    if (now)
+        cmx_http_flush(c);
+    else
+        cmx_http_flush_soon(c);
 }
 
 void cmx_http_flush(cmx_http_conn *c)
@@ -238,7 +246,7 @@ void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_t
     head_init(&h, status, content_type, extra_headers, bodiless ? FRAME_NONE : FRAME_LENGTH,
               body_len, connection_header(c, closing));
     int send_body = !bodiless && !c->ex.is_head;
-    emit(c, &h, body, send_body ? body_len : 0);
+    emit(c, &h, body, send_body ? body_len : 0, 1);
 }
 
 void cmx_http_write_continue(cmx_http_conn *c)
@@ -296,7 +304,7 @@ void cmx_http_stream_begin(cmx_http_exchange *ex, int status, const char *conten
         head_init(&h, status, content_type, extra_headers, FRAME_CHUNKED, 0,
                   connection_header(c, closing));
     }
-    emit(c, &h, NULL, 0);
+    emit(c, &h, NULL, 0, 0);
     ex->state = EX_STREAMING;
 }
 
@@ -307,7 +315,7 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
     struct evbuffer *out = bufferevent_get_output(ex->conn->bev);
     if (ex->raw_stream) {
         evbuffer_add(out, data, len);
-        cmx_http_flush(ex->conn);
+        cmx_http_flush_soon(ex->conn);
         return;
     }
     struct evbuffer_iovec vec;
@@ -320,7 +328,7 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
     p = PUT_LIT(p, "\r\n");
     vec.iov_len = (size_t)(p - start);
     evbuffer_commit_space(out, &vec, 1);
-    cmx_http_flush(ex->conn);
+    cmx_http_flush_soon(ex->conn);
 }
 
 size_t cmx_http_stream_pending(cmx_http_exchange *ex)

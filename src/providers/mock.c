@@ -41,6 +41,7 @@ typedef struct mock_attempt {
     uint32_t chunk_index; /* next stream step */
     uint32_t n_chunks;
     int fail_status;      /* 0: succeed */
+    int times_out;        /* latency beyond the first-byte timeout */
     cmx_usage usage;
     char id[40];
     long created;
@@ -203,6 +204,14 @@ static int stream_step(mock_attempt *a)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     mock_attempt *a = arg;
+    if (a->times_out) {
+        cmx_error err;
+        cmx_error_set(&err, CMX_ERR_TIMEOUT, "no response byte within %u ms (simulated latency %u ms)",
+                      a->state->cfg->timeouts.first_byte_ms, a->state->cfg->mock.latency_ms);
+        err.cause = CMX_CAUSE_FIRST_BYTE_TIMEOUT;
+        finish(a, &err, NULL);
+        return;
+    }
     if (a->fail_status) {
         fail(a);
         return;
@@ -284,7 +293,13 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     }
     a->usage.total_tokens = a->usage.prompt_tokens + a->usage.completion_tokens;
 
+    /* The provider's first-byte timeout applies as it would to a real one. */
     uint32_t latency = mc->latency_ms;
+    uint32_t first_byte = s->cfg->timeouts.first_byte_ms;
+    if (first_byte && latency > first_byte) {
+        a->times_out = 1;
+        latency = first_byte;
+    }
     struct timeval tv = {latency / 1000, (latency % 1000) * 1000};
     evtimer_add(a->timer, &tv);
     return a;

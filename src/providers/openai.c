@@ -161,6 +161,21 @@ static int is_json_type(const char *ct)
     return strstr(ct, "json") != NULL;
 }
 
+/* A non-negative decimal number below one day, else -1. */
+static double parse_seconds(cmx_slice v)
+{
+    char tmp[32];
+    if (v.len == 0 || v.len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, v.ptr, v.len);
+    tmp[v.len] = '\0';
+    char *end;
+    double x = strtod(tmp, &end);
+    while (*end == ' ')
+        end++;
+    return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
+}
+
 static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
 {
     openai_attempt *a = ctx;
@@ -176,14 +191,14 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
                 if (a->content_type[k] >= 'A' && a->content_type[k] <= 'Z')
                     a->content_type[k] = (char)(a->content_type[k] + 32);
         } else if (cmx_slice_case_eq(h->name, "retry-after-ms")) {
-            a->retry_after_ms = (uint32_t)strtod(cmx_arena_strndup(a->arena, h->value.ptr,
-                                                                   h->value.len), NULL);
+            double ms = parse_seconds(h->value);
+            if (ms > 0)
+                a->retry_after_ms = (uint32_t)ms;
         } else if (cmx_slice_case_eq(h->name, "retry-after") && !a->retry_after_ms) {
-            char *v = cmx_arena_strndup(a->arena, h->value.ptr, h->value.len);
-            char *end;
-            double secs = v ? strtod(v, &end) : 0;
-            if (v && end != v && secs > 0 && secs < 86400)
-                a->retry_after_ms = (uint32_t)(secs * 1000);
+            /* Seconds; the HTTP-date form is rare from LLM APIs and ignored. */
+            double secs = parse_seconds(h->value);
+            if (secs > 0)
+                a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
         }
     }
     if (status >= 200 && status < 300)
@@ -191,6 +206,36 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
                                        : is_json_type(a->content_type);
 }
 
+/* True when the chunk carries a usage object ("usage":{...}, not null). */
+static int has_usage_object(const char *data, size_t len)
+{
+    static const char key[] = "\"usage\":";
+    const char *p = memmem(data, len, key, sizeof key - 1);
+    if (!p)
+        return 0;
+    const char *end = data + len;
+    for (p += sizeof key - 1; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
+        ;
+    return p < end && *p == '{';
+}
+
+/* The cheap check for chunks after the first: one JSON object, by its ends. */
+static int looks_like_object(const char *data, size_t len)
+{
+    size_t i = 0, j = len;
+    while (i < j && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+    while (j > i && (data[j - 1] == ' ' || data[j - 1] == '\t' || data[j - 1] == '\n' ||
+                     data[j - 1] == '\r'))
+        j--;
+    return j - i >= 2 && data[i] == '{' && data[j - 1] == '}';
+}
+
+/* One upstream event.  The first chunk is validated in full: until it has
+ * gone to the client the router can still fail over, so garbage must be
+ * caught there.  Later chunks are checked by their shape, and parsed only
+ * when they carry usage; full validation of every chunk would cost more than
+ * the rest of the relay. */
 static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 {
     openai_attempt *a = ctx;
@@ -200,8 +245,13 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
         a->done_seen = 1;
         return 0;
     }
+    int has_usage = 0;
     cmx_usage u;
-    int has_usage = cmx_json_find_usage(ev->data, ev->data_len, a->arena, &u);
+    if (a->chunks == 0 || has_usage_object(ev->data, ev->data_len)) {
+        has_usage = cmx_json_find_usage(ev->data, ev->data_len, a->arena, &u);
+    } else if (!looks_like_object(ev->data, ev->data_len)) {
+        has_usage = -1;
+    }
     if (has_usage < 0) {
         cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
                       "upstream sent a stream chunk that is not valid JSON (after %zu chunks)",

@@ -41,6 +41,7 @@ models:
   on400: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=400" }, { provider: b, model: gpt-4o-mini } ] }
   allbad: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: a2, model: "gpt-4o+fault:status=500" } ] }
   alltimeout: { targets: [ { provider: a, model: "gpt-4o-mini+fault:hang" }, { provider: a2, model: "gpt-4o+fault:hang" } ] }
+  alllimited: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=429,retry_after=7" }, { provider: a2, model: "gpt-4o+fault:status=429,retry_after_ms=2500" } ] }
 `,
   });
   client = new OpenAI({ apiKey: 'unused', baseURL: gw.baseURL, maxRetries: 0, timeout: 15000 });
@@ -109,6 +110,15 @@ describe('every target fails', () => {
     const err = assertOpenAIError(assert, raw.body);
     assert.equal(err.attempts.length, 2);
     assert.ok(Date.now() - t0 < 6000, 'first_byte timeout of 400 ms not applied');
+  });
+
+  test('rate limited everywhere: 429 with the shortest Retry-After of the attempts', async () => {
+    const r = await httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody('alllimited', 'x') });
+    assert.equal(r.status, 429, r.body);
+    assert.equal(r.headers['retry-after'], '3', 'the 2.5 s hint rounds up to 3 s');
+    const e = assertOpenAIError(assert, r.body, { type: 'rate_limit_error' });
+    assert.deepEqual(e.attempts.map((a) => a.retry_after_ms), [7000, 2500]);
+    assert.deepEqual(e.attempts.map((a) => a.error), ['rate_limited', 'rate_limited']);
   });
 
   test('the official client sees an APIError with the status', async () => {

@@ -83,13 +83,15 @@ static const char *config_yaml =
     "  refuses: {type: mock, failure_rate: 1, failure_status: 400}\n"
     "  slow:    {type: mock, failure_rate: 1, failure_status: 504}\n"
     "  healthy: {type: mock, latency: 1ms, stream_chunks: 3, content: \"hello there\"}\n"
+    "  sluggish: {type: mock, latency: 5s, timeouts: {first_byte: 20ms}}\n"
     "models:\n"
     "  failover: {targets: [{provider: down}, {provider: limited}, {provider: healthy}]}\n"
     "  client_error: {targets: [{provider: refuses}, {provider: healthy}]}\n"
     "  all_limited: {targets: [{provider: limited}, {provider: limited}]}\n"
     "  all_timeout: {targets: [{provider: slow}]}\n"
     "  mixed_down: {targets: [{provider: down}, {provider: slow}]}\n"
-    "  healthy_only: {targets: [{provider: healthy, model: sim-1}]}\n";
+    "  healthy_only: {targets: [{provider: healthy, model: sim-1}]}\n"
+    "  sluggish_first: {targets: [{provider: sluggish}, {provider: healthy}]}\n";
 
 typedef struct fixture {
     struct event_base *base;
@@ -204,6 +206,16 @@ static void answers_503_when_targets_were_down_or_slow(void **state)
     assert_int_equal(o.err.status, 503);
 }
 
+static void fails_over_when_the_first_byte_timeout_passes(void **state)
+{
+    outcome o;
+    run(*state, "sluggish_first", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_int_equal(o.record_kinds[0], CMX_ERR_TIMEOUT);
+    assert_string_equal(o.provider, "healthy");
+}
+
 static void stream_fails_over_before_its_first_chunk(void **state)
 {
     outcome o;
@@ -256,6 +268,7 @@ int main(void)
         cmocka_unit_test(answers_429_when_every_target_is_rate_limited),
         cmocka_unit_test(answers_504_when_every_target_timed_out),
         cmocka_unit_test(answers_503_when_targets_were_down_or_slow),
+        cmocka_unit_test(fails_over_when_the_first_byte_timeout_passes),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
         cmocka_unit_test(cancel_stops_all_sink_calls),
