@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,8 @@ struct cmx_access_log {
     cmx_buf buf;
     struct event *timer;
     int timer_pending;
+    uint64_t stamp_ms; /* the millisecond `stamp` was formatted for */
+    char stamp[64];
 };
 
 /* Workers share the file descriptor; a write holds whole lines, and the lock
@@ -67,34 +70,84 @@ void cmx_access_log_flush(cmx_access_log *log)
     cmx_buf_reset(&log->buf);
 }
 
+/* Formatting by hand: a line per request is on the hot path, and the
+ * printf family cost as much as the rest of the request's own work. */
+
+static void put_raw(cmx_buf *b, const char *s, size_t n)
+{
+    cmx_buf_append(b, s, n);
+}
+
+#define PUT_LIT(b, lit) put_raw((b), (lit), sizeof(lit) - 1)
+
+static void put_u64(cmx_buf *b, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_raw(b, tmp + i, sizeof tmp - i);
+}
+
+/* Microseconds as milliseconds with three decimals. */
+static void put_ms(cmx_buf *b, uint64_t us)
+{
+    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                    (char)('0' + us % 10), 0};
+    put_u64(b, us / 1000);
+    put_raw(b, ".", 1);
+    put_raw(b, frac, 3);
+}
+
 static void put_str_field(cmx_buf *b, const char *key, const char *v, size_t len)
 {
-    cmx_buf_printf(b, ",\"%s\":", key);
+    put_raw(b, ",\"", 2);
+    put_raw(b, key, strlen(key));
+    put_raw(b, "\":", 2);
     if (!v) {
-        cmx_buf_append_str(b, "null");
+        PUT_LIT(b, "null");
         return;
     }
-    cmx_buf_append(b, "\"", 1);
+    put_raw(b, "\"", 1);
     cmx_buf_append_json_escaped(b, v, len);
-    cmx_buf_append(b, "\"", 1);
+    put_raw(b, "\"", 1);
 }
 
 static void put_tokens(cmx_buf *b, const char *key, int64_t v)
 {
-    if (v >= 0)
-        cmx_buf_printf(b, ",\"%s\":%lld", key, (long long)v);
+    if (v < 0)
+        return;
+    put_raw(b, ",\"", 2);
+    put_raw(b, key, strlen(key));
+    put_raw(b, "\":", 2);
+    put_u64(b, (uint64_t)v);
+}
+
+/* "2026-01-02T03:04:05.678Z", formatted once per millisecond at most. */
+static void put_timestamp(cmx_access_log *log, cmx_buf *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    if (ms != log->stamp_ms) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(log->stamp, sizeof log->stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms % 1000));
+        log->stamp_ms = ms;
+    }
+    PUT_LIT(b, "{\"ts\":\"");
+    put_raw(b, log->stamp, strlen(log->stamp));
+    put_raw(b, "\"", 1);
 }
 
 void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
 {
     cmx_buf *b = &log->buf;
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    cmx_buf_printf(b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   ts.tv_nsec / 1000000);
+    put_timestamp(log, b);
     put_str_field(b, "request_id", e->request_id, e->request_id ? strlen(e->request_id) : 0);
     put_str_field(b, "method", e->method, e->method_len);
     put_str_field(b, "path", e->path, e->path_len);
@@ -103,18 +156,26 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     put_str_field(b, "target_model", e->target_model,
                   e->target_model ? strlen(e->target_model) : 0);
     uint64_t overhead = e->latency_us > e->upstream_us ? e->latency_us - e->upstream_us : 0;
-    cmx_buf_printf(b, ",\"status\":%d,\"attempts\":%zu,\"stream\":%s,\"latency_ms\":%.3f,"
-                      "\"upstream_ms\":%.3f,\"overhead_us\":%llu",
-                   e->status, e->attempts, e->stream ? "true" : "false",
-                   (double)e->latency_us / 1000.0, (double)e->upstream_us / 1000.0,
-                   (unsigned long long)overhead);
+    PUT_LIT(b, ",\"status\":");
+    put_u64(b, (uint64_t)(e->status < 0 ? 0 : e->status));
+    PUT_LIT(b, ",\"attempts\":");
+    put_u64(b, e->attempts);
+    if (e->stream)
+        PUT_LIT(b, ",\"stream\":true,\"latency_ms\":");
+    else
+        PUT_LIT(b, ",\"stream\":false,\"latency_ms\":");
+    put_ms(b, e->latency_us);
+    PUT_LIT(b, ",\"upstream_ms\":");
+    put_ms(b, e->upstream_us);
+    PUT_LIT(b, ",\"overhead_us\":");
+    put_u64(b, overhead);
     put_tokens(b, "prompt_tokens", e->usage.prompt_tokens);
     put_tokens(b, "completion_tokens", e->usage.completion_tokens);
     put_tokens(b, "total_tokens", e->usage.total_tokens);
     put_tokens(b, "cached_tokens", e->usage.cached_tokens);
     if (e->error)
         put_str_field(b, "error", e->error, strlen(e->error));
-    cmx_buf_append(b, "}\n", 2);
+    put_raw(b, "}\n", 2);
 
     if (b->len >= FLUSH_BYTES) {
         cmx_access_log_flush(log);
