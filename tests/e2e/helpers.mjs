@@ -48,14 +48,16 @@ async function isReady(url) {
   }
 }
 
-async function startOnce({ configYaml, env, args, readyTimeoutMs }) {
+async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }) {
   const dir = tempDir('cmx-gw-');
   const configPath = join(dir, 'cloudmux.yaml');
   writeFileSync(configPath, configYaml);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const argv = ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--workers', '1', ...args];
-  const child = spawn(CLOUDMUX_BIN, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A wrapper (e.g. valgrind and its options) runs cloudmux under it.
+  const [cmd, ...cmdArgs] = wrapper.length ? [...wrapper, CLOUDMUX_BIN, ...argv] : [CLOUDMUX_BIN, ...argv];
+  const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
@@ -134,11 +136,11 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs }) {
 }
 
 // Starts cloudmux with the given YAML.  Retries once on a port race.
-export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000 } = {}) {
+export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000, wrapper = [] } = {}) {
   try {
-    return await startOnce({ configYaml, env, args, readyTimeoutMs });
+    return await startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
   } catch (e) {
-    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce({ configYaml, env, args, readyTimeoutMs });
+    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
     throw e;
   }
 }
