@@ -647,6 +647,38 @@ static void signs_a_bedrock_request_without_hop_by_hop_headers(void **state)
     cmx_sigv4_result_free(&res);
 }
 
+/* Expected values computed once, offline, by @smithy/signature-v4 5.7.5 (the
+ * signer of AWS's JavaScript SDK) for bedrock_request(): an independent
+ * implementation agreeing on the double-encoded model id and the skipped
+ * User-Agent and Connection headers. */
+static void matches_the_js_sdk_signer_on_a_bedrock_request(void **state)
+{
+    (void)state;
+    cmx_sigv4_request req = bedrock_request();
+    cmx_sigv4_credentials creds = {"AKIDEXAMPLE", SECRET, "session-token-value"};
+    cmx_sigv4_options opts = {0};
+    cmx_sigv4_result res;
+    cmx_sigv4_result_init(&res);
+    cmx_error err = {0};
+    assert_int_equal(cmx_sigv4_sign_ex(&req, &creds, "us-east-1", "bedrock", "20240102T030405Z",
+                                       &opts, &res, &err),
+                     CMX_OK);
+    assert_string_equal(res.signature,
+                        "5ab6644102a256948a7db2228a8cd6b2ad792b16dfdb04fc186de25dedd86d06");
+    /* The SDK's default also signs x-amz-content-sha256. */
+    opts.sign_payload_header = 1;
+    assert_int_equal(cmx_sigv4_sign_ex(&req, &creds, "us-east-1", "bedrock", "20240102T030405Z",
+                                       &opts, &res, &err),
+                     CMX_OK);
+    assert_string_equal(
+        res.authorization.data,
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240102/us-east-1/bedrock/aws4_request, "
+        "SignedHeaders=accept;content-type;host;x-amz-content-sha256;x-amz-date;"
+        "x-amz-security-token, "
+        "Signature=c3d88ab8cb893662b34ca41c0f505924bfe457953d3350a63d7963445ad96588");
+    cmx_sigv4_result_free(&res);
+}
+
 static void gives_the_same_signature_when_a_result_is_reused(void **state)
 {
     (void)state;
@@ -797,6 +829,7 @@ int main(void)
         cmocka_unit_test(canonicalises_query_order_and_escaping),
         cmocka_unit_test(uri_encodes_everything_but_unreserved),
         cmocka_unit_test(signs_a_bedrock_request_without_hop_by_hop_headers),
+        cmocka_unit_test(matches_the_js_sdk_signer_on_a_bedrock_request),
         cmocka_unit_test(gives_the_same_signature_when_a_result_is_reused),
         cmocka_unit_test(uses_a_caller_provided_payload_hash),
         cmocka_unit_test(rejects_bad_input_without_echoing_secrets),
