@@ -243,7 +243,7 @@ static int append_presign_params(cmx_buf *q, const cmx_sigv4_credentials *creds,
     fail |= cmx_buf_printf(q, "&X-Amz-Date=%s&X-Amz-SignedHeaders=", amz_date);
     fail |= cmx_sigv4_uri_encode(q, signed_headers, strlen(signed_headers), 0);
     fail |= cmx_buf_printf(q, "&X-Amz-Expires=%u", expires);
-    if (include_token && creds->session_token) {
+    if (include_token && creds->session_token && *creds->session_token) {
         fail |= cmx_buf_append_str(q, "&X-Amz-Security-Token=");
         fail |= cmx_sigv4_uri_encode(q, creds->session_token, strlen(creds->session_token), 0);
     }
