@@ -1,0 +1,387 @@
+/* sigv4.c — AWS Signature Version 4: from a request to its signature (see
+ * sigv4.h; the canonical parts are built in sigv4_canon.c).
+ *
+ * cmx_sigv4_sign_ex runs the chain in AWS's order: add the headers signing
+ * itself needs (X-Amz-Date, the session token, the payload hash) or, for a
+ * presigned URL, the X-Amz-* query parameters; build the canonical request;
+ * hash it into the string to sign; derive the day's signing key; HMAC the
+ * string to sign with it.  Crypto is OpenSSL's EVP layer.  The secret only
+ * ever enters derive_key, and every buffer that held key material is wiped
+ * before it is released. */
+#include "providers/sigv4.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define DEFAULT_EXPIRES_SECONDS 900
+#define MAX_EXPIRES_SECONDS 604800 /* AWS refuses presigned URLs over 7 days */
+
+static void to_hex(const unsigned char *bytes, size_t n, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[bytes[i] >> 4];
+        hex[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    hex[2 * n] = '\0';
+}
+
+static cmx_err hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                           unsigned char out[32], cmx_error *err)
+{
+    size_t out_len = 0;
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, len, out, 32,
+                   &out_len) ||
+        out_len != 32)
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
+    return CMX_OK;
+}
+
+cmx_err cmx_sigv4_sha256_hex(const void *data, size_t len, char hex[CMX_SIGV4_HEX_LEN + 1],
+                             cmx_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    if (!EVP_Digest(data ? data : "", len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "sigv4: SHA-256 failed in OpenSSL");
+    to_hex(md, 32, hex);
+    return CMX_OK;
+}
+
+cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, const char *region,
+                             const char *service, unsigned char key[32], cmx_error *err)
+{
+    size_t secret_len = strlen(secret_access_key);
+    unsigned char *first = malloc(4 + secret_len);
+    if (!first)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    memcpy(first, "AWS4", 4);
+    memcpy(first + 4, secret_access_key, secret_len);
+    unsigned char k_date[32], k_region[32], k_service[32];
+    cmx_err rc = hmac_sha256(first, 4 + secret_len, date8, strlen(date8), k_date, err);
+    if (rc == CMX_OK)
+        rc = hmac_sha256(k_date, 32, region, strlen(region), k_region, err);
+    if (rc == CMX_OK)
+        rc = hmac_sha256(k_region, 32, service, strlen(service), k_service, err);
+    if (rc == CMX_OK)
+        rc = hmac_sha256(k_service, 32, "aws4_request", 12, key, err);
+    OPENSSL_cleanse(first, 4 + secret_len);
+    free(first);
+    OPENSSL_cleanse(k_date, sizeof k_date);
+    OPENSSL_cleanse(k_region, sizeof k_region);
+    OPENSSL_cleanse(k_service, sizeof k_service);
+    return rc;
+}
+
+int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+        return -1;
+    return strftime(out, CMX_SIGV4_AMZ_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) ==
+                   CMX_SIGV4_AMZ_DATE_LEN
+               ? 0
+               : -1;
+}
+
+void cmx_sigv4_result_init(cmx_sigv4_result *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+static void result_reset(cmx_sigv4_result *r)
+{
+    cmx_buf_reset(&r->canonical_request);
+    cmx_buf_reset(&r->string_to_sign);
+    cmx_buf_reset(&r->signed_headers);
+    cmx_buf_reset(&r->authorization);
+    cmx_buf_reset(&r->presigned_query);
+    r->amz_date[0] = r->payload_hash[0] = r->signature[0] = '\0';
+    r->n_added = 0;
+}
+
+void cmx_sigv4_result_free(cmx_sigv4_result *r)
+{
+    cmx_buf_free(&r->canonical_request);
+    cmx_buf_free(&r->string_to_sign);
+    cmx_buf_free(&r->signed_headers);
+    cmx_buf_free(&r->authorization);
+    cmx_buf_free(&r->presigned_query);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- input checks ---- */
+
+static int is_amz_date(const char *s)
+{
+    if (!s || strlen(s) != CMX_SIGV4_AMZ_DATE_LEN || s[8] != 'T' || s[15] != 'Z')
+        return 0;
+    for (int i = 0; i < 15; i++)
+        if (i != 8 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    return 1;
+}
+
+/* Region, service and key id go into the credential scope, where '/', ','
+ * or a blank would change the meaning of the Authorization header. */
+static int is_scope_part(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '/' || *s == ',' || *s == '=')
+            return 0;
+    return 1;
+}
+
+static int is_method(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '-' || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static const cmx_sigv4_header *find_header(const cmx_sigv4_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (req->headers[i].name && strcasecmp(req->headers[i].name, name) == 0)
+            return &req->headers[i];
+    return NULL;
+}
+
+static cmx_err check_inputs(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                            const char *region, const char *service, const char *amz_date,
+                            const cmx_sigv4_options *opts, cmx_error *err)
+{
+    if (!req || !creds)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: no request or no credentials");
+    if (!is_method(req->method))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: missing or invalid method");
+    if (req->n_headers > 0 && !req->headers)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: n_headers without headers");
+    if (req->payload_len > 0 && !req->payload)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: payload_len without payload");
+    if (!is_scope_part(creds->access_key_id))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: access key id missing or has a blank, '/', ',' or '='");
+    if (!creds->secret_access_key || !*creds->secret_access_key)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: secret access key missing");
+    if (!is_scope_part(region))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: region missing or malformed");
+    if (!is_scope_part(service))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: service missing or malformed");
+    if (!is_amz_date(amz_date))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: amz_date '%.32s' is not YYYYMMDDTHHMMSSZ",
+                             amz_date ? amz_date : "(null)");
+    if (!find_header(req, "host"))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: request has no Host header");
+    const cmx_sigv4_header *date = find_header(req, "x-amz-date");
+    if (date && (!date->value || strcmp(date->value, amz_date) != 0))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: the request's X-Amz-Date differs from amz_date %s", amz_date);
+    if (opts->mode != CMX_SIGV4_SIGN_HEADERS && opts->mode != CMX_SIGV4_SIGN_QUERY)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: unknown signing mode %d",
+                             (int)opts->mode);
+    if (opts->expires_seconds > MAX_EXPIRES_SECONDS)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: expires_seconds %u is over AWS's limit of %u",
+                             opts->expires_seconds, MAX_EXPIRES_SECONDS);
+    if (req->payload_hash && !*req->payload_hash)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: payload_hash is empty");
+    if (req->payload_hash && strlen(req->payload_hash) > CMX_SIGV4_HEX_LEN)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: payload_hash longer than a SHA-256 in hex");
+    return CMX_OK;
+}
+
+/* ---- the chain ---- */
+
+/* The payload hash as signed: the caller's, an x-amz-content-sha256 header's
+ * (S3's "UNSIGNED-PAYLOAD" and friends), or SHA-256 of the body. */
+static cmx_err payload_hash(const cmx_sigv4_request *req, char out[CMX_SIGV4_HEX_LEN + 1],
+                            cmx_error *err)
+{
+    const char *given = req->payload_hash;
+    const cmx_sigv4_header *h = given ? NULL : find_header(req, "x-amz-content-sha256");
+    if (h && h->value && *h->value && strlen(h->value) <= CMX_SIGV4_HEX_LEN)
+        given = h->value;
+    if (given) {
+        strcpy(out, given);
+        return CMX_OK;
+    }
+    return cmx_sigv4_sha256_hex(req->payload, req->payload_len, out, err);
+}
+
+static int append_scope(cmx_buf *b, const char *amz_date, const char *region, const char *service)
+{
+    return cmx_buf_append(b, amz_date, 8) |
+           cmx_buf_printf(b, "/%s/%s/aws4_request", region, service);
+}
+
+/* The X-Amz-* parameters of a presigned URL, before X-Amz-Signature, in the
+ * order the SDKs write them.  Only the encoded form is ever built; with
+ * include_token == 0 the token is left out (it is added after signing). */
+static int append_presign_params(cmx_buf *q, const cmx_sigv4_credentials *creds,
+                                 const char *amz_date, const char *region, const char *service,
+                                 const char *signed_headers, unsigned expires, int include_token)
+{
+    cmx_buf scope = CMX_BUF_INIT;
+    int fail = cmx_buf_append_str(q, "X-Amz-Algorithm=" CMX_SIGV4_ALGORITHM "&X-Amz-Credential=");
+    fail |= cmx_buf_printf(&scope, "%s/", creds->access_key_id);
+    fail |= append_scope(&scope, amz_date, region, service);
+    if (!fail)
+        fail |= cmx_sigv4_uri_encode(q, scope.data, scope.len, 0);
+    cmx_buf_free(&scope);
+    fail |= cmx_buf_printf(q, "&X-Amz-Date=%s&X-Amz-SignedHeaders=", amz_date);
+    fail |= cmx_sigv4_uri_encode(q, signed_headers, strlen(signed_headers), 0);
+    fail |= cmx_buf_printf(q, "&X-Amz-Expires=%u", expires);
+    if (include_token && creds->session_token && *creds->session_token) {
+        fail |= cmx_buf_append_str(q, "&X-Amz-Security-Token=");
+        fail |= cmx_sigv4_uri_encode(q, creds->session_token, strlen(creds->session_token), 0);
+    }
+    return fail ? -1 : 0;
+}
+
+static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                          const char *region, const char *service, const char *amz_date,
+                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
+{
+    int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
+    int has_token = creds->session_token && *creds->session_token;
+    unsigned expires = opts->expires_seconds ? opts->expires_seconds : DEFAULT_EXPIRES_SECONDS;
+    memcpy(out->amz_date, amz_date, CMX_SIGV4_AMZ_DATE_LEN + 1);
+    cmx_err rc = payload_hash(req, out->payload_hash, err);
+    if (rc != CMX_OK)
+        return rc;
+
+    /* The headers to sign: the request's plus what header signing adds. */
+    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
+    if (!all)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_headers; i++)
+        all[n++] = req->headers[i];
+    if (!query_mode) {
+        if (!find_header(req, "x-amz-date")) {
+            all[n++] = (cmx_sigv4_header){"x-amz-date", out->amz_date};
+            out->added[out->n_added++] = (cmx_sigv4_added_header){"X-Amz-Date", out->amz_date};
+        }
+        if (has_token && !find_header(req, "x-amz-security-token")) {
+            if (!opts->omit_session_token)
+                all[n++] = (cmx_sigv4_header){"x-amz-security-token", creds->session_token};
+            out->added[out->n_added++] =
+                (cmx_sigv4_added_header){"X-Amz-Security-Token", creds->session_token};
+        }
+        if (opts->sign_payload_header && !find_header(req, "x-amz-content-sha256")) {
+            all[n++] = (cmx_sigv4_header){"x-amz-content-sha256", out->payload_hash};
+            out->added[out->n_added++] =
+                (cmx_sigv4_added_header){"x-amz-content-sha256", out->payload_hash};
+        }
+    }
+
+    cmx_buf *creq = &out->canonical_request;
+    cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
+    rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
+    free(all);
+    int fail = 0;
+    if (rc == CMX_OK && query_mode) {
+        /* The presigned parameters are signed as part of the query. */
+        if (req->query && *req->query)
+            fail |= cmx_buf_printf(&query, "%s&", req->query);
+        fail |= append_presign_params(&query, creds, amz_date, region, service,
+                                      out->signed_headers.data ? out->signed_headers.data : "",
+                                      expires, !opts->omit_session_token);
+    }
+    if (rc == CMX_OK && !fail) {
+        fail |= cmx_buf_printf(creq, "%s\n", req->method);
+        fail |= cmx_sigv4_canonical_uri(creq, req->path, !opts->keep_path_unnormalized,
+                                        !opts->no_double_encode);
+        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_sigv4_canonical_query(creq, query_mode ? query.data : req->query);
+        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
+        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, out->signed_headers.data, out->signed_headers.len);
+        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append_str(creq, out->payload_hash);
+    }
+    cmx_buf_free(&headers_block);
+    cmx_buf_free(&query);
+    if (rc != CMX_OK)
+        return rc;
+    if (fail)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+
+    char creq_hash[CMX_SIGV4_HEX_LEN + 1];
+    rc = cmx_sigv4_sha256_hex(creq->data, creq->len, creq_hash, err);
+    if (rc != CMX_OK)
+        return rc;
+    cmx_buf *sts = &out->string_to_sign;
+    fail |= cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
+    fail |= append_scope(sts, amz_date, region, service);
+    fail |= cmx_buf_printf(sts, "\n%s", creq_hash);
+    if (fail)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+
+    char date8[9];
+    memcpy(date8, amz_date, 8);
+    date8[8] = '\0';
+    unsigned char key[32], sig[32];
+    rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
+    if (rc == CMX_OK)
+        rc = hmac_sha256(key, sizeof key, sts->data, sts->len, sig, err);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc != CMX_OK)
+        return rc;
+    to_hex(sig, sizeof sig, out->signature);
+
+    if (query_mode) {
+        fail |= append_presign_params(&out->presigned_query, creds, amz_date, region, service,
+                                      out->signed_headers.data, expires, 1);
+        fail |= cmx_buf_printf(&out->presigned_query, "&X-Amz-Signature=%s", out->signature);
+        fail |= cmx_buf_append(&out->authorization, "", 0);
+    } else {
+        fail |= cmx_buf_printf(&out->authorization, CMX_SIGV4_ALGORITHM " Credential=%s/",
+                               creds->access_key_id);
+        fail |= append_scope(&out->authorization, amz_date, region, service);
+        fail |= cmx_buf_printf(&out->authorization, ", SignedHeaders=%s, Signature=%s",
+                               out->signed_headers.data, out->signature);
+        fail |= cmx_buf_append(&out->presigned_query, "", 0);
+        out->added[out->n_added++] =
+            (cmx_sigv4_added_header){"Authorization", out->authorization.data};
+    }
+    if (fail)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return CMX_OK;
+}
+
+cmx_err cmx_sigv4_sign_ex(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                          const char *region, const char *service, const char *amz_date,
+                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
+{
+    static const cmx_sigv4_options defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    result_reset(out);
+    cmx_err rc = check_inputs(req, creds, region, service, amz_date, opts, err);
+    if (rc == CMX_OK)
+        rc = sign_chain(req, creds, region, service, amz_date, opts, out, err);
+    if (rc != CMX_OK)
+        result_reset(out);
+    return rc;
+}
+
+cmx_err cmx_sigv4_sign(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                       const char *region, const char *service, const char *amz_date,
+                       cmx_sigv4_result *out, cmx_error *err)
+{
+    return cmx_sigv4_sign_ex(req, creds, region, service, amz_date, NULL, out, err);
+}
