@@ -94,10 +94,6 @@ int cmx_cmd_serve(int argc, char **argv)
         cmx_config_unref(cfg);
         return 1;
     }
-    for (size_t i = 0; i < cfg->n_providers; i++)
-        if (!cfg->providers[i].tls_verify)
-            cmx_warn("provider '%s': TLS certificate verification is OFF (tls_verify: false)",
-                     cfg->providers[i].name);
     if (cfg->server.n_api_keys == 0)
         cmx_info("client authentication is off (no server.api_keys): anyone who can reach the "
                  "port can use it");
