@@ -5,11 +5,13 @@
  * share a connection only when they would have opened the same one.  Idle
  * connections are kept most-recently-used first, so a light load keeps
  * reusing the same warm few and the rest expire (idle_expiry_ms, through the
- * timeout of the connection's read watch, see upstream_io.c).  The number of connections per origin
- * — connecting, busy and idle — is capped; a call over the cap waits in a FIFO and is woken, one
- * per freed slot or idle connection, on the next loop turn. Which connection may go back to the
- * pool is decided by the caller (upstream.c): only after a complete keep-alive response with no
- * bytes left over, as nginx's upstream keepalive module does. */
+ * timeout of the connection's read watch, see upstream_io.c).  The number of
+ * connections per origin — connecting, busy and idle — is capped; a call
+ * over the cap waits in a FIFO and is woken, one per freed slot or idle
+ * connection, on the next loop turn.  Which connection may go back to the
+ * pool is decided by the caller (upstream.c): only after a complete
+ * keep-alive response with no bytes left over, as nginx's upstream keepalive
+ * module does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
