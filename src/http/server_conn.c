@@ -1,24 +1,35 @@
 /* server_conn.c — one client connection: reading, request framing, limits,
  * timers and closing.
  *
- * Bytes go from the bufferevent's input into one contiguous read buffer per
+ * Bytes are received straight into one contiguous read buffer per
  * connection and http-parser runs over that buffer, so every header name and
  * value is a slice of it: no allocation per header, and a header split across
  * reads is still contiguous (its pieces are adjacent).  The head stays put
  * until its response is finished; body bytes are copied to the request arena
  * and their room in the read buffer is reused.  A Content-Length body that
- * arrives after its head skips the read buffer: it is copied straight from
- * the socket buffer into the arena and parsed there.
+ * arrives after its head skips the read buffer: it is received straight into
+ * its place in the arena and parsed there.
+ *
+ * The bufferevent only writes.  Reading is our own persistent read event and
+ * one recv() per readiness, as libevent would do, but without what a
+ * bufferevent adds to every read: an ioctl(FIONREAD) for the readable byte
+ * count and a copy out of its input evbuffer.  The event is level-triggered,
+ * so whatever one recv leaves in the socket is read on the next loop turn.
+ * End of input and socket errors are met by the recv itself.
  *
  * One request at a time: when a request is complete the parser pauses and
- * the handler runs.  Bytes of pipelined requests that arrive meanwhile stay
- * in the bufferevent (reading stays enabled so a client that goes away is
- * noticed; a watermark bounds what piles up).  When the response is finished
- * the unparsed rest moves to the front of the read buffer and parsing goes on.
+ * the handler runs.  Bytes of pipelined requests that arrive meanwhile are
+ * read into the free room behind the head (reading goes on so a client that
+ * goes away is noticed); the buffer does not grow while the handler holds
+ * slices of it, and reading stops when that room is full, so the socket's
+ * own buffers push back on the client.  When the response is finished the
+ * unparsed rest moves to the front of the read buffer, parsing goes on and
+ * reading resumes.  Once the connection is closing, input is discarded.
  *
  * User code (handler, on_close) may finish or close the connection from
  * inside our own callbacks, so the connection is freed only when none of our
  * frames is on the stack (`depth`). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +53,6 @@
 #define HDRS_INITIAL 32
 #define ARENA_FIRST_BLOCK 8192
 #define CHUNKED_BODY_INITIAL 1024
-/* Bytes of pipelined requests allowed to pile up (beyond a maximal head)
- * while a request is in flight, before libevent stops reading. */
-#define PIPELINE_SLACK (64 * 1024)
 
 static const char empty_body[1] = "";
 
@@ -294,6 +302,7 @@ static const http_parser_settings parser_settings = {
 
 static void conn_free(cmx_http_conn *c)
 {
+    event_free(c->rev);       /* off the poll set before the socket closes */
     bufferevent_free(c->bev); /* closes the socket */
     event_free(c->timer);
     event_free(c->resume);
@@ -337,6 +346,24 @@ void cmx_http_conn_drop(cmx_http_conn *c)
         conn_free(c);
 }
 
+/* Reading is switched off only while the read buffer is full (or after
+ * end of input), so these run rarely: each is an epoll_ctl. */
+static void read_stop(cmx_http_conn *c)
+{
+    if (c->reading) {
+        event_del(c->rev);
+        c->reading = 0;
+    }
+}
+
+static void read_resume(cmx_http_conn *c)
+{
+    if (!c->reading && !c->eof) {
+        event_add(c->rev, NULL);
+        c->reading = 1;
+    }
+}
+
 static void start_linger(cmx_http_conn *c)
 {
     if (c->eof) { /* the client has closed its side: nothing to wait for */
@@ -344,10 +371,9 @@ static void start_linger(cmx_http_conn *c)
         return;
     }
     c->phase = PH_LINGER;
-    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    evbuffer_drain(in, evbuffer_get_length(in));
-    bufferevent_enable(c->bev, EV_READ);
+    shutdown(c->fd, SHUT_WR);
+    c->rpos = c->rlen = 0; /* unparsed input will never be parsed now */
+    read_resume(c);
     event_add(c->timer, c->srv->tv_linger);
     c->timer_kind = T_LINGER;
 }
@@ -505,49 +531,16 @@ static void after_execute(cmx_http_conn *c)
     }
 }
 
-/* A Content-Length body behind a parsed head: copy it from the socket
- * buffer straight to its place in the arena and parse it there. */
-static void feed_body_direct(cmx_http_conn *c, struct evbuffer *in, size_t avail)
-{
-    uint64_t remaining = c->parser.content_length;
-    size_t want = avail < remaining ? avail : (size_t)remaining;
-    char *dst = c->body + c->body_len;
-    int n = evbuffer_remove(in, dst, want);
-    if (n > 0)
-        http_parser_execute(&c->parser, &parser_settings, dst, (size_t)n);
-    after_execute(c);
-}
-
 /* Parses what is buffered, handing complete requests to the handler, until
- * a request is in flight, the connection closes or the bytes run out. */
+ * a request is in flight, the connection closes or the bytes run out; then
+ * gets the timer and reading right for what comes next. */
 static void conn_process(cmx_http_conn *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    while (!c->dead && c->phase <= PH_BODY) {
+    while (!c->dead && c->phase <= PH_BODY && c->rpos < c->rlen) {
         /* A client that sends requests but does not read the answers gets
          * no more answers until it does (write_cb resumes). */
         if (c->phase == PH_IDLE && c->write_waiting)
             break;
-        if (c->rpos == c->rlen) {
-            size_t avail = evbuffer_get_length(in);
-            if (avail == 0)
-                break;
-            if (c->phase == PH_BODY && !c->body_chunked) {
-                feed_body_direct(c, in, avail);
-                continue;
-            }
-            size_t room = rbuf_room(c);
-            if (room == 0) {
-                cmx_http_send_error(c, 431, "request_header_fields_too_large",
-                                    "request head is larger than %zu bytes",
-                                    c->srv->limits.max_header_bytes);
-                break;
-            }
-            int n = evbuffer_remove(in, c->rbuf + c->rlen, avail < room ? avail : room);
-            if (n <= 0)
-                break;
-            c->rlen += (size_t)n;
-        }
         if (c->phase == PH_IDLE) {
             c->phase = PH_HEAD;
             c->ex.req.start_us = cmx_now_us();
@@ -557,8 +550,11 @@ static void conn_process(cmx_http_conn *c)
         c->rpos += n;
         after_execute(c);
     }
-    if (!c->dead)
-        update_timer(c);
+    if (c->dead)
+        return;
+    update_timer(c);
+    if (c->phase <= PH_BODY && !(c->phase == PH_IDLE && c->write_waiting))
+        read_resume(c);
 }
 
 void cmx_http_conn_finish(cmx_http_conn *c, int force_close)
@@ -574,25 +570,81 @@ void cmx_http_conn_finish(cmx_http_conn *c, int force_close)
         return;
     /* Finished from outside (a timer, another connection): parse what is
      * buffered from the event loop, not from inside the caller. */
-    if (c->rlen > 0 || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    if (c->rlen > 0) {
         event_active(c->resume, EV_READ, 0);
-    else
+    } else {
         update_timer(c);
+        read_resume(c);
+    }
 }
 
 /* ---- libevent callbacks -------------------------------------------------- */
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* What a recv that did not bring bytes means.  End of input or an error is
+ * what the bufferevent used to report as BEV_EVENT_EOF or BEV_EVENT_ERROR. */
+static void read_failed(cmx_http_conn *c, ssize_t n)
+{
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n == 0) {
+        c->eof = 1;
+        read_stop(c); /* the socket stays readable at end of input */
+        /* A client that half-closed after its last request may still read
+         * the answer already queued for it. */
+        if (c->phase == PH_CLOSING && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+            return;
+    }
+    /* End of input or a socket error: the connection is gone, with its
+     * request if one is in flight. */
+    cmx_http_conn_drop(c);
+}
+
+/* A Content-Length body behind a parsed head: received straight into its
+ * place in the arena and parsed there.  Only its own bytes are asked for, so
+ * a pipelined request behind it stays in the socket for the read buffer. */
+static void read_body_direct(cmx_http_conn *c)
+{
+    char *dst = c->body + c->body_len;
+    ssize_t n = recv(c->fd, dst, (size_t)c->parser.content_length, 0);
+    if (n <= 0) {
+        read_failed(c, n);
+        return;
+    }
+    http_parser_execute(&c->parser, &parser_settings, dst, (size_t)n);
+    after_execute(c);
+    if (!c->dead)
+        conn_process(c); /* the handler may have answered at once */
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     cmx_http_conn *c = arg;
     c->depth++;
-    if (c->phase <= PH_BODY) {
-        conn_process(c);
-    } else if (c->phase == PH_LINGER) {
-        struct evbuffer *in = bufferevent_get_input(bev);
-        evbuffer_drain(in, evbuffer_get_length(in));
+    if (c->phase >= PH_CLOSING) {
+        /* Nothing more is parsed: discard, but notice the client closing. */
+        ssize_t n = recv(fd, c->rbuf, c->rcap, 0);
+        if (n <= 0)
+            read_failed(c, n);
+    } else if (c->phase == PH_BODY && !c->body_chunked && c->rpos == c->rlen) {
+        read_body_direct(c);
+    } else {
+        /* The buffer may grow (moving the slices) only while nobody else
+         * holds slices of it: not while a request is in flight. */
+        size_t room = c->phase <= PH_BODY ? rbuf_room(c) : c->rcap - c->rlen;
+        ssize_t n = 0;
+        if (room == 0 && c->phase <= PH_BODY && c->rpos == c->rlen) {
+            cmx_http_send_error(c, 431, "request_header_fields_too_large",
+                                "request head is larger than %zu bytes",
+                                c->srv->limits.max_header_bytes);
+        } else if (room == 0) {
+            read_stop(c); /* pipelined bytes fill the buffer: answer first */
+        } else if ((n = recv(fd, c->rbuf + c->rlen, room, 0)) > 0) {
+            c->rlen += (size_t)n;
+            conn_process(c);
+        } else {
+            read_failed(c, n);
+        }
     }
-    /* In flight or closing: leave pipelined bytes where they are. */
     leave(c);
 }
 
@@ -629,12 +681,13 @@ static void write_cb(struct bufferevent *bev, void *arg)
     c->depth++;
     if (c->phase == PH_CLOSING)
         start_linger(c);
-    else if (c->phase == PH_IDLE &&
-             (c->rlen > 0 || evbuffer_get_length(bufferevent_get_input(bev)) > 0))
+    else if (c->phase == PH_IDLE)
         conn_process(c); /* pipelined requests held back while we were backed up */
     leave(c);
 }
 
+/* Only the writing side reports here (reading is ours): a socket error met
+ * while writing, or the write timeout. */
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     cmx_http_conn *c = arg;
@@ -704,7 +757,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
     c->timer = evtimer_new(srv->base, timer_cb, c);
     c->resume = event_new(srv->base, -1, 0, resume_cb, c);
     c->flush_soon = event_new(srv->base, -1, 0, flush_soon_cb, c);
-    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume && c->flush_soon)
+    c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume && c->flush_soon && c->rev)
         c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         free(c->rbuf);
@@ -716,6 +770,8 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
             event_free(c->resume);
         if (c->flush_soon)
             event_free(c->flush_soon);
+        if (c->rev)
+            event_free(c->rev);
         free(c);
         return NULL;
     }
@@ -723,11 +779,11 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
     c->parser.data = c;
     c->ex.conn = c;
     c->phase = PH_IDLE;
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    bufferevent_setwatermark(c->bev, EV_READ, 0, lim->max_header_bytes + PIPELINE_SLACK);
+    c->fd = fd;
+    bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
     bufferevent_set_timeouts(c->bev, NULL, &srv->tv_write);
-    bufferevent_enable(c->bev, EV_READ);
-    bufferevent_disable(c->bev, EV_WRITE); /* enabled only while backed up */
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE); /* writing only while backed up */
+    read_resume(c);
     /* A new connection gets the header timeout to send its first request. */
     event_add(c->timer, srv->tv_header);
     c->timer_kind = T_IDLE;

@@ -64,22 +64,28 @@ struct cmx_http_exchange {
 struct cmx_http_conn {
     cmx_http_server *srv;
     cmx_http_conn *prev, *next; /* the server's list of open connections */
+    int fd;
+    /* The bufferevent only writes.  Reading is our own persistent read
+     * event and recv() straight into rbuf (see server_conn.c). */
     struct bufferevent *bev;
+    struct event *rev;
     struct event *timer;
-    struct event *resume; /* deferred "parse what is buffered" */
+    struct event *resume;     /* deferred "parse what is buffered" */
     struct event *flush_soon; /* deferred write of queued stream chunks */
     http_parser parser;
     conn_phase phase;
     timer_kind timer_kind;
-    int depth; /* our own frames on the stack: free only at depth 0 */
-    int dead;  /* free as soon as depth drops to 0 */
-    int eof;   /* the peer will send nothing more */
+    int depth;   /* our own frames on the stack: free only at depth 0 */
+    int dead;    /* free as soon as depth drops to 0 */
+    int eof;     /* the peer will send nothing more */
+    int reading; /* rev is added; off while the read buffer is full */
     /* The socket is backed up: libevent's write event (with the write
      * timeout) sends the queue.  Otherwise we write at once ourselves. */
     int write_waiting;
 
-    /* Contiguous read buffer: the head of the current request stays here
-     * (headers are slices of it) until its response is finished. */
+    /* Contiguous read buffer, filled by recv(): the head of the current
+     * request stays here (headers are slices of it) until its response is
+     * finished; pipelined bytes wait behind it. */
     char *rbuf;
     size_t rcap, rlen, rpos;
     size_t keep; /* bytes at the front that slices point into */

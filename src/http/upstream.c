@@ -71,6 +71,8 @@ cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
         up->settings.max_conns_per_origin = 256;
     if (up->settings.idle_expiry_ms == 0)
         up->settings.idle_expiry_ms = 60000;
+    if (!(up->rbuf = malloc(CMX_UP_READ_BYTES)))
+        goto fail;
     up->http_proxy = proxy_from_settings(up->settings.http_proxy, "http_proxy");
     up->https_proxy = proxy_from_settings(up->settings.https_proxy, "https_proxy");
     if (up->settings.no_proxy && !(up->no_proxy = strdup(up->settings.no_proxy)))
@@ -123,6 +125,7 @@ void cmx_upstream_free(cmx_upstream *up)
     cmx_up_proxy_free(up->http_proxy);
     cmx_up_proxy_free(up->https_proxy);
     free(up->no_proxy);
+    free(up->rbuf);
     free(up);
 }
 
@@ -386,6 +389,7 @@ void cmx_up_call_finish(cmx_upstream_call *call)
     /* Reusable only when nothing is left over either way: no unread bytes,
      * and no unsent request bytes (a server may answer before reading all). */
     int pool_ok = call->err.kind == CMX_OK && call->keep_alive && call->conn &&
+                  !call->conn->unread &&
                   evbuffer_get_length(bufferevent_get_input(call->conn->bev)) == 0 &&
                   evbuffer_get_length(bufferevent_get_output(call->conn->bev)) == 0;
     call_release_resources(call, pool_ok);

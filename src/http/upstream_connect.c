@@ -7,8 +7,9 @@
  * (ECONNREFUSED is told apart reliably), and the few bytes of a CONNECT
  * exchange need no buffering machinery.  The socket then goes to a socket
  * bufferevent — bufferevent_openssl_socket_new for https, so TLS reads go
- * straight from the socket with no filter in between.  The whole phase runs
- * under the call's connect timeout. */
+ * straight from the socket with no filter in between; a plain one only
+ * writes, upstream_io.c reads it.  The whole phase runs under the call's
+ * connect timeout. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

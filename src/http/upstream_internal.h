@@ -30,6 +30,8 @@
 #define CMX_UP_DNS_TTL_MS 30000 /* evdns_getaddrinfo hides the record TTL */
 #define CMX_UP_DNS_CACHE_MAX 256
 #define CMX_UP_FREE_CALLS_MAX 64
+/* Most bytes one recv() takes from a plain connection. */
+#define CMX_UP_READ_BYTES (16 * 1024)
 
 /* Resolved addresses of one host; ports are set by whoever connects. */
 typedef struct cmx_up_addrs {
@@ -75,7 +77,12 @@ typedef struct cmx_up_origin {
 typedef struct cmx_up_conn {
     struct cmx_up_conn *next, *prev; /* in the origin's idle list */
     cmx_up_origin *origin;
+    /* TLS: the bufferevent reads and writes.  Plain TCP: it only writes, and
+     * `rev` (added once, for the connection's life) reads with recv(). */
     struct bufferevent *bev;
+    struct event rev;
+    int own_read;            /* rev is assigned and added */
+    int unread;              /* bytes beyond the response were received: not reusable */
     cmx_upstream_call *call; /* NULL while idle */
 } cmx_up_conn;
 
@@ -107,6 +114,9 @@ struct cmx_upstream {
     struct cmx_up_dns_query *dns_queries;
     cmx_upstream_call *free_calls;
     size_t n_free_calls;
+    /* What plain connections receive into.  One for all: a read is parsed
+     * to the end inside its own callback, and nothing of it is kept. */
+    char *rbuf;
     cmx_upstream_stats stats;
 };
 
@@ -200,6 +210,8 @@ void cmx_up_call_start_cb(evutil_socket_t fd, short what, void *arg);
 /* upstream_io.c: one request/response exchange on an established connection. */
 void cmx_up_io_begin(cmx_upstream_call *call);
 void cmx_up_io_set_idle(cmx_up_conn *conn, uint32_t expiry_ms);
+/* Stops watching the socket; before the bufferevent (which closes it) goes. */
+void cmx_up_io_release(cmx_up_conn *conn);
 
 /* upstream_pool.c */
 cmx_up_origin *cmx_up_origin_get(cmx_upstream *up, const cmx_upstream_request *req);

@@ -1,10 +1,16 @@
 /* upstream_io.c — one request/response exchange on an established
  * connection, and the watch kept over a connection while it idles.
  *
- * The request goes out as one evbuffer write.  The response is fed to
- * http-parser straight from the bufferevent's input chunks (evbuffer_peek,
- * no pullup); body bytes go to on_body from those chunks before they are
- * drained, so a stream reaches the caller read by read.  Header names and
+ * The request goes out as one write.  On a plain connection the response is
+ * received with our own read event and one recv() per readiness into the
+ * client's shared receive buffer, and parsed there to the end before the
+ * callback returns; the bufferevent only writes.  Its own reading would ask
+ * the kernel for the readable byte count (ioctl FIONREAD) before every read
+ * and copy through an evbuffer: a system call and a copy per read for
+ * nothing.  A TLS connection is read by its bufferevent_openssl, and the
+ * response is fed to http-parser straight from the input chunks
+ * (evbuffer_peek, no pullup).  Either way body bytes go to on_body as they
+ * are read, so a stream reaches the caller read by read.  Header names and
  * values are copied into one per-call buffer (kept across calls), because a
  * header may straddle two reads; the cmx_http_header array handed to on_head
  * points into it.  Nothing is allocated per header.
@@ -13,7 +19,9 @@
  * when it has been fully written), then idle between response reads.  A
  * connection failure before any response byte on a reused connection is the
  * stale keep-alive race, retried once on a fresh connection by upstream.c;
- * any other failure ends the call. */
+ * any other failure ends the call.  An idle pooled connection is watched by
+ * the same read (or the bufferevent's): any byte, end of input, error or the
+ * idle expiry closes it. */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +36,7 @@
 static void io_read_cb(struct bufferevent *bev, void *arg);
 static void io_write_cb(struct bufferevent *bev, void *arg);
 static void io_event_cb(struct bufferevent *bev, short what, void *arg);
+static void plain_read_cb(evutil_socket_t fd, short what, void *arg);
 
 #define CALL_OF(p) ((cmx_upstream_call *)(p)->data)
 
@@ -164,8 +173,23 @@ void cmx_up_io_begin(cmx_upstream_call *call)
     call->keep_alive = 0;
     call->body_bytes = 0;
     call->state = CMX_UP_SENDING;
+    conn->unread = 0;
     bufferevent_setcb(conn->bev, io_read_cb, io_write_cb, io_event_cb, conn);
     bufferevent_set_timeouts(conn->bev, NULL, NULL);
+    /* Plain: the read watch stays for the connection's life (one epoll_ctl
+     * when it opens); only its idle expiry goes while it serves a call. */
+    short bev_events = EV_READ;
+    if (!conn->origin->tls) {
+        bev_events = 0;
+        if (!conn->own_read) {
+            event_assign(&conn->rev, bufferevent_get_base(conn->bev), bufferevent_getfd(conn->bev),
+                         EV_READ | EV_PERSIST, plain_read_cb, conn);
+            event_add(&conn->rev, NULL);
+            conn->own_read = 1;
+        } else {
+            event_remove_timer(&conn->rev);
+        }
+    }
     cmx_up_arm_phase(call, call->timeouts.first_byte_ms);
     /* Plain sockets: try the write now.  The common case (the whole request
      * fits the socket buffer) then never arms the write event, which saves
@@ -180,14 +204,15 @@ void cmx_up_io_begin(cmx_upstream_call *call)
     }
     if (sent == call->req_len) {
         call->state = CMX_UP_WAITING;
-        bufferevent_enable(conn->bev, EV_READ);
+        if (bev_events)
+            bufferevent_enable(conn->bev, bev_events);
         return;
     }
     if (bufferevent_write(conn->bev, call->req + sent, call->req_len - sent) != 0) {
         cmx_up_call_fail(call, CMX_ERR_NOMEM, CMX_CAUSE_NONE, "out of memory writing the request");
         return;
     }
-    bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+    bufferevent_enable(conn->bev, bev_events | EV_WRITE);
 }
 
 static void io_write_cb(struct bufferevent *bev, void *arg)
@@ -222,25 +247,39 @@ static void after_parse(cmx_upstream_call *call)
         cmx_up_call_finish(call);
 }
 
+/* Response bytes arrived: the first-byte wait is over, the idle one starts. */
+static void note_input(cmx_upstream_call *call)
+{
+    call->state = CMX_UP_READING;
+    cmx_up_arm_phase(call, call->timeouts.idle_ms);
+}
+
+/* Parses bytes; 1 when the parser stopped (done, failed or cancelled). */
+static int parse(cmx_upstream_call *call, const char *at, size_t len, size_t *used)
+{
+    call->busy++;
+    *used = http_parser_execute(&call->parser, &parser_settings, at, len);
+    call->busy--;
+    return call->cancelled || call->parse_failed || call->complete ||
+           HTTP_PARSER_ERRNO(&call->parser) != HPE_OK;
+}
+
 static void io_read_cb(struct bufferevent *bev, void *arg)
 {
     cmx_up_conn *conn = arg;
     cmx_upstream_call *call = conn->call;
     struct evbuffer *in = bufferevent_get_input(bev);
-    call->state = CMX_UP_READING;
-    cmx_up_arm_phase(call, call->timeouts.idle_ms);
-    call->busy++;
+    note_input(call);
     while (evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
-        size_t n = http_parser_execute(&call->parser, &parser_settings, v.iov_base, v.iov_len);
+        size_t n;
+        int stopped = parse(call, v.iov_base, v.iov_len, &n);
         evbuffer_drain(in, n);
-        if (call->cancelled || call->parse_failed || call->complete ||
-            HTTP_PARSER_ERRNO(&call->parser) != HPE_OK)
+        if (stopped)
             break;
     }
-    call->busy--;
     after_parse(call);
 }
 
@@ -263,13 +302,11 @@ static void describe_close(cmx_up_conn *conn, short what, int sock_err, char *bu
     }
 }
 
-static void io_event_cb(struct bufferevent *bev, short what, void *arg)
+/* The connection ended (BEV_EVENT_EOF) or failed (BEV_EVENT_ERROR) during a
+ * call, as the bufferevent or our own read met it. */
+static void io_closed(cmx_up_conn *conn, short what, int sock_err)
 {
-    cmx_up_conn *conn = arg;
     cmx_upstream_call *call = conn->call;
-    int sock_err = EVUTIL_SOCKET_ERROR();
-    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-        return;
     if (call->state == CMX_UP_READING && (what & BEV_EVENT_EOF)) {
         /* End of a close-delimited body is a complete response. */
         call->busy++;
@@ -299,6 +336,37 @@ static void io_event_cb(struct bufferevent *bev, short what, void *arg)
                          (unsigned long long)call->body_bytes);
 }
 
+static void io_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    int sock_err = EVUTIL_SOCKET_ERROR();
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        io_closed(arg, what, sock_err);
+}
+
+/* A plain connection's read watch, busy or idle. */
+static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_up_conn *conn = arg;
+    cmx_upstream_call *call = conn->call;
+    if (!call) { /* idle: a byte, end of input, an error or the expiry */
+        cmx_up_conn_close(conn);
+        return;
+    }
+    char *buf = conn->origin->up->rbuf;
+    ssize_t n = recv(fd, buf, CMX_UP_READ_BYTES, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        io_closed(conn, n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR, n == 0 ? 0 : errno);
+        return;
+    }
+    note_input(call);
+    size_t used;
+    parse(call, buf, (size_t)n, &used);
+    conn->unread = used < (size_t)n;
+    after_parse(call);
+}
+
 /* While idle, any byte or event means the connection is no longer usable. */
 static void idle_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -315,6 +383,18 @@ void cmx_up_io_set_idle(cmx_up_conn *conn, uint32_t expiry_ms)
     struct timeval tv = {expiry_ms / 1000, (expiry_ms % 1000) * 1000};
     bufferevent_setcb(conn->bev, idle_read_cb, NULL, idle_event_cb, conn);
     bufferevent_disable(conn->bev, EV_WRITE);
+    if (conn->own_read) {
+        event_add(&conn->rev, &tv); /* already added: only the timeout is new */
+        return;
+    }
     bufferevent_set_timeouts(conn->bev, &tv, NULL);
     bufferevent_enable(conn->bev, EV_READ);
+}
+
+void cmx_up_io_release(cmx_up_conn *conn)
+{
+    if (conn->own_read) {
+        event_del(&conn->rev);
+        conn->own_read = 0;
+    }
 }

@@ -5,12 +5,13 @@
  * share a connection only when they would have opened the same one.  Idle
  * connections are kept most-recently-used first, so a light load keeps
  * reusing the same warm few and the rest expire (idle_expiry_ms, through the
- * bufferevent read timeout).  The number of connections per origin —
- * connecting, busy and idle — is capped; a call over the cap waits in a FIFO
- * and is woken, one per freed slot or idle connection, on the next loop turn.
- * Which connection may go back to the pool is decided by the caller
- * (upstream.c): only after a complete keep-alive response with no bytes left
- * over, as nginx's upstream keepalive module does. */
+ * timeout of the connection's read watch, see upstream_io.c).  The number of
+ * connections per origin — connecting, busy and idle — is capped; a call
+ * over the cap waits in a FIFO and is woken, one per freed slot or idle
+ * connection, on the next loop turn.  Which connection may go back to the
+ * pool is decided by the caller (upstream.c): only after a complete
+ * keep-alive response with no bytes left over, as nginx's upstream keepalive
+ * module does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,14 +102,20 @@ void cmx_up_pool_put(cmx_up_conn *conn)
     cmx_up_origin_wake(o);
 }
 
+static void conn_free(cmx_up_conn *conn)
+{
+    cmx_up_io_release(conn);
+    if (conn->bev)
+        bufferevent_free(conn->bev);
+    free(conn);
+}
+
 void cmx_up_conn_close(cmx_up_conn *conn)
 {
     cmx_up_origin *o = conn->origin;
     if (!conn->call && (conn->prev || o->idle_head == conn))
         idle_unlink(conn);
-    if (conn->bev)
-        bufferevent_free(conn->bev);
-    free(conn);
+    conn_free(conn);
     o->n_conns--;
     cmx_up_origin_wake(o);
 }
@@ -166,8 +173,7 @@ void cmx_up_origins_free(cmx_upstream *up)
         while (o->idle_head) {
             cmx_up_conn *conn = o->idle_head;
             idle_unlink(conn);
-            bufferevent_free(conn->bev);
-            free(conn);
+            conn_free(conn);
         }
         free(o->ca_file);
         free(o);

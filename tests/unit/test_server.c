@@ -551,6 +551,72 @@ static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
     ts_stop(ts);
 }
 
+/* More pipelined bytes than the read buffer has room for behind the held
+ * head: reading pauses while the request is in flight and picks up again
+ * once it is answered, and every request is answered, in order. */
+static void resumes_reading_pipelined_requests_that_filled_the_buffer(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    enum { N = 400 };
+    char *reqs = malloc(N * 40 + 64);
+    strcpy(reqs, "GET /late HTTP/1.1\r\n\r\n");
+    for (int i = 0; i < N; i++)
+        sprintf(reqs + strlen(reqs), "GET /echo?%d HTTP/1.1\r\n\r\n", i);
+    assert_true(strlen(reqs) > 8192); /* more than the buffer holds */
+    send_str(c, reqs);
+    free(reqs);
+    assert_true(wait_for(&ts->handled, 1));
+    usleep(100 * 1000);
+    assert_int_equal(atomic_load(&ts->handled), 1);
+    assert_int_equal(atomic_load(&ts->closes), 0);
+
+    ts_cmd(ts, 'r');
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_string_equal(r.body, "late");
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(read_response(c, &r), 0);
+        char want[32];
+        snprintf(want, sizeof want, "GET /echo q=%d n=0", i);
+        assert_non_null(strstr(r.body, want));
+    }
+    assert_int_equal(atomic_load(&ts->handled), N + 1);
+    client_free(c);
+    ts_stop(ts);
+}
+
+/* The body behind an already parsed head is received on its own; the next
+ * request, sent in the same packet as the body, is still read and answered. */
+static void reads_late_body_and_the_request_behind_it(void **state)
+{
+    test_server *ts = ts_start_default();
+    client *c = client_new(ts);
+    size_t n = 3000;
+    char *body = malloc(n + 64);
+    unsigned sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        body[i] = (char)('A' + i % 26);
+        sum = sum * 31 + (unsigned char)body[i];
+    }
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    send_str(c, head);
+    usleep(50 * 1000); /* the head is parsed before the body arrives */
+    strcpy(body + n, "GET /echo?next HTTP/1.1\r\n\r\n");
+    send_str(c, body);
+    free(body);
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    char want[64];
+    snprintf(want, sizeof want, "n=3000 nul=1 b= sum=%u", sum);
+    assert_non_null(strstr(r.body, want));
+    assert_int_equal(read_response(c, &r), 0);
+    assert_non_null(strstr(r.body, "GET /echo q=next n=0"));
+    client_free(c);
+    ts_stop(ts);
+}
+
 static void reads_chunked_request_body(void **state)
 {
     test_server *ts = ts_start_default();
@@ -768,6 +834,37 @@ static void answers_413_for_content_length_over_limit(void **state)
     assert_int_equal(r.status, 200);
     client_free(c);
     assert_int_equal(atomic_load(&ts->handled), 1);
+    ts_stop(ts);
+}
+
+/* After an error answer the server stops sending, swallows what the client
+ * still sends (so no reset destroys the answer) and lets go as soon as the
+ * client closes, without waiting out the linger time. */
+static void lingers_after_error_until_the_client_closes(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.max_body_bytes = 1000;
+    test_server *ts = ts_start(&lim);
+    client *c = client_new(ts);
+    size_t n = 200000;
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    send_str(c, head);
+    char *body = calloc(1, n);
+    send_bytes(c, body, n); /* completes only if the server keeps reading */
+    free(body);
+    expect_error_and_close(c, 413, "request_too_large");
+    assert_int_equal(ts_open_connections(ts), 1); /* lingering (2 s at most) */
+    close(c->fd);
+    c->fd = -1;
+    int open = 1;
+    for (int i = 0; i < 150 && open; i++) { /* well below the linger time */
+        usleep(10 * 1000);
+        open = ts_open_connections(ts);
+    }
+    assert_int_equal(open, 0);
+    client_free(c);
     ts_stop(ts);
 }
 
@@ -1164,6 +1261,8 @@ int main(void)
         cmocka_unit_test(parses_request_arriving_one_byte_at_a_time),
         cmocka_unit_test(keeps_header_slices_valid_when_read_buffer_grows),
         cmocka_unit_test(answers_pipelined_requests_in_order_one_at_a_time),
+        cmocka_unit_test(resumes_reading_pipelined_requests_that_filled_the_buffer),
+        cmocka_unit_test(reads_late_body_and_the_request_behind_it),
         cmocka_unit_test(reads_chunked_request_body),
         cmocka_unit_test(reads_large_body_arriving_in_pieces),
         cmocka_unit_test(sends_100_continue_before_reading_body),
@@ -1174,6 +1273,7 @@ int main(void)
         cmocka_unit_test(answers_431_for_too_many_headers),
         cmocka_unit_test(answers_431_for_too_many_header_bytes),
         cmocka_unit_test(answers_413_for_content_length_over_limit),
+        cmocka_unit_test(lingers_after_error_until_the_client_closes),
         cmocka_unit_test(answers_413_for_chunked_body_over_limit),
         cmocka_unit_test(answers_400_for_content_length_with_transfer_encoding),
         cmocka_unit_test(answers_400_for_conflicting_content_lengths),

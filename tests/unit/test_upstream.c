@@ -418,6 +418,46 @@ static void script_too_many_headers(sconn *c)
     sc_wait_close(c);
 }
 
+/* The first connection answers with stray bytes right behind the response
+ * (in the same write); later ones answer normally. */
+static void script_answer_with_stray_bytes(sconn *c)
+{
+    if (c->index > 0) {
+        script_keepalive_hello(c);
+        return;
+    }
+    if (sc_read_request(c) < 0)
+        return;
+    char out[256];
+    snprintf(out, sizeof out, "%sHTTP/1.1 200 OK\r\n", ok_response);
+    sc_say(c, out);
+    sc_wait_close(c);
+}
+
+/* The first connection answers once and closes; later ones keep alive. */
+static void script_answer_then_close(sconn *c)
+{
+    if (c->index > 0) {
+        script_keepalive_hello(c);
+        return;
+    }
+    if (sc_read_request(c) >= 0)
+        sc_say(c, ok_response);
+}
+
+/* The second answer on a connection comes after a pause. */
+static void script_slow_second_answer(sconn *c)
+{
+    if (sc_read_request(c) < 0)
+        return;
+    sc_say(c, ok_response);
+    if (sc_read_request(c) < 0)
+        return;
+    sleep_ms(400);
+    sc_say(c, ok_response);
+    sc_wait_close(c);
+}
+
 /* ---------- the client side ---------- */
 
 typedef struct result {
@@ -716,6 +756,89 @@ static int setup_one_conn(void **state)
     s.https_proxy = s.http_proxy = s.no_proxy = NULL;
     s.max_conns_per_origin = 1;
     return setup_with(state, &s);
+}
+
+static void does_not_pool_connection_with_bytes_after_the_response(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_answer_with_stray_bytes, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    for (int i = 0; i < 2; i++) {
+        result r = {0};
+        run_call(f, &req, &r);
+        expect_kind(&r, CMX_OK);
+        assert_string_equal(r.body, "hello");
+    }
+    cmx_upstream_stats st;
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.connections_reused, 0);
+    assert_int_equal(st.connections_opened, 2);
+    assert_int_equal(atomic_load(&s->accepted), 2);
+    srv_stop(s);
+}
+
+/* An idle pooled connection that the origin closes leaves the pool at once,
+ * so the next call opens a fresh one instead of meeting a dead one. */
+static void drops_pooled_connection_the_origin_closed(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_answer_then_close, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result r1 = {0}, r2 = {0};
+    run_call(f, &req, &r1);
+    expect_kind(&r1, CMX_OK);
+    cmx_upstream_stats st;
+    for (int i = 0; i < 200; i++) {
+        cmx_upstream_get_stats(f->up, &st);
+        if (st.idle_now == 0)
+            break;
+        run_ms(f->base, 10);
+    }
+    assert_int_equal(st.idle_now, 0);
+    run_call(f, &req, &r2);
+    expect_kind(&r2, CMX_OK);
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.stale_retries, 0);
+    assert_int_equal(st.connections_reused, 0);
+    assert_int_equal(st.connections_opened, 2);
+    srv_stop(s);
+}
+
+static int setup_short_idle_expiry(void **state)
+{
+    cmx_upstream_settings s;
+    cmx_upstream_settings_default(&s);
+    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
+    s.idle_expiry_ms = 150;
+    return setup_with(state, &s);
+}
+
+/* The idle expiry belongs to the pool: a call on a reused connection may
+ * take longer than it, and the connection expires once idle again. */
+static void idle_expiry_spares_calls_and_closes_idle_connections(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_slow_second_answer, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result r1 = {0}, r2 = {0};
+    run_call(f, &req, &r1);
+    expect_kind(&r1, CMX_OK);
+    run_call(f, &req, &r2); /* answered after 400 ms, beyond the 150 ms expiry */
+    expect_kind(&r2, CMX_OK);
+    assert_string_equal(r2.body, "hello");
+    cmx_upstream_stats st;
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.connections_reused, 1);
+    assert_int_equal(st.idle_now, 1);
+    for (int i = 0; i < 300 && !atomic_load(&s->saw_client_close); i++)
+        run_ms(f->base, 10);
+    assert_true(atomic_load(&s->saw_client_close));
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.idle_now, 0);
+    srv_stop(s);
 }
 
 static void queues_requests_beyond_max_conns_per_origin(void **state)
@@ -1453,6 +1576,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(assembles_headers_split_across_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(rejects_response_with_too_many_headers, setup, teardown),
         cmocka_unit_test_setup_teardown(reuses_pooled_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(does_not_pool_connection_with_bytes_after_the_response,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(drops_pooled_connection_the_origin_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_expiry_spares_calls_and_closes_idle_connections,
+                                        setup_short_idle_expiry, teardown),
         cmocka_unit_test_setup_teardown(queues_requests_beyond_max_conns_per_origin, setup_one_conn,
                                         teardown),
         cmocka_unit_test_setup_teardown(retries_once_when_pooled_connection_was_closed, setup,
