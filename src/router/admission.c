@@ -2,8 +2,8 @@
  * admission.h for why they are asked twice. */
 #include "admission.h"
 
-uint64_t cmx_eligible_mask(cmx_breaker *breakers, cmx_ratelimit *limits, size_t n,
-                           uint64_t now_us, uint64_t tokens)
+uint64_t cmx_eligible_mask(cmx_breaker *breakers, cmx_ratelimit *limits, size_t n, uint64_t now_us,
+                           uint64_t tokens)
 {
     uint64_t mask = 0;
     for (size_t i = 0; i < n && i < 64; i++) {
@@ -16,8 +16,8 @@ uint64_t cmx_eligible_mask(cmx_breaker *breakers, cmx_ratelimit *limits, size_t 
     return mask;
 }
 
-bool cmx_deployment_admit(cmx_breaker *breakers, cmx_ratelimit *limits, size_t i,
-                          uint64_t now_us, uint64_t tokens)
+bool cmx_deployment_admit(cmx_breaker *breakers, cmx_ratelimit *limits, size_t i, uint64_t now_us,
+                          uint64_t tokens)
 {
     if (breakers && !cmx_breaker_allow(&breakers[i], now_us))
         return false;

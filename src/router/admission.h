@@ -28,13 +28,13 @@
 
 /* Bit i set when deployment i (< n ≤ 64) would be admitted a request of
  * `tokens` expected tokens at now_us. */
-uint64_t cmx_eligible_mask(cmx_breaker *breakers, cmx_ratelimit *limits, size_t n,
-                           uint64_t now_us, uint64_t tokens);
+uint64_t cmx_eligible_mask(cmx_breaker *breakers, cmx_ratelimit *limits, size_t n, uint64_t now_us,
+                           uint64_t tokens);
 
 /* Reserves deployment i's breaker probe (if half-open) and rate slot; on a
  * refusal nothing stays reserved.  A yes must be followed by
  * cmx_breaker_record() or cmx_breaker_cancel() on breakers[i]. */
-bool cmx_deployment_admit(cmx_breaker *breakers, cmx_ratelimit *limits, size_t i,
-                          uint64_t now_us, uint64_t tokens);
+bool cmx_deployment_admit(cmx_breaker *breakers, cmx_ratelimit *limits, size_t i, uint64_t now_us,
+                          uint64_t tokens);
 
 #endif

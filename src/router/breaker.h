@@ -67,15 +67,15 @@ typedef struct cmx_breaker {
     pthread_mutex_t lock;
     atomic_int state; /* cmx_breaker_state; written under lock, read anywhere */
     cmx_breaker_config cfg;
-    uint32_t consecutive;       /* failures in a row while closed */
-    uint64_t cooldown_us;       /* current cooldown (grows on failed probes) */
-    uint64_t open_until_us;     /* while open: when probing may start */
-    uint32_t probes_admitted;   /* this half-open period's slots in use */
-    uint32_t probes_pending;    /* admitted, no verdict yet */
+    uint32_t consecutive;     /* failures in a row while closed */
+    uint64_t cooldown_us;     /* current cooldown (grows on failed probes) */
+    uint64_t open_until_us;   /* while open: when probing may start */
+    uint32_t probes_admitted; /* this half-open period's slots in use */
+    uint32_t probes_pending;  /* admitted, no verdict yet */
     uint32_t probes_succeeded;
     uint64_t last_probe_us;
-    uint64_t trips;             /* times it opened, for status */
-    cmx_window window;          /* [0] requests, [1] failures, while closed */
+    uint64_t trips;    /* times it opened, for status */
+    cmx_window window; /* [0] requests, [1] failures, while closed */
 } cmx_breaker;
 
 /* Defaults: 5 consecutive failures, or 50% over 10 s with at least 20
@@ -100,13 +100,13 @@ cmx_breaker_transition cmx_breaker_record(cmx_breaker *b, uint64_t now_us, cmx_e
 bool cmx_breaker_counts_as_failure(cmx_err kind);
 
 typedef struct cmx_breaker_status {
-    cmx_breaker_state state;  /* as the next request would see it: an open breaker
-                                 whose cooldown is over reports half_open */
-    uint64_t open_until_us;   /* meaningful when open */
+    cmx_breaker_state state; /* as the next request would see it: an open breaker
+                                whose cooldown is over reports half_open */
+    uint64_t open_until_us;  /* meaningful when open */
     uint32_t consecutive_failures;
     int64_t window_requests;
     int64_t window_failures;
-    uint32_t cooldown_ms;     /* the cooldown the next trip (or current one) uses */
+    uint32_t cooldown_ms; /* the cooldown the next trip (or current one) uses */
     uint64_t trips;
 } cmx_breaker_status;
 

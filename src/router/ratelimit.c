@@ -63,8 +63,7 @@ void cmx_ratelimit_adjust_tokens(cmx_ratelimit *rl, uint64_t now_us, int64_t del
     pthread_mutex_unlock(&rl->lock);
 }
 
-void cmx_ratelimit_usage(cmx_ratelimit *rl, uint64_t now_us, uint64_t *requests,
-                         uint64_t *tokens)
+void cmx_ratelimit_usage(cmx_ratelimit *rl, uint64_t now_us, uint64_t *requests, uint64_t *tokens)
 {
     int64_t t[2];
     pthread_mutex_lock(&rl->lock);

@@ -47,7 +47,6 @@ bool cmx_ratelimit_try_acquire(cmx_ratelimit *rl, uint64_t now_us, uint64_t toke
 void cmx_ratelimit_adjust_tokens(cmx_ratelimit *rl, uint64_t now_us, int64_t delta);
 
 /* For status output: what the window holds now. */
-void cmx_ratelimit_usage(cmx_ratelimit *rl, uint64_t now_us, uint64_t *requests,
-                         uint64_t *tokens);
+void cmx_ratelimit_usage(cmx_ratelimit *rl, uint64_t now_us, uint64_t *requests, uint64_t *tokens);
 
 #endif

@@ -13,12 +13,9 @@
 #include <string.h>
 
 static const char *const kind_names[CMX_STRATEGY__COUNT] = {
-    [CMX_STRATEGY_PRIORITY] = "priority",
-    [CMX_STRATEGY_ROUND_ROBIN] = "round_robin",
-    [CMX_STRATEGY_WEIGHTED] = "weighted",
-    [CMX_STRATEGY_RANDOM] = "random",
-    [CMX_STRATEGY_LEAST_BUSY] = "least_busy",
-    [CMX_STRATEGY_LEAST_LATENCY] = "least_latency",
+    [CMX_STRATEGY_PRIORITY] = "priority",     [CMX_STRATEGY_ROUND_ROBIN] = "round_robin",
+    [CMX_STRATEGY_WEIGHTED] = "weighted",     [CMX_STRATEGY_RANDOM] = "random",
+    [CMX_STRATEGY_LEAST_BUSY] = "least_busy", [CMX_STRATEGY_LEAST_LATENCY] = "least_latency",
     [CMX_STRATEGY_CHEAPEST] = "cheapest",
 };
 
@@ -65,8 +62,7 @@ cmx_strategy *cmx_strategy_new(const cmx_strategy_config *cfg, cmx_error *err)
         return config_error(err, "unknown kind");
     if (cfg->n_deployments == 0 || cfg->n_deployments > CMX_STRATEGY_MAX_DEPLOYMENTS)
         return config_error(err, "a model group needs 1 to 64 deployments");
-    if (cfg->kind == CMX_STRATEGY_LEAST_LATENCY &&
-        !(cfg->ewma_alpha > 0 && cfg->ewma_alpha <= 1))
+    if (cfg->kind == CMX_STRATEGY_LEAST_LATENCY && !(cfg->ewma_alpha > 0 && cfg->ewma_alpha <= 1))
         return config_error(err, "ewma_alpha must be in (0, 1]");
     if (cfg->kind == CMX_STRATEGY_LEAST_LATENCY &&
         !(cfg->explore_probability >= 0 && cfg->explore_probability < 1))

@@ -62,10 +62,10 @@ typedef enum cmx_strategy_kind {
 
 typedef struct cmx_strategy_config {
     cmx_strategy_kind kind;
-    size_t n_deployments;       /* 1..CMX_STRATEGY_MAX_DEPLOYMENTS */
-    const uint32_t *weights;    /* weighted, random: n weights ≥ 1 (copied); NULL: all 1 */
-    double ewma_alpha;          /* least_latency: weight of a new sample, (0, 1] */
-    double explore_probability; /* least_latency: [0, 1) */
+    size_t n_deployments;        /* 1..CMX_STRATEGY_MAX_DEPLOYMENTS */
+    const uint32_t *weights;     /* weighted, random: n weights ≥ 1 (copied); NULL: all 1 */
+    double ewma_alpha;           /* least_latency: weight of a new sample, (0, 1] */
+    double explore_probability;  /* least_latency: [0, 1) */
     uint32_t initial_latency_ms; /* least_latency: estimate before the first sample */
 } cmx_strategy_config;
 

@@ -36,8 +36,8 @@ typedef struct cmx_rank {
 void cmx_rank_sort(cmx_rank *r, size_t n);
 
 size_t cmx_pick_weighted(cmx_strategy *s, const size_t *cand, size_t m, size_t *order);
-size_t cmx_pick_random(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand,
-                       size_t m, size_t *order);
+size_t cmx_pick_random(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand, size_t m,
+                       size_t *order);
 size_t cmx_pick_least_busy(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand,
                            size_t m, size_t *order);
 size_t cmx_pick_least_latency(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand,

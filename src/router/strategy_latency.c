@@ -57,8 +57,8 @@ void cmx_latency_record(cmx_strategy *s, size_t i, uint64_t latency_us, bool ok)
             next = old + s->cfg.ewma_alpha * (next - old);
         }
         new_bits = double_to_bits(next);
-    } while (!atomic_compare_exchange_weak_explicit(slot, &old_bits, new_bits,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(slot, &old_bits, new_bits, memory_order_relaxed,
+                                                    memory_order_relaxed));
 }
 
 static size_t emit(const cmx_rank *r, size_t m, size_t *order)

@@ -43,8 +43,8 @@ size_t cmx_pick_weighted(cmx_strategy *s, const size_t *cand, size_t m, size_t *
     return m;
 }
 
-size_t cmx_pick_random(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand,
-                       size_t m, size_t *order)
+size_t cmx_pick_random(cmx_strategy *s, const cmx_pick_request *req, const size_t *cand, size_t m,
+                       size_t *order)
 {
     size_t left[CMX_STRATEGY_MAX_DEPLOYMENTS];
     uint64_t total = 0;

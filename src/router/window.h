@@ -20,8 +20,8 @@
 
 typedef struct cmx_window {
     uint64_t bucket_us;
-    uint64_t head;     /* index (now / bucket_us) of the newest bucket */
-    int64_t total[2];  /* sums over the live buckets */
+    uint64_t head;    /* index (now / bucket_us) of the newest bucket */
+    int64_t total[2]; /* sums over the live buckets */
     int64_t bucket[CMX_WINDOW_BUCKETS][2];
 } cmx_window;
 

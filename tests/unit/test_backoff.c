@@ -112,8 +112,8 @@ static void a_retry_sleep_must_leave_time_for_the_attempt(void **state)
 
 static void init_budget(cmx_retry_budget *b, uint32_t percent, uint32_t min_retries)
 {
-    cmx_retry_budget_config c = {.budget_percent = percent, .min_retries = min_retries,
-                                 .window_ms = 10000};
+    cmx_retry_budget_config c = {
+        .budget_percent = percent, .min_retries = min_retries, .window_ms = 10000};
     cmx_error err;
     assert_int_equal(cmx_retry_budget_init(b, &c, &err), CMX_OK);
 }

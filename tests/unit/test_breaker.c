@@ -100,8 +100,7 @@ static void stays_closed_below_the_error_rate(void **state)
         for (int i = 0; i < 6; i++)
             cmx_breaker_record(&b, t, CMX_OK);
         for (int i = 0; i < 4; i++)
-            assert_int_equal(cmx_breaker_record(&b, t, CMX_ERR_UNAVAILABLE),
-                             CMX_BREAKER_UNCHANGED);
+            assert_int_equal(cmx_breaker_record(&b, t, CMX_ERR_UNAVAILABLE), CMX_BREAKER_UNCHANGED);
     }
     cmx_breaker_status st;
     cmx_breaker_get_status(&b, 49 * 100 * MS, &st);
@@ -127,8 +126,7 @@ static void error_rate_forgets_failures_older_than_the_window(void **state)
     /* Within the window they still count: 9 more failures make 10 of 10. */
     for (int i = 0; i < 8; i++)
         cmx_breaker_record(&b, 12000 * MS, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(cmx_breaker_record(&b, 12000 * MS, CMX_ERR_UNAVAILABLE),
-                     CMX_BREAKER_TRIPPED);
+    assert_int_equal(cmx_breaker_record(&b, 12000 * MS, CMX_ERR_UNAVAILABLE), CMX_BREAKER_TRIPPED);
     cmx_breaker_destroy(&b);
 }
 

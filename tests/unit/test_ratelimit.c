@@ -119,8 +119,7 @@ static void eligible_mask_leaves_out_open_breakers_and_full_limits(void **state)
     cmx_breaker br[3];
     cmx_ratelimit rl[3];
     cmx_error err;
-    cmx_breaker_config bc = {.consecutive_failures = 1, .cooldown_ms = 1000,
-                             .half_open_probes = 1};
+    cmx_breaker_config bc = {.consecutive_failures = 1, .cooldown_ms = 1000, .half_open_probes = 1};
     for (int i = 0; i < 3; i++) {
         assert_int_equal(cmx_breaker_init(&br[i], &bc, &err), CMX_OK);
         init_limit(&rl[i], i == 2 ? 1 : 0, 0);
@@ -145,8 +144,7 @@ static void admission_refused_by_the_limit_gives_the_probe_back(void **state)
     cmx_breaker br;
     cmx_ratelimit rl;
     cmx_error err;
-    cmx_breaker_config bc = {.consecutive_failures = 1, .cooldown_ms = 1000,
-                             .half_open_probes = 1};
+    cmx_breaker_config bc = {.consecutive_failures = 1, .cooldown_ms = 1000, .half_open_probes = 1};
     assert_int_equal(cmx_breaker_init(&br, &bc, &err), CMX_OK);
     init_limit(&rl, 1, 0);
     cmx_breaker_record(&br, 0, CMX_ERR_UNAVAILABLE);
