@@ -31,7 +31,9 @@ static inline uint64_t cmx_rng_u64(const cmx_rng *r)
     return r->next_u64(r->ctx);
 }
 
-/* Uniform in [0, n); 0 when n is 0.  Unbiased (Lemire's multiply-and-reject). */
+/* Uniform in [0, n); 0 when n is 0.  Unbiased (Lemire's multiply-and-reject):
+ * draws whose product with n lands in a slice smaller than n are redrawn, so
+ * a scripted generator that keeps returning such a value (0, say) loops. */
 uint64_t cmx_rng_below(const cmx_rng *r, uint64_t n);
 /* Uniform in [0, 1) with 53 bits of precision. */
 double cmx_rng_unit(const cmx_rng *r);

@@ -53,6 +53,27 @@ static void full_jitter_stays_in_bounds_with_a_mean_near_half(void **state)
     }
 }
 
+static uint64_t scripted_next(void *ctx)
+{
+    return *(const uint64_t *)ctx;
+}
+
+static void full_jitter_reaches_both_ends_with_a_scripted_rng(void **state)
+{
+    cmx_backoff_config c = {.base_ms = 100, .cap_ms = 5000, .max_hint_ms = 30000};
+    /* The smallest draws are rejected by the unbiasing step (a constant 0
+     * would loop), so "lowest" is a value just above that zone. */
+    uint64_t value = UINT64_C(1) << 40;
+    cmx_rng rng = {scripted_next, &value};
+    assert_int_equal(cmx_backoff_delay_ms(&c, 2, 0, &rng), 0);
+    value = UINT64_MAX;
+    assert_int_equal(cmx_backoff_delay_ms(&c, 2, 0, &rng), 400);
+    value = UINT64_MAX / 2 + 1; /* the middle of the range */
+    assert_int_equal(cmx_backoff_delay_ms(&c, 2, 0, &rng), 200);
+    assert_int_equal(cmx_rng_below(&rng, 0), 0);
+    assert_int_equal(cmx_rng_below(&rng, 1), 0);
+}
+
 static void honours_a_server_hint_as_a_floor(void **state)
 {
     cmx_backoff_config c = {.base_ms = 100, .cap_ms = 1000, .max_hint_ms = 30000};
@@ -192,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(jitter_ceiling_doubles_up_to_the_cap),
         cmocka_unit_test(full_jitter_stays_in_bounds_with_a_mean_near_half),
+        cmocka_unit_test(full_jitter_reaches_both_ends_with_a_scripted_rng),
         cmocka_unit_test(honours_a_server_hint_as_a_floor),
         cmocka_unit_test(caps_a_server_hint_at_max_hint),
         cmocka_unit_test(deadline_bounds_each_attempt_by_what_is_left),
