@@ -26,7 +26,11 @@ typedef struct cmx_config_diag {
 
 void cmx_config_diag_free(cmx_config_diag *d);
 
-typedef enum { CMX_PROVIDER_OPENAI = 0, CMX_PROVIDER_MOCK, CMX_PROVIDER_ANTHROPIC } cmx_provider_type;
+typedef enum {
+    CMX_PROVIDER_OPENAI = 0,
+    CMX_PROVIDER_MOCK,
+    CMX_PROVIDER_ANTHROPIC
+} cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
     uint32_t connect_ms;    /* default 5000 */
