@@ -120,6 +120,7 @@ static void free_provider(cmx_provider_config *p)
     free(p->base_url);
     free_secret(p->api_key);
     free(p->organization);
+    free(p->anthropic_version);
     free(p->ca_file);
     free(p->mock.content);
 }

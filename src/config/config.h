@@ -26,7 +26,11 @@ typedef struct cmx_config_diag {
 
 void cmx_config_diag_free(cmx_config_diag *d);
 
-typedef enum { CMX_PROVIDER_OPENAI = 0, CMX_PROVIDER_MOCK } cmx_provider_type;
+typedef enum {
+    CMX_PROVIDER_OPENAI = 0,
+    CMX_PROVIDER_MOCK,
+    CMX_PROVIDER_ANTHROPIC
+} cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
     uint32_t connect_ms;    /* default 5000 */
@@ -48,10 +52,14 @@ typedef struct cmx_mock_config {
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock" */
-    char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1" */
+    char *type_name;       /* "openai", "mock", "anthropic" */
+    char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
+                              anthropic: default "https://api.anthropic.com" */
     char *api_key;         /* resolved secret or NULL; never log it */
     char *organization;    /* openai: optional OpenAI-Organization header */
+    char *anthropic_version;     /* anthropic: default "2023-06-01" */
+    uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
+    int drop_unsupported_params; /* anthropic: drop what it cannot do instead of 400 */
     int tls_verify;        /* default 1 */
     char *ca_file;         /* NULL: system store */
     cmx_timeouts_config timeouts;

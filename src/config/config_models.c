@@ -69,11 +69,12 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         return;
     }
     if (has_model == 0) {
-        if (t->provider->type == CMX_PROVIDER_OPENAI)
+        if (t->provider->type != CMX_PROVIDER_MOCK)
             cmx_cfg_error(ctx, v,
-                          "%s: missing required key 'model' (the model name the openai "
+                          "%s: missing required key 'model' (the model name the %s "
                           "provider '%s' expects)",
-                          path, t->provider_name);
+                          path, t->provider->type_name ? t->provider->type_name : "",
+                          t->provider_name);
         else
             t->model = cmx_cfg_strdup(ctx, group_name);
     }

@@ -4,7 +4,8 @@
  * Keys are checked against the provider's type, not just against the union
  * of all types: `failure_rate` on an openai provider or `base_url` on a mock
  * is a misunderstanding worth an error of its own ("only valid for mock
- * providers"), not a silently unused value. */
+ * providers"), not a silently unused value.  The types' key lists live in one
+ * table indexed by cmx_provider_type. */
 #include "config/config_internal.h"
 #include "config/secret.h"
 #include "config/values.h"
@@ -20,12 +21,50 @@ static const char *const openai_keys[] = {"type",         "timeouts",   "base_ur
 static const char *const mock_keys[] = {
     "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
     "failure_status", "stream_chunks", "content", "seed",           NULL};
-static const char *const all_keys[] = {
-    "type",           "timeouts",      "base_url", "api_key",        "organization",
-    "tls_verify",     "ca_file",       "latency",  "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content",  "seed",           NULL};
+static const char *const anthropic_keys[] = {"type",
+                                             "timeouts",
+                                             "base_url",
+                                             "api_key",
+                                             "anthropic_version",
+                                             "default_max_tokens",
+                                             "drop_unsupported_params",
+                                             "tls_verify",
+                                             "ca_file",
+                                             NULL};
+static const char *const all_keys[] = {"type",
+                                       "timeouts",
+                                       "base_url",
+                                       "api_key",
+                                       "organization",
+                                       "anthropic_version",
+                                       "default_max_tokens",
+                                       "drop_unsupported_params",
+                                       "tls_verify",
+                                       "ca_file",
+                                       "latency",
+                                       "chunk_interval",
+                                       "failure_rate",
+                                       "failure_status",
+                                       "stream_chunks",
+                                       "content",
+                                       "seed",
+                                       NULL};
+
+/* Indexed by cmx_provider_type. */
+static const struct {
+    const char *name;
+    const char *const *keys;
+} provider_types[] = {
+    {"openai", openai_keys},
+    {"mock", mock_keys},
+    {"anthropic", anthropic_keys},
+};
+#define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
+#define TYPE_LIST "openai, anthropic or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 
+#define ANTHROPIC_DEFAULT_BASE_URL "https://api.anthropic.com"
+#define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define MOCK_DEFAULT_CONTENT                                                                       \
     "This is a simulated answer from the cloudmux mock provider. No model was called."
 
@@ -48,41 +87,62 @@ static int valid_provider_name(const char *s)
     return 1;
 }
 
-/* Reads `type`; returns 0 (openai), 1 (mock) or -1 (missing or invalid). */
+/* Reads `type`; returns a cmx_provider_type or -1 (missing or invalid). */
 static int read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node, const cmx_ynode *v,
                      const char *path)
 {
     const cmx_ynode *t = cmx_ytree_get(v, "type");
     char show[64];
     if (!t) {
-        cmx_cfg_error(ctx, name_node, "%s: missing required key 'type' (openai or mock)", path);
+        cmx_cfg_error(ctx, name_node, "%s: missing required key 'type' (" TYPE_LIST ")", path);
         return -1;
     }
-    if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, "openai") == 0)
-        return CMX_PROVIDER_OPENAI;
-    if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, "mock") == 0)
-        return CMX_PROVIDER_MOCK;
-    cmx_cfg_error(ctx, t, "%s.type: expected openai or mock, got %s", path,
+    for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
+        if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, provider_types[i].name) == 0)
+            return (int)i;
+    cmx_cfg_error(ctx, t, "%s.type: expected " TYPE_LIST ", got %s", path,
                   cmx_cfg_show(t, show, sizeof show));
     return -1;
+}
+
+/* "openai or anthropic": the types a key belongs to, for messages. */
+static void owners_of(const char *key, char *out, size_t len)
+{
+    size_t used = 0, n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
+        if (in_list(provider_types[i].keys, key)) {
+            int w =
+                snprintf(out + used, len - used, "%s%s", n++ ? " or " : "", provider_types[i].name);
+            if (w < 0 || (size_t)w >= len - used)
+                return;
+            used += (size_t)w;
+        }
 }
 
 static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, int type)
 {
     cmx_cfg_check_names(ctx, v, path);
-    const char *const *own = type == CMX_PROVIDER_OPENAI ? openai_keys
-                             : type == CMX_PROVIDER_MOCK ? mock_keys
-                                                         : all_keys;
     for (size_t i = 0; i < v->n_pairs; i++) {
         const cmx_ynode *k = v->pairs[i].key;
-        if (k->kind != CMX_YNODE_SCALAR || k->is_null || in_list(own, k->text))
+        if (k->kind != CMX_YNODE_SCALAR || k->is_null)
             continue;
-        if (in_list(all_keys, k->text))
+        if (type < 0) { /* type unknown: any type's key is plausible */
+            if (!in_list(all_keys, k->text))
+                cmx_cfg_unknown_key(ctx, k, path, all_keys);
+            continue;
+        }
+        const char *const *own = provider_types[type].keys;
+        if (in_list(own, k->text))
+            continue;
+        if (in_list(all_keys, k->text)) {
+            char owners[64];
+            owners_of(k->text, owners, sizeof owners);
             cmx_cfg_error(ctx, k, "%s: key '%s' is only valid for %s providers (this one is %s)",
-                          path, k->text, type == CMX_PROVIDER_OPENAI ? "mock" : "openai",
-                          type == CMX_PROVIDER_OPENAI ? "openai" : "mock");
-        else
+                          path, k->text, owners, provider_types[type].name);
+        } else {
             cmx_cfg_unknown_key(ctx, k, path, own);
+        }
     }
 }
 
@@ -91,6 +151,10 @@ static void load_base_url(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
 {
     char show[64];
     const cmx_ynode *u = cmx_ytree_get(v, "base_url");
+    if (!u && p->type == CMX_PROVIDER_ANTHROPIC) {
+        p->base_url = cmx_cfg_strdup(ctx, ANTHROPIC_DEFAULT_BASE_URL);
+        return;
+    }
     if (!u) {
         cmx_cfg_error(ctx, name_node,
                       "%s: missing required key 'base_url' (the API's URL, such as "
@@ -152,6 +216,36 @@ static void load_openai(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynod
     load_ca_file(ctx, p, v, path);
 }
 
+static void load_anthropic(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                           const cmx_ynode *v, const char *path)
+{
+    char sub[192]; /* path + a sub-key */
+    uint64_t n;
+    load_base_url(ctx, p, name_node, v, path);
+    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
+    if (key) {
+        snprintf(sub, sizeof sub, "%s.api_key", path);
+        cmx_cfg_secret(ctx, key, sub, &p->api_key);
+    }
+    p->anthropic_version = cmx_cfg_strdup(ctx, ANTHROPIC_DEFAULT_VERSION);
+    cmx_cfg_string(ctx, v, path, "anthropic_version", &p->anthropic_version);
+    /* The value goes into a header line: no control characters. */
+    for (const char *c = p->anthropic_version; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            cmx_cfg_error(ctx, cmx_ytree_get(v, "anthropic_version"),
+                          "%s.anthropic_version: expected a version such as 2023-06-01", path);
+            break;
+        }
+    if (cmx_cfg_uint(ctx, v, path, "default_max_tokens", 1, 1000000, &n) == 1)
+        p->default_max_tokens = (uint32_t)n;
+    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
 static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
                       const char *path)
 {
@@ -190,6 +284,7 @@ static void set_provider_defaults(cmx_provider_config *p)
     p->mock.failure_status = 503;
     p->mock.stream_chunks = 5;
     p->mock.seed = 1;
+    p->default_max_tokens = 4096;
 }
 
 static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
@@ -217,9 +312,11 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
     if (type < 0)
         return;
     p->type = (cmx_provider_type)type;
-    p->type_name = cmx_cfg_strdup(ctx, type == CMX_PROVIDER_OPENAI ? "openai" : "mock");
+    p->type_name = cmx_cfg_strdup(ctx, provider_types[type].name);
     if (type == CMX_PROVIDER_OPENAI) {
         load_openai(ctx, p, name_node, v, path);
+    } else if (type == CMX_PROVIDER_ANTHROPIC) {
+        load_anthropic(ctx, p, name_node, v, path);
     } else {
         p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
         load_mock(ctx, p, v, path);

@@ -7,6 +7,7 @@
 static const cmx_provider_vtable *const registry[] = {
     &cmx_provider_openai,
     &cmx_provider_mock,
+    &cmx_provider_anthropic,
 };
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type)

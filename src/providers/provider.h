@@ -52,7 +52,7 @@ typedef struct cmx_attempt_sink {
 } cmx_attempt_sink;
 
 typedef struct cmx_provider_vtable {
-    const char *type; /* as written in config: "openai", "mock" */
+    const char *type; /* as written in config: "openai", "anthropic", "mock" */
     /* Per-worker state for one configured provider. */
     cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
                       cmx_error *err);
@@ -77,5 +77,6 @@ const cmx_provider_vtable *cmx_provider_lookup(const char *type);
 /* The registered vtables. */
 extern const cmx_provider_vtable cmx_provider_openai;
 extern const cmx_provider_vtable cmx_provider_mock;
+extern const cmx_provider_vtable cmx_provider_anthropic;
 
 #endif

@@ -581,6 +581,7 @@ typedef struct broken_case {
 } broken_case;
 
 #define MOCK_P "providers:\n  m:\n    type: mock\n"
+#define ANTHROPIC_P "providers:\n  c:\n    type: anthropic\n"
 #define OPENAI_P "providers:\n  p:\n    type: openai\n    base_url: http://127.0.0.1:9/v1\n"
 
 static const broken_case broken_cases[] = {
@@ -642,9 +643,9 @@ static const broken_case broken_cases[] = {
      "upstream.https_proxy: expected a proxy URL"},
     {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
     {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
-     "providers.m: missing required key 'type' (openai or mock)"},
+     "providers.m: missing required key 'type' (openai, anthropic or mock)"},
     {"provider with unknown type", "providers:\n  m:\n    type: azure\n", 3,
-     "providers.m.type: expected openai or mock, got 'azure'"},
+     "providers.m.type: expected openai, anthropic or mock, got 'azure'"},
     {"provider is empty", "providers:\n  m:\n", 2,
      "providers.m: expected a mapping with at least 'type', got an empty value"},
     {"provider name with a space", "providers:\n  \"my prov\":\n    type: mock\n", 2,
@@ -663,9 +664,22 @@ static const broken_case broken_cases[] = {
     {"mock key on an openai provider", OPENAI_P "    failure_rate: 0.5\n", 5,
      "providers.p: key 'failure_rate' is only valid for mock providers (this one is openai)"},
     {"base_url on a mock provider", MOCK_P "    base_url: http://x\n", 4,
-     "providers.m: key 'base_url' is only valid for openai providers (this one is mock)"},
+     "providers.m: key 'base_url' is only valid for openai or anthropic providers (this one is "
+     "mock)"},
     {"api_key on a mock provider", MOCK_P "    api_key: env:X\n", 4,
-     "key 'api_key' is only valid for openai providers"},
+     "key 'api_key' is only valid for openai or anthropic providers"},
+    {"openai key on an anthropic provider", ANTHROPIC_P "    organization: org-1\n", 4,
+     "providers.c: key 'organization' is only valid for openai providers (this one is anthropic)"},
+    {"anthropic key on an openai provider", OPENAI_P "    anthropic_version: 2023-06-01\n", 5,
+     "providers.p: key 'anthropic_version' is only valid for anthropic providers (this one is "
+     "openai)"},
+    {"default_max_tokens is zero", ANTHROPIC_P "    default_max_tokens: 0\n", 4,
+     "providers.c.default_max_tokens: expected an integer from 1 to 1000000, got '0'"},
+    {"drop_unsupported_params is not a bool", ANTHROPIC_P "    drop_unsupported_params: some\n", 4,
+     "providers.c.drop_unsupported_params: expected true or false"},
+    {"anthropic target without model", ANTHROPIC_P "models:\n  g:\n    - provider: c\n", 6,
+     "models.g[0]: missing required key 'model' (the model name the anthropic provider 'c' "
+     "expects)"},
     {"unknown key in provider timeouts", MOCK_P "    timeouts:\n      conect: 1s\n", 5,
      "unknown key 'conect' in providers.m.timeouts (expected one of: connect, first_byte, idle, "
      "total); did you mean 'connect'?"},
@@ -719,6 +733,50 @@ static const broken_case broken_cases[] = {
     {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
      "invalid model group name 'my group'"},
 };
+
+static void anthropic_provider_gets_its_defaults_and_keys(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_ANTHROPIC", "sk-ant-value", 1);
+    const char *yaml = "providers:\n"
+                       "  claude:\n"
+                       "    type: anthropic\n"
+                       "    api_key: env:CMX_TEST_ANTHROPIC\n"
+                       "  claude-eu:\n"
+                       "    type: anthropic\n"
+                       "    base_url: https://eu.example.com/anthropic/\n"
+                       "    anthropic_version: 2024-01-01\n"
+                       "    default_max_tokens: 1024\n"
+                       "    drop_unsupported_params: true\n"
+                       "    timeouts: {first_byte: 5s}\n"
+                       "models:\n"
+                       "  g:\n"
+                       "    - provider: claude\n"
+                       "      model: claude-sonnet-4-5\n"
+                       "    - provider: claude-eu\n"
+                       "      model: claude-sonnet-4-5\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "claude");
+    assert_int_equal(p->type, CMX_PROVIDER_ANTHROPIC);
+    assert_string_equal(p->type_name, "anthropic");
+    assert_string_equal(p->base_url, "https://api.anthropic.com");
+    assert_string_equal(p->api_key, "sk-ant-value");
+    assert_string_equal(p->anthropic_version, "2023-06-01");
+    assert_int_equal(p->default_max_tokens, 4096);
+    assert_int_equal(p->drop_unsupported_params, 0);
+    assert_int_equal(p->tls_verify, 1);
+    const cmx_provider_config *eu = cmx_config_find_provider(c, "claude-eu");
+    assert_string_equal(eu->base_url, "https://eu.example.com/anthropic");
+    assert_null(eu->api_key);
+    assert_string_equal(eu->anthropic_version, "2024-01-01");
+    assert_int_equal(eu->default_max_tokens, 1024);
+    assert_int_equal(eu->drop_unsupported_params, 1);
+    assert_int_equal(eu->timeouts.first_byte_ms, 5000);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
 
 static void broken_configs_report_the_line_and_what_was_expected(void **state)
 {
@@ -962,6 +1020,7 @@ int main(void)
         cmocka_unit_test(file_secret_is_read_relative_to_the_config_and_newline_stripped),
         cmocka_unit_test(inline_secret_loads_with_a_warning_that_hides_the_value),
         cmocka_unit_test(secret_values_appear_in_no_message),
+        cmocka_unit_test(anthropic_provider_gets_its_defaults_and_keys),
         cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
         cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
         cmocka_unit_test(errors_carry_the_column_too),

@@ -1,0 +1,79 @@
+/* anthropic.h — the Anthropic Messages API translation, as pure functions.
+ *
+ * The anthropic provider (anthropic.c) moves bytes; these functions turn
+ * them from one format into the other, with no I/O and no clock, so the
+ * data-driven tests under tests/data/anthropic/ can check each direction on
+ * its own: a canonical (OpenAI chat) request body into a Messages request,
+ * a Messages response into a chat.completion, and a Messages event stream
+ * into chat.completion.chunk JSONs, one event at a time.
+ *
+ * What Anthropic cannot do is refused by name (a 400 naming the parameter
+ * and the provider), or dropped when the provider is configured to drop
+ * unsupported parameters; it is never silently ignored otherwise. */
+#ifndef CMX_PROVIDERS_ANTHROPIC_H
+#define CMX_PROVIDERS_ANTHROPIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "http/json_scan.h"
+
+typedef struct cmx_anthropic_options {
+    const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
+    const char *model;           /* upstream model; NULL keeps the client's */
+    uint32_t default_max_tokens; /* when the client sends none; 0 means 4096 */
+    int drop_unsupported;        /* drop unsupported parameters instead of failing */
+} cmx_anthropic_options;
+
+/* OpenAI chat request body → Anthropic Messages request body (appended to
+ * out).  CMX_ERR_BAD_REQUEST with a message a client can act on when the
+ * request uses something Anthropic cannot do or is malformed. */
+cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
+                                        const cmx_anthropic_options *opt, cmx_buf *out,
+                                        cmx_error *err);
+
+/* Anthropic message JSON → chat.completion JSON (appended to out), with the
+ * token counts in *usage (may be NULL).  `created` is the Unix time to put in
+ * the answer.  CMX_ERR_UPSTREAM_PROTOCOL when the body is not a message. */
+cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
+                                         cmx_buf *out, cmx_usage *usage, cmx_error *err);
+
+/* Maps an Anthropic stop_reason to an OpenAI finish_reason (NULL for NULL). */
+const char *cmx_anthropic_finish_reason(const char *stop_reason);
+
+/* The stream translator: fed the upstream's SSE events in order, it calls
+ * `emit` with each chat.completion.chunk JSON to send to the client. */
+typedef void (*cmx_anthropic_emit_fn)(void *ctx, const char *json, size_t len);
+
+typedef struct cmx_anthropic_stream {
+    cmx_anthropic_emit_fn emit;
+    void *ctx;
+    int include_usage; /* the client asked for the usage chunk */
+    int64_t created;
+    char id[128];
+    char model[128];
+    int started;       /* message_start seen */
+    int stopped;       /* message_stop seen: the answer is complete */
+    long block_index;  /* the open content block, -1 when none */
+    int block_is_tool; /* ... and whether it is a tool_use block */
+    int tool_calls;    /* tool_use blocks so far (the next tool_calls index) */
+    size_t events;     /* events handled, for messages */
+    cmx_usage usage;
+    int64_t input_tokens, cache_read, cache_creation, output_tokens;
+    cmx_buf chunk; /* scratch for the chunk being built */
+} cmx_anthropic_stream;
+
+void cmx_anthropic_stream_init(cmx_anthropic_stream *s, int include_usage, int64_t created,
+                               cmx_anthropic_emit_fn emit, void *ctx);
+/* One SSE event (`event` may be empty; the data's "type" decides).  Returns
+ * CMX_OK, CMX_ERR_UPSTREAM_PROTOCOL for garbage, or for an `error` event the
+ * kind it stands for (overloaded → unavailable, rate limit → rate_limited). */
+cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, size_t event_len,
+                                   const char *data, size_t data_len, cmx_error *err);
+/* The usage counted so far (complete once the stream has stopped). */
+void cmx_anthropic_stream_usage(const cmx_anthropic_stream *s, cmx_usage *out);
+void cmx_anthropic_stream_free(cmx_anthropic_stream *s);
+
+#endif

@@ -1,0 +1,398 @@
+/* test_translation.c — the data-driven translation tests of every provider.
+ *
+ * A case is a folder tests/data/<provider>/<case>/ holding pairs of files,
+ * each pair one direction of the translation:
+ *
+ *   canonical_request.json  → expected_provider_request.json
+ *                             (or expected_error.json: {"kind","message"},
+ *                              the message being a substring)
+ *   provider_response.json  → expected_canonical_response.json
+ *   provider_stream.txt     → expected_canonical_stream.txt
+ *
+ * plus an optional options.json (provider name, target model, defaults).
+ * The expected stream is one chunk JSON per line, then "[DONE]" when the
+ * stream completed, "[INCOMPLETE]" when it ended without its end marker, or
+ * "[ERROR] <kind>: <message substring>" when the translator stopped it.
+ * JSON is compared by value (jansson's json_equal), with the volatile
+ * `created` removed.  Adding a case is adding files; adding a provider is one
+ * entry in `translators` below. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka after the standard headers it needs */
+#include <cmocka.h>
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "http/sse.h"
+#include "providers/anthropic.h"
+
+/* ---- the registry ----------------------------------------------------- */
+
+typedef struct translator {
+    const char *provider;
+    cmx_err (*request)(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                       cmx_error *err);
+    cmx_err (*response)(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                        cmx_error *err);
+    /* Appends one line per chunk, then the end marker (see the top). */
+    void (*stream)(const char *sse, size_t len, const json_t *opt, cmx_buf *out);
+} translator;
+
+static cmx_err anthropic_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                 cmx_error *err)
+{
+    const json_t *max = json_object_get(opt, "default_max_tokens");
+    cmx_anthropic_options o = {
+        .provider_name = json_string_value(json_object_get(opt, "provider_name")),
+        .model = json_string_value(json_object_get(opt, "model")),
+        .default_max_tokens = json_is_integer(max) ? (uint32_t)json_integer_value(max) : 0,
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    if (!o.provider_name)
+        o.provider_name = "claude";
+    return cmx_anthropic_translate_request(body, len, &o, out, err);
+}
+
+static cmx_err anthropic_response(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                  cmx_error *err)
+{
+    cmx_usage u;
+    cmx_err e = cmx_anthropic_translate_response(body, len, 1700000000, out, &u, err);
+    /* The usage reported to the sink must agree with the one in the answer. */
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        json_t *usage = json_object_get(doc, "usage");
+        assert_int_equal(u.prompt_tokens,
+                         json_integer_value(json_object_get(usage, "prompt_tokens")));
+        assert_int_equal(u.completion_tokens,
+                         json_integer_value(json_object_get(usage, "completion_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
+
+typedef struct stream_run {
+    cmx_anthropic_stream tr;
+    cmx_buf *out;
+    cmx_error err;
+    int failed;
+} stream_run;
+
+static void collect_line(void *ctx, const char *json, size_t len)
+{
+    stream_run *r = ctx;
+    cmx_buf_append(r->out, json, len);
+    cmx_buf_append(r->out, "\n", 1);
+}
+
+static int feed_event(void *ctx, const cmx_sse_event *ev)
+{
+    stream_run *r = ctx;
+    if (cmx_anthropic_stream_event(&r->tr, ev->event, ev->event_len, ev->data, ev->data_len,
+                                   &r->err) != CMX_OK) {
+        r->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void anthropic_stream(const char *sse, size_t len, const json_t *opt, cmx_buf *out)
+{
+    stream_run r = {.out = out};
+    cmx_error_clear(&r.err);
+    cmx_anthropic_stream_init(&r.tr, json_is_true(json_object_get(opt, "include_usage")),
+                              1700000000, collect_line, &r);
+    cmx_sse_parser p;
+    cmx_sse_parser_init(&p, feed_event, &r);
+    cmx_sse_feed(&p, sse, len);
+    cmx_sse_parser_free(&p);
+    if (r.failed)
+        cmx_buf_printf(out, "[ERROR] %s: %s\n", cmx_err_name(r.err.kind), r.err.message);
+    else
+        cmx_buf_append_str(out, r.tr.stopped ? "[DONE]\n" : "[INCOMPLETE]\n");
+    cmx_anthropic_stream_free(&r.tr);
+}
+
+static const translator translators[] = {
+    {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
+};
+
+/* ---- files and comparison --------------------------------------------- */
+
+static char *read_file(const char *dir, const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    cmx_buf b = CMX_BUF_INIT;
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        cmx_buf_append(&b, tmp, n);
+    fclose(f);
+    *len = b.len;
+    return b.data ? b.data : calloc(1, 1);
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    json_error_t e;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j)
+        fail_msg("%s: %s (line %d)", path, e.text, e.line);
+    return j;
+}
+
+static void drop_volatile(json_t *j)
+{
+    if (json_is_object(j))
+        json_object_del(j, "created");
+}
+
+/* Takes both references. */
+static void assert_json_equal(json_t *expected, json_t *actual, const char *what)
+{
+    drop_volatile(expected);
+    drop_volatile(actual);
+    int same = json_equal(expected, actual);
+    if (!same) {
+        char *e = json_dumps(expected, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        char *a = json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        print_error("%s differs\nexpected: %s\nactual:   %s\n", what, e, a);
+        free(e);
+        free(a);
+    }
+    json_decref(expected);
+    json_decref(actual);
+    if (!same)
+        fail();
+}
+
+typedef struct test_case {
+    const translator *tr;
+    char dir[1024];
+    char name[256];
+} test_case;
+
+static int has_file(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, R_OK) == 0;
+}
+
+static void check_request(const test_case *tc, const json_t *opt)
+{
+    size_t len;
+    char *body = read_file(tc->dir, "canonical_request.json", &len);
+    cmx_buf out = CMX_BUF_INIT;
+    cmx_error err;
+    cmx_error_clear(&err);
+    cmx_err rc = tc->tr->request(body, len, opt, &out, &err);
+    if (has_file(tc->dir, "expected_error.json")) {
+        json_t *exp = load_json(tc->dir, "expected_error.json");
+        const char *kind = json_string_value(json_object_get(exp, "kind"));
+        const char *msg = json_string_value(json_object_get(exp, "message"));
+        if (rc == CMX_OK)
+            fail_msg("%s: expected error %s, got a request: %s", tc->name, kind, out.data);
+        assert_string_equal(cmx_err_name(rc), kind);
+        if (msg && !strstr(err.message, msg))
+            fail_msg("%s: error message '%s' does not contain '%s'", tc->name, err.message, msg);
+        json_decref(exp);
+    } else {
+        if (rc != CMX_OK)
+            fail_msg("%s: request translation failed: %s", tc->name, err.message);
+        json_t *actual = json_loadb(out.data, out.len, 0, NULL);
+        assert_non_null(actual);
+        assert_json_equal(load_json(tc->dir, "expected_provider_request.json"), actual,
+                          "provider request");
+    }
+    cmx_buf_free(&out);
+    free(body);
+}
+
+static void check_response(const test_case *tc, const json_t *opt)
+{
+    size_t len;
+    char *body = read_file(tc->dir, "provider_response.json", &len);
+    cmx_buf out = CMX_BUF_INIT;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (tc->tr->response(body, len, opt, &out, &err) != CMX_OK)
+        fail_msg("%s: response translation failed: %s", tc->name, err.message);
+    json_t *actual = json_loadb(out.data, out.len, 0, NULL);
+    assert_non_null(actual);
+    assert_json_equal(load_json(tc->dir, "expected_canonical_response.json"), actual,
+                      "canonical response");
+    cmx_buf_free(&out);
+    free(body);
+}
+
+/* Compares one line of each stream transcript. */
+static void compare_stream_line(const test_case *tc, size_t line, const char *exp, size_t elen,
+                                const char *act, size_t alen)
+{
+    if (elen > 0 && exp[0] == '[') {
+        /* a marker: "[ERROR] kind: text" compares kind exactly, text as a substring */
+        const char *colon = memchr(exp, ':', elen);
+        size_t head = colon ? (size_t)(colon - exp) : elen;
+        if (alen < head || memcmp(exp, act, head) != 0 ||
+            (colon && !memmem(act, alen, colon + 2, elen - head - 2)))
+            fail_msg("%s: stream line %zu: expected '%.*s', got '%.*s'", tc->name, line, (int)elen,
+                     exp, (int)alen, act);
+        return;
+    }
+    json_t *e = json_loadb(exp, elen, 0, NULL);
+    json_t *a = json_loadb(act, alen, 0, NULL);
+    if (!e)
+        fail_msg("%s: expected stream line %zu is not JSON", tc->name, line);
+    if (!a)
+        fail_msg("%s: stream line %zu is not JSON: %.*s", tc->name, line, (int)alen, act);
+    char what[64];
+    snprintf(what, sizeof what, "stream line %zu", line);
+    assert_json_equal(e, a, what);
+}
+
+static const char *next_line(const char *p, const char *end, size_t *len)
+{
+    while (p < end && (*p == '\n' || *p == '\r'))
+        p++;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *stop = nl ? nl : end;
+    *len = (size_t)(stop - p);
+    while (*len && p[*len - 1] == '\r')
+        (*len)--;
+    return p;
+}
+
+static void check_stream(const test_case *tc, const json_t *opt)
+{
+    size_t len, elen;
+    char *sse = read_file(tc->dir, "provider_stream.txt", &len);
+    char *exp = read_file(tc->dir, "expected_canonical_stream.txt", &elen);
+    cmx_buf out = CMX_BUF_INIT;
+    tc->tr->stream(sse, len, opt, &out);
+    const char *e = exp, *eend = exp + elen, *a = out.data, *aend = out.data + out.len;
+    for (size_t line = 1;; line++) {
+        size_t el, al;
+        e = next_line(e, eend, &el);
+        a = next_line(a, aend, &al);
+        if (el == 0 && al == 0)
+            break;
+        if (el == 0 || al == 0)
+            fail_msg("%s: stream line %zu: expected '%.*s', got '%.*s'", tc->name, line, (int)el, e,
+                     (int)al, a);
+        compare_stream_line(tc, line, e, el, a, al);
+        e += el;
+        a += al;
+    }
+    cmx_buf_free(&out);
+    free(sse);
+    free(exp);
+}
+
+static void run_case(void **state)
+{
+    const test_case *tc = *state;
+    json_t *opt = has_file(tc->dir, "options.json") ? load_json(tc->dir, "options.json") : NULL;
+    int directions = 0;
+    if (has_file(tc->dir, "canonical_request.json")) {
+        check_request(tc, opt);
+        directions++;
+    }
+    if (has_file(tc->dir, "provider_response.json")) {
+        check_response(tc, opt);
+        directions++;
+    }
+    if (has_file(tc->dir, "provider_stream.txt")) {
+        check_stream(tc, opt);
+        directions++;
+    }
+    if (!directions) /* a case folder with no known file is a mistake, not a pass */
+        fail_msg("%s: no canonical_request.json, provider_response.json or provider_stream.txt",
+                 tc->name);
+    json_decref(opt);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const test_case *)a)->name, ((const test_case *)b)->name);
+}
+
+/* Every case folder of every registered provider. */
+static test_case *find_cases(const char *root, size_t *n)
+{
+    test_case *cases = NULL;
+    size_t cap = 0;
+    *n = 0;
+    for (size_t t = 0; t < sizeof translators / sizeof translators[0]; t++) {
+        char pdir[768];
+        snprintf(pdir, sizeof pdir, "%.600s/tests/data/%s", root, translators[t].provider);
+        DIR *d = opendir(pdir);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 32;
+                cases = realloc(cases, cap * sizeof *cases);
+            }
+            test_case *tc = &cases[*n];
+            snprintf(tc->dir, sizeof tc->dir, "%s/%.200s", pdir, de->d_name);
+            struct stat st;
+            if (stat(tc->dir, &st) != 0 || !S_ISDIR(st.st_mode))
+                continue;
+            tc->tr = &translators[t];
+            snprintf(tc->name, sizeof tc->name, "%s/%.200s", translators[t].provider, de->d_name);
+            (*n)++;
+        }
+        closedir(d);
+    }
+    if (*n)
+        qsort(cases, *n, sizeof *cases, by_name);
+    return cases;
+}
+
+static size_t anthropic_cases;
+
+/* The walk must find the cases: a wrong path would otherwise pass as zero tests. */
+static void finds_the_anthropic_cases(void **state)
+{
+    (void)state;
+    assert_true(anthropic_cases >= 10);
+}
+
+int main(void)
+{
+    const char *root = getenv("CMX_SOURCE_DIR");
+    if (!root)
+        root = ".";
+    size_t n;
+    test_case *cases = find_cases(root, &n);
+    struct CMUnitTest *tests = calloc(n + 1, sizeof *tests);
+    tests[0] = (struct CMUnitTest)cmocka_unit_test(finds_the_anthropic_cases);
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].tr == &translators[0])
+            anthropic_cases++;
+        tests[i + 1] = (struct CMUnitTest){
+            .name = cases[i].name, .test_func = run_case, .initial_state = &cases[i]};
+    }
+    int rc = _cmocka_run_group_tests("translation", tests, n + 1, NULL, NULL);
+    free(tests);
+    free(cases);
+    return rc;
+}
