@@ -129,7 +129,7 @@ static const translator translators[] = {
 
 static char *read_file(const char *dir, const char *name, size_t *len)
 {
-    char path[1024];
+    char path[1400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -147,7 +147,7 @@ static char *read_file(const char *dir, const char *name, size_t *len)
 static json_t *load_json(const char *dir, const char *name)
 {
     json_error_t e;
-    char path[1024];
+    char path[1400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     json_t *j = json_load_file(path, 0, &e);
     if (!j)
@@ -188,7 +188,7 @@ typedef struct test_case {
 
 static int has_file(const char *dir, const char *name)
 {
-    char path[1024];
+    char path[1400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return access(path, R_OK) == 0;
 }
