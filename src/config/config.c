@@ -133,6 +133,7 @@ static void free_group(cmx_model_group *g)
         free(g->targets[i].model);
     }
     free(g->targets);
+    free(g->strategy);
 }
 
 void cmx_cfg_destroy(cmx_config *c)

@@ -71,12 +71,43 @@ typedef struct cmx_target_config {
     char *provider_name;
     const cmx_provider_config *provider; /* resolved at load */
     char *model;           /* upstream model name */
+    uint32_t weight;       /* weighted/random strategies; default 1 */
+    uint64_t rpm;          /* requests per minute this deployment takes; 0 = no limit */
+    uint64_t tpm;          /* tokens per minute; 0 = no limit */
 } cmx_target_config;
+
+/* Strategy names as written in config; the router maps them to its own. */
+#define CMX_STRATEGY_NAMES                                                                         \
+    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency"
+
+typedef struct cmx_breaker_settings {
+    int enabled;                   /* default 1 */
+    uint32_t consecutive_failures; /* default 5 */
+    uint32_t error_rate_percent;   /* default 50; 0 = off */
+    uint32_t window_ms;            /* default 30000 */
+    uint32_t min_requests;         /* default 20 */
+    uint32_t cooldown_ms;          /* default 30000 */
+    uint32_t max_cooldown_ms;      /* default 300000 */
+    uint32_t half_open_probes;     /* default 1 */
+} cmx_breaker_settings;
+
+typedef struct cmx_retry_settings {
+    uint32_t base_ms;           /* default 100 */
+    uint32_t cap_ms;            /* default 5000 */
+    uint32_t max_retry_after_ms; /* longest server hint worth waiting for; default 30000 */
+    uint32_t budget_percent;    /* retries at most this share of requests; default 20 */
+    uint32_t min_retries;       /* per window, whatever the share; default 10 */
+} cmx_retry_settings;
 
 typedef struct cmx_model_group {
     char *name;            /* what clients send as "model" */
     cmx_target_config *targets;
     size_t n_targets;
+    char *strategy;        /* one of CMX_STRATEGY_NAMES; default "priority" */
+    uint32_t num_retries;  /* extra tries on the same target for transient errors; default 0 */
+    uint32_t timeout_ms;   /* deadline for the whole request, all attempts; default 600000 */
+    cmx_retry_settings retry;
+    cmx_breaker_settings breaker;
     int line;
 } cmx_model_group;
 

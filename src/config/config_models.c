@@ -10,10 +10,18 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
-static const char *const group_keys[] = {"targets", NULL};
-static const char *const target_keys[] = {"provider", "model", NULL};
+static const char *const group_keys[] = {"targets", "strategy", "num_retries", "timeout", "retry",
+                                         "breaker", NULL};
+static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", NULL};
+static const char *const retry_keys[] = {"base", "cap", "max_retry_after", "budget_percent",
+                                         "min_retries", NULL};
+static const char *const breaker_keys[] = {"enabled", "consecutive_failures", "error_rate",
+                                           "window", "min_requests", "cooldown", "max_cooldown",
+                                           "half_open_probes", NULL};
+static const char *const strategy_names[] = {CMX_STRATEGY_NAMES, NULL};
 
 static int valid_group_name(const cmx_ynode *k)
 {
@@ -58,6 +66,11 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         return;
     }
     cmx_cfg_check_map(ctx, v, path, target_keys);
+    uint64_t weight = 1;
+    cmx_cfg_uint(ctx, v, path, "weight", 1, 1000000, &weight);
+    t->weight = (uint32_t)weight;
+    cmx_cfg_uint(ctx, v, path, "rpm", 0, UINT32_MAX, &t->rpm);
+    cmx_cfg_uint(ctx, v, path, "tpm", 0, UINT64_MAX / 2, &t->tpm);
     if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == 0)
         cmx_cfg_error(ctx, v, "%s: missing required key 'provider'", path);
     int has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
@@ -80,6 +93,78 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
     }
 }
 
+static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                       uint64_t min, uint64_t max, uint32_t *out)
+{
+    uint64_t v;
+    if (cmx_cfg_uint(ctx, map, path, key, min, max, &v) == 1)
+        *out = (uint32_t)v;
+}
+
+/* Routing settings of a group written in full form. */
+static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v, const char *path)
+{
+    char sub[352];
+    if (cmx_cfg_string(ctx, v, path, "strategy", &g->strategy) == 1) {
+        int known = 0;
+        for (size_t i = 0; strategy_names[i]; i++)
+            known |= strcmp(g->strategy, strategy_names[i]) == 0;
+        if (!known)
+            cmx_cfg_error(ctx, cmx_ytree_get(v, "strategy"),
+                          "%s.strategy: unknown strategy '%.64s' (expected one of: priority, "
+                          "round-robin, weighted, random, least-busy, least-latency)",
+                          path, g->strategy);
+    }
+    uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);
+    cmx_cfg_duration(ctx, v, path, "timeout", 0, &g->timeout_ms);
+
+    const cmx_ynode *r = cmx_ytree_get(v, "retry");
+    if (r) {
+        snprintf(sub, sizeof sub, "%s.retry", path);
+        if (r->kind != CMX_YNODE_MAP) {
+            cmx_cfg_error(ctx, r, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(r));
+        } else {
+            cmx_cfg_check_map(ctx, r, sub, retry_keys);
+            cmx_cfg_duration(ctx, r, sub, "base", 0, &g->retry.base_ms);
+            cmx_cfg_duration(ctx, r, sub, "cap", 0, &g->retry.cap_ms);
+            cmx_cfg_duration(ctx, r, sub, "max_retry_after", 1, &g->retry.max_retry_after_ms);
+            uint32_key(ctx, r, sub, "budget_percent", 0, 100, &g->retry.budget_percent);
+            uint32_key(ctx, r, sub, "min_retries", 0, 1000000, &g->retry.min_retries);
+        }
+    }
+    const cmx_ynode *b = cmx_ytree_get(v, "breaker");
+    if (b) {
+        snprintf(sub, sizeof sub, "%s.breaker", path);
+        cmx_breaker_settings *bs = &g->breaker;
+        if (b->kind == CMX_YNODE_SCALAR && !b->is_null &&
+            (strcmp(b->text, "false") == 0 || strcmp(b->text, "off") == 0)) {
+            bs->enabled = 0;
+        } else if (b->kind != CMX_YNODE_MAP) {
+            cmx_cfg_error(ctx, b, "%s: expected a mapping or false, got %s", sub,
+                          cmx_ynode_kind_name(b));
+        } else {
+            cmx_cfg_check_map(ctx, b, sub, breaker_keys);
+            cmx_cfg_bool(ctx, b, sub, "enabled", &bs->enabled);
+            uint32_key(ctx, b, sub, "consecutive_failures", 0, 1000000, &bs->consecutive_failures);
+            uint32_key(ctx, b, sub, "error_rate", 0, 100, &bs->error_rate_percent);
+            cmx_cfg_duration(ctx, b, sub, "window", 0, &bs->window_ms);
+            uint32_key(ctx, b, sub, "min_requests", 1, 1000000, &bs->min_requests);
+            cmx_cfg_duration(ctx, b, sub, "cooldown", 0, &bs->cooldown_ms);
+            cmx_cfg_duration(ctx, b, sub, "max_cooldown", 0, &bs->max_cooldown_ms);
+            uint32_key(ctx, b, sub, "half_open_probes", 1, 1000, &bs->half_open_probes);
+        }
+    }
+}
+
+static void set_group_defaults(cmx_cfg_ctx *ctx, cmx_model_group *g)
+{
+    g->strategy = cmx_cfg_strdup(ctx, "priority");
+    g->num_retries = 0;
+    g->timeout_ms = 600000;
+    g->retry = (cmx_retry_settings){100, 5000, 30000, 20, 10};
+    g->breaker = (cmx_breaker_settings){1, 5, 50, 30000, 20, 30000, 300000, 1};
+}
+
 static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *name_node,
                        const cmx_ynode *v)
 {
@@ -93,9 +178,11 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
                       "characters)",
                       cmx_cfg_show(name_node, show, sizeof show));
 
+    set_group_defaults(ctx, g);
     const cmx_ynode *targets = v;
     if (v->kind == CMX_YNODE_MAP) {
         cmx_cfg_check_map(ctx, v, path, group_keys);
+        load_routing(ctx, g, v, path);
         targets = cmx_ytree_get(v, "targets");
         if (!targets) {
             cmx_cfg_error(ctx, name_node, "%s: missing required key 'targets'", path);

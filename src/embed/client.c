@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "gateway/reply.h"
+#include "router/group_state.h"
 #include "router/router.h"
 
 struct cmx_client {
@@ -21,6 +22,7 @@ struct cmx_client {
     struct event_base *base;
     struct evdns_base *dns;
     cmx_upstream *upstream;
+    cmx_router_shared *shared;
     cmx_router *router;
     cmx_arena *arena;
 };
@@ -74,9 +76,10 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     cmx_upstream_settings_from_config(&cfg->upstream, &us);
     c->upstream = c->base ? cmx_upstream_new(c->base, c->dns, &us) : NULL;
     c->arena = cmx_arena_new(16384);
-    if (c->upstream && c->arena) {
+    c->shared = cmx_router_shared_new(cfg, &err);
+    if (c->upstream && c->arena && c->shared) {
         cmx_worker_env env = {c->base, c->upstream};
-        c->router = cmx_router_new(cfg, &env, &err);
+        c->router = cmx_router_new(cfg, c->shared, &env, &err);
     }
     if (!c->router) {
         errbuf_put(errbuf, errbuf_len, err.message[0] ? err.message : "cannot set up the client");
@@ -194,7 +197,7 @@ static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len,
         set_error(out, 404, CMX_ERR_NOT_FOUND, "model_not_found", msg, NULL);
         return -1;
     }
-    *call = (cmx_call){api, body, len, scan, c->arena, "embedded"};
+    *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0};
     call_state s = {c, out, on_chunk, user, 0, 0};
     cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
                            on_failure, &s};
@@ -229,6 +232,7 @@ void cmx_client_close(cmx_client *c)
     if (!c)
         return;
     cmx_router_free(c->router);
+    cmx_router_shared_free(c->shared);
     if (c->upstream)
         cmx_upstream_free(c->upstream);
     if (c->dns)

@@ -18,12 +18,14 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "router/group_state.h"
 #include "worker.h"
 
 #define DRAIN_POLL_MS 20
 
 struct cmx_gateway {
     cmx_config *cfg;
+    cmx_router_shared *shared; /* breakers, limits, strategies: one for all workers */
     cmx_worker *workers;
     int n_workers;
     int port;
@@ -104,7 +106,7 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
         return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create the upstream client");
 
     cmx_worker_env env = {w->base, w->upstream};
-    w->router = cmx_router_new(gw->cfg, &env, err);
+    w->router = cmx_router_new(gw->cfg, gw->shared, &env, err);
     if (!w->router)
         return err->kind;
     if (cmx_api_prepare(w, err) != CMX_OK)
@@ -146,6 +148,11 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
         return NULL;
     }
     gw->cfg = cmx_config_ref(cfg);
+    gw->shared = cmx_router_shared_new(cfg, err);
+    if (!gw->shared) {
+        cmx_gateway_free(gw);
+        return NULL;
+    }
     gw->n_workers = opts && opts->workers > 0 ? opts->workers : cfg->server.workers;
     if (gw->n_workers < 1)
         gw->n_workers = 1;
@@ -233,6 +240,7 @@ void cmx_gateway_free(cmx_gateway *gw)
             close(gw->wake_fds[i]);
     free(gw->wake_fds);
     free(gw->workers);
+    cmx_router_shared_free(gw->shared);
     cmx_config_unref(gw->cfg);
     free(gw);
 }

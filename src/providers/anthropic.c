@@ -450,7 +450,8 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         .headers_len = s->headers_len,
         .body = a->request.data,
         .body_len = a->request.len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms, t->total_ms},
+        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
+                     cmx_call_total_ms(call, t->total_ms)},
     };
     a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
     /* The client copied the request: the translated body is not needed now. */

@@ -206,8 +206,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     mock_attempt *a = arg;
     if (a->times_out) {
         cmx_error err;
-        cmx_error_set(&err, CMX_ERR_TIMEOUT, "no response byte within %u ms (simulated latency %u ms)",
-                      a->state->cfg->timeouts.first_byte_ms, a->state->cfg->mock.latency_ms);
+        cmx_error_set(&err, CMX_ERR_TIMEOUT, "no response byte in time (simulated latency %u ms)",
+                      a->state->cfg->mock.latency_ms);
         err.cause = CMX_CAUSE_FIRST_BYTE_TIMEOUT;
         finish(a, &err, NULL);
         return;
@@ -296,6 +296,9 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     /* The provider's first-byte timeout applies as it would to a real one. */
     uint32_t latency = mc->latency_ms;
     uint32_t first_byte = s->cfg->timeouts.first_byte_ms;
+    uint32_t total = cmx_call_total_ms(call, s->cfg->timeouts.total_ms);
+    if (total && (!first_byte || total < first_byte))
+        first_byte = total;
     if (first_byte && latency > first_byte) {
         a->times_out = 1;
         latency = first_byte;

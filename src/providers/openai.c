@@ -440,7 +440,8 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .headers_len = s->headers_len,
         .body = body,
         .body_len = body_len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms, t->total_ms},
+        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
+                     cmx_call_total_ms(call, t->total_ms)},
     };
     a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
     if (!a->call) {

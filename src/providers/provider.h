@@ -13,6 +13,7 @@
 #define CMX_PROVIDERS_PROVIDER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/config.h"
 #include "core/arena.h"
@@ -36,7 +37,18 @@ typedef struct cmx_call {
     const cmx_request_scan *scan;
     cmx_arena *arena;
     const char *request_id;
+    uint32_t attempt_timeout_ms; /* the most this attempt may take, from the request's
+                                    overall deadline; 0: the provider's own total timeout */
 } cmx_call;
+
+/* The provider's total timeout, shortened to the call's remaining deadline. */
+static inline uint32_t cmx_call_total_ms(const cmx_call *call, uint32_t provider_total_ms)
+{
+    uint32_t limit = call->attempt_timeout_ms;
+    if (!limit)
+        return provider_total_ms;
+    return provider_total_ms && provider_total_ms < limit ? provider_total_ms : limit;
+}
 
 /* Where an attempt reports.  A stream's chunks come through on_chunk as they
  * arrive.  on_done runs exactly once and last, with err->kind == CMX_OK when

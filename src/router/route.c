@@ -1,61 +1,122 @@
 /* route.c — the attempt loop for one call.
  *
- * Targets are tried in the group's order.  Each attempt's outcome is an error
- * kind, and the kind alone decides what happens next (DESIGN.md "Errors"):
- * kinds that fail over move to the next target, the others end the route.
+ * The group's strategy orders the targets that their breaker and rate
+ * limits admit right now.  Each attempt's outcome is an error kind, and the
+ * kind alone decides what happens next (DESIGN.md "Errors"):
+ *   - transient kinds (rate limited, timeout, unavailable) are retried on
+ *     the same target up to num_retries times, after a jittered backoff that
+ *     honours the upstream's Retry-After, while the group's retry budget and
+ *     the request's deadline allow;
+ *   - kinds that fail over then move to the next target in the order;
+ *   - the client's own kinds end the route at once.
  * Streams add one rule: once a chunk has been handed to the client the route
  * is committed to that target, and a later failure ends the stream with an
- * error instead of failing over (a cut stream must never look complete). */
+ * error instead of trying again (a cut stream must never look complete).
+ *
+ * Every admitted attempt ends in exactly one breaker record or cancel and
+ * one strategy end, so half-open probe slots and in-flight counts never
+ * leak. */
 #include "router_internal.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/clock.h"
+#include "router/admission.h"
 
 struct cmx_route {
     cmx_router *router;
     const cmx_model_group *group;
-    const cmx_call *call;
+    cmx_group_state *gs;
+    cmx_call call;            /* the caller's, with this attempt's timeout */
     cmx_route_sink sink;
-    size_t next_target;
+    size_t *order;            /* target indices, best first */
+    size_t n_order;
+    size_t next;              /* next position in order[] */
+    size_t current;           /* target of the attempt in flight or waiting to retry */
+    unsigned retries_here;    /* retries made on the current target */
     cmx_provider *provider;   /* of the attempt in flight */
     void *attempt;            /* NULL when none is in flight */
+    int admitted;             /* current holds a breaker/strategy slot */
+    struct event *retry_timer;
     uint64_t attempt_start_us;
+    uint64_t tokens_reserved; /* counted against the target's tpm */
+    cmx_deadline deadline;
     int committed;            /* a stream chunk reached the client */
     cmx_route_result result;
     cmx_attempt_record *records;
+    size_t records_cap;
 };
 
-static int start_next(cmx_route *route);
+static int try_next_target(cmx_route *route);
 
-static cmx_attempt_record *record_attempt(cmx_route *route, const cmx_error *err)
+static uint64_t now_us(const cmx_route *route)
 {
-    const cmx_target_config *t = &route->group->targets[route->next_target - 1];
+    return cmx_clock_now_us(&route->router->clock);
+}
+
+static const char *target_model(const cmx_route *route, size_t i)
+{
+    const cmx_target_config *t = &route->group->targets[i];
+    return t->model ? t->model : route->group->name;
+}
+
+static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elapsed)
+{
+    if (route->result.attempts > route->records_cap)
+        return;
     cmx_attempt_record *rec = &route->records[route->result.attempts - 1];
-    uint64_t elapsed = cmx_now_us() - route->attempt_start_us;
-    rec->provider = t->provider->name;
-    rec->model = t->model ? t->model : route->group->name;
+    rec->provider = route->group->targets[route->current].provider->name;
+    rec->model = target_model(route, route->current);
     rec->kind = err ? err->kind : CMX_OK;
     rec->cause = err ? err->cause : CMX_CAUSE_NONE;
     rec->status = err ? err->upstream_status : 200;
     rec->latency_ms = (uint32_t)(elapsed / 1000);
     rec->retry_after_ms = err ? err->retry_after_ms : 0;
-    rec->message = err ? cmx_arena_strdup(route->call->arena, err->message) : NULL;
+    rec->message = err ? cmx_arena_strdup(route->call.arena, err->message) : NULL;
     route->result.upstream_us += elapsed;
     route->result.provider = rec->provider;
     route->result.model = rec->model;
-    return rec;
+}
+
+/* Gives back what the current attempt holds: the breaker's probe slot (when
+ * the attempt never reported) and the strategy's in-flight count. */
+static void release_slot(cmx_route *route, const cmx_error *outcome, uint64_t elapsed, int reported)
+{
+    if (!route->admitted)
+        return;
+    route->admitted = 0;
+    cmx_group_state *gs = route->gs;
+    size_t i = route->current;
+    int ok = !outcome || outcome->kind == CMX_OK;
+    if (gs->breakers) {
+        if (reported) {
+            cmx_breaker_transition t =
+                cmx_breaker_record(&gs->breakers[i], now_us(route), ok ? CMX_OK : outcome->kind);
+            (void)t; /* transitions reach operators through /v1/status and metrics later */
+        } else {
+            cmx_breaker_cancel(&gs->breakers[i]);
+        }
+    }
+    cmx_strategy_end(gs->strategy, i, elapsed, ok);
+}
+
+/* Ends the route's own resources before its single final sink call. */
+static void route_end(cmx_route *route)
+{
+    if (route->retry_timer) {
+        event_free(route->retry_timer);
+        route->retry_timer = NULL;
+    }
 }
 
 static void on_chunk(void *ctx, const char *json, size_t len)
 {
     cmx_route *route = ctx;
     if (!route->committed) {
-        const cmx_target_config *t = &route->group->targets[route->next_target - 1];
         route->committed = 1;
-        route->result.provider = t->provider->name;
-        route->result.model = t->model ? t->model : route->group->name;
+        route->result.provider = route->group->targets[route->current].provider->name;
+        route->result.model = target_model(route, route->current);
         route->sink.on_stream_start(route->sink.ctx, &route->result);
     }
     route->sink.on_stream_chunk(route->sink.ctx, json, len);
@@ -65,7 +126,8 @@ static void on_chunk(void *ctx, const char *json, size_t len)
  * it was, the message names the last failure, the attempts carry the rest. */
 static void all_failed_error(const cmx_route *route, cmx_error *out)
 {
-    size_t n = route->result.attempts;
+    size_t n = route->result.attempts < route->records_cap ? route->result.attempts
+                                                           : route->records_cap;
     size_t timeouts = 0, limited = 0, unavailable = 0;
     for (size_t i = 0; i < n; i++) {
         cmx_err k = route->records[i].kind;
@@ -75,10 +137,10 @@ static void all_failed_error(const cmx_route *route, cmx_error *out)
     }
     cmx_err kind;
     int status;
-    if (limited == n) {
+    if (n && limited == n) {
         kind = CMX_ERR_RATE_LIMITED;
         status = 429;
-    } else if (timeouts == n) {
+    } else if (n && timeouts == n) {
         kind = CMX_ERR_TIMEOUT;
         status = 504;
     } else if (unavailable + timeouts + limited == n) {
@@ -88,8 +150,16 @@ static void all_failed_error(const cmx_route *route, cmx_error *out)
         kind = CMX_ERR_UPSTREAM_PROTOCOL;
         status = 502;
     }
+    if (n == 0) {
+        cmx_error_set(out, CMX_ERR_UNAVAILABLE,
+                      "no target of model '%s' is available: every circuit breaker is open or "
+                      "every rate limit is reached",
+                      route->group->name);
+        out->status = 503;
+        return;
+    }
     const cmx_attempt_record *last = &route->records[n - 1];
-    cmx_error_set(out, kind, "all %zu target%s of model '%s' failed; last: %s", n,
+    cmx_error_set(out, kind, "all %zu attempt%s for model '%s' failed; last: %s", n,
                   n == 1 ? "" : "s", route->group->name, last->message ? last->message : "");
     out->status = status;
     uint32_t retry = 0;
@@ -100,18 +170,119 @@ static void all_failed_error(const cmx_route *route, cmx_error *out)
     out->retry_after_ms = retry;
 }
 
+static void fail_route(cmx_route *route, const cmx_error *err)
+{
+    cmx_error final;
+    if (!err || cmx_err_fails_over(err->kind)) {
+        all_failed_error(route, &final);
+    } else {
+        final = *err;
+        final.status = err->upstream_status >= 400 && err->upstream_status < 500
+                           ? err->upstream_status
+                           : 0;
+    }
+    route_end(route);
+    route->sink.on_failure(route->sink.ctx, &route->result, &final);
+}
+
+static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
+                    size_t len);
+
+/* Starts an attempt on route->current, which holds an admitted slot.
+ * Returns 1 when it is in flight; 0 with *err filled when it could not start. */
+static int start_attempt(cmx_route *route, cmx_error *err)
+{
+    const cmx_target_config *t = &route->group->targets[route->current];
+    uint64_t now = now_us(route);
+    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route};
+    route->provider = cmx_router_provider(route->router, t->provider);
+    route->attempt_start_us = now;
+    route->result.attempts++;
+    route->call.attempt_timeout_ms = cmx_deadline_attempt_ms(&route->deadline, now, 0);
+    if (route->call.attempt_timeout_ms == 0) {
+        cmx_error_set(err, CMX_ERR_TIMEOUT, "the request's deadline of %u ms has passed",
+                      route->group->timeout_ms);
+        err->cause = CMX_CAUSE_TOTAL_TIMEOUT;
+    } else {
+        cmx_strategy_begin(route->gs->strategy, route->current);
+        cmx_error_clear(err);
+        route->attempt = route->provider->vt->start(route->provider->state, &route->call, t,
+                                                    &attempt_sink, err);
+        if (route->attempt)
+            return 1;
+    }
+    record_attempt(route, err, 0);
+    release_slot(route, err, 0, 1);
+    return 0;
+}
+
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_route *route = arg;
+    cmx_group_state *gs = route->gs;
+    uint64_t now = now_us(route);
+    cmx_error err;
+    /* The breaker may have opened meanwhile: then the next target it is. */
+    if (cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
+                             route->tokens_reserved)) {
+        route->admitted = 1;
+        if (start_attempt(route, &err))
+            return;
+        if (!cmx_err_fails_over(err.kind)) {
+            fail_route(route, &err);
+            return;
+        }
+    }
+    try_next_target(route);
+}
+
+/* Schedules another try on the current target, if the kind, the retry
+ * count, the budget and the deadline all allow it. */
+static int schedule_retry(cmx_route *route, const cmx_error *err)
+{
+    cmx_group_state *gs = route->gs;
+    const cmx_model_group *g = route->group;
+    if (!cmx_err_is_retryable(err->kind) || route->retries_here >= g->num_retries)
+        return 0;
+    if (err->retry_after_ms > g->retry.max_retry_after_ms)
+        return 0; /* the upstream asks for a longer wait than is worth it: fail over */
+    uint64_t now = now_us(route);
+    uint32_t delay = cmx_backoff_delay_ms(&gs->backoff, route->retries_here, err->retry_after_ms,
+                                          &route->router->rng);
+    if (!cmx_deadline_allows_delay(&route->deadline, now, delay, 1))
+        return 0;
+    if (!cmx_retry_budget_acquire(&gs->budget, now))
+        return 0;
+    if (!route->retry_timer) {
+        route->retry_timer = evtimer_new(route->router->env.base, on_retry_timer, route);
+        if (!route->retry_timer)
+            return 0;
+    }
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    evtimer_add(route->retry_timer, &tv);
+    route->retries_here++;
+    return 1;
+}
+
 static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len)
 {
     cmx_route *route = ctx;
-    route->attempt = NULL;
     int ok = !err || err->kind == CMX_OK;
-    record_attempt(route, ok ? NULL : err);
-    if (usage)
+    uint64_t elapsed = now_us(route) - route->attempt_start_us;
+    route->attempt = NULL;
+    record_attempt(route, ok ? NULL : err, elapsed);
+    release_slot(route, ok ? NULL : err, elapsed, 1);
+    if (usage) {
         route->result.usage = *usage;
+        if (usage->total_tokens >= 0 && route->gs->limits)
+            cmx_ratelimit_adjust_tokens(&route->gs->limits[route->current], now_us(route),
+                                        usage->total_tokens - (int64_t)route->tokens_reserved);
+    }
 
     if (ok) {
-        if (route->call->api == CMX_API_CHAT && route->call->scan->stream) {
+        route_end(route);
+        if (route->call.api == CMX_API_CHAT && route->call.scan->stream) {
             if (!route->committed) { /* a complete stream with no chunk at all */
                 route->committed = 1;
                 route->sink.on_stream_start(route->sink.ctx, &route->result);
@@ -123,60 +294,54 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
         return;
     }
     if (route->committed) {
+        route_end(route);
         route->sink.on_stream_end(route->sink.ctx, &route->result, err);
         return;
     }
-    if (cmx_err_fails_over(err->kind) && route->next_target < route->group->n_targets) {
-        start_next(route);
+    if (schedule_retry(route, err))
+        return;
+    if (cmx_err_fails_over(err->kind)) {
+        try_next_target(route);
         return;
     }
-    cmx_error final;
-    if (cmx_err_fails_over(err->kind)) {
-        all_failed_error(route, &final);
-    } else {
-        final = *err;
-        final.status = err->upstream_status >= 400 && err->upstream_status < 500
-                           ? err->upstream_status
-                           : 0;
-    }
-    route->sink.on_failure(route->sink.ctx, &route->result, &final);
+    fail_route(route, err);
 }
 
-/* Starts attempts until one is in flight; returns 0 if none could be
- * started (the route has then ended with on_failure). */
-static int start_next(cmx_route *route)
+/* Starts attempts down the order until one is in flight; returns 0 when the
+ * route has ended instead (with on_failure). */
+static int try_next_target(cmx_route *route)
 {
-    static const cmx_error no_target = {.kind = CMX_ERR_INTERNAL};
-    const cmx_error *last = &no_target;
+    cmx_group_state *gs = route->gs;
     cmx_error err;
-    while (route->next_target < route->group->n_targets) {
-        const cmx_target_config *t = &route->group->targets[route->next_target++];
-        cmx_attempt_sink attempt_sink = {on_chunk, on_done, route};
-        route->provider = cmx_router_provider(route->router, t->provider);
-        route->attempt_start_us = cmx_now_us();
-        route->result.attempts++;
-        cmx_error_clear(&err);
-        route->attempt =
-            route->provider->vt->start(route->provider->state, route->call, t, &attempt_sink, &err);
-        if (route->attempt)
+    cmx_error_clear(&err);
+    const cmx_error *last = NULL;
+    while (route->next < route->n_order) {
+        route->current = route->order[route->next++];
+        route->retries_here = 0;
+        if (!cmx_deployment_admit(gs->breakers, gs->limits, route->current, now_us(route),
+                                  route->tokens_reserved))
+            continue;
+        route->admitted = 1;
+        if (start_attempt(route, &err))
             return 1;
-        record_attempt(route, &err);
         last = &err;
+        if (!cmx_err_fails_over(err.kind))
+            break;
     }
-    cmx_error final = *last;
-    if (route->result.attempts)
-        all_failed_error(route, &final);
-    route->sink.on_failure(route->sink.ctx, &route->result, &final);
+    fail_route(route, last);
     return 0;
 }
 
 cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cmx_call *call,
                            const cmx_route_sink *sink)
 {
+    size_t n = group->n_targets;
+    size_t cap = n * (group->num_retries + 1);
     cmx_route *route = cmx_arena_calloc(call->arena, 1, sizeof *route);
     cmx_attempt_record *records =
-        route ? cmx_arena_calloc(call->arena, group->n_targets, sizeof *records) : NULL;
-    if (!records) {
+        route ? cmx_arena_calloc(call->arena, cap, sizeof *records) : NULL;
+    size_t *order = records ? cmx_arena_calloc(call->arena, n, sizeof *order) : NULL;
+    if (!order) {
         cmx_error err;
         cmx_route_result empty = {0};
         cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory");
@@ -185,18 +350,38 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     }
     route->router = r;
     route->group = group;
-    route->call = call;
+    route->gs = cmx_router_shared_group(r->shared, group);
+    route->call = *call;
     route->sink = *sink;
     route->records = records;
+    route->records_cap = cap;
+    route->order = order;
     route->result.records = records;
     cmx_usage_init(&route->result.usage);
-    return start_next(route) ? route : NULL;
+
+    cmx_group_state *gs = route->gs;
+    uint64_t now = now_us(route);
+    route->deadline = cmx_deadline_after(now, group->timeout_ms);
+    cmx_retry_budget_record_request(&gs->budget, now);
+    /* About four bytes a token: what the request will count against tpm. */
+    route->tokens_reserved = call->body_len / 4 + 1;
+    cmx_pick_request pick = {
+        .eligible = cmx_eligible_mask(gs->breakers, gs->limits, n, now, route->tokens_reserved),
+        .costs = NULL,
+        .rng = &r->rng,
+    };
+    route->n_order = cmx_strategy_pick(gs->strategy, &pick, order);
+    return try_next_target(route) ? route : NULL;
 }
 
 void cmx_route_cancel(cmx_route *route)
 {
-    if (route && route->attempt) {
+    if (!route)
+        return;
+    if (route->attempt) {
         route->provider->vt->cancel(route->attempt);
         route->attempt = NULL;
     }
+    release_slot(route, NULL, now_us(route) - route->attempt_start_us, 0);
+    route_end(route);
 }

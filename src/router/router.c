@@ -2,9 +2,11 @@
  * snapshot once when the worker starts. */
 #include "router_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
-cmx_router *cmx_router_new(cmx_config *cfg, const cmx_worker_env *env, cmx_error *err)
+cmx_router *cmx_router_new(cmx_config *cfg, cmx_router_shared *shared, const cmx_worker_env *env,
+                           cmx_error *err)
 {
     cmx_router *r = calloc(1, sizeof *r);
     if (!r) {
@@ -12,7 +14,12 @@ cmx_router *cmx_router_new(cmx_config *cfg, const cmx_worker_env *env, cmx_error
         return NULL;
     }
     r->cfg = cmx_config_ref(cfg);
+    r->shared = shared;
     r->env = *env;
+    r->clock = cmx_clock_monotonic;
+    /* Workers draw different sequences: seeded by time and the router's address. */
+    cmx_splitmix_seed(&r->rng_state, cmx_now_us() ^ (uint64_t)(uintptr_t)r);
+    r->rng = cmx_rng_splitmix(&r->rng_state);
     r->providers = calloc(cfg->n_providers ? cfg->n_providers : 1, sizeof *r->providers);
     if (!r->providers) {
         cmx_router_free(r);
@@ -56,6 +63,11 @@ void cmx_router_free(cmx_router *r)
 const cmx_config *cmx_router_config(const cmx_router *r)
 {
     return r->cfg;
+}
+
+void cmx_router_set_clock(cmx_router *r, const cmx_clock *clock)
+{
+    r->clock = *clock;
 }
 
 cmx_provider *cmx_router_provider(cmx_router *r, const cmx_provider_config *pc)

@@ -1,13 +1,17 @@
 /* router.h — from a model group to an answer: the attempt loop.
  *
  * A router belongs to one worker: it holds that worker's instance of every
- * configured provider.  cmx_route_start() runs one client call through the
- * group's targets in order.  A failure whose kind fails over (rate limited,
- * timeout, unavailable, provider auth, upstream protocol) moves on to the next
- * target; the client's own errors (bad request, context window, content
- * policy) end the route at once.  A stream fails over only until its first
- * chunk has been handed to the client; after that a failure ends the stream
- * with an error.
+ * configured provider, and shares each group's breakers, limits, strategy
+ * counters and retry budget with the other workers.  cmx_route_start() runs
+ * one client call: the group's strategy orders the targets whose breaker and
+ * rate limits admit them; a transient failure is retried on the same target
+ * (num_retries, backoff with jitter, the server's Retry-After, the retry
+ * budget, the request's deadline); a failure whose kind fails over (rate
+ * limited, timeout, unavailable, provider auth, upstream protocol) then moves
+ * on to the next target; the client's own errors (bad request, context
+ * window, content policy) end the route at once.  A stream fails over only
+ * until its first chunk has been handed to the client; after that a failure
+ * ends the stream with an error.
  *
  * The route ends in exactly one sink call: on_response (non-stream success),
  * on_stream_end (a stream that was started, with or without error) or
@@ -23,10 +27,17 @@
 #include "providers/provider.h"
 
 typedef struct cmx_router cmx_router;
+typedef struct cmx_router_shared cmx_router_shared;
 
-cmx_router *cmx_router_new(cmx_config *cfg, const cmx_worker_env *env, cmx_error *err);
+/* `shared` is the cross-worker state made for the same snapshot
+ * (group_state.h); the caller keeps it alive longer than the router. */
+cmx_router *cmx_router_new(cmx_config *cfg, cmx_router_shared *shared, const cmx_worker_env *env,
+                           cmx_error *err);
 void cmx_router_free(cmx_router *r);
 const cmx_config *cmx_router_config(const cmx_router *r);
+/* For tests: breakers, limits and latencies read time from this clock. */
+struct cmx_clock;
+void cmx_router_set_clock(cmx_router *r, const struct cmx_clock *clock);
 
 typedef struct cmx_attempt_record {
     const char *provider;

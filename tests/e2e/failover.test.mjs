@@ -41,6 +41,8 @@ models:
   on400: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=400" }, { provider: b, model: gpt-4o-mini } ] }
   allbad: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: a2, model: "gpt-4o+fault:status=500" } ] }
   alltimeout: { targets: [ { provider: a, model: "gpt-4o-mini+fault:hang" }, { provider: a2, model: "gpt-4o+fault:hang" } ] }
+  tripping: { breaker: { consecutive_failures: 2, cooldown: 1s }, targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: b, model: gpt-4o-mini } ] }
+  retried: { num_retries: 2, retry: { base: 10ms, cap: 20ms }, breaker: false, targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: b, model: gpt-4o-mini } ] }
   alllimited: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=429,retry_after=7" }, { provider: a2, model: "gpt-4o+fault:status=429,retry_after_ms=2500" } ] }
 `,
   });
@@ -83,6 +85,36 @@ describe('fails over to the next target', () => {
       return true;
     });
     assert.equal(emuB.stats().total, 0);
+  });
+});
+
+describe('retries and circuit breakers', () => {
+  test('transient failures are retried on the same target, then fail over', async () => {
+    const { response } = await client.chat.completions.create(chatBody('retried', 'x')).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '4'); // 1 + 2 retries on a, then b
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'b');
+  });
+
+  test('an open breaker skips the failing target until its cooldown has passed', async () => {
+    const countA = () => emuA.stats().requests.filter((r) => r.model?.startsWith('gpt-4o-mini+fault:status=503')).length;
+    emuA.resetStats();
+    for (let i = 0; i < 2; i++) {
+      const { response } = await client.chat.completions.create(chatBody('tripping', 'x')).withResponse();
+      assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+    }
+    assert.equal(countA(), 2);
+    // Two failures in a row opened the breaker: a is not asked again.
+    for (let i = 0; i < 3; i++) {
+      const { response } = await client.chat.completions.create(chatBody('tripping', 'x')).withResponse();
+      assert.equal(response.headers.get('x-cloudmux-attempts'), '1');
+      assert.equal(response.headers.get('x-cloudmux-provider'), 'b');
+    }
+    assert.equal(countA(), 2);
+    // After the cooldown one probe goes to a again; it fails and the answer still comes from b.
+    await new Promise((r) => setTimeout(r, 1100));
+    const { response } = await client.chat.completions.create(chatBody('tripping', 'x')).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+    assert.equal(countA(), 3);
   });
 });
 

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <string.h>
 
+#include "router/group_state.h"
 #include "router/router.h"
 
 typedef struct outcome {
@@ -84,6 +85,7 @@ static const char *config_yaml =
     "  slow:    {type: mock, failure_rate: 1, failure_status: 504}\n"
     "  healthy: {type: mock, latency: 1ms, stream_chunks: 3, content: \"hello there\"}\n"
     "  sluggish: {type: mock, latency: 5s, timeouts: {first_byte: 20ms}}\n"
+    "  glacial: {type: mock, latency: 5s}\n"
     "models:\n"
     "  failover: {targets: [{provider: down}, {provider: limited}, {provider: healthy}]}\n"
     "  client_error: {targets: [{provider: refuses}, {provider: healthy}]}\n"
@@ -91,11 +93,22 @@ static const char *config_yaml =
     "  all_timeout: {targets: [{provider: slow}]}\n"
     "  mixed_down: {targets: [{provider: down}, {provider: slow}]}\n"
     "  healthy_only: {targets: [{provider: healthy, model: sim-1}]}\n"
-    "  sluggish_first: {targets: [{provider: sluggish}, {provider: healthy}]}\n";
+    "  sluggish_first: {targets: [{provider: sluggish}, {provider: healthy}]}\n"
+    "  retried: {num_retries: 2, retry: {base: 1ms, cap: 2ms}, breaker: false,\n"
+    "            targets: [{provider: down}, {provider: healthy}]}\n"
+    "  no_retry_on_400: {num_retries: 3, targets: [{provider: refuses}]}\n"
+    "  tripping: {breaker: {consecutive_failures: 3, cooldown: 10s},\n"
+    "             targets: [{provider: down}, {provider: healthy}]}\n"
+    "  split: {strategy: weighted, targets: [{provider: healthy, model: a, weight: 3},\n"
+    "                                        {provider: healthy, model: b, weight: 1}]}\n"
+    "  deadline: {timeout: 30ms, targets: [{provider: glacial}, {provider: healthy}]}\n"
+    "  limited_rpm: {targets: [{provider: healthy, model: first, rpm: 2},\n"
+    "                          {provider: healthy, model: second}]}\n";
 
 typedef struct fixture {
     struct event_base *base;
     cmx_config *cfg;
+    cmx_router_shared *shared;
     cmx_router *router;
     cmx_arena *arena;
 } fixture;
@@ -112,7 +125,9 @@ static int setup(void **state)
     f.base = event_base_new();
     cmx_worker_env env = {f.base, NULL};
     cmx_error err;
-    f.router = cmx_router_new(f.cfg, &env, &err);
+    f.shared = cmx_router_shared_new(f.cfg, &err);
+    assert_non_null(f.shared);
+    f.router = cmx_router_new(f.cfg, f.shared, &env, &err);
     assert_non_null(f.router);
     f.arena = cmx_arena_new(4096);
     *state = &f;
@@ -123,6 +138,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cmx_router_free(f->router);
+    cmx_router_shared_free(f->shared);
     cmx_config_unref(f->cfg);
     event_base_free(f->base);
     cmx_arena_free(f->arena);
@@ -186,7 +202,7 @@ static void answers_429_when_every_target_is_rate_limited(void **state)
     assert_int_equal(o.failures, 1);
     assert_int_equal(o.attempts, 2);
     assert_int_equal(o.err.status, 429);
-    assert_non_null(strstr(o.err.message, "all 2 targets"));
+    assert_non_null(strstr(o.err.message, "all 2 attempts"));
 }
 
 static void answers_504_when_every_target_timed_out(void **state)
@@ -214,6 +230,79 @@ static void fails_over_when_the_first_byte_timeout_passes(void **state)
     assert_int_equal(o.attempts, 2);
     assert_int_equal(o.record_kinds[0], CMX_ERR_TIMEOUT);
     assert_string_equal(o.provider, "healthy");
+}
+
+static void retries_the_same_target_before_failing_over(void **state)
+{
+    outcome o;
+    run(*state, "retried", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    /* 1 try + 2 retries on "down", then "healthy" */
+    assert_int_equal(o.attempts, 4);
+    assert_int_equal(o.record_kinds[0], CMX_ERR_UNAVAILABLE);
+    assert_int_equal(o.record_kinds[2], CMX_ERR_UNAVAILABLE);
+    assert_int_equal(o.record_kinds[3], CMX_OK);
+}
+
+static void never_retries_the_clients_own_error(void **state)
+{
+    outcome o;
+    run(*state, "no_retry_on_400", 0, 0, &o);
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 1);
+    assert_int_equal(o.err.status, 400);
+}
+
+static void breaker_opens_after_consecutive_failures_and_skips_the_target(void **state)
+{
+    outcome o;
+    for (int i = 0; i < 3; i++) {
+        run(*state, "tripping", 0, 0, &o);
+        assert_int_equal(o.attempts, 2); /* down, then healthy */
+    }
+    /* Three failures in a row: "down" is skipped while its breaker is open. */
+    run(*state, "tripping", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 1);
+    assert_string_equal(o.provider, "healthy");
+}
+
+static void weighted_strategy_splits_traffic_by_weight(void **state)
+{
+    fixture *f = *state;
+    int first = 0;
+    for (int i = 0; i < 400; i++) {
+        outcome o;
+        run(f, "split", 0, 0, &o);
+        assert_int_equal(o.responses, 1);
+        first += strstr(o.body, "\"model\":\"a\"") != NULL;
+    }
+    /* smooth weighted round-robin is exact over whole cycles: 3 of every 4 */
+    assert_int_equal(first, 300);
+}
+
+static void the_request_deadline_bounds_every_attempt(void **state)
+{
+    outcome o;
+    run(*state, "deadline", 0, 0, &o);
+    /* the 5 s mock is cut at the 30 ms deadline, and nothing is left for the next */
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_int_equal(o.record_kinds[0], CMX_ERR_TIMEOUT);
+    assert_int_equal(o.record_kinds[1], CMX_ERR_TIMEOUT);
+    assert_int_equal(o.err.status, 504);
+}
+
+static void rpm_limit_sends_the_excess_to_the_next_target(void **state)
+{
+    outcome o;
+    for (int i = 0; i < 2; i++) {
+        run(*state, "limited_rpm", 0, 0, &o);
+        assert_non_null(strstr(o.body, "\"model\":\"first\""));
+    }
+    run(*state, "limited_rpm", 0, 0, &o);
+    assert_non_null(strstr(o.body, "\"model\":\"second\""));
+    assert_int_equal(o.attempts, 1);
 }
 
 static void stream_fails_over_before_its_first_chunk(void **state)
@@ -244,7 +333,7 @@ static void cancel_stops_all_sink_calls(void **state)
     memset(&o, 0, sizeof o);
     cmx_request_scan scan = {0};
     snprintf(scan.model_name, sizeof scan.model_name, "healthy_only");
-    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t"};
+    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t", 0};
     const cmx_model_group *g = cmx_config_find_model(f->cfg, "healthy_only", 12);
     cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
                            on_failure, &o};
@@ -269,6 +358,12 @@ int main(void)
         cmocka_unit_test(answers_504_when_every_target_timed_out),
         cmocka_unit_test(answers_503_when_targets_were_down_or_slow),
         cmocka_unit_test(fails_over_when_the_first_byte_timeout_passes),
+        cmocka_unit_test(retries_the_same_target_before_failing_over),
+        cmocka_unit_test(never_retries_the_clients_own_error),
+        cmocka_unit_test(breaker_opens_after_consecutive_failures_and_skips_the_target),
+        cmocka_unit_test(weighted_strategy_splits_traffic_by_weight),
+        cmocka_unit_test(the_request_deadline_bounds_every_attempt),
+        cmocka_unit_test(rpm_limit_sends_the_excess_to_the_next_target),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
         cmocka_unit_test(cancel_stops_all_sink_calls),

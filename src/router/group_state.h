@@ -1,0 +1,34 @@
+/* group_state.h — what the router remembers about each model group across
+ * requests and worker threads: the strategy's counters, one circuit breaker
+ * and one rate limiter per target, and the group's retry budget.
+ *
+ * It is made from one config snapshot and shared by every worker's router,
+ * so all workers see the same breaker states and limits (each piece locks
+ * or uses atomics itself).  Replicas of the gateway each have their own. */
+#ifndef CMX_ROUTER_GROUP_STATE_H
+#define CMX_ROUTER_GROUP_STATE_H
+
+#include "config/config.h"
+#include "router/backoff.h"
+#include "router/breaker.h"
+#include "router/ratelimit.h"
+#include "router/retry_budget.h"
+#include "router/strategy.h"
+
+typedef struct cmx_group_state {
+    const cmx_model_group *group;
+    cmx_strategy *strategy;
+    cmx_breaker *breakers;  /* one per target, or NULL when breakers are off */
+    cmx_ratelimit *limits;  /* one per target */
+    cmx_retry_budget budget;
+    cmx_backoff_config backoff;
+} cmx_group_state;
+
+typedef struct cmx_router_shared cmx_router_shared;
+
+cmx_router_shared *cmx_router_shared_new(cmx_config *cfg, cmx_error *err);
+void cmx_router_shared_free(cmx_router_shared *s);
+/* The state of a group of the snapshot the shared state was made from. */
+cmx_group_state *cmx_router_shared_group(cmx_router_shared *s, const cmx_model_group *g);
+
+#endif
