@@ -200,6 +200,11 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
         cmx_cfg_error(ctx, targets, "%s: expected at least one target, got an empty list", path);
         return;
     }
+    if (targets->n_items > 64) {
+        cmx_cfg_error(ctx, targets, "%s: at most 64 targets per group, got %zu", path,
+                      targets->n_items);
+        return;
+    }
     g->targets = calloc(targets->n_items, sizeof *g->targets);
     if (!g->targets) {
         ctx->oom = 1;

@@ -732,6 +732,19 @@ static const broken_case broken_cases[] = {
      "models.g: expected a list of targets ({provider: NAME, model: MODEL}), got a string"},
     {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
      "invalid model group name 'my group'"},
+    {"unknown strategy", MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n",
+     6, "unknown strategy 'fastest'"},
+    {"num_retries too high", MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n",
+     6, "num_retries"},
+    {"breaker neither mapping nor false",
+     MOCK_P "models:\n  g:\n    breaker: maybe\n    targets: [{provider: m}]\n", 6,
+     "expected a mapping or false"},
+    {"unknown retry key", MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n",
+     6, "unknown key 'bsae'"},
+    {"error rate over 100",
+     MOCK_P "models:\n  g:\n    breaker: {error_rate: 150}\n    targets: [{provider: m}]\n", 6,
+     "error_rate"},
+    {"weight zero", MOCK_P "models:\n  g: [{provider: m, weight: 0}]\n", 5, "weight"},
 };
 
 static void anthropic_provider_gets_its_defaults_and_keys(void **state)
@@ -1004,6 +1017,48 @@ static void ca_file_is_resolved_relative_to_the_config(void **state)
     free(dir);
 }
 
+static void routing_keys_load_with_their_defaults(void **state)
+{
+    const char *yaml = MOCK_P "models:\n"
+                       "  tuned:\n"
+                       "    strategy: least-latency\n"
+                       "    num_retries: 2\n"
+                       "    timeout: 45s\n"
+                       "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
+                       "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
+                       "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
+                       "  plain: [{provider: m}]\n"
+                       "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
+    cmx_config_diag d = {0};
+    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "routing.yaml", &d);
+    assert_non_null(c);
+    const cmx_model_group *t = cmx_config_find_model(c, "tuned", 5);
+    assert_string_equal(t->strategy, "least-latency");
+    assert_int_equal(t->num_retries, 2);
+    assert_int_equal(t->timeout_ms, 45000);
+    assert_int_equal(t->retry.base_ms, 50);
+    assert_int_equal(t->retry.cap_ms, 1000);
+    assert_int_equal(t->retry.max_retry_after_ms, 5000);
+    assert_int_equal(t->retry.budget_percent, 10);
+    assert_int_equal(t->retry.min_retries, 10);
+    assert_true(t->breaker.enabled);
+    assert_int_equal(t->breaker.consecutive_failures, 3);
+    assert_int_equal(t->breaker.cooldown_ms, 10000);
+    assert_int_equal(t->breaker.error_rate_percent, 50);
+    assert_int_equal(t->targets[0].weight, 4);
+    assert_int_equal(t->targets[0].rpm, 60);
+    assert_int_equal(t->targets[0].tpm, 1000);
+    const cmx_model_group *p = cmx_config_find_model(c, "plain", 5);
+    assert_string_equal(p->strategy, "priority");
+    assert_int_equal(p->num_retries, 0);
+    assert_int_equal(p->timeout_ms, 600000);
+    assert_int_equal(p->targets[0].weight, 1);
+    assert_true(p->breaker.enabled);
+    assert_false(cmx_config_find_model(c, "unguarded", 9)->breaker.enabled);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1031,6 +1086,7 @@ int main(void)
         cmocka_unit_test(large_config_file_loads_and_every_group_is_found),
         cmocka_unit_test(find_provider_by_name),
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
+        cmocka_unit_test(routing_keys_load_with_their_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
