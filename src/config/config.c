@@ -120,6 +120,7 @@ static void free_provider(cmx_provider_config *p)
     free(p->base_url);
     free_secret(p->api_key);
     free(p->organization);
+    free(p->residency);
     free(p->anthropic_version);
     free(p->ca_file);
     free(p->mock.content);
@@ -134,6 +135,13 @@ static void free_group(cmx_model_group *g)
     }
     free(g->targets);
     free(g->strategy);
+    free(g->residency);
+    for (int k = 0; k < CMX_FALLBACK__COUNT; k++) {
+        for (size_t i = 0; i < g->fallbacks[k].n; i++)
+            free(g->fallbacks[k].names[i]);
+        free(g->fallbacks[k].names);
+        free(g->fallbacks[k].groups);
+    }
 }
 
 void cmx_cfg_destroy(cmx_config *c)

@@ -62,6 +62,7 @@ typedef struct cmx_provider_config {
     int drop_unsupported_params; /* anthropic: drop what it cannot do instead of 400 */
     int tls_verify;        /* default 1 */
     char *ca_file;         /* NULL: system store */
+    char *residency;       /* region tag such as "eu"; NULL: none declared */
     cmx_timeouts_config timeouts;
     cmx_mock_config mock;
     int line;              /* where it was defined, for messages */
@@ -99,6 +100,21 @@ typedef struct cmx_retry_settings {
     uint32_t min_retries;       /* per window, whatever the share; default 10 */
 } cmx_retry_settings;
 
+/* Other groups to continue with: after every target failed, after a
+ * context-window error, after a content-policy refusal. */
+typedef enum {
+    CMX_FALLBACK_ANY = 0,
+    CMX_FALLBACK_CONTEXT_WINDOW,
+    CMX_FALLBACK_CONTENT_POLICY,
+    CMX_FALLBACK__COUNT
+} cmx_fallback_kind;
+
+typedef struct cmx_fallback_list {
+    char **names;
+    const struct cmx_model_group **groups; /* resolved at load */
+    size_t n;
+} cmx_fallback_list;
+
 typedef struct cmx_model_group {
     char *name;            /* what clients send as "model" */
     cmx_target_config *targets;
@@ -108,6 +124,8 @@ typedef struct cmx_model_group {
     uint32_t timeout_ms;   /* deadline for the whole request, all attempts; default 600000 */
     cmx_retry_settings retry;
     cmx_breaker_settings breaker;
+    char *residency;       /* only targets whose provider has this tag; NULL: any */
+    cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
     int line;
 } cmx_model_group;
 

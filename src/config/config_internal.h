@@ -85,6 +85,9 @@ int cmx_cfg_string(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, con
 /* A secret reference at `node`, resolved; `path` is the full dotted name. */
 int cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, char **out);
 
+/* A residency tag: 1 to 32 of [a-z0-9-]. */
+int cmx_cfg_valid_residency(const char *tag);
+
 /* Sections, each in its own file. */
 void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node);

@@ -13,8 +13,19 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char *const group_keys[] = {"targets", "strategy", "num_retries", "timeout", "retry",
-                                         "breaker", NULL};
+static const char *const group_keys[] = {"targets",
+                                         "strategy",
+                                         "num_retries",
+                                         "timeout",
+                                         "retry",
+                                         "breaker",
+                                         "residency",
+                                         "fallbacks",
+                                         "context_window_fallbacks",
+                                         "content_policy_fallbacks",
+                                         NULL};
+static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
+    "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
 static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", NULL};
 static const char *const retry_keys[] = {"base", "cap", "max_retry_after", "budget_percent",
                                          "min_retries", NULL};
@@ -101,6 +112,33 @@ static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
         *out = (uint32_t)v;
 }
 
+static void load_fallback_names(cmx_cfg_ctx *ctx, cmx_fallback_list *fl, const cmx_ynode *list,
+                                const char *path, const char *key)
+{
+    if (!list)
+        return;
+    if (list->kind != CMX_YNODE_SEQ) {
+        cmx_cfg_error(ctx, list, "%s.%s: expected a list of model group names, got %s", path, key,
+                      cmx_ynode_kind_name(list));
+        return;
+    }
+    fl->names = calloc(list->n_items ? list->n_items : 1, sizeof *fl->names);
+    fl->groups = calloc(list->n_items ? list->n_items : 1, sizeof *fl->groups);
+    if (!fl->names || !fl->groups) {
+        ctx->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < list->n_items; i++) {
+        const cmx_ynode *item = list->items[i];
+        if (item->kind != CMX_YNODE_SCALAR || item->is_null) {
+            cmx_cfg_error(ctx, item, "%s.%s[%zu]: expected a model group name, got %s", path, key,
+                          i, cmx_ynode_kind_name(item));
+            continue;
+        }
+        fl->names[fl->n++] = cmx_cfg_strdup(ctx, item->text);
+    }
+}
+
 /* Routing settings of a group written in full form. */
 static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v, const char *path)
 {
@@ -117,6 +155,16 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     }
     uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);
     cmx_cfg_duration(ctx, v, path, "timeout", 0, &g->timeout_ms);
+
+    if (cmx_cfg_string(ctx, v, path, "residency", &g->residency) == 1 &&
+        !cmx_cfg_valid_residency(g->residency))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
+                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
+                      "or '-', got '%.40s'",
+                      path, g->residency);
+    for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
+        load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
+                            fallback_keys[k]);
 
     const cmx_ynode *r = cmx_ytree_get(v, "retry");
     if (r) {
@@ -218,6 +266,89 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
     }
 }
 
+/* Fallback names → groups, each reported where it was written. */
+static void resolve_fallbacks(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *group_node)
+{
+    for (int k = 0; k < CMX_FALLBACK__COUNT; k++) {
+        cmx_fallback_list *fl = &g->fallbacks[k];
+        const cmx_ynode *list =
+            group_node->kind == CMX_YNODE_MAP ? cmx_ytree_get(group_node, fallback_keys[k]) : NULL;
+        for (size_t i = 0; i < fl->n; i++) {
+            const cmx_ynode *at = list && i < list->n_items ? list->items[i] : group_node;
+            const cmx_model_group *to =
+                cmx_config_find_model(ctx->cfg, fl->names[i], strlen(fl->names[i]));
+            if (!to)
+                cmx_cfg_error(ctx, at, "models.%s.%s: unknown model group '%.64s'", g->name,
+                              fallback_keys[k], fl->names[i]);
+            else if (to == g)
+                cmx_cfg_error(ctx, at, "models.%s.%s: a group cannot fall back to itself",
+                              g->name, fallback_keys[k]);
+            fl->groups[i] = to;
+        }
+    }
+}
+
+/* Depth-first search over every fallback edge; a group met again on the
+ * current path closes a loop.  state: 0 new, 1 on the path, 2 done. */
+static int find_loop(const cmx_config *c, size_t i, unsigned char *state, size_t *path,
+                     size_t depth, size_t *loop_len)
+{
+    state[i] = 1;
+    path[depth] = i;
+    const cmx_model_group *g = &c->models[i];
+    for (int k = 0; k < CMX_FALLBACK__COUNT; k++) {
+        for (size_t f = 0; f < g->fallbacks[k].n; f++) {
+            const cmx_model_group *to = g->fallbacks[k].groups[f];
+            if (!to || to == g)
+                continue;
+            size_t j = (size_t)(to - c->models);
+            if (state[j] == 1) {
+                size_t start = 0;
+                while (path[start] != j)
+                    start++;
+                memmove(path, path + start, (depth + 1 - start) * sizeof *path);
+                *loop_len = depth + 1 - start;
+                return 1;
+            }
+            if (state[j] == 0 && find_loop(c, j, state, path, depth + 1, loop_len))
+                return 1;
+        }
+    }
+    state[i] = 2;
+    return 0;
+}
+
+static void check_fallback_loops(cmx_cfg_ctx *ctx, const cmx_ynode *models_node)
+{
+    const cmx_config *c = ctx->cfg;
+    unsigned char *state = calloc(c->n_models ? c->n_models : 1, 1);
+    size_t *path = calloc(c->n_models ? c->n_models : 1, sizeof *path);
+    if (!state || !path) {
+        ctx->oom = 1;
+        free(state);
+        free(path);
+        return;
+    }
+    size_t loop_len = 0;
+    for (size_t i = 0; i < c->n_models && !loop_len; i++)
+        if (state[i] == 0)
+            find_loop(c, i, state, path, 0, &loop_len);
+    if (loop_len) {
+        char chain[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; i <= loop_len; i++) {
+            const char *name = c->models[path[i % loop_len]].name;
+            int w = snprintf(chain + used, sizeof chain - used, "%s%s", i ? " -> " : "", name);
+            if (w > 0 && (size_t)w < sizeof chain - used)
+                used += (size_t)w;
+        }
+        const cmx_ynode *at = cmx_ytree_get(models_node, c->models[path[0]].name);
+        cmx_cfg_error(ctx, at ? at : models_node, "models: fallbacks form a loop: %s", chain);
+    }
+    free(state);
+    free(path);
+}
+
 void cmx_cfg_load_models(cmx_cfg_ctx *ctx, const cmx_ynode *node)
 {
     if (!node || (node->kind == CMX_YNODE_SCALAR && node->is_null))
@@ -242,4 +373,8 @@ void cmx_cfg_load_models(cmx_cfg_ctx *ctx, const cmx_ynode *node)
             continue;
         load_group(ctx, &c->models[c->n_models++], node->pairs[i].key, node->pairs[i].value);
     }
+    for (size_t i = 0, g = 0; i < node->n_pairs; i++)
+        if (cmx_cfg_is_first_name(node, i))
+            resolve_fallbacks(ctx, &c->models[g++], node->pairs[i].value);
+    check_fallback_loops(ctx, node);
 }

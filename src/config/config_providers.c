@@ -16,11 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
-                                          "organization", "tls_verify", "ca_file",  NULL};
+static const char *const openai_keys[] = {"type",       "timeouts", "base_url",  "api_key",
+                                          "organization", "tls_verify", "ca_file", "residency",
+                                          NULL};
 static const char *const mock_keys[] = {
     "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content", "seed",           NULL};
+    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",
@@ -30,6 +31,7 @@ static const char *const anthropic_keys[] = {"type",
                                              "drop_unsupported_params",
                                              "tls_verify",
                                              "ca_file",
+                                             "residency",
                                              NULL};
 static const char *const all_keys[] = {"type",
                                        "timeouts",
@@ -48,6 +50,7 @@ static const char *const all_keys[] = {"type",
                                        "stream_chunks",
                                        "content",
                                        "seed",
+                                       "residency",
                                        NULL};
 
 /* Indexed by cmx_provider_type. */
@@ -309,6 +312,12 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
     int type = read_type(ctx, name_node, v, path);
     check_keys(ctx, v, path, type);
     load_timeouts(ctx, &p->timeouts, v, path);
+    if (cmx_cfg_string(ctx, v, path, "residency", &p->residency) == 1 &&
+        !cmx_cfg_valid_residency(p->residency))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
+                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
+                      "or '-' (such as eu, us, eu-west), got '%.40s'",
+                      path, p->residency);
     if (type < 0)
         return;
     p->type = (cmx_provider_type)type;

@@ -46,6 +46,7 @@ static const char *const kind_names[CMX_ERR__COUNT] = {
     [CMX_ERR_UNAVAILABLE] = "unavailable",
     [CMX_ERR_UPSTREAM_PROTOCOL] = "upstream_protocol",
     [CMX_ERR_BUDGET] = "budget",
+    [CMX_ERR_RESIDENCY] = "residency",
     [CMX_ERR_CONFIG] = "config",
     [CMX_ERR_NOMEM] = "out_of_memory",
     [CMX_ERR_IO] = "io",
@@ -89,6 +90,7 @@ int cmx_err_http_status(cmx_err kind)
     case CMX_ERR_CONTEXT_WINDOW: return 400;
     case CMX_ERR_CONTENT_POLICY: return 400;
     case CMX_ERR_AUTH: return 401;
+    case CMX_ERR_RESIDENCY: return 403;
     case CMX_ERR_BUDGET: return 429;
     case CMX_ERR_NOT_FOUND: return 404;
     case CMX_ERR_METHOD: return 405;
@@ -112,6 +114,7 @@ const char *cmx_err_openai_type(cmx_err kind)
     case CMX_ERR_CONTEXT_WINDOW:
     case CMX_ERR_CONTENT_POLICY: return "invalid_request_error";
     case CMX_ERR_AUTH: return "authentication_error";
+    case CMX_ERR_RESIDENCY: return "permission_error";
     case CMX_ERR_RATE_LIMITED:
     case CMX_ERR_BUDGET: return "rate_limit_error";
     case CMX_ERR_TIMEOUT: return "timeout_error";

@@ -29,6 +29,7 @@ typedef enum cmx_err {
     CMX_ERR_UNAVAILABLE,    /* 5xx, reset, DNS, TLS, refused */
     CMX_ERR_UPSTREAM_PROTOCOL, /* upstream answered garbage: bad JSON, cut stream */
     CMX_ERR_BUDGET,         /* gateway's own budget or rate limit */
+    CMX_ERR_RESIDENCY,      /* no target may serve the request inside its residency: 403 */
     CMX_ERR_CONFIG,         /* invalid configuration */
     CMX_ERR_NOMEM,
     CMX_ERR_IO,             /* local I/O: files, sockets we own */

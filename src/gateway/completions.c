@@ -90,6 +90,18 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     return msg;
 }
 
+static int valid_residency(cmx_slice v)
+{
+    if (v.len == 0 || v.len > 32)
+        return 0;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.ptr[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
 {
     const cmx_http_request *req = c->req;
@@ -115,6 +127,19 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
+    const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");
+    if (residency) {
+        c->call.residency = valid_residency(*residency)
+                                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
+                                : NULL;
+        if (!c->call.residency) {
+            cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_residency",
+                            "x-cloudmux-residency must be a region tag of 1 to 32 lower-case "
+                            "letters, digits or '-' (such as eu or us)",
+                            NULL, NULL);
+            return;
+        }
+    }
 
     cmx_route_sink sink = route_sink;
     sink.ctx = c;

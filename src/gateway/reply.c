@@ -20,8 +20,13 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
      * formatting cost more than the rest of the header work together. */
     const char *provider = r && r->provider ? r->provider : NULL;
     const char *model = provider && r->model ? r->model : "";
+    /* The answer came from a fallback group: say which. */
+    const char *fallback =
+        provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group
+                                                                                  : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
-                  (provider ? 96 + strlen(provider) + strlen(model) : 0);
+                  (provider ? 96 + strlen(provider) + strlen(model) : 0) +
+                  (fallback ? 32 + strlen(fallback) : 0);
     char *out = cmx_arena_alloc(c->req->arena, need);
     if (!out)
         return extra;
@@ -37,6 +42,11 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, model);
         p = put_str(p, "\r\nx-cloudmux-attempts: ");
         p = put_str(p, attempts);
+        p = put_str(p, "\r\n");
+    }
+    if (fallback) {
+        p = put_str(p, "x-cloudmux-fallback: ");
+        p = put_str(p, fallback);
         p = put_str(p, "\r\n");
     }
     if (extra)

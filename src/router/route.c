@@ -13,6 +13,13 @@
  * is committed to that target, and a later failure ends the stream with an
  * error instead of trying again (a cut stream must never look complete).
  *
+ * When a group's targets are exhausted, the route continues with the group's
+ * `fallbacks` (and theirs, each group once); a context-window error or a
+ * content-policy refusal jumps to the matching fallback list at once.
+ * Residency (the request's x-cloudmux-residency or the group's own) filters
+ * every group's targets before anything else, so no failure, retry or
+ * fallback ever reaches a target outside it.
+ *
  * Every admitted attempt ends in exactly one breaker record or cancel and
  * one strategy end, so half-open probe slots and in-flight counts never
  * leak. */
@@ -26,8 +33,13 @@
 
 struct cmx_route {
     cmx_router *router;
-    const cmx_model_group *group;
+    const cmx_model_group *requested; /* the group the client asked for */
+    const cmx_model_group *group;     /* the group being tried now */
     cmx_group_state *gs;
+    const char *residency;            /* required region tag, or NULL */
+    const cmx_model_group **visited;  /* groups entered or queued, in order */
+    size_t n_visited;
+    size_t next_group;                /* next position in visited[] to enter */
     cmx_call call;            /* the caller's, with this attempt's timeout */
     cmx_route_sink sink;
     size_t *order;            /* target indices, best first */
@@ -49,6 +61,7 @@ struct cmx_route {
 };
 
 static int try_next_target(cmx_route *route);
+static int enter_kind_fallback(cmx_route *route, cmx_err kind);
 
 static uint64_t now_us(const cmx_route *route)
 {
@@ -59,6 +72,23 @@ static const char *target_model(const cmx_route *route, size_t i)
 {
     const cmx_target_config *t = &route->group->targets[i];
     return t->model ? t->model : route->group->name;
+}
+
+/* Room for one more attempt record; fallback groups can need more than the
+ * first group's estimate. */
+static int reserve_record(cmx_route *route)
+{
+    if (route->result.attempts < route->records_cap)
+        return 1;
+    size_t cap = route->records_cap * 2 + 4;
+    cmx_attempt_record *more = cmx_arena_calloc(route->call.arena, cap, sizeof *more);
+    if (!more)
+        return 0;
+    memcpy(more, route->records, route->records_cap * sizeof *more);
+    route->records = more;
+    route->records_cap = cap;
+    route->result.records = more;
+    return 1;
 }
 
 static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elapsed)
@@ -77,6 +107,7 @@ static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elap
     route->result.upstream_us += elapsed;
     route->result.provider = rec->provider;
     route->result.model = rec->model;
+    route->result.group = route->group->name;
 }
 
 /* Gives back what the current attempt holds: the breaker's probe slot (when
@@ -117,6 +148,7 @@ static void on_chunk(void *ctx, const char *json, size_t len)
         route->committed = 1;
         route->result.provider = route->group->targets[route->current].provider->name;
         route->result.model = target_model(route, route->current);
+        route->result.group = route->group->name;
         route->sink.on_stream_start(route->sink.ctx, &route->result);
     }
     route->sink.on_stream_chunk(route->sink.ctx, json, len);
@@ -154,13 +186,13 @@ static void all_failed_error(const cmx_route *route, cmx_error *out)
         cmx_error_set(out, CMX_ERR_UNAVAILABLE,
                       "no target of model '%s' is available: every circuit breaker is open or "
                       "every rate limit is reached",
-                      route->group->name);
+                      route->requested->name);
         out->status = 503;
         return;
     }
     const cmx_attempt_record *last = &route->records[n - 1];
     cmx_error_set(out, kind, "all %zu attempt%s for model '%s' failed; last: %s", n,
-                  n == 1 ? "" : "s", route->group->name, last->message ? last->message : "");
+                  n == 1 ? "" : "s", route->requested->name, last->message ? last->message : "");
     out->status = status;
     uint32_t retry = 0;
     for (size_t i = 0; i < n; i++)
@@ -197,6 +229,10 @@ static int start_attempt(cmx_route *route, cmx_error *err)
     cmx_attempt_sink attempt_sink = {on_chunk, on_done, route};
     route->provider = cmx_router_provider(route->router, t->provider);
     route->attempt_start_us = now;
+    if (!reserve_record(route)) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return 0;
+    }
     route->result.attempts++;
     route->call.attempt_timeout_ms = cmx_deadline_attempt_ms(&route->deadline, now, 0);
     if (route->call.attempt_timeout_ms == 0) {
@@ -304,73 +340,199 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
         try_next_target(route);
         return;
     }
+    if (enter_kind_fallback(route, err->kind)) {
+        try_next_target(route);
+        return;
+    }
     fail_route(route, err);
+}
+
+/* Targets of g inside the required residency (all of them without one). */
+static uint64_t residency_mask(const cmx_route *route, const cmx_model_group *g)
+{
+    const char *tag = route->residency;
+    if (g->residency) {
+        if (tag && strcmp(tag, g->residency) != 0)
+            return 0;
+        tag = g->residency;
+    }
+    uint64_t mask = 0;
+    for (size_t i = 0; i < g->n_targets && i < 64; i++) {
+        const char *where = g->targets[i].provider->residency;
+        if (!tag || (where && strcmp(where, tag) == 0))
+            mask |= UINT64_C(1) << i;
+    }
+    return mask;
+}
+
+static int was_visited(const cmx_route *route, const cmx_model_group *g)
+{
+    for (size_t i = 0; i < route->n_visited; i++)
+        if (route->visited[i] == g)
+            return 1;
+    return 0;
+}
+
+static void queue_group(cmx_route *route, const cmx_model_group *g)
+{
+    if (g && !was_visited(route, g) && route->n_visited < route->router->cfg->n_models)
+        route->visited[route->n_visited++] = g;
+}
+
+/* Makes g the group being tried: its state, its order of admitted targets
+ * inside the residency, and its own fallbacks queued behind. */
+static void enter_group(cmx_route *route, const cmx_model_group *g)
+{
+    route->group = g;
+    route->gs = cmx_router_shared_group(route->router->shared, g);
+    route->next = 0;
+    route->n_order = 0;
+    size_t *order = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *order);
+    if (!order)
+        return;
+    route->order = order;
+    for (size_t i = 0; i < g->fallbacks[CMX_FALLBACK_ANY].n; i++)
+        queue_group(route, g->fallbacks[CMX_FALLBACK_ANY].groups[i]);
+    uint64_t now = now_us(route);
+    cmx_pick_request pick = {
+        .eligible = residency_mask(route, g) &
+                    cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
+                                      route->tokens_reserved),
+        .costs = NULL,
+        .rng = &route->router->rng,
+    };
+    route->n_order = cmx_strategy_pick(route->gs->strategy, &pick, order);
+}
+
+/* Moves on to the next queued fallback group; 0 when there is none. */
+static int enter_next_group(cmx_route *route)
+{
+    while (route->next_group < route->n_visited) {
+        enter_group(route, route->visited[route->next_group++]);
+        if (route->n_order)
+            return 1;
+    }
+    return 0;
+}
+
+/* A context-window or content-policy failure: the matching fallbacks of the
+ * current group, at once.  0 when it has none left to try. */
+static int enter_kind_fallback(cmx_route *route, cmx_err kind)
+{
+    cmx_fallback_kind k = kind == CMX_ERR_CONTEXT_WINDOW   ? CMX_FALLBACK_CONTEXT_WINDOW
+                          : kind == CMX_ERR_CONTENT_POLICY ? CMX_FALLBACK_CONTENT_POLICY
+                                                           : CMX_FALLBACK__COUNT;
+    if (k == CMX_FALLBACK__COUNT)
+        return 0;
+    const cmx_fallback_list *fl = &route->group->fallbacks[k];
+    for (size_t i = 0; i < fl->n; i++) {
+        const cmx_model_group *g = fl->groups[i];
+        if (!g || was_visited(route, g))
+            continue;
+        /* Tried next, ahead of anything already queued. */
+        route->visited[route->n_visited++] = g;
+        memmove(&route->visited[route->next_group + 1], &route->visited[route->next_group],
+                (route->n_visited - 1 - route->next_group) * sizeof *route->visited);
+        route->visited[route->next_group] = g;
+        return enter_next_group(route);
+    }
+    return 0;
 }
 
 /* Starts attempts down the order until one is in flight; returns 0 when the
  * route has ended instead (with on_failure). */
 static int try_next_target(cmx_route *route)
 {
-    cmx_group_state *gs = route->gs;
+    cmx_group_state *gs;
     cmx_error err;
     cmx_error_clear(&err);
     const cmx_error *last = NULL;
-    while (route->next < route->n_order) {
-        route->current = route->order[route->next++];
-        route->retries_here = 0;
-        if (!cmx_deployment_admit(gs->breakers, gs->limits, route->current, now_us(route),
-                                  route->tokens_reserved))
-            continue;
-        route->admitted = 1;
-        if (start_attempt(route, &err))
-            return 1;
-        last = &err;
-        if (!cmx_err_fails_over(err.kind))
+    for (;;) {
+        while (route->next < route->n_order) {
+            gs = route->gs;
+            route->current = route->order[route->next++];
+            route->retries_here = 0;
+            if (!cmx_deployment_admit(gs->breakers, gs->limits, route->current, now_us(route),
+                                      route->tokens_reserved))
+                continue;
+            route->admitted = 1;
+            if (start_attempt(route, &err))
+                return 1;
+            last = &err;
+            if (!cmx_err_fails_over(err.kind)) {
+                fail_route(route, last);
+                return 0;
+            }
+        }
+        if (!enter_next_group(route))
             break;
     }
     fail_route(route, last);
     return 0;
 }
 
+static void fail_now(const cmx_route_sink *sink, cmx_err kind, const char *message)
+{
+    cmx_error err;
+    cmx_route_result empty = {0};
+    cmx_error_set(&err, kind, "%s", message);
+    sink->on_failure(sink->ctx, &empty, &err);
+}
+
 cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cmx_call *call,
                            const cmx_route_sink *sink)
 {
-    size_t n = group->n_targets;
-    size_t cap = n * (group->num_retries + 1);
+    size_t cap = group->n_targets * (group->num_retries + 1);
     cmx_route *route = cmx_arena_calloc(call->arena, 1, sizeof *route);
     cmx_attempt_record *records =
         route ? cmx_arena_calloc(call->arena, cap, sizeof *records) : NULL;
-    size_t *order = records ? cmx_arena_calloc(call->arena, n, sizeof *order) : NULL;
-    if (!order) {
-        cmx_error err;
-        cmx_route_result empty = {0};
-        cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory");
-        sink->on_failure(sink->ctx, &empty, &err);
+    const cmx_model_group **visited =
+        records ? cmx_arena_calloc(call->arena, r->cfg->n_models, sizeof *visited) : NULL;
+    if (!visited) {
+        fail_now(sink, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
     route->router = r;
-    route->group = group;
-    route->gs = cmx_router_shared_group(r->shared, group);
+    route->requested = group;
     route->call = *call;
     route->sink = *sink;
     route->records = records;
     route->records_cap = cap;
-    route->order = order;
+    route->visited = visited;
     route->result.records = records;
+    route->result.group = group->name;
     cmx_usage_init(&route->result.usage);
 
-    cmx_group_state *gs = route->gs;
+    /* The request's residency and its group's must agree: one region only. */
+    route->residency = call->residency ? call->residency : group->residency;
+    if (call->residency && group->residency && strcmp(call->residency, group->residency) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "residency '%.32s' (x-cloudmux-residency header) conflicts with model '%.64s', "
+                 "which is restricted to residency '%.32s'",
+                 call->residency, group->name, group->residency);
+        fail_now(sink, CMX_ERR_RESIDENCY, msg);
+        return NULL;
+    }
+    if (route->residency && !residency_mask(route, group)) {
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "no target of model '%.64s' is in residency '%.32s' (required by %s); the "
+                 "request was not sent anywhere",
+                 group->name, route->residency,
+                 call->residency ? "the x-cloudmux-residency header" : "the model's configuration");
+        fail_now(sink, CMX_ERR_RESIDENCY, msg);
+        return NULL;
+    }
+
     uint64_t now = now_us(route);
     route->deadline = cmx_deadline_after(now, group->timeout_ms);
-    cmx_retry_budget_record_request(&gs->budget, now);
     /* About four bytes a token: what the request will count against tpm. */
     route->tokens_reserved = call->body_len / 4 + 1;
-    cmx_pick_request pick = {
-        .eligible = cmx_eligible_mask(gs->breakers, gs->limits, n, now, route->tokens_reserved),
-        .costs = NULL,
-        .rng = &r->rng,
-    };
-    route->n_order = cmx_strategy_pick(gs->strategy, &pick, order);
+    route->visited[route->n_visited++] = group;
+    route->next_group = 1;
+    enter_group(route, group);
+    cmx_retry_budget_record_request(&route->gs->budget, now);
     return try_next_target(route) ? route : NULL;
 }
 

@@ -51,6 +51,7 @@ typedef struct cmx_attempt_record {
 } cmx_attempt_record;
 
 typedef struct cmx_route_result {
+    const char *group;     /* the group whose target answered (a fallback group or the one asked) */
     const char *provider;  /* the target that answered, or the last one tried */
     const char *model;
     size_t attempts;

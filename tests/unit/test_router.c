@@ -23,12 +23,18 @@ typedef struct outcome {
     char body[2048];
     cmx_usage usage;
     cmx_err record_kinds[8];
+    char record_providers[8][32];
+    char group[64];
     struct event_base *base;
 } outcome;
 
 static void keep_result(outcome *o, const cmx_route_result *r)
 {
     o->attempts = r->attempts;
+    snprintf(o->group, sizeof o->group, "%s", r->group ? r->group : "");
+    for (size_t i = 0; i < r->attempts && i < 8; i++)
+        snprintf(o->record_providers[i], sizeof o->record_providers[i], "%s",
+                 r->records[i].provider ? r->records[i].provider : "");
     snprintf(o->provider, sizeof o->provider, "%s", r->provider ? r->provider : "");
     o->usage = r->usage;
     for (size_t i = 0; i < r->attempts && i < 8; i++)
@@ -102,6 +108,7 @@ static const char *config_yaml =
     "  split: {strategy: weighted, targets: [{provider: healthy, model: a, weight: 3},\n"
     "                                        {provider: healthy, model: b, weight: 1}]}\n"
     "  deadline: {timeout: 30ms, targets: [{provider: glacial}, {provider: healthy}]}\n"
+    "  falls_back: {fallbacks: [healthy_only], targets: [{provider: down}]}\n"
     "  limited_rpm: {targets: [{provider: healthy, model: first, rpm: 2},\n"
     "                          {provider: healthy, model: second}]}\n";
 
@@ -145,6 +152,8 @@ static int teardown(void **state)
     return 0;
 }
 
+static const char *run_residency; /* x-cloudmux-residency for the next run() */
+
 static void run(fixture *f, const char *group, int stream, int include_usage, outcome *o)
 {
     static cmx_request_scan scan;
@@ -161,13 +170,13 @@ static void run(fixture *f, const char *group, int stream, int include_usage, ou
     call.body_len = strlen(call.body);
     call.scan = &scan;
     call.arena = f->arena;
+    call.residency = run_residency;
     const cmx_model_group *g = cmx_config_find_model(f->cfg, group, strlen(group));
     assert_non_null(g);
     cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
                            on_failure, o};
-    cmx_route *route = cmx_route_start(f->router, g, &call, &sink);
-    assert_non_null(route);
-    event_base_dispatch(f->base);
+    if (cmx_route_start(f->router, g, &call, &sink))
+        event_base_dispatch(f->base);
 }
 
 static void fails_over_past_503_and_429_to_the_healthy_target(void **state)
@@ -305,6 +314,87 @@ static void rpm_limit_sends_the_excess_to_the_next_target(void **state)
     assert_int_equal(o.attempts, 1);
 }
 
+static void continues_with_the_fallback_group_when_every_target_failed(void **state)
+{
+    outcome o;
+    run(*state, "falls_back", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_string_equal(o.group, "healthy_only");
+    assert_string_equal(o.provider, "healthy");
+}
+
+/* Residency, as a table: three targets (two in the EU, one in the US) in
+ * every combination of up and down, the region asked by the group or by the
+ * request, with a US-only fallback group behind.  No attempt may ever reach
+ * the US target. */
+static void residency_is_never_violated_in_any_failure_combination(void **state)
+{
+    for (int by_header = 0; by_header < 2; by_header++) {
+        for (int combo = 0; combo < 8; combo++) {
+            int eu1_up = combo & 1, us_up = combo & 2, eu2_up = combo & 4;
+            char yaml[1024];
+            snprintf(yaml, sizeof yaml,
+                     "providers:\n"
+                     "  eu1: {type: mock, residency: eu, failure_rate: %d}\n"
+                     "  us1: {type: mock, residency: us, failure_rate: %d}\n"
+                     "  eu2: {type: mock, residency: eu, failure_rate: %d}\n"
+                     "  usonly: {type: mock, residency: us}\n"
+                     "models:\n"
+                     "  us_fallback: [{provider: usonly}]\n"
+                     "  g: {strategy: round-robin, num_retries: 1, retry: {base: 1ms},\n"
+                     "      breaker: false, %s fallbacks: [us_fallback],\n"
+                     "      targets: [{provider: eu1}, {provider: us1}, {provider: eu2}]}\n",
+                     !eu1_up, !us_up, !eu2_up, by_header ? "" : "residency: eu,");
+            cmx_config_diag diag = {0};
+            cmx_config *cfg = cmx_config_load_string(yaml, strlen(yaml), "res.yaml", &diag);
+            for (size_t i = 0; i < diag.n_errors; i++)
+                fprintf(stderr, "%s\n", diag.errors[i]);
+            cmx_config_diag_free(&diag);
+            assert_non_null(cfg);
+            fixture f = {0};
+            cmx_error err;
+            f.cfg = cfg;
+            f.base = event_base_new();
+            cmx_worker_env env = {f.base, NULL};
+            f.shared = cmx_router_shared_new(cfg, &err);
+            f.router = cmx_router_new(cfg, f.shared, &env, &err);
+            f.arena = cmx_arena_new(4096);
+            for (int rep = 0; rep < 4; rep++) { /* round-robin: every target gets to be first */
+                outcome o;
+                run_residency = by_header ? "eu" : NULL;
+                run(&f, "g", 0, 0, &o);
+                run_residency = NULL;
+                for (size_t i = 0; i < o.attempts && i < 8; i++)
+                    assert_true(strcmp(o.record_providers[i], "eu1") == 0 ||
+                                strcmp(o.record_providers[i], "eu2") == 0);
+                if (eu1_up || eu2_up) {
+                    assert_int_equal(o.responses, 1);
+                    assert_true(o.provider[0] == 'e' && o.provider[1] == 'u');
+                } else {
+                    assert_int_equal(o.failures, 1);
+                    assert_int_equal(o.err.status, 503); /* an outage, not a residency refusal */
+                }
+            }
+            fixture *fp = &f;
+            teardown((void **)&fp);
+        }
+    }
+}
+
+static void residency_with_no_target_inside_is_refused_before_sending(void **state)
+{
+    outcome o;
+    run_residency = "ap";
+    run(*state, "healthy_only", 0, 0, &o);
+    run_residency = NULL;
+    assert_int_equal(o.failures, 1);
+    assert_int_equal(o.attempts, 0);
+    assert_int_equal(o.err.kind, CMX_ERR_RESIDENCY);
+    assert_int_equal(cmx_err_http_status(o.err.kind), 403);
+    assert_non_null(strstr(o.err.message, "residency 'ap'"));
+}
+
 static void stream_fails_over_before_its_first_chunk(void **state)
 {
     outcome o;
@@ -333,7 +423,7 @@ static void cancel_stops_all_sink_calls(void **state)
     memset(&o, 0, sizeof o);
     cmx_request_scan scan = {0};
     snprintf(scan.model_name, sizeof scan.model_name, "healthy_only");
-    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t", 0};
+    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t", 0, NULL};
     const cmx_model_group *g = cmx_config_find_model(f->cfg, "healthy_only", 12);
     cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
                            on_failure, &o};
@@ -364,6 +454,9 @@ int main(void)
         cmocka_unit_test(weighted_strategy_splits_traffic_by_weight),
         cmocka_unit_test(the_request_deadline_bounds_every_attempt),
         cmocka_unit_test(rpm_limit_sends_the_excess_to_the_next_target),
+        cmocka_unit_test(continues_with_the_fallback_group_when_every_target_failed),
+        cmocka_unit_test(residency_is_never_violated_in_any_failure_combination),
+        cmocka_unit_test(residency_with_no_target_inside_is_refused_before_sending),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
         cmocka_unit_test(cancel_stops_all_sink_calls),

@@ -1,0 +1,128 @@
+// routing.test.mjs — fallback groups and data residency, end to end.
+//
+// Emulators stand for an EU and a US deployment.  Residency must hold
+// whatever fails: a request restricted to the EU is answered by an EU target
+// or fails, and the US emulator never sees it.  Fallback groups take over
+// when a group is exhausted, and a context-window error jumps to the
+// group's context_window_fallbacks; the x-cloudmux-fallback header says so.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import OpenAI from 'openai';
+
+import { startEmulator as startAnthropic } from '../emulators/anthropic/index.mjs';
+import { startEmulator } from '../emulators/openai/index.mjs';
+import { assertOpenAIError, chatBody, httpRequest, startCloudmux } from './helpers.mjs';
+
+let eu;
+let us;
+let claude;
+let gw;
+let client;
+
+before(async () => {
+  eu = await startEmulator();
+  us = await startEmulator();
+  claude = await startAnthropic({ key: 'sk-ant-routing' });
+  gw = await startCloudmux({
+    env: { ROUTING_ANTHROPIC_KEY: 'sk-ant-routing' },
+    configYaml: `
+providers:
+  eu-a: { type: openai, base_url: "${eu.baseURL}", residency: eu }
+  us-a: { type: openai, base_url: "${us.baseURL}", residency: us }
+  claude: { type: anthropic, base_url: "${claude.baseURL}", api_key: env:ROUTING_ANTHROPIC_KEY }
+models:
+  mixed: { breaker: false, targets: [ { provider: eu-a, model: gpt-4o-mini }, { provider: us-a, model: gpt-4o-mini } ] }
+  eu-down: { breaker: false, targets: [ { provider: eu-a, model: "gpt-4o-mini+fault:status=503" }, { provider: us-a, model: gpt-4o-mini } ] }
+  eu-only: { residency: eu, breaker: false, targets: [ { provider: us-a, model: gpt-4o-mini }, { provider: eu-a, model: gpt-4o-mini } ] }
+  primary: { breaker: false, fallbacks: [ backup ], targets: [ { provider: eu-a, model: "gpt-4o-mini+fault:status=500" } ] }
+  backup: { targets: [ { provider: us-a, model: gpt-4o } ] }
+  short: { breaker: false, context_window_fallbacks: [ long ], targets: [ { provider: claude, model: claude-small+fault:prompt_too_long } ] }
+  long: { targets: [ { provider: eu-a, model: gpt-4.1-mini } ] }
+`,
+  });
+  client = new OpenAI({ apiKey: 'unused', baseURL: gw.baseURL, maxRetries: 0 });
+});
+
+after(async () => {
+  await gw?.stop();
+  await eu?.close();
+  await us?.close();
+  await claude?.close();
+});
+
+const post = (model, headers = {}) => httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody(model, 'where am I?'), headers });
+
+describe('data residency', () => {
+  test('the x-cloudmux-residency header keeps a healthy request in its region', async () => {
+    us.resetStats();
+    const r = await post('mixed', { 'x-cloudmux-residency': 'eu' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['x-cloudmux-provider'], 'eu-a');
+    assert.equal(us.stats().total, 0);
+  });
+
+  test('when the EU target fails, the request fails rather than leave the EU', async () => {
+    us.resetStats();
+    const r = await post('eu-down', { 'x-cloudmux-residency': 'eu' });
+    assert.equal(r.status, 503, r.body);
+    const e = assertOpenAIError(assert, r.body);
+    assert.deepEqual(e.attempts.map((a) => a.provider), ['eu-a']);
+    assert.equal(us.stats().total, 0, 'an EU request reached the US deployment');
+    // Without the header the same group fails over to the US as configured.
+    const open = await post('eu-down');
+    assert.equal(open.status, 200);
+    assert.equal(open.headers['x-cloudmux-provider'], 'us-a');
+  });
+
+  test("a group's own residency filters its targets", async () => {
+    us.resetStats();
+    const r = await post('eu-only');
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.headers['x-cloudmux-provider'], 'eu-a');
+    assert.equal(r.headers['x-cloudmux-attempts'], '1');
+    assert.equal(us.stats().total, 0);
+  });
+
+  test('a region no target is in is refused with 403 naming the rule, and nothing is sent', async () => {
+    eu.resetStats();
+    us.resetStats();
+    const r = await post('mixed', { 'x-cloudmux-residency': 'ap' });
+    assert.equal(r.status, 403, r.body);
+    const e = assertOpenAIError(assert, r.body);
+    assert.match(e.message, /residency 'ap'.*x-cloudmux-residency/);
+    assert.equal(eu.stats().total + us.stats().total, 0);
+    await assert.rejects(
+      client.chat.completions.create(chatBody('eu-only', 'x'), { headers: { 'x-cloudmux-residency': 'us' } }),
+      OpenAI.PermissionDeniedError,
+    );
+  });
+
+  test('a malformed residency tag is a 400', async () => {
+    const r = await post('mixed', { 'x-cloudmux-residency': 'EU West' });
+    assert.equal(r.status, 400, r.body);
+  });
+});
+
+describe('fallback groups', () => {
+  test('an exhausted group continues with its fallbacks, and the header names the group', async () => {
+    const { data, response } = await client.chat.completions.create(chatBody('primary', 'x')).withResponse();
+    assert.equal(data.choices[0].message.content, 'echo: x');
+    assert.equal(response.headers.get('x-cloudmux-fallback'), 'backup');
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'us-a');
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+  });
+
+  test('a context-window error goes to context_window_fallbacks', async () => {
+    const { data, response } = await client.chat.completions.create(chatBody('short', 'a long story')).withResponse();
+    assert.equal(data.choices[0].message.content, 'echo: a long story');
+    assert.equal(response.headers.get('x-cloudmux-fallback'), 'long');
+    assert.equal(response.headers.get('x-cloudmux-model'), 'gpt-4.1-mini');
+  });
+
+  test('no fallback header when the asked group answered', async () => {
+    const { response } = await client.chat.completions.create(chatBody('mixed', 'x')).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-fallback'), null);
+  });
+});
