@@ -109,9 +109,25 @@ cat >"$CMX_CONFIG" <<EOF
 providers:
   upjson: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
   upsse: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+  upjson2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
+  upjson3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
+  upsse2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+  upsse3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
 models:
   bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
   bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
+  bench-3w:
+    strategy: weighted
+    targets:
+      - { provider: upjson, model: gpt-4o-mini, weight: 3 }
+      - { provider: upjson2, model: gpt-4o-mini, weight: 2 }
+      - { provider: upjson3, model: gpt-4o-mini, weight: 1 }
+  bench-3w-stream:
+    strategy: weighted
+    targets:
+      - { provider: upsse, model: gpt-4o-mini, weight: 3 }
+      - { provider: upsse2, model: gpt-4o-mini, weight: 2 }
+      - { provider: upsse3, model: gpt-4o-mini, weight: 1 }
 EOF
 
 start_cloudmux() { # port → sets CMX_PID, or returns 1
@@ -140,18 +156,24 @@ fi
 [ -n "$CMX_SKIP" ] && log "skipping cloudmux: $CMX_SKIP"
 
 TARGETS=(direct nginx)
-[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux)
+# cloudmux-3w: the same gateway, a group of three weighted targets with
+# circuit breakers on, to show what routing costs against a single target.
+[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w)
 
 url_of() { # target scenario
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
-    cloudmux) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
+    cloudmux | cloudmux-3w) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
 }
-pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux) echo "$CMX_PID" ;; esac; }
+pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux*) echo "$CMX_PID" ;; esac; }
 model_of() { # target scenario
-  if [ "$1" = cloudmux ]; then [ "$2" = json ] && echo bench || echo bench-stream; else echo gpt-4o-mini; fi
+  case $1 in
+    cloudmux) [ "$2" = json ] && echo bench || echo bench-stream ;;
+    cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
+    *) echo gpt-4o-mini ;;
+  esac
 }
 
 # Sanity: each path answers 200 before anything is measured.
@@ -296,6 +318,11 @@ REPORT=$OUT/results.md
   else
     echo "- RSS after the run: $(awk -v k="$CMX_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }') after $CMX_SERVED measured requests (plus warm-up)."
     echo "- Cold start (exec → first 200 on /health/ready), median of ${#samples[@]}: ${COLD_MS:-n/a} ms (all: ${COLD_ALL:-none})."
+    for s in json stream; do
+      awk -v s="$s" -v a="$(med cloudmux-3w "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
+        -v ca="$(med cloudmux-3w "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {
+          printf "- Routing cost, %s: a 3-target weighted group with breakers against a single target: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
+    done
     echo "- Gateway overhead per request (access log \`overhead_us\`: total time minus time waiting on the upstream), median / p99: json ${OVH_JSON% *} / ${OVH_JSON#* } µs, stream ${OVH_STREAM% *} / ${OVH_STREAM#* } µs."
   fi
   echo
