@@ -136,6 +136,11 @@ static void free_group(cmx_model_group *g)
     free(g->targets);
     free(g->strategy);
     free(g->residency);
+    if (g->shadow) {
+        free(g->shadow->provider_name);
+        free(g->shadow->model);
+        free(g->shadow);
+    }
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++) {
         for (size_t i = 0; i < g->fallbacks[k].n; i++)
             free(g->fallbacks[k].names[i]);

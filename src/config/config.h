@@ -126,6 +126,8 @@ typedef struct cmx_model_group {
     cmx_breaker_settings breaker;
     char *residency;       /* only targets whose provider has this tag; NULL: any */
     cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
+    cmx_target_config *shadow; /* standby target mirrored to, or NULL */
+    double shadow_percent;     /* share of requests mirrored, 0..100 */
     int line;
 } cmx_model_group;
 

@@ -23,10 +23,13 @@ static const char *const group_keys[] = {"targets",
                                          "fallbacks",
                                          "context_window_fallbacks",
                                          "content_policy_fallbacks",
+                                         "shadow",
                                          NULL};
+static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
 static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", NULL};
+
 static const char *const retry_keys[] = {"base", "cap", "max_retry_after", "budget_percent",
                                          "min_retries", NULL};
 static const char *const breaker_keys[] = {"enabled", "consecutive_failures", "error_rate",
@@ -68,15 +71,16 @@ static void unknown_provider(cmx_cfg_ctx *ctx, const cmx_ynode *at, const char *
                       path, cmx_cfg_show(at, show, sizeof show));
 }
 
+/* A target, or a shadow target: `allowed` says which keys it may have. */
 static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
-                        const char *path, const char *group_name)
+                        const char *path, const char *group_name, const char *const *allowed)
 {
     if (v->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, v, "%s: expected a mapping with 'provider' and 'model', got %s", path,
                       cmx_ynode_kind_name(v));
         return;
     }
-    cmx_cfg_check_map(ctx, v, path, target_keys);
+    cmx_cfg_check_map(ctx, v, path, allowed);
     uint64_t weight = 1;
     cmx_cfg_uint(ctx, v, path, "weight", 1, 1000000, &weight);
     t->weight = (uint32_t)weight;
@@ -165,6 +169,21 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
                             fallback_keys[k]);
+
+    const cmx_ynode *sh = cmx_ytree_get(v, "shadow");
+    if (sh) {
+        snprintf(sub, sizeof sub, "%s.shadow", path);
+        if (sh->kind != CMX_YNODE_MAP) {
+            cmx_cfg_error(ctx, sh, "%s: expected a mapping with provider, model and percent, got %s",
+                          sub, cmx_ynode_kind_name(sh));
+        } else if ((g->shadow = calloc(1, sizeof *g->shadow)) == NULL) {
+            ctx->oom = 1;
+        } else {
+            load_target(ctx, g->shadow, sh, sub, g->name, shadow_keys);
+            g->shadow_percent = 100;
+            cmx_cfg_double(ctx, sh, sub, "percent", 0, 100, &g->shadow_percent);
+        }
+    }
 
     const cmx_ynode *r = cmx_ytree_get(v, "retry");
     if (r) {
@@ -262,7 +281,7 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
     for (size_t i = 0; i < targets->n_items; i++) {
         char tpath[352];
         snprintf(tpath, sizeof tpath, "%s[%zu]", path, i);
-        load_target(ctx, &g->targets[i], targets->items[i], tpath, name_node->text);
+        load_target(ctx, &g->targets[i], targets->items[i], tpath, name_node->text, target_keys);
     }
 }
 

@@ -8,6 +8,8 @@
 #ifndef CMX_ROUTER_GROUP_STATE_H
 #define CMX_ROUTER_GROUP_STATE_H
 
+#include <stdatomic.h>
+
 #include "config/config.h"
 #include "router/backoff.h"
 #include "router/breaker.h"
@@ -22,6 +24,11 @@ typedef struct cmx_group_state {
     cmx_ratelimit *limits;  /* one per target */
     cmx_retry_budget budget;
     cmx_backoff_config backoff;
+    /* Shadow traffic to the group's standby, kept apart from the real
+     * traffic's figures. */
+    atomic_uint_fast64_t shadow_sent;
+    atomic_uint_fast64_t shadow_failed;
+    atomic_uint_fast64_t shadow_latency_us; /* sum over completed shadows */
 } cmx_group_state;
 
 typedef struct cmx_router_shared cmx_router_shared;

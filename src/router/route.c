@@ -533,6 +533,8 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     route->next_group = 1;
     enter_group(route, group);
     cmx_retry_budget_record_request(&route->gs->budget, now);
+    /* Before the real attempt, which may end the request (and its arena) at once. */
+    cmx_shadow_maybe_start(r, group, call);
     return try_next_target(route) ? route : NULL;
 }
 

@@ -126,3 +126,39 @@ describe('fallback groups', () => {
     assert.equal(response.headers.get('x-cloudmux-fallback'), null);
   });
 });
+
+describe('shadow traffic', () => {
+  test('mirrors requests to the standby without delaying or changing the answer', async () => {
+    const standby = await startEmulator();
+    const gw2 = await startCloudmux({
+      configYaml: `
+providers:
+  live: { type: openai, base_url: "${eu.baseURL}" }
+  standby: { type: openai, base_url: "${standby.baseURL}" }
+models:
+  warm: { shadow: { provider: standby, model: "gpt-4o+fault:delay ms=400", percent: 100 }, targets: [ { provider: live, model: gpt-4o-mini } ] }
+  hung: { shadow: { provider: standby, model: "gpt-4o+fault:hang", percent: 100 }, targets: [ { provider: live, model: gpt-4o-mini } ] }
+`,
+    });
+    try {
+      const c = new OpenAI({ apiKey: 'unused', baseURL: gw2.baseURL, maxRetries: 0 });
+      const t0 = performance.now();
+      const { data, response } = await c.chat.completions.create(chatBody('warm', 'mirror me')).withResponse();
+      const took = performance.now() - t0;
+      assert.equal(data.choices[0].message.content, 'echo: mirror me');
+      assert.equal(response.headers.get('x-cloudmux-provider'), 'live');
+      assert.ok(took < 350, `the answer waited for the 400 ms shadow (${took} ms)`);
+      // The standby received the same request.
+      await new Promise((r) => setTimeout(r, 100));
+      const mirrored = standby.stats().requests.filter((r) => r.model?.startsWith('gpt-4o+fault:delay'));
+      assert.equal(mirrored.length, 1);
+      // A standby that never answers changes nothing for the client, and
+      // the gateway still shuts down cleanly with that mirror in flight.
+      const hung = await c.chat.completions.create(chatBody('hung', 'still fine'));
+      assert.equal(hung.choices[0].message.content, 'echo: still fine');
+    } finally {
+      await gw2.stop();
+      await standby.close();
+    }
+  });
+});

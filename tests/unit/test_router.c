@@ -92,6 +92,7 @@ static const char *config_yaml =
     "  healthy: {type: mock, latency: 1ms, stream_chunks: 3, content: \"hello there\"}\n"
     "  sluggish: {type: mock, latency: 5s, timeouts: {first_byte: 20ms}}\n"
     "  glacial: {type: mock, latency: 5s}\n"
+    "  standby: {type: mock, latency: 50ms, failure_rate: 1}\n"
     "models:\n"
     "  failover: {targets: [{provider: down}, {provider: limited}, {provider: healthy}]}\n"
     "  client_error: {targets: [{provider: refuses}, {provider: healthy}]}\n"
@@ -109,6 +110,7 @@ static const char *config_yaml =
     "                                        {provider: healthy, model: b, weight: 1}]}\n"
     "  deadline: {timeout: 30ms, targets: [{provider: glacial}, {provider: healthy}]}\n"
     "  falls_back: {fallbacks: [healthy_only], targets: [{provider: down}]}\n"
+    "  mirrored: {shadow: {provider: standby, percent: 100}, targets: [{provider: healthy}]}\n"
     "  limited_rpm: {targets: [{provider: healthy, model: first, rpm: 2},\n"
     "                          {provider: healthy, model: second}]}\n";
 
@@ -395,6 +397,28 @@ static void residency_with_no_target_inside_is_refused_before_sending(void **sta
     assert_non_null(strstr(o.err.message, "residency 'ap'"));
 }
 
+static void shadow_traffic_never_delays_the_client_and_is_counted_apart(void **state)
+{
+    fixture *f = *state;
+    const cmx_model_group *g = cmx_config_find_model(f->cfg, "mirrored", 8);
+    cmx_group_state *gs = cmx_router_shared_group(f->shared, g);
+    outcome o;
+    run(f, "mirrored", 0, 0, &o);
+    /* The client has its healthy answer while the slower standby's mirror is
+     * still in flight: it did not wait for it, and the mirror's coming
+     * failure cannot touch it. */
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 1);
+    assert_string_equal(o.provider, "healthy");
+    assert_int_equal(atomic_load(&gs->shadow_sent), 1);
+    assert_int_equal(atomic_load(&gs->shadow_failed), 0); /* still in flight */
+    struct timeval tv = {0, 200000};
+    event_base_loopexit(f->base, &tv);
+    event_base_dispatch(f->base);
+    assert_int_equal(atomic_load(&gs->shadow_failed), 1);
+    assert_true(atomic_load(&gs->shadow_latency_us) >= 50000);
+}
+
 static void stream_fails_over_before_its_first_chunk(void **state)
 {
     outcome o;
@@ -457,6 +481,7 @@ int main(void)
         cmocka_unit_test(continues_with_the_fallback_group_when_every_target_failed),
         cmocka_unit_test(residency_is_never_violated_in_any_failure_combination),
         cmocka_unit_test(residency_with_no_target_inside_is_refused_before_sending),
+        cmocka_unit_test(shadow_traffic_never_delays_the_client_and_is_counted_apart),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
         cmocka_unit_test(cancel_stops_all_sink_calls),
