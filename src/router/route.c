@@ -295,6 +295,9 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
             return 0;
     }
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    /* libevent counts from the time cached at the start of this loop turn;
+     * refresh it so a Retry-After wait is never cut short. */
+    event_base_update_cache_time(route->router->env.base);
     evtimer_add(route->retry_timer, &tv);
     route->retries_here++;
     return 1;
