@@ -14,6 +14,8 @@ static void usage(FILE *out)
                  "usage:\n"
                  "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
                  "  cloudmux check --config FILE\n"
+                 "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
+                 "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"
                  "  cloudmux version\n",
             CMX_VERSION);
 }
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
         return cmx_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmx_cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "drill") == 0)
+        return cmx_cmd_drill(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cloudmux %s\n", CMX_VERSION);
         return 0;
