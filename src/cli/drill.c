@@ -132,8 +132,7 @@ typedef struct drill_target {
     size_t matches;    /* targets of the group it covers */
 } drill_target;
 
-static int find_target(const cmx_config *cfg, const char *group, const char *spec,
-                       drill_target *t)
+static int find_target(const cmx_config *cfg, const char *group, const char *spec, drill_target *t)
 {
     const char *slash = strchr(spec, '/');
     size_t plen = slash ? (size_t)(slash - spec) : strlen(spec);
@@ -183,8 +182,8 @@ static int find_target(const cmx_config *cfg, const char *group, const char *spe
 
 typedef struct drill_fault {
     cmx_drill_load *load;
-    cmx_drill_relay *relay;   /* built-in relay, or NULL */
-    const char *fault_url;    /* or the emulator's endpoint */
+    cmx_drill_relay *relay; /* built-in relay, or NULL */
+    const char *fault_url;  /* or the emulator's endpoint */
     char post_body[512];
     /* When the control request went out: the fault cannot act earlier, and
      * acts before its answer comes back, so the phases start here. */
@@ -203,7 +202,9 @@ static void fault_posted(void *ctx, int status, const char *error)
         return;
     }
     snprintf(msg, sizeof msg, "POST %s: %s", f->fault_url,
-             error ? error : status ? "unexpected status" : "no answer");
+             error    ? error
+             : status ? "unexpected status"
+                      : "no answer");
     if (status)
         snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %d", status);
     cmx_drill_load_fault_error(f->load, msg);
@@ -281,8 +282,9 @@ static cmx_drill_relay *install_relay(struct event_base *base, cmx_config *cfg,
         if (strcmp(cfg->providers[i].name, t->provider) == 0)
             p = &cfg->providers[i];
     if (!p || !p->base_url) {
-        fprintf(stderr, "cloudmux drill: provider '%s' has no base_url (type %s): it runs "
-                        "in-process and cannot be made unreachable\n",
+        fprintf(stderr,
+                "cloudmux drill: provider '%s' has no base_url (type %s): it runs "
+                "in-process and cannot be made unreachable\n",
                 t->provider, p ? p->type_name : "?");
         return NULL;
     }
@@ -333,8 +335,7 @@ static void preflight_done(void *ctx, int status, const char *error)
     }
 }
 
-static int preflight(struct event_base *base, drill_fault *f, const char *method,
-                     const char *url)
+static int preflight(struct event_base *base, drill_fault *f, const char *method, const char *url)
 {
     f->preflight_status = -1;
     f->preflight_error = NULL;
@@ -421,8 +422,8 @@ int cmx_cmd_drill(int argc, char **argv)
     if (!a.api_key)
         a.api_key = getenv("CLOUDMUX_API_KEY");
 
-    cmx_drill_load_options lo = {gateway_url, a.group,        a.api_key,   a.rps,
-                                 a.duration_s, a.fail_at_s,   a.recover_at_s, a.timeout_ms};
+    cmx_drill_load_options lo = {gateway_url,  a.group,     a.api_key,      a.rps,
+                                 a.duration_s, a.fail_at_s, a.recover_at_s, a.timeout_ms};
     cmx_drill_fault_ops ops = {fault_fail, fault_recover, &fault};
     fault.load = cmx_drill_load_new(base, &lo, &ops, errbuf, sizeof errbuf);
     if (!fault.load) {
@@ -438,10 +439,11 @@ int cmx_cmd_drill(int argc, char **argv)
         goto out;
 
     if (!a.json)
-        fprintf(stderr, "drill: %zu requests over %.1f s to %s (group %s); %s fails at %.1f s, "
-                        "recovers at %.1f s\n",
-                (size_t)(a.rps * a.duration_s + 0.5), a.duration_s, gateway_url, a.group,
-                a.target, a.fail_at_s, a.recover_at_s);
+        fprintf(stderr,
+                "drill: %zu requests over %.1f s to %s (group %s); %s fails at %.1f s, "
+                "recovers at %.1f s\n",
+                (size_t)(a.rps * a.duration_s + 0.5), a.duration_s, gateway_url, a.group, a.target,
+                a.fail_at_s, a.recover_at_s);
     if (cmx_drill_load_run(fault.load, errbuf, sizeof errbuf) < 0) {
         fprintf(stderr, "cloudmux drill: %s\n", errbuf);
         goto out;

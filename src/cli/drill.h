@@ -58,10 +58,10 @@ typedef struct cmx_drill_provider_count {
 
 typedef struct cmx_drill_input {
     const char *target_provider;
-    const char *target_model;   /* NULL: any model of that provider */
-    uint64_t fail_at_us;        /* when the fault took effect */
-    uint64_t recover_at_us;     /* when it was lifted */
-    uint64_t end_us;            /* when the last request was scheduled to be sent */
+    const char *target_model; /* NULL: any model of that provider */
+    uint64_t fail_at_us;      /* when the fault took effect */
+    uint64_t recover_at_us;   /* when it was lifted */
+    uint64_t end_us;          /* when the last request was scheduled to be sent */
     double rps;
     double duration_s;
 } cmx_drill_input;
@@ -71,12 +71,12 @@ typedef struct cmx_drill_report {
     size_t expected; /* rps × duration */
     cmx_drill_phase_stats phase[CMX_DRILL_PHASES];
     /* Figures; -1 when the event was not observed. */
-    double detection_ms;      /* fail → first answer showing a failover (attempts > 1 or not
-                                 from the target) */
-    double first_fallback_ms; /* fail → first 2xx answer not from the target */
-    double failback_ms;       /* recover → first 2xx answer from the target again */
-    size_t failover_errors;   /* answered non-2xx, sent while failed */
-    size_t failover_lost;     /* no answer, sent while failed */
+    double detection_ms;         /* fail → first answer showing a failover (attempts > 1 or not
+                                    from the target) */
+    double first_fallback_ms;    /* fail → first 2xx answer not from the target */
+    double failback_ms;          /* recover → first 2xx answer from the target again */
+    size_t failover_errors;      /* answered non-2xx, sent while failed */
+    size_t failover_lost;        /* no answer, sent while failed */
     size_t target_served_during; /* 2xx from the target while failed (should be 0) */
     cmx_drill_provider_count *providers;
     size_t n_providers;
@@ -126,14 +126,14 @@ typedef struct cmx_drill_fault_ops {
 } cmx_drill_fault_ops;
 
 typedef struct cmx_drill_load_options {
-    const char *gateway_url;  /* http://host:port */
+    const char *gateway_url; /* http://host:port */
     const char *group;
-    const char *api_key;      /* NULL: no Authorization header */
+    const char *api_key; /* NULL: no Authorization header */
     double rps;
     double duration_s;
     double fail_at_s;
     double recover_at_s;
-    uint32_t timeout_ms;      /* per request (first byte and total) */
+    uint32_t timeout_ms; /* per request (first byte and total) */
 } cmx_drill_load_options;
 
 typedef struct cmx_drill_load cmx_drill_load;

@@ -157,9 +157,9 @@ cmx_drill_relay *cmx_drill_relay_new(struct event_base *base, const char *host, 
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = 0;
-    r->listener = evconnlistener_new_bind(base, on_accept, r,
-                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-                                          (struct sockaddr *)&sin, sizeof sin);
+    r->listener =
+        evconnlistener_new_bind(base, on_accept, r, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
+                                (struct sockaddr *)&sin, sizeof sin);
     if (!r->listener) {
         snprintf(errbuf, errlen, "cannot listen on 127.0.0.1 for the fault relay");
         free(r);

@@ -200,8 +200,9 @@ void cmx_drill_report_print_text(FILE *out, const cmx_drill_input *in, const cmx
     print_ms(out, r->detection_ms, "not observed");
     fprintf(out, "\n  first good answer from a fallback:              ");
     print_ms(out, r->first_fallback_ms, "none");
-    fprintf(out, "\n  during the fault: %zu error%s (non-2xx), %zu lost (no answer), %zu still "
-                 "served by the target\n",
+    fprintf(out,
+            "\n  during the fault: %zu error%s (non-2xx), %zu lost (no answer), %zu still "
+            "served by the target\n",
             r->failover_errors, r->failover_errors == 1 ? "" : "s", r->failover_lost,
             r->target_served_during);
     fprintf(out, "  fail-back (lifted → first answer from the target): ");

@@ -73,8 +73,8 @@ static size_t outage_log(cmx_drill_record *log)
         log[n++] = rec(i * 100 * MS, 5 * MS, 200, "primary", 1);
     /* sent at 0.95 s, still waiting at the fault: answered by secondary at 1.06 s */
     log[n - 1] = rec(950 * MS, 110 * MS, 200, "secondary", 2);
-    log[n++] = rec(1000 * MS, 40 * MS, 503, "", 2);              /* an error during failover */
-    log[n++] = rec(1100 * MS, 30 * MS, 0, "", 0);                /* lost */
+    log[n++] = rec(1000 * MS, 40 * MS, 503, "", 2); /* an error during failover */
+    log[n++] = rec(1100 * MS, 30 * MS, 0, "", 0);   /* lost */
     for (int i = 2; i < 10; i++)
         log[n++] = rec(1000 * MS + i * 100 * MS, 3 * MS, 200, "secondary", i < 4 ? 2 : 1);
     for (int i = 0; i < 10; i++) {
