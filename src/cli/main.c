@@ -10,12 +10,16 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "cloudmux %s — one OpenAI-compatible API in front of every LLM cloud\n\n"
-                 "usage:\n"
-                 "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
-                 "  cloudmux check --config FILE\n"
-                 "  cloudmux version\n",
-            CMX_VERSION);
+    fprintf(
+        out,
+        "cloudmux %s — one OpenAI-compatible API in front of every LLM cloud\n\n"
+        "usage:\n"
+        "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
+        "  cloudmux check --config FILE\n"
+        "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
+        "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"
+        "  cloudmux version\n",
+        CMX_VERSION);
 }
 
 int main(int argc, char **argv)
@@ -29,6 +33,8 @@ int main(int argc, char **argv)
         return cmx_cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cmx_cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "drill") == 0)
+        return cmx_cmd_drill(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cloudmux %s\n", CMX_VERSION);
         return 0;
