@@ -2,8 +2,8 @@
  *
  * The report is a pure function of the log and the fault times, so each test
  * writes a small log by hand, where the right answer is known, and checks
- * the figure.  drill_report.c belongs to the command, not the library, so it
- * is compiled into this test directly. */
+ * the figure.  drill_report.c belongs to the command, not the library:
+ * CMakeLists.txt links it into this test. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/drill_report.c"
+#include "cli/drill.h"
 
 #define MS 1000ULL
 #define S 1000000ULL
