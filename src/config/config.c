@@ -121,6 +121,7 @@ static void free_provider(cmx_provider_config *p)
     free_secret(p->api_key);
     free(p->organization);
     free(p->residency);
+    free(p->health.path);
     free(p->anthropic_version);
     free(p->ca_file);
     free(p->mock.content);

@@ -49,6 +49,18 @@ typedef struct cmx_mock_config {
     uint64_t seed;              /* RNG seed for failures; default 1 */
 } cmx_mock_config;
 
+/* Active health checks: a cheap request to the provider every interval;
+ * `unhealthy_threshold` failures in a row take its targets out of routing,
+ * `healthy_threshold` successes bring them back. */
+typedef struct cmx_health_check_config {
+    int enabled;                  /* default 0 */
+    uint32_t interval_ms;         /* default 15000 */
+    uint32_t timeout_ms;          /* default 5000 */
+    char *path;                   /* default "/models" (after base_url) */
+    uint32_t unhealthy_threshold; /* default 2 */
+    uint32_t healthy_threshold;   /* default 1 */
+} cmx_health_check_config;
+
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
@@ -64,6 +76,7 @@ typedef struct cmx_provider_config {
     char *ca_file;         /* NULL: system store */
     char *residency;       /* region tag such as "eu"; NULL: none declared */
     cmx_timeouts_config timeouts;
+    cmx_health_check_config health;
     cmx_mock_config mock;
     int line;              /* where it was defined, for messages */
 } cmx_provider_config;

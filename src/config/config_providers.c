@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",       "timeouts", "base_url",  "api_key",
-                                          "organization", "tls_verify", "ca_file", "residency",
+static const char *const openai_keys[] = {"type",       "timeouts",     "base_url",
+                                          "api_key",    "organization", "tls_verify",
+                                          "ca_file",    "residency",    "health_check",
                                           NULL};
 static const char *const mock_keys[] = {
     "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
@@ -32,6 +33,7 @@ static const char *const anthropic_keys[] = {"type",
                                              "tls_verify",
                                              "ca_file",
                                              "residency",
+                                             "health_check",
                                              NULL};
 static const char *const all_keys[] = {"type",
                                        "timeouts",
@@ -51,6 +53,7 @@ static const char *const all_keys[] = {"type",
                                        "content",
                                        "seed",
                                        "residency",
+                                       "health_check",
                                        NULL};
 
 /* Indexed by cmx_provider_type. */
@@ -65,6 +68,34 @@ static const struct {
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
 #define TYPE_LIST "openai, anthropic or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
+static const char *const health_keys[] = {"interval",           "timeout",           "path",
+                                          "unhealthy_threshold", "healthy_threshold", NULL};
+
+static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, const cmx_ynode *v,
+                              const char *path)
+{
+    const cmx_ynode *node = cmx_ytree_get(v, "health_check");
+    if (!node)
+        return;
+    char sub[192];
+    snprintf(sub, sizeof sub, "%s.health_check", path);
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(node));
+        return;
+    }
+    cmx_cfg_check_map(ctx, node, sub, health_keys);
+    h->enabled = 1;
+    cmx_cfg_duration(ctx, node, sub, "interval", 0, &h->interval_ms);
+    cmx_cfg_duration(ctx, node, sub, "timeout", 0, &h->timeout_ms);
+    if (cmx_cfg_string(ctx, node, sub, "path", &h->path) == 1 && h->path[0] != '/')
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"), "%s.path: expected a path starting with '/'",
+                      sub);
+    uint64_t n;
+    if (cmx_cfg_uint(ctx, node, sub, "unhealthy_threshold", 1, 1000, &n) == 1)
+        h->unhealthy_threshold = (uint32_t)n;
+    if (cmx_cfg_uint(ctx, node, sub, "healthy_threshold", 1, 1000, &n) == 1)
+        h->healthy_threshold = (uint32_t)n;
+}
 
 #define ANTHROPIC_DEFAULT_BASE_URL "https://api.anthropic.com"
 #define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
@@ -288,6 +319,7 @@ static void set_provider_defaults(cmx_provider_config *p)
     p->mock.stream_chunks = 5;
     p->mock.seed = 1;
     p->default_max_tokens = 4096;
+    p->health = (cmx_health_check_config){0, 15000, 5000, NULL, 2, 1};
 }
 
 static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
@@ -312,6 +344,9 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
     int type = read_type(ctx, name_node, v, path);
     check_keys(ctx, v, path, type);
     load_timeouts(ctx, &p->timeouts, v, path);
+    load_health_check(ctx, &p->health, v, path);
+    if (p->health.enabled && !p->health.path)
+        p->health.path = cmx_cfg_strdup(ctx, "/models");
     if (cmx_cfg_string(ctx, v, path, "residency", &p->residency) == 1 &&
         !cmx_cfg_valid_residency(p->residency))
         cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
