@@ -5,6 +5,17 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "governance/pricing.h"
+
+/* The request's cost at the answering target's price, formatted into buf;
+ * NULL when unknown (no price, no usage, or no target answered). */
+static const char *cost_text(const cmx_route_result *r, char *buf, size_t len)
+{
+    if (!r || !r->target)
+        return NULL;
+    double usd = cmx_price_cost(&r->target->price, &r->usage);
+    return usd >= 0 && cmx_cost_format(usd, buf, len) ? buf : NULL;
+}
 
 /* Appends s to p; the caller has sized the buffer. */
 static char *put_str(char *p, const char *s)
@@ -20,7 +31,10 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
      * formatting cost more than the rest of the header work together. */
     const char *provider = r && r->provider ? r->provider : NULL;
     const char *model = provider && r->model ? r->model : "";
+    char cost[40];
+    const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
+                  (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0);
     char *out = cmx_arena_alloc(c->req->arena, need);
     if (!out)
@@ -37,6 +51,11 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, model);
         p = put_str(p, "\r\nx-cloudmux-attempts: ");
         p = put_str(p, attempts);
+        p = put_str(p, "\r\n");
+    }
+    if (cost_usd) {
+        p = put_str(p, "x-cloudmux-cost-usd: ");
+        p = put_str(p, cost_usd);
         p = put_str(p, "\r\n");
     }
     if (extra)
@@ -111,10 +130,13 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .upstream_us = r ? r->upstream_us : 0,
         .error = error,
     };
-    if (r)
+    char cost[40];
+    if (r) {
         e.usage = r->usage;
-    else
+        e.cost_usd = cost_text(r, cost, sizeof cost);
+    } else {
         cmx_usage_init(&e.usage);
+    }
     cmx_access_log_write(c->worker->access_log, &e);
 }
 

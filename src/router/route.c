@@ -77,6 +77,7 @@ static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elap
     route->result.upstream_us += elapsed;
     route->result.provider = rec->provider;
     route->result.model = rec->model;
+    route->result.target = &route->group->targets[route->current];
 }
 
 /* Gives back what the current attempt holds: the breaker's probe slot (when
@@ -117,6 +118,7 @@ static void on_chunk(void *ctx, const char *json, size_t len)
         route->committed = 1;
         route->result.provider = route->group->targets[route->current].provider->name;
         route->result.model = target_model(route, route->current);
+        route->result.target = &route->group->targets[route->current];
         route->sink.on_stream_start(route->sink.ctx, &route->result);
     }
     route->sink.on_stream_chunk(route->sink.ctx, json, len);
