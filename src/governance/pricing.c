@@ -21,12 +21,12 @@
 
 #define PRICING_FILE_MAX (4 * 1024 * 1024)
 
-static const char *const entry_keys[] = {"provider", "model",  "input", "output",
+static const char *const entry_keys[] = {"provider",     "model", "input",  "output",
                                          "cached_input", "as_of", "source", NULL};
 /* Provider types with a price list entry: today's adapters and the ones the
  * design plans (their model names differ per cloud, so they get their own). */
-static const char *const provider_types[] = {"openai", "anthropic", "bedrock", "azure", "vertex",
-                                             NULL};
+static const char *const provider_types[] = {"openai", "anthropic", "bedrock",
+                                             "azure",  "vertex",    NULL};
 
 typedef struct parse_ctx {
     const char *name;
@@ -85,10 +85,9 @@ static int get_price(parse_ctx *pc, const cmx_ynode *map, const char *key, int r
         return 0;
     }
     double d;
-    if (v->kind != CMX_YNODE_SCALAR || v->is_null || cmx_parse_double(v->text, &d) != 0 ||
-        d < 0 || d > 1e6)
-        return fail_at(pc, v, "'%s' must be a number of USD per 1M tokens, from 0 to 1000000",
-                       key);
+    if (v->kind != CMX_YNODE_SCALAR || v->is_null || cmx_parse_double(v->text, &d) != 0 || d < 0 ||
+        d > 1e6)
+        return fail_at(pc, v, "'%s' must be a number of USD per 1M tokens, from 0 to 1000000", key);
     *out = d;
     return 1;
 }
@@ -122,7 +121,8 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
                            k->kind == CMX_YNODE_SCALAR ? k->text : cmx_ynode_kind_name(k),
                            k->kind == CMX_YNODE_SCALAR ? "'" : "");
         for (size_t j = 0; j < i; j++)
-            if (v->pairs[j].key->kind == CMX_YNODE_SCALAR && strcmp(v->pairs[j].key->text, k->text) == 0)
+            if (v->pairs[j].key->kind == CMX_YNODE_SCALAR &&
+                strcmp(v->pairs[j].key->text, k->text) == 0)
                 return fail_at(pc, k, "duplicate key '%s'", k->text);
     }
     e->line = v->line;
@@ -139,7 +139,8 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
     if (!is_date(e->as_of))
         return fail_at(pc, cmx_ytree_get(v, "as_of"), "'as_of' must be a date YYYY-MM-DD");
     /* Embedding models have no output tokens; output then defaults to 0. */
-    if (get_price(pc, v, "input", 1, &e->input) < 0 || get_price(pc, v, "output", 0, &e->output) < 0)
+    if (get_price(pc, v, "input", 1, &e->input) < 0 ||
+        get_price(pc, v, "output", 0, &e->output) < 0)
         return -1;
     int cached = get_price(pc, v, "cached_input", 0, &e->cached_input);
     if (cached < 0)
@@ -185,7 +186,8 @@ static int parse_tree(parse_ctx *pc, const cmx_ynode *root, cmx_pricing *p)
         for (size_t j = 0; j + 1 < p->n_entries; j++)
             if (strcmp(p->entries[j].provider, e->provider) == 0 &&
                 strcmp(p->entries[j].model, e->model) == 0)
-                return fail_at(pc, root->items[i], "duplicate price for %s model '%.64s' (first at line %d)",
+                return fail_at(pc, root->items[i],
+                               "duplicate price for %s model '%.64s' (first at line %d)",
                                e->provider, e->model, p->entries[j].line);
     }
     return 0;
@@ -249,7 +251,9 @@ int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
     fclose(f);
     if (!text || failed || n == cap) {
         cmx_error_set(err, CMX_ERR_IO, "%s: cannot read the price list: %s", path,
-                      !text ? "out of memory" : failed ? "read error" : "larger than 4 MiB");
+                      !text    ? "out of memory"
+                      : failed ? "read error"
+                               : "larger than 4 MiB");
         free(text);
         return -1;
     }
@@ -286,8 +290,8 @@ size_t cmx_pricing_model_base(const char *model)
     size_t v = n;
     while (v > 0 && ((model[v - 1] >= '0' && model[v - 1] <= '9') || model[v - 1] == ':'))
         v--;
-    if (v < n && v > 2 && model[v - 1] == 'v' && model[v - 2] == '-' &&
-        model[v] != ':' && model[n - 1] != ':') {
+    if (v < n && v > 2 && model[v - 1] == 'v' && model[v - 2] == '-' && model[v] != ':' &&
+        model[n - 1] != ':') {
         size_t before = v - 2;
         return strip_date(model, before);
     }

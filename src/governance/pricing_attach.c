@@ -92,8 +92,9 @@ static char *choose_file(const cmx_config *c, cmx_config_diag *diag)
     if (explicit_path) {
         if (access(explicit_path, R_OK) == 0)
             return strdup(explicit_path);
-        warn(diag, "%s: cannot read the price list '%s' named by %s: %s; request costs are "
-                   "unknown except for targets with their own 'price'",
+        warn(diag,
+             "%s: cannot read the price list '%s' named by %s: %s; request costs are "
+             "unknown except for targets with their own 'price'",
              c->path ? c->path : "<config>", explicit_path, from, strerror(errno));
         return NULL;
     }

@@ -132,16 +132,16 @@ static cmx_config *config_with(const char *yaml)
 static void target_price_overrides_the_list_and_prices_self_hosted_models(void **state)
 {
     (void)state;
-    cmx_config *c = config_with(
-        "providers:\n"
-        "  oa: {type: openai, base_url: 'http://127.0.0.1:1/v1'}\n"
-        "  local: {type: openai, base_url: 'http://127.0.0.1:2/v1'}\n"
-        "models:\n"
-        "  chat:\n"
-        "    - {provider: oa, model: gpt-4o-2024-08-06}\n"
-        "    - {provider: oa, model: gpt-4o-mini, price: {input: 1, output: 2}}\n"
-        "    - {provider: local, model: llama-3.1-8b, price: {input: 0, output: 0}}\n"
-        "    - {provider: local, model: llama-3.1-70b}\n");
+    cmx_config *c =
+        config_with("providers:\n"
+                    "  oa: {type: openai, base_url: 'http://127.0.0.1:1/v1'}\n"
+                    "  local: {type: openai, base_url: 'http://127.0.0.1:2/v1'}\n"
+                    "models:\n"
+                    "  chat:\n"
+                    "    - {provider: oa, model: gpt-4o-2024-08-06}\n"
+                    "    - {provider: oa, model: gpt-4o-mini, price: {input: 1, output: 2}}\n"
+                    "    - {provider: local, model: llama-3.1-8b, price: {input: 0, output: 0}}\n"
+                    "    - {provider: local, model: llama-3.1-70b}\n");
     cmx_pricing *p = parse_ok(small_list);
     assert_int_equal(cmx_pricing_apply(p, c), 3);
     const cmx_target_config *t = c->models[0].targets;
@@ -259,8 +259,8 @@ static void broken_price_lists_are_blamed_on_their_line(void **state)
         {"- {provider: openai, model: a, input: 1, output: 2, as_of: 2026-01-01, source: s}\n"
          "- {provider: openia, model: b, input: 1, output: 2, as_of: 2026-01-01, source: s}\n",
          "list.yaml:2:", "unknown provider type"},
-        {"\n\n- {provider: openai, model: a, input: 1, output: 2, source: s}\n", "list.yaml:3:",
-         "'as_of'"},
+        {"\n\n- {provider: openai, model: a, input: 1, output: 2, source: s}\n",
+         "list.yaml:3:", "'as_of'"},
         {"- {provider: openai, model: a, input: 1, output: 2, as_of: 2026-01-01, source: s}\n"
          "- {provider: openai, model: a, input: 1, output: 3, as_of: 2026-01-01, source: s}\n",
          "list.yaml:2:", "duplicate price"},
