@@ -4,11 +4,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "governance/pricing.h"
 
 cmx_config *cmx_cli_load_config(const char *path)
 {
     cmx_config_diag diag = {0};
     cmx_config *cfg = cmx_config_load(path, &diag);
+    /* Prices are resolved into the targets before the snapshot is shared. */
+    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != 0) {
+        cmx_config_unref(cfg);
+        cfg = NULL;
+    }
     for (size_t i = 0; i < diag.n_warnings; i++)
         fprintf(stderr, "warning: %s\n", diag.warnings[i]);
     for (size_t i = 0; i < diag.n_errors; i++)

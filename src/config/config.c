@@ -155,6 +155,7 @@ void cmx_cfg_destroy(cmx_config *c)
     if (!c)
         return;
     free(c->path);
+    free(c->pricing.file);
     free(c->server.listen_host);
     for (size_t i = 0; i < c->server.n_api_keys; i++)
         free_secret(c->server.api_keys[i]);

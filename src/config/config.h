@@ -7,7 +7,8 @@
  * changed after load; it is reference-counted so a reload can swap it while
  * in-flight requests finish on the old one.
  *
- * Top-level keys: server, upstream, providers, models (see docs/config.md). */
+ * Top-level keys: server, upstream, providers, models, pricing (see
+ * docs/config.md). */
 #ifndef CMX_CONFIG_CONFIG_H
 #define CMX_CONFIG_CONFIG_H
 
@@ -81,6 +82,17 @@ typedef struct cmx_provider_config {
     int line;              /* where it was defined, for messages */
 } cmx_provider_config;
 
+/* A target's price per 1M tokens, USD.  Set by `targets[].price` in the
+ * config, or resolved from the price list after load (governance/pricing.h);
+ * known == 0 means the cost of its requests is unknown. */
+typedef struct cmx_target_price {
+    int known;
+    int from_config;     /* 1: the target's own `price:`; 0: the price list */
+    double input;        /* prompt tokens not read from a cache */
+    double output;       /* completion tokens */
+    double cached_input; /* prompt tokens read from a cache; default: input */
+} cmx_target_price;
+
 typedef struct cmx_target_config {
     char *provider_name;
     const cmx_provider_config *provider; /* resolved at load */
@@ -88,6 +100,7 @@ typedef struct cmx_target_config {
     uint32_t weight;       /* weighted/random strategies; default 1 */
     uint64_t rpm;          /* requests per minute this deployment takes; 0 = no limit */
     uint64_t tpm;          /* tokens per minute; 0 = no limit */
+    cmx_target_price price;
 } cmx_target_config;
 
 /* Strategy names as written in config; the router maps them to its own. */
@@ -169,6 +182,11 @@ typedef struct cmx_upstream_config {
     char *no_proxy;
 } cmx_upstream_config;
 
+typedef struct cmx_pricing_config {
+    char *file; /* `pricing.file`, relative paths resolved against the
+                   config's directory; NULL: the default lookup order */
+} cmx_pricing_config;
+
 typedef struct cmx_config {
     atomic_int refs;
     char *path;
@@ -178,6 +196,7 @@ typedef struct cmx_config {
     size_t n_providers;
     cmx_model_group *models;
     size_t n_models;
+    cmx_pricing_config pricing;
     /* Private to config/: name lookup built at load; NULL means a linear
      * search (small configs, or a snapshot built by hand in a test). */
     struct cmx_config_index *index;

@@ -7,6 +7,7 @@
  * wrong it is destroyed before returning, through the same free routine a
  * good snapshot uses, so error paths cannot leak. */
 #include "config/config_internal.h"
+#include "config/secret.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server", "upstream", "providers", "models", NULL};
+static const char *const top_keys[] = {"server", "upstream", "providers", "models", "pricing",
+                                       NULL};
+static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
 {
@@ -44,6 +47,33 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
+}
+
+/* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is
+ * read by governance/pricing.c after load, and a missing one is a warning
+ * there, so `cloudmux check` does not fail over a price list. */
+static void load_pricing(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    if (!node || (node->kind == CMX_YNODE_SCALAR && node->is_null))
+        return;
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node, "pricing: expected a mapping with the key 'file', got %s",
+                      cmx_ynode_kind_name(node));
+        return;
+    }
+    cmx_cfg_check_map(ctx, node, "pricing", pricing_keys);
+    char *name = NULL;
+    if (cmx_cfg_string(ctx, node, "pricing", "file", &name) != 1)
+        return;
+    if (!name[0]) {
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "file"), "pricing.file: expected a file name");
+        free(name);
+        return;
+    }
+    ctx->cfg->pricing.file = cmx_path_resolve(ctx->base_dir, name);
+    if (!ctx->cfg->pricing.file)
+        ctx->oom = 1;
+    free(name);
 }
 
 /* Directory of a path, for resolving relative references ("." if none). */
@@ -78,6 +108,7 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     /* Providers first: targets in models are resolved against them. */
     cmx_cfg_load_providers(ctx, cmx_ytree_get(root, "providers"));
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
+    load_pricing(ctx, cmx_ytree_get(root, "pricing"));
     if (ctx->cfg->n_models == 0 && ctx->errors.n == 0)
         cmx_cfg_warning(ctx, root,
                         "no model groups are defined under 'models'; every request will be "

@@ -28,7 +28,9 @@ static const char *const group_keys[] = {"targets",
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
-static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", NULL};
+static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", "price",
+                                          NULL};
+static const char *const price_keys[] = {"input", "output", "cached_input", NULL};
 
 static const char *const retry_keys[] = {"base", "cap", "max_retry_after", "budget_percent",
                                          "min_retries", NULL};
@@ -71,6 +73,41 @@ static void unknown_provider(cmx_cfg_ctx *ctx, const cmx_ynode *at, const char *
                       path, cmx_cfg_show(at, show, sizeof show));
 }
 
+/* `price: {input, output, cached_input}` in USD per 1M tokens.  It wins over
+ * the price list, and is how a self-hosted model gets a price (often 0). */
+static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
+                       const char *path)
+{
+    const cmx_ynode *p = cmx_ytree_get(v, "price");
+    if (!p)
+        return;
+    char sub[384];
+    snprintf(sub, sizeof sub, "%s.price", path);
+    if (p->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, p,
+                      "%s: expected a mapping {input, output, cached_input} in USD per 1M "
+                      "tokens, got %s",
+                      sub, cmx_ynode_kind_name(p));
+        return;
+    }
+    cmx_cfg_check_map(ctx, p, sub, price_keys);
+    cmx_target_price price = {0};
+    int in = cmx_cfg_double(ctx, p, sub, "input", 0, 1e6, &price.input);
+    int out = cmx_cfg_double(ctx, p, sub, "output", 0, 1e6, &price.output);
+    int cached = cmx_cfg_double(ctx, p, sub, "cached_input", 0, 1e6, &price.cached_input);
+    if (in == 0)
+        cmx_cfg_error(ctx, p, "%s: missing required key 'input' (USD per 1M tokens)", sub);
+    if (out == 0)
+        cmx_cfg_error(ctx, p, "%s: missing required key 'output' (USD per 1M tokens)", sub);
+    if (in != 1 || out != 1 || cached == -1)
+        return;
+    if (cached == 0)
+        price.cached_input = price.input;
+    price.known = 1;
+    price.from_config = 1;
+    t->price = price;
+}
+
 /* A target, or a shadow target: `allowed` says which keys it may have. */
 static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
                         const char *path, const char *group_name, const char *const *allowed)
@@ -86,6 +123,7 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
     t->weight = (uint32_t)weight;
     cmx_cfg_uint(ctx, v, path, "rpm", 0, UINT32_MAX, &t->rpm);
     cmx_cfg_uint(ctx, v, path, "tpm", 0, UINT64_MAX / 2, &t->tpm);
+    load_price(ctx, t, v, path);
     if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == 0)
         cmx_cfg_error(ctx, v, "%s: missing required key 'provider'", path);
     int has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "gateway/reply.h"
+#include "governance/pricing.h"
 #include "router/group_state.h"
 #include "router/router.h"
 
@@ -53,6 +54,10 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     *out = NULL;
     cmx_config_diag diag = {0};
     cmx_config *cfg = cmx_config_load(config_path, &diag);
+    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != 0) {
+        cmx_config_unref(cfg);
+        cfg = NULL;
+    }
     for (size_t i = 0; i < diag.n_errors; i++)
         errbuf_put(errbuf, errbuf_len, diag.errors[i]);
     cmx_config_diag_free(&diag);

@@ -5,6 +5,17 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "governance/pricing.h"
+
+/* The request's cost at the answering target's price, formatted into buf;
+ * NULL when unknown (no price, no usage, or no target answered). */
+static const char *cost_text(const cmx_route_result *r, char *buf, size_t len)
+{
+    if (!r || !r->target)
+        return NULL;
+    double usd = cmx_price_cost(&r->target->price, &r->usage);
+    return usd >= 0 && cmx_cost_format(usd, buf, len) ? buf : NULL;
+}
 
 /* Appends s to p; the caller has sized the buffer. */
 static char *put_str(char *p, const char *s)
@@ -24,7 +35,10 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
     const char *fallback =
         provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group
                                                                                   : NULL;
+    char cost[40];
+    const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
+                  (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0) +
                   (fallback ? 32 + strlen(fallback) : 0);
     char *out = cmx_arena_alloc(c->req->arena, need);
@@ -47,6 +61,11 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
     if (fallback) {
         p = put_str(p, "x-cloudmux-fallback: ");
         p = put_str(p, fallback);
+        p = put_str(p, "\r\n");
+    }
+    if (cost_usd) {
+        p = put_str(p, "x-cloudmux-cost-usd: ");
+        p = put_str(p, cost_usd);
         p = put_str(p, "\r\n");
     }
     if (extra)
@@ -121,10 +140,13 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .upstream_us = r ? r->upstream_us : 0,
         .error = error,
     };
-    if (r)
+    char cost[40];
+    if (r) {
         e.usage = r->usage;
-    else
+        e.cost_usd = cost_text(r, cost, sizeof cost);
+    } else {
         cmx_usage_init(&e.usage);
+    }
     cmx_access_log_write(c->worker->access_log, &e);
 }
 

@@ -31,6 +31,8 @@
 
 #include "router/admission.h"
 
+#define RETRY_AFTER_MARGIN_MS 5
+
 struct cmx_route {
     cmx_router *router;
     const cmx_model_group *requested; /* the group the client asked for */
@@ -108,6 +110,7 @@ static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elap
     route->result.provider = rec->provider;
     route->result.model = rec->model;
     route->result.group = route->group->name;
+    route->result.target = &route->group->targets[route->current];
 }
 
 /* Gives back what the current attempt holds: the breaker's probe slot (when
@@ -149,6 +152,7 @@ static void on_chunk(void *ctx, const char *json, size_t len)
         route->result.provider = route->group->targets[route->current].provider->name;
         route->result.model = target_model(route, route->current);
         route->result.group = route->group->name;
+        route->result.target = &route->group->targets[route->current];
         route->sink.on_stream_start(route->sink.ctx, &route->result);
     }
     route->sink.on_stream_chunk(route->sink.ctx, json, len);
@@ -285,6 +289,10 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
     uint64_t now = now_us(route);
     uint32_t delay = cmx_backoff_delay_ms(&gs->backoff, route->retries_here, err->retry_after_ms,
                                           &route->router->rng);
+    /* libevent's timers run on the coarse monotonic clock (a few ms of
+     * granularity): a server's wait is padded so it is never cut short. */
+    if (err->retry_after_ms)
+        delay += RETRY_AFTER_MARGIN_MS;
     if (!cmx_deadline_allows_delay(&route->deadline, now, delay, 1))
         return 0;
     if (!cmx_retry_budget_acquire(&gs->budget, now))

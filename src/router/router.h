@@ -54,6 +54,7 @@ typedef struct cmx_route_result {
     const char *group;     /* the group whose target answered (a fallback group or the one asked) */
     const char *provider;  /* the target that answered, or the last one tried */
     const char *model;
+    const cmx_target_config *target; /* the same target's config (its price), or NULL */
     size_t attempts;
     cmx_usage usage;
     uint64_t upstream_us;  /* time spent waiting on providers, all attempts */

@@ -416,7 +416,8 @@ static void shadow_traffic_never_delays_the_client_and_is_counted_apart(void **s
     event_base_loopexit(f->base, &tv);
     event_base_dispatch(f->base);
     assert_int_equal(atomic_load(&gs->shadow_failed), 1);
-    assert_true(atomic_load(&gs->shadow_latency_us) >= 50000);
+    /* 50 ms, less the few ms of libevent's coarse timer clock */
+    assert_true(atomic_load(&gs->shadow_latency_us) >= 40000);
 }
 
 static void stream_fails_over_before_its_first_chunk(void **state)

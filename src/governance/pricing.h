@@ -1,0 +1,82 @@
+/* pricing.h — list prices per model and the cost of one request.
+ *
+ * A price list (data/pricing.yaml) says what each provider charges per
+ * million tokens for a model: input, output and cached input.  It is read
+ * once, when a configuration is loaded, and each target's price is resolved
+ * then and stored in its cmx_target_config, so a request only multiplies
+ * three numbers.  A target's own `price:` in the config wins over the list.
+ *
+ * Model names match exactly, or after removing one snapshot suffix from the
+ * name the target uses (see cmx_pricing_model_base): `gpt-4o-2024-08-06`
+ * is priced as `gpt-4o`, but `gpt-4o-mini` is never priced as `gpt-4o`.
+ *
+ * This module must not do I/O on the request path, and never guesses a
+ * price: an unknown model has an unknown cost, not zero. */
+#ifndef CMX_GOVERNANCE_PRICING_H
+#define CMX_GOVERNANCE_PRICING_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "core/err.h"
+#include "http/json_scan.h"
+
+typedef struct cmx_price_entry {
+    char *provider; /* provider type: openai, anthropic, bedrock, azure, vertex */
+    char *model;
+    double input;        /* USD per 1M prompt tokens not read from a cache */
+    double output;       /* USD per 1M completion tokens */
+    double cached_input; /* USD per 1M prompt tokens read from a cache */
+    char *as_of;         /* YYYY-MM-DD the price was taken */
+    char *source;        /* the page it was taken from */
+    int line;
+} cmx_price_entry;
+
+typedef struct cmx_pricing {
+    char *path;
+    cmx_price_entry *entries;
+    size_t n_entries;
+} cmx_pricing;
+
+/* Parses a price list.  On a mistake returns -1 with err set to
+ * "NAME:LINE:COL: what was expected" (CMX_ERR_CONFIG) and *out NULL. */
+int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
+                      cmx_error *err);
+/* Same, from a file; a file that cannot be opened is CMX_ERR_IO. */
+int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err);
+void cmx_pricing_free(cmx_pricing *p);
+
+/* Length of `model` without a trailing snapshot suffix: `-YYYY-MM-DD`,
+ * `-YYYYMMDD`, `@YYYYMMDD` (Vertex), `-latest`, or a Bedrock version
+ * `-vN` / `-vN:M` (then a date before it too).  Equals strlen(model)
+ * when there is none. */
+size_t cmx_pricing_model_base(const char *model);
+
+/* The entry for a provider type and model: exact name first, then the name
+ * without its snapshot suffix.  NULL when the list has no price. */
+const cmx_price_entry *cmx_pricing_lookup(const cmx_pricing *p, const char *provider_type,
+                                          const char *model);
+
+/* Fills every target's price that the config did not set from the list
+ * (a NULL list leaves them unknown).  Returns how many targets are priced. */
+size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c);
+
+/* Finds the price list for a loaded config (the order is in docs/pricing.md:
+ * CLOUDMUX_PRICING, pricing.file, data/pricing.yaml next to the config, the
+ * binary's ../data and ../share/cloudmux, /usr/share/cloudmux), loads it
+ * and applies it.  A list that cannot be found is a warning in diag; a list
+ * that is broken is an error in diag and the function returns -1.
+ * *used_path (may be NULL) gets a malloc'd copy of the file used, or NULL. */
+int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
+
+/* USD for one request's usage at a target's price: prompt tokens minus the
+ * cached ones at the input price, cached at the cached price, completion at
+ * the output price.  Negative when unknown (no price, or no token counts). */
+double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u);
+
+/* Writes a cost as a plain decimal with up to 10 places, trailing zeros
+ * removed ("0.000123", "0", "12.5"); returns the length, 0 if it does not
+ * fit or usd is negative. */
+size_t cmx_cost_format(double usd, char *buf, size_t len);
+
+#endif
