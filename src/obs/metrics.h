@@ -62,6 +62,9 @@ void cmx_metrics_record_request(cmx_metrics_shard *s, const cmx_metrics_request 
 void cmx_metrics_record_attempt(cmx_metrics_shard *s, const cmx_model_group *g, int target,
                                 cmx_err outcome);
 
+/* Requests in flight now, all shards. */
+int64_t cmx_metrics_in_flight(cmx_metrics *m);
+
 /* The index of the target with this provider and upstream model in g, or -1.
  * The router's results point into the config, so pointers usually match and
  * the names are compared only when they do not. */

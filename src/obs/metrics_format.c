@@ -263,6 +263,11 @@ static void breakers(const cmx_metrics *m, cmx_router_shared *shared, uint64_t n
     }
 }
 
+int64_t cmx_metrics_in_flight(cmx_metrics *m)
+{
+    return (int64_t)sum_counter(m, m->layout.in_flight);
+}
+
 cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t now_us,
                            const char *version, cmx_buf *out)
 {
@@ -275,7 +280,7 @@ cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t n
     family(out, "cloudmux_in_flight_requests", "gauge",
            "Client requests being handled now (health probes and scrapes excluded).");
     cmx_buf_printf(out, "cloudmux_in_flight_requests %" PRId64 "\n",
-                   (int64_t)sum_counter(m, m->layout.in_flight));
+                   cmx_metrics_in_flight(m));
 
     family(out, "cloudmux_requests_total", "counter",
            "Client requests answered, by model group, provider that answered (or was tried "
