@@ -8,10 +8,11 @@
 #include "core/clock.h"
 #include "obs/metrics.h"
 
-static const char yaml[] = "providers:\n  a: { type: mock }\n  b: { type: mock }\n"
-                           "models:\n"
-                           "  chat: { targets: [ { provider: a, model: m1 }, { provider: b, model: m2 } ] }\n"
-                           "  other: { targets: [ { provider: b, model: m3 } ] }\n";
+static const char yaml[] =
+    "providers:\n  a: { type: mock }\n  b: { type: mock }\n"
+    "models:\n"
+    "  chat: { targets: [ { provider: a, model: m1 }, { provider: b, model: m2 } ] }\n"
+    "  other: { targets: [ { provider: b, model: m3 } ] }\n";
 
 int main(void)
 {
@@ -30,9 +31,14 @@ int main(void)
     uint64_t t0 = cmx_now_us();
     for (uint64_t i = 0; i < N; i++) {
         cmx_metrics_request_begin(s);
-        cmx_metrics_request rq = {g, cmx_metrics_target_index(g, prov[1], model[1]), 200,
-                                  (int)(i & 1), 1000 + (i & 0xffff) * 50, 900 + (i & 0xffff) * 50,
-                                  12, 30};
+        cmx_metrics_request rq = {g,
+                                  cmx_metrics_target_index(g, prov[1], model[1]),
+                                  200,
+                                  (int)(i & 1),
+                                  1000 + (i & 0xffff) * 50,
+                                  900 + (i & 0xffff) * 50,
+                                  12,
+                                  30};
         cmx_metrics_record_request(s, &rq);
         cmx_metrics_record_attempt(s, g, cmx_metrics_target_index(g, prov[0], model[0]),
                                    CMX_ERR_UNAVAILABLE);

@@ -72,15 +72,15 @@ static json_t *breaker_json(cmx_breaker *b, uint64_t now_us, uint64_t wall_ms)
                      (json_int_t)st.trips);
 }
 
-static json_t *target_json(const cmx_model_group *g, cmx_group_state *gs, size_t i,
-                           uint64_t now_us, uint64_t wall_ms)
+static json_t *target_json(const cmx_model_group *g, cmx_group_state *gs, size_t i, uint64_t now_us,
+                           uint64_t wall_ms)
 {
     const cmx_target_config *t = &g->targets[i];
     uint64_t requests = 0, tokens = 0;
     cmx_ratelimit_usage(&gs->limits[i], now_us, &requests, &tokens);
     double ewma_ms = (double)cmx_strategy_latency_us(gs->strategy, i) / 1000.0;
-    return json_pack("{s:s, s:s, s:o, s:i, s:f, s:o, s:o}", "provider", t->provider->name,
-                     "model", t->model ? t->model : g->name, "breaker",
+    return json_pack("{s:s, s:s, s:o, s:i, s:f, s:o, s:o}", "provider", t->provider->name, "model",
+                     t->model ? t->model : g->name, "breaker",
                      gs->breakers ? breaker_json(&gs->breakers[i], now_us, wall_ms) : json_null(),
                      "in_flight", (int)cmx_strategy_in_flight(gs->strategy, i), "latency_ewma_ms",
                      ewma_ms, "rpm", limit_json(requests, t->rpm), "tpm",
@@ -102,16 +102,15 @@ static char *status_json(cmx_worker *w)
         json_t *targets = json_array();
         for (size_t i = 0; i < g->n_targets; i++)
             json_array_append_new(targets, target_json(g, gs, i, now_us, wall_ms));
-        json_array_append_new(
-            models, json_pack("{s:s, s:s, s:b, s:o}", "name", g->name, "strategy",
-                              g->strategy ? g->strategy : "priority", "breakers",
-                              gs->breakers != NULL, "targets", targets));
+        json_array_append_new(models, json_pack("{s:s, s:s, s:b, s:o}", "name", g->name, "strategy",
+                                                g->strategy ? g->strategy : "priority", "breakers",
+                                                gs->breakers != NULL, "targets", targets));
     }
-    json_t *root = json_pack("{s:s, s:s, s:I, s:i, s:I, s:o}", "version", CMX_VERSION_STRING,
-                             "started_at", started, "uptime_s",
-                             (json_int_t)((now_us - w->started_us) / 1000000), "workers",
-                             cmx_gateway_workers(w->gateway), "in_flight_requests",
-                             (json_int_t)cmx_metrics_in_flight(w->metrics), "models", models);
+    json_t *root =
+        json_pack("{s:s, s:s, s:I, s:i, s:I, s:o}", "version", CMX_VERSION_STRING, "started_at",
+                  started, "uptime_s", (json_int_t)((now_us - w->started_us) / 1000000), "workers",
+                  cmx_gateway_workers(w->gateway), "in_flight_requests",
+                  (json_int_t)cmx_metrics_in_flight(w->metrics), "models", models);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     return text;
@@ -120,8 +119,8 @@ static char *status_json(cmx_worker *w)
 static void answer(cmx_api_ctx *c, const char *content_type, const char *body, size_t len)
 {
     cmx_reply_log(c, 200, NULL, NULL);
-    cmx_http_respond(c->ex, 200, content_type, cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"),
-                     body, len);
+    cmx_http_respond(c->ex, 200, content_type,
+                     cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"), body, len);
 }
 
 void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
@@ -150,8 +149,8 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
             cmx_metrics_request_end(c->worker->shard);
         }
         cmx_buf b = CMX_BUF_INIT;
-        cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(),
-                           CMX_VERSION_STRING, &b);
+        cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
+                           &b);
         answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;

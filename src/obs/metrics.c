@@ -196,8 +196,7 @@ void cmx_metrics_record_request(cmx_metrics_shard *s, const cmx_metrics_request 
     bump(&c[l->duration + gi * (CMX_METRICS_N_DURATION_BUCKETS + 1) + b], 1);
     bump(&c[l->duration_sum_us + gi], rq->duration_us);
 
-    uint64_t overhead =
-        rq->duration_us > rq->upstream_us ? rq->duration_us - rq->upstream_us : 0;
+    uint64_t overhead = rq->duration_us > rq->upstream_us ? rq->duration_us - rq->upstream_us : 0;
     b = bucket_index(cmx_metrics_overhead_bounds_us, CMX_METRICS_N_OVERHEAD_BUCKETS, overhead);
     bump(&c[l->overhead + b], 1);
     bump(&c[l->overhead_sum_us], overhead);

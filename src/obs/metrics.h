@@ -48,8 +48,8 @@ typedef struct cmx_metrics_request {
     int status;
     int stream;
     uint64_t duration_us;
-    uint64_t upstream_us;     /* time spent waiting on providers */
-    int64_t prompt_tokens;    /* < 0: unknown */
+    uint64_t upstream_us;  /* time spent waiting on providers */
+    int64_t prompt_tokens; /* < 0: unknown */
     int64_t completion_tokens;
 } cmx_metrics_request;
 

@@ -232,8 +232,7 @@ static void target_label(cmx_buf *out, const cmx_model_group *g, size_t t)
     cmx_buf_append_str(out, "\"");
 }
 
-static void breakers(const cmx_metrics *m, cmx_router_shared *shared, uint64_t now_us,
-                     cmx_buf *out)
+static void breakers(const cmx_metrics *m, cmx_router_shared *shared, uint64_t now_us, cmx_buf *out)
 {
     const cmx_config *cfg = m->layout.cfg;
     for (int pass = 0; pass < 2; pass++) {
@@ -279,8 +278,7 @@ cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t n
 
     family(out, "cloudmux_in_flight_requests", "gauge",
            "Client requests being handled now (health probes and scrapes excluded).");
-    cmx_buf_printf(out, "cloudmux_in_flight_requests %" PRId64 "\n",
-                   cmx_metrics_in_flight(m));
+    cmx_buf_printf(out, "cloudmux_in_flight_requests %" PRId64 "\n", cmx_metrics_in_flight(m));
 
     family(out, "cloudmux_requests_total", "counter",
            "Client requests answered, by model group, provider that answered (or was tried "

@@ -28,13 +28,13 @@ typedef struct cmx_metrics_layout {
     size_t n_groups;
     size_t *slot_base; /* per group */
     size_t n_slots;
-    size_t in_flight;  /* one counter, wrapping: begins minus ends */
-    size_t requests;   /* [slot][code][stream] */
-    size_t attempts;   /* [slot][outcome: CMX_ERR__COUNT] */
-    size_t tokens;     /* [slot][prompt, completion] */
-    size_t duration;   /* [group or n_groups for none][bucket + 1 for +Inf] */
+    size_t in_flight;       /* one counter, wrapping: begins minus ends */
+    size_t requests;        /* [slot][code][stream] */
+    size_t attempts;        /* [slot][outcome: CMX_ERR__COUNT] */
+    size_t tokens;          /* [slot][prompt, completion] */
+    size_t duration;        /* [group or n_groups for none][bucket + 1 for +Inf] */
     size_t duration_sum_us; /* [group or none] */
-    size_t overhead;   /* [bucket + 1] */
+    size_t overhead;        /* [bucket + 1] */
     size_t overhead_sum_us;
     size_t n_counters;
 } cmx_metrics_layout;

@@ -79,8 +79,12 @@ static void sums_counters_of_every_shard(void **state)
 {
     fixture *f = *state;
     const cmx_model_group *chat = &f->cfg->models[0];
-    cmx_metrics_request rq = {.group = chat, .target = 1, .status = 200, .duration_us = 3000,
-                              .prompt_tokens = 10, .completion_tokens = 5};
+    cmx_metrics_request rq = {.group = chat,
+                              .target = 1,
+                              .status = 200,
+                              .duration_us = 3000,
+                              .prompt_tokens = 10,
+                              .completion_tokens = 5};
     cmx_metrics_record_request(cmx_metrics_shard_at(f->m, 0), &rq);
     cmx_metrics_record_request(cmx_metrics_shard_at(f->m, 1), &rq);
     cmx_metrics_record_request(cmx_metrics_shard_at(f->m, 1), &rq);
@@ -89,10 +93,12 @@ static void sums_counters_of_every_shard(void **state)
     cmx_metrics_record_attempt(cmx_metrics_shard_at(f->m, 1), chat, 1, CMX_OK);
     const char *t = scrape(f, NULL);
     assert_int_equal(
-        sample(t, "cloudmux_requests_total{model=\"chat\",provider=\"b\",code=\"200\",stream=\"false\"}"),
+        sample(
+            t,
+            "cloudmux_requests_total{model=\"chat\",provider=\"b\",code=\"200\",stream=\"false\"}"),
         3);
-    assert_int_equal(sample(t, "cloudmux_tokens_total{model=\"chat\",provider=\"b\",type=\"prompt\"}"),
-                     30);
+    assert_int_equal(
+        sample(t, "cloudmux_tokens_total{model=\"chat\",provider=\"b\",type=\"prompt\"}"), 30);
     /* Targets 0 and 2 are both on provider a: one series. */
     assert_int_equal(sample(t, "cloudmux_upstream_attempts_total{model=\"chat\",provider=\"a\","
                                "outcome=\"unavailable\"}"),
@@ -134,10 +140,12 @@ static void unknown_status_codes_count_as_their_class(void **state)
     cmx_metrics_record_request(cmx_metrics_shard_at(f->m, 0), &rq);
     const char *t = scrape(f, NULL);
     assert_int_equal(
-        sample(t, "cloudmux_requests_total{model=\"\",provider=\"\",code=\"4xx\",stream=\"false\"}"),
+        sample(t,
+               "cloudmux_requests_total{model=\"\",provider=\"\",code=\"4xx\",stream=\"false\"}"),
         1);
     assert_int_equal(
-        sample(t, "cloudmux_requests_total{model=\"\",provider=\"\",code=\"2xx\",stream=\"false\"}"),
+        sample(t,
+               "cloudmux_requests_total{model=\"\",provider=\"\",code=\"2xx\",stream=\"false\"}"),
         1);
 }
 
@@ -145,9 +153,8 @@ static void finds_targets_by_pointer_or_by_name(void **state)
 {
     fixture *f = *state;
     const cmx_model_group *chat = &f->cfg->models[0];
-    assert_int_equal(cmx_metrics_target_index(chat, chat->targets[2].provider->name,
-                                              chat->targets[2].model),
-                     2);
+    assert_int_equal(
+        cmx_metrics_target_index(chat, chat->targets[2].provider->name, chat->targets[2].model), 2);
     char prov[] = "b", model[] = "m2"; /* same names, other pointers */
     assert_int_equal(cmx_metrics_target_index(chat, prov, model), 1);
     assert_int_equal(cmx_metrics_target_index(chat, prov, "nope"), -1);
@@ -161,8 +168,13 @@ static void writes_the_exposition_for_a_known_state(void **state)
     const cmx_model_group *chat = &f->cfg->models[0];
     cmx_metrics_shard *s0 = cmx_metrics_shard_at(f->m, 0), *s1 = cmx_metrics_shard_at(f->m, 1);
     /* A failover: a (target 0) unavailable, b answered, 120 ms of which 119.98 upstream. */
-    cmx_metrics_request ok = {.group = chat, .target = 1, .status = 200, .duration_us = 120000,
-                              .upstream_us = 119980, .prompt_tokens = 7, .completion_tokens = 3};
+    cmx_metrics_request ok = {.group = chat,
+                              .target = 1,
+                              .status = 200,
+                              .duration_us = 120000,
+                              .upstream_us = 119980,
+                              .prompt_tokens = 7,
+                              .completion_tokens = 3};
     cmx_metrics_record_request(s0, &ok);
     cmx_metrics_record_attempt(s0, chat, 0, CMX_ERR_UNAVAILABLE);
     cmx_metrics_record_attempt(s0, chat, 1, CMX_OK);
@@ -173,8 +185,11 @@ static void writes_the_exposition_for_a_known_state(void **state)
     cmx_metrics_record_request(s1, &ok);
     cmx_metrics_record_attempt(s1, chat, 1, CMX_OK);
     /* An unknown path: no group, 40 µs, all overhead. */
-    cmx_metrics_request lost = {.target = -1, .status = 404, .duration_us = 40,
-                                .prompt_tokens = -1, .completion_tokens = -1};
+    cmx_metrics_request lost = {.target = -1,
+                                .status = 404,
+                                .duration_us = 40,
+                                .prompt_tokens = -1,
+                                .completion_tokens = -1};
     cmx_metrics_record_request(s1, &lost);
 
     cmx_error err;
@@ -310,8 +325,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sums_counters_of_every_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(counts_requests_in_flight_across_shards, setup, teardown),
         cmocka_unit_test(escapes_backslash_quote_and_newline_in_label_values),
-        cmocka_unit_test_setup_teardown(unknown_status_codes_count_as_their_class, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(unknown_status_codes_count_as_their_class, setup, teardown),
         cmocka_unit_test_setup_teardown(finds_targets_by_pointer_or_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_the_exposition_for_a_known_state, setup, teardown),
     };
