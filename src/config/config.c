@@ -160,6 +160,9 @@ void cmx_cfg_destroy(cmx_config *c)
     for (size_t i = 0; i < c->server.n_api_keys; i++)
         free_secret(c->server.api_keys[i]);
     free(c->server.api_keys);
+    for (size_t i = 0; i < c->server.n_admin_keys; i++)
+        free_secret(c->server.admin_keys[i]);
+    free(c->server.admin_keys);
     free(c->upstream.https_proxy);
     free(c->upstream.http_proxy);
     free(c->upstream.no_proxy);

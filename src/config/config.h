@@ -170,6 +170,9 @@ typedef struct cmx_server_config {
     uint32_t write_timeout_ms;  /* default 60000 */
     char **api_keys;            /* resolved client keys; empty = auth off */
     size_t n_api_keys;
+    char **admin_keys;          /* resolved operator keys for /v1/status and /metrics;
+                                   empty = /v1/status refused, /metrics open */
+    size_t n_admin_keys;
     int access_log;             /* default 1 (stdout, JSON lines) */
 } cmx_server_config;
 

@@ -12,7 +12,8 @@
 
 static const char *const server_keys[] = {"listen",           "workers",     "max_body_bytes",
                                           "max_header_bytes", "max_headers", "timeouts",
-                                          "api_keys",         "access_log",  NULL};
+                                          "api_keys",         "admin_keys",  "access_log",
+                                          NULL};
 static const char *const server_timeout_keys[] = {"header", "body", "keepalive", "write", NULL};
 static const char *const upstream_keys[] = {"max_idle_per_origin",
                                             "max_conns_per_origin",
@@ -63,31 +64,35 @@ static void load_workers(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode
                   MAX_WORKERS, cmx_cfg_show(v, show, sizeof show));
 }
 
-static void load_api_keys(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)
+/* A list of secrets (server.api_keys, server.admin_keys): each item a secret
+ * reference resolved like a provider's api_key. */
+static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v, char ***keys,
+                          size_t *n_keys)
 {
     if (v->kind == CMX_YNODE_SCALAR && v->is_null)
-        return; /* `api_keys:` with nothing: auth stays off */
+        return; /* `api_keys:` with nothing: the list stays empty */
     if (v->kind != CMX_YNODE_SEQ) {
         cmx_cfg_error(ctx, v,
-                      "server.api_keys: expected a list of secret references such as "
+                      "server.%s: expected a list of secret references such as "
                       "env:NAME or file:PATH, got %s",
+                      key,
                       v->kind == CMX_YNODE_SCALAR ? "a single value (write it as a list item)"
                                                   : cmx_ynode_kind_name(v));
         return;
     }
     if (!v->n_items)
         return;
-    s->api_keys = calloc(v->n_items, sizeof *s->api_keys);
-    if (!s->api_keys) {
+    *keys = calloc(v->n_items, sizeof **keys);
+    if (!*keys) {
         ctx->oom = 1;
         return;
     }
     for (size_t i = 0; i < v->n_items; i++) {
         char path[64];
-        snprintf(path, sizeof path, "server.api_keys[%zu]", i);
-        char *key = NULL;
-        if (cmx_cfg_secret(ctx, v->items[i], path, &key) == 1)
-            s->api_keys[s->n_api_keys++] = key;
+        snprintf(path, sizeof path, "server.%s[%zu]", key, i);
+        char *secret = NULL;
+        if (cmx_cfg_secret(ctx, v->items[i], path, &secret) == 1)
+            (*keys)[(*n_keys)++] = secret;
     }
 }
 
@@ -108,7 +113,9 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         s->max_headers = (size_t)n;
     cmx_cfg_bool(ctx, node, "server", "access_log", &s->access_log);
     if ((v = cmx_ytree_get(node, "api_keys")))
-        load_api_keys(ctx, s, v);
+        load_key_list(ctx, "api_keys", v, &s->api_keys, &s->n_api_keys);
+    if ((v = cmx_ytree_get(node, "admin_keys")))
+        load_key_list(ctx, "admin_keys", v, &s->admin_keys, &s->n_admin_keys);
 
     const cmx_ynode *t = cmx_ytree_get(node, "timeouts");
     if (cmx_cfg_check_map(ctx, t, "server.timeouts", server_timeout_keys)) {

@@ -7,12 +7,22 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin.h"
 #include "completions.h"
 #include "reply.h"
 
 #define MAX_CLIENT_REQUEST_ID 128
 
-typedef enum { EP_NONE, EP_CHAT, EP_EMBEDDINGS, EP_MODELS, EP_LIVE, EP_READY } endpoint;
+typedef enum {
+    EP_NONE,
+    EP_CHAT,
+    EP_EMBEDDINGS,
+    EP_MODELS,
+    EP_LIVE,
+    EP_READY,
+    EP_METRICS,
+    EP_STATUS
+} endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
 {
@@ -29,6 +39,8 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/models", EP_MODELS, "GET"},
         {"/health/live", EP_LIVE, "GET"},
         {"/health/ready", EP_READY, "GET"},
+        {"/metrics", EP_METRICS, "GET"},
+        {"/v1/status", EP_STATUS, "GET"},
     };
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
@@ -123,6 +135,8 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     c->ex = ex;
     c->req = req;
     c->request_id = request_id_for(w, req);
+    cmx_metrics_request_begin(w->shard);
+    c->in_flight = 1;
 
     const char *allowed = NULL;
     endpoint ep = endpoint_of(req->path, &allowed);
@@ -141,6 +155,10 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     }
     /* Probes come every few seconds from every orchestrator: not worth a line. */
     c->quiet = ep == EP_LIVE || ep == EP_READY;
+    if (c->quiet) {
+        c->in_flight = 0;
+        cmx_metrics_request_end(w->shard);
+    }
     switch (ep) {
     case EP_LIVE:
         cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL);
@@ -150,6 +168,11 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
             cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
         else
             cmx_reply_json(c, 200, NULL, "{\"status\":\"ready\"}", 18, NULL);
+        return;
+    case EP_METRICS:
+    case EP_STATUS:
+        /* Operators' endpoints: admin keys, not the clients' api_keys. */
+        cmx_admin_handle(c, ep == EP_METRICS ? CMX_ADMIN_METRICS : CMX_ADMIN_STATUS);
         return;
     default:
         break;

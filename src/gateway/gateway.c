@@ -26,6 +26,7 @@
 struct cmx_gateway {
     cmx_config *cfg;
     cmx_router_shared *shared; /* breakers, limits, strategies: one for all workers */
+    cmx_metrics *metrics;      /* one shard per worker */
     cmx_worker *workers;
     int n_workers;
     int port;
@@ -86,6 +87,11 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->index = index;
     w->gateway = gw;
     w->cfg = cfg;
+    w->metrics = gw->metrics;
+    w->shard = cmx_metrics_shard_at(gw->metrics, (size_t)index);
+    w->shared = gw->shared;
+    w->started_us = cmx_now_us();
+    w->started_wall_ms = cmx_wall_ms();
     if (getrandom(&w->id_prefix, sizeof w->id_prefix, 0) != sizeof w->id_prefix)
         w->id_prefix = (uint32_t)cmx_now_us() ^ (uint32_t)getpid();
 
@@ -159,6 +165,11 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
     const char *host = opts && opts->listen_host ? opts->listen_host : cfg->server.listen_host;
     int port = opts && opts->listen_port >= 0 ? opts->listen_port : cfg->server.listen_port;
 
+    gw->metrics = cmx_metrics_new(cfg, (size_t)gw->n_workers, err);
+    if (!gw->metrics) {
+        cmx_gateway_free(gw);
+        return NULL;
+    }
     gw->workers = calloc((size_t)gw->n_workers, sizeof *gw->workers);
     gw->wake_fds = malloc(sizeof(int) * 2 * (size_t)gw->n_workers);
     if (!gw->workers || !gw->wake_fds) {
@@ -240,6 +251,7 @@ void cmx_gateway_free(cmx_gateway *gw)
             close(gw->wake_fds[i]);
     free(gw->wake_fds);
     free(gw->workers);
+    cmx_metrics_free(gw->metrics);
     cmx_router_shared_free(gw->shared);
     cmx_config_unref(gw->cfg);
     free(gw);

@@ -120,9 +120,51 @@ void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const cha
     cmx_buf_append_str(b, "}}");
 }
 
+/* Requests, attempts, tokens and timings into this worker's shard: index
+ * lookups and counter bumps, no allocation. */
+static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r,
+                           uint64_t latency_us)
+{
+    cmx_metrics_shard *shard = c->worker->shard;
+    const cmx_model_group *g = c->group;
+    cmx_metrics_request rq = {
+        .group = g,
+        .target = r && g ? cmx_metrics_target_index(g, r->provider, r->model) : -1,
+        .status = status,
+        .stream = c->stream,
+        .duration_us = latency_us,
+        .upstream_us = r ? r->upstream_us : 0,
+        .prompt_tokens = r ? r->usage.prompt_tokens : -1,
+        .completion_tokens = r ? r->usage.completion_tokens : -1,
+    };
+    cmx_metrics_record_request(shard, &rq);
+    if (!r || !g || !r->records)
+        return;
+    /* The router records at most this many attempts (route.c). */
+    size_t cap = g->n_targets * (g->num_retries + 1);
+    size_t n = r->attempts < cap ? r->attempts : cap;
+    for (size_t i = 0; i < n; i++) {
+        const cmx_attempt_record *rec = &r->records[i];
+        cmx_metrics_record_attempt(
+            shard, g, cmx_metrics_target_index(g, rec->provider, rec->model), rec->kind);
+    }
+}
+
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
 {
-    if (!c->worker->access_log || c->quiet)
+    if (c->logged)
+        return;
+    c->logged = 1;
+    if (c->in_flight) {
+        c->in_flight = 0;
+        cmx_metrics_request_end(c->worker->shard);
+    }
+    if (c->quiet)
+        return;
+    uint64_t latency_us = cmx_now_us() - c->req->start_us;
+    if (c->worker->shard)
+        record_metrics(c, status, r, latency_us);
+    if (!c->worker->access_log)
         return;
     cmx_access_entry e = {
         .request_id = c->request_id,
@@ -136,7 +178,7 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .status = status,
         .attempts = r ? r->attempts : 0,
         .stream = c->stream,
-        .latency_us = cmx_now_us() - c->req->start_us,
+        .latency_us = latency_us,
         .upstream_us = r ? r->upstream_us : 0,
         .error = error,
     };

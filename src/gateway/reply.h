@@ -19,7 +19,9 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
-    int quiet; /* health probes: no access log line */
+    int quiet;     /* health probes and scrapes: no access log line, not metered */
+    int in_flight; /* counted in the in-flight gauge until its log call */
+    int logged;    /* cmx_reply_log ran: it counts a request once */
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
@@ -38,7 +40,8 @@ void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
                     size_t len, const cmx_route_result *r);
 
-/* The access log line for this request. */
+/* The end of every request: the access log line and the metrics (both
+ * skipped for quiet requests).  Only its first call for a request counts. */
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
 
 /* Appends one error object's JSON ({"error":{...}}) to b. */

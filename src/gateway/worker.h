@@ -10,6 +10,7 @@
 #include "gateway.h"
 #include "http/server.h"
 #include "obs/access_log.h"
+#include "obs/metrics.h"
 #include "router/router.h"
 
 struct event;
@@ -26,6 +27,11 @@ typedef struct cmx_worker {
     cmx_router *router;
     cmx_http_server *server;
     cmx_access_log *access_log;
+    cmx_metrics *metrics;          /* the gateway's registry (for the scrape) */
+    cmx_metrics_shard *shard;      /* this worker's counters: only it writes them */
+    struct cmx_router_shared *shared; /* breakers, limits, strategies: read by /v1/status */
+    uint64_t started_us;           /* when the gateway was made, monotonic */
+    uint64_t started_wall_ms;
     struct event *shutdown_event; /* activated from the main thread */
     struct event *drain_timer;
     uint64_t drain_deadline_us;

@@ -104,6 +104,7 @@ static void full_config_sets_every_key(void **state)
 {
     (void)state;
     setenv("CMX_TEST_CLIENT_KEY", "client-key-1", 1);
+    setenv("CMX_TEST_ADMIN_KEY", "admin-key-1", 1);
     setenv("CMX_TEST_OPENAI_KEY", "sk-from-env", 1);
     const char *yaml = "server:\n"
                        "  listen: \"[::1]:8080\"\n"
@@ -116,8 +117,8 @@ static void full_config_sets_every_key(void **state)
                        "    body: 1m\n"
                        "    keepalive: 90s\n"
                        "    write: 1500\n"
-                       "  api_keys:\n"
-                       "    - env:CMX_TEST_CLIENT_KEY\n"
+                       "  api_keys: [ env:CMX_TEST_CLIENT_KEY ]\n"
+                       "  admin_keys: [ env:CMX_TEST_ADMIN_KEY ]\n"
                        "  access_log: false\n"
                        "upstream:\n"
                        "  max_idle_per_origin: 8\n"
@@ -169,6 +170,8 @@ static void full_config_sets_every_key(void **state)
     assert_int_equal(s->write_timeout_ms, 1500);
     assert_int_equal(s->n_api_keys, 1);
     assert_string_equal(s->api_keys[0], "client-key-1");
+    assert_int_equal(s->n_admin_keys, 1);
+    assert_string_equal(s->admin_keys[0], "admin-key-1");
     assert_int_equal(s->access_log, 0);
 
     const cmx_upstream_config *u = &c->upstream;
@@ -228,6 +231,7 @@ static void full_config_sets_every_key(void **state)
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
     unsetenv("CMX_TEST_CLIENT_KEY");
+    unsetenv("CMX_TEST_ADMIN_KEY");
     unsetenv("CMX_TEST_OPENAI_KEY");
 }
 
@@ -255,6 +259,7 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(s->keepalive_timeout_ms, 75000);
     assert_int_equal(s->write_timeout_ms, 60000);
     assert_int_equal(s->n_api_keys, 0);
+    assert_int_equal(s->n_admin_keys, 0);
     assert_int_equal(s->access_log, 1);
 
     const cmx_upstream_config *u = &c->upstream;
@@ -631,6 +636,8 @@ static const broken_case broken_cases[] = {
      "server.access_log: expected true or false, got 'maybe'"},
     {"api_keys is a string", "server:\n  api_keys: env:KEY\n", 2,
      "server.api_keys: expected a list of secret references"},
+    {"admin_keys is a string", "server:\n  admin_keys: env:KEY\n", 2,
+     "server.admin_keys: expected a list of secret references"},
     {"api_key is empty", OPENAI_P "    api_key: \"\"\n", 5, "got an empty string"},
     {"bad listen: no port", "server:\n  listen: localhost\n", 2,
      "server.listen: expected an address such as 127.0.0.1:4000, [::1]:4000 or :4000, got "

@@ -1,0 +1,165 @@
+/* admin.c — the operators' endpoints: GET /metrics (Prometheus) and
+ * GET /v1/status (JSON), and who may call them.
+ *
+ * Both are guarded by server.admin_keys, never by the clients' api_keys: a
+ * client key lets an application spend tokens, it should not let it read the
+ * state of every provider.  When no admin key is configured, /metrics stays
+ * open — Prometheus scrapers usually carry no credentials and the exposition
+ * holds no secret, only config names and counts — while /v1/status, which
+ * says more about the deployment, is refused with 403 and a message saying
+ * what to configure.  Both run on the worker that got the request and read
+ * the other workers' shards and the shared router state; they cost a few
+ * tens of microseconds and are off the request path. */
+#include "admin.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cloudmux.h"
+#include "core/clock.h"
+#include "router/group_state.h"
+
+/* Bearer token against every admin key; constant-time compares, all of them. */
+static int admin_authorized(const cmx_server_config *sc, const cmx_http_request *req)
+{
+    const cmx_slice *auth = cmx_http_header_get(req, "authorization");
+    if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
+        return 0;
+    const char *token = auth->ptr + 7;
+    size_t token_len = auth->len - 7;
+    int ok = 0;
+    for (size_t i = 0; i < sc->n_admin_keys; i++)
+        ok |= cmx_secure_eq(token, token_len, sc->admin_keys[i], strlen(sc->admin_keys[i]));
+    return ok;
+}
+
+/* "2025-01-31T12:00:00.250Z" */
+static void iso_time(uint64_t wall_ms, char *out, size_t n)
+{
+    time_t secs = (time_t)(wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03uZ", base, (unsigned)(wall_ms % 1000));
+}
+
+static json_t *limit_json(uint64_t used, uint64_t limit)
+{
+    return json_pack("{s:I, s:o}", "used", (json_int_t)used, "limit",
+                     limit ? json_integer((json_int_t)limit) : json_null());
+}
+
+static json_t *breaker_json(cmx_breaker *b, uint64_t now_us, uint64_t wall_ms)
+{
+    cmx_breaker_status st;
+    cmx_breaker_get_status(b, now_us, &st);
+    json_t *open_until = json_null();
+    if (st.state == CMX_BREAKER_OPEN && st.open_until_us > now_us) {
+        char iso[40];
+        iso_time(wall_ms + (st.open_until_us - now_us) / 1000, iso, sizeof iso);
+        open_until = json_string(iso);
+    }
+    return json_pack("{s:s, s:o, s:i, s:I, s:I, s:i, s:I}", "state",
+                     cmx_breaker_state_name(st.state), "open_until", open_until,
+                     "consecutive_failures", (int)st.consecutive_failures, "window_requests",
+                     (json_int_t)st.window_requests, "window_failures",
+                     (json_int_t)st.window_failures, "cooldown_ms", (int)st.cooldown_ms, "trips",
+                     (json_int_t)st.trips);
+}
+
+static json_t *target_json(const cmx_model_group *g, cmx_group_state *gs, size_t i, uint64_t now_us,
+                           uint64_t wall_ms)
+{
+    const cmx_target_config *t = &g->targets[i];
+    uint64_t requests = 0, tokens = 0;
+    cmx_ratelimit_usage(&gs->limits[i], now_us, &requests, &tokens);
+    double ewma_ms = (double)cmx_strategy_latency_us(gs->strategy, i) / 1000.0;
+    return json_pack("{s:s, s:s, s:o, s:i, s:f, s:o, s:o}", "provider", t->provider->name, "model",
+                     t->model ? t->model : g->name, "breaker",
+                     gs->breakers ? breaker_json(&gs->breakers[i], now_us, wall_ms) : json_null(),
+                     "in_flight", (int)cmx_strategy_in_flight(gs->strategy, i), "latency_ewma_ms",
+                     ewma_ms, "rpm", limit_json(requests, t->rpm), "tpm",
+                     limit_json(tokens, t->tpm));
+}
+
+/* The whole status document; NULL when out of memory. */
+static char *status_json(cmx_worker *w)
+{
+    const cmx_config *cfg = w->cfg;
+    uint64_t now_us = cmx_now_us();
+    uint64_t wall_ms = cmx_wall_ms();
+    char started[40];
+    iso_time(w->started_wall_ms, started, sizeof started);
+    json_t *models = json_array();
+    for (size_t gi = 0; gi < cfg->n_models; gi++) {
+        const cmx_model_group *g = &cfg->models[gi];
+        cmx_group_state *gs = cmx_router_shared_group(w->shared, g);
+        json_t *targets = json_array();
+        for (size_t i = 0; i < g->n_targets; i++)
+            json_array_append_new(targets, target_json(g, gs, i, now_us, wall_ms));
+        json_array_append_new(models, json_pack("{s:s, s:s, s:b, s:o}", "name", g->name, "strategy",
+                                                g->strategy ? g->strategy : "priority", "breakers",
+                                                gs->breakers != NULL, "targets", targets));
+    }
+    json_t *root =
+        json_pack("{s:s, s:s, s:I, s:i, s:I, s:o}", "version", CMX_VERSION_STRING, "started_at",
+                  started, "uptime_s", (json_int_t)((now_us - w->started_us) / 1000000), "workers",
+                  cmx_gateway_workers(w->gateway), "in_flight_requests",
+                  (json_int_t)cmx_metrics_in_flight(w->metrics), "models", models);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(root);
+    return text;
+}
+
+static void answer(cmx_api_ctx *c, const char *content_type, const char *body, size_t len)
+{
+    cmx_reply_log(c, 200, NULL, NULL);
+    cmx_http_respond(c->ex, 200, content_type,
+                     cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"), body, len);
+}
+
+void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
+{
+    const cmx_server_config *sc = &c->worker->cfg->server;
+    if (sc->n_admin_keys == 0 && ep == CMX_ADMIN_STATUS) {
+        cmx_reply_error(c, 403, CMX_ERR_AUTH, NULL, "admin_keys_not_configured",
+                        "/v1/status is off: configure server.admin_keys and send one of them as "
+                        "'Authorization: Bearer <key>'",
+                        NULL, NULL);
+        return;
+    }
+    if (sc->n_admin_keys > 0 && !admin_authorized(sc, c->req)) {
+        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_admin_key",
+                        "missing or invalid admin key: send 'Authorization: Bearer <key>' with "
+                        "one of the keys in server.admin_keys",
+                        NULL, "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (ep == CMX_ADMIN_METRICS) {
+        /* Scrapes come every few seconds, like probes: no log line, and they
+         * do not count themselves. */
+        c->quiet = 1;
+        if (c->in_flight) {
+            c->in_flight = 0;
+            cmx_metrics_request_end(c->worker->shard);
+        }
+        cmx_buf b = CMX_BUF_INIT;
+        cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
+                           &b);
+        answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+        cmx_buf_free(&b);
+        return;
+    }
+    char *text = status_json(c->worker);
+    if (!text) {
+        cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
+        return;
+    }
+    answer(c, "application/json", text, strlen(text));
+    free(text);
+}
