@@ -105,7 +105,7 @@ typedef struct cmx_target_config {
 
 /* Strategy names as written in config; the router maps them to its own. */
 #define CMX_STRATEGY_NAMES                                                                         \
-    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency"
+    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency", "cheapest"
 
 typedef struct cmx_breaker_settings {
     int enabled;                   /* default 1 */

@@ -192,7 +192,7 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
         if (!known)
             cmx_cfg_error(ctx, cmx_ytree_get(v, "strategy"),
                           "%s.strategy: unknown strategy '%.64s' (expected one of: priority, "
-                          "round-robin, weighted, random, least-busy, least-latency)",
+                          "round-robin, weighted, random, least-busy, least-latency, cheapest)",
                           path, g->strategy);
     }
     uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);

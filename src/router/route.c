@@ -390,6 +390,24 @@ static void queue_group(cmx_route *route, const cmx_model_group *g)
         route->visited[route->n_visited++] = g;
 }
 
+/* For the cheapest strategy: what the request would cost on each target, as
+ * its estimated prompt tokens at the input price plus as many at the output
+ * price.  A target without a known price sorts after every priced one. */
+static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
+{
+    if (strcmp(g->strategy, "cheapest") != 0)
+        return NULL;
+    double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
+    if (!costs)
+        return NULL;
+    double tokens = (double)route->tokens_reserved;
+    for (size_t i = 0; i < g->n_targets; i++) {
+        const cmx_target_price *p = &g->targets[i].price;
+        costs[i] = p->known ? tokens * (p->input + p->output) / 1e6 : 1e300;
+    }
+    return costs;
+}
+
 /* Makes g the group being tried: its state, its order of admitted targets
  * inside the residency, and its own fallbacks queued behind. */
 static void enter_group(cmx_route *route, const cmx_model_group *g)
@@ -409,7 +427,7 @@ static void enter_group(cmx_route *route, const cmx_model_group *g)
         .eligible = residency_mask(route, g) &
                     cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
                                       route->tokens_reserved),
-        .costs = NULL,
+        .costs = expected_costs(route, g),
         .rng = &route->router->rng,
     };
     route->n_order = cmx_strategy_pick(route->gs->strategy, &pick, order);

@@ -110,6 +110,11 @@ static const char *config_yaml =
     "                                        {provider: healthy, model: b, weight: 1}]}\n"
     "  deadline: {timeout: 30ms, targets: [{provider: glacial}, {provider: healthy}]}\n"
     "  falls_back: {fallbacks: [healthy_only], targets: [{provider: down}]}\n"
+    "  thrifty: {strategy: cheapest, targets: [\n"
+    "      {provider: healthy, model: unpriced},\n"
+    "      {provider: healthy, model: premium, price: {input: 5, output: 15}},\n"
+    "      {provider: healthy, model: budget, price: {input: 0.1, output: 0.4}},\n"
+    "      {provider: down, model: bargain, price: {input: 0.01, output: 0.02}}]}\n"
     "  mirrored: {shadow: {provider: standby, percent: 100}, targets: [{provider: healthy}]}\n"
     "  limited_rpm: {targets: [{provider: healthy, model: first, rpm: 2},\n"
     "                          {provider: healthy, model: second}]}\n";
@@ -397,6 +402,17 @@ static void residency_with_no_target_inside_is_refused_before_sending(void **sta
     assert_non_null(strstr(o.err.message, "residency 'ap'"));
 }
 
+static void cheapest_tries_targets_by_price_and_unpriced_last(void **state)
+{
+    outcome o;
+    run(*state, "thrifty", 0, 0, &o);
+    /* bargain (cheapest, but down), then budget answers */
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_string_equal(o.record_providers[0], "down");
+    assert_non_null(strstr(o.body, "\"model\":\"budget\""));
+}
+
 static void shadow_traffic_never_delays_the_client_and_is_counted_apart(void **state)
 {
     fixture *f = *state;
@@ -482,6 +498,7 @@ int main(void)
         cmocka_unit_test(continues_with_the_fallback_group_when_every_target_failed),
         cmocka_unit_test(residency_is_never_violated_in_any_failure_combination),
         cmocka_unit_test(residency_with_no_target_inside_is_refused_before_sending),
+        cmocka_unit_test(cheapest_tries_targets_by_price_and_unpriced_last),
         cmocka_unit_test(shadow_traffic_never_delays_the_client_and_is_counted_apart),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
