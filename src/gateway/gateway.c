@@ -115,6 +115,9 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->router = cmx_router_new(gw->cfg, gw->shared, &env, err);
     if (!w->router)
         return err->kind;
+    /* One worker runs the active health checks for the whole process. */
+    if (index == 0 && cmx_router_start_health_checks(w->router, err) != CMX_OK)
+        return err->kind;
     if (cmx_api_prepare(w, err) != CMX_OK)
         return err->kind;
     if (cfg->server.access_log) {

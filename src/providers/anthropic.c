@@ -472,10 +472,19 @@ static void anthropic_cancel(void *attempt)
     attempt_release(a);
 }
 
+static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeout_ms,
+                              void (*done)(void *ctx, const cmx_error *err), void *ctx)
+{
+    anthropic_state *s = state;
+    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
+                          s->headers, s->headers_len, timeout_ms, done, ctx);
+}
+
 const cmx_provider_vtable cmx_provider_anthropic = {
     .type = "anthropic",
     .create = anthropic_create,
     .destroy = anthropic_destroy,
     .start = anthropic_start,
     .cancel = anthropic_cancel,
+    .probe = anthropic_probe,
 };

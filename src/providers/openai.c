@@ -458,10 +458,19 @@ static void openai_cancel(void *attempt)
     attempt_release(a);
 }
 
+static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_ms,
+                              void (*done)(void *ctx, const cmx_error *err), void *ctx)
+{
+    openai_state *s = state;
+    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
+                          s->headers, s->headers_len, timeout_ms, done, ctx);
+}
+
 const cmx_provider_vtable cmx_provider_openai = {
     .type = "openai",
     .create = openai_create,
     .destroy = openai_destroy,
     .start = openai_start,
     .cancel = openai_cancel,
+    .probe = openai_probe,
 };

@@ -76,7 +76,21 @@ typedef struct cmx_provider_vtable {
                    const cmx_attempt_sink *sink, cmx_error *err);
     /* Abandons an attempt: no further sink callbacks. */
     void (*cancel)(void *attempt);
+    /* Optional: a cheap health request (GET base_url + path); `done` runs
+     * once with NULL or an error.  Returns a handle for cmx_probe_cancel,
+     * or NULL with nothing started. */
+    struct cmx_probe *(*probe)(void *state, const char *path, uint32_t timeout_ms,
+                               void (*done)(void *ctx, const cmx_error *err), void *ctx);
 } cmx_provider_vtable;
+
+/* An HTTP health probe over the upstream client (probe.c), for providers'
+ * probe methods: GET `path` on `origin` with `headers`; 2xx is healthy. */
+typedef struct cmx_probe cmx_probe;
+cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify,
+                          const char *ca_file, const char *path, const char *headers,
+                          size_t headers_len, uint32_t timeout_ms,
+                          void (*done)(void *ctx, const cmx_error *err), void *ctx);
+void cmx_probe_cancel(cmx_probe *p);
 
 /* A provider instance on one worker. */
 typedef struct cmx_provider {

@@ -8,6 +8,7 @@
 struct cmx_router_shared {
     cmx_config *cfg;
     cmx_group_state *groups; /* parallel to cfg->models */
+    atomic_int *provider_down; /* parallel to cfg->providers */
 };
 
 static cmx_strategy_kind strategy_kind(const char *name)
@@ -92,6 +93,12 @@ cmx_router_shared *cmx_router_shared_new(cmx_config *cfg, cmx_error *err)
         return NULL;
     }
     s->cfg = cmx_config_ref(cfg);
+    s->provider_down = calloc(cfg->n_providers ? cfg->n_providers : 1, sizeof *s->provider_down);
+    if (!s->provider_down) {
+        cmx_router_shared_free(s);
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     for (size_t i = 0; i < cfg->n_models; i++) {
         s->groups[i].group = &cfg->models[i];
         if (group_init(&s->groups[i], &cfg->models[i], err) != CMX_OK) {
@@ -109,8 +116,14 @@ void cmx_router_shared_free(cmx_router_shared *s)
     for (size_t i = 0; i < s->cfg->n_models; i++)
         group_release(&s->groups[i]);
     free(s->groups);
+    free(s->provider_down);
     cmx_config_unref(s->cfg);
     free(s);
+}
+
+atomic_int *cmx_router_shared_provider_down(cmx_router_shared *s, const cmx_provider_config *p)
+{
+    return &s->provider_down[p - s->cfg->providers];
 }
 
 cmx_group_state *cmx_router_shared_group(cmx_router_shared *s, const cmx_model_group *g)

@@ -38,4 +38,8 @@ void cmx_router_shared_free(cmx_router_shared *s);
 /* The state of a group of the snapshot the shared state was made from. */
 cmx_group_state *cmx_router_shared_group(cmx_router_shared *s, const cmx_model_group *g);
 
+/* Set by active health checks: 1 while the provider is taken out of
+ * routing.  Indexed like cfg->providers. */
+atomic_int *cmx_router_shared_provider_down(cmx_router_shared *s, const cmx_provider_config *p);
+
 #endif

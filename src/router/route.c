@@ -376,6 +376,18 @@ static uint64_t residency_mask(const cmx_route *route, const cmx_model_group *g)
     return mask;
 }
 
+/* Targets whose provider the health checks have not marked down. */
+static uint64_t health_mask(const cmx_route *route, const cmx_model_group *g)
+{
+    uint64_t mask = 0;
+    for (size_t i = 0; i < g->n_targets && i < 64; i++)
+        if (!atomic_load_explicit(
+                cmx_router_shared_provider_down(route->router->shared, g->targets[i].provider),
+                memory_order_relaxed))
+            mask |= UINT64_C(1) << i;
+    return mask;
+}
+
 static int was_visited(const cmx_route *route, const cmx_model_group *g)
 {
     for (size_t i = 0; i < route->n_visited; i++)
@@ -424,7 +436,7 @@ static void enter_group(cmx_route *route, const cmx_model_group *g)
         queue_group(route, g->fallbacks[CMX_FALLBACK_ANY].groups[i]);
     uint64_t now = now_us(route);
     cmx_pick_request pick = {
-        .eligible = residency_mask(route, g) &
+        .eligible = residency_mask(route, g) & health_mask(route, g) &
                     cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
                                       route->tokens_reserved),
         .costs = expected_costs(route, g),

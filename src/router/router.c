@@ -51,6 +51,7 @@ void cmx_router_free(cmx_router *r)
     if (!r)
         return;
     cmx_shadow_cancel_all(r);
+    cmx_health_stop(r);
     if (r->providers) {
         for (size_t i = 0; i < r->cfg->n_providers; i++)
             if (r->providers[i].vt)

@@ -35,6 +35,11 @@ cmx_router *cmx_router_new(cmx_config *cfg, cmx_router_shared *shared, const cmx
                            cmx_error *err);
 void cmx_router_free(cmx_router *r);
 const cmx_config *cmx_router_config(const cmx_router *r);
+/* Starts the active health checks of every provider that configures one, on
+ * this router's event loop.  One router per process should run them (they
+ * set shared state); the gateway's first worker does. */
+cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err);
+
 /* For tests: breakers, limits and latencies read time from this clock. */
 struct cmx_clock;
 void cmx_router_set_clock(cmx_router *r, const struct cmx_clock *clock);

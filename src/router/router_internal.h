@@ -16,12 +16,15 @@ struct cmx_router {
     cmx_splitmix rng_state;  /* this worker's randomness */
     cmx_rng rng;
     struct cmx_shadow *shadows; /* mirrored requests in flight, cancelled at free */
+    struct cmx_health_probe *probes; /* active health checks run by this router */
+    size_t n_probes;
 };
 
 /* Mirrors the call to the group's shadow target when the draw says so
  * (shadow.c).  Never affects the client's request. */
 void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_call *call);
 void cmx_shadow_cancel_all(cmx_router *r);
+void cmx_health_stop(cmx_router *r);
 
 cmx_provider *cmx_router_provider(cmx_router *r, const cmx_provider_config *pc);
 

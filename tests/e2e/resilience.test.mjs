@@ -69,3 +69,47 @@ test('a retry waits at least as long as Retry-After asks', async () => {
   const gap = second.t_start - first.t_start;
   assert.ok(gap >= 300, `retried after ${gap} ms, before the 300 ms the upstream asked for`);
 });
+
+test('active health checks take a provider out of routing and bring it back', async () => {
+  const sick = await startEmulator();
+  const well = await startEmulator();
+  const gw2 = await startCloudmux({
+    configYaml: `
+providers:
+  sick: { type: openai, base_url: "${sick.baseURL}", health_check: { interval: 100ms, timeout: 500ms, unhealthy_threshold: 2, healthy_threshold: 1 } }
+  well: { type: openai, base_url: "${well.baseURL}" }
+models:
+  g: { breaker: false, targets: [ { provider: sick, model: gpt-4o-mini }, { provider: well, model: gpt-4o-mini } ] }
+`,
+  });
+  const ask = async () => {
+    const r = await httpRequest(`${gw2.baseURL}/chat/completions`, { body: chatBody('g', 'x') });
+    assert.equal(r.status, 200, r.body);
+    return r.headers;
+  };
+  const waitFor = async (cond, what) => {
+    for (let i = 0; i < 100; i++) {
+      if (await cond()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+  try {
+    assert.equal((await ask())['x-cloudmux-provider'], 'sick');
+    // Its models endpoint starts failing: after two failed probes it is out,
+    // and chat requests go straight to the other provider.
+    sick.setFault({ fault: 'status', status: 503, path: '/v1/models' });
+    await waitFor(async () => (await ask())['x-cloudmux-provider'] === 'well', 'the provider to be marked down');
+    const h = await ask();
+    assert.equal(h['x-cloudmux-attempts'], '1', 'a provider marked down was still tried');
+    assert.match(gw2.stderr(), /provider 'sick' marked down by its health check/);
+    // It recovers: one good probe brings it back.
+    sick.clearFaults();
+    await waitFor(async () => (await ask())['x-cloudmux-provider'] === 'sick', 'the provider to come back');
+    assert.match(gw2.stderr(), /provider 'sick' is healthy again/);
+  } finally {
+    await gw2.stop();
+    await sick.close();
+    await well.close();
+  }
+});

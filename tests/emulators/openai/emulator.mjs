@@ -390,7 +390,12 @@ export function createEmulator({ key = null, tls = null } = {}) {
     }
     if (!routes[path]) return send(res, rec, 404, invalid(`Invalid URL (${req.method} ${path})`));
     if (!routes[path].includes(req.method)) return send(res, rec, 405, invalid(`Invalid method for URL (${req.method} ${path})`), { allow: routes[path].join(', ') });
-    if (path === '/v1/models') return send(res, rec, 200, modelList());
+    if (path === '/v1/models') {
+      // Run faults (status, hang) apply here too, so health checks can be failed.
+      const f = pickFault(rec.path, null, null, '');
+      if (f && (f.fault === 'status' || f.fault === 'hang') && applyFault(req, res, rec, f, { stream: false })) return;
+      return send(res, rec, 200, modelList());
+    }
 
     let body = null;
     try {
