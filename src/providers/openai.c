@@ -176,10 +176,58 @@ static double parse_seconds(cmx_slice v)
     return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
 }
 
+/* OpenAI's x-ratelimit-reset-* values are Go durations: "1s", "6m0s",
+ * "20ms", "1h2m3.5s".  Milliseconds, or -1 when it is not one. */
+static double parse_go_duration(cmx_slice v)
+{
+    double total = 0;
+    size_t i = 0;
+    if (v.len == 0)
+        return -1;
+    while (i < v.len) {
+        double x = 0, scale = 0;
+        int digits = 0;
+        while (i < v.len && ((v.ptr[i] >= '0' && v.ptr[i] <= '9') || v.ptr[i] == '.')) {
+            if (v.ptr[i] == '.')
+                scale = 1;
+            else if (scale)
+                x += (v.ptr[i] - '0') * (scale /= 10);
+            else
+                x = x * 10 + (v.ptr[i] - '0');
+            i++;
+            digits++;
+        }
+        if (!digits || i >= v.len)
+            return -1;
+        double unit;
+        if (v.ptr[i] == 'h') {
+            unit = 3600000;
+            i++;
+        } else if (v.ptr[i] == 'm' && i + 1 < v.len && v.ptr[i + 1] == 's') {
+            unit = 1;
+            i += 2;
+        } else if (v.ptr[i] == 'm') {
+            unit = 60000;
+            i++;
+        } else if (v.ptr[i] == 's') {
+            unit = 1000;
+            i++;
+        } else {
+            return -1;
+        }
+        total += x * unit;
+    }
+    return total < 86400000 ? total : 86400000;
+}
+
 static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
 {
     openai_attempt *a = ctx;
     a->status = status;
+    /* When a 429 has no Retry-After, the reset time of the exhausted limit
+     * is the server's hint instead. */
+    double reset_requests = -1, reset_tokens = -1;
+    int out_of_requests = 0, out_of_tokens = 0;
     for (size_t i = 0; i < n; i++) {
         const cmx_http_header *h = &headers[i];
         if (cmx_slice_case_eq(h->name, "content-type")) {
@@ -199,7 +247,28 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
             double secs = parse_seconds(h->value);
             if (secs > 0)
                 a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+        } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-requests")) {
+            reset_requests = parse_go_duration(h->value);
+        } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-tokens")) {
+            reset_tokens = parse_go_duration(h->value);
+        } else if (cmx_slice_case_eq(h->name, "x-ratelimit-remaining-requests")) {
+            out_of_requests = cmx_slice_eq(h->value, "0");
+        } else if (cmx_slice_case_eq(h->name, "x-ratelimit-remaining-tokens")) {
+            out_of_tokens = cmx_slice_eq(h->value, "0");
         }
+    }
+    if (status == 429 && !a->retry_after_ms) {
+        double hint = -1;
+        if (out_of_requests && reset_requests > hint)
+            hint = reset_requests;
+        if (out_of_tokens && reset_tokens > hint)
+            hint = reset_tokens;
+        if (hint < 0) /* which limit ran out is not said: the sooner reset */
+            hint = reset_requests >= 0 && (reset_tokens < 0 || reset_requests < reset_tokens)
+                       ? reset_requests
+                       : reset_tokens;
+        if (hint > 0)
+            a->retry_after_ms = (uint32_t)hint;
     }
     if (status >= 200 && status < 300)
         a->content_type_ok = a->stream ? strstr(a->content_type, "text/event-stream") != NULL

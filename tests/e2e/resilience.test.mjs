@@ -70,6 +70,17 @@ test('a retry waits at least as long as Retry-After asks', async () => {
   assert.ok(gap >= 300, `retried after ${gap} ms, before the 300 ms the upstream asked for`);
 });
 
+test("without Retry-After, a 429's x-ratelimit-reset of the exhausted limit is the wait", async () => {
+  primary.clearFaults();
+  primary.resetStats();
+  primary.setFault({ fault: 'status', status: 429, reset_requests: '20s', remaining_requests: 12, reset_tokens: '350ms', remaining_tokens: 0, count: 1 });
+  const r = await httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody('patient', 'tokens') });
+  assert.equal(r.status, 200, r.body);
+  const [first, second] = primary.stats().requests;
+  const gap = second.t_start - first.t_start;
+  assert.ok(gap >= 350 && gap < 5000, `retried after ${gap} ms; the token limit reset in 350 ms`);
+});
+
 test('active health checks take a provider out of routing and bring it back', async () => {
   const sick = await startEmulator();
   const well = await startEmulator();

@@ -194,6 +194,9 @@ export function createEmulator({ key = null, tls = null } = {}) {
         if (f.retry_after !== undefined) headers['retry-after'] = String(f.retry_after);
         if (f.retry_after_ms !== undefined) headers['retry-after-ms'] = String(f.retry_after_ms);
         if (f.should_retry !== undefined) headers['x-should-retry'] = String(f.should_retry);
+        // OpenAI's rate-limit headers: reset times as Go durations ("1s", "6m0s").
+        for (const k of ['reset_requests', 'reset_tokens', 'remaining_requests', 'remaining_tokens'])
+          if (f[k] !== undefined) headers[`x-ratelimit-${k.replace('_', '-')}`] = String(f[k]);
         send(res, rec, code, errorForStatus(code, f.message), headers);
         return true;
       }
