@@ -157,9 +157,13 @@ void cmx_cfg_destroy(cmx_config *c)
     free(c->path);
     free(c->pricing.file);
     free(c->server.listen_host);
-    for (size_t i = 0; i < c->server.n_api_keys; i++)
+    for (size_t i = 0; i < c->server.n_api_keys; i++) {
         free_secret(c->server.api_keys[i]);
+        if (c->server.api_key_residency)
+            free(c->server.api_key_residency[i]);
+    }
     free(c->server.api_keys);
+    free(c->server.api_key_residency);
     for (size_t i = 0; i < c->server.n_admin_keys; i++)
         free_secret(c->server.admin_keys[i]);
     free(c->server.admin_keys);

@@ -169,6 +169,7 @@ typedef struct cmx_server_config {
     uint32_t keepalive_timeout_ms; /* default 75000 */
     uint32_t write_timeout_ms;  /* default 60000 */
     char **api_keys;            /* resolved client keys; empty = auth off */
+    char **api_key_residency;   /* parallel: the key's residency tag, or NULL */
     size_t n_api_keys;
     char **admin_keys;          /* resolved operator keys for /v1/status and /metrics;
                                    empty = /v1/status refused, /metrics open */

@@ -64,10 +64,14 @@ static void load_workers(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode
                   MAX_WORKERS, cmx_cfg_show(v, show, sizeof show));
 }
 
+static const char *const api_key_entry_keys[] = {"key", "residency", NULL};
+
 /* A list of secrets (server.api_keys, server.admin_keys): each item a secret
- * reference resolved like a provider's api_key. */
+ * reference resolved like a provider's api_key.  A client key may also be a
+ * mapping {key: SECRET, residency: TAG} that ties its requests to a region;
+ * `residencies` is NULL for lists that do not allow it. */
 static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v, char ***keys,
-                          size_t *n_keys)
+                          size_t *n_keys, char ***residencies)
 {
     if (v->kind == CMX_YNODE_SCALAR && v->is_null)
         return; /* `api_keys:` with nothing: the list stays empty */
@@ -83,16 +87,41 @@ static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v,
     if (!v->n_items)
         return;
     *keys = calloc(v->n_items, sizeof **keys);
-    if (!*keys) {
+    if (residencies)
+        *residencies = calloc(v->n_items, sizeof **residencies);
+    if (!*keys || (residencies && !*residencies)) {
         ctx->oom = 1;
         return;
     }
     for (size_t i = 0; i < v->n_items; i++) {
         char path[64];
         snprintf(path, sizeof path, "server.%s[%zu]", key, i);
+        const cmx_ynode *item = v->items[i];
+        char *residency = NULL;
+        if (residencies && item->kind == CMX_YNODE_MAP) {
+            cmx_cfg_check_map(ctx, item, path, api_key_entry_keys);
+            if (cmx_cfg_string(ctx, item, path, "residency", &residency) == 1 &&
+                !cmx_cfg_valid_residency(residency))
+                cmx_cfg_error(ctx, cmx_ytree_get(item, "residency"),
+                              "%s.residency: expected a region tag of 1 to 32 lower-case "
+                              "letters, digits or '-', got '%.40s'",
+                              path, residency);
+            item = cmx_ytree_get(item, "key");
+            if (!item) {
+                cmx_cfg_error(ctx, v->items[i], "%s: missing required key 'key'", path);
+                free(residency);
+                continue;
+            }
+            snprintf(path, sizeof path, "server.%s[%zu].key", key, i);
+        }
         char *secret = NULL;
-        if (cmx_cfg_secret(ctx, v->items[i], path, &secret) == 1)
+        if (cmx_cfg_secret(ctx, item, path, &secret) == 1) {
+            if (residencies)
+                (*residencies)[*n_keys] = residency;
             (*keys)[(*n_keys)++] = secret;
+        } else {
+            free(residency);
+        }
     }
 }
 
@@ -113,9 +142,9 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         s->max_headers = (size_t)n;
     cmx_cfg_bool(ctx, node, "server", "access_log", &s->access_log);
     if ((v = cmx_ytree_get(node, "api_keys")))
-        load_key_list(ctx, "api_keys", v, &s->api_keys, &s->n_api_keys);
+        load_key_list(ctx, "api_keys", v, &s->api_keys, &s->n_api_keys, &s->api_key_residency);
     if ((v = cmx_ytree_get(node, "admin_keys")))
-        load_key_list(ctx, "admin_keys", v, &s->admin_keys, &s->n_admin_keys);
+        load_key_list(ctx, "admin_keys", v, &s->admin_keys, &s->n_admin_keys, NULL);
 
     const cmx_ynode *t = cmx_ytree_get(node, "timeouts");
     if (cmx_cfg_check_map(ctx, t, "server.timeouts", server_timeout_keys)) {

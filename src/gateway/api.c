@@ -89,20 +89,25 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
 }
 
 /* Bearer token against every configured key; each compare is constant-time
- * and all keys are compared, so timing tells nothing about which matched. */
-static int client_authorized(const cmx_server_config *sc, const cmx_http_request *req)
+ * and all keys are compared, so timing tells nothing about which matched.
+ * Returns the matching key's index, AUTH_OFF when no keys are configured,
+ * AUTH_REFUSED when the request has none of them. */
+#define AUTH_OFF SIZE_MAX
+#define AUTH_REFUSED (SIZE_MAX - 1)
+static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req)
 {
     if (sc->n_api_keys == 0)
-        return 1;
+        return AUTH_OFF;
     const cmx_slice *auth = cmx_http_header_get(req, "authorization");
     if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
-        return 0;
+        return AUTH_REFUSED;
     const char *token = auth->ptr + 7;
     size_t token_len = auth->len - 7;
-    int ok = 0;
+    size_t match = AUTH_REFUSED;
     for (size_t i = 0; i < sc->n_api_keys; i++)
-        ok |= cmx_secure_eq(token, token_len, sc->api_keys[i], strlen(sc->api_keys[i]));
-    return ok;
+        if (cmx_secure_eq(token, token_len, sc->api_keys[i], strlen(sc->api_keys[i])))
+            match = i;
+    return match;
 }
 
 cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
@@ -177,7 +182,8 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     default:
         break;
     }
-    if (!client_authorized(&w->cfg->server, req)) {
+    size_t key = client_key_index(&w->cfg->server, req);
+    if (key == AUTH_REFUSED) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
                         "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
                         "of the keys in server.api_keys",
@@ -188,5 +194,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_reply_json(c, 200, NULL, w->models_json, w->models_json_len, NULL);
         return;
     }
+    if (key != AUTH_OFF && w->cfg->server.api_key_residency)
+        c->key_residency = w->cfg->server.api_key_residency[key];
     cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
 }

@@ -132,6 +132,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         c->call.residency = valid_residency(*residency)
                                 ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
                                 : NULL;
+        c->call.residency_rule = "the x-cloudmux-residency header";
         if (!c->call.residency) {
             cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_residency",
                             "x-cloudmux-residency must be a region tag of 1 to 32 lower-case "
@@ -139,6 +140,19 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
                             NULL, NULL);
             return;
         }
+    }
+    /* A key tied to a region binds every request made with it. */
+    if (c->key_residency) {
+        if (c->call.residency && strcmp(c->call.residency, c->key_residency) != 0) {
+            char *msg = cmx_arena_sprintf(req->arena,
+                                          "residency '%s' (x-cloudmux-residency header) conflicts "
+                                          "with the API key, which is restricted to residency '%s'",
+                                          c->call.residency, c->key_residency);
+            cmx_reply_error(c, 403, CMX_ERR_RESIDENCY, NULL, "residency", msg, NULL, NULL);
+            return;
+        }
+        c->call.residency = c->key_residency;
+        c->call.residency_rule = "the API key";
     }
 
     cmx_route_sink sink = route_sink;

@@ -22,6 +22,7 @@ typedef struct cmx_api_ctx {
     int quiet;     /* health probes and scrapes: no access log line, not metered */
     int in_flight; /* counted in the in-flight gauge until its log call */
     int logged;    /* cmx_reply_log ran: it counts a request once */
+    const char *key_residency; /* the client key's residency, or NULL */
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */

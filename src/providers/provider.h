@@ -39,7 +39,8 @@ typedef struct cmx_call {
     const char *request_id;
     uint32_t attempt_timeout_ms; /* the most this attempt may take, from the request's
                                     overall deadline; 0: the provider's own total timeout */
-    const char *residency;       /* the client's x-cloudmux-residency, or NULL */
+    const char *residency;       /* region the request must stay in, or NULL */
+    const char *residency_rule;  /* what asked for it, for messages */
 } cmx_call;
 
 /* The provider's total timeout, shortened to the call's remaining deadline. */

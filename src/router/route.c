@@ -549,9 +549,10 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     if (call->residency && group->residency && strcmp(call->residency, group->residency) != 0) {
         char msg[256];
         snprintf(msg, sizeof msg,
-                 "residency '%.32s' (x-cloudmux-residency header) conflicts with model '%.64s', "
+                 "residency '%.32s' (required by %s) conflicts with model '%.64s', "
                  "which is restricted to residency '%.32s'",
-                 call->residency, group->name, group->residency);
+                 call->residency, call->residency_rule ? call->residency_rule : "the request",
+                 group->name, group->residency);
         fail_now(sink, CMX_ERR_RESIDENCY, msg);
         return NULL;
     }
@@ -561,7 +562,8 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
                  "no target of model '%.64s' is in residency '%.32s' (required by %s); the "
                  "request was not sent anywhere",
                  group->name, route->residency,
-                 call->residency ? "the x-cloudmux-residency header" : "the model's configuration");
+                 call->residency ? (call->residency_rule ? call->residency_rule : "the request")
+                                 : "the model's configuration");
         fail_now(sink, CMX_ERR_RESIDENCY, msg);
         return NULL;
     }

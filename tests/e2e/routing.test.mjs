@@ -162,3 +162,39 @@ models:
     }
   });
 });
+
+describe('residency per API key', () => {
+  test('a key tied to a region keeps its requests there; other keys are free', async () => {
+    const gw3 = await startCloudmux({
+      env: { K_EU: 'sk-eu-team', K_ANY: 'sk-global-team' },
+      configYaml: `
+server:
+  api_keys:
+    - { key: env:K_EU, residency: eu }
+    - env:K_ANY
+providers:
+  eu-a: { type: openai, base_url: "${eu.baseURL}", residency: eu }
+  us-a: { type: openai, base_url: "${us.baseURL}", residency: us }
+models:
+  eu-down: { breaker: false, targets: [ { provider: eu-a, model: "gpt-4o-mini+fault:status=503" }, { provider: us-a, model: gpt-4o-mini } ] }
+`,
+    });
+    try {
+      const ask = (key, headers = {}) =>
+        httpRequest(`${gw3.baseURL}/chat/completions`, { body: chatBody('eu-down', 'x'), headers: { authorization: `Bearer ${key}`, ...headers } });
+      us.resetStats();
+      const bound = await ask('sk-eu-team');
+      assert.equal(bound.status, 503, bound.body);
+      assert.equal(us.stats().total, 0, 'an EU-bound key reached the US deployment');
+      const free = await ask('sk-global-team');
+      assert.equal(free.status, 200, free.body);
+      assert.equal(free.headers['x-cloudmux-provider'], 'us-a');
+      const conflict = await ask('sk-eu-team', { 'x-cloudmux-residency': 'us' });
+      assert.equal(conflict.status, 403, conflict.body);
+      assert.match(JSON.parse(conflict.body).error.message, /API key/);
+      assert.ok(!gw3.stdout().includes('sk-eu-team') && !gw3.stderr().includes('sk-eu-team'));
+    } finally {
+      await gw3.stop();
+    }
+  });
+});
