@@ -137,6 +137,9 @@ static void free_group(cmx_model_group *g)
     free(g->targets);
     free(g->strategy);
     free(g->residency);
+    for (size_t i = 0; i < g->cascade.n_refusal_prefixes; i++)
+        free(g->cascade.refusal_prefixes[i]);
+    free(g->cascade.refusal_prefixes);
     if (g->shadow) {
         free(g->shadow->provider_name);
         free(g->shadow->model);

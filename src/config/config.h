@@ -105,7 +105,8 @@ typedef struct cmx_target_config {
 
 /* Strategy names as written in config; the router maps them to its own. */
 #define CMX_STRATEGY_NAMES                                                                         \
-    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency", "cheapest"
+    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency", "cheapest",   \
+        "cascade"
 
 typedef struct cmx_breaker_settings {
     int enabled;                   /* default 1 */
@@ -141,6 +142,15 @@ typedef struct cmx_fallback_list {
     size_t n;
 } cmx_fallback_list;
 
+/* The cascade strategy's check of an answer before it is accepted. */
+typedef struct cmx_cascade_config {
+    uint32_t min_length;        /* shorter answers escalate; default 1 */
+    char **refusal_prefixes;    /* answers starting so escalate (case-insensitive) */
+    size_t n_refusal_prefixes;
+    uint32_t max_escalations;   /* default 2 */
+    double max_cost_usd;        /* stop escalating past this spend; 0 = no cap */
+} cmx_cascade_config;
+
 typedef struct cmx_model_group {
     char *name;            /* what clients send as "model" */
     cmx_target_config *targets;
@@ -152,6 +162,7 @@ typedef struct cmx_model_group {
     cmx_breaker_settings breaker;
     char *residency;       /* only targets whose provider has this tag; NULL: any */
     cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
+    cmx_cascade_config cascade;
     cmx_target_config *shadow; /* standby target mirrored to, or NULL */
     double shadow_percent;     /* share of requests mirrored, 0..100 */
     int line;

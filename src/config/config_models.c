@@ -24,7 +24,10 @@ static const char *const group_keys[] = {"targets",
                                          "context_window_fallbacks",
                                          "content_policy_fallbacks",
                                          "shadow",
+                                         "cascade",
                                          NULL};
+static const char *const cascade_keys[] = {"min_length", "refusal_prefixes", "max_escalations",
+                                           "max_cost_usd", NULL};
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
@@ -192,7 +195,8 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
         if (!known)
             cmx_cfg_error(ctx, cmx_ytree_get(v, "strategy"),
                           "%s.strategy: unknown strategy '%.64s' (expected one of: priority, "
-                          "round-robin, weighted, random, least-busy, least-latency, cheapest)",
+                          "round-robin, weighted, random, least-busy, least-latency, cheapest, "
+                          "cascade)",
                           path, g->strategy);
     }
     uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);
@@ -207,6 +211,35 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
                             fallback_keys[k]);
+
+    const cmx_ynode *cc = cmx_ytree_get(v, "cascade");
+    if (cc) {
+        snprintf(sub, sizeof sub, "%s.cascade", path);
+        if (cc->kind != CMX_YNODE_MAP) {
+            cmx_cfg_error(ctx, cc, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(cc));
+        } else {
+            cmx_cascade_config *c = &g->cascade;
+            cmx_cfg_check_map(ctx, cc, sub, cascade_keys);
+            uint32_key(ctx, cc, sub, "min_length", 0, 1000000, &c->min_length);
+            uint32_key(ctx, cc, sub, "max_escalations", 0, 64, &c->max_escalations);
+            cmx_cfg_double(ctx, cc, sub, "max_cost_usd", 0, 1e6, &c->max_cost_usd);
+            const cmx_ynode *rp = cmx_ytree_get(cc, "refusal_prefixes");
+            if (rp && rp->kind != CMX_YNODE_SEQ) {
+                cmx_cfg_error(ctx, rp, "%s.refusal_prefixes: expected a list of strings, got %s",
+                              sub, cmx_ynode_kind_name(rp));
+            } else if (rp && rp->n_items) {
+                c->refusal_prefixes = calloc(rp->n_items, sizeof *c->refusal_prefixes);
+                if (!c->refusal_prefixes) {
+                    ctx->oom = 1;
+                } else {
+                    for (size_t i = 0; i < rp->n_items; i++)
+                        if (rp->items[i]->kind == CMX_YNODE_SCALAR && !rp->items[i]->is_null)
+                            c->refusal_prefixes[c->n_refusal_prefixes++] =
+                                cmx_cfg_strdup(ctx, rp->items[i]->text);
+                }
+            }
+        }
+    }
 
     const cmx_ynode *sh = cmx_ytree_get(v, "shadow");
     if (sh) {
@@ -268,6 +301,8 @@ static void set_group_defaults(cmx_cfg_ctx *ctx, cmx_model_group *g)
     g->timeout_ms = 600000;
     g->retry = (cmx_retry_settings){100, 5000, 30000, 20, 10};
     g->breaker = (cmx_breaker_settings){1, 5, 50, 30000, 20, 30000, 300000, 1};
+    g->cascade.min_length = 1;
+    g->cascade.max_escalations = 2;
 }
 
 static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *name_node,

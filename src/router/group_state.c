@@ -14,6 +14,9 @@ struct cmx_router_shared {
 static cmx_strategy_kind strategy_kind(const char *name)
 {
     cmx_strategy_kind kind = CMX_STRATEGY_PRIORITY;
+    /* A cascade climbs from the cheapest target up: the cheapest order. */
+    if (name && strcmp(name, "cascade") == 0)
+        return CMX_STRATEGY_CHEAPEST;
     if (name)
         cmx_strategy_kind_from_name(name, &kind);
     return kind;

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "router/admission.h"
+#include "router/cascade.h"
 
 #define RETRY_AFTER_MARGIN_MS 5
 
@@ -57,6 +58,11 @@ struct cmx_route {
     uint64_t tokens_reserved; /* counted against the target's tpm */
     cmx_deadline deadline;
     int committed;            /* a stream chunk reached the client */
+    unsigned escalations;     /* cascade: answers rejected so far */
+    double spent_usd;         /* cascade: what the attempts so far cost */
+    char *kept_body;          /* cascade: the last rejected answer, delivered if */
+    size_t kept_len;          /* every escalation fails */
+    const char *kept_provider, *kept_model;
     cmx_route_result result;
     cmx_attempt_record *records;
     size_t records_cap;
@@ -208,6 +214,16 @@ static void all_failed_error(const cmx_route *route, cmx_error *out)
 
 static void fail_route(cmx_route *route, const cmx_error *err)
 {
+    if (route->kept_body) {
+        /* Every escalation failed: the answer the cascade rejected is still
+         * an answer, and better than an error. */
+        route->result.provider = route->kept_provider;
+        route->result.model = route->kept_model;
+        route_end(route);
+        route->sink.on_response(route->sink.ctx, &route->result, route->kept_body,
+                                route->kept_len);
+        return;
+    }
     cmx_error final;
     if (!err || cmx_err_fails_over(err->kind)) {
         all_failed_error(route, &final);
@@ -311,6 +327,43 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
     return 1;
 }
 
+/* Cascade: judges a whole answer; when it fails the check and the caps
+ * allow, keeps it and moves on to the next (pricier) target.  Returns 1 when
+ * the route went on. */
+static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body,
+                             size_t len)
+{
+    const cmx_model_group *g = route->group;
+    if (strcmp(g->strategy, "cascade") != 0 || !body || route->call.scan->stream ||
+        route->call.api != CMX_API_CHAT)
+        return 0;
+    const cmx_target_price *price = &g->targets[route->current].price;
+    if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
+        route->spent_usd += ((double)usage->prompt_tokens * price->input +
+                             (double)usage->completion_tokens * price->output) /
+                            1e6;
+    if (route->escalations >= g->cascade.max_escalations || route->next >= route->n_order)
+        return 0;
+    const cmx_target_price *next = &g->targets[route->order[route->next]].price;
+    double next_cost = next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6
+                                   : 0;
+    if (g->cascade.max_cost_usd > 0 && route->spent_usd + next_cost > g->cascade.max_cost_usd)
+        return 0;
+    const char *reason = cmx_cascade_reject_reason(g, &route->call, body, len);
+    if (!reason)
+        return 0;
+    route->escalations++;
+    route->kept_body = cmx_arena_strndup(route->call.arena, body, len);
+    route->kept_len = len;
+    route->kept_provider = route->result.provider;
+    route->kept_model = route->result.model;
+    cmx_attempt_record *rec = &route->records[route->result.attempts - 1];
+    rec->message = cmx_arena_sprintf(route->call.arena, "answer rejected by the cascade check: %s",
+                                     reason);
+    try_next_target(route);
+    return 1;
+}
+
 static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len)
 {
@@ -327,6 +380,8 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
                                         usage->total_tokens - (int64_t)route->tokens_reserved);
     }
 
+    if (ok && cascade_escalates(route, usage, body, len))
+        return;
     if (ok) {
         route_end(route);
         if (route->call.api == CMX_API_CHAT && route->call.scan->stream) {
@@ -407,7 +462,7 @@ static void queue_group(cmx_route *route, const cmx_model_group *g)
  * price.  A target without a known price sorts after every priced one. */
 static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
 {
-    if (strcmp(g->strategy, "cheapest") != 0)
+    if (strcmp(g->strategy, "cheapest") != 0 && strcmp(g->strategy, "cascade") != 0)
         return NULL;
     double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
     if (!costs)

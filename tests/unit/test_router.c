@@ -92,6 +92,9 @@ static const char *config_yaml =
     "  healthy: {type: mock, latency: 1ms, stream_chunks: 3, content: \"hello there\"}\n"
     "  sluggish: {type: mock, latency: 5s, timeouts: {first_byte: 20ms}}\n"
     "  glacial: {type: mock, latency: 5s}\n"
+    "  terse: {type: mock, content: \"No.\"}\n"
+    "  refuser: {type: mock, content: \"I can't help with that, sorry about it.\"}\n"
+    "  thorough: {type: mock, content: \"A complete and helpful answer.\"}\n"
     "  standby: {type: mock, latency: 50ms, failure_rate: 1}\n"
     "models:\n"
     "  failover: {targets: [{provider: down}, {provider: limited}, {provider: healthy}]}\n"
@@ -110,6 +113,16 @@ static const char *config_yaml =
     "                                        {provider: healthy, model: b, weight: 1}]}\n"
     "  deadline: {timeout: 30ms, targets: [{provider: glacial}, {provider: healthy}]}\n"
     "  falls_back: {fallbacks: [healthy_only], targets: [{provider: down}]}\n"
+    "  climb: {strategy: cascade, cascade: {min_length: 10, refusal_prefixes: [\"i can't\"]},\n"
+    "         targets: [{provider: thorough, price: {input: 10, output: 30}},\n"
+    "                   {provider: terse, price: {input: 0.1, output: 0.1}},\n"
+    "                   {provider: refuser, price: {input: 1, output: 1}}]}\n"
+    "  climb_capped: {strategy: cascade, cascade: {min_length: 10, max_escalations: 0},\n"
+    "         targets: [{provider: thorough, price: {input: 10, output: 30}},\n"
+    "                   {provider: terse, price: {input: 0.1, output: 0.1}}]}\n"
+    "  climb_blocked: {strategy: cascade, cascade: {min_length: 10}, breaker: false,\n"
+    "         targets: [{provider: down, price: {input: 10, output: 30}},\n"
+    "                   {provider: terse, price: {input: 0.1, output: 0.1}}]}\n"
     "  thrifty: {strategy: cheapest, targets: [\n"
     "      {provider: healthy, model: unpriced},\n"
     "      {provider: healthy, model: premium, price: {input: 5, output: 15}},\n"
@@ -413,6 +426,35 @@ static void cheapest_tries_targets_by_price_and_unpriced_last(void **state)
     assert_non_null(strstr(o.body, "\"model\":\"budget\""));
 }
 
+static void cascade_escalates_past_short_and_refusing_answers(void **state)
+{
+    outcome o;
+    run(*state, "climb", 0, 0, &o);
+    /* terse (cheapest) is too short, refuser refuses, thorough answers */
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 3);
+    assert_string_equal(o.provider, "thorough");
+    assert_non_null(strstr(o.body, "A complete and helpful answer."));
+}
+
+static void cascade_stops_at_its_escalation_cap(void **state)
+{
+    outcome o;
+    run(*state, "climb_capped", 0, 0, &o);
+    assert_int_equal(o.attempts, 1);
+    assert_non_null(strstr(o.body, "\"content\":\"No.\""));
+}
+
+static void cascade_keeps_the_rejected_answer_when_escalation_fails(void **state)
+{
+    outcome o;
+    run(*state, "climb_blocked", 0, 0, &o);
+    assert_int_equal(o.responses, 1);
+    assert_int_equal(o.attempts, 2);
+    assert_string_equal(o.provider, "terse");
+    assert_non_null(strstr(o.body, "\"content\":\"No.\""));
+}
+
 static void shadow_traffic_never_delays_the_client_and_is_counted_apart(void **state)
 {
     fixture *f = *state;
@@ -499,6 +541,9 @@ int main(void)
         cmocka_unit_test(residency_is_never_violated_in_any_failure_combination),
         cmocka_unit_test(residency_with_no_target_inside_is_refused_before_sending),
         cmocka_unit_test(cheapest_tries_targets_by_price_and_unpriced_last),
+        cmocka_unit_test(cascade_escalates_past_short_and_refusing_answers),
+        cmocka_unit_test(cascade_stops_at_its_escalation_cap),
+        cmocka_unit_test(cascade_keeps_the_rejected_answer_when_escalation_fails),
         cmocka_unit_test(shadow_traffic_never_delays_the_client_and_is_counted_apart),
         cmocka_unit_test(stream_fails_over_before_its_first_chunk),
         cmocka_unit_test(stream_without_include_usage_has_no_usage_chunk),
