@@ -11,6 +11,7 @@
  * the other workers' shards and the shared router state; they cost a few
  * tens of microseconds and are off the request path. */
 #include "admin.h"
+#include "auth.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -24,19 +25,6 @@
 #include "router/group_state.h"
 
 /* Bearer token against every admin key; constant-time compares, all of them. */
-static int admin_authorized(const cmx_server_config *sc, const cmx_http_request *req)
-{
-    const cmx_slice *auth = cmx_http_header_get(req, "authorization");
-    if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
-        return 0;
-    const char *token = auth->ptr + 7;
-    size_t token_len = auth->len - 7;
-    int ok = 0;
-    for (size_t i = 0; i < sc->n_admin_keys; i++)
-        ok |= cmx_secure_eq(token, token_len, sc->admin_keys[i], strlen(sc->admin_keys[i]));
-    return ok;
-}
-
 /* "2025-01-31T12:00:00.250Z" */
 static void iso_time(uint64_t wall_ms, char *out, size_t n)
 {
@@ -133,7 +121,7 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
                         NULL, NULL);
         return;
     }
-    if (sc->n_admin_keys > 0 && !admin_authorized(sc, c->req)) {
+    if (sc->n_admin_keys > 0 && cmx_bearer_match(c->req, sc->admin_keys, sc->n_admin_keys) < 0) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_admin_key",
                         "missing or invalid admin key: send 'Authorization: Bearer <key>' with "
                         "one of the keys in server.admin_keys",

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "admin.h"
+#include "auth.h"
 #include "completions.h"
 #include "reply.h"
 
@@ -88,26 +89,16 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
     return id;
 }
 
-/* Bearer token against every configured key; each compare is constant-time
- * and all keys are compared, so timing tells nothing about which matched.
- * Returns the matching key's index, AUTH_OFF when no keys are configured,
- * AUTH_REFUSED when the request has none of them. */
+/* Which client key the request carries: its index, AUTH_OFF when no keys are
+ * configured, AUTH_REFUSED when it has none of them. */
 #define AUTH_OFF SIZE_MAX
 #define AUTH_REFUSED (SIZE_MAX - 1)
 static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req)
 {
     if (sc->n_api_keys == 0)
         return AUTH_OFF;
-    const cmx_slice *auth = cmx_http_header_get(req, "authorization");
-    if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
-        return AUTH_REFUSED;
-    const char *token = auth->ptr + 7;
-    size_t token_len = auth->len - 7;
-    size_t match = AUTH_REFUSED;
-    for (size_t i = 0; i < sc->n_api_keys; i++)
-        if (cmx_secure_eq(token, token_len, sc->api_keys[i], strlen(sc->api_keys[i])))
-            match = i;
-    return match;
+    long i = cmx_bearer_match(req, sc->api_keys, sc->n_api_keys);
+    return i < 0 ? AUTH_REFUSED : (size_t)i;
 }
 
 cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
