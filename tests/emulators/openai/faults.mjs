@@ -15,6 +15,8 @@
 // Precedence: request directive, then model suffix, then run faults (oldest
 // first).  Numbers are parsed as numbers; everything else stays a string.
 
+import { faultLanguage, stripDirectives } from '../common/faults.mjs';
+
 export const FAULT_KINDS = new Set([
   'status', // any HTTP status with an OpenAI-shaped error body
   'hang', // accept the request and never answer
@@ -27,69 +29,5 @@ export const FAULT_KINDS = new Set([
   'garbage_sse', // 200 text/event-stream with malformed events
 ]);
 
-function coerce(value) {
-  if (value === undefined) return true;
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  return value;
-}
-
-// Parses a SPEC string into {fault, ...params}; throws on an unknown kind so
-// a typo in a test fails loudly instead of silently answering normally.
-export function parseFaultSpec(spec) {
-  const parts = String(spec)
-    .trim()
-    .split(/[\s,]+/)
-    .filter(Boolean);
-  if (parts.length === 0) throw new Error('empty fault spec');
-  const [kindPart, ...rest] = parts;
-  const eq = kindPart.indexOf('=');
-  const fault = eq < 0 ? kindPart : kindPart.slice(0, eq);
-  if (!FAULT_KINDS.has(fault)) throw new Error(`unknown fault '${fault}'`);
-  const out = { fault };
-  if (eq >= 0) out[fault] = coerce(kindPart.slice(eq + 1));
-  for (const p of rest) {
-    const i = p.indexOf('=');
-    if (i < 0) out[p] = true;
-    else out[p.slice(0, i)] = coerce(p.slice(i + 1));
-  }
-  return out;
-}
-
-// Normalises a control-endpoint body into a fault object.
-export function faultFromJSON(body) {
-  if (!body || typeof body !== 'object') throw new Error('fault body must be a JSON object');
-  let f;
-  if (typeof body.spec === 'string') f = { ...parseFaultSpec(body.spec) };
-  else {
-    if (!FAULT_KINDS.has(body.fault)) throw new Error(`unknown fault '${body.fault}'`);
-    f = { ...body };
-  }
-  for (const k of ['count', 'model', 'path']) if (body[k] !== undefined) f[k] = body[k];
-  delete f.spec;
-  return f;
-}
-
-const MODEL_FAULT = /\+fault:(.*)$/;
-const DIRECTIVE = /\[\[fault:([^\]]*)\]\]/;
-
-// "gpt-4o-mini+fault:hang" → {base: "gpt-4o-mini", fault: {fault: "hang"}}.
-export function splitModel(model) {
-  if (typeof model !== 'string') return { base: model, fault: null };
-  const m = MODEL_FAULT.exec(model);
-  if (!m) return { base: model, fault: null };
-  return { base: model.slice(0, m.index), fault: parseFaultSpec(m[1]) };
-}
-
-export function directiveIn(text) {
-  const m = DIRECTIVE.exec(text || '');
-  return m ? parseFaultSpec(m[1]) : null;
-}
-
-// Removes directives such as [[fault:...]] and [[tool]] from text, so the
-// echoed answer only contains what the user "said".
-export function stripDirectives(text) {
-  return (text || '')
-    .replace(/\[\[[^\]]*\]\]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
+export const { parseFaultSpec, faultFromJSON, splitModel, directiveIn } = faultLanguage(FAULT_KINDS);
+export { stripDirectives };
