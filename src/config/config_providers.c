@@ -16,12 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",       "timeouts", "base_url",  "api_key",
-                                          "organization", "tls_verify", "ca_file", "residency",
-                                          NULL};
-static const char *const mock_keys[] = {
-    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
+static const char *const openai_keys[] = {"type",    "timeouts",     "base_url",
+                                          "api_key", "organization", "tls_verify",
+                                          "ca_file", "residency",    NULL};
+static const char *const mock_keys[] = {"type",
+                                        "timeouts",
+                                        "latency",
+                                        "chunk_interval",
+                                        "failure_rate",
+                                        "failure_status",
+                                        "stream_chunks",
+                                        "content",
+                                        "seed",
+                                        "residency",
+                                        NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",
@@ -33,18 +41,10 @@ static const char *const anthropic_keys[] = {"type",
                                              "ca_file",
                                              "residency",
                                              NULL};
-static const char *const bedrock_keys[] = {"type",
-                                           "timeouts",
-                                           "region",
-                                           "endpoint_url",
-                                           "access_key_id",
-                                           "secret_access_key",
-                                           "session_token",
-                                           "drop_unsupported_params",
-                                           "tls_verify",
-                                           "ca_file",
-                                           "residency",
-                                           NULL};
+static const char *const bedrock_keys[] = {
+    "type",          "timeouts",          "region",        "endpoint_url",
+    "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
+    "tls_verify",    "ca_file",           "residency",     NULL};
 static const char *const all_keys[] = {"type",
                                        "timeouts",
                                        "base_url",
@@ -280,20 +280,20 @@ static int valid_region(const char *s)
     return 1;
 }
 
-/* A credential from the config, else from the environment variable.  The
+/* A credential from the config, or from the environment variable.  The
  * fuller AWS chain (profiles, container and instance metadata, web identity)
  * is not read yet. */
-static void load_aws_secret(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
-                            const char *key, const char *env, char **out)
+static void load_aws_secret(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, const char *key,
+                            const char *env, char **out)
 {
     char sub[192];
-    const cmx_ynode *node = cmx_ytree_get(v, key);
+    const cmx_ynode *node = v ? cmx_ytree_get(v, key) : NULL;
     if (node) {
         snprintf(sub, sizeof sub, "%s.%s", path, key);
         cmx_cfg_secret(ctx, node, sub, out);
         return;
     }
-    const char *value = getenv(env);
+    const char *value = env ? getenv(env) : NULL;
     if (value && *value) {
         *out = cmx_cfg_strdup(ctx, value);
     }
@@ -320,7 +320,8 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
             cmx_cfg_error(ctx, u,
                           "%s.endpoint_url: expected an http:// or https:// URL with a host, got "
                           "%s",
-                          path, has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+                          path,
+                          has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
         } else {
             p->base_url = cmx_cfg_strdup(ctx, u->text);
             size_t n = p->base_url ? strlen(p->base_url) : 0;
@@ -332,10 +333,16 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
         snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
         p->base_url = cmx_cfg_strdup(ctx, url);
     }
-    load_aws_secret(ctx, v, path, "access_key_id", "AWS_ACCESS_KEY_ID", &p->access_key_id);
-    load_aws_secret(ctx, v, path, "secret_access_key", "AWS_SECRET_ACCESS_KEY",
-                    &p->secret_access_key);
-    load_aws_secret(ctx, v, path, "session_token", "AWS_SESSION_TOKEN", &p->session_token);
+    /* Credentials come whole from one place, as AWS's own clients take them:
+     * a key pair in the config never gets the environment's session token. */
+    int from_config = cmx_ytree_get(v, "access_key_id") || cmx_ytree_get(v, "secret_access_key") ||
+                      cmx_ytree_get(v, "session_token");
+    load_aws_secret(ctx, from_config ? v : NULL, path, "access_key_id",
+                    from_config ? NULL : "AWS_ACCESS_KEY_ID", &p->access_key_id);
+    load_aws_secret(ctx, from_config ? v : NULL, path, "secret_access_key",
+                    from_config ? NULL : "AWS_SECRET_ACCESS_KEY", &p->secret_access_key);
+    load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
+                    from_config ? NULL : "AWS_SESSION_TOKEN", &p->session_token);
     if (!p->access_key_id || !p->secret_access_key)
         cmx_cfg_error(ctx, name_node,
                       "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "

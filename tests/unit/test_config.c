@@ -643,9 +643,9 @@ static const broken_case broken_cases[] = {
      "upstream.https_proxy: expected a proxy URL"},
     {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
     {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
-     "providers.m: missing required key 'type' (openai, anthropic or mock)"},
+     "providers.m: missing required key 'type' (openai, anthropic, bedrock or mock)"},
     {"provider with unknown type", "providers:\n  m:\n    type: azure\n", 3,
-     "providers.m.type: expected openai, anthropic or mock, got 'azure'"},
+     "providers.m.type: expected openai, anthropic, bedrock or mock, got 'azure'"},
     {"provider is empty", "providers:\n  m:\n", 2,
      "providers.m: expected a mapping with at least 'type', got an empty value"},
     {"provider name with a space", "providers:\n  \"my prov\":\n    type: mock\n", 2,
@@ -732,19 +732,33 @@ static const broken_case broken_cases[] = {
      "models.g: expected a list of targets ({provider: NAME, model: MODEL}), got a string"},
     {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
      "invalid model group name 'my group'"},
-    {"unknown strategy", MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n",
-     6, "unknown strategy 'fastest'"},
-    {"num_retries too high", MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n",
-     6, "num_retries"},
+    {"unknown strategy",
+     MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n", 6,
+     "unknown strategy 'fastest'"},
+    {"num_retries too high",
+     MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n", 6, "num_retries"},
     {"breaker neither mapping nor false",
      MOCK_P "models:\n  g:\n    breaker: maybe\n    targets: [{provider: m}]\n", 6,
      "expected a mapping or false"},
-    {"unknown retry key", MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n",
-     6, "unknown key 'bsae'"},
+    {"unknown retry key",
+     MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n", 6,
+     "unknown key 'bsae'"},
     {"error rate over 100",
      MOCK_P "models:\n  g:\n    breaker: {error_rate: 150}\n    targets: [{provider: m}]\n", 6,
      "error_rate"},
     {"weight zero", MOCK_P "models:\n  g: [{provider: m, weight: 0}]\n", 5, "weight"},
+    {"bedrock without region",
+     "providers:\n  b:\n    type: bedrock\n    access_key_id: env:HOME\n"
+     "    secret_access_key: env:HOME\n",
+     2, "providers.b: missing required key 'region'"},
+    {"bedrock with a bad region",
+     "providers:\n  b:\n    type: bedrock\n    region: Eu West\n    access_key_id: env:HOME\n"
+     "    secret_access_key: env:HOME\n",
+     4, "providers.b.region: expected an AWS region such as us-east-1, got 'Eu West'"},
+    {"base_url on a bedrock provider",
+     "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    base_url: http://x\n"
+     "    access_key_id: env:HOME\n    secret_access_key: env:HOME\n",
+     5, "key 'base_url' is only valid for openai or anthropic providers (this one is bedrock)"},
 };
 
 static void anthropic_provider_gets_its_defaults_and_keys(void **state)
@@ -788,6 +802,63 @@ static void anthropic_provider_gets_its_defaults_and_keys(void **state)
     assert_int_equal(eu->drop_unsupported_params, 1);
     assert_int_equal(eu->timeouts.first_byte_ms, 5000);
     cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void bedrock_provider_takes_its_keys_from_config_or_environment(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_AWS_ID", "AKIDEXAMPLE", 1);
+    setenv("CMX_TEST_AWS_SECRET", "wJalrXUtnFEMI", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secretfromenv", 1);
+    setenv("AWS_SESSION_TOKEN", "tokenfromenv", 1);
+    const char *yaml = "providers:\n"
+                       "  aws:\n"
+                       "    type: bedrock\n"
+                       "    region: eu-west-1\n"
+                       "    access_key_id: env:CMX_TEST_AWS_ID\n"
+                       "    secret_access_key: env:CMX_TEST_AWS_SECRET\n"
+                       "  aws-vpc:\n"
+                       "    type: bedrock\n"
+                       "    region: us-east-1\n"
+                       "    endpoint_url: http://127.0.0.1:9999/\n"
+                       "    drop_unsupported_params: true\n"
+                       "models:\n"
+                       "  g:\n"
+                       "    - provider: aws\n"
+                       "      model: anthropic.claude-3-haiku-20240307-v1:0\n"
+                       "    - provider: aws-vpc\n"
+                       "      model: us.amazon.nova-lite-v1:0\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "aws");
+    assert_int_equal(p->type, CMX_PROVIDER_BEDROCK);
+    assert_string_equal(p->region, "eu-west-1");
+    assert_string_equal(p->base_url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+    assert_string_equal(p->access_key_id, "AKIDEXAMPLE");
+    assert_string_equal(p->secret_access_key, "wJalrXUtnFEMI");
+    /* the config names a key pair: the environment's token is not mixed in */
+    assert_null(p->session_token);
+    const cmx_provider_config *v = cmx_config_find_provider(c, "aws-vpc");
+    assert_string_equal(v->base_url, "http://127.0.0.1:9999");
+    assert_string_equal(v->access_key_id, "AKIDFROMENV");
+    assert_string_equal(v->secret_access_key, "secretfromenv");
+    assert_string_equal(v->session_token, "tokenfromenv");
+    assert_int_equal(v->drop_unsupported_params, 1);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
+    assert_null(c);
+    int found = 0;
+    for (size_t i = 0; i < d.n_errors; i++)
+        found |= strstr(d.errors[i], "no AWS credentials") != NULL;
+    assert_true(found);
     cmx_config_diag_free(&d);
 }
 
@@ -1019,16 +1090,17 @@ static void ca_file_is_resolved_relative_to_the_config(void **state)
 
 static void routing_keys_load_with_their_defaults(void **state)
 {
-    const char *yaml = MOCK_P "models:\n"
-                       "  tuned:\n"
-                       "    strategy: least-latency\n"
-                       "    num_retries: 2\n"
-                       "    timeout: 45s\n"
-                       "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
-                       "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
-                       "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
-                       "  plain: [{provider: m}]\n"
-                       "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
+    const char *yaml =
+        MOCK_P "models:\n"
+               "  tuned:\n"
+               "    strategy: least-latency\n"
+               "    num_retries: 2\n"
+               "    timeout: 45s\n"
+               "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
+               "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
+               "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
+               "  plain: [{provider: m}]\n"
+               "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
     cmx_config_diag d = {0};
     cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "routing.yaml", &d);
     assert_non_null(c);
@@ -1076,6 +1148,7 @@ int main(void)
         cmocka_unit_test(inline_secret_loads_with_a_warning_that_hides_the_value),
         cmocka_unit_test(secret_values_appear_in_no_message),
         cmocka_unit_test(anthropic_provider_gets_its_defaults_and_keys),
+        cmocka_unit_test(bedrock_provider_takes_its_keys_from_config_or_environment),
         cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
         cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
         cmocka_unit_test(errors_carry_the_column_too),

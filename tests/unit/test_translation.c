@@ -202,9 +202,8 @@ static void bedrock_encode_line(const char *line, size_t len, cmx_buf *wire)
     h[1].name = exception ? ":exception-type" : ":event-type";
     h[1].name_len = strlen(h[1].name);
     cmx_error err;
-    assert_int_equal(cmx_eventstream_encode(wire, h, 3, sp2 + 1, (size_t)(line + len - sp2 - 1),
-                                            &err),
-                     CMX_OK);
+    assert_int_equal(
+        cmx_eventstream_encode(wire, h, 3, sp2 + 1, (size_t)(line + len - sp2 - 1), &err), CMX_OK);
 }
 
 static void bedrock_stream(const char *text, size_t len, const json_t *opt, cmx_buf *out)
