@@ -732,17 +732,15 @@ static const broken_case broken_cases[] = {
      "models.g: expected a list of targets ({provider: NAME, model: MODEL}), got a string"},
     {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
      "invalid model group name 'my group'"},
-    {"unknown strategy",
-     MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n", 6,
-     "unknown strategy 'fastest'"},
-    {"num_retries too high",
-     MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n", 6, "num_retries"},
+    {"unknown strategy", MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n",
+     6, "unknown strategy 'fastest'"},
+    {"num_retries too high", MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n",
+     6, "num_retries"},
     {"breaker neither mapping nor false",
      MOCK_P "models:\n  g:\n    breaker: maybe\n    targets: [{provider: m}]\n", 6,
      "expected a mapping or false"},
-    {"unknown retry key",
-     MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n", 6,
-     "unknown key 'bsae'"},
+    {"unknown retry key", MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n",
+     6, "unknown key 'bsae'"},
     {"error rate over 100",
      MOCK_P "models:\n  g:\n    breaker: {error_rate: 150}\n    targets: [{provider: m}]\n", 6,
      "error_rate"},
@@ -1090,17 +1088,16 @@ static void ca_file_is_resolved_relative_to_the_config(void **state)
 
 static void routing_keys_load_with_their_defaults(void **state)
 {
-    const char *yaml =
-        MOCK_P "models:\n"
-               "  tuned:\n"
-               "    strategy: least-latency\n"
-               "    num_retries: 2\n"
-               "    timeout: 45s\n"
-               "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
-               "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
-               "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
-               "  plain: [{provider: m}]\n"
-               "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
+    const char *yaml = MOCK_P "models:\n"
+                       "  tuned:\n"
+                       "    strategy: least-latency\n"
+                       "    num_retries: 2\n"
+                       "    timeout: 45s\n"
+                       "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
+                       "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
+                       "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
+                       "  plain: [{provider: m}]\n"
+                       "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
     cmx_config_diag d = {0};
     cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "routing.yaml", &d);
     assert_non_null(c);
@@ -1148,10 +1145,10 @@ int main(void)
         cmocka_unit_test(inline_secret_loads_with_a_warning_that_hides_the_value),
         cmocka_unit_test(secret_values_appear_in_no_message),
         cmocka_unit_test(anthropic_provider_gets_its_defaults_and_keys),
-        cmocka_unit_test(bedrock_provider_takes_its_keys_from_config_or_environment),
         cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
         cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
         cmocka_unit_test(errors_carry_the_column_too),
+        cmocka_unit_test(bedrock_provider_takes_its_keys_from_config_or_environment),
         cmocka_unit_test(missing_file_is_one_precise_error),
         cmocka_unit_test(null_diag_is_allowed),
         cmocka_unit_test(snapshot_lives_until_the_last_reference_goes),
