@@ -85,6 +85,9 @@ async function checkSignature(req, rawPath, body, creds) {
     region: auth.region,
     service: 'bedrock',
     sha256: Sha256,
+    // The signer adds and signs x-amz-content-sha256 by default; AWS only
+    // checks it when the client signed it.
+    applyChecksum: auth.signedHeaders.includes('x-amz-content-sha256'),
   });
   const queryObj = Object.fromEntries(new URLSearchParams(query));
   const signed = await signer.sign(
@@ -258,6 +261,7 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
         return res.end();
       }
       if (f?.fault === 'cut_stream' && i === after) {
+        await sleep(50); // let what was written reach the client first
         if (res.stream) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
         else res.socket?.destroy();
         return;
