@@ -17,7 +17,7 @@ import OpenAI from 'openai';
 
 import { startEmulator as startBedrock } from '../emulators/bedrock/index.mjs';
 import { startEmulator as startOpenAI } from '../emulators/openai/index.mjs';
-import { assertOpenAIError, chatBody, httpRequest, startCloudmux } from './helpers.mjs';
+import { assertOpenAIError, chatBody, httpRequest, startCloudmux, waitFor } from './helpers.mjs';
 
 const CREDS = { accessKeyId: 'AKIDE2EBEDROCK7', secretAccessKey: 'bedrock-SECRET-e2e-4c1d9a', sessionToken: 'SESSIONTOKEN-e2e-88f2' };
 const MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
@@ -64,6 +64,14 @@ providers:
     secret_access_key: env:CMX_TEST_AWS_SECRET
     session_token: env:CMX_TEST_AWS_TOKEN
     drop_unsupported_params: true
+  aws-quick:
+    type: bedrock
+    region: us-east-1
+    endpoint_url: "${aws.baseURL}"
+    access_key_id: env:CMX_TEST_AWS_ID
+    secret_access_key: env:CMX_TEST_AWS_SECRET
+    session_token: env:CMX_TEST_AWS_TOKEN
+    timeouts: { connect: 1s, first_byte: 300ms, idle: 1s, total: 5s }
   aws-wrong:
     type: bedrock
     region: us-east-1
@@ -82,6 +90,7 @@ models:
   midstream: { targets: [ { provider: aws, model: "${MODEL}+fault:exception_event,after=4" }, { provider: gpt, model: gpt-4o-mini } ] }
   cut: { targets: [ { provider: aws, model: "${MODEL}+fault:cut_stream,after=4" } ] }
   limited: { targets: [ { provider: aws, model: "${MODEL}+fault:status=429,retry_after=7" } ] }
+  hang-to-gpt: { targets: [ { provider: aws-quick, model: "${MODEL}+fault:hang" }, { provider: gpt, model: gpt-4o-mini } ] }
   toolong: { targets: [ { provider: aws, model: "${MODEL}+fault:too_long" }, { provider: gpt, model: gpt-4o-mini } ] }
 `,
   });
@@ -236,6 +245,12 @@ describe('failures', () => {
     assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
   });
 
+  test('a Bedrock target that never answers times out and fails over', async () => {
+    const { data, response } = await client.chat.completions.create(chatBody('hang-to-gpt', 'patience')).withResponse();
+    assert.equal(data.choices[0].message.content, 'echo: patience');
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'gpt');
+  });
+
   test('ModelNotReadyException fails over too', async () => {
     const { response } = await client.chat.completions.create(chatBody('notready-to-gpt', 'again')).withResponse();
     assert.equal(response.headers.get('x-cloudmux-provider'), 'gpt');
@@ -296,6 +311,21 @@ describe('failures', () => {
     assert.match(e.message, /InvalidSignatureException/);
     assert.equal(lastRec().auth, 'InvalidSignatureException');
   });
+});
+
+test('usage reaches the access log, for whole answers and streams', async () => {
+  const r = await client.chat.completions.create(chatBody('claude', 'count these words'));
+  const stream = await client.chat.completions.create({ ...chatBody('claude', 'and these streamed ones'), stream: true });
+  for await (const c of stream) void c;
+  const lines = () =>
+    gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.provider === 'aws' && e.status === 200);
+  await waitFor(() => lines().some((e) => e.stream && e.completion_tokens === 5), { what: 'the stream access log line' });
+  assert.ok(lines().some((e) => !e.stream && e.prompt_tokens === r.usage.prompt_tokens && e.completion_tokens === r.usage.completion_tokens));
 });
 
 test('no credential appears in cloudmux output or answers', async () => {
