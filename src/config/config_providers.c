@@ -343,11 +343,21 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
                     from_config ? NULL : "AWS_SECRET_ACCESS_KEY", &p->secret_access_key);
     load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
                     from_config ? NULL : "AWS_SESSION_TOKEN", &p->session_token);
-    if (!p->access_key_id || !p->secret_access_key)
+    if (from_config) {
+        /* an unresolvable reference was reported where it stands */
+        static const char *const pair[] = {"access_key_id", "secret_access_key"};
+        for (size_t i = 0; i < 2; i++)
+            if (!cmx_ytree_get(v, pair[i]))
+                cmx_cfg_error(ctx, name_node,
+                              "%s: missing '%s' (credentials in the config need both "
+                              "access_key_id and secret_access_key)",
+                              path, pair[i]);
+    } else if (!p->access_key_id || !p->secret_access_key) {
         cmx_cfg_error(ctx, name_node,
                       "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "
                       "or file:PATH) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                       path);
+    }
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
     if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
         cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),

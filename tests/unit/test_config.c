@@ -757,6 +757,9 @@ static const broken_case broken_cases[] = {
      "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    base_url: http://x\n"
      "    access_key_id: env:HOME\n    secret_access_key: env:HOME\n",
      5, "key 'base_url' is only valid for openai or anthropic providers (this one is bedrock)"},
+    {"bedrock with half a key pair",
+     "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    access_key_id: env:HOME\n", 2,
+     "providers.b: missing 'secret_access_key'"},
 };
 
 static void anthropic_provider_gets_its_defaults_and_keys(void **state)
