@@ -123,6 +123,10 @@ static void free_provider(cmx_provider_config *p)
     free(p->residency);
     free(p->health.path);
     free(p->anthropic_version);
+    free(p->region);
+    free_secret(p->access_key_id);
+    free_secret(p->secret_access_key);
+    free_secret(p->session_token);
     free(p->ca_file);
     free(p->mock.content);
 }

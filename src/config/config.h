@@ -30,7 +30,8 @@ void cmx_config_diag_free(cmx_config_diag *d);
 typedef enum {
     CMX_PROVIDER_OPENAI = 0,
     CMX_PROVIDER_MOCK,
-    CMX_PROVIDER_ANTHROPIC
+    CMX_PROVIDER_ANTHROPIC,
+    CMX_PROVIDER_BEDROCK
 } cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
@@ -65,14 +66,22 @@ typedef struct cmx_health_check_config {
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock", "anthropic" */
+    char *type_name;       /* "openai", "mock", "anthropic", "bedrock" */
     char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
                               anthropic: default "https://api.anthropic.com" */
     char *api_key;         /* resolved secret or NULL; never log it */
     char *organization;    /* openai: optional OpenAI-Organization header */
     char *anthropic_version;     /* anthropic: default "2023-06-01" */
     uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
-    int drop_unsupported_params; /* anthropic: drop what it cannot do instead of 400 */
+    int drop_unsupported_params; /* anthropic, bedrock: drop what it cannot do instead of 400 */
+    /* bedrock: base_url holds endpoint_url (default
+     * https://bedrock-runtime.{region}.amazonaws.com).  The keys come from the
+     * config or, when absent there, from AWS_ACCESS_KEY_ID,
+     * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at load; never log them. */
+    char *region;            /* bedrock: required, e.g. "eu-west-1" */
+    char *access_key_id;     /* bedrock: resolved secret */
+    char *secret_access_key; /* bedrock: resolved secret */
+    char *session_token;     /* bedrock: resolved secret or NULL */
     int tls_verify;        /* default 1 */
     char *ca_file;         /* NULL: system store */
     char *residency;       /* region tag such as "eu"; NULL: none declared */

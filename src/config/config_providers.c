@@ -35,6 +35,10 @@ static const char *const anthropic_keys[] = {"type",
                                              "residency",
                                              "health_check",
                                              NULL};
+static const char *const bedrock_keys[] = {
+    "type",          "timeouts",          "region",        "endpoint_url",
+    "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
+    "tls_verify",    "ca_file",           "residency",     NULL};
 static const char *const all_keys[] = {"type",
                                        "timeouts",
                                        "base_url",
@@ -54,6 +58,11 @@ static const char *const all_keys[] = {"type",
                                        "seed",
                                        "residency",
                                        "health_check",
+                                       "region",
+                                       "endpoint_url",
+                                       "access_key_id",
+                                       "secret_access_key",
+                                       "session_token",
                                        NULL};
 
 /* Indexed by cmx_provider_type. */
@@ -64,9 +73,10 @@ static const struct {
     {"openai", openai_keys},
     {"mock", mock_keys},
     {"anthropic", anthropic_keys},
+    {"bedrock", bedrock_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
-#define TYPE_LIST "openai, anthropic or mock"
+#define TYPE_LIST "openai, anthropic, bedrock or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 static const char *const health_keys[] = {"interval",           "timeout",           "path",
                                           "unhealthy_threshold", "healthy_threshold", NULL};
@@ -280,6 +290,105 @@ static void load_anthropic(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_y
     load_ca_file(ctx, p, v, path);
 }
 
+/* An AWS region name: lower-case letters, digits and '-' ("eu-west-1").  It
+ * goes into a host name and the credential scope, so nothing else passes. */
+static int valid_region(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 32)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* A credential from the config, or from the environment variable.  The
+ * fuller AWS chain (profiles, container and instance metadata, web identity)
+ * is not read yet. */
+static void load_aws_secret(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, const char *key,
+                            const char *env, char **out)
+{
+    char sub[192];
+    const cmx_ynode *node = v ? cmx_ytree_get(v, key) : NULL;
+    if (node) {
+        snprintf(sub, sizeof sub, "%s.%s", path, key);
+        cmx_cfg_secret(ctx, node, sub, out);
+        return;
+    }
+    const char *value = env ? getenv(env) : NULL;
+    if (value && *value) {
+        *out = cmx_cfg_strdup(ctx, value);
+    }
+}
+
+static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                         const cmx_ynode *v, const char *path)
+{
+    char show[64];
+    if (cmx_cfg_string(ctx, v, path, "region", &p->region) != 1) {
+        if (!cmx_ytree_get(v, "region"))
+            cmx_cfg_error(ctx, name_node,
+                          "%s: missing required key 'region' (the AWS region, such as us-east-1)",
+                          path);
+    } else if (!valid_region(p->region)) {
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "region"),
+                      "%s.region: expected an AWS region such as us-east-1, got '%.40s'", path,
+                      p->region);
+    }
+    const cmx_ynode *u = cmx_ytree_get(v, "endpoint_url");
+    if (u) {
+        if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
+            int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
+            cmx_cfg_error(ctx, u,
+                          "%s.endpoint_url: expected an http:// or https:// URL with a host, got "
+                          "%s",
+                          path,
+                          has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+        } else {
+            p->base_url = cmx_cfg_strdup(ctx, u->text);
+            size_t n = p->base_url ? strlen(p->base_url) : 0;
+            while (n > 0 && p->base_url[n - 1] == '/')
+                p->base_url[--n] = '\0';
+        }
+    } else if (p->region && valid_region(p->region)) {
+        char url[128];
+        snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
+        p->base_url = cmx_cfg_strdup(ctx, url);
+    }
+    /* Credentials come whole from one place, as AWS's own clients take them:
+     * a key pair in the config never gets the environment's session token. */
+    int from_config = cmx_ytree_get(v, "access_key_id") || cmx_ytree_get(v, "secret_access_key") ||
+                      cmx_ytree_get(v, "session_token");
+    load_aws_secret(ctx, from_config ? v : NULL, path, "access_key_id",
+                    from_config ? NULL : "AWS_ACCESS_KEY_ID", &p->access_key_id);
+    load_aws_secret(ctx, from_config ? v : NULL, path, "secret_access_key",
+                    from_config ? NULL : "AWS_SECRET_ACCESS_KEY", &p->secret_access_key);
+    load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
+                    from_config ? NULL : "AWS_SESSION_TOKEN", &p->session_token);
+    if (from_config) {
+        /* an unresolvable reference was reported where it stands */
+        static const char *const pair[] = {"access_key_id", "secret_access_key"};
+        for (size_t i = 0; i < 2; i++)
+            if (!cmx_ytree_get(v, pair[i]))
+                cmx_cfg_error(ctx, name_node,
+                              "%s: missing '%s' (credentials in the config need both "
+                              "access_key_id and secret_access_key)",
+                              path, pair[i]);
+    } else if (!p->access_key_id || !p->secret_access_key) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "
+                      "or file:PATH) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                      path);
+    }
+    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
 static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
                       const char *path)
 {
@@ -361,6 +470,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
         load_openai(ctx, p, name_node, v, path);
     } else if (type == CMX_PROVIDER_ANTHROPIC) {
         load_anthropic(ctx, p, name_node, v, path);
+    } else if (type == CMX_PROVIDER_BEDROCK) {
+        load_bedrock(ctx, p, name_node, v, path);
     } else {
         p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
         load_mock(ctx, p, v, path);

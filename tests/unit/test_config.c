@@ -650,9 +650,9 @@ static const broken_case broken_cases[] = {
      "upstream.https_proxy: expected a proxy URL"},
     {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
     {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
-     "providers.m: missing required key 'type' (openai, anthropic or mock)"},
+     "providers.m: missing required key 'type' (openai, anthropic, bedrock or mock)"},
     {"provider with unknown type", "providers:\n  m:\n    type: azure\n", 3,
-     "providers.m.type: expected openai, anthropic or mock, got 'azure'"},
+     "providers.m.type: expected openai, anthropic, bedrock or mock, got 'azure'"},
     {"provider is empty", "providers:\n  m:\n", 2,
      "providers.m: expected a mapping with at least 'type', got an empty value"},
     {"provider name with a space", "providers:\n  \"my prov\":\n    type: mock\n", 2,
@@ -752,6 +752,21 @@ static const broken_case broken_cases[] = {
      MOCK_P "models:\n  g:\n    breaker: {error_rate: 150}\n    targets: [{provider: m}]\n", 6,
      "error_rate"},
     {"weight zero", MOCK_P "models:\n  g: [{provider: m, weight: 0}]\n", 5, "weight"},
+    {"bedrock without region",
+     "providers:\n  b:\n    type: bedrock\n    access_key_id: env:HOME\n"
+     "    secret_access_key: env:HOME\n",
+     2, "providers.b: missing required key 'region'"},
+    {"bedrock with a bad region",
+     "providers:\n  b:\n    type: bedrock\n    region: Eu West\n    access_key_id: env:HOME\n"
+     "    secret_access_key: env:HOME\n",
+     4, "providers.b.region: expected an AWS region such as us-east-1, got 'Eu West'"},
+    {"base_url on a bedrock provider",
+     "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    base_url: http://x\n"
+     "    access_key_id: env:HOME\n    secret_access_key: env:HOME\n",
+     5, "key 'base_url' is only valid for openai or anthropic providers (this one is bedrock)"},
+    {"bedrock with half a key pair",
+     "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    access_key_id: env:HOME\n", 2,
+     "providers.b: missing 'secret_access_key'"},
 };
 
 static void anthropic_provider_gets_its_defaults_and_keys(void **state)
@@ -795,6 +810,63 @@ static void anthropic_provider_gets_its_defaults_and_keys(void **state)
     assert_int_equal(eu->drop_unsupported_params, 1);
     assert_int_equal(eu->timeouts.first_byte_ms, 5000);
     cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void bedrock_provider_takes_its_keys_from_config_or_environment(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_AWS_ID", "AKIDEXAMPLE", 1);
+    setenv("CMX_TEST_AWS_SECRET", "wJalrXUtnFEMI", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "secretfromenv", 1);
+    setenv("AWS_SESSION_TOKEN", "tokenfromenv", 1);
+    const char *yaml = "providers:\n"
+                       "  aws:\n"
+                       "    type: bedrock\n"
+                       "    region: eu-west-1\n"
+                       "    access_key_id: env:CMX_TEST_AWS_ID\n"
+                       "    secret_access_key: env:CMX_TEST_AWS_SECRET\n"
+                       "  aws-vpc:\n"
+                       "    type: bedrock\n"
+                       "    region: us-east-1\n"
+                       "    endpoint_url: http://127.0.0.1:9999/\n"
+                       "    drop_unsupported_params: true\n"
+                       "models:\n"
+                       "  g:\n"
+                       "    - provider: aws\n"
+                       "      model: anthropic.claude-3-haiku-20240307-v1:0\n"
+                       "    - provider: aws-vpc\n"
+                       "      model: us.amazon.nova-lite-v1:0\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "aws");
+    assert_int_equal(p->type, CMX_PROVIDER_BEDROCK);
+    assert_string_equal(p->region, "eu-west-1");
+    assert_string_equal(p->base_url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
+    assert_string_equal(p->access_key_id, "AKIDEXAMPLE");
+    assert_string_equal(p->secret_access_key, "wJalrXUtnFEMI");
+    /* the config names a key pair: the environment's token is not mixed in */
+    assert_null(p->session_token);
+    const cmx_provider_config *v = cmx_config_find_provider(c, "aws-vpc");
+    assert_string_equal(v->base_url, "http://127.0.0.1:9999");
+    assert_string_equal(v->access_key_id, "AKIDFROMENV");
+    assert_string_equal(v->secret_access_key, "secretfromenv");
+    assert_string_equal(v->session_token, "tokenfromenv");
+    assert_int_equal(v->drop_unsupported_params, 1);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_SESSION_TOKEN");
+    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
+    assert_null(c);
+    int found = 0;
+    for (size_t i = 0; i < d.n_errors; i++)
+        found |= strstr(d.errors[i], "no AWS credentials") != NULL;
+    assert_true(found);
     cmx_config_diag_free(&d);
 }
 
@@ -1086,6 +1158,7 @@ int main(void)
         cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
         cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
         cmocka_unit_test(errors_carry_the_column_too),
+        cmocka_unit_test(bedrock_provider_takes_its_keys_from_config_or_environment),
         cmocka_unit_test(missing_file_is_one_precise_error),
         cmocka_unit_test(null_diag_is_allowed),
         cmocka_unit_test(snapshot_lives_until_the_last_reference_goes),

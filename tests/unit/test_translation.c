@@ -9,6 +9,11 @@
  *   provider_response.json  → expected_canonical_response.json
  *   provider_stream.txt     → expected_canonical_stream.txt
  *
+ * A provider whose stream is binary writes provider_stream.txt as text its
+ * entry below turns into the wire form first: for bedrock one event-stream
+ * message a line, "<message-type> <event or exception type> <JSON payload>",
+ * encoded with cmx_eventstream_encode and fed to the decoder in small pieces.
+ *
  * plus an optional options.json (provider name, target model, defaults).
  * The expected stream is one chunk JSON per line, then "[DONE]" when the
  * stream completed, "[INCOMPLETE]" when it ended without its end marker, or
@@ -33,6 +38,8 @@
 #include "core/buf.h"
 #include "http/sse.h"
 #include "providers/anthropic.h"
+#include "providers/bedrock.h"
+#include "providers/eventstream.h"
 
 /* ---- the registry ----------------------------------------------------- */
 
@@ -121,8 +128,122 @@ static void anthropic_stream(const char *sse, size_t len, const json_t *opt, cmx
     cmx_anthropic_stream_free(&r.tr);
 }
 
+/* ---- bedrock ---------------------------------------------------------- */
+
+static cmx_err bedrock_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                               cmx_error *err)
+{
+    cmx_bedrock_options o = {
+        .provider_name = json_string_value(json_object_get(opt, "provider_name")),
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    if (!o.provider_name)
+        o.provider_name = "aws";
+    return cmx_bedrock_translate_request(body, len, &o, out, err);
+}
+
+static const char *opt_string(const json_t *opt, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(opt, key));
+    return v ? v : dflt;
+}
+
+static cmx_err bedrock_response(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                cmx_error *err)
+{
+    cmx_usage u;
+    cmx_err e = cmx_bedrock_translate_response(
+        body, len, opt_string(opt, "id", "chatcmpl-test"),
+        opt_string(opt, "model", "anthropic.claude-3-haiku-20240307-v1:0"), 1700000000, out, &u,
+        err);
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        json_t *usage = json_object_get(doc, "usage");
+        assert_int_equal(u.prompt_tokens,
+                         json_integer_value(json_object_get(usage, "prompt_tokens")));
+        assert_int_equal(u.completion_tokens,
+                         json_integer_value(json_object_get(usage, "completion_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
+
+typedef struct bedrock_run {
+    cmx_bedrock_stream tr;
+    cmx_buf *out;
+} bedrock_run;
+
+static void bedrock_collect(void *ctx, const char *json, size_t len)
+{
+    bedrock_run *r = ctx;
+    cmx_buf_append(r->out, json, len);
+    cmx_buf_append(r->out, "\n", 1);
+}
+
+static cmx_err bedrock_feed_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)
+{
+    bedrock_run *r = ctx;
+    return cmx_bedrock_stream_message(&r->tr, msg, err);
+}
+
+/* One text line as one event-stream message (see the top). */
+static void bedrock_encode_line(const char *line, size_t len, cmx_buf *wire)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    assert_non_null(sp1);
+    const char *sp2 = memchr(sp1 + 1, ' ', (size_t)(line + len - sp1 - 1));
+    assert_non_null(sp2);
+    cmx_eventstream_header h[3] = {
+        {":message-type", 13, CMX_EVENTSTREAM_STRING, 0, line, (size_t)(sp1 - line)},
+        {NULL, 0, CMX_EVENTSTREAM_STRING, 0, sp1 + 1, (size_t)(sp2 - sp1 - 1)},
+        {":content-type", 13, CMX_EVENTSTREAM_STRING, 0, "application/json", 16},
+    };
+    int exception = (size_t)(sp1 - line) == 9 && memcmp(line, "exception", 9) == 0;
+    h[1].name = exception ? ":exception-type" : ":event-type";
+    h[1].name_len = strlen(h[1].name);
+    cmx_error err;
+    assert_int_equal(
+        cmx_eventstream_encode(wire, h, 3, sp2 + 1, (size_t)(line + len - sp2 - 1), &err), CMX_OK);
+}
+
+static void bedrock_stream(const char *text, size_t len, const json_t *opt, cmx_buf *out)
+{
+    bedrock_run r = {.out = out};
+    cmx_bedrock_stream_init(&r.tr, opt_string(opt, "id", "chatcmpl-test"),
+                            opt_string(opt, "model", "anthropic.claude-3-haiku-20240307-v1:0"),
+                            json_is_true(json_object_get(opt, "include_usage")), 1700000000,
+                            bedrock_collect, &r);
+    cmx_buf wire = CMX_BUF_INIT;
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l && p[0] != '#')
+            bedrock_encode_line(p, l, &wire);
+        p += l + 1;
+    }
+    cmx_eventstream_decoder d;
+    cmx_eventstream_decoder_init(&d, bedrock_feed_message, &r);
+    cmx_error err;
+    cmx_error_clear(&err);
+    cmx_err rc = CMX_OK;
+    /* small pieces: messages cut anywhere must decode the same */
+    for (size_t off = 0; off < wire.len && rc == CMX_OK; off += 7)
+        rc = cmx_eventstream_feed(&d, wire.data + off, wire.len - off < 7 ? wire.len - off : 7,
+                                  &err);
+    if (rc != CMX_OK) {
+        cmx_buf_printf(out, "[ERROR] %s: %s\n", cmx_err_name(rc), err.message);
+    } else {
+        cmx_bedrock_stream_finish(&r.tr);
+        cmx_buf_append_str(out, r.tr.stopped ? "[DONE]\n" : "[INCOMPLETE]\n");
+    }
+    cmx_eventstream_decoder_free(&d);
+    cmx_buf_free(&wire);
+    cmx_bedrock_stream_free(&r.tr);
+}
+
 static const translator translators[] = {
     {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
+    {"bedrock", bedrock_request, bedrock_response, bedrock_stream},
 };
 
 /* ---- files and comparison --------------------------------------------- */
@@ -367,13 +488,19 @@ static test_case *find_cases(const char *root, size_t *n)
     return cases;
 }
 
-static size_t anthropic_cases;
+static size_t anthropic_cases, bedrock_cases;
 
 /* The walk must find the cases: a wrong path would otherwise pass as zero tests. */
 static void finds_the_anthropic_cases(void **state)
 {
     (void)state;
     assert_true(anthropic_cases >= 10);
+}
+
+static void finds_the_bedrock_cases(void **state)
+{
+    (void)state;
+    assert_true(bedrock_cases >= 10);
 }
 
 int main(void)
@@ -383,15 +510,18 @@ int main(void)
         root = ".";
     size_t n;
     test_case *cases = find_cases(root, &n);
-    struct CMUnitTest *tests = calloc(n + 1, sizeof *tests);
+    struct CMUnitTest *tests = calloc(n + 2, sizeof *tests);
     tests[0] = (struct CMUnitTest)cmocka_unit_test(finds_the_anthropic_cases);
+    tests[1] = (struct CMUnitTest)cmocka_unit_test(finds_the_bedrock_cases);
     for (size_t i = 0; i < n; i++) {
         if (cases[i].tr == &translators[0])
             anthropic_cases++;
-        tests[i + 1] = (struct CMUnitTest){
+        if (cases[i].tr == &translators[1])
+            bedrock_cases++;
+        tests[i + 2] = (struct CMUnitTest){
             .name = cases[i].name, .test_func = run_case, .initial_state = &cases[i]};
     }
-    int rc = _cmocka_run_group_tests("translation", tests, n + 1, NULL, NULL);
+    int rc = _cmocka_run_group_tests("translation", tests, n + 2, NULL, NULL);
     free(tests);
     free(cases);
     return rc;

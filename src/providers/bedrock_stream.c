@@ -1,0 +1,265 @@
+/* bedrock_stream.c — ConverseStream's event-stream messages as OpenAI
+ * chat.completion.chunk JSONs.
+ *
+ * Each message has a :message-type header.  An `event` is named by
+ * :event-type and its payload is that event's JSON: messageStart,
+ * contentBlockStart (only toolUse blocks announce themselves), contentBlock
+ * Delta (text, or a piece of a toolUse's input JSON), contentBlockStop,
+ * messageStop (the stop reason: the answer is complete) and metadata (the
+ * token counts, which come after messageStop).  An `exception` (named by
+ * :exception-type) or an `error` (:error-code) is the stream failing
+ * upstream after it started; it becomes the attempt's error.
+ *
+ * The translator keeps the little state the mapping needs: which content
+ * block is an open tool call and which tool_calls index it became.  The id
+ * and model are the caller's, since Converse sends neither. */
+#include "bedrock.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *model,
+                             int include_usage, int64_t created, cmx_bedrock_emit_fn emit,
+                             void *ctx)
+{
+    memset(s, 0, sizeof *s);
+    s->emit = emit;
+    s->ctx = ctx;
+    s->include_usage = include_usage;
+    s->created = created;
+    s->tool_block = -1;
+    snprintf(s->id, sizeof s->id, "%s", id ? id : "");
+    snprintf(s->model, sizeof s->model, "%s", model ? model : "");
+}
+
+void cmx_bedrock_stream_free(cmx_bedrock_stream *s)
+{
+    cmx_buf_free(&s->chunk);
+}
+
+void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out)
+{
+    cmx_usage_init(out);
+    if (!s->have_usage)
+        return;
+    out->prompt_tokens = s->input_tokens + s->cache_read + s->cache_write;
+    out->completion_tokens = s->output_tokens;
+    out->total_tokens = out->prompt_tokens + out->completion_tokens;
+    out->cached_tokens = s->cache_read;
+}
+
+static cmx_err fail(cmx_bedrock_stream *s, cmx_error *err, const char *what)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "bedrock stream: %s (after %zu events)", what,
+                  s->events);
+    if (err)
+        err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
+}
+
+static void put_string(cmx_buf *b, const char *str, size_t len)
+{
+    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append_json_escaped(b, str ? str : "", str ? len : 0);
+    cmx_buf_append(b, "\"", 1);
+}
+
+static void chunk_head(cmx_bedrock_stream *s, int with_choice)
+{
+    cmx_buf *b = &s->chunk;
+    cmx_buf_reset(b);
+    cmx_buf_append_str(b, "{\"id\":");
+    put_string(b, s->id, strlen(s->id));
+    cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
+                   (long long)s->created);
+    put_string(b, s->model, strlen(s->model));
+    cmx_buf_append_str(b,
+                       with_choice ? ",\"choices\":[{\"index\":0,\"delta\":" : ",\"choices\":[]");
+}
+
+static void chunk_emit(cmx_bedrock_stream *s, const char *finish_reason)
+{
+    cmx_buf *b = &s->chunk;
+    cmx_buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":");
+    if (finish_reason)
+        put_string(b, finish_reason, strlen(finish_reason));
+    else
+        cmx_buf_append_str(b, "null");
+    cmx_buf_append_str(b, "}]}");
+    s->emit(s->ctx, b->data, b->len);
+}
+
+static void on_block_start(cmx_bedrock_stream *s, const json_t *ev)
+{
+    const json_t *use = json_object_get(json_object_get(ev, "start"), "toolUse");
+    if (!json_is_object(use))
+        return;
+    const json_t *id = json_object_get(use, "toolUseId");
+    const json_t *name = json_object_get(use, "name");
+    s->tool_block = (long)json_integer_value(json_object_get(ev, "contentBlockIndex"));
+    chunk_head(s, 1);
+    cmx_buf *b = &s->chunk;
+    cmx_buf_printf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":", s->tool_calls++);
+    put_string(b, json_string_value(id), json_string_length(id));
+    cmx_buf_append_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
+    put_string(b, json_string_value(name), json_string_length(name));
+    cmx_buf_append_str(b, ",\"arguments\":\"\"}}]}");
+    chunk_emit(s, NULL);
+}
+
+static void on_block_delta(cmx_bedrock_stream *s, const json_t *ev)
+{
+    const json_t *delta = json_object_get(ev, "delta");
+    const json_t *text = json_object_get(delta, "text");
+    const json_t *use = json_object_get(delta, "toolUse");
+    if (json_string_length(text)) {
+        chunk_head(s, 1);
+        cmx_buf_append_str(&s->chunk, "{\"content\":");
+        put_string(&s->chunk, json_string_value(text), json_string_length(text));
+        cmx_buf_append_str(&s->chunk, "}");
+        chunk_emit(s, NULL);
+    } else if (json_is_object(use) && s->tool_block >= 0) {
+        const json_t *part = json_object_get(use, "input");
+        if (!json_string_length(part))
+            return;
+        chunk_head(s, 1);
+        cmx_buf_printf(&s->chunk, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
+                       s->tool_calls - 1);
+        put_string(&s->chunk, json_string_value(part), json_string_length(part));
+        cmx_buf_append_str(&s->chunk, "}}]}");
+        chunk_emit(s, NULL);
+    }
+    /* reasoningContent and citation deltas have no place in a chunk */
+}
+
+static void emit_usage(cmx_bedrock_stream *s)
+{
+    if (!s->include_usage || s->usage_sent)
+        return;
+    s->usage_sent = 1;
+    cmx_usage u;
+    cmx_bedrock_stream_usage(s, &u);
+    if (u.prompt_tokens < 0) /* no metadata came: say zero rather than lie about a count */
+        u.prompt_tokens = u.completion_tokens = u.total_tokens = u.cached_tokens = 0;
+    chunk_head(s, 0);
+    cmx_buf_printf(&s->chunk,
+                   ",\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                   "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
+                   (long long)u.prompt_tokens, (long long)u.completion_tokens,
+                   (long long)u.total_tokens, (long long)u.cached_tokens);
+    s->emit(s->ctx, s->chunk.data, s->chunk.len);
+}
+
+static void on_metadata(cmx_bedrock_stream *s, const json_t *ev)
+{
+    const json_t *u = json_object_get(ev, "usage");
+    const json_t *v;
+    if (!json_is_object(u))
+        return;
+    s->have_usage = 1;
+    if (json_is_integer(v = json_object_get(u, "inputTokens")))
+        s->input_tokens = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(u, "outputTokens")))
+        s->output_tokens = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(u, "cacheReadInputTokens")))
+        s->cache_read = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(u, "cacheWriteInputTokens")))
+        s->cache_write = json_integer_value(v);
+    if (s->stopped)
+        emit_usage(s);
+}
+
+void cmx_bedrock_stream_finish(cmx_bedrock_stream *s)
+{
+    if (s->stopped)
+        emit_usage(s);
+}
+
+static int header_is(const cmx_eventstream_header *h, const char *value)
+{
+    size_t n = strlen(value);
+    return h && h->type == CMX_EVENTSTREAM_STRING && h->bytes_len == n &&
+           memcmp(h->bytes, value, n) == 0;
+}
+
+/* An exception or error message: the stream failed upstream. */
+static cmx_err on_exception(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
+                            const cmx_eventstream_header *type, cmx_error *err)
+{
+    json_t *body = json_loadb(msg->payload, msg->payload_len, 0, NULL);
+    const char *text = json_string_value(json_object_get(body, "message"));
+    const cmx_eventstream_header *emsg = cmx_eventstream_find_header(msg, ":error-message");
+    char message[200];
+    if (text)
+        snprintf(message, sizeof message, "%s", text);
+    else if (emsg && emsg->type == CMX_EVENTSTREAM_STRING)
+        snprintf(message, sizeof message, "%.*s",
+                 (int)(emsg->bytes_len < 190 ? emsg->bytes_len : 190), emsg->bytes);
+    else
+        message[0] = '\0';
+    json_decref(body);
+    const char *tname = type && type->type == CMX_EVENTSTREAM_STRING ? type->bytes : "";
+    size_t tlen = type && type->type == CMX_EVENTSTREAM_STRING ? type->bytes_len : 0;
+    /* mid-stream, anything unnamed is the service failing, not the client */
+    cmx_err kind = cmx_bedrock_error_kind(tname, tlen, message, CMX_ERR_UNAVAILABLE);
+    cmx_error_set(err, kind, "bedrock sent %.*s in the stream after %zu events: %.160s",
+                  (int)(tlen > 64 ? 64 : tlen), tname, s->events, message);
+    if (err)
+        err->cause = CMX_CAUSE_PROTOCOL;
+    return kind;
+}
+
+cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
+                                   cmx_error *err)
+{
+    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
+    if (header_is(mtype, "exception"))
+        return on_exception(s, msg, cmx_eventstream_find_header(msg, ":exception-type"), err);
+    if (header_is(mtype, "error"))
+        return on_exception(s, msg, cmx_eventstream_find_header(msg, ":error-code"), err);
+    if (mtype && !header_is(mtype, "event"))
+        return fail(s, err, "a message of an unknown :message-type");
+    const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
+    if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
+        return fail(s, err, "an event without :event-type");
+    json_t *ev = json_loadb(msg->payload, msg->payload_len, 0, NULL);
+    if (!json_is_object(ev)) {
+        json_decref(ev);
+        return fail(s, err, "an event whose payload is not a JSON object");
+    }
+    cmx_err rc = CMX_OK;
+    if (header_is(etype, "metadata")) {
+        on_metadata(s, ev);
+    } else if (s->stopped) {
+        /* nothing but metadata after messageStop is part of the answer */
+    } else if (header_is(etype, "messageStart")) {
+        if (s->started) {
+            rc = fail(s, err, "a second messageStart");
+        } else {
+            s->started = 1;
+            chunk_head(s, 1);
+            cmx_buf_append_str(&s->chunk, "{\"role\":\"assistant\",\"content\":\"\"}");
+            chunk_emit(s, NULL);
+        }
+    } else if (!s->started) {
+        rc = fail(s, err, "an event before messageStart");
+    } else if (header_is(etype, "contentBlockStart")) {
+        on_block_start(s, ev);
+    } else if (header_is(etype, "contentBlockDelta")) {
+        on_block_delta(s, ev);
+    } else if (header_is(etype, "contentBlockStop")) {
+        s->tool_block = -1;
+    } else if (header_is(etype, "messageStop")) {
+        const char *finish =
+            cmx_bedrock_finish_reason(json_string_value(json_object_get(ev, "stopReason")));
+        chunk_head(s, 1);
+        cmx_buf_append_str(&s->chunk, "{}");
+        chunk_emit(s, finish ? finish : "stop");
+        s->stopped = 1;
+    }
+    /* Unknown event types are skipped: AWS may add new ones. */
+    s->events++;
+    json_decref(ev);
+    return rc;
+}

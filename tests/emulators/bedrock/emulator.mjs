@@ -1,0 +1,348 @@
+// emulator.mjs — a Bedrock Runtime Converse / ConverseStream emulator.
+//
+// It answers POST /model/{modelId}/converse and /converse-stream the way
+// Bedrock does, closely enough that the official @aws-sdk/client-bedrock-
+// runtime talks to it (tests/e2e/emulator_bedrock.test.mjs holds it to that):
+//
+// - Every request must be SigV4-signed for service "bedrock".  The emulator
+//   recomputes the signature with @smithy/signature-v4 (the SDK's own
+//   signer) over the headers the client says it signed, and answers AWS's
+//   403 bodies when the key id is unknown (UnrecognizedClientException), the
+//   session token is wrong, or the signature differs (InvalidSignatureException).
+// - Streams are binary event-stream messages framed by @smithy/eventstream-
+//   codec: messageStart, contentBlockStart/Delta/Stop, messageStop, metadata.
+// - Answers are deterministic: "echo: <the last user text>", word-counted
+//   usage, a tool call when toolChoice demands one.
+// - Faults come from the model id, "+fault:SPEC" (see faults.mjs), so a
+//   cloudmux config can point one target at a failing model.
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+import { parseFaultSpec, splitModel } from './faults.mjs';
+
+const utf8Encode = (s) => new Uint8Array(Buffer.from(s, 'utf8'));
+const utf8Decode = (b) => Buffer.from(b).toString('utf8');
+// (toUtf8: bytes → string, fromUtf8: string → bytes, in that order)
+const codec = new EventStreamCodec(utf8Decode, utf8Encode);
+
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+
+const words = (s) => String(s).split(/\s+/).filter(Boolean);
+
+function sendError(res, status, type, message) {
+  const body = JSON.stringify({ message });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+    'x-amzn-requestid': 'emulated-request',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+// "AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/bedrock/aws4_request, SignedHeaders=a;b, Signature=hex"
+function parseAuthorization(value) {
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(value || '');
+  if (!m) return null;
+  return { accessKeyId: m[1], date: m[2], region: m[3], service: m[4], signedHeaders: m[5].split(';'), signature: m[6] };
+}
+
+function amzDateToDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
+  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
+}
+
+// HTTP/2 carries the host as :authority.
+const hostOf = (req) => req.headers.host ?? req.headers[':authority'];
+
+// 'ok', or [status, type, message] to answer.
+async function checkSignature(req, rawPath, body, creds) {
+  const auth = parseAuthorization(req.headers.authorization);
+  if (!auth) return [403, 'MissingAuthenticationTokenException', 'Missing Authentication Token'];
+  if (auth.accessKeyId !== creds.accessKeyId) return [403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'];
+  if ((creds.sessionToken || null) !== (req.headers['x-amz-security-token'] || null))
+    return [403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'];
+  if (auth.service !== 'bedrock') return [403, 'InvalidSignatureException', `Credential should be scoped to correct service: 'bedrock'.`];
+  const when = amzDateToDate(req.headers['x-amz-date']);
+  if (!when || auth.date !== req.headers['x-amz-date'].slice(0, 8)) return [403, 'InvalidSignatureException', SIGNATURE_MISMATCH];
+  if (Math.abs(Date.now() - when.getTime()) > 5 * 60 * 1000)
+    return [403, 'InvalidSignatureException', 'Signature expired: the request time is more than 5 minutes from the server time.'];
+  const headers = {};
+  for (const name of auth.signedHeaders) {
+    const v = name === 'host' ? hostOf(req) : req.headers[name];
+    if (v === undefined) return [403, 'InvalidSignatureException', SIGNATURE_MISMATCH];
+    headers[name] = Array.isArray(v) ? v.join(',') : v;
+  }
+  const [path, query = ''] = rawPath.split('?');
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken },
+    region: auth.region,
+    service: 'bedrock',
+    sha256: Sha256,
+    // The signer adds and signs x-amz-content-sha256 by default; AWS only
+    // checks it when the client signed it.
+    applyChecksum: auth.signedHeaders.includes('x-amz-content-sha256'),
+  });
+  const queryObj = Object.fromEntries(new URLSearchParams(query));
+  const signed = await signer.sign(
+    { method: req.method, protocol: 'http:', hostname: String(hostOf(req) || '').replace(/:\d+$/, ''), path, query: queryObj, headers, body },
+    { signingDate: when },
+  );
+  const expected = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization || '')?.[1];
+  return expected === auth.signature ? 'ok' : [403, 'InvalidSignatureException', SIGNATURE_MISMATCH];
+}
+
+// ---- answers ---------------------------------------------------------------
+
+function blockText(blocks) {
+  return (blocks || [])
+    .map((b) => b.text ?? (b.toolResult ? (b.toolResult.content || []).map((c) => c.text ?? JSON.stringify(c.json)).join(' ') : ''))
+    .filter(Boolean)
+    .join(' ');
+}
+
+function countTokens(body) {
+  let n = 0;
+  for (const s of body.system || []) n += words(s.text || '').length;
+  for (const m of body.messages || []) n += words(blockText(m.content)).length;
+  return n;
+}
+
+// The answer to a request: {blocks:[{text}|{toolUse}], stopReason, usage}.
+function answer(body) {
+  const last = (body.messages || []).at(-1) || { content: [] };
+  const tc = body.toolConfig;
+  const choice = tc?.toolChoice;
+  const input = countTokens(body);
+  const hasResult = (last.content || []).some((b) => b.toolResult);
+  if (tc && !hasResult && (choice?.any || choice?.tool)) {
+    const name = choice.tool?.name || tc.tools?.[0]?.toolSpec?.name || 'tool';
+    const toolUse = { toolUseId: `tooluse_${name}_1`, name, input: { city: blockText(last.content), days: 1 } };
+    return { blocks: [{ toolUse }], stopReason: 'tool_use', usage: { inputTokens: input, outputTokens: 10, totalTokens: input + 10 } };
+  }
+  const images = (last.content || []).filter((b) => b.image).length;
+  let text = hasResult
+    ? `echo: tool result: ${blockText((last.content || []).filter((b) => b.toolResult))}`
+    : `echo: ${blockText(last.content)}${images ? ` [images: ${images}]` : ''}`;
+  let stopReason = 'end_turn';
+  const max = body.inferenceConfig?.maxTokens;
+  if (max && words(text).length > max) {
+    text = words(text).slice(0, max).join(' ');
+    stopReason = 'max_tokens';
+  }
+  const out = words(text).length;
+  const usage = { inputTokens: input, outputTokens: out, totalTokens: input + out };
+  const cache = /\[\[cache:(\d+)\]\]/.exec(blockText(last.content));
+  if (cache) {
+    usage.cacheReadInputTokens = Number(cache[1]);
+    usage.totalTokens += usage.cacheReadInputTokens;
+  }
+  return { blocks: [{ text }], stopReason, usage };
+}
+
+// The stream events of an answer, as [eventType, payload] pairs.
+function streamEvents(a) {
+  const ev = [['messageStart', { role: 'assistant' }]];
+  a.blocks.forEach((b, i) => {
+    if (b.text !== undefined) {
+      const ws = words(b.text);
+      ws.forEach((w, k) => ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { text: k ? ` ${w}` : w } }]));
+    } else {
+      const json = JSON.stringify(b.toolUse.input);
+      const cut = Math.floor(json.length / 2);
+      ev.push(['contentBlockStart', { contentBlockIndex: i, start: { toolUse: { toolUseId: b.toolUse.toolUseId, name: b.toolUse.name } } }]);
+      ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { toolUse: { input: json.slice(0, cut) } } }]);
+      ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { toolUse: { input: json.slice(cut) } } }]);
+    }
+    ev.push(['contentBlockStop', { contentBlockIndex: i }]);
+  });
+  ev.push(['messageStop', { stopReason: a.stopReason }]);
+  ev.push(['metadata', { usage: a.usage, metrics: { latencyMs: 1 } }]);
+  return ev;
+}
+
+function encodeEvent(type, payload) {
+  return codec.encode({
+    headers: {
+      ':event-type': { type: 'string', value: type },
+      ':content-type': { type: 'string', value: 'application/json' },
+      ':message-type': { type: 'string', value: 'event' },
+    },
+    body: utf8Encode(JSON.stringify(payload)),
+  });
+}
+
+function encodeException(type, message) {
+  return codec.encode({
+    headers: {
+      ':exception-type': { type: 'string', value: type },
+      ':content-type': { type: 'string', value: 'application/json' },
+      ':message-type': { type: 'string', value: 'exception' },
+    },
+    body: utf8Encode(JSON.stringify({ message })),
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the server --------------------------------------------------------------
+
+export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey = 'emulator-secret', sessionToken = null } = {}) {
+  const creds = { accessKeyId, secretAccessKey, sessionToken };
+  let requests = [];
+  const sockets = new Set();
+  const hung = new Set();
+
+  async function handle(req, res, body) {
+    const rawPath = req.url;
+    const m = /^\/model\/([^/?]+)\/(converse|converse-stream)(\?.*)?$/.exec(rawPath);
+    const rec = { path: rawPath, method: req.method, headers: req.headers, auth: 'none', body: null, model: null };
+    requests.push(rec);
+    if (req.method !== 'POST' || !m) return sendError(res, 404, 'UnknownOperationException', 'Unknown operation');
+    const check = await checkSignature(req, rawPath, body, creds);
+    rec.auth = check === 'ok' ? 'ok' : check[1];
+    if (check !== 'ok') return sendError(res, ...check);
+    const modelId = decodeURIComponent(m[1]);
+    const { model, fault } = splitModel(modelId);
+    rec.model = model;
+    let parsed;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+    }
+    rec.body = parsed;
+    if (!Array.isArray(parsed.messages) || parsed.messages.length === 0)
+      return sendError(res, 400, 'ValidationException', 'The model returned the following errors: messages: at least one message is required');
+    const stream = m[2] === 'converse-stream';
+    const f = fault ? parseFaultSpec(fault) : null;
+    if (f) {
+      if (f.fault === 'hang') {
+        hung.add(res);
+        return;
+      }
+      if (f.fault === 'status') {
+        const status = f.status;
+        const [type, msg] =
+          status === 429 ? ['ThrottlingException', 'Too many requests, please wait before trying again.']
+          : status === 503 ? ['ServiceUnavailableException', 'Bedrock is unable to process your request.']
+          : status === 403 ? ['AccessDeniedException', 'You don\'t have access to the model with the specified model ID.']
+          : status === 400 ? ['ValidationException', 'The provided request is not valid']
+          : ['InternalServerException', 'The server encountered an internal error.'];
+        if (f.retry_after) res.setHeader('retry-after', String(f.retry_after));
+        return sendError(res, status, type, msg);
+      }
+      if (f.fault === 'model_not_ready') return sendError(res, 429, 'ModelNotReadyException', 'Model is not ready for inference. Wait and try again.');
+      if (f.fault === 'too_long') return sendError(res, 400, 'ValidationException', 'Input is too long for requested model.');
+    }
+    const a = answer(parsed);
+    if (!stream) {
+      const out = JSON.stringify({
+        output: { message: { role: 'assistant', content: a.blocks } },
+        stopReason: a.stopReason,
+        usage: a.usage,
+        metrics: { latencyMs: 1 },
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'emulated-request', 'content-length': Buffer.byteLength(out) });
+      return res.end(out);
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'emulated-request' });
+    const events = streamEvents(a);
+    const after = f?.after ?? 3;
+    for (let i = 0; i < events.length; i++) {
+      if (f?.fault === 'exception_event' && i === after) {
+        res.write(encodeException(f.type || 'throttlingException', f.type === 'modelStreamErrorException' ? 'The model stream failed.' : 'Too many requests, please wait before trying again.'));
+        return res.end();
+      }
+      if (f?.fault === 'cut_stream' && i === after) {
+        await sleep(50); // let what was written reach the client first
+        if (res.stream) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        else res.socket?.destroy();
+        return;
+      }
+      res.write(encodeEvent(...events[i]));
+      if (f?.fault === 'slow') await sleep(f.interval_ms ?? 50);
+    }
+    res.end();
+  }
+
+  const onRequest = (req, res) => {
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => {
+      handle(req, res, Buffer.concat(parts)).catch((e) => {
+        if (!res.headersSent) sendError(res, 500, 'InternalServerException', String(e?.message || e));
+        else res.destroy();
+      });
+    });
+  };
+  const h1 = http.createServer(onRequest);
+  const h2 = http2.createServer(onRequest);
+  const H2_PREFACE = 'PRI * HTTP/2.0';
+  // One listening socket for both: the first bytes say which protocol it is.
+  // Node's servers read their sockets natively, so bytes already read cannot
+  // be given back to them: each connection is relayed to an internal
+  // listener of its protocol instead.
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.once('data', (first) => {
+      const h2c = first.subarray(0, H2_PREFACE.length).toString('latin1') === H2_PREFACE;
+      const inner = net.connect(h2c ? h2Port : h1Port, '127.0.0.1');
+      sockets.add(inner);
+      inner.on('close', () => {
+        sockets.delete(inner);
+        s.destroy();
+      });
+      s.on('close', () => inner.destroy());
+      inner.on('error', () => s.destroy());
+      s.on('error', () => inner.destroy());
+      inner.write(first);
+      s.pipe(inner);
+      inner.pipe(s);
+    });
+  });
+  let h1Port = 0;
+  let h2Port = 0;
+  for (const inner of [h1, h2])
+    inner.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+  const listen = (srv) => new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv.address().port)));
+  const listenInner = async () => {
+    h1Port = await listen(h1);
+    h2Port = await listen(h2);
+  };
+
+  return {
+    server,
+    listenInner,
+    stats: () => ({ total: requests.length, requests }),
+    resetStats: () => {
+      requests = [];
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const r of hung) r.destroy();
+        for (const s of sockets) s.destroy();
+        h1.close();
+        h2.close();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export async function startEmulator(opts = {}) {
+  const emu = createEmulator(opts);
+  await emu.listenInner();
+  await new Promise((resolve) => emu.server.listen(opts.port || 0, opts.host || '127.0.0.1', resolve));
+  const { port } = emu.server.address();
+  return { ...emu, port, baseURL: `http://127.0.0.1:${port}` };
+}
