@@ -16,12 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",       "timeouts", "base_url",  "api_key",
-                                          "organization", "tls_verify", "ca_file", "residency",
-                                          NULL};
-static const char *const mock_keys[] = {
-    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
+static const char *const openai_keys[] = {"type",    "timeouts",     "base_url",
+                                          "api_key", "organization", "tls_verify",
+                                          "ca_file", "residency",    NULL};
+static const char *const mock_keys[] = {"type",
+                                        "timeouts",
+                                        "latency",
+                                        "chunk_interval",
+                                        "failure_rate",
+                                        "failure_status",
+                                        "stream_chunks",
+                                        "content",
+                                        "seed",
+                                        "residency",
+                                        NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",
@@ -33,7 +41,21 @@ static const char *const anthropic_keys[] = {"type",
                                              "ca_file",
                                              "residency",
                                              NULL};
+static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
+                                         "api_key", "auth",      "url_style", "tls_verify",
+                                         "ca_file", "residency", NULL};
+static const char *const azure_client_secret_keys[] = {"tenant_id", "client_id", "client_secret",
+                                                       "authority", "scope",     NULL};
+static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
+                                                          "imds_endpoint", "scope", NULL};
+static const char *const azure_auth_keys[] = {"tenant_id",     "client_id", "client_secret",
+                                              "authority",     "scope",     "managed_identity",
+                                              "imds_endpoint", NULL};
 static const char *const all_keys[] = {"type",
+                                       "endpoint",
+                                       "api_version",
+                                       "auth",
+                                       "url_style",
                                        "timeouts",
                                        "base_url",
                                        "api_key",
@@ -61,13 +83,18 @@ static const struct {
     {"openai", openai_keys},
     {"mock", mock_keys},
     {"anthropic", anthropic_keys},
+    {"azure", azure_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
-#define TYPE_LIST "openai, anthropic or mock"
+#define TYPE_LIST "openai, anthropic, azure or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 
 #define ANTHROPIC_DEFAULT_BASE_URL "https://api.anthropic.com"
 #define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
+#define AZURE_DEFAULT_API_VERSION "2024-10-21"
+#define AZURE_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
+#define AZURE_DEFAULT_SCOPE "https://cognitiveservices.azure.com/.default"
+#define AZURE_DEFAULT_IMDS "http://169.254.169.254/metadata/identity/oauth2/token"
 #define MOCK_DEFAULT_CONTENT                                                                       \
     "This is a simulated answer from the cloudmux mock provider. No model was called."
 
@@ -249,6 +276,146 @@ static void load_anthropic(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_y
     load_ca_file(ctx, p, v, path);
 }
 
+/* A value that goes into a URL or a header: printable ASCII, no spaces. */
+static int plain_token(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '&' || *s == '?' ||
+            *s == '#' || *s == '/')
+            return 0;
+    return 1;
+}
+
+/* An http(s) URL setting, stored without trailing slashes. */
+static void azure_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                      char **out)
+{
+    char show[64];
+    const cmx_ynode *u = cmx_ytree_get(map, key);
+    if (!u)
+        return;
+    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0 ||
+        strchr(u->text, '@')) {
+        int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
+        cmx_cfg_error(ctx, u, "%s.%s: expected an http:// or https:// URL with a host, got %s",
+                      path, key,
+                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+        return;
+    }
+    free(*out);
+    *out = cmx_cfg_strdup(ctx, u->text);
+    size_t n = *out ? strlen(*out) : 0;
+    while (n > 0 && (*out)[n - 1] == '/')
+        (*out)[--n] = '\0';
+}
+
+static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *node,
+                            const char *path)
+{
+    char sub[192], sub2[224];
+    cmx_azure_config *az = &p->azure;
+    snprintf(sub, sizeof sub, "%s.auth", path);
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node,
+                      "%s: expected a mapping with tenant_id, client_id and client_secret, or "
+                      "managed_identity: true",
+                      sub);
+        return;
+    }
+    int mi = 0;
+    cmx_cfg_bool(ctx, node, sub, "managed_identity", &mi);
+    if (!cmx_cfg_check_map(ctx, node, sub,
+                           mi                                        ? azure_managed_identity_keys
+                           : cmx_ytree_get(node, "managed_identity") ? azure_auth_keys
+                                                                     : azure_client_secret_keys))
+        return;
+    cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
+    cmx_cfg_string(ctx, node, sub, "scope", &az->scope);
+    if (az->scope && !plain_token(az->scope) && strncmp(az->scope, "https://", 8) != 0)
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "scope"),
+                      "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
+    if (mi) {
+        az->auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
+        az->imds_endpoint = cmx_cfg_strdup(ctx, AZURE_DEFAULT_IMDS);
+        azure_url(ctx, node, sub, "imds_endpoint", &az->imds_endpoint);
+        if (az->client_id && !plain_token(az->client_id))
+            cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
+                          "%s.client_id: expected an application (client) id", sub);
+        return;
+    }
+    az->auth = CMX_AZURE_AUTH_CLIENT_SECRET;
+    az->authority = cmx_cfg_strdup(ctx, AZURE_DEFAULT_AUTHORITY);
+    azure_url(ctx, node, sub, "authority", &az->authority);
+    cmx_cfg_string(ctx, node, sub, "tenant_id", &az->tenant_id);
+    static const char *const required[] = {"tenant_id", "client_id", "client_secret"};
+    for (size_t i = 0; i < 3; i++)
+        if (!cmx_ytree_get(node, required[i]))
+            cmx_cfg_error(ctx, node,
+                          "%s: missing required key '%s' (client credentials need tenant_id, "
+                          "client_id and client_secret; or use managed_identity: true)",
+                          sub, required[i]);
+    if (az->tenant_id && !plain_token(az->tenant_id))
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "tenant_id"),
+                      "%s.tenant_id: expected a directory (tenant) id or domain", sub);
+    if (az->client_id && !plain_token(az->client_id))
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
+                      "%s.client_id: expected an application (client) id", sub);
+    const cmx_ynode *secret = cmx_ytree_get(node, "client_secret");
+    if (secret) {
+        snprintf(sub2, sizeof sub2, "%s.client_secret", sub);
+        cmx_cfg_secret(ctx, secret, sub2, &az->client_secret);
+    }
+}
+
+static void load_azure(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                       const cmx_ynode *v, const char *path)
+{
+    char sub[192], show[64];
+    cmx_azure_config *az = &p->azure;
+    if (!cmx_ytree_get(v, "endpoint"))
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing required key 'endpoint' (the resource's URL, such as "
+                      "https://NAME.openai.azure.com)",
+                      path);
+    azure_url(ctx, v, path, "endpoint", &p->base_url);
+    az->api_version = cmx_cfg_strdup(ctx, AZURE_DEFAULT_API_VERSION);
+    cmx_cfg_string(ctx, v, path, "api_version", &az->api_version);
+    if (az->api_version && !plain_token(az->api_version))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "api_version"),
+                      "%s.api_version: expected a version such as " AZURE_DEFAULT_API_VERSION,
+                      path);
+    const cmx_ynode *style = cmx_ytree_get(v, "url_style");
+    if (style) {
+        if (style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "v1") == 0)
+            az->url_style_v1 = 1;
+        else if (!(style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "deployments") == 0))
+            cmx_cfg_error(ctx, style, "%s.url_style: expected deployments or v1, got %s", path,
+                          cmx_cfg_show(style, show, sizeof show));
+    }
+    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
+    const cmx_ynode *auth = cmx_ytree_get(v, "auth");
+    if (key && auth)
+        cmx_cfg_error(ctx, auth, "%s: api_key and auth are mutually exclusive; use one", path);
+    else if (!key && !auth)
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing credentials: set api_key, or auth with Entra ID client "
+                      "credentials or managed_identity: true",
+                      path);
+    if (key) {
+        snprintf(sub, sizeof sub, "%s.api_key", path);
+        cmx_cfg_secret(ctx, key, sub, &p->api_key);
+    }
+    if (auth)
+        load_azure_auth(ctx, p, auth, path);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
 static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
                       const char *path)
 {
@@ -326,6 +493,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
         load_openai(ctx, p, name_node, v, path);
     } else if (type == CMX_PROVIDER_ANTHROPIC) {
         load_anthropic(ctx, p, name_node, v, path);
+    } else if (type == CMX_PROVIDER_AZURE) {
+        load_azure(ctx, p, name_node, v, path);
     } else {
         p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
         load_mock(ctx, p, v, path);
