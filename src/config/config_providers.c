@@ -135,19 +135,21 @@ static int read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node, const cmx_yno
     return -1;
 }
 
-/* "openai or anthropic": the types a key belongs to, for messages. */
+/* "openai, anthropic or azure": the types a key belongs to, for messages. */
 static void owners_of(const char *key, char *out, size_t len)
 {
-    size_t used = 0, n = 0;
+    size_t idx[N_PROVIDER_TYPES], n = 0, used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
-        if (in_list(provider_types[i].keys, key)) {
-            int w =
-                snprintf(out + used, len - used, "%s%s", n++ ? " or " : "", provider_types[i].name);
-            if (w < 0 || (size_t)w >= len - used)
-                return;
-            used += (size_t)w;
-        }
+        if (in_list(provider_types[i].keys, key))
+            idx[n++] = i;
+    for (size_t j = 0; j < n; j++) {
+        const char *sep = j == 0 ? "" : j + 1 == n ? " or " : ", ";
+        int w = snprintf(out + used, len - used, "%s%s", sep, provider_types[idx[j]].name);
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
+    }
 }
 
 static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, int type)

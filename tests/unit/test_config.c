@@ -667,7 +667,7 @@ static const broken_case broken_cases[] = {
      "providers.m: key 'base_url' is only valid for openai or anthropic providers (this one is "
      "mock)"},
     {"api_key on a mock provider", MOCK_P "    api_key: env:X\n", 4,
-     "key 'api_key' is only valid for openai or anthropic providers"},
+     "key 'api_key' is only valid for openai, anthropic or azure providers"},
     {"openai key on an anthropic provider", ANTHROPIC_P "    organization: org-1\n", 4,
      "providers.c: key 'organization' is only valid for openai providers (this one is anthropic)"},
     {"anthropic key on an openai provider", OPENAI_P "    anthropic_version: 2023-06-01\n", 5,
