@@ -41,6 +41,7 @@ typedef struct azure_attempt {
     cmx_attempt_sink sink;
     cmx_azure_token_waiter waiter;
     cmx_openai_wire_attempt *wire;
+    char *token; /* the bearer token sent, to forget it on a 401 */
 } azure_attempt;
 
 static void azure_destroy(void *state)
@@ -129,9 +130,28 @@ static const char *deployment_path(azure_state *s, const cmx_call *call, const c
     return out;
 }
 
+static void relay_chunk(void *ctx, const char *json, size_t len)
+{
+    azure_attempt *a = ctx;
+    a->sink.on_chunk(a->sink.ctx, json, len);
+}
+
+/* A 401 to a token we still hold means it is no good any more: forget it
+ * before the attempt (and its memory) is gone. */
+static void relay_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
+                       size_t len)
+{
+    azure_attempt *a = ctx;
+    if (err && err->kind == CMX_ERR_PROVIDER_AUTH && err->upstream_status == 401)
+        cmx_azure_auth_invalidate(a->state->auth, a->token);
+    cmx_attempt_sink sink = a->sink;
+    sink.on_done(sink.ctx, err, usage, body, len);
+}
+
 static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers, size_t len,
                                           cmx_error *err)
 {
+    cmx_attempt_sink relay = {relay_chunk, relay_done, a};
     cmx_openai_wire_request req = {
         .cfg = a->state->cfg,
         .upstream = a->state->upstream,
@@ -141,7 +161,7 @@ static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers,
         .headers_len = len,
         .model = a->model,
     };
-    return cmx_openai_wire_start(&req, &a->call, &a->sink, err);
+    return cmx_openai_wire_start(&req, &a->call, a->token ? &relay : &a->sink, err);
 }
 
 /* The attempt with a bearer token; the header block lives in the arena. */
@@ -159,6 +179,12 @@ static cmx_openai_wire_attempt *send_with_token(azure_attempt *a, const char *to
     memcpy(h, pre, sizeof pre - 1);
     memcpy(h + sizeof pre - 1, token, tl);
     memcpy(h + sizeof pre - 1 + tl, post, sizeof post);
+    a->token = cmx_arena_alloc(a->call.arena, tl + 1);
+    if (!a->token) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(a->token, token, tl + 1);
     return send_with(a, h, len, err);
 }
 

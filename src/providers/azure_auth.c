@@ -164,6 +164,15 @@ unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a)
     return a->fetches;
 }
 
+void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token)
+{
+    if (a->token && token && strcmp(a->token, token) == 0) {
+        wipe_free(a->token, strlen(a->token));
+        a->token = NULL;
+        a->expires_us = a->refresh_us = 0;
+    }
+}
+
 static void enqueue(cmx_azure_auth *a, cmx_azure_token_waiter *w)
 {
     w->next = NULL;

@@ -51,6 +51,10 @@ int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const cha
 /* Takes a queued waiter off the queue; its on_token will not run. */
 void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w);
 
+/* Forgets the cached token if it is still `token` (the resource answered
+ * 401 to it: revoked, or the clock skewed), so the next request fetches anew. */
+void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token);
+
 /* Token fetches started so far (for tests and metrics). */
 unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a);
 

@@ -158,6 +158,16 @@ describe('azure with Entra ID', () => {
     assert.equal(text, 'echo: streamed with token');
   });
 
+  test('a token the resource rejects is forgotten and a new one fetched', async () => {
+    await client.chat.completions.create({ model: 'azure-cc', messages: user('warm') });
+    az.resetStats();
+    az.revokeTokens();
+    await assert.rejects(client.chat.completions.create({ model: 'azure-cc', messages: user('revoked') }), (e) => e.status >= 400);
+    const r = await client.chat.completions.create({ model: 'azure-cc', messages: user('fresh token') });
+    assert.equal(r.choices[0].message.content, 'echo: fresh token');
+    assert.equal(az.stats().azure.token_requests, 1);
+  });
+
   test('managed identity through the IMDS endpoint', async () => {
     az.resetStats();
     for (let i = 0; i < 2; i++) {

@@ -461,6 +461,27 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
     cmx_azure_auth_free(a);
 }
 
+static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    cmx_azure_auth_invalidate(a, "tok-0"); /* not the cached one: no effect */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    cmx_azure_auth_invalidate(a, "tok-1");
+    waiter w2;
+    waiter_init(&w2);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    run_until_called(f, &w2);
+    assert_string_equal(w2.token, "tok-2");
+    cmx_azure_auth_free(a);
+}
+
 static void cancelled_waiter_is_not_called(void **state)
 {
     fixture *f = *state;
@@ -511,6 +532,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(answer_without_a_token_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(managed_identity_asks_imds_with_get_metadata_and_resource,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(cancelled_waiter_is_not_called, setup, teardown),
         cmocka_unit_test_setup_teardown(freeing_with_a_fetch_in_flight_is_clean, setup, teardown),
     };
