@@ -16,20 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",    "timeouts",     "base_url",
-                                          "api_key", "organization", "tls_verify",
-                                          "ca_file", "residency",    NULL};
-static const char *const mock_keys[] = {"type",
-                                        "timeouts",
-                                        "latency",
-                                        "chunk_interval",
-                                        "failure_rate",
-                                        "failure_status",
-                                        "stream_chunks",
-                                        "content",
-                                        "seed",
-                                        "residency",
-                                        NULL};
+static const char *const openai_keys[] = {"type",       "timeouts", "base_url",  "api_key",
+                                          "organization", "tls_verify", "ca_file", "residency",
+                                          NULL};
+static const char *const mock_keys[] = {
+    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
+    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",

@@ -39,6 +39,7 @@ typedef struct azure_attempt {
     const char *path;
     const char *model; /* spliced into the body, or NULL */
     cmx_attempt_sink sink;
+    int no_stream_usage;
     cmx_azure_token_waiter waiter;
     cmx_openai_wire_attempt *wire;
     char *token; /* the bearer token sent, to forget it on a 401 */
@@ -160,6 +161,7 @@ static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers,
         .headers = headers,
         .headers_len = len,
         .model = a->model,
+        .no_stream_usage = a->no_stream_usage,
     };
     return cmx_openai_wire_start(&req, &a->call, a->token ? &relay : &a->sink, err);
 }
@@ -229,6 +231,10 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
         a->model = target->model;
     } else {
         a->path = deployment_path(s, call, target->model);
+        /* stream_options came with 2024-09-01-preview; older versions answer
+         * 400 to it, so streams there go without the usage chunk. */
+        const char *v = s->cfg->azure.api_version;
+        a->no_stream_usage = v && strcmp(v, "2024-09-01") < 0;
         if (!a->path) {
             cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
             return NULL;

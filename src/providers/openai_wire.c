@@ -361,7 +361,7 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     a->arena = call->arena;
     a->stream = call->api == CMX_API_CHAT && call->scan->stream;
     cmx_usage_init(&a->usage);
-    int ask_usage = a->stream && !call->scan->include_usage &&
+    int ask_usage = a->stream && !req->no_stream_usage && !call->scan->include_usage &&
                     call->scan->stream_options.end == call->scan->stream_options.start;
     a->strip_usage_chunk = ask_usage;
 

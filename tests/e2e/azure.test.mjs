@@ -180,6 +180,14 @@ describe('azure with Entra ID', () => {
     assert.equal(s.requests.at(-1).api_version, '2024-06-01');
   });
 
+  test('streaming with an api-version that predates stream_options still works', async () => {
+    const stream = await client.chat.completions.create({ model: 'azure-mi', messages: user('old api version'), stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    assert.equal(text, 'echo: old api version');
+    assert.equal(lastAzure().status, 'forwarded');
+  });
+
   test('a rejected client secret is a provider_auth error that says why, without the secret', async () => {
     const res = await httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody('azure-wrong', 'x') });
     assert.ok(res.status >= 400, `status ${res.status}`);

@@ -66,6 +66,19 @@ describe('data plane with an api key (AzureOpenAI)', () => {
     assert.ok(usage && usage.completion_tokens > 0);
   });
 
+  test('api-versions before 2024-09-01 refuse stream_options', async () => {
+    const old = new AzureOpenAI({ apiKey: KEY, endpoint: emu.endpoint, apiVersion: '2024-06-01', maxRetries: 0 });
+    await assert.rejects(old.chat.completions.create({ model: 'dep', messages: user('x'), stream: true, stream_options: { include_usage: true } }), (e) => {
+      assert.equal(e.status, 400);
+      assert.match(e.message, /stream_options/);
+      return true;
+    });
+    const stream = await old.chat.completions.create({ model: 'dep', messages: user('old version'), stream: true });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    assert.equal(text, 'echo: old version');
+  });
+
   test('embeddings by deployment', async () => {
     const r = await keyClient().embeddings.create({ model: 'emb-dep', input: ['a', 'b'] });
     assert.equal(r.data.length, 2);

@@ -19,7 +19,8 @@
 // "[[azure:content_filter]]" directive in the last user message, or
 // setAzureFault('content_filter'), answers 400 with code "content_filter";
 // "[[azure:content_filter_finish]]" answers 200 with finish_reason
-// "content_filter" and no content.
+// "content_filter" and no content.  As Azure does, api-versions before
+// 2024-09-01 refuse stream_options.
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -241,6 +242,11 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
       body = null;
     }
     rec.body_model = body?.model ?? null;
+    if (deployment && body?.stream_options !== undefined && rec.api_version < '2024-09-01') {
+      // stream_options arrived with 2024-09-01-preview; older versions refuse it.
+      rec.status = 400;
+      return sendJSON(res, 400, { error: { message: 'Unrecognized request argument supplied: stream_options', type: 'invalid_request_error', param: null, code: null } });
+    }
     let forward = raw;
     if (deployment && body && typeof body === 'object') {
       // Azure serves the deployment named in the URL, whatever the body says.
