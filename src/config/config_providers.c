@@ -36,13 +36,10 @@ static const char *const anthropic_keys[] = {"type",
 static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
                                          "api_key", "auth",      "url_style", "tls_verify",
                                          "ca_file", "residency", NULL};
-static const char *const azure_client_secret_keys[] = {"tenant_id", "client_id", "client_secret",
-                                                       "authority", "scope",     NULL};
+static const char *const azure_client_secret_keys[] = {
+    "tenant_id", "client_id", "client_secret", "authority", "scope", "managed_identity", NULL};
 static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
                                                           "imds_endpoint", "scope", NULL};
-static const char *const azure_auth_keys[] = {"tenant_id",     "client_id", "client_secret",
-                                              "authority",     "scope",     "managed_identity",
-                                              "imds_endpoint", NULL};
 static const char *const all_keys[] = {"type",
                                        "endpoint",
                                        "api_version",
@@ -321,15 +318,16 @@ static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_
     int mi = 0;
     cmx_cfg_bool(ctx, node, sub, "managed_identity", &mi);
     if (!cmx_cfg_check_map(ctx, node, sub,
-                           mi                                        ? azure_managed_identity_keys
-                           : cmx_ytree_get(node, "managed_identity") ? azure_auth_keys
-                                                                     : azure_client_secret_keys))
+                           mi ? azure_managed_identity_keys : azure_client_secret_keys))
         return;
     cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
     cmx_cfg_string(ctx, node, sub, "scope", &az->scope);
-    if (az->scope && !plain_token(az->scope) && strncmp(az->scope, "https://", 8) != 0)
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "scope"),
-                      "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
+    for (const char *c = az->scope; c && *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+            cmx_cfg_error(ctx, cmx_ytree_get(node, "scope"),
+                          "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
+            break;
+        }
     if (mi) {
         az->auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
         az->imds_endpoint = cmx_cfg_strdup(ctx, AZURE_DEFAULT_IMDS);

@@ -126,6 +126,9 @@ static void azure_config_mistakes_are_reported_precisely(void **state)
          "}\n",
          "tenant"},
         {"  a: { type: azure, endpoint: \"ftp://x\", api_key: k }\n", "endpoint: expected an http"},
+        {"  a: { type: azure, endpoint: \"https://x\", auth: { managed_identity: true, scope: \"a "
+         "b\" } }\n",
+         "scope: expected a scope"},
         {"  a: { type: azure, endpoint: \"https://x\", api_key: k, base_url: \"https://y\" }\n",
          "only valid for openai or anthropic"},
         {"  a: { type: openai, base_url: \"https://x\", url_style: v1 }\n", "only valid for azure"},
