@@ -129,6 +129,13 @@ static void free_provider(cmx_provider_config *p)
     free_secret(p->session_token);
     free(p->ca_file);
     free(p->mock.content);
+    free(p->azure.api_version);
+    free(p->azure.tenant_id);
+    free(p->azure.client_id);
+    free_secret(p->azure.client_secret);
+    free(p->azure.authority);
+    free(p->azure.scope);
+    free(p->azure.imds_endpoint);
 }
 
 static void free_group(cmx_model_group *g)

@@ -31,7 +31,8 @@ typedef enum {
     CMX_PROVIDER_OPENAI = 0,
     CMX_PROVIDER_MOCK,
     CMX_PROVIDER_ANTHROPIC,
-    CMX_PROVIDER_BEDROCK
+    CMX_PROVIDER_BEDROCK,
+    CMX_PROVIDER_AZURE
 } cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
@@ -63,12 +64,34 @@ typedef struct cmx_health_check_config {
     uint32_t healthy_threshold;   /* default 1 */
 } cmx_health_check_config;
 
+/* azure: how the provider gets its credentials. */
+typedef enum {
+    CMX_AZURE_AUTH_API_KEY = 0,       /* api_key, sent as the api-key header */
+    CMX_AZURE_AUTH_CLIENT_SECRET,     /* Entra ID client-credentials flow */
+    CMX_AZURE_AUTH_MANAGED_IDENTITY,  /* the instance metadata endpoint (IMDS) */
+} cmx_azure_auth_mode;
+
+typedef struct cmx_azure_config {
+    char *api_version;       /* default "2024-10-21"; sent with url_style deployments */
+    int url_style_v1;        /* url_style: v1 (/openai/v1/..., model in the body);
+                                default 0: /openai/deployments/{model}/... */
+    cmx_azure_auth_mode auth;
+    char *tenant_id;         /* client secret */
+    char *client_id;         /* client secret: required; managed identity: optional
+                                (a user-assigned identity) */
+    char *client_secret;     /* resolved secret; never log it */
+    char *authority;         /* default "https://login.microsoftonline.com" */
+    char *scope;             /* default "https://cognitiveservices.azure.com/.default" */
+    char *imds_endpoint;     /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
+} cmx_azure_config;
+
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock", "anthropic", "bedrock" */
+    char *type_name;       /* "openai", "mock", "anthropic", "bedrock", "azure" */
     char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
-                              anthropic: default "https://api.anthropic.com" */
+                              anthropic: default "https://api.anthropic.com";
+                              azure: the `endpoint`, e.g. "https://NAME.openai.azure.com" */
     char *api_key;         /* resolved secret or NULL; never log it */
     char *organization;    /* openai: optional OpenAI-Organization header */
     char *anthropic_version;     /* anthropic: default "2023-06-01" */
@@ -88,6 +111,7 @@ typedef struct cmx_provider_config {
     cmx_timeouts_config timeouts;
     cmx_health_check_config health;
     cmx_mock_config mock;
+    cmx_azure_config azure;
     int line;              /* where it was defined, for messages */
 } cmx_provider_config;
 

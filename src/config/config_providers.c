@@ -39,7 +39,18 @@ static const char *const bedrock_keys[] = {
     "type",          "timeouts",          "region",        "endpoint_url",
     "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
     "tls_verify",    "ca_file",           "residency",     NULL};
+static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
+                                         "api_key", "auth",      "url_style", "tls_verify",
+                                         "ca_file", "residency", NULL};
+static const char *const azure_client_secret_keys[] = {
+    "tenant_id", "client_id", "client_secret", "authority", "scope", "managed_identity", NULL};
+static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
+                                                          "imds_endpoint", "scope", NULL};
 static const char *const all_keys[] = {"type",
+                                       "endpoint",
+                                       "api_version",
+                                       "auth",
+                                       "url_style",
                                        "timeouts",
                                        "base_url",
                                        "api_key",
@@ -74,9 +85,10 @@ static const struct {
     {"mock", mock_keys},
     {"anthropic", anthropic_keys},
     {"bedrock", bedrock_keys},
+    {"azure", azure_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
-#define TYPE_LIST "openai, anthropic, bedrock or mock"
+#define TYPE_LIST "openai, anthropic, bedrock, azure or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 static const char *const health_keys[] = {"interval",           "timeout",           "path",
                                           "unhealthy_threshold", "healthy_threshold", NULL};
@@ -109,6 +121,10 @@ static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, cons
 
 #define ANTHROPIC_DEFAULT_BASE_URL "https://api.anthropic.com"
 #define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
+#define AZURE_DEFAULT_API_VERSION "2024-10-21"
+#define AZURE_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
+#define AZURE_DEFAULT_SCOPE "https://cognitiveservices.azure.com/.default"
+#define AZURE_DEFAULT_IMDS "http://169.254.169.254/metadata/identity/oauth2/token"
 #define MOCK_DEFAULT_CONTENT                                                                       \
     "This is a simulated answer from the cloudmux mock provider. No model was called."
 
@@ -149,19 +165,21 @@ static int read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node, const cmx_yno
     return -1;
 }
 
-/* "openai or anthropic": the types a key belongs to, for messages. */
+/* "openai, anthropic or azure": the types a key belongs to, for messages. */
 static void owners_of(const char *key, char *out, size_t len)
 {
-    size_t used = 0, n = 0;
+    size_t idx[N_PROVIDER_TYPES], n = 0, used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
-        if (in_list(provider_types[i].keys, key)) {
-            int w =
-                snprintf(out + used, len - used, "%s%s", n++ ? " or " : "", provider_types[i].name);
-            if (w < 0 || (size_t)w >= len - used)
-                return;
-            used += (size_t)w;
-        }
+        if (in_list(provider_types[i].keys, key))
+            idx[n++] = i;
+    for (size_t j = 0; j < n; j++) {
+        const char *sep = j == 0 ? "" : j + 1 == n ? " or " : ", ";
+        int w = snprintf(out + used, len - used, "%s%s", sep, provider_types[idx[j]].name);
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
+    }
 }
 
 static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, int type)
@@ -389,6 +407,147 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
     load_ca_file(ctx, p, v, path);
 }
 
+/* A value that goes into a URL or a header: printable ASCII, no spaces. */
+static int plain_token(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '&' || *s == '?' ||
+            *s == '#' || *s == '/')
+            return 0;
+    return 1;
+}
+
+/* An http(s) URL setting, stored without trailing slashes. */
+static void azure_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                      char **out)
+{
+    char show[64];
+    const cmx_ynode *u = cmx_ytree_get(map, key);
+    if (!u)
+        return;
+    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0 ||
+        strchr(u->text, '@')) {
+        int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
+        cmx_cfg_error(ctx, u, "%s.%s: expected an http:// or https:// URL with a host, got %s",
+                      path, key,
+                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+        return;
+    }
+    free(*out);
+    *out = cmx_cfg_strdup(ctx, u->text);
+    size_t n = *out ? strlen(*out) : 0;
+    while (n > 0 && (*out)[n - 1] == '/')
+        (*out)[--n] = '\0';
+}
+
+static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *node,
+                            const char *path)
+{
+    char sub[192], sub2[224];
+    cmx_azure_config *az = &p->azure;
+    snprintf(sub, sizeof sub, "%s.auth", path);
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node,
+                      "%s: expected a mapping with tenant_id, client_id and client_secret, or "
+                      "managed_identity: true",
+                      sub);
+        return;
+    }
+    int mi = 0;
+    cmx_cfg_bool(ctx, node, sub, "managed_identity", &mi);
+    if (!cmx_cfg_check_map(ctx, node, sub,
+                           mi ? azure_managed_identity_keys : azure_client_secret_keys))
+        return;
+    cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
+    cmx_cfg_string(ctx, node, sub, "scope", &az->scope);
+    for (const char *c = az->scope; c && *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+            cmx_cfg_error(ctx, cmx_ytree_get(node, "scope"),
+                          "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
+            break;
+        }
+    if (mi) {
+        az->auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
+        az->imds_endpoint = cmx_cfg_strdup(ctx, AZURE_DEFAULT_IMDS);
+        azure_url(ctx, node, sub, "imds_endpoint", &az->imds_endpoint);
+        if (az->client_id && !plain_token(az->client_id))
+            cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
+                          "%s.client_id: expected an application (client) id", sub);
+        return;
+    }
+    az->auth = CMX_AZURE_AUTH_CLIENT_SECRET;
+    az->authority = cmx_cfg_strdup(ctx, AZURE_DEFAULT_AUTHORITY);
+    azure_url(ctx, node, sub, "authority", &az->authority);
+    cmx_cfg_string(ctx, node, sub, "tenant_id", &az->tenant_id);
+    static const char *const required[] = {"tenant_id", "client_id", "client_secret"};
+    for (size_t i = 0; i < 3; i++)
+        if (!cmx_ytree_get(node, required[i]))
+            cmx_cfg_error(ctx, node,
+                          "%s: missing required key '%s' (client credentials need tenant_id, "
+                          "client_id and client_secret; or use managed_identity: true)",
+                          sub, required[i]);
+    if (az->tenant_id && !plain_token(az->tenant_id))
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "tenant_id"),
+                      "%s.tenant_id: expected a directory (tenant) id or domain", sub);
+    if (az->client_id && !plain_token(az->client_id))
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
+                      "%s.client_id: expected an application (client) id", sub);
+    const cmx_ynode *secret = cmx_ytree_get(node, "client_secret");
+    if (secret) {
+        snprintf(sub2, sizeof sub2, "%s.client_secret", sub);
+        cmx_cfg_secret(ctx, secret, sub2, &az->client_secret);
+    }
+}
+
+static void load_azure(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                       const cmx_ynode *v, const char *path)
+{
+    char sub[192], show[64];
+    cmx_azure_config *az = &p->azure;
+    if (!cmx_ytree_get(v, "endpoint"))
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing required key 'endpoint' (the resource's URL, such as "
+                      "https://NAME.openai.azure.com)",
+                      path);
+    azure_url(ctx, v, path, "endpoint", &p->base_url);
+    az->api_version = cmx_cfg_strdup(ctx, AZURE_DEFAULT_API_VERSION);
+    cmx_cfg_string(ctx, v, path, "api_version", &az->api_version);
+    if (az->api_version && !plain_token(az->api_version))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "api_version"),
+                      "%s.api_version: expected a version such as " AZURE_DEFAULT_API_VERSION,
+                      path);
+    const cmx_ynode *style = cmx_ytree_get(v, "url_style");
+    if (style) {
+        if (style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "v1") == 0)
+            az->url_style_v1 = 1;
+        else if (!(style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "deployments") == 0))
+            cmx_cfg_error(ctx, style, "%s.url_style: expected deployments or v1, got %s", path,
+                          cmx_cfg_show(style, show, sizeof show));
+    }
+    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
+    const cmx_ynode *auth = cmx_ytree_get(v, "auth");
+    if (key && auth)
+        cmx_cfg_error(ctx, auth, "%s: api_key and auth are mutually exclusive; use one", path);
+    else if (!key && !auth)
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing credentials: set api_key, or auth with Entra ID client "
+                      "credentials or managed_identity: true",
+                      path);
+    if (key) {
+        snprintf(sub, sizeof sub, "%s.api_key", path);
+        cmx_cfg_secret(ctx, key, sub, &p->api_key);
+    }
+    if (auth)
+        load_azure_auth(ctx, p, auth, path);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
 static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
                       const char *path)
 {
@@ -472,6 +631,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
         load_anthropic(ctx, p, name_node, v, path);
     } else if (type == CMX_PROVIDER_BEDROCK) {
         load_bedrock(ctx, p, name_node, v, path);
+    } else if (type == CMX_PROVIDER_AZURE) {
+        load_azure(ctx, p, name_node, v, path);
     } else {
         p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
         load_mock(ctx, p, v, path);

@@ -1,28 +1,17 @@
 /* openai.c — the OpenAI API and every OpenAI-compatible server (vLLM,
- * Ollama, llama.cpp server, Azure's v1 surface) by base_url.
+ * Ollama, llama.cpp server, Azure's v1 surface with a key) by base_url.
  *
  * The canonical format is this provider's own, so nothing is translated:
- * the client's bytes go upstream with the model name spliced in, and the
- * answer comes back as bytes.  What the provider adds is judgement about
- * those bytes: a 200 that is not JSON, a stream that is not SSE, a chunk that
- * is garbage or a stream that ends without `[DONE]` are upstream protocol
- * errors, never passed off as answers.  Usage is read by token scan; for
- * streams the provider asks upstream for the usage chunk even when the client
- * did not, so spend is never lost, and drops that chunk on the way back. */
+ * openai_wire.c carries the bytes and judges the answer.  This file only
+ * knows where requests go (base_url + /chat/completions or /embeddings) and
+ * which headers carry the credentials. */
 #include "provider.h"
 
-#include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/buf.h"
-#include "http/sse.h"
-
-#define MAX_RESPONSE_BYTES (64u << 20)
-#define MAX_ERROR_BODY_BYTES (64u << 10)
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
+#include "openai_wire.h"
 
 typedef struct openai_state {
     const cmx_provider_config *cfg;
@@ -34,28 +23,8 @@ typedef struct openai_state {
     char *embeddings_path;
 } openai_state;
 
-typedef struct openai_attempt {
-    openai_state *state;
-    cmx_upstream_call *call;
-    cmx_attempt_sink sink;
-    int stream;
-    int strip_usage_chunk; /* we asked for usage; the client did not */
-    int status;
-    int content_type_ok;
-    char content_type[64];
-    uint32_t retry_after_ms;
-    cmx_buf body;          /* whole body (non-stream) or error body */
-    cmx_sse_parser sse;
-    int sse_ready;
-    int done_seen;         /* "data: [DONE]" arrived */
-    size_t chunks;
-    cmx_usage usage;
-    cmx_error stream_err;  /* set by the SSE callback to stop */
-    cmx_arena *arena;
-} openai_attempt;
-
-static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_env *env,
-                             void **out, cmx_error *err)
+static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
+                             cmx_error *err)
 {
     openai_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -104,427 +73,25 @@ static void openai_destroy(void *state)
     free(s);
 }
 
-/* The client's body with the upstream model name spliced in and, for a
- * stream whose client did not ask for usage, a request for the usage chunk. */
-static const char *build_body(const cmx_call *call, const cmx_target_config *target,
-                              int ask_usage, size_t *out_len)
-{
-    const char *body = call->body;
-    size_t len = call->body_len;
-    if (target->model && call->scan->model.end > call->scan->model.start) {
-        body = cmx_json_splice_string(call->arena, body, len, call->scan->model, target->model,
-                                      &len);
-        if (!body)
-            return NULL;
-    }
-    if (ask_usage) {
-        static const char insert[] = "\"stream_options\":{\"include_usage\":true},";
-        size_t at = call->scan->body.start + 1; /* just inside the top-level '{' */
-        char *out = cmx_arena_alloc(call->arena, len + sizeof insert);
-        if (!out)
-            return NULL;
-        memcpy(out, body, at);
-        memcpy(out + at, insert, sizeof insert - 1);
-        memcpy(out + at + sizeof insert - 1, body + at, len - at);
-        len += sizeof insert - 1;
-        out[len] = '\0';
-        body = out;
-    }
-    *out_len = len;
-    return body;
-}
-
-static void attempt_release(openai_attempt *a)
-{
-    cmx_buf_free(&a->body);
-    if (a->sse_ready)
-        cmx_sse_parser_free(&a->sse);
-}
-
-/* Reports the outcome.  The attempt lives in the request's arena, which the
- * sink may release from inside on_done: nothing of it is touched after. */
-static void finish(openai_attempt *a, const cmx_error *err)
-{
-    cmx_attempt_sink sink = a->sink;
-    cmx_usage usage = a->usage;
-    cmx_buf body = a->body;
-    int deliver_body = (!err || err->kind == CMX_OK) && !a->stream;
-    a->body = (cmx_buf)CMX_BUF_INIT;
-    attempt_release(a);
-    sink.on_done(sink.ctx, err, &usage, deliver_body ? (body.data ? body.data : "") : NULL,
-                 deliver_body ? body.len : 0);
-    cmx_buf_free(&body);
-}
-
-static int is_json_type(const char *ct)
-{
-    return strstr(ct, "json") != NULL;
-}
-
-/* A non-negative decimal number below one day, else -1. */
-static double parse_seconds(cmx_slice v)
-{
-    char tmp[32];
-    if (v.len == 0 || v.len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, v.ptr, v.len);
-    tmp[v.len] = '\0';
-    char *end;
-    double x = strtod(tmp, &end);
-    while (*end == ' ')
-        end++;
-    return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
-}
-
-/* OpenAI's x-ratelimit-reset-* values are Go durations: "1s", "6m0s",
- * "20ms", "1h2m3.5s".  Milliseconds, or -1 when it is not one. */
-static double parse_go_duration(cmx_slice v)
-{
-    double total = 0;
-    size_t i = 0;
-    if (v.len == 0)
-        return -1;
-    while (i < v.len) {
-        double x = 0, scale = 0;
-        int digits = 0;
-        while (i < v.len && ((v.ptr[i] >= '0' && v.ptr[i] <= '9') || v.ptr[i] == '.')) {
-            if (v.ptr[i] == '.')
-                scale = 1;
-            else if (scale)
-                x += (v.ptr[i] - '0') * (scale /= 10);
-            else
-                x = x * 10 + (v.ptr[i] - '0');
-            i++;
-            digits++;
-        }
-        if (!digits || i >= v.len)
-            return -1;
-        double unit;
-        if (v.ptr[i] == 'h') {
-            unit = 3600000;
-            i++;
-        } else if (v.ptr[i] == 'm' && i + 1 < v.len && v.ptr[i + 1] == 's') {
-            unit = 1;
-            i += 2;
-        } else if (v.ptr[i] == 'm') {
-            unit = 60000;
-            i++;
-        } else if (v.ptr[i] == 's') {
-            unit = 1000;
-            i++;
-        } else {
-            return -1;
-        }
-        total += x * unit;
-    }
-    return total < 86400000 ? total : 86400000;
-}
-
-static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
-{
-    openai_attempt *a = ctx;
-    a->status = status;
-    /* When a 429 has no Retry-After, the reset time of the exhausted limit
-     * is the server's hint instead. */
-    double reset_requests = -1, reset_tokens = -1;
-    int out_of_requests = 0, out_of_tokens = 0;
-    for (size_t i = 0; i < n; i++) {
-        const cmx_http_header *h = &headers[i];
-        if (cmx_slice_case_eq(h->name, "content-type")) {
-            size_t l = h->value.len < sizeof a->content_type - 1 ? h->value.len
-                                                                 : sizeof a->content_type - 1;
-            memcpy(a->content_type, h->value.ptr, l);
-            a->content_type[l] = '\0';
-            for (size_t k = 0; k < l; k++)
-                if (a->content_type[k] >= 'A' && a->content_type[k] <= 'Z')
-                    a->content_type[k] = (char)(a->content_type[k] + 32);
-        } else if (cmx_slice_case_eq(h->name, "retry-after-ms")) {
-            double ms = parse_seconds(h->value);
-            if (ms > 0)
-                a->retry_after_ms = (uint32_t)ms;
-        } else if (cmx_slice_case_eq(h->name, "retry-after") && !a->retry_after_ms) {
-            /* Seconds; the HTTP-date form is rare from LLM APIs and ignored. */
-            double secs = parse_seconds(h->value);
-            if (secs > 0)
-                a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
-        } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-requests")) {
-            reset_requests = parse_go_duration(h->value);
-        } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-tokens")) {
-            reset_tokens = parse_go_duration(h->value);
-        } else if (cmx_slice_case_eq(h->name, "x-ratelimit-remaining-requests")) {
-            out_of_requests = cmx_slice_eq(h->value, "0");
-        } else if (cmx_slice_case_eq(h->name, "x-ratelimit-remaining-tokens")) {
-            out_of_tokens = cmx_slice_eq(h->value, "0");
-        }
-    }
-    if (status == 429 && !a->retry_after_ms) {
-        double hint = -1;
-        if (out_of_requests && reset_requests > hint)
-            hint = reset_requests;
-        if (out_of_tokens && reset_tokens > hint)
-            hint = reset_tokens;
-        if (hint < 0) /* which limit ran out is not said: the sooner reset */
-            hint = reset_requests >= 0 && (reset_tokens < 0 || reset_requests < reset_tokens)
-                       ? reset_requests
-                       : reset_tokens;
-        if (hint > 0)
-            a->retry_after_ms = (uint32_t)hint;
-    }
-    if (status >= 200 && status < 300)
-        a->content_type_ok = a->stream ? strstr(a->content_type, "text/event-stream") != NULL
-                                       : is_json_type(a->content_type);
-}
-
-/* True when the chunk carries a usage object ("usage":{...}, not null). */
-static int has_usage_object(const char *data, size_t len)
-{
-    static const char key[] = "\"usage\":";
-    const char *p = memmem(data, len, key, sizeof key - 1);
-    if (!p)
-        return 0;
-    const char *end = data + len;
-    for (p += sizeof key - 1; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'); p++)
-        ;
-    return p < end && *p == '{';
-}
-
-/* The cheap check for chunks after the first: one JSON object, by its ends. */
-static int looks_like_object(const char *data, size_t len)
-{
-    size_t i = 0, j = len;
-    while (i < j && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
-        i++;
-    while (j > i && (data[j - 1] == ' ' || data[j - 1] == '\t' || data[j - 1] == '\n' ||
-                     data[j - 1] == '\r'))
-        j--;
-    return j - i >= 2 && data[i] == '{' && data[j - 1] == '}';
-}
-
-/* One upstream event.  The first chunk is validated in full: until it has
- * gone to the client the router can still fail over, so garbage must be
- * caught there.  Later chunks are checked by their shape, and parsed only
- * when they carry usage; full validation of every chunk would cost more than
- * the rest of the relay. */
-static int on_sse_event(void *ctx, const cmx_sse_event *ev)
-{
-    openai_attempt *a = ctx;
-    if (a->done_seen)
-        return 0; /* anything after [DONE] is not part of the answer */
-    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
-        a->done_seen = 1;
-        return 0;
-    }
-    int has_usage = 0;
-    cmx_usage u;
-    if (a->chunks == 0 || has_usage_object(ev->data, ev->data_len)) {
-        has_usage = cmx_json_find_usage(ev->data, ev->data_len, a->arena, &u);
-    } else if (!looks_like_object(ev->data, ev->data_len)) {
-        has_usage = -1;
-    }
-    if (has_usage < 0) {
-        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream sent a stream chunk that is not valid JSON (after %zu chunks)",
-                      a->chunks);
-        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-        return 1;
-    }
-    if (ev->data_len > 9 && memcmp(ev->data, "{\"error\"", 8) == 0) {
-        cmx_error_set(&a->stream_err, CMX_ERR_UNAVAILABLE,
-                      "upstream sent an error event in the stream (after %zu chunks)", a->chunks);
-        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-        return 1;
-    }
-    if (has_usage == 1) {
-        a->usage = u;
-        if (a->strip_usage_chunk)
-            return 0;
-    }
-    a->chunks++;
-    a->sink.on_chunk(a->sink.ctx, ev->data, ev->data_len);
-    return 0;
-}
-
-static void on_body(void *ctx, const char *data, size_t len)
-{
-    openai_attempt *a = ctx;
-    int ok2xx = a->status >= 200 && a->status < 300;
-    if (ok2xx && a->stream && a->content_type_ok) {
-        if (!a->sse_ready) {
-            cmx_sse_parser_init(&a->sse, on_sse_event, a);
-            a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
-            a->sse_ready = 1;
-        }
-        int rc = cmx_sse_feed(&a->sse, data, len);
-        if (rc != 0) {
-            if (rc < 0) {
-                cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                              "upstream stream event too large or out of memory");
-                a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-            }
-            cmx_upstream_cancel(a->call);
-            cmx_error err = a->stream_err;
-            finish(a, &err);
-        }
-        return;
-    }
-    size_t cap = ok2xx ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES;
-    if (a->body.len + len > cap) {
-        if (!ok2xx)
-            return; /* the start of an error body is enough to explain it */
-        cmx_upstream_cancel(a->call);
-        cmx_error err;
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      MAX_RESPONSE_BYTES);
-        finish(a, &err);
-        return;
-    }
-    cmx_buf_append(&a->body, data, len);
-}
-
-/* Turns an upstream error answer into the router's error kinds. */
-static void map_error_response(openai_attempt *a, cmx_error *err)
-{
-    cmx_err kind = cmx_err_from_http_status(a->status);
-    const char *name = a->state->cfg->name;
-    if (kind == CMX_ERR_PROVIDER_AUTH) {
-        /* Upstream messages about keys may echo part of the key: say less. */
-        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d)", name,
-                      a->status);
-    } else {
-        json_t *root = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
-        json_t *e = json_object_get(root, "error");
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *code = json_string_value(json_object_get(e, "code"));
-        if (!msg && json_is_string(e))
-            msg = json_string_value(e);
-        if (code && strcmp(code, "context_length_exceeded") == 0)
-            kind = CMX_ERR_CONTEXT_WINDOW;
-        else if (code && (strcmp(code, "content_filter") == 0 ||
-                          strcmp(code, "content_policy_violation") == 0))
-            kind = CMX_ERR_CONTENT_POLICY;
-        if (msg)
-            cmx_error_set(err, kind, "provider '%s' answered %d: %.180s", name, a->status, msg);
-        else
-            cmx_error_set(err, kind, "provider '%s' answered %d", name, a->status);
-        json_decref(root);
-    }
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = a->status;
-    err->retry_after_ms = a->retry_after_ms;
-}
-
-static void on_complete(void *ctx, const cmx_error *uerr)
-{
-    openai_attempt *a = ctx;
-    cmx_error err;
-    cmx_error_clear(&err);
-    if (uerr && uerr->kind != CMX_OK) {
-        err = *uerr;
-        if (a->stream && a->chunks > 0) {
-            char m[sizeof err.message];
-            snprintf(m, sizeof m, "upstream stream cut after %zu chunks: %.200s", a->chunks,
-                     uerr->message);
-            memcpy(err.message, m, sizeof m);
-        }
-        finish(a, &err);
-        return;
-    }
-    if (a->status < 200 || a->status >= 300) {
-        map_error_response(a, &err);
-        finish(a, &err);
-        return;
-    }
-    if (!a->content_type_ok) {
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream answered %d with content type '%s', expected %s", a->status,
-                      a->content_type[0] ? a->content_type : "(none)",
-                      a->stream ? "text/event-stream" : "application/json");
-        err.cause = CMX_CAUSE_PROTOCOL;
-        err.upstream_status = a->status;
-        finish(a, &err);
-        return;
-    }
-    if (a->stream) {
-        if (!a->done_seen) {
-            cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                          "upstream stream ended without [DONE] after %zu chunks%s", a->chunks,
-                          a->sse_ready && cmx_sse_has_partial(&a->sse) ? " (mid-event)" : "");
-            err.cause = CMX_CAUSE_PROTOCOL;
-            finish(a, &err);
-            return;
-        }
-        finish(a, NULL);
-        return;
-    }
-    cmx_usage u;
-    int has_usage = cmx_json_find_usage(a->body.data ? a->body.data : "", a->body.len, a->arena, &u);
-    if (has_usage < 0) {
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream answered %d with a body that is not valid JSON (%zu bytes)",
-                      a->status, a->body.len);
-        err.cause = CMX_CAUSE_PROTOCOL;
-        err.upstream_status = a->status;
-        finish(a, &err);
-        return;
-    }
-    if (has_usage == 1)
-        a->usage = u;
-    finish(a, NULL);
-}
-
-static const cmx_upstream_callbacks upstream_callbacks = {on_head, on_body, on_complete};
-
 static void *openai_start(void *state, const cmx_call *call, const cmx_target_config *target,
                           const cmx_attempt_sink *sink, cmx_error *err)
 {
     openai_state *s = state;
-    openai_attempt *a = cmx_arena_calloc(call->arena, 1, sizeof *a);
-    if (!a) {
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    a->state = s;
-    a->sink = *sink;
-    a->arena = call->arena;
-    a->stream = call->api == CMX_API_CHAT && call->scan->stream;
-    cmx_usage_init(&a->usage);
-    int ask_usage = a->stream && !call->scan->include_usage &&
-                    call->scan->stream_options.end == call->scan->stream_options.start;
-    a->strip_usage_chunk = ask_usage;
-
-    size_t body_len = 0;
-    const char *body = build_body(call, target, ask_usage, &body_len);
-    if (!body) {
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    const cmx_timeouts_config *t = &s->cfg->timeouts;
-    cmx_upstream_request req = {
+    cmx_openai_wire_request req = {
+        .cfg = s->cfg,
+        .upstream = s->upstream,
         .origin = &s->url,
-        .tls_verify = s->cfg->tls_verify,
-        .ca_file = s->cfg->ca_file,
-        .method = "POST",
         .path = call->api == CMX_API_EMBEDDINGS ? s->embeddings_path : s->chat_path,
         .headers = s->headers,
         .headers_len = s->headers_len,
-        .body = body,
-        .body_len = body_len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
-                     cmx_call_total_ms(call, t->total_ms)},
+        .model = target->model,
     };
-    a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
-    if (!a->call) {
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    return a;
+    return cmx_openai_wire_start(&req, call, sink, err);
 }
 
 static void openai_cancel(void *attempt)
 {
-    openai_attempt *a = attempt;
-    cmx_upstream_cancel(a->call);
-    attempt_release(a);
+    cmx_openai_wire_cancel(attempt);
 }
 
 static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_ms,

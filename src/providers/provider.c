@@ -9,6 +9,7 @@ static const cmx_provider_vtable *const registry[] = {
     &cmx_provider_mock,
     &cmx_provider_anthropic,
     &cmx_provider_bedrock,
+    &cmx_provider_azure,
 };
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type)

@@ -107,5 +107,6 @@ extern const cmx_provider_vtable cmx_provider_openai;
 extern const cmx_provider_vtable cmx_provider_mock;
 extern const cmx_provider_vtable cmx_provider_anthropic;
 extern const cmx_provider_vtable cmx_provider_bedrock;
+extern const cmx_provider_vtable cmx_provider_azure;
 
 #endif

@@ -1,0 +1,275 @@
+/* azure.c — Azure OpenAI: the OpenAI wire format at Azure's URLs, with an
+ * api-key or an Entra ID token.
+ *
+ * Everything about the bytes is openai_wire.c's; this file knows the two URL
+ * styles — /openai/deployments/{deployment}/...?api-version=V, where the
+ * target's model is the deployment name and the body is sent as the client
+ * wrote it, and /openai/v1/..., where the model goes in the body — and the
+ * credentials.  With a key the header block is built once; with Entra ID an
+ * attempt first asks azure_auth.c for a token and, when none is cached, waits
+ * in its queue instead of failing.  Azure's content-filter refusal (400, code
+ * "content_filter") maps to content_policy in the shared error mapping; a 200
+ * whose choice ended with finish_reason "content_filter" is an answer and
+ * passes through as is. */
+#include "provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "azure_auth.h"
+#include "core/buf.h"
+#include "openai_wire.h"
+
+#define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
+
+typedef struct azure_state {
+    const cmx_provider_config *cfg;
+    cmx_upstream *upstream;
+    cmx_url url;
+    cmx_azure_auth *auth; /* NULL with an api-key */
+    char *key_headers;    /* api-key + common headers, with a key */
+    size_t key_headers_len;
+    char *v1_chat_path;
+    char *v1_embeddings_path;
+} azure_state;
+
+typedef struct azure_attempt {
+    azure_state *state;
+    cmx_call call; /* a copy: the caller's may not outlive start() */
+    const char *path;
+    const char *model; /* spliced into the body, or NULL */
+    cmx_attempt_sink sink;
+    int no_stream_usage;
+    cmx_azure_token_waiter waiter;
+    cmx_openai_wire_attempt *wire;
+    char *token; /* the bearer token sent, to forget it on a 401 */
+} azure_attempt;
+
+static void azure_destroy(void *state)
+{
+    azure_state *s = state;
+    if (!s)
+        return;
+    cmx_azure_auth_free(s->auth);
+    if (s->key_headers) {
+        explicit_bzero(s->key_headers, s->key_headers_len);
+        free(s->key_headers);
+    }
+    free(s->v1_chat_path);
+    free(s->v1_embeddings_path);
+    free(s);
+}
+
+static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
+                            cmx_error *err)
+{
+    azure_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    s->cfg = cfg;
+    s->upstream = env->upstream;
+    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
+        free(s);
+        return err ? err->kind : CMX_ERR_CONFIG;
+    }
+    cmx_buf c = CMX_BUF_INIT, e = CMX_BUF_INIT;
+    cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->url.path);
+    cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->url.path);
+    s->v1_chat_path = c.data;
+    s->v1_embeddings_path = e.data;
+    int ok = s->v1_chat_path && s->v1_embeddings_path;
+    if (ok && cfg->azure.auth == CMX_AZURE_AUTH_API_KEY) {
+        cmx_buf h = CMX_BUF_INIT;
+        cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, cfg->api_key ? cfg->api_key : "");
+        s->key_headers = h.data;
+        s->key_headers_len = h.len;
+        ok = s->key_headers != NULL;
+    } else if (ok) {
+        s->auth = cmx_azure_auth_new(cfg, env->upstream, NULL, err);
+        if (!s->auth) {
+            azure_destroy(s);
+            return err ? err->kind : CMX_ERR_CONFIG;
+        }
+    }
+    if (!ok) {
+        azure_destroy(s);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    *out = s;
+    return CMX_OK;
+}
+
+/* Percent-encodes a deployment name for a path segment. */
+static void append_segment(cmx_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+            cmx_buf_append(b, s, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            cmx_buf_append(b, e, 3);
+        }
+    }
+}
+
+/* The deployments-style path, in the request's arena. */
+static const char *deployment_path(azure_state *s, const cmx_call *call, const char *deployment)
+{
+    cmx_buf p = CMX_BUF_INIT;
+    cmx_buf_printf(&p, "%s/openai/deployments/", s->url.path);
+    append_segment(&p, deployment);
+    cmx_buf_printf(&p, "/%s?api-version=%s",
+                   call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
+                   s->cfg->azure.api_version ? s->cfg->azure.api_version : "2024-10-21");
+    char *out = p.data ? cmx_arena_alloc(call->arena, p.len + 1) : NULL;
+    if (out)
+        memcpy(out, p.data, p.len + 1);
+    cmx_buf_free(&p);
+    return out;
+}
+
+static void relay_chunk(void *ctx, const char *json, size_t len)
+{
+    azure_attempt *a = ctx;
+    a->sink.on_chunk(a->sink.ctx, json, len);
+}
+
+/* A 401 to a token we still hold means it is no good any more: forget it
+ * before the attempt (and its memory) is gone. */
+static void relay_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
+                       size_t len)
+{
+    azure_attempt *a = ctx;
+    if (err && err->kind == CMX_ERR_PROVIDER_AUTH && err->upstream_status == 401)
+        cmx_azure_auth_invalidate(a->state->auth, a->token);
+    cmx_attempt_sink sink = a->sink;
+    sink.on_done(sink.ctx, err, usage, body, len);
+}
+
+static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers, size_t len,
+                                          cmx_error *err)
+{
+    cmx_attempt_sink relay = {relay_chunk, relay_done, a};
+    cmx_openai_wire_request req = {
+        .cfg = a->state->cfg,
+        .upstream = a->state->upstream,
+        .origin = &a->state->url,
+        .path = a->path,
+        .headers = headers,
+        .headers_len = len,
+        .model = a->model,
+        .no_stream_usage = a->no_stream_usage,
+    };
+    return cmx_openai_wire_start(&req, &a->call, a->token ? &relay : &a->sink, err);
+}
+
+/* The attempt with a bearer token; the header block lives in the arena. */
+static cmx_openai_wire_attempt *send_with_token(azure_attempt *a, const char *token, cmx_error *err)
+{
+    static const char pre[] = "Authorization: Bearer ";
+    static const char post[] = "\r\n" COMMON_HEADERS;
+    size_t tl = strlen(token);
+    size_t len = sizeof pre - 1 + tl + sizeof post - 1;
+    char *h = cmx_arena_alloc(a->call.arena, len + 1);
+    if (!h) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(h, pre, sizeof pre - 1);
+    memcpy(h + sizeof pre - 1, token, tl);
+    memcpy(h + sizeof pre - 1 + tl, post, sizeof post);
+    a->token = cmx_arena_alloc(a->call.arena, tl + 1);
+    if (!a->token) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(a->token, token, tl + 1);
+    return send_with(a, h, len, err);
+}
+
+/* A queued attempt's token arrived (or the fetch failed). */
+static void on_token(void *ctx, const char *token, const cmx_error *terr)
+{
+    azure_attempt *a = ctx;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (token)
+        a->wire = send_with_token(a, token, &err);
+    else
+        err = *terr;
+    if (a->wire)
+        return;
+    cmx_usage usage;
+    cmx_usage_init(&usage);
+    cmx_attempt_sink sink = a->sink;
+    sink.on_done(sink.ctx, &err, &usage, NULL, 0);
+}
+
+static void *azure_start(void *state, const cmx_call *call, const cmx_target_config *target,
+                         const cmx_attempt_sink *sink, cmx_error *err)
+{
+    azure_state *s = state;
+    if (!s->cfg->azure.url_style_v1 && (!target->model || !*target->model)) {
+        cmx_error_set(err, CMX_ERR_CONFIG,
+                      "provider '%s': an azure target needs model (the deployment name)",
+                      s->cfg->name);
+        return NULL;
+    }
+    azure_attempt *a = cmx_arena_calloc(call->arena, 1, sizeof *a);
+    if (!a) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    a->state = s;
+    a->call = *call;
+    a->sink = *sink;
+    if (s->cfg->azure.url_style_v1) {
+        a->path = call->api == CMX_API_EMBEDDINGS ? s->v1_embeddings_path : s->v1_chat_path;
+        a->model = target->model;
+    } else {
+        a->path = deployment_path(s, call, target->model);
+        /* stream_options came with 2024-09-01-preview; older versions answer
+         * 400 to it, so streams there go without the usage chunk. */
+        const char *v = s->cfg->azure.api_version;
+        a->no_stream_usage = v && strcmp(v, "2024-09-01") < 0;
+        if (!a->path) {
+            cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    if (!s->auth) {
+        a->wire = send_with(a, s->key_headers, s->key_headers_len, err);
+        return a->wire ? a : NULL;
+    }
+    const char *token = NULL;
+    a->waiter.on_token = on_token;
+    a->waiter.ctx = a;
+    int rc = cmx_azure_auth_token(s->auth, &a->waiter, &token, err);
+    if (rc < 0)
+        return NULL;
+    if (rc == 1) {
+        a->wire = send_with_token(a, token, err);
+        return a->wire ? a : NULL;
+    }
+    return a; /* queued: on_token continues */
+}
+
+static void azure_cancel(void *attempt)
+{
+    azure_attempt *a = attempt;
+    if (a->wire)
+        cmx_openai_wire_cancel(a->wire);
+    else if (a->state->auth)
+        cmx_azure_auth_cancel(a->state->auth, &a->waiter);
+}
+
+const cmx_provider_vtable cmx_provider_azure = {
+    .type = "azure",
+    .create = azure_create,
+    .destroy = azure_destroy,
+    .start = azure_start,
+    .cancel = azure_cancel,
+};

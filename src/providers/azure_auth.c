@@ -1,0 +1,380 @@
+/* azure_auth.c — Entra ID tokens for the azure provider: client credentials
+ * and managed identity, fetched asynchronously, cached and refreshed early.
+ *
+ * The request to the token endpoint is built once at creation (its form body
+ * holds the client secret and is wiped on free); each fetch only replays it.
+ * Waiters form an intrusive list in the requests' own memory, so queueing
+ * costs no allocation and a cancelled request simply unlinks itself. */
+#include "azure_auth.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+
+#define MAX_TOKEN_RESPONSE (64u << 10)
+#define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
+#define DEFAULT_RESOURCE "https://cognitiveservices.azure.com"
+
+struct cmx_azure_auth {
+    const cmx_provider_config *cfg;
+    cmx_upstream *up;
+    const cmx_clock *clock;
+    const char *flow; /* for messages */
+    cmx_url origin;
+    char *method;
+    char *path;
+    char *headers;
+    size_t headers_len;
+    char *body; /* form body with the secret, or NULL */
+    size_t body_len;
+    char *token;
+    uint64_t expires_us, refresh_us;
+    cmx_upstream_call *call; /* fetch in flight */
+    int status;
+    cmx_buf resp;
+    cmx_azure_token_waiter *head, *tail;
+    cmx_error last_err;
+    uint64_t failed_until_us;
+    unsigned long fetches;
+};
+
+/* Appends s percent-encoded for a form body or a query (RFC 3986 unreserved kept). */
+static int append_encoded(cmx_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            if (cmx_buf_append(b, s, 1) != 0)
+                return -1;
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (cmx_buf_append(b, e, 3) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void wipe_free(char *s, size_t len)
+{
+    if (s) {
+        explicit_bzero(s, len);
+        free(s);
+    }
+}
+
+static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+{
+    const cmx_azure_config *az = &a->cfg->azure;
+    a->flow = "client credentials";
+    if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
+        return err->kind;
+    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
+    cmx_buf_printf(&p, "%s/", a->origin.path);
+    append_encoded(&p, az->tenant_id);
+    cmx_buf_append_str(&p, "/oauth2/v2.0/token");
+    cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
+    append_encoded(&b, az->client_id);
+    cmx_buf_append_str(&b, "&client_secret=");
+    append_encoded(&b, az->client_secret ? az->client_secret : "");
+    cmx_buf_append_str(&b, "&scope=");
+    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    a->path = p.data;
+    a->body = b.data;
+    a->body_len = b.len;
+    a->method = strdup("POST");
+    a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
+                        "Accept: application/json\r\nUser-Agent: cloudmux\r\n");
+    if (!a->path || !a->body || !a->method || !a->headers)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return CMX_OK;
+}
+
+static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
+{
+    const cmx_azure_config *az = &a->cfg->azure;
+    a->flow = "managed identity";
+    if (cmx_url_parse(az->imds_endpoint, &a->origin, err) != CMX_OK)
+        return err->kind;
+    /* IMDS speaks resources, not scopes: the scope without "/.default". */
+    char resource[512];
+    snprintf(resource, sizeof resource, "%s", az->scope ? az->scope : DEFAULT_RESOURCE);
+    size_t n = strlen(resource);
+    if (n > 9 && strcmp(resource + n - 9, "/.default") == 0)
+        resource[n - 9] = '\0';
+    cmx_buf p = CMX_BUF_INIT;
+    cmx_buf_printf(&p,
+                   "%s?api-version=2018-02-01&resource=", a->origin.path[0] ? a->origin.path : "/");
+    append_encoded(&p, resource);
+    if (az->client_id) {
+        cmx_buf_append_str(&p, "&client_id=");
+        append_encoded(&p, az->client_id);
+    }
+    a->path = p.data;
+    a->method = strdup("GET");
+    a->headers = strdup("Metadata: true\r\nAccept: application/json\r\nUser-Agent: cloudmux\r\n");
+    if (!a->path || !a->method || !a->headers)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return CMX_OK;
+}
+
+cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
+                                   const cmx_clock *clock, cmx_error *err)
+{
+    cmx_azure_auth *a = calloc(1, sizeof *a);
+    if (!a) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    a->cfg = cfg;
+    a->up = up;
+    a->clock = clock ? clock : &cmx_clock_monotonic;
+    cmx_err rc = cfg->azure.auth == CMX_AZURE_AUTH_MANAGED_IDENTITY ? build_managed_identity(a, err)
+                                                                    : build_client_secret(a, err);
+    if (rc != CMX_OK) {
+        cmx_azure_auth_free(a);
+        return NULL;
+    }
+    a->headers_len = strlen(a->headers);
+    return a;
+}
+
+void cmx_azure_auth_free(cmx_azure_auth *a)
+{
+    if (!a)
+        return;
+    if (a->call)
+        cmx_upstream_cancel(a->call);
+    cmx_buf_free(&a->resp);
+    wipe_free(a->body, a->body_len);
+    wipe_free(a->token, a->token ? strlen(a->token) : 0);
+    free(a->path);
+    free(a->method);
+    free(a->headers);
+    free(a);
+}
+
+unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a)
+{
+    return a->fetches;
+}
+
+void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token)
+{
+    if (a->token && token && strcmp(a->token, token) == 0) {
+        wipe_free(a->token, strlen(a->token));
+        a->token = NULL;
+        a->expires_us = a->refresh_us = 0;
+    }
+}
+
+static void enqueue(cmx_azure_auth *a, cmx_azure_token_waiter *w)
+{
+    w->next = NULL;
+    w->prev = a->tail;
+    if (a->tail)
+        a->tail->next = w;
+    else
+        a->head = w;
+    a->tail = w;
+    w->queued = 1;
+}
+
+void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w)
+{
+    if (!w->queued)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        a->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        a->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->queued = 0;
+}
+
+/* Hands the outcome to every queued waiter, one at a time from the head, so
+ * a waiter cancelled by another's callback is simply no longer there. */
+static void wake_all(cmx_azure_auth *a, const char *token, const cmx_error *err)
+{
+    while (a->head) {
+        cmx_azure_token_waiter *w = a->head;
+        cmx_azure_auth_cancel(a, w);
+        w->on_token(w->ctx, token, err);
+    }
+}
+
+static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
+{
+    (void)headers;
+    (void)n;
+    cmx_azure_auth *a = ctx;
+    a->status = status;
+}
+
+static void on_body(void *ctx, const char *data, size_t len)
+{
+    cmx_azure_auth *a = ctx;
+    if (a->resp.len + len <= MAX_TOKEN_RESPONSE)
+        cmx_buf_append(&a->resp, data, len);
+}
+
+/* A JSON number or a numeric string (IMDS sends "3599"); -1 if neither. */
+static double json_seconds(const json_t *v)
+{
+    if (json_is_number(v))
+        return json_number_value(v);
+    if (json_is_string(v)) {
+        char *end;
+        double x = strtod(json_string_value(v), &end);
+        return end != json_string_value(v) && *end == '\0' ? x : -1;
+    }
+    return -1;
+}
+
+static int header_safe(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Reads the token out of a 200; 0 on success, else err is set. */
+static int take_token(cmx_azure_auth *a, cmx_error *err)
+{
+    json_t *root = json_loadb(a->resp.data ? a->resp.data : "", a->resp.len, 0, NULL);
+    const char *tok = json_string_value(json_object_get(root, "access_token"));
+    double secs = json_seconds(json_object_get(root, "expires_in"));
+    if (!tok || !header_safe(tok) || secs <= 0) {
+        json_decref(root);
+        cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                      "provider '%s': the %s token endpoint (%s) answered 200 without a usable "
+                      "access_token and expires_in",
+                      a->cfg->name, a->flow, a->origin.host);
+        return -1;
+    }
+    char *copy = strdup(tok);
+    json_decref(root);
+    if (!copy) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    wipe_free(a->token, a->token ? strlen(a->token) : 0);
+    a->token = copy;
+    uint64_t now = cmx_clock_now_us(a->clock);
+    uint64_t life = (uint64_t)(secs * 1e6);
+    uint64_t early = life / 5; /* refresh at 80% ... */
+    if (early < 300000000ull && life > 600000000ull)
+        early = 300000000ull; /* ... or 5 minutes before expiry, whichever is earlier */
+    a->expires_us = now + life;
+    a->refresh_us = now + life - early;
+    return 0;
+}
+
+/* Explains a failed fetch by the endpoint's error code and description. */
+static void describe_failure(cmx_azure_auth *a, cmx_error *err)
+{
+    json_t *root = json_loadb(a->resp.data ? a->resp.data : "", a->resp.len, 0, NULL);
+    const json_t *e = json_object_get(root, "error");
+    const char *code = json_string_value(e);
+    const char *desc = json_string_value(json_object_get(root, "error_description"));
+    if (!code && json_is_object(e)) { /* IMDS and some proxies nest it */
+        code = json_string_value(json_object_get(e, "code"));
+        desc = json_string_value(json_object_get(e, "message"));
+    }
+    cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                  "provider '%s': the %s token endpoint (%s) answered HTTP %d%s%.40s%s%.160s",
+                  a->cfg->name, a->flow, a->origin.host, a->status, code ? ": " : "",
+                  code ? code : "", desc ? ": " : "", desc ? desc : "");
+    json_decref(root);
+    err->upstream_status = a->status;
+    err->cause = CMX_CAUSE_HTTP_STATUS;
+}
+
+static void on_complete(void *ctx, const cmx_error *uerr)
+{
+    cmx_azure_auth *a = ctx;
+    a->call = NULL;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (uerr && uerr->kind != CMX_OK) {
+        cmx_error_set(&err, CMX_ERR_PROVIDER_AUTH,
+                      "provider '%s': cannot reach the %s token endpoint (%s): %.160s",
+                      a->cfg->name, a->flow, a->origin.host, uerr->message);
+        err.cause = uerr->cause;
+    } else if (a->status != 200) {
+        describe_failure(a, &err);
+    } else {
+        take_token(a, &err);
+    }
+    cmx_buf_free(&a->resp);
+    if (err.kind != CMX_OK) {
+        a->last_err = err;
+        a->failed_until_us = cmx_clock_now_us(a->clock) + FAILURE_HOLD_US;
+        /* A background refresh that failed leaves the current token in use. */
+        wake_all(a, NULL, &err);
+        return;
+    }
+    wake_all(a, a->token, NULL);
+}
+
+static const cmx_upstream_callbacks token_callbacks = {on_head, on_body, on_complete};
+
+static int start_fetch(cmx_azure_auth *a, cmx_error *err)
+{
+    const cmx_timeouts_config *t = &a->cfg->timeouts;
+    cmx_upstream_request req = {
+        .origin = &a->origin,
+        .tls_verify = a->cfg->tls_verify,
+        .ca_file = a->cfg->ca_file,
+        .method = a->method,
+        .path = a->path,
+        .headers = a->headers,
+        .headers_len = a->headers_len,
+        .body = a->body,
+        .body_len = a->body_len,
+        .timeouts = {t->connect_ms, 30000, 30000, 60000},
+    };
+    a->status = 0;
+    cmx_buf_reset(&a->resp);
+    a->call = cmx_upstream_send(a->up, &req, &token_callbacks, a);
+    if (!a->call) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    a->fetches++;
+    return 0;
+}
+
+int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
+                         cmx_error *err)
+{
+    uint64_t now = cmx_clock_now_us(a->clock);
+    if (a->token && now < a->expires_us) {
+        if (now >= a->refresh_us && !a->call && now >= a->failed_until_us) {
+            cmx_error ignored;
+            start_fetch(a, &ignored); /* background; the current token still serves */
+        }
+        *token = a->token;
+        return 1;
+    }
+    if (!a->call && now < a->failed_until_us) {
+        *err = a->last_err;
+        return -1;
+    }
+    if (!a->call && start_fetch(a, err) != 0)
+        return -1;
+    enqueue(a, w);
+    return 0;
+}

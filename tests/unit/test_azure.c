@@ -1,0 +1,544 @@
+/* test_azure.c — the azure provider's config keys and its Entra ID token
+ * cache (azure_auth.c).
+ *
+ * The token tests run a small evhttp server on the same event_base as the
+ * upstream client, so a fetch, its answer and the waiters' wake-ups all
+ * happen in one deterministic loop; the clock is driven by hand to cross the
+ * refresh point and the expiry without waiting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "providers/azure_auth.h"
+
+/* ---- config ---------------------------------------------------------- */
+
+static cmx_config *load(const char *yaml, cmx_config_diag *d)
+{
+    memset(d, 0, sizeof *d);
+    return cmx_config_load_string(yaml, strlen(yaml), "azure.yaml", d);
+}
+
+static int diag_has(const cmx_config_diag *d, const char *needle)
+{
+    for (size_t i = 0; i < d->n_errors; i++)
+        if (strstr(d->errors[i], needle))
+            return 1;
+    return 0;
+}
+
+static void print_errors(const cmx_config_diag *d)
+{
+    for (size_t i = 0; i < d->n_errors; i++)
+        fprintf(stderr, "  %s\n", d->errors[i]);
+}
+
+static void azure_provider_with_a_key_gets_the_documented_defaults(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load("providers:\n"
+                         "  az: { type: azure, endpoint: \"https://res.openai.azure.com/\", "
+                         "api_key: k }\n",
+                         &d);
+    print_errors(&d);
+    assert_non_null(c);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "az");
+    assert_int_equal(p->type, CMX_PROVIDER_AZURE);
+    assert_string_equal(p->type_name, "azure");
+    assert_string_equal(p->base_url, "https://res.openai.azure.com");
+    assert_string_equal(p->azure.api_version, "2024-10-21");
+    assert_int_equal(p->azure.url_style_v1, 0);
+    assert_int_equal(p->azure.auth, CMX_AZURE_AUTH_API_KEY);
+    assert_string_equal(p->api_key, "k");
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void azure_client_credentials_and_managed_identity_are_read(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load("providers:\n"
+                         "  cc:\n"
+                         "    type: azure\n"
+                         "    endpoint: https://res.openai.azure.com\n"
+                         "    url_style: v1\n"
+                         "    api_version: 2024-06-01\n"
+                         "    auth: { tenant_id: t1, client_id: app, client_secret: s3cret }\n"
+                         "  mi:\n"
+                         "    type: azure\n"
+                         "    endpoint: https://res.openai.azure.com\n"
+                         "    auth: { managed_identity: true, client_id: uai, imds_endpoint: "
+                         "\"http://127.0.0.1:9/x\" }\n",
+                         &d);
+    print_errors(&d);
+    assert_non_null(c);
+    const cmx_provider_config *cc = cmx_config_find_provider(c, "cc");
+    assert_int_equal(cc->azure.auth, CMX_AZURE_AUTH_CLIENT_SECRET);
+    assert_int_equal(cc->azure.url_style_v1, 1);
+    assert_string_equal(cc->azure.api_version, "2024-06-01");
+    assert_string_equal(cc->azure.tenant_id, "t1");
+    assert_string_equal(cc->azure.client_id, "app");
+    assert_string_equal(cc->azure.client_secret, "s3cret");
+    assert_string_equal(cc->azure.authority, "https://login.microsoftonline.com");
+    assert_null(cc->azure.scope); /* the default is applied where the request is built */
+    const cmx_provider_config *mi = cmx_config_find_provider(c, "mi");
+    assert_int_equal(mi->azure.auth, CMX_AZURE_AUTH_MANAGED_IDENTITY);
+    assert_string_equal(mi->azure.client_id, "uai");
+    assert_string_equal(mi->azure.imds_endpoint, "http://127.0.0.1:9/x");
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void azure_config_mistakes_are_reported_precisely(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *expect;
+    } cases[] = {
+        {"  a: { type: azure, api_key: k }\n", "missing required key 'endpoint'"},
+        {"  a: { type: azure, endpoint: \"https://x\" }\n", "missing credentials"},
+        {"  a: { type: azure, endpoint: \"https://x\", api_key: k, auth: { managed_identity: true "
+         "} }\n",
+         "mutually exclusive"},
+        {"  a: { type: azure, endpoint: \"https://x\", api_key: k, url_style: path }\n",
+         "expected deployments or v1"},
+        {"  a: { type: azure, endpoint: \"https://x\", auth: { tenant_id: t, client_id: c } }\n",
+         "missing required key 'client_secret'"},
+        {"  a: { type: azure, endpoint: \"https://x\", auth: { managed_identity: true, tenant: t } "
+         "}\n",
+         "tenant"},
+        {"  a: { type: azure, endpoint: \"ftp://x\", api_key: k }\n", "endpoint: expected an http"},
+        {"  a: { type: azure, endpoint: \"https://x\", auth: { managed_identity: true, scope: \"a "
+         "b\" } }\n",
+         "scope: expected a scope"},
+        {"  a: { type: azure, endpoint: \"https://x\", api_key: k, base_url: \"https://y\" }\n",
+         "only valid for openai or anthropic"},
+        {"  a: { type: openai, base_url: \"https://x\", url_style: v1 }\n", "only valid for azure"},
+        {"  a: { type: azure, endpoint: \"https://x\", api_key: k, api_version: \"a b\" }\n",
+         "api_version"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, "providers:\n%s", cases[i].yaml);
+        cmx_config_diag d;
+        cmx_config *c = load(yaml, &d);
+        if (c || !diag_has(&d, cases[i].expect)) {
+            fprintf(stderr, "case %zu: expected an error with '%s'\n", i, cases[i].expect);
+            print_errors(&d);
+        }
+        assert_null(c);
+        assert_true(diag_has(&d, cases[i].expect));
+        cmx_config_diag_free(&d);
+    }
+}
+
+static void azure_client_secret_appears_in_no_message(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c = load("providers:\n"
+                         "  a: { type: azure, endpoint: \"https://x\", auth: { tenant_id: t, "
+                         "client_id: c, client_secret: TOPSECRET-123, bogus: 1 } }\n",
+                         &d);
+    assert_null(c);
+    for (size_t i = 0; i < d.n_errors; i++)
+        assert_null(strstr(d.errors[i], "TOPSECRET-123"));
+    for (size_t i = 0; i < d.n_warnings; i++)
+        assert_null(strstr(d.warnings[i], "TOPSECRET-123"));
+    cmx_config_diag_free(&d);
+}
+
+/* ---- token cache ----------------------------------------------------- */
+
+typedef struct token_server {
+    struct evhttp *http;
+    int port;
+    int hits;
+    int status;       /* what to answer */
+    char answer[512]; /* body; "#N" is replaced by the hit number */
+    char last_uri[512];
+    char last_method[8];
+    char last_body[512];
+    char last_metadata[16];
+    char last_content_type[64];
+} token_server;
+
+static void serve(struct evhttp_request *req, void *arg)
+{
+    token_server *ts = arg;
+    ts->hits++;
+    snprintf(ts->last_uri, sizeof ts->last_uri, "%s", evhttp_request_get_uri(req));
+    snprintf(ts->last_method, sizeof ts->last_method, "%s",
+             evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST");
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *md = evhttp_find_header(h, "Metadata");
+    const char *ct = evhttp_find_header(h, "Content-Type");
+    snprintf(ts->last_metadata, sizeof ts->last_metadata, "%s", md ? md : "");
+    snprintf(ts->last_content_type, sizeof ts->last_content_type, "%s", ct ? ct : "");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if (n >= sizeof ts->last_body)
+        n = sizeof ts->last_body - 1;
+    evbuffer_remove(in, ts->last_body, n);
+    ts->last_body[n] = '\0';
+    struct evbuffer *out = evbuffer_new();
+    const char *mark = strstr(ts->answer, "#N");
+    if (mark) {
+        evbuffer_add(out, ts->answer, (size_t)(mark - ts->answer));
+        evbuffer_add_printf(out, "%d%s", ts->hits, mark + 2);
+    } else {
+        evbuffer_add(out, ts->answer, strlen(ts->answer));
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, ts->status, "X", out);
+    evbuffer_free(out);
+}
+
+typedef struct fixture {
+    struct event_base *base;
+    cmx_upstream *up;
+    token_server ts;
+    uint64_t now_us;
+    cmx_clock clock;
+    cmx_provider_config cfg;
+    char url[128];
+} fixture;
+
+static uint64_t fake_now(void *ctx)
+{
+    return ((fixture *)ctx)->now_us;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->base = event_base_new();
+    f->up = cmx_upstream_new(f->base, NULL, NULL);
+    f->ts.http = evhttp_new(f->base);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(f->ts.http, "127.0.0.1", 0);
+    assert_non_null(bs);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len);
+    f->ts.port = ntohs(sa.sin_port);
+    evhttp_set_gencb(f->ts.http, serve, &f->ts);
+    f->ts.status = 200;
+    snprintf(f->ts.answer, sizeof f->ts.answer,
+             "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
+    f->now_us = 1000000;
+    f->clock = (cmx_clock){fake_now, f};
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", f->ts.port);
+    f->cfg.name = "az";
+    f->cfg.tls_verify = 1;
+    f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
+    f->cfg.azure.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
+    f->cfg.azure.tenant_id = "my-tenant";
+    f->cfg.azure.client_id = "my app";
+    f->cfg.azure.client_secret = "s&cret=1";
+    f->cfg.azure.authority = f->url;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cmx_upstream_free(f->up);
+    evhttp_free(f->ts.http);
+    event_base_free(f->base);
+    free(f);
+    return 0;
+}
+
+typedef struct waiter {
+    cmx_azure_token_waiter w;
+    int calls;
+    char token[64];
+    cmx_error err;
+} waiter;
+
+static void on_token(void *ctx, const char *token, const cmx_error *err)
+{
+    waiter *w = ctx;
+    w->calls++;
+    if (token)
+        snprintf(w->token, sizeof w->token, "%s", token);
+    if (err)
+        w->err = *err;
+}
+
+static void waiter_init(waiter *w)
+{
+    memset(w, 0, sizeof *w);
+    w->w.on_token = on_token;
+    w->w.ctx = w;
+}
+
+/* Runs the loop until `w` was called (or a second has passed). */
+static void run_until_called(fixture *f, waiter *w)
+{
+    for (int i = 0; i < 200 && !w->calls; i++) {
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+}
+
+static void run_a_bit(fixture *f)
+{
+    for (int i = 0; i < 20; i++) {
+        struct timeval tv = {0, 5000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
+    }
+}
+
+static void queued_requests_share_one_client_credentials_fetch(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    assert_non_null(a);
+    waiter w[3];
+    const char *tok = NULL;
+    for (int i = 0; i < 3; i++) {
+        waiter_init(&w[i]);
+        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), 0);
+        assert_int_equal(w[i].calls, 0); /* never called from inside */
+    }
+    run_until_called(f, &w[2]);
+    assert_int_equal(f->ts.hits, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(w[i].calls, 1);
+        assert_string_equal(w[i].token, "tok-1");
+    }
+    assert_string_equal(f->ts.last_method, "POST");
+    assert_string_equal(f->ts.last_uri, "/my-tenant/oauth2/v2.0/token");
+    assert_string_equal(f->ts.last_content_type, "application/x-www-form-urlencoded");
+    assert_string_equal(f->ts.last_body,
+                        "grant_type=client_credentials&client_id=my%20app&client_secret=s%26cret%"
+                        "3D1&scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default");
+    /* The cached token answers at once. */
+    waiter later;
+    waiter_init(&later);
+    assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), 1);
+    assert_string_equal(tok, "tok-1");
+    assert_int_equal(cmx_azure_auth_fetches(a), 1);
+    cmx_azure_auth_free(a);
+}
+
+static void
+token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    uint64_t t0 = f->now_us;
+
+    f->now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_string_equal(tok, "tok-1");
+    assert_int_equal(cmx_azure_auth_fetches(a), 1);
+
+    f->now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_string_equal(tok, "tok-1");
+    assert_int_equal(cmx_azure_auth_fetches(a), 2);
+    run_a_bit(f);
+    assert_int_equal(f->ts.hits, 2);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_string_equal(tok, "tok-2");
+
+    /* Expired: the request waits for a new token instead of using the old. */
+    f->now_us += 3601ull * 1000000;
+    waiter w2;
+    waiter_init(&w2);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    run_until_called(f, &w2);
+    assert_string_equal(w2.token, "tok-3");
+    cmx_azure_auth_free(a);
+}
+
+static void token_endpoint_failure_is_provider_auth_without_the_secret(void **state)
+{
+    fixture *f = *state;
+    f->ts.status = 401;
+    snprintf(f->ts.answer, sizeof f->ts.answer,
+             "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client "
+             "secret provided.\"}");
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
+    assert_int_equal(w.err.upstream_status, 401);
+    assert_non_null(strstr(w.err.message, "invalid_client"));
+    assert_non_null(strstr(w.err.message, "token endpoint"));
+    assert_null(strstr(w.err.message, "s&cret"));
+    assert_null(strstr(w.err.message, "s%26cret"));
+
+    /* Right after, requests fail fast without another fetch ... */
+    waiter w2;
+    waiter_init(&w2);
+    cmx_error_clear(&err);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), -1);
+    assert_int_equal(err.kind, CMX_ERR_PROVIDER_AUTH);
+    assert_int_equal(f->ts.hits, 1);
+    /* ... and a second later the endpoint is tried again. */
+    f->ts.status = 200;
+    snprintf(f->ts.answer, sizeof f->ts.answer,
+             "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
+    f->now_us += 1100000;
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    run_until_called(f, &w2);
+    assert_string_equal(w2.token, "tok-2");
+    cmx_azure_auth_free(a);
+}
+
+static void answer_without_a_token_is_an_error(void **state)
+{
+    fixture *f = *state;
+    snprintf(f->ts.answer, sizeof f->ts.answer, "{\"token_type\":\"Bearer\"}");
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
+    assert_string_equal(w.token, "");
+    cmx_azure_auth_free(a);
+}
+
+static void managed_identity_asks_imds_with_get_metadata_and_resource(void **state)
+{
+    fixture *f = *state;
+    char imds[192];
+    snprintf(imds, sizeof imds, "%s/metadata/identity/oauth2/token", f->url);
+    f->cfg.azure.auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
+    f->cfg.azure.imds_endpoint = imds;
+    f->cfg.azure.client_id = "uai-1";
+    snprintf(f->ts.answer, sizeof f->ts.answer,
+             "{\"access_token\":\"mi-#N\",\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}");
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    assert_string_equal(w.token, "mi-1");
+    assert_string_equal(f->ts.last_method, "GET");
+    assert_string_equal(f->ts.last_metadata, "true");
+    assert_string_equal(f->ts.last_uri,
+                        "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%"
+                        "2F%2Fcognitiveservices.azure.com&client_id=uai-1");
+    cmx_azure_auth_free(a);
+}
+
+static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    run_until_called(f, &w);
+    cmx_azure_auth_invalidate(a, "tok-0"); /* not the cached one: no effect */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    cmx_azure_auth_invalidate(a, "tok-1");
+    waiter w2;
+    waiter_init(&w2);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    run_until_called(f, &w2);
+    assert_string_equal(w2.token, "tok-2");
+    cmx_azure_auth_free(a);
+}
+
+static void cancelled_waiter_is_not_called(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w1, w2;
+    waiter_init(&w1);
+    waiter_init(&w2);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    cmx_azure_auth_cancel(a, &w1.w);
+    run_until_called(f, &w2);
+    assert_int_equal(w1.calls, 0);
+    assert_int_equal(w2.calls, 1);
+    cmx_azure_auth_free(a);
+}
+
+static void freeing_with_a_fetch_in_flight_is_clean(void **state)
+{
+    fixture *f = *state;
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    waiter w;
+    waiter_init(&w);
+    const char *tok = NULL;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    cmx_azure_auth_cancel(a, &w.w);
+    cmx_azure_auth_free(a); /* ASan checks that nothing leaks or runs later */
+    run_a_bit(f);
+    assert_int_equal(w.calls, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(azure_provider_with_a_key_gets_the_documented_defaults),
+        cmocka_unit_test(azure_client_credentials_and_managed_identity_are_read),
+        cmocka_unit_test(azure_config_mistakes_are_reported_precisely),
+        cmocka_unit_test(azure_client_secret_appears_in_no_message),
+        cmocka_unit_test_setup_teardown(queued_requests_share_one_client_credentials_fetch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(token_endpoint_failure_is_provider_auth_without_the_secret,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(answer_without_a_token_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(managed_identity_asks_imds_with_get_metadata_and_resource,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(cancelled_waiter_is_not_called, setup, teardown),
+        cmocka_unit_test_setup_teardown(freeing_with_a_fetch_in_flight_is_clean, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
