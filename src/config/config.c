@@ -123,6 +123,10 @@ static void free_provider(cmx_provider_config *p)
     free(p->residency);
     free(p->health.path);
     free(p->anthropic_version);
+    free(p->project);
+    free(p->location);
+    free(p->service_account_file);
+    free(p->metadata_url);
     free(p->ca_file);
     free(p->mock.content);
 }

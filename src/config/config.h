@@ -30,7 +30,8 @@ void cmx_config_diag_free(cmx_config_diag *d);
 typedef enum {
     CMX_PROVIDER_OPENAI = 0,
     CMX_PROVIDER_MOCK,
-    CMX_PROVIDER_ANTHROPIC
+    CMX_PROVIDER_ANTHROPIC,
+    CMX_PROVIDER_VERTEX
 } cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
@@ -65,14 +66,21 @@ typedef struct cmx_health_check_config {
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock", "anthropic" */
+    char *type_name;       /* "openai", "mock", "anthropic", "vertex" */
     char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
-                              anthropic: default "https://api.anthropic.com" */
+                              anthropic: default "https://api.anthropic.com";
+                              vertex: `endpoint_url`, or derived from `location` */
     char *api_key;         /* resolved secret or NULL; never log it */
     char *organization;    /* openai: optional OpenAI-Organization header */
     char *anthropic_version;     /* anthropic: default "2023-06-01" */
     uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
-    int drop_unsupported_params; /* anthropic: drop what it cannot do instead of 400 */
+    int drop_unsupported_params; /* anthropic, vertex: drop what it cannot do instead of 400 */
+    char *project;               /* vertex: Google Cloud project id (required) */
+    char *location;              /* vertex: region or "global"; default "us-central1"; the
+                                    endpoint (base_url) follows from it unless `endpoint_url` */
+    char *service_account_file;  /* vertex: path to a service-account JSON key */
+    int metadata_server;         /* vertex: tokens from the instance metadata server */
+    char *metadata_url;          /* vertex: its origin; default http://metadata.google.internal */
     int tls_verify;        /* default 1 */
     char *ca_file;         /* NULL: system store */
     char *residency;       /* region tag such as "eu"; NULL: none declared */

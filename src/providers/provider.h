@@ -106,5 +106,6 @@ const cmx_provider_vtable *cmx_provider_lookup(const char *type);
 extern const cmx_provider_vtable cmx_provider_openai;
 extern const cmx_provider_vtable cmx_provider_mock;
 extern const cmx_provider_vtable cmx_provider_anthropic;
+extern const cmx_provider_vtable cmx_provider_vertex;
 
 #endif
