@@ -310,9 +310,9 @@ static void load_vertex_endpoint(cmx_cfg_ctx *ctx, cmx_provider_config *p, const
     if (u) {
         if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
             int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
-            cmx_cfg_error(ctx, u,
-                          "%s.endpoint_url: expected an http:// or https:// URL with a host, got %s",
-                          path, has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+            cmx_cfg_error(
+                ctx, u, "%s.endpoint_url: expected an http:// or https:// URL with a host, got %s",
+                path, has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
             return;
         }
         p->base_url = cmx_cfg_strdup(ctx, u->text);

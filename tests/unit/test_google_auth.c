@@ -44,10 +44,9 @@ static char *pem_of(EVP_PKEY *key)
 /* A key file's JSON, as the console downloads it. */
 static char *key_json(const char *pem)
 {
-    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id",
-                          "p", "private_key_id", "kid-123", "private_key", pem, "client_email",
-                          "sa@p.iam.gserviceaccount.com", "token_uri",
-                          "http://127.0.0.1:1/token");
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "service_account", "project_id", "p",
+                          "private_key_id", "kid-123", "private_key", pem, "client_email",
+                          "sa@p.iam.gserviceaccount.com", "token_uri", "http://127.0.0.1:1/token");
     char *s = json_dumps(j, 0);
     json_decref(j);
     return s;
@@ -95,9 +94,9 @@ static void jwt_is_rs256_signed_with_the_claims_google_checks(void **state)
     cmx_error err;
     assert_int_equal(cmx_google_service_account_parse(json, strlen(json), &sa, &err), CMX_OK);
     cmx_buf jwt = CMX_BUF_INIT;
-    assert_int_equal(cmx_google_jwt_assertion(&sa, CMX_GOOGLE_SCOPE_CLOUD_PLATFORM, 1700000000,
-                                              &jwt, &err),
-                     CMX_OK);
+    assert_int_equal(
+        cmx_google_jwt_assertion(&sa, CMX_GOOGLE_SCOPE_CLOUD_PLATFORM, 1700000000, &jwt, &err),
+        CMX_OK);
     const char *dot1 = strchr(jwt.data, '.');
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     assert_non_null(dot2);
@@ -177,7 +176,8 @@ static void token_answers_give_the_token_and_its_lifetime(void **state)
     cmx_buf tok = CMX_BUF_INIT;
     int64_t exp = 0;
     cmx_error err;
-    const char *ok = "{\"access_token\":\"ya29.abc\",\"expires_in\":3599,\"token_type\":\"Bearer\"}";
+    const char *ok =
+        "{\"access_token\":\"ya29.abc\",\"expires_in\":3599,\"token_type\":\"Bearer\"}";
     assert_int_equal(cmx_google_token_response_parse(ok, strlen(ok), &tok, &exp, &err), CMX_OK);
     assert_string_equal(tok.data, "ya29.abc");
     assert_int_equal(exp, 3599);

@@ -148,8 +148,8 @@ static cmx_err vertex_response(const char *body, size_t len, const json_t *opt, 
                                cmx_error *err)
 {
     cmx_usage u;
-    cmx_err e = cmx_vertex_translate_response(body, len, 1700000000, vertex_model(opt), out, &u,
-                                              err);
+    cmx_err e =
+        cmx_vertex_translate_response(body, len, 1700000000, vertex_model(opt), out, &u, err);
     if (e == CMX_ERR_CONTENT_POLICY) {
         json_t *j = json_pack("{s:{s:s,s:s,s:i}}", "error", "kind", cmx_err_name(e), "message",
                               err->message, "status", err->status);
