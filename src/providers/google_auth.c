@@ -142,6 +142,12 @@ void cmx_google_auth_free(cmx_google_auth *a)
     free(a);
 }
 
+void cmx_google_auth_invalidate(cmx_google_auth *a)
+{
+    wipe(&a->token);
+    a->expires_us = a->refresh_us = 0;
+}
+
 uint64_t cmx_google_auth_fetches(const cmx_google_auth *a)
 {
     return a->fetches;
@@ -247,9 +253,12 @@ static void on_complete(void *ctx, const cmx_error *uerr)
             wipe(&a->token);
             a->token = fresh;
             uint64_t now = cmx_now_us();
-            int64_t margin = expires_in / 2 < REFRESH_MARGIN_S ? expires_in / 2 : REFRESH_MARGIN_S;
-            a->expires_us = now + (uint64_t)expires_in * 1000000u;
-            a->refresh_us = now + (uint64_t)(expires_in - margin) * 1000000u;
+            uint64_t life_us = (uint64_t)expires_in * 1000000u;
+            uint64_t margin_us = life_us / 2 < (uint64_t)REFRESH_MARGIN_S * 1000000u
+                                     ? life_us / 2
+                                     : (uint64_t)REFRESH_MARGIN_S * 1000000u;
+            a->expires_us = now + life_us;
+            a->refresh_us = now + life_us - margin_us;
         }
     }
     wipe(&a->body);

@@ -94,6 +94,10 @@ int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const ch
 /* Takes a queued waiter out; no callback will run for it. */
 void cmx_google_auth_cancel(cmx_google_auth *a, cmx_google_token_wait *w);
 
+/* The service refused the cached token (HTTP 401): forget it, so the next
+ * request fetches a new one instead of failing the same way until expiry. */
+void cmx_google_auth_invalidate(cmx_google_auth *a);
+
 /* Token fetches started so far (for tests and metrics). */
 uint64_t cmx_google_auth_fetches(const cmx_google_auth *a);
 

@@ -315,6 +315,8 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         return;
     }
     if (a->status < 200 || a->status >= 300) {
+        if (a->status == 401)
+            cmx_google_auth_invalidate(a->state->auth);
         cmx_vertex_error_kind(a->status, a->body.data, a->body.len, a->state->cfg->name, &err);
         err.retry_after_ms = a->retry_after_ms;
         finish(a, &err, NULL, NULL);

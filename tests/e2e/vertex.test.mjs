@@ -25,6 +25,7 @@ const MODEL = 'gemini-2.5-flash';
 let sa;
 let vertex;
 let counted;
+let short;
 let gpt;
 let gw;
 let client;
@@ -44,10 +45,12 @@ before(async () => {
   sa = makeServiceAccount();
   vertex = await startVertex({ serviceAccount: sa });
   counted = await startVertex({ serviceAccount: sa });
+  short = await startVertex({ serviceAccount: sa, tokenTTL: 3 });
   gpt = await startOpenAI();
   const dir = tempDir('cmx-vertex-');
   const saFile = keyFile(dir, 'sa.json', { ...sa, token_uri: vertex.tokenURL });
   const countedFile = keyFile(dir, 'sa-counted.json', { ...sa, token_uri: counted.tokenURL });
+  const shortFile = keyFile(dir, 'sa-short.json', { ...sa, token_uri: short.tokenURL });
   const strangerFile = keyFile(dir, 'stranger.json', { ...makeServiceAccount({ email: sa.client_email }), token_uri: vertex.tokenURL });
   vertex.setFault({ spec: 'status=503', model: 'gemini-down' });
   vertex.setFault({ spec: 'status=429', model: 'gemini-limited', retry_after: 7 });
@@ -64,6 +67,7 @@ providers:
   gemini-lenient: { type: vertex, ${common}, endpoint_url: "${vertex.baseURL}", service_account_file: "${saFile}", drop_unsupported_params: true }
   gemini-counted: { type: vertex, ${common}, endpoint_url: "${counted.baseURL}", service_account_file: "${countedFile}" }
   gemini-meta: { type: vertex, ${common}, endpoint_url: "${counted.baseURL}", metadata_server: true, metadata_url: "${counted.metadataURL}" }
+  gemini-short: { type: vertex, ${common}, endpoint_url: "${short.baseURL}", service_account_file: "${shortFile}" }
   gemini-stranger: { type: vertex, ${common}, endpoint_url: "${vertex.baseURL}", service_account_file: "${strangerFile}" }
   gpt: { type: openai, base_url: "${gpt.baseURL}", timeouts: ${fast} }
 models:
@@ -71,6 +75,7 @@ models:
   lenient: { targets: [ { provider: gemini-lenient, model: ${MODEL} } ] }
   counted: { targets: [ { provider: gemini-counted, model: ${MODEL} } ] }
   meta: { targets: [ { provider: gemini-meta, model: ${MODEL} } ] }
+  short: { targets: [ { provider: gemini-short, model: ${MODEL} } ] }
   stranger: { targets: [ { provider: gemini-stranger, model: ${MODEL} } ] }
   down-to-gpt: { targets: [ { provider: gemini, model: gemini-down }, { provider: gpt, model: gpt-4o-mini } ] }
   limited: { targets: [ { provider: gemini, model: gemini-limited } ] }
@@ -87,6 +92,7 @@ after(async () => {
   await gw?.stop();
   await vertex?.close();
   await counted?.close();
+  await short?.close();
   await gpt?.close();
 });
 
@@ -251,6 +257,32 @@ describe('tokens', () => {
     const st = counted.stats();
     assert.equal(st.metadata_calls, 1);
     assert.equal(st.token_calls, 0);
+  });
+
+  test('a token near its end is renewed in the background while requests go on with the old one', async () => {
+    // tokens live 3 s here, so cloudmux renews them after 1.5 s
+    await client.chat.completions.create(chatBody('short', 'first'));
+    assert.equal(short.stats().token_calls, 1);
+    await new Promise((r) => setTimeout(r, 1800));
+    const r = await client.chat.completions.create(chatBody('short', 'second'));
+    assert.equal(r.choices[0].message.content, 'echo: second');
+    await client.chat.completions.create(chatBody('short', 'third'));
+    const st = short.stats();
+    assert.equal(st.token_calls, 2);
+    assert.equal(st.unauthenticated, 0);
+    assert.ok(st.requests.every((q) => q.auth === 'ok'));
+  });
+
+  test('a token Vertex refuses (401) is dropped: that call fails over as provider_auth, the next one fetches anew', async () => {
+    await client.chat.completions.create(chatBody('counted', 'warm'));
+    counted.resetStats();
+    counted.expireTokens();
+    const r = await httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody('counted', 'x') });
+    assert.equal(r.status, 502, r.body);
+    assert.match(assertOpenAIError(assert, r.body).message, /rejected the credentials \(HTTP 401, UNAUTHENTICATED\)/);
+    const ok = await client.chat.completions.create(chatBody('counted', 'again'));
+    assert.equal(ok.choices[0].message.content, 'echo: again');
+    assert.equal(counted.stats().token_calls, 1);
   });
 
   test('a key the token endpoint refuses is provider_auth, with a message and no key material', async () => {
