@@ -11,7 +11,9 @@
  * A stream is complete only once a finishReason arrived; the role chunk is
  * held back until the next chunk so an upstream that fails right after its
  * first event can still fail over.  A request Gemini cannot take fails with
- * bad_request from the event loop right after start() returns. */
+ * bad_request from the event loop right after start() returns.
+ *
+ * Embeddings go to the same endpoint's {model}:predict (vertex_embed.c). */
 #include "provider.h"
 
 #include <event2/event.h>
@@ -45,6 +47,9 @@ typedef struct vertex_attempt {
     cmx_error deferred_err;
     cmx_attempt_sink sink;
     int stream;
+    int embeddings; /* an embeddings call (:predict) */
+    int base64;     /* ... whose vectors go back base64-encoded */
+    char model[128];
     int status;
     int content_type_ok;
     char content_type[64];
@@ -285,8 +290,12 @@ static void complete_whole(vertex_attempt *a, const char *model)
     cmx_buf out = CMX_BUF_INIT;
     cmx_usage usage;
     cmx_usage_init(&usage);
-    if (cmx_vertex_translate_response(a->body.data ? a->body.data : "", a->body.len,
-                                      (int64_t)time(NULL), model, &out, &usage, &err) != CMX_OK) {
+    const char *b = a->body.data ? a->body.data : "";
+    cmx_err rc = a->embeddings ? cmx_vertex_translate_embeddings_response(
+                                     b, a->body.len, a->model, a->base64, &out, &usage, &err)
+                               : cmx_vertex_translate_response(b, a->body.len, (int64_t)time(NULL),
+                                                               model, &out, &usage, &err);
+    if (rc != CMX_OK) {
         if (err.kind != CMX_ERR_CONTENT_POLICY)
             err.upstream_status = a->status;
         cmx_buf_free(&out);
@@ -414,20 +423,25 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
     a->total_ms = cmx_call_total_ms(call, s->cfg->timeouts.total_ms);
     cmx_error why;
     cmx_error_clear(&why);
-    if (call->api != CMX_API_CHAT) {
-        cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
-                      "provider '%s' (vertex) offers chat completions only, not embeddings",
-                      s->cfg->name);
-        why.status = 400;
-        return fail_later(a, &why, err);
-    }
     cmx_vertex_options opt = {.provider_name = s->cfg->name,
                               .drop_unsupported = s->cfg->drop_unsupported_params};
     cmx_buf path = CMX_BUF_INIT;
-    if (cmx_vertex_model_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
-                              a->stream, &path, &why) != CMX_OK ||
-        cmx_vertex_translate_request(call->body, call->body_len, &opt, &a->request, &why) !=
-            CMX_OK) {
+    cmx_err rc;
+    a->embeddings = call->api == CMX_API_EMBEDDINGS;
+    snprintf(a->model, sizeof a->model, "%s", target->model ? target->model : "");
+    if (a->embeddings) {
+        rc = cmx_vertex_embed_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
+                                   &path, &why);
+        if (rc == CMX_OK)
+            rc = cmx_vertex_translate_embeddings_request(call->body, call->body_len, &opt,
+                                                         &a->request, &a->base64, &why);
+    } else {
+        rc = cmx_vertex_model_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
+                                   a->stream, &path, &why);
+        if (rc == CMX_OK)
+            rc = cmx_vertex_translate_request(call->body, call->body_len, &opt, &a->request, &why);
+    }
+    if (rc != CMX_OK) {
         cmx_buf_free(&path);
         return fail_later(a, &why, err);
     }

@@ -37,6 +37,23 @@ cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_ver
 cmx_err cmx_vertex_model_path(const char *prefix, const char *project, const char *location,
                               const char *model, int stream, cmx_buf *out, cmx_error *err);
 
+/* Embeddings go through the prediction API (text-embedding-005,
+ * gemini-embedding-001): {model}:predict with one instance per input. */
+cmx_err cmx_vertex_embed_path(const char *prefix, const char *project, const char *location,
+                              const char *model, cmx_buf *out, cmx_error *err);
+/* OpenAI embeddings request → {"instances":[{"content"}],"parameters"};
+ * *base64 says whether the client asked for encoding_format "base64". */
+cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
+                                                const cmx_vertex_options *opt, cmx_buf *out,
+                                                int *base64, cmx_error *err);
+/* {"predictions":[{"embeddings":{"values","statistics"}}]} → OpenAI's
+ * embedding list (vectors as arrays, or with `base64` as the base64 of
+ * little-endian float32s, as OpenAI sends them), token counts summed into
+ * *usage (may be NULL). */
+cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, const char *model,
+                                                 int base64, cmx_buf *out, cmx_usage *usage,
+                                                 cmx_error *err);
+
 /* GenerateContentResponse JSON → chat.completion JSON (appended to out), the
  * token counts in *usage (may be NULL).  `model` names the answer when the
  * response has no modelVersion.  CMX_ERR_CONTENT_POLICY when the prompt was

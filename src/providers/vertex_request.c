@@ -543,8 +543,8 @@ static int path_safe(const char *s)
     return 1;
 }
 
-cmx_err cmx_vertex_model_path(const char *prefix, const char *project, const char *location,
-                              const char *model, int stream, cmx_buf *out, cmx_error *err)
+static cmx_err model_path(const char *prefix, const char *project, const char *location,
+                          const char *model, const char *method, cmx_buf *out, cmx_error *err)
 {
     if (!path_safe(model)) {
         cmx_error_set(err, CMX_ERR_BAD_REQUEST,
@@ -556,8 +556,20 @@ cmx_err cmx_vertex_model_path(const char *prefix, const char *project, const cha
         return CMX_ERR_BAD_REQUEST;
     }
     if (cmx_buf_printf(out, "%s/v1/projects/%s/locations/%s/publishers/google/models/%s:%s",
-                       prefix ? prefix : "", project, location, model,
-                       stream ? "streamGenerateContent?alt=sse" : "generateContent") != 0)
+                       prefix ? prefix : "", project, location, model, method) != 0)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return CMX_OK;
+}
+
+cmx_err cmx_vertex_model_path(const char *prefix, const char *project, const char *location,
+                              const char *model, int stream, cmx_buf *out, cmx_error *err)
+{
+    return model_path(prefix, project, location, model,
+                      stream ? "streamGenerateContent?alt=sse" : "generateContent", out, err);
+}
+
+cmx_err cmx_vertex_embed_path(const char *prefix, const char *project, const char *location,
+                              const char *model, cmx_buf *out, cmx_error *err)
+{
+    return model_path(prefix, project, location, model, "predict", out, err);
 }

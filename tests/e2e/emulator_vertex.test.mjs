@@ -110,6 +110,17 @@ describe('the official client against the emulator', () => {
     await assert.rejects(ai.models.generateContent({ model: MODEL, contents: 'x' }), (e) => e.status === 429 || /Too Many Requests|RESOURCE_EXHAUSTED/.test(e.message));
   });
 
+  test('embedContent with a text-embedding model goes to :predict and gets one vector per text', async () => {
+    const r = await ai.models.embedContent({ model: 'text-embedding-005', contents: ['one two', 'three'], config: { outputDimensionality: 4 } });
+    assert.equal(r.embeddings.length, 2);
+    assert.equal(r.embeddings[0].values.length, 4);
+    assert.equal(r.embeddings[0].statistics.tokenCount, 2);
+    assert.notDeepEqual(r.embeddings[0].values, r.embeddings[1].values);
+    const rec = emu.stats().requests.at(-1);
+    assert.match(rec.path, /models\/text-embedding-005:predict$/);
+    assert.deepEqual(rec.body.parameters, { outputDimensionality: 4 });
+  });
+
   test('a key the emulator does not know is refused at the token endpoint', async () => {
     const stranger = makeServiceAccount({ email: sa.client_email });
     const bad = clientFor(stranger);

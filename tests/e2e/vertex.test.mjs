@@ -75,6 +75,7 @@ models:
   lenient: { targets: [ { provider: gemini-lenient, model: ${MODEL} } ] }
   counted: { targets: [ { provider: gemini-counted, model: ${MODEL} } ] }
   meta: { targets: [ { provider: gemini-meta, model: ${MODEL} } ] }
+  embed: { targets: [ { provider: gemini, model: text-embedding-005 } ] }
   short: { targets: [ { provider: gemini-short, model: ${MODEL} } ] }
   stranger: { targets: [ { provider: gemini-stranger, model: ${MODEL} } ] }
   down-to-gpt: { targets: [ { provider: gemini, model: gemini-down }, { provider: gpt, model: gpt-4o-mini } ] }
@@ -214,6 +215,28 @@ describe('chat through the vertex provider', () => {
   test('response_format json_object asks Gemini for application/json', async () => {
     await client.chat.completions.create({ model: 'gemini', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'json' }] });
     assert.equal(lastRec(vertex).body.generationConfig.responseMimeType, 'application/json');
+  });
+});
+
+describe('embeddings', () => {
+  test('embeddings go to :predict, one instance per input, and come back as an OpenAI list with usage', async () => {
+    const r = await client.embeddings.create({ model: 'embed', input: ['hello world', 'bye'], dimensions: 16 });
+    assert.equal(r.object, 'list');
+    assert.deepEqual(r.data.map((d) => [d.index, d.object, d.embedding.length]), [[0, 'embedding', 16], [1, 'embedding', 16]]);
+    assert.ok(r.data[0].embedding.every((x) => typeof x === 'number' && x >= -1 && x <= 1));
+    assert.deepEqual([r.usage.prompt_tokens, r.usage.total_tokens], [3, 3]);
+    const rec = lastRec(vertex);
+    assert.equal(rec.path, '/v1/projects/emu-project/locations/us-central1/publishers/google/models/text-embedding-005:predict');
+    assert.deepEqual(rec.body, { instances: [{ content: 'hello world' }, { content: 'bye' }], parameters: { outputDimensionality: 16 } });
+  });
+
+  test('the same text gives the same vector; token arrays are a 400', async () => {
+    const a = await client.embeddings.create({ model: 'embed', input: 'same', encoding_format: 'float' });
+    const b = await client.embeddings.create({ model: 'embed', input: 'same', encoding_format: 'float' });
+    assert.deepEqual(a.data[0].embedding, b.data[0].embedding);
+    const r = await httpRequest(`${gw.baseURL}/embeddings`, { body: { model: 'embed', input: [[1, 2, 3]] } });
+    assert.equal(r.status, 400, r.body);
+    assert.match(assertOpenAIError(assert, r.body).message, /text inputs only/);
   });
 });
 

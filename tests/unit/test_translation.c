@@ -216,9 +216,37 @@ static void vertex_stream(const char *sse, size_t len, const json_t *opt, cmx_bu
     cmx_vertex_stream_free(&r.tr);
 }
 
+static cmx_err vertex_embeddings_request(const char *body, size_t len, const json_t *opt,
+                                         cmx_buf *out, cmx_error *err)
+{
+    cmx_vertex_options o = {
+        .provider_name = "gemini",
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    int base64;
+    return cmx_vertex_translate_embeddings_request(body, len, &o, out, &base64, err);
+}
+
+static cmx_err vertex_embeddings_response(const char *body, size_t len, const json_t *opt,
+                                          cmx_buf *out, cmx_error *err)
+{
+    cmx_usage u;
+    cmx_err e = cmx_vertex_translate_embeddings_response(
+        body, len, "text-embedding-005",
+        json_is_true(json_object_get(opt, "base64")), out, &u, err);
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        assert_int_equal(u.prompt_tokens, json_integer_value(json_object_get(
+                                              json_object_get(doc, "usage"), "prompt_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
+
 static const translator translators[] = {
     {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
     {"vertex", vertex_request, vertex_response, vertex_stream},
+    {"vertex_embeddings", vertex_embeddings_request, vertex_embeddings_response, NULL},
 };
 
 /* ---- files and comparison --------------------------------------------- */

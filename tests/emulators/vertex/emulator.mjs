@@ -35,7 +35,7 @@ const GOOGLE_STATUS = {
 };
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
-const MODEL_PATH = /^\/v1(?:beta1)?\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const MODEL_PATH = /^\/v1(?:beta1)?\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|predict)$/;
 const METADATA_TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token';
 
 export function parseFaultSpec(spec) {
@@ -211,6 +211,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
 
   async function gemini(req, res, m, url, raw) {
     const [, project, location, model, method] = m;
+    if (method === 'predict') return predict(req, res, m, url, raw);
     const stream = method === 'streamGenerateContent';
     const rec = { path: url.pathname, project, location, model, stream, alt: url.searchParams.get('alt'), auth: 'none', body: null, status: null, fault: null };
     stats.total++;
@@ -258,6 +259,44 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (!stream) return send(res, 200, wholeResponse(p, responseId));
     if (rec.alt !== 'sse') return send(res, 200, streamResponses(p, responseId)); // Vertex's JSON-array form
     return writeStream(res, rec, streamResponses(p, responseId), { cutAfter: f?.fault === 'cut_stream' ? Number(f.after ?? 1) : null });
+  }
+
+  // Text embeddings (text-embedding-005, gemini-embedding-001): one
+  // deterministic unit-scale vector per instance, from a hash of its text.
+  function predict(req, res, m, url, raw) {
+    const model = m[3];
+    const rec = { path: url.pathname, project: m[1], location: m[2], model, stream: false, auth: 'none', body: null, status: null, fault: null };
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = 'invalid';
+      stats.unauthenticated++;
+      rec.status = 401;
+      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
+    }
+    rec.auth = 'ok';
+    let body = null;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      body = null;
+    }
+    rec.body = body;
+    const f = pickFault(model, ['status', 'hang']);
+    if (f?.fault === 'hang') return;
+    if (f?.fault === 'status') return send(res, f.status || 500, googleError(f.status || 500, 'Emulated error.'));
+    if (!Array.isArray(body?.instances) || body.instances.length === 0 || body.instances.some((i) => typeof i.content !== 'string')) {
+      rec.status = 400;
+      return send(res, 400, googleError(400, 'instances must be a non-empty list of {content: string}'));
+    }
+    const dim = body.parameters?.outputDimensionality || 8;
+    const predictions = body.instances.map(({ content }) => {
+      const values = [];
+      for (let i = 0; values.length < dim; i++) for (const b of crypto.createHash('sha256').update(`${i}:${content}`).digest()) if (values.length < dim) values.push(Math.round(((b / 255) * 2 - 1) * 10000) / 10000);
+      return { embeddings: { statistics: { truncated: false, token_count: words(content).length }, values } };
+    });
+    rec.status = 200;
+    return send(res, 200, { predictions, metadata: { billableCharacterCount: body.instances.reduce((n, i) => n + i.content.length, 0) } });
   }
 
   async function handle(req, res) {
