@@ -13,7 +13,9 @@
  * first event can still fail over.  A request Gemini cannot take fails with
  * bad_request from the event loop right after start() returns.
  *
- * Embeddings go to the same endpoint's {model}:predict (vertex_embed.c). */
+ * Embeddings go to the same endpoint's {model}:predict (vertex_embed.c);
+ * Claude models to publishers/anthropic in Anthropic's format
+ * (vertex_claude.c), translated by the anthropic translators. */
 #include "provider.h"
 
 #include <event2/event.h>
@@ -24,6 +26,7 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "providers/anthropic.h"
 #include "providers/google_auth.h"
 #include "providers/vertex.h"
 
@@ -49,6 +52,8 @@ typedef struct vertex_attempt {
     int stream;
     int embeddings; /* an embeddings call (:predict) */
     int base64;     /* ... whose vectors go back base64-encoded */
+    int claude;     /* an Anthropic model: Messages format through rawPredict */
+    cmx_anthropic_stream claude_tr;
     char model[128];
     int status;
     int content_type_ok;
@@ -122,8 +127,11 @@ static void attempt_release(vertex_attempt *a)
     if (a->sse_ready)
         cmx_sse_parser_free(&a->sse);
     a->sse_ready = 0;
-    if (a->translator_ready)
+    if (a->translator_ready) {
         cmx_vertex_stream_free(&a->translator);
+        if (a->claude)
+            cmx_anthropic_stream_free(&a->claude_tr);
+    }
     a->translator_ready = 0;
 }
 
@@ -133,6 +141,8 @@ static void finish(vertex_attempt *a, const cmx_error *err, const cmx_usage *usa
     cmx_usage u;
     if (usage)
         u = *usage;
+    else if (a->translator_ready && a->claude)
+        cmx_anthropic_stream_usage(&a->claude_tr, &u);
     else if (a->translator_ready)
         cmx_vertex_stream_usage(&a->translator, &u);
     else
@@ -226,6 +236,11 @@ static void flush_held(vertex_attempt *a)
 static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 {
     vertex_attempt *a = ctx;
+    if (a->claude) {
+        cmx_err rc = cmx_anthropic_stream_event(&a->claude_tr, ev->event, ev->event_len, ev->data,
+                                                ev->data_len, &a->stream_err);
+        return rc != CMX_OK;
+    }
     if (ev->data_len == 0)
         return 0;
     cmx_err rc = cmx_vertex_stream_event(&a->translator, ev->data, ev->data_len, &a->stream_err);
@@ -275,7 +290,15 @@ static void complete_stream(vertex_attempt *a)
 {
     cmx_error err;
     cmx_error_clear(&err);
-    if (cmx_vertex_stream_end(&a->translator, &err) != CMX_OK) {
+    if (a->claude && !a->claude_tr.stopped) {
+        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream ended without message_stop after %zu events",
+                      a->claude_tr.events);
+        err.cause = CMX_CAUSE_PROTOCOL;
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (!a->claude && cmx_vertex_stream_end(&a->translator, &err) != CMX_OK) {
         finish(a, &err, NULL, NULL);
         return;
     }
@@ -291,10 +314,13 @@ static void complete_whole(vertex_attempt *a, const char *model)
     cmx_usage usage;
     cmx_usage_init(&usage);
     const char *b = a->body.data ? a->body.data : "";
-    cmx_err rc = a->embeddings ? cmx_vertex_translate_embeddings_response(
-                                     b, a->body.len, a->model, a->base64, &out, &usage, &err)
-                               : cmx_vertex_translate_response(b, a->body.len, (int64_t)time(NULL),
-                                                               model, &out, &usage, &err);
+    cmx_err rc = a->claude ? cmx_anthropic_translate_response(b, a->body.len, (int64_t)time(NULL),
+                                                              &out, &usage, &err)
+                 : a->embeddings
+                     ? cmx_vertex_translate_embeddings_response(b, a->body.len, a->model, a->base64,
+                                                                &out, &usage, &err)
+                     : cmx_vertex_translate_response(b, a->body.len, (int64_t)time(NULL), model,
+                                                     &out, &usage, &err);
     if (rc != CMX_OK) {
         if (err.kind != CMX_ERR_CONTENT_POLICY)
             err.upstream_status = a->status;
@@ -314,10 +340,11 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     cmx_error_clear(&err);
     if (uerr && uerr->kind != CMX_OK) {
         err = *uerr;
-        if (a->stream && a->translator.events > 0) {
+        size_t events = a->claude ? a->claude_tr.events : a->translator.events;
+        if (a->stream && events > 0) {
             char m[sizeof err.message];
-            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s",
-                     a->translator.events, uerr->message);
+            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s", events,
+                     uerr->message);
             memcpy(err.message, m, sizeof m);
         }
         finish(a, &err, NULL, NULL);
@@ -435,6 +462,13 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
         if (rc == CMX_OK)
             rc = cmx_vertex_translate_embeddings_request(call->body, call->body_len, &opt,
                                                          &a->request, &a->base64, &why);
+    } else if (cmx_vertex_is_claude(target->model)) {
+        a->claude = 1;
+        rc = cmx_vertex_claude_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
+                                    a->stream, &path, &why);
+        if (rc == CMX_OK)
+            rc = cmx_vertex_claude_request(call->body, call->body_len, &opt,
+                                           s->cfg->default_max_tokens, &a->request, &why);
     } else {
         rc = cmx_vertex_model_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
                                    a->stream, &path, &why);
@@ -456,6 +490,9 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
     }
     cmx_vertex_stream_init(&a->translator, call->scan->include_usage, (int64_t)time(NULL),
                            target->model, emit_chunk, a);
+    if (a->claude)
+        cmx_anthropic_stream_init(&a->claude_tr, call->scan->include_usage, (int64_t)time(NULL),
+                                  emit_chunk, a);
     a->translator_ready = 1;
     const char *token = NULL;
     int got = cmx_google_auth_token(s->auth, &a->wait, &token, &why);

@@ -54,6 +54,17 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
                                                  int base64, cmx_buf *out, cmx_usage *usage,
                                                  cmx_error *err);
 
+/* Claude on Vertex (vertex_claude.c): a target model whose name starts with
+ * "claude" is Anthropic's, served at publishers/anthropic/models/M:rawPredict
+ * (:streamRawPredict) with a Messages body that has no "model" and carries
+ * "anthropic_version": "vertex-2023-10-16".  Its answers are Anthropic's
+ * (anthropic.h translates them). */
+int cmx_vertex_is_claude(const char *model);
+cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,
+                               const char *model, int stream, cmx_buf *out, cmx_error *err);
+cmx_err cmx_vertex_claude_request(const char *body, size_t len, const cmx_vertex_options *opt,
+                                  uint32_t default_max_tokens, cmx_buf *out, cmx_error *err);
+
 /* GenerateContentResponse JSON → chat.completion JSON (appended to out), the
  * token counts in *usage (may be NULL).  `model` names the answer when the
  * response has no modelVersion.  CMX_ERR_CONTENT_POLICY when the prompt was

@@ -164,7 +164,7 @@ static int has_token_limit_wording(const char *msg)
 {
     return msg && (strstr(msg, "exceeds the maximum number of tokens") ||
                    strstr(msg, "input token count") || strstr(msg, "context window") ||
-                   strstr(msg, "too many tokens"));
+                   strstr(msg, "too many tokens") || strstr(msg, "prompt is too long"));
 }
 
 cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const char *provider_name,
@@ -176,6 +176,11 @@ cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const ch
     const json_t *e = json_object_get(obj, "error");
     const char *gstatus = json_string_value(json_object_get(e, "status"));
     const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *atype = json_string_value(json_object_get(e, "type")); /* Claude's errors */
+    if (!gstatus && atype)
+        gstatus = strcmp(atype, "overloaded_error") == 0   ? "UNAVAILABLE"
+                  : strcmp(atype, "rate_limit_error") == 0 ? "RESOURCE_EXHAUSTED"
+                                                           : atype;
     if (gstatus && strcmp(gstatus, "RESOURCE_EXHAUSTED") == 0)
         kind = CMX_ERR_RATE_LIMITED;
     else if (gstatus && strcmp(gstatus, "UNAVAILABLE") == 0)

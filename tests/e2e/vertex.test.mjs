@@ -58,6 +58,8 @@ before(async () => {
   vertex.setFault({ spec: 'blocked', model: 'gemini-blocked' });
   vertex.setFault({ spec: 'cut_stream', model: 'gemini-cut', after: 2 });
   vertex.setFault({ spec: 'too_long', model: 'gemini-long' });
+  vertex.setFault({ spec: 'cut_stream', model: 'claude-cut', after: 6 });
+  vertex.setFault({ spec: 'status=529', model: 'claude-down' });
   const fast = '{ connect: 1s, first_byte: 2s, idle: 2s, total: 10s }';
   const common = `project: emu-project, location: us-central1, timeouts: ${fast}`;
   gw = await startCloudmux({
@@ -75,6 +77,9 @@ models:
   lenient: { targets: [ { provider: gemini-lenient, model: ${MODEL} } ] }
   counted: { targets: [ { provider: gemini-counted, model: ${MODEL} } ] }
   meta: { targets: [ { provider: gemini-meta, model: ${MODEL} } ] }
+  claude: { targets: [ { provider: gemini, model: "claude-sonnet-4-5@20250929" } ] }
+  claude-cut: { targets: [ { provider: gemini, model: claude-cut } ] }
+  claude-down-to-gemini: { targets: [ { provider: gemini, model: claude-down }, { provider: gemini, model: ${MODEL} } ] }
   embed: { targets: [ { provider: gemini, model: text-embedding-005 } ] }
   short: { targets: [ { provider: gemini-short, model: ${MODEL} } ] }
   stranger: { targets: [ { provider: gemini-stranger, model: ${MODEL} } ] }
@@ -215,6 +220,37 @@ describe('chat through the vertex provider', () => {
   test('response_format json_object asks Gemini for application/json', async () => {
     await client.chat.completions.create({ model: 'gemini', response_format: { type: 'json_object' }, messages: [{ role: 'user', content: 'json' }] });
     assert.equal(lastRec(vertex).body.generationConfig.responseMimeType, 'application/json');
+  });
+});
+
+describe('Claude on Vertex', () => {
+  test('a claude model goes to publishers/anthropic rawPredict in the Messages format and comes back as a chat.completion', async () => {
+    const r = await client.chat.completions.create({ model: 'claude', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello claude' }] });
+    assert.equal(r.choices[0].message.content, 'echo: hello claude');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.deepEqual([r.usage.prompt_tokens, r.usage.completion_tokens], [4, 3]);
+    const rec = lastRec(vertex);
+    assert.equal(rec.path, '/v1/projects/emu-project/locations/us-central1/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict');
+    assert.equal(rec.auth, 'ok');
+    assert.deepEqual(rec.body, { anthropic_version: 'vertex-2023-10-16', max_tokens: 4096, system: 'be brief', messages: [{ role: 'user', content: 'hello claude' }] });
+  });
+
+  test('a claude stream goes to streamRawPredict and arrives as OpenAI chunks with usage', async () => {
+    const stream = await client.chat.completions.create({ model: 'claude', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'streamed claude' }] });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'echo: streamed claude');
+    assert.equal(chunks.at(-1).usage.completion_tokens, 3);
+    assert.match(lastRec(vertex).path, /:streamRawPredict$/);
+  });
+
+  test('a claude stream cut before message_stop is an error; a 529 fails over', async () => {
+    const raw = await httpRequest(`${gw.baseURL}/chat/completions`, { body: { ...chatBody('claude-cut', 'one two three four five'), stream: true } });
+    assert.ok(!raw.events.includes('[DONE]'));
+    assert.ok(raw.events.at(-1)?.error, `last event: ${JSON.stringify(raw.events.at(-1))}`);
+    const { data, response } = await client.chat.completions.create(chatBody('claude-down-to-gemini', 'over')).withResponse();
+    assert.equal(data.choices[0].message.content, 'echo: over');
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
   });
 });
 

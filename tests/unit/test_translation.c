@@ -243,10 +243,22 @@ static cmx_err vertex_embeddings_response(const char *body, size_t len, const js
     return e;
 }
 
+/* Claude on Vertex: the request only; answers are Anthropic's own. */
+static cmx_err vertex_claude_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                     cmx_error *err)
+{
+    cmx_vertex_options o = {
+        .provider_name = "claude-vertex",
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    return cmx_vertex_claude_request(body, len, &o, 4096, out, err);
+}
+
 static const translator translators[] = {
     {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
     {"vertex", vertex_request, vertex_response, vertex_stream},
     {"vertex_embeddings", vertex_embeddings_request, vertex_embeddings_response, NULL},
+    {"vertex_claude", vertex_claude_request, NULL, NULL},
 };
 
 /* ---- files and comparison --------------------------------------------- */

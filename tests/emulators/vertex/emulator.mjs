@@ -23,6 +23,8 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 
+import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
+
 const GOOGLE_STATUS = {
   400: 'INVALID_ARGUMENT',
   401: 'UNAUTHENTICATED',
@@ -36,6 +38,7 @@ const GOOGLE_STATUS = {
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const MODEL_PATH = /^\/v1(?:beta1)?\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent|predict)$/;
+const CLAUDE_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/anthropic\/models\/([^/:]+):(rawPredict|streamRawPredict)$/;
 const METADATA_TOKEN_PATH = '/computeMetadata/v1/instance/service-accounts/default/token';
 
 export function parseFaultSpec(spec) {
@@ -299,6 +302,57 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     return send(res, 200, { predictions, metadata: { billableCharacterCount: body.instances.reduce((n, i) => n + i.content.length, 0) } });
   }
 
+  // Claude on Vertex: Anthropic's Messages API with the model in the URL and
+  // anthropic_version in the body; answers in Anthropic's format (the
+  // Anthropic emulator's planner, so both answer alike).
+  function claude(req, res, m, url, raw) {
+    const [, project, location, model, method] = m;
+    const stream = method === 'streamRawPredict';
+    const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = 'invalid';
+      stats.unauthenticated++;
+      rec.status = 401;
+      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
+    }
+    rec.auth = 'ok';
+    let body = null;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      body = null;
+    }
+    rec.body = body;
+    const f = pickFault(model, ['status', 'hang', 'cut_stream']);
+    if (f?.fault === 'hang') return;
+    if (f?.fault === 'status') {
+      rec.status = f.status || 500;
+      const type = rec.status === 529 ? 'overloaded_error' : rec.status === 429 ? 'rate_limit_error' : 'api_error';
+      return send(res, rec.status, errorBody(type, 'Emulated error.'));
+    }
+    let err = null;
+    if (!body || typeof body !== 'object') err = 'invalid JSON';
+    else if (body.anthropic_version !== 'vertex-2023-10-16') err = `anthropic_version: expected vertex-2023-10-16, got ${body.anthropic_version}`;
+    else if ('model' in body) err = 'model: Extra inputs are not permitted (the model is in the URL)';
+    const messagesBody = err ? null : { ...body, model };
+    delete messagesBody?.anthropic_version;
+    err ??= validateMessages(messagesBody);
+    if (err) {
+      rec.status = 400;
+      return send(res, 400, errorBody('invalid_request_error', err));
+    }
+    const plan = planMessage(messagesBody);
+    rec.status = 200;
+    if (!stream) return send(res, 200, claudeMessage(plan));
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+    const events = streamEvents(plan);
+    const n = f?.fault === 'cut_stream' ? Number(f.after ?? 2) : events.length;
+    for (const ev of events.slice(0, n)) res.write(sse(ev));
+    res.end();
+  }
+
   async function handle(req, res) {
     const url = new URL(req.url, 'http://x');
     const raw = await readBody(req);
@@ -326,6 +380,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
       else if (req.method === 'POST') faults.push(fromJSON(JSON.parse(raw)));
       return send(res, 200, { faults });
     }
+    const c = CLAUDE_PATH.exec(url.pathname);
+    if (c && req.method === 'POST') return claude(req, res, c, url, raw);
     const m = MODEL_PATH.exec(url.pathname);
     if (m && req.method === 'POST') return gemini(req, res, m, url, raw);
     return send(res, 404, googleError(404, `The requested URL ${url.pathname} was not found on this server.`));
