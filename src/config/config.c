@@ -127,6 +127,10 @@ static void free_provider(cmx_provider_config *p)
     free_secret(p->access_key_id);
     free_secret(p->secret_access_key);
     free_secret(p->session_token);
+    free(p->project);
+    free(p->location);
+    free(p->service_account_file);
+    free(p->metadata_url);
     free(p->ca_file);
     free(p->mock.content);
     free(p->azure.api_version);

@@ -32,7 +32,8 @@ typedef enum {
     CMX_PROVIDER_MOCK,
     CMX_PROVIDER_ANTHROPIC,
     CMX_PROVIDER_BEDROCK,
-    CMX_PROVIDER_AZURE
+    CMX_PROVIDER_AZURE,
+    CMX_PROVIDER_VERTEX
 } cmx_provider_type;
 
 typedef struct cmx_timeouts_config {
@@ -88,15 +89,16 @@ typedef struct cmx_azure_config {
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock", "anthropic", "bedrock", "azure" */
+    char *type_name;       /* "openai", "mock", "anthropic", "bedrock", "azure", "vertex" */
     char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
                               anthropic: default "https://api.anthropic.com";
-                              azure: the `endpoint`, e.g. "https://NAME.openai.azure.com" */
+                              azure: the `endpoint`, e.g. "https://NAME.openai.azure.com";
+                              vertex: `endpoint_url`, or derived from `location` */
     char *api_key;         /* resolved secret or NULL; never log it */
     char *organization;    /* openai: optional OpenAI-Organization header */
     char *anthropic_version;     /* anthropic: default "2023-06-01" */
     uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
-    int drop_unsupported_params; /* anthropic, bedrock: drop what it cannot do instead of 400 */
+    int drop_unsupported_params; /* anthropic, bedrock, vertex: drop what it cannot do instead of 400 */
     /* bedrock: base_url holds endpoint_url (default
      * https://bedrock-runtime.{region}.amazonaws.com).  The keys come from the
      * config or, when absent there, from AWS_ACCESS_KEY_ID,
@@ -105,6 +107,12 @@ typedef struct cmx_provider_config {
     char *access_key_id;     /* bedrock: resolved secret */
     char *secret_access_key; /* bedrock: resolved secret */
     char *session_token;     /* bedrock: resolved secret or NULL */
+    char *project;               /* vertex: Google Cloud project id (required) */
+    char *location;              /* vertex: region or "global"; default "us-central1"; the
+                                    endpoint (base_url) follows from it unless `endpoint_url` */
+    char *service_account_file;  /* vertex: path to a service-account JSON key */
+    int metadata_server;         /* vertex: tokens from the instance metadata server */
+    char *metadata_url;          /* vertex: its origin; default http://metadata.google.internal */
     int tls_verify;        /* default 1 */
     char *ca_file;         /* NULL: system store */
     char *residency;       /* region tag such as "eu"; NULL: none declared */

@@ -46,7 +46,25 @@ static const char *const azure_client_secret_keys[] = {
     "tenant_id", "client_id", "client_secret", "authority", "scope", "managed_identity", NULL};
 static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
                                                           "imds_endpoint", "scope", NULL};
+static const char *const vertex_keys[] = {"type",
+                                          "timeouts",
+                                          "project",
+                                          "location",
+                                          "endpoint_url",
+                                          "service_account_file",
+                                          "metadata_server",
+                                          "metadata_url",
+                                          "drop_unsupported_params",
+                                          "tls_verify",
+                                          "ca_file",
+                                          "residency",
+                                          NULL};
 static const char *const all_keys[] = {"type",
+                                       "project",
+                                       "location",
+                                       "service_account_file",
+                                       "metadata_server",
+                                       "metadata_url",
                                        "endpoint",
                                        "api_version",
                                        "auth",
@@ -86,9 +104,10 @@ static const struct {
     {"anthropic", anthropic_keys},
     {"bedrock", bedrock_keys},
     {"azure", azure_keys},
+    {"vertex", vertex_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
-#define TYPE_LIST "openai, anthropic, bedrock, azure or mock"
+#define TYPE_LIST "openai, anthropic, bedrock, azure, vertex or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 static const char *const health_keys[] = {"interval",           "timeout",           "path",
                                           "unhealthy_threshold", "healthy_threshold", NULL};
@@ -548,6 +567,105 @@ static void load_azure(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode
     load_ca_file(ctx, p, v, path);
 }
 
+/* Vertex's endpoint follows from the location: "global" has no region in
+ * its host name. */
+static void load_vertex_endpoint(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
+                                 const char *path)
+{
+    char show[64];
+    const cmx_ynode *u = cmx_ytree_get(v, "endpoint_url");
+    if (u) {
+        if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
+            int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
+            cmx_cfg_error(
+                ctx, u, "%s.endpoint_url: expected an http:// or https:// URL with a host, got %s",
+                path, has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+            return;
+        }
+        p->base_url = cmx_cfg_strdup(ctx, u->text);
+    } else if (p->location && strcmp(p->location, "global") == 0) {
+        p->base_url = cmx_cfg_strdup(ctx, "https://aiplatform.googleapis.com");
+    } else if (p->location) {
+        char url[128];
+        snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com", p->location);
+        p->base_url = cmx_cfg_strdup(ctx, url);
+    }
+    size_t n = p->base_url ? strlen(p->base_url) : 0;
+    while (n > 0 && p->base_url[n - 1] == '/')
+        p->base_url[--n] = '\0';
+}
+
+/* Project ids and locations go into URL paths and host names. */
+static int valid_gcp_word(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
+              *s == ':'))
+            return 0;
+    return 1;
+}
+
+static void load_vertex(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
+                        const cmx_ynode *v, const char *path)
+{
+    if (cmx_cfg_string(ctx, v, path, "project", &p->project) != 1)
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing required key 'project' (the Google Cloud project id)", path);
+    else if (!valid_gcp_word(p->project, 63))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "project"),
+                      "%s.project: expected a project id (lower-case letters, digits, '-'), got "
+                      "'%.40s'",
+                      path, p->project);
+    p->location = cmx_cfg_strdup(ctx, "us-central1");
+    if (cmx_cfg_string(ctx, v, path, "location", &p->location) == 1 &&
+        (!valid_gcp_word(p->location, 40) || strchr(p->location, '.') || strchr(p->location, ':')))
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "location"),
+                      "%s.location: expected a region such as us-central1 or \"global\", got "
+                      "'%.40s'",
+                      path, p->location);
+    load_vertex_endpoint(ctx, p, v, path);
+    char *sa = NULL;
+    int has_sa = cmx_cfg_string(ctx, v, path, "service_account_file", &sa) == 1;
+    if (has_sa) {
+        p->service_account_file = cmx_path_resolve(ctx->base_dir, sa);
+        free(sa);
+        if (!p->service_account_file)
+            ctx->oom = 1;
+        else if (access(p->service_account_file, R_OK) != 0)
+            cmx_cfg_error(ctx, cmx_ytree_get(v, "service_account_file"),
+                          "%s.service_account_file: cannot read '%s': %s", path,
+                          p->service_account_file, strerror(errno));
+    }
+    cmx_cfg_bool(ctx, v, path, "metadata_server", &p->metadata_server);
+    if (has_sa && p->metadata_server)
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "metadata_server"),
+                      "%s: set either 'service_account_file' or 'metadata_server: true', not both",
+                      path);
+    else if (!has_sa && !p->metadata_server)
+        cmx_cfg_error(ctx, name_node,
+                      "%s: missing credentials: set 'service_account_file' (a service-account JSON "
+                      "key) or 'metadata_server: true' (GKE workload identity, GCE)",
+                      path);
+    const cmx_ynode *m = cmx_ytree_get(v, "metadata_url");
+    if (m) {
+        if (m->kind != CMX_YNODE_SCALAR || m->is_null || cmx_check_http_url(m->text) != 0)
+            cmx_cfg_error(ctx, m, "%s.metadata_url: expected an http:// URL with a host", path);
+        else
+            p->metadata_url = cmx_cfg_strdup(ctx, m->text);
+    } else {
+        p->metadata_url = cmx_cfg_strdup(ctx, "http://metadata.google.internal");
+    }
+    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
+    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
+        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
+                        "%s.tls_verify is false: the provider's certificate will not be checked",
+                        path);
+    load_ca_file(ctx, p, v, path);
+}
+
 static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
                       const char *path)
 {
@@ -633,6 +751,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
         load_bedrock(ctx, p, name_node, v, path);
     } else if (type == CMX_PROVIDER_AZURE) {
         load_azure(ctx, p, name_node, v, path);
+    } else if (type == CMX_PROVIDER_VERTEX) {
+        load_vertex(ctx, p, name_node, v, path);
     } else {
         p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
         load_mock(ctx, p, v, path);

@@ -10,6 +10,7 @@ static const cmx_provider_vtable *const registry[] = {
     &cmx_provider_anthropic,
     &cmx_provider_bedrock,
     &cmx_provider_azure,
+    &cmx_provider_vertex,
 };
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type)

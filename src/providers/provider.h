@@ -108,5 +108,6 @@ extern const cmx_provider_vtable cmx_provider_mock;
 extern const cmx_provider_vtable cmx_provider_anthropic;
 extern const cmx_provider_vtable cmx_provider_bedrock;
 extern const cmx_provider_vtable cmx_provider_azure;
+extern const cmx_provider_vtable cmx_provider_vertex;
 
 #endif

@@ -650,9 +650,29 @@ static const broken_case broken_cases[] = {
      "upstream.https_proxy: expected a proxy URL"},
     {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
     {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
-     "providers.m: missing required key 'type' (openai, anthropic, bedrock, azure or mock)"},
+     "providers.m: missing required key 'type' (openai, anthropic, bedrock, azure, vertex or mock)"},
     {"provider with unknown type", "providers:\n  m:\n    type: nonesuch\n", 3,
-     "providers.m.type: expected openai, anthropic, bedrock, azure or mock, got 'nonesuch'"},
+     "providers.m.type: expected openai, anthropic, bedrock, azure, vertex or mock, got 'nonesuch'"},
+    {"vertex without project", "providers:\n  v:\n    type: vertex\n    metadata_server: true\n", 2,
+     "providers.v: missing required key 'project'"},
+    {"vertex without credentials", "providers:\n  v:\n    type: vertex\n    project: p\n", 2,
+     "providers.v: missing credentials: set 'service_account_file'"},
+    {"vertex with both credentials",
+     "providers:\n  v:\n    type: vertex\n    project: p\n    service_account_file: /dev/null\n"
+     "    metadata_server: true\n",
+     6, "set either 'service_account_file' or 'metadata_server: true', not both"},
+    {"vertex key file missing",
+     "providers:\n  v:\n    type: vertex\n    project: p\n"
+     "    service_account_file: /nonexistent/sa.json\n",
+     5, "providers.v.service_account_file: cannot read '/nonexistent/sa.json'"},
+    {"vertex bad location",
+     "providers:\n  v:\n    type: vertex\n    project: p\n    location: \"us central\"\n"
+     "    metadata_server: true\n",
+     5, "providers.v.location: expected a region"},
+    {"base_url on vertex",
+     "providers:\n  v:\n    type: vertex\n    project: p\n    metadata_server: true\n"
+     "    base_url: http://x\n",
+     6, "key 'base_url' is only valid for openai or anthropic providers (this one is vertex)"},
     {"provider is empty", "providers:\n  m:\n", 2,
      "providers.m: expected a mapping with at least 'type', got an empty value"},
     {"provider name with a space", "providers:\n  \"my prov\":\n    type: mock\n", 2,
@@ -867,6 +887,56 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
     for (size_t i = 0; i < d.n_errors; i++)
         found |= strstr(d.errors[i], "no AWS credentials") != NULL;
     assert_true(found);
+    cmx_config_diag_free(&d);
+}
+
+static void vertex_provider_gets_its_endpoint_from_the_location(void **state)
+{
+    (void)state;
+    const char *yaml = "providers:\n"
+                       "  gem:\n"
+                       "    type: vertex\n"
+                       "    project: my-proj\n"
+                       "    service_account_file: /dev/null\n"
+                       "  gem-global:\n"
+                       "    type: vertex\n"
+                       "    project: my-proj\n"
+                       "    location: global\n"
+                       "    metadata_server: true\n"
+                       "  gem-test:\n"
+                       "    type: vertex\n"
+                       "    project: my-proj\n"
+                       "    location: europe-west4\n"
+                       "    endpoint_url: http://127.0.0.1:9/\n"
+                       "    metadata_server: true\n"
+                       "    metadata_url: http://127.0.0.1:8\n"
+                       "    drop_unsupported_params: true\n"
+                       "models:\n"
+                       "  g:\n"
+                       "    - provider: gem\n"
+                       "      model: gemini-2.5-flash\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    const cmx_provider_config *p = cmx_config_find_provider(c, "gem");
+    assert_int_equal(p->type, CMX_PROVIDER_VERTEX);
+    assert_string_equal(p->type_name, "vertex");
+    assert_string_equal(p->project, "my-proj");
+    assert_string_equal(p->location, "us-central1");
+    assert_string_equal(p->base_url, "https://us-central1-aiplatform.googleapis.com");
+    assert_string_equal(p->service_account_file, "/dev/null");
+    assert_false(p->metadata_server);
+    p = cmx_config_find_provider(c, "gem-global");
+    assert_string_equal(p->base_url, "https://aiplatform.googleapis.com");
+    assert_true(p->metadata_server);
+    assert_string_equal(p->metadata_url, "http://metadata.google.internal");
+    assert_null(p->service_account_file);
+    p = cmx_config_find_provider(c, "gem-test");
+    assert_string_equal(p->location, "europe-west4");
+    assert_string_equal(p->base_url, "http://127.0.0.1:9");
+    assert_string_equal(p->metadata_url, "http://127.0.0.1:8");
+    assert_true(p->drop_unsupported_params);
+    cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
 
@@ -1155,6 +1225,7 @@ int main(void)
         cmocka_unit_test(inline_secret_loads_with_a_warning_that_hides_the_value),
         cmocka_unit_test(secret_values_appear_in_no_message),
         cmocka_unit_test(anthropic_provider_gets_its_defaults_and_keys),
+        cmocka_unit_test(vertex_provider_gets_its_endpoint_from_the_location),
         cmocka_unit_test(broken_configs_report_the_line_and_what_was_expected),
         cmocka_unit_test(every_error_in_a_file_is_reported_in_file_order),
         cmocka_unit_test(errors_carry_the_column_too),

@@ -40,6 +40,7 @@
 #include "providers/anthropic.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"
+#include "providers/vertex.h"
 
 /* ---- the registry ----------------------------------------------------- */
 
@@ -241,9 +242,145 @@ static void bedrock_stream(const char *text, size_t len, const json_t *opt, cmx_
     cmx_bedrock_stream_free(&r.tr);
 }
 
+/* ---- vertex ----------------------------------------------------------- */
+
+static cmx_err vertex_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                              cmx_error *err)
+{
+    cmx_vertex_options o = {
+        .provider_name = json_string_value(json_object_get(opt, "provider_name")),
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    if (!o.provider_name)
+        o.provider_name = "gemini";
+    return cmx_vertex_translate_request(body, len, &o, out, err);
+}
+
+static const char *vertex_model(const json_t *opt)
+{
+    const char *m = json_string_value(json_object_get(opt, "model"));
+    return m ? m : "gemini-2.5-flash";
+}
+
+/* A refusal is an error, not an answer: it is written as the answer
+ * {"error":{"kind","message"}} so a case can expect it. */
+static cmx_err vertex_response(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                               cmx_error *err)
+{
+    cmx_usage u;
+    cmx_err e =
+        cmx_vertex_translate_response(body, len, 1700000000, vertex_model(opt), out, &u, err);
+    if (e == CMX_ERR_CONTENT_POLICY) {
+        json_t *j = json_pack("{s:{s:s,s:s,s:i}}", "error", "kind", cmx_err_name(e), "message",
+                              err->message, "status", err->status);
+        char *s = json_dumps(j, JSON_COMPACT);
+        cmx_buf_append_str(out, s);
+        free(s);
+        json_decref(j);
+        return CMX_OK;
+    }
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        json_t *usage = json_object_get(doc, "usage");
+        assert_int_equal(u.prompt_tokens,
+                         json_integer_value(json_object_get(usage, "prompt_tokens")));
+        assert_int_equal(u.completion_tokens,
+                         json_integer_value(json_object_get(usage, "completion_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
+
+typedef struct vertex_run {
+    cmx_vertex_stream tr;
+    cmx_buf *out;
+    cmx_error err;
+    int failed;
+} vertex_run;
+
+static void vertex_collect(void *ctx, const char *json, size_t len)
+{
+    vertex_run *r = ctx;
+    cmx_buf_append(r->out, json, len);
+    cmx_buf_append(r->out, "\n", 1);
+}
+
+static int vertex_feed(void *ctx, const cmx_sse_event *ev)
+{
+    vertex_run *r = ctx;
+    if (cmx_vertex_stream_event(&r->tr, ev->data, ev->data_len, &r->err) != CMX_OK) {
+        r->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The end of the input is the end of the upstream stream: [DONE] when the
+ * translator accepts it as complete, [INCOMPLETE] when it finds it cut. */
+static void vertex_stream(const char *sse, size_t len, const json_t *opt, cmx_buf *out)
+{
+    vertex_run r = {.out = out};
+    cmx_error_clear(&r.err);
+    cmx_vertex_stream_init(&r.tr, json_is_true(json_object_get(opt, "include_usage")), 1700000000,
+                           vertex_model(opt), vertex_collect, &r);
+    cmx_sse_parser p;
+    cmx_sse_parser_init(&p, vertex_feed, &r);
+    cmx_sse_feed(&p, sse, len);
+    cmx_sse_parser_free(&p);
+    if (r.failed)
+        cmx_buf_printf(out, "[ERROR] %s: %s\n", cmx_err_name(r.err.kind), r.err.message);
+    else if (cmx_vertex_stream_end(&r.tr, &r.err) == CMX_OK)
+        cmx_buf_append_str(out, "[DONE]\n");
+    else
+        cmx_buf_append_str(out, "[INCOMPLETE]\n");
+    cmx_vertex_stream_free(&r.tr);
+}
+
+static cmx_err vertex_embeddings_request(const char *body, size_t len, const json_t *opt,
+                                         cmx_buf *out, cmx_error *err)
+{
+    cmx_vertex_options o = {
+        .provider_name = "gemini",
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    int base64;
+    return cmx_vertex_translate_embeddings_request(body, len, &o, out, &base64, err);
+}
+
+static cmx_err vertex_embeddings_response(const char *body, size_t len, const json_t *opt,
+                                          cmx_buf *out, cmx_error *err)
+{
+    cmx_usage u;
+    cmx_err e = cmx_vertex_translate_embeddings_response(
+        body, len, "text-embedding-005",
+        json_is_true(json_object_get(opt, "base64")), out, &u, err);
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        assert_int_equal(u.prompt_tokens, json_integer_value(json_object_get(
+                                              json_object_get(doc, "usage"), "prompt_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
+
+/* Claude on Vertex: the request only; answers are Anthropic's own. */
+static cmx_err vertex_claude_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                     cmx_error *err)
+{
+    cmx_vertex_options o = {
+        .provider_name = "claude-vertex",
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    return cmx_vertex_claude_request(body, len, &o, 4096, out, err);
+}
+
+
 static const translator translators[] = {
     {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
     {"bedrock", bedrock_request, bedrock_response, bedrock_stream},
+    {"vertex", vertex_request, vertex_response, vertex_stream},
+    {"vertex_embeddings", vertex_embeddings_request, vertex_embeddings_response, NULL},
+    {"vertex_claude", vertex_claude_request, NULL, NULL},
 };
 
 /* ---- files and comparison --------------------------------------------- */
@@ -488,7 +625,7 @@ static test_case *find_cases(const char *root, size_t *n)
     return cases;
 }
 
-static size_t anthropic_cases, bedrock_cases;
+static size_t anthropic_cases, bedrock_cases, vertex_cases;
 
 /* The walk must find the cases: a wrong path would otherwise pass as zero tests. */
 static void finds_the_anthropic_cases(void **state)
@@ -503,6 +640,12 @@ static void finds_the_bedrock_cases(void **state)
     assert_true(bedrock_cases >= 10);
 }
 
+static void finds_the_vertex_cases(void **state)
+{
+    (void)state;
+    assert_true(vertex_cases >= 10);
+}
+
 int main(void)
 {
     const char *root = getenv("CMX_SOURCE_DIR");
@@ -510,18 +653,21 @@ int main(void)
         root = ".";
     size_t n;
     test_case *cases = find_cases(root, &n);
-    struct CMUnitTest *tests = calloc(n + 2, sizeof *tests);
+    struct CMUnitTest *tests = calloc(n + 3, sizeof *tests);
     tests[0] = (struct CMUnitTest)cmocka_unit_test(finds_the_anthropic_cases);
     tests[1] = (struct CMUnitTest)cmocka_unit_test(finds_the_bedrock_cases);
+    tests[2] = (struct CMUnitTest)cmocka_unit_test(finds_the_vertex_cases);
     for (size_t i = 0; i < n; i++) {
         if (cases[i].tr == &translators[0])
             anthropic_cases++;
         if (cases[i].tr == &translators[1])
             bedrock_cases++;
-        tests[i + 2] = (struct CMUnitTest){
+        if (cases[i].tr == &translators[2])
+            vertex_cases++;
+        tests[i + 3] = (struct CMUnitTest){
             .name = cases[i].name, .test_func = run_case, .initial_state = &cases[i]};
     }
-    int rc = _cmocka_run_group_tests("translation", tests, n + 2, NULL, NULL);
+    int rc = _cmocka_run_group_tests("translation", tests, n + 3, NULL, NULL);
     free(tests);
     free(cases);
     return rc;

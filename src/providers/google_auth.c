@@ -1,0 +1,331 @@
+/* google_auth.c — the access-token cache of one Google provider on one
+ * worker: at most one fetch in flight, waiters queued behind it.
+ *
+ * A token is used until it expires, but a new one is fetched once the old
+ * one is within REFRESH_MARGIN of its end, in the background: the request
+ * that notices takes the still-valid token and goes on.  Only when no valid
+ * token exists do requests wait, in a queue served in order when the fetch
+ * answers (or failed, each with a provider_auth error saying why).  A queue
+ * node belongs to its request; a request that goes away takes its node out
+ * first, so the queue never points into freed memory. */
+#include "google_auth.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+
+#define REFRESH_MARGIN_S 300
+#define MAX_TOKEN_BODY (64u << 10)
+#define METADATA_TOKEN_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
+
+struct cmx_google_auth {
+    char *provider_name;
+    int use_metadata;
+    cmx_google_service_account sa;
+    cmx_url origin; /* token_uri's or the metadata server's */
+    char *path;
+    int tls_verify;
+    char *ca_file;
+    uint32_t connect_ms, total_ms;
+    cmx_upstream *up;
+    struct event_base *base;
+
+    cmx_buf token;            /* the cached access token, "" when none */
+    uint64_t expires_us;      /* monotonic */
+    uint64_t refresh_us;      /* fetch a new one after this */
+    cmx_upstream_call *fetch; /* in flight, or NULL */
+    int status;
+    cmx_buf body;
+    cmx_google_token_wait *head, *tail;
+    uint64_t fetches;
+};
+
+static void wipe(cmx_buf *b)
+{
+    if (b->data)
+        memset(b->data, 0, b->cap ? b->cap : b->len);
+    cmx_buf_free(b);
+}
+
+cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base *base,
+                            cmx_upstream *up, cmx_google_auth **out, cmx_error *err)
+{
+    cmx_google_auth *a = calloc(1, sizeof *a);
+    if (!a)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    a->provider_name = strdup(s->provider_name ? s->provider_name : "google");
+    a->tls_verify = s->tls_verify;
+    a->ca_file = s->ca_file ? strdup(s->ca_file) : NULL;
+    a->connect_ms = s->connect_ms ? s->connect_ms : 5000;
+    a->total_ms = s->total_ms ? s->total_ms : 30000;
+    a->up = up;
+    a->base = base;
+    cmx_error why;
+    cmx_error_clear(&why);
+    cmx_err rc = CMX_OK;
+    if (s->service_account_file) {
+        FILE *f = fopen(s->service_account_file, "rb");
+        cmx_buf json = CMX_BUF_INIT;
+        if (!f) {
+            rc = cmx_error_set(err, CMX_ERR_CONFIG,
+                               "provider '%s': cannot read service_account_file '%.120s'",
+                               a->provider_name, s->service_account_file);
+        } else {
+            char tmp[4096];
+            size_t n;
+            while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && json.len < (1u << 20))
+                cmx_buf_append(&json, tmp, n);
+            memset(tmp, 0, sizeof tmp);
+            fclose(f);
+            if (cmx_google_service_account_parse(json.data ? json.data : "", json.len, &a->sa,
+                                                 &why) != CMX_OK ||
+                cmx_url_parse(a->sa.token_uri, &a->origin, &why) != CMX_OK)
+                rc = cmx_error_set(err, CMX_ERR_CONFIG,
+                                   "provider '%s': service_account_file '%.120s': %s",
+                                   a->provider_name, s->service_account_file, why.message);
+            wipe(&json);
+        }
+        if (rc == CMX_OK) {
+            /* Sign once now: a key OpenSSL cannot use is a startup error. */
+            cmx_buf probe = CMX_BUF_INIT;
+            if (cmx_google_jwt_assertion(&a->sa, CMX_GOOGLE_SCOPE_CLOUD_PLATFORM, 0, &probe,
+                                         &why) != CMX_OK)
+                rc = cmx_error_set(err, CMX_ERR_CONFIG,
+                                   "provider '%s': service_account_file '%.120s': %s",
+                                   a->provider_name, s->service_account_file, why.message);
+            cmx_buf_free(&probe);
+        }
+        if (rc == CMX_OK) {
+            /* The URL's path is the whole path here; the query (rare) stays in it. */
+            a->path = strdup(a->origin.path[0] ? a->origin.path : "/");
+        }
+    } else {
+        a->use_metadata = 1;
+        if (cmx_url_parse(s->metadata_url ? s->metadata_url : "http://metadata.google.internal",
+                          &a->origin, &why) != CMX_OK)
+            rc = cmx_error_set(err, CMX_ERR_CONFIG, "provider '%s': metadata_url: %s",
+                               a->provider_name, why.message);
+        else {
+            size_t n = strlen(a->origin.path) + sizeof METADATA_TOKEN_PATH;
+            a->path = malloc(n);
+            if (a->path)
+                snprintf(a->path, n, "%s%s", a->origin.path, METADATA_TOKEN_PATH);
+        }
+    }
+    if (rc == CMX_OK && (!a->provider_name || !a->path))
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    if (rc != CMX_OK) {
+        cmx_google_auth_free(a);
+        return rc;
+    }
+    *out = a;
+    return CMX_OK;
+}
+
+void cmx_google_auth_free(cmx_google_auth *a)
+{
+    if (!a)
+        return;
+    if (a->fetch)
+        cmx_upstream_cancel(a->fetch);
+    cmx_google_service_account_free(&a->sa);
+    wipe(&a->token);
+    wipe(&a->body);
+    free(a->provider_name);
+    free(a->ca_file);
+    free(a->path);
+    free(a);
+}
+
+void cmx_google_auth_invalidate(cmx_google_auth *a)
+{
+    wipe(&a->token);
+    a->expires_us = a->refresh_us = 0;
+}
+
+uint64_t cmx_google_auth_fetches(const cmx_google_auth *a)
+{
+    return a->fetches;
+}
+
+static void enqueue(cmx_google_auth *a, cmx_google_token_wait *w)
+{
+    w->next = NULL;
+    w->prev = a->tail;
+    if (a->tail)
+        a->tail->next = w;
+    else
+        a->head = w;
+    a->tail = w;
+    w->queued = 1;
+}
+
+void cmx_google_auth_cancel(cmx_google_auth *a, cmx_google_token_wait *w)
+{
+    if (!w || !w->queued)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        a->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        a->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = 0;
+}
+
+/* Serves the queue one waiter at a time, each taken out before its callback
+ * runs: a callback may end its request, or cancel or add other waiters. */
+static void serve_waiters(cmx_google_auth *a, const cmx_error *err)
+{
+    while (a->head) {
+        cmx_google_token_wait *w = a->head;
+        cmx_google_auth_cancel(a, w);
+        if (err)
+            w->done(w->ctx, NULL, err);
+        else
+            w->done(w->ctx, a->token.data, NULL);
+    }
+}
+
+static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
+{
+    (void)headers, (void)n;
+    ((cmx_google_auth *)ctx)->status = status;
+}
+
+static void on_body(void *ctx, const char *data, size_t len)
+{
+    cmx_google_auth *a = ctx;
+    if (a->body.len + len <= MAX_TOKEN_BODY)
+        cmx_buf_append(&a->body, data, len);
+}
+
+/* Google's token errors are {"error":"invalid_grant","error_description":...};
+ * neither field holds the key. */
+static void describe_failure(cmx_google_auth *a, cmx_error *err)
+{
+    json_t *root = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+    const json_t *e = json_object_get(root, "error");
+    const char *code = json_string_value(e);
+    const char *desc = json_string_value(json_object_get(root, "error_description"));
+    if (!code && json_is_object(e)) /* the metadata server and Google APIs nest it */
+        desc = json_string_value(json_object_get(e, "message"));
+    cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "provider '%s': the %s answered %d%s%.60s%s%.120s",
+                  a->provider_name, a->use_metadata ? "metadata server" : "token endpoint",
+                  a->status, code || desc ? ": " : "", code ? code : "", code && desc ? ": " : "",
+                  desc ? desc : "");
+    err->upstream_status = a->status;
+    err->cause = CMX_CAUSE_HTTP_STATUS;
+    json_decref(root);
+}
+
+static void on_complete(void *ctx, const cmx_error *uerr)
+{
+    cmx_google_auth *a = ctx;
+    a->fetch = NULL;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (uerr && uerr->kind != CMX_OK) {
+        cmx_error_set(&err, CMX_ERR_PROVIDER_AUTH,
+                      "provider '%s': fetching an access token from the %s failed: %.150s",
+                      a->provider_name, a->use_metadata ? "metadata server" : "token endpoint",
+                      uerr->message);
+        err.cause = uerr->cause;
+    } else if (a->status < 200 || a->status >= 300) {
+        describe_failure(a, &err);
+    } else {
+        cmx_buf fresh = CMX_BUF_INIT;
+        int64_t expires_in = 0;
+        cmx_error why;
+        if (cmx_google_token_response_parse(a->body.data ? a->body.data : "", a->body.len, &fresh,
+                                            &expires_in, &why) != CMX_OK) {
+            cmx_error_set(&err, CMX_ERR_PROVIDER_AUTH, "provider '%s': %s", a->provider_name,
+                          why.message);
+        } else {
+            wipe(&a->token);
+            a->token = fresh;
+            uint64_t now = cmx_now_us();
+            uint64_t life_us = (uint64_t)expires_in * 1000000u;
+            uint64_t margin_us = life_us / 2 < (uint64_t)REFRESH_MARGIN_S * 1000000u
+                                     ? life_us / 2
+                                     : (uint64_t)REFRESH_MARGIN_S * 1000000u;
+            a->expires_us = now + life_us;
+            a->refresh_us = now + life_us - margin_us;
+        }
+    }
+    wipe(&a->body);
+    serve_waiters(a, err.kind != CMX_OK ? &err : NULL);
+}
+
+static const cmx_upstream_callbacks fetch_callbacks = {on_head, on_body, on_complete};
+
+static int start_fetch(cmx_google_auth *a, cmx_error *err)
+{
+    cmx_buf body = CMX_BUF_INIT;
+    const char *headers;
+    if (a->use_metadata) {
+        headers = "Metadata-Flavor: Google\r\nUser-Agent: cloudmux\r\n";
+    } else {
+        headers = "Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: cloudmux\r\n";
+        cmx_buf_append_str(&body, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-"
+                                  "bearer&assertion=");
+        /* base64url and dots need no form escaping */
+        if (cmx_google_jwt_assertion(&a->sa, CMX_GOOGLE_SCOPE_CLOUD_PLATFORM, (int64_t)time(NULL),
+                                     &body, err) != CMX_OK) {
+            cmx_buf_free(&body);
+            err->kind = CMX_ERR_PROVIDER_AUTH;
+            return -1;
+        }
+    }
+    cmx_upstream_request req = {
+        .origin = &a->origin,
+        .tls_verify = a->tls_verify,
+        .ca_file = a->ca_file,
+        .method = a->use_metadata ? "GET" : "POST",
+        .path = a->path,
+        .headers = headers,
+        .headers_len = strlen(headers),
+        .body = body.data,
+        .body_len = body.len,
+        .timeouts = {a->connect_ms, a->total_ms, a->total_ms, a->total_ms},
+    };
+    a->status = 0;
+    a->fetch = cmx_upstream_send(a->up, &req, &fetch_callbacks, a);
+    cmx_buf_free(&body);
+    if (!a->fetch) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    a->fetches++;
+    return 0;
+}
+
+int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const char **token_out,
+                          cmx_error *err)
+{
+    uint64_t now = cmx_now_us();
+    int valid = a->token.len > 0 && now < a->expires_us;
+    if (valid && now < a->refresh_us) {
+        *token_out = a->token.data;
+        return 1;
+    }
+    if (!a->fetch && start_fetch(a, err) != 0) {
+        if (!valid)
+            return -1;
+        /* the old token still works: use it, try again next time */
+    }
+    if (valid) {
+        *token_out = a->token.data;
+        return 1;
+    }
+    enqueue(a, w);
+    return 0;
+}

@@ -1,0 +1,208 @@
+/* vertex_response.c — a Gemini GenerateContentResponse as an OpenAI
+ * chat.completion, and Google's error answers as the router's kinds.
+ *
+ * Only the first candidate counts (cloudmux asks for one).  Its text parts
+ * are joined (thought parts left out), its functionCall parts become tool
+ * calls whose id is made from the response id and the call's position, so
+ * the same answer always gets the same ids.  A prompt Gemini blocked, or an
+ * answer stopped for safety before any content, is a content_policy error
+ * rather than an empty success: the client would otherwise take silence for
+ * an answer.  A safety stop after some content is a finish_reason of
+ * content_filter, as OpenAI reports it. */
+#include "vertex.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *cmx_vertex_finish_reason(const char *reason)
+{
+    if (!reason || strcmp(reason, "FINISH_REASON_UNSPECIFIED") == 0)
+        return NULL;
+    if (strcmp(reason, "MAX_TOKENS") == 0)
+        return "length";
+    if (strcmp(reason, "SAFETY") == 0 || strcmp(reason, "RECITATION") == 0 ||
+        strcmp(reason, "BLOCKLIST") == 0 || strcmp(reason, "PROHIBITED_CONTENT") == 0 ||
+        strcmp(reason, "SPII") == 0 || strcmp(reason, "IMAGE_SAFETY") == 0)
+        return "content_filter";
+    return "stop"; /* STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL ... */
+}
+
+static int64_t count(const json_t *usage, const char *key)
+{
+    const json_t *v = json_object_get(usage, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void read_usage(const json_t *u, cmx_usage *out)
+{
+    cmx_usage_init(out);
+    out->prompt_tokens = count(u, "promptTokenCount");
+    /* thinking tokens are output the client pays for */
+    out->completion_tokens = count(u, "candidatesTokenCount") + count(u, "thoughtsTokenCount");
+    out->total_tokens = json_is_integer(json_object_get(u, "totalTokenCount"))
+                            ? count(u, "totalTokenCount")
+                            : out->prompt_tokens + out->completion_tokens;
+    out->cached_tokens = count(u, "cachedContentTokenCount");
+}
+
+static cmx_err protocol(cmx_error *err, const char *what)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "vertex answered 200 with %s", what);
+    if (err)
+        err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
+}
+
+static cmx_err refused(cmx_error *err, const char *what, const char *reason)
+{
+    cmx_error_set(err, CMX_ERR_CONTENT_POLICY, "vertex refused the content: %s (%.60s)", what,
+                  reason);
+    if (err)
+        err->status = 400;
+    return CMX_ERR_CONTENT_POLICY;
+}
+
+cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t created,
+                                      const char *model, cmx_buf *out, cmx_usage *usage,
+                                      cmx_error *err)
+{
+    json_t *r = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(r)) {
+        json_decref(r);
+        return protocol(err, "a body that is not a JSON object");
+    }
+    const json_t *cands = json_object_get(r, "candidates");
+    const char *block =
+        json_string_value(json_object_get(json_object_get(r, "promptFeedback"), "blockReason"));
+    if (block && json_array_size(cands) == 0) {
+        cmx_err e = refused(err, "the prompt was blocked", block);
+        json_decref(r);
+        return e;
+    }
+    const json_t *cand = json_array_get(cands, 0);
+    if (!json_is_object(cand)) {
+        json_decref(r);
+        return protocol(err, "a response without candidates");
+    }
+    const char *reason = json_string_value(json_object_get(cand, "finishReason"));
+    const char *finish = cmx_vertex_finish_reason(reason);
+    const char *rid = json_string_value(json_object_get(r, "responseId"));
+    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+
+    cmx_buf text = CMX_BUF_INIT;
+    int has_text = 0;
+    json_t *calls = json_array();
+    size_t i;
+    const json_t *p;
+    json_array_foreach(parts, i, p)
+    {
+        const json_t *t = json_object_get(p, "text");
+        const json_t *fc = json_object_get(p, "functionCall");
+        if (json_is_string(t) && !json_is_true(json_object_get(p, "thought"))) {
+            cmx_buf_append(&text, json_string_value(t), json_string_length(t));
+            has_text = 1;
+        } else if (json_is_object(fc)) {
+            const json_t *args = json_object_get(fc, "args");
+            char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            char id[200];
+            snprintf(id, sizeof id, "call_%.150s_%zu", rid ? rid : "vertex",
+                     json_array_size(calls));
+            json_array_append_new(
+                calls, json_pack("{s:s,s:s,s:{s:O?,s:s}}", "id", id, "type", "function", "function",
+                                 "name", json_object_get(fc, "name"), "arguments", a ? a : "{}"));
+            free(a);
+        }
+    }
+    if (!has_text && json_array_size(calls) == 0 && finish &&
+        strcmp(finish, "content_filter") == 0) {
+        cmx_err e = refused(err, "the answer was withheld", reason);
+        cmx_buf_free(&text);
+        json_decref(calls);
+        json_decref(r);
+        return e;
+    }
+    if (json_array_size(calls) && (!finish || strcmp(finish, "stop") == 0))
+        finish = "tool_calls";
+
+    cmx_usage tokens;
+    read_usage(json_object_get(r, "usageMetadata"), &tokens);
+    json_t *message = json_pack("{s:s}", "role", "assistant");
+    if (has_text || json_array_size(calls) == 0)
+        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
+    else
+        json_object_set_new(message, "content", json_null());
+    if (json_array_size(calls))
+        json_object_set(message, "tool_calls", calls);
+    json_object_set_new(message, "refusal", json_null());
+    const char *mv = json_string_value(json_object_get(r, "modelVersion"));
+    char cid[200];
+    snprintf(cid, sizeof cid, "chatcmpl-%.150s", rid ? rid : "vertex");
+    json_t *completion = json_pack(
+        "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", cid, "object",
+        "chat.completion", "created", (json_int_t)created, "model", mv ? mv : (model ? model : ""),
+        "choices", "index", 0, "message", message, "logprobs", "finish_reason",
+        finish ? finish : "stop", "usage", "prompt_tokens", (json_int_t)tokens.prompt_tokens,
+        "completion_tokens", (json_int_t)tokens.completion_tokens, "total_tokens",
+        (json_int_t)tokens.total_tokens, "prompt_tokens_details", "cached_tokens",
+        (json_int_t)tokens.cached_tokens);
+    cmx_err e = CMX_OK;
+    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
+    if (!s || cmx_buf_append_str(out, s) != 0)
+        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    free(s);
+    if (usage && e == CMX_OK)
+        *usage = tokens;
+    json_decref(completion);
+    json_decref(calls);
+    cmx_buf_free(&text);
+    json_decref(r);
+    return e;
+}
+
+static int has_token_limit_wording(const char *msg)
+{
+    return msg && (strstr(msg, "exceeds the maximum number of tokens") ||
+                   strstr(msg, "input token count") || strstr(msg, "context window") ||
+                   strstr(msg, "too many tokens") || strstr(msg, "prompt is too long"));
+}
+
+cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const char *provider_name,
+                              cmx_error *err)
+{
+    cmx_err kind = cmx_err_from_http_status(status);
+    json_t *root = json_loadb(body ? body : "", len, 0, NULL);
+    const json_t *obj = json_is_array(root) ? json_array_get(root, 0) : root;
+    const json_t *e = json_object_get(obj, "error");
+    const char *gstatus = json_string_value(json_object_get(e, "status"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *atype = json_string_value(json_object_get(e, "type")); /* Claude's errors */
+    if (!gstatus && atype)
+        gstatus = strcmp(atype, "overloaded_error") == 0   ? "UNAVAILABLE"
+                  : strcmp(atype, "rate_limit_error") == 0 ? "RESOURCE_EXHAUSTED"
+                                                           : atype;
+    if (gstatus && strcmp(gstatus, "RESOURCE_EXHAUSTED") == 0)
+        kind = CMX_ERR_RATE_LIMITED;
+    else if (gstatus && strcmp(gstatus, "UNAVAILABLE") == 0)
+        kind = CMX_ERR_UNAVAILABLE;
+    else if (gstatus &&
+             (strcmp(gstatus, "UNAUTHENTICATED") == 0 || strcmp(gstatus, "PERMISSION_DENIED") == 0))
+        kind = CMX_ERR_PROVIDER_AUTH;
+    if (kind == CMX_ERR_BAD_REQUEST && has_token_limit_wording(msg))
+        kind = CMX_ERR_CONTEXT_WINDOW;
+    const char *name = provider_name ? provider_name : "vertex";
+    if (kind == CMX_ERR_PROVIDER_AUTH)
+        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d%s%s)", name,
+                      status, gstatus ? ", " : "", gstatus ? gstatus : "");
+    else if (msg)
+        cmx_error_set(err, kind, "provider '%s' answered %d: %s: %.160s", name, status,
+                      gstatus ? gstatus : "error", msg);
+    else
+        cmx_error_set(err, kind, "provider '%s' answered %d", name, status);
+    json_decref(root);
+    if (err) {
+        err->cause = CMX_CAUSE_HTTP_STATUS;
+        err->upstream_status = status;
+    }
+    return kind;
+}
