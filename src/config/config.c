@@ -125,6 +125,7 @@ static void free_provider(cmx_provider_config *p)
     free(p->anthropic_version);
     free(p->region);
     free_secret(p->access_key_id);
+    free(p->aws_profile);
     free_secret(p->secret_access_key);
     free_secret(p->session_token);
     free(p->project);

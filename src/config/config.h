@@ -107,6 +107,9 @@ typedef struct cmx_provider_config {
     char *access_key_id;     /* bedrock: resolved secret */
     char *secret_access_key; /* bedrock: resolved secret */
     char *session_token;     /* bedrock: resolved secret or NULL */
+    int aws_credentials;     /* bedrock: a cmx_aws_credentials_mode (`credentials:`);
+                                0 = auto, the SDKs' chain (providers/aws_credentials.h) */
+    char *aws_profile;       /* bedrock: `profile:` for the shared files, or NULL */
     char *project;               /* vertex: Google Cloud project id (required) */
     char *location;              /* vertex: region or "global"; default "us-central1"; the
                                     endpoint (base_url) follows from it unless `endpoint_url` */

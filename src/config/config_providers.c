@@ -16,13 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",       "timeouts",     "base_url",
-                                          "api_key",    "organization", "tls_verify",
-                                          "ca_file",    "residency",    "health_check",
-                                          NULL};
-static const char *const mock_keys[] = {
-    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
+static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
+                                          "organization", "tls_verify", "ca_file",  "residency",
+                                          "health_check", NULL};
+static const char *const mock_keys[] = {"type",
+                                        "timeouts",
+                                        "latency",
+                                        "chunk_interval",
+                                        "failure_rate",
+                                        "failure_status",
+                                        "stream_chunks",
+                                        "content",
+                                        "seed",
+                                        "residency",
+                                        NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",
@@ -35,10 +42,13 @@ static const char *const anthropic_keys[] = {"type",
                                              "residency",
                                              "health_check",
                                              NULL};
-static const char *const bedrock_keys[] = {
-    "type",          "timeouts",          "region",        "endpoint_url",
-    "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
-    "tls_verify",    "ca_file",           "residency",     NULL};
+static const char *const bedrock_keys[] = {"type",          "timeouts",
+                                           "region",        "endpoint_url",
+                                           "access_key_id", "secret_access_key",
+                                           "session_token", "drop_unsupported_params",
+                                           "tls_verify",    "ca_file",
+                                           "residency",     "credentials",
+                                           "profile",       NULL};
 static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
                                          "api_key", "auth",      "url_style", "tls_verify",
                                          "ca_file", "residency", NULL};
@@ -99,18 +109,14 @@ static const struct {
     const char *name;
     const char *const *keys;
 } provider_types[] = {
-    {"openai", openai_keys},
-    {"mock", mock_keys},
-    {"anthropic", anthropic_keys},
-    {"bedrock", bedrock_keys},
-    {"azure", azure_keys},
-    {"vertex", vertex_keys},
+    {"openai", openai_keys},   {"mock", mock_keys},   {"anthropic", anthropic_keys},
+    {"bedrock", bedrock_keys}, {"azure", azure_keys}, {"vertex", vertex_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
 #define TYPE_LIST "openai, anthropic, bedrock, azure, vertex or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
-static const char *const health_keys[] = {"interval",           "timeout",           "path",
-                                          "unhealthy_threshold", "healthy_threshold", NULL};
+static const char *const health_keys[] = {
+    "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold", NULL};
 
 static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, const cmx_ynode *v,
                               const char *path)
@@ -129,8 +135,8 @@ static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, cons
     cmx_cfg_duration(ctx, node, sub, "interval", 0, &h->interval_ms);
     cmx_cfg_duration(ctx, node, sub, "timeout", 0, &h->timeout_ms);
     if (cmx_cfg_string(ctx, node, sub, "path", &h->path) == 1 && h->path[0] != '/')
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"), "%s.path: expected a path starting with '/'",
-                      sub);
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"),
+                      "%s.path: expected a path starting with '/'", sub);
     uint64_t n;
     if (cmx_cfg_uint(ctx, node, sub, "unhealthy_threshold", 1, 1000, &n) == 1)
         h->unhealthy_threshold = (uint32_t)n;
@@ -359,6 +365,75 @@ static void load_aws_secret(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *pa
     }
 }
 
+/* `credentials:` and `profile:`, then the static keys.  Credentials come
+ * whole from one place, as AWS's own clients take them: a key pair in the
+ * config never gets the environment's session token.  Only the static
+ * sources are read here; the others are the chain's, at first use. */
+static void load_aws_credentials(cmx_cfg_ctx *ctx, cmx_provider_config *p,
+                                 const cmx_ynode *name_node, const cmx_ynode *v, const char *path)
+{
+    static const char *const modes[] = {"auto",    "static",    "environment", "web_identity",
+                                        "profile", "container", "instance",    NULL};
+    char *mode = NULL;
+    p->aws_credentials = 0;
+    if (cmx_cfg_string(ctx, v, path, "credentials", &mode) == 1) {
+        size_t i;
+        for (i = 0; modes[i] && strcmp(modes[i], mode) != 0; i++)
+            ;
+        if (!modes[i])
+            cmx_cfg_error(ctx, cmx_ytree_get(v, "credentials"),
+                          "%s.credentials: expected auto, static, environment, web_identity, "
+                          "profile, container or instance, got '%.40s'",
+                          path, mode);
+        else
+            p->aws_credentials = (int)i;
+        free(mode);
+    }
+    cmx_cfg_string(ctx, v, path, "profile", &p->aws_profile);
+    int m = p->aws_credentials;
+    int from_config = cmx_ytree_get(v, "access_key_id") || cmx_ytree_get(v, "secret_access_key") ||
+                      cmx_ytree_get(v, "session_token");
+    if (from_config && m != 0 && m != 1) {
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "credentials"),
+                      "%s: access_key_id/secret_access_key are set but credentials is '%s'", path,
+                      modes[m]);
+        return;
+    }
+    if (m == 0 || m == 1 || m == 2) {
+        int use_env = !from_config && m != 1;
+        load_aws_secret(ctx, from_config ? v : NULL, path, "access_key_id",
+                        use_env ? "AWS_ACCESS_KEY_ID" : NULL, &p->access_key_id);
+        load_aws_secret(ctx, from_config ? v : NULL, path, "secret_access_key",
+                        use_env ? "AWS_SECRET_ACCESS_KEY" : NULL, &p->secret_access_key);
+        load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
+                        use_env ? "AWS_SESSION_TOKEN" : NULL, &p->session_token);
+    }
+    if (from_config) {
+        /* an unresolvable reference was reported where it stands */
+        static const char *const pair[] = {"access_key_id", "secret_access_key"};
+        for (size_t i = 0; i < 2; i++)
+            if (!cmx_ytree_get(v, pair[i]))
+                cmx_cfg_error(ctx, name_node,
+                              "%s: missing '%s' (credentials in the config need both "
+                              "access_key_id and secret_access_key)",
+                              path, pair[i]);
+    } else if ((m == 1 || m == 2) && (!p->access_key_id || !p->secret_access_key)) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "
+                      "or file:PATH) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                      path);
+    } else if (m == 0 && (!p->access_key_id || !p->secret_access_key)) {
+        /* half a pair in the environment is not a pair: the chain goes on */
+        char **keys[] = {&p->access_key_id, &p->secret_access_key, &p->session_token};
+        for (size_t i = 0; i < 3; i++)
+            if (*keys[i]) {
+                explicit_bzero(*keys[i], strlen(*keys[i]));
+                free(*keys[i]);
+            }
+        p->access_key_id = p->secret_access_key = p->session_token = NULL;
+    }
+}
+
 static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
                          const cmx_ynode *v, const char *path)
 {
@@ -393,31 +468,7 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
         snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
         p->base_url = cmx_cfg_strdup(ctx, url);
     }
-    /* Credentials come whole from one place, as AWS's own clients take them:
-     * a key pair in the config never gets the environment's session token. */
-    int from_config = cmx_ytree_get(v, "access_key_id") || cmx_ytree_get(v, "secret_access_key") ||
-                      cmx_ytree_get(v, "session_token");
-    load_aws_secret(ctx, from_config ? v : NULL, path, "access_key_id",
-                    from_config ? NULL : "AWS_ACCESS_KEY_ID", &p->access_key_id);
-    load_aws_secret(ctx, from_config ? v : NULL, path, "secret_access_key",
-                    from_config ? NULL : "AWS_SECRET_ACCESS_KEY", &p->secret_access_key);
-    load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
-                    from_config ? NULL : "AWS_SESSION_TOKEN", &p->session_token);
-    if (from_config) {
-        /* an unresolvable reference was reported where it stands */
-        static const char *const pair[] = {"access_key_id", "secret_access_key"};
-        for (size_t i = 0; i < 2; i++)
-            if (!cmx_ytree_get(v, pair[i]))
-                cmx_cfg_error(ctx, name_node,
-                              "%s: missing '%s' (credentials in the config need both "
-                              "access_key_id and secret_access_key)",
-                              path, pair[i]);
-    } else if (!p->access_key_id || !p->secret_access_key) {
-        cmx_cfg_error(ctx, name_node,
-                      "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "
-                      "or file:PATH) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                      path);
-    }
+    load_aws_credentials(ctx, p, name_node, v, path);
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
     if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
         cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),

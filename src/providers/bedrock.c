@@ -15,9 +15,11 @@
  * until a second exists, so a stream that fails right after messageStart (a
  * throttlingException before any text) can still fail over.
  *
- * Credentials are static for now (config or environment, read at load).
- * They are never put in a message: AWS's own error text is shown only for
- * kinds that cannot be about them. */
+ * Credentials come from the AWS chain (aws_credentials.h): static ones at
+ * once, the others fetched at first use while the request waits in the
+ * chain's queue; the request is signed when they are there.  They are never
+ * put in a message: AWS's own error text is shown only for kinds that
+ * cannot be about them. */
 #include "provider.h"
 
 #include <event2/event.h>
@@ -28,6 +30,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "providers/aws_credentials.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
@@ -41,6 +44,7 @@ typedef struct bedrock_state {
     struct event_base *base;
     cmx_url url;
     char host[300]; /* the Host header as the upstream client writes it: signed */
+    cmx_aws_credentials *creds;
 } bedrock_state;
 
 typedef struct bedrock_attempt {
@@ -67,6 +71,9 @@ typedef struct bedrock_attempt {
     int translator_ready;
     size_t chunks;
     cmx_error stream_err;
+    cmx_aws_credentials_waiter waiter; /* while the chain fetches keys */
+    int include_usage;
+    uint32_t total_ms;
 } bedrock_attempt;
 
 static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -78,15 +85,23 @@ static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_e
     s->cfg = cfg;
     s->upstream = env->upstream;
     s->base = env->base;
-    if (!cfg->base_url || !cfg->region || !cfg->access_key_id || !cfg->secret_access_key) {
+    if (!cfg->base_url || !cfg->region) {
         free(s);
         return cmx_error_set(err, CMX_ERR_CONFIG,
-                             "provider '%s' (bedrock) needs a region, an endpoint and credentials",
-                             cfg->name);
+                             "provider '%s' (bedrock) needs a region and an endpoint", cfg->name);
     }
     if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
+    }
+    cmx_error cerr;
+    cmx_error_clear(&cerr);
+    s->creds = cmx_aws_credentials_new(cfg, env->upstream, NULL, &cerr);
+    if (!s->creds) {
+        free(s);
+        if (err)
+            *err = cerr;
+        return cerr.kind;
     }
     /* The same Host value upstream.c writes, since it is signed. */
     int v6 = strchr(s->url.host, ':') != NULL;
@@ -101,11 +116,14 @@ static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_e
 
 static void bedrock_destroy(void *state)
 {
-    free(state);
+    bedrock_state *s = state;
+    cmx_aws_credentials_free(s->creds);
+    free(s);
 }
 
 static void attempt_release(bedrock_attempt *a)
 {
+    cmx_aws_credentials_cancel(a->state->creds, &a->waiter);
     if (a->deferred) {
         event_free(a->deferred);
         a->deferred = NULL;
@@ -377,8 +395,9 @@ static void *fail_later(bedrock_attempt *a, const cmx_error *why, cmx_error *err
 }
 
 /* The path and the signed header block for one request body. */
-static cmx_err sign_request(bedrock_state *s, const char *model, int stream, const cmx_buf *body,
-                            cmx_buf *path, cmx_buf *headers, cmx_error *err)
+static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, const char *model,
+                            int stream, const cmx_buf *body, cmx_buf *path, cmx_buf *headers,
+                            cmx_error *err)
 {
     const cmx_provider_config *cfg = s->cfg;
     cmx_buf_append_str(path, s->url.path);
@@ -402,10 +421,9 @@ static cmx_err sign_request(bedrock_state *s, const char *model, int stream, con
         .payload = body->data,
         .payload_len = body->len,
     };
-    cmx_sigv4_credentials creds = {cfg->access_key_id, cfg->secret_access_key, cfg->session_token};
     cmx_sigv4_result r;
     cmx_sigv4_result_init(&r);
-    cmx_err e = cmx_sigv4_sign(&req, &creds, cfg->region, "bedrock", amz_date, &r, err);
+    cmx_err e = cmx_sigv4_sign(&req, creds, cfg->region, "bedrock", amz_date, &r, err);
     if (e == CMX_OK) {
         cmx_buf_printf(headers, "Content-Type: application/json\r\nAccept: %s\r\n", accept);
         cmx_buf_append_str(headers, "User-Agent: cloudmux\r\n");
@@ -414,6 +432,67 @@ static cmx_err sign_request(bedrock_state *s, const char *model, int stream, con
     }
     cmx_sigv4_result_free(&r);
     return e;
+}
+
+/* Signs the translated request with `creds` and sends it; on failure err
+ * is set and nothing is in flight. */
+static int send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds, cmx_error *err)
+{
+    bedrock_state *s = a->state;
+    cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
+    cmx_error_clear(err);
+    if (sign_request(s, creds, a->model, a->stream, &a->request, &path, &headers, err) != CMX_OK ||
+        !path.data || !headers.data) {
+        if (err->kind == CMX_OK)
+            cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        cmx_buf_free(&path);
+        cmx_buf_free(&headers);
+        return -1;
+    }
+    if (a->stream) {
+        cmx_bedrock_stream_init(&a->translator, a->id, a->model, a->include_usage,
+                                (int64_t)time(NULL), emit_chunk, a);
+        a->translator_ready = 1;
+    }
+    const cmx_timeouts_config *t = &s->cfg->timeouts;
+    cmx_upstream_request req = {
+        .origin = &s->url,
+        .tls_verify = s->cfg->tls_verify,
+        .ca_file = s->cfg->ca_file,
+        .method = "POST",
+        .path = path.data,
+        .headers = headers.data,
+        .headers_len = headers.len,
+        .body = a->request.data,
+        .body_len = a->request.len,
+        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms, a->total_ms},
+    };
+    a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
+    /* The session token is in this block: wipe it. */
+    memset(headers.data, 0, headers.len);
+    cmx_buf_free(&headers);
+    cmx_buf_free(&path);
+    cmx_buf_free(&a->request);
+    if (!a->call) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The chain answered a request that waited for keys. */
+static void on_credentials(void *ctx, const cmx_sigv4_credentials *creds, const cmx_error *cerr)
+{
+    bedrock_attempt *a = ctx;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (!creds) {
+        err = *cerr;
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (send_signed(a, creds, &err) != 0)
+        finish(a, &err, NULL, NULL);
 }
 
 static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_config *target,
@@ -450,45 +529,18 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     if (cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->request, &why) !=
         CMX_OK)
         return fail_later(a, &why, err);
-    cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
-    if (sign_request(s, a->model, a->stream, &a->request, &path, &headers, &why) != CMX_OK ||
-        !path.data || !headers.data) {
-        if (why.kind == CMX_OK)
-            cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
-        cmx_buf_free(&path);
-        cmx_buf_free(&headers);
+    a->include_usage = call->scan->include_usage;
+    a->total_ms = cmx_call_total_ms(call, s->cfg->timeouts.total_ms);
+    a->waiter.on_credentials = on_credentials;
+    a->waiter.ctx = a;
+    const cmx_sigv4_credentials *creds = NULL;
+    int got = cmx_aws_credentials_get(s->creds, &a->waiter, &creds, &why);
+    if (got < 0)
         return fail_later(a, &why, err);
-    }
-    if (a->stream) {
-        cmx_bedrock_stream_init(&a->translator, a->id, a->model, call->scan->include_usage,
-                                (int64_t)time(NULL), emit_chunk, a);
-        a->translator_ready = 1;
-    }
-    const cmx_timeouts_config *t = &s->cfg->timeouts;
-    cmx_upstream_request req = {
-        .origin = &s->url,
-        .tls_verify = s->cfg->tls_verify,
-        .ca_file = s->cfg->ca_file,
-        .method = "POST",
-        .path = path.data,
-        .headers = headers.data,
-        .headers_len = headers.len,
-        .body = a->request.data,
-        .body_len = a->request.len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
-                     cmx_call_total_ms(call, t->total_ms)},
-    };
-    a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
-    /* The session token is in this block: wipe it. */
-    memset(headers.data, 0, headers.len);
-    cmx_buf_free(&headers);
-    cmx_buf_free(&path);
-    cmx_buf_free(&a->request);
-    if (!a->call) {
-        attempt_release(a);
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
+    if (got == 0)
+        return a; /* signed and sent when the keys come */
+    if (send_signed(a, creds, &why) != 0)
+        return fail_later(a, &why, err);
     return a;
 }
 

@@ -881,7 +881,9 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
     unsetenv("AWS_ACCESS_KEY_ID");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     unsetenv("AWS_SESSION_TOKEN");
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
+    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
+             "    credentials: environment\n",
+             &d);
     assert_null(c);
     int found = 0;
     for (size_t i = 0; i < d.n_errors; i++)

@@ -1,0 +1,737 @@
+/* aws_credentials.c — the AWS credential chain: which sources apply (decided
+ * once, at creation, from the config and the environment), the walk through
+ * them at first use, the cache and its early refresh, and the queue of
+ * requests waiting for keys.
+ *
+ * The chain is a short array of links.  A static link (config, environment,
+ * a profile's keys) is settled at once; the others are HTTP exchanges with
+ * the worker's upstream client: STS for web identity, one GET for the
+ * container endpoint, three steps for IMDSv2 (token PUT, role list, role
+ * keys).  The first walk goes down the links until one answers; the link
+ * that answered is then the only one asked at refresh, as the SDKs memoise
+ * the provider that worked.  Waiters are an intrusive list in the requests'
+ * memory, as in azure_auth.c. */
+#include "aws_credentials.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "providers/aws_credentials_internal.h"
+
+#define MAX_ANSWER (64u << 10)
+#define FAILURE_HOLD_US 1000000ull
+#define MAX_LINKS 4
+#define IMDS_DEFAULT "http://169.254.169.254"
+#define CONTAINER_HOST "http://169.254.170.2"
+
+typedef enum link_kind { LINK_STATIC, LINK_WEB_IDENTITY, LINK_CONTAINER, LINK_IMDS } link_kind;
+
+typedef struct chain_link {
+    link_kind kind;
+    const char *name; /* for messages */
+    cmx_url origin;
+    char path[1600];
+    cmx_awsc_keys keys;    /* static */
+    char *role_arn;        /* web identity */
+    char *token_file;      /* web identity */
+    char *session_name;    /* web identity */
+    char *auth_token;      /* container: AWS_CONTAINER_AUTHORIZATION_TOKEN */
+    char *auth_token_file; /* container: ..._TOKEN_FILE, read at each fetch */
+} chain_link;
+
+struct cmx_aws_credentials {
+    const cmx_provider_config *cfg;
+    cmx_upstream *up;
+    const cmx_clock *clock;
+    chain_link links[MAX_LINKS];
+    size_t n_links;
+    int won;    /* link that answered, -1 before */
+    size_t cur; /* link being asked */
+    int step;   /* IMDS: 0 token, 1 role name, 2 keys */
+    char *imds_token;
+    char role[256];
+    cmx_awsc_keys keys; /* the cache */
+    cmx_sigv4_credentials view;
+    int have_keys;
+    uint64_t expires_us, refresh_us; /* 0 expires_us: never */
+    cmx_upstream_call *call;
+    int status;
+    cmx_buf resp;
+    cmx_buf failures; /* "source (host): why; ..." of this walk */
+    cmx_aws_credentials_waiter *head, *tail;
+    cmx_error last_err;
+    uint64_t failed_until_us;
+    unsigned long fetches;
+    const char *source;
+};
+
+static void keys_free(cmx_awsc_keys *k)
+{
+    cmx_awsc_wipe_free(k->access_key_id);
+    cmx_awsc_wipe_free(k->secret_access_key);
+    cmx_awsc_wipe_free(k->session_token);
+    k->access_key_id = k->secret_access_key = k->session_token = NULL;
+}
+
+static int keys_copy(cmx_awsc_keys *dst, const char *id, const char *secret, const char *token)
+{
+    keys_free(dst);
+    dst->access_key_id = strdup(id);
+    dst->secret_access_key = strdup(secret);
+    dst->session_token = token && *token ? strdup(token) : NULL;
+    dst->expiration = -1;
+    return dst->access_key_id && dst->secret_access_key && (!token || !*token || dst->session_token)
+               ? 0
+               : -1;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int append_encoded(cmx_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            if (cmx_buf_append(b, s, 1) != 0)
+                return -1;
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            if (cmx_buf_append(b, e, 3) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- building the chain ------------------------------------------------- */
+
+static chain_link *add_link(cmx_aws_credentials *c, link_kind kind, const char *name)
+{
+    chain_link *l = &c->links[c->n_links++];
+    l->kind = kind;
+    l->name = name;
+    l->keys.expiration = -1;
+    return l;
+}
+
+static cmx_err add_web_identity(cmx_aws_credentials *c, const char *name, const char *role,
+                                const char *file, const char *session, cmx_error *err)
+{
+    chain_link *l = add_link(c, LINK_WEB_IDENTITY, name);
+    const char *sts = env("AWS_ENDPOINT_URL_STS");
+    char def[128];
+    if (!sts) {
+        snprintf(def, sizeof def, "https://sts.%s.amazonaws.com",
+                 c->cfg->region ? c->cfg->region : "us-east-1");
+        sts = def;
+    }
+    if (cmx_url_parse(sts, &l->origin, err) != CMX_OK)
+        return err->kind;
+    snprintf(l->path, sizeof l->path, "%s/", l->origin.path);
+    l->role_arn = strdup(role);
+    l->token_file = strdup(file);
+    l->session_name = session ? strdup(session) : NULL;
+    if (!l->role_arn || !l->token_file || (session && !l->session_name))
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return CMX_OK;
+}
+
+/* Plain http only to the hosts the SDKs allow it for: loopback and the
+ * ECS / EKS Pod Identity link-local addresses. */
+static int container_host_allowed(const cmx_url *u)
+{
+    if (u->tls)
+        return 1;
+    return strncmp(u->host, "127.", 4) == 0 || strcmp(u->host, "localhost") == 0 ||
+           strcmp(u->host, "::1") == 0 || strcmp(u->host, "169.254.170.2") == 0 ||
+           strcmp(u->host, "169.254.170.23") == 0 || strcmp(u->host, "fd00:ec2::23") == 0;
+}
+
+static cmx_err add_container(cmx_aws_credentials *c, cmx_error *err)
+{
+    const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    chain_link *l = add_link(c, LINK_CONTAINER, "container");
+    char url[1200];
+    if (rel && rel[0] == '/')
+        snprintf(url, sizeof url, "%s%s", CONTAINER_HOST, rel);
+    else
+        snprintf(url, sizeof url, "%s", full);
+    /* cmx_url_parse keeps the path but not the query: split it off first */
+    char *q = strchr(url, '?');
+    char query[512] = "";
+    if (q) {
+        snprintf(query, sizeof query, "%s", q);
+        *q = '\0';
+    }
+    if (cmx_url_parse(url, &l->origin, err) != CMX_OK)
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): the container credentials URI is not a URL",
+                             c->cfg->name);
+    if (!rel && !container_host_allowed(&l->origin))
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): AWS_CONTAINER_CREDENTIALS_FULL_URI must be "
+                             "https or a loopback or container host, not %.60s",
+                             c->cfg->name, l->origin.host);
+    snprintf(l->path, sizeof l->path, "%s%s", l->origin.path[0] ? l->origin.path : "/", query);
+    const char *tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    const char *tok_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    if (tok_file && !(l->auth_token_file = strdup(tok_file)))
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    if (!tok_file && tok && !(l->auth_token = strdup(tok)))
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return CMX_OK;
+}
+
+static cmx_err add_imds(cmx_aws_credentials *c, cmx_error *err)
+{
+    chain_link *l = add_link(c, LINK_IMDS, "instance metadata");
+    const char *ep = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    if (cmx_url_parse(ep ? ep : IMDS_DEFAULT, &l->origin, err) != CMX_OK)
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): AWS_EC2_METADATA_SERVICE_ENDPOINT is not "
+                             "a URL",
+                             c->cfg->name);
+    return CMX_OK;
+}
+
+static int imds_disabled(void)
+{
+    const char *v = env("AWS_EC2_METADATA_DISABLED");
+    return v && strcasecmp(v, "true") == 0;
+}
+
+/* Adds the profile's link: its keys, or its role_arn + token file.
+ * Returns 1 if it added one. */
+static int add_profile(cmx_aws_credentials *c, cmx_awsc_profile *p, cmx_error *err)
+{
+    if (p->keys.access_key_id && p->keys.secret_access_key) {
+        chain_link *l = add_link(c, LINK_STATIC, "profile");
+        l->keys = p->keys;
+        memset(&p->keys, 0, sizeof p->keys);
+        return 1;
+    }
+    if (p->role_arn && p->web_identity_token_file) {
+        if (add_web_identity(c, "profile web identity", p->role_arn, p->web_identity_token_file,
+                             p->role_session_name, err) != CMX_OK)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
+{
+    const cmx_provider_config *cfg = c->cfg;
+    int mode = cfg->aws_credentials;
+    if (cfg->access_key_id && cfg->secret_access_key &&
+        (mode == CMX_AWS_CREDS_AUTO || mode == CMX_AWS_CREDS_STATIC ||
+         mode == CMX_AWS_CREDS_ENVIRONMENT)) {
+        chain_link *l =
+            add_link(c, LINK_STATIC, mode == CMX_AWS_CREDS_ENVIRONMENT ? "environment" : "static");
+        if (keys_copy(&l->keys, cfg->access_key_id, cfg->secret_access_key, cfg->session_token))
+            return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return CMX_OK;
+    }
+    if (mode == CMX_AWS_CREDS_STATIC || mode == CMX_AWS_CREDS_ENVIRONMENT)
+        return cmx_error_set(err, CMX_ERR_CONFIG, "provider '%s' (bedrock) has no %s credentials",
+                             cfg->name, mode == CMX_AWS_CREDS_STATIC ? "static" : "environment");
+    int any = mode == CMX_AWS_CREDS_AUTO;
+    const char *role = env("AWS_ROLE_ARN"), *file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+    if ((any || mode == CMX_AWS_CREDS_WEB_IDENTITY) && role && file &&
+        add_web_identity(c, "web identity", role, file, env("AWS_ROLE_SESSION_NAME"), err) !=
+            CMX_OK)
+        return err->kind;
+    if (mode == CMX_AWS_CREDS_WEB_IDENTITY && !c->n_links)
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): credentials: web_identity needs "
+                             "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE",
+                             cfg->name);
+    if (any || mode == CMX_AWS_CREDS_PROFILE) {
+        cmx_awsc_profile p;
+        int found = cmx_awsc_profile_load(cfg->aws_profile, &p);
+        int added = add_profile(c, &p, err);
+        if (added < 0) {
+            cmx_awsc_profile_free(&p);
+            return err->kind;
+        }
+        if (mode == CMX_AWS_CREDS_PROFILE && !added) {
+            cmx_error_set(err, CMX_ERR_CONFIG, "provider '%s' (bedrock): AWS profile '%.60s' %s",
+                          cfg->name, p.name,
+                          found ? "has neither keys nor role_arn with web_identity_token_file"
+                                : "is in neither the shared credentials nor the config file");
+            cmx_awsc_profile_free(&p);
+            return err->kind;
+        }
+        cmx_awsc_profile_free(&p);
+    }
+    int has_container = env("AWS_CONTAINER_CREDENTIALS_FULL_URI") ||
+                        (env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") &&
+                         env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")[0] == '/');
+    if ((any || mode == CMX_AWS_CREDS_CONTAINER) && has_container &&
+        add_container(c, err) != CMX_OK)
+        return err->kind;
+    if (mode == CMX_AWS_CREDS_CONTAINER && !c->n_links)
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): credentials: container needs "
+                             "AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI",
+                             cfg->name);
+    if ((any || mode == CMX_AWS_CREDS_INSTANCE) && !imds_disabled() && add_imds(c, err) != CMX_OK)
+        return err->kind;
+    if (!c->n_links)
+        return cmx_error_set(err, CMX_ERR_CONFIG,
+                             "provider '%s' (bedrock): no AWS credential source applies (no keys, "
+                             "no web identity, no profile, no container endpoint, instance "
+                             "metadata disabled)",
+                             cfg->name);
+    return CMX_OK;
+}
+
+/* Makes `keys` the cache, timed by their Expiration. */
+static void adopt(cmx_aws_credentials *c, cmx_awsc_keys *keys, const char *source)
+{
+    keys_free(&c->keys);
+    c->keys = *keys;
+    memset(keys, 0, sizeof *keys);
+    keys->expiration = -1;
+    c->view = (cmx_sigv4_credentials){c->keys.access_key_id, c->keys.secret_access_key,
+                                      c->keys.session_token};
+    c->have_keys = 1;
+    c->source = source;
+    if (c->keys.expiration < 0) {
+        c->expires_us = c->refresh_us = 0;
+        return;
+    }
+    uint64_t now = cmx_clock_now_us(c->clock);
+    int64_t left = c->keys.expiration - (int64_t)time(NULL);
+    uint64_t life = left > 0 ? (uint64_t)left * 1000000ull : 0;
+    uint64_t early = life / 5; /* refresh at 80% ... */
+    if (early < 300000000ull && life > 600000000ull)
+        early = 300000000ull; /* ... or 5 minutes before expiry, whichever is earlier */
+    c->expires_us = now + life;
+    c->refresh_us = now + life - early;
+}
+
+cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx_upstream *up,
+                                             const cmx_clock *clock, cmx_error *err)
+{
+    cmx_aws_credentials *c = calloc(1, sizeof *c);
+    if (!c) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->up = up;
+    c->clock = clock ? clock : &cmx_clock_monotonic;
+    c->won = -1;
+    c->keys.expiration = -1;
+    if (build_chain(c, err) != CMX_OK) {
+        cmx_aws_credentials_free(c);
+        return NULL;
+    }
+    c->source = c->links[0].name;
+    if (c->links[0].kind == LINK_STATIC) {
+        c->won = 0;
+        adopt(c, &c->links[0].keys, c->links[0].name);
+    }
+    return c;
+}
+
+void cmx_aws_credentials_free(cmx_aws_credentials *c)
+{
+    if (!c)
+        return;
+    if (c->call)
+        cmx_upstream_cancel(c->call);
+    for (size_t i = 0; i < c->n_links; i++) {
+        chain_link *l = &c->links[i];
+        keys_free(&l->keys);
+        free(l->role_arn);
+        free(l->token_file);
+        free(l->session_name);
+        cmx_awsc_wipe_free(l->auth_token);
+        free(l->auth_token_file);
+    }
+    keys_free(&c->keys);
+    cmx_awsc_wipe_free(c->imds_token);
+    if (c->resp.data)
+        explicit_bzero(c->resp.data, c->resp.len);
+    cmx_buf_free(&c->resp);
+    cmx_buf_free(&c->failures);
+    free(c);
+}
+
+const char *cmx_aws_credentials_source(const cmx_aws_credentials *c)
+{
+    return c->source;
+}
+
+unsigned long cmx_aws_credentials_fetches(const cmx_aws_credentials *c)
+{
+    return c->fetches;
+}
+
+/* ---- waiters ------------------------------------------------------------ */
+
+static void enqueue(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w)
+{
+    w->next = NULL;
+    w->prev = c->tail;
+    if (c->tail)
+        c->tail->next = w;
+    else
+        c->head = w;
+    c->tail = w;
+    w->queued = 1;
+}
+
+void cmx_aws_credentials_cancel(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w)
+{
+    if (!w->queued)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        c->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->queued = 0;
+}
+
+static void wake_all(cmx_aws_credentials *c, const cmx_sigv4_credentials *creds,
+                     const cmx_error *err)
+{
+    while (c->head) {
+        cmx_aws_credentials_waiter *w = c->head;
+        cmx_aws_credentials_cancel(c, w);
+        w->on_credentials(w->ctx, creds, err);
+    }
+}
+
+/* ---- fetching ----------------------------------------------------------- */
+
+static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
+{
+    (void)headers;
+    (void)n;
+    ((cmx_aws_credentials *)ctx)->status = status;
+}
+
+static void on_body(void *ctx, const char *data, size_t len)
+{
+    cmx_aws_credentials *c = ctx;
+    if (c->resp.len + len <= MAX_ANSWER)
+        cmx_buf_append(&c->resp, data, len);
+}
+
+static void on_complete(void *ctx, const cmx_error *uerr);
+static const cmx_upstream_callbacks callbacks = {on_head, on_body, on_complete};
+
+/* Notes why the current link failed, for the final message (no secrets:
+ * hosts, statuses, error codes and the upstream client's own messages). */
+static void note_failure(cmx_aws_credentials *c, const char *detail)
+{
+    chain_link *l = &c->links[c->cur];
+    cmx_buf_printf(&c->failures, "%s%s (%.60s): ", c->failures.len ? "; " : "", l->name,
+                   l->origin.host);
+    cmx_buf_printf(&c->failures, "%.120s", detail);
+}
+
+static int start_step(cmx_aws_credentials *c, cmx_error *err);
+
+/* Every link asked failed: the error names each and why. */
+static void fail_walk(cmx_aws_credentials *c, cmx_error *err)
+{
+    cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "provider '%s' (bedrock): no AWS credentials: %.200s",
+                  c->cfg->name, c->failures.data ? c->failures.data : "no source answered");
+    cmx_buf_reset(&c->failures);
+    c->last_err = *err;
+    c->failed_until_us = cmx_clock_now_us(c->clock) + FAILURE_HOLD_US;
+}
+
+/* Asks the links from c->cur on until one starts a fetch (0) or settles at
+ * once (1: a static link), or none is left (-1, err set).  A refresh asks
+ * only the link that worked before. */
+static int walk(cmx_aws_credentials *c, cmx_error *err)
+{
+    for (; c->cur < c->n_links; c->cur++) {
+        chain_link *l = &c->links[c->cur];
+        c->step = 0;
+        if (l->kind == LINK_STATIC) {
+            c->won = (int)c->cur;
+            adopt(c, &l->keys, l->name);
+            cmx_buf_reset(&c->failures);
+            return 1;
+        }
+        cmx_error e;
+        if (start_step(c, &e) == 0)
+            return 0;
+        note_failure(c, e.message);
+        if (c->won >= 0)
+            break;
+    }
+    fail_walk(c, err);
+    return -1;
+}
+
+/* After a fetch failed: the next link, or the end of the walk. */
+static void next_link(cmx_aws_credentials *c)
+{
+    cmx_error e;
+    cmx_error_clear(&e);
+    int r;
+    if (c->won >= 0) {
+        fail_walk(c, &e);
+        r = -1;
+    } else {
+        c->cur++;
+        r = walk(c, &e);
+    }
+    if (r == 1)
+        wake_all(c, &c->view, NULL);
+    else if (r < 0)
+        wake_all(c, NULL, &e); /* a failed refresh leaves the current keys in use */
+}
+
+static int start_walk(cmx_aws_credentials *c, cmx_error *err)
+{
+    cmx_buf_reset(&c->failures);
+    c->cur = c->won >= 0 ? (size_t)c->won : 0;
+    return walk(c, err);
+}
+
+static int build_web_identity(cmx_aws_credentials *c, chain_link *l, cmx_buf *body, cmx_error *err)
+{
+    char *token = cmx_awsc_read_small_file(l->token_file, 64u << 10);
+    if (!token || !*token) {
+        free(token);
+        cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "cannot read the token file %.80s",
+                      l->token_file);
+        return -1;
+    }
+    char session[64];
+    if (l->session_name)
+        snprintf(session, sizeof session, "%s", l->session_name);
+    else
+        snprintf(session, sizeof session, "cloudmux-%lld", (long long)time(NULL));
+    cmx_buf_append_str(body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
+    append_encoded(body, l->role_arn);
+    cmx_buf_append_str(body, "&RoleSessionName=");
+    append_encoded(body, session);
+    cmx_buf_append_str(body, "&WebIdentityToken=");
+    append_encoded(body, token);
+    cmx_awsc_wipe_free(token);
+    (void)c;
+    return 0;
+}
+
+static int start_step(cmx_aws_credentials *c, cmx_error *err)
+{
+    chain_link *l = &c->links[c->cur];
+    cmx_buf headers = CMX_BUF_INIT, body = CMX_BUF_INIT;
+    char path[2000];
+    const char *method = "GET";
+    cmx_upstream_timeouts to = {1000, 2000, 2000, 5000};
+    cmx_error_clear(err);
+    switch (l->kind) {
+    case LINK_WEB_IDENTITY:
+        if (build_web_identity(c, l, &body, err) != 0)
+            goto fail;
+        method = "POST";
+        snprintf(path, sizeof path, "%s", l->path);
+        cmx_buf_append_str(&headers, "Content-Type: application/x-www-form-urlencoded\r\n"
+                                     "Accept: text/xml\r\n");
+        to = (cmx_upstream_timeouts){c->cfg->timeouts.connect_ms, 10000, 10000, 20000};
+        break;
+    case LINK_CONTAINER: {
+        snprintf(path, sizeof path, "%s", l->path);
+        cmx_buf_append_str(&headers, "Accept: application/json\r\n");
+        char *tok = l->auth_token_file ? cmx_awsc_read_small_file(l->auth_token_file, 16u << 10)
+                                       : (l->auth_token ? strdup(l->auth_token) : NULL);
+        if (l->auth_token_file && !tok) {
+            cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "cannot read the authorization token file");
+            goto fail;
+        }
+        if (tok) {
+            if (strpbrk(tok, "\r\n")) {
+                cmx_awsc_wipe_free(tok);
+                cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "the authorization token has a newline");
+                goto fail;
+            }
+            cmx_buf_printf(&headers, "Authorization: %s\r\n", tok);
+            cmx_awsc_wipe_free(tok);
+        }
+        break;
+    }
+    case LINK_IMDS:
+        if (c->step == 0) {
+            method = "PUT";
+            snprintf(path, sizeof path, "%s/latest/api/token", l->origin.path);
+            cmx_buf_append_str(&headers, "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n");
+        } else {
+            snprintf(path, sizeof path, "%s/latest/meta-data/iam/security-credentials/%s",
+                     l->origin.path, c->step == 2 ? c->role : "");
+            cmx_buf_printf(&headers, "X-aws-ec2-metadata-token: %s\r\n", c->imds_token);
+        }
+        break;
+    case LINK_STATIC: break;
+    }
+    cmx_buf_append_str(&headers, "User-Agent: cloudmux\r\n");
+    cmx_upstream_request req = {
+        .origin = &l->origin,
+        .tls_verify = c->cfg->tls_verify,
+        .ca_file = c->cfg->ca_file,
+        .method = method,
+        .path = path,
+        .headers = headers.data,
+        .headers_len = headers.len,
+        .body = body.data,
+        .body_len = body.len,
+        .timeouts = to,
+    };
+    c->status = 0;
+    cmx_buf_reset(&c->resp);
+    c->call = cmx_upstream_send(c->up, &req, &callbacks, c);
+    if (headers.data)
+        explicit_bzero(headers.data, headers.len);
+    if (body.data)
+        explicit_bzero(body.data, body.len);
+    cmx_buf_free(&headers);
+    cmx_buf_free(&body);
+    if (!c->call)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory"), -1;
+    if (c->step == 0)
+        c->fetches++;
+    c->source = l->name;
+    return 0;
+fail:
+    if (body.data)
+        explicit_bzero(body.data, body.len);
+    if (headers.data)
+        explicit_bzero(headers.data, headers.len);
+    cmx_buf_free(&headers);
+    cmx_buf_free(&body);
+    return -1;
+}
+
+/* Handles the answer to one step; returns 1 when keys were taken, 0 when
+ * another step was started, -1 on failure (noted). */
+static int take_answer(cmx_aws_credentials *c)
+{
+    chain_link *l = &c->links[c->cur];
+    char code[64] = "";
+    const char *text = c->resp.data ? c->resp.data : "";
+    if (c->status != 200) {
+        if (l->kind == LINK_WEB_IDENTITY)
+            cmx_awsc_sts_error_code(text, code, sizeof code);
+        char what[96];
+        snprintf(what, sizeof what, "HTTP %d%s%s%s", c->status, code[0] ? " " : "", code,
+                 l->kind == LINK_IMDS && c->step == 0 ? " to the token PUT" : "");
+        note_failure(c, what);
+        return -1;
+    }
+    cmx_awsc_keys keys = {.expiration = -1};
+    int rc;
+    if (l->kind == LINK_IMDS && c->step < 2) {
+        char *line = strndup(text, c->resp.len);
+        if (!line)
+            return note_failure(c, "out of memory"), -1;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!*line) {
+            free(line);
+            note_failure(c, c->step == 0 ? "empty token" : "no IAM role attached");
+            return -1;
+        }
+        if (c->step == 0) {
+            cmx_awsc_wipe_free(c->imds_token);
+            c->imds_token = line;
+        } else {
+            snprintf(c->role, sizeof c->role, "%s", line);
+            free(line);
+        }
+        c->step++;
+        cmx_error e;
+        if (start_step(c, &e) != 0) {
+            note_failure(c, e.message);
+            return -1;
+        }
+        return 0;
+    }
+    if (l->kind == LINK_WEB_IDENTITY)
+        rc = cmx_awsc_take_sts_xml(text, &keys);
+    else
+        rc = cmx_awsc_take_json(text, c->resp.len, &keys);
+    if (rc != 0) {
+        keys_free(&keys);
+        note_failure(c, "answered 200 without AccessKeyId and SecretAccessKey");
+        return -1;
+    }
+    adopt(c, &keys, l->name);
+    c->won = (int)c->cur;
+    return 1;
+}
+
+static void on_complete(void *ctx, const cmx_error *uerr)
+{
+    cmx_aws_credentials *c = ctx;
+    c->call = NULL;
+    int r;
+    if (uerr && uerr->kind != CMX_OK) {
+        note_failure(c, uerr->message);
+        r = -1;
+    } else {
+        r = take_answer(c);
+    }
+    if (c->resp.data)
+        explicit_bzero(c->resp.data, c->resp.len);
+    if (r == 0)
+        return;
+    if (r > 0) {
+        c->step = 0;
+        cmx_buf_reset(&c->failures);
+        wake_all(c, &c->view, NULL);
+        return;
+    }
+    next_link(c);
+}
+
+int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
+                            const cmx_sigv4_credentials **creds, cmx_error *err)
+{
+    uint64_t now = cmx_clock_now_us(c->clock);
+    if (c->have_keys && (c->expires_us == 0 || now < c->expires_us)) {
+        if (c->expires_us && now >= c->refresh_us && !c->call && now >= c->failed_until_us) {
+            cmx_error ignored;
+            start_walk(c, &ignored); /* background; the current keys still serve */
+        }
+        *creds = &c->view;
+        return 1;
+    }
+    if (!c->call && now < c->failed_until_us) {
+        *err = c->last_err;
+        return -1;
+    }
+    if (!c->call) {
+        int r = start_walk(c, err);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            *creds = &c->view;
+            return 1;
+        }
+    }
+    enqueue(c, w);
+    return 0;
+}
