@@ -314,9 +314,9 @@ static void adopt(cmx_aws_credentials *c, cmx_awsc_keys *keys, const char *sourc
     uint64_t now = cmx_clock_now_us(c->clock);
     int64_t left = c->keys.expiration - (int64_t)time(NULL);
     uint64_t life = left > 0 ? (uint64_t)left * 1000000ull : 0;
-    uint64_t early = life / 5; /* refresh at 80% ... */
-    if (early < 300000000ull && life > 600000000ull)
-        early = 300000000ull; /* ... or 5 minutes before expiry, whichever is earlier */
+    /* 5 minutes before expiry, as the SDKs do; at 80% of a lifetime too
+     * short for that */
+    uint64_t early = life > 600000000ull ? 300000000ull : life / 5;
     c->expires_us = now + life;
     c->refresh_us = now + life - early;
 }
