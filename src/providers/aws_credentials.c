@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -368,6 +369,17 @@ void cmx_aws_credentials_free(cmx_aws_credentials *c)
     cmx_buf_free(&c->resp);
     cmx_buf_free(&c->failures);
     free(c);
+}
+
+void cmx_aws_credentials_invalidate(cmx_aws_credentials *c, const char *access_key_id)
+{
+    if (!c->have_keys || c->expires_us == 0 || !access_key_id || !c->keys.access_key_id ||
+        strcmp(c->keys.access_key_id, access_key_id) != 0)
+        return; /* static keys, or already replaced */
+    keys_free(&c->keys);
+    c->view = (cmx_sigv4_credentials){NULL, NULL, NULL};
+    c->have_keys = 0;
+    c->expires_us = c->refresh_us = 0;
 }
 
 const char *cmx_aws_credentials_source(const cmx_aws_credentials *c)

@@ -74,6 +74,11 @@ int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *
 /* Takes a queued waiter off the queue; its on_credentials will not run. */
 void cmx_aws_credentials_cancel(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w);
 
+/* Forgets the cached keys if they are still those of `access_key_id` (AWS
+ * answered that the token expired or the key is unknown: revoked, or
+ * rotated early), so the next request fetches anew.  Static keys stay. */
+void cmx_aws_credentials_invalidate(cmx_aws_credentials *c, const char *access_key_id);
+
 /* The source in use or last tried: "static", "environment", "web identity",
  * "profile", "container", "instance metadata" (for messages and tests). */
 const char *cmx_aws_credentials_source(const cmx_aws_credentials *c);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/buf.h"
@@ -74,6 +75,7 @@ typedef struct bedrock_attempt {
     cmx_aws_credentials_waiter waiter; /* while the chain fetches keys */
     int include_usage;
     uint32_t total_ms;
+    char key_id[128]; /* the access key signed with (not a secret) */
 } bedrock_attempt;
 
 static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -286,6 +288,10 @@ static void map_error_response(bedrock_attempt *a, cmx_error *err)
     }
     cmx_err kind = cmx_bedrock_error_kind(type, type ? strlen(type) : 0, msg,
                                           cmx_err_from_http_status(a->status));
+    if (kind == CMX_ERR_PROVIDER_AUTH && type &&
+        (strcasecmp(type, "ExpiredTokenException") == 0 ||
+         strcasecmp(type, "UnrecognizedClientException") == 0))
+        cmx_aws_credentials_invalidate(a->state->creds, a->key_id);
     if (kind == CMX_ERR_PROVIDER_AUTH) {
         cmx_error_set(err, kind, "provider '%s' (bedrock) rejected the credentials (HTTP %d%s%s)",
                       name, a->status, type ? ", " : "", type ? type : "");
@@ -441,6 +447,7 @@ static int send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds, c
     bedrock_state *s = a->state;
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
     cmx_error_clear(err);
+    snprintf(a->key_id, sizeof a->key_id, "%s", creds->access_key_id ? creds->access_key_id : "");
     if (sign_request(s, creds, a->model, a->stream, &a->request, &path, &headers, err) != CMX_OK ||
         !path.data || !headers.data) {
         if (err->kind == CMX_OK)

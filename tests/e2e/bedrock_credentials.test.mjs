@@ -32,7 +32,8 @@ const QUIET_CHAIN = {
   AWS_EC2_METADATA_DISABLED: 'true',
 };
 
-function startCredentialsEndpoint() {
+// `keyFor(n)` is the access key id handed out at the n-th call (from 1).
+function startCredentialsEndpoint(keyFor = () => CREDS.accessKeyId) {
   const hits = [];
   const server = createServer((req, res) => {
     hits.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
@@ -43,7 +44,7 @@ function startCredentialsEndpoint() {
     }
     const expiration = new Date(Date.now() + 3600 * 1000).toISOString();
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ AccessKeyId: CREDS.accessKeyId, SecretAccessKey: CREDS.secretAccessKey, Token: CREDS.sessionToken, Expiration: expiration }));
+    res.end(JSON.stringify({ AccessKeyId: keyFor(hits.length), SecretAccessKey: CREDS.secretAccessKey, Token: CREDS.sessionToken, Expiration: expiration }));
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
@@ -124,5 +125,24 @@ test('an unreachable endpoint is provider_auth naming the container source, with
     assert.ok(!(bad.stdout() + bad.stderr()).includes(AUTH));
   } finally {
     await bad.stop();
+  }
+});
+
+test('keys AWS calls unknown (revoked, rotated) are fetched anew for the next request', async () => {
+  const rotating = await startCredentialsEndpoint((n) => (n === 1 ? 'ASIAREVOKEDKEY0' : CREDS.accessKeyId));
+  const gw2 = await startCloudmux({
+    env: { ...QUIET_CHAIN, AWS_CONTAINER_CREDENTIALS_FULL_URI: rotating.url, AWS_CONTAINER_AUTHORIZATION_TOKEN: AUTH },
+    configYaml: config(aws),
+  });
+  try {
+    const first = await httpRequest(`${gw2.baseURL}/chat/completions`, { body: chatBody('claude', 'x') });
+    assert.ok(first.status >= 400, first.body);
+    assert.match(assertOpenAIError(assert, first.body).message, /rejected the credentials.*UnrecognizedClientException/);
+    const second = await httpRequest(`${gw2.baseURL}/chat/completions`, { body: chatBody('claude', 'y') });
+    assert.equal(second.status, 200, second.body);
+    assert.equal(rotating.hits.length, 2);
+  } finally {
+    await gw2.stop();
+    await rotating.close();
   }
 });

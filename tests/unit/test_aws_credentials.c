@@ -734,6 +734,51 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
     cmx_aws_credentials_free(c);
 }
 
+static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored(void **state)
+{
+    fixture *f = *state;
+    use_container(f);
+    cmx_aws_credentials *c = make(f);
+    waiter w;
+    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_string_equal(w.key_id, "ASIACONT-1");
+    cmx_aws_credentials_invalidate(c, "ASIACONT-0"); /* not the cached one */
+    assert_int_equal(get_keys(f, c, &w), 1);
+    cmx_aws_credentials_invalidate(c, "ASIACONT-1");
+    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_string_equal(w.key_id, "ASIACONT-2");
+    cmx_aws_credentials_free(c);
+    /* static keys are what they are: nothing to fetch instead */
+    f->cfg.access_key_id = "AKIDSTATIC";
+    f->cfg.secret_access_key = "static-secret";
+    c = make(f);
+    cmx_aws_credentials_invalidate(c, "AKIDSTATIC");
+    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_string_equal(w.key_id, "AKIDSTATIC");
+    cmx_aws_credentials_free(c);
+}
+
+static void container_full_uri_over_plain_http_must_be_local(void **state)
+{
+    fixture *f = *state;
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com:8080/creds", 1);
+    f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
+    cmx_error err;
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_int_equal(err.kind, CMX_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "must be https or a loopback"));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://example.com/creds", 1);
+    cmx_aws_credentials *c = make(f);
+    cmx_aws_credentials_free(c);
+    /* a named source without its variables is a config error too */
+    unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_int_equal(err.kind, CMX_ERR_CONFIG);
+    f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_non_null(strstr(err.message, "AWS_ROLE_ARN"));
+}
+
 static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **state)
 {
     fixture *f = *state;
@@ -834,6 +879,8 @@ int main(void)
         T(chain_goes_web_identity_then_profile_then_container_then_imds),
         T(every_source_failing_is_provider_auth_naming_each_without_secrets),
         T(keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after),
+        T(invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored),
+        T(container_full_uri_over_plain_http_must_be_local),
         T(cancelled_waiter_is_not_called_and_free_in_flight_is_clean),
         cmocka_unit_test(credentials_and_profile_keys_are_read_and_checked),
     };
