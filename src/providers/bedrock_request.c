@@ -14,56 +14,13 @@
  * top-level parameter is looked at: the ones Converse has are translated,
  * the others refused with their name (or dropped when configured to). */
 #include "bedrock.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct req_ctx {
-    const cmx_bedrock_options *opt;
-    cmx_error *err;
-} req_ctx;
-
-static const char *provider_name(const req_ctx *c)
-{
-    return c->opt->provider_name ? c->opt->provider_name : "bedrock";
-}
-
-static cmx_err bad(req_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(req_ctx *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(c->err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    if (c->err)
-        c->err->status = 400;
-    return CMX_ERR_BAD_REQUEST;
-}
-
-static void show_value(const json_t *v, char *out, size_t len)
-{
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        snprintf(out, len, "?");
-        return;
-    }
-    if (strlen(s) >= len && len > 4)
-        snprintf(out, len, "%.*s...", (int)(len - 4), s);
-    else
-        snprintf(out, len, "%s", s);
-    free(s);
-}
-
-static cmx_err unsupported(req_ctx *c, const char *name, const json_t *v)
-{
-    if (c->opt->drop_unsupported)
-        return CMX_OK;
-    char shown[48];
-    show_value(v, shown, sizeof shown);
-    return bad(c, "parameter '%s' (%s) is not supported by provider '%s' (bedrock)", name, shown,
-               provider_name(c));
-}
+typedef cmx_translate_ctx req_ctx;
 
 /* ---- content ---------------------------------------------------------- */
 
@@ -92,32 +49,29 @@ static const char *image_format(const char *media, size_t len)
 
 static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi, json_t *blocks)
 {
-    const json_t *iu = json_object_get(part, "image_url");
-    const char *url =
-        json_is_string(iu) ? json_string_value(iu) : json_string_value(json_object_get(iu, "url"));
+    const char *url = cmx_translate_image_url(part);
     if (!url)
-        return bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi, pi);
+        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
+                                 pi);
     if (strncmp(url, "data:", 5) != 0)
-        return bad(c,
-                   "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "
-                   "data URLs only (data:image/png;base64,...), not links",
-                   mi, pi, provider_name(c));
-    const char *media = url + 5;
-    const char *semi = strchr(media, ';');
-    const char *comma = strchr(media, ',');
-    if (!semi || !comma || semi > comma || strncmp(semi, ";base64,", 8) != 0)
-        return bad(c,
-                   "messages[%zu].content[%zu].image_url.url: a data URL must be "
-                   "data:<media type>;base64,<data>",
-                   mi, pi);
-    const char *format = image_format(media, (size_t)(semi - media));
+        return cmx_translate_bad(
+            c,
+            "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "
+            "data URLs only (data:image/png;base64,...), not links",
+            mi, pi, cmx_translate_provider_name(c));
+    const char *media, *data;
+    size_t media_len;
+    if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
+        return cmx_translate_bad_data_url(c, mi, pi);
+    const char *format = image_format(media, media_len);
     if (!format)
-        return bad(c,
-                   "messages[%zu].content[%zu]: image type '%.*s' is not supported by provider "
-                   "'%s' (bedrock): use png, jpeg, gif or webp",
-                   mi, pi, (int)(semi - media > 40 ? 40 : semi - media), media, provider_name(c));
-    json_array_append_new(blocks, json_pack("{s:{s:s,s:{s:s}}}", "image", "format", format,
-                                            "source", "bytes", comma + 1));
+        return cmx_translate_bad(
+            c,
+            "messages[%zu].content[%zu]: image type '%.*s' is not supported by provider "
+            "'%s' (bedrock): use png, jpeg, gif or webp",
+            mi, pi, (int)(media_len > 40 ? 40 : media_len), media, cmx_translate_provider_name(c));
+    json_array_append_new(
+        blocks, json_pack("{s:{s:s,s:{s:s}}}", "image", "format", format, "source", "bytes", data));
     return CMX_OK;
 }
 
@@ -133,28 +87,31 @@ static cmx_err content_blocks(req_ctx *c, const json_t *content, size_t mi, int 
         return CMX_OK;
     }
     if (!json_is_array(content))
-        return bad(c, "messages[%zu].content must be a string or an array of parts", mi);
+        return cmx_translate_bad(c, "messages[%zu].content must be a string or an array of parts",
+                                 mi);
     size_t pi;
     const json_t *part;
     json_array_foreach(content, pi, part)
     {
         const char *type = json_string_value(json_object_get(part, "type"));
         if (!type)
-            return bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
+            return cmx_translate_bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
         if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
             const json_t *t = json_object_get(part, type);
             if (!json_is_string(t))
-                return bad(c, "messages[%zu].content[%zu].%s must be a string", mi, pi, type);
+                return cmx_translate_bad(c, "messages[%zu].content[%zu].%s must be a string", mi,
+                                         pi, type);
             add_text_block(blocks, json_string_value(t), json_string_length(t));
         } else if (images && strcmp(type, "image_url") == 0) {
             cmx_err e = image_block(c, part, mi, pi, blocks);
             if (e != CMX_OK)
                 return e;
         } else {
-            return bad(c,
-                       "messages[%zu].content[%zu]: content part type '%.40s' is not supported "
-                       "by provider '%s' (bedrock)",
-                       mi, pi, type, provider_name(c));
+            return cmx_translate_bad(
+                c,
+                "messages[%zu].content[%zu]: content part type '%.40s' is not supported "
+                "by provider '%s' (bedrock)",
+                mi, pi, type, cmx_translate_provider_name(c));
         }
     }
     return CMX_OK;
@@ -165,36 +122,16 @@ static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_
     if (!calls || json_is_null(calls))
         return CMX_OK;
     if (!json_is_array(calls))
-        return bad(c, "messages[%zu].tool_calls must be an array", mi);
+        return cmx_translate_bad(c, "messages[%zu].tool_calls must be an array", mi);
     size_t ti;
     const json_t *call;
     json_array_foreach(calls, ti, call)
     {
-        const char *id = json_string_value(json_object_get(call, "id"));
-        const json_t *fn = json_object_get(call, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        const json_t *args = json_object_get(fn, "arguments");
-        if (!id || !name)
-            return bad(c, "messages[%zu].tool_calls[%zu] needs an 'id' and a 'function.name'", mi,
-                       ti);
+        const char *id, *name;
         json_t *input;
-        if (!args || json_is_null(args) || (json_is_string(args) && !json_string_length(args))) {
-            input = json_object();
-        } else if (json_is_string(args)) {
-            input = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
-            if (!json_is_object(input)) {
-                json_decref(input);
-                return bad(c,
-                           "messages[%zu].tool_calls[%zu].function.arguments must be a JSON "
-                           "object in a string",
-                           mi, ti);
-            }
-        } else if (json_is_object(args)) {
-            input = json_incref((json_t *)args);
-        } else {
-            return bad(c, "messages[%zu].tool_calls[%zu].function.arguments must be a string", mi,
-                       ti);
-        }
+        cmx_err e = cmx_translate_tool_call(c, call, mi, ti, &id, &name, &input);
+        if (e != CMX_OK)
+            return e;
         json_array_append_new(blocks, json_pack("{s:{s:s,s:s,s:o}}", "toolUse", "toolUseId", id,
                                                 "name", name, "input", input));
     }
@@ -205,7 +142,7 @@ static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t 
 {
     const char *id = json_string_value(json_object_get(m, "tool_call_id"));
     if (!id)
-        return bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
+        return cmx_translate_bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
     json_t *parts = json_array();
     cmx_err e = content_blocks(c, json_object_get(m, "content"), mi, 0, parts);
     if (e != CMX_OK) {
@@ -219,29 +156,17 @@ static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t 
     return CMX_OK;
 }
 
-static void append_turn(json_t *out, const char *role, json_t *blocks)
-{
-    size_t n = json_array_size(out);
-    json_t *last = n ? json_array_get(out, n - 1) : NULL;
-    if (last && strcmp(json_string_value(json_object_get(last, "role")), role) == 0) {
-        json_array_extend(json_object_get(last, "content"), blocks);
-        json_decref(blocks);
-        return;
-    }
-    json_array_append_new(out, json_pack("{s:s,s:o}", "role", role, "content", blocks));
-}
-
 static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, json_t *system)
 {
     if (!json_is_array(msgs))
-        return bad(c, "'messages' must be an array");
+        return cmx_translate_bad(c, "'messages' must be an array");
     size_t mi;
     const json_t *m;
     json_array_foreach(msgs, mi, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         if (!role)
-            return bad(c, "messages[%zu] has no 'role'", mi);
+            return cmx_translate_bad(c, "messages[%zu] has no 'role'", mi);
         const json_t *content = json_object_get(m, "content");
         json_t *blocks = json_array();
         cmx_err e;
@@ -265,8 +190,9 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, jso
         } else if (strcmp(role, "tool") == 0) {
             e = tool_result_block(c, m, mi, blocks);
         } else {
-            e = bad(c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (bedrock)",
-                    mi, role, provider_name(c));
+            e = cmx_translate_bad(
+                c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (bedrock)", mi,
+                role, cmx_translate_provider_name(c));
         }
         if (e != CMX_OK) {
             json_decref(blocks);
@@ -276,10 +202,11 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, jso
             json_decref(blocks);
             continue;
         }
-        append_turn(out, turn, blocks);
+        cmx_translate_append_turn(out, turn, blocks);
     }
     if (json_array_size(out) == 0)
-        return bad(c, "'messages' must hold at least one user or assistant message with content");
+        return cmx_translate_bad(
+            c, "'messages' must hold at least one user or assistant message with content");
     return CMX_OK;
 }
 
@@ -288,7 +215,7 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, jso
 static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *tool_config)
 {
     if (!json_is_array(tools))
-        return bad(c, "'tools' must be an array");
+        return cmx_translate_bad(c, "'tools' must be an array");
     json_t *out = json_array();
     json_object_set_new(tool_config, "tools", out);
     size_t i;
@@ -299,11 +226,11 @@ static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *tool_confi
         const json_t *fn = json_object_get(t, "function");
         const char *name = json_string_value(json_object_get(fn, "name"));
         if (!type || strcmp(type, "function") != 0)
-            return bad(c,
-                       "tools[%zu]: tool type '%.40s' is not supported by provider '%s' (bedrock)",
-                       i, type ? type : "(none)", provider_name(c));
+            return cmx_translate_bad(
+                c, "tools[%zu]: tool type '%.40s' is not supported by provider '%s' (bedrock)", i,
+                type ? type : "(none)", cmx_translate_provider_name(c));
         if (!name)
-            return bad(c, "tools[%zu].function.name must be a string", i);
+            return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
         json_t *spec = json_pack("{s:s}", "name", name);
         const json_t *desc = json_object_get(fn, "description");
         if (json_is_string(desc) && json_string_length(desc))
@@ -330,7 +257,7 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_con
         else if (strcmp(s, "required") == 0)
             choice = json_pack("{s:{}}", "any");
         else if (strcmp(s, "none") == 0)
-            return unsupported(c, "tool_choice", v);
+            return cmx_translate_unsupported(c, "tool_choice", v);
     } else if (json_is_object(v)) {
         const char *name =
             json_string_value(json_object_get(json_object_get(v, "function"), "name"));
@@ -339,11 +266,11 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_con
     }
     if (!choice) {
         char shown[48];
-        show_value(v, shown, sizeof shown);
-        return bad(c,
-                   "'tool_choice' (%s) must be \"auto\", \"required\" or "
-                   "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                   shown);
+        cmx_translate_show_value(v, shown, sizeof shown);
+        return cmx_translate_bad(c,
+                                 "'tool_choice' (%s) must be \"auto\", \"required\" or "
+                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
+                                 shown);
     }
     json_object_set_new(tool_config, "toolChoice", choice);
     return CMX_OK;
@@ -353,41 +280,11 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_con
 
 static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *inference)
 {
-    if (json_is_string(v)) {
-        json_object_set_new(inference, "stopSequences", json_pack("[O]", v));
-        return CMX_OK;
-    }
-    size_t i;
-    const json_t *s;
-    if (!json_is_array(v))
-        return bad(c, "'stop' must be a string or an array of strings");
-    json_array_foreach(v, i, s)
-    {
-        if (!json_is_string(s))
-            return bad(c, "'stop' must be a string or an array of strings");
-    }
-    json_object_set(inference, "stopSequences", (json_t *)v);
-    return CMX_OK;
-}
-
-/* Parameters whose default Converse shares: sending the default is fine. */
-static int is_harmless_default(const char *key, const json_t *v)
-{
-    if (strcmp(key, "n") == 0)
-        return json_is_integer(v) && json_integer_value(v) == 1;
-    if (strcmp(key, "logprobs") == 0 || strcmp(key, "store") == 0)
-        return json_is_false(v);
-    if (strcmp(key, "parallel_tool_calls") == 0) /* Converse may call several at once */
-        return json_is_true(v);
-    if (strcmp(key, "presence_penalty") == 0 || strcmp(key, "frequency_penalty") == 0)
-        return json_is_number(v) && json_number_value(v) == 0.0;
-    if (strcmp(key, "logit_bias") == 0)
-        return json_is_object(v) && json_object_size(v) == 0;
-    if (strcmp(key, "response_format") == 0) {
-        const char *t = json_string_value(json_object_get(v, "type"));
-        return t && strcmp(t, "text") == 0;
-    }
-    return 0;
+    json_t *list;
+    cmx_err e = cmx_translate_stop_list(c, v, &list);
+    if (e == CMX_OK)
+        json_object_set_new(inference, "stopSequences", list);
+    return e;
 }
 
 static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, json_t *tool_config,
@@ -405,14 +302,14 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, j
             continue; /* the URL says stream; usage always comes; user has no place */
         if (strcmp(key, "max_tokens") == 0 || strcmp(key, "max_completion_tokens") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = bad(c, "'%s' must be a positive integer", key);
+                e = cmx_translate_bad(c, "'%s' must be a positive integer", key);
             else if (strcmp(key, "max_completion_tokens") == 0)
                 max_completion = json_integer_value(v);
             else if (!max_completion)
                 json_object_set(inference, "maxTokens", (json_t *)v);
         } else if (strcmp(key, "temperature") == 0 || strcmp(key, "top_p") == 0) {
             if (!json_is_number(v))
-                e = bad(c, "'%s' must be a number", key);
+                e = cmx_translate_bad(c, "'%s' must be a number", key);
             else
                 json_object_set(inference, key[0] == 't' && key[1] == 'e' ? "temperature" : "topP",
                                 (json_t *)v);
@@ -422,8 +319,8 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, j
             e = convert_tools(c, v, tool_config);
         } else if (strcmp(key, "tool_choice") == 0) {
             *tool_choice = v;
-        } else if (!is_harmless_default(key, v)) {
-            e = unsupported(c, key, v);
+        } else if (!cmx_translate_is_harmless_default(key, v)) {
+            e = cmx_translate_unsupported(c, key, v);
         }
         if (e != CMX_OK)
             return e;
@@ -436,11 +333,11 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, j
 cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_bedrock_options *opt,
                                       cmx_buf *out, cmx_error *err)
 {
-    req_ctx c = {opt, err};
+    req_ctx c = {err, opt->provider_name, "bedrock", opt->drop_unsupported};
     json_t *in = json_loadb(body, len, 0, NULL);
     if (!json_is_object(in)) {
         json_decref(in);
-        return bad(&c, "the request body must be a JSON object");
+        return cmx_translate_bad(&c, "the request body must be a JSON object");
     }
     json_t *messages = json_array();
     json_t *system = json_array();
@@ -450,7 +347,7 @@ cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_be
     cmx_err e = convert_params(&c, in, inference, tool_config, &tool_choice);
     if (e == CMX_OK && tool_choice) {
         if (!json_object_get(tool_config, "tools"))
-            e = bad(&c, "'tool_choice' needs 'tools'");
+            e = cmx_translate_bad(&c, "'tool_choice' needs 'tools'");
         else
             e = convert_tool_choice(&c, tool_choice, tool_config);
     }

@@ -1,0 +1,95 @@
+/* translate_util.h — the pieces of OpenAI-chat translation that every
+ * translating provider (anthropic, bedrock ...) needs in the same form.
+ *
+ * A translating provider reads an OpenAI chat request and writes its own
+ * service's format, then reads that service's answer and writes a
+ * chat.completion.  The formats differ, but the reading of the OpenAI side
+ * does not: how a refused parameter is named in a 400, which parameter
+ * values are harmless defaults, how a data URL or a tool call's arguments are
+ * taken apart, how consecutive turns of one role merge, and how the final
+ * chat.completion and its usage are written.  Those live here, once, so a
+ * client sees the same messages whichever provider serves it.
+ *
+ * Pure functions over jansson values: no I/O, no clock, no state. */
+#ifndef CMX_PROVIDERS_TRANSLATE_UTIL_H
+#define CMX_PROVIDERS_TRANSLATE_UTIL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "http/json_scan.h"
+
+/* What a request translation reports its errors with. */
+typedef struct cmx_translate_ctx {
+    cmx_error *err;
+    const char *provider_name; /* the configured name, for messages */
+    const char *provider_type; /* "anthropic", "bedrock": in messages and the default name */
+    int drop_unsupported;      /* drop unsupported parameters instead of failing */
+} cmx_translate_ctx;
+
+/* The name for messages: the configured one, else the provider type. */
+const char *cmx_translate_provider_name(const cmx_translate_ctx *c);
+
+/* Sets a 400 bad_request error; returns CMX_ERR_BAD_REQUEST. */
+cmx_err cmx_translate_bad(cmx_translate_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The value as a client wrote it, shortened to fit `len` for a message. */
+void cmx_translate_show_value(const json_t *v, char *out, size_t len);
+
+/* An unsupported parameter: the 400 naming it, its value and the provider,
+ * or CMX_OK when the provider is configured to drop such parameters. */
+cmx_err cmx_translate_unsupported(cmx_translate_ctx *c, const char *name, const json_t *v);
+
+/* Parameters whose OpenAI default every translated API shares: sending the
+ * default is fine, anything else is unsupported. */
+int cmx_translate_is_harmless_default(const char *key, const json_t *v);
+
+/* 'stop' as a list: a string or an array of strings; a 400 otherwise.
+ * *list is a new reference on success. */
+cmx_err cmx_translate_stop_list(cmx_translate_ctx *c, const json_t *v, json_t **list);
+
+/* The URL of an image_url content part (string or {url}); NULL if absent. */
+const char *cmx_translate_image_url(const json_t *part);
+
+/* "data:image/png;base64,AAAA" → media type and data; 0 on success, -1 when
+ * the URL is not a base64 data URL. */
+int cmx_translate_split_data_url(const char *url, const char **media, size_t *media_len,
+                                 const char **data);
+
+/* The 400 for a data URL that split_data_url refused, at messages[mi].content[pi]. */
+cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
+
+/* An assistant tool call messages[mi].tool_calls[ti] taken apart: its id,
+ * function name, and arguments parsed into an object (*input, a new
+ * reference; empty arguments are an empty object).  A 400 when malformed. */
+cmx_err cmx_translate_tool_call(cmx_translate_ctx *c, const json_t *call, size_t mi, size_t ti,
+                                const char **id, const char **name, json_t **input);
+
+/* Appends a turn {role, content: blocks} to `out`, merged into the previous
+ * one when the role repeats (the translated APIs want roles to alternate).
+ * Takes the reference to `blocks`. */
+void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks);
+
+/* An OpenAI tool call of a chat.completion from the upstream's id, name and
+ * input (the arguments are the input as compact JSON). */
+json_t *cmx_translate_completion_tool_call(const json_t *id, const json_t *name,
+                                           const json_t *input);
+
+/* Token counts under the given keys of an upstream usage object; the prompt
+ * counts the cache reads and writes too (cache_write_key may be NULL). */
+void cmx_translate_usage(const json_t *u, const char *input_key, const char *output_key,
+                         const char *cache_read_key, const char *cache_write_key, cmx_usage *out);
+
+/* A whole chat.completion appended to out: one choice whose message holds
+ * `text` (when has_text or there are no calls; null otherwise) and `calls`
+ * (an array, may be empty).  `model` may be NULL (written as null). */
+cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_t created,
+                                       const cmx_buf *text, int has_text, const json_t *calls,
+                                       const char *finish_reason, const cmx_usage *tokens,
+                                       cmx_buf *out, cmx_error *err);
+
+#endif
