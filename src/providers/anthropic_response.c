@@ -8,6 +8,7 @@
  * Anthropic counts apart, so the three input counts are added up and the
  * cache reads reported as prompt_tokens_details.cached_tokens. */
 #include "anthropic.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -24,12 +25,6 @@ const char *cmx_anthropic_finish_reason(const char *stop_reason)
     if (strcmp(stop_reason, "refusal") == 0)
         return "content_filter";
     return "stop"; /* end_turn, stop_sequence, pause_turn and whatever comes next */
-}
-
-static int64_t count(const json_t *usage, const char *key)
-{
-    const json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
 static cmx_err protocol(cmx_error *err, const char *what)
@@ -71,50 +66,20 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
                            json_string_length(t));
             has_text = 1;
         } else if (strcmp(type, "tool_use") == 0) {
-            const json_t *input = json_object_get(b, "input");
-            char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            json_array_append_new(calls, json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id",
-                                                   json_object_get(b, "id"), "type", "function",
-                                                   "function", "name", json_object_get(b, "name"),
-                                                   "arguments", args ? args : "{}"));
-            free(args);
+            json_array_append_new(calls, cmx_translate_completion_tool_call(
+                                             json_object_get(b, "id"), json_object_get(b, "name"),
+                                             json_object_get(b, "input")));
         }
     }
-    const json_t *u = json_object_get(msg, "usage");
     cmx_usage tokens;
-    cmx_usage_init(&tokens);
-    int64_t cache_read = count(u, "cache_read_input_tokens");
-    tokens.prompt_tokens =
-        count(u, "input_tokens") + cache_read + count(u, "cache_creation_input_tokens");
-    tokens.completion_tokens = count(u, "output_tokens");
-    tokens.total_tokens = tokens.prompt_tokens + tokens.completion_tokens;
-    tokens.cached_tokens = cache_read;
-
-    json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
-        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
-    else
-        json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", calls);
-    json_object_set_new(message, "refusal", json_null());
+    cmx_translate_usage(json_object_get(msg, "usage"), "input_tokens", "output_tokens",
+                        "cache_read_input_tokens", "cache_creation_input_tokens", &tokens);
     const char *finish =
         cmx_anthropic_finish_reason(json_string_value(json_object_get(msg, "stop_reason")));
-    json_t *completion = json_pack(
-        "{s:s,s:s,s:I,s:s?,s:[{s:i,s:o,s:n,s:s?}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", id, "object",
-        "chat.completion", "created", (json_int_t)created, "model", model, "choices", "index", 0,
-        "message", message, "logprobs", "finish_reason", finish ? finish : "stop", "usage",
-        "prompt_tokens", (json_int_t)tokens.prompt_tokens, "completion_tokens",
-        (json_int_t)tokens.completion_tokens, "total_tokens", (json_int_t)tokens.total_tokens,
-        "prompt_tokens_details", "cached_tokens", (json_int_t)cache_read);
-    cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    cmx_err e = cmx_translate_write_completion(id, model, created, &text, has_text, calls, finish,
+                                               &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(completion);
     json_decref(calls);
     cmx_buf_free(&text);
     json_decref(msg);

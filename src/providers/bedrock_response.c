@@ -8,6 +8,7 @@
  * apart from inputTokens, as Anthropic does, so prompt_tokens adds the cache
  * reads and writes back in and reports the reads as cached_tokens. */
 #include "bedrock.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -73,12 +74,6 @@ cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *me
     return fallback;
 }
 
-static int64_t count(const json_t *usage, const char *key)
-{
-    const json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
 static cmx_err protocol(cmx_error *err, const char *what)
 {
     cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "bedrock answered 200 with %s", what);
@@ -115,50 +110,21 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
             cmx_buf_append(&text, json_string_value(t), json_string_length(t));
             has_text = 1;
         } else if (json_is_object(use)) {
-            const json_t *input = json_object_get(use, "input");
-            char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             json_array_append_new(
-                calls, json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id", json_object_get(use, "toolUseId"),
-                                 "type", "function", "function", "name",
-                                 json_object_get(use, "name"), "arguments", args ? args : "{}"));
-            free(args);
+                calls, cmx_translate_completion_tool_call(json_object_get(use, "toolUseId"),
+                                                          json_object_get(use, "name"),
+                                                          json_object_get(use, "input")));
         }
     }
-    const json_t *u = json_object_get(doc, "usage");
     cmx_usage tokens;
-    cmx_usage_init(&tokens);
-    int64_t cache_read = count(u, "cacheReadInputTokens");
-    tokens.prompt_tokens = count(u, "inputTokens") + cache_read + count(u, "cacheWriteInputTokens");
-    tokens.completion_tokens = count(u, "outputTokens");
-    tokens.total_tokens = tokens.prompt_tokens + tokens.completion_tokens;
-    tokens.cached_tokens = cache_read;
-
-    json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
-        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
-    else
-        json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", calls);
-    json_object_set_new(message, "refusal", json_null());
+    cmx_translate_usage(json_object_get(doc, "usage"), "inputTokens", "outputTokens",
+                        "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
     const char *finish =
         cmx_bedrock_finish_reason(json_string_value(json_object_get(doc, "stopReason")));
-    json_t *completion = json_pack(
-        "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", id ? id : "",
-        "object", "chat.completion", "created", (json_int_t)created, "model", model ? model : "",
-        "choices", "index", 0, "message", message, "logprobs", "finish_reason",
-        finish ? finish : "stop", "usage", "prompt_tokens", (json_int_t)tokens.prompt_tokens,
-        "completion_tokens", (json_int_t)tokens.completion_tokens, "total_tokens",
-        (json_int_t)tokens.total_tokens, "prompt_tokens_details", "cached_tokens",
-        (json_int_t)cache_read);
-    cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    cmx_err e = cmx_translate_write_completion(id ? id : "", model ? model : "", created, &text,
+                                               has_text, calls, finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(completion);
     json_decref(calls);
     cmx_buf_free(&text);
     json_decref(doc);
