@@ -75,46 +75,14 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
     return CMX_OK;
 }
 
+static const cmx_translate_part_writers part_writers = {add_text_block, image_block};
+
 /* Content that may be a string or an array of parts, as blocks.  Images
  * only where `images` is set (user messages). */
 static cmx_err content_blocks(req_ctx *c, const json_t *content, size_t mi, int images,
                               json_t *blocks)
 {
-    if (!content || json_is_null(content))
-        return CMX_OK;
-    if (json_is_string(content)) {
-        add_text_block(blocks, json_string_value(content), json_string_length(content));
-        return CMX_OK;
-    }
-    if (!json_is_array(content))
-        return cmx_translate_bad(c, "messages[%zu].content must be a string or an array of parts",
-                                 mi);
-    size_t pi;
-    const json_t *part;
-    json_array_foreach(content, pi, part)
-    {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        if (!type)
-            return cmx_translate_bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
-        if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
-            const json_t *t = json_object_get(part, type);
-            if (!json_is_string(t))
-                return cmx_translate_bad(c, "messages[%zu].content[%zu].%s must be a string", mi,
-                                         pi, type);
-            add_text_block(blocks, json_string_value(t), json_string_length(t));
-        } else if (images && strcmp(type, "image_url") == 0) {
-            cmx_err e = image_block(c, part, mi, pi, blocks);
-            if (e != CMX_OK)
-                return e;
-        } else {
-            return cmx_translate_bad(
-                c,
-                "messages[%zu].content[%zu]: content part type '%.40s' is not supported "
-                "by provider '%s' (bedrock)",
-                mi, pi, type, cmx_translate_provider_name(c));
-        }
-    }
-    return CMX_OK;
+    return cmx_translate_content(c, content, mi, images, &part_writers, blocks);
 }
 
 static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_t *blocks)

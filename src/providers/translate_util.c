@@ -152,6 +152,46 @@ cmx_err cmx_translate_tool_call(cmx_translate_ctx *c, const json_t *call, size_t
     return CMX_OK;
 }
 
+cmx_err cmx_translate_content(cmx_translate_ctx *c, const json_t *content, size_t mi, int images,
+                              const cmx_translate_part_writers *w, json_t *blocks)
+{
+    if (!content || json_is_null(content))
+        return CMX_OK;
+    if (json_is_string(content)) {
+        w->text(blocks, json_string_value(content), json_string_length(content));
+        return CMX_OK;
+    }
+    if (!json_is_array(content))
+        return cmx_translate_bad(c, "messages[%zu].content must be a string or an array of parts",
+                                 mi);
+    size_t pi;
+    const json_t *part;
+    json_array_foreach(content, pi, part)
+    {
+        const char *type = json_string_value(json_object_get(part, "type"));
+        if (!type)
+            return cmx_translate_bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
+        if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
+            const json_t *t = json_object_get(part, type);
+            if (!json_is_string(t))
+                return cmx_translate_bad(c, "messages[%zu].content[%zu].%s must be a string", mi,
+                                         pi, type);
+            w->text(blocks, json_string_value(t), json_string_length(t));
+        } else if (images && strcmp(type, "image_url") == 0) {
+            cmx_err e = w->image(c, part, mi, pi, blocks);
+            if (e != CMX_OK)
+                return e;
+        } else {
+            return cmx_translate_bad(c,
+                                     "messages[%zu].content[%zu]: content part type '%.40s' is "
+                                     "not supported by provider '%s' (%s)",
+                                     mi, pi, type, cmx_translate_provider_name(c),
+                                     c->provider_type);
+        }
+    }
+    return CMX_OK;
+}
+
 void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks)
 {
     size_t n = json_array_size(out);

@@ -69,6 +69,22 @@ cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
 cmx_err cmx_translate_tool_call(cmx_translate_ctx *c, const json_t *call, size_t mi, size_t ti,
                                 const char **id, const char **name, json_t **input);
 
+/* How a provider writes the content parts it takes. */
+typedef struct cmx_translate_part_writers {
+    /* A text part (or the whole content when it is a string). */
+    void (*text)(json_t *blocks, const char *text, size_t len);
+    /* An image_url part, at messages[mi].content[pi]. */
+    cmx_err (*image)(cmx_translate_ctx *c, const json_t *part, size_t mi, size_t pi,
+                     json_t *blocks);
+} cmx_translate_part_writers;
+
+/* The content of messages[mi] (a string, an array of parts, or null) as
+ * blocks appended to `blocks`.  Text and refusal parts are text; image_url
+ * parts are taken only where `images` is set (user messages); anything else
+ * is a 400 naming the part type and the provider. */
+cmx_err cmx_translate_content(cmx_translate_ctx *c, const json_t *content, size_t mi, int images,
+                              const cmx_translate_part_writers *w, json_t *blocks);
+
 /* Appends a turn {role, content: blocks} to `out`, merged into the previous
  * one when the role repeats (the translated APIs want roles to alternate).
  * Takes the reference to `blocks`. */
