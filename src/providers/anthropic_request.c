@@ -149,53 +149,24 @@ static void collapse_single_text(json_t *out)
     }
 }
 
+static cmx_err add_system(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system)
+{
+    return system_text(c, content, mi, system);
+}
+
+static const cmx_translate_message_writers message_writers = {
+    &part_writers,
+    add_system,
+    tool_use_blocks,
+    tool_result_block,
+};
+
 static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, cmx_buf *system)
 {
-    if (!json_is_array(msgs))
-        return cmx_translate_bad(c, "'messages' must be an array");
-    size_t mi;
-    const json_t *m;
-    json_array_foreach(msgs, mi, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role)
-            return cmx_translate_bad(c, "messages[%zu] has no 'role'", mi);
-        const json_t *content = json_object_get(m, "content");
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            cmx_err e = system_text(c, content, mi, system);
-            if (e != CMX_OK)
-                return e;
-            continue;
-        }
-        json_t *blocks = json_array();
-        cmx_err e;
-        const char *turn = "user";
-        if (strcmp(role, "user") == 0) {
-            e = content_blocks(c, content, mi, 1, blocks);
-        } else if (strcmp(role, "assistant") == 0) {
-            turn = "assistant";
-            e = content_blocks(c, content, mi, 0, blocks);
-            if (e == CMX_OK)
-                e = tool_use_blocks(c, json_object_get(m, "tool_calls"), mi, blocks);
-        } else if (strcmp(role, "tool") == 0) {
-            e = tool_result_block(c, m, mi, blocks);
-        } else {
-            e = cmx_translate_bad(
-                c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (anthropic)", mi,
-                role, cmx_translate_provider_name(c));
-        }
-        if (e != CMX_OK) {
-            json_decref(blocks);
-            return e;
-        }
-        if (json_array_size(blocks) == 0) { /* nothing to say: Anthropic rejects empty turns */
-            json_decref(blocks);
-            continue;
-        }
-        cmx_translate_append_turn(out, turn, blocks);
-    }
-    collapse_single_text(out);
-    return CMX_OK;
+    cmx_err e = cmx_translate_messages(c, msgs, &message_writers, out, system);
+    if (e == CMX_OK)
+        collapse_single_text(out);
+    return e;
 }
 
 /* ---- tools ------------------------------------------------------------ */

@@ -260,3 +260,52 @@ cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_
     json_decref(completion);
     return e;
 }
+
+cmx_err cmx_translate_messages(cmx_translate_ctx *c, const json_t *msgs,
+                               const cmx_translate_message_writers *w, json_t *out, void *system)
+{
+    if (!json_is_array(msgs))
+        return cmx_translate_bad(c, "'messages' must be an array");
+    size_t mi;
+    const json_t *m;
+    json_array_foreach(msgs, mi, m)
+    {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (!role)
+            return cmx_translate_bad(c, "messages[%zu] has no 'role'", mi);
+        const json_t *content = json_object_get(m, "content");
+        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+            cmx_err e = w->system(c, content, mi, system);
+            if (e != CMX_OK)
+                return e;
+            continue;
+        }
+        json_t *blocks = json_array();
+        cmx_err e;
+        const char *turn = "user";
+        if (strcmp(role, "user") == 0) {
+            e = cmx_translate_content(c, content, mi, 1, w->parts, blocks);
+        } else if (strcmp(role, "assistant") == 0) {
+            turn = "assistant";
+            e = cmx_translate_content(c, content, mi, 0, w->parts, blocks);
+            if (e == CMX_OK)
+                e = w->tool_calls(c, json_object_get(m, "tool_calls"), mi, blocks);
+        } else if (strcmp(role, "tool") == 0) {
+            e = w->tool_result(c, m, mi, blocks);
+        } else {
+            e = cmx_translate_bad(
+                c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (%s)", mi, role,
+                cmx_translate_provider_name(c), c->provider_type);
+        }
+        if (e != CMX_OK) {
+            json_decref(blocks);
+            return e;
+        }
+        if (json_array_size(blocks) == 0) {
+            json_decref(blocks);
+            continue;
+        }
+        cmx_translate_append_turn(out, turn, blocks);
+    }
+    return CMX_OK;
+}

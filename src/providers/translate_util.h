@@ -85,6 +85,25 @@ typedef struct cmx_translate_part_writers {
 cmx_err cmx_translate_content(cmx_translate_ctx *c, const json_t *content, size_t mi, int images,
                               const cmx_translate_part_writers *w, json_t *blocks);
 
+/* How a provider writes the messages: their content parts, and the parts
+ * that have no common shape. */
+typedef struct cmx_translate_message_writers {
+    const cmx_translate_part_writers *parts;
+    /* The content of a system or developer message, added to `system`. */
+    cmx_err (*system)(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system);
+    /* An assistant message's tool_calls (may be NULL or null) as blocks. */
+    cmx_err (*tool_calls)(cmx_translate_ctx *c, const json_t *calls, size_t mi, json_t *blocks);
+    /* A tool message (its result) as blocks. */
+    cmx_err (*tool_result)(cmx_translate_ctx *c, const json_t *m, size_t mi, json_t *blocks);
+} cmx_translate_message_writers;
+
+/* OpenAI 'messages' as alternating user and assistant turns appended to
+ * `out`: system and developer messages go to w->system, tool results are
+ * user turns, turns with no content are left out (the translated APIs
+ * reject them), and consecutive turns of one role are merged. */
+cmx_err cmx_translate_messages(cmx_translate_ctx *c, const json_t *msgs,
+                               const cmx_translate_message_writers *w, json_t *out, void *system);
+
 /* Appends a turn {role, content: blocks} to `out`, merged into the previous
  * one when the role repeats (the translated APIs want roles to alternate).
  * Takes the reference to `blocks`. */
