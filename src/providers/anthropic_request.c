@@ -171,40 +171,23 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, cmx
 
 /* ---- tools ------------------------------------------------------------ */
 
+static json_t *write_tool(const char *name, const json_t *fn)
+{
+    json_t *tool = json_pack("{s:s}", "name", name);
+    const json_t *desc = json_object_get(fn, "description");
+    if (json_is_string(desc))
+        json_object_set(tool, "description", (json_t *)desc);
+    json_object_set_new(tool, "input_schema", cmx_translate_tool_schema(fn));
+    return tool;
+}
+
 static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
 {
     if (!json_is_array(tools))
         return cmx_translate_bad(c, "'tools' must be an array");
     json_t *out = json_array();
     json_object_set_new(req, "tools", out);
-    size_t i;
-    const json_t *t;
-    json_array_foreach(tools, i, t)
-    {
-        const char *type = json_string_value(json_object_get(t, "type"));
-        const json_t *fn = json_object_get(t, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        if (!type || strcmp(type, "function") != 0)
-            return cmx_translate_bad(
-                c,
-                "tools[%zu]: tool type '%.40s' is not supported by provider '%s' "
-                "(anthropic)",
-                i, type ? type : "(none)", cmx_translate_provider_name(c));
-        if (!name)
-            return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
-        json_t *tool = json_pack("{s:s}", "name", name);
-        const json_t *desc = json_object_get(fn, "description");
-        if (json_is_string(desc))
-            json_object_set(tool, "description", (json_t *)desc);
-        const json_t *params = json_object_get(fn, "parameters");
-        if (json_is_object(params))
-            json_object_set(tool, "input_schema", (json_t *)params);
-        else /* a function without parameters takes an empty object */
-            json_object_set_new(tool, "input_schema",
-                                json_pack("{s:s,s:{}}", "type", "object", "properties"));
-        json_array_append_new(out, tool);
-    }
-    return CMX_OK;
+    return cmx_translate_tools(c, tools, write_tool, out);
 }
 
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)

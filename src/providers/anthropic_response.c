@@ -15,16 +15,9 @@
 
 const char *cmx_anthropic_finish_reason(const char *stop_reason)
 {
-    if (!stop_reason)
-        return NULL;
-    if (strcmp(stop_reason, "max_tokens") == 0 ||
-        strcmp(stop_reason, "model_context_window_exceeded") == 0)
-        return "length";
-    if (strcmp(stop_reason, "tool_use") == 0)
-        return "tool_calls";
-    if (strcmp(stop_reason, "refusal") == 0)
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn and whatever comes next */
+    /* end_turn, stop_sequence and pause_turn are "stop" */
+    static const char *const content_filter[] = {"refusal", NULL};
+    return cmx_translate_finish_reason(stop_reason, content_filter);
 }
 
 static cmx_err protocol(cmx_error *err, const char *what)

@@ -153,37 +153,24 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, jso
 
 /* ---- tools ------------------------------------------------------------ */
 
+static json_t *write_tool(const char *name, const json_t *fn)
+{
+    json_t *spec = json_pack("{s:s}", "name", name);
+    const json_t *desc = json_object_get(fn, "description");
+    if (json_is_string(desc) && json_string_length(desc))
+        json_object_set(spec, "description", (json_t *)desc);
+    json_object_set_new(spec, "inputSchema",
+                        json_pack("{s:o}", "json", cmx_translate_tool_schema(fn)));
+    return json_pack("{s:o}", "toolSpec", spec);
+}
+
 static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *tool_config)
 {
     if (!json_is_array(tools))
         return cmx_translate_bad(c, "'tools' must be an array");
     json_t *out = json_array();
     json_object_set_new(tool_config, "tools", out);
-    size_t i;
-    const json_t *t;
-    json_array_foreach(tools, i, t)
-    {
-        const char *type = json_string_value(json_object_get(t, "type"));
-        const json_t *fn = json_object_get(t, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        if (!type || strcmp(type, "function") != 0)
-            return cmx_translate_bad(
-                c, "tools[%zu]: tool type '%.40s' is not supported by provider '%s' (bedrock)", i,
-                type ? type : "(none)", cmx_translate_provider_name(c));
-        if (!name)
-            return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
-        json_t *spec = json_pack("{s:s}", "name", name);
-        const json_t *desc = json_object_get(fn, "description");
-        if (json_is_string(desc) && json_string_length(desc))
-            json_object_set(spec, "description", (json_t *)desc);
-        const json_t *params = json_object_get(fn, "parameters");
-        json_t *schema = json_is_object(params)
-                             ? json_incref((json_t *)params)
-                             : json_pack("{s:s,s:{}}", "type", "object", "properties");
-        json_object_set_new(spec, "inputSchema", json_pack("{s:o}", "json", schema));
-        json_array_append_new(out, json_pack("{s:o}", "toolSpec", spec));
-    }
-    return CMX_OK;
+    return cmx_translate_tools(c, tools, write_tool, out);
 }
 
 /* "none" has no Converse form: without tools the model could not answer a

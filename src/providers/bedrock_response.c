@@ -17,17 +17,8 @@
 
 const char *cmx_bedrock_finish_reason(const char *stop_reason)
 {
-    if (!stop_reason)
-        return NULL;
-    if (strcmp(stop_reason, "max_tokens") == 0 ||
-        strcmp(stop_reason, "model_context_window_exceeded") == 0)
-        return "length";
-    if (strcmp(stop_reason, "tool_use") == 0)
-        return "tool_calls";
-    if (strcmp(stop_reason, "guardrail_intervened") == 0 ||
-        strcmp(stop_reason, "content_filtered") == 0)
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence and whatever comes next */
+    static const char *const content_filter[] = {"guardrail_intervened", "content_filtered", NULL};
+    return cmx_translate_finish_reason(stop_reason, content_filter);
 }
 
 static int type_is(const char *type, size_t len, const char *name)

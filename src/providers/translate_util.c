@@ -90,6 +90,52 @@ cmx_err cmx_translate_stop_list(cmx_translate_ctx *c, const json_t *v, json_t **
     return CMX_OK;
 }
 
+cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
+                            cmx_translate_tool_writer write, json_t *out)
+{
+    if (!json_is_array(tools))
+        return cmx_translate_bad(c, "'tools' must be an array");
+    size_t i;
+    const json_t *t;
+    json_array_foreach(tools, i, t)
+    {
+        const char *type = json_string_value(json_object_get(t, "type"));
+        const json_t *fn = json_object_get(t, "function");
+        const char *name = json_string_value(json_object_get(fn, "name"));
+        if (!type || strcmp(type, "function") != 0)
+            return cmx_translate_bad(
+                c, "tools[%zu]: tool type '%.40s' is not supported by provider '%s' (%s)", i,
+                type ? type : "(none)", cmx_translate_provider_name(c), c->provider_type);
+        if (!name)
+            return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
+        json_array_append_new(out, write(name, fn));
+    }
+    return CMX_OK;
+}
+
+json_t *cmx_translate_tool_schema(const json_t *function)
+{
+    const json_t *params = json_object_get(function, "parameters");
+    if (json_is_object(params))
+        return json_incref((json_t *)params);
+    return json_pack("{s:s,s:{}}", "type", "object", "properties");
+}
+
+const char *cmx_translate_finish_reason(const char *stop_reason, const char *const *content_filter)
+{
+    if (!stop_reason)
+        return NULL;
+    if (strcmp(stop_reason, "max_tokens") == 0 ||
+        strcmp(stop_reason, "model_context_window_exceeded") == 0)
+        return "length";
+    if (strcmp(stop_reason, "tool_use") == 0)
+        return "tool_calls";
+    for (size_t i = 0; content_filter && content_filter[i]; i++)
+        if (strcmp(stop_reason, content_filter[i]) == 0)
+            return "content_filter";
+    return "stop";
+}
+
 const char *cmx_translate_image_url(const json_t *part)
 {
     const json_t *iu = json_object_get(part, "image_url");

@@ -52,6 +52,27 @@ int cmx_translate_is_harmless_default(const char *key, const json_t *v);
  * *list is a new reference on success. */
 cmx_err cmx_translate_stop_list(cmx_translate_ctx *c, const json_t *v, json_t **list);
 
+/* A function tool in the provider's form, from its name and its OpenAI
+ * `function` object (description and parameters are the provider's to
+ * read).  Returns a new reference. */
+typedef json_t *(*cmx_translate_tool_writer)(const char *name, const json_t *function);
+
+/* OpenAI 'tools' appended to `out` through `write`: only function tools
+ * with a name are taken, anything else is a 400 naming it. */
+cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
+                            cmx_translate_tool_writer write, json_t *out);
+
+/* A function's parameters as a JSON schema: the parameters themselves, or
+ * an empty object schema when it takes none.  Returns a new reference. */
+json_t *cmx_translate_tool_schema(const json_t *function);
+
+/* An upstream stop reason as an OpenAI finish_reason: NULL for NULL,
+ * "length" for max_tokens and model_context_window_exceeded, "tool_calls"
+ * for tool_use, "content_filter" for the reasons listed in content_filter
+ * (NULL-terminated), "stop" for anything else (end_turn, stop_sequence and
+ * whatever comes next). */
+const char *cmx_translate_finish_reason(const char *stop_reason, const char *const *content_filter);
+
 /* The URL of an image_url content part (string or {url}); NULL if absent. */
 const char *cmx_translate_image_url(const json_t *part);
 
