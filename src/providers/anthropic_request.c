@@ -89,25 +89,15 @@ static cmx_err system_text(req_ctx *c, const json_t *content, size_t mi, cmx_buf
     return e;
 }
 
+static json_t *write_tool_use(const char *id, const char *name, json_t *input)
+{
+    return json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", name, "input",
+                     input);
+}
+
 static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_t *blocks)
 {
-    if (!calls || json_is_null(calls))
-        return CMX_OK;
-    if (!json_is_array(calls))
-        return cmx_translate_bad(c, "messages[%zu].tool_calls must be an array", mi);
-    size_t ti;
-    const json_t *call;
-    json_array_foreach(calls, ti, call)
-    {
-        const char *id, *name;
-        json_t *input;
-        cmx_err e = cmx_translate_tool_call(c, call, mi, ti, &id, &name, &input);
-        if (e != CMX_OK)
-            return e;
-        json_array_append_new(blocks, json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id,
-                                                "name", name, "input", input));
-    }
-    return CMX_OK;
+    return cmx_translate_tool_calls(c, calls, mi, write_tool_use, blocks);
 }
 
 static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t *blocks)

@@ -22,10 +22,7 @@ const char *cmx_anthropic_finish_reason(const char *stop_reason)
 
 static cmx_err protocol(cmx_error *err, const char *what)
 {
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "anthropic answered 200 with %s", what);
-    if (err)
-        err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    return cmx_translate_protocol_error(err, "anthropic", what);
 }
 
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,

@@ -67,10 +67,7 @@ cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *me
 
 static cmx_err protocol(cmx_error *err, const char *what)
 {
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "bedrock answered 200 with %s", what);
-    if (err)
-        err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    return cmx_translate_protocol_error(err, "bedrock", what);
 }
 
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,

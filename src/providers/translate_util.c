@@ -167,8 +167,10 @@ cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi)
                              mi, pi);
 }
 
-cmx_err cmx_translate_tool_call(cmx_translate_ctx *c, const json_t *call, size_t mi, size_t ti,
-                                const char **id, const char **name, json_t **input)
+/* One tool call taken apart: id, function name, and the arguments parsed
+ * into an object (*input, a new reference). */
+static cmx_err tool_call(cmx_translate_ctx *c, const json_t *call, size_t mi, size_t ti,
+                         const char **id, const char **name, json_t **input)
 {
     const json_t *fn = json_object_get(call, "function");
     const json_t *args = json_object_get(fn, "arguments");
@@ -238,6 +240,27 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, const json_t *content, size_
     return CMX_OK;
 }
 
+cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, const json_t *calls, size_t mi,
+                                 cmx_translate_tool_call_writer write, json_t *blocks)
+{
+    if (!calls || json_is_null(calls))
+        return CMX_OK;
+    if (!json_is_array(calls))
+        return cmx_translate_bad(c, "messages[%zu].tool_calls must be an array", mi);
+    size_t ti;
+    const json_t *call;
+    json_array_foreach(calls, ti, call)
+    {
+        const char *id, *name;
+        json_t *input;
+        cmx_err e = tool_call(c, call, mi, ti, &id, &name, &input);
+        if (e != CMX_OK)
+            return e;
+        json_array_append_new(blocks, write(id, name, input));
+    }
+    return CMX_OK;
+}
+
 void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks)
 {
     size_t n = json_array_size(out);
@@ -275,6 +298,14 @@ void cmx_translate_usage(const json_t *u, const char *input_key, const char *out
     out->completion_tokens = count(u, output_key);
     out->total_tokens = out->prompt_tokens + out->completion_tokens;
     out->cached_tokens = cache_read;
+}
+
+cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "%s answered 200 with %s", provider_type, what);
+    if (err)
+        err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
 cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_t created,

@@ -84,11 +84,17 @@ int cmx_translate_split_data_url(const char *url, const char **media, size_t *me
 /* The 400 for a data URL that split_data_url refused, at messages[mi].content[pi]. */
 cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
 
-/* An assistant tool call messages[mi].tool_calls[ti] taken apart: its id,
- * function name, and arguments parsed into an object (*input, a new
- * reference; empty arguments are an empty object).  A 400 when malformed. */
-cmx_err cmx_translate_tool_call(cmx_translate_ctx *c, const json_t *call, size_t mi, size_t ti,
-                                const char **id, const char **name, json_t **input);
+/* A tool call in the provider's form from its id, function name and
+ * arguments parsed into an object (the reference to `input` is taken).
+ * Returns a new reference. */
+typedef json_t *(*cmx_translate_tool_call_writer)(const char *id, const char *name, json_t *input);
+
+/* An assistant message's tool_calls (absent or null: none) appended to
+ * `blocks` through `write`.  Each needs an id and a function name; its
+ * arguments are a JSON object in a string (empty: an empty object).  A 400
+ * naming messages[mi].tool_calls[ti] when malformed. */
+cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, const json_t *calls, size_t mi,
+                                 cmx_translate_tool_call_writer write, json_t *blocks);
 
 /* How a provider writes the content parts it takes. */
 typedef struct cmx_translate_part_writers {
@@ -139,6 +145,10 @@ json_t *cmx_translate_completion_tool_call(const json_t *id, const json_t *name,
  * counts the cache reads and writes too (cache_write_key may be NULL). */
 void cmx_translate_usage(const json_t *u, const char *input_key, const char *output_key,
                          const char *cache_read_key, const char *cache_write_key, cmx_usage *out);
+
+/* The error for a 2xx answer that is not what the API promised: an
+ * upstream_protocol error "<provider_type> answered 200 with <what>". */
+cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what);
 
 /* A whole chat.completion appended to out: one choice whose message holds
  * `text` (when has_text or there are no calls; null otherwise) and `calls`
