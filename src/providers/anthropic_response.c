@@ -40,9 +40,8 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
         json_decref(msg);
         return protocol(err, "a body that is not a message (no id or content)");
     }
-    cmx_buf text = CMX_BUF_INIT;
-    int has_text = 0;
-    json_t *calls = json_array();
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
     size_t i;
     const json_t *b;
     json_array_foreach(content, i, b)
@@ -52,13 +51,10 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
             continue;
         if (strcmp(type, "text") == 0) {
             const json_t *t = json_object_get(b, "text");
-            cmx_buf_append(&text, json_string_value(t) ? json_string_value(t) : "",
-                           json_string_length(t));
-            has_text = 1;
+            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
         } else if (strcmp(type, "tool_use") == 0) {
-            json_array_append_new(calls, cmx_translate_completion_tool_call(
-                                             json_object_get(b, "id"), json_object_get(b, "name"),
-                                             json_object_get(b, "input")));
+            cmx_translate_answer_tool_call(&answer, json_object_get(b, "id"),
+                                           json_object_get(b, "name"), json_object_get(b, "input"));
         }
     }
     cmx_usage tokens;
@@ -66,12 +62,10 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
                         "cache_read_input_tokens", "cache_creation_input_tokens", &tokens);
     const char *finish =
         cmx_anthropic_finish_reason(json_string_value(json_object_get(msg, "stop_reason")));
-    cmx_err e = cmx_translate_write_completion(id, model, created, &text, has_text, calls, finish,
-                                               &tokens, out, err);
+    cmx_err e = cmx_translate_answer_write(&answer, id, model, created, finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(calls);
-    cmx_buf_free(&text);
+    cmx_translate_answer_free(&answer);
     json_decref(msg);
     return e;
 }

@@ -85,9 +85,8 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
         json_decref(doc);
         return protocol(err, "a body that is not a Converse answer (no output.message.content)");
     }
-    cmx_buf text = CMX_BUF_INIT;
-    int has_text = 0;
-    json_t *calls = json_array();
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
     size_t i;
     const json_t *b;
     json_array_foreach(content, i, b)
@@ -95,13 +94,11 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
         const json_t *t = json_object_get(b, "text");
         const json_t *use = json_object_get(b, "toolUse");
         if (json_is_string(t)) {
-            cmx_buf_append(&text, json_string_value(t), json_string_length(t));
-            has_text = 1;
+            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
         } else if (json_is_object(use)) {
-            json_array_append_new(
-                calls, cmx_translate_completion_tool_call(json_object_get(use, "toolUseId"),
-                                                          json_object_get(use, "name"),
-                                                          json_object_get(use, "input")));
+            cmx_translate_answer_tool_call(&answer, json_object_get(use, "toolUseId"),
+                                           json_object_get(use, "name"),
+                                           json_object_get(use, "input"));
         }
     }
     cmx_usage tokens;
@@ -109,12 +106,11 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
                         "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
     const char *finish =
         cmx_bedrock_finish_reason(json_string_value(json_object_get(doc, "stopReason")));
-    cmx_err e = cmx_translate_write_completion(id ? id : "", model ? model : "", created, &text,
-                                               has_text, calls, finish, &tokens, out, err);
+    cmx_err e = cmx_translate_answer_write(&answer, id ? id : "", model ? model : "", created,
+                                           finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(calls);
-    cmx_buf_free(&text);
+    cmx_translate_answer_free(&answer);
     json_decref(doc);
     return e;
 }

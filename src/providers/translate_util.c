@@ -273,16 +273,6 @@ void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks)
     json_array_append_new(out, json_pack("{s:s,s:o}", "role", role, "content", blocks));
 }
 
-json_t *cmx_translate_completion_tool_call(const json_t *id, const json_t *name,
-                                           const json_t *input)
-{
-    char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_t *call = json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id", id, "type", "function", "function",
-                             "name", name, "arguments", args ? args : "{}");
-    free(args);
-    return call;
-}
-
 static int64_t count(const json_t *usage, const char *key)
 {
     const json_t *v = key ? json_object_get(usage, key) : NULL;
@@ -308,19 +298,41 @@ cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, 
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
-cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_t created,
-                                       const cmx_buf *text, int has_text, const json_t *calls,
-                                       const char *finish_reason, const cmx_usage *tokens,
-                                       cmx_buf *out, cmx_error *err)
+void cmx_translate_answer_init(cmx_translate_answer *a)
+{
+    a->text = (cmx_buf)CMX_BUF_INIT;
+    a->has_text = 0;
+    a->calls = json_array();
+}
+
+void cmx_translate_answer_text(cmx_translate_answer *a, const char *text, size_t len)
+{
+    cmx_buf_append(&a->text, text ? text : "", len);
+    a->has_text = 1;
+}
+
+void cmx_translate_answer_tool_call(cmx_translate_answer *a, const json_t *id, const json_t *name,
+                                    const json_t *input)
+{
+    char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_array_append_new(a->calls,
+                          json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id", id, "type", "function",
+                                    "function", "name", name, "arguments", args ? args : "{}"));
+    free(args);
+}
+
+cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id, const char *model,
+                                   int64_t created, const char *finish_reason,
+                                   const cmx_usage *tokens, cmx_buf *out, cmx_error *err)
 {
     json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
+    if (a->has_text || json_array_size(a->calls) == 0)
         json_object_set_new(message, "content",
-                            json_stringn(text->data ? text->data : "", text->len));
+                            json_stringn(a->text.data ? a->text.data : "", a->text.len));
     else
         json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", (json_t *)calls);
+    if (json_array_size(a->calls))
+        json_object_set(message, "tool_calls", a->calls);
     json_object_set_new(message, "refusal", json_null());
     json_t *completion = json_pack(
         "{s:s,s:s,s:I,s:s?,s:[{s:i,s:o,s:n,s:s}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", id, "object",
@@ -336,6 +348,13 @@ cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_
     free(s);
     json_decref(completion);
     return e;
+}
+
+void cmx_translate_answer_free(cmx_translate_answer *a)
+{
+    cmx_buf_free(&a->text);
+    json_decref(a->calls);
+    a->calls = NULL;
 }
 
 cmx_err cmx_translate_messages(cmx_translate_ctx *c, const json_t *msgs,

@@ -136,11 +136,6 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, const json_t *msgs,
  * Takes the reference to `blocks`. */
 void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks);
 
-/* An OpenAI tool call of a chat.completion from the upstream's id, name and
- * input (the arguments are the input as compact JSON). */
-json_t *cmx_translate_completion_tool_call(const json_t *id, const json_t *name,
-                                           const json_t *input);
-
 /* Token counts under the given keys of an upstream usage object; the prompt
  * counts the cache reads and writes too (cache_write_key may be NULL). */
 void cmx_translate_usage(const json_t *u, const char *input_key, const char *output_key,
@@ -150,12 +145,26 @@ void cmx_translate_usage(const json_t *u, const char *input_key, const char *out
  * upstream_protocol error "<provider_type> answered 200 with <what>". */
 cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what);
 
-/* A whole chat.completion appended to out: one choice whose message holds
- * `text` (when has_text or there are no calls; null otherwise) and `calls`
- * (an array, may be empty).  `model` may be NULL (written as null). */
-cmx_err cmx_translate_write_completion(const char *id, const char *model, int64_t created,
-                                       const cmx_buf *text, int has_text, const json_t *calls,
-                                       const char *finish_reason, const cmx_usage *tokens,
-                                       cmx_buf *out, cmx_error *err);
+/* A chat.completion's one message, gathered from the upstream's content
+ * blocks in order: the text parts joined, and the tool calls. */
+typedef struct cmx_translate_answer {
+    cmx_buf text;
+    int has_text; /* a text block came (even an empty one) */
+    json_t *calls;
+} cmx_translate_answer;
+
+void cmx_translate_answer_init(cmx_translate_answer *a);
+void cmx_translate_answer_text(cmx_translate_answer *a, const char *text, size_t len);
+/* A tool call from the upstream's id, name and input (the arguments are
+ * the input as compact JSON; none: "{}"). */
+void cmx_translate_answer_tool_call(cmx_translate_answer *a, const json_t *id, const json_t *name,
+                                    const json_t *input);
+/* The whole chat.completion appended to out: content is the text when a
+ * text block came or there are no calls, null otherwise.  `model` may be
+ * NULL (written as null); a NULL finish_reason is written as "stop". */
+cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id, const char *model,
+                                   int64_t created, const char *finish_reason,
+                                   const cmx_usage *tokens, cmx_buf *out, cmx_error *err);
+void cmx_translate_answer_free(cmx_translate_answer *a);
 
 #endif
