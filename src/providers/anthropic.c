@@ -31,6 +31,7 @@
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/translating_attempt.h"
+#include "providers/upstream_headers.h"
 
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 
@@ -131,26 +132,12 @@ static size_t stream_events(const cmx_translating_attempt *base)
     return a->translator.events;
 }
 
-static double parse_seconds(cmx_slice v)
-{
-    char tmp[32];
-    if (v.len == 0 || v.len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, v.ptr, v.len);
-    tmp[v.len] = '\0';
-    char *end;
-    double x = strtod(tmp, &end);
-    while (*end == ' ')
-        end++;
-    return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
-}
-
 static void on_header(cmx_translating_attempt *a, const cmx_http_header *h)
 {
     if (cmx_slice_case_eq(h->name, "retry-after")) {
-        double secs = parse_seconds(h->value); /* the HTTP-date form is ignored */
-        if (secs > 0)
-            a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+        int64_t ms = cmx_header_retry_after_ms(h->value);
+        if (ms >= 0)
+            a->retry_after_ms = (uint32_t)ms;
     }
 }
 

@@ -5,6 +5,7 @@
  * inside on_done: finish() is the one way out, and nothing of the attempt is
  * touched after it. */
 #include "translating_attempt.h"
+#include "upstream_headers.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -86,17 +87,10 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
     a->status = status;
     for (size_t i = 0; i < n; i++) {
         const cmx_http_header *h = &headers[i];
-        if (cmx_slice_case_eq(h->name, "content-type")) {
-            size_t l = h->value.len < sizeof a->content_type - 1 ? h->value.len
-                                                                 : sizeof a->content_type - 1;
-            for (size_t k = 0; k < l; k++) {
-                char c = h->value.ptr[k];
-                a->content_type[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-            }
-            a->content_type[l] = '\0';
-        } else if (a->ops->header) {
+        if (cmx_slice_case_eq(h->name, "content-type"))
+            cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
+        else if (a->ops->header)
             a->ops->header(a, h);
-        }
     }
     if (status >= 200 && status < 300)
         a->content_type_ok = a->stream
