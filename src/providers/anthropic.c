@@ -31,7 +31,7 @@
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/translating_attempt.h"
-#include "providers/upstream_headers.h"
+#include "providers/upstream_answer.h"
 
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 

@@ -20,10 +20,8 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
-#include "providers/upstream_headers.h"
+#include "providers/upstream_answer.h"
 
-#define MAX_RESPONSE_BYTES (64u << 20)
-#define MAX_ERROR_BODY_BYTES (64u << 10)
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 
 struct cmx_openai_wire_attempt {
@@ -287,18 +285,11 @@ static void on_body(void *ctx, const char *data, size_t len)
         }
         return;
     }
-    size_t cap = ok2xx ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES;
-    if (a->body.len + len > cap) {
-        if (!ok2xx)
-            return; /* the start of an error body is enough to explain it */
+    cmx_error err;
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
         cmx_upstream_cancel(a->call);
-        cmx_error err;
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      MAX_RESPONSE_BYTES);
         finish(a, &err);
-        return;
     }
-    cmx_buf_append(&a->body, data, len);
 }
 
 /* Turns an upstream error answer into the router's error kinds. */

@@ -5,14 +5,11 @@
  * inside on_done: finish() is the one way out, and nothing of the attempt is
  * touched after it. */
 #include "translating_attempt.h"
-#include "upstream_headers.h"
+#include "upstream_answer.h"
 
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
-
-#define MAX_RESPONSE_BYTES (64u << 20)
-#define MAX_ERROR_BODY_BYTES (64u << 10)
 
 void cmx_translating_init(cmx_translating_attempt *a, const cmx_translating_ops *ops,
                           struct event_base *base, const cmx_attempt_sink *sink, int stream)
@@ -137,18 +134,11 @@ static void on_body(void *ctx, const char *data, size_t len)
         }
         return;
     }
-    size_t cap = ok2xx ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES;
-    if (a->body.len + len > cap) {
-        if (!ok2xx)
-            return; /* the start of an error body is enough to explain it */
+    cmx_error err;
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
         cmx_upstream_cancel(a->call);
-        cmx_error err;
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      MAX_RESPONSE_BYTES);
         finish(a, &err, NULL, NULL);
-        return;
     }
-    cmx_buf_append(&a->body, data, len);
 }
 
 static void complete_stream(cmx_translating_attempt *a)

@@ -1,6 +1,6 @@
-/* upstream_headers.c — content type and Retry-After as providers read them
- * (see upstream_headers.h). */
-#include "upstream_headers.h"
+/* upstream_answer.c — content type, Retry-After and capped bodies as the
+ * providers read them (see upstream_answer.h). */
+#include "upstream_answer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,4 +35,18 @@ int64_t cmx_header_retry_after_ms(cmx_slice v)
     if (!(secs > 0))
         return -1;
     return (int64_t)(uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+}
+
+int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx, cmx_error *err)
+{
+    size_t cap = ok2xx ? CMX_MAX_RESPONSE_BYTES : CMX_MAX_ERROR_BODY_BYTES;
+    if (body->len + len > cap) {
+        if (!ok2xx)
+            return 0; /* the start of an error body is enough to explain it */
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
+                      CMX_MAX_RESPONSE_BYTES);
+        return -1;
+    }
+    cmx_buf_append(body, data, len);
+    return 0;
 }
