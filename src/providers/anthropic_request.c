@@ -182,21 +182,13 @@ static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
 
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 {
+    const char *name;
+    const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *choice = NULL;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        const char *type = strcmp(s, "auto") == 0       ? "auto"
-                           : strcmp(s, "required") == 0 ? "any"
-                           : strcmp(s, "none") == 0     ? "none"
-                                                        : NULL;
-        if (type)
-            choice = json_pack("{s:s}", "type", type);
-    } else if (json_is_object(v)) {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(v, "function"), "name"));
-        if (name)
-            choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
-    }
+    if (name)
+        choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
+    else if (kind) /* Anthropic says "any" for "required" */
+        choice = json_pack("{s:s}", "type", strcmp(kind, "required") == 0 ? "any" : kind);
     if (!choice) {
         char shown[48];
         cmx_translate_show_value(v, shown, sizeof shown);

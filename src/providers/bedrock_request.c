@@ -166,21 +166,15 @@ static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *tool_confi
  * conversation that holds tool calls, so it is refused, not faked. */
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_config)
 {
+    const char *name;
+    const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *choice = NULL;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        if (strcmp(s, "auto") == 0)
-            choice = json_pack("{s:{}}", "auto");
-        else if (strcmp(s, "required") == 0)
-            choice = json_pack("{s:{}}", "any");
-        else if (strcmp(s, "none") == 0)
-            return cmx_translate_unsupported(c, "tool_choice", v);
-    } else if (json_is_object(v)) {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(v, "function"), "name"));
-        if (name)
-            choice = json_pack("{s:{s:s}}", "tool", "name", name);
-    }
+    if (name)
+        choice = json_pack("{s:{s:s}}", "tool", "name", name);
+    else if (kind && strcmp(kind, "none") == 0)
+        return cmx_translate_unsupported(c, "tool_choice", v);
+    else if (kind) /* Converse says "any" for "required" */
+        choice = json_pack("{s:{}}", strcmp(kind, "required") == 0 ? "any" : kind);
     if (!choice) {
         char shown[48];
         cmx_translate_show_value(v, shown, sizeof shown);

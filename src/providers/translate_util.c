@@ -113,6 +113,22 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
     return CMX_OK;
 }
 
+const char *cmx_translate_tool_choice(const json_t *v, const char **function)
+{
+    *function = NULL;
+    if (json_is_string(v)) {
+        static const char *const kinds[] = {"auto", "required", "none"};
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+            if (strcmp(json_string_value(v), kinds[i]) == 0)
+                return kinds[i];
+    } else if (json_is_object(v)) {
+        *function = json_string_value(json_object_get(json_object_get(v, "function"), "name"));
+        if (*function)
+            return "function";
+    }
+    return NULL;
+}
+
 json_t *cmx_translate_tool_schema(const json_t *function)
 {
     const json_t *params = json_object_get(function, "parameters");

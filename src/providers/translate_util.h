@@ -62,6 +62,11 @@ typedef json_t *(*cmx_translate_tool_writer)(const char *name, const json_t *fun
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
                             cmx_translate_tool_writer write, json_t *out);
 
+/* What an OpenAI 'tool_choice' asks for: "auto", "required", "none", or
+ * "function" with *function set to the function's name; NULL when it is
+ * none of those (the caller's 400 names what it takes). */
+const char *cmx_translate_tool_choice(const json_t *v, const char **function);
+
 /* A function's parameters as a JSON schema: the parameters themselves, or
  * an empty object schema when it takes none.  Returns a new reference. */
 json_t *cmx_translate_tool_schema(const json_t *function);
