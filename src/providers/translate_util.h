@@ -5,12 +5,14 @@
  * service's format, then reads that service's answer and writes a
  * chat.completion.  The formats differ, but the reading of the OpenAI side
  * does not: how a refused parameter is named in a 400, which parameter
- * values are harmless defaults, how a data URL or a tool call's arguments are
- * taken apart, how consecutive turns of one role merge, and how the final
- * chat.completion and its usage are written.  Those live here, once, so a
- * client sees the same messages whichever provider serves it.
+ * values are harmless defaults, how messages, content parts, tools,
+ * tool_choice and tool calls are walked and checked, how a data URL is taken
+ * apart, how consecutive turns of one role merge, and how the final
+ * chat.completion, its finish reason and its usage are written.  Those live
+ * here, once, so a client sees the same messages whichever provider serves
+ * it; the provider passes small writers for the shapes that are its own.
  *
- * Pure functions over jansson values: no I/O, no clock, no state. */
+ * Functions over jansson values: no I/O, no clock, no global state. */
 #ifndef CMX_PROVIDERS_TRANSLATE_UTIL_H
 #define CMX_PROVIDERS_TRANSLATE_UTIL_H
 
