@@ -1208,6 +1208,38 @@ static void routing_keys_load_with_their_defaults(void **state)
     cmx_config_diag_free(&d);
 }
 
+static void group_drop_unsupported_params_reaches_every_target(void **state)
+{
+    (void)state;
+    const char *yaml = MOCK_P "models:\n"
+                       "  lenient:\n"
+                       "    drop_unsupported_params: true\n"
+                       "    shadow: {provider: m}\n"
+                       "    targets: [{provider: m}, {provider: m, model: other}]\n"
+                       "  strict: {targets: [{provider: m}]}\n"
+                       "  short: [{provider: m}]\n";
+    cmx_config_diag d = {0};
+    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "drop.yaml", &d);
+    assert_non_null(c);
+    const cmx_model_group *l = cmx_config_find_model(c, "lenient", 7);
+    assert_true(l->drop_unsupported_params);
+    assert_true(l->targets[0].drop_unsupported_params);
+    assert_true(l->targets[1].drop_unsupported_params);
+    assert_true(l->shadow->drop_unsupported_params);
+    const cmx_model_group *s = cmx_config_find_model(c, "strict", 6);
+    assert_false(s->drop_unsupported_params);
+    assert_false(s->targets[0].drop_unsupported_params);
+    assert_false(cmx_config_find_model(c, "short", 5)->targets[0].drop_unsupported_params);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    const char *bad = MOCK_P "models:\n"
+                             "  g: {drop_unsupported_params: maybe, targets: [{provider: m}]}\n";
+    assert_null(cmx_config_load_string(bad, strlen(bad), "drop.yaml", &d));
+    assert_true(d.n_errors >= 1);
+    cmx_config_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1238,6 +1270,7 @@ int main(void)
         cmocka_unit_test(find_provider_by_name),
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
         cmocka_unit_test(routing_keys_load_with_their_defaults),
+        cmocka_unit_test(group_drop_unsupported_params_reaches_every_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
