@@ -38,7 +38,6 @@ const ENV = {
   ANTHROPIC_API_KEY: ANTHROPIC_KEY,
   AWS_ACCESS_KEY_ID: AWS.accessKeyId,
   AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey,
-  AWS_SESSION_TOKEN: '', // the emulator would refuse a token it did not issue
 };
 
 // Sets `key: value` in the block of provider `name` under the top-level
