@@ -256,7 +256,7 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         .provider_name = s->cfg->name,
         .model = target->model,
         .default_max_tokens = s->cfg->default_max_tokens,
-        .drop_unsupported = s->cfg->drop_unsupported_params,
+        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
     };
     if (cmx_anthropic_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
         CMX_OK)

@@ -306,7 +306,7 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     }
     cmx_bedrock_options opt = {
         .provider_name = s->cfg->name,
-        .drop_unsupported = s->cfg->drop_unsupported_params,
+        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
     };
     if (cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
         CMX_OK)
