@@ -137,7 +137,11 @@ static cmx_err add_web_identity(cmx_aws_credentials *c, const char *name, const 
     }
     if (cmx_url_parse(sts, &l->origin, err) != CMX_OK)
         return err->kind;
-    snprintf(l->path, sizeof l->path, "%s/", l->origin.path);
+    /* The URL's path (already without a trailing slash) plus "/". */
+    size_t plen = strnlen(l->origin.path, sizeof l->path - 2);
+    memcpy(l->path, l->origin.path, plen);
+    l->path[plen] = '/';
+    l->path[plen + 1] = '\0';
     l->role_arn = strdup(role);
     l->token_file = strdup(file);
     l->session_name = session ? strdup(session) : NULL;
