@@ -138,7 +138,9 @@ static cmx_err add_web_identity(cmx_aws_credentials *c, const char *name, const 
     if (cmx_url_parse(sts, &l->origin, err) != CMX_OK)
         return err->kind;
     /* The URL's path (already without a trailing slash) plus "/". */
-    size_t plen = strnlen(l->origin.path, sizeof l->path - 2);
+    size_t plen = strnlen(l->origin.path, sizeof l->origin.path);
+    if (plen > sizeof l->path - 2)
+        plen = sizeof l->path - 2;
     memcpy(l->path, l->origin.path, plen);
     l->path[plen] = '/';
     l->path[plen + 1] = '\0';
