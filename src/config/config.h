@@ -107,6 +107,7 @@ typedef struct cmx_provider_config {
     char *access_key_id;     /* bedrock: resolved secret */
     char *secret_access_key; /* bedrock: resolved secret */
     char *session_token;     /* bedrock: resolved secret or NULL */
+    int bedrock_invoke;      /* bedrock: `api: invoke`: anthropic.* models through InvokeModel */
     char *project;               /* vertex: Google Cloud project id (required) */
     char *location;              /* vertex: region or "global"; default "us-central1"; the
                                     endpoint (base_url) follows from it unless `endpoint_url` */

@@ -29,6 +29,7 @@
 
 #include "core/buf.h"
 #include "providers/bedrock.h"
+#include "providers/bedrock_invoke.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
 
@@ -67,6 +68,12 @@ typedef struct bedrock_attempt {
     int translator_ready;
     size_t chunks;
     cmx_error stream_err;
+    /* InvokeModel (bedrock_invoke.h): Claude in Messages bodies, embeddings */
+    int invoke;
+    cmx_bedrock_embed_family embed;
+    int base64;
+    int64_t header_tokens; /* x-amzn-bedrock-input-token-count, -1 when absent */
+    cmx_anthropic_stream claude_tr;
 } bedrock_attempt;
 
 static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -116,7 +123,9 @@ static void attempt_release(bedrock_attempt *a)
     if (a->decoder_ready)
         cmx_eventstream_decoder_free(&a->decoder);
     a->decoder_ready = 0;
-    if (a->translator_ready)
+    if (a->translator_ready && a->invoke)
+        cmx_anthropic_stream_free(&a->claude_tr);
+    else if (a->translator_ready)
         cmx_bedrock_stream_free(&a->translator);
     a->translator_ready = 0;
 }
@@ -128,6 +137,8 @@ static void finish(bedrock_attempt *a, const cmx_error *err, const cmx_usage *us
     cmx_usage u;
     if (usage)
         u = *usage;
+    else if (a->translator_ready && a->invoke)
+        cmx_anthropic_stream_usage(&a->claude_tr, &u);
     else if (a->translator_ready)
         cmx_bedrock_stream_usage(&a->translator, &u);
     else
@@ -177,6 +188,10 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
             copy_lower(a->content_type, sizeof a->content_type, h->value, 0);
         } else if (cmx_slice_case_eq(h->name, "x-amzn-errortype")) {
             copy_lower(a->error_type, sizeof a->error_type, h->value, 1);
+        } else if (cmx_slice_case_eq(h->name, "x-amzn-bedrock-input-token-count")) {
+            char tmp[24];
+            copy_lower(tmp, sizeof tmp, h->value, 0);
+            a->header_tokens = strtoll(tmp, NULL, 10);
         } else if (cmx_slice_case_eq(h->name, "retry-after")) {
             char tmp[16];
             copy_lower(tmp, sizeof tmp, h->value, 0);
@@ -212,6 +227,8 @@ static void emit_chunk(void *ctx, const char *json, size_t len)
 static cmx_err on_stream_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)
 {
     bedrock_attempt *a = ctx;
+    if (a->invoke)
+        return cmx_bedrock_invoke_stream_message(&a->claude_tr, msg, err);
     return cmx_bedrock_stream_message(&a->translator, msg, err);
 }
 
@@ -287,7 +304,15 @@ static void map_error_response(bedrock_attempt *a, cmx_error *err)
 static void complete_stream(bedrock_attempt *a)
 {
     cmx_error err;
-    if (!a->translator.stopped) {
+    if (a->invoke && !a->claude_tr.stopped) {
+        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream ended without message_stop after %zu events",
+                      a->claude_tr.events);
+        err.cause = CMX_CAUSE_PROTOCOL;
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (!a->invoke && !a->translator.stopped) {
         cmx_error_set(
             &err, CMX_ERR_UPSTREAM_PROTOCOL,
             "upstream stream ended without messageStop after %zu events%s", a->translator.events,
@@ -296,7 +321,8 @@ static void complete_stream(bedrock_attempt *a)
         finish(a, &err, NULL, NULL);
         return;
     }
-    cmx_bedrock_stream_finish(&a->translator);
+    if (!a->invoke)
+        cmx_bedrock_stream_finish(&a->translator);
     if (a->holding) {
         a->holding = 0;
         a->chunks++;
@@ -312,9 +338,16 @@ static void complete_whole(bedrock_attempt *a)
     cmx_buf out = CMX_BUF_INIT;
     cmx_usage usage;
     cmx_usage_init(&usage);
-    if (cmx_bedrock_translate_response(a->body.data ? a->body.data : "", a->body.len, a->id,
-                                       a->model, (int64_t)time(NULL), &out, &usage,
-                                       &err) != CMX_OK) {
+    const char *b = a->body.data ? a->body.data : "";
+    cmx_err rc = a->embed ? cmx_bedrock_embed_response(a->embed, b, a->body.len, a->model,
+                                                       a->base64, a->header_tokens, &out, &usage,
+                                                       &err)
+                 : a->invoke ? cmx_anthropic_translate_response(b, a->body.len, (int64_t)time(NULL),
+                                                                &out, &usage, &err)
+                             : cmx_bedrock_translate_response(b, a->body.len, a->id, a->model,
+                                                              (int64_t)time(NULL), &out, &usage,
+                                                              &err);
+    if (rc != CMX_OK) {
         err.upstream_status = a->status;
         cmx_buf_free(&out);
         finish(a, &err, NULL, NULL);
@@ -331,10 +364,11 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     cmx_error_clear(&err);
     if (uerr && uerr->kind != CMX_OK) {
         err = *uerr;
-        if (a->stream && a->translator_ready && a->translator.events > 0) {
+        size_t events = a->invoke ? a->claude_tr.events : a->translator.events;
+        if (a->stream && a->translator_ready && events > 0) {
             char m[sizeof err.message];
-            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s",
-                     a->translator.events, uerr->message);
+            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s", events,
+                     uerr->message);
             memcpy(err.message, m, sizeof m);
         }
         finish(a, &err, NULL, NULL);
@@ -377,14 +411,17 @@ static void *fail_later(bedrock_attempt *a, const cmx_error *why, cmx_error *err
 }
 
 /* The path and the signed header block for one request body. */
-static cmx_err sign_request(bedrock_state *s, const char *model, int stream, const cmx_buf *body,
-                            cmx_buf *path, cmx_buf *headers, cmx_error *err)
+static cmx_err sign_request(bedrock_state *s, const char *model, int stream, int invoke,
+                            const cmx_buf *body, cmx_buf *path, cmx_buf *headers, cmx_error *err)
 {
     const cmx_provider_config *cfg = s->cfg;
     cmx_buf_append_str(path, s->url.path);
     cmx_buf_append_str(path, "/model/");
     cmx_sigv4_uri_encode(path, model, strlen(model), 0);
-    cmx_buf_append_str(path, stream ? "/converse-stream" : "/converse");
+    if (invoke)
+        cmx_buf_append_str(path, stream ? "/invoke-with-response-stream" : "/invoke");
+    else
+        cmx_buf_append_str(path, stream ? "/converse-stream" : "/converse");
     char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
     if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
@@ -430,13 +467,21 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     a->stream = call->api == CMX_API_CHAT && call->scan->stream;
     a->model = target->model;
     snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
+    a->header_tokens = -1;
     cmx_error why;
     cmx_error_clear(&why);
     if (call->api != CMX_API_CHAT) {
-        cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
-                      "provider '%s' (bedrock) offers chat completions only, not embeddings",
-                      s->cfg->name);
-        return fail_later(a, &why, err);
+        a->embed = cmx_bedrock_embed_family_of(a->model);
+        a->invoke = 1;
+        if (!a->embed) {
+            cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
+                          "provider '%s' (bedrock) embeds with amazon.titan-embed-text-* and "
+                          "cohere.embed-* models only, not '%.80s'",
+                          s->cfg->name, a->model ? a->model : "");
+            return fail_later(a, &why, err);
+        }
+    } else {
+        a->invoke = s->cfg->bedrock_invoke && cmx_bedrock_is_anthropic(a->model);
     }
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
@@ -447,11 +492,17 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         .provider_name = s->cfg->name,
         .drop_unsupported = s->cfg->drop_unsupported_params,
     };
-    if (cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->request, &why) !=
-        CMX_OK)
+    cmx_err rc =
+        a->embed ? cmx_bedrock_embed_request(a->embed, call->body, call->body_len, &opt,
+                                             &a->request, &a->base64, &why)
+        : a->invoke
+            ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt,
+                                         s->cfg->default_max_tokens, &a->request, &why)
+            : cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->request, &why);
+    if (rc != CMX_OK)
         return fail_later(a, &why, err);
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
-    if (sign_request(s, a->model, a->stream, &a->request, &path, &headers, &why) != CMX_OK ||
+    if (sign_request(s, a->model, a->stream, a->invoke, &a->request, &path, &headers, &why) != CMX_OK ||
         !path.data || !headers.data) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
@@ -459,7 +510,11 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         cmx_buf_free(&headers);
         return fail_later(a, &why, err);
     }
-    if (a->stream) {
+    if (a->stream && a->invoke) {
+        cmx_anthropic_stream_init(&a->claude_tr, call->scan->include_usage, (int64_t)time(NULL),
+                                  emit_chunk, a);
+        a->translator_ready = 1;
+    } else if (a->stream) {
         cmx_bedrock_stream_init(&a->translator, a->id, a->model, call->scan->include_usage,
                                 (int64_t)time(NULL), emit_chunk, a);
         a->translator_ready = 1;
