@@ -339,14 +339,13 @@ static void complete_whole(bedrock_attempt *a)
     cmx_usage usage;
     cmx_usage_init(&usage);
     const char *b = a->body.data ? a->body.data : "";
-    cmx_err rc = a->embed ? cmx_bedrock_embed_response(a->embed, b, a->body.len, a->model,
-                                                       a->base64, a->header_tokens, &out, &usage,
-                                                       &err)
-                 : a->invoke ? cmx_anthropic_translate_response(b, a->body.len, (int64_t)time(NULL),
-                                                                &out, &usage, &err)
-                             : cmx_bedrock_translate_response(b, a->body.len, a->id, a->model,
-                                                              (int64_t)time(NULL), &out, &usage,
-                                                              &err);
+    cmx_err rc =
+        a->embed    ? cmx_bedrock_embed_response(a->embed, b, a->body.len, a->model, a->base64,
+                                                 a->header_tokens, &out, &usage, &err)
+        : a->invoke ? cmx_anthropic_translate_response(b, a->body.len, (int64_t)time(NULL), &out,
+                                                       &usage, &err)
+                    : cmx_bedrock_translate_response(b, a->body.len, a->id, a->model,
+                                                     (int64_t)time(NULL), &out, &usage, &err);
     if (rc != CMX_OK) {
         err.upstream_status = a->status;
         cmx_buf_free(&out);
@@ -502,7 +501,8 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     if (rc != CMX_OK)
         return fail_later(a, &why, err);
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
-    if (sign_request(s, a->model, a->stream, a->invoke, &a->request, &path, &headers, &why) != CMX_OK ||
+    if (sign_request(s, a->model, a->stream, a->invoke, &a->request, &path, &headers, &why) !=
+            CMX_OK ||
         !path.data || !headers.data) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");

@@ -121,8 +121,9 @@ cmx_err cmx_bedrock_embed_request(cmx_bedrock_embed_family family, const char *b
         }
     } else if (e == CMX_OK && family == CMX_BEDROCK_EMBED_COHERE) {
         if (dims && !opt->drop_unsupported)
-            e = bad(err, "parameter 'dimensions' is not supported by Cohere Embed on provider '%s' "
-                         "(bedrock)",
+            e = bad(err,
+                    "parameter 'dimensions' is not supported by Cohere Embed on provider '%s' "
+                    "(bedrock)",
                     name);
         else
             req = json_pack("{s:O,s:s}", "texts", texts, "input_type", "search_document");

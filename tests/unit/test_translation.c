@@ -378,11 +378,10 @@ static cmx_err vertex_claude_request(const char *body, size_t len, const json_t 
     return cmx_vertex_claude_request(body, len, &o, 4096, out, err);
 }
 
-
 /* ---- bedrock InvokeModel: Claude's Messages bodies, embeddings --------- */
 
-static cmx_err bedrock_invoke_request(const char *body, size_t len, const json_t *opt,
-                                      cmx_buf *out, cmx_error *err)
+static cmx_err bedrock_invoke_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                      cmx_error *err)
 {
     cmx_bedrock_options o = {
         .provider_name = opt_string(opt, "provider_name", "aws"),
@@ -427,8 +426,8 @@ static void append_base64(cmx_buf *out, const char *data, size_t len)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < len)
             v |= p[i + 2];
-        char q[4] = {abc[(v >> 18) & 63], abc[(v >> 12) & 63], i + 1 < len ? abc[(v >> 6) & 63] : '=',
-                     i + 2 < len ? abc[v & 63] : '='};
+        char q[4] = {abc[(v >> 18) & 63], abc[(v >> 12) & 63],
+                     i + 1 < len ? abc[(v >> 6) & 63] : '=', i + 2 < len ? abc[v & 63] : '='};
         cmx_buf_append(out, q, 4);
     }
 }
