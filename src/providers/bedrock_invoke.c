@@ -39,6 +39,13 @@ cmx_err cmx_bedrock_invoke_request(const char *body, size_t len, const cmx_bedro
     cmx_err e = cmx_anthropic_translate_request(body, len, &ao, &messages, err);
     if (e != CMX_OK) {
         cmx_buf_free(&messages);
+        /* the client configured a bedrock provider: name that, not the format */
+        char *at = err ? strstr(err->message, "' (anthropic)") : NULL;
+        if (at) {
+            const char *tail = at + strlen("' (anthropic)");
+            memmove(at + strlen("' (bedrock)"), tail, strlen(tail) + 1);
+            memcpy(at, "' (bedrock)", strlen("' (bedrock)"));
+        }
         return e;
     }
     json_t *req = json_loadb(messages.data, messages.len, JSON_PRESERVE_ORDER, NULL);

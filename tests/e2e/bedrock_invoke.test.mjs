@@ -150,6 +150,14 @@ describe('Claude through InvokeModel (api: invoke)', () => {
     assert.equal(finish, 'tool_calls');
   });
 
+  test('what Anthropic cannot do is a 400 naming the parameter and the bedrock provider; nothing is sent', async () => {
+    aws.resetStats();
+    const r = await httpRequest(`${gw.baseURL}/chat/completions`, { body: { ...chatBody('claude', 'x'), n: 2 } });
+    assert.equal(r.status, 400, r.body);
+    assert.match(assertOpenAIError(assert, r.body).message, /parameter 'n' \(2\) is not supported by provider 'aws-invoke' \(bedrock\)/);
+    assert.equal(aws.stats().total, 0);
+  });
+
   test('a throttlingException before any text fails over to the next target', async () => {
     const raw = await httpRequest(`${gw.baseURL}/chat/completions`, { body: { ...chatBody('early-throttle-to-gpt', 'early'), stream: true } });
     assert.equal(raw.status, 200);
