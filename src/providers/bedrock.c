@@ -15,6 +15,12 @@
  * until a second exists, so a stream that fails right after messageStart (a
  * throttlingException before any text) can still fail over.
  *
+ * InvokeModel (bedrock_invoke.h) is the other road in: with `api: invoke`
+ * an anthropic.* model gets Anthropic's Messages body at /invoke (or
+ * /invoke-with-response-stream) and the anthropic translators read the
+ * answer; embeddings always go that way (Titan, Cohere).  Signing, errors
+ * and the stream rules are the same.
+ *
  * Credentials are static for now (config or environment, read at load).
  * They are never put in a message: AWS's own error text is shown only for
  * kinds that cannot be about them. */

@@ -37,8 +37,7 @@ cmx_err cmx_bedrock_invoke_request(const char *body, size_t len, const cmx_bedro
 
 /* One InvokeModelWithResponseStream message: a `chunk` event is decoded and
  * handed to `s`; an exception message returns the kind it stands for (as in
- * Converse streams); anything else is CMX_ERR_UPSTREAM_PROTOCOL.  *events
- * counts the messages handled, for messages. */
+ * Converse streams); anything else is CMX_ERR_UPSTREAM_PROTOCOL. */
 cmx_err cmx_bedrock_invoke_stream_message(cmx_anthropic_stream *s,
                                           const cmx_eventstream_message *msg, cmx_error *err);
 
