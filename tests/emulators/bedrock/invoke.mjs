@@ -126,7 +126,9 @@ export function embedAnswer(model, body) {
     const dims = body.dimensions ?? 1024;
     if (![256, 512, 1024].includes(dims)) return { error: [400, 'ValidationException', 'Malformed input request: #/dimensions: 300 is not a valid enum value, please reformat your input and try again.'.replace('300', String(dims))] };
     const tokens = words(body.inputText).length;
-    return { body: { embedding: vectorFor(body.inputText, dims, body.normalize !== false), inputTextTokenCount: tokens }, inputTokens: tokens };
+    const embedding = vectorFor(body.inputText, dims, body.normalize !== false);
+    // v2 always answers embeddingsByType too, "float" at least
+    return { body: { embedding, inputTextTokenCount: tokens, embeddingsByType: { float: embedding } }, inputTokens: tokens };
   }
   if (/^amazon\.titan-embed-text-v1/.test(model)) {
     if (typeof body.inputText !== 'string') return { error: [400, 'ValidationException', 'Malformed input request: #: required key [inputText] not found, please reformat your input and try again.'] };
