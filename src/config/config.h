@@ -143,6 +143,8 @@ typedef struct cmx_target_config {
     uint64_t rpm;          /* requests per minute this deployment takes; 0 = no limit */
     uint64_t tpm;          /* tokens per minute; 0 = no limit */
     cmx_target_price price;
+    int drop_unsupported_params; /* the group's drop_unsupported_params, copied at load so a
+                                    translating provider sees it with the target it serves */
 } cmx_target_config;
 
 /* Strategy names as written in config; the router maps them to its own. */
@@ -203,6 +205,7 @@ typedef struct cmx_model_group {
     cmx_retry_settings retry;
     cmx_breaker_settings breaker;
     char *residency;       /* only targets whose provider has this tag; NULL: any */
+    int drop_unsupported_params; /* all targets drop what their provider cannot do; default 0 */
     cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
     cmx_cascade_config cascade;
     cmx_target_config *shadow; /* standby target mirrored to, or NULL */

@@ -20,6 +20,7 @@ static const char *const group_keys[] = {"targets",
                                          "retry",
                                          "breaker",
                                          "residency",
+                                         "drop_unsupported_params",
                                          "fallbacks",
                                          "context_window_fallbacks",
                                          "content_policy_fallbacks",
@@ -208,6 +209,7 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
                       "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
                       "or '-', got '%.40s'",
                       path, g->residency);
+    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &g->drop_unsupported_params);
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
                             fallback_keys[k]);
@@ -251,6 +253,7 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
             ctx->oom = 1;
         } else {
             load_target(ctx, g->shadow, sh, sub, g->name, shadow_keys);
+            g->shadow->drop_unsupported_params = g->drop_unsupported_params;
             g->shadow_percent = 100;
             cmx_cfg_double(ctx, sh, sub, "percent", 0, 100, &g->shadow_percent);
         }
@@ -355,6 +358,9 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
         char tpath[352];
         snprintf(tpath, sizeof tpath, "%s[%zu]", path, i);
         load_target(ctx, &g->targets[i], targets->items[i], tpath, name_node->text, target_keys);
+        /* Copied onto the target: providers get the target with every call, so
+         * the group's choice reaches them without a change to cmx_call. */
+        g->targets[i].drop_unsupported_params = g->drop_unsupported_params;
     }
 }
 

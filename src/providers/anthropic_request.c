@@ -13,6 +13,7 @@
  * translated, the ones it lacks are refused with their name (or dropped when
  * the provider is configured to), never passed on or ignored in silence. */
 #include "anthropic.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,108 +21,39 @@
 
 #define DEFAULT_MAX_TOKENS 4096
 
-typedef struct req_ctx {
-    const cmx_anthropic_options *opt;
-    cmx_error *err;
-} req_ctx;
-
-static const char *provider_name(const req_ctx *c)
-{
-    return c->opt->provider_name ? c->opt->provider_name : "anthropic";
-}
-
-static cmx_err bad(req_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(req_ctx *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(c->err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    if (c->err)
-        c->err->status = 400;
-    return CMX_ERR_BAD_REQUEST;
-}
-
-/* The value as a client wrote it, shortened for a message. */
-static void show_value(const json_t *v, char *out, size_t len)
-{
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        snprintf(out, len, "?");
-        return;
-    }
-    if (strlen(s) >= len && len > 4)
-        snprintf(out, len, "%.*s...", (int)(len - 4), s);
-    else
-        snprintf(out, len, "%s", s);
-    free(s);
-}
-
-/* An unsupported parameter: an error, or nothing when configured to drop. */
-static cmx_err unsupported(req_ctx *c, const char *name, const json_t *v)
-{
-    if (c->opt->drop_unsupported)
-        return CMX_OK;
-    char shown[48];
-    show_value(v, shown, sizeof shown);
-    return bad(c, "parameter '%s' (%s) is not supported by provider '%s' (anthropic)", name, shown,
-               provider_name(c));
-}
-
-static int is_zero_number(const json_t *v)
-{
-    return json_is_number(v) && json_number_value(v) == 0.0;
-}
+typedef cmx_translate_ctx req_ctx;
 
 /* ---- content ---------------------------------------------------------- */
 
-static int add_text_block(json_t *blocks, const char *text, size_t len)
+static void add_text_block(json_t *blocks, const char *text, size_t len)
 {
     if (len == 0) /* Anthropic rejects empty text blocks */
-        return 0;
-    return json_array_append_new(blocks,
-                                 json_pack("{s:s,s:s%}", "type", "text", "text", text, len));
-}
-
-/* "data:image/png;base64,AAAA" → media type and data; 0 on success. */
-static int split_data_url(const char *url, const char **media, size_t *media_len, const char **data)
-{
-    const char *p = url + 5;
-    const char *semi = strchr(p, ';');
-    const char *comma = strchr(p, ',');
-    if (!semi || !comma || semi > comma || strncmp(semi, ";base64,", 8) != 0)
-        return -1;
-    *media = p;
-    *media_len = (size_t)(semi - p);
-    *data = comma + 1;
-    return 0;
+        return;
+    json_array_append_new(blocks, json_pack("{s:s,s:s%}", "type", "text", "text", text, len));
 }
 
 static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi, json_t *blocks)
 {
-    const json_t *iu = json_object_get(part, "image_url");
-    const char *url =
-        json_is_string(iu) ? json_string_value(iu) : json_string_value(json_object_get(iu, "url"));
+    const char *url = cmx_translate_image_url(part);
     if (!url)
-        return bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi, pi);
+        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
+                                 pi);
     json_t *source;
     if (strncmp(url, "data:", 5) == 0) {
         const char *media, *data;
         size_t media_len;
-        if (split_data_url(url, &media, &media_len, &data) != 0)
-            return bad(c,
-                       "messages[%zu].content[%zu].image_url.url: a data URL must be "
-                       "data:<media type>;base64,<data>",
-                       mi, pi);
+        if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
+            return cmx_translate_bad_data_url(c, mi, pi);
         source = json_pack("{s:s,s:s%,s:s}", "type", "base64", "media_type", media, media_len,
                            "data", data);
     } else if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
         source = json_pack("{s:s,s:s}", "type", "url", "url", url);
     } else {
-        return bad(c,
-                   "messages[%zu].content[%zu].image_url.url must be an http(s) URL or a base64 "
-                   "data URL",
-                   mi, pi);
+        return cmx_translate_bad(
+            c,
+            "messages[%zu].content[%zu].image_url.url must be an http(s) URL or a base64 "
+            "data URL",
+            mi, pi);
     }
     if (!source || json_array_append_new(
                        blocks, json_pack("{s:s,s:o}", "type", "image", "source", source)) != 0)
@@ -129,43 +61,14 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
     return CMX_OK;
 }
 
+static const cmx_translate_part_writers part_writers = {add_text_block, image_block};
+
 /* Content that may be a string or an array of parts, as blocks.  Images
  * only where `images` is set (user messages). */
 static cmx_err content_blocks(req_ctx *c, const json_t *content, size_t mi, int images,
                               json_t *blocks)
 {
-    if (!content || json_is_null(content))
-        return CMX_OK;
-    if (json_is_string(content)) {
-        add_text_block(blocks, json_string_value(content), json_string_length(content));
-        return CMX_OK;
-    }
-    if (!json_is_array(content))
-        return bad(c, "messages[%zu].content must be a string or an array of parts", mi);
-    size_t pi;
-    const json_t *part;
-    json_array_foreach(content, pi, part)
-    {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        if (!type)
-            return bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
-        if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
-            const json_t *t = json_object_get(part, type);
-            if (!json_is_string(t))
-                return bad(c, "messages[%zu].content[%zu].%s must be a string", mi, pi, type);
-            add_text_block(blocks, json_string_value(t), json_string_length(t));
-        } else if (images && strcmp(type, "image_url") == 0) {
-            cmx_err e = image_block(c, part, mi, pi, blocks);
-            if (e != CMX_OK)
-                return e;
-        } else {
-            return bad(c,
-                       "messages[%zu].content[%zu]: content part type '%.40s' is not supported "
-                       "by provider '%s' (anthropic)",
-                       mi, pi, type, provider_name(c));
-        }
-    }
-    return CMX_OK;
+    return cmx_translate_content(c, content, mi, images, &part_writers, blocks);
 }
 
 /* Plain text of a system message, parts joined. */
@@ -186,52 +89,22 @@ static cmx_err system_text(req_ctx *c, const json_t *content, size_t mi, cmx_buf
     return e;
 }
 
+static json_t *write_tool_use(const char *id, const char *name, json_t *input)
+{
+    return json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", name, "input",
+                     input);
+}
+
 static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_t *blocks)
 {
-    if (!calls || json_is_null(calls))
-        return CMX_OK;
-    if (!json_is_array(calls))
-        return bad(c, "messages[%zu].tool_calls must be an array", mi);
-    size_t ti;
-    const json_t *call;
-    json_array_foreach(calls, ti, call)
-    {
-        const char *id = json_string_value(json_object_get(call, "id"));
-        const json_t *fn = json_object_get(call, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        const json_t *args = json_object_get(fn, "arguments");
-        if (!id || !name)
-            return bad(c, "messages[%zu].tool_calls[%zu] needs an 'id' and a 'function.name'", mi,
-                       ti);
-        json_t *input;
-        if (!args || json_is_null(args) || (json_is_string(args) && !json_string_length(args))) {
-            input = json_object();
-        } else if (json_is_string(args)) {
-            input = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
-            if (!json_is_object(input)) {
-                json_decref(input);
-                return bad(c,
-                           "messages[%zu].tool_calls[%zu].function.arguments must be a JSON "
-                           "object in a string",
-                           mi, ti);
-            }
-        } else if (json_is_object(args)) {
-            input = json_incref((json_t *)args);
-        } else {
-            return bad(c, "messages[%zu].tool_calls[%zu].function.arguments must be a string", mi,
-                       ti);
-        }
-        json_array_append_new(blocks, json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id,
-                                                "name", name, "input", input));
-    }
-    return CMX_OK;
+    return cmx_translate_tool_calls(c, calls, mi, write_tool_use, blocks);
 }
 
 static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t *blocks)
 {
     const char *id = json_string_value(json_object_get(m, "tool_call_id"));
     if (!id)
-        return bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
+        return cmx_translate_bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
     const json_t *content = json_object_get(m, "content");
     json_t *block = json_pack("{s:s,s:s}", "type", "tool_result", "tool_use_id", id);
     if (json_is_string(content)) {
@@ -250,19 +123,6 @@ static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t 
     return CMX_OK;
 }
 
-/* Appends a turn, merged into the previous one when the role repeats. */
-static void append_turn(json_t *out, const char *role, json_t *blocks)
-{
-    size_t n = json_array_size(out);
-    json_t *last = n ? json_array_get(out, n - 1) : NULL;
-    if (last && strcmp(json_string_value(json_object_get(last, "role")), role) == 0) {
-        json_array_extend(json_object_get(last, "content"), blocks);
-        json_decref(blocks);
-        return;
-    }
-    json_array_append_new(out, json_pack("{s:s,s:o}", "role", role, "content", blocks));
-}
-
 /* A turn that is one text block is written as a plain string, as people
  * write it and as the API's own examples do. */
 static void collapse_single_text(json_t *out)
@@ -279,115 +139,63 @@ static void collapse_single_text(json_t *out)
     }
 }
 
+static cmx_err add_system(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system)
+{
+    return system_text(c, content, mi, system);
+}
+
+static const cmx_translate_message_writers message_writers = {
+    &part_writers,
+    add_system,
+    tool_use_blocks,
+    tool_result_block,
+};
+
 static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, cmx_buf *system)
 {
-    if (!json_is_array(msgs))
-        return bad(c, "'messages' must be an array");
-    size_t mi;
-    const json_t *m;
-    json_array_foreach(msgs, mi, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role)
-            return bad(c, "messages[%zu] has no 'role'", mi);
-        const json_t *content = json_object_get(m, "content");
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            cmx_err e = system_text(c, content, mi, system);
-            if (e != CMX_OK)
-                return e;
-            continue;
-        }
-        json_t *blocks = json_array();
-        cmx_err e;
-        const char *turn = "user";
-        if (strcmp(role, "user") == 0) {
-            e = content_blocks(c, content, mi, 1, blocks);
-        } else if (strcmp(role, "assistant") == 0) {
-            turn = "assistant";
-            e = content_blocks(c, content, mi, 0, blocks);
-            if (e == CMX_OK)
-                e = tool_use_blocks(c, json_object_get(m, "tool_calls"), mi, blocks);
-        } else if (strcmp(role, "tool") == 0) {
-            e = tool_result_block(c, m, mi, blocks);
-        } else {
-            e = bad(c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (anthropic)",
-                    mi, role, provider_name(c));
-        }
-        if (e != CMX_OK) {
-            json_decref(blocks);
-            return e;
-        }
-        if (json_array_size(blocks) == 0) { /* nothing to say: Anthropic rejects empty turns */
-            json_decref(blocks);
-            continue;
-        }
-        append_turn(out, turn, blocks);
-    }
-    collapse_single_text(out);
-    return CMX_OK;
+    cmx_err e = cmx_translate_messages(c, msgs, &message_writers, out, system);
+    if (e == CMX_OK)
+        collapse_single_text(out);
+    return e;
 }
 
 /* ---- tools ------------------------------------------------------------ */
 
+static json_t *write_tool(const char *name, const json_t *fn)
+{
+    json_t *tool = json_pack("{s:s}", "name", name);
+    const json_t *desc = json_object_get(fn, "description");
+    if (json_is_string(desc))
+        json_object_set(tool, "description", (json_t *)desc);
+    json_object_set_new(tool, "input_schema", cmx_translate_tool_schema(fn));
+    return tool;
+}
+
 static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
 {
     if (!json_is_array(tools))
-        return bad(c, "'tools' must be an array");
+        return cmx_translate_bad(c, "'tools' must be an array");
     json_t *out = json_array();
     json_object_set_new(req, "tools", out);
-    size_t i;
-    const json_t *t;
-    json_array_foreach(tools, i, t)
-    {
-        const char *type = json_string_value(json_object_get(t, "type"));
-        const json_t *fn = json_object_get(t, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        if (!type || strcmp(type, "function") != 0)
-            return bad(c,
-                       "tools[%zu]: tool type '%.40s' is not supported by provider '%s' "
-                       "(anthropic)",
-                       i, type ? type : "(none)", provider_name(c));
-        if (!name)
-            return bad(c, "tools[%zu].function.name must be a string", i);
-        json_t *tool = json_pack("{s:s}", "name", name);
-        const json_t *desc = json_object_get(fn, "description");
-        if (json_is_string(desc))
-            json_object_set(tool, "description", (json_t *)desc);
-        const json_t *params = json_object_get(fn, "parameters");
-        if (json_is_object(params))
-            json_object_set(tool, "input_schema", (json_t *)params);
-        else /* a function without parameters takes an empty object */
-            json_object_set_new(tool, "input_schema",
-                                json_pack("{s:s,s:{}}", "type", "object", "properties"));
-        json_array_append_new(out, tool);
-    }
-    return CMX_OK;
+    return cmx_translate_tools(c, tools, write_tool, out);
 }
 
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 {
+    const char *name;
+    const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *choice = NULL;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        const char *type = strcmp(s, "auto") == 0       ? "auto"
-                           : strcmp(s, "required") == 0 ? "any"
-                           : strcmp(s, "none") == 0     ? "none"
-                                                        : NULL;
-        if (type)
-            choice = json_pack("{s:s}", "type", type);
-    } else if (json_is_object(v)) {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(v, "function"), "name"));
-        if (name)
-            choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
-    }
+    if (name)
+        choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
+    else if (kind) /* Anthropic says "any" for "required" */
+        choice = json_pack("{s:s}", "type", strcmp(kind, "required") == 0 ? "any" : kind);
     if (!choice) {
         char shown[48];
-        show_value(v, shown, sizeof shown);
-        return bad(c,
-                   "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                   "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                   shown);
+        cmx_translate_show_value(v, shown, sizeof shown);
+        return cmx_translate_bad(c,
+                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
+                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
+                                 shown);
     }
     json_object_set_new(req, "tool_choice", choice);
     return CMX_OK;
@@ -398,44 +206,18 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 static cmx_err read_max_tokens(req_ctx *c, const char *key, const json_t *v, json_int_t *out)
 {
     if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return bad(c, "'%s' must be a positive integer", key);
+        return cmx_translate_bad(c, "'%s' must be a positive integer", key);
     *out = json_integer_value(v);
     return CMX_OK;
 }
 
 static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *req)
 {
-    if (json_is_string(v)) {
-        json_object_set_new(req, "stop_sequences", json_pack("[O]", v));
-        return CMX_OK;
-    }
-    size_t i;
-    const json_t *s;
-    if (!json_is_array(v))
-        return bad(c, "'stop' must be a string or an array of strings");
-    json_array_foreach(v, i, s) if (!json_is_string(s)) return bad(
-        c, "'stop' must be a string or an array of strings");
-    json_object_set(req, "stop_sequences", (json_t *)v);
-    return CMX_OK;
-}
-
-/* Parameters whose default value Anthropic shares, so sending the default is
- * fine and anything else is unsupported. */
-static int is_harmless_default(const char *key, const json_t *v)
-{
-    if (strcmp(key, "n") == 0)
-        return json_is_integer(v) && json_integer_value(v) == 1;
-    if (strcmp(key, "logprobs") == 0 || strcmp(key, "store") == 0)
-        return json_is_false(v);
-    if (strcmp(key, "presence_penalty") == 0 || strcmp(key, "frequency_penalty") == 0)
-        return is_zero_number(v);
-    if (strcmp(key, "logit_bias") == 0)
-        return json_is_object(v) && json_object_size(v) == 0;
-    if (strcmp(key, "response_format") == 0) {
-        const char *t = json_string_value(json_object_get(v, "type"));
-        return t && strcmp(t, "text") == 0;
-    }
-    return 0;
+    json_t *list;
+    cmx_err e = cmx_translate_stop_list(c, v, &list);
+    if (e == CMX_OK)
+        json_object_set_new(req, "stop_sequences", list);
+    return e;
 }
 
 static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_int_t *max_tokens,
@@ -455,7 +237,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_in
             e = read_max_tokens(c, key, v, max_completion_tokens);
         else if (strcmp(key, "temperature") == 0 || strcmp(key, "top_p") == 0) {
             if (!json_is_number(v))
-                e = bad(c, "'%s' must be a number", key);
+                e = cmx_translate_bad(c, "'%s' must be a number", key);
             else
                 json_object_set(req, key, (json_t *)v);
         } else if (strcmp(key, "stream") == 0) {
@@ -472,8 +254,8 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_in
         else if (strcmp(key, "user") == 0) {
             if (json_is_string(v))
                 json_object_set_new(req, "metadata", json_pack("{s:O}", "user_id", v));
-        } else if (!is_harmless_default(key, v))
-            e = unsupported(c, key, v);
+        } else if (!cmx_translate_is_harmless_default(key, v))
+            e = cmx_translate_unsupported(c, key, v);
         if (e != CMX_OK)
             return e;
     }
@@ -484,12 +266,12 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
                                         const cmx_anthropic_options *opt, cmx_buf *out,
                                         cmx_error *err)
 {
-    req_ctx c = {opt, err};
+    req_ctx c = {err, opt->provider_name, "anthropic", opt->drop_unsupported};
     json_error_t jerr;
     json_t *in = json_loadb(body, len, 0, &jerr);
     if (!json_is_object(in)) {
         json_decref(in);
-        return bad(&c, "the request body must be a JSON object");
+        return cmx_translate_bad(&c, "the request body must be a JSON object");
     }
     const char *model = opt->model ? opt->model : json_string_value(json_object_get(in, "model"));
     json_t *req = json_object();
@@ -498,7 +280,7 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
     cmx_buf system = CMX_BUF_INIT;
     json_int_t max_tokens = 0, max_completion_tokens = 0;
     int no_parallel = 0;
-    cmx_err e = model ? CMX_OK : bad(&c, "missing required field 'model'");
+    cmx_err e = model ? CMX_OK : cmx_translate_bad(&c, "missing required field 'model'");
     if (e == CMX_OK)
         e = convert_params(&c, in, params, &max_tokens, &max_completion_tokens, &no_parallel);
     if (e == CMX_OK)

@@ -8,36 +8,21 @@
  * Anthropic counts apart, so the three input counts are added up and the
  * cache reads reported as prompt_tokens_details.cached_tokens. */
 #include "anthropic.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <string.h>
 
 const char *cmx_anthropic_finish_reason(const char *stop_reason)
 {
-    if (!stop_reason)
-        return NULL;
-    if (strcmp(stop_reason, "max_tokens") == 0 ||
-        strcmp(stop_reason, "model_context_window_exceeded") == 0)
-        return "length";
-    if (strcmp(stop_reason, "tool_use") == 0)
-        return "tool_calls";
-    if (strcmp(stop_reason, "refusal") == 0)
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn and whatever comes next */
-}
-
-static int64_t count(const json_t *usage, const char *key)
-{
-    const json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    /* end_turn, stop_sequence and pause_turn are "stop" */
+    static const char *const content_filter[] = {"refusal", NULL};
+    return cmx_translate_finish_reason(stop_reason, content_filter);
 }
 
 static cmx_err protocol(cmx_error *err, const char *what)
 {
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "anthropic answered 200 with %s", what);
-    if (err)
-        err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    return cmx_translate_protocol_error(err, "anthropic", what);
 }
 
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
@@ -55,9 +40,8 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
         json_decref(msg);
         return protocol(err, "a body that is not a message (no id or content)");
     }
-    cmx_buf text = CMX_BUF_INIT;
-    int has_text = 0;
-    json_t *calls = json_array();
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
     size_t i;
     const json_t *b;
     json_array_foreach(content, i, b)
@@ -67,56 +51,21 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
             continue;
         if (strcmp(type, "text") == 0) {
             const json_t *t = json_object_get(b, "text");
-            cmx_buf_append(&text, json_string_value(t) ? json_string_value(t) : "",
-                           json_string_length(t));
-            has_text = 1;
+            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
         } else if (strcmp(type, "tool_use") == 0) {
-            const json_t *input = json_object_get(b, "input");
-            char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            json_array_append_new(calls, json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id",
-                                                   json_object_get(b, "id"), "type", "function",
-                                                   "function", "name", json_object_get(b, "name"),
-                                                   "arguments", args ? args : "{}"));
-            free(args);
+            cmx_translate_answer_tool_call(&answer, json_object_get(b, "id"),
+                                           json_object_get(b, "name"), json_object_get(b, "input"));
         }
     }
-    const json_t *u = json_object_get(msg, "usage");
     cmx_usage tokens;
-    cmx_usage_init(&tokens);
-    int64_t cache_read = count(u, "cache_read_input_tokens");
-    tokens.prompt_tokens =
-        count(u, "input_tokens") + cache_read + count(u, "cache_creation_input_tokens");
-    tokens.completion_tokens = count(u, "output_tokens");
-    tokens.total_tokens = tokens.prompt_tokens + tokens.completion_tokens;
-    tokens.cached_tokens = cache_read;
-
-    json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
-        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
-    else
-        json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", calls);
-    json_object_set_new(message, "refusal", json_null());
+    cmx_translate_usage(json_object_get(msg, "usage"), "input_tokens", "output_tokens",
+                        "cache_read_input_tokens", "cache_creation_input_tokens", &tokens);
     const char *finish =
         cmx_anthropic_finish_reason(json_string_value(json_object_get(msg, "stop_reason")));
-    json_t *completion = json_pack(
-        "{s:s,s:s,s:I,s:s?,s:[{s:i,s:o,s:n,s:s?}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", id, "object",
-        "chat.completion", "created", (json_int_t)created, "model", model, "choices", "index", 0,
-        "message", message, "logprobs", "finish_reason", finish ? finish : "stop", "usage",
-        "prompt_tokens", (json_int_t)tokens.prompt_tokens, "completion_tokens",
-        (json_int_t)tokens.completion_tokens, "total_tokens", (json_int_t)tokens.total_tokens,
-        "prompt_tokens_details", "cached_tokens", (json_int_t)cache_read);
-    cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    cmx_err e = cmx_translate_answer_write(&answer, id, model, created, finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(completion);
-    json_decref(calls);
-    cmx_buf_free(&text);
+    cmx_translate_answer_free(&answer);
     json_decref(msg);
     return e;
 }

@@ -9,9 +9,10 @@
  * message_delta carries the stop reason (the finish chunk) and the final
  * output count; message_stop is the only proof that the answer is complete.
  *
- * Events are parsed with jansson; chunks are written by hand into one
- * scratch buffer, since they are small and there are many. */
+ * Events are parsed with jansson; the chunks are written by chunk_emit.c,
+ * the same for every translating provider. */
 #include "anthropic.h"
+#include "chunk_emit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -54,47 +55,10 @@ static cmx_err fail(cmx_anthropic_stream *s, cmx_error *err, const char *what)
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
-static void put_string(cmx_buf *b, const char *str, size_t len)
+/* Where this stream's chunks go, and what each repeats. */
+static cmx_chunk_writer writer(cmx_anthropic_stream *s)
 {
-    cmx_buf_append(b, "\"", 1);
-    cmx_buf_append_json_escaped(b, str, len);
-    cmx_buf_append(b, "\"", 1);
-}
-
-/* Writes the chunk's head, up to where the choices (or delta) go. */
-static void chunk_head(cmx_anthropic_stream *s, int with_choice)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_reset(b);
-    cmx_buf_append_str(b, "{\"id\":");
-    put_string(b, s->id, strlen(s->id));
-    cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-                   (long long)s->created);
-    put_string(b, s->model, strlen(s->model));
-    cmx_buf_append_str(b,
-                       with_choice ? ",\"choices\":[{\"index\":0,\"delta\":" : ",\"choices\":[]");
-}
-
-/* Closes a chunk whose delta was written and hands it on. */
-static void chunk_emit(cmx_anthropic_stream *s, const char *finish_reason)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":");
-    if (finish_reason)
-        put_string(b, finish_reason, strlen(finish_reason));
-    else
-        cmx_buf_append_str(b, "null");
-    cmx_buf_append_str(b, "}]}");
-    s->emit(s->ctx, b->data, b->len);
-}
-
-static void emit_content(cmx_anthropic_stream *s, const char *text, size_t len)
-{
-    chunk_head(s, 1);
-    cmx_buf_append_str(&s->chunk, "{\"content\":");
-    put_string(&s->chunk, text, len);
-    cmx_buf_append_str(&s->chunk, "}");
-    chunk_emit(s, NULL);
+    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
 }
 
 static void copy_field(char *dst, size_t cap, const json_t *v)
@@ -123,9 +87,8 @@ static void on_message_start(cmx_anthropic_stream *s, const json_t *ev)
     copy_field(s->model, sizeof s->model, json_object_get(msg, "model"));
     read_usage(s, json_object_get(msg, "usage"));
     s->started = 1;
-    chunk_head(s, 1);
-    cmx_buf_append_str(&s->chunk, "{\"role\":\"assistant\",\"content\":\"\"}");
-    chunk_emit(s, NULL);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_role(&w);
 }
 
 static void on_block_start(cmx_anthropic_stream *s, const json_t *ev)
@@ -134,22 +97,17 @@ static void on_block_start(cmx_anthropic_stream *s, const json_t *ev)
     const char *type = json_string_value(json_object_get(block, "type"));
     s->block_index = (long)json_integer_value(json_object_get(ev, "index"));
     s->block_is_tool = type && strcmp(type, "tool_use") == 0;
+    cmx_chunk_writer w = writer(s);
     if (s->block_is_tool) {
         const json_t *id = json_object_get(block, "id");
         const json_t *name = json_object_get(block, "name");
-        chunk_head(s, 1);
-        cmx_buf *b = &s->chunk;
-        cmx_buf_printf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":", s->tool_calls++);
-        put_string(b, json_string_value(id) ? json_string_value(id) : "", json_string_length(id));
-        cmx_buf_append_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
-        put_string(b, json_string_value(name) ? json_string_value(name) : "",
-                   json_string_length(name));
-        cmx_buf_append_str(b, ",\"arguments\":\"\"}}]}");
-        chunk_emit(s, NULL);
+        cmx_chunk_tool_call_start(&w, s->tool_calls++, json_string_value(id),
+                                  json_string_length(id), json_string_value(name),
+                                  json_string_length(name));
     } else if (type && strcmp(type, "text") == 0) {
         const json_t *text = json_object_get(block, "text");
         if (json_string_length(text))
-            emit_content(s, json_string_value(text), json_string_length(text));
+            cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
     }
 }
 
@@ -159,20 +117,17 @@ static void on_block_delta(cmx_anthropic_stream *s, const json_t *ev)
     const char *type = json_string_value(json_object_get(delta, "type"));
     if (!type)
         return;
+    cmx_chunk_writer w = writer(s);
     if (strcmp(type, "text_delta") == 0) {
         const json_t *text = json_object_get(delta, "text");
         if (json_string_length(text))
-            emit_content(s, json_string_value(text), json_string_length(text));
+            cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
     } else if (strcmp(type, "input_json_delta") == 0 && s->block_is_tool) {
         const json_t *part = json_object_get(delta, "partial_json");
         if (!json_string_length(part))
             return;
-        chunk_head(s, 1);
-        cmx_buf_printf(&s->chunk, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
-                       s->tool_calls - 1);
-        put_string(&s->chunk, json_string_value(part), json_string_length(part));
-        cmx_buf_append_str(&s->chunk, "}}]}");
-        chunk_emit(s, NULL);
+        cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, json_string_value(part),
+                                      json_string_length(part));
     }
     /* thinking, signature and citations deltas have no place in a chunk */
 }
@@ -185,9 +140,8 @@ static void on_message_delta(cmx_anthropic_stream *s, const json_t *ev)
     const char *finish = cmx_anthropic_finish_reason(stop);
     if (!finish)
         return;
-    chunk_head(s, 1);
-    cmx_buf_append_str(&s->chunk, "{}");
-    chunk_emit(s, finish);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_finish(&w, finish);
 }
 
 static void on_message_stop(cmx_anthropic_stream *s)
@@ -197,13 +151,8 @@ static void on_message_stop(cmx_anthropic_stream *s)
         return;
     cmx_usage u;
     cmx_anthropic_stream_usage(s, &u);
-    chunk_head(s, 0);
-    cmx_buf_printf(&s->chunk,
-                   ",\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                   "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
-                   (long long)u.prompt_tokens, (long long)u.completion_tokens,
-                   (long long)u.total_tokens, (long long)u.cached_tokens);
-    s->emit(s->ctx, s->chunk.data, s->chunk.len);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_usage(&w, &u);
 }
 
 /* An `error` event: the stream failed upstream after it started. */

@@ -11,15 +11,16 @@
  * stream is binary event-stream framing (eventstream.h), complete only after
  * messageStop, and an exception message inside it ends the attempt.
  *
- * As in the anthropic provider, the first chunk (the role) is held back
- * until a second exists, so a stream that fails right after messageStart (a
- * throttlingException before any text) can still fail over.
- *
  * InvokeModel (bedrock_invoke.h) is the other road in: with `api: invoke`
  * an anthropic.* model gets Anthropic's Messages body at /invoke (or
  * /invoke-with-response-stream) and the anthropic translators read the
  * answer; embeddings always go that way (Titan, Cohere).  Signing, errors
- * and the stream rules are the same.
+ * and the stream rules are the same; the hooks here only pick the road.
+ *
+ * The attempt's plumbing is shared with the other translating providers
+ * (translating_attempt.c): as there, the first chunk (the role) is held back
+ * until a second exists, so a stream that fails right after messageStart (a
+ * throttlingException before any text) can still fail over.
  *
  * Credentials are static for now (config or environment, read at load).
  * They are never put in a message: AWS's own error text is shown only for
@@ -38,9 +39,7 @@
 #include "providers/bedrock_invoke.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
-
-#define MAX_RESPONSE_BYTES (64u << 20)
-#define MAX_ERROR_BODY_BYTES (64u << 10)
+#include "providers/translating_attempt.h"
 
 typedef struct bedrock_state {
     const cmx_provider_config *cfg;
@@ -51,29 +50,15 @@ typedef struct bedrock_state {
 } bedrock_state;
 
 typedef struct bedrock_attempt {
+    cmx_translating_attempt base; /* first: the shared plumbing */
     bedrock_state *state;
-    cmx_upstream_call *call;
-    struct event *deferred;
-    cmx_error deferred_err;
-    cmx_attempt_sink sink;
-    int stream;
-    int status;
-    int content_type_ok;
-    char content_type[64];
     char error_type[96]; /* x-amzn-ErrorType, up to its ':' */
-    uint32_t retry_after_ms;
     char id[160];
     const char *model;
-    cmx_buf request;
-    cmx_buf body;
-    cmx_buf held;
-    int holding;
     cmx_eventstream_decoder decoder;
     int decoder_ready;
     cmx_bedrock_stream translator;
     int translator_ready;
-    size_t chunks;
-    cmx_error stream_err;
     /* InvokeModel (bedrock_invoke.h): Claude in Messages bodies, embeddings */
     int invoke;
     cmx_bedrock_embed_family embed;
@@ -117,15 +102,11 @@ static void bedrock_destroy(void *state)
     free(state);
 }
 
-static void attempt_release(bedrock_attempt *a)
+/* ---- the attempt's provider part (see translating_attempt.h) -------- */
+
+static void attempt_release(cmx_translating_attempt *base)
 {
-    if (a->deferred) {
-        event_free(a->deferred);
-        a->deferred = NULL;
-    }
-    cmx_buf_free(&a->request);
-    cmx_buf_free(&a->body);
-    cmx_buf_free(&a->held);
+    bedrock_attempt *a = (bedrock_attempt *)base;
     if (a->decoder_ready)
         cmx_eventstream_decoder_free(&a->decoder);
     a->decoder_ready = 0;
@@ -136,41 +117,24 @@ static void attempt_release(bedrock_attempt *a)
     a->translator_ready = 0;
 }
 
-static void finish(bedrock_attempt *a, const cmx_error *err, const cmx_usage *usage,
-                   cmx_buf *answer)
+static void stream_usage(const cmx_translating_attempt *base, cmx_usage *u)
 {
-    cmx_attempt_sink sink = a->sink;
-    cmx_usage u;
-    if (usage)
-        u = *usage;
-    else if (a->translator_ready && a->invoke)
-        cmx_anthropic_stream_usage(&a->claude_tr, &u);
+    const bedrock_attempt *a = (const bedrock_attempt *)base;
+    if (a->translator_ready && a->invoke)
+        cmx_anthropic_stream_usage(&a->claude_tr, u);
     else if (a->translator_ready)
-        cmx_bedrock_stream_usage(&a->translator, &u);
+        cmx_bedrock_stream_usage(&a->translator, u);
     else
-        cmx_usage_init(&u);
-    cmx_buf body = CMX_BUF_INIT;
-    if (answer) {
-        body = *answer;
-        *answer = (cmx_buf)CMX_BUF_INIT;
-    }
-    attempt_release(a);
-    int deliver = answer && (!err || err->kind == CMX_OK);
-    sink.on_done(sink.ctx, err, &u, deliver ? (body.data ? body.data : "") : NULL,
-                 deliver ? body.len : 0);
-    cmx_buf_free(&body);
+        cmx_usage_init(u);
 }
 
-static void on_deferred(evutil_socket_t fd, short what, void *ctx)
+static size_t stream_events(const cmx_translating_attempt *base)
 {
-    (void)fd;
-    (void)what;
-    bedrock_attempt *a = ctx;
-    cmx_error err = a->deferred_err;
-    finish(a, &err, NULL, NULL);
+    const bedrock_attempt *a = (const bedrock_attempt *)base;
+    if (!a->translator_ready)
+        return 0;
+    return a->invoke ? a->claude_tr.events : a->translator.events;
 }
-
-/* ---- upstream callbacks ----------------------------------------------- */
 
 static void copy_lower(char *dst, size_t cap, cmx_slice v, int stop_at_colon)
 {
@@ -184,50 +148,22 @@ static void copy_lower(char *dst, size_t cap, cmx_slice v, int stop_at_colon)
     dst[k] = '\0';
 }
 
-static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
+static void on_header(cmx_translating_attempt *base, const cmx_http_header *h)
 {
-    bedrock_attempt *a = ctx;
-    a->status = status;
-    for (size_t i = 0; i < n; i++) {
-        const cmx_http_header *h = &headers[i];
-        if (cmx_slice_case_eq(h->name, "content-type")) {
-            copy_lower(a->content_type, sizeof a->content_type, h->value, 0);
-        } else if (cmx_slice_case_eq(h->name, "x-amzn-errortype")) {
-            copy_lower(a->error_type, sizeof a->error_type, h->value, 1);
-        } else if (cmx_slice_case_eq(h->name, "x-amzn-bedrock-input-token-count")) {
-            char tmp[24];
-            copy_lower(tmp, sizeof tmp, h->value, 0);
-            a->header_tokens = strtoll(tmp, NULL, 10);
-        } else if (cmx_slice_case_eq(h->name, "retry-after")) {
-            char tmp[16];
-            copy_lower(tmp, sizeof tmp, h->value, 0);
-            long secs = strtol(tmp, NULL, 10);
-            if (secs > 0)
-                a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
-        }
+    bedrock_attempt *a = (bedrock_attempt *)base;
+    if (cmx_slice_case_eq(h->name, "x-amzn-errortype")) {
+        copy_lower(a->error_type, sizeof a->error_type, h->value, 1);
+    } else if (cmx_slice_case_eq(h->name, "retry-after")) {
+        char tmp[16];
+        copy_lower(tmp, sizeof tmp, h->value, 0);
+        long secs = strtol(tmp, NULL, 10);
+        if (secs > 0)
+            base->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+    } else if (cmx_slice_case_eq(h->name, "x-amzn-bedrock-input-token-count")) {
+        char tmp[24];
+        copy_lower(tmp, sizeof tmp, h->value, 0);
+        a->header_tokens = strtoll(tmp, NULL, 10);
     }
-    if (status >= 200 && status < 300)
-        a->content_type_ok =
-            a->stream ? strstr(a->content_type, "application/vnd.amazon.eventstream") != NULL
-                      : strstr(a->content_type, "json") != NULL;
-}
-
-static void emit_chunk(void *ctx, const char *json, size_t len)
-{
-    bedrock_attempt *a = ctx;
-    if (a->chunks == 0 && !a->holding) {
-        cmx_buf_reset(&a->held);
-        cmx_buf_append(&a->held, json, len);
-        a->holding = 1;
-        return;
-    }
-    if (a->holding) {
-        a->holding = 0;
-        a->chunks++;
-        a->sink.on_chunk(a->sink.ctx, a->held.data, a->held.len);
-    }
-    a->chunks++;
-    a->sink.on_chunk(a->sink.ctx, json, len);
 }
 
 static cmx_err on_stream_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)
@@ -238,45 +174,66 @@ static cmx_err on_stream_message(void *ctx, const cmx_eventstream_message *msg, 
     return cmx_bedrock_stream_message(&a->translator, msg, err);
 }
 
-static void on_body(void *ctx, const char *data, size_t len)
+static int feed_stream(cmx_translating_attempt *base, const char *data, size_t len)
 {
-    bedrock_attempt *a = ctx;
-    int ok2xx = a->status >= 200 && a->status < 300;
-    if (ok2xx && a->stream && a->content_type_ok) {
-        if (!a->decoder_ready) {
-            cmx_eventstream_decoder_init(&a->decoder, on_stream_message, a);
-            a->decoder_ready = 1;
-        }
-        cmx_error_clear(&a->stream_err);
-        if (cmx_eventstream_feed(&a->decoder, data, len, &a->stream_err) != CMX_OK) {
-            cmx_upstream_cancel(a->call);
-            cmx_error err = a->stream_err;
-            if (err.kind == CMX_ERR_UPSTREAM_PROTOCOL)
-                err.cause = CMX_CAUSE_PROTOCOL;
-            finish(a, &err, NULL, NULL);
-        }
-        return;
+    bedrock_attempt *a = (bedrock_attempt *)base;
+    if (!a->decoder_ready) {
+        cmx_eventstream_decoder_init(&a->decoder, on_stream_message, a);
+        a->decoder_ready = 1;
     }
-    size_t cap = ok2xx ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES;
-    if (a->body.len + len > cap) {
-        if (!ok2xx)
-            return;
-        cmx_upstream_cancel(a->call);
-        cmx_error err;
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      MAX_RESPONSE_BYTES);
-        finish(a, &err, NULL, NULL);
-        return;
+    cmx_error_clear(&base->stream_err);
+    if (cmx_eventstream_feed(&a->decoder, data, len, &base->stream_err) == CMX_OK)
+        return 0;
+    if (base->stream_err.kind == CMX_ERR_UPSTREAM_PROTOCOL)
+        base->stream_err.cause = CMX_CAUSE_PROTOCOL;
+    return 1;
+}
+
+static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
+{
+    bedrock_attempt *a = (bedrock_attempt *)base;
+    if (a->invoke) {
+        if (a->claude_tr.stopped)
+            return CMX_OK;
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream ended without message_stop after %zu events",
+                      a->claude_tr.events);
+        err->cause = CMX_CAUSE_PROTOCOL;
+        return CMX_ERR_UPSTREAM_PROTOCOL;
     }
-    cmx_buf_append(&a->body, data, len);
+    if (!a->translator.stopped) {
+        cmx_error_set(
+            err, CMX_ERR_UPSTREAM_PROTOCOL,
+            "upstream stream ended without messageStop after %zu events%s", a->translator.events,
+            a->decoder_ready && cmx_eventstream_has_partial(&a->decoder) ? " (mid-message)" : "");
+        err->cause = CMX_CAUSE_PROTOCOL;
+        return CMX_ERR_UPSTREAM_PROTOCOL;
+    }
+    cmx_bedrock_stream_finish(&a->translator);
+    return CMX_OK;
+}
+
+static cmx_err translate_response(cmx_translating_attempt *base, const char *body, size_t len,
+                                  cmx_buf *out, cmx_usage *usage, cmx_error *err)
+{
+    bedrock_attempt *a = (bedrock_attempt *)base;
+    if (a->embed)
+        return cmx_bedrock_embed_response(a->embed, body, len, a->model, a->base64,
+                                          a->header_tokens, out, usage, err);
+    if (a->invoke)
+        return cmx_anthropic_translate_response(body, len, (int64_t)time(NULL), out, usage, err);
+    return cmx_bedrock_translate_response(body, len, a->id, a->model, (int64_t)time(NULL), out,
+                                          usage, err);
 }
 
 /* AWS's error answer: x-amzn-ErrorType names it (the body's "__type" may
  * too), the body's "message" (or "Message") explains it. */
-static void map_error_response(bedrock_attempt *a, cmx_error *err)
+static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 {
+    bedrock_attempt *a = (bedrock_attempt *)base;
+    int status = base->status;
     const char *name = a->state->cfg->name;
-    json_t *root = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+    json_t *root = json_loadb(base->body.data ? base->body.data : "", base->body.len, 0, NULL);
     const char *msg = json_string_value(json_object_get(root, "message"));
     if (!msg)
         msg = json_string_value(json_object_get(root, "Message"));
@@ -290,130 +247,34 @@ static void map_error_response(bedrock_attempt *a, cmx_error *err)
         type = body_type;
     }
     cmx_err kind = cmx_bedrock_error_kind(type, type ? strlen(type) : 0, msg,
-                                          cmx_err_from_http_status(a->status));
+                                          cmx_err_from_http_status(status));
     if (kind == CMX_ERR_PROVIDER_AUTH) {
         cmx_error_set(err, kind, "provider '%s' (bedrock) rejected the credentials (HTTP %d%s%s)",
-                      name, a->status, type ? ", " : "", type ? type : "");
+                      name, status, type ? ", " : "", type ? type : "");
     } else if (msg) {
-        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d: %s: %.160s", name, a->status,
+        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d: %s: %.160s", name, status,
                       type ? type : "error", msg);
     } else {
-        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d%s%s", name, a->status,
+        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d%s%s", name, status,
                       type ? ": " : "", type ? type : "");
     }
     json_decref(root);
     err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = a->status;
-    err->retry_after_ms = a->retry_after_ms;
+    err->upstream_status = status;
+    err->retry_after_ms = base->retry_after_ms;
 }
 
-static void complete_stream(bedrock_attempt *a)
-{
-    cmx_error err;
-    if (a->invoke && !a->claude_tr.stopped) {
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream ended without message_stop after %zu events",
-                      a->claude_tr.events);
-        err.cause = CMX_CAUSE_PROTOCOL;
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    if (!a->invoke && !a->translator.stopped) {
-        cmx_error_set(
-            &err, CMX_ERR_UPSTREAM_PROTOCOL,
-            "upstream stream ended without messageStop after %zu events%s", a->translator.events,
-            a->decoder_ready && cmx_eventstream_has_partial(&a->decoder) ? " (mid-message)" : "");
-        err.cause = CMX_CAUSE_PROTOCOL;
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    if (!a->invoke)
-        cmx_bedrock_stream_finish(&a->translator);
-    if (a->holding) {
-        a->holding = 0;
-        a->chunks++;
-        a->sink.on_chunk(a->sink.ctx, a->held.data, a->held.len);
-    }
-    finish(a, NULL, NULL, NULL);
-}
-
-static void complete_whole(bedrock_attempt *a)
-{
-    cmx_error err;
-    cmx_error_clear(&err);
-    cmx_buf out = CMX_BUF_INIT;
-    cmx_usage usage;
-    cmx_usage_init(&usage);
-    const char *b = a->body.data ? a->body.data : "";
-    cmx_err rc =
-        a->embed    ? cmx_bedrock_embed_response(a->embed, b, a->body.len, a->model, a->base64,
-                                                 a->header_tokens, &out, &usage, &err)
-        : a->invoke ? cmx_anthropic_translate_response(b, a->body.len, (int64_t)time(NULL), &out,
-                                                       &usage, &err)
-                    : cmx_bedrock_translate_response(b, a->body.len, a->id, a->model,
-                                                     (int64_t)time(NULL), &out, &usage, &err);
-    if (rc != CMX_OK) {
-        err.upstream_status = a->status;
-        cmx_buf_free(&out);
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    finish(a, NULL, &usage, &out);
-    cmx_buf_free(&out);
-}
-
-static void on_complete(void *ctx, const cmx_error *uerr)
-{
-    bedrock_attempt *a = ctx;
-    cmx_error err;
-    cmx_error_clear(&err);
-    if (uerr && uerr->kind != CMX_OK) {
-        err = *uerr;
-        size_t events = a->invoke ? a->claude_tr.events : a->translator.events;
-        if (a->stream && a->translator_ready && events > 0) {
-            char m[sizeof err.message];
-            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s", events,
-                     uerr->message);
-            memcpy(err.message, m, sizeof m);
-        }
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    if (a->status < 200 || a->status >= 300) {
-        map_error_response(a, &err);
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    if (!a->content_type_ok) {
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream answered %d with content type '%s', expected %s", a->status,
-                      a->content_type[0] ? a->content_type : "(none)",
-                      a->stream ? "application/vnd.amazon.eventstream" : "application/json");
-        err.cause = CMX_CAUSE_PROTOCOL;
-        err.upstream_status = a->status;
-        finish(a, &err, NULL, NULL);
-        return;
-    }
-    if (a->stream)
-        complete_stream(a);
-    else
-        complete_whole(a);
-}
-
-static const cmx_upstream_callbacks upstream_callbacks = {on_head, on_body, on_complete};
-
-static void *fail_later(bedrock_attempt *a, const cmx_error *why, cmx_error *err)
-{
-    a->deferred_err = *why;
-    a->deferred = evtimer_new(a->state->base, on_deferred, a);
-    struct timeval now = {0, 0};
-    if (!a->deferred || evtimer_add(a->deferred, &now) != 0) {
-        attempt_release(a);
-        *err = *why;
-        return NULL;
-    }
-    return a;
-}
+static const cmx_translating_ops bedrock_ops = {
+    .stream_content_type = "application/vnd.amazon.eventstream",
+    .feed_stream = feed_stream,
+    .end_stream = end_stream,
+    .stream_events = stream_events,
+    .translate_response = translate_response,
+    .map_error = map_error_response,
+    .stream_usage = stream_usage,
+    .release = attempt_release,
+    .header = on_header,
+};
 
 /* The path and the signed header block for one request body. */
 static cmx_err sign_request(bedrock_state *s, const char *model, int stream, int invoke,
@@ -468,11 +329,11 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         return NULL;
     }
     a->state = s;
-    a->sink = *sink;
-    a->stream = call->api == CMX_API_CHAT && call->scan->stream;
+    cmx_translating_init(&a->base, &bedrock_ops, s->base, sink,
+                         call->api == CMX_API_CHAT && call->scan->stream);
     a->model = target->model;
-    snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
     a->header_tokens = -1;
+    snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
     cmx_error why;
     cmx_error_clear(&why);
     if (call->api != CMX_API_CHAT) {
@@ -483,7 +344,7 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
                           "provider '%s' (bedrock) embeds with amazon.titan-embed-text-* and "
                           "cohere.embed-* models only, not '%.80s'",
                           s->cfg->name, a->model ? a->model : "");
-            return fail_later(a, &why, err);
+            return cmx_translating_fail_later(&a->base, &why, err);
         }
     } else {
         a->invoke = s->cfg->bedrock_invoke && cmx_bedrock_is_anthropic(a->model);
@@ -491,74 +352,47 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
                       s->cfg->name);
-        return fail_later(a, &why, err);
+        return cmx_translating_fail_later(&a->base, &why, err);
     }
     cmx_bedrock_options opt = {
         .provider_name = s->cfg->name,
-        .drop_unsupported = s->cfg->drop_unsupported_params,
+        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
     };
-    cmx_err rc =
-        a->embed ? cmx_bedrock_embed_request(a->embed, call->body, call->body_len, &opt,
-                                             &a->request, &a->base64, &why)
-        : a->invoke
-            ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt,
-                                         s->cfg->default_max_tokens, &a->request, &why)
-            : cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->request, &why);
+    cmx_buf *req = &a->base.request;
+    cmx_err rc = a->embed ? cmx_bedrock_embed_request(a->embed, call->body, call->body_len, &opt,
+                                                      req, &a->base64, &why)
+                 : a->invoke
+                     ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt,
+                                                  s->cfg->default_max_tokens, req, &why)
+                     : cmx_bedrock_translate_request(call->body, call->body_len, &opt, req, &why);
     if (rc != CMX_OK)
-        return fail_later(a, &why, err);
+        return cmx_translating_fail_later(&a->base, &why, err);
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
-    if (sign_request(s, a->model, a->stream, a->invoke, &a->request, &path, &headers, &why) !=
-            CMX_OK ||
-        !path.data || !headers.data) {
+    cmx_err signed_ok = sign_request(s, a->model, a->base.stream, a->invoke, &a->base.request,
+                                     &path, &headers, &why);
+    if (signed_ok != CMX_OK || !path.data || !headers.data) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
         cmx_buf_free(&path);
         cmx_buf_free(&headers);
-        return fail_later(a, &why, err);
+        return cmx_translating_fail_later(&a->base, &why, err);
     }
-    if (a->stream && a->invoke) {
+    if (a->base.stream && a->invoke) {
         cmx_anthropic_stream_init(&a->claude_tr, call->scan->include_usage, (int64_t)time(NULL),
-                                  emit_chunk, a);
+                                  cmx_translating_emit_chunk, &a->base);
         a->translator_ready = 1;
-    } else if (a->stream) {
+    } else if (a->base.stream) {
         cmx_bedrock_stream_init(&a->translator, a->id, a->model, call->scan->include_usage,
-                                (int64_t)time(NULL), emit_chunk, a);
+                                (int64_t)time(NULL), cmx_translating_emit_chunk, &a->base);
         a->translator_ready = 1;
     }
-    const cmx_timeouts_config *t = &s->cfg->timeouts;
-    cmx_upstream_request req = {
-        .origin = &s->url,
-        .tls_verify = s->cfg->tls_verify,
-        .ca_file = s->cfg->ca_file,
-        .method = "POST",
-        .path = path.data,
-        .headers = headers.data,
-        .headers_len = headers.len,
-        .body = a->request.data,
-        .body_len = a->request.len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
-                     cmx_call_total_ms(call, t->total_ms)},
-    };
-    a->call = cmx_upstream_send(s->upstream, &req, &upstream_callbacks, a);
+    void *started = cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, path.data,
+                                         headers.data, headers.len, err);
     /* The session token is in this block: wipe it. */
     memset(headers.data, 0, headers.len);
     cmx_buf_free(&headers);
     cmx_buf_free(&path);
-    cmx_buf_free(&a->request);
-    if (!a->call) {
-        attempt_release(a);
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    return a;
-}
-
-static void bedrock_cancel(void *attempt)
-{
-    bedrock_attempt *a = attempt;
-    if (a->call)
-        cmx_upstream_cancel(a->call);
-    attempt_release(a);
+    return started;
 }
 
 const cmx_provider_vtable cmx_provider_bedrock = {
@@ -566,5 +400,5 @@ const cmx_provider_vtable cmx_provider_bedrock = {
     .create = bedrock_create,
     .destroy = bedrock_destroy,
     .start = bedrock_start,
-    .cancel = bedrock_cancel,
+    .cancel = cmx_translating_cancel,
 };

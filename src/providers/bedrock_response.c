@@ -8,6 +8,7 @@
  * apart from inputTokens, as Anthropic does, so prompt_tokens adds the cache
  * reads and writes back in and reports the reads as cached_tokens. */
 #include "bedrock.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,17 +17,8 @@
 
 const char *cmx_bedrock_finish_reason(const char *stop_reason)
 {
-    if (!stop_reason)
-        return NULL;
-    if (strcmp(stop_reason, "max_tokens") == 0 ||
-        strcmp(stop_reason, "model_context_window_exceeded") == 0)
-        return "length";
-    if (strcmp(stop_reason, "tool_use") == 0)
-        return "tool_calls";
-    if (strcmp(stop_reason, "guardrail_intervened") == 0 ||
-        strcmp(stop_reason, "content_filtered") == 0)
-        return "content_filter";
-    return "stop"; /* end_turn, stop_sequence and whatever comes next */
+    static const char *const content_filter[] = {"guardrail_intervened", "content_filtered", NULL};
+    return cmx_translate_finish_reason(stop_reason, content_filter);
 }
 
 static int type_is(const char *type, size_t len, const char *name)
@@ -73,18 +65,9 @@ cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *me
     return fallback;
 }
 
-static int64_t count(const json_t *usage, const char *key)
-{
-    const json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
 static cmx_err protocol(cmx_error *err, const char *what)
 {
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "bedrock answered 200 with %s", what);
-    if (err)
-        err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    return cmx_translate_protocol_error(err, "bedrock", what);
 }
 
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,
@@ -102,9 +85,8 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
         json_decref(doc);
         return protocol(err, "a body that is not a Converse answer (no output.message.content)");
     }
-    cmx_buf text = CMX_BUF_INIT;
-    int has_text = 0;
-    json_t *calls = json_array();
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
     size_t i;
     const json_t *b;
     json_array_foreach(content, i, b)
@@ -112,55 +94,23 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
         const json_t *t = json_object_get(b, "text");
         const json_t *use = json_object_get(b, "toolUse");
         if (json_is_string(t)) {
-            cmx_buf_append(&text, json_string_value(t), json_string_length(t));
-            has_text = 1;
+            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
         } else if (json_is_object(use)) {
-            const json_t *input = json_object_get(use, "input");
-            char *args = input ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-            json_array_append_new(
-                calls, json_pack("{s:O?,s:s,s:{s:O?,s:s}}", "id", json_object_get(use, "toolUseId"),
-                                 "type", "function", "function", "name",
-                                 json_object_get(use, "name"), "arguments", args ? args : "{}"));
-            free(args);
+            cmx_translate_answer_tool_call(&answer, json_object_get(use, "toolUseId"),
+                                           json_object_get(use, "name"),
+                                           json_object_get(use, "input"));
         }
     }
-    const json_t *u = json_object_get(doc, "usage");
     cmx_usage tokens;
-    cmx_usage_init(&tokens);
-    int64_t cache_read = count(u, "cacheReadInputTokens");
-    tokens.prompt_tokens = count(u, "inputTokens") + cache_read + count(u, "cacheWriteInputTokens");
-    tokens.completion_tokens = count(u, "outputTokens");
-    tokens.total_tokens = tokens.prompt_tokens + tokens.completion_tokens;
-    tokens.cached_tokens = cache_read;
-
-    json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
-        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
-    else
-        json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", calls);
-    json_object_set_new(message, "refusal", json_null());
+    cmx_translate_usage(json_object_get(doc, "usage"), "inputTokens", "outputTokens",
+                        "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
     const char *finish =
         cmx_bedrock_finish_reason(json_string_value(json_object_get(doc, "stopReason")));
-    json_t *completion = json_pack(
-        "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", id ? id : "",
-        "object", "chat.completion", "created", (json_int_t)created, "model", model ? model : "",
-        "choices", "index", 0, "message", message, "logprobs", "finish_reason",
-        finish ? finish : "stop", "usage", "prompt_tokens", (json_int_t)tokens.prompt_tokens,
-        "completion_tokens", (json_int_t)tokens.completion_tokens, "total_tokens",
-        (json_int_t)tokens.total_tokens, "prompt_tokens_details", "cached_tokens",
-        (json_int_t)cache_read);
-    cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    cmx_err e = cmx_translate_answer_write(&answer, id ? id : "", model ? model : "", created,
+                                           finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(completion);
-    json_decref(calls);
-    cmx_buf_free(&text);
+    cmx_translate_answer_free(&answer);
     json_decref(doc);
     return e;
 }

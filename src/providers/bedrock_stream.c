@@ -14,6 +14,7 @@
  * block is an open tool call and which tool_calls index it became.  The id
  * and model are the caller's, since Converse sends neither. */
 #include "bedrock.h"
+#include "chunk_emit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -58,36 +59,10 @@ static cmx_err fail(cmx_bedrock_stream *s, cmx_error *err, const char *what)
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
-static void put_string(cmx_buf *b, const char *str, size_t len)
+/* Where this stream's chunks go, and what each repeats. */
+static cmx_chunk_writer writer(cmx_bedrock_stream *s)
 {
-    cmx_buf_append(b, "\"", 1);
-    cmx_buf_append_json_escaped(b, str ? str : "", str ? len : 0);
-    cmx_buf_append(b, "\"", 1);
-}
-
-static void chunk_head(cmx_bedrock_stream *s, int with_choice)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_reset(b);
-    cmx_buf_append_str(b, "{\"id\":");
-    put_string(b, s->id, strlen(s->id));
-    cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-                   (long long)s->created);
-    put_string(b, s->model, strlen(s->model));
-    cmx_buf_append_str(b,
-                       with_choice ? ",\"choices\":[{\"index\":0,\"delta\":" : ",\"choices\":[]");
-}
-
-static void chunk_emit(cmx_bedrock_stream *s, const char *finish_reason)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":");
-    if (finish_reason)
-        put_string(b, finish_reason, strlen(finish_reason));
-    else
-        cmx_buf_append_str(b, "null");
-    cmx_buf_append_str(b, "}]}");
-    s->emit(s->ctx, b->data, b->len);
+    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
 }
 
 static void on_block_start(cmx_bedrock_stream *s, const json_t *ev)
@@ -98,14 +73,9 @@ static void on_block_start(cmx_bedrock_stream *s, const json_t *ev)
     const json_t *id = json_object_get(use, "toolUseId");
     const json_t *name = json_object_get(use, "name");
     s->tool_block = (long)json_integer_value(json_object_get(ev, "contentBlockIndex"));
-    chunk_head(s, 1);
-    cmx_buf *b = &s->chunk;
-    cmx_buf_printf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":", s->tool_calls++);
-    put_string(b, json_string_value(id), json_string_length(id));
-    cmx_buf_append_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
-    put_string(b, json_string_value(name), json_string_length(name));
-    cmx_buf_append_str(b, ",\"arguments\":\"\"}}]}");
-    chunk_emit(s, NULL);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_tool_call_start(&w, s->tool_calls++, json_string_value(id), json_string_length(id),
+                              json_string_value(name), json_string_length(name));
 }
 
 static void on_block_delta(cmx_bedrock_stream *s, const json_t *ev)
@@ -113,22 +83,15 @@ static void on_block_delta(cmx_bedrock_stream *s, const json_t *ev)
     const json_t *delta = json_object_get(ev, "delta");
     const json_t *text = json_object_get(delta, "text");
     const json_t *use = json_object_get(delta, "toolUse");
+    cmx_chunk_writer w = writer(s);
     if (json_string_length(text)) {
-        chunk_head(s, 1);
-        cmx_buf_append_str(&s->chunk, "{\"content\":");
-        put_string(&s->chunk, json_string_value(text), json_string_length(text));
-        cmx_buf_append_str(&s->chunk, "}");
-        chunk_emit(s, NULL);
+        cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
     } else if (json_is_object(use) && s->tool_block >= 0) {
         const json_t *part = json_object_get(use, "input");
         if (!json_string_length(part))
             return;
-        chunk_head(s, 1);
-        cmx_buf_printf(&s->chunk, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":",
-                       s->tool_calls - 1);
-        put_string(&s->chunk, json_string_value(part), json_string_length(part));
-        cmx_buf_append_str(&s->chunk, "}}]}");
-        chunk_emit(s, NULL);
+        cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, json_string_value(part),
+                                      json_string_length(part));
     }
     /* reasoningContent and citation deltas have no place in a chunk */
 }
@@ -142,13 +105,8 @@ static void emit_usage(cmx_bedrock_stream *s)
     cmx_bedrock_stream_usage(s, &u);
     if (u.prompt_tokens < 0) /* no metadata came: say zero rather than lie about a count */
         u.prompt_tokens = u.completion_tokens = u.total_tokens = u.cached_tokens = 0;
-    chunk_head(s, 0);
-    cmx_buf_printf(&s->chunk,
-                   ",\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                   "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
-                   (long long)u.prompt_tokens, (long long)u.completion_tokens,
-                   (long long)u.total_tokens, (long long)u.cached_tokens);
-    s->emit(s->ctx, s->chunk.data, s->chunk.len);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_usage(&w, &u);
 }
 
 static void on_metadata(cmx_bedrock_stream *s, const json_t *ev)
@@ -238,9 +196,8 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
             rc = fail(s, err, "a second messageStart");
         } else {
             s->started = 1;
-            chunk_head(s, 1);
-            cmx_buf_append_str(&s->chunk, "{\"role\":\"assistant\",\"content\":\"\"}");
-            chunk_emit(s, NULL);
+            cmx_chunk_writer w = writer(s);
+            cmx_chunk_role(&w);
         }
     } else if (!s->started) {
         rc = fail(s, err, "an event before messageStart");
@@ -253,9 +210,8 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     } else if (header_is(etype, "messageStop")) {
         const char *finish =
             cmx_bedrock_finish_reason(json_string_value(json_object_get(ev, "stopReason")));
-        chunk_head(s, 1);
-        cmx_buf_append_str(&s->chunk, "{}");
-        chunk_emit(s, finish ? finish : "stop");
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_finish(&w, finish ? finish : "stop");
         s->stopped = 1;
     }
     /* Unknown event types are skipped: AWS may add new ones. */

@@ -20,9 +20,8 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "providers/upstream_answer.h"
 
-#define MAX_RESPONSE_BYTES (64u << 20)
-#define MAX_ERROR_BODY_BYTES (64u << 10)
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 
 struct cmx_openai_wire_attempt {
@@ -102,21 +101,6 @@ static int is_json_type(const char *ct)
     return strstr(ct, "json") != NULL;
 }
 
-/* A non-negative decimal number below one day, else -1. */
-static double parse_seconds(cmx_slice v)
-{
-    char tmp[32];
-    if (v.len == 0 || v.len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, v.ptr, v.len);
-    tmp[v.len] = '\0';
-    char *end;
-    double x = strtod(tmp, &end);
-    while (*end == ' ')
-        end++;
-    return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
-}
-
 /* OpenAI's x-ratelimit-reset-* values are Go durations: "1s", "6m0s",
  * "20ms", "1h2m3.5s".  Milliseconds, or -1 when it is not one. */
 static double parse_go_duration(cmx_slice v)
@@ -172,22 +156,15 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
     for (size_t i = 0; i < n; i++) {
         const cmx_http_header *h = &headers[i];
         if (cmx_slice_case_eq(h->name, "content-type")) {
-            size_t l = h->value.len < sizeof a->content_type - 1 ? h->value.len
-                                                                 : sizeof a->content_type - 1;
-            memcpy(a->content_type, h->value.ptr, l);
-            a->content_type[l] = '\0';
-            for (size_t k = 0; k < l; k++)
-                if (a->content_type[k] >= 'A' && a->content_type[k] <= 'Z')
-                    a->content_type[k] = (char)(a->content_type[k] + 32);
+            cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
         } else if (cmx_slice_case_eq(h->name, "retry-after-ms")) {
-            double ms = parse_seconds(h->value);
+            double ms = cmx_header_decimal(h->value);
             if (ms > 0)
                 a->retry_after_ms = (uint32_t)ms;
         } else if (cmx_slice_case_eq(h->name, "retry-after") && !a->retry_after_ms) {
-            /* Seconds; the HTTP-date form is rare from LLM APIs and ignored. */
-            double secs = parse_seconds(h->value);
-            if (secs > 0)
-                a->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+            int64_t ms = cmx_header_retry_after_ms(h->value);
+            if (ms >= 0)
+                a->retry_after_ms = (uint32_t)ms;
         } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-requests")) {
             reset_requests = parse_go_duration(h->value);
         } else if (status == 429 && cmx_slice_case_eq(h->name, "x-ratelimit-reset-tokens")) {
@@ -308,18 +285,11 @@ static void on_body(void *ctx, const char *data, size_t len)
         }
         return;
     }
-    size_t cap = ok2xx ? MAX_RESPONSE_BYTES : MAX_ERROR_BODY_BYTES;
-    if (a->body.len + len > cap) {
-        if (!ok2xx)
-            return; /* the start of an error body is enough to explain it */
+    cmx_error err;
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
         cmx_upstream_cancel(a->call);
-        cmx_error err;
-        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      MAX_RESPONSE_BYTES);
         finish(a, &err);
-        return;
     }
-    cmx_buf_append(&a->body, data, len);
 }
 
 /* Turns an upstream error answer into the router's error kinds. */

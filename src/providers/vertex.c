@@ -451,7 +451,8 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
     cmx_error why;
     cmx_error_clear(&why);
     cmx_vertex_options opt = {.provider_name = s->cfg->name,
-                              .drop_unsupported = s->cfg->drop_unsupported_params};
+                              .drop_unsupported = s->cfg->drop_unsupported_params ||
+                                                  target->drop_unsupported_params};
     cmx_buf path = CMX_BUF_INIT;
     cmx_err rc;
     a->embeddings = call->api == CMX_API_EMBEDDINGS;

@@ -98,6 +98,43 @@ static void quickstart_example_loads_without_errors_or_warnings(void **state)
     cmx_config_diag_free(&d);
 }
 
+/* The multi-cloud example, with the variables its top comment lists. */
+static void multicloud_example_loads_with_its_variables_set(void **state)
+{
+    (void)state;
+    const char *src = getenv("CMX_SOURCE_DIR");
+    assert_non_null(src);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/multicloud.yaml", src);
+    const char *vars[] = {"CLOUDMUX_CLIENT_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                          "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        setenv(vars[i], "example-value", 1);
+    cmx_config_diag d;
+    cmx_config *c = cmx_config_load(path, &d);
+    assert_loads_clean(c, &d);
+
+    const cmx_model_group *coding = cmx_config_find_model(c, "coding", 6);
+    const cmx_model_group *analysis = cmx_config_find_model(c, "analysis", 8);
+    const cmx_model_group *simple = cmx_config_find_model(c, "simple", 6);
+    assert_non_null(coding);
+    assert_non_null(analysis);
+    assert_non_null(simple);
+    assert_int_equal(coding->targets[0].provider->type, CMX_PROVIDER_AZURE);
+    assert_int_equal(coding->targets[1].provider->type, CMX_PROVIDER_ANTHROPIC);
+    assert_int_equal(analysis->targets[0].provider->type, CMX_PROVIDER_BEDROCK);
+    assert_int_equal(analysis->fallbacks[CMX_FALLBACK_ANY].n, 1);
+    assert_ptr_equal(analysis->fallbacks[CMX_FALLBACK_ANY].groups[0], coding);
+    assert_int_equal(simple->targets[0].provider->type, CMX_PROVIDER_VERTEX);
+    assert_int_equal(simple->targets[1].provider->type, CMX_PROVIDER_ANTHROPIC);
+    assert_true(simple->targets[1].drop_unsupported_params);
+
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+}
+
 /* ---- every key --------------------------------------------------------- */
 
 static void full_config_sets_every_key(void **state)
@@ -1216,10 +1253,43 @@ static void routing_keys_load_with_their_defaults(void **state)
     cmx_config_diag_free(&d);
 }
 
+static void group_drop_unsupported_params_reaches_every_target(void **state)
+{
+    (void)state;
+    const char *yaml = MOCK_P "models:\n"
+                       "  lenient:\n"
+                       "    drop_unsupported_params: true\n"
+                       "    shadow: {provider: m}\n"
+                       "    targets: [{provider: m}, {provider: m, model: other}]\n"
+                       "  strict: {targets: [{provider: m}]}\n"
+                       "  short: [{provider: m}]\n";
+    cmx_config_diag d = {0};
+    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "drop.yaml", &d);
+    assert_non_null(c);
+    const cmx_model_group *l = cmx_config_find_model(c, "lenient", 7);
+    assert_true(l->drop_unsupported_params);
+    assert_true(l->targets[0].drop_unsupported_params);
+    assert_true(l->targets[1].drop_unsupported_params);
+    assert_true(l->shadow->drop_unsupported_params);
+    const cmx_model_group *s = cmx_config_find_model(c, "strict", 6);
+    assert_false(s->drop_unsupported_params);
+    assert_false(s->targets[0].drop_unsupported_params);
+    assert_false(cmx_config_find_model(c, "short", 5)->targets[0].drop_unsupported_params);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+
+    const char *bad = MOCK_P "models:\n"
+                             "  g: {drop_unsupported_params: maybe, targets: [{provider: m}]}\n";
+    assert_null(cmx_config_load_string(bad, strlen(bad), "drop.yaml", &d));
+    assert_true(d.n_errors >= 1);
+    cmx_config_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quickstart_example_loads_without_errors_or_warnings),
+        cmocka_unit_test(multicloud_example_loads_with_its_variables_set),
         cmocka_unit_test(full_config_sets_every_key),
         cmocka_unit_test(minimal_config_gets_the_documented_defaults),
         cmocka_unit_test(workers_auto_means_the_cpu_count),
@@ -1246,6 +1316,7 @@ int main(void)
         cmocka_unit_test(find_provider_by_name),
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
         cmocka_unit_test(routing_keys_load_with_their_defaults),
+        cmocka_unit_test(group_drop_unsupported_params_reaches_every_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

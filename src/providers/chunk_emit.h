@@ -1,0 +1,47 @@
+/* chunk_emit.h — OpenAI chat.completion.chunk JSONs, written for the stream
+ * translators of the translating providers (anthropic, bedrock ...).
+ *
+ * Every upstream stream format, once understood, comes down to the same few
+ * chunks a client expects: the role, a piece of text, a tool call opening,
+ * a piece of its arguments, the finish reason, and the usage.  They are
+ * written here by hand into the translator's scratch buffer (they are small
+ * and there are many, so no JSON library) and handed to its emit callback,
+ * so every provider's stream looks the same to a client byte for byte. */
+#ifndef CMX_PROVIDERS_CHUNK_EMIT_H
+#define CMX_PROVIDERS_CHUNK_EMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "http/json_scan.h"
+
+typedef void (*cmx_chunk_emit_fn)(void *ctx, const char *json, size_t len);
+
+/* Where chunks go and what every chunk repeats. */
+typedef struct cmx_chunk_writer {
+    const char *id;
+    const char *model;
+    int64_t created;
+    cmx_buf *scratch; /* reset and rewritten for each chunk */
+    cmx_chunk_emit_fn emit;
+    void *ctx;
+} cmx_chunk_writer;
+
+/* The first chunk: {"role":"assistant","content":""}. */
+void cmx_chunk_role(const cmx_chunk_writer *w);
+/* A piece of the answer's text. */
+void cmx_chunk_content(const cmx_chunk_writer *w, const char *text, size_t len);
+/* A tool call opening: its index in tool_calls, id and name (NULL as ""),
+ * with empty arguments. */
+void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
+                               const char *name, size_t name_len);
+/* A piece of the arguments of the tool call at `index`. */
+void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,
+                                   size_t len);
+/* The empty delta that carries the finish reason. */
+void cmx_chunk_finish(const cmx_chunk_writer *w, const char *finish_reason);
+/* The usage chunk (no choices), written with the counts as given. */
+void cmx_chunk_usage(const cmx_chunk_writer *w, const cmx_usage *u);
+
+#endif

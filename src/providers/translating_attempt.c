@@ -1,0 +1,250 @@
+/* translating_attempt.c — the attempt plumbing shared by the translating
+ * providers (see translating_attempt.h).
+ *
+ * The attempt lives in the request's arena, which the sink may release from
+ * inside on_done: finish() is the one way out, and nothing of the attempt is
+ * touched after it. */
+#include "translating_attempt.h"
+#include "upstream_answer.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+
+void cmx_translating_init(cmx_translating_attempt *a, const cmx_translating_ops *ops,
+                          struct event_base *base, const cmx_attempt_sink *sink, int stream)
+{
+    a->ops = ops;
+    a->base = base;
+    a->sink = *sink;
+    a->stream = stream;
+}
+
+static void release(cmx_translating_attempt *a)
+{
+    if (a->deferred) {
+        event_free(a->deferred);
+        a->deferred = NULL;
+    }
+    cmx_buf_free(&a->request);
+    cmx_buf_free(&a->body);
+    cmx_buf_free(&a->held);
+    a->ops->release(a);
+}
+
+/* Reports the outcome; `answer` (a whole chat.completion) is taken over. */
+static void finish(cmx_translating_attempt *a, const cmx_error *err, const cmx_usage *usage,
+                   cmx_buf *answer)
+{
+    cmx_attempt_sink sink = a->sink;
+    cmx_usage u;
+    if (usage)
+        u = *usage;
+    else
+        a->ops->stream_usage(a, &u);
+    cmx_buf body = CMX_BUF_INIT;
+    if (answer) {
+        body = *answer;
+        *answer = (cmx_buf)CMX_BUF_INIT;
+    }
+    release(a);
+    int deliver = answer && (!err || err->kind == CMX_OK);
+    sink.on_done(sink.ctx, err, &u, deliver ? (body.data ? body.data : "") : NULL,
+                 deliver ? body.len : 0);
+    cmx_buf_free(&body);
+}
+
+static void on_deferred(evutil_socket_t fd, short what, void *ctx)
+{
+    (void)fd;
+    (void)what;
+    cmx_translating_attempt *a = ctx;
+    cmx_error err = a->deferred_err;
+    finish(a, &err, NULL, NULL);
+}
+
+void *cmx_translating_fail_later(cmx_translating_attempt *a, const cmx_error *why, cmx_error *err)
+{
+    a->deferred_err = *why;
+    a->deferred = evtimer_new(a->base, on_deferred, a);
+    struct timeval now = {0, 0};
+    if (!a->deferred || evtimer_add(a->deferred, &now) != 0) {
+        release(a);
+        *err = *why;
+        return NULL;
+    }
+    return a;
+}
+
+/* ---- upstream callbacks ----------------------------------------------- */
+
+static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
+{
+    cmx_translating_attempt *a = ctx;
+    a->status = status;
+    for (size_t i = 0; i < n; i++) {
+        const cmx_http_header *h = &headers[i];
+        if (cmx_slice_case_eq(h->name, "content-type"))
+            cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
+        else if (a->ops->header)
+            a->ops->header(a, h);
+    }
+    if (status >= 200 && status < 300)
+        a->content_type_ok = a->stream
+                                 ? strstr(a->content_type, a->ops->stream_content_type) != NULL
+                                 : strstr(a->content_type, "json") != NULL;
+}
+
+void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len)
+{
+    cmx_translating_attempt *a = ctx;
+    if (a->chunks == 0 && !a->holding) {
+        cmx_buf_reset(&a->held);
+        cmx_buf_append(&a->held, json, len);
+        a->holding = 1;
+        return;
+    }
+    if (a->holding) {
+        a->holding = 0;
+        a->chunks++;
+        a->sink.on_chunk(a->sink.ctx, a->held.data, a->held.len);
+    }
+    a->chunks++;
+    a->sink.on_chunk(a->sink.ctx, json, len);
+}
+
+static void flush_held(cmx_translating_attempt *a)
+{
+    if (a->holding) {
+        a->holding = 0;
+        a->chunks++;
+        a->sink.on_chunk(a->sink.ctx, a->held.data, a->held.len);
+    }
+}
+
+static void on_body(void *ctx, const char *data, size_t len)
+{
+    cmx_translating_attempt *a = ctx;
+    int ok2xx = a->status >= 200 && a->status < 300;
+    if (ok2xx && a->stream && a->content_type_ok) {
+        if (a->ops->feed_stream(a, data, len) != 0) {
+            cmx_upstream_cancel(a->call);
+            cmx_error err = a->stream_err;
+            finish(a, &err, NULL, NULL);
+        }
+        return;
+    }
+    cmx_error err;
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
+        cmx_upstream_cancel(a->call);
+        finish(a, &err, NULL, NULL);
+    }
+}
+
+static void complete_stream(cmx_translating_attempt *a)
+{
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (a->ops->end_stream(a, &err) != CMX_OK) {
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    flush_held(a);
+    finish(a, NULL, NULL, NULL);
+}
+
+static void complete_whole(cmx_translating_attempt *a)
+{
+    cmx_error err;
+    cmx_error_clear(&err);
+    cmx_buf out = CMX_BUF_INIT;
+    cmx_usage usage;
+    cmx_usage_init(&usage);
+    if (a->ops->translate_response(a, a->body.data ? a->body.data : "", a->body.len, &out, &usage,
+                                   &err) != CMX_OK) {
+        err.upstream_status = a->status;
+        cmx_buf_free(&out);
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    finish(a, NULL, &usage, &out);
+    cmx_buf_free(&out);
+}
+
+static void on_complete(void *ctx, const cmx_error *uerr)
+{
+    cmx_translating_attempt *a = ctx;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (uerr && uerr->kind != CMX_OK) {
+        err = *uerr;
+        size_t events = a->stream ? a->ops->stream_events(a) : 0;
+        if (events > 0) {
+            char m[sizeof err.message];
+            snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s", events,
+                     uerr->message);
+            memcpy(err.message, m, sizeof m);
+        }
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (a->status < 200 || a->status >= 300) {
+        a->ops->map_error(a, &err);
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (!a->content_type_ok) {
+        cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream answered %d with content type '%s', expected %s", a->status,
+                      a->content_type[0] ? a->content_type : "(none)",
+                      a->stream ? a->ops->stream_content_type : "application/json");
+        err.cause = CMX_CAUSE_PROTOCOL;
+        err.upstream_status = a->status;
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (a->stream)
+        complete_stream(a);
+    else
+        complete_whole(a);
+}
+
+static const cmx_upstream_callbacks upstream_callbacks = {on_head, on_body, on_complete};
+
+void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
+                           const cmx_provider_config *cfg, const cmx_url *origin,
+                           const cmx_call *call, const char *path, const char *headers,
+                           size_t headers_len, cmx_error *err)
+{
+    const cmx_timeouts_config *t = &cfg->timeouts;
+    cmx_upstream_request req = {
+        .origin = origin,
+        .tls_verify = cfg->tls_verify,
+        .ca_file = cfg->ca_file,
+        .method = "POST",
+        .path = path,
+        .headers = headers,
+        .headers_len = headers_len,
+        .body = a->request.data,
+        .body_len = a->request.len,
+        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
+                     cmx_call_total_ms(call, t->total_ms)},
+    };
+    a->call = cmx_upstream_send(upstream, &req, &upstream_callbacks, a);
+    /* The client copied the request: the translated body is not needed now. */
+    cmx_buf_free(&a->request);
+    if (!a->call) {
+        release(a);
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return a;
+}
+
+void cmx_translating_cancel(void *attempt)
+{
+    cmx_translating_attempt *a = attempt;
+    if (a->call)
+        cmx_upstream_cancel(a->call);
+    release(a);
+}

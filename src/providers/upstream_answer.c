@@ -1,0 +1,52 @@
+/* upstream_answer.c — content type, Retry-After and capped bodies as the
+ * providers read them (see upstream_answer.h). */
+#include "upstream_answer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cmx_header_copy_lower(char *dst, size_t cap, cmx_slice v)
+{
+    size_t l = v.len < cap - 1 ? v.len : cap - 1;
+    for (size_t k = 0; k < l; k++) {
+        char c = v.ptr[k];
+        dst[k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
+    dst[l] = '\0';
+}
+
+double cmx_header_decimal(cmx_slice v)
+{
+    char tmp[32];
+    if (v.len == 0 || v.len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, v.ptr, v.len);
+    tmp[v.len] = '\0';
+    char *end;
+    double x = strtod(tmp, &end);
+    while (*end == ' ')
+        end++;
+    return end != tmp && *end == '\0' && x >= 0 && x < 86400000 ? x : -1;
+}
+
+int64_t cmx_header_retry_after_ms(cmx_slice v)
+{
+    double secs = cmx_header_decimal(v);
+    if (!(secs > 0))
+        return -1;
+    return (int64_t)(uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+}
+
+int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx, cmx_error *err)
+{
+    size_t cap = ok2xx ? CMX_MAX_RESPONSE_BYTES : CMX_MAX_ERROR_BODY_BYTES;
+    if (body->len + len > cap) {
+        if (!ok2xx)
+            return 0; /* the start of an error body is enough to explain it */
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
+                      CMX_MAX_RESPONSE_BYTES);
+        return -1;
+    }
+    cmx_buf_append(body, data, len);
+    return 0;
+}
