@@ -11,6 +11,7 @@
  * (what the official openai clients ask for by default) is done here, as
  * OpenAI does it: little-endian float32s, base64-encoded. */
 #include "bedrock_invoke.h"
+#include "embedding_base64.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -142,40 +143,6 @@ cmx_err cmx_bedrock_embed_request(cmx_bedrock_embed_family family, const char *b
     return e;
 }
 
-static json_t *as_base64(const json_t *values)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = json_array_size(values), len = n * 4;
-    unsigned char *raw = malloc(len + 1);
-    char *text = malloc((len + 2) / 3 * 4 + 1);
-    json_t *out = NULL;
-    if (raw && text) {
-        for (size_t i = 0; i < n; i++) {
-            float f = (float)json_number_value(json_array_get(values, i));
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            for (int k = 0; k < 4; k++) /* little-endian whatever the host */
-                raw[i * 4 + (size_t)k] = (unsigned char)(u >> (8 * k));
-        }
-        size_t t = 0;
-        for (size_t i = 0; i < len; i += 3) {
-            uint32_t v = (uint32_t)raw[i] << 16;
-            if (i + 1 < len)
-                v |= (uint32_t)raw[i + 1] << 8;
-            if (i + 2 < len)
-                v |= raw[i + 2];
-            text[t++] = abc[(v >> 18) & 63];
-            text[t++] = abc[(v >> 12) & 63];
-            text[t++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-            text[t++] = i + 2 < len ? abc[v & 63] : '=';
-        }
-        out = json_stringn(text, t);
-    }
-    free(raw);
-    free(text);
-    return out;
-}
-
 static cmx_err protocol(cmx_error *err, const char *what)
 {
     cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "bedrock answered 200 with %s", what);
@@ -221,7 +188,7 @@ cmx_err cmx_bedrock_embed_response(cmx_bedrock_embed_family family, const char *
             e = protocol(err, "an embedding that is not a list of numbers");
             break;
         }
-        json_t *value = base64 ? as_base64(vec) : json_incref((json_t *)vec);
+        json_t *value = base64 ? cmx_embedding_base64(vec) : json_incref((json_t *)vec);
         json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object", "embedding", "index",
                                               (json_int_t)i, "embedding", value));
     }

@@ -1,7 +1,8 @@
 /* test_bedrock_invoke.c — what the InvokeModel data cases cannot reach:
  * which model ids go through invoke or to an embedding family, and the
  * unwrapping of InvokeModelWithResponseStream chunks that are not what they
- * should be (bad base64, padding, a chunk without bytes, an exception).
+ * should be (bad base64, padding, a chunk without bytes, an exception),
+ * and the shared base64 encoding of embedding vectors at each padding.
  * The translations themselves are tested from tests/data/bedrock_invoke/
  * and tests/data/bedrock_embeddings/ by test_translation.c. */
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "providers/bedrock_invoke.h"
+#include "providers/embedding_base64.h"
 
 static void anthropic_ids_and_inference_profiles_are_recognised(void **state)
 {
@@ -152,6 +154,27 @@ static void exceptions_in_the_stream_map_to_router_kinds(void **state)
     cmx_anthropic_stream_free(&s);
 }
 
+static void expect_base64(const char *numbers, const char *want)
+{
+    json_t *values = json_loads(numbers, 0, NULL);
+    assert_non_null(values);
+    json_t *got = cmx_embedding_base64(values);
+    assert_non_null(got);
+    assert_string_equal(json_string_value(got), want);
+    json_decref(got);
+    json_decref(values);
+}
+
+static void embedding_vectors_encode_as_little_endian_float32_base64(void **state)
+{
+    (void)state;
+    /* expected strings computed independently (struct.pack('<f') + b64) */
+    expect_base64("[]", "");
+    expect_base64("[1.0]", "AACAPw==");
+    expect_base64("[1.0, 2.0]", "AACAPwAAAEA=");
+    expect_base64("[1.0, 2.0, -0.5]", "AACAPwAAAEAAAAC/");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +184,7 @@ int main(void)
         cmocka_unit_test(padding_of_one_and_two_bytes_is_not_decoded_as_data),
         cmocka_unit_test(chunks_that_are_not_base64_json_are_protocol_errors),
         cmocka_unit_test(exceptions_in_the_stream_map_to_router_kinds),
+        cmocka_unit_test(embedding_vectors_encode_as_little_endian_float32_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
