@@ -110,6 +110,7 @@ typedef struct cmx_provider_config {
     int aws_credentials;     /* bedrock: a cmx_aws_credentials_mode (`credentials:`);
                                 0 = auto, the SDKs' chain (providers/aws_credentials.h) */
     char *aws_profile;       /* bedrock: `profile:` for the shared files, or NULL */
+    int bedrock_invoke;      /* bedrock: `api: invoke`: anthropic.* models through InvokeModel */
     char *project;               /* vertex: Google Cloud project id (required) */
     char *location;              /* vertex: region or "global"; default "us-central1"; the
                                     endpoint (base_url) follows from it unless `endpoint_url` */

@@ -39,7 +39,7 @@ static const char *const bedrock_keys[] = {
     "type",          "timeouts",          "region",        "endpoint_url",
     "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
     "tls_verify",    "ca_file",           "residency",     "credentials",
-    "profile",       NULL};
+    "profile",       "api",               NULL};
 static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
                                          "api_key", "auth",      "url_style", "tls_verify",
                                          "ca_file", "residency", NULL};
@@ -93,6 +93,9 @@ static const char *const all_keys[] = {"type",
                                        "access_key_id",
                                        "secret_access_key",
                                        "session_token",
+                                       "credentials",
+                                       "profile",
+                                       "api",
                                        NULL};
 
 /* Indexed by cmx_provider_type. */
@@ -429,6 +432,22 @@ static void load_aws_credentials(cmx_cfg_ctx *ctx, cmx_provider_config *p,
     }
 }
 
+/* api: converse (default) or invoke: InvokeModel with Anthropic's own
+ * Messages bodies for anthropic.* models. */
+static void load_bedrock_api(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
+                             cmx_provider_config *p)
+{
+    const cmx_ynode *n = cmx_ytree_get(v, "api");
+    char show[64];
+    if (!n)
+        return;
+    if (n->kind == CMX_YNODE_SCALAR && !n->is_null && strcmp(n->text, "invoke") == 0)
+        p->bedrock_invoke = 1;
+    else if (!(n->kind == CMX_YNODE_SCALAR && !n->is_null && strcmp(n->text, "converse") == 0))
+        cmx_cfg_error(ctx, n, "%s.api: expected converse or invoke, got %s", path,
+                      cmx_cfg_show(n, show, sizeof show));
+}
+
 static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
                          const cmx_ynode *v, const char *path)
 {
@@ -465,6 +484,7 @@ static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yno
     }
     load_aws_credentials(ctx, p, name_node, v, path);
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
+    load_bedrock_api(ctx, v, path, p);
     if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
         cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
                         "%s.tls_verify is false: the provider's certificate will not be checked",

@@ -11,6 +11,12 @@
  * stream is binary event-stream framing (eventstream.h), complete only after
  * messageStop, and an exception message inside it ends the attempt.
  *
+ * InvokeModel (bedrock_invoke.h) is the other road in: with `api: invoke`
+ * an anthropic.* model gets Anthropic's Messages body at /invoke (or
+ * /invoke-with-response-stream) and the anthropic translators read the
+ * answer; embeddings always go that way (Titan, Cohere).  Signing, errors
+ * and the stream rules are the same; the hooks here only pick the road.
+ *
  * The attempt's plumbing is shared with the other translating providers
  * (translating_attempt.c): as there, the first chunk (the role) is held back
  * until a second exists, so a stream that fails right after messageStart (a
@@ -34,6 +40,7 @@
 #include "core/buf.h"
 #include "providers/aws_credentials.h"
 #include "providers/bedrock.h"
+#include "providers/bedrock_invoke.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
 #include "providers/translating_attempt.h"
@@ -60,6 +67,12 @@ typedef struct bedrock_attempt {
     cmx_aws_credentials_waiter waiter; /* while the chain fetches keys */
     cmx_call call;                     /* copied: sent once the keys are there */
     char key_id[128];                  /* the access key signed with (not a secret) */
+    /* InvokeModel (bedrock_invoke.h): Claude in Messages bodies, embeddings */
+    int invoke;
+    cmx_bedrock_embed_family embed;
+    int base64;
+    int64_t header_tokens; /* x-amzn-bedrock-input-token-count, -1 when absent */
+    cmx_anthropic_stream claude_tr;
 } bedrock_attempt;
 
 static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -116,7 +129,9 @@ static void attempt_release(cmx_translating_attempt *base)
     if (a->decoder_ready)
         cmx_eventstream_decoder_free(&a->decoder);
     a->decoder_ready = 0;
-    if (a->translator_ready)
+    if (a->translator_ready && a->invoke)
+        cmx_anthropic_stream_free(&a->claude_tr);
+    else if (a->translator_ready)
         cmx_bedrock_stream_free(&a->translator);
     a->translator_ready = 0;
 }
@@ -124,7 +139,9 @@ static void attempt_release(cmx_translating_attempt *base)
 static void stream_usage(const cmx_translating_attempt *base, cmx_usage *u)
 {
     const bedrock_attempt *a = (const bedrock_attempt *)base;
-    if (a->translator_ready)
+    if (a->translator_ready && a->invoke)
+        cmx_anthropic_stream_usage(&a->claude_tr, u);
+    else if (a->translator_ready)
         cmx_bedrock_stream_usage(&a->translator, u);
     else
         cmx_usage_init(u);
@@ -133,7 +150,9 @@ static void stream_usage(const cmx_translating_attempt *base, cmx_usage *u)
 static size_t stream_events(const cmx_translating_attempt *base)
 {
     const bedrock_attempt *a = (const bedrock_attempt *)base;
-    return a->translator_ready ? a->translator.events : 0;
+    if (!a->translator_ready)
+        return 0;
+    return a->invoke ? a->claude_tr.events : a->translator.events;
 }
 
 static void copy_lower(char *dst, size_t cap, cmx_slice v, int stop_at_colon)
@@ -159,12 +178,18 @@ static void on_header(cmx_translating_attempt *base, const cmx_http_header *h)
         long secs = strtol(tmp, NULL, 10);
         if (secs > 0)
             base->retry_after_ms = (uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
+    } else if (cmx_slice_case_eq(h->name, "x-amzn-bedrock-input-token-count")) {
+        char tmp[24];
+        copy_lower(tmp, sizeof tmp, h->value, 0);
+        a->header_tokens = strtoll(tmp, NULL, 10);
     }
 }
 
 static cmx_err on_stream_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)
 {
     bedrock_attempt *a = ctx;
+    if (a->invoke)
+        return cmx_bedrock_invoke_stream_message(&a->claude_tr, msg, err);
     return cmx_bedrock_stream_message(&a->translator, msg, err);
 }
 
@@ -186,6 +211,15 @@ static int feed_stream(cmx_translating_attempt *base, const char *data, size_t l
 static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
 {
     bedrock_attempt *a = (bedrock_attempt *)base;
+    if (a->invoke) {
+        if (a->claude_tr.stopped)
+            return CMX_OK;
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream ended without message_stop after %zu events",
+                      a->claude_tr.events);
+        err->cause = CMX_CAUSE_PROTOCOL;
+        return CMX_ERR_UPSTREAM_PROTOCOL;
+    }
     if (!a->translator.stopped) {
         cmx_error_set(
             err, CMX_ERR_UPSTREAM_PROTOCOL,
@@ -202,6 +236,11 @@ static cmx_err translate_response(cmx_translating_attempt *base, const char *bod
                                   cmx_buf *out, cmx_usage *usage, cmx_error *err)
 {
     bedrock_attempt *a = (bedrock_attempt *)base;
+    if (a->embed)
+        return cmx_bedrock_embed_response(a->embed, body, len, a->model, a->base64,
+                                          a->header_tokens, out, usage, err);
+    if (a->invoke)
+        return cmx_anthropic_translate_response(body, len, (int64_t)time(NULL), out, usage, err);
     return cmx_bedrock_translate_response(body, len, a->id, a->model, (int64_t)time(NULL), out,
                                           usage, err);
 }
@@ -262,14 +301,17 @@ static const cmx_translating_ops bedrock_ops = {
 
 /* The path and the signed header block for one request body. */
 static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, const char *model,
-                            int stream, const cmx_buf *body, cmx_buf *path, cmx_buf *headers,
-                            cmx_error *err)
+                            int stream, int invoke, const cmx_buf *body, cmx_buf *path,
+                            cmx_buf *headers, cmx_error *err)
 {
     const cmx_provider_config *cfg = s->cfg;
     cmx_buf_append_str(path, s->url.path);
     cmx_buf_append_str(path, "/model/");
     cmx_sigv4_uri_encode(path, model, strlen(model), 0);
-    cmx_buf_append_str(path, stream ? "/converse-stream" : "/converse");
+    if (invoke)
+        cmx_buf_append_str(path, stream ? "/invoke-with-response-stream" : "/invoke");
+    else
+        cmx_buf_append_str(path, stream ? "/converse-stream" : "/converse");
     char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
     if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
@@ -315,14 +357,22 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     cmx_translating_init(&a->base, &bedrock_ops, s->base, sink,
                          call->api == CMX_API_CHAT && call->scan->stream);
     a->model = target->model;
+    a->header_tokens = -1;
     snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
     cmx_error why;
     cmx_error_clear(&why);
     if (call->api != CMX_API_CHAT) {
-        cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
-                      "provider '%s' (bedrock) offers chat completions only, not embeddings",
-                      s->cfg->name);
-        return cmx_translating_fail_later(&a->base, &why, err);
+        a->embed = cmx_bedrock_embed_family_of(a->model);
+        a->invoke = 1;
+        if (!a->embed) {
+            cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
+                          "provider '%s' (bedrock) embeds with amazon.titan-embed-text-* and "
+                          "cohere.embed-* models only, not '%.80s'",
+                          s->cfg->name, a->model ? a->model : "");
+            return cmx_translating_fail_later(&a->base, &why, err);
+        }
+    } else {
+        a->invoke = s->cfg->bedrock_invoke && cmx_bedrock_is_anthropic(a->model);
     }
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
@@ -333,8 +383,14 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         .provider_name = s->cfg->name,
         .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
     };
-    if (cmx_bedrock_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
-        CMX_OK)
+    cmx_buf *req = &a->base.request;
+    cmx_err rc = a->embed ? cmx_bedrock_embed_request(a->embed, call->body, call->body_len, &opt,
+                                                      req, &a->base64, &why)
+                 : a->invoke
+                     ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt,
+                                                  s->cfg->default_max_tokens, req, &why)
+                     : cmx_bedrock_translate_request(call->body, call->body_len, &opt, req, &why);
+    if (rc != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
     return wait_for_credentials(a, call, err);
 }
@@ -350,8 +406,8 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     cmx_error_clear(&why);
     snprintf(a->key_id, sizeof a->key_id, "%s", creds->access_key_id ? creds->access_key_id : "");
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
-    cmx_err signed_ok =
-        sign_request(s, creds, a->model, a->base.stream, &a->base.request, &path, &headers, &why);
+    cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->invoke,
+                                     &a->base.request, &path, &headers, &why);
     if (signed_ok != CMX_OK || !path.data || !headers.data) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
@@ -359,7 +415,11 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
         cmx_buf_free(&headers);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    if (a->base.stream) {
+    if (a->base.stream && a->invoke) {
+        cmx_anthropic_stream_init(&a->claude_tr, call->scan->include_usage, (int64_t)time(NULL),
+                                  cmx_translating_emit_chunk, &a->base);
+        a->translator_ready = 1;
+    } else if (a->base.stream) {
         cmx_bedrock_stream_init(&a->translator, a->id, a->model, call->scan->include_usage,
                                 (int64_t)time(NULL), cmx_translating_emit_chunk, &a->base);
         a->translator_ready = 1;

@@ -8,6 +8,7 @@
  * little-endian float32s, base64-encoded.  Token arrays (pre-tokenised
  * input) have no Vertex form and are refused. */
 #include "vertex.h"
+#include "embedding_base64.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -106,40 +107,6 @@ cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
     return e;
 }
 
-static json_t *as_base64(const json_t *values)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = json_array_size(values);
-    unsigned char *raw = malloc(n * 4 + 1);
-    char *text = malloc((n * 4 + 2) / 3 * 4 + 1);
-    json_t *out = NULL;
-    if (raw && text) {
-        for (size_t i = 0; i < n; i++) {
-            float f = (float)json_number_value(json_array_get(values, i));
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            for (int k = 0; k < 4; k++) /* little-endian whatever the host */
-                raw[i * 4 + (size_t)k] = (unsigned char)(u >> (8 * k));
-        }
-        size_t len = n * 4, t = 0;
-        for (size_t i = 0; i < len; i += 3) {
-            uint32_t v = (uint32_t)raw[i] << 16;
-            if (i + 1 < len)
-                v |= (uint32_t)raw[i + 1] << 8;
-            if (i + 2 < len)
-                v |= raw[i + 2];
-            text[t++] = abc[(v >> 18) & 63];
-            text[t++] = abc[(v >> 12) & 63];
-            text[t++] = i + 1 < len ? abc[(v >> 6) & 63] : '=';
-            text[t++] = i + 2 < len ? abc[v & 63] : '=';
-        }
-        out = json_stringn(text, t);
-    }
-    free(raw);
-    free(text);
-    return out;
-}
-
 cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, const char *model,
                                                  int base64, cmx_buf *out, cmx_usage *usage,
                                                  cmx_error *err)
@@ -173,7 +140,7 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
         }
         tokens +=
             json_integer_value(json_object_get(json_object_get(emb, "statistics"), "token_count"));
-        json_t *vec = base64 ? as_base64(values) : json_incref((json_t *)values);
+        json_t *vec = base64 ? cmx_embedding_base64(values) : json_incref((json_t *)values);
         json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object", "embedding", "index",
                                               (json_int_t)i, "embedding", vec));
     }

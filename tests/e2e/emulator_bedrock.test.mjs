@@ -7,7 +7,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+} from '@aws-sdk/client-bedrock-runtime';
 
 import { startEmulator } from '../emulators/bedrock/index.mjs';
 
@@ -107,5 +113,79 @@ describe('the official client against the emulator', () => {
     await assert.rejects(c.send(new ConverseCommand({ modelId: `${MODEL}+fault:status=503`, messages: user('x') })), (e) => e.name === 'ServiceUnavailableException');
     await assert.rejects(c.send(new ConverseCommand({ modelId: `${MODEL}+fault:model_not_ready`, messages: user('x') })), (e) => e.name === 'ModelNotReadyException');
     await assert.rejects(c.send(new ConverseCommand({ modelId: `${MODEL}+fault:too_long`, messages: user('x') })), (e) => e.name === 'ValidationException' && /too long/.test(e.message));
+  });
+});
+
+describe('InvokeModel against the emulator, with the official client', () => {
+  const invoke = (modelId, body) =>
+    clientWith(CREDS).send(new InvokeModelCommand({ modelId, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(body) }));
+  const decode = (r) => JSON.parse(Buffer.from(r.body).toString('utf8'));
+  const claudeBody = (text, extra = {}) => ({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 50, messages: [{ role: 'user', content: text }], ...extra });
+
+  test('Claude: a Messages body gets an Anthropic message with usage', async () => {
+    emu.resetStats();
+    const r = await invoke(MODEL, claudeBody('hello there', { system: 'be brief' }));
+    const msg = decode(r);
+    assert.equal(msg.type, 'message');
+    assert.deepEqual(msg.content, [{ type: 'text', text: 'echo: hello there' }]);
+    assert.equal(msg.stop_reason, 'end_turn');
+    assert.deepEqual(msg.usage, { input_tokens: 4, output_tokens: 3 });
+    const rec = emu.stats().requests.at(-1);
+    assert.equal(rec.auth, 'ok');
+    assert.equal(rec.path, `/model/${encodeURIComponent(MODEL)}/invoke`);
+  });
+
+  test('Claude: a body with "model" or without anthropic_version is a ValidationException', async () => {
+    await assert.rejects(invoke(MODEL, { ...claudeBody('x'), model: 'claude' }), (e) => e.name === 'ValidationException' && /model/.test(e.message));
+    const { anthropic_version: _, ...noVersion } = claudeBody('x');
+    await assert.rejects(invoke(MODEL, noVersion), (e) => e.name === 'ValidationException' && /anthropic_version/.test(e.message));
+  });
+
+  test('Claude stream: chunk events carry base64 Anthropic events in order', async () => {
+    const r = await clientWith(CREDS).send(
+      new InvokeModelWithResponseStreamCommand({ modelId: MODEL, contentType: 'application/json', body: JSON.stringify(claudeBody('one two three')) }),
+    );
+    const types = [];
+    let text = '';
+    for await (const ev of r.body) {
+      assert.ok(ev.chunk, 'every event is a chunk');
+      const e = JSON.parse(Buffer.from(ev.chunk.bytes).toString('utf8'));
+      types.push(e.type);
+      if (e.type === 'content_block_delta') text += e.delta.text;
+    }
+    assert.equal(text, 'echo: one two three');
+    assert.equal(types[0], 'message_start');
+    assert.deepEqual(types.slice(-3), ['content_block_stop', 'message_delta', 'message_stop']);
+  });
+
+  test('Claude stream: a throttlingException mid-stream surfaces as the SDK exception', async () => {
+    const r = await clientWith(CREDS).send(
+      new InvokeModelWithResponseStreamCommand({ modelId: `${MODEL}+fault:exception_event,after=2`, contentType: 'application/json', body: JSON.stringify(claudeBody('one two')) }),
+    );
+    await assert.rejects(
+      async () => {
+        for await (const ev of r.body) void ev;
+      },
+      (e) => e.name === 'ThrottlingException',
+    );
+  });
+
+  test('Titan v2 embeddings: dimensions and normalize, and the token count', async () => {
+    const r = await invoke('amazon.titan-embed-text-v2:0', { inputText: 'the quick brown fox', dimensions: 256, normalize: true });
+    const out = decode(r);
+    assert.equal(out.embedding.length, 256);
+    assert.equal(out.inputTextTokenCount, 4);
+    const norm = Math.sqrt(out.embedding.reduce((s, x) => s + x * x, 0));
+    assert.ok(Math.abs(norm - 1) < 1e-3);
+    await assert.rejects(invoke('amazon.titan-embed-text-v2:0', { inputText: 'x', dimensions: 300 }), (e) => e.name === 'ValidationException');
+    await assert.rejects(invoke('amazon.titan-embed-text-v2:0', { texts: ['x'] }), (e) => e.name === 'ValidationException');
+  });
+
+  test('Cohere embeddings: one vector per text; input_type is required', async () => {
+    const out = decode(await invoke('cohere.embed-english-v3', { texts: ['a b', 'c'], input_type: 'search_document' }));
+    assert.equal(out.embeddings.length, 2);
+    assert.equal(out.embeddings[0].length, 1024);
+    assert.equal(out.response_type, 'embeddings_floats');
+    await assert.rejects(invoke('cohere.embed-english-v3', { texts: ['a'] }), (e) => e.name === 'ValidationException' && /input_type/.test(e.message));
   });
 });

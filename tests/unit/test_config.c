@@ -824,6 +824,10 @@ static const broken_case broken_cases[] = {
     {"bedrock with half a key pair",
      "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    access_key_id: env:HOME\n", 2,
      "providers.b: missing 'secret_access_key'"},
+    {"bedrock with an unknown api",
+     "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n    api: invoke-model\n"
+     "    access_key_id: env:HOME\n    secret_access_key: env:HOME\n",
+     5, "providers.b.api: expected converse or invoke, got 'invoke-model'"},
 };
 
 static void anthropic_provider_gets_its_defaults_and_keys(void **state)
@@ -889,6 +893,7 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
                        "    region: us-east-1\n"
                        "    endpoint_url: http://127.0.0.1:9999/\n"
                        "    drop_unsupported_params: true\n"
+                       "    api: invoke\n"
                        "models:\n"
                        "  g:\n"
                        "    - provider: aws\n"
@@ -912,6 +917,9 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
     assert_string_equal(v->secret_access_key, "secretfromenv");
     assert_string_equal(v->session_token, "tokenfromenv");
     assert_int_equal(v->drop_unsupported_params, 1);
+    /* api: converse unless asked */
+    assert_int_equal(p->bedrock_invoke, 0);
+    assert_int_equal(v->bedrock_invoke, 1);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 

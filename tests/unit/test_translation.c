@@ -13,6 +13,9 @@
  * entry below turns into the wire form first: for bedrock one event-stream
  * message a line, "<message-type> <event or exception type> <JSON payload>",
  * encoded with cmx_eventstream_encode and fed to the decoder in small pieces.
+ * For bedrock_invoke a line is "event chunk <Anthropic event JSON>" (the JSON
+ * goes out base64'd inside {"bytes"}, as InvokeModelWithResponseStream
+ * sends it) or an exception line as for bedrock.
  *
  * plus an optional options.json (provider name, target model, defaults).
  * The expected stream is one chunk JSON per line, then "[DONE]" when the
@@ -39,6 +42,7 @@
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/bedrock.h"
+#include "providers/bedrock_invoke.h"
 #include "providers/eventstream.h"
 #include "providers/vertex.h"
 
@@ -374,6 +378,130 @@ static cmx_err vertex_claude_request(const char *body, size_t len, const json_t 
     return cmx_vertex_claude_request(body, len, &o, 4096, out, err);
 }
 
+/* ---- bedrock InvokeModel: Claude's Messages bodies, embeddings --------- */
+
+static cmx_err bedrock_invoke_request(const char *body, size_t len, const json_t *opt, cmx_buf *out,
+                                      cmx_error *err)
+{
+    cmx_bedrock_options o = {
+        .provider_name = opt_string(opt, "provider_name", "aws"),
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    return cmx_bedrock_invoke_request(body, len, &o, 0, out, err);
+}
+
+static cmx_err bedrock_invoke_response(const char *body, size_t len, const json_t *opt,
+                                       cmx_buf *out, cmx_error *err)
+{
+    (void)opt;
+    cmx_usage u;
+    return cmx_anthropic_translate_response(body, len, 1700000000, out, &u, err);
+}
+
+typedef struct invoke_run {
+    cmx_anthropic_stream tr;
+    cmx_buf *out;
+} invoke_run;
+
+static void invoke_collect(void *ctx, const char *json, size_t len)
+{
+    invoke_run *r = ctx;
+    cmx_buf_append(r->out, json, len);
+    cmx_buf_append(r->out, "\n", 1);
+}
+
+static cmx_err invoke_feed_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)
+{
+    invoke_run *r = ctx;
+    return cmx_bedrock_invoke_stream_message(&r->tr, msg, err);
+}
+
+static void append_base64(cmx_buf *out, const char *data, size_t len)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)data;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        char q[4] = {abc[(v >> 18) & 63], abc[(v >> 12) & 63],
+                     i + 1 < len ? abc[(v >> 6) & 63] : '=', i + 2 < len ? abc[v & 63] : '='};
+        cmx_buf_append(out, q, 4);
+    }
+}
+
+static void bedrock_invoke_stream(const char *text, size_t len, const json_t *opt, cmx_buf *out)
+{
+    invoke_run r = {.out = out};
+    cmx_anthropic_stream_init(&r.tr, json_is_true(json_object_get(opt, "include_usage")),
+                              1700000000, invoke_collect, &r);
+    cmx_buf wire = CMX_BUF_INIT, line = CMX_BUF_INIT;
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (l > 12 && memcmp(p, "event chunk ", 12) == 0) {
+            cmx_buf_reset(&line);
+            cmx_buf_append_str(&line, "event chunk {\"bytes\":\"");
+            append_base64(&line, p + 12, l - 12);
+            cmx_buf_append_str(&line, "\"}");
+            bedrock_encode_line(line.data, line.len, &wire);
+        } else if (l && p[0] != '#') {
+            bedrock_encode_line(p, l, &wire);
+        }
+        p += l + 1;
+    }
+    cmx_eventstream_decoder d;
+    cmx_eventstream_decoder_init(&d, invoke_feed_message, &r);
+    cmx_error err;
+    cmx_error_clear(&err);
+    cmx_err rc = CMX_OK;
+    for (size_t off = 0; off < wire.len && rc == CMX_OK; off += 7)
+        rc = cmx_eventstream_feed(&d, wire.data + off, wire.len - off < 7 ? wire.len - off : 7,
+                                  &err);
+    if (rc != CMX_OK)
+        cmx_buf_printf(out, "[ERROR] %s: %s\n", cmx_err_name(rc), err.message);
+    else
+        cmx_buf_append_str(out, r.tr.stopped ? "[DONE]\n" : "[INCOMPLETE]\n");
+    cmx_eventstream_decoder_free(&d);
+    cmx_buf_free(&wire);
+    cmx_buf_free(&line);
+    cmx_anthropic_stream_free(&r.tr);
+}
+
+/* options.json names the model ("model"), which picks Titan or Cohere. */
+static cmx_err bedrock_embeddings_request(const char *body, size_t len, const json_t *opt,
+                                          cmx_buf *out, cmx_error *err)
+{
+    cmx_bedrock_options o = {
+        .provider_name = "aws",
+        .drop_unsupported = json_is_true(json_object_get(opt, "drop_unsupported_params")),
+    };
+    int base64;
+    cmx_bedrock_embed_family f =
+        cmx_bedrock_embed_family_of(opt_string(opt, "model", "amazon.titan-embed-text-v2:0"));
+    return cmx_bedrock_embed_request(f, body, len, &o, out, &base64, err);
+}
+
+static cmx_err bedrock_embeddings_response(const char *body, size_t len, const json_t *opt,
+                                           cmx_buf *out, cmx_error *err)
+{
+    const char *model = opt_string(opt, "model", "amazon.titan-embed-text-v2:0");
+    const json_t *tokens = json_object_get(opt, "header_tokens");
+    cmx_usage u;
+    cmx_err e = cmx_bedrock_embed_response(
+        cmx_bedrock_embed_family_of(model), body, len, model,
+        json_is_true(json_object_get(opt, "base64")),
+        json_is_integer(tokens) ? json_integer_value(tokens) : -1, out, &u, err);
+    if (e == CMX_OK) {
+        json_t *doc = json_loadb(out->data, out->len, 0, NULL);
+        assert_int_equal(u.prompt_tokens, json_integer_value(json_object_get(
+                                              json_object_get(doc, "usage"), "prompt_tokens")));
+        json_decref(doc);
+    }
+    return e;
+}
 
 static const translator translators[] = {
     {"anthropic", anthropic_request, anthropic_response, anthropic_stream},
@@ -381,6 +509,8 @@ static const translator translators[] = {
     {"vertex", vertex_request, vertex_response, vertex_stream},
     {"vertex_embeddings", vertex_embeddings_request, vertex_embeddings_response, NULL},
     {"vertex_claude", vertex_claude_request, NULL, NULL},
+    {"bedrock_invoke", bedrock_invoke_request, bedrock_invoke_response, bedrock_invoke_stream},
+    {"bedrock_embeddings", bedrock_embeddings_request, bedrock_embeddings_response, NULL},
 };
 
 /* ---- files and comparison --------------------------------------------- */

@@ -13,6 +13,9 @@
 //   codec: messageStart, contentBlockStart/Delta/Stop, messageStop, metadata.
 // - Answers are deterministic: "echo: <the last user text>", word-counted
 //   usage, a tool call when toolChoice demands one.
+// - POST /model/{modelId}/invoke and /invoke-with-response-stream take the
+//   model-native bodies (invoke.mjs): Claude's Messages, Titan and Cohere
+//   embeddings; the stream is `chunk` events carrying base64 Anthropic events.
 // - Faults come from the model id, "+fault:SPEC" (see faults.mjs), so a
 //   cloudmux config can point one target at a failing model.
 import http from 'node:http';
@@ -24,6 +27,7 @@ import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 import { parseFaultSpec, splitModel } from './faults.mjs';
+import { anthropicAnswer, anthropicStreamEvents, checkAnthropicBody, embedAnswer } from './invoke.mjs';
 
 const utf8Encode = (s) => new Uint8Array(Buffer.from(s, 'utf8'));
 const utf8Decode = (b) => Buffer.from(b).toString('utf8');
@@ -191,6 +195,49 @@ function encodeException(type, message) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+function sendJson(res, payload, inputTokens, outputTokens) {
+  const out = JSON.stringify(payload);
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'x-amzn-requestid': 'emulated-request',
+    'x-amzn-bedrock-input-token-count': String(inputTokens),
+    'x-amzn-bedrock-output-token-count': String(outputTokens),
+    'content-length': Buffer.byteLength(out),
+  });
+  res.end(out);
+}
+
+// InvokeModel / InvokeModelWithResponseStream (invoke.mjs has the bodies).
+async function handleInvoke(res, model, body, stream, f) {
+  if (/^(?:[a-z]+\.)?anthropic\./.test(model)) {
+    const bad = checkAnthropicBody(body);
+    if (bad) return sendError(res, ...bad);
+    const msg = anthropicAnswer(body, model);
+    if (!stream) return sendJson(res, msg, msg.usage.input_tokens, msg.usage.output_tokens);
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'emulated-request' });
+    const events = anthropicStreamEvents(msg);
+    const after = f?.after ?? 3;
+    for (let i = 0; i < events.length; i++) {
+      if (f?.fault === 'exception_event' && i === after) {
+        res.write(encodeException(f.type || 'throttlingException', f.type === 'modelStreamErrorException' ? 'The model stream failed.' : 'Too many requests, please wait before trying again.'));
+        return res.end();
+      }
+      if (f?.fault === 'cut_stream' && i === after) {
+        await sleep(50);
+        if (res.stream) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        else res.socket?.destroy();
+        return;
+      }
+      res.write(encodeEvent('chunk', { bytes: Buffer.from(JSON.stringify(events[i]), 'utf8').toString('base64') }));
+    }
+    return res.end();
+  }
+  if (stream) return sendError(res, 400, 'ValidationException', 'The model is unsupported for streaming.');
+  const r = embedAnswer(model, body);
+  if (r.error) return sendError(res, ...r.error);
+  return sendJson(res, r.body, r.inputTokens, 0);
+}
+
 // ---- the server --------------------------------------------------------------
 
 export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey = 'emulator-secret', sessionToken = null } = {}) {
@@ -201,7 +248,7 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
 
   async function handle(req, res, body) {
     const rawPath = req.url;
-    const m = /^\/model\/([^/?]+)\/(converse|converse-stream)(\?.*)?$/.exec(rawPath);
+    const m = /^\/model\/([^/?]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)(\?.*)?$/.exec(rawPath);
     const rec = { path: rawPath, method: req.method, headers: req.headers, auth: 'none', body: null, model: null };
     requests.push(rec);
     if (req.method !== 'POST' || !m) return sendError(res, 404, 'UnknownOperationException', 'Unknown operation');
@@ -218,9 +265,10 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
     }
     rec.body = parsed;
-    if (!Array.isArray(parsed.messages) || parsed.messages.length === 0)
+    const invoke = m[2].startsWith('invoke');
+    if (!invoke && (!Array.isArray(parsed.messages) || parsed.messages.length === 0))
       return sendError(res, 400, 'ValidationException', 'The model returned the following errors: messages: at least one message is required');
-    const stream = m[2] === 'converse-stream';
+    const stream = m[2] === 'converse-stream' || m[2] === 'invoke-with-response-stream';
     const f = fault ? parseFaultSpec(fault) : null;
     if (f) {
       if (f.fault === 'hang') {
@@ -241,6 +289,7 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       if (f.fault === 'model_not_ready') return sendError(res, 429, 'ModelNotReadyException', 'Model is not ready for inference. Wait and try again.');
       if (f.fault === 'too_long') return sendError(res, 400, 'ValidationException', 'Input is too long for requested model.');
     }
+    if (invoke) return handleInvoke(res, model, parsed, stream, f);
     const a = answer(parsed);
     if (!stream) {
       const out = JSON.stringify({
