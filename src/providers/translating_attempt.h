@@ -88,6 +88,19 @@ void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
                            const cmx_call *call, const char *path, const char *headers,
                            size_t headers_len, cmx_error *err);
 
+/* cmx_translating_send for an attempt that sends later than start() (after
+ * fetching a token, say): the total timeout was worked out while the call
+ * was at hand.  On failure (NULL, err set) the attempt is not released: the
+ * caller reports it, e.g. with cmx_translating_fail. */
+void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstream,
+                                 const cmx_provider_config *cfg, const cmx_url *origin,
+                                 uint32_t total_ms, const char *path, const char *headers,
+                                 size_t headers_len, cmx_error *err);
+
+/* Reports err to the sink now and releases the attempt: for a failure found
+ * inside an event-loop callback of the provider's own (never inside start). */
+void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err);
+
 /* The stream translator's emit callback (ctx: the attempt): holds the first
  * chunk back until a second exists, then hands chunks to the sink. */
 void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len);
