@@ -260,6 +260,36 @@ void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err)
     finish(a, err, NULL, NULL);
 }
 
+void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_header *h)
+{
+    if (cmx_slice_case_eq(h->name, "retry-after")) {
+        int64_t ms = cmx_header_retry_after_ms(h->value);
+        if (ms >= 0)
+            a->retry_after_ms = (uint32_t)ms;
+    }
+}
+
+/* One event of a stream is one answer chunk's worth: a few KiB, far less
+ * than this; more is a broken or hostile upstream. */
+#define MAX_STREAM_EVENT_BYTES (8u << 20)
+
+int cmx_translating_feed_sse(cmx_translating_attempt *a, cmx_sse_parser *sse, int *ready,
+                             cmx_sse_event_cb on_event, void *ctx, const char *data, size_t len)
+{
+    if (!*ready) {
+        cmx_sse_parser_init(sse, on_event, ctx);
+        sse->max_event_bytes = MAX_STREAM_EVENT_BYTES;
+        *ready = 1;
+    }
+    int rc = cmx_sse_feed(sse, data, len);
+    if (rc < 0) {
+        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream event too large or out of memory");
+        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
+    }
+    return rc != 0;
+}
+
 void cmx_translating_cancel(void *attempt)
 {
     cmx_translating_attempt *a = attempt;

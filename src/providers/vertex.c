@@ -33,10 +33,7 @@
 #include "providers/anthropic.h"
 #include "providers/google_auth.h"
 #include "providers/translating_attempt.h"
-#include "providers/upstream_answer.h"
 #include "providers/vertex.h"
-
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
 
 typedef struct vertex_state {
     const cmx_provider_config *cfg;
@@ -138,15 +135,6 @@ static size_t stream_events(const cmx_translating_attempt *base)
     return a->claude ? a->claude_tr.events : a->translator.events;
 }
 
-static void on_header(cmx_translating_attempt *a, const cmx_http_header *h)
-{
-    if (cmx_slice_case_eq(h->name, "retry-after")) {
-        int64_t ms = cmx_header_retry_after_ms(h->value);
-        if (ms >= 0)
-            a->retry_after_ms = (uint32_t)ms;
-    }
-}
-
 static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 {
     vertex_attempt *a = ctx;
@@ -167,18 +155,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 static int feed_stream(cmx_translating_attempt *base, const char *data, size_t len)
 {
     vertex_attempt *a = (vertex_attempt *)base;
-    if (!a->sse_ready) {
-        cmx_sse_parser_init(&a->sse, on_sse_event, a);
-        a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
-        a->sse_ready = 1;
-    }
-    int rc = cmx_sse_feed(&a->sse, data, len);
-    if (rc < 0) {
-        cmx_error_set(&base->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        base->stream_err.cause = CMX_CAUSE_PROTOCOL;
-    }
-    return rc != 0;
+    return cmx_translating_feed_sse(base, &a->sse, &a->sse_ready, on_sse_event, a, data, len);
 }
 
 /* A Gemini stream is whole once a finishReason came; Claude's once
@@ -231,7 +208,7 @@ static const cmx_translating_ops vertex_ops = {
     .map_error = map_error,
     .stream_usage = stream_usage,
     .release = attempt_release,
-    .header = on_header,
+    .header = cmx_translating_retry_after,
 };
 
 /* Sends the translated request with the token; the attempt, or NULL with
