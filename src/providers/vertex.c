@@ -22,7 +22,6 @@
  * (vertex_claude.c), translated by the anthropic translators. */
 #include "provider.h"
 
-#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
