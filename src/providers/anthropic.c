@@ -31,9 +31,6 @@
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/translating_attempt.h"
-#include "providers/upstream_answer.h"
-
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
 
 typedef struct anthropic_state {
     const cmx_provider_config *cfg;
@@ -132,15 +129,6 @@ static size_t stream_events(const cmx_translating_attempt *base)
     return a->translator.events;
 }
 
-static void on_header(cmx_translating_attempt *a, const cmx_http_header *h)
-{
-    if (cmx_slice_case_eq(h->name, "retry-after")) {
-        int64_t ms = cmx_header_retry_after_ms(h->value);
-        if (ms >= 0)
-            a->retry_after_ms = (uint32_t)ms;
-    }
-}
-
 static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 {
     anthropic_attempt *a = ctx;
@@ -152,18 +140,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
 static int feed_stream(cmx_translating_attempt *base, const char *data, size_t len)
 {
     anthropic_attempt *a = (anthropic_attempt *)base;
-    if (!a->sse_ready) {
-        cmx_sse_parser_init(&a->sse, on_sse_event, a);
-        a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
-        a->sse_ready = 1;
-    }
-    int rc = cmx_sse_feed(&a->sse, data, len);
-    if (rc < 0) {
-        cmx_error_set(&base->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        base->stream_err.cause = CMX_CAUSE_PROTOCOL;
-    }
-    return rc != 0;
+    return cmx_translating_feed_sse(base, &a->sse, &a->sse_ready, on_sse_event, a, data, len);
 }
 
 static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
@@ -229,7 +206,7 @@ static const cmx_translating_ops anthropic_ops = {
     .map_error = map_error_response,
     .stream_usage = stream_usage,
     .release = attempt_release,
-    .header = on_header,
+    .header = cmx_translating_retry_after,
 };
 
 static void *anthropic_start(void *state, const cmx_call *call, const cmx_target_config *target,

@@ -4,10 +4,12 @@
  * The request to the token endpoint is built once at creation (its form body
  * holds the client secret and is wiped on free); each fetch only replays it.
  * Waiters form an intrusive list in the requests' own memory, so queueing
- * costs no allocation and a cancelled request simply unlinks itself. */
+ * costs no allocation and a cancelled request simply unlinks itself
+ * (token_queue.c, shared with google_auth.c). */
 #include "azure_auth.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +37,7 @@ struct cmx_azure_auth {
     cmx_upstream_call *call; /* fetch in flight */
     int status;
     cmx_buf resp;
-    cmx_azure_token_waiter *head, *tail;
+    cmx_token_queue waiters;
     cmx_error last_err;
     uint64_t failed_until_us;
     unsigned long fetches;
@@ -173,41 +175,19 @@ void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token)
     }
 }
 
-static void enqueue(cmx_azure_auth *a, cmx_azure_token_waiter *w)
-{
-    w->next = NULL;
-    w->prev = a->tail;
-    if (a->tail)
-        a->tail->next = w;
-    else
-        a->head = w;
-    a->tail = w;
-    w->queued = 1;
-}
-
 void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w)
 {
-    if (!w->queued)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        a->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        a->tail = w->prev;
-    w->prev = w->next = NULL;
-    w->queued = 0;
+    cmx_token_queue_remove(&a->waiters, &w->link);
 }
 
 /* Hands the outcome to every queued waiter, one at a time from the head, so
  * a waiter cancelled by another's callback is simply no longer there. */
 static void wake_all(cmx_azure_auth *a, const char *token, const cmx_error *err)
 {
-    while (a->head) {
-        cmx_azure_token_waiter *w = a->head;
-        cmx_azure_auth_cancel(a, w);
+    cmx_token_queue_link *l;
+    while ((l = cmx_token_queue_pop(&a->waiters))) {
+        cmx_azure_token_waiter *w =
+            (cmx_azure_token_waiter *)((char *)l - offsetof(cmx_azure_token_waiter, link));
         w->on_token(w->ctx, token, err);
     }
 }
@@ -375,6 +355,6 @@ int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const cha
     }
     if (!a->call && start_fetch(a, err) != 0)
         return -1;
-    enqueue(a, w);
+    cmx_token_queue_push(&a->waiters, &w->link);
     return 0;
 }

@@ -24,12 +24,13 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "http/upstream.h"
+#include "providers/token_queue.h"
 
 typedef struct cmx_azure_auth cmx_azure_auth;
 
 /* A request waiting for a token; lives in the request's memory. */
 typedef struct cmx_azure_token_waiter {
-    struct cmx_azure_token_waiter *prev, *next;
+    cmx_token_queue_link link; /* the cache's own */
     /* Runs once: token (valid during the call) or err. */
     void (*on_token)(void *ctx, const char *token, const cmx_error *err);
     void *ctx;

@@ -58,8 +58,8 @@ void cmx_chunk_content(const cmx_chunk_writer *w, const char *text, size_t len)
     tail_and_emit(w, NULL);
 }
 
-void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
-                               const char *name, size_t name_len)
+void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
+                         const char *name, size_t name_len, const char *arguments, size_t args_len)
 {
     cmx_buf *b = w->scratch;
     head(w, 1);
@@ -67,8 +67,16 @@ void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char 
     put_string(b, id, id_len);
     cmx_buf_append_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
     put_string(b, name, name_len);
-    cmx_buf_append_str(b, ",\"arguments\":\"\"}}]}");
+    cmx_buf_append_str(b, ",\"arguments\":");
+    put_string(b, arguments, args_len);
+    cmx_buf_append_str(b, "}}]}");
     tail_and_emit(w, NULL);
+}
+
+void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
+                               const char *name, size_t name_len)
+{
+    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, "", 0);
 }
 
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,

@@ -1,5 +1,5 @@
 /* chunk_emit.h — OpenAI chat.completion.chunk JSONs, written for the stream
- * translators of the translating providers (anthropic, bedrock ...).
+ * translators of the translating providers (anthropic, bedrock, vertex).
  *
  * Every upstream stream format, once understood, comes down to the same few
  * chunks a client expects: the role, a piece of text, a tool call opening,
@@ -36,6 +36,10 @@ void cmx_chunk_content(const cmx_chunk_writer *w, const char *text, size_t len);
  * with empty arguments. */
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
                                const char *name, size_t name_len);
+/* A tool call sent whole (Gemini sends them so): as above, with the
+ * complete arguments. */
+void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
+                         const char *name, size_t name_len, const char *arguments, size_t args_len);
 /* A piece of the arguments of the tool call at `index`. */
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,
                                    size_t len);

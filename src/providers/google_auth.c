@@ -7,11 +7,13 @@
  * token exists do requests wait, in a queue served in order when the fetch
  * answers (or failed, each with a provider_auth error saying why).  A queue
  * node belongs to its request; a request that goes away takes its node out
- * first, so the queue never points into freed memory. */
+ * first, so the queue never points into freed memory (token_queue.c, shared
+ * with azure_auth.c). */
 #include "google_auth.h"
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,7 @@ struct cmx_google_auth {
     cmx_upstream_call *fetch; /* in flight, or NULL */
     int status;
     cmx_buf body;
-    cmx_google_token_wait *head, *tail;
+    cmx_token_queue waiters;
     uint64_t fetches;
 };
 
@@ -153,41 +155,20 @@ uint64_t cmx_google_auth_fetches(const cmx_google_auth *a)
     return a->fetches;
 }
 
-static void enqueue(cmx_google_auth *a, cmx_google_token_wait *w)
-{
-    w->next = NULL;
-    w->prev = a->tail;
-    if (a->tail)
-        a->tail->next = w;
-    else
-        a->head = w;
-    a->tail = w;
-    w->queued = 1;
-}
-
 void cmx_google_auth_cancel(cmx_google_auth *a, cmx_google_token_wait *w)
 {
-    if (!w || !w->queued)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        a->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        a->tail = w->prev;
-    w->next = w->prev = NULL;
-    w->queued = 0;
+    if (w)
+        cmx_token_queue_remove(&a->waiters, &w->link);
 }
 
 /* Serves the queue one waiter at a time, each taken out before its callback
  * runs: a callback may end its request, or cancel or add other waiters. */
 static void serve_waiters(cmx_google_auth *a, const cmx_error *err)
 {
-    while (a->head) {
-        cmx_google_token_wait *w = a->head;
-        cmx_google_auth_cancel(a, w);
+    cmx_token_queue_link *l;
+    while ((l = cmx_token_queue_pop(&a->waiters))) {
+        cmx_google_token_wait *w =
+            (cmx_google_token_wait *)((char *)l - offsetof(cmx_google_token_wait, link));
         if (err)
             w->done(w->ctx, NULL, err);
         else
@@ -326,6 +307,6 @@ int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const ch
         *token_out = a->token.data;
         return 1;
     }
-    enqueue(a, w);
+    cmx_token_queue_push(&a->waiters, &w->link);
     return 0;
 }

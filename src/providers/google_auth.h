@@ -24,6 +24,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "http/upstream.h"
+#include "providers/token_queue.h"
 
 struct event_base;
 
@@ -82,8 +83,7 @@ void cmx_google_auth_free(cmx_google_auth *a);
 typedef struct cmx_google_token_wait {
     void (*done)(void *ctx, const char *token, const cmx_error *err);
     void *ctx;
-    struct cmx_google_token_wait *next, *prev;
-    int queued;
+    cmx_token_queue_link link; /* the cache's own */
 } cmx_google_token_wait;
 
 /* 1: a valid token is cached, copied into token_out (valid until the next

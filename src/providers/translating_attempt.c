@@ -167,7 +167,9 @@ static void complete_whole(cmx_translating_attempt *a)
     cmx_usage_init(&usage);
     if (a->ops->translate_response(a, a->body.data ? a->body.data : "", a->body.len, &out, &usage,
                                    &err) != CMX_OK) {
-        err.upstream_status = a->status;
+        /* A refusal for content is the model's verdict, not the HTTP answer's. */
+        if (err.kind != CMX_ERR_CONTENT_POLICY)
+            err.upstream_status = a->status;
         cmx_buf_free(&out);
         finish(a, &err, NULL, NULL);
         return;
@@ -216,10 +218,10 @@ static void on_complete(void *ctx, const cmx_error *uerr)
 
 static const cmx_upstream_callbacks upstream_callbacks = {on_head, on_body, on_complete};
 
-void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
-                           const cmx_provider_config *cfg, const cmx_url *origin,
-                           const cmx_call *call, const char *path, const char *headers,
-                           size_t headers_len, cmx_error *err)
+void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstream,
+                                 const cmx_provider_config *cfg, const cmx_url *origin,
+                                 uint32_t total_ms, const char *path, const char *headers,
+                                 size_t headers_len, cmx_error *err)
 {
     const cmx_timeouts_config *t = &cfg->timeouts;
     cmx_upstream_request req = {
@@ -232,18 +234,65 @@ void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
         .headers_len = headers_len,
         .body = a->request.data,
         .body_len = a->request.len,
-        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,
-                     cmx_call_total_ms(call, t->total_ms)},
+        .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms, total_ms},
     };
     a->call = cmx_upstream_send(upstream, &req, &upstream_callbacks, a);
     /* The client copied the request: the translated body is not needed now. */
     cmx_buf_free(&a->request);
     if (!a->call) {
-        release(a);
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
     return a;
+}
+
+void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
+                           const cmx_provider_config *cfg, const cmx_url *origin,
+                           const cmx_call *call, const char *path, const char *headers,
+                           size_t headers_len, cmx_error *err)
+{
+    if (!cmx_translating_send_timed(a, upstream, cfg, origin,
+                                    cmx_call_total_ms(call, cfg->timeouts.total_ms), path, headers,
+                                    headers_len, err)) {
+        release(a);
+        return NULL;
+    }
+    return a;
+}
+
+void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err)
+{
+    finish(a, err, NULL, NULL);
+}
+
+void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_header *h)
+{
+    if (cmx_slice_case_eq(h->name, "retry-after")) {
+        int64_t ms = cmx_header_retry_after_ms(h->value);
+        if (ms >= 0)
+            a->retry_after_ms = (uint32_t)ms;
+    }
+}
+
+/* One event of a stream is one answer chunk's worth: a few KiB, far less
+ * than this; more is a broken or hostile upstream. */
+#define MAX_STREAM_EVENT_BYTES (8u << 20)
+
+int cmx_translating_feed_sse(cmx_translating_attempt *a, cmx_sse_parser *sse, int *ready,
+                             cmx_sse_event_cb on_event, void *ctx, const char *data, size_t len)
+{
+    if (!*ready) {
+        cmx_sse_parser_init(sse, on_event, ctx);
+        sse->max_event_bytes = MAX_STREAM_EVENT_BYTES;
+        *ready = 1;
+    }
+    int rc = cmx_sse_feed(sse, data, len);
+    if (rc < 0) {
+        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream event too large or out of memory");
+        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
+    }
+    return rc != 0;
 }
 
 void cmx_translating_cancel(void *attempt)

@@ -1,5 +1,5 @@
 /* translating_attempt.h — one attempt of a translating provider (anthropic,
- * bedrock ...) over the upstream client: the plumbing they all share.
+ * bedrock, vertex) over the upstream client: the plumbing they all share.
  *
  * A translating provider sends a request it translated, and gets back
  * either a whole answer to translate into a chat.completion or a stream to
@@ -22,6 +22,7 @@
 #include "provider.h"
 
 #include "core/buf.h"
+#include "http/sse.h"
 
 struct event;
 typedef struct cmx_translating_attempt cmx_translating_attempt;
@@ -93,9 +94,33 @@ void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
                            const cmx_call *call, const char *path, const char *headers,
                            size_t headers_len, cmx_error *err);
 
+/* cmx_translating_send for an attempt that sends later than start() (after
+ * fetching a token, say): the total timeout was worked out while the call
+ * was at hand.  On failure (NULL, err set) the attempt is not released: the
+ * caller reports it, e.g. with cmx_translating_fail. */
+void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstream,
+                                 const cmx_provider_config *cfg, const cmx_url *origin,
+                                 uint32_t total_ms, const char *path, const char *headers,
+                                 size_t headers_len, cmx_error *err);
+
+/* Reports err to the sink now and releases the attempt: for a failure found
+ * inside an event-loop callback of the provider's own (never inside start). */
+void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err);
+
 /* The stream translator's emit callback (ctx: the attempt): holds the first
  * chunk back until a second exists, then hands chunks to the sink. */
 void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len);
+
+/* A .header op for a service that says in Retry-After (seconds) when to
+ * come back: sets a->retry_after_ms. */
+void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_header *h);
+
+/* For a feed_stream over SSE: feeds the bytes to `sse`, set up on first use
+ * (*ready 0 → 1) to hand each event to on_event(ctx) and to refuse events
+ * over 8 MiB.  Nonzero stops the stream; a->stream_err says why (set here
+ * for an oversized event or no memory, by on_event otherwise). */
+int cmx_translating_feed_sse(cmx_translating_attempt *a, cmx_sse_parser *sse, int *ready,
+                             cmx_sse_event_cb on_event, void *ctx, const char *data, size_t len);
 
 /* The vtable's cancel: abandons the attempt, no further sink callbacks. */
 void cmx_translating_cancel(void *attempt);

@@ -12,59 +12,21 @@
  *
  * Sampling parameters go into generationConfig; tools into
  * functionDeclarations, tool_choice into toolConfig.  Parameters Gemini lacks
- * are refused with their name, or dropped when configured. */
+ * are refused with their name, or dropped when configured.  The OpenAI side
+ * (content parts, data URLs, tools, tool_choice, stop, the 400s and their
+ * wording) is read by translate_util.c, as for the other translating
+ * providers; what is Gemini's own stays here. */
 #include "vertex.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct req_ctx {
-    const cmx_vertex_options *opt;
-    cmx_error *err;
+    cmx_translate_ctx tc;   /* errors, provider name, dropping (translate_util.h) */
     const json_t *messages; /* for tool_call_id → name */
 } req_ctx;
-
-static const char *provider_name(const req_ctx *c)
-{
-    return c->opt->provider_name ? c->opt->provider_name : "vertex";
-}
-
-static cmx_err bad(req_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(req_ctx *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(c->err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    if (c->err)
-        c->err->status = 400;
-    return CMX_ERR_BAD_REQUEST;
-}
-
-static void show_value(const json_t *v, char *out, size_t len)
-{
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        snprintf(out, len, "?");
-        return;
-    }
-    if (strlen(s) >= len && len > 4)
-        snprintf(out, len, "%.*s...", (int)(len - 4), s);
-    else
-        snprintf(out, len, "%s", s);
-    free(s);
-}
-
-static cmx_err unsupported(req_ctx *c, const char *name, const json_t *v)
-{
-    if (c->opt->drop_unsupported)
-        return CMX_OK;
-    char shown[48];
-    show_value(v, shown, sizeof shown);
-    return bad(c, "parameter '%s' (%s) is not supported by provider '%s' (vertex)", name, shown,
-               provider_name(c));
-}
 
 /* ---- content ---------------------------------------------------------- */
 
@@ -75,23 +37,20 @@ static void add_text(json_t *parts, const char *text, size_t len)
     json_array_append_new(parts, json_pack("{s:s%}", "text", text, len));
 }
 
-static cmx_err image_part(req_ctx *c, const json_t *part, size_t mi, size_t pi, json_t *parts)
+static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, size_t pi,
+                          json_t *parts)
 {
-    const json_t *iu = json_object_get(part, "image_url");
-    const char *url =
-        json_is_string(iu) ? json_string_value(iu) : json_string_value(json_object_get(iu, "url"));
+    const char *url = cmx_translate_image_url(part);
     if (!url)
-        return bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi, pi);
+        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
+                                 pi);
     if (strncmp(url, "data:", 5) == 0) {
-        const char *semi = strchr(url + 5, ';');
-        const char *comma = strchr(url + 5, ',');
-        if (!semi || !comma || semi > comma || strncmp(semi, ";base64,", 8) != 0)
-            return bad(c,
-                       "messages[%zu].content[%zu].image_url.url: a data URL must be "
-                       "data:<media type>;base64,<data>",
-                       mi, pi);
-        json_array_append_new(parts, json_pack("{s:{s:s%,s:s}}", "inlineData", "mimeType", url + 5,
-                                               (size_t)(semi - url - 5), "data", comma + 1));
+        const char *media, *data;
+        size_t media_len;
+        if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
+            return cmx_translate_bad_data_url(c, mi, pi);
+        json_array_append_new(parts, json_pack("{s:{s:s%,s:s}}", "inlineData", "mimeType", media,
+                                               media_len, "data", data));
         return CMX_OK;
     }
     if (strncmp(url, "gs://", 5) == 0 || strncmp(url, "https://", 8) == 0) {
@@ -106,47 +65,19 @@ static cmx_err image_part(req_ctx *c, const json_t *part, size_t mi, size_t pi, 
             parts, json_pack("{s:{s:s,s:s}}", "fileData", "mimeType", mime, "fileUri", url));
         return CMX_OK;
     }
-    return bad(c,
-               "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
-               "URL or a gs:// URI",
-               mi, pi);
+    return cmx_translate_bad(
+        c,
+        "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
+        "URL or a gs:// URI",
+        mi, pi);
 }
+
+static const cmx_translate_part_writers part_writers = {add_text, image_part};
 
 static cmx_err content_parts(req_ctx *c, const json_t *content, size_t mi, int images,
                              json_t *parts)
 {
-    if (!content || json_is_null(content))
-        return CMX_OK;
-    if (json_is_string(content)) {
-        add_text(parts, json_string_value(content), json_string_length(content));
-        return CMX_OK;
-    }
-    if (!json_is_array(content))
-        return bad(c, "messages[%zu].content must be a string or an array of parts", mi);
-    size_t pi;
-    const json_t *part;
-    json_array_foreach(content, pi, part)
-    {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        if (!type)
-            return bad(c, "messages[%zu].content[%zu] has no 'type'", mi, pi);
-        if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
-            const json_t *t = json_object_get(part, type);
-            if (!json_is_string(t))
-                return bad(c, "messages[%zu].content[%zu].%s must be a string", mi, pi, type);
-            add_text(parts, json_string_value(t), json_string_length(t));
-        } else if (images && strcmp(type, "image_url") == 0) {
-            cmx_err e = image_part(c, part, mi, pi, parts);
-            if (e != CMX_OK)
-                return e;
-        } else {
-            return bad(c,
-                       "messages[%zu].content[%zu]: content part type '%.40s' is not supported "
-                       "by provider '%s' (vertex)",
-                       mi, pi, type, provider_name(c));
-        }
-    }
-    return CMX_OK;
+    return cmx_translate_content(&c->tc, content, mi, images, &part_writers, parts);
 }
 
 static cmx_err function_calls(req_ctx *c, const json_t *calls, size_t mi, json_t *parts)
@@ -154,7 +85,7 @@ static cmx_err function_calls(req_ctx *c, const json_t *calls, size_t mi, json_t
     if (!calls || json_is_null(calls))
         return CMX_OK;
     if (!json_is_array(calls))
-        return bad(c, "messages[%zu].tool_calls must be an array", mi);
+        return cmx_translate_bad(&c->tc, "messages[%zu].tool_calls must be an array", mi);
     size_t ti;
     const json_t *call;
     json_array_foreach(calls, ti, call)
@@ -163,7 +94,8 @@ static cmx_err function_calls(req_ctx *c, const json_t *calls, size_t mi, json_t
         const char *name = json_string_value(json_object_get(fn, "name"));
         const json_t *args = json_object_get(fn, "arguments");
         if (!name)
-            return bad(c, "messages[%zu].tool_calls[%zu] needs a 'function.name'", mi, ti);
+            return cmx_translate_bad(
+                &c->tc, "messages[%zu].tool_calls[%zu] needs a 'function.name'", mi, ti);
         json_t *parsed;
         if (!args || json_is_null(args) || (json_is_string(args) && !json_string_length(args)))
             parsed = json_object();
@@ -171,16 +103,18 @@ static cmx_err function_calls(req_ctx *c, const json_t *calls, size_t mi, json_t
             parsed = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
             if (!json_is_object(parsed)) {
                 json_decref(parsed);
-                return bad(c,
-                           "messages[%zu].tool_calls[%zu].function.arguments must be a JSON "
-                           "object in a string",
-                           mi, ti);
+                return cmx_translate_bad(
+                    &c->tc,
+                    "messages[%zu].tool_calls[%zu].function.arguments must be a JSON "
+                    "object in a string",
+                    mi, ti);
             }
         } else if (json_is_object(args))
             parsed = json_incref((json_t *)args);
         else
-            return bad(c, "messages[%zu].tool_calls[%zu].function.arguments must be a string", mi,
-                       ti);
+            return cmx_translate_bad(
+                &c->tc, "messages[%zu].tool_calls[%zu].function.arguments must be a string", mi,
+                ti);
         json_array_append_new(
             parts, json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args", parsed));
     }
@@ -210,15 +144,16 @@ static cmx_err function_response(req_ctx *c, const json_t *m, size_t mi, json_t 
 {
     const char *id = json_string_value(json_object_get(m, "tool_call_id"));
     if (!id)
-        return bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
+        return cmx_translate_bad(&c->tc, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
     const char *name = tool_name_for(c, id, mi);
     if (!name)
         name = json_string_value(json_object_get(m, "name"));
     if (!name)
-        return bad(c,
-                   "messages[%zu]: tool_call_id '%.60s' matches no earlier assistant tool call "
-                   "(Gemini needs the function's name)",
-                   mi, id);
+        return cmx_translate_bad(
+            &c->tc,
+            "messages[%zu]: tool_call_id '%.60s' matches no earlier assistant tool call "
+            "(Gemini needs the function's name)",
+            mi, id);
     const json_t *content = json_object_get(m, "content");
     json_t *response;
     if (json_is_string(content)) {
@@ -271,7 +206,7 @@ static void append_turn(json_t *contents, const char *role, json_t *parts)
 static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *contents, json_t *system)
 {
     if (!json_is_array(msgs))
-        return bad(c, "'messages' must be an array");
+        return cmx_translate_bad(&c->tc, "'messages' must be an array");
     c->messages = msgs;
     size_t mi;
     const json_t *m;
@@ -279,7 +214,7 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *contents
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         if (!role)
-            return bad(c, "messages[%zu] has no 'role'", mi);
+            return cmx_translate_bad(&c->tc, "messages[%zu] has no 'role'", mi);
         const json_t *content = json_object_get(m, "content");
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
             cmx_err e = content_parts(c, content, mi, 0, system);
@@ -300,8 +235,9 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *contents
         } else if (strcmp(role, "tool") == 0) {
             e = function_response(c, m, mi, parts);
         } else {
-            e = bad(c, "messages[%zu]: role '%.40s' is not supported by provider '%s' (vertex)", mi,
-                    role, provider_name(c));
+            e = cmx_translate_bad(
+                &c->tc, "messages[%zu]: role '%.40s' is not supported by provider '%s' (vertex)",
+                mi, role, cmx_translate_provider_name(&c->tc));
         }
         if (e != CMX_OK) {
             json_decref(parts);
@@ -318,69 +254,49 @@ static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *contents
 
 /* ---- tools ------------------------------------------------------------ */
 
+static json_t *function_declaration(const char *name, const json_t *fn)
+{
+    json_t *decl = json_pack("{s:s}", "name", name);
+    const json_t *desc = json_object_get(fn, "description");
+    if (json_is_string(desc))
+        json_object_set(decl, "description", (json_t *)desc);
+    const json_t *params = json_object_get(fn, "parameters");
+    if (json_is_object(params))
+        json_object_set(decl, "parameters", (json_t *)params);
+    return decl;
+}
+
 static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
 {
-    if (!json_is_array(tools))
-        return bad(c, "'tools' must be an array");
     json_t *decls = json_array();
-    size_t i;
-    const json_t *t;
-    json_array_foreach(tools, i, t)
-    {
-        const char *type = json_string_value(json_object_get(t, "type"));
-        const json_t *fn = json_object_get(t, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        if (!type || strcmp(type, "function") != 0) {
-            json_decref(decls);
-            return bad(c,
-                       "tools[%zu]: tool type '%.40s' is not supported by provider '%s' (vertex)",
-                       i, type ? type : "(none)", provider_name(c));
-        }
-        if (!name) {
-            json_decref(decls);
-            return bad(c, "tools[%zu].function.name must be a string", i);
-        }
-        json_t *decl = json_pack("{s:s}", "name", name);
-        const json_t *desc = json_object_get(fn, "description");
-        if (json_is_string(desc))
-            json_object_set(decl, "description", (json_t *)desc);
-        const json_t *params = json_object_get(fn, "parameters");
-        if (json_is_object(params))
-            json_object_set(decl, "parameters", (json_t *)params);
-        json_array_append_new(decls, decl);
-    }
-    if (json_array_size(decls))
+    cmx_err e = cmx_translate_tools(&c->tc, tools, function_declaration, decls);
+    if (e == CMX_OK && json_array_size(decls))
         json_object_set_new(req, "tools", json_pack("[{s:o}]", "functionDeclarations", decls));
     else
         json_decref(decls);
-    return CMX_OK;
+    return e;
 }
 
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 {
+    const char *name;
+    const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *cfg = NULL;
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        const char *mode = strcmp(s, "auto") == 0       ? "AUTO"
-                           : strcmp(s, "required") == 0 ? "ANY"
-                           : strcmp(s, "none") == 0     ? "NONE"
-                                                        : NULL;
-        if (mode)
-            cfg = json_pack("{s:s}", "mode", mode);
-    } else if (json_is_object(v)) {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(v, "function"), "name"));
-        if (name)
-            cfg = json_pack("{s:s,s:[s]}", "mode", "ANY", "allowedFunctionNames", name);
-    }
-    if (!cfg) {
+    if (!kind) {
         char shown[48];
-        show_value(v, shown, sizeof shown);
-        return bad(c,
-                   "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                   "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                   shown);
+        cmx_translate_show_value(v, shown, sizeof shown);
+        return cmx_translate_bad(&c->tc,
+                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
+                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
+                                 shown);
     }
+    if (strcmp(kind, "function") == 0)
+        cfg = json_pack("{s:s,s:[s]}", "mode", "ANY", "allowedFunctionNames", name);
+    else
+        cfg = json_pack("{s:s}", "mode",
+                        strcmp(kind, "auto") == 0       ? "AUTO"
+                        : strcmp(kind, "required") == 0 ? "ANY"
+                                                        : "NONE");
     json_object_set_new(req, "toolConfig", json_pack("{s:o}", "functionCallingConfig", cfg));
     return CMX_OK;
 }
@@ -389,18 +305,11 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 
 static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *gen)
 {
-    if (json_is_string(v)) {
-        json_object_set_new(gen, "stopSequences", json_pack("[O]", v));
-        return CMX_OK;
-    }
-    size_t i;
-    const json_t *s;
-    if (!json_is_array(v))
-        return bad(c, "'stop' must be a string or an array of strings");
-    json_array_foreach(v, i, s) if (!json_is_string(s)) return bad(
-        c, "'stop' must be a string or an array of strings");
-    json_object_set(gen, "stopSequences", (json_t *)v);
-    return CMX_OK;
+    json_t *list;
+    cmx_err e = cmx_translate_stop_list(&c->tc, v, &list);
+    if (e == CMX_OK)
+        json_object_set_new(gen, "stopSequences", list);
+    return e;
 }
 
 static cmx_err convert_response_format(req_ctx *c, const json_t *v, json_t *gen)
@@ -419,7 +328,7 @@ static cmx_err convert_response_format(req_ctx *c, const json_t *v, json_t *gen)
             json_object_set(gen, "responseJsonSchema", (json_t *)schema);
         return CMX_OK;
     }
-    return unsupported(c, "response_format", v);
+    return cmx_translate_unsupported(&c->tc, "response_format", v);
 }
 
 static int is_harmless_default(const char *key, const json_t *v)
@@ -436,7 +345,7 @@ static cmx_err number_param(req_ctx *c, const char *key, const json_t *v, json_t
                             const char *as)
 {
     if (!json_is_number(v))
-        return bad(c, "'%s' must be a number", key);
+        return cmx_translate_bad(&c->tc, "'%s' must be a number", key);
     json_object_set(gen, as, (json_t *)v);
     return CMX_OK;
 }
@@ -454,7 +363,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_t 
             continue; /* stream: the URL says it; user: Gemini has no field for it */
         if (strcmp(key, "max_tokens") == 0 || strcmp(key, "max_completion_tokens") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = bad(c, "'%s' must be a positive integer", key);
+                e = cmx_translate_bad(&c->tc, "'%s' must be a positive integer", key);
             else if (strcmp(key, "max_completion_tokens") == 0 ||
                      !json_object_get(gen, "maxOutputTokens"))
                 json_object_set(gen, "maxOutputTokens", (json_t *)v);
@@ -468,14 +377,14 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_t 
             e = number_param(c, key, v, gen, "frequencyPenalty");
         else if (strcmp(key, "seed") == 0) {
             if (!json_is_integer(v))
-                e = bad(c, "'seed' must be an integer");
+                e = cmx_translate_bad(&c->tc, "'seed' must be an integer");
             else
                 json_object_set(gen, "seed", (json_t *)v);
         } else if (strcmp(key, "n") == 0) {
             if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = bad(c, "'n' must be a positive integer");
+                e = cmx_translate_bad(&c->tc, "'n' must be a positive integer");
             else if (json_integer_value(v) > 1)
-                e = unsupported(c, "n", v);
+                e = cmx_translate_unsupported(&c->tc, "n", v);
         } else if (strcmp(key, "stop") == 0)
             e = convert_stop(c, v, gen);
         else if (strcmp(key, "response_format") == 0)
@@ -485,7 +394,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_t 
         else if (strcmp(key, "tool_choice") == 0)
             e = convert_tool_choice(c, v, req);
         else if (!is_harmless_default(key, v))
-            e = unsupported(c, key, v);
+            e = cmx_translate_unsupported(&c->tc, key, v);
         if (e != CMX_OK)
             return e;
     }
@@ -495,11 +404,15 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_t 
 cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_vertex_options *opt,
                                      cmx_buf *out, cmx_error *err)
 {
-    req_ctx c = {opt, err, NULL};
+    req_ctx c = {{.err = err,
+                  .provider_name = opt->provider_name,
+                  .provider_type = "vertex",
+                  .drop_unsupported = opt->drop_unsupported},
+                 NULL};
     json_t *in = json_loadb(body, len, 0, NULL);
     if (!json_is_object(in)) {
         json_decref(in);
-        return bad(&c, "the request body must be a JSON object");
+        return cmx_translate_bad(&c.tc, "the request body must be a JSON object");
     }
     json_t *req = json_object();
     json_t *contents = json_array();
@@ -510,7 +423,8 @@ cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_ver
     if (e == CMX_OK)
         e = convert_messages(&c, json_object_get(in, "messages"), contents, system);
     if (e == CMX_OK && json_array_size(contents) == 0)
-        e = bad(&c, "'messages' must hold at least one user or assistant message with content");
+        e = cmx_translate_bad(
+            &c.tc, "'messages' must hold at least one user or assistant message with content");
     if (e == CMX_OK) {
         json_object_set(req, "contents", contents);
         if (json_array_size(system))

@@ -8,8 +8,11 @@
  * answer stopped for safety before any content, is a content_policy error
  * rather than an empty success: the client would otherwise take silence for
  * an answer.  A safety stop after some content is a finish_reason of
- * content_filter, as OpenAI reports it. */
+ * content_filter, as OpenAI reports it.  The chat.completion itself is
+ * written by translate_util's answer builder, as for the other translating
+ * providers. */
 #include "vertex.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -90,9 +93,8 @@ cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t crea
     const char *rid = json_string_value(json_object_get(r, "responseId"));
     const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
 
-    cmx_buf text = CMX_BUF_INIT;
-    int has_text = 0;
-    json_t *calls = json_array();
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
     size_t i;
     const json_t *p;
     json_array_foreach(parts, i, p)
@@ -100,62 +102,38 @@ cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t crea
         const json_t *t = json_object_get(p, "text");
         const json_t *fc = json_object_get(p, "functionCall");
         if (json_is_string(t) && !json_is_true(json_object_get(p, "thought"))) {
-            cmx_buf_append(&text, json_string_value(t), json_string_length(t));
-            has_text = 1;
+            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
         } else if (json_is_object(fc)) {
-            const json_t *args = json_object_get(fc, "args");
-            char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             char id[200];
             snprintf(id, sizeof id, "call_%.150s_%zu", rid ? rid : "vertex",
-                     json_array_size(calls));
-            json_array_append_new(
-                calls, json_pack("{s:s,s:s,s:{s:O?,s:s}}", "id", id, "type", "function", "function",
-                                 "name", json_object_get(fc, "name"), "arguments", a ? a : "{}"));
-            free(a);
+                     json_array_size(answer.calls));
+            json_t *idv = json_string(id);
+            if (idv) /* an id cut inside a UTF-8 sequence: the call is left out, as before */
+                cmx_translate_answer_tool_call(&answer, idv, json_object_get(fc, "name"),
+                                               json_object_get(fc, "args"));
+            json_decref(idv);
         }
     }
-    if (!has_text && json_array_size(calls) == 0 && finish &&
+    if (!answer.has_text && json_array_size(answer.calls) == 0 && finish &&
         strcmp(finish, "content_filter") == 0) {
         cmx_err e = refused(err, "the answer was withheld", reason);
-        cmx_buf_free(&text);
-        json_decref(calls);
+        cmx_translate_answer_free(&answer);
         json_decref(r);
         return e;
     }
-    if (json_array_size(calls) && (!finish || strcmp(finish, "stop") == 0))
+    if (json_array_size(answer.calls) && (!finish || strcmp(finish, "stop") == 0))
         finish = "tool_calls";
 
     cmx_usage tokens;
     read_usage(json_object_get(r, "usageMetadata"), &tokens);
-    json_t *message = json_pack("{s:s}", "role", "assistant");
-    if (has_text || json_array_size(calls) == 0)
-        json_object_set_new(message, "content", json_stringn(text.data ? text.data : "", text.len));
-    else
-        json_object_set_new(message, "content", json_null());
-    if (json_array_size(calls))
-        json_object_set(message, "tool_calls", calls);
-    json_object_set_new(message, "refusal", json_null());
     const char *mv = json_string_value(json_object_get(r, "modelVersion"));
     char cid[200];
     snprintf(cid, sizeof cid, "chatcmpl-%.150s", rid ? rid : "vertex");
-    json_t *completion = json_pack(
-        "{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:n,s:s}],s:{s:I,s:I,s:I,s:{s:I}}}", "id", cid, "object",
-        "chat.completion", "created", (json_int_t)created, "model", mv ? mv : (model ? model : ""),
-        "choices", "index", 0, "message", message, "logprobs", "finish_reason",
-        finish ? finish : "stop", "usage", "prompt_tokens", (json_int_t)tokens.prompt_tokens,
-        "completion_tokens", (json_int_t)tokens.completion_tokens, "total_tokens",
-        (json_int_t)tokens.total_tokens, "prompt_tokens_details", "cached_tokens",
-        (json_int_t)tokens.cached_tokens);
-    cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    cmx_err e = cmx_translate_answer_write(&answer, cid, mv ? mv : (model ? model : ""), created,
+                                           finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
-    json_decref(completion);
-    json_decref(calls);
-    cmx_buf_free(&text);
+    cmx_translate_answer_free(&answer);
     json_decref(r);
     return e;
 }

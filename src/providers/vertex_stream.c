@@ -10,6 +10,7 @@
  * stream that ends without a finishReason was cut, whatever the transport
  * says.  The role chunk goes out with the first event, as OpenAI's does. */
 #include "vertex.h"
+#include "chunk_emit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -48,36 +49,15 @@ static cmx_err fail(cmx_vertex_stream *s, cmx_error *err, cmx_err kind, const ch
     return kind;
 }
 
-static void put_string(cmx_buf *b, const char *str, size_t len)
+/* Where this stream's chunks go, as chunk_emit.c writes them. */
+static cmx_chunk_writer writer(cmx_vertex_stream *s)
 {
-    cmx_buf_append(b, "\"", 1);
-    cmx_buf_append_json_escaped(b, str, len);
-    cmx_buf_append(b, "\"", 1);
-}
-
-static void chunk_head(cmx_vertex_stream *s, int with_choice)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_reset(b);
-    cmx_buf_append_str(b, "{\"id\":");
-    put_string(b, s->id, strlen(s->id));
-    cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-                   (long long)s->created);
-    put_string(b, s->model, strlen(s->model));
-    cmx_buf_append_str(b,
-                       with_choice ? ",\"choices\":[{\"index\":0,\"delta\":" : ",\"choices\":[]");
-}
-
-static void chunk_emit(cmx_vertex_stream *s, const char *finish_reason)
-{
-    cmx_buf *b = &s->chunk;
-    cmx_buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":");
-    if (finish_reason)
-        put_string(b, finish_reason, strlen(finish_reason));
-    else
-        cmx_buf_append_str(b, "null");
-    cmx_buf_append_str(b, "}]}");
-    s->emit(s->ctx, b->data, b->len);
+    return (cmx_chunk_writer){.id = s->id,
+                              .model = s->model,
+                              .created = s->created,
+                              .scratch = &s->chunk,
+                              .emit = s->emit,
+                              .ctx = s->ctx};
 }
 
 static void start(cmx_vertex_stream *s, const json_t *r)
@@ -88,18 +68,14 @@ static void start(cmx_vertex_stream *s, const json_t *r)
     if (mv)
         snprintf(s->model, sizeof s->model, "%s", mv);
     s->started = 1;
-    chunk_head(s, 1);
-    cmx_buf_append_str(&s->chunk, "{\"role\":\"assistant\",\"content\":\"\"}");
-    chunk_emit(s, NULL);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_role(&w);
 }
 
 static void emit_text(cmx_vertex_stream *s, const char *text, size_t len)
 {
-    chunk_head(s, 1);
-    cmx_buf_append_str(&s->chunk, "{\"content\":");
-    put_string(&s->chunk, text, len);
-    cmx_buf_append_str(&s->chunk, "}");
-    chunk_emit(s, NULL);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_content(&w, text, len);
     s->content_seen = 1;
 }
 
@@ -110,16 +86,11 @@ static void emit_call(cmx_vertex_stream *s, const json_t *fc)
     char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     /* the id as the whole response would have it: response id + position */
     const char *rid = strncmp(s->id, "chatcmpl-", 9) == 0 ? s->id + 9 : s->id;
-    cmx_buf *b = &s->chunk;
-    chunk_head(s, 1);
-    cmx_buf_printf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":\"call_", s->tool_calls);
-    cmx_buf_append_json_escaped(b, rid, strlen(rid));
-    cmx_buf_printf(b, "_%d\",\"type\":\"function\",\"function\":{\"name\":", s->tool_calls);
-    put_string(b, json_string_value(name) ? json_string_value(name) : "", json_string_length(name));
-    cmx_buf_append_str(b, ",\"arguments\":");
-    put_string(b, a ? a : "{}", a ? strlen(a) : 2);
-    cmx_buf_append_str(b, "}}]}");
-    chunk_emit(s, NULL);
+    char id[sizeof s->id + 32];
+    int id_len = snprintf(id, sizeof id, "call_%s_%d", rid, s->tool_calls);
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_tool_call(&w, s->tool_calls, id, (size_t)id_len, json_string_value(name),
+                        json_string_length(name), a ? a : "{}", a ? strlen(a) : 2);
     free(a);
     s->tool_calls++;
     s->content_seen = 1;
@@ -193,9 +164,8 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
         } else if (finish) {
             if (s->tool_calls && strcmp(finish, "stop") == 0)
                 finish = "tool_calls";
-            chunk_head(s, 1);
-            cmx_buf_append_str(&s->chunk, "{}");
-            chunk_emit(s, finish);
+            cmx_chunk_writer w = writer(s);
+            cmx_chunk_finish(&w, finish);
             s->finished = 1;
         }
     }
@@ -210,14 +180,13 @@ cmx_err cmx_vertex_stream_end(cmx_vertex_stream *s, cmx_error *err)
         return fail(s, err, CMX_ERR_UPSTREAM_PROTOCOL, "the stream ended without a finishReason");
     if (!s->include_usage)
         return CMX_OK;
-    chunk_head(s, 0);
-    cmx_buf_printf(&s->chunk,
-                   ",\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                   "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
-                   (long long)(s->usage.prompt_tokens > 0 ? s->usage.prompt_tokens : 0),
-                   (long long)(s->usage.completion_tokens > 0 ? s->usage.completion_tokens : 0),
-                   (long long)(s->usage.total_tokens > 0 ? s->usage.total_tokens : 0),
-                   (long long)(s->usage.cached_tokens > 0 ? s->usage.cached_tokens : 0));
-    s->emit(s->ctx, s->chunk.data, s->chunk.len);
+    /* counts Gemini never sent go out as 0 */
+    cmx_usage u = s->usage;
+    u.prompt_tokens = u.prompt_tokens > 0 ? u.prompt_tokens : 0;
+    u.completion_tokens = u.completion_tokens > 0 ? u.completion_tokens : 0;
+    u.total_tokens = u.total_tokens > 0 ? u.total_tokens : 0;
+    u.cached_tokens = u.cached_tokens > 0 ? u.cached_tokens : 0;
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_usage(&w, &u);
     return CMX_OK;
 }
