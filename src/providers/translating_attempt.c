@@ -260,11 +260,6 @@ void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
     return a;
 }
 
-void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err)
-{
-    finish(a, err, NULL, NULL);
-}
-
 void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_header *h)
 {
     if (cmx_slice_case_eq(h->name, "retry-after")) {

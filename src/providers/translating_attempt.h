@@ -103,9 +103,6 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
                                  uint32_t total_ms, const char *path, const char *headers,
                                  size_t headers_len, cmx_error *err);
 
-/* Reports err to the sink now and releases the attempt: for a failure found
- * inside an event-loop callback of the provider's own (never inside start). */
-void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *err);
 
 /* The stream translator's emit callback (ctx: the attempt): holds the first
  * chunk back until a second exists, then hands chunks to the sink. */
