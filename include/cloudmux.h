@@ -23,11 +23,11 @@ extern "C" {
 typedef struct cmx_client cmx_client;
 
 typedef struct cmx_result {
-    int status;              /* 200 on success, else the HTTP status the gateway would answer */
-    char *body;              /* OpenAI JSON: the chat.completion / embeddings list, or
-                                {"error":{...}}; for a stream that succeeded, NULL */
+    int status; /* 200 on success, else the HTTP status the gateway would answer */
+    char *body; /* OpenAI JSON: the chat.completion / embeddings list, or
+                   {"error":{...}}; for a stream that succeeded, NULL */
     size_t body_len;
-    char provider[64];       /* the target that answered or was tried last */
+    char provider[64]; /* the target that answered or was tried last */
     char model[128];
     unsigned attempts;
     long long prompt_tokens; /* -1 when the provider did not report it */
@@ -45,8 +45,8 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
 /* Runs one chat completion.  With "stream": true in the body, chunks go to
  * on_chunk as they arrive (on_chunk may be NULL otherwise).  Returns 0 when
  * the answer is complete, -1 otherwise (out->status and out->body say why). */
-int cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk,
-                    void *user, cmx_result *out);
+int cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk, void *user,
+                    cmx_result *out);
 
 /* Runs one embeddings request; same contract without streaming. */
 int cmx_client_embeddings(cmx_client *c, const char *json, size_t len, cmx_result *out);

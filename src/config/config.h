@@ -19,7 +19,7 @@
 #include "core/err.h"
 
 typedef struct cmx_config_diag {
-    char **errors;   /* "file:line:col: message" */
+    char **errors; /* "file:line:col: message" */
     size_t n_errors;
     char **warnings;
     size_t n_warnings;
@@ -67,64 +67,65 @@ typedef struct cmx_health_check_config {
 
 /* azure: how the provider gets its credentials. */
 typedef enum {
-    CMX_AZURE_AUTH_API_KEY = 0,       /* api_key, sent as the api-key header */
-    CMX_AZURE_AUTH_CLIENT_SECRET,     /* Entra ID client-credentials flow */
-    CMX_AZURE_AUTH_MANAGED_IDENTITY,  /* the instance metadata endpoint (IMDS) */
+    CMX_AZURE_AUTH_API_KEY = 0,      /* api_key, sent as the api-key header */
+    CMX_AZURE_AUTH_CLIENT_SECRET,    /* Entra ID client-credentials flow */
+    CMX_AZURE_AUTH_MANAGED_IDENTITY, /* the instance metadata endpoint (IMDS) */
 } cmx_azure_auth_mode;
 
 typedef struct cmx_azure_config {
-    char *api_version;       /* default "2024-10-21"; sent with url_style deployments */
-    int url_style_v1;        /* url_style: v1 (/openai/v1/..., model in the body);
-                                default 0: /openai/deployments/{model}/... */
+    char *api_version; /* default "2024-10-21"; sent with url_style deployments */
+    int url_style_v1;  /* url_style: v1 (/openai/v1/..., model in the body);
+                          default 0: /openai/deployments/{model}/... */
     cmx_azure_auth_mode auth;
-    char *tenant_id;         /* client secret */
-    char *client_id;         /* client secret: required; managed identity: optional
-                                (a user-assigned identity) */
-    char *client_secret;     /* resolved secret; never log it */
-    char *authority;         /* default "https://login.microsoftonline.com" */
-    char *scope;             /* default "https://cognitiveservices.azure.com/.default" */
-    char *imds_endpoint;     /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
+    char *tenant_id;     /* client secret */
+    char *client_id;     /* client secret: required; managed identity: optional
+                            (a user-assigned identity) */
+    char *client_secret; /* resolved secret; never log it */
+    char *authority;     /* default "https://login.microsoftonline.com" */
+    char *scope;         /* default "https://cognitiveservices.azure.com/.default" */
+    char *imds_endpoint; /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
 } cmx_azure_config;
 
 typedef struct cmx_provider_config {
     char *name;
     cmx_provider_type type;
-    char *type_name;       /* "openai", "mock", "anthropic", "bedrock", "azure", "vertex" */
-    char *base_url;        /* openai: required, e.g. "https://api.openai.com/v1";
-                              anthropic: default "https://api.anthropic.com";
-                              azure: the `endpoint`, e.g. "https://NAME.openai.azure.com";
-                              vertex: `endpoint_url`, or derived from `location` */
-    char *api_key;         /* resolved secret or NULL; never log it */
-    char *organization;    /* openai: optional OpenAI-Organization header */
+    char *type_name;             /* "openai", "mock", "anthropic", "bedrock", "azure", "vertex" */
+    char *base_url;              /* openai: required, e.g. "https://api.openai.com/v1";
+                                    anthropic: default "https://api.anthropic.com";
+                                    azure: the `endpoint`, e.g. "https://NAME.openai.azure.com";
+                                    vertex: `endpoint_url`, or derived from `location` */
+    char *api_key;               /* resolved secret or NULL; never log it */
+    char *organization;          /* openai: optional OpenAI-Organization header */
     char *anthropic_version;     /* anthropic: default "2023-06-01" */
     uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
-    int drop_unsupported_params; /* anthropic, bedrock, vertex: drop what it cannot do instead of 400 */
+    int drop_unsupported_params; /* anthropic, bedrock, vertex: drop what it cannot do instead of
+                                    400 */
     /* bedrock: base_url holds endpoint_url (default
      * https://bedrock-runtime.{region}.amazonaws.com).  The keys come from the
      * config or, when absent there, from AWS_ACCESS_KEY_ID,
      * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at load; never log them. */
-    char *region;            /* bedrock: required, e.g. "eu-west-1" */
-    char *access_key_id;     /* bedrock: resolved secret */
-    char *secret_access_key; /* bedrock: resolved secret */
-    char *session_token;     /* bedrock: resolved secret or NULL */
-    int aws_credentials;     /* bedrock: a cmx_aws_credentials_mode (`credentials:`);
-                                0 = auto, the SDKs' chain (providers/aws_credentials.h) */
-    char *aws_profile;       /* bedrock: `profile:` for the shared files, or NULL */
-    int bedrock_invoke;      /* bedrock: `api: invoke`: anthropic.* models through InvokeModel */
-    char *project;               /* vertex: Google Cloud project id (required) */
-    char *location;              /* vertex: region or "global"; default "us-central1"; the
-                                    endpoint (base_url) follows from it unless `endpoint_url` */
-    char *service_account_file;  /* vertex: path to a service-account JSON key */
-    int metadata_server;         /* vertex: tokens from the instance metadata server */
-    char *metadata_url;          /* vertex: its origin; default http://metadata.google.internal */
-    int tls_verify;        /* default 1 */
-    char *ca_file;         /* NULL: system store */
-    char *residency;       /* region tag such as "eu"; NULL: none declared */
+    char *region;               /* bedrock: required, e.g. "eu-west-1" */
+    char *access_key_id;        /* bedrock: resolved secret */
+    char *secret_access_key;    /* bedrock: resolved secret */
+    char *session_token;        /* bedrock: resolved secret or NULL */
+    int aws_credentials;        /* bedrock: a cmx_aws_credentials_mode (`credentials:`);
+                                   0 = auto, the SDKs' chain (providers/aws_credentials.h) */
+    char *aws_profile;          /* bedrock: `profile:` for the shared files, or NULL */
+    int bedrock_invoke;         /* bedrock: `api: invoke`: anthropic.* models through InvokeModel */
+    char *project;              /* vertex: Google Cloud project id (required) */
+    char *location;             /* vertex: region or "global"; default "us-central1"; the
+                                   endpoint (base_url) follows from it unless `endpoint_url` */
+    char *service_account_file; /* vertex: path to a service-account JSON key */
+    int metadata_server;        /* vertex: tokens from the instance metadata server */
+    char *metadata_url;         /* vertex: its origin; default http://metadata.google.internal */
+    int tls_verify;             /* default 1 */
+    char *ca_file;              /* NULL: system store */
+    char *residency;            /* region tag such as "eu"; NULL: none declared */
     cmx_timeouts_config timeouts;
     cmx_health_check_config health;
     cmx_mock_config mock;
     cmx_azure_config azure;
-    int line;              /* where it was defined, for messages */
+    int line; /* where it was defined, for messages */
 } cmx_provider_config;
 
 /* A target's price per 1M tokens, USD.  Set by `targets[].price` in the
@@ -141,10 +142,10 @@ typedef struct cmx_target_price {
 typedef struct cmx_target_config {
     char *provider_name;
     const cmx_provider_config *provider; /* resolved at load */
-    char *model;           /* upstream model name */
-    uint32_t weight;       /* weighted/random strategies; default 1 */
-    uint64_t rpm;          /* requests per minute this deployment takes; 0 = no limit */
-    uint64_t tpm;          /* tokens per minute; 0 = no limit */
+    char *model;                         /* upstream model name */
+    uint32_t weight;                     /* weighted/random strategies; default 1 */
+    uint64_t rpm; /* requests per minute this deployment takes; 0 = no limit */
+    uint64_t tpm; /* tokens per minute; 0 = no limit */
     cmx_target_price price;
     int drop_unsupported_params; /* the group's drop_unsupported_params, copied at load so a
                                     translating provider sees it with the target it serves */
@@ -152,7 +153,7 @@ typedef struct cmx_target_config {
 
 /* Strategy names as written in config; the router maps them to its own. */
 #define CMX_STRATEGY_NAMES                                                                         \
-    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency", "cheapest",   \
+    "priority", "round-robin", "weighted", "random", "least-busy", "least-latency", "cheapest",    \
         "cascade"
 
 typedef struct cmx_breaker_settings {
@@ -167,11 +168,11 @@ typedef struct cmx_breaker_settings {
 } cmx_breaker_settings;
 
 typedef struct cmx_retry_settings {
-    uint32_t base_ms;           /* default 100 */
-    uint32_t cap_ms;            /* default 5000 */
+    uint32_t base_ms;            /* default 100 */
+    uint32_t cap_ms;             /* default 5000 */
     uint32_t max_retry_after_ms; /* longest server hint worth waiting for; default 30000 */
-    uint32_t budget_percent;    /* retries at most this share of requests; default 20 */
-    uint32_t min_retries;       /* per window, whatever the share; default 10 */
+    uint32_t budget_percent;     /* retries at most this share of requests; default 20 */
+    uint32_t min_retries;        /* per window, whatever the share; default 10 */
 } cmx_retry_settings;
 
 /* Other groups to continue with: after every target failed, after a
@@ -191,23 +192,23 @@ typedef struct cmx_fallback_list {
 
 /* The cascade strategy's check of an answer before it is accepted. */
 typedef struct cmx_cascade_config {
-    uint32_t min_length;        /* shorter answers escalate; default 1 */
-    char **refusal_prefixes;    /* answers starting so escalate (case-insensitive) */
+    uint32_t min_length;     /* shorter answers escalate; default 1 */
+    char **refusal_prefixes; /* answers starting so escalate (case-insensitive) */
     size_t n_refusal_prefixes;
-    uint32_t max_escalations;   /* default 2 */
-    double max_cost_usd;        /* stop escalating past this spend; 0 = no cap */
+    uint32_t max_escalations; /* default 2 */
+    double max_cost_usd;      /* stop escalating past this spend; 0 = no cap */
 } cmx_cascade_config;
 
 typedef struct cmx_model_group {
-    char *name;            /* what clients send as "model" */
+    char *name; /* what clients send as "model" */
     cmx_target_config *targets;
     size_t n_targets;
-    char *strategy;        /* one of CMX_STRATEGY_NAMES; default "priority" */
-    uint32_t num_retries;  /* extra tries on the same target for transient errors; default 0 */
-    uint32_t timeout_ms;   /* deadline for the whole request, all attempts; default 600000 */
+    char *strategy;       /* one of CMX_STRATEGY_NAMES; default "priority" */
+    uint32_t num_retries; /* extra tries on the same target for transient errors; default 0 */
+    uint32_t timeout_ms;  /* deadline for the whole request, all attempts; default 600000 */
     cmx_retry_settings retry;
     cmx_breaker_settings breaker;
-    char *residency;       /* only targets whose provider has this tag; NULL: any */
+    char *residency;             /* only targets whose provider has this tag; NULL: any */
     int drop_unsupported_params; /* all targets drop what their provider cannot do; default 0 */
     cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
     cmx_cascade_config cascade;
@@ -217,23 +218,23 @@ typedef struct cmx_model_group {
 } cmx_model_group;
 
 typedef struct cmx_server_config {
-    char *listen_host;          /* default "127.0.0.1" */
-    int listen_port;            /* default 4000 */
-    int workers;                /* default: number of CPUs */
-    size_t max_body_bytes;      /* default 4 MiB */
-    size_t max_header_bytes;    /* default 16 KiB */
-    size_t max_headers;         /* default 100 */
-    uint32_t header_timeout_ms; /* default 10000 */
-    uint32_t body_timeout_ms;   /* default 30000 */
+    char *listen_host;             /* default "127.0.0.1" */
+    int listen_port;               /* default 4000 */
+    int workers;                   /* default: number of CPUs */
+    size_t max_body_bytes;         /* default 4 MiB */
+    size_t max_header_bytes;       /* default 16 KiB */
+    size_t max_headers;            /* default 100 */
+    uint32_t header_timeout_ms;    /* default 10000 */
+    uint32_t body_timeout_ms;      /* default 30000 */
     uint32_t keepalive_timeout_ms; /* default 75000 */
-    uint32_t write_timeout_ms;  /* default 60000 */
-    char **api_keys;            /* resolved client keys; empty = auth off */
-    char **api_key_residency;   /* parallel: the key's residency tag, or NULL */
+    uint32_t write_timeout_ms;     /* default 60000 */
+    char **api_keys;               /* resolved client keys; empty = auth off */
+    char **api_key_residency;      /* parallel: the key's residency tag, or NULL */
     size_t n_api_keys;
-    char **admin_keys;          /* resolved operator keys for /v1/status and /metrics;
-                                   empty = /v1/status refused, /metrics open */
+    char **admin_keys; /* resolved operator keys for /v1/status and /metrics;
+                          empty = /v1/status refused, /metrics open */
     size_t n_admin_keys;
-    int access_log;             /* default 1 (stdout, JSON lines) */
+    int access_log; /* default 1 (stdout, JSON lines) */
 } cmx_server_config;
 
 typedef struct cmx_upstream_config {

@@ -19,8 +19,8 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server", "upstream", "providers", "models", "pricing",
-                                       NULL};
+static const char *const top_keys[] = {"server", "upstream", "providers",
+                                       "models", "pricing",  NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)

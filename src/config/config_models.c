@@ -32,15 +32,15 @@ static const char *const cascade_keys[] = {"min_length", "refusal_prefixes", "ma
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
-static const char *const target_keys[] = {"provider", "model", "weight", "rpm", "tpm", "price",
-                                          NULL};
+static const char *const target_keys[] = {"provider", "model", "weight", "rpm",
+                                          "tpm",      "price", NULL};
 static const char *const price_keys[] = {"input", "output", "cached_input", NULL};
 
-static const char *const retry_keys[] = {"base", "cap", "max_retry_after", "budget_percent",
-                                         "min_retries", NULL};
-static const char *const breaker_keys[] = {"enabled", "consecutive_failures", "error_rate",
-                                           "window", "min_requests", "cooldown", "max_cooldown",
-                                           "half_open_probes", NULL};
+static const char *const retry_keys[] = {"base",           "cap",         "max_retry_after",
+                                         "budget_percent", "min_retries", NULL};
+static const char *const breaker_keys[] = {"enabled",      "consecutive_failures", "error_rate",
+                                           "window",       "min_requests",         "cooldown",
+                                           "max_cooldown", "half_open_probes",     NULL};
 static const char *const strategy_names[] = {CMX_STRATEGY_NAMES, NULL};
 
 static int valid_group_name(const cmx_ynode *k)
@@ -79,8 +79,7 @@ static void unknown_provider(cmx_cfg_ctx *ctx, const cmx_ynode *at, const char *
 
 /* `price: {input, output, cached_input}` in USD per 1M tokens.  It wins over
  * the price list, and is how a self-hosted model gets a price (often 0). */
-static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
-                       const char *path)
+static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v, const char *path)
 {
     const cmx_ynode *p = cmx_ytree_get(v, "price");
     if (!p)
@@ -247,8 +246,9 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     if (sh) {
         snprintf(sub, sizeof sub, "%s.shadow", path);
         if (sh->kind != CMX_YNODE_MAP) {
-            cmx_cfg_error(ctx, sh, "%s: expected a mapping with provider, model and percent, got %s",
-                          sub, cmx_ynode_kind_name(sh));
+            cmx_cfg_error(ctx, sh,
+                          "%s: expected a mapping with provider, model and percent, got %s", sub,
+                          cmx_ynode_kind_name(sh));
         } else if ((g->shadow = calloc(1, sizeof *g->shadow)) == NULL) {
             ctx->oom = 1;
         } else {
@@ -379,8 +379,8 @@ static void resolve_fallbacks(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_yn
                 cmx_cfg_error(ctx, at, "models.%s.%s: unknown model group '%.64s'", g->name,
                               fallback_keys[k], fl->names[i]);
             else if (to == g)
-                cmx_cfg_error(ctx, at, "models.%s.%s: a group cannot fall back to itself",
-                              g->name, fallback_keys[k]);
+                cmx_cfg_error(ctx, at, "models.%s.%s: a group cannot fall back to itself", g->name,
+                              fallback_keys[k]);
             fl->groups[i] = to;
         }
     }

@@ -16,13 +16,20 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",       "timeouts",     "base_url",
-                                          "api_key",    "organization", "tls_verify",
-                                          "ca_file",    "residency",    "health_check",
-                                          NULL};
-static const char *const mock_keys[] = {
-    "type",           "timeouts",      "latency", "chunk_interval", "failure_rate",
-    "failure_status", "stream_chunks", "content", "seed",           "residency", NULL};
+static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
+                                          "organization", "tls_verify", "ca_file",  "residency",
+                                          "health_check", NULL};
+static const char *const mock_keys[] = {"type",
+                                        "timeouts",
+                                        "latency",
+                                        "chunk_interval",
+                                        "failure_rate",
+                                        "failure_status",
+                                        "stream_chunks",
+                                        "content",
+                                        "seed",
+                                        "residency",
+                                        NULL};
 static const char *const anthropic_keys[] = {"type",
                                              "timeouts",
                                              "base_url",
@@ -35,11 +42,21 @@ static const char *const anthropic_keys[] = {"type",
                                              "residency",
                                              "health_check",
                                              NULL};
-static const char *const bedrock_keys[] = {
-    "type",          "timeouts",          "region",        "endpoint_url",
-    "access_key_id", "secret_access_key", "session_token", "drop_unsupported_params",
-    "tls_verify",    "ca_file",           "residency",     "credentials",
-    "profile",       "api",               NULL};
+static const char *const bedrock_keys[] = {"type",
+                                           "timeouts",
+                                           "region",
+                                           "endpoint_url",
+                                           "access_key_id",
+                                           "secret_access_key",
+                                           "session_token",
+                                           "drop_unsupported_params",
+                                           "tls_verify",
+                                           "ca_file",
+                                           "residency",
+                                           "credentials",
+                                           "profile",
+                                           "api",
+                                           NULL};
 static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
                                          "api_key", "auth",      "url_style", "tls_verify",
                                          "ca_file", "residency", NULL};
@@ -103,18 +120,14 @@ static const struct {
     const char *name;
     const char *const *keys;
 } provider_types[] = {
-    {"openai", openai_keys},
-    {"mock", mock_keys},
-    {"anthropic", anthropic_keys},
-    {"bedrock", bedrock_keys},
-    {"azure", azure_keys},
-    {"vertex", vertex_keys},
+    {"openai", openai_keys},   {"mock", mock_keys},   {"anthropic", anthropic_keys},
+    {"bedrock", bedrock_keys}, {"azure", azure_keys}, {"vertex", vertex_keys},
 };
 #define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
 #define TYPE_LIST "openai, anthropic, bedrock, azure, vertex or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
-static const char *const health_keys[] = {"interval",           "timeout",           "path",
-                                          "unhealthy_threshold", "healthy_threshold", NULL};
+static const char *const health_keys[] = {
+    "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold", NULL};
 
 static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, const cmx_ynode *v,
                               const char *path)
@@ -133,8 +146,8 @@ static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, cons
     cmx_cfg_duration(ctx, node, sub, "interval", 0, &h->interval_ms);
     cmx_cfg_duration(ctx, node, sub, "timeout", 0, &h->timeout_ms);
     if (cmx_cfg_string(ctx, node, sub, "path", &h->path) == 1 && h->path[0] != '/')
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"), "%s.path: expected a path starting with '/'",
-                      sub);
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"),
+                      "%s.path: expected a path starting with '/'", sub);
     uint64_t n;
     if (cmx_cfg_uint(ctx, node, sub, "unhealthy_threshold", 1, 1000, &n) == 1)
         h->unhealthy_threshold = (uint32_t)n;

@@ -10,10 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const server_keys[] = {"listen",           "workers",     "max_body_bytes",
-                                          "max_header_bytes", "max_headers", "timeouts",
-                                          "api_keys",         "admin_keys",  "access_log",
-                                          NULL};
+static const char *const server_keys[] = {
+    "listen",   "workers",  "max_body_bytes", "max_header_bytes", "max_headers",
+    "timeouts", "api_keys", "admin_keys",     "access_log",       NULL};
 static const char *const server_timeout_keys[] = {"header", "body", "keepalive", "write", NULL};
 static const char *const upstream_keys[] = {"max_idle_per_origin",
                                             "max_conns_per_origin",

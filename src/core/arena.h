@@ -22,8 +22,7 @@ void *cmx_arena_alloc(cmx_arena *a, size_t size);
 void *cmx_arena_calloc(cmx_arena *a, size_t n, size_t size);
 char *cmx_arena_strndup(cmx_arena *a, const char *s, size_t n);
 char *cmx_arena_strdup(cmx_arena *a, const char *s);
-char *cmx_arena_sprintf(cmx_arena *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+char *cmx_arena_sprintf(cmx_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Bytes handed out since creation or the last reset (for tests and stats). */
 size_t cmx_arena_used(const cmx_arena *a);
 

@@ -14,7 +14,10 @@ typedef struct cmx_buf {
     size_t cap;
 } cmx_buf;
 
-#define CMX_BUF_INIT {NULL, 0, 0}
+#define CMX_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Each returns 0 on success, -1 when out of memory (the buffer is unchanged). */
 int cmx_buf_reserve(cmx_buf *b, size_t extra);

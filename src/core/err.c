@@ -124,15 +124,13 @@ const char *cmx_err_openai_type(cmx_err kind)
 
 int cmx_err_is_retryable(cmx_err kind)
 {
-    return kind == CMX_ERR_RATE_LIMITED || kind == CMX_ERR_TIMEOUT ||
-           kind == CMX_ERR_UNAVAILABLE;
+    return kind == CMX_ERR_RATE_LIMITED || kind == CMX_ERR_TIMEOUT || kind == CMX_ERR_UNAVAILABLE;
 }
 
 int cmx_err_fails_over(cmx_err kind)
 {
-    return kind == CMX_ERR_RATE_LIMITED || kind == CMX_ERR_TIMEOUT ||
-           kind == CMX_ERR_UNAVAILABLE || kind == CMX_ERR_PROVIDER_AUTH ||
-           kind == CMX_ERR_UPSTREAM_PROTOCOL;
+    return kind == CMX_ERR_RATE_LIMITED || kind == CMX_ERR_TIMEOUT || kind == CMX_ERR_UNAVAILABLE ||
+           kind == CMX_ERR_PROVIDER_AUTH || kind == CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
 cmx_err cmx_err_from_http_status(int status)

@@ -16,24 +16,24 @@
 
 typedef enum cmx_err {
     CMX_OK = 0,
-    CMX_ERR_BAD_REQUEST,    /* client's own malformed input: 400 */
-    CMX_ERR_AUTH,           /* missing/invalid gateway key: 401 */
-    CMX_ERR_PROVIDER_AUTH,  /* provider rejected our credentials */
-    CMX_ERR_NOT_FOUND,      /* unknown model group or path: 404 */
-    CMX_ERR_METHOD,         /* wrong method on a known path: 405 */
-    CMX_ERR_TOO_LARGE,      /* body over the limit: 413 */
-    CMX_ERR_CONTEXT_WINDOW, /* prompt too long for the model */
-    CMX_ERR_CONTENT_POLICY, /* provider refused the content */
-    CMX_ERR_RATE_LIMITED,   /* 429 / throttling */
-    CMX_ERR_TIMEOUT,        /* connect / first byte / idle / total deadline */
-    CMX_ERR_UNAVAILABLE,    /* 5xx, reset, DNS, TLS, refused */
+    CMX_ERR_BAD_REQUEST,       /* client's own malformed input: 400 */
+    CMX_ERR_AUTH,              /* missing/invalid gateway key: 401 */
+    CMX_ERR_PROVIDER_AUTH,     /* provider rejected our credentials */
+    CMX_ERR_NOT_FOUND,         /* unknown model group or path: 404 */
+    CMX_ERR_METHOD,            /* wrong method on a known path: 405 */
+    CMX_ERR_TOO_LARGE,         /* body over the limit: 413 */
+    CMX_ERR_CONTEXT_WINDOW,    /* prompt too long for the model */
+    CMX_ERR_CONTENT_POLICY,    /* provider refused the content */
+    CMX_ERR_RATE_LIMITED,      /* 429 / throttling */
+    CMX_ERR_TIMEOUT,           /* connect / first byte / idle / total deadline */
+    CMX_ERR_UNAVAILABLE,       /* 5xx, reset, DNS, TLS, refused */
     CMX_ERR_UPSTREAM_PROTOCOL, /* upstream answered garbage: bad JSON, cut stream */
-    CMX_ERR_BUDGET,         /* gateway's own budget or rate limit */
-    CMX_ERR_RESIDENCY,      /* no target may serve the request inside its residency: 403 */
-    CMX_ERR_CONFIG,         /* invalid configuration */
+    CMX_ERR_BUDGET,            /* gateway's own budget or rate limit */
+    CMX_ERR_RESIDENCY,         /* no target may serve the request inside its residency: 403 */
+    CMX_ERR_CONFIG,            /* invalid configuration */
     CMX_ERR_NOMEM,
-    CMX_ERR_IO,             /* local I/O: files, sockets we own */
-    CMX_ERR_CANCELLED,      /* the client went away */
+    CMX_ERR_IO,        /* local I/O: files, sockets we own */
+    CMX_ERR_CANCELLED, /* the client went away */
     CMX_ERR_INTERNAL,
     CMX_ERR__COUNT
 } cmx_err;
@@ -57,7 +57,7 @@ typedef enum cmx_cause {
 typedef struct cmx_error {
     cmx_err kind;
     cmx_cause cause;
-    int status;        /* HTTP status for the client (0: derive from kind) */
+    int status;              /* HTTP status for the client (0: derive from kind) */
     int upstream_status;     /* status the upstream answered, 0 if none */
     uint32_t retry_after_ms; /* upstream's Retry-After hint, 0 if none */
     char message[256];
@@ -80,8 +80,8 @@ int cmx_err_http_status(cmx_err kind);
 const char *cmx_err_openai_type(cmx_err kind);
 
 /* Router decisions, per DESIGN.md's table. */
-int cmx_err_is_retryable(cmx_err kind);     /* worth another try on the same target */
-int cmx_err_fails_over(cmx_err kind);       /* worth trying the next target */
+int cmx_err_is_retryable(cmx_err kind); /* worth another try on the same target */
+int cmx_err_fails_over(cmx_err kind);   /* worth trying the next target */
 
 /* Maps an upstream HTTP status to a kind (429 → rate_limited, 401/403 →
  * provider_auth, 408/5xx → timeout/unavailable, other 4xx → bad_request). */

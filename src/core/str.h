@@ -18,8 +18,8 @@ static inline cmx_slice cmx_slice_of(const char *s)
     return sl;
 }
 
-int cmx_slice_eq(cmx_slice a, const char *s);           /* exact */
-int cmx_slice_case_eq(cmx_slice a, const char *s);      /* ASCII case-insensitive */
+int cmx_slice_eq(cmx_slice a, const char *s);      /* exact */
+int cmx_slice_case_eq(cmx_slice a, const char *s); /* ASCII case-insensitive */
 /* Constant-time comparison for secrets: time depends only on the lengths. */
 int cmx_secure_eq(const char *a, size_t alen, const char *b, size_t blen);
 

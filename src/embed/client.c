@@ -175,8 +175,8 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
     finish(s, 0);
 }
 
-static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len,
-                    cmx_chunk_fn on_chunk, void *user, cmx_result *out)
+static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len, cmx_chunk_fn on_chunk,
+                    void *user, cmx_result *out)
 {
     memset(out, 0, sizeof *out);
     out->prompt_tokens = out->completion_tokens = out->total_tokens = -1;
@@ -194,8 +194,8 @@ static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len,
         set_error(out, 400, CMX_ERR_BAD_REQUEST, "invalid_request", err.message, NULL);
         return -1;
     }
-    const cmx_model_group *g = cmx_config_find_model(c->cfg, scan->model_name,
-                                                     strlen(scan->model_name));
+    const cmx_model_group *g =
+        cmx_config_find_model(c->cfg, scan->model_name, strlen(scan->model_name));
     if (!g) {
         char msg[320];
         snprintf(msg, sizeof msg, "model '%.200s' not found", scan->model_name);
@@ -204,16 +204,16 @@ static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len,
     }
     *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0, NULL, NULL};
     call_state s = {c, out, on_chunk, user, 0, 0};
-    cmx_route_sink sink = {on_response, on_stream_start, on_stream_chunk, on_stream_end,
-                           on_failure, &s};
+    cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
+                           on_stream_end, on_failure,      &s};
     cmx_route_start(c->router, g, call, &sink);
     while (!s.done)
         event_base_loop(c->base, EVLOOP_ONCE);
     return s.ok ? 0 : -1;
 }
 
-int cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk,
-                    void *user, cmx_result *out)
+int cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk, void *user,
+                    cmx_result *out)
 {
     return run_call(c, CMX_API_CHAT, json, len, on_chunk, user, out);
 }

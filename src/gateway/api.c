@@ -32,16 +32,11 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         endpoint ep;
         const char *method;
     } table[] = {
-        {"/v1/chat/completions", EP_CHAT, "POST"},
-        {"/chat/completions", EP_CHAT, "POST"},
-        {"/v1/embeddings", EP_EMBEDDINGS, "POST"},
-        {"/embeddings", EP_EMBEDDINGS, "POST"},
-        {"/v1/models", EP_MODELS, "GET"},
-        {"/models", EP_MODELS, "GET"},
-        {"/health/live", EP_LIVE, "GET"},
-        {"/health/ready", EP_READY, "GET"},
-        {"/metrics", EP_METRICS, "GET"},
-        {"/v1/status", EP_STATUS, "GET"},
+        {"/v1/chat/completions", EP_CHAT, "POST"}, {"/chat/completions", EP_CHAT, "POST"},
+        {"/v1/embeddings", EP_EMBEDDINGS, "POST"}, {"/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
+        {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
+        {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
     };
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
@@ -124,7 +119,8 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     const cmx_http_request *req = cmx_http_request_of(ex);
     cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
     if (!c) {
-        cmx_http_respond(ex, 500, "application/json", NULL, "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        cmx_http_respond(ex, 500, "application/json", NULL,
+                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
         return;
     }
     c->worker = w;
@@ -137,14 +133,16 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     const char *allowed = NULL;
     endpoint ep = endpoint_of(req->path, &allowed);
     if (ep == EP_NONE) {
-        char *msg = cmx_arena_sprintf(req->arena, "unknown path '%.*s'", (int)(req->path.len > 200 ? 200 : req->path.len), req->path.ptr);
+        char *msg =
+            cmx_arena_sprintf(req->arena, "unknown path '%.*s'",
+                              (int)(req->path.len > 200 ? 200 : req->path.len), req->path.ptr);
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, NULL, "unknown_url", msg, NULL, NULL);
         return;
     }
     if (!cmx_slice_eq(req->method, allowed)) {
         char *msg = cmx_arena_sprintf(req->arena, "method %.*s not allowed on %.*s; use %s",
-                                      (int)(req->method.len > 16 ? 16 : req->method.len), req->method.ptr,
-                                      (int)req->path.len, req->path.ptr, allowed);
+                                      (int)(req->method.len > 16 ? 16 : req->method.len),
+                                      req->method.ptr, (int)req->path.len, req->path.ptr, allowed);
         char *allow = cmx_arena_sprintf(req->arena, "Allow: %s\r\n", allowed);
         cmx_reply_error(c, 405, CMX_ERR_METHOD, NULL, "method_not_allowed", msg, NULL, allow);
         return;
@@ -156,9 +154,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_metrics_request_end(w->shard);
     }
     switch (ep) {
-    case EP_LIVE:
-        cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL);
-        return;
+    case EP_LIVE: cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL); return;
     case EP_READY:
         if (atomic_load(&w->draining))
             cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
@@ -170,8 +166,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
         cmx_admin_handle(c, ep == EP_METRICS ? CMX_ADMIN_METRICS : CMX_ADMIN_STATUS);
         return;
-    default:
-        break;
+    default: break;
     }
     size_t key = client_key_index(&w->cfg->server, req);
     if (key == AUTH_REFUSED) {

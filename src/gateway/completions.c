@@ -66,8 +66,8 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
                     retry[0] ? retry : NULL);
 }
 
-static const cmx_route_sink route_sink = {on_response, on_stream_start, on_stream_chunk,
-                                          on_stream_end, on_failure, NULL};
+static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_stream_chunk,
+                                          on_stream_end, on_failure,      NULL};
 
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
@@ -114,8 +114,8 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         return;
     }
     c->stream = api == CMX_API_CHAT && c->scan.stream;
-    c->group = cmx_config_find_model(c->worker->cfg, c->scan.model_name,
-                                     strlen(c->scan.model_name));
+    c->group =
+        cmx_config_find_model(c->worker->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);

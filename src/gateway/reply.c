@@ -33,8 +33,7 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
     const char *model = provider && r->model ? r->model : "";
     /* The answer came from a fallback group: say which. */
     const char *fallback =
-        provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group
-                                                                                  : NULL;
+        provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group : NULL;
     char cost[40];
     const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
@@ -145,8 +144,8 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
     size_t n = r->attempts < cap ? r->attempts : cap;
     for (size_t i = 0; i < n; i++) {
         const cmx_attempt_record *rec = &r->records[i];
-        cmx_metrics_record_attempt(
-            shard, g, cmx_metrics_target_index(g, rec->provider, rec->model), rec->kind);
+        cmx_metrics_record_attempt(shard, g, cmx_metrics_target_index(g, rec->provider, rec->model),
+                                   rec->kind);
     }
 }
 
@@ -200,9 +199,8 @@ void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const
                      body, len);
 }
 
-void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param,
-                     const char *code, const char *message, const cmx_route_result *r,
-                     const char *extra_headers)
+void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param, const char *code,
+                     const char *message, const cmx_route_result *r, const char *extra_headers)
 {
     cmx_buf b = CMX_BUF_INIT;
     cmx_reply_error_json(&b, kind, param, code, message, r);

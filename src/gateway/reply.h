@@ -19,9 +19,9 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
-    int quiet;     /* health probes and scrapes: no access log line, not metered */
-    int in_flight; /* counted in the in-flight gauge until its log call */
-    int logged;    /* cmx_reply_log ran: it counts a request once */
+    int quiet;                 /* health probes and scrapes: no access log line, not metered */
+    int in_flight;             /* counted in the in-flight gauge until its log call */
+    int logged;                /* cmx_reply_log ran: it counts a request once */
     const char *key_residency; /* the client key's residency, or NULL */
 } cmx_api_ctx;
 
@@ -33,9 +33,8 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
  * latency_ms, message}].  Status 0 takes the kind's status; extra_headers is
  * NULL or "Name: value\r\n" lines (Allow, Retry-After).  Finishes the
  * exchange and writes the access log line. */
-void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param,
-                     const char *code, const char *message, const cmx_route_result *r,
-                     const char *extra_headers);
+void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param, const char *code,
+                     const char *message, const cmx_route_result *r, const char *extra_headers);
 
 /* A JSON answer (finishes the exchange and logs). */
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,

@@ -27,20 +27,20 @@ typedef struct cmx_worker {
     cmx_router *router;
     cmx_http_server *server;
     cmx_access_log *access_log;
-    cmx_metrics *metrics;          /* the gateway's registry (for the scrape) */
-    cmx_metrics_shard *shard;      /* this worker's counters: only it writes them */
+    cmx_metrics *metrics;             /* the gateway's registry (for the scrape) */
+    cmx_metrics_shard *shard;         /* this worker's counters: only it writes them */
     struct cmx_router_shared *shared; /* breakers, limits, strategies: read by /v1/status */
-    uint64_t started_us;           /* when the gateway was made, monotonic */
+    uint64_t started_us;              /* when the gateway was made, monotonic */
     uint64_t started_wall_ms;
     struct event *shutdown_event; /* activated from the main thread */
     struct event *drain_timer;
     uint64_t drain_deadline_us;
     atomic_int draining;
     uint64_t request_seq;
-    uint32_t id_prefix;          /* random per worker: request ids never collide */
-    char *models_json;           /* GET /v1/models answer, made once */
+    uint32_t id_prefix; /* random per worker: request ids never collide */
+    char *models_json;  /* GET /v1/models answer, made once */
     size_t models_json_len;
-    cmx_buf scratch;             /* reused for SSE frames on this thread */
+    cmx_buf scratch; /* reused for SSE frames on this thread */
 } cmx_worker;
 
 /* The HTTP handler for every request (api.c). */

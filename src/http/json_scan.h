@@ -27,8 +27,16 @@ typedef struct cmx_json_span {
     size_t end;
 } cmx_json_span;
 
-typedef enum { CMX_JSON_ABSENT = 0, CMX_JSON_STRING, CMX_JSON_NUMBER, CMX_JSON_TRUE,
-               CMX_JSON_FALSE, CMX_JSON_NULL, CMX_JSON_OBJECT, CMX_JSON_ARRAY } cmx_json_type;
+typedef enum {
+    CMX_JSON_ABSENT = 0,
+    CMX_JSON_STRING,
+    CMX_JSON_NUMBER,
+    CMX_JSON_TRUE,
+    CMX_JSON_FALSE,
+    CMX_JSON_NULL,
+    CMX_JSON_OBJECT,
+    CMX_JSON_ARRAY
+} cmx_json_type;
 
 typedef enum { CMX_API_CHAT = 0, CMX_API_EMBEDDINGS } cmx_api;
 
@@ -59,10 +67,10 @@ char *cmx_json_splice_string(cmx_arena *arena, const char *body, size_t len, cmx
                              const char *value, size_t *out_len);
 
 typedef struct cmx_usage {
-    int64_t prompt_tokens;      /* -1 when not reported */
+    int64_t prompt_tokens; /* -1 when not reported */
     int64_t completion_tokens;
     int64_t total_tokens;
-    int64_t cached_tokens;      /* prompt_tokens_details.cached_tokens, -1 when absent */
+    int64_t cached_tokens; /* prompt_tokens_details.cached_tokens, -1 when absent */
 } cmx_usage;
 
 void cmx_usage_init(cmx_usage *u);

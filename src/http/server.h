@@ -28,9 +28,9 @@
 struct event_base;
 
 typedef struct cmx_http_limits {
-    size_t max_header_bytes;   /* request line + headers; over → 431 */
-    size_t max_headers;        /* header count; over → 431 */
-    size_t max_body_bytes;     /* over → 413 (checked against Content-Length early) */
+    size_t max_header_bytes;       /* request line + headers; over → 431 */
+    size_t max_headers;            /* header count; over → 431 */
+    size_t max_body_bytes;         /* over → 413 (checked against Content-Length early) */
     uint32_t header_timeout_ms;    /* whole head must arrive within this (slowloris) */
     uint32_t body_timeout_ms;      /* whole body must arrive within this after the head */
     uint32_t keepalive_timeout_ms; /* idle connection between requests */
@@ -46,16 +46,16 @@ typedef struct cmx_http_header {
 } cmx_http_header;
 
 typedef struct cmx_http_request {
-    cmx_slice method;     /* "GET", "POST", ... */
-    cmx_slice path;       /* without the query */
-    cmx_slice query;      /* without '?', empty if none */
+    cmx_slice method; /* "GET", "POST", ... */
+    cmx_slice path;   /* without the query */
+    cmx_slice query;  /* without '?', empty if none */
     cmx_http_header *headers;
     size_t n_headers;
-    const char *body;     /* whole body, contiguous, NUL-terminated; "" if none */
+    const char *body; /* whole body, contiguous, NUL-terminated; "" if none */
     size_t body_len;
-    int keep_alive;       /* the connection stays open after this response */
-    uint64_t start_us;    /* when the first byte of the request arrived */
-    cmx_arena *arena;     /* released when the response is finished */
+    int keep_alive;    /* the connection stays open after this response */
+    uint64_t start_us; /* when the first byte of the request arrived */
+    cmx_arena *arena;  /* released when the response is finished */
 } cmx_http_request;
 
 /* One request/response exchange.  Valid from the handler call until the

@@ -16,7 +16,7 @@
 typedef struct cmx_sse_event {
     const char *event; /* "" when no event field (the default "message") */
     size_t event_len;
-    const char *data;  /* joined data lines, without the trailing LF */
+    const char *data; /* joined data lines, without the trailing LF */
     size_t data_len;
     const char *id;
     size_t id_len;
@@ -26,7 +26,7 @@ typedef struct cmx_sse_event {
 typedef int (*cmx_sse_event_cb)(void *ctx, const cmx_sse_event *ev);
 
 typedef struct cmx_sse_parser {
-    cmx_buf line;   /* partial line carried across feeds */
+    cmx_buf line; /* partial line carried across feeds */
     cmx_buf data;
     cmx_buf event;
     cmx_buf id;

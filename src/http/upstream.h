@@ -27,22 +27,22 @@ struct event_base;
 struct evdns_base;
 
 typedef struct cmx_url {
-    int tls;          /* https */
-    char host[256];   /* without brackets for IPv6 literals */
+    int tls;        /* https */
+    char host[256]; /* without brackets for IPv6 literals */
     int port;
-    char path[1024];  /* path prefix from the URL, "" or starting with '/', no trailing '/' */
+    char path[1024]; /* path prefix from the URL, "" or starting with '/', no trailing '/' */
 } cmx_url;
 
 /* Parses "http[s]://host[:port][/path]"; errors name what is wrong. */
 cmx_err cmx_url_parse(const char *url, cmx_url *out, cmx_error *err);
 
 typedef struct cmx_upstream_settings {
-    size_t max_idle_per_origin;     /* idle keep-alive connections kept; default 32 */
-    size_t max_conns_per_origin;    /* in use + idle; beyond it requests wait; default 256 */
-    uint32_t idle_expiry_ms;        /* idle connection closed after; default 60000 */
-    const char *https_proxy;        /* "http://host:port" or NULL; from config or env */
+    size_t max_idle_per_origin;  /* idle keep-alive connections kept; default 32 */
+    size_t max_conns_per_origin; /* in use + idle; beyond it requests wait; default 256 */
+    uint32_t idle_expiry_ms;     /* idle connection closed after; default 60000 */
+    const char *https_proxy;     /* "http://host:port" or NULL; from config or env */
     const char *http_proxy;
-    const char *no_proxy;           /* comma list as in NO_PROXY */
+    const char *no_proxy; /* comma list as in NO_PROXY */
 } cmx_upstream_settings;
 
 /* Defaults, then HTTPS_PROXY/HTTP_PROXY/NO_PROXY (either case) from the environment. */
@@ -62,13 +62,13 @@ typedef struct cmx_upstream_timeouts {
 } cmx_upstream_timeouts;
 
 typedef struct cmx_upstream_request {
-    const cmx_url *origin;      /* scheme/host/port; origin->path is NOT prepended */
-    int tls_verify;             /* 1 unless configured off */
-    const char *ca_file;        /* NULL: system store */
-    const char *method;         /* "POST" */
-    const char *path;           /* full path with query, e.g. "/v1/chat/completions" */
-    const char *headers;        /* NULL or complete "Name: value\r\n" lines; Host,
-                                   Content-Length and Connection are added by the client */
+    const cmx_url *origin; /* scheme/host/port; origin->path is NOT prepended */
+    int tls_verify;        /* 1 unless configured off */
+    const char *ca_file;   /* NULL: system store */
+    const char *method;    /* "POST" */
+    const char *path;      /* full path with query, e.g. "/v1/chat/completions" */
+    const char *headers;   /* NULL or complete "Name: value\r\n" lines; Host,
+                              Content-Length and Connection are added by the client */
     size_t headers_len;
     const char *body;
     size_t body_len;
@@ -84,7 +84,7 @@ typedef struct cmx_upstream_callbacks {
     void (*on_complete)(void *ctx, const cmx_error *err);
 } cmx_upstream_callbacks;
 
-typedef struct cmx_upstream cmx_upstream;       /* per-worker client with its pools */
+typedef struct cmx_upstream cmx_upstream; /* per-worker client with its pools */
 typedef struct cmx_upstream_call cmx_upstream_call;
 
 /* `dns` may be NULL: the client then makes its own from /etc/resolv.conf

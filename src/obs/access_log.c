@@ -94,8 +94,8 @@ static void put_u64(cmx_buf *b, uint64_t v)
 /* Microseconds as milliseconds with three decimals. */
 static void put_ms(cmx_buf *b, uint64_t us)
 {
-    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
-                    (char)('0' + us % 10), 0};
+    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10),
+                    0};
     put_u64(b, us / 1000);
     put_raw(b, ".", 1);
     put_raw(b, frac, 3);

@@ -23,17 +23,17 @@ typedef struct cmx_access_entry {
     size_t method_len;
     const char *path;
     size_t path_len;
-    const char *model;       /* the group the client asked for, or NULL */
-    const char *provider;    /* the target that answered or was tried last */
+    const char *model;    /* the group the client asked for, or NULL */
+    const char *provider; /* the target that answered or was tried last */
     const char *target_model;
     int status;
     size_t attempts;
     int stream;
-    uint64_t latency_us;     /* request's first byte → response handed to the socket */
-    uint64_t upstream_us;    /* time spent waiting on providers */
+    uint64_t latency_us;  /* request's first byte → response handed to the socket */
+    uint64_t upstream_us; /* time spent waiting on providers */
     cmx_usage usage;
-    const char *cost_usd;    /* decimal USD ("0.000123"), NULL when unknown */
-    const char *error;       /* error kind name, NULL on success */
+    const char *cost_usd; /* decimal USD ("0.000123"), NULL when unknown */
+    const char *error;    /* error kind name, NULL on success */
 } cmx_access_entry;
 
 /* fd is where lines go (1 for stdout); base runs the flush timer. */

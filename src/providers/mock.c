@@ -40,12 +40,12 @@ typedef struct mock_attempt {
     size_t content_len;
     uint32_t chunk_index; /* next stream step */
     uint32_t n_chunks;
-    int fail_status;      /* 0: succeed */
-    int times_out;        /* latency beyond the first-byte timeout */
+    int fail_status; /* 0: succeed */
+    int times_out;   /* latency beyond the first-byte timeout */
     cmx_usage usage;
     char id[40];
     long created;
-    size_t n_inputs;      /* embeddings */
+    size_t n_inputs; /* embeddings */
 } mock_attempt;
 
 static uint64_t next_random(mock_state *s)
@@ -121,16 +121,18 @@ static void fail(mock_attempt *a)
 
 static void append_usage(cmx_buf *b, const cmx_usage *u)
 {
-    cmx_buf_printf(b, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                      "\"total_tokens\":%lld}",
+    cmx_buf_printf(b,
+                   "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+                   "\"total_tokens\":%lld}",
                    (long long)u->prompt_tokens, (long long)u->completion_tokens,
                    (long long)u->total_tokens);
 }
 
 static void chunk_head(cmx_buf *b, const mock_attempt *a)
 {
-    cmx_buf_printf(b, "{\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":\"",
-                   a->id, a->created);
+    cmx_buf_printf(
+        b, "{\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":\"",
+        a->id, a->created);
     cmx_buf_append_json_escaped(b, a->model, strlen(a->model));
     cmx_buf_append_str(b, "\",\"system_fingerprint\":\"cloudmux-mock\",");
 }
@@ -155,11 +157,12 @@ static void respond_embeddings(mock_attempt *a)
     cmx_buf b = CMX_BUF_INIT;
     cmx_buf_append_str(&b, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; i < a->n_inputs; i++) {
-        cmx_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[", i ? "," : "",
-                       i);
+        cmx_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[",
+                       i ? "," : "", i);
         /* A deterministic unit-ish vector that differs per input index. */
         for (int d = 0; d < 8; d++)
-            cmx_buf_printf(&b, "%s%.4f", d ? "," : "", ((double)((i * 7 + (size_t)d * 3) % 11) - 5.0) / 10.0);
+            cmx_buf_printf(&b, "%s%.4f", d ? "," : "",
+                           ((double)((i * 7 + (size_t)d * 3) % 11) - 5.0) / 10.0);
         cmx_buf_append_str(&b, "]}");
     }
     cmx_buf_append_str(&b, "],\"model\":\"");

@@ -95,7 +95,7 @@ static void openai_cancel(void *attempt)
 }
 
 static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_ms,
-                              void (*done)(void *ctx, const cmx_error *err), void *ctx)
+                               void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     openai_state *s = state;
     return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,

@@ -5,12 +5,8 @@
 #include <string.h>
 
 static const cmx_provider_vtable *const registry[] = {
-    &cmx_provider_openai,
-    &cmx_provider_mock,
-    &cmx_provider_anthropic,
-    &cmx_provider_bedrock,
-    &cmx_provider_azure,
-    &cmx_provider_vertex,
+    &cmx_provider_openai,  &cmx_provider_mock,  &cmx_provider_anthropic,
+    &cmx_provider_bedrock, &cmx_provider_azure, &cmx_provider_vertex,
 };
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type)

@@ -32,7 +32,7 @@ typedef struct cmx_worker_env {
 /* One client request as providers see it.  Lives in the request's arena. */
 typedef struct cmx_call {
     cmx_api api;
-    const char *body;           /* the client's original bytes */
+    const char *body; /* the client's original bytes */
     size_t body_len;
     const cmx_request_scan *scan;
     cmx_arena *arena;

@@ -103,7 +103,6 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
                                  uint32_t total_ms, const char *path, const char *headers,
                                  size_t headers_len, cmx_error *err);
 
-
 /* The stream translator's emit callback (ctx: the attempt): holds the first
  * chunk back until a second exists, then hands chunks to the sink. */
 void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len);

@@ -25,7 +25,8 @@ const char *cmx_cascade_reject_reason(const cmx_model_group *g, const cmx_call *
 {
     const cmx_cascade_config *c = &g->cascade;
     json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *message = json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
+    json_t *message =
+        json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message");
     const char *reason = NULL;
     if (json_array_size(json_object_get(message, "tool_calls")) > 0) {
         json_decref(root); /* a tool call is an answer in itself */

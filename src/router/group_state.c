@@ -7,7 +7,7 @@
 
 struct cmx_router_shared {
     cmx_config *cfg;
-    cmx_group_state *groups; /* parallel to cfg->models */
+    cmx_group_state *groups;   /* parallel to cfg->models */
     atomic_int *provider_down; /* parallel to cfg->providers */
 };
 
@@ -82,8 +82,8 @@ static cmx_err group_init(cmx_group_state *gs, const cmx_model_group *g, cmx_err
     rb.min_retries = g->retry.min_retries;
     if (cmx_retry_budget_init(&gs->budget, &rb, err) != CMX_OK)
         return err->kind;
-    gs->backoff = (cmx_backoff_config){g->retry.base_ms, g->retry.cap_ms,
-                                       g->retry.max_retry_after_ms};
+    gs->backoff =
+        (cmx_backoff_config){g->retry.base_ms, g->retry.cap_ms, g->retry.max_retry_after_ms};
     return CMX_OK;
 }
 

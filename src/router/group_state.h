@@ -20,8 +20,8 @@
 typedef struct cmx_group_state {
     const cmx_model_group *group;
     cmx_strategy *strategy;
-    cmx_breaker *breakers;  /* one per target, or NULL when breakers are off */
-    cmx_ratelimit *limits;  /* one per target */
+    cmx_breaker *breakers; /* one per target, or NULL when breakers are off */
+    cmx_ratelimit *limits; /* one per target */
     cmx_retry_budget budget;
     cmx_backoff_config backoff;
     /* Shadow traffic to the group's standby, kept apart from the real

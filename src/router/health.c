@@ -52,8 +52,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_health_probe *hp = arg;
     const cmx_health_check_config *h = &hp->provider->health;
-    hp->in_flight = hp->instance->vt->probe(hp->instance->state, h->path, h->timeout_ms,
-                                            on_probe_done, hp);
+    hp->in_flight =
+        hp->instance->vt->probe(hp->instance->state, h->path, h->timeout_ms, on_probe_done, hp);
     if (!hp->in_flight) {
         cmx_error err;
         cmx_error_set(&err, CMX_ERR_NOMEM, "cannot start the health probe");

@@ -39,29 +39,29 @@ struct cmx_route {
     const cmx_model_group *requested; /* the group the client asked for */
     const cmx_model_group *group;     /* the group being tried now */
     cmx_group_state *gs;
-    const char *residency;            /* required region tag, or NULL */
-    const cmx_model_group **visited;  /* groups entered or queued, in order */
+    const char *residency;           /* required region tag, or NULL */
+    const cmx_model_group **visited; /* groups entered or queued, in order */
     size_t n_visited;
-    size_t next_group;                /* next position in visited[] to enter */
-    cmx_call call;            /* the caller's, with this attempt's timeout */
+    size_t next_group; /* next position in visited[] to enter */
+    cmx_call call;     /* the caller's, with this attempt's timeout */
     cmx_route_sink sink;
-    size_t *order;            /* target indices, best first */
+    size_t *order; /* target indices, best first */
     size_t n_order;
-    size_t next;              /* next position in order[] */
-    size_t current;           /* target of the attempt in flight or waiting to retry */
-    unsigned retries_here;    /* retries made on the current target */
-    cmx_provider *provider;   /* of the attempt in flight */
-    void *attempt;            /* NULL when none is in flight */
-    int admitted;             /* current holds a breaker/strategy slot */
+    size_t next;            /* next position in order[] */
+    size_t current;         /* target of the attempt in flight or waiting to retry */
+    unsigned retries_here;  /* retries made on the current target */
+    cmx_provider *provider; /* of the attempt in flight */
+    void *attempt;          /* NULL when none is in flight */
+    int admitted;           /* current holds a breaker/strategy slot */
     struct event *retry_timer;
     uint64_t attempt_start_us;
     uint64_t tokens_reserved; /* counted against the target's tpm */
     cmx_deadline deadline;
-    int committed;            /* a stream chunk reached the client */
-    unsigned escalations;     /* cascade: answers rejected so far */
-    double spent_usd;         /* cascade: what the attempts so far cost */
-    char *kept_body;          /* cascade: the last rejected answer, delivered if */
-    size_t kept_len;          /* every escalation fails */
+    int committed;        /* a stream chunk reached the client */
+    unsigned escalations; /* cascade: answers rejected so far */
+    double spent_usd;     /* cascade: what the attempts so far cost */
+    char *kept_body;      /* cascade: the last rejected answer, delivered if */
+    size_t kept_len;      /* every escalation fails */
     const char *kept_provider, *kept_model;
     cmx_route_result result;
     cmx_attempt_record *records;
@@ -168,8 +168,8 @@ static void on_chunk(void *ctx, const char *json, size_t len)
  * it was, the message names the last failure, the attempts carry the rest. */
 static void all_failed_error(const cmx_route *route, cmx_error *out)
 {
-    size_t n = route->result.attempts < route->records_cap ? route->result.attempts
-                                                           : route->records_cap;
+    size_t n =
+        route->result.attempts < route->records_cap ? route->result.attempts : route->records_cap;
     size_t timeouts = 0, limited = 0, unavailable = 0;
     for (size_t i = 0; i < n; i++) {
         cmx_err k = route->records[i].kind;
@@ -220,8 +220,7 @@ static void fail_route(cmx_route *route, const cmx_error *err)
         route->result.provider = route->kept_provider;
         route->result.model = route->kept_model;
         route_end(route);
-        route->sink.on_response(route->sink.ctx, &route->result, route->kept_body,
-                                route->kept_len);
+        route->sink.on_response(route->sink.ctx, &route->result, route->kept_body, route->kept_len);
         return;
     }
     cmx_error final;
@@ -229,9 +228,8 @@ static void fail_route(cmx_route *route, const cmx_error *err)
         all_failed_error(route, &final);
     } else {
         final = *err;
-        final.status = err->upstream_status >= 400 && err->upstream_status < 500
-                           ? err->upstream_status
-                           : 0;
+        final.status =
+            err->upstream_status >= 400 && err->upstream_status < 500 ? err->upstream_status : 0;
     }
     route_end(route);
     route->sink.on_failure(route->sink.ctx, &route->result, &final);
@@ -262,8 +260,8 @@ static int start_attempt(cmx_route *route, cmx_error *err)
     } else {
         cmx_strategy_begin(route->gs->strategy, route->current);
         cmx_error_clear(err);
-        route->attempt = route->provider->vt->start(route->provider->state, &route->call, t,
-                                                    &attempt_sink, err);
+        route->attempt =
+            route->provider->vt->start(route->provider->state, &route->call, t, &attempt_sink, err);
         if (route->attempt)
             return 1;
     }
@@ -330,8 +328,7 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 /* Cascade: judges a whole answer; when it fails the check and the caps
  * allow, keeps it and moves on to the next (pricier) target.  Returns 1 when
  * the route went on. */
-static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body,
-                             size_t len)
+static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
     if (strcmp(g->strategy, "cascade") != 0 || !body || route->call.scan->stream ||
@@ -345,8 +342,8 @@ static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const cha
     if (route->escalations >= g->cascade.max_escalations || route->next >= route->n_order)
         return 0;
     const cmx_target_price *next = &g->targets[route->order[route->next]].price;
-    double next_cost = next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6
-                                   : 0;
+    double next_cost =
+        next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6 : 0;
     if (g->cascade.max_cost_usd > 0 && route->spent_usd + next_cost > g->cascade.max_cost_usd)
         return 0;
     const char *reason = cmx_cascade_reject_reason(g, &route->call, body, len);
@@ -358,8 +355,8 @@ static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const cha
     route->kept_provider = route->result.provider;
     route->kept_model = route->result.model;
     cmx_attempt_record *rec = &route->records[route->result.attempts - 1];
-    rec->message = cmx_arena_sprintf(route->call.arena, "answer rejected by the cascade check: %s",
-                                     reason);
+    rec->message =
+        cmx_arena_sprintf(route->call.arena, "answer rejected by the cascade check: %s", reason);
     try_next_target(route);
     return 1;
 }

@@ -47,22 +47,22 @@ void cmx_router_set_clock(cmx_router *r, const struct cmx_clock *clock);
 typedef struct cmx_attempt_record {
     const char *provider;
     const char *model;
-    cmx_err kind;       /* CMX_OK for the attempt that answered */
+    cmx_err kind; /* CMX_OK for the attempt that answered */
     cmx_cause cause;
-    int status;         /* upstream HTTP status, 0 if none */
+    int status; /* upstream HTTP status, 0 if none */
     uint32_t latency_ms;
     uint32_t retry_after_ms;
     const char *message;
 } cmx_attempt_record;
 
 typedef struct cmx_route_result {
-    const char *group;     /* the group whose target answered (a fallback group or the one asked) */
-    const char *provider;  /* the target that answered, or the last one tried */
+    const char *group;    /* the group whose target answered (a fallback group or the one asked) */
+    const char *provider; /* the target that answered, or the last one tried */
     const char *model;
     const cmx_target_config *target; /* the same target's config (its price), or NULL */
     size_t attempts;
     cmx_usage usage;
-    uint64_t upstream_us;  /* time spent waiting on providers, all attempts */
+    uint64_t upstream_us; /* time spent waiting on providers, all attempts */
     const cmx_attempt_record *records;
 } cmx_route_result;
 

@@ -13,9 +13,9 @@ struct cmx_router {
     cmx_worker_env env;
     cmx_provider *providers; /* parallel to cfg->providers */
     cmx_clock clock;
-    cmx_splitmix rng_state;  /* this worker's randomness */
+    cmx_splitmix rng_state; /* this worker's randomness */
     cmx_rng rng;
-    struct cmx_shadow *shadows; /* mirrored requests in flight, cancelled at free */
+    struct cmx_shadow *shadows;      /* mirrored requests in flight, cancelled at free */
     struct cmx_health_probe *probes; /* active health checks run by this router */
     size_t n_probes;
 };

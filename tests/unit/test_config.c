@@ -687,9 +687,11 @@ static const broken_case broken_cases[] = {
      "upstream.https_proxy: expected a proxy URL"},
     {"providers is a list", "providers:\n  - m\n", 2, "providers: expected a mapping"},
     {"provider without type", "providers:\n  m:\n    latency: 1s\n", 2,
-     "providers.m: missing required key 'type' (openai, anthropic, bedrock, azure, vertex or mock)"},
+     "providers.m: missing required key 'type' (openai, anthropic, bedrock, azure, vertex or "
+     "mock)"},
     {"provider with unknown type", "providers:\n  m:\n    type: nonesuch\n", 3,
-     "providers.m.type: expected openai, anthropic, bedrock, azure, vertex or mock, got 'nonesuch'"},
+     "providers.m.type: expected openai, anthropic, bedrock, azure, vertex or mock, got "
+     "'nonesuch'"},
     {"vertex without project", "providers:\n  v:\n    type: vertex\n    metadata_server: true\n", 2,
      "providers.v: missing required key 'project'"},
     {"vertex without credentials", "providers:\n  v:\n    type: vertex\n    project: p\n", 2,
@@ -796,15 +798,17 @@ static const broken_case broken_cases[] = {
      "models.g: expected a list of targets ({provider: NAME, model: MODEL}), got a string"},
     {"group name with a space", MOCK_P "models:\n  \"my group\": [{provider: m}]\n", 5,
      "invalid model group name 'my group'"},
-    {"unknown strategy", MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n",
-     6, "unknown strategy 'fastest'"},
-    {"num_retries too high", MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n",
-     6, "num_retries"},
+    {"unknown strategy",
+     MOCK_P "models:\n  g:\n    strategy: fastest\n    targets: [{provider: m}]\n", 6,
+     "unknown strategy 'fastest'"},
+    {"num_retries too high",
+     MOCK_P "models:\n  g:\n    num_retries: 11\n    targets: [{provider: m}]\n", 6, "num_retries"},
     {"breaker neither mapping nor false",
      MOCK_P "models:\n  g:\n    breaker: maybe\n    targets: [{provider: m}]\n", 6,
      "expected a mapping or false"},
-    {"unknown retry key", MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n",
-     6, "unknown key 'bsae'"},
+    {"unknown retry key",
+     MOCK_P "models:\n  g:\n    retry: {bsae: 1s}\n    targets: [{provider: m}]\n", 6,
+     "unknown key 'bsae'"},
     {"error rate over 100",
      MOCK_P "models:\n  g:\n    breaker: {error_rate: 150}\n    targets: [{provider: m}]\n", 6,
      "error_rate"},
@@ -1215,16 +1219,17 @@ static void ca_file_is_resolved_relative_to_the_config(void **state)
 
 static void routing_keys_load_with_their_defaults(void **state)
 {
-    const char *yaml = MOCK_P "models:\n"
-                       "  tuned:\n"
-                       "    strategy: least-latency\n"
-                       "    num_retries: 2\n"
-                       "    timeout: 45s\n"
-                       "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
-                       "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
-                       "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
-                       "  plain: [{provider: m}]\n"
-                       "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
+    const char *yaml =
+        MOCK_P "models:\n"
+               "  tuned:\n"
+               "    strategy: least-latency\n"
+               "    num_retries: 2\n"
+               "    timeout: 45s\n"
+               "    retry: {base: 50ms, cap: 1s, max_retry_after: 5s, budget_percent: 10}\n"
+               "    breaker: {consecutive_failures: 3, cooldown: 10s}\n"
+               "    targets: [{provider: m, weight: 4, rpm: 60, tpm: 1000}]\n"
+               "  plain: [{provider: m}]\n"
+               "  unguarded: {breaker: false, targets: [{provider: m}]}\n";
     cmx_config_diag d = {0};
     cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "routing.yaml", &d);
     assert_non_null(c);
@@ -1259,12 +1264,12 @@ static void group_drop_unsupported_params_reaches_every_target(void **state)
 {
     (void)state;
     const char *yaml = MOCK_P "models:\n"
-                       "  lenient:\n"
-                       "    drop_unsupported_params: true\n"
-                       "    shadow: {provider: m}\n"
-                       "    targets: [{provider: m}, {provider: m, model: other}]\n"
-                       "  strict: {targets: [{provider: m}]}\n"
-                       "  short: [{provider: m}]\n";
+                              "  lenient:\n"
+                              "    drop_unsupported_params: true\n"
+                              "    shadow: {provider: m}\n"
+                              "    targets: [{provider: m}, {provider: m, model: other}]\n"
+                              "  strict: {targets: [{provider: m}]}\n"
+                              "  short: [{provider: m}]\n";
     cmx_config_diag d = {0};
     cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "drop.yaml", &d);
     assert_non_null(c);

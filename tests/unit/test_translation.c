@@ -356,8 +356,8 @@ static cmx_err vertex_embeddings_response(const char *body, size_t len, const js
 {
     cmx_usage u;
     cmx_err e = cmx_vertex_translate_embeddings_response(
-        body, len, "text-embedding-005",
-        json_is_true(json_object_get(opt, "base64")), out, &u, err);
+        body, len, "text-embedding-005", json_is_true(json_object_get(opt, "base64")), out, &u,
+        err);
     if (e == CMX_OK) {
         json_t *doc = json_loadb(out->data, out->len, 0, NULL);
         assert_int_equal(u.prompt_tokens, json_integer_value(json_object_get(
