@@ -11,7 +11,7 @@
  * (what the official openai clients ask for by default) is done here, as
  * OpenAI does it: little-endian float32s, base64-encoded. */
 #include "bedrock_invoke.h"
-#include "embedding_base64.h"
+#include "embedding_out.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -188,27 +188,10 @@ cmx_err cmx_bedrock_embed_response(cmx_bedrock_embed_family family, const char *
             e = protocol(err, "an embedding that is not a list of numbers");
             break;
         }
-        json_t *value = base64 ? cmx_embedding_base64(vec) : json_incref((json_t *)vec);
-        json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object", "embedding", "index",
-                                              (json_int_t)i, "embedding", value));
+        cmx_embedding_append(data, i, vec, base64);
     }
-    if (e == CMX_OK) {
-        json_t *list =
-            json_pack("{s:s,s:O,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model",
-                      model ? model : "", "usage", "prompt_tokens", tokens, "total_tokens", tokens);
-        /* nine significant digits keep a float32 exact without %.17g noise */
-        char *s = list ? json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
-        json_decref(list);
-        if (usage && e == CMX_OK) {
-            cmx_usage_init(usage);
-            usage->prompt_tokens = tokens;
-            usage->completion_tokens = 0;
-            usage->total_tokens = tokens;
-        }
-    }
+    if (e == CMX_OK)
+        e = cmx_embedding_write(data, model, tokens, out, usage, err);
     json_decref(data);
     json_decref(vectors);
     json_decref(r);

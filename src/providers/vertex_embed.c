@@ -8,7 +8,7 @@
  * little-endian float32s, base64-encoded.  Token arrays (pre-tokenised
  * input) have no Vertex form and are refused. */
 #include "vertex.h"
-#include "embedding_base64.h"
+#include "embedding_out.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -140,27 +140,10 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
         }
         tokens +=
             json_integer_value(json_object_get(json_object_get(emb, "statistics"), "token_count"));
-        json_t *vec = base64 ? cmx_embedding_base64(values) : json_incref((json_t *)values);
-        json_array_append_new(data, json_pack("{s:s,s:I,s:o}", "object", "embedding", "index",
-                                              (json_int_t)i, "embedding", vec));
+        cmx_embedding_append(data, i, values, base64);
     }
-    if (e == CMX_OK) {
-        json_t *list =
-            json_pack("{s:s,s:O,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model",
-                      model ? model : "", "usage", "prompt_tokens", tokens, "total_tokens", tokens);
-        /* nine significant digits keep a float32 exact without %.17g noise */
-        char *s = list ? json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
-        json_decref(list);
-        if (usage && e == CMX_OK) {
-            cmx_usage_init(usage);
-            usage->prompt_tokens = tokens;
-            usage->completion_tokens = 0;
-            usage->total_tokens = tokens;
-        }
-    }
+    if (e == CMX_OK)
+        e = cmx_embedding_write(data, model, tokens, out, usage, err);
     json_decref(data);
     json_decref(r);
     return e;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "providers/bedrock_invoke.h"
-#include "providers/embedding_base64.h"
+#include "providers/embedding_out.h"
 
 static void anthropic_ids_and_inference_profiles_are_recognised(void **state)
 {
