@@ -14,6 +14,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
+import { destroyAfterFlush, pickFault as pickRunFault, resetSocket } from '../common/sockets.mjs';
 import { directiveIn, faultFromJSON, splitModel } from './faults.mjs';
 import { contentOf, errorBody, errorForStatus, message, newId, planMessage, sse, streamEvents, validateMessages } from './responses.mjs';
 
@@ -72,39 +73,9 @@ export function createEmulator({ key = null, tls = null } = {}) {
     rec.t_end = now();
   }
 
-  // Closes the socket once what was written has left it, so the peer gets
-  // those bytes and then an end it did not expect.
-  function destroyAfterFlush(sock) {
-    const poll = () => {
-      if (sock.destroyed) return;
-      if (sock.writableLength === 0) setTimeout(() => sock.destroy(), 10);
-      else setTimeout(poll, 5);
-    };
-    poll();
-  }
+  const pickFault = (path, body, modelFault, lastText) =>
+    pickRunFault({ directiveIn, splitModel }, runFaults, path, body, modelFault, lastText);
 
-  function resetSocket(req) {
-    const s = req.socket;
-    if (typeof s.resetAndDestroy === 'function' && !tls) s.resetAndDestroy();
-    else s.destroy();
-  }
-
-  function pickFault(path, body, modelFault, lastText) {
-    const direct = directiveIn(lastText);
-    if (direct) return direct;
-    if (modelFault) return modelFault;
-    for (let i = 0; i < runFaults.length; i++) {
-      const f = runFaults[i];
-      if (f.path && !path.startsWith(f.path)) continue;
-      if (f.model && body?.model !== f.model && splitModel(body?.model).base !== f.model) continue;
-      if (typeof f.count === 'number') {
-        f.count--;
-        if (f.count <= 0) runFaults.splice(i, 1);
-      }
-      return f;
-    }
-    return null;
-  }
 
   // Writes SSE events one by one, interval_ms apart, stopping as the fault
   // says: cut (no message_stop) or an error event after `cutAfter` events.
@@ -138,7 +109,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
       if (cutAfter !== null && i >= cutAfter) {
         rec.t_end = now();
         if (cutMode === 'destroy') destroyAfterFlush(req.socket);
-        else if (cutMode === 'rst') resetSocket(req);
+        else if (cutMode === 'rst') resetSocket(req, tls);
         else if (cutMode === 'hang') return;
         else res.end(); // a clean end of the chunked body, but no message_stop
         return;
@@ -176,7 +147,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
         return true;
       case 'reset': {
         if (f.after_bytes === undefined) {
-          resetSocket(req);
+          resetSocket(req, tls);
           return true;
         }
         const n = Number(f.after_bytes);

@@ -21,35 +21,12 @@
 //   cut_stream          a stream whose socket is destroyed after `after` events
 //   slow                stream events interval_ms apart (default 50)
 
+import { faultLanguage } from '../common/faults.mjs';
+
 export const FAULT_KINDS = new Set(['status', 'model_not_ready', 'too_long', 'hang', 'exception_event', 'cut_stream', 'slow']);
 
-function coerce(value) {
-  if (value === undefined) return true;
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  return value;
-}
-
-// Parses a SPEC into {fault, ...params}; an unknown kind throws, so a typo
-// in a test fails loudly instead of answering normally.
-export function parseFaultSpec(spec) {
-  const parts = String(spec)
-    .trim()
-    .split(/[\s,]+/)
-    .filter(Boolean);
-  if (parts.length === 0) throw new Error('empty fault spec');
-  const [kindPart, ...rest] = parts;
-  const eq = kindPart.indexOf('=');
-  const fault = eq < 0 ? kindPart : kindPart.slice(0, eq);
-  if (!FAULT_KINDS.has(fault)) throw new Error(`unknown fault '${fault}'`);
-  const out = { fault };
-  if (eq >= 0) out[fault] = coerce(kindPart.slice(eq + 1));
-  for (const p of rest) {
-    const i = p.indexOf('=');
-    if (i < 0) out[p] = true;
-    else out[p.slice(0, i)] = coerce(p.slice(i + 1));
-  }
-  return out;
-}
+// The spec grammar is the one every emulator shares.
+export const { parseFaultSpec } = faultLanguage(FAULT_KINDS);
 
 // "model+fault:hang" → {model: "model", fault: "hang"} (the spec unparsed).
 export function splitModel(modelId) {

@@ -13,6 +13,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
+import { destroyAfterFlush, pickFault as pickRunFault, resetSocket } from '../common/sockets.mjs';
 import { directiveIn, faultFromJSON, splitModel } from './faults.mjs';
 import {
   chatChunks,
@@ -94,40 +95,9 @@ export function createEmulator({ key = null, tls = null } = {}) {
     rec.t_end = now();
   }
 
-  // Closes the socket once what was written has left it, so the peer gets
-  // those bytes and then an end it did not expect.
-  function destroyAfterFlush(sock) {
-    const poll = () => {
-      if (sock.destroyed) return;
-      if (sock.writableLength === 0) setTimeout(() => sock.destroy(), 10);
-      else setTimeout(poll, 5);
-    };
-    poll();
-  }
+  const pickFault = (path, body, modelFault, lastText) =>
+    pickRunFault({ directiveIn, splitModel }, runFaults, path, body, modelFault, lastText);
 
-  function resetSocket(req) {
-    const s = req.socket;
-    if (typeof s.resetAndDestroy === 'function' && !tls) s.resetAndDestroy();
-    else s.destroy();
-  }
-
-  // Picks the fault for a request: directive, model suffix, then run faults.
-  function pickFault(path, body, modelFault, lastText) {
-    const direct = directiveIn(lastText);
-    if (direct) return direct;
-    if (modelFault) return modelFault;
-    for (let i = 0; i < runFaults.length; i++) {
-      const f = runFaults[i];
-      if (f.path && !path.startsWith(f.path)) continue;
-      if (f.model && body?.model !== f.model && splitModel(body?.model).base !== f.model) continue;
-      if (typeof f.count === 'number') {
-        f.count--;
-        if (f.count <= 0) runFaults.splice(i, 1);
-      }
-      return f;
-    }
-    return null;
-  }
 
   // Writes SSE events one by one, interval_ms apart, stopping as the fault says.
   function streamEvents(req, res, rec, events, opts) {
@@ -160,7 +130,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
         // so the client gets them and then a chunked body without its end;
         // rst: a TCP reset right away (unread data may be lost by the client).
         if (cutMode === 'destroy') destroyAfterFlush(req.socket);
-        else if (cutMode === 'rst') resetSocket(req);
+        else if (cutMode === 'rst') resetSocket(req, tls);
         else if (cutMode === 'hang') return; // leave the stream open, silent
         else res.end(); // a clean end of the chunked body, but no [DONE]
         return;
@@ -204,7 +174,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
         return true; // never answer; the socket stays open until someone closes it
       case 'reset': {
         if (f.after_bytes === undefined) {
-          resetSocket(req);
+          resetSocket(req, tls);
           return true;
         }
         const n = Number(f.after_bytes);
