@@ -48,7 +48,10 @@ static cmx_err group_init(cmx_group_state *gs, const cmx_model_group *g, cmx_err
     }
     for (size_t i = 0; i < n; i++)
         weights[i] = g->targets[i].weight ? g->targets[i].weight : 1;
-    cmx_strategy_config sc = cmx_strategy_config_default(strategy_kind(g->strategy), n);
+    cmx_strategy_kind kind = strategy_kind(g->strategy);
+    gs->by_price = kind == CMX_STRATEGY_CHEAPEST;
+    gs->cascade = g->strategy && strcmp(g->strategy, "cascade") == 0;
+    cmx_strategy_config sc = cmx_strategy_config_default(kind, n);
     sc.weights = weights;
     gs->strategy = cmx_strategy_new(&sc, err);
     free(weights);

@@ -331,7 +331,7 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
-    if (strcmp(g->strategy, "cascade") != 0 || !body || route->call.scan->stream ||
+    if (!route->gs->cascade || !body || route->call.scan->stream ||
         route->call.api != CMX_API_CHAT)
         return 0;
     const cmx_target_price *price = &g->targets[route->current].price;
@@ -459,7 +459,7 @@ static void queue_group(cmx_route *route, const cmx_model_group *g)
  * price.  A target without a known price sorts after every priced one. */
 static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
 {
-    if (strcmp(g->strategy, "cheapest") != 0 && strcmp(g->strategy, "cascade") != 0)
+    if (!route->gs->by_price)
         return NULL;
     double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
     if (!costs)
