@@ -241,6 +241,7 @@ typedef struct cmx_upstream_config {
     size_t max_idle_per_origin;  /* default 32 */
     size_t max_conns_per_origin; /* default 256 */
     uint32_t idle_expiry_ms;     /* default 60000 */
+    uint32_t queue_timeout_ms;   /* longest wait for a connection slot; default 2000, 0: none */
     char *https_proxy;           /* NULL: from the environment */
     char *http_proxy;
     char *no_proxy;

@@ -139,6 +139,9 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
         cmx_buf b = CMX_BUF_INIT;
         cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
                            &b);
+        cmx_upstream_stats ups;
+        cmx_gateway_upstream_stats(c->worker->gateway, &ups);
+        cmx_metrics_format_upstream(&ups, &b);
         answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;

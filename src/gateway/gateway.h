@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
+#include "http/upstream.h"
 
 typedef struct cmx_gateway cmx_gateway;
 
@@ -30,6 +31,8 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err);
 /* Stops accepting, lets in-flight requests finish for up to grace_ms, then
  * stops the workers and joins them. */
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
+/* Every worker's upstream client figures, summed; from any thread. */
+void cmx_gateway_upstream_stats(const cmx_gateway *gw, cmx_upstream_stats *sum);
 void cmx_gateway_free(cmx_gateway *gw);
 
 #endif

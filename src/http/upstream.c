@@ -34,6 +34,7 @@ void cmx_upstream_settings_default(cmx_upstream_settings *s)
     s->max_idle_per_origin = 32;
     s->max_conns_per_origin = 256;
     s->idle_expiry_ms = 60000;
+    s->queue_timeout_ms = 2000;
     /* Upper case first, as curl does for all but http_proxy. */
     const char *v;
     s->https_proxy = (v = getenv("HTTPS_PROXY")) && *v ? v : getenv("https_proxy");
@@ -131,10 +132,19 @@ void cmx_upstream_free(cmx_upstream *up)
 
 void cmx_upstream_get_stats(const cmx_upstream *up, cmx_upstream_stats *out)
 {
-    *out = up->stats;
-    out->idle_now = 0;
-    for (const cmx_up_origin *o = up->origins; o; o = o->next)
-        out->idle_now += o->n_idle;
+    uint64_t v[CMX_UP_STAT__COUNT];
+    for (size_t i = 0; i < CMX_UP_STAT__COUNT; i++)
+        v[i] = atomic_load_explicit(&up->stats[i], memory_order_relaxed);
+    *out = (cmx_upstream_stats){
+        .connections_opened = v[CMX_UP_STAT_OPENED],
+        .connections_reused = v[CMX_UP_STAT_REUSED],
+        .stale_retries = v[CMX_UP_STAT_STALE_RETRIES],
+        .idle_now = v[CMX_UP_STAT_IDLE_NOW],
+        .queue_length = v[CMX_UP_STAT_QUEUE_LENGTH],
+        .queue_waits = v[CMX_UP_STAT_QUEUE_WAITS],
+        .queue_wait_us = v[CMX_UP_STAT_QUEUE_WAIT_US],
+        .queue_timeouts = v[CMX_UP_STAT_QUEUE_TIMEOUTS],
+    };
 }
 
 static cmx_upstream_call *call_alloc(cmx_upstream *up)
@@ -152,6 +162,7 @@ static cmx_upstream_call *call_alloc(cmx_upstream *up)
         call->busy = 0;
         call->cancelled = call->reused = call->retried = 0;
         call->complete = call->keep_alive = call->parse_failed = call->in_queue = 0;
+        call->queued_us = 0;
         call->conn = NULL;
         memset(&call->dns, 0, sizeof call->dns);
         call->fd = -1;
@@ -306,6 +317,16 @@ cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_reques
     return call;
 }
 
+/* A call leaves the wait for a slot (it got one, gave up or was cancelled):
+ * its wait counts. */
+static void note_wait_over(cmx_upstream_call *call)
+{
+    if (!call->queued_us)
+        return;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_WAIT_US, (int64_t)(cmx_now_us() - call->queued_us));
+    call->queued_us = 0;
+}
+
 /* From the loop: take a pooled connection, open one, or wait for a slot. */
 void cmx_up_call_start_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -313,17 +334,26 @@ void cmx_up_call_start_cb(evutil_socket_t fd, short what, void *arg)
     cmx_up_origin *o = call->origin;
     cmx_up_conn *conn = cmx_up_pool_take(o);
     if (conn) {
-        call->up->stats.connections_reused++;
+        note_wait_over(call);
+        cmx_up_stat_add(call->up, CMX_UP_STAT_REUSED, 1);
         cmx_up_call_attach(call, conn, 1);
         return;
     }
     if (o->n_conns < call->up->settings.max_conns_per_origin) {
+        note_wait_over(call);
         o->n_conns++;
         cmx_up_connect_begin(call);
         return;
     }
-    /* A woken waiter that lost its slot to a newer call keeps its place. */
-    cmx_up_origin_enqueue(o, call, call->state == CMX_UP_QUEUED);
+    /* A woken waiter that lost its slot to a newer call keeps its place
+     * (and its deadline). */
+    int woken = call->state == CMX_UP_QUEUED;
+    cmx_up_origin_enqueue(o, call, woken);
+    if (woken)
+        return;
+    call->queued_us = cmx_now_us();
+    cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_WAITS, 1);
+    cmx_up_arm_phase(call, call->up->settings.queue_timeout_ms);
 }
 
 void cmx_up_call_attach(cmx_upstream_call *call, cmx_up_conn *conn, int reused)
@@ -343,7 +373,7 @@ void cmx_up_call_retry_fresh(cmx_upstream_call *call)
     conn->call = NULL;
     call->retried = 1;
     call->reused = 0;
-    call->up->stats.stale_retries++;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_STALE_RETRIES, 1);
     /* The dead connection's slot goes straight to the new one. */
     o->n_conns++;
     cmx_up_conn_close(conn);
@@ -360,6 +390,9 @@ static void call_release_resources(cmx_upstream_call *call, int pool_ok)
     case CMX_UP_QUEUED:
         if (call->in_queue)
             cmx_up_origin_dequeue(call->origin, call);
+        else /* woken for a slot it will not take now: the next waiter may */
+            cmx_up_origin_wake(call->origin);
+        note_wait_over(call);
         break;
     case CMX_UP_RESOLVING:
     case CMX_UP_CONNECTING:
@@ -431,6 +464,17 @@ static void phase_timeout_cb(evutil_socket_t fd, short what, void *arg)
     cmx_upstream_call *call = arg;
     char target[300];
     switch (call->state) {
+    case CMX_UP_QUEUED: {
+        const cmx_up_origin *o = call->origin;
+        int v6 = strchr(o->host, ':') != NULL;
+        cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_TIMEOUTS, 1);
+        cmx_up_call_fail(call, CMX_ERR_UNAVAILABLE, CMX_CAUSE_POOL_SATURATED,
+                         "no connection to %s%s%s:%d free within %u ms (%zu open, the most "
+                         "allowed per origin)",
+                         v6 ? "[" : "", o->host, v6 ? "]" : "", o->port,
+                         (unsigned)call->up->settings.queue_timeout_ms, o->n_conns);
+        return;
+    }
     case CMX_UP_SENDING:
     case CMX_UP_WAITING:
         cmx_up_call_fail(call, CMX_ERR_TIMEOUT, CMX_CAUSE_FIRST_BYTE_TIMEOUT,

@@ -40,7 +40,10 @@ typedef struct cmx_upstream_settings {
     size_t max_idle_per_origin;  /* idle keep-alive connections kept; default 32 */
     size_t max_conns_per_origin; /* in use + idle; beyond it requests wait; default 256 */
     uint32_t idle_expiry_ms;     /* idle connection closed after; default 60000 */
-    const char *https_proxy;     /* "http://host:port" or NULL; from config or env */
+    /* A call that waits longer than this for a connection slot fails with
+     * kind unavailable, cause pool_saturated; default 2000, 0: no limit. */
+    uint32_t queue_timeout_ms;
+    const char *https_proxy; /* "http://host:port" or NULL; from config or env */
     const char *http_proxy;
     const char *no_proxy; /* comma list as in NO_PROXY */
 } cmx_upstream_settings;
@@ -110,8 +113,14 @@ typedef struct cmx_upstream_stats {
     uint64_t connections_opened;
     uint64_t connections_reused;
     uint64_t stale_retries;
-    size_t idle_now;
+    uint64_t idle_now;       /* idle pooled connections */
+    uint64_t queue_length;   /* calls waiting for a connection slot now */
+    uint64_t queue_waits;    /* calls that had to wait for one */
+    uint64_t queue_wait_us;  /* the time they waited, summed */
+    uint64_t queue_timeouts; /* waits that ended in pool_saturated */
 } cmx_upstream_stats;
+/* May be called from any thread: the worker keeps the figures in relaxed
+ * atomics (one writer each), so a reader sees values they really held. */
 void cmx_upstream_get_stats(const cmx_upstream *up, cmx_upstream_stats *out);
 
 #endif

@@ -19,6 +19,7 @@ void cmx_upstream_settings_from_config(const cmx_upstream_config *uc, cmx_upstre
     s->max_idle_per_origin = uc->max_idle_per_origin;
     s->max_conns_per_origin = uc->max_conns_per_origin;
     s->idle_expiry_ms = uc->idle_expiry_ms;
+    s->queue_timeout_ms = uc->queue_timeout_ms;
     s->https_proxy = proxy_choice(uc->https_proxy, s->https_proxy);
     s->http_proxy = proxy_choice(uc->http_proxy, s->http_proxy);
     s->no_proxy = proxy_choice(uc->no_proxy, s->no_proxy);

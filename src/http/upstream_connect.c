@@ -88,7 +88,7 @@ static void ready(cmx_upstream_call *call, struct bufferevent *bev)
     call->fd = -1;
     free(call->proxy_buf);
     call->proxy_buf = NULL;
-    call->up->stats.connections_opened++;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_OPENED, 1);
     cmx_up_call_attach(call, conn, 0);
 }
 

@@ -16,6 +16,7 @@
 
 #include <http_parser.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -100,6 +101,20 @@ typedef struct cmx_up_dns_entry {
     cmx_up_addrs addrs;
 } cmx_up_dns_entry;
 
+/* The figures behind cmx_upstream_stats, in the same order.  Only the
+ * worker writes them; any thread may read them. */
+typedef enum cmx_up_stat {
+    CMX_UP_STAT_OPENED,
+    CMX_UP_STAT_REUSED,
+    CMX_UP_STAT_STALE_RETRIES,
+    CMX_UP_STAT_IDLE_NOW,
+    CMX_UP_STAT_QUEUE_LENGTH,
+    CMX_UP_STAT_QUEUE_WAITS,
+    CMX_UP_STAT_QUEUE_WAIT_US,
+    CMX_UP_STAT_QUEUE_TIMEOUTS,
+    CMX_UP_STAT__COUNT
+} cmx_up_stat;
+
 struct cmx_upstream {
     struct event_base *base;
     struct evdns_base *dns;
@@ -117,8 +132,15 @@ struct cmx_upstream {
     /* What plain connections receive into.  One for all: a read is parsed
      * to the end inside its own callback, and nothing of it is kept. */
     char *rbuf;
-    cmx_upstream_stats stats;
+    _Atomic uint64_t stats[CMX_UP_STAT__COUNT];
 };
+
+/* Adds to one figure (a gauge may go down: delta wraps). */
+static inline void cmx_up_stat_add(cmx_upstream *up, cmx_up_stat which, int64_t delta)
+{
+    uint64_t v = atomic_load_explicit(&up->stats[which], memory_order_relaxed);
+    atomic_store_explicit(&up->stats[which], v + (uint64_t)delta, memory_order_relaxed);
+}
 
 typedef enum cmx_up_state {
     CMX_UP_IDLE = 0,  /* recycled */
@@ -155,14 +177,15 @@ struct cmx_upstream_call {
     size_t req_len, req_cap;
 
     /* Flags of the current call. */
-    unsigned busy;    /* depth of user callbacks running */
-    int cancelled;    /* cancel arrived while busy */
-    int reused;       /* current connection came from the pool */
-    int retried;      /* the one stale retry has been spent */
-    int complete;     /* whole response parsed */
-    int keep_alive;   /* the response allows reuse */
-    int parse_failed; /* err holds why */
-    int in_queue;     /* linked in the origin's wait queue */
+    unsigned busy;      /* depth of user callbacks running */
+    int cancelled;      /* cancel arrived while busy */
+    int reused;         /* current connection came from the pool */
+    int retried;        /* the one stale retry has been spent */
+    int complete;       /* whole response parsed */
+    int keep_alive;     /* the response allows reuse */
+    int parse_failed;   /* err holds why */
+    int in_queue;       /* linked in the origin's wait queue */
+    uint64_t queued_us; /* when it began waiting for a slot; 0: never waited */
 
     cmx_up_conn *conn;
 

@@ -73,6 +73,7 @@ static void idle_unlink(cmx_up_conn *conn)
         conn->next->prev = conn->prev;
     conn->next = conn->prev = NULL;
     o->n_idle--;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_IDLE_NOW, -1);
 }
 
 cmx_up_conn *cmx_up_pool_take(cmx_up_origin *o)
@@ -99,6 +100,7 @@ void cmx_up_pool_put(cmx_up_conn *conn)
         o->idle_head->prev = conn;
     o->idle_head = conn;
     o->n_idle++;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_IDLE_NOW, 1);
     cmx_up_origin_wake(o);
 }
 
@@ -124,6 +126,7 @@ void cmx_up_origin_enqueue(cmx_up_origin *o, cmx_upstream_call *call, int at_fro
 {
     call->state = CMX_UP_QUEUED;
     call->in_queue = 1;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_QUEUE_LENGTH, 1);
     call->prev = call->next = NULL;
     if (!o->wait_head) {
         o->wait_head = o->wait_tail = call;
@@ -150,6 +153,7 @@ void cmx_up_origin_dequeue(cmx_up_origin *o, cmx_upstream_call *call)
         o->wait_tail = call->prev;
     call->next = call->prev = NULL;
     call->in_queue = 0;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_QUEUE_LENGTH, -1);
 }
 
 /* Hands a freed slot or idle connection to the first waiter, next loop turn:
