@@ -231,7 +231,7 @@ static conn_header connection_header(cmx_http_conn *c, int closing)
 {
     if (closing)
         return CONN_CLOSE;
-    if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+    if (c->rq->parser.http_major == 1 && c->rq->parser.http_minor == 0)
         return CONN_KEEP_ALIVE;
     return CONN_NONE;
 }
@@ -245,7 +245,7 @@ void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_t
     int bodiless = status < 200 || status == 204 || status == 304;
     head_init(&h, status, content_type, extra_headers, bodiless ? FRAME_NONE : FRAME_LENGTH,
               body_len, connection_header(c, closing));
-    int send_body = !bodiless && !c->ex.is_head;
+    int send_body = !bodiless && !c->rq->ex.is_head;
     emit(c, &h, body, send_body ? body_len : 0, 1);
 }
 
@@ -268,7 +268,7 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
              cmx_buf_append_json_escaped(&b, msg, strlen(msg)) == 0 &&
              cmx_buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
                             status >= 500 ? "server_error" : "invalid_request_error", code) == 0;
-    c->ex.is_head = 0;
+    c->rq->ex.is_head = 0;
     if (ok)
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
     cmx_buf_free(&b);
