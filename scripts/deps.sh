@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev)
+            libyaml-dev libssl-dev libnghttp2-dev)
 test_pkgs=(libcmocka-dev openssl ca-certificates)
 bench_pkgs=(nginx-light wrk)
 

@@ -48,6 +48,7 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
     u->queue_timeout_ms = 2000;
+    u->http2_ping_interval_ms = 30000;
 }
 
 /* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
-                                          "organization", "tls_verify", "ca_file",  "residency",
-                                          "health_check", NULL};
+static const char *const openai_keys[] = {"type",         "timeouts",     "base_url", "api_key",
+                                          "organization", "tls_verify",   "http2",    "ca_file",
+                                          "residency",    "health_check", NULL};
 static const char *const mock_keys[] = {"type",
                                         "timeouts",
                                         "latency",
@@ -38,28 +38,22 @@ static const char *const anthropic_keys[] = {"type",
                                              "default_max_tokens",
                                              "drop_unsupported_params",
                                              "tls_verify",
+                                             "http2",
                                              "ca_file",
                                              "residency",
                                              "health_check",
                                              NULL};
-static const char *const bedrock_keys[] = {"type",
-                                           "timeouts",
-                                           "region",
-                                           "endpoint_url",
-                                           "access_key_id",
-                                           "secret_access_key",
-                                           "session_token",
-                                           "drop_unsupported_params",
-                                           "tls_verify",
-                                           "ca_file",
-                                           "residency",
-                                           "credentials",
-                                           "profile",
-                                           "api",
-                                           NULL};
-static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
-                                         "api_key", "auth",      "url_style", "tls_verify",
-                                         "ca_file", "residency", NULL};
+static const char *const bedrock_keys[] = {"type",          "timeouts",
+                                           "region",        "endpoint_url",
+                                           "access_key_id", "secret_access_key",
+                                           "session_token", "drop_unsupported_params",
+                                           "tls_verify",    "http2",
+                                           "ca_file",       "residency",
+                                           "credentials",   "profile",
+                                           "api",           NULL};
+static const char *const azure_keys[] = {"type",    "timeouts", "endpoint",  "api_version",
+                                         "api_key", "auth",     "url_style", "tls_verify",
+                                         "http2",   "ca_file",  "residency", NULL};
 static const char *const azure_client_secret_keys[] = {
     "tenant_id", "client_id", "client_secret", "authority", "scope", "managed_identity", NULL};
 static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
@@ -74,6 +68,7 @@ static const char *const vertex_keys[] = {"type",
                                           "metadata_url",
                                           "drop_unsupported_params",
                                           "tls_verify",
+                                          "http2",
                                           "ca_file",
                                           "residency",
                                           NULL};
@@ -95,6 +90,7 @@ static const char *const all_keys[] = {"type",
                                        "default_max_tokens",
                                        "drop_unsupported_params",
                                        "tls_verify",
+                                       "http2",
                                        "ca_file",
                                        "latency",
                                        "chunk_interval",
@@ -761,6 +757,30 @@ static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode 
     cmx_cfg_uint(ctx, v, path, "seed", 0, UINT64_MAX, &m->seed);
 }
 
+/* `http2: auto | on | off` (YAML's true/false read as on/off). */
+static void load_http2(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
+                       const char *path)
+{
+    static const char *const names[] = {"off", "auto", "on"}; /* index = cmx_http2_mode */
+    const cmx_ynode *n = cmx_ytree_get(v, "http2");
+    if (!n)
+        return;
+    char show[64];
+    if (n->kind == CMX_YNODE_SCALAR && !n->is_null) {
+        for (int i = 0; i < 3; i++)
+            if (strcmp(n->text, names[i]) == 0) {
+                p->http2 = i;
+                return;
+            }
+        if (strcmp(n->text, "true") == 0 || strcmp(n->text, "false") == 0) {
+            p->http2 = n->text[0] == 't' ? 2 : 0;
+            return;
+        }
+    }
+    cmx_cfg_error(ctx, n, "%s.http2: expected auto, on or off, got %s", path,
+                  cmx_cfg_show(n, show, sizeof show));
+}
+
 static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_ynode *v,
                           const char *path)
 {
@@ -778,6 +798,7 @@ static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_yn
 static void set_provider_defaults(cmx_provider_config *p)
 {
     p->tls_verify = 1;
+    p->http2 = 1; /* auto */
     p->timeouts = (cmx_timeouts_config){
         .connect_ms = 5000, .first_byte_ms = 60000, .idle_ms = 30000, .total_ms = 600000};
     p->mock.failure_status = 503;
@@ -820,6 +841,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       path, p->residency);
     if (type < 0)
         return;
+    if (type != CMX_PROVIDER_MOCK)
+        load_http2(ctx, p, v, path);
     p->type = (cmx_provider_type)type;
     p->type_name = cmx_cfg_strdup(ctx, provider_types[type].name);
     if (type == CMX_PROVIDER_OPENAI) {

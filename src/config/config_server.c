@@ -14,9 +14,15 @@ static const char *const server_keys[] = {
     "listen",   "workers",  "max_body_bytes", "max_header_bytes", "max_headers",
     "timeouts", "api_keys", "admin_keys",     "access_log",       NULL};
 static const char *const server_timeout_keys[] = {"header", "body", "keepalive", "write", NULL};
-static const char *const upstream_keys[] = {
-    "max_idle_per_origin", "max_conns_per_origin", "idle_expiry", "queue_timeout",
-    "https_proxy",         "http_proxy",           "no_proxy",    NULL};
+static const char *const upstream_keys[] = {"max_idle_per_origin",
+                                            "max_conns_per_origin",
+                                            "idle_expiry",
+                                            "queue_timeout",
+                                            "http2_ping_interval",
+                                            "https_proxy",
+                                            "http_proxy",
+                                            "no_proxy",
+                                            NULL};
 
 #define MAX_WORKERS 1024
 
@@ -183,6 +189,7 @@ void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         u->max_conns_per_origin = (size_t)n;
     cmx_cfg_duration(ctx, node, "upstream", "idle_expiry", 0, &u->idle_expiry_ms);
     cmx_cfg_duration(ctx, node, "upstream", "queue_timeout", 1, &u->queue_timeout_ms);
+    cmx_cfg_duration(ctx, node, "upstream", "http2_ping_interval", 1, &u->http2_ping_interval_ms);
     load_proxy(ctx, node, "https_proxy", &u->https_proxy);
     load_proxy(ctx, node, "http_proxy", &u->http_proxy);
     cmx_cfg_string(ctx, node, "upstream", "no_proxy", &u->no_proxy);

@@ -23,6 +23,14 @@ static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
     cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
+/* What the client has not read of its stream yet: providers hold the
+ * upstream back while it is large. */
+static size_t client_backlog(void *ctx)
+{
+    cmx_api_ctx *c = ctx;
+    return cmx_http_stream_pending(c->ex);
+}
+
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
     cmx_reply_json(ctx, 200, NULL, body, len, r);
@@ -127,6 +135,10 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
+    if (c->stream) {
+        c->call.client_backlog = client_backlog;
+        c->call.client_ctx = c;
+    }
     const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");
     if (residency) {
         c->call.residency = valid_residency(*residency)

@@ -276,5 +276,11 @@ void cmx_gateway_upstream_stats(const cmx_gateway *gw, cmx_upstream_stats *sum)
         sum->queue_waits += s.queue_waits;
         sum->queue_wait_us += s.queue_wait_us;
         sum->queue_timeouts += s.queue_timeouts;
+        sum->h2_connections_now += s.h2_connections_now;
+        sum->h2_streams_now += s.h2_streams_now;
+        sum->h2_streams += s.h2_streams;
+        sum->h2_refused_retries += s.h2_refused_retries;
+        sum->h2_goaways += s.h2_goaways;
+        sum->h2_ping_failures += s.h2_ping_failures;
     }
 }

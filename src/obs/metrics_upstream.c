@@ -35,4 +35,18 @@ void cmx_metrics_format_upstream(const cmx_upstream_stats *s, cmx_buf *out)
     metric(out, "cloudmux_upstream_queue_timeouts_total", "counter",
            "Waits for a connection slot that ended after upstream.queue_timeout (pool_saturated).",
            s->queue_timeouts);
+    metric(out, "cloudmux_upstream_http2_connections", "gauge",
+           "HTTP/2 connections to providers open now.", s->h2_connections_now);
+    metric(out, "cloudmux_upstream_http2_streams", "gauge",
+           "HTTP/2 streams open now (requests in flight over HTTP/2).", s->h2_streams_now);
+    metric(out, "cloudmux_upstream_http2_streams_total", "counter",
+           "HTTP/2 streams started, retries of refused streams included.", s->h2_streams);
+    metric(out, "cloudmux_upstream_http2_refused_retries_total", "counter",
+           "Requests sent again because the server provably did not process them (refused "
+           "stream, above a GOAWAY's last stream id, or never sent).",
+           s->h2_refused_retries);
+    metric(out, "cloudmux_upstream_http2_goaways_total", "counter",
+           "GOAWAY frames received from providers.", s->h2_goaways);
+    metric(out, "cloudmux_upstream_http2_ping_failures_total", "counter",
+           "Idle HTTP/2 connections closed because a PING went unanswered.", s->h2_ping_failures);
 }

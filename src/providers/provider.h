@@ -41,6 +41,11 @@ typedef struct cmx_call {
                                     overall deadline; 0: the provider's own total timeout */
     const char *residency;       /* region the request must stay in, or NULL */
     const char *residency_rule;  /* what asked for it, for messages */
+    /* Optional: bytes of the answer the client has not taken yet (a slow
+     * reader's unsent output), so an attempt can hold the upstream back
+     * (cmx_upstream_watch_backlog); NULL: no backpressure. */
+    size_t (*client_backlog)(void *client_ctx);
+    void *client_ctx;
 } cmx_call;
 
 /* The provider's total timeout, shortened to the call's remaining deadline. */

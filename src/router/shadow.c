@@ -97,6 +97,8 @@ void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_c
     s->call.request_id = request_id;
     s->call.residency = NULL; /* checked above; the client's copy dies with its request */
     s->call.attempt_timeout_ms = 0;
+    s->call.client_backlog = NULL; /* nobody reads a shadow's answer */
+    s->call.client_ctx = NULL;
     s->start_us = cmx_clock_now_us(&r->clock);
     s->provider = cmx_router_provider(r, g->shadow->provider);
     s->next = r->shadows;
