@@ -35,9 +35,9 @@
  * sanitizers, so that touching a request after its response was finished
  * is caught as a use after free. */
 #if defined(__SANITIZE_ADDRESS__)
-#define FREE_RQS_MAX 0
+static const size_t free_rqs_max = 0;
 #else
-#define FREE_RQS_MAX 64
+static const size_t free_rqs_max = 64;
 #endif
 /* Trimming is worth it only after this many connections were open. */
 #define TRIM_MIN_CONNS 256
@@ -99,7 +99,7 @@ void cmx_http_rq_put(cmx_http_server *srv, cmx_http_rq *rq)
     struct evbuffer *out = bufferevent_get_output(rq->bev);
     evbuffer_unfreeze(out, 1);
     evbuffer_drain(out, evbuffer_get_length(out));
-    if (srv->n_free_rqs >= FREE_RQS_MAX) {
+    if (srv->n_free_rqs >= free_rqs_max) {
         rq_free(rq);
         return;
     }

@@ -175,6 +175,7 @@ static cmx_upstream_call *call_alloc(cmx_upstream *up)
         call->h2_stream = 0;
         call->h2_opener = call->h2_refusals = call->h2_sent = call->h2_paused = 0;
         call->h2_body_off = call->h2_withheld = 0;
+        call->h2_avoid = NULL;
         call->status_h2 = 0;
         call->conn = NULL;
         memset(&call->dns, 0, sizeof call->dns);
@@ -366,7 +367,7 @@ static void start_h2(cmx_upstream_call *call)
 {
     cmx_up_origin *o = call->origin;
     const cmx_upstream_settings *s = &call->up->settings;
-    cmx_up_h2 *h2 = cmx_up_h2_pick(o);
+    cmx_up_h2 *h2 = cmx_up_h2_pick(o, call->h2_avoid);
     if (h2 && cmx_up_h2_submit(call, h2) == 0) {
         cmx_up_call_note_wait_over(call);
         return;

@@ -151,6 +151,7 @@ void cmx_up_h2_release_call(cmx_upstream_call *call)
  * on another connection, from the loop. */
 static void retry_elsewhere(cmx_upstream_call *call)
 {
+    call->h2_avoid = call->h2;
     cmx_up_h2_release_call(call);
     call->h2_refusals++;
     call->head_done = 0;
@@ -312,11 +313,12 @@ int cmx_up_h2_submit(cmx_upstream_call *call, cmx_up_h2 *h2)
     return 0;
 }
 
-/* A connection of o with room for one more stream, or NULL. */
-cmx_up_h2 *cmx_up_h2_pick(cmx_up_origin *o)
+/* A connection of o with room for one more stream, other than `avoid`, or
+ * NULL. */
+cmx_up_h2 *cmx_up_h2_pick(cmx_up_origin *o, const cmx_up_h2 *avoid)
 {
     for (cmx_up_h2 *h2 = o->h2_conns; h2; h2 = h2->next)
-        if (!h2->dead && !h2->goaway && h2->n_streams < stream_limit(h2))
+        if (h2 != avoid && !h2->dead && !h2->goaway && h2->n_streams < stream_limit(h2))
             return h2;
     return NULL;
 }
@@ -326,7 +328,7 @@ cmx_up_h2 *cmx_up_h2_pick(cmx_up_origin *o)
 void cmx_up_h2_serve_waiters(cmx_up_origin *o)
 {
     cmx_up_h2 *h2;
-    while (o->wait_head && (h2 = cmx_up_h2_pick(o))) {
+    while (o->wait_head && (h2 = cmx_up_h2_pick(o, NULL))) {
         cmx_upstream_call *call = o->wait_head;
         cmx_up_origin_dequeue(o, call);
         cmx_up_call_note_wait_over(call);

@@ -216,13 +216,14 @@ struct cmx_upstream_call {
     struct cmx_up_h2 *h2;
     cmx_upstream_call *h2_next, *h2_prev; /* the connection's calls */
     int32_t h2_stream;
-    int h2_opener;      /* opened a connection meant for HTTP/2 */
-    int h2_refusals;    /* times the server refused the stream unprocessed */
-    int h2_sent;        /* its HEADERS went out: the server may have seen it */
-    size_t h2_body_off; /* request body bytes handed to nghttp2 */
-    size_t h2_withheld; /* received bytes not yet given back to the flow window */
-    int h2_paused;      /* the consumer is backed up: window withheld */
-    int status_h2;      /* :status of the head being received */
+    int h2_opener;                    /* opened a connection meant for HTTP/2 */
+    int h2_refusals;                  /* times the server refused the stream unprocessed */
+    const struct cmx_up_h2 *h2_avoid; /* the connection that refused it (compared only) */
+    int h2_sent;                      /* its HEADERS went out: the server may have seen it */
+    size_t h2_body_off;               /* request body bytes handed to nghttp2 */
+    size_t h2_withheld;               /* received bytes not yet given back to the flow window */
+    int h2_paused;                    /* the consumer is backed up: window withheld */
+    int status_h2;                    /* :status of the head being received */
 
     /* Connect phase: raw socket until the connection is established. */
     cmx_up_dns_waiter dns;
@@ -284,7 +285,7 @@ void cmx_up_head_publish(cmx_upstream_call *call);
  * stream (NULL: none): 0, or -1 when out of memory. */
 int cmx_up_h2_start(cmx_up_conn *conn, cmx_upstream_call *opener);
 /* A connection of the origin with room for a stream, or NULL. */
-cmx_up_h2 *cmx_up_h2_pick(cmx_up_origin *o);
+cmx_up_h2 *cmx_up_h2_pick(cmx_up_origin *o, const cmx_up_h2 *avoid);
 /* Opens the call's stream: 0, or -1 when this connection cannot take it. */
 int cmx_up_h2_submit(cmx_upstream_call *call, cmx_up_h2 *h2);
 /* The call lets go of its stream (reset if still open). */
