@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
             libyaml-dev libssl-dev libnghttp2-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates)
+test_pkgs=(libcmocka-dev openssl ca-certificates curl)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")
