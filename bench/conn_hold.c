@@ -101,7 +101,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "conn_hold: connect %d: %s\n", i, strerror(errno));
             return 1;
         }
-        if (idle && (send(fd, request, request_len, 0) != (ssize_t)request_len || read_answer(fd))) {
+        if (idle &&
+            (send(fd, request, request_len, 0) != (ssize_t)request_len || read_answer(fd))) {
             fprintf(stderr, "conn_hold: request on connection %d failed\n", i);
             return 1;
         }

@@ -469,26 +469,40 @@ static void update_timer(cmx_http_conn *c)
     }
 }
 
-/* Moves the buffer, keeping the slices recorded so far pointing into it. */
-static int grow_rbuf(cmx_http_conn *c, size_t cap)
+/* Moves the buffer to one of `cap` bytes, keeping the slices recorded so
+ * far (and those handed to the handler) pointing into it. */
+static int move_rbuf(cmx_http_conn *c, size_t cap)
 {
-    char *old = c->rq->rbuf;
+    cmx_http_rq *rq = c->rq;
+    char *old = rq->rbuf;
     char *nb = malloc(cap);
     if (!nb)
         return -1;
-    memcpy(nb, old, c->rq->rlen);
-    if (c->rq->url.ptr)
-        c->rq->url.ptr = nb + (c->rq->url.ptr - old);
-    for (size_t i = 0; i < c->rq->n_hdrs; i++) {
-        cmx_http_header *h = &c->rq->hdrs[i];
-        h->name.ptr = nb + (h->name.ptr - old);
-        if (h->value.ptr)
-            h->value.ptr = nb + (h->value.ptr - old);
+    memcpy(nb, old, rq->rlen);
+#define REBASE(p)                                                                                  \
+    do {                                                                                           \
+        if ((p) && (p) >= old && (p) <= old + rq->rlen)                                            \
+            (p) = nb + ((p)-old);                                                                  \
+    } while (0)
+    REBASE(rq->url.ptr);
+    for (size_t i = 0; i < rq->n_hdrs; i++) {
+        REBASE(rq->hdrs[i].name.ptr);
+        REBASE(rq->hdrs[i].value.ptr);
     }
+    REBASE(rq->ex.req.path.ptr);
+    REBASE(rq->ex.req.query.ptr);
+#undef REBASE
     free(old);
-    c->rq->rbuf = nb;
-    c->rq->rcap = cap;
+    rq->rbuf = nb;
+    rq->rcap = cap;
     return 0;
+}
+
+void cmx_http_conn_shrink_rbuf(cmx_http_conn *c)
+{
+    size_t want = c->rq->rlen + RBUF_MIN_ROOM;
+    if (want + RBUF_MIN_ROOM <= c->rq->rcap)
+        move_rbuf(c, want);
 }
 
 /* Returns the free bytes at the end of the read buffer, growing it if that
@@ -500,7 +514,7 @@ static size_t rbuf_room(cmx_http_conn *c)
         size_t cap = c->rq->rcap * 2;
         if (cap > max)
             cap = max;
-        if (grow_rbuf(c, cap) != 0 && c->rq->rcap == c->rq->rlen)
+        if (move_rbuf(c, cap) != 0 && c->rq->rcap == c->rq->rlen)
             return 0;
     }
     return c->rq->rcap - c->rq->rlen;

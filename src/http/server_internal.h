@@ -161,6 +161,10 @@ void cmx_http_conn_drop(cmx_http_conn *c);
 void cmx_http_conn_finish(cmx_http_conn *c, int force_close);
 /* Starts closing after what is queued has been written. */
 void cmx_http_conn_begin_close(cmx_http_conn *c);
+/* A stream may last minutes: the read buffer shrinks to what it holds (the
+ * head its slices point into) and a little room to read on, so that the
+ * client going away is still noticed. */
+void cmx_http_conn_shrink_rbuf(cmx_http_conn *c);
 
 /* server_rq.c */
 /* A request state from the free list, or a new one; NULL when out of memory. */

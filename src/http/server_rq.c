@@ -29,7 +29,7 @@
 
 /* First size of the read buffer; it grows (doubling) only for large heads. */
 #define RBUF_INITIAL 4096
-#define HDRS_INITIAL 32
+#define HDRS_INITIAL 16
 #define ARENA_FIRST_BLOCK 8192
 /* Request states kept for reuse per server (worker).  None under the
  * sanitizers, so that touching a request after its response was finished
@@ -103,7 +103,7 @@ void cmx_http_rq_put(cmx_http_server *srv, cmx_http_rq *rq)
         rq_free(rq);
         return;
     }
-    if (rq->rcap > RBUF_INITIAL) { /* grown for a large head: back to normal */
+    if (rq->rcap != RBUF_INITIAL) { /* grown for a large head, or shrunk for a stream */
         char *small = malloc(RBUF_INITIAL);
         if (!small) {
             rq_free(rq);

@@ -306,6 +306,7 @@ void cmx_http_stream_begin(cmx_http_exchange *ex, int status, const char *conten
     }
     emit(c, &h, NULL, 0, 0);
     ex->state = EX_STREAMING;
+    cmx_http_conn_shrink_rbuf(c);
 }
 
 void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)

@@ -107,6 +107,8 @@ static void call_free_memory(cmx_upstream_call *call)
 {
     free(call->req);
     free(call->head);
+    free(call->hoff);
+    free(call->headers);
     free(call);
 }
 

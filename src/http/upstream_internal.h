@@ -248,10 +248,13 @@ struct cmx_upstream_call {
     int head_done;
     char *head;
     size_t head_len, head_cap;
-    cmx_up_header_off hoff[CMX_UP_MAX_HEADERS];
+    /* Both grow as headers come (at most CMX_UP_MAX_HEADERS) and are kept
+     * with the call for the next request: most answers have a dozen. */
+    cmx_up_header_off *hoff;
+    size_t hdr_cap;
     size_t n_headers;
     int in_value;
-    cmx_http_header headers[CMX_UP_MAX_HEADERS];
+    cmx_http_header *headers;
 
     cmx_error err;
 };

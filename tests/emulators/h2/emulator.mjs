@@ -6,6 +6,7 @@
 //   h2c     cleartext HTTP/2 with prior knowledge (no upgrade dance)
 //   tls-h1  HTTPS whose ALPN offers only "http/1.1" (an HTTP/1.1 server,
 //           node:https), for the fallback
+//   h1      cleartext HTTP/1.1 (node:http), the same answers, for comparing
 // Answers come from the OpenAI emulator's responses.mjs (same shapes, same
 // "echo: <text>" content), so the gateway's openai provider reads them.
 //
@@ -18,6 +19,9 @@
 //   [[fault:slow ms=M]]      stream chunks M ms apart
 //   [[fault:big mb=N]]       stream N MiB of content in 64 KiB chunks,
 //                            writing only as fast as HTTP/2 flow control lets
+//   [[fault:timed n=N ms=M]] stream N content chunks M ms apart, each saying
+//                            when it was written ("t=<µs since the epoch>"),
+//                            for measuring the latency a proxy adds
 // and per emulator (options or setOptions):
 //   maxConcurrentStreams     SETTINGS_MAX_CONCURRENT_STREAMS (default 100)
 //   goawayAfter: N           on each connection, after its Nth stream arrived,
@@ -31,6 +35,7 @@
 // "[[id:...]]" tag in its last user message) — so a test can prove that no
 // request was lost or processed twice.
 
+import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -38,7 +43,7 @@ import { readFileSync } from 'node:fs';
 import { faultLanguage } from '../common/faults.mjs';
 import { chatChunks, chatCompletion, contentOf, lastUserMessage, planChat, validateChat } from '../openai/responses.mjs';
 
-const KINDS = new Set(['rst', 'refuse', 'rst_after', 'slow', 'big']);
+const KINDS = new Set(['rst', 'refuse', 'rst_after', 'slow', 'big', 'timed']);
 const { directiveIn, splitModel } = faultLanguage(KINDS);
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -155,6 +160,19 @@ export function createEmulator({ mode = 'tls', certFile, keyFile, maxConcurrentS
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const gap = fault?.fault === 'slow' ? Number(fault.ms ?? 50) : opts.chunkIntervalMs;
+    if (fault?.fault === 'timed') {
+      const n = Number(fault.n ?? 20);
+      const ms = Number(fault.ms ?? 500);
+      const chunk = chatChunks(plan, false)[1];
+      for (let i = 0; i < n; i++) {
+        if (i > 0) await sleep(ms);
+        if (res.destroyed || res.stream?.destroyed) return;
+        chunk.choices[0].delta = { content: `t=${Math.round((performance.timeOrigin + performance.now()) * 1000)}` };
+        res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      }
+      res.end('data: [DONE]\n\n');
+      return;
+    }
     if (fault?.fault === 'big') {
       const piece = 'x'.repeat(64 * 1024 - 200);
       const total = Number(fault.mb ?? 8) * 1024 * 1024;
@@ -192,6 +210,10 @@ export function createEmulator({ mode = 'tls', certFile, keyFile, maxConcurrentS
       stats.unknownProtocol++;
       sock.destroy();
     });
+  } else if (mode === 'h1') {
+    server = http.createServer({ keepAliveTimeout: 120000 });
+    server.on('connection', () => stats.connections++);
+    server.on('request', () => stats.streams++);
   } else if (mode === 'tls-h1') {
     server = https.createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile), ALPNProtocols: ['http/1.1'] });
     server.on('secureConnection', (sock) => {
@@ -206,11 +228,12 @@ export function createEmulator({ mode = 'tls', certFile, keyFile, maxConcurrentS
   } else {
     throw new Error(`unknown mode ${mode}`);
   }
-  if (mode !== 'tls-h1') {
+  if (mode === 'tls' || mode === 'h2c') {
     server.on('session', onSession);
     server.on('stream', onStream);
   }
   server.on('connection', (sock) => {
+    sock.setNoDelay(true); // each chunk leaves when written, as a real API's would
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
   });
@@ -246,8 +269,9 @@ export async function startEmulator({ port = 0, host = '127.0.0.1', ...options }
     emu.server.listen(port, host, resolve);
   });
   emu.port = emu.server.address().port;
-  const scheme = emu.mode === 'h2c' ? 'http' : 'https';
-  const hostname = emu.mode === 'h2c' ? '127.0.0.1' : 'localhost';
+  const plain = emu.mode === 'h2c' || emu.mode === 'h1';
+  const scheme = plain ? 'http' : 'https';
+  const hostname = plain ? '127.0.0.1' : 'localhost';
   emu.url = `${scheme}://${hostname}:${emu.port}`;
   emu.baseURL = `${emu.url}/v1`;
   return emu;

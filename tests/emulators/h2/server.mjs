@@ -1,6 +1,6 @@
 // server.mjs — the HTTP/2 emulator as a process:
 //
-//   node server.mjs [--mode tls|h2c|tls-h1] [--tls CERT.pem KEY.pem] [--port N]
+//   node server.mjs [--mode tls|h2c|tls-h1|h1] [--tls CERT.pem KEY.pem] [--port N]
 //                   [--max-streams N] [--goaway-after N] [--chunk-interval MS]
 //
 // Prints exactly one line when ready: "LISTENING <port>".
