@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 CLOUDMUX_CONFIG ?= examples/quickstart.yaml
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run test unit e2e asan bench deps test-deps clean format
+.PHONY: all build run test unit e2e asan bench bench-hotpath bench-conns bench-streams deps test-deps clean format
 
 all: build
 
@@ -32,9 +32,21 @@ asan: test-deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 CLOUDMUX_BIN=$(abspath $(ASAN_BUILD))/cloudmux node --test --test-concurrency=1 tests/e2e/
 
-bench: build
+# The whole benchmark (about 4 minutes): the hot path against nginx, memory
+# per idle connection against nginx, ten thousand concurrent streams.
+bench: bench-hotpath bench-conns bench-streams
+
+bench-hotpath: build
 	@scripts/deps.sh bench
 	bench/run.sh
+
+bench-conns: build
+	@scripts/deps.sh bench
+	bench/conns.sh
+
+bench-streams: build
+	@scripts/deps.sh bench
+	bench/streams.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

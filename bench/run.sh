@@ -13,7 +13,8 @@
 #
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
 # Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
-#        BENCH_CONNS (32), BENCH_COLD_STARTS (7).
+#        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_H2 (1; 0 leaves out the
+#        cloudmux-h2 row, e.g. to run a cloudmux from before HTTP/2).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,6 +25,7 @@ DURATION=${BENCH_DURATION:-4}
 C1_DURATION=${BENCH_C1_DURATION:-2}
 CONNS=${BENCH_CONNS:-32}
 COLD_STARTS=${BENCH_COLD_STARTS:-7}
+H2=${BENCH_H2:-1}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -86,7 +88,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 start_nginx() { # name template port [upstream_port] → sets NGINX_PID
   local name=$1 conf="$TMP/$1.conf"
-  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" "$2" >"$conf"
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
   taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
   NGINX_PID=$!
   PIDS+=("$NGINX_PID")
@@ -95,6 +97,7 @@ start_nginx() { # name template port [upstream_port] → sets NGINX_PID
 
 # ---- the upstream and the nginx proxy -------------------------------------
 UP_PORT=$(pick_port)
+UP_H2_PORT=$(pick_port)
 start_nginx upstream "$HERE/nginx/upstream.conf" "$UP_PORT" 0 "$LOAD_CORE"
 UP_PID=$NGINX_PID
 PX_PORT=$(pick_port)
@@ -113,7 +116,13 @@ providers:
   upjson3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
   upsse2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
   upsse3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+$([ "$H2" = 1 ] && printf '%s\n' \
+  "  upjson-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/json/v1\", http2: on }" \
+  "  upsse-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/stream/v1\", http2: on }")
 models:
+$([ "$H2" = 1 ] && printf '%s\n' \
+  "  bench-h2: { targets: [ { provider: upjson-h2, model: gpt-4o-mini } ] }" \
+  "  bench-h2-stream: { targets: [ { provider: upsse-h2, model: gpt-4o-mini } ] }")
   bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
   bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
   bench-3w:
@@ -158,13 +167,16 @@ fi
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
 # circuit breakers on, to show what routing costs against a single target.
+# cloudmux-h2: the same gateway speaking HTTP/2 (h2c) to the same upstream
+# (nginx-proxy cannot: its upstream side is HTTP/1.1 only).
 [ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w)
+[ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 
 url_of() { # target scenario
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
-    cloudmux | cloudmux-3w) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
+    cloudmux | cloudmux-3w | cloudmux-h2) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
 }
 pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux*) echo "$CMX_PID" ;; esac; }
@@ -172,6 +184,7 @@ model_of() { # target scenario
   case $1 in
     cloudmux) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
+    cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
     *) echo gpt-4o-mini ;;
   esac
 }
