@@ -72,7 +72,7 @@ printf '{"model":"%s","messages":[{"role":"user","content":"Say hello."}],"max_t
 
 # nginx: the bench's configs, with room for N connections.
 start_nginx() { # name template port upstream_port → NGINX_PID
-  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#$4#g" \
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#$4#g" -e "s#@H2_PORT@#$(pick_port)#g" \
     -e "s#worker_connections [0-9]*;#worker_connections $((2 * N + 1000));#" "$2" >"$TMP/$1.conf"
   printf 'worker_rlimit_nofile %d;\n' $((2 * N + 2000)) >>"$TMP/$1.conf"
   nginx -p "$TMP" -c "$TMP/$1.conf" -e "$TMP/$1-error.log" &
@@ -116,7 +116,7 @@ measure() { # name pid port path mode
     log "$name/$mode: connections were not all held"
     exit 1
   fi
-  sleep 1
+  sleep 3.5 # cloudmux parks an idle connection's state for a second, then trims a second later
   held=$(rss_kib "$pid")
   echo close >&"${HOLD[1]}"
   read -r -t 60 line <&"${HOLD[0]}" || true

@@ -168,12 +168,17 @@ cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, 
     }
     srv->accept_retry = evtimer_new(base, accept_retry_cb, srv);
     srv->trim_timer = evtimer_new(base, cmx_http_trim_cb, srv);
-    srv->listener = srv->accept_retry && srv->trim_timer ? bind_listener(srv, host, port) : NULL;
+    srv->park_timer = evtimer_new(base, cmx_http_park_cb, srv);
+    srv->listener = srv->accept_retry && srv->trim_timer && srv->park_timer
+                        ? bind_listener(srv, host, port)
+                        : NULL;
     if (!srv->listener) {
         if (srv->accept_retry)
             event_free(srv->accept_retry);
         if (srv->trim_timer)
             event_free(srv->trim_timer);
+        if (srv->park_timer)
+            event_free(srv->park_timer);
         free(srv);
         return NULL;
     }
@@ -230,6 +235,7 @@ void cmx_http_server_free(cmx_http_server *srv)
         evconnlistener_free(srv->listener);
     event_free(srv->accept_retry);
     event_free(srv->trim_timer);
+    event_free(srv->park_timer);
     cmx_http_rqs_free(srv);
     cmx_slab_pool_destroy(&srv->conn_slab);
     free(srv);

@@ -332,19 +332,34 @@ static int rq_take(cmx_http_conn *c)
     return 0;
 }
 
-/* Idle between requests with nothing buffered either way: the request
- * state goes back, and the connection is its small record again.  Only
- * where no frame of ours or the handler's still holds the state. */
-static void rq_release_if_idle(cmx_http_conn *c)
+/* Idle between requests with nothing buffered either way. */
+static int idle_with_state(const cmx_http_conn *c)
 {
+    const cmx_http_rq *rq = c->rq;
+    return rq && !c->dead && c->phase == PH_IDLE && rq->rlen == 0 && !c->write_waiting &&
+           evbuffer_get_length(bufferevent_get_output(rq->bev)) == 0;
+}
+
+int cmx_http_conn_release_rq(cmx_http_conn *c)
+{
+    if (!idle_with_state(c))
+        return 0;
     cmx_http_rq *rq = c->rq;
-    if (!rq || c->dead || c->phase != PH_IDLE || rq->rlen != 0 || c->write_waiting ||
-        evbuffer_get_length(bufferevent_get_output(rq->bev)) != 0)
-        return;
     c->rq = NULL;
     c->bev = NULL;
     c->srv->n_busy--;
     cmx_http_rq_put(c->srv, rq);
+    return 1;
+}
+
+/* The connection fell idle: its request state is parked, and goes back
+ * if no request comes within a moment (server_rq.c).  A busy keep-alive
+ * client keeps its state from one request to the next.  Only where no
+ * frame of ours or the handler's still holds the state. */
+static void rq_release_if_idle(cmx_http_conn *c)
+{
+    if (idle_with_state(c) && !c->parked)
+        cmx_http_rq_park(c);
 }
 
 int cmx_http_conn_is_idle(const cmx_http_conn *c)
@@ -356,6 +371,8 @@ static void conn_free(cmx_http_conn *c)
 {
     event_del(&c->rev); /* off the poll set before the socket closes */
     event_del(&c->timer);
+    if (c->parked)
+        cmx_http_rq_unpark(c);
     if (c->rq) {
         cmx_http_rq_put(c->srv, c->rq);
         c->rq = NULL;
@@ -688,6 +705,8 @@ static void read_body_direct(cmx_http_conn *c)
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     cmx_http_conn *c = arg;
+    if (c->parked)
+        cmx_http_rq_unpark(c);
     if (!c->rq && rq_take(c) != 0) {
         cmx_warn("http: out of memory for a request; closing the connection");
         cmx_http_conn_drop(c);

@@ -111,7 +111,11 @@ struct cmx_http_conn {
      * the request state's read buffer (see server_conn.c). */
     struct event rev;
     struct event timer;
-    cmx_http_rq *rq;         /* NULL while idle */
+    cmx_http_rq *rq; /* NULL while idle (after a moment, see server_rq.c) */
+    /* On the server's list of idle connections still holding a state. */
+    cmx_http_conn *park_prev, *park_next;
+    uint64_t parked_us;
+    int parked;
     struct bufferevent *bev; /* rq->bev while there is a request state */
     conn_phase phase;
     timer_kind timer_kind;
@@ -144,6 +148,12 @@ struct cmx_http_server {
      * the most open since the last trim, and the timer that trims. */
     size_t conns_high;
     struct event *trim_timer;
+    /* Idle connections still holding a request state, oldest first, and the
+     * timer that takes the states back. */
+    cmx_http_conn *parked_head, *parked_tail;
+    struct event *park_timer;
+    int park_armed;
+    size_t released_since_trim;
     /* libevent "common timeouts": many events sharing one duration sit in a
      * queue instead of the heap, so arming one is O(1). */
     const struct timeval *tv_header, *tv_body, *tv_keepalive, *tv_linger;
@@ -154,6 +164,9 @@ struct cmx_http_server {
 cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd);
 /* Idle between requests with nothing buffered: safe to close at once. */
 int cmx_http_conn_is_idle(const cmx_http_conn *c);
+/* Gives the request state back if the connection is idle with nothing
+ * buffered either way; 1 if it did. */
+int cmx_http_conn_release_rq(cmx_http_conn *c);
 
 /* Closes now; if a request is in flight its on_close runs first. */
 void cmx_http_conn_drop(cmx_http_conn *c);
@@ -177,6 +190,12 @@ void cmx_http_rqs_free(cmx_http_server *srv);
  * many have gone. */
 void cmx_http_note_conns(cmx_http_server *srv);
 void cmx_http_trim_cb(evutil_socket_t fd, short what, void *arg);
+/* An idle connection still holding its state joins the parked list; its
+ * state goes back after CMX_HTTP_PARK_MS without a request. */
+void cmx_http_rq_park(cmx_http_conn *c);
+void cmx_http_rq_unpark(cmx_http_conn *c);
+void cmx_http_park_cb(evutil_socket_t fd, short what, void *arg);
+#define CMX_HTTP_PARK_MS 1000
 
 /* server_write.c */
 /* A whole response in one evbuffer write.  `closing` adds Connection: close. */

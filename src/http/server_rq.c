@@ -5,17 +5,21 @@
  * A request state (cmx_http_rq) holds everything a connection needs while a
  * request is on it: the read buffer, the header array, the arena, the parser
  * and the writing bufferevent — some 13 KB.  A connection takes one when the
- * first byte of a request arrives and gives it back when it falls idle with
- * nothing buffered either way, so ten thousand idle keep-alive connections
- * cost ten thousand small records, not ten thousand request states.  The
+ * first byte of a request arrives.  When it falls idle with nothing buffered
+ * either way, the state is parked, and goes back after CMX_HTTP_PARK_MS
+ * without a request: a busy keep-alive client (the next request a few
+ * microseconds after the answer) keeps its state, and takes nothing and
+ * gives nothing back per request, while ten thousand idle keep-alive
+ * connections cost ten thousand small records, not ten thousand states.  The
  * free list keeps a few states, enough for a busy keep-alive load to take
  * and give back without calling malloc; more than that are freed, and a
  * buffer that grew for a large head is shrunk back first.
  *
  * Freed memory stays in the allocator's heap unless it is handed back: when
  * the open connections fall to half of the most seen since the last trim,
- * malloc_trim runs once from a timer, a second later, so a burst of closes
- * costs one trim, not one per close. */
+ * or many parked states went back at once, malloc_trim runs once from a
+ * timer, a second later, so a burst of closes costs one trim, not one per
+ * close. */
 #include <stdlib.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -137,6 +141,92 @@ void cmx_http_trim_cb(evutil_socket_t fd, short what, void *arg)
     malloc_trim(0);
 #endif
     srv->conns_high = srv->n_conns;
+    srv->released_since_trim = 0;
+}
+
+static void schedule_trim(cmx_http_server *srv)
+{
+    if (srv->trim_timer && !evtimer_pending(srv->trim_timer, NULL)) {
+        struct timeval tv = {TRIM_DELAY_MS / 1000, (TRIM_DELAY_MS % 1000) * 1000};
+        evtimer_add(srv->trim_timer, &tv);
+    }
+}
+
+/* ---- parking: states of connections that just fell idle ------------------ */
+
+static void arm_park_timer(cmx_http_server *srv, uint64_t now_us)
+{
+    uint64_t due = srv->parked_head->parked_us + CMX_HTTP_PARK_MS * 1000ull;
+    /* At most ten passes a second, however the idle times are spread. */
+    uint64_t wait = due > now_us + 100000 ? due - now_us : 100000;
+    struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
+    evtimer_add(srv->park_timer, &tv);
+    srv->park_armed = 1;
+}
+
+/* The loop's cached time: no clock read per request (a second's precision
+ * is all parking needs). */
+static uint64_t loop_now_us(cmx_http_server *srv)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(srv->base, &tv);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+void cmx_http_rq_park(cmx_http_conn *c)
+{
+    cmx_http_server *srv = c->srv;
+    c->parked = 1;
+    c->parked_us = loop_now_us(srv);
+    c->park_next = NULL;
+    c->park_prev = srv->parked_tail;
+    if (srv->parked_tail)
+        srv->parked_tail->park_next = c;
+    else
+        srv->parked_head = c;
+    srv->parked_tail = c;
+    /* Armed while anything is parked; a timer left from a list that emptied
+     * meanwhile fires for nothing, so a busy keep-alive client costs no
+     * timer operation per request. */
+    if (!srv->park_armed)
+        arm_park_timer(srv, c->parked_us);
+}
+
+void cmx_http_rq_unpark(cmx_http_conn *c)
+{
+    cmx_http_server *srv = c->srv;
+    if (c->park_prev)
+        c->park_prev->park_next = c->park_next;
+    else
+        srv->parked_head = c->park_next;
+    if (c->park_next)
+        c->park_next->park_prev = c->park_prev;
+    else
+        srv->parked_tail = c->park_prev;
+    c->park_prev = c->park_next = NULL;
+    c->parked = 0;
+}
+
+/* States parked long enough go back (a connection that became busy again
+ * in the meantime is only unlisted). */
+void cmx_http_park_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_http_server *srv = arg;
+    uint64_t now = loop_now_us(srv);
+    size_t released = 0;
+    srv->park_armed = 0;
+    while (srv->parked_head && srv->parked_head->parked_us + CMX_HTTP_PARK_MS * 1000ull <= now) {
+        cmx_http_conn *c = srv->parked_head;
+        cmx_http_rq_unpark(c);
+        released += (size_t)cmx_http_conn_release_rq(c);
+    }
+    if (srv->parked_head)
+        arm_park_timer(srv, now);
+    /* Many states freed (a crowd of clients fell idle): their memory goes
+     * back to the system too. */
+    srv->released_since_trim += released;
+    if (srv->released_since_trim >= TRIM_MIN_CONNS)
+        schedule_trim(srv);
 }
 
 void cmx_http_note_conns(cmx_http_server *srv)
@@ -145,9 +235,6 @@ void cmx_http_note_conns(cmx_http_server *srv)
         srv->conns_high = srv->n_conns;
         return;
     }
-    if (srv->conns_high >= TRIM_MIN_CONNS && srv->n_conns * 2 < srv->conns_high &&
-        srv->trim_timer && !evtimer_pending(srv->trim_timer, NULL)) {
-        struct timeval tv = {TRIM_DELAY_MS / 1000, (TRIM_DELAY_MS % 1000) * 1000};
-        evtimer_add(srv->trim_timer, &tv);
-    }
+    if (srv->conns_high >= TRIM_MIN_CONNS && srv->n_conns * 2 < srv->conns_high)
+        schedule_trim(srv);
 }

@@ -1007,11 +1007,25 @@ static int ts_busy_connections(test_server *ts)
     return atomic_load(&ts->busy_conns);
 }
 
+/* Polls until `want` connections hold a request state (5 s at most): an
+ * idle connection gives its state back a moment after its answer. */
+static int ts_wait_busy(test_server *ts, int want)
+{
+    for (int i = 0; i < 500 && ts_busy_connections(ts) != want; i++)
+        usleep(10000);
+    return ts_busy_connections(ts);
+}
+
 /* An idle keep-alive connection, or one that has sent nothing, is only its
- * small record: the request state goes back when the answer is out. */
+ * small record: the request state goes back a moment after the answer is
+ * out (and stays while requests keep coming). */
 static void idle_connections_give_back_their_request_state(void **state)
 {
-    test_server *ts = ts_start_default();
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.keepalive_timeout_ms = 30000; /* the clients idle for seconds here */
+    lim.header_timeout_ms = 10000;
+    test_server *ts = ts_start(&lim);
     enum { N = 20 };
     client *served[N], *silent[5];
     for (int i = 0; i < N; i++) {
@@ -1023,29 +1037,34 @@ static void idle_connections_give_back_their_request_state(void **state)
         silent[i] = client_new(ts);
     while (ts_open_connections(ts) < N + 5)
         usleep(1000);
-    assert_int_equal(ts_busy_connections(ts), 0);
+    /* Just answered: the states are still parked with their connections. */
+    assert_true(ts_busy_connections(ts) > 0);
+    uint64_t t0 = cmx_now_us();
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
+    assert_true(cmx_now_us() - t0 < 3000000);
 
     /* Half a head holds a state until the request is answered. */
     send_str(served[0], "GET /echo HTTP/1.1\r\nX-Half: ");
-    for (int i = 0; i < 2000 && ts_busy_connections(ts) != 1; i++)
-        usleep(1000);
+    assert_int_equal(ts_wait_busy(ts, 1), 1);
+    usleep(1500 * 1000); /* longer than a parked state lasts: a request holds it */
     assert_int_equal(ts_busy_connections(ts), 1);
     response *r = request(served[0], "yes\r\n\r\n");
     assert_int_equal(r->status, 200);
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
 
     /* A stream in flight holds one too, and gives it back at its end. */
     send_str(served[1], "GET /stream HTTP/1.1\r\n\r\n");
     assert_true(wait_for(&ts->chunks_written, 1));
     assert_int_equal(ts_busy_connections(ts), 1);
     ts_cmd(ts, 'e');
-    assert_int_equal(ts_busy_connections(ts), 0);
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
 
     /* Still serving: the states are reused. */
     for (int i = 0; i < N; i += 7) {
         r = request(served[i], "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
         assert_int_equal(r->status, 200);
     }
-    assert_int_equal(ts_busy_connections(ts), 0);
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
     for (int i = 0; i < N; i++)
         client_free(served[i]);
     for (int i = 0; i < 5; i++)
