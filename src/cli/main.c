@@ -16,6 +16,7 @@ static void usage(FILE *out)
         "usage:\n"
         "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
         "  cloudmux check --config FILE\n"
+        "  cloudmux health [--url URL] [--timeout MS]\n"
         "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
         "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"
         "  cloudmux version\n",
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
         return cmx_cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "drill") == 0)
         return cmx_cmd_drill(argc - 1, argv + 1);
+    if (strcmp(cmd, "health") == 0)
+        return cmx_cmd_health(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cloudmux %s\n", CMX_VERSION);
         return 0;
