@@ -31,14 +31,21 @@ static: deps
 	@strip $(STATIC_BUILD)/cloudmux
 	@echo "$(STATIC_BUILD)/cloudmux: $$(file -b $(STATIC_BUILD)/cloudmux 2>/dev/null | cut -d, -f1-5)"
 
+# The container image from the static executable (docker or podman; pulls
+# nothing): deploy/build-image.sh, tag $(CLOUDMUX_IMAGE).
+CLOUDMUX_IMAGE ?= cloudmux:latest
+image: static
+	@CLOUDMUX_IMAGE=$(CLOUDMUX_IMAGE) CLOUDMUX_STATIC_BIN=$(abspath $(STATIC_BUILD))/cloudmux deploy/build-image.sh
+
 run: build
 	$(BUILD)/cloudmux serve --config $(CLOUDMUX_CONFIG)
 
-test: test-deps build
+# The static build is for the container-image test.
+test: test-deps build static
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	CLOUDMUX_BIN=$(abspath $(BUILD))/cloudmux node --test --test-concurrency=1 tests/e2e/
 
-asan: test-deps
+asan: test-deps static
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMX_ASAN=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
@@ -52,4 +59,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) build-image
