@@ -234,7 +234,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # ---- cloudmux memory and cold start ---------------------------------------
-CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL= STATIC_COLD_MS= STATIC_COLD_ALL=
+CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL= STATIC_COLD_MS= STATIC_COLD_ALL= LAMBDA_INIT=
 if [ -z "$CMX_SKIP" ]; then
   CMX_RSS=$(rss_kib "$CMX_PID")
   # The gateway's own time per request (total minus upstream), from its
@@ -273,6 +273,15 @@ if [ -z "$CMX_SKIP" ]; then
   }
   c=$(cold_summary "${samples[@]}") && [ -n "$c" ] && COLD_MS=${c%%|*} COLD_ALL=${c#*|}
   c=$(cold_summary "${static_samples[@]}") && [ -n "$c" ] && STATIC_COLD_MS=${c%%|*} STATIC_COLD_ALL=${c#*|}
+
+  # Lambda init: exec of `cloudmux lambda` to its first /next on the
+  # Runtime API emulator, dynamic and static builds interleaved.
+  if command -v node >/dev/null; then
+    lambda_bins=("$BIN")
+    [ -x "$STATIC_BIN" ] && lambda_bins+=("$STATIC_BIN")
+    LAMBDA_INIT=$(taskset -c "$PROXY_CORE" node "$HERE/lambda_init.mjs" --runs "$COLD_STARTS" "$CMX_CONFIG" \
+      "${lambda_bins[@]}" 2>&1) || LAMBDA_INIT="lambda init: failed: $LAMBDA_INIT"
+  fi
 fi
 
 # ---- report -----------------------------------------------------------------
@@ -333,6 +342,9 @@ REPORT=$OUT/results.md
       echo "- Cold start of the static build ($STATIC_BIN), median of ${#static_samples[@]}: ${STATIC_COLD_MS:-n/a} ms (all: ${STATIC_COLD_ALL:-none})."
     else
       echo "- Cold start of the static build: skipped, no $STATIC_BIN (make static)."
+    fi
+    if [ -n "$LAMBDA_INIT" ]; then
+      while IFS= read -r line; do echo "- ${line/lambda init /Lambda init (exec → first \/next), }"; done <<<"$LAMBDA_INIT"
     fi
     for s in json stream; do
       awk -v s="$s" -v a="$(med cloudmux-3w "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \

@@ -91,7 +91,7 @@ int cmx_cmd_serve(int argc, char **argv)
 {
     const char *path = getenv("CLOUDMUX_CONFIG");
     char host[256];
-    cmx_gateway_options opts = {NULL, -1, 0};
+    cmx_gateway_options opts = {.listen_port = -1};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             path = argv[++i];

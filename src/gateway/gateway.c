@@ -37,7 +37,8 @@ struct cmx_gateway {
 static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    if (cmx_http_server_open_connections(w->server) == 0 || cmx_now_us() >= w->drain_deadline_us)
+    if (!w->server || cmx_http_server_open_connections(w->server) == 0 ||
+        cmx_now_us() >= w->drain_deadline_us)
         event_base_loopbreak(w->base);
 }
 
@@ -50,7 +51,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     if (n == (ssize_t)sizeof(uint32_t))
         memcpy(&grace_ms, grace_buf, sizeof grace_ms);
     atomic_store(&w->draining, 1);
-    cmx_http_server_stop_accepting(w->server);
+    if (w->server)
+        cmx_http_server_stop_accepting(w->server);
     w->drain_deadline_us = cmx_now_us() + (uint64_t)grace_ms * 1000;
     struct timeval tv = {0, DRAIN_POLL_MS * 1000};
     event_add(w->drain_timer, &tv);
@@ -80,7 +82,8 @@ static void worker_release(cmx_worker *w)
     memset(w, 0, sizeof *w);
 }
 
-static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, cmx_error *err)
+static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, int no_listener,
+                           cmx_error *err)
 {
     cmx_worker *w = &gw->workers[index];
     const cmx_config *cfg = gw->cfg;
@@ -136,8 +139,9 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     limits.body_timeout_ms = sc->body_timeout_ms;
     limits.keepalive_timeout_ms = sc->keepalive_timeout_ms;
     limits.write_timeout_ms = sc->write_timeout_ms;
-    w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w);
-    if (!w->server)
+    if (!no_listener)
+        w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w);
+    if (!no_listener && !w->server)
         return cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: %s", host, port,
                              strerror(errno));
 
@@ -189,11 +193,12 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             return NULL;
         }
         /* The first worker may bind port 0; the others share what it got. */
-        if (worker_init(gw, i, host, i == 0 ? port : gw->port, err) != CMX_OK) {
+        int no_listener = opts && opts->no_listener;
+        if (worker_init(gw, i, host, i == 0 ? port : gw->port, no_listener, err) != CMX_OK) {
             cmx_gateway_free(gw);
             return NULL;
         }
-        if (i == 0)
+        if (i == 0 && !no_listener)
             gw->port = cmx_http_server_port(gw->workers[0].server);
     }
     return gw;
@@ -239,6 +244,16 @@ void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
     for (int i = 0; i < gw->started; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw->started = 0;
+}
+
+struct event_base *cmx_gateway_event_base(cmx_gateway *gw)
+{
+    return gw->workers[0].base;
+}
+
+void cmx_gateway_handle(cmx_gateway *gw, cmx_http_exchange *ex)
+{
+    cmx_api_handle(ex, &gw->workers[0]);
 }
 
 void cmx_gateway_free(cmx_gateway *gw)

@@ -36,7 +36,7 @@ const ACCESS_DENIED_TOKEN =
   'Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.';
 
 function newAzureStats() {
-  return { token_requests: 0, token_failures: 0, imds_requests: 0, requests: [], assertions: [] };
+  return { token_requests: 0, token_failures: 0, imds_requests: 0, connections: 0, requests: [], assertions: [] };
 }
 
 async function readBody(req) {
@@ -330,6 +330,7 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     });
   });
   server.keepAliveTimeout = 30000;
+  server.on('connection', () => azStats.connections++);
 
   return {
     server,
