@@ -79,60 +79,58 @@ static void wipe_free(char *s, size_t len)
     }
 }
 
-static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+/* POST {authority}/{tenant}/oauth2/v2.0/token, form-encoded: the path, and
+ * the form up to how the client proves itself, which the caller appends. */
+static cmx_err build_token_request(cmx_azure_auth *a, const char *flow, cmx_buf *form,
+                                   cmx_error *err)
 {
     const cmx_azure_config *az = &a->cfg->azure;
-    a->flow = "client credentials";
+    a->flow = flow;
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
-    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
+    cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/", a->origin.path);
     append_encoded(&p, az->tenant_id);
     cmx_buf_append_str(&p, "/oauth2/v2.0/token");
-    cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
-    append_encoded(&b, az->client_id);
-    cmx_buf_append_str(&b, "&client_secret=");
-    append_encoded(&b, az->client_secret ? az->client_secret : "");
-    cmx_buf_append_str(&b, "&scope=");
-    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_buf_append_str(form, "grant_type=client_credentials&client_id=");
+    append_encoded(form, az->client_id);
+    cmx_buf_append_str(form, "&scope=");
+    append_encoded(form, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
     a->path = p.data;
-    a->body = b.data;
-    a->body_len = b.len;
     a->method = strdup("POST");
     a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
                         "Accept: application/json\r\nUser-Agent: cloudmux\r\n");
-    if (!a->path || !a->body || !a->method || !a->headers)
+    if (!a->path || !a->method || !a->headers)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return CMX_OK;
 }
 
-/* The same token endpoint as client credentials; the body is completed at
- * each fetch with the token file's current contents. */
+static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "client credentials", &b, err);
+    cmx_buf_append_str(&b, "&client_secret=");
+    append_encoded(&b, a->cfg->azure.client_secret ? a->cfg->azure.client_secret : "");
+    a->body = b.data;
+    a->body_len = b.len;
+    if (rc == CMX_OK && !a->body)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+/* The same token request; the body is completed at each fetch with the
+ * token file's current contents. */
 static cmx_err build_workload_identity(cmx_azure_auth *a, cmx_error *err)
 {
-    const cmx_azure_config *az = &a->cfg->azure;
-    a->flow = "workload identity";
-    if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
-        return err->kind;
-    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s/", a->origin.path);
-    append_encoded(&p, az->tenant_id);
-    cmx_buf_append_str(&p, "/oauth2/v2.0/token");
-    cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
-    append_encoded(&b, az->client_id);
-    cmx_buf_append_str(&b, "&scope=");
-    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "workload identity", &b, err);
     cmx_buf_append_str(&b, "&client_assertion_type=");
     append_encoded(&b, JWT_BEARER_ASSERTION);
     cmx_buf_append_str(&b, "&client_assertion=");
-    a->path = p.data;
     a->assertion_form = b.data;
-    a->method = strdup("POST");
-    a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
-                        "Accept: application/json\r\nUser-Agent: cloudmux\r\n");
-    if (!a->path || !a->assertion_form || !a->method || !a->headers)
+    if (rc == CMX_OK && !a->assertion_form)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    return CMX_OK;
+    return rc;
 }
 
 /* Reads the federated token file (whitespace around it dropped) and makes

@@ -140,14 +140,18 @@ export function createRuntimeApi() {
     inv.resolve(result);
   }
 
-  async function invocationError(req, res, inv) {
+  // The body as JSON, or null when it is not JSON.
+  async function readJSON(req) {
     const { body } = await readBody(req);
-    let doc = null;
     try {
-      doc = JSON.parse(body.toString('utf8'));
+      return JSON.parse(body.toString('utf8'));
     } catch {
-      doc = null;
+      return null;
     }
+  }
+
+  async function invocationError(req, res, inv) {
+    const doc = await readJSON(req);
     if (!doc || typeof doc.errorMessage !== 'string' || typeof doc.errorType !== 'string')
       return invalidRequest(res, 400, 'InvalidRequest', 'the error body must be JSON with errorMessage and errorType');
     pending.delete(inv.id);
@@ -157,13 +161,7 @@ export function createRuntimeApi() {
   }
 
   async function initError(req, res) {
-    const { body } = await readBody(req);
-    let doc = null;
-    try {
-      doc = JSON.parse(body.toString('utf8'));
-    } catch {
-      doc = null;
-    }
+    const doc = await readJSON(req);
     const record = { errorType: req.headers['lambda-runtime-function-error-type'] || null, error: doc };
     stats.init_errors.push(record);
     sendJSON(res, 202, { status: 'OK' });
