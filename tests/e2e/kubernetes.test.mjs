@@ -71,8 +71,7 @@ function podEnv(dep) {
   return env;
 }
 
-// Starts serve as the container would (config file, PORT from the env),
-// returns {url, stop(): {drainDelayMs, graceMs}} from the log it writes on SIGTERM.
+// Starts serve as the container would (config file, PORT from the env).
 async function startLikeThePod(configText, env, port) {
   const dir = tempDir('cmx-k8s-');
   const file = join(dir, 'cloudmux.yaml');
@@ -100,18 +99,34 @@ async function startLikeThePod(configText, env, port) {
   );
   return {
     url,
-    async stop() {
-      child.kill('SIGTERM');
+    log: () => err,
+    signal: (sig) => child.kill(sig),
+    async exit() {
       const code = await exited;
       rmSync(dir, { recursive: true, force: true });
       assert.equal(code, 0, err);
-      const delay = /for (\d+) ms \(server\.shutdown\.drain_delay\)/.exec(err);
-      const graceMs = /up to (\d+) ms \(server\.shutdown\.grace\)/.exec(err);
-      const graceS = /draining in-flight requests \(up to (\d+) s\)/.exec(err);
-      assert.ok(graceMs || graceS, `no drain time in the log:\n${err}`);
-      return { drainDelayMs: delay ? Number(delay[1]) : 0, graceMs: graceMs ? Number(graceMs[1]) : Number(graceS[1]) * 1000 };
     },
   };
+}
+
+// The drain the binary does with this config, from its own log: SIGTERM
+// tells the drain delay (a second SIGTERM then ends it at once), SIGINT —
+// the same drain without the delay — tells the grace period.
+async function drainOfTheBinary(configText, env) {
+  const term = await startLikeThePod(configText, env, await freePort());
+  term.signal('SIGTERM');
+  const DELAY = /for (\d+) ms \(server\.shutdown\.drain_delay\)/;
+  const GRACE = /up to (\d+) ms \(server\.shutdown\.grace\)|draining in-flight requests \(up to (\d+) s\)/;
+  await waitFor(() => DELAY.test(term.log()) || GRACE.test(term.log()), { what: 'the SIGTERM log line' });
+  const delay = DELAY.exec(term.log());
+  if (delay) term.signal('SIGTERM');
+  await term.exit();
+  const int = await startLikeThePod(configText, env, await freePort());
+  int.signal('SIGINT');
+  await waitFor(() => GRACE.test(int.log()), { what: `the drain log line:\n${int.log()}` });
+  await int.exit();
+  const grace = GRACE.exec(int.log());
+  return { drainDelayMs: delay ? Number(delay[1]) : 0, graceMs: grace[1] ? Number(grace[1]) : Number(grace[2]) * 1000 };
 }
 
 for (const dir of OVERLAYS) {
@@ -171,7 +186,9 @@ for (const dir of OVERLAYS) {
         const r = await fetch(`${gw.url}${c[probe].httpGet.path}`);
         assert.equal(r.status, 200, `${probe} ${c[probe].httpGet.path}`);
       }
-      const { drainDelayMs, graceMs } = await gw.stop();
+      gw.signal('SIGINT');
+      await gw.exit();
+      const { drainDelayMs, graceMs } = await drainOfTheBinary(configText, env);
       const preStopS = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
       const needS = preStopS + (drainDelayMs + graceMs) / 1000;
       assert.ok(
