@@ -43,6 +43,8 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     s->keepalive_timeout_ms = 75000;
     s->write_timeout_ms = 60000;
     s->access_log = 1;
+    s->shutdown_drain_delay_ms = 5000;
+    s->shutdown_grace_ms = 30000;
     cmx_upstream_config *u = &c->upstream;
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;

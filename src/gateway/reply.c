@@ -149,11 +149,26 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
     }
 }
 
+void cmx_reply_untrack(cmx_api_ctx *c)
+{
+    if (!c->routed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->worker->routing = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->routed = 0;
+}
+
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
 {
     if (c->logged)
         return;
     c->logged = 1;
+    cmx_reply_untrack(c);
     if (c->in_flight) {
         c->in_flight = 0;
         cmx_metrics_request_end(c->worker->shard);

@@ -331,8 +331,7 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
-    if (!route->gs->cascade || !body || route->call.scan->stream ||
-        route->call.api != CMX_API_CHAT)
+    if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
     const cmx_target_price *price = &g->targets[route->current].price;
     if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
@@ -637,10 +636,21 @@ void cmx_route_cancel(cmx_route *route)
 {
     if (!route)
         return;
+    uint64_t elapsed = now_us(route) - route->attempt_start_us;
     if (route->attempt) {
         route->provider->vt->cancel(route->attempt);
         route->attempt = NULL;
+        /* The attempt ran until now: the log names it, and its time is the
+         * provider's, not the gateway's overhead. */
+        cmx_error cancelled;
+        cmx_error_set(&cancelled, CMX_ERR_CANCELLED, "cancelled while waiting for the provider");
+        record_attempt(route, &cancelled, elapsed);
     }
-    release_slot(route, NULL, now_us(route) - route->attempt_start_us, 0);
+    release_slot(route, NULL, elapsed, 0);
     route_end(route);
+}
+
+const cmx_route_result *cmx_route_result_of(const cmx_route *route)
+{
+    return route ? &route->result : NULL;
 }
