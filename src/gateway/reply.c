@@ -25,6 +25,18 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
+/* 1 when an earlier attempt went to another target than the one that
+ * answered: the request failed over (retries on one target do not count). */
+static int failed_over(const cmx_route_result *r)
+{
+    if (!r->records || r->attempts < 2)
+        return 0;
+    const cmx_attempt_record *first = &r->records[0];
+    if (!first->provider || !first->model || !r->model)
+        return 0;
+    return strcmp(first->provider, r->provider) != 0 || strcmp(first->model, r->model) != 0;
+}
+
 const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra)
 {
     /* Assembled by hand: this runs for every response, and printf-family
@@ -56,6 +68,8 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, "\r\nx-cloudmux-attempts: ");
         p = put_str(p, attempts);
         p = put_str(p, "\r\n");
+        if (failed_over(r))
+            p = put_str(p, "x-cloudmux-failed-over: true\r\n");
     }
     if (fallback) {
         p = put_str(p, "x-cloudmux-fallback: ");
