@@ -53,6 +53,7 @@ typedef struct cmx_attempt_record {
     uint32_t latency_ms;
     uint32_t retry_after_ms;
     const char *message;
+    const char *upstream_request_id; /* the provider's id of the attempt, or NULL */
 } cmx_attempt_record;
 
 typedef struct cmx_route_result {
@@ -62,7 +63,8 @@ typedef struct cmx_route_result {
     const cmx_target_config *target; /* the same target's config (its price), or NULL */
     size_t attempts;
     cmx_usage usage;
-    uint64_t upstream_us; /* time spent waiting on providers, all attempts */
+    uint64_t upstream_us;            /* time spent waiting on providers, all attempts */
+    const char *upstream_request_id; /* the provider's id of the last attempt, or NULL */
     const cmx_attempt_record *records;
 } cmx_route_result;
 
