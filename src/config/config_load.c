@@ -94,13 +94,13 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     if (!root) {
         cmx_cfg_error_at(ctx, 0, 0,
                          "the configuration is empty (expected a mapping with the keys server, "
-                         "upstream, providers, models)");
+                         "upstream, providers, models, pricing)");
         return;
     }
     if (root->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, root,
-                      "expected a mapping with the keys server, upstream, providers, models at "
-                      "the top level, got %s",
+                      "expected a mapping with the keys server, upstream, providers, models, "
+                      "pricing at the top level, got %s",
                       cmx_ynode_kind_name(root));
         return;
     }
