@@ -386,7 +386,7 @@ static void on_news(void *ctx);
 /* The fetched sources that make up the chain name the credential. */
 static cmx_err join_share(cmx_aws_credentials *c, cmx_error *err)
 {
-    cmx_buf material = CMX_BUF_INIT, key = CMX_BUF_INIT;
+    cmx_buf material = CMX_BUF_INIT;
     for (size_t i = 0; i < c->n_links; i++) {
         const chain_link *l = &c->links[i];
         cmx_buf_printf(&material, "%d %s %s:%d%s %s %s %s %s|", (int)l->kind, l->name,
@@ -398,15 +398,8 @@ static cmx_err join_share(cmx_aws_credentials *c, cmx_error *err)
         if (l->kind == LINK_STATIC && l->keys.access_key_id)
             cmx_buf_append_str(&material, l->keys.access_key_id);
     }
-    cmx_credential_key_digest(&key, "aws ", material.data ? material.data : "", material.len);
-    if (material.data)
-        explicit_bzero(material.data, material.len);
-    cmx_buf_free(&material);
-    cmx_err rc = key.data ? cmx_credential_local_init(&c->shared, key.data,
-                                                      cmx_upstream_base(c->up), on_news, c, err)
-                          : cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    cmx_buf_free(&key);
-    return rc;
+    return cmx_credential_local_join(&c->shared, "aws ", &material, cmx_upstream_base(c->up),
+                                     on_news, c, err);
 }
 
 cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx_upstream *up,

@@ -132,20 +132,13 @@ static void on_news(void *ctx);
  * hashed) is the same credential: one token for the process. */
 static cmx_err join_share(cmx_azure_auth *a, cmx_error *err)
 {
-    cmx_buf material = CMX_BUF_INIT, key = CMX_BUF_INIT;
+    cmx_buf material = CMX_BUF_INIT;
     cmx_buf_printf(&material, "%s %s://%s:%d%s\n", a->method, a->origin.tls ? "https" : "http",
                    a->origin.host, a->origin.port, a->path);
     if (a->body)
         cmx_buf_append(&material, a->body, a->body_len);
-    cmx_credential_key_digest(&key, "azure ", material.data ? material.data : "", material.len);
-    if (material.data)
-        explicit_bzero(material.data, material.len);
-    cmx_buf_free(&material);
-    cmx_err rc = key.data ? cmx_credential_local_init(&a->shared, key.data,
-                                                      cmx_upstream_base(a->up), on_news, a, err)
-                          : cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    cmx_buf_free(&key);
-    return rc;
+    return cmx_credential_local_join(&a->shared, "azure ", &material, cmx_upstream_base(a->up),
+                                     on_news, a, err);
 }
 
 cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
@@ -350,28 +343,17 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     return 0;
 }
 
-/* Where the shared token stands, for this worker: 1 a token is in
- * a->shared.value, 0 this worker's requests wait (its own fetch or another
- * worker's), -1 err says why there is none. */
+static int start_fetch_cb(void *ctx, cmx_error *err)
+{
+    return start_fetch(ctx, err);
+}
+
+/* 1 a token is in a->shared.value, 0 this worker's requests wait (its own
+ * fetch or another worker's), -1 err says why there is none. */
 static int settle(cmx_azure_auth *a, cmx_error *err)
 {
-    switch (cmx_credential_local_get(&a->shared, cmx_clock_now_us(a->clock), err)) {
-    case CMX_CREDENTIAL_FRESH: return 1;
-    case CMX_CREDENTIAL_REFRESH: {
-        cmx_error ignored;
-        if (start_fetch(a, &ignored) != 0) /* background; the current token still serves */
-            cmx_credential_local_abandon(&a->shared);
-        return 1;
-    }
-    case CMX_CREDENTIAL_FETCH:
-        if (start_fetch(a, err) == 0)
-            return 0;
-        cmx_credential_local_abandon(&a->shared);
-        return -1;
-    case CMX_CREDENTIAL_WAIT: return 0;
-    case CMX_CREDENTIAL_FAILED: break;
-    }
-    return -1;
+    return cmx_credential_local_settle(&a->shared, cmx_clock_now_us(a->clock), start_fetch_cb, a,
+                                       err);
 }
 
 /* A fetch ended here or on another worker: the queue learns the outcome. */

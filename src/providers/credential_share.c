@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -282,16 +283,47 @@ void cmx_credential_local_invalidate(cmx_credential_local *l, const void *value,
     pthread_mutex_unlock(&s->lock);
 }
 
+int cmx_credential_local_settle(cmx_credential_local *l, uint64_t now_us,
+                                int (*start_fetch)(void *ctx, cmx_error *err), void *ctx,
+                                cmx_error *err)
+{
+    switch (cmx_credential_local_get(l, now_us, err)) {
+    case CMX_CREDENTIAL_FRESH: return 1;
+    case CMX_CREDENTIAL_REFRESH: {
+        cmx_error ignored;
+        if (start_fetch(ctx, &ignored) != 0) /* the current value still serves */
+            cmx_credential_local_abandon(l);
+        return 1;
+    }
+    case CMX_CREDENTIAL_FETCH:
+        if (start_fetch(ctx, err) == 0)
+            return 0;
+        cmx_credential_local_abandon(l);
+        return -1;
+    case CMX_CREDENTIAL_WAIT: return 0;
+    case CMX_CREDENTIAL_FAILED: break;
+    }
+    return -1;
+}
+
 uint64_t cmx_credential_share_fetches(const cmx_credential_local *l)
 {
     return l->share ? atomic_load(&l->share->fetches) : 0;
 }
 
-void cmx_credential_key_digest(cmx_buf *out, const char *prefix, const void *secret_material,
-                               size_t len)
+cmx_err cmx_credential_local_join(cmx_credential_local *l, const char *prefix, cmx_buf *material,
+                                  struct event_base *base, void (*on_news)(void *ctx), void *ctx,
+                                  cmx_error *err)
 {
     char hex[CMX_SIGV4_HEX_LEN + 1];
-    cmx_buf_append_str(out, prefix);
-    if (cmx_sigv4_sha256_hex(secret_material, len, hex, NULL) == CMX_OK)
-        cmx_buf_append_str(out, hex);
+    char key[256];
+    int ok =
+        material->data && cmx_sigv4_sha256_hex(material->data, material->len, hex, NULL) == CMX_OK;
+    wipe(material);
+    if (!ok) {
+        memset(l, 0, sizeof *l);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    snprintf(key, sizeof key, "%s%s", prefix, hex);
+    return cmx_credential_local_init(l, key, base, on_news, ctx, err);
 }

@@ -97,13 +97,25 @@ void cmx_credential_local_abandon(cmx_credential_local *l);
  * if it is still the current one. */
 void cmx_credential_local_invalidate(cmx_credential_local *l, const void *value, size_t len);
 
+/* The usual answer to cmx_credential_local_get for a cache whose fetch is
+ * one call: FETCH and REFRESH run start_fetch(ctx, err) (0: started); a
+ * fetch that cannot start is abandoned to the other workers.  Returns 1
+ * when l->value holds a valid value (a refresh may be under way), 0 when
+ * the caller's requests are to wait (its fetch or another worker's), -1
+ * with *err when there is none. */
+int cmx_credential_local_settle(cmx_credential_local *l, uint64_t now_us,
+                                int (*start_fetch)(void *ctx, cmx_error *err), void *ctx,
+                                cmx_error *err);
+
 /* Fetches the share has handed out so far (FETCH and REFRESH answers), for
  * tests and metrics. */
 uint64_t cmx_credential_share_fetches(const cmx_credential_local *l);
 
-/* A key for a credential whose identity includes a secret: `prefix` then
- * the SHA-256 of `secret_material` in hex, into out. */
-void cmx_credential_key_digest(cmx_buf *out, const char *prefix, const void *secret_material,
-                               size_t len);
+/* cmx_credential_local_init with the key `prefix` + the SHA-256 of
+ * `material` in hex: for credentials whose identity includes a secret.
+ * The material is wiped and freed here in every case. */
+cmx_err cmx_credential_local_join(cmx_credential_local *l, const char *prefix, cmx_buf *material,
+                                  struct event_base *base, void (*on_news)(void *ctx), void *ctx,
+                                  cmx_error *err);
 
 #endif

@@ -129,7 +129,7 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     if (rc == CMX_OK) {
         /* Every provider and worker with the same account shares one token. */
-        cmx_buf material = CMX_BUF_INIT, key = CMX_BUF_INIT;
+        cmx_buf material = CMX_BUF_INIT;
         if (a->use_metadata)
             cmx_buf_printf(&material, "metadata %s://%s:%d%s", a->origin.tls ? "https" : "http",
                            a->origin.host, a->origin.port, a->path);
@@ -137,12 +137,7 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
             cmx_buf_printf(&material, "service account %s %s %s %s", a->sa.client_email,
                            a->sa.token_uri, a->sa.private_key_id ? a->sa.private_key_id : "",
                            a->sa.private_key);
-        cmx_credential_key_digest(&key, "google ", material.data ? material.data : "",
-                                  material.len);
-        wipe(&material);
-        rc = key.data ? cmx_credential_local_init(&a->shared, key.data, base, on_news, a, err)
-                      : cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        cmx_buf_free(&key);
+        rc = cmx_credential_local_join(&a->shared, "google ", &material, base, on_news, a, err);
     }
     if (rc != CMX_OK) {
         cmx_google_auth_free(a);
@@ -313,28 +308,16 @@ static int start_fetch(cmx_google_auth *a, cmx_error *err)
     return 0;
 }
 
-/* Where the shared token stands, for this worker: 1 a token is in
- * a->shared.value, 0 this worker's requests wait (its own fetch or another
- * worker's), -1 err says why there is none. */
+static int start_fetch_cb(void *ctx, cmx_error *err)
+{
+    return start_fetch(ctx, err);
+}
+
+/* 1 a token is in a->shared.value, 0 this worker's requests wait (its own
+ * fetch or another worker's), -1 err says why there is none. */
 static int settle(cmx_google_auth *a, cmx_error *err)
 {
-    switch (cmx_credential_local_get(&a->shared, cmx_now_us(), err)) {
-    case CMX_CREDENTIAL_FRESH: return 1;
-    case CMX_CREDENTIAL_REFRESH: {
-        cmx_error ignored;
-        if (start_fetch(a, &ignored) != 0) /* the current token still serves */
-            cmx_credential_local_abandon(&a->shared);
-        return 1;
-    }
-    case CMX_CREDENTIAL_FETCH:
-        if (start_fetch(a, err) == 0)
-            return 0;
-        cmx_credential_local_abandon(&a->shared);
-        return -1;
-    case CMX_CREDENTIAL_WAIT: return 0;
-    case CMX_CREDENTIAL_FAILED: break;
-    }
-    return -1;
+    return cmx_credential_local_settle(&a->shared, cmx_now_us(), start_fetch_cb, a, err);
 }
 
 /* Serves this worker's queue when the token's state may have changed: a

@@ -12,28 +12,18 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "providers/embedding_out.h"
+#include "providers/translate_util.h"
 
 #define MAX_SCHEMA_DEPTH 8
 
 /* The client's own mistake: a 400, as OpenAI answers it. */
-static cmx_err bad(cmx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(cmx_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    err->upstream_status = 400;
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    return CMX_ERR_BAD_REQUEST;
-}
+#define bad(err, ...) cmx_translate_bad(&(cmx_translate_ctx){(err), NULL, "mock", 0}, __VA_ARGS__)
 
 /* ---- JSON values from a schema ------------------------------------------ */
 
