@@ -17,7 +17,8 @@ static void usage(FILE *out)
         out,
         "cloudmux %s — one OpenAI-compatible API in front of every LLM cloud\n\n"
         "usage:\n"
-        "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
+        "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N] [--drain-delay "
+        "DURATION]\n"
         "  cloudmux check --config FILE\n"
         "  cloudmux health [--url URL] [--timeout MS]\n"
         "  cloudmux lambda [--config FILE] [--streaming]\n"

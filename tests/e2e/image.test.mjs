@@ -4,8 +4,8 @@
 // runs it as the non-root user with a read-only root filesystem and all
 // capabilities dropped, answers a chat through it with the official client,
 // runs its HEALTHCHECK, and stops it with `podman stop` (SIGTERM) while a
-// stream is in flight: the stream must end whole, with [DONE], and the
-// container must exit 0.
+// stream is in flight: readiness turns 503, the stream must end whole, with
+// [DONE], and the container must exit 0.
 //
 // podman runs here with runc, cgroupfs and a containers.conf without default
 // rlimits (some sandboxes refuse them).  The test skips, saying why, only
@@ -101,10 +101,12 @@ test('the image is small, runs as uid 65532 from cloudmux serve, has its health 
 test('read-only, non-root, no capabilities: it serves a chat, passes its health check and drains a stream on podman stop', { skip }, async () => {
   const port = await freePort();
   const config = join(dir, 'cloudmux.yaml');
-  // A slow stream: 12 chunks 150 ms apart, so SIGTERM lands in the middle.
+  // A slow stream: 12 chunks 150 ms apart, so SIGTERM lands in the middle;
+  // a short drain delay keeps the test quick.
   writeFileSync(
     config,
-    'providers:\n  slow: { type: mock, chunk_interval: 150ms, stream_chunks: 12 }\n' +
+    'server: { shutdown: { drain_delay: 1s } }\n' +
+      'providers:\n  slow: { type: mock, chunk_interval: 150ms, stream_chunks: 12 }\n' +
       'models:\n  demo: { targets: [ { provider: slow } ] }\n',
   );
   chmodSync(config, 0o644);
@@ -157,6 +159,8 @@ test('read-only, non-root, no capabilities: it serves a chat, passes its health 
   const before = text.split('\n\n').filter((e) => e.startsWith('data: ')).length;
   assert.ok(before < 12, 'the stream was over before the stop');
   const stopping = podmanAsync(['stop', '-t', '30', name]);
+  // SIGTERM reached the gateway: not ready any more, still serving.
+  await waitFor(async () => (await fetch(`${url}/health/ready`)).status === 503, { timeoutMs: 5000, what: 'readiness to turn 503 after podman stop' });
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -169,5 +173,5 @@ test('read-only, non-root, no capabilities: it serves a chat, passes its health 
   assert.ok(events.length >= 12, `only ${events.length} events`);
   const exit = podman(['inspect', '--format', '{{.State.ExitCode}}', name]).stdout.trim();
   assert.equal(exit, '0');
-  assert.match(podman(['logs', name]).stderr, /received SIGTERM: draining/);
+  assert.match(podman(['logs', name]).stderr, /received SIGTERM: not ready any more.*\n.*draining in-flight requests/);
 });
