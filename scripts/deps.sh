@@ -7,7 +7,9 @@ set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
             libyaml-dev libssl-dev libnghttp2-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates curl)
+# podman and runc: the container image is built and run in the end-to-end suite.
+# curl (built on nghttp2): the HTTP/2 emulator is checked with it.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc curl)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

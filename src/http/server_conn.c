@@ -578,7 +578,8 @@ static void dispatch(cmx_http_conn *c)
     req->n_headers = c->rq->n_hdrs;
     req->body = c->rq->body ? c->rq->body : empty_body;
     req->body_len = c->rq->body_len;
-    req->keep_alive = http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping;
+    req->keep_alive =
+        http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping && !c->srv->draining;
     req->arena = c->rq->arena;
     ex->is_head = p->method == HTTP_HEAD;
     ex->raw_stream = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);

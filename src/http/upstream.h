@@ -53,6 +53,14 @@ typedef enum cmx_http2_mode {
     CMX_HTTP2_ON       /* TLS: HTTP/2 or fail; plain: h2c with prior knowledge */
 } cmx_http2_mode;
 
+/* The mode for a provider's side requests (credentials, tokens): like the
+ * provider's, but never forced, since a metadata or token endpoint need not
+ * speak HTTP/2 even when the model API does. */
+static inline int cmx_http2_for_side_requests(int provider_mode)
+{
+    return provider_mode == CMX_HTTP2_OFF ? CMX_HTTP2_OFF : CMX_HTTP2_AUTO;
+}
+
 typedef struct cmx_upstream_settings {
     size_t max_idle_per_origin;  /* idle keep-alive connections kept; default 32 */
     size_t max_conns_per_origin; /* in use + idle; beyond it requests wait; default 256 */
@@ -115,6 +123,8 @@ typedef struct cmx_upstream_call cmx_upstream_call;
 /* `dns` may be NULL: the client then makes its own from /etc/resolv.conf
  * (IP literals and localhost work without any nameserver).  `settings` may be
  * NULL for cmx_upstream_settings_default(); its strings are copied. */
+/* The event loop the client runs on (its worker's). */
+struct event_base *cmx_upstream_base(const cmx_upstream *up);
 cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
                                const cmx_upstream_settings *settings);
 /* Closes idle connections and frees everything.  Every call must have

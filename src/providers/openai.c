@@ -85,6 +85,8 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .headers = s->headers,
         .headers_len = s->headers_len,
         .model = target->model,
+        /* OpenAI takes the caller's own id of a request in this header. */
+        .request_id_header = "X-Client-Request-Id",
     };
     return cmx_openai_wire_start(&req, call, sink, err);
 }
@@ -98,8 +100,8 @@ static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_m
                                void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     openai_state *s = state;
-    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
-                          s->headers, s->headers_len, timeout_ms, done, ctx);
+    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->http2, s->cfg->ca_file,
+                          path, s->headers, s->headers_len, timeout_ms, done, ctx);
 }
 
 const cmx_provider_vtable cmx_provider_openai = {

@@ -68,6 +68,10 @@ typedef struct cmx_attempt_sink {
     void (*on_done)(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len);
     void *ctx;
+    /* Optional: the upstream's own id of the request (x-request-id,
+     * request-id, x-amzn-requestid ...), reported once when the answer's
+     * head arrives (cmx_header_is_request_id). */
+    void (*on_upstream_id)(void *ctx, const char *id, size_t len);
 } cmx_attempt_sink;
 
 typedef struct cmx_provider_vtable {
@@ -92,7 +96,7 @@ typedef struct cmx_provider_vtable {
 /* An HTTP health probe over the upstream client (probe.c), for providers'
  * probe methods: GET `path` on `origin` with `headers`; 2xx is healthy. */
 typedef struct cmx_probe cmx_probe;
-cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify,
+cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify, int http2,
                           const char *ca_file, const char *path, const char *headers,
                           size_t headers_len, uint32_t timeout_ms,
                           void (*done)(void *ctx, const cmx_error *err), void *ctx);
