@@ -23,48 +23,17 @@ OUT=$HERE/out
 for tool in nginx curl cc; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
 done
+. "$HERE/lib.sh"
 # Each side holds N descriptors, and the proxies as many again toward the
-# upstream at most: raise the limit as far as allowed (root may raise the
-# hard limit too).
-ulimit -Hn 1048576 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)"
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((N + 1000)) ]; then
-  echo "bench: open-file limit $(ulimit -n) is too low for $N connections" >&2
+# upstream at most.
+raise_fd_limit
+LIMIT=$FD_LIMIT
+if [ "$LIMIT" -lt $((N + 1000)) ]; then
+  echo "bench: open-file limit $LIMIT is too low for $N connections" >&2
   exit 1
 fi
 
-TMP=$(mktemp -d /tmp/cmx-conns.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-pick_port() {
-  local low used p
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  used=$(for h in $(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
-    echo $((16#$h)); done | sort -u)
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % (low - 20000)))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return; }
-  done
-  return 1
-}
-wait_listening() { # port seconds
-  local deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    { : >/dev/tcp/127.0.0.1/$1; } 2>/dev/null && return 0
-    sleep 0.02
-  done
-  return 1
-}
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+bench_tmp cmx-conns
 
 cc -O2 -o "$TMP/conn_hold" "$HERE/conn_hold.c"
 BODY=$TMP/body.json

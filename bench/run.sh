@@ -41,51 +41,8 @@ else
   echo "bench: only one CPU; proxy, upstream and wrk share it (numbers are not comparable to a 2-core run)" >&2
 fi
 
-TMP=$(mktemp -d /tmp/cmx-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-# A port below the ephemeral range that no socket uses, in any state (a
-# TIME-WAIT left by an earlier run can make bind() fail here).
-pick_port() {
-  local low used p
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  used=$(for h in $(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
-    echo $((16#$h)); done | sort -u)
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % (low - 20000)))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return; }
-  done
-  echo "bench: no free port found" >&2
-  return 1
-}
-
-# HTTP status of GET url, or 000.
-status_of() { curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true; }
-
-wait_listening() { # port seconds
-  local deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    { : >/dev/tcp/127.0.0.1/$1; } 2>/dev/null && return 0
-    sleep 0.02
-  done
-  return 1
-}
-
-# utime+stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat;
-# the command name is skipped first, it may hold spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+. "$HERE/lib.sh"
+bench_tmp cmx-bench
 
 start_nginx() { # name template port [upstream_port] → sets NGINX_PID
   local name=$1 conf="$TMP/$1.conf"

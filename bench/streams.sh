@@ -33,13 +33,12 @@ for tool in node curl cc; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "bench: no cloudmux at $BIN (make build)" >&2; exit 1; }
-# The gateway holds N client sockets and, over HTTP/1.1, N upstream ones:
-# raise the limit as far as allowed.  Where the hard limit stops below 2N
-# (a sandbox), the HTTP/1.1 run takes as many streams as fit, and says so.
-ulimit -Hn 1048576 2>/dev/null || true
-ulimit -n "$(ulimit -Hn)"
-LIMIT=$(ulimit -n)
-[ "$LIMIT" = unlimited ] && LIMIT=$((4 * N + 1000))
+. "$HERE/lib.sh"
+# The gateway holds N client sockets and, over HTTP/1.1, N upstream ones.
+# Where the hard limit stops below 2N (a sandbox), the HTTP/1.1 run takes as
+# many streams as fit, and says so.
+raise_fd_limit
+LIMIT=$FD_LIMIT
 if [ "$LIMIT" -lt $((N + 1000)) ]; then
   echo "bench: open-file limit $LIMIT is too low for $N streams" >&2
   exit 1
@@ -47,30 +46,7 @@ fi
 N_H1=$N
 [ "$LIMIT" -lt $((2 * N + 1000)) ] && N_H1=$(((LIMIT - 1000) / 2))
 
-TMP=$(mktemp -d /tmp/cmx-streams.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-pick_port() {
-  local low used p
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  used=$(for h in $(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
-    echo $((16#$h)); done | sort -u)
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % (low - 20000)))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return; }
-  done
-  return 1
-}
-status_of() { curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true; }
+bench_tmp cmx-streams
 
 cc -O2 -o "$TMP/stream_load" "$HERE/stream_load.c"
 printf '{"model":"m","stream":true,"messages":[{"role":"user","content":"[[fault:timed n=%d ms=%d]] count for me"}]}' \
@@ -104,8 +80,8 @@ EOF
   line=$("$TMP/stream_load" "$gw_port" "$n" "$RAMP" "$TMP/body.json") || true
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status")
   local gw_cpu emu_cpu
-  gw_cpu=$(sed 's/^.*) //' "/proc/$gw_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($12 + $13) / hz }')
-  emu_cpu=$(sed 's/^.*) //' "/proc/$emu_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($12 + $13) / hz }')
+  gw_cpu=$(cpu_seconds "$gw_pid")
+  emu_cpu=$(cpu_seconds "$emu_pid")
   if [ "$mode" = h2c ]; then
     stats=$(curl -s --http2-prior-knowledge "http://127.0.0.1:$emu_port/_emulator/stats")
   else
@@ -129,7 +105,7 @@ direct() {
   emu_port=$(awk '/LISTENING/ { print $2 }' "$TMP/emu.out")
   log "direct: $N streams straight to the emulator (:$emu_port, h1)"
   line=$("$TMP/stream_load" "$emu_port" "$N" "$RAMP" "$TMP/body.json") || true
-  emu_cpu=$(sed 's/^.*) //' "/proc/$emu_pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($12 + $13) / hz }')
+  emu_cpu=$(cpu_seconds "$emu_pid")
   log "direct: $line emulator_cpu_s=$emu_cpu"
   echo "direct $line upstream_connections=- peak_rss_kib=0 gateway_cpu_s=- emulator_cpu_s=$emu_cpu" >>"$RESULTS"
   kill "$emu_pid" 2>/dev/null || true

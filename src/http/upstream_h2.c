@@ -147,6 +147,18 @@ void cmx_up_h2_release_call(cmx_upstream_call *call)
     }
 }
 
+/* Nothing of a response yet: a stream about to be opened (again). */
+static void forget_response(cmx_upstream_call *call)
+{
+    call->h2_sent = 0;
+    call->head_done = 0;
+    call->complete = 0;
+    call->body_bytes = 0;
+    call->head_len = 0;
+    call->n_headers = 0;
+    call->h2_withheld = 0;
+}
+
 /* The server provably did not process the call's request: it starts over,
  * on another connection, from the loop. */
 static void retry_elsewhere(cmx_upstream_call *call)
@@ -154,12 +166,7 @@ static void retry_elsewhere(cmx_upstream_call *call)
     call->h2_avoid = call->h2;
     cmx_up_h2_release_call(call);
     call->h2_refusals++;
-    call->head_done = 0;
-    call->head_len = 0;
-    call->n_headers = 0;
-    call->h2_sent = 0;
-    call->h2_body_off = 0;
-    call->h2_withheld = 0;
+    forget_response(call);
     call->state = CMX_UP_STARTING;
     event_del(&call->phase_timer);
     cmx_up_stat_add(call->up, CMX_UP_STAT_H2_REFUSED_RETRIES, 1);
@@ -294,12 +301,7 @@ int cmx_up_h2_submit(cmx_upstream_call *call, cmx_up_h2 *h2)
         return -1;
     call->conn = h2->conn;
     call->h2_stream = id;
-    call->h2_sent = 0;
-    call->head_done = 0;
-    call->complete = 0;
-    call->body_bytes = 0;
-    call->head_len = 0;
-    call->n_headers = 0;
+    forget_response(call);
     call->state = CMX_UP_SENDING;
     link_call(h2, call);
     h2->n_streams++;
