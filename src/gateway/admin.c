@@ -137,9 +137,11 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
             cmx_metrics_request_end(c->worker->shard);
         }
         cmx_buf b = CMX_BUF_INIT;
-        cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
-                           &b);
-        answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+        if (cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(),
+                               CMX_VERSION_STRING, &b) != CMX_OK)
+            cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
+        else
+            answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;
     }

@@ -20,6 +20,11 @@ static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
     cmx_buf_append(b, "data: ", 6);
     cmx_buf_append(b, data, len);
     cmx_buf_append(b, "\n\n", 2);
+    if (cmx_buf_failed(b)) {
+        /* a chunk that cannot be sent whole ends the stream as cut */
+        cmx_http_stream_abort(c->ex);
+        return;
+    }
     cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
@@ -85,7 +90,8 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
         cmx_buf_printf(&b, "%s%s", i ? ", " : "", cfg->models[i].name);
-    const char *msg = cmx_arena_strndup(c->req->arena, b.data, b.len);
+    const char *msg =
+        cmx_buf_failed(&b) ? "model not found" : cmx_arena_strndup(c->req->arena, b.data, b.len);
     cmx_buf_free(&b);
     return msg;
 }

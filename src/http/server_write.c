@@ -314,13 +314,19 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
         return;
     struct evbuffer *out = bufferevent_get_output(ex->conn->bev);
     if (ex->raw_stream) {
-        evbuffer_add(out, data, len);
+        if (evbuffer_add(out, data, len) != 0) {
+            cmx_http_stream_abort(ex);
+            return;
+        }
         cmx_http_flush_soon(ex->conn);
         return;
     }
     struct evbuffer_iovec vec;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16 + 4), &vec, 1) < 1)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16 + 4), &vec, 1) < 1) {
+        /* out of memory: a stream missing a chunk must not end like a whole one */
+        cmx_http_stream_abort(ex);
         return;
+    }
     char *start = vec.iov_base;
     char *p = put_hex(start, len);
     p = PUT_LIT(p, "\r\n");

@@ -267,5 +267,5 @@ int cmx_sse_write(cmx_buf *out, const char *event_name, const char *data, size_t
         start = i + 1;
     }
     cmx_buf_append(out, "\n", 1);
-    return 0;
+    return cmx_buf_failed(out) ? -1 : 0;
 }

@@ -147,6 +147,7 @@ static void put_timestamp(cmx_access_log *log, cmx_buf *b)
 void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
 {
     cmx_buf *b = &log->buf;
+    size_t line_start = b->len;
     put_timestamp(log, b);
     put_str_field(b, "request_id", e->request_id, e->request_id ? strlen(e->request_id) : 0);
     put_str_field(b, "method", e->method, e->method_len);
@@ -181,6 +182,11 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     if (e->error)
         put_str_field(b, "error", e->error, strlen(e->error));
     put_raw(b, "}\n", 2);
+    if (cmx_buf_failed(b)) {
+        /* out of memory: the line is dropped whole, never written cut */
+        cmx_buf_truncate(b, line_start);
+        return;
+    }
 
     if (b->len >= FLUSH_BYTES) {
         cmx_access_log_flush(log);

@@ -79,7 +79,7 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s%s", s->url.path, has_v1 ? "/messages" : "/v1/messages");
     s->messages_path = p.data;
-    if (!s->headers || !s->messages_path) {
+    if (cmx_buf_failed(&h) || cmx_buf_failed(&p)) {
         free(s->headers);
         free(s->messages_path);
         free(s);

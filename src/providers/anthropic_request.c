@@ -285,6 +285,8 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
         e = convert_params(&c, in, params, &max_tokens, &max_completion_tokens, &no_parallel);
     if (e == CMX_OK)
         e = convert_messages(&c, json_object_get(in, "messages"), messages, &system);
+    if (e == CMX_OK && cmx_buf_failed(&system))
+        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     if (e == CMX_OK) {
         json_int_t mt = max_completion_tokens     ? max_completion_tokens
                         : max_tokens              ? max_tokens

@@ -221,5 +221,7 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
     /* Unknown event types are skipped: Anthropic may add new ones. */
     s->events++;
     json_decref(ev);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }

@@ -77,13 +77,13 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->url.path);
     s->v1_chat_path = c.data;
     s->v1_embeddings_path = e.data;
-    int ok = s->v1_chat_path && s->v1_embeddings_path;
+    int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
     if (ok && cfg->azure.auth == CMX_AZURE_AUTH_API_KEY) {
         cmx_buf h = CMX_BUF_INIT;
         cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, cfg->api_key ? cfg->api_key : "");
         s->key_headers = h.data;
         s->key_headers_len = h.len;
-        ok = s->key_headers != NULL;
+        ok = !cmx_buf_failed(&h);
     } else if (ok) {
         s->auth = cmx_azure_auth_new(cfg, env->upstream, NULL, err);
         if (!s->auth) {
@@ -124,7 +124,7 @@ static const char *deployment_path(azure_state *s, const cmx_call *call, const c
     cmx_buf_printf(&p, "/%s?api-version=%s",
                    call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
                    s->cfg->azure.api_version ? s->cfg->azure.api_version : "2024-10-21");
-    char *out = p.data ? cmx_arena_alloc(call->arena, p.len + 1) : NULL;
+    char *out = cmx_buf_failed(&p) ? NULL : cmx_arena_alloc(call->arena, p.len + 1);
     if (out)
         memcpy(out, p.data, p.len + 1);
     cmx_buf_free(&p);

@@ -228,8 +228,7 @@ static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
         err->cause = CMX_CAUSE_PROTOCOL;
         return CMX_ERR_UPSTREAM_PROTOCOL;
     }
-    cmx_bedrock_stream_finish(&a->translator);
-    return CMX_OK;
+    return cmx_bedrock_stream_finish(&a->translator, err);
 }
 
 static cmx_err translate_response(cmx_translating_attempt *base, const char *body, size_t len,
@@ -408,7 +407,7 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
     cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->invoke,
                                      &a->base.request, &path, &headers, &why);
-    if (signed_ok != CMX_OK || !path.data || !headers.data) {
+    if (signed_ok != CMX_OK || cmx_buf_failed(&path) || cmx_buf_failed(&headers)) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
         cmx_buf_free(&path);

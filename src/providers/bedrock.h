@@ -85,8 +85,9 @@ void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err);
 /* The stream ended cleanly: sends the usage chunk if it was asked for and no
- * metadata event brought it.  Call only when s->stopped. */
-void cmx_bedrock_stream_finish(cmx_bedrock_stream *s);
+ * metadata event brought it.  Call only when s->stopped.  CMX_ERR_NOMEM when
+ * the chunk could not be written. */
+cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err);
 /* The usage counted so far. */
 void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out);
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s);

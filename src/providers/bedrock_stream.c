@@ -128,10 +128,11 @@ static void on_metadata(cmx_bedrock_stream *s, const json_t *ev)
         emit_usage(s);
 }
 
-void cmx_bedrock_stream_finish(cmx_bedrock_stream *s)
+cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err)
 {
     if (s->stopped)
         emit_usage(s);
+    return cmx_chunk_check(&s->chunk, err);
 }
 
 static int header_is(const cmx_eventstream_header *h, const char *value)
@@ -217,5 +218,7 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     /* Unknown event types are skipped: AWS may add new ones. */
     s->events++;
     json_decref(ev);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }

@@ -49,7 +49,7 @@ static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_en
     cmx_buf e = CMX_BUF_INIT;
     cmx_buf_printf(&e, "%s/embeddings", s->url.path);
     s->embeddings_path = e.data;
-    if (!s->headers || !s->chat_path || !s->embeddings_path) {
+    if (cmx_buf_failed(&h) || cmx_buf_failed(&p) || cmx_buf_failed(&e)) {
         free(s->headers);
         free(s->chat_path);
         free(s->embeddings_path);

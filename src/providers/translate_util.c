@@ -341,6 +341,8 @@ cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id
                                    int64_t created, const char *finish_reason,
                                    const cmx_usage *tokens, cmx_buf *out, cmx_error *err)
 {
+    if (cmx_buf_failed(&a->text))
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     json_t *message = json_pack("{s:s}", "role", "assistant");
     if (a->has_text || json_array_size(a->calls) == 0)
         json_object_set_new(message, "content",

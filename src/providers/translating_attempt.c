@@ -100,13 +100,25 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
                                  : strstr(a->content_type, "json") != NULL;
 }
 
+/* The held chunk could not be copied: the stream cannot go on whole. */
+static int held_lost(cmx_translating_attempt *a)
+{
+    if (!cmx_buf_failed(&a->held))
+        return 0;
+    if (a->stream_err.kind == CMX_OK)
+        cmx_error_set(&a->stream_err, CMX_ERR_NOMEM, "out of memory while holding a stream chunk");
+    return 1;
+}
+
 void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len)
 {
     cmx_translating_attempt *a = ctx;
+    if (held_lost(a))
+        return;
     if (a->chunks == 0 && !a->holding) {
         cmx_buf_reset(&a->held);
-        cmx_buf_append(&a->held, json, len);
-        a->holding = 1;
+        a->holding = cmx_buf_append(&a->held, json, len) == 0;
+        held_lost(a);
         return;
     }
     if (a->holding) {
@@ -132,7 +144,7 @@ static void on_body(void *ctx, const char *data, size_t len)
     cmx_translating_attempt *a = ctx;
     int ok2xx = a->status >= 200 && a->status < 300;
     if (ok2xx && a->stream && a->content_type_ok) {
-        if (a->ops->feed_stream(a, data, len) != 0) {
+        if (a->ops->feed_stream(a, data, len) != 0 || held_lost(a)) {
             cmx_upstream_cancel(a->call);
             cmx_error err = a->stream_err;
             finish(a, &err, NULL, NULL);
@@ -154,6 +166,11 @@ static void complete_stream(cmx_translating_attempt *a)
         finish(a, &err, NULL, NULL);
         return;
     }
+    if (held_lost(a)) {
+        err = a->stream_err;
+        finish(a, &err, NULL, NULL);
+        return;
+    }
     flush_held(a);
     finish(a, NULL, NULL, NULL);
 }
@@ -165,8 +182,11 @@ static void complete_whole(cmx_translating_attempt *a)
     cmx_buf out = CMX_BUF_INIT;
     cmx_usage usage;
     cmx_usage_init(&usage);
-    if (a->ops->translate_response(a, a->body.data ? a->body.data : "", a->body.len, &out, &usage,
-                                   &err) != CMX_OK) {
+    cmx_err rc = a->ops->translate_response(a, a->body.data ? a->body.data : "", a->body.len, &out,
+                                            &usage, &err);
+    if (rc == CMX_OK && cmx_buf_failed(&out))
+        rc = cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory while translating the answer");
+    if (rc != CMX_OK) {
         /* A refusal for content is the model's verdict, not the HTTP answer's. */
         if (err.kind != CMX_ERR_CONTENT_POLICY)
             err.upstream_status = a->status;
@@ -223,6 +243,11 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
                                  uint32_t total_ms, const char *path, const char *headers,
                                  size_t headers_len, cmx_error *err)
 {
+    if (cmx_buf_failed(&a->request)) {
+        cmx_buf_free(&a->request);
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");
+        return NULL;
+    }
     const cmx_timeouts_config *t = &cfg->timeouts;
     cmx_upstream_request req = {
         .origin = origin,

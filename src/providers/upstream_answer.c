@@ -47,6 +47,10 @@ int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2x
                       CMX_MAX_RESPONSE_BYTES);
         return -1;
     }
-    cmx_buf_append(body, data, len);
+    if (cmx_buf_append(body, data, len) != 0 && ok2xx) {
+        /* an error answer's start is still enough; a cut 2xx answer is not one */
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while reading the upstream answer");
+        return -1;
+    }
     return 0;
 }

@@ -220,7 +220,8 @@ static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
                    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                    "User-Agent: cloudmux\r\n",
                    token);
-    if (!headers.data) {
+    if (cmx_buf_failed(&headers)) {
+        cmx_buf_free(&headers);
         cmx_buf_free(&a->base.request);
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
@@ -293,7 +294,7 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
         cmx_buf_free(&path);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    a->path = cmx_arena_calloc(call->arena, 1, path.len + 1);
+    a->path = cmx_buf_failed(&path) ? NULL : cmx_arena_calloc(call->arena, 1, path.len + 1);
     if (a->path)
         memcpy(a->path, path.data, path.len);
     cmx_buf_free(&path);

@@ -182,9 +182,14 @@ static cmx_err function_response(req_ctx *c, const json_t *m, size_t mi, json_t 
             const json_t *t = json_object_get(p, "text");
             cmx_buf_append(&joined, json_string_value(t), json_string_length(t));
         }
-        response = json_pack("{s:s%}", "content", joined.data ? joined.data : "", joined.len);
+        int lost = cmx_buf_failed(&joined);
+        response = lost
+                       ? NULL
+                       : json_pack("{s:s%}", "content", joined.data ? joined.data : "", joined.len);
         cmx_buf_free(&joined);
         json_decref(tparts);
+        if (!response)
+            return cmx_error_set(c->tc.err, CMX_ERR_NOMEM, "out of memory");
     }
     json_array_append_new(
         parts, json_pack("{s:{s:s,s:o}}", "functionResponse", "name", name, "response", response));

@@ -171,6 +171,8 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
     }
     s->events++;
     json_decref(r);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }
 
@@ -188,5 +190,5 @@ cmx_err cmx_vertex_stream_end(cmx_vertex_stream *s, cmx_error *err)
     u.cached_tokens = u.cached_tokens > 0 ? u.cached_tokens : 0;
     cmx_chunk_writer w = writer(s);
     cmx_chunk_usage(&w, &u);
-    return CMX_OK;
+    return cmx_chunk_check(&s->chunk, err);
 }

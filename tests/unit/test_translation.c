@@ -238,7 +238,7 @@ static void bedrock_stream(const char *text, size_t len, const json_t *opt, cmx_
     if (rc != CMX_OK) {
         cmx_buf_printf(out, "[ERROR] %s: %s\n", cmx_err_name(rc), err.message);
     } else {
-        cmx_bedrock_stream_finish(&r.tr);
+        assert_int_equal(cmx_bedrock_stream_finish(&r.tr, &err), CMX_OK);
         cmx_buf_append_str(out, r.tr.stopped ? "[DONE]\n" : "[INCOMPLETE]\n");
     }
     cmx_eventstream_decoder_free(&d);
