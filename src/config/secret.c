@@ -1,5 +1,6 @@
 /* secret.c — `env:NAME` and `file:PATH` secret references; see secret.h. */
 #include "secret.h"
+#include "core/str.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -118,10 +119,10 @@ cmx_secret_result cmx_secret_resolve(const char *ref, const char *base_dir, char
     *out = NULL;
     if (why_len)
         why[0] = '\0';
-    if (strncmp(ref, "env:", 4) == 0)
-        return from_env(ref + 4, out, why, why_len);
-    if (strncmp(ref, "file:", 5) == 0)
-        return from_file(ref + 5, base_dir, out, why, why_len);
+    if (CMX_STARTS_WITH(ref, "env:"))
+        return from_env(ref + CMX_LIT_LEN("env:"), out, why, why_len);
+    if (CMX_STARTS_WITH(ref, "file:"))
+        return from_file(ref + CMX_LIT_LEN("file:"), base_dir, out, why, why_len);
     *out = strdup(ref);
     if (!*out) {
         snprintf(why, why_len, "out of memory");

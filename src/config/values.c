@@ -4,6 +4,7 @@
  * overflow: a config that says "99999999999h" gets an error, not a wrapped
  * small number. */
 #include "values.h"
+#include "core/str.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -241,10 +242,10 @@ int cmx_parse_listen(const char *s, char *host, size_t host_cap, int *port)
 int cmx_check_http_url(const char *s)
 {
     size_t skip;
-    if (strncasecmp(s, "http://", 7) == 0)
-        skip = 7;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        skip = 8;
+    if (CMX_STARTS_WITH_CASE(s, "http://"))
+        skip = CMX_LIT_LEN("http://");
+    else if (CMX_STARTS_WITH_CASE(s, "https://"))
+        skip = CMX_LIT_LEN("https://");
     else
         return -1;
     for (const char *c = s; *c; c++)

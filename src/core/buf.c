@@ -1,6 +1,7 @@
 /* buf.c — growable NUL-terminated byte buffer with a sticky failure; see
  * buf.h. */
 #include "buf.h"
+#include "str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,7 +132,7 @@ int cmx_buf_append_json_escaped(cmx_buf *b, const char *s, size_t len)
             break;
         default:
             if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
+                memcpy(esc, CMX_LIT("\\u00"));
                 esc[4] = hex[c >> 4];
                 esc[5] = hex[c & 15];
                 n = 6;

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "completions.h"
 #include "reply.h"
+#include "core/str.h"
 
 #define MAX_CLIENT_REQUEST_ID 128
 
@@ -73,7 +74,7 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
     char *id = cmx_arena_alloc(req->arena, 4 + 8 + 2 + 10 + 1);
     if (!id)
         return "cmx-unknown";
-    memcpy(id, "cmx-", 4);
+    memcpy(id, CMX_LIT("cmx-"));
     uint64_t parts[3] = {w->id_prefix, (uint64_t)(w->index & 0xff), ++w->request_seq};
     const int digits[3] = {8, 2, 10};
     char *p = id + 4;
@@ -154,12 +155,12 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_metrics_request_end(w->shard);
     }
     switch (ep) {
-    case EP_LIVE: cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL); return;
+    case EP_LIVE: cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ok\"}"), NULL); return;
     case EP_READY:
         if (atomic_load(&w->draining))
-            cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
+            cmx_reply_json(c, 503, NULL, CMX_LIT("{\"status\":\"draining\"}"), NULL);
         else
-            cmx_reply_json(c, 200, NULL, "{\"status\":\"ready\"}", 18, NULL);
+            cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ready\"}"), NULL);
         return;
     case EP_METRICS:
     case EP_STATUS:

@@ -12,14 +12,15 @@
 #include <string.h>
 
 #include "http/sse.h"
+#include "core/str.h"
 
 static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
 {
     cmx_buf *b = &c->worker->scratch;
     cmx_buf_reset(b);
-    cmx_buf_append(b, "data: ", 6);
+    cmx_buf_append(b, CMX_LIT("data: "));
     cmx_buf_append(b, data, len);
-    cmx_buf_append(b, "\n\n", 2);
+    cmx_buf_append(b, CMX_LIT("\n\n"));
     if (cmx_buf_failed(b)) {
         /* a chunk that cannot be sent whole ends the stream as cut */
         cmx_http_stream_abort(c->ex);
@@ -55,7 +56,7 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
         cmx_buf_free(&b);
         cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
     } else {
-        sse_write(c, "[DONE]", 6);
+        sse_write(c, CMX_LIT("[DONE]"));
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);

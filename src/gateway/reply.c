@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "governance/pricing.h"
+#include "core/str.h"
 
 /* The request's cost at the answering target's price, formatted into buf;
  * NULL when unknown (no price, no usage, or no target answered). */
@@ -79,9 +80,9 @@ static void put_json_string(cmx_buf *b, const char *s)
         cmx_buf_append_str(b, "null");
         return;
     }
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
     cmx_buf_append_json_escaped(b, s, strlen(s));
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
 }
 
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,

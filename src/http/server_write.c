@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "http/server_internal.h"
+#include "core/str.h"
 
 static const char *reason_phrase(int status)
 {
@@ -83,7 +84,7 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+#define PUT_LIT(p, lit) put((p), CMX_LIT(lit))
 
 static char *put_dec(char *p, uint64_t v)
 {
@@ -349,7 +350,7 @@ void cmx_http_stream_end(cmx_http_exchange *ex)
     if (!ex || ex->state != EX_STREAMING)
         return;
     if (!ex->raw_stream && !ex->is_head) {
-        evbuffer_add(bufferevent_get_output(ex->conn->bev), "0\r\n\r\n", 5);
+        evbuffer_add(bufferevent_get_output(ex->conn->bev), CMX_LIT("0\r\n\r\n"));
         cmx_http_flush(ex->conn);
     }
     cmx_http_conn_finish(ex->conn, ex->raw_stream);

@@ -14,6 +14,7 @@
  * the provider is configured to), never passed on or ignored in silence. */
 #include "anthropic.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -39,14 +40,14 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
     json_t *source;
-    if (strncmp(url, "data:", 5) == 0) {
+    if (CMX_STARTS_WITH(url, "data:")) {
         const char *media, *data;
         size_t media_len;
         if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
             return cmx_translate_bad_data_url(c, mi, pi);
         source = json_pack("{s:s,s:s%,s:s}", "type", "base64", "media_type", media, media_len,
                            "data", data);
-    } else if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
+    } else if (CMX_STARTS_WITH(url, "https://") || CMX_STARTS_WITH(url, "http://")) {
         source = json_pack("{s:s,s:s}", "type", "url", "url", url);
     } else {
         return cmx_translate_bad(
@@ -82,7 +83,7 @@ static cmx_err system_text(req_ctx *c, const json_t *content, size_t mi, cmx_buf
     {
         const json_t *t = json_object_get(b, "text");
         if (system->len)
-            cmx_buf_append(system, "\n\n", 2);
+            cmx_buf_append(system, CMX_LIT("\n\n"));
         cmx_buf_append(system, json_string_value(t), json_string_length(t));
     }
     json_decref(blocks);

@@ -13,6 +13,7 @@
  * the same for every translating provider. */
 #include "anthropic.h"
 #include "chunk_emit.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -181,7 +182,7 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
 {
     if (s->stopped)
         return CMX_OK; /* nothing after message_stop is part of the answer */
-    if (event_len == 4 && memcmp(event, "ping", 4) == 0)
+    if (CMX_SPAN_IS(event, event_len, "ping"))
         return CMX_OK;
     json_t *ev = json_loadb(data, data_len, 0, NULL);
     if (!json_is_object(ev)) {

@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "providers/aws_credentials_internal.h"
+#include "core/str.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -158,7 +159,7 @@ static int container_host_allowed(const cmx_url *u)
 {
     if (u->tls)
         return 1;
-    return strncmp(u->host, "127.", 4) == 0 || strcmp(u->host, "localhost") == 0 ||
+    return CMX_STARTS_WITH(u->host, "127.") || strcmp(u->host, "localhost") == 0 ||
            strcmp(u->host, "::1") == 0 || strcmp(u->host, "169.254.170.2") == 0 ||
            strcmp(u->host, "169.254.170.23") == 0 || strcmp(u->host, "fd00:ec2::23") == 0;
 }

@@ -6,6 +6,7 @@
  * Kept apart from aws_credentials.c (the cache, the queue and the chain
  * walk) so the formats can be read and tested on their own. */
 #include "aws_credentials_internal.h"
+#include "core/str.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -187,8 +188,9 @@ static int read_ini(const char *path, const char *profile, int config_file, cmx_
             *end = '\0';
             char *name = trim(l + 1);
             /* the config file writes [profile NAME], except for [default] */
-            if (config_file && strncmp(name, "profile", 7) == 0 && isspace((unsigned char)name[7]))
-                name = trim(name + 8);
+            if (config_file && CMX_STARTS_WITH(name, "profile") &&
+                isspace((unsigned char)name[CMX_LIT_LEN("profile")]))
+                name = trim(name + CMX_LIT_LEN("profile") + 1);
             in_section = strcmp(name, profile) == 0;
             found |= in_section;
             continue;

@@ -12,6 +12,7 @@
  * OpenAI does it: little-endian float32s, base64-encoded. */
 #include "bedrock_invoke.h"
 #include "embedding_out.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -23,9 +24,9 @@ cmx_bedrock_embed_family cmx_bedrock_embed_family_of(const char *model)
 {
     if (!model)
         return CMX_BEDROCK_EMBED_NONE;
-    if (strncmp(model, "amazon.titan-embed-text", 23) == 0)
+    if (CMX_STARTS_WITH(model, "amazon.titan-embed-text"))
         return CMX_BEDROCK_EMBED_TITAN;
-    if (strncmp(model, "cohere.embed", 12) == 0)
+    if (CMX_STARTS_WITH(model, "cohere.embed"))
         return CMX_BEDROCK_EMBED_COHERE;
     return CMX_BEDROCK_EMBED_NONE;
 }

@@ -8,6 +8,7 @@
  * event, so the anthropic stream translator takes it with no SSE event
  * name.  Exceptions inside the stream are mapped as for Converse. */
 #include "bedrock_invoke.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -19,11 +20,11 @@ int cmx_bedrock_is_anthropic(const char *model)
 {
     if (!model)
         return 0;
-    if (strncmp(model, "anthropic.", 10) == 0)
+    if (CMX_STARTS_WITH(model, "anthropic."))
         return 1;
     /* a cross-region inference profile: one geography segment first */
     const char *dot = strchr(model, '.');
-    return dot && strncmp(dot + 1, "anthropic.", 10) == 0;
+    return dot && CMX_STARTS_WITH(dot + 1, "anthropic.");
 }
 
 cmx_err cmx_bedrock_invoke_request(const char *body, size_t len, const cmx_bedrock_options *opt,
@@ -146,7 +147,7 @@ cmx_err cmx_bedrock_invoke_stream_message(cmx_anthropic_stream *s,
     else if (n < 0)
         rc = protocol(s, err, "a chunk whose bytes are not base64");
     else
-        rc = cmx_anthropic_stream_event(s, "", 0, (const char *)raw, (size_t)n, err);
+        rc = cmx_anthropic_stream_event(s, CMX_LIT(""), (const char *)raw, (size_t)n, err);
     free(raw);
     json_decref(payload);
     return rc;

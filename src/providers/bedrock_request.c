@@ -15,6 +15,7 @@
  * the others refused with their name (or dropped when configured to). */
 #include "bedrock.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
     if (!url)
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
-    if (strncmp(url, "data:", 5) != 0)
+    if (!CMX_STARTS_WITH(url, "data:"))
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "

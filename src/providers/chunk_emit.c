@@ -5,14 +5,15 @@
  * at the delta), the delta itself, and a tail (logprobs and finish_reason,
  * then the closing brackets).  The field order is the one OpenAI sends. */
 #include "chunk_emit.h"
+#include "core/str.h"
 
 #include <string.h>
 
 static void put_string(cmx_buf *b, const char *str, size_t len)
 {
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
     cmx_buf_append_json_escaped(b, str ? str : "", str ? len : 0);
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
 }
 
 /* Hands a finished chunk on: never one an allocation failure cut short. */
@@ -83,7 +84,7 @@ void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, s
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
                                const char *name, size_t name_len)
 {
-    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, "", 0);
+    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, CMX_LIT(""));
 }
 
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,

@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "http/sse.h"
 #include "providers/upstream_answer.h"
+#include "core/str.h"
 
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 
@@ -228,7 +229,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
     openai_attempt *a = ctx;
     if (a->done_seen)
         return 0; /* anything after [DONE] is not part of the answer */
-    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+    if (CMX_SPAN_IS(ev->data, ev->data_len, "[DONE]")) {
         a->done_seen = 1;
         return 0;
     }
@@ -246,7 +247,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
         a->stream_err.cause = CMX_CAUSE_PROTOCOL;
         return 1;
     }
-    if (ev->data_len > 9 && memcmp(ev->data, "{\"error\"", 8) == 0) {
+    if (ev->data_len > 9 && memcmp(ev->data, CMX_LIT("{\"error\"")) == 0) {
         cmx_error_set(&a->stream_err, CMX_ERR_UNAVAILABLE,
                       "upstream sent an error event in the stream (after %zu chunks)", a->chunks);
         a->stream_err.cause = CMX_CAUSE_PROTOCOL;

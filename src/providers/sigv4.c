@@ -9,6 +9,7 @@
  * ever enters derive_key, and every buffer that held key material is wiped
  * before it is released. */
 #include "providers/sigv4.h"
+#include "core/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, c
     unsigned char *first = malloc(4 + secret_len);
     if (!first)
         return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    memcpy(first, "AWS4", 4);
+    memcpy(first, CMX_LIT("AWS4"));
     memcpy(first + 4, secret_access_key, secret_len);
     unsigned char k_date[32], k_region[32], k_service[32];
     cmx_err rc = hmac_sha256(first, 4 + secret_len, date8, strlen(date8), k_date, err);
@@ -68,7 +69,7 @@ cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, c
     if (rc == CMX_OK)
         rc = hmac_sha256(k_region, 32, service, strlen(service), k_service, err);
     if (rc == CMX_OK)
-        rc = hmac_sha256(k_service, 32, "aws4_request", 12, key, err);
+        rc = hmac_sha256(k_service, 32, CMX_LIT("aws4_request"), key, err);
     OPENSSL_cleanse(first, 4 + secret_len);
     free(first);
     OPENSSL_cleanse(k_date, sizeof k_date);
@@ -304,13 +305,13 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
         fail |= cmx_buf_printf(creq, "%s\n", req->method);
         fail |= cmx_sigv4_canonical_uri(creq, req->path, !opts->keep_path_unnormalized,
                                         !opts->no_double_encode);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_sigv4_canonical_query(creq, query_mode ? query.data : req->query);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, out->signed_headers.data, out->signed_headers.len);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append_str(creq, out->payload_hash);
     }
     cmx_buf_free(&headers_block);
@@ -347,14 +348,14 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
         fail |= append_presign_params(&out->presigned_query, creds, amz_date, region, service,
                                       out->signed_headers.data, expires, 1);
         fail |= cmx_buf_printf(&out->presigned_query, "&X-Amz-Signature=%s", out->signature);
-        fail |= cmx_buf_append(&out->authorization, "", 0);
+        fail |= cmx_buf_append(&out->authorization, CMX_LIT(""));
     } else {
         fail |= cmx_buf_printf(&out->authorization, CMX_SIGV4_ALGORITHM " Credential=%s/",
                                creds->access_key_id);
         fail |= append_scope(&out->authorization, amz_date, region, service);
         fail |= cmx_buf_printf(&out->authorization, ", SignedHeaders=%s, Signature=%s",
                                out->signed_headers.data, out->signature);
-        fail |= cmx_buf_append(&out->presigned_query, "", 0);
+        fail |= cmx_buf_append(&out->presigned_query, CMX_LIT(""));
         out->added[out->n_added++] =
             (cmx_sigv4_added_header){"Authorization", out->authorization.data};
     }

@@ -7,6 +7,7 @@
  * names in other case or values with other spacing.  Every function appends
  * to a cmx_buf and touches no state; the crypto lives in sigv4.c. */
 #include "providers/sigv4.h"
+#include "core/str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int d
         path = "/";
     size_t plen = strlen(path);
     if (!normalize) {
-        if (path[0] != '/' && cmx_buf_append(out, "/", 1) < 0)
+        if (path[0] != '/' && cmx_buf_append(out, CMX_LIT("/")) < 0)
             return -1;
         /* '/' is kept: only the segments between slashes are encoded. */
         return double_encode ? cmx_sigv4_uri_encode(out, path, plen, 1)
@@ -94,12 +95,12 @@ int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int d
 
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
-        rc = cmx_buf_append(out, "/", 1);
+        rc = cmx_buf_append(out, CMX_LIT("/"));
         if (rc == 0)
             rc = append_segment(out, path + segs[k].off, segs[k].len, double_encode);
     }
     if (rc == 0 && (n == 0 || trailing_slash))
-        rc = cmx_buf_append(out, "/", 1);
+        rc = cmx_buf_append(out, CMX_LIT("/"));
     free(segs);
     return rc;
 }
@@ -208,11 +209,11 @@ int cmx_sigv4_canonical_query(cmx_buf *out, const char *query)
         sort_params(params, n, scratch.data);
         for (size_t k = 0; k < n && rc == 0; k++) {
             if (k > 0)
-                rc = cmx_buf_append(out, "&", 1);
+                rc = cmx_buf_append(out, CMX_LIT("&"));
             if (rc == 0)
                 rc = cmx_buf_append(out, scratch.data + params[k].name.off, params[k].name.len);
             if (rc == 0)
-                rc = cmx_buf_append(out, "=", 1);
+                rc = cmx_buf_append(out, CMX_LIT("="));
             if (rc == 0)
                 rc = cmx_buf_append(out, scratch.data + params[k].value.off, params[k].value.len);
         }
@@ -361,19 +362,20 @@ cmx_err cmx_sigv4_canonical_headers(cmx_buf *canon, cmx_buf *signed_names,
                 i > 0 && compare_spans(base, entries[i - 1].name, entries[i].name) == 0;
             if (same_as_previous) {
                 /* Repeated names become one line, values joined with ','. */
-                fail |= cmx_buf_append(canon, ",", 1);
+                fail |= cmx_buf_append(canon, CMX_LIT(","));
             } else {
                 if (i > 0)
-                    fail |= cmx_buf_append(canon, "\n", 1) | cmx_buf_append(signed_names, ";", 1);
+                    fail |= cmx_buf_append(canon, CMX_LIT("\n")) |
+                            cmx_buf_append(signed_names, CMX_LIT(";"));
                 fail |= cmx_buf_append(canon, base + entries[i].name.off, entries[i].name.len);
-                fail |= cmx_buf_append(canon, ":", 1);
+                fail |= cmx_buf_append(canon, CMX_LIT(":"));
                 fail |=
                     cmx_buf_append(signed_names, base + entries[i].name.off, entries[i].name.len);
             }
             fail |= cmx_buf_append(canon, base + entries[i].value.off, entries[i].value.len);
         }
         if (kept > 0)
-            fail |= cmx_buf_append(canon, "\n", 1);
+            fail |= cmx_buf_append(canon, CMX_LIT("\n"));
         if (fail)
             rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
     }

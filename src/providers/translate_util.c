@@ -6,6 +6,7 @@
  * messages are part of the gateway's contract with clients: every
  * translating provider words them the same way, with its type in brackets. */
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,12 +163,12 @@ const char *cmx_translate_image_url(const json_t *part)
 int cmx_translate_split_data_url(const char *url, const char **media, size_t *media_len,
                                  const char **data)
 {
-    if (strncmp(url, "data:", 5) != 0)
+    if (!CMX_STARTS_WITH(url, "data:"))
         return -1;
-    const char *p = url + 5;
+    const char *p = url + CMX_LIT_LEN("data:");
     const char *semi = strchr(p, ';');
     const char *comma = strchr(p, ',');
-    if (!semi || !comma || semi > comma || strncmp(semi, ";base64,", 8) != 0)
+    if (!semi || !comma || semi > comma || !CMX_STARTS_WITH(semi, ";base64,"))
         return -1;
     *media = p;
     *media_len = (size_t)(semi - p);

@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include "providers/anthropic.h"
+#include "core/str.h"
 
 int cmx_vertex_is_claude(const char *model)
 {
-    return model && strncmp(model, "claude", 6) == 0;
+    return model && CMX_STARTS_WITH(model, "claude");
 }
 
 cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,

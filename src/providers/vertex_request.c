@@ -18,6 +18,7 @@
  * providers; what is Gemini's own stays here. */
 #include "vertex.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, s
     if (!url)
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
-    if (strncmp(url, "data:", 5) == 0) {
+    if (CMX_STARTS_WITH(url, "data:")) {
         const char *media, *data;
         size_t media_len;
         if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
@@ -53,7 +54,7 @@ static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, s
                                                media_len, "data", data));
         return CMX_OK;
     }
-    if (strncmp(url, "gs://", 5) == 0 || strncmp(url, "https://", 8) == 0) {
+    if (CMX_STARTS_WITH(url, "gs://") || CMX_STARTS_WITH(url, "https://")) {
         /* Vertex fetches Cloud Storage and public URLs itself; the type is a
          * guess from the extension, as Gemini requires one. */
         const char *dot = strrchr(url, '.');

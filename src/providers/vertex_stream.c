@@ -11,6 +11,7 @@
  * says.  The role chunk goes out with the first event, as OpenAI's does. */
 #include "vertex.h"
 #include "chunk_emit.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -85,7 +86,8 @@ static void emit_call(cmx_vertex_stream *s, const json_t *fc)
     const json_t *args = json_object_get(fc, "args");
     char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     /* the id as the whole response would have it: response id + position */
-    const char *rid = strncmp(s->id, "chatcmpl-", 9) == 0 ? s->id + 9 : s->id;
+    const char *rid =
+        CMX_STARTS_WITH(s->id, "chatcmpl-") ? s->id + CMX_LIT_LEN("chatcmpl-") : s->id;
     char id[sizeof s->id + 32];
     int id_len = snprintf(id, sizeof id, "call_%s_%d", rid, s->tool_calls);
     cmx_chunk_writer w = writer(s);
