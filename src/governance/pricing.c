@@ -193,8 +193,8 @@ static int parse_tree(parse_ctx *pc, const cmx_ynode *root, cmx_pricing *p)
     return 0;
 }
 
-int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
-                      cmx_error *err)
+cmx_err cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
+                          cmx_error *err)
 {
     *out = NULL;
     parse_ctx pc = {name ? name : "<pricing>", err};
@@ -206,7 +206,7 @@ int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricin
                           yerr.message);
         else
             cmx_error_set(err, CMX_ERR_CONFIG, "%s: %s", pc.name, yerr.message);
-        return -1;
+        return CMX_ERR_CONFIG;
     }
     cmx_pricing *p = calloc(1, sizeof *p);
     int rc = p ? parse_tree(&pc, tree.root, p) : fail_at(&pc, NULL, "out of memory");
@@ -218,19 +218,19 @@ int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricin
     }
     if (rc != 0) {
         cmx_pricing_free(p);
-        return -1;
+        return err ? err->kind : CMX_ERR_CONFIG;
     }
     *out = p;
-    return 0;
+    return CMX_OK;
 }
 
-int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
+cmx_err cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        cmx_error_set(err, CMX_ERR_IO, "%s: cannot open the price list: %s", path, strerror(errno));
-        return -1;
+        return cmx_error_set(err, CMX_ERR_IO, "%s: cannot open the price list: %s", path,
+                             strerror(errno));
     }
     size_t cap = 64 * 1024, n = 0;
     char *text = malloc(cap);
@@ -255,9 +255,9 @@ int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
                       : failed ? "read error"
                                : "larger than 4 MiB");
         free(text);
-        return -1;
+        return CMX_ERR_IO;
     }
-    int rc = cmx_pricing_parse(text, n, path, out, err);
+    cmx_err rc = cmx_pricing_parse(text, n, path, out, err);
     free(text);
     return rc;
 }

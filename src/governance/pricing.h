@@ -38,12 +38,12 @@ typedef struct cmx_pricing {
     size_t n_entries;
 } cmx_pricing;
 
-/* Parses a price list.  On a mistake returns -1 with err set to
- * "NAME:LINE:COL: what was expected" (CMX_ERR_CONFIG) and *out NULL. */
-int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
-                      cmx_error *err);
+/* Parses a price list.  On a mistake returns CMX_ERR_CONFIG with err set to
+ * "NAME:LINE:COL: what was expected" and *out NULL. */
+cmx_err cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
+                          cmx_error *err);
 /* Same, from a file; a file that cannot be opened is CMX_ERR_IO. */
-int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err);
+cmx_err cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err);
 void cmx_pricing_free(cmx_pricing *p);
 
 /* Length of `model` without a trailing snapshot suffix: `-YYYY-MM-DD`,
@@ -65,9 +65,9 @@ size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c);
  * CLOUDMUX_PRICING, pricing.file, data/pricing.yaml next to the config, the
  * binary's ../data and ../share/cloudmux, /usr/share/cloudmux), loads it
  * and applies it.  A list that cannot be found is a warning in diag; a list
- * that is broken is an error in diag and the function returns -1.
+ * that is broken is an error in diag and the function returns its kind.
  * *used_path (may be NULL) gets a malloc'd copy of the file used, or NULL. */
-int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
+cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
 
 /* USD for one request's usage at a target's price: prompt tokens minus the
  * cached ones at the input price, cached at the cached price, completion at

@@ -117,7 +117,7 @@ static char *choose_file(const cmx_config *c, cmx_config_diag *diag)
     return found;
 }
 
-int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
+cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
 {
     if (used_path)
         *used_path = NULL;
@@ -126,11 +126,11 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
     if (file) {
         cmx_error err;
         cmx_error_clear(&err);
-        if (cmx_pricing_load(file, &list, &err) != 0) {
+        if (cmx_pricing_load(file, &list, &err) != CMX_OK) {
             if (diag)
                 diag_add(&diag->errors, &diag->n_errors, err.message);
             free(file);
-            return -1;
+            return err.kind;
         }
     }
     cmx_pricing_apply(list, c);
@@ -139,5 +139,5 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
         *used_path = file;
     else
         free(file);
-    return 0;
+    return CMX_OK;
 }

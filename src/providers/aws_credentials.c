@@ -726,8 +726,8 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     next_link(c);
 }
 
-int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
-                            const cmx_sigv4_credentials **creds, cmx_error *err)
+cmx_progress cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
+                                     const cmx_sigv4_credentials **creds, cmx_error *err)
 {
     uint64_t now = cmx_clock_now_us(c->clock);
     if (c->have_keys && (c->expires_us == 0 || now < c->expires_us)) {
@@ -736,21 +736,21 @@ int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *
             start_walk(c, &ignored); /* background; the current keys still serve */
         }
         *creds = &c->view;
-        return 1;
+        return CMX_READY;
     }
     if (!c->call && now < c->failed_until_us) {
         *err = c->last_err;
-        return -1;
+        return CMX_FAILED;
     }
     if (!c->call) {
         int r = start_walk(c, err);
         if (r < 0)
-            return -1;
+            return CMX_FAILED;
         if (r == 1) {
             *creds = &c->view;
-            return 1;
+            return CMX_READY;
         }
     }
     enqueue(c, w);
-    return 0;
+    return CMX_PENDING;
 }

@@ -247,10 +247,10 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
     const char *token = NULL;
     a->waiter.on_token = on_token;
     a->waiter.ctx = a;
-    int rc = cmx_azure_auth_token(s->auth, &a->waiter, &token, err);
-    if (rc < 0)
+    cmx_progress got = cmx_azure_auth_token(s->auth, &a->waiter, &token, err);
+    if (got == CMX_FAILED)
         return NULL;
-    if (rc == 1) {
+    if (got == CMX_READY) {
         a->wire = send_with_token(a, token, err);
         return a->wire ? a : NULL;
     }

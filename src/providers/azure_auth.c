@@ -337,8 +337,8 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     return 0;
 }
 
-int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
-                         cmx_error *err)
+cmx_progress cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
+                                  cmx_error *err)
 {
     uint64_t now = cmx_clock_now_us(a->clock);
     if (a->token && now < a->expires_us) {
@@ -347,14 +347,14 @@ int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const cha
             start_fetch(a, &ignored); /* background; the current token still serves */
         }
         *token = a->token;
-        return 1;
+        return CMX_READY;
     }
     if (!a->call && now < a->failed_until_us) {
         *err = a->last_err;
-        return -1;
+        return CMX_FAILED;
     }
     if (!a->call && start_fetch(a, err) != 0)
-        return -1;
+        return CMX_FAILED;
     cmx_token_queue_push(&a->waiters, &w->link);
-    return 0;
+    return CMX_PENDING;
 }

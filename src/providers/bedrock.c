@@ -453,10 +453,10 @@ static void *wait_for_credentials(bedrock_attempt *a, const cmx_call *call, cmx_
     const cmx_sigv4_credentials *creds = NULL;
     cmx_error why;
     cmx_error_clear(&why);
-    int got = cmx_aws_credentials_get(a->state->creds, &a->waiter, &creds, &why);
-    if (got < 0)
+    cmx_progress got = cmx_aws_credentials_get(a->state->creds, &a->waiter, &creds, &why);
+    if (got == CMX_FAILED)
         return cmx_translating_fail_later(&a->base, &why, err);
-    if (got == 0)
+    if (got == CMX_PENDING)
         return a; /* signed and sent when the keys come */
     return send_signed(a, creds, err);
 }

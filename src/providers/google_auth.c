@@ -289,24 +289,24 @@ static int start_fetch(cmx_google_auth *a, cmx_error *err)
     return 0;
 }
 
-int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const char **token_out,
-                          cmx_error *err)
+cmx_progress cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w,
+                                   const char **token_out, cmx_error *err)
 {
     uint64_t now = cmx_now_us();
     int valid = a->token.len > 0 && now < a->expires_us;
     if (valid && now < a->refresh_us) {
         *token_out = a->token.data;
-        return 1;
+        return CMX_READY;
     }
     if (!a->fetch && start_fetch(a, err) != 0) {
         if (!valid)
-            return -1;
+            return CMX_FAILED;
         /* the old token still works: use it, try again next time */
     }
     if (valid) {
         *token_out = a->token.data;
-        return 1;
+        return CMX_READY;
     }
     cmx_token_queue_push(&a->waiters, &w->link);
-    return 0;
+    return CMX_PENDING;
 }

@@ -287,7 +287,7 @@ static void on_body(void *ctx, const char *data, size_t len)
         return;
     }
     cmx_error err;
-    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != CMX_OK) {
         cmx_upstream_cancel(a->call);
         finish(a, &err);
     }

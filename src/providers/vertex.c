@@ -310,14 +310,14 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
                                   cmx_translating_emit_chunk, &a->base);
     a->translator_ready = 1;
     const char *token = NULL;
-    int got = cmx_google_auth_token(s->auth, &a->wait, &token, &why);
-    if (got < 0)
+    cmx_progress got = cmx_google_auth_token(s->auth, &a->wait, &token, &why);
+    if (got == CMX_FAILED)
         return cmx_translating_fail_later(&a->base, &why, err);
-    if (got == 1 && !send_request(a, token, err)) {
+    if (got == CMX_READY && !send_request(a, token, err)) {
         cmx_translating_cancel(a);
         return NULL;
     }
-    return a; /* got == 0: on_token sends it */
+    return a; /* CMX_PENDING: on_token sends it */
 }
 
 const cmx_provider_vtable cmx_provider_vertex = {

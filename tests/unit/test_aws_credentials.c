@@ -343,14 +343,14 @@ static void run_a_bit(fixture *f)
 }
 
 /* Gets keys, waiting for a fetch if there is one; returns what get said. */
-static int get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
+static cmx_progress get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
 {
     waiter_init(w);
     const cmx_sigv4_credentials *creds = NULL;
-    int r = cmx_aws_credentials_get(c, &w->w, &creds, &w->err);
-    if (r == 1)
+    cmx_progress r = cmx_aws_credentials_get(c, &w->w, &creds, &w->err);
+    if (r == CMX_READY)
         on_credentials(w, creds, NULL);
-    else if (r == 0) {
+    else if (r == CMX_PENDING) {
         assert_int_equal(w->calls, 0); /* never called from inside get */
         run_until_called(f, w);
         assert_int_equal(w->calls, 1);
@@ -393,7 +393,7 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
     cmx_error err;
     for (int i = 0; i < 3; i++) {
         waiter_init(&w[i]);
-        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), 0);
+        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), CMX_PENDING);
     }
     run_until_called(f, &w[2]);
     assert_int_equal(f->ep.container_hits, 1);
@@ -405,7 +405,7 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
         assert_string_equal(w[i].token, "ASIACONT-SESSION-1");
     }
     waiter later;
-    assert_int_equal(get_keys(f, c, &later), 1); /* cached */
+    assert_int_equal(get_keys(f, c, &later), CMX_READY); /* cached */
     assert_string_equal(later.key_id, "ASIACONT-1");
     assert_int_equal(cmx_aws_credentials_fetches(c), 1);
     cmx_aws_credentials_free(c);
@@ -421,14 +421,14 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "container (127.0.0.1): HTTP 401"));
     assert_no_secret(w.err.message);
     /* the token file rotates (EKS Pod Identity): the next fetch reads it anew */
     write_file(f->path[1], CONTAINER_AUTH "\n");
     f->now_us += 2000000; /* past the failure hold */
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_string_equal(w.key_id, "ASIACONT-2");
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
@@ -442,7 +442,7 @@ static void imdsv2_puts_for_a_token_then_reads_the_role_and_its_keys_with_it(voi
     f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.imds_puts, 1);
     assert_string_equal(f->ep.last_ttl, "21600");
@@ -463,7 +463,7 @@ static void imds_refusing_the_token_put_is_an_error_naming_instance_metadata(voi
     f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(
         strstr(w.err.message, "instance metadata (127.0.0.1): HTTP 403 to the token PUT"));
@@ -481,7 +481,7 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(f->ep.imds_refused, 0);
     cmx_aws_credentials_free(c);
     int gets = f->ep.imds_gets;
@@ -511,7 +511,7 @@ static void web_identity_posts_the_role_and_the_token_file_to_sts(void **state)
     cmx_aws_credentials *c = make(f);
     assert_string_equal(cmx_aws_credentials_source(c), "web identity");
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.sts_hits, 1);
     assert_string_equal(f->ep.sts_content_type, "application/x-www-form-urlencoded");
@@ -539,13 +539,13 @@ static void sts_refusal_names_its_code_and_never_the_token(void **state)
     f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "web identity (127.0.0.1): HTTP 403 AccessDenied"));
     assert_no_secret(w.err.message);
     /* for a second after, requests fail at once without asking again */
     waiter again;
-    assert_int_equal(get_keys(f, c, &again), -1);
+    assert_int_equal(get_keys(f, c, &again), CMX_FAILED);
     assert_int_equal(again.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(f->ep.sts_hits, 1);
     cmx_aws_credentials_free(c);
@@ -566,7 +566,7 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     f->cfg.aws_profile = "dev";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 1); /* settled at creation: no fetch */
+    assert_int_equal(get_keys(f, c, &w), CMX_READY); /* settled at creation: no fetch */
     assert_string_equal(w.key_id, "AKIDDEV");
     assert_string_equal(w.secret, "dev-secret");
     assert_string_equal(w.token, "dev-token");
@@ -575,13 +575,13 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     /* no profile named: AWS_PROFILE, then "default" */
     f->cfg.aws_profile = NULL;
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDDEFAULT");
     assert_string_equal(w.token, "");
     cmx_aws_credentials_free(c);
     setenv("AWS_PROFILE", "dev", 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDDEV");
     cmx_aws_credentials_free(c);
     /* a profile that is nowhere, when asked for by name, is a config error */
@@ -610,7 +610,7 @@ static void profile_with_role_arn_and_token_file_assumes_the_role(void **state)
     f->cfg.aws_profile = "irsa";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_non_null(strstr(f->ep.sts_form, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Ffrom-profile"));
     assert_non_null(strstr(f->ep.sts_form, "RoleSessionName=prof&"));
@@ -628,7 +628,7 @@ static void static_keys_win_over_every_other_source(void **state)
     f->cfg.secret_access_key = "static-secret";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDSTATIC");
     assert_string_equal(w.token, "");
     assert_string_equal(cmx_aws_credentials_source(c), "static");
@@ -645,7 +645,7 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     /* web identity first */
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
@@ -654,7 +654,7 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     write_file(f->path[2], "[default]\naws_access_key_id=AKIDPROFILE\naws_secret_access_key=p\n");
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "AKIDPROFILE");
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
@@ -662,14 +662,14 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     /* no profile: the container endpoint, and IMDS is not asked */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     assert_int_equal(f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* the container refuses too: instance metadata */
     f->ep.container_status = 500;
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIAIMDS-2");
     assert_string_equal(cmx_aws_credentials_source(c), "instance metadata");
     cmx_aws_credentials_free(c);
@@ -686,7 +686,7 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     f->ep.imds_put_status = 403;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "provider 'aws' (bedrock): no AWS credentials"));
     assert_non_null(strstr(w.err.message, "web identity"));
@@ -711,25 +711,25 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     /* 54 minutes on: still the cached keys, nothing fetched */
     f->now_us += 3240ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
     run_a_bit(f);
     assert_int_equal(f->ep.container_hits, 1);
     /* 56 minutes on (less than 5 left): the old keys serve while new ones come */
     f->now_us += 120ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
     run_a_bit(f);
     assert_int_equal(f->ep.container_hits, 2);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-2");
     /* past the new keys' expiry, a request waits for a fetch */
     f->now_us += 3700ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-3");
     assert_int_equal(cmx_aws_credentials_fetches(c), 3);
     cmx_aws_credentials_free(c);
@@ -741,12 +741,12 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     cmx_aws_credentials_invalidate(c, "ASIACONT-0"); /* not the cached one */
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     cmx_aws_credentials_invalidate(c, "ASIACONT-1");
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-2");
     cmx_aws_credentials_free(c);
     /* static keys are what they are: nothing to fetch instead */
@@ -754,7 +754,7 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
     f->cfg.secret_access_key = "static-secret";
     c = make(f);
     cmx_aws_credentials_invalidate(c, "AKIDSTATIC");
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDSTATIC");
     cmx_aws_credentials_free(c);
 }
@@ -790,8 +790,8 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     waiter_init(&b);
     const cmx_sigv4_credentials *creds;
     cmx_error err;
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), 0);
-    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), 0);
+    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
+    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), CMX_PENDING);
     cmx_aws_credentials_cancel(c, &a.w);
     run_until_called(f, &b);
     assert_int_equal(a.calls, 0);
@@ -799,7 +799,7 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     cmx_aws_credentials_free(c);
     c = make(f);
     waiter_init(&a);
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), 0);
+    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_aws_credentials_free(c); /* with the fetch still in flight */
     run_a_bit(f);

@@ -321,7 +321,7 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
     const char *tok = NULL;
     for (int i = 0; i < 3; i++) {
         waiter_init(&w[i]);
-        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), 0);
+        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), CMX_PENDING);
         assert_int_equal(w[i].calls, 0); /* never called from inside */
     }
     run_until_called(f, &w[2]);
@@ -339,7 +339,7 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
     /* The cached token answers at once. */
     waiter later;
     waiter_init(&later);
-    assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
     cmx_azure_auth_free(a);
@@ -354,29 +354,29 @@ token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry(v
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w);
     uint64_t t0 = f->now_us;
 
     f->now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
 
     f->now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 2);
     run_a_bit(f);
     assert_int_equal(f->ts.hits, 2);
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-2");
 
     /* Expired: the request waits for a new token instead of using the old. */
     f->now_us += 3601ull * 1000000;
     waiter w2;
     waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w2);
     assert_string_equal(w2.token, "tok-3");
     cmx_azure_auth_free(a);
@@ -394,7 +394,7 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w);
     assert_int_equal(w.calls, 1);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
@@ -408,7 +408,7 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     waiter w2;
     waiter_init(&w2);
     cmx_error_clear(&err);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), -1);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_FAILED);
     assert_int_equal(err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(f->ts.hits, 1);
     /* ... and a second later the endpoint is tried again. */
@@ -416,7 +416,7 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
     f->now_us += 1100000;
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w2);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
@@ -431,7 +431,7 @@ static void answer_without_a_token_is_an_error(void **state)
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_string_equal(w.token, "");
@@ -453,7 +453,7 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w);
     assert_string_equal(w.token, "mi-1");
     assert_string_equal(f->ts.last_method, "GET");
@@ -472,14 +472,14 @@ static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w);
     cmx_azure_auth_invalidate(a, "tok-0"); /* not the cached one: no effect */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     cmx_azure_auth_invalidate(a, "tok-1");
     waiter w2;
     waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
     run_until_called(f, &w2);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
@@ -494,8 +494,8 @@ static void cancelled_waiter_is_not_called(void **state)
     waiter_init(&w1);
     waiter_init(&w2);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), 0);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), CMX_PENDING);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
     cmx_azure_auth_cancel(a, &w1.w);
     run_until_called(f, &w2);
     assert_int_equal(w1.calls, 0);
@@ -511,7 +511,7 @@ static void freeing_with_a_fetch_in_flight_is_clean(void **state)
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     cmx_azure_auth_cancel(a, &w.w);
     cmx_azure_auth_free(a); /* ASan checks that nothing leaks or runs later */
     run_a_bit(f);
