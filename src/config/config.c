@@ -5,6 +5,7 @@
  * there are more than a handful; below that a straight scan is as fast and
  * needs no table. */
 #include "config/config_internal.h"
+#include "core/wipe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,10 +108,7 @@ void cmx_config_unref(cmx_config *c)
 /* Credentials are wiped before their memory goes back to the allocator. */
 static void free_secret(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    cmx_free_secret(s);
 }
 
 static void free_provider(cmx_provider_config *p)

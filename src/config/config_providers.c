@@ -9,6 +9,7 @@
 #include "config/config_internal.h"
 #include "config/secret.h"
 #include "config/values.h"
+#include "core/wipe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -437,10 +438,7 @@ static void load_aws_credentials(cmx_cfg_ctx *ctx, cmx_provider_config *p,
         /* half a pair in the environment is not a pair: the chain goes on */
         char **keys[] = {&p->access_key_id, &p->secret_access_key, &p->session_token};
         for (size_t i = 0; i < 3; i++)
-            if (*keys[i]) {
-                explicit_bzero(*keys[i], strlen(*keys[i]));
-                free(*keys[i]);
-            }
+            cmx_free_secret(*keys[i]);
         p->access_key_id = p->secret_access_key = p->session_token = NULL;
     }
 }

@@ -1,6 +1,7 @@
 /* secret.c — `env:NAME` and `file:PATH` secret references; see secret.h. */
 #include "secret.h"
 #include "core/str.h"
+#include "core/wipe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -103,12 +104,16 @@ static cmx_secret_result from_file(const char *path, const char *base_dir, char 
     }
     free(full);
     if (rc == CMX_SECRET_RESOLVED) {
-        char *shrunk = realloc(data, n + 1);
-        *out = shrunk ? shrunk : data;
+        /* a copy of the right size: realloc would free the rest unwiped */
+        char *fit = malloc(n + 1);
+        if (fit)
+            memcpy(fit, data, n + 1);
+        *out = fit ? fit : data;
+        if (fit)
+            cmx_free_wiped(data, CMX_SECRET_FILE_MAX + 1);
     } else if (data) {
         /* The bytes may be a credential: do not leave them in freed memory. */
-        memset(data, 0, CMX_SECRET_FILE_MAX + 1);
-        free(data);
+        cmx_free_wiped(data, CMX_SECRET_FILE_MAX + 1);
     }
     return rc;
 }

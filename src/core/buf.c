@@ -1,6 +1,7 @@
 /* buf.c — growable NUL-terminated byte buffer with a sticky failure; see
  * buf.h. */
 #include "buf.h"
+#include "wipe.h"
 #include "str.h"
 
 #include <stdio.h>
@@ -16,7 +17,7 @@ void cmx_buf_set_realloc(void *(*realloc_fn)(void *ptr, size_t size))
 
 void cmx_buf_init_fixed(cmx_buf *b, char *storage, size_t size)
 {
-    *b = (cmx_buf){storage, 0, size, size == 0, 1};
+    *b = (cmx_buf){storage, 0, size, size == 0, 1, 0};
     if (size)
         storage[0] = '\0';
 }
@@ -44,7 +45,18 @@ int cmx_buf_reserve(cmx_buf *b, size_t extra)
             return fail(b);
         cap *= 2;
     }
-    char *p = buf_realloc(b->data, cap);
+    char *p;
+    if (b->secret) {
+        /* a copy, then the old block wiped: realloc would free it unwiped */
+        p = buf_realloc(NULL, cap);
+        if (p && b->data) {
+            memcpy(p, b->data, b->len + 1);
+            cmx_wipe(b->data, b->cap);
+            free(b->data);
+        }
+    } else {
+        p = buf_realloc(b->data, cap);
+    }
     if (!p)
         return fail(b);
     b->data = p;
@@ -173,7 +185,11 @@ void cmx_buf_truncate(cmx_buf *b, size_t len)
 
 void cmx_buf_free(cmx_buf *b)
 {
+    if (b->secret && !b->fixed)
+        cmx_wipe(b->data, b->cap);
     if (!b->fixed)
         free(b->data);
+    int secret = b->secret;
     *b = (cmx_buf)CMX_BUF_INIT;
+    b->secret = secret;
 }

@@ -23,11 +23,13 @@ typedef struct cmx_buf {
     size_t cap;
     int failed; /* an append ran out of memory (or room): the content is incomplete */
     int fixed;  /* the storage is the caller's (cmx_buf_init_fixed): never grown or freed */
+    int secret; /* holds a secret (cmx_buf_init_secret, core/wipe.h): wiped when it grows
+                   and when it is freed */
 } cmx_buf;
 
 #define CMX_BUF_INIT                                                                               \
     {                                                                                              \
-        NULL, 0, 0, 0, 0                                                                           \
+        NULL, 0, 0, 0, 0, 0                                                                        \
     }
 
 /* A buffer over the caller's storage (a stack array, say): appends past
@@ -59,7 +61,7 @@ void cmx_buf_rewind(cmx_buf *b);
 /* Cuts the content back to `len` bytes (a mark taken before a message that
  * failed, so nothing of it stays) and clears the failure. */
 void cmx_buf_truncate(cmx_buf *b, size_t len);
-/* Gives the memory back (wiping nothing; see core/wipe.h for secrets). */
+/* Gives the memory back (wiped first for a secret buffer). */
 void cmx_buf_free(cmx_buf *b);
 
 /* Test hook: the allocator every buffer grows with, so a test can make the

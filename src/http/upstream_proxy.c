@@ -24,15 +24,13 @@
 
 #include "http/upstream_internal.h"
 #include "core/str.h"
+#include "core/wipe.h"
 
 void cmx_up_proxy_free(cmx_up_proxy *p)
 {
     if (!p)
         return;
-    if (p->authorization) {
-        memset(p->authorization, 0, strlen(p->authorization));
-        free(p->authorization);
-    }
+    cmx_free_secret(p->authorization);
     free(p);
 }
 
@@ -84,9 +82,8 @@ cmx_up_proxy *cmx_up_proxy_parse(const char *url, cmx_error *err)
         int len = pct_decode(rest, n, userinfo);
         EVP_EncodeBlock((unsigned char *)encoded, (unsigned char *)userinfo, len);
         sprintf(p->authorization, "Basic %s", encoded);
-        memset(userinfo, 0, n + 1);
-        free(userinfo);
-        free(encoded);
+        cmx_free_wiped(userinfo, n + 1);
+        cmx_free_secret(encoded);
         rest = at + 1;
     }
     char buf[600];

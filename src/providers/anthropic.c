@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/wipe.h"
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/translating_attempt.h"
@@ -65,7 +66,8 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
     }
-    cmx_buf h = CMX_BUF_INIT;
+    cmx_buf h;
+    cmx_buf_init_secret(&h);
     if (cfg->api_key)
         cmx_buf_printf(&h, "x-api-key: %s\r\n", cfg->api_key);
     cmx_buf_printf(&h, "anthropic-version: %s\r\n",
@@ -80,7 +82,7 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
     cmx_buf_printf(&p, "%s%s", s->url.path, has_v1 ? "/messages" : "/v1/messages");
     s->messages_path = p.data;
     if (cmx_buf_failed(&h) || cmx_buf_failed(&p)) {
-        free(s->headers);
+        cmx_free_wiped(s->headers, h.len);
         free(s->messages_path);
         free(s);
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -94,9 +96,8 @@ static void anthropic_destroy(void *state)
     anthropic_state *s = state;
     if (!s)
         return;
-    /* The key lives in this block: wipe it before giving the memory back. */
-    memset(s->headers, 0, s->headers_len);
-    free(s->headers);
+    /* The key lives in this block. */
+    cmx_free_wiped(s->headers, s->headers_len);
     free(s->messages_path);
     free(s);
 }

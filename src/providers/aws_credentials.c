@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "providers/aws_credentials_internal.h"
 #include "core/str.h"
+#include "core/wipe.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -337,6 +338,7 @@ cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    cmx_buf_init_secret(&c->resp);
     c->cfg = cfg;
     c->up = up;
     c->clock = clock ? clock : &cmx_clock_monotonic;
@@ -372,7 +374,7 @@ void cmx_aws_credentials_free(cmx_aws_credentials *c)
     keys_free(&c->keys);
     cmx_awsc_wipe_free(c->imds_token);
     if (c->resp.data)
-        explicit_bzero(c->resp.data, c->resp.len);
+        cmx_wipe(c->resp.data, c->resp.len);
     cmx_buf_free(&c->resp);
     cmx_buf_free(&c->failures);
     free(c);
@@ -624,9 +626,9 @@ static int start_step(cmx_aws_credentials *c, cmx_error *err)
     cmx_buf_reset(&c->resp);
     c->call = cmx_upstream_send(c->up, &req, &callbacks, c);
     if (headers.data)
-        explicit_bzero(headers.data, headers.len);
+        cmx_wipe(headers.data, headers.len);
     if (body.data)
-        explicit_bzero(body.data, body.len);
+        cmx_wipe(body.data, body.len);
     cmx_buf_free(&headers);
     cmx_buf_free(&body);
     if (!c->call)
@@ -637,9 +639,9 @@ static int start_step(cmx_aws_credentials *c, cmx_error *err)
     return 0;
 fail:
     if (body.data)
-        explicit_bzero(body.data, body.len);
+        cmx_wipe(body.data, body.len);
     if (headers.data)
-        explicit_bzero(headers.data, headers.len);
+        cmx_wipe(headers.data, headers.len);
     cmx_buf_free(&headers);
     cmx_buf_free(&body);
     return -1;
@@ -714,7 +716,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         r = take_answer(c);
     }
     if (c->resp.data)
-        explicit_bzero(c->resp.data, c->resp.len);
+        cmx_wipe(c->resp.data, c->resp.len);
     if (r == 0)
         return;
     if (r > 0) {

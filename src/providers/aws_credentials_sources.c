@@ -7,6 +7,7 @@
  * walk) so the formats can be read and tested on their own. */
 #include "aws_credentials_internal.h"
 #include "core/str.h"
+#include "core/wipe.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -17,10 +18,7 @@
 
 void cmx_awsc_wipe_free(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    cmx_free_secret(s);
 }
 
 char *cmx_awsc_read_small_file(const char *path, size_t max)
@@ -34,7 +32,7 @@ char *cmx_awsc_read_small_file(const char *path, size_t max)
     fclose(f);
     if (!buf || too_big) {
         if (buf)
-            explicit_bzero(buf, n);
+            cmx_wipe(buf, n);
         free(buf);
         return NULL;
     }
@@ -216,7 +214,7 @@ static int read_ini(const char *path, const char *profile, int config_file, cmx_
         if (dst && *v)
             set_key(dst, v);
     }
-    explicit_bzero(text, strlen(text));
+    cmx_wipe(text, strlen(text));
     free(text);
     return found;
 }

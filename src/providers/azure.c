@@ -19,6 +19,7 @@
 #include "azure_auth.h"
 #include "core/buf.h"
 #include "openai_wire.h"
+#include "core/wipe.h"
 
 #define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
 
@@ -51,10 +52,7 @@ static void azure_destroy(void *state)
     if (!s)
         return;
     cmx_azure_auth_free(s->auth);
-    if (s->key_headers) {
-        explicit_bzero(s->key_headers, s->key_headers_len);
-        free(s->key_headers);
-    }
+    cmx_free_wiped(s->key_headers, s->key_headers_len);
     free(s->v1_chat_path);
     free(s->v1_embeddings_path);
     free(s);
@@ -79,7 +77,8 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     s->v1_embeddings_path = e.data;
     int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
     if (ok && cfg->azure.auth == CMX_AZURE_AUTH_API_KEY) {
-        cmx_buf h = CMX_BUF_INIT;
+        cmx_buf h;
+        cmx_buf_init_secret(&h);
         cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, cfg->api_key ? cfg->api_key : "");
         s->key_headers = h.data;
         s->key_headers_len = h.len;

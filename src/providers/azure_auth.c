@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/wipe.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
@@ -64,10 +65,7 @@ static int append_encoded(cmx_buf *b, const char *s)
 
 static void wipe_free(char *s, size_t len)
 {
-    if (s) {
-        explicit_bzero(s, len);
-        free(s);
-    }
+    cmx_free_wiped(s, len);
 }
 
 static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
@@ -133,6 +131,7 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    cmx_buf_init_secret(&a->resp);
     a->cfg = cfg;
     a->up = up;
     a->clock = clock ? clock : &cmx_clock_monotonic;

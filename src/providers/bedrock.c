@@ -44,6 +44,7 @@
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
 #include "providers/translating_attempt.h"
+#include "core/wipe.h"
 
 typedef struct bedrock_state {
     const cmx_provider_config *cfg;
@@ -404,7 +405,8 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     cmx_error why;
     cmx_error_clear(&why);
     snprintf(a->key_id, sizeof a->key_id, "%s", creds->access_key_id ? creds->access_key_id : "");
-    cmx_buf path = CMX_BUF_INIT, headers = CMX_BUF_INIT;
+    cmx_buf path = CMX_BUF_INIT, headers;
+    cmx_buf_init_secret(&headers);
     cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->invoke,
                                      &a->base.request, &path, &headers, &why);
     if (signed_ok != CMX_OK || cmx_buf_failed(&path) || cmx_buf_failed(&headers)) {
@@ -425,9 +427,7 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     }
     void *started = cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, path.data,
                                          headers.data, headers.len, err);
-    /* The session token is in this block: wipe it. */
-    memset(headers.data, 0, headers.len);
-    cmx_buf_free(&headers);
+    cmx_buf_free(&headers); /* a secret buffer: the session token is wiped */
     cmx_buf_free(&path);
     return started;
 }

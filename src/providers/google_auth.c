@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/wipe.h"
 
 #define REFRESH_MARGIN_S 300
 #define MAX_TOKEN_BODY (64u << 10)
@@ -49,8 +50,7 @@ struct cmx_google_auth {
 
 static void wipe(cmx_buf *b)
 {
-    if (b->data)
-        memset(b->data, 0, b->cap ? b->cap : b->len);
+    cmx_wipe(b->data, b->cap);
     cmx_buf_free(b);
 }
 
@@ -60,6 +60,8 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
     cmx_google_auth *a = calloc(1, sizeof *a);
     if (!a)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    cmx_buf_init_secret(&a->token);
+    cmx_buf_init_secret(&a->body);
     a->provider_name = strdup(s->provider_name ? s->provider_name : "google");
     a->tls_verify = s->tls_verify;
     a->ca_file = s->ca_file ? strdup(s->ca_file) : NULL;

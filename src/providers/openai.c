@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/wipe.h"
 #include "openai_wire.h"
 
 typedef struct openai_state {
@@ -35,7 +36,8 @@ static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_en
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
     }
-    cmx_buf h = CMX_BUF_INIT;
+    cmx_buf h;
+    cmx_buf_init_secret(&h);
     if (cfg->api_key)
         cmx_buf_printf(&h, "Authorization: Bearer %s\r\n", cfg->api_key);
     if (cfg->organization)
@@ -50,7 +52,7 @@ static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_en
     cmx_buf_printf(&e, "%s/embeddings", s->url.path);
     s->embeddings_path = e.data;
     if (cmx_buf_failed(&h) || cmx_buf_failed(&p) || cmx_buf_failed(&e)) {
-        free(s->headers);
+        cmx_free_wiped(s->headers, h.len);
         free(s->chat_path);
         free(s->embeddings_path);
         free(s);
@@ -65,9 +67,8 @@ static void openai_destroy(void *state)
     openai_state *s = state;
     if (!s)
         return;
-    /* The key lives in this block: wipe it before giving the memory back. */
-    memset(s->headers, 0, s->headers_len);
-    free(s->headers);
+    /* The key lives in this block. */
+    cmx_free_wiped(s->headers, s->headers_len);
     free(s->chat_path);
     free(s->embeddings_path);
     free(s);

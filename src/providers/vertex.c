@@ -33,6 +33,7 @@
 #include "providers/google_auth.h"
 #include "providers/translating_attempt.h"
 #include "providers/vertex.h"
+#include "core/wipe.h"
 
 typedef struct vertex_state {
     const cmx_provider_config *cfg;
@@ -215,7 +216,8 @@ static const cmx_translating_ops vertex_ops = {
 static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
 {
     vertex_state *s = a->state;
-    cmx_buf headers = CMX_BUF_INIT;
+    cmx_buf headers;
+    cmx_buf_init_secret(&headers);
     cmx_buf_printf(&headers,
                    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                    "User-Agent: cloudmux\r\n",
@@ -228,9 +230,7 @@ static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
     }
     void *sent = cmx_translating_send_timed(&a->base, s->upstream, s->cfg, &s->url, a->total_ms,
                                             a->path, headers.data, headers.len, err);
-    /* The token lives in this block: wipe it before giving the memory back. */
-    memset(headers.data, 0, headers.len);
-    cmx_buf_free(&headers);
+    cmx_buf_free(&headers); /* a secret buffer: the token is wiped */
     return sent;
 }
 

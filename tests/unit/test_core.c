@@ -11,6 +11,9 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
+#include "core/wipe.h"
+
+#include <stdlib.h>
 
 static void arena_allocations_are_aligned_and_distinct(void **state)
 {
@@ -63,6 +66,44 @@ static void buf_escapes_json_strings(void **state)
     cmx_buf_printf(&b, "%d-%s", 7, "x");
     assert_string_equal(b.data, "7-x");
     cmx_buf_free(&b);
+}
+
+static size_t moves_in_place; /* allocator calls that were asked to move a block */
+
+static void *watching_realloc(void *p, size_t n)
+{
+    if (p)
+        moves_in_place++;
+    return realloc(p, n);
+}
+
+/* A secret buffer grows by copy-and-wipe, never by realloc (which would
+ * free the old block with the secret still in it), and keeps its bytes. */
+static void secret_buffers_never_leave_a_copy_behind_when_they_grow(void **state)
+{
+    cmx_buf b;
+    cmx_buf_init_secret(&b);
+    moves_in_place = 0;
+    cmx_buf_set_realloc(watching_realloc);
+    for (int i = 0; i < 200; i++)
+        cmx_buf_append_str(&b, "sk-secret-");
+    cmx_buf_set_realloc(NULL);
+    assert_int_equal(moves_in_place, 0);
+    assert_int_equal(b.len, 2000);
+    assert_memory_equal(b.data + 1990, "sk-secret-", 10);
+    cmx_buf_free(&b);
+    assert_true(b.secret); /* still a secret buffer if used again */
+    /* an ordinary buffer does use realloc */
+    cmx_buf plain = CMX_BUF_INIT;
+    cmx_buf_set_realloc(watching_realloc);
+    for (int i = 0; i < 200; i++)
+        cmx_buf_append_str(&plain, "0123456789");
+    cmx_buf_set_realloc(NULL);
+    assert_true(moves_in_place > 0);
+    cmx_buf_free(&plain);
+    char key[] = "sk-live";
+    cmx_wipe(key, sizeof key - 1);
+    assert_memory_equal(key, "\0\0\0\0\0\0\0", 7);
 }
 
 static void http_statuses_map_to_router_kinds(void **state)
@@ -127,6 +168,7 @@ int main(void)
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
         cmocka_unit_test(arena_string_helpers_copy_and_format),
         cmocka_unit_test(buf_escapes_json_strings),
+        cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
         cmocka_unit_test(http_statuses_map_to_router_kinds),
         cmocka_unit_test(only_transient_kinds_fail_over),
         cmocka_unit_test(every_kind_has_a_name_and_status),
