@@ -19,7 +19,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 typedef struct cmx_price_entry {
     char *provider; /* provider type: openai, anthropic, bedrock, azure, vertex */

@@ -11,14 +11,6 @@
 #include "http/json_doc.h"
 #include "core/str.h"
 
-void cmx_usage_init(cmx_usage *u)
-{
-    u->prompt_tokens = -1;
-    u->completion_tokens = -1;
-    u->total_tokens = -1;
-    u->cached_tokens = -1;
-}
-
 /* A count is a non-negative integer; anything else is "not reported". */
 static void read_count(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
                        int64_t *dst)

@@ -21,7 +21,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 #include "providers/eventstream.h"
 
 typedef struct cmx_bedrock_options {

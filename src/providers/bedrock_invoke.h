@@ -20,7 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 #include "providers/anthropic.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"

@@ -20,7 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 typedef void (*cmx_chunk_emit_fn)(void *ctx, const char *json, size_t len);
 

@@ -11,7 +11,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 /* A JSON array of numbers → a new JSON string holding base64 of their
  * little-endian float32s (padded); NULL when out of memory. */

@@ -22,7 +22,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 /* What a request translation reports its errors with. */
 typedef struct cmx_translate_ctx {

@@ -18,7 +18,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 typedef struct cmx_vertex_options {
     const char *provider_name; /* for messages: "provider 'gemini' (vertex)" */
