@@ -21,6 +21,9 @@
  * case-insensitive). */
 #define CMX_STARTS_WITH(s, lit) (strncmp((s), lit, CMX_LIT_LEN(lit)) == 0)
 #define CMX_STARTS_WITH_CASE(s, lit) (strncasecmp((s), lit, CMX_LIT_LEN(lit)) == 0)
+/* Whether the n bytes at s end with the literal. */
+#define CMX_ENDS_WITH(s, n, lit)                                                                   \
+    ((n) >= CMX_LIT_LEN(lit) && memcmp((s) + (n)-CMX_LIT_LEN(lit), lit, CMX_LIT_LEN(lit)) == 0)
 
 typedef struct cmx_slice {
     const char *ptr;

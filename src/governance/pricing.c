@@ -7,6 +7,7 @@
  * 'output' must be a number" is worth more than a faster parser for a file
  * read once per config load.  The first mistake stops the parse; a list is
  * short enough that one fix-and-retry round per mistake is fine. */
+#include "core/str.h"
 #include "governance/pricing.h"
 
 #include <errno.h>
@@ -284,8 +285,8 @@ static size_t strip_date(const char *s, size_t n)
 size_t cmx_pricing_model_base(const char *model)
 {
     size_t n = strlen(model);
-    if (n > 7 && strcmp(model + n - 7, "-latest") == 0)
-        return n - 7;
+    if (n > CMX_LIT_LEN("-latest") && CMX_ENDS_WITH(model, n, "-latest"))
+        return n - CMX_LIT_LEN("-latest");
     /* Bedrock: anthropic.claude-sonnet-4-20250514-v1:0 */
     size_t v = n;
     while (v > 0 && ((model[v - 1] >= '0' && model[v - 1] <= '9') || model[v - 1] == ':'))

@@ -18,6 +18,7 @@
  * A request Anthropic cannot take (n=2, logprobs ...) fails the attempt with
  * bad_request, reported from the event loop right after start() returns, as
  * any other upstream answer would be. */
+#include "core/str.h"
 #include "provider.h"
 
 #include <event2/event.h>
@@ -77,7 +78,7 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
     s->headers_len = h.len;
     /* base_url is the API root; one that already ends in /v1 is taken as meant. */
     size_t plen = strlen(s->url.path);
-    int has_v1 = plen >= 3 && strcmp(s->url.path + plen - 3, "/v1") == 0;
+    int has_v1 = CMX_ENDS_WITH(s->url.path, plen, "/v1");
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s%s", s->url.path, has_v1 ? "/messages" : "/v1/messages");
     s->messages_path = p.data;

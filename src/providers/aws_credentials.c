@@ -23,6 +23,7 @@
 #include "providers/aws_credentials_internal.h"
 #include "core/str.h"
 #include "core/wipe.h"
+#include "core/url_encode.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -95,24 +96,6 @@ static const char *env(const char *name)
 {
     const char *v = getenv(name);
     return v && *v ? v : NULL;
-}
-
-static int append_encoded(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            if (cmx_buf_append(b, s, 1) != 0)
-                return -1;
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (cmx_buf_append(b, e, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
 }
 
 /* ---- building the chain ------------------------------------------------- */
@@ -548,11 +531,11 @@ static int build_web_identity(cmx_aws_credentials *c, chain_link *l, cmx_buf *bo
     else
         snprintf(session, sizeof session, "cloudmux-%lld", (long long)time(NULL));
     cmx_buf_append_str(body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    append_encoded(body, l->role_arn);
+    cmx_url_encode_str(body, l->role_arn);
     cmx_buf_append_str(body, "&RoleSessionName=");
-    append_encoded(body, session);
+    cmx_url_encode_str(body, session);
     cmx_buf_append_str(body, "&WebIdentityToken=");
-    append_encoded(body, token);
+    cmx_url_encode_str(body, token);
     cmx_awsc_wipe_free(token);
     (void)c;
     return 0;

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "openai_wire.h"
 #include "core/wipe.h"
+#include "core/url_encode.h"
 
 #define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
 
@@ -98,28 +99,12 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     return CMX_OK;
 }
 
-/* Percent-encodes a deployment name for a path segment. */
-static void append_segment(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            cmx_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            cmx_buf_append(b, e, 3);
-        }
-    }
-}
-
 /* The deployments-style path, in the request's arena. */
 static const char *deployment_path(azure_state *s, const cmx_call *call, const char *deployment)
 {
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/openai/deployments/", s->url.path);
-    append_segment(&p, deployment);
+    cmx_url_encode_str(&p, deployment);
     cmx_buf_printf(&p, "/%s?api-version=%s",
                    call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
                    s->cfg->azure.api_version ? s->cfg->azure.api_version : "2024-10-21");

@@ -6,6 +6,7 @@
  * Waiters form an intrusive list in the requests' own memory, so queueing
  * costs no allocation and a cancelled request simply unlinks itself
  * (token_queue.c, shared with google_auth.c). */
+#include "core/str.h"
 #include "azure_auth.h"
 
 #include <jansson.h>
@@ -16,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/wipe.h"
+#include "core/url_encode.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
@@ -44,25 +46,6 @@ struct cmx_azure_auth {
     unsigned long fetches;
 };
 
-/* Appends s percent-encoded for a form body or a query (RFC 3986 unreserved kept). */
-static int append_encoded(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            if (cmx_buf_append(b, s, 1) != 0)
-                return -1;
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (cmx_buf_append(b, e, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 static void wipe_free(char *s, size_t len)
 {
     cmx_free_wiped(s, len);
@@ -74,16 +57,22 @@ static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
     a->flow = "client credentials";
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
-    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
+    cmx_buf p = CMX_BUF_INIT, b;
+    cmx_buf_init_secret(&b); /* the client secret goes in */
     cmx_buf_printf(&p, "%s/", a->origin.path);
-    append_encoded(&p, az->tenant_id);
+    cmx_url_encode_str(&p, az->tenant_id);
     cmx_buf_append_str(&p, "/oauth2/v2.0/token");
     cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
-    append_encoded(&b, az->client_id);
+    cmx_url_encode_str(&b, az->client_id);
     cmx_buf_append_str(&b, "&client_secret=");
-    append_encoded(&b, az->client_secret ? az->client_secret : "");
+    cmx_url_encode_str(&b, az->client_secret ? az->client_secret : "");
     cmx_buf_append_str(&b, "&scope=");
-    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_url_encode_str(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    if (cmx_buf_failed(&p) || cmx_buf_failed(&b)) {
+        cmx_buf_free(&p);
+        cmx_buf_free(&b);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
     a->path = p.data;
     a->body = b.data;
     a->body_len = b.len;
@@ -105,15 +94,19 @@ static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
     char resource[512];
     snprintf(resource, sizeof resource, "%s", az->scope ? az->scope : DEFAULT_RESOURCE);
     size_t n = strlen(resource);
-    if (n > 9 && strcmp(resource + n - 9, "/.default") == 0)
-        resource[n - 9] = '\0';
+    if (n > CMX_LIT_LEN("/.default") && CMX_ENDS_WITH(resource, n, "/.default"))
+        resource[n - CMX_LIT_LEN("/.default")] = '\0';
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p,
                    "%s?api-version=2018-02-01&resource=", a->origin.path[0] ? a->origin.path : "/");
-    append_encoded(&p, resource);
+    cmx_url_encode_str(&p, resource);
     if (az->client_id) {
         cmx_buf_append_str(&p, "&client_id=");
-        append_encoded(&p, az->client_id);
+        cmx_url_encode_str(&p, az->client_id);
+    }
+    if (cmx_buf_failed(&p)) {
+        cmx_buf_free(&p);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     }
     a->path = p.data;
     a->method = strdup("GET");

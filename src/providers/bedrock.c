@@ -45,6 +45,7 @@
 #include "providers/sigv4.h"
 #include "providers/translating_attempt.h"
 #include "core/wipe.h"
+#include "core/url_encode.h"
 
 typedef struct bedrock_state {
     const cmx_provider_config *cfg;
@@ -307,7 +308,7 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     const cmx_provider_config *cfg = s->cfg;
     cmx_buf_append_str(path, s->url.path);
     cmx_buf_append_str(path, "/model/");
-    cmx_sigv4_uri_encode(path, model, strlen(model), 0);
+    cmx_url_encode_str(path, model);
     if (invoke)
         cmx_buf_append_str(path, stream ? "/invoke-with-response-stream" : "/invoke");
     else

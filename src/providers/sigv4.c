@@ -10,6 +10,7 @@
  * before it is released. */
 #include "providers/sigv4.h"
 #include "core/str.h"
+#include "core/url_encode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,14 +240,14 @@ static int append_presign_params(cmx_buf *q, const cmx_sigv4_credentials *creds,
     fail |= cmx_buf_printf(&scope, "%s/", creds->access_key_id);
     fail |= append_scope(&scope, amz_date, region, service);
     if (!fail)
-        fail |= cmx_sigv4_uri_encode(q, scope.data, scope.len, 0);
+        fail |= cmx_url_encode(q, scope.data, scope.len, 0);
     cmx_buf_free(&scope);
     fail |= cmx_buf_printf(q, "&X-Amz-Date=%s&X-Amz-SignedHeaders=", amz_date);
-    fail |= cmx_sigv4_uri_encode(q, signed_headers, strlen(signed_headers), 0);
+    fail |= cmx_url_encode(q, signed_headers, strlen(signed_headers), 0);
     fail |= cmx_buf_printf(q, "&X-Amz-Expires=%u", expires);
     if (include_token && creds->session_token && *creds->session_token) {
         fail |= cmx_buf_append_str(q, "&X-Amz-Security-Token=");
-        fail |= cmx_sigv4_uri_encode(q, creds->session_token, strlen(creds->session_token), 0);
+        fail |= cmx_url_encode(q, creds->session_token, strlen(creds->session_token), 0);
     }
     return fail ? -1 : 0;
 }

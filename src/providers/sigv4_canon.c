@@ -8,34 +8,10 @@
  * to a cmx_buf and touches no state; the crypto lives in sigv4.c. */
 #include "providers/sigv4.h"
 #include "core/str.h"
+#include "core/url_encode.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-int cmx_sigv4_uri_encode(cmx_buf *out, const char *s, size_t len, int keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (cmx_buf_reserve(out, len * 3) < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            out->data[out->len++] = (char)c;
-        } else {
-            out->data[out->len++] = '%';
-            out->data[out->len++] = hex[c >> 4];
-            out->data[out->len++] = hex[c & 15];
-        }
-    }
-    out->data[out->len] = '\0';
-    return 0;
-}
 
 /* ---- URI ---- */
 
@@ -46,7 +22,7 @@ typedef struct span {
 /* Appends one path segment: encoded again, or as given (S3). */
 static int append_segment(cmx_buf *out, const char *s, size_t len, int double_encode)
 {
-    return double_encode ? cmx_sigv4_uri_encode(out, s, len, 0) : cmx_buf_append(out, s, len);
+    return double_encode ? cmx_url_encode(out, s, len, 0) : cmx_buf_append(out, s, len);
 }
 
 int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int double_encode)
@@ -58,8 +34,7 @@ int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int d
         if (path[0] != '/' && cmx_buf_append(out, CMX_LIT("/")) < 0)
             return -1;
         /* '/' is kept: only the segments between slashes are encoded. */
-        return double_encode ? cmx_sigv4_uri_encode(out, path, plen, 1)
-                             : cmx_buf_append(out, path, plen);
+        return double_encode ? cmx_url_encode(out, path, plen, 1) : cmx_buf_append(out, path, plen);
     }
 
     /* RFC 3986 remove_dot_segments, plus empty segments ("//") dropped, over a
@@ -134,7 +109,7 @@ static int append_reencoded(cmx_buf *out, const char *s, size_t len)
                 i += 2;
             }
         }
-        if (cmx_sigv4_uri_encode(out, &c, 1, 0) < 0)
+        if (cmx_url_encode(out, &c, 1, 0) < 0)
             return -1;
     }
     return 0;
