@@ -7,7 +7,6 @@
  * 'output' must be a number" is worth more than a faster parser for a file
  * read once per config load.  The first mistake stops the parse; a list is
  * short enough that one fix-and-retry round per mistake is fine. */
-#include "core/str.h"
 #include "governance/pricing.h"
 
 #include <errno.h>
@@ -19,6 +18,7 @@
 
 #include "config/values.h"
 #include "config/yaml_tree.h"
+#include "core/str.h"
 
 #define PRICING_FILE_MAX (4 * 1024 * 1024)
 

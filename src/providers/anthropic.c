@@ -18,7 +18,6 @@
  * A request Anthropic cannot take (n=2, logprobs ...) fails the attempt with
  * bad_request, reported from the event loop right after start() returns, as
  * any other upstream answer would be. */
-#include "core/str.h"
 #include "provider.h"
 
 #include <event2/event.h>
@@ -33,6 +32,7 @@
 #include "http/sse.h"
 #include "providers/anthropic.h"
 #include "providers/translating_attempt.h"
+#include "core/str.h"
 
 typedef struct anthropic_state {
     const cmx_provider_config *cfg;

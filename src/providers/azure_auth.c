@@ -6,7 +6,6 @@
  * Waiters form an intrusive list in the requests' own memory, so queueing
  * costs no allocation and a cancelled request simply unlinks itself
  * (token_queue.c, shared with google_auth.c). */
-#include "core/str.h"
 #include "azure_auth.h"
 
 #include <jansson.h>
@@ -18,6 +17,7 @@
 #include "core/buf.h"
 #include "core/wipe.h"
 #include "core/url_encode.h"
+#include "core/str.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
