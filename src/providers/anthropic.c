@@ -31,6 +31,7 @@
 #include "core/wipe.h"
 #include "http/sse.h"
 #include "providers/anthropic.h"
+#include "providers/provider_error.h"
 #include "providers/translating_attempt.h"
 #include "core/str.h"
 
@@ -165,38 +166,26 @@ static cmx_err translate_response(cmx_translating_attempt *base, const char *bod
     return cmx_anthropic_translate_response(body, len, (int64_t)time(NULL), out, usage, err);
 }
 
-/* Anthropic's error answer {"type":"error","error":{"type","message"}} as
- * the router's kinds.  The error type refines what the status says. */
+/* Anthropic's error answer {"type":"error","error":{"type","message"}}. */
 static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 {
     anthropic_attempt *a = (anthropic_attempt *)base;
-    int status = base->status;
-    cmx_err kind = cmx_err_from_http_status(status);
-    const char *name = a->state->cfg->name;
     json_t *root = json_loadb(base->body.data ? base->body.data : "", base->body.len, 0, NULL);
     const json_t *e = json_object_get(root, "error");
-    const char *type = json_string_value(json_object_get(e, "type"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    if (type && strcmp(type, "overloaded_error") == 0)
-        kind = CMX_ERR_UNAVAILABLE;
-    else if (type && strcmp(type, "rate_limit_error") == 0)
-        kind = CMX_ERR_RATE_LIMITED;
-    if (kind == CMX_ERR_BAD_REQUEST && msg && strstr(msg, "prompt is too long"))
-        kind = CMX_ERR_CONTEXT_WINDOW;
-    if (kind == CMX_ERR_PROVIDER_AUTH) {
-        /* Upstream messages about keys may echo part of the key: say less. */
-        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d%s%s)", name,
-                      status, type ? ", " : "", type ? type : "");
-    } else if (msg) {
-        cmx_error_set(err, kind, "provider '%s' answered %d: %s: %.160s", name, status,
-                      type ? type : "error", msg);
-    } else {
-        cmx_error_set(err, kind, "provider '%s' answered %d", name, status);
-    }
+    const json_t *type = json_object_get(e, "type");
+    cmx_provider_error pe = {
+        .provider = a->state->cfg->name,
+        .provider_type = "anthropic",
+        .status = base->status,
+        .type = json_string_value(type),
+        .type_len = json_string_length(type),
+        .message = json_string_value(json_object_get(e, "message")),
+        .rules = cmx_anthropic_error_rules,
+        .context_phrases = cmx_anthropic_context_phrases,
+        .retry_after_ms = base->retry_after_ms,
+    };
+    cmx_provider_error_set(&pe, err);
     json_decref(root);
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = status;
-    err->retry_after_ms = base->retry_after_ms;
 }
 
 static const cmx_translating_ops anthropic_ops = {

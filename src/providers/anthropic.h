@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/usage.h"
+#include "providers/provider_error.h"
 
 typedef struct cmx_anthropic_options {
     const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
@@ -39,6 +40,12 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
  * the answer.  CMX_ERR_UPSTREAM_PROTOCOL when the body is not a message. */
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
                                          cmx_buf *out, cmx_usage *usage, cmx_error *err);
+
+/* Anthropic's error types that say more than the HTTP status, and the
+ * wording of its context-window refusal (provider_error.h); shared by every
+ * road to Claude. */
+extern const cmx_error_rule cmx_anthropic_error_rules[];
+extern const char *const cmx_anthropic_context_phrases[];
 
 /* Maps an Anthropic stop_reason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_anthropic_finish_reason(const char *stop_reason);

@@ -251,41 +251,34 @@ static cmx_err translate_response(cmx_translating_attempt *base, const char *bod
 static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 {
     bedrock_attempt *a = (bedrock_attempt *)base;
-    int status = base->status;
-    const char *name = a->state->cfg->name;
     json_t *root = json_loadb(base->body.data ? base->body.data : "", base->body.len, 0, NULL);
     const char *msg = json_string_value(json_object_get(root, "message"));
     if (!msg)
         msg = json_string_value(json_object_get(root, "Message"));
     const char *type = a->error_type[0] ? a->error_type : NULL;
-    char body_type[96];
     if (!type && json_string_value(json_object_get(root, "__type"))) {
         /* "com.amazon...#ThrottlingException" */
         const char *t = json_string_value(json_object_get(root, "__type"));
         const char *hash = strrchr(t, '#');
-        snprintf(body_type, sizeof body_type, "%s", hash ? hash + 1 : t);
-        type = body_type;
+        type = hash ? hash + 1 : t;
     }
-    cmx_err kind = cmx_bedrock_error_kind(type, type ? strlen(type) : 0, msg,
-                                          cmx_err_from_http_status(status));
+    cmx_provider_error pe = {
+        .provider = a->state->cfg->name,
+        .provider_type = "bedrock",
+        .status = base->status,
+        .type = type,
+        .type_len = cmx_bedrock_error_type_len(type, type ? strlen(type) : 0),
+        .message = msg,
+        .rules = cmx_bedrock_error_rules,
+        .context_phrases = cmx_bedrock_context_phrases,
+        .retry_after_ms = base->retry_after_ms,
+    };
+    cmx_err kind = cmx_provider_error_set(&pe, err);
     if (kind == CMX_ERR_PROVIDER_AUTH && type &&
         (strcasecmp(type, "ExpiredTokenException") == 0 ||
          strcasecmp(type, "UnrecognizedClientException") == 0))
         cmx_aws_credentials_invalidate(a->state->creds, a->key_id);
-    if (kind == CMX_ERR_PROVIDER_AUTH) {
-        cmx_error_set(err, kind, "provider '%s' (bedrock) rejected the credentials (HTTP %d%s%s)",
-                      name, status, type ? ", " : "", type ? type : "");
-    } else if (msg) {
-        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d: %s: %.160s", name, status,
-                      type ? type : "error", msg);
-    } else {
-        cmx_error_set(err, kind, "provider '%s' (bedrock) answered %d%s%s", name, status,
-                      type ? ": " : "", type ? type : "");
-    }
     json_decref(root);
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = status;
-    err->retry_after_ms = base->retry_after_ms;
 }
 
 static const cmx_translating_ops bedrock_ops = {

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/usage.h"
+#include "providers/provider_error.h"
 #include "providers/eventstream.h"
 
 typedef struct cmx_bedrock_options {
@@ -46,6 +47,13 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
 
 /* Maps a Converse stopReason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_bedrock_finish_reason(const char *stop_reason);
+
+/* AWS's exception types as the router's kinds, and how a validation error
+ * says the prompt is too long (provider_error.h). */
+extern const cmx_error_rule cmx_bedrock_error_rules[];
+extern const char *const cmx_bedrock_context_phrases[];
+/* The length of an error type without a ":http://..." suffix. */
+size_t cmx_bedrock_error_type_len(const char *type, size_t type_len);
 
 /* Maps an AWS error or exception type ("ThrottlingException",
  * "throttlingException", with or without a ":http://..." suffix) and its

@@ -195,8 +195,8 @@ static void map_error(cmx_translating_attempt *base, cmx_error *err)
     vertex_attempt *a = (vertex_attempt *)base;
     if (base->status == 401)
         cmx_google_auth_invalidate(a->state->auth);
-    cmx_vertex_error_kind(base->status, base->body.data, base->body.len, a->state->cfg->name, err);
-    err->retry_after_ms = base->retry_after_ms;
+    cmx_vertex_error_kind(base->status, base->body.data, base->body.len, a->state->cfg->name,
+                          base->retry_after_ms, err);
 }
 
 static const cmx_translating_ops vertex_ops = {

@@ -81,7 +81,7 @@ const char *cmx_vertex_finish_reason(const char *reason);
 /* Google's error answer {"error":{"code","message","status"}} (or a list of
  * them) → the router's kind, with a message; `status` is the HTTP status. */
 cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const char *provider_name,
-                              cmx_error *err);
+                              uint32_t retry_after_ms, cmx_error *err);
 
 /* The stream translator: fed each SSE data payload (one
  * GenerateContentResponse) in order, it calls `emit` with each

@@ -136,7 +136,7 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
         const json_t *code = json_object_get(e, "code");
         char *body = json_dumps(r, JSON_COMPACT);
         rc = cmx_vertex_error_kind(json_is_integer(code) ? (int)json_integer_value(code) : 500,
-                                   body, body ? strlen(body) : 0, "vertex", err);
+                                   body, body ? strlen(body) : 0, "vertex", 0, err);
         free(body);
         if (rc == CMX_OK)
             rc = fail(s, err, CMX_ERR_UNAVAILABLE, "an error object");
