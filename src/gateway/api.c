@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "completions.h"
 #include "reply.h"
+#include "core/error_json.h"
 #include "core/str.h"
 
 #define MAX_CLIENT_REQUEST_ID 128
@@ -120,8 +121,11 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     const cmx_http_request *req = cmx_http_request_of(ex);
     cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
     if (!c) {
-        cmx_http_respond(ex, 500, "application/json", NULL,
-                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        char mem[256];
+        cmx_buf b;
+        cmx_buf_init_fixed(&b, mem, sizeof mem);
+        cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
+        cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
         return;
     }
     c->worker = w;

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "core/buf.h"
+#include "core/error_json.h"
 #include "http/server_internal.h"
 #include "core/str.h"
 
@@ -264,15 +265,19 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cmx_buf b = CMX_BUF_INIT;
-    int ok = cmx_buf_append_str(&b, "{\"error\":{\"message\":\"") == 0 &&
-             cmx_buf_append_json_escaped(&b, msg, strlen(msg)) == 0 &&
-             cmx_buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-                            status >= 500 ? "server_error" : "invalid_request_error", code) == 0;
+    /* the message is at most 255 bytes, escaped at most 6 times that */
+    char mem[sizeof msg * 6 + 256];
+    cmx_buf b;
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){
+                           .kind = status >= 500 ? CMX_ERR_UNAVAILABLE : CMX_ERR_BAD_REQUEST,
+                           .type = status >= 500 ? "server_error" : "invalid_request_error",
+                           .message = msg,
+                           .code = code,
+                       });
     c->ex.is_head = 0;
-    if (ok)
+    if (!cmx_buf_failed(&b))
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
-    cmx_buf_free(&b);
     cmx_http_conn_begin_close(c);
 }
 

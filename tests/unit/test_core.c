@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/error_json.h"
 #include "core/str.h"
 #include "core/wipe.h"
 
@@ -106,6 +107,33 @@ static void secret_buffers_never_leave_a_copy_behind_when_they_grow(void **state
     assert_memory_equal(key, "\0\0\0\0\0\0\0", 7);
 }
 
+/* Every error body comes out of one writer, in OpenAI's shape. */
+static void error_bodies_have_the_openai_shape_and_escape_their_text(void **state)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_error_json(&b,
+                   &(cmx_error_body){.kind = CMX_ERR_RATE_LIMITED, .message = "slow \"down\"\n"});
+    assert_string_equal(b.data, "{\"error\":{\"message\":\"slow \\\"down\\\"\\n\",\"type\":"
+                                "\"rate_limit_error\",\"param\":null,\"code\":\"rate_limited\"}}");
+    cmx_buf_reset(&b);
+    cmx_error_json_open(&b, &(cmx_error_body){.kind = CMX_ERR_BAD_REQUEST,
+                                              .type = "invalid_request_error",
+                                              .param = "n",
+                                              .code = "unsupported_parameter",
+                                              .message = "n must be 1"});
+    cmx_buf_append_str(&b, ",\"extra\":1");
+    cmx_error_json_close(&b);
+    assert_string_equal(b.data, "{\"error\":{\"message\":\"n must be 1\",\"type\":"
+                                "\"invalid_request_error\",\"param\":\"n\",\"code\":"
+                                "\"unsupported_parameter\",\"extra\":1}}");
+    cmx_buf_free(&b);
+    /* too little room is a failed buffer, never a cut body */
+    char mem[40];
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM});
+    assert_true(cmx_buf_failed(&b));
+}
+
 static void http_statuses_map_to_router_kinds(void **state)
 {
     assert_int_equal(cmx_err_from_http_status(200), CMX_OK);
@@ -169,6 +197,7 @@ int main(void)
         cmocka_unit_test(arena_string_helpers_copy_and_format),
         cmocka_unit_test(buf_escapes_json_strings),
         cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
+        cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
         cmocka_unit_test(http_statuses_map_to_router_kinds),
         cmocka_unit_test(only_transient_kinds_fail_over),
         cmocka_unit_test(every_kind_has_a_name_and_status),
