@@ -360,6 +360,13 @@ double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u)
            1e6;
 }
 
+double cmx_price_estimate(const cmx_target_price *price, uint64_t prompt_tokens)
+{
+    if (!price || !price->known)
+        return -1;
+    return (double)prompt_tokens * (price->input + price->output) / 1e6;
+}
+
 size_t cmx_cost_format(double usd, char *buf, size_t len)
 {
     if (!(usd >= 0) || usd > 1e9 || len < 2)

@@ -71,8 +71,16 @@ cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_pat
 
 /* USD for one request's usage at a target's price: prompt tokens minus the
  * cached ones at the input price, cached at the cached price, completion at
- * the output price.  Negative when unknown (no price, or no token counts). */
+ * the output price.  Negative when unknown (no price, or no token counts).
+ * The one cost formula: x-cloudmux-cost-usd, the access log and the
+ * cascade's spend cap all charge through it. */
 double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u);
+
+/* USD a request is expected to cost before it is sent, from its estimated
+ * prompt tokens, charged again as completion tokens (a rough answer length)
+ * and nothing cached.  Negative when the price is unknown.  For choosing
+ * (cheapest) and for not overspending (the cascade's cap). */
+double cmx_price_estimate(const cmx_target_price *price, uint64_t prompt_tokens);
 
 /* Writes a cost as a plain decimal with up to 10 places, trailing zeros
  * removed ("0.000123", "0", "12.5"); returns the length, 0 if it does not

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "router/admission.h"
+#include "governance/pricing.h"
 #include "router/cascade.h"
 
 #define RETRY_AFTER_MARGIN_MS 5
@@ -331,20 +332,18 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
-    if (!route->gs->cascade || !body || route->call.scan->stream ||
-        route->call.api != CMX_API_CHAT)
+    if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
-    const cmx_target_price *price = &g->targets[route->current].price;
-    if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
-        route->spent_usd += ((double)usage->prompt_tokens * price->input +
-                             (double)usage->completion_tokens * price->output) /
-                            1e6;
+    /* charged as the client is told (x-cloudmux-cost-usd): cached tokens too */
+    double spent = cmx_price_cost(&g->targets[route->current].price, usage);
+    if (spent > 0)
+        route->spent_usd += spent;
     if (route->escalations >= g->cascade.max_escalations || route->next >= route->n_order)
         return 0;
-    const cmx_target_price *next = &g->targets[route->order[route->next]].price;
     double next_cost =
-        next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6 : 0;
-    if (g->cascade.max_cost_usd > 0 && route->spent_usd + next_cost > g->cascade.max_cost_usd)
+        cmx_price_estimate(&g->targets[route->order[route->next]].price, route->tokens_reserved);
+    if (g->cascade.max_cost_usd > 0 &&
+        route->spent_usd + (next_cost > 0 ? next_cost : 0) > g->cascade.max_cost_usd)
         return 0;
     const char *reason = cmx_cascade_reject_reason(g, &route->call, body, len);
     if (!reason)
@@ -464,10 +463,9 @@ static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
     double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
     if (!costs)
         return NULL;
-    double tokens = (double)route->tokens_reserved;
     for (size_t i = 0; i < g->n_targets; i++) {
-        const cmx_target_price *p = &g->targets[i].price;
-        costs[i] = p->known ? tokens * (p->input + p->output) / 1e6 : 1e300;
+        double c = cmx_price_estimate(&g->targets[i].price, route->tokens_reserved);
+        costs[i] = c >= 0 ? c : 1e300;
     }
     return costs;
 }
