@@ -85,8 +85,8 @@ int cmx_cfg_string(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, con
 /* A secret reference at `node`, resolved; `path` is the full dotted name. */
 int cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, char **out);
 
-/* A residency tag: 1 to 32 of [a-z0-9-]. */
-int cmx_cfg_valid_residency(const char *tag);
+/* A `residency` key: a region tag (core/residency_tag.h), checked. */
+int cmx_cfg_residency(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, char **out);
 
 /* Sections, each in its own file. */
 void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node);

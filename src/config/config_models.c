@@ -202,12 +202,7 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);
     cmx_cfg_duration(ctx, v, path, "timeout", 0, &g->timeout_ms);
 
-    if (cmx_cfg_string(ctx, v, path, "residency", &g->residency) == 1 &&
-        !cmx_cfg_valid_residency(g->residency))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
-                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
-                      "or '-', got '%.40s'",
-                      path, g->residency);
+    cmx_cfg_residency(ctx, v, path, &g->residency);
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &g->drop_unsupported_params);
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,

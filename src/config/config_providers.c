@@ -810,12 +810,7 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
     load_health_check(ctx, &p->health, v, path);
     if (p->health.enabled && !p->health.path)
         p->health.path = cmx_cfg_strdup(ctx, "/models");
-    if (cmx_cfg_string(ctx, v, path, "residency", &p->residency) == 1 &&
-        !cmx_cfg_valid_residency(p->residency))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
-                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
-                      "or '-' (such as eu, us, eu-west), got '%.40s'",
-                      path, p->residency);
+    cmx_cfg_residency(ctx, v, path, &p->residency);
     if (type < 0)
         return;
     p->type = (cmx_provider_type)type;

@@ -7,6 +7,7 @@
 #include "config/config_internal.h"
 #include "config/secret.h"
 #include "config/values.h"
+#include "core/residency_tag.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -315,4 +316,17 @@ int cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, ch
     free(*out);
     *out = value;
     return 1;
+}
+
+int cmx_cfg_residency(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, char **out)
+{
+    int rc = cmx_cfg_string(ctx, map, path, "residency", out);
+    if (rc == 1 && !cmx_residency_tag_valid(*out, strlen(*out))) {
+        cmx_cfg_error(ctx, cmx_ytree_get(map, "residency"),
+                      "%s.residency: expected " CMX_RESIDENCY_TAG_SYNTAX
+                      " (such as eu, us, eu-west), got '%.40s'",
+                      path, *out);
+        return -1;
+    }
+    return rc;
 }

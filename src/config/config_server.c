@@ -99,12 +99,7 @@ static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v,
         char *residency = NULL;
         if (residencies && item->kind == CMX_YNODE_MAP) {
             cmx_cfg_check_map(ctx, item, path, api_key_entry_keys);
-            if (cmx_cfg_string(ctx, item, path, "residency", &residency) == 1 &&
-                !cmx_cfg_valid_residency(residency))
-                cmx_cfg_error(ctx, cmx_ytree_get(item, "residency"),
-                              "%s.residency: expected a region tag of 1 to 32 lower-case "
-                              "letters, digits or '-', got '%.40s'",
-                              path, residency);
+            cmx_cfg_residency(ctx, item, path, &residency);
             item = cmx_ytree_get(item, "key");
             if (!item) {
                 cmx_cfg_error(ctx, v->items[i], "%s: missing required key 'key'", path);

@@ -297,16 +297,3 @@ int cmx_check_http_url(const char *s)
     }
     return 0;
 }
-
-int cmx_cfg_valid_residency(const char *tag)
-{
-    size_t n = strlen(tag);
-    if (n == 0 || n > 32)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return 1;
-}

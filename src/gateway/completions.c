@@ -13,6 +13,7 @@
 
 #include "http/sse.h"
 #include "core/str.h"
+#include "core/residency_tag.h"
 
 static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
 {
@@ -97,18 +98,6 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     return msg;
 }
 
-static int valid_residency(cmx_slice v)
-{
-    if (v.len == 0 || v.len > 32)
-        return 0;
-    for (size_t i = 0; i < v.len; i++) {
-        char ch = v.ptr[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
 {
     const cmx_http_request *req = c->req;
@@ -134,33 +123,23 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
+    /* The router decides which region applies (router/residency.h); the
+     * header's syntax is checked here, where it is read. */
     const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");
     if (residency) {
-        c->call.residency = valid_residency(*residency)
-                                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
-                                : NULL;
-        c->call.residency_rule = "the x-cloudmux-residency header";
-        if (!c->call.residency) {
+        c->call.residency_header =
+            cmx_residency_tag_valid(residency->ptr, residency->len)
+                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
+                : NULL;
+        if (!c->call.residency_header) {
             cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_residency",
-                            "x-cloudmux-residency must be a region tag of 1 to 32 lower-case "
-                            "letters, digits or '-' (such as eu or us)",
+                            "x-cloudmux-residency must be " CMX_RESIDENCY_TAG_SYNTAX
+                            " (such as eu or us)",
                             NULL, NULL);
             return;
         }
     }
-    /* A key tied to a region binds every request made with it. */
-    if (c->key_residency) {
-        if (c->call.residency && strcmp(c->call.residency, c->key_residency) != 0) {
-            char *msg = cmx_arena_sprintf(req->arena,
-                                          "residency '%s' (x-cloudmux-residency header) conflicts "
-                                          "with the API key, which is restricted to residency '%s'",
-                                          c->call.residency, c->key_residency);
-            cmx_reply_error(c, 403, CMX_ERR_RESIDENCY, NULL, "residency", msg, NULL, NULL);
-            return;
-        }
-        c->call.residency = c->key_residency;
-        c->call.residency_rule = "the API key";
-    }
+    c->call.residency_key = c->key_residency;
 
     cmx_route_sink sink = route_sink;
     sink.ctx = c;

@@ -37,10 +37,10 @@ typedef struct cmx_call {
     const cmx_request_scan *scan;
     cmx_arena *arena;
     const char *request_id;
-    uint32_t attempt_timeout_ms; /* the most this attempt may take, from the request's
-                                    overall deadline; 0: the provider's own total timeout */
-    const char *residency;       /* region the request must stay in, or NULL */
-    const char *residency_rule;  /* what asked for it, for messages */
+    uint32_t attempt_timeout_ms;  /* the most this attempt may take, from the request's
+                                     overall deadline; 0: the provider's own total timeout */
+    const char *residency_header; /* the client's x-cloudmux-residency, or NULL */
+    const char *residency_key;    /* the region its API key is bound to, or NULL */
 } cmx_call;
 
 /* The provider's total timeout, shortened to the call's remaining deadline. */
