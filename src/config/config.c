@@ -113,32 +113,12 @@ static void free_secret(char *s)
 
 static void free_provider(cmx_provider_config *p)
 {
+    cmx_cfg_free_provider_settings(p);
     free(p->name);
-    free(p->type_name);
     free(p->base_url);
-    free_secret(p->api_key);
-    free(p->organization);
     free(p->residency);
     free(p->health.path);
-    free(p->anthropic_version);
-    free(p->region);
-    free_secret(p->access_key_id);
-    free(p->aws_profile);
-    free_secret(p->secret_access_key);
-    free_secret(p->session_token);
-    free(p->project);
-    free(p->location);
-    free(p->service_account_file);
-    free(p->metadata_url);
     free(p->ca_file);
-    free(p->mock.content);
-    free(p->azure.api_version);
-    free(p->azure.tenant_id);
-    free(p->azure.client_id);
-    free_secret(p->azure.client_secret);
-    free(p->azure.authority);
-    free(p->azure.scope);
-    free(p->azure.imds_endpoint);
 }
 
 static void free_group(cmx_model_group *g)

@@ -127,9 +127,9 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
     cmx_cfg_uint(ctx, v, path, "rpm", 0, UINT32_MAX, &t->rpm);
     cmx_cfg_uint(ctx, v, path, "tpm", 0, UINT64_MAX / 2, &t->tpm);
     load_price(ctx, t, v, path);
-    if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == 0)
+    if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == CMX_CFG_ABSENT)
         cmx_cfg_error(ctx, v, "%s: missing required key 'provider'", path);
-    int has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
+    cmx_cfg_read has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
     if (!t->provider_name)
         return;
     t->provider = cmx_config_find_provider(ctx->cfg, t->provider_name);
@@ -137,8 +137,8 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         unknown_provider(ctx, cmx_ytree_get(v, "provider"), path);
         return;
     }
-    if (has_model == 0) {
-        if (t->provider->type != CMX_PROVIDER_MOCK)
+    if (has_model == CMX_CFG_ABSENT) {
+        if (!t->provider->schema || !t->provider->schema->model_optional)
             cmx_cfg_error(ctx, v,
                           "%s: missing required key 'model' (the model name the %s "
                           "provider '%s' expects)",
@@ -153,7 +153,7 @@ static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
                        uint64_t min, uint64_t max, uint32_t *out)
 {
     uint64_t v;
-    if (cmx_cfg_uint(ctx, map, path, key, min, max, &v) == 1)
+    if (cmx_cfg_uint(ctx, map, path, key, min, max, &v) == CMX_CFG_SET)
         *out = (uint32_t)v;
 }
 
@@ -188,7 +188,7 @@ static void load_fallback_names(cmx_cfg_ctx *ctx, cmx_fallback_list *fl, const c
 static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v, const char *path)
 {
     char sub[352];
-    if (cmx_cfg_string(ctx, v, path, "strategy", &g->strategy) == 1) {
+    if (cmx_cfg_string(ctx, v, path, "strategy", &g->strategy) == CMX_CFG_SET) {
         int known = 0;
         for (size_t i = 0; strategy_names[i]; i++)
             known |= strcmp(g->strategy, strategy_names[i]) == 0;

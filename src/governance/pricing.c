@@ -19,15 +19,38 @@
 #include "config/values.h"
 #include "config/yaml_tree.h"
 #include "core/str.h"
+#include "config/config_module.h"
 
 #define PRICING_FILE_MAX (4 * 1024 * 1024)
 
 static const char *const entry_keys[] = {"provider",     "model", "input",  "output",
                                          "cached_input", "as_of", "source", NULL};
-/* Provider types with a price list entry: today's adapters and the ones the
- * design plans (their model names differ per cloud, so they get their own). */
-static const char *const provider_types[] = {"openai", "anthropic", "bedrock",
-                                             "azure",  "vertex",    NULL};
+/* The provider types a price list may name: every registered provider
+ * that calls a real service (their model names differ per cloud, so each
+ * gets its own entries).  "openai, anthropic, ... or vertex" into out. */
+static int priced_type(const char *type, char *list, size_t len)
+{
+    const cmx_provider_schema *s;
+    size_t used = 0, n = 0;
+    int found = 0;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)); i++)
+        n += !s->unpriced;
+    list[0] = '\0';
+    for (size_t i = 0, k = 0; (s = cmx_provider_schema_at(i)); i++) {
+        if (s->unpriced)
+            continue;
+        found |= strcmp(s->type, type) == 0;
+        int w = snprintf(list + used, len - used, "%s%s",
+                         k == 0       ? ""
+                         : k + 1 == n ? " or "
+                                      : ", ",
+                         s->type);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+        k++;
+    }
+    return found;
+}
 
 typedef struct parse_ctx {
     const char *name;
@@ -132,11 +155,10 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
         get_string(pc, v, "as_of", 1, &e->as_of) < 0 ||
         get_string(pc, v, "source", 1, &e->source) < 0)
         return -1;
-    if (!in_list(e->provider, provider_types))
+    char types[256];
+    if (!priced_type(e->provider, types, sizeof types))
         return fail_at(pc, cmx_ytree_get(v, "provider"),
-                       "unknown provider type '%.64s' (expected openai, anthropic, bedrock, "
-                       "azure or vertex)",
-                       e->provider);
+                       "unknown provider type '%.64s' (expected %s)", e->provider, types);
     if (!is_date(e->as_of))
         return fail_at(pc, cmx_ytree_get(v, "as_of"), "'as_of' must be a date YYYY-MM-DD");
     /* Embedding models have no output tokens; output then defaults to 0. */

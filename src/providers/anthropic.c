@@ -34,6 +34,7 @@
 #include "providers/provider_error.h"
 #include "providers/translating_attempt.h"
 #include "core/str.h"
+#include "providers/anthropic_config.h"
 
 typedef struct anthropic_state {
     const cmx_provider_config *cfg;
@@ -68,12 +69,12 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
     }
+    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(cfg);
     cmx_buf h;
     cmx_buf_init_secret(&h);
-    if (cfg->api_key)
-        cmx_buf_printf(&h, "x-api-key: %s\r\n", cfg->api_key);
-    cmx_buf_printf(&h, "anthropic-version: %s\r\n",
-                   cfg->anthropic_version ? cfg->anthropic_version : "2023-06-01");
+    if (st->api_key)
+        cmx_buf_printf(&h, "x-api-key: %s\r\n", st->api_key);
+    cmx_buf_printf(&h, "anthropic-version: %s\r\n", st->anthropic_version);
     cmx_buf_append_str(&h, "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n");
     s->headers = h.data;
     s->headers_len = h.len;
@@ -223,8 +224,9 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
     cmx_anthropic_options opt = {
         .provider_name = s->cfg->name,
         .model = target->model,
-        .default_max_tokens = s->cfg->default_max_tokens,
-        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
+        .default_max_tokens = cmx_anthropic_settings_of(s->cfg)->default_max_tokens,
+        .drop_unsupported = cmx_anthropic_settings_of(s->cfg)->drop_unsupported_params ||
+                            target->drop_unsupported_params,
     };
     if (cmx_anthropic_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
         CMX_OK)
@@ -248,6 +250,7 @@ static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeou
 
 const cmx_provider_vtable cmx_provider_anthropic = {
     .type = "anthropic",
+    .schema = &cmx_anthropic_schema,
     .create = anthropic_create,
     .destroy = anthropic_destroy,
     .start = anthropic_start,

@@ -24,6 +24,7 @@
 #include "core/str.h"
 #include "core/wipe.h"
 #include "core/url_encode.h"
+#include "providers/bedrock_config.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -117,7 +118,8 @@ static cmx_err add_web_identity(cmx_aws_credentials *c, const char *name, const 
     char def[128];
     if (!sts) {
         snprintf(def, sizeof def, "https://sts.%s.amazonaws.com",
-                 c->cfg->region ? c->cfg->region : "us-east-1");
+                 cmx_bedrock_settings_of(c->cfg)->region ? cmx_bedrock_settings_of(c->cfg)->region
+                                                         : "us-east-1");
         sts = def;
     }
     if (cmx_url_parse(sts, &l->origin, err) != CMX_OK)
@@ -224,13 +226,14 @@ static int add_profile(cmx_aws_credentials *c, cmx_awsc_profile *p, cmx_error *e
 static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
 {
     const cmx_provider_config *cfg = c->cfg;
-    int mode = cfg->aws_credentials;
-    if (cfg->access_key_id && cfg->secret_access_key &&
+    const cmx_bedrock_settings *bs = cmx_bedrock_settings_of(cfg);
+    int mode = bs->credentials;
+    if (bs->access_key_id && bs->secret_access_key &&
         (mode == CMX_AWS_CREDS_AUTO || mode == CMX_AWS_CREDS_STATIC ||
          mode == CMX_AWS_CREDS_ENVIRONMENT)) {
         chain_link *l =
             add_link(c, LINK_STATIC, mode == CMX_AWS_CREDS_ENVIRONMENT ? "environment" : "static");
-        if (keys_copy(&l->keys, cfg->access_key_id, cfg->secret_access_key, cfg->session_token))
+        if (keys_copy(&l->keys, bs->access_key_id, bs->secret_access_key, bs->session_token))
             return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return CMX_OK;
     }
@@ -250,7 +253,7 @@ static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
                              cfg->name);
     if (any || mode == CMX_AWS_CREDS_PROFILE) {
         cmx_awsc_profile p;
-        int found = cmx_awsc_profile_load(cfg->aws_profile, &p);
+        int found = cmx_awsc_profile_load(bs->profile, &p);
         int added = add_profile(c, &p, err);
         if (added < 0) {
             cmx_awsc_profile_free(&p);

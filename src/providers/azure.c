@@ -21,6 +21,7 @@
 #include "openai_wire.h"
 #include "core/wipe.h"
 #include "core/url_encode.h"
+#include "providers/azure_config.h"
 
 #define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
 
@@ -77,10 +78,11 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     s->v1_chat_path = c.data;
     s->v1_embeddings_path = e.data;
     int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
-    if (ok && cfg->azure.auth == CMX_AZURE_AUTH_API_KEY) {
+    const cmx_azure_settings *az = cmx_azure_settings_of(cfg);
+    if (ok && az->auth == CMX_AZURE_AUTH_API_KEY) {
         cmx_buf h;
         cmx_buf_init_secret(&h);
-        cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, cfg->api_key ? cfg->api_key : "");
+        cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, az->api_key ? az->api_key : "");
         s->key_headers = h.data;
         s->key_headers_len = h.len;
         ok = !cmx_buf_failed(&h);
@@ -107,7 +109,7 @@ static const char *deployment_path(azure_state *s, const cmx_call *call, const c
     cmx_url_encode_str(&p, deployment);
     cmx_buf_printf(&p, "/%s?api-version=%s",
                    call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
-                   s->cfg->azure.api_version ? s->cfg->azure.api_version : "2024-10-21");
+                   cmx_azure_settings_of(s->cfg)->api_version);
     char *out = cmx_buf_failed(&p) ? NULL : cmx_arena_alloc(call->arena, p.len + 1);
     if (out)
         memcpy(out, p.data, p.len + 1);
@@ -196,7 +198,8 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
                          const cmx_attempt_sink *sink, cmx_error *err)
 {
     azure_state *s = state;
-    if (!s->cfg->azure.url_style_v1 && (!target->model || !*target->model)) {
+    const cmx_azure_settings *az = cmx_azure_settings_of(s->cfg);
+    if (!az->url_style_v1 && (!target->model || !*target->model)) {
         cmx_error_set(err, CMX_ERR_CONFIG,
                       "provider '%s': an azure target needs model (the deployment name)",
                       s->cfg->name);
@@ -210,14 +213,14 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
     a->state = s;
     a->call = *call;
     a->sink = *sink;
-    if (s->cfg->azure.url_style_v1) {
+    if (az->url_style_v1) {
         a->path = call->api == CMX_API_EMBEDDINGS ? s->v1_embeddings_path : s->v1_chat_path;
         a->model = target->model;
     } else {
         a->path = deployment_path(s, call, target->model);
         /* stream_options came with 2024-09-01-preview; older versions answer
          * 400 to it, so streams there go without the usage chunk. */
-        const char *v = s->cfg->azure.api_version;
+        const char *v = az->api_version;
         a->no_stream_usage = v && strcmp(v, "2024-09-01") < 0;
         if (!a->path) {
             cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -252,6 +255,7 @@ static void azure_cancel(void *attempt)
 
 const cmx_provider_vtable cmx_provider_azure = {
     .type = "azure",
+    .schema = &cmx_azure_schema,
     .create = azure_create,
     .destroy = azure_destroy,
     .start = azure_start,

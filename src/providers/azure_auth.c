@@ -18,6 +18,7 @@
 #include "core/wipe.h"
 #include "core/url_encode.h"
 #include "core/str.h"
+#include "providers/azure_config.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
@@ -53,7 +54,7 @@ static void wipe_free(char *s, size_t len)
 
 static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
 {
-    const cmx_azure_config *az = &a->cfg->azure;
+    const cmx_azure_settings *az = cmx_azure_settings_of(a->cfg);
     a->flow = "client credentials";
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
@@ -86,7 +87,7 @@ static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
 
 static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
 {
-    const cmx_azure_config *az = &a->cfg->azure;
+    const cmx_azure_settings *az = cmx_azure_settings_of(a->cfg);
     a->flow = "managed identity";
     if (cmx_url_parse(az->imds_endpoint, &a->origin, err) != CMX_OK)
         return err->kind;
@@ -128,8 +129,9 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
     a->cfg = cfg;
     a->up = up;
     a->clock = clock ? clock : &cmx_clock_monotonic;
-    cmx_err rc = cfg->azure.auth == CMX_AZURE_AUTH_MANAGED_IDENTITY ? build_managed_identity(a, err)
-                                                                    : build_client_secret(a, err);
+    cmx_err rc = cmx_azure_settings_of(cfg)->auth == CMX_AZURE_AUTH_MANAGED_IDENTITY
+                     ? build_managed_identity(a, err)
+                     : build_client_secret(a, err);
     if (rc != CMX_OK) {
         cmx_azure_auth_free(a);
         return NULL;

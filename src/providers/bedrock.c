@@ -46,6 +46,7 @@
 #include "providers/translating_attempt.h"
 #include "core/wipe.h"
 #include "core/url_encode.h"
+#include "providers/bedrock_config.h"
 
 typedef struct bedrock_state {
     const cmx_provider_config *cfg;
@@ -86,7 +87,7 @@ static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_e
     s->cfg = cfg;
     s->upstream = env->upstream;
     s->base = env->base;
-    if (!cfg->base_url || !cfg->region) {
+    if (!cfg->base_url || !cmx_bedrock_settings_of(cfg)->region) {
         free(s);
         return cmx_error_set(err, CMX_ERR_CONFIG,
                              "provider '%s' (bedrock) needs a region and an endpoint", cfg->name);
@@ -325,7 +326,8 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     };
     cmx_sigv4_result r;
     cmx_sigv4_result_init(&r);
-    cmx_err e = cmx_sigv4_sign(&req, creds, cfg->region, "bedrock", amz_date, &r, err);
+    cmx_err e = cmx_sigv4_sign(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
+                               amz_date, &r, err);
     if (e == CMX_OK) {
         cmx_buf_printf(headers, "Content-Type: application/json\r\nAccept: %s\r\n", accept);
         cmx_buf_append_str(headers, "User-Agent: cloudmux\r\n");
@@ -366,7 +368,8 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
             return cmx_translating_fail_later(&a->base, &why, err);
         }
     } else {
-        a->invoke = s->cfg->bedrock_invoke && cmx_bedrock_is_anthropic(a->model);
+        a->invoke = cmx_bedrock_settings_of(s->cfg)->api == CMX_BEDROCK_API_INVOKE &&
+                    cmx_bedrock_is_anthropic(a->model);
     }
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
@@ -375,14 +378,14 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     }
     cmx_bedrock_options opt = {
         .provider_name = s->cfg->name,
-        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
+        .drop_unsupported = cmx_bedrock_settings_of(s->cfg)->drop_unsupported_params ||
+                            target->drop_unsupported_params,
     };
     cmx_buf *req = &a->base.request;
     cmx_err rc = a->embed ? cmx_bedrock_embed_request(a->embed, call->body, call->body_len, &opt,
                                                       req, &a->base64, &why)
                  : a->invoke
-                     ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt,
-                                                  s->cfg->default_max_tokens, req, &why)
+                     ? cmx_bedrock_invoke_request(call->body, call->body_len, &opt, 0, req, &why)
                      : cmx_bedrock_translate_request(call->body, call->body_len, &opt, req, &why);
     if (rc != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
@@ -457,6 +460,7 @@ static void *wait_for_credentials(bedrock_attempt *a, const cmx_call *call, cmx_
 
 const cmx_provider_vtable cmx_provider_bedrock = {
     .type = "bedrock",
+    .schema = &cmx_bedrock_schema,
     .create = bedrock_create,
     .destroy = bedrock_destroy,
     .start = bedrock_start,

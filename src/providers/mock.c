@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "providers/mock_config.h"
 
 #define DEFAULT_CONTENT                                                                            \
     "This is a simulated response from the cloudmux mock provider. No model was called."
@@ -67,7 +68,7 @@ static cmx_err mock_create(const cmx_provider_config *cfg, const cmx_worker_env 
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     s->cfg = cfg;
     s->base = env->base;
-    s->rng = cfg->mock.seed ? cfg->mock.seed : 1;
+    s->rng = cmx_mock_settings_of(cfg)->seed ? cmx_mock_settings_of(cfg)->seed : 1;
     *out = s;
     return CMX_OK;
 }
@@ -210,7 +211,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (a->times_out) {
         cmx_error err;
         cmx_error_set(&err, CMX_ERR_TIMEOUT, "no response byte in time (simulated latency %u ms)",
-                      a->state->cfg->mock.latency_ms);
+                      cmx_mock_settings_of(a->state->cfg)->latency_ms);
         err.cause = CMX_CAUSE_FIRST_BYTE_TIMEOUT;
         finish(a, &err, NULL);
         return;
@@ -226,7 +227,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             respond_chat(a);
         return;
     }
-    uint32_t interval = a->state->cfg->mock.chunk_interval_ms;
+    uint32_t interval = cmx_mock_settings_of(a->state->cfg)->chunk_interval_ms;
     for (;;) {
         if (stream_step(a)) {
             finish(a, NULL, NULL);
@@ -258,7 +259,7 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
                         const cmx_attempt_sink *sink, cmx_error *err)
 {
     mock_state *s = state;
-    const cmx_mock_config *mc = &s->cfg->mock;
+    const cmx_mock_settings *mc = cmx_mock_settings_of(s->cfg);
     mock_attempt *a = calloc(1, sizeof *a);
     if (!a) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -318,6 +319,7 @@ static void mock_cancel(void *attempt)
 
 const cmx_provider_vtable cmx_provider_mock = {
     .type = "mock",
+    .schema = &cmx_mock_schema,
     .create = mock_create,
     .destroy = mock_destroy,
     .start = mock_start,

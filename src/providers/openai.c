@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/wipe.h"
 #include "openai_wire.h"
+#include "providers/openai_config.h"
 
 typedef struct openai_state {
     const cmx_provider_config *cfg;
@@ -36,12 +37,13 @@ static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_en
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
     }
+    const cmx_openai_settings *st = cmx_openai_settings_of(cfg);
     cmx_buf h;
     cmx_buf_init_secret(&h);
-    if (cfg->api_key)
-        cmx_buf_printf(&h, "Authorization: Bearer %s\r\n", cfg->api_key);
-    if (cfg->organization)
-        cmx_buf_printf(&h, "OpenAI-Organization: %s\r\n", cfg->organization);
+    if (st->api_key)
+        cmx_buf_printf(&h, "Authorization: Bearer %s\r\n", st->api_key);
+    if (st->organization)
+        cmx_buf_printf(&h, "OpenAI-Organization: %s\r\n", st->organization);
     cmx_buf_append_str(&h, "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n");
     s->headers = h.data;
     s->headers_len = h.len;
@@ -105,6 +107,7 @@ static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_m
 
 const cmx_provider_vtable cmx_provider_openai = {
     .type = "openai",
+    .schema = &cmx_openai_schema,
     .create = openai_create,
     .destroy = openai_destroy,
     .start = openai_start,

@@ -7,8 +7,13 @@
  * attempt sink, exactly once, with an error kind the router decides on.
  *
  * A provider never writes to the client and never decides about failover;
- * that is the router's job.  Adding a provider is one new file with one
- * vtable and one line in provider.c's registry. */
+ * that is the router's job.
+ *
+ * A provider is a module: its vtable (P.c), its config keys, settings
+ * struct and checks hanging off the vtable as a schema (P_config.c and
+ * P_config.h, see config/config_module.h), its translators when it speaks
+ * another format (translator.h), and one line in provider.c's registry.
+ * Nothing outside its own files names it. */
 #ifndef CMX_PROVIDERS_PROVIDER_H
 #define CMX_PROVIDERS_PROVIDER_H
 
@@ -16,6 +21,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/config_module.h"
 #include "core/arena.h"
 #include "core/err.h"
 #include "http/json_scan.h"
@@ -67,6 +73,9 @@ typedef struct cmx_attempt_sink {
 
 typedef struct cmx_provider_vtable {
     const char *type; /* as written in config: "openai", "anthropic", "mock" */
+    /* Its config keys, settings struct and checks (its *_config.c);
+     * schema->type is `type`. */
+    const cmx_provider_schema *schema;
     /* Per-worker state for one configured provider. */
     cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
                       cmx_error *err);

@@ -34,6 +34,7 @@
 #include "providers/translating_attempt.h"
 #include "providers/vertex.h"
 #include "core/wipe.h"
+#include "providers/vertex_config.h"
 
 typedef struct vertex_state {
     const cmx_provider_config *cfg;
@@ -75,10 +76,11 @@ static cmx_err vertex_create(const cmx_provider_config *cfg, const cmx_worker_en
         free(s);
         return err ? err->kind : CMX_ERR_CONFIG;
     }
+    const cmx_vertex_settings *vs = cmx_vertex_settings_of(cfg);
     cmx_google_auth_settings as = {
         .provider_name = cfg->name,
-        .service_account_file = cfg->metadata_server ? NULL : cfg->service_account_file,
-        .metadata_url = cfg->metadata_url,
+        .service_account_file = vs->metadata_server ? NULL : vs->service_account_file,
+        .metadata_url = vs->metadata_url,
         .tls_verify = cfg->tls_verify,
         .ca_file = cfg->ca_file,
         .connect_ms = cfg->timeouts.connect_ms,
@@ -263,28 +265,29 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
     a->total_ms = cmx_call_total_ms(call, s->cfg->timeouts.total_ms);
     cmx_error why;
     cmx_error_clear(&why);
+    const cmx_vertex_settings *vs = cmx_vertex_settings_of(s->cfg);
     cmx_vertex_options opt = {.provider_name = s->cfg->name,
-                              .drop_unsupported = s->cfg->drop_unsupported_params ||
-                                                  target->drop_unsupported_params};
+                              .drop_unsupported =
+                                  vs->drop_unsupported_params || target->drop_unsupported_params};
     cmx_buf path = CMX_BUF_INIT;
     cmx_err rc;
     a->embeddings = call->api == CMX_API_EMBEDDINGS;
     snprintf(a->model, sizeof a->model, "%s", target->model ? target->model : "");
     if (a->embeddings) {
-        rc = cmx_vertex_embed_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
-                                   &path, &why);
+        rc = cmx_vertex_embed_path(s->url.path, vs->project, vs->location, target->model, &path,
+                                   &why);
         if (rc == CMX_OK)
             rc = cmx_vertex_translate_embeddings_request(call->body, call->body_len, &opt,
                                                          &a->base.request, &a->base64, &why);
     } else if (cmx_vertex_is_claude(target->model)) {
         a->claude = 1;
-        rc = cmx_vertex_claude_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
+        rc = cmx_vertex_claude_path(s->url.path, vs->project, vs->location, target->model,
                                     a->base.stream, &path, &why);
         if (rc == CMX_OK)
-            rc = cmx_vertex_claude_request(call->body, call->body_len, &opt,
-                                           s->cfg->default_max_tokens, &a->base.request, &why);
+            rc = cmx_vertex_claude_request(call->body, call->body_len, &opt, 0, &a->base.request,
+                                           &why);
     } else {
-        rc = cmx_vertex_model_path(s->url.path, s->cfg->project, s->cfg->location, target->model,
+        rc = cmx_vertex_model_path(s->url.path, vs->project, vs->location, target->model,
                                    a->base.stream, &path, &why);
         if (rc == CMX_OK)
             rc = cmx_vertex_translate_request(call->body, call->body_len, &opt, &a->base.request,
@@ -322,6 +325,7 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
 
 const cmx_provider_vtable cmx_provider_vertex = {
     .type = "vertex",
+    .schema = &cmx_vertex_schema,
     .create = vertex_create,
     .destroy = vertex_destroy,
     .start = vertex_start,

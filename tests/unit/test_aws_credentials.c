@@ -31,6 +31,7 @@
 
 #include "config/config.h"
 #include "providers/aws_credentials.h"
+#include "providers/bedrock_config.h"
 
 #define IMDS_TOKEN "imds-session-TOKEN-77"
 #define CONTAINER_AUTH "container-AUTH-secret-12"
@@ -202,6 +203,7 @@ typedef struct fixture {
     uint64_t now_us;
     cmx_clock clock;
     cmx_provider_config cfg;
+    cmx_bedrock_settings settings; /* cfg's */
     char origin[64];
     char url[128];
     char dir[64];
@@ -241,7 +243,8 @@ static int setup(void **state)
     f->clock = (cmx_clock){fake_now, f};
     snprintf(f->origin, sizeof f->origin, "http://127.0.0.1:%d", f->ep.port);
     f->cfg.name = "aws";
-    f->cfg.region = "eu-west-1";
+    f->cfg.settings = &f->settings;
+    f->settings.region = "eu-west-1";
     f->cfg.tls_verify = 1;
     f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
     for (size_t i = 0; aws_vars[i]; i++)
@@ -418,7 +421,7 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     write_file(f->path[1], "not-the-token\n");
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", f->path[1], 1);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
+    f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -439,7 +442,7 @@ static void imdsv2_puts_for_a_token_then_reads_the_role_and_its_keys_with_it(voi
 {
     fixture *f = *state;
     use_imds(f);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -460,7 +463,7 @@ static void imds_refusing_the_token_put_is_an_error_naming_instance_metadata(voi
     fixture *f = *state;
     use_imds(f);
     f->ep.imds_put_status = 403;
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -478,7 +481,7 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     fixture *f = *state;
     /* the chain's own GETs carry the token and pass */
     use_imds(f);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -536,7 +539,7 @@ static void sts_refusal_names_its_code_and_never_the_token(void **state)
     fixture *f = *state;
     use_web_identity(f);
     f->ep.sts_status = 403;
-    f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
+    f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -563,7 +566,7 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
                            "aws_secret_access_key = dev-secret\naws_session_token = dev-token\n");
     setenv("AWS_CONFIG_FILE", f->path[1], 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
-    f->cfg.aws_profile = "dev";
+    f->settings.profile = "dev";
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_READY); /* settled at creation: no fetch */
@@ -573,7 +576,7 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     cmx_aws_credentials_free(c);
     /* no profile named: AWS_PROFILE, then "default" */
-    f->cfg.aws_profile = NULL;
+    f->settings.profile = NULL;
     c = make(f);
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDDEFAULT");
@@ -585,8 +588,8 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     assert_string_equal(w.key_id, "AKIDDEV");
     cmx_aws_credentials_free(c);
     /* a profile that is nowhere, when asked for by name, is a config error */
-    f->cfg.aws_profile = "missing";
-    f->cfg.aws_credentials = CMX_AWS_CREDS_PROFILE;
+    f->settings.profile = "missing";
+    f->settings.credentials = CMX_AWS_CREDS_PROFILE;
     cmx_error err;
     assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
@@ -607,7 +610,7 @@ static void profile_with_role_arn_and_token_file_assumes_the_role(void **state)
     setenv("AWS_CONFIG_FILE", f->path[1], 1);
     snprintf(sts, sizeof sts, "%s/sts", f->origin);
     setenv("AWS_ENDPOINT_URL_STS", sts, 1);
-    f->cfg.aws_profile = "irsa";
+    f->settings.profile = "irsa";
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
@@ -624,8 +627,8 @@ static void static_keys_win_over_every_other_source(void **state)
     fixture *f = *state;
     use_container(f);
     use_web_identity(f);
-    f->cfg.access_key_id = "AKIDSTATIC";
-    f->cfg.secret_access_key = "static-secret";
+    f->settings.access_key_id = "AKIDSTATIC";
+    f->settings.secret_access_key = "static-secret";
     cmx_aws_credentials *c = make(f);
     waiter w;
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
@@ -750,8 +753,8 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
     assert_string_equal(w.key_id, "ASIACONT-2");
     cmx_aws_credentials_free(c);
     /* static keys are what they are: nothing to fetch instead */
-    f->cfg.access_key_id = "AKIDSTATIC";
-    f->cfg.secret_access_key = "static-secret";
+    f->settings.access_key_id = "AKIDSTATIC";
+    f->settings.secret_access_key = "static-secret";
     c = make(f);
     cmx_aws_credentials_invalidate(c, "AKIDSTATIC");
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
@@ -763,7 +766,7 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
 {
     fixture *f = *state;
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com:8080/creds", 1);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
+    f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_error err;
     assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
@@ -775,7 +778,7 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
+    f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
     assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
     assert_non_null(strstr(err.message, "AWS_ROLE_ARN"));
 }
@@ -833,15 +836,16 @@ static void credentials_and_profile_keys_are_read_and_checked(void **state)
                          &d);
     assert_non_null(c);
     const cmx_provider_config *p = cmx_config_find_provider(c, "b");
-    assert_int_equal(p->aws_credentials, CMX_AWS_CREDS_CONTAINER);
-    assert_string_equal(p->aws_profile, "dev");
-    assert_null(p->access_key_id);
+    assert_int_equal(cmx_bedrock_settings_of(p)->credentials, CMX_AWS_CREDS_CONTAINER);
+    assert_string_equal(cmx_bedrock_settings_of(p)->profile, "dev");
+    assert_null(cmx_bedrock_settings_of(p)->access_key_id);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
     /* auto with nothing static loads: the chain settles it at first use */
     c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
     assert_non_null(c);
-    assert_int_equal(cmx_config_find_provider(c, "b")->aws_credentials, CMX_AWS_CREDS_AUTO);
+    assert_int_equal(cmx_bedrock_settings_of(cmx_config_find_provider(c, "b"))->credentials,
+                     CMX_AWS_CREDS_AUTO);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
     c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "providers/azure_auth.h"
+#include "providers/azure_config.h"
 
 /* ---- config ---------------------------------------------------------- */
 
@@ -59,13 +60,13 @@ static void azure_provider_with_a_key_gets_the_documented_defaults(void **state)
     print_errors(&d);
     assert_non_null(c);
     const cmx_provider_config *p = cmx_config_find_provider(c, "az");
-    assert_int_equal(p->type, CMX_PROVIDER_AZURE);
     assert_string_equal(p->type_name, "azure");
     assert_string_equal(p->base_url, "https://res.openai.azure.com");
-    assert_string_equal(p->azure.api_version, "2024-10-21");
-    assert_int_equal(p->azure.url_style_v1, 0);
-    assert_int_equal(p->azure.auth, CMX_AZURE_AUTH_API_KEY);
-    assert_string_equal(p->api_key, "k");
+    const cmx_azure_settings *az = cmx_azure_settings_of(p);
+    assert_string_equal(az->api_version, "2024-10-21");
+    assert_int_equal(az->url_style_v1, 0);
+    assert_int_equal(az->auth, CMX_AZURE_AUTH_API_KEY);
+    assert_string_equal(az->api_key, "k");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -90,18 +91,19 @@ static void azure_client_credentials_and_managed_identity_are_read(void **state)
     print_errors(&d);
     assert_non_null(c);
     const cmx_provider_config *cc = cmx_config_find_provider(c, "cc");
-    assert_int_equal(cc->azure.auth, CMX_AZURE_AUTH_CLIENT_SECRET);
-    assert_int_equal(cc->azure.url_style_v1, 1);
-    assert_string_equal(cc->azure.api_version, "2024-06-01");
-    assert_string_equal(cc->azure.tenant_id, "t1");
-    assert_string_equal(cc->azure.client_id, "app");
-    assert_string_equal(cc->azure.client_secret, "s3cret");
-    assert_string_equal(cc->azure.authority, "https://login.microsoftonline.com");
-    assert_null(cc->azure.scope); /* the default is applied where the request is built */
+    assert_int_equal(cmx_azure_settings_of(cc)->auth, CMX_AZURE_AUTH_CLIENT_SECRET);
+    assert_int_equal(cmx_azure_settings_of(cc)->url_style_v1, 1);
+    assert_string_equal(cmx_azure_settings_of(cc)->api_version, "2024-06-01");
+    assert_string_equal(cmx_azure_settings_of(cc)->tenant_id, "t1");
+    assert_string_equal(cmx_azure_settings_of(cc)->client_id, "app");
+    assert_string_equal(cmx_azure_settings_of(cc)->client_secret, "s3cret");
+    assert_string_equal(cmx_azure_settings_of(cc)->authority, "https://login.microsoftonline.com");
+    assert_null(
+        cmx_azure_settings_of(cc)->scope); /* the default is applied where the request is built */
     const cmx_provider_config *mi = cmx_config_find_provider(c, "mi");
-    assert_int_equal(mi->azure.auth, CMX_AZURE_AUTH_MANAGED_IDENTITY);
-    assert_string_equal(mi->azure.client_id, "uai");
-    assert_string_equal(mi->azure.imds_endpoint, "http://127.0.0.1:9/x");
+    assert_int_equal(cmx_azure_settings_of(mi)->auth, CMX_AZURE_AUTH_MANAGED_IDENTITY);
+    assert_string_equal(cmx_azure_settings_of(mi)->client_id, "uai");
+    assert_string_equal(cmx_azure_settings_of(mi)->imds_endpoint, "http://127.0.0.1:9/x");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -219,6 +221,7 @@ typedef struct fixture {
     uint64_t now_us;
     cmx_clock clock;
     cmx_provider_config cfg;
+    cmx_azure_settings settings; /* cfg's */
     char url[128];
 } fixture;
 
@@ -247,13 +250,14 @@ static int setup(void **state)
     f->clock = (cmx_clock){fake_now, f};
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", f->ts.port);
     f->cfg.name = "az";
+    f->cfg.settings = &f->settings;
     f->cfg.tls_verify = 1;
     f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
-    f->cfg.azure.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
-    f->cfg.azure.tenant_id = "my-tenant";
-    f->cfg.azure.client_id = "my app";
-    f->cfg.azure.client_secret = "s&cret=1";
-    f->cfg.azure.authority = f->url;
+    f->settings.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
+    f->settings.tenant_id = "my-tenant";
+    f->settings.client_id = "my app";
+    f->settings.client_secret = "s&cret=1";
+    f->settings.authority = f->url;
     *state = f;
     return 0;
 }
@@ -443,9 +447,9 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
     fixture *f = *state;
     char imds[192];
     snprintf(imds, sizeof imds, "%s/metadata/identity/oauth2/token", f->url);
-    f->cfg.azure.auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
-    f->cfg.azure.imds_endpoint = imds;
-    f->cfg.azure.client_id = "uai-1";
+    f->settings.auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
+    f->settings.imds_endpoint = imds;
+    f->settings.client_id = "uai-1";
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"access_token\":\"mi-#N\",\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}");
     cmx_error err;
