@@ -49,10 +49,6 @@ typedef struct anthropic_state {
 typedef struct anthropic_attempt {
     cmx_translating_attempt base; /* first: the shared plumbing */
     anthropic_state *state;
-    cmx_sse_parser sse;
-    int sse_ready;
-    cmx_anthropic_stream translator;
-    int translator_ready;
 } anthropic_attempt;
 
 static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker_env *env,
@@ -107,66 +103,6 @@ static void anthropic_destroy(void *state)
 
 /* ---- the attempt's provider part (see translating_attempt.h) -------- */
 
-static void attempt_release(cmx_translating_attempt *base)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    if (a->sse_ready)
-        cmx_sse_parser_free(&a->sse);
-    a->sse_ready = 0;
-    if (a->translator_ready)
-        cmx_anthropic_stream_free(&a->translator);
-    a->translator_ready = 0;
-}
-
-static void stream_usage(const cmx_translating_attempt *base, cmx_usage *u)
-{
-    const anthropic_attempt *a = (const anthropic_attempt *)base;
-    if (a->translator_ready)
-        cmx_anthropic_stream_usage(&a->translator, u);
-    else
-        cmx_usage_init(u);
-}
-
-static size_t stream_events(const cmx_translating_attempt *base)
-{
-    const anthropic_attempt *a = (const anthropic_attempt *)base;
-    return a->translator.events;
-}
-
-static int on_sse_event(void *ctx, const cmx_sse_event *ev)
-{
-    anthropic_attempt *a = ctx;
-    cmx_err rc = cmx_anthropic_stream_event(&a->translator, ev->event, ev->event_len, ev->data,
-                                            ev->data_len, &a->base.stream_err);
-    return rc != CMX_OK;
-}
-
-static int feed_stream(cmx_translating_attempt *base, const char *data, size_t len)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    return cmx_translating_feed_sse(base, &a->sse, &a->sse_ready, on_sse_event, a, data, len);
-}
-
-static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    if (a->translator.stopped)
-        return CMX_OK;
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                  "upstream stream ended without message_stop after %zu events%s",
-                  a->translator.events,
-                  a->sse_ready && cmx_sse_has_partial(&a->sse) ? " (mid-event)" : "");
-    err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
-}
-
-static cmx_err translate_response(cmx_translating_attempt *base, const char *body, size_t len,
-                                  cmx_buf *out, cmx_usage *usage, cmx_error *err)
-{
-    (void)base;
-    return cmx_anthropic_translate_response(body, len, (int64_t)time(NULL), out, usage, err);
-}
-
 /* Anthropic's error answer {"type":"error","error":{"type","message"}}. */
 static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 {
@@ -190,14 +126,7 @@ static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 }
 
 static const cmx_translating_ops anthropic_ops = {
-    .stream_content_type = "text/event-stream",
-    .feed_stream = feed_stream,
-    .end_stream = end_stream,
-    .stream_events = stream_events,
-    .translate_response = translate_response,
     .map_error = map_error_response,
-    .stream_usage = stream_usage,
-    .release = attempt_release,
     .header = cmx_translating_retry_after,
 };
 
@@ -221,21 +150,15 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
                       s->cfg->name);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    cmx_anthropic_options opt = {
+    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(s->cfg);
+    cmx_translate_params p = {
         .provider_name = s->cfg->name,
         .model = target->model,
-        .default_max_tokens = cmx_anthropic_settings_of(s->cfg)->default_max_tokens,
-        .drop_unsupported = cmx_anthropic_settings_of(s->cfg)->drop_unsupported_params ||
-                            target->drop_unsupported_params,
+        .default_max_tokens = st->default_max_tokens,
+        .drop_unsupported = st->drop_unsupported_params || target->drop_unsupported_params,
     };
-    if (cmx_anthropic_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
-        CMX_OK)
+    if (cmx_translating_translate(&a->base, &cmx_anthropic_translator, call, &p, &why) != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
-    if (a->base.stream) {
-        cmx_anthropic_stream_init(&a->translator, call->scan->include_usage, (int64_t)time(NULL),
-                                  cmx_translating_emit_chunk, &a->base);
-        a->translator_ready = 1;
-    }
     return cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, s->messages_path,
                                 s->headers, s->headers_len, err);
 }
@@ -251,6 +174,7 @@ static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeou
 const cmx_provider_vtable cmx_provider_anthropic = {
     .type = "anthropic",
     .schema = &cmx_anthropic_schema,
+    .translators = (const cmx_translator_ops *const[]){&cmx_anthropic_translator, NULL},
     .create = anthropic_create,
     .destroy = anthropic_destroy,
     .start = anthropic_start,

@@ -20,9 +20,11 @@
 #include "core/err.h"
 #include "core/usage.h"
 #include "providers/provider_error.h"
+#include "providers/translator.h"
 
 typedef struct cmx_anthropic_options {
     const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
+    const char *provider_type;   /* ... and the type named there; NULL: "anthropic" */
     const char *model;           /* upstream model; NULL keeps the client's */
     uint32_t default_max_tokens; /* when the client sends none; 0 means 4096 */
     int drop_unsupported;        /* drop unsupported parameters instead of failing */
@@ -82,5 +84,34 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
 /* The usage counted so far (complete once the stream has stopped). */
 void cmx_anthropic_stream_usage(const cmx_anthropic_stream *s, cmx_usage *out);
 void cmx_anthropic_stream_free(cmx_anthropic_stream *s);
+
+/* ---- as a translator (anthropic_translator.c) --------------------------- */
+
+/* The Messages API's translator, over SSE. */
+extern const cmx_translator_ops cmx_anthropic_translator;
+
+/* Its state and steps, which the other roads to Claude (Bedrock's
+ * InvokeModel, Vertex's rawPredict) reuse: their answers and streams are
+ * Anthropic's own. */
+typedef struct cmx_claude_state {
+    cmx_translate_params p;
+    cmx_anthropic_stream stream;
+    cmx_sse_framing sse;
+    cmx_error *feed_err; /* during a feed: where the stream's error goes */
+} cmx_claude_state;
+
+cmx_err cmx_claude_init(void *t, const cmx_translate_params *p, cmx_error *err);
+/* The Messages body for Claude behind another cloud: without "model" (the
+ * URL names it) and with that cloud's "anthropic_version" in the body;
+ * messages name the provider as `provider_type`. */
+cmx_err cmx_claude_cloud_request(void *t, const cmx_translate_input *in, const char *provider_type,
+                                 const char *version, cmx_buf *out, cmx_error *err);
+cmx_err cmx_claude_read_answer(void *t, const char *body, size_t len, cmx_buf *out,
+                               cmx_usage *usage, cmx_error *err);
+cmx_err cmx_claude_feed_sse(void *t, const char *data, size_t len, cmx_error *err);
+cmx_err cmx_claude_end(void *t, cmx_error *err);
+size_t cmx_claude_events(const void *t);
+void cmx_claude_usage(const void *t, cmx_usage *u);
+void cmx_claude_release(void *t);
 
 #endif

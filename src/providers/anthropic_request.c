@@ -267,7 +267,8 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
                                         const cmx_anthropic_options *opt, cmx_buf *out,
                                         cmx_error *err)
 {
-    req_ctx c = {err, opt->provider_name, "anthropic", opt->drop_unsupported};
+    req_ctx c = {err, opt->provider_name, opt->provider_type ? opt->provider_type : "anthropic",
+                 opt->drop_unsupported};
     json_error_t jerr;
     json_t *in = json_loadb(body, len, 0, &jerr);
     if (!json_is_object(in)) {

@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/usage.h"
 #include "providers/provider_error.h"
+#include "providers/translator.h"
 #include "providers/eventstream.h"
 
 typedef struct cmx_bedrock_options {
@@ -98,6 +99,17 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
 cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err);
 /* The usage counted so far. */
 void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out);
+/* Whether an event-stream message is an `exception` or `error` message (the
+ * stream failing upstream, after `events` events): 1 with *kind and err
+ * set, else 0.  Converse and InvokeModel streams fail alike. */
+int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
+                                 cmx_error *err);
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s);
+
+/* The translators the bedrock provider chooses from (bedrock_translator.c):
+ * Converse; Claude through InvokeModel; Titan and Cohere embeddings. */
+extern const cmx_translator_ops cmx_bedrock_converse_translator;
+extern const cmx_translator_ops cmx_bedrock_invoke_translator;
+extern const cmx_translator_ops cmx_bedrock_embeddings_translator;
 
 #endif

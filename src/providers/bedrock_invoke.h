@@ -29,12 +29,6 @@
  * or an inference profile such as "us.anthropic.claude-...". */
 int cmx_bedrock_is_anthropic(const char *model);
 
-/* OpenAI chat request → the InvokeModel body for Claude: the Messages
- * request without "model", with "anthropic_version": "bedrock-2023-05-31".
- * `default_max_tokens` 0 means the anthropic translator's default. */
-cmx_err cmx_bedrock_invoke_request(const char *body, size_t len, const cmx_bedrock_options *opt,
-                                   uint32_t default_max_tokens, cmx_buf *out, cmx_error *err);
-
 /* One InvokeModelWithResponseStream message: a `chunk` event is decoded and
  * handed to `s`; an exception message returns the kind it stands for (as in
  * Converse streams); anything else is CMX_ERR_UPSTREAM_PROTOCOL. */

@@ -24,6 +24,11 @@ const cmx_provider_vtable *cmx_provider_lookup(const char *type)
     return NULL;
 }
 
+const cmx_provider_vtable *cmx_provider_at(size_t i)
+{
+    return i < N_REGISTERED ? registry[i] : NULL;
+}
+
 const cmx_provider_schema *cmx_provider_schema_at(size_t i)
 {
     return i < N_REGISTERED ? registry[i]->schema : NULL;

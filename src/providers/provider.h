@@ -26,6 +26,7 @@
 #include "core/err.h"
 #include "http/json_scan.h"
 #include "http/upstream.h"
+#include "providers/translator.h"
 
 struct event_base;
 
@@ -76,6 +77,9 @@ typedef struct cmx_provider_vtable {
     /* Its config keys, settings struct and checks (its *_config.c);
      * schema->type is `type`. */
     const cmx_provider_schema *schema;
+    /* The format translators it chooses from per attempt, NULL-terminated;
+     * NULL for a provider that speaks the canonical format (translator.h). */
+    const cmx_translator_ops *const *translators;
     /* Per-worker state for one configured provider. */
     cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
                       cmx_error *err);
@@ -110,6 +114,8 @@ typedef struct cmx_provider {
 } cmx_provider;
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type);
+/* The registered vtables in order, NULL past the last. */
+const cmx_provider_vtable *cmx_provider_at(size_t i);
 
 /* The registered vtables. */
 extern const cmx_provider_vtable cmx_provider_openai;
