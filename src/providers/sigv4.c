@@ -252,46 +252,56 @@ static int append_presign_params(cmx_buf *q, const cmx_sigv4_credentials *creds,
     return fail ? -1 : 0;
 }
 
-static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
-                          const char *region, const char *service, const char *amz_date,
-                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
-{
-    int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
-    int has_token = creds->session_token && *creds->session_token;
-    unsigned expires = opts->expires_seconds ? opts->expires_seconds : DEFAULT_EXPIRES_SECONDS;
-    memcpy(out->amz_date, amz_date, CMX_SIGV4_AMZ_DATE_LEN + 1);
-    cmx_err rc = payload_hash(req, out->payload_hash, err);
-    if (rc != CMX_OK)
-        return rc;
+/* ---- the chain, step by step (as aws-c-auth's aws_signing.c does) ---- */
 
-    /* The headers to sign: the request's plus what header signing adds. */
-    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
-    if (!all)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+/* Step 0: the headers to sign — the request's plus what header signing
+ * adds (X-Amz-Date, the session token, the payload hash), each also noted
+ * in out->added for the caller to send.  `all` has room for n_headers + 3. */
+static size_t headers_to_sign(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                              const cmx_sigv4_options *opts, cmx_sigv4_result *out,
+                              cmx_sigv4_header *all)
+{
     size_t n = 0;
     for (size_t i = 0; i < req->n_headers; i++)
         all[n++] = req->headers[i];
-    if (!query_mode) {
-        if (!find_header(req, "x-amz-date")) {
-            all[n++] = (cmx_sigv4_header){"x-amz-date", out->amz_date};
-            out->added[out->n_added++] = (cmx_sigv4_added_header){"X-Amz-Date", out->amz_date};
-        }
-        if (has_token && !find_header(req, "x-amz-security-token")) {
-            if (!opts->omit_session_token)
-                all[n++] = (cmx_sigv4_header){"x-amz-security-token", creds->session_token};
-            out->added[out->n_added++] =
-                (cmx_sigv4_added_header){"X-Amz-Security-Token", creds->session_token};
-        }
-        if (opts->sign_payload_header && !find_header(req, "x-amz-content-sha256")) {
-            all[n++] = (cmx_sigv4_header){"x-amz-content-sha256", out->payload_hash};
-            out->added[out->n_added++] =
-                (cmx_sigv4_added_header){"x-amz-content-sha256", out->payload_hash};
-        }
+    if (opts->mode == CMX_SIGV4_SIGN_QUERY)
+        return n;
+    if (!find_header(req, "x-amz-date")) {
+        all[n++] = (cmx_sigv4_header){"x-amz-date", out->amz_date};
+        out->added[out->n_added++] = (cmx_sigv4_added_header){"X-Amz-Date", out->amz_date};
     }
+    int has_token = creds->session_token && *creds->session_token;
+    if (has_token && !find_header(req, "x-amz-security-token")) {
+        if (!opts->omit_session_token)
+            all[n++] = (cmx_sigv4_header){"x-amz-security-token", creds->session_token};
+        out->added[out->n_added++] =
+            (cmx_sigv4_added_header){"X-Amz-Security-Token", creds->session_token};
+    }
+    if (opts->sign_payload_header && !find_header(req, "x-amz-content-sha256")) {
+        all[n++] = (cmx_sigv4_header){"x-amz-content-sha256", out->payload_hash};
+        out->added[out->n_added++] =
+            (cmx_sigv4_added_header){"x-amz-content-sha256", out->payload_hash};
+    }
+    return n;
+}
 
+/* Step 1: the canonical request — method, canonical URI, canonical query
+ * (with the presigned parameters in query mode), canonical headers, signed
+ * header names and payload hash, a line each — into out->canonical_request
+ * (and the signed names into out->signed_headers). */
+static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                                 const char *region, const char *service, const char *amz_date,
+                                 const cmx_sigv4_options *opts, unsigned expires,
+                                 cmx_sigv4_result *out, cmx_error *err)
+{
+    int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
+    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
+    if (!all)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    size_t n = headers_to_sign(req, creds, opts, out, all);
     cmx_buf *creq = &out->canonical_request;
     cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
-    rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
+    cmx_err rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
     free(all);
     int fail = 0;
     if (rc == CMX_OK && query_mode) {
@@ -317,35 +327,57 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
     }
     cmx_buf_free(&headers_block);
     cmx_buf_free(&query);
-    if (rc != CMX_OK)
-        return rc;
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    if (rc == CMX_OK && fail)
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return rc;
+}
 
+/* Step 2: the string to sign — the algorithm, the date, the credential
+ * scope and the canonical request's hash — into out->string_to_sign. */
+static cmx_err string_to_sign(const char *region, const char *service, const char *amz_date,
+                              cmx_sigv4_result *out, cmx_error *err)
+{
     char creq_hash[CMX_SIGV4_HEX_LEN + 1];
-    rc = cmx_sigv4_sha256_hex(creq->data, creq->len, creq_hash, err);
+    cmx_err rc = cmx_sigv4_sha256_hex(out->canonical_request.data, out->canonical_request.len,
+                                      creq_hash, err);
     if (rc != CMX_OK)
         return rc;
     cmx_buf *sts = &out->string_to_sign;
-    fail |= cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
+    int fail = cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
     fail |= append_scope(sts, amz_date, region, service);
     fail |= cmx_buf_printf(sts, "\n%s", creq_hash);
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+}
 
+/* Step 3: the signature — HMAC of the string to sign with the key derived
+ * from the secret, date, region and service — into out->signature. */
+static cmx_err signature(const cmx_sigv4_credentials *creds, const char *region,
+                         const char *service, const char *amz_date, cmx_sigv4_result *out,
+                         cmx_error *err)
+{
     char date8[9];
     memcpy(date8, amz_date, 8);
     date8[8] = '\0';
     unsigned char key[32], sig[32];
-    rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
+    cmx_err rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
     if (rc == CMX_OK)
-        rc = hmac_sha256(key, sizeof key, sts->data, sts->len, sig, err);
+        rc = hmac_sha256(key, sizeof key, out->string_to_sign.data, out->string_to_sign.len, sig,
+                         err);
     OPENSSL_cleanse(key, sizeof key);
-    if (rc != CMX_OK)
-        return rc;
-    to_hex(sig, sizeof sig, out->signature);
+    if (rc == CMX_OK)
+        to_hex(sig, sizeof sig, out->signature);
+    return rc;
+}
 
-    if (query_mode) {
+/* Step 4: what the caller sends — the Authorization header, or the
+ * presigned query with X-Amz-Signature last. */
+static cmx_err signed_output(const cmx_sigv4_credentials *creds, const char *region,
+                             const char *service, const char *amz_date,
+                             const cmx_sigv4_options *opts, unsigned expires, cmx_sigv4_result *out,
+                             cmx_error *err)
+{
+    int fail = 0;
+    if (opts->mode == CMX_SIGV4_SIGN_QUERY) {
         fail |= append_presign_params(&out->presigned_query, creds, amz_date, region, service,
                                       out->signed_headers.data, expires, 1);
         fail |= cmx_buf_printf(&out->presigned_query, "&X-Amz-Signature=%s", out->signature);
@@ -360,9 +392,25 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
         out->added[out->n_added++] =
             (cmx_sigv4_added_header){"Authorization", out->authorization.data};
     }
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    return CMX_OK;
+    return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+}
+
+static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                          const char *region, const char *service, const char *amz_date,
+                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
+{
+    unsigned expires = opts->expires_seconds ? opts->expires_seconds : DEFAULT_EXPIRES_SECONDS;
+    memcpy(out->amz_date, amz_date, CMX_SIGV4_AMZ_DATE_LEN + 1);
+    cmx_err rc = payload_hash(req, out->payload_hash, err);
+    if (rc == CMX_OK)
+        rc = canonical_request(req, creds, region, service, amz_date, opts, expires, out, err);
+    if (rc == CMX_OK)
+        rc = string_to_sign(region, service, amz_date, out, err);
+    if (rc == CMX_OK)
+        rc = signature(creds, region, service, amz_date, out, err);
+    if (rc == CMX_OK)
+        rc = signed_output(creds, region, service, amz_date, opts, expires, out, err);
+    return rc;
 }
 
 cmx_err cmx_sigv4_sign_ex(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
