@@ -3,16 +3,22 @@
  * The one list of provider modules.  The router finds a provider's vtable
  * here by its type; config/ walks the same list for the modules' key
  * tables (cmx_provider_schema_at), so a module registered here is known to
- * the config loader, `cloudmux check` and the router at once.  The order is
- * the order types are listed in messages. */
+ * the config loader, `cloudmux check` and the router at once, and its
+ * translators (cmx_translator_at) to the data-driven tests. */
 #include "provider.h"
 
 #include <string.h>
 
-static const cmx_provider_vtable *const registry[] = {
-    &cmx_provider_openai, &cmx_provider_anthropic, &cmx_provider_bedrock,
-    &cmx_provider_azure,  &cmx_provider_vertex,    &cmx_provider_mock,
-};
+/* The registered providers, in the order messages list their types.
+ * Adding a provider is adding its name here: its module defines
+ * cmx_provider_<name>. */
+#define REGISTERED_PROVIDERS(X) X(openai) X(anthropic) X(bedrock) X(azure) X(vertex) X(mock)
+
+#define DECLARE(name) extern const cmx_provider_vtable cmx_provider_##name;
+REGISTERED_PROVIDERS(DECLARE)
+
+#define ENTRY(name) &cmx_provider_##name,
+static const cmx_provider_vtable *const registry[] = {REGISTERED_PROVIDERS(ENTRY)};
 
 #define N_REGISTERED (sizeof registry / sizeof registry[0])
 

@@ -117,12 +117,7 @@ const cmx_provider_vtable *cmx_provider_lookup(const char *type);
 /* The registered vtables in order, NULL past the last. */
 const cmx_provider_vtable *cmx_provider_at(size_t i);
 
-/* The registered vtables. */
-extern const cmx_provider_vtable cmx_provider_openai;
-extern const cmx_provider_vtable cmx_provider_mock;
-extern const cmx_provider_vtable cmx_provider_anthropic;
-extern const cmx_provider_vtable cmx_provider_bedrock;
-extern const cmx_provider_vtable cmx_provider_azure;
-extern const cmx_provider_vtable cmx_provider_vertex;
+/* Each module defines its vtable as cmx_provider_<type> (cmx_provider_openai
+ * ...); the registry in provider.c lists them. */
 
 #endif
