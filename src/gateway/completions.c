@@ -38,6 +38,7 @@ static void on_response(void *ctx, const cmx_route_result *r, const char *body, 
 static void on_stream_start(void *ctx, const cmx_route_result *r)
 {
     cmx_api_ctx *c = ctx;
+    c->stream_started = 1;
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                           cmx_reply_headers(c, r, "Cache-Control: no-cache\r\n"));
 }
@@ -80,7 +81,47 @@ static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
     cmx_route_cancel(c->route);
-    cmx_reply_log(c, 499, NULL, "cancelled");
+    cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
+}
+
+/* The worker's list of routed requests, for the end of a shutdown's grace
+ * period; a request leaves it when its log line is written
+ * (cmx_reply_untrack). */
+static void track(cmx_api_ctx *c)
+{
+    cmx_worker *w = c->worker;
+    c->prev = NULL;
+    c->next = w->routing;
+    if (w->routing)
+        w->routing->prev = c;
+    w->routing = c;
+    c->routed = 1;
+}
+
+#define SHUTDOWN_MESSAGE                                                                           \
+    "the gateway is shutting down and its grace period is over; the request was ended before "     \
+    "its answer was complete"
+
+void cmx_api_cut_in_flight(cmx_worker *w)
+{
+    while (w->routing) {
+        cmx_api_ctx *c = w->routing;
+        cmx_reply_untrack(c);
+        cmx_route_cancel(c->route);
+        const cmx_route_result *r = cmx_route_result_of(c->route);
+        if (c->stream_started) {
+            cmx_buf b = CMX_BUF_INIT;
+            cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
+                                 SHUTDOWN_MESSAGE, NULL);
+            sse_write(c, b.data, b.len);
+            cmx_buf_free(&b);
+            cmx_reply_log(c, 200, r, "gateway_shutdown");
+            cmx_http_stream_end(c->ex);
+        } else {
+            cmx_reply_error(c, 503, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown", SHUTDOWN_MESSAGE,
+                            r, NULL);
+        }
+    }
 }
 
 /* "model 'x' not found; available: a, b" — bounded, so a config with many
@@ -144,6 +185,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     cmx_route_sink sink = route_sink;
     sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
+    track(c);
     /* When the route ends at once, the exchange is finished and c is gone. */
     cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
     if (route)

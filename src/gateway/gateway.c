@@ -22,6 +22,9 @@
 #include "worker.h"
 
 #define DRAIN_POLL_MS 20
+/* After the grace period the requests still running are ended with an
+ * error; this is how long their last bytes get to reach the clients. */
+#define CUT_FLUSH_MS 1000
 
 struct cmx_gateway {
     cmx_config *cfg;
@@ -31,30 +34,68 @@ struct cmx_gateway {
     int n_workers;
     int port;
     int started;
-    int *wake_fds; /* [2*i] read end, [2*i+1] write end, per worker */
+    atomic_int stopped; /* workers whose loop has ended */
+    int *wake_fds;      /* [2*i] read end, [2*i+1] write end, per worker */
 };
+
+/* What the main thread tells a worker through its wake-up pipe. */
+typedef struct worker_command {
+    uint32_t kind; /* COMMAND_DRAIN or COMMAND_STOP */
+    uint32_t grace_ms;
+} worker_command;
+enum { COMMAND_DRAIN = 1, COMMAND_STOP = 2 };
 
 static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    if (cmx_http_server_open_connections(w->server) == 0 || cmx_now_us() >= w->drain_deadline_us)
+    uint64_t now = cmx_now_us();
+    if (cmx_http_server_open_connections(w->server) == 0) {
         event_base_loopbreak(w->base);
+        return;
+    }
+    if (now < w->drain_deadline_us)
+        return;
+    if (!w->cut) {
+        /* The grace period is over: what still runs ends now, streams with
+         * an error event (never [DONE]), the others with a 503. */
+        w->cut = 1;
+        cmx_api_cut_in_flight(w);
+        w->drain_deadline_us = now + (uint64_t)CUT_FLUSH_MS * 1000;
+        return;
+    }
+    event_base_loopbreak(w->base);
+}
+
+static void stop_worker(cmx_worker *w, uint32_t grace_ms)
+{
+    uint64_t deadline = cmx_now_us() + (uint64_t)grace_ms * 1000;
+    atomic_store(&w->draining, 1);
+    if (w->stopping) {
+        /* Asked again (a second signal): only ever sooner. */
+        if (!w->cut && deadline < w->drain_deadline_us)
+            w->drain_deadline_us = deadline;
+    } else {
+        w->stopping = 1;
+        cmx_http_server_stop_accepting(w->server);
+        w->drain_deadline_us = deadline;
+        struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+        event_add(w->drain_timer, &tv);
+    }
+    on_drain_timer(-1, 0, w);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    char grace_buf[8];
-    ssize_t n = read(fd, grace_buf, sizeof grace_buf);
-    uint32_t grace_ms = 0;
-    if (n == (ssize_t)sizeof(uint32_t))
-        memcpy(&grace_ms, grace_buf, sizeof grace_ms);
-    atomic_store(&w->draining, 1);
-    cmx_http_server_stop_accepting(w->server);
-    w->drain_deadline_us = cmx_now_us() + (uint64_t)grace_ms * 1000;
-    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
-    event_add(w->drain_timer, &tv);
-    on_drain_timer(-1, 0, w);
+    worker_command cmd;
+    while (read(fd, &cmd, sizeof cmd) == (ssize_t)sizeof cmd) {
+        if (cmd.kind == COMMAND_DRAIN) {
+            atomic_store(&w->draining, 1);
+            cmx_http_server_drain(w->server);
+        } else if (cmd.kind == COMMAND_STOP) {
+            stop_worker(w, cmd.grace_ms);
+        }
+    }
 }
 
 static void worker_release(cmx_worker *w)
@@ -136,10 +177,13 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     limits.body_timeout_ms = sc->body_timeout_ms;
     limits.keepalive_timeout_ms = sc->keepalive_timeout_ms;
     limits.write_timeout_ms = sc->write_timeout_ms;
-    w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w);
+    /* The first worker takes the port for the process; the others join it. */
+    w->server = index == 0
+                    ? cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w, err)
+                    : cmx_http_server_new_beside(w->base, gw->workers[0].server, &limits,
+                                                 cmx_api_handle, w, err);
     if (!w->server)
-        return cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: %s", host, port,
-                             strerror(errno));
+        return err->kind;
 
     w->shutdown_event =
         event_new(w->base, gw->wake_fds[2 * index], EV_READ | EV_PERSIST, on_wake, w);
@@ -188,8 +232,7 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             cmx_gateway_free(gw);
             return NULL;
         }
-        /* The first worker may bind port 0; the others share what it got. */
-        if (worker_init(gw, i, host, i == 0 ? port : gw->port, err) != CMX_OK) {
+        if (worker_init(gw, i, host, port, err) != CMX_OK) {
             cmx_gateway_free(gw);
             return NULL;
         }
@@ -213,6 +256,7 @@ static void *worker_main(void *arg)
 {
     cmx_worker *w = arg;
     event_base_dispatch(w->base);
+    atomic_fetch_add(&w->gateway->stopped, 1);
     return NULL;
 }
 
@@ -230,12 +274,36 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err)
     return CMX_OK;
 }
 
-void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
+static void tell_workers(cmx_gateway *gw, uint32_t kind, uint32_t grace_ms)
 {
+    worker_command cmd = {kind, grace_ms};
     for (int i = 0; i < gw->started; i++) {
-        ssize_t n = write(gw->wake_fds[2 * i + 1], &grace_ms, sizeof grace_ms);
+        /* Readiness flips here, on this thread, before the worker wakes. */
+        atomic_store(&gw->workers[i].draining, 1);
+        ssize_t n = write(gw->wake_fds[2 * i + 1], &cmd, sizeof cmd);
         (void)n;
     }
+}
+
+void cmx_gateway_drain(cmx_gateway *gw)
+{
+    tell_workers(gw, COMMAND_DRAIN, 0);
+}
+
+void cmx_gateway_stop(cmx_gateway *gw, uint32_t grace_ms)
+{
+    tell_workers(gw, COMMAND_STOP, grace_ms);
+}
+
+int cmx_gateway_stopped(const cmx_gateway *gw)
+{
+    return atomic_load(&((cmx_gateway *)gw)->stopped) >= gw->started;
+}
+
+void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
+{
+    if (!cmx_gateway_stopped(gw))
+        cmx_gateway_stop(gw, grace_ms);
     for (int i = 0; i < gw->started; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw->started = 0;

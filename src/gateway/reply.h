@@ -19,10 +19,13 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
+    int stream_started;        /* the stream's head went out: errors go in the stream */
     int quiet;                 /* health probes and scrapes: no access log line, not metered */
     int in_flight;             /* counted in the in-flight gauge until its log call */
     int logged;                /* cmx_reply_log ran: it counts a request once */
     const char *key_residency; /* the client key's residency, or NULL */
+    struct cmx_api_ctx *prev, *next; /* in worker->routing while routed */
+    int routed;
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
@@ -43,6 +46,10 @@ void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const
 /* The end of every request: the access log line and the metrics (both
  * skipped for quiet requests).  Only its first call for a request counts. */
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
+
+/* Takes a routed request out of its worker's list of requests in flight
+ * (completions.c puts it in); cmx_reply_log does it for every request. */
+void cmx_reply_untrack(cmx_api_ctx *c);
 
 /* Appends one error object's JSON ({"error":{...}}) to b. */
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,

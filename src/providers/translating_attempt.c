@@ -136,6 +136,12 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
         }
         if (a->tr.ops->header)
             a->tr.ops->header(a->tr.state, h);
+        if (!a->upstream_id_seen && a->sink.on_upstream_id && cmx_header_is_request_id(h->name)) {
+            a->upstream_id_seen = 1;
+            a->sink.on_upstream_id(a->sink.ctx, h->value.ptr,
+                                   h->value.len < CMX_MAX_UPSTREAM_ID ? h->value.len
+                                                                      : CMX_MAX_UPSTREAM_ID);
+        }
         if (a->ops->header)
             a->ops->header(a, h);
     }
