@@ -310,10 +310,7 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
             if (strcmp(type, "none") != 0)
                 json_object_set_new(choice, "disable_parallel_tool_use", json_true());
         }
-        char *s = json_dumps(req, JSON_COMPACT);
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     }
     cmx_buf_free(&system);
     json_decref(params);

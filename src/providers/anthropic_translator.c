@@ -8,6 +8,7 @@
  * on Vertex, AWS event-stream on Bedrock), so those are the only parts the
  * other translators replace. */
 #include "providers/anthropic.h"
+#include "providers/translate_util.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -61,10 +62,7 @@ cmx_err cmx_claude_cloud_request(void *t, const cmx_translate_input *in, const c
     json_object_del(req, "model");
     /* no version header there: the cloud wants it in the body */
     json_object_set_new(req, "anthropic_version", json_string(version));
-    char *body = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!body || cmx_buf_append_str(out, body) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(body);
+    e = cmx_translate_write_json(req, JSON_COMPACT | JSON_PRESERVE_ORDER, out, err);
     json_decref(req);
     return e;
 }

@@ -369,13 +369,6 @@ static void on_news(void *ctx)
 cmx_progress cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
                                   cmx_error *err)
 {
-    int r = settle(a, err);
-    if (r > 0) {
-        *token = a->shared.value.data;
-        return CMX_READY;
-    }
-    if (r < 0)
-        return CMX_FAILED;
-    cmx_token_queue_push(&a->waiters, &w->link);
-    return CMX_PENDING;
+    return cmx_token_queue_answer(settle(a, err), a->shared.value.data, token, &a->waiters,
+                                  &w->link);
 }

@@ -13,6 +13,7 @@
 #include "bedrock_invoke.h"
 #include "embeddings.h"
 #include "core/str.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -71,12 +72,8 @@ cmx_err cmx_bedrock_embed_request(cmx_bedrock_embed_family family, const char *b
                           "provider '%s' (bedrock): not an embedding model this provider knows",
                           name);
     }
-    if (e == CMX_OK) {
-        char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
-    }
+    if (e == CMX_OK)
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     json_decref(req);
     cmx_embedding_request_free(&r);
     return e;

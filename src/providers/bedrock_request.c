@@ -273,10 +273,7 @@ cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_be
             json_object_set(req, "inferenceConfig", inference);
         if (json_array_size(json_object_get(tool_config, "tools")))
             json_object_set(req, "toolConfig", tool_config);
-        char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
         json_decref(req);
     }
     json_decref(tool_config);

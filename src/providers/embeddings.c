@@ -4,6 +4,7 @@
  * The bytes are written little-endian by hand rather than copied from
  * memory, so the answer is the same on any host. */
 #include "embeddings.h"
+#include "translate_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -149,10 +150,7 @@ cmx_err cmx_embedding_write(const json_t *data, const char *model, int64_t token
                              model ? model : "", "usage", "prompt_tokens", (json_int_t)tokens,
                              "total_tokens", (json_int_t)tokens);
     /* nine significant digits keep a float32 exact without %.17g noise */
-    char *s = list ? json_dumps(list, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    e = cmx_translate_write_json(list, JSON_COMPACT | JSON_REAL_PRECISION(9), out, err);
     json_decref(list);
     if (usage && e == CMX_OK) {
         cmx_usage_init(usage);

@@ -28,9 +28,9 @@ typedef struct cmx_embedding_request {
  * `encoding_format` ("float" or "base64"), and any other field refused as
  * unsupported unless drop_unsupported.  CMX_ERR_BAD_REQUEST (status 400)
  * with a message naming provider `name` of `type`. */
-cmx_err cmx_embedding_read_request(const char *body, size_t len, const char *name,
-                                   const char *type, int drop_unsupported,
-                                   cmx_embedding_request *out, cmx_error *err);
+cmx_err cmx_embedding_read_request(const char *body, size_t len, const char *name, const char *type,
+                                   int drop_unsupported, cmx_embedding_request *out,
+                                   cmx_error *err);
 void cmx_embedding_request_free(cmx_embedding_request *r);
 
 /* A JSON array of numbers → a new JSON string holding base64 of their

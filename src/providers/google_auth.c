@@ -342,13 +342,6 @@ static void on_news(void *ctx)
 cmx_progress cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w,
                                    const char **token_out, cmx_error *err)
 {
-    int r = settle(a, err);
-    if (r > 0) {
-        *token_out = a->shared.value.data;
-        return CMX_READY;
-    }
-    if (r < 0)
-        return CMX_FAILED;
-    cmx_token_queue_push(&a->waiters, &w->link);
-    return CMX_PENDING;
+    return cmx_token_queue_answer(settle(a, err), a->shared.value.data, token_out, &a->waiters,
+                                  &w->link);
 }

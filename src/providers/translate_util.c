@@ -315,6 +315,16 @@ cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, 
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
+cmx_err cmx_translate_write_json(const json_t *v, size_t flags, cmx_buf *out, cmx_error *err)
+{
+    char *s = v ? json_dumps(v, flags) : NULL;
+    cmx_err e = !s || cmx_buf_append_str(out, s) != 0
+                    ? cmx_error_set(err, CMX_ERR_NOMEM, "out of memory")
+                    : CMX_OK;
+    free(s);
+    return e;
+}
+
 void cmx_translate_answer_init(cmx_translate_answer *a)
 {
     a->text = (cmx_buf)CMX_BUF_INIT;
@@ -361,10 +371,7 @@ cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id
         (json_int_t)tokens->completion_tokens, "total_tokens", (json_int_t)tokens->total_tokens,
         "prompt_tokens_details", "cached_tokens", (json_int_t)tokens->cached_tokens);
     cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    e = cmx_translate_write_json(completion, JSON_COMPACT, out, err);
     json_decref(completion);
     return e;
 }

@@ -32,6 +32,10 @@ typedef struct cmx_translate_ctx {
     int drop_unsupported;      /* drop unsupported parameters instead of failing */
 } cmx_translate_ctx;
 
+/* Appends v serialised (json_dumps `flags`) to out; CMX_ERR_NOMEM with err
+ * set when it cannot (v may be NULL: a failed json_pack). */
+cmx_err cmx_translate_write_json(const json_t *v, size_t flags, cmx_buf *out, cmx_error *err);
+
 /* The name for messages: the configured one, else the provider type. */
 const char *cmx_translate_provider_name(const cmx_translate_ctx *c);
 

@@ -9,6 +9,7 @@
  * input) have no Vertex form and are refused. */
 #include "vertex.h"
 #include "embeddings.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -37,10 +38,7 @@ cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
     if (r.dimensions)
         json_object_set_new(req, "parameters",
                             json_pack("{s:O}", "outputDimensionality", r.dimensions));
-    char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     json_decref(req);
     cmx_embedding_request_free(&r);
     return e;

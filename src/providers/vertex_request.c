@@ -438,10 +438,7 @@ cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_ver
         if (json_object_size(gen))
             json_object_set(req, "generationConfig", gen);
         json_object_update(req, extra);
-        char *s = json_dumps(req, JSON_COMPACT);
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     }
     json_decref(extra);
     json_decref(gen);
