@@ -37,11 +37,8 @@
 #include "providers/anthropic_config.h"
 
 typedef struct anthropic_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    struct event_base *base;
-    cmx_url url;
-    char *headers; /* x-api-key, anthropic-version, Content-Type as one block */
+    cmx_service svc; /* first: what every service provider holds */
+    char *headers;   /* x-api-key, anthropic-version, Content-Type as one block */
     size_t headers_len;
     char *messages_path;
 } anthropic_state;
@@ -54,17 +51,9 @@ typedef struct anthropic_attempt {
 static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker_env *env,
                                 void **out, cmx_error *err)
 {
-    anthropic_state *s = calloc(1, sizeof *s);
+    anthropic_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    s->base = env->base;
-    if (cmx_url_parse(cfg->base_url ? cfg->base_url : "https://api.anthropic.com", &s->url, err) !=
-        CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
+        return err ? err->kind : CMX_ERR_NOMEM;
     const cmx_anthropic_settings *st = cmx_anthropic_settings_of(cfg);
     cmx_buf h;
     cmx_buf_init_secret(&h);
@@ -75,10 +64,10 @@ static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker
     s->headers = h.data;
     s->headers_len = h.len;
     /* base_url is the API root; one that already ends in /v1 is taken as meant. */
-    size_t plen = strlen(s->url.path);
-    int has_v1 = CMX_ENDS_WITH(s->url.path, plen, "/v1");
+    size_t plen = strlen(s->svc.url.path);
+    int has_v1 = CMX_ENDS_WITH(s->svc.url.path, plen, "/v1");
     cmx_buf p = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s%s", s->url.path, has_v1 ? "/messages" : "/v1/messages");
+    cmx_buf_printf(&p, "%s%s", s->svc.url.path, has_v1 ? "/messages" : "/v1/messages");
     s->messages_path = p.data;
     if (cmx_buf_failed(&h) || cmx_buf_failed(&p)) {
         cmx_free_wiped(s->headers, h.len);
@@ -111,7 +100,7 @@ static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
     const json_t *e = json_object_get(root, "error");
     const json_t *type = json_object_get(e, "type");
     cmx_provider_error pe = {
-        .provider = a->state->cfg->name,
+        .provider = a->state->svc.cfg->name,
         .provider_type = "anthropic",
         .status = base->status,
         .type = json_string_value(type),
@@ -140,35 +129,35 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &anthropic_ops, s->base, sink,
+    cmx_translating_init(&a->base, &anthropic_ops, s->svc.base, sink,
                          call->api == CMX_API_CHAT && call->scan->stream);
     cmx_error why;
     cmx_error_clear(&why);
     if (call->api != CMX_API_CHAT) {
         cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
                       "provider '%s' (anthropic) offers chat completions only, not embeddings",
-                      s->cfg->name);
+                      s->svc.cfg->name);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(s->cfg);
+    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(s->svc.cfg);
     cmx_translate_params p = {
-        .provider_name = s->cfg->name,
+        .provider_name = s->svc.cfg->name,
         .model = target->model,
         .default_max_tokens = st->default_max_tokens,
         .drop_unsupported = st->drop_unsupported_params || target->drop_unsupported_params,
     };
     if (cmx_translating_translate(&a->base, &cmx_anthropic_translator, call, &p, &why) != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
-    return cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, s->messages_path,
-                                s->headers, s->headers_len, err);
+    return cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
+                                s->messages_path, s->headers, s->headers_len, err);
 }
 
 static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeout_ms,
                                   void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     anthropic_state *s = state;
-    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
-                          s->headers, s->headers_len, timeout_ms, done, ctx);
+    return cmx_probe_http(s->svc.upstream, &s->svc.url, s->svc.cfg->tls_verify, s->svc.cfg->ca_file,
+                          path, s->headers, s->headers_len, timeout_ms, done, ctx);
 }
 
 const cmx_provider_vtable cmx_provider_anthropic = {

@@ -26,9 +26,7 @@
 #define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
 
 typedef struct azure_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    cmx_url url;
+    cmx_service svc;      /* first: what every service provider holds */
     cmx_azure_auth *auth; /* NULL with an api-key */
     char *key_headers;    /* api-key + common headers, with a key */
     size_t key_headers_len;
@@ -63,18 +61,12 @@ static void azure_destroy(void *state)
 static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                             cmx_error *err)
 {
-    azure_state *s = calloc(1, sizeof *s);
+    azure_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
+        return err ? err->kind : CMX_ERR_NOMEM;
     cmx_buf c = CMX_BUF_INIT, e = CMX_BUF_INIT;
-    cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->url.path);
-    cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->url.path);
+    cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->svc.url.path);
+    cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->svc.url.path);
     s->v1_chat_path = c.data;
     s->v1_embeddings_path = e.data;
     int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
@@ -105,11 +97,11 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
 static const char *deployment_path(azure_state *s, const cmx_call *call, const char *deployment)
 {
     cmx_buf p = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s/openai/deployments/", s->url.path);
+    cmx_buf_printf(&p, "%s/openai/deployments/", s->svc.url.path);
     cmx_url_encode_str(&p, deployment);
     cmx_buf_printf(&p, "/%s?api-version=%s",
                    call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
-                   cmx_azure_settings_of(s->cfg)->api_version);
+                   cmx_azure_settings_of(s->svc.cfg)->api_version);
     char *out = cmx_buf_failed(&p) ? NULL : cmx_arena_alloc(call->arena, p.len + 1);
     if (out)
         memcpy(out, p.data, p.len + 1);
@@ -147,9 +139,9 @@ static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers,
 {
     cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id};
     cmx_openai_wire_request req = {
-        .cfg = a->state->cfg,
-        .upstream = a->state->upstream,
-        .origin = &a->state->url,
+        .cfg = a->state->svc.cfg,
+        .upstream = a->state->svc.upstream,
+        .origin = &a->state->svc.url,
         .path = a->path,
         .headers = headers,
         .headers_len = len,
@@ -207,11 +199,11 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
                          const cmx_attempt_sink *sink, cmx_error *err)
 {
     azure_state *s = state;
-    const cmx_azure_settings *az = cmx_azure_settings_of(s->cfg);
+    const cmx_azure_settings *az = cmx_azure_settings_of(s->svc.cfg);
     if (!az->url_style_v1 && (!target->model || !*target->model)) {
         cmx_error_set(err, CMX_ERR_CONFIG,
                       "provider '%s': an azure target needs model (the deployment name)",
-                      s->cfg->name);
+                      s->svc.cfg->name);
         return NULL;
     }
     azure_attempt *a = cmx_arena_calloc(call->arena, 1, sizeof *a);

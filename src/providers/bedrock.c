@@ -45,11 +45,8 @@
 #include "providers/bedrock_config.h"
 
 typedef struct bedrock_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    struct event_base *base;
-    cmx_url url;
-    char host[300]; /* the Host header as the upstream client writes it: signed */
+    cmx_service svc; /* first: what every service provider holds */
+    char host[300];  /* the Host header as the upstream client writes it: signed */
     cmx_aws_credentials *creds;
 } bedrock_state;
 
@@ -82,20 +79,13 @@ typedef struct bedrock_attempt {
 static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                               cmx_error *err)
 {
-    bedrock_state *s = calloc(1, sizeof *s);
+    bedrock_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    s->base = env->base;
-    if (!cfg->base_url || !cmx_bedrock_settings_of(cfg)->region) {
+        return err ? err->kind : CMX_ERR_NOMEM;
+    if (!cmx_bedrock_settings_of(cfg)->region) {
         free(s);
         return cmx_error_set(err, CMX_ERR_CONFIG,
                              "provider '%s' (bedrock) needs a region and an endpoint", cfg->name);
-    }
-    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
     }
     cmx_error cerr;
     cmx_error_clear(&cerr);
@@ -107,12 +97,13 @@ static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_e
         return cerr.kind;
     }
     /* The same Host value upstream.c writes, since it is signed. */
-    int v6 = strchr(s->url.host, ':') != NULL;
-    int default_port = s->url.port == (s->url.tls ? 443 : 80);
+    int v6 = strchr(s->svc.url.host, ':') != NULL;
+    int default_port = s->svc.url.port == (s->svc.url.tls ? 443 : 80);
     char port[16] = "";
     if (!default_port)
-        snprintf(port, sizeof port, ":%d", s->url.port);
-    snprintf(s->host, sizeof s->host, "%s%s%s%s", v6 ? "[" : "", s->url.host, v6 ? "]" : "", port);
+        snprintf(port, sizeof port, ":%d", s->svc.url.port);
+    snprintf(s->host, sizeof s->host, "%s%s%s%s", v6 ? "[" : "", s->svc.url.host, v6 ? "]" : "",
+             port);
     *out = s;
     return CMX_OK;
 }
@@ -164,7 +155,7 @@ static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
         type = hash ? hash + 1 : t;
     }
     cmx_provider_error pe = {
-        .provider = a->state->cfg->name,
+        .provider = a->state->svc.cfg->name,
         .provider_type = "bedrock",
         .status = base->status,
         .type = type,
@@ -193,8 +184,8 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
                             int stream, const bedrock_road *road, const cmx_buf *body,
                             cmx_buf *path, cmx_buf *headers, cmx_error *err)
 {
-    const cmx_provider_config *cfg = s->cfg;
-    cmx_buf_append_str(path, s->url.path);
+    const cmx_provider_config *cfg = s->svc.cfg;
+    cmx_buf_append_str(path, s->svc.url.path);
     cmx_buf_append_str(path, "/model/");
     cmx_url_encode_str(path, model);
     cmx_buf_printf(path, "/%s", stream ? road->stream_action : road->action);
@@ -237,7 +228,7 @@ static const bedrock_road *road_for(const bedrock_state *s, const cmx_call *call
 {
     if (call->api == CMX_API_EMBEDDINGS)
         return &embeddings_road;
-    if (cmx_bedrock_settings_of(s->cfg)->api == CMX_BEDROCK_API_INVOKE &&
+    if (cmx_bedrock_settings_of(s->svc.cfg)->api == CMX_BEDROCK_API_INVOKE &&
         cmx_bedrock_is_anthropic(model))
         return &invoke_road;
     return &converse_road;
@@ -253,7 +244,7 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &bedrock_ops, s->base, sink,
+    cmx_translating_init(&a->base, &bedrock_ops, s->svc.base, sink,
                          call->api == CMX_API_CHAT && call->scan->stream);
     a->model = target->model;
     snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
@@ -261,15 +252,15 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     cmx_error_clear(&why);
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
-                      s->cfg->name);
+                      s->svc.cfg->name);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
     a->road = road_for(s, call, a->model);
     cmx_translate_params p = {
-        .provider_name = s->cfg->name,
+        .provider_name = s->svc.cfg->name,
         .model = a->model,
         .id = a->id,
-        .drop_unsupported = cmx_bedrock_settings_of(s->cfg)->drop_unsupported_params ||
+        .drop_unsupported = cmx_bedrock_settings_of(s->svc.cfg)->drop_unsupported_params ||
                             target->drop_unsupported_params,
     };
     if (cmx_translating_translate(&a->base, a->road->translator, call, &p, &why) != CMX_OK)
@@ -298,8 +289,8 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
         cmx_buf_free(&headers);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    void *started = cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, path.data,
-                                         headers.data, headers.len, err);
+    void *started = cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
+                                         path.data, headers.data, headers.len, err);
     cmx_buf_free(&headers); /* a secret buffer: the session token is wiped */
     cmx_buf_free(&path);
     return started;

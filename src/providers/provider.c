@@ -7,6 +7,7 @@
  * translators (cmx_translator_at) to the data-driven tests. */
 #include "provider.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The registered providers, in the order messages list their types.
@@ -38,4 +39,28 @@ const cmx_provider_vtable *cmx_provider_at(size_t i)
 const cmx_provider_schema *cmx_provider_schema_at(size_t i)
 {
     return i < N_REGISTERED ? registry[i]->schema : NULL;
+}
+
+void *cmx_service_new(size_t size, const cmx_provider_config *cfg, const cmx_worker_env *env,
+                      cmx_error *err)
+{
+    cmx_service *s = calloc(1, size);
+    if (!s) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->upstream = env->upstream;
+    s->base = env->base;
+    if (!cfg->base_url) {
+        cmx_error_set(err, CMX_ERR_CONFIG, "provider '%s' (%s) has no endpoint", cfg->name,
+                      cfg->type_name ? cfg->type_name : "?");
+        free(s);
+        return NULL;
+    }
+    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
+        free(s);
+        return NULL;
+    }
+    return s;
 }

@@ -110,6 +110,22 @@ cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verif
                           void (*done)(void *ctx, const cmx_error *err), void *ctx);
 void cmx_probe_cancel(cmx_probe *p);
 
+/* What every provider that calls a service over HTTP holds on a worker,
+ * as the first member of its state: its config, the worker's upstream
+ * client and loop, and the origin and path prefix of its base_url. */
+typedef struct cmx_service {
+    const cmx_provider_config *cfg;
+    cmx_upstream *upstream;
+    struct event_base *base;
+    cmx_url url;
+} cmx_service;
+
+/* Allocates a provider state of `size` bytes (zeroed) whose first member
+ * is a cmx_service, filled for cfg on this worker.  NULL with err set
+ * (out of memory, or a base_url that does not parse). */
+void *cmx_service_new(size_t size, const cmx_provider_config *cfg, const cmx_worker_env *env,
+                      cmx_error *err);
+
 /* A provider instance on one worker. */
 typedef struct cmx_provider {
     const cmx_provider_vtable *vt;

@@ -35,10 +35,7 @@
 #include "providers/vertex_config.h"
 
 typedef struct vertex_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    struct event_base *base;
-    cmx_url url;
+    cmx_service svc; /* first: what every service provider holds */
     cmx_google_auth *auth;
 } vertex_state;
 
@@ -71,18 +68,9 @@ typedef struct vertex_attempt {
 static cmx_err vertex_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                              cmx_error *err)
 {
-    vertex_state *s = calloc(1, sizeof *s);
+    vertex_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    s->base = env->base;
-    if (cmx_url_parse(cfg->base_url ? cfg->base_url
-                                    : "https://us-central1-aiplatform.googleapis.com",
-                      &s->url, err) != CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
+        return err ? err->kind : CMX_ERR_NOMEM;
     const cmx_vertex_settings *vs = cmx_vertex_settings_of(cfg);
     cmx_google_auth_settings as = {
         .provider_name = cfg->name,
@@ -125,7 +113,7 @@ static void map_error(cmx_translating_attempt *base, cmx_error *err)
     vertex_attempt *a = (vertex_attempt *)base;
     if (base->status == 401)
         cmx_google_auth_invalidate(a->state->auth);
-    cmx_vertex_error_kind(base->status, base->body.data, base->body.len, a->state->cfg->name,
+    cmx_vertex_error_kind(base->status, base->body.data, base->body.len, a->state->svc.cfg->name,
                           base->retry_after_ms, err);
 }
 
@@ -152,8 +140,8 @@ static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    void *sent = cmx_translating_send_timed(&a->base, s->upstream, s->cfg, &s->url, a->total_ms,
-                                            a->path, headers.data, headers.len, err);
+    void *sent = cmx_translating_send_timed(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url,
+                                            a->total_ms, a->path, headers.data, headers.len, err);
     cmx_buf_free(&headers); /* a secret buffer: the token is wiped */
     return sent;
 }
@@ -183,11 +171,11 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
                        cmx_error *why)
 {
     vertex_state *s = a->state;
-    const cmx_vertex_settings *vs = cmx_vertex_settings_of(s->cfg);
+    const cmx_vertex_settings *vs = cmx_vertex_settings_of(s->svc.cfg);
     const vertex_road *road = road_for(call, target->model);
     cmx_buf path = CMX_BUF_INIT;
-    cmx_err rc = road->path(s->url.path, vs->project, vs->location, target->model, a->base.stream,
-                            &path, why);
+    cmx_err rc = road->path(s->svc.url.path, vs->project, vs->location, target->model,
+                            a->base.stream, &path, why);
     if (rc == CMX_OK && cmx_buf_failed(&path))
         rc = cmx_error_set(why, CMX_ERR_NOMEM, "out of memory");
     if (rc == CMX_OK && !(a->path = cmx_arena_strndup(call->arena, path.data, path.len)))
@@ -196,7 +184,7 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
     if (rc != CMX_OK)
         return rc;
     cmx_translate_params p = {
-        .provider_name = s->cfg->name,
+        .provider_name = s->svc.cfg->name,
         .model = target->model ? target->model : "",
         .drop_unsupported = vs->drop_unsupported_params || target->drop_unsupported_params,
     };
@@ -213,11 +201,11 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &vertex_ops, s->base, sink,
+    cmx_translating_init(&a->base, &vertex_ops, s->svc.base, sink,
                          call->api == CMX_API_CHAT && call->scan->stream);
     a->wait.done = on_token;
     a->wait.ctx = a;
-    a->total_ms = cmx_call_total_ms(call, s->cfg->timeouts.total_ms);
+    a->total_ms = cmx_call_total_ms(call, s->svc.cfg->timeouts.total_ms);
     cmx_error why;
     cmx_error_clear(&why);
     if (prepare(a, call, target, &why) != CMX_OK)
