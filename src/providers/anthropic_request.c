@@ -172,15 +172,6 @@ static json_t *write_tool(const char *name, const json_t *fn)
     return tool;
 }
 
-static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
-{
-    if (!json_is_array(tools))
-        return cmx_translate_bad(c, "'tools' must be an array");
-    json_t *out = json_array();
-    json_object_set_new(req, "tools", out);
-    return cmx_translate_tools(c, tools, write_tool, out);
-}
-
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 {
     const char *name;
@@ -190,14 +181,8 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
         choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
     else if (kind) /* Anthropic says "any" for "required" */
         choice = json_pack("{s:s}", "type", strcmp(kind, "required") == 0 ? "any" : kind);
-    if (!choice) {
-        char shown[48];
-        cmx_translate_show_value(v, shown, sizeof shown);
-        return cmx_translate_bad(c,
-                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                                 shown);
-    }
+    if (!choice)
+        return cmx_translate_bad_tool_choice(c, v, 1);
     json_object_set_new(req, "tool_choice", choice);
     return CMX_OK;
 }
@@ -247,7 +232,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_in
         } else if (strcmp(key, "stop") == 0)
             e = convert_stop(c, v, req);
         else if (strcmp(key, "tools") == 0)
-            e = convert_tools(c, v, req);
+            e = cmx_translate_tools_into(c, v, write_tool, req, "tools");
         else if (strcmp(key, "tool_choice") == 0)
             e = convert_tool_choice(c, v, req);
         else if (strcmp(key, "parallel_tool_calls") == 0)

@@ -114,6 +114,26 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
     return CMX_OK;
 }
 
+cmx_err cmx_translate_tools_into(cmx_translate_ctx *c, const json_t *tools,
+                                 cmx_translate_tool_writer write, json_t *parent, const char *key)
+{
+    if (!json_is_array(tools))
+        return cmx_translate_bad(c, "'tools' must be an array");
+    json_t *out = json_array();
+    json_object_set_new(parent, key, out);
+    return cmx_translate_tools(c, tools, write, out);
+}
+
+cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, const json_t *v, int takes_none)
+{
+    char shown[48];
+    cmx_translate_show_value(v, shown, sizeof shown);
+    return cmx_translate_bad(c,
+                             "'tool_choice' (%s) must be \"auto\", \"required\"%s or "
+                             "{\"type\":\"function\",\"function\":{\"name\":...}}",
+                             shown, takes_none ? ", \"none\"" : "");
+}
+
 const char *cmx_translate_tool_choice(const json_t *v, const char **function)
 {
     *function = NULL;

@@ -68,6 +68,14 @@ typedef json_t *(*cmx_translate_tool_writer)(const char *name, const json_t *fun
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
                             cmx_translate_tool_writer write, json_t *out);
 
+/* cmx_translate_tools into a new array set as parent[key]. */
+cmx_err cmx_translate_tools_into(cmx_translate_ctx *c, const json_t *tools,
+                                 cmx_translate_tool_writer write, json_t *parent, const char *key);
+
+/* The 400 for a 'tool_choice' that is none of what the provider takes
+ * ("none" listed when it takes it). */
+cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, const json_t *v, int takes_none);
+
 /* What an OpenAI 'tool_choice' asks for: "auto", "required", "none", or
  * "function" with *function set to the function's name; NULL when it is
  * none of those (the caller's 400 names what it takes). */

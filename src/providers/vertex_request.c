@@ -288,14 +288,8 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
     const char *name;
     const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *cfg = NULL;
-    if (!kind) {
-        char shown[48];
-        cmx_translate_show_value(v, shown, sizeof shown);
-        return cmx_translate_bad(&c->tc,
-                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                                 shown);
-    }
+    if (!kind)
+        return cmx_translate_bad_tool_choice(&c->tc, v, 1);
     if (strcmp(kind, "function") == 0)
         cfg = json_pack("{s:s,s:[s]}", "mode", "ANY", "allowedFunctionNames", name);
     else
