@@ -369,6 +369,6 @@ static void on_news(void *ctx)
 cmx_progress cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
                                   cmx_error *err)
 {
-    return cmx_token_queue_answer(settle(a, err), a->shared.value.data, token, &a->waiters,
-                                  &w->link);
+    int settled = settle(a, err); /* before reading the token it may have replaced */
+    return cmx_token_queue_answer(settled, a->shared.value.data, token, &a->waiters, &w->link);
 }

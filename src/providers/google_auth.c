@@ -342,6 +342,6 @@ static void on_news(void *ctx)
 cmx_progress cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w,
                                    const char **token_out, cmx_error *err)
 {
-    return cmx_token_queue_answer(settle(a, err), a->shared.value.data, token_out, &a->waiters,
-                                  &w->link);
+    int settled = settle(a, err); /* before reading the token it may have replaced */
+    return cmx_token_queue_answer(settled, a->shared.value.data, token_out, &a->waiters, &w->link);
 }
