@@ -7,7 +7,8 @@ set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
             libyaml-dev libssl-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates)
+# podman and runc: the container image is built and run in the end-to-end suite.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -420,7 +420,7 @@ static int drill_reach_gateway(drill_run *r)
         cmx_error err;
         cmx_error_clear(&err);
         r->cfg->server.access_log = 0; /* stdout is the report's */
-        cmx_gateway_options gopts = {"127.0.0.1", 0, 0};
+        cmx_gateway_options gopts = {.listen_host = "127.0.0.1", .listen_port = 0};
         if (!(r->gw = cmx_gateway_new(r->cfg, &gopts, &err)) ||
             cmx_gateway_start(r->gw, &err) != CMX_OK) {
             fprintf(stderr, "cloudmux drill: cannot start the gateway: %s\n", err.message);

@@ -161,6 +161,7 @@ typedef struct cmx_model_group {
 typedef struct cmx_server_config {
     char *listen_host;             /* default "127.0.0.1" */
     int listen_port;               /* default 4000 */
+    int listen_configured;         /* the file names `server.listen` */
     int workers;                   /* default: number of CPUs */
     size_t max_body_bytes;         /* default 4 MiB */
     size_t max_header_bytes;       /* default 16 KiB */

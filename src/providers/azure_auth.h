@@ -36,8 +36,9 @@ typedef struct cmx_azure_token_waiter {
     int queued;
 } cmx_azure_token_waiter;
 
-/* For a provider whose azure.auth is client secret or managed identity.
- * `clock` may be NULL (the monotonic clock); tests pass their own. */
+/* For a provider whose auth (cmx_azure_settings_of) is client secret,
+ * managed identity or workload identity.  `clock` may be NULL (the monotonic clock); tests pass
+ * their own. */
 cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
                                    const cmx_clock *clock, cmx_error *err);
 /* Cancels a fetch in flight; no waiter may be queued any more. */
