@@ -108,6 +108,9 @@ struct cmx_config_key {
         "ca_file", CMX_KEY_FILE, CMX_SHARED(ca_file), CMX_KEY_SHARED,                              \
             .doc = "PEM file of the CAs to trust instead of the system store"                      \
     }
+/* The keys of every provider reached over TLS: tls_verify, ca_file, residency. */
+#define CMX_KEY_CONNECTION_ENTRIES                                                                 \
+    CMX_KEY_TLS_VERIFY_ENTRY, CMX_KEY_CA_FILE_ENTRY, CMX_KEY_RESIDENCY_ENTRY
 
 /* What a provider module tells config/ about its settings. */
 typedef struct cmx_provider_schema {
@@ -149,6 +152,12 @@ const char *cmx_cfg_show(const cmx_ynode *n, char *buf, size_t len);
  * reports every offender.  Returns 1 if the node is usable as a mapping. */
 int cmx_cfg_check_map(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path,
                       const char *const *allowed);
+/* Keys that belong together (NULL-terminated `keys`): each one `map` lacks
+ * is reported at `at` as "PATH: MISSING 'KEY' (WHY)", where MISSING is
+ * e.g. "missing required key".  The number reported. */
+int cmx_cfg_require_together(cmx_cfg_ctx *ctx, const cmx_ynode *map, const cmx_ynode *at,
+                             const char *path, const char *const *keys, const char *missing,
+                             const char *why);
 
 /* What a typed reader found. */
 typedef enum cmx_cfg_read {

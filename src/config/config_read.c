@@ -360,3 +360,16 @@ cmx_cfg_read cmx_cfg_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *pat
     *out = copy;
     return CMX_CFG_SET;
 }
+
+int cmx_cfg_require_together(cmx_cfg_ctx *ctx, const cmx_ynode *map, const cmx_ynode *at,
+                             const char *path, const char *const *keys, const char *missing,
+                             const char *why)
+{
+    int n = 0;
+    for (; *keys; keys++)
+        if (!cmx_ytree_get(map, *keys)) {
+            cmx_cfg_error(ctx, at, "%s: %s '%s' (%s)", path, missing, *keys, why);
+            n++;
+        }
+    return n;
+}

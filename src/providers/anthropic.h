@@ -114,4 +114,15 @@ size_t cmx_claude_events(const void *t);
 void cmx_claude_usage(const void *t, cmx_usage *u);
 void cmx_claude_release(void *t);
 
+/* The ops of a road to Claude whose stream is Anthropic's SSE: only the
+ * name and the request writer differ (anthropic, vertex_claude). */
+#define CMX_CLAUDE_SSE_TRANSLATOR(NAME, WRITE_REQUEST)                                             \
+    {                                                                                              \
+        .name = NAME, .api = CMX_API_CHAT, .stream_content_type = "text/event-stream",             \
+        .state_size = sizeof(cmx_claude_state), .init = cmx_claude_init,                           \
+        .write_request = WRITE_REQUEST, .read_answer = cmx_claude_read_answer,                     \
+        .feed = cmx_claude_feed_sse, .end = cmx_claude_end, .events = cmx_claude_events,           \
+        .usage = cmx_claude_usage, .release = cmx_claude_release,                                  \
+    }
+
 #endif

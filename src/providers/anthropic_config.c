@@ -26,9 +26,7 @@ static const cmx_config_key keys[] = {
      .max = 1000000},
     {"drop_unsupported_params", CMX_KEY_BOOL, S(drop_unsupported_params),
      .doc = "drop parameters Anthropic cannot take instead of answering 400"},
-    CMX_KEY_TLS_VERIFY_ENTRY,
-    CMX_KEY_CA_FILE_ENTRY,
-    CMX_KEY_RESIDENCY_ENTRY,
+    CMX_KEY_CONNECTION_ENTRIES,
     CMX_KEY_HEALTH_CHECK_ENTRY,
     {NULL},
 };

@@ -115,17 +115,5 @@ void cmx_claude_release(void *t)
     cmx_anthropic_stream_free(&s->stream);
 }
 
-const cmx_translator_ops cmx_anthropic_translator = {
-    .name = "anthropic",
-    .api = CMX_API_CHAT,
-    .stream_content_type = "text/event-stream",
-    .state_size = sizeof(cmx_claude_state),
-    .init = cmx_claude_init,
-    .write_request = write_request,
-    .read_answer = cmx_claude_read_answer,
-    .feed = cmx_claude_feed_sse,
-    .end = cmx_claude_end,
-    .events = cmx_claude_events,
-    .usage = cmx_claude_usage,
-    .release = cmx_claude_release,
-};
+const cmx_translator_ops cmx_anthropic_translator =
+    CMX_CLAUDE_SSE_TRANSLATOR("anthropic", write_request);

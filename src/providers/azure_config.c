@@ -101,13 +101,10 @@ static void load_client_secret(cmx_cfg_ctx *ctx, cmx_azure_settings *az, const c
     az->authority = cmx_cfg_strdup(ctx, DEFAULT_AUTHORITY);
     cmx_cfg_url(ctx, node, path, "authority", 1, &az->authority);
     cmx_cfg_string(ctx, node, path, "tenant_id", &az->tenant_id);
-    static const char *const required[] = {"tenant_id", "client_id", "client_secret"};
-    for (size_t i = 0; i < 3; i++)
-        if (!cmx_ytree_get(node, required[i]))
-            cmx_cfg_error(ctx, node,
-                          "%s: missing required key '%s' (client credentials need tenant_id, "
-                          "client_id and client_secret; or use managed_identity: true)",
-                          path, required[i]);
+    static const char *const required[] = {"tenant_id", "client_id", "client_secret", NULL};
+    cmx_cfg_require_together(ctx, node, node, path, required, "missing required key",
+                             "client credentials need tenant_id, client_id and client_secret; "
+                             "or use managed_identity: true");
     check_token(ctx, node, path, "tenant_id", az->tenant_id, "a directory (tenant) id or domain");
     check_token(ctx, node, path, "client_id", az->client_id, "an application (client) id");
     const cmx_ynode *secret = cmx_ytree_get(node, "client_secret");
@@ -179,9 +176,7 @@ static const cmx_config_key keys[] = {
     {"url_style", CMX_KEY_ENUM, S(url_style_v1), .def = "deployments",
      .doc = "deployments (the model is the deployment) or v1 (the model in the body)",
      .choices = url_styles},
-    CMX_KEY_TLS_VERIFY_ENTRY,
-    CMX_KEY_CA_FILE_ENTRY,
-    CMX_KEY_RESIDENCY_ENTRY,
+    CMX_KEY_CONNECTION_ENTRIES,
     {NULL},
 };
 

@@ -47,9 +47,7 @@ static const cmx_config_key keys[] = {
     {"session_token", CMX_KEY_SECRET, S(session_token), .doc = "and its session token"},
     {"drop_unsupported_params", CMX_KEY_BOOL, S(drop_unsupported_params),
      .doc = "drop parameters the model cannot take instead of answering 400"},
-    CMX_KEY_TLS_VERIFY_ENTRY,
-    CMX_KEY_CA_FILE_ENTRY,
-    CMX_KEY_RESIDENCY_ENTRY,
+    CMX_KEY_CONNECTION_ENTRIES,
     {"credentials", CMX_KEY_ENUM, S(credentials), .def = "auto",
      .doc = "where the keys come from: the SDKs' chain, or one source of it",
      .choices = credential_modes},
@@ -82,13 +80,10 @@ static void check_credentials(cmx_cfg_ctx *ctx, cmx_bedrock_settings *s, const c
     }
     if (from_config) {
         /* an unresolvable reference was reported where it stands */
-        static const char *const pair[] = {"access_key_id", "secret_access_key"};
-        for (size_t i = 0; i < 2; i++)
-            if (!cmx_ytree_get(v, pair[i]))
-                cmx_cfg_error(ctx, name_node,
-                              "%s: missing '%s' (credentials in the config need both "
-                              "access_key_id and secret_access_key)",
-                              path, pair[i]);
+        static const char *const pair[] = {"access_key_id", "secret_access_key", NULL};
+        cmx_cfg_require_together(ctx, v, name_node, path, pair, "missing",
+                                 "credentials in the config need both access_key_id and "
+                                 "secret_access_key");
         return;
     }
     if (m == CMX_AWS_CREDS_AUTO || m == CMX_AWS_CREDS_ENVIRONMENT) {

@@ -10,9 +10,7 @@ static const cmx_config_key keys[] = {
      .hint = "the API's URL, such as https://api.openai.com/v1 or http://127.0.0.1:8000/v1"},
     {"api_key", CMX_KEY_SECRET, S(api_key), .doc = "sent as Authorization: Bearer"},
     {"organization", CMX_KEY_STRING, S(organization), .doc = "sent as OpenAI-Organization"},
-    CMX_KEY_TLS_VERIFY_ENTRY,
-    CMX_KEY_CA_FILE_ENTRY,
-    CMX_KEY_RESIDENCY_ENTRY,
+    CMX_KEY_CONNECTION_ENTRIES,
     CMX_KEY_HEALTH_CHECK_ENTRY,
     {NULL},
 };

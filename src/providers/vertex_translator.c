@@ -116,20 +116,8 @@ static cmx_err claude_write(void *t, const cmx_translate_input *in, cmx_buf *out
     return cmx_claude_cloud_request(t, in, "vertex", "vertex-2023-10-16", out, err);
 }
 
-const cmx_translator_ops cmx_vertex_claude_translator = {
-    .name = "vertex_claude",
-    .api = CMX_API_CHAT,
-    .stream_content_type = "text/event-stream",
-    .state_size = sizeof(cmx_claude_state),
-    .init = cmx_claude_init,
-    .write_request = claude_write,
-    .read_answer = cmx_claude_read_answer,
-    .feed = cmx_claude_feed_sse,
-    .end = cmx_claude_end,
-    .events = cmx_claude_events,
-    .usage = cmx_claude_usage,
-    .release = cmx_claude_release,
-};
+const cmx_translator_ops cmx_vertex_claude_translator =
+    CMX_CLAUDE_SSE_TRANSLATOR("vertex_claude", claude_write);
 
 /* ---- embeddings ------------------------------------------------------- */
 
