@@ -6,8 +6,8 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates)
+            libyaml-dev libssl-dev libhiredis-dev)
+test_pkgs=(libcmocka-dev openssl ca-certificates redis-server)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")
