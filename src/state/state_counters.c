@@ -253,7 +253,8 @@ uint64_t cmx_state_counters_add(cmx_state_worker *w, const cmx_state_counter *co
     cmx_state *st = w->st;
     if (n == 0 || n > CMX_STATE_MAX_COUNTERS) {
         int64_t none[1] = {0};
-        cb(ctx, CMX_STATE_NO, none, 0);
+        if (cb)
+            cb(ctx, CMX_STATE_NO, none, 0);
         return 0;
     }
     if (!st->shared || !cmx_state_worker_is_up(w)) {
