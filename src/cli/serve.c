@@ -1,6 +1,8 @@
 /* serve.c — `cloudmux serve`: load the config, start the workers, wait for a
  * signal, drain.  SIGTERM and SIGINT stop accepting, let in-flight requests
- * (streams included) finish for up to the grace period, then exit 0. */
+ * (streams included) finish for up to the grace period, then exit 0.
+ * SIGHUP reloads the config file (gateway.h): an invalid file changes
+ * nothing, a valid one serves new requests while running ones finish. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -84,6 +86,7 @@ int cmx_cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     cmx_error err;
@@ -109,8 +112,15 @@ int cmx_cmd_serve(int argc, char **argv)
              cfg->n_models == 1 ? "" : "s");
 
     int sig = 0;
-    while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-        ;
+    while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+        if (sig == SIGHUP) {
+            cmx_info("received SIGHUP: reloading %s", path);
+            cmx_reload_result res;
+            cmx_gateway_reload(gw, &res);
+            cmx_reload_result_free(&res);
+        }
+        sig = 0;
+    }
     cmx_info("received %s: draining in-flight requests (up to %d s)",
              sig == SIGINT ? "SIGINT" : "SIGTERM", SHUTDOWN_GRACE_MS / 1000);
     cmx_gateway_shutdown(gw, SHUTDOWN_GRACE_MS);

@@ -25,7 +25,7 @@ typedef struct cleanup {
 struct cmx_arena {
     cleanup *cleanups; /* run at reset and free, newest first */
     block *head;       /* current block: allocations come from here */
-    block *first; /* kept across resets */
+    block *first;      /* kept across resets */
     size_t block_size;
     size_t total_used;
 };

@@ -80,7 +80,7 @@ static void on_client_gone(cmx_http_exchange *ex, void *arg)
  * groups still gives a readable message. */
 static const char *unknown_model_message(cmx_api_ctx *c)
 {
-    const cmx_config *cfg = c->worker->cfg;
+    const cmx_config *cfg = c->cfg;
     cmx_buf b = CMX_BUF_INIT;
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
@@ -114,8 +114,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         return;
     }
     c->stream = api == CMX_API_CHAT && c->scan.stream;
-    c->group =
-        cmx_config_find_model(c->worker->cfg, c->scan.model_name, strlen(c->scan.model_name));
+    c->group = cmx_config_find_model(c->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);
@@ -159,7 +158,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
     /* When the route ends at once, the exchange is finished and c is gone. */
-    cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
+    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
     if (route)
         c->route = route;
 }

@@ -6,13 +6,19 @@
  * thread from accept to last byte.  The gateway owns their lifecycle:
  * cmx_gateway_new binds, cmx_gateway_start runs the threads,
  * cmx_gateway_shutdown drains them (in-flight requests finish, up to a grace
- * period) and cmx_gateway_free releases everything. */
+ * period) and cmx_gateway_free releases everything.
+ *
+ * cmx_gateway_reload reads the config file again: an invalid file changes
+ * nothing; a valid one becomes the next generation (generation.h), taken by
+ * each worker for its new requests while its in-flight requests and streams
+ * finish on the old one. */
 #ifndef CMX_GATEWAY_GATEWAY_H
 #define CMX_GATEWAY_GATEWAY_H
 
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/err.h"
 
 typedef struct cmx_gateway cmx_gateway;
@@ -31,5 +37,22 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err);
  * stops the workers and joins them. */
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
 void cmx_gateway_free(cmx_gateway *gw);
+
+typedef struct cmx_reload_result {
+    int ok;
+    uint64_t generation; /* the generation serving after the call */
+    char **errors;       /* "file:line:col: message", when not ok */
+    size_t n_errors;
+    char **restart_only; /* settings that changed but need a restart (kept as they were) */
+    size_t n_restart_only;
+} cmx_reload_result;
+
+/* Reads the config file the gateway runs (its snapshot's path) again.  Safe
+ * from any thread, one reload at a time; returns CMX_OK when the new
+ * generation was handed to the workers.  Logs the outcome. */
+cmx_err cmx_gateway_reload(cmx_gateway *gw, cmx_reload_result *out);
+void cmx_reload_result_free(cmx_reload_result *r);
+/* The cloudmux_config_* and cloudmux_state_* metric families. */
+void cmx_gateway_format_metrics(cmx_gateway *gw, cmx_buf *out);
 
 #endif

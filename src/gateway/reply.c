@@ -126,6 +126,11 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
 {
     cmx_metrics_shard *shard = c->worker->shard;
     const cmx_model_group *g = c->group;
+    /* A request that started before a reload counts in the generation that
+     * serves now, under the same group name. */
+    const cmx_config *now_cfg = c->worker->current->gen->cfg;
+    if (g && now_cfg != c->cfg)
+        g = cmx_config_find_model(now_cfg, g->name, strlen(g->name));
     cmx_metrics_request rq = {
         .group = g,
         .target = r && g ? cmx_metrics_target_index(g, r->provider, r->model) : -1,

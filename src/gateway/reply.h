@@ -11,6 +11,8 @@
 /* Per-request state every endpoint shares; lives in the request's arena. */
 typedef struct cmx_api_ctx {
     cmx_worker *worker;
+    cmx_worker_gen *wgen;  /* the config generation this request runs on, held to its end */
+    const cmx_config *cfg; /* wgen's snapshot */
     cmx_http_exchange *ex;
     const cmx_http_request *req;
     const char *request_id;

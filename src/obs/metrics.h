@@ -62,6 +62,12 @@ void cmx_metrics_record_request(cmx_metrics_shard *s, const cmx_metrics_request 
 void cmx_metrics_record_attempt(cmx_metrics_shard *s, const cmx_model_group *g, int target,
                                 cmx_err outcome);
 
+/* A reload: adds what `from` (a shard of the previous snapshot's registry)
+ * counted into `to`, series by series: groups matched by name, targets by
+ * provider and model; series that no longer exist are dropped.  Called by
+ * the shard's worker, the only writer of both. */
+void cmx_metrics_shard_carry(cmx_metrics_shard *to, const cmx_metrics_shard *from);
+
 /* Requests in flight now, all shards. */
 int64_t cmx_metrics_in_flight(cmx_metrics *m);
 

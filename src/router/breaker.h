@@ -84,10 +84,10 @@ typedef struct cmx_breaker {
     uint32_t probes_pending;  /* admitted, no verdict yet */
     uint32_t probes_succeeded;
     uint64_t last_probe_us;
-    uint64_t trips;    /* times it opened, for status */
-    cmx_window window; /* [0] requests, [1] failures, while closed */
-    bool fleet;        /* half-open probing needs the fleet's lease */
-    bool lease_asked;  /* a lease request is in flight */
+    uint64_t trips;          /* times it opened, for status */
+    cmx_window window;       /* [0] requests, [1] failures, while closed */
+    bool fleet;              /* half-open probing needs the fleet's lease */
+    bool lease_asked;        /* a lease request is in flight */
     uint64_t lease_until_us; /* this replica may probe until then */
     uint64_t lease_retry_us; /* another replica holds it: ask again after this */
 } cmx_breaker;

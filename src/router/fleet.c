@@ -110,8 +110,7 @@ void cmx_fleet_publish_cooldown(cmx_state_worker *w, cmx_group_state *gs, size_t
     cmx_state_publish(w, &ev, (uint32_t)((until_us - now_us) / 1000) + 1000);
 }
 
-void cmx_fleet_publish_health(cmx_state_worker *w, const char *provider, int down,
-                              uint32_t ttl_ms)
+void cmx_fleet_publish_health(cmx_state_worker *w, const char *provider, int down, uint32_t ttl_ms)
 {
     if (!w)
         return;

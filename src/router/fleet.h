@@ -18,8 +18,7 @@ void cmx_fleet_publish_breaker(cmx_state_worker *w, cmx_group_state *gs, size_t 
                                cmx_breaker_transition t, uint64_t now_us, uint64_t now_wall_ms);
 void cmx_fleet_publish_cooldown(cmx_state_worker *w, cmx_group_state *gs, size_t i,
                                 uint64_t until_us, uint64_t now_us, uint64_t now_wall_ms);
-void cmx_fleet_publish_health(cmx_state_worker *w, const char *provider, int down,
-                              uint32_t ttl_ms);
+void cmx_fleet_publish_health(cmx_state_worker *w, const char *provider, int down, uint32_t ttl_ms);
 /* On (re)connect: publish what this replica knows, read back the rest. */
 void cmx_fleet_resync(cmx_router_shared *s, cmx_state_worker *w, uint64_t now_us,
                       uint64_t now_wall_ms);

@@ -8,7 +8,7 @@
 
 struct cmx_router_shared {
     cmx_config *cfg;
-    cmx_state *state; /* not owned */
+    cmx_state *state;          /* not owned */
     cmx_group_state *groups;   /* parallel to cfg->models */
     atomic_int *provider_down; /* parallel to cfg->providers */
 };
@@ -261,8 +261,10 @@ void cmx_router_shared_carry_over(cmx_router_shared *to, cmx_router_shared *from
         }
     }
     for (size_t p = 0; p < to->cfg->n_providers; p++) {
-        const cmx_provider_config *old = cmx_config_find_provider(from->cfg, to->cfg->providers[p].name);
+        const cmx_provider_config *old =
+            cmx_config_find_provider(from->cfg, to->cfg->providers[p].name);
         if (old)
-            atomic_store(&to->provider_down[p], atomic_load(cmx_router_shared_provider_down(from, old)));
+            atomic_store(&to->provider_down[p],
+                         atomic_load(cmx_router_shared_provider_down(from, old)));
     }
 }

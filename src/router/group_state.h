@@ -24,8 +24,8 @@
 typedef struct cmx_group_state {
     const cmx_model_group *group;
     cmx_strategy *strategy;
-    int by_price;           /* cheapest or cascade: picks need each target's cost */
-    int cascade;            /* answers are judged before they are accepted */
+    int by_price;          /* cheapest or cascade: picks need each target's cost */
+    int cascade;           /* answers are judged before they are accepted */
     cmx_breaker *breakers; /* one per target, or NULL when breakers are off */
     cmx_ratelimit *limits; /* one per target */
     cmx_retry_budget budget;

@@ -55,8 +55,8 @@ static void on_probe_done(void *ctx, const cmx_error *err)
         if (++hp->successes_in_row >= h->healthy_threshold && atomic_exchange(down, 0))
             cmx_info("provider '%s' is healthy again", hp->provider->name);
     }
-    cmx_fleet_publish_health(cmx_router_fleet(hp->router), hp->provider->name,
-                             atomic_load(down), h->interval_ms * 3);
+    cmx_fleet_publish_health(cmx_router_fleet(hp->router), hp->provider->name, atomic_load(down),
+                             h->interval_ms * 3);
     arm(hp);
 }
 

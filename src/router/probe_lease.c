@@ -38,8 +38,8 @@ static void unlink_wait(cmx_lease_wait *w)
 static void on_lease(void *ctx, cmx_state_verdict v)
 {
     cmx_lease_wait *w = ctx;
-    cmx_breaker_lease_answer(w->breaker, cmx_clock_now_us(&w->router->clock),
-                             v != CMX_STATE_NO, LEASE_RETRY_MS);
+    cmx_breaker_lease_answer(w->breaker, cmx_clock_now_us(&w->router->clock), v != CMX_STATE_NO,
+                             LEASE_RETRY_MS);
     w->answered = 1;
     if (w->in_call)
         return;

@@ -280,8 +280,8 @@ static size_t fleet_counters(cmx_route *route, size_t i, cmx_state_counter *c, c
     }
     if (t->tpm) {
         snprintf(names + names_len / 2, names_len / 2, "tpm:%s", subject);
-        c[n++] = (cmx_state_counter){names + names_len / 2, 60000, 60, (int64_t)t->tpm, tokens,
-                                     true};
+        c[n++] =
+            (cmx_state_counter){names + names_len / 2, 60000, 60, (int64_t)t->tpm, tokens, true};
     }
     return n;
 }
@@ -459,8 +459,7 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
-    if (!route->gs->cascade || !body || route->call.scan->stream ||
-        route->call.api != CMX_API_CHAT)
+    if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
     const cmx_target_price *price = &g->targets[route->current].price;
     if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
