@@ -5,26 +5,20 @@
  * This file is the router's sink: it turns the route's outcome into bytes for
  * the client — a JSON answer, an SSE stream ending in `[DONE]`, or an error.
  * A stream that fails after it started ends with an error event and no
- * `[DONE]`, so no client mistakes a cut answer for a whole one. */
+ * `[DONE]`, so no client mistakes a cut answer for a whole one.  A group
+ * with `cache` asks the response cache first (cache.c) and gives it every
+ * whole answer. */
 #include "completions.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/cache.h"
 #include "http/sse.h"
-
-static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
-{
-    cmx_buf *b = &c->worker->scratch;
-    cmx_buf_reset(b);
-    cmx_buf_append(b, "data: ", 6);
-    cmx_buf_append(b, data, len);
-    cmx_buf_append(b, "\n\n", 2);
-    cmx_http_stream_write(c->ex, b->data, b->len);
-}
 
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
+    cmx_cache_keep_answer(ctx, r, body, len);
     cmx_reply_json(ctx, 200, NULL, body, len, r);
 }
 
@@ -37,7 +31,8 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
 
 static void on_stream_chunk(void *ctx, const char *json, size_t len)
 {
-    sse_write(ctx, json, len);
+    cmx_cache_keep_chunk(ctx, json, len);
+    cmx_reply_sse(ctx, json, len);
 }
 
 static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -46,11 +41,13 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     if (err) {
         cmx_buf b = CMX_BUF_INIT;
         cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
-        sse_write(c, b.data, b.len);
+        cmx_reply_sse(c, b.data, b.len);
         cmx_buf_free(&b);
         cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
     } else {
-        sse_write(c, "[DONE]", 6);
+        /* Only a stream that completed is ever stored. */
+        cmx_cache_keep_stream(c, r);
+        cmx_reply_sse(c, "[DONE]", 6);
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);
@@ -72,8 +69,19 @@ static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_str
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
+    cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
     cmx_reply_log(c, 499, NULL, "cancelled");
+}
+
+static void start_route(cmx_api_ctx *c)
+{
+    cmx_route_sink sink = route_sink;
+    sink.ctx = c;
+    /* When the route ends at once, the exchange is finished and c is gone. */
+    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
+    if (route)
+        c->route = route;
 }
 
 /* "model 'x' not found; available: a, b" — bounded, so a config with many
@@ -154,11 +162,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         c->call.residency_rule = "the API key";
     }
 
-    cmx_route_sink sink = route_sink;
-    sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
-    /* When the route ends at once, the exchange is finished and c is gone. */
-    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
-    if (route)
-        c->route = route;
+    if (!cmx_cache_lookup(c, start_route))
+        start_route(c);
 }

@@ -12,8 +12,8 @@
 #include "state/state.h"
 
 struct cmx_gateway {
-    cmx_state *state;          /* shared or in-process: lives as long as the gateway */
-    cmx_generation *current;   /* the latest generation (under reload_lock) */
+    cmx_state *state;        /* shared or in-process: lives as long as the gateway */
+    cmx_generation *current; /* the latest generation (under reload_lock) */
     pthread_mutex_t reload_lock;
     atomic_uint_fast64_t reloads_ok, reloads_failed;
     cmx_worker *workers;

@@ -56,9 +56,9 @@ static cmx_err models_answer(cmx_worker_gen *wg, cmx_error *err)
     json_t *data = json_array();
     json_int_t created = (json_int_t)time(NULL);
     for (size_t i = 0; i < cfg->n_models; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", cfg->models[i].name,
-                                              "object", "model", "created", created, "owned_by",
-                                              "cloudmux"));
+        json_array_append_new(data,
+                              json_pack("{s:s, s:s, s:I, s:s}", "id", cfg->models[i].name, "object",
+                                        "model", "created", created, "owned_by", "cloudmux"));
     json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
     wg->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);

@@ -25,6 +25,11 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
+static const char *const cache_header[] = {NULL, "x-cloudmux-cache: hit\r\n",
+                                           "x-cloudmux-cache: miss\r\n",
+                                           "x-cloudmux-cache: bypass\r\n"};
+static const char *const cache_name[] = {NULL, "hit", "miss", "bypass"};
+
 const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra)
 {
     /* Assembled by hand: this runs for every response, and printf-family
@@ -36,8 +41,13 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group : NULL;
     char cost[40];
     const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
+    /* An answer from the cache cost no provider anything. */
+    if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+        cost_usd = "0";
+    const char *cache =
+        c->cache > 0 && c->cache <= CMX_CACHE_RESULTS ? cache_header[c->cache] : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
-                  (cost_usd ? 24 + strlen(cost_usd) : 0) +
+                  (cache ? strlen(cache) : 0) + (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0) +
                   (fallback ? 32 + strlen(fallback) : 0);
     char *out = cmx_arena_alloc(c->req->arena, need);
@@ -67,6 +77,8 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, cost_usd);
         p = put_str(p, "\r\n");
     }
+    if (cache)
+        p = put_str(p, cache);
     if (extra)
         p = put_str(p, extra);
     *p = '\0';
@@ -142,6 +154,8 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
         .completion_tokens = r ? r->usage.completion_tokens : -1,
     };
     cmx_metrics_record_request(shard, &rq);
+    if (c->cache > 0)
+        cmx_metrics_record_cache(shard, g, (cmx_cache_result)(c->cache - 1));
     if (!r || !g || !r->records)
         return;
     /* The router records at most this many attempts (route.c). */
@@ -193,7 +207,22 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
     } else {
         cmx_usage_init(&e.usage);
     }
+    if (c->cache > 0 && c->cache <= CMX_CACHE_RESULTS) {
+        e.cache = cache_name[c->cache];
+        if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+            e.cost_usd = "0";
+    }
     cmx_access_log_write(c->worker->access_log, &e);
+}
+
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
+{
+    cmx_buf *b = &c->worker->scratch;
+    cmx_buf_reset(b);
+    cmx_buf_append(b, "data: ", 6);
+    cmx_buf_append(b, data, len);
+    cmx_buf_append(b, "\n\n", 2);
+    cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,

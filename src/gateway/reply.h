@@ -25,6 +25,11 @@ typedef struct cmx_api_ctx {
     int in_flight;             /* counted in the in-flight gauge until its log call */
     int logged;                /* cmx_reply_log ran: it counts a request once */
     const char *key_residency; /* the client key's residency, or NULL */
+    int cache;                 /* 0: the group does not cache; else 1 + cmx_cache_result */
+    int cache_store;           /* a whole answer will be stored */
+    char cache_key[65];        /* hex SHA-256 */
+    uint64_t cache_op;         /* the lookup being waited for, or 0 */
+    cmx_buf *cache_capture;    /* a stream's chunks as relayed, until it completes */
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
@@ -45,6 +50,9 @@ void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const
 /* The end of every request: the access log line and the metrics (both
  * skipped for quiet requests).  Only its first call for a request counts. */
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
+
+/* One SSE event "data: <data>\n\n" on the exchange's stream. */
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
 
 /* Appends one error object's JSON ({"error":{...}}) to b. */
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,

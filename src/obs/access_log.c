@@ -180,6 +180,8 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     }
     if (e->error)
         put_str_field(b, "error", e->error, strlen(e->error));
+    if (e->cache)
+        put_str_field(b, "cache", e->cache, strlen(e->cache));
     put_raw(b, "}\n", 2);
 
     if (b->len >= FLUSH_BYTES) {

@@ -61,6 +61,8 @@ static cmx_err layout_init(cmx_metrics_layout *l, const cmx_config *cfg, cmx_err
     l->overhead = at;
     at += CMX_METRICS_N_OVERHEAD_BUCKETS + 1;
     l->overhead_sum_us = at++;
+    l->cache = at;
+    at += l->n_groups * CMX_CACHE_RESULTS;
     l->n_counters = at;
     return CMX_OK;
 }
@@ -216,6 +218,14 @@ void cmx_metrics_record_attempt(cmx_metrics_shard *s, const cmx_model_group *g, 
     bump(&s->counters[l->attempts + slot * CMX_ERR__COUNT + k], 1);
 }
 
+void cmx_metrics_record_cache(cmx_metrics_shard *s, const cmx_model_group *g, cmx_cache_result r)
+{
+    const cmx_metrics_layout *l = s->layout;
+    if (!g || (size_t)r >= CMX_CACHE_RESULTS)
+        return;
+    bump(&s->counters[l->cache + (size_t)(g - l->cfg->models) * CMX_CACHE_RESULTS + (size_t)r], 1);
+}
+
 int cmx_metrics_target_index(const cmx_model_group *g, const char *provider, const char *model)
 {
     if (!g || !provider)
@@ -300,6 +310,9 @@ void cmx_metrics_shard_carry(cmx_metrics_shard *to, const cmx_metrics_shard *fro
         for (size_t b = 0; b < stride; b++)
             carry_add(to, tl->duration + ng * stride + b, from, fl->duration + g * stride + b);
         carry_add(to, tl->duration_sum_us + ng, from, fl->duration_sum_us + g);
+        for (size_t r = 0; g < fl->n_groups && r < CMX_CACHE_RESULTS; r++)
+            carry_add(to, tl->cache + ng * CMX_CACHE_RESULTS + r, from,
+                      fl->cache + g * CMX_CACHE_RESULTS + r);
     }
     for (size_t b = 0; b <= CMX_METRICS_N_OVERHEAD_BUCKETS; b++)
         carry_add(to, tl->overhead + b, from, fl->overhead + b);
