@@ -336,3 +336,41 @@ export function assertOpenAIError(assert, bodyText, { type } = {}) {
 export function chatBody(model, text, extra = {}) {
   return { model, messages: [{ role: 'user', content: text }], ...extra };
 }
+
+// A real redis-server (the Debian package) on a free loopback port, with no
+// persistence.  stop() kills it by PID; start() brings it back on the same
+// port (a restart, for tests of a store that goes away).  Extra arguments
+// (TLS ports and certificates) go to the server's command line.
+export async function startRedis({ args = [], port = null } = {}) {
+  port ??= await freePort();
+  let child = null;
+  const url = `redis://127.0.0.1:${port}/0`;
+  const up = async () => {
+    for (let i = 0; i < 200; i++) {
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('connect', () => (s.destroy(), r(true)));
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await sleep(20);
+    }
+    throw new Error(`redis-server did not listen on ${port}`);
+  };
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+      stdio: 'ignore',
+    });
+    await up();
+  };
+  const stop = async () => {
+    if (!child) return;
+    const c = child;
+    child = null;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  };
+  await start();
+  return { port, url, start, stop, pid: () => child?.pid, signal: (s) => child?.kill(s) };
+}
