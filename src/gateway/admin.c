@@ -146,13 +146,14 @@ static void reload(cmx_api_ctx *c)
                          (json_int_t)res.generation);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
+    int ok = res.ok;
     cmx_reload_result_free(&res);
     if (!text) {
         cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
         return;
     }
-    int status = res.ok ? 200 : 422;
-    cmx_reply_log(c, status, NULL, res.ok ? NULL : "invalid_config");
+    int status = ok ? 200 : 422;
+    cmx_reply_log(c, status, NULL, ok ? NULL : "invalid_config");
     cmx_http_respond(c->ex, status, "application/json",
                      cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"), text, strlen(text));
     free(text);

@@ -58,8 +58,8 @@ static int make_key(cmx_api_ctx *c)
 {
     const cmx_http_request *req = c->req;
     size_t body_len;
-    const char *body = cmx_json_strip_members(req->arena, req->body, req->body_len,
-                                              volatile_fields, 3, &body_len);
+    const char *body =
+        cmx_json_strip_members(req->arena, req->body, req->body_len, volatile_fields, 3, &body_len);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!body || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(md);
@@ -95,8 +95,8 @@ static int answer_hit(cmx_api_ctx *c, const char *value, size_t len)
     cmx_cache_entry e;
     if (cmx_cache_entry_decode(value, len, c->req->arena, &e) != 0)
         return -1;
-    cmx_route_result r = {.group = c->group->name, .provider = e.provider, .model = e.model,
-                          .usage = e.usage};
+    cmx_route_result r = {
+        .group = c->group->name, .provider = e.provider, .model = e.model, .usage = e.usage};
     c->cache = 1 + CMX_CACHE_RESULT_HIT;
     if (c->stream) {
         cmx_http_stream_begin(c->ex, 200, "text/event-stream",
@@ -151,8 +151,8 @@ static void on_found(void *ctx, cmx_state_verdict v, const char *value, size_t l
         return;
     }
     l->answered = 1;
-    l->found = v == CMX_STATE_YES &&
-               (l->value = cmx_arena_strndup(l->c->req->arena, value, len)) != NULL;
+    l->found =
+        v == CMX_STATE_YES && (l->value = cmx_arena_strndup(l->c->req->arena, value, len)) != NULL;
     l->len = len;
 }
 
@@ -205,8 +205,7 @@ static int storing(const cmx_api_ctx *c)
     return c->cache && c->cache != 1 + CMX_CACHE_RESULT_HIT && c->cache_store;
 }
 
-void cmx_cache_keep_answer(cmx_api_ctx *c, const cmx_route_result *r, const char *body,
-                           size_t len)
+void cmx_cache_keep_answer(cmx_api_ctx *c, const cmx_route_result *r, const char *body, size_t len)
 {
     if (storing(c))
         store(c, 0, r, body, len);
@@ -224,8 +223,8 @@ void cmx_cache_keep_chunk(cmx_api_ctx *c, const char *json, size_t len)
         return;
     if (!c->cache_capture) {
         c->cache_capture = calloc(1, sizeof *c->cache_capture);
-        if (!c->cache_capture || cmx_arena_on_release(c->req->arena, free_capture,
-                                                      c->cache_capture) != 0) {
+        if (!c->cache_capture ||
+            cmx_arena_on_release(c->req->arena, free_capture, c->cache_capture) != 0) {
             free(c->cache_capture);
             c->cache_capture = NULL;
             c->cache_store = 0;

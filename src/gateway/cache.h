@@ -26,8 +26,7 @@ void cmx_cache_cancel(cmx_api_ctx *c);
 
 /* The route's outcome, for storing: a whole answer, a stream's chunk as it
  * is relayed, and the end of a stream that completed. */
-void cmx_cache_keep_answer(cmx_api_ctx *c, const cmx_route_result *r, const char *body,
-                           size_t len);
+void cmx_cache_keep_answer(cmx_api_ctx *c, const cmx_route_result *r, const char *body, size_t len);
 void cmx_cache_keep_chunk(cmx_api_ctx *c, const char *json, size_t len);
 void cmx_cache_keep_stream(cmx_api_ctx *c, const cmx_route_result *r);
 

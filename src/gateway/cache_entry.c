@@ -147,9 +147,9 @@ static void merge_tool_calls(json_t *message, json_t *deltas)
         if (index < 0 || index > 1024)
             continue;
         while (json_array_size(calls) <= (size_t)index)
-            json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type",
-                                                   "function", "function", "name", "",
-                                                   "arguments", ""));
+            json_array_append_new(calls,
+                                  json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type",
+                                            "function", "function", "name", "", "arguments", ""));
         json_t *call = json_array_get(calls, (size_t)index);
         json_t *id = json_object_get(d, "id");
         if (json_is_string(id))
@@ -203,11 +203,11 @@ int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out)
     int rc = each_chunk(e, assemble_chunk, &a);
     json_t *root = NULL;
     if (rc == 0 && a.first) {
-        root = json_pack("{s:O, s:s, s:O, s:O, s:O, s:o}", "id", json_object_get(a.first, "id"),
-                         "object", "chat.completion", "created",
-                         json_object_get(a.first, "created"), "model",
-                         json_object_get(a.first, "model"), "choices", a.choices, "usage",
-                         usage_json(&e->usage));
+        root =
+            json_pack("{s:O, s:s, s:O, s:O, s:O, s:o}", "id", json_object_get(a.first, "id"),
+                      "object", "chat.completion", "created", json_object_get(a.first, "created"),
+                      "model", json_object_get(a.first, "model"), "choices", a.choices, "usage",
+                      usage_json(&e->usage));
     }
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -239,8 +239,8 @@ static int replay_chunk(void *ctx, const char *json, size_t len)
     if (!r->first)
         r->first = json_incref(chunk);
     json_t *choices = json_object_get(chunk, "choices");
-    int usage_only = json_is_array(choices) && json_array_size(choices) == 0 &&
-                     json_object_get(chunk, "usage");
+    int usage_only =
+        json_is_array(choices) && json_array_size(choices) == 0 && json_object_get(chunk, "usage");
     json_decref(chunk);
     if (!usage_only)
         r->fn(r->ctx, json, len);
@@ -279,8 +279,8 @@ static int body_as_chunks(const cmx_cache_entry *e, replay *r)
             json_t *calls = json_object_get(delta, "tool_calls");
             size_t k;
             json_t *call;
-            json_array_foreach(calls, k, call) json_object_set_new(call, "index",
-                                                                   json_integer((json_int_t)k));
+            json_array_foreach(calls, k, call)
+                json_object_set_new(call, "index", json_integer((json_int_t)k));
             json_object_del(delta, "refusal");
             emit(r, json_pack("{s:O, s:s, s:O, s:O, s:[{s:O, s:o, s:O}]}", "id",
                               json_object_get(r->first, "id"), "object", "chat.completion.chunk",
