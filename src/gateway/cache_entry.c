@@ -228,20 +228,19 @@ typedef struct replay {
     json_t *first;
 } replay;
 
+/* Chunks go out as stored; only the first is parsed (its id, created and
+ * model head a usage chunk made later).  A usage-only chunk is recognised by
+ * its empty choices, as every OpenAI-shaped stream writes it. */
 static int replay_chunk(void *ctx, const char *json, size_t len)
 {
     replay *r = ctx;
-    json_t *chunk = json_loadb(json, len, 0, NULL);
-    if (!json_is_object(chunk)) {
-        json_decref(chunk);
-        return -1;
+    if (!r->first) {
+        r->first = json_loadb(json, len, 0, NULL);
+        if (!json_is_object(r->first))
+            return -1;
     }
-    if (!r->first)
-        r->first = json_incref(chunk);
-    json_t *choices = json_object_get(chunk, "choices");
     int usage_only =
-        json_is_array(choices) && json_array_size(choices) == 0 && json_object_get(chunk, "usage");
-    json_decref(chunk);
+        memmem(json, len, "\"choices\":[]", 12) != NULL && memmem(json, len, "\"usage\"", 7) != NULL;
     if (!usage_only)
         r->fn(r->ctx, json, len);
     return 0;
