@@ -4,7 +4,10 @@ ASAN_BUILD ?= build-asan
 CLOUDMUX_CONFIG ?= examples/quickstart.yaml
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run test unit e2e asan bench deps test-deps clean format
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all build run test unit e2e asan bench deps test-deps clean format install
 
 all: build
 
@@ -31,6 +34,11 @@ asan: test-deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 CLOUDMUX_BIN=$(abspath $(ASAN_BUILD))/cloudmux node --test --test-concurrency=1 tests/e2e/
+
+# Installs under $(DESTDIR)$(PREFIX): bin/cloudmux, share/cloudmux/pricing.yaml,
+# share/cloudmux/examples/, share/doc/cloudmux/ (see README.md, "Install").
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: build
 	@scripts/deps.sh bench

@@ -14,7 +14,8 @@ static void usage(FILE *out)
         out,
         "cloudmux %s — one OpenAI-compatible API in front of every LLM cloud\n\n"
         "usage:\n"
-        "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N]\n"
+        "  cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N] [--drain-delay "
+        "DURATION]\n"
         "  cloudmux check --config FILE\n"
         "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
         "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"

@@ -243,6 +243,11 @@ typedef struct cmx_server_config {
                           empty = /v1/status refused, /metrics open */
     size_t n_admin_keys;
     int access_log; /* default 1 (stdout, JSON lines) */
+    /* SIGTERM: /health/ready answers 503 at once while serving goes on for
+     * drain_delay, then accepting stops and in-flight requests get up to
+     * grace to finish. */
+    uint32_t shutdown_drain_delay_ms; /* default 5000; 0: stop accepting at once */
+    uint32_t shutdown_grace_ms;       /* default 30000 */
 } cmx_server_config;
 
 typedef struct cmx_upstream_config {

@@ -43,6 +43,8 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     s->keepalive_timeout_ms = 75000;
     s->write_timeout_ms = 60000;
     s->access_log = 1;
+    s->shutdown_drain_delay_ms = 5000;
+    s->shutdown_grace_ms = 30000;
     cmx_upstream_config *u = &c->upstream;
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
@@ -97,13 +99,13 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     if (!root) {
         cmx_cfg_error_at(ctx, 0, 0,
                          "the configuration is empty (expected a mapping with the keys server, "
-                         "upstream, providers, models)");
+                         "upstream, providers, models, pricing)");
         return;
     }
     if (root->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, root,
-                      "expected a mapping with the keys server, upstream, providers, models at "
-                      "the top level, got %s",
+                      "expected a mapping with the keys server, upstream, providers, models, "
+                      "pricing at the top level, got %s",
                       cmx_ynode_kind_name(root));
         return;
     }

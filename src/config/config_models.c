@@ -140,13 +140,13 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         return;
     }
     if (has_model == 0) {
-        if (t->provider->type != CMX_PROVIDER_MOCK)
+        /* A provider without a valid type was reported already. */
+        if (t->provider->type != CMX_PROVIDER_MOCK && t->provider->type_name)
             cmx_cfg_error(ctx, v,
                           "%s: missing required key 'model' (the model name the %s "
                           "provider '%s' expects)",
-                          path, t->provider->type_name ? t->provider->type_name : "",
-                          t->provider_name);
-        else
+                          path, t->provider->type_name, t->provider_name);
+        else if (t->provider->type_name)
             t->model = cmx_cfg_strdup(ctx, group_name);
     }
 }

@@ -787,9 +787,39 @@ static void set_provider_defaults(cmx_provider_config *p)
     p->health = (cmx_health_check_config){0, 15000, 5000, NULL, 2, 1};
 }
 
-static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                          const cmx_ynode *v)
+/* A provider entry that is not a mapping is most often a mistake of
+ * indentation: a provider's settings written at the level of its name.
+ * Says so when the names around look like settings. */
+static int indentation_mistake(cmx_cfg_ctx *ctx, const cmx_ynode *providers, size_t i,
+                               const char *path)
 {
+    const cmx_ynode *name_node = providers->pairs[i].key;
+    const cmx_ynode *v = providers->pairs[i].value;
+    if (in_list(all_keys, name_node->text)) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: '%s' is a provider setting, not a provider name; check the "
+                      "indentation of the provider above it (its settings must be indented "
+                      "below its name)",
+                      path, name_node->text);
+        return 1;
+    }
+    const cmx_ynode *next = i + 1 < providers->n_pairs ? providers->pairs[i + 1].key : NULL;
+    if (v->is_null && next && next->kind == CMX_YNODE_SCALAR && in_list(all_keys, next->text)) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: expected a mapping with at least 'type', got nothing; check the "
+                      "indentation of the lines below '%s' (its settings must be indented below "
+                      "its name)",
+                      path, name_node->text);
+        return 1;
+    }
+    return 0;
+}
+
+static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *providers,
+                          size_t index)
+{
+    const cmx_ynode *name_node = providers->pairs[index].key;
+    const cmx_ynode *v = providers->pairs[index].value;
     char path[160], show[64];
     snprintf(path, sizeof path, "providers.%s", name_node->text);
     set_provider_defaults(p);
@@ -800,6 +830,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       "invalid provider name %s (use 1 to 64 letters, digits, '-', '_' or '.')",
                       cmx_cfg_show(name_node, show, sizeof show));
     if (v->kind != CMX_YNODE_MAP) {
+        if (indentation_mistake(ctx, providers, index, path))
+            return;
         /* An empty value has no useful position of its own: blame the name. */
         cmx_cfg_error(ctx, v->is_null ? name_node : v,
                       "%s: expected a mapping with at least 'type', got %s", path,
@@ -860,7 +892,6 @@ void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     for (size_t i = 0; i < node->n_pairs; i++) {
         if (!cmx_cfg_is_first_name(node, i))
             continue; /* duplicates and odd keys were reported above */
-        load_provider(ctx, &c->providers[c->n_providers++], node->pairs[i].key,
-                      node->pairs[i].value);
+        load_provider(ctx, &c->providers[c->n_providers++], node, i);
     }
 }

@@ -239,8 +239,8 @@ static int replay_chunk(void *ctx, const char *json, size_t len)
         if (!json_is_object(r->first))
             return -1;
     }
-    int usage_only =
-        memmem(json, len, "\"choices\":[]", 12) != NULL && memmem(json, len, "\"usage\"", 7) != NULL;
+    int usage_only = memmem(json, len, "\"choices\":[]", 12) != NULL &&
+                     memmem(json, len, "\"usage\"", 7) != NULL;
     if (!usage_only)
         r->fn(r->ctx, json, len);
     return 0;

@@ -25,6 +25,7 @@ static void on_response(void *ctx, const cmx_route_result *r, const char *body, 
 static void on_stream_start(void *ctx, const cmx_route_result *r)
 {
     cmx_api_ctx *c = ctx;
+    c->stream_started = 1;
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                           cmx_reply_headers(c, r, "Cache-Control: no-cache\r\n"));
 }
@@ -71,7 +72,48 @@ static void on_client_gone(cmx_http_exchange *ex, void *arg)
     cmx_api_ctx *c = arg;
     cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
-    cmx_reply_log(c, 499, NULL, "cancelled");
+    cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
+}
+
+/* The worker's list of routed requests, for the end of a shutdown's grace
+ * period; a request leaves it when its log line is written
+ * (cmx_reply_untrack). */
+static void track(cmx_api_ctx *c)
+{
+    cmx_worker *w = c->worker;
+    c->prev = NULL;
+    c->next = w->routing;
+    if (w->routing)
+        w->routing->prev = c;
+    w->routing = c;
+    c->routed = 1;
+}
+
+#define SHUTDOWN_MESSAGE                                                                           \
+    "the gateway is shutting down and its grace period is over; the request was ended before "     \
+    "its answer was complete"
+
+void cmx_api_cut_in_flight(cmx_worker *w)
+{
+    while (w->routing) {
+        cmx_api_ctx *c = w->routing;
+        cmx_reply_untrack(c);
+        cmx_cache_cancel(c);
+        cmx_route_cancel(c->route);
+        const cmx_route_result *r = cmx_route_result_of(c->route);
+        if (c->stream_started) {
+            cmx_buf b = CMX_BUF_INIT;
+            cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
+                                 SHUTDOWN_MESSAGE, NULL);
+            cmx_reply_sse(c, b.data, b.len);
+            cmx_buf_free(&b);
+            cmx_reply_log(c, 200, r, "gateway_shutdown");
+            cmx_http_stream_end(c->ex);
+        } else {
+            cmx_reply_error(c, 503, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown", SHUTDOWN_MESSAGE,
+                            r, NULL);
+        }
+    }
 }
 
 static void start_route(cmx_api_ctx *c)
@@ -163,6 +205,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     }
 
     cmx_http_on_close(c->ex, on_client_gone, c);
+    track(c);
     if (!cmx_cache_lookup(c, start_route))
         start_route(c);
 }

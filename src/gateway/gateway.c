@@ -27,21 +27,46 @@
 #include "router/group_state.h"
 
 #define DRAIN_POLL_MS 20
+/* After the grace period the requests still running are ended with an
+ * error; this is how long their last bytes get to reach the clients. */
+#define CUT_FLUSH_MS 1000
 
 static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    if (cmx_http_server_open_connections(w->server) == 0 || cmx_now_us() >= w->drain_deadline_us)
+    uint64_t now = cmx_now_us();
+    if (cmx_http_server_open_connections(w->server) == 0) {
         event_base_loopbreak(w->base);
+        return;
+    }
+    if (now < w->drain_deadline_us)
+        return;
+    if (!w->cut) {
+        /* The grace period is over: what still runs ends now, streams with
+         * an error event (never [DONE]), the others with a 503. */
+        w->cut = 1;
+        cmx_api_cut_in_flight(w);
+        w->drain_deadline_us = now + (uint64_t)CUT_FLUSH_MS * 1000;
+        return;
+    }
+    event_base_loopbreak(w->base);
 }
 
-static void drain(cmx_worker *w, uint32_t grace_ms)
+static void stop_worker(cmx_worker *w, uint32_t grace_ms)
 {
+    uint64_t deadline = cmx_now_us() + (uint64_t)grace_ms * 1000;
     atomic_store(&w->draining, 1);
-    cmx_http_server_stop_accepting(w->server);
-    w->drain_deadline_us = cmx_now_us() + (uint64_t)grace_ms * 1000;
-    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
-    event_add(w->drain_timer, &tv);
+    if (w->stopping) {
+        /* Asked again (a second signal): only ever sooner. */
+        if (!w->cut && deadline < w->drain_deadline_us)
+            w->drain_deadline_us = deadline;
+    } else {
+        w->stopping = 1;
+        cmx_http_server_stop_accepting(w->server);
+        w->drain_deadline_us = deadline;
+        struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+        event_add(w->drain_timer, &tv);
+    }
     on_drain_timer(-1, 0, w);
 }
 
@@ -74,7 +99,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     cmx_worker_msg msg;
     while (read(fd, &msg, sizeof msg) == (ssize_t)sizeof msg) {
         if (msg.kind == CMX_WORKER_DRAIN) {
-            drain(w, msg.grace_ms);
+            atomic_store(&w->draining, 1);
+            cmx_http_server_drain(w->server);
+        } else if (msg.kind == CMX_WORKER_STOP) {
+            stop_worker(w, msg.grace_ms);
         } else if (msg.kind == CMX_WORKER_SWAP) {
             cmx_worker_swap(w, msg.gen);
             cmx_generation_unref(msg.gen);
@@ -178,10 +206,13 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     limits.body_timeout_ms = sc->body_timeout_ms;
     limits.keepalive_timeout_ms = sc->keepalive_timeout_ms;
     limits.write_timeout_ms = sc->write_timeout_ms;
-    w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w);
+    /* The first worker takes the port for the process; the others join it. */
+    w->server = index == 0
+                    ? cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w, err)
+                    : cmx_http_server_new_beside(w->base, gw->workers[0].server, &limits,
+                                                 cmx_api_handle, w, err);
     if (!w->server)
-        return cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: %s", host, port,
-                             strerror(errno));
+        return err->kind;
 
     w->shutdown_event =
         event_new(w->base, gw->wake_fds[2 * index], EV_READ | EV_PERSIST, on_wake, w);
@@ -229,8 +260,7 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             cmx_gateway_free(gw);
             return NULL;
         }
-        /* The first worker may bind port 0; the others share what it got. */
-        if (worker_init(gw, i, host, i == 0 ? port : gw->port, err) != CMX_OK) {
+        if (worker_init(gw, i, host, port, err) != CMX_OK) {
             cmx_gateway_free(gw);
             return NULL;
         }
@@ -254,6 +284,7 @@ static void *worker_main(void *arg)
 {
     cmx_worker *w = arg;
     event_base_dispatch(w->base);
+    atomic_fetch_add(&w->gateway->stopped, 1);
     return NULL;
 }
 
@@ -271,11 +302,35 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err)
     return CMX_OK;
 }
 
+static void tell_workers(cmx_gateway *gw, cmx_worker_msg_kind kind, uint32_t grace_ms)
+{
+    for (int i = 0; i < gw->started; i++) {
+        /* Readiness flips here, on this thread, before the worker wakes. */
+        atomic_store(&gw->workers[i].draining, 1);
+        cmx_worker_msg msg = {kind, grace_ms, NULL};
+        cmx_gateway_post(gw, i, &msg);
+    }
+}
+
+void cmx_gateway_drain(cmx_gateway *gw)
+{
+    tell_workers(gw, CMX_WORKER_DRAIN, 0);
+}
+
+void cmx_gateway_stop(cmx_gateway *gw, uint32_t grace_ms)
+{
+    tell_workers(gw, CMX_WORKER_STOP, grace_ms);
+}
+
+int cmx_gateway_stopped(const cmx_gateway *gw)
+{
+    return atomic_load(&((cmx_gateway *)gw)->stopped) >= gw->started;
+}
+
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
 {
-    cmx_worker_msg msg = {CMX_WORKER_DRAIN, grace_ms, NULL};
-    for (int i = 0; i < gw->started; i++)
-        cmx_gateway_post(gw, i, &msg);
+    if (!cmx_gateway_stopped(gw))
+        cmx_gateway_stop(gw, grace_ms);
     for (int i = 0; i < gw->started; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw->started = 0;

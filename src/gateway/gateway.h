@@ -4,9 +4,9 @@
  * Each worker has its own event loop, listener (SO_REUSEPORT on the shared
  * port), upstream connection pools and router, so a request lives on one
  * thread from accept to last byte.  The gateway owns their lifecycle:
- * cmx_gateway_new binds, cmx_gateway_start runs the threads,
- * cmx_gateway_shutdown drains them (in-flight requests finish, up to a grace
- * period) and cmx_gateway_free releases everything.
+ * cmx_gateway_new binds, cmx_gateway_start runs the threads, cmx_gateway_drain
+ * and cmx_gateway_stop take them through shutdown (see below),
+ * cmx_gateway_shutdown joins them and cmx_gateway_free releases everything.
  *
  * cmx_gateway_reload reads the config file again: an invalid file changes
  * nothing; a valid one becomes the next generation (generation.h), taken by
@@ -33,8 +33,18 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
 int cmx_gateway_port(const cmx_gateway *gw);
 int cmx_gateway_workers(const cmx_gateway *gw);
 cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err);
-/* Stops accepting, lets in-flight requests finish for up to grace_ms, then
- * stops the workers and joins them. */
+/* The shutdown sequence, in the order a load balancer needs it:
+ * cmx_gateway_drain makes /health/ready answer 503 at once while every
+ * worker goes on accepting and serving (each response then closes its
+ * connection); cmx_gateway_stop closes the listeners, lets the requests in
+ * flight finish for up to grace_ms and then ends the rest (streams with an
+ * error event and no [DONE], other requests with a 503).  stop may be called
+ * again with a shorter grace (0: end everything now).  Neither blocks. */
+void cmx_gateway_drain(cmx_gateway *gw);
+void cmx_gateway_stop(cmx_gateway *gw, uint32_t grace_ms);
+/* 1 once every worker's loop has ended after a stop. */
+int cmx_gateway_stopped(const cmx_gateway *gw);
+/* Stops (unless already stopped) with grace_ms and joins the workers. */
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
 void cmx_gateway_free(cmx_gateway *gw);
 

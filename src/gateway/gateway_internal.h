@@ -20,14 +20,17 @@ struct cmx_gateway {
     int n_workers;
     int port;
     int started;
-    int *wake_fds; /* [2*i] read end, [2*i+1] write end, per worker */
+    atomic_int stopped; /* workers whose loop has ended */
+    int *wake_fds;      /* [2*i] read end, [2*i+1] write end, per worker */
 };
 
-/* What the main thread (or a reload) tells a worker through its pipe. */
-typedef enum { CMX_WORKER_DRAIN = 1, CMX_WORKER_SWAP } cmx_worker_msg_kind;
+/* What the main thread (or a reload) tells a worker through its pipe:
+ * drain (readiness off, keep serving), stop (close the listener, finish
+ * within the grace period), swap to a new config generation. */
+typedef enum { CMX_WORKER_DRAIN = 1, CMX_WORKER_STOP, CMX_WORKER_SWAP } cmx_worker_msg_kind;
 typedef struct cmx_worker_msg {
     cmx_worker_msg_kind kind;
-    uint32_t grace_ms;   /* drain */
+    uint32_t grace_ms;   /* stop */
     cmx_generation *gen; /* swap: a reference the worker takes over */
 } cmx_worker_msg;
 

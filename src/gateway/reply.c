@@ -30,6 +30,29 @@ static const char *const cache_header[] = {NULL, "x-cloudmux-cache: hit\r\n",
                                            "x-cloudmux-cache: bypass\r\n"};
 static const char *const cache_name[] = {NULL, "hit", "miss", "bypass"};
 
+/* 1 when an earlier attempt went to another target than the one that
+ * answered: the request failed over (retries on one target do not count). */
+static int failed_over(const cmx_route_result *r)
+{
+    if (!r->records || r->attempts < 2)
+        return 0;
+    const cmx_attempt_record *first = &r->records[0];
+    if (!first->provider || !first->model || !r->model)
+        return 0;
+    return strcmp(first->provider, r->provider) != 0 || strcmp(first->model, r->model) != 0;
+}
+
+/* An upstream's request id, if it can go into a header as it is. */
+static const char *header_safe_id(const char *id)
+{
+    if (!id || !*id)
+        return NULL;
+    for (const char *p = id; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+            return NULL;
+    return id;
+}
+
 const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra)
 {
     /* Assembled by hand: this runs for every response, and printf-family
@@ -46,8 +69,10 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         cost_usd = "0";
     const char *cache =
         c->cache > 0 && c->cache <= CMX_CACHE_RESULTS ? cache_header[c->cache] : NULL;
+    const char *upstream_id = r ? header_safe_id(r->upstream_request_id) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
-                  (cache ? strlen(cache) : 0) + (cost_usd ? 24 + strlen(cost_usd) : 0) +
+                  (cache ? strlen(cache) : 0) + (upstream_id ? 40 + strlen(upstream_id) : 0) +
+                  (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0) +
                   (fallback ? 32 + strlen(fallback) : 0);
     char *out = cmx_arena_alloc(c->req->arena, need);
@@ -65,6 +90,13 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, model);
         p = put_str(p, "\r\nx-cloudmux-attempts: ");
         p = put_str(p, attempts);
+        p = put_str(p, "\r\n");
+        if (failed_over(r))
+            p = put_str(p, "x-cloudmux-failed-over: true\r\n");
+    }
+    if (upstream_id) {
+        p = put_str(p, "x-cloudmux-upstream-request-id: ");
+        p = put_str(p, upstream_id);
         p = put_str(p, "\r\n");
     }
     if (fallback) {
@@ -124,6 +156,10 @@ void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const cha
                 cmx_buf_printf(b, ",\"retry_after_ms\":%u", rec->retry_after_ms);
             cmx_buf_append_str(b, ",\"message\":");
             put_json_string(b, rec->message);
+            if (rec->upstream_request_id) {
+                cmx_buf_append_str(b, ",\"upstream_request_id\":");
+                put_json_string(b, rec->upstream_request_id);
+            }
             cmx_buf_append_str(b, "}");
         }
         cmx_buf_append_str(b, "]");
@@ -168,11 +204,26 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
     }
 }
 
+void cmx_reply_untrack(cmx_api_ctx *c)
+{
+    if (!c->routed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->worker->routing = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->routed = 0;
+}
+
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
 {
     if (c->logged)
         return;
     c->logged = 1;
+    cmx_reply_untrack(c);
     if (c->in_flight) {
         c->in_flight = 0;
         cmx_metrics_request_end(c->worker->shard);
@@ -199,6 +250,7 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .latency_us = latency_us,
         .upstream_us = r ? r->upstream_us : 0,
         .error = error,
+        .upstream_request_id = r ? r->upstream_request_id : NULL,
     };
     char cost[40];
     if (r) {

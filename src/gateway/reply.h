@@ -21,6 +21,7 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
+    int stream_started;        /* the stream's head went out: errors go in the stream */
     int quiet;                 /* health probes and scrapes: no access log line, not metered */
     int in_flight;             /* counted in the in-flight gauge until its log call */
     int logged;                /* cmx_reply_log ran: it counts a request once */
@@ -30,6 +31,8 @@ typedef struct cmx_api_ctx {
     char cache_key[65];        /* hex SHA-256 */
     uint64_t cache_op;         /* the lookup being waited for, or 0 */
     cmx_buf *cache_capture;    /* a stream's chunks as relayed, until it completes */
+    struct cmx_api_ctx *prev, *next; /* in worker->routing while routed */
+    int routed;
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
@@ -53,6 +56,9 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
 
 /* One SSE event "data: <data>\n\n" on the exchange's stream. */
 void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
+/* Takes a routed request out of its worker's list of requests in flight
+ * (completions.c puts it in); cmx_reply_log does it for every request. */
+void cmx_reply_untrack(cmx_api_ctx *c);
 
 /* Appends one error object's JSON ({"error":{...}}) to b. */
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,

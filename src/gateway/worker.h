@@ -34,8 +34,11 @@ typedef struct cmx_worker {
     uint64_t started_wall_ms;
     struct event *shutdown_event; /* activated from the main thread */
     struct event *drain_timer;
-    uint64_t drain_deadline_us;
-    atomic_int draining;
+    uint64_t drain_deadline_us;  /* the grace period's end, then the last flush's */
+    atomic_int draining;         /* /health/ready answers 503; set by the main thread */
+    int stopping;                /* listener closed, waiting for in-flight requests */
+    int cut;                     /* the grace period is over: what ran was ended */
+    struct cmx_api_ctx *routing; /* chat and embeddings requests in flight (completions.c) */
     uint64_t request_seq;
     uint32_t id_prefix; /* random per worker: request ids never collide */
     cmx_buf scratch;    /* reused for SSE frames on this thread */
@@ -43,5 +46,8 @@ typedef struct cmx_worker {
 
 /* The HTTP handler for every request (api.c). */
 void cmx_api_handle(cmx_http_exchange *ex, void *worker);
+/* Ends every request still in flight: streams with an error event, others
+ * with a 503 (completions.c). */
+void cmx_api_cut_in_flight(cmx_worker *w);
 
 #endif

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/err.h"
 #include "core/str.h"
 
 struct event_base;
@@ -99,13 +100,24 @@ void cmx_http_stream_abort(cmx_http_exchange *ex);
 
 typedef struct cmx_http_server cmx_http_server;
 
-/* Binds host:port with SO_REUSEPORT (so each worker has its own listener on
- * the same port).  port 0 picks a free port; cmx_http_server_port tells it.
- * Returns NULL and logs on failure. */
+/* Binds host:port for the first (or only) worker.  The port is taken
+ * exclusively: when anything else listens on it, another cloudmux included,
+ * this fails with "cannot listen on HOST:PORT: Address already in use"
+ * instead of sharing it.  port 0 picks a free port; cmx_http_server_port
+ * tells it.  Returns NULL with err set (nothing is logged). */
 cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, int port,
                                      const cmx_http_limits *limits, cmx_http_handler handler,
-                                     void *handler_ctx);
+                                     void *handler_ctx, cmx_error *err);
+/* Another worker's server on the same address as `first` (SO_REUSEPORT: the
+ * kernel spreads new connections over the listeners of this process). */
+cmx_http_server *cmx_http_server_new_beside(struct event_base *base, const cmx_http_server *first,
+                                            const cmx_http_limits *limits, cmx_http_handler handler,
+                                            void *handler_ctx, cmx_error *err);
 int cmx_http_server_port(const cmx_http_server *srv);
+/* Draining: keeps accepting and serving, but every response from now on
+ * closes its connection (Connection: close), so keep-alive clients move to
+ * another instance while a load balancer takes this one out. */
+void cmx_http_server_drain(cmx_http_server *srv);
 /* Stops accepting; connections with a request in flight finish it, idle ones
  * are closed.  cmx_http_server_free may be called after the event loop ends. */
 void cmx_http_server_stop_accepting(cmx_http_server *srv);

@@ -20,6 +20,7 @@
 
 #include <http_parser.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "http/server.h"
@@ -114,7 +115,10 @@ struct cmx_http_server {
     cmx_http_handler handler;
     void *handler_ctx;
     int port;
+    struct sockaddr_storage addr; /* where the listener is bound */
+    socklen_t addr_len;
     int stopping;
+    int draining; /* responses close their connection (Connection: close) */
     size_t n_conns;
     cmx_http_conn *conns;
     /* libevent "common timeouts": many events sharing one duration sit in a

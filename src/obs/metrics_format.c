@@ -266,6 +266,11 @@ static void cache_results(const cmx_metrics *m, cmx_buf *out)
 {
     static const char *const names[CMX_CACHE_RESULTS] = {"hit", "miss", "bypass"};
     const cmx_config *cfg = m->layout.cfg;
+    size_t caching = 0;
+    for (size_t g = 0; g < cfg->n_models; g++)
+        caching += cfg->models[g].cache.enabled != 0;
+    if (!caching)
+        return;
     family(out, "cloudmux_cache_requests_total", "counter",
            "Requests to groups with a response cache, by result: hit (answered from the cache, "
            "at no provider cost), miss, bypass (Cache-Control: no-cache).");

@@ -3,6 +3,9 @@
  *
  * The request to the token endpoint is built once at creation (its form body
  * holds the client secret and is wiped on free); each fetch only replays it.
+ * The token itself is the process's (credential_share.h): whichever worker
+ * needs it first fetches it, the other workers' requests wait for that one
+ * fetch, and every worker uses the same token until it is refreshed.
  * Waiters form an intrusive list in the requests' own memory, so queueing
  * costs no allocation and a cancelled request simply unlinks itself
  * (token_queue.c, shared with google_auth.c). */
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "providers/credential_share.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
@@ -32,14 +36,11 @@ struct cmx_azure_auth {
     size_t headers_len;
     char *body; /* form body with the secret, or NULL */
     size_t body_len;
-    char *token;
-    uint64_t expires_us, refresh_us;
-    cmx_upstream_call *call; /* fetch in flight */
+    cmx_credential_local shared; /* the token, shared with the other workers */
+    cmx_upstream_call *call;     /* this worker's fetch in flight */
     int status;
     cmx_buf resp;
     cmx_token_queue waiters;
-    cmx_error last_err;
-    uint64_t failed_until_us;
     unsigned long fetches;
 };
 
@@ -125,6 +126,21 @@ static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
     return CMX_OK;
 }
 
+static void on_news(void *ctx);
+
+/* The same flow, endpoint and request body (client id and secret included,
+ * hashed) is the same credential: one token for the process. */
+static cmx_err join_share(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf material = CMX_BUF_INIT;
+    cmx_buf_printf(&material, "%s %s://%s:%d%s\n", a->method, a->origin.tls ? "https" : "http",
+                   a->origin.host, a->origin.port, a->path);
+    if (a->body)
+        cmx_buf_append(&material, a->body, a->body_len);
+    return cmx_credential_local_join(&a->shared, "azure ", &material, cmx_upstream_base(a->up),
+                                     on_news, a, err);
+}
+
 cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
                                    const cmx_clock *clock, cmx_error *err)
 {
@@ -138,6 +154,8 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
     a->clock = clock ? clock : &cmx_clock_monotonic;
     cmx_err rc = cfg->azure.auth == CMX_AZURE_AUTH_MANAGED_IDENTITY ? build_managed_identity(a, err)
                                                                     : build_client_secret(a, err);
+    if (rc == CMX_OK)
+        rc = join_share(a, err);
     if (rc != CMX_OK) {
         cmx_azure_auth_free(a);
         return NULL;
@@ -152,9 +170,9 @@ void cmx_azure_auth_free(cmx_azure_auth *a)
         return;
     if (a->call)
         cmx_upstream_cancel(a->call);
+    cmx_credential_local_release(&a->shared);
     cmx_buf_free(&a->resp);
     wipe_free(a->body, a->body_len);
-    wipe_free(a->token, a->token ? strlen(a->token) : 0);
     free(a->path);
     free(a->method);
     free(a->headers);
@@ -168,11 +186,8 @@ unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a)
 
 void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token)
 {
-    if (a->token && token && strcmp(a->token, token) == 0) {
-        wipe_free(a->token, strlen(a->token));
-        a->token = NULL;
-        a->expires_us = a->refresh_us = 0;
-    }
+    if (token)
+        cmx_credential_local_invalidate(&a->shared, token, strlen(token));
 }
 
 void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w)
@@ -244,21 +259,13 @@ static int take_token(cmx_azure_auth *a, cmx_error *err)
                       a->cfg->name, a->flow, a->origin.host);
         return -1;
     }
-    char *copy = strdup(tok);
-    json_decref(root);
-    if (!copy) {
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return -1;
-    }
-    wipe_free(a->token, a->token ? strlen(a->token) : 0);
-    a->token = copy;
     uint64_t now = cmx_clock_now_us(a->clock);
     uint64_t life = (uint64_t)(secs * 1e6);
     uint64_t early = life / 5; /* refresh at 80% ... */
     if (early < 300000000ull && life > 600000000ull)
         early = 300000000ull; /* ... or 5 minutes before expiry, whichever is earlier */
-    a->expires_us = now + life;
-    a->refresh_us = now + life - early;
+    cmx_credential_local_publish(&a->shared, tok, strlen(tok), now + life, now + life - early);
+    json_decref(root);
     return 0;
 }
 
@@ -282,6 +289,8 @@ static void describe_failure(cmx_azure_auth *a, cmx_error *err)
     err->cause = CMX_CAUSE_HTTP_STATUS;
 }
 
+static void serve_queue(cmx_azure_auth *a);
+
 static void on_complete(void *ctx, const cmx_error *uerr)
 {
     cmx_azure_auth *a = ctx;
@@ -299,14 +308,11 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         take_token(a, &err);
     }
     cmx_buf_free(&a->resp);
-    if (err.kind != CMX_OK) {
-        a->last_err = err;
-        a->failed_until_us = cmx_clock_now_us(a->clock) + FAILURE_HOLD_US;
-        /* A background refresh that failed leaves the current token in use. */
-        wake_all(a, NULL, &err);
-        return;
-    }
-    wake_all(a, a->token, NULL);
+    /* A background refresh that failed leaves the current token in use. */
+    if (err.kind != CMX_OK)
+        cmx_credential_local_publish_failure(&a->shared, &err,
+                                             cmx_clock_now_us(a->clock) + FAILURE_HOLD_US);
+    serve_queue(a);
 }
 
 static const cmx_upstream_callbacks token_callbacks = {on_head, on_body, on_complete};
@@ -337,24 +343,43 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     return 0;
 }
 
+static int start_fetch_cb(void *ctx, cmx_error *err)
+{
+    return start_fetch(ctx, err);
+}
+
+/* 1 a token is in a->shared.value, 0 this worker's requests wait (its own
+ * fetch or another worker's), -1 err says why there is none. */
+static int settle(cmx_azure_auth *a, cmx_error *err)
+{
+    return cmx_credential_local_settle(&a->shared, cmx_clock_now_us(a->clock), start_fetch_cb, a,
+                                       err);
+}
+
+/* A fetch ended here or on another worker: the queue learns the outcome. */
+static void serve_queue(cmx_azure_auth *a)
+{
+    if (!a->waiters.head)
+        return;
+    cmx_error err;
+    cmx_error_clear(&err);
+    int r = settle(a, &err);
+    if (r != 0)
+        wake_all(a, r > 0 ? a->shared.value.data : NULL, r > 0 ? NULL : &err);
+}
+
+static void on_news(void *ctx)
+{
+    serve_queue(ctx);
+}
+
 int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
                          cmx_error *err)
 {
-    uint64_t now = cmx_clock_now_us(a->clock);
-    if (a->token && now < a->expires_us) {
-        if (now >= a->refresh_us && !a->call && now >= a->failed_until_us) {
-            cmx_error ignored;
-            start_fetch(a, &ignored); /* background; the current token still serves */
-        }
-        *token = a->token;
-        return 1;
-    }
-    if (!a->call && now < a->failed_until_us) {
-        *err = a->last_err;
-        return -1;
-    }
-    if (!a->call && start_fetch(a, err) != 0)
-        return -1;
-    cmx_token_queue_push(&a->waiters, &w->link);
-    return 0;
+    int r = settle(a, err);
+    if (r > 0)
+        *token = a->shared.value.data;
+    else if (r == 0)
+        cmx_token_queue_push(&a->waiters, &w->link);
+    return r;
 }

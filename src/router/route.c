@@ -124,6 +124,7 @@ static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elap
     rec->latency_ms = (uint32_t)(elapsed / 1000);
     rec->retry_after_ms = err ? err->retry_after_ms : 0;
     rec->message = err ? cmx_arena_strdup(route->call.arena, err->message) : NULL;
+    rec->upstream_request_id = route->result.upstream_request_id;
     route->result.upstream_us += elapsed;
     route->result.provider = rec->provider;
     route->result.model = rec->model;
@@ -359,13 +360,19 @@ static int fleet_allows(cmx_route *route)
     return 0;
 }
 
+static void on_upstream_id(void *ctx, const char *id, size_t len)
+{
+    cmx_route *route = ctx;
+    route->result.upstream_request_id = cmx_arena_strndup(route->call.arena, id, len);
+}
+
 /* Starts an attempt on route->current, which holds an admitted slot.
  * Returns 1 when it is in flight; 0 with *err filled when it could not start. */
 static int start_attempt(cmx_route *route, cmx_error *err)
 {
     const cmx_target_config *t = &route->group->targets[route->current];
     uint64_t now = now_us(route);
-    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route};
+    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route, on_upstream_id};
     route->provider = cmx_router_provider(route->router, t->provider);
     route->attempt_start_us = now;
     if (!reserve_record(route)) {
@@ -373,6 +380,7 @@ static int start_attempt(cmx_route *route, cmx_error *err)
         return 0;
     }
     route->result.attempts++;
+    route->result.upstream_request_id = NULL; /* this attempt's, when its answer has one */
     route->call.attempt_timeout_ms = cmx_deadline_attempt_ms(&route->deadline, now, 0);
     if (route->call.attempt_timeout_ms == 0) {
         cmx_error_set(err, CMX_ERR_TIMEOUT, "the request's deadline of %u ms has passed",
@@ -815,10 +823,21 @@ void cmx_route_cancel(cmx_route *route)
         route->fleet_op = 0;
         unadmit(route);
     }
+    uint64_t elapsed = now_us(route) - route->attempt_start_us;
     if (route->attempt) {
         route->provider->vt->cancel(route->attempt);
         route->attempt = NULL;
+        /* The attempt ran until now: the log names it, and its time is the
+         * provider's, not the gateway's overhead. */
+        cmx_error cancelled;
+        cmx_error_set(&cancelled, CMX_ERR_CANCELLED, "cancelled while waiting for the provider");
+        record_attempt(route, &cancelled, elapsed);
     }
-    release_slot(route, NULL, now_us(route) - route->attempt_start_us, 0);
+    release_slot(route, NULL, elapsed, 0);
     route_end(route);
+}
+
+const cmx_route_result *cmx_route_result_of(const cmx_route *route)
+{
+    return route ? &route->result : NULL;
 }

@@ -61,6 +61,7 @@ typedef struct cmx_attempt_record {
     uint32_t latency_ms;
     uint32_t retry_after_ms;
     const char *message;
+    const char *upstream_request_id; /* the provider's id of the attempt, or NULL */
 } cmx_attempt_record;
 
 typedef struct cmx_route_result {
@@ -70,7 +71,8 @@ typedef struct cmx_route_result {
     const cmx_target_config *target; /* the same target's config (its price), or NULL */
     size_t attempts;
     cmx_usage usage;
-    uint64_t upstream_us; /* time spent waiting on providers, all attempts */
+    uint64_t upstream_us;            /* time spent waiting on providers, all attempts */
+    const char *upstream_request_id; /* the provider's id of the last attempt, or NULL */
     const cmx_attempt_record *records;
 } cmx_route_result;
 
@@ -92,7 +94,13 @@ typedef struct cmx_route cmx_route;
  * Otherwise no sink call happens before it returns. */
 cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cmx_call *call,
                            const cmx_route_sink *sink);
-/* The client went away: abandon the current attempt; no further sink calls. */
+/* The client went away (or the gateway is ending the request): abandon the
+ * current attempt, which is recorded as cancelled with the time it ran; no
+ * further sink calls. */
 void cmx_route_cancel(cmx_route *route);
+/* What the route did so far: its attempts (a cancelled one included), the
+ * target tried last and the time spent on providers.  Valid while the
+ * request's arena lives. */
+const cmx_route_result *cmx_route_result_of(const cmx_route *route);
 
 #endif

@@ -48,15 +48,18 @@ async function isReady(url) {
   }
 }
 
-async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }) {
+async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [], workers = 1, drainDelay = '0', bin = CLOUDMUX_BIN }) {
   const dir = tempDir('cmx-gw-');
   const configPath = join(dir, 'cloudmux.yaml');
   writeFileSync(configPath, configYaml);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const argv = ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--workers', '1', ...args];
+  // Tests stop the gateway at once: no load balancer needs the drain delay
+  // here (drainDelay: null keeps the config's, for the tests of the delay).
+  const drain = drainDelay === null ? [] : ['--drain-delay', String(drainDelay)];
+  const argv = ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--workers', String(workers), ...drain, ...args];
   // A wrapper (e.g. valgrind and its options) runs cloudmux under it.
-  const [cmd, ...cmdArgs] = wrapper.length ? [...wrapper, CLOUDMUX_BIN, ...argv] : [CLOUDMUX_BIN, ...argv];
+  const [cmd, ...cmdArgs] = wrapper.length ? [...wrapper, bin, ...argv] : [bin, ...argv];
   const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -74,7 +77,7 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
 
   const deadline = Date.now() + readyTimeoutMs;
   while (!(await isReady(url))) {
-    if (spawnError) throw new Error(`cannot start ${CLOUDMUX_BIN}: ${spawnError.message}`);
+    if (spawnError) throw new Error(`cannot start ${bin}: ${spawnError.message}`);
     if (exited) {
       rmSync(dir, { recursive: true, force: true });
       const e = new Error(`cloudmux exited before ready (code ${exited.code}, signal ${exited.signal})\n--- stderr ---\n${err}\n--- stdout ---\n${out}`);
@@ -97,6 +100,8 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
     port,
     pid: child.pid,
     configPath,
+    exited: () => exitPromise,
+    signal: (sig) => child.kill(sig),
     stdout: () => out,
     stderr: () => err,
     alive: () => exited === null,
@@ -136,11 +141,12 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
 }
 
 // Starts cloudmux with the given YAML.  Retries once on a port race.
-export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000, wrapper = [] } = {}) {
+export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000, wrapper = [], workers = 1, drainDelay = '0', bin = CLOUDMUX_BIN } = {}) {
+  const opts = { configYaml, env, args, readyTimeoutMs, wrapper, workers, drainDelay, bin };
   try {
-    return await startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
+    return await startOnce(opts);
   } catch (e) {
-    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
+    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce(opts);
     throw e;
   }
 }

@@ -113,6 +113,10 @@ test('20 reloads under 200 concurrent clients with streams: no failed or cut req
   assert.ok(done > 400, `only ${done} requests ran`);
   await waitFor(async () => (await metric('cloudmux_config_generation')) === gen0 + 20, { what: 'all 20 reloads applied' });
   assert.ok((await metric('cloudmux_config_reloads_total', '{result="ok"}')) >= 21);
+  // Counters carried over every generation: nothing counted was lost.
+  const m = await httpRequest(`${gw.url}/metrics`, { method: 'GET', headers: admin });
+  const counted = [...m.body.matchAll(/^cloudmux_requests_total\{model="chat",[^}]*code="200"[^}]*\} (\d+)$/gm)].reduce((a, x) => a + Number(x[1]), 0);
+  assert.ok(counted >= done, `requests_total says ${counted}, ${done} were made`);
 });
 
 test('a broken file during load changes nothing and is reported with its line', async () => {

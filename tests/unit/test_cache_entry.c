@@ -98,8 +98,8 @@ static void a_stored_stream_is_assembled_into_one_completion(void **state)
     assert_string_equal(json_string_value(json_object_get(fn, "name")), "get");
     assert_string_equal(json_string_value(json_object_get(fn, "arguments")), "{\"a\":1}");
     json_t *c1 = json_array_get(json_object_get(root, "choices"), 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(c1, "message"), "content")),
-                        "Other");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(c1, "message"), "content")), "Other");
     assert_string_equal(json_string_value(json_object_get(c1, "finish_reason")), "stop");
     json_t *usage = json_object_get(root, "usage");
     assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 7);
@@ -133,9 +133,9 @@ static void stored_usage_chunks_are_replayed_only_when_asked_for(void **state)
     assert_int_equal(json_array_size(with.chunks), N_CHUNKS);
     json_t *last = json_array_get(with.chunks, N_CHUNKS - 1);
     assert_int_equal(json_array_size(json_object_get(last, "choices")), 0);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(last, "usage"),
-                                                        "completion_tokens")),
-                     4);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(last, "usage"), "completion_tokens")),
+        4);
     json_decref(without.chunks);
     json_decref(with.chunks);
     /* A damaged stream emits nothing at all. */
@@ -153,7 +153,8 @@ static void a_stored_body_becomes_chunks_with_indexed_tool_calls(void **state)
     static const char body[] =
         "{\"id\":\"b1\",\"object\":\"chat.completion\",\"created\":9,\"model\":\"m\",\"choices\":["
         "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
-        "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+        "{\"id\":\"t1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}"
+        ","
         "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,"
         "\"total_tokens\":3}}";
     cmx_arena *a = cmx_arena_new(4096);

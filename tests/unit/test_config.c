@@ -298,6 +298,8 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(s->n_api_keys, 0);
     assert_int_equal(s->n_admin_keys, 0);
     assert_int_equal(s->access_log, 1);
+    assert_int_equal(s->shutdown_drain_delay_ms, 5000);
+    assert_int_equal(s->shutdown_grace_ms, 30000);
 
     const cmx_upstream_config *u = &c->upstream;
     assert_int_equal(u->max_idle_per_origin, 32);
@@ -391,6 +393,51 @@ static void workers_auto_means_the_cpu_count(void **state)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     assert_int_equal(c->server.workers, cpus < 1 ? 1 : cpus);
     cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void shutdown_delays_load_and_zero_is_allowed(void **state)
+{
+    (void)state;
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "server:\n  shutdown: { drain_delay: 0, grace: 2s }\n%s",
+             mock_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    assert_int_equal(c->server.shutdown_drain_delay_ms, 0);
+    assert_int_equal(c->server.shutdown_grace_ms, 2000);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    c = load("server:\n  shutdown: { drain_delay: soon, delay: 1s }\n", &d);
+    assert_null(c);
+    assert_true(
+        has_message(d.errors, d.n_errors, 2, "server.shutdown.drain_delay: expected a duration"));
+    assert_true(has_message(d.errors, d.n_errors, 2, "unknown key 'delay' in server.shutdown"));
+    cmx_config_diag_free(&d);
+}
+
+static void provider_settings_at_the_wrong_level_point_at_the_indentation(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c =
+        load("providers:\n  sim:\n  type: mock\nmodels:\n  demo: [ {provider: sim} ]\n", &d);
+    assert_null(c);
+    print_diag(&d);
+    assert_int_equal(d.n_errors, 2);
+    assert_true(has_message(d.errors, d.n_errors, 2,
+                            "providers.sim: expected a mapping with at least 'type', got "
+                            "nothing; check the indentation of the lines below 'sim'"));
+    assert_true(has_message(d.errors, d.n_errors, 3,
+                            "providers.type: 'type' is a provider setting, not a provider "
+                            "name; check the indentation"));
+    cmx_config_diag_free(&d);
+    c = load("- a\n", &d);
+    assert_null(c);
+    assert_true(has_message(d.errors, d.n_errors, 1,
+                            "expected a mapping with the keys server, upstream, providers, models, "
+                            "pricing at the top level, got a list"));
     cmx_config_diag_free(&d);
 }
 
@@ -1392,6 +1439,8 @@ int main(void)
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
         cmocka_unit_test(routing_keys_load_with_their_defaults),
         cmocka_unit_test(group_drop_unsupported_params_reaches_every_target),
+        cmocka_unit_test(shutdown_delays_load_and_zero_is_allowed),
+        cmocka_unit_test(provider_settings_at_the_wrong_level_point_at_the_indentation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -217,6 +217,7 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
       style: deployment ? 'deployments' : 'v1',
       deployment: deployment ? decodeURIComponent(deployment) : null,
       api_version: url.searchParams.get('api-version'),
+      client_request_id: req.headers['x-ms-client-request-id'] || null, // Azure's caller-supplied id
       auth: null,
       body_model: null,
       status: null,
