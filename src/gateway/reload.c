@@ -123,11 +123,7 @@ static cmx_err reload_locked(cmx_gateway *gw, cmx_reload_result *out)
 {
     const char *path = gw->current->cfg->path;
     cmx_config_diag diag = {0};
-    cmx_config *cfg = cmx_config_load(path, &diag);
-    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != 0) {
-        cmx_config_unref(cfg);
-        cfg = NULL;
-    }
+    cmx_config *cfg = cmx_config_load_priced(path, &diag);
     for (size_t i = 0; i < diag.n_warnings; i++)
         cmx_warn("reload: %s", diag.warnings[i]);
     if (!cfg) {

@@ -156,6 +156,17 @@ void cmx_breaker_cancel(cmx_breaker *b)
     pthread_mutex_unlock(&b->lock);
 }
 
+/* Back to closed with a fresh start: base cooldown, no counts, no lease. */
+static void close_breaker(cmx_breaker *b)
+{
+    set_state(b, CMX_BREAKER_CLOSED);
+    b->cooldown_us = (uint64_t)b->cfg.cooldown_ms * 1000;
+    b->consecutive = 0;
+    b->probes_admitted = b->probes_pending = b->probes_succeeded = 0;
+    b->lease_until_us = 0;
+    cmx_window_clear(&b->window);
+}
+
 void cmx_breaker_set_fleet(cmx_breaker *b, bool fleet)
 {
     pthread_mutex_lock(&b->lock);
@@ -202,12 +213,7 @@ void cmx_breaker_apply_remote(cmx_breaker *b, uint64_t now_us, bool open, uint64
             b->lease_until_us = 0;
         }
     } else if (s != CMX_BREAKER_CLOSED) {
-        set_state(b, CMX_BREAKER_CLOSED);
-        b->cooldown_us = (uint64_t)b->cfg.cooldown_ms * 1000;
-        b->consecutive = 0;
-        b->probes_admitted = b->probes_pending = b->probes_succeeded = 0;
-        b->lease_until_us = 0;
-        cmx_window_clear(&b->window);
+        close_breaker(b);
     }
     pthread_mutex_unlock(&b->lock);
 }
@@ -258,12 +264,7 @@ static cmx_breaker_transition record_half_open(cmx_breaker *b, uint64_t now_us, 
     }
     if (++b->probes_succeeded < b->cfg.half_open_probes)
         return CMX_BREAKER_UNCHANGED;
-    set_state(b, CMX_BREAKER_CLOSED);
-    b->cooldown_us = (uint64_t)b->cfg.cooldown_ms * 1000;
-    b->consecutive = 0;
-    b->probes_admitted = b->probes_pending = b->probes_succeeded = 0;
-    b->lease_until_us = 0;
-    cmx_window_clear(&b->window);
+    close_breaker(b);
     return CMX_BREAKER_RECOVERED;
 }
 

@@ -84,7 +84,7 @@ static int copy_address(cmx_redis_address *dst, const cmx_redis_address *src)
                : 0;
 }
 
-static void address_free(cmx_redis_address *a)
+void cmx_redis_address_free(cmx_redis_address *a)
 {
     cmx_redis_url_free(&a->url);
     free(a->ca_file);
@@ -470,7 +470,7 @@ cmx_redis *cmx_redis_new(struct event_base *base, struct evdns_base *dns,
     cmx_redis *r = calloc(1, sizeof *r);
     if (!r || copy_address(&r->addr, addr) != 0) {
         if (r)
-            address_free(&r->addr);
+            cmx_redis_address_free(&r->addr);
         free(r);
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
@@ -513,7 +513,7 @@ void cmx_redis_free(cmx_redis *r)
     if (r->ssl_ctx)
         SSL_CTX_free(r->ssl_ctx);
     free(r->ops);
-    address_free(&r->addr);
+    cmx_redis_address_free(&r->addr);
     free(r);
 }
 

@@ -40,6 +40,7 @@ typedef struct cmx_redis_address {
     char *ca_file;
 } cmx_redis_address;
 
+void cmx_redis_address_free(cmx_redis_address *a);
 /* "redis://host:port/db" without credentials, for log lines. */
 void cmx_redis_address_describe(const cmx_redis_address *a, char *out, size_t n);
 

@@ -78,8 +78,7 @@ void cmx_state_free(cmx_state *st)
         return;
     cmx_local_counters_free(st->counters);
     cmx_lru_free(st->cache);
-    cmx_redis_url_free(&st->addr.url);
-    free(st->addr.ca_file);
+    cmx_redis_address_free(&st->addr);
     free(st->prefix);
     free(st->workers);
     pthread_mutex_destroy(&st->log_lock);

@@ -4,8 +4,6 @@
 // says so in cloudmux_state_store_up) while every request is still served.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -67,7 +65,7 @@ async function sharesCache(block, env = {}) {
 
 test('rediss:// verifies the server against ca_file and shares state over TLS', async () => {
   const port = await freePort();
-  const s = await startRedisTls(port);
+  const s = await startRedis({ port, tls: certs });
   try {
     await sharesCache(`{ url: "rediss://127.0.0.1:${port}/0", ca_file: "${certs.caFile}", timeout: 200ms }`);
     await sharesCache(`{ url: "rediss://localhost:${port}/0", ca_file: "${certs.caFile}", timeout: 200ms }`);
@@ -76,26 +74,9 @@ test('rediss:// verifies the server against ca_file and shares state over TLS', 
   }
 });
 
-// A TLS-only redis-server, waited for by connecting to its TLS port.
-async function startRedisTls(port) {
-  const child = spawn('redis-server', ['--port', '0', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--tls-port', String(port), '--tls-cert-file', certs.certFile, '--tls-key-file', certs.keyFile,
-    '--tls-ca-cert-file', certs.caFile, '--tls-auth-clients', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) break;
-    await sleep(20);
-  }
-  return { stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGKILL'))) };
-}
-
 test('rediss:// with the wrong CA stays down, and requests are still served', async () => {
   const port = await freePort();
-  const s = await startRedisTls(port);
+  const s = await startRedis({ port, tls: certs });
   const gw = await startCloudmux({
     configYaml: gatewayConfig(`{ url: "rediss://127.0.0.1:${port}/0", ca_file: "${otherCerts.caFile}", timeout: 50ms }`),
     env: { ADMIN: 'admin-key' },

@@ -345,10 +345,15 @@ export function chatBody(model, text, extra = {}) {
 
 // A real redis-server (the Debian package) on a free loopback port, with no
 // persistence.  stop() kills it by PID; start() brings it back on the same
-// port (a restart, for tests of a store that goes away).  Extra arguments
-// (TLS ports and certificates) go to the server's command line.
-export async function startRedis({ args = [], port = null } = {}) {
+// port (a restart, for tests of a store that goes away).  Extra arguments go
+// to the server's command line.  With tls ({certFile, keyFile, caFile}) it
+// speaks TLS only, on `port`.
+export async function startRedis({ args = [], port = null, tls = null } = {}) {
   port ??= await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+      '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
   let child = null;
   const url = `redis://127.0.0.1:${port}/0`;
   const up = async () => {
@@ -364,7 +369,7 @@ export async function startRedis({ args = [], port = null } = {}) {
     throw new Error(`redis-server did not listen on ${port}`);
   };
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+    child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
       stdio: 'ignore',
     });
     await up();
