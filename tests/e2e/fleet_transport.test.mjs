@@ -120,3 +120,37 @@ test('unix:// sockets and passwords', async () => {
     await redis.stop();
   }
 });
+
+test('with Redis unreachable, limits fail open by default and refuse with fail_closed', async () => {
+  const dead = await freePort(); // nothing listens there
+  const yaml = (failClosed) => `
+server:
+  admin_keys: [ "env:ADMIN" ]
+state:
+  redis: { url: "redis://127.0.0.1:${dead}/0", timeout: 20ms, fail_closed: ${failClosed} }
+providers:
+  emu: { type: openai, base_url: "${emu.baseURL}" }
+models:
+  limited: [ { provider: emu, model: gpt-4o-mini, rpm: 1000 } ]
+  free: [ { provider: emu, model: gpt-4o-mini } ]
+`;
+  const open = await startCloudmux({ configYaml: yaml(false), env: { ADMIN: 'admin-key' } });
+  const closed = await startCloudmux({ configYaml: yaml(true), env: { ADMIN: 'admin-key' } });
+  try {
+    assert.equal(await storeUp(open), 0);
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const r = await httpRequest(`${open.baseURL}/chat/completions`, { body: chatBody('limited', `open ${i}`) });
+      assert.equal(r.status, 200, 'fail-open: the replica counts the limit itself');
+    }
+    assert.ok(Date.now() - t0 < 2000, 'no request waited on the dead store');
+    const refused = await httpRequest(`${closed.baseURL}/chat/completions`, { body: chatBody('limited', 'closed') });
+    assert.equal(refused.status, 503);
+    assert.match(JSON.parse(refused.body).error.message, /rate limit|available/);
+    const free = await httpRequest(`${closed.baseURL}/chat/completions`, { body: chatBody('free', 'no limit') });
+    assert.equal(free.status, 200, 'fail_closed touches only targets with limits');
+  } finally {
+    await open.stop();
+    await closed.stop();
+  }
+});
