@@ -54,6 +54,7 @@ struct cmx_redis {
     struct event *reconnect; /* backoff */
     struct event *heartbeat; /* an idle connection is still checked */
     uint64_t last_rx_us;
+    char setup_error[240]; /* why the last setup was refused */
     uint32_t backoff_ms;
     int connected; /* socket (and TLS) established */
     int up;        /* set up and usable by callers */
@@ -178,6 +179,8 @@ static void reset(cmx_redis *r, const char *why)
     char where[300];
     cmx_redis_address_describe(&r->addr, where, sizeof where);
     cmx_debug("redis %s: %s; reconnecting in %u ms", where, why, r->backoff_ms);
+    if (!was_up && r->hooks.on_fail)
+        r->hooks.on_fail(r->hooks.ctx, why);
     struct timeval tv = {r->backoff_ms / 1000, (r->backoff_ms % 1000) * 1000};
     evtimer_add(r->reconnect, &tv);
     r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
@@ -284,7 +287,8 @@ static void on_setup_reply(void *ctx, const redisReply *reply)
     cmx_redis_address_describe(&r->addr, where, sizeof where);
     if (reply) {
         atomic_fetch_add(&r->errors, 1);
-        cmx_warn("redis %s refused the connection's setup: %.200s", where, reply->str);
+        cmx_debug("redis %s refused the connection's setup: %.200s", where, reply->str);
+        snprintf(r->setup_error, sizeof r->setup_error, "refused the setup: %.200s", reply->str);
     }
     r->setting_up = 0; /* the marker's reply must not bring it up */
 }
@@ -294,9 +298,10 @@ static void on_marker(void *ctx, const redisReply *reply)
     cmx_redis *r = ctx;
     if (!reply || !r->setting_up) {
         if (r->bev)
-            reset(r, "setup failed");
+            reset(r, r->setup_error[0] ? r->setup_error : "setup failed");
         return;
     }
+    r->setup_error[0] = '\0';
     r->setting_up = 0;
     r->up = 1;
     r->last_rx_us = cmx_now_us();

@@ -58,6 +58,9 @@ typedef struct cmx_redis_hooks {
     /* Commands sent on every (re)connect before the connection counts as
      * up (SCRIPT LOAD, SUBSCRIBE); may be NULL. */
     void (*on_setup)(void *ctx, cmx_redis *r);
+    /* A connect or setup that failed while the connection was not up,
+     * and why (never a credential); may be NULL. */
+    void (*on_fail)(void *ctx, const char *why);
     void *ctx;
 } cmx_redis_hooks;
 

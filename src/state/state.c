@@ -118,6 +118,8 @@ static void log_transition(cmx_state *st)
 {
     int up = cmx_state_is_up(st);
     pthread_mutex_lock(&st->log_lock);
+    if (up)
+        atomic_store(&st->warned, 0);
     if (atomic_exchange(&st->all_up, up) != up) {
         char where[300];
         cmx_redis_address_describe(&st->addr, where, sizeof where);
@@ -130,6 +132,18 @@ static void log_transition(cmx_state *st)
                      where);
     }
     pthread_mutex_unlock(&st->log_lock);
+}
+
+/* Said once until the store is reached again, not once per retry. */
+static void on_conn_fail(void *ctx, const char *why)
+{
+    cmx_state_worker *w = ctx;
+    if (atomic_exchange(&w->st->warned, 1))
+        return;
+    char where[300];
+    cmx_redis_address_describe(&w->st->addr, where, sizeof where);
+    cmx_warn("state store: cannot use %s (%s); using this replica's own state and retrying", where,
+             why);
 }
 
 static void on_conn_state(void *ctx, int up)
@@ -185,10 +199,11 @@ cmx_state_worker *cmx_state_worker_new(cmx_state *st, int index, struct event_ba
         return w;
     atomic_fetch_add(&st->conns_total, subscriber ? 2 : 1);
     atomic_store(&st->all_up, 0); /* "connected" is logged when all are */
-    cmx_redis_hooks hooks = {subscriber ? on_conn_up_resync : on_conn_state, NULL, load_scripts, w};
+    cmx_redis_hooks hooks = {subscriber ? on_conn_up_resync : on_conn_state, NULL, load_scripts,
+                             on_conn_fail, w};
     w->conn = cmx_redis_new(base, dns, &st->addr, st->timeout_ms, &hooks, err);
     if (w->conn && subscriber) {
-        cmx_redis_hooks sub_hooks = {on_sub_state, cmx_state_on_push, NULL, w};
+        cmx_redis_hooks sub_hooks = {on_sub_state, cmx_state_on_push, NULL, on_conn_fail, w};
         /* The subscriber waits on messages, not answers: its timeout only
          * bounds the connection's setup. */
         w->sub = cmx_redis_new(base, dns, &st->addr, st->timeout_ms > 1000 ? st->timeout_ms : 1000,

@@ -33,6 +33,7 @@ struct cmx_state {
     atomic_int conns_total; /* connections made (command + subscriber) */
     atomic_int conns_up;
     atomic_int all_up; /* last logged aggregate */
+    atomic_int warned; /* "cannot reach" said since the last time all were up */
     atomic_uint_fast64_t fallbacks;
     pthread_mutex_t log_lock;
 };
