@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
+import { startEmulator as startAzure } from '../emulators/azure/index.mjs';
 import { startEmulator } from '../emulators/openai/index.mjs';
 import { chatBody, httpRequest, sleep, startCloudmux, waitFor } from './helpers.mjs';
 
@@ -161,4 +162,37 @@ test('/admin/reload needs an admin key', async () => {
   assert.equal(r.status, 401);
   const g = await httpRequest(`${gw.url}/admin/reload`, { method: 'GET', headers: admin });
   assert.equal(g.status, 405);
+});
+
+test('cached cloud credentials carry over a reload: no new token is fetched', async () => {
+  const az = await startAzure({ tokens: { tenant: 't1', clients: { app: 'app-secret' } } });
+  const yaml = (strategy) => `
+server:
+  admin_keys: [ "env:ADMIN" ]
+providers:
+  az: { type: azure, endpoint: "${az.endpoint}", auth: { tenant_id: t1, client_id: app, client_secret: env:AZ_SECRET, authority: "${az.authority}" } }
+models:
+  chat: { strategy: ${strategy}, targets: [ { provider: az, model: dep } ] }
+${strategy === 'priority' ? '' : '  chat2: [ { provider: az, model: dep } ]'}
+`;
+  const g = await startCloudmux({ configYaml: yaml('priority'), env: { ADMIN: 'admin-key', AZ_SECRET: 'app-secret' }, args: ['--workers', '2'] });
+  try {
+    for (let i = 0; i < 4; i++)
+      assert.equal((await httpRequest(`${g.baseURL}/chat/completions`, { body: chatBody('chat', `before ${i}`) })).status, 200);
+    const fetched = az.stats().azure.token_requests;
+    assert.equal(fetched, 1, 'one token for the process');
+    writeFileSync(g.configPath, yaml('round-robin'));
+    const r = await httpRequest(`${g.url}/admin/reload`, { method: 'POST', headers: admin });
+    assert.equal(r.status, 200);
+    // chat2 exists only in the new generation: its answers come from it.
+    await waitFor(async () => (await httpRequest(`${g.baseURL}/chat/completions`, { body: chatBody('chat2', 'x') })).status === 200, {
+      what: 'the new generation',
+    });
+    for (let i = 0; i < 8; i++)
+      assert.equal((await httpRequest(`${g.baseURL}/chat/completions`, { body: chatBody('chat2', `after ${i}`) })).status, 200);
+    assert.equal(az.stats().azure.token_requests, fetched, 'the new generation used the cached token');
+  } finally {
+    await g.stop();
+    await az.close();
+  }
 });
