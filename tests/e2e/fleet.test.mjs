@@ -21,7 +21,7 @@ const config = (redisUrl) => `
 server:
   admin_keys: [ "env:ADMIN" ]
 state:
-  redis: { url: "${redisUrl}", timeout: 100ms, key_prefix: "fleet-test:" }
+  redis: { url: "${redisUrl}", timeout: 250ms, key_prefix: "fleet-test:" }
 providers:
   a: { type: openai, base_url: "${emuA.baseURL}" }
   b: { type: openai, base_url: "${emuB.baseURL}" }
