@@ -17,13 +17,14 @@
 # reported, so a noisy moment hurts all three alike.  Writes bench/out/results.md.
 #
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
-# Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
+# Knobs: CLOUDMUX_BIN, CLOUDMUX_STATIC_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
 #        BENCH_CONNS (32), BENCH_COLD_STARTS (7).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BIN=${CLOUDMUX_BIN:-$ROOT/build/cloudmux}
+STATIC_BIN=${CLOUDMUX_STATIC_BIN:-$ROOT/build-static/cloudmux}
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-4}
 C1_DURATION=${BENCH_C1_DURATION:-2}
@@ -276,7 +277,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # ---- cloudmux memory and cold start ---------------------------------------
-CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL=
+CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL= STATIC_COLD_MS= STATIC_COLD_ALL= LAMBDA_INIT=
 if [ -z "$CMX_SKIP" ]; then
   CMX_RSS=$(rss_kib "$CMX_PID")
   # The gateway's own time per request (total minus upstream), from its
@@ -294,17 +295,36 @@ if [ -z "$CMX_SKIP" ]; then
   wait "$CMX_REDIS_PID" 2>/dev/null || true
 
   # exec → first 200 on /health/ready, polled by a small C program in a
-  # tight loop (a shell poller would measure the shell).
+  # tight loop (a shell poller would measure the shell).  The static build
+  # (make static) is timed the same way, interleaved with the dynamic one, so
+  # the dynamic loader's share of the start shows.
   cc -O2 -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
-  samples=()
-  for _ in $(seq "$COLD_STARTS"); do
+  cold_sample() { # binary → prints exec-to-ready in µs
+    local port ms
     port=$(pick_port)
-    ms=$(taskset -c "$PROXY_CORE" "$TMP/cold_start" "$port" "$BIN" "$CMX_CONFIG" 2>/dev/null) &&
-      samples+=("$(awk -v m="$ms" 'BEGIN { printf "%d", m * 1000 }')")
+    ms=$(taskset -c "$PROXY_CORE" "$TMP/cold_start" "$port" "$1" "$CMX_CONFIG" 2>/dev/null) &&
+      awk -v m="$ms" 'BEGIN { printf "%d\n", m * 1000 }'
+  }
+  samples=() static_samples=()
+  for _ in $(seq "$COLD_STARTS"); do
+    if sample=$(cold_sample "$BIN"); then samples+=("$sample"); fi
+    if [ -x "$STATIC_BIN" ] && sample=$(cold_sample "$STATIC_BIN"); then static_samples+=("$sample"); fi
   done
-  if [ ${#samples[@]} -gt 0 ]; then
-    COLD_ALL=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }')
-    COLD_MS=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }')
+  cold_summary() { # samples... → "median|all" in ms
+    [ $# -gt 0 ] || return 0
+    printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1; all = all (NR > 1 ? " " : "") sprintf("%.1f", $1 / 1000) }
+      END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f|%s", m / 1000, all }'
+  }
+  c=$(cold_summary "${samples[@]}") && [ -n "$c" ] && COLD_MS=${c%%|*} COLD_ALL=${c#*|}
+  c=$(cold_summary "${static_samples[@]}") && [ -n "$c" ] && STATIC_COLD_MS=${c%%|*} STATIC_COLD_ALL=${c#*|}
+
+  # Lambda init: exec of `cloudmux lambda` to its first /next on the
+  # Runtime API emulator, dynamic and static builds interleaved.
+  if command -v node >/dev/null; then
+    lambda_bins=("$BIN")
+    [ -x "$STATIC_BIN" ] && lambda_bins+=("$STATIC_BIN")
+    LAMBDA_INIT=$(taskset -c "$PROXY_CORE" node "$HERE/lambda_init.mjs" --runs "$COLD_STARTS" "$CMX_CONFIG" \
+      "${lambda_bins[@]}" 2>&1) || LAMBDA_INIT="lambda init: failed: $LAMBDA_INIT"
   fi
 fi
 
@@ -362,6 +382,14 @@ REPORT=$OUT/results.md
   else
     echo "- RSS after the run: $(awk -v k="$CMX_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }') after $CMX_SERVED measured requests (plus warm-up)."
     echo "- Cold start (exec → first 200 on /health/ready), median of ${#samples[@]}: ${COLD_MS:-n/a} ms (all: ${COLD_ALL:-none})."
+    if [ -x "$STATIC_BIN" ]; then
+      echo "- Cold start of the static build ($STATIC_BIN), median of ${#static_samples[@]}: ${STATIC_COLD_MS:-n/a} ms (all: ${STATIC_COLD_ALL:-none})."
+    else
+      echo "- Cold start of the static build: skipped, no $STATIC_BIN (make static)."
+    fi
+    if [ -n "$LAMBDA_INIT" ]; then
+      while IFS= read -r line; do echo "- ${line/lambda init /Lambda init (exec → first \/next), }"; done <<<"$LAMBDA_INIT"
+    fi
     for s in json stream; do
       awk -v s="$s" -v a="$(med cloudmux-3w "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
         -v ca="$(med cloudmux-3w "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {

@@ -7,7 +7,9 @@ set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
             libyaml-dev libssl-dev libhiredis-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates redis-server)
+# podman and runc: the container image is built and run in the end-to-end suite.
+# redis-server: the fleet tests share state through a real one.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

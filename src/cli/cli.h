@@ -7,6 +7,8 @@
 int cmx_cmd_serve(int argc, char **argv);
 int cmx_cmd_check(int argc, char **argv);
 int cmx_cmd_drill(int argc, char **argv);
+int cmx_cmd_health(int argc, char **argv);
+int cmx_cmd_lambda(int argc, char **argv);
 
 /* Loads the config named by --config, printing every error and warning to
  * stderr; NULL when it is invalid. */

@@ -7,10 +7,15 @@
  * accepting, lets in-flight requests (streams included) finish for up to
  * server.shutdown.grace, ends what is left (streams with an error event) and
  * exits 0.  SIGINT (Ctrl-C) skips the delay.  A second SIGTERM or SIGINT
- * ends everything at once.
+ * ends everything at once.  SIGHUP reloads the config file (gateway.h): an
+ * invalid file changes nothing, a valid one serves new requests while
+ * running ones finish.
  *
- * SIGHUP reloads the config file (gateway.h): an invalid file changes
- * nothing, a valid one serves new requests while running ones finish. */
+ * Where it listens, first match wins: --listen; FUNCTIONS_CUSTOMHANDLER_PORT
+ * (an Azure Functions custom handler: the Functions host forwards to that
+ * port on loopback); the config's server.listen; PORT (Cloud Run, Cloud
+ * Functions, App Runner and most container platforms: all interfaces); the
+ * default 127.0.0.1:4000.  The config file is --config, else CLOUDMUX_CONFIG. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,6 +57,45 @@ static int parse_listen(const char *s, char *host, size_t host_size, int *port)
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = (int)p;
+    return 0;
+}
+
+/* A port number from the environment; -1 and a message when it is not one. */
+static int env_port(const char *name, const char *value)
+{
+    char *end;
+    long p = strtol(value, &end, 10);
+    if (*value == '\0' || *end || p < 1 || p > 65535) {
+        fprintf(stderr, "cloudmux serve: %s must be a port number 1..65535, got '%s'\n", name,
+                value);
+        return -1;
+    }
+    return (int)p;
+}
+
+/* Fills opts from the environment when neither --listen nor (for PORT) the
+ * config says where to listen. */
+static int listen_from_environment(const cmx_config *cfg, cmx_gateway_options *opts)
+{
+    if (opts->listen_host)
+        return 0;
+    const char *functions = getenv("FUNCTIONS_CUSTOMHANDLER_PORT");
+    const char *port = getenv("PORT");
+    const char *host;
+    int value;
+    if (functions && *functions) {
+        host = "127.0.0.1";
+        value = env_port("FUNCTIONS_CUSTOMHANDLER_PORT", functions);
+    } else if (port && *port && !cfg->server.listen_configured) {
+        host = "0.0.0.0";
+        value = env_port("PORT", port);
+    } else {
+        return 0;
+    }
+    if (value < 0)
+        return -1;
+    opts->listen_host = host;
+    opts->listen_port = value;
     return 0;
 }
 
@@ -140,9 +184,9 @@ static void shut_down(cmx_gateway *gw, const cmx_server_config *sc, uint32_t dra
 
 int cmx_cmd_serve(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = getenv("CLOUDMUX_CONFIG");
     char host[256];
-    cmx_gateway_options opts = {NULL, -1, 0};
+    cmx_gateway_options opts = {.listen_port = -1};
     long drain_delay_ms = -1; /* -1: from the config */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -176,14 +220,19 @@ int cmx_cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (!path) {
+    if (!path || !*path) {
         fprintf(stderr, "usage: cloudmux serve --config FILE [--listen ADDR:PORT] [--workers N] "
-                        "[--drain-delay DURATION]\n");
+                        "[--drain-delay DURATION]\n"
+                        "       (or the config file in CLOUDMUX_CONFIG)\n");
         return 2;
     }
     cmx_config *cfg = cmx_cli_load_config(path);
     if (!cfg)
         return 1;
+    if (listen_from_environment(cfg, &opts) != 0) {
+        cmx_config_unref(cfg);
+        return 2;
+    }
 
     /* Signals are taken by this thread alone, with sigwait; workers inherit
      * the mask and never see them. */

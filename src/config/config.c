@@ -141,6 +141,7 @@ static void free_provider(cmx_provider_config *p)
     free(p->azure.authority);
     free(p->azure.scope);
     free(p->azure.imds_endpoint);
+    free(p->azure.token_file);
 }
 
 static void free_group(cmx_model_group *g)

@@ -70,6 +70,7 @@ typedef enum {
     CMX_AZURE_AUTH_API_KEY = 0,      /* api_key, sent as the api-key header */
     CMX_AZURE_AUTH_CLIENT_SECRET,    /* Entra ID client-credentials flow */
     CMX_AZURE_AUTH_MANAGED_IDENTITY, /* the instance metadata endpoint (IMDS) */
+    CMX_AZURE_AUTH_WORKLOAD_IDENTITY /* a federated token file as client assertion (AKS) */
 } cmx_azure_auth_mode;
 
 typedef struct cmx_azure_config {
@@ -84,6 +85,7 @@ typedef struct cmx_azure_config {
     char *authority;     /* default "https://login.microsoftonline.com" */
     char *scope;         /* default "https://cognitiveservices.azure.com/.default" */
     char *imds_endpoint; /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
+    char *token_file;    /* workload identity: the federated token, re-read at every fetch */
 } cmx_azure_config;
 
 typedef struct cmx_provider_config {
@@ -228,6 +230,7 @@ typedef struct cmx_model_group {
 typedef struct cmx_server_config {
     char *listen_host;             /* default "127.0.0.1" */
     int listen_port;               /* default 4000 */
+    int listen_configured;         /* the file names `server.listen` */
     int workers;                   /* default: number of CPUs */
     size_t max_body_bytes;         /* default 4 MiB */
     size_t max_header_bytes;       /* default 16 KiB */

@@ -46,6 +46,7 @@ static void load_listen(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode 
     free(s->listen_host);
     s->listen_host = copy;
     s->listen_port = port;
+    s->listen_configured = 1;
 }
 
 static void load_workers(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)

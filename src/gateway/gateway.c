@@ -35,7 +35,7 @@ static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
     uint64_t now = cmx_now_us();
-    if (cmx_http_server_open_connections(w->server) == 0) {
+    if (!w->server || cmx_http_server_open_connections(w->server) == 0) {
         event_base_loopbreak(w->base);
         return;
     }
@@ -62,7 +62,8 @@ static void stop_worker(cmx_worker *w, uint32_t grace_ms)
             w->drain_deadline_us = deadline;
     } else {
         w->stopping = 1;
-        cmx_http_server_stop_accepting(w->server);
+        if (w->server)
+            cmx_http_server_stop_accepting(w->server);
         w->drain_deadline_us = deadline;
         struct timeval tv = {0, DRAIN_POLL_MS * 1000};
         event_add(w->drain_timer, &tv);
@@ -100,7 +101,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     while (read(fd, &msg, sizeof msg) == (ssize_t)sizeof msg) {
         if (msg.kind == CMX_WORKER_DRAIN) {
             atomic_store(&w->draining, 1);
-            cmx_http_server_drain(w->server);
+            if (w->server)
+                cmx_http_server_drain(w->server);
         } else if (msg.kind == CMX_WORKER_STOP) {
             stop_worker(w, msg.grace_ms);
         } else if (msg.kind == CMX_WORKER_SWAP) {
@@ -152,7 +154,8 @@ static void worker_release(cmx_worker *w)
     memset(w, 0, sizeof *w);
 }
 
-static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, cmx_error *err)
+static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, int no_listener,
+                           cmx_error *err)
 {
     cmx_worker *w = &gw->workers[index];
     const cmx_config *cfg = gw->current->cfg;
@@ -206,12 +209,16 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     limits.body_timeout_ms = sc->body_timeout_ms;
     limits.keepalive_timeout_ms = sc->keepalive_timeout_ms;
     limits.write_timeout_ms = sc->write_timeout_ms;
-    /* The first worker takes the port for the process; the others join it. */
-    w->server = index == 0
-                    ? cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w, err)
-                    : cmx_http_server_new_beside(w->base, gw->workers[0].server, &limits,
-                                                 cmx_api_handle, w, err);
-    if (!w->server)
+    /* The first worker takes the port for the process; the others join it.
+     * Without a listener (the Lambda runtime) requests come another way. */
+    if (no_listener)
+        w->server = NULL;
+    else if (index == 0)
+        w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w, err);
+    else
+        w->server = cmx_http_server_new_beside(w->base, gw->workers[0].server, &limits,
+                                               cmx_api_handle, w, err);
+    if (!no_listener && !w->server)
         return err->kind;
 
     w->shutdown_event =
@@ -260,11 +267,12 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             cmx_gateway_free(gw);
             return NULL;
         }
-        if (worker_init(gw, i, host, port, err) != CMX_OK) {
+        int no_listener = opts && opts->no_listener;
+        if (worker_init(gw, i, host, port, no_listener, err) != CMX_OK) {
             cmx_gateway_free(gw);
             return NULL;
         }
-        if (i == 0)
+        if (i == 0 && !no_listener)
             gw->port = cmx_http_server_port(gw->workers[0].server);
     }
     return gw;
@@ -334,6 +342,16 @@ void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
     for (int i = 0; i < gw->started; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw->started = 0;
+}
+
+struct event_base *cmx_gateway_event_base(cmx_gateway *gw)
+{
+    return gw->workers[0].base;
+}
+
+void cmx_gateway_handle(cmx_gateway *gw, cmx_http_exchange *ex)
+{
+    cmx_api_handle(ex, &gw->workers[0]);
 }
 
 void cmx_gateway_free(cmx_gateway *gw)

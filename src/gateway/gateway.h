@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "http/server.h"
 
 typedef struct cmx_gateway cmx_gateway;
 
@@ -27,6 +28,8 @@ typedef struct cmx_gateway_options {
     const char *listen_host; /* NULL: from config */
     int listen_port;         /* -1: from config; 0: any free port */
     int workers;             /* 0: from config */
+    int no_listener;         /* bind nothing: requests come only through
+                                cmx_gateway_handle (the Lambda runtime) */
 } cmx_gateway_options;
 
 cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, cmx_error *err);
@@ -47,6 +50,12 @@ int cmx_gateway_stopped(const cmx_gateway *gw);
 /* Stops (unless already stopped) with grace_ms and joins the workers. */
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
 void cmx_gateway_free(cmx_gateway *gw);
+
+/* For a gateway made with no_listener, run by its owner on one thread
+ * instead of cmx_gateway_start: the first worker's event loop, and the
+ * handler that answers an exchange on it (see cmx_http_exchange_new). */
+struct event_base *cmx_gateway_event_base(cmx_gateway *gw);
+void cmx_gateway_handle(cmx_gateway *gw, cmx_http_exchange *ex);
 
 typedef struct cmx_reload_result {
     int ok;

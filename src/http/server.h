@@ -98,6 +98,40 @@ void cmx_http_stream_end(cmx_http_exchange *ex);
  * client sees an incomplete body; finishes the exchange. */
 void cmx_http_stream_abort(cmx_http_exchange *ex);
 
+/* "OK", "Not Found", ...: the reason phrase the server sends with status. */
+const char *cmx_http_reason_phrase(int status);
+
+/* ---- exchanges without a connection ---------------------------------------
+ * A request that arrived some other way (a Lambda event, say) is handed to
+ * the same handler as one read from a socket; what the handler answers goes
+ * to these callbacks instead.  The owner fills the request (in its arena),
+ * calls the handler, and frees the exchange once `finished` has run — never
+ * from inside a sink callback. */
+typedef struct cmx_http_sink {
+    /* A whole response: the exchange is finished. */
+    void (*respond)(void *arg, int status, const char *content_type, const char *extra_headers,
+                    const char *body, size_t body_len);
+    /* A streamed response: its head, then its bytes (no chunk framing). */
+    void (*stream_begin)(void *arg, int status, const char *content_type,
+                         const char *extra_headers);
+    void (*stream_write)(void *arg, const char *data, size_t len);
+    /* The stream's end: complete, or aborted (the receiver must see it cut). */
+    void (*stream_end)(void *arg, int complete);
+    /* Bytes written and not yet delivered; may be NULL (then 0). */
+    size_t (*stream_pending)(void *arg);
+} cmx_http_sink;
+
+/* A new exchange with an empty request and its own arena; NULL when out of
+ * memory.  Fill *cmx_http_exchange_request(ex), then call the handler. */
+cmx_http_exchange *cmx_http_exchange_new(const cmx_http_sink *sink, void *sink_arg);
+cmx_http_request *cmx_http_exchange_request(cmx_http_exchange *ex);
+/* 1 while the handler has not finished its answer. */
+int cmx_http_exchange_active(const cmx_http_exchange *ex);
+/* The receiver went away: on_close runs (the handler cancels its work). */
+void cmx_http_exchange_cancel(cmx_http_exchange *ex);
+/* Frees the exchange and its arena; the answer must be finished or cancelled. */
+void cmx_http_exchange_free(cmx_http_exchange *ex);
+
 typedef struct cmx_http_server cmx_http_server;
 
 /* Binds host:port for the first (or only) worker.  The port is taken

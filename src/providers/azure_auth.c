@@ -1,8 +1,12 @@
-/* azure_auth.c — Entra ID tokens for the azure provider: client credentials
- * and managed identity, fetched asynchronously, cached and refreshed early.
+/* azure_auth.c — Entra ID tokens for the azure provider: client credentials,
+ * managed identity and workload identity, fetched asynchronously, cached and
+ * refreshed early.
  *
  * The request to the token endpoint is built once at creation (its form body
  * holds the client secret and is wiped on free); each fetch only replays it.
+ * Workload identity is the exception: its client assertion is the projected
+ * service-account token, which the kubelet rotates, so the file is read again
+ * and the body rebuilt (and wiped after) at every fetch.
  * The token itself is the process's (credential_share.h): whichever worker
  * needs it first fetches it, the other workers' requests wait for that one
  * fetch, and every worker uses the same token until it is refreshed.
@@ -11,6 +15,8 @@
  * (token_queue.c, shared with google_auth.c). */
 #include "azure_auth.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +29,8 @@
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
 #define DEFAULT_RESOURCE "https://cognitiveservices.azure.com"
+#define MAX_ASSERTION_BYTES (16u << 10)
+#define JWT_BEARER_ASSERTION "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct cmx_azure_auth {
     const cmx_provider_config *cfg;
@@ -36,6 +44,7 @@ struct cmx_azure_auth {
     size_t headers_len;
     char *body; /* form body with the secret, or NULL */
     size_t body_len;
+    char *assertion_form;        /* workload identity: the body without its assertion */
     cmx_credential_local shared; /* the token, shared with the other workers */
     cmx_upstream_call *call;     /* this worker's fetch in flight */
     int status;
@@ -71,31 +80,98 @@ static void wipe_free(char *s, size_t len)
     }
 }
 
-static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+/* POST {authority}/{tenant}/oauth2/v2.0/token, form-encoded: the path, and
+ * the form up to how the client proves itself, which the caller appends. */
+static cmx_err build_token_request(cmx_azure_auth *a, const char *flow, cmx_buf *form,
+                                   cmx_error *err)
 {
     const cmx_azure_config *az = &a->cfg->azure;
-    a->flow = "client credentials";
+    a->flow = flow;
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
-    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
+    cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/", a->origin.path);
     append_encoded(&p, az->tenant_id);
     cmx_buf_append_str(&p, "/oauth2/v2.0/token");
-    cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
-    append_encoded(&b, az->client_id);
-    cmx_buf_append_str(&b, "&client_secret=");
-    append_encoded(&b, az->client_secret ? az->client_secret : "");
-    cmx_buf_append_str(&b, "&scope=");
-    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_buf_append_str(form, "grant_type=client_credentials&client_id=");
+    append_encoded(form, az->client_id);
+    cmx_buf_append_str(form, "&scope=");
+    append_encoded(form, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
     a->path = p.data;
-    a->body = b.data;
-    a->body_len = b.len;
     a->method = strdup("POST");
     a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
                         "Accept: application/json\r\nUser-Agent: cloudmux\r\n");
-    if (!a->path || !a->body || !a->method || !a->headers)
+    if (!a->path || !a->method || !a->headers)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return CMX_OK;
+}
+
+static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "client credentials", &b, err);
+    cmx_buf_append_str(&b, "&client_secret=");
+    append_encoded(&b, a->cfg->azure.client_secret ? a->cfg->azure.client_secret : "");
+    a->body = b.data;
+    a->body_len = b.len;
+    if (rc == CMX_OK && !a->body)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+/* The same token request; the body is completed at each fetch with the
+ * token file's current contents. */
+static cmx_err build_workload_identity(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "workload identity", &b, err);
+    cmx_buf_append_str(&b, "&client_assertion_type=");
+    append_encoded(&b, JWT_BEARER_ASSERTION);
+    cmx_buf_append_str(&b, "&client_assertion=");
+    a->assertion_form = b.data;
+    if (rc == CMX_OK && !a->assertion_form)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+/* Reads the federated token file (whitespace around it dropped) and makes
+ * the body; the kubelet may have replaced the file since the last fetch. */
+static cmx_err load_assertion(cmx_azure_auth *a, cmx_error *err)
+{
+    const char *path = a->cfg->azure.token_file;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                             "provider '%s': cannot read the federated token file %s: %s",
+                             a->cfg->name, path, strerror(errno));
+    char *jwt = malloc(MAX_ASSERTION_BYTES + 1);
+    size_t n = jwt ? fread(jwt, 1, MAX_ASSERTION_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!jwt)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    size_t start = 0;
+    while (n > 0 && isspace((unsigned char)jwt[n - 1]))
+        n--;
+    while (start < n && isspace((unsigned char)jwt[start]))
+        start++;
+    jwt[n] = '\0';
+    cmx_err rc = CMX_OK;
+    if (n > MAX_ASSERTION_BYTES || start == n) {
+        rc = cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                           "provider '%s': the federated token file %s is %s", a->cfg->name, path,
+                           start == n ? "empty" : "larger than 16 KiB");
+    } else {
+        cmx_buf b = CMX_BUF_INIT;
+        cmx_buf_append_str(&b, a->assertion_form);
+        append_encoded(&b, jwt + start);
+        wipe_free(a->body, a->body_len);
+        a->body = b.data;
+        a->body_len = b.len;
+        if (!a->body)
+            rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    wipe_free(jwt, MAX_ASSERTION_BYTES + 1);
+    return rc;
 }
 
 static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
@@ -129,7 +205,8 @@ static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
 static void on_news(void *ctx);
 
 /* The same flow, endpoint and request body (client id and secret included,
- * hashed) is the same credential: one token for the process. */
+ * hashed; for workload identity the body without its assertion) is the same
+ * credential: one token for the process. */
 static cmx_err join_share(cmx_azure_auth *a, cmx_error *err)
 {
     cmx_buf material = CMX_BUF_INIT;
@@ -137,6 +214,8 @@ static cmx_err join_share(cmx_azure_auth *a, cmx_error *err)
                    a->origin.host, a->origin.port, a->path);
     if (a->body)
         cmx_buf_append(&material, a->body, a->body_len);
+    else if (a->assertion_form)
+        cmx_buf_append_str(&material, a->assertion_form);
     return cmx_credential_local_join(&a->shared, "azure ", &material, cmx_upstream_base(a->up),
                                      on_news, a, err);
 }
@@ -152,8 +231,12 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
     a->cfg = cfg;
     a->up = up;
     a->clock = clock ? clock : &cmx_clock_monotonic;
-    cmx_err rc = cfg->azure.auth == CMX_AZURE_AUTH_MANAGED_IDENTITY ? build_managed_identity(a, err)
-                                                                    : build_client_secret(a, err);
+    cmx_err rc;
+    switch (cfg->azure.auth) {
+    case CMX_AZURE_AUTH_MANAGED_IDENTITY: rc = build_managed_identity(a, err); break;
+    case CMX_AZURE_AUTH_WORKLOAD_IDENTITY: rc = build_workload_identity(a, err); break;
+    default: rc = build_client_secret(a, err); break;
+    }
     if (rc == CMX_OK)
         rc = join_share(a, err);
     if (rc != CMX_OK) {
@@ -173,6 +256,7 @@ void cmx_azure_auth_free(cmx_azure_auth *a)
     cmx_credential_local_release(&a->shared);
     cmx_buf_free(&a->resp);
     wipe_free(a->body, a->body_len);
+    free(a->assertion_form);
     free(a->path);
     free(a->method);
     free(a->headers);
@@ -320,6 +404,8 @@ static const cmx_upstream_callbacks token_callbacks = {on_head, on_body, on_comp
 static int start_fetch(cmx_azure_auth *a, cmx_error *err)
 {
     const cmx_timeouts_config *t = &a->cfg->timeouts;
+    if (a->assertion_form && load_assertion(a, err) != CMX_OK)
+        return -1;
     cmx_upstream_request req = {
         .origin = &a->origin,
         .tls_verify = a->cfg->tls_verify,
@@ -335,6 +421,11 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     a->status = 0;
     cmx_buf_reset(&a->resp);
     a->call = cmx_upstream_send(a->up, &req, &token_callbacks, a);
+    if (a->assertion_form) { /* the client copied it; keep no assertion around */
+        wipe_free(a->body, a->body_len);
+        a->body = NULL;
+        a->body_len = 0;
+    }
     if (!a->call) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return -1;

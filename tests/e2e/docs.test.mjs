@@ -11,6 +11,8 @@
 //                                            (for model examples that name them)
 //   <!-- check: with files /a/b, /c -->     those paths (secrets, key files) are
 //                                            replaced by readable temporary files
+//   <!-- check: with env A, B -->           environment variables the platform sets
+//                                            (not env: references) get dummy values
 //   <!-- check: price list -->              the block is a price list, checked
 //                                            as CLOUDMUX_PRICING
 //   <!-- check: skip: REASON -->            not a cloudmux file (say what it is)
@@ -56,6 +58,7 @@ function plan(block, dir) {
   if (m.startsWith('skip:')) return null;
   if (m === 'price list') return { config: 'models: {}\n', priceList: block.yaml };
   let config = block.yaml;
+  let env = [];
   for (const directive of m.split(';').map((d) => d.trim())) {
     let r;
     if ((r = /^fragment of (\w+)$/.exec(directive))) config = `${r[1]}:\n${config}`;
@@ -68,9 +71,11 @@ function plan(block, dir) {
         assert.ok(config.includes(path), `${block.where}: '${path}' is not in the block`);
         config = config.split(path).join(local);
       });
+    } else if ((r = /^with env (.+)$/.exec(directive))) {
+      env = r[1].split(',').map((n) => n.trim());
     } else throw new Error(`${block.where}: unknown check directive '${directive}'`);
   }
-  return { config };
+  return { config, env };
 }
 
 test('README.md and docs/ have YAML examples to check', () => {
@@ -92,6 +97,7 @@ test('every YAML example in README.md and docs/ passes cloudmux check', () => {
       writeFileSync(configPath, p.config);
       const env = { ...process.env, CLOUDMUX_PRICING: '' };
       for (const [, name] of p.config.matchAll(/env:([A-Za-z_][A-Za-z0-9_]*)/g)) env[name] = 'dummy-value-for-docs-check';
+      for (const name of p.env ?? []) env[name] = 'dummy-value-for-docs-check';
       if (p.priceList) {
         env.CLOUDMUX_PRICING = join(dir, 'pricing.yaml');
         writeFileSync(env.CLOUDMUX_PRICING, p.priceList);
