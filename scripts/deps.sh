@@ -6,9 +6,10 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev)
+            libyaml-dev libssl-dev libhiredis-dev)
 # podman and runc: the container image is built and run in the end-to-end suite.
-test_pkgs=(libcmocka-dev openssl ca-certificates podman runc)
+# redis-server: the fleet tests share state through a real one.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

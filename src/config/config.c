@@ -167,6 +167,10 @@ void cmx_cfg_destroy(cmx_config *c)
     free(c->upstream.https_proxy);
     free(c->upstream.http_proxy);
     free(c->upstream.no_proxy);
+    free(c->state.redis_url);
+    free_secret(c->state.redis_password);
+    free(c->state.key_prefix);
+    free(c->state.ca_file);
     for (size_t i = 0; i < c->n_providers; i++)
         free_provider(&c->providers[i]);
     free(c->providers);

@@ -7,7 +7,7 @@
  * changed after load; it is reference-counted so a reload can swap it while
  * in-flight requests finish on the old one.
  *
- * Top-level keys: server, upstream, providers, models, pricing (see
+ * Top-level keys: server, upstream, providers, models, pricing, state (see
  * docs/config.md).  A provider's own keys are declared by its module
  * (config_module.h); config/ reads them generically and knows no provider
  * by name. */
@@ -140,6 +140,13 @@ typedef struct cmx_cascade_config {
     double max_cost_usd;      /* stop escalating past this spend; 0 = no cap */
 } cmx_cascade_config;
 
+/* The exact response cache of a group (`cache:`). */
+typedef struct cmx_cache_settings {
+    int enabled;      /* default 0 */
+    uint32_t ttl_ms;  /* default 600000 (10 min) */
+    int scope_global; /* 0 (default): one cache per client key; 1: shared by all keys */
+} cmx_cache_settings;
+
 typedef struct cmx_model_group {
     char *name; /* what clients send as "model" */
     cmx_target_config *targets;
@@ -155,6 +162,7 @@ typedef struct cmx_model_group {
     cmx_cascade_config cascade;
     cmx_target_config *shadow; /* standby target mirrored to, or NULL */
     double shadow_percent;     /* share of requests mirrored, 0..100 */
+    cmx_cache_settings cache;
     int line;
 } cmx_model_group;
 
@@ -198,6 +206,18 @@ typedef struct cmx_pricing_config {
                    config's directory; NULL: the default lookup order */
 } cmx_pricing_config;
 
+/* `state`: where the fleet's shared state lives (state/state.h). */
+typedef struct cmx_state_config {
+    char *redis_url;        /* redis://, rediss:// or unix://; NULL: in-process state */
+    char *redis_password;   /* resolved secret or NULL; never log it */
+    char *key_prefix;       /* default "cmx:" */
+    uint32_t timeout_ms;    /* longest wait for Redis; default 5 */
+    int fail_closed;        /* limits refuse (503) while Redis is unavailable; default 0 */
+    int tls_verify;         /* rediss://: verify the server; default 1 */
+    char *ca_file;          /* rediss://: CA bundle; NULL: system store */
+    size_t cache_max_bytes; /* the in-process response cache's bound; default 64 MiB */
+} cmx_state_config;
+
 typedef struct cmx_config {
     atomic_int refs;
     char *path;
@@ -208,6 +228,7 @@ typedef struct cmx_config {
     cmx_model_group *models;
     size_t n_models;
     cmx_pricing_config pricing;
+    cmx_state_config state;
     /* Private to config/: name lookup built at load; NULL means a linear
      * search (small configs, or a snapshot built by hand in a test). */
     struct cmx_config_index *index;

@@ -63,6 +63,7 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_models(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+void cmx_cfg_load_state(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 
 /* Defaults for a freshly allocated snapshot. */
 void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c);

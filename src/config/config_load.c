@@ -19,8 +19,8 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server", "upstream", "providers",
-                                       "models", "pricing",  NULL};
+static const char *const top_keys[] = {"server",  "upstream", "providers", "models",
+                                       "pricing", "state",    NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
@@ -49,6 +49,11 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
+    cmx_state_config *st = &c->state;
+    st->key_prefix = cmx_cfg_strdup(ctx, "cmx:");
+    st->timeout_ms = 5;
+    st->tls_verify = 1;
+    st->cache_max_bytes = 64 * 1024 * 1024;
 }
 
 /* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is
@@ -111,6 +116,7 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     cmx_cfg_load_providers(ctx, cmx_ytree_get(root, "providers"));
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
     load_pricing(ctx, cmx_ytree_get(root, "pricing"));
+    cmx_cfg_load_state(ctx, cmx_ytree_get(root, "state"));
     if (ctx->cfg->n_models == 0 && ctx->errors.n == 0)
         cmx_cfg_warning(ctx, root,
                         "no model groups are defined under 'models'; every request will be "

@@ -53,11 +53,7 @@ cmx_err cmx_client_open(const char *config_path, cmx_client **out, char *errbuf,
         errbuf[0] = '\0';
     *out = NULL;
     cmx_config_diag diag = {0};
-    cmx_config *cfg = cmx_config_load(config_path, &diag);
-    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != CMX_OK) {
-        cmx_config_unref(cfg);
-        cfg = NULL;
-    }
+    cmx_config *cfg = cmx_config_load_priced(config_path, &diag);
     for (size_t i = 0; i < diag.n_errors; i++)
         errbuf_put(errbuf, errbuf_len, diag.errors[i]);
     cmx_config_diag_free(&diag);

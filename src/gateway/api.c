@@ -1,11 +1,9 @@
 /* api.c — the OpenAI-compatible surface: which path does what, who may call
  * it, and the small endpoints (models, health).  Completions and embeddings
  * go on to completions.c. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admin.h"
 #include "auth.h"
@@ -24,7 +22,8 @@ typedef enum {
     EP_LIVE,
     EP_READY,
     EP_METRICS,
-    EP_STATUS
+    EP_STATUS,
+    EP_RELOAD
 } endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
@@ -39,6 +38,7 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
         {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
         {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
+        {"/admin/reload", EP_RELOAD, "POST"},
     };
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
@@ -98,21 +98,14 @@ static size_t client_key_index(const cmx_server_config *sc, const cmx_http_reque
     return i < 0 ? AUTH_REFUSED : (size_t)i;
 }
 
-cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
+/* Before there is a context to answer through: a 500 from the stack. */
+static void answer_out_of_memory(cmx_http_exchange *ex)
 {
-    json_t *data = json_array();
-    json_int_t created = (json_int_t)time(NULL);
-    for (size_t i = 0; i < w->cfg->n_models; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", w->cfg->models[i].name,
-                                              "object", "model", "created", created, "owned_by",
-                                              "cloudmux"));
-    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
-    w->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (!w->models_json)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    w->models_json_len = strlen(w->models_json);
-    return CMX_OK;
+    char mem[256];
+    cmx_buf b;
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
+    cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
 }
 
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
@@ -121,16 +114,19 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     const cmx_http_request *req = cmx_http_request_of(ex);
     cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
     if (!c) {
-        char mem[256];
-        cmx_buf b;
-        cmx_buf_init_fixed(&b, mem, sizeof mem);
-        cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
-        cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
+        answer_out_of_memory(ex);
         return;
     }
     c->worker = w;
     c->ex = ex;
     c->req = req;
+    /* The request runs on this generation to its last byte, reloads or not. */
+    c->wgen = w->current;
+    c->cfg = c->wgen->gen->cfg;
+    if (cmx_worker_gen_hold(c->wgen, req->arena) != 0) {
+        answer_out_of_memory(ex);
+        return;
+    }
     c->request_id = request_id_for(w, req);
     cmx_metrics_request_begin(w->shard);
     c->in_flight = 1;
@@ -168,12 +164,15 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         return;
     case EP_METRICS:
     case EP_STATUS:
+    case EP_RELOAD:
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
-        cmx_admin_handle(c, ep == EP_METRICS ? CMX_ADMIN_METRICS : CMX_ADMIN_STATUS);
+        cmx_admin_handle(c, ep == EP_METRICS  ? CMX_ADMIN_METRICS
+                            : ep == EP_STATUS ? CMX_ADMIN_STATUS
+                                              : CMX_ADMIN_RELOAD);
         return;
     default: break;
     }
-    size_t key = client_key_index(&w->cfg->server, req);
+    size_t key = client_key_index(&c->cfg->server, req);
     if (key == AUTH_REFUSED) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
                         "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
@@ -182,10 +181,10 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         return;
     }
     if (ep == EP_MODELS) {
-        cmx_reply_json(c, 200, NULL, w->models_json, w->models_json_len, NULL);
+        cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
-    if (key != AUTH_OFF && w->cfg->server.api_key_residency)
-        c->key_residency = w->cfg->server.api_key_residency[key];
+    if (key != AUTH_OFF && c->cfg->server.api_key_residency)
+        c->key_residency = c->cfg->server.api_key_residency[key];
     cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
 }

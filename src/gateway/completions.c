@@ -5,33 +5,22 @@
  * This file is the router's sink: it turns the route's outcome into bytes for
  * the client — a JSON answer, an SSE stream ending in `[DONE]`, or an error.
  * A stream that fails after it started ends with an error event and no
- * `[DONE]`, so no client mistakes a cut answer for a whole one. */
+ * `[DONE]`, so no client mistakes a cut answer for a whole one.  A group
+ * with `cache` asks the response cache first (cache.c) and gives it every
+ * whole answer. */
 #include "completions.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/cache.h"
 #include "http/sse.h"
 #include "core/str.h"
 #include "core/residency_tag.h"
 
-static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
-{
-    cmx_buf *b = &c->worker->scratch;
-    cmx_buf_reset(b);
-    cmx_buf_append(b, CMX_LIT("data: "));
-    cmx_buf_append(b, data, len);
-    cmx_buf_append(b, CMX_LIT("\n\n"));
-    if (cmx_buf_failed(b)) {
-        /* a chunk that cannot be sent whole ends the stream as cut */
-        cmx_http_stream_abort(c->ex);
-        return;
-    }
-    cmx_http_stream_write(c->ex, b->data, b->len);
-}
-
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
+    cmx_cache_keep_answer(ctx, r, body, len);
     cmx_reply_json(ctx, 200, NULL, body, len, r);
 }
 
@@ -45,7 +34,8 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
 
 static void on_stream_chunk(void *ctx, const char *json, size_t len)
 {
-    sse_write(ctx, json, len);
+    cmx_cache_keep_chunk(ctx, json, len);
+    cmx_reply_sse(ctx, json, len);
 }
 
 static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -54,11 +44,13 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     if (err) {
         cmx_buf b = CMX_BUF_INIT;
         cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
-        sse_write(c, b.data, b.len);
+        cmx_reply_sse(c, b.data, b.len);
         cmx_buf_free(&b);
         cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
     } else {
-        sse_write(c, CMX_LIT("[DONE]"));
+        /* Only a stream that completed is ever stored. */
+        cmx_cache_keep_stream(c, r);
+        cmx_reply_sse(c, CMX_LIT("[DONE]"));
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);
@@ -80,6 +72,7 @@ static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_str
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
+    cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
     cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
 }
@@ -107,13 +100,14 @@ void cmx_api_cut_in_flight(cmx_worker *w)
     while (w->routing) {
         cmx_api_ctx *c = w->routing;
         cmx_reply_untrack(c);
+        cmx_cache_cancel(c);
         cmx_route_cancel(c->route);
         const cmx_route_result *r = cmx_route_result_of(c->route);
         if (c->stream_started) {
             cmx_buf b = CMX_BUF_INIT;
             cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
                                  SHUTDOWN_MESSAGE, NULL);
-            sse_write(c, b.data, b.len);
+            cmx_reply_sse(c, b.data, b.len);
             cmx_buf_free(&b);
             cmx_reply_log(c, 200, r, "gateway_shutdown");
             cmx_http_stream_end(c->ex);
@@ -124,11 +118,21 @@ void cmx_api_cut_in_flight(cmx_worker *w)
     }
 }
 
+static void start_route(cmx_api_ctx *c)
+{
+    cmx_route_sink sink = route_sink;
+    sink.ctx = c;
+    /* When the route ends at once, the exchange is finished and c is gone. */
+    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
+    if (route)
+        c->route = route;
+}
+
 /* "model 'x' not found; available: a, b" — bounded, so a config with many
  * groups still gives a readable message. */
 static const char *unknown_model_message(cmx_api_ctx *c)
 {
-    const cmx_config *cfg = c->worker->cfg;
+    const cmx_config *cfg = c->cfg;
     cmx_buf b = CMX_BUF_INIT;
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
@@ -151,8 +155,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         return;
     }
     c->stream = api == CMX_API_CHAT && c->scan.stream;
-    c->group =
-        cmx_config_find_model(c->worker->cfg, c->scan.model_name, strlen(c->scan.model_name));
+    c->group = cmx_config_find_model(c->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);
@@ -182,12 +185,8 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     }
     c->call.residency_key = c->key_residency;
 
-    cmx_route_sink sink = route_sink;
-    sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
     track(c);
-    /* When the route ends at once, the exchange is finished and c is gone. */
-    cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
-    if (route)
-        c->route = route;
+    if (!cmx_cache_lookup(c, start_route))
+        start_route(c);
 }

@@ -76,6 +76,10 @@ size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c);
  * file used, "built-in" for the binary's own list, or NULL for none. */
 cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
 
+/* A config file loaded with its prices attached: what serve, check and a
+ * reload run.  NULL with the problems in diag (which must be zeroed). */
+cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag);
+
 /* USD for one request's usage at a target's price: prompt tokens minus the
  * cached ones at the input price, cached at the cached price, completion at
  * the output price.  Negative when unknown (no price, or no token counts).

@@ -143,3 +143,14 @@ cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_pat
         free(file);
     return CMX_OK;
 }
+
+cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag)
+{
+    cmx_config *cfg = cmx_config_load(path, diag);
+    /* Prices are resolved into the targets before the snapshot is shared. */
+    if (cfg && cmx_pricing_attach(cfg, diag, NULL) != CMX_OK) {
+        cmx_config_unref(cfg);
+        cfg = NULL;
+    }
+    return cfg;
+}

@@ -185,6 +185,8 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     }
     if (e->error)
         put_str_field(b, "error", e->error, strlen(e->error));
+    if (e->cache)
+        put_str_field(b, "cache", e->cache, strlen(e->cache));
     put_raw(b, CMX_LIT("}\n"));
     if (cmx_buf_failed(b)) {
         /* out of memory: the line is dropped whole, never written cut */

@@ -44,6 +44,14 @@ const cmx_config *cmx_router_config(const cmx_router *r);
  * set shared state); the gateway's first worker does. */
 cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err);
 
+/* This worker's connection to the state store; with a shared (Redis)
+ * store, breakers, cooldowns, limits and health are shared with the fleet.
+ * NULL or an in-process store: nothing is shared.  Set before routing. */
+struct cmx_state_worker;
+void cmx_router_set_state(cmx_router *r, struct cmx_state_worker *sw);
+/* Stops this router's health checks (a reload hands them to the next). */
+void cmx_router_stop_health_checks(cmx_router *r);
+
 /* For tests: breakers, limits and latencies read time from this clock. */
 struct cmx_clock;
 void cmx_router_set_clock(cmx_router *r, const struct cmx_clock *clock);

@@ -216,12 +216,45 @@ static void base64_refuses_what_is_not_padded_base64(void **state)
         assert_int_equal(cmx_base64_decode(bad[i], strlen(bad[i]), out), -1);
 }
 
+typedef struct release_log {
+    char order[8];
+    size_t n;
+} release_log;
+
+static release_log g_releases;
+static void released_a(void *arg)
+{
+    g_releases.order[g_releases.n++] = 'a';
+}
+static void released_b(void *arg)
+{
+    g_releases.order[g_releases.n++] = 'b';
+}
+
+static void arena_runs_release_hooks_at_reset_and_free_newest_first(void **state)
+{
+    cmx_arena *a = cmx_arena_new(256);
+    memset(&g_releases, 0, sizeof g_releases);
+    assert_int_equal(cmx_arena_on_release(a, released_a, NULL), 0);
+    assert_int_equal(cmx_arena_on_release(a, released_b, NULL), 0);
+    assert_int_equal(g_releases.n, 0);
+    cmx_arena_reset(a);
+    assert_string_equal(g_releases.order, "ba");
+    /* a reset arena has no hooks left; new ones run at free */
+    cmx_arena_reset(a);
+    assert_int_equal(g_releases.n, 2);
+    assert_int_equal(cmx_arena_on_release(a, released_a, NULL), 0);
+    cmx_arena_free(a);
+    assert_string_equal(g_releases.order, "baa");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
         cmocka_unit_test(arena_string_helpers_copy_and_format),
+        cmocka_unit_test(arena_runs_release_hooks_at_reset_and_free_newest_first),
         cmocka_unit_test(buf_escapes_json_strings),
         cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
         cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
