@@ -5,6 +5,11 @@
 #   direct   wrk → upstream                      (the floor)
 #   nginx    wrk → nginx keep-alive proxy → up   (the bar to meet)
 #   cloudmux wrk → cloudmux → up                 (what we ship)
+# and variants of cloudmux: a 3-target weighted group (cloudmux-3w); a
+# second process with its state shared through a redis-server on loopback
+# (state on, cache off: cloudmux-redis, and with an rpm limit counted in
+# Redis on every request: cloudmux-redis-rpm); and answers from the response
+# cache (cloudmux-cache: every request after the first is a hit).
 # The proxy under test (nginx or cloudmux) gets core 0 to itself; wrk and the
 # upstream share core 1.  For each: req/s at -c32, p50/p99 at c=1 and c=32,
 # CPU µs per request of the proxy process (/proc/PID/stat), then cloudmux's
@@ -30,7 +35,7 @@ H2=${BENCH_H2:-1}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in nginx wrk taskset curl; do
+for tool in nginx wrk taskset curl redis-server; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
 done
 
@@ -95,11 +100,26 @@ $([ "$H2" = 1 ] && printf '%s\n' \
       - { provider: upsse, model: gpt-4o-mini, weight: 3 }
       - { provider: upsse2, model: gpt-4o-mini, weight: 2 }
       - { provider: upsse3, model: gpt-4o-mini, weight: 1 }
+  bench-cached: { cache: { ttl: 1h }, targets: [ { provider: upjson, model: gpt-4o-mini } ] }
+  bench-rpm: { targets: [ { provider: upjson, model: gpt-4o-mini, rpm: 100000000 } ] }
+  bench-rpm-stream: { targets: [ { provider: upsse, model: gpt-4o-mini, rpm: 100000000 } ] }
 EOF
+# The same gateway with its state in Redis (on the load core, like a remote
+# dependency would be): breakers and cooldowns read the local mirror, an rpm
+# limit costs one Lua call per request.
+REDIS_PORT=$(pick_port)
+taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  >"$TMP/redis.log" 2>&1 &
+PIDS+=("$!")
+wait_listening "$REDIS_PORT" 5 || { log "redis-server did not start:"; cat "$TMP/redis.log" >&2; exit 1; }
+CMX_REDIS_CONFIG=$TMP/cloudmux-redis.yaml
+{ cat "$CMX_CONFIG"; printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms }\n' "$REDIS_PORT"; } \
+  >"$CMX_REDIS_CONFIG"
 
-start_cloudmux() { # port → sets CMX_PID, or returns 1
-  taskset -c "$PROXY_CORE" "$BIN" serve --config "$CMX_CONFIG" --listen "127.0.0.1:$1" --workers 1 \
-    >"$TMP/cloudmux.out" 2>"$TMP/cloudmux.err" &
+start_cloudmux() { # port [config] [name] → sets CMX_PID, or returns 1
+  local name=${3:-cloudmux}
+  taskset -c "$PROXY_CORE" "$BIN" serve --config "${2:-$CMX_CONFIG}" --listen "127.0.0.1:$1" --workers 1 \
+    >"$TMP/$name.out" 2>"$TMP/$name.err" &
   CMX_PID=$!
   PIDS+=("$CMX_PID")
   local deadline=$((SECONDS + 5))
@@ -121,28 +141,51 @@ elif ! start_cloudmux "$CMX_PORT"; then
   CMX_SKIP="$BIN did not become ready: $(tail -n 3 "$TMP/cloudmux.err" | tr '\n' ' ')"
 fi
 [ -n "$CMX_SKIP" ] && log "skipping cloudmux: $CMX_SKIP"
+CMX_STATELESS_PID=$CMX_PID
+CMX_REDIS_PORT=$(pick_port)
+CMX_REDIS_PID=
+if [ -z "$CMX_SKIP" ]; then
+  start_cloudmux "$CMX_REDIS_PORT" "$CMX_REDIS_CONFIG" cloudmux-redis || {
+    log "cloudmux with Redis did not become ready: $(tail -n 3 "$TMP/cloudmux-redis.err" | tr '\n' ' ')"
+    exit 1
+  }
+  CMX_REDIS_PID=$CMX_PID
+  CMX_PID=$CMX_STATELESS_PID
+  for _ in $(seq 100); do # connected to Redis
+    grep -q "state store: connected" "$TMP/cloudmux-redis.err" && break
+    sleep 0.05
+  done
+fi
 
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
 # circuit breakers on, to show what routing costs against a single target.
 # cloudmux-h2: the same gateway speaking HTTP/2 (h2c) to the same upstream
 # (nginx-proxy cannot: its upstream side is HTTP/1.1 only).
-[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w)
+[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w cloudmux-redis cloudmux-redis-rpm cloudmux-cache)
 [ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 
 url_of() { # target scenario
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
-    cloudmux | cloudmux-3w | cloudmux-h2) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
+    cloudmux-redis*) echo "http://127.0.0.1:$CMX_REDIS_PORT/v1/chat/completions" ;;
+    cloudmux*) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
 }
-pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux*) echo "$CMX_PID" ;; esac; }
+pid_of() {
+  case $1 in
+    direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;;
+    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux*) echo "$CMX_PID" ;;
+  esac
+}
 model_of() { # target scenario
   case $1 in
-    cloudmux) [ "$2" = json ] && echo bench || echo bench-stream ;;
+    cloudmux | cloudmux-redis) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
     cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
+    cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
+    cloudmux-cache) echo bench-cached ;; # one group: a stored answer replays as a stream too
     *) echo gpt-4o-mini ;;
   esac
 }
@@ -216,9 +259,10 @@ if [ -z "$CMX_SKIP" ]; then
   }
   OVH_JSON=$(overhead bench)
   OVH_STREAM=$(overhead bench-stream)
-  CMX_SERVED=$(awk '$2 == "cloudmux" { n += $9 } END { print n + 0 }' "$RESULTS")
-  kill "$CMX_PID"
+  CMX_SERVED=$(awk '$2 == "cloudmux" || $2 == "cloudmux-3w" || $2 == "cloudmux-cache" { n += $9 } END { print n + 0 }' "$RESULTS")
+  kill "$CMX_PID" "$CMX_REDIS_PID"
   wait "$CMX_PID" 2>/dev/null || true
+  wait "$CMX_REDIS_PID" 2>/dev/null || true
 
   # exec → first 200 on /health/ready, polled by a small C program in a
   # tight loop (a shell poller would measure the shell).  The static build
@@ -322,6 +366,18 @@ REPORT=$OUT/results.md
           printf "- Routing cost, %s: a 3-target weighted group with breakers against a single target: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
     done
     echo "- Gateway overhead per request (access log \`overhead_us\`: total time minus time waiting on the upstream), median / p99: json ${OVH_JSON% *} / ${OVH_JSON#* } µs, stream ${OVH_STREAM% *} / ${OVH_STREAM#* } µs."
+    for v in cloudmux-redis cloudmux-redis-rpm; do
+      for s in json stream; do
+        awk -v v="$v" -v s="$s" -v a="$(med "$v" "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
+          -v pa="$(med "$v" "$s" 1 6)" -v pb="$(med cloudmux "$s" 1 6)" 'BEGIN {
+            printf "- State in Redis (%s), %s: throughput %.2f× the state-less gateway, added p50 %+d µs.\n", v, s, a / b, pa - pb }'
+      done
+    done
+    for s in json stream; do
+      awk -v s="$s" -v a="$(med cloudmux-cache "$s" "$CONNS" 5)" -v n="$(med nginx "$s" "$CONNS" 5)" \
+        -v c="$(med cloudmux "$s" "$CONNS" 5)" 'BEGIN {
+          printf "- Cache hits, %s: %.0f req/s, %.2f× nginx-proxy, %.2f× the gateway without a cache.\n", s, a, a / n, a / c }'
+    done
   fi
   echo
   echo "<details><summary>raw runs (round target scenario conns rps p50_us p99_us cpu_us requests errors)</summary>"

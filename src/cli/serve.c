@@ -7,7 +7,9 @@
  * accepting, lets in-flight requests (streams included) finish for up to
  * server.shutdown.grace, ends what is left (streams with an error event) and
  * exits 0.  SIGINT (Ctrl-C) skips the delay.  A second SIGTERM or SIGINT
- * ends everything at once.  SIGHUP is caught and ignored (handle_sighup).
+ * ends everything at once.  SIGHUP reloads the config file (gateway.h): an
+ * invalid file changes nothing, a valid one serves new requests while
+ * running ones finish.
  *
  * Where it listens, first match wins: --listen; FUNCTIONS_CUSTOMHANDLER_PORT
  * (an Azure Functions custom handler: the Functions host forwards to that
@@ -114,17 +116,24 @@ static int listen_from_environment(const cmx_config *cfg, cmx_gateway_options *o
     return 0;
 }
 
-/* SIGHUP: the signal operators send to reload a configuration.  Reloading
- * is not built yet; until it is, SIGHUP must not end the process (its
- * default action), so it is caught here and said to be ignored. */
-static void handle_sighup(void)
+/* SIGHUP: the signal operators send to reload a configuration.  While the
+ * gateway shuts down (gw NULL) there is nothing left to reload. */
+static void handle_sighup(cmx_gateway *gw)
 {
-    cmx_info("received SIGHUP: reload is not supported yet; ignoring");
+    if (!gw) {
+        cmx_info("received SIGHUP while shutting down: not reloading");
+        return;
+    }
+    cmx_info("received SIGHUP: reloading the config file");
+    cmx_reload_result res;
+    cmx_gateway_reload(gw, &res);
+    cmx_reload_result_free(&res);
 }
 
-/* Waits up to timeout_ms (-1: forever) for SIGTERM or SIGINT, handling
- * SIGHUP meanwhile; returns the signal, or 0 when the time ran out. */
-static int wait_stop_signal(const sigset_t *set, long timeout_ms)
+/* Waits up to timeout_ms (-1: forever) for SIGTERM or SIGINT, reloading on
+ * SIGHUP meanwhile (when gw is given); returns the signal, or 0 when the time
+ * ran out. */
+static int wait_stop_signal(const sigset_t *set, long timeout_ms, cmx_gateway *gw)
 {
     uint64_t deadline = timeout_ms < 0 ? 0 : cmx_now_us() + (uint64_t)timeout_ms * 1000;
     for (;;) {
@@ -143,7 +152,7 @@ static int wait_stop_signal(const sigset_t *set, long timeout_ms)
                 continue; /* EAGAIN (time is up: checked above) or EINTR */
         }
         if (sig == SIGHUP)
-            handle_sighup();
+            handle_sighup(gw);
         else if (sig == SIGTERM || sig == SIGINT)
             return sig;
     }
@@ -164,7 +173,7 @@ static void shut_down(cmx_gateway *gw, const cmx_server_config *sc, uint32_t dra
         cmx_info("received SIGTERM: not ready any more (/health/ready answers 503); serving on "
                  "for %u ms (server.shutdown.drain_delay) before draining",
                  drain_delay_ms);
-        int again = wait_stop_signal(set, drain_delay_ms);
+        int again = wait_stop_signal(set, drain_delay_ms, NULL);
         if (again) {
             cmx_info("received %s again: stopping at once", signal_name(again));
             at_once = 1;
@@ -179,7 +188,7 @@ static void shut_down(cmx_gateway *gw, const cmx_server_config *sc, uint32_t dra
                  sc->shutdown_grace_ms);
     cmx_gateway_stop(gw, at_once ? 0 : sc->shutdown_grace_ms);
     while (!cmx_gateway_stopped(gw)) {
-        int again = wait_stop_signal(set, SIGNAL_POLL_MS);
+        int again = wait_stop_signal(set, SIGNAL_POLL_MS, NULL);
         if (again && !at_once) {
             cmx_info("received %s again: ending the requests still in flight now",
                      signal_name(again));
@@ -275,7 +284,7 @@ int cmx_cmd_serve(int argc, char **argv)
              cmx_gateway_workers(gw), cmx_gateway_workers(gw) == 1 ? "" : "s", cfg->n_models,
              cfg->n_models == 1 ? "" : "s");
 
-    int sig = wait_stop_signal(&set, -1);
+    int sig = wait_stop_signal(&set, -1, gw);
     shut_down(gw, &cfg->server,
               drain_delay_ms >= 0 ? (uint32_t)drain_delay_ms : cfg->server.shutdown_drain_delay_ms,
               &set, sig);

@@ -19,8 +19,8 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server", "upstream", "providers",
-                                       "models", "pricing",  NULL};
+static const char *const top_keys[] = {"server",  "upstream", "providers", "models",
+                                       "pricing", "state",    NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
@@ -51,6 +51,11 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->idle_expiry_ms = 60000;
     u->queue_timeout_ms = 2000;
     u->http2_ping_interval_ms = 30000;
+    cmx_state_config *st = &c->state;
+    st->key_prefix = cmx_cfg_strdup(ctx, "cmx:");
+    st->timeout_ms = 5;
+    st->tls_verify = 1;
+    st->cache_max_bytes = 64 * 1024 * 1024;
 }
 
 /* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is
@@ -67,7 +72,7 @@ static void load_pricing(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     }
     cmx_cfg_check_map(ctx, node, "pricing", pricing_keys);
     char *name = NULL;
-    if (cmx_cfg_string(ctx, node, "pricing", "file", &name) != 1)
+    if (cmx_cfg_string(ctx, node, "pricing", "file", &name) != CMX_CFG_SET)
         return;
     if (!name[0]) {
         cmx_cfg_error(ctx, cmx_ytree_get(node, "file"), "pricing.file: expected a file name");
@@ -113,6 +118,7 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     cmx_cfg_load_providers(ctx, cmx_ytree_get(root, "providers"));
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
     load_pricing(ctx, cmx_ytree_get(root, "pricing"));
+    cmx_cfg_load_state(ctx, cmx_ytree_get(root, "state"));
     if (ctx->cfg->n_models == 0 && ctx->errors.n == 0)
         cmx_cfg_warning(ctx, root,
                         "no model groups are defined under 'models'; every request will be "

@@ -1,16 +1,16 @@
 /* api.c — the OpenAI-compatible surface: which path does what, who may call
  * it, and the small endpoints (models, health).  Completions and embeddings
  * go on to completions.c. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admin.h"
 #include "auth.h"
 #include "completions.h"
 #include "reply.h"
+#include "core/error_json.h"
+#include "core/str.h"
 
 #define MAX_CLIENT_REQUEST_ID 128
 
@@ -22,7 +22,8 @@ typedef enum {
     EP_LIVE,
     EP_READY,
     EP_METRICS,
-    EP_STATUS
+    EP_STATUS,
+    EP_RELOAD
 } endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
@@ -37,6 +38,7 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
         {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
         {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
+        {"/admin/reload", EP_RELOAD, "POST"},
     };
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
@@ -73,7 +75,7 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
     char *id = cmx_arena_alloc(req->arena, 4 + 8 + 2 + 10 + 1);
     if (!id)
         return "cmx-unknown";
-    memcpy(id, "cmx-", 4);
+    memcpy(id, CMX_LIT("cmx-"));
     uint64_t parts[3] = {w->id_prefix, (uint64_t)(w->index & 0xff), ++w->request_seq};
     const int digits[3] = {8, 2, 10};
     char *p = id + 4;
@@ -96,21 +98,14 @@ static size_t client_key_index(const cmx_server_config *sc, const cmx_http_reque
     return i < 0 ? AUTH_REFUSED : (size_t)i;
 }
 
-cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
+/* Before there is a context to answer through: a 500 from the stack. */
+static void answer_out_of_memory(cmx_http_exchange *ex)
 {
-    json_t *data = json_array();
-    json_int_t created = (json_int_t)time(NULL);
-    for (size_t i = 0; i < w->cfg->n_models; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", w->cfg->models[i].name,
-                                              "object", "model", "created", created, "owned_by",
-                                              "cloudmux"));
-    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
-    w->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (!w->models_json)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    w->models_json_len = strlen(w->models_json);
-    return CMX_OK;
+    char mem[256];
+    cmx_buf b;
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
+    cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
 }
 
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
@@ -119,13 +114,19 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     const cmx_http_request *req = cmx_http_request_of(ex);
     cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
     if (!c) {
-        cmx_http_respond(ex, 500, "application/json", NULL,
-                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        answer_out_of_memory(ex);
         return;
     }
     c->worker = w;
     c->ex = ex;
     c->req = req;
+    /* The request runs on this generation to its last byte, reloads or not. */
+    c->wgen = w->current;
+    c->cfg = c->wgen->gen->cfg;
+    if (cmx_worker_gen_hold(c->wgen, req->arena) != 0) {
+        answer_out_of_memory(ex);
+        return;
+    }
     c->request_id = request_id_for(w, req);
     cmx_metrics_request_begin(w->shard);
     c->in_flight = 1;
@@ -154,21 +155,24 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_metrics_request_end(w->shard);
     }
     switch (ep) {
-    case EP_LIVE: cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL); return;
+    case EP_LIVE: cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ok\"}"), NULL); return;
     case EP_READY:
         if (atomic_load(&w->draining))
-            cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
+            cmx_reply_json(c, 503, NULL, CMX_LIT("{\"status\":\"draining\"}"), NULL);
         else
-            cmx_reply_json(c, 200, NULL, "{\"status\":\"ready\"}", 18, NULL);
+            cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ready\"}"), NULL);
         return;
     case EP_METRICS:
     case EP_STATUS:
+    case EP_RELOAD:
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
-        cmx_admin_handle(c, ep == EP_METRICS ? CMX_ADMIN_METRICS : CMX_ADMIN_STATUS);
+        cmx_admin_handle(c, ep == EP_METRICS  ? CMX_ADMIN_METRICS
+                            : ep == EP_STATUS ? CMX_ADMIN_STATUS
+                                              : CMX_ADMIN_RELOAD);
         return;
     default: break;
     }
-    size_t key = client_key_index(&w->cfg->server, req);
+    size_t key = client_key_index(&c->cfg->server, req);
     if (key == AUTH_REFUSED) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
                         "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
@@ -177,10 +181,10 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         return;
     }
     if (ep == EP_MODELS) {
-        cmx_reply_json(c, 200, NULL, w->models_json, w->models_json_len, NULL);
+        cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
-    if (key != AUTH_OFF && w->cfg->server.api_key_residency)
-        c->key_residency = w->cfg->server.api_key_residency[key];
+    if (key != AUTH_OFF && c->cfg->server.api_key_residency)
+        c->key_residency = c->cfg->server.api_key_residency[key];
     cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
 }

@@ -5,23 +5,18 @@
  * This file is the router's sink: it turns the route's outcome into bytes for
  * the client — a JSON answer, an SSE stream ending in `[DONE]`, or an error.
  * A stream that fails after it started ends with an error event and no
- * `[DONE]`, so no client mistakes a cut answer for a whole one. */
+ * `[DONE]`, so no client mistakes a cut answer for a whole one.  A group
+ * with `cache` asks the response cache first (cache.c) and gives it every
+ * whole answer. */
 #include "completions.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/cache.h"
 #include "http/sse.h"
-
-static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
-{
-    cmx_buf *b = &c->worker->scratch;
-    cmx_buf_reset(b);
-    cmx_buf_append(b, "data: ", 6);
-    cmx_buf_append(b, data, len);
-    cmx_buf_append(b, "\n\n", 2);
-    cmx_http_stream_write(c->ex, b->data, b->len);
-}
+#include "core/str.h"
+#include "core/residency_tag.h"
 
 /* What the client has not read of its stream yet: providers hold the
  * upstream back while it is large. */
@@ -33,6 +28,7 @@ static size_t client_backlog(void *ctx)
 
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
+    cmx_cache_keep_answer(ctx, r, body, len);
     cmx_reply_json(ctx, 200, NULL, body, len, r);
 }
 
@@ -46,7 +42,8 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
 
 static void on_stream_chunk(void *ctx, const char *json, size_t len)
 {
-    sse_write(ctx, json, len);
+    cmx_cache_keep_chunk(ctx, json, len);
+    cmx_reply_sse(ctx, json, len);
 }
 
 static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -55,11 +52,13 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     if (err) {
         cmx_buf b = CMX_BUF_INIT;
         cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
-        sse_write(c, b.data, b.len);
+        cmx_reply_sse(c, b.data, b.len);
         cmx_buf_free(&b);
         cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
     } else {
-        sse_write(c, "[DONE]", 6);
+        /* Only a stream that completed is ever stored. */
+        cmx_cache_keep_stream(c, r);
+        cmx_reply_sse(c, CMX_LIT("[DONE]"));
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);
@@ -81,6 +80,7 @@ static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_str
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
+    cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
     cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
 }
@@ -108,13 +108,14 @@ void cmx_api_cut_in_flight(cmx_worker *w)
     while (w->routing) {
         cmx_api_ctx *c = w->routing;
         cmx_reply_untrack(c);
+        cmx_cache_cancel(c);
         cmx_route_cancel(c->route);
         const cmx_route_result *r = cmx_route_result_of(c->route);
         if (c->stream_started) {
             cmx_buf b = CMX_BUF_INIT;
             cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
                                  SHUTDOWN_MESSAGE, NULL);
-            sse_write(c, b.data, b.len);
+            cmx_reply_sse(c, b.data, b.len);
             cmx_buf_free(&b);
             cmx_reply_log(c, 200, r, "gateway_shutdown");
             cmx_http_stream_end(c->ex);
@@ -125,30 +126,29 @@ void cmx_api_cut_in_flight(cmx_worker *w)
     }
 }
 
+static void start_route(cmx_api_ctx *c)
+{
+    cmx_route_sink sink = route_sink;
+    sink.ctx = c;
+    /* When the route ends at once, the exchange is finished and c is gone. */
+    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
+    if (route)
+        c->route = route;
+}
+
 /* "model 'x' not found; available: a, b" — bounded, so a config with many
  * groups still gives a readable message. */
 static const char *unknown_model_message(cmx_api_ctx *c)
 {
-    const cmx_config *cfg = c->worker->cfg;
+    const cmx_config *cfg = c->cfg;
     cmx_buf b = CMX_BUF_INIT;
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
         cmx_buf_printf(&b, "%s%s", i ? ", " : "", cfg->models[i].name);
-    const char *msg = cmx_arena_strndup(c->req->arena, b.data, b.len);
+    const char *msg =
+        cmx_buf_failed(&b) ? "model not found" : cmx_arena_strndup(c->req->arena, b.data, b.len);
     cmx_buf_free(&b);
     return msg;
-}
-
-static int valid_residency(cmx_slice v)
-{
-    if (v.len == 0 || v.len > 32)
-        return 0;
-    for (size_t i = 0; i < v.len; i++) {
-        char ch = v.ptr[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
@@ -163,8 +163,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         return;
     }
     c->stream = api == CMX_API_CHAT && c->scan.stream;
-    c->group =
-        cmx_config_find_model(c->worker->cfg, c->scan.model_name, strlen(c->scan.model_name));
+    c->group = cmx_config_find_model(c->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);
@@ -180,40 +179,26 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         c->call.client_backlog = client_backlog;
         c->call.client_ctx = c;
     }
+    /* The router decides which region applies (router/residency.h); the
+     * header's syntax is checked here, where it is read. */
     const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");
     if (residency) {
-        c->call.residency = valid_residency(*residency)
-                                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
-                                : NULL;
-        c->call.residency_rule = "the x-cloudmux-residency header";
-        if (!c->call.residency) {
+        c->call.residency_header =
+            cmx_residency_tag_valid(residency->ptr, residency->len)
+                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
+                : NULL;
+        if (!c->call.residency_header) {
             cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_residency",
-                            "x-cloudmux-residency must be a region tag of 1 to 32 lower-case "
-                            "letters, digits or '-' (such as eu or us)",
+                            "x-cloudmux-residency must be " CMX_RESIDENCY_TAG_SYNTAX
+                            " (such as eu or us)",
                             NULL, NULL);
             return;
         }
     }
-    /* A key tied to a region binds every request made with it. */
-    if (c->key_residency) {
-        if (c->call.residency && strcmp(c->call.residency, c->key_residency) != 0) {
-            char *msg = cmx_arena_sprintf(req->arena,
-                                          "residency '%s' (x-cloudmux-residency header) conflicts "
-                                          "with the API key, which is restricted to residency '%s'",
-                                          c->call.residency, c->key_residency);
-            cmx_reply_error(c, 403, CMX_ERR_RESIDENCY, NULL, "residency", msg, NULL, NULL);
-            return;
-        }
-        c->call.residency = c->key_residency;
-        c->call.residency_rule = "the API key";
-    }
+    c->call.residency_key = c->key_residency;
 
-    cmx_route_sink sink = route_sink;
-    sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
     track(c);
-    /* When the route ends at once, the exchange is finished and c is gone. */
-    cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
-    if (route)
-        c->route = route;
+    if (!cmx_cache_lookup(c, start_route))
+        start_route(c);
 }

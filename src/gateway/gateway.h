@@ -6,13 +6,19 @@
  * thread from accept to last byte.  The gateway owns their lifecycle:
  * cmx_gateway_new binds, cmx_gateway_start runs the threads, cmx_gateway_drain
  * and cmx_gateway_stop take them through shutdown (see below),
- * cmx_gateway_shutdown joins them and cmx_gateway_free releases everything. */
+ * cmx_gateway_shutdown joins them and cmx_gateway_free releases everything.
+ *
+ * cmx_gateway_reload reads the config file again: an invalid file changes
+ * nothing; a valid one becomes the next generation (generation.h), taken by
+ * each worker for its new requests while its in-flight requests and streams
+ * finish on the old one. */
 #ifndef CMX_GATEWAY_GATEWAY_H
 #define CMX_GATEWAY_GATEWAY_H
 
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "http/server.h"
 #include "http/upstream.h"
@@ -53,5 +59,22 @@ void cmx_gateway_free(cmx_gateway *gw);
  * handler that answers an exchange on it (see cmx_http_exchange_new). */
 struct event_base *cmx_gateway_event_base(cmx_gateway *gw);
 void cmx_gateway_handle(cmx_gateway *gw, cmx_http_exchange *ex);
+
+typedef struct cmx_reload_result {
+    int ok;
+    uint64_t generation; /* the generation serving after the call */
+    char **errors;       /* "file:line:col: message", when not ok */
+    size_t n_errors;
+    char **restart_only; /* settings that changed but need a restart (kept as they were) */
+    size_t n_restart_only;
+} cmx_reload_result;
+
+/* Reads the config file the gateway runs (its snapshot's path) again.  Safe
+ * from any thread, one reload at a time; returns CMX_OK when the new
+ * generation was handed to the workers.  Logs the outcome. */
+cmx_err cmx_gateway_reload(cmx_gateway *gw, cmx_reload_result *out);
+void cmx_reload_result_free(cmx_reload_result *r);
+/* The cloudmux_config_* and cloudmux_state_* metric families. */
+void cmx_gateway_format_metrics(cmx_gateway *gw, cmx_buf *out);
 
 #endif

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/error_json.h"
 #include "governance/pricing.h"
+#include "core/str.h"
 
 /* The request's cost at the answering target's price, formatted into buf;
  * NULL when unknown (no price, no usage, or no target answered). */
@@ -24,6 +26,11 @@ static char *put_str(char *p, const char *s)
     memcpy(p, s, n);
     return p + n;
 }
+
+static const char *const cache_header[] = {NULL, "x-cloudmux-cache: hit\r\n",
+                                           "x-cloudmux-cache: miss\r\n",
+                                           "x-cloudmux-cache: bypass\r\n"};
+static const char *const cache_name[] = {NULL, "hit", "miss", "bypass"};
 
 /* 1 when an earlier attempt went to another target than the one that
  * answered: the request failed over (retries on one target do not count). */
@@ -59,9 +66,14 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group : NULL;
     char cost[40];
     const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
+    /* An answer from the cache cost no provider anything. */
+    if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+        cost_usd = "0";
+    const char *cache =
+        c->cache > 0 && c->cache <= CMX_CACHE_RESULTS ? cache_header[c->cache] : NULL;
     const char *upstream_id = r ? header_safe_id(r->upstream_request_id) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
-                  (upstream_id ? 40 + strlen(upstream_id) : 0) +
+                  (cache ? strlen(cache) : 0) + (upstream_id ? 40 + strlen(upstream_id) : 0) +
                   (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0) +
                   (fallback ? 32 + strlen(fallback) : 0);
@@ -99,60 +111,45 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, cost_usd);
         p = put_str(p, "\r\n");
     }
+    if (cache)
+        p = put_str(p, cache);
     if (extra)
         p = put_str(p, extra);
     *p = '\0';
     return out;
 }
 
-static void put_json_string(cmx_buf *b, const char *s)
-{
-    if (!s) {
-        cmx_buf_append_str(b, "null");
-        return;
-    }
-    cmx_buf_append(b, "\"", 1);
-    cmx_buf_append_json_escaped(b, s, strlen(s));
-    cmx_buf_append(b, "\"", 1);
-}
-
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
                           const char *message, const cmx_route_result *r)
 {
-    cmx_buf_append_str(b, "{\"error\":{\"message\":");
-    put_json_string(b, message);
-    cmx_buf_append_str(b, ",\"type\":");
-    put_json_string(b, cmx_err_openai_type(kind));
-    cmx_buf_append_str(b, ",\"param\":");
-    put_json_string(b, param);
-    cmx_buf_append_str(b, ",\"code\":");
-    put_json_string(b, code ? code : cmx_err_name(kind));
+    cmx_error_body body = {.kind = kind, .message = message, .param = param, .code = code};
+    cmx_error_json_open(b, &body);
     if (r && r->attempts) {
-        cmx_buf_append_str(b, ",\"attempts\":[");
+        cmx_buf_append(b, CMX_LIT(",\"attempts\":["));
         for (size_t i = 0; i < r->attempts; i++) {
             const cmx_attempt_record *rec = &r->records[i];
             cmx_buf_append_str(b, i ? ",{\"provider\":" : "{\"provider\":");
-            put_json_string(b, rec->provider);
-            cmx_buf_append_str(b, ",\"model\":");
-            put_json_string(b, rec->model);
-            cmx_buf_append_str(b, ",\"error\":");
-            put_json_string(b, cmx_err_name(rec->kind));
-            cmx_buf_append_str(b, ",\"cause\":");
-            put_json_string(b, cmx_cause_name(rec->cause));
+            cmx_json_put_string(b, rec->provider);
+            cmx_buf_append(b, CMX_LIT(",\"model\":"));
+            cmx_json_put_string(b, rec->model);
+            cmx_buf_append(b, CMX_LIT(",\"error\":"));
+            cmx_json_put_string(b, cmx_err_name(rec->kind));
+            cmx_buf_append(b, CMX_LIT(",\"cause\":"));
+            cmx_json_put_string(b, cmx_cause_name(rec->cause));
             cmx_buf_printf(b, ",\"status\":%d,\"latency_ms\":%u", rec->status, rec->latency_ms);
             if (rec->retry_after_ms)
                 cmx_buf_printf(b, ",\"retry_after_ms\":%u", rec->retry_after_ms);
-            cmx_buf_append_str(b, ",\"message\":");
-            put_json_string(b, rec->message);
+            cmx_buf_append(b, CMX_LIT(",\"message\":"));
+            cmx_json_put_string(b, rec->message);
             if (rec->upstream_request_id) {
-                cmx_buf_append_str(b, ",\"upstream_request_id\":");
-                put_json_string(b, rec->upstream_request_id);
+                cmx_buf_append(b, CMX_LIT(",\"upstream_request_id\":"));
+                cmx_json_put_string(b, rec->upstream_request_id);
             }
-            cmx_buf_append_str(b, "}");
+            cmx_buf_append(b, CMX_LIT("}"));
         }
-        cmx_buf_append_str(b, "]");
+        cmx_buf_append(b, CMX_LIT("]"));
     }
-    cmx_buf_append_str(b, "}}");
+    cmx_error_json_close(b);
 }
 
 /* Requests, attempts, tokens and timings into this worker's shard: index
@@ -162,6 +159,11 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
 {
     cmx_metrics_shard *shard = c->worker->shard;
     const cmx_model_group *g = c->group;
+    /* A request that started before a reload counts in the generation that
+     * serves now, under the same group name. */
+    const cmx_config *now_cfg = c->worker->current->gen->cfg;
+    if (g && now_cfg != c->cfg)
+        g = cmx_config_find_model(now_cfg, g->name, strlen(g->name));
     cmx_metrics_request rq = {
         .group = g,
         .target = r && g ? cmx_metrics_target_index(g, r->provider, r->model) : -1,
@@ -173,6 +175,8 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
         .completion_tokens = r ? r->usage.completion_tokens : -1,
     };
     cmx_metrics_record_request(shard, &rq);
+    if (c->cache > 0)
+        cmx_metrics_record_cache(shard, g, (cmx_cache_result)(c->cache - 1));
     if (!r || !g || !r->records)
         return;
     /* The router records at most this many attempts (route.c). */
@@ -240,7 +244,27 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
     } else {
         cmx_usage_init(&e.usage);
     }
+    if (c->cache > 0 && c->cache <= CMX_CACHE_RESULTS) {
+        e.cache = cache_name[c->cache];
+        if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+            e.cost_usd = "0";
+    }
     cmx_access_log_write(c->worker->access_log, &e);
+}
+
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
+{
+    cmx_buf *b = &c->worker->scratch;
+    cmx_buf_reset(b);
+    cmx_buf_append(b, CMX_LIT("data: "));
+    cmx_buf_append(b, data, len);
+    cmx_buf_append(b, CMX_LIT("\n\n"));
+    if (cmx_buf_failed(b)) {
+        /* a chunk that cannot be sent whole ends the stream as cut */
+        cmx_http_stream_abort(c->ex);
+        return;
+    }
+    cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
@@ -259,6 +283,14 @@ void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param
     if (!status)
         status = cmx_err_http_status(kind);
     cmx_reply_log(c, status, r, cmx_err_name(kind));
+    if (cmx_buf_failed(&b)) {
+        /* no room for the attempts list: the error itself, from the stack */
+        char mem[512];
+        cmx_buf_free(&b);
+        cmx_buf_init_fixed(&b, mem, sizeof mem);
+        cmx_error_json(&b,
+                       &(cmx_error_body){.kind = kind, .code = code, .message = "out of memory"});
+    }
     cmx_http_respond(c->ex, status, "application/json", cmx_reply_headers(c, r, extra_headers),
                      b.data ? b.data : "", b.len);
     cmx_buf_free(&b);

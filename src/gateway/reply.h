@@ -11,6 +11,8 @@
 /* Per-request state every endpoint shares; lives in the request's arena. */
 typedef struct cmx_api_ctx {
     cmx_worker *worker;
+    cmx_worker_gen *wgen;  /* the config generation this request runs on, held to its end */
+    const cmx_config *cfg; /* wgen's snapshot */
     cmx_http_exchange *ex;
     const cmx_http_request *req;
     const char *request_id;
@@ -24,6 +26,11 @@ typedef struct cmx_api_ctx {
     int in_flight;             /* counted in the in-flight gauge until its log call */
     int logged;                /* cmx_reply_log ran: it counts a request once */
     const char *key_residency; /* the client key's residency, or NULL */
+    int cache;                 /* 0: the group does not cache; else 1 + cmx_cache_result */
+    int cache_store;           /* a whole answer will be stored */
+    char cache_key[65];        /* hex SHA-256 */
+    uint64_t cache_op;         /* the lookup being waited for, or 0 */
+    cmx_buf *cache_capture;    /* a stream's chunks as relayed, until it completes */
     struct cmx_api_ctx *prev, *next; /* in worker->routing while routed */
     int routed;
 } cmx_api_ctx;
@@ -47,6 +54,8 @@ void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const
  * skipped for quiet requests).  Only its first call for a request counts. */
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
 
+/* One SSE event "data: <data>\n\n" on the exchange's stream. */
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
 /* Takes a routed request out of its worker's list of requests in flight
  * (completions.c puts it in); cmx_reply_log does it for every request. */
 void cmx_reply_untrack(cmx_api_ctx *c);

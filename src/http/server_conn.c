@@ -114,7 +114,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     cmx_http_conn *c = p->data;
     if (c->phase == PH_BODY) /* trailers of a chunked body: ignored */
         return 0;
-    if (c->rq->hdr_state == 1)
+    if (c->rq->hdr_state == HDR_IN_FIELD)
         return extend(c, &c->rq->hdrs[c->rq->n_hdrs - 1].name, at, len);
     size_t max = c->srv->limits.max_headers;
     if (c->rq->n_hdrs >= max)
@@ -127,7 +127,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     h->name.len = len;
     h->value.ptr = NULL;
     h->value.len = 0;
-    c->rq->hdr_state = 1;
+    c->rq->hdr_state = HDR_IN_FIELD;
     note_head_end(c, at, len);
     return 0;
 }
@@ -138,11 +138,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (c->phase == PH_BODY)
         return 0;
     cmx_http_header *h = &c->rq->hdrs[c->rq->n_hdrs - 1];
-    if (c->rq->hdr_state == 2)
+    if (c->rq->hdr_state == HDR_IN_VALUE)
         return extend(c, &h->value, at, len);
     h->value.ptr = at;
     h->value.len = len;
-    c->rq->hdr_state = 2;
+    c->rq->hdr_state = HDR_IN_VALUE;
     note_head_end(c, at, len);
     return 0;
 }
@@ -316,7 +316,7 @@ static int rq_take(cmx_http_conn *c)
     http_parser_init(&rq->parser, HTTP_REQUEST);
     rq->parser.data = c;
     rq->n_hdrs = 0;
-    rq->hdr_state = 0;
+    rq->hdr_state = HDR_BEFORE_FIELD;
     rq->url.ptr = NULL;
     rq->url.len = 0;
     rq->body_chunked = 0;
@@ -548,7 +548,7 @@ static void reset_request(cmx_http_conn *c)
     c->rq->rpos = 0;
     c->rq->keep = 0;
     c->rq->n_hdrs = 0;
-    c->rq->hdr_state = 0;
+    c->rq->hdr_state = HDR_BEFORE_FIELD;
     c->rq->url.ptr = NULL;
     c->rq->url.len = 0;
     c->rq->body_chunked = 0;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 struct event_base;
 
@@ -35,6 +35,7 @@ typedef struct cmx_access_entry {
     const char *cost_usd;            /* decimal USD ("0.000123"), NULL when unknown */
     const char *error;               /* error kind name, NULL on success */
     const char *upstream_request_id; /* the provider's id of the request, or NULL */
+    const char *cache; /* "hit", "miss", "bypass"; NULL when the group does not cache */
 } cmx_access_entry;
 
 /* fd is where lines go (1 for stdout); base runs the flush timer. */

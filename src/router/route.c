@@ -22,15 +22,26 @@
  *
  * Every admitted attempt ends in exactly one breaker record or cancel and
  * one strategy end, so half-open probe slots and in-flight counts never
- * leak. */
+ * leak.
+ *
+ * In a fleet (a shared state store), a target with rpm/tpm limits is also
+ * asked of the fleet's count before its attempt starts: the route waits for
+ * that answer (at most state.redis.timeout), and on no answer it goes by
+ * this replica's own count, or refuses with `fail_closed`.  Breaker
+ * transitions and Retry-After cooldowns learned here are published to the
+ * fleet (fleet.c). */
 #include "router_internal.h"
 
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "router/admission.h"
+#include "governance/pricing.h"
 #include "router/cascade.h"
+#include "router/fleet.h"
+#include "router/residency.h"
 
 #define RETRY_AFTER_MARGIN_MS 5
 
@@ -56,6 +67,9 @@ struct cmx_route {
     struct event *retry_timer;
     uint64_t attempt_start_us;
     uint64_t tokens_reserved; /* counted against the target's tpm */
+    uint64_t fleet_op;        /* the fleet's rpm/tpm answer being waited for, or 0 */
+    int fleet_in_call;        /* cmx_state_counters_add has not returned yet */
+    int fleet_verdict;        /* its answer when it came during the call, else -1 */
     cmx_deadline deadline;
     int committed;        /* a stream chunk reached the client */
     unsigned escalations; /* cascade: answers rejected so far */
@@ -132,9 +146,11 @@ static void release_slot(cmx_route *route, const cmx_error *outcome, uint64_t el
     int ok = !outcome || outcome->kind == CMX_OK;
     if (gs->breakers) {
         if (reported) {
+            uint64_t now = now_us(route);
             cmx_breaker_transition t =
-                cmx_breaker_record(&gs->breakers[i], now_us(route), ok ? CMX_OK : outcome->kind);
-            (void)t; /* transitions reach operators through /v1/status and metrics later */
+                cmx_breaker_record(&gs->breakers[i], now, ok ? CMX_OK : outcome->kind);
+            cmx_fleet_publish_breaker(cmx_router_fleet(route->router), gs, i, t, now,
+                                      cmx_wall_ms());
         } else {
             cmx_breaker_cancel(&gs->breakers[i]);
         }
@@ -239,6 +255,113 @@ static void fail_route(cmx_route *route, const cmx_error *err)
 static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len);
 
+/* A 429 with Retry-After: the target is left alone until then by every
+ * request here and, in a fleet, everywhere.  A later deadline wins over an
+ * earlier one; a hint longer than the breaker's longest cooldown is cut to
+ * it, so one odd header cannot bench a target for hours. */
+static void learn_cooldown(cmx_route *route, uint32_t retry_after_ms)
+{
+    const cmx_model_group *g = route->group;
+    uint32_t cap = g->breaker.max_cooldown_ms ? g->breaker.max_cooldown_ms : 300000;
+    uint64_t now = now_us(route);
+    uint64_t until = now + (uint64_t)(retry_after_ms < cap ? retry_after_ms : cap) * 1000;
+    cmx_cooldown_extend(&route->gs->cooldown_until_us[route->current], until);
+    cmx_fleet_publish_cooldown(cmx_router_fleet(route->router), route->gs, route->current, until,
+                               now, cmx_wall_ms());
+}
+
+/* The fleet's counters of target i: requests and tokens per minute. */
+static size_t fleet_counters(cmx_route *route, size_t i, cmx_state_counter *c, char *names,
+                             size_t names_len, int64_t tokens)
+{
+    const cmx_target_config *t = &route->group->targets[i];
+    const char *subject = route->gs->subjects[i];
+    size_t n = 0;
+    if (t->rpm && tokens >= 0) {
+        snprintf(names, names_len / 2, "rpm:%s", subject);
+        c[n++] = (cmx_state_counter){names, 60000, 60, (int64_t)t->rpm, 1, false};
+    }
+    if (t->tpm) {
+        snprintf(names + names_len / 2, names_len / 2, "tpm:%s", subject);
+        c[n++] =
+            (cmx_state_counter){names + names_len / 2, 60000, 60, (int64_t)t->tpm, tokens, true};
+    }
+    return n;
+}
+
+static void fleet_settle_tokens(cmx_route *route, int64_t delta)
+{
+    cmx_state_worker *sw = cmx_router_fleet(route->router);
+    if (!sw || !delta || !route->group->targets[route->current].tpm)
+        return;
+    cmx_state_counter c[2];
+    char names[1200];
+    /* tokens < 0 leaves the request counter out */
+    size_t n = fleet_counters(route, route->current, c, names, sizeof names, -1);
+    c[0].delta = delta;
+    cmx_state_counters_add(sw, c, n, true, NULL, NULL);
+}
+
+/* Gives back what admission took for the current target when the attempt
+ * will not start: the breaker's probe slot and the local rate slot. */
+static void unadmit(cmx_route *route)
+{
+    cmx_group_state *gs = route->gs;
+    route->admitted = 0;
+    if (gs->breakers)
+        cmx_breaker_cancel(&gs->breakers[route->current]);
+    if (gs->limits)
+        cmx_ratelimit_release(&gs->limits[route->current], now_us(route), route->tokens_reserved);
+}
+
+static int start_attempt(cmx_route *route, cmx_error *err);
+static void continue_after_admission(cmx_route *route);
+
+static void on_fleet_count(void *ctx, cmx_state_verdict v, const int64_t *totals, size_t n)
+{
+    cmx_route *route = ctx;
+    route->fleet_op = 0;
+    if (route->fleet_in_call) {
+        route->fleet_verdict = (int)v;
+        return;
+    }
+    route->fleet_verdict = (int)v;
+    continue_after_admission(route);
+}
+
+/* Asks the fleet's count for the current, locally admitted target.
+ * Returns 1 when the route now waits for the answer, 0 when it is known
+ * (route->fleet_verdict). */
+static int fleet_admit(cmx_route *route)
+{
+    cmx_state_worker *sw = cmx_router_fleet(route->router);
+    const cmx_target_config *t = &route->group->targets[route->current];
+    route->fleet_verdict = CMX_STATE_YES;
+    if (!sw || (!t->rpm && !t->tpm))
+        return 0;
+    cmx_state_counter c[2];
+    char names[1200];
+    size_t n = fleet_counters(route, route->current, c, names, sizeof names,
+                              (int64_t)route->tokens_reserved);
+    route->fleet_in_call = 1;
+    route->fleet_verdict = -1;
+    route->fleet_op = cmx_state_counters_add(sw, c, n, false, on_fleet_count, route);
+    route->fleet_in_call = 0;
+    return route->fleet_op != 0;
+}
+
+/* After the fleet's answer: 1 when the attempt may go (the store said yes,
+ * or could not say and the store fails open). */
+static int fleet_allows(cmx_route *route)
+{
+    if (route->fleet_verdict == CMX_STATE_YES)
+        return 1;
+    if (route->fleet_verdict == CMX_STATE_UNAVAILABLE &&
+        !cmx_state_fail_closed(cmx_state_of(route->router->state)))
+        return 1;
+    return 0;
+}
+
 static void on_upstream_id(void *ctx, const char *id, size_t len)
 {
     cmx_route *route = ctx;
@@ -285,14 +408,21 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t now = now_us(route);
     cmx_error err;
     /* The breaker may have opened meanwhile: then the next target it is. */
-    if (cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
+    if (!cmx_cooldown_active(&gs->cooldown_until_us[route->current], now) &&
+        cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
                              route->tokens_reserved)) {
         route->admitted = 1;
-        if (start_attempt(route, &err))
+        if (fleet_admit(route))
             return;
-        if (!cmx_err_fails_over(err.kind)) {
-            fail_route(route, &err);
-            return;
+        if (fleet_allows(route)) {
+            if (start_attempt(route, &err))
+                return;
+            if (!cmx_err_fails_over(err.kind)) {
+                fail_route(route, &err);
+                return;
+            }
+        } else {
+            unadmit(route);
         }
     }
     try_next_target(route);
@@ -341,17 +471,16 @@ static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const cha
     const cmx_model_group *g = route->group;
     if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
-    const cmx_target_price *price = &g->targets[route->current].price;
-    if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
-        route->spent_usd += ((double)usage->prompt_tokens * price->input +
-                             (double)usage->completion_tokens * price->output) /
-                            1e6;
+    /* charged as the client is told (x-cloudmux-cost-usd): cached tokens too */
+    double spent = cmx_price_cost(&g->targets[route->current].price, usage);
+    if (spent > 0)
+        route->spent_usd += spent;
     if (route->escalations >= g->cascade.max_escalations || route->next >= route->n_order)
         return 0;
-    const cmx_target_price *next = &g->targets[route->order[route->next]].price;
     double next_cost =
-        next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6 : 0;
-    if (g->cascade.max_cost_usd > 0 && route->spent_usd + next_cost > g->cascade.max_cost_usd)
+        cmx_price_estimate(&g->targets[route->order[route->next]].price, route->tokens_reserved);
+    if (g->cascade.max_cost_usd > 0 &&
+        route->spent_usd + (next_cost > 0 ? next_cost : 0) > g->cascade.max_cost_usd)
         return 0;
     const char *reason = cmx_cascade_reject_reason(g, &route->call, body, len);
     if (!reason)
@@ -379,10 +508,14 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
     release_slot(route, ok ? NULL : err, elapsed, 1);
     if (usage) {
         route->result.usage = *usage;
-        if (usage->total_tokens >= 0 && route->gs->limits)
-            cmx_ratelimit_adjust_tokens(&route->gs->limits[route->current], now_us(route),
-                                        usage->total_tokens - (int64_t)route->tokens_reserved);
+        if (usage->total_tokens >= 0 && route->gs->limits) {
+            int64_t delta = usage->total_tokens - (int64_t)route->tokens_reserved;
+            cmx_ratelimit_adjust_tokens(&route->gs->limits[route->current], now_us(route), delta);
+            fleet_settle_tokens(route, delta);
+        }
     }
+    if (!ok && err->kind == CMX_ERR_RATE_LIMITED && err->retry_after_ms)
+        learn_cooldown(route, err->retry_after_ms);
 
     if (ok && cascade_escalates(route, usage, body, len))
         return;
@@ -417,24 +550,6 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
     fail_route(route, err);
 }
 
-/* Targets of g inside the required residency (all of them without one). */
-static uint64_t residency_mask(const cmx_route *route, const cmx_model_group *g)
-{
-    const char *tag = route->residency;
-    if (g->residency) {
-        if (tag && strcmp(tag, g->residency) != 0)
-            return 0;
-        tag = g->residency;
-    }
-    uint64_t mask = 0;
-    for (size_t i = 0; i < g->n_targets && i < 64; i++) {
-        const char *where = g->targets[i].provider->residency;
-        if (!tag || (where && strcmp(where, tag) == 0))
-            mask |= UINT64_C(1) << i;
-    }
-    return mask;
-}
-
 /* Targets whose provider the health checks have not marked down. */
 static uint64_t health_mask(const cmx_route *route, const cmx_model_group *g)
 {
@@ -443,6 +558,16 @@ static uint64_t health_mask(const cmx_route *route, const cmx_model_group *g)
         if (!atomic_load_explicit(
                 cmx_router_shared_provider_down(route->router->shared, g->targets[i].provider),
                 memory_order_relaxed))
+            mask |= UINT64_C(1) << i;
+    return mask;
+}
+
+/* Targets not cooling down after a Retry-After. */
+static uint64_t cooldown_mask(const cmx_group_state *gs, size_t n, uint64_t now)
+{
+    uint64_t mask = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (!cmx_cooldown_active(&gs->cooldown_until_us[i], now))
             mask |= UINT64_C(1) << i;
     return mask;
 }
@@ -471,10 +596,9 @@ static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
     double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
     if (!costs)
         return NULL;
-    double tokens = (double)route->tokens_reserved;
     for (size_t i = 0; i < g->n_targets; i++) {
-        const cmx_target_price *p = &g->targets[i].price;
-        costs[i] = p->known ? tokens * (p->input + p->output) / 1e6 : 1e300;
+        double c = cmx_price_estimate(&g->targets[i].price, route->tokens_reserved);
+        costs[i] = c >= 0 ? c : 1e300;
     }
     return costs;
 }
@@ -495,13 +619,19 @@ static void enter_group(cmx_route *route, const cmx_model_group *g)
         queue_group(route, g->fallbacks[CMX_FALLBACK_ANY].groups[i]);
     uint64_t now = now_us(route);
     cmx_pick_request pick = {
-        .eligible = residency_mask(route, g) & health_mask(route, g) &
+        .eligible = cmx_residency_targets(route->residency, g) & health_mask(route, g) &
+                    cooldown_mask(route->gs, g->n_targets, now) &
                     cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
                                       route->tokens_reserved),
         .costs = expected_costs(route, g),
         .rng = &route->router->rng,
     };
     route->n_order = cmx_strategy_pick(route->gs->strategy, &pick, order);
+    /* A shared breaker whose cooldown is over waits for the fleet's probe
+     * lease; this request asks for it and goes elsewhere meanwhile. */
+    for (size_t i = 0; route->gs->breakers && i < g->n_targets && i < 64; i++)
+        if (!(pick.eligible & (UINT64_C(1) << i)))
+            cmx_probe_lease_ask(route->router, route->gs, i, now);
 }
 
 /* Moves on to the next queued fallback group; 0 when there is none. */
@@ -552,10 +682,18 @@ static int try_next_target(cmx_route *route)
             gs = route->gs;
             route->current = route->order[route->next++];
             route->retries_here = 0;
-            if (!cmx_deployment_admit(gs->breakers, gs->limits, route->current, now_us(route),
+            uint64_t now = now_us(route);
+            if (cmx_cooldown_active(&gs->cooldown_until_us[route->current], now) ||
+                !cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
                                       route->tokens_reserved))
                 continue;
             route->admitted = 1;
+            if (fleet_admit(route))
+                return 1; /* continue_after_admission() goes on */
+            if (!fleet_allows(route)) {
+                unadmit(route);
+                continue;
+            }
             if (start_attempt(route, &err))
                 return 1;
             last = &err;
@@ -569,6 +707,24 @@ static int try_next_target(cmx_route *route)
     }
     fail_route(route, last);
     return 0;
+}
+
+/* The fleet's answer came for the current target. */
+static void continue_after_admission(cmx_route *route)
+{
+    cmx_error err;
+    if (!fleet_allows(route)) {
+        unadmit(route);
+        try_next_target(route);
+        return;
+    }
+    if (start_attempt(route, &err))
+        return;
+    if (!cmx_err_fails_over(err.kind)) {
+        fail_route(route, &err);
+        return;
+    }
+    try_next_target(route);
 }
 
 static void fail_now(const cmx_route_sink *sink, cmx_err kind, const char *message)
@@ -603,29 +759,13 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     route->result.group = group->name;
     cmx_usage_init(&route->result.usage);
 
-    /* The request's residency and its group's must agree: one region only. */
-    route->residency = call->residency ? call->residency : group->residency;
-    if (call->residency && group->residency && strcmp(call->residency, group->residency) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "residency '%.32s' (required by %s) conflicts with model '%.64s', "
-                 "which is restricted to residency '%.32s'",
-                 call->residency, call->residency_rule ? call->residency_rule : "the request",
-                 group->name, group->residency);
-        fail_now(sink, CMX_ERR_RESIDENCY, msg);
+    cmx_residency where;
+    cmx_error why;
+    if (cmx_residency_decide(call, group, &where, &why) != CMX_OK) {
+        fail_now(sink, why.kind, why.message);
         return NULL;
     }
-    if (route->residency && !residency_mask(route, group)) {
-        char msg[320];
-        snprintf(msg, sizeof msg,
-                 "no target of model '%.64s' is in residency '%.32s' (required by %s); the "
-                 "request was not sent anywhere",
-                 group->name, route->residency,
-                 call->residency ? (call->residency_rule ? call->residency_rule : "the request")
-                                 : "the model's configuration");
-        fail_now(sink, CMX_ERR_RESIDENCY, msg);
-        return NULL;
-    }
+    route->residency = where.tag;
 
     uint64_t now = now_us(route);
     route->deadline = cmx_deadline_after(now, group->timeout_ms);
@@ -636,7 +776,7 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     enter_group(route, group);
     cmx_retry_budget_record_request(&route->gs->budget, now);
     /* Before the real attempt, which may end the request (and its arena) at once. */
-    cmx_shadow_maybe_start(r, group, call);
+    cmx_shadow_maybe_start(r, group, call, route->residency);
     return try_next_target(route) ? route : NULL;
 }
 
@@ -644,6 +784,11 @@ void cmx_route_cancel(cmx_route *route)
 {
     if (!route)
         return;
+    if (route->fleet_op) {
+        cmx_state_cancel(route->router->state, route->fleet_op);
+        route->fleet_op = 0;
+        unadmit(route);
+    }
     uint64_t elapsed = now_us(route) - route->attempt_start_us;
     if (route->attempt) {
         route->provider->vt->cancel(route->attempt);

@@ -8,10 +8,14 @@
  * (num_retries, backoff with jitter, the server's Retry-After, the retry
  * budget, the request's deadline); a failure whose kind fails over (rate
  * limited, timeout, unavailable, provider auth, upstream protocol) then moves
- * on to the next target; the client's own errors (bad request, context
- * window, content policy) end the route at once.  A stream fails over only
- * until its first chunk has been handed to the client; after that a failure
- * ends the stream with an error.
+ * on to the next target; a context-window error or a content-policy refusal
+ * jumps to the group's context_window_fallbacks or content_policy_fallbacks
+ * (ahead of anything queued) and ends the route only when the group has
+ * none left to try; the client's other errors (bad request and the like)
+ * end the route at once.  When a group's targets are exhausted the route
+ * continues with its `fallbacks`.  A stream fails over only until its first
+ * chunk has been handed to the client; after that a failure ends the
+ * stream with an error.
  *
  * The route ends in exactly one sink call: on_response (non-stream success),
  * on_stream_end (a stream that was started, with or without error) or
@@ -39,6 +43,14 @@ const cmx_config *cmx_router_config(const cmx_router *r);
  * this router's event loop.  One router per process should run them (they
  * set shared state); the gateway's first worker does. */
 cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err);
+
+/* This worker's connection to the state store; with a shared (Redis)
+ * store, breakers, cooldowns, limits and health are shared with the fleet.
+ * NULL or an in-process store: nothing is shared.  Set before routing. */
+struct cmx_state_worker;
+void cmx_router_set_state(cmx_router *r, struct cmx_state_worker *sw);
+/* Stops this router's health checks (a reload hands them to the next). */
+void cmx_router_stop_health_checks(cmx_router *r);
 
 /* For tests: breakers, limits and latencies read time from this clock. */
 struct cmx_clock;

@@ -342,3 +342,46 @@ export function assertOpenAIError(assert, bodyText, { type } = {}) {
 export function chatBody(model, text, extra = {}) {
   return { model, messages: [{ role: 'user', content: text }], ...extra };
 }
+
+// A real redis-server (the Debian package) on a free loopback port, with no
+// persistence.  stop() kills it by PID; start() brings it back on the same
+// port (a restart, for tests of a store that goes away).  Extra arguments go
+// to the server's command line.  With tls ({certFile, keyFile, caFile}) it
+// speaks TLS only, on `port`.
+export async function startRedis({ args = [], port = null, tls = null } = {}) {
+  port ??= await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+      '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  let child = null;
+  const url = `redis://127.0.0.1:${port}/0`;
+  const up = async () => {
+    for (let i = 0; i < 200; i++) {
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('connect', () => (s.destroy(), r(true)));
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await sleep(20);
+    }
+    throw new Error(`redis-server did not listen on ${port}`);
+  };
+  const start = async () => {
+    child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+      stdio: 'ignore',
+    });
+    await up();
+  };
+  const stop = async () => {
+    if (!child) return;
+    const c = child;
+    child = null;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  };
+  await start();
+  return { port, url, start, stop, pid: () => child?.pid, signal: (s) => child?.kill(s) };
+}

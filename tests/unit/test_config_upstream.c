@@ -36,7 +36,7 @@ static void defaults_and_values(void **state)
                          "  a: { type: openai, base_url: \"https://a.example/v1\" }\n"
                          "  b: { type: openai, base_url: \"https://b.example/v1\", http2: on }\n"
                          "  c: { type: anthropic, http2: off }\n"
-                         "  d: { type: openai, base_url: \"http://d.example/v1\", http2: true }\n",
+                         "  d: { type: openai, base_url: \"http://d.example/v1\", http2: on }\n",
                          &d);
     assert_non_null(c);
     assert_int_equal(c->upstream.queue_timeout_ms, 2000);
@@ -66,7 +66,7 @@ static void mistakes_are_errors(void **state)
     assert_null(load("providers:\n  a: { type: openai, base_url: \"https://a.example/v1\", "
                      "http2: sometimes }\n",
                      &d));
-    assert_true(has_error(&d, "providers.a.http2: expected auto, on or off"));
+    assert_true(has_error(&d, "providers.a.http2: expected off, auto or on"));
     cmx_config_diag_free(&d);
 
     assert_null(load("providers:\n  m: { type: mock, http2: on }\n", &d));
