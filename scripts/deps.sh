@@ -11,7 +11,7 @@ build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-de
 # redis-server: the fleet tests share state through a real one.
 # curl (built on nghttp2): the HTTP/2 emulator is checked with it.
 test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server curl)
-bench_pkgs=(nginx-light wrk)
+bench_pkgs=(nginx-light wrk valgrind)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
