@@ -29,7 +29,8 @@
  *    allowance.  Credit a replica holds and does not spend is therefore at
  *    most 1/128 of the limit, and only until its bucket ends.
  *  - A request that finds no credit while a grant asked on the same worker
- *    is on its way waits for that grant instead of asking alone (state_
+ *    is on its way, and big enough for it after the requests already
+ *    waiting, waits for that grant instead of asking alone (state_
  *    allowance.c), so a grant is first spent by the demand that asked for it.
  *  - The fleet's total is learned from every answer (grants and single
  *    requests alike); one older than CMX_ALLOWANCE_STALE_MS sizes no grant,

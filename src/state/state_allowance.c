@@ -121,6 +121,24 @@ static int spend_all(cmx_state *st, cmx_local_counter **lcs, const cmx_state_cou
     return 1;
 }
 
+/* Books a request's deltas against the grant on its way: 1 when the grant
+ * covers them after what the earlier waiters will take. */
+static int promise(cmx_state_op *grant, const cmx_state_counter *counters, size_t n)
+{
+    size_t at[CMX_STATE_MAX_COUNTERS];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < grant->n && strcmp(grant->counters[k].name, counters[i].name) != 0)
+            k++;
+        if (k == grant->n || grant->promised[k] + counters[i].delta > grant->counters[k].delta)
+            return 0;
+        at[i] = k;
+    }
+    for (size_t i = 0; i < n; i++)
+        grant->promised[at[i]] += counters[i].delta;
+    return 1;
+}
+
 /* A request that waits for a grant asked on this worker: its own op (the
  * id its caller holds), with copies of its counters. */
 static cmx_state_op *make_waiter(const cmx_state_counter *counters, size_t n,
@@ -183,14 +201,15 @@ static void serve_waiter(cmx_state_worker *w, cmx_state_op *wt, int answered)
         free(names);
         return;
     }
-    count(&st->by_store);
     if (answered) {
         /* The same op goes to the store, so the caller's id stays valid. */
+        count(&st->by_store);
         wt->names = NULL;
         wt->on_reply = cmx_state_on_counters_reply;
         if (!cmx_state_send_counters(w, wt, counters, n, false, NULL))
             cmx_state_counters_local(st, counters, n, false, cb, ctx, 1);
     } else {
+        count(&st->by_local);
         free(wt);
         cmx_state_counters_local(st, counters, n, false, cb, ctx, 1);
     }
@@ -321,9 +340,11 @@ uint64_t cmx_state_counters_take(cmx_state_worker *w, const cmx_state_counter *c
             cb(ctx, CMX_STATE_YES, totals, n);
         return 0;
     }
-    /* No credit now: wait for the grant on its way (this request takes its
-     * first units), or ask the store for this request alone. */
-    cmx_state_op *wt = pending ? make_waiter(counters, n, cb, ctx) : NULL;
+    /* No credit now: wait for the grant on its way if it will cover this
+     * request after those already waiting (this one takes its first units),
+     * else ask the store for this request alone. */
+    cmx_state_op *wt =
+        pending && promise(pending, counters, n) ? make_waiter(counters, n, cb, ctx) : NULL;
     if (wt) {
         if (pending->last_waiter)
             pending->last_waiter->next = wt;

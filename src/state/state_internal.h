@@ -93,7 +93,8 @@ typedef struct cmx_state_op {
     cmx_state_counter counters[CMX_STATE_MAX_COUNTERS]; /* counters: for the local fallback */
     char *names;                                        /* their names, one block */
     int force;
-    uint64_t sent_ms;             /* allowance grants: when asked (the state's clock) */
+    uint64_t sent_ms;                         /* allowance grants: when asked (the state's clock) */
+    int64_t promised[CMX_STATE_MAX_COUNTERS]; /* grants: what the waiters will take of each */
     struct cmx_state_op *waiters; /* grants: requests waiting for the credit, oldest first */
     struct cmx_state_op *last_waiter;
     struct cmx_state_op *next; /* the next waiter */
