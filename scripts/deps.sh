@@ -6,8 +6,10 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev)
-test_pkgs=(libcmocka-dev openssl ca-certificates)
+            libyaml-dev libssl-dev libsqlite3-dev libpq-dev)
+# postgresql: the store's tests start a real server; sqlite3: they read the
+# ledger file with the command-line client.
+test_pkgs=(libcmocka-dev openssl ca-certificates postgresql sqlite3)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -28,8 +28,10 @@ typedef enum cmx_err {
     CMX_ERR_TIMEOUT,           /* connect / first byte / idle / total deadline */
     CMX_ERR_UNAVAILABLE,       /* 5xx, reset, DNS, TLS, refused */
     CMX_ERR_UPSTREAM_PROTOCOL, /* upstream answered garbage: bad JSON, cut stream */
-    CMX_ERR_BUDGET,            /* gateway's own budget or rate limit */
+    CMX_ERR_BUDGET,            /* over a key's or team's budget: 429 insufficient_quota */
     CMX_ERR_RESIDENCY,         /* no target may serve the request inside its residency: 403 */
+    CMX_ERR_FORBIDDEN,         /* the key may not do this (a model group it is not allowed): 403 */
+    CMX_ERR_CONFLICT,          /* the thing to create exists already: 409 */
     CMX_ERR_CONFIG,            /* invalid configuration */
     CMX_ERR_NOMEM,
     CMX_ERR_IO,        /* local I/O: files, sockets we own */
