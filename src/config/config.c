@@ -189,6 +189,7 @@ void cmx_cfg_destroy(cmx_config *c)
     free(c->upstream.https_proxy);
     free(c->upstream.http_proxy);
     free(c->upstream.no_proxy);
+    cmx_cfg_free_governance(c);
     for (size_t i = 0; i < c->n_providers; i++)
         free_provider(&c->providers[i]);
     free(c->providers);

@@ -19,8 +19,8 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server", "upstream", "providers",
-                                       "models", "pricing",  NULL};
+static const char *const top_keys[] = {"server",     "upstream", "providers", "models", "pricing",
+                                       "governance", "keys",     "teams",     "audit",  NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
@@ -47,6 +47,7 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
+    cmx_cfg_governance_defaults(c);
 }
 
 /* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is
@@ -109,6 +110,12 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     cmx_cfg_load_providers(ctx, cmx_ytree_get(root, "providers"));
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
     load_pricing(ctx, cmx_ytree_get(root, "pricing"));
+    /* governance first: its warn_at is the default of every budget. */
+    cmx_cfg_load_governance(ctx, cmx_ytree_get(root, "governance"));
+    cmx_cfg_load_teams(ctx, cmx_ytree_get(root, "teams"));
+    cmx_cfg_load_keys(ctx, cmx_ytree_get(root, "keys"));
+    cmx_cfg_load_audit(ctx, cmx_ytree_get(root, "audit"));
+    cmx_cfg_check_governance(ctx);
     if (ctx->cfg->n_models == 0 && ctx->errors.n == 0)
         cmx_cfg_warning(ctx, root,
                         "no model groups are defined under 'models'; every request will be "
