@@ -196,7 +196,7 @@ void cmx_cfg_load_governance(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     if ((v = cmx_ytree_get(node, "pepper")))
         cmx_cfg_secret(ctx, v, "governance.pepper", &g->pepper);
     cmx_cfg_double(ctx, node, "governance", "warn_at", 0, 1, &g->warn_at);
-    cmx_cfg_duration(ctx, node, "governance", "poll", 0, &g->poll_ms);
+    cmx_cfg_duration(ctx, node, "governance", "poll", 1, &g->poll_ms);
     cmx_cfg_duration(ctx, node, "governance", "budget_sync", 0, &g->budget_sync_ms);
     if (cmx_cfg_string(ctx, node, "governance", "replica", &g->replica) == 1 &&
         !cmx_cfg_valid_id(g->replica))
@@ -489,7 +489,7 @@ void cmx_cfg_load_audit(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     const cmx_ynode *v;
     if ((v = cmx_ytree_get(node, "hmac_key")))
         cmx_cfg_secret(ctx, v, "audit.hmac_key", &a->hmac_key);
-    cmx_cfg_duration(ctx, node, "audit", "checkpoint_interval", 0, &a->checkpoint_interval_ms);
+    cmx_cfg_duration(ctx, node, "audit", "checkpoint_interval", 1, &a->checkpoint_interval_ms);
     cmx_cfg_bool(ctx, node, "audit", "requests", &a->requests);
     if ((v = cmx_ytree_get(node, "fsync"))) {
         if (v->kind == CMX_YNODE_SCALAR && !v->is_null &&

@@ -114,18 +114,34 @@ static void answer(cmx_api_ctx *c, const char *content_type, const char *body, s
 void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
 {
     const cmx_server_config *sc = &c->worker->cfg->server;
-    if (sc->n_admin_keys == 0 && ep == CMX_ADMIN_STATUS) {
-        cmx_reply_error(c, 403, CMX_ERR_AUTH, NULL, "admin_keys_not_configured",
-                        "/v1/status is off: configure server.admin_keys and send one of them as "
-                        "'Authorization: Bearer <key>'",
-                        NULL, NULL);
+    if (sc->n_admin_keys == 0 && ep != CMX_ADMIN_METRICS) {
+        const char *what = ep == CMX_ADMIN_STATUS ? "/v1/status" : "the admin API";
+        char *msg = cmx_arena_sprintf(c->req->arena,
+                                      "%s is off: configure server.admin_keys and send one of "
+                                      "them as 'Authorization: Bearer <key>'",
+                                      what);
+        cmx_reply_error(c, 403, CMX_ERR_AUTH, NULL, "admin_keys_not_configured", msg, NULL, NULL);
         return;
     }
-    if (sc->n_admin_keys > 0 && cmx_bearer_match(c->req, sc->admin_keys, sc->n_admin_keys) < 0) {
+    long key_index = -1;
+    if (sc->n_admin_keys > 0 &&
+        (key_index = cmx_bearer_match(c->req, sc->admin_keys, sc->n_admin_keys)) < 0) {
+        if (c->worker->gov) {
+            char *method = cmx_arena_strndup(c->req->arena, c->req->method.ptr,
+                                             c->req->method.len > 16 ? 16 : c->req->method.len);
+            char *path = cmx_arena_strndup(c->req->arena, c->req->path.ptr,
+                                           c->req->path.len > 200 ? 200 : c->req->path.len);
+            if (method && path)
+                cmx_gov_audit_admin_auth_failed(c->worker->gov, method, path);
+        }
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_admin_key",
                         "missing or invalid admin key: send 'Authorization: Bearer <key>' with "
                         "one of the keys in server.admin_keys",
                         NULL, "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (ep == CMX_ADMIN_GOVERNANCE) {
+        cmx_admin_governance(c, key_index);
         return;
     }
     if (ep == CMX_ADMIN_METRICS) {
@@ -139,6 +155,7 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
         cmx_buf b = CMX_BUF_INIT;
         cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
                            &b);
+        cmx_gov_metrics_format(c->worker->gov, &b);
         answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;

@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "mailbox.h"
 #include "router/group_state.h"
 #include "worker.h"
 
@@ -31,7 +32,9 @@ struct cmx_gateway {
     int n_workers;
     int port;
     int started;
-    int *wake_fds; /* [2*i] read end, [2*i+1] write end, per worker */
+    int *wake_fds;             /* [2*i] read end, [2*i+1] write end, per worker */
+    cmx_governance *gov;       /* NULL without governance or audit */
+    char (*admin_key_ids)[24]; /* "admin:1a2b3c4d" per server.admin_keys entry */
 };
 
 static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
@@ -69,6 +72,10 @@ static void worker_release(cmx_worker *w)
         evdns_base_free(w->dns, 0);
     if (w->access_log)
         cmx_access_log_free(w->access_log);
+    cmx_gov_view_release(&w->gov_view);
+    /* The mailbox outlives the loop: the governance thread may still post
+     * to it until the governance stops (cmx_gateway_free). */
+    cmx_mailbox_detach(w->mailbox);
     if (w->shutdown_event)
         event_free(w->shutdown_event);
     if (w->drain_timer)
@@ -77,7 +84,9 @@ static void worker_release(cmx_worker *w)
         event_base_free(w->base);
     free(w->models_json);
     cmx_buf_free(&w->scratch);
+    cmx_mailbox *mb = w->mailbox;
     memset(w, 0, sizeof *w);
+    w->mailbox = mb;
 }
 
 static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, cmx_error *err)
@@ -90,6 +99,8 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->metrics = gw->metrics;
     w->shard = cmx_metrics_shard_at(gw->metrics, (size_t)index);
     w->shared = gw->shared;
+    w->gov = gw->gov;
+    w->admin_key_ids = gw->admin_key_ids;
     w->started_us = cmx_now_us();
     w->started_wall_ms = cmx_wall_ms();
     if (getrandom(&w->id_prefix, sizeof w->id_prefix, 0) != sizeof w->id_prefix)
@@ -101,6 +112,9 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     event_config_free(ec);
     if (!w->base)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create an event loop");
+
+    if (w->gov && !(w->mailbox = cmx_mailbox_new(w->base)))
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create the worker's mailbox");
 
     w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
     if (!w->dns)
@@ -173,6 +187,23 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
         cmx_gateway_free(gw);
         return NULL;
     }
+    if (cfg->governance.enabled || cfg->audit.file) {
+        gw->gov = cmx_governance_new(cfg, (size_t)gw->n_workers, err);
+        if (!gw->gov) {
+            cmx_gateway_free(gw);
+            return NULL;
+        }
+    }
+    if (cfg->server.n_admin_keys) {
+        gw->admin_key_ids = calloc(cfg->server.n_admin_keys, sizeof *gw->admin_key_ids);
+        if (!gw->admin_key_ids) {
+            cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+            cmx_gateway_free(gw);
+            return NULL;
+        }
+        for (size_t i = 0; i < cfg->server.n_admin_keys; i++)
+            cmx_admin_key_id(cfg->server.admin_keys[i], gw->admin_key_ids[i]);
+    }
     gw->workers = calloc((size_t)gw->n_workers, sizeof *gw->workers);
     gw->wake_fds = malloc(sizeof(int) * 2 * (size_t)gw->n_workers);
     if (!gw->workers || !gw->wake_fds) {
@@ -207,6 +238,11 @@ int cmx_gateway_port(const cmx_gateway *gw)
 int cmx_gateway_workers(const cmx_gateway *gw)
 {
     return gw->n_workers;
+}
+
+cmx_governance *cmx_gateway_governance(cmx_gateway *gw)
+{
+    return gw->gov;
 }
 
 static void *worker_main(void *arg)
@@ -247,8 +283,15 @@ void cmx_gateway_free(cmx_gateway *gw)
         return;
     if (gw->started)
         cmx_gateway_shutdown(gw, 0);
+    /* Workers first (closing connections ends their requests, which still
+     * settle with the governance); then the governance, whose thread may
+     * post last replies to the mailboxes; then the mailboxes. */
     for (int i = 0; gw->workers && i < gw->n_workers; i++)
         worker_release(&gw->workers[i]);
+    cmx_governance_free(gw->gov);
+    for (int i = 0; gw->workers && i < gw->n_workers; i++)
+        cmx_mailbox_free(gw->workers[i].mailbox);
+    free(gw->admin_key_ids);
     for (int i = 0; gw->wake_fds && i < 2 * gw->n_workers; i++)
         if (gw->wake_fds[i] >= 0)
             close(gw->wake_fds[i]);

@@ -32,4 +32,9 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err);
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
 void cmx_gateway_free(cmx_gateway *gw);
 
+/* The governance service (keys, ledger, audit), or NULL when off.  The
+ * reload path tells it about a new config (cmx_governance_config_reloaded). */
+struct cmx_governance;
+struct cmx_governance *cmx_gateway_governance(cmx_gateway *gw);
+
 #endif

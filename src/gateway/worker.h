@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "gateway.h"
+#include "governance/governance.h"
 #include "http/server.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
@@ -40,7 +41,11 @@ typedef struct cmx_worker {
     uint32_t id_prefix; /* random per worker: request ids never collide */
     char *models_json;  /* GET /v1/models answer, made once */
     size_t models_json_len;
-    cmx_buf scratch; /* reused for SSE frames on this thread */
+    cmx_buf scratch;             /* reused for SSE frames on this thread */
+    cmx_governance *gov;         /* virtual keys, ledger, audit; NULL when off */
+    cmx_gov_view gov_view;       /* this worker's reference to the key table */
+    struct cmx_mailbox *mailbox; /* replies from the governance thread */
+    char (*admin_key_ids)[24];   /* parallel to server.admin_keys, for the audit log */
 } cmx_worker;
 
 /* The HTTP handler for every request (api.c). */

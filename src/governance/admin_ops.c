@@ -25,7 +25,13 @@ typedef struct route {
 
 int cmx_gov_admin_path(const char *path, size_t len)
 {
-    return len >= 7 && strncmp(path, "/admin/", 7) == 0;
+    static const char *const roots[] = {"/admin/keys", "/admin/teams", "/admin/spend"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(roots[i]);
+        if (len >= n && strncmp(path, roots[i], n) == 0 && (len == n || path[n] == '/'))
+            return 1;
+    }
+    return 0;
 }
 
 static route parse_route(const char *path)

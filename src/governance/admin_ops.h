@@ -57,7 +57,8 @@ void cmx_gov_admin(const cmx_gov_ops *ops, const char *method, const char *path,
                    const char *body, size_t body_len, cmx_gov_reply *out);
 void cmx_gov_reply_free(cmx_gov_reply *r);
 
-/* Is this path one of the admin API's (/admin/...)? */
+/* Is this path one of these routes (/admin/keys..., /admin/teams...,
+ * /admin/spend)?  Other /admin/ paths belong to others. */
 int cmx_gov_admin_path(const char *path, size_t len);
 
 #endif
