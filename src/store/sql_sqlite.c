@@ -8,7 +8,8 @@
  * file — wait up to 5 s for the lock instead of failing.
  *
  * Prepared statements are cached by their text (a few dozen distinct
- * statements are used), so the ledger's batches skip the parser. */
+ * statements are used), with where each $N sits, so the ledger's batches
+ * skip the parser and bind by position. */
 #include "store/sql.h"
 
 #include <sqlite3.h>
@@ -22,6 +23,8 @@
 typedef struct cached_stmt {
     char *sql;
     sqlite3_stmt *stmt;
+    int *index; /* index[k]: SQLite's position of parameter $k+1, 0 if unused */
+    int n_index;
 } cached_stmt;
 
 typedef struct sqlite_db {
@@ -37,48 +40,73 @@ static void sqlite_close(cmx_sql *base)
     for (size_t i = 0; i < STMT_CACHE; i++) {
         sqlite3_finalize(s->cache[i].stmt);
         free(s->cache[i].sql);
+        free(s->cache[i].index);
     }
     sqlite3_close_v2(s->db);
     free(s);
 }
 
-static sqlite3_stmt *statement(sqlite_db *s, const char *sql, cmx_error *err)
+/* Where each $N of a statement sits among SQLite's parameters: looked up
+ * once per prepared statement, since sqlite3_bind_parameter_index is a scan
+ * (a ledger batch binds over a thousand parameters). */
+static int map_parameters(cached_stmt *c)
+{
+    int count = sqlite3_bind_parameter_count(c->stmt);
+    c->index = calloc((size_t)count + 1, sizeof *c->index);
+    if (!c->index)
+        return -1;
+    for (int at = 1; at <= count; at++) {
+        const char *name = sqlite3_bind_parameter_name(c->stmt, at);
+        long k = name && name[0] == '$' ? strtol(name + 1, NULL, 10) : 0;
+        if (k >= 1 && k <= count) {
+            c->index[k - 1] = at;
+            if (k > c->n_index)
+                c->n_index = (int)k;
+        }
+    }
+    return 0;
+}
+
+static cached_stmt *statement(sqlite_db *s, const char *sql, cmx_error *err)
 {
     for (size_t i = 0; i < STMT_CACHE; i++)
         if (s->cache[i].sql && strcmp(s->cache[i].sql, sql) == 0)
-            return s->cache[i].stmt;
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        cmx_error_set(err, CMX_ERR_IO, "sqlite: %s", sqlite3_errmsg(s->db));
-        return NULL;
-    }
-    char *copy = strdup(sql);
-    if (!copy)
-        return stmt; /* used once and finalized by the caller's next miss */
+            return &s->cache[i];
     cached_stmt *slot = &s->cache[s->next_victim];
     s->next_victim = (s->next_victim + 1) % STMT_CACHE;
     sqlite3_finalize(slot->stmt);
     free(slot->sql);
-    slot->sql = copy;
-    slot->stmt = stmt;
-    return stmt;
+    free(slot->index);
+    memset(slot, 0, sizeof *slot);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &slot->stmt, NULL) != SQLITE_OK) {
+        cmx_error_set(err, CMX_ERR_IO, "sqlite: %s", sqlite3_errmsg(s->db));
+        sqlite3_finalize(slot->stmt);
+        slot->stmt = NULL;
+        return NULL;
+    }
+    if (!(slot->sql = strdup(sql)) || map_parameters(slot) != 0) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        sqlite3_finalize(slot->stmt);
+        free(slot->sql);
+        memset(slot, 0, sizeof *slot);
+        return NULL;
+    }
+    return slot;
 }
 
-static int bind(sqlite3_stmt *stmt, const cmx_sql_value *params, size_t n)
+static int bind(const cached_stmt *c, const cmx_sql_value *params, size_t n)
 {
-    char name[24];
-    for (size_t i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "$%zu", i + 1);
-        int at = sqlite3_bind_parameter_index(stmt, name);
+    for (size_t i = 0; i < n && (int)i < c->n_index; i++) {
+        int at = c->index[i];
         if (at == 0)
             continue; /* the statement does not use it */
         const cmx_sql_value *v = &params[i];
         int rc;
         switch (v->type) {
-        case CMX_SQL_INT: rc = sqlite3_bind_int64(stmt, at, v->i); break;
-        case CMX_SQL_REAL: rc = sqlite3_bind_double(stmt, at, v->d); break;
-        case CMX_SQL_TEXT: rc = sqlite3_bind_text(stmt, at, v->s, -1, SQLITE_TRANSIENT); break;
-        default: rc = sqlite3_bind_null(stmt, at); break;
+        case CMX_SQL_INT: rc = sqlite3_bind_int64(c->stmt, at, v->i); break;
+        case CMX_SQL_REAL: rc = sqlite3_bind_double(c->stmt, at, v->d); break;
+        case CMX_SQL_TEXT: rc = sqlite3_bind_text(c->stmt, at, v->s, -1, SQLITE_TRANSIENT); break;
+        default: rc = sqlite3_bind_null(c->stmt, at); break;
         }
         if (rc != SQLITE_OK)
             return rc;
@@ -90,11 +118,12 @@ static cmx_err sqlite_exec(cmx_sql *base, const char *sql, const cmx_sql_value *
                            cmx_sql_row_cb cb, void *ctx, cmx_error *err)
 {
     sqlite_db *s = (sqlite_db *)base;
-    sqlite3_stmt *stmt = statement(s, sql, err);
-    if (!stmt)
+    cached_stmt *c = statement(s, sql, err);
+    if (!c)
         return err ? err->kind : CMX_ERR_IO;
+    sqlite3_stmt *stmt = c->stmt;
     cmx_err rc = CMX_OK;
-    if (bind(stmt, params, n) != SQLITE_OK) {
+    if (bind(c, params, n) != SQLITE_OK) {
         rc = cmx_error_set(err, CMX_ERR_IO, "sqlite: %s", sqlite3_errmsg(s->db));
     } else {
         cmx_sql_row row = {base, stmt, 0};

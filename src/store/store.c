@@ -38,6 +38,8 @@ void cmx_store_close(cmx_store *s)
     if (!s)
         return;
     cmx_sql_close(s->db);
+    for (int i = 0; i < CMX_LEDGER_CHUNK_SHAPES; i++)
+        free(s->ledger_insert[i]);
     free(s);
 }
 

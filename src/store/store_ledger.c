@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define HOUR_MS 3600000LL
+#define DAY_MS 86400000LL
 #define LEDGER_COLUMNS 18
 #define MAX_CHUNK 64
 
@@ -48,11 +49,14 @@ static int64_t known(int64_t v)
 /* ---- roll-up cells --------------------------------------------------------- */
 
 typedef struct cell {
-    int64_t hour_ms;
+    int64_t time_ms;     /* hour or day */
     const char *dims[5]; /* key, team, group, provider, model: '' for none */
     cmx_spend_totals t;
     int64_t latency_ms;
 } cell;
+
+static const cmx_ledger_string cell_dims[5] = {CMX_LEDGER_KEY, CMX_LEDGER_TEAM, CMX_LEDGER_GROUP,
+                                               CMX_LEDGER_PROVIDER, CMX_LEDGER_MODEL};
 
 static const char *dim(const cmx_ledger_row *row, cmx_ledger_string which)
 {
@@ -60,39 +64,52 @@ static const char *dim(const cmx_ledger_row *row, cmx_ledger_string which)
     return s ? s : "";
 }
 
-static int same_cell(const cell *c, int64_t hour, const cmx_ledger_row *row)
+static uint64_t cell_hash(int64_t time_ms, const cmx_ledger_row *row)
 {
-    static const cmx_ledger_string order[5] = {CMX_LEDGER_KEY, CMX_LEDGER_TEAM, CMX_LEDGER_GROUP,
-                                               CMX_LEDGER_PROVIDER, CMX_LEDGER_MODEL};
-    if (c->hour_ms != hour)
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)time_ms;
+    for (int i = 0; i < 5; i++)
+        for (const char *p = dim(row, cell_dims[i]);; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            if (!*p)
+                break;
+        }
+    return h;
+}
+
+static int same_cell(const cell *c, int64_t time_ms, const cmx_ledger_row *row)
+{
+    if (c->time_ms != time_ms)
         return 0;
     for (int i = 0; i < 5; i++)
-        if (strcmp(c->dims[i], dim(row, order[i])) != 0)
+        if (strcmp(c->dims[i], dim(row, cell_dims[i])) != 0)
             return 0;
     return 1;
 }
 
-/* Sums rows into cells (at most n of them); returns how many. */
-static size_t sum_cells(const cmx_ledger_row *rows, size_t n, cell *cells)
+/* Sums rows into cells of `grain_ms` (an hour or a day), found through an
+ * open-addressing table of `slots` (a power of two, at least twice n).
+ * Returns how many cells. */
+static size_t sum_cells(const cmx_ledger_row *rows, size_t n, int64_t grain_ms, cell *cells,
+                        uint32_t *slots, size_t n_slots)
 {
     size_t n_cells = 0;
+    memset(slots, 0, n_slots * sizeof *slots);
     for (size_t i = 0; i < n; i++) {
         const cmx_ledger_row *r = &rows[i];
-        int64_t hour = r->ts_ms - r->ts_ms % HOUR_MS;
-        size_t c = 0;
-        while (c < n_cells && !same_cell(&cells[c], hour, r))
-            c++;
-        if (c == n_cells) {
-            memset(&cells[c], 0, sizeof cells[c]);
-            cells[c].hour_ms = hour;
-            cells[c].dims[0] = dim(r, CMX_LEDGER_KEY);
-            cells[c].dims[1] = dim(r, CMX_LEDGER_TEAM);
-            cells[c].dims[2] = dim(r, CMX_LEDGER_GROUP);
-            cells[c].dims[3] = dim(r, CMX_LEDGER_PROVIDER);
-            cells[c].dims[4] = dim(r, CMX_LEDGER_MODEL);
-            n_cells++;
+        int64_t time = r->ts_ms - r->ts_ms % grain_ms;
+        size_t at = (size_t)cell_hash(time, r) & (n_slots - 1);
+        while (slots[at] && !same_cell(&cells[slots[at] - 1], time, r))
+            at = (at + 1) & (n_slots - 1);
+        if (!slots[at]) {
+            cell *c = &cells[n_cells];
+            memset(c, 0, sizeof *c);
+            c->time_ms = time;
+            for (int d = 0; d < 5; d++)
+                c->dims[d] = dim(r, cell_dims[d]);
+            slots[at] = (uint32_t)++n_cells;
         }
-        cmx_spend_totals *t = &cells[c].t;
+        cell *c = &cells[slots[at] - 1];
+        cmx_spend_totals *t = &c->t;
         t->requests++;
         t->errors += r->status >= 400 || cmx_ledger_row_string(r, CMX_LEDGER_ERROR) != NULL;
         t->prompt_tokens += known(r->prompt_tokens);
@@ -103,17 +120,34 @@ static size_t sum_cells(const cmx_ledger_row *rows, size_t n, cell *cells)
         else
             t->unpriced++;
         t->estimated += r->estimated != 0;
-        cells[c].latency_ms += r->latency_ms;
+        c->latency_ms += r->latency_ms;
     }
     return n_cells;
 }
 
-static cmx_err write_cells(cmx_store *s, const cell *cells, size_t n, cmx_error *err)
+/* INSERT ... ON CONFLICT DO UPDATE adding to the cell, for one table. */
+#define UPSERT(table, time)                                                                        \
+    "INSERT INTO " table " (" time ", key_id, team_id, model_group, provider, model, requests, "   \
+    "errors, prompt_tokens, completion_tokens, cached_tokens, cost_usd, unpriced, estimated, "     \
+    "latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "       \
+    "ON CONFLICT (" time ", key_id, team_id, model_group, provider, model) DO UPDATE SET "         \
+    "requests = " table ".requests + excluded.requests, "                                          \
+    "errors = " table ".errors + excluded.errors, "                                                \
+    "prompt_tokens = " table ".prompt_tokens + excluded.prompt_tokens, "                           \
+    "completion_tokens = " table ".completion_tokens + excluded.completion_tokens, "               \
+    "cached_tokens = " table ".cached_tokens + excluded.cached_tokens, "                           \
+    "cost_usd = " table ".cost_usd + excluded.cost_usd, "                                          \
+    "unpriced = " table ".unpriced + excluded.unpriced, "                                          \
+    "estimated = " table ".estimated + excluded.estimated, "                                       \
+    "latency_ms = " table ".latency_ms + excluded.latency_ms"
+
+static cmx_err write_cells(cmx_store *s, const char *sql, const cell *cells, size_t n,
+                           cmx_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         const cell *c = &cells[i];
         cmx_sql_value p[15] = {
-            cmx_sql_int(c->hour_ms),         cmx_sql_text(c->dims[0]),
+            cmx_sql_int(c->time_ms),         cmx_sql_text(c->dims[0]),
             cmx_sql_text(c->dims[1]),        cmx_sql_text(c->dims[2]),
             cmx_sql_text(c->dims[3]),        cmx_sql_text(c->dims[4]),
             cmx_sql_int(c->t.requests),      cmx_sql_int(c->t.errors),
@@ -122,40 +156,48 @@ static cmx_err write_cells(cmx_store *s, const cell *cells, size_t n, cmx_error 
             cmx_sql_int(c->t.unpriced),      cmx_sql_int(c->t.estimated),
             cmx_sql_int(c->latency_ms),
         };
-        if (cmx_sql_exec(
-                s->db,
-                "INSERT INTO cmx_rollup_hourly (hour_ms, key_id, team_id, model_group, provider, "
-                "model, requests, errors, prompt_tokens, completion_tokens, cached_tokens, "
-                "cost_usd, unpriced, estimated, latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                "$8, $9, $10, $11, $12, $13, $14, $15) "
-                "ON CONFLICT (hour_ms, key_id, team_id, model_group, provider, model) "
-                "DO UPDATE SET requests = cmx_rollup_hourly.requests + excluded.requests, "
-                "errors = cmx_rollup_hourly.errors + excluded.errors, "
-                "prompt_tokens = cmx_rollup_hourly.prompt_tokens + excluded.prompt_tokens, "
-                "completion_tokens = cmx_rollup_hourly.completion_tokens + "
-                "excluded.completion_tokens, "
-                "cached_tokens = cmx_rollup_hourly.cached_tokens + excluded.cached_tokens, "
-                "cost_usd = cmx_rollup_hourly.cost_usd + excluded.cost_usd, "
-                "unpriced = cmx_rollup_hourly.unpriced + excluded.unpriced, "
-                "estimated = cmx_rollup_hourly.estimated + excluded.estimated, "
-                "latency_ms = cmx_rollup_hourly.latency_ms + excluded.latency_ms",
-                p, 15, NULL, NULL, err) != CMX_OK)
+        if (cmx_sql_exec(s->db, sql, p, 15, NULL, NULL, err) != CMX_OK)
             return err->kind;
     }
     return CMX_OK;
 }
 
+/* Both grains of roll-ups for a batch. */
+static cmx_err write_rollups(cmx_store *s, const cmx_ledger_row *rows, size_t n, cmx_error *err)
+{
+    size_t n_slots = 16;
+    while (n_slots < n * 2)
+        n_slots *= 2;
+    cell *cells = malloc(n * sizeof *cells);
+    uint32_t *slots = malloc(n_slots * sizeof *slots);
+    cmx_err rc = CMX_OK;
+    if (!cells || !slots) {
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    } else {
+        size_t k = sum_cells(rows, n, HOUR_MS, cells, slots, n_slots);
+        rc = write_cells(s, UPSERT("cmx_rollup_hourly", "hour_ms"), cells, k, err);
+        if (rc == CMX_OK) {
+            k = sum_cells(rows, n, DAY_MS, cells, slots, n_slots);
+            rc = write_cells(s, UPSERT("cmx_rollup_daily", "day_ms"), cells, k, err);
+        }
+    }
+    free(cells);
+    free(slots);
+    return rc;
+}
+
 /* ---- raw rows -------------------------------------------------------------- */
 
-/* Each value is cast to its column's type: PostgreSQL types the parameters
- * of a multi-row VALUES list on their own, as text, before the INSERT. */
+/* On PostgreSQL each value is cast to its column's type: it types the
+ * parameters of a multi-row VALUES list on their own, as text, before the
+ * INSERT.  SQLite needs no cast (and is faster without). */
 static const char *const column_type[LEDGER_COLUMNS] = {
     "BIGINT",  "TEXT",    "TEXT",    "TEXT",   "TEXT",   "TEXT",   "TEXT",
     "INTEGER", "TEXT",    "INTEGER", "BIGINT", "BIGINT", "BIGINT", "DOUBLE PRECISION",
     "BIGINT",  "INTEGER", "INTEGER", "TEXT"};
 
 /* "INSERT INTO cmx_ledger (...) VALUES (CAST($1 AS BIGINT), ...), (...)" for n rows. */
-static char *insert_sql(size_t n)
+static char *insert_sql(size_t n, int cast)
 {
     static const char head[] =
         "INSERT INTO cmx_ledger (ts_ms, request_id, key_id, team_id, model_group, provider, "
@@ -170,8 +212,10 @@ static char *insert_sql(size_t n)
         sql[at++] = r ? ',' : ' ';
         sql[at++] = '(';
         for (size_t c = 0; c < LEDGER_COLUMNS; c++)
-            at += (size_t)snprintf(sql + at, cap - at, "%sCAST($%zu AS %s)", c ? "," : "",
-                                   r * LEDGER_COLUMNS + c + 1, column_type[c]);
+            at += cast ? (size_t)snprintf(sql + at, cap - at, "%sCAST($%zu AS %s)", c ? "," : "",
+                                          r * LEDGER_COLUMNS + c + 1, column_type[c])
+                       : (size_t)snprintf(sql + at, cap - at, "%s$%zu", c ? "," : "",
+                                          r * LEDGER_COLUMNS + c + 1);
         sql[at++] = ')';
     }
     sql[at] = '\0';
@@ -211,15 +255,18 @@ static cmx_err insert_rows(cmx_store *s, const cmx_ledger_row *rows, size_t n, c
     size_t done = 0;
     while (done < n) {
         size_t chunk = MAX_CHUNK;
-        while (chunk > n - done)
+        int shape = 0;
+        while (chunk > n - done) {
             chunk /= 2;
-        char *sql = insert_sql(chunk);
-        if (!sql)
+            shape++;
+        }
+        int cast = cmx_sql_dialect_of(s->db) == CMX_SQL_POSTGRES;
+        if (!s->ledger_insert[shape] && !(s->ledger_insert[shape] = insert_sql(chunk, cast)))
             return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < chunk; i++)
             row_params(&rows[done + i], replica, params + i * LEDGER_COLUMNS);
-        cmx_err rc = cmx_sql_exec(s->db, sql, params, chunk * LEDGER_COLUMNS, NULL, NULL, err);
-        free(sql);
+        cmx_err rc = cmx_sql_exec(s->db, s->ledger_insert[shape], params, chunk * LEDGER_COLUMNS,
+                                  NULL, NULL, err);
         if (rc != CMX_OK)
             return rc;
         done += chunk;
@@ -233,25 +280,19 @@ cmx_err cmx_store_write_ledger(cmx_store *s, const cmx_ledger_row *rows, size_t 
     if (n == 0)
         return CMX_OK;
     cmx_sql_value *params = malloc(MAX_CHUNK * LEDGER_COLUMNS * sizeof *params);
-    cell *cells = malloc(n * sizeof *cells);
-    if (!params || !cells) {
-        free(params);
-        free(cells);
+    if (!params)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    }
-    size_t n_cells = sum_cells(rows, n, cells);
     cmx_err rc = cmx_sql_begin(s->db, 1, err);
     if (rc == CMX_OK) {
         rc = insert_rows(s, rows, n, replica, params, err);
         if (rc == CMX_OK)
-            rc = write_cells(s, cells, n_cells, err);
+            rc = write_rollups(s, rows, n, err);
         if (rc == CMX_OK)
             rc = cmx_sql_commit(s->db, err);
         if (rc != CMX_OK)
             cmx_sql_rollback(s->db);
     }
     free(params);
-    free(cells);
     return rc;
 }
 
@@ -283,15 +324,42 @@ static int spend_row(void *ctx, const cmx_sql_row *row)
     return 0;
 }
 
+/* ---- reading the roll-ups ---------------------------------------------------- */
+
+int cmx_rollup_range(char *sql, size_t cap, const char *columns)
+{
+    int n = snprintf(sql, cap,
+                     "(SELECT day_ms AS hour_ms, %s FROM cmx_rollup_daily WHERE day_ms >= $3 AND "
+                     "day_ms < $4 UNION ALL SELECT hour_ms, %s FROM cmx_rollup_hourly WHERE "
+                     "(hour_ms >= $1 AND hour_ms < $3) OR (hour_ms >= $4 AND hour_ms < $2)) AS r",
+                     columns, columns);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void cmx_rollup_range_params(int64_t from_ms, int64_t to_ms, int hours_only, cmx_sql_value p[4])
+{
+    int64_t first_day = (from_ms + DAY_MS - 1) / DAY_MS * DAY_MS;
+    int64_t last_day = to_ms / DAY_MS * DAY_MS;
+    if (first_day >= last_day || hours_only)
+        first_day = last_day = to_ms; /* no whole day inside: hours only */
+    p[0] = cmx_sql_int(from_ms);
+    p[1] = cmx_sql_int(to_ms);
+    p[2] = cmx_sql_int(first_day);
+    p[3] = cmx_sql_int(last_day);
+}
+
 cmx_err cmx_store_spend_since(cmx_store *s, cmx_spend_scope scope, int64_t since_ms,
                               cmx_spend_cb cb, void *ctx, cmx_error *err)
 {
-    cmx_sql_value p = cmx_sql_int(since_ms);
+    const char *col = scope == CMX_SPEND_BY_TEAM ? "team_id" : "key_id";
+    char source[512], sql[700];
+    if (cmx_rollup_range(source, sizeof source, "key_id, team_id, cost_usd") != 0)
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "query too long");
+    snprintf(sql, sizeof sql, "SELECT %s, SUM(cost_usd) FROM %s WHERE %s <> '' GROUP BY %s", col,
+             source, col, col);
+    /* Spend "since" runs to any time ahead (a moved clock, a late row). */
+    cmx_sql_value p[4];
+    cmx_rollup_range_params(since_ms, INT64_C(1) << 52, 0, p);
     spend_ctx sc = {cb, ctx};
-    const char *sql = scope == CMX_SPEND_BY_TEAM
-                          ? "SELECT team_id, SUM(cost_usd) FROM cmx_rollup_hourly WHERE hour_ms >= "
-                            "$1 AND team_id <> '' GROUP BY team_id"
-                          : "SELECT key_id, SUM(cost_usd) FROM cmx_rollup_hourly WHERE hour_ms >= "
-                            "$1 AND key_id <> '' GROUP BY key_id";
-    return cmx_sql_exec(s->db, sql, &p, 1, spend_row, &sc, err);
+    return cmx_sql_exec(s->db, sql, p, 4, spend_row, &sc, err);
 }

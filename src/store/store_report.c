@@ -3,9 +3,10 @@
  * A report groups the roll-ups of a time range by the dimensions asked for
  * (day, hour, key, team, group, provider, model) and sums them.  It never
  * reads raw ledger rows, so it costs the same whether the ledger holds a
- * thousand rows or tens of millions: the roll-ups have one row per hour and
- * combination actually seen.  The total is summed separately over the whole
- * range, so a top-N report still shows the grand total. */
+ * thousand rows or tens of millions: the roll-ups have one row per day (or
+ * hour, at the range's edges and for by-hour reports) and combination
+ * actually seen.  The total is summed separately over the whole range, so a
+ * top-N report still shows the grand total. */
 #include "store/store_internal.h"
 
 #include <stdio.h>
@@ -99,14 +100,21 @@ static int total_row(void *ctx, const cmx_sql_row *row)
     "SUM(requests), SUM(errors), SUM(prompt_tokens), SUM(completion_tokens), "                     \
     "SUM(cached_tokens), SUM(cost_usd), SUM(unpriced), SUM(estimated)"
 
-/* SELECT dims, sums ... GROUP BY dims ORDER BY (cost or dims) [LIMIT top] */
+#define COLUMNS                                                                                    \
+    "key_id, team_id, model_group, provider, model, requests, errors, prompt_tokens, "             \
+    "completion_tokens, cached_tokens, cost_usd, unpriced, estimated"
+
+/* SELECT dims, sums FROM (the roll-ups of the range) GROUP BY dims ORDER BY
+ * (cost or dims) [LIMIT top]. */
 static int build_sql(const cmx_spend_query *q, char *sql, size_t cap)
 {
+    char source[700];
+    if (cmx_rollup_range(source, sizeof source, COLUMNS) != 0)
+        return -1;
     size_t at = (size_t)snprintf(sql, cap, "SELECT ");
     for (size_t i = 0; i < q->n_by; i++)
         at += (size_t)snprintf(sql + at, cap - at, "%s, ", dim_sql[q->by[i]]);
-    at += (size_t)snprintf(sql + at, cap - at,
-                           SUMS " FROM cmx_rollup_hourly WHERE hour_ms >= $1 AND hour_ms < $2");
+    at += (size_t)snprintf(sql + at, cap - at, SUMS " FROM %s", source);
     if (q->n_by) {
         at += (size_t)snprintf(sql + at, cap - at, " GROUP BY ");
         for (size_t i = 0; i < q->n_by; i++)
@@ -131,20 +139,23 @@ cmx_err cmx_store_report(cmx_store *s, const cmx_spend_query *q, cmx_spend_repor
     out->query = *q;
     if (q->n_by > CMX_DIM__COUNT)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "too many dimensions");
-    char sql[1024];
-    if (build_sql(q, sql, sizeof sql) != 0)
+    char sql[2048], total_sql[1024], source[700];
+    if (build_sql(q, sql, sizeof sql) != 0 || cmx_rollup_range(source, sizeof source, COLUMNS) != 0)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "report query too long");
-    cmx_sql_value range[2] = {cmx_sql_int(q->from_ms), cmx_sql_int(q->to_ms)};
+    snprintf(total_sql, sizeof total_sql, "SELECT " SUMS " FROM %s", source);
+    /* An hour dimension needs the hourly grain throughout. */
+    int by_hour = 0;
+    for (size_t i = 0; i < q->n_by; i++)
+        by_hour |= q->by[i] == CMX_DIM_HOUR;
+    cmx_sql_value range[4];
+    cmx_rollup_range_params(q->from_ms, q->to_ms, by_hour, range);
     report_ctx rc = {out, q, 0, 0};
     /* One read transaction, so the lines and the total agree. */
     cmx_err e = cmx_sql_begin(s->db, 0, err);
     if (e == CMX_OK)
-        e = cmx_sql_exec(s->db, sql, range, 2, report_row, &rc, err);
+        e = cmx_sql_exec(s->db, sql, range, 4, report_row, &rc, err);
     if (e == CMX_OK)
-        e = cmx_sql_exec(s->db,
-                         "SELECT " SUMS " FROM cmx_rollup_hourly WHERE hour_ms >= $1 AND "
-                         "hour_ms < $2",
-                         range, 2, total_row, &out->total, err);
+        e = cmx_sql_exec(s->db, total_sql, range, 4, total_row, &out->total, err);
     if (e == CMX_OK)
         e = cmx_sql_commit(s->db, err);
     else

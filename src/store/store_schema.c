@@ -6,6 +6,9 @@
  * also name the replica that wrote them.  Dimensions that a row lacks are '' in the roll-ups (a key
  * column cannot be NULL) and NULL in the raw rows.
  *
+ * Roll-ups come in two grains: hourly, and daily for reports over whole days
+ * (a month is 30 daily rows per combination instead of 720).
+ *
  * PostgreSQL replicas may start together: the tables are created under an
  * advisory lock so two CREATE TABLE IF NOT EXISTS cannot race. */
 #include "store/store_internal.h"
@@ -15,6 +18,17 @@
 
 #define SCHEMA_VERSION 1
 #define PG_SCHEMA_LOCK 7213490061
+
+/* A roll-up table's columns after its time: the dimensions, then the sums.
+ * Keyed by time first, and on SQLite stored in key order (WITHOUT ROWID), so
+ * a report's time range is one sequential read. */
+#define ROLLUP(time)                                                                               \
+    " key_id TEXT NOT NULL, team_id TEXT NOT NULL, model_group TEXT NOT NULL,"                     \
+    " provider TEXT NOT NULL, model TEXT NOT NULL, requests BIGINT NOT NULL,"                      \
+    " errors BIGINT NOT NULL, prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,"   \
+    " cached_tokens BIGINT NOT NULL, cost_usd @REAL@ NOT NULL, unpriced BIGINT NOT NULL,"          \
+    " estimated BIGINT NOT NULL, latency_ms BIGINT NOT NULL,"                                      \
+    " PRIMARY KEY (" time ", key_id, team_id, model_group, provider, model))@NOROWID@"
 
 static const char *const tables[] = {
     "CREATE TABLE IF NOT EXISTS cmx_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
@@ -44,31 +58,34 @@ static const char *const tables[] = {
     " cached_tokens BIGINT, cost_usd @REAL@, latency_ms BIGINT NOT NULL,"
     " cache_hit INTEGER NOT NULL, estimated INTEGER NOT NULL, replica TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS cmx_ledger_ts ON cmx_ledger (ts_ms)",
-    "CREATE TABLE IF NOT EXISTS cmx_rollup_hourly ("
-    " hour_ms BIGINT NOT NULL, key_id TEXT NOT NULL, team_id TEXT NOT NULL,"
-    " model_group TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,"
-    " requests BIGINT NOT NULL, errors BIGINT NOT NULL,"
-    " prompt_tokens BIGINT NOT NULL, completion_tokens BIGINT NOT NULL,"
-    " cached_tokens BIGINT NOT NULL, cost_usd @REAL@ NOT NULL, unpriced BIGINT NOT NULL,"
-    " estimated BIGINT NOT NULL, latency_ms BIGINT NOT NULL,"
-    " PRIMARY KEY (hour_ms, key_id, team_id, model_group, provider, model))",
+    "CREATE TABLE IF NOT EXISTS cmx_rollup_hourly (hour_ms BIGINT NOT NULL," ROLLUP("hour_ms"),
+    "CREATE TABLE IF NOT EXISTS cmx_rollup_daily (day_ms BIGINT NOT NULL," ROLLUP("day_ms"),
     "INSERT INTO cmx_meta (name, value) VALUES ('changes', 0) ON CONFLICT (name) DO NOTHING",
 };
 
-/* Fills @ID@ and @REAL@ in for the dialect. */
+/* Fills @ID@, @REAL@ and @NOROWID@ in for the dialect. */
 static void spell(const char *in, cmx_sql_dialect d, char *out, size_t cap)
 {
     const char *id = d == CMX_SQL_POSTGRES ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY";
     const char *real = d == CMX_SQL_POSTGRES ? "DOUBLE PRECISION" : "REAL";
+    const char *norowid = d == CMX_SQL_POSTGRES ? "" : " WITHOUT ROWID";
     size_t n = 0;
     while (*in && n + 32 < cap) {
         const char *word = NULL;
-        if (strncmp(in, "@ID@", 4) == 0)
-            word = id, in += 4;
-        else if (strncmp(in, "@REAL@", 6) == 0)
-            word = real, in += 6;
+        if (strncmp(in, "@ID@", 4) == 0) {
+            word = id;
+            in += 4;
+        } else if (strncmp(in, "@REAL@", 6) == 0) {
+            word = real;
+            in += 6;
+        } else if (strncmp(in, "@NOROWID@", 9) == 0) {
+            word = norowid;
+            in += 9;
+        }
         if (word) {
             size_t w = strlen(word);
+            if (n + w + 1 >= cap)
+                break;
             memcpy(out + n, word, w);
             n += w;
         } else {

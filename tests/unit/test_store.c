@@ -331,6 +331,77 @@ static void rollups_equal_the_raw_rows_in_every_report(void **state)
     cmx_store_close(s);
 }
 
+typedef struct find_ka {
+    double usd;
+} find_ka;
+
+static void note_ka(void *ctx, const char *id, double usd)
+{
+    if (strcmp(id, "ka") == 0)
+        ((find_ka *)ctx)->usd = usd;
+}
+
+/* Rows over three days, from 06:00 on the first to 18:00 on the third. */
+static void write_days(cmx_store *s, cmx_ledger_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        make_row(&rows[i], i);
+        rows[i].ts_ms = T0 + 6 * HOUR + (int64_t)i * (60 * HOUR) / n;
+    }
+    cmx_error err;
+    assert_int_equal(cmx_store_write_ledger(s, rows, (size_t)n, "r", &err), CMX_OK);
+}
+
+static void reports_across_days_read_whole_days_and_edge_hours_alike(void **state)
+{
+    cmx_store *s = fresh_store();
+    enum { N = 600 };
+    cmx_ledger_row *rows = calloc(N, sizeof *rows);
+    write_days(s, rows, N);
+    /* Ranges with whole days inside, none, and hours on both edges. */
+    const int64_t day = 24 * HOUR;
+    const int64_t ranges[][2] = {{T0, T0 + 3 * day},
+                                 {T0 + 9 * HOUR, T0 + 2 * day + 5 * HOUR},
+                                 {T0 + 30 * HOUR, T0 + 40 * HOUR},
+                                 {T0 + day, T0 + 2 * day},
+                                 {T0 - day, T0 + 10 * day}};
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        for (int hourly = 0; hourly < 2; hourly++) {
+            sums want = {0};
+            for (int i = 0; i < N; i++)
+                if (rows[i].ts_ms >= ranges[k][0] && rows[i].ts_ms < ranges[k][1])
+                    add_row(&want, &rows[i]);
+            cmx_spend_query q = {.from_ms = ranges[k][0], .to_ms = ranges[k][1]};
+            q.by[0] = hourly ? CMX_DIM_HOUR : CMX_DIM_DAY;
+            q.n_by = 1;
+            cmx_spend_report rep;
+            cmx_error err;
+            assert_int_equal(cmx_store_report(s, &q, &rep, &err), CMX_OK);
+            int64_t lines_total = 0;
+            for (size_t l = 0; l < rep.n_lines; l++)
+                lines_total += rep.lines[l].t.requests;
+            if (rep.total.requests != want.requests || lines_total != want.requests ||
+                fabs(rep.total.cost_usd - want.cost) > 1e-9)
+                fail_msg("range %zu (%s): %lld/%lld requests, want %lld", k,
+                         hourly ? "by hour" : "by day", (long long)rep.total.requests,
+                         (long long)lines_total, (long long)want.requests);
+            cmx_spend_report_free(&rep);
+        }
+    }
+    /* Budgets read the same way: spend of key ka since 09:00 on day one. */
+    double ka = 0;
+    for (int i = 0; i < N; i++)
+        if (rows[i].ts_ms >= T0 + 9 * HOUR && i % 3 == 0 && rows[i].cost_usd >= 0)
+            ka += rows[i].cost_usd;
+    find_ka f = {0};
+    cmx_error err;
+    assert_int_equal(
+        cmx_store_spend_since(s, CMX_SPEND_BY_KEY, T0 + 9 * HOUR, note_ka, &f, &err), CMX_OK);
+    assert_true(fabs(f.usd - ka) < 1e-9);
+    free(rows);
+    cmx_store_close(s);
+}
+
 typedef struct spend_seen {
     double ka, kb, kc, web;
     int calls;
@@ -475,6 +546,7 @@ int main(void)
         cmocka_unit_test(keys_and_teams_round_trip_and_bump_the_change_counter),
         cmocka_unit_test(rotation_ends_old_secrets_after_the_grace_and_drops_dead_ones),
         cmocka_unit_test(rollups_equal_the_raw_rows_in_every_report),
+        cmocka_unit_test(reports_across_days_read_whole_days_and_edge_hours_alike),
         cmocka_unit_test(spend_since_sums_per_key_and_team_from_a_start),
         cmocka_unit_test(pruning_removes_old_raw_rows_and_keeps_the_rollups),
         cmocka_unit_test(long_strings_are_cut_to_fit_the_row),
