@@ -140,7 +140,7 @@ static void apply_spend(cmx_governance *g, cmx_gov_principal *const *ps, size_t 
         if (s != start)
             continue;
         spend_entry key = {p->id, 0};
-        spend_entry *hit = bsearch(&key, l->items, l->n, sizeof *l->items, by_id);
+        spend_entry *hit = l->n ? bsearch(&key, l->items, l->n, sizeof *l->items, by_id) : NULL;
         g->counters->ops->from_ledger(g->counters, p->usage->budget, start, hit ? hit->usd : 0);
     }
 }
@@ -171,7 +171,8 @@ static void sync_scope(cmx_governance *g, cmx_spend_scope scope, cmx_gov_princip
         pthread_mutex_lock(&g->commit_lock);
         cmx_err rc = cmx_store_spend_since(g->store, scope, starts[j], collect_spend, &l, &err);
         if (rc == CMX_OK && !l.oom) {
-            qsort(l.items, l.n, sizeof *l.items, by_id);
+            if (l.n)
+                qsort(l.items, l.n, sizeof *l.items, by_id);
             apply_spend(g, ps, n, starts[j], now, &l);
         }
         pthread_mutex_unlock(&g->commit_lock);

@@ -17,6 +17,9 @@
 #include <string.h>
 
 #define MINUTE_MS 60000
+/* Costs are sums of doubles: $0.003 ten times may come to 0.0299999...;
+ * a nano-dollar either way is the same amount. */
+#define USD_EPSILON 1e-9
 
 /* ---- the usage registry -------------------------------------------------- */
 
@@ -527,7 +530,7 @@ cmx_err cmx_gov_policy_admit(const cmx_gov_policy_env *env, cmx_gov_ticket *t, c
             continue;
         int64_t resets;
         double spent = cmx_gov_spent(env, ps[i], now_ms, &resets);
-        if (spent >= ps[i]->budget.usd) {
+        if (spent >= ps[i]->budget.usd - USD_EPSILON) {
             if (env->on_refusal)
                 env->on_refusal(env->ctx, CMX_GOV_REFUSED_BUDGET);
             return refuse_budget(k, ps[i], spent, resets, err);
@@ -586,7 +589,7 @@ static void charge(const cmx_gov_policy_env *env, const char *scope, const cmx_g
     if (!p->budget.set || !env->on_warning)
         return;
     double spent = bc->ops->spent(bc, p->usage->budget, start);
-    if (spent < p->budget.warn_at * p->budget.usd)
+    if (spent < p->budget.warn_at * p->budget.usd - USD_EPSILON)
         return;
     int warn = 0;
     pthread_mutex_lock(&p->usage->lock);

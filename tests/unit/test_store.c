@@ -37,8 +37,9 @@ static cmx_store *fresh_store(void)
         if (!db)
             fail_msg("cannot connect to %s: %s", url, err.message);
         const char *tables[] = {"cmx_meta",        "cmx_teams",  "cmx_keys",
-                                "cmx_key_secrets", "cmx_ledger", "cmx_rollup_hourly"};
-        for (size_t i = 0; i < 6; i++) {
+                                "cmx_key_secrets", "cmx_ledger", "cmx_rollup_hourly",
+                                "cmx_rollup_daily"};
+        for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
             char sql[80];
             snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", tables[i]);
             assert_int_equal(cmx_sql_exec(db, sql, NULL, 0, NULL, NULL, &err), CMX_OK);
@@ -395,8 +396,8 @@ static void reports_across_days_read_whole_days_and_edge_hours_alike(void **stat
             ka += rows[i].cost_usd;
     find_ka f = {0};
     cmx_error err;
-    assert_int_equal(
-        cmx_store_spend_since(s, CMX_SPEND_BY_KEY, T0 + 9 * HOUR, note_ka, &f, &err), CMX_OK);
+    assert_int_equal(cmx_store_spend_since(s, CMX_SPEND_BY_KEY, T0 + 9 * HOUR, note_ka, &f, &err),
+                     CMX_OK);
     assert_true(fabs(f.usd - ka) < 1e-9);
     free(rows);
     cmx_store_close(s);
