@@ -5,6 +5,11 @@
 #   direct   wrk → upstream                      (the floor)
 #   nginx    wrk → nginx keep-alive proxy → up   (the bar to meet)
 #   cloudmux wrk → cloudmux → up                 (what we ship)
+# and variants of cloudmux: a 3-target weighted group (cloudmux-3w); a
+# second process with its state shared through a redis-server on loopback
+# (state on, cache off: cloudmux-redis, and with an rpm limit counted in
+# Redis on every request: cloudmux-redis-rpm); and answers from the response
+# cache (cloudmux-cache: every request after the first is a hit).
 # The proxy under test (nginx or cloudmux) gets core 0 to itself; wrk and the
 # upstream share core 1.  For each: req/s at -c32, p50/p99 at c=1 and c=32,
 # CPU µs per request of the proxy process (/proc/PID/stat), then cloudmux's
@@ -18,13 +23,14 @@
 # writes BENCH_LEDGER_ROWS ledger rows and times reports from the roll-ups.
 #
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
-# Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
+# Knobs: CLOUDMUX_BIN, CLOUDMUX_STATIC_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
 #        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_LEDGER_ROWS (10000000; 0 skips).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BIN=${CLOUDMUX_BIN:-$ROOT/build/cloudmux}
+STATIC_BIN=${CLOUDMUX_STATIC_BIN:-$ROOT/build-static/cloudmux}
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-4}
 C1_DURATION=${BENCH_C1_DURATION:-2}
@@ -34,7 +40,7 @@ LEDGER_ROWS=${BENCH_LEDGER_ROWS:-10000000}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in nginx wrk taskset curl; do
+for tool in nginx wrk taskset curl redis-server; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
 done
 
@@ -135,7 +141,21 @@ models:
       - { provider: upsse, model: gpt-4o-mini, weight: 3 }
       - { provider: upsse2, model: gpt-4o-mini, weight: 2 }
       - { provider: upsse3, model: gpt-4o-mini, weight: 1 }
+  bench-cached: { cache: { ttl: 1h }, targets: [ { provider: upjson, model: gpt-4o-mini } ] }
+  bench-rpm: { targets: [ { provider: upjson, model: gpt-4o-mini, rpm: 100000000 } ] }
+  bench-rpm-stream: { targets: [ { provider: upsse, model: gpt-4o-mini, rpm: 100000000 } ] }
 EOF
+# The same gateway with its state in Redis (on the load core, like a remote
+# dependency would be): breakers and cooldowns read the local mirror, an rpm
+# limit costs one Lua call per request.
+REDIS_PORT=$(pick_port)
+taskset -c "$LOAD_CORE" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  >"$TMP/redis.log" 2>&1 &
+PIDS+=("$!")
+wait_listening "$REDIS_PORT" 5 || { log "redis-server did not start:"; cat "$TMP/redis.log" >&2; exit 1; }
+CMX_REDIS_CONFIG=$TMP/cloudmux-redis.yaml
+{ cat "$CMX_CONFIG"; printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms }\n' "$REDIS_PORT"; } \
+  >"$CMX_REDIS_CONFIG"
 
 # The governance variant: the same groups, plus 100 keys in a team, budgets
 # that are checked on every request (never reached), and the ledger.
@@ -155,10 +175,9 @@ mkdir -p "$TMP/gov"
   done
 } >"$GOV_CONFIG"
 
-start_cloudmux() { # port [config name] → sets CMX_PID, or returns 1
-  local name=${2:-cloudmux} config=$CMX_CONFIG
-  [ "$name" = cloudmux-gov ] && config=$GOV_CONFIG
-  taskset -c "$PROXY_CORE" "$BIN" serve --config "$config" --listen "127.0.0.1:$1" --workers 1 \
+start_cloudmux() { # port [config] [name] → sets CMX_PID, or returns 1
+  local name=${3:-cloudmux}
+  taskset -c "$PROXY_CORE" "$BIN" serve --config "${2:-$CMX_CONFIG}" --listen "127.0.0.1:$1" --workers 1 \
     >"$TMP/$name.out" 2>"$TMP/$name.err" &
   CMX_PID=$!
   PIDS+=("$CMX_PID")
@@ -181,38 +200,60 @@ elif ! start_cloudmux "$CMX_PORT"; then
   CMX_SKIP="$BIN did not become ready: $(tail -n 3 "$TMP/cloudmux.err" | tr '\n' ' ')"
 fi
 [ -n "$CMX_SKIP" ] && log "skipping cloudmux: $CMX_SKIP"
+CMX_STATELESS_PID=$CMX_PID
+CMX_REDIS_PORT=$(pick_port)
+CMX_REDIS_PID=
+if [ -z "$CMX_SKIP" ]; then
+  start_cloudmux "$CMX_REDIS_PORT" "$CMX_REDIS_CONFIG" cloudmux-redis || {
+    log "cloudmux with Redis did not become ready: $(tail -n 3 "$TMP/cloudmux-redis.err" | tr '\n' ' ')"
+    exit 1
+  }
+  CMX_REDIS_PID=$CMX_PID
+  CMX_PID=$CMX_STATELESS_PID
+  for _ in $(seq 100); do # connected to Redis
+    grep -q "state store: connected" "$TMP/cloudmux-redis.err" && break
+    sleep 0.05
+  done
+fi
 GOV_PID= GOV_PORT=
 if [ -z "$CMX_SKIP" ]; then
-  MAIN_PID=$CMX_PID
   GOV_PORT=$(pick_port)
-  if start_cloudmux "$GOV_PORT" cloudmux-gov; then
+  if start_cloudmux "$GOV_PORT" "$GOV_CONFIG" cloudmux-gov; then
     GOV_PID=$CMX_PID
   else
     log "skipping cloudmux-gov: $(tail -n 3 "$TMP/cloudmux-gov.err" | tr '\n' ' ')"
   fi
-  CMX_PID=$MAIN_PID
+  CMX_PID=$CMX_STATELESS_PID
 fi
 
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
 # circuit breakers on, to show what routing costs against a single target.
-[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w)
+[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w cloudmux-redis cloudmux-redis-rpm cloudmux-cache)
 [ -n "$GOV_PID" ] && TARGETS+=(cloudmux-gov)
 
 url_of() { # target scenario
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
-    cloudmux | cloudmux-3w) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
+    cloudmux-redis*) echo "http://127.0.0.1:$CMX_REDIS_PORT/v1/chat/completions" ;;
     cloudmux-gov) echo "http://127.0.0.1:$GOV_PORT/v1/chat/completions" ;;
+    cloudmux*) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
 }
-pid_of() { case $1 in direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;; cloudmux-gov) echo "$GOV_PID" ;; cloudmux*) echo "$CMX_PID" ;; esac; }
+pid_of() {
+  case $1 in
+    direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;;
+    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux-gov) echo "$GOV_PID" ;; cloudmux*) echo "$CMX_PID" ;;
+  esac
+}
 keys_of() { [ "$1" = cloudmux-gov ] && echo "$KEYS_FILE" || true; }
 model_of() { # target scenario
   case $1 in
-    cloudmux | cloudmux-gov) [ "$2" = json ] && echo bench || echo bench-stream ;;
+    cloudmux | cloudmux-redis | cloudmux-gov) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
+    cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
+    cloudmux-cache) echo bench-cached ;; # one group: a stored answer replays as a stream too
     *) echo gpt-4o-mini ;;
   esac
 }
@@ -306,7 +347,7 @@ if [ "$LEDGER_ROWS" -gt 0 ]; then
 fi
 
 # ---- cloudmux memory and cold start ---------------------------------------
-CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL=
+CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL= STATIC_COLD_MS= STATIC_COLD_ALL= LAMBDA_INIT=
 if [ -z "$CMX_SKIP" ]; then
   CMX_RSS=$(rss_kib "$CMX_PID")
   # The gateway's own time per request (total minus upstream), from its
@@ -318,22 +359,42 @@ if [ -z "$CMX_SKIP" ]; then
   }
   OVH_JSON=$(overhead bench)
   OVH_STREAM=$(overhead bench-stream)
-  CMX_SERVED=$(awk '$2 == "cloudmux" { n += $9 } END { print n + 0 }' "$RESULTS")
-  kill "$CMX_PID"
+  CMX_SERVED=$(awk '$2 == "cloudmux" || $2 == "cloudmux-3w" || $2 == "cloudmux-cache" { n += $9 } END { print n + 0 }' "$RESULTS")
+  kill "$CMX_PID" "$CMX_REDIS_PID"
   wait "$CMX_PID" 2>/dev/null || true
+  wait "$CMX_REDIS_PID" 2>/dev/null || true
 
   # exec → first 200 on /health/ready, polled by a small C program in a
-  # tight loop (a shell poller would measure the shell).
+  # tight loop (a shell poller would measure the shell).  The static build
+  # (make static) is timed the same way, interleaved with the dynamic one, so
+  # the dynamic loader's share of the start shows.
   cc -O2 -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
-  samples=()
-  for _ in $(seq "$COLD_STARTS"); do
+  cold_sample() { # binary → prints exec-to-ready in µs
+    local port ms
     port=$(pick_port)
-    ms=$(taskset -c "$PROXY_CORE" "$TMP/cold_start" "$port" "$BIN" "$CMX_CONFIG" 2>/dev/null) &&
-      samples+=("$(awk -v m="$ms" 'BEGIN { printf "%d", m * 1000 }')")
+    ms=$(taskset -c "$PROXY_CORE" "$TMP/cold_start" "$port" "$1" "$CMX_CONFIG" 2>/dev/null) &&
+      awk -v m="$ms" 'BEGIN { printf "%d\n", m * 1000 }'
+  }
+  samples=() static_samples=()
+  for _ in $(seq "$COLD_STARTS"); do
+    if sample=$(cold_sample "$BIN"); then samples+=("$sample"); fi
+    if [ -x "$STATIC_BIN" ] && sample=$(cold_sample "$STATIC_BIN"); then static_samples+=("$sample"); fi
   done
-  if [ ${#samples[@]} -gt 0 ]; then
-    COLD_ALL=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1000 }')
-    COLD_MS=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }')
+  cold_summary() { # samples... → "median|all" in ms
+    [ $# -gt 0 ] || return 0
+    printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1; all = all (NR > 1 ? " " : "") sprintf("%.1f", $1 / 1000) }
+      END { m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f|%s", m / 1000, all }'
+  }
+  c=$(cold_summary "${samples[@]}") && [ -n "$c" ] && COLD_MS=${c%%|*} COLD_ALL=${c#*|}
+  c=$(cold_summary "${static_samples[@]}") && [ -n "$c" ] && STATIC_COLD_MS=${c%%|*} STATIC_COLD_ALL=${c#*|}
+
+  # Lambda init: exec of `cloudmux lambda` to its first /next on the
+  # Runtime API emulator, dynamic and static builds interleaved.
+  if command -v node >/dev/null; then
+    lambda_bins=("$BIN")
+    [ -x "$STATIC_BIN" ] && lambda_bins+=("$STATIC_BIN")
+    LAMBDA_INIT=$(taskset -c "$PROXY_CORE" node "$HERE/lambda_init.mjs" --runs "$COLD_STARTS" "$CMX_CONFIG" \
+      "${lambda_bins[@]}" 2>&1) || LAMBDA_INIT="lambda init: failed: $LAMBDA_INIT"
   fi
 fi
 
@@ -391,12 +452,32 @@ REPORT=$OUT/results.md
   else
     echo "- RSS after the run: $(awk -v k="$CMX_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }') after $CMX_SERVED measured requests (plus warm-up)."
     echo "- Cold start (exec → first 200 on /health/ready), median of ${#samples[@]}: ${COLD_MS:-n/a} ms (all: ${COLD_ALL:-none})."
+    if [ -x "$STATIC_BIN" ]; then
+      echo "- Cold start of the static build ($STATIC_BIN), median of ${#static_samples[@]}: ${STATIC_COLD_MS:-n/a} ms (all: ${STATIC_COLD_ALL:-none})."
+    else
+      echo "- Cold start of the static build: skipped, no $STATIC_BIN (make static)."
+    fi
+    if [ -n "$LAMBDA_INIT" ]; then
+      while IFS= read -r line; do echo "- ${line/lambda init /Lambda init (exec → first \/next), }"; done <<<"$LAMBDA_INIT"
+    fi
     for s in json stream; do
       awk -v s="$s" -v a="$(med cloudmux-3w "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
         -v ca="$(med cloudmux-3w "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {
           printf "- Routing cost, %s: a 3-target weighted group with breakers against a single target: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
     done
     echo "- Gateway overhead per request (access log \`overhead_us\`: total time minus time waiting on the upstream), median / p99: json ${OVH_JSON% *} / ${OVH_JSON#* } µs, stream ${OVH_STREAM% *} / ${OVH_STREAM#* } µs."
+    for v in cloudmux-redis cloudmux-redis-rpm; do
+      for s in json stream; do
+        awk -v v="$v" -v s="$s" -v a="$(med "$v" "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
+          -v pa="$(med "$v" "$s" 1 6)" -v pb="$(med cloudmux "$s" 1 6)" 'BEGIN {
+            printf "- State in Redis (%s), %s: throughput %.2f× the state-less gateway, added p50 %+d µs.\n", v, s, a / b, pa - pb }'
+      done
+    done
+    for s in json stream; do
+      awk -v s="$s" -v a="$(med cloudmux-cache "$s" "$CONNS" 5)" -v n="$(med nginx "$s" "$CONNS" 5)" \
+        -v c="$(med cloudmux "$s" "$CONNS" 5)" 'BEGIN {
+          printf "- Cache hits, %s: %.0f req/s, %.2f× nginx-proxy, %.2f× the gateway without a cache.\n", s, a, a / n, a / c }'
+    done
   fi
   echo
   echo "## Governance"

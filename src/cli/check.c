@@ -9,12 +9,7 @@
 cmx_config *cmx_cli_load_config(const char *path)
 {
     cmx_config_diag diag = {0};
-    cmx_config *cfg = cmx_config_load(path, &diag);
-    /* Prices are resolved into the targets before the snapshot is shared. */
-    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != 0) {
-        cmx_config_unref(cfg);
-        cfg = NULL;
-    }
+    cmx_config *cfg = cmx_config_load_priced(path, &diag);
     for (size_t i = 0; i < diag.n_warnings; i++)
         fprintf(stderr, "warning: %s\n", diag.warnings[i]);
     for (size_t i = 0; i < diag.n_errors; i++)

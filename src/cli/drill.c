@@ -410,7 +410,7 @@ int cmx_cmd_drill(int argc, char **argv)
         cmx_error err;
         cmx_error_clear(&err);
         cfg->server.access_log = 0; /* stdout is the report's */
-        cmx_gateway_options gopts = {"127.0.0.1", 0, 0};
+        cmx_gateway_options gopts = {.listen_host = "127.0.0.1", .listen_port = 0};
         if (!(gw = cmx_gateway_new(cfg, &gopts, &err)) || cmx_gateway_start(gw, &err) != CMX_OK) {
             fprintf(stderr, "cloudmux drill: cannot start the gateway: %s\n", err.message);
             goto out;

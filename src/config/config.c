@@ -141,6 +141,7 @@ static void free_provider(cmx_provider_config *p)
     free(p->azure.authority);
     free(p->azure.scope);
     free(p->azure.imds_endpoint);
+    free(p->azure.token_file);
 }
 
 static void free_group(cmx_model_group *g)
@@ -190,6 +191,10 @@ void cmx_cfg_destroy(cmx_config *c)
     free(c->upstream.http_proxy);
     free(c->upstream.no_proxy);
     cmx_cfg_free_governance(c);
+    free(c->state.redis_url);
+    free_secret(c->state.redis_password);
+    free(c->state.key_prefix);
+    free(c->state.ca_file);
     for (size_t i = 0; i < c->n_providers; i++)
         free_provider(&c->providers[i]);
     free(c->providers);

@@ -7,8 +7,8 @@
  * changed after load; it is reference-counted so a reload can swap it while
  * in-flight requests finish on the old one.
  *
- * Top-level keys: server, upstream, providers, models, pricing, governance,
- * keys, teams, audit (see docs/config.md and docs/governance.md). */
+ * Top-level keys: server, upstream, providers, models, pricing, state,
+ * governance, keys, teams, audit (see docs/config.md and docs/governance.md). */
 #ifndef CMX_CONFIG_CONFIG_H
 #define CMX_CONFIG_CONFIG_H
 
@@ -70,6 +70,7 @@ typedef enum {
     CMX_AZURE_AUTH_API_KEY = 0,      /* api_key, sent as the api-key header */
     CMX_AZURE_AUTH_CLIENT_SECRET,    /* Entra ID client-credentials flow */
     CMX_AZURE_AUTH_MANAGED_IDENTITY, /* the instance metadata endpoint (IMDS) */
+    CMX_AZURE_AUTH_WORKLOAD_IDENTITY /* a federated token file as client assertion (AKS) */
 } cmx_azure_auth_mode;
 
 typedef struct cmx_azure_config {
@@ -84,6 +85,7 @@ typedef struct cmx_azure_config {
     char *authority;     /* default "https://login.microsoftonline.com" */
     char *scope;         /* default "https://cognitiveservices.azure.com/.default" */
     char *imds_endpoint; /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
+    char *token_file;    /* workload identity: the federated token, re-read at every fetch */
 } cmx_azure_config;
 
 typedef struct cmx_provider_config {
@@ -199,6 +201,13 @@ typedef struct cmx_cascade_config {
     double max_cost_usd;      /* stop escalating past this spend; 0 = no cap */
 } cmx_cascade_config;
 
+/* The exact response cache of a group (`cache:`). */
+typedef struct cmx_cache_settings {
+    int enabled;      /* default 0 */
+    uint32_t ttl_ms;  /* default 600000 (10 min) */
+    int scope_global; /* 0 (default): one cache per client key; 1: shared by all keys */
+} cmx_cache_settings;
+
 typedef struct cmx_model_group {
     char *name; /* what clients send as "model" */
     cmx_target_config *targets;
@@ -214,12 +223,14 @@ typedef struct cmx_model_group {
     cmx_cascade_config cascade;
     cmx_target_config *shadow; /* standby target mirrored to, or NULL */
     double shadow_percent;     /* share of requests mirrored, 0..100 */
+    cmx_cache_settings cache;
     int line;
 } cmx_model_group;
 
 typedef struct cmx_server_config {
     char *listen_host;             /* default "127.0.0.1" */
     int listen_port;               /* default 4000 */
+    int listen_configured;         /* the file names `server.listen` */
     int workers;                   /* default: number of CPUs */
     size_t max_body_bytes;         /* default 4 MiB */
     size_t max_header_bytes;       /* default 16 KiB */
@@ -235,6 +246,11 @@ typedef struct cmx_server_config {
                           empty = /v1/status refused, /metrics open */
     size_t n_admin_keys;
     int access_log; /* default 1 (stdout, JSON lines) */
+    /* SIGTERM: /health/ready answers 503 at once while serving goes on for
+     * drain_delay, then accepting stops and in-flight requests get up to
+     * grace to finish. */
+    uint32_t shutdown_drain_delay_ms; /* default 5000; 0: stop accepting at once */
+    uint32_t shutdown_grace_ms;       /* default 30000 */
 } cmx_server_config;
 
 typedef struct cmx_upstream_config {
@@ -250,6 +266,18 @@ typedef struct cmx_pricing_config {
     char *file; /* `pricing.file`, relative paths resolved against the
                    config's directory; NULL: the default lookup order */
 } cmx_pricing_config;
+
+/* `state`: where the fleet's shared state lives (state/state.h). */
+typedef struct cmx_state_config {
+    char *redis_url;        /* redis://, rediss:// or unix://; NULL: in-process state */
+    char *redis_password;   /* resolved secret or NULL; never log it */
+    char *key_prefix;       /* default "cmx:" */
+    uint32_t timeout_ms;    /* longest wait for Redis; default 5 */
+    int fail_closed;        /* limits refuse (503) while Redis is unavailable; default 0 */
+    int tls_verify;         /* rediss://: verify the server; default 1 */
+    char *ca_file;          /* rediss://: CA bundle; NULL: system store */
+    size_t cache_max_bytes; /* the in-process response cache's bound; default 64 MiB */
+} cmx_state_config;
 
 /* A budget as written in the config (`budget: {usd, period, start, warn_at}`).
  * period is "total", "monthly" or "<N>d" (config/values.h). */
@@ -331,6 +359,7 @@ typedef struct cmx_config {
     cmx_principal_config *teams;
     size_t n_teams;
     cmx_audit_config audit;
+    cmx_state_config state;
     /* Private to config/: name lookup built at load; NULL means a linear
      * search (small configs, or a snapshot built by hand in a test). */
     struct cmx_config_index *index;

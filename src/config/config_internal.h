@@ -93,6 +93,7 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_models(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+void cmx_cfg_load_state(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 /* governance, keys, teams, audit (config_governance.c) */
 void cmx_cfg_load_governance(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_teams(cmx_cfg_ctx *ctx, const cmx_ynode *node);

@@ -19,8 +19,9 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server",     "upstream", "providers", "models", "pricing",
-                                       "governance", "keys",     "teams",     "audit",  NULL};
+static const char *const top_keys[] = {"server",  "upstream", "providers",  "models",
+                                       "pricing", "state",    "governance", "keys",
+                                       "teams",   "audit",    NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
@@ -43,10 +44,17 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     s->keepalive_timeout_ms = 75000;
     s->write_timeout_ms = 60000;
     s->access_log = 1;
+    s->shutdown_drain_delay_ms = 5000;
+    s->shutdown_grace_ms = 30000;
     cmx_upstream_config *u = &c->upstream;
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
+    cmx_state_config *st = &c->state;
+    st->key_prefix = cmx_cfg_strdup(ctx, "cmx:");
+    st->timeout_ms = 5;
+    st->tls_verify = 1;
+    st->cache_max_bytes = 64 * 1024 * 1024;
     cmx_cfg_governance_defaults(c);
 }
 
@@ -93,13 +101,13 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     if (!root) {
         cmx_cfg_error_at(ctx, 0, 0,
                          "the configuration is empty (expected a mapping with the keys server, "
-                         "upstream, providers, models)");
+                         "upstream, providers, models, pricing)");
         return;
     }
     if (root->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, root,
-                      "expected a mapping with the keys server, upstream, providers, models at "
-                      "the top level, got %s",
+                      "expected a mapping with the keys server, upstream, providers, models, "
+                      "pricing at the top level, got %s",
                       cmx_ynode_kind_name(root));
         return;
     }
@@ -110,6 +118,7 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     cmx_cfg_load_providers(ctx, cmx_ytree_get(root, "providers"));
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
     load_pricing(ctx, cmx_ytree_get(root, "pricing"));
+    cmx_cfg_load_state(ctx, cmx_ytree_get(root, "state"));
     /* governance first: its warn_at is the default of every budget. */
     cmx_cfg_load_governance(ctx, cmx_ytree_get(root, "governance"));
     cmx_cfg_load_teams(ctx, cmx_ytree_get(root, "teams"));

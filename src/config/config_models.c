@@ -26,7 +26,9 @@ static const char *const group_keys[] = {"targets",
                                          "content_policy_fallbacks",
                                          "shadow",
                                          "cascade",
+                                         "cache",
                                          NULL};
+static const char *const cache_keys[] = {"enabled", "ttl", "scope", NULL};
 static const char *const cascade_keys[] = {"min_length", "refusal_prefixes", "max_escalations",
                                            "max_cost_usd", NULL};
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
@@ -138,13 +140,13 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         return;
     }
     if (has_model == 0) {
-        if (t->provider->type != CMX_PROVIDER_MOCK)
+        /* A provider without a valid type was reported already. */
+        if (t->provider->type != CMX_PROVIDER_MOCK && t->provider->type_name)
             cmx_cfg_error(ctx, v,
                           "%s: missing required key 'model' (the model name the %s "
                           "provider '%s' expects)",
-                          path, t->provider->type_name ? t->provider->type_name : "",
-                          t->provider_name);
-        else
+                          path, t->provider->type_name, t->provider_name);
+        else if (t->provider->type_name)
             t->model = cmx_cfg_strdup(ctx, group_name);
     }
 }
@@ -181,6 +183,34 @@ static void load_fallback_names(cmx_cfg_ctx *ctx, cmx_fallback_list *fl, const c
             continue;
         }
         fl->names[fl->n++] = cmx_cfg_strdup(ctx, item->text);
+    }
+}
+
+/* `cache: {ttl: 10m, scope: key | global}`, or false. */
+static void load_cache(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *c, const char *path)
+{
+    char sub[352], show[64];
+    snprintf(sub, sizeof sub, "%s.cache", path);
+    cmx_cache_settings *cs = &g->cache;
+    if (c->kind == CMX_YNODE_SCALAR && !c->is_null &&
+        (strcmp(c->text, "false") == 0 || strcmp(c->text, "off") == 0))
+        return;
+    if (c->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, c, "%s: expected a mapping such as {ttl: 10m, scope: key}, got %s", sub,
+                      cmx_ynode_kind_name(c));
+        return;
+    }
+    cmx_cfg_check_map(ctx, c, sub, cache_keys);
+    cs->enabled = 1;
+    cmx_cfg_bool(ctx, c, sub, "enabled", &cs->enabled);
+    cmx_cfg_duration(ctx, c, sub, "ttl", 0, &cs->ttl_ms);
+    const cmx_ynode *scope = cmx_ytree_get(c, "scope");
+    if (scope) {
+        if (scope->kind == CMX_YNODE_SCALAR && strcmp(scope->text, "global") == 0)
+            cs->scope_global = 1;
+        else if (!(scope->kind == CMX_YNODE_SCALAR && strcmp(scope->text, "key") == 0))
+            cmx_cfg_error(ctx, scope, "%s.scope: expected key or global, got %s", sub,
+                          cmx_cfg_show(scope, show, sizeof show));
     }
 }
 
@@ -273,6 +303,9 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
             uint32_key(ctx, r, sub, "min_retries", 0, 1000000, &g->retry.min_retries);
         }
     }
+    const cmx_ynode *cache = cmx_ytree_get(v, "cache");
+    if (cache)
+        load_cache(ctx, g, cache, path);
     const cmx_ynode *b = cmx_ytree_get(v, "breaker");
     if (b) {
         snprintf(sub, sizeof sub, "%s.breaker", path);
@@ -306,6 +339,7 @@ static void set_group_defaults(cmx_cfg_ctx *ctx, cmx_model_group *g)
     g->breaker = (cmx_breaker_settings){1, 5, 50, 30000, 20, 30000, 300000, 1};
     g->cascade.min_length = 1;
     g->cascade.max_escalations = 2;
+    g->cache.ttl_ms = 600000;
 }
 
 static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *name_node,

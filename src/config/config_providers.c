@@ -61,9 +61,12 @@ static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "a
                                          "api_key", "auth",      "url_style", "tls_verify",
                                          "ca_file", "residency", NULL};
 static const char *const azure_client_secret_keys[] = {
-    "tenant_id", "client_id", "client_secret", "authority", "scope", "managed_identity", NULL};
+    "tenant_id", "client_id",        "client_secret",     "authority",
+    "scope",     "managed_identity", "workload_identity", NULL};
 static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
                                                           "imds_endpoint", "scope", NULL};
+static const char *const azure_workload_identity_keys[] = {
+    "workload_identity", "client_id", "tenant_id", "token_file", "authority", "scope", NULL};
 static const char *const vertex_keys[] = {"type",
                                           "timeouts",
                                           "project",
@@ -540,6 +543,47 @@ static void azure_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, 
         (*out)[--n] = '\0';
 }
 
+/* A workload identity setting: the file's key, else the environment variable
+ * the AKS webhook injects; an error names both when neither is there. */
+static void workload_identity_setting(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *sub,
+                                      const char *key, const char *env_name, char **out)
+{
+    cmx_cfg_string(ctx, node, sub, key, out);
+    const char *from_env = getenv(env_name);
+    if (!*out && from_env && *from_env)
+        *out = cmx_cfg_strdup(ctx, from_env);
+    if (!*out && !cmx_ytree_get(node, key))
+        cmx_cfg_error(ctx, node,
+                      "%s: workload identity needs %s: set %s (the AKS workload identity webhook "
+                      "sets it in pods labelled azure.workload.identity/use: \"true\") or %s.%s",
+                      sub, key, env_name, sub, key);
+}
+
+/* auth: { workload_identity: true }: AKS workload identity, settings from the
+ * environment the webhook injects unless the file names them. */
+static void load_azure_workload_identity(cmx_cfg_ctx *ctx, cmx_provider_config *p,
+                                         const cmx_ynode *node, const char *sub)
+{
+    cmx_azure_config *az = &p->azure;
+    az->auth = CMX_AZURE_AUTH_WORKLOAD_IDENTITY;
+    workload_identity_setting(ctx, node, sub, "client_id", "AZURE_CLIENT_ID", &az->client_id);
+    workload_identity_setting(ctx, node, sub, "tenant_id", "AZURE_TENANT_ID", &az->tenant_id);
+    workload_identity_setting(ctx, node, sub, "token_file", "AZURE_FEDERATED_TOKEN_FILE",
+                              &az->token_file);
+    const char *host = getenv("AZURE_AUTHORITY_HOST");
+    az->authority = cmx_cfg_strdup(ctx, host && *host ? host : AZURE_DEFAULT_AUTHORITY);
+    size_t n = az->authority ? strlen(az->authority) : 0;
+    while (n > 0 && az->authority[n - 1] == '/') /* the webhook's value ends in '/' */
+        az->authority[--n] = '\0';
+    if (az->authority && !cmx_ytree_get(node, "authority") && cmx_check_http_url(az->authority))
+        cmx_cfg_error(ctx, node, "%s: AZURE_AUTHORITY_HOST is not an http(s) URL", sub);
+    azure_url(ctx, node, sub, "authority", &az->authority);
+    if (az->tenant_id && !plain_token(az->tenant_id))
+        cmx_cfg_error(ctx, node, "%s.tenant_id: expected a directory (tenant) id or domain", sub);
+    if (az->client_id && !plain_token(az->client_id))
+        cmx_cfg_error(ctx, node, "%s.client_id: expected an application (client) id", sub);
+}
+
 static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *node,
                             const char *path)
 {
@@ -548,17 +592,24 @@ static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_
     snprintf(sub, sizeof sub, "%s.auth", path);
     if (node->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, node,
-                      "%s: expected a mapping with tenant_id, client_id and client_secret, or "
-                      "managed_identity: true",
+                      "%s: expected a mapping with tenant_id, client_id and client_secret, "
+                      "managed_identity: true or workload_identity: true",
                       sub);
         return;
     }
-    int mi = 0;
+    int mi = 0, wi = 0;
     cmx_cfg_bool(ctx, node, sub, "managed_identity", &mi);
-    if (!cmx_cfg_check_map(ctx, node, sub,
-                           mi ? azure_managed_identity_keys : azure_client_secret_keys))
+    cmx_cfg_bool(ctx, node, sub, "workload_identity", &wi);
+    if (mi && wi) {
+        cmx_cfg_error(ctx, node,
+                      "%s: managed_identity and workload_identity are mutually exclusive", sub);
         return;
-    cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
+    }
+    if (!cmx_cfg_check_map(ctx, node, sub,
+                           wi   ? azure_workload_identity_keys
+                           : mi ? azure_managed_identity_keys
+                                : azure_client_secret_keys))
+        return;
     cmx_cfg_string(ctx, node, sub, "scope", &az->scope);
     for (const char *c = az->scope; c && *c; c++)
         if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
@@ -566,6 +617,11 @@ static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_
                           "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
             break;
         }
+    if (wi) {
+        load_azure_workload_identity(ctx, p, node, sub);
+        return;
+    }
+    cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
     if (mi) {
         az->auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
         az->imds_endpoint = cmx_cfg_strdup(ctx, AZURE_DEFAULT_IMDS);
@@ -631,7 +687,7 @@ static void load_azure(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode
     else if (!key && !auth)
         cmx_cfg_error(ctx, name_node,
                       "%s: missing credentials: set api_key, or auth with Entra ID client "
-                      "credentials or managed_identity: true",
+                      "credentials, managed_identity: true or workload_identity: true",
                       path);
     if (key) {
         snprintf(sub, sizeof sub, "%s.api_key", path);
@@ -787,9 +843,39 @@ static void set_provider_defaults(cmx_provider_config *p)
     p->health = (cmx_health_check_config){0, 15000, 5000, NULL, 2, 1};
 }
 
-static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                          const cmx_ynode *v)
+/* A provider entry that is not a mapping is most often a mistake of
+ * indentation: a provider's settings written at the level of its name.
+ * Says so when the names around look like settings. */
+static int indentation_mistake(cmx_cfg_ctx *ctx, const cmx_ynode *providers, size_t i,
+                               const char *path)
 {
+    const cmx_ynode *name_node = providers->pairs[i].key;
+    const cmx_ynode *v = providers->pairs[i].value;
+    if (in_list(all_keys, name_node->text)) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: '%s' is a provider setting, not a provider name; check the "
+                      "indentation of the provider above it (its settings must be indented "
+                      "below its name)",
+                      path, name_node->text);
+        return 1;
+    }
+    const cmx_ynode *next = i + 1 < providers->n_pairs ? providers->pairs[i + 1].key : NULL;
+    if (v->is_null && next && next->kind == CMX_YNODE_SCALAR && in_list(all_keys, next->text)) {
+        cmx_cfg_error(ctx, name_node,
+                      "%s: expected a mapping with at least 'type', got nothing; check the "
+                      "indentation of the lines below '%s' (its settings must be indented below "
+                      "its name)",
+                      path, name_node->text);
+        return 1;
+    }
+    return 0;
+}
+
+static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *providers,
+                          size_t index)
+{
+    const cmx_ynode *name_node = providers->pairs[index].key;
+    const cmx_ynode *v = providers->pairs[index].value;
     char path[160], show[64];
     snprintf(path, sizeof path, "providers.%s", name_node->text);
     set_provider_defaults(p);
@@ -800,6 +886,8 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       "invalid provider name %s (use 1 to 64 letters, digits, '-', '_' or '.')",
                       cmx_cfg_show(name_node, show, sizeof show));
     if (v->kind != CMX_YNODE_MAP) {
+        if (indentation_mistake(ctx, providers, index, path))
+            return;
         /* An empty value has no useful position of its own: blame the name. */
         cmx_cfg_error(ctx, v->is_null ? name_node : v,
                       "%s: expected a mapping with at least 'type', got %s", path,
@@ -860,7 +948,6 @@ void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     for (size_t i = 0; i < node->n_pairs; i++) {
         if (!cmx_cfg_is_first_name(node, i))
             continue; /* duplicates and odd keys were reported above */
-        load_provider(ctx, &c->providers[c->n_providers++], node->pairs[i].key,
-                      node->pairs[i].value);
+        load_provider(ctx, &c->providers[c->n_providers++], node, i);
     }
 }

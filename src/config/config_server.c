@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 static const char *const server_keys[] = {
-    "listen",   "workers",  "max_body_bytes", "max_header_bytes", "max_headers",
-    "timeouts", "api_keys", "admin_keys",     "access_log",       NULL};
+    "listen",   "workers",    "max_body_bytes", "max_header_bytes", "max_headers", "timeouts",
+    "api_keys", "admin_keys", "access_log",     "shutdown",         NULL};
 static const char *const server_timeout_keys[] = {"header", "body", "keepalive", "write", NULL};
+static const char *const server_shutdown_keys[] = {"drain_delay", "grace", NULL};
 static const char *const upstream_keys[] = {"max_idle_per_origin",
                                             "max_conns_per_origin",
                                             "idle_expiry",
@@ -45,6 +46,7 @@ static void load_listen(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode 
     free(s->listen_host);
     s->listen_host = copy;
     s->listen_port = port;
+    s->listen_configured = 1;
 }
 
 static void load_workers(cmx_cfg_ctx *ctx, cmx_server_config *s, const cmx_ynode *v)
@@ -151,6 +153,11 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         cmx_cfg_duration(ctx, t, "server.timeouts", "body", 0, &s->body_timeout_ms);
         cmx_cfg_duration(ctx, t, "server.timeouts", "keepalive", 0, &s->keepalive_timeout_ms);
         cmx_cfg_duration(ctx, t, "server.timeouts", "write", 0, &s->write_timeout_ms);
+    }
+    const cmx_ynode *sd = cmx_ytree_get(node, "shutdown");
+    if (cmx_cfg_check_map(ctx, sd, "server.shutdown", server_shutdown_keys)) {
+        cmx_cfg_duration(ctx, sd, "server.shutdown", "drain_delay", 1, &s->shutdown_drain_delay_ms);
+        cmx_cfg_duration(ctx, sd, "server.shutdown", "grace", 1, &s->shutdown_grace_ms);
     }
 }
 

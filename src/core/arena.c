@@ -16,9 +16,16 @@ typedef struct block {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 } block;
 
+typedef struct cleanup {
+    struct cleanup *next;
+    void (*fn)(void *arg);
+    void *arg;
+} cleanup;
+
 struct cmx_arena {
-    block *head;  /* current block: allocations come from here */
-    block *first; /* kept across resets */
+    cleanup *cleanups; /* run at reset and free, newest first */
+    block *head;       /* current block: allocations come from here */
+    block *first;      /* kept across resets */
     size_t block_size;
     size_t total_used;
 };
@@ -49,7 +56,29 @@ cmx_arena *cmx_arena_new(size_t first_block_size)
     a->head = a->first;
     a->block_size = first_block_size;
     a->total_used = 0;
+    a->cleanups = NULL;
     return a;
+}
+
+static void run_cleanups(cmx_arena *a)
+{
+    while (a->cleanups) {
+        cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->arg);
+    }
+}
+
+int cmx_arena_on_release(cmx_arena *a, void (*fn)(void *arg), void *arg)
+{
+    cleanup *c = cmx_arena_alloc(a, sizeof *c);
+    if (!c)
+        return -1;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return 0;
 }
 
 static void free_chain_except_first(cmx_arena *a)
@@ -66,6 +95,7 @@ void cmx_arena_free(cmx_arena *a)
 {
     if (!a)
         return;
+    run_cleanups(a);
     free_chain_except_first(a);
     free(a->first);
     free(a);
@@ -73,6 +103,7 @@ void cmx_arena_free(cmx_arena *a)
 
 void cmx_arena_reset(cmx_arena *a)
 {
+    run_cleanups(a);
     free_chain_except_first(a);
     a->head = a->first;
     a->first->used = 0;

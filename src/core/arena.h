@@ -23,6 +23,10 @@ void *cmx_arena_calloc(cmx_arena *a, size_t n, size_t size);
 char *cmx_arena_strndup(cmx_arena *a, const char *s, size_t n);
 char *cmx_arena_strdup(cmx_arena *a, const char *s);
 char *cmx_arena_sprintf(cmx_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs fn(arg) when the arena is next reset or freed (last registered runs
+ * first): for what a request holds outside its arena, such as a reference
+ * to the config snapshot it started on.  Returns 0, or -1 out of memory. */
+int cmx_arena_on_release(cmx_arena *a, void (*fn)(void *arg), void *arg);
 /* Bytes handed out since creation or the last reset (for tests and stats). */
 size_t cmx_arena_used(const cmx_arena *a);
 

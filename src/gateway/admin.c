@@ -76,9 +76,11 @@ static json_t *target_json(const cmx_model_group *g, cmx_group_state *gs, size_t
 }
 
 /* The whole status document; NULL when out of memory. */
-static char *status_json(cmx_worker *w)
+static char *status_json(cmx_api_ctx *c)
 {
-    const cmx_config *cfg = w->cfg;
+    cmx_worker *w = c->worker;
+    const cmx_config *cfg = c->cfg;
+    cmx_router_shared *shared = c->wgen->gen->shared;
     uint64_t now_us = cmx_now_us();
     uint64_t wall_ms = cmx_wall_ms();
     char started[40];
@@ -86,7 +88,7 @@ static char *status_json(cmx_worker *w)
     json_t *models = json_array();
     for (size_t gi = 0; gi < cfg->n_models; gi++) {
         const cmx_model_group *g = &cfg->models[gi];
-        cmx_group_state *gs = cmx_router_shared_group(w->shared, g);
+        cmx_group_state *gs = cmx_router_shared_group(shared, g);
         json_t *targets = json_array();
         for (size_t i = 0; i < g->n_targets; i++)
             json_array_append_new(targets, target_json(g, gs, i, now_us, wall_ms));
@@ -94,11 +96,15 @@ static char *status_json(cmx_worker *w)
                                                 g->strategy ? g->strategy : "priority", "breakers",
                                                 gs->breakers != NULL, "targets", targets));
     }
-    json_t *root =
-        json_pack("{s:s, s:s, s:I, s:i, s:I, s:o}", "version", CMX_VERSION_STRING, "started_at",
-                  started, "uptime_s", (json_int_t)((now_us - w->started_us) / 1000000), "workers",
-                  cmx_gateway_workers(w->gateway), "in_flight_requests",
-                  (json_int_t)cmx_metrics_in_flight(w->metrics), "models", models);
+    cmx_state_stats ss;
+    cmx_state_get_stats(cmx_router_shared_state(shared), &ss);
+    json_t *store = json_pack("{s:s, s:b}", "backend", ss.shared ? "redis" : "local", "up", ss.up);
+    json_t *root = json_pack(
+        "{s:s, s:s, s:I, s:i, s:I, s:I, s:o, s:o}", "version", CMX_VERSION_STRING, "started_at",
+        started, "uptime_s", (json_int_t)((now_us - w->started_us) / 1000000), "workers",
+        cmx_gateway_workers(w->gateway), "in_flight_requests",
+        (json_int_t)cmx_metrics_in_flight(c->wgen->gen->metrics), "config_generation",
+        (json_int_t)c->wgen->gen->number, "state_store", store, "models", models);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     return text;
@@ -111,11 +117,58 @@ static void answer(cmx_api_ctx *c, const char *content_type, const char *body, s
                      cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"), body, len);
 }
 
+static json_t *string_list(char **items, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(items[i]));
+    return a;
+}
+
+/* POST /admin/reload: the same reload as SIGHUP, answered with its outcome.
+ * It runs on this worker's thread (reading and checking a config file takes
+ * milliseconds); the workers, this one included, take the new generation
+ * from their next loop turn. */
+static void reload(cmx_api_ctx *c, long key_index)
+{
+    cmx_reload_result res;
+    char actor[24] = "admin";
+    if (key_index >= 0 && (size_t)key_index < c->cfg->server.n_admin_keys)
+        cmx_admin_key_id(c->cfg->server.admin_keys[key_index], actor);
+    cmx_gateway_reload(c->worker->gateway, actor, &res);
+    json_t *root;
+    if (res.ok)
+        root = json_pack("{s:s, s:I, s:o}", "status", "reloaded", "generation",
+                         (json_int_t)res.generation, "restart_required",
+                         string_list(res.restart_only, res.n_restart_only));
+    else
+        root = json_pack("{s:{s:s, s:s, s:s, s:o}, s:I}", "error", "message",
+                         "the config file is invalid; nothing was changed", "type",
+                         "invalid_request_error", "code", "invalid_config", "errors",
+                         string_list(res.errors, res.n_errors), "generation",
+                         (json_int_t)res.generation);
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    int ok = res.ok;
+    cmx_reload_result_free(&res);
+    if (!text) {
+        cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
+        return;
+    }
+    int status = ok ? 200 : 422;
+    cmx_reply_log(c, status, NULL, ok ? NULL : "invalid_config");
+    cmx_http_respond(c->ex, status, "application/json",
+                     cmx_reply_headers(c, NULL, "Cache-Control: no-store\r\n"), text, strlen(text));
+    free(text);
+}
+
 void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
 {
-    const cmx_server_config *sc = &c->worker->cfg->server;
+    const cmx_server_config *sc = &c->cfg->server;
     if (sc->n_admin_keys == 0 && ep != CMX_ADMIN_METRICS) {
-        const char *what = ep == CMX_ADMIN_STATUS ? "/v1/status" : "the admin API";
+        const char *what = ep == CMX_ADMIN_STATUS   ? "/v1/status"
+                           : ep == CMX_ADMIN_RELOAD ? "/admin/reload"
+                                                    : "the admin API";
         char *msg = cmx_arena_sprintf(c->req->arena,
                                       "%s is off: configure server.admin_keys and send one of "
                                       "them as 'Authorization: Bearer <key>'",
@@ -152,15 +205,22 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
             c->in_flight = 0;
             cmx_metrics_request_end(c->worker->shard);
         }
+        /* The registry of the generation new requests use: it holds what
+         * the ones before counted too (carried over at each swap). */
+        cmx_generation *g = c->worker->current->gen;
         cmx_buf b = CMX_BUF_INIT;
-        cmx_metrics_format(c->worker->metrics, c->worker->shared, cmx_now_us(), CMX_VERSION_STRING,
-                           &b);
+        cmx_metrics_format(g->metrics, g->shared, cmx_now_us(), CMX_VERSION_STRING, &b);
+        cmx_gateway_format_metrics(c->worker->gateway, &b);
         cmx_gov_metrics_format(c->worker->gov, &b);
         answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;
     }
-    char *text = status_json(c->worker);
+    if (ep == CMX_ADMIN_RELOAD) {
+        reload(c, key_index);
+        return;
+    }
+    char *text = status_json(c);
     if (!text) {
         cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
         return;

@@ -99,6 +99,9 @@ void cmx_admin_governance(cmx_api_ctx *c, long key_index)
     a->c = c;
     c->admin_call = a;
     cmx_http_on_close(c->ex, on_client_gone, c);
-    const char *actor = key_index >= 0 && w->admin_key_ids ? w->admin_key_ids[key_index] : "admin";
+    /* Who did it, for the audit log: an id made from the admin key, never the key. */
+    char actor[24] = "admin";
+    if (key_index >= 0 && (size_t)key_index < c->cfg->server.n_admin_keys)
+        cmx_admin_key_id(c->cfg->server.admin_keys[key_index], actor);
     cmx_gov_admin_submit(w->gov, actor, method, path, query, req->body, req->body_len, on_reply, a);
 }

@@ -1,11 +1,9 @@
 /* api.c — the OpenAI-compatible surface: which path does what, who may call
  * it, and the small endpoints (models, health).  Completions and embeddings
  * go on to completions.c. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admin.h"
 #include "auth.h"
@@ -23,7 +21,8 @@ typedef enum {
     EP_READY,
     EP_METRICS,
     EP_STATUS,
-    EP_ADMIN_API /* /admin/...: keys, teams, spend (governance) */
+    EP_RELOAD,
+    EP_ADMIN_API /* /admin/keys, /admin/teams, /admin/spend (governance) */
 } endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
@@ -38,6 +37,7 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
         {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
         {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
+        {"/admin/reload", EP_RELOAD, "POST"},
     };
     if (cmx_gov_admin_path(path.ptr, path.len)) {
         *allowed = NULL; /* each admin route says which methods it takes */
@@ -107,7 +107,7 @@ static size_t client_key_index(const cmx_server_config *sc, const cmx_http_reque
 static int authenticate_virtual_key(cmx_api_ctx *c)
 {
     cmx_worker *w = c->worker;
-    const cmx_server_config *sc = &w->cfg->server;
+    const cmx_server_config *sc = &c->cfg->server;
     if (sc->n_api_keys) {
         long i = cmx_bearer_match(c->req, sc->api_keys, sc->n_api_keys);
         if (i >= 0) {
@@ -138,23 +138,6 @@ static int authenticate_virtual_key(cmx_api_ctx *c)
     return 1;
 }
 
-cmx_err cmx_api_prepare(cmx_worker *w, cmx_error *err)
-{
-    json_t *data = json_array();
-    json_int_t created = (json_int_t)time(NULL);
-    for (size_t i = 0; i < w->cfg->n_models; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s}", "id", w->cfg->models[i].name,
-                                              "object", "model", "created", created, "owned_by",
-                                              "cloudmux"));
-    json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
-    w->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (!w->models_json)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    w->models_json_len = strlen(w->models_json);
-    return CMX_OK;
-}
-
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
 {
     cmx_worker *w = arg;
@@ -168,6 +151,14 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     c->worker = w;
     c->ex = ex;
     c->req = req;
+    /* The request runs on this generation to its last byte, reloads or not. */
+    c->wgen = w->current;
+    c->cfg = c->wgen->gen->cfg;
+    if (cmx_worker_gen_hold(c->wgen, req->arena) != 0) {
+        cmx_http_respond(ex, 500, "application/json", NULL,
+                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        return;
+    }
     c->request_id = request_id_for(w, req);
     cmx_metrics_request_begin(w->shard);
     c->in_flight = 1;
@@ -205,10 +196,12 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         return;
     case EP_METRICS:
     case EP_STATUS:
+    case EP_RELOAD:
     case EP_ADMIN_API:
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
         cmx_admin_handle(c, ep == EP_METRICS  ? CMX_ADMIN_METRICS
                             : ep == EP_STATUS ? CMX_ADMIN_STATUS
+                            : ep == EP_RELOAD ? CMX_ADMIN_RELOAD
                                               : CMX_ADMIN_GOVERNANCE);
         return;
     default: break;
@@ -217,7 +210,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         if (!authenticate_virtual_key(c))
             return;
     } else {
-        size_t key = client_key_index(&w->cfg->server, req);
+        size_t key = client_key_index(&c->cfg->server, req);
         if (key == AUTH_REFUSED) {
             cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
                             "missing or invalid API key: send 'Authorization: Bearer <key>' with "
@@ -225,11 +218,11 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
                             NULL, "WWW-Authenticate: Bearer\r\n");
             return;
         }
-        if (key != AUTH_OFF && w->cfg->server.api_key_residency)
-            c->key_residency = w->cfg->server.api_key_residency[key];
+        if (key != AUTH_OFF && c->cfg->server.api_key_residency)
+            c->key_residency = c->cfg->server.api_key_residency[key];
     }
     if (ep == EP_MODELS) {
-        cmx_reply_json(c, 200, NULL, w->models_json, w->models_json_len, NULL);
+        cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
     cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);

@@ -5,33 +5,28 @@
  * This file is the router's sink: it turns the route's outcome into bytes for
  * the client — a JSON answer, an SSE stream ending in `[DONE]`, or an error.
  * A stream that fails after it started ends with an error event and no
- * `[DONE]`, so no client mistakes a cut answer for a whole one. */
+ * `[DONE]`, so no client mistakes a cut answer for a whole one.  A group
+ * with `cache` asks the response cache first (cache.c) and gives it every
+ * whole answer. */
 #include "completions.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/cache.h"
 #include "governance/usage_estimate.h"
 #include "http/sse.h"
 
-static void sse_write(cmx_api_ctx *c, const char *data, size_t len)
-{
-    cmx_buf *b = &c->worker->scratch;
-    cmx_buf_reset(b);
-    cmx_buf_append(b, "data: ", 6);
-    cmx_buf_append(b, data, len);
-    cmx_buf_append(b, "\n\n", 2);
-    cmx_http_stream_write(c->ex, b->data, b->len);
-}
-
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
+    cmx_cache_keep_answer(ctx, r, body, len);
     cmx_reply_json(ctx, 200, NULL, body, len, r);
 }
 
 static void on_stream_start(void *ctx, const cmx_route_result *r)
 {
     cmx_api_ctx *c = ctx;
+    c->stream_started = 1;
     c->stream_result = r;
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                           cmx_reply_headers(c, r, "Cache-Control: no-cache\r\n"));
@@ -43,7 +38,8 @@ static void on_stream_chunk(void *ctx, const char *json, size_t len)
     /* What a cut stream produced is charged: count it on the way. */
     if (c->governed)
         c->stream_chars += cmx_chunk_text_chars(json, len);
-    sse_write(c, json, len);
+    cmx_cache_keep_chunk(c, json, len);
+    cmx_reply_sse(c, json, len);
 }
 
 static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -52,11 +48,13 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     if (err) {
         cmx_buf b = CMX_BUF_INIT;
         cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
-        sse_write(c, b.data, b.len);
+        cmx_reply_sse(c, b.data, b.len);
         cmx_buf_free(&b);
         cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
     } else {
-        sse_write(c, "[DONE]", 6);
+        /* Only a stream that completed is ever stored. */
+        cmx_cache_keep_stream(c, r);
+        cmx_reply_sse(c, "[DONE]", 6);
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);
@@ -78,15 +76,67 @@ static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_str
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
+    cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
-    cmx_reply_log(c, 499, NULL, "cancelled");
+    cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
+}
+
+/* The worker's list of routed requests, for the end of a shutdown's grace
+ * period; a request leaves it when its log line is written
+ * (cmx_reply_untrack). */
+static void track(cmx_api_ctx *c)
+{
+    cmx_worker *w = c->worker;
+    c->prev = NULL;
+    c->next = w->routing;
+    if (w->routing)
+        w->routing->prev = c;
+    w->routing = c;
+    c->routed = 1;
+}
+
+#define SHUTDOWN_MESSAGE                                                                           \
+    "the gateway is shutting down and its grace period is over; the request was ended before "     \
+    "its answer was complete"
+
+void cmx_api_cut_in_flight(cmx_worker *w)
+{
+    while (w->routing) {
+        cmx_api_ctx *c = w->routing;
+        cmx_reply_untrack(c);
+        cmx_cache_cancel(c);
+        cmx_route_cancel(c->route);
+        const cmx_route_result *r = cmx_route_result_of(c->route);
+        if (c->stream_started) {
+            cmx_buf b = CMX_BUF_INIT;
+            cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
+                                 SHUTDOWN_MESSAGE, NULL);
+            cmx_reply_sse(c, b.data, b.len);
+            cmx_buf_free(&b);
+            cmx_reply_log(c, 200, r, "gateway_shutdown");
+            cmx_http_stream_end(c->ex);
+        } else {
+            cmx_reply_error(c, 503, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown", SHUTDOWN_MESSAGE,
+                            r, NULL);
+        }
+    }
+}
+
+static void start_route(cmx_api_ctx *c)
+{
+    cmx_route_sink sink = route_sink;
+    sink.ctx = c;
+    /* When the route ends at once, the exchange is finished and c is gone. */
+    cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
+    if (route)
+        c->route = route;
 }
 
 /* "model 'x' not found; available: a, b" — bounded, so a config with many
  * groups still gives a readable message. */
 static const char *unknown_model_message(cmx_api_ctx *c)
 {
-    const cmx_config *cfg = c->worker->cfg;
+    const cmx_config *cfg = c->cfg;
     cmx_buf b = CMX_BUF_INIT;
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
@@ -145,8 +195,7 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         return;
     }
     c->stream = api == CMX_API_CHAT && c->scan.stream;
-    c->group =
-        cmx_config_find_model(c->worker->cfg, c->scan.model_name, strlen(c->scan.model_name));
+    c->group = cmx_config_find_model(c->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);
@@ -189,11 +238,8 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     if (c->governed && !governance_admits(c))
         return;
 
-    cmx_route_sink sink = route_sink;
-    sink.ctx = c;
     cmx_http_on_close(c->ex, on_client_gone, c);
-    /* When the route ends at once, the exchange is finished and c is gone. */
-    cmx_route *route = cmx_route_start(c->worker->router, c->group, &c->call, &sink);
-    if (route)
-        c->route = route;
+    track(c);
+    if (!cmx_cache_lookup(c, start_route))
+        start_route(c);
 }

@@ -3,9 +3,14 @@
  * Everything a worker needs is built on the main thread before any thread
  * starts, so a port that cannot be bound or a provider that cannot be set up
  * is reported before serving begins.  Worker event loops run without
- * libevent's locks (nothing crosses threads); the main thread reaches a
- * worker only through its wake-up pipe. */
-#include "gateway.h"
+ * libevent's locks (nothing crosses threads); the main thread (and a
+ * reload) reaches a worker only through its wake-up pipe: "drain" or "swap
+ * to this generation".
+ *
+ * The state store is the gateway's: each worker has its own connection on
+ * its own loop, and the first worker also hears the fleet's events, which it
+ * applies to its current generation's mirror. */
+#include "gateway_internal.h"
 
 #include <errno.h>
 #include <event2/dns.h>
@@ -19,53 +24,122 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "mailbox.h"
+#include "router/fleet.h"
 #include "router/group_state.h"
-#include "worker.h"
 
 #define DRAIN_POLL_MS 20
-
-struct cmx_gateway {
-    cmx_config *cfg;
-    cmx_router_shared *shared; /* breakers, limits, strategies: one for all workers */
-    cmx_metrics *metrics;      /* one shard per worker */
-    cmx_worker *workers;
-    int n_workers;
-    int port;
-    int started;
-    int *wake_fds;             /* [2*i] read end, [2*i+1] write end, per worker */
-    cmx_governance *gov;       /* NULL without governance or audit */
-    char (*admin_key_ids)[24]; /* "admin:1a2b3c4d" per server.admin_keys entry */
-};
+/* After the grace period the requests still running are ended with an
+ * error; this is how long their last bytes get to reach the clients. */
+#define CUT_FLUSH_MS 1000
 
 static void on_drain_timer(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    if (cmx_http_server_open_connections(w->server) == 0 || cmx_now_us() >= w->drain_deadline_us)
+    uint64_t now = cmx_now_us();
+    if (!w->server || cmx_http_server_open_connections(w->server) == 0) {
         event_base_loopbreak(w->base);
+        return;
+    }
+    if (now < w->drain_deadline_us)
+        return;
+    if (!w->cut) {
+        /* The grace period is over: what still runs ends now, streams with
+         * an error event (never [DONE]), the others with a 503. */
+        w->cut = 1;
+        cmx_api_cut_in_flight(w);
+        w->drain_deadline_us = now + (uint64_t)CUT_FLUSH_MS * 1000;
+        return;
+    }
+    event_base_loopbreak(w->base);
+}
+
+static void stop_worker(cmx_worker *w, uint32_t grace_ms)
+{
+    uint64_t deadline = cmx_now_us() + (uint64_t)grace_ms * 1000;
+    atomic_store(&w->draining, 1);
+    if (w->stopping) {
+        /* Asked again (a second signal): only ever sooner. */
+        if (!w->cut && deadline < w->drain_deadline_us)
+            w->drain_deadline_us = deadline;
+    } else {
+        w->stopping = 1;
+        if (w->server)
+            cmx_http_server_stop_accepting(w->server);
+        w->drain_deadline_us = deadline;
+        struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+        event_add(w->drain_timer, &tv);
+    }
+    on_drain_timer(-1, 0, w);
+}
+
+void cmx_worker_swap(cmx_worker *w, cmx_generation *g)
+{
+    cmx_error err;
+    cmx_error_clear(&err);
+    cmx_worker_gen *next = cmx_worker_gen_new(w, g, &err);
+    if (!next) {
+        cmx_error_log("worker %d keeps config generation %llu: %s", w->index,
+                      (unsigned long long)w->current->gen->number, err.message);
+        return;
+    }
+    cmx_worker_gen *old = w->current;
+    if (w->index == 0) {
+        cmx_router_stop_health_checks(old->router);
+        if (cmx_router_start_health_checks(next->router, &err) != CMX_OK)
+            cmx_error_log("health checks not started: %s", err.message);
+    }
+    cmx_metrics_shard *shard = cmx_metrics_shard_at(g->metrics, (size_t)w->index);
+    cmx_metrics_shard_carry(shard, w->shard);
+    w->shard = shard;
+    w->current = next;
+    cmx_worker_gen_release(old);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     cmx_worker *w = arg;
-    char grace_buf[8];
-    ssize_t n = read(fd, grace_buf, sizeof grace_buf);
-    uint32_t grace_ms = 0;
-    if (n == (ssize_t)sizeof(uint32_t))
-        memcpy(&grace_ms, grace_buf, sizeof grace_ms);
-    atomic_store(&w->draining, 1);
-    cmx_http_server_stop_accepting(w->server);
-    w->drain_deadline_us = cmx_now_us() + (uint64_t)grace_ms * 1000;
-    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
-    event_add(w->drain_timer, &tv);
-    on_drain_timer(-1, 0, w);
+    cmx_worker_msg msg;
+    while (read(fd, &msg, sizeof msg) == (ssize_t)sizeof msg) {
+        if (msg.kind == CMX_WORKER_DRAIN) {
+            atomic_store(&w->draining, 1);
+            if (w->server)
+                cmx_http_server_drain(w->server);
+        } else if (msg.kind == CMX_WORKER_STOP) {
+            stop_worker(w, msg.grace_ms);
+        } else if (msg.kind == CMX_WORKER_SWAP) {
+            cmx_worker_swap(w, msg.gen);
+            cmx_generation_unref(msg.gen);
+        }
+    }
+}
+
+int cmx_gateway_post(cmx_gateway *gw, int worker, const cmx_worker_msg *msg)
+{
+    /* Smaller than PIPE_BUF: written whole or not at all. */
+    return write(gw->wake_fds[2 * worker + 1], msg, sizeof *msg) == (ssize_t)sizeof *msg ? 0 : -1;
+}
+
+/* The subscriber worker hears the fleet's events: they go to the mirror of
+ * the generation it serves now. */
+static void on_fleet_event(void *ctx, const cmx_state_event *ev)
+{
+    cmx_gateway *gw = ctx;
+    cmx_fleet_apply(gw->workers[0].current->gen->shared, ev, cmx_now_us(), cmx_wall_ms());
+}
+
+static void on_store_up(void *ctx, cmx_state_worker *sw)
+{
+    cmx_gateway *gw = ctx;
+    cmx_fleet_resync(gw->workers[0].current->gen->shared, sw, cmx_now_us(), cmx_wall_ms());
 }
 
 static void worker_release(cmx_worker *w)
 {
     if (w->server)
         cmx_http_server_free(w->server);
-    if (w->router)
-        cmx_router_free(w->router);
+    cmx_worker_gen_release(w->current);
+    cmx_gov_fleet_attach(w->gov, (size_t)w->index, NULL);
+    cmx_state_worker_free(w->state);
     if (w->upstream)
         cmx_upstream_free(w->upstream);
     if (w->dns)
@@ -82,25 +156,21 @@ static void worker_release(cmx_worker *w)
         event_free(w->drain_timer);
     if (w->base)
         event_base_free(w->base);
-    free(w->models_json);
     cmx_buf_free(&w->scratch);
     cmx_mailbox *mb = w->mailbox;
     memset(w, 0, sizeof *w);
     w->mailbox = mb;
 }
 
-static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, cmx_error *err)
+static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, int no_listener,
+                           cmx_error *err)
 {
     cmx_worker *w = &gw->workers[index];
-    const cmx_config *cfg = gw->cfg;
+    const cmx_config *cfg = gw->current->cfg;
     w->index = index;
     w->gateway = gw;
-    w->cfg = cfg;
-    w->metrics = gw->metrics;
-    w->shard = cmx_metrics_shard_at(gw->metrics, (size_t)index);
-    w->shared = gw->shared;
+    w->shard = cmx_metrics_shard_at(gw->current->metrics, (size_t)index);
     w->gov = gw->gov;
-    w->admin_key_ids = gw->admin_key_ids;
     w->started_us = cmx_now_us();
     w->started_wall_ms = cmx_wall_ms();
     if (getrandom(&w->id_prefix, sizeof w->id_prefix, 0) != sizeof w->id_prefix)
@@ -125,14 +195,15 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     if (!w->upstream)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create the upstream client");
 
-    cmx_worker_env env = {w->base, w->upstream};
-    w->router = cmx_router_new(gw->cfg, gw->shared, &env, err);
-    if (!w->router)
+    /* The first worker also hears the fleet's events. */
+    w->state = cmx_state_worker_new(gw->state, index, w->base, w->dns, index == 0, err);
+    if (!w->state)
+        return err->kind;
+    w->current = cmx_worker_gen_new(w, gw->current, err);
+    if (!w->current)
         return err->kind;
     /* One worker runs the active health checks for the whole process. */
-    if (index == 0 && cmx_router_start_health_checks(w->router, err) != CMX_OK)
-        return err->kind;
-    if (cmx_api_prepare(w, err) != CMX_OK)
+    if (index == 0 && cmx_router_start_health_checks(w->current->router, err) != CMX_OK)
         return err->kind;
     if (cfg->server.access_log) {
         w->access_log = cmx_access_log_new(w->base, STDOUT_FILENO);
@@ -150,10 +221,17 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     limits.body_timeout_ms = sc->body_timeout_ms;
     limits.keepalive_timeout_ms = sc->keepalive_timeout_ms;
     limits.write_timeout_ms = sc->write_timeout_ms;
-    w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w);
-    if (!w->server)
-        return cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: %s", host, port,
-                             strerror(errno));
+    /* The first worker takes the port for the process; the others join it.
+     * Without a listener (the Lambda runtime) requests come another way. */
+    if (no_listener)
+        w->server = NULL;
+    else if (index == 0)
+        w->server = cmx_http_server_new(w->base, host, port, &limits, cmx_api_handle, w, err);
+    else
+        w->server = cmx_http_server_new_beside(w->base, gw->workers[0].server, &limits,
+                                               cmx_api_handle, w, err);
+    if (!no_listener && !w->server)
+        return err->kind;
 
     w->shutdown_event =
         event_new(w->base, gw->wake_fds[2 * index], EV_READ | EV_PERSIST, on_wake, w);
@@ -170,20 +248,14 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    gw->cfg = cmx_config_ref(cfg);
-    gw->shared = cmx_router_shared_new(cfg, err);
-    if (!gw->shared) {
-        cmx_gateway_free(gw);
-        return NULL;
-    }
+    pthread_mutex_init(&gw->reload_lock, NULL);
     gw->n_workers = opts && opts->workers > 0 ? opts->workers : cfg->server.workers;
     if (gw->n_workers < 1)
         gw->n_workers = 1;
-    const char *host = opts && opts->listen_host ? opts->listen_host : cfg->server.listen_host;
-    int port = opts && opts->listen_port >= 0 ? opts->listen_port : cfg->server.listen_port;
-
-    gw->metrics = cmx_metrics_new(cfg, (size_t)gw->n_workers, err);
-    if (!gw->metrics) {
+    gw->state = cmx_state_new(&cfg->state, gw->n_workers, err);
+    if (gw->state)
+        gw->current = cmx_generation_new(cfg, gw->state, gw->n_workers, NULL, 1, err);
+    if (!gw->current) {
         cmx_gateway_free(gw);
         return NULL;
     }
@@ -194,16 +266,11 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             return NULL;
         }
     }
-    if (cfg->server.n_admin_keys) {
-        gw->admin_key_ids = calloc(cfg->server.n_admin_keys, sizeof *gw->admin_key_ids);
-        if (!gw->admin_key_ids) {
-            cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-            cmx_gateway_free(gw);
-            return NULL;
-        }
-        for (size_t i = 0; i < cfg->server.n_admin_keys; i++)
-            cmx_admin_key_id(cfg->server.admin_keys[i], gw->admin_key_ids[i]);
-    }
+    cmx_state_set_listener(gw->state, on_fleet_event, gw);
+    cmx_state_set_on_up(gw->state, on_store_up, gw);
+    const char *host = opts && opts->listen_host ? opts->listen_host : cfg->server.listen_host;
+    int port = opts && opts->listen_port >= 0 ? opts->listen_port : cfg->server.listen_port;
+
     gw->workers = calloc((size_t)gw->n_workers, sizeof *gw->workers);
     gw->wake_fds = malloc(sizeof(int) * 2 * (size_t)gw->n_workers);
     if (!gw->workers || !gw->wake_fds) {
@@ -219,12 +286,12 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
             cmx_gateway_free(gw);
             return NULL;
         }
-        /* The first worker may bind port 0; the others share what it got. */
-        if (worker_init(gw, i, host, i == 0 ? port : gw->port, err) != CMX_OK) {
+        int no_listener = opts && opts->no_listener;
+        if (worker_init(gw, i, host, port, no_listener, err) != CMX_OK) {
             cmx_gateway_free(gw);
             return NULL;
         }
-        if (i == 0)
+        if (i == 0 && !no_listener)
             gw->port = cmx_http_server_port(gw->workers[0].server);
     }
     return gw;
@@ -249,6 +316,7 @@ static void *worker_main(void *arg)
 {
     cmx_worker *w = arg;
     event_base_dispatch(w->base);
+    atomic_fetch_add(&w->gateway->stopped, 1);
     return NULL;
 }
 
@@ -266,15 +334,48 @@ cmx_err cmx_gateway_start(cmx_gateway *gw, cmx_error *err)
     return CMX_OK;
 }
 
-void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
+static void tell_workers(cmx_gateway *gw, cmx_worker_msg_kind kind, uint32_t grace_ms)
 {
     for (int i = 0; i < gw->started; i++) {
-        ssize_t n = write(gw->wake_fds[2 * i + 1], &grace_ms, sizeof grace_ms);
-        (void)n;
+        /* Readiness flips here, on this thread, before the worker wakes. */
+        atomic_store(&gw->workers[i].draining, 1);
+        cmx_worker_msg msg = {kind, grace_ms, NULL};
+        cmx_gateway_post(gw, i, &msg);
     }
+}
+
+void cmx_gateway_drain(cmx_gateway *gw)
+{
+    tell_workers(gw, CMX_WORKER_DRAIN, 0);
+}
+
+void cmx_gateway_stop(cmx_gateway *gw, uint32_t grace_ms)
+{
+    tell_workers(gw, CMX_WORKER_STOP, grace_ms);
+}
+
+int cmx_gateway_stopped(const cmx_gateway *gw)
+{
+    return atomic_load(&((cmx_gateway *)gw)->stopped) >= gw->started;
+}
+
+void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms)
+{
+    if (!cmx_gateway_stopped(gw))
+        cmx_gateway_stop(gw, grace_ms);
     for (int i = 0; i < gw->started; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw->started = 0;
+}
+
+struct event_base *cmx_gateway_event_base(cmx_gateway *gw)
+{
+    return gw->workers[0].base;
+}
+
+void cmx_gateway_handle(cmx_gateway *gw, cmx_http_exchange *ex)
+{
+    cmx_api_handle(ex, &gw->workers[0]);
 }
 
 void cmx_gateway_free(cmx_gateway *gw)
@@ -286,19 +387,25 @@ void cmx_gateway_free(cmx_gateway *gw)
     /* Workers first (closing connections ends their requests, which still
      * settle with the governance); then the governance, whose thread may
      * post last replies to the mailboxes; then the mailboxes. */
-    for (int i = 0; gw->workers && i < gw->n_workers; i++)
+    for (int i = 0; gw->workers && i < gw->n_workers; i++) {
+        /* Generations handed over after the worker stopped reading. */
+        cmx_worker_msg msg;
+        while (gw->wake_fds && gw->wake_fds[2 * i] >= 0 &&
+               read(gw->wake_fds[2 * i], &msg, sizeof msg) == (ssize_t)sizeof msg)
+            if (msg.kind == CMX_WORKER_SWAP)
+                cmx_generation_unref(msg.gen);
         worker_release(&gw->workers[i]);
+    }
     cmx_governance_free(gw->gov);
     for (int i = 0; gw->workers && i < gw->n_workers; i++)
         cmx_mailbox_free(gw->workers[i].mailbox);
-    free(gw->admin_key_ids);
     for (int i = 0; gw->wake_fds && i < 2 * gw->n_workers; i++)
         if (gw->wake_fds[i] >= 0)
             close(gw->wake_fds[i]);
     free(gw->wake_fds);
     free(gw->workers);
-    cmx_metrics_free(gw->metrics);
-    cmx_router_shared_free(gw->shared);
-    cmx_config_unref(gw->cfg);
+    cmx_generation_unref(gw->current);
+    cmx_state_free(gw->state);
+    pthread_mutex_destroy(&gw->reload_lock);
     free(gw);
 }

@@ -26,6 +26,34 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
+static const char *const cache_header[] = {NULL, "x-cloudmux-cache: hit\r\n",
+                                           "x-cloudmux-cache: miss\r\n",
+                                           "x-cloudmux-cache: bypass\r\n"};
+static const char *const cache_name[] = {NULL, "hit", "miss", "bypass"};
+
+/* 1 when an earlier attempt went to another target than the one that
+ * answered: the request failed over (retries on one target do not count). */
+static int failed_over(const cmx_route_result *r)
+{
+    if (!r->records || r->attempts < 2)
+        return 0;
+    const cmx_attempt_record *first = &r->records[0];
+    if (!first->provider || !first->model || !r->model)
+        return 0;
+    return strcmp(first->provider, r->provider) != 0 || strcmp(first->model, r->model) != 0;
+}
+
+/* An upstream's request id, if it can go into a header as it is. */
+static const char *header_safe_id(const char *id)
+{
+    if (!id || !*id)
+        return NULL;
+    for (const char *p = id; *p; p++)
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+            return NULL;
+    return id;
+}
+
 const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra)
 {
     /* Assembled by hand: this runs for every response, and printf-family
@@ -37,7 +65,14 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         provider && r->group && c->group && strcmp(r->group, c->group->name) != 0 ? r->group : NULL;
     char cost[40];
     const char *cost_usd = provider ? cost_text(r, cost, sizeof cost) : NULL;
+    /* An answer from the cache cost no provider anything. */
+    if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+        cost_usd = "0";
+    const char *cache =
+        c->cache > 0 && c->cache <= CMX_CACHE_RESULTS ? cache_header[c->cache] : NULL;
+    const char *upstream_id = r ? header_safe_id(r->upstream_request_id) : NULL;
     size_t need = 64 + strlen(c->request_id) + (extra ? strlen(extra) : 0) +
+                  (cache ? strlen(cache) : 0) + (upstream_id ? 40 + strlen(upstream_id) : 0) +
                   (cost_usd ? 24 + strlen(cost_usd) : 0) +
                   (provider ? 96 + strlen(provider) + strlen(model) : 0) +
                   (fallback ? 32 + strlen(fallback) : 0);
@@ -57,6 +92,13 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, "\r\nx-cloudmux-attempts: ");
         p = put_str(p, attempts);
         p = put_str(p, "\r\n");
+        if (failed_over(r))
+            p = put_str(p, "x-cloudmux-failed-over: true\r\n");
+    }
+    if (upstream_id) {
+        p = put_str(p, "x-cloudmux-upstream-request-id: ");
+        p = put_str(p, upstream_id);
+        p = put_str(p, "\r\n");
     }
     if (fallback) {
         p = put_str(p, "x-cloudmux-fallback: ");
@@ -68,6 +110,8 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
         p = put_str(p, cost_usd);
         p = put_str(p, "\r\n");
     }
+    if (cache)
+        p = put_str(p, cache);
     if (extra)
         p = put_str(p, extra);
     *p = '\0';
@@ -113,6 +157,10 @@ void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const cha
                 cmx_buf_printf(b, ",\"retry_after_ms\":%u", rec->retry_after_ms);
             cmx_buf_append_str(b, ",\"message\":");
             put_json_string(b, rec->message);
+            if (rec->upstream_request_id) {
+                cmx_buf_append_str(b, ",\"upstream_request_id\":");
+                put_json_string(b, rec->upstream_request_id);
+            }
             cmx_buf_append_str(b, "}");
         }
         cmx_buf_append_str(b, "]");
@@ -127,6 +175,11 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
 {
     cmx_metrics_shard *shard = c->worker->shard;
     const cmx_model_group *g = c->group;
+    /* A request that started before a reload counts in the generation that
+     * serves now, under the same group name. */
+    const cmx_config *now_cfg = c->worker->current->gen->cfg;
+    if (g && now_cfg != c->cfg)
+        g = cmx_config_find_model(now_cfg, g->name, strlen(g->name));
     cmx_metrics_request rq = {
         .group = g,
         .target = r && g ? cmx_metrics_target_index(g, r->provider, r->model) : -1,
@@ -138,6 +191,8 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
         .completion_tokens = r ? r->usage.completion_tokens : -1,
     };
     cmx_metrics_record_request(shard, &rq);
+    if (c->cache > 0)
+        cmx_metrics_record_cache(shard, g, (cmx_cache_result)(c->cache - 1));
     if (!r || !g || !r->records)
         return;
     /* The router records at most this many attempts (route.c). */
@@ -183,10 +238,29 @@ static void governance_end(cmx_api_ctx *c, int status, const cmx_route_result *r
         o.estimated = cmx_usage_estimate(&o.usage, c->req->body_len, c->stream_chars);
     if (rr && rr->target)
         o.cost_usd = cmx_price_cost(&rr->target->price, &o.usage);
+    /* An answer from the response cache cost nothing upstream. */
+    if (c->cache == 1 + CMX_CACHE_RESULT_HIT) {
+        o.cache_hit = 1;
+        o.cost_usd = 0;
+    }
     /* An error answer delivered nothing, and providers bill no errors. */
     if (o.cost_usd < 0 && status >= 400 && status != 499 && !c->stream_result)
         o.cost_usd = 0;
     cmx_gov_request_end(c->worker->gov, (size_t)c->worker->index, &c->ticket, &o);
+}
+
+void cmx_reply_untrack(cmx_api_ctx *c)
+{
+    if (!c->routed)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->worker->routing = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->routed = 0;
 }
 
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error)
@@ -196,6 +270,7 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
     c->logged = 1;
     if (c->worker->gov && (c->governed || c->ticket.key))
         governance_end(c, status, r, error, cmx_now_us() - c->req->start_us);
+    cmx_reply_untrack(c);
     if (c->in_flight) {
         c->in_flight = 0;
         cmx_metrics_request_end(c->worker->shard);
@@ -222,6 +297,7 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .latency_us = latency_us,
         .upstream_us = r ? r->upstream_us : 0,
         .error = error,
+        .upstream_request_id = r ? r->upstream_request_id : NULL,
     };
     char cost[40];
     if (r) {
@@ -230,7 +306,22 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
     } else {
         cmx_usage_init(&e.usage);
     }
+    if (c->cache > 0 && c->cache <= CMX_CACHE_RESULTS) {
+        e.cache = cache_name[c->cache];
+        if (c->cache == 1 + CMX_CACHE_RESULT_HIT)
+            e.cost_usd = "0";
+    }
     cmx_access_log_write(c->worker->access_log, &e);
+}
+
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
+{
+    cmx_buf *b = &c->worker->scratch;
+    cmx_buf_reset(b);
+    cmx_buf_append(b, "data: ", 6);
+    cmx_buf_append(b, data, len);
+    cmx_buf_append(b, "\n\n", 2);
+    cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,

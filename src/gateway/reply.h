@@ -11,6 +11,8 @@
 /* Per-request state every endpoint shares; lives in the request's arena. */
 typedef struct cmx_api_ctx {
     cmx_worker *worker;
+    cmx_worker_gen *wgen;  /* the config generation this request runs on, held to its end */
+    const cmx_config *cfg; /* wgen's snapshot */
     cmx_http_exchange *ex;
     const cmx_http_request *req;
     const char *request_id;
@@ -19,12 +21,20 @@ typedef struct cmx_api_ctx {
     cmx_call call;
     cmx_request_scan scan;
     int stream;
+    int stream_started;        /* the stream's head went out: errors go in the stream */
     int quiet;                 /* health probes and scrapes: no access log line, not metered */
     int in_flight;             /* counted in the in-flight gauge until its log call */
     int logged;                /* cmx_reply_log ran: it counts a request once */
     const char *key_residency; /* the client key's residency, or NULL */
-    cmx_gov_ticket ticket;     /* the virtual key, once authenticated (governance) */
-    int governed;              /* settled and written to the spend ledger at its end */
+    int cache;                 /* 0: the group does not cache; else 1 + cmx_cache_result */
+    int cache_store;           /* a whole answer will be stored */
+    char cache_key[65];        /* hex SHA-256 */
+    uint64_t cache_op;         /* the lookup being waited for, or 0 */
+    cmx_buf *cache_capture;    /* a stream's chunks as relayed, until it completes */
+    struct cmx_api_ctx *prev, *next; /* in worker->routing while routed */
+    int routed;
+    cmx_gov_ticket ticket;                 /* the virtual key, once authenticated (governance) */
+    int governed;                          /* settled and written to the spend ledger at its end */
     const cmx_route_result *stream_result; /* the route's result once a stream began */
     uint64_t stream_chars;                 /* content characters relayed so far */
     struct cmx_admin_call *admin_call;     /* an admin API call waiting for its reply */
@@ -48,6 +58,12 @@ void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const
 /* The end of every request: the access log line and the metrics (both
  * skipped for quiet requests).  Only its first call for a request counts. */
 void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error);
+
+/* One SSE event "data: <data>\n\n" on the exchange's stream. */
+void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
+/* Takes a routed request out of its worker's list of requests in flight
+ * (completions.c puts it in); cmx_reply_log does it for every request. */
+void cmx_reply_untrack(cmx_api_ctx *c);
 
 /* Appends one error object's JSON ({"error":{...}}) to b. */
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,

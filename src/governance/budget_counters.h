@@ -10,7 +10,10 @@
  * moved over by `committed` once the ledger writer has written the row).  The
  * ledger writer commits and confirms, and the sync reads and sets, under one
  * lock, so no charge is counted twice or missed.  A fleet sharing a
- * PostgreSQL store thus enforces one budget, within one sync interval.  A shared set (Redis)
+ * PostgreSQL store thus enforces one budget, within one sync interval.
+ * With state.redis every charge also goes to a shared counter, whose answer
+ * (`from_fleet`, the fleet's total) raises what is known to be spent before
+ * the ledger shows it.  A shared set (Redis)
  * implements the same calls against the shared counter and may ignore committed/from_ledger.
  *
  * A counter's period is its start time; a charge for a later period starts
@@ -36,6 +39,10 @@ typedef struct cmx_budget_counters_ops {
     /* The shared ledger's total for the period, every replica's rows included. */
     void (*from_ledger)(cmx_budget_counters *set, cmx_budget_counter *c, int64_t period_start_ms,
                         double usd);
+    /* The fleet's shared counter (state.redis) for the period, as it answered
+     * a charge: spent is then at least this. */
+    void (*from_fleet)(cmx_budget_counters *set, cmx_budget_counter *c, int64_t period_start_ms,
+                       double usd);
     void (*free)(cmx_budget_counters *set);
 } cmx_budget_counters_ops;
 

@@ -12,6 +12,7 @@ struct cmx_budget_counter {
     int64_t period_start_ms;
     double ledger;  /* the shared ledger's sum for the period, at the last sync */
     double pending; /* charged here, not yet committed to the ledger */
+    double fleet;   /* the fleet's shared counter as last seen (0 without one) */
     char *name;
     struct cmx_budget_counter *next;
 };
@@ -29,6 +30,7 @@ static void roll(cmx_budget_counter *c, int64_t period_start_ms)
         c->period_start_ms = period_start_ms;
         c->ledger = 0;
         c->pending = 0;
+        c->fleet = 0;
     }
 }
 
@@ -60,7 +62,9 @@ static double local_spent(cmx_budget_counters *set, cmx_budget_counter *c, int64
 {
     (void)set;
     pthread_mutex_lock(&c->lock);
-    double v = c->period_start_ms == period_start_ms ? c->ledger + c->pending : 0;
+    double v = 0;
+    if (c->period_start_ms == period_start_ms)
+        v = c->ledger + c->pending > c->fleet ? c->ledger + c->pending : c->fleet;
     pthread_mutex_unlock(&c->lock);
     return v;
 }
@@ -103,6 +107,17 @@ static void local_from_ledger(cmx_budget_counters *set, cmx_budget_counter *c,
     pthread_mutex_unlock(&c->lock);
 }
 
+static void local_from_fleet(cmx_budget_counters *set, cmx_budget_counter *c,
+                             int64_t period_start_ms, double usd)
+{
+    (void)set;
+    pthread_mutex_lock(&c->lock);
+    roll(c, period_start_ms);
+    if (c->period_start_ms == period_start_ms && usd > c->fleet)
+        c->fleet = usd;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void local_free(cmx_budget_counters *set)
 {
     local_set *s = (local_set *)set;
@@ -117,7 +132,8 @@ static void local_free(cmx_budget_counters *set)
 }
 
 static const cmx_budget_counters_ops local_ops = {
-    local_counter, local_spent, local_charge, local_committed, local_from_ledger, local_free,
+    local_counter,     local_spent,      local_charge, local_committed,
+    local_from_ledger, local_from_fleet, local_free,
 };
 
 cmx_budget_counters *cmx_budget_counters_local_new(void)

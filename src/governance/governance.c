@@ -442,7 +442,9 @@ cmx_governance *cmx_governance_new(const cmx_config *cfg, size_t n_workers, cmx_
     g->counters = cmx_budget_counters_local_new();
     g->registry = g->counters ? cmx_gov_usage_registry_new(g->counters) : NULL;
     g->replica = cfg->governance.replica ? strdup(cfg->governance.replica) : default_replica();
-    if (!g->registry || !g->replica) {
+    g->n_fleet = n_workers;
+    g->fleet = calloc(n_workers ? n_workers : 1, sizeof *g->fleet);
+    if (!g->registry || !g->replica || !g->fleet) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -518,6 +520,7 @@ void cmx_governance_free(cmx_governance *g)
     pthread_mutex_destroy(&g->auth_fail_lock);
     free(g->clock_file);
     free(g->replica);
+    free(g->fleet);
     free(g);
 }
 

@@ -84,6 +84,12 @@ typedef struct cmx_gov_outcome {
     int cache_hit;
 } cmx_gov_outcome;
 
+/* Worker i's link to the state store: with state.redis its charges are also
+ * counted in the fleet's shared budget counters (budget_fleet.c).  Called on
+ * the worker's thread or before it runs; NULL detaches. */
+struct cmx_state_worker;
+void cmx_gov_fleet_attach(cmx_governance *g, size_t worker, struct cmx_state_worker *sw);
+
 /* Settles the ticket (if any) and queues the ledger row, from worker i. */
 void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
                          const cmx_gov_outcome *o);

@@ -12,6 +12,7 @@
 #include "governance/governance.h"
 #include "governance/keyring.h"
 #include "governance/ledger.h"
+#include "state/state.h"
 #include "store/store.h"
 
 /* Why a request was refused, for cloudmux_governance_refusals_total. */
@@ -59,6 +60,8 @@ struct cmx_governance {
     cmx_audit *audit;
     char *replica;
     pthread_mutex_t commit_lock; /* ledger commits vs. budget syncs */
+    cmx_state_worker **fleet;    /* per worker: its link to a shared state store, or NULL */
+    size_t n_fleet;
 
     /* the published key table */
     pthread_mutex_t publish_lock;
@@ -90,6 +93,9 @@ struct cmx_governance {
     _Atomic uint64_t refusals[GOV_REASON__COUNT];
     _Atomic uint64_t warnings[2]; /* key, team */
 };
+
+/* Adds a charge to the fleet's shared budget counters (budget_fleet.c). */
+void cmx_gov_fleet_charge(cmx_governance *g, size_t worker, const cmx_gov_charge *c);
 
 /* A reference to the table now published, and its generation. */
 cmx_keyring *cmx_gov_current_keyring(cmx_governance *g, uint64_t *generation);

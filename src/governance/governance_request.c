@@ -126,8 +126,12 @@ cmx_err cmx_gov_admit(cmx_governance *g, cmx_gov_ticket *t, const char *group, u
     return rc;
 }
 
-static int64_t total_tokens(const cmx_usage *u)
+/* What the request took from its key's tpm: nothing, for a cached answer. */
+static int64_t total_tokens(const cmx_gov_outcome *o)
 {
+    const cmx_usage *u = &o->usage;
+    if (o->cache_hit)
+        return 0;
     if (u->total_tokens >= 0)
         return u->total_tokens;
     if (u->prompt_tokens >= 0 && u->completion_tokens >= 0)
@@ -140,8 +144,9 @@ void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
 {
     int64_t now = cmx_gov_now_ms(g);
     if (!g->ledger) {
-        cmx_gov_charge ignored;
-        cmx_gov_policy_settle(&g->env, t, total_tokens(&o->usage), o->cost_usd, now, &ignored);
+        cmx_gov_charge charge;
+        cmx_gov_policy_settle(&g->env, t, total_tokens(o), o->cost_usd, now, &charge);
+        cmx_gov_fleet_charge(g, worker, &charge);
         return;
     }
     cmx_ledger_item item;
@@ -167,7 +172,8 @@ void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
         [CMX_LEDGER_ERROR] = o->error,
     };
     cmx_ledger_row_set_strings(r, strings);
-    cmx_gov_policy_settle(&g->env, t, total_tokens(&o->usage), o->cost_usd, now, &item.charge);
+    cmx_gov_policy_settle(&g->env, t, total_tokens(o), o->cost_usd, now, &item.charge);
+    cmx_gov_fleet_charge(g, worker, &item.charge);
     if (cmx_ledger_put(g->ledger, worker, &item) != 0) {
         /* Fail-open: the request was served; the row is counted as dropped
          * and the charge stays pending, so the budget still sees it. */

@@ -578,12 +578,16 @@ static void release(cmx_gov_usage *u, const cmx_gov_ticket *t, int64_t total_tok
     pthread_mutex_unlock(&u->lock);
 }
 
+/* A total budget's "period", for counters that need a length. */
+#define TOTAL_PERIOD_MS (INT64_C(1) << 40)
+
 static void charge(const cmx_gov_policy_env *env, const char *scope, const cmx_gov_principal *p,
-                   double usd, int64_t now_ms, int64_t *period_ms)
+                   double usd, int64_t now_ms, int64_t *period_ms, int64_t *period_len_ms)
 {
     int64_t start, end;
     cmx_period_window(&p->budget.period, now_ms, &start, &end);
     *period_ms = start;
+    *period_len_ms = end == CMX_PERIOD_NEVER ? TOTAL_PERIOD_MS : end - start;
     cmx_budget_counters *bc = env->counters;
     bc->ops->charge(bc, p->usage->budget, start, usd);
     if (!p->budget.set || !env->on_warning)
@@ -620,9 +624,10 @@ void cmx_gov_policy_settle(const cmx_gov_policy_env *env, cmx_gov_ticket *t, int
     out->team_usage = team ? team->p.usage : NULL;
     if (cost_usd > 0) {
         out->usd = cost_usd;
-        charge(env, "key", &k->p, cost_usd, now_ms, &out->key_period_ms);
+        charge(env, "key", &k->p, cost_usd, now_ms, &out->key_period_ms, &out->key_period_len_ms);
         if (team)
-            charge(env, "team", &team->p, cost_usd, now_ms, &out->team_period_ms);
+            charge(env, "team", &team->p, cost_usd, now_ms, &out->team_period_ms,
+                   &out->team_period_len_ms);
     }
     t->key = NULL;
     cmx_gov_key_unref(k);

@@ -135,8 +135,9 @@ cmx_err cmx_gov_policy_admit(const cmx_gov_policy_env *env, cmx_gov_ticket *t, c
  * charge went to (for the ledger's commit notice).  Drops the key reference. */
 typedef struct cmx_gov_charge {
     cmx_gov_usage *key_usage, *team_usage;
-    int64_t key_period_ms, team_period_ms;
-    double usd; /* what was charged; 0 when nothing */
+    int64_t key_period_ms, team_period_ms;         /* the periods' starts */
+    int64_t key_period_len_ms, team_period_len_ms; /* and lengths (a long one for total) */
+    double usd;                                    /* what was charged; 0 when nothing */
 } cmx_gov_charge;
 void cmx_gov_policy_settle(const cmx_gov_policy_env *env, cmx_gov_ticket *t, int64_t total_tokens,
                            double cost_usd, int64_t now_ms, cmx_gov_charge *charge);

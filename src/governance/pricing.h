@@ -38,6 +38,11 @@ typedef struct cmx_pricing {
     size_t n_entries;
 } cmx_pricing;
 
+/* The shipped data/pricing.yaml, built into the binary at build time
+ * (cmake/embed_file.cmake): the list used when no file is found. */
+extern const char cmx_pricing_builtin[];
+extern const size_t cmx_pricing_builtin_len;
+
 /* Parses a price list.  On a mistake returns -1 with err set to
  * "NAME:LINE:COL: what was expected" (CMX_ERR_CONFIG) and *out NULL. */
 int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
@@ -63,11 +68,17 @@ size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c);
 
 /* Finds the price list for a loaded config (the order is in docs/pricing.md:
  * CLOUDMUX_PRICING, pricing.file, data/pricing.yaml next to the config, the
- * binary's ../data and ../share/cloudmux, /usr/share/cloudmux), loads it
- * and applies it.  A list that cannot be found is a warning in diag; a list
- * that is broken is an error in diag and the function returns -1.
- * *used_path (may be NULL) gets a malloc'd copy of the file used, or NULL. */
+ * binary's ../data and ../share/cloudmux, /usr/share/cloudmux, and else the
+ * list built into the binary), loads it and applies it.  A file named by
+ * CLOUDMUX_PRICING or pricing.file that cannot be read is a warning in diag
+ * (no list then); a list that is broken is an error in diag and the function
+ * returns -1.  *used_path (may be NULL) gets a malloc'd copy of the file
+ * used, "built-in" for the binary's own list, or NULL for none. */
 int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
+
+/* A config file loaded with its prices attached: what serve, check and a
+ * reload run.  NULL with the problems in diag (which must be zeroed). */
+cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag);
 
 /* USD for one request's usage at a target's price: prompt tokens minus the
  * cached ones at the input price, cached at the cached price, completion at

@@ -7,12 +7,13 @@
  *   3. data/pricing.yaml in the config file's directory,
  *   4. ../data/pricing.yaml from the binary (a build directory in the repo),
  *   5. ../share/cloudmux/pricing.yaml from the binary (an installed prefix),
- *   6. /usr/share/cloudmux/pricing.yaml.
+ *   6. /usr/share/cloudmux/pricing.yaml,
+ *   7. the copy of data/pricing.yaml built into the binary.
  * A path named explicitly (1 or 2) that does not exist is a warning and the
  * search stops there: falling back to another list would price requests by
- * a file the operator did not choose.  No list at all is also a warning —
- * costs are then unknown except for targets with their own `price:`.  A list
- * that exists but is broken is an error, like a broken config. */
+ * a file the operator did not choose (costs are then unknown except for
+ * targets with their own `price:`).  A list that exists but is broken is an
+ * error, like a broken config. */
 #include "governance/pricing.h"
 
 #include <errno.h>
@@ -83,7 +84,10 @@ static size_t implicit_candidates(const cmx_config *c, char *out[4])
     return n;
 }
 
-/* Picks the file; returns a malloc'd path or NULL (with the warning given). */
+#define BUILTIN "built-in"
+
+/* Picks the file; returns a malloc'd path, BUILTIN when none is found, or
+ * NULL when a named file cannot be read (with the warning given). */
 static char *choose_file(const cmx_config *c, cmx_config_diag *diag)
 {
     const char *env = getenv("CLOUDMUX_PRICING");
@@ -108,13 +112,7 @@ static char *choose_file(const cmx_config *c, cmx_config_diag *diag)
         }
         free(cand[i]);
     }
-    if (!found)
-        warn(diag,
-             "%s: no price list found (set CLOUDMUX_PRICING or pricing.file, or install "
-             "/usr/share/cloudmux/pricing.yaml); request costs are unknown except for targets "
-             "with their own 'price'",
-             c->path ? c->path : "<config>");
-    return found;
+    return found ? found : strdup(BUILTIN);
 }
 
 int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
@@ -126,7 +124,11 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
     if (file) {
         cmx_error err;
         cmx_error_clear(&err);
-        if (cmx_pricing_load(file, &list, &err) != 0) {
+        int rc = strcmp(file, BUILTIN) == 0
+                     ? cmx_pricing_parse(cmx_pricing_builtin, cmx_pricing_builtin_len,
+                                         "the built-in price list", &list, &err)
+                     : cmx_pricing_load(file, &list, &err);
+        if (rc != 0) {
             if (diag)
                 diag_add(&diag->errors, &diag->n_errors, err.message);
             free(file);
@@ -140,4 +142,15 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
     else
         free(file);
     return 0;
+}
+
+cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag)
+{
+    cmx_config *cfg = cmx_config_load(path, diag);
+    /* Prices are resolved into the targets before the snapshot is shared. */
+    if (cfg && cmx_pricing_attach(cfg, diag, NULL) != 0) {
+        cmx_config_unref(cfg);
+        cfg = NULL;
+    }
+    return cfg;
 }

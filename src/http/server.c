@@ -3,7 +3,9 @@
  *
  * Each worker thread runs its own cmx_http_server on its own event_base, all
  * bound to the same port with SO_REUSEPORT, so the kernel spreads new
- * connections over the workers and nothing is shared between threads.  What
+ * connections over the workers and nothing is shared between threads.  The
+ * first worker's listener takes the port exclusively (see listen_exclusive),
+ * so no other process can share it.  What
  * happens on a connection lives in server_conn.c; how responses become bytes
  * lives in server_write.c. */
 #include "http/server.h"
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -87,7 +90,33 @@ static void accept_error_cb(struct evconnlistener *listener, void *arg)
     event_add(srv->accept_retry, &tv);
 }
 
-static struct evconnlistener *bind_listener(cmx_http_server *srv, const char *host, int port)
+/* The first listener is bound without SO_REUSEPORT, so a port that anything
+ * else holds (another cloudmux included, whose first listener is bound the
+ * same way) is refused with EADDRINUSE instead of being shared.  Only once
+ * the bind succeeded is SO_REUSEPORT switched on, before listen(), so that
+ * this process's other workers can join the port with their own listeners. */
+static evutil_socket_t bind_exclusive(const struct addrinfo *ai)
+{
+    evutil_socket_t fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    /* SO_REUSEADDR only lets a restart bind over TIME_WAIT connections; a
+     * listening socket on the port still makes bind() fail. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+static struct evconnlistener *listen_exclusive(cmx_http_server *srv, const char *host, int port,
+                                               cmx_error *err)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -96,45 +125,64 @@ static struct evconnlistener *bind_listener(cmx_http_server *srv, const char *ho
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port_str[16];
     snprintf(port_str, sizeof port_str, "%d", port);
+    const char *shown = host && *host ? host : "*";
     int rc = getaddrinfo(host && *host ? host : NULL, port_str, &hints, &res);
     if (rc != 0) {
-        cmx_error_log("http: cannot resolve listen address %s: %s", host ? host : "*",
-                      gai_strerror(rc));
+        cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: cannot resolve the address: %s",
+                      shown, port, gai_strerror(rc));
         return NULL;
     }
     struct evconnlistener *listener = NULL;
     int last_errno = 0;
     for (struct addrinfo *ai = res; ai && !listener; ai = ai->ai_next) {
-        listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
-                                           LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                               LEV_OPT_CLOSE_ON_FREE,
-                                           LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
-        if (!listener)
+        evutil_socket_t fd = bind_exclusive(ai);
+        if (fd < 0) {
             last_errno = errno;
+            continue;
+        }
+        listener = evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE,
+                                      LISTEN_BACKLOG, fd);
+        if (!listener) {
+            last_errno = errno ? errno : ENOMEM;
+            close(fd);
+        }
     }
     freeaddrinfo(res);
     if (!listener)
-        cmx_error_log("http: cannot listen on %s:%d: %s", host ? host : "*", port,
-                      strerror(last_errno));
+        cmx_error_set(err, CMX_ERR_IO, "cannot listen on %s:%d: %s%s", shown, port,
+                      strerror(last_errno),
+                      last_errno == EADDRINUSE ? " (another process holds the port)" : "");
     return listener;
 }
 
-static int bound_port(struct evconnlistener *listener)
+/* A further worker's listener on the first one's exact address. */
+static struct evconnlistener *listen_beside(cmx_http_server *srv, const cmx_http_server *first,
+                                            cmx_error *err)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(evconnlistener_get_fd(listener), (struct sockaddr *)&ss, &len) != 0)
+    struct evconnlistener *listener = evconnlistener_new_bind(
+        srv->base, accept_cb, srv,
+        LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        LISTEN_BACKLOG, (const struct sockaddr *)&first->addr, (int)first->addr_len);
+    if (!listener)
+        cmx_error_set(err, CMX_ERR_IO, "cannot listen on port %d for another worker: %s",
+                      first->port, strerror(errno));
+    return listener;
+}
+
+static int bound_port(const cmx_http_server *srv)
+{
+    if (srv->addr_len == 0)
         return -1;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (srv->addr.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&srv->addr)->sin_port);
+    if (srv->addr.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&srv->addr)->sin6_port);
     return -1;
 }
 
-cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, int port,
-                                     const cmx_http_limits *limits, cmx_http_handler handler,
-                                     void *handler_ctx)
+static cmx_http_server *server_new(struct event_base *base, const char *host, int port,
+                                   const cmx_http_server *first, const cmx_http_limits *limits,
+                                   cmx_http_handler handler, void *handler_ctx, cmx_error *err)
 {
     /* A client that closes while we write would otherwise kill the process:
      * libevent writes with writev(), which cannot pass MSG_NOSIGNAL. */
@@ -142,7 +190,7 @@ cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, 
 
     cmx_http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
-        cmx_error_log("http: out of memory");
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
     srv->base = base;
@@ -161,12 +209,16 @@ cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, 
     srv->tv_linger = common_timeout(base, linger_ms);
     srv->tv_write = ms_to_tv(srv->limits.write_timeout_ms);
     if (!srv->tv_header || !srv->tv_body || !srv->tv_keepalive || !srv->tv_linger) {
-        cmx_error_log("http: cannot set up timers");
+        cmx_error_set(err, CMX_ERR_INTERNAL, "http: cannot set up timers");
         free(srv);
         return NULL;
     }
     srv->accept_retry = evtimer_new(base, accept_retry_cb, srv);
-    srv->listener = srv->accept_retry ? bind_listener(srv, host, port) : NULL;
+    if (!srv->accept_retry)
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    else
+        srv->listener =
+            first ? listen_beside(srv, first, err) : listen_exclusive(srv, host, port, err);
     if (!srv->listener) {
         if (srv->accept_retry)
             event_free(srv->accept_retry);
@@ -174,13 +226,36 @@ cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, 
         return NULL;
     }
     evconnlistener_set_error_cb(srv->listener, accept_error_cb);
-    srv->port = bound_port(srv->listener);
+    srv->addr_len = sizeof srv->addr;
+    if (getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&srv->addr,
+                    &srv->addr_len) != 0)
+        srv->addr_len = 0;
+    srv->port = bound_port(srv);
     return srv;
+}
+
+cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, int port,
+                                     const cmx_http_limits *limits, cmx_http_handler handler,
+                                     void *handler_ctx, cmx_error *err)
+{
+    return server_new(base, host, port, NULL, limits, handler, handler_ctx, err);
+}
+
+cmx_http_server *cmx_http_server_new_beside(struct event_base *base, const cmx_http_server *first,
+                                            const cmx_http_limits *limits, cmx_http_handler handler,
+                                            void *handler_ctx, cmx_error *err)
+{
+    return server_new(base, NULL, 0, first, limits, handler, handler_ctx, err);
 }
 
 int cmx_http_server_port(const cmx_http_server *srv)
 {
     return srv->port;
+}
+
+void cmx_http_server_drain(cmx_http_server *srv)
+{
+    srv->draining = 1;
 }
 
 void cmx_http_server_stop_accepting(cmx_http_server *srv)

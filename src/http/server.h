@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/err.h"
 #include "core/str.h"
 
 struct event_base;
@@ -97,15 +98,60 @@ void cmx_http_stream_end(cmx_http_exchange *ex);
  * client sees an incomplete body; finishes the exchange. */
 void cmx_http_stream_abort(cmx_http_exchange *ex);
 
+/* "OK", "Not Found", ...: the reason phrase the server sends with status. */
+const char *cmx_http_reason_phrase(int status);
+
+/* ---- exchanges without a connection ---------------------------------------
+ * A request that arrived some other way (a Lambda event, say) is handed to
+ * the same handler as one read from a socket; what the handler answers goes
+ * to these callbacks instead.  The owner fills the request (in its arena),
+ * calls the handler, and frees the exchange once `finished` has run — never
+ * from inside a sink callback. */
+typedef struct cmx_http_sink {
+    /* A whole response: the exchange is finished. */
+    void (*respond)(void *arg, int status, const char *content_type, const char *extra_headers,
+                    const char *body, size_t body_len);
+    /* A streamed response: its head, then its bytes (no chunk framing). */
+    void (*stream_begin)(void *arg, int status, const char *content_type,
+                         const char *extra_headers);
+    void (*stream_write)(void *arg, const char *data, size_t len);
+    /* The stream's end: complete, or aborted (the receiver must see it cut). */
+    void (*stream_end)(void *arg, int complete);
+    /* Bytes written and not yet delivered; may be NULL (then 0). */
+    size_t (*stream_pending)(void *arg);
+} cmx_http_sink;
+
+/* A new exchange with an empty request and its own arena; NULL when out of
+ * memory.  Fill *cmx_http_exchange_request(ex), then call the handler. */
+cmx_http_exchange *cmx_http_exchange_new(const cmx_http_sink *sink, void *sink_arg);
+cmx_http_request *cmx_http_exchange_request(cmx_http_exchange *ex);
+/* 1 while the handler has not finished its answer. */
+int cmx_http_exchange_active(const cmx_http_exchange *ex);
+/* The receiver went away: on_close runs (the handler cancels its work). */
+void cmx_http_exchange_cancel(cmx_http_exchange *ex);
+/* Frees the exchange and its arena; the answer must be finished or cancelled. */
+void cmx_http_exchange_free(cmx_http_exchange *ex);
+
 typedef struct cmx_http_server cmx_http_server;
 
-/* Binds host:port with SO_REUSEPORT (so each worker has its own listener on
- * the same port).  port 0 picks a free port; cmx_http_server_port tells it.
- * Returns NULL and logs on failure. */
+/* Binds host:port for the first (or only) worker.  The port is taken
+ * exclusively: when anything else listens on it, another cloudmux included,
+ * this fails with "cannot listen on HOST:PORT: Address already in use"
+ * instead of sharing it.  port 0 picks a free port; cmx_http_server_port
+ * tells it.  Returns NULL with err set (nothing is logged). */
 cmx_http_server *cmx_http_server_new(struct event_base *base, const char *host, int port,
                                      const cmx_http_limits *limits, cmx_http_handler handler,
-                                     void *handler_ctx);
+                                     void *handler_ctx, cmx_error *err);
+/* Another worker's server on the same address as `first` (SO_REUSEPORT: the
+ * kernel spreads new connections over the listeners of this process). */
+cmx_http_server *cmx_http_server_new_beside(struct event_base *base, const cmx_http_server *first,
+                                            const cmx_http_limits *limits, cmx_http_handler handler,
+                                            void *handler_ctx, cmx_error *err);
 int cmx_http_server_port(const cmx_http_server *srv);
+/* Draining: keeps accepting and serving, but every response from now on
+ * closes its connection (Connection: close), so keep-alive clients move to
+ * another instance while a load balancer takes this one out. */
+void cmx_http_server_drain(cmx_http_server *srv);
 /* Stops accepting; connections with a request in flight finish it, idle ones
  * are closed.  cmx_http_server_free may be called after the event loop ends. */
 void cmx_http_server_stop_accepting(cmx_http_server *srv);

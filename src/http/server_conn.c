@@ -493,7 +493,8 @@ static void dispatch(cmx_http_conn *c)
     req->n_headers = c->n_hdrs;
     req->body = c->body ? c->body : empty_body;
     req->body_len = c->body_len;
-    req->keep_alive = http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping;
+    req->keep_alive =
+        http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping && !c->srv->draining;
     req->arena = c->arena;
     ex->is_head = p->method == HTTP_HEAD;
     ex->raw_stream = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);

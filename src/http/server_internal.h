@@ -20,6 +20,7 @@
 
 #include <http_parser.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "http/server.h"
@@ -52,7 +53,9 @@ typedef enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER } timer_kind;
 typedef struct cmx_http_conn cmx_http_conn;
 
 struct cmx_http_exchange {
-    cmx_http_conn *conn;
+    cmx_http_conn *conn;       /* NULL for a detached exchange */
+    const cmx_http_sink *sink; /* detached: where the answer goes (server_detached.c) */
+    void *sink_arg;
     exchange_state state;
     int raw_stream; /* HTTP/1.0 client: no chunked framing, close at end */
     int is_head;    /* HEAD request: headers only */
@@ -114,7 +117,10 @@ struct cmx_http_server {
     cmx_http_handler handler;
     void *handler_ctx;
     int port;
+    struct sockaddr_storage addr; /* where the listener is bound */
+    socklen_t addr_len;
     int stopping;
+    int draining; /* responses close their connection (Connection: close) */
     size_t n_conns;
     cmx_http_conn *conns;
     /* libevent "common timeouts": many events sharing one duration sit in a
@@ -131,6 +137,15 @@ void cmx_http_conn_drop(cmx_http_conn *c);
 void cmx_http_conn_finish(cmx_http_conn *c, int force_close);
 /* Starts closing after what is queued has been written. */
 void cmx_http_conn_begin_close(cmx_http_conn *c);
+
+/* server_detached.c: the response calls of an exchange without a connection. */
+void cmx_http_detached_respond(cmx_http_exchange *ex, int status, const char *content_type,
+                               const char *extra_headers, const char *body, size_t body_len);
+void cmx_http_detached_stream_begin(cmx_http_exchange *ex, int status, const char *content_type,
+                                    const char *extra_headers);
+void cmx_http_detached_stream_write(cmx_http_exchange *ex, const char *data, size_t len);
+size_t cmx_http_detached_stream_pending(cmx_http_exchange *ex);
+void cmx_http_detached_stream_end(cmx_http_exchange *ex, int complete);
 
 /* server_write.c */
 /* A whole response in one evbuffer write.  `closing` adds Connection: close. */

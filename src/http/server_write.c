@@ -25,7 +25,7 @@
 #include "core/buf.h"
 #include "http/server_internal.h"
 
-static const char *reason_phrase(int status)
+const char *cmx_http_reason_phrase(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -134,7 +134,7 @@ static void head_init(head *h, int status, const char *content_type, const char 
     if (status < 100 || status > 999)
         status = 500;
     h->status = status;
-    h->reason = reason_phrase(status);
+    h->reason = cmx_http_reason_phrase(status);
     h->reason_len = strlen(h->reason);
     h->content_type = content_type;
     h->content_type_len = content_type ? strlen(content_type) : 0;
@@ -282,6 +282,10 @@ void cmx_http_respond(cmx_http_exchange *ex, int status, const char *content_typ
 {
     if (!ex || ex->state != EX_ACTIVE)
         return;
+    if (ex->sink) {
+        cmx_http_detached_respond(ex, status, content_type, extra_headers, body, body_len);
+        return;
+    }
     cmx_http_conn *c = ex->conn;
     int closing = !ex->req.keep_alive || c->srv->stopping;
     cmx_http_write_response(c, status, content_type, extra_headers, body, body_len, closing);
@@ -293,6 +297,10 @@ void cmx_http_stream_begin(cmx_http_exchange *ex, int status, const char *conten
 {
     if (!ex || ex->state != EX_ACTIVE)
         return;
+    if (ex->sink) {
+        cmx_http_detached_stream_begin(ex, status, content_type, extra_headers);
+        return;
+    }
     cmx_http_conn *c = ex->conn;
     head h;
     if (ex->raw_stream) {
@@ -312,6 +320,10 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
 {
     if (!ex || ex->state != EX_STREAMING || len == 0 || ex->is_head)
         return;
+    if (ex->sink) {
+        cmx_http_detached_stream_write(ex, data, len);
+        return;
+    }
     struct evbuffer *out = bufferevent_get_output(ex->conn->bev);
     if (ex->raw_stream) {
         evbuffer_add(out, data, len);
@@ -335,6 +347,8 @@ size_t cmx_http_stream_pending(cmx_http_exchange *ex)
 {
     if (!ex || ex->state != EX_STREAMING)
         return 0;
+    if (ex->sink)
+        return cmx_http_detached_stream_pending(ex);
     return evbuffer_get_length(bufferevent_get_output(ex->conn->bev));
 }
 
@@ -342,6 +356,10 @@ void cmx_http_stream_end(cmx_http_exchange *ex)
 {
     if (!ex || ex->state != EX_STREAMING)
         return;
+    if (ex->sink) {
+        cmx_http_detached_stream_end(ex, 1);
+        return;
+    }
     if (!ex->raw_stream && !ex->is_head) {
         evbuffer_add(bufferevent_get_output(ex->conn->bev), "0\r\n\r\n", 5);
         cmx_http_flush(ex->conn);
@@ -353,5 +371,9 @@ void cmx_http_stream_abort(cmx_http_exchange *ex)
 {
     if (!ex || (ex->state != EX_STREAMING && ex->state != EX_ACTIVE))
         return;
+    if (ex->sink) {
+        cmx_http_detached_stream_end(ex, 0);
+        return;
+    }
     cmx_http_conn_finish(ex->conn, 1);
 }

@@ -56,6 +56,11 @@ static cmx_up_proxy *proxy_from_settings(const char *url, const char *which)
     return p;
 }
 
+struct event_base *cmx_upstream_base(const cmx_upstream *up)
+{
+    return up->base;
+}
+
 cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
                                const cmx_upstream_settings *settings)
 {

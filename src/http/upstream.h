@@ -90,6 +90,8 @@ typedef struct cmx_upstream_call cmx_upstream_call;
 /* `dns` may be NULL: the client then makes its own from /etc/resolv.conf
  * (IP literals and localhost work without any nameserver).  `settings` may be
  * NULL for cmx_upstream_settings_default(); its strings are copied. */
+/* The event loop the client runs on (its worker's). */
+struct event_base *cmx_upstream_base(const cmx_upstream *up);
 cmx_upstream *cmx_upstream_new(struct event_base *base, struct evdns_base *dns,
                                const cmx_upstream_settings *settings);
 /* Closes idle connections and frees everything.  Every call must have

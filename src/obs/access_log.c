@@ -155,6 +155,9 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     put_str_field(b, "provider", e->provider, e->provider ? strlen(e->provider) : 0);
     put_str_field(b, "target_model", e->target_model,
                   e->target_model ? strlen(e->target_model) : 0);
+    if (e->upstream_request_id)
+        put_str_field(b, "upstream_request_id", e->upstream_request_id,
+                      strlen(e->upstream_request_id));
     uint64_t overhead = e->latency_us > e->upstream_us ? e->latency_us - e->upstream_us : 0;
     PUT_LIT(b, ",\"status\":");
     put_u64(b, (uint64_t)(e->status < 0 ? 0 : e->status));
@@ -180,6 +183,8 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     }
     if (e->error)
         put_str_field(b, "error", e->error, strlen(e->error));
+    if (e->cache)
+        put_str_field(b, "cache", e->cache, strlen(e->cache));
     put_raw(b, "}\n", 2);
 
     if (b->len >= FLUSH_BYTES) {

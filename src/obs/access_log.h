@@ -32,8 +32,10 @@ typedef struct cmx_access_entry {
     uint64_t latency_us;  /* request's first byte → response handed to the socket */
     uint64_t upstream_us; /* time spent waiting on providers */
     cmx_usage usage;
-    const char *cost_usd; /* decimal USD ("0.000123"), NULL when unknown */
-    const char *error;    /* error kind name, NULL on success */
+    const char *cost_usd;            /* decimal USD ("0.000123"), NULL when unknown */
+    const char *error;               /* error kind name, NULL on success */
+    const char *upstream_request_id; /* the provider's id of the request, or NULL */
+    const char *cache; /* "hit", "miss", "bypass"; NULL when the group does not cache */
 } cmx_access_entry;
 
 /* fd is where lines go (1 for stdout); base runs the flush timer. */

@@ -61,6 +61,8 @@ static cmx_err layout_init(cmx_metrics_layout *l, const cmx_config *cfg, cmx_err
     l->overhead = at;
     at += CMX_METRICS_N_OVERHEAD_BUCKETS + 1;
     l->overhead_sum_us = at++;
+    l->cache = at;
+    at += l->n_groups * CMX_CACHE_RESULTS;
     l->n_counters = at;
     return CMX_OK;
 }
@@ -216,6 +218,14 @@ void cmx_metrics_record_attempt(cmx_metrics_shard *s, const cmx_model_group *g, 
     bump(&s->counters[l->attempts + slot * CMX_ERR__COUNT + k], 1);
 }
 
+void cmx_metrics_record_cache(cmx_metrics_shard *s, const cmx_model_group *g, cmx_cache_result r)
+{
+    const cmx_metrics_layout *l = s->layout;
+    if (!g || (size_t)r >= CMX_CACHE_RESULTS)
+        return;
+    bump(&s->counters[l->cache + (size_t)(g - l->cfg->models) * CMX_CACHE_RESULTS + (size_t)r], 1);
+}
+
 int cmx_metrics_target_index(const cmx_model_group *g, const char *provider, const char *model)
 {
     if (!g || !provider)
@@ -233,4 +243,78 @@ int cmx_metrics_target_index(const cmx_model_group *g, const char *provider, con
             return (int)i;
     }
     return -1;
+}
+
+static void carry_add(cmx_metrics_shard *to, size_t to_i, const cmx_metrics_shard *from,
+                      size_t from_i)
+{
+    uint64_t v = atomic_load_explicit(&from->counters[from_i], memory_order_relaxed);
+    if (v)
+        atomic_store_explicit(&to->counters[to_i],
+                              atomic_load_explicit(&to->counters[to_i], memory_order_relaxed) + v,
+                              memory_order_relaxed);
+}
+
+/* The new slot of old slot `s`, or SIZE_MAX when its series is gone. */
+static size_t map_slot(const cmx_metrics_layout *to, const cmx_metrics_layout *from, size_t s,
+                       long *group_out)
+{
+    *group_out = -1;
+    if (s == from->n_slots - 1)
+        return to->n_slots - 1;
+    size_t g = 0;
+    while (g + 1 < from->n_groups && from->slot_base[g + 1] <= s)
+        g++;
+    const cmx_model_group *og = &from->cfg->models[g];
+    const cmx_model_group *ng = cmx_config_find_model(to->cfg, og->name, strlen(og->name));
+    if (!ng)
+        return SIZE_MAX;
+    size_t ngi = (size_t)(ng - to->cfg->models);
+    *group_out = (long)ngi;
+    size_t t = s - from->slot_base[g];
+    if (t == 0)
+        return to->slot_base[ngi];
+    const cmx_target_config *ot = &og->targets[t - 1];
+    int nt = cmx_metrics_target_index(ng, ot->provider->name, ot->model ? ot->model : og->name);
+    return nt < 0 ? SIZE_MAX : to->slot_base[ngi] + 1 + (size_t)nt;
+}
+
+void cmx_metrics_shard_carry(cmx_metrics_shard *to, const cmx_metrics_shard *from)
+{
+    const cmx_metrics_layout *tl = to->layout, *fl = from->layout;
+    carry_add(to, tl->in_flight, from, fl->in_flight);
+    for (size_t s = 0; s < fl->n_slots; s++) {
+        long g;
+        size_t ns = map_slot(tl, fl, s, &g);
+        if (ns == SIZE_MAX)
+            continue;
+        for (size_t k = 0; k < CMX_METRICS_N_CODES * 2; k++)
+            carry_add(to, tl->requests + ns * CMX_METRICS_N_CODES * 2 + k, from,
+                      fl->requests + s * CMX_METRICS_N_CODES * 2 + k);
+        for (size_t k = 0; k < CMX_ERR__COUNT; k++)
+            carry_add(to, tl->attempts + ns * CMX_ERR__COUNT + k, from,
+                      fl->attempts + s * CMX_ERR__COUNT + k);
+        for (size_t k = 0; k < 2; k++)
+            carry_add(to, tl->tokens + ns * 2 + k, from, fl->tokens + s * 2 + k);
+    }
+    const size_t stride = CMX_METRICS_N_DURATION_BUCKETS + 1;
+    for (size_t g = 0; g <= fl->n_groups; g++) {
+        size_t ng = tl->n_groups;
+        if (g < fl->n_groups) {
+            const cmx_model_group *og = &fl->cfg->models[g];
+            const cmx_model_group *m = cmx_config_find_model(tl->cfg, og->name, strlen(og->name));
+            if (!m)
+                continue;
+            ng = (size_t)(m - tl->cfg->models);
+        }
+        for (size_t b = 0; b < stride; b++)
+            carry_add(to, tl->duration + ng * stride + b, from, fl->duration + g * stride + b);
+        carry_add(to, tl->duration_sum_us + ng, from, fl->duration_sum_us + g);
+        for (size_t r = 0; g < fl->n_groups && r < CMX_CACHE_RESULTS; r++)
+            carry_add(to, tl->cache + ng * CMX_CACHE_RESULTS + r, from,
+                      fl->cache + g * CMX_CACHE_RESULTS + r);
+    }
+    for (size_t b = 0; b <= CMX_METRICS_N_OVERHEAD_BUCKETS; b++)
+        carry_add(to, tl->overhead + b, from, fl->overhead + b);
+    carry_add(to, tl->overhead_sum_us, from, fl->overhead_sum_us);
 }

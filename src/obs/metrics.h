@@ -62,6 +62,21 @@ void cmx_metrics_record_request(cmx_metrics_shard *s, const cmx_metrics_request 
 void cmx_metrics_record_attempt(cmx_metrics_shard *s, const cmx_model_group *g, int target,
                                 cmx_err outcome);
 
+/* A reload: adds what `from` (a shard of the previous snapshot's registry)
+ * counted into `to`, series by series: groups matched by name, targets by
+ * provider and model; series that no longer exist are dropped.  Called by
+ * the shard's worker, the only writer of both. */
+void cmx_metrics_shard_carry(cmx_metrics_shard *to, const cmx_metrics_shard *from);
+
+/* The response cache's verdict on a request of a group that caches. */
+typedef enum {
+    CMX_CACHE_RESULT_HIT = 0,
+    CMX_CACHE_RESULT_MISS,
+    CMX_CACHE_RESULT_BYPASS
+} cmx_cache_result;
+#define CMX_CACHE_RESULTS 3
+void cmx_metrics_record_cache(cmx_metrics_shard *s, const cmx_model_group *g, cmx_cache_result r);
+
 /* Requests in flight now, all shards. */
 int64_t cmx_metrics_in_flight(cmx_metrics *m);
 

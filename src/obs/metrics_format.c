@@ -262,6 +262,31 @@ static void breakers(const cmx_metrics *m, cmx_router_shared *shared, uint64_t n
     }
 }
 
+static void cache_results(const cmx_metrics *m, cmx_buf *out)
+{
+    static const char *const names[CMX_CACHE_RESULTS] = {"hit", "miss", "bypass"};
+    const cmx_config *cfg = m->layout.cfg;
+    size_t caching = 0;
+    for (size_t g = 0; g < cfg->n_models; g++)
+        caching += cfg->models[g].cache.enabled != 0;
+    if (!caching)
+        return;
+    family(out, "cloudmux_cache_requests_total", "counter",
+           "Requests to groups with a response cache, by result: hit (answered from the cache, "
+           "at no provider cost), miss, bypass (Cache-Control: no-cache).");
+    for (size_t g = 0; g < cfg->n_models; g++) {
+        if (!cfg->models[g].cache.enabled)
+            continue;
+        for (size_t r = 0; r < CMX_CACHE_RESULTS; r++) {
+            cmx_buf_append_str(out, "cloudmux_cache_requests_total{");
+            label(out, 1, "model", cfg->models[g].name);
+            label(out, 0, "result", names[r]);
+            cmx_buf_printf(out, "} %" PRIu64 "\n",
+                           sum_counter(m, m->layout.cache + g * CMX_CACHE_RESULTS + r));
+        }
+    }
+}
+
 int64_t cmx_metrics_in_flight(cmx_metrics *m)
 {
     return (int64_t)sum_counter(m, m->layout.in_flight);
@@ -305,5 +330,6 @@ cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t n
 
     if (shared)
         breakers(m, shared, now_us, out);
+    cache_results(m, out);
     return out->data || out->len == 0 ? CMX_OK : CMX_ERR_NOMEM;
 }

@@ -21,6 +21,7 @@
 
 #include "core/buf.h"
 #include "providers/aws_credentials_internal.h"
+#include "providers/credential_share.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -54,17 +55,16 @@ struct cmx_aws_credentials {
     int step;   /* IMDS: 0 token, 1 role name, 2 keys */
     char *imds_token;
     char role[256];
-    cmx_awsc_keys keys; /* the cache */
+    cmx_awsc_keys keys; /* this worker's copy of the keys */
     cmx_sigv4_credentials view;
     int have_keys;
-    uint64_t expires_us, refresh_us; /* 0 expires_us: never */
+    int is_static;               /* the first link is static: nothing to fetch or share */
+    cmx_credential_local shared; /* fetched keys, shared with the other workers */
     cmx_upstream_call *call;
     int status;
     cmx_buf resp;
     cmx_buf failures; /* "source (host): why; ..." of this walk */
     cmx_aws_credentials_waiter *head, *tail;
-    cmx_error last_err;
-    uint64_t failed_until_us;
     unsigned long fetches;
     const char *source;
 };
@@ -303,8 +303,8 @@ static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
     return CMX_OK;
 }
 
-/* Makes `keys` the cache, timed by their Expiration. */
-static void adopt(cmx_aws_credentials *c, cmx_awsc_keys *keys, const char *source)
+/* Makes `keys` this worker's keys (static ones, never shared). */
+static void use_keys(cmx_aws_credentials *c, cmx_awsc_keys *keys)
 {
     keys_free(&c->keys);
     c->keys = *keys;
@@ -313,19 +313,93 @@ static void adopt(cmx_aws_credentials *c, cmx_awsc_keys *keys, const char *sourc
     c->view = (cmx_sigv4_credentials){c->keys.access_key_id, c->keys.secret_access_key,
                                       c->keys.session_token};
     c->have_keys = 1;
-    c->source = source;
-    if (c->keys.expiration < 0) {
-        c->expires_us = c->refresh_us = 0;
+}
+
+/* Fetched keys go to every worker as "won:expiration\0id\0secret\0token",
+ * timed by their Expiration: refreshed 5 minutes before it, as the SDKs
+ * do, or at 80% of a lifetime too short for that. */
+static void publish_keys(cmx_aws_credentials *c, cmx_awsc_keys *keys, int won)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_buf_printf(&b, "%d:%lld", won, (long long)keys->expiration);
+    cmx_buf_append(&b, "", 1);
+    cmx_buf_append(&b, keys->access_key_id, strlen(keys->access_key_id) + 1);
+    cmx_buf_append(&b, keys->secret_access_key, strlen(keys->secret_access_key) + 1);
+    if (keys->session_token)
+        cmx_buf_append(&b, keys->session_token, strlen(keys->session_token));
+    uint64_t expires = 0, refresh = 0;
+    if (keys->expiration >= 0) {
+        uint64_t now = cmx_clock_now_us(c->clock);
+        int64_t left = keys->expiration - (int64_t)time(NULL);
+        uint64_t life = left > 0 ? (uint64_t)left * 1000000ull : 1;
+        uint64_t early = life > 600000000ull ? 300000000ull : life / 5;
+        expires = now + life;
+        refresh = now + life - early;
+    }
+    if (b.data)
+        cmx_credential_local_publish(&c->shared, b.data, b.len, expires, refresh);
+    if (b.data)
+        explicit_bzero(b.data, b.len);
+    cmx_buf_free(&b);
+    keys_free(keys);
+}
+
+/* Brings this worker's keys up to the shared copy when it changed. */
+static void take_shared(cmx_aws_credentials *c)
+{
+    cmx_credential_local *l = &c->shared;
+    if (!l->changed)
+        return;
+    l->changed = 0;
+    keys_free(&c->keys);
+    c->have_keys = 0;
+    c->view = (cmx_sigv4_credentials){NULL, NULL, NULL};
+    if (!l->has_value)
+        return;
+    const char *p = l->value.data, *end = p + l->value.len;
+    int won = -1;
+    long long expiration = -1;
+    if (sscanf(p, "%d:%lld", &won, &expiration) != 2)
+        return;
+    const char *fields[3] = {NULL, NULL, ""};
+    p += strlen(p) + 1;
+    for (int i = 0; i < 3 && p < end; i++) {
+        fields[i] = p;
+        p += strlen(p) + 1;
+    }
+    if (!fields[0] || !fields[1] || keys_copy(&c->keys, fields[0], fields[1], fields[2]) != 0) {
+        keys_free(&c->keys);
         return;
     }
-    uint64_t now = cmx_clock_now_us(c->clock);
-    int64_t left = c->keys.expiration - (int64_t)time(NULL);
-    uint64_t life = left > 0 ? (uint64_t)left * 1000000ull : 0;
-    /* 5 minutes before expiry, as the SDKs do; at 80% of a lifetime too
-     * short for that */
-    uint64_t early = life > 600000000ull ? 300000000ull : life / 5;
-    c->expires_us = now + life;
-    c->refresh_us = now + life - early;
+    c->keys.expiration = expiration;
+    c->view = (cmx_sigv4_credentials){c->keys.access_key_id, c->keys.secret_access_key,
+                                      c->keys.session_token};
+    c->have_keys = 1;
+    if (won >= 0 && (size_t)won < c->n_links) {
+        c->won = won;
+        c->source = c->links[won].name;
+    }
+}
+
+static void on_news(void *ctx);
+
+/* The fetched sources that make up the chain name the credential. */
+static cmx_err join_share(cmx_aws_credentials *c, cmx_error *err)
+{
+    cmx_buf material = CMX_BUF_INIT;
+    for (size_t i = 0; i < c->n_links; i++) {
+        const chain_link *l = &c->links[i];
+        cmx_buf_printf(&material, "%d %s %s:%d%s %s %s %s %s|", (int)l->kind, l->name,
+                       l->origin.host, l->origin.port, l->path, l->role_arn ? l->role_arn : "",
+                       l->token_file ? l->token_file : "", l->session_name ? l->session_name : "",
+                       l->auth_token_file ? l->auth_token_file : "");
+        if (l->auth_token)
+            cmx_buf_append_str(&material, l->auth_token);
+        if (l->kind == LINK_STATIC && l->keys.access_key_id)
+            cmx_buf_append_str(&material, l->keys.access_key_id);
+    }
+    return cmx_credential_local_join(&c->shared, "aws ", &material, cmx_upstream_base(c->up),
+                                     on_news, c, err);
 }
 
 cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx_upstream *up,
@@ -348,7 +422,11 @@ cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx
     c->source = c->links[0].name;
     if (c->links[0].kind == LINK_STATIC) {
         c->won = 0;
-        adopt(c, &c->links[0].keys, c->links[0].name);
+        c->is_static = 1;
+        use_keys(c, &c->links[0].keys);
+    } else if (join_share(c, err) != CMX_OK) {
+        cmx_aws_credentials_free(c);
+        return NULL;
     }
     return c;
 }
@@ -359,6 +437,7 @@ void cmx_aws_credentials_free(cmx_aws_credentials *c)
         return;
     if (c->call)
         cmx_upstream_cancel(c->call);
+    cmx_credential_local_release(&c->shared);
     for (size_t i = 0; i < c->n_links; i++) {
         chain_link *l = &c->links[i];
         keys_free(&l->keys);
@@ -379,13 +458,10 @@ void cmx_aws_credentials_free(cmx_aws_credentials *c)
 
 void cmx_aws_credentials_invalidate(cmx_aws_credentials *c, const char *access_key_id)
 {
-    if (!c->have_keys || c->expires_us == 0 || !access_key_id || !c->keys.access_key_id ||
-        strcmp(c->keys.access_key_id, access_key_id) != 0)
+    if (c->is_static || !c->have_keys || c->keys.expiration < 0 || !access_key_id ||
+        !c->keys.access_key_id || strcmp(c->keys.access_key_id, access_key_id) != 0)
         return; /* static keys, or already replaced */
-    keys_free(&c->keys);
-    c->view = (cmx_sigv4_credentials){NULL, NULL, NULL};
-    c->have_keys = 0;
-    c->expires_us = c->refresh_us = 0;
+    cmx_credential_local_invalidate(&c->shared, c->shared.value.data, c->shared.value.len);
 }
 
 const char *cmx_aws_credentials_source(const cmx_aws_credentials *c)
@@ -399,6 +475,8 @@ unsigned long cmx_aws_credentials_fetches(const cmx_aws_credentials *c)
 }
 
 /* ---- waiters ------------------------------------------------------------ */
+
+static void serve_queue(cmx_aws_credentials *c);
 
 static void enqueue(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w)
 {
@@ -475,8 +553,9 @@ static void fail_walk(cmx_aws_credentials *c, cmx_error *err)
     cmx_error_set(err, CMX_ERR_PROVIDER_AUTH, "provider '%s' (bedrock): no AWS credentials: %.200s",
                   c->cfg->name, c->failures.data ? c->failures.data : "no source answered");
     cmx_buf_reset(&c->failures);
-    c->last_err = *err;
-    c->failed_until_us = cmx_clock_now_us(c->clock) + FAILURE_HOLD_US;
+    /* A failed refresh leaves the current keys in use. */
+    cmx_credential_local_publish_failure(&c->shared, err,
+                                         cmx_clock_now_us(c->clock) + FAILURE_HOLD_US);
 }
 
 /* Asks the links from c->cur on until one starts a fetch (0) or settles at
@@ -488,8 +567,18 @@ static int walk(cmx_aws_credentials *c, cmx_error *err)
         chain_link *l = &c->links[c->cur];
         c->step = 0;
         if (l->kind == LINK_STATIC) {
+            /* A profile's keys found on the walk: shared like fetched ones,
+             * never expiring.  The link keeps its own copy for a later walk. */
+            cmx_awsc_keys copy = {.expiration = -1};
+            if (keys_copy(&copy, l->keys.access_key_id, l->keys.secret_access_key,
+                          l->keys.session_token) != 0) {
+                keys_free(&copy);
+                note_failure(c, "out of memory");
+                continue;
+            }
             c->won = (int)c->cur;
-            adopt(c, &l->keys, l->name);
+            c->source = l->name;
+            publish_keys(c, &copy, c->won);
             cmx_buf_reset(&c->failures);
             return 1;
         }
@@ -517,10 +606,8 @@ static void next_link(cmx_aws_credentials *c)
         c->cur++;
         r = walk(c, &e);
     }
-    if (r == 1)
-        wake_all(c, &c->view, NULL);
-    else if (r < 0)
-        wake_all(c, NULL, &e); /* a failed refresh leaves the current keys in use */
+    if (r != 0)
+        serve_queue(c);
 }
 
 static int start_walk(cmx_aws_credentials *c, cmx_error *err)
@@ -696,8 +783,9 @@ static int take_answer(cmx_aws_credentials *c)
         note_failure(c, "answered 200 without AccessKeyId and SecretAccessKey");
         return -1;
     }
-    adopt(c, &keys, l->name);
     c->won = (int)c->cur;
+    c->source = l->name;
+    publish_keys(c, &keys, c->won);
     return 1;
 }
 
@@ -719,37 +807,68 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     if (r > 0) {
         c->step = 0;
         cmx_buf_reset(&c->failures);
-        wake_all(c, &c->view, NULL);
+        serve_queue(c);
         return;
     }
     next_link(c);
 }
 
+/* Where the keys stand, for this worker: 1 c->view holds them, 0 this
+ * worker's requests wait (its own walk or another worker's), -1 err says
+ * why there are none. */
+static int settle(cmx_aws_credentials *c, cmx_error *err)
+{
+    if (c->is_static)
+        return 1;
+    int r;
+    switch (cmx_credential_local_get(&c->shared, cmx_clock_now_us(c->clock), err)) {
+    case CMX_CREDENTIAL_FRESH: r = 1; break;
+    case CMX_CREDENTIAL_REFRESH: {
+        cmx_error ignored;
+        start_walk(c, &ignored); /* background; the current keys still serve */
+        r = 1;
+        break;
+    }
+    case CMX_CREDENTIAL_FETCH:
+        /* 1: a static link settled it at once (published); -1: the failure
+         * was published */
+        r = start_walk(c, err);
+        break;
+    case CMX_CREDENTIAL_WAIT: r = 0; break;
+    default: r = -1; break;
+    }
+    take_shared(c);
+    if (r > 0 && !c->have_keys) {
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        r = -1;
+    }
+    return r;
+}
+
+/* A walk ended here or on another worker: the queue learns the outcome. */
+static void serve_queue(cmx_aws_credentials *c)
+{
+    if (!c->head)
+        return;
+    cmx_error err;
+    cmx_error_clear(&err);
+    int r = settle(c, &err);
+    if (r != 0)
+        wake_all(c, r > 0 ? &c->view : NULL, r > 0 ? NULL : &err);
+}
+
+static void on_news(void *ctx)
+{
+    serve_queue(ctx);
+}
+
 int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
                             const cmx_sigv4_credentials **creds, cmx_error *err)
 {
-    uint64_t now = cmx_clock_now_us(c->clock);
-    if (c->have_keys && (c->expires_us == 0 || now < c->expires_us)) {
-        if (c->expires_us && now >= c->refresh_us && !c->call && now >= c->failed_until_us) {
-            cmx_error ignored;
-            start_walk(c, &ignored); /* background; the current keys still serve */
-        }
+    int r = settle(c, err);
+    if (r > 0)
         *creds = &c->view;
-        return 1;
-    }
-    if (!c->call && now < c->failed_until_us) {
-        *err = c->last_err;
-        return -1;
-    }
-    if (!c->call) {
-        int r = start_walk(c, err);
-        if (r < 0)
-            return -1;
-        if (r == 1) {
-            *creds = &c->view;
-            return 1;
-        }
-    }
-    enqueue(c, w);
-    return 0;
+    else if (r == 0)
+        enqueue(c, w);
+    return r;
 }

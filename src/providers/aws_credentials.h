@@ -17,8 +17,9 @@
  *
  * Static sources are settled at creation.  The others are fetched at first
  * use on the worker's event loop with the worker's upstream client, like
- * azure_auth.h: one fetch in flight, requests queued meanwhile, the answer
- * cached and refreshed in the background 5 minutes before its Expiration
+ * azure_auth.h: one fetch in flight per process, requests on every worker
+ * queued meanwhile, the answer cached once per process (credential_share.h)
+ * and refreshed in the background 5 minutes before its Expiration
  * (or at 80% of a shorter lifetime).  The source that answered first is the
  * one asked again at refresh.  When every source fails, the queued requests
  * fail with CMX_ERR_PROVIDER_AUTH and a message naming each source and why

@@ -149,10 +149,17 @@ static void relay_done(void *ctx, const cmx_error *err, const cmx_usage *usage, 
     sink.on_done(sink.ctx, err, usage, body, len);
 }
 
+static void relay_upstream_id(void *ctx, const char *id, size_t len)
+{
+    azure_attempt *a = ctx;
+    if (a->sink.on_upstream_id)
+        a->sink.on_upstream_id(a->sink.ctx, id, len);
+}
+
 static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers, size_t len,
                                           cmx_error *err)
 {
-    cmx_attempt_sink relay = {relay_chunk, relay_done, a};
+    cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id};
     cmx_openai_wire_request req = {
         .cfg = a->state->cfg,
         .upstream = a->state->upstream,
@@ -162,6 +169,8 @@ static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers,
         .headers_len = len,
         .model = a->model,
         .no_stream_usage = a->no_stream_usage,
+        /* Azure's client request id header, echoed in its logs. */
+        .request_id_header = "x-ms-client-request-id",
     };
     return cmx_openai_wire_start(&req, &a->call, a->token ? &relay : &a->sink, err);
 }

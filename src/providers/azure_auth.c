@@ -1,13 +1,22 @@
-/* azure_auth.c — Entra ID tokens for the azure provider: client credentials
- * and managed identity, fetched asynchronously, cached and refreshed early.
+/* azure_auth.c — Entra ID tokens for the azure provider: client credentials,
+ * managed identity and workload identity, fetched asynchronously, cached and
+ * refreshed early.
  *
  * The request to the token endpoint is built once at creation (its form body
  * holds the client secret and is wiped on free); each fetch only replays it.
+ * Workload identity is the exception: its client assertion is the projected
+ * service-account token, which the kubelet rotates, so the file is read again
+ * and the body rebuilt (and wiped after) at every fetch.
+ * The token itself is the process's (credential_share.h): whichever worker
+ * needs it first fetches it, the other workers' requests wait for that one
+ * fetch, and every worker uses the same token until it is refreshed.
  * Waiters form an intrusive list in the requests' own memory, so queueing
  * costs no allocation and a cancelled request simply unlinks itself
  * (token_queue.c, shared with google_auth.c). */
 #include "azure_auth.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,10 +24,13 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "providers/credential_share.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
 #define FAILURE_HOLD_US 1000000ull /* after a failed fetch, fail fast this long */
 #define DEFAULT_RESOURCE "https://cognitiveservices.azure.com"
+#define MAX_ASSERTION_BYTES (16u << 10)
+#define JWT_BEARER_ASSERTION "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 struct cmx_azure_auth {
     const cmx_provider_config *cfg;
@@ -32,14 +44,12 @@ struct cmx_azure_auth {
     size_t headers_len;
     char *body; /* form body with the secret, or NULL */
     size_t body_len;
-    char *token;
-    uint64_t expires_us, refresh_us;
-    cmx_upstream_call *call; /* fetch in flight */
+    char *assertion_form;        /* workload identity: the body without its assertion */
+    cmx_credential_local shared; /* the token, shared with the other workers */
+    cmx_upstream_call *call;     /* this worker's fetch in flight */
     int status;
     cmx_buf resp;
     cmx_token_queue waiters;
-    cmx_error last_err;
-    uint64_t failed_until_us;
     unsigned long fetches;
 };
 
@@ -70,31 +80,98 @@ static void wipe_free(char *s, size_t len)
     }
 }
 
-static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+/* POST {authority}/{tenant}/oauth2/v2.0/token, form-encoded: the path, and
+ * the form up to how the client proves itself, which the caller appends. */
+static cmx_err build_token_request(cmx_azure_auth *a, const char *flow, cmx_buf *form,
+                                   cmx_error *err)
 {
     const cmx_azure_config *az = &a->cfg->azure;
-    a->flow = "client credentials";
+    a->flow = flow;
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
-    cmx_buf p = CMX_BUF_INIT, b = CMX_BUF_INIT;
+    cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/", a->origin.path);
     append_encoded(&p, az->tenant_id);
     cmx_buf_append_str(&p, "/oauth2/v2.0/token");
-    cmx_buf_append_str(&b, "grant_type=client_credentials&client_id=");
-    append_encoded(&b, az->client_id);
-    cmx_buf_append_str(&b, "&client_secret=");
-    append_encoded(&b, az->client_secret ? az->client_secret : "");
-    cmx_buf_append_str(&b, "&scope=");
-    append_encoded(&b, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_buf_append_str(form, "grant_type=client_credentials&client_id=");
+    append_encoded(form, az->client_id);
+    cmx_buf_append_str(form, "&scope=");
+    append_encoded(form, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
     a->path = p.data;
-    a->body = b.data;
-    a->body_len = b.len;
     a->method = strdup("POST");
     a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
                         "Accept: application/json\r\nUser-Agent: cloudmux\r\n");
-    if (!a->path || !a->body || !a->method || !a->headers)
+    if (!a->path || !a->method || !a->headers)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return CMX_OK;
+}
+
+static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "client credentials", &b, err);
+    cmx_buf_append_str(&b, "&client_secret=");
+    append_encoded(&b, a->cfg->azure.client_secret ? a->cfg->azure.client_secret : "");
+    a->body = b.data;
+    a->body_len = b.len;
+    if (rc == CMX_OK && !a->body)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+/* The same token request; the body is completed at each fetch with the
+ * token file's current contents. */
+static cmx_err build_workload_identity(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_err rc = build_token_request(a, "workload identity", &b, err);
+    cmx_buf_append_str(&b, "&client_assertion_type=");
+    append_encoded(&b, JWT_BEARER_ASSERTION);
+    cmx_buf_append_str(&b, "&client_assertion=");
+    a->assertion_form = b.data;
+    if (rc == CMX_OK && !a->assertion_form)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    return rc;
+}
+
+/* Reads the federated token file (whitespace around it dropped) and makes
+ * the body; the kubelet may have replaced the file since the last fetch. */
+static cmx_err load_assertion(cmx_azure_auth *a, cmx_error *err)
+{
+    const char *path = a->cfg->azure.token_file;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                             "provider '%s': cannot read the federated token file %s: %s",
+                             a->cfg->name, path, strerror(errno));
+    char *jwt = malloc(MAX_ASSERTION_BYTES + 1);
+    size_t n = jwt ? fread(jwt, 1, MAX_ASSERTION_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!jwt)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    size_t start = 0;
+    while (n > 0 && isspace((unsigned char)jwt[n - 1]))
+        n--;
+    while (start < n && isspace((unsigned char)jwt[start]))
+        start++;
+    jwt[n] = '\0';
+    cmx_err rc = CMX_OK;
+    if (n > MAX_ASSERTION_BYTES || start == n) {
+        rc = cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
+                           "provider '%s': the federated token file %s is %s", a->cfg->name, path,
+                           start == n ? "empty" : "larger than 16 KiB");
+    } else {
+        cmx_buf b = CMX_BUF_INIT;
+        cmx_buf_append_str(&b, a->assertion_form);
+        append_encoded(&b, jwt + start);
+        wipe_free(a->body, a->body_len);
+        a->body = b.data;
+        a->body_len = b.len;
+        if (!a->body)
+            rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    wipe_free(jwt, MAX_ASSERTION_BYTES + 1);
+    return rc;
 }
 
 static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
@@ -125,6 +202,24 @@ static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
     return CMX_OK;
 }
 
+static void on_news(void *ctx);
+
+/* The same flow, endpoint and request body (client id and secret included,
+ * hashed; for workload identity the body without its assertion) is the same
+ * credential: one token for the process. */
+static cmx_err join_share(cmx_azure_auth *a, cmx_error *err)
+{
+    cmx_buf material = CMX_BUF_INIT;
+    cmx_buf_printf(&material, "%s %s://%s:%d%s\n", a->method, a->origin.tls ? "https" : "http",
+                   a->origin.host, a->origin.port, a->path);
+    if (a->body)
+        cmx_buf_append(&material, a->body, a->body_len);
+    else if (a->assertion_form)
+        cmx_buf_append_str(&material, a->assertion_form);
+    return cmx_credential_local_join(&a->shared, "azure ", &material, cmx_upstream_base(a->up),
+                                     on_news, a, err);
+}
+
 cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
                                    const cmx_clock *clock, cmx_error *err)
 {
@@ -136,8 +231,14 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
     a->cfg = cfg;
     a->up = up;
     a->clock = clock ? clock : &cmx_clock_monotonic;
-    cmx_err rc = cfg->azure.auth == CMX_AZURE_AUTH_MANAGED_IDENTITY ? build_managed_identity(a, err)
-                                                                    : build_client_secret(a, err);
+    cmx_err rc;
+    switch (cfg->azure.auth) {
+    case CMX_AZURE_AUTH_MANAGED_IDENTITY: rc = build_managed_identity(a, err); break;
+    case CMX_AZURE_AUTH_WORKLOAD_IDENTITY: rc = build_workload_identity(a, err); break;
+    default: rc = build_client_secret(a, err); break;
+    }
+    if (rc == CMX_OK)
+        rc = join_share(a, err);
     if (rc != CMX_OK) {
         cmx_azure_auth_free(a);
         return NULL;
@@ -152,9 +253,10 @@ void cmx_azure_auth_free(cmx_azure_auth *a)
         return;
     if (a->call)
         cmx_upstream_cancel(a->call);
+    cmx_credential_local_release(&a->shared);
     cmx_buf_free(&a->resp);
     wipe_free(a->body, a->body_len);
-    wipe_free(a->token, a->token ? strlen(a->token) : 0);
+    free(a->assertion_form);
     free(a->path);
     free(a->method);
     free(a->headers);
@@ -168,11 +270,8 @@ unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a)
 
 void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token)
 {
-    if (a->token && token && strcmp(a->token, token) == 0) {
-        wipe_free(a->token, strlen(a->token));
-        a->token = NULL;
-        a->expires_us = a->refresh_us = 0;
-    }
+    if (token)
+        cmx_credential_local_invalidate(&a->shared, token, strlen(token));
 }
 
 void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w)
@@ -244,21 +343,13 @@ static int take_token(cmx_azure_auth *a, cmx_error *err)
                       a->cfg->name, a->flow, a->origin.host);
         return -1;
     }
-    char *copy = strdup(tok);
-    json_decref(root);
-    if (!copy) {
-        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        return -1;
-    }
-    wipe_free(a->token, a->token ? strlen(a->token) : 0);
-    a->token = copy;
     uint64_t now = cmx_clock_now_us(a->clock);
     uint64_t life = (uint64_t)(secs * 1e6);
     uint64_t early = life / 5; /* refresh at 80% ... */
     if (early < 300000000ull && life > 600000000ull)
         early = 300000000ull; /* ... or 5 minutes before expiry, whichever is earlier */
-    a->expires_us = now + life;
-    a->refresh_us = now + life - early;
+    cmx_credential_local_publish(&a->shared, tok, strlen(tok), now + life, now + life - early);
+    json_decref(root);
     return 0;
 }
 
@@ -282,6 +373,8 @@ static void describe_failure(cmx_azure_auth *a, cmx_error *err)
     err->cause = CMX_CAUSE_HTTP_STATUS;
 }
 
+static void serve_queue(cmx_azure_auth *a);
+
 static void on_complete(void *ctx, const cmx_error *uerr)
 {
     cmx_azure_auth *a = ctx;
@@ -299,14 +392,11 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         take_token(a, &err);
     }
     cmx_buf_free(&a->resp);
-    if (err.kind != CMX_OK) {
-        a->last_err = err;
-        a->failed_until_us = cmx_clock_now_us(a->clock) + FAILURE_HOLD_US;
-        /* A background refresh that failed leaves the current token in use. */
-        wake_all(a, NULL, &err);
-        return;
-    }
-    wake_all(a, a->token, NULL);
+    /* A background refresh that failed leaves the current token in use. */
+    if (err.kind != CMX_OK)
+        cmx_credential_local_publish_failure(&a->shared, &err,
+                                             cmx_clock_now_us(a->clock) + FAILURE_HOLD_US);
+    serve_queue(a);
 }
 
 static const cmx_upstream_callbacks token_callbacks = {on_head, on_body, on_complete};
@@ -314,6 +404,8 @@ static const cmx_upstream_callbacks token_callbacks = {on_head, on_body, on_comp
 static int start_fetch(cmx_azure_auth *a, cmx_error *err)
 {
     const cmx_timeouts_config *t = &a->cfg->timeouts;
+    if (a->assertion_form && load_assertion(a, err) != CMX_OK)
+        return -1;
     cmx_upstream_request req = {
         .origin = &a->origin,
         .tls_verify = a->cfg->tls_verify,
@@ -329,6 +421,11 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     a->status = 0;
     cmx_buf_reset(&a->resp);
     a->call = cmx_upstream_send(a->up, &req, &token_callbacks, a);
+    if (a->assertion_form) { /* the client copied it; keep no assertion around */
+        wipe_free(a->body, a->body_len);
+        a->body = NULL;
+        a->body_len = 0;
+    }
     if (!a->call) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return -1;
@@ -337,24 +434,43 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     return 0;
 }
 
+static int start_fetch_cb(void *ctx, cmx_error *err)
+{
+    return start_fetch(ctx, err);
+}
+
+/* 1 a token is in a->shared.value, 0 this worker's requests wait (its own
+ * fetch or another worker's), -1 err says why there is none. */
+static int settle(cmx_azure_auth *a, cmx_error *err)
+{
+    return cmx_credential_local_settle(&a->shared, cmx_clock_now_us(a->clock), start_fetch_cb, a,
+                                       err);
+}
+
+/* A fetch ended here or on another worker: the queue learns the outcome. */
+static void serve_queue(cmx_azure_auth *a)
+{
+    if (!a->waiters.head)
+        return;
+    cmx_error err;
+    cmx_error_clear(&err);
+    int r = settle(a, &err);
+    if (r != 0)
+        wake_all(a, r > 0 ? a->shared.value.data : NULL, r > 0 ? NULL : &err);
+}
+
+static void on_news(void *ctx)
+{
+    serve_queue(ctx);
+}
+
 int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
                          cmx_error *err)
 {
-    uint64_t now = cmx_clock_now_us(a->clock);
-    if (a->token && now < a->expires_us) {
-        if (now >= a->refresh_us && !a->call && now >= a->failed_until_us) {
-            cmx_error ignored;
-            start_fetch(a, &ignored); /* background; the current token still serves */
-        }
-        *token = a->token;
-        return 1;
-    }
-    if (!a->call && now < a->failed_until_us) {
-        *err = a->last_err;
-        return -1;
-    }
-    if (!a->call && start_fetch(a, err) != 0)
-        return -1;
-    cmx_token_queue_push(&a->waiters, &w->link);
-    return 0;
+    int r = settle(a, err);
+    if (r > 0)
+        *token = a->shared.value.data;
+    else if (r == 0)
+        cmx_token_queue_push(&a->waiters, &w->link);
+    return r;
 }

@@ -2,16 +2,15 @@
  *
  * Two flows: client credentials (POST {authority}/{tenant}/oauth2/v2.0/token,
  * form-encoded) and managed identity (GET on the instance metadata endpoint
- * with `Metadata: true`).  Tokens are fetched on the worker's event loop with
- * the worker's upstream client, never blocking it, and cached per provider
- * per worker: the upstream client and the event loop are per worker, so a
- * cache shared across workers would need locks and cross-thread wake-ups to
- * save one token request per worker per hour.
+ * with `Metadata: true`).  Tokens are fetched on a worker's event loop with
+ * the worker's upstream client, never blocking it, and cached once per
+ * process (credential_share.h): every worker, and every provider with the
+ * same credential, uses one token, and one fetch is in flight at a time.
  *
- * A request that finds no valid token is queued until the fetch ends; only
- * one fetch is in flight at a time.  A token past its refresh point (80% of
- * its lifetime, or 5 minutes before expiry if that is earlier) is still used
- * while a new one is fetched in the background.  A failed fetch fails the
+ * A request that finds no valid token is queued on its worker until the
+ * fetch ends (on whichever worker it runs).  A token past its refresh point
+ * (80% of its lifetime, or 5 minutes before expiry if that is earlier) is
+ * still used while a new one is fetched in the background.  A failed fetch fails the
  * queued requests with CMX_ERR_PROVIDER_AUTH and a message naming the token
  * endpoint and its error code, never the secret; for one second after, new
  * requests fail the same way instead of hammering the endpoint.
@@ -56,7 +55,7 @@ void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w);
  * 401 to it: revoked, or the clock skewed), so the next request fetches anew. */
 void cmx_azure_auth_invalidate(cmx_azure_auth *a, const char *token);
 
-/* Token fetches started so far (for tests and metrics). */
+/* Token fetches this worker started so far (for tests and metrics). */
 unsigned long cmx_azure_auth_fetches(const cmx_azure_auth *a);
 
 #endif

@@ -9,8 +9,9 @@
  * name.  Exceptions inside the stream are mapped as for Converse. */
 #include "bedrock_invoke.h"
 
+#include "core/base64.h"
+
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,22 +104,6 @@ static cmx_err on_exception(const cmx_anthropic_stream *s, const cmx_eventstream
     return kind;
 }
 
-/* Standard base64 with padding → bytes; -1 when it is not base64. */
-static long decode_base64(const char *text, size_t len, unsigned char *out)
-{
-    if (len == 0 || len % 4 != 0 || len > (size_t)1 << 30)
-        return -1;
-    int n = EVP_DecodeBlock(out, (const unsigned char *)text, (int)len);
-    if (n < 0)
-        return -1;
-    /* EVP_DecodeBlock counts the padding as zero bytes */
-    if (text[len - 1] == '=')
-        n--;
-    if (text[len - 2] == '=')
-        n--;
-    return n;
-}
-
 cmx_err cmx_bedrock_invoke_stream_message(cmx_anthropic_stream *s,
                                           const cmx_eventstream_message *msg, cmx_error *err)
 {
@@ -137,7 +122,7 @@ cmx_err cmx_bedrock_invoke_stream_message(cmx_anthropic_stream *s,
     const char *text = json_string_value(b);
     size_t tlen = json_string_length(b);
     unsigned char *raw = text ? malloc(tlen / 4 * 3 + 1) : NULL;
-    long n = raw ? decode_base64(text, tlen, raw) : -1;
+    long n = raw && tlen > 0 ? cmx_base64_decode(text, tlen, raw) : -1;
     cmx_err rc;
     if (!text)
         rc = protocol(s, err, "a chunk without \"bytes\"");

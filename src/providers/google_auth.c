@@ -1,14 +1,17 @@
 /* google_auth.c — the access-token cache of one Google provider on one
- * worker: at most one fetch in flight, waiters queued behind it.
+ * worker, backed by the process's one cache of the credential
+ * (credential_share.h): one fetch in flight per process, whichever worker
+ * asked first, and waiters on every worker queued behind it.
  *
  * A token is used until it expires, but a new one is fetched once the old
  * one is within REFRESH_MARGIN of its end, in the background: the request
  * that notices takes the still-valid token and goes on.  Only when no valid
- * token exists do requests wait, in a queue served in order when the fetch
- * answers (or failed, each with a provider_auth error saying why).  A queue
- * node belongs to its request; a request that goes away takes its node out
- * first, so the queue never points into freed memory (token_queue.c, shared
- * with azure_auth.c). */
+ * token exists do requests wait, in this worker's queue, served in order
+ * when the fetch answers (or failed, each with a provider_auth error saying
+ * why; for FAILURE_HOLD after a failure, requests fail the same way instead
+ * of hammering the endpoint).  A queue node belongs to its request; a
+ * request that goes away takes its node out first, so the queue never
+ * points into freed memory (token_queue.c, shared with azure_auth.c). */
 #include "google_auth.h"
 
 #include <event2/event.h>
@@ -20,8 +23,10 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "providers/credential_share.h"
 
 #define REFRESH_MARGIN_S 300
+#define FAILURE_HOLD_US 1000000ull
 #define MAX_TOKEN_BODY (64u << 10)
 #define METADATA_TOKEN_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
 
@@ -37,15 +42,16 @@ struct cmx_google_auth {
     cmx_upstream *up;
     struct event_base *base;
 
-    cmx_buf token;            /* the cached access token, "" when none */
-    uint64_t expires_us;      /* monotonic */
-    uint64_t refresh_us;      /* fetch a new one after this */
-    cmx_upstream_call *fetch; /* in flight, or NULL */
+    cmx_credential_local shared; /* the token, shared with the other workers */
+    cmx_upstream_call *fetch;    /* this worker's, in flight, or NULL */
     int status;
     cmx_buf body;
     cmx_token_queue waiters;
     uint64_t fetches;
 };
+
+static void on_news(void *ctx);
+static void serve_queue(cmx_google_auth *a);
 
 static void wipe(cmx_buf *b)
 {
@@ -121,6 +127,18 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
     }
     if (rc == CMX_OK && (!a->provider_name || !a->path))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    if (rc == CMX_OK) {
+        /* Every provider and worker with the same account shares one token. */
+        cmx_buf material = CMX_BUF_INIT;
+        if (a->use_metadata)
+            cmx_buf_printf(&material, "metadata %s://%s:%d%s", a->origin.tls ? "https" : "http",
+                           a->origin.host, a->origin.port, a->path);
+        else
+            cmx_buf_printf(&material, "service account %s %s %s %s", a->sa.client_email,
+                           a->sa.token_uri, a->sa.private_key_id ? a->sa.private_key_id : "",
+                           a->sa.private_key);
+        rc = cmx_credential_local_join(&a->shared, "google ", &material, base, on_news, a, err);
+    }
     if (rc != CMX_OK) {
         cmx_google_auth_free(a);
         return rc;
@@ -135,8 +153,8 @@ void cmx_google_auth_free(cmx_google_auth *a)
         return;
     if (a->fetch)
         cmx_upstream_cancel(a->fetch);
+    cmx_credential_local_release(&a->shared);
     cmx_google_service_account_free(&a->sa);
-    wipe(&a->token);
     wipe(&a->body);
     free(a->provider_name);
     free(a->ca_file);
@@ -146,8 +164,8 @@ void cmx_google_auth_free(cmx_google_auth *a)
 
 void cmx_google_auth_invalidate(cmx_google_auth *a)
 {
-    wipe(&a->token);
-    a->expires_us = a->refresh_us = 0;
+    if (a->shared.has_value)
+        cmx_credential_local_invalidate(&a->shared, a->shared.value.data, a->shared.value.len);
 }
 
 uint64_t cmx_google_auth_fetches(const cmx_google_auth *a)
@@ -172,7 +190,7 @@ static void serve_waiters(cmx_google_auth *a, const cmx_error *err)
         if (err)
             w->done(w->ctx, NULL, err);
         else
-            w->done(w->ctx, a->token.data, NULL);
+            w->done(w->ctx, a->shared.value.data, NULL);
     }
 }
 
@@ -231,19 +249,20 @@ static void on_complete(void *ctx, const cmx_error *uerr)
             cmx_error_set(&err, CMX_ERR_PROVIDER_AUTH, "provider '%s': %s", a->provider_name,
                           why.message);
         } else {
-            wipe(&a->token);
-            a->token = fresh;
             uint64_t now = cmx_now_us();
             uint64_t life_us = (uint64_t)expires_in * 1000000u;
             uint64_t margin_us = life_us / 2 < (uint64_t)REFRESH_MARGIN_S * 1000000u
                                      ? life_us / 2
                                      : (uint64_t)REFRESH_MARGIN_S * 1000000u;
-            a->expires_us = now + life_us;
-            a->refresh_us = now + life_us - margin_us;
+            cmx_credential_local_publish(&a->shared, fresh.data, fresh.len, now + life_us,
+                                         now + life_us - margin_us);
         }
+        wipe(&fresh);
     }
     wipe(&a->body);
-    serve_waiters(a, err.kind != CMX_OK ? &err : NULL);
+    if (err.kind != CMX_OK)
+        cmx_credential_local_publish_failure(&a->shared, &err, cmx_now_us() + FAILURE_HOLD_US);
+    serve_queue(a);
 }
 
 static const cmx_upstream_callbacks fetch_callbacks = {on_head, on_body, on_complete};
@@ -289,24 +308,43 @@ static int start_fetch(cmx_google_auth *a, cmx_error *err)
     return 0;
 }
 
+static int start_fetch_cb(void *ctx, cmx_error *err)
+{
+    return start_fetch(ctx, err);
+}
+
+/* 1 a token is in a->shared.value, 0 this worker's requests wait (its own
+ * fetch or another worker's), -1 err says why there is none. */
+static int settle(cmx_google_auth *a, cmx_error *err)
+{
+    return cmx_credential_local_settle(&a->shared, cmx_now_us(), start_fetch_cb, a, err);
+}
+
+/* Serves this worker's queue when the token's state may have changed: a
+ * fetch ended here, or another worker's did (on_news). */
+static void serve_queue(cmx_google_auth *a)
+{
+    if (!a->waiters.head)
+        return;
+    cmx_error err;
+    cmx_error_clear(&err);
+    int r = settle(a, &err);
+    if (r != 0)
+        serve_waiters(a, r > 0 ? NULL : &err);
+}
+
+static void on_news(void *ctx)
+{
+    serve_queue(ctx);
+}
+
 int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const char **token_out,
                           cmx_error *err)
 {
-    uint64_t now = cmx_now_us();
-    int valid = a->token.len > 0 && now < a->expires_us;
-    if (valid && now < a->refresh_us) {
-        *token_out = a->token.data;
-        return 1;
-    }
-    if (!a->fetch && start_fetch(a, err) != 0) {
-        if (!valid)
-            return -1;
-        /* the old token still works: use it, try again next time */
-    }
-    if (valid) {
-        *token_out = a->token.data;
-        return 1;
-    }
-    cmx_token_queue_push(&a->waiters, &w->link);
-    return 0;
+    int r = settle(a, err);
+    if (r > 0)
+        *token_out = a->shared.value.data;
+    else if (r == 0)
+        cmx_token_queue_push(&a->waiters, &w->link);
+    return r;
 }

@@ -6,10 +6,12 @@
  * Server to Server Applications"); or the instance metadata server, which
  * hands out the attached account's token (GCE, GKE workload identity).
  *
- * One cmx_google_auth per provider and worker caches the token and fetches a
- * new one a few minutes before it expires.  Requests never fail because a
- * refresh is in flight: while the cached token is still valid they use it,
- * and when there is none they queue until the one fetch in flight answers.
+ * One cmx_google_auth per provider and worker holds that worker's requests;
+ * the token itself is the process's (credential_share.h): one fetch in
+ * flight for all workers, and a new one a few minutes before it expires.
+ * Requests never fail because a refresh is in flight: while the cached
+ * token is still valid they use it, and when there is none they queue until
+ * the one fetch in flight answers, whichever worker runs it.
  * The key never leaves this module: no message quotes it, and its memory is
  * wiped when freed.
  *
@@ -98,7 +100,7 @@ void cmx_google_auth_cancel(cmx_google_auth *a, cmx_google_token_wait *w);
  * request fetches a new one instead of failing the same way until expiry. */
 void cmx_google_auth_invalidate(cmx_google_auth *a);
 
-/* Token fetches started so far (for tests and metrics). */
+/* Token fetches this worker started so far (for tests and metrics). */
 uint64_t cmx_google_auth_fetches(const cmx_google_auth *a);
 
 #endif

@@ -5,18 +5,21 @@
  * the provider's config: latency before the first byte, interval between
  * stream chunks, a failure rate and status (drawn from a seeded generator, so
  * runs are repeatable), the number of content chunks and the reply text.
- * Every answer says it is simulated: the text by default and always the
+ * What is answered follows the request as a real model's answer would
+ * (`n`, required tool calls, JSON formats, embedding sizes and encodings:
+ * mock_answer.c), so client libraries work against it unchanged.  Every
+ * answer says it is simulated: the text by default and always the
  * `system_fingerprint` "cloudmux-mock".  Timing runs on the worker's event
  * loop; nothing blocks. */
 #include "provider.h"
 
 #include <event2/event.h>
-#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/buf.h"
+#include "providers/mock_answer.h"
 
 #define DEFAULT_CONTENT                                                                            \
     "This is a simulated response from the cloudmux mock provider. No model was called."
@@ -35,17 +38,12 @@ typedef struct mock_attempt {
     cmx_api api;
     int stream;
     int include_usage;
-    const char *model;
-    const char *content;
-    size_t content_len;
+    cmx_mock_plan plan;   /* what to answer */
     uint32_t chunk_index; /* next stream step */
     uint32_t n_chunks;
     int fail_status; /* 0: succeed */
     int times_out;   /* latency beyond the first-byte timeout */
     cmx_usage usage;
-    char id[40];
-    long created;
-    size_t n_inputs; /* embeddings */
 } mock_attempt;
 
 static uint64_t next_random(mock_state *s)
@@ -80,20 +78,8 @@ static void mock_destroy(void *state)
 static void attempt_free(mock_attempt *a)
 {
     event_free(a->timer);
+    cmx_mock_plan_free(&a->plan);
     free(a);
-}
-
-static size_t count_words(const char *s, size_t len)
-{
-    size_t words = 0;
-    int in_word = 0;
-    for (size_t i = 0; i < len; i++) {
-        int space = s[i] == ' ' || s[i] == '\n' || s[i] == '\t';
-        if (!space && !in_word)
-            words++;
-        in_word = !space;
-    }
-    return words;
 }
 
 /* Reports the outcome and frees the attempt first, so the sink may end the
@@ -119,89 +105,54 @@ static void fail(mock_attempt *a)
     finish(a, &err, NULL);
 }
 
-static void append_usage(cmx_buf *b, const cmx_usage *u)
+static void usage_json(const cmx_usage *u, char *out, size_t size)
 {
-    cmx_buf_printf(b,
-                   "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                   "\"total_tokens\":%lld}",
-                   (long long)u->prompt_tokens, (long long)u->completion_tokens,
-                   (long long)u->total_tokens);
+    snprintf(out, size,
+             "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
+             "\"total_tokens\":%lld}",
+             (long long)u->prompt_tokens, (long long)u->completion_tokens,
+             (long long)u->total_tokens);
 }
 
-static void chunk_head(cmx_buf *b, const mock_attempt *a)
-{
-    cmx_buf_printf(
-        b, "{\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":\"",
-        a->id, a->created);
-    cmx_buf_append_json_escaped(b, a->model, strlen(a->model));
-    cmx_buf_append_str(b, "\",\"system_fingerprint\":\"cloudmux-mock\",");
-}
-
-static void respond_chat(mock_attempt *a)
+static void respond(mock_attempt *a)
 {
     cmx_buf b = CMX_BUF_INIT;
-    cmx_buf_printf(&b, "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":\"",
-                   a->id, a->created);
-    cmx_buf_append_json_escaped(&b, a->model, strlen(a->model));
-    cmx_buf_append_str(&b, "\",\"system_fingerprint\":\"cloudmux-mock\",\"choices\":[{\"index\":0,"
-                           "\"message\":{\"role\":\"assistant\",\"content\":\"");
-    cmx_buf_append_json_escaped(&b, a->content, a->content_len);
-    cmx_buf_append_str(&b, "\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],");
-    append_usage(&b, &a->usage);
-    cmx_buf_append_str(&b, "}");
-    finish(a, NULL, &b);
-}
-
-static void respond_embeddings(mock_attempt *a)
-{
-    cmx_buf b = CMX_BUF_INIT;
-    cmx_buf_append_str(&b, "{\"object\":\"list\",\"data\":[");
-    for (size_t i = 0; i < a->n_inputs; i++) {
-        cmx_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":[",
-                       i ? "," : "", i);
-        /* A deterministic unit-ish vector that differs per input index. */
-        for (int d = 0; d < 8; d++)
-            cmx_buf_printf(&b, "%s%.4f", d ? "," : "",
-                           ((double)((i * 7 + (size_t)d * 3) % 11) - 5.0) / 10.0);
-        cmx_buf_append_str(&b, "]}");
+    if (a->api == CMX_API_EMBEDDINGS) {
+        cmx_error err;
+        if (cmx_mock_write_embeddings(&a->plan, a->usage.prompt_tokens, &b, &err) != CMX_OK) {
+            cmx_buf_free(&b);
+            finish(a, &err, NULL);
+            return;
+        }
+    } else {
+        char usage[160];
+        usage_json(&a->usage, usage, sizeof usage);
+        cmx_mock_write_chat(&a->plan, usage, &b);
     }
-    cmx_buf_append_str(&b, "],\"model\":\"");
-    cmx_buf_append_json_escaped(&b, a->model, strlen(a->model));
-    cmx_buf_printf(&b, "\",\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld}}",
-                   (long long)a->usage.prompt_tokens, (long long)a->usage.prompt_tokens);
     finish(a, NULL, &b);
+}
+
+static void emit_chunk(void *ctx, const char *json, size_t len)
+{
+    mock_attempt *a = ctx;
+    a->sink.on_chunk(a->sink.ctx, json, len);
 }
 
 /* Emits the next stream step; returns 1 when the stream is complete. */
 static int stream_step(mock_attempt *a)
 {
-    cmx_buf b = CMX_BUF_INIT;
     uint32_t step = a->chunk_index++;
-    int done = 0;
-    chunk_head(&b, a);
-    if (step == 0) {
-        cmx_buf_append_str(&b, "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\","
-                               "\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}");
-    } else if (step <= a->n_chunks) {
-        /* Content split into n_chunks nearly equal pieces. */
-        size_t from = a->content_len * (step - 1) / a->n_chunks;
-        size_t to = a->content_len * step / a->n_chunks;
-        cmx_buf_append_str(&b, "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
-        cmx_buf_append_json_escaped(&b, a->content + from, to - from);
-        cmx_buf_append_str(&b, "\"},\"logprobs\":null,\"finish_reason\":null}]}");
-    } else if (step == a->n_chunks + 1) {
-        cmx_buf_append_str(&b, "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
-                               "\"finish_reason\":\"stop\"}]}");
-        done = !a->include_usage;
-    } else {
-        cmx_buf_append_str(&b, "\"choices\":[],");
-        append_usage(&b, &a->usage);
-        cmx_buf_append_str(&b, "}");
-        done = 1;
+    if (step <= a->n_chunks + 1) {
+        cmx_mock_stream_step(&a->plan, step, a->n_chunks, emit_chunk, a);
+        return step == a->n_chunks + 1 && !a->include_usage;
     }
+    char usage[160];
+    usage_json(&a->usage, usage, sizeof usage);
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_mock_write_usage_chunk(&a->plan, usage, &b);
     a->sink.on_chunk(a->sink.ctx, b.data, b.len);
     cmx_buf_free(&b);
-    return done;
+    return 1;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -220,10 +171,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (!a->stream) {
-        if (a->api == CMX_API_EMBEDDINGS)
-            respond_embeddings(a);
-        else
-            respond_chat(a);
+        respond(a);
         return;
     }
     uint32_t interval = a->state->cfg->mock.chunk_interval_ms;
@@ -238,20 +186,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
-}
-
-static size_t count_inputs(const cmx_call *call)
-{
-    json_t *root = json_loadb(call->body, call->body_len, 0, NULL);
-    json_t *input = root ? json_object_get(root, "input") : NULL;
-    size_t n = 1;
-    /* An array of strings or of token arrays is several inputs; an array of
-     * integers is one tokenized input. */
-    if (json_is_array(input) && json_array_size(input) > 0 &&
-        !json_is_integer(json_array_get(input, 0)))
-        n = json_array_size(input);
-    json_decref(root);
-    return n;
 }
 
 static void *mock_start(void *state, const cmx_call *call, const cmx_target_config *target,
@@ -275,12 +209,15 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     a->api = call->api;
     a->stream = call->api == CMX_API_CHAT && call->scan->stream;
     a->include_usage = call->scan->include_usage;
-    a->model = target->model ? target->model : call->scan->model_name;
-    a->content = mc->content ? mc->content : DEFAULT_CONTENT;
-    a->content_len = strlen(a->content);
     a->n_chunks = mc->stream_chunks ? mc->stream_chunks : 1;
-    a->created = (long)time(NULL);
-    snprintf(a->id, sizeof a->id, "chatcmpl-mock-%llu", (unsigned long long)++s->next_id);
+    /* A request OpenAI would refuse is refused here too, before any delay. */
+    if (cmx_mock_plan_read(&a->plan, call->api, call->body, call->body_len,
+                           target->model ? target->model : call->scan->model_name,
+                           mc->content ? mc->content : DEFAULT_CONTENT, ++s->next_id,
+                           err) != CMX_OK) {
+        attempt_free(a);
+        return NULL;
+    }
     if (mc->failure_rate > 0 &&
         (double)(next_random(s) >> 11) / 9007199254740992.0 < mc->failure_rate)
         a->fail_status = mc->failure_status ? mc->failure_status : 503;
@@ -288,12 +225,8 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     cmx_usage_init(&a->usage);
     /* Roughly four bytes per token, as the usual rule of thumb has it. */
     a->usage.prompt_tokens = (int64_t)(call->body_len / 4);
-    if (call->api == CMX_API_EMBEDDINGS) {
-        a->n_inputs = count_inputs(call);
-        a->usage.completion_tokens = 0;
-    } else {
-        a->usage.completion_tokens = (int64_t)count_words(a->content, a->content_len);
-    }
+    a->usage.completion_tokens =
+        call->api == CMX_API_EMBEDDINGS ? 0 : cmx_mock_completion_tokens(&a->plan);
     a->usage.total_tokens = a->usage.prompt_tokens + a->usage.completion_tokens;
 
     /* The provider's first-byte timeout applies as it would to a real one. */

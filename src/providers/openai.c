@@ -85,6 +85,8 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .headers = s->headers,
         .headers_len = s->headers_len,
         .model = target->model,
+        /* OpenAI takes the caller's own id of a request in this header. */
+        .request_id_header = "X-Client-Request-Id",
     };
     return cmx_openai_wire_start(&req, call, sink, err);
 }

@@ -42,6 +42,7 @@ struct cmx_openai_wire_attempt {
     cmx_usage usage;
     cmx_error stream_err; /* set by the SSE callback to stop */
     cmx_arena *arena;
+    int upstream_id_seen;
 };
 typedef struct cmx_openai_wire_attempt openai_attempt;
 
@@ -157,6 +158,12 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
         const cmx_http_header *h = &headers[i];
         if (cmx_slice_case_eq(h->name, "content-type")) {
             cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
+        } else if (!a->upstream_id_seen && a->sink.on_upstream_id &&
+                   cmx_header_is_request_id(h->name)) {
+            a->upstream_id_seen = 1;
+            a->sink.on_upstream_id(a->sink.ctx, h->value.ptr,
+                                   h->value.len < CMX_MAX_UPSTREAM_ID ? h->value.len
+                                                                      : CMX_MAX_UPSTREAM_ID);
         } else if (cmx_slice_case_eq(h->name, "retry-after-ms")) {
             double ms = cmx_header_decimal(h->value);
             if (ms > 0)
@@ -410,6 +417,18 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    /* The gateway's request id goes along, so the provider's logs can be
+     * matched with ours. */
+    const char *headers = req->headers;
+    size_t headers_len = req->headers_len;
+    if (req->request_id_header && call->request_id) {
+        char *h = cmx_arena_sprintf(call->arena, "%.*s%s: %s\r\n", (int)req->headers_len,
+                                    req->headers, req->request_id_header, call->request_id);
+        if (h) {
+            headers = h;
+            headers_len = strlen(h);
+        }
+    }
     const cmx_timeouts_config *t = &req->cfg->timeouts;
     cmx_upstream_request ureq = {
         .origin = req->origin,
@@ -417,8 +436,8 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
         .ca_file = req->cfg->ca_file,
         .method = "POST",
         .path = req->path,
-        .headers = req->headers,
-        .headers_len = req->headers_len,
+        .headers = headers,
+        .headers_len = headers_len,
         .body = body,
         .body_len = body_len,
         .timeouts = {t->connect_ms, t->first_byte_ms, t->idle_ms,

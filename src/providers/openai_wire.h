@@ -20,7 +20,10 @@ typedef struct cmx_openai_wire_request {
     const char *path;    /* full path with query */
     const char *headers; /* complete "Name: value\r\n" lines (copied by the client) */
     size_t headers_len;
-    const char *model;   /* spliced into the body's "model" when non-NULL */
+    const char *model; /* spliced into the body's "model" when non-NULL */
+    /* The header that carries the gateway's request id to the upstream
+     * ("X-Client-Request-Id" for OpenAI), or NULL to send none. */
+    const char *request_id_header;
     int no_stream_usage; /* never add stream_options (an upstream that rejects it) */
 } cmx_openai_wire_request;
 

@@ -63,6 +63,10 @@ typedef struct cmx_attempt_sink {
     void (*on_done)(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len);
     void *ctx;
+    /* Optional: the upstream's own id of the request (x-request-id,
+     * request-id, x-amzn-requestid ...), reported once when the answer's
+     * head arrives (cmx_header_is_request_id). */
+    void (*on_upstream_id)(void *ctx, const char *id, size_t len);
 } cmx_attempt_sink;
 
 typedef struct cmx_provider_vtable {

@@ -89,9 +89,17 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
     a->status = status;
     for (size_t i = 0; i < n; i++) {
         const cmx_http_header *h = &headers[i];
-        if (cmx_slice_case_eq(h->name, "content-type"))
+        if (cmx_slice_case_eq(h->name, "content-type")) {
             cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
-        else if (a->ops->header)
+            continue;
+        }
+        if (!a->upstream_id_seen && a->sink.on_upstream_id && cmx_header_is_request_id(h->name)) {
+            a->upstream_id_seen = 1;
+            a->sink.on_upstream_id(a->sink.ctx, h->value.ptr,
+                                   h->value.len < CMX_MAX_UPSTREAM_ID ? h->value.len
+                                                                      : CMX_MAX_UPSTREAM_ID);
+        }
+        if (a->ops->header)
             a->ops->header(a, h);
     }
     if (status >= 200 && status < 300)

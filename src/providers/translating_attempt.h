@@ -61,6 +61,7 @@ struct cmx_translating_attempt {
     cmx_attempt_sink sink;
     int stream;
     int status;
+    int upstream_id_seen; /* the upstream's request id was reported */
     int content_type_ok;
     char content_type[64]; /* lower case */
     uint32_t retry_after_ms;

@@ -50,3 +50,13 @@ int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2x
     cmx_buf_append(body, data, len);
     return 0;
 }
+
+int cmx_header_is_request_id(cmx_slice name)
+{
+    static const char *const names[] = {"x-request-id", "request-id", "x-amzn-requestid",
+                                        "apim-request-id", "x-ms-request-id"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (cmx_slice_case_eq(name, names[i]))
+            return 1;
+    return 0;
+}

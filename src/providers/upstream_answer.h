@@ -28,6 +28,13 @@ double cmx_header_decimal(cmx_slice v);
  * LLM APIs rarely send it). */
 int64_t cmx_header_retry_after_ms(cmx_slice v);
 
+/* True for the headers in which providers return their own id of a
+ * request: x-request-id (OpenAI, Azure), request-id (Anthropic),
+ * x-amzn-requestid (AWS), apim-request-id and x-ms-request-id (Azure). */
+int cmx_header_is_request_id(cmx_slice name);
+/* The longest upstream request id kept (longer ones are cut). */
+#define CMX_MAX_UPSTREAM_ID 128
+
 /* The most a whole 2xx answer may be, and how much of an error answer is
  * kept (its start is enough to explain it). */
 #define CMX_MAX_RESPONSE_BYTES (64u << 20)

@@ -101,6 +101,9 @@ static bool decide(cmx_breaker *b, uint64_t now_us, bool reserve)
     if (s == CMX_BREAKER_OPEN) {
         if (now_us < b->open_until_us)
             return false;
+        /* In a fleet only the lease holder probes. */
+        if (b->fleet && now_us >= b->lease_until_us)
+            return false;
         if (!reserve)
             return true;
         set_state(b, CMX_BREAKER_HALF_OPEN);
@@ -153,6 +156,76 @@ void cmx_breaker_cancel(cmx_breaker *b)
     pthread_mutex_unlock(&b->lock);
 }
 
+/* Back to closed with a fresh start: base cooldown, no counts, no lease. */
+static void close_breaker(cmx_breaker *b)
+{
+    set_state(b, CMX_BREAKER_CLOSED);
+    b->cooldown_us = (uint64_t)b->cfg.cooldown_ms * 1000;
+    b->consecutive = 0;
+    b->probes_admitted = b->probes_pending = b->probes_succeeded = 0;
+    b->lease_until_us = 0;
+    cmx_window_clear(&b->window);
+}
+
+void cmx_breaker_set_fleet(cmx_breaker *b, bool fleet)
+{
+    pthread_mutex_lock(&b->lock);
+    b->fleet = fleet;
+    pthread_mutex_unlock(&b->lock);
+}
+
+bool cmx_breaker_wants_lease(cmx_breaker *b, uint64_t now_us)
+{
+    if (!b->fleet || atomic_load_explicit(&b->state, memory_order_acquire) != CMX_BREAKER_OPEN)
+        return false;
+    pthread_mutex_lock(&b->lock);
+    bool want = atomic_load_explicit(&b->state, memory_order_relaxed) == CMX_BREAKER_OPEN &&
+                now_us >= b->open_until_us && now_us >= b->lease_until_us &&
+                now_us >= b->lease_retry_us && !b->lease_asked;
+    if (want)
+        b->lease_asked = true;
+    pthread_mutex_unlock(&b->lock);
+    return want;
+}
+
+void cmx_breaker_lease_answer(cmx_breaker *b, uint64_t now_us, bool granted, uint32_t retry_ms)
+{
+    pthread_mutex_lock(&b->lock);
+    b->lease_asked = false;
+    if (granted)
+        b->lease_until_us = now_us + b->cooldown_us;
+    else
+        b->lease_retry_us = now_us + (uint64_t)retry_ms * 1000;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void cmx_breaker_apply_remote(cmx_breaker *b, uint64_t now_us, bool open, uint64_t open_until_us,
+                              uint64_t cooldown_us)
+{
+    pthread_mutex_lock(&b->lock);
+    cmx_breaker_state s = atomic_load_explicit(&b->state, memory_order_relaxed);
+    if (open) {
+        if (s != CMX_BREAKER_OPEN || open_until_us > b->open_until_us) {
+            if (cooldown_us)
+                b->cooldown_us = cooldown_us;
+            open_for_cooldown(b, now_us);
+            b->open_until_us = open_until_us;
+            b->lease_until_us = 0;
+        }
+    } else if (s != CMX_BREAKER_CLOSED) {
+        close_breaker(b);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+uint64_t cmx_breaker_cooldown_us(cmx_breaker *b)
+{
+    pthread_mutex_lock(&b->lock);
+    uint64_t c = b->cooldown_us;
+    pthread_mutex_unlock(&b->lock);
+    return c;
+}
+
 static cmx_breaker_transition record_closed(cmx_breaker *b, uint64_t now_us, bool failed)
 {
     cmx_window_add(&b->window, now_us, 1, failed);
@@ -186,15 +259,12 @@ static cmx_breaker_transition record_half_open(cmx_breaker *b, uint64_t now_us, 
         if (max_us > b->cooldown_us)
             b->cooldown_us = b->cooldown_us * 2 < max_us ? b->cooldown_us * 2 : max_us;
         open_for_cooldown(b, now_us);
+        b->lease_until_us = 0;
         return CMX_BREAKER_REOPENED;
     }
     if (++b->probes_succeeded < b->cfg.half_open_probes)
         return CMX_BREAKER_UNCHANGED;
-    set_state(b, CMX_BREAKER_CLOSED);
-    b->cooldown_us = (uint64_t)b->cfg.cooldown_ms * 1000;
-    b->consecutive = 0;
-    b->probes_admitted = b->probes_pending = b->probes_succeeded = 0;
-    cmx_window_clear(&b->window);
+    close_breaker(b);
     return CMX_BREAKER_RECOVERED;
 }
 
@@ -220,7 +290,8 @@ void cmx_breaker_get_status(cmx_breaker *b, uint64_t now_us, cmx_breaker_status 
 {
     pthread_mutex_lock(&b->lock);
     cmx_breaker_state s = atomic_load_explicit(&b->state, memory_order_relaxed);
-    if (s == CMX_BREAKER_OPEN && now_us >= b->open_until_us)
+    if (s == CMX_BREAKER_OPEN && now_us >= b->open_until_us &&
+        (!b->fleet || now_us < b->lease_until_us))
         s = CMX_BREAKER_HALF_OPEN;
     int64_t t[2];
     cmx_window_totals(&b->window, now_us, t);

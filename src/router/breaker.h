@@ -26,7 +26,17 @@
  *
  * Every attempt admitted by allow() must end in record() or cancel(): in
  * half-open that is what frees or settles the probe slot.  As a safety net a
- * probe that never reports is forgotten after one cooldown. */
+ * probe that never reports is forgotten after one cooldown.
+ *
+ * In a fleet (cmx_breaker_set_fleet) the replicas share one breaker per
+ * target: a trip here is published and every other replica applies it
+ * (cmx_breaker_apply_remote), and half-open probing needs the fleet's probe
+ * lease, so one replica probes while the others keep the breaker open.  When
+ * the cooldown is over, allow() says no until the lease is held;
+ * cmx_breaker_wants_lease() tells the caller to ask for it (once at a time)
+ * and cmx_breaker_lease_answer() hands the answer back.  A lease the store
+ * could not decide on is taken as granted: probing locally beats never
+ * probing. */
 #ifndef CMX_ROUTER_BREAKER_H
 #define CMX_ROUTER_BREAKER_H
 
@@ -74,8 +84,12 @@ typedef struct cmx_breaker {
     uint32_t probes_pending;  /* admitted, no verdict yet */
     uint32_t probes_succeeded;
     uint64_t last_probe_us;
-    uint64_t trips;    /* times it opened, for status */
-    cmx_window window; /* [0] requests, [1] failures, while closed */
+    uint64_t trips;          /* times it opened, for status */
+    cmx_window window;       /* [0] requests, [1] failures, while closed */
+    bool fleet;              /* half-open probing needs the fleet's lease */
+    bool lease_asked;        /* a lease request is in flight */
+    uint64_t lease_until_us; /* this replica may probe until then */
+    uint64_t lease_retry_us; /* another replica holds it: ask again after this */
 } cmx_breaker;
 
 /* Defaults: 5 consecutive failures, or 50% over 10 s with at least 20
@@ -95,6 +109,21 @@ bool cmx_breaker_would_allow(cmx_breaker *b, uint64_t now_us);
 void cmx_breaker_cancel(cmx_breaker *b);
 /* The outcome of an admitted attempt: CMX_OK for success, else its kind. */
 cmx_breaker_transition cmx_breaker_record(cmx_breaker *b, uint64_t now_us, cmx_err kind);
+
+/* Fleet mode on or off (see the top of this file). */
+void cmx_breaker_set_fleet(cmx_breaker *b, bool fleet);
+/* True once per needed lease: the cooldown is over, no lease is held or
+ * asked for.  The caller asks the store and reports with lease_answer. */
+bool cmx_breaker_wants_lease(cmx_breaker *b, uint64_t now_us);
+/* granted: this replica may probe for one cooldown; not granted (held
+ * elsewhere): ask again after retry_ms. */
+void cmx_breaker_lease_answer(cmx_breaker *b, uint64_t now_us, bool granted, uint32_t retry_ms);
+/* Another replica's transition: open until open_until_us with that
+ * cooldown, or closed. */
+void cmx_breaker_apply_remote(cmx_breaker *b, uint64_t now_us, bool open, uint64_t open_until_us,
+                              uint64_t cooldown_us);
+/* The cooldown of the current (or next) open period, in microseconds. */
+uint64_t cmx_breaker_cooldown_us(cmx_breaker *b);
 
 /* Does this kind of failure count against the deployment? */
 bool cmx_breaker_counts_as_failure(cmx_err kind);

@@ -4,13 +4,22 @@
  * taking all its targets out of routing in every worker; `healthy_threshold`
  * successes bring it back.  Passive failures of real traffic are the
  * breakers' business; this catches a provider that is down before users
- * find out, and tells when it is back. */
+ * find out, and tells when it is back.
+ *
+ * In a fleet one replica probes each provider per interval: the probe goes
+ * out only with the provider's health lease (held for most of an interval),
+ * and its verdict is published, so every replica takes the provider out (or
+ * back) together.  When the store cannot say who holds the lease, this
+ * replica probes anyway. */
 #include "router_internal.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "core/clock.h"
 #include "core/log.h"
+#include "router/fleet.h"
 
 typedef struct cmx_health_probe {
     cmx_router *router;
@@ -18,6 +27,7 @@ typedef struct cmx_health_probe {
     cmx_provider *instance;
     struct event *timer;
     cmx_probe *in_flight;
+    uint64_t lease_op; /* the health lease being asked for, or 0 */
     uint32_t failures_in_row;
     uint32_t successes_in_row;
 } cmx_health_probe;
@@ -45,12 +55,13 @@ static void on_probe_done(void *ctx, const cmx_error *err)
         if (++hp->successes_in_row >= h->healthy_threshold && atomic_exchange(down, 0))
             cmx_info("provider '%s' is healthy again", hp->provider->name);
     }
+    cmx_fleet_publish_health(cmx_router_fleet(hp->router), hp->provider->name, atomic_load(down),
+                             h->interval_ms * 3);
     arm(hp);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void send_probe(cmx_health_probe *hp)
 {
-    cmx_health_probe *hp = arg;
     const cmx_health_check_config *h = &hp->provider->health;
     hp->in_flight =
         hp->instance->vt->probe(hp->instance->state, h->path, h->timeout_ms, on_probe_done, hp);
@@ -59,6 +70,32 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         cmx_error_set(&err, CMX_ERR_NOMEM, "cannot start the health probe");
         on_probe_done(hp, &err);
     }
+}
+
+static void on_lease(void *ctx, cmx_state_verdict v)
+{
+    cmx_health_probe *hp = ctx;
+    hp->lease_op = 0;
+    if (v == CMX_STATE_NO)
+        arm(hp); /* another replica probes this interval */
+    else
+        send_probe(hp);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    cmx_health_probe *hp = arg;
+    cmx_state_worker *sw = cmx_router_fleet(hp->router);
+    if (!sw) {
+        send_probe(hp);
+        return;
+    }
+    char name[300];
+    snprintf(name, sizeof name, "health:%s", hp->provider->name);
+    /* Held for 90% of an interval: the next interval's prober, here or
+     * elsewhere, finds it free. */
+    uint32_t ttl = hp->provider->health.interval_ms / 10 * 9;
+    hp->lease_op = cmx_state_lease(sw, name, ttl ? ttl : 1, on_lease, hp);
 }
 
 cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err)
@@ -94,6 +131,7 @@ cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err)
 void cmx_health_stop(cmx_router *r)
 {
     for (size_t i = 0; i < r->n_probes; i++) {
+        cmx_state_cancel(r->state, r->probes[i].lease_op);
         cmx_probe_cancel(r->probes[i].in_flight);
         event_free(r->probes[i].timer);
     }

@@ -56,6 +56,13 @@ bool cmx_ratelimit_try_acquire(cmx_ratelimit *rl, uint64_t now_us, uint64_t toke
     return ok;
 }
 
+void cmx_ratelimit_release(cmx_ratelimit *rl, uint64_t now_us, uint64_t tokens)
+{
+    pthread_mutex_lock(&rl->lock);
+    cmx_window_add(&rl->window, now_us, -1, -(int64_t)tokens);
+    pthread_mutex_unlock(&rl->lock);
+}
+
 void cmx_ratelimit_adjust_tokens(cmx_ratelimit *rl, uint64_t now_us, int64_t delta)
 {
     pthread_mutex_lock(&rl->lock);

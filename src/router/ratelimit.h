@@ -43,6 +43,8 @@ void cmx_ratelimit_destroy(cmx_ratelimit *rl);
 bool cmx_ratelimit_has_room(cmx_ratelimit *rl, uint64_t now_us, uint64_t tokens);
 /* If it fits, counts the request and reserves its tokens, and says yes. */
 bool cmx_ratelimit_try_acquire(cmx_ratelimit *rl, uint64_t now_us, uint64_t tokens);
+/* Gives back a try_acquire that will not be used (the fleet refused it). */
+void cmx_ratelimit_release(cmx_ratelimit *rl, uint64_t now_us, uint64_t tokens);
 /* Settles a reservation: delta = actual - expected tokens (may be negative). */
 void cmx_ratelimit_adjust_tokens(cmx_ratelimit *rl, uint64_t now_us, int64_t delta);
 

@@ -22,15 +22,24 @@
  *
  * Every admitted attempt ends in exactly one breaker record or cancel and
  * one strategy end, so half-open probe slots and in-flight counts never
- * leak. */
+ * leak.
+ *
+ * In a fleet (a shared state store), a target with rpm/tpm limits is also
+ * asked of the fleet's count before its attempt starts: the route waits for
+ * that answer (at most state.redis.timeout), and on no answer it goes by
+ * this replica's own count, or refuses with `fail_closed`.  Breaker
+ * transitions and Retry-After cooldowns learned here are published to the
+ * fleet (fleet.c). */
 #include "router_internal.h"
 
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "router/admission.h"
 #include "router/cascade.h"
+#include "router/fleet.h"
 
 #define RETRY_AFTER_MARGIN_MS 5
 
@@ -56,6 +65,9 @@ struct cmx_route {
     struct event *retry_timer;
     uint64_t attempt_start_us;
     uint64_t tokens_reserved; /* counted against the target's tpm */
+    uint64_t fleet_op;        /* the fleet's rpm/tpm answer being waited for, or 0 */
+    int fleet_in_call;        /* cmx_state_counters_add has not returned yet */
+    int fleet_verdict;        /* its answer when it came during the call, else -1 */
     cmx_deadline deadline;
     int committed;        /* a stream chunk reached the client */
     unsigned escalations; /* cascade: answers rejected so far */
@@ -112,6 +124,7 @@ static void record_attempt(cmx_route *route, const cmx_error *err, uint64_t elap
     rec->latency_ms = (uint32_t)(elapsed / 1000);
     rec->retry_after_ms = err ? err->retry_after_ms : 0;
     rec->message = err ? cmx_arena_strdup(route->call.arena, err->message) : NULL;
+    rec->upstream_request_id = route->result.upstream_request_id;
     route->result.upstream_us += elapsed;
     route->result.provider = rec->provider;
     route->result.model = rec->model;
@@ -131,9 +144,11 @@ static void release_slot(cmx_route *route, const cmx_error *outcome, uint64_t el
     int ok = !outcome || outcome->kind == CMX_OK;
     if (gs->breakers) {
         if (reported) {
+            uint64_t now = now_us(route);
             cmx_breaker_transition t =
-                cmx_breaker_record(&gs->breakers[i], now_us(route), ok ? CMX_OK : outcome->kind);
-            (void)t; /* transitions reach operators through /v1/status and metrics later */
+                cmx_breaker_record(&gs->breakers[i], now, ok ? CMX_OK : outcome->kind);
+            cmx_fleet_publish_breaker(cmx_router_fleet(route->router), gs, i, t, now,
+                                      cmx_wall_ms());
         } else {
             cmx_breaker_cancel(&gs->breakers[i]);
         }
@@ -238,13 +253,126 @@ static void fail_route(cmx_route *route, const cmx_error *err)
 static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
                     size_t len);
 
+/* A 429 with Retry-After: the target is left alone until then by every
+ * request here and, in a fleet, everywhere.  A later deadline wins over an
+ * earlier one; a hint longer than the breaker's longest cooldown is cut to
+ * it, so one odd header cannot bench a target for hours. */
+static void learn_cooldown(cmx_route *route, uint32_t retry_after_ms)
+{
+    const cmx_model_group *g = route->group;
+    uint32_t cap = g->breaker.max_cooldown_ms ? g->breaker.max_cooldown_ms : 300000;
+    uint64_t now = now_us(route);
+    uint64_t until = now + (uint64_t)(retry_after_ms < cap ? retry_after_ms : cap) * 1000;
+    cmx_cooldown_extend(&route->gs->cooldown_until_us[route->current], until);
+    cmx_fleet_publish_cooldown(cmx_router_fleet(route->router), route->gs, route->current, until,
+                               now, cmx_wall_ms());
+}
+
+/* The fleet's counters of target i: requests and tokens per minute. */
+static size_t fleet_counters(cmx_route *route, size_t i, cmx_state_counter *c, char *names,
+                             size_t names_len, int64_t tokens)
+{
+    const cmx_target_config *t = &route->group->targets[i];
+    const char *subject = route->gs->subjects[i];
+    size_t n = 0;
+    if (t->rpm && tokens >= 0) {
+        snprintf(names, names_len / 2, "rpm:%s", subject);
+        c[n++] = (cmx_state_counter){names, 60000, 60, (int64_t)t->rpm, 1, false};
+    }
+    if (t->tpm) {
+        snprintf(names + names_len / 2, names_len / 2, "tpm:%s", subject);
+        c[n++] =
+            (cmx_state_counter){names + names_len / 2, 60000, 60, (int64_t)t->tpm, tokens, true};
+    }
+    return n;
+}
+
+static void fleet_settle_tokens(cmx_route *route, int64_t delta)
+{
+    cmx_state_worker *sw = cmx_router_fleet(route->router);
+    if (!sw || !delta || !route->group->targets[route->current].tpm)
+        return;
+    cmx_state_counter c[2];
+    char names[1200];
+    /* tokens < 0 leaves the request counter out */
+    size_t n = fleet_counters(route, route->current, c, names, sizeof names, -1);
+    c[0].delta = delta;
+    cmx_state_counters_add(sw, c, n, true, NULL, NULL);
+}
+
+/* Gives back what admission took for the current target when the attempt
+ * will not start: the breaker's probe slot and the local rate slot. */
+static void unadmit(cmx_route *route)
+{
+    cmx_group_state *gs = route->gs;
+    route->admitted = 0;
+    if (gs->breakers)
+        cmx_breaker_cancel(&gs->breakers[route->current]);
+    if (gs->limits)
+        cmx_ratelimit_release(&gs->limits[route->current], now_us(route), route->tokens_reserved);
+}
+
+static int start_attempt(cmx_route *route, cmx_error *err);
+static void continue_after_admission(cmx_route *route);
+
+static void on_fleet_count(void *ctx, cmx_state_verdict v, const int64_t *totals, size_t n)
+{
+    cmx_route *route = ctx;
+    route->fleet_op = 0;
+    if (route->fleet_in_call) {
+        route->fleet_verdict = (int)v;
+        return;
+    }
+    route->fleet_verdict = (int)v;
+    continue_after_admission(route);
+}
+
+/* Asks the fleet's count for the current, locally admitted target.
+ * Returns 1 when the route now waits for the answer, 0 when it is known
+ * (route->fleet_verdict). */
+static int fleet_admit(cmx_route *route)
+{
+    cmx_state_worker *sw = cmx_router_fleet(route->router);
+    const cmx_target_config *t = &route->group->targets[route->current];
+    route->fleet_verdict = CMX_STATE_YES;
+    if (!sw || (!t->rpm && !t->tpm))
+        return 0;
+    cmx_state_counter c[2];
+    char names[1200];
+    size_t n = fleet_counters(route, route->current, c, names, sizeof names,
+                              (int64_t)route->tokens_reserved);
+    route->fleet_in_call = 1;
+    route->fleet_verdict = -1;
+    route->fleet_op = cmx_state_counters_add(sw, c, n, false, on_fleet_count, route);
+    route->fleet_in_call = 0;
+    return route->fleet_op != 0;
+}
+
+/* After the fleet's answer: 1 when the attempt may go (the store said yes,
+ * or could not say and the store fails open). */
+static int fleet_allows(cmx_route *route)
+{
+    if (route->fleet_verdict == CMX_STATE_YES)
+        return 1;
+    if (route->fleet_verdict == CMX_STATE_UNAVAILABLE &&
+        !cmx_state_fail_closed(cmx_state_of(route->router->state)))
+        return 1;
+    return 0;
+}
+
+static void on_upstream_id(void *ctx, const char *id, size_t len)
+{
+    cmx_route *route = ctx;
+    route->result.upstream_request_id = cmx_arena_strndup(route->call.arena, id, len);
+}
+
 /* Starts an attempt on route->current, which holds an admitted slot.
  * Returns 1 when it is in flight; 0 with *err filled when it could not start. */
 static int start_attempt(cmx_route *route, cmx_error *err)
 {
     const cmx_target_config *t = &route->group->targets[route->current];
     uint64_t now = now_us(route);
-    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route};
+    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route, on_upstream_id};
     route->provider = cmx_router_provider(route->router, t->provider);
     route->attempt_start_us = now;
     if (!reserve_record(route)) {
@@ -252,6 +380,7 @@ static int start_attempt(cmx_route *route, cmx_error *err)
         return 0;
     }
     route->result.attempts++;
+    route->result.upstream_request_id = NULL; /* this attempt's, when its answer has one */
     route->call.attempt_timeout_ms = cmx_deadline_attempt_ms(&route->deadline, now, 0);
     if (route->call.attempt_timeout_ms == 0) {
         cmx_error_set(err, CMX_ERR_TIMEOUT, "the request's deadline of %u ms has passed",
@@ -277,14 +406,21 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
     uint64_t now = now_us(route);
     cmx_error err;
     /* The breaker may have opened meanwhile: then the next target it is. */
-    if (cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
+    if (!cmx_cooldown_active(&gs->cooldown_until_us[route->current], now) &&
+        cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
                              route->tokens_reserved)) {
         route->admitted = 1;
-        if (start_attempt(route, &err))
+        if (fleet_admit(route))
             return;
-        if (!cmx_err_fails_over(err.kind)) {
-            fail_route(route, &err);
-            return;
+        if (fleet_allows(route)) {
+            if (start_attempt(route, &err))
+                return;
+            if (!cmx_err_fails_over(err.kind)) {
+                fail_route(route, &err);
+                return;
+            }
+        } else {
+            unadmit(route);
         }
     }
     try_next_target(route);
@@ -331,8 +467,7 @@ static int schedule_retry(cmx_route *route, const cmx_error *err)
 static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const char *body, size_t len)
 {
     const cmx_model_group *g = route->group;
-    if (!route->gs->cascade || !body || route->call.scan->stream ||
-        route->call.api != CMX_API_CHAT)
+    if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
     const cmx_target_price *price = &g->targets[route->current].price;
     if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
@@ -372,10 +507,14 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
     release_slot(route, ok ? NULL : err, elapsed, 1);
     if (usage) {
         route->result.usage = *usage;
-        if (usage->total_tokens >= 0 && route->gs->limits)
-            cmx_ratelimit_adjust_tokens(&route->gs->limits[route->current], now_us(route),
-                                        usage->total_tokens - (int64_t)route->tokens_reserved);
+        if (usage->total_tokens >= 0 && route->gs->limits) {
+            int64_t delta = usage->total_tokens - (int64_t)route->tokens_reserved;
+            cmx_ratelimit_adjust_tokens(&route->gs->limits[route->current], now_us(route), delta);
+            fleet_settle_tokens(route, delta);
+        }
     }
+    if (!ok && err->kind == CMX_ERR_RATE_LIMITED && err->retry_after_ms)
+        learn_cooldown(route, err->retry_after_ms);
 
     if (ok && cascade_escalates(route, usage, body, len))
         return;
@@ -440,6 +579,16 @@ static uint64_t health_mask(const cmx_route *route, const cmx_model_group *g)
     return mask;
 }
 
+/* Targets not cooling down after a Retry-After. */
+static uint64_t cooldown_mask(const cmx_group_state *gs, size_t n, uint64_t now)
+{
+    uint64_t mask = 0;
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (!cmx_cooldown_active(&gs->cooldown_until_us[i], now))
+            mask |= UINT64_C(1) << i;
+    return mask;
+}
+
 static int was_visited(const cmx_route *route, const cmx_model_group *g)
 {
     for (size_t i = 0; i < route->n_visited; i++)
@@ -489,12 +638,18 @@ static void enter_group(cmx_route *route, const cmx_model_group *g)
     uint64_t now = now_us(route);
     cmx_pick_request pick = {
         .eligible = residency_mask(route, g) & health_mask(route, g) &
+                    cooldown_mask(route->gs, g->n_targets, now) &
                     cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
                                       route->tokens_reserved),
         .costs = expected_costs(route, g),
         .rng = &route->router->rng,
     };
     route->n_order = cmx_strategy_pick(route->gs->strategy, &pick, order);
+    /* A shared breaker whose cooldown is over waits for the fleet's probe
+     * lease; this request asks for it and goes elsewhere meanwhile. */
+    for (size_t i = 0; route->gs->breakers && i < g->n_targets && i < 64; i++)
+        if (!(pick.eligible & (UINT64_C(1) << i)))
+            cmx_probe_lease_ask(route->router, route->gs, i, now);
 }
 
 /* Moves on to the next queued fallback group; 0 when there is none. */
@@ -545,10 +700,18 @@ static int try_next_target(cmx_route *route)
             gs = route->gs;
             route->current = route->order[route->next++];
             route->retries_here = 0;
-            if (!cmx_deployment_admit(gs->breakers, gs->limits, route->current, now_us(route),
+            uint64_t now = now_us(route);
+            if (cmx_cooldown_active(&gs->cooldown_until_us[route->current], now) ||
+                !cmx_deployment_admit(gs->breakers, gs->limits, route->current, now,
                                       route->tokens_reserved))
                 continue;
             route->admitted = 1;
+            if (fleet_admit(route))
+                return 1; /* continue_after_admission() goes on */
+            if (!fleet_allows(route)) {
+                unadmit(route);
+                continue;
+            }
             if (start_attempt(route, &err))
                 return 1;
             last = &err;
@@ -562,6 +725,24 @@ static int try_next_target(cmx_route *route)
     }
     fail_route(route, last);
     return 0;
+}
+
+/* The fleet's answer came for the current target. */
+static void continue_after_admission(cmx_route *route)
+{
+    cmx_error err;
+    if (!fleet_allows(route)) {
+        unadmit(route);
+        try_next_target(route);
+        return;
+    }
+    if (start_attempt(route, &err))
+        return;
+    if (!cmx_err_fails_over(err.kind)) {
+        fail_route(route, &err);
+        return;
+    }
+    try_next_target(route);
 }
 
 static void fail_now(const cmx_route_sink *sink, cmx_err kind, const char *message)
@@ -637,10 +818,26 @@ void cmx_route_cancel(cmx_route *route)
 {
     if (!route)
         return;
+    if (route->fleet_op) {
+        cmx_state_cancel(route->router->state, route->fleet_op);
+        route->fleet_op = 0;
+        unadmit(route);
+    }
+    uint64_t elapsed = now_us(route) - route->attempt_start_us;
     if (route->attempt) {
         route->provider->vt->cancel(route->attempt);
         route->attempt = NULL;
+        /* The attempt ran until now: the log names it, and its time is the
+         * provider's, not the gateway's overhead. */
+        cmx_error cancelled;
+        cmx_error_set(&cancelled, CMX_ERR_CANCELLED, "cancelled while waiting for the provider");
+        record_attempt(route, &cancelled, elapsed);
     }
-    release_slot(route, NULL, now_us(route) - route->attempt_start_us, 0);
+    release_slot(route, NULL, elapsed, 0);
     route_end(route);
+}
+
+const cmx_route_result *cmx_route_result_of(const cmx_route *route)
+{
+    return route ? &route->result : NULL;
 }

@@ -52,6 +52,7 @@ void cmx_router_free(cmx_router *r)
         return;
     cmx_shadow_cancel_all(r);
     cmx_health_stop(r);
+    cmx_probe_lease_cancel_all(r);
     if (r->providers) {
         for (size_t i = 0; i < r->cfg->n_providers; i++)
             if (r->providers[i].vt)
@@ -65,6 +66,21 @@ void cmx_router_free(cmx_router *r)
 const cmx_config *cmx_router_config(const cmx_router *r)
 {
     return r->cfg;
+}
+
+void cmx_router_set_state(cmx_router *r, cmx_state_worker *sw)
+{
+    r->state = sw;
+}
+
+cmx_state_worker *cmx_router_fleet(const cmx_router *r)
+{
+    return r->state && cmx_state_is_shared(cmx_state_of(r->state)) ? r->state : NULL;
+}
+
+void cmx_router_stop_health_checks(cmx_router *r)
+{
+    cmx_health_stop(r);
 }
 
 void cmx_router_set_clock(cmx_router *r, const cmx_clock *clock)

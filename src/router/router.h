@@ -40,6 +40,14 @@ const cmx_config *cmx_router_config(const cmx_router *r);
  * set shared state); the gateway's first worker does. */
 cmx_err cmx_router_start_health_checks(cmx_router *r, cmx_error *err);
 
+/* This worker's connection to the state store; with a shared (Redis)
+ * store, breakers, cooldowns, limits and health are shared with the fleet.
+ * NULL or an in-process store: nothing is shared.  Set before routing. */
+struct cmx_state_worker;
+void cmx_router_set_state(cmx_router *r, struct cmx_state_worker *sw);
+/* Stops this router's health checks (a reload hands them to the next). */
+void cmx_router_stop_health_checks(cmx_router *r);
+
 /* For tests: breakers, limits and latencies read time from this clock. */
 struct cmx_clock;
 void cmx_router_set_clock(cmx_router *r, const struct cmx_clock *clock);
@@ -53,6 +61,7 @@ typedef struct cmx_attempt_record {
     uint32_t latency_ms;
     uint32_t retry_after_ms;
     const char *message;
+    const char *upstream_request_id; /* the provider's id of the attempt, or NULL */
 } cmx_attempt_record;
 
 typedef struct cmx_route_result {
@@ -62,7 +71,8 @@ typedef struct cmx_route_result {
     const cmx_target_config *target; /* the same target's config (its price), or NULL */
     size_t attempts;
     cmx_usage usage;
-    uint64_t upstream_us; /* time spent waiting on providers, all attempts */
+    uint64_t upstream_us;            /* time spent waiting on providers, all attempts */
+    const char *upstream_request_id; /* the provider's id of the last attempt, or NULL */
     const cmx_attempt_record *records;
 } cmx_route_result;
 
@@ -84,7 +94,13 @@ typedef struct cmx_route cmx_route;
  * Otherwise no sink call happens before it returns. */
 cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cmx_call *call,
                            const cmx_route_sink *sink);
-/* The client went away: abandon the current attempt; no further sink calls. */
+/* The client went away (or the gateway is ending the request): abandon the
+ * current attempt, which is recorded as cancelled with the time it ran; no
+ * further sink calls. */
 void cmx_route_cancel(cmx_route *route);
+/* What the route did so far: its attempts (a cancelled one included), the
+ * target tried last and the time spent on providers.  Valid while the
+ * request's arena lives. */
+const cmx_route_result *cmx_route_result_of(const cmx_route *route);
 
 #endif

@@ -189,3 +189,8 @@ uint64_t cmx_strategy_latency_us(const cmx_strategy *s, size_t i)
 {
     return (uint64_t)llround(cmx_latency_estimate(s, i));
 }
+
+void cmx_strategy_carry_latency(cmx_strategy *s, size_t i, const cmx_strategy *from, size_t j)
+{
+    atomic_store(&s->slots[i].ewma_bits, atomic_load(&from->slots[j].ewma_bits));
+}

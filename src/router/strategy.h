@@ -101,6 +101,9 @@ void cmx_strategy_end(cmx_strategy *s, size_t i, uint64_t latency_us, bool ok);
 uint32_t cmx_strategy_in_flight(const cmx_strategy *s, size_t i);
 /* The latency estimate in µs (EWMA, or the initial one before any sample). */
 uint64_t cmx_strategy_latency_us(const cmx_strategy *s, size_t i);
+/* A reload: deployment i of s starts from what deployment j of from knew
+ * about latency (its in-flight count stays with from). */
+void cmx_strategy_carry_latency(cmx_strategy *s, size_t i, const cmx_strategy *from, size_t j);
 
 /* "priority", "round_robin", "weighted", "random", "least_busy",
  * "least_latency", "cheapest"; from_name also accepts '-' for '_'. */

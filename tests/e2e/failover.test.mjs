@@ -43,6 +43,7 @@ models:
   alltimeout: { targets: [ { provider: a, model: "gpt-4o-mini+fault:hang" }, { provider: a2, model: "gpt-4o+fault:hang" } ] }
   tripping: { breaker: { consecutive_failures: 2, cooldown: 1s }, targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: b, model: gpt-4o-mini } ] }
   retried: { num_retries: 2, retry: { base: 10ms, cap: 20ms }, breaker: false, targets: [ { provider: a, model: "gpt-4o-mini+fault:status=503" }, { provider: b, model: gpt-4o-mini } ] }
+  sametarget: { num_retries: 1, retry: { base: 10ms, cap: 20ms }, breaker: false, targets: [ { provider: b, model: gpt-4o-mini } ] }
   alllimited: { targets: [ { provider: a, model: "gpt-4o-mini+fault:status=429,retry_after=7" }, { provider: a2, model: "gpt-4o+fault:status=429,retry_after_ms=2500" } ] }
 `,
   });
@@ -64,6 +65,7 @@ describe('fails over to the next target', () => {
       assert.equal(response.headers.get('x-cloudmux-provider'), 'b');
       assert.equal(response.headers.get('x-cloudmux-model'), 'gpt-4o-mini');
       assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+      assert.equal(response.headers.get('x-cloudmux-failed-over'), 'true');
       assert.equal(emuB.stats().total, 1);
     });
   }
@@ -73,6 +75,7 @@ describe('fails over to the next target', () => {
     assert.equal(raw.status, 200);
     assert.equal(raw.headers['x-cloudmux-provider'], 'b');
     assert.equal(raw.headers['x-cloudmux-attempts'], '2');
+    assert.equal(raw.headers['x-cloudmux-failed-over'], 'true');
     assert.equal(raw.events.at(-1), '[DONE]');
     const text = raw.events.filter((e) => typeof e === 'object').map((e) => e.choices?.[0]?.delta?.content ?? '').join('');
     assert.equal(text, 'echo: streamed');
@@ -95,6 +98,13 @@ describe('retries and circuit breakers', () => {
     assert.equal(response.headers.get('x-cloudmux-provider'), 'b');
   });
 
+  test('a retry that succeeds on the same target is no failover', async () => {
+    await httpRequest(`${emuB.url}/_emulator/faults`, { body: { spec: 'status=503', count: 1 } });
+    const { response } = await client.chat.completions.create(chatBody('sametarget', 'x')).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+    assert.equal(response.headers.get('x-cloudmux-failed-over'), null);
+  });
+
   test('an open breaker skips the failing target until its cooldown has passed', async () => {
     const countA = () => emuA.stats().requests.filter((r) => r.model?.startsWith('gpt-4o-mini+fault:status=503')).length;
     emuA.resetStats();
@@ -108,6 +118,7 @@ describe('retries and circuit breakers', () => {
       const { response } = await client.chat.completions.create(chatBody('tripping', 'x')).withResponse();
       assert.equal(response.headers.get('x-cloudmux-attempts'), '1');
       assert.equal(response.headers.get('x-cloudmux-provider'), 'b');
+      assert.equal(response.headers.get('x-cloudmux-failed-over'), null, 'one attempt is no failover');
     }
     assert.equal(countA(), 2);
     // After the cooldown one probe goes to a again; it fails and the answer still comes from b.

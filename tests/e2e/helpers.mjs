@@ -48,15 +48,18 @@ async function isReady(url) {
   }
 }
 
-async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }) {
+async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [], workers = 1, drainDelay = '0', bin = CLOUDMUX_BIN }) {
   const dir = tempDir('cmx-gw-');
   const configPath = join(dir, 'cloudmux.yaml');
   writeFileSync(configPath, configYaml);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const argv = ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--workers', '1', ...args];
+  // Tests stop the gateway at once: no load balancer needs the drain delay
+  // here (drainDelay: null keeps the config's, for the tests of the delay).
+  const drain = drainDelay === null ? [] : ['--drain-delay', String(drainDelay)];
+  const argv = ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`, '--workers', String(workers), ...drain, ...args];
   // A wrapper (e.g. valgrind and its options) runs cloudmux under it.
-  const [cmd, ...cmdArgs] = wrapper.length ? [...wrapper, CLOUDMUX_BIN, ...argv] : [CLOUDMUX_BIN, ...argv];
+  const [cmd, ...cmdArgs] = wrapper.length ? [...wrapper, bin, ...argv] : [bin, ...argv];
   const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -74,7 +77,7 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
 
   const deadline = Date.now() + readyTimeoutMs;
   while (!(await isReady(url))) {
-    if (spawnError) throw new Error(`cannot start ${CLOUDMUX_BIN}: ${spawnError.message}`);
+    if (spawnError) throw new Error(`cannot start ${bin}: ${spawnError.message}`);
     if (exited) {
       rmSync(dir, { recursive: true, force: true });
       const e = new Error(`cloudmux exited before ready (code ${exited.code}, signal ${exited.signal})\n--- stderr ---\n${err}\n--- stdout ---\n${out}`);
@@ -97,6 +100,8 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
     port,
     pid: child.pid,
     configPath,
+    exited: () => exitPromise,
+    signal: (sig) => child.kill(sig),
     stdout: () => out,
     stderr: () => err,
     alive: () => exited === null,
@@ -136,11 +141,12 @@ async function startOnce({ configYaml, env, args, readyTimeoutMs, wrapper = [] }
 }
 
 // Starts cloudmux with the given YAML.  Retries once on a port race.
-export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000, wrapper = [] } = {}) {
+export async function startCloudmux({ configYaml, env = {}, args = [], readyTimeoutMs = 10000, wrapper = [], workers = 1, drainDelay = '0', bin = CLOUDMUX_BIN } = {}) {
+  const opts = { configYaml, env, args, readyTimeoutMs, wrapper, workers, drainDelay, bin };
   try {
-    return await startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
+    return await startOnce(opts);
   } catch (e) {
-    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce({ configYaml, env, args, readyTimeoutMs, wrapper });
+    if (/in use|EADDRINUSE/i.test(e.stderr || '')) return startOnce(opts);
     throw e;
   }
 }
@@ -335,4 +341,47 @@ export function assertOpenAIError(assert, bodyText, { type } = {}) {
 // A chat request body as the official client would send it.
 export function chatBody(model, text, extra = {}) {
   return { model, messages: [{ role: 'user', content: text }], ...extra };
+}
+
+// A real redis-server (the Debian package) on a free loopback port, with no
+// persistence.  stop() kills it by PID; start() brings it back on the same
+// port (a restart, for tests of a store that goes away).  Extra arguments go
+// to the server's command line.  With tls ({certFile, keyFile, caFile}) it
+// speaks TLS only, on `port`.
+export async function startRedis({ args = [], port = null, tls = null } = {}) {
+  port ??= await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+      '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  let child = null;
+  const url = `redis://127.0.0.1:${port}/0`;
+  const up = async () => {
+    for (let i = 0; i < 200; i++) {
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('connect', () => (s.destroy(), r(true)));
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await sleep(20);
+    }
+    throw new Error(`redis-server did not listen on ${port}`);
+  };
+  const start = async () => {
+    child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+      stdio: 'ignore',
+    });
+    await up();
+  };
+  const stop = async () => {
+    if (!child) return;
+    const c = child;
+    child = null;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await gone;
+  };
+  await start();
+  return { port, url, start, stop, pid: () => child?.pid, signal: (s) => child?.kill(s) };
 }

@@ -65,9 +65,20 @@ test('a client that hangs up mid-stream cancels the upstream request', async () 
     // The gateway is fine and logged the request as cancelled.
     const r = await httpRequest(`${gw.baseURL}/chat/completions`, { body: chatBody('chat', 'still there?') });
     assert.equal(r.status, 200);
-    await waitFor(() => gw.accessLog().some((l) => l.status === 499 && l.error === 'cancelled'), {
+    const line = await waitFor(() => gw.accessLog().find((l) => l.status === 499 && l.error === 'cancelled'), {
       what: 'an access log line for the cancelled request',
     });
+    // The line names the attempt that was running, and the time spent
+    // waiting on it is the provider's, not the gateway's overhead.
+    assert.equal(line.provider, 'emu');
+    assert.equal(line.attempts, 1);
+    assert.ok(line.upstream_ms > 100, `upstream_ms ${line.upstream_ms}`);
+    assert.ok(line.overhead_us < 100000, `overhead_us ${line.overhead_us} counts the provider's time`);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const count = (le) => Number(metrics.match(new RegExp(`^cloudmux_gateway_overhead_seconds_bucket\\{le="${le}"\\} (\\d+)`, 'm'))?.[1]);
+    const total = Number(metrics.match(/^cloudmux_gateway_overhead_seconds_count (\d+)/m)?.[1]);
+    assert.ok(total >= 2, metrics);
+    assert.equal(count('0.1'), total, 'an overhead sample above 100 ms');
   } finally {
     await gw.stop();
   }

@@ -1,15 +1,19 @@
 // valgrind.test.mjs — served requests leak nothing: cloudmux runs under
 // valgrind's memcheck, serves every kind of request (plain, streamed, cut,
 // failed over, embeddings, errors), drains on SIGTERM and must exit 0 with
-// no definite or indirect leak and no memory error.  Skipped when valgrind is
+// no definite or indirect leak and no memory error; the same for the Lambda
+// runtime, buffered and streamed, with an event it must refuse.  Skipped when valgrind is
 // missing or the binary is an AddressSanitizer build (the two do not mix).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
+import { startRuntimeApi } from '../emulators/lambda/emulator.mjs';
 import { startEmulator } from '../emulators/openai/index.mjs';
-import { CLOUDMUX_BIN, chatBody, httpRequest, startCloudmux } from './helpers.mjs';
+import { CLOUDMUX_BIN, chatBody, httpRequest, startCloudmux, tempDir } from './helpers.mjs';
 
 function valgrindMissing() {
   try {
@@ -63,4 +67,43 @@ models:
   const res = await gw.stop({ timeoutMs: 30000 }); // throws on a non-zero exit (valgrind's 9)
   assert.equal(res.code, 0, gw.stderr());
   assert.doesNotMatch(gw.stderr(), /definitely lost|Invalid (read|write)|uninitialised/, gw.stderr());
+});
+
+test('the Lambda runtime under valgrind serves buffered and streamed invocations and exits without leaks', { skip, timeout: 120000 }, async () => {
+  const dir = tempDir('cmx-vg-lambda-');
+  const config = join(dir, 'cloudmux.yaml');
+  writeFileSync(config, `providers:\n  sim: { type: mock, stream_chunks: 2 }\nmodels:\n  sim: { targets: [ { provider: sim } ] }\n`);
+  const event = (body) => ({
+    version: '2.0',
+    rawPath: '/v1/chat/completions',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: { http: { method: 'POST' }, stage: '$default' },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  });
+  try {
+    for (const mode of ['BUFFERED', 'RESPONSE_STREAM']) {
+      const api = await startRuntimeApi();
+      const child = spawn('valgrind', ['--leak-check=full', '--show-leak-kinds=definite,indirect',
+        '--errors-for-leak-kinds=definite,indirect', '--error-exitcode=9', '--quiet', CLOUDMUX_BIN, 'lambda'], {
+        env: { ...process.env, AWS_LAMBDA_RUNTIME_API: api.endpoint, CLOUDMUX_CONFIG: config, CLOUDMUX_LAMBDA_INVOKE_MODE: mode },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+      const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+      const ok = (r) => (mode === 'BUFFERED' ? r.json.statusCode : r.prelude.statusCode);
+      assert.equal(ok(await api.invoke(event(chatBody('sim', 'hello')))), 200);
+      assert.equal(ok(await api.invoke(event({ ...chatBody('sim', 'a b'), stream: true }))), 200);
+      assert.equal(ok(await api.invoke(event(chatBody('nope', 'x')))), 404);
+      assert.equal((await api.invoke({ not: 'http' })).kind, 'error');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.doesNotMatch(err, /definitely lost|Invalid (read|write)|uninitialised/, err);
+      await api.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

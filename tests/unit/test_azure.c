@@ -334,8 +334,8 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
     assert_string_equal(f->ts.last_uri, "/my-tenant/oauth2/v2.0/token");
     assert_string_equal(f->ts.last_content_type, "application/x-www-form-urlencoded");
     assert_string_equal(f->ts.last_body,
-                        "grant_type=client_credentials&client_id=my%20app&client_secret=s%26cret%"
-                        "3D1&scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default");
+                        "grant_type=client_credentials&client_id=my%20app&scope=https%3A%2F%2F"
+                        "cognitiveservices.azure.com%2F.default&client_secret=s%26cret%3D1");
     /* The cached token answers at once. */
     waiter later;
     waiter_init(&later);

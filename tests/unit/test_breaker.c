@@ -427,6 +427,76 @@ static void counts_every_result_from_two_threads(void **state)
     cmx_breaker_destroy(&b);
 }
 
+/* --- in a fleet --------------------------------------------------------- */
+
+static void in_a_fleet_only_the_lease_holder_probes(void **state)
+{
+    cmx_breaker b;
+    cmx_breaker_config c = consecutive_only(1);
+    init(&b, &c);
+    cmx_breaker_set_fleet(&b, true);
+    uint64_t t = 1000 * MS;
+    trip(&b, t);
+    /* Cooldown over, no lease: still refused, and the lease is wanted once. */
+    assert_false(cmx_breaker_allow(&b, t + 1000 * MS));
+    assert_true(cmx_breaker_wants_lease(&b, t + 1000 * MS));
+    assert_false(cmx_breaker_wants_lease(&b, t + 1001 * MS)); /* already asked */
+    assert_false(cmx_breaker_allow(&b, t + 1001 * MS));
+    /* Another replica holds it: ask again only after the retry delay. */
+    cmx_breaker_lease_answer(&b, t + 1002 * MS, false, 250);
+    assert_false(cmx_breaker_wants_lease(&b, t + 1100 * MS));
+    assert_true(cmx_breaker_wants_lease(&b, t + 1252 * MS));
+    /* Granted: one probe, the rest refused as in half-open. */
+    cmx_breaker_lease_answer(&b, t + 1260 * MS, true, 250);
+    assert_true(cmx_breaker_allow(&b, t + 1261 * MS));
+    assert_false(cmx_breaker_allow(&b, t + 1262 * MS));
+    assert_int_equal(cmx_breaker_record(&b, t + 1300 * MS, CMX_OK), CMX_BREAKER_RECOVERED);
+    assert_true(cmx_breaker_allow(&b, t + 1301 * MS));
+    /* The next trip needs a new lease: the old one ended with the verdict. */
+    trip(&b, t + 2000 * MS);
+    assert_false(cmx_breaker_allow(&b, t + 3001 * MS));
+    assert_true(cmx_breaker_wants_lease(&b, t + 3001 * MS));
+    cmx_breaker_destroy(&b);
+}
+
+static void without_a_fleet_no_lease_is_wanted(void **state)
+{
+    cmx_breaker b;
+    cmx_breaker_config c = consecutive_only(1);
+    init(&b, &c);
+    trip(&b, 0);
+    assert_false(cmx_breaker_wants_lease(&b, 1000 * MS));
+    assert_true(cmx_breaker_allow(&b, 1000 * MS));
+    cmx_breaker_destroy(&b);
+}
+
+static void another_replicas_transitions_apply_here(void **state)
+{
+    cmx_breaker b;
+    cmx_breaker_config c = consecutive_only(5);
+    c.max_cooldown_ms = 8000;
+    init(&b, &c);
+    cmx_breaker_set_fleet(&b, true);
+    uint64_t t = 500 * MS;
+    /* Opened elsewhere with a 4 s cooldown (it had doubled there). */
+    cmx_breaker_apply_remote(&b, t, true, t + 4000 * MS, 4000 * MS);
+    assert_int_equal(cmx_breaker_state_at(&b, t), CMX_BREAKER_OPEN);
+    assert_false(cmx_breaker_allow(&b, t + 3999 * MS));
+    assert_int_equal(cmx_breaker_cooldown_us(&b), 4000 * MS);
+    cmx_breaker_status st;
+    cmx_breaker_get_status(&b, t, &st);
+    assert_int_equal(st.trips, 1);
+    /* An older, shorter opening does not shorten it. */
+    cmx_breaker_apply_remote(&b, t + 10 * MS, true, t + 1000 * MS, 1000 * MS);
+    assert_false(cmx_breaker_allow(&b, t + 2000 * MS));
+    /* Closed elsewhere (its probe succeeded): closed here, cooldown back to base. */
+    cmx_breaker_apply_remote(&b, t + 2000 * MS, false, 0, 0);
+    assert_int_equal(cmx_breaker_state_at(&b, t + 2000 * MS), CMX_BREAKER_CLOSED);
+    assert_true(cmx_breaker_allow(&b, t + 2000 * MS));
+    assert_int_equal(cmx_breaker_cooldown_us(&b), 1000 * MS);
+    cmx_breaker_destroy(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +518,9 @@ int main(void)
         cmocka_unit_test(rejects_an_invalid_config),
         cmocka_unit_test(names_its_states),
         cmocka_unit_test(counts_every_result_from_two_threads),
+        cmocka_unit_test(in_a_fleet_only_the_lease_holder_probes),
+        cmocka_unit_test(without_a_fleet_no_lease_is_wanted),
+        cmocka_unit_test(another_replicas_transitions_apply_here),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

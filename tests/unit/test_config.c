@@ -298,6 +298,8 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(s->n_api_keys, 0);
     assert_int_equal(s->n_admin_keys, 0);
     assert_int_equal(s->access_log, 1);
+    assert_int_equal(s->shutdown_drain_delay_ms, 5000);
+    assert_int_equal(s->shutdown_grace_ms, 30000);
 
     const cmx_upstream_config *u = &c->upstream;
     assert_int_equal(u->max_idle_per_origin, 32);
@@ -323,7 +325,59 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_true(strlen(m->mock.content) > 0);
     assert_true(m->mock.seed == 1);
 
+    /* No state section: in-process state; groups do not cache. */
+    assert_null(c->state.redis_url);
+    assert_string_equal(c->state.key_prefix, "cmx:");
+    assert_int_equal(c->state.timeout_ms, 5);
+    assert_int_equal(c->state.fail_closed, 0);
+    assert_int_equal(c->state.tls_verify, 1);
+    assert_int_equal(c->state.cache_max_bytes, 64 * 1024 * 1024);
+    for (size_t i = 0; i < c->n_models; i++) {
+        assert_int_equal(c->models[i].cache.enabled, 0);
+        assert_int_equal(c->models[i].cache.ttl_ms, 600000);
+    }
+
     assert_string_equal(c->path, NAME);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void state_and_cache_keys_load(void **state)
+{
+    (void)state;
+    setenv("CMX_TEST_REDIS_PASSWORD", "redis-pw", 1);
+    static const char yaml[] =
+        "state:\n"
+        "  cache_max_bytes: 8MiB\n"
+        "  redis:\n"
+        "    url: rediss://redis.internal:6380/2\n"
+        "    password: env:CMX_TEST_REDIS_PASSWORD\n"
+        "    key_prefix: \"prod:\"\n"
+        "    timeout: 20ms\n"
+        "    fail_closed: true\n"
+        "    tls_verify: false\n"
+        "    ca_file: /etc/ssl/redis-ca.pem\n"
+        "providers:\n  m: {type: mock}\n"
+        "models:\n"
+        "  g:\n    cache: {ttl: 90s, scope: global}\n    targets: [{provider: m}]\n"
+        "  h:\n    cache: {ttl: 1m}\n    targets: [{provider: m}]\n"
+        "  k:\n    cache: false\n    targets: [{provider: m}]\n";
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    assert_string_equal(c->state.redis_url, "rediss://redis.internal:6380/2");
+    assert_string_equal(c->state.redis_password, "redis-pw");
+    assert_string_equal(c->state.key_prefix, "prod:");
+    assert_int_equal(c->state.timeout_ms, 20);
+    assert_int_equal(c->state.fail_closed, 1);
+    assert_int_equal(c->state.tls_verify, 0);
+    assert_string_equal(c->state.ca_file, "/etc/ssl/redis-ca.pem");
+    assert_int_equal(c->state.cache_max_bytes, 8 * 1024 * 1024);
+    assert_int_equal(c->models[0].cache.enabled, 1);
+    assert_int_equal(c->models[0].cache.ttl_ms, 90000);
+    assert_int_equal(c->models[0].cache.scope_global, 1);
+    assert_int_equal(c->models[1].cache.scope_global, 0);
+    assert_int_equal(c->models[2].cache.enabled, 0);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -339,6 +393,51 @@ static void workers_auto_means_the_cpu_count(void **state)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     assert_int_equal(c->server.workers, cpus < 1 ? 1 : cpus);
     cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+}
+
+static void shutdown_delays_load_and_zero_is_allowed(void **state)
+{
+    (void)state;
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "server:\n  shutdown: { drain_delay: 0, grace: 2s }\n%s",
+             mock_tail);
+    cmx_config_diag d;
+    cmx_config *c = load(yaml, &d);
+    assert_loads_clean(c, &d);
+    assert_int_equal(c->server.shutdown_drain_delay_ms, 0);
+    assert_int_equal(c->server.shutdown_grace_ms, 2000);
+    cmx_config_unref(c);
+    cmx_config_diag_free(&d);
+    c = load("server:\n  shutdown: { drain_delay: soon, delay: 1s }\n", &d);
+    assert_null(c);
+    assert_true(
+        has_message(d.errors, d.n_errors, 2, "server.shutdown.drain_delay: expected a duration"));
+    assert_true(has_message(d.errors, d.n_errors, 2, "unknown key 'delay' in server.shutdown"));
+    cmx_config_diag_free(&d);
+}
+
+static void provider_settings_at_the_wrong_level_point_at_the_indentation(void **state)
+{
+    (void)state;
+    cmx_config_diag d;
+    cmx_config *c =
+        load("providers:\n  sim:\n  type: mock\nmodels:\n  demo: [ {provider: sim} ]\n", &d);
+    assert_null(c);
+    print_diag(&d);
+    assert_int_equal(d.n_errors, 2);
+    assert_true(has_message(d.errors, d.n_errors, 2,
+                            "providers.sim: expected a mapping with at least 'type', got "
+                            "nothing; check the indentation of the lines below 'sim'"));
+    assert_true(has_message(d.errors, d.n_errors, 3,
+                            "providers.type: 'type' is a provider setting, not a provider "
+                            "name; check the indentation"));
+    cmx_config_diag_free(&d);
+    c = load("- a\n", &d);
+    assert_null(c);
+    assert_true(has_message(d.errors, d.n_errors, 1,
+                            "expected a mapping with the keys server, upstream, providers, models, "
+                            "pricing at the top level, got a list"));
     cmx_config_diag_free(&d);
 }
 
@@ -638,7 +737,7 @@ static const broken_case broken_cases[] = {
     {"custom tag", "server:\n  listen: !addr x\n", 2, "YAML tag '!addr' is not supported"},
     {"unknown top-level key", "server: {}\nsevrer: {}\n", 2,
      "unknown key 'sevrer' at the top level (expected one of: server, upstream, providers, "
-     "models, pricing, governance, keys, teams, audit); did you mean 'server'?"},
+     "models, pricing, state, governance, keys, teams, audit); did you mean 'server'?"},
     {"unknown key in server", "server:\n  listen: :4000\n  max_body_byte: 10\n", 3,
      "unknown key 'max_body_byte' in server (expected one of: listen, workers, max_body_bytes"},
     {"unknown key in server.timeouts", "server:\n  timeouts:\n    headr: 1s\n", 3,
@@ -654,6 +753,21 @@ static const broken_case broken_cases[] = {
     {"duplicate key in server", "server:\n  workers: 1\n  workers: 2\n", 3,
      "duplicate key 'workers' in server (first defined at line 2)"},
     {"server is a list", "server:\n  - listen\n", 2, "server: expected a mapping, got a list"},
+    {"redis url with a wrong scheme", "state:\n  redis:\n    url: http://redis:6379\n", 3,
+     "state.redis.url: expected a URL starting with redis://, rediss:// or unix://"},
+    {"redis url with a bad port", "state:\n  redis:\n    url: \"redis://:pw@host:0\"\n", 3,
+     "state.redis.url: expected HOST[:PORT] after the scheme"},
+    {"redis without a url", "state:\n  redis:\n    timeout: 5ms\n", 3,
+     "state.redis: missing required key 'url'"},
+    {"redis timeout too long", "state:\n  redis:\n    url: redis://h\n    timeout: 1m\n", 4,
+     "state.redis.timeout: at most 10s"},
+    {"unknown key in state.redis", "state:\n  redis:\n    url: redis://h\n    prefix: x\n", 4,
+     "unknown key 'prefix' in state.redis"},
+    {"cache scope",
+     MOCK_P "models:\n  g:\n    cache: {scope: team}\n    targets: [{provider: m}]\n", 6,
+     "models.g.cache.scope: expected key or global, got 'team'"},
+    {"cache is a word", MOCK_P "models:\n  g:\n    cache: yes\n    targets: [{provider: m}]\n", 6,
+     "models.g.cache: expected a mapping such as {ttl: 10m, scope: key}"},
     {"workers is a word", "server:\n  workers: lots\n", 2,
      "server.workers: expected a positive integer (at most 1024) or 'auto', got 'lots'"},
     {"workers is zero", "server:\n  workers: 0\n", 2, "server.workers: expected a positive"},
@@ -1299,6 +1413,7 @@ int main(void)
         cmocka_unit_test(multicloud_example_loads_with_its_variables_set),
         cmocka_unit_test(full_config_sets_every_key),
         cmocka_unit_test(minimal_config_gets_the_documented_defaults),
+        cmocka_unit_test(state_and_cache_keys_load),
         cmocka_unit_test(workers_auto_means_the_cpu_count),
         cmocka_unit_test(config_without_models_loads_with_a_warning),
         cmocka_unit_test(durations_accept_units_and_plain_milliseconds),
@@ -1324,6 +1439,8 @@ int main(void)
         cmocka_unit_test(ca_file_is_resolved_relative_to_the_config),
         cmocka_unit_test(routing_keys_load_with_their_defaults),
         cmocka_unit_test(group_drop_unsupported_params_reaches_every_target),
+        cmocka_unit_test(shutdown_delays_load_and_zero_is_allowed),
+        cmocka_unit_test(provider_settings_at_the_wrong_level_point_at_the_indentation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_core.c — arena, byte buffer, error mapping and the secret compare. */
+/* test_core.c — arena, byte buffer, base64, error mapping and the secret compare. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
@@ -120,13 +121,74 @@ static void secure_compare_matches_only_equal_secrets(void **state)
     assert_true(cmx_secure_eq("", 0, "", 0));
 }
 
+/* RFC 4648 section 10 vectors, both ways. */
+static void base64_matches_the_rfc_vectors(void **state)
+{
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                        "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        char enc[16];
+        unsigned char dec[16];
+        assert_int_equal(cmx_base64_encode((const unsigned char *)plain[i], strlen(plain[i]), enc),
+                         strlen(coded[i]));
+        assert_string_equal(enc, coded[i]);
+        long n = cmx_base64_decode(coded[i], strlen(coded[i]), dec);
+        assert_int_equal(n, (long)strlen(plain[i]));
+        assert_memory_equal(dec, plain[i], (size_t)n);
+    }
+}
+
+static void base64_refuses_what_is_not_padded_base64(void **state)
+{
+    unsigned char out[16];
+    static const char *const bad[] = {"Zg", "Zg=", "Z===", "Zm9v!", "Zm=v", "Zg==Zg==", "Zm9%"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cmx_base64_decode(bad[i], strlen(bad[i]), out), -1);
+}
+
+typedef struct release_log {
+    char order[8];
+    size_t n;
+} release_log;
+
+static release_log g_releases;
+static void released_a(void *arg)
+{
+    g_releases.order[g_releases.n++] = 'a';
+}
+static void released_b(void *arg)
+{
+    g_releases.order[g_releases.n++] = 'b';
+}
+
+static void arena_runs_release_hooks_at_reset_and_free_newest_first(void **state)
+{
+    cmx_arena *a = cmx_arena_new(256);
+    memset(&g_releases, 0, sizeof g_releases);
+    assert_int_equal(cmx_arena_on_release(a, released_a, NULL), 0);
+    assert_int_equal(cmx_arena_on_release(a, released_b, NULL), 0);
+    assert_int_equal(g_releases.n, 0);
+    cmx_arena_reset(a);
+    assert_string_equal(g_releases.order, "ba");
+    /* a reset arena has no hooks left; new ones run at free */
+    cmx_arena_reset(a);
+    assert_int_equal(g_releases.n, 2);
+    assert_int_equal(cmx_arena_on_release(a, released_a, NULL), 0);
+    cmx_arena_free(a);
+    assert_string_equal(g_releases.order, "baa");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
         cmocka_unit_test(arena_string_helpers_copy_and_format),
+        cmocka_unit_test(arena_runs_release_hooks_at_reset_and_free_newest_first),
         cmocka_unit_test(buf_escapes_json_strings),
+        cmocka_unit_test(base64_matches_the_rfc_vectors),
+        cmocka_unit_test(base64_refuses_what_is_not_padded_base64),
         cmocka_unit_test(http_statuses_map_to_router_kinds),
         cmocka_unit_test(only_transient_kinds_fail_over),
         cmocka_unit_test(every_kind_has_a_name_and_status),

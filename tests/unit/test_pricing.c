@@ -66,6 +66,29 @@ static void shipped_price_list_loads_without_errors(void **state)
     cmx_pricing_free(p);
 }
 
+static void built_in_price_list_is_the_shipped_file(void **state)
+{
+    (void)state;
+    const char *src = getenv("CMX_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data/pricing.yaml", src ? src : ".");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char file[1 << 20];
+    size_t n = fread(file, 1, sizeof file, f);
+    fclose(f);
+    assert_int_equal(cmx_pricing_builtin_len, n);
+    assert_memory_equal(cmx_pricing_builtin, file, n);
+    assert_int_equal(cmx_pricing_builtin[n], '\0');
+    cmx_pricing *p = NULL;
+    cmx_error err;
+    cmx_error_clear(&err);
+    assert_int_equal(
+        cmx_pricing_parse(cmx_pricing_builtin, cmx_pricing_builtin_len, "built-in", &p, &err), 0);
+    assert_non_null(cmx_pricing_lookup(p, "openai", "gpt-4o-mini"));
+    cmx_pricing_free(p);
+}
+
 static void lookup_matches_exact_names_and_dated_snapshots_only(void **state)
 {
     (void)state;
@@ -356,6 +379,7 @@ int main(void)
         cmocka_unit_test(target_price_mistakes_are_located_config_errors),
         cmocka_unit_test(cost_counts_cached_tokens_at_the_cached_price),
         cmocka_unit_test(cost_text_is_a_plain_decimal),
+        cmocka_unit_test(built_in_price_list_is_the_shipped_file),
         cmocka_unit_test(broken_price_lists_are_blamed_on_their_line),
         cmocka_unit_test(attach_uses_the_env_list_first_and_warns_when_it_is_missing),
     };

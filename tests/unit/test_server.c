@@ -184,7 +184,8 @@ static test_server *ts_start(const cmx_http_limits *lim)
     assert_non_null(ts);
     ts->base = event_base_new();
     assert_non_null(ts->base);
-    ts->srv = cmx_http_server_new(ts->base, "127.0.0.1", 0, lim, handler, ts);
+    cmx_error err;
+    ts->srv = cmx_http_server_new(ts->base, "127.0.0.1", 0, lim, handler, ts, &err);
     assert_non_null(ts->srv);
     ts->port = cmx_http_server_port(ts->srv);
     assert_true(ts->port > 0);

@@ -36,7 +36,7 @@ const ACCESS_DENIED_TOKEN =
   'Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.';
 
 function newAzureStats() {
-  return { token_requests: 0, token_failures: 0, imds_requests: 0, requests: [] };
+  return { token_requests: 0, token_failures: 0, imds_requests: 0, connections: 0, requests: [], assertions: [] };
 }
 
 async function readBody(req) {
@@ -109,7 +109,8 @@ function filteredCompletion(model) {
 }
 
 // tokens: { tenant?, clients?: {clientId: secret}, managedIdentity?: true |
-//   {clientId?}, expiresIn?: seconds (default 3599) }
+//   {clientId?}, federated?: {clientId: {issuer, subject, audience?}},
+//   expiresIn?: seconds (default 3599) }
 export function createAzureEmulator({ key = null, tokens = null } = {}) {
   const inner = createOpenAIEmulator({ key: null });
   const innerHandle = inner.server.listeners('request')[0];
@@ -132,7 +133,32 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     return f;
   }
 
-  // Entra ID v2.0 token endpoint, client-credentials grant only.
+  // A federated credential (workload identity): the client assertion is a
+  // JWT from the cluster's issuer whose iss, sub and aud must match the
+  // credential and which must not have expired.  The signature is not
+  // checked (the emulator has no issuer keys).  Returns null when accepted.
+  function checkAssertion(form, cred) {
+    if (form.get('client_assertion_type') !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      return { status: 400, description: "AADSTS700023: Client assertion type 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' is required." };
+    const parts = String(form.get('client_assertion') || '').split('.');
+    let claims = null;
+    try {
+      if (parts.length === 3) claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    } catch {
+      claims = null;
+    }
+    if (!claims || typeof claims !== 'object') return { status: 400, description: 'AADSTS50027: JWT token is invalid or malformed.' };
+    azStats.assertions.push({ iss: claims.iss, sub: claims.sub, aud: claims.aud, exp: claims.exp, jti: claims.jti });
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.iss !== cred.issuer || claims.sub !== cred.subject || !aud.includes(cred.audience ?? 'api://AzureADTokenExchange'))
+      return { status: 401, description: `AADSTS700213: No matching federated identity record found for presented assertion subject '${claims.sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion.` };
+    if (!(Number(claims.exp) * 1000 > Date.now()))
+      return { status: 400, description: 'AADSTS700024: Client assertion is not within its valid time range.' };
+    return null;
+  }
+
+  // Entra ID v2.0 token endpoint, client-credentials grant (client secret
+  // or a federated client assertion).
   async function tokenEndpoint(req, res, tenant) {
     azStats.token_requests++;
     const form = new URLSearchParams((await readBody(req)).toString('utf8'));
@@ -149,8 +175,14 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     if (tokens?.tenant && tenant !== tokens.tenant) return fail(400, 'invalid_request', `AADSTS90002: Tenant '${tenant}' not found.`);
     const id = form.get('client_id');
     const clients = tokens?.clients ?? {};
-    if (!id || !(id in clients)) return fail(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${id}' was not found in the directory.`);
-    if (form.get('client_secret') !== clients[id])
+    const federated = tokens?.federated ?? {};
+    if (form.has('client_assertion') || form.has('client_assertion_type')) {
+      if (!id || !(id in federated)) return fail(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${id}' was not found in the directory.`);
+      const refused = checkAssertion(form, federated[id]);
+      if (refused) return fail(refused.status, 'invalid_client', refused.description);
+    } else if (!id || !(id in clients)) {
+      return fail(400, 'unauthorized_client', `AADSTS700016: Application with identifier '${id}' was not found in the directory.`);
+    } else if (form.get('client_secret') !== clients[id])
       return fail(401, 'invalid_client', 'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
     if (!form.get('scope')) return fail(400, 'invalid_scope', 'AADSTS1002012: The provided value for scope is not valid.');
     sendJSON(res, 200, { token_type: 'Bearer', expires_in: tokenLife(), ext_expires_in: tokenLife(), access_token: issue() });
@@ -217,6 +249,7 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
       style: deployment ? 'deployments' : 'v1',
       deployment: deployment ? decodeURIComponent(deployment) : null,
       api_version: url.searchParams.get('api-version'),
+      client_request_id: req.headers['x-ms-client-request-id'] || null, // Azure's caller-supplied id
       auth: null,
       body_model: null,
       status: null,
@@ -298,6 +331,7 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     });
   });
   server.keepAliveTimeout = 30000;
+  server.on('connection', () => azStats.connections++);
 
   return {
     server,

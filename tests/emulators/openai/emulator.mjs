@@ -64,6 +64,8 @@ export function createEmulator({ key = null, tls = null } = {}) {
       chunks_sent: 0,
       chunk_times: [],
       x_request_id: req.headers['x-request-id'] || null,
+      x_client_request_id: req.headers['x-client-request-id'] || null, // the caller's own id, as OpenAI takes it
+      response_request_id: null, // the x-request-id this emulator answered with
       auth: 'none',
     };
     stats.total++;
@@ -84,10 +86,11 @@ export function createEmulator({ key = null, tls = null } = {}) {
     const body = typeof obj === 'string' ? obj : JSON.stringify(obj);
     rec.status = status;
     rec.t_first_byte ??= now();
+    rec.response_request_id = newId('req_');
     res.writeHead(status, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
-      'x-request-id': newId('req_'),
+      'x-request-id': rec.response_request_id,
       'openai-processing-ms': '1',
       ...headers,
     });
@@ -103,10 +106,11 @@ export function createEmulator({ key = null, tls = null } = {}) {
   function streamEvents(req, res, rec, events, opts) {
     const { interval = 0, cutAfter = null, cutMode = 'end', done = true } = opts;
     rec.status = 200;
+    rec.response_request_id = newId('req_');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
-      'x-request-id': newId('req_'),
+      'x-request-id': rec.response_request_id,
       'openai-processing-ms': '1',
     });
     res.flushHeaders();
