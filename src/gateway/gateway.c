@@ -199,6 +199,8 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->state = cmx_state_worker_new(gw->state, index, w->base, w->dns, index == 0, err);
     if (!w->state)
         return err->kind;
+    /* With state.redis, budgets are also counted in the fleet's counters. */
+    cmx_gov_fleet_attach(w->gov, (size_t)index, w->state);
     w->current = cmx_worker_gen_new(w, gw->current, err);
     if (!w->current)
         return err->kind;

@@ -8,8 +8,16 @@ cmx_sql *cmx_sql_open(const char *url, cmx_error *err)
 {
     if (url && strncmp(url, "sqlite://", 9) == 0 && url[9])
         return cmx_sql_open_sqlite(url + 9, err);
-    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+    if (url && (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)) {
+#ifdef CMX_POSTGRES
         return cmx_sql_open_postgres(url, err);
+#else
+        cmx_error_set(err, CMX_ERR_CONFIG,
+                      "this cloudmux was built without PostgreSQL (the static build); use "
+                      "sqlite:///PATH, or the dynamically linked build for a PostgreSQL store");
+        return NULL;
+#endif
+    }
     cmx_error_set(err, CMX_ERR_CONFIG,
                   "unknown store: expected sqlite:///PATH or postgres://USER@HOST:PORT/DB");
     return NULL;
