@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "providers/anthropic.h"
+#include "core/str.h"
 
 static const char chat_body[] =
     "{\"model\":\"claude\",\"messages\":["
@@ -119,9 +120,10 @@ int main(void)
     });
     cmx_anthropic_stream st;
     cmx_anthropic_stream_init(&st, 0, 1700000000, count_chunk, NULL);
-    cmx_anthropic_stream_event(&st, "message_start", 13, start_event, sizeof start_event - 1, &err);
+    cmx_anthropic_stream_event(&st, CMX_LIT("message_start"), start_event, sizeof start_event - 1,
+                               &err);
     BENCH("stream: one text_delta event -> one chunk", n * 4, {
-        sink += cmx_anthropic_stream_event(&st, "content_block_delta", 19, delta_event,
+        sink += cmx_anthropic_stream_event(&st, CMX_LIT("content_block_delta"), delta_event,
                                            sizeof delta_event - 1, &err);
     });
     cmx_anthropic_stream_free(&st);

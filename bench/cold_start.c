@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/str.h"
+
 static double now_ms(void)
 {
     struct timespec t;
@@ -33,7 +35,7 @@ static int ready(int port)
         char buf[64];
         if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
             ssize_t n = read(fd, buf, sizeof buf - 1);
-            ok = n > 12 && memcmp(buf + 9, "200", 3) == 0;
+            ok = n > 12 && memcmp(buf + 9, CMX_LIT("200")) == 0;
         }
     }
     close(fd);

@@ -357,130 +357,169 @@ static const char *fault_how(const drill_fault *f)
     return f->relay ? "relay (connections reset)" : "fault endpoint";
 }
 
+/* What one drill holds while it runs; released by drill_end. */
+typedef struct drill_run {
+    drill_args a;
+    cmx_config *cfg;
+    cmx_gateway *gw;
+    struct event_base *base;
+    drill_fault fault;
+    drill_target target;
+    char gateway_url[300];
+    char errbuf[300];
+} drill_run;
+
+/* Step 1: the config, the target to fail and a consistent set of options. */
+static int drill_check(drill_run *r)
+{
+    if (r->a.config_path && !(r->cfg = cmx_cli_load_config(r->a.config_path)))
+        return -1;
+    if (find_target(r->cfg, r->a.group, r->a.target, &r->target) < 0)
+        return -1;
+    if (r->a.gateway_url && !r->a.fault_url) {
+        fprintf(stderr, "cloudmux drill: with --url the drill cannot reach inside the gateway; "
+                        "give --fault-url to make the target fail\n");
+        return -1;
+    }
+    if (!r->a.gateway_url && !r->cfg) {
+        fprintf(stderr, "cloudmux drill: --config is needed to start a gateway\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 2: how the target will fail — a relay the drill puts in front of it,
+ * or the fault endpoint of the service behind it. */
+static int drill_prepare_fault(drill_run *r)
+{
+    if (!(r->base = event_base_new())) {
+        fprintf(stderr, "cloudmux drill: cannot create an event loop\n");
+        return -1;
+    }
+    if (!r->a.fault_url && !(r->fault.relay = install_relay(r->base, r->cfg, &r->target)))
+        return -1;
+    if (r->a.fault_url && build_fault_body(r->fault.post_body, sizeof r->fault.post_body,
+                                           r->a.fault_spec, r->target.model) < 0) {
+        fprintf(stderr, "cloudmux drill: --fault spec too long\n");
+        return -1;
+    }
+    r->fault.fault_url = r->a.fault_url;
+    return 0;
+}
+
+/* Step 3: the gateway under test — the one at --url, or one started here
+ * on the config (with the relay in front of the target). */
+static int drill_reach_gateway(drill_run *r)
+{
+    if (r->a.gateway_url) {
+        snprintf(r->gateway_url, sizeof r->gateway_url, "%s", r->a.gateway_url);
+        size_t n = strlen(r->gateway_url);
+        while (n && r->gateway_url[n - 1] == '/')
+            r->gateway_url[--n] = '\0';
+    } else {
+        cmx_error err;
+        cmx_error_clear(&err);
+        r->cfg->server.access_log = 0; /* stdout is the report's */
+        cmx_gateway_options gopts = {.listen_host = "127.0.0.1", .listen_port = 0};
+        if (!(r->gw = cmx_gateway_new(r->cfg, &gopts, &err)) ||
+            cmx_gateway_start(r->gw, &err) != CMX_OK) {
+            fprintf(stderr, "cloudmux drill: cannot start the gateway: %s\n", err.message);
+            return -1;
+        }
+        snprintf(r->gateway_url, sizeof r->gateway_url, "http://127.0.0.1:%d",
+                 cmx_gateway_port(r->gw));
+        if (!r->a.api_key && r->cfg->server.n_api_keys > 0)
+            r->a.api_key = r->cfg->server.api_keys[0];
+    }
+    if (!r->a.api_key)
+        r->a.api_key = getenv("CLOUDMUX_API_KEY");
+    return 0;
+}
+
+/* Step 4: the load, with the fault and the recovery at their times, after
+ * checking that the gateway and the fault endpoint answer at all. */
+static int drill_run_load(drill_run *r)
+{
+    drill_args *a = &r->a;
+    cmx_drill_load_options lo = {r->gateway_url, a->group,     a->api_key,      a->rps,
+                                 a->duration_s,  a->fail_at_s, a->recover_at_s, a->timeout_ms};
+    cmx_drill_fault_ops ops = {fault_fail, fault_recover, &r->fault};
+    r->fault.load = cmx_drill_load_new(r->base, &lo, &ops, r->errbuf, sizeof r->errbuf);
+    if (!r->fault.load) {
+        fprintf(stderr, "cloudmux drill: %s\n", r->errbuf);
+        return -1;
+    }
+    char live_url[400];
+    snprintf(live_url, sizeof live_url, "%s/health/live", r->gateway_url);
+    if (preflight(r->base, &r->fault, "GET", live_url) < 0)
+        return -1;
+    /* Clears leftovers of an earlier run, and proves the endpoint is there. */
+    if (a->fault_url && preflight(r->base, &r->fault, "DELETE", a->fault_url) < 0)
+        return -1;
+    if (!a->json)
+        fprintf(stderr,
+                "drill: %zu requests over %.1f s to %s (group %s); %s fails at %.1f s, "
+                "recovers at %.1f s\n",
+                (size_t)(a->rps * a->duration_s + 0.5), a->duration_s, r->gateway_url, a->group,
+                a->target, a->fail_at_s, a->recover_at_s);
+    if (cmx_drill_load_run(r->fault.load, r->errbuf, sizeof r->errbuf) < 0) {
+        fprintf(stderr, "cloudmux drill: %s\n", r->errbuf);
+        return -1;
+    }
+    return 0;
+}
+
+/* Step 5: what the clients saw, as text or JSON on stdout. */
+static int drill_report(drill_run *r)
+{
+    size_t n;
+    const cmx_drill_record *recs = cmx_drill_load_records(r->fault.load, &n);
+    cmx_drill_input in = {r->target.provider,
+                          r->target.model,
+                          cmx_drill_load_fail_us(r->fault.load),
+                          cmx_drill_load_recover_us(r->fault.load),
+                          cmx_drill_load_end_us(r->fault.load),
+                          r->a.rps,
+                          r->a.duration_s};
+    cmx_drill_report rep;
+    if (cmx_drill_report_compute(&in, recs, n, &rep) < 0) {
+        fprintf(stderr, "cloudmux drill: out of memory\n");
+        return -1;
+    }
+    if (r->a.json)
+        cmx_drill_report_print_json(stdout, &in, &rep, fault_how(&r->fault));
+    else
+        cmx_drill_report_print_text(stdout, &in, &rep, fault_how(&r->fault));
+    fflush(stdout);
+    cmx_drill_report_free(&rep);
+    return 0;
+}
+
+static void drill_end(drill_run *r)
+{
+    if (r->gw) {
+        cmx_gateway_shutdown(r->gw, 2000);
+        cmx_gateway_free(r->gw);
+    }
+    cmx_drill_load_free(r->fault.load);
+    cmx_drill_relay_free(r->fault.relay);
+    if (r->base)
+        event_base_free(r->base);
+    if (r->cfg)
+        cmx_config_unref(r->cfg);
+}
+
 int cmx_cmd_drill(int argc, char **argv)
 {
-    drill_args a;
-    if (parse_args(argc, argv, &a) < 0) {
+    drill_run r;
+    memset(&r, 0, sizeof r);
+    if (parse_args(argc, argv, &r.a) < 0) {
         fputs(usage_text, stderr);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-
-    int rc = 1;
-    cmx_config *cfg = NULL;
-    cmx_gateway *gw = NULL;
-    struct event_base *base = NULL;
-    drill_fault fault = {0};
-    char gateway_url[300];
-    char errbuf[300];
-    drill_target target;
-
-    if (a.config_path && !(cfg = cmx_cli_load_config(a.config_path)))
-        return 1;
-    if (find_target(cfg, a.group, a.target, &target) < 0)
-        goto out;
-    if (a.gateway_url && !a.fault_url) {
-        fprintf(stderr, "cloudmux drill: with --url the drill cannot reach inside the gateway; "
-                        "give --fault-url to make the target fail\n");
-        goto out;
-    }
-    if (!a.gateway_url && !cfg) {
-        fprintf(stderr, "cloudmux drill: --config is needed to start a gateway\n");
-        goto out;
-    }
-    if (!(base = event_base_new())) {
-        fprintf(stderr, "cloudmux drill: cannot create an event loop\n");
-        goto out;
-    }
-    if (!a.fault_url && !(fault.relay = install_relay(base, cfg, &target)))
-        goto out;
-    if (a.fault_url &&
-        build_fault_body(fault.post_body, sizeof fault.post_body, a.fault_spec, target.model) < 0) {
-        fprintf(stderr, "cloudmux drill: --fault spec too long\n");
-        goto out;
-    }
-    fault.fault_url = a.fault_url;
-
-    if (a.gateway_url) {
-        snprintf(gateway_url, sizeof gateway_url, "%s", a.gateway_url);
-        size_t n = strlen(gateway_url);
-        while (n && gateway_url[n - 1] == '/')
-            gateway_url[--n] = '\0';
-    } else {
-        cmx_error err;
-        cmx_error_clear(&err);
-        cfg->server.access_log = 0; /* stdout is the report's */
-        cmx_gateway_options gopts = {.listen_host = "127.0.0.1", .listen_port = 0};
-        if (!(gw = cmx_gateway_new(cfg, &gopts, &err)) || cmx_gateway_start(gw, &err) != CMX_OK) {
-            fprintf(stderr, "cloudmux drill: cannot start the gateway: %s\n", err.message);
-            goto out;
-        }
-        snprintf(gateway_url, sizeof gateway_url, "http://127.0.0.1:%d", cmx_gateway_port(gw));
-        if (!a.api_key && cfg->server.n_api_keys > 0)
-            a.api_key = cfg->server.api_keys[0];
-    }
-    if (!a.api_key)
-        a.api_key = getenv("CLOUDMUX_API_KEY");
-
-    cmx_drill_load_options lo = {gateway_url,  a.group,     a.api_key,      a.rps,
-                                 a.duration_s, a.fail_at_s, a.recover_at_s, a.timeout_ms};
-    cmx_drill_fault_ops ops = {fault_fail, fault_recover, &fault};
-    fault.load = cmx_drill_load_new(base, &lo, &ops, errbuf, sizeof errbuf);
-    if (!fault.load) {
-        fprintf(stderr, "cloudmux drill: %s\n", errbuf);
-        goto out;
-    }
-    char live_url[400];
-    snprintf(live_url, sizeof live_url, "%s/health/live", gateway_url);
-    if (preflight(base, &fault, "GET", live_url) < 0)
-        goto out;
-    /* Clears leftovers of an earlier run, and proves the endpoint is there. */
-    if (a.fault_url && preflight(base, &fault, "DELETE", a.fault_url) < 0)
-        goto out;
-
-    if (!a.json)
-        fprintf(stderr,
-                "drill: %zu requests over %.1f s to %s (group %s); %s fails at %.1f s, "
-                "recovers at %.1f s\n",
-                (size_t)(a.rps * a.duration_s + 0.5), a.duration_s, gateway_url, a.group, a.target,
-                a.fail_at_s, a.recover_at_s);
-    if (cmx_drill_load_run(fault.load, errbuf, sizeof errbuf) < 0) {
-        fprintf(stderr, "cloudmux drill: %s\n", errbuf);
-        goto out;
-    }
-
-    size_t n;
-    const cmx_drill_record *recs = cmx_drill_load_records(fault.load, &n);
-    cmx_drill_input in = {target.provider,
-                          target.model,
-                          cmx_drill_load_fail_us(fault.load),
-                          cmx_drill_load_recover_us(fault.load),
-                          cmx_drill_load_end_us(fault.load),
-                          a.rps,
-                          a.duration_s};
-    cmx_drill_report rep;
-    if (cmx_drill_report_compute(&in, recs, n, &rep) < 0) {
-        fprintf(stderr, "cloudmux drill: out of memory\n");
-        goto out;
-    }
-    if (a.json)
-        cmx_drill_report_print_json(stdout, &in, &rep, fault_how(&fault));
-    else
-        cmx_drill_report_print_text(stdout, &in, &rep, fault_how(&fault));
-    fflush(stdout);
-    cmx_drill_report_free(&rep);
-    rc = 0;
-
-out:
-    if (gw) {
-        cmx_gateway_shutdown(gw, 2000);
-        cmx_gateway_free(gw);
-    }
-    cmx_drill_load_free(fault.load);
-    cmx_drill_relay_free(fault.relay);
-    if (base)
-        event_base_free(base);
-    if (cfg)
-        cmx_config_unref(cfg);
-    return rc;
+    int ok = drill_check(&r) == 0 && drill_prepare_fault(&r) == 0 && drill_reach_gateway(&r) == 0 &&
+             drill_run_load(&r) == 0 && drill_report(&r) == 0;
+    drill_end(&r);
+    return ok ? 0 : 1;
 }

@@ -5,6 +5,7 @@
  * there are more than a handful; below that a straight scan is as fast and
  * needs no table. */
 #include "config/config_internal.h"
+#include "core/wipe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,41 +108,17 @@ void cmx_config_unref(cmx_config *c)
 /* Credentials are wiped before their memory goes back to the allocator. */
 static void free_secret(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    cmx_free_secret(s);
 }
 
 static void free_provider(cmx_provider_config *p)
 {
+    cmx_cfg_free_provider_settings(p);
     free(p->name);
-    free(p->type_name);
     free(p->base_url);
-    free_secret(p->api_key);
-    free(p->organization);
     free(p->residency);
     free(p->health.path);
-    free(p->anthropic_version);
-    free(p->region);
-    free_secret(p->access_key_id);
-    free(p->aws_profile);
-    free_secret(p->secret_access_key);
-    free_secret(p->session_token);
-    free(p->project);
-    free(p->location);
-    free(p->service_account_file);
-    free(p->metadata_url);
     free(p->ca_file);
-    free(p->mock.content);
-    free(p->azure.api_version);
-    free(p->azure.tenant_id);
-    free(p->azure.client_id);
-    free_secret(p->azure.client_secret);
-    free(p->azure.authority);
-    free(p->azure.scope);
-    free(p->azure.imds_endpoint);
-    free(p->azure.token_file);
 }
 
 static void free_group(cmx_model_group *g)

@@ -8,7 +8,9 @@
  * in-flight requests finish on the old one.
  *
  * Top-level keys: server, upstream, providers, models, pricing, state,
- * governance, keys, teams, audit (see docs/config.md and docs/governance.md). */
+ * governance, keys, teams, audit (see docs/config.md and docs/governance.md).
+ * A provider's own keys are declared by its module (config_module.h);
+ * config/ reads them generically and knows no provider by name. */
 #ifndef CMX_CONFIG_CONFIG_H
 #define CMX_CONFIG_CONFIG_H
 
@@ -27,31 +29,12 @@ typedef struct cmx_config_diag {
 
 void cmx_config_diag_free(cmx_config_diag *d);
 
-typedef enum {
-    CMX_PROVIDER_OPENAI = 0,
-    CMX_PROVIDER_MOCK,
-    CMX_PROVIDER_ANTHROPIC,
-    CMX_PROVIDER_BEDROCK,
-    CMX_PROVIDER_AZURE,
-    CMX_PROVIDER_VERTEX
-} cmx_provider_type;
-
 typedef struct cmx_timeouts_config {
     uint32_t connect_ms;    /* default 5000 */
     uint32_t first_byte_ms; /* default 60000 */
     uint32_t idle_ms;       /* default 30000 */
     uint32_t total_ms;      /* default 600000 */
 } cmx_timeouts_config;
-
-typedef struct cmx_mock_config {
-    uint32_t latency_ms;        /* before the first byte; default 0 */
-    uint32_t chunk_interval_ms; /* between stream chunks; default 0 */
-    double failure_rate;        /* 0..1; default 0 */
-    int failure_status;         /* default 503 */
-    uint32_t stream_chunks;     /* content chunks per stream; default 5 */
-    char *content;              /* reply text; default a short simulated answer */
-    uint64_t seed;              /* RNG seed for failures; default 1 */
-} cmx_mock_config;
 
 /* Active health checks: a cheap request to the provider every interval;
  * `unhealthy_threshold` failures in a row take its targets out of routing,
@@ -65,69 +48,25 @@ typedef struct cmx_health_check_config {
     uint32_t healthy_threshold;   /* default 1 */
 } cmx_health_check_config;
 
-/* azure: how the provider gets its credentials. */
-typedef enum {
-    CMX_AZURE_AUTH_API_KEY = 0,      /* api_key, sent as the api-key header */
-    CMX_AZURE_AUTH_CLIENT_SECRET,    /* Entra ID client-credentials flow */
-    CMX_AZURE_AUTH_MANAGED_IDENTITY, /* the instance metadata endpoint (IMDS) */
-    CMX_AZURE_AUTH_WORKLOAD_IDENTITY /* a federated token file as client assertion (AKS) */
-} cmx_azure_auth_mode;
+struct cmx_provider_schema;
 
-typedef struct cmx_azure_config {
-    char *api_version; /* default "2024-10-21"; sent with url_style deployments */
-    int url_style_v1;  /* url_style: v1 (/openai/v1/..., model in the body);
-                          default 0: /openai/deployments/{model}/... */
-    cmx_azure_auth_mode auth;
-    char *tenant_id;     /* client secret */
-    char *client_id;     /* client secret: required; managed identity: optional
-                            (a user-assigned identity) */
-    char *client_secret; /* resolved secret; never log it */
-    char *authority;     /* default "https://login.microsoftonline.com" */
-    char *scope;         /* default "https://cognitiveservices.azure.com/.default" */
-    char *imds_endpoint; /* default "http://169.254.169.254/metadata/identity/oauth2/token" */
-    char *token_file;    /* workload identity: the federated token, re-read at every fetch */
-} cmx_azure_config;
-
+/* One configured provider.  The settings every provider shares are here;
+ * the rest is the provider module's own, in `settings` (a struct its
+ * config header declares, read through the module's key table: see
+ * config/config_module.h). */
 typedef struct cmx_provider_config {
     char *name;
-    cmx_provider_type type;
-    char *type_name;             /* "openai", "mock", "anthropic", "bedrock", "azure", "vertex" */
-    char *base_url;              /* openai: required, e.g. "https://api.openai.com/v1";
-                                    anthropic: default "https://api.anthropic.com";
-                                    azure: the `endpoint`, e.g. "https://NAME.openai.azure.com";
-                                    vertex: `endpoint_url`, or derived from `location` */
-    char *api_key;               /* resolved secret or NULL; never log it */
-    char *organization;          /* openai: optional OpenAI-Organization header */
-    char *anthropic_version;     /* anthropic: default "2023-06-01" */
-    uint32_t default_max_tokens; /* anthropic: when the client sends none; default 4096 */
-    int drop_unsupported_params; /* anthropic, bedrock, vertex: drop what it cannot do instead of
-                                    400 */
-    /* bedrock: base_url holds endpoint_url (default
-     * https://bedrock-runtime.{region}.amazonaws.com).  The keys come from the
-     * config or, when absent there, from AWS_ACCESS_KEY_ID,
-     * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at load; never log them. */
-    char *region;               /* bedrock: required, e.g. "eu-west-1" */
-    char *access_key_id;        /* bedrock: resolved secret */
-    char *secret_access_key;    /* bedrock: resolved secret */
-    char *session_token;        /* bedrock: resolved secret or NULL */
-    int aws_credentials;        /* bedrock: a cmx_aws_credentials_mode (`credentials:`);
-                                   0 = auto, the SDKs' chain (providers/aws_credentials.h) */
-    char *aws_profile;          /* bedrock: `profile:` for the shared files, or NULL */
-    int bedrock_invoke;         /* bedrock: `api: invoke`: anthropic.* models through InvokeModel */
-    char *project;              /* vertex: Google Cloud project id (required) */
-    char *location;             /* vertex: region or "global"; default "us-central1"; the
-                                   endpoint (base_url) follows from it unless `endpoint_url` */
-    char *service_account_file; /* vertex: path to a service-account JSON key */
-    int metadata_server;        /* vertex: tokens from the instance metadata server */
-    char *metadata_url;         /* vertex: its origin; default http://metadata.google.internal */
-    int tls_verify;             /* default 1 */
-    char *ca_file;              /* NULL: system store */
-    char *residency;            /* region tag such as "eu"; NULL: none declared */
+    const char *type_name;                    /* "openai", "bedrock" ...: the module's type */
+    const struct cmx_provider_schema *schema; /* the module's keys; NULL when `type` was bad */
+    char *base_url;  /* the service's origin and path prefix, without a trailing '/' (each
+                        module names the key: base_url, endpoint, endpoint_url) */
+    int tls_verify;  /* default 1 */
+    char *ca_file;   /* NULL: system store */
+    char *residency; /* region tag such as "eu"; NULL: none declared */
     cmx_timeouts_config timeouts;
     cmx_health_check_config health;
-    cmx_mock_config mock;
-    cmx_azure_config azure;
-    int line; /* where it was defined, for messages */
+    void *settings; /* the module's settings struct, or NULL */
+    int line;       /* where it was defined, for messages */
 } cmx_provider_config;
 
 /* A target's price per 1M tokens, USD.  Set by `targets[].price` in the

@@ -5,6 +5,7 @@
  * therefore kept with their position and sorted before they reach the user,
  * who then reads them top to bottom like compiler output. */
 #include "config/config_internal.h"
+#include "core/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,7 +139,7 @@ const char *cmx_cfg_show(const cmx_ynode *n, char *buf, size_t len)
         buf[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
     }
     if (n->len > max - 1) {
-        memcpy(buf + o, "...", 3);
+        memcpy(buf + o, CMX_LIT("..."));
         o += 3;
     }
     buf[o++] = '\'';

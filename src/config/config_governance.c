@@ -8,6 +8,7 @@
  * limits, budget) is only read here: governance/ turns it into the key
  * table the request path uses. */
 #include "config/config_internal.h"
+#include "core/residency_tag.h"
 #include "config/secret.h"
 #include "config/values.h"
 
@@ -389,7 +390,7 @@ static void load_key(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v, c
     if (cmx_cfg_string(ctx, v, path, "team", &key->team) == 1 && !cmx_cfg_valid_id(key->team))
         cmx_cfg_error(ctx, cmx_ytree_get(v, "team"), "%s.team: expected a team id", path);
     if (cmx_cfg_string(ctx, v, path, "residency", &key->residency) == 1 &&
-        !cmx_cfg_valid_residency(key->residency))
+        !cmx_residency_tag_valid(key->residency, strlen(key->residency)))
         cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
                       "%s.residency: expected a region tag of 1 to 32 lower-case letters, "
                       "digits or '-'",

@@ -72,7 +72,7 @@ static void load_pricing(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     }
     cmx_cfg_check_map(ctx, node, "pricing", pricing_keys);
     char *name = NULL;
-    if (cmx_cfg_string(ctx, node, "pricing", "file", &name) != 1)
+    if (cmx_cfg_string(ctx, node, "pricing", "file", &name) != CMX_CFG_SET)
         return;
     if (!name[0]) {
         cmx_cfg_error(ctx, cmx_ytree_get(node, "file"), "pricing.file: expected a file name");

@@ -129,9 +129,9 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
     cmx_cfg_uint(ctx, v, path, "rpm", 0, UINT32_MAX, &t->rpm);
     cmx_cfg_uint(ctx, v, path, "tpm", 0, UINT64_MAX / 2, &t->tpm);
     load_price(ctx, t, v, path);
-    if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == 0)
+    if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == CMX_CFG_ABSENT)
         cmx_cfg_error(ctx, v, "%s: missing required key 'provider'", path);
-    int has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
+    cmx_cfg_read has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
     if (!t->provider_name)
         return;
     t->provider = cmx_config_find_provider(ctx->cfg, t->provider_name);
@@ -139,9 +139,9 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
         unknown_provider(ctx, cmx_ytree_get(v, "provider"), path);
         return;
     }
-    if (has_model == 0) {
+    if (has_model == CMX_CFG_ABSENT) {
         /* A provider without a valid type was reported already. */
-        if (t->provider->type != CMX_PROVIDER_MOCK && t->provider->type_name)
+        if (t->provider->schema && !t->provider->schema->model_optional)
             cmx_cfg_error(ctx, v,
                           "%s: missing required key 'model' (the model name the %s "
                           "provider '%s' expects)",
@@ -155,7 +155,7 @@ static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
                        uint64_t min, uint64_t max, uint32_t *out)
 {
     uint64_t v;
-    if (cmx_cfg_uint(ctx, map, path, key, min, max, &v) == 1)
+    if (cmx_cfg_uint(ctx, map, path, key, min, max, &v) == CMX_CFG_SET)
         *out = (uint32_t)v;
 }
 
@@ -184,6 +184,126 @@ static void load_fallback_names(cmx_cfg_ctx *ctx, cmx_fallback_list *fl, const c
         }
         fl->names[fl->n++] = cmx_cfg_strdup(ctx, item->text);
     }
+}
+
+static void load_strategy(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v,
+                          const char *path)
+{
+    if (cmx_cfg_string(ctx, v, path, "strategy", &g->strategy) != CMX_CFG_SET)
+        return;
+    int known = 0;
+    for (size_t i = 0; strategy_names[i]; i++)
+        known |= strcmp(g->strategy, strategy_names[i]) == 0;
+    if (!known)
+        cmx_cfg_error(ctx, cmx_ytree_get(v, "strategy"),
+                      "%s.strategy: unknown strategy '%.64s' (expected one of: priority, "
+                      "round-robin, weighted, random, least-busy, least-latency, cheapest, "
+                      "cascade)",
+                      path, g->strategy);
+}
+
+/* A section of a group that must be a mapping: its node, or NULL (absent,
+ * or reported as not a mapping).  Writes its dotted name into sub. */
+static const cmx_ynode *section(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
+                                const char *key, const char *expected, char *sub, size_t len)
+{
+    const cmx_ynode *n = cmx_ytree_get(v, key);
+    if (!n)
+        return NULL;
+    snprintf(sub, len, "%s.%s", path, key);
+    if (n->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, n, "%s: expected %s, got %s", sub, expected, cmx_ynode_kind_name(n));
+        return NULL;
+    }
+    return n;
+}
+
+/* `cascade:` the check of an answer before the cascade strategy takes it. */
+static void load_cascade(cmx_cfg_ctx *ctx, cmx_cascade_config *c, const cmx_ynode *v,
+                         const char *path)
+{
+    char sub[352];
+    const cmx_ynode *cc = section(ctx, v, path, "cascade", "a mapping", sub, sizeof sub);
+    if (!cc)
+        return;
+    cmx_cfg_check_map(ctx, cc, sub, cascade_keys);
+    uint32_key(ctx, cc, sub, "min_length", 0, 1000000, &c->min_length);
+    uint32_key(ctx, cc, sub, "max_escalations", 0, 64, &c->max_escalations);
+    cmx_cfg_double(ctx, cc, sub, "max_cost_usd", 0, 1e6, &c->max_cost_usd);
+    const cmx_ynode *rp = cmx_ytree_get(cc, "refusal_prefixes");
+    if (rp && rp->kind != CMX_YNODE_SEQ) {
+        cmx_cfg_error(ctx, rp, "%s.refusal_prefixes: expected a list of strings, got %s", sub,
+                      cmx_ynode_kind_name(rp));
+        return;
+    }
+    if (!rp || !rp->n_items)
+        return;
+    c->refusal_prefixes = calloc(rp->n_items, sizeof *c->refusal_prefixes);
+    if (!c->refusal_prefixes) {
+        ctx->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < rp->n_items; i++)
+        if (rp->items[i]->kind == CMX_YNODE_SCALAR && !rp->items[i]->is_null)
+            c->refusal_prefixes[c->n_refusal_prefixes++] = cmx_cfg_strdup(ctx, rp->items[i]->text);
+}
+
+/* `shadow:` a standby target mirrored to. */
+static void load_shadow(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v, const char *path)
+{
+    char sub[352];
+    const cmx_ynode *sh = section(ctx, v, path, "shadow",
+                                  "a mapping with provider, model and percent", sub, sizeof sub);
+    if (!sh)
+        return;
+    if ((g->shadow = calloc(1, sizeof *g->shadow)) == NULL) {
+        ctx->oom = 1;
+        return;
+    }
+    load_target(ctx, g->shadow, sh, sub, g->name, shadow_keys);
+    g->shadow->drop_unsupported_params = g->drop_unsupported_params;
+    g->shadow_percent = 100;
+    cmx_cfg_double(ctx, sh, sub, "percent", 0, 100, &g->shadow_percent);
+}
+
+/* `retry:` backoff and the retry budget. */
+static void load_retry(cmx_cfg_ctx *ctx, cmx_retry_settings *rs, const cmx_ynode *v,
+                       const char *path)
+{
+    char sub[352];
+    const cmx_ynode *r = section(ctx, v, path, "retry", "a mapping", sub, sizeof sub);
+    if (!r)
+        return;
+    cmx_cfg_check_map(ctx, r, sub, retry_keys);
+    cmx_cfg_duration(ctx, r, sub, "base", 0, &rs->base_ms);
+    cmx_cfg_duration(ctx, r, sub, "cap", 0, &rs->cap_ms);
+    cmx_cfg_duration(ctx, r, sub, "max_retry_after", 1, &rs->max_retry_after_ms);
+    uint32_key(ctx, r, sub, "budget_percent", 0, 100, &rs->budget_percent);
+    uint32_key(ctx, r, sub, "min_retries", 0, 1000000, &rs->min_retries);
+}
+
+/* `breaker:` a mapping of settings, or false. */
+static void load_breaker(cmx_cfg_ctx *ctx, cmx_breaker_settings *bs, const cmx_ynode *v,
+                         const char *path)
+{
+    const cmx_ynode *b = cmx_ytree_get(v, "breaker");
+    if (b && b->kind == CMX_YNODE_SCALAR && !b->is_null &&
+        (strcmp(b->text, "false") == 0 || strcmp(b->text, "off") == 0)) {
+        bs->enabled = 0;
+        return;
+    }
+    char sub[352];
+    if (!(b = section(ctx, v, path, "breaker", "a mapping or false", sub, sizeof sub)))
+        return;
+    cmx_cfg_check_map(ctx, b, sub, breaker_keys);
+    cmx_cfg_bool(ctx, b, sub, "enabled", &bs->enabled);
+    uint32_key(ctx, b, sub, "consecutive_failures", 0, 1000000, &bs->consecutive_failures);
+    uint32_key(ctx, b, sub, "error_rate", 0, 100, &bs->error_rate_percent);
+    cmx_cfg_duration(ctx, b, sub, "window", 0, &bs->window_ms);
+    uint32_key(ctx, b, sub, "min_requests", 1, 1000000, &bs->min_requests);
+    cmx_cfg_duration(ctx, b, sub, "cooldown", 0, &bs->cooldown_ms);
+    cmx_cfg_duration(ctx, b, sub, "max_cooldown", 0, &bs->max_cooldown_ms);
+    uint32_key(ctx, b, sub, "half_open_probes", 1, 1000, &bs->half_open_probes);
 }
 
 /* `cache: {ttl: 10m, scope: key | global}`, or false. */
@@ -217,117 +337,21 @@ static void load_cache(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *c,
 /* Routing settings of a group written in full form. */
 static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v, const char *path)
 {
-    char sub[352];
-    if (cmx_cfg_string(ctx, v, path, "strategy", &g->strategy) == 1) {
-        int known = 0;
-        for (size_t i = 0; strategy_names[i]; i++)
-            known |= strcmp(g->strategy, strategy_names[i]) == 0;
-        if (!known)
-            cmx_cfg_error(ctx, cmx_ytree_get(v, "strategy"),
-                          "%s.strategy: unknown strategy '%.64s' (expected one of: priority, "
-                          "round-robin, weighted, random, least-busy, least-latency, cheapest, "
-                          "cascade)",
-                          path, g->strategy);
-    }
+    load_strategy(ctx, g, v, path);
     uint32_key(ctx, v, path, "num_retries", 0, 10, &g->num_retries);
     cmx_cfg_duration(ctx, v, path, "timeout", 0, &g->timeout_ms);
-
-    if (cmx_cfg_string(ctx, v, path, "residency", &g->residency) == 1 &&
-        !cmx_cfg_valid_residency(g->residency))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
-                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
-                      "or '-', got '%.40s'",
-                      path, g->residency);
+    cmx_cfg_residency(ctx, v, path, &g->residency);
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &g->drop_unsupported_params);
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
                             fallback_keys[k]);
-
-    const cmx_ynode *cc = cmx_ytree_get(v, "cascade");
-    if (cc) {
-        snprintf(sub, sizeof sub, "%s.cascade", path);
-        if (cc->kind != CMX_YNODE_MAP) {
-            cmx_cfg_error(ctx, cc, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(cc));
-        } else {
-            cmx_cascade_config *c = &g->cascade;
-            cmx_cfg_check_map(ctx, cc, sub, cascade_keys);
-            uint32_key(ctx, cc, sub, "min_length", 0, 1000000, &c->min_length);
-            uint32_key(ctx, cc, sub, "max_escalations", 0, 64, &c->max_escalations);
-            cmx_cfg_double(ctx, cc, sub, "max_cost_usd", 0, 1e6, &c->max_cost_usd);
-            const cmx_ynode *rp = cmx_ytree_get(cc, "refusal_prefixes");
-            if (rp && rp->kind != CMX_YNODE_SEQ) {
-                cmx_cfg_error(ctx, rp, "%s.refusal_prefixes: expected a list of strings, got %s",
-                              sub, cmx_ynode_kind_name(rp));
-            } else if (rp && rp->n_items) {
-                c->refusal_prefixes = calloc(rp->n_items, sizeof *c->refusal_prefixes);
-                if (!c->refusal_prefixes) {
-                    ctx->oom = 1;
-                } else {
-                    for (size_t i = 0; i < rp->n_items; i++)
-                        if (rp->items[i]->kind == CMX_YNODE_SCALAR && !rp->items[i]->is_null)
-                            c->refusal_prefixes[c->n_refusal_prefixes++] =
-                                cmx_cfg_strdup(ctx, rp->items[i]->text);
-                }
-            }
-        }
-    }
-
-    const cmx_ynode *sh = cmx_ytree_get(v, "shadow");
-    if (sh) {
-        snprintf(sub, sizeof sub, "%s.shadow", path);
-        if (sh->kind != CMX_YNODE_MAP) {
-            cmx_cfg_error(ctx, sh,
-                          "%s: expected a mapping with provider, model and percent, got %s", sub,
-                          cmx_ynode_kind_name(sh));
-        } else if ((g->shadow = calloc(1, sizeof *g->shadow)) == NULL) {
-            ctx->oom = 1;
-        } else {
-            load_target(ctx, g->shadow, sh, sub, g->name, shadow_keys);
-            g->shadow->drop_unsupported_params = g->drop_unsupported_params;
-            g->shadow_percent = 100;
-            cmx_cfg_double(ctx, sh, sub, "percent", 0, 100, &g->shadow_percent);
-        }
-    }
-
-    const cmx_ynode *r = cmx_ytree_get(v, "retry");
-    if (r) {
-        snprintf(sub, sizeof sub, "%s.retry", path);
-        if (r->kind != CMX_YNODE_MAP) {
-            cmx_cfg_error(ctx, r, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(r));
-        } else {
-            cmx_cfg_check_map(ctx, r, sub, retry_keys);
-            cmx_cfg_duration(ctx, r, sub, "base", 0, &g->retry.base_ms);
-            cmx_cfg_duration(ctx, r, sub, "cap", 0, &g->retry.cap_ms);
-            cmx_cfg_duration(ctx, r, sub, "max_retry_after", 1, &g->retry.max_retry_after_ms);
-            uint32_key(ctx, r, sub, "budget_percent", 0, 100, &g->retry.budget_percent);
-            uint32_key(ctx, r, sub, "min_retries", 0, 1000000, &g->retry.min_retries);
-        }
-    }
+    load_cascade(ctx, &g->cascade, v, path);
+    load_shadow(ctx, g, v, path);
+    load_retry(ctx, &g->retry, v, path);
     const cmx_ynode *cache = cmx_ytree_get(v, "cache");
     if (cache)
         load_cache(ctx, g, cache, path);
-    const cmx_ynode *b = cmx_ytree_get(v, "breaker");
-    if (b) {
-        snprintf(sub, sizeof sub, "%s.breaker", path);
-        cmx_breaker_settings *bs = &g->breaker;
-        if (b->kind == CMX_YNODE_SCALAR && !b->is_null &&
-            (strcmp(b->text, "false") == 0 || strcmp(b->text, "off") == 0)) {
-            bs->enabled = 0;
-        } else if (b->kind != CMX_YNODE_MAP) {
-            cmx_cfg_error(ctx, b, "%s: expected a mapping or false, got %s", sub,
-                          cmx_ynode_kind_name(b));
-        } else {
-            cmx_cfg_check_map(ctx, b, sub, breaker_keys);
-            cmx_cfg_bool(ctx, b, sub, "enabled", &bs->enabled);
-            uint32_key(ctx, b, sub, "consecutive_failures", 0, 1000000, &bs->consecutive_failures);
-            uint32_key(ctx, b, sub, "error_rate", 0, 100, &bs->error_rate_percent);
-            cmx_cfg_duration(ctx, b, sub, "window", 0, &bs->window_ms);
-            uint32_key(ctx, b, sub, "min_requests", 1, 1000000, &bs->min_requests);
-            cmx_cfg_duration(ctx, b, sub, "cooldown", 0, &bs->cooldown_ms);
-            cmx_cfg_duration(ctx, b, sub, "max_cooldown", 0, &bs->max_cooldown_ms);
-            uint32_key(ctx, b, sub, "half_open_probes", 1, 1000, &bs->half_open_probes);
-        }
-    }
+    load_breaker(ctx, &g->breaker, v, path);
 }
 
 static void set_group_defaults(cmx_cfg_ctx *ctx, cmx_model_group *g)

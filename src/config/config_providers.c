@@ -1,14 +1,19 @@
 /* config_providers.c — the `providers` section: named connections to a
- * model API, each of one type.
+ * model API, each of one type, read through the type's key table.
  *
- * Keys are checked against the provider's type, not just against the union
- * of all types: `failure_rate` on an openai provider or `base_url` on a mock
- * is a misunderstanding worth an error of its own ("only valid for mock
- * providers"), not a silently unused value.  The types' key lists live in one
- * table indexed by cmx_provider_type. */
+ * Nothing here knows a provider by name.  The type picks the module's
+ * schema (config_module.h); its table says which keys exist, what each
+ * holds and where it goes, and this file does the rest for every provider
+ * alike: unknown keys (with "did you mean"), a key that belongs to another
+ * type ("only valid for mock providers", a misunderstanding worth an error
+ * of its own rather than a silently unused value), typed values with
+ * located messages, env:/file: secrets, defaults, required keys, and the
+ * settings every provider shares (timeouts, health_check, residency, TLS).
+ * The module's `finish` hook then checks what only it understands. */
 #include "config/config_internal.h"
 #include "config/secret.h"
 #include "config/values.h"
+#include "core/wipe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,164 +21,97 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const openai_keys[] = {"type",         "timeouts",   "base_url", "api_key",
-                                          "organization", "tls_verify", "ca_file",  "residency",
-                                          "health_check", NULL};
-static const char *const mock_keys[] = {"type",
-                                        "timeouts",
-                                        "latency",
-                                        "chunk_interval",
-                                        "failure_rate",
-                                        "failure_status",
-                                        "stream_chunks",
-                                        "content",
-                                        "seed",
-                                        "residency",
-                                        NULL};
-static const char *const anthropic_keys[] = {"type",
-                                             "timeouts",
-                                             "base_url",
-                                             "api_key",
-                                             "anthropic_version",
-                                             "default_max_tokens",
-                                             "drop_unsupported_params",
-                                             "tls_verify",
-                                             "ca_file",
-                                             "residency",
-                                             "health_check",
-                                             NULL};
-static const char *const bedrock_keys[] = {"type",
-                                           "timeouts",
-                                           "region",
-                                           "endpoint_url",
-                                           "access_key_id",
-                                           "secret_access_key",
-                                           "session_token",
-                                           "drop_unsupported_params",
-                                           "tls_verify",
-                                           "ca_file",
-                                           "residency",
-                                           "credentials",
-                                           "profile",
-                                           "api",
-                                           NULL};
-static const char *const azure_keys[] = {"type",    "timeouts",  "endpoint",  "api_version",
-                                         "api_key", "auth",      "url_style", "tls_verify",
-                                         "ca_file", "residency", NULL};
-static const char *const azure_client_secret_keys[] = {
-    "tenant_id", "client_id",        "client_secret",     "authority",
-    "scope",     "managed_identity", "workload_identity", NULL};
-static const char *const azure_managed_identity_keys[] = {"managed_identity", "client_id",
-                                                          "imds_endpoint", "scope", NULL};
-static const char *const azure_workload_identity_keys[] = {
-    "workload_identity", "client_id", "tenant_id", "token_file", "authority", "scope", NULL};
-static const char *const vertex_keys[] = {"type",
-                                          "timeouts",
-                                          "project",
-                                          "location",
-                                          "endpoint_url",
-                                          "service_account_file",
-                                          "metadata_server",
-                                          "metadata_url",
-                                          "drop_unsupported_params",
-                                          "tls_verify",
-                                          "ca_file",
-                                          "residency",
-                                          NULL};
-static const char *const all_keys[] = {"type",
-                                       "project",
-                                       "location",
-                                       "service_account_file",
-                                       "metadata_server",
-                                       "metadata_url",
-                                       "endpoint",
-                                       "api_version",
-                                       "auth",
-                                       "url_style",
-                                       "timeouts",
-                                       "base_url",
-                                       "api_key",
-                                       "organization",
-                                       "anthropic_version",
-                                       "default_max_tokens",
-                                       "drop_unsupported_params",
-                                       "tls_verify",
-                                       "ca_file",
-                                       "latency",
-                                       "chunk_interval",
-                                       "failure_rate",
-                                       "failure_status",
-                                       "stream_chunks",
-                                       "content",
-                                       "seed",
-                                       "residency",
-                                       "health_check",
-                                       "region",
-                                       "endpoint_url",
-                                       "access_key_id",
-                                       "secret_access_key",
-                                       "session_token",
-                                       "credentials",
-                                       "profile",
-                                       "api",
-                                       NULL};
+#define MAX_KEYS 64 /* keys of one type, for the "expected one of" list */
 
-/* Indexed by cmx_provider_type. */
-static const struct {
-    const char *name;
-    const char *const *keys;
-} provider_types[] = {
-    {"openai", openai_keys},   {"mock", mock_keys},   {"anthropic", anthropic_keys},
-    {"bedrock", bedrock_keys}, {"azure", azure_keys}, {"vertex", vertex_keys},
-};
-#define N_PROVIDER_TYPES (sizeof provider_types / sizeof provider_types[0])
-#define TYPE_LIST "openai, anthropic, bedrock, azure, vertex or mock"
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};
 static const char *const health_keys[] = {
     "interval", "timeout", "path", "unhealthy_threshold", "healthy_threshold", NULL};
 
-static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, const cmx_ynode *v,
-                              const char *path)
+/* A provider whose type is unknown still gets its shared sections checked. */
+static const cmx_config_key shared_keys[] = {
+    CMX_KEY_TIMEOUTS_ENTRY,
+    CMX_KEY_HEALTH_CHECK_ENTRY,
+    CMX_KEY_RESIDENCY_ENTRY,
+    {NULL},
+};
+
+/* ---- the registry's types ------------------------------------------- */
+
+static const cmx_provider_schema *schema_named(const char *type)
 {
-    const cmx_ynode *node = cmx_ytree_get(v, "health_check");
-    if (!node)
-        return;
-    char sub[192];
-    snprintf(sub, sizeof sub, "%s.health_check", path);
-    if (node->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, node, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(node));
-        return;
+    const cmx_provider_schema *s;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)); i++)
+        if (strcmp(s->type, type) == 0)
+            return s;
+    return NULL;
+}
+
+static const cmx_config_key *key_named(const cmx_config_key *keys, const char *name)
+{
+    for (const cmx_config_key *k = keys; k->name; k++)
+        if (strcmp(k->name, name) == 0)
+            return k;
+    return NULL;
+}
+
+/* "a, b, c or d" from a NULL-terminated list of n names. */
+static void or_list(const char *const *names, size_t n, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t j = 0; j < n; j++) {
+        const char *sep = j == 0 ? "" : j + 1 == n ? " or " : ", ";
+        int w = snprintf(out + used, len - used, "%s%s", sep, names[j]);
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
     }
-    cmx_cfg_check_map(ctx, node, sub, health_keys);
-    h->enabled = 1;
-    cmx_cfg_duration(ctx, node, sub, "interval", 0, &h->interval_ms);
-    cmx_cfg_duration(ctx, node, sub, "timeout", 0, &h->timeout_ms);
-    if (cmx_cfg_string(ctx, node, sub, "path", &h->path) == 1 && h->path[0] != '/')
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"),
-                      "%s.path: expected a path starting with '/'", sub);
-    uint64_t n;
-    if (cmx_cfg_uint(ctx, node, sub, "unhealthy_threshold", 1, 1000, &n) == 1)
-        h->unhealthy_threshold = (uint32_t)n;
-    if (cmx_cfg_uint(ctx, node, sub, "healthy_threshold", 1, 1000, &n) == 1)
-        h->healthy_threshold = (uint32_t)n;
 }
 
-#define ANTHROPIC_DEFAULT_BASE_URL "https://api.anthropic.com"
-#define ANTHROPIC_DEFAULT_VERSION "2023-06-01"
-#define AZURE_DEFAULT_API_VERSION "2024-10-21"
-#define AZURE_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
-#define AZURE_DEFAULT_SCOPE "https://cognitiveservices.azure.com/.default"
-#define AZURE_DEFAULT_IMDS "http://169.254.169.254/metadata/identity/oauth2/token"
-#define MOCK_DEFAULT_CONTENT                                                                       \
-    "This is a simulated answer from the cloudmux mock provider. No model was called."
-
-static int in_list(const char *const *list, const char *key)
+/* "openai, anthropic, bedrock, azure, vertex or mock" */
+static void type_list(char *out, size_t len)
 {
-    for (size_t i = 0; list[i]; i++)
-        if (strcmp(list[i], key) == 0)
-            return 1;
-    return 0;
+    const char *names[MAX_KEYS];
+    size_t n = 0;
+    const cmx_provider_schema *s;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)) && n < MAX_KEYS; i++)
+        names[n++] = s->type;
+    or_list(names, n, out, len);
 }
+
+/* "openai, anthropic or azure": the types a key belongs to, for messages. */
+static void owners_of(const char *key, char *out, size_t len)
+{
+    const char *names[MAX_KEYS];
+    size_t n = 0;
+    const cmx_provider_schema *s;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)) && n < MAX_KEYS; i++)
+        if (key_named(s->keys, key))
+            names[n++] = s->type;
+    or_list(names, n, out, len);
+}
+
+/* "type" and the keys of one table (or of every table), NULL-terminated. */
+static void allowed_keys(const cmx_provider_schema *only, const char **out)
+{
+    size_t n = 0;
+    out[n++] = "type";
+    const cmx_provider_schema *s;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)); i++) {
+        if (only && s != only)
+            continue;
+        for (const cmx_config_key *k = s->keys; k->name && n < MAX_KEYS - 1; k++) {
+            size_t j = 0;
+            while (j < n && strcmp(out[j], k->name) != 0)
+                j++;
+            if (j == n)
+                out[n++] = k->name;
+        }
+    }
+    out[n] = NULL;
+}
+
+/* ---- reading ---------------------------------------------------------- */
 
 static int valid_provider_name(const char *s)
 {
@@ -186,643 +124,65 @@ static int valid_provider_name(const char *s)
     return 1;
 }
 
-/* Reads `type`; returns a cmx_provider_type or -1 (missing or invalid). */
-static int read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node, const cmx_ynode *v,
-                     const char *path)
+/* Reads `type`: the module's schema, or NULL (missing or unknown). */
+static const cmx_provider_schema *read_type(cmx_cfg_ctx *ctx, const cmx_ynode *name_node,
+                                            const cmx_ynode *v, const char *path)
 {
     const cmx_ynode *t = cmx_ytree_get(v, "type");
-    char show[64];
+    char show[64], types[256];
+    type_list(types, sizeof types);
     if (!t) {
-        cmx_cfg_error(ctx, name_node, "%s: missing required key 'type' (" TYPE_LIST ")", path);
-        return -1;
+        cmx_cfg_error(ctx, name_node, "%s: missing required key 'type' (%s)", path, types);
+        return NULL;
     }
-    for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
-        if (t->kind == CMX_YNODE_SCALAR && strcmp(t->text, provider_types[i].name) == 0)
-            return (int)i;
-    cmx_cfg_error(ctx, t, "%s.type: expected " TYPE_LIST ", got %s", path,
-                  cmx_cfg_show(t, show, sizeof show));
-    return -1;
+    const cmx_provider_schema *s =
+        t->kind == CMX_YNODE_SCALAR && !t->is_null ? schema_named(t->text) : NULL;
+    if (!s)
+        cmx_cfg_error(ctx, t, "%s.type: expected %s, got %s", path, types,
+                      cmx_cfg_show(t, show, sizeof show));
+    return s;
 }
 
-/* "openai, anthropic or azure": the types a key belongs to, for messages. */
-static void owners_of(const char *key, char *out, size_t len)
+static int key_named_in(const char *const *names, const char *name)
 {
-    size_t idx[N_PROVIDER_TYPES], n = 0, used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < N_PROVIDER_TYPES; i++)
-        if (in_list(provider_types[i].keys, key))
-            idx[n++] = i;
-    for (size_t j = 0; j < n; j++) {
-        const char *sep = j == 0 ? "" : j + 1 == n ? " or " : ", ";
-        int w = snprintf(out + used, len - used, "%s%s", sep, provider_types[idx[j]].name);
-        if (w < 0 || (size_t)w >= len - used)
-            return;
-        used += (size_t)w;
-    }
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
 }
 
-static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, int type)
+static void check_keys(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
+                       const cmx_provider_schema *schema)
 {
+    const char *own[MAX_KEYS], *all[MAX_KEYS];
+    allowed_keys(schema, own);
+    allowed_keys(NULL, all);
     cmx_cfg_check_names(ctx, v, path);
     for (size_t i = 0; i < v->n_pairs; i++) {
         const cmx_ynode *k = v->pairs[i].key;
-        if (k->kind != CMX_YNODE_SCALAR || k->is_null)
+        if (k->kind != CMX_YNODE_SCALAR || k->is_null || strcmp(k->text, "type") == 0)
             continue;
-        if (type < 0) { /* type unknown: any type's key is plausible */
-            if (!in_list(all_keys, k->text))
-                cmx_cfg_unknown_key(ctx, k, path, all_keys);
+        if (!schema) { /* type unknown: any type's key is plausible */
+            if (!key_named_in(all, k->text))
+                cmx_cfg_unknown_key(ctx, k, path, all);
             continue;
         }
-        const char *const *own = provider_types[type].keys;
-        if (in_list(own, k->text))
+        if (key_named(schema->keys, k->text))
             continue;
-        if (in_list(all_keys, k->text)) {
-            char owners[64];
+        if (key_named_in(all, k->text)) {
+            char owners[128];
             owners_of(k->text, owners, sizeof owners);
             cmx_cfg_error(ctx, k, "%s: key '%s' is only valid for %s providers (this one is %s)",
-                          path, k->text, owners, provider_types[type].name);
+                          path, k->text, owners, schema->type);
         } else {
             cmx_cfg_unknown_key(ctx, k, path, own);
         }
     }
 }
 
-static void load_base_url(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                          const cmx_ynode *v, const char *path)
+static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_ynode *node,
+                          const char *sub)
 {
-    char show[64];
-    const cmx_ynode *u = cmx_ytree_get(v, "base_url");
-    if (!u && p->type == CMX_PROVIDER_ANTHROPIC) {
-        p->base_url = cmx_cfg_strdup(ctx, ANTHROPIC_DEFAULT_BASE_URL);
-        return;
-    }
-    if (!u) {
-        cmx_cfg_error(ctx, name_node,
-                      "%s: missing required key 'base_url' (the API's URL, such as "
-                      "https://api.openai.com/v1 or http://127.0.0.1:8000/v1)",
-                      path);
-        return;
-    }
-    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
-        /* A URL with user:password@ is described, not shown. */
-        int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
-        cmx_cfg_error(ctx, u,
-                      "%s.base_url: expected an http:// or https:// URL with a host, got %s", path,
-                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
-        return;
-    }
-    p->base_url = cmx_cfg_strdup(ctx, u->text);
-    /* Stored without trailing slashes so adapters can append "/chat/completions". */
-    size_t n = p->base_url ? strlen(p->base_url) : 0;
-    while (n > 0 && p->base_url[n - 1] == '/')
-        p->base_url[--n] = '\0';
-}
-
-static void load_ca_file(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
-                         const char *path)
-{
-    char *name = NULL;
-    if (cmx_cfg_string(ctx, v, path, "ca_file", &name) != 1)
-        return;
-    char *full = cmx_path_resolve(ctx->base_dir, name);
-    free(name);
-    if (!full) {
-        ctx->oom = 1;
-        return;
-    }
-    if (access(full, R_OK) != 0) {
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "ca_file"), "%s.ca_file: cannot read '%s': %s", path,
-                      full, strerror(errno));
-        free(full);
-        return;
-    }
-    p->ca_file = full;
-}
-
-static void load_openai(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                        const cmx_ynode *v, const char *path)
-{
-    char sub[192]; /* path + a sub-key */
-    load_base_url(ctx, p, name_node, v, path);
-    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
-    if (key) {
-        snprintf(sub, sizeof sub, "%s.api_key", path);
-        cmx_cfg_secret(ctx, key, sub, &p->api_key);
-    }
-    cmx_cfg_string(ctx, v, path, "organization", &p->organization);
-    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
-        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
-                        "%s.tls_verify is false: the provider's certificate will not be checked",
-                        path);
-    load_ca_file(ctx, p, v, path);
-}
-
-static void load_anthropic(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                           const cmx_ynode *v, const char *path)
-{
-    char sub[192]; /* path + a sub-key */
-    uint64_t n;
-    load_base_url(ctx, p, name_node, v, path);
-    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
-    if (key) {
-        snprintf(sub, sizeof sub, "%s.api_key", path);
-        cmx_cfg_secret(ctx, key, sub, &p->api_key);
-    }
-    p->anthropic_version = cmx_cfg_strdup(ctx, ANTHROPIC_DEFAULT_VERSION);
-    cmx_cfg_string(ctx, v, path, "anthropic_version", &p->anthropic_version);
-    /* The value goes into a header line: no control characters. */
-    for (const char *c = p->anthropic_version; c && *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            cmx_cfg_error(ctx, cmx_ytree_get(v, "anthropic_version"),
-                          "%s.anthropic_version: expected a version such as 2023-06-01", path);
-            break;
-        }
-    if (cmx_cfg_uint(ctx, v, path, "default_max_tokens", 1, 1000000, &n) == 1)
-        p->default_max_tokens = (uint32_t)n;
-    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
-    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
-        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
-                        "%s.tls_verify is false: the provider's certificate will not be checked",
-                        path);
-    load_ca_file(ctx, p, v, path);
-}
-
-/* An AWS region name: lower-case letters, digits and '-' ("eu-west-1").  It
- * goes into a host name and the credential scope, so nothing else passes. */
-static int valid_region(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 3 || n > 32)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-            return 0;
-    return 1;
-}
-
-/* A credential from the config, or from the environment variable.  The
- * fuller AWS chain (profiles, container and instance metadata, web identity)
- * is not read yet. */
-static void load_aws_secret(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, const char *key,
-                            const char *env, char **out)
-{
-    char sub[192];
-    const cmx_ynode *node = v ? cmx_ytree_get(v, key) : NULL;
-    if (node) {
-        snprintf(sub, sizeof sub, "%s.%s", path, key);
-        cmx_cfg_secret(ctx, node, sub, out);
-        return;
-    }
-    const char *value = env ? getenv(env) : NULL;
-    if (value && *value) {
-        *out = cmx_cfg_strdup(ctx, value);
-    }
-}
-
-/* `credentials:` and `profile:`, then the static keys.  Credentials come
- * whole from one place, as AWS's own clients take them: a key pair in the
- * config never gets the environment's session token.  Only the static
- * sources are read here; the others are the chain's, at first use. */
-static void load_aws_credentials(cmx_cfg_ctx *ctx, cmx_provider_config *p,
-                                 const cmx_ynode *name_node, const cmx_ynode *v, const char *path)
-{
-    static const char *const modes[] = {"auto",    "static",    "environment", "web_identity",
-                                        "profile", "container", "instance",    NULL};
-    char *mode = NULL;
-    p->aws_credentials = 0;
-    if (cmx_cfg_string(ctx, v, path, "credentials", &mode) == 1) {
-        size_t i;
-        for (i = 0; modes[i] && strcmp(modes[i], mode) != 0; i++)
-            ;
-        if (!modes[i])
-            cmx_cfg_error(ctx, cmx_ytree_get(v, "credentials"),
-                          "%s.credentials: expected auto, static, environment, web_identity, "
-                          "profile, container or instance, got '%.40s'",
-                          path, mode);
-        else
-            p->aws_credentials = (int)i;
-        free(mode);
-    }
-    cmx_cfg_string(ctx, v, path, "profile", &p->aws_profile);
-    int m = p->aws_credentials;
-    int from_config = cmx_ytree_get(v, "access_key_id") || cmx_ytree_get(v, "secret_access_key") ||
-                      cmx_ytree_get(v, "session_token");
-    if (from_config && m != 0 && m != 1) {
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "credentials"),
-                      "%s: access_key_id/secret_access_key are set but credentials is '%s'", path,
-                      modes[m]);
-        return;
-    }
-    if (m == 0 || m == 1 || m == 2) {
-        int use_env = !from_config && m != 1;
-        load_aws_secret(ctx, from_config ? v : NULL, path, "access_key_id",
-                        use_env ? "AWS_ACCESS_KEY_ID" : NULL, &p->access_key_id);
-        load_aws_secret(ctx, from_config ? v : NULL, path, "secret_access_key",
-                        use_env ? "AWS_SECRET_ACCESS_KEY" : NULL, &p->secret_access_key);
-        load_aws_secret(ctx, from_config ? v : NULL, path, "session_token",
-                        use_env ? "AWS_SESSION_TOKEN" : NULL, &p->session_token);
-    }
-    if (from_config) {
-        /* an unresolvable reference was reported where it stands */
-        static const char *const pair[] = {"access_key_id", "secret_access_key"};
-        for (size_t i = 0; i < 2; i++)
-            if (!cmx_ytree_get(v, pair[i]))
-                cmx_cfg_error(ctx, name_node,
-                              "%s: missing '%s' (credentials in the config need both "
-                              "access_key_id and secret_access_key)",
-                              path, pair[i]);
-    } else if ((m == 1 || m == 2) && (!p->access_key_id || !p->secret_access_key)) {
-        cmx_cfg_error(ctx, name_node,
-                      "%s: no AWS credentials: set access_key_id and secret_access_key (env:NAME "
-                      "or file:PATH) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-                      path);
-    } else if (m == 0 && (!p->access_key_id || !p->secret_access_key)) {
-        /* half a pair in the environment is not a pair: the chain goes on */
-        char **keys[] = {&p->access_key_id, &p->secret_access_key, &p->session_token};
-        for (size_t i = 0; i < 3; i++)
-            if (*keys[i]) {
-                explicit_bzero(*keys[i], strlen(*keys[i]));
-                free(*keys[i]);
-            }
-        p->access_key_id = p->secret_access_key = p->session_token = NULL;
-    }
-}
-
-/* api: converse (default) or invoke: InvokeModel with Anthropic's own
- * Messages bodies for anthropic.* models. */
-static void load_bedrock_api(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
-                             cmx_provider_config *p)
-{
-    const cmx_ynode *n = cmx_ytree_get(v, "api");
-    char show[64];
-    if (!n)
-        return;
-    if (n->kind == CMX_YNODE_SCALAR && !n->is_null && strcmp(n->text, "invoke") == 0)
-        p->bedrock_invoke = 1;
-    else if (!(n->kind == CMX_YNODE_SCALAR && !n->is_null && strcmp(n->text, "converse") == 0))
-        cmx_cfg_error(ctx, n, "%s.api: expected converse or invoke, got %s", path,
-                      cmx_cfg_show(n, show, sizeof show));
-}
-
-static void load_bedrock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                         const cmx_ynode *v, const char *path)
-{
-    char show[64];
-    if (cmx_cfg_string(ctx, v, path, "region", &p->region) != 1) {
-        if (!cmx_ytree_get(v, "region"))
-            cmx_cfg_error(ctx, name_node,
-                          "%s: missing required key 'region' (the AWS region, such as us-east-1)",
-                          path);
-    } else if (!valid_region(p->region)) {
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "region"),
-                      "%s.region: expected an AWS region such as us-east-1, got '%.40s'", path,
-                      p->region);
-    }
-    const cmx_ynode *u = cmx_ytree_get(v, "endpoint_url");
-    if (u) {
-        if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
-            int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
-            cmx_cfg_error(ctx, u,
-                          "%s.endpoint_url: expected an http:// or https:// URL with a host, got "
-                          "%s",
-                          path,
-                          has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
-        } else {
-            p->base_url = cmx_cfg_strdup(ctx, u->text);
-            size_t n = p->base_url ? strlen(p->base_url) : 0;
-            while (n > 0 && p->base_url[n - 1] == '/')
-                p->base_url[--n] = '\0';
-        }
-    } else if (p->region && valid_region(p->region)) {
-        char url[128];
-        snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", p->region);
-        p->base_url = cmx_cfg_strdup(ctx, url);
-    }
-    load_aws_credentials(ctx, p, name_node, v, path);
-    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
-    load_bedrock_api(ctx, v, path, p);
-    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
-        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
-                        "%s.tls_verify is false: the provider's certificate will not be checked",
-                        path);
-    load_ca_file(ctx, p, v, path);
-}
-
-/* A value that goes into a URL or a header: printable ASCII, no spaces. */
-static int plain_token(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '&' || *s == '?' ||
-            *s == '#' || *s == '/')
-            return 0;
-    return 1;
-}
-
-/* An http(s) URL setting, stored without trailing slashes. */
-static void azure_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                      char **out)
-{
-    char show[64];
-    const cmx_ynode *u = cmx_ytree_get(map, key);
-    if (!u)
-        return;
-    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0 ||
-        strchr(u->text, '@')) {
-        int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
-        cmx_cfg_error(ctx, u, "%s.%s: expected an http:// or https:// URL with a host, got %s",
-                      path, key,
-                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
-        return;
-    }
-    free(*out);
-    *out = cmx_cfg_strdup(ctx, u->text);
-    size_t n = *out ? strlen(*out) : 0;
-    while (n > 0 && (*out)[n - 1] == '/')
-        (*out)[--n] = '\0';
-}
-
-/* A workload identity setting: the file's key, else the environment variable
- * the AKS webhook injects; an error names both when neither is there. */
-static void workload_identity_setting(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *sub,
-                                      const char *key, const char *env_name, char **out)
-{
-    cmx_cfg_string(ctx, node, sub, key, out);
-    const char *from_env = getenv(env_name);
-    if (!*out && from_env && *from_env)
-        *out = cmx_cfg_strdup(ctx, from_env);
-    if (!*out && !cmx_ytree_get(node, key))
-        cmx_cfg_error(ctx, node,
-                      "%s: workload identity needs %s: set %s (the AKS workload identity webhook "
-                      "sets it in pods labelled azure.workload.identity/use: \"true\") or %s.%s",
-                      sub, key, env_name, sub, key);
-}
-
-/* auth: { workload_identity: true }: AKS workload identity, settings from the
- * environment the webhook injects unless the file names them. */
-static void load_azure_workload_identity(cmx_cfg_ctx *ctx, cmx_provider_config *p,
-                                         const cmx_ynode *node, const char *sub)
-{
-    cmx_azure_config *az = &p->azure;
-    az->auth = CMX_AZURE_AUTH_WORKLOAD_IDENTITY;
-    workload_identity_setting(ctx, node, sub, "client_id", "AZURE_CLIENT_ID", &az->client_id);
-    workload_identity_setting(ctx, node, sub, "tenant_id", "AZURE_TENANT_ID", &az->tenant_id);
-    workload_identity_setting(ctx, node, sub, "token_file", "AZURE_FEDERATED_TOKEN_FILE",
-                              &az->token_file);
-    const char *host = getenv("AZURE_AUTHORITY_HOST");
-    az->authority = cmx_cfg_strdup(ctx, host && *host ? host : AZURE_DEFAULT_AUTHORITY);
-    size_t n = az->authority ? strlen(az->authority) : 0;
-    while (n > 0 && az->authority[n - 1] == '/') /* the webhook's value ends in '/' */
-        az->authority[--n] = '\0';
-    if (az->authority && !cmx_ytree_get(node, "authority") && cmx_check_http_url(az->authority))
-        cmx_cfg_error(ctx, node, "%s: AZURE_AUTHORITY_HOST is not an http(s) URL", sub);
-    azure_url(ctx, node, sub, "authority", &az->authority);
-    if (az->tenant_id && !plain_token(az->tenant_id))
-        cmx_cfg_error(ctx, node, "%s.tenant_id: expected a directory (tenant) id or domain", sub);
-    if (az->client_id && !plain_token(az->client_id))
-        cmx_cfg_error(ctx, node, "%s.client_id: expected an application (client) id", sub);
-}
-
-static void load_azure_auth(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *node,
-                            const char *path)
-{
-    char sub[192], sub2[224];
-    cmx_azure_config *az = &p->azure;
-    snprintf(sub, sizeof sub, "%s.auth", path);
-    if (node->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, node,
-                      "%s: expected a mapping with tenant_id, client_id and client_secret, "
-                      "managed_identity: true or workload_identity: true",
-                      sub);
-        return;
-    }
-    int mi = 0, wi = 0;
-    cmx_cfg_bool(ctx, node, sub, "managed_identity", &mi);
-    cmx_cfg_bool(ctx, node, sub, "workload_identity", &wi);
-    if (mi && wi) {
-        cmx_cfg_error(ctx, node,
-                      "%s: managed_identity and workload_identity are mutually exclusive", sub);
-        return;
-    }
-    if (!cmx_cfg_check_map(ctx, node, sub,
-                           wi   ? azure_workload_identity_keys
-                           : mi ? azure_managed_identity_keys
-                                : azure_client_secret_keys))
-        return;
-    cmx_cfg_string(ctx, node, sub, "scope", &az->scope);
-    for (const char *c = az->scope; c && *c; c++)
-        if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
-            cmx_cfg_error(ctx, cmx_ytree_get(node, "scope"),
-                          "%s.scope: expected a scope such as " AZURE_DEFAULT_SCOPE, sub);
-            break;
-        }
-    if (wi) {
-        load_azure_workload_identity(ctx, p, node, sub);
-        return;
-    }
-    cmx_cfg_string(ctx, node, sub, "client_id", &az->client_id);
-    if (mi) {
-        az->auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
-        az->imds_endpoint = cmx_cfg_strdup(ctx, AZURE_DEFAULT_IMDS);
-        azure_url(ctx, node, sub, "imds_endpoint", &az->imds_endpoint);
-        if (az->client_id && !plain_token(az->client_id))
-            cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
-                          "%s.client_id: expected an application (client) id", sub);
-        return;
-    }
-    az->auth = CMX_AZURE_AUTH_CLIENT_SECRET;
-    az->authority = cmx_cfg_strdup(ctx, AZURE_DEFAULT_AUTHORITY);
-    azure_url(ctx, node, sub, "authority", &az->authority);
-    cmx_cfg_string(ctx, node, sub, "tenant_id", &az->tenant_id);
-    static const char *const required[] = {"tenant_id", "client_id", "client_secret"};
-    for (size_t i = 0; i < 3; i++)
-        if (!cmx_ytree_get(node, required[i]))
-            cmx_cfg_error(ctx, node,
-                          "%s: missing required key '%s' (client credentials need tenant_id, "
-                          "client_id and client_secret; or use managed_identity: true)",
-                          sub, required[i]);
-    if (az->tenant_id && !plain_token(az->tenant_id))
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "tenant_id"),
-                      "%s.tenant_id: expected a directory (tenant) id or domain", sub);
-    if (az->client_id && !plain_token(az->client_id))
-        cmx_cfg_error(ctx, cmx_ytree_get(node, "client_id"),
-                      "%s.client_id: expected an application (client) id", sub);
-    const cmx_ynode *secret = cmx_ytree_get(node, "client_secret");
-    if (secret) {
-        snprintf(sub2, sizeof sub2, "%s.client_secret", sub);
-        cmx_cfg_secret(ctx, secret, sub2, &az->client_secret);
-    }
-}
-
-static void load_azure(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                       const cmx_ynode *v, const char *path)
-{
-    char sub[192], show[64];
-    cmx_azure_config *az = &p->azure;
-    if (!cmx_ytree_get(v, "endpoint"))
-        cmx_cfg_error(ctx, name_node,
-                      "%s: missing required key 'endpoint' (the resource's URL, such as "
-                      "https://NAME.openai.azure.com)",
-                      path);
-    azure_url(ctx, v, path, "endpoint", &p->base_url);
-    az->api_version = cmx_cfg_strdup(ctx, AZURE_DEFAULT_API_VERSION);
-    cmx_cfg_string(ctx, v, path, "api_version", &az->api_version);
-    if (az->api_version && !plain_token(az->api_version))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "api_version"),
-                      "%s.api_version: expected a version such as " AZURE_DEFAULT_API_VERSION,
-                      path);
-    const cmx_ynode *style = cmx_ytree_get(v, "url_style");
-    if (style) {
-        if (style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "v1") == 0)
-            az->url_style_v1 = 1;
-        else if (!(style->kind == CMX_YNODE_SCALAR && strcmp(style->text, "deployments") == 0))
-            cmx_cfg_error(ctx, style, "%s.url_style: expected deployments or v1, got %s", path,
-                          cmx_cfg_show(style, show, sizeof show));
-    }
-    const cmx_ynode *key = cmx_ytree_get(v, "api_key");
-    const cmx_ynode *auth = cmx_ytree_get(v, "auth");
-    if (key && auth)
-        cmx_cfg_error(ctx, auth, "%s: api_key and auth are mutually exclusive; use one", path);
-    else if (!key && !auth)
-        cmx_cfg_error(ctx, name_node,
-                      "%s: missing credentials: set api_key, or auth with Entra ID client "
-                      "credentials, managed_identity: true or workload_identity: true",
-                      path);
-    if (key) {
-        snprintf(sub, sizeof sub, "%s.api_key", path);
-        cmx_cfg_secret(ctx, key, sub, &p->api_key);
-    }
-    if (auth)
-        load_azure_auth(ctx, p, auth, path);
-    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
-        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
-                        "%s.tls_verify is false: the provider's certificate will not be checked",
-                        path);
-    load_ca_file(ctx, p, v, path);
-}
-
-/* Vertex's endpoint follows from the location: "global" has no region in
- * its host name. */
-static void load_vertex_endpoint(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
-                                 const char *path)
-{
-    char show[64];
-    const cmx_ynode *u = cmx_ytree_get(v, "endpoint_url");
-    if (u) {
-        if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0) {
-            int has_userinfo = u->kind == CMX_YNODE_SCALAR && strchr(u->text, '@');
-            cmx_cfg_error(
-                ctx, u, "%s.endpoint_url: expected an http:// or https:// URL with a host, got %s",
-                path, has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
-            return;
-        }
-        p->base_url = cmx_cfg_strdup(ctx, u->text);
-    } else if (p->location && strcmp(p->location, "global") == 0) {
-        p->base_url = cmx_cfg_strdup(ctx, "https://aiplatform.googleapis.com");
-    } else if (p->location) {
-        char url[128];
-        snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com", p->location);
-        p->base_url = cmx_cfg_strdup(ctx, url);
-    }
-    size_t n = p->base_url ? strlen(p->base_url) : 0;
-    while (n > 0 && p->base_url[n - 1] == '/')
-        p->base_url[--n] = '\0';
-}
-
-/* Project ids and locations go into URL paths and host names. */
-static int valid_gcp_word(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
-              *s == ':'))
-            return 0;
-    return 1;
-}
-
-static void load_vertex(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *name_node,
-                        const cmx_ynode *v, const char *path)
-{
-    if (cmx_cfg_string(ctx, v, path, "project", &p->project) != 1)
-        cmx_cfg_error(ctx, name_node,
-                      "%s: missing required key 'project' (the Google Cloud project id)", path);
-    else if (!valid_gcp_word(p->project, 63))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "project"),
-                      "%s.project: expected a project id (lower-case letters, digits, '-'), got "
-                      "'%.40s'",
-                      path, p->project);
-    p->location = cmx_cfg_strdup(ctx, "us-central1");
-    if (cmx_cfg_string(ctx, v, path, "location", &p->location) == 1 &&
-        (!valid_gcp_word(p->location, 40) || strchr(p->location, '.') || strchr(p->location, ':')))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "location"),
-                      "%s.location: expected a region such as us-central1 or \"global\", got "
-                      "'%.40s'",
-                      path, p->location);
-    load_vertex_endpoint(ctx, p, v, path);
-    char *sa = NULL;
-    int has_sa = cmx_cfg_string(ctx, v, path, "service_account_file", &sa) == 1;
-    if (has_sa) {
-        p->service_account_file = cmx_path_resolve(ctx->base_dir, sa);
-        free(sa);
-        if (!p->service_account_file)
-            ctx->oom = 1;
-        else if (access(p->service_account_file, R_OK) != 0)
-            cmx_cfg_error(ctx, cmx_ytree_get(v, "service_account_file"),
-                          "%s.service_account_file: cannot read '%s': %s", path,
-                          p->service_account_file, strerror(errno));
-    }
-    cmx_cfg_bool(ctx, v, path, "metadata_server", &p->metadata_server);
-    if (has_sa && p->metadata_server)
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "metadata_server"),
-                      "%s: set either 'service_account_file' or 'metadata_server: true', not both",
-                      path);
-    else if (!has_sa && !p->metadata_server)
-        cmx_cfg_error(ctx, name_node,
-                      "%s: missing credentials: set 'service_account_file' (a service-account JSON "
-                      "key) or 'metadata_server: true' (GKE workload identity, GCE)",
-                      path);
-    const cmx_ynode *m = cmx_ytree_get(v, "metadata_url");
-    if (m) {
-        if (m->kind != CMX_YNODE_SCALAR || m->is_null || cmx_check_http_url(m->text) != 0)
-            cmx_cfg_error(ctx, m, "%s.metadata_url: expected an http:// URL with a host", path);
-        else
-            p->metadata_url = cmx_cfg_strdup(ctx, m->text);
-    } else {
-        p->metadata_url = cmx_cfg_strdup(ctx, "http://metadata.google.internal");
-    }
-    cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &p->drop_unsupported_params);
-    if (cmx_cfg_bool(ctx, v, path, "tls_verify", &p->tls_verify) == 1 && !p->tls_verify)
-        cmx_cfg_warning(ctx, cmx_ytree_get(v, "tls_verify"),
-                        "%s.tls_verify is false: the provider's certificate will not be checked",
-                        path);
-    load_ca_file(ctx, p, v, path);
-}
-
-static void load_mock(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_ynode *v,
-                      const char *path)
-{
-    cmx_mock_config *m = &p->mock;
-    uint64_t n;
-    cmx_cfg_duration(ctx, v, path, "latency", 1, &m->latency_ms);
-    cmx_cfg_duration(ctx, v, path, "chunk_interval", 1, &m->chunk_interval_ms);
-    cmx_cfg_double(ctx, v, path, "failure_rate", 0.0, 1.0, &m->failure_rate);
-    if (cmx_cfg_uint(ctx, v, path, "failure_status", 400, 599, &n) == 1)
-        m->failure_status = (int)n;
-    if (cmx_cfg_uint(ctx, v, path, "stream_chunks", 1, 1000, &n) == 1)
-        m->stream_chunks = (uint32_t)n;
-    cmx_cfg_string(ctx, v, path, "content", &m->content);
-    cmx_cfg_uint(ctx, v, path, "seed", 0, UINT64_MAX, &m->seed);
-}
-
-static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_ynode *v,
-                          const char *path)
-{
-    char sub[192]; /* path + a sub-key */
-    snprintf(sub, sizeof sub, "%s.timeouts", path);
-    const cmx_ynode *node = cmx_ytree_get(v, "timeouts");
     if (!cmx_cfg_check_map(ctx, node, sub, timeout_keys))
         return;
     cmx_cfg_duration(ctx, node, sub, "connect", 0, &t->connect_ms);
@@ -831,15 +191,190 @@ static void load_timeouts(cmx_cfg_ctx *ctx, cmx_timeouts_config *t, const cmx_yn
     cmx_cfg_duration(ctx, node, sub, "total", 0, &t->total_ms);
 }
 
-static void set_provider_defaults(cmx_provider_config *p)
+static void load_health_check(cmx_cfg_ctx *ctx, cmx_health_check_config *h, const cmx_ynode *node,
+                              const char *sub)
+{
+    if (node->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, node, "%s: expected a mapping, got %s", sub, cmx_ynode_kind_name(node));
+        return;
+    }
+    cmx_cfg_check_map(ctx, node, sub, health_keys);
+    h->enabled = 1;
+    cmx_cfg_duration(ctx, node, sub, "interval", 0, &h->interval_ms);
+    cmx_cfg_duration(ctx, node, sub, "timeout", 0, &h->timeout_ms);
+    if (cmx_cfg_string(ctx, node, sub, "path", &h->path) == CMX_CFG_SET && h->path[0] != '/')
+        cmx_cfg_error(ctx, cmx_ytree_get(node, "path"),
+                      "%s.path: expected a path starting with '/'", sub);
+    uint64_t n;
+    if (cmx_cfg_uint(ctx, node, sub, "unhealthy_threshold", 1, 1000, &n) == CMX_CFG_SET)
+        h->unhealthy_threshold = (uint32_t)n;
+    if (cmx_cfg_uint(ctx, node, sub, "healthy_threshold", 1, 1000, &n) == CMX_CFG_SET)
+        h->healthy_threshold = (uint32_t)n;
+    if (!h->path)
+        h->path = cmx_cfg_strdup(ctx, "/models");
+}
+
+static void *field_of(cmx_provider_config *p, const cmx_config_key *k)
+{
+    char *base = k->flags & CMX_KEY_SHARED ? (char *)p : (char *)p->settings;
+    return base ? base + k->offset : NULL;
+}
+
+/* A key's default, parsed as a value of its type would be. */
+static void apply_default(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_config_key *k)
+{
+    void *f = field_of(p, k);
+    if (!k->def || !f)
+        return;
+    uint64_t u;
+    switch (k->type) {
+    case CMX_KEY_STRING:
+    case CMX_KEY_URL: *(char **)f = cmx_cfg_strdup(ctx, k->def); break;
+    case CMX_KEY_BOOL: cmx_parse_bool(k->def, (int *)f); break;
+    case CMX_KEY_UINT:
+        if (cmx_parse_uint(k->def, &u) == 0)
+            *(uint32_t *)f = (uint32_t)u;
+        break;
+    case CMX_KEY_UINT64: cmx_parse_uint(k->def, (uint64_t *)f); break;
+    case CMX_KEY_DOUBLE: cmx_parse_double(k->def, (double *)f); break;
+    case CMX_KEY_DURATION:
+        if (cmx_parse_duration_ms(k->def, &u) == 0)
+            *(uint32_t *)f = (uint32_t)u;
+        break;
+    case CMX_KEY_ENUM:
+        for (int i = 0; k->choices[i]; i++)
+            if (strcmp(k->choices[i], k->def) == 0)
+                *(int *)f = i;
+        break;
+    default: break;
+    }
+}
+
+static void read_enum(cmx_cfg_ctx *ctx, const cmx_config_key *k, const cmx_ynode *node,
+                      const char *full, int *out)
+{
+    size_t n = 0;
+    while (k->choices[n])
+        n++;
+    for (size_t i = 0; i < n; i++)
+        if (node->kind == CMX_YNODE_SCALAR && !node->is_null &&
+            strcmp(node->text, k->choices[i]) == 0) {
+            *out = (int)i;
+            return;
+        }
+    char list[256], show[64];
+    or_list(k->choices, n, list, sizeof list);
+    cmx_cfg_error(ctx, node, "%s: expected %s, got %s", full, list,
+                  cmx_cfg_show(node, show, sizeof show));
+}
+
+static void read_file(cmx_cfg_ctx *ctx, const cmx_config_key *k, const cmx_ynode *v,
+                      const char *path, char **out)
+{
+    char *name = NULL;
+    if (cmx_cfg_string(ctx, v, path, k->name, &name) != CMX_CFG_SET)
+        return;
+    char *full = cmx_path_resolve(ctx->base_dir, name);
+    free(name);
+    if (!full) {
+        ctx->oom = 1;
+        return;
+    }
+    if (access(full, R_OK) != 0)
+        cmx_cfg_error(ctx, cmx_ytree_get(v, k->name), "%s.%s: cannot read '%s': %s", path, k->name,
+                      full, strerror(errno));
+    free(*out);
+    *out = full;
+}
+
+/* One key of the table, present at `node` in the provider's mapping v. */
+static void read_key(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_config_key *k,
+                     const cmx_ynode *v, const cmx_ynode *node, const char *path)
+{
+    char full[256];
+    snprintf(full, sizeof full, "%s.%s", path, k->name);
+    void *f = field_of(p, k);
+    uint64_t u;
+    int b = 0;
+    switch (k->type) {
+    case CMX_KEY_STRING:
+        if (cmx_cfg_string(ctx, v, path, k->name, (char **)f) == CMX_CFG_SET && k->check &&
+            !k->check(*(char **)f))
+            cmx_cfg_error(ctx, node, "%s: expected %s, got '%.40s'", full, k->expected,
+                          *(char **)f);
+        break;
+    case CMX_KEY_SECRET: cmx_cfg_secret(ctx, node, full, (char **)f); break;
+    case CMX_KEY_BOOL:
+        if (cmx_cfg_bool(ctx, v, path, k->name, &b) == CMX_CFG_SET) {
+            *(int *)f = b;
+            if (!b && (k->flags & CMX_KEY_WARN_FALSE))
+                cmx_cfg_warning(ctx, node, "%s is false: %s", full, k->expected);
+        }
+        break;
+    case CMX_KEY_UINT:
+        if (cmx_cfg_uint(ctx, v, path, k->name, (uint64_t)k->min, (uint64_t)k->max, &u) ==
+            CMX_CFG_SET)
+            *(uint32_t *)f = (uint32_t)u;
+        break;
+    case CMX_KEY_UINT64:
+        cmx_cfg_uint(ctx, v, path, k->name, (uint64_t)k->min,
+                     k->max >= 1.8e19 ? UINT64_MAX : (uint64_t)k->max, (uint64_t *)f);
+        break;
+    case CMX_KEY_DOUBLE: cmx_cfg_double(ctx, v, path, k->name, k->min, k->max, (double *)f); break;
+    case CMX_KEY_DURATION:
+        cmx_cfg_duration(ctx, v, path, k->name, k->min < 1, (uint32_t *)f);
+        break;
+    case CMX_KEY_URL:
+        cmx_cfg_url(ctx, v, path, k->name, (k->flags & CMX_KEY_NO_USERINFO) != 0, (char **)f);
+        break;
+    case CMX_KEY_FILE: read_file(ctx, k, v, path, (char **)f); break;
+    case CMX_KEY_ENUM: read_enum(ctx, k, node, full, (int *)f); break;
+    case CMX_KEY_SECTION: k->load(ctx, p, node, full); break;
+    case CMX_KEY_TIMEOUTS: load_timeouts(ctx, &p->timeouts, node, full); break;
+    case CMX_KEY_HEALTH_CHECK: load_health_check(ctx, &p->health, node, full); break;
+    case CMX_KEY_RESIDENCY: cmx_cfg_residency(ctx, v, path, &p->residency); break;
+    }
+}
+
+/* Every key of a table: the default, then the value if present. */
+static void read_keys(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_config_key *keys,
+                      const cmx_ynode *name_node, const cmx_ynode *v, const char *path)
+{
+    for (const cmx_config_key *k = keys; k->name; k++) {
+        apply_default(ctx, p, k);
+        const cmx_ynode *node = cmx_ytree_get(v, k->name);
+        if (node)
+            read_key(ctx, p, k, v, node, path);
+        else if (k->flags & CMX_KEY_REQUIRED)
+            cmx_cfg_error(ctx, name_node, "%s: missing required key '%s' (%s)", path, k->name,
+                          k->hint ? k->hint : "see docs/config.md");
+    }
+}
+
+void cmx_cfg_free_provider_settings(cmx_provider_config *p)
+{
+    if (!p->schema || !p->settings)
+        return;
+    if (p->schema->release)
+        p->schema->release(p);
+    for (const cmx_config_key *k = p->schema->keys; k->name; k++) {
+        if (k->flags & CMX_KEY_SHARED)
+            continue; /* the shared fields are config's to free */
+        char **f = (char **)field_of(p, k);
+        if (k->type == CMX_KEY_SECRET)
+            cmx_free_secret(*f);
+        else if (k->type == CMX_KEY_STRING || k->type == CMX_KEY_URL || k->type == CMX_KEY_FILE)
+            free(*f);
+    }
+    cmx_free_wiped(p->settings, p->schema->settings_size);
+    p->settings = NULL;
+}
+
+static void set_shared_defaults(cmx_provider_config *p)
 {
     p->tls_verify = 1;
     p->timeouts = (cmx_timeouts_config){
         .connect_ms = 5000, .first_byte_ms = 60000, .idle_ms = 30000, .total_ms = 600000};
-    p->mock.failure_status = 503;
-    p->mock.stream_chunks = 5;
-    p->mock.seed = 1;
-    p->default_max_tokens = 4096;
     p->health = (cmx_health_check_config){0, 15000, 5000, NULL, 2, 1};
 }
 
@@ -851,7 +386,9 @@ static int indentation_mistake(cmx_cfg_ctx *ctx, const cmx_ynode *providers, siz
 {
     const cmx_ynode *name_node = providers->pairs[i].key;
     const cmx_ynode *v = providers->pairs[i].value;
-    if (in_list(all_keys, name_node->text)) {
+    const char *all[MAX_KEYS];
+    allowed_keys(NULL, all);
+    if (key_named_in(all, name_node->text)) {
         cmx_cfg_error(ctx, name_node,
                       "%s: '%s' is a provider setting, not a provider name; check the "
                       "indentation of the provider above it (its settings must be indented "
@@ -860,7 +397,7 @@ static int indentation_mistake(cmx_cfg_ctx *ctx, const cmx_ynode *providers, siz
         return 1;
     }
     const cmx_ynode *next = i + 1 < providers->n_pairs ? providers->pairs[i + 1].key : NULL;
-    if (v->is_null && next && next->kind == CMX_YNODE_SCALAR && in_list(all_keys, next->text)) {
+    if (v->is_null && next && next->kind == CMX_YNODE_SCALAR && key_named_in(all, next->text)) {
         cmx_cfg_error(ctx, name_node,
                       "%s: expected a mapping with at least 'type', got nothing; check the "
                       "indentation of the lines below '%s' (its settings must be indented below "
@@ -878,7 +415,7 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
     const cmx_ynode *v = providers->pairs[index].value;
     char path[160], show[64];
     snprintf(path, sizeof path, "providers.%s", name_node->text);
-    set_provider_defaults(p);
+    set_shared_defaults(p);
     p->name = cmx_cfg_strdup(ctx, name_node->text);
     p->line = name_node->line;
     if (!valid_provider_name(name_node->text))
@@ -894,36 +431,21 @@ static void load_provider(cmx_cfg_ctx *ctx, cmx_provider_config *p, const cmx_yn
                       cmx_ynode_kind_name(v));
         return;
     }
-    int type = read_type(ctx, name_node, v, path);
-    check_keys(ctx, v, path, type);
-    load_timeouts(ctx, &p->timeouts, v, path);
-    load_health_check(ctx, &p->health, v, path);
-    if (p->health.enabled && !p->health.path)
-        p->health.path = cmx_cfg_strdup(ctx, "/models");
-    if (cmx_cfg_string(ctx, v, path, "residency", &p->residency) == 1 &&
-        !cmx_cfg_valid_residency(p->residency))
-        cmx_cfg_error(ctx, cmx_ytree_get(v, "residency"),
-                      "%s.residency: expected a region tag of 1 to 32 lower-case letters, digits "
-                      "or '-' (such as eu, us, eu-west), got '%.40s'",
-                      path, p->residency);
-    if (type < 0)
+    const cmx_provider_schema *schema = read_type(ctx, name_node, v, path);
+    check_keys(ctx, v, path, schema);
+    if (!schema) {
+        read_keys(ctx, p, shared_keys, name_node, v, path);
         return;
-    p->type = (cmx_provider_type)type;
-    p->type_name = cmx_cfg_strdup(ctx, provider_types[type].name);
-    if (type == CMX_PROVIDER_OPENAI) {
-        load_openai(ctx, p, name_node, v, path);
-    } else if (type == CMX_PROVIDER_ANTHROPIC) {
-        load_anthropic(ctx, p, name_node, v, path);
-    } else if (type == CMX_PROVIDER_BEDROCK) {
-        load_bedrock(ctx, p, name_node, v, path);
-    } else if (type == CMX_PROVIDER_AZURE) {
-        load_azure(ctx, p, name_node, v, path);
-    } else if (type == CMX_PROVIDER_VERTEX) {
-        load_vertex(ctx, p, name_node, v, path);
-    } else {
-        p->mock.content = cmx_cfg_strdup(ctx, MOCK_DEFAULT_CONTENT);
-        load_mock(ctx, p, v, path);
     }
+    p->schema = schema;
+    p->type_name = schema->type;
+    if (schema->settings_size && !(p->settings = calloc(1, schema->settings_size))) {
+        ctx->oom = 1;
+        return;
+    }
+    read_keys(ctx, p, schema->keys, name_node, v, path);
+    if (schema->finish)
+        schema->finish(ctx, p, name_node, v, path);
 }
 
 void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node)

@@ -7,6 +7,7 @@
 #include "config/config_internal.h"
 #include "config/secret.h"
 #include "config/values.h"
+#include "core/residency_tag.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -151,34 +152,34 @@ int cmx_cfg_check_map(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path,
 /* The value node for `key`, or NULL.  Reports (and hides) a null or
  * non-scalar value when a scalar is needed. */
 static const cmx_ynode *scalar_value(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
-                                     const char *key, const char *expected, int *rc)
+                                     const char *key, const char *expected, cmx_cfg_read *rc)
 {
     const cmx_ynode *v = cmx_ytree_get(map, key);
-    *rc = 0;
+    *rc = CMX_CFG_ABSENT;
     if (!v)
         return NULL;
     if (v->kind != CMX_YNODE_SCALAR || v->is_null) {
         char name[256];
         full_name(name, sizeof name, path, key);
         cmx_cfg_error(ctx, v, "%s: expected %s, got %s", name, expected, cmx_ynode_kind_name(v));
-        *rc = -1;
+        *rc = CMX_CFG_INVALID;
         return NULL;
     }
     return v;
 }
 
-static int bad_value(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path, const char *key,
-                     const char *expected)
+static cmx_cfg_read bad_value(cmx_cfg_ctx *ctx, const cmx_ynode *v, const char *path,
+                              const char *key, const char *expected)
 {
     char name[256], show[SHOW_LEN];
     full_name(name, sizeof name, path, key);
     cmx_cfg_error(ctx, v, "%s: expected %s, got %s", name, expected,
                   cmx_cfg_show(v, show, sizeof show));
-    return -1;
+    return CMX_CFG_INVALID;
 }
 
-int cmx_cfg_uint(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                 uint64_t min, uint64_t max, uint64_t *out)
+cmx_cfg_read cmx_cfg_uint(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                          uint64_t min, uint64_t max, uint64_t *out)
 {
     char expected[96];
     if (max == UINT64_MAX)
@@ -186,7 +187,7 @@ int cmx_cfg_uint(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const
                  min == 0 ? "a non-negative integer" : "a positive integer");
     else
         snprintf(expected, sizeof expected, "an integer from %" PRIu64 " to %" PRIu64, min, max);
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, expected, &rc);
     if (!v)
         return rc;
@@ -194,14 +195,14 @@ int cmx_cfg_uint(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const
     if (cmx_parse_uint(v->text, &n) || n < min || n > max)
         return bad_value(ctx, v, path, key, expected);
     *out = n;
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_size(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                 uint64_t min, size_t *out)
+cmx_cfg_read cmx_cfg_size(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                          uint64_t min, size_t *out)
 {
     static const char expected[] = "a size in bytes such as 4MiB, 512KiB, 10MB or 65536";
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, expected, &rc);
     if (!v)
         return rc;
@@ -213,18 +214,18 @@ int cmx_cfg_size(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const
         full_name(name, sizeof name, path, key);
         cmx_cfg_error(ctx, v, "%s: expected a size of at least %" PRIu64 " byte%s, got %" PRIu64,
                       name, min, min == 1 ? "" : "s", n);
-        return -1;
+        return CMX_CFG_INVALID;
     }
     *out = (size_t)n;
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_duration(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                     int allow_zero, uint32_t *out)
+cmx_cfg_read cmx_cfg_duration(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
+                              const char *key, int allow_zero, uint32_t *out)
 {
     static const char expected[] =
         "a duration such as 500ms, 10s, 2m or 1h (or a number of milliseconds)";
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, expected, &rc);
     if (!v)
         return rc;
@@ -236,36 +237,36 @@ int cmx_cfg_duration(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, c
     if (ms > UINT32_MAX) {
         cmx_cfg_error(ctx, v, "%s: duration %s is too long (at most 49 days)", name,
                       cmx_cfg_show(v, show, sizeof show));
-        return -1;
+        return CMX_CFG_INVALID;
     }
     if (ms == 0 && !allow_zero) {
         cmx_cfg_error(ctx, v, "%s: expected a duration greater than zero, got %s", name,
                       cmx_cfg_show(v, show, sizeof show));
-        return -1;
+        return CMX_CFG_INVALID;
     }
     *out = (uint32_t)ms;
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_bool(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                 int *out)
+cmx_cfg_read cmx_cfg_bool(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                          int *out)
 {
     static const char expected[] = "true or false";
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, expected, &rc);
     if (!v)
         return rc;
     if (cmx_parse_bool(v->text, out))
         return bad_value(ctx, v, path, key, expected);
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_double(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                   double min, double max, double *out)
+cmx_cfg_read cmx_cfg_double(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
+                            const char *key, double min, double max, double *out)
 {
     char expected[96];
     snprintf(expected, sizeof expected, "a number from %g to %g", min, max);
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, expected, &rc);
     if (!v)
         return rc;
@@ -273,35 +274,35 @@ int cmx_cfg_double(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, con
     if (cmx_parse_double(v->text, &d) || d < min || d > max)
         return bad_value(ctx, v, path, key, expected);
     *out = d;
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_string(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
-                   char **out)
+cmx_cfg_read cmx_cfg_string(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path,
+                            const char *key, char **out)
 {
-    int rc;
+    cmx_cfg_read rc;
     const cmx_ynode *v = scalar_value(ctx, map, path, key, "a string", &rc);
     if (!v)
         return rc;
     char *copy = cmx_cfg_strdup(ctx, v->text);
     if (!copy)
-        return -1;
+        return CMX_CFG_INVALID;
     free(*out);
     *out = copy;
-    return 1;
+    return CMX_CFG_SET;
 }
 
-int cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, char **out)
+cmx_cfg_read cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, char **out)
 {
     static const char expected[] = "a secret reference such as env:NAME or file:PATH";
     if (node->kind != CMX_YNODE_SCALAR || node->is_null) {
         cmx_cfg_error(ctx, node, "%s: expected %s, got %s", path, expected,
                       cmx_ynode_kind_name(node));
-        return -1;
+        return CMX_CFG_INVALID;
     }
     if (node->len == 0) {
         cmx_cfg_error(ctx, node, "%s: expected %s, got an empty string", path, expected);
-        return -1;
+        return CMX_CFG_INVALID;
     }
     char why[512];
     char *value = NULL;
@@ -310,9 +311,65 @@ int cmx_cfg_secret(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *path, ch
         cmx_cfg_warning(ctx, node, "secret written inline in %s; use env:NAME or file:PATH", path);
         break;
     case CMX_SECRET_RESOLVED: break;
-    case CMX_SECRET_FAILED: cmx_cfg_error(ctx, node, "%s (referenced by %s)", why, path); return -1;
+    case CMX_SECRET_FAILED:
+        cmx_cfg_error(ctx, node, "%s (referenced by %s)", why, path);
+        return CMX_CFG_INVALID;
     }
     free(*out);
     *out = value;
-    return 1;
+    return CMX_CFG_SET;
+}
+
+cmx_cfg_read cmx_cfg_residency(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, char **out)
+{
+    cmx_cfg_read rc = cmx_cfg_string(ctx, map, path, "residency", out);
+    if (rc == CMX_CFG_SET && !cmx_residency_tag_valid(*out, strlen(*out))) {
+        cmx_cfg_error(ctx, cmx_ytree_get(map, "residency"),
+                      "%s.residency: expected " CMX_RESIDENCY_TAG_SYNTAX
+                      " (such as eu, us, eu-west), got '%.40s'",
+                      path, *out);
+        return CMX_CFG_INVALID;
+    }
+    return rc;
+}
+
+cmx_cfg_read cmx_cfg_url(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                         int no_userinfo, char **out)
+{
+    const cmx_ynode *u = cmx_ytree_get(map, key);
+    if (!u)
+        return CMX_CFG_ABSENT;
+    int has_userinfo = u->kind == CMX_YNODE_SCALAR && !u->is_null && strchr(u->text, '@');
+    if (u->kind != CMX_YNODE_SCALAR || u->is_null || cmx_check_http_url(u->text) != 0 ||
+        (no_userinfo && has_userinfo)) {
+        /* A URL with user:password@ is described, not shown. */
+        char name[256], show[SHOW_LEN];
+        full_name(name, sizeof name, path, key);
+        cmx_cfg_error(ctx, u, "%s: expected an http:// or https:// URL with a host, got %s", name,
+                      has_userinfo ? "an invalid URL" : cmx_cfg_show(u, show, sizeof show));
+        return CMX_CFG_INVALID;
+    }
+    char *copy = cmx_cfg_strdup(ctx, u->text);
+    if (!copy)
+        return CMX_CFG_INVALID;
+    /* Stored without trailing slashes so callers can append "/chat/completions". */
+    size_t n = strlen(copy);
+    while (n > 0 && copy[n - 1] == '/')
+        copy[--n] = '\0';
+    free(*out);
+    *out = copy;
+    return CMX_CFG_SET;
+}
+
+int cmx_cfg_require_together(cmx_cfg_ctx *ctx, const cmx_ynode *map, const cmx_ynode *at,
+                             const char *path, const char *const *keys, const char *missing,
+                             const char *why)
+{
+    int n = 0;
+    for (; *keys; keys++)
+        if (!cmx_ytree_get(map, *keys)) {
+            cmx_cfg_error(ctx, at, "%s: %s '%s' (%s)", path, missing, *keys, why);
+            n++;
+        }
+    return n;
 }

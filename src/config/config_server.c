@@ -101,12 +101,7 @@ static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v,
         char *residency = NULL;
         if (residencies && item->kind == CMX_YNODE_MAP) {
             cmx_cfg_check_map(ctx, item, path, api_key_entry_keys);
-            if (cmx_cfg_string(ctx, item, path, "residency", &residency) == 1 &&
-                !cmx_cfg_valid_residency(residency))
-                cmx_cfg_error(ctx, cmx_ytree_get(item, "residency"),
-                              "%s.residency: expected a region tag of 1 to 32 lower-case "
-                              "letters, digits or '-', got '%.40s'",
-                              path, residency);
+            cmx_cfg_residency(ctx, item, path, &residency);
             item = cmx_ytree_get(item, "key");
             if (!item) {
                 cmx_cfg_error(ctx, v->items[i], "%s: missing required key 'key'", path);
@@ -116,7 +111,7 @@ static void load_key_list(cmx_cfg_ctx *ctx, const char *key, const cmx_ynode *v,
             snprintf(path, sizeof path, "server.%s[%zu].key", key, i);
         }
         char *secret = NULL;
-        if (cmx_cfg_secret(ctx, item, path, &secret) == 1) {
+        if (cmx_cfg_secret(ctx, item, path, &secret) == CMX_CFG_SET) {
             if (residencies)
                 (*residencies)[*n_keys] = residency;
             (*keys)[(*n_keys)++] = secret;
@@ -139,7 +134,7 @@ void cmx_cfg_load_server(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     cmx_cfg_size(ctx, node, "server", "max_body_bytes", 1, &s->max_body_bytes);
     cmx_cfg_size(ctx, node, "server", "max_header_bytes", 1, &s->max_header_bytes);
     uint64_t n;
-    if (cmx_cfg_uint(ctx, node, "server", "max_headers", 1, 100000, &n) == 1)
+    if (cmx_cfg_uint(ctx, node, "server", "max_headers", 1, 100000, &n) == CMX_CFG_SET)
         s->max_headers = (size_t)n;
     cmx_cfg_bool(ctx, node, "server", "access_log", &s->access_log);
     if ((v = cmx_ytree_get(node, "api_keys")))
@@ -188,9 +183,9 @@ void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     if (!cmx_cfg_check_map(ctx, node, "upstream", upstream_keys))
         return;
     uint64_t n;
-    if (cmx_cfg_uint(ctx, node, "upstream", "max_idle_per_origin", 0, 1000000, &n) == 1)
+    if (cmx_cfg_uint(ctx, node, "upstream", "max_idle_per_origin", 0, 1000000, &n) == CMX_CFG_SET)
         u->max_idle_per_origin = (size_t)n;
-    if (cmx_cfg_uint(ctx, node, "upstream", "max_conns_per_origin", 1, 1000000, &n) == 1)
+    if (cmx_cfg_uint(ctx, node, "upstream", "max_conns_per_origin", 1, 1000000, &n) == CMX_CFG_SET)
         u->max_conns_per_origin = (size_t)n;
     cmx_cfg_duration(ctx, node, "upstream", "idle_expiry", 0, &u->idle_expiry_ms);
     load_proxy(ctx, node, "https_proxy", &u->https_proxy);

@@ -1,5 +1,7 @@
 /* redis_url.c — parsing the Redis URL; see redis_url.h. */
 #include "config/redis_url.h"
+#include "core/str.h"
+#include "core/wipe.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,14 +49,14 @@ int cmx_parse_redis_url(const char *url, cmx_redis_url *a, char *why, size_t why
     memset(a, 0, sizeof *a);
     a->port = 6379;
     const char *rest;
-    if (strncmp(url, "redis://", 8) == 0) {
-        rest = url + 8;
-    } else if (strncmp(url, "rediss://", 9) == 0) {
-        rest = url + 9;
+    if (CMX_STARTS_WITH(url, "redis://")) {
+        rest = url + CMX_LIT_LEN("redis://");
+    } else if (CMX_STARTS_WITH(url, "rediss://")) {
+        rest = url + CMX_LIT_LEN("rediss://");
         a->tls = 1;
-    } else if (strncmp(url, "unix://", 7) == 0) {
+    } else if (CMX_STARTS_WITH(url, "unix://")) {
         a->is_unix = 1;
-        rest = url + 7;
+        rest = url + CMX_LIT_LEN("unix://");
         if (rest[0] != '/' || strlen(rest) >= sizeof a->host ||
             strlen(rest) >= sizeof(((struct sockaddr_un *)0)->sun_path))
             return fail(why, why_len,
@@ -126,10 +128,7 @@ bad_host:
 void cmx_redis_url_free(cmx_redis_url *a)
 {
     free(a->username);
-    if (a->password) {
-        explicit_bzero(a->password, strlen(a->password));
-        free(a->password);
-    }
+    cmx_free_secret(a->password);
     a->username = a->password = NULL;
 }
 

@@ -1,5 +1,7 @@
 /* secret.c — `env:NAME` and `file:PATH` secret references; see secret.h. */
 #include "secret.h"
+#include "core/str.h"
+#include "core/wipe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,12 +104,16 @@ static cmx_secret_result from_file(const char *path, const char *base_dir, char 
     }
     free(full);
     if (rc == CMX_SECRET_RESOLVED) {
-        char *shrunk = realloc(data, n + 1);
-        *out = shrunk ? shrunk : data;
+        /* a copy of the right size: realloc would free the rest unwiped */
+        char *fit = malloc(n + 1);
+        if (fit)
+            memcpy(fit, data, n + 1);
+        *out = fit ? fit : data;
+        if (fit)
+            cmx_free_wiped(data, CMX_SECRET_FILE_MAX + 1);
     } else if (data) {
         /* The bytes may be a credential: do not leave them in freed memory. */
-        memset(data, 0, CMX_SECRET_FILE_MAX + 1);
-        free(data);
+        cmx_free_wiped(data, CMX_SECRET_FILE_MAX + 1);
     }
     return rc;
 }
@@ -118,10 +124,10 @@ cmx_secret_result cmx_secret_resolve(const char *ref, const char *base_dir, char
     *out = NULL;
     if (why_len)
         why[0] = '\0';
-    if (strncmp(ref, "env:", 4) == 0)
-        return from_env(ref + 4, out, why, why_len);
-    if (strncmp(ref, "file:", 5) == 0)
-        return from_file(ref + 5, base_dir, out, why, why_len);
+    if (CMX_STARTS_WITH(ref, "env:"))
+        return from_env(ref + CMX_LIT_LEN("env:"), out, why, why_len);
+    if (CMX_STARTS_WITH(ref, "file:"))
+        return from_file(ref + CMX_LIT_LEN("file:"), base_dir, out, why, why_len);
     *out = strdup(ref);
     if (!*out) {
         snprintf(why, why_len, "out of memory");

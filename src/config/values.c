@@ -4,6 +4,7 @@
  * overflow: a config that says "99999999999h" gets an error, not a wrapped
  * small number. */
 #include "values.h"
+#include "core/str.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -242,10 +243,10 @@ int cmx_parse_listen(const char *s, char *host, size_t host_cap, int *port)
 int cmx_check_http_url(const char *s)
 {
     size_t skip;
-    if (strncasecmp(s, "http://", 7) == 0)
-        skip = 7;
-    else if (strncasecmp(s, "https://", 8) == 0)
-        skip = 8;
+    if (CMX_STARTS_WITH_CASE(s, "http://"))
+        skip = CMX_LIT_LEN("http://");
+    else if (CMX_STARTS_WITH_CASE(s, "https://"))
+        skip = CMX_LIT_LEN("https://");
     else
         return -1;
     for (const char *c = s; *c; c++)
@@ -296,19 +297,6 @@ int cmx_check_http_url(const char *s)
             return -1;
     }
     return 0;
-}
-
-int cmx_cfg_valid_residency(const char *tag)
-{
-    size_t n = strlen(tag);
-    if (n == 0 || n > 32)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 int cmx_parse_budget_period(const char *s, cmx_period_kind *kind, uint32_t *days)

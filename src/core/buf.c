@@ -1,23 +1,64 @@
-/* buf.c — growable NUL-terminated byte buffer; see buf.h. */
+/* buf.c — growable NUL-terminated byte buffer with a sticky failure; see
+ * buf.h. */
 #include "buf.h"
+#include "wipe.h"
+#include "str.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static void *(*buf_realloc)(void *, size_t) = realloc;
+
+void cmx_buf_set_realloc(void *(*realloc_fn)(void *ptr, size_t size))
+{
+    buf_realloc = realloc_fn ? realloc_fn : realloc;
+}
+
+void cmx_buf_init_fixed(cmx_buf *b, char *storage, size_t size)
+{
+    *b = (cmx_buf){storage, 0, size, size == 0, 1, 0};
+    if (size)
+        storage[0] = '\0';
+}
+
+static int fail(cmx_buf *b)
+{
+    b->failed = 1;
+    return -1;
+}
+
 int cmx_buf_reserve(cmx_buf *b, size_t extra)
 {
+    if (b->failed)
+        return -1;
     size_t need = b->len + extra + 1;
     if (need < b->len)
-        return -1;
+        return fail(b);
     if (need <= b->cap)
         return 0;
+    if (b->fixed)
+        return fail(b);
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
+    while (cap < need) {
+        if (cap > (size_t)-1 / 2)
+            return fail(b);
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    }
+    char *p;
+    if (b->secret) {
+        /* a copy, then the old block wiped: realloc would free it unwiped */
+        p = buf_realloc(NULL, cap);
+        if (p && b->data) {
+            memcpy(p, b->data, b->len + 1);
+            cmx_wipe(b->data, b->cap);
+            free(b->data);
+        }
+    } else {
+        p = buf_realloc(b->data, cap);
+    }
     if (!p)
-        return -1;
+        return fail(b);
     b->data = p;
     b->cap = cap;
     return 0;
@@ -41,11 +82,15 @@ int cmx_buf_append_str(cmx_buf *b, const char *s)
 
 int cmx_buf_vprintf(cmx_buf *b, const char *fmt, va_list ap)
 {
+    if (b->failed)
+        return -1;
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0 || cmx_buf_reserve(b, (size_t)n) < 0)
+    if (n < 0)
+        return fail(b);
+    if (cmx_buf_reserve(b, (size_t)n) < 0)
         return -1;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
@@ -64,6 +109,7 @@ int cmx_buf_printf(cmx_buf *b, const char *fmt, ...)
 int cmx_buf_append_json_escaped(cmx_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t start = b->len;
     if (cmx_buf_reserve(b, len + 8) < 0)
         return -1;
     for (size_t i = 0; i < len; i++) {
@@ -98,29 +144,52 @@ int cmx_buf_append_json_escaped(cmx_buf *b, const char *s, size_t len)
             break;
         default:
             if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
+                memcpy(esc, CMX_LIT("\\u00"));
                 esc[4] = hex[c >> 4];
                 esc[5] = hex[c & 15];
                 n = 6;
             }
         }
         int rc = n ? cmx_buf_append(b, esc, n) : cmx_buf_append(b, &s[i], 1);
-        if (rc < 0)
+        if (rc < 0) {
+            /* nothing of a half-escaped string stays behind */
+            b->len = start;
+            b->data[start] = '\0';
             return -1;
+        }
     }
     return 0;
 }
 
-void cmx_buf_reset(cmx_buf *b)
+void cmx_buf_rewind(cmx_buf *b)
 {
     b->len = 0;
-    if (b->data)
+    if (b->data && b->cap)
         b->data[0] = '\0';
+}
+
+void cmx_buf_reset(cmx_buf *b)
+{
+    cmx_buf_rewind(b);
+    b->failed = b->fixed && b->cap == 0;
+}
+
+void cmx_buf_truncate(cmx_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+    b->failed = b->fixed && b->cap == 0;
 }
 
 void cmx_buf_free(cmx_buf *b)
 {
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    if (b->secret && !b->fixed)
+        cmx_wipe(b->data, b->cap);
+    if (!b->fixed)
+        free(b->data);
+    int secret = b->secret;
+    *b = (cmx_buf)CMX_BUF_INIT;
+    b->secret = secret;
 }

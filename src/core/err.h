@@ -1,8 +1,11 @@
 /* err.h — the one error type of cloudmux.
  *
- * Every function that can fail returns a cmx_err kind and, where the caller
- * wants detail, fills a cmx_error with the kind, the HTTP status the client
- * should see and a human-readable message.  The kinds are the ones the router
+ * Every function that can fail returns a cmx_err kind (CMX_OK is 0) and,
+ * where the caller wants detail, fills a cmx_error with the kind, the HTTP
+ * status the client should see and a human-readable message.  A call that
+ * may have to wait returns a cmx_progress instead of a bare 1/0/-1; a
+ * function that only answers a question returns a truth value (1/0); the
+ * cmx_buf appends keep their failure in the buffer (core/buf.h).  The kinds are the ones the router
  * decides on (see DESIGN.md "Errors"): the same kind means the same decision,
  * whichever cloud produced it.  Transport failures carry a finer `cause` so
  * operators can tell a refused connection from a TLS failure, while the router
@@ -14,31 +17,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum cmx_err {
-    CMX_OK = 0,
-    CMX_ERR_BAD_REQUEST,       /* client's own malformed input: 400 */
-    CMX_ERR_AUTH,              /* missing/invalid gateway key: 401 */
-    CMX_ERR_PROVIDER_AUTH,     /* provider rejected our credentials */
-    CMX_ERR_NOT_FOUND,         /* unknown model group or path: 404 */
-    CMX_ERR_METHOD,            /* wrong method on a known path: 405 */
-    CMX_ERR_TOO_LARGE,         /* body over the limit: 413 */
-    CMX_ERR_CONTEXT_WINDOW,    /* prompt too long for the model */
-    CMX_ERR_CONTENT_POLICY,    /* provider refused the content */
-    CMX_ERR_RATE_LIMITED,      /* 429 / throttling */
-    CMX_ERR_TIMEOUT,           /* connect / first byte / idle / total deadline */
-    CMX_ERR_UNAVAILABLE,       /* 5xx, reset, DNS, TLS, refused */
-    CMX_ERR_UPSTREAM_PROTOCOL, /* upstream answered garbage: bad JSON, cut stream */
-    CMX_ERR_BUDGET,            /* over a key's or team's budget: 429 insufficient_quota */
-    CMX_ERR_RESIDENCY,         /* no target may serve the request inside its residency: 403 */
-    CMX_ERR_FORBIDDEN,         /* the key may not do this (a model group it is not allowed): 403 */
-    CMX_ERR_CONFLICT,          /* the thing to create exists already: 409 */
-    CMX_ERR_CONFIG,            /* invalid configuration */
-    CMX_ERR_NOMEM,
-    CMX_ERR_IO,        /* local I/O: files, sockets we own */
-    CMX_ERR_CANCELLED, /* the client went away */
-    CMX_ERR_INTERNAL,
-    CMX_ERR__COUNT
-} cmx_err;
+#include "cloudmux.h"
+
+/* cmx_err, the kinds, is public: include/cloudmux.h defines it, documented
+ * for embedders; everything else here is internal. */
+
+/* What a call that may have to wait (for a token, for credentials, for more
+ * input) tells its caller: the one tri-state, named instead of 1/0/-1. */
+typedef enum cmx_progress {
+    CMX_FAILED = -1, /* the error says why; no callback will run */
+    CMX_PENDING = 0, /* not yet: the caller's callback runs when it is there (or failed) */
+    CMX_READY = 1,   /* there now; no callback will run */
+} cmx_progress;
 
 /* Finer cause of a transport failure, for logs and the attempts list. */
 typedef enum cmx_cause {
@@ -72,8 +62,8 @@ cmx_err cmx_error_set(cmx_error *err, cmx_err kind, const char *fmt, ...)
 cmx_err cmx_error_vset(cmx_error *err, cmx_err kind, const char *fmt, va_list ap);
 void cmx_error_clear(cmx_error *err);
 
-/* Stable snake_case names: "rate_limited", "connect_refused", ... */
-const char *cmx_err_name(cmx_err kind);
+/* Stable snake_case names: "rate_limited", "connect_refused", ...
+ * (cmx_err_name is declared in cloudmux.h). */
 const char *cmx_cause_name(cmx_cause cause);
 
 /* HTTP status the client sees for a kind (400, 401, 404, 429, 502, 504 ...). */

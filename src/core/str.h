@@ -6,6 +6,24 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
+
+/* A string literal and its length as two arguments, for (pointer, length)
+ * parameters: `cmx_buf_append(b, CMX_LIT("data: "))`.  No length is ever
+ * counted by hand; the "" around s makes anything but a literal a compile
+ * error (sizeof of a pointer would silently be wrong). */
+#define CMX_LIT(s) ("" s ""), (sizeof("" s "") - 1)
+/* The length of a string literal. */
+#define CMX_LIT_LEN(s) (sizeof("" s "") - 1)
+/* Whether the bytes [p, p + n) are exactly the literal. */
+#define CMX_SPAN_IS(p, n, lit) ((n) == CMX_LIT_LEN(lit) && memcmp((p), lit, CMX_LIT_LEN(lit)) == 0)
+/* Whether the C string s starts with the literal (case-sensitive / ASCII
+ * case-insensitive). */
+#define CMX_STARTS_WITH(s, lit) (strncmp((s), lit, CMX_LIT_LEN(lit)) == 0)
+#define CMX_STARTS_WITH_CASE(s, lit) (strncasecmp((s), lit, CMX_LIT_LEN(lit)) == 0)
+/* Whether the n bytes at s end with the literal. */
+#define CMX_ENDS_WITH(s, n, lit)                                                                   \
+    ((n) >= CMX_LIT_LEN(lit) && memcmp((s) + (n)-CMX_LIT_LEN(lit), lit, CMX_LIT_LEN(lit)) == 0)
 
 typedef struct cmx_slice {
     const char *ptr;

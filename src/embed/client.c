@@ -34,7 +34,7 @@ typedef struct call_state {
     cmx_chunk_fn on_chunk;
     void *user;
     int done;
-    int ok;
+    cmx_err kind; /* how the call ended: CMX_OK or the failure's kind */
 } call_state;
 
 /* Appends one line to the caller's error buffer. */
@@ -47,22 +47,18 @@ static void errbuf_put(char *errbuf, size_t len, const char *msg)
         snprintf(errbuf + used, len - used, "%s%s", used ? "\n" : "", msg);
 }
 
-int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, size_t errbuf_len)
+cmx_err cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, size_t errbuf_len)
 {
     if (errbuf && errbuf_len)
         errbuf[0] = '\0';
     *out = NULL;
     cmx_config_diag diag = {0};
-    cmx_config *cfg = cmx_config_load(config_path, &diag);
-    if (cfg && cmx_pricing_attach(cfg, &diag, NULL) != 0) {
-        cmx_config_unref(cfg);
-        cfg = NULL;
-    }
+    cmx_config *cfg = cmx_config_load_priced(config_path, &diag);
     for (size_t i = 0; i < diag.n_errors; i++)
         errbuf_put(errbuf, errbuf_len, diag.errors[i]);
     cmx_config_diag_free(&diag);
     if (!cfg)
-        return -1;
+        return CMX_ERR_CONFIG;
 
     cmx_client *c = calloc(1, sizeof *c);
     cmx_error err;
@@ -70,7 +66,7 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     if (!c) {
         cmx_config_unref(cfg);
         errbuf_put(errbuf, errbuf_len, "out of memory");
-        return -1;
+        return CMX_ERR_NOMEM;
     }
     c->cfg = cfg;
     c->base = event_base_new();
@@ -89,10 +85,10 @@ int cmx_client_open(const char *config_path, cmx_client **out, char *errbuf, siz
     if (!c->router) {
         errbuf_put(errbuf, errbuf_len, err.message[0] ? err.message : "cannot set up the client");
         cmx_client_close(c);
-        return -1;
+        return err.kind != CMX_OK ? err.kind : CMX_ERR_INTERNAL;
     }
     *out = c;
-    return 0;
+    return CMX_OK;
 }
 
 static void copy_result(call_state *s, const cmx_route_result *r)
@@ -116,10 +112,10 @@ static void set_body(cmx_result *o, const char *body, size_t len)
     o->body_len = len;
 }
 
-static void finish(call_state *s, int ok)
+static void finish(call_state *s, cmx_err kind)
 {
     s->done = 1;
-    s->ok = ok;
+    s->kind = kind;
     event_base_loopbreak(s->client->base);
 }
 
@@ -139,7 +135,7 @@ static void on_response(void *ctx, const cmx_route_result *r, const char *body, 
     copy_result(s, r);
     s->out->status = 200;
     set_body(s->out, body, len);
-    finish(s, 1);
+    finish(s, s->out->body ? CMX_OK : CMX_ERR_NOMEM);
 }
 
 static void on_stream_start(void *ctx, const cmx_route_result *r)
@@ -160,11 +156,11 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     copy_result(s, r);
     if (err) {
         set_error(s->out, 502, err->kind, "upstream_stream_cut", err->message, NULL);
-        finish(s, 0);
+        finish(s, err->kind);
         return;
     }
     s->out->status = 200;
-    finish(s, 1);
+    finish(s, CMX_OK);
 }
 
 static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -172,11 +168,11 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
     call_state *s = ctx;
     copy_result(s, r);
     set_error(s->out, err->status, err->kind, NULL, err->message, r);
-    finish(s, 0);
+    finish(s, err->kind != CMX_OK ? err->kind : CMX_ERR_INTERNAL);
 }
 
-static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len, cmx_chunk_fn on_chunk,
-                    void *user, cmx_result *out)
+static cmx_err run_call(cmx_client *c, cmx_api api, const char *json, size_t len,
+                        cmx_chunk_fn on_chunk, void *user, cmx_result *out)
 {
     memset(out, 0, sizeof *out);
     out->prompt_tokens = out->completion_tokens = out->total_tokens = -1;
@@ -186,13 +182,13 @@ static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len, cm
     char *body = cmx_arena_strndup(c->arena, json, len);
     if (!scan || !call || !body) {
         set_error(out, 500, CMX_ERR_NOMEM, NULL, "out of memory", NULL);
-        return -1;
+        return CMX_ERR_NOMEM;
     }
     cmx_error err;
     cmx_error_clear(&err);
     if (cmx_json_scan_request(api, body, len, c->arena, scan, &err) != CMX_OK) {
         set_error(out, 400, CMX_ERR_BAD_REQUEST, "invalid_request", err.message, NULL);
-        return -1;
+        return CMX_ERR_BAD_REQUEST;
     }
     const cmx_model_group *g =
         cmx_config_find_model(c->cfg, scan->model_name, strlen(scan->model_name));
@@ -200,25 +196,25 @@ static int run_call(cmx_client *c, cmx_api api, const char *json, size_t len, cm
         char msg[320];
         snprintf(msg, sizeof msg, "model '%.200s' not found", scan->model_name);
         set_error(out, 404, CMX_ERR_NOT_FOUND, "model_not_found", msg, NULL);
-        return -1;
+        return CMX_ERR_NOT_FOUND;
     }
     *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0, NULL, NULL};
-    call_state s = {c, out, on_chunk, user, 0, 0};
+    call_state s = {c, out, on_chunk, user, 0, CMX_OK};
     cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
                            on_stream_end, on_failure,      &s};
     cmx_route_start(c->router, g, call, &sink);
     while (!s.done)
         event_base_loop(c->base, EVLOOP_ONCE);
-    return s.ok ? 0 : -1;
+    return s.kind;
 }
 
-int cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk, void *user,
-                    cmx_result *out)
+cmx_err cmx_client_chat(cmx_client *c, const char *json, size_t len, cmx_chunk_fn on_chunk,
+                        void *user, cmx_result *out)
 {
     return run_call(c, CMX_API_CHAT, json, len, on_chunk, user, out);
 }
 
-int cmx_client_embeddings(cmx_client *c, const char *json, size_t len, cmx_result *out)
+cmx_err cmx_client_embeddings(cmx_client *c, const char *json, size_t len, cmx_result *out)
 {
     return run_call(c, CMX_API_EMBEDDINGS, json, len, NULL, NULL, out);
 }

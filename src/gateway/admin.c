@@ -209,10 +209,14 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
          * the ones before counted too (carried over at each swap). */
         cmx_generation *g = c->worker->current->gen;
         cmx_buf b = CMX_BUF_INIT;
-        cmx_metrics_format(g->metrics, g->shared, cmx_now_us(), CMX_VERSION_STRING, &b);
+        cmx_err rc =
+            cmx_metrics_format(g->metrics, g->shared, cmx_now_us(), CMX_VERSION_STRING, &b);
         cmx_gateway_format_metrics(c->worker->gateway, &b);
         cmx_gov_metrics_format(c->worker->gov, &b);
-        answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
+        if (rc != CMX_OK || cmx_buf_failed(&b)) /* never a partial page */
+            cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
+        else
+            answer(c, CMX_METRICS_CONTENT_TYPE, b.data ? b.data : "", b.len);
         cmx_buf_free(&b);
         return;
     }

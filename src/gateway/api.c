@@ -9,6 +9,8 @@
 #include "auth.h"
 #include "completions.h"
 #include "reply.h"
+#include "core/error_json.h"
+#include "core/str.h"
 
 #define MAX_CLIENT_REQUEST_ID 128
 
@@ -78,7 +80,7 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
     char *id = cmx_arena_alloc(req->arena, 4 + 8 + 2 + 10 + 1);
     if (!id)
         return "cmx-unknown";
-    memcpy(id, "cmx-", 4);
+    memcpy(id, CMX_LIT("cmx-"));
     uint64_t parts[3] = {w->id_prefix, (uint64_t)(w->index & 0xff), ++w->request_seq};
     const int digits[3] = {8, 2, 10};
     char *p = id + 4;
@@ -116,9 +118,8 @@ static int authenticate_virtual_key(cmx_api_ctx *c)
             return 1;
         }
     }
-    const char *token;
-    size_t len;
-    if (!cmx_bearer_token(c->req, &token, &len)) {
+    cmx_slice token = cmx_bearer_token(c->req);
+    if (token.len == 0) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "missing_api_key",
                         "missing API key: send 'Authorization: Bearer <key>' with your cloudmux "
                         "key",
@@ -127,7 +128,8 @@ static int authenticate_virtual_key(cmx_api_ctx *c)
     }
     const char *code = NULL;
     cmx_error err;
-    cmx_gov_key *key = cmx_gov_authenticate(w->gov, &w->gov_view, token, len, &code, &err);
+    cmx_gov_key *key =
+        cmx_gov_authenticate(w->gov, &w->gov_view, token.ptr, token.len, &code, &err);
     if (!key) {
         cmx_reply_error(c, err.status, err.kind, NULL, code, err.message, NULL,
                         err.status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
@@ -138,14 +140,23 @@ static int authenticate_virtual_key(cmx_api_ctx *c)
     return 1;
 }
 
+/* Before there is a context to answer through: a 500 from the stack. */
+static void answer_out_of_memory(cmx_http_exchange *ex)
+{
+    char mem[256];
+    cmx_buf b;
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
+    cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
+}
+
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
 {
     cmx_worker *w = arg;
     const cmx_http_request *req = cmx_http_request_of(ex);
     cmx_api_ctx *c = cmx_arena_calloc(req->arena, 1, sizeof *c);
     if (!c) {
-        cmx_http_respond(ex, 500, "application/json", NULL,
-                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        answer_out_of_memory(ex);
         return;
     }
     c->worker = w;
@@ -155,8 +166,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     c->wgen = w->current;
     c->cfg = c->wgen->gen->cfg;
     if (cmx_worker_gen_hold(c->wgen, req->arena) != 0) {
-        cmx_http_respond(ex, 500, "application/json", NULL,
-                         "{\"error\":{\"message\":\"out of memory\"}}", 37);
+        answer_out_of_memory(ex);
         return;
     }
     c->request_id = request_id_for(w, req);
@@ -187,12 +197,12 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_metrics_request_end(w->shard);
     }
     switch (ep) {
-    case EP_LIVE: cmx_reply_json(c, 200, NULL, "{\"status\":\"ok\"}", 15, NULL); return;
+    case EP_LIVE: cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ok\"}"), NULL); return;
     case EP_READY:
         if (atomic_load(&w->draining))
-            cmx_reply_json(c, 503, NULL, "{\"status\":\"draining\"}", 21, NULL);
+            cmx_reply_json(c, 503, NULL, CMX_LIT("{\"status\":\"draining\"}"), NULL);
         else
-            cmx_reply_json(c, 200, NULL, "{\"status\":\"ready\"}", 18, NULL);
+            cmx_reply_json(c, 200, NULL, CMX_LIT("{\"status\":\"ready\"}"), NULL);
         return;
     case EP_METRICS:
     case EP_STATUS:

@@ -12,8 +12,7 @@
  * timing tells nothing about which matched, or whether one did. */
 long cmx_bearer_match(const cmx_http_request *req, char *const *keys, size_t n_keys);
 
-/* The request's `Authorization: Bearer` token: 1 with *token and *len set, or 0
- * when there is none. */
-int cmx_bearer_token(const cmx_http_request *req, const char **token, size_t *len);
+/* The request's `Authorization: Bearer` token; an empty slice without one. */
+cmx_slice cmx_bearer_token(const cmx_http_request *req);
 
 #endif

@@ -1,5 +1,6 @@
 /* cache.c — the response cache's part of a request; see cache.h. */
 #include "gateway/cache.h"
+#include "core/str.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -7,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gateway/auth.h"
 #include "gateway/cache_entry.h"
+#include "router/residency.h"
 #include "state/state.h"
 
 static const char *const volatile_fields[] = {"stream", "stream_options", "user"};
@@ -34,17 +37,6 @@ static int cache_control_has(const cmx_http_request *req, const char *directive)
     return 0;
 }
 
-/* The bearer token, the unit of `scope: key` ("" without client keys). */
-static cmx_slice client_key(const cmx_http_request *req)
-{
-    const cmx_slice *auth = cmx_http_header_get(req, "authorization");
-    cmx_slice none = {"", 0};
-    if (!auth || auth->len < 7 || strncasecmp(auth->ptr, "Bearer ", 7) != 0)
-        return none;
-    cmx_slice token = {auth->ptr + 7, auth->len - 7};
-    return token;
-}
-
 static void hash_part(EVP_MD_CTX *md, const void *data, size_t len)
 {
     /* Length-prefixed, so no two different inputs run together the same. */
@@ -66,9 +58,16 @@ static int make_key(cmx_api_ctx *c)
         return -1;
     }
     const char *api = c->call.api == CMX_API_EMBEDDINGS ? "embeddings" : "chat";
-    cmx_slice scope = c->group->cache.scope_global ? (cmx_slice){"*", 1} : client_key(req);
-    const char *residency = c->call.residency ? c->call.residency : "";
-    hash_part(md, "cloudmux-cache-v1", 17);
+    /* the bearer token is the unit of `scope: key` ("" without client keys) */
+    cmx_slice scope = c->group->cache.scope_global ? (cmx_slice){"*", 1} : cmx_bearer_token(req);
+    /* the region the route will keep to; a conflict is refused there */
+    cmx_residency where;
+    if (cmx_residency_decide(&c->call, c->group, &where, NULL) != CMX_OK) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+    const char *residency = where.tag ? where.tag : "";
+    hash_part(md, CMX_LIT("cloudmux-cache-v1"));
     hash_part(md, c->group->name, strlen(c->group->name));
     hash_part(md, scope.ptr, scope.len);
     hash_part(md, residency, strlen(residency));
@@ -103,7 +102,7 @@ static int answer_hit(cmx_api_ctx *c, const char *value, size_t len)
                               cmx_reply_headers(c, &r, "Cache-Control: no-cache\r\n"));
         int ok = cmx_cache_entry_as_chunks(&e, c->scan.include_usage, replay_chunk, c) == 0;
         if (ok)
-            cmx_reply_sse(c, "[DONE]", 6);
+            cmx_reply_sse(c, CMX_LIT("[DONE]"));
         cmx_reply_log(c, 200, &r, ok ? NULL : "internal");
         if (ok)
             cmx_http_stream_end(c->ex);
@@ -194,7 +193,7 @@ static void store(cmx_api_ctx *c, int is_stream, const cmx_route_result *r, cons
 {
     cmx_buf entry = CMX_BUF_INIT;
     cmx_cache_entry_encode(&entry, is_stream, &r->usage, r->provider, r->model, payload, len);
-    if (entry.data)
+    if (entry.data && !cmx_buf_failed(&entry)) /* never a cut entry */
         cmx_state_cache_put(c->worker->state, c->cache_key, entry.data, entry.len,
                             c->group->cache.ttl_ms);
     cmx_buf_free(&entry);
@@ -241,6 +240,7 @@ void cmx_cache_keep_chunk(cmx_api_ctx *c, const char *json, size_t len)
 
 void cmx_cache_keep_stream(cmx_api_ctx *c, const cmx_route_result *r)
 {
-    if (storing(c) && c->cache_capture && c->cache_capture->data)
+    if (storing(c) && c->cache_capture && c->cache_capture->data &&
+        !cmx_buf_failed(c->cache_capture)) /* a chunk that did not fit: not kept */
         store(c, 1, r, c->cache_capture->data, c->cache_capture->len);
 }

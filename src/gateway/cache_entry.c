@@ -3,6 +3,7 @@
  * the provider's whole round trip, so a parse of a few kilobytes is cheap in
  * comparison, and it keeps every field of the stored answer. */
 #include "gateway/cache_entry.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -32,7 +33,7 @@ void cmx_cache_append_chunk(cmx_buf *payload, const char *json, size_t len)
 int cmx_cache_entry_decode(const char *value, size_t len, cmx_arena *arena, cmx_cache_entry *e)
 {
     const char *nl = memchr(value, '\n', len < 128 ? len : 128);
-    if (!nl || len < 5 || memcmp(value, "CMX1 ", 5) != 0)
+    if (!nl || len < CMX_LIT_LEN("CMX1 ") || memcmp(value, CMX_LIT("CMX1 ")) != 0)
         return -1;
     char head[128];
     memcpy(head, value, (size_t)(nl - value));
@@ -197,7 +198,7 @@ int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out)
 {
     if (!e->is_stream) {
         cmx_buf_append(out, e->payload, e->payload_len);
-        return out->data ? 0 : -1;
+        return cmx_buf_failed(out) ? -1 : 0;
     }
     assembly a = {NULL, json_array()};
     int rc = each_chunk(e, assemble_chunk, &a);
@@ -215,9 +216,9 @@ int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out)
     json_decref(a.choices);
     if (!text)
         return -1;
-    cmx_buf_append_str(out, text);
+    rc = cmx_buf_append_str(out, text);
     free(text);
-    return 0;
+    return rc;
 }
 
 /* --- as stream chunks ----------------------------------------------------- */
@@ -239,8 +240,8 @@ static int replay_chunk(void *ctx, const char *json, size_t len)
         if (!json_is_object(r->first))
             return -1;
     }
-    int usage_only = memmem(json, len, "\"choices\":[]", 12) != NULL &&
-                     memmem(json, len, "\"usage\"", 7) != NULL;
+    int usage_only = memmem(json, len, CMX_LIT("\"choices\":[]")) != NULL &&
+                     memmem(json, len, CMX_LIT("\"usage\"")) != NULL;
     if (!usage_only)
         r->fn(r->ctx, json, len);
     return 0;

@@ -18,8 +18,9 @@
 
 #include <stddef.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 typedef struct cmx_cache_entry {
     int is_stream;

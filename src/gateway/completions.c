@@ -16,6 +16,8 @@
 #include "gateway/cache.h"
 #include "governance/usage_estimate.h"
 #include "http/sse.h"
+#include "core/str.h"
+#include "core/residency_tag.h"
 
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
@@ -54,7 +56,7 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     } else {
         /* Only a stream that completed is ever stored. */
         cmx_cache_keep_stream(c, r);
-        cmx_reply_sse(c, "[DONE]", 6);
+        cmx_reply_sse(c, CMX_LIT("[DONE]"));
         cmx_reply_log(c, 200, r, NULL);
     }
     cmx_http_stream_end(c->ex);
@@ -141,21 +143,10 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     cmx_buf_printf(&b, "model '%.200s' not found; available: ", c->scan.model_name);
     for (size_t i = 0; i < cfg->n_models && b.len < 900; i++)
         cmx_buf_printf(&b, "%s%s", i ? ", " : "", cfg->models[i].name);
-    const char *msg = cmx_arena_strndup(c->req->arena, b.data, b.len);
+    const char *msg =
+        cmx_buf_failed(&b) ? "model not found" : cmx_arena_strndup(c->req->arena, b.data, b.len);
     cmx_buf_free(&b);
     return msg;
-}
-
-static int valid_residency(cmx_slice v)
-{
-    if (v.len == 0 || v.len > 32)
-        return 0;
-    for (size_t i = 0; i < v.len; i++) {
-        char ch = v.ptr[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            return 0;
-    }
-    return 1;
 }
 
 /* The key's and team's groups, budget and limits (virtual keys), and the
@@ -207,33 +198,23 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
+    /* The router decides which region applies (router/residency.h); the
+     * header's syntax is checked here, where it is read. */
     const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");
     if (residency) {
-        c->call.residency = valid_residency(*residency)
-                                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
-                                : NULL;
-        c->call.residency_rule = "the x-cloudmux-residency header";
-        if (!c->call.residency) {
+        c->call.residency_header =
+            cmx_residency_tag_valid(residency->ptr, residency->len)
+                ? cmx_arena_strndup(req->arena, residency->ptr, residency->len)
+                : NULL;
+        if (!c->call.residency_header) {
             cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_residency",
-                            "x-cloudmux-residency must be a region tag of 1 to 32 lower-case "
-                            "letters, digits or '-' (such as eu or us)",
+                            "x-cloudmux-residency must be " CMX_RESIDENCY_TAG_SYNTAX
+                            " (such as eu or us)",
                             NULL, NULL);
             return;
         }
     }
-    /* A key tied to a region binds every request made with it. */
-    if (c->key_residency) {
-        if (c->call.residency && strcmp(c->call.residency, c->key_residency) != 0) {
-            char *msg = cmx_arena_sprintf(req->arena,
-                                          "residency '%s' (x-cloudmux-residency header) conflicts "
-                                          "with the API key, which is restricted to residency '%s'",
-                                          c->call.residency, c->key_residency);
-            cmx_reply_error(c, 403, CMX_ERR_RESIDENCY, NULL, "residency", msg, NULL, NULL);
-            return;
-        }
-        c->call.residency = c->key_residency;
-        c->call.residency_rule = "the API key";
-    }
+    c->call.residency_key = c->key_residency;
 
     if (c->governed && !governance_admits(c))
         return;

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/error_json.h"
 #include "governance/pricing.h"
+#include "core/str.h"
 #include "governance/usage_estimate.h"
 
 /* The request's cost at the answering target's price, formatted into buf;
@@ -118,54 +120,37 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
     return out;
 }
 
-static void put_json_string(cmx_buf *b, const char *s)
-{
-    if (!s) {
-        cmx_buf_append_str(b, "null");
-        return;
-    }
-    cmx_buf_append(b, "\"", 1);
-    cmx_buf_append_json_escaped(b, s, strlen(s));
-    cmx_buf_append(b, "\"", 1);
-}
-
 void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
                           const char *message, const cmx_route_result *r)
 {
-    cmx_buf_append_str(b, "{\"error\":{\"message\":");
-    put_json_string(b, message);
-    cmx_buf_append_str(b, ",\"type\":");
-    put_json_string(b, cmx_err_openai_type(kind));
-    cmx_buf_append_str(b, ",\"param\":");
-    put_json_string(b, param);
-    cmx_buf_append_str(b, ",\"code\":");
-    put_json_string(b, code ? code : cmx_err_name(kind));
+    cmx_error_body body = {.kind = kind, .message = message, .param = param, .code = code};
+    cmx_error_json_open(b, &body);
     if (r && r->attempts) {
-        cmx_buf_append_str(b, ",\"attempts\":[");
+        cmx_buf_append(b, CMX_LIT(",\"attempts\":["));
         for (size_t i = 0; i < r->attempts; i++) {
             const cmx_attempt_record *rec = &r->records[i];
             cmx_buf_append_str(b, i ? ",{\"provider\":" : "{\"provider\":");
-            put_json_string(b, rec->provider);
-            cmx_buf_append_str(b, ",\"model\":");
-            put_json_string(b, rec->model);
-            cmx_buf_append_str(b, ",\"error\":");
-            put_json_string(b, cmx_err_name(rec->kind));
-            cmx_buf_append_str(b, ",\"cause\":");
-            put_json_string(b, cmx_cause_name(rec->cause));
+            cmx_json_put_string(b, rec->provider);
+            cmx_buf_append(b, CMX_LIT(",\"model\":"));
+            cmx_json_put_string(b, rec->model);
+            cmx_buf_append(b, CMX_LIT(",\"error\":"));
+            cmx_json_put_string(b, cmx_err_name(rec->kind));
+            cmx_buf_append(b, CMX_LIT(",\"cause\":"));
+            cmx_json_put_string(b, cmx_cause_name(rec->cause));
             cmx_buf_printf(b, ",\"status\":%d,\"latency_ms\":%u", rec->status, rec->latency_ms);
             if (rec->retry_after_ms)
                 cmx_buf_printf(b, ",\"retry_after_ms\":%u", rec->retry_after_ms);
-            cmx_buf_append_str(b, ",\"message\":");
-            put_json_string(b, rec->message);
+            cmx_buf_append(b, CMX_LIT(",\"message\":"));
+            cmx_json_put_string(b, rec->message);
             if (rec->upstream_request_id) {
-                cmx_buf_append_str(b, ",\"upstream_request_id\":");
-                put_json_string(b, rec->upstream_request_id);
+                cmx_buf_append(b, CMX_LIT(",\"upstream_request_id\":"));
+                cmx_json_put_string(b, rec->upstream_request_id);
             }
-            cmx_buf_append_str(b, "}");
+            cmx_buf_append(b, CMX_LIT("}"));
         }
-        cmx_buf_append_str(b, "]");
+        cmx_buf_append(b, CMX_LIT("]"));
     }
-    cmx_buf_append_str(b, "}}");
+    cmx_error_json_close(b);
 }
 
 /* Requests, attempts, tokens and timings into this worker's shard: index
@@ -318,9 +303,14 @@ void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
 {
     cmx_buf *b = &c->worker->scratch;
     cmx_buf_reset(b);
-    cmx_buf_append(b, "data: ", 6);
+    cmx_buf_append(b, CMX_LIT("data: "));
     cmx_buf_append(b, data, len);
-    cmx_buf_append(b, "\n\n", 2);
+    cmx_buf_append(b, CMX_LIT("\n\n"));
+    if (cmx_buf_failed(b)) {
+        /* a chunk that cannot be sent whole ends the stream as cut */
+        cmx_http_stream_abort(c->ex);
+        return;
+    }
     cmx_http_stream_write(c->ex, b->data, b->len);
 }
 
@@ -340,6 +330,14 @@ void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param
     if (!status)
         status = cmx_err_http_status(kind);
     cmx_reply_log(c, status, r, cmx_err_name(kind));
+    if (cmx_buf_failed(&b)) {
+        /* no room for the attempts list: the error itself, from the stack */
+        char mem[512];
+        cmx_buf_free(&b);
+        cmx_buf_init_fixed(&b, mem, sizeof mem);
+        cmx_error_json(&b,
+                       &(cmx_error_body){.kind = kind, .code = code, .message = "out of memory"});
+    }
     cmx_http_respond(c->ex, status, "application/json", cmx_reply_headers(c, r, extra_headers),
                      b.data ? b.data : "", b.len);
     cmx_buf_free(&b);

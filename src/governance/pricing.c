@@ -18,15 +18,39 @@
 
 #include "config/values.h"
 #include "config/yaml_tree.h"
+#include "core/str.h"
+#include "config/config_module.h"
 
 #define PRICING_FILE_MAX (4 * 1024 * 1024)
 
 static const char *const entry_keys[] = {"provider",     "model", "input",  "output",
                                          "cached_input", "as_of", "source", NULL};
-/* Provider types with a price list entry: today's adapters and the ones the
- * design plans (their model names differ per cloud, so they get their own). */
-static const char *const provider_types[] = {"openai", "anthropic", "bedrock",
-                                             "azure",  "vertex",    NULL};
+/* The provider types a price list may name: every registered provider
+ * that calls a real service (their model names differ per cloud, so each
+ * gets its own entries).  "openai, anthropic, ... or vertex" into out. */
+static int priced_type(const char *type, char *list, size_t len)
+{
+    const cmx_provider_schema *s;
+    size_t used = 0, n = 0;
+    int found = 0;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)); i++)
+        n += !s->unpriced;
+    list[0] = '\0';
+    for (size_t i = 0, k = 0; (s = cmx_provider_schema_at(i)); i++) {
+        if (s->unpriced)
+            continue;
+        found |= strcmp(s->type, type) == 0;
+        int w = snprintf(list + used, len - used, "%s%s",
+                         k == 0       ? ""
+                         : k + 1 == n ? " or "
+                                      : ", ",
+                         s->type);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+        k++;
+    }
+    return found;
+}
 
 typedef struct parse_ctx {
     const char *name;
@@ -131,11 +155,10 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
         get_string(pc, v, "as_of", 1, &e->as_of) < 0 ||
         get_string(pc, v, "source", 1, &e->source) < 0)
         return -1;
-    if (!in_list(e->provider, provider_types))
+    char types[256];
+    if (!priced_type(e->provider, types, sizeof types))
         return fail_at(pc, cmx_ytree_get(v, "provider"),
-                       "unknown provider type '%.64s' (expected openai, anthropic, bedrock, "
-                       "azure or vertex)",
-                       e->provider);
+                       "unknown provider type '%.64s' (expected %s)", e->provider, types);
     if (!is_date(e->as_of))
         return fail_at(pc, cmx_ytree_get(v, "as_of"), "'as_of' must be a date YYYY-MM-DD");
     /* Embedding models have no output tokens; output then defaults to 0. */
@@ -193,8 +216,8 @@ static int parse_tree(parse_ctx *pc, const cmx_ynode *root, cmx_pricing *p)
     return 0;
 }
 
-int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
-                      cmx_error *err)
+cmx_err cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
+                          cmx_error *err)
 {
     *out = NULL;
     parse_ctx pc = {name ? name : "<pricing>", err};
@@ -206,7 +229,7 @@ int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricin
                           yerr.message);
         else
             cmx_error_set(err, CMX_ERR_CONFIG, "%s: %s", pc.name, yerr.message);
-        return -1;
+        return CMX_ERR_CONFIG;
     }
     cmx_pricing *p = calloc(1, sizeof *p);
     int rc = p ? parse_tree(&pc, tree.root, p) : fail_at(&pc, NULL, "out of memory");
@@ -218,19 +241,19 @@ int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricin
     }
     if (rc != 0) {
         cmx_pricing_free(p);
-        return -1;
+        return err ? err->kind : CMX_ERR_CONFIG;
     }
     *out = p;
-    return 0;
+    return CMX_OK;
 }
 
-int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
+cmx_err cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        cmx_error_set(err, CMX_ERR_IO, "%s: cannot open the price list: %s", path, strerror(errno));
-        return -1;
+        return cmx_error_set(err, CMX_ERR_IO, "%s: cannot open the price list: %s", path,
+                             strerror(errno));
     }
     size_t cap = 64 * 1024, n = 0;
     char *text = malloc(cap);
@@ -255,9 +278,9 @@ int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err)
                       : failed ? "read error"
                                : "larger than 4 MiB");
         free(text);
-        return -1;
+        return CMX_ERR_IO;
     }
-    int rc = cmx_pricing_parse(text, n, path, out, err);
+    cmx_err rc = cmx_pricing_parse(text, n, path, out, err);
     free(text);
     return rc;
 }
@@ -284,8 +307,8 @@ static size_t strip_date(const char *s, size_t n)
 size_t cmx_pricing_model_base(const char *model)
 {
     size_t n = strlen(model);
-    if (n > 7 && strcmp(model + n - 7, "-latest") == 0)
-        return n - 7;
+    if (n > CMX_LIT_LEN("-latest") && CMX_ENDS_WITH(model, n, "-latest"))
+        return n - CMX_LIT_LEN("-latest");
     /* Bedrock: anthropic.claude-sonnet-4-20250514-v1:0 */
     size_t v = n;
     while (v > 0 && ((model[v - 1] >= '0' && model[v - 1] <= '9') || model[v - 1] == ':'))
@@ -357,6 +380,13 @@ double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u)
     return ((prompt - cached) * price->input + cached * price->cached_input +
             completion * price->output) /
            1e6;
+}
+
+double cmx_price_estimate(const cmx_target_price *price, uint64_t prompt_tokens)
+{
+    if (!price || !price->known)
+        return -1;
+    return (double)prompt_tokens * (price->input + price->output) / 1e6;
 }
 
 size_t cmx_cost_format(double usd, char *buf, size_t len)

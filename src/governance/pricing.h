@@ -19,7 +19,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 typedef struct cmx_price_entry {
     char *provider; /* provider type: openai, anthropic, bedrock, azure, vertex */
@@ -43,12 +43,12 @@ typedef struct cmx_pricing {
 extern const char cmx_pricing_builtin[];
 extern const size_t cmx_pricing_builtin_len;
 
-/* Parses a price list.  On a mistake returns -1 with err set to
- * "NAME:LINE:COL: what was expected" (CMX_ERR_CONFIG) and *out NULL. */
-int cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
-                      cmx_error *err);
+/* Parses a price list.  On a mistake returns CMX_ERR_CONFIG with err set to
+ * "NAME:LINE:COL: what was expected" and *out NULL. */
+cmx_err cmx_pricing_parse(const char *yaml, size_t len, const char *name, cmx_pricing **out,
+                          cmx_error *err);
 /* Same, from a file; a file that cannot be opened is CMX_ERR_IO. */
-int cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err);
+cmx_err cmx_pricing_load(const char *path, cmx_pricing **out, cmx_error *err);
 void cmx_pricing_free(cmx_pricing *p);
 
 /* Length of `model` without a trailing snapshot suffix: `-YYYY-MM-DD`,
@@ -72,9 +72,9 @@ size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c);
  * list built into the binary), loads it and applies it.  A file named by
  * CLOUDMUX_PRICING or pricing.file that cannot be read is a warning in diag
  * (no list then); a list that is broken is an error in diag and the function
- * returns -1.  *used_path (may be NULL) gets a malloc'd copy of the file
- * used, "built-in" for the binary's own list, or NULL for none. */
-int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
+ * returns its kind.  *used_path (may be NULL) gets a malloc'd copy of the
+ * file used, "built-in" for the binary's own list, or NULL for none. */
+cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path);
 
 /* A config file loaded with its prices attached: what serve, check and a
  * reload run.  NULL with the problems in diag (which must be zeroed). */
@@ -82,8 +82,16 @@ cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag);
 
 /* USD for one request's usage at a target's price: prompt tokens minus the
  * cached ones at the input price, cached at the cached price, completion at
- * the output price.  Negative when unknown (no price, or no token counts). */
+ * the output price.  Negative when unknown (no price, or no token counts).
+ * The one cost formula: x-cloudmux-cost-usd, the access log and the
+ * cascade's spend cap all charge through it. */
 double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u);
+
+/* USD a request is expected to cost before it is sent, from its estimated
+ * prompt tokens, charged again as completion tokens (a rough answer length)
+ * and nothing cached.  Negative when the price is unknown.  For choosing
+ * (cheapest) and for not overspending (the cascade's cap). */
+double cmx_price_estimate(const cmx_target_price *price, uint64_t prompt_tokens);
 
 /* Writes a cost as a plain decimal with up to 10 places, trailing zeros
  * removed ("0.000123", "0", "12.5"); returns the length, 0 if it does not

@@ -115,7 +115,7 @@ static char *choose_file(const cmx_config *c, cmx_config_diag *diag)
     return found ? found : strdup(BUILTIN);
 }
 
-int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
+cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
 {
     if (used_path)
         *used_path = NULL;
@@ -124,15 +124,15 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
     if (file) {
         cmx_error err;
         cmx_error_clear(&err);
-        int rc = strcmp(file, BUILTIN) == 0
-                     ? cmx_pricing_parse(cmx_pricing_builtin, cmx_pricing_builtin_len,
-                                         "the built-in price list", &list, &err)
-                     : cmx_pricing_load(file, &list, &err);
-        if (rc != 0) {
+        cmx_err rc = strcmp(file, BUILTIN) == 0
+                         ? cmx_pricing_parse(cmx_pricing_builtin, cmx_pricing_builtin_len,
+                                             "the built-in price list", &list, &err)
+                         : cmx_pricing_load(file, &list, &err);
+        if (rc != CMX_OK) {
             if (diag)
                 diag_add(&diag->errors, &diag->n_errors, err.message);
             free(file);
-            return -1;
+            return err.kind;
         }
     }
     cmx_pricing_apply(list, c);
@@ -141,14 +141,14 @@ int cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_path)
         *used_path = file;
     else
         free(file);
-    return 0;
+    return CMX_OK;
 }
 
 cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag)
 {
     cmx_config *cfg = cmx_config_load(path, diag);
     /* Prices are resolved into the targets before the snapshot is shared. */
-    if (cfg && cmx_pricing_attach(cfg, diag, NULL) != 0) {
+    if (cfg && cmx_pricing_attach(cfg, diag, NULL) != CMX_OK) {
         cmx_config_unref(cfg);
         cfg = NULL;
     }

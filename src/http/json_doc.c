@@ -25,6 +25,7 @@
 #include <jsmn.h>
 
 #include "http/json_doc.h"
+#include "core/str.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -164,15 +165,9 @@ static cmx_err check_primitive(const char *s, size_t start, size_t end, cmx_erro
     const char *p = s + start;
     size_t n = end - start;
     switch (p[0]) {
-    case 't':
-        return n == 4 && memcmp(p, "true", 4) == 0 ? CMX_OK
-                                                   : fail_at(err, start, "invalid literal");
-    case 'f':
-        return n == 5 && memcmp(p, "false", 5) == 0 ? CMX_OK
-                                                    : fail_at(err, start, "invalid literal");
-    case 'n':
-        return n == 4 && memcmp(p, "null", 4) == 0 ? CMX_OK
-                                                   : fail_at(err, start, "invalid literal");
+    case 't': return CMX_SPAN_IS(p, n, "true") ? CMX_OK : fail_at(err, start, "invalid literal");
+    case 'f': return CMX_SPAN_IS(p, n, "false") ? CMX_OK : fail_at(err, start, "invalid literal");
+    case 'n': return CMX_SPAN_IS(p, n, "null") ? CMX_OK : fail_at(err, start, "invalid literal");
     default:
         if (p[0] == '-' || is_digit((unsigned char)p[0]))
             return valid_number(p, n) ? CMX_OK : fail_at(err, start, "invalid number");

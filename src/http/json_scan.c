@@ -13,10 +13,9 @@
 #include "http/json_scan.h"
 
 #include "http/json_doc.h"
+#include "core/str.h"
 
 #include <string.h>
-
-#define KEY(lit) lit, sizeof(lit) - 1
 
 static cmx_err bad(cmx_error *err, const char *msg)
 {
@@ -31,13 +30,15 @@ typedef struct fields {
 static int *field_slot(fields *f, const char *key, size_t len)
 {
     switch (len) {
-    case 5:
-        if (memcmp(key, "model", 5) == 0)
+    case CMX_LIT_LEN("model"): /* and "input" */
+        if (memcmp(key, CMX_LIT("model")) == 0)
             return &f->model;
-        return memcmp(key, "input", 5) == 0 ? &f->input : NULL;
-    case 6: return memcmp(key, "stream", 6) == 0 ? &f->stream : NULL;
-    case 8: return memcmp(key, "messages", 8) == 0 ? &f->messages : NULL;
-    case 14: return memcmp(key, "stream_options", 14) == 0 ? &f->stream_options : NULL;
+        return memcmp(key, CMX_LIT("input")) == 0 ? &f->input : NULL;
+    case CMX_LIT_LEN("stream"): return memcmp(key, CMX_LIT("stream")) == 0 ? &f->stream : NULL;
+    case CMX_LIT_LEN("messages"):
+        return memcmp(key, CMX_LIT("messages")) == 0 ? &f->messages : NULL;
+    case CMX_LIT_LEN("stream_options"):
+        return memcmp(key, CMX_LIT("stream_options")) == 0 ? &f->stream_options : NULL;
     default: return NULL;
     }
 }
@@ -95,7 +96,7 @@ static cmx_err check_messages(const cmx_json_doc *doc, int v, cmx_request_scan *
     for (int m = v + 1; m < end; m = cmx_json_doc_next(doc, m), idx++) {
         if (cmx_json_doc_type(doc, m) != CMX_JSON_OBJECT)
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] must be an object", idx);
-        int role = cmx_json_doc_member(doc, m, KEY("role"), NULL);
+        int role = cmx_json_doc_member(doc, m, CMX_LIT("role"), NULL);
         if (role < 0)
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "messages[%zu] has no 'role'", idx);
         if (cmx_json_doc_type(doc, role) != CMX_JSON_STRING)
@@ -137,7 +138,7 @@ static cmx_err read_stream(const cmx_json_doc *doc, const fields *f, cmx_request
             return bad(err, "'stream_options' must be an object");
         out->stream_options = cmx_json_doc_span(doc, so);
         if (t == CMX_JSON_OBJECT) {
-            int iu = cmx_json_doc_member(doc, so, KEY("include_usage"), NULL);
+            int iu = cmx_json_doc_member(doc, so, CMX_LIT("include_usage"), NULL);
             if (iu >= 0) {
                 cmx_json_type it = cmx_json_doc_type(doc, iu);
                 if (it != CMX_JSON_TRUE && it != CMX_JSON_FALSE && it != CMX_JSON_NULL)
@@ -232,7 +233,7 @@ static char *put_escaped(char *o, const char *value, size_t n)
             break;
         default:
             if (c < 0x20) {
-                memcpy(o, "\\u00", 4);
+                memcpy(o, CMX_LIT("\\u00"));
                 o[4] = hex[c >> 4];
                 o[5] = hex[c & 15];
                 o += 6;

@@ -19,6 +19,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/usage.h"
 
 /* A value's place in the original bytes: [start, end). For strings the span
  * includes the quotes. start == end == 0 when absent. */
@@ -37,8 +38,6 @@ typedef enum {
     CMX_JSON_OBJECT,
     CMX_JSON_ARRAY
 } cmx_json_type;
-
-typedef enum { CMX_API_CHAT = 0, CMX_API_EMBEDDINGS } cmx_api;
 
 typedef struct cmx_request_scan {
     cmx_json_span model;          /* the "model" string value, quotes included */
@@ -72,14 +71,6 @@ char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
 char *cmx_json_splice_string(cmx_arena *arena, const char *body, size_t len, cmx_json_span span,
                              const char *value, size_t *out_len);
 
-typedef struct cmx_usage {
-    int64_t prompt_tokens; /* -1 when not reported */
-    int64_t completion_tokens;
-    int64_t total_tokens;
-    int64_t cached_tokens; /* prompt_tokens_details.cached_tokens, -1 when absent */
-} cmx_usage;
-
-void cmx_usage_init(cmx_usage *u);
 /* Finds a top-level "usage" object in a JSON document (a response body or one
  * stream chunk) and reads its counts.  Returns 1 if found, 0 if absent or
  * null, -1 if the document is not valid JSON. */

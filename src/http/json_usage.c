@@ -9,16 +9,7 @@
 #include "http/json_scan.h"
 
 #include "http/json_doc.h"
-
-#define KEY(lit) lit, sizeof(lit) - 1
-
-void cmx_usage_init(cmx_usage *u)
-{
-    u->prompt_tokens = -1;
-    u->completion_tokens = -1;
-    u->total_tokens = -1;
-    u->cached_tokens = -1;
-}
+#include "core/str.h"
 
 /* A count is a non-negative integer; anything else is "not reported". */
 static void read_count(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
@@ -40,16 +31,16 @@ int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usa
     }
     int found = 0;
     int usage = cmx_json_doc_type(&doc, 0) == CMX_JSON_OBJECT
-                    ? cmx_json_doc_member(&doc, 0, KEY("usage"), NULL)
+                    ? cmx_json_doc_member(&doc, 0, CMX_LIT("usage"), NULL)
                     : -1;
     if (usage >= 0 && cmx_json_doc_type(&doc, usage) == CMX_JSON_OBJECT) {
         found = 1;
-        read_count(&doc, usage, KEY("prompt_tokens"), &out->prompt_tokens);
-        read_count(&doc, usage, KEY("completion_tokens"), &out->completion_tokens);
-        read_count(&doc, usage, KEY("total_tokens"), &out->total_tokens);
-        int details = cmx_json_doc_member(&doc, usage, KEY("prompt_tokens_details"), NULL);
+        read_count(&doc, usage, CMX_LIT("prompt_tokens"), &out->prompt_tokens);
+        read_count(&doc, usage, CMX_LIT("completion_tokens"), &out->completion_tokens);
+        read_count(&doc, usage, CMX_LIT("total_tokens"), &out->total_tokens);
+        int details = cmx_json_doc_member(&doc, usage, CMX_LIT("prompt_tokens_details"), NULL);
         if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT)
-            read_count(&doc, details, KEY("cached_tokens"), &out->cached_tokens);
+            read_count(&doc, details, CMX_LIT("cached_tokens"), &out->cached_tokens);
     }
     cmx_json_doc_release(&doc);
     return found;

@@ -118,7 +118,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     cmx_http_conn *c = p->data;
     if (c->phase == PH_BODY) /* trailers of a chunked body: ignored */
         return 0;
-    if (c->hdr_state == 1)
+    if (c->hdr_state == HDR_IN_FIELD)
         return extend(c, &c->hdrs[c->n_hdrs - 1].name, at, len);
     size_t max = c->srv->limits.max_headers;
     if (c->n_hdrs >= max)
@@ -131,7 +131,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     h->name.len = len;
     h->value.ptr = NULL;
     h->value.len = 0;
-    c->hdr_state = 1;
+    c->hdr_state = HDR_IN_FIELD;
     note_head_end(c, at, len);
     return 0;
 }
@@ -142,11 +142,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (c->phase == PH_BODY)
         return 0;
     cmx_http_header *h = &c->hdrs[c->n_hdrs - 1];
-    if (c->hdr_state == 2)
+    if (c->hdr_state == HDR_IN_VALUE)
         return extend(c, &h->value, at, len);
     h->value.ptr = at;
     h->value.len = len;
-    c->hdr_state = 2;
+    c->hdr_state = HDR_IN_VALUE;
     note_head_end(c, at, len);
     return 0;
 }
@@ -463,7 +463,7 @@ static void reset_request(cmx_http_conn *c)
     c->rpos = 0;
     c->keep = 0;
     c->n_hdrs = 0;
-    c->hdr_state = 0;
+    c->hdr_state = HDR_BEFORE_FIELD;
     c->url.ptr = NULL;
     c->url.len = 0;
     c->body_chunked = 0;

@@ -50,6 +50,14 @@ typedef enum exchange_state {
  * and not deleting the timer for it saves an event operation per request. */
 typedef enum timer_kind { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER } timer_kind;
 
+/* Where http-parser is in a header line: its callbacks may split a name or
+ * a value over several calls, which then extend the same header. */
+typedef enum cmx_header_state {
+    HDR_BEFORE_FIELD = 0, /* a new header starts with the next name */
+    HDR_IN_FIELD,         /* inside a name */
+    HDR_IN_VALUE,         /* inside a value */
+} cmx_header_state;
+
 typedef struct cmx_http_conn cmx_http_conn;
 
 struct cmx_http_exchange {
@@ -96,7 +104,7 @@ struct cmx_http_conn {
     /* Per-request parse state. */
     cmx_http_header *hdrs;
     size_t hdr_cap, n_hdrs;
-    int hdr_state; /* 0: before a field, 1: in a field, 2: in a value */
+    cmx_header_state hdr_state;
     cmx_slice url;
     int body_chunked;
     char *body;

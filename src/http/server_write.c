@@ -23,7 +23,9 @@
 #include <event2/event.h>
 
 #include "core/buf.h"
+#include "core/error_json.h"
 #include "http/server_internal.h"
+#include "core/str.h"
 
 const char *cmx_http_reason_phrase(int status)
 {
@@ -83,7 +85,7 @@ static char *put(char *p, const char *s, size_t n)
     return p + n;
 }
 
-#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+#define PUT_LIT(p, lit) put((p), CMX_LIT(lit))
 
 static char *put_dec(char *p, uint64_t v)
 {
@@ -263,15 +265,19 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cmx_buf b = CMX_BUF_INIT;
-    int ok = cmx_buf_append_str(&b, "{\"error\":{\"message\":\"") == 0 &&
-             cmx_buf_append_json_escaped(&b, msg, strlen(msg)) == 0 &&
-             cmx_buf_printf(&b, "\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}",
-                            status >= 500 ? "server_error" : "invalid_request_error", code) == 0;
+    /* the message is at most 255 bytes, escaped at most 6 times that */
+    char mem[sizeof msg * 6 + 256];
+    cmx_buf b;
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){
+                           .kind = status >= 500 ? CMX_ERR_UNAVAILABLE : CMX_ERR_BAD_REQUEST,
+                           .type = status >= 500 ? "server_error" : "invalid_request_error",
+                           .message = msg,
+                           .code = code,
+                       });
     c->ex.is_head = 0;
-    if (ok)
+    if (!cmx_buf_failed(&b))
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
-    cmx_buf_free(&b);
     cmx_http_conn_begin_close(c);
 }
 
@@ -326,13 +332,19 @@ void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)
     }
     struct evbuffer *out = bufferevent_get_output(ex->conn->bev);
     if (ex->raw_stream) {
-        evbuffer_add(out, data, len);
+        if (evbuffer_add(out, data, len) != 0) {
+            cmx_http_stream_abort(ex);
+            return;
+        }
         cmx_http_flush_soon(ex->conn);
         return;
     }
     struct evbuffer_iovec vec;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16 + 4), &vec, 1) < 1)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16 + 4), &vec, 1) < 1) {
+        /* out of memory: a stream missing a chunk must not end like a whole one */
+        cmx_http_stream_abort(ex);
         return;
+    }
     char *start = vec.iov_base;
     char *p = put_hex(start, len);
     p = PUT_LIT(p, "\r\n");
@@ -361,7 +373,7 @@ void cmx_http_stream_end(cmx_http_exchange *ex)
         return;
     }
     if (!ex->raw_stream && !ex->is_head) {
-        evbuffer_add(bufferevent_get_output(ex->conn->bev), "0\r\n\r\n", 5);
+        evbuffer_add(bufferevent_get_output(ex->conn->bev), CMX_LIT("0\r\n\r\n"));
         cmx_http_flush(ex->conn);
     }
     cmx_http_conn_finish(ex->conn, ex->raw_stream);

@@ -14,6 +14,7 @@
  * The "id" field persists across events as the spec's "last event ID" does;
  * "retry" is ignored: the gateway never reconnects a stream by itself. */
 #include "http/sse.h"
+#include "core/str.h"
 
 #include <string.h>
 
@@ -115,7 +116,7 @@ static int process_line(cmx_sse_parser *p, feed_state *fs, const char *line, siz
         value_len--;
     }
 
-    if (field_is(line, name_len, "data", 4)) {
+    if (field_is(line, name_len, CMX_LIT("data"))) {
         if (!p->has_data) {
             p->has_data = 1;
             if (in_place) {
@@ -125,15 +126,15 @@ static int process_line(cmx_sse_parser *p, feed_state *fs, const char *line, siz
             }
             return cmx_buf_append(&p->data, value, value_len);
         }
-        if (settle_direct(p, fs) < 0 || cmx_buf_append(&p->data, "\n", 1) < 0)
+        if (settle_direct(p, fs) < 0 || cmx_buf_append(&p->data, CMX_LIT("\n")) < 0)
             return -1;
         return cmx_buf_append(&p->data, value, value_len);
     }
-    if (field_is(line, name_len, "event", 5)) {
+    if (field_is(line, name_len, CMX_LIT("event"))) {
         cmx_buf_reset(&p->event);
         return cmx_buf_append(&p->event, value, value_len);
     }
-    if (field_is(line, name_len, "id", 2)) {
+    if (field_is(line, name_len, CMX_LIT("id"))) {
         if (memchr(value, '\0', value_len))
             return 0; /* the spec ignores such ids */
         cmx_buf_reset(&p->id);
@@ -251,21 +252,21 @@ int cmx_sse_write(cmx_buf *out, const char *event_name, const char *data, size_t
     if (cmx_buf_reserve(out, need) < 0)
         return -1;
     if (event_name) {
-        cmx_buf_append(out, "event: ", 7);
+        cmx_buf_append(out, CMX_LIT("event: "));
         cmx_buf_append(out, event_name, name_len);
-        cmx_buf_append(out, "\n", 1);
+        cmx_buf_append(out, CMX_LIT("\n"));
     }
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && data[i] != '\n' && data[i] != '\r')
             continue;
-        cmx_buf_append(out, "data: ", 6);
+        cmx_buf_append(out, CMX_LIT("data: "));
         cmx_buf_append(out, data + start, i - start);
-        cmx_buf_append(out, "\n", 1);
+        cmx_buf_append(out, CMX_LIT("\n"));
         if (i < len && data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
             i++;
         start = i + 1;
     }
-    cmx_buf_append(out, "\n", 1);
-    return 0;
+    cmx_buf_append(out, CMX_LIT("\n"));
+    return cmx_buf_failed(out) ? -1 : 0;
 }

@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/upstream_internal.h"
+#include "core/str.h"
 
 static void phase_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void total_timeout_cb(evutil_socket_t fd, short what, void *arg);
@@ -255,7 +256,7 @@ static int build_request(cmx_upstream_call *call, const cmx_upstream_request *re
         int n = snprintf(port, sizeof port, ":%d", o->port);
         p = put(p, port, (size_t)n);
     }
-    p = put(p, "\r\n", 2);
+    p = put(p, CMX_LIT("\r\n"));
     if (req->headers_len)
         p = put(p, req->headers, req->headers_len);
     if (with_length) {
@@ -265,9 +266,9 @@ static int build_request(cmx_upstream_call *call, const cmx_upstream_request *re
         for (size_t i = n; i > 0; i--, v /= 10)
             num[i - 1] = (char)('0' + v % 10);
         p = put(p, num, n);
-        p = put(p, "\r\n", 2);
+        p = put(p, CMX_LIT("\r\n"));
     }
-    p = put(p, "\r\n", 2);
+    p = put(p, CMX_LIT("\r\n"));
     if (req->body_len)
         p = put(p, req->body, req->body_len);
     call->req_len = (size_t)(p - call->req);

@@ -24,6 +24,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "http/upstream_internal.h"
+#include "core/str.h"
 
 #define PROXY_REPLY_MAX 8192
 
@@ -267,7 +268,7 @@ static void connect_failed(cmx_upstream_call *call)
     cmx_up_connect_target(call, target, sizeof target);
     /* Name the address too when the target is a name. */
     char suffix[80] = "";
-    const char *bare = strncmp(target, "proxy ", 6) == 0 ? target + 6 : target;
+    const char *bare = CMX_STARTS_WITH(target, "proxy ") ? target + CMX_LIT_LEN("proxy ") : target;
     if (call->last_addr[0] && strcmp(call->last_addr, bare) != 0)
         snprintf(suffix, sizeof suffix, " (%s)", call->last_addr);
     int e = call->connect_errno;

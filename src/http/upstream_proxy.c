@@ -23,15 +23,14 @@
 #include <openssl/evp.h>
 
 #include "http/upstream_internal.h"
+#include "core/str.h"
+#include "core/wipe.h"
 
 void cmx_up_proxy_free(cmx_up_proxy *p)
 {
     if (!p)
         return;
-    if (p->authorization) {
-        memset(p->authorization, 0, strlen(p->authorization));
-        free(p->authorization);
-    }
+    cmx_free_secret(p->authorization);
     free(p);
 }
 
@@ -55,7 +54,7 @@ static int pct_decode(const char *s, size_t n, char *out)
 cmx_up_proxy *cmx_up_proxy_parse(const char *url, cmx_error *err)
 {
     const char *rest = url;
-    if (strncasecmp(rest, "http://", 7) == 0)
+    if (CMX_STARTS_WITH_CASE(rest, "http://"))
         rest += 7;
     else if (strstr(rest, "://"))
         return cmx_error_set(err, CMX_ERR_CONFIG, "only http:// proxies are supported"), NULL;
@@ -83,9 +82,8 @@ cmx_up_proxy *cmx_up_proxy_parse(const char *url, cmx_error *err)
         int len = pct_decode(rest, n, userinfo);
         EVP_EncodeBlock((unsigned char *)encoded, (unsigned char *)userinfo, len);
         sprintf(p->authorization, "Basic %s", encoded);
-        memset(userinfo, 0, n + 1);
-        free(userinfo);
-        free(encoded);
+        cmx_free_wiped(userinfo, n + 1);
+        cmx_free_secret(encoded);
         rest = at + 1;
     }
     char buf[600];
@@ -231,7 +229,7 @@ int cmx_up_proxy_parse_reply(const char *buf, size_t len, const char *target, cm
 {
     const char *end = NULL;
     for (size_t i = 0; i + 3 < len; i++)
-        if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+        if (memcmp(buf + i, CMX_LIT("\r\n\r\n")) == 0) {
             end = buf + i + 4;
             break;
         }

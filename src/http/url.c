@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "http/upstream.h"
+#include "core/str.h"
 
 static int host_char_ok(char c)
 {
@@ -39,13 +40,13 @@ cmx_err cmx_url_parse(const char *url, cmx_url *out, cmx_error *err)
     if (!url || !*url)
         return cmx_error_set(err, CMX_ERR_CONFIG, "empty URL");
     const char *p;
-    if (strncasecmp(url, "https://", 8) == 0) {
+    if (CMX_STARTS_WITH_CASE(url, "https://")) {
         out->tls = 1;
         out->port = 443;
-        p = url + 8;
-    } else if (strncasecmp(url, "http://", 7) == 0) {
+        p = url + CMX_LIT_LEN("https://");
+    } else if (CMX_STARTS_WITH_CASE(url, "http://")) {
         out->port = 80;
-        p = url + 7;
+        p = url + CMX_LIT_LEN("http://");
     } else {
         return cmx_error_set(err, CMX_ERR_CONFIG, "URL \"%s\" must start with http:// or https://",
                              url);

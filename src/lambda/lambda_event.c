@@ -37,7 +37,7 @@ static const char *join_array(cmx_arena *a, const json_t *arr, const char *sep, 
             cmx_buf_append_str(&b, sep);
         cmx_buf_append(&b, json_string_value(v), json_string_length(v));
     }
-    char *out = arena_copy(a, b.data, b.len);
+    char *out = cmx_buf_failed(&b) ? NULL : arena_copy(a, b.data, b.len); /* NULL: no memory */
     *len = b.len;
     cmx_buf_free(&b);
     return out;
@@ -111,7 +111,7 @@ static cmx_slice query_of(cmx_arena *a, const json_t *single, const json_t *mult
             }
         }
     }
-    cmx_slice q = {arena_copy(a, b.data, b.len), b.len};
+    cmx_slice q = {cmx_buf_failed(&b) ? NULL : arena_copy(a, b.data, b.len), b.len};
     cmx_buf_free(&b);
     return q;
 }

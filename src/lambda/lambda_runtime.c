@@ -214,7 +214,9 @@ static void sink_stream_end(void *arg, int complete)
 {
     invocation *inv = arg;
     if (!inv->rt->streaming) {
-        if (complete)
+        if (complete && cmx_buf_failed(&inv->body)) /* never a partial answer */
+            post_error(inv, "Cloudmux.OutOfMemory", "out of memory while collecting the answer");
+        else if (complete)
             post_whole(inv, inv->status, inv->content_type, inv->extra_headers, inv->body.data,
                        inv->body.len);
         else

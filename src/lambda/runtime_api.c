@@ -17,6 +17,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "core/str.h"
+
 #define API_PREFIX "/2018-06-01"
 #define MAX_EVENT_BYTES (8u << 20) /* Lambda's request payload limit is 6 MB */
 #define MAX_HEADER_NAME 64
@@ -58,8 +60,8 @@ cmx_lambda_api *cmx_lambda_api_new(struct event_base *base, const char *endpoint
     char text[300];
     const char *target = endpoint ? endpoint : "";
     /* localhost is the one name worth knowing; everything else is an IP. */
-    if (strncmp(target, "localhost:", 10) == 0) {
-        snprintf(text, sizeof text, "127.0.0.1:%s", target + 10);
+    if (CMX_STARTS_WITH(target, "localhost:")) {
+        snprintf(text, sizeof text, "127.0.0.1:%s", target + CMX_LIT_LEN("localhost:"));
         target = text;
     }
     api->addr_len = (int)sizeof api->addr;
@@ -293,7 +295,7 @@ cmx_lambda_call *cmx_lambda_api_next(cmx_lambda_api *api, cmx_lambda_done done, 
 {
     cmx_lambda_call *call = call_start(api, "GET", "/runtime/invocation/next", NULL, done, ctx);
     if (call)
-        evbuffer_add(bufferevent_get_output(call->bev), "\r\n", 2);
+        evbuffer_add(bufferevent_get_output(call->bev), CMX_LIT("\r\n"));
     return call;
 }
 
@@ -328,7 +330,7 @@ void cmx_lambda_api_stream_write(cmx_lambda_call *call, const char *data, size_t
     struct evbuffer *out = bufferevent_get_output(call->bev);
     evbuffer_add_printf(out, "%zx\r\n", len);
     evbuffer_add(out, data, len);
-    evbuffer_add(out, "\r\n", 2);
+    evbuffer_add(out, CMX_LIT("\r\n"));
 }
 
 size_t cmx_lambda_api_stream_pending(cmx_lambda_call *call)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/str.h"
 
 #define FLUSH_BYTES (32u << 10)
 #define FLUSH_INTERVAL_MS 100
@@ -78,7 +79,7 @@ static void put_raw(cmx_buf *b, const char *s, size_t n)
     cmx_buf_append(b, s, n);
 }
 
-#define PUT_LIT(b, lit) put_raw((b), (lit), sizeof(lit) - 1)
+#define PUT_LIT(b, lit) put_raw((b), CMX_LIT(lit))
 
 static void put_u64(cmx_buf *b, uint64_t v)
 {
@@ -97,31 +98,31 @@ static void put_ms(cmx_buf *b, uint64_t us)
     char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10),
                     0};
     put_u64(b, us / 1000);
-    put_raw(b, ".", 1);
+    put_raw(b, CMX_LIT("."));
     put_raw(b, frac, 3);
 }
 
 static void put_str_field(cmx_buf *b, const char *key, const char *v, size_t len)
 {
-    put_raw(b, ",\"", 2);
+    put_raw(b, CMX_LIT(",\""));
     put_raw(b, key, strlen(key));
-    put_raw(b, "\":", 2);
+    put_raw(b, CMX_LIT("\":"));
     if (!v) {
         PUT_LIT(b, "null");
         return;
     }
-    put_raw(b, "\"", 1);
+    put_raw(b, CMX_LIT("\""));
     cmx_buf_append_json_escaped(b, v, len);
-    put_raw(b, "\"", 1);
+    put_raw(b, CMX_LIT("\""));
 }
 
 static void put_tokens(cmx_buf *b, const char *key, int64_t v)
 {
     if (v < 0)
         return;
-    put_raw(b, ",\"", 2);
+    put_raw(b, CMX_LIT(",\""));
     put_raw(b, key, strlen(key));
-    put_raw(b, "\":", 2);
+    put_raw(b, CMX_LIT("\":"));
     put_u64(b, (uint64_t)v);
 }
 
@@ -141,12 +142,13 @@ static void put_timestamp(cmx_access_log *log, cmx_buf *b)
     }
     PUT_LIT(b, "{\"ts\":\"");
     put_raw(b, log->stamp, strlen(log->stamp));
-    put_raw(b, "\"", 1);
+    put_raw(b, CMX_LIT("\""));
 }
 
 void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
 {
     cmx_buf *b = &log->buf;
+    size_t line_start = b->len;
     put_timestamp(log, b);
     put_str_field(b, "request_id", e->request_id, e->request_id ? strlen(e->request_id) : 0);
     put_str_field(b, "method", e->method, e->method_len);
@@ -185,7 +187,12 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
         put_str_field(b, "error", e->error, strlen(e->error));
     if (e->cache)
         put_str_field(b, "cache", e->cache, strlen(e->cache));
-    put_raw(b, "}\n", 2);
+    put_raw(b, CMX_LIT("}\n"));
+    if (cmx_buf_failed(b)) {
+        /* out of memory: the line is dropped whole, never written cut */
+        cmx_buf_truncate(b, line_start);
+        return;
+    }
 
     if (b->len >= FLUSH_BYTES) {
         cmx_access_log_flush(log);

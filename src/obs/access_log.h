@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 struct event_base;
 

@@ -331,5 +331,5 @@ cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t n
     if (shared)
         breakers(m, shared, now_us, out);
     cache_results(m, out);
-    return out->data || out->len == 0 ? CMX_OK : CMX_ERR_NOMEM;
+    return cmx_buf_failed(out) ? CMX_ERR_NOMEM : CMX_OK;
 }

@@ -28,16 +28,17 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/wipe.h"
 #include "http/sse.h"
 #include "providers/anthropic.h"
+#include "providers/provider_error.h"
 #include "providers/translating_attempt.h"
+#include "core/str.h"
+#include "providers/anthropic_config.h"
 
 typedef struct anthropic_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    struct event_base *base;
-    cmx_url url;
-    char *headers; /* x-api-key, anthropic-version, Content-Type as one block */
+    cmx_service svc; /* first: what every service provider holds */
+    char *headers;   /* x-api-key, anthropic-version, Content-Type as one block */
     size_t headers_len;
     char *messages_path;
 } anthropic_state;
@@ -45,42 +46,31 @@ typedef struct anthropic_state {
 typedef struct anthropic_attempt {
     cmx_translating_attempt base; /* first: the shared plumbing */
     anthropic_state *state;
-    cmx_sse_parser sse;
-    int sse_ready;
-    cmx_anthropic_stream translator;
-    int translator_ready;
 } anthropic_attempt;
 
 static cmx_err anthropic_create(const cmx_provider_config *cfg, const cmx_worker_env *env,
                                 void **out, cmx_error *err)
 {
-    anthropic_state *s = calloc(1, sizeof *s);
+    anthropic_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    s->base = env->base;
-    if (cmx_url_parse(cfg->base_url ? cfg->base_url : "https://api.anthropic.com", &s->url, err) !=
-        CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
-    cmx_buf h = CMX_BUF_INIT;
-    if (cfg->api_key)
-        cmx_buf_printf(&h, "x-api-key: %s\r\n", cfg->api_key);
-    cmx_buf_printf(&h, "anthropic-version: %s\r\n",
-                   cfg->anthropic_version ? cfg->anthropic_version : "2023-06-01");
+        return err ? err->kind : CMX_ERR_NOMEM;
+    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(cfg);
+    cmx_buf h;
+    cmx_buf_init_secret(&h);
+    if (st->api_key)
+        cmx_buf_printf(&h, "x-api-key: %s\r\n", st->api_key);
+    cmx_buf_printf(&h, "anthropic-version: %s\r\n", st->anthropic_version);
     cmx_buf_append_str(&h, "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n");
     s->headers = h.data;
     s->headers_len = h.len;
     /* base_url is the API root; one that already ends in /v1 is taken as meant. */
-    size_t plen = strlen(s->url.path);
-    int has_v1 = plen >= 3 && strcmp(s->url.path + plen - 3, "/v1") == 0;
+    size_t plen = strlen(s->svc.url.path);
+    int has_v1 = CMX_ENDS_WITH(s->svc.url.path, plen, "/v1");
     cmx_buf p = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s%s", s->url.path, has_v1 ? "/messages" : "/v1/messages");
+    cmx_buf_printf(&p, "%s%s", s->svc.url.path, has_v1 ? "/messages" : "/v1/messages");
     s->messages_path = p.data;
-    if (!s->headers || !s->messages_path) {
-        free(s->headers);
+    if (cmx_buf_failed(&h) || cmx_buf_failed(&p)) {
+        cmx_free_wiped(s->headers, h.len);
         free(s->messages_path);
         free(s);
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -94,118 +84,38 @@ static void anthropic_destroy(void *state)
     anthropic_state *s = state;
     if (!s)
         return;
-    /* The key lives in this block: wipe it before giving the memory back. */
-    memset(s->headers, 0, s->headers_len);
-    free(s->headers);
+    /* The key lives in this block. */
+    cmx_free_wiped(s->headers, s->headers_len);
     free(s->messages_path);
     free(s);
 }
 
 /* ---- the attempt's provider part (see translating_attempt.h) -------- */
 
-static void attempt_release(cmx_translating_attempt *base)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    if (a->sse_ready)
-        cmx_sse_parser_free(&a->sse);
-    a->sse_ready = 0;
-    if (a->translator_ready)
-        cmx_anthropic_stream_free(&a->translator);
-    a->translator_ready = 0;
-}
-
-static void stream_usage(const cmx_translating_attempt *base, cmx_usage *u)
-{
-    const anthropic_attempt *a = (const anthropic_attempt *)base;
-    if (a->translator_ready)
-        cmx_anthropic_stream_usage(&a->translator, u);
-    else
-        cmx_usage_init(u);
-}
-
-static size_t stream_events(const cmx_translating_attempt *base)
-{
-    const anthropic_attempt *a = (const anthropic_attempt *)base;
-    return a->translator.events;
-}
-
-static int on_sse_event(void *ctx, const cmx_sse_event *ev)
-{
-    anthropic_attempt *a = ctx;
-    cmx_err rc = cmx_anthropic_stream_event(&a->translator, ev->event, ev->event_len, ev->data,
-                                            ev->data_len, &a->base.stream_err);
-    return rc != CMX_OK;
-}
-
-static int feed_stream(cmx_translating_attempt *base, const char *data, size_t len)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    return cmx_translating_feed_sse(base, &a->sse, &a->sse_ready, on_sse_event, a, data, len);
-}
-
-static cmx_err end_stream(cmx_translating_attempt *base, cmx_error *err)
-{
-    anthropic_attempt *a = (anthropic_attempt *)base;
-    if (a->translator.stopped)
-        return CMX_OK;
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                  "upstream stream ended without message_stop after %zu events%s",
-                  a->translator.events,
-                  a->sse_ready && cmx_sse_has_partial(&a->sse) ? " (mid-event)" : "");
-    err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
-}
-
-static cmx_err translate_response(cmx_translating_attempt *base, const char *body, size_t len,
-                                  cmx_buf *out, cmx_usage *usage, cmx_error *err)
-{
-    (void)base;
-    return cmx_anthropic_translate_response(body, len, (int64_t)time(NULL), out, usage, err);
-}
-
-/* Anthropic's error answer {"type":"error","error":{"type","message"}} as
- * the router's kinds.  The error type refines what the status says. */
+/* Anthropic's error answer {"type":"error","error":{"type","message"}}. */
 static void map_error_response(cmx_translating_attempt *base, cmx_error *err)
 {
     anthropic_attempt *a = (anthropic_attempt *)base;
-    int status = base->status;
-    cmx_err kind = cmx_err_from_http_status(status);
-    const char *name = a->state->cfg->name;
     json_t *root = json_loadb(base->body.data ? base->body.data : "", base->body.len, 0, NULL);
     const json_t *e = json_object_get(root, "error");
-    const char *type = json_string_value(json_object_get(e, "type"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    if (type && strcmp(type, "overloaded_error") == 0)
-        kind = CMX_ERR_UNAVAILABLE;
-    else if (type && strcmp(type, "rate_limit_error") == 0)
-        kind = CMX_ERR_RATE_LIMITED;
-    if (kind == CMX_ERR_BAD_REQUEST && msg && strstr(msg, "prompt is too long"))
-        kind = CMX_ERR_CONTEXT_WINDOW;
-    if (kind == CMX_ERR_PROVIDER_AUTH) {
-        /* Upstream messages about keys may echo part of the key: say less. */
-        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d%s%s)", name,
-                      status, type ? ", " : "", type ? type : "");
-    } else if (msg) {
-        cmx_error_set(err, kind, "provider '%s' answered %d: %s: %.160s", name, status,
-                      type ? type : "error", msg);
-    } else {
-        cmx_error_set(err, kind, "provider '%s' answered %d", name, status);
-    }
+    const json_t *type = json_object_get(e, "type");
+    cmx_provider_error pe = {
+        .provider = a->state->svc.cfg->name,
+        .provider_type = "anthropic",
+        .status = base->status,
+        .type = json_string_value(type),
+        .type_len = json_string_length(type),
+        .message = json_string_value(json_object_get(e, "message")),
+        .rules = cmx_anthropic_error_rules,
+        .context_phrases = cmx_anthropic_context_phrases,
+        .retry_after_ms = base->retry_after_ms,
+    };
+    cmx_provider_error_set(&pe, err);
     json_decref(root);
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = status;
-    err->retry_after_ms = base->retry_after_ms;
 }
 
 static const cmx_translating_ops anthropic_ops = {
-    .stream_content_type = "text/event-stream",
-    .feed_stream = feed_stream,
-    .end_stream = end_stream,
-    .stream_events = stream_events,
-    .translate_response = translate_response,
     .map_error = map_error_response,
-    .stream_usage = stream_usage,
-    .release = attempt_release,
     .header = cmx_translating_retry_after,
 };
 
@@ -219,44 +129,41 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &anthropic_ops, s->base, sink,
+    cmx_translating_init(&a->base, &anthropic_ops, s->svc.base, sink,
                          call->api == CMX_API_CHAT && call->scan->stream);
     cmx_error why;
     cmx_error_clear(&why);
     if (call->api != CMX_API_CHAT) {
         cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
                       "provider '%s' (anthropic) offers chat completions only, not embeddings",
-                      s->cfg->name);
+                      s->svc.cfg->name);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
-    cmx_anthropic_options opt = {
-        .provider_name = s->cfg->name,
+    const cmx_anthropic_settings *st = cmx_anthropic_settings_of(s->svc.cfg);
+    cmx_translate_params p = {
+        .provider_name = s->svc.cfg->name,
         .model = target->model,
-        .default_max_tokens = s->cfg->default_max_tokens,
-        .drop_unsupported = s->cfg->drop_unsupported_params || target->drop_unsupported_params,
+        .default_max_tokens = st->default_max_tokens,
+        .drop_unsupported = st->drop_unsupported_params || target->drop_unsupported_params,
     };
-    if (cmx_anthropic_translate_request(call->body, call->body_len, &opt, &a->base.request, &why) !=
-        CMX_OK)
+    if (cmx_translating_translate(&a->base, &cmx_anthropic_translator, call, &p, &why) != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
-    if (a->base.stream) {
-        cmx_anthropic_stream_init(&a->translator, call->scan->include_usage, (int64_t)time(NULL),
-                                  cmx_translating_emit_chunk, &a->base);
-        a->translator_ready = 1;
-    }
-    return cmx_translating_send(&a->base, s->upstream, s->cfg, &s->url, call, s->messages_path,
-                                s->headers, s->headers_len, err);
+    return cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
+                                s->messages_path, s->headers, s->headers_len, err);
 }
 
 static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeout_ms,
                                   void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     anthropic_state *s = state;
-    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
-                          s->headers, s->headers_len, timeout_ms, done, ctx);
+    return cmx_probe_http(s->svc.upstream, &s->svc.url, s->svc.cfg->tls_verify, s->svc.cfg->ca_file,
+                          path, s->headers, s->headers_len, timeout_ms, done, ctx);
 }
 
 const cmx_provider_vtable cmx_provider_anthropic = {
     .type = "anthropic",
+    .schema = &cmx_anthropic_schema,
+    .translators = (const cmx_translator_ops *const[]){&cmx_anthropic_translator, NULL},
     .create = anthropic_create,
     .destroy = anthropic_destroy,
     .start = anthropic_start,

@@ -18,10 +18,13 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
+#include "providers/provider_error.h"
+#include "providers/translator.h"
 
 typedef struct cmx_anthropic_options {
     const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
+    const char *provider_type;   /* ... and the type named there; NULL: "anthropic" */
     const char *model;           /* upstream model; NULL keeps the client's */
     uint32_t default_max_tokens; /* when the client sends none; 0 means 4096 */
     int drop_unsupported;        /* drop unsupported parameters instead of failing */
@@ -39,6 +42,12 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
  * the answer.  CMX_ERR_UPSTREAM_PROTOCOL when the body is not a message. */
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
                                          cmx_buf *out, cmx_usage *usage, cmx_error *err);
+
+/* Anthropic's error types that say more than the HTTP status, and the
+ * wording of its context-window refusal (provider_error.h); shared by every
+ * road to Claude. */
+extern const cmx_error_rule cmx_anthropic_error_rules[];
+extern const char *const cmx_anthropic_context_phrases[];
 
 /* Maps an Anthropic stop_reason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_anthropic_finish_reason(const char *stop_reason);
@@ -75,5 +84,45 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
 /* The usage counted so far (complete once the stream has stopped). */
 void cmx_anthropic_stream_usage(const cmx_anthropic_stream *s, cmx_usage *out);
 void cmx_anthropic_stream_free(cmx_anthropic_stream *s);
+
+/* ---- as a translator (anthropic_translator.c) --------------------------- */
+
+/* The Messages API's translator, over SSE. */
+extern const cmx_translator_ops cmx_anthropic_translator;
+
+/* Its state and steps, which the other roads to Claude (Bedrock's
+ * InvokeModel, Vertex's rawPredict) reuse: their answers and streams are
+ * Anthropic's own. */
+typedef struct cmx_claude_state {
+    cmx_translate_params p;
+    cmx_anthropic_stream stream;
+    cmx_sse_framing sse;
+    cmx_error *feed_err; /* during a feed: where the stream's error goes */
+} cmx_claude_state;
+
+cmx_err cmx_claude_init(void *t, const cmx_translate_params *p, cmx_error *err);
+/* The Messages body for Claude behind another cloud: without "model" (the
+ * URL names it) and with that cloud's "anthropic_version" in the body;
+ * messages name the provider as `provider_type`. */
+cmx_err cmx_claude_cloud_request(void *t, const cmx_translate_input *in, const char *provider_type,
+                                 const char *version, cmx_buf *out, cmx_error *err);
+cmx_err cmx_claude_read_answer(void *t, const char *body, size_t len, cmx_buf *out,
+                               cmx_usage *usage, cmx_error *err);
+cmx_err cmx_claude_feed_sse(void *t, const char *data, size_t len, cmx_error *err);
+cmx_err cmx_claude_end(void *t, cmx_error *err);
+size_t cmx_claude_events(const void *t);
+void cmx_claude_usage(const void *t, cmx_usage *u);
+void cmx_claude_release(void *t);
+
+/* The ops of a road to Claude whose stream is Anthropic's SSE: only the
+ * name and the request writer differ (anthropic, vertex_claude). */
+#define CMX_CLAUDE_SSE_TRANSLATOR(NAME, WRITE_REQUEST)                                             \
+    {                                                                                              \
+        .name = NAME, .api = CMX_API_CHAT, .stream_content_type = "text/event-stream",             \
+        .state_size = sizeof(cmx_claude_state), .init = cmx_claude_init,                           \
+        .write_request = WRITE_REQUEST, .read_answer = cmx_claude_read_answer,                     \
+        .feed = cmx_claude_feed_sse, .end = cmx_claude_end, .events = cmx_claude_events,           \
+        .usage = cmx_claude_usage, .release = cmx_claude_release,                                  \
+    }
 
 #endif

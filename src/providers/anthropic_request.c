@@ -14,6 +14,7 @@
  * the provider is configured to), never passed on or ignored in silence. */
 #include "anthropic.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -39,14 +40,14 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
     json_t *source;
-    if (strncmp(url, "data:", 5) == 0) {
+    if (CMX_STARTS_WITH(url, "data:")) {
         const char *media, *data;
         size_t media_len;
         if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
             return cmx_translate_bad_data_url(c, mi, pi);
         source = json_pack("{s:s,s:s%,s:s}", "type", "base64", "media_type", media, media_len,
                            "data", data);
-    } else if (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) {
+    } else if (CMX_STARTS_WITH(url, "https://") || CMX_STARTS_WITH(url, "http://")) {
         source = json_pack("{s:s,s:s}", "type", "url", "url", url);
     } else {
         return cmx_translate_bad(
@@ -82,7 +83,7 @@ static cmx_err system_text(req_ctx *c, const json_t *content, size_t mi, cmx_buf
     {
         const json_t *t = json_object_get(b, "text");
         if (system->len)
-            cmx_buf_append(system, "\n\n", 2);
+            cmx_buf_append(system, CMX_LIT("\n\n"));
         cmx_buf_append(system, json_string_value(t), json_string_length(t));
     }
     json_decref(blocks);
@@ -171,15 +172,6 @@ static json_t *write_tool(const char *name, const json_t *fn)
     return tool;
 }
 
-static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
-{
-    if (!json_is_array(tools))
-        return cmx_translate_bad(c, "'tools' must be an array");
-    json_t *out = json_array();
-    json_object_set_new(req, "tools", out);
-    return cmx_translate_tools(c, tools, write_tool, out);
-}
-
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
 {
     const char *name;
@@ -189,14 +181,8 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
         choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
     else if (kind) /* Anthropic says "any" for "required" */
         choice = json_pack("{s:s}", "type", strcmp(kind, "required") == 0 ? "any" : kind);
-    if (!choice) {
-        char shown[48];
-        cmx_translate_show_value(v, shown, sizeof shown);
-        return cmx_translate_bad(c,
-                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                                 shown);
-    }
+    if (!choice)
+        return cmx_translate_bad_tool_choice(c, v, 1);
     json_object_set_new(req, "tool_choice", choice);
     return CMX_OK;
 }
@@ -246,7 +232,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_in
         } else if (strcmp(key, "stop") == 0)
             e = convert_stop(c, v, req);
         else if (strcmp(key, "tools") == 0)
-            e = convert_tools(c, v, req);
+            e = cmx_translate_tools_into(c, v, write_tool, req, "tools");
         else if (strcmp(key, "tool_choice") == 0)
             e = convert_tool_choice(c, v, req);
         else if (strcmp(key, "parallel_tool_calls") == 0)
@@ -266,7 +252,8 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
                                         const cmx_anthropic_options *opt, cmx_buf *out,
                                         cmx_error *err)
 {
-    req_ctx c = {err, opt->provider_name, "anthropic", opt->drop_unsupported};
+    req_ctx c = {err, opt->provider_name, opt->provider_type ? opt->provider_type : "anthropic",
+                 opt->drop_unsupported};
     json_error_t jerr;
     json_t *in = json_loadb(body, len, 0, &jerr);
     if (!json_is_object(in)) {
@@ -285,6 +272,8 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
         e = convert_params(&c, in, params, &max_tokens, &max_completion_tokens, &no_parallel);
     if (e == CMX_OK)
         e = convert_messages(&c, json_object_get(in, "messages"), messages, &system);
+    if (e == CMX_OK && cmx_buf_failed(&system))
+        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     if (e == CMX_OK) {
         json_int_t mt = max_completion_tokens     ? max_completion_tokens
                         : max_tokens              ? max_tokens
@@ -306,10 +295,7 @@ cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
             if (strcmp(type, "none") != 0)
                 json_object_set_new(choice, "disable_parallel_tool_use", json_true());
         }
-        char *s = json_dumps(req, JSON_COMPACT);
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     }
     cmx_buf_free(&system);
     json_decref(params);

@@ -8,10 +8,19 @@
  * Anthropic counts apart, so the three input counts are added up and the
  * cache reads reported as prompt_tokens_details.cached_tokens. */
 #include "anthropic.h"
+#include "provider_error.h"
 #include "translate_util.h"
 
 #include <jansson.h>
 #include <string.h>
+
+const cmx_error_rule cmx_anthropic_error_rules[] = {
+    {"overloaded_error", CMX_ERR_UNAVAILABLE},
+    {"rate_limit_error", CMX_ERR_RATE_LIMITED},
+    {NULL, CMX_OK},
+};
+
+const char *const cmx_anthropic_context_phrases[] = {"prompt is too long", NULL};
 
 const char *cmx_anthropic_finish_reason(const char *stop_reason)
 {

@@ -13,6 +13,8 @@
  * the same for every translating provider. */
 #include "anthropic.h"
 #include "chunk_emit.h"
+#include "provider_error.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -161,8 +163,12 @@ static cmx_err on_error(cmx_anthropic_stream *s, const json_t *ev, cmx_error *er
     const json_t *e = json_object_get(ev, "error");
     const char *type = json_string_value(json_object_get(e, "type"));
     const char *msg = json_string_value(json_object_get(e, "message"));
-    cmx_err kind =
-        type && strcmp(type, "rate_limit_error") == 0 ? CMX_ERR_RATE_LIMITED : CMX_ERR_UNAVAILABLE;
+    cmx_provider_error pe = {.type = type,
+                             .type_len = type ? strlen(type) : 0,
+                             .message = msg,
+                             .rules = cmx_anthropic_error_rules};
+    /* mid-stream, anything unnamed is the service failing, not the client */
+    cmx_err kind = cmx_provider_error_kind(&pe, CMX_ERR_UNAVAILABLE);
     cmx_error_set(err, kind,
                   "anthropic sent an error event in the stream after %zu events: %s: %.160s",
                   s->events, type ? type : "error", msg ? msg : "");
@@ -181,7 +187,7 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
 {
     if (s->stopped)
         return CMX_OK; /* nothing after message_stop is part of the answer */
-    if (event_len == 4 && memcmp(event, "ping", 4) == 0)
+    if (CMX_SPAN_IS(event, event_len, "ping"))
         return CMX_OK;
     json_t *ev = json_loadb(data, data_len, 0, NULL);
     if (!json_is_object(ev)) {
@@ -221,5 +227,7 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
     /* Unknown event types are skipped: Anthropic may add new ones. */
     s->events++;
     json_decref(ev);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }

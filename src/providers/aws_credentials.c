@@ -22,6 +22,10 @@
 #include "core/buf.h"
 #include "providers/aws_credentials_internal.h"
 #include "providers/credential_share.h"
+#include "core/str.h"
+#include "core/url_encode.h"
+#include "core/wipe.h"
+#include "providers/bedrock_config.h"
 
 #define MAX_ANSWER (64u << 10)
 #define FAILURE_HOLD_US 1000000ull
@@ -95,24 +99,6 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-static int append_encoded(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            if (cmx_buf_append(b, s, 1) != 0)
-                return -1;
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (cmx_buf_append(b, e, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 /* ---- building the chain ------------------------------------------------- */
 
 static chain_link *add_link(cmx_aws_credentials *c, link_kind kind, const char *name)
@@ -132,7 +118,8 @@ static cmx_err add_web_identity(cmx_aws_credentials *c, const char *name, const 
     char def[128];
     if (!sts) {
         snprintf(def, sizeof def, "https://sts.%s.amazonaws.com",
-                 c->cfg->region ? c->cfg->region : "us-east-1");
+                 cmx_bedrock_settings_of(c->cfg)->region ? cmx_bedrock_settings_of(c->cfg)->region
+                                                         : "us-east-1");
         sts = def;
     }
     if (cmx_url_parse(sts, &l->origin, err) != CMX_OK)
@@ -158,7 +145,7 @@ static int container_host_allowed(const cmx_url *u)
 {
     if (u->tls)
         return 1;
-    return strncmp(u->host, "127.", 4) == 0 || strcmp(u->host, "localhost") == 0 ||
+    return CMX_STARTS_WITH(u->host, "127.") || strcmp(u->host, "localhost") == 0 ||
            strcmp(u->host, "::1") == 0 || strcmp(u->host, "169.254.170.2") == 0 ||
            strcmp(u->host, "169.254.170.23") == 0 || strcmp(u->host, "fd00:ec2::23") == 0;
 }
@@ -239,13 +226,14 @@ static int add_profile(cmx_aws_credentials *c, cmx_awsc_profile *p, cmx_error *e
 static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
 {
     const cmx_provider_config *cfg = c->cfg;
-    int mode = cfg->aws_credentials;
-    if (cfg->access_key_id && cfg->secret_access_key &&
+    const cmx_bedrock_settings *bs = cmx_bedrock_settings_of(cfg);
+    int mode = bs->credentials;
+    if (bs->access_key_id && bs->secret_access_key &&
         (mode == CMX_AWS_CREDS_AUTO || mode == CMX_AWS_CREDS_STATIC ||
          mode == CMX_AWS_CREDS_ENVIRONMENT)) {
         chain_link *l =
             add_link(c, LINK_STATIC, mode == CMX_AWS_CREDS_ENVIRONMENT ? "environment" : "static");
-        if (keys_copy(&l->keys, cfg->access_key_id, cfg->secret_access_key, cfg->session_token))
+        if (keys_copy(&l->keys, bs->access_key_id, bs->secret_access_key, bs->session_token))
             return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return CMX_OK;
     }
@@ -265,7 +253,7 @@ static cmx_err build_chain(cmx_aws_credentials *c, cmx_error *err)
                              cfg->name);
     if (any || mode == CMX_AWS_CREDS_PROFILE) {
         cmx_awsc_profile p;
-        int found = cmx_awsc_profile_load(cfg->aws_profile, &p);
+        int found = cmx_awsc_profile_load(bs->profile, &p);
         int added = add_profile(c, &p, err);
         if (added < 0) {
             cmx_awsc_profile_free(&p);
@@ -339,7 +327,7 @@ static void publish_keys(cmx_aws_credentials *c, cmx_awsc_keys *keys, int won)
     if (b.data)
         cmx_credential_local_publish(&c->shared, b.data, b.len, expires, refresh);
     if (b.data)
-        explicit_bzero(b.data, b.len);
+        cmx_wipe(b.data, b.len);
     cmx_buf_free(&b);
     keys_free(keys);
 }
@@ -410,6 +398,7 @@ cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    cmx_buf_init_secret(&c->resp);
     c->cfg = cfg;
     c->up = up;
     c->clock = clock ? clock : &cmx_clock_monotonic;
@@ -450,7 +439,7 @@ void cmx_aws_credentials_free(cmx_aws_credentials *c)
     keys_free(&c->keys);
     cmx_awsc_wipe_free(c->imds_token);
     if (c->resp.data)
-        explicit_bzero(c->resp.data, c->resp.len);
+        cmx_wipe(c->resp.data, c->resp.len);
     cmx_buf_free(&c->resp);
     cmx_buf_free(&c->failures);
     free(c);
@@ -632,11 +621,11 @@ static int build_web_identity(cmx_aws_credentials *c, chain_link *l, cmx_buf *bo
     else
         snprintf(session, sizeof session, "cloudmux-%lld", (long long)time(NULL));
     cmx_buf_append_str(body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    append_encoded(body, l->role_arn);
+    cmx_url_encode_str(body, l->role_arn);
     cmx_buf_append_str(body, "&RoleSessionName=");
-    append_encoded(body, session);
+    cmx_url_encode_str(body, session);
     cmx_buf_append_str(body, "&WebIdentityToken=");
-    append_encoded(body, token);
+    cmx_url_encode_str(body, token);
     cmx_awsc_wipe_free(token);
     (void)c;
     return 0;
@@ -710,9 +699,9 @@ static int start_step(cmx_aws_credentials *c, cmx_error *err)
     cmx_buf_reset(&c->resp);
     c->call = cmx_upstream_send(c->up, &req, &callbacks, c);
     if (headers.data)
-        explicit_bzero(headers.data, headers.len);
+        cmx_wipe(headers.data, headers.len);
     if (body.data)
-        explicit_bzero(body.data, body.len);
+        cmx_wipe(body.data, body.len);
     cmx_buf_free(&headers);
     cmx_buf_free(&body);
     if (!c->call)
@@ -723,9 +712,9 @@ static int start_step(cmx_aws_credentials *c, cmx_error *err)
     return 0;
 fail:
     if (body.data)
-        explicit_bzero(body.data, body.len);
+        cmx_wipe(body.data, body.len);
     if (headers.data)
-        explicit_bzero(headers.data, headers.len);
+        cmx_wipe(headers.data, headers.len);
     cmx_buf_free(&headers);
     cmx_buf_free(&body);
     return -1;
@@ -801,7 +790,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         r = take_answer(c);
     }
     if (c->resp.data)
-        explicit_bzero(c->resp.data, c->resp.len);
+        cmx_wipe(c->resp.data, c->resp.len);
     if (r == 0)
         return;
     if (r > 0) {
@@ -862,13 +851,16 @@ static void on_news(void *ctx)
     serve_queue(ctx);
 }
 
-int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
-                            const cmx_sigv4_credentials **creds, cmx_error *err)
+cmx_progress cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
+                                     const cmx_sigv4_credentials **creds, cmx_error *err)
 {
     int r = settle(c, err);
-    if (r > 0)
+    if (r > 0) {
         *creds = &c->view;
-    else if (r == 0)
-        enqueue(c, w);
-    return r;
+        return CMX_READY;
+    }
+    if (r < 0)
+        return CMX_FAILED;
+    enqueue(c, w);
+    return CMX_PENDING;
 }

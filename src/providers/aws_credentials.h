@@ -66,12 +66,12 @@ cmx_aws_credentials *cmx_aws_credentials_new(const cmx_provider_config *cfg, cmx
 /* Cancels a fetch in flight and wipes the keys; no waiter may be queued. */
 void cmx_aws_credentials_free(cmx_aws_credentials *c);
 
-/* 1: *creds is valid now (until the next call into this module);
- * 0: `w` is queued and its on_credentials runs later (never before this
- *    returns);
- * -1: err is set (a recent fetch failed, or out of memory). */
-int cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
-                            const cmx_sigv4_credentials **creds, cmx_error *err);
+/* CMX_READY: *creds is valid now (until the next call into this module);
+ * CMX_PENDING: `w` is queued and its on_credentials runs later (never
+ *    before this returns);
+ * CMX_FAILED: err is set (a recent fetch failed, or out of memory). */
+cmx_progress cmx_aws_credentials_get(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w,
+                                     const cmx_sigv4_credentials **creds, cmx_error *err);
 /* Takes a queued waiter off the queue; its on_credentials will not run. */
 void cmx_aws_credentials_cancel(cmx_aws_credentials *c, cmx_aws_credentials_waiter *w);
 

@@ -6,6 +6,8 @@
  * Kept apart from aws_credentials.c (the cache, the queue and the chain
  * walk) so the formats can be read and tested on their own. */
 #include "aws_credentials_internal.h"
+#include "core/str.h"
+#include "core/wipe.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -16,10 +18,7 @@
 
 void cmx_awsc_wipe_free(char *s)
 {
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
+    cmx_free_secret(s);
 }
 
 char *cmx_awsc_read_small_file(const char *path, size_t max)
@@ -33,7 +32,7 @@ char *cmx_awsc_read_small_file(const char *path, size_t max)
     fclose(f);
     if (!buf || too_big) {
         if (buf)
-            explicit_bzero(buf, n);
+            cmx_wipe(buf, n);
         free(buf);
         return NULL;
     }
@@ -187,8 +186,9 @@ static int read_ini(const char *path, const char *profile, int config_file, cmx_
             *end = '\0';
             char *name = trim(l + 1);
             /* the config file writes [profile NAME], except for [default] */
-            if (config_file && strncmp(name, "profile", 7) == 0 && isspace((unsigned char)name[7]))
-                name = trim(name + 8);
+            if (config_file && CMX_STARTS_WITH(name, "profile") &&
+                isspace((unsigned char)name[CMX_LIT_LEN("profile")]))
+                name = trim(name + CMX_LIT_LEN("profile") + 1);
             in_section = strcmp(name, profile) == 0;
             found |= in_section;
             continue;
@@ -214,7 +214,7 @@ static int read_ini(const char *path, const char *profile, int config_file, cmx_
         if (dst && *v)
             set_key(dst, v);
     }
-    explicit_bzero(text, strlen(text));
+    cmx_wipe(text, strlen(text));
     free(text);
     return found;
 }

@@ -19,13 +19,14 @@
 #include "azure_auth.h"
 #include "core/buf.h"
 #include "openai_wire.h"
+#include "core/wipe.h"
+#include "core/url_encode.h"
+#include "providers/azure_config.h"
 
 #define COMMON_HEADERS "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n"
 
 typedef struct azure_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    cmx_url url;
+    cmx_service svc;      /* first: what every service provider holds */
     cmx_azure_auth *auth; /* NULL with an api-key */
     char *key_headers;    /* api-key + common headers, with a key */
     size_t key_headers_len;
@@ -51,10 +52,7 @@ static void azure_destroy(void *state)
     if (!s)
         return;
     cmx_azure_auth_free(s->auth);
-    if (s->key_headers) {
-        explicit_bzero(s->key_headers, s->key_headers_len);
-        free(s->key_headers);
-    }
+    cmx_free_wiped(s->key_headers, s->key_headers_len);
     free(s->v1_chat_path);
     free(s->v1_embeddings_path);
     free(s);
@@ -63,27 +61,23 @@ static void azure_destroy(void *state)
 static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                             cmx_error *err)
 {
-    azure_state *s = calloc(1, sizeof *s);
+    azure_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
+        return err ? err->kind : CMX_ERR_NOMEM;
     cmx_buf c = CMX_BUF_INIT, e = CMX_BUF_INIT;
-    cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->url.path);
-    cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->url.path);
+    cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->svc.url.path);
+    cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->svc.url.path);
     s->v1_chat_path = c.data;
     s->v1_embeddings_path = e.data;
-    int ok = s->v1_chat_path && s->v1_embeddings_path;
-    if (ok && cfg->azure.auth == CMX_AZURE_AUTH_API_KEY) {
-        cmx_buf h = CMX_BUF_INIT;
-        cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, cfg->api_key ? cfg->api_key : "");
+    int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
+    const cmx_azure_settings *az = cmx_azure_settings_of(cfg);
+    if (ok && az->auth == CMX_AZURE_AUTH_API_KEY) {
+        cmx_buf h;
+        cmx_buf_init_secret(&h);
+        cmx_buf_printf(&h, "api-key: %s\r\n" COMMON_HEADERS, az->api_key ? az->api_key : "");
         s->key_headers = h.data;
         s->key_headers_len = h.len;
-        ok = s->key_headers != NULL;
+        ok = !cmx_buf_failed(&h);
     } else if (ok) {
         s->auth = cmx_azure_auth_new(cfg, env->upstream, NULL, err);
         if (!s->auth) {
@@ -99,32 +93,16 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     return CMX_OK;
 }
 
-/* Percent-encodes a deployment name for a path segment. */
-static void append_segment(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-            cmx_buf_append(b, s, 1);
-        } else {
-            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-            cmx_buf_append(b, e, 3);
-        }
-    }
-}
-
 /* The deployments-style path, in the request's arena. */
 static const char *deployment_path(azure_state *s, const cmx_call *call, const char *deployment)
 {
     cmx_buf p = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s/openai/deployments/", s->url.path);
-    append_segment(&p, deployment);
+    cmx_buf_printf(&p, "%s/openai/deployments/", s->svc.url.path);
+    cmx_url_encode_str(&p, deployment);
     cmx_buf_printf(&p, "/%s?api-version=%s",
                    call->api == CMX_API_EMBEDDINGS ? "embeddings" : "chat/completions",
-                   s->cfg->azure.api_version ? s->cfg->azure.api_version : "2024-10-21");
-    char *out = p.data ? cmx_arena_alloc(call->arena, p.len + 1) : NULL;
+                   cmx_azure_settings_of(s->svc.cfg)->api_version);
+    char *out = cmx_buf_failed(&p) ? NULL : cmx_arena_alloc(call->arena, p.len + 1);
     if (out)
         memcpy(out, p.data, p.len + 1);
     cmx_buf_free(&p);
@@ -161,9 +139,9 @@ static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers,
 {
     cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id};
     cmx_openai_wire_request req = {
-        .cfg = a->state->cfg,
-        .upstream = a->state->upstream,
-        .origin = &a->state->url,
+        .cfg = a->state->svc.cfg,
+        .upstream = a->state->svc.upstream,
+        .origin = &a->state->svc.url,
         .path = a->path,
         .headers = headers,
         .headers_len = len,
@@ -221,10 +199,11 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
                          const cmx_attempt_sink *sink, cmx_error *err)
 {
     azure_state *s = state;
-    if (!s->cfg->azure.url_style_v1 && (!target->model || !*target->model)) {
+    const cmx_azure_settings *az = cmx_azure_settings_of(s->svc.cfg);
+    if (!az->url_style_v1 && (!target->model || !*target->model)) {
         cmx_error_set(err, CMX_ERR_CONFIG,
                       "provider '%s': an azure target needs model (the deployment name)",
-                      s->cfg->name);
+                      s->svc.cfg->name);
         return NULL;
     }
     azure_attempt *a = cmx_arena_calloc(call->arena, 1, sizeof *a);
@@ -235,14 +214,14 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
     a->state = s;
     a->call = *call;
     a->sink = *sink;
-    if (s->cfg->azure.url_style_v1) {
+    if (az->url_style_v1) {
         a->path = call->api == CMX_API_EMBEDDINGS ? s->v1_embeddings_path : s->v1_chat_path;
         a->model = target->model;
     } else {
         a->path = deployment_path(s, call, target->model);
         /* stream_options came with 2024-09-01-preview; older versions answer
          * 400 to it, so streams there go without the usage chunk. */
-        const char *v = s->cfg->azure.api_version;
+        const char *v = az->api_version;
         a->no_stream_usage = v && strcmp(v, "2024-09-01") < 0;
         if (!a->path) {
             cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -256,10 +235,10 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
     const char *token = NULL;
     a->waiter.on_token = on_token;
     a->waiter.ctx = a;
-    int rc = cmx_azure_auth_token(s->auth, &a->waiter, &token, err);
-    if (rc < 0)
+    cmx_progress got = cmx_azure_auth_token(s->auth, &a->waiter, &token, err);
+    if (got == CMX_FAILED)
         return NULL;
-    if (rc == 1) {
+    if (got == CMX_READY) {
         a->wire = send_with_token(a, token, err);
         return a->wire ? a : NULL;
     }
@@ -277,6 +256,7 @@ static void azure_cancel(void *attempt)
 
 const cmx_provider_vtable cmx_provider_azure = {
     .type = "azure",
+    .schema = &cmx_azure_schema,
     .create = azure_create,
     .destroy = azure_destroy,
     .start = azure_start,

@@ -24,6 +24,10 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/str.h"
+#include "core/url_encode.h"
+#include "core/wipe.h"
+#include "providers/azure_config.h"
 #include "providers/credential_share.h"
 
 #define MAX_TOKEN_RESPONSE (64u << 10)
@@ -53,31 +57,9 @@ struct cmx_azure_auth {
     unsigned long fetches;
 };
 
-/* Appends s percent-encoded for a form body or a query (RFC 3986 unreserved kept). */
-static int append_encoded(cmx_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            if (cmx_buf_append(b, s, 1) != 0)
-                return -1;
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (cmx_buf_append(b, e, 3) != 0)
-                return -1;
-        }
-    }
-    return 0;
-}
-
 static void wipe_free(char *s, size_t len)
 {
-    if (s) {
-        explicit_bzero(s, len);
-        free(s);
-    }
+    cmx_free_wiped(s, len);
 }
 
 /* POST {authority}/{tenant}/oauth2/v2.0/token, form-encoded: the path, and
@@ -85,18 +67,22 @@ static void wipe_free(char *s, size_t len)
 static cmx_err build_token_request(cmx_azure_auth *a, const char *flow, cmx_buf *form,
                                    cmx_error *err)
 {
-    const cmx_azure_config *az = &a->cfg->azure;
+    const cmx_azure_settings *az = cmx_azure_settings_of(a->cfg);
     a->flow = flow;
     if (cmx_url_parse(az->authority, &a->origin, err) != CMX_OK)
         return err->kind;
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/", a->origin.path);
-    append_encoded(&p, az->tenant_id);
+    cmx_url_encode_str(&p, az->tenant_id);
     cmx_buf_append_str(&p, "/oauth2/v2.0/token");
+    if (cmx_buf_failed(&p)) {
+        cmx_buf_free(&p);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
     cmx_buf_append_str(form, "grant_type=client_credentials&client_id=");
-    append_encoded(form, az->client_id);
+    cmx_url_encode_str(form, az->client_id);
     cmx_buf_append_str(form, "&scope=");
-    append_encoded(form, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
+    cmx_url_encode_str(form, az->scope ? az->scope : DEFAULT_RESOURCE "/.default");
     a->path = p.data;
     a->method = strdup("POST");
     a->headers = strdup("Content-Type: application/x-www-form-urlencoded\r\n"
@@ -108,14 +94,18 @@ static cmx_err build_token_request(cmx_azure_auth *a, const char *flow, cmx_buf 
 
 static cmx_err build_client_secret(cmx_azure_auth *a, cmx_error *err)
 {
-    cmx_buf b = CMX_BUF_INIT;
+    const cmx_azure_settings *az = cmx_azure_settings_of(a->cfg);
+    cmx_buf b;
+    cmx_buf_init_secret(&b); /* the client secret goes in */
     cmx_err rc = build_token_request(a, "client credentials", &b, err);
     cmx_buf_append_str(&b, "&client_secret=");
-    append_encoded(&b, a->cfg->azure.client_secret ? a->cfg->azure.client_secret : "");
+    cmx_url_encode_str(&b, az->client_secret ? az->client_secret : "");
+    if (cmx_buf_failed(&b)) {
+        cmx_buf_free(&b);
+        return rc == CMX_OK ? cmx_error_set(err, CMX_ERR_NOMEM, "out of memory") : rc;
+    }
     a->body = b.data;
     a->body_len = b.len;
-    if (rc == CMX_OK && !a->body)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return rc;
 }
 
@@ -126,11 +116,13 @@ static cmx_err build_workload_identity(cmx_azure_auth *a, cmx_error *err)
     cmx_buf b = CMX_BUF_INIT;
     cmx_err rc = build_token_request(a, "workload identity", &b, err);
     cmx_buf_append_str(&b, "&client_assertion_type=");
-    append_encoded(&b, JWT_BEARER_ASSERTION);
+    cmx_url_encode_str(&b, JWT_BEARER_ASSERTION);
     cmx_buf_append_str(&b, "&client_assertion=");
+    if (cmx_buf_failed(&b)) {
+        cmx_buf_free(&b);
+        return rc == CMX_OK ? cmx_error_set(err, CMX_ERR_NOMEM, "out of memory") : rc;
+    }
     a->assertion_form = b.data;
-    if (rc == CMX_OK && !a->assertion_form)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return rc;
 }
 
@@ -138,7 +130,7 @@ static cmx_err build_workload_identity(cmx_azure_auth *a, cmx_error *err)
  * the body; the kubelet may have replaced the file since the last fetch. */
 static cmx_err load_assertion(cmx_azure_auth *a, cmx_error *err)
 {
-    const char *path = a->cfg->azure.token_file;
+    const char *path = cmx_azure_settings_of(a->cfg)->token_file;
     FILE *f = fopen(path, "re");
     if (!f)
         return cmx_error_set(err, CMX_ERR_PROVIDER_AUTH,
@@ -161,14 +153,20 @@ static cmx_err load_assertion(cmx_azure_auth *a, cmx_error *err)
                            "provider '%s': the federated token file %s is %s", a->cfg->name, path,
                            start == n ? "empty" : "larger than 16 KiB");
     } else {
-        cmx_buf b = CMX_BUF_INIT;
+        cmx_buf b;
+        cmx_buf_init_secret(&b); /* the assertion goes in */
         cmx_buf_append_str(&b, a->assertion_form);
-        append_encoded(&b, jwt + start);
+        cmx_url_encode_str(&b, jwt + start);
         wipe_free(a->body, a->body_len);
-        a->body = b.data;
-        a->body_len = b.len;
-        if (!a->body)
+        a->body = NULL;
+        a->body_len = 0;
+        if (cmx_buf_failed(&b)) {
+            cmx_buf_free(&b);
             rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        } else {
+            a->body = b.data;
+            a->body_len = b.len;
+        }
     }
     wipe_free(jwt, MAX_ASSERTION_BYTES + 1);
     return rc;
@@ -176,7 +174,7 @@ static cmx_err load_assertion(cmx_azure_auth *a, cmx_error *err)
 
 static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
 {
-    const cmx_azure_config *az = &a->cfg->azure;
+    const cmx_azure_settings *az = cmx_azure_settings_of(a->cfg);
     a->flow = "managed identity";
     if (cmx_url_parse(az->imds_endpoint, &a->origin, err) != CMX_OK)
         return err->kind;
@@ -184,15 +182,19 @@ static cmx_err build_managed_identity(cmx_azure_auth *a, cmx_error *err)
     char resource[512];
     snprintf(resource, sizeof resource, "%s", az->scope ? az->scope : DEFAULT_RESOURCE);
     size_t n = strlen(resource);
-    if (n > 9 && strcmp(resource + n - 9, "/.default") == 0)
-        resource[n - 9] = '\0';
+    if (n > CMX_LIT_LEN("/.default") && CMX_ENDS_WITH(resource, n, "/.default"))
+        resource[n - CMX_LIT_LEN("/.default")] = '\0';
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p,
                    "%s?api-version=2018-02-01&resource=", a->origin.path[0] ? a->origin.path : "/");
-    append_encoded(&p, resource);
+    cmx_url_encode_str(&p, resource);
     if (az->client_id) {
         cmx_buf_append_str(&p, "&client_id=");
-        append_encoded(&p, az->client_id);
+        cmx_url_encode_str(&p, az->client_id);
+    }
+    if (cmx_buf_failed(&p)) {
+        cmx_buf_free(&p);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     }
     a->path = p.data;
     a->method = strdup("GET");
@@ -232,7 +234,7 @@ cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream 
     a->up = up;
     a->clock = clock ? clock : &cmx_clock_monotonic;
     cmx_err rc;
-    switch (cfg->azure.auth) {
+    switch (cmx_azure_settings_of(cfg)->auth) {
     case CMX_AZURE_AUTH_MANAGED_IDENTITY: rc = build_managed_identity(a, err); break;
     case CMX_AZURE_AUTH_WORKLOAD_IDENTITY: rc = build_workload_identity(a, err); break;
     default: rc = build_client_secret(a, err); break;
@@ -464,13 +466,9 @@ static void on_news(void *ctx)
     serve_queue(ctx);
 }
 
-int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
-                         cmx_error *err)
+cmx_progress cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
+                                  cmx_error *err)
 {
-    int r = settle(a, err);
-    if (r > 0)
-        *token = a->shared.value.data;
-    else if (r == 0)
-        cmx_token_queue_push(&a->waiters, &w->link);
-    return r;
+    int settled = settle(a, err); /* before reading the token it may have replaced */
+    return cmx_token_queue_answer(settled, a->shared.value.data, token, &a->waiters, &w->link);
 }

@@ -36,18 +36,20 @@ typedef struct cmx_azure_token_waiter {
     int queued;
 } cmx_azure_token_waiter;
 
-/* For a provider whose azure.auth is client secret or managed identity.
- * `clock` may be NULL (the monotonic clock); tests pass their own. */
+/* For a provider whose auth (cmx_azure_settings_of) is client secret,
+ * managed identity or workload identity.  `clock` may be NULL (the monotonic clock); tests pass
+ * their own. */
 cmx_azure_auth *cmx_azure_auth_new(const cmx_provider_config *cfg, cmx_upstream *up,
                                    const cmx_clock *clock, cmx_error *err);
 /* Cancels a fetch in flight; no waiter may be queued any more. */
 void cmx_azure_auth_free(cmx_azure_auth *a);
 
-/* 1: *token is valid now (until the next call into this module);
- * 0: `w` is queued and its on_token runs later (never before this returns);
- * -1: err is set (a recent fetch failed, or out of memory). */
-int cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
-                         cmx_error *err);
+/* CMX_READY: *token is valid now (until the next call into this module);
+ * CMX_PENDING: `w` is queued and its on_token runs later (never before this
+ *    returns);
+ * CMX_FAILED: err is set (a recent fetch failed, or out of memory). */
+cmx_progress cmx_azure_auth_token(cmx_azure_auth *a, cmx_azure_token_waiter *w, const char **token,
+                                  cmx_error *err);
 /* Takes a queued waiter off the queue; its on_token will not run. */
 void cmx_azure_auth_cancel(cmx_azure_auth *a, cmx_azure_token_waiter *w);
 

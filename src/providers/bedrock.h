@@ -21,7 +21,9 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
+#include "providers/provider_error.h"
+#include "providers/translator.h"
 #include "providers/eventstream.h"
 
 typedef struct cmx_bedrock_options {
@@ -46,6 +48,13 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
 
 /* Maps a Converse stopReason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_bedrock_finish_reason(const char *stop_reason);
+
+/* AWS's exception types as the router's kinds, and how a validation error
+ * says the prompt is too long (provider_error.h). */
+extern const cmx_error_rule cmx_bedrock_error_rules[];
+extern const char *const cmx_bedrock_context_phrases[];
+/* The length of an error type without a ":http://..." suffix. */
+size_t cmx_bedrock_error_type_len(const char *type, size_t type_len);
 
 /* Maps an AWS error or exception type ("ThrottlingException",
  * "throttlingException", with or without a ":http://..." suffix) and its
@@ -85,10 +94,22 @@ void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err);
 /* The stream ended cleanly: sends the usage chunk if it was asked for and no
- * metadata event brought it.  Call only when s->stopped. */
-void cmx_bedrock_stream_finish(cmx_bedrock_stream *s);
+ * metadata event brought it.  Call only when s->stopped.  CMX_ERR_NOMEM when
+ * the chunk could not be written. */
+cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err);
 /* The usage counted so far. */
 void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out);
+/* Whether an event-stream message is an `exception` or `error` message (the
+ * stream failing upstream, after `events` events): 1 with *kind and err
+ * set, else 0.  Converse and InvokeModel streams fail alike. */
+int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
+                                 cmx_error *err);
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s);
+
+/* The translators the bedrock provider chooses from (bedrock_translator.c):
+ * Converse; Claude through InvokeModel; Titan and Cohere embeddings. */
+extern const cmx_translator_ops cmx_bedrock_converse_translator;
+extern const cmx_translator_ops cmx_bedrock_invoke_translator;
+extern const cmx_translator_ops cmx_bedrock_embeddings_translator;
 
 #endif

@@ -11,10 +11,11 @@
  * (what the official openai clients ask for by default) is done here, as
  * OpenAI does it: little-endian float32s, base64-encoded. */
 #include "bedrock_invoke.h"
-#include "embedding_out.h"
+#include "embeddings.h"
+#include "core/str.h"
+#include "translate_util.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,46 +24,11 @@ cmx_bedrock_embed_family cmx_bedrock_embed_family_of(const char *model)
 {
     if (!model)
         return CMX_BEDROCK_EMBED_NONE;
-    if (strncmp(model, "amazon.titan-embed-text", 23) == 0)
+    if (CMX_STARTS_WITH(model, "amazon.titan-embed-text"))
         return CMX_BEDROCK_EMBED_TITAN;
-    if (strncmp(model, "cohere.embed", 12) == 0)
+    if (CMX_STARTS_WITH(model, "cohere.embed"))
         return CMX_BEDROCK_EMBED_COHERE;
     return CMX_BEDROCK_EMBED_NONE;
-}
-
-static cmx_err bad(cmx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(cmx_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    if (err)
-        err->status = 400;
-    return CMX_ERR_BAD_REQUEST;
-}
-
-/* The inputs as a list of strings (a lone string becomes a list of one). */
-static cmx_err collect_texts(const json_t *input, json_t *texts, const char *name, cmx_error *err)
-{
-    if (json_is_string(input))
-        return json_array_append(texts, (json_t *)input) == 0
-                   ? CMX_OK
-                   : cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    if (!json_is_array(input) || json_array_size(input) == 0)
-        return bad(err, "'input' must be a string or a non-empty array of strings");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(input, i, v)
-    {
-        if (!json_is_string(v))
-            return bad(err,
-                       "input[%zu]: provider '%s' (bedrock) takes text inputs only, not token "
-                       "arrays",
-                       i, name);
-        json_array_append(texts, (json_t *)v);
-    }
-    return CMX_OK;
 }
 
 cmx_err cmx_bedrock_embed_request(cmx_bedrock_embed_family family, const char *body, size_t len,
@@ -71,75 +37,45 @@ cmx_err cmx_bedrock_embed_request(cmx_bedrock_embed_family family, const char *b
 {
     *base64 = 0;
     const char *name = opt->provider_name ? opt->provider_name : "bedrock";
-    json_t *in = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        return bad(err, "the request body must be a JSON object");
-    }
-    json_t *texts = json_array();
-    const json_t *dims = NULL;
-    cmx_err e = CMX_OK;
-    const char *key;
-    json_t *v;
-    json_object_foreach(in, key, v)
-    {
-        if (json_is_null(v) || strcmp(key, "model") == 0 || strcmp(key, "user") == 0)
-            continue;
-        if (strcmp(key, "input") == 0)
-            e = collect_texts(v, texts, name, err);
-        else if (strcmp(key, "dimensions") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = bad(err, "'dimensions' must be a positive integer");
-            else
-                dims = v;
-        } else if (strcmp(key, "encoding_format") == 0) {
-            const char *f = json_string_value(v);
-            if (f && strcmp(f, "base64") == 0)
-                *base64 = 1;
-            else if ((!f || strcmp(f, "float") != 0) && !opt->drop_unsupported)
-                e = bad(err, "'encoding_format' must be \"float\" or \"base64\"");
-        } else if (!opt->drop_unsupported)
-            e = bad(err, "parameter '%.40s' is not supported by provider '%s' (bedrock)", key,
-                    name);
-        if (e != CMX_OK)
-            break;
-    }
-    if (e == CMX_OK && json_array_size(texts) == 0)
-        e = bad(err, "missing required field 'input'");
+    cmx_embedding_request r;
+    cmx_err e =
+        cmx_embedding_read_request(body, len, name, "bedrock", opt->drop_unsupported, &r, err);
+    if (e != CMX_OK)
+        return e;
+    *base64 = r.base64;
     json_t *req = NULL;
-    if (e == CMX_OK && family == CMX_BEDROCK_EMBED_TITAN) {
-        if (json_array_size(texts) > 1)
-            e = bad(err,
-                    "provider '%s' (bedrock): Titan embeddings take one input per request, got "
-                    "%zu; send them one at a time",
-                    name, json_array_size(texts));
+    if (family == CMX_BEDROCK_EMBED_TITAN) {
+        if (json_array_size(r.texts) > 1)
+            e = cmx_error_set(
+                err, CMX_ERR_BAD_REQUEST,
+                "provider '%s' (bedrock): Titan embeddings take one input per request, got "
+                "%zu; send them one at a time",
+                name, json_array_size(r.texts));
         else {
-            req = json_pack("{s:O}", "inputText", json_array_get(texts, 0));
+            req = json_pack("{s:O}", "inputText", json_array_get(r.texts, 0));
             /* OpenAI's vectors are unit length; Titan v2 makes them so when asked */
-            if (dims)
-                json_object_set(req, "dimensions", (json_t *)dims);
+            if (r.dimensions)
+                json_object_set(req, "dimensions", (json_t *)r.dimensions);
             json_object_set_new(req, "normalize", json_true());
         }
-    } else if (e == CMX_OK && family == CMX_BEDROCK_EMBED_COHERE) {
-        if (dims && !opt->drop_unsupported)
-            e = bad(err,
-                    "parameter 'dimensions' is not supported by Cohere Embed on provider '%s' "
-                    "(bedrock)",
-                    name);
+    } else if (family == CMX_BEDROCK_EMBED_COHERE) {
+        if (r.dimensions && !opt->drop_unsupported)
+            e = cmx_error_set(
+                err, CMX_ERR_BAD_REQUEST,
+                "parameter 'dimensions' is not supported by Cohere Embed on provider '%s' "
+                "(bedrock)",
+                name);
         else
-            req = json_pack("{s:O,s:s}", "texts", texts, "input_type", "search_document");
-    } else if (e == CMX_OK) {
-        e = bad(err, "provider '%s' (bedrock): not an embedding model this provider knows", name);
+            req = json_pack("{s:O,s:s}", "texts", r.texts, "input_type", "search_document");
+    } else {
+        e = cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                          "provider '%s' (bedrock): not an embedding model this provider knows",
+                          name);
     }
-    if (e == CMX_OK) {
-        char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
-    }
+    if (e == CMX_OK)
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     json_decref(req);
-    json_decref(texts);
-    json_decref(in);
+    cmx_embedding_request_free(&r);
     return e;
 }
 

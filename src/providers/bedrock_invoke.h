@@ -20,7 +20,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 #include "providers/anthropic.h"
 #include "providers/bedrock.h"
 #include "providers/eventstream.h"
@@ -28,12 +28,6 @@
 /* 1 when a Bedrock model id names an Anthropic model: "anthropic.claude-..."
  * or an inference profile such as "us.anthropic.claude-...". */
 int cmx_bedrock_is_anthropic(const char *model);
-
-/* OpenAI chat request → the InvokeModel body for Claude: the Messages
- * request without "model", with "anthropic_version": "bedrock-2023-05-31".
- * `default_max_tokens` 0 means the anthropic translator's default. */
-cmx_err cmx_bedrock_invoke_request(const char *body, size_t len, const cmx_bedrock_options *opt,
-                                   uint32_t default_max_tokens, cmx_buf *out, cmx_error *err);
 
 /* One InvokeModelWithResponseStream message: a `chunk` event is decoded and
  * handed to `s`; an exception message returns the kind it stands for (as in

@@ -15,6 +15,7 @@
  * the others refused with their name (or dropped when configured to). */
 #include "bedrock.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi,
     if (!url)
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
-    if (strncmp(url, "data:", 5) != 0)
+    if (!CMX_STARTS_WITH(url, "data:"))
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "
@@ -153,15 +154,6 @@ static json_t *write_tool(const char *name, const json_t *fn)
     return json_pack("{s:o}", "toolSpec", spec);
 }
 
-static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *tool_config)
-{
-    if (!json_is_array(tools))
-        return cmx_translate_bad(c, "'tools' must be an array");
-    json_t *out = json_array();
-    json_object_set_new(tool_config, "tools", out);
-    return cmx_translate_tools(c, tools, write_tool, out);
-}
-
 /* "none" has no Converse form: without tools the model could not answer a
  * conversation that holds tool calls, so it is refused, not faked. */
 static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_config)
@@ -175,14 +167,8 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_con
         return cmx_translate_unsupported(c, "tool_choice", v);
     else if (kind) /* Converse says "any" for "required" */
         choice = json_pack("{s:{}}", strcmp(kind, "required") == 0 ? "any" : kind);
-    if (!choice) {
-        char shown[48];
-        cmx_translate_show_value(v, shown, sizeof shown);
-        return cmx_translate_bad(c,
-                                 "'tool_choice' (%s) must be \"auto\", \"required\" or "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                                 shown);
-    }
+    if (!choice)
+        return cmx_translate_bad_tool_choice(c, v, 0);
     json_object_set_new(tool_config, "toolChoice", choice);
     return CMX_OK;
 }
@@ -227,7 +213,7 @@ static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, j
         } else if (strcmp(key, "stop") == 0) {
             e = convert_stop(c, v, inference);
         } else if (strcmp(key, "tools") == 0) {
-            e = convert_tools(c, v, tool_config);
+            e = cmx_translate_tools_into(c, v, write_tool, tool_config, "tools");
         } else if (strcmp(key, "tool_choice") == 0) {
             *tool_choice = v;
         } else if (!cmx_translate_is_harmless_default(key, v)) {
@@ -272,10 +258,7 @@ cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_be
             json_object_set(req, "inferenceConfig", inference);
         if (json_array_size(json_object_get(tool_config, "tools")))
             json_object_set(req, "toolConfig", tool_config);
-        char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
         json_decref(req);
     }
     json_decref(tool_config);

@@ -8,6 +8,7 @@
  * apart from inputTokens, as Anthropic does, so prompt_tokens adds the cache
  * reads and writes back in and reports the reads as cached_tokens. */
 #include "bedrock.h"
+#include "provider_error.h"
 #include "translate_util.h"
 
 #include <jansson.h>
@@ -21,48 +22,50 @@ const char *cmx_bedrock_finish_reason(const char *stop_reason)
     return cmx_translate_finish_reason(stop_reason, content_filter);
 }
 
-static int type_is(const char *type, size_t len, const char *name)
+/* AWS's exception names, in headers (x-amzn-ErrorType), bodies (__type)
+ * and stream exception messages alike. */
+const cmx_error_rule cmx_bedrock_error_rules[] = {
+    {"ThrottlingException", CMX_ERR_RATE_LIMITED},
+    {"ServiceQuotaExceededException", CMX_ERR_RATE_LIMITED},
+    {"ServiceUnavailableException", CMX_ERR_UNAVAILABLE},
+    {"ModelNotReadyException", CMX_ERR_UNAVAILABLE},
+    {"ModelStreamErrorException", CMX_ERR_UNAVAILABLE},
+    {"InternalServerException", CMX_ERR_UNAVAILABLE},
+    {"ModelTimeoutException", CMX_ERR_UNAVAILABLE},
+    {"ModelErrorException", CMX_ERR_UNAVAILABLE},
+    {"AccessDeniedException", CMX_ERR_PROVIDER_AUTH},
+    {"UnrecognizedClientException", CMX_ERR_PROVIDER_AUTH},
+    {"InvalidSignatureException", CMX_ERR_PROVIDER_AUTH},
+    {"ExpiredTokenException", CMX_ERR_PROVIDER_AUTH},
+    {"IncompleteSignatureException", CMX_ERR_PROVIDER_AUTH},
+    {"MissingAuthenticationTokenException", CMX_ERR_PROVIDER_AUTH},
+    {"ValidationException", CMX_ERR_BAD_REQUEST},
+    {"ResourceNotFoundException", CMX_ERR_BAD_REQUEST},
+    {NULL, CMX_OK},
+};
+
+/* How a ValidationException says the prompt is over the model's window. */
+const char *const cmx_bedrock_context_phrases[] = {"too long", "too many tokens", "context window",
+                                                   "maximum context length", NULL};
+
+size_t cmx_bedrock_error_type_len(const char *type, size_t type_len)
 {
-    size_t n = strlen(name);
-    return len == n && strncasecmp(type, name, n) == 0;
+    /* x-amzn-ErrorType may carry ":http://internal.amazon.com/..." after the name */
+    const char *colon = type && type_len ? memchr(type, ':', type_len) : NULL;
+    return colon ? (size_t)(colon - type) : type ? type_len : 0;
 }
 
 cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *message,
                                cmx_err fallback)
 {
-    if (!type)
-        type_len = 0;
-    /* x-amzn-ErrorType may carry ":http://internal.amazon.com/..." after the name */
-    const char *colon = type_len ? memchr(type, ':', type_len) : NULL;
-    if (colon)
-        type_len = (size_t)(colon - type);
-    if (type_is(type, type_len, "ThrottlingException") ||
-        type_is(type, type_len, "ServiceQuotaExceededException"))
-        return CMX_ERR_RATE_LIMITED;
-    if (type_is(type, type_len, "ServiceUnavailableException") ||
-        type_is(type, type_len, "ModelNotReadyException") ||
-        type_is(type, type_len, "ModelStreamErrorException") ||
-        type_is(type, type_len, "InternalServerException") ||
-        type_is(type, type_len, "ModelTimeoutException") ||
-        type_is(type, type_len, "ModelErrorException"))
-        return CMX_ERR_UNAVAILABLE;
-    if (type_is(type, type_len, "AccessDeniedException") ||
-        type_is(type, type_len, "UnrecognizedClientException") ||
-        type_is(type, type_len, "InvalidSignatureException") ||
-        type_is(type, type_len, "ExpiredTokenException") ||
-        type_is(type, type_len, "IncompleteSignatureException") ||
-        type_is(type, type_len, "MissingAuthenticationTokenException"))
-        return CMX_ERR_PROVIDER_AUTH;
-    if (type_is(type, type_len, "ValidationException")) {
-        if (message && (strcasestr(message, "too long") || strcasestr(message, "too many tokens") ||
-                        strcasestr(message, "context window") ||
-                        strcasestr(message, "maximum context length")))
-            return CMX_ERR_CONTEXT_WINDOW;
-        return CMX_ERR_BAD_REQUEST;
-    }
-    if (type_is(type, type_len, "ResourceNotFoundException"))
-        return CMX_ERR_BAD_REQUEST;
-    return fallback;
+    cmx_provider_error pe = {
+        .type = type,
+        .type_len = cmx_bedrock_error_type_len(type, type_len),
+        .message = message,
+        .rules = cmx_bedrock_error_rules,
+        .context_phrases = cmx_bedrock_context_phrases,
+    };
+    return cmx_provider_error_kind(&pe, fallback);
 }
 
 static cmx_err protocol(cmx_error *err, const char *what)

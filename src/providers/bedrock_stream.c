@@ -128,22 +128,16 @@ static void on_metadata(cmx_bedrock_stream *s, const json_t *ev)
         emit_usage(s);
 }
 
-void cmx_bedrock_stream_finish(cmx_bedrock_stream *s)
+cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err)
 {
     if (s->stopped)
         emit_usage(s);
-}
-
-static int header_is(const cmx_eventstream_header *h, const char *value)
-{
-    size_t n = strlen(value);
-    return h && h->type == CMX_EVENTSTREAM_STRING && h->bytes_len == n &&
-           memcmp(h->bytes, value, n) == 0;
+    return cmx_chunk_check(&s->chunk, err);
 }
 
 /* An exception or error message: the stream failed upstream. */
-static cmx_err on_exception(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
-                            const cmx_eventstream_header *type, cmx_error *err)
+static cmx_err on_exception(const cmx_eventstream_message *msg, const cmx_eventstream_header *type,
+                            size_t events, cmx_error *err)
 {
     json_t *body = json_loadb(msg->payload, msg->payload_len, 0, NULL);
     const char *text = json_string_value(json_object_get(body, "message"));
@@ -162,21 +156,33 @@ static cmx_err on_exception(cmx_bedrock_stream *s, const cmx_eventstream_message
     /* mid-stream, anything unnamed is the service failing, not the client */
     cmx_err kind = cmx_bedrock_error_kind(tname, tlen, message, CMX_ERR_UNAVAILABLE);
     cmx_error_set(err, kind, "bedrock sent %.*s in the stream after %zu events: %.160s",
-                  (int)(tlen > 64 ? 64 : tlen), tname, s->events, message);
+                  (int)(tlen > 64 ? 64 : tlen), tname, events, message);
     if (err)
         err->cause = CMX_CAUSE_PROTOCOL;
     return kind;
 }
 
+int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
+                                 cmx_error *err)
+{
+    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
+    if (cmx_eventstream_header_is(mtype, "exception"))
+        *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":exception-type"), events, err);
+    else if (cmx_eventstream_header_is(mtype, "error"))
+        *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":error-code"), events, err);
+    else
+        return 0;
+    return 1;
+}
+
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err)
 {
+    cmx_err failed;
+    if (cmx_bedrock_stream_exception(msg, s->events, &failed, err))
+        return failed;
     const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
-    if (header_is(mtype, "exception"))
-        return on_exception(s, msg, cmx_eventstream_find_header(msg, ":exception-type"), err);
-    if (header_is(mtype, "error"))
-        return on_exception(s, msg, cmx_eventstream_find_header(msg, ":error-code"), err);
-    if (mtype && !header_is(mtype, "event"))
+    if (mtype && !cmx_eventstream_header_is(mtype, "event"))
         return fail(s, err, "a message of an unknown :message-type");
     const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
@@ -187,11 +193,11 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         return fail(s, err, "an event whose payload is not a JSON object");
     }
     cmx_err rc = CMX_OK;
-    if (header_is(etype, "metadata")) {
+    if (cmx_eventstream_header_is(etype, "metadata")) {
         on_metadata(s, ev);
     } else if (s->stopped) {
         /* nothing but metadata after messageStop is part of the answer */
-    } else if (header_is(etype, "messageStart")) {
+    } else if (cmx_eventstream_header_is(etype, "messageStart")) {
         if (s->started) {
             rc = fail(s, err, "a second messageStart");
         } else {
@@ -201,13 +207,13 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         }
     } else if (!s->started) {
         rc = fail(s, err, "an event before messageStart");
-    } else if (header_is(etype, "contentBlockStart")) {
+    } else if (cmx_eventstream_header_is(etype, "contentBlockStart")) {
         on_block_start(s, ev);
-    } else if (header_is(etype, "contentBlockDelta")) {
+    } else if (cmx_eventstream_header_is(etype, "contentBlockDelta")) {
         on_block_delta(s, ev);
-    } else if (header_is(etype, "contentBlockStop")) {
+    } else if (cmx_eventstream_header_is(etype, "contentBlockStop")) {
         s->tool_block = -1;
-    } else if (header_is(etype, "messageStop")) {
+    } else if (cmx_eventstream_header_is(etype, "messageStop")) {
         const char *finish =
             cmx_bedrock_finish_reason(json_string_value(json_object_get(ev, "stopReason")));
         cmx_chunk_writer w = writer(s);
@@ -217,5 +223,7 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     /* Unknown event types are skipped: AWS may add new ones. */
     s->events++;
     json_decref(ev);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }

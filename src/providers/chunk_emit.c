@@ -5,21 +5,29 @@
  * at the delta), the delta itself, and a tail (logprobs and finish_reason,
  * then the closing brackets).  The field order is the one OpenAI sends. */
 #include "chunk_emit.h"
+#include "core/str.h"
 
 #include <string.h>
 
 static void put_string(cmx_buf *b, const char *str, size_t len)
 {
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
     cmx_buf_append_json_escaped(b, str ? str : "", str ? len : 0);
-    cmx_buf_append(b, "\"", 1);
+    cmx_buf_append(b, CMX_LIT("\""));
+}
+
+/* Hands a finished chunk on: never one an allocation failure cut short. */
+static void emit(const cmx_chunk_writer *w)
+{
+    if (!cmx_buf_failed(w->scratch))
+        w->emit(w->ctx, w->scratch->data, w->scratch->len);
 }
 
 /* Writes the chunk's head, up to where the delta (or the usage) goes. */
 static void head(const cmx_chunk_writer *w, int with_choice)
 {
     cmx_buf *b = w->scratch;
-    cmx_buf_reset(b);
+    cmx_buf_rewind(b); /* a failure stays: the translator checks once per event */
     cmx_buf_append_str(b, "{\"id\":");
     put_string(b, w->id, strlen(w->id));
     cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
@@ -39,7 +47,7 @@ static void tail_and_emit(const cmx_chunk_writer *w, const char *finish_reason)
     else
         cmx_buf_append_str(b, "null");
     cmx_buf_append_str(b, "}]}");
-    w->emit(w->ctx, b->data, b->len);
+    emit(w);
 }
 
 void cmx_chunk_role(const cmx_chunk_writer *w)
@@ -76,7 +84,7 @@ void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, s
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
                                const char *name, size_t name_len)
 {
-    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, "", 0);
+    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, CMX_LIT(""));
 }
 
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,
@@ -105,5 +113,12 @@ void cmx_chunk_usage(const cmx_chunk_writer *w, const cmx_usage *u)
                    "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
                    (long long)u->prompt_tokens, (long long)u->completion_tokens,
                    (long long)u->total_tokens, (long long)u->cached_tokens);
-    w->emit(w->ctx, w->scratch->data, w->scratch->len);
+    emit(w);
+}
+
+cmx_err cmx_chunk_check(const cmx_buf *scratch, cmx_error *err)
+{
+    if (!cmx_buf_failed(scratch))
+        return CMX_OK;
+    return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while writing a stream chunk");
 }

@@ -6,7 +6,12 @@
  * a piece of its arguments, the finish reason, and the usage.  They are
  * written here by hand into the translator's scratch buffer (they are small
  * and there are many, so no JSON library) and handed to its emit callback,
- * so every provider's stream looks the same to a client byte for byte. */
+ * so every provider's stream looks the same to a client byte for byte.
+ *
+ * A chunk that ran out of memory while being written is not emitted, and
+ * the scratch buffer stays failed (cmx_buf_failed): the translator checks it
+ * once after each upstream event and ends the stream with out_of_memory, so
+ * a client never gets half a chunk. */
 #ifndef CMX_PROVIDERS_CHUNK_EMIT_H
 #define CMX_PROVIDERS_CHUNK_EMIT_H
 
@@ -14,7 +19,8 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "http/json_scan.h"
+#include "core/err.h"
+#include "core/usage.h"
 
 typedef void (*cmx_chunk_emit_fn)(void *ctx, const char *json, size_t len);
 
@@ -47,5 +53,9 @@ void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const c
 void cmx_chunk_finish(const cmx_chunk_writer *w, const char *finish_reason);
 /* The usage chunk (no choices), written with the counts as given. */
 void cmx_chunk_usage(const cmx_chunk_writer *w, const cmx_usage *u);
+
+/* After an upstream event's chunks: CMX_OK, or CMX_ERR_NOMEM with err set
+ * when one of them could not be written (and so was not emitted). */
+cmx_err cmx_chunk_check(const cmx_buf *scratch, cmx_error *err);
 
 #endif

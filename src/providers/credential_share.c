@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "providers/sigv4.h"
+#include "core/wipe.h"
 
 struct cmx_credential_share {
     char *key;
@@ -39,11 +40,13 @@ struct cmx_credential_share {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static cmx_credential_share *registry;
 
+/* Forgets a value; the buffer is a secret one from then on, so what is
+ * written into it next never leaves a copy behind when it grows. */
 static void wipe(cmx_buf *b)
 {
-    if (b->data)
-        explicit_bzero(b->data, b->cap ? b->cap : b->len);
+    cmx_wipe(b->data, b->cap);
     cmx_buf_free(b);
+    b->secret = 1;
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)

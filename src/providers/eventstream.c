@@ -343,3 +343,10 @@ cmx_err cmx_eventstream_feed(cmx_eventstream_decoder *d, const void *bytes, size
     }
     return CMX_OK;
 }
+
+int cmx_eventstream_header_is(const cmx_eventstream_header *h, const char *value)
+{
+    size_t n = strlen(value);
+    return h && h->type == CMX_EVENTSTREAM_STRING && h->bytes_len == n &&
+           memcmp(h->bytes, value, n) == 0;
+}

@@ -107,6 +107,8 @@ void cmx_eventstream_decoder_free(cmx_eventstream_decoder *d);
 /* The first header with this name, or NULL. */
 const cmx_eventstream_header *cmx_eventstream_find_header(const cmx_eventstream_message *msg,
                                                           const char *name);
+/* Whether h is a string header whose value is exactly `value` (h may be NULL). */
+int cmx_eventstream_header_is(const cmx_eventstream_header *h, const char *value);
 
 /* Appends one message (for tests and emulators).  Each header's type says
  * which value field is read; bytes of a uuid must be 16 long.  Refuses names

@@ -24,6 +24,7 @@
 
 #include "core/clock.h"
 #include "providers/credential_share.h"
+#include "core/wipe.h"
 
 #define REFRESH_MARGIN_S 300
 #define FAILURE_HOLD_US 1000000ull
@@ -55,8 +56,7 @@ static void serve_queue(cmx_google_auth *a);
 
 static void wipe(cmx_buf *b)
 {
-    if (b->data)
-        memset(b->data, 0, b->cap ? b->cap : b->len);
+    cmx_wipe(b->data, b->cap);
     cmx_buf_free(b);
 }
 
@@ -66,6 +66,7 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
     cmx_google_auth *a = calloc(1, sizeof *a);
     if (!a)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    cmx_buf_init_secret(&a->body);
     a->provider_name = strdup(s->provider_name ? s->provider_name : "google");
     a->tls_verify = s->tls_verify;
     a->ca_file = s->ca_file ? strdup(s->ca_file) : NULL;
@@ -88,7 +89,7 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
             size_t n;
             while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && json.len < (1u << 20))
                 cmx_buf_append(&json, tmp, n);
-            memset(tmp, 0, sizeof tmp);
+            cmx_wipe(tmp, sizeof tmp);
             fclose(f);
             if (cmx_google_service_account_parse(json.data ? json.data : "", json.len, &a->sa,
                                                  &why) != CMX_OK ||
@@ -338,13 +339,9 @@ static void on_news(void *ctx)
     serve_queue(ctx);
 }
 
-int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const char **token_out,
-                          cmx_error *err)
+cmx_progress cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w,
+                                   const char **token_out, cmx_error *err)
 {
-    int r = settle(a, err);
-    if (r > 0)
-        *token_out = a->shared.value.data;
-    else if (r == 0)
-        cmx_token_queue_push(&a->waiters, &w->link);
-    return r;
+    int settled = settle(a, err); /* before reading the token it may have replaced */
+    return cmx_token_queue_answer(settled, a->shared.value.data, token_out, &a->waiters, &w->link);
 }

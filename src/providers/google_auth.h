@@ -88,11 +88,12 @@ typedef struct cmx_google_token_wait {
     cmx_token_queue_link link; /* the cache's own */
 } cmx_google_token_wait;
 
-/* 1: a valid token is cached, copied into token_out (valid until the next
- * return to the event loop); 0: none yet, `w` is queued and its done will
- * run from the event loop; -1: a fetch could not even start (err set). */
-int cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w, const char **token_out,
-                          cmx_error *err);
+/* CMX_READY: a valid token is cached, copied into token_out (valid until
+ * the next return to the event loop); CMX_PENDING: none yet, `w` is queued
+ * and its done will run from the event loop; CMX_FAILED: a fetch could not
+ * even start (err set). */
+cmx_progress cmx_google_auth_token(cmx_google_auth *a, cmx_google_token_wait *w,
+                                   const char **token_out, cmx_error *err);
 /* Takes a queued waiter out; no callback will run for it. */
 void cmx_google_auth_cancel(cmx_google_auth *a, cmx_google_token_wait *w);
 

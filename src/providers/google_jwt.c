@@ -7,6 +7,7 @@
  * without padding, joined with dots, then signed with RSA-SHA256 (PKCS#1
  * v1.5) by the key's private key through OpenSSL's EVP_DigestSign. */
 #include "google_auth.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -110,7 +111,7 @@ cmx_err cmx_google_jwt_assertion(const cmx_google_service_account *sa, const cha
                   sa->token_uri, "iat", (json_int_t)iat, "exp", (json_int_t)(iat + 3600));
     cmx_buf jwt = CMX_BUF_INIT;
     base64url_json(&jwt, header);
-    cmx_buf_append(&jwt, ".", 1);
+    cmx_buf_append(&jwt, CMX_LIT("."));
     base64url_json(&jwt, claims);
     json_decref(header);
     json_decref(claims);
@@ -125,7 +126,7 @@ cmx_err cmx_google_jwt_assertion(const cmx_google_service_account *sa, const cha
                            "signing the token request failed (is the private_key an RSA key of "
                            "at most 8192 bits?)");
     } else {
-        cmx_buf_append(&jwt, ".", 1);
+        cmx_buf_append(&jwt, CMX_LIT("."));
         base64url(&jwt, sig, sig_len);
         if (cmx_buf_append(out, jwt.data, jwt.len) != 0)
             rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");

@@ -20,9 +20,7 @@
 
 #include "core/buf.h"
 #include "providers/mock_answer.h"
-
-#define DEFAULT_CONTENT                                                                            \
-    "This is a simulated response from the cloudmux mock provider. No model was called."
+#include "providers/mock_config.h"
 
 typedef struct mock_state {
     const cmx_provider_config *cfg;
@@ -65,7 +63,7 @@ static cmx_err mock_create(const cmx_provider_config *cfg, const cmx_worker_env 
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     s->cfg = cfg;
     s->base = env->base;
-    s->rng = cfg->mock.seed ? cfg->mock.seed : 1;
+    s->rng = cmx_mock_settings_of(cfg)->seed ? cmx_mock_settings_of(cfg)->seed : 1;
     *out = s;
     return CMX_OK;
 }
@@ -129,6 +127,13 @@ static void respond(mock_attempt *a)
         usage_json(&a->usage, usage, sizeof usage);
         cmx_mock_write_chat(&a->plan, usage, &b);
     }
+    if (cmx_buf_failed(&b)) {
+        cmx_error err;
+        cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory while writing the answer");
+        cmx_buf_free(&b);
+        finish(a, &err, NULL);
+        return;
+    }
     finish(a, NULL, &b);
 }
 
@@ -138,21 +143,25 @@ static void emit_chunk(void *ctx, const char *json, size_t len)
     a->sink.on_chunk(a->sink.ctx, json, len);
 }
 
-/* Emits the next stream step; returns 1 when the stream is complete. */
+/* Emits the next stream step; returns 1 when the stream is complete, -1
+ * when a chunk could not be written (none of it was sent). */
 static int stream_step(mock_attempt *a)
 {
     uint32_t step = a->chunk_index++;
     if (step <= a->n_chunks + 1) {
-        cmx_mock_stream_step(&a->plan, step, a->n_chunks, emit_chunk, a);
+        if (cmx_mock_stream_step(&a->plan, step, a->n_chunks, emit_chunk, a) != CMX_OK)
+            return -1;
         return step == a->n_chunks + 1 && !a->include_usage;
     }
     char usage[160];
     usage_json(&a->usage, usage, sizeof usage);
     cmx_buf b = CMX_BUF_INIT;
     cmx_mock_write_usage_chunk(&a->plan, usage, &b);
-    a->sink.on_chunk(a->sink.ctx, b.data, b.len);
+    int lost = cmx_buf_failed(&b);
+    if (!lost)
+        a->sink.on_chunk(a->sink.ctx, b.data, b.len);
     cmx_buf_free(&b);
-    return 1;
+    return lost ? -1 : 1;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -161,7 +170,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (a->times_out) {
         cmx_error err;
         cmx_error_set(&err, CMX_ERR_TIMEOUT, "no response byte in time (simulated latency %u ms)",
-                      a->state->cfg->mock.latency_ms);
+                      cmx_mock_settings_of(a->state->cfg)->latency_ms);
         err.cause = CMX_CAUSE_FIRST_BYTE_TIMEOUT;
         finish(a, &err, NULL);
         return;
@@ -174,9 +183,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         respond(a);
         return;
     }
-    uint32_t interval = a->state->cfg->mock.chunk_interval_ms;
+    uint32_t interval = cmx_mock_settings_of(a->state->cfg)->chunk_interval_ms;
     for (;;) {
-        if (stream_step(a)) {
+        int done = stream_step(a);
+        if (done < 0) {
+            cmx_error err;
+            cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory while writing a stream chunk");
+            finish(a, &err, NULL);
+            return;
+        }
+        if (done) {
             finish(a, NULL, NULL);
             return;
         }
@@ -192,7 +208,7 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
                         const cmx_attempt_sink *sink, cmx_error *err)
 {
     mock_state *s = state;
-    const cmx_mock_config *mc = &s->cfg->mock;
+    const cmx_mock_settings *mc = cmx_mock_settings_of(s->cfg);
     mock_attempt *a = calloc(1, sizeof *a);
     if (!a) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -213,8 +229,7 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     /* A request OpenAI would refuse is refused here too, before any delay. */
     if (cmx_mock_plan_read(&a->plan, call->api, call->body, call->body_len,
                            target->model ? target->model : call->scan->model_name,
-                           mc->content ? mc->content : DEFAULT_CONTENT, ++s->next_id,
-                           err) != CMX_OK) {
+                           mc->content ? mc->content : "", ++s->next_id, err) != CMX_OK) {
         attempt_free(a);
         return NULL;
     }
@@ -251,6 +266,7 @@ static void mock_cancel(void *attempt)
 
 const cmx_provider_vtable cmx_provider_mock = {
     .type = "mock",
+    .schema = &cmx_mock_schema,
     .create = mock_create,
     .destroy = mock_destroy,
     .start = mock_start,

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "providers/embedding_out.h"
+#include "providers/embeddings.h"
 #include "providers/translate_util.h"
 
 #define MAX_SCHEMA_DEPTH 8
@@ -326,8 +326,8 @@ void cmx_mock_write_chat(const cmx_mock_plan *p, const char *usage_json, cmx_buf
     cmx_buf_append_str(out, "}");
 }
 
-void cmx_mock_stream_step(const cmx_mock_plan *p, uint32_t step, uint32_t n_chunks,
-                          void (*emit)(void *ctx, const char *json, size_t len), void *ctx)
+cmx_err cmx_mock_stream_step(const cmx_mock_plan *p, uint32_t step, uint32_t n_chunks,
+                             void (*emit)(void *ctx, const char *json, size_t len), void *ctx)
 {
     const char *text = p->tool_name ? p->tool_arguments : p->content;
     size_t text_len = strlen(text);
@@ -363,9 +363,14 @@ void cmx_mock_stream_step(const cmx_mock_plan *p, uint32_t step, uint32_t n_chun
             finish = p->tool_name ? "\"tool_calls\"" : "\"stop\"";
         }
         cmx_buf_printf(&b, "},\"logprobs\":null,\"finish_reason\":%s}]}", finish);
+        if (cmx_buf_failed(&b)) {
+            cmx_buf_free(&b);
+            return CMX_ERR_NOMEM;
+        }
         emit(ctx, b.data, b.len);
     }
     cmx_buf_free(&b);
+    return CMX_OK;
 }
 
 void cmx_mock_write_usage_chunk(const cmx_mock_plan *p, const char *usage_json, cmx_buf *out)

@@ -59,9 +59,10 @@ cmx_err cmx_mock_write_embeddings(const cmx_mock_plan *p, int64_t prompt_tokens,
 /* Stream steps: 0 opens every choice (role), 1..n_chunks carry the content
  * (or the tool call's arguments) in n_chunks nearly equal pieces, n_chunks+1
  * finishes every choice.  Each step is one chat.completion.chunk per choice,
- * handed to emit. */
-void cmx_mock_stream_step(const cmx_mock_plan *p, uint32_t step, uint32_t n_chunks,
-                          void (*emit)(void *ctx, const char *json, size_t len), void *ctx);
+ * handed to emit; CMX_ERR_NOMEM (and nothing more emitted) when a chunk
+ * could not be written whole. */
+cmx_err cmx_mock_stream_step(const cmx_mock_plan *p, uint32_t step, uint32_t n_chunks,
+                             void (*emit)(void *ctx, const char *json, size_t len), void *ctx);
 /* The last chunk: no choices, the usage (for stream_options.include_usage). */
 void cmx_mock_write_usage_chunk(const cmx_mock_plan *p, const char *usage_json, cmx_buf *out);
 

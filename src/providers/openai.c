@@ -11,13 +11,13 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/wipe.h"
 #include "openai_wire.h"
+#include "providers/openai_config.h"
 
 typedef struct openai_state {
-    const cmx_provider_config *cfg;
-    cmx_upstream *upstream;
-    cmx_url url;
-    char *headers; /* Authorization, Content-Type, ... as one block */
+    cmx_service svc; /* first: what every service provider holds */
+    char *headers;   /* Authorization, Content-Type, ... as one block */
     size_t headers_len;
     char *chat_path;
     char *embeddings_path;
@@ -26,31 +26,27 @@ typedef struct openai_state {
 static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                              cmx_error *err)
 {
-    openai_state *s = calloc(1, sizeof *s);
+    openai_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    s->cfg = cfg;
-    s->upstream = env->upstream;
-    if (cmx_url_parse(cfg->base_url, &s->url, err) != CMX_OK) {
-        free(s);
-        return err ? err->kind : CMX_ERR_CONFIG;
-    }
-    cmx_buf h = CMX_BUF_INIT;
-    if (cfg->api_key)
-        cmx_buf_printf(&h, "Authorization: Bearer %s\r\n", cfg->api_key);
-    if (cfg->organization)
-        cmx_buf_printf(&h, "OpenAI-Organization: %s\r\n", cfg->organization);
+        return err ? err->kind : CMX_ERR_NOMEM;
+    const cmx_openai_settings *st = cmx_openai_settings_of(cfg);
+    cmx_buf h;
+    cmx_buf_init_secret(&h);
+    if (st->api_key)
+        cmx_buf_printf(&h, "Authorization: Bearer %s\r\n", st->api_key);
+    if (st->organization)
+        cmx_buf_printf(&h, "OpenAI-Organization: %s\r\n", st->organization);
     cmx_buf_append_str(&h, "Content-Type: application/json\r\nUser-Agent: cloudmux\r\n");
     s->headers = h.data;
     s->headers_len = h.len;
     cmx_buf p = CMX_BUF_INIT;
-    cmx_buf_printf(&p, "%s/chat/completions", s->url.path);
+    cmx_buf_printf(&p, "%s/chat/completions", s->svc.url.path);
     s->chat_path = p.data;
     cmx_buf e = CMX_BUF_INIT;
-    cmx_buf_printf(&e, "%s/embeddings", s->url.path);
+    cmx_buf_printf(&e, "%s/embeddings", s->svc.url.path);
     s->embeddings_path = e.data;
-    if (!s->headers || !s->chat_path || !s->embeddings_path) {
-        free(s->headers);
+    if (cmx_buf_failed(&h) || cmx_buf_failed(&p) || cmx_buf_failed(&e)) {
+        cmx_free_wiped(s->headers, h.len);
         free(s->chat_path);
         free(s->embeddings_path);
         free(s);
@@ -65,9 +61,8 @@ static void openai_destroy(void *state)
     openai_state *s = state;
     if (!s)
         return;
-    /* The key lives in this block: wipe it before giving the memory back. */
-    memset(s->headers, 0, s->headers_len);
-    free(s->headers);
+    /* The key lives in this block. */
+    cmx_free_wiped(s->headers, s->headers_len);
     free(s->chat_path);
     free(s->embeddings_path);
     free(s);
@@ -78,9 +73,9 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
 {
     openai_state *s = state;
     cmx_openai_wire_request req = {
-        .cfg = s->cfg,
-        .upstream = s->upstream,
-        .origin = &s->url,
+        .cfg = s->svc.cfg,
+        .upstream = s->svc.upstream,
+        .origin = &s->svc.url,
         .path = call->api == CMX_API_EMBEDDINGS ? s->embeddings_path : s->chat_path,
         .headers = s->headers,
         .headers_len = s->headers_len,
@@ -100,12 +95,13 @@ static cmx_probe *openai_probe(void *state, const char *path, uint32_t timeout_m
                                void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     openai_state *s = state;
-    return cmx_probe_http(s->upstream, &s->url, s->cfg->tls_verify, s->cfg->ca_file, path,
-                          s->headers, s->headers_len, timeout_ms, done, ctx);
+    return cmx_probe_http(s->svc.upstream, &s->svc.url, s->svc.cfg->tls_verify, s->svc.cfg->ca_file,
+                          path, s->headers, s->headers_len, timeout_ms, done, ctx);
 }
 
 const cmx_provider_vtable cmx_provider_openai = {
     .type = "openai",
+    .schema = &cmx_openai_schema,
     .create = openai_create,
     .destroy = openai_destroy,
     .start = openai_start,

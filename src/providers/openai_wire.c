@@ -20,7 +20,9 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "providers/provider_error.h"
 #include "providers/upstream_answer.h"
+#include "core/str.h"
 
 #define MAX_STREAM_EVENT_BYTES (8u << 20)
 
@@ -235,7 +237,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
     openai_attempt *a = ctx;
     if (a->done_seen)
         return 0; /* anything after [DONE] is not part of the answer */
-    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+    if (CMX_SPAN_IS(ev->data, ev->data_len, "[DONE]")) {
         a->done_seen = 1;
         return 0;
     }
@@ -253,7 +255,7 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
         a->stream_err.cause = CMX_CAUSE_PROTOCOL;
         return 1;
     }
-    if (ev->data_len > 9 && memcmp(ev->data, "{\"error\"", 8) == 0) {
+    if (ev->data_len > 9 && memcmp(ev->data, CMX_LIT("{\"error\"")) == 0) {
         cmx_error_set(&a->stream_err, CMX_ERR_UNAVAILABLE,
                       "upstream sent an error event in the stream (after %zu chunks)", a->chunks);
         a->stream_err.cause = CMX_CAUSE_PROTOCOL;
@@ -293,42 +295,43 @@ static void on_body(void *ctx, const char *data, size_t len)
         return;
     }
     cmx_error err;
-    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != CMX_OK) {
         cmx_upstream_cancel(a->call);
         finish(a, &err);
     }
 }
 
-/* Turns an upstream error answer into the router's error kinds. */
+/* OpenAI's error codes that say more than the HTTP status (Azure's
+ * content filter answers with one of them too). */
+static const cmx_error_rule openai_rules[] = {
+    {"context_length_exceeded", CMX_ERR_CONTEXT_WINDOW},
+    {"content_filter", CMX_ERR_CONTENT_POLICY},
+    {"content_policy_violation", CMX_ERR_CONTENT_POLICY},
+    {NULL, CMX_OK},
+};
+
+/* An upstream error answer {"error":{"message","type","code"}} (or
+ * {"error":"text"}) as the router's kinds. */
 static void map_error_response(openai_attempt *a, cmx_error *err)
 {
-    cmx_err kind = cmx_err_from_http_status(a->status);
-    const char *name = a->cfg->name;
-    if (kind == CMX_ERR_PROVIDER_AUTH) {
-        /* Upstream messages about keys may echo part of the key: say less. */
-        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d)", name,
-                      a->status);
-    } else {
-        json_t *root = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
-        json_t *e = json_object_get(root, "error");
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        const char *code = json_string_value(json_object_get(e, "code"));
-        if (!msg && json_is_string(e))
-            msg = json_string_value(e);
-        if (code && strcmp(code, "context_length_exceeded") == 0)
-            kind = CMX_ERR_CONTEXT_WINDOW;
-        else if (code && (strcmp(code, "content_filter") == 0 ||
-                          strcmp(code, "content_policy_violation") == 0))
-            kind = CMX_ERR_CONTENT_POLICY;
-        if (msg)
-            cmx_error_set(err, kind, "provider '%s' answered %d: %.180s", name, a->status, msg);
-        else
-            cmx_error_set(err, kind, "provider '%s' answered %d", name, a->status);
-        json_decref(root);
-    }
-    err->cause = CMX_CAUSE_HTTP_STATUS;
-    err->upstream_status = a->status;
-    err->retry_after_ms = a->retry_after_ms;
+    json_t *root = json_loadb(a->body.data ? a->body.data : "", a->body.len, 0, NULL);
+    json_t *e = json_object_get(root, "error");
+    const json_t *code = json_object_get(e, "code");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (!msg && json_is_string(e))
+        msg = json_string_value(e);
+    cmx_provider_error pe = {
+        .provider = a->cfg->name,
+        .provider_type = a->cfg->type_name,
+        .status = a->status,
+        .type = json_string_value(code),
+        .type_len = json_string_length(code),
+        .message = msg,
+        .rules = openai_rules,
+        .retry_after_ms = a->retry_after_ms,
+    };
+    cmx_provider_error_set(&pe, err);
+    json_decref(root);
 }
 
 static void on_complete(void *ctx, const cmx_error *uerr)

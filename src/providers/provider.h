@@ -7,8 +7,13 @@
  * attempt sink, exactly once, with an error kind the router decides on.
  *
  * A provider never writes to the client and never decides about failover;
- * that is the router's job.  Adding a provider is one new file with one
- * vtable and one line in provider.c's registry. */
+ * that is the router's job.
+ *
+ * A provider is a module: its vtable (P.c), its config keys, settings
+ * struct and checks hanging off the vtable as a schema (P_config.c and
+ * P_config.h, see config/config_module.h), its translators when it speaks
+ * another format (translator.h), and one line in provider.c's registry.
+ * Nothing outside its own files names it. */
 #ifndef CMX_PROVIDERS_PROVIDER_H
 #define CMX_PROVIDERS_PROVIDER_H
 
@@ -16,10 +21,12 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "config/config_module.h"
 #include "core/arena.h"
 #include "core/err.h"
 #include "http/json_scan.h"
 #include "http/upstream.h"
+#include "providers/translator.h"
 
 struct event_base;
 
@@ -37,10 +44,10 @@ typedef struct cmx_call {
     const cmx_request_scan *scan;
     cmx_arena *arena;
     const char *request_id;
-    uint32_t attempt_timeout_ms; /* the most this attempt may take, from the request's
-                                    overall deadline; 0: the provider's own total timeout */
-    const char *residency;       /* region the request must stay in, or NULL */
-    const char *residency_rule;  /* what asked for it, for messages */
+    uint32_t attempt_timeout_ms;  /* the most this attempt may take, from the request's
+                                     overall deadline; 0: the provider's own total timeout */
+    const char *residency_header; /* the client's x-cloudmux-residency, or NULL */
+    const char *residency_key;    /* the region its API key is bound to, or NULL */
 } cmx_call;
 
 /* The provider's total timeout, shortened to the call's remaining deadline. */
@@ -71,6 +78,12 @@ typedef struct cmx_attempt_sink {
 
 typedef struct cmx_provider_vtable {
     const char *type; /* as written in config: "openai", "anthropic", "mock" */
+    /* Its config keys, settings struct and checks (its *_config.c);
+     * schema->type is `type`. */
+    const cmx_provider_schema *schema;
+    /* The format translators it chooses from per attempt, NULL-terminated;
+     * NULL for a provider that speaks the canonical format (translator.h). */
+    const cmx_translator_ops *const *translators;
     /* Per-worker state for one configured provider. */
     cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
                       cmx_error *err);
@@ -97,6 +110,22 @@ cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verif
                           void (*done)(void *ctx, const cmx_error *err), void *ctx);
 void cmx_probe_cancel(cmx_probe *p);
 
+/* What every provider that calls a service over HTTP holds on a worker,
+ * as the first member of its state: its config, the worker's upstream
+ * client and loop, and the origin and path prefix of its base_url. */
+typedef struct cmx_service {
+    const cmx_provider_config *cfg;
+    cmx_upstream *upstream;
+    struct event_base *base;
+    cmx_url url;
+} cmx_service;
+
+/* Allocates a provider state of `size` bytes (zeroed) whose first member
+ * is a cmx_service, filled for cfg on this worker.  NULL with err set
+ * (out of memory, or a base_url that does not parse). */
+void *cmx_service_new(size_t size, const cmx_provider_config *cfg, const cmx_worker_env *env,
+                      cmx_error *err);
+
 /* A provider instance on one worker. */
 typedef struct cmx_provider {
     const cmx_provider_vtable *vt;
@@ -105,13 +134,10 @@ typedef struct cmx_provider {
 } cmx_provider;
 
 const cmx_provider_vtable *cmx_provider_lookup(const char *type);
+/* The registered vtables in order, NULL past the last. */
+const cmx_provider_vtable *cmx_provider_at(size_t i);
 
-/* The registered vtables. */
-extern const cmx_provider_vtable cmx_provider_openai;
-extern const cmx_provider_vtable cmx_provider_mock;
-extern const cmx_provider_vtable cmx_provider_anthropic;
-extern const cmx_provider_vtable cmx_provider_bedrock;
-extern const cmx_provider_vtable cmx_provider_azure;
-extern const cmx_provider_vtable cmx_provider_vertex;
+/* Each module defines its vtable as cmx_provider_<type> (cmx_provider_openai
+ * ...); the registry in provider.c lists them. */
 
 #endif

@@ -9,6 +9,8 @@
  * ever enters derive_key, and every buffer that held key material is wiped
  * before it is released. */
 #include "providers/sigv4.h"
+#include "core/str.h"
+#include "core/url_encode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,7 @@ cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, c
     unsigned char *first = malloc(4 + secret_len);
     if (!first)
         return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    memcpy(first, "AWS4", 4);
+    memcpy(first, CMX_LIT("AWS4"));
     memcpy(first + 4, secret_access_key, secret_len);
     unsigned char k_date[32], k_region[32], k_service[32];
     cmx_err rc = hmac_sha256(first, 4 + secret_len, date8, strlen(date8), k_date, err);
@@ -68,7 +70,7 @@ cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, c
     if (rc == CMX_OK)
         rc = hmac_sha256(k_region, 32, service, strlen(service), k_service, err);
     if (rc == CMX_OK)
-        rc = hmac_sha256(k_service, 32, "aws4_request", 12, key, err);
+        rc = hmac_sha256(k_service, 32, CMX_LIT("aws4_request"), key, err);
     OPENSSL_cleanse(first, 4 + secret_len);
     free(first);
     OPENSSL_cleanse(k_date, sizeof k_date);
@@ -238,58 +240,68 @@ static int append_presign_params(cmx_buf *q, const cmx_sigv4_credentials *creds,
     fail |= cmx_buf_printf(&scope, "%s/", creds->access_key_id);
     fail |= append_scope(&scope, amz_date, region, service);
     if (!fail)
-        fail |= cmx_sigv4_uri_encode(q, scope.data, scope.len, 0);
+        fail |= cmx_url_encode(q, scope.data, scope.len, 0);
     cmx_buf_free(&scope);
     fail |= cmx_buf_printf(q, "&X-Amz-Date=%s&X-Amz-SignedHeaders=", amz_date);
-    fail |= cmx_sigv4_uri_encode(q, signed_headers, strlen(signed_headers), 0);
+    fail |= cmx_url_encode(q, signed_headers, strlen(signed_headers), 0);
     fail |= cmx_buf_printf(q, "&X-Amz-Expires=%u", expires);
     if (include_token && creds->session_token && *creds->session_token) {
         fail |= cmx_buf_append_str(q, "&X-Amz-Security-Token=");
-        fail |= cmx_sigv4_uri_encode(q, creds->session_token, strlen(creds->session_token), 0);
+        fail |= cmx_url_encode(q, creds->session_token, strlen(creds->session_token), 0);
     }
     return fail ? -1 : 0;
 }
 
-static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
-                          const char *region, const char *service, const char *amz_date,
-                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
-{
-    int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
-    int has_token = creds->session_token && *creds->session_token;
-    unsigned expires = opts->expires_seconds ? opts->expires_seconds : DEFAULT_EXPIRES_SECONDS;
-    memcpy(out->amz_date, amz_date, CMX_SIGV4_AMZ_DATE_LEN + 1);
-    cmx_err rc = payload_hash(req, out->payload_hash, err);
-    if (rc != CMX_OK)
-        return rc;
+/* ---- the chain, step by step (as aws-c-auth's aws_signing.c does) ---- */
 
-    /* The headers to sign: the request's plus what header signing adds. */
-    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
-    if (!all)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+/* Step 0: the headers to sign — the request's plus what header signing
+ * adds (X-Amz-Date, the session token, the payload hash), each also noted
+ * in out->added for the caller to send.  `all` has room for n_headers + 3. */
+static size_t headers_to_sign(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                              const cmx_sigv4_options *opts, cmx_sigv4_result *out,
+                              cmx_sigv4_header *all)
+{
     size_t n = 0;
     for (size_t i = 0; i < req->n_headers; i++)
         all[n++] = req->headers[i];
-    if (!query_mode) {
-        if (!find_header(req, "x-amz-date")) {
-            all[n++] = (cmx_sigv4_header){"x-amz-date", out->amz_date};
-            out->added[out->n_added++] = (cmx_sigv4_added_header){"X-Amz-Date", out->amz_date};
-        }
-        if (has_token && !find_header(req, "x-amz-security-token")) {
-            if (!opts->omit_session_token)
-                all[n++] = (cmx_sigv4_header){"x-amz-security-token", creds->session_token};
-            out->added[out->n_added++] =
-                (cmx_sigv4_added_header){"X-Amz-Security-Token", creds->session_token};
-        }
-        if (opts->sign_payload_header && !find_header(req, "x-amz-content-sha256")) {
-            all[n++] = (cmx_sigv4_header){"x-amz-content-sha256", out->payload_hash};
-            out->added[out->n_added++] =
-                (cmx_sigv4_added_header){"x-amz-content-sha256", out->payload_hash};
-        }
+    if (opts->mode == CMX_SIGV4_SIGN_QUERY)
+        return n;
+    if (!find_header(req, "x-amz-date")) {
+        all[n++] = (cmx_sigv4_header){"x-amz-date", out->amz_date};
+        out->added[out->n_added++] = (cmx_sigv4_added_header){"X-Amz-Date", out->amz_date};
     }
+    int has_token = creds->session_token && *creds->session_token;
+    if (has_token && !find_header(req, "x-amz-security-token")) {
+        if (!opts->omit_session_token)
+            all[n++] = (cmx_sigv4_header){"x-amz-security-token", creds->session_token};
+        out->added[out->n_added++] =
+            (cmx_sigv4_added_header){"X-Amz-Security-Token", creds->session_token};
+    }
+    if (opts->sign_payload_header && !find_header(req, "x-amz-content-sha256")) {
+        all[n++] = (cmx_sigv4_header){"x-amz-content-sha256", out->payload_hash};
+        out->added[out->n_added++] =
+            (cmx_sigv4_added_header){"x-amz-content-sha256", out->payload_hash};
+    }
+    return n;
+}
 
+/* Step 1: the canonical request — method, canonical URI, canonical query
+ * (with the presigned parameters in query mode), canonical headers, signed
+ * header names and payload hash, a line each — into out->canonical_request
+ * (and the signed names into out->signed_headers). */
+static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                                 const char *region, const char *service, const char *amz_date,
+                                 const cmx_sigv4_options *opts, unsigned expires,
+                                 cmx_sigv4_result *out, cmx_error *err)
+{
+    int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
+    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
+    if (!all)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    size_t n = headers_to_sign(req, creds, opts, out, all);
     cmx_buf *creq = &out->canonical_request;
     cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
-    rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
+    cmx_err rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
     free(all);
     int fail = 0;
     if (rc == CMX_OK && query_mode) {
@@ -304,63 +316,101 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
         fail |= cmx_buf_printf(creq, "%s\n", req->method);
         fail |= cmx_sigv4_canonical_uri(creq, req->path, !opts->keep_path_unnormalized,
                                         !opts->no_double_encode);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_sigv4_canonical_query(creq, query_mode ? query.data : req->query);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, out->signed_headers.data, out->signed_headers.len);
-        fail |= cmx_buf_append(creq, "\n", 1);
+        fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append_str(creq, out->payload_hash);
     }
     cmx_buf_free(&headers_block);
     cmx_buf_free(&query);
-    if (rc != CMX_OK)
-        return rc;
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    if (rc == CMX_OK && fail)
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return rc;
+}
 
+/* Step 2: the string to sign — the algorithm, the date, the credential
+ * scope and the canonical request's hash — into out->string_to_sign. */
+static cmx_err string_to_sign(const char *region, const char *service, const char *amz_date,
+                              cmx_sigv4_result *out, cmx_error *err)
+{
     char creq_hash[CMX_SIGV4_HEX_LEN + 1];
-    rc = cmx_sigv4_sha256_hex(creq->data, creq->len, creq_hash, err);
+    cmx_err rc = cmx_sigv4_sha256_hex(out->canonical_request.data, out->canonical_request.len,
+                                      creq_hash, err);
     if (rc != CMX_OK)
         return rc;
     cmx_buf *sts = &out->string_to_sign;
-    fail |= cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
+    int fail = cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
     fail |= append_scope(sts, amz_date, region, service);
     fail |= cmx_buf_printf(sts, "\n%s", creq_hash);
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+}
 
+/* Step 3: the signature — HMAC of the string to sign with the key derived
+ * from the secret, date, region and service — into out->signature. */
+static cmx_err signature(const cmx_sigv4_credentials *creds, const char *region,
+                         const char *service, const char *amz_date, cmx_sigv4_result *out,
+                         cmx_error *err)
+{
     char date8[9];
     memcpy(date8, amz_date, 8);
     date8[8] = '\0';
     unsigned char key[32], sig[32];
-    rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
+    cmx_err rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
     if (rc == CMX_OK)
-        rc = hmac_sha256(key, sizeof key, sts->data, sts->len, sig, err);
+        rc = hmac_sha256(key, sizeof key, out->string_to_sign.data, out->string_to_sign.len, sig,
+                         err);
     OPENSSL_cleanse(key, sizeof key);
-    if (rc != CMX_OK)
-        return rc;
-    to_hex(sig, sizeof sig, out->signature);
+    if (rc == CMX_OK)
+        to_hex(sig, sizeof sig, out->signature);
+    return rc;
+}
 
-    if (query_mode) {
+/* Step 4: what the caller sends — the Authorization header, or the
+ * presigned query with X-Amz-Signature last. */
+static cmx_err signed_output(const cmx_sigv4_credentials *creds, const char *region,
+                             const char *service, const char *amz_date,
+                             const cmx_sigv4_options *opts, unsigned expires, cmx_sigv4_result *out,
+                             cmx_error *err)
+{
+    int fail = 0;
+    if (opts->mode == CMX_SIGV4_SIGN_QUERY) {
         fail |= append_presign_params(&out->presigned_query, creds, amz_date, region, service,
                                       out->signed_headers.data, expires, 1);
         fail |= cmx_buf_printf(&out->presigned_query, "&X-Amz-Signature=%s", out->signature);
-        fail |= cmx_buf_append(&out->authorization, "", 0);
+        fail |= cmx_buf_append(&out->authorization, CMX_LIT(""));
     } else {
         fail |= cmx_buf_printf(&out->authorization, CMX_SIGV4_ALGORITHM " Credential=%s/",
                                creds->access_key_id);
         fail |= append_scope(&out->authorization, amz_date, region, service);
         fail |= cmx_buf_printf(&out->authorization, ", SignedHeaders=%s, Signature=%s",
                                out->signed_headers.data, out->signature);
-        fail |= cmx_buf_append(&out->presigned_query, "", 0);
+        fail |= cmx_buf_append(&out->presigned_query, CMX_LIT(""));
         out->added[out->n_added++] =
             (cmx_sigv4_added_header){"Authorization", out->authorization.data};
     }
-    if (fail)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    return CMX_OK;
+    return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+}
+
+static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                          const char *region, const char *service, const char *amz_date,
+                          const cmx_sigv4_options *opts, cmx_sigv4_result *out, cmx_error *err)
+{
+    unsigned expires = opts->expires_seconds ? opts->expires_seconds : DEFAULT_EXPIRES_SECONDS;
+    memcpy(out->amz_date, amz_date, CMX_SIGV4_AMZ_DATE_LEN + 1);
+    cmx_err rc = payload_hash(req, out->payload_hash, err);
+    if (rc == CMX_OK)
+        rc = canonical_request(req, creds, region, service, amz_date, opts, expires, out, err);
+    if (rc == CMX_OK)
+        rc = string_to_sign(region, service, amz_date, out, err);
+    if (rc == CMX_OK)
+        rc = signature(creds, region, service, amz_date, out, err);
+    if (rc == CMX_OK)
+        rc = signed_output(creds, region, service, amz_date, opts, expires, out, err);
+    return rc;
 }
 
 cmx_err cmx_sigv4_sign_ex(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,

@@ -126,9 +126,7 @@ int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1]);
 
 /* ---- The steps, exposed for tests and for callers that cache. ---- */
 
-/* Appends s URI-encoded the AWS way: A-Z a-z 0-9 - . _ ~ stay, every other
- * byte becomes %XX (upper-case hex); '/' stays too when keep_slash. */
-int cmx_sigv4_uri_encode(cmx_buf *out, const char *s, size_t len, int keep_slash);
+/* URI-encoding the AWS way is RFC 3986's: cmx_url_encode (core/url_encode.h). */
 /* Appends the canonical URI of a wire path. */
 int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int double_encode);
 /* Appends the canonical query string: each name and value percent-decoded

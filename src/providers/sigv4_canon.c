@@ -7,34 +7,11 @@
  * names in other case or values with other spacing.  Every function appends
  * to a cmx_buf and touches no state; the crypto lives in sigv4.c. */
 #include "providers/sigv4.h"
+#include "core/str.h"
+#include "core/url_encode.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int is_unreserved(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-int cmx_sigv4_uri_encode(cmx_buf *out, const char *s, size_t len, int keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (cmx_buf_reserve(out, len * 3) < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            out->data[out->len++] = (char)c;
-        } else {
-            out->data[out->len++] = '%';
-            out->data[out->len++] = hex[c >> 4];
-            out->data[out->len++] = hex[c & 15];
-        }
-    }
-    out->data[out->len] = '\0';
-    return 0;
-}
 
 /* ---- URI ---- */
 
@@ -45,7 +22,7 @@ typedef struct span {
 /* Appends one path segment: encoded again, or as given (S3). */
 static int append_segment(cmx_buf *out, const char *s, size_t len, int double_encode)
 {
-    return double_encode ? cmx_sigv4_uri_encode(out, s, len, 0) : cmx_buf_append(out, s, len);
+    return double_encode ? cmx_url_encode(out, s, len, 0) : cmx_buf_append(out, s, len);
 }
 
 int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int double_encode)
@@ -54,11 +31,10 @@ int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int d
         path = "/";
     size_t plen = strlen(path);
     if (!normalize) {
-        if (path[0] != '/' && cmx_buf_append(out, "/", 1) < 0)
+        if (path[0] != '/' && cmx_buf_append(out, CMX_LIT("/")) < 0)
             return -1;
         /* '/' is kept: only the segments between slashes are encoded. */
-        return double_encode ? cmx_sigv4_uri_encode(out, path, plen, 1)
-                             : cmx_buf_append(out, path, plen);
+        return double_encode ? cmx_url_encode(out, path, plen, 1) : cmx_buf_append(out, path, plen);
     }
 
     /* RFC 3986 remove_dot_segments, plus empty segments ("//") dropped, over a
@@ -94,12 +70,12 @@ int cmx_sigv4_canonical_uri(cmx_buf *out, const char *path, int normalize, int d
 
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
-        rc = cmx_buf_append(out, "/", 1);
+        rc = cmx_buf_append(out, CMX_LIT("/"));
         if (rc == 0)
             rc = append_segment(out, path + segs[k].off, segs[k].len, double_encode);
     }
     if (rc == 0 && (n == 0 || trailing_slash))
-        rc = cmx_buf_append(out, "/", 1);
+        rc = cmx_buf_append(out, CMX_LIT("/"));
     free(segs);
     return rc;
 }
@@ -133,7 +109,7 @@ static int append_reencoded(cmx_buf *out, const char *s, size_t len)
                 i += 2;
             }
         }
-        if (cmx_sigv4_uri_encode(out, &c, 1, 0) < 0)
+        if (cmx_url_encode(out, &c, 1, 0) < 0)
             return -1;
     }
     return 0;
@@ -208,11 +184,11 @@ int cmx_sigv4_canonical_query(cmx_buf *out, const char *query)
         sort_params(params, n, scratch.data);
         for (size_t k = 0; k < n && rc == 0; k++) {
             if (k > 0)
-                rc = cmx_buf_append(out, "&", 1);
+                rc = cmx_buf_append(out, CMX_LIT("&"));
             if (rc == 0)
                 rc = cmx_buf_append(out, scratch.data + params[k].name.off, params[k].name.len);
             if (rc == 0)
-                rc = cmx_buf_append(out, "=", 1);
+                rc = cmx_buf_append(out, CMX_LIT("="));
             if (rc == 0)
                 rc = cmx_buf_append(out, scratch.data + params[k].value.off, params[k].value.len);
         }
@@ -361,19 +337,20 @@ cmx_err cmx_sigv4_canonical_headers(cmx_buf *canon, cmx_buf *signed_names,
                 i > 0 && compare_spans(base, entries[i - 1].name, entries[i].name) == 0;
             if (same_as_previous) {
                 /* Repeated names become one line, values joined with ','. */
-                fail |= cmx_buf_append(canon, ",", 1);
+                fail |= cmx_buf_append(canon, CMX_LIT(","));
             } else {
                 if (i > 0)
-                    fail |= cmx_buf_append(canon, "\n", 1) | cmx_buf_append(signed_names, ";", 1);
+                    fail |= cmx_buf_append(canon, CMX_LIT("\n")) |
+                            cmx_buf_append(signed_names, CMX_LIT(";"));
                 fail |= cmx_buf_append(canon, base + entries[i].name.off, entries[i].name.len);
-                fail |= cmx_buf_append(canon, ":", 1);
+                fail |= cmx_buf_append(canon, CMX_LIT(":"));
                 fail |=
                     cmx_buf_append(signed_names, base + entries[i].name.off, entries[i].name.len);
             }
             fail |= cmx_buf_append(canon, base + entries[i].value.off, entries[i].value.len);
         }
         if (kept > 0)
-            fail |= cmx_buf_append(canon, "\n", 1);
+            fail |= cmx_buf_append(canon, CMX_LIT("\n"));
         if (fail)
             rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
     }

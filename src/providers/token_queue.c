@@ -38,3 +38,16 @@ cmx_token_queue_link *cmx_token_queue_pop(cmx_token_queue *q)
     cmx_token_queue_remove(q, l);
     return l;
 }
+
+cmx_progress cmx_token_queue_answer(int settled, const char *token, const char **out,
+                                    cmx_token_queue *q, cmx_token_queue_link *l)
+{
+    if (settled > 0) {
+        *out = token;
+        return CMX_READY;
+    }
+    if (settled < 0)
+        return CMX_FAILED;
+    cmx_token_queue_push(q, l);
+    return CMX_PENDING;
+}

@@ -9,6 +9,8 @@
 #ifndef CMX_PROVIDERS_TOKEN_QUEUE_H
 #define CMX_PROVIDERS_TOKEN_QUEUE_H
 
+#include "core/err.h"
+
 typedef struct cmx_token_queue_link {
     struct cmx_token_queue_link *prev, *next;
     int queued;
@@ -24,5 +26,11 @@ void cmx_token_queue_push(cmx_token_queue *q, cmx_token_queue_link *l);
 void cmx_token_queue_remove(cmx_token_queue *q, cmx_token_queue_link *l);
 /* Takes the head out and returns it; NULL when the queue is empty. */
 cmx_token_queue_link *cmx_token_queue_pop(cmx_token_queue *q);
+
+/* A token cache's answer to a request, from where its token stands
+ * (`settled`: 1 there, 0 being fetched, -1 failed): the token in *out, the
+ * request queued on `l`, or the failure. */
+cmx_progress cmx_token_queue_answer(int settled, const char *token, const char **out,
+                                    cmx_token_queue *q, cmx_token_queue_link *l);
 
 #endif

@@ -6,6 +6,7 @@
  * messages are part of the gateway's contract with clients: every
  * translating provider words them the same way, with its type in brackets. */
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,6 +114,26 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
     return CMX_OK;
 }
 
+cmx_err cmx_translate_tools_into(cmx_translate_ctx *c, const json_t *tools,
+                                 cmx_translate_tool_writer write, json_t *parent, const char *key)
+{
+    if (!json_is_array(tools))
+        return cmx_translate_bad(c, "'tools' must be an array");
+    json_t *out = json_array();
+    json_object_set_new(parent, key, out);
+    return cmx_translate_tools(c, tools, write, out);
+}
+
+cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, const json_t *v, int takes_none)
+{
+    char shown[48];
+    cmx_translate_show_value(v, shown, sizeof shown);
+    return cmx_translate_bad(c,
+                             "'tool_choice' (%s) must be \"auto\", \"required\"%s or "
+                             "{\"type\":\"function\",\"function\":{\"name\":...}}",
+                             shown, takes_none ? ", \"none\"" : "");
+}
+
 const char *cmx_translate_tool_choice(const json_t *v, const char **function)
 {
     *function = NULL;
@@ -162,12 +183,12 @@ const char *cmx_translate_image_url(const json_t *part)
 int cmx_translate_split_data_url(const char *url, const char **media, size_t *media_len,
                                  const char **data)
 {
-    if (strncmp(url, "data:", 5) != 0)
+    if (!CMX_STARTS_WITH(url, "data:"))
         return -1;
-    const char *p = url + 5;
+    const char *p = url + CMX_LIT_LEN("data:");
     const char *semi = strchr(p, ';');
     const char *comma = strchr(p, ',');
-    if (!semi || !comma || semi > comma || strncmp(semi, ";base64,", 8) != 0)
+    if (!semi || !comma || semi > comma || !CMX_STARTS_WITH(semi, ";base64,"))
         return -1;
     *media = p;
     *media_len = (size_t)(semi - p);
@@ -314,6 +335,16 @@ cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, 
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
+cmx_err cmx_translate_write_json(const json_t *v, size_t flags, cmx_buf *out, cmx_error *err)
+{
+    char *s = v ? json_dumps(v, flags) : NULL;
+    cmx_err e = !s || cmx_buf_append_str(out, s) != 0
+                    ? cmx_error_set(err, CMX_ERR_NOMEM, "out of memory")
+                    : CMX_OK;
+    free(s);
+    return e;
+}
+
 void cmx_translate_answer_init(cmx_translate_answer *a)
 {
     a->text = (cmx_buf)CMX_BUF_INIT;
@@ -341,6 +372,8 @@ cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id
                                    int64_t created, const char *finish_reason,
                                    const cmx_usage *tokens, cmx_buf *out, cmx_error *err)
 {
+    if (cmx_buf_failed(&a->text))
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     json_t *message = json_pack("{s:s}", "role", "assistant");
     if (a->has_text || json_array_size(a->calls) == 0)
         json_object_set_new(message, "content",
@@ -358,10 +391,7 @@ cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id
         (json_int_t)tokens->completion_tokens, "total_tokens", (json_int_t)tokens->total_tokens,
         "prompt_tokens_details", "cached_tokens", (json_int_t)tokens->cached_tokens);
     cmx_err e = CMX_OK;
-    char *s = completion ? json_dumps(completion, JSON_COMPACT) : NULL;
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
+    e = cmx_translate_write_json(completion, JSON_COMPACT, out, err);
     json_decref(completion);
     return e;
 }

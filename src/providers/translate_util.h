@@ -22,7 +22,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
 
 /* What a request translation reports its errors with. */
 typedef struct cmx_translate_ctx {
@@ -31,6 +31,10 @@ typedef struct cmx_translate_ctx {
     const char *provider_type; /* "anthropic", "bedrock": in messages and the default name */
     int drop_unsupported;      /* drop unsupported parameters instead of failing */
 } cmx_translate_ctx;
+
+/* Appends v serialised (json_dumps `flags`) to out; CMX_ERR_NOMEM with err
+ * set when it cannot (v may be NULL: a failed json_pack). */
+cmx_err cmx_translate_write_json(const json_t *v, size_t flags, cmx_buf *out, cmx_error *err);
 
 /* The name for messages: the configured one, else the provider type. */
 const char *cmx_translate_provider_name(const cmx_translate_ctx *c);
@@ -63,6 +67,14 @@ typedef json_t *(*cmx_translate_tool_writer)(const char *name, const json_t *fun
  * with a name are taken, anything else is a 400 naming it. */
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
                             cmx_translate_tool_writer write, json_t *out);
+
+/* cmx_translate_tools into a new array set as parent[key]. */
+cmx_err cmx_translate_tools_into(cmx_translate_ctx *c, const json_t *tools,
+                                 cmx_translate_tool_writer write, json_t *parent, const char *key);
+
+/* The 400 for a 'tool_choice' that is none of what the provider takes
+ * ("none" listed when it takes it). */
+cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, const json_t *v, int takes_none);
 
 /* What an OpenAI 'tool_choice' asks for: "auto", "required", "none", or
  * "function" with *function set to the function's name; NULL when it is

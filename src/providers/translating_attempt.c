@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void cmx_translating_init(cmx_translating_attempt *a, const cmx_translating_ops *ops,
                           struct event_base *base, const cmx_attempt_sink *sink, int stream)
@@ -29,10 +30,22 @@ static void release(cmx_translating_attempt *a)
     cmx_buf_free(&a->request);
     cmx_buf_free(&a->body);
     cmx_buf_free(&a->held);
-    a->ops->release(a);
+    cmx_translator_close(&a->tr);
+    a->tr.ops = NULL;
+    if (a->ops->release)
+        a->ops->release(a);
 }
 
-/* Reports the outcome; `answer` (a whole chat.completion) is taken over. */
+/* The usage the stream's translator counted, or none. */
+static void stream_usage(const cmx_translating_attempt *a, cmx_usage *u)
+{
+    if (a->tr.ops && a->tr.ops->usage)
+        a->tr.ops->usage(a->tr.state, u);
+    else
+        cmx_usage_init(u);
+}
+
+/* Reports the outcome; `answer` (a whole canonical answer) is taken over. */
 static void finish(cmx_translating_attempt *a, const cmx_error *err, const cmx_usage *usage,
                    cmx_buf *answer)
 {
@@ -41,7 +54,7 @@ static void finish(cmx_translating_attempt *a, const cmx_error *err, const cmx_u
     if (usage)
         u = *usage;
     else
-        a->ops->stream_usage(a, &u);
+        stream_usage(a, &u);
     cmx_buf body = CMX_BUF_INIT;
     if (answer) {
         body = *answer;
@@ -81,6 +94,34 @@ void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *why)
     finish(a, why, NULL, NULL);
 }
 
+/* ---- the translation ------------------------------------------------- */
+
+/* The translator's emit: holds the first chunk back until a second exists,
+ * then hands chunks to the sink. */
+static void emit_chunk(void *ctx, const char *json, size_t len);
+
+cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translator_ops *tr,
+                                  const cmx_call *call, const cmx_translate_params *p,
+                                  cmx_error *err)
+{
+    if (tr->api != call->api || (a->stream && !tr->stream_content_type))
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "translator '%s' cannot serve this call",
+                             tr->name);
+    cmx_translate_params params = *p;
+    params.created = (int64_t)time(NULL);
+    params.include_usage = call->scan->include_usage;
+    params.emit = emit_chunk;
+    params.emit_ctx = a;
+    cmx_err rc = cmx_translator_open(&a->tr, tr, call->arena, &params, err);
+    if (rc != CMX_OK)
+        return rc;
+    cmx_translate_input in = {call->body, call->body_len, call->scan, call->arena};
+    rc = tr->write_request(a->tr.state, &in, &a->request, err);
+    if (rc == CMX_OK && cmx_buf_failed(&a->request))
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");
+    return rc;
+}
+
 /* ---- upstream callbacks ----------------------------------------------- */
 
 static void on_head(void *ctx, int status, const cmx_http_header *headers, size_t n)
@@ -93,6 +134,8 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
             cmx_header_copy_lower(a->content_type, sizeof a->content_type, h->value);
             continue;
         }
+        if (a->tr.ops->header)
+            a->tr.ops->header(a->tr.state, h);
         if (!a->upstream_id_seen && a->sink.on_upstream_id && cmx_header_is_request_id(h->name)) {
             a->upstream_id_seen = 1;
             a->sink.on_upstream_id(a->sink.ctx, h->value.ptr,
@@ -104,17 +147,29 @@ static void on_head(void *ctx, int status, const cmx_http_header *headers, size_
     }
     if (status >= 200 && status < 300)
         a->content_type_ok = a->stream
-                                 ? strstr(a->content_type, a->ops->stream_content_type) != NULL
+                                 ? strstr(a->content_type, a->tr.ops->stream_content_type) != NULL
                                  : strstr(a->content_type, "json") != NULL;
 }
 
-void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len)
+/* The held chunk could not be copied: the stream cannot go on whole. */
+static int held_lost(cmx_translating_attempt *a)
+{
+    if (!cmx_buf_failed(&a->held))
+        return 0;
+    if (a->stream_err.kind == CMX_OK)
+        cmx_error_set(&a->stream_err, CMX_ERR_NOMEM, "out of memory while holding a stream chunk");
+    return 1;
+}
+
+static void emit_chunk(void *ctx, const char *json, size_t len)
 {
     cmx_translating_attempt *a = ctx;
+    if (held_lost(a))
+        return;
     if (a->chunks == 0 && !a->holding) {
         cmx_buf_reset(&a->held);
-        cmx_buf_append(&a->held, json, len);
-        a->holding = 1;
+        a->holding = cmx_buf_append(&a->held, json, len) == 0;
+        held_lost(a);
         return;
     }
     if (a->holding) {
@@ -140,7 +195,8 @@ static void on_body(void *ctx, const char *data, size_t len)
     cmx_translating_attempt *a = ctx;
     int ok2xx = a->status >= 200 && a->status < 300;
     if (ok2xx && a->stream && a->content_type_ok) {
-        if (a->ops->feed_stream(a, data, len) != 0) {
+        cmx_error_clear(&a->stream_err);
+        if (a->tr.ops->feed(a->tr.state, data, len, &a->stream_err) != CMX_OK || held_lost(a)) {
             cmx_upstream_cancel(a->call);
             cmx_error err = a->stream_err;
             finish(a, &err, NULL, NULL);
@@ -148,7 +204,7 @@ static void on_body(void *ctx, const char *data, size_t len)
         return;
     }
     cmx_error err;
-    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != 0) {
+    if (cmx_body_append_capped(&a->body, data, len, ok2xx, &err) != CMX_OK) {
         cmx_upstream_cancel(a->call);
         finish(a, &err, NULL, NULL);
     }
@@ -158,7 +214,12 @@ static void complete_stream(cmx_translating_attempt *a)
 {
     cmx_error err;
     cmx_error_clear(&err);
-    if (a->ops->end_stream(a, &err) != CMX_OK) {
+    if (a->tr.ops->end(a->tr.state, &err) != CMX_OK) {
+        finish(a, &err, NULL, NULL);
+        return;
+    }
+    if (held_lost(a)) {
+        err = a->stream_err;
         finish(a, &err, NULL, NULL);
         return;
     }
@@ -173,8 +234,11 @@ static void complete_whole(cmx_translating_attempt *a)
     cmx_buf out = CMX_BUF_INIT;
     cmx_usage usage;
     cmx_usage_init(&usage);
-    if (a->ops->translate_response(a, a->body.data ? a->body.data : "", a->body.len, &out, &usage,
-                                   &err) != CMX_OK) {
+    cmx_err rc = a->tr.ops->read_answer(a->tr.state, a->body.data ? a->body.data : "", a->body.len,
+                                        &out, &usage, &err);
+    if (rc == CMX_OK && cmx_buf_failed(&out))
+        rc = cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory while translating the answer");
+    if (rc != CMX_OK) {
         /* A refusal for content is the model's verdict, not the HTTP answer's. */
         if (err.kind != CMX_ERR_CONTENT_POLICY)
             err.upstream_status = a->status;
@@ -193,7 +257,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     cmx_error_clear(&err);
     if (uerr && uerr->kind != CMX_OK) {
         err = *uerr;
-        size_t events = a->stream ? a->ops->stream_events(a) : 0;
+        size_t events = a->stream ? a->tr.ops->events(a->tr.state) : 0;
         if (events > 0) {
             char m[sizeof err.message];
             snprintf(m, sizeof m, "upstream stream cut after %zu events: %.200s", events,
@@ -212,7 +276,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
         cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
                       "upstream answered %d with content type '%s', expected %s", a->status,
                       a->content_type[0] ? a->content_type : "(none)",
-                      a->stream ? a->ops->stream_content_type : "application/json");
+                      a->stream ? a->tr.ops->stream_content_type : "application/json");
         err.cause = CMX_CAUSE_PROTOCOL;
         err.upstream_status = a->status;
         finish(a, &err, NULL, NULL);
@@ -231,6 +295,11 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
                                  uint32_t total_ms, const char *path, const char *headers,
                                  size_t headers_len, cmx_error *err)
 {
+    if (cmx_buf_failed(&a->request)) {
+        cmx_buf_free(&a->request);
+        cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");
+        return NULL;
+    }
     const cmx_timeouts_config *t = &cfg->timeouts;
     cmx_upstream_request req = {
         .origin = origin,
@@ -275,27 +344,6 @@ void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_head
         if (ms >= 0)
             a->retry_after_ms = (uint32_t)ms;
     }
-}
-
-/* One event of a stream is one answer chunk's worth: a few KiB, far less
- * than this; more is a broken or hostile upstream. */
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
-
-int cmx_translating_feed_sse(cmx_translating_attempt *a, cmx_sse_parser *sse, int *ready,
-                             cmx_sse_event_cb on_event, void *ctx, const char *data, size_t len)
-{
-    if (!*ready) {
-        cmx_sse_parser_init(sse, on_event, ctx);
-        sse->max_event_bytes = MAX_STREAM_EVENT_BYTES;
-        *ready = 1;
-    }
-    int rc = cmx_sse_feed(sse, data, len);
-    if (rc < 0) {
-        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-    }
-    return rc != 0;
 }
 
 void cmx_translating_cancel(void *attempt)

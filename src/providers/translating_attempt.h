@@ -1,59 +1,48 @@
 /* translating_attempt.h — one attempt of a translating provider (anthropic,
  * bedrock, vertex) over the upstream client: the plumbing they all share.
  *
- * A translating provider sends a request it translated, and gets back
- * either a whole answer to translate into a chat.completion or a stream to
- * translate chunk by chunk.  Everything around the translation is the same
- * for each of them and lives here: reading the status and content type,
- * keeping the first stream chunk back until a second exists (so a stream
- * that fails right after it started can still fail over: nothing has
- * reached the client yet), capping bodies, turning a transport failure, a
- * non-2xx answer, a wrong content type or an unfinished stream into an
- * error, reporting a failure found before sending from the event loop, and
- * handing exactly one outcome to the attempt sink.
+ * A translating provider chooses a translator for the attempt
+ * (translator.h), sends the request it wrote, and gets back either a whole
+ * answer to translate or a stream to translate chunk by chunk.  Everything
+ * around the translation is the same for each of them and lives here:
+ * reading the status and content type, keeping the first stream chunk back
+ * until a second exists (so a stream that fails right after it started can
+ * still fail over: nothing has reached the client yet), capping bodies,
+ * turning a transport failure, a non-2xx answer, a wrong content type or an
+ * unfinished stream into an error, reporting a failure found before sending
+ * from the event loop, and handing exactly one outcome to the attempt sink.
  *
- * What differs goes through cmx_translating_ops: the stream framing and its
- * translator, the whole-answer translation, and the mapping of the service's
- * error answers.  A provider's attempt struct holds a cmx_translating_attempt
- * as its first member; the ops get that member back and cast it. */
+ * The translation goes through the translator alone, whichever it is; what
+ * is the provider's own goes through cmx_translating_ops: the mapping of
+ * its service's error answers, the headers it reads, and what its part of
+ * the attempt holds.  A provider's attempt struct holds a
+ * cmx_translating_attempt as its first member; the ops get that member back
+ * and cast it. */
 #ifndef CMX_PROVIDERS_TRANSLATING_ATTEMPT_H
 #define CMX_PROVIDERS_TRANSLATING_ATTEMPT_H
 
 #include "provider.h"
 
 #include "core/buf.h"
-#include "http/sse.h"
+#include "providers/translator.h"
 
 struct event;
 typedef struct cmx_translating_attempt cmx_translating_attempt;
 
 typedef struct cmx_translating_ops {
-    /* The content type a 2xx stream must have ("text/event-stream"). */
-    const char *stream_content_type;
-    /* Bytes of a 2xx stream with the right type.  Nonzero fails the attempt
-     * with a->stream_err (the upstream call is cancelled). */
-    int (*feed_stream)(cmx_translating_attempt *a, const char *data, size_t len);
-    /* The stream's bytes ended cleanly.  CMX_OK when the translator saw the
-     * answer complete (it may emit its last chunks now), else err is set. */
-    cmx_err (*end_stream)(cmx_translating_attempt *a, cmx_error *err);
-    /* Stream events translated so far (0 before any), for messages. */
-    size_t (*stream_events)(const cmx_translating_attempt *a);
-    /* A whole 2xx answer → chat.completion appended to out, usage in *usage. */
-    cmx_err (*translate_response)(cmx_translating_attempt *a, const char *body, size_t len,
-                                  cmx_buf *out, cmx_usage *usage, cmx_error *err);
     /* A non-2xx answer (its start is in a->body) → the router's kinds. */
     void (*map_error)(cmx_translating_attempt *a, cmx_error *err);
-    /* The usage the stream translator counted, or none (cmx_usage_init)
-     * when there is none; called before release. */
-    void (*stream_usage)(const cmx_translating_attempt *a, cmx_usage *u);
-    /* Frees what the provider's part of the attempt holds; may run twice. */
-    void (*release)(cmx_translating_attempt *a);
-    /* Optional: each response header other than Content-Type. */
+    /* Optional: each response header other than Content-Type (after the
+     * translator saw it). */
     void (*header)(cmx_translating_attempt *a, const cmx_http_header *h);
+    /* Optional: frees what the provider's part of the attempt holds; may
+     * run twice. */
+    void (*release)(cmx_translating_attempt *a);
 } cmx_translating_ops;
 
 struct cmx_translating_attempt {
     const cmx_translating_ops *ops;
+    cmx_translator tr; /* chosen for this attempt (tr.ops NULL before) */
     struct event_base *base;
     cmx_upstream_call *call;
     struct event *deferred; /* reports a failure found before sending */
@@ -76,6 +65,15 @@ struct cmx_translating_attempt {
 /* Sets up the shared part (the rest of the attempt was zeroed by calloc). */
 void cmx_translating_init(cmx_translating_attempt *a, const cmx_translating_ops *ops,
                           struct event_base *base, const cmx_attempt_sink *sink, int stream);
+
+/* Opens `tr` for this attempt with what the provider knows (`p`: its name,
+ * the model, the id, drop_unsupported, default_max_tokens; the rest is
+ * filled here from the call) and writes the translated request into
+ * a->request.  CMX_OK, or why the request cannot go (err), for
+ * cmx_translating_fail_later. */
+cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translator_ops *tr,
+                                  const cmx_call *call, const cmx_translate_params *p,
+                                  cmx_error *err);
 
 /* Fails the attempt from the event loop (no sink callback may run inside
  * start); returns the attempt, or NULL with *err = *why when even that is
@@ -104,20 +102,9 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
                                  uint32_t total_ms, const char *path, const char *headers,
                                  size_t headers_len, cmx_error *err);
 
-/* The stream translator's emit callback (ctx: the attempt): holds the first
- * chunk back until a second exists, then hands chunks to the sink. */
-void cmx_translating_emit_chunk(void *ctx, const char *json, size_t len);
-
 /* A .header op for a service that says in Retry-After (seconds) when to
  * come back: sets a->retry_after_ms. */
 void cmx_translating_retry_after(cmx_translating_attempt *a, const cmx_http_header *h);
-
-/* For a feed_stream over SSE: feeds the bytes to `sse`, set up on first use
- * (*ready 0 → 1) to hand each event to on_event(ctx) and to refuse events
- * over 8 MiB.  Nonzero stops the stream; a->stream_err says why (set here
- * for an oversized event or no memory, by on_event otherwise). */
-int cmx_translating_feed_sse(cmx_translating_attempt *a, cmx_sse_parser *sse, int *ready,
-                             cmx_sse_event_cb on_event, void *ctx, const char *data, size_t len);
 
 /* The vtable's cancel: abandons the attempt, no further sink callbacks. */
 void cmx_translating_cancel(void *attempt);

@@ -37,18 +37,21 @@ int64_t cmx_header_retry_after_ms(cmx_slice v)
     return (int64_t)(uint32_t)((secs > 86400 ? 86400 : secs) * 1000);
 }
 
-int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx, cmx_error *err)
+cmx_err cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx,
+                               cmx_error *err)
 {
     size_t cap = ok2xx ? CMX_MAX_RESPONSE_BYTES : CMX_MAX_ERROR_BODY_BYTES;
     if (body->len + len > cap) {
         if (!ok2xx)
-            return 0; /* the start of an error body is enough to explain it */
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream response larger than %u bytes",
-                      CMX_MAX_RESPONSE_BYTES);
-        return -1;
+            return CMX_OK; /* the start of an error body is enough to explain it */
+        return cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                             "upstream response larger than %u bytes", CMX_MAX_RESPONSE_BYTES);
     }
-    cmx_buf_append(body, data, len);
-    return 0;
+    if (cmx_buf_append(body, data, len) != 0 && ok2xx) {
+        /* an error answer's start is still enough; a cut 2xx answer is not one */
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while reading the upstream answer");
+    }
+    return CMX_OK;
 }
 
 int cmx_header_is_request_id(cmx_slice name)

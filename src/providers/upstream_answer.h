@@ -41,8 +41,9 @@ int cmx_header_is_request_id(cmx_slice name);
 #define CMX_MAX_ERROR_BODY_BYTES (64u << 10)
 
 /* Appends answer bytes to body.  An error answer (ok2xx 0) past its cap is
- * cut silently; a 2xx answer past its cap returns -1 with err set (the
- * attempt fails with upstream_protocol).  0 otherwise. */
-int cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx, cmx_error *err);
+ * cut silently; a 2xx answer past its cap is CMX_ERR_UPSTREAM_PROTOCOL (and
+ * one that no longer fits in memory CMX_ERR_NOMEM), err set. */
+cmx_err cmx_body_append_capped(cmx_buf *body, const char *data, size_t len, int ok2xx,
+                               cmx_error *err);
 
 #endif

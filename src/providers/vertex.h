@@ -18,7 +18,8 @@
 
 #include "core/buf.h"
 #include "core/err.h"
-#include "http/json_scan.h"
+#include "core/usage.h"
+#include "providers/translator.h"
 
 typedef struct cmx_vertex_options {
     const char *provider_name; /* for messages: "provider 'gemini' (vertex)" */
@@ -62,8 +63,6 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
 int cmx_vertex_is_claude(const char *model);
 cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,
                                const char *model, int stream, cmx_buf *out, cmx_error *err);
-cmx_err cmx_vertex_claude_request(const char *body, size_t len, const cmx_vertex_options *opt,
-                                  uint32_t default_max_tokens, cmx_buf *out, cmx_error *err);
 
 /* GenerateContentResponse JSON → chat.completion JSON (appended to out), the
  * token counts in *usage (may be NULL).  `model` names the answer when the
@@ -81,7 +80,7 @@ const char *cmx_vertex_finish_reason(const char *reason);
 /* Google's error answer {"error":{"code","message","status"}} (or a list of
  * them) → the router's kind, with a message; `status` is the HTTP status. */
 cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const char *provider_name,
-                              cmx_error *err);
+                              uint32_t retry_after_ms, cmx_error *err);
 
 /* The stream translator: fed each SSE data payload (one
  * GenerateContentResponse) in order, it calls `emit` with each
@@ -115,5 +114,11 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
 cmx_err cmx_vertex_stream_end(cmx_vertex_stream *s, cmx_error *err);
 void cmx_vertex_stream_usage(const cmx_vertex_stream *s, cmx_usage *out);
 void cmx_vertex_stream_free(cmx_vertex_stream *s);
+
+/* The translators the vertex provider chooses from (vertex_translator.c):
+ * Gemini; Claude at publishers/anthropic; text embeddings. */
+extern const cmx_translator_ops cmx_vertex_gemini_translator;
+extern const cmx_translator_ops cmx_vertex_claude_translator;
+extern const cmx_translator_ops cmx_vertex_embeddings_translator;
 
 #endif

@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include "providers/anthropic.h"
+#include "core/str.h"
 
 int cmx_vertex_is_claude(const char *model)
 {
-    return model && strncmp(model, "claude", 6) == 0;
+    return model && CMX_STARTS_WITH(model, "claude");
 }
 
 cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,
@@ -35,34 +36,5 @@ cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const ch
             e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     }
     cmx_buf_free(&tmp);
-    return e;
-}
-
-cmx_err cmx_vertex_claude_request(const char *body, size_t len, const cmx_vertex_options *opt,
-                                  uint32_t default_max_tokens, cmx_buf *out, cmx_error *err)
-{
-    cmx_anthropic_options ao = {
-        .provider_name = opt->provider_name,
-        .model = "vertex", /* any name: it is taken out again below */
-        .default_max_tokens = default_max_tokens,
-        .drop_unsupported = opt->drop_unsupported,
-    };
-    cmx_buf messages = CMX_BUF_INIT;
-    cmx_err e = cmx_anthropic_translate_request(body, len, &ao, &messages, err);
-    if (e != CMX_OK) {
-        cmx_buf_free(&messages);
-        return e;
-    }
-    json_t *req = json_loadb(messages.data, messages.len, JSON_PRESERVE_ORDER, NULL);
-    cmx_buf_free(&messages);
-    if (!req)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    json_object_del(req, "model");
-    json_object_set_new(req, "anthropic_version", json_string("vertex-2023-10-16"));
-    char *s = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!s || cmx_buf_append_str(out, s) != 0)
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    free(s);
-    json_decref(req);
     return e;
 }

@@ -8,7 +8,8 @@
  * little-endian float32s, base64-encoded.  Token arrays (pre-tokenised
  * input) have no Vertex form and are refused. */
 #include "vertex.h"
-#include "embedding_out.h"
+#include "embeddings.h"
+#include "translate_util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -16,94 +17,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cmx_err bad(cmx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(cmx_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cmx_error_vset(err, CMX_ERR_BAD_REQUEST, fmt, ap);
-    va_end(ap);
-    if (err)
-        err->status = 400;
-    return CMX_ERR_BAD_REQUEST;
-}
-
-static cmx_err add_instances(const json_t *input, json_t *instances, const char *name,
-                             cmx_error *err)
-{
-    if (json_is_string(input)) {
-        json_array_append_new(instances, json_pack("{s:O}", "content", input));
-        return CMX_OK;
-    }
-    if (!json_is_array(input) || json_array_size(input) == 0)
-        return bad(err, "'input' must be a string or a non-empty array of strings");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(input, i, v)
-    {
-        if (!json_is_string(v))
-            return bad(err,
-                       "input[%zu]: provider '%s' (vertex) takes text inputs only, not token "
-                       "arrays",
-                       i, name);
-        json_array_append_new(instances, json_pack("{s:O}", "content", v));
-    }
-    return CMX_OK;
-}
-
 cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
                                                 const cmx_vertex_options *opt, cmx_buf *out,
                                                 int *base64, cmx_error *err)
 {
     *base64 = 0;
     const char *name = opt->provider_name ? opt->provider_name : "vertex";
-    json_t *in = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        return bad(err, "the request body must be a JSON object");
-    }
+    cmx_embedding_request r;
+    cmx_err e =
+        cmx_embedding_read_request(body, len, name, "vertex", opt->drop_unsupported, &r, err);
+    if (e != CMX_OK)
+        return e;
+    *base64 = r.base64;
     json_t *instances = json_array();
-    json_t *params = json_object();
-    cmx_err e = CMX_OK;
-    const char *key;
-    json_t *v;
-    json_object_foreach(in, key, v)
-    {
-        if (json_is_null(v) || strcmp(key, "model") == 0 || strcmp(key, "user") == 0)
-            continue;
-        if (strcmp(key, "input") == 0)
-            e = add_instances(v, instances, name, err);
-        else if (strcmp(key, "dimensions") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = bad(err, "'dimensions' must be a positive integer");
-            else
-                json_object_set(params, "outputDimensionality", v);
-        } else if (strcmp(key, "encoding_format") == 0) {
-            const char *f = json_string_value(v);
-            if (f && strcmp(f, "base64") == 0)
-                *base64 = 1;
-            else if ((!f || strcmp(f, "float") != 0) && !opt->drop_unsupported)
-                e = bad(err, "'encoding_format' must be \"float\" or \"base64\"");
-        } else if (!opt->drop_unsupported)
-            e = bad(err, "parameter '%.40s' is not supported by provider '%s' (vertex)", key, name);
-        if (e != CMX_OK)
-            break;
-    }
-    if (e == CMX_OK && json_array_size(instances) == 0)
-        e = bad(err, "missing required field 'input'");
-    if (e == CMX_OK) {
-        json_t *req = json_pack("{s:O}", "instances", instances);
-        if (json_object_size(params))
-            json_object_set(req, "parameters", params);
-        char *s = json_dumps(req, JSON_COMPACT);
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
-        json_decref(req);
-    }
-    json_decref(params);
-    json_decref(instances);
-    json_decref(in);
+    size_t i;
+    const json_t *text;
+    json_array_foreach(r.texts, i, text)
+        json_array_append_new(instances, json_pack("{s:O}", "content", text));
+    json_t *req = json_pack("{s:o}", "instances", instances);
+    if (r.dimensions)
+        json_object_set_new(req, "parameters",
+                            json_pack("{s:O}", "outputDimensionality", r.dimensions));
+    e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
+    json_decref(req);
+    cmx_embedding_request_free(&r);
     return e;
 }
 

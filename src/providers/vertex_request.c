@@ -18,6 +18,7 @@
  * providers; what is Gemini's own stays here. */
 #include "vertex.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -44,7 +45,7 @@ static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, s
     if (!url)
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
-    if (strncmp(url, "data:", 5) == 0) {
+    if (CMX_STARTS_WITH(url, "data:")) {
         const char *media, *data;
         size_t media_len;
         if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
@@ -53,7 +54,7 @@ static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, s
                                                media_len, "data", data));
         return CMX_OK;
     }
-    if (strncmp(url, "gs://", 5) == 0 || strncmp(url, "https://", 8) == 0) {
+    if (CMX_STARTS_WITH(url, "gs://") || CMX_STARTS_WITH(url, "https://")) {
         /* Vertex fetches Cloud Storage and public URLs itself; the type is a
          * guess from the extension, as Gemini requires one. */
         const char *dot = strrchr(url, '.');
@@ -182,9 +183,14 @@ static cmx_err function_response(req_ctx *c, const json_t *m, size_t mi, json_t 
             const json_t *t = json_object_get(p, "text");
             cmx_buf_append(&joined, json_string_value(t), json_string_length(t));
         }
-        response = json_pack("{s:s%}", "content", joined.data ? joined.data : "", joined.len);
+        int lost = cmx_buf_failed(&joined);
+        response = lost
+                       ? NULL
+                       : json_pack("{s:s%}", "content", joined.data ? joined.data : "", joined.len);
         cmx_buf_free(&joined);
         json_decref(tparts);
+        if (!response)
+            return cmx_error_set(c->tc.err, CMX_ERR_NOMEM, "out of memory");
     }
     json_array_append_new(
         parts, json_pack("{s:{s:s,s:o}}", "functionResponse", "name", name, "response", response));
@@ -282,14 +288,8 @@ static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
     const char *name;
     const char *kind = cmx_translate_tool_choice(v, &name);
     json_t *cfg = NULL;
-    if (!kind) {
-        char shown[48];
-        cmx_translate_show_value(v, shown, sizeof shown);
-        return cmx_translate_bad(&c->tc,
-                                 "'tool_choice' (%s) must be \"auto\", \"required\", \"none\" or "
-                                 "{\"type\":\"function\",\"function\":{\"name\":...}}",
-                                 shown);
-    }
+    if (!kind)
+        return cmx_translate_bad_tool_choice(&c->tc, v, 1);
     if (strcmp(kind, "function") == 0)
         cfg = json_pack("{s:s,s:[s]}", "mode", "ANY", "allowedFunctionNames", name);
     else
@@ -432,10 +432,7 @@ cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_ver
         if (json_object_size(gen))
             json_object_set(req, "generationConfig", gen);
         json_object_update(req, extra);
-        char *s = json_dumps(req, JSON_COMPACT);
-        if (!s || cmx_buf_append_str(out, s) != 0)
-            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        free(s);
+        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
     }
     json_decref(extra);
     json_decref(gen);

@@ -12,6 +12,7 @@
  * written by translate_util's answer builder, as for the other translating
  * providers. */
 #include "vertex.h"
+#include "provider_error.h"
 #include "translate_util.h"
 
 #include <jansson.h>
@@ -138,49 +139,46 @@ cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t crea
     return e;
 }
 
-static int has_token_limit_wording(const char *msg)
-{
-    return msg && (strstr(msg, "exceeds the maximum number of tokens") ||
-                   strstr(msg, "input token count") || strstr(msg, "context window") ||
-                   strstr(msg, "too many tokens") || strstr(msg, "prompt is too long"));
-}
+/* Google's canonical error statuses that say more than the HTTP status;
+ * Claude on Vertex answers with Anthropic's error types instead. */
+static const cmx_error_rule google_rules[] = {
+    {"RESOURCE_EXHAUSTED", CMX_ERR_RATE_LIMITED},
+    {"UNAVAILABLE", CMX_ERR_UNAVAILABLE},
+    {"UNAUTHENTICATED", CMX_ERR_PROVIDER_AUTH},
+    {"PERMISSION_DENIED", CMX_ERR_PROVIDER_AUTH},
+    {"overloaded_error", CMX_ERR_UNAVAILABLE},
+    {"rate_limit_error", CMX_ERR_RATE_LIMITED},
+    {NULL, CMX_OK},
+};
+
+static const char *const token_limit_phrases[] = {"exceeds the maximum number of tokens",
+                                                  "input token count",
+                                                  "context window",
+                                                  "too many tokens",
+                                                  "prompt is too long",
+                                                  NULL};
 
 cmx_err cmx_vertex_error_kind(int status, const char *body, size_t len, const char *provider_name,
-                              cmx_error *err)
+                              uint32_t retry_after_ms, cmx_error *err)
 {
-    cmx_err kind = cmx_err_from_http_status(status);
     json_t *root = json_loadb(body ? body : "", len, 0, NULL);
     const json_t *obj = json_is_array(root) ? json_array_get(root, 0) : root;
     const json_t *e = json_object_get(obj, "error");
-    const char *gstatus = json_string_value(json_object_get(e, "status"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    const char *atype = json_string_value(json_object_get(e, "type")); /* Claude's errors */
-    if (!gstatus && atype)
-        gstatus = strcmp(atype, "overloaded_error") == 0   ? "UNAVAILABLE"
-                  : strcmp(atype, "rate_limit_error") == 0 ? "RESOURCE_EXHAUSTED"
-                                                           : atype;
-    if (gstatus && strcmp(gstatus, "RESOURCE_EXHAUSTED") == 0)
-        kind = CMX_ERR_RATE_LIMITED;
-    else if (gstatus && strcmp(gstatus, "UNAVAILABLE") == 0)
-        kind = CMX_ERR_UNAVAILABLE;
-    else if (gstatus &&
-             (strcmp(gstatus, "UNAUTHENTICATED") == 0 || strcmp(gstatus, "PERMISSION_DENIED") == 0))
-        kind = CMX_ERR_PROVIDER_AUTH;
-    if (kind == CMX_ERR_BAD_REQUEST && has_token_limit_wording(msg))
-        kind = CMX_ERR_CONTEXT_WINDOW;
-    const char *name = provider_name ? provider_name : "vertex";
-    if (kind == CMX_ERR_PROVIDER_AUTH)
-        cmx_error_set(err, kind, "provider '%s' rejected the credentials (HTTP %d%s%s)", name,
-                      status, gstatus ? ", " : "", gstatus ? gstatus : "");
-    else if (msg)
-        cmx_error_set(err, kind, "provider '%s' answered %d: %s: %.160s", name, status,
-                      gstatus ? gstatus : "error", msg);
-    else
-        cmx_error_set(err, kind, "provider '%s' answered %d", name, status);
+    const char *type = json_string_value(json_object_get(e, "status"));
+    if (!type) /* Claude's errors */
+        type = json_string_value(json_object_get(e, "type"));
+    cmx_provider_error pe = {
+        .provider = provider_name ? provider_name : "vertex",
+        .provider_type = "vertex",
+        .status = status,
+        .type = type,
+        .type_len = type ? strlen(type) : 0,
+        .message = json_string_value(json_object_get(e, "message")),
+        .rules = google_rules,
+        .context_phrases = token_limit_phrases,
+        .retry_after_ms = retry_after_ms,
+    };
+    cmx_err kind = cmx_provider_error_set(&pe, err);
     json_decref(root);
-    if (err) {
-        err->cause = CMX_CAUSE_HTTP_STATUS;
-        err->upstream_status = status;
-    }
     return kind;
 }

@@ -11,6 +11,7 @@
  * says.  The role chunk goes out with the first event, as OpenAI's does. */
 #include "vertex.h"
 #include "chunk_emit.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -85,7 +86,8 @@ static void emit_call(cmx_vertex_stream *s, const json_t *fc)
     const json_t *args = json_object_get(fc, "args");
     char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     /* the id as the whole response would have it: response id + position */
-    const char *rid = strncmp(s->id, "chatcmpl-", 9) == 0 ? s->id + 9 : s->id;
+    const char *rid =
+        CMX_STARTS_WITH(s->id, "chatcmpl-") ? s->id + CMX_LIT_LEN("chatcmpl-") : s->id;
     char id[sizeof s->id + 32];
     int id_len = snprintf(id, sizeof id, "call_%s_%d", rid, s->tool_calls);
     cmx_chunk_writer w = writer(s);
@@ -134,7 +136,7 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
         const json_t *code = json_object_get(e, "code");
         char *body = json_dumps(r, JSON_COMPACT);
         rc = cmx_vertex_error_kind(json_is_integer(code) ? (int)json_integer_value(code) : 500,
-                                   body, body ? strlen(body) : 0, "vertex", err);
+                                   body, body ? strlen(body) : 0, "vertex", 0, err);
         free(body);
         if (rc == CMX_OK)
             rc = fail(s, err, CMX_ERR_UNAVAILABLE, "an error object");
@@ -171,6 +173,8 @@ cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t l
     }
     s->events++;
     json_decref(r);
+    if (rc == CMX_OK)
+        rc = cmx_chunk_check(&s->chunk, err);
     return rc;
 }
 
@@ -188,5 +192,5 @@ cmx_err cmx_vertex_stream_end(cmx_vertex_stream *s, cmx_error *err)
     u.cached_tokens = u.cached_tokens > 0 ? u.cached_tokens : 0;
     cmx_chunk_writer w = writer(s);
     cmx_chunk_usage(&w, &u);
-    return CMX_OK;
+    return cmx_chunk_check(&s->chunk, err);
 }

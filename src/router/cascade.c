@@ -2,6 +2,7 @@
  * This runs only for cascade groups, once per candidate answer, so it may
  * parse the answer (and the request's response_format) with jansson. */
 #include "router/cascade.h"
+#include "core/str.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 /* Whether the client asked for JSON output (json_object or json_schema). */
 static int wants_json(const cmx_call *call)
 {
-    if (!memmem(call->body, call->body_len, "response_format", 15))
+    if (!memmem(call->body, call->body_len, CMX_LIT("response_format")))
         return 0;
     json_t *req = json_loadb(call->body, call->body_len, 0, NULL);
     const char *type =

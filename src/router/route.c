@@ -38,8 +38,10 @@
 
 #include "core/clock.h"
 #include "router/admission.h"
+#include "governance/pricing.h"
 #include "router/cascade.h"
 #include "router/fleet.h"
+#include "router/residency.h"
 
 #define RETRY_AFTER_MARGIN_MS 5
 
@@ -469,17 +471,16 @@ static int cascade_escalates(cmx_route *route, const cmx_usage *usage, const cha
     const cmx_model_group *g = route->group;
     if (!route->gs->cascade || !body || route->call.scan->stream || route->call.api != CMX_API_CHAT)
         return 0;
-    const cmx_target_price *price = &g->targets[route->current].price;
-    if (price->known && usage && usage->prompt_tokens >= 0 && usage->completion_tokens >= 0)
-        route->spent_usd += ((double)usage->prompt_tokens * price->input +
-                             (double)usage->completion_tokens * price->output) /
-                            1e6;
+    /* charged as the client is told (x-cloudmux-cost-usd): cached tokens too */
+    double spent = cmx_price_cost(&g->targets[route->current].price, usage);
+    if (spent > 0)
+        route->spent_usd += spent;
     if (route->escalations >= g->cascade.max_escalations || route->next >= route->n_order)
         return 0;
-    const cmx_target_price *next = &g->targets[route->order[route->next]].price;
     double next_cost =
-        next->known ? (double)route->tokens_reserved * (next->input + next->output) / 1e6 : 0;
-    if (g->cascade.max_cost_usd > 0 && route->spent_usd + next_cost > g->cascade.max_cost_usd)
+        cmx_price_estimate(&g->targets[route->order[route->next]].price, route->tokens_reserved);
+    if (g->cascade.max_cost_usd > 0 &&
+        route->spent_usd + (next_cost > 0 ? next_cost : 0) > g->cascade.max_cost_usd)
         return 0;
     const char *reason = cmx_cascade_reject_reason(g, &route->call, body, len);
     if (!reason)
@@ -549,24 +550,6 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
     fail_route(route, err);
 }
 
-/* Targets of g inside the required residency (all of them without one). */
-static uint64_t residency_mask(const cmx_route *route, const cmx_model_group *g)
-{
-    const char *tag = route->residency;
-    if (g->residency) {
-        if (tag && strcmp(tag, g->residency) != 0)
-            return 0;
-        tag = g->residency;
-    }
-    uint64_t mask = 0;
-    for (size_t i = 0; i < g->n_targets && i < 64; i++) {
-        const char *where = g->targets[i].provider->residency;
-        if (!tag || (where && strcmp(where, tag) == 0))
-            mask |= UINT64_C(1) << i;
-    }
-    return mask;
-}
-
 /* Targets whose provider the health checks have not marked down. */
 static uint64_t health_mask(const cmx_route *route, const cmx_model_group *g)
 {
@@ -613,10 +596,9 @@ static const double *expected_costs(cmx_route *route, const cmx_model_group *g)
     double *costs = cmx_arena_calloc(route->call.arena, g->n_targets, sizeof *costs);
     if (!costs)
         return NULL;
-    double tokens = (double)route->tokens_reserved;
     for (size_t i = 0; i < g->n_targets; i++) {
-        const cmx_target_price *p = &g->targets[i].price;
-        costs[i] = p->known ? tokens * (p->input + p->output) / 1e6 : 1e300;
+        double c = cmx_price_estimate(&g->targets[i].price, route->tokens_reserved);
+        costs[i] = c >= 0 ? c : 1e300;
     }
     return costs;
 }
@@ -637,7 +619,7 @@ static void enter_group(cmx_route *route, const cmx_model_group *g)
         queue_group(route, g->fallbacks[CMX_FALLBACK_ANY].groups[i]);
     uint64_t now = now_us(route);
     cmx_pick_request pick = {
-        .eligible = residency_mask(route, g) & health_mask(route, g) &
+        .eligible = cmx_residency_targets(route->residency, g) & health_mask(route, g) &
                     cooldown_mask(route->gs, g->n_targets, now) &
                     cmx_eligible_mask(route->gs->breakers, route->gs->limits, g->n_targets, now,
                                       route->tokens_reserved),
@@ -777,29 +759,13 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     route->result.group = group->name;
     cmx_usage_init(&route->result.usage);
 
-    /* The request's residency and its group's must agree: one region only. */
-    route->residency = call->residency ? call->residency : group->residency;
-    if (call->residency && group->residency && strcmp(call->residency, group->residency) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg,
-                 "residency '%.32s' (required by %s) conflicts with model '%.64s', "
-                 "which is restricted to residency '%.32s'",
-                 call->residency, call->residency_rule ? call->residency_rule : "the request",
-                 group->name, group->residency);
-        fail_now(sink, CMX_ERR_RESIDENCY, msg);
+    cmx_residency where;
+    cmx_error why;
+    if (cmx_residency_decide(call, group, &where, &why) != CMX_OK) {
+        fail_now(sink, why.kind, why.message);
         return NULL;
     }
-    if (route->residency && !residency_mask(route, group)) {
-        char msg[320];
-        snprintf(msg, sizeof msg,
-                 "no target of model '%.64s' is in residency '%.32s' (required by %s); the "
-                 "request was not sent anywhere",
-                 group->name, route->residency,
-                 call->residency ? (call->residency_rule ? call->residency_rule : "the request")
-                                 : "the model's configuration");
-        fail_now(sink, CMX_ERR_RESIDENCY, msg);
-        return NULL;
-    }
+    route->residency = where.tag;
 
     uint64_t now = now_us(route);
     route->deadline = cmx_deadline_after(now, group->timeout_ms);
@@ -810,7 +776,7 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     enter_group(route, group);
     cmx_retry_budget_record_request(&route->gs->budget, now);
     /* Before the real attempt, which may end the request (and its arena) at once. */
-    cmx_shadow_maybe_start(r, group, call);
+    cmx_shadow_maybe_start(r, group, call, route->residency);
     return try_next_target(route) ? route : NULL;
 }
 

@@ -8,10 +8,14 @@
  * (num_retries, backoff with jitter, the server's Retry-After, the retry
  * budget, the request's deadline); a failure whose kind fails over (rate
  * limited, timeout, unavailable, provider auth, upstream protocol) then moves
- * on to the next target; the client's own errors (bad request, context
- * window, content policy) end the route at once.  A stream fails over only
- * until its first chunk has been handed to the client; after that a failure
- * ends the stream with an error.
+ * on to the next target; a context-window error or a content-policy refusal
+ * jumps to the group's context_window_fallbacks or content_policy_fallbacks
+ * (ahead of anything queued) and ends the route only when the group has
+ * none left to try; the client's other errors (bad request and the like)
+ * end the route at once.  When a group's targets are exhausted the route
+ * continues with its `fallbacks`.  A stream fails over only until its first
+ * chunk has been handed to the client; after that a failure ends the
+ * stream with an error.
  *
  * The route ends in exactly one sink call: on_response (non-stream success),
  * on_stream_end (a stream that was started, with or without error) or

@@ -22,9 +22,11 @@ struct cmx_router {
     struct cmx_lease_wait *lease_waits; /* probe-lease requests in flight */
 };
 
-/* Mirrors the call to the group's shadow target when the draw says so
- * (shadow.c).  Never affects the client's request. */
-void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_call *call);
+/* Mirrors the call to the group's shadow target when the draw says so and
+ * the target is inside the request's residency `tag` (shadow.c).  Never
+ * affects the client's request. */
+void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_call *call,
+                            const char *residency);
 void cmx_shadow_cancel_all(cmx_router *r);
 void cmx_health_stop(cmx_router *r);
 

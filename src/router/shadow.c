@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "router/residency.h"
 
 typedef struct cmx_shadow {
     struct cmx_shadow *prev, *next;
@@ -62,14 +63,13 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
     shadow_free(s);
 }
 
-void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_call *call)
+void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_call *call,
+                            const char *residency)
 {
     if (!g->shadow || !g->shadow->provider || g->shadow_percent <= 0)
         return;
     /* A mirror is traffic too: it stays inside the request's residency. */
-    const char *tag = call->residency ? call->residency : g->residency;
-    const char *where = g->shadow->provider->residency;
-    if (tag && (!where || strcmp(tag, where) != 0))
+    if (!cmx_residency_allows(residency, g->shadow->provider))
         return;
     if (g->shadow_percent < 100 && cmx_rng_unit(&r->rng) * 100.0 >= g->shadow_percent)
         return;
@@ -95,7 +95,8 @@ void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_c
     s->call.scan = &s->scan;
     s->call.arena = arena;
     s->call.request_id = request_id;
-    s->call.residency = NULL; /* checked above; the client's copy dies with its request */
+    /* checked above; the client's copies die with its request */
+    s->call.residency_header = s->call.residency_key = NULL;
     s->call.attempt_timeout_ms = 0;
     s->start_us = cmx_clock_now_us(&r->clock);
     s->provider = cmx_router_provider(r, g->shadow->provider);

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/wipe.h"
 
 #define CACHE_VALUE_MAX (4u * 1024 * 1024)
 
@@ -61,7 +62,7 @@ cmx_state *cmx_state_new(const cmx_state_config *cfg, int n_workers, cmx_error *
         return NULL;
     }
     if (cfg->redis_password) {
-        free(st->addr.url.password);
+        cmx_free_secret(st->addr.url.password);
         st->addr.url.password = strdup(cfg->redis_password);
     }
     st->addr.tls_verify = cfg->tls_verify;

@@ -25,6 +25,7 @@ server:
   admin_keys: [ "env:ADMIN" ]
 providers:
   emu: { type: openai, base_url: "${emu.baseURL}" }
+  emu_eu: { type: openai, base_url: "${emu.baseURL}", residency: eu }
 models:
   cached:
     cache: { ttl: 10m }
@@ -37,6 +38,10 @@ models:
     targets: [ { provider: emu, model: gpt-4o-mini } ]
   plain:
     targets: [ { provider: emu, model: gpt-4o-mini } ]
+  regional:
+    residency: eu
+    cache: { ttl: 10m }
+    targets: [ { provider: emu_eu, model: gpt-4o-mini } ]
 `,
   });
 });
@@ -128,6 +133,21 @@ describe('scope', () => {
     const { out, calls } = await upstreamCalls(() => post(body, { key: 'key-two' }));
     assert.equal(out.headers['x-cloudmux-cache'], 'hit');
     assert.equal(calls, 0);
+  });
+});
+
+describe('residency', () => {
+  test('the key holds the region the route keeps to: a conflict is refused, never a hit', async () => {
+    const body = chatBody('regional', 'where does this stay');
+    assert.equal((await post(body)).status, 200);
+    const { out: refused, calls } = await upstreamCalls(() =>
+      post(body, { headers: { 'x-cloudmux-residency': 'us' } }));
+    assert.equal(refused.status, 403);
+    assert.equal(JSON.parse(refused.body).error.code, 'residency');
+    assert.equal(calls, 0);
+    // asking for the region the group is in anyway is the same request
+    const same = await post(body, { headers: { 'x-cloudmux-residency': 'eu' } });
+    assert.equal(same.headers['x-cloudmux-cache'], 'hit');
   });
 });
 

@@ -19,6 +19,14 @@ import { REPO_ROOT, chatBody, startCloudmux, waitFor } from './helpers.mjs';
 const EMU_KEY = 'sk-upstream-secret-pricing';
 const PRICE = { input: 1.5, output: 4, cached_input: 0.5 }; // USD per 1M tokens
 const MINI = { input: 0.15, output: 0.6 }; // gpt-4o-mini in data/pricing.yaml
+// The cascade test: a prompt of 10 words, 9 of them cached, whose answer the
+// cascade rejects.  Its cost is (1 * 1000 + 9 * 10) / 1e6 = 0.00109 USD with
+// the cached price, 0.01 USD if cached tokens were charged at the input
+// price; the caps sit just under and just over the first.
+const CACHED_PRICE = { input: 1000, output: 0, cached_input: 10 };
+const CASCADE_PROMPT = 'please escalate this question to a much bigger model now [[cached:9]]';
+const CAP_UNDER = 0.00105;
+const CAP_OVER = 0.00115;
 
 let emu;
 let gw;
@@ -52,6 +60,23 @@ models:
       - { provider: emu, model: house-model, price: { input: ${PRICE.input}, output: ${PRICE.output}, cached_input: ${PRICE.cached_input} } }
   listed: { targets: [ { provider: emu, model: gpt-4o-mini-2024-07-18 } ] }
   unpriced: { targets: [ { provider: emu, model: house-model-unlisted } ] }
+  # the cascade's spend cap, just under and just over what the first answer
+  # costs with its cached tokens (see the test below)
+  climb_under:
+    strategy: cascade
+    cascade: { refusal_prefixes: ["echo: please escalate"], max_cost_usd: ${CAP_UNDER} }
+    targets:
+      - { provider: emu, model: house-model, price: { input: ${CACHED_PRICE.input}, output: ${CACHED_PRICE.output}, cached_input: ${CACHED_PRICE.cached_input} } }
+      - { provider: emu, model: house-model-bigger }
+  climb_over:
+    strategy: cascade
+    cascade: { refusal_prefixes: ["echo: please escalate"], max_cost_usd: ${CAP_OVER} }
+    targets:
+      - { provider: emu, model: house-model, price: { input: ${CACHED_PRICE.input}, output: ${CACHED_PRICE.output}, cached_input: ${CACHED_PRICE.cached_input} } }
+      - { provider: emu, model: house-model-bigger }
+  cached_direct:
+    targets:
+      - { provider: emu, model: house-model, price: { input: ${CACHED_PRICE.input}, output: ${CACHED_PRICE.output}, cached_input: ${CACHED_PRICE.cached_input} } }
 `,
   });
   client = new OpenAI({ apiKey: 'not-checked', baseURL: gw.baseURL, maxRetries: 0, timeout: 10000 });
@@ -123,3 +148,25 @@ describe('cost per request', () => {
     assert.equal(line.cost_usd, Number(usd(expectedCost(PRICE, { prompt_tokens: line.prompt_tokens, completion_tokens: line.completion_tokens }))));
   });
 });
+
+describe('one cost formula', () => {
+  // The client's header and the cascade's spend cap charge through one
+  // function: with cached tokens in the usage, the header's cost is exactly
+  // what the cascade counts against max_cost_usd.
+  test('the cascade spend cap counts cached tokens as x-cloudmux-cost-usd does', async () => {
+    const { data, response } = await client.chat.completions
+      .create(chatBody('cached_direct', CASCADE_PROMPT))
+      .withResponse();
+    assert.equal(data.usage.prompt_tokens_details.cached_tokens, 9);
+    const cost = expectedCost(CACHED_PRICE, data.usage);
+    assert.equal(response.headers.get('x-cloudmux-cost-usd'), usd(cost));
+    assert.ok(CAP_UNDER < cost && cost < CAP_OVER, `the caps bracket ${cost}`);
+    // cap just over the first answer's cost: the cascade may escalate
+    const over = await client.chat.completions.create(chatBody('climb_over', CASCADE_PROMPT)).withResponse();
+    assert.equal(over.data.model, 'house-model-bigger', 'escalated: spent ' + usd(cost) + ' < cap');
+    // cap just under it: the cascade stops and keeps the first answer
+    const under = await client.chat.completions.create(chatBody('climb_under', CASCADE_PROMPT)).withResponse();
+    assert.equal(under.data.model, 'house-model', 'kept: spent ' + usd(cost) + ' > cap');
+  });
+});
+

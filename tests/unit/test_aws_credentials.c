@@ -30,7 +30,9 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "helpers/fake_http.h"
 #include "providers/aws_credentials.h"
+#include "providers/bedrock_config.h"
 
 #define IMDS_TOKEN "imds-session-TOKEN-77"
 #define CONTAINER_AUTH "container-AUTH-secret-12"
@@ -59,8 +61,7 @@ static const char *const aws_vars[] = {
 /* ---- the emulated endpoints ------------------------------------------ */
 
 typedef struct endpoints {
-    struct evhttp *http;
-    int port;
+    cmx_fake_http srv;
     int container_hits, imds_puts, imds_gets, imds_refused, sts_hits;
     int container_status; /* 200, or what to answer */
     int imds_put_status;
@@ -71,15 +72,6 @@ typedef struct endpoints {
     char sts_form[2048];
     char sts_content_type[96];
 } endpoints;
-
-static void reply(struct evhttp_request *req, int status, const char *ctype, const char *body)
-{
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add(out, body, strlen(body));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
-    evhttp_send_reply(req, status, "X", out);
-    evbuffer_free(out);
-}
 
 static void iso_time(long from_now, char *out, size_t cap)
 {
@@ -105,13 +97,13 @@ static void serve_container(endpoints *e, struct evhttp_request *req, struct evk
     const char *auth = evhttp_find_header(h, "Authorization");
     snprintf(e->last_auth, sizeof e->last_auth, "%s", auth ? auth : "");
     if (e->container_status != 200 || !auth || strcmp(auth, CONTAINER_AUTH) != 0) {
-        reply(req, e->container_status != 200 ? e->container_status : 401, "application/json",
-              "{\"message\":\"no\"}");
+        cmx_fake_http_reply(req, e->container_status != 200 ? e->container_status : 401,
+                            "application/json", "{\"message\":\"no\"}");
         return;
     }
     char body[512];
     keys_json(e, "ASIACONT", e->container_hits, body, sizeof body);
-    reply(req, 200, "application/json", body);
+    cmx_fake_http_reply(req, 200, "application/json", body);
 }
 
 static void serve_imds(endpoints *e, struct evhttp_request *req, struct evkeyvalq *h,
@@ -122,29 +114,30 @@ static void serve_imds(endpoints *e, struct evhttp_request *req, struct evkeyval
         const char *ttl = evhttp_find_header(h, "X-aws-ec2-metadata-token-ttl-seconds");
         snprintf(e->last_ttl, sizeof e->last_ttl, "%s", ttl ? ttl : "");
         if (strcmp(uri, "/latest/api/token") != 0 || !ttl || e->imds_put_status != 200) {
-            reply(req, e->imds_put_status != 200 ? e->imds_put_status : 400, "text/plain", "");
+            cmx_fake_http_reply(req, e->imds_put_status != 200 ? e->imds_put_status : 400,
+                                "text/plain", "");
             return;
         }
-        reply(req, 200, "text/plain", IMDS_TOKEN);
+        cmx_fake_http_reply(req, 200, "text/plain", IMDS_TOKEN);
         return;
     }
     e->imds_gets++;
     const char *tok = evhttp_find_header(h, "X-aws-ec2-metadata-token");
     if (!tok || strcmp(tok, IMDS_TOKEN) != 0) { /* IMDSv2 only, as hardened instances are */
         e->imds_refused++;
-        reply(req, 401, "text/plain", "");
+        cmx_fake_http_reply(req, 401, "text/plain", "");
         return;
     }
     const char *base = "/latest/meta-data/iam/security-credentials/";
     if (strcmp(uri, base) == 0) {
-        reply(req, 200, "text/plain", "app-role\n");
+        cmx_fake_http_reply(req, 200, "text/plain", "app-role\n");
     } else if (strncmp(uri, base, strlen(base)) == 0 &&
                strcmp(uri + strlen(base), "app-role") == 0) {
         char body[512];
         keys_json(e, "ASIAIMDS", e->imds_gets, body, sizeof body);
-        reply(req, 200, "application/json", body);
+        cmx_fake_http_reply(req, 200, "application/json", body);
     } else {
-        reply(req, 404, "text/plain", "");
+        cmx_fake_http_reply(req, 404, "text/plain", "");
     }
 }
 
@@ -153,17 +146,13 @@ static void serve_sts(endpoints *e, struct evhttp_request *req, struct evkeyvalq
     e->sts_hits++;
     const char *ct = evhttp_find_header(h, "Content-Type");
     snprintf(e->sts_content_type, sizeof e->sts_content_type, "%s", ct ? ct : "");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if (n >= sizeof e->sts_form)
-        n = sizeof e->sts_form - 1;
-    evbuffer_remove(in, e->sts_form, n);
-    e->sts_form[n] = '\0';
+    cmx_fake_http_body(req, e->sts_form, sizeof e->sts_form);
     if (e->sts_status != 200) {
-        reply(req, e->sts_status, "text/xml",
-              "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not "
-              "authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error>"
-              "</ErrorResponse>");
+        cmx_fake_http_reply(
+            req, e->sts_status, "text/xml",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not "
+            "authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error>"
+            "</ErrorResponse>");
         return;
     }
     char exp[32], body[1024];
@@ -175,7 +164,7 @@ static void serve_sts(endpoints *e, struct evhttp_request *req, struct evkeyvalq
              "</Expiration></Credentials></AssumeRoleWithWebIdentityResult>"
              "</AssumeRoleWithWebIdentityResponse>",
              e->sts_hits, e->sts_hits, e->sts_hits, exp);
-    reply(req, 200, "text/xml", body);
+    cmx_fake_http_reply(req, 200, "text/xml", body);
 }
 
 static void serve(struct evhttp_request *req, void *arg)
@@ -190,7 +179,7 @@ static void serve(struct evhttp_request *req, void *arg)
     else if (strcmp(uri, "/sts/") == 0 && evhttp_request_get_command(req) == EVHTTP_REQ_POST)
         serve_sts(e, req, h);
     else
-        reply(req, 404, "text/plain", "");
+        cmx_fake_http_reply(req, 404, "text/plain", "");
 }
 
 /* ---- fixture --------------------------------------------------------- */
@@ -199,19 +188,14 @@ typedef struct fixture {
     struct event_base *base;
     cmx_upstream *up;
     endpoints ep;
-    uint64_t now_us;
-    cmx_clock clock;
+    cmx_fake_clock clock;
     cmx_provider_config cfg;
+    cmx_bedrock_settings settings; /* cfg's */
     char origin[64];
     char url[128];
     char dir[64];
     char path[3][128];
 } fixture;
-
-static uint64_t fake_now(void *ctx)
-{
-    return ((fixture *)ctx)->now_us;
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -226,22 +210,14 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     f->base = event_base_new();
     f->up = cmx_upstream_new(f->base, NULL, NULL);
-    f->ep.http = evhttp_new(f->base);
-    evhttp_set_allowed_methods(f->ep.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(f->ep.http, "127.0.0.1", 0);
-    assert_non_null(bs);
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len);
-    f->ep.port = ntohs(sa.sin_port);
-    evhttp_set_gencb(f->ep.http, serve, &f->ep);
+    assert_int_equal(cmx_fake_http_start(&f->ep.srv, f->base, serve, &f->ep), 0);
     f->ep.container_status = f->ep.imds_put_status = f->ep.sts_status = 200;
     f->ep.lifetime_s = 3600;
-    f->now_us = 1000000;
-    f->clock = (cmx_clock){fake_now, f};
-    snprintf(f->origin, sizeof f->origin, "http://127.0.0.1:%d", f->ep.port);
+    cmx_fake_clock_init(&f->clock, 1000000);
+    snprintf(f->origin, sizeof f->origin, "%s", f->ep.srv.origin);
     f->cfg.name = "aws";
-    f->cfg.region = "eu-west-1";
+    f->cfg.settings = &f->settings;
+    f->settings.region = "eu-west-1";
     f->cfg.tls_verify = 1;
     f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
     for (size_t i = 0; aws_vars[i]; i++)
@@ -262,7 +238,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cmx_upstream_free(f->up);
-    evhttp_free(f->ep.http);
+    cmx_fake_http_stop(&f->ep.srv);
     event_base_free(f->base);
     for (int i = 0; i < 3; i++)
         unlink(f->path[i]);
@@ -324,35 +300,17 @@ static void waiter_init(waiter *w)
     w->w.ctx = w;
 }
 
-static void run_until_called(fixture *f, waiter *w)
-{
-    for (int i = 0; i < 400 && !w->calls; i++) {
-        struct timeval tv = {0, 5000};
-        event_base_loopexit(f->base, &tv);
-        event_base_dispatch(f->base);
-    }
-}
-
-static void run_a_bit(fixture *f)
-{
-    for (int i = 0; i < 20; i++) {
-        struct timeval tv = {0, 5000};
-        event_base_loopexit(f->base, &tv);
-        event_base_dispatch(f->base);
-    }
-}
-
 /* Gets keys, waiting for a fetch if there is one; returns what get said. */
-static int get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
+static cmx_progress get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
 {
     waiter_init(w);
     const cmx_sigv4_credentials *creds = NULL;
-    int r = cmx_aws_credentials_get(c, &w->w, &creds, &w->err);
-    if (r == 1)
+    cmx_progress r = cmx_aws_credentials_get(c, &w->w, &creds, &w->err);
+    if (r == CMX_READY)
         on_credentials(w, creds, NULL);
-    else if (r == 0) {
+    else if (r == CMX_PENDING) {
         assert_int_equal(w->calls, 0); /* never called from inside get */
-        run_until_called(f, w);
+        cmx_run_until(f->base, &w->calls, 400);
         assert_int_equal(w->calls, 1);
     }
     return r;
@@ -362,7 +320,7 @@ static cmx_aws_credentials *make(fixture *f)
 {
     cmx_error err;
     cmx_error_clear(&err);
-    cmx_aws_credentials *c = cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_aws_credentials *c = cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err);
     if (!c)
         fprintf(stderr, "new: %s\n", err.message);
     assert_non_null(c);
@@ -393,9 +351,9 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
     cmx_error err;
     for (int i = 0; i < 3; i++) {
         waiter_init(&w[i]);
-        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), 0);
+        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), CMX_PENDING);
     }
-    run_until_called(f, &w[2]);
+    cmx_run_until(f->base, &w[2].calls, 400);
     assert_int_equal(f->ep.container_hits, 1);
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
     for (int i = 0; i < 3; i++) {
@@ -405,7 +363,7 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
         assert_string_equal(w[i].token, "ASIACONT-SESSION-1");
     }
     waiter later;
-    assert_int_equal(get_keys(f, c, &later), 1); /* cached */
+    assert_int_equal(get_keys(f, c, &later), CMX_READY); /* cached */
     assert_string_equal(later.key_id, "ASIACONT-1");
     assert_int_equal(cmx_aws_credentials_fetches(c), 1);
     cmx_aws_credentials_free(c);
@@ -418,17 +376,17 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
     write_file(f->path[1], "not-the-token\n");
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", f->path[1], 1);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
+    f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "container (127.0.0.1): HTTP 401"));
     assert_no_secret(w.err.message);
     /* the token file rotates (EKS Pod Identity): the next fetch reads it anew */
     write_file(f->path[1], CONTAINER_AUTH "\n");
-    f->now_us += 2000000; /* past the failure hold */
-    assert_int_equal(get_keys(f, c, &w), 0);
+    f->clock.now_us += 2000000; /* past the failure hold */
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_string_equal(w.key_id, "ASIACONT-2");
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
@@ -439,10 +397,10 @@ static void imdsv2_puts_for_a_token_then_reads_the_role_and_its_keys_with_it(voi
 {
     fixture *f = *state;
     use_imds(f);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.imds_puts, 1);
     assert_string_equal(f->ep.last_ttl, "21600");
@@ -460,10 +418,10 @@ static void imds_refusing_the_token_put_is_an_error_naming_instance_metadata(voi
     fixture *f = *state;
     use_imds(f);
     f->ep.imds_put_status = 403;
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(
         strstr(w.err.message, "instance metadata (127.0.0.1): HTTP 403 to the token PUT"));
@@ -478,23 +436,23 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     fixture *f = *state;
     /* the chain's own GETs carry the token and pass */
     use_imds(f);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_INSTANCE;
+    f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(f->ep.imds_refused, 0);
     cmx_aws_credentials_free(c);
     int gets = f->ep.imds_gets;
     /* a raw client GET without the header */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->ep.port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->ep.srv.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     const char *raw = "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n";
     assert_int_equal(write(fd, raw, strlen(raw)), (ssize_t)strlen(raw));
     for (int i = 0; i < 50 && f->ep.imds_refused == 0; i++)
-        run_a_bit(f); /* the reply is written before the counter is read back */
+        cmx_run_for(f->base, 20); /* the reply is written before the counter is read back */
     char buf[256] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -511,7 +469,7 @@ static void web_identity_posts_the_role_and_the_token_file_to_sts(void **state)
     cmx_aws_credentials *c = make(f);
     assert_string_equal(cmx_aws_credentials_source(c), "web identity");
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.sts_hits, 1);
     assert_string_equal(f->ep.sts_content_type, "application/x-www-form-urlencoded");
@@ -536,16 +494,16 @@ static void sts_refusal_names_its_code_and_never_the_token(void **state)
     fixture *f = *state;
     use_web_identity(f);
     f->ep.sts_status = 403;
-    f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
+    f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "web identity (127.0.0.1): HTTP 403 AccessDenied"));
     assert_no_secret(w.err.message);
     /* for a second after, requests fail at once without asking again */
     waiter again;
-    assert_int_equal(get_keys(f, c, &again), -1);
+    assert_int_equal(get_keys(f, c, &again), CMX_FAILED);
     assert_int_equal(again.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(f->ep.sts_hits, 1);
     cmx_aws_credentials_free(c);
@@ -563,32 +521,32 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
                            "aws_secret_access_key = dev-secret\naws_session_token = dev-token\n");
     setenv("AWS_CONFIG_FILE", f->path[1], 1);
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
-    f->cfg.aws_profile = "dev";
+    f->settings.profile = "dev";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 1); /* settled at creation: no fetch */
+    assert_int_equal(get_keys(f, c, &w), CMX_READY); /* settled at creation: no fetch */
     assert_string_equal(w.key_id, "AKIDDEV");
     assert_string_equal(w.secret, "dev-secret");
     assert_string_equal(w.token, "dev-token");
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     cmx_aws_credentials_free(c);
     /* no profile named: AWS_PROFILE, then "default" */
-    f->cfg.aws_profile = NULL;
+    f->settings.profile = NULL;
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDDEFAULT");
     assert_string_equal(w.token, "");
     cmx_aws_credentials_free(c);
     setenv("AWS_PROFILE", "dev", 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDDEV");
     cmx_aws_credentials_free(c);
     /* a profile that is nowhere, when asked for by name, is a config error */
-    f->cfg.aws_profile = "missing";
-    f->cfg.aws_credentials = CMX_AWS_CREDS_PROFILE;
+    f->settings.profile = "missing";
+    f->settings.credentials = CMX_AWS_CREDS_PROFILE;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "profile 'missing'"));
     assert_int_equal(f->ep.container_hits + f->ep.sts_hits + f->ep.imds_puts, 0);
@@ -607,10 +565,10 @@ static void profile_with_role_arn_and_token_file_assumes_the_role(void **state)
     setenv("AWS_CONFIG_FILE", f->path[1], 1);
     snprintf(sts, sizeof sts, "%s/sts", f->origin);
     setenv("AWS_ENDPOINT_URL_STS", sts, 1);
-    f->cfg.aws_profile = "irsa";
+    f->settings.profile = "irsa";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_non_null(strstr(f->ep.sts_form, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Ffrom-profile"));
     assert_non_null(strstr(f->ep.sts_form, "RoleSessionName=prof&"));
@@ -624,11 +582,11 @@ static void static_keys_win_over_every_other_source(void **state)
     fixture *f = *state;
     use_container(f);
     use_web_identity(f);
-    f->cfg.access_key_id = "AKIDSTATIC";
-    f->cfg.secret_access_key = "static-secret";
+    f->settings.access_key_id = "AKIDSTATIC";
+    f->settings.secret_access_key = "static-secret";
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDSTATIC");
     assert_string_equal(w.token, "");
     assert_string_equal(cmx_aws_credentials_source(c), "static");
@@ -645,7 +603,7 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     /* web identity first */
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
@@ -654,7 +612,7 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     write_file(f->path[2], "[default]\naws_access_key_id=AKIDPROFILE\naws_secret_access_key=p\n");
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "AKIDPROFILE");
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
@@ -662,14 +620,14 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     /* no profile: the container endpoint, and IMDS is not asked */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     assert_int_equal(f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* the container refuses too: instance metadata */
     f->ep.container_status = 500;
     c = make(f);
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIAIMDS-2");
     assert_string_equal(cmx_aws_credentials_source(c), "instance metadata");
     cmx_aws_credentials_free(c);
@@ -686,7 +644,7 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     f->ep.imds_put_status = 403;
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "provider 'aws' (bedrock): no AWS credentials"));
     assert_non_null(strstr(w.err.message, "web identity"));
@@ -701,7 +659,7 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
 }
 
@@ -711,25 +669,25 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     /* 54 minutes on: still the cached keys, nothing fetched */
-    f->now_us += 3240ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    f->clock.now_us += 3240ull * 1000000;
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    run_a_bit(f);
+    cmx_run_for(f->base, 20);
     assert_int_equal(f->ep.container_hits, 1);
     /* 56 minutes on (less than 5 left): the old keys serve while new ones come */
-    f->now_us += 120ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 1);
+    f->clock.now_us += 120ull * 1000000;
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    run_a_bit(f);
+    cmx_run_for(f->base, 20);
     assert_int_equal(f->ep.container_hits, 2);
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-2");
     /* past the new keys' expiry, a request waits for a fetch */
-    f->now_us += 3700ull * 1000000;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    f->clock.now_us += 3700ull * 1000000;
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-3");
     assert_int_equal(cmx_aws_credentials_fetches(c), 3);
     cmx_aws_credentials_free(c);
@@ -741,20 +699,20 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-1");
     cmx_aws_credentials_invalidate(c, "ASIACONT-0"); /* not the cached one */
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     cmx_aws_credentials_invalidate(c, "ASIACONT-1");
-    assert_int_equal(get_keys(f, c, &w), 0);
+    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-2");
     cmx_aws_credentials_free(c);
     /* static keys are what they are: nothing to fetch instead */
-    f->cfg.access_key_id = "AKIDSTATIC";
-    f->cfg.secret_access_key = "static-secret";
+    f->settings.access_key_id = "AKIDSTATIC";
+    f->settings.secret_access_key = "static-secret";
     c = make(f);
     cmx_aws_credentials_invalidate(c, "AKIDSTATIC");
-    assert_int_equal(get_keys(f, c, &w), 1);
+    assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "AKIDSTATIC");
     cmx_aws_credentials_free(c);
 }
@@ -763,9 +721,9 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
 {
     fixture *f = *state;
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com:8080/creds", 1);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_CONTAINER;
+    f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "must be https or a loopback"));
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://example.com/creds", 1);
@@ -773,10 +731,10 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     cmx_aws_credentials_free(c);
     /* a named source without its variables is a config error too */
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
-    f->cfg.aws_credentials = CMX_AWS_CREDS_WEB_IDENTITY;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock, &err));
+    f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_non_null(strstr(err.message, "AWS_ROLE_ARN"));
 }
 
@@ -790,19 +748,19 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     waiter_init(&b);
     const cmx_sigv4_credentials *creds;
     cmx_error err;
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), 0);
-    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), 0);
+    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
+    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), CMX_PENDING);
     cmx_aws_credentials_cancel(c, &a.w);
-    run_until_called(f, &b);
+    cmx_run_until(f->base, &b.calls, 400);
     assert_int_equal(a.calls, 0);
     assert_int_equal(b.calls, 1);
     cmx_aws_credentials_free(c);
     c = make(f);
     waiter_init(&a);
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), 0);
+    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_aws_credentials_free(c); /* with the fetch still in flight */
-    run_a_bit(f);
+    cmx_run_for(f->base, 20);
     assert_int_equal(a.calls, 0);
 }
 
@@ -833,15 +791,16 @@ static void credentials_and_profile_keys_are_read_and_checked(void **state)
                          &d);
     assert_non_null(c);
     const cmx_provider_config *p = cmx_config_find_provider(c, "b");
-    assert_int_equal(p->aws_credentials, CMX_AWS_CREDS_CONTAINER);
-    assert_string_equal(p->aws_profile, "dev");
-    assert_null(p->access_key_id);
+    assert_int_equal(cmx_bedrock_settings_of(p)->credentials, CMX_AWS_CREDS_CONTAINER);
+    assert_string_equal(cmx_bedrock_settings_of(p)->profile, "dev");
+    assert_null(cmx_bedrock_settings_of(p)->access_key_id);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
     /* auto with nothing static loads: the chain settles it at first use */
     c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
     assert_non_null(c);
-    assert_int_equal(cmx_config_find_provider(c, "b")->aws_credentials, CMX_AWS_CREDS_AUTO);
+    assert_int_equal(cmx_bedrock_settings_of(cmx_config_find_provider(c, "b"))->credentials,
+                     CMX_AWS_CREDS_AUTO);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
     c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"

@@ -24,7 +24,9 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "helpers/fake_http.h"
 #include "providers/azure_auth.h"
+#include "providers/azure_config.h"
 
 /* ---- config ---------------------------------------------------------- */
 
@@ -59,13 +61,13 @@ static void azure_provider_with_a_key_gets_the_documented_defaults(void **state)
     print_errors(&d);
     assert_non_null(c);
     const cmx_provider_config *p = cmx_config_find_provider(c, "az");
-    assert_int_equal(p->type, CMX_PROVIDER_AZURE);
     assert_string_equal(p->type_name, "azure");
     assert_string_equal(p->base_url, "https://res.openai.azure.com");
-    assert_string_equal(p->azure.api_version, "2024-10-21");
-    assert_int_equal(p->azure.url_style_v1, 0);
-    assert_int_equal(p->azure.auth, CMX_AZURE_AUTH_API_KEY);
-    assert_string_equal(p->api_key, "k");
+    const cmx_azure_settings *az = cmx_azure_settings_of(p);
+    assert_string_equal(az->api_version, "2024-10-21");
+    assert_int_equal(az->url_style_v1, 0);
+    assert_int_equal(az->auth, CMX_AZURE_AUTH_API_KEY);
+    assert_string_equal(az->api_key, "k");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -90,18 +92,19 @@ static void azure_client_credentials_and_managed_identity_are_read(void **state)
     print_errors(&d);
     assert_non_null(c);
     const cmx_provider_config *cc = cmx_config_find_provider(c, "cc");
-    assert_int_equal(cc->azure.auth, CMX_AZURE_AUTH_CLIENT_SECRET);
-    assert_int_equal(cc->azure.url_style_v1, 1);
-    assert_string_equal(cc->azure.api_version, "2024-06-01");
-    assert_string_equal(cc->azure.tenant_id, "t1");
-    assert_string_equal(cc->azure.client_id, "app");
-    assert_string_equal(cc->azure.client_secret, "s3cret");
-    assert_string_equal(cc->azure.authority, "https://login.microsoftonline.com");
-    assert_null(cc->azure.scope); /* the default is applied where the request is built */
+    assert_int_equal(cmx_azure_settings_of(cc)->auth, CMX_AZURE_AUTH_CLIENT_SECRET);
+    assert_int_equal(cmx_azure_settings_of(cc)->url_style_v1, 1);
+    assert_string_equal(cmx_azure_settings_of(cc)->api_version, "2024-06-01");
+    assert_string_equal(cmx_azure_settings_of(cc)->tenant_id, "t1");
+    assert_string_equal(cmx_azure_settings_of(cc)->client_id, "app");
+    assert_string_equal(cmx_azure_settings_of(cc)->client_secret, "s3cret");
+    assert_string_equal(cmx_azure_settings_of(cc)->authority, "https://login.microsoftonline.com");
+    assert_null(
+        cmx_azure_settings_of(cc)->scope); /* the default is applied where the request is built */
     const cmx_provider_config *mi = cmx_config_find_provider(c, "mi");
-    assert_int_equal(mi->azure.auth, CMX_AZURE_AUTH_MANAGED_IDENTITY);
-    assert_string_equal(mi->azure.client_id, "uai");
-    assert_string_equal(mi->azure.imds_endpoint, "http://127.0.0.1:9/x");
+    assert_int_equal(cmx_azure_settings_of(mi)->auth, CMX_AZURE_AUTH_MANAGED_IDENTITY);
+    assert_string_equal(cmx_azure_settings_of(mi)->client_id, "uai");
+    assert_string_equal(cmx_azure_settings_of(mi)->imds_endpoint, "http://127.0.0.1:9/x");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -169,8 +172,7 @@ static void azure_client_secret_appears_in_no_message(void **state)
 /* ---- token cache ----------------------------------------------------- */
 
 typedef struct token_server {
-    struct evhttp *http;
-    int port;
+    cmx_fake_http srv;
     int hits;
     int status;       /* what to answer */
     char answer[512]; /* body; "#N" is replaced by the hit number */
@@ -188,17 +190,9 @@ static void serve(struct evhttp_request *req, void *arg)
     snprintf(ts->last_uri, sizeof ts->last_uri, "%s", evhttp_request_get_uri(req));
     snprintf(ts->last_method, sizeof ts->last_method, "%s",
              evhttp_request_get_command(req) == EVHTTP_REQ_GET ? "GET" : "POST");
-    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *md = evhttp_find_header(h, "Metadata");
-    const char *ct = evhttp_find_header(h, "Content-Type");
-    snprintf(ts->last_metadata, sizeof ts->last_metadata, "%s", md ? md : "");
-    snprintf(ts->last_content_type, sizeof ts->last_content_type, "%s", ct ? ct : "");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if (n >= sizeof ts->last_body)
-        n = sizeof ts->last_body - 1;
-    evbuffer_remove(in, ts->last_body, n);
-    ts->last_body[n] = '\0';
+    cmx_fake_http_header(req, "Metadata", ts->last_metadata, sizeof ts->last_metadata);
+    cmx_fake_http_header(req, "Content-Type", ts->last_content_type, sizeof ts->last_content_type);
+    cmx_fake_http_body(req, ts->last_body, sizeof ts->last_body);
     struct evbuffer *out = evbuffer_new();
     const char *mark = strstr(ts->answer, "#N");
     if (mark) {
@@ -216,44 +210,32 @@ typedef struct fixture {
     struct event_base *base;
     cmx_upstream *up;
     token_server ts;
-    uint64_t now_us;
-    cmx_clock clock;
+    cmx_fake_clock clock;
     cmx_provider_config cfg;
+    cmx_azure_settings settings; /* cfg's */
     char url[128];
 } fixture;
-
-static uint64_t fake_now(void *ctx)
-{
-    return ((fixture *)ctx)->now_us;
-}
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->base = event_base_new();
     f->up = cmx_upstream_new(f->base, NULL, NULL);
-    f->ts.http = evhttp_new(f->base);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(f->ts.http, "127.0.0.1", 0);
-    assert_non_null(bs);
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &len);
-    f->ts.port = ntohs(sa.sin_port);
-    evhttp_set_gencb(f->ts.http, serve, &f->ts);
+    assert_int_equal(cmx_fake_http_start(&f->ts.srv, f->base, serve, &f->ts), 0);
     f->ts.status = 200;
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
-    f->now_us = 1000000;
-    f->clock = (cmx_clock){fake_now, f};
-    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d", f->ts.port);
+    cmx_fake_clock_init(&f->clock, 1000000);
+    snprintf(f->url, sizeof f->url, "%s", f->ts.srv.origin);
     f->cfg.name = "az";
+    f->cfg.settings = &f->settings;
     f->cfg.tls_verify = 1;
     f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
-    f->cfg.azure.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
-    f->cfg.azure.tenant_id = "my-tenant";
-    f->cfg.azure.client_id = "my app";
-    f->cfg.azure.client_secret = "s&cret=1";
-    f->cfg.azure.authority = f->url;
+    f->settings.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
+    f->settings.tenant_id = "my-tenant";
+    f->settings.client_id = "my app";
+    f->settings.client_secret = "s&cret=1";
+    f->settings.authority = f->url;
     *state = f;
     return 0;
 }
@@ -262,7 +244,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cmx_upstream_free(f->up);
-    evhttp_free(f->ts.http);
+    cmx_fake_http_stop(&f->ts.srv);
     event_base_free(f->base);
     free(f);
     return 0;
@@ -293,38 +275,20 @@ static void waiter_init(waiter *w)
 }
 
 /* Runs the loop until `w` was called (or a second has passed). */
-static void run_until_called(fixture *f, waiter *w)
-{
-    for (int i = 0; i < 200 && !w->calls; i++) {
-        struct timeval tv = {0, 5000};
-        event_base_loopexit(f->base, &tv);
-        event_base_dispatch(f->base);
-    }
-}
-
-static void run_a_bit(fixture *f)
-{
-    for (int i = 0; i < 20; i++) {
-        struct timeval tv = {0, 5000};
-        event_base_loopexit(f->base, &tv);
-        event_base_dispatch(f->base);
-    }
-}
-
 static void queued_requests_share_one_client_credentials_fetch(void **state)
 {
     fixture *f = *state;
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     assert_non_null(a);
     waiter w[3];
     const char *tok = NULL;
     for (int i = 0; i < 3; i++) {
         waiter_init(&w[i]);
-        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), 0);
+        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), CMX_PENDING);
         assert_int_equal(w[i].calls, 0); /* never called from inside */
     }
-    run_until_called(f, &w[2]);
+    cmx_run_until(f->base, &w[2].calls, 400);
     assert_int_equal(f->ts.hits, 1);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(w[i].calls, 1);
@@ -339,7 +303,7 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
     /* The cached token answers at once. */
     waiter later;
     waiter_init(&later);
-    assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
     cmx_azure_auth_free(a);
@@ -350,34 +314,34 @@ token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry(v
 {
     fixture *f = *state;
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
-    run_until_called(f, &w);
-    uint64_t t0 = f->now_us;
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w.calls, 400);
+    uint64_t t0 = f->clock.now_us;
 
-    f->now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    f->clock.now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
 
-    f->now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    f->clock.now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 2);
-    run_a_bit(f);
+    cmx_run_for(f->base, 20);
     assert_int_equal(f->ts.hits, 2);
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-2");
 
     /* Expired: the request waits for a new token instead of using the old. */
-    f->now_us += 3601ull * 1000000;
+    f->clock.now_us += 3601ull * 1000000;
     waiter w2;
     waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
-    run_until_called(f, &w2);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w2.calls, 400);
     assert_string_equal(w2.token, "tok-3");
     cmx_azure_auth_free(a);
 }
@@ -390,12 +354,12 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
              "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client "
              "secret provided.\"}");
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
-    run_until_called(f, &w);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w.calls, 400);
     assert_int_equal(w.calls, 1);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(w.err.upstream_status, 401);
@@ -408,16 +372,16 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     waiter w2;
     waiter_init(&w2);
     cmx_error_clear(&err);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), -1);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_FAILED);
     assert_int_equal(err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(f->ts.hits, 1);
     /* ... and a second later the endpoint is tried again. */
     f->ts.status = 200;
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
-    f->now_us += 1100000;
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
-    run_until_called(f, &w2);
+    f->clock.now_us += 1100000;
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w2.calls, 400);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
 }
@@ -427,12 +391,12 @@ static void answer_without_a_token_is_an_error(void **state)
     fixture *f = *state;
     snprintf(f->ts.answer, sizeof f->ts.answer, "{\"token_type\":\"Bearer\"}");
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
-    run_until_called(f, &w);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w.calls, 400);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_string_equal(w.token, "");
     cmx_azure_auth_free(a);
@@ -443,18 +407,18 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
     fixture *f = *state;
     char imds[192];
     snprintf(imds, sizeof imds, "%s/metadata/identity/oauth2/token", f->url);
-    f->cfg.azure.auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
-    f->cfg.azure.imds_endpoint = imds;
-    f->cfg.azure.client_id = "uai-1";
+    f->settings.auth = CMX_AZURE_AUTH_MANAGED_IDENTITY;
+    f->settings.imds_endpoint = imds;
+    f->settings.client_id = "uai-1";
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"access_token\":\"mi-#N\",\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}");
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
-    run_until_called(f, &w);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w.calls, 400);
     assert_string_equal(w.token, "mi-1");
     assert_string_equal(f->ts.last_method, "GET");
     assert_string_equal(f->ts.last_metadata, "true");
@@ -468,19 +432,19 @@ static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored
 {
     fixture *f = *state;
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
-    run_until_called(f, &w);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w.calls, 400);
     cmx_azure_auth_invalidate(a, "tok-0"); /* not the cached one: no effect */
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 1);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     cmx_azure_auth_invalidate(a, "tok-1");
     waiter w2;
     waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
-    run_until_called(f, &w2);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
+    cmx_run_until(f->base, &w2.calls, 400);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
 }
@@ -489,15 +453,15 @@ static void cancelled_waiter_is_not_called(void **state)
 {
     fixture *f = *state;
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w1, w2;
     waiter_init(&w1);
     waiter_init(&w2);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), 0);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), CMX_PENDING);
+    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
     cmx_azure_auth_cancel(a, &w1.w);
-    run_until_called(f, &w2);
+    cmx_run_until(f->base, &w2.calls, 400);
     assert_int_equal(w1.calls, 0);
     assert_int_equal(w2.calls, 1);
     cmx_azure_auth_free(a);
@@ -507,14 +471,14 @@ static void freeing_with_a_fetch_in_flight_is_clean(void **state)
 {
     fixture *f = *state;
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
     waiter w;
     waiter_init(&w);
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), 0);
+    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
     cmx_azure_auth_cancel(a, &w.w);
     cmx_azure_auth_free(a); /* ASan checks that nothing leaks or runs later */
-    run_a_bit(f);
+    cmx_run_for(f->base, 20);
     assert_int_equal(w.calls, 0);
 }
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "providers/bedrock_invoke.h"
-#include "providers/embedding_out.h"
+#include "providers/embeddings.h"
 
 static void anthropic_ids_and_inference_profiles_are_recognised(void **state)
 {

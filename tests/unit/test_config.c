@@ -14,7 +14,13 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/config_module.h"
 #include "config/values.h"
+#include "providers/anthropic_config.h"
+#include "providers/bedrock_config.h"
+#include "providers/mock_config.h"
+#include "providers/openai_config.h"
+#include "providers/vertex_config.h"
 
 #define NAME "test.yaml"
 
@@ -79,20 +85,20 @@ static void quickstart_example_loads_without_errors_or_warnings(void **state)
     assert_int_equal(c->server.listen_port, 4000);
     assert_int_equal(c->server.n_api_keys, 0);
     for (size_t i = 0; i < c->n_providers; i++)
-        assert_int_equal(c->providers[i].type, CMX_PROVIDER_MOCK);
+        assert_string_equal(c->providers[i].type_name, "mock");
 
     const cmx_model_group *demo = cmx_config_find_model(c, "demo", 4);
     assert_non_null(demo);
     assert_true(demo->n_targets >= 2);
     const cmx_provider_config *primary = demo->targets[0].provider;
-    assert_true(primary->mock.failure_rate == 0.5);
-    assert_int_equal(primary->mock.failure_status, 503);
-    assert_true(demo->targets[1].provider->mock.failure_rate == 0.0);
+    assert_true(cmx_mock_settings_of(primary)->failure_rate == 0.5);
+    assert_int_equal(cmx_mock_settings_of(primary)->failure_status, 503);
+    assert_true(cmx_mock_settings_of(demo->targets[1].provider)->failure_rate == 0.0);
 
     const cmx_model_group *fast = cmx_config_find_model(c, "fast", 4);
     assert_non_null(fast);
     assert_int_equal(fast->n_targets, 1);
-    assert_true(fast->targets[0].provider->mock.failure_rate == 0.0);
+    assert_true(cmx_mock_settings_of(fast->targets[0].provider)->failure_rate == 0.0);
 
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
@@ -120,13 +126,13 @@ static void multicloud_example_loads_with_its_variables_set(void **state)
     assert_non_null(coding);
     assert_non_null(analysis);
     assert_non_null(simple);
-    assert_int_equal(coding->targets[0].provider->type, CMX_PROVIDER_AZURE);
-    assert_int_equal(coding->targets[1].provider->type, CMX_PROVIDER_ANTHROPIC);
-    assert_int_equal(analysis->targets[0].provider->type, CMX_PROVIDER_BEDROCK);
+    assert_string_equal(coding->targets[0].provider->type_name, "azure");
+    assert_string_equal(coding->targets[1].provider->type_name, "anthropic");
+    assert_string_equal(analysis->targets[0].provider->type_name, "bedrock");
     assert_int_equal(analysis->fallbacks[CMX_FALLBACK_ANY].n, 1);
     assert_ptr_equal(analysis->fallbacks[CMX_FALLBACK_ANY].groups[0], coding);
-    assert_int_equal(simple->targets[0].provider->type, CMX_PROVIDER_VERTEX);
-    assert_int_equal(simple->targets[1].provider->type, CMX_PROVIDER_ANTHROPIC);
+    assert_string_equal(simple->targets[0].provider->type_name, "vertex");
+    assert_string_equal(simple->targets[1].provider->type_name, "anthropic");
     assert_true(simple->targets[1].drop_unsupported_params);
 
     cmx_config_unref(c);
@@ -222,11 +228,11 @@ static void full_config_sets_every_key(void **state)
     assert_int_equal(c->n_providers, 2);
     const cmx_provider_config *o = cmx_config_find_provider(c, "openai");
     assert_non_null(o);
-    assert_int_equal(o->type, CMX_PROVIDER_OPENAI);
+    assert_ptr_equal(o->schema, &cmx_openai_schema);
     assert_string_equal(o->type_name, "openai");
     assert_string_equal(o->base_url, "https://api.openai.com/v1"); /* trailing '/' dropped */
-    assert_string_equal(o->api_key, "sk-from-env");
-    assert_string_equal(o->organization, "org-123");
+    assert_string_equal(cmx_openai_settings_of(o)->api_key, "sk-from-env");
+    assert_string_equal(cmx_openai_settings_of(o)->organization, "org-123");
     assert_int_equal(o->tls_verify, 1);
     assert_null(o->ca_file);
     assert_int_equal(o->timeouts.connect_ms, 2000);
@@ -236,17 +242,16 @@ static void full_config_sets_every_key(void **state)
 
     const cmx_provider_config *m = cmx_config_find_provider(c, "sim");
     assert_non_null(m);
-    assert_int_equal(m->type, CMX_PROVIDER_MOCK);
+    assert_ptr_equal(m->schema, &cmx_mock_schema); /* a mock has nothing else: no key */
     assert_string_equal(m->type_name, "mock");
     assert_null(m->base_url);
-    assert_null(m->api_key);
-    assert_int_equal(m->mock.latency_ms, 250);
-    assert_int_equal(m->mock.chunk_interval_ms, 20);
-    assert_true(m->mock.failure_rate == 0.25);
-    assert_int_equal(m->mock.failure_status, 429);
-    assert_int_equal(m->mock.stream_chunks, 12);
-    assert_string_equal(m->mock.content, "hello there");
-    assert_true(m->mock.seed == 12345678901ULL);
+    assert_int_equal(cmx_mock_settings_of(m)->latency_ms, 250);
+    assert_int_equal(cmx_mock_settings_of(m)->chunk_interval_ms, 20);
+    assert_true(cmx_mock_settings_of(m)->failure_rate == 0.25);
+    assert_int_equal(cmx_mock_settings_of(m)->failure_status, 429);
+    assert_int_equal(cmx_mock_settings_of(m)->stream_chunks, 12);
+    assert_string_equal(cmx_mock_settings_of(m)->content, "hello there");
+    assert_true(cmx_mock_settings_of(m)->seed == 12345678901ULL);
     assert_int_equal(m->line, 30);
 
     assert_int_equal(c->n_models, 2);
@@ -316,14 +321,14 @@ static void minimal_config_gets_the_documented_defaults(void **state)
     assert_int_equal(m->timeouts.first_byte_ms, 60000);
     assert_int_equal(m->timeouts.idle_ms, 30000);
     assert_int_equal(m->timeouts.total_ms, 600000);
-    assert_int_equal(m->mock.latency_ms, 0);
-    assert_int_equal(m->mock.chunk_interval_ms, 0);
-    assert_true(m->mock.failure_rate == 0.0);
-    assert_int_equal(m->mock.failure_status, 503);
-    assert_int_equal(m->mock.stream_chunks, 5);
-    assert_non_null(m->mock.content);
-    assert_true(strlen(m->mock.content) > 0);
-    assert_true(m->mock.seed == 1);
+    assert_int_equal(cmx_mock_settings_of(m)->latency_ms, 0);
+    assert_int_equal(cmx_mock_settings_of(m)->chunk_interval_ms, 0);
+    assert_true(cmx_mock_settings_of(m)->failure_rate == 0.0);
+    assert_int_equal(cmx_mock_settings_of(m)->failure_status, 503);
+    assert_int_equal(cmx_mock_settings_of(m)->stream_chunks, 5);
+    assert_non_null(cmx_mock_settings_of(m)->content);
+    assert_true(strlen(cmx_mock_settings_of(m)->content) > 0);
+    assert_true(cmx_mock_settings_of(m)->seed == 1);
 
     /* No state section: in-process state; groups do not cache. */
     assert_null(c->state.redis_url);
@@ -591,7 +596,7 @@ static void env_secret_is_read_from_the_environment(void **state)
     cmx_config_diag d;
     cmx_config *c = load(yaml, &d);
     assert_loads_clean(c, &d);
-    assert_string_equal(c->providers[0].api_key, "sk-env-value");
+    assert_string_equal(cmx_openai_settings_of(&c->providers[0])->api_key, "sk-env-value");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 
@@ -624,7 +629,7 @@ static void file_secret_is_read_relative_to_the_config_and_newline_stripped(void
     cmx_config_diag d;
     cmx_config *c = cmx_config_load(path, &d);
     assert_loads_clean(c, &d);
-    assert_string_equal(c->providers[0].api_key, "sk-file-value");
+    assert_string_equal(cmx_openai_settings_of(&c->providers[0])->api_key, "sk-file-value");
     assert_int_equal(c->server.n_api_keys, 1);
     assert_string_equal(c->server.api_keys[0], "client-from-file");
     assert_string_equal(c->path, path);
@@ -637,7 +642,7 @@ static void file_secret_is_read_relative_to_the_config_and_newline_stripped(void
              dir, openai_tail);
     c = load(abs_yaml, &d);
     assert_loads_clean(c, &d);
-    assert_string_equal(c->providers[0].api_key, "sk-file-value");
+    assert_string_equal(cmx_openai_settings_of(&c->providers[0])->api_key, "sk-file-value");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 
@@ -671,7 +676,7 @@ static void inline_secret_loads_with_a_warning_that_hides_the_value(void **state
         assert_null(strstr(d.warnings[i], "client-inline-secret"));
         assert_null(strstr(d.warnings[i], "sk-inline-XYZ"));
     }
-    assert_string_equal(c->providers[0].api_key, "sk-inline-XYZ");
+    assert_string_equal(cmx_openai_settings_of(&c->providers[0])->api_key, "sk-inline-XYZ");
     assert_string_equal(c->server.api_keys[0], "client-inline-secret");
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
@@ -973,20 +978,20 @@ static void anthropic_provider_gets_its_defaults_and_keys(void **state)
     cmx_config *c = load(yaml, &d);
     assert_loads_clean(c, &d);
     const cmx_provider_config *p = cmx_config_find_provider(c, "claude");
-    assert_int_equal(p->type, CMX_PROVIDER_ANTHROPIC);
+    assert_ptr_equal(p->schema, &cmx_anthropic_schema);
     assert_string_equal(p->type_name, "anthropic");
     assert_string_equal(p->base_url, "https://api.anthropic.com");
-    assert_string_equal(p->api_key, "sk-ant-value");
-    assert_string_equal(p->anthropic_version, "2023-06-01");
-    assert_int_equal(p->default_max_tokens, 4096);
-    assert_int_equal(p->drop_unsupported_params, 0);
+    assert_string_equal(cmx_anthropic_settings_of(p)->api_key, "sk-ant-value");
+    assert_string_equal(cmx_anthropic_settings_of(p)->anthropic_version, "2023-06-01");
+    assert_int_equal(cmx_anthropic_settings_of(p)->default_max_tokens, 4096);
+    assert_int_equal(cmx_anthropic_settings_of(p)->drop_unsupported_params, 0);
     assert_int_equal(p->tls_verify, 1);
     const cmx_provider_config *eu = cmx_config_find_provider(c, "claude-eu");
     assert_string_equal(eu->base_url, "https://eu.example.com/anthropic");
-    assert_null(eu->api_key);
-    assert_string_equal(eu->anthropic_version, "2024-01-01");
-    assert_int_equal(eu->default_max_tokens, 1024);
-    assert_int_equal(eu->drop_unsupported_params, 1);
+    assert_null(cmx_anthropic_settings_of(eu)->api_key);
+    assert_string_equal(cmx_anthropic_settings_of(eu)->anthropic_version, "2024-01-01");
+    assert_int_equal(cmx_anthropic_settings_of(eu)->default_max_tokens, 1024);
+    assert_int_equal(cmx_anthropic_settings_of(eu)->drop_unsupported_params, 1);
     assert_int_equal(eu->timeouts.first_byte_ms, 5000);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
@@ -1022,22 +1027,22 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
     cmx_config *c = load(yaml, &d);
     assert_loads_clean(c, &d);
     const cmx_provider_config *p = cmx_config_find_provider(c, "aws");
-    assert_int_equal(p->type, CMX_PROVIDER_BEDROCK);
-    assert_string_equal(p->region, "eu-west-1");
+    assert_ptr_equal(p->schema, &cmx_bedrock_schema);
+    assert_string_equal(cmx_bedrock_settings_of(p)->region, "eu-west-1");
     assert_string_equal(p->base_url, "https://bedrock-runtime.eu-west-1.amazonaws.com");
-    assert_string_equal(p->access_key_id, "AKIDEXAMPLE");
-    assert_string_equal(p->secret_access_key, "wJalrXUtnFEMI");
+    assert_string_equal(cmx_bedrock_settings_of(p)->access_key_id, "AKIDEXAMPLE");
+    assert_string_equal(cmx_bedrock_settings_of(p)->secret_access_key, "wJalrXUtnFEMI");
     /* the config names a key pair: the environment's token is not mixed in */
-    assert_null(p->session_token);
+    assert_null(cmx_bedrock_settings_of(p)->session_token);
     const cmx_provider_config *v = cmx_config_find_provider(c, "aws-vpc");
     assert_string_equal(v->base_url, "http://127.0.0.1:9999");
-    assert_string_equal(v->access_key_id, "AKIDFROMENV");
-    assert_string_equal(v->secret_access_key, "secretfromenv");
-    assert_string_equal(v->session_token, "tokenfromenv");
-    assert_int_equal(v->drop_unsupported_params, 1);
+    assert_string_equal(cmx_bedrock_settings_of(v)->access_key_id, "AKIDFROMENV");
+    assert_string_equal(cmx_bedrock_settings_of(v)->secret_access_key, "secretfromenv");
+    assert_string_equal(cmx_bedrock_settings_of(v)->session_token, "tokenfromenv");
+    assert_int_equal(cmx_bedrock_settings_of(v)->drop_unsupported_params, 1);
     /* api: converse unless asked */
-    assert_int_equal(p->bedrock_invoke, 0);
-    assert_int_equal(v->bedrock_invoke, 1);
+    assert_int_equal(cmx_bedrock_settings_of(p)->api, CMX_BEDROCK_API_CONVERSE);
+    assert_int_equal(cmx_bedrock_settings_of(v)->api, CMX_BEDROCK_API_INVOKE);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 
@@ -1084,23 +1089,23 @@ static void vertex_provider_gets_its_endpoint_from_the_location(void **state)
     cmx_config *c = load(yaml, &d);
     assert_loads_clean(c, &d);
     const cmx_provider_config *p = cmx_config_find_provider(c, "gem");
-    assert_int_equal(p->type, CMX_PROVIDER_VERTEX);
+    assert_ptr_equal(p->schema, &cmx_vertex_schema);
     assert_string_equal(p->type_name, "vertex");
-    assert_string_equal(p->project, "my-proj");
-    assert_string_equal(p->location, "us-central1");
+    assert_string_equal(cmx_vertex_settings_of(p)->project, "my-proj");
+    assert_string_equal(cmx_vertex_settings_of(p)->location, "us-central1");
     assert_string_equal(p->base_url, "https://us-central1-aiplatform.googleapis.com");
-    assert_string_equal(p->service_account_file, "/dev/null");
-    assert_false(p->metadata_server);
+    assert_string_equal(cmx_vertex_settings_of(p)->service_account_file, "/dev/null");
+    assert_false(cmx_vertex_settings_of(p)->metadata_server);
     p = cmx_config_find_provider(c, "gem-global");
     assert_string_equal(p->base_url, "https://aiplatform.googleapis.com");
-    assert_true(p->metadata_server);
-    assert_string_equal(p->metadata_url, "http://metadata.google.internal");
-    assert_null(p->service_account_file);
+    assert_true(cmx_vertex_settings_of(p)->metadata_server);
+    assert_string_equal(cmx_vertex_settings_of(p)->metadata_url, "http://metadata.google.internal");
+    assert_null(cmx_vertex_settings_of(p)->service_account_file);
     p = cmx_config_find_provider(c, "gem-test");
-    assert_string_equal(p->location, "europe-west4");
+    assert_string_equal(cmx_vertex_settings_of(p)->location, "europe-west4");
     assert_string_equal(p->base_url, "http://127.0.0.1:9");
-    assert_string_equal(p->metadata_url, "http://127.0.0.1:8");
-    assert_true(p->drop_unsupported_params);
+    assert_string_equal(cmx_vertex_settings_of(p)->metadata_url, "http://127.0.0.1:8");
+    assert_true(cmx_vertex_settings_of(p)->drop_unsupported_params);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -1406,12 +1411,44 @@ static void group_drop_unsupported_params_reaches_every_target(void **state)
     cmx_config_diag_free(&d);
 }
 
+/* Every provider module's key table is the documentation's too: each key
+ * has its line, and docs/config.md describes it. */
+static void every_provider_key_is_documented(void **state)
+{
+    (void)state;
+    const char *src = getenv("CMX_SOURCE_DIR");
+    assert_non_null(src);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/config.md", src);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char doc[256 * 1024];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    size_t types = 0, keys = 0;
+    const cmx_provider_schema *s;
+    for (size_t i = 0; (s = cmx_provider_schema_at(i)); i++, types++)
+        for (const cmx_config_key *k = s->keys; k->name; k++, keys++) {
+            if (!k->doc || !*k->doc)
+                fail_msg("%s provider key '%s' has no doc line", s->type, k->name);
+            char whole[96], sub[96];
+            snprintf(whole, sizeof whole, "`%s`", k->name);
+            snprintf(sub, sizeof sub, "`%s.", k->name);
+            if (!strstr(doc, whole) && !strstr(doc, sub))
+                fail_msg("%s provider key '%s' is not in docs/config.md", s->type, k->name);
+        }
+    assert_int_equal(types, 6);
+    assert_true(keys >= 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quickstart_example_loads_without_errors_or_warnings),
         cmocka_unit_test(multicloud_example_loads_with_its_variables_set),
         cmocka_unit_test(full_config_sets_every_key),
+        cmocka_unit_test(every_provider_key_is_documented),
         cmocka_unit_test(minimal_config_gets_the_documented_defaults),
         cmocka_unit_test(state_and_cache_keys_load),
         cmocka_unit_test(workers_auto_means_the_cpu_count),

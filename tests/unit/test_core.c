@@ -11,7 +11,11 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/error_json.h"
 #include "core/str.h"
+#include "core/wipe.h"
+
+#include <stdlib.h>
 
 static void arena_allocations_are_aligned_and_distinct(void **state)
 {
@@ -64,6 +68,71 @@ static void buf_escapes_json_strings(void **state)
     cmx_buf_printf(&b, "%d-%s", 7, "x");
     assert_string_equal(b.data, "7-x");
     cmx_buf_free(&b);
+}
+
+static size_t moves_in_place; /* allocator calls that were asked to move a block */
+
+static void *watching_realloc(void *p, size_t n)
+{
+    if (p)
+        moves_in_place++;
+    return realloc(p, n);
+}
+
+/* A secret buffer grows by copy-and-wipe, never by realloc (which would
+ * free the old block with the secret still in it), and keeps its bytes. */
+static void secret_buffers_never_leave_a_copy_behind_when_they_grow(void **state)
+{
+    cmx_buf b;
+    cmx_buf_init_secret(&b);
+    moves_in_place = 0;
+    cmx_buf_set_realloc(watching_realloc);
+    for (int i = 0; i < 200; i++)
+        cmx_buf_append_str(&b, "sk-secret-");
+    cmx_buf_set_realloc(NULL);
+    assert_int_equal(moves_in_place, 0);
+    assert_int_equal(b.len, 2000);
+    assert_memory_equal(b.data + 1990, "sk-secret-", 10);
+    cmx_buf_free(&b);
+    assert_true(b.secret); /* still a secret buffer if used again */
+    /* an ordinary buffer does use realloc */
+    cmx_buf plain = CMX_BUF_INIT;
+    cmx_buf_set_realloc(watching_realloc);
+    for (int i = 0; i < 200; i++)
+        cmx_buf_append_str(&plain, "0123456789");
+    cmx_buf_set_realloc(NULL);
+    assert_true(moves_in_place > 0);
+    cmx_buf_free(&plain);
+    char key[] = "sk-live";
+    cmx_wipe(key, sizeof key - 1);
+    assert_memory_equal(key, "\0\0\0\0\0\0\0", 7);
+}
+
+/* Every error body comes out of one writer, in OpenAI's shape. */
+static void error_bodies_have_the_openai_shape_and_escape_their_text(void **state)
+{
+    cmx_buf b = CMX_BUF_INIT;
+    cmx_error_json(&b,
+                   &(cmx_error_body){.kind = CMX_ERR_RATE_LIMITED, .message = "slow \"down\"\n"});
+    assert_string_equal(b.data, "{\"error\":{\"message\":\"slow \\\"down\\\"\\n\",\"type\":"
+                                "\"rate_limit_error\",\"param\":null,\"code\":\"rate_limited\"}}");
+    cmx_buf_reset(&b);
+    cmx_error_json_open(&b, &(cmx_error_body){.kind = CMX_ERR_BAD_REQUEST,
+                                              .type = "invalid_request_error",
+                                              .param = "n",
+                                              .code = "unsupported_parameter",
+                                              .message = "n must be 1"});
+    cmx_buf_append_str(&b, ",\"extra\":1");
+    cmx_error_json_close(&b);
+    assert_string_equal(b.data, "{\"error\":{\"message\":\"n must be 1\",\"type\":"
+                                "\"invalid_request_error\",\"param\":\"n\",\"code\":"
+                                "\"unsupported_parameter\",\"extra\":1}}");
+    cmx_buf_free(&b);
+    /* too little room is a failed buffer, never a cut body */
+    char mem[40];
+    cmx_buf_init_fixed(&b, mem, sizeof mem);
+    cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM});
+    assert_true(cmx_buf_failed(&b));
 }
 
 static void http_statuses_map_to_router_kinds(void **state)
@@ -187,6 +256,8 @@ int main(void)
         cmocka_unit_test(arena_string_helpers_copy_and_format),
         cmocka_unit_test(arena_runs_release_hooks_at_reset_and_free_newest_first),
         cmocka_unit_test(buf_escapes_json_strings),
+        cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
+        cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
         cmocka_unit_test(base64_matches_the_rfc_vectors),
         cmocka_unit_test(base64_refuses_what_is_not_padded_base64),
         cmocka_unit_test(http_statuses_map_to_router_kinds),

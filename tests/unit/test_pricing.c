@@ -32,10 +32,10 @@ static cmx_pricing *parse_ok(const char *yaml)
     cmx_pricing *p = NULL;
     cmx_error err;
     cmx_error_clear(&err);
-    int rc = cmx_pricing_parse(yaml, strlen(yaml), "list.yaml", &p, &err);
-    if (rc != 0)
+    cmx_err rc = cmx_pricing_parse(yaml, strlen(yaml), "list.yaml", &p, &err);
+    if (rc != CMX_OK)
         fprintf(stderr, "unexpected error: %s\n", err.message);
-    assert_int_equal(rc, 0);
+    assert_int_equal(rc, CMX_OK);
     assert_non_null(p);
     return p;
 }
@@ -49,10 +49,10 @@ static void shipped_price_list_loads_without_errors(void **state)
     cmx_pricing *p = NULL;
     cmx_error err;
     cmx_error_clear(&err);
-    int rc = cmx_pricing_load(path, &p, &err);
-    if (rc != 0)
+    cmx_err rc = cmx_pricing_load(path, &p, &err);
+    if (rc != CMX_OK)
         fprintf(stderr, "%s\n", err.message);
-    assert_int_equal(rc, 0);
+    assert_int_equal(rc, CMX_OK);
     assert_true(p->n_entries >= 10);
     const cmx_price_entry *e = cmx_pricing_lookup(p, "openai", "gpt-4o-mini");
     assert_non_null(e);
@@ -300,8 +300,8 @@ static void broken_price_lists_are_blamed_on_their_line(void **state)
         cmx_pricing *p = (cmx_pricing *)1;
         cmx_error err;
         cmx_error_clear(&err);
-        int rc = cmx_pricing_parse(cases[i].yaml, strlen(cases[i].yaml), "list.yaml", &p, &err);
-        assert_int_equal(rc, -1);
+        cmx_err rc = cmx_pricing_parse(cases[i].yaml, strlen(cases[i].yaml), "list.yaml", &p, &err);
+        assert_int_equal(rc, CMX_ERR_CONFIG);
         assert_null(p);
         assert_int_equal(err.kind, CMX_ERR_CONFIG);
         if (strncmp(err.message, cases[i].message, strlen(cases[i].message)) != 0 ||
@@ -336,7 +336,7 @@ static void attach_uses_the_env_list_first_and_warns_when_it_is_missing(void **s
     setenv("CLOUDMUX_PRICING", list_path, 1);
     cmx_config_diag d = {0};
     char *used = NULL;
-    assert_int_equal(cmx_pricing_attach(c, &d, &used), 0);
+    assert_int_equal(cmx_pricing_attach(c, &d, &used), CMX_OK);
     assert_string_equal(used, list_path);
     assert_int_equal(d.n_warnings, 0);
     assert_true(c->models[0].targets[0].price.known);
@@ -346,7 +346,7 @@ static void attach_uses_the_env_list_first_and_warns_when_it_is_missing(void **s
 
     /* the config's file is next, and missing it is a warning, not a fallback */
     unsetenv("CLOUDMUX_PRICING");
-    assert_int_equal(cmx_pricing_attach(c, &d, &used), 0);
+    assert_int_equal(cmx_pricing_attach(c, &d, &used), CMX_OK);
     assert_null(used);
     assert_int_equal(d.n_errors, 0);
     assert_int_equal(d.n_warnings, 1);
@@ -358,7 +358,7 @@ static void attach_uses_the_env_list_first_and_warns_when_it_is_missing(void **s
     char bad_path[64];
     temp_file(bad_path, sizeof bad_path, "- {provider: openai}\n");
     setenv("CLOUDMUX_PRICING", bad_path, 1);
-    assert_int_equal(cmx_pricing_attach(c, &d, NULL), -1);
+    assert_int_equal(cmx_pricing_attach(c, &d, NULL), CMX_ERR_CONFIG);
     assert_int_equal(d.n_errors, 1);
     assert_non_null(strstr(d.errors[0], bad_path));
     assert_non_null(strstr(d.errors[0], ":1:"));

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "router/group_state.h"
+#include "router/residency.h"
+#include "core/str.h"
 #include "router/router.h"
 
 typedef struct outcome {
@@ -190,7 +192,7 @@ static void run(fixture *f, const char *group, int stream, int include_usage, ou
     call.body_len = strlen(call.body);
     call.scan = &scan;
     call.arena = f->arena;
-    call.residency = run_residency;
+    call.residency_header = run_residency;
     const cmx_model_group *g = cmx_config_find_model(f->cfg, group, strlen(group));
     assert_non_null(g);
     cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
@@ -415,6 +417,50 @@ static void residency_with_no_target_inside_is_refused_before_sending(void **sta
     assert_non_null(strstr(o.err.message, "residency 'ap'"));
 }
 
+/* The header, the API key and the group each may name a region; the one
+ * decision takes whichever is set and refuses any two that differ. */
+static void residency_is_decided_once_from_header_key_and_group(void **state)
+{
+    (void)state;
+    const char *yaml = "providers:\n"
+                       "  eu1: {type: mock, residency: eu}\n"
+                       "  us1: {type: mock, residency: us}\n"
+                       "models:\n"
+                       "  any: [{provider: eu1}, {provider: us1}]\n"
+                       "  eu_only: {residency: eu, targets: [{provider: eu1}, {provider: us1}]}\n";
+    cmx_config_diag d;
+    cmx_config *cfg = cmx_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
+    assert_non_null(cfg);
+    const cmx_model_group *any = cmx_config_find_model(cfg, CMX_LIT("any"));
+    const cmx_model_group *eu_only = cmx_config_find_model(cfg, CMX_LIT("eu_only"));
+    cmx_call call = {0};
+    cmx_residency r;
+    cmx_error err;
+    assert_int_equal(cmx_residency_decide(&call, any, &r, &err), CMX_OK);
+    assert_null(r.tag);
+    assert_int_equal(cmx_residency_targets(r.tag, any), 3);
+    call.residency_key = "us";
+    assert_int_equal(cmx_residency_decide(&call, any, &r, &err), CMX_OK);
+    assert_string_equal(r.tag, "us");
+    assert_string_equal(r.rule, "the API key");
+    assert_int_equal(cmx_residency_targets(r.tag, any), 2);
+    call.residency_header = "eu";
+    assert_int_equal(cmx_residency_decide(&call, any, &r, &err), CMX_ERR_RESIDENCY);
+    assert_non_null(strstr(err.message, "conflicts with the API key"));
+    call.residency_key = NULL;
+    assert_int_equal(cmx_residency_decide(&call, eu_only, &r, &err), CMX_OK);
+    assert_int_equal(cmx_residency_targets(r.tag, eu_only), 1);
+    call.residency_header = "us";
+    assert_int_equal(cmx_residency_decide(&call, eu_only, &r, &err), CMX_ERR_RESIDENCY);
+    assert_non_null(strstr(err.message, "conflicts with model 'eu_only'"));
+    /* a fallback group bound to another region serves none of the request */
+    assert_int_equal(cmx_residency_targets("us", eu_only), 0);
+    assert_true(cmx_residency_allows(NULL, eu_only->targets[1].provider));
+    assert_false(cmx_residency_allows("eu", eu_only->targets[1].provider));
+    cmx_config_unref(cfg);
+    cmx_config_diag_free(&d);
+}
+
 static void cheapest_tries_targets_by_price_and_unpriced_last(void **state)
 {
     outcome o;
@@ -540,6 +586,7 @@ int main(void)
         cmocka_unit_test(continues_with_the_fallback_group_when_every_target_failed),
         cmocka_unit_test(residency_is_never_violated_in_any_failure_combination),
         cmocka_unit_test(residency_with_no_target_inside_is_refused_before_sending),
+        cmocka_unit_test(residency_is_decided_once_from_header_key_and_group),
         cmocka_unit_test(cheapest_tries_targets_by_price_and_unpriced_last),
         cmocka_unit_test(cascade_escalates_past_short_and_refusing_answers),
         cmocka_unit_test(cascade_stops_at_its_escalation_cap),

@@ -142,11 +142,15 @@ export function planChat(body) {
     plan.content = pieces.join('');
     plan.completionTokens = pieces.length;
   }
+  // [[cached:N]] in the last user message: N of the prompt tokens were read
+  // from OpenAI's prompt cache (at most all of them), as a cache hit reports.
+  const cachedAsked = /\[\[cached:(\d+)\]\]/.exec(lastUserText);
+  const cached = cachedAsked ? Math.min(Number(cachedAsked[1]), promptTokens) : 0;
   plan.usage = {
     prompt_tokens: promptTokens,
     completion_tokens: plan.completionTokens,
     total_tokens: promptTokens + plan.completionTokens,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
   return plan;

@@ -1,0 +1,27 @@
+/* usage.h — what a request is about and what it used: the API it calls and
+ * the token counts a provider reported.
+ *
+ * Every layer speaks of these: the server scans requests for their API,
+ * providers read counts out of answers, the router and governance price
+ * them, the access log and metrics record them.  They are plain values
+ * with no behaviour beyond "not reported yet". */
+#ifndef CMX_CORE_USAGE_H
+#define CMX_CORE_USAGE_H
+
+#include <stdint.h>
+
+/* The OpenAI API a request calls. */
+typedef enum { CMX_API_CHAT = 0, CMX_API_EMBEDDINGS } cmx_api;
+
+/* Token counts as the provider reported them; -1 where it did not. */
+typedef struct cmx_usage {
+    int64_t prompt_tokens; /* all prompt tokens, cached ones included */
+    int64_t completion_tokens;
+    int64_t total_tokens;
+    int64_t cached_tokens; /* prompt tokens read from a cache (prompt_tokens_details) */
+} cmx_usage;
+
+/* Every count "not reported". */
+void cmx_usage_init(cmx_usage *u);
+
+#endif

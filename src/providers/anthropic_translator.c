@@ -1,0 +1,119 @@
+/* anthropic_translator.c — the Messages API as a translator (translator.h),
+ * and the parts of it every other road to Claude reuses.
+ *
+ * Claude answers in Anthropic's format wherever it runs: on Anthropic's
+ * API, through Bedrock's InvokeModel and on Vertex's rawPredict.  What
+ * differs is the request body (no "model" and a cloud's anthropic_version
+ * in the body behind another cloud) and the stream's framing (SSE here and
+ * on Vertex, AWS event-stream on Bedrock), so those are the only parts the
+ * other translators replace. */
+#include "providers/anthropic.h"
+#include "providers/translate_util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cmx_anthropic_options options(const cmx_claude_state *s, const char *provider_type,
+                                     const char *model)
+{
+    return (cmx_anthropic_options){
+        .provider_name = s->p.provider_name,
+        .provider_type = provider_type,
+        .model = model,
+        .default_max_tokens = s->p.default_max_tokens,
+        .drop_unsupported = s->p.drop_unsupported,
+    };
+}
+
+cmx_err cmx_claude_init(void *t, const cmx_translate_params *p, cmx_error *err)
+{
+    (void)err;
+    cmx_claude_state *s = t;
+    s->p = *p;
+    cmx_anthropic_stream_init(&s->stream, p->include_usage, p->created, p->emit, p->emit_ctx);
+    return CMX_OK;
+}
+
+static cmx_err write_request(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
+{
+    cmx_claude_state *s = t;
+    cmx_anthropic_options opt = options(s, "anthropic", s->p.model);
+    return cmx_anthropic_translate_request(in->body, in->len, &opt, out, err);
+}
+
+cmx_err cmx_claude_cloud_request(void *t, const cmx_translate_input *in, const char *provider_type,
+                                 const char *version, cmx_buf *out, cmx_error *err)
+{
+    cmx_claude_state *s = t;
+    /* any model name: the URL names the model, so it is taken out again */
+    cmx_anthropic_options opt = options(s, provider_type, provider_type);
+    cmx_buf messages = CMX_BUF_INIT;
+    cmx_err e = cmx_anthropic_translate_request(in->body, in->len, &opt, &messages, err);
+    if (e == CMX_OK && cmx_buf_failed(&messages))
+        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    json_t *req =
+        e == CMX_OK ? json_loadb(messages.data, messages.len, JSON_PRESERVE_ORDER, NULL) : NULL;
+    cmx_buf_free(&messages);
+    if (e != CMX_OK)
+        return e;
+    if (!req)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    json_object_del(req, "model");
+    /* no version header there: the cloud wants it in the body */
+    json_object_set_new(req, "anthropic_version", json_string(version));
+    e = cmx_translate_write_json(req, JSON_COMPACT | JSON_PRESERVE_ORDER, out, err);
+    json_decref(req);
+    return e;
+}
+
+cmx_err cmx_claude_read_answer(void *t, const char *body, size_t len, cmx_buf *out,
+                               cmx_usage *usage, cmx_error *err)
+{
+    cmx_claude_state *s = t;
+    return cmx_anthropic_translate_response(body, len, s->p.created, out, usage, err);
+}
+
+static int on_sse_event(void *ctx, const cmx_sse_event *ev)
+{
+    cmx_claude_state *s = ctx;
+    return cmx_anthropic_stream_event(&s->stream, ev->event, ev->event_len, ev->data, ev->data_len,
+                                      s->feed_err) != CMX_OK;
+}
+
+cmx_err cmx_claude_feed_sse(void *t, const char *data, size_t len, cmx_error *err)
+{
+    cmx_claude_state *s = t;
+    s->feed_err = err;
+    return cmx_sse_framing_feed(&s->sse, data, len, on_sse_event, s, err);
+}
+
+/* A Claude stream is whole once message_stop came. */
+cmx_err cmx_claude_end(void *t, cmx_error *err)
+{
+    cmx_claude_state *s = t;
+    if (s->stream.stopped)
+        return CMX_OK;
+    return cmx_translate_cut(err, "message_stop", s->stream.events,
+                             cmx_sse_framing_partial(&s->sse));
+}
+
+size_t cmx_claude_events(const void *t)
+{
+    return ((const cmx_claude_state *)t)->stream.events;
+}
+
+void cmx_claude_usage(const void *t, cmx_usage *u)
+{
+    cmx_anthropic_stream_usage(&((const cmx_claude_state *)t)->stream, u);
+}
+
+void cmx_claude_release(void *t)
+{
+    cmx_claude_state *s = t;
+    cmx_sse_framing_free(&s->sse);
+    cmx_anthropic_stream_free(&s->stream);
+}
+
+const cmx_translator_ops cmx_anthropic_translator =
+    CMX_CLAUDE_SSE_TRANSLATOR("anthropic", write_request);
