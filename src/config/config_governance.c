@@ -341,20 +341,26 @@ static void load_principal(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode
     }
 }
 
-void cmx_cfg_load_teams(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+/* keys: and teams: alike: a mapping of ids, each entry a mapping of
+ * `allowed` keys, handed to load() with its path ("keys.ID"). */
+typedef void (*entry_loader)(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v,
+                             const char *path);
+
+static void load_section(cmx_cfg_ctx *ctx, const cmx_ynode *node, const char *section,
+                         const char *what, const char *const *allowed, void **array,
+                         size_t elem_size, entry_loader load)
 {
-    cmx_config *c = ctx->cfg;
     if (!node || (node->kind == CMX_YNODE_SCALAR && node->is_null))
         return;
-    c->governance.enabled = 1;
+    ctx->cfg->governance.enabled = 1;
     if (node->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, node, "teams: expected a mapping of team ids to teams, got %s",
+        cmx_cfg_error(ctx, node, "%s: expected a mapping of %s, got %s", section, what,
                       cmx_ynode_kind_name(node));
         return;
     }
-    cmx_cfg_check_names(ctx, node, "teams");
-    c->teams = calloc(node->n_pairs ? node->n_pairs : 1, sizeof *c->teams);
-    if (!c->teams) {
+    cmx_cfg_check_names(ctx, node, section);
+    *array = calloc(node->n_pairs ? node->n_pairs : 1, elem_size);
+    if (!*array) {
         ctx->oom = 1;
         return;
     }
@@ -363,11 +369,21 @@ void cmx_cfg_load_teams(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         if (k->kind != CMX_YNODE_SCALAR || !cmx_cfg_is_first_name(node, i))
             continue;
         char path[96];
-        snprintf(path, sizeof path, "teams.%.64s", k->text);
-        if (!cmx_cfg_check_map(ctx, v, path, team_keys))
-            continue;
-        load_principal(ctx, k, v, path, &c->teams[c->n_teams++]);
+        snprintf(path, sizeof path, "%s.%.64s", section, k->text);
+        if (cmx_cfg_check_map(ctx, v, path, allowed) && v->kind == CMX_YNODE_MAP)
+            load(ctx, k, v, path);
     }
+}
+
+static void load_team(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v, const char *path)
+{
+    load_principal(ctx, k, v, path, &ctx->cfg->teams[ctx->cfg->n_teams++]);
+}
+
+void cmx_cfg_load_teams(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    load_section(ctx, node, "teams", "team ids to teams", team_keys, (void **)&ctx->cfg->teams,
+                 sizeof *ctx->cfg->teams, load_team);
 }
 
 static void load_key(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v, const char *path,
@@ -405,40 +421,22 @@ static void load_key(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v, c
     free(when);
 }
 
-void cmx_cfg_load_keys(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+/* A key, and no two keys with one secret. */
+static void load_one_key(cmx_cfg_ctx *ctx, const cmx_ynode *k, const cmx_ynode *v, const char *path)
 {
     cmx_config *c = ctx->cfg;
-    if (!node || (node->kind == CMX_YNODE_SCALAR && node->is_null))
-        return;
-    c->governance.enabled = 1;
-    if (node->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, node, "keys: expected a mapping of key ids to keys, got %s",
-                      cmx_ynode_kind_name(node));
-        return;
-    }
-    cmx_cfg_check_names(ctx, node, "keys");
-    c->keys = calloc(node->n_pairs ? node->n_pairs : 1, sizeof *c->keys);
-    if (!c->keys) {
-        ctx->oom = 1;
-        return;
-    }
-    for (size_t i = 0; i < node->n_pairs; i++) {
-        const cmx_ynode *k = node->pairs[i].key, *v = node->pairs[i].value;
-        if (k->kind != CMX_YNODE_SCALAR || !cmx_cfg_is_first_name(node, i))
-            continue;
-        char path[96];
-        snprintf(path, sizeof path, "keys.%.64s", k->text);
-        if (!cmx_cfg_check_map(ctx, v, path, key_keys) || v->kind != CMX_YNODE_MAP)
-            continue;
-        cmx_vkey_config *key = &c->keys[c->n_keys++];
-        load_key(ctx, k, v, path, key);
-        for (size_t j = 0; key->secret && j + 1 < c->n_keys; j++)
-            if (c->keys[j].secret && strcmp(c->keys[j].secret, key->secret) == 0)
-                cmx_cfg_error(ctx, k,
-                              "%s: uses the same secret as keys.%s; every key needs its "
-                              "own",
-                              path, c->keys[j].p.id);
-    }
+    cmx_vkey_config *key = &c->keys[c->n_keys++];
+    load_key(ctx, k, v, path, key);
+    for (size_t j = 0; key->secret && j + 1 < c->n_keys; j++)
+        if (c->keys[j].secret && strcmp(c->keys[j].secret, key->secret) == 0)
+            cmx_cfg_error(ctx, k, "%s: uses the same secret as keys.%s; every key needs its own",
+                          path, c->keys[j].p.id);
+}
+
+void cmx_cfg_load_keys(cmx_cfg_ctx *ctx, const cmx_ynode *node)
+{
+    load_section(ctx, node, "keys", "key ids to keys", key_keys, (void **)&ctx->cfg->keys,
+                 sizeof *ctx->cfg->keys, load_one_key);
 }
 
 /* Keys may name teams of the store too, which only the gateway can see; a

@@ -122,26 +122,12 @@ static void audit(const cmx_gov_ops *ops, const char *action, const char *kind, 
 
 /* ---- config-defined ids -------------------------------------------------------- */
 
-static const cmx_vkey_config *config_key(const cmx_gov_ops *ops, const char *id)
-{
-    for (size_t i = 0; ops->cfg && i < ops->cfg->n_keys; i++)
-        if (strcmp(ops->cfg->keys[i].p.id, id) == 0)
-            return &ops->cfg->keys[i];
-    return NULL;
-}
-
-static const cmx_principal_config *config_team(const cmx_gov_ops *ops, const char *id)
-{
-    for (size_t i = 0; ops->cfg && i < ops->cfg->n_teams; i++)
-        if (strcmp(ops->cfg->teams[i].id, id) == 0)
-            return &ops->cfg->teams[i];
-    return NULL;
-}
+static long config_index(const cmx_gov_ops *ops, int teams, const char *id);
 
 static int fail_if_config(const cmx_gov_ops *ops, const char *kind, const char *id,
                           cmx_gov_reply *out)
 {
-    int in_config = kind[0] == 'k' ? config_key(ops, id) != NULL : config_team(ops, id) != NULL;
+    int in_config = config_index(ops, kind[0] == 't', id) >= 0;
     if (in_config)
         fail(out, 409, CMX_ERR_CONFLICT, "defined_in_config",
              "%s '%.64s' is defined in the configuration file; change it there and reload", kind,
@@ -151,7 +137,7 @@ static int fail_if_config(const cmx_gov_ops *ops, const char *kind, const char *
 
 static int team_exists(const cmx_gov_ops *ops, const char *id, cmx_gov_reply *out)
 {
-    if (!id || config_team(ops, id))
+    if (!id || config_index(ops, 1, id) >= 0)
         return 1;
     cmx_team_rec t;
     cmx_error err;
@@ -244,15 +230,41 @@ static json_t *budget_pair(const cmx_budget_rec *from, const cmx_budget_rec *to,
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-static void list_keys(const cmx_gov_ops *ops, cmx_gov_reply *out)
+/* One key or team of the config, by position, as JSON (NULL: out of memory). */
+static json_t *config_entry_json(const cmx_gov_ops *ops, int teams, size_t i)
 {
-    json_t *data = json_array();
-    for (size_t i = 0; ops->cfg && i < ops->cfg->n_keys; i++) {
+    json_t *j = NULL;
+    if (teams) {
+        cmx_team_rec t;
+        if (cmx_team_rec_from_config(&ops->cfg->teams[i], &t) == 0)
+            j = team_json(ops, &t, "config");
+        cmx_team_rec_free(&t);
+    } else {
         cmx_key_rec k;
         if (cmx_key_rec_from_config(&ops->cfg->keys[i], &k) == 0)
-            json_array_append_new(data, key_json(ops, &k, "config"));
+            j = key_json(ops, &k, "config");
         cmx_key_rec_free(&k);
     }
+    return j;
+}
+
+/* Where a key's or team's id is in the config, or -1. */
+static long config_index(const cmx_gov_ops *ops, int teams, const char *id)
+{
+    size_t n = !ops->cfg ? 0 : teams ? ops->cfg->n_teams : ops->cfg->n_keys;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(teams ? ops->cfg->teams[i].id : ops->cfg->keys[i].p.id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* GET /admin/keys or /admin/teams: the config's first, then the store's. */
+static void list(const cmx_gov_ops *ops, int teams, cmx_gov_reply *out)
+{
+    json_t *data = json_array();
+    size_t n = !ops->cfg ? 0 : teams ? ops->cfg->n_teams : ops->cfg->n_keys;
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, config_entry_json(ops, teams, i));
     cmx_store_snapshot snap;
     cmx_error err;
     if (cmx_store_load(ops->store, &snap, &err) != CMX_OK) {
@@ -260,29 +272,62 @@ static void list_keys(const cmx_gov_ops *ops, cmx_gov_reply *out)
         fail_err(out, &err);
         return;
     }
-    for (size_t i = 0; i < snap.n_keys; i++)
-        if (!config_key(ops, snap.keys[i].id))
-            json_array_append_new(data, key_json(ops, &snap.keys[i], "store"));
+    size_t m = teams ? snap.n_teams : snap.n_keys;
+    for (size_t i = 0; i < m; i++) {
+        const char *id = teams ? snap.teams[i].id : snap.keys[i].id;
+        if (config_index(ops, teams, id) < 0)
+            json_array_append_new(data, teams ? team_json(ops, &snap.teams[i], "store")
+                                              : key_json(ops, &snap.keys[i], "store"));
+    }
     cmx_store_snapshot_free(&snap);
     reply_json(out, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
-static void get_key(const cmx_gov_ops *ops, const char *id, cmx_gov_reply *out)
+/* GET /admin/keys/ID or /admin/teams/ID. */
+static void get_one(const cmx_gov_ops *ops, int teams, const char *id, cmx_gov_reply *out)
 {
-    const cmx_vkey_config *c = config_key(ops, id);
-    cmx_key_rec k;
+    long at = config_index(ops, teams, id);
+    json_t *j = NULL;
     cmx_error err;
-    if (c) {
-        if (cmx_key_rec_from_config(c, &k) == 0)
-            reply_json(out, 200, key_json(ops, &k, "config"));
-        else
-            fail(out, 500, CMX_ERR_NOMEM, NULL, "out of memory");
-    } else if (cmx_store_get_key(ops->store, id, &k, &err) == CMX_OK) {
-        reply_json(out, 200, key_json(ops, &k, "store"));
+    cmx_err rc = CMX_OK;
+    if (at >= 0) {
+        j = config_entry_json(ops, teams, (size_t)at);
+    } else if (teams) {
+        cmx_team_rec t;
+        if ((rc = cmx_store_get_team(ops->store, id, &t, &err)) == CMX_OK)
+            j = team_json(ops, &t, "store");
+        cmx_team_rec_free(&t);
     } else {
-        fail_err(out, &err);
+        cmx_key_rec k;
+        if ((rc = cmx_store_get_key(ops->store, id, &k, &err)) == CMX_OK)
+            j = key_json(ops, &k, "store");
+        cmx_key_rec_free(&k);
     }
-    cmx_key_rec_free(&k);
+    if (rc != CMX_OK)
+        fail_err(out, &err);
+    else
+        reply_json(out, 200, j);
+}
+
+/* After an update was written: what changed goes to the audit log (the
+ * budget on a record of its own), and the record is the answer. */
+static void updated(const cmx_gov_ops *ops, const char *kind, const char *id, json_t *before,
+                    json_t *after, const cmx_budget_rec *old_budget,
+                    const cmx_budget_rec *new_budget, cmx_gov_reply *out)
+{
+    char action[40];
+    json_t *diff = json_pack("{s:o}", "changes", changes(before, after));
+    snprintf(action, sizeof action, "%s.updated", kind);
+    audit(ops, action, kind, id, diff);
+    json_decref(diff);
+    if (budget_changed(old_budget, new_budget)) {
+        json_t *b = budget_pair(old_budget, new_budget, ops->now_ms);
+        snprintf(action, sizeof action, "%s.budget_changed", kind);
+        audit(ops, action, kind, id, b);
+        json_decref(b);
+    }
+    reply_json(out, 200, after);
+    out->changed = 1;
 }
 
 /* A fresh secret, its digest and hint. */
@@ -329,7 +374,7 @@ static void create_key(const cmx_gov_ops *ops, json_t *in, cmx_gov_reply *out)
         }
         sprintf(k.id, "key_%s", hex);
     }
-    if (config_key(ops, k.id)) {
+    if (config_index(ops, 0, k.id) >= 0) {
         fail(out, 409, CMX_ERR_CONFLICT, "conflict",
              "key '%.64s' is defined in the configuration file", k.id);
         goto done;
@@ -371,17 +416,8 @@ static void update_key(const cmx_gov_ops *ops, const char *id, json_t *in, cmx_g
         if (cmx_store_update_key(ops->store, &k, &err) != CMX_OK) {
             fail_err(out, &err);
         } else {
-            json_t *after = key_json(ops, &k, "store");
-            json_t *diff = json_pack("{s:o}", "changes", changes(before, after));
-            audit(ops, "key.updated", "key", id, diff);
-            json_decref(diff);
-            if (budget_changed(&old_budget, &k.budget)) {
-                json_t *b = budget_pair(&old_budget, &k.budget, ops->now_ms);
-                audit(ops, "key.budget_changed", "key", id, b);
-                json_decref(b);
-            }
-            reply_json(out, 200, after);
-            out->changed = 1;
+            updated(ops, "key", id, before, key_json(ops, &k, "store"), &old_budget, &k.budget,
+                    out);
         }
     }
     json_decref(before);
@@ -472,47 +508,6 @@ static void revoke_key(const cmx_gov_ops *ops, const char *id, cmx_gov_reply *ou
 
 /* ---- teams ----------------------------------------------------------------------- */
 
-static void list_teams(const cmx_gov_ops *ops, cmx_gov_reply *out)
-{
-    json_t *data = json_array();
-    for (size_t i = 0; ops->cfg && i < ops->cfg->n_teams; i++) {
-        cmx_team_rec t;
-        if (cmx_team_rec_from_config(&ops->cfg->teams[i], &t) == 0)
-            json_array_append_new(data, team_json(ops, &t, "config"));
-        cmx_team_rec_free(&t);
-    }
-    cmx_store_snapshot snap;
-    cmx_error err;
-    if (cmx_store_load(ops->store, &snap, &err) != CMX_OK) {
-        json_decref(data);
-        fail_err(out, &err);
-        return;
-    }
-    for (size_t i = 0; i < snap.n_teams; i++)
-        if (!config_team(ops, snap.teams[i].id))
-            json_array_append_new(data, team_json(ops, &snap.teams[i], "store"));
-    cmx_store_snapshot_free(&snap);
-    reply_json(out, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
-}
-
-static void get_team(const cmx_gov_ops *ops, const char *id, cmx_gov_reply *out)
-{
-    const cmx_principal_config *c = config_team(ops, id);
-    cmx_team_rec t;
-    cmx_error err;
-    if (c) {
-        if (cmx_team_rec_from_config(c, &t) == 0)
-            reply_json(out, 200, team_json(ops, &t, "config"));
-        else
-            fail(out, 500, CMX_ERR_NOMEM, NULL, "out of memory");
-    } else if (cmx_store_get_team(ops->store, id, &t, &err) == CMX_OK) {
-        reply_json(out, 200, team_json(ops, &t, "store"));
-    } else {
-        fail_err(out, &err);
-    }
-    cmx_team_rec_free(&t);
-}
-
 static void create_team(const cmx_gov_ops *ops, json_t *in, cmx_gov_reply *out)
 {
     cmx_team_rec t = {0};
@@ -520,7 +515,7 @@ static void create_team(const cmx_gov_ops *ops, json_t *in, cmx_gov_reply *out)
     double warn = ops->cfg ? ops->cfg->governance.warn_at : 0.8;
     if (cmx_team_fields_apply(&t, in, 1, warn, &err) != CMX_OK) {
         fail_err(out, &err);
-    } else if (config_team(ops, t.id)) {
+    } else if (config_index(ops, 1, t.id) >= 0) {
         fail(out, 409, CMX_ERR_CONFLICT, "conflict",
              "team '%.64s' is defined in the configuration file", t.id);
     } else {
@@ -557,17 +552,8 @@ static void update_team(const cmx_gov_ops *ops, const char *id, json_t *in, cmx_
         if (cmx_store_update_team(ops->store, &t, &err) != CMX_OK) {
             fail_err(out, &err);
         } else {
-            json_t *after = team_json(ops, &t, "store");
-            json_t *diff = json_pack("{s:o}", "changes", changes(before, after));
-            audit(ops, "team.updated", "team", id, diff);
-            json_decref(diff);
-            if (budget_changed(&old_budget, &t.budget)) {
-                json_t *b = budget_pair(&old_budget, &t.budget, ops->now_ms);
-                audit(ops, "team.budget_changed", "team", id, b);
-                json_decref(b);
-            }
-            reply_json(out, 200, after);
-            out->changed = 1;
+            updated(ops, "team", id, before, team_json(ops, &t, "store"), &old_budget, &t.budget,
+                    out);
         }
     }
     json_decref(before);
@@ -636,67 +622,30 @@ void cmx_gov_admin(const cmx_gov_ops *ops, const char *method, const char *path,
     }
     if ((post || patch) && !in)
         in = json_object();
-    int done = 1;
-    switch (r.what) {
-    case R_KEYS:
-        if (get)
-            list_keys(ops, out);
-        else if (post)
-            create_key(ops, in, out);
-        else
-            done = 0;
-        break;
-    case R_KEY:
-        if (get)
-            get_key(ops, r.id, out);
-        else if (patch)
-            update_key(ops, r.id, in, out);
-        else
-            done = 0;
-        break;
-    case R_KEY_ROTATE:
-        if (post)
-            rotate_key(ops, r.id, body_len ? in : NULL, out);
-        else
-            done = 0;
-        break;
-    case R_KEY_REVOKE:
-        if (post)
-            revoke_key(ops, r.id, out);
-        else
-            done = 0;
-        break;
-    case R_TEAMS:
-        if (get)
-            list_teams(ops, out);
-        else if (post)
-            create_team(ops, in, out);
-        else
-            done = 0;
-        break;
-    case R_TEAM:
-        if (get)
-            get_team(ops, r.id, out);
-        else if (patch)
-            update_team(ops, r.id, in, out);
-        else
-            done = 0;
-        break;
-    case R_SPEND:
-        if (get)
-            spend(ops, query, out);
-        else
-            done = 0;
-        break;
-    default: done = 0; break;
-    }
-    if (!done)
+    /* A collection lists on GET and creates on POST; one record reads on GET
+     * and updates on PATCH; rotate and revoke are POSTs. */
+    int teams = r.what == R_TEAMS || r.what == R_TEAM;
+    int collection = r.what == R_KEYS || r.what == R_TEAMS;
+    int record = r.what == R_KEY || r.what == R_TEAM;
+    if (collection && get)
+        list(ops, teams, out);
+    else if (collection && post)
+        (teams ? create_team : create_key)(ops, in, out);
+    else if (record && get)
+        get_one(ops, teams, r.id, out);
+    else if (record && patch)
+        (teams ? update_team : update_key)(ops, r.id, in, out);
+    else if (r.what == R_KEY_ROTATE && post)
+        rotate_key(ops, r.id, body_len ? in : NULL, out);
+    else if (r.what == R_KEY_REVOKE && post)
+        revoke_key(ops, r.id, out);
+    else if (r.what == R_SPEND && get)
+        spend(ops, query, out);
+    else {
         snprintf(out->allow, sizeof out->allow, "%s", allow[r.what]);
-    if (!done)
         fail(out, 405, CMX_ERR_METHOD, "method_not_allowed",
-             "method %.16s not allowed on %.100s; "
-             "use %s",
-             method, path, allow[r.what]);
+             "method %.16s not allowed on %.100s; use %s", method, path, allow[r.what]);
+    }
     json_decref(in);
 }
 

@@ -233,16 +233,22 @@ static int format_record(cmx_audit *a, cmx_buf *b, int64_t time_ms, const char *
     return b->data ? 0 : -1;
 }
 
+/* Under both locks: another process (the command line) may have appended
+ * since this one last looked; then the chain continues from its record. */
+static cmx_err catch_up(cmx_audit *a, cmx_error *err)
+{
+    struct stat st;
+    if (fstat(a->fd, &st) != 0 || st.st_size != a->known_size)
+        return read_tail(a, err);
+    return CMX_OK;
+}
+
 cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const char *action,
                          const char *target, json_t *details, int sync, cmx_error *err)
 {
     pthread_mutex_lock(&a->lock);
     flock(a->fd, LOCK_EX);
-    cmx_err rc = CMX_OK;
-    struct stat st;
-    /* Another process (the command line) may have appended since. */
-    if (fstat(a->fd, &st) != 0 || st.st_size != a->known_size)
-        rc = read_tail(a, err);
+    cmx_err rc = catch_up(a, err);
     cmx_buf b = CMX_BUF_INIT;
     if (rc == CMX_OK && format_record(a, &b, time_ms, actor, action, target, details) != 0)
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -320,10 +326,7 @@ cmx_err cmx_audit_checkpoint(cmx_audit *a, int64_t now_ms, cmx_error *err)
 {
     pthread_mutex_lock(&a->lock);
     flock(a->fd, LOCK_EX);
-    cmx_err rc = CMX_OK;
-    struct stat st;
-    if (fstat(a->fd, &st) != 0 || st.st_size != a->known_size)
-        rc = read_tail(a, err);
+    cmx_err rc = catch_up(a, err);
     if (rc == CMX_OK && a->last_seq != a->checkpoint_seq)
         rc = write_checkpoint(a, now_ms, err);
     flock(a->fd, LOCK_UN);

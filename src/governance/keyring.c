@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "governance/admin_records.h"
 
 static size_t slot_of(const uint8_t digest[CMX_DIGEST_LEN], size_t mask)
 {
@@ -83,9 +84,14 @@ static int add_teams(cmx_keyring *kr, const cmx_config *cfg, const cmx_store_sna
                      cmx_gov_usage_registry *reg)
 {
     for (size_t i = 0; i < cfg->n_teams; i++) {
-        cmx_gov_team *t = cmx_gov_team_from_config(&cfg->teams[i], reg);
+        cmx_team_rec rec;
+        cmx_gov_team *t = cmx_team_rec_from_config(&cfg->teams[i], &rec) == 0
+                              ? cmx_gov_team_from_record(&rec, reg)
+                              : NULL;
+        cmx_team_rec_free(&rec);
         if (!t)
             return -1;
+        t->p.from_config = 1;
         kr->teams[kr->n_teams++] = t;
     }
     for (size_t i = 0; snap && i < snap->n_teams; i++) {
@@ -119,9 +125,14 @@ static int add_keys(cmx_keyring *kr, const cmx_config *cfg, const cmx_store_snap
 {
     uint8_t digest[CMX_DIGEST_LEN];
     for (size_t i = 0; i < cfg->n_keys; i++) {
-        cmx_gov_key *k = cmx_gov_key_from_config(&cfg->keys[i], reg);
+        cmx_key_rec rec;
+        cmx_gov_key *k = cmx_key_rec_from_config(&cfg->keys[i], &rec) == 0
+                             ? cmx_gov_key_from_record(&rec, reg)
+                             : NULL;
+        cmx_key_rec_free(&rec);
         if (!k)
             return -1;
+        k->p.from_config = 1;
         kr->keys[kr->n_keys++] = k;
         link_team(kr, k);
         const char *secret = cfg->keys[i].secret;

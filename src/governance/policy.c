@@ -196,19 +196,6 @@ static char *dup_or_null(const char *s, int *oom)
     return c;
 }
 
-static int copy_models(cmx_gov_principal *p, char *const *models, size_t n)
-{
-    if (!n)
-        return 0;
-    p->models = calloc(n, sizeof *p->models);
-    if (!p->models)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!(p->models[p->n_models++] = strdup(models[i])))
-            return -1;
-    return 0;
-}
-
 /* A JSON array of strings from the store; anything else allows every group. */
 static int models_from_json(cmx_gov_principal *p, const char *text)
 {
@@ -230,18 +217,6 @@ static int models_from_json(cmx_gov_principal *p, const char *text)
     return rc;
 }
 
-static char *tags_from_config(const cmx_principal_config *c)
-{
-    if (!c->n_tags)
-        return NULL;
-    json_t *o = json_object();
-    for (size_t i = 0; i < c->n_tags; i++)
-        json_object_set_new(o, c->tag_names[i], json_string(c->tag_values[i]));
-    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return text;
-}
-
 static int budget_from(cmx_gov_budget *b, int set, double usd, const char *period, int64_t start_ms,
                        double warn_at)
 {
@@ -252,26 +227,6 @@ static int budget_from(cmx_gov_budget *b, int set, double usd, const char *perio
     b->usd = usd;
     b->warn_at = warn_at;
     return cmx_period_from_text(period, start_ms, &b->period);
-}
-
-static int principal_from_config(cmx_gov_principal *p, const cmx_principal_config *c,
-                                 cmx_gov_usage_registry *r, const char *kind)
-{
-    int oom = 0;
-    p->id = dup_or_null(c->id, &oom);
-    p->name = dup_or_null(c->name ? c->name : c->id, &oom);
-    p->rpm = c->rpm;
-    p->tpm = c->tpm;
-    p->max_parallel = c->max_parallel;
-    p->disabled = c->disabled;
-    p->from_config = 1;
-    p->tags_json = tags_from_config(c);
-    if (oom || !p->id || copy_models(p, c->models, c->n_models) != 0)
-        return -1;
-    budget_from(&p->budget, c->budget.set, c->budget.usd, c->budget.period, c->budget.start_ms,
-                c->budget.warn_at);
-    p->usage = cmx_gov_usage_get(r, kind, p->id);
-    return p->usage ? 0 : -1;
 }
 
 static int principal_from_record(cmx_gov_principal *p, const char *id, const char *name,
@@ -295,19 +250,6 @@ static int principal_from_record(cmx_gov_principal *p, const char *id, const cha
     return p->usage ? 0 : -1;
 }
 
-cmx_gov_team *cmx_gov_team_from_config(const cmx_principal_config *c, cmx_gov_usage_registry *r)
-{
-    cmx_gov_team *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    atomic_init(&t->refs, 1);
-    if (principal_from_config(&t->p, c, r, "team") != 0) {
-        cmx_gov_team_unref(t);
-        return NULL;
-    }
-    return t;
-}
-
 cmx_gov_team *cmx_gov_team_from_record(const cmx_team_rec *rec, cmx_gov_usage_registry *r)
 {
     cmx_gov_team *t = calloc(1, sizeof *t);
@@ -322,23 +264,6 @@ cmx_gov_team *cmx_gov_team_from_record(const cmx_team_rec *rec, cmx_gov_usage_re
         return NULL;
     }
     return t;
-}
-
-cmx_gov_key *cmx_gov_key_from_config(const cmx_vkey_config *c, cmx_gov_usage_registry *r)
-{
-    cmx_gov_key *k = calloc(1, sizeof *k);
-    if (!k)
-        return NULL;
-    atomic_init(&k->refs, 1);
-    int oom = 0;
-    k->team_id = dup_or_null(c->team, &oom);
-    k->residency = dup_or_null(c->residency, &oom);
-    k->expires_ms = c->expires_ms;
-    if (oom || principal_from_config(&k->p, &c->p, r, "key") != 0) {
-        cmx_gov_key_unref(k);
-        return NULL;
-    }
-    return k;
 }
 
 cmx_gov_key *cmx_gov_key_from_record(const cmx_key_rec *rec, cmx_gov_usage_registry *r)

@@ -87,10 +87,9 @@ void cmx_gov_key_unref(cmx_gov_key *k);
 cmx_gov_team *cmx_gov_team_ref(cmx_gov_team *t);
 void cmx_gov_team_unref(cmx_gov_team *t);
 
-/* Pictures of config and store records.  warn_at is the default share. */
-cmx_gov_team *cmx_gov_team_from_config(const cmx_principal_config *c, cmx_gov_usage_registry *r);
+/* Pictures of records (config entries are turned into records first,
+ * admin_records.h).  NULL when out of memory. */
 cmx_gov_team *cmx_gov_team_from_record(const cmx_team_rec *rec, cmx_gov_usage_registry *r);
-cmx_gov_key *cmx_gov_key_from_config(const cmx_vkey_config *c, cmx_gov_usage_registry *r);
 cmx_gov_key *cmx_gov_key_from_record(const cmx_key_rec *rec, cmx_gov_usage_registry *r);
 
 /* Does a group name match one of the patterns (`*` any run, `?` one char)?
