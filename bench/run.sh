@@ -368,7 +368,7 @@ if [ -z "$CMX_SKIP" ]; then
   # tight loop (a shell poller would measure the shell).  The static build
   # (make static) is timed the same way, interleaved with the dynamic one, so
   # the dynamic loader's share of the start shows.
-  cc -O2 -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
+  cc -O2 -I "$ROOT/src" -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
   cold_sample() { # binary → prints exec-to-ready in µs
     local port ms
     port=$(pick_port)
