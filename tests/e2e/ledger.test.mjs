@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { startEmulator } from '../emulators/openai/index.mjs';
 import { ADMIN_KEY, admin, cli, eventually, sqlite, stateDir } from './governance_helpers.mjs';
-import { CLOUDMUX_BIN, freePort, sleep, sseEvents, startCloudmux } from './helpers.mjs';
+import { CLOUDMUX_BIN, freePort, httpRequest, sleep, sseEvents, startCloudmux } from './helpers.mjs';
 
 const KEY = 'cmx-ledger-test-0f1e2d3c4b5a69788796a5b4c3d2e1f0';
 const TOKEN_USD = 0.001; // price 1000 USD per 1M tokens, input and output
@@ -249,3 +249,99 @@ describe('per-request audit records', () => {
     }
   });
 });
+
+describe('a ledger that cannot write', () => {
+  // Another process holds the SQLite write lock: the writer's commits fail
+  // after the busy timeout (5 s), as they would on a full or failing disk.
+  async function holdWriteLock(db) {
+    const { spawn: spawnChild } = await import('node:child_process');
+    const holder = spawnChild('sqlite3', [db], { stdio: ['pipe', 'ignore', 'ignore'] });
+    holder.stdin.write('BEGIN IMMEDIATE;\nSELECT 1;\n');
+    await sleep(200);
+    return async () => {
+      holder.stdin.end('ROLLBACK;\n.quit\n');
+      await new Promise((r) => holder.on('exit', r));
+    };
+  }
+  const chat = (gw, text) => send(gw.port, { model: 'chat', messages: [{ role: 'user', content: text }] });
+
+  for (const mode of ['open', 'closed']) {
+    test(`on_failure: ${mode}`, async () => {
+      const emu = await startEmulator();
+      const st = stateDir();
+      const gw = await startCloudmux({
+        configYaml: yaml(emu, st).replace('queue_rows: 8192 }', `queue_rows: 8192, on_failure: ${mode} }`),
+        env,
+      });
+      try {
+        assert.equal((await chat(gw, 'before')).status, 200);
+        await eventually(() => Number(sqlite(st.db, 'SELECT COUNT(*) FROM cmx_ledger')[0][0]) === 1, { what: 'the first row' });
+        const release = await holdWriteLock(st.db);
+        let statuses = [];
+        try {
+          assert.equal((await chat(gw, 'while failing')).status, 200); // admitted: no failure seen yet
+          // The commit of that row fails once the busy timeout is over.
+          await eventually(async () => (await metric(gw, 'cloudmux_ledger_write_errors_total')) >= 1, {
+            timeoutMs: 12000,
+            what: 'a failed commit',
+          });
+          for (let i = 0; i < 3; i++) statuses.push((await chat(gw, `during ${i}`)).status);
+        } finally {
+          await release();
+        }
+        if (mode === 'open') {
+          assert.deepEqual(statuses, [200, 200, 200]);
+          // Nothing was lost: the kept batch and the rest are written after.
+          await eventually(() => Number(sqlite(st.db, 'SELECT COUNT(*) FROM cmx_ledger')[0][0]) === 5, {
+            timeoutMs: 10000,
+            what: 'every row',
+          });
+        } else {
+          for (const s of statuses) assert.equal(s, 503);
+          const r = await httpRequest(`${gw.baseURL}/chat/completions`, {
+            headers: { authorization: `Bearer ${KEY}` },
+            body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] },
+          });
+          // Either still refused (503 ledger_unavailable) or already recovered.
+          if (r.status === 503) assert.equal(JSON.parse(r.body).error.code, 'ledger_unavailable');
+          await eventually(async () => (await chat(gw, 'after')).status === 200, { timeoutMs: 10000, what: 'the recovery' });
+        }
+        assert.match(gw.stderr(), /spend ledger: cannot write \d+ rows \(kept, retrying\)/);
+      } finally {
+        await gw.stop();
+        await emu.close();
+        st.rm();
+      }
+    });
+  }
+
+  test('budgets are rebuilt from the ledger when the gateway starts again', async () => {
+    const emu = await startEmulator();
+    const st = stateDir();
+    const withBudget = yaml(emu, st).replace('load: { key: env:CMX_LOAD_KEY, team: ops }', 'load: { key: env:CMX_LOAD_KEY, team: ops, budget: { usd: 0.005 } }');
+    let gw = await startCloudmux({ configYaml: withBudget, env });
+    try {
+      assert.equal((await chat(gw, 'one')).status, 200); // $0.003
+      assert.equal((await chat(gw, 'two')).status, 200); // $0.006: over
+      assert.equal((await chat(gw, 'three')).status, 429);
+      await gw.stop();
+      gw = await startCloudmux({ configYaml: withBudget, env });
+      const r = await httpRequest(`${gw.baseURL}/chat/completions`, {
+        headers: { authorization: `Bearer ${KEY}` },
+        body: { model: 'chat', messages: [{ role: 'user', content: 'four' }] },
+      });
+      assert.equal(r.status, 429);
+      assert.match(JSON.parse(r.body).error.message, /spent \$0\.006 of its \$0\.005 monthly budget/);
+    } finally {
+      await gw.stop();
+      await emu.close();
+      st.rm();
+    }
+  });
+});
+
+async function metric(gw, name) {
+  const r = await admin(gw, 'GET', '/metrics');
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(r.body);
+  return m ? Number(m[1]) : null;
+}
