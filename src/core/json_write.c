@@ -250,6 +250,19 @@ void cmx_jw_null(cmx_jw *w)
     cmx_jw_value(w, CMX_LIT("null"));
 }
 
+cmx_jw_str cmx_jw_cstr(const char *s)
+{
+    return CMX_JW_RAW(s ? s : "", s ? strlen(s) : 0);
+}
+
+void cmx_jw_str_value(cmx_jw *w, cmx_jw_str s)
+{
+    if (s.escaped)
+        cmx_jw_string_escaped(w, s.s, s.len);
+    else
+        cmx_jw_string(w, s.s, s.len);
+}
+
 void cmx_jw_string_open(cmx_jw *w)
 {
     before_value(w);

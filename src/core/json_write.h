@@ -78,6 +78,18 @@ void cmx_jw_int(cmx_jw *w, int64_t v);
 void cmx_jw_bool(cmx_jw *w, int v);
 void cmx_jw_null(cmx_jw *w);
 
+/* A string's bytes, either raw (escaped when written) or already the
+ * inside of a JSON string (copied), for code that takes both. */
+typedef struct cmx_jw_str {
+    const char *s;
+    size_t len;
+    int escaped;
+} cmx_jw_str;
+#define CMX_JW_RAW(str, n) ((cmx_jw_str){(str), (n), 0})
+#define CMX_JW_ESC(str, n) ((cmx_jw_str){(str), (n), 1})
+cmx_jw_str cmx_jw_cstr(const char *s); /* raw; NULL as "" */
+void cmx_jw_str_value(cmx_jw *w, cmx_jw_str s);
+
 /* A string written in pieces: open, any number of pieces, close. */
 void cmx_jw_string_open(cmx_jw *w);
 void cmx_jw_string_piece(cmx_jw *w, const char *s, size_t len);         /* escaped here */
