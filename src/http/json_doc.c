@@ -588,6 +588,15 @@ cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx
     return rc;
 }
 
+void cmx_json_doc_view(cmx_json_doc *doc, const char *bytes, size_t len, const void *tokens, int n)
+{
+    doc->bytes = bytes;
+    doc->len = len;
+    doc->tok = (jsmntok_t *)tokens; /* read only from here on */
+    doc->n = n;
+    doc->heap = 0;
+}
+
 void cmx_json_doc_release(cmx_json_doc *doc)
 {
     if (doc->heap)

@@ -58,6 +58,10 @@ cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx
                            cmx_error *err);
 void cmx_json_doc_release(cmx_json_doc *doc);
 
+/* A document over the tokens a scan kept (cmx_request_scan.tokens): no
+ * tokenizing, no validation (they were done); release is a no-op. */
+void cmx_json_doc_view(cmx_json_doc *doc, const char *bytes, size_t len, const void *tokens, int n);
+
 cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i);
 
 /* After a successful parse two jsmn fields are reused (nothing reads them

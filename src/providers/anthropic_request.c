@@ -181,11 +181,15 @@ static void collapse_single_text(cmx_buf *out, size_t at)
     const char *s = out->data + at;
     if (n < h + 3 || memcmp(s, head, h) != 0 || memcmp(s + n - 3, "\"}]", 3) != 0)
         return;
-    for (size_t i = h; i < n - 3; i++) { /* one string up to the end: one block */
-        if (s[i] == '\\')
-            i++;
-        else if (s[i] == '"')
+    /* one string up to the end: one block (a quote inside is escaped, so
+     * it follows an odd run of backslashes) */
+    for (const char *q = s + h; (q = memchr(q, '"', (size_t)(s + n - 3 - q)));) {
+        size_t slashes = 0;
+        while (s[q - s - 1 - (long)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
             return;
+        q++;
     }
     memmove(out->data + at, s + h - 1, n - h - 1);
     out->len = at + n - h - 1;

@@ -65,12 +65,20 @@ static long bad_unicode_escape(const char *s, size_t n)
     return -1;
 }
 
+static cmx_err check_request(cmx_translate_ctx *c, const cmx_json_doc *doc);
+
 cmx_err cmx_translate_begin(cmx_translate_ctx *c, cmx_json_doc *doc, const cmx_translate_input *in)
 {
     c->doc = doc;
     c->arena = in->arena;
     c->own_arena = NULL;
     c->messages = -1;
+    const cmx_request_scan *scan = in->scan;
+    if (scan && scan->tokens && scan->scanned == in->body && scan->scanned_len == in->len) {
+        /* the gateway tokenized and validated these very bytes already */
+        cmx_json_doc_view(doc, in->body, in->len, scan->tokens, scan->n_tokens);
+        return check_request(c, doc);
+    }
     cmx_error perr;
     cmx_error_clear(&perr);
     cmx_err rc = cmx_json_doc_parse(doc, in->body, in->len, in->arena, &perr);
@@ -78,6 +86,12 @@ cmx_err cmx_translate_begin(cmx_translate_ctx *c, cmx_json_doc *doc, const cmx_t
         return cmx_translate_nomem(c);
     if (rc != CMX_OK)
         return cmx_translate_bad(c, "%s", perr.message);
+    return check_request(c, doc);
+}
+
+/* An object, whose strings a service can take. */
+static cmx_err check_request(cmx_translate_ctx *c, const cmx_json_doc *doc)
+{
     if (cmx_json_doc_type(doc, 0) != CMX_JSON_OBJECT)
         return cmx_translate_bad(c, "the request body must be a JSON object");
     /* JSON lets a \u escape name half a surrogate pair, or NUL; the
@@ -90,7 +104,7 @@ cmx_err cmx_translate_begin(cmx_translate_ctx *c, cmx_json_doc *doc, const cmx_t
             return cmx_translate_bad(c,
                                      "invalid JSON at byte %ld: a \\u escape that is no character "
                                      "(an unpaired surrogate or \\u0000)",
-                                     (long)(cmx_json_doc_ptr(doc, i) - in->body) + at);
+                                     (long)(cmx_json_doc_ptr(doc, i) - doc->bytes) + at);
     }
     return CMX_OK;
 }
