@@ -519,8 +519,8 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int 
         if (CMX_SPAN_IS(name, name_len, "text") || CMX_SPAN_IS(name, name_len, "refusal")) {
             int text = cmx_json_doc_get_typed(doc, part, name, name_len, CMX_JSON_STRING);
             if (text < 0)
-                return cmx_translate_bad(c, "messages[%zu].content[%zu].%s must be a string", mi,
-                                         pi, name);
+                return cmx_translate_bad(c, "messages[%zu].content[%zu].%.*s must be a string",
+                                         mi, pi, (int)name_len, name);
             text_if_any(w, sink, doc, text);
         } else if (images && CMX_SPAN_IS(name, name_len, "image_url")) {
             cmx_err e = w->image(c, part, mi, pi, sink);
