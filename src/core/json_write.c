@@ -174,37 +174,48 @@ static size_t string_end(const char *s, size_t len, size_t i)
     return len;
 }
 
-void cmx_jw_compact(cmx_jw *w, const char *json, size_t len)
+/* Calls put(w, run) for each run of json[0..len) between whitespace that
+ * is not inside a string: the compact text, in pieces. */
+static void each_compact_run(cmx_jw *w, const char *json, size_t len,
+                             void (*put_run)(cmx_jw *w, const char *s, size_t n))
 {
-    before_value(w);
     size_t i = 0;
     while (i < len) {
-        size_t run = i;
-        while (run < len && !is_ws(json[run]) && json[run] != '"')
-            run++;
-        if (run < len && json[run] == '"')
-            run = string_end(json, len, run + 1) + 1;
-        if (run > len)
-            run = len;
-        put(w, json + i, run - i);
-        i = run;
         while (i < len && is_ws(json[i]))
             i++;
+        size_t run = i;
+        while (run < len && !is_ws(json[run])) {
+            if (json[run] == '"')
+                run = string_end(json, len, run + 1);
+            run++;
+        }
+        if (run > len)
+            run = len;
+        if (run > i)
+            put_run(w, json + i, run - i);
+        i = run;
     }
 }
 
-/* Appends json[i..end) escaped for the inside of a string: the text of a
- * valid JSON document holds no control characters, so only quotes and
- * backslashes need it. */
-static void put_quoted_text(cmx_jw *w, const char *json, size_t i, size_t end)
+void cmx_jw_compact(cmx_jw *w, const char *json, size_t len)
 {
-    while (i < end) {
+    before_value(w);
+    each_compact_run(w, json, len, put);
+}
+
+/* A run of a valid JSON document's text escaped for the inside of a
+ * string: such text holds no control characters, so only quotes and
+ * backslashes need it. */
+static void put_quoted_text(cmx_jw *w, const char *text, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
         size_t run = i;
-        while (run < end && json[run] != '"' && json[run] != '\\')
+        while (run < n && text[run] != '"' && text[run] != '\\')
             run++;
-        put(w, json + i, run - i);
-        if (run < end)
-            put(w, json[run] == '"' ? "\\\"" : "\\\\", 2);
+        put(w, text + i, run - i);
+        if (run < n)
+            put(w, text[run] == '"' ? "\\\"" : "\\\\", 2);
         i = run + 1;
     }
 }
@@ -213,20 +224,7 @@ void cmx_jw_json_as_string(cmx_jw *w, const char *json, size_t len)
 {
     before_value(w);
     put_char(w, '"');
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && is_ws(json[i]))
-            i++;
-        size_t run = i;
-        while (run < len && !is_ws(json[run]) && json[run] != '"')
-            run++;
-        if (run < len && json[run] == '"')
-            run = string_end(json, len, run + 1) + 1;
-        if (run > len)
-            run = len;
-        put_quoted_text(w, json, i, run);
-        i = run;
-    }
+    each_compact_run(w, json, len, put_quoted_text);
     put_char(w, '"');
 }
 

@@ -35,13 +35,7 @@ typedef struct request {
     int tool_choice_name;    /* the function's name (a string token) */
 } request;
 
-#define TAKES                                                                                      \
-    (CMX_CHAT_BIT(CMX_CHAT_MODEL) | CMX_CHAT_BIT(CMX_CHAT_MESSAGES) |                              \
-     CMX_CHAT_BIT(CMX_CHAT_STREAM) | CMX_CHAT_BIT(CMX_CHAT_STREAM_OPTIONS) |                       \
-     CMX_CHAT_BIT(CMX_CHAT_USER) | CMX_CHAT_BIT(CMX_CHAT_MAX_TOKENS) |                             \
-     CMX_CHAT_BIT(CMX_CHAT_MAX_COMPLETION_TOKENS) | CMX_CHAT_BIT(CMX_CHAT_TEMPERATURE) |           \
-     CMX_CHAT_BIT(CMX_CHAT_TOP_P) | CMX_CHAT_BIT(CMX_CHAT_STOP) | CMX_CHAT_BIT(CMX_CHAT_TOOLS) |   \
-     CMX_CHAT_BIT(CMX_CHAT_TOOL_CHOICE) | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS))
+#define TAKES (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS))
 
 /* ---- content ---------------------------------------------------------- */
 
@@ -52,11 +46,12 @@ static void text_block(void *sink, const cmx_json_doc *doc, int text)
     CMX_JW_KEY(w, "type");
     CMX_JW_LIT(w, "text");
     CMX_JW_KEY(w, "text");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, text), cmx_json_doc_len(doc, text));
+    cmx_translate_string(w, doc, text, NULL);
     cmx_jw_end(w);
 }
 
-static void image_source(cmx_jw *w, const char *type, const char *url, size_t len, int plain)
+/* {"type":"image","source":{"type":"base64"|"url",...}} */
+static void image(cmx_jw *w, const cmx_translate_image *img)
 {
     cmx_jw_object(w);
     CMX_JW_KEY(w, "type");
@@ -64,18 +59,16 @@ static void image_source(cmx_jw *w, const char *type, const char *url, size_t le
     CMX_JW_KEY(w, "source");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "type");
-    cmx_jw_string_escaped(w, type, strlen(type));
-    const char *media, *data;
-    size_t media_len, data_len;
-    if (strcmp(type, "base64") == 0 &&
-        cmx_translate_split_data_url(url, len, &media, &media_len, &data, &data_len) == 0) {
+    if (img->is_data) {
+        CMX_JW_LIT(w, "base64");
         CMX_JW_KEY(w, "media_type");
-        cmx_jw_str_value(w, (cmx_jw_str){media, media_len, plain});
+        cmx_jw_str_value(w, img->media);
         CMX_JW_KEY(w, "data");
-        cmx_jw_str_value(w, (cmx_jw_str){data, data_len, plain});
+        cmx_jw_str_value(w, img->data);
     } else {
+        CMX_JW_LIT(w, "url");
         CMX_JW_KEY(w, "url");
-        cmx_jw_str_value(w, (cmx_jw_str){url, len, plain});
+        cmx_jw_str_value(w, img->url);
     }
     cmx_jw_end(w);
     cmx_jw_end(w);
@@ -83,27 +76,18 @@ static void image_source(cmx_jw *w, const char *type, const char *url, size_t le
 
 static cmx_err image_block(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
 {
-    const char *url, *media, *data;
-    size_t len, media_len, data_len;
-    cmx_err e = cmx_translate_image_url(c, part, mi, pi, &url, &len);
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
     if (e != CMX_OK)
         return e;
-    /* the URL is the client's bytes themselves when it had no escapes */
-    int plain = url >= c->doc->bytes && url < c->doc->bytes + c->doc->len;
-    if (len >= 5 && memcmp(url, CMX_LIT("data:")) == 0) {
-        if (cmx_translate_split_data_url(url, len, &media, &media_len, &data, &data_len) != 0)
-            return cmx_translate_bad_data_url(c, mi, pi);
-        image_source(sink, "base64", url, len, plain);
-    } else if ((len >= 8 && memcmp(url, CMX_LIT("https://")) == 0) ||
-               (len >= 7 && memcmp(url, CMX_LIT("http://")) == 0)) {
-        image_source(sink, "url", url, len, plain);
-    } else {
+    if (!img.is_data && !cmx_translate_image_is(&img, "https://") &&
+        !cmx_translate_image_is(&img, "http://"))
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu].image_url.url must be an http(s) URL or a base64 "
             "data URL",
             mi, pi);
-    }
+    image(sink, &img);
     return CMX_OK;
 }
 
@@ -131,12 +115,7 @@ static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name,
     cmx_jw_object(w);
     CMX_JW_KEY(w, "type");
     CMX_JW_LIT(w, "tool_use");
-    CMX_JW_KEY(w, "id");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, id), cmx_json_doc_len(doc, id));
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    CMX_JW_KEY(w, "input");
-    cmx_jw_value(w, input, input_len);
+    cmx_translate_call_members(w, doc, "id", id, name, "input", input, input_len);
     cmx_jw_end(w);
 }
 
@@ -157,10 +136,10 @@ static cmx_err tool_result_block(cmx_translate_ctx *c, int m, size_t mi, cmx_jw 
     CMX_JW_KEY(w, "type");
     CMX_JW_LIT(w, "tool_result");
     CMX_JW_KEY(w, "tool_use_id");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, id), cmx_json_doc_len(doc, id));
+    cmx_translate_string(w, doc, id, NULL);
     CMX_JW_KEY(w, "content");
     if (content >= 0 && cmx_json_doc_type(doc, content) == CMX_JSON_STRING) {
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, content), cmx_json_doc_len(doc, content));
+        cmx_translate_string(w, doc, content, NULL);
     } else {
         cmx_jw_array(w);
         if ((e = cmx_translate_content(c, content, mi, 0, &part_writers, w)) != CMX_OK)
@@ -243,8 +222,7 @@ static void write_model(const request *r, cmx_jw *w)
         cmx_jw_string(w, r->opt->model, strlen(r->opt->model));
     } else {
         int model = r->f.at[CMX_CHAT_MODEL];
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(r->c.doc, model),
-                              cmx_json_doc_len(r->c.doc, model));
+        cmx_translate_string(w, r->c.doc, model, NULL);
     }
 }
 
@@ -273,13 +251,7 @@ static void write_stop(const request *r, cmx_jw *w)
 static void tool(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
 {
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    int desc = cmx_json_doc_get_typed(doc, fn, CMX_LIT("description"), CMX_JSON_STRING);
-    if (desc >= 0) {
-        CMX_JW_KEY(w, "description");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, desc), cmx_json_doc_len(doc, desc));
-    }
+    cmx_translate_tool_head(w, doc, name, fn, 0);
     CMX_JW_KEY(w, "input_schema");
     cmx_translate_write_tool_schema(w, doc, fn);
     cmx_jw_end(w);
@@ -313,8 +285,7 @@ static void write_tool_choice(const request *r, cmx_jw *w)
     if (r->tool_choice_name >= 0 && strcmp(kind, "function") == 0) {
         CMX_JW_LIT(w, "tool");
         CMX_JW_KEY(w, "name");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(r->c.doc, r->tool_choice_name),
-                              cmx_json_doc_len(r->c.doc, r->tool_choice_name));
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
     } else if (strcmp(kind, "required") == 0) { /* Anthropic says "any" for "required" */
         CMX_JW_LIT(w, "any");
     } else {
@@ -335,7 +306,7 @@ static void write_metadata(const request *r, cmx_jw *w)
     CMX_JW_KEY(w, "metadata");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "user_id");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(r->c.doc, user), cmx_json_doc_len(r->c.doc, user));
+    cmx_translate_string(w, r->c.doc, user, NULL);
     cmx_jw_end(w);
 }
 

@@ -32,13 +32,7 @@ typedef struct request {
     int tool_choice_name;
 } request;
 
-#define TAKES                                                                                      \
-    (CMX_CHAT_BIT(CMX_CHAT_MODEL) | CMX_CHAT_BIT(CMX_CHAT_MESSAGES) |                              \
-     CMX_CHAT_BIT(CMX_CHAT_STREAM) | CMX_CHAT_BIT(CMX_CHAT_STREAM_OPTIONS) |                       \
-     CMX_CHAT_BIT(CMX_CHAT_USER) | CMX_CHAT_BIT(CMX_CHAT_MAX_TOKENS) |                             \
-     CMX_CHAT_BIT(CMX_CHAT_MAX_COMPLETION_TOKENS) | CMX_CHAT_BIT(CMX_CHAT_TEMPERATURE) |           \
-     CMX_CHAT_BIT(CMX_CHAT_TOP_P) | CMX_CHAT_BIT(CMX_CHAT_STOP) | CMX_CHAT_BIT(CMX_CHAT_TOOLS) |   \
-     CMX_CHAT_BIT(CMX_CHAT_TOOL_CHOICE))
+#define TAKES CMX_CHAT_TAKES_COMMON
 
 /* ---- content ---------------------------------------------------------- */
 
@@ -60,28 +54,24 @@ static const char *image_format(const char *media, size_t len)
 
 static cmx_err image_block(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
 {
-    const char *url, *media, *data;
-    size_t len, media_len, data_len;
-    cmx_err e = cmx_translate_image_url(c, part, mi, pi, &url, &len);
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
     if (e != CMX_OK)
         return e;
-    if (len < 5 || memcmp(url, CMX_LIT("data:")) != 0)
+    if (!img.is_data)
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "
             "data URLs only (data:image/png;base64,...), not links",
             mi, pi, cmx_translate_provider_name(c));
-    if (cmx_translate_split_data_url(url, len, &media, &media_len, &data, &data_len) != 0)
-        return cmx_translate_bad_data_url(c, mi, pi);
-    const char *format = image_format(media, media_len);
+    const char *format = image_format(img.media.s, img.media.len);
     if (!format)
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: image type '%.*s' is not supported by provider "
             "'%s' (bedrock): use png, jpeg, gif or webp",
-            mi, pi, (int)(media_len > 40 ? 40 : media_len), media, cmx_translate_provider_name(c));
-    /* the data is the client's bytes themselves when the URL had no escapes */
-    int plain = url >= c->doc->bytes && url < c->doc->bytes + c->doc->len;
+            mi, pi, (int)(img.media.len > 40 ? 40 : img.media.len), img.media.s,
+            cmx_translate_provider_name(c));
     cmx_jw *w = sink;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "image");
@@ -91,7 +81,7 @@ static cmx_err image_block(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
     CMX_JW_KEY(w, "source");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "bytes");
-    cmx_jw_str_value(w, (cmx_jw_str){data, data_len, plain});
+    cmx_jw_str_value(w, img.data);
     cmx_jw_end(w);
     cmx_jw_end(w);
     cmx_jw_end(w);
@@ -106,12 +96,7 @@ static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name,
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolUse");
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "toolUseId");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, id), cmx_json_doc_len(doc, id));
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    CMX_JW_KEY(w, "input");
-    cmx_jw_value(w, input, input_len);
+    cmx_translate_call_members(w, doc, "toolUseId", id, name, "input", input, input_len);
     cmx_jw_end(w);
     cmx_jw_end(w);
 }
@@ -131,7 +116,7 @@ static cmx_err tool_result_block(cmx_translate_ctx *c, int m, size_t mi, cmx_jw 
     CMX_JW_KEY(w, "toolResult");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolUseId");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(c->doc, id), cmx_json_doc_len(c->doc, id));
+    cmx_translate_string(w, c->doc, id, NULL);
     CMX_JW_KEY(w, "content");
     cmx_jw_array(w);
     cmx_jw_mark empty = cmx_jw_mark_here(w);
@@ -150,15 +135,9 @@ static cmx_err tool_result_block(cmx_translate_ctx *c, int m, size_t mi, cmx_jw 
     return CMX_OK;
 }
 
-/* System content is a list of text blocks in Converse. */
-static cmx_err add_system(cmx_translate_ctx *c, int content, size_t mi, void *system)
-{
-    return cmx_translate_content(c, content, mi, 0, &part_writers, system);
-}
-
 static const cmx_translate_message_writers message_writers = {
     .parts = &part_writers,
-    .system = add_system,
+    .system = NULL, /* a list of text blocks in Converse */
     .tool_calls = tool_use_blocks,
     .tool_result = tool_result_block,
     .assistant_role = "assistant",
@@ -223,13 +202,7 @@ static void tool_spec(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolSpec");
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    int desc = cmx_json_doc_get_typed(doc, fn, CMX_LIT("description"), CMX_JSON_STRING);
-    if (desc >= 0 && cmx_json_doc_len(doc, desc)) {
-        CMX_JW_KEY(w, "description");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, desc), cmx_json_doc_len(doc, desc));
-    }
+    cmx_translate_tool_head(w, doc, name, fn, 1);
     CMX_JW_KEY(w, "inputSchema");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "json");
@@ -249,8 +222,7 @@ static void write_tool_choice(const request *r, cmx_jw *w)
         CMX_JW_KEY(w, "tool");
         cmx_jw_object(w);
         CMX_JW_KEY(w, "name");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(r->c.doc, r->tool_choice_name),
-                              cmx_json_doc_len(r->c.doc, r->tool_choice_name));
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
         cmx_jw_end(w);
     } else { /* Converse says "any" for "required" */
         if (strcmp(r->tool_choice, "required") == 0)
@@ -286,25 +258,12 @@ static cmx_err write_tool_config(request *r, cmx_jw *w)
 static cmx_err write_messages(request *r, cmx_jw *w)
 {
     cmx_buf system = CMX_BUF_INIT;
-    cmx_jw sw;
-    cmx_jw_init(&sw, &system);
-    cmx_jw_array(&sw);
-    size_t turns;
-    CMX_JW_KEY(w, "messages");
-    cmx_jw_array(w);
-    cmx_err e =
-        cmx_translate_messages(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers, w, &sw, &turns);
-    cmx_jw_end(w);
-    cmx_jw_end(&sw);
-    if (e == CMX_OK && turns == 0)
-        e = cmx_translate_bad(
-            &r->c, "'messages' must hold at least one user or assistant message with content");
+    cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
+                                               "messages", w, &system);
     if (e == CMX_OK && system.len > 2) {
         CMX_JW_KEY(w, "system");
         cmx_jw_value(w, system.data, system.len);
     }
-    if (e == CMX_OK && cmx_buf_failed(&system))
-        e = cmx_translate_nomem(&r->c);
     cmx_buf_free(&system);
     return e;
 }

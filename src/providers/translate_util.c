@@ -363,6 +363,16 @@ void cmx_translate_write_stop(cmx_jw *w, const cmx_json_doc *doc, int v)
     cmx_jw_end(w);
 }
 
+void cmx_translate_string(cmx_jw *w, const cmx_json_doc *doc, int v, const char *key)
+{
+    if (key) {
+        if (v < 0)
+            return;
+        cmx_jw_key(w, key, strlen(key));
+    }
+    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, v), cmx_json_doc_len(doc, v));
+}
+
 /* ---- tools -------------------------------------------------------------- */
 
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_writer write,
@@ -396,6 +406,25 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_
     if (count)
         *count = i;
     return CMX_OK;
+}
+
+void cmx_translate_tool_head(cmx_jw *w, const cmx_json_doc *doc, int name, int function,
+                             int skip_empty)
+{
+    cmx_translate_string(w, doc, name, "name");
+    int desc = cmx_json_doc_get_typed(doc, function, CMX_LIT("description"), CMX_JSON_STRING);
+    if (desc >= 0 && (!skip_empty || cmx_json_doc_len(doc, desc)))
+        cmx_translate_string(w, doc, desc, "description");
+}
+
+void cmx_translate_call_members(cmx_jw *w, const cmx_json_doc *doc, const char *id_key, int id,
+                                int name, const char *input_key, const char *input, size_t len)
+{
+    if (id_key)
+        cmx_translate_string(w, doc, id, id_key);
+    cmx_translate_string(w, doc, name, "name");
+    cmx_jw_key(w, input_key, strlen(input_key));
+    cmx_jw_value(w, input, len);
 }
 
 cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, int v, int takes_none)
@@ -437,8 +466,8 @@ void cmx_translate_write_tool_schema(cmx_jw *w, const cmx_json_doc *doc, int fun
 
 /* ---- content -------------------------------------------------------------- */
 
-cmx_err cmx_translate_image_url(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
-                                const char **url, size_t *len)
+cmx_err cmx_translate_read_image(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
+                                 cmx_translate_image *img)
 {
     const cmx_json_doc *doc = c->doc;
     int iu = CMX_JSON_GET(doc, part, "image_url");
@@ -447,7 +476,30 @@ cmx_err cmx_translate_image_url(cmx_translate_ctx *c, int part, size_t mi, size_
     if (iu < 0)
         return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
                                  pi);
-    return cmx_translate_unescaped(c, iu, url, len);
+    const char *url;
+    size_t len;
+    cmx_err e = cmx_translate_unescaped(c, iu, &url, &len);
+    if (e != CMX_OK)
+        return e;
+    /* the client's bytes themselves when the URL had no escapes */
+    int as_written = !cmx_json_doc_escaped(doc, iu);
+    *img = (cmx_translate_image){.url = {url, len, as_written}};
+    if (!cmx_translate_image_is(img, "data:"))
+        return CMX_OK;
+    const char *media, *data;
+    size_t media_len, data_len;
+    if (cmx_translate_split_data_url(url, len, &media, &media_len, &data, &data_len) != 0)
+        return cmx_translate_bad_data_url(c, mi, pi);
+    img->is_data = 1;
+    img->media = (cmx_jw_str){media, media_len, as_written};
+    img->data = (cmx_jw_str){data, data_len, as_written};
+    return CMX_OK;
+}
+
+int cmx_translate_image_is(const cmx_translate_image *img, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return img->url.len >= n && memcmp(img->url.s, prefix, n) == 0;
 }
 
 int cmx_translate_split_data_url(const char *url, size_t len, const char **media, size_t *media_len,
@@ -519,8 +571,8 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int 
         if (CMX_SPAN_IS(name, name_len, "text") || CMX_SPAN_IS(name, name_len, "refusal")) {
             int text = cmx_json_doc_get_typed(doc, part, name, name_len, CMX_JSON_STRING);
             if (text < 0)
-                return cmx_translate_bad(c, "messages[%zu].content[%zu].%.*s must be a string",
-                                         mi, pi, (int)name_len, name);
+                return cmx_translate_bad(c, "messages[%zu].content[%zu].%.*s must be a string", mi,
+                                         pi, (int)name_len, name);
             text_if_any(w, sink, doc, text);
         } else if (images && CMX_SPAN_IS(name, name_len, "image_url")) {
             cmx_err e = w->image(c, part, mi, pi, sink);
@@ -702,7 +754,10 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
         if ((e = cmx_translate_unescaped(c, role_tok, &role, &role_len)) != CMX_OK)
             break;
         if (CMX_SPAN_IS(role, role_len, "system") || CMX_SPAN_IS(role, role_len, "developer")) {
-            if ((e = w->system(c, CMX_JSON_GET(doc, m, "content"), mi, system)) != CMX_OK)
+            int content = CMX_JSON_GET(doc, m, "content");
+            e = w->system ? w->system(c, content, mi, system)
+                          : cmx_translate_content(c, content, mi, 0, w->parts, system);
+            if (e != CMX_OK)
                 break;
             mi++;
             continue;
@@ -723,6 +778,27 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
     if (e == CMX_OK && cmx_buf_failed(&blocks))
         e = cmx_translate_nomem(c);
     cmx_buf_free(&blocks);
+    return e;
+}
+
+cmx_err cmx_translate_turns_and_system(cmx_translate_ctx *c, int msgs,
+                                       const cmx_translate_message_writers *w, const char *key,
+                                       cmx_jw *out, cmx_buf *system)
+{
+    cmx_jw sw;
+    cmx_jw_init(&sw, system);
+    cmx_jw_array(&sw);
+    size_t turns;
+    cmx_jw_key(out, key, strlen(key));
+    cmx_jw_array(out);
+    cmx_err e = cmx_translate_messages(c, msgs, w, out, &sw, &turns);
+    cmx_jw_end(out);
+    cmx_jw_end(&sw);
+    if (e == CMX_OK && turns == 0)
+        e = cmx_translate_bad(
+            c, "'messages' must hold at least one user or assistant message with content");
+    if (e == CMX_OK && cmx_buf_failed(system))
+        e = cmx_translate_nomem(c);
     return e;
 }
 

@@ -94,6 +94,16 @@ typedef enum cmx_chat_field {
 
 #define CMX_CHAT_BIT(f) (1u << (f))
 
+/* What every translated API takes: the routing fields, the stream switches,
+ * user, max tokens, sampling, stop and tools. */
+#define CMX_CHAT_TAKES_COMMON                                                                      \
+    (CMX_CHAT_BIT(CMX_CHAT_MODEL) | CMX_CHAT_BIT(CMX_CHAT_MESSAGES) |                              \
+     CMX_CHAT_BIT(CMX_CHAT_STREAM) | CMX_CHAT_BIT(CMX_CHAT_STREAM_OPTIONS) |                       \
+     CMX_CHAT_BIT(CMX_CHAT_USER) | CMX_CHAT_BIT(CMX_CHAT_MAX_TOKENS) |                             \
+     CMX_CHAT_BIT(CMX_CHAT_MAX_COMPLETION_TOKENS) | CMX_CHAT_BIT(CMX_CHAT_TEMPERATURE) |           \
+     CMX_CHAT_BIT(CMX_CHAT_TOP_P) | CMX_CHAT_BIT(CMX_CHAT_STOP) | CMX_CHAT_BIT(CMX_CHAT_TOOLS) |   \
+     CMX_CHAT_BIT(CMX_CHAT_TOOL_CHOICE))
+
 /* Where each field's value sits: a token index, -1 when absent or null. */
 typedef struct cmx_chat_fields {
     int at[CMX_CHAT_FIELD_COUNT];
@@ -145,6 +155,10 @@ cmx_err cmx_translate_request(cmx_translate_ctx *c, const cmx_translate_input *i
                               cmx_err (*read)(void *req), cmx_err (*write)(void *req, cmx_jw *w),
                               cmx_buf *out);
 
+/* String token v written as the client wrote it; as the member `key` when
+ * key is not NULL, and nothing then when v is -1. */
+void cmx_translate_string(cmx_jw *w, const cmx_json_doc *doc, int v, const char *key);
+
 /* ---- tools -------------------------------------------------------------- */
 
 /* A function tool in the provider's form, from its name (a string token)
@@ -158,6 +172,16 @@ typedef void (*cmx_translate_tool_writer)(cmx_jw *w, const cmx_json_doc *doc, in
  * is a 400 naming it.  *count gets how many were written (may be NULL). */
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_writer write,
                             cmx_jw *w, size_t *count);
+
+/* A function's "name" and "description" members (an empty description left
+ * out when `skip_empty` is set), copied from the request. */
+void cmx_translate_tool_head(cmx_jw *w, const cmx_json_doc *doc, int name, int function,
+                             int skip_empty);
+
+/* A tool call's members: "<id_key>": id (when id_key is set), "name" and
+ * "<input_key>": the arguments object. */
+void cmx_translate_call_members(cmx_jw *w, const cmx_json_doc *doc, const char *id_key, int id,
+                                int name, const char *input_key, const char *input, size_t len);
 
 /* The 400 for a 'tool_choice' that is none of what the provider takes
  * ("none" listed when it takes it). */
@@ -196,10 +220,21 @@ void cmx_translate_text_part(void *sink, const cmx_json_doc *doc, int text);
 cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images,
                               const cmx_translate_part_writers *w, void *sink);
 
-/* The URL of an image_url content part (string or {url}), unescaped; a 400
- * naming the part when there is none. */
-cmx_err cmx_translate_image_url(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
-                                const char **url, size_t *len);
+/* An image_url content part: its URL (string or {url}), and for a data URL
+ * its media type and data.  Each is the client's bytes as written when the
+ * URL had no escapes (escaped = 1: copied as they are), else unescaped. */
+typedef struct cmx_translate_image {
+    cmx_jw_str url;
+    int is_data; /* a base64 data URL: media and data are set */
+    cmx_jw_str media, data;
+} cmx_translate_image;
+
+/* Reads messages[mi].content[pi]'s image: a 400 naming the part when it has
+ * no URL, or when a data: URL is not data:<media type>;base64,<data>. */
+cmx_err cmx_translate_read_image(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
+                                 cmx_translate_image *img);
+/* Whether the image's URL starts with `prefix` ("https://", "gs://"). */
+int cmx_translate_image_is(const cmx_translate_image *img, const char *prefix);
 
 /* "data:image/png;base64,AAAA" → media type and data; 0 on success, -1 when
  * the URL is not a base64 data URL. */
@@ -229,7 +264,9 @@ cmx_err cmx_translate_tool_call_id(cmx_translate_ctx *c, int m, size_t mi, int *
  * that have no common shape. */
 typedef struct cmx_translate_message_writers {
     const cmx_translate_part_writers *parts;
-    /* The content of a system or developer message, added to `system`. */
+    /* The content of a system or developer message, added to `system`;
+     * NULL: its parts are written through `parts` into `system`, a cmx_jw
+     * with an array open. */
     cmx_err (*system)(cmx_translate_ctx *c, int content, size_t mi, void *system);
     /* An assistant message's tool_calls (may be -1 or null) as blocks. */
     cmx_err (*tool_calls)(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *blocks);
@@ -250,6 +287,14 @@ typedef struct cmx_translate_message_writers {
 cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
                                const cmx_translate_message_writers *w, cmx_jw *out, void *system,
                                size_t *turns);
+
+/* The messages as the member "<key>": [turns] of the object open in `out`,
+ * the system and developer messages' parts gathered aside as a JSON array
+ * of blocks into `system` (its text: "[...]"), and the 400 when no turn has
+ * content (Converse and Gemini refuse that). */
+cmx_err cmx_translate_turns_and_system(cmx_translate_ctx *c, int msgs,
+                                       const cmx_translate_message_writers *w, const char *key,
+                                       cmx_jw *out, cmx_buf *system);
 
 /* ---- answers -------------------------------------------------------------- */
 

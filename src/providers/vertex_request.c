@@ -36,76 +36,60 @@ typedef struct request {
 } request;
 
 #define TAKES                                                                                      \
-    (CMX_CHAT_BIT(CMX_CHAT_MODEL) | CMX_CHAT_BIT(CMX_CHAT_MESSAGES) |                              \
-     CMX_CHAT_BIT(CMX_CHAT_STREAM) | CMX_CHAT_BIT(CMX_CHAT_STREAM_OPTIONS) |                       \
-     CMX_CHAT_BIT(CMX_CHAT_USER) | CMX_CHAT_BIT(CMX_CHAT_MAX_TOKENS) |                             \
-     CMX_CHAT_BIT(CMX_CHAT_MAX_COMPLETION_TOKENS) | CMX_CHAT_BIT(CMX_CHAT_TEMPERATURE) |           \
-     CMX_CHAT_BIT(CMX_CHAT_TOP_P) | CMX_CHAT_BIT(CMX_CHAT_STOP) | CMX_CHAT_BIT(CMX_CHAT_TOOLS) |   \
-     CMX_CHAT_BIT(CMX_CHAT_TOOL_CHOICE) | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS) |             \
+    (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS) |                          \
      CMX_CHAT_BIT(CMX_CHAT_N) | CMX_CHAT_BIT(CMX_CHAT_PRESENCE_PENALTY) |                          \
      CMX_CHAT_BIT(CMX_CHAT_FREQUENCY_PENALTY) | CMX_CHAT_BIT(CMX_CHAT_SEED) |                      \
      CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT))
 
 /* ---- content ---------------------------------------------------------- */
 
-static void file_data(cmx_jw *w, const char *url, size_t len, int plain)
+/* {"<key>":{"mimeType":mime,"<uri_key>":value}} */
+static void media_part(cmx_jw *w, const char *key, cmx_jw_str mime, const char *uri_key,
+                       cmx_jw_str value)
 {
-    /* Vertex fetches Cloud Storage and public URLs itself; the type is a
-     * guess from the extension, as Gemini requires one. */
-    const char *dot = NULL;
-    for (size_t i = len; i-- > 0 && !dot;)
-        if (url[i] == '.')
-            dot = url + i;
-    size_t ext = dot ? (size_t)(url + len - dot) : 0;
-    const char *mime = dot && CMX_SPAN_IS(dot, ext, ".png")    ? "image/png"
-                       : dot && CMX_SPAN_IS(dot, ext, ".gif")  ? "image/gif"
-                       : dot && CMX_SPAN_IS(dot, ext, ".webp") ? "image/webp"
-                                                               : "image/jpeg";
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "fileData");
+    cmx_jw_key(w, key, strlen(key));
     cmx_jw_object(w);
     CMX_JW_KEY(w, "mimeType");
-    cmx_jw_string_escaped(w, mime, strlen(mime));
-    CMX_JW_KEY(w, "fileUri");
-    cmx_jw_str_value(w, (cmx_jw_str){url, len, plain});
+    cmx_jw_str_value(w, mime);
+    cmx_jw_key(w, uri_key, strlen(uri_key));
+    cmx_jw_str_value(w, value);
     cmx_jw_end(w);
     cmx_jw_end(w);
 }
 
+/* Vertex fetches Cloud Storage and public URLs itself; the type is a guess
+ * from the extension, as Gemini requires one. */
+static const char *guess_mime(cmx_jw_str url)
+{
+    const char *dot = NULL;
+    for (size_t i = url.len; i-- > 0 && !dot;)
+        if (url.s[i] == '.')
+            dot = url.s + i;
+    size_t ext = dot ? (size_t)(url.s + url.len - dot) : 0;
+    return dot && CMX_SPAN_IS(dot, ext, ".png")    ? "image/png"
+           : dot && CMX_SPAN_IS(dot, ext, ".gif")  ? "image/gif"
+           : dot && CMX_SPAN_IS(dot, ext, ".webp") ? "image/webp"
+                                                   : "image/jpeg";
+}
+
 static cmx_err image_part(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
 {
-    const char *url, *media, *data;
-    size_t len, media_len, data_len;
-    cmx_err e = cmx_translate_image_url(c, part, mi, pi, &url, &len);
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
     if (e != CMX_OK)
         return e;
-    /* the URL is the client's bytes themselves when it had no escapes */
-    int plain = url >= c->doc->bytes && url < c->doc->bytes + c->doc->len;
-    cmx_jw *w = sink;
-    if (len >= 5 && memcmp(url, CMX_LIT("data:")) == 0) {
-        if (cmx_translate_split_data_url(url, len, &media, &media_len, &data, &data_len) != 0)
-            return cmx_translate_bad_data_url(c, mi, pi);
-        cmx_jw_object(w);
-        CMX_JW_KEY(w, "inlineData");
-        cmx_jw_object(w);
-        CMX_JW_KEY(w, "mimeType");
-        cmx_jw_str_value(w, (cmx_jw_str){media, media_len, plain});
-        CMX_JW_KEY(w, "data");
-        cmx_jw_str_value(w, (cmx_jw_str){data, data_len, plain});
-        cmx_jw_end(w);
-        cmx_jw_end(w);
-        return CMX_OK;
-    }
-    if ((len >= 5 && memcmp(url, CMX_LIT("gs://")) == 0) ||
-        (len >= 8 && memcmp(url, CMX_LIT("https://")) == 0)) {
-        file_data(w, url, len, plain);
-        return CMX_OK;
-    }
-    return cmx_translate_bad(
-        c,
-        "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
-        "URL or a gs:// URI",
-        mi, pi);
+    if (img.is_data)
+        media_part(sink, "inlineData", img.media, "data", img.data);
+    else if (cmx_translate_image_is(&img, "gs://") || cmx_translate_image_is(&img, "https://"))
+        media_part(sink, "fileData", cmx_jw_cstr(guess_mime(img.url)), "fileUri", img.url);
+    else
+        return cmx_translate_bad(
+            c,
+            "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
+            "URL or a gs:// URI",
+            mi, pi);
+    return CMX_OK;
 }
 
 static const cmx_translate_part_writers part_writers = {cmx_translate_text_part, image_part};
@@ -113,14 +97,10 @@ static const cmx_translate_part_writers part_writers = {cmx_translate_text_part,
 static void function_call(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
                           size_t input_len)
 {
-    (void)id;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "functionCall");
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    CMX_JW_KEY(w, "args");
-    cmx_jw_value(w, input, input_len);
+    cmx_translate_call_members(w, doc, NULL, id, name, "args", input, input_len);
     cmx_jw_end(w);
     cmx_jw_end(w);
 }
@@ -194,7 +174,7 @@ static cmx_err function_result(cmx_translate_ctx *c, int content, size_t mi, cmx
         }
         cmx_jw_object(w);
         CMX_JW_KEY(w, "content");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, content), cmx_json_doc_len(doc, content));
+        cmx_translate_string(w, doc, content, NULL);
         cmx_jw_end(w);
         return CMX_OK;
     }
@@ -232,7 +212,7 @@ static cmx_err function_response(cmx_translate_ctx *c, int m, size_t mi, cmx_jw 
     CMX_JW_KEY(w, "functionResponse");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
+    cmx_translate_string(w, doc, name, NULL);
     CMX_JW_KEY(w, "response");
     e = function_result(c, CMX_JSON_GET(doc, m, "content"), mi, w);
     cmx_jw_end(w);
@@ -240,14 +220,9 @@ static cmx_err function_response(cmx_translate_ctx *c, int m, size_t mi, cmx_jw 
     return e;
 }
 
-static cmx_err add_system(cmx_translate_ctx *c, int content, size_t mi, void *system)
-{
-    return cmx_translate_content(c, content, mi, 0, &part_writers, system);
-}
-
 static const cmx_translate_message_writers message_writers = {
     .parts = &part_writers,
-    .system = add_system,
+    .system = NULL, /* systemInstruction's parts */
     .tool_calls = function_calls,
     .tool_result = function_response,
     .assistant_role = "model",
@@ -355,13 +330,7 @@ static void write_generation_config(const request *r, cmx_jw *w)
 static void function_declaration(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
 {
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, name), cmx_json_doc_len(doc, name));
-    int desc = cmx_json_doc_get_typed(doc, fn, CMX_LIT("description"), CMX_JSON_STRING);
-    if (desc >= 0) {
-        CMX_JW_KEY(w, "description");
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(doc, desc), cmx_json_doc_len(doc, desc));
-    }
+    cmx_translate_tool_head(w, doc, name, fn, 0);
     cmx_translate_copy_member(
         w, doc, cmx_json_doc_get_typed(doc, fn, CMX_LIT("parameters"), CMX_JSON_OBJECT),
         "parameters");
@@ -403,8 +372,7 @@ static void write_tool_config(const request *r, cmx_jw *w)
         CMX_JW_LIT(w, "ANY");
         CMX_JW_KEY(w, "allowedFunctionNames");
         cmx_jw_array(w);
-        cmx_jw_string_escaped(w, cmx_json_doc_ptr(r->c.doc, r->tool_choice_name),
-                              cmx_json_doc_len(r->c.doc, r->tool_choice_name));
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
         cmx_jw_end(w);
     } else if (strcmp(kind, "auto") == 0) {
         CMX_JW_LIT(w, "AUTO");
@@ -420,19 +388,8 @@ static void write_tool_config(const request *r, cmx_jw *w)
 static cmx_err write_contents(request *r, cmx_jw *w)
 {
     cmx_buf system = CMX_BUF_INIT;
-    cmx_jw sw;
-    cmx_jw_init(&sw, &system);
-    cmx_jw_array(&sw);
-    size_t turns;
-    CMX_JW_KEY(w, "contents");
-    cmx_jw_array(w);
-    cmx_err e =
-        cmx_translate_messages(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers, w, &sw, &turns);
-    cmx_jw_end(w);
-    cmx_jw_end(&sw);
-    if (e == CMX_OK && turns == 0)
-        e = cmx_translate_bad(
-            &r->c, "'messages' must hold at least one user or assistant message with content");
+    cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
+                                               "contents", w, &system);
     if (e == CMX_OK && system.len > 2) {
         CMX_JW_KEY(w, "systemInstruction");
         cmx_jw_object(w);
@@ -440,8 +397,6 @@ static cmx_err write_contents(request *r, cmx_jw *w)
         cmx_jw_value(w, system.data, system.len);
         cmx_jw_end(w);
     }
-    if (e == CMX_OK && cmx_buf_failed(&system))
-        e = cmx_translate_nomem(&r->c);
     cmx_buf_free(&system);
     return e;
 }
