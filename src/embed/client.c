@@ -198,7 +198,7 @@ static cmx_err run_call(cmx_client *c, cmx_api api, const char *json, size_t len
         set_error(out, 404, CMX_ERR_NOT_FOUND, "model_not_found", msg, NULL);
         return CMX_ERR_NOT_FOUND;
     }
-    *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0, NULL, NULL};
+    *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0, NULL, NULL, NULL, NULL};
     call_state s = {c, out, on_chunk, user, 0, CMX_OK};
     cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
                            on_stream_end, on_failure,      &s};
