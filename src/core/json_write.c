@@ -16,7 +16,14 @@ void cmx_jw_init(cmx_jw *w, cmx_buf *out)
 
 static void put(cmx_jw *w, const char *s, size_t len)
 {
-    cmx_buf_append(w->out, s, len);
+    cmx_buf *b = w->out;
+    if (b->len + len < b->cap && !b->failed) { /* room already: no call into buf.c */
+        memcpy(b->data + b->len, s, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return;
+    }
+    cmx_buf_append(b, s, len);
 }
 
 static void put_char(cmx_jw *w, char c)
@@ -231,8 +238,15 @@ void cmx_jw_json_as_string(cmx_jw *w, const char *json, size_t len)
 void cmx_jw_int(cmx_jw *w, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    cmx_jw_value(w, tmp, (size_t)n);
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    cmx_jw_value(w, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void cmx_jw_bool(cmx_jw *w, int v)

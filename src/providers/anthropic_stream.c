@@ -168,21 +168,25 @@ static cmx_err on_error(cmx_anthropic_stream *s, const cmx_json_doc *doc, cmx_er
     return kind;
 }
 
-/* The event's type: its data's "type", else the SSE event's name. */
-static void event_type(const cmx_json_doc *doc, const char *event, size_t event_len, char *out,
-                       size_t cap)
+/* The event's type: its data's "type" (as written when it has no escapes,
+ * else unescaped into buf), else the SSE event's name. */
+static const char *event_type(const cmx_json_doc *doc, const char *event, size_t event_len,
+                              char *buf, size_t cap, size_t *len)
 {
     int type = cmx_json_doc_get_typed(doc, 0, CMX_LIT("type"), CMX_JSON_STRING);
+    if (type >= 0 && !cmx_json_doc_escaped(doc, type)) {
+        *len = cmx_json_doc_len(doc, type);
+        return cmx_json_doc_ptr(doc, type);
+    }
     if (type >= 0)
-        cmx_translate_copy_string(out, cap, doc, type);
+        cmx_translate_copy_string(buf, cap, doc, type);
     else
-        snprintf(out, cap, "%.*s", (int)(event_len < cap - 1 ? event_len : cap - 1), event);
+        snprintf(buf, cap, "%.*s", (int)(event_len < cap - 1 ? event_len : cap - 1), event);
+    *len = strlen(buf);
+    return buf;
 }
 
-static int is(const char *type, const char *name)
-{
-    return strcmp(type, name) == 0;
-}
+#define is(type, name) CMX_SPAN_IS(type, type##_len, name)
 
 cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, size_t event_len,
                                    const char *data, size_t data_len, cmx_error *err)
@@ -197,8 +201,9 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
         cmx_json_doc_release(&doc);
         return fail(s, err, "an event whose data is not a JSON object");
     }
-    char type[32];
-    event_type(&doc, event, event_len, type, sizeof type);
+    char buf[32];
+    size_t type_len;
+    const char *type = event_type(&doc, event, event_len, buf, sizeof buf, &type_len);
     cmx_err rc = CMX_OK;
     if (is(type, "error")) {
         rc = on_error(s, &doc, err);
