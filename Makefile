@@ -82,7 +82,7 @@ bench-streams: build
 # variants in instructions per request (callgrind, independent of load).
 bench-state: build
 	@scripts/deps.sh bench
-	BENCH_TARGETS="cloudmux cloudmux-redis cloudmux-redis-rpm cloudmux-cache" bench/run.sh
+	BENCH_TARGETS="cloudmux cloudmux-redis cloudmux-redis-rpm cloudmux-cache" BENCH_LEDGER_ROWS=0 bench/run.sh
 	bench/callgrind.sh
 
 bench-callgrind: build
