@@ -6,7 +6,10 @@
  * table, under the table's lock, shared by the workers.  A worker that
  * decides a request from the allowance and sees the credit run low asks the
  * store for the next grant on its own connection, pipelined with whatever
- * else its loop turn sends; the request itself never waits for it.  The
+ * else its loop turn sends; a request the credit covers never waits for it.
+ * One it does not cover waits for the grant on its way when that will cover
+ * it (a waiter: its own op, so its caller's id stays valid when it goes on
+ * to the store), else asks the store itself.  The
  * worker that received a grant (or was handed an unchecked addition) owns
  * the counter's chores: its timer gives back credit when its bucket ends
  * and sends the additions when they are due.
@@ -34,8 +37,10 @@ void cmx_state_set_clock(cmx_state *st, const cmx_clock *clock)
 
 static uint64_t bucket_ms_of(const cmx_state_counter *sc)
 {
-    uint32_t nb = sc->buckets < 1 ? 1 : sc->buckets > 60 ? 60 : sc->buckets;
-    return sc->window_ms / nb ? sc->window_ms / nb : 1;
+    uint64_t bucket_ms;
+    uint32_t n;
+    cmx_state_counter_shape(sc, &bucket_ms, &n);
+    return bucket_ms;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);

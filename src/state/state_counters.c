@@ -99,7 +99,7 @@ static size_t hash_name(const char *s)
     return h % CMX_LOCAL_TABLE_SIZE;
 }
 
-static void shape(const cmx_state_counter *sc, uint64_t *bucket_ms, uint32_t *n)
+void cmx_state_counter_shape(const cmx_state_counter *sc, uint64_t *bucket_ms, uint32_t *n)
 {
     *n = sc->buckets < 1                       ? 1
          : sc->buckets > CMX_LOCAL_MAX_BUCKETS ? CMX_LOCAL_MAX_BUCKETS
@@ -118,7 +118,7 @@ cmx_local_counter *cmx_local_counter_find(cmx_local_counters *c, const cmx_state
         free(lc);
         return NULL;
     }
-    shape(sc, &lc->bucket_ms, &lc->n_buckets);
+    cmx_state_counter_shape(sc, &lc->bucket_ms, &lc->n_buckets);
     lc->next = c->slots[h];
     c->slots[h] = lc;
     return lc;
@@ -308,7 +308,7 @@ uint64_t cmx_state_send_counters(cmx_state_worker *w, cmx_state_op *op,
     for (size_t i = 0; i < n; i++) {
         uint64_t bucket_ms;
         uint32_t nb;
-        shape(&counters[i], &bucket_ms, &nb);
+        cmx_state_counter_shape(&counters[i], &bucket_ms, &nb);
         snprintf(nums[i][0], 24, "%llu", (unsigned long long)(bucket_ms * nb));
         snprintf(nums[i][1], 24, "%u", nb);
         snprintf(nums[i][2], 24, "%lld", (long long)counters[i].limit);

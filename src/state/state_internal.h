@@ -118,6 +118,9 @@ extern const char cmx_state_release_script[];
 /* Under c->lock: the counter named sc->name, made (with sc's shape) if new;
  * NULL when out of memory. */
 cmx_local_counter *cmx_local_counter_find(cmx_local_counters *c, const cmx_state_counter *sc);
+/* A counter's bucket length and count, as the script and the local copy
+ * cut its window (1 to 60 buckets, each at least 1 ms). */
+void cmx_state_counter_shape(const cmx_state_counter *sc, uint64_t *bucket_ms, uint32_t *n);
 /* Under c->lock, first thing: every so many calls, counters that hold
  * nothing any more are dropped (so pointers taken before are not safe). */
 void cmx_local_counters_count_call(cmx_local_counters *c, uint64_t now_wall_ms);
