@@ -16,7 +16,9 @@
  * schedule, then a finish_reason chunk and "data: [DONE]".  A chunk's content
  * says when it was due and when it was written:
  *
- *   "t=<write µs> s=<scheduled µs>"     (CLOCK_MONOTONIC, one machine)
+ *   "t=<write µs> s=<scheduled µs>"     (CLOCK_REALTIME µs, one machine:
+ *                                        the clock of the kernel's receive
+ *                                        timestamps, see stream_client.c)
  *
  * so a client on the same machine computes what the path behind the write
  * added (arrival - t) and the emitter's own lateness (t - s) is known too.
@@ -76,7 +78,7 @@ static size_t n_lag, cap_lag;
 static uint64_t now_us(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 

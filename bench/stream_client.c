@@ -13,13 +13,17 @@
  * them: the head, then the chunked body decoded, then SSE lines.
  *
  * The upstream (bench/h2_upstream.c) writes chunks whose content is
- * "t=<write µs> s=<scheduled µs>" on CLOCK_MONOTONIC; this client reads the
- * same clock when a read returns, so per chunk:
- *   added = arrival - t   what everything between the upstream's write and
- *                         this read added (the gateway, the kernel, this
- *                         client's own loop); with the client straight at
- *                         the upstream it is the harness's floor
+ * "t=<write µs> s=<scheduled µs>" on CLOCK_REALTIME; this client reads the
+ * same clock when a read returns, and asks the kernel for the time the
+ * bytes reached its socket (SO_TIMESTAMPNS, the same clock), so per chunk:
+ *   added = read - t      everything between the upstream's write and this
+ *                         read: the gateway, the kernel, this client's loop
+ *   path  = kernel - t    the same without this client's own delay: what the
+ *                         gateway and the loopback hops added (with the
+ *                         client straight at the upstream: the floor)
  *   lag   = t - s         how late the upstream wrote it
+ * The kernel stamp is that of the last segment a read took, so when several
+ * chunks come in one read, "path" errs on the high side.
  * and per stream:
  *   start = first response byte - request written
  *   send lag = request written - request due (this client's lateness)
@@ -28,7 +32,7 @@
  *
  * One thread, one libevent loop.  Prints one line of key=value figures
  * (milliseconds unless named _us); --timeline adds, per second of the run
- * (by arrival), the chunks seen and their added p50/p99/max, on stderr.
+ * (by arrival), the chunks seen and their path p50/p99/max, on stderr.
  * Exits 1 if any stream failed. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -102,14 +106,14 @@ typedef struct samples {
     uint32_t *v;
     size_t n, cap;
 } samples;
-static samples start_s, added_s, lag_s, send_lag_s;
-static samples *per_second; /* added, by second of arrival since t0 */
+static samples start_s, added_s, path_s, lag_s, send_lag_s;
+static samples *per_second; /* path (or added), by second of arrival since t0 */
 static size_t n_seconds;
 
 static uint64_t now_us(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
@@ -164,7 +168,7 @@ static void finish(conn *c, int ok)
 }
 
 /* One SSE line of the decoded body. */
-static void on_sse_line(conn *c, const char *line, size_t len, uint64_t arrival)
+static void on_sse_line(conn *c, const char *line, size_t len, uint64_t arrival, uint64_t kernel)
 {
     if (len >= 12 && memcmp(line, "data: [DONE]", 12) == 0) {
         c->done_seen = 1;
@@ -179,6 +183,8 @@ static void on_sse_line(conn *c, const char *line, size_t len, uint64_t arrival)
     c->chunks++;
     int64_t added = (int64_t)(arrival - written);
     add(&added_s, added);
+    if (kernel)
+        add(&path_s, (int64_t)(kernel - written));
     if (s)
         add(&lag_s, (int64_t)(written - strtoull(s + 3, NULL, 10)));
     if (opt.timeline) {
@@ -191,7 +197,7 @@ static void on_sse_line(conn *c, const char *line, size_t len, uint64_t arrival)
             memset(per_second + n_seconds, 0, (n - n_seconds) * sizeof *per_second);
             n_seconds = n;
         }
-        add(&per_second[sec], added);
+        add(&per_second[sec], kernel ? (int64_t)(kernel - written) : added);
     }
 }
 
@@ -218,7 +224,7 @@ static size_t take_line(char *buf, size_t cap, size_t *len, const char *p, size_
 
 /* Feeds received bytes through the response framing: head, chunked body,
  * SSE lines (which may span chunks). */
-static void on_bytes(conn *c, const char *p, size_t n, uint64_t arrival)
+static void on_bytes(conn *c, const char *p, size_t n, uint64_t arrival, uint64_t kernel)
 {
     while (n > 0 && c->phase >= P_HEAD && c->phase <= P_TRAILER) {
         int complete = 0;
@@ -256,7 +262,7 @@ static void on_bytes(conn *c, const char *p, size_t n, uint64_t arrival)
                 off +=
                     take_line(c->sse, sizeof c->sse, &c->sse_len, p + off, used - off, &complete);
                 if (complete) {
-                    on_sse_line(c, c->sse, c->sse_len, arrival);
+                    on_sse_line(c, c->sse, c->sse_len, arrival, kernel);
                     c->sse_len = 0;
                 }
             }
@@ -290,19 +296,34 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
     char buf[16384];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = &control,
+                         .msg_controllen = sizeof control};
+    ssize_t n = recvmsg(fd, &msg, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {
         finish(c, 0);
         return;
     }
-    uint64_t t = now_us();
+    uint64_t t = now_us(), kernel = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+            kernel = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+        }
     if (!c->first_us) {
         c->first_us = t;
         add(&start_s, (int64_t)(t - c->sent_us));
     }
-    on_bytes(c, buf, (size_t)n, t);
+    on_bytes(c, buf, (size_t)n, t, kernel);
 }
 
 static void send_request(conn *c)
@@ -376,8 +397,10 @@ static void open_more(void)
         conn *c = &conns[n_opened++];
         c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         int one = 1;
-        if (c->fd >= 0)
+        if (c->fd >= 0) {
             setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        }
         if (c->fd < 0 || (connect(c->fd, (struct sockaddr *)&target, sizeof target) != 0 &&
                           errno != EINPROGRESS)) {
             c->phase = P_CONNECTING;
@@ -474,7 +497,7 @@ static void print_timeline(void)
             continue;
         sort(s);
         fprintf(stderr,
-                "second %zu: chunks=%zu added_p50_ms=%.3f added_p99_ms=%.3f added_max_ms=%.3f\n", i,
+                "second %zu: chunks=%zu path_p50_ms=%.3f path_p99_ms=%.3f path_max_ms=%.3f\n", i,
                 s->n, pct_ms(s, 0.5), pct_ms(s, 0.99), max_ms(s));
     }
 }
@@ -515,16 +538,19 @@ int main(int argc, char **argv)
     int failed = opt.streams - n_ok;
     sort(&start_s);
     sort(&added_s);
+    sort(&path_s);
     sort(&lag_s);
     sort(&send_lag_s);
     printf("streams=%d ok=%d failed=%d connect_failed=%d start_p50_ms=%.2f start_p99_ms=%.2f "
            "start_max_ms=%.2f chunks=%zu added_p50_ms=%.3f added_p99_ms=%.3f "
-           "added_p999_ms=%.3f added_max_ms=%.3f upstream_lag_p99_ms=%.3f "
+           "added_p999_ms=%.3f added_max_ms=%.3f path_p50_ms=%.3f path_p99_ms=%.3f "
+           "path_p999_ms=%.3f path_max_ms=%.3f upstream_lag_p99_ms=%.3f "
            "upstream_lag_max_ms=%.3f send_lag_p99_ms=%.3f send_lag_max_ms=%.3f "
            "rate_per_s=%.0f seconds=%.1f\n",
            opt.streams, n_ok, failed, n_connect_failed, pct_ms(&start_s, 0.5),
            pct_ms(&start_s, 0.99), max_ms(&start_s), added_s.n, pct_ms(&added_s, 0.5),
-           pct_ms(&added_s, 0.99), pct_ms(&added_s, 0.999), max_ms(&added_s), pct_ms(&lag_s, 0.99),
+           pct_ms(&added_s, 0.99), pct_ms(&added_s, 0.999), max_ms(&added_s), pct_ms(&path_s, 0.5),
+           pct_ms(&path_s, 0.99), pct_ms(&path_s, 0.999), max_ms(&path_s), pct_ms(&lag_s, 0.99),
            max_ms(&lag_s), pct_ms(&send_lag_s, 0.99), max_ms(&send_lag_s), opt.rate,
            (double)(end_us - t0_us) / 1e6);
     if (opt.timeline)
