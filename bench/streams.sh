@@ -120,7 +120,10 @@ EOF
   PIDS+=("$gw_pid")
   for _ in $(seq 100); do [ "$(status_of "http://127.0.0.1:$gw_port/health/ready")" = 200 ] && break; sleep 0.05; done
   log "$label: $n streams of $CHUNKS chunks ${GAP} ms apart, sent over $RAMP ms (cloudmux :$gw_port on core $GW_CORE; upstream :$UP_PORT and client on core $HARNESS_CORE)"
+  local wait0 wait1
+  wait0=$(runq_wait_seconds "$gw_pid")
   line=$(client "$gw_port" "$n")
+  wait1=$(runq_wait_seconds "$gw_pid")
   hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status")
   gw_cpu=$(cpu_seconds "$gw_pid")
   up_cpu=$(cpu_seconds "$UP_PID")
@@ -128,7 +131,7 @@ EOF
   wait "$gw_pid" 2>/dev/null || true
   stop_upstream
   log "$label: $line $UP_LINE peak_rss_kib=$hwm gateway_cpu_s=$gw_cpu upstream_cpu_s=$up_cpu"
-  echo "$label $line $UP_LINE peak_rss_kib=$hwm gateway_cpu_s=$gw_cpu upstream_cpu_s=$up_cpu" >>"$RESULTS"
+  echo "$label $line $UP_LINE peak_rss_kib=$hwm gateway_cpu_s=$gw_cpu upstream_cpu_s=$up_cpu gateway_runq_wait_s=$(awk -v a="${wait0:-0}" -v b="${wait1:-0}" 'BEGIN { printf "%.2f", b - a }')" >>"$RESULTS"
 }
 
 run_direct() {
@@ -139,7 +142,7 @@ run_direct() {
   up_cpu=$(cpu_seconds "$UP_PID")
   stop_upstream
   log "direct: $line $UP_LINE upstream_cpu_s=$up_cpu"
-  echo "direct $line $UP_LINE peak_rss_kib=0 gateway_cpu_s=- upstream_cpu_s=$up_cpu" >>"$RESULTS"
+  echo "direct $line $UP_LINE peak_rss_kib=0 gateway_cpu_s=- upstream_cpu_s=$up_cpu gateway_runq_wait_s=-" >>"$RESULTS"
 }
 
 run_direct
@@ -173,20 +176,20 @@ REPORT=$OUT/streams.md
   echo "| added p99 per chunk ≤ 5 ms | path p99 $p99 ms (direct: $(field direct path_p99_ms) ms); at the client's read $(field http2 added_p99_ms) ms (direct: $(field direct added_p99_ms) ms) | $(verdict "$(awk -v m="$p99" 'BEGIN { print m <= 5 }')") |"
   echo
   echo "\"path\": the upstream's write → the chunk queued on the client's socket (kernel timestamp): what the gateway and the loopback hops add; the verdict uses it. \"read\": → the client read it, adding the client's own loop (harness). \"direct\" is the same client straight at the upstream: the floor of this machine."
-  echo "Preliminary when the machine is shared: \"upstream late\" and \"client late\" below show how far the harness itself fell behind its schedule; both near zero means the harness did not distort the run."
+  echo "Preliminary when the machine is shared: \"upstream late\" and \"client late\" below show how far the harness itself fell behind its schedule (both near zero: the harness did not distort the run), and \"gateway waited for a CPU\" how long the gateway's threads were runnable but not running (schedstat: its core taken by other processes)."
   echo
   [ "$N_H1" -lt "$N" ] && echo "HTTP/1.1 ran $N_H1 streams, not $N: the open-file hard limit here ($LIMIT) cannot hold $N client and $N upstream sockets in one process." && echo
-  echo "| path | streams ok / failed | start p50 / p99 / max | path p50 / p99 / p99.9 / max | read p50 / p99 / max | upstream connections | gateway peak RSS | CPU s gateway / upstream | upstream late p99 / max | client late p99 / max |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| path | streams ok / failed | start p50 / p99 / max | path p50 / p99 / p99.9 / max | read p50 / p99 / max | upstream connections | gateway peak RSS | CPU s gateway / upstream | gateway waited for a CPU | upstream late p99 / max | client late p99 / max |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for l in direct http2 http1.1; do
-    printf '| %s | %s / %s | %s / %s / %s ms | %s / %s / %s / %s ms | %s / %s / %s ms | %s | %s | %s / %s | %s / %s ms | %s / %s ms |\n' "$l" \
+    printf '| %s | %s / %s | %s / %s / %s ms | %s / %s / %s / %s ms | %s / %s / %s ms | %s | %s | %s / %s | %s s | %s / %s ms | %s / %s ms |\n' "$l" \
       "$(field $l ok)" "$(field $l failed)" \
       "$(field $l start_p50_ms)" "$(field $l start_p99_ms)" "$(field $l start_max_ms)" \
       "$(field $l path_p50_ms)" "$(field $l path_p99_ms)" "$(field $l path_p999_ms)" "$(field $l path_max_ms)" \
       "$(field $l added_p50_ms)" "$(field $l added_p99_ms)" "$(field $l added_max_ms)" \
       "$([ $l = direct ] && echo — || field $l connections)" \
       "$(k=$(field $l peak_rss_kib); [ "$k" = 0 ] && echo — || mib "$k")" \
-      "$(field $l gateway_cpu_s)" "$(field $l upstream_cpu_s)" \
+      "$(field $l gateway_cpu_s)" "$(field $l upstream_cpu_s)" "$(field $l gateway_runq_wait_s)" \
       "$(field $l upstream_lag_p99_ms)" "$(field $l upstream_lag_max_ms)" \
       "$(field $l send_lag_p99_ms)" "$(field $l send_lag_max_ms)"
   done
