@@ -33,7 +33,9 @@
  *   connections=.. streams=.. chunks=.. max_open_per_conn=..
  *   lag_p50_us=.. lag_p99_us=.. lag_max_us=..
  * (lag: write time minus scheduled time, over every chunk). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -34,7 +34,9 @@
  * (milliseconds unless named _us); --timeline adds, per second of the run
  * (by arrival), the chunks seen and their path p50/p99/max, on stderr.
  * Exits 1 if any stream failed. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
