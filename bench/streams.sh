@@ -5,11 +5,13 @@
 # BENCH_STREAMS_RAMP ms by bench/stream_client.c (libevent; one HTTP/1.1
 # connection per stream, all opened before the first request), to
 # bench/h2_upstream.c (nghttp2; each answer BENCH_STREAMS_CHUNKS chunks
-# BENCH_STREAMS_GAP ms apart, ~10 s), three ways:
-#   direct   client → upstream over HTTP/1.1, no gateway: the harness's floor
-#   http2    client → cloudmux → upstream over h2c (250 streams allowed per
-#            connection, cloudmux at most 32 connections per worker)
-#   http1.1  the same with http2: off (one upstream connection per stream)
+# BENCH_STREAMS_GAP ms apart, ~10 s), four ways:
+#   direct     client → upstream over HTTP/1.1, no gateway: the harness's floor
+#   http2      client → cloudmux → upstream over h2c (250 streams allowed per
+#              connection, cloudmux at most 32 connections per worker)
+#   http2-tls  the same over TLS, HTTP/2 chosen by ALPN (a throwaway
+#              certificate for 127.0.0.1, trusted through ca_file)
+#   http1.1    http2: off (one upstream connection per stream)
 # Each chunk carries the upstream's write time; the client stamps its
 # arrival twice, when the kernel queued it on the client's socket
 # (SO_TIMESTAMPNS) and when the client read it.  "path" (socket − write) is
@@ -18,15 +20,18 @@
 # gateway.  Also: start latency (request written → first response byte),
 # streams ok (200, chunks, [DONE], terminating chunk), upstream connections
 # (the upstream counts them), the gateway's peak RSS (VmHWM), CPU seconds of
-# each process, and how late the harness itself was (upstream writes behind
-# their schedule, requests behind theirs) — a loaded harness shows there.
+# each process, how long the gateway's threads waited for a CPU (schedstat),
+# how long its event loop held each turn (bench/loop_turns.c, preloaded:
+# thread CPU time per turn, so other processes' share is left out), and
+# how late the harness itself was (upstream writes behind their schedule,
+# requests behind theirs) — a loaded machine shows there.
 #
 # Pinned like bench/run.sh: the gateway (both workers) on core 0, the
 # upstream and the client on core 1.  Writes bench/out/streams.md (also
 # printed): the targets with pass/fail, then every figure.
 #
-# Needs cc, pkg-config and the build's libraries (libevent, nghttp2,
-# OpenSSL).  Knobs: CLOUDMUX_BIN, BENCH_STREAMS (10000), BENCH_STREAMS_RAMP
+# Needs cc, pkg-config, openssl and the build's libraries (libevent,
+# nghttp2, OpenSSL).  Knobs: CLOUDMUX_BIN, BENCH_STREAMS (10000), BENCH_STREAMS_RAMP
 # (4000 ms), BENCH_STREAMS_CHUNKS (20), BENCH_STREAMS_GAP (500 ms),
 # BENCH_STREAMS_BODY (a chat request file; default a short one).
 set -euo pipefail
@@ -40,7 +45,7 @@ CHUNKS=${BENCH_STREAMS_CHUNKS:-20}
 GAP=${BENCH_STREAMS_GAP:-500}
 OUT=$HERE/out
 
-for tool in cc pkg-config curl taskset; do
+for tool in cc pkg-config curl taskset openssl; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "bench: no cloudmux at $BIN (make build)" >&2; exit 1; }
@@ -69,6 +74,7 @@ CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter"
 # shellcheck disable=SC2046,SC2086
 cc $CFLAGS -o "$TMP/h2_upstream" "$HERE/h2_upstream.c" \
   $(pkg-config --cflags --libs libevent_core libevent_openssl libnghttp2 openssl)
+cc $CFLAGS -shared -fPIC -o "$TMP/loop_turns.so" "$HERE/loop_turns.c" -ldl
 # shellcheck disable=SC2046,SC2086
 cc $CFLAGS -o "$TMP/stream_client" "$HERE/stream_client.c" $(pkg-config --cflags --libs libevent_core)
 BODY=${BENCH_STREAMS_BODY:-$TMP/body.json}
@@ -80,7 +86,9 @@ RESULTS=$TMP/results.tsv
 : >"$RESULTS"
 
 start_upstream() { # mode → sets UP_PID, UP_PORT
-  taskset -c "$HARNESS_CORE" "$TMP/h2_upstream" --mode "$1" --max-streams 250 --chunks "$CHUNKS" --gap "$GAP" \
+  local tls=()
+  [ "$1" = tls ] && tls=(--tls "$TMP/cert.pem" "$TMP/key.pem")
+  taskset -c "$HARNESS_CORE" "$TMP/h2_upstream" --mode "$1" "${tls[@]}" --max-streams 250 --chunks "$CHUNKS" --gap "$GAP" \
     >"$TMP/up.out" 2>"$TMP/up.err" &
   UP_PID=$!
   PIDS+=("$UP_PID")
@@ -102,19 +110,25 @@ client() { # port streams → the client's report line
     --timeout "$TIMEOUT" 2>"$TMP/client.err" || true
 }
 
-run_gateway() { # label http2 max_conns streams
-  local label=$1 http2=$2 max_conns=$3 n=$4 gw_port line hwm gw_cpu up_cpu
-  start_upstream "$([ "$http2" = on ] && echo h2c || echo h1)"
+run_gateway() { # label upstream-mode(h2c|tls|h1) max_conns streams
+  local label=$1 mode=$2 max_conns=$3 n=$4 gw_port line hwm gw_cpu up_cpu provider
+  start_upstream "$mode"
+  case $mode in
+    h2c) provider="base_url: \"http://127.0.0.1:$UP_PORT/v1\", http2: on" ;;
+    tls) provider="base_url: \"https://127.0.0.1:$UP_PORT/v1\", http2: auto, ca_file: \"$TMP/cert.pem\"" ;;
+    h1) provider="base_url: \"http://127.0.0.1:$UP_PORT/v1\", http2: off" ;;
+  esac
   cat >"$TMP/cloudmux.yaml" <<EOF
 server: { access_log: false }
 upstream: { max_conns_per_origin: $max_conns, max_idle_per_origin: $max_conns, queue_timeout: 5s }
 providers:
-  up: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/v1", http2: $http2, timeouts: { idle: 10s, total: 60s } }
+  up: { type: openai, $provider, timeouts: { idle: 10s, total: 60s } }
 models:
   m: { targets: [ { provider: up, model: gpt-4o-mini } ] }
 EOF
   gw_port=$(pick_port)
-  taskset -c "$GW_CORE" "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$gw_port" --workers 2 \
+  LD_PRELOAD="$TMP/loop_turns.so" LOOP_TURNS_OUT="$TMP/turns.$label" \
+    taskset -c "$GW_CORE" "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$gw_port" --workers 2 \
     >"$TMP/gw.out" 2>"$TMP/gw.err" &
   local gw_pid=$!
   PIDS+=("$gw_pid")
@@ -130,6 +144,9 @@ EOF
   kill "$gw_pid" 2>/dev/null || true
   wait "$gw_pid" 2>/dev/null || true
   stop_upstream
+  local turns
+  turns=$(sed 's/^/loop_/; s/ / loop_/g' "$TMP/turns.$label" 2>/dev/null || echo "loop_turns=-")
+  UP_LINE="$UP_LINE $turns"
   log "$label: $line $UP_LINE peak_rss_kib=$hwm gateway_cpu_s=$gw_cpu upstream_cpu_s=$up_cpu"
   echo "$label $line $UP_LINE peak_rss_kib=$hwm gateway_cpu_s=$gw_cpu upstream_cpu_s=$up_cpu gateway_runq_wait_s=$(awk -v a="${wait0:-0}" -v b="${wait1:-0}" 'BEGIN { printf "%.2f", b - a }')" >>"$RESULTS"
 }
@@ -145,12 +162,22 @@ run_direct() {
   echo "direct $line $UP_LINE peak_rss_kib=0 gateway_cpu_s=- upstream_cpu_s=$up_cpu gateway_runq_wait_s=-" >>"$RESULTS"
 }
 
+# The TLS run's certificate: for 127.0.0.1, trusted through ca_file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+
 run_direct
-run_gateway http2 on 32 "$N"
-run_gateway http1.1 off $((N_H1 + 100)) "$N_H1"
+run_gateway http2 h2c 32 "$N"
+run_gateway http2-tls tls 32 "$N"
+run_gateway http1.1 h1 $((N_H1 + 100)) "$N_H1"
 
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$(grep "^$1 " "$RESULTS")"; }
 verdict() { awk -v ok="$1" 'BEGIN { print ok ? "**pass**" : "**FAIL**" }'; }
+turns_cell() { # label → "p99 / max µs, over-5-ms count", or — without figures
+  local p99
+  p99=$(field "$1" loop_cpu_p99_us)
+  [ -n "$p99" ] && echo "$p99 / $(field "$1" loop_cpu_max_us) µs, $(field "$1" loop_cpu_over_5ms)" || echo —
+}
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 mkdir -p "$OUT"
@@ -179,10 +206,10 @@ REPORT=$OUT/streams.md
   echo "Preliminary when the machine is shared: \"upstream late\" and \"client late\" below show how far the harness itself fell behind its schedule (both near zero: the harness did not distort the run), and \"gateway waited for a CPU\" how long the gateway's threads were runnable but not running (schedstat: its core taken by other processes)."
   echo
   [ "$N_H1" -lt "$N" ] && echo "HTTP/1.1 ran $N_H1 streams, not $N: the open-file hard limit here ($LIMIT) cannot hold $N client and $N upstream sockets in one process." && echo
-  echo "| path | streams ok / failed | start p50 / p99 / max | path p50 / p99 / p99.9 / max | read p50 / p99 / max | upstream connections | gateway peak RSS | CPU s gateway / upstream | gateway waited for a CPU | upstream late p99 / max | client late p99 / max |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for l in direct http2 http1.1; do
-    printf '| %s | %s / %s | %s / %s / %s ms | %s / %s / %s / %s ms | %s / %s / %s ms | %s | %s | %s / %s | %s s | %s / %s ms | %s / %s ms |\n' "$l" \
+  echo "| path | streams ok / failed | start p50 / p99 / max | path p50 / p99 / p99.9 / max | read p50 / p99 / max | upstream connections | gateway peak RSS | CPU s gateway / upstream | gateway waited for a CPU | gateway loop turns (CPU) p99 / max, turns over 5 ms | upstream late p99 / max | client late p99 / max |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for l in direct http2 http2-tls http1.1; do
+    printf '| %s | %s / %s | %s / %s / %s ms | %s / %s / %s / %s ms | %s / %s / %s ms | %s | %s | %s / %s | %s s | %s | %s / %s ms | %s / %s ms |\n' "$l" \
       "$(field $l ok)" "$(field $l failed)" \
       "$(field $l start_p50_ms)" "$(field $l start_p99_ms)" "$(field $l start_max_ms)" \
       "$(field $l path_p50_ms)" "$(field $l path_p99_ms)" "$(field $l path_p999_ms)" "$(field $l path_max_ms)" \
@@ -190,6 +217,7 @@ REPORT=$OUT/streams.md
       "$([ $l = direct ] && echo — || field $l connections)" \
       "$(k=$(field $l peak_rss_kib); [ "$k" = 0 ] && echo — || mib "$k")" \
       "$(field $l gateway_cpu_s)" "$(field $l upstream_cpu_s)" "$(field $l gateway_runq_wait_s)" \
+      "$(turns_cell $l)" \
       "$(field $l upstream_lag_p99_ms)" "$(field $l upstream_lag_max_ms)" \
       "$(field $l send_lag_p99_ms)" "$(field $l send_lag_max_ms)"
   done
