@@ -33,7 +33,10 @@
 # Needs cc, pkg-config, openssl and the build's libraries (libevent,
 # nghttp2, OpenSSL).  Knobs: CLOUDMUX_BIN, BENCH_STREAMS (10000), BENCH_STREAMS_RAMP
 # (4000 ms), BENCH_STREAMS_CHUNKS (20), BENCH_STREAMS_GAP (500 ms),
-# BENCH_STREAMS_BODY (a chat request file; default a short one).
+# BENCH_STREAMS_BODY (a chat request file; default a short one),
+# BENCH_STREAMS_RT (0; 1 runs the gateway, upstream and client as
+# SCHED_FIFO 20 with chrt, so that other processes on a shared machine
+# cannot take their cores: what is left is the gateway's own latency).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +46,7 @@ N=${BENCH_STREAMS:-10000}
 RAMP=${BENCH_STREAMS_RAMP:-4000}
 CHUNKS=${BENCH_STREAMS_CHUNKS:-20}
 GAP=${BENCH_STREAMS_GAP:-500}
+RT=${BENCH_STREAMS_RT:-0}
 OUT=$HERE/out
 
 for tool in cc pkg-config curl taskset openssl; do
@@ -68,6 +72,15 @@ else
   GW_CORE=0 HARNESS_CORE=0
 fi
 
+PRIO=()
+SCHEDULING="normal (shared with whatever else runs)"
+if [ "$RT" = 1 ]; then
+  command -v chrt >/dev/null && chrt -f 20 true 2>/dev/null ||
+    { echo "bench: BENCH_STREAMS_RT=1 needs chrt and the right to use SCHED_FIFO" >&2; exit 1; }
+  PRIO=(chrt -f 20)
+  SCHEDULING="SCHED_FIFO 20 for the gateway, upstream and client (other processes cannot take their cores)"
+fi
+
 bench_tmp cmx-streams
 
 CFLAGS="-O2 -Wall -Wextra -Wno-unused-parameter"
@@ -88,7 +101,7 @@ RESULTS=$TMP/results.tsv
 start_upstream() { # mode → sets UP_PID, UP_PORT
   local tls=()
   [ "$1" = tls ] && tls=(--tls "$TMP/cert.pem" "$TMP/key.pem")
-  taskset -c "$HARNESS_CORE" "$TMP/h2_upstream" --mode "$1" "${tls[@]}" --max-streams 250 --chunks "$CHUNKS" --gap "$GAP" \
+  "${PRIO[@]}" taskset -c "$HARNESS_CORE" "$TMP/h2_upstream" --mode "$1" "${tls[@]}" --max-streams 250 --chunks "$CHUNKS" --gap "$GAP" \
     >"$TMP/up.out" 2>"$TMP/up.err" &
   UP_PID=$!
   PIDS+=("$UP_PID")
@@ -106,7 +119,7 @@ stop_upstream() {
 }
 
 client() { # port streams → the client's report line
-  taskset -c "$HARNESS_CORE" "$TMP/stream_client" --port "$1" --streams "$2" --ramp "$RAMP" --body "$BODY" \
+  "${PRIO[@]}" taskset -c "$HARNESS_CORE" "$TMP/stream_client" --port "$1" --streams "$2" --ramp "$RAMP" --body "$BODY" \
     --timeout "$TIMEOUT" 2>"$TMP/client.err" || true
 }
 
@@ -128,7 +141,7 @@ models:
 EOF
   gw_port=$(pick_port)
   LD_PRELOAD="$TMP/loop_turns.so" LOOP_TURNS_OUT="$TMP/turns.$label" \
-    taskset -c "$GW_CORE" "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$gw_port" --workers 2 \
+    "${PRIO[@]}" taskset -c "$GW_CORE" "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$gw_port" --workers 2 \
     >"$TMP/gw.out" 2>"$TMP/gw.err" &
   local gw_pid=$!
   PIDS+=("$gw_pid")
@@ -186,7 +199,7 @@ REPORT=$OUT/streams.md
   echo "# Concurrent slow streams"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, cloudmux $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') with 2 workers on core $GW_CORE; upstream (bench/h2_upstream.c) and client (bench/stream_client.c) on core $HARNESS_CORE."
-  echo "$N streaming chat requests sent evenly over $RAMP ms on $N open connections; each answer $CHUNKS chunks ${GAP} ms apart."
+  echo "$N streaming chat requests sent evenly over $RAMP ms on $N open connections; each answer $CHUNKS chunks ${GAP} ms apart. Scheduling: $SCHEDULING."
   echo
   echo "## Targets (http2 row)"
   echo
