@@ -15,8 +15,11 @@
  * At exit (or never, if the program is killed by a signal it does not
  * handle) it appends one line to FILE:
  *   turns=N cpu_p50_us=.. cpu_p99_us=.. cpu_p999_us=.. cpu_max_us=..
- *   wall_p99_us=.. wall_max_us=.. cpu_over_5ms=..
- * Percentiles come from 10 µs buckets up to 100 ms. */
+ *   wall_p99_us=.. wall_max_us=.. cpu_over_5ms=.. long=AT:CPU,AT:CPU,...
+ * Percentiles come from 10 µs buckets up to 100 ms.  "long" lists the
+ * first LONG_MAX turns over 5 ms of CPU: when each began (CLOCK_REALTIME
+ * µs) and its CPU µs, so a script can keep those within a window (the
+ * program's start and end have long turns of their own). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -30,6 +33,8 @@
 
 #define BUCKET_US 10
 #define N_BUCKETS 10000 /* 100 ms */
+#define LONG_US 5000
+#define LONG_MAX 256
 
 typedef struct histogram {
     _Atomic uint32_t bucket[N_BUCKETS + 1]; /* the last one: beyond 100 ms */
@@ -38,7 +43,8 @@ typedef struct histogram {
 
 static histogram cpu_turns, wall_turns;
 static _Atomic uint64_t n_turns, cpu_over_5ms;
-static __thread uint64_t wall_at_return, cpu_at_return;
+static uint64_t long_at[LONG_MAX], long_cpu[LONG_MAX];
+static __thread uint64_t wall_at_return, cpu_at_return, real_at_return;
 
 static uint64_t clock_us(clockid_t clock)
 {
@@ -66,12 +72,18 @@ int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
         note(&cpu_turns, cpu);
         note(&wall_turns, clock_us(CLOCK_MONOTONIC) - wall_at_return);
         atomic_fetch_add_explicit(&n_turns, 1, memory_order_relaxed);
-        if (cpu > 5000)
-            atomic_fetch_add_explicit(&cpu_over_5ms, 1, memory_order_relaxed);
+        if (cpu > LONG_US) {
+            uint64_t i = atomic_fetch_add_explicit(&cpu_over_5ms, 1, memory_order_relaxed);
+            if (i < LONG_MAX) {
+                long_at[i] = real_at_return;
+                long_cpu[i] = cpu;
+            }
+        }
     }
     int n = real(epfd, events, maxevents, timeout);
     wall_at_return = clock_us(CLOCK_MONOTONIC);
     cpu_at_return = clock_us(CLOCK_THREAD_CPUTIME_ID);
+    real_at_return = clock_us(CLOCK_REALTIME);
     return n;
 }
 
@@ -97,7 +109,7 @@ __attribute__((destructor)) static void report(void)
         return;
     fprintf(f,
             "turns=%llu cpu_p50_us=%llu cpu_p99_us=%llu cpu_p999_us=%llu cpu_max_us=%llu "
-            "wall_p99_us=%llu wall_max_us=%llu cpu_over_5ms=%llu\n",
+            "wall_p99_us=%llu wall_max_us=%llu cpu_over_5ms=%llu long=",
             (unsigned long long)total, (unsigned long long)percentile_us(&cpu_turns, total, 0.5),
             (unsigned long long)percentile_us(&cpu_turns, total, 0.99),
             (unsigned long long)percentile_us(&cpu_turns, total, 0.999),
@@ -105,5 +117,10 @@ __attribute__((destructor)) static void report(void)
             (unsigned long long)percentile_us(&wall_turns, total, 0.99),
             (unsigned long long)atomic_load(&wall_turns.max_us),
             (unsigned long long)atomic_load(&cpu_over_5ms));
+    uint64_t n_long = atomic_load(&cpu_over_5ms);
+    for (uint64_t i = 0; i < n_long && i < LONG_MAX; i++)
+        fprintf(f, "%s%llu:%llu", i ? "," : "", (unsigned long long)long_at[i],
+                (unsigned long long)long_cpu[i]);
+    fputc('\n', f);
     fclose(f);
 }

@@ -31,7 +31,8 @@
  * terminating chunk.
  *
  * One thread, one libevent loop.  Prints one line of key=value figures
- * (milliseconds unless named _us); --timeline adds, per second of the run
+ * (milliseconds unless named _us; from_us and until_us: when the first
+ * request was due and when the run ended, CLOCK_REALTIME); --timeline adds, per second of the run
  * (by arrival), the chunks seen and their path p50/p99/max, on stderr.
  * Exits 1 if any stream failed. */
 #ifndef _GNU_SOURCE
@@ -548,13 +549,14 @@ int main(int argc, char **argv)
            "added_p999_ms=%.3f added_max_ms=%.3f path_p50_ms=%.3f path_p99_ms=%.3f "
            "path_p999_ms=%.3f path_max_ms=%.3f upstream_lag_p99_ms=%.3f "
            "upstream_lag_max_ms=%.3f send_lag_p99_ms=%.3f send_lag_max_ms=%.3f "
-           "rate_per_s=%.0f seconds=%.1f\n",
+           "rate_per_s=%.0f seconds=%.1f from_us=%llu until_us=%llu\n",
            opt.streams, n_ok, failed, n_connect_failed, pct_ms(&start_s, 0.5),
            pct_ms(&start_s, 0.99), max_ms(&start_s), added_s.n, pct_ms(&added_s, 0.5),
            pct_ms(&added_s, 0.99), pct_ms(&added_s, 0.999), max_ms(&added_s), pct_ms(&path_s, 0.5),
            pct_ms(&path_s, 0.99), pct_ms(&path_s, 0.999), max_ms(&path_s), pct_ms(&lag_s, 0.99),
            max_ms(&lag_s), pct_ms(&send_lag_s, 0.99), max_ms(&send_lag_s), opt.rate,
-           (double)(end_us - t0_us) / 1e6);
+           (double)(end_us - t0_us) / 1e6, (unsigned long long)sched_start_us,
+           (unsigned long long)end_us);
     if (opt.timeline)
         print_timeline();
     return failed ? 1 : 0;
