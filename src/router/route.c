@@ -70,7 +70,7 @@ struct cmx_route {
     uint64_t attempt_start_us;
     uint64_t tokens_reserved; /* counted against the target's tpm */
     uint64_t fleet_op;        /* the fleet's rpm/tpm answer being waited for, or 0 */
-    int fleet_in_call;        /* cmx_state_counters_add has not returned yet */
+    int fleet_in_call;        /* cmx_state_counters_take has not returned yet */
     int fleet_verdict;        /* its answer when it came during the call, else -1 */
     cmx_deadline deadline;
     int committed;        /* a stream chunk reached the client */
