@@ -10,6 +10,7 @@ int cmx_cmd_drill(int argc, char **argv);
 int cmx_cmd_health(int argc, char **argv);
 int cmx_cmd_lambda(int argc, char **argv);
 int cmx_cmd_keys(int argc, char **argv);
+int cmx_cmd_teams(int argc, char **argv);
 int cmx_cmd_spend(int argc, char **argv);
 int cmx_cmd_audit(int argc, char **argv);
 

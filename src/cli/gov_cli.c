@@ -3,6 +3,7 @@
 
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,4 +68,37 @@ int cmx_gov_cli_run(cmx_gov_cli *g, const char *command, const char *method, con
         return 1;
     }
     return 0;
+}
+
+int cmx_gov_cli_request(const char *command, const char *config_path, const char *method,
+                        const char *path, json_t *body, int json, const char *sub,
+                        void (*print)(const char *sub, json_t *answer))
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body && !text) {
+        fprintf(stderr, "cloudmux %s: out of memory\n", command);
+        return 1;
+    }
+    cmx_gov_cli g;
+    if (cmx_gov_cli_open(&g, config_path, command) != 0) {
+        free(text);
+        return 1;
+    }
+    cmx_gov_reply reply;
+    int rc = cmx_gov_cli_run(&g, command, method, path, NULL, text, &reply);
+    if (rc == 0) {
+        if (json) {
+            printf("%s\n", reply.body);
+        } else {
+            json_t *answer = json_loads(reply.body, 0, NULL);
+            print(sub, answer);
+            json_decref(answer);
+        }
+        /* It may hold a key's secret, shown once. */
+        explicit_bzero(reply.body, strlen(reply.body));
+        cmx_gov_reply_free(&reply);
+    }
+    cmx_gov_cli_close(&g);
+    free(text);
+    return rc;
 }

@@ -24,7 +24,8 @@ static void usage(FILE *out)
         "  cloudmux lambda [--config FILE] [--streaming]\n"
         "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
         "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"
-        "  cloudmux keys create|list|rotate|revoke --config FILE ...\n"
+        "  cloudmux keys create|list|update|rotate|revoke --config FILE ...\n"
+        "  cloudmux teams create|list|update|disable --config FILE ...\n"
         "  cloudmux spend --config FILE [--from TIME] [--to TIME] [--by DIMS] [--format F] "
         "[--top N]\n"
         "  cloudmux audit verify FILE [--hmac-key env:NAME] [--checkpoint PATH]\n"
@@ -62,6 +63,8 @@ int main(int argc, char **argv)
         return cmx_cmd_lambda(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return cmx_cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "teams") == 0)
+        return cmx_cmd_teams(argc - 1, argv + 1);
     if (strcmp(cmd, "spend") == 0)
         return cmx_cmd_spend(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
