@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "router/window.h"
+#include "core/window.h"
 
 typedef enum cmx_breaker_state {
     CMX_BREAKER_CLOSED = 0,

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "router/window.h"
+#include "core/window.h"
 
 typedef struct cmx_ratelimit_config {
     uint32_t rpm; /* requests per minute; 0: unlimited */

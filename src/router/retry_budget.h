@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
-#include "router/window.h"
+#include "core/window.h"
 
 typedef struct cmx_retry_budget_config {
     uint32_t budget_percent; /* retries ≤ this % of requests in the window */

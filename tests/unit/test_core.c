@@ -14,6 +14,7 @@
 #include "core/error_json.h"
 #include "core/str.h"
 #include "core/wipe.h"
+#include "core/window.h"
 
 #include <stdlib.h>
 
@@ -271,10 +272,35 @@ static void arena_runs_release_hooks_at_reset_and_free_newest_first(void **state
     assert_string_equal(g_releases.order, "baa");
 }
 
+/* A minute in 60 one-second buckets: 3 requests at 0.5 s, 2 at 10.5 s. */
+static void window_says_when_enough_has_left_it(void **unused)
+{
+    (void)unused;
+    cmx_window w;
+    cmx_window_init(&w, 60000000);
+    cmx_window_add(&w, 500000, 3, 300);
+    cmx_window_add(&w, 10500000, 2, 20);
+    uint64_t now = 30000000;
+    /* The first bucket leaves at 60 s, the second at 70 s. */
+    assert_int_equal(cmx_window_wait_us(&w, now, 0, 1), 30000000);
+    assert_int_equal(cmx_window_wait_us(&w, now, 0, 3), 30000000);
+    assert_int_equal(cmx_window_wait_us(&w, now, 0, 4), 40000000);
+    assert_int_equal(cmx_window_wait_us(&w, now, 1, 301), 40000000);
+    /* More than it holds: the whole window; nothing needed: no wait. */
+    assert_int_equal(cmx_window_wait_us(&w, now, 0, 6), 60000000);
+    assert_int_equal(cmx_window_wait_us(&w, now, 0, 0), 0);
+    /* Once the first bucket has gone, its units no longer count. */
+    int64_t t[2];
+    cmx_window_totals(&w, 60000000, t);
+    assert_int_equal(t[0], 2);
+    assert_int_equal(cmx_window_wait_us(&w, 60000000, 0, 1), 10000000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
+        cmocka_unit_test(window_says_when_enough_has_left_it),
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
         cmocka_unit_test(arena_first_block_grows_to_what_a_use_needed),
         cmocka_unit_test(arena_string_helpers_copy_and_format),

@@ -10,9 +10,10 @@
  * for between W - W/BUCKETS and W after it happened (within 1/60 of W).
  * Advancing costs O(buckets passed), amortised O(1) per event.
  *
- * Not thread-safe: each owner (breaker, budget, limiter) holds its own lock. */
-#ifndef CMX_ROUTER_WINDOW_H
-#define CMX_ROUTER_WINDOW_H
+ * Not thread-safe: each owner (breaker, budget, limiter, a virtual key's
+ * limits) holds its own lock. */
+#ifndef CMX_CORE_WINDOW_H
+#define CMX_CORE_WINDOW_H
 
 #include <stdint.h>
 
@@ -33,5 +34,9 @@ void cmx_window_clear(cmx_window *w);
 void cmx_window_add(cmx_window *w, uint64_t now_us, int64_t a, int64_t b);
 /* Slides the window to now_us and returns the totals in out[0], out[1]. */
 void cmx_window_totals(cmx_window *w, uint64_t now_us, int64_t out[2]);
+/* How long from now_us until at least `units` of sum `which` (0 or 1) have
+ * left the window, oldest bucket first: when a limit refused at now_us has
+ * room again.  The whole window's length when it holds fewer. */
+uint64_t cmx_window_wait_us(cmx_window *w, uint64_t now_us, int which, int64_t units);
 
 #endif

@@ -1,5 +1,5 @@
 /* window.c — bucketed sliding window; see window.h. */
-#include "window.h"
+#include "core/window.h"
 
 #include <string.h>
 
@@ -54,4 +54,21 @@ void cmx_window_totals(cmx_window *w, uint64_t now_us, int64_t out[2])
     slide(w, now_us);
     out[0] = w->total[0];
     out[1] = w->total[1];
+}
+
+uint64_t cmx_window_wait_us(cmx_window *w, uint64_t now_us, int which, int64_t units)
+{
+    slide(w, now_us);
+    if (units <= 0)
+        return 0;
+    int64_t gone = 0;
+    uint64_t oldest = w->head >= CMX_WINDOW_BUCKETS - 1 ? w->head - (CMX_WINDOW_BUCKETS - 1) : 0;
+    for (uint64_t i = oldest; i <= w->head; i++) {
+        gone += w->bucket[i % CMX_WINDOW_BUCKETS][which];
+        if (gone >= units) {
+            uint64_t leaves_us = (i + CMX_WINDOW_BUCKETS) * w->bucket_us;
+            return leaves_us > now_us ? leaves_us - now_us : 0;
+        }
+    }
+    return w->bucket_us * CMX_WINDOW_BUCKETS;
 }
