@@ -55,6 +55,7 @@ cmx_state *cmx_state_new(const cmx_state_config *cfg, int n_workers, cmx_error *
     st->clock = &cmx_clock_monotonic;
     sha1_hex(cmx_state_counter_script, st->counter_sha);
     sha1_hex(cmx_state_release_script, st->release_sha);
+    sha1_hex(cmx_state_slots_script, st->slots_sha);
     if (!cfg || !cfg->redis_url)
         return st;
 
@@ -187,6 +188,8 @@ static void load_scripts(void *ctx, cmx_redis *r)
     cmx_redis_setup_command(r, 3, argv, NULL);
     argv[2] = cmx_state_release_script;
     cmx_redis_setup_command(r, 3, argv, NULL);
+    argv[2] = cmx_state_slots_script;
+    cmx_redis_setup_command(r, 3, argv, NULL);
 }
 
 cmx_state_worker *cmx_state_worker_new(cmx_state *st, int index, struct event_base *base,
@@ -236,6 +239,8 @@ void cmx_state_worker_free(cmx_state_worker *w)
     }
     cmx_redis_free(w->sub);
     cmx_redis_free(w->conn);
+    cmx_slot_table_free(w->slots);
+    w->slots = NULL;
     if (w->tick)
         event_free(w->tick);
     free(w);
@@ -313,6 +318,10 @@ void cmx_state_get_stats(cmx_state *st, cmx_state_stats *out)
     out->by_store = atomic_load(&st->by_store);
     out->by_local = atomic_load(&st->by_local);
     out->grants = atomic_load(&st->grants);
+    out->slots_by_spare = atomic_load(&st->slots_by_spare);
+    out->slots_by_store = atomic_load(&st->slots_by_store);
+    out->slots_by_local = atomic_load(&st->slots_by_local);
+    out->slot_corrections = atomic_load(&st->slot_corrections);
     for (int i = 0; i < st->n_workers; i++) {
         cmx_state_worker *w = st->workers[i];
         cmx_redis *conns[2] = {w ? w->conn : NULL, w ? w->sub : NULL};
@@ -368,6 +377,21 @@ void cmx_state_format_metrics(cmx_state *st, cmx_buf *out)
                    "# TYPE cloudmux_state_allowance_grants_total counter\n"
                    "cloudmux_state_allowance_grants_total %" PRIu64 "\n",
                    s.by_allowance, s.by_store, s.by_local, s.grants);
+    cmx_buf_printf(out,
+                   "# HELP cloudmux_state_slot_decisions_total Requests checked against a "
+                   "shared max_parallel, by where the decision was taken: this worker's spare "
+                   "slots (no round trip), the store (one script call) or locally (no store, "
+                   "or it could not answer).\n"
+                   "# TYPE cloudmux_state_slot_decisions_total counter\n"
+                   "cloudmux_state_slot_decisions_total{by=\"spare\"} %" PRIu64 "\n"
+                   "cloudmux_state_slot_decisions_total{by=\"store\"} %" PRIu64 "\n"
+                   "cloudmux_state_slot_decisions_total{by=\"local\"} %" PRIu64 "\n"
+                   "# HELP cloudmux_state_slot_corrections_total Shares of shared max_parallel "
+                   "counts that a heartbeat found off in the store (a lost or late command, a "
+                   "store that restarted empty) and set right.\n"
+                   "# TYPE cloudmux_state_slot_corrections_total counter\n"
+                   "cloudmux_state_slot_corrections_total %" PRIu64 "\n",
+                   s.slots_by_spare, s.slots_by_store, s.slots_by_local, s.slot_corrections);
     cmx_buf_printf(out,
                    "# HELP cloudmux_cache_local_bytes Bytes held by the in-process response "
                    "cache.\n"

@@ -20,9 +20,11 @@
  * worker thread (its own Redis connection on its own event loop).  Calls on
  * a cmx_state_worker are made on that worker's thread; callbacks run there.
  *
- * For other modules (budgets): cmx_state_counters_add() is a generic
- * increment-and-check over named, windowed counters that is atomic across
- * the fleet.  See "Counters" below. */
+ * For other modules (budgets, virtual keys' limits): cmx_state_counters_add()
+ * is a generic increment-and-check over named, windowed counters that is
+ * atomic across the fleet (see "Counters" below), and cmx_state_slots_take()
+ * a fleet-wide count of things held at once, such as requests in flight
+ * (see "Slots"). */
 #ifndef CMX_STATE_STATE_H
 #define CMX_STATE_STATE_H
 
@@ -131,6 +133,45 @@ cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_co
                                                size_t n, bool force, uint64_t now_ms,
                                                int64_t *totals);
 
+/* --- Slots ---------------------------------------------------------------
+ * A slot set counts what the whole fleet holds at once (a virtual key's
+ * requests in flight) against a limit.  cmx_state_slots_take() takes one
+ * slot of each of n sets only if every set has room — one atomic step for
+ * the fleet — and answers YES or NO with the sets' totals (the fleet's
+ * holdings after the call; from the worker's spare, its last view), or
+ * UNAVAILABLE with nothing taken: in-process (there is no fleet: the
+ * caller's own count is the whole count), Redis down, or no answer in
+ * time.  cmx_state_slots_give() gives one slot of each set back, on the
+ * worker that took it.  A take cancelled before its answer gives its slot
+ * back itself.
+ *
+ * Each worker's share lives in its own fields of the set's hash, stamped
+ * with an expiry its heartbeat (every CMX_SLOTS_BEAT_MS) moves
+ * CMX_SLOTS_TTL_MS ahead: the share of a replica that dies, or loses Redis,
+ * stops counting at most CMX_SLOTS_TTL_MS after its last beat.  The beat
+ * also reads the share back and sets right what a timed-out or lost command
+ * (or a Redis that restarted empty) left wrong.  Far from a limit of at
+ * least CMX_SLOTS_MIN_SPARE * 128, a worker holds a few spare slots
+ * (allowance.h's shares: at most 1/128 of the limit, 1/8 of the room left)
+ * and takes from them without a round trip. */
+#define CMX_SLOTS_BEAT_MS 1000
+#define CMX_SLOTS_TTL_MS 3000
+#define CMX_SLOTS_MIN_SPARE 2
+
+typedef struct cmx_state_slot {
+    const char *name;
+    int64_t limit;
+} cmx_state_slot;
+
+/* Returns an id for cmx_state_cancel while the answer is pending, else 0
+ * (the callback has run).  At most CMX_STATE_MAX_COUNTERS sets. */
+uint64_t cmx_state_slots_take(cmx_state_worker *w, const cmx_state_slot *slots, size_t n,
+                              cmx_state_counters_cb cb, void *ctx);
+void cmx_state_slots_give(cmx_state_worker *w, const cmx_state_slot *slots, size_t n);
+/* Sends what is due now (give-backs, the heartbeat); run by a timer, tests
+ * call it directly. */
+void cmx_state_slots_tick(cmx_state_worker *w);
+
 /* --- Leases --------------------------------------------------------------
  * One holder at a time across the fleet, for ttl_ms (SET NX PX).  In-process
  * a lease is always granted.  UNAVAILABLE: Redis could not say. */
@@ -195,6 +236,8 @@ typedef struct cmx_state_stats {
     uint64_t timeouts, errors, disconnects, fallbacks;
     /* counters_take: decided from the allowance, by the store, locally */
     uint64_t by_allowance, by_store, by_local, grants;
+    /* slots_take: decided from the worker's spare, by the store, locally */
+    uint64_t slots_by_spare, slots_by_store, slots_by_local, slot_corrections;
     uint64_t cache_entries, cache_bytes; /* the in-process LRU */
 } cmx_state_stats;
 void cmx_state_get_stats(cmx_state *st, cmx_state_stats *out);

@@ -13,6 +13,7 @@
 #include "state/state.h"
 
 typedef struct cmx_lru cmx_lru;
+typedef struct cmx_slot_table cmx_slot_table;
 struct event;
 
 #define CMX_LOCAL_MAX_BUCKETS 60
@@ -48,7 +49,7 @@ struct cmx_state {
     uint32_t timeout_ms;
     int fail_closed;
     char origin[17]; /* 16 hex digits */
-    char counter_sha[41], release_sha[41];
+    char counter_sha[41], release_sha[41], slots_sha[41];
     cmx_local_counters *counters;
     cmx_lru *cache;
     size_t cache_max_value;
@@ -60,7 +61,9 @@ struct cmx_state {
     atomic_uint_fast64_t conn_epoch; /* goes up each time a command connection is lost */
     atomic_uint_fast64_t by_allowance, by_store, by_local; /* counters_take decisions */
     atomic_uint_fast64_t grants;                           /* allowance grants received */
-    cmx_state_worker **workers; /* for stats; a slot is NULL until made */
+    atomic_uint_fast64_t slots_by_spare, slots_by_store, slots_by_local; /* slots_take decisions */
+    atomic_uint_fast64_t slot_corrections; /* shares a beat found off and set right */
+    cmx_state_worker **workers;            /* for stats; a slot is NULL until made */
     int n_workers;
     atomic_int conns_total; /* connections made (command + subscriber) */
     atomic_int conns_up;
@@ -77,8 +80,9 @@ struct cmx_state_worker {
     cmx_redis *sub;  /* events, on the subscriber worker only */
     int conn_up, sub_up;
     struct event_base *base;
-    struct event *tick;   /* gives back expired credit, sends deferred additions */
-    uint64_t tick_due_ms; /* when it is set for; 0: not set */
+    struct event *tick;    /* gives back expired credit, sends deferred additions */
+    uint64_t tick_due_ms;  /* when it is set for; 0: not set */
+    cmx_slot_table *slots; /* this worker's shares of slot sets (state_slots.c); NULL: none yet */
 };
 
 /* One pending call: a malloc'd record the Redis reply callback frees.
@@ -153,6 +157,10 @@ uint64_t cmx_state_now_ms(const cmx_state *st);
 /* Gives back w's expired credit and sends its due additions; sets w's
  * timer for the next.  Run by the timer; tests call it directly. */
 void cmx_state_allowance_tick(cmx_state_worker *w);
+
+/* state_slots.c */
+extern const char cmx_state_slots_script[];
+void cmx_slot_table_free(cmx_slot_table *t);
 
 /* state_cache.c: the in-process LRU. */
 cmx_lru *cmx_lru_new(size_t max_bytes);

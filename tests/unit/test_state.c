@@ -32,6 +32,7 @@
 #include "config/redis_url.h"
 #include "core/clock.h"
 #include "helpers/fake_http.h"
+#include "helpers/redis_server.h"
 #include "state/state.h"
 #include "state/state_internal.h"
 
@@ -185,66 +186,8 @@ static void redis_urls_parse_or_say_what_is_wrong(void **unused)
 
 /* --- against a real redis-server ------------------------------------------ */
 
-typedef struct redis_server {
-    pid_t pid;
-    int port;
-} redis_server;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static int start_redis(redis_server *rs, int port)
-{
-    rs->port = port;
-    rs->pid = fork();
-    if (rs->pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int devnull = open("/dev/null", 1);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        if (port_open(port))
-            return 0;
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void stop_redis(redis_server *rs)
-{
-    if (rs->pid > 0) {
-        kill(rs->pid, SIGKILL);
-        waitpid(rs->pid, NULL, 0);
-        rs->pid = 0;
-    }
-}
-
 typedef struct fleet_fixture {
-    redis_server redis;
+    cmx_test_redis redis;
     struct event_base *base;
     struct evdns_base *dns;
     cmx_state *a, *b; /* two "replicas" on one loop */
@@ -279,7 +222,7 @@ static cmx_state *shared_state(int port)
 static int fleet_setup(void **state)
 {
     fleet_fixture *f = calloc(1, sizeof *f);
-    if (start_redis(&f->redis, free_port()) != 0) {
+    if (cmx_test_redis_start(&f->redis, 0) != 0) {
         free(f);
         return -1;
     }
@@ -307,7 +250,7 @@ static int fleet_teardown(void **state)
     cmx_state_free(f->b);
     evdns_base_free(f->dns, 0);
     event_base_free(f->base);
-    stop_redis(&f->redis);
+    cmx_test_redis_stop(&f->redis);
     free(f);
     return 0;
 }
@@ -669,8 +612,8 @@ static void a_dead_redis_means_local_answers_within_the_timeout(void **state)
     assert_int_equal(t.unavailable, 1);
     assert_int_equal(t.yes, 0);
     kill(f->redis.pid, SIGCONT);
-    stop_redis(&f->redis);
-    assert_int_equal(start_redis(&f->redis, f->redis.port), 0);
+    cmx_test_redis_stop(&f->redis);
+    assert_int_equal(cmx_test_redis_start(&f->redis, f->redis.port), 0);
     run_until(f, both_up, 8000);
     assert_true(both_up(f));
     t = (tally){0};
