@@ -83,9 +83,19 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
 static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_stream_chunk,
                                           on_stream_end, on_failure,      NULL};
 
+/* An admission still waiting for the fleet's answer is called off. */
+static void stop_admitting(cmx_api_ctx *c)
+{
+    if (c->admitting) {
+        cmx_gov_admit_cancel(c->worker->gov, &c->ticket);
+        c->admitting = 0;
+    }
+}
+
 static void on_client_gone(cmx_http_exchange *ex, void *arg)
 {
     cmx_api_ctx *c = arg;
+    stop_admitting(c);
     cmx_cache_cancel(c);
     cmx_route_cancel(c->route);
     cmx_reply_log(c, 499, cmx_route_result_of(c->route), "cancelled");
@@ -114,6 +124,7 @@ void cmx_api_cut_in_flight(cmx_worker *w)
     while (w->routing) {
         cmx_api_ctx *c = w->routing;
         cmx_reply_untrack(c);
+        stop_admitting(c);
         cmx_cache_cancel(c);
         cmx_route_cancel(c->route);
         const cmx_route_result *r = cmx_route_result_of(c->route);
@@ -157,27 +168,37 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     return msg;
 }
 
-/* The key's and team's groups, budget and limits (virtual keys), and the
- * ledger's health when it must refuse. */
-static int governance_admits(cmx_api_ctx *c)
+/* A refusal by the governance: its status, code and headers. */
+static void governance_refuses(cmx_api_ctx *c, const char *code, const cmx_error *err)
 {
-    const char *code = NULL;
-    cmx_error err;
-    cmx_error_clear(&err);
-    /* About four bytes a token, as the router reserves against a target's tpm. */
-    uint64_t tokens = c->req->body_len / 4 + 1;
-    if (cmx_gov_admit(c->worker->gov, &c->ticket, c->group->name, tokens, &code, &err) == CMX_OK)
-        return 1;
     char headers[96] = "";
-    if (err.retry_after_ms)
-        snprintf(headers, sizeof headers, "Retry-After: %u\r\n", (err.retry_after_ms + 999) / 1000);
+    if (err->retry_after_ms)
+        snprintf(headers, sizeof headers, "Retry-After: %u\r\n",
+                 (err->retry_after_ms + 999) / 1000);
     /* Waiting will not bring a budget back before its reset: clients that
      * retry 429s on their own (the OpenAI SDKs) should not. */
-    if (err.kind == CMX_ERR_BUDGET)
+    if (err->kind == CMX_ERR_BUDGET)
         snprintf(headers, sizeof headers, "x-should-retry: false\r\n");
-    cmx_reply_error(c, err.status, err.kind, NULL, code, err.message, NULL,
+    cmx_reply_error(c, err->status, err->kind, NULL, code, err->message, NULL,
                     headers[0] ? headers : NULL);
-    return 0;
+}
+
+/* Past admission: the cache, then the route. */
+static void go(cmx_api_ctx *c)
+{
+    if (!cmx_cache_lookup(c, start_route))
+        start_route(c);
+}
+
+/* The fleet's answer to an admission that had to wait for it. */
+static void on_admitted(void *ctx, int admitted, const char *code, const cmx_error *err)
+{
+    cmx_api_ctx *c = ctx;
+    c->admitting = 0;
+    if (admitted)
+        go(c);
+    else
+        governance_refuses(c, code, err);
 }
 
 void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
@@ -228,11 +249,25 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
     }
     c->call.residency_key = c->key_residency;
 
-    if (c->governed && !governance_admits(c))
-        return;
-
+    /* The key's and team's groups, budget and limits (virtual keys), and the
+     * ledger's health when it must refuse; in a fleet the shared limits may
+     * answer later. */
+    cmx_progress admitted = CMX_READY;
+    if (c->governed) {
+        const char *code = NULL;
+        /* About four bytes a token, as the router reserves against a target's tpm. */
+        uint64_t tokens = req->body_len / 4 + 1;
+        admitted = cmx_gov_admit(c->worker->gov, (size_t)c->worker->index, &c->ticket,
+                                 c->group->name, tokens, on_admitted, c, &code, &err);
+        if (admitted == CMX_FAILED) {
+            governance_refuses(c, code, &err);
+            return;
+        }
+    }
     cmx_http_on_close(c->ex, on_client_gone, c);
     track(c);
-    if (!cmx_cache_lookup(c, start_route))
-        start_route(c);
+    if (admitted == CMX_PENDING)
+        c->admitting = 1;
+    else
+        go(c);
 }

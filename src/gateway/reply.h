@@ -35,6 +35,7 @@ typedef struct cmx_api_ctx {
     int routed;
     cmx_gov_ticket ticket;                 /* the virtual key, once authenticated (governance) */
     int governed;                          /* settled and written to the spend ledger at its end */
+    int admitting;                         /* the fleet's limits have not answered yet */
     const cmx_route_result *stream_result; /* the route's result once a stream began */
     uint64_t stream_chars;                 /* content characters relayed so far */
     struct cmx_admin_call *admin_call;     /* an admin API call waiting for its reply */

@@ -3,7 +3,8 @@
  *
  * The request path calls three functions, none of which blocks or
  * allocates: cmx_gov_authenticate (the bearer token → a key), cmx_gov_admit
- * (may this key use this group now: groups, budget, limits) and
+ * (may this key use this group now: groups, budget, limits — in a fleet it
+ * may answer later, when the shared limits' counts are in) and
  * cmx_gov_request_end (settle, charge, queue the ledger row).  Everything
  * else runs on the governance's own threads:
  *   - the service thread owns a store connection: it notices key changes
@@ -63,11 +64,17 @@ void cmx_gov_view_release(cmx_gov_view *v);
 cmx_gov_key *cmx_gov_authenticate(cmx_governance *g, cmx_gov_view *v, const char *token, size_t len,
                                   const char **code, cmx_error *err);
 
-/* Admission for a request of `group` expecting `tokens`; t->key may be NULL
- * (a request authenticated otherwise: only the ledger applies).  On a
- * refusal: the kind, err->status, err->retry_after_ms and *code. */
-cmx_err cmx_gov_admit(cmx_governance *g, cmx_gov_ticket *t, const char *group, uint64_t tokens,
-                      const char **code, cmx_error *err);
+/* Admission for a request of `group` expecting `tokens`, on worker i; t->key
+ * may be NULL (a request authenticated otherwise: only the ledger applies).
+ * READY: admitted.  FAILED: refused, with err (kind, status,
+ * retry_after_ms) and *code.  PENDING: in a fleet, the shared limits'
+ * answer is to come (at most state.redis.timeout): done(ctx, admitted, code,
+ * err) then runs on this worker, unless cmx_gov_admit_cancel came first. */
+cmx_progress cmx_gov_admit(cmx_governance *g, size_t worker, cmx_gov_ticket *t, const char *group,
+                           uint64_t tokens, cmx_gov_admitted_fn done, void *ctx, const char **code,
+                           cmx_error *err);
+/* The request is gone before its PENDING admission was answered. */
+void cmx_gov_admit_cancel(cmx_governance *g, cmx_gov_ticket *t);
 
 typedef struct cmx_gov_outcome {
     const char *request_id;

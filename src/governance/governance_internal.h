@@ -27,6 +27,7 @@ enum {
     GOV_REASON_RATE,
     GOV_REASON_BUDGET,
     GOV_REASON_LEDGER,
+    GOV_REASON_STATE,
     GOV_REASON__COUNT
 };
 
@@ -93,6 +94,17 @@ struct cmx_governance {
     _Atomic uint64_t refusals[GOV_REASON__COUNT];
     _Atomic uint64_t warnings[2]; /* key, team */
 };
+
+/* The fleet's rpm, tpm and max_parallel of a ticket that this process's
+ * own counts admitted (limits_fleet.c): READY, FAILED (code and err set,
+ * the ticket's counts given back), or PENDING (done(ctx, ...) runs later on
+ * this worker). */
+cmx_progress cmx_gov_fleet_admit(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
+                                 cmx_gov_admitted_fn done, void *ctx, const char **code,
+                                 cmx_error *err);
+/* The request ends: its fleet slots go back and its tokens (-1: unknown)
+ * settle the fleet's tpm. */
+void cmx_gov_fleet_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t, int64_t total_tokens);
 
 /* Adds a charge to the fleet's shared budget counters (budget_fleet.c). */
 void cmx_gov_fleet_charge(cmx_governance *g, size_t worker, const cmx_gov_charge *c);

@@ -3,7 +3,8 @@
  *
  * Nothing here allocates or blocks: a token is digested on the stack and
  * looked up in the worker's key table, admission takes two small mutexes
- * (key, team), and the ledger row is copied into the worker's ring. */
+ * (key, team) and, in a fleet with limits, asks the shared counts
+ * (limits_fleet.c), and the ledger row is copied into the worker's ring. */
 #include "governance/governance_internal.h"
 
 #include <stdio.h>
@@ -104,8 +105,9 @@ cmx_gov_key *cmx_gov_authenticate(cmx_governance *g, cmx_gov_view *v, const char
     return cmx_gov_key_ref(k);
 }
 
-cmx_err cmx_gov_admit(cmx_governance *g, cmx_gov_ticket *t, const char *group, uint64_t tokens,
-                      const char **code, cmx_error *err)
+cmx_progress cmx_gov_admit(cmx_governance *g, size_t worker, cmx_gov_ticket *t, const char *group,
+                           uint64_t tokens, cmx_gov_admitted_fn done, void *ctx, const char **code,
+                           cmx_error *err)
 {
     if (g->ledger && g->fail_closed && !cmx_ledger_healthy(g->ledger)) {
         atomic_fetch_add_explicit(&g->refusals[GOV_REASON_LEDGER], 1, memory_order_relaxed);
@@ -115,15 +117,18 @@ cmx_err cmx_gov_admit(cmx_governance *g, cmx_gov_ticket *t, const char *group, u
                       "until it can (governance.ledger.on_failure: closed); retry shortly");
         err->status = 503;
         err->retry_after_ms = 1000;
-        return CMX_ERR_UNAVAILABLE;
+        return CMX_FAILED;
     }
     if (!t->key)
-        return CMX_OK;
+        return CMX_READY;
     cmx_err rc = cmx_gov_policy_admit(&g->env, t, group, tokens, cmx_gov_now_ms(g), err);
-    *code = rc == CMX_ERR_FORBIDDEN ? "model_not_allowed"
-            : rc == CMX_ERR_BUDGET  ? "budget_exceeded"
-                                    : "rate_limit_exceeded";
-    return rc;
+    if (rc != CMX_OK) {
+        *code = rc == CMX_ERR_FORBIDDEN ? "model_not_allowed"
+                : rc == CMX_ERR_BUDGET  ? "budget_exceeded"
+                                        : "rate_limit_exceeded";
+        return CMX_FAILED;
+    }
+    return cmx_gov_fleet_admit(g, worker, t, done, ctx, code, err);
 }
 
 /* What the request took from its key's tpm: nothing, for a cached answer. */
@@ -143,6 +148,7 @@ void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
                          const cmx_gov_outcome *o)
 {
     int64_t now = cmx_gov_now_ms(g);
+    cmx_gov_fleet_end(g, worker, t, total_tokens(o));
     if (!g->ledger) {
         cmx_gov_charge charge;
         cmx_gov_policy_settle(&g->env, t, total_tokens(o), o->cost_usd, now, &charge);
@@ -184,9 +190,17 @@ void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,
 
 void cmx_gov_metrics_format(cmx_governance *g, cmx_buf *out)
 {
-    static const char *const reasons[GOV_REASON__COUNT] = {
-        "unknown_key", "revoked_key", "expired_key", "rotated_secret", "disabled_key",
-        "team",        "model",       "rate_limit",  "budget",         "ledger_unavailable"};
+    static const char *const reasons[GOV_REASON__COUNT] = {"unknown_key",
+                                                           "revoked_key",
+                                                           "expired_key",
+                                                           "rotated_secret",
+                                                           "disabled_key",
+                                                           "team",
+                                                           "model",
+                                                           "rate_limit",
+                                                           "budget",
+                                                           "ledger_unavailable",
+                                                           "limits_unavailable"};
     if (!g)
         return;
     if (g->keys_on) {

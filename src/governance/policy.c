@@ -6,9 +6,11 @@
  * budget is checked before anything is counted, so a refused request costs
  * nothing; the limits of key and team are checked and counted under both
  * locks (key's first, then team's) so two workers cannot both take the last
- * slot.  A request over budget is refused only once the budget is reached:
- * requests admitted before that may still finish, which is the overshoot the
- * docs promise (at most the requests in flight). */
+ * slot.  rpm and tpm count over a sliding minute in one-second buckets
+ * (core/window.h): a request stops counting 59 to 60 s after it was made,
+ * and Retry-After says when enough of the window will have left it.  A request over budget is
+ * refused only once the budget is reached: requests admitted before that may still finish, which is
+ * the overshoot the docs promise (at most the requests in flight). */
 #include "governance/policy.h"
 
 #include <jansson.h>
@@ -16,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MINUTE_MS 60000
+#define MINUTE_US 60000000u
 /* Costs are sums of doubles: $0.003 ten times may come to 0.0299999...;
  * a nano-dollar either way is the same amount. */
 #define USD_EPSILON 1e-9
@@ -65,6 +67,7 @@ void cmx_gov_usage_registry_free(cmx_gov_usage_registry *r)
             continue;
         pthread_mutex_destroy(&r->slots[i]->lock);
         free(r->slots[i]->name);
+        free(r->slots[i]->rpm_counter);
         free(r->slots[i]);
     }
     free(r->slots);
@@ -105,6 +108,22 @@ static cmx_gov_usage *find(cmx_gov_usage_registry *r, const char *name, size_t *
     return u;
 }
 
+/* The fleet's names of its counters and slot set, in one block. */
+static int fleet_names(cmx_gov_usage *u)
+{
+    size_t each = strlen("gov:rpm:") + strlen(u->name) + 1;
+    char *block = malloc(3 * each);
+    if (!block)
+        return -1;
+    static const char *const kinds[3] = {"rpm", "tpm", "par"};
+    char **names[3] = {&u->rpm_counter, &u->tpm_counter, &u->slot_set};
+    for (int i = 0; i < 3; i++) {
+        *names[i] = block + (size_t)i * each;
+        snprintf(*names[i], each, "gov:%s:%s", kinds[i], u->name);
+    }
+    return 0;
+}
+
 static cmx_gov_usage *usage_new(cmx_gov_usage_registry *r, const char *name)
 {
     cmx_gov_usage *u = calloc(1, sizeof *u);
@@ -112,12 +131,13 @@ static cmx_gov_usage *usage_new(cmx_gov_usage_registry *r, const char *name)
         return NULL;
     u->name = strdup(name);
     u->budget = u->name ? r->counters->ops->counter(r->counters, name) : NULL;
-    if (!u->budget) {
+    if (!u->budget || fleet_names(u) != 0) {
         free(u->name);
         free(u);
         return NULL;
     }
     pthread_mutex_init(&u->lock, NULL);
+    cmx_window_init(&u->window, MINUTE_US);
     u->warned_period_ms = INT64_MIN;
     return u;
 }
@@ -396,46 +416,52 @@ static cmx_err refuse_budget(const cmx_gov_key *k, const cmx_gov_principal *p, d
 
 /* ---- admission ------------------------------------------------------------- */
 
-static void roll_minute(cmx_gov_usage *u, int64_t minute)
-{
-    if (u->minute_ms != minute) {
-        u->minute_ms = minute;
-        u->minute_requests = 0;
-        u->minute_tokens = 0;
-    }
-}
-
-/* Under u->lock: the limit that refuses, or NULL. */
-static const char *over_limit(const cmx_gov_principal *p, const cmx_gov_usage *u, uint64_t tokens,
-                              char *detail, size_t len)
+/* Under u->lock: the limit that refuses ("parallel", "rpm", "tpm"), or
+ * NULL; with what it allows and how long until it has room. */
+static const char *over_limit(const cmx_gov_principal *p, cmx_gov_usage *u, uint64_t now_us,
+                              uint64_t tokens, char *detail, size_t len, uint64_t *wait_us)
 {
     if (p->max_parallel && u->in_flight >= p->max_parallel) {
         snprintf(detail, len, "%u requests at a time", p->max_parallel);
+        *wait_us = 1000000;
         return "parallel";
     }
-    if (p->rpm && u->minute_requests >= p->rpm) {
+    if (!p->rpm && !p->tpm)
+        return NULL;
+    int64_t t[2];
+    cmx_window_totals(&u->window, now_us, t);
+    if (p->rpm && t[0] >= (int64_t)p->rpm) {
         snprintf(detail, len, "%llu requests per minute", (unsigned long long)p->rpm);
+        *wait_us = cmx_window_wait_us(&u->window, now_us, 0, t[0] - (int64_t)p->rpm + 1);
         return "rpm";
     }
-    uint64_t used = u->minute_tokens > 0 ? (uint64_t)u->minute_tokens : 0;
+    uint64_t used = t[1] > 0 ? (uint64_t)t[1] : 0;
     if (p->tpm && used > 0 && used + tokens > p->tpm) {
         snprintf(detail, len, "%llu tokens per minute", (unsigned long long)p->tpm);
+        *wait_us = cmx_window_wait_us(&u->window, now_us, 1, (int64_t)(used + tokens - p->tpm));
         return "tpm";
     }
     return NULL;
 }
 
-static cmx_err refuse_limit(const cmx_gov_key *k, const cmx_gov_principal *p, const char *which,
-                            const char *detail, int64_t now_ms, int64_t minute, cmx_error *err)
+cmx_err cmx_gov_refuse_limit(const cmx_gov_key *k, const cmx_gov_principal *p, const char *detail,
+                             int parallel, uint64_t wait_ms, cmx_error *err)
 {
-    uint32_t wait_ms =
-        strcmp(which, "parallel") == 0 ? 1000 : (uint32_t)(minute + MINUTE_MS - now_ms);
-    cmx_error_set(err, CMX_ERR_RATE_LIMITED,
-                  "rate limit reached for %s '%.64s' (%.64s): at most %s; retry after %u s%s",
-                  scope_of(k, p), p->name, p->id, detail, (wait_ms + 999) / 1000,
-                  strcmp(which, "parallel") == 0 ? " or when a request of this key finishes" : "");
+    uint32_t seconds = (uint32_t)((wait_ms + 999) / 1000);
+    if (seconds == 0)
+        seconds = 1;
+    const char *scope = scope_of(k, p);
+    if (parallel)
+        cmx_error_set(err, CMX_ERR_RATE_LIMITED,
+                      "rate limit reached for %s '%.64s' (%.64s): at most %s; retry after %u s "
+                      "or when a request of this %s finishes",
+                      scope, p->name, p->id, detail, seconds, scope);
+    else
+        cmx_error_set(err, CMX_ERR_RATE_LIMITED,
+                      "rate limit reached for %s '%.64s' (%.64s): at most %s; retry after %u s",
+                      scope, p->name, p->id, detail, seconds);
     err->status = 429;
-    err->retry_after_ms = wait_ms;
+    err->retry_after_ms = seconds * 1000;
     return CMX_ERR_RATE_LIMITED;
 }
 
@@ -461,22 +487,20 @@ cmx_err cmx_gov_policy_admit(const cmx_gov_policy_env *env, cmx_gov_ticket *t, c
             return refuse_budget(k, ps[i], spent, resets, err);
         }
     }
-    int64_t minute = now_ms - now_ms % MINUTE_MS;
+    uint64_t now_us = (uint64_t)now_ms * 1000;
     cmx_gov_usage *us[2] = {k->p.usage, ps[1] ? ps[1]->usage : NULL};
-    for (int i = 0; i < 2 && us[i]; i++) {
+    for (int i = 0; i < 2 && us[i]; i++)
         pthread_mutex_lock(&us[i]->lock);
-        roll_minute(us[i], minute);
-    }
     char detail[64];
     const char *which = NULL;
+    uint64_t wait_us = 0;
     int at = 0;
     for (; at < 2 && us[at] && !which; at++)
-        which = over_limit(ps[at], us[at], tokens, detail, sizeof detail);
+        which = over_limit(ps[at], us[at], now_us, tokens, detail, sizeof detail, &wait_us);
     if (!which)
         for (int i = 0; i < 2 && us[i]; i++) {
             us[i]->in_flight++;
-            us[i]->minute_requests++;
-            us[i]->minute_tokens += (int64_t)tokens;
+            cmx_window_add(&us[i]->window, now_us, 1, (int64_t)tokens);
         }
     for (int i = 1; i >= 0; i--)
         if (us[i])
@@ -484,23 +508,35 @@ cmx_err cmx_gov_policy_admit(const cmx_gov_policy_env *env, cmx_gov_ticket *t, c
     if (which) {
         if (env->on_refusal)
             env->on_refusal(env->ctx, CMX_GOV_REFUSED_RATE);
-        return refuse_limit(k, ps[at - 1], which, detail, now_ms, minute, err);
+        return cmx_gov_refuse_limit(k, ps[at - 1], detail, strcmp(which, "parallel") == 0,
+                                    wait_us / 1000, err);
     }
     t->counted = 1;
-    t->minute_ms = minute;
     t->tokens_reserved = tokens;
     return CMX_OK;
 }
 
-static void release(cmx_gov_usage *u, const cmx_gov_ticket *t, int64_t total_tokens)
+/* Gives back a parallel slot (slot) and adds to the window, under u's lock. */
+static void release_one(cmx_gov_usage *u, uint64_t now_us, int64_t requests, int64_t tokens,
+                        int slot)
 {
     pthread_mutex_lock(&u->lock);
-    if (u->in_flight)
+    if (slot && u->in_flight)
         u->in_flight--;
-    /* Tokens settle in the minute they were reserved in, if it is still the one counted. */
-    if (total_tokens >= 0 && u->minute_ms == t->minute_ms)
-        u->minute_tokens += total_tokens - (int64_t)t->tokens_reserved;
+    if (requests || tokens)
+        cmx_window_add(&u->window, now_us, requests, tokens);
     pthread_mutex_unlock(&u->lock);
+}
+
+void cmx_gov_policy_unadmit(cmx_gov_ticket *t, int64_t now_ms)
+{
+    if (!t->key || !t->counted)
+        return;
+    uint64_t now_us = (uint64_t)now_ms * 1000;
+    release_one(t->key->p.usage, now_us, -1, -(int64_t)t->tokens_reserved, 1);
+    if (t->key->team)
+        release_one(t->key->team->p.usage, now_us, -1, -(int64_t)t->tokens_reserved, 1);
+    t->counted = 0;
 }
 
 /* A total budget's "period", for counters that need a length. */
@@ -540,9 +576,14 @@ void cmx_gov_policy_settle(const cmx_gov_policy_env *env, cmx_gov_ticket *t, int
         return;
     cmx_gov_team *team = k->team;
     if (t->counted) {
-        release(k->p.usage, t, total_tokens);
+        /* The tokens reserved are settled to those used, in the current
+         * bucket (a reservation that already left the window can make the
+         * sum dip for a while; it counts as 0 then). */
+        int64_t tokens = total_tokens >= 0 ? total_tokens - (int64_t)t->tokens_reserved : 0;
+        uint64_t now_us = (uint64_t)now_ms * 1000;
+        release_one(k->p.usage, now_us, 0, tokens, 1);
         if (team)
-            release(team->p.usage, t, total_tokens);
+            release_one(team->p.usage, now_us, 0, tokens, 1);
         t->counted = 0;
     }
     out->key_usage = k->p.usage;

@@ -3,15 +3,19 @@
  *
  * A cmx_gov_key or cmx_gov_team is an immutable, reference-counted picture
  * of one record (from the config or the store), rebuilt whenever keys
- * change.  Its counters (cmx_gov_usage: the current minute's requests and
+ * change.  Its counters (cmx_gov_usage: the last minute's requests and
  * tokens, requests in flight, the budget counter) are not part of the
  * picture: they are found by id in a registry when a picture is built, so an
  * update of a key's budget keeps what it has spent.
  *
  * A request must fit its key and its key's team: the groups it may use,
- * rpm/tpm/max_parallel (per process, fixed one-minute windows) and the
- * budget.  cmx_gov_policy_admit checks and counts; cmx_gov_policy_settle ends the request:
- * it gives the parallel slot back, settles the tokens and charges the cost. */
+ * rpm/tpm/max_parallel and the budget.  cmx_gov_policy_admit checks and
+ * counts in this process (rpm and tpm over a sliding minute in one-second
+ * steps); cmx_gov_policy_settle ends the request: it gives the parallel slot
+ * back, settles the tokens and charges the cost.  In a fleet the limits are
+ * also checked against the fleet's shared counts (limits_fleet.c), and this
+ * process's own counts are what it falls back to when the store cannot
+ * answer. */
 #ifndef CMX_GOVERNANCE_POLICY_H
 #define CMX_GOVERNANCE_POLICY_H
 
@@ -22,19 +26,21 @@
 
 #include "config/config.h"
 #include "core/err.h"
+#include "core/window.h"
 #include "governance/budget_counters.h"
 #include "governance/period.h"
 #include "store/store.h"
 
 typedef struct cmx_gov_usage {
     pthread_mutex_t lock;
-    int64_t minute_ms; /* start of the minute the counts below are for */
-    uint64_t minute_requests;
-    int64_t minute_tokens;
+    cmx_window window; /* this process's last minute: [0] requests, [1] tokens */
     uint32_t in_flight;
     int64_t warned_period_ms; /* the period whose soft warning was given */
     cmx_budget_counter *budget;
     char *name; /* "key:ID" or "team:ID" */
+    /* The fleet's names for its limits: "gov:rpm:key:ID", "gov:tpm:...",
+     * "gov:par:..." (limits_fleet.c). */
+    char *rpm_counter, *tpm_counter, *slot_set;
 } cmx_gov_usage;
 
 /* id → usage, for the life of the governance. */
@@ -96,12 +102,29 @@ cmx_gov_key *cmx_gov_key_from_record(const cmx_key_rec *rec, cmx_gov_usage_regis
  * No patterns: every group. */
 int cmx_gov_models_allow(char *const *patterns, size_t n, const char *group);
 
+/* An admission that had to wait for the fleet's answer ends here, on the
+ * request's worker: admitted, or refused with the error and its code. */
+typedef void (*cmx_gov_admitted_fn)(void *ctx, int admitted, const char *code,
+                                    const cmx_error *err);
+
 /* What a request holds between admission and its end. */
 typedef struct cmx_gov_ticket {
     cmx_gov_key *key; /* a reference; NULL when the request has no virtual key */
-    int counted;      /* in_flight and the minute's counts were taken */
-    int64_t minute_ms;
+    int counted;      /* in_flight and the window's counts were taken */
     uint64_t tokens_reserved;
+    /* In a fleet (limits_fleet.c): */
+    struct cmx_governance *gov;
+    size_t worker;
+    uint64_t fleet_op;     /* the fleet's answer being waited for, or 0 */
+    uint8_t fleet_stage;   /* what is being asked: 1 the counters, 2 the slots */
+    uint8_t fleet_in_call; /* the ask has not returned yet */
+    int8_t fleet_verdict;  /* an answer that came during the call; -1: none */
+    int8_t fleet_refused;  /* which counter or slot set refused */
+    uint8_t fleet_counted; /* rpm/tpm counted in the fleet's counters */
+    uint8_t fleet_slots;   /* slot sets held: 1 the key's, 2 the team's */
+    int64_t fleet_total;   /* the refusing counter's total */
+    cmx_gov_admitted_fn done;
+    void *done_ctx;
 } cmx_gov_ticket;
 
 /* Things the policy reports to its owner (metrics, logs). */
@@ -125,9 +148,17 @@ typedef struct cmx_gov_policy_env {
 /* Admits the ticket's key (and its team) for `group`, expecting `tokens`.
  * On a refusal returns its kind with err filled: status, message, and for
  * limits retry_after_ms.  On CMX_OK the ticket holds a parallel slot and the
- * minute's counts until cmx_gov_policy_settle. */
+ * window's counts until cmx_gov_policy_settle (or cmx_gov_policy_unadmit). */
 cmx_err cmx_gov_policy_admit(const cmx_gov_policy_env *env, cmx_gov_ticket *t, const char *group,
                              uint64_t tokens, int64_t now_ms, cmx_error *err);
+/* Gives back what an admission counted, for a request refused after it
+ * (by the fleet's counts). */
+void cmx_gov_policy_unadmit(cmx_gov_ticket *t, int64_t now_ms);
+/* The refusal of a limit: "rate limit reached for key 'K' (id): at most
+ * DETAIL; retry after N s", status 429 and retry_after_ms set.  `parallel`:
+ * a max_parallel, which frees when a request ends. */
+cmx_err cmx_gov_refuse_limit(const cmx_gov_key *k, const cmx_gov_principal *p, const char *detail,
+                             int parallel, uint64_t wait_ms, cmx_error *err);
 
 /* Ends the request: gives back the slot, settles tokens (-1: unknown) and
  * charges cost_usd (< 0: unknown, nothing charged).  Fills the periods the

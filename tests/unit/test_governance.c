@@ -353,19 +353,26 @@ static void limits_refuse_with_retry_after_and_free_their_slots(void **state)
     assert_non_null(strstr(err.message, "at most 2 requests at a time"));
     settle(w, &c, -1, -1, now);
     settle(w, &a, 1, 0, now);
-    /* The team's rpm of 3: a, b and this one; the refused one did not count. */
-    assert_int_equal(admit(w, &a, front_secret, "chat", 1, now, &err), CMX_OK);
-    settle(w, &a, 1, 0, now);
-    assert_int_equal(admit(w, &c, front_secret, "chat", 1, now, &err), CMX_ERR_RATE_LIMITED);
+    /* The team's rpm of 3 over a sliding minute: a and b at :20, this one at
+     * :50; the refused one did not count. */
+    int64_t later = now + 30000;
+    assert_int_equal(admit(w, &a, front_secret, "chat", 1, later, &err), CMX_OK);
+    settle(w, &a, 1, 0, later);
+    assert_int_equal(admit(w, &c, front_secret, "chat", 1, later, &err), CMX_ERR_RATE_LIMITED);
     assert_string_equal(err.message,
                         "rate limit reached for team 'web' (web): at most 3 requests per minute; "
-                        "retry after 40 s");
-    assert_int_equal(err.retry_after_ms, 40000);
-    settle(w, &c, -1, -1, now);
-    settle(w, &b, 1, 0, now);
-    /* A new minute. */
-    assert_int_equal(admit(w, &c, front_secret, "chat", 1, now + 40000, &err), CMX_OK);
-    settle(w, &c, 1, 0, now + 40000);
+                        "retry after 30 s");
+    assert_int_equal(err.retry_after_ms, 30000);
+    settle(w, &c, -1, -1, later);
+    /* A new minute on the clock is not a new window: the two from :20 count
+     * until :20 of the next minute. */
+    assert_int_equal(admit(w, &c, front_secret, "chat", 1, now + 59000, &err),
+                     CMX_ERR_RATE_LIMITED);
+    assert_int_equal(err.retry_after_ms, 1000);
+    settle(w, &c, -1, -1, now + 59000);
+    assert_int_equal(admit(w, &c, front_secret, "chat", 1, now + 60000, &err), CMX_OK);
+    settle(w, &c, 1, 0, now + 60000);
+    settle(w, &b, 1, 0, now + 60000);
     /* tpm 100 on batch: reservations, then settled to what was used. */
     assert_int_equal(admit(w, &a, batch_secret, "embed", 60, now, &err), CMX_OK);
     assert_int_equal(admit(w, &b, batch_secret, "embed", 60, now, &err), CMX_ERR_RATE_LIMITED);
