@@ -124,7 +124,10 @@ int cmx_gateway_post(cmx_gateway *gw, int worker, const cmx_worker_msg *msg)
 static void on_fleet_event(void *ctx, const cmx_state_event *ev)
 {
     cmx_gateway *gw = ctx;
-    cmx_fleet_apply(gw->workers[0].current->gen->shared, ev, cmx_now_us(), cmx_wall_ms());
+    if (ev->kind == CMX_EVENT_BUDGET_SPENT)
+        cmx_gov_fleet_heard(gw->gov, ev->subject, ev->value);
+    else
+        cmx_fleet_apply(gw->workers[0].current->gen->shared, ev, cmx_now_us(), cmx_wall_ms());
 }
 
 static void on_store_up(void *ctx, cmx_state_worker *sw)

@@ -96,6 +96,10 @@ typedef struct cmx_gov_outcome {
  * the worker's thread or before it runs; NULL detaches. */
 struct cmx_state_worker;
 void cmx_gov_fleet_attach(cmx_governance *g, size_t worker, struct cmx_state_worker *sw);
+/* Another replica's charge found a budget spent (a CMX_EVENT_BUDGET_SPENT
+ * event: its subject and the fleet's spend in nano-USD): this process
+ * refuses the key or team from now on.  Any thread. */
+void cmx_gov_fleet_heard(cmx_governance *g, const char *subject, uint64_t total_nano);
 
 /* Settles the ticket (if any) and queues the ledger row, from worker i. */
 void cmx_gov_request_end(cmx_governance *g, size_t worker, cmx_gov_ticket *t,

@@ -160,6 +160,15 @@ cmx_gov_usage *cmx_gov_usage_get(cmx_gov_usage_registry *r, const char *kind, co
     return u;
 }
 
+cmx_gov_usage *cmx_gov_usage_find(cmx_gov_usage_registry *r, const char *name)
+{
+    size_t at;
+    pthread_mutex_lock(&r->lock);
+    cmx_gov_usage *u = find(r, name, &at);
+    pthread_mutex_unlock(&r->lock);
+    return u;
+}
+
 /* ---- pictures of keys and teams -------------------------------------------- */
 
 static void principal_free(cmx_gov_principal *p)
@@ -543,9 +552,11 @@ void cmx_gov_policy_unadmit(cmx_gov_ticket *t, int64_t now_ms)
 #define TOTAL_PERIOD_MS (INT64_C(1) << 40)
 
 static void charge(const cmx_gov_policy_env *env, const char *scope, const cmx_gov_principal *p,
-                   double usd, int64_t now_ms, int64_t *period_ms, int64_t *period_len_ms)
+                   double usd, int64_t now_ms, int64_t *period_ms, int64_t *period_len_ms,
+                   double *budget_usd)
 {
     int64_t start, end;
+    *budget_usd = p->budget.set ? p->budget.usd : 0;
     cmx_period_window(&p->budget.period, now_ms, &start, &end);
     *period_ms = start;
     *period_len_ms = end == CMX_PERIOD_NEVER ? TOTAL_PERIOD_MS : end - start;
@@ -590,10 +601,11 @@ void cmx_gov_policy_settle(const cmx_gov_policy_env *env, cmx_gov_ticket *t, int
     out->team_usage = team ? team->p.usage : NULL;
     if (cost_usd > 0) {
         out->usd = cost_usd;
-        charge(env, "key", &k->p, cost_usd, now_ms, &out->key_period_ms, &out->key_period_len_ms);
+        charge(env, "key", &k->p, cost_usd, now_ms, &out->key_period_ms, &out->key_period_len_ms,
+               &out->key_budget_usd);
         if (team)
             charge(env, "team", &team->p, cost_usd, now_ms, &out->team_period_ms,
-                   &out->team_period_len_ms);
+                   &out->team_period_len_ms, &out->team_budget_usd);
     }
     t->key = NULL;
     cmx_gov_key_unref(k);

@@ -49,6 +49,8 @@ cmx_gov_usage_registry *cmx_gov_usage_registry_new(cmx_budget_counters *counters
 void cmx_gov_usage_registry_free(cmx_gov_usage_registry *r);
 /* NULL when out of memory. */
 cmx_gov_usage *cmx_gov_usage_get(cmx_gov_usage_registry *r, const char *kind, const char *id);
+/* The usage named "key:ID" or "team:ID" if there is one (never creates). */
+cmx_gov_usage *cmx_gov_usage_find(cmx_gov_usage_registry *r, const char *name);
 
 typedef struct cmx_gov_budget {
     int set;
@@ -168,6 +170,7 @@ typedef struct cmx_gov_charge {
     int64_t key_period_ms, team_period_ms;         /* the periods' starts */
     int64_t key_period_len_ms, team_period_len_ms; /* and lengths (a long one for total) */
     double usd;                                    /* what was charged; 0 when nothing */
+    double key_budget_usd, team_budget_usd;        /* the budgets; 0 when none */
 } cmx_gov_charge;
 void cmx_gov_policy_settle(const cmx_gov_policy_env *env, cmx_gov_ticket *t, int64_t total_tokens,
                            double cost_usd, int64_t now_ms, cmx_gov_charge *charge);

@@ -191,13 +191,16 @@ typedef enum cmx_state_event_kind {
     CMX_EVENT_COOLDOWN,    /* until_wall_ms = end of a Retry-After */
     CMX_EVENT_HEALTH_DOWN, /* subject is a provider name */
     CMX_EVENT_HEALTH_UP,
+    CMX_EVENT_BUDGET_SPENT, /* subject = the budget's counter name, value = the fleet's spend
+                               in nano-USD, until_wall_ms = the end of its period */
 } cmx_state_event_kind;
 
 typedef struct cmx_state_event {
     cmx_state_event_kind kind;
     uint64_t until_wall_ms;
     uint64_t value;
-    const char *subject; /* "group|provider|model" for targets, the provider's name for health */
+    const char *subject; /* "group|provider|model" for targets, the provider's name for health,
+                            "budget:key:ID:<period start>" for a budget */
 } cmx_state_event;
 
 void cmx_state_publish(cmx_state_worker *w, const cmx_state_event *ev, uint32_t ttl_ms);

@@ -35,6 +35,7 @@ static const char *namespace_of(cmx_state_event_kind k)
     case CMX_EVENT_COOLDOWN: return "cd";
     case CMX_EVENT_HEALTH_DOWN:
     case CMX_EVENT_HEALTH_UP: return "hc";
+    case CMX_EVENT_BUDGET_SPENT: return "bud";
     }
     return "x";
 }
@@ -79,7 +80,7 @@ static int parse_event(char *text, cmx_state_event *ev, const char **origin)
     }
     char *end;
     long kind = strtol(fields[0], &end, 10);
-    if (*end || kind < CMX_EVENT_BREAKER_OPEN || kind > CMX_EVENT_HEALTH_UP || !*p)
+    if (*end || kind < CMX_EVENT_BREAKER_OPEN || kind > CMX_EVENT_BUDGET_SPENT || !*p)
         return -1;
     ev->kind = (cmx_state_event_kind)kind;
     ev->until_wall_ms = strtoull(fields[1], NULL, 10);
