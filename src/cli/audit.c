@@ -1,6 +1,7 @@
 /* audit.c — `cloudmux audit verify`: checks an audit log's hash chain (and
- * HMACs, given the key) and its checkpoint, and names the first record that
- * was edited, removed, reordered or inserted, or a tail cut off.  Exit 0:
+ * HMACs, given the key) across its rotated files and its checkpoints, and
+ * names the first record that was edited, removed, reordered or inserted, a
+ * tail cut off, or a rotated file missing.  Exit 0:
  * intact; 1: tampered (or unreadable); 2: bad arguments. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +81,7 @@ int cmx_cmd_audit(int argc, char **argv)
         printf("%s: ok: %s%s\n", file, v.message, key ? "; every HMAC matches" : "");
         rc = 0;
     } else {
-        printf("%s: TAMPERED: %s\n", file, v.message);
+        printf("%s: TAMPERED: %s\n", v.bad_file[0] ? v.bad_file : file, v.message);
         rc = 1;
     }
     if (key) {

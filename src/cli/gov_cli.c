@@ -32,9 +32,9 @@ int cmx_gov_cli_open(cmx_gov_cli *g, const char *config_path, const char *comman
         return -1;
     }
     if (g->cfg->audit.file) {
-        cmx_audit_settings as = {g->cfg->audit.file, g->cfg->audit.checkpoint_file,
-                                 g->cfg->audit.hmac_key,
-                                 g->cfg->audit.fsync == CMX_AUDIT_FSYNC_ALWAYS};
+        cmx_audit_settings as = {
+            g->cfg->audit.file, g->cfg->audit.checkpoint_file, g->cfg->audit.hmac_key,
+            g->cfg->audit.fsync == CMX_AUDIT_FSYNC_ALWAYS, g->cfg->audit.rotate_bytes};
         if (!(g->audit = cmx_audit_open(&as, &err))) {
             fprintf(stderr, "cloudmux %s: %s\n", command, err.message);
             cmx_gov_cli_close(g);

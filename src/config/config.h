@@ -284,6 +284,7 @@ typedef struct cmx_audit_config {
     uint32_t checkpoint_interval_ms; /* default 60000 */
     char *checkpoint_file;           /* default FILE.head */
     int requests;                    /* per-request records (metadata only); default 0 */
+    size_t rotate_bytes;             /* rotate at this size; 0 (default): never */
 } cmx_audit_config;
 
 typedef struct cmx_config {

@@ -32,7 +32,8 @@ static const char *const key_keys[] = {"key",      "name",         "team",   "mo
                                        "tpm",      "max_parallel", "budget", "expires", "residency",
                                        "disabled", "tags",         NULL};
 static const char *const audit_keys[] = {
-    "file", "hmac_key", "fsync", "checkpoint_interval", "checkpoint_file", "requests", NULL};
+    "file",     "hmac_key",    "fsync", "checkpoint_interval", "checkpoint_file",
+    "requests", "rotate_size", NULL};
 
 void cmx_cfg_governance_defaults(cmx_config *c)
 {
@@ -490,6 +491,7 @@ void cmx_cfg_load_audit(cmx_cfg_ctx *ctx, const cmx_ynode *node)
         cmx_cfg_secret(ctx, v, "audit.hmac_key", &a->hmac_key);
     cmx_cfg_duration(ctx, node, "audit", "checkpoint_interval", 1, &a->checkpoint_interval_ms);
     cmx_cfg_bool(ctx, node, "audit", "requests", &a->requests);
+    cmx_cfg_size(ctx, node, "audit", "rotate_size", 4096, &a->rotate_bytes);
     if ((v = cmx_ytree_get(node, "fsync"))) {
         if (v->kind == CMX_YNODE_SCALAR && !v->is_null &&
             (strcmp(v->text, "always") == 0 || strcmp(v->text, "never") == 0)) {

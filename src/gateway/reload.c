@@ -87,7 +87,8 @@ static void compare_fixed(const cmx_config *a, const cmx_config *b, cmx_reload_r
     const cmx_audit_config *aa = &a->audit, *ab = &b->audit;
     if (str_differs(aa->file, ab->file) || str_differs(aa->hmac_key, ab->hmac_key) ||
         str_differs(aa->checkpoint_file, ab->checkpoint_file) || aa->fsync != ab->fsync ||
-        aa->requests != ab->requests || aa->checkpoint_interval_ms != ab->checkpoint_interval_ms)
+        aa->requests != ab->requests || aa->checkpoint_interval_ms != ab->checkpoint_interval_ms ||
+        aa->rotate_bytes != ab->rotate_bytes)
         note(out, "audit");
 }
 

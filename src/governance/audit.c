@@ -1,9 +1,11 @@
-/* audit.c — appending to the audit log and writing its checkpoints; see
- * audit.h.  Verification is in audit_verify.c. */
+/* audit.c — appending to the audit log, writing its checkpoints and
+ * rotating it; see audit.h.  Verification is in audit_verify.c. */
 #include "governance/audit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ struct cmx_audit {
     char *checkpoint_file;
     char *hmac_key;
     int fsync;
-    off_t known_size; /* the file's size after our last read or write */
+    size_t rotate_bytes; /* 0: never */
+    off_t known_size;    /* the file's size after our last read or write; -1: unknown */
     uint64_t last_seq;
     char last_hash[HEX_LEN + 1];
     uint64_t checkpoint_seq; /* the last checkpoint written */
@@ -45,51 +48,53 @@ static cmx_err io_error(cmx_error *err, const char *what, const char *path)
                          strerror(errno));
 }
 
-/* Reads the last complete record's seq and hash.  A last line without its
- * newline is a write a crash cut short: it is cut off. */
-static cmx_err read_tail(cmx_audit *a, cmx_error *err)
+/* Reads the last complete record's seq and hash of the file open as fd
+ * (seq 0 and the zero hash when it is empty) and its size.  A last line
+ * without its newline is a write a crash cut short: with may_cut it is cut
+ * off, else it is an error. */
+static cmx_err tail_of(int fd, const char *path, int may_cut, off_t *size_out, uint64_t *seq_out,
+                       char hash_out[HEX_LEN + 1], cmx_error *err)
 {
     struct stat st;
-    if (fstat(a->fd, &st) != 0)
-        return io_error(err, "stat", a->file);
-    a->last_seq = 0;
-    memcpy(a->last_hash, zero_hash, sizeof a->last_hash);
+    if (fstat(fd, &st) != 0)
+        return io_error(err, "stat", path);
+    *seq_out = 0;
+    memcpy(hash_out, zero_hash, HEX_LEN + 1);
     off_t size = st.st_size;
-    if (size == 0) {
-        a->known_size = 0;
+    *size_out = size;
+    if (size == 0)
         return CMX_OK;
-    }
     off_t from = size > TAIL_READ ? size - TAIL_READ : 0;
     size_t len = (size_t)(size - from);
     char *buf = malloc(len + 1);
     if (!buf)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    ssize_t got = pread(a->fd, buf, len, from);
+    ssize_t got = pread(fd, buf, len, from);
     if (got != (ssize_t)len) {
         free(buf);
-        return io_error(err, "read", a->file);
+        return io_error(err, "read", path);
     }
     buf[len] = '\0';
     size_t end = len;
     if (buf[len - 1] != '\n') {
         char *nl = memrchr(buf, '\n', len);
         end = nl ? (size_t)(nl - buf) + 1 : 0;
-        if (!nl && from > 0) {
+        if ((!nl && from > 0) || !may_cut) {
             free(buf);
             return cmx_error_set(err, CMX_ERR_IO,
-                                 "audit log %s: its last line is longer than "
-                                 "64 KiB: not an audit log?",
-                                 a->file);
+                                 "audit log %s: its last line is incomplete or longer than "
+                                 "64 KiB: run 'cloudmux audit verify'",
+                                 path);
         }
         cmx_warn("audit log %s: removing an incomplete last record (%zu bytes) left by a crash",
-                 a->file, len - end);
-        if (ftruncate(a->fd, from + (off_t)end) != 0) {
+                 path, len - end);
+        if (ftruncate(fd, from + (off_t)end) != 0) {
             free(buf);
-            return io_error(err, "truncate", a->file);
+            return io_error(err, "truncate", path);
         }
         size = from + (off_t)end;
+        *size_out = size;
     }
-    a->known_size = size;
     if (end == 0) {
         free(buf);
         return CMX_OK;
@@ -105,14 +110,134 @@ static cmx_err read_tail(cmx_audit *a, cmx_error *err)
         rc = cmx_error_set(err, CMX_ERR_IO,
                            "audit log %s: its last line is not an audit record; run 'cloudmux "
                            "audit verify %s'",
-                           a->file, a->file);
+                           path, path);
     } else {
-        a->last_seq = (uint64_t)json_integer_value(seq);
-        memcpy(a->last_hash, hash, HEX_LEN + 1);
+        *seq_out = (uint64_t)json_integer_value(seq);
+        memcpy(hash_out, hash, HEX_LEN + 1);
     }
     json_decref(rec);
     free(buf);
     return rc;
+}
+
+/* "FILE.<12 digits>": a rotated file of `base` (the name's last part). */
+static int is_rotated_name(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || name[n] != '.' ||
+        strlen(name + n + 1) != CMX_AUDIT_SEQ_DIGITS)
+        return 0;
+    for (const char *p = name + n + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+cmx_err cmx_audit_rotated_files(const char *file, char ***out, size_t *n_out, cmx_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    char *dcopy = strdup(file), *bcopy = strdup(file);
+    if (!dcopy || !bcopy) {
+        free(dcopy);
+        free(bcopy);
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    DIR *d = opendir(dir);
+    cmx_err rc = CMX_OK;
+    if (!d)
+        rc = io_error(err, "list", dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; rc == CMX_OK && (e = readdir(d));) {
+        if (!is_rotated_name(e->d_name, base))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **more = realloc(names, cap * sizeof *names);
+            if (!more) {
+                rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+                break;
+            }
+            names = more;
+        }
+        if (asprintf(&names[n], "%s/%s", dir, e->d_name) < 0)
+            rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        else
+            n++;
+    }
+    if (d)
+        closedir(d);
+    free(dcopy);
+    free(bcopy);
+    if (rc != CMX_OK) {
+        cmx_audit_free_names(names, n);
+        return rc;
+    }
+    /* Zero-padded: the names sort as their sequence numbers. */
+    if (n)
+        qsort(names, n, sizeof *names, by_name);
+    *out = names;
+    *n_out = n;
+    return CMX_OK;
+}
+
+void cmx_audit_free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The chain's head: the last record of the file, or, when the file is
+ * empty (just rotated), of the newest rotated file. */
+static cmx_err read_tail(cmx_audit *a, cmx_error *err)
+{
+    cmx_err rc = tail_of(a->fd, a->file, 1, &a->known_size, &a->last_seq, a->last_hash, err);
+    if (rc != CMX_OK || a->known_size > 0)
+        return rc;
+    char **names;
+    size_t n;
+    if ((rc = cmx_audit_rotated_files(a->file, &names, &n, err)) != CMX_OK || n == 0)
+        return rc;
+    int fd = open(names[n - 1], O_RDONLY | O_CLOEXEC);
+    off_t size;
+    if (fd < 0)
+        rc = io_error(err, "open", names[n - 1]);
+    else
+        rc = tail_of(fd, names[n - 1], 0, &size, &a->last_seq, a->last_hash, err);
+    if (fd >= 0)
+        close(fd);
+    cmx_audit_free_names(names, n);
+    return rc;
+}
+
+/* Takes the file's lock, on the file now at the path: another process may
+ * have rotated the one this process has open (then it is reopened, and
+ * what this process knew of it is read again). */
+static cmx_err lock_current(cmx_audit *a, cmx_error *err)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        flock(a->fd, LOCK_EX);
+        struct stat at_path, open_one;
+        if (stat(a->file, &at_path) == 0 && fstat(a->fd, &open_one) == 0 &&
+            at_path.st_ino == open_one.st_ino && at_path.st_dev == open_one.st_dev)
+            return CMX_OK;
+        flock(a->fd, LOCK_UN);
+        int fd = open(a->file, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd < 0)
+            return io_error(err, "open", a->file);
+        close(a->fd);
+        a->fd = fd;
+        a->known_size = -1;
+    }
+    return cmx_error_set(err, CMX_ERR_IO, "audit log %s: keeps being replaced", a->file);
 }
 
 static char *dup_or_default(const char *s, const char *file, const char *suffix)
@@ -138,6 +263,7 @@ cmx_audit *cmx_audit_open(const cmx_audit_settings *s, cmx_error *err)
     a->checkpoint_file = dup_or_default(s->checkpoint_file, s->file, ".head");
     a->hmac_key = s->hmac_key ? strdup(s->hmac_key) : NULL;
     a->fsync = s->fsync;
+    a->rotate_bytes = s->rotate_bytes;
     if (!a->file || !a->checkpoint_file || (s->hmac_key && !a->hmac_key)) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         goto fail;
@@ -147,8 +273,9 @@ cmx_audit *cmx_audit_open(const cmx_audit_settings *s, cmx_error *err)
         io_error(err, "open", a->file);
         goto fail;
     }
-    flock(a->fd, LOCK_EX);
-    cmx_err rc = read_tail(a, err);
+    cmx_err rc = lock_current(a, err);
+    if (rc == CMX_OK)
+        rc = read_tail(a, err);
     flock(a->fd, LOCK_UN);
     if (rc != CMX_OK)
         goto fail;
@@ -159,8 +286,8 @@ fail:
     return NULL;
 }
 
-/* {"seq":N,"hash":"H","time":"T"} and its HMAC, written atomically. */
-static cmx_err write_checkpoint(cmx_audit *a, int64_t now_ms, cmx_error *err)
+/* {"seq":N,"hash":"H","time":"T"} and its HMAC, written atomically to path. */
+static cmx_err write_head(cmx_audit *a, const char *path, int64_t now_ms, cmx_error *err)
 {
     char when[40];
     cmx_time_iso(now_ms, when, sizeof when);
@@ -179,23 +306,71 @@ static cmx_err write_checkpoint(cmx_audit *a, int64_t now_ms, cmx_error *err)
     } else {
         snprintf(line, sizeof line, "%s}\n", body);
     }
-    char *tmp = malloc(strlen(a->checkpoint_file) + 5);
+    char *tmp = malloc(strlen(path) + 5);
     if (!tmp)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    sprintf(tmp, "%s.tmp", a->checkpoint_file);
+    sprintf(tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     size_t len = strlen(line);
     int ok = fd >= 0 && write(fd, line, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    ok = ok && rename(tmp, a->checkpoint_file) == 0;
-    cmx_err rc = ok ? CMX_OK : io_error(err, "write the checkpoint", a->checkpoint_file);
+    ok = ok && rename(tmp, path) == 0;
+    cmx_err rc = ok ? CMX_OK : io_error(err, "write the checkpoint", path);
     free(tmp);
+    return rc;
+}
+
+static cmx_err write_checkpoint(cmx_audit *a, int64_t now_ms, cmx_error *err)
+{
+    cmx_err rc = write_head(a, a->checkpoint_file, now_ms, err);
     if (rc == CMX_OK) {
         a->checkpoint_seq = a->last_seq;
         cmx_info("audit checkpoint: seq=%llu hash=%s", (unsigned long long)a->last_seq,
                  a->last_hash);
     }
+    return rc;
+}
+
+/* Under both locks, before a record that would take the file past
+ * rotate_bytes: the file becomes FILE.<its last seq>, sealed by a signed
+ * head beside it (FILE.<seq>.head), and a new FILE continues the chain.
+ * The old file stays locked until the new one is, so another writer
+ * waiting on it finds it renamed and moves on (lock_current). */
+static cmx_err rotate(cmx_audit *a, int64_t now_ms, cmx_error *err)
+{
+    char *to = NULL, *to_head = NULL;
+    cmx_err rc = CMX_OK;
+    if (asprintf(&to, "%s.%0*llu", a->file, CMX_AUDIT_SEQ_DIGITS, (unsigned long long)a->last_seq) <
+            0 ||
+        asprintf(&to_head, "%s.head", to) < 0) {
+        to = to_head = NULL;
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
+    if (rc == CMX_OK && a->unsynced && a->fsync && fdatasync(a->fd) != 0)
+        rc = io_error(err, "sync", a->file);
+    if (rc == CMX_OK && access(to, F_OK) == 0)
+        rc = cmx_error_set(err, CMX_ERR_IO, "audit log: cannot rotate %s: %s already exists",
+                           a->file, to);
+    if (rc == CMX_OK)
+        rc = write_head(a, to_head, now_ms, err);
+    if (rc == CMX_OK && rename(a->file, to) != 0)
+        rc = io_error(err, "rotate", a->file);
+    int fd = -1;
+    if (rc == CMX_OK && (fd = open(a->file, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
+        rc = io_error(err, "open", a->file);
+    if (rc == CMX_OK) {
+        flock(fd, LOCK_EX);
+        flock(a->fd, LOCK_UN);
+        close(a->fd);
+        a->fd = fd;
+        a->known_size = 0;
+        a->unsynced = 0;
+        cmx_info("audit log: rotated %s to %s (records up to seq %llu)", a->file, to,
+                 (unsigned long long)a->last_seq);
+    }
+    free(to);
+    free(to_head);
     return rc;
 }
 
@@ -238,7 +413,7 @@ static int format_record(cmx_audit *a, cmx_buf *b, int64_t time_ms, const char *
 static cmx_err catch_up(cmx_audit *a, cmx_error *err)
 {
     struct stat st;
-    if (fstat(a->fd, &st) != 0 || st.st_size != a->known_size)
+    if (a->known_size < 0 || fstat(a->fd, &st) != 0 || st.st_size != a->known_size)
         return read_tail(a, err);
     return CMX_OK;
 }
@@ -247,8 +422,9 @@ cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const
                          const char *target, json_t *details, int sync, cmx_error *err)
 {
     pthread_mutex_lock(&a->lock);
-    flock(a->fd, LOCK_EX);
-    cmx_err rc = catch_up(a, err);
+    cmx_err rc = lock_current(a, err);
+    if (rc == CMX_OK)
+        rc = catch_up(a, err);
     cmx_buf b = CMX_BUF_INIT;
     if (rc == CMX_OK && format_record(a, &b, time_ms, actor, action, target, details) != 0)
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
@@ -271,8 +447,10 @@ cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const
             cmx_buf_printf(&b, ",\"hmac\":\"%s\"", closed_hex);
         }
         cmx_buf_append_str(&b, "}\n");
+        if (a->rotate_bytes && a->known_size > 0 && (size_t)a->known_size + b.len > a->rotate_bytes)
+            rc = rotate(a, time_ms, err);
         size_t done = 0;
-        while (done < b.len) {
+        while (rc == CMX_OK && done < b.len) {
             ssize_t w = write(a->fd, b.data + done, b.len - done);
             if (w < 0 && errno == EINTR)
                 continue;
@@ -310,9 +488,8 @@ cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const
 cmx_err cmx_audit_flush(cmx_audit *a, int64_t now_ms, cmx_error *err)
 {
     pthread_mutex_lock(&a->lock);
-    flock(a->fd, LOCK_EX);
-    cmx_err rc = CMX_OK;
-    if (a->unsynced) {
+    cmx_err rc = lock_current(a, err);
+    if (rc == CMX_OK && a->unsynced) {
         if (a->fsync && fdatasync(a->fd) != 0)
             rc = io_error(err, "sync", a->file);
         a->unsynced = 0;
@@ -325,8 +502,9 @@ cmx_err cmx_audit_flush(cmx_audit *a, int64_t now_ms, cmx_error *err)
 cmx_err cmx_audit_checkpoint(cmx_audit *a, int64_t now_ms, cmx_error *err)
 {
     pthread_mutex_lock(&a->lock);
-    flock(a->fd, LOCK_EX);
-    cmx_err rc = catch_up(a, err);
+    cmx_err rc = lock_current(a, err);
+    if (rc == CMX_OK)
+        rc = catch_up(a, err);
     if (rc == CMX_OK && a->last_seq != a->checkpoint_seq)
         rc = write_checkpoint(a, now_ms, err);
     flock(a->fd, LOCK_UN);

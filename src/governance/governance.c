@@ -451,7 +451,8 @@ cmx_governance *cmx_governance_new(const cmx_config *cfg, size_t n_workers, cmx_
     g->env = (cmx_gov_policy_env){g->counters, on_warning, on_refusal, g};
     if (cfg->audit.file) {
         cmx_audit_settings as = {cfg->audit.file, cfg->audit.checkpoint_file, cfg->audit.hmac_key,
-                                 cfg->audit.fsync == CMX_AUDIT_FSYNC_ALWAYS};
+                                 cfg->audit.fsync == CMX_AUDIT_FSYNC_ALWAYS,
+                                 cfg->audit.rotate_bytes};
         if (!(g->audit = cmx_audit_open(&as, err)))
             goto fail;
     }

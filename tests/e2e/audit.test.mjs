@@ -2,11 +2,14 @@
 // it exits 0; edited, with a record deleted, reordered or inserted, or cut
 // short (against its checkpoint), it exits 1 naming the first bad record;
 // with the wrong HMAC key, or a forged one, too; usage mistakes exit 2.
+// A log rotated by the gateway (audit.rotate_size) and extended by the
+// command line verifies as one chain; a rotated file removed, or edited, is
+// named.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { ADMIN_KEY, admin, cli, stateDir } from './governance_helpers.mjs';
@@ -96,4 +99,61 @@ test('usage mistakes exit 2', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--hmac-key takes env:NAME or file:PATH/);
   assert.equal(cli(['audit', 'verify', join(st.dir, 'missing.log')]).status, 1);
+});
+
+test('a rotated log verifies across its files; a missing or edited rotated file is named', async () => {
+  const rs = stateDir();
+  try {
+    const configYaml = `
+server: { admin_keys: [ "env:CMX_ADMIN" ] }
+providers: { m: { type: mock } }
+models: { chat: [ { provider: m } ] }
+governance: { store: "sqlite://${rs.db}" }
+audit: { file: "${rs.audit}", hmac_key: env:CMX_HMAC, rotate_size: 4KiB }
+`;
+    writeFileSync(join(rs.dir, 'cloudmux.yaml'), configYaml);
+    const gw = await startCloudmux({ configYaml, env: { CMX_ADMIN: ADMIN_KEY, CMX_HMAC: HMAC } });
+    try {
+      for (let i = 0; i < 12; i++) {
+        assert.equal((await admin(gw, 'POST', '/admin/keys', { name: `rotating-app-${i}`, id: `r${i}`, tags: { note: 'x'.repeat(200) } })).status, 201);
+        if (i !== 6) continue;
+        // The command line appends to the same chain between the gateway's records.
+        const r = cli(['keys', 'update', '--config', join(rs.dir, 'cloudmux.yaml'), 'r0', '--rpm', '5'], { CMX_ADMIN: ADMIN_KEY, CMX_HMAC: HMAC });
+        assert.equal(r.status, 0, r.stderr);
+      }
+    } finally {
+      await gw.stop();
+    }
+    const dir = dirname(rs.audit);
+    const base = basename(rs.audit);
+    const rotated = readdirSync(dir)
+      .filter((n) => new RegExp(`^${base.replace('.', '\\.')}\\.\\d{12}$`).test(n))
+      .sort();
+    assert.ok(rotated.length >= 2, `rotated files: ${rotated}`);
+    for (const n of rotated) assert.ok(readFileSync(join(dir, `${n}.head`), 'utf8').includes('"hmac"'), `${n}.head`);
+    const all = [...rotated.map((n) => join(dir, n)), rs.audit].flatMap((f) => readFileSync(f, 'utf8').trim().split('\n').filter(Boolean));
+    assert.deepEqual(
+      all.map((l) => JSON.parse(l).seq),
+      all.map((_, i) => i + 1),
+    );
+    let r = verify(rs.audit);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`ok: ${all.length} records in ${rotated.length + 1} files, seq 1 to ${all.length}, chain intact; checkpoint of .* matches`));
+    // An edit in the oldest rotated file.
+    const first = join(dir, rotated[0]);
+    const original = readFileSync(first, 'utf8');
+    writeFileSync(first, original.replace('rotating-app-0', 'rotating-app-X'));
+    r = verify(rs.audit);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, new RegExp(`${rotated[0]}: TAMPERED: line \\d+ \\(seq \\d+\\): edited`));
+    writeFileSync(first, original);
+    assert.equal(verify(rs.audit).status, 0);
+    // The newest rotated file removed.
+    unlinkSync(join(dir, rotated.at(-1)));
+    r = verify(rs.audit);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /TAMPERED: line 1 \(seq \d+\): records? seq \d+( to \d+)? before it (was|were) removed \(a rotated file that held them is missing or cut short\)/);
+  } finally {
+    rs.rm();
+  }
 });

@@ -54,7 +54,7 @@ static int setup(void **state)
     snprintf(audit_file, sizeof audit_file, "%s/audit%d.log", dir, n++);
     cmx_error err;
     e->store = cmx_store_open(db_url, &err);
-    cmx_audit_settings as = {audit_file, NULL, NULL, 0};
+    cmx_audit_settings as = {audit_file, NULL, NULL, 0, 0};
     e->audit = cmx_audit_open(&as, &err);
     cmx_key_hasher_init(&e->hasher, "pepper-for-tests");
     e->ops = (cmx_gov_ops){e->store, e->audit, e->cfg, &e->hasher, T0, "admin:test", NULL, NULL};

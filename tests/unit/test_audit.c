@@ -3,7 +3,10 @@
  * (edited, edited with a recomputed hash, removed, reordered, inserted,
  * forged without the HMAC key, truncated against the checkpoint, a forged
  * checkpoint); a half-written last line left by a crash is cut off before
- * the next append; secrets in the config never reach it. */
+ * the next append; secrets in the config never reach it.  A rotated log
+ * verifies as one chain across its files, also when a second writer finds
+ * its file rotated under it; a rotated file removed, cut short, edited or
+ * with a forged head is named. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,8 +37,26 @@ static int setup(void **state)
     return 0;
 }
 
+/* Removes the rotated files (and their heads). */
+static void remove_rotated(void)
+{
+    char **names;
+    size_t n;
+    cmx_error err;
+    if (cmx_audit_rotated_files(file, &names, &n, &err) != CMX_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char h[200];
+        snprintf(h, sizeof h, "%s.head", names[i]);
+        unlink(names[i]);
+        unlink(h);
+    }
+    cmx_audit_free_names(names, n);
+}
+
 static int teardown(void **state)
 {
+    remove_rotated();
     unlink(file);
     unlink(head);
     return rmdir(dir);
@@ -46,7 +67,7 @@ static void write_log(const char *hmac_key, int n)
 {
     unlink(file);
     unlink(head);
-    cmx_audit_settings s = {file, NULL, hmac_key, 1};
+    cmx_audit_settings s = {file, NULL, hmac_key, 1, 0};
     cmx_error err;
     cmx_audit *a = cmx_audit_open(&s, &err);
     assert_non_null(a);
@@ -264,7 +285,7 @@ static void a_forged_checkpoint_is_refused(void **state)
 static void two_writers_extend_one_chain_and_a_torn_tail_is_cut(void **state)
 {
     write_log("k", 2);
-    cmx_audit_settings s = {file, NULL, "k", 1};
+    cmx_audit_settings s = {file, NULL, "k", 1, 0};
     cmx_error err;
     cmx_audit *a = cmx_audit_open(&s, &err);
     cmx_audit *b = cmx_audit_open(&s, &err);
@@ -296,6 +317,167 @@ static void two_writers_extend_one_chain_and_a_torn_tail_is_cut(void **state)
     assert_int_equal(v.last_seq, 9);
 }
 
+/* Ten admin records (about 450 bytes each) with files rotated at 1500 bytes (three records
+ * each): FILE.000000000003, ...06, ...09 and FILE holding seq 10.  A second
+ * writer, opened before the first rotation, appends the last record. */
+static void write_rotated_log(const char *key)
+{
+    remove_rotated();
+    unlink(file);
+    unlink(head);
+    cmx_audit_settings s = {file, NULL, key, 1, 1500};
+    cmx_error err;
+    cmx_audit *a = cmx_audit_open(&s, &err);
+    cmx_audit *b = cmx_audit_open(&s, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int i = 0; i < 10; i++) {
+        json_t *d = json_pack("{s:i, s:s}", "n", i, "pad",
+                              "0123456789012345678901234567890123456789"
+                              "0123456789012345678901234567890123456789");
+        assert_int_equal(cmx_audit_append(i == 9 ? b : a, T0 + i, "admin:1a2b3c4d", "key.updated",
+                                          "key:k", d, 1, &err),
+                         CMX_OK);
+        json_decref(d);
+    }
+    cmx_audit_close(a, T0 + 100);
+    cmx_audit_close(b, T0 + 100);
+}
+
+static char *rotated_name(int last_seq)
+{
+    static char name[200];
+    snprintf(name, sizeof name, "%s.%012d", file, last_seq);
+    return name;
+}
+
+static void a_rotated_log_verifies_as_one_chain(void **state)
+{
+    write_rotated_log("k");
+    char **names;
+    size_t n;
+    cmx_error err;
+    assert_int_equal(cmx_audit_rotated_files(file, &names, &n, &err), CMX_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], rotated_name(3));
+    assert_string_equal(names[2], rotated_name(9));
+    cmx_audit_free_names(names, n);
+    cmx_audit_verdict v = verify("k");
+    if (!v.ok)
+        fail_msg("%s: %s", v.bad_file, v.message);
+    assert_int_equal(v.records, 10);
+    assert_int_equal(v.files, 4);
+    assert_int_equal(v.first_seq, 1);
+    assert_int_equal(v.last_seq, 10);
+    assert_true(v.checkpoint);
+    assert_non_null(strstr(v.message, "10 records in 4 files, seq 1 to 10, chain intact"));
+    /* The file just rotated is empty: its chain's head is in the rotated one. */
+    cmx_audit_settings s = {file, NULL, "k", 1, 1500};
+    cmx_audit *a = cmx_audit_open(&s, &err);
+    assert_non_null(a);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(cmx_audit_append(a, T0, "cli:root", "key.revoked", "key:k", NULL, 1, &err),
+                         CMX_OK);
+    cmx_audit_close(a, T0);
+    v = verify("k");
+    assert_true(v.ok);
+    assert_int_equal(v.last_seq, 18);
+    /* Rotated by hand (moved to FILE.<its last seq>): a writer that finds
+     * FILE missing or empty goes on from the newest rotated file. */
+    assert_int_equal(rename(file, rotated_name(18)), 0);
+    a = cmx_audit_open(&s, &err);
+    assert_non_null(a);
+    assert_int_equal(cmx_audit_append(a, T0, "cli:root", "key.revoked", "key:k", NULL, 1, &err),
+                     CMX_OK);
+    cmx_audit_close(a, T0);
+    v = verify("k");
+    if (!v.ok)
+        fail_msg("%s: %s", v.bad_file, v.message);
+    assert_int_equal(v.last_seq, 19);
+    remove_rotated();
+}
+
+static void expect_bad_in(const char *in, size_t line, const char *words)
+{
+    cmx_audit_verdict v = verify("k");
+    if (v.ok || v.bad_line != line || strcmp(v.bad_file, in) != 0 || !strstr(v.message, words))
+        fail_msg("expected %s line %zu with \"%s\"; got ok=%d %s line=%zu: %s", in, line, words,
+                 v.ok, v.bad_file, v.bad_line, v.message);
+}
+
+static void a_missing_or_cut_rotated_file_is_named(void **state)
+{
+    /* A middle file removed: the next one starts four records late. */
+    write_rotated_log("k");
+    unlink(rotated_name(6));
+    expect_bad_in(rotated_name(9), 1,
+                  "records seq 4 to 6 before it were removed (a rotated file that held them is "
+                  "missing or cut short)");
+    /* The newest rotated file removed, FILE holding seq 10 only. */
+    write_rotated_log("k");
+    unlink(rotated_name(9));
+    expect_bad_in(file, 1, "records seq 7 to 9 before it were removed");
+    /* A rotated file's last record cut off. */
+    write_rotated_log("k");
+    FILE *f = fopen(rotated_name(3), "r");
+    char buf[3][2048];
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(buf[i], sizeof buf[i], f));
+    fclose(f);
+    f = fopen(rotated_name(3), "w");
+    fputs(buf[0], f);
+    fputs(buf[1], f);
+    fclose(f);
+    expect_bad_in(rotated_name(6), 1, "record seq 3 before it was removed");
+    /* Every file from seq 7 on removed: FILE's checkpoint names seq 10. */
+    write_rotated_log("k");
+    unlink(rotated_name(9));
+    unlink(file);
+    f = fopen(file, "w");
+    fclose(f);
+    expect_bad_in(file, 0, "truncated: the checkpoint of");
+    remove_rotated();
+}
+
+static void an_edited_rotated_file_or_forged_head_is_named(void **state)
+{
+    write_rotated_log("k");
+    /* Edited in the middle of a rotated file. */
+    FILE *f = fopen(rotated_name(6), "r");
+    char buf[3][2048];
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(buf[i], sizeof buf[i], f));
+    fclose(f);
+    char *at = strstr(buf[1], "\"n\":4");
+    assert_non_null(at);
+    at[4] = '7';
+    f = fopen(rotated_name(6), "w");
+    for (int i = 0; i < 3; i++)
+        fputs(buf[i], f);
+    fclose(f);
+    expect_bad_in(rotated_name(6), 2, "line 2 (seq 5): edited: its hash does not match");
+    /* A rotated file's head that was not written with the key. */
+    write_rotated_log("k");
+    char h[220];
+    snprintf(h, sizeof h, "%s.head", rotated_name(6));
+    f = fopen(h, "w");
+    fputs("{\"seq\":6,\"hash\":\""
+          "0000000000000000000000000000000000000000000000000000000000000000"
+          "\",\"time\":\"2026-01-01T00:00:00Z\",\"hmac\":\"00\"}\n",
+          f);
+    fclose(f);
+    expect_bad_in(rotated_name(6), 0, "is forged: its HMAC does not match");
+    /* A rotated file renamed: its name no longer says where it ends. */
+    write_rotated_log("k");
+    char moved[200];
+    snprintf(moved, sizeof moved, "%s", rotated_name(7));
+    assert_int_equal(rename(rotated_name(6), moved), 0);
+    expect_bad_in(moved, 0, "must end at the seq its name gives (7)");
+    snprintf(h, sizeof h, "%s.head", rotated_name(6));
+    unlink(h);
+    remove_rotated();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +489,9 @@ int main(void)
         cmocka_unit_test(a_cut_off_tail_is_found_by_the_checkpoint),
         cmocka_unit_test(a_forged_checkpoint_is_refused),
         cmocka_unit_test(two_writers_extend_one_chain_and_a_torn_tail_is_cut),
+        cmocka_unit_test(a_rotated_log_verifies_as_one_chain),
+        cmocka_unit_test(a_missing_or_cut_rotated_file_is_named),
+        cmocka_unit_test(an_edited_rotated_file_or_forged_head_is_named),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

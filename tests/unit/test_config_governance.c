@@ -68,6 +68,7 @@ static void every_key_is_read_with_its_default(void **state)
         "audit:\n"
         "  file: audit/log.jsonl\n"
         "  fsync: never\n"
+        "  rotate_size: 64MiB\n"
         "  requests: true\n";
     cmx_config_diag d;
     cmx_config *c = load(yaml, &d);
@@ -113,6 +114,7 @@ static void every_key_is_read_with_its_default(void **state)
     assert_int_equal(c->audit.fsync, CMX_AUDIT_FSYNC_NEVER);
     assert_true(c->audit.requests);
     assert_int_equal(c->audit.checkpoint_interval_ms, 60000);
+    assert_int_equal(c->audit.rotate_bytes, 64u << 20);
     cmx_config_unref(c);
     cmx_config_diag_free(&d);
 }
@@ -170,6 +172,9 @@ static void mistakes_are_reported_at_their_line(void **state)
          "governance.ledger.retention: expected a duration such as 90d"},
         {"audit: {fsync: always}\n", 5, "audit: missing required key 'file'"},
         {"audit: {file: a.log, fsync: sometimes}\n", 5, "audit.fsync: expected always or never"},
+        {"audit: {file: a.log, rotate_size: 100}\n", 5,
+         "audit.rotate_size: expected a size of at least 4096 bytes, got 100"},
+        {"audit: {file: a.log, rotate_size: lots}\n", 5, "audit.rotate_size: expected a size"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char yaml[512];
