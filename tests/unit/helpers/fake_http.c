@@ -78,17 +78,22 @@ void cmx_fake_clock_init(cmx_fake_clock *c, uint64_t now_us)
     c->clock = (cmx_clock){fake_now, c};
 }
 
-void cmx_run_until(struct event_base *base, const int *flag, int max_steps)
+void cmx_run_until_count(struct event_base *base, const int *counter, int target, int max_steps)
 {
-    for (int i = 0; i < max_steps && !*flag; i++) {
+    for (int i = 0; i < max_steps && *counter < target; i++) {
         struct timeval tv = {0, 5000};
         event_base_loopexit(base, &tv);
         event_base_dispatch(base);
     }
 }
 
+void cmx_run_until(struct event_base *base, const int *flag, int max_steps)
+{
+    cmx_run_until_count(base, flag, 1, max_steps);
+}
+
 void cmx_run_for(struct event_base *base, int steps)
 {
     int never = 0;
-    cmx_run_until(base, &never, steps);
+    cmx_run_until_count(base, &never, 1, steps);
 }

@@ -42,7 +42,9 @@ typedef struct cmx_fake_clock {
 
 void cmx_fake_clock_init(cmx_fake_clock *c, uint64_t now_us);
 
-/* Runs the loop in 5 ms steps until *flag is nonzero or max_steps passed. */
+/* Runs the loop in 5 ms steps until *counter reaches target or max_steps passed. */
+void cmx_run_until_count(struct event_base *base, const int *counter, int target, int max_steps);
+/* The same until a count (of calls, of hits) is 1 or more. */
 void cmx_run_until(struct event_base *base, const int *flag, int max_steps);
 /* Runs the loop for `steps` steps of 5 ms (to let pending work happen). */
 void cmx_run_for(struct event_base *base, int steps);
