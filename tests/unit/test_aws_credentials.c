@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "helpers/config_load.h"
 #include "helpers/fake_http.h"
 #include "providers/aws_credentials.h"
 #include "providers/bedrock_config.h"
@@ -57,6 +58,22 @@ static const char *const aws_vars[] = {
     "AWS_ENDPOINT_URL_STS",
     NULL,
 };
+
+static void unset_aws_vars(void)
+{
+    for (size_t i = 0; aws_vars[i]; i++)
+        unsetenv(aws_vars[i]);
+}
+
+/* No AWS variable set, and nothing from the machine running the tests may
+ * join the chain. */
+static void isolate_from_the_machine(void)
+{
+    unset_aws_vars();
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
 
 /* ---- the emulated endpoints ------------------------------------------ */
 
@@ -220,16 +237,11 @@ static int setup(void **state)
     f->settings.region = "eu-west-1";
     f->cfg.tls_verify = 1;
     f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
+    isolate_from_the_machine();
     snprintf(f->dir, sizeof f->dir, "/tmp/cmx-awsc-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     for (int i = 0; i < 3; i++)
         snprintf(f->path[i], sizeof f->path[i], "%s/file%d", f->dir, i);
-    /* nothing from the machine running the tests may join the chain */
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     *state = f;
     return 0;
 }
@@ -243,8 +255,7 @@ static int teardown(void **state)
     for (int i = 0; i < 3; i++)
         unlink(f->path[i]);
     rmdir(f->dir);
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
+    unset_aws_vars();
     free(f);
     return 0;
 }
@@ -327,6 +338,24 @@ static cmx_aws_credentials *make(fixture *f)
     return c;
 }
 
+/* A chain from the fixture's settings whose first get waits for a fetch;
+ * what the fetch gave is in *w. */
+static cmx_aws_credentials *make_and_fetch(fixture *f, waiter *w)
+{
+    cmx_aws_credentials *c = make(f);
+    assert_int_equal(get_keys(f, c, w), CMX_PENDING);
+    return c;
+}
+
+/* Asks c for keys for w (set up here): none are ready, w waits for a fetch. */
+static void ask_pending(cmx_aws_credentials *c, waiter *w)
+{
+    waiter_init(w);
+    const cmx_sigv4_credentials *creds;
+    cmx_error err;
+    assert_int_equal(cmx_aws_credentials_get(c, &w->w, &creds, &err), CMX_PENDING);
+}
+
 static void assert_no_secret(const char *msg)
 {
     static const char *const secrets[] = {CONTAINER_AUTH, IMDS_TOKEN, "eyJ-web", "SECRET",
@@ -347,12 +376,8 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
     cmx_aws_credentials *c = make(f);
     assert_string_equal(cmx_aws_credentials_source(c), "container");
     waiter w[3];
-    const cmx_sigv4_credentials *creds;
-    cmx_error err;
-    for (int i = 0; i < 3; i++) {
-        waiter_init(&w[i]);
-        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), CMX_PENDING);
-    }
+    for (int i = 0; i < 3; i++)
+        ask_pending(c, &w[i]);
     cmx_run_until(f->base, &w[2].calls, 400);
     assert_int_equal(f->ep.container_hits, 1);
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
@@ -377,9 +402,8 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     write_file(f->path[1], "not-the-token\n");
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", f->path[1], 1);
     f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "container (127.0.0.1): HTTP 401"));
     assert_no_secret(w.err.message);
@@ -398,9 +422,8 @@ static void imdsv2_puts_for_a_token_then_reads_the_role_and_its_keys_with_it(voi
     fixture *f = *state;
     use_imds(f);
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.imds_puts, 1);
     assert_string_equal(f->ep.last_ttl, "21600");
@@ -419,9 +442,8 @@ static void imds_refusing_the_token_put_is_an_error_naming_instance_metadata(voi
     use_imds(f);
     f->ep.imds_put_status = 403;
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(
         strstr(w.err.message, "instance metadata (127.0.0.1): HTTP 403 to the token PUT"));
@@ -437,9 +459,8 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     /* the chain's own GETs carry the token and pass */
     use_imds(f);
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(f->ep.imds_refused, 0);
     cmx_aws_credentials_free(c);
     int gets = f->ep.imds_gets;
@@ -495,9 +516,8 @@ static void sts_refusal_names_its_code_and_never_the_token(void **state)
     use_web_identity(f);
     f->ep.sts_status = 403;
     f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "web identity (127.0.0.1): HTTP 403 AccessDenied"));
     assert_no_secret(w.err.message);
@@ -566,9 +586,8 @@ static void profile_with_role_arn_and_token_file_assumes_the_role(void **state)
     snprintf(sts, sizeof sts, "%s/sts", f->origin);
     setenv("AWS_ENDPOINT_URL_STS", sts, 1);
     f->settings.profile = "irsa";
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_non_null(strstr(f->ep.sts_form, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Ffrom-profile"));
     assert_non_null(strstr(f->ep.sts_form, "RoleSessionName=prof&"));
@@ -601,9 +620,8 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     use_container(f);
     use_imds(f);
     /* web identity first */
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
@@ -611,23 +629,20 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     f->ep.sts_status = 403;
     write_file(f->path[2], "[default]\naws_access_key_id=AKIDPROFILE\naws_secret_access_key=p\n");
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "AKIDPROFILE");
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* no profile: the container endpoint, and IMDS is not asked */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     assert_int_equal(f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* the container refuses too: instance metadata */
     f->ep.container_status = 500;
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIAIMDS-2");
     assert_string_equal(cmx_aws_credentials_source(c), "instance metadata");
     cmx_aws_credentials_free(c);
@@ -642,9 +657,8 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     f->ep.sts_status = 403;
     f->ep.container_status = 503;
     f->ep.imds_put_status = 403;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "provider 'aws' (bedrock): no AWS credentials"));
     assert_non_null(strstr(w.err.message, "web identity"));
@@ -653,11 +667,7 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     assert_no_secret(w.err.message);
     cmx_aws_credentials_free(c);
     /* nothing applies at all: a config error at creation */
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    isolate_from_the_machine();
     cmx_error err;
     assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
@@ -667,9 +677,8 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
 {
     fixture *f = *state;
     use_container(f);
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     /* 54 minutes on: still the cached keys, nothing fetched */
     f->clock.now_us += 3240ull * 1000000;
@@ -697,9 +706,8 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
 {
     fixture *f = *state;
     use_container(f);
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     cmx_aws_credentials_invalidate(c, "ASIACONT-0"); /* not the cached one */
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
@@ -744,20 +752,15 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter a, b;
-    waiter_init(&a);
-    waiter_init(&b);
-    const cmx_sigv4_credentials *creds;
-    cmx_error err;
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
-    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), CMX_PENDING);
+    ask_pending(c, &a);
+    ask_pending(c, &b);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_run_until(f->base, &b.calls, 400);
     assert_int_equal(a.calls, 0);
     assert_int_equal(b.calls, 1);
     cmx_aws_credentials_free(c);
     c = make(f);
-    waiter_init(&a);
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
+    ask_pending(c, &a);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_aws_credentials_free(c); /* with the fetch still in flight */
     cmx_run_for(f->base, 20);
@@ -766,58 +769,34 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
 
 /* ---- config ---------------------------------------------------------- */
 
-static cmx_config *load(const char *yaml, cmx_config_diag *d)
-{
-    memset(d, 0, sizeof *d);
-    return cmx_config_load_string(yaml, strlen(yaml), "aws.yaml", d);
-}
-
-static int diag_has(const cmx_config_diag *d, const char *needle)
-{
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strstr(d->errors[i], needle))
-            return 1;
-    return 0;
-}
+#define NAME "aws.yaml"
+#define BEDROCK_B "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
 
 static void credentials_and_profile_keys_are_read_and_checked(void **state)
 {
     (void)state;
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
-    cmx_config_diag d;
-    cmx_config *c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-                         "    credentials: container\n    profile: dev\n",
-                         &d);
-    assert_non_null(c);
+    unset_aws_vars();
+    cmx_config *c =
+        cmx_test_config_ok(BEDROCK_B "    credentials: container\n    profile: dev\n", NAME);
     const cmx_provider_config *p = cmx_config_find_provider(c, "b");
     assert_int_equal(cmx_bedrock_settings_of(p)->credentials, CMX_AWS_CREDS_CONTAINER);
     assert_string_equal(cmx_bedrock_settings_of(p)->profile, "dev");
     assert_null(cmx_bedrock_settings_of(p)->access_key_id);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
     /* auto with nothing static loads: the chain settles it at first use */
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
-    assert_non_null(c);
+    c = cmx_test_config_ok(BEDROCK_B, NAME);
     assert_int_equal(cmx_bedrock_settings_of(cmx_config_find_provider(c, "b"))->credentials,
                      CMX_AWS_CREDS_AUTO);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-             "    credentials: sometimes\n",
-             &d);
-    assert_null(c);
-    assert_true(diag_has(&d, "providers.b.credentials: expected auto, static, environment"));
+    cmx_config_diag d;
+    cmx_test_config_refused(BEDROCK_B "    credentials: sometimes\n", NAME, CMX_TEST_ANY_LINE,
+                            "providers.b.credentials: expected auto, static, environment", &d);
     cmx_config_diag_free(&d);
     setenv("CMX_TEST_AWS_SECRET", "k-SECRET", 1);
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-             "    credentials: instance\n    access_key_id: AKID\n"
-             "    secret_access_key: env:CMX_TEST_AWS_SECRET\n",
-             &d);
-    assert_null(c);
-    assert_true(diag_has(&d, "credentials is 'instance'"));
-    for (size_t i = 0; i < d.n_errors; i++)
-        assert_null(strstr(d.errors[i], "k-SECRET"));
+    cmx_test_config_refused(BEDROCK_B "    credentials: instance\n    access_key_id: AKID\n"
+                                      "    secret_access_key: env:CMX_TEST_AWS_SECRET\n",
+                            NAME, CMX_TEST_ANY_LINE, "credentials is 'instance'", &d);
+    cmx_test_diag_hides(&d, "k-SECRET");
     cmx_config_diag_free(&d);
     unsetenv("CMX_TEST_AWS_SECRET");
 }
