@@ -78,7 +78,6 @@ static void isolate_from_the_machine(void)
 /* ---- the emulated endpoints ------------------------------------------ */
 
 typedef struct endpoints {
-    cmx_fake_http srv;
     int container_hits, imds_puts, imds_gets, imds_refused, sts_hits;
     int container_status; /* 200, or what to answer */
     int imds_put_status;
@@ -202,10 +201,8 @@ static void serve(struct evhttp_request *req, void *arg)
 /* ---- fixture --------------------------------------------------------- */
 
 typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
+    cmx_fake_bench bench;
     endpoints ep;
-    cmx_fake_clock clock;
     cmx_provider_config cfg;
     cmx_bedrock_settings settings; /* cfg's */
     char origin[64];
@@ -225,18 +222,12 @@ static void write_file(const char *path, const char *text)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
-    f->up = cmx_upstream_new(f->base, NULL, NULL);
-    assert_int_equal(cmx_fake_http_start(&f->ep.srv, f->base, serve, &f->ep), 0);
+    cmx_fake_bench_open(&f->bench, serve, &f->ep);
     f->ep.container_status = f->ep.imds_put_status = f->ep.sts_status = 200;
     f->ep.lifetime_s = 3600;
-    cmx_fake_clock_init(&f->clock, 1000000);
-    snprintf(f->origin, sizeof f->origin, "%s", f->ep.srv.origin);
-    f->cfg.name = "aws";
-    f->cfg.settings = &f->settings;
+    snprintf(f->origin, sizeof f->origin, "%s", f->bench.srv.origin);
+    cmx_fake_provider(&f->cfg, "aws", &f->settings);
     f->settings.region = "eu-west-1";
-    f->cfg.tls_verify = 1;
-    f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
     isolate_from_the_machine();
     snprintf(f->dir, sizeof f->dir, "/tmp/cmx-awsc-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -249,9 +240,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cmx_upstream_free(f->up);
-    cmx_fake_http_stop(&f->ep.srv);
-    event_base_free(f->base);
+    cmx_fake_bench_close(&f->bench);
     for (int i = 0; i < 3; i++)
         unlink(f->path[i]);
     rmdir(f->dir);
@@ -321,7 +310,7 @@ static cmx_progress get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
         on_credentials(w, creds, NULL);
     else if (r == CMX_PENDING) {
         assert_int_equal(w->calls, 0); /* never called from inside get */
-        cmx_run_until(f->base, &w->calls, 400);
+        cmx_run_until(f->bench.base, &w->calls, 400);
         assert_int_equal(w->calls, 1);
     }
     return r;
@@ -331,7 +320,8 @@ static cmx_aws_credentials *make(fixture *f)
 {
     cmx_error err;
     cmx_error_clear(&err);
-    cmx_aws_credentials *c = cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_aws_credentials *c =
+        cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err);
     if (!c)
         fprintf(stderr, "new: %s\n", err.message);
     assert_non_null(c);
@@ -378,7 +368,7 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
     waiter w[3];
     for (int i = 0; i < 3; i++)
         ask_pending(c, &w[i]);
-    cmx_run_until(f->base, &w[2].calls, 400);
+    cmx_run_until(f->bench.base, &w[2].calls, 400);
     assert_int_equal(f->ep.container_hits, 1);
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
     for (int i = 0; i < 3; i++) {
@@ -409,7 +399,7 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     assert_no_secret(w.err.message);
     /* the token file rotates (EKS Pod Identity): the next fetch reads it anew */
     write_file(f->path[1], CONTAINER_AUTH "\n");
-    f->clock.now_us += 2000000; /* past the failure hold */
+    f->bench.clock.now_us += 2000000; /* past the failure hold */
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_string_equal(w.key_id, "ASIACONT-2");
@@ -466,14 +456,14 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     int gets = f->ep.imds_gets;
     /* a raw client GET without the header */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->ep.srv.port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->bench.srv.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     const char *raw = "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n";
     assert_int_equal(write(fd, raw, strlen(raw)), (ssize_t)strlen(raw));
     for (int i = 0; i < 50 && f->ep.imds_refused == 0; i++)
-        cmx_run_for(f->base, 20); /* the reply is written before the counter is read back */
+        cmx_run_for(f->bench.base, 20); /* the reply is written before the counter is read back */
     char buf[256] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -566,7 +556,7 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     f->settings.profile = "missing";
     f->settings.credentials = CMX_AWS_CREDS_PROFILE;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "profile 'missing'"));
     assert_int_equal(f->ep.container_hits + f->ep.sts_hits + f->ep.imds_puts, 0);
@@ -669,7 +659,7 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     /* nothing applies at all: a config error at creation */
     isolate_from_the_machine();
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
 }
 
@@ -681,21 +671,21 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
     cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     /* 54 minutes on: still the cached keys, nothing fetched */
-    f->clock.now_us += 3240ull * 1000000;
+    f->bench.clock.now_us += 3240ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ep.container_hits, 1);
     /* 56 minutes on (less than 5 left): the old keys serve while new ones come */
-    f->clock.now_us += 120ull * 1000000;
+    f->bench.clock.now_us += 120ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ep.container_hits, 2);
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-2");
     /* past the new keys' expiry, a request waits for a fetch */
-    f->clock.now_us += 3700ull * 1000000;
+    f->bench.clock.now_us += 3700ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-3");
     assert_int_equal(cmx_aws_credentials_fetches(c), 3);
@@ -731,7 +721,7 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com:8080/creds", 1);
     f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "must be https or a loopback"));
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://example.com/creds", 1);
@@ -739,10 +729,10 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     cmx_aws_credentials_free(c);
     /* a named source without its variables is a config error too */
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_non_null(strstr(err.message, "AWS_ROLE_ARN"));
 }
 
@@ -755,7 +745,7 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     ask_pending(c, &a);
     ask_pending(c, &b);
     cmx_aws_credentials_cancel(c, &a.w);
-    cmx_run_until(f->base, &b.calls, 400);
+    cmx_run_until(f->bench.base, &b.calls, 400);
     assert_int_equal(a.calls, 0);
     assert_int_equal(b.calls, 1);
     cmx_aws_credentials_free(c);
@@ -763,7 +753,7 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     ask_pending(c, &a);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_aws_credentials_free(c); /* with the fetch still in flight */
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(a.calls, 0);
 }
 

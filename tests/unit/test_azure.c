@@ -140,7 +140,6 @@ static void azure_client_secret_appears_in_no_message(void **state)
 /* ---- token cache ----------------------------------------------------- */
 
 typedef struct token_server {
-    cmx_fake_http srv;
     int hits;
     int status;       /* what to answer */
     char answer[512]; /* body; "#N" is replaced by the hit number */
@@ -179,10 +178,8 @@ static const char token_answer[] =
     "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}";
 
 typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
+    cmx_fake_bench bench;
     token_server ts;
-    cmx_fake_clock clock;
     cmx_provider_config cfg;
     cmx_azure_settings settings; /* cfg's */
     char url[128];
@@ -191,17 +188,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
-    f->up = cmx_upstream_new(f->base, NULL, NULL);
-    assert_int_equal(cmx_fake_http_start(&f->ts.srv, f->base, serve, &f->ts), 0);
+    cmx_fake_bench_open(&f->bench, serve, &f->ts);
     f->ts.status = 200;
     snprintf(f->ts.answer, sizeof f->ts.answer, "%s", token_answer);
-    cmx_fake_clock_init(&f->clock, 1000000);
-    snprintf(f->url, sizeof f->url, "%s", f->ts.srv.origin);
-    f->cfg.name = "az";
-    f->cfg.settings = &f->settings;
-    f->cfg.tls_verify = 1;
-    f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
+    snprintf(f->url, sizeof f->url, "%s", f->bench.srv.origin);
+    cmx_fake_provider(&f->cfg, "az", &f->settings);
     f->settings.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
     f->settings.tenant_id = "my-tenant";
     f->settings.client_id = "my app";
@@ -214,9 +205,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cmx_upstream_free(f->up);
-    cmx_fake_http_stop(&f->ts.srv);
-    event_base_free(f->base);
+    cmx_fake_bench_close(&f->bench);
     free(f);
     return 0;
 }
@@ -249,7 +238,7 @@ static void waiter_init(waiter *w)
 static cmx_azure_auth *auth_new(fixture *f)
 {
     cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err);
     assert_non_null(a);
     return a;
 }
@@ -267,7 +256,7 @@ static void ask_pending(cmx_azure_auth *a, waiter *w)
 static void ask_and_wait(fixture *f, cmx_azure_auth *a, waiter *w)
 {
     ask_pending(a, w);
-    cmx_run_until(f->base, &w->calls, 400);
+    cmx_run_until(f->bench.base, &w->calls, 400);
 }
 
 static void queued_requests_share_one_client_credentials_fetch(void **state)
@@ -279,7 +268,7 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
         ask_pending(a, &w[i]);
         assert_int_equal(w[i].calls, 0); /* never called from inside */
     }
-    cmx_run_until(f->base, &w[2].calls, 400);
+    cmx_run_until(f->bench.base, &w[2].calls, 400);
     assert_int_equal(f->ts.hits, 1);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(w[i].calls, 1);
@@ -309,26 +298,26 @@ token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry(v
     cmx_azure_auth *a = auth_new(f);
     waiter w;
     ask_and_wait(f, a, &w);
-    uint64_t t0 = f->clock.now_us;
+    uint64_t t0 = f->bench.clock.now_us;
     const char *tok = NULL;
     cmx_error err;
 
-    f->clock.now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
+    f->bench.clock.now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
 
-    f->clock.now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
+    f->bench.clock.now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 2);
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ts.hits, 2);
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-2");
 
     /* Expired: the request waits for a new token instead of using the old. */
-    f->clock.now_us += 3601ull * 1000000;
+    f->bench.clock.now_us += 3601ull * 1000000;
     waiter w2;
     ask_and_wait(f, a, &w2);
     assert_string_equal(w2.token, "tok-3");
@@ -365,9 +354,9 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     /* ... and a second later the endpoint is tried again. */
     f->ts.status = 200;
     snprintf(f->ts.answer, sizeof f->ts.answer, "%s", token_answer);
-    f->clock.now_us += 1100000;
+    f->bench.clock.now_us += 1100000;
     assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w2.calls, 400);
+    cmx_run_until(f->bench.base, &w2.calls, 400);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
 }
@@ -431,7 +420,7 @@ static void cancelled_waiter_is_not_called(void **state)
     ask_pending(a, &w1);
     ask_pending(a, &w2);
     cmx_azure_auth_cancel(a, &w1.w);
-    cmx_run_until(f->base, &w2.calls, 400);
+    cmx_run_until(f->bench.base, &w2.calls, 400);
     assert_int_equal(w1.calls, 0);
     assert_int_equal(w2.calls, 1);
     cmx_azure_auth_free(a);
@@ -445,7 +434,7 @@ static void freeing_with_a_fetch_in_flight_is_clean(void **state)
     ask_pending(a, &w);
     cmx_azure_auth_cancel(a, &w.w);
     cmx_azure_auth_free(a); /* ASan checks that nothing leaks or runs later */
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(w.calls, 0);
 }
 
