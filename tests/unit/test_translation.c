@@ -52,6 +52,7 @@
 
 #include "core/buf.h"
 #include "core/str.h"
+#include "helpers/test_files.h"
 #include "providers/eventstream.h"
 #include "providers/translator.h"
 
@@ -62,19 +63,10 @@
 
 static char *read_file(const char *dir, const char *name, size_t *len)
 {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cmx_buf b = CMX_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        cmx_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return b.data ? b.data : calloc(1, 1);
+    char *path = cmx_test_path_join(dir, name);
+    char *text = cmx_test_read_file(path, len);
+    free(path);
+    return text;
 }
 
 static int has_file(const char *dir, const char *name)
