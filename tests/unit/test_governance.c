@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/config_load.h"
 #include "config/config.h"
 #include "governance/budget_counters.h"
 #include "governance/key_secret.h"
@@ -203,12 +204,7 @@ static world *world_new(void)
     setenv("CMX_T_BATCH", batch_secret, 1);
     setenv("CMX_T_ORPHAN", "cmx-orphan-cccccccccccccccccccccccccccccccc", 1);
     world *w = calloc(1, sizeof *w);
-    cmx_config_diag d;
-    w->cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "t.yaml", &d);
-    for (size_t i = 0; i < d.n_errors; i++)
-        fprintf(stderr, "%s\n", d.errors[i]);
-    assert_non_null(w->cfg);
-    cmx_config_diag_free(&d);
+    w->cfg = cmx_test_config_ok(config_yaml, "t.yaml");
     w->counters = cmx_budget_counters_local_new();
     w->reg = cmx_gov_usage_registry_new(w->counters);
     cmx_key_hasher_init(&w->hasher, NULL);
