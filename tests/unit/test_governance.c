@@ -100,44 +100,42 @@ static void digests_are_sha256_or_hmac_sha256_with_the_pepper(void **state)
 
 /* ---- periods -------------------------------------------------------------------- */
 
+/* The window of p at the instant `now` starts at `start` and ends at `end`
+ * (NULL: not checked). */
+static void expect_window(const cmx_period *p, const char *now, const char *start, const char *end)
+{
+    int64_t s, e;
+    char text[40];
+    cmx_period_window(p, at(now), &s, &e);
+    if (start) {
+        iso(s, text);
+        assert_string_equal(text, start);
+    }
+    if (end) {
+        iso(e, text);
+        assert_string_equal(text, end);
+    }
+}
+
 static void periods_start_and_reset_where_documented(void **state)
 {
     cmx_period p;
     int64_t s, e;
-    char a[40], b[40];
     assert_int_equal(cmx_period_from_text("1d", CMX_DEFAULT_PERIOD_ANCHOR_MS, &p), 0);
-    cmx_period_window(&p, at("2026-03-18T15:20:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-03-18T00:00:00Z");
-    assert_string_equal(b, "2026-03-19T00:00:00Z");
+    expect_window(&p, "2026-03-18T15:20:00Z", "2026-03-18T00:00:00Z", "2026-03-19T00:00:00Z");
     /* 7d: Mondays (2026-03-16 is one). */
     assert_int_equal(cmx_period_from_text("7d", CMX_DEFAULT_PERIOD_ANCHOR_MS, &p), 0);
-    cmx_period_window(&p, at("2026-03-18T15:20:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-03-16T00:00:00Z");
-    assert_string_equal(b, "2026-03-23T00:00:00Z");
+    expect_window(&p, "2026-03-18T15:20:00Z", "2026-03-16T00:00:00Z", "2026-03-23T00:00:00Z");
     /* A period ends exactly at its end: the next instant is the next period. */
-    cmx_period_window(&p, at("2026-03-23T00:00:00Z"), &s, &e);
-    iso(s, a);
-    assert_string_equal(a, "2026-03-23T00:00:00Z");
+    expect_window(&p, "2026-03-23T00:00:00Z", "2026-03-23T00:00:00Z", NULL);
     /* 30d from a chosen anchor, also before it. */
     assert_int_equal(cmx_period_from_text("30d", at("2026-01-10T06:00:00Z"), &p), 0);
-    cmx_period_window(&p, at("2026-02-10T00:00:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-02-09T06:00:00Z");
-    assert_string_equal(b, "2026-03-11T06:00:00Z");
-    cmx_period_window(&p, at("2026-01-01T00:00:00Z"), &s, &e);
-    iso(s, a);
-    assert_string_equal(a, "2025-12-11T06:00:00Z");
+    expect_window(&p, "2026-02-10T00:00:00Z", "2026-02-09T06:00:00Z", "2026-03-11T06:00:00Z");
+    expect_window(&p, "2026-01-01T00:00:00Z", "2025-12-11T06:00:00Z", NULL);
     /* monthly: the calendar, across a year and a leap February. */
     assert_int_equal(cmx_period_from_text("monthly", 0, &p), 0);
-    cmx_period_window(&p, at("2026-12-31T23:59:59Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-12-01T00:00:00Z");
-    assert_string_equal(b, "2027-01-01T00:00:00Z");
-    cmx_period_window(&p, at("2028-02-29T12:00:00Z"), &s, &e);
-    iso(e, b);
-    assert_string_equal(b, "2028-03-01T00:00:00Z");
+    expect_window(&p, "2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    expect_window(&p, "2028-02-29T12:00:00Z", NULL, "2028-03-01T00:00:00Z");
     /* total: never resets. */
     assert_int_equal(cmx_period_from_text("total", 0, &p), 0);
     cmx_period_window(&p, at("2026-01-01"), &s, &e);
