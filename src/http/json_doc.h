@@ -1,4 +1,4 @@
-/* json_doc.h — internal to http/: one JSON text, tokenized and proven valid.
+/* json_doc.h — one JSON text, tokenized and proven valid.
  *
  * jsmn (strict mode, parent links) cuts the bytes into tokens; json_doc.c
  * then walks the tokens and checks everything jsmn lets through, so a parsed
@@ -6,7 +6,10 @@
  * view: values are found by walking keys, and every token knows the index
  * just past its subtree, so skipping a large value costs nothing.
  *
- * Only json_scan.c and json_usage.c use this; nothing outside http/ sees jsmn. */
+ * The request scan (json_scan.c), the usage reader (json_usage.c) and the
+ * code that reads other APIs' bodies without a tree (the client APIs in
+ * ingress/, the providers that pass them through) use this view; jsmn
+ * itself stays behind it. */
 #ifndef CMX_HTTP_JSON_DOC_H
 #define CMX_HTTP_JSON_DOC_H
 
@@ -79,6 +82,17 @@ int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t
 /* Unescapes string token i into out[0..cap).  Returns the byte length, -1 when
  * it does not fit, -2 for a \u escape that is an unpaired surrogate. */
 long cmx_json_doc_unescape(const cmx_json_doc *doc, int i, char *out, size_t cap);
+
+/* The unescaped bytes of string token i: a pointer into the document when
+ * the string has no escapes, else a copy in `arena` (NUL-terminated either
+ * way only in the copy); *len gets the length.  NULL when out of memory. */
+const char *cmx_json_doc_string(const cmx_json_doc *doc, int i, cmx_arena *arena, size_t *len);
+
+/* Reads the "model" value at token v into out (its span and its name, as
+ * the chat scan does: a non-empty string of at most 255 bytes without
+ * control characters); v < 0 is "missing".  json_scan.c. */
+cmx_err cmx_json_doc_read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out,
+                                cmx_error *err);
 
 /* Reads number token i as an integer; -1 if it is not one or overflows. */
 int cmx_json_doc_int64(const cmx_json_doc *doc, int i, int64_t *out);
