@@ -1,0 +1,35 @@
+/* ingress_internal.h — what the client APIs' converters share among
+ * themselves (not for the gateway). */
+#ifndef CMX_INGRESS_INTERNAL_H
+#define CMX_INGRESS_INTERNAL_H
+
+#include "core/buf.h"
+#include "core/usage.h"
+
+/* A Messages usage object from chat counts: the cached tokens as cache
+ * reads, the rest of the prompt as input. */
+void cmx_messages_write_usage(cmx_buf *out, const cmx_usage *u);
+
+/* Responses: a usage object from chat counts. */
+void cmx_responses_write_usage(cmx_buf *out, const cmx_usage *u);
+
+/* What a response object says of itself before its "output". */
+typedef struct cmx_responses_state {
+    const char *status;            /* "in_progress", "completed", "incomplete", "failed" */
+    const char *incomplete_reason; /* "max_output_tokens", "content_filter", or NULL */
+    const char *error_code;        /* a failed response's error, or NULL */
+    const char *error_message;
+    const char *model; /* NULL: the request's */
+    size_t model_len;
+} cmx_responses_state;
+
+/* Everything of a response object before its "output": id, status, the
+ * request's settings repeated. */
+struct cmx_responses_meta;
+void cmx_responses_write_head(cmx_buf *out, const struct cmx_responses_meta *m,
+                              const cmx_responses_state *st);
+
+/* The Responses error code of a failure's kind. */
+const char *cmx_responses_error_code(int kind);
+
+#endif
