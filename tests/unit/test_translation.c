@@ -17,8 +17,10 @@
  * as in an attempt (so what the request said, like encoding_format, holds
  * for the answer).  options.json sets the translator's parameters over the
  * folder's defaults.json: provider_name, model, id, include_usage,
- * drop_unsupported_params, default_max_tokens, and response_headers (an
- * object of headers the answer came with).
+ * drop_unsupported_params, default_max_tokens, response_headers (an
+ * object of headers the answer came with) and anthropic_beta (the client's
+ * anthropic-beta header, for the translators that pass Anthropic's
+ * Messages API on).
  *
  * A stream is fed in small pieces, as its framing arrives: an SSE stream
  * (text/event-stream) as the file's bytes; an AWS event-stream as one
@@ -189,7 +191,7 @@ static void check_request(const test_case *tc, run *r)
     cmx_buf out = CMX_BUF_INIT;
     cmx_error err;
     cmx_error_clear(&err);
-    cmx_translate_input in = {body, len, NULL, NULL};
+    cmx_translate_input in = {body, len, NULL, NULL, opt_string(r->opt, "anthropic_beta")};
     cmx_err rc = tc->ops->write_request(r->tr.state, &in, &out, &err);
     if (has_file(tc->dir, "expected_error.json")) {
         json_t *exp = load_json(tc->dir, "expected_error.json");
@@ -228,12 +230,26 @@ static void give_headers(const test_case *tc, run *r)
     }
 }
 
-/* The usage reported to the sink must agree with the one in the answer. */
+/* The usage reported to the sink must agree with the one in the answer:
+ * chat's counts, or Anthropic's (whose prompt is its input with the cache
+ * reads and writes). */
 static void check_usage_agrees(const json_t *answer, const cmx_usage *u)
 {
     const json_t *usage = json_object_get(answer, "usage");
     if (!usage)
         return;
+    if (json_object_get(usage, "input_tokens")) {
+        assert_int_equal(
+            u->prompt_tokens,
+            json_integer_value(json_object_get(usage, "input_tokens")) +
+                json_integer_value(json_object_get(usage, "cache_read_input_tokens")) +
+                json_integer_value(json_object_get(usage, "cache_creation_input_tokens")));
+        assert_int_equal(u->cached_tokens,
+                         json_integer_value(json_object_get(usage, "cache_read_input_tokens")));
+        assert_int_equal(u->completion_tokens,
+                         json_integer_value(json_object_get(usage, "output_tokens")));
+        return;
+    }
     assert_int_equal(u->prompt_tokens, json_integer_value(json_object_get(usage, "prompt_tokens")));
     const json_t *completion = json_object_get(usage, "completion_tokens");
     if (completion)
