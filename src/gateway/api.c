@@ -1,12 +1,16 @@
-/* api.c — the OpenAI-compatible surface: which path does what, who may call
- * it, and the small endpoints (models, health).  Completions and embeddings
- * go on to completions.c. */
+/* api.c — the gateway's surface: which path does what, who may call it,
+ * and the small endpoints (models, health).  Completions and embeddings go
+ * on to completions.c; Anthropic's Messages API and OpenAI's Responses API
+ * to client_api.c.  Each answers errors in its own API's shape from the
+ * first byte on: a Messages client that is refused, or asks for a path
+ * with the wrong method, gets Anthropic's error body. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
 #include "auth.h"
+#include "client_api.h"
 #include "completions.h"
 #include "reply.h"
 #include "core/error_json.h"
@@ -18,6 +22,9 @@ typedef enum {
     EP_NONE,
     EP_CHAT,
     EP_EMBEDDINGS,
+    EP_MESSAGES,
+    EP_COUNT_TOKENS,
+    EP_RESPONSES,
     EP_MODELS,
     EP_LIVE,
     EP_READY,
@@ -33,11 +40,20 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         endpoint ep;
         const char *method;
     } table[] = {
-        {"/v1/chat/completions", EP_CHAT, "POST"}, {"/chat/completions", EP_CHAT, "POST"},
-        {"/v1/embeddings", EP_EMBEDDINGS, "POST"}, {"/embeddings", EP_EMBEDDINGS, "POST"},
-        {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
-        {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
-        {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
+        {"/v1/chat/completions", EP_CHAT, "POST"},
+        {"/chat/completions", EP_CHAT, "POST"},
+        {"/v1/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/v1/messages", EP_MESSAGES, "POST"},
+        {"/v1/messages/count_tokens", EP_COUNT_TOKENS, "POST"},
+        {"/v1/responses", EP_RESPONSES, "POST"},
+        {"/responses", EP_RESPONSES, "POST"},
+        {"/v1/models", EP_MODELS, "GET"},
+        {"/models", EP_MODELS, "GET"},
+        {"/health/live", EP_LIVE, "GET"},
+        {"/health/ready", EP_READY, "GET"},
+        {"/metrics", EP_METRICS, "GET"},
+        {"/v1/status", EP_STATUS, "GET"},
         {"/admin/reload", EP_RELOAD, "POST"},
     };
     /* A trailing slash is the same endpoint, as clients are lax about it. */
@@ -87,15 +103,29 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
 }
 
 /* Which client key the request carries: its index, AUTH_OFF when no keys are
- * configured, AUTH_REFUSED when it has none of them. */
+ * configured, AUTH_REFUSED when it has none of them.  Anthropic's clients
+ * send theirs as x-api-key (Claude Code with ANTHROPIC_API_KEY) or as a
+ * bearer token (ANTHROPIC_AUTH_TOKEN): both count where they speak. */
 #define AUTH_OFF SIZE_MAX
 #define AUTH_REFUSED (SIZE_MAX - 1)
-static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req)
+static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req,
+                               int anthropic)
 {
     if (sc->n_api_keys == 0)
         return AUTH_OFF;
     long i = cmx_bearer_match(req, sc->api_keys, sc->n_api_keys);
+    if (i < 0 && anthropic)
+        i = cmx_header_key_match(req, "x-api-key", sc->api_keys, sc->n_api_keys);
     return i < 0 ? AUTH_REFUSED : (size_t)i;
+}
+
+static cmx_api api_of(endpoint ep)
+{
+    return ep == EP_MESSAGES       ? CMX_API_MESSAGES
+           : ep == EP_COUNT_TOKENS ? CMX_API_COUNT_TOKENS
+           : ep == EP_RESPONSES    ? CMX_API_RESPONSES
+           : ep == EP_EMBEDDINGS   ? CMX_API_EMBEDDINGS
+                                   : CMX_API_CHAT;
 }
 
 /* Before there is a context to answer through: a 500 from the stack. */
@@ -106,6 +136,25 @@ static void answer_out_of_memory(cmx_http_exchange *ex)
     cmx_buf_init_fixed(&b, mem, sizeof mem);
     cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
     cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
+}
+
+void cmx_api_error_writer(cmx_buf *b, cmx_slice path, int status, const char *code,
+                          const char *message)
+{
+    cmx_err kind = status == 413   ? CMX_ERR_TOO_LARGE
+                   : status == 408 ? CMX_ERR_TIMEOUT
+                   : status >= 500 ? CMX_ERR_UNAVAILABLE
+                                   : CMX_ERR_BAD_REQUEST;
+    if (path.len >= CMX_LIT_LEN("/v1/messages") && CMX_STARTS_WITH(path.ptr, "/v1/messages")) {
+        cmx_error_json_anthropic(b, kind, message);
+        return;
+    }
+    cmx_error_json(b, &(cmx_error_body){
+                          .kind = kind,
+                          .type = status >= 500 ? "server_error" : "invalid_request_error",
+                          .message = message,
+                          .code = code,
+                      });
 }
 
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
@@ -133,6 +182,12 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
 
     const char *allowed = NULL;
     endpoint ep = endpoint_of(req->path, &allowed);
+    c->api = api_of(ep);
+    c->api_endpoint = ep == EP_CHAT || ep == EP_EMBEDDINGS || ep == EP_MESSAGES ||
+                      ep == EP_COUNT_TOKENS || ep == EP_RESPONSES;
+    /* Anthropic's clients name their API version on every call, /v1/models too */
+    int anthropic = c->api == CMX_API_MESSAGES || c->api == CMX_API_COUNT_TOKENS ||
+                    (ep == EP_MODELS && cmx_http_header_get(req, "anthropic-version"));
     if (ep == EP_NONE) {
         char *msg =
             cmx_arena_sprintf(req->arena, "unknown path '%.*s'",
@@ -172,19 +227,29 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         return;
     default: break;
     }
-    size_t key = client_key_index(&c->cfg->server, req);
+    size_t key = client_key_index(&c->cfg->server, req, anthropic);
     if (key == AUTH_REFUSED) {
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
-                        "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
-                        "of the keys in server.api_keys",
+                        anthropic ? "missing or invalid API key: send 'x-api-key: <key>' or "
+                                    "'Authorization: Bearer <key>' with one of the keys in "
+                                    "server.api_keys"
+                                  : "missing or invalid API key: send 'Authorization: Bearer "
+                                    "<key>' with one of the keys in server.api_keys",
                         NULL, "WWW-Authenticate: Bearer\r\n");
         return;
     }
     if (ep == EP_MODELS) {
-        cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
+        if (anthropic)
+            cmx_reply_json(c, 200, NULL, c->wgen->models_anthropic_json,
+                           c->wgen->models_anthropic_json_len, NULL);
+        else
+            cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
     if (key != AUTH_OFF && c->cfg->server.api_key_residency)
         c->key_residency = c->cfg->server.api_key_residency[key];
-    cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
+    if (c->api == CMX_API_CHAT || c->api == CMX_API_EMBEDDINGS)
+        cmx_completions_handle(c, c->api);
+    else
+        cmx_client_api_handle(c);
 }

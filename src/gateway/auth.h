@@ -12,6 +12,11 @@
  * timing tells nothing about which matched, or whether one did. */
 long cmx_bearer_match(const cmx_http_request *req, char *const *keys, size_t n_keys);
 
+/* The same for a header that carries the key alone (Anthropic's
+ * x-api-key). */
+long cmx_header_key_match(const cmx_http_request *req, const char *header, char *const *keys,
+                          size_t n_keys);
+
 /* The request's `Authorization: Bearer` token; an empty slice without one. */
 cmx_slice cmx_bearer_token(const cmx_http_request *req);
 
