@@ -224,3 +224,53 @@ describe('faults, as the official client sees them', () => {
     assert.equal(ok.content[0].text, 'echo: x');
   });
 });
+
+describe('thinking, documents, token counts', () => {
+  const thinking = { type: 'enabled', budget_tokens: 1024 };
+
+  test('extended thinking: a thinking block with its signature comes first, whole and streamed', async () => {
+    const r = await client.messages.create({ model: MODEL, max_tokens: 2048, thinking, messages: user('think hard') });
+    assert.deepEqual(r.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal(r.content[0].thinking, 'Thinking about: think hard');
+    assert.match(r.content[0].signature, /^sig_/);
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 2048, thinking, messages: user('think hard') });
+    let thought = '';
+    let signature = '';
+    stream.on('thinking', (delta) => (thought += delta));
+    stream.on('signature', (s) => (signature = s));
+    const final = await stream.finalMessage();
+    assert.equal(thought, 'Thinking about: think hard');
+    assert.equal(signature, final.content[0].signature);
+    assert.equal(final.content[1].text, 'echo: think hard');
+  });
+
+  test('a thinking budget below 1024 is refused as Anthropic refuses it', async () => {
+    await assert.rejects(client.messages.create({ model: MODEL, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 10 }, messages: user('x') }), (e) => e.status === 400 && /budget_tokens/.test(e.message));
+  });
+
+  test('thinking blocks in the history and text documents are accepted; anthropic-beta is recorded', async () => {
+    emu.resetStats();
+    const messages = [
+      { role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a doc' } }, { type: 'text', text: 'read it' }] },
+      { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'sig' }, { type: 'redacted_thinking', data: 'xyz' }, { type: 'text', text: 'ok' }] },
+      { role: 'user', content: 'go on' },
+    ];
+    const r = await client.messages.create({ model: MODEL, max_tokens: 10, messages }, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    assert.equal(r.content[0].text, 'echo: go on');
+    assert.equal(emu.stats().requests[0].anthropic_beta, 'interleaved-thinking-2025-05-14');
+  });
+
+  test('messages.countTokens counts what messages.create would', async () => {
+    const body = { model: MODEL, system: 'be brief', messages: user('hello big world') };
+    const counted = await client.messages.countTokens(body);
+    const r = await client.messages.create({ ...body, max_tokens: 50 });
+    assert.equal(counted.input_tokens, r.usage.input_tokens);
+    await assert.rejects(client.messages.countTokens({ ...body, max_tokens: 5 }), (e) => e.status === 400 && /max_tokens/.test(e.message));
+  });
+
+  test('[[cache_write:N]] reports cache_creation_input_tokens', async () => {
+    const r = await client.messages.create({ model: MODEL, max_tokens: 20, messages: user('x [[cache_write:512]] [[cache:64]]') });
+    assert.equal(r.usage.cache_creation_input_tokens, 512);
+    assert.equal(r.usage.cache_read_input_tokens, 64);
+  });
+});

@@ -17,6 +17,7 @@ export const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'
 const TOP_LEVEL = new Set([
   'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature',
   'top_p', 'top_k', 'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers',
+  'context_management',
 ]);
 
 export function newId(prefix) {
@@ -94,6 +95,20 @@ function validateBlock(b, where, role, prevToolUses) {
       if (typeof b.id !== 'string' || typeof b.name !== 'string') return `${where}: tool_use needs id and name`;
       if (!b.input || typeof b.input !== 'object' || Array.isArray(b.input)) return `${where}.input: Input should be a valid dictionary`;
       return null;
+    case 'document': {
+      const s = b.source;
+      if (s?.type === 'base64') return s.media_type === 'application/pdf' && typeof s.data === 'string' ? null : `${where}.source.base64.media_type: Input should be 'application/pdf'`;
+      if (s?.type === 'text') return typeof s.data === 'string' ? null : `${where}.source.text.data: Field required`;
+      if (s?.type === 'url') return typeof s.url === 'string' ? null : `${where}.source.url.url: Field required`;
+      return `${where}.source: Input tag '${s?.type}' found using 'type' does not match any of the expected tags: 'base64', 'text', 'url', 'content', 'file'`;
+    }
+    case 'thinking':
+      if (role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+      if (typeof b.thinking !== 'string' || typeof b.signature !== 'string') return `${where}: thinking blocks need thinking and signature`;
+      return null;
+    case 'redacted_thinking':
+      if (role !== 'assistant') return `${where}: redacted_thinking blocks are only allowed in assistant messages`;
+      return typeof b.data === 'string' ? null : `${where}.data: Field required`;
     case 'tool_result':
       if (role !== 'user') return `${where}: tool_result blocks are only allowed in user messages`;
       if (!prevToolUses.has(b.tool_use_id))
@@ -104,12 +119,20 @@ function validateBlock(b, where, role, prevToolUses) {
   }
 }
 
-// Returns an error message (for invalid_request_error) or null.
-export function validateMessages(body) {
-  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k)) return `${k}: Extra inputs are not permitted`;
+// Returns an error message (for invalid_request_error) or null.  A
+// count_tokens body has no max_tokens.
+export function validateMessages(body, { counting = false } = {}) {
+  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k) || (counting && ['max_tokens', 'stream', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'metadata'].includes(k))) return `${k}: Extra inputs are not permitted`;
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
-  if (body.max_tokens === undefined) return 'max_tokens: Field required';
-  if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  if (!counting && body.max_tokens === undefined) return 'max_tokens: Field required';
+  if (!counting && (!Number.isInteger(body.max_tokens) || body.max_tokens < 1)) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  if (body.thinking !== undefined) {
+    const t = body.thinking;
+    if (t?.type === 'enabled' && !(Number.isInteger(t.budget_tokens) && t.budget_tokens >= 1024))
+      return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (!['enabled', 'disabled', 'adaptive'].includes(t?.type)) return "thinking: Input tag does not match any of the expected tags: 'enabled', 'disabled'";
+    if (!counting && t.type === 'enabled' && t.budget_tokens >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  }
   if (!Array.isArray(body.messages)) return 'messages: Field required';
   if (body.messages.length === 0) return 'messages: at least one message is required';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid string or list of text blocks';
@@ -197,7 +220,12 @@ export function planMessage(body) {
   const lastC = contentOf(last);
   const said = stripDirectives(lastC.text);
   const cache = /\[\[cache:(\d+)\]\]/.exec(lastC.text);
+  const cacheWrite = /\[\[cache_write:(\d+)\]\]/.exec(lastC.text);
   const plan = { id: newId('msg_'), model: body.model, images };
+  // Extended thinking: a thinking block (word by word) and its signature
+  // come first, as Claude sends them.
+  if (body.thinking?.type === 'enabled')
+    plan.thinking = { pieces: `Thinking about: ${said || 'the tool result'}`.split(/(?= )/), signature: `sig_${newId('').slice(0, 16)}` };
   const tool = last.role === 'user' ? chosenTool(body, last, lastC.text) : null;
   if (tool) {
     plan.toolUse = { id: newId('toolu_'), name: tool.name, input: toolInput(tool, said) };
@@ -229,9 +257,10 @@ export function planMessage(body) {
     plan.text = pieces.join('');
     plan.outputTokens = pieces.length;
   }
+  if (plan.thinking) plan.outputTokens += plan.thinking.pieces.length;
   plan.usage = {
     input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: cacheWrite ? Number(cacheWrite[1]) : 0,
     cache_read_input_tokens: cache ? Number(cache[1]) : 0,
     output_tokens: plan.outputTokens,
   };
@@ -239,8 +268,9 @@ export function planMessage(body) {
 }
 
 function contentBlocks(plan) {
-  if (plan.toolUse) return [{ type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: plan.toolUse.input }];
-  return plan.text ? [{ type: 'text', text: plan.text }] : [];
+  const out = plan.thinking ? [{ type: 'thinking', thinking: plan.thinking.pieces.join(''), signature: plan.thinking.signature }] : [];
+  if (plan.toolUse) return [...out, { type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: plan.toolUse.input }];
+  return plan.text ? [...out, { type: 'text', text: plan.text }] : out;
 }
 
 export function message(plan) {
@@ -265,21 +295,30 @@ export function streamEvents(plan) {
       message: { id: plan.id, type: 'message', role: 'assistant', model: plan.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...plan.usage, output_tokens: 1 } },
     }),
   ];
+  let index = 0;
+  if (plan.thinking) {
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+    out.push(ev({ type: 'ping' }));
+    for (const p of plan.thinking.pieces) out.push(ev({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: p } }));
+    out.push(ev({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: plan.thinking.signature } }));
+    out.push(ev({ type: 'content_block_stop', index }));
+    index++;
+  }
   if (plan.toolUse) {
     const t = plan.toolUse;
-    out.push(ev({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: t.id, name: t.name, input: {} } }));
-    out.push(ev({ type: 'ping' }));
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: t.id, name: t.name, input: {} } }));
+    if (!plan.thinking) out.push(ev({ type: 'ping' }));
     const json = JSON.stringify(t.input);
-    out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } }));
+    out.push(ev({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }));
     // Anthropic sends the input in small fragments.
     for (let i = 0; i < json.length; i += 8)
-      out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 8) } }));
+      out.push(ev({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 8) } }));
   } else {
-    out.push(ev({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
-    out.push(ev({ type: 'ping' }));
-    for (const p of plan.pieces) out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } }));
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
+    if (!plan.thinking) out.push(ev({ type: 'ping' }));
+    for (const p of plan.pieces) out.push(ev({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: p } }));
   }
-  out.push(ev({ type: 'content_block_stop', index: 0 }));
+  out.push(ev({ type: 'content_block_stop', index }));
   out.push(ev({ type: 'message_delta', delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence }, usage: { output_tokens: plan.outputTokens } }));
   out.push(ev({ type: 'message_stop' }));
   return out;

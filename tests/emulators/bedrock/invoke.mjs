@@ -15,7 +15,10 @@
 //
 // Answers are deterministic ("echo: <last user text>", vectors from a hash
 // of the text) and every answer carries Bedrock's
-// x-amzn-bedrock-input-token-count / -output-token-count headers.
+// x-amzn-bedrock-input-token-count / -output-token-count headers.  Claude's
+// extended thinking ("thinking": {"type": "enabled"}) puts a thinking block
+// with its signature first; [[cache:N]] and [[cache_write:N]] in the last
+// user text report prompt-cache reads and writes.
 const words = (s) => String(s).split(/\s+/).filter(Boolean);
 
 function textOf(content) {
@@ -42,6 +45,8 @@ export function anthropicAnswer(body, model) {
   const last = body.messages.at(-1);
   const system = typeof body.system === 'string' ? body.system : textOf(body.system);
   const input = words(system).length + body.messages.reduce((n, m) => n + words(textOf(m.content)).length, 0);
+  const lastText = textOf(last.content);
+  const images = Array.isArray(last.content) ? last.content.filter((b) => b.type === 'image').length : 0;
   const choice = body.tool_choice;
   const hasResult = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
   let content;
@@ -51,14 +56,21 @@ export function anthropicAnswer(body, model) {
     content = [{ type: 'tool_use', id: `toolu_bdrk_${name}_1`, name, input: { city: textOf(last.content), days: 1 } }];
     stop = 'tool_use';
   } else {
-    let text = `echo: ${textOf(last.content)}`;
+    let text = `echo: ${lastText}${images ? ` [images: ${images}]` : ''}`;
     if (words(text).length > body.max_tokens) {
       text = words(text).slice(0, body.max_tokens).join(' ');
       stop = 'max_tokens';
     }
     content = [{ type: 'text', text }];
   }
-  const output = content[0].type === 'text' ? words(content[0].text).length : 10;
+  let output = content[0].type === 'text' ? words(content[0].text).length : 10;
+  if (body.thinking?.type === 'enabled') {
+    const thinking = `Thinking about: ${lastText}`;
+    content.unshift({ type: 'thinking', thinking, signature: 'sig_bdrk_emulated' });
+    output += words(thinking).length;
+  }
+  const cacheRead = /\[\[cache:(\d+)\]\]/.exec(lastText);
+  const cacheWrite = /\[\[cache_write:(\d+)\]\]/.exec(lastText);
   return {
     id: 'msg_bdrk_emulated01',
     type: 'message',
@@ -67,17 +79,26 @@ export function anthropicAnswer(body, model) {
     content,
     stop_reason: stop,
     stop_sequence: null,
-    usage: { input_tokens: input, output_tokens: output },
+    usage: {
+      input_tokens: input,
+      cache_creation_input_tokens: cacheWrite ? Number(cacheWrite[1]) : 0,
+      cache_read_input_tokens: cacheRead ? Number(cacheRead[1]) : 0,
+      output_tokens: output,
+    },
   };
 }
 
 // The Anthropic stream events of a message, in order.
 export function anthropicStreamEvents(msg) {
   const ev = [
-    { type: 'message_start', message: { ...msg, content: [], stop_reason: null, usage: { input_tokens: msg.usage.input_tokens, output_tokens: 1 } } },
+    { type: 'message_start', message: { ...msg, content: [], stop_reason: null, usage: { ...msg.usage, output_tokens: 1 } } },
   ];
   msg.content.forEach((b, index) => {
-    if (b.type === 'text') {
+    if (b.type === 'thinking') {
+      ev.push({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+      words(b.thinking).forEach((w, k) => ev.push({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: k ? ` ${w}` : w } }));
+      ev.push({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: b.signature } });
+    } else if (b.type === 'text') {
       ev.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
       words(b.text).forEach((w, k) => ev.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: k ? ` ${w}` : w } }));
     } else {
@@ -149,4 +170,10 @@ export function embedAnswer(model, body) {
     };
   }
   return { error: [400, 'ValidationException', 'The provided model identifier is invalid.'] };
+}
+
+// CountTokens: the input tokens of the InvokeModel body it carries.
+export function countAnthropicTokens(body) {
+  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
+  return words(system).length + body.messages.reduce((n, m) => n + words(textOf(m.content)).length, 0);
 }

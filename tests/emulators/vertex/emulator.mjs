@@ -22,6 +22,7 @@
 
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
 
@@ -134,6 +135,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   const publicKey = serviceAccount ? crypto.createPublicKey(serviceAccount.private_key) : null;
   const tokens = new Map(); // access token → expiry (ms)
   let faults = [];
+  const replays = []; // recorded Claude streams for the next streamRawPredict calls
   let stats;
   let seq = 1;
   let selfURL = '';
@@ -307,6 +309,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // Anthropic emulator's planner, so both answer alike).
   function claude(req, res, m, url, raw) {
     const [, project, location, model, method] = m;
+    if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
     const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
     stats.total++;
@@ -347,10 +350,55 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     rec.status = 200;
     if (!stream) return send(res, 200, claudeMessage(plan));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+    const replay = replays.shift();
+    if (replay) return writeReplay(res, replay, messagesBody);
     const events = streamEvents(plan);
     const n = f?.fault === 'cut_stream' ? Number(f.after ?? 2) : events.length;
     for (const ev of events.slice(0, n)) res.write(sse(ev));
     res.end();
+  }
+
+  // A recorded Claude stream (setReplay): its events as they were, spaced.
+  async function writeReplay(res, replay, body) {
+    replay.body = body;
+    replay.started_at = performance.now();
+    for (const e of replay.events) {
+      res.write(sse({ event: e.type, data: e }));
+      replay.sent++;
+      await new Promise((r) => setTimeout(r, replay.interval_ms));
+    }
+    replay.finished_at = performance.now();
+    res.end();
+  }
+
+  // Claude's token count: publishers/anthropic/models/count-tokens:rawPredict,
+  // the model in the body.
+  function countTokens(req, res, url, raw) {
+    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = 'invalid';
+      rec.status = 401;
+      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
+    }
+    rec.auth = 'ok';
+    let body = null;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      body = null;
+    }
+    rec.body = body;
+    rec.model = body?.model ?? null;
+    const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
+    const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
+    if (err) {
+      rec.status = 400;
+      return send(res, 400, errorBody('invalid_request_error', err));
+    }
+    rec.status = 200;
+    send(res, 200, { input_tokens: planMessage({ ...counted, max_tokens: 1e9 }).usage.input_tokens });
   }
 
   async function handle(req, res) {
@@ -403,6 +451,13 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     },
     stats: () => structuredClone(stats),
     resetStats,
+    // The next streamRawPredict answers with these Anthropic events,
+    // interval_ms apart; the record says when they went out and what came in.
+    setReplay: ({ events, interval_ms = 0 }) => {
+      const r = { events, interval_ms, sent: 0, started_at: null, finished_at: null, body: null };
+      replays.push(r);
+      return r;
+    },
     setFault: (f) => faults.push(fromJSON(f)),
     clearFaults: () => {
       faults = [];
@@ -431,6 +486,7 @@ export async function startEmulator({ serviceAccount = null, tokenTTL = 3599, po
     resetStats: emu.resetStats,
     setFault: emu.setFault,
     clearFaults: emu.clearFaults,
+    setReplay: emu.setReplay,
     expireTokens: emu.expireTokens,
     close: () =>
       new Promise((resolve) => {
