@@ -490,6 +490,15 @@ const cmx_translator_ops cmx_anthropic_count_translator =
     COUNT_TRANSLATOR("anthropic_count_tokens", anthropic_write, anthropic_count_read);
 const cmx_translator_ops cmx_bedrock_count_translator =
     COUNT_TRANSLATOR("bedrock_count_tokens", bedrock_count_write, bedrock_count_read);
-/* Vertex counts with the model in the body, as Anthropic's API does. */
+/* Vertex counts with the model in the body (the URL names no model) and
+ * its anthropic_version, as Anthropic's Vertex SDK sends it. */
+static cmx_err vertex_count_write(void *t, const cmx_translate_input *in, cmx_buf *out,
+                                  cmx_error *err)
+{
+    claude_state *s = t;
+    rewrite rw = {.model = s->p.model, .version = "vertex-2023-10-16"};
+    return rewrite_body(in, &rw, out, err);
+}
+
 const cmx_translator_ops cmx_vertex_count_translator =
-    COUNT_TRANSLATOR("vertex_count_tokens", anthropic_write, anthropic_count_read);
+    COUNT_TRANSLATOR("vertex_count_tokens", vertex_count_write, anthropic_count_read);
