@@ -18,7 +18,8 @@
 #
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
 # Knobs: CLOUDMUX_BIN, CLOUDMUX_STATIC_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
-#        BENCH_CONNS (32), BENCH_COLD_STARTS (7).
+#        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_H2 (1; 0 leaves out the
+#        cloudmux-h2 row, e.g. to run a cloudmux from before HTTP/2).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +31,7 @@ DURATION=${BENCH_DURATION:-4}
 C1_DURATION=${BENCH_C1_DURATION:-2}
 CONNS=${BENCH_CONNS:-32}
 COLD_STARTS=${BENCH_COLD_STARTS:-7}
+H2=${BENCH_H2:-1}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -44,55 +46,12 @@ else
   echo "bench: only one CPU; proxy, upstream and wrk share it (numbers are not comparable to a 2-core run)" >&2
 fi
 
-TMP=$(mktemp -d /tmp/cmx-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-# A port below the ephemeral range that no socket uses, in any state (a
-# TIME-WAIT left by an earlier run can make bind() fail here).
-pick_port() {
-  local low used p
-  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  used=$(for h in $(awk 'NR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
-    echo $((16#$h)); done | sort -u)
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % (low - 20000)))
-    grep -qx "$p" <<<"$used" || { echo "$p"; return; }
-  done
-  echo "bench: no free port found" >&2
-  return 1
-}
-
-# HTTP status of GET url, or 000.
-status_of() { curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true; }
-
-wait_listening() { # port seconds
-  local deadline=$((SECONDS + $2))
-  while [ $SECONDS -lt $deadline ]; do
-    { : >/dev/tcp/127.0.0.1/$1; } 2>/dev/null && return 0
-    sleep 0.02
-  done
-  return 1
-}
-
-# utime+stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat;
-# the command name is skipped first, it may hold spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+. "$HERE/lib.sh"
+bench_tmp cmx-bench
 
 start_nginx() { # name template port [upstream_port] → sets NGINX_PID
   local name=$1 conf="$TMP/$1.conf"
-  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" "$2" >"$conf"
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
   taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
   NGINX_PID=$!
   PIDS+=("$NGINX_PID")
@@ -101,6 +60,7 @@ start_nginx() { # name template port [upstream_port] → sets NGINX_PID
 
 # ---- the upstream and the nginx proxy -------------------------------------
 UP_PORT=$(pick_port)
+UP_H2_PORT=$(pick_port)
 start_nginx upstream "$HERE/nginx/upstream.conf" "$UP_PORT" 0 "$LOAD_CORE"
 UP_PID=$NGINX_PID
 PX_PORT=$(pick_port)
@@ -119,7 +79,13 @@ providers:
   upjson3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
   upsse2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
   upsse3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+$([ "$H2" = 1 ] && printf '%s\n' \
+  "  upjson-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/json/v1\", http2: on }" \
+  "  upsse-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/stream/v1\", http2: on }")
 models:
+$([ "$H2" = 1 ] && printf '%s\n' \
+  "  bench-h2: { targets: [ { provider: upjson-h2, model: gpt-4o-mini } ] }" \
+  "  bench-h2-stream: { targets: [ { provider: upsse-h2, model: gpt-4o-mini } ] }")
   bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
   bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
   bench-3w:
@@ -194,7 +160,10 @@ fi
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
 # circuit breakers on, to show what routing costs against a single target.
+# cloudmux-h2: the same gateway speaking HTTP/2 (h2c) to the same upstream
+# (nginx-proxy cannot: its upstream side is HTTP/1.1 only).
 [ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w cloudmux-redis cloudmux-redis-rpm cloudmux-cache)
+[ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 
 url_of() { # target scenario
   case $1 in
@@ -214,6 +183,7 @@ model_of() { # target scenario
   case $1 in
     cloudmux | cloudmux-redis) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
+    cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
     cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
     cloudmux-cache) echo bench-cached ;; # one group: a stored answer replays as a stream too
     *) echo gpt-4o-mini ;;

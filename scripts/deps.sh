@@ -6,10 +6,11 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev libhiredis-dev)
+            libyaml-dev libssl-dev libhiredis-dev libnghttp2-dev)
 # podman and runc: the container image is built and run in the end-to-end suite.
 # redis-server: the fleet tests share state through a real one.
-test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server)
+# curl (built on nghttp2): the HTTP/2 emulator is checked with it.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server curl)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

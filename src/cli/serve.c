@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "core/clock.h"
+#include "core/fdlimit.h"
 #include "core/log.h"
 #include "config/values.h"
 #include "gateway/gateway.h"
@@ -58,6 +59,22 @@ static int parse_listen(const char *s, char *host, size_t host_size, int *port)
     host[hlen] = '\0';
     *port = (int)p;
     return 0;
+}
+
+/* Each connection, client or upstream, is a descriptor: take all the system
+ * allows, and say how many that is.  At the limit, accepting pauses and
+ * resumes (http/server.c). */
+static void log_fd_limit(void)
+{
+    uint64_t before = 0, after = 0;
+    cmx_error err;
+    if (cmx_fd_limit_raise(&before, &after, &err) != CMX_OK)
+        cmx_warn("%s; staying at %llu open files", err.message, (unsigned long long)before);
+    else if (after != before)
+        cmx_info("open-file limit raised from %llu to %llu", (unsigned long long)before,
+                 (unsigned long long)after);
+    else
+        cmx_info("open-file limit: %llu", (unsigned long long)after);
 }
 
 /* A port number from the environment; -1 and a message when it is not one. */
@@ -246,6 +263,7 @@ int cmx_cmd_serve(int argc, char **argv)
 
     cmx_error err;
     cmx_error_clear(&err);
+    log_fd_limit();
     cmx_gateway *gw = cmx_gateway_new(cfg, &opts, &err);
     if (!gw) {
         fprintf(stderr, "error: %s\n", err.message);

@@ -61,6 +61,8 @@ typedef struct cmx_provider_config {
     char *base_url;  /* the service's origin and path prefix, without a trailing '/' (each
                         module names the key: base_url, endpoint, endpoint_url) */
     int tls_verify;  /* default 1 */
+    int http2;       /* `http2:`: off 0, auto 1 (default), on 2, the values of
+                        cmx_http2_mode (http/upstream.h, checked there) */
     char *ca_file;   /* NULL: system store */
     char *residency; /* region tag such as "eu"; NULL: none declared */
     cmx_timeouts_config timeouts;
@@ -193,10 +195,12 @@ typedef struct cmx_server_config {
 } cmx_server_config;
 
 typedef struct cmx_upstream_config {
-    size_t max_idle_per_origin;  /* default 32 */
-    size_t max_conns_per_origin; /* default 256 */
-    uint32_t idle_expiry_ms;     /* default 60000 */
-    char *https_proxy;           /* NULL: from the environment */
+    size_t max_idle_per_origin;      /* default 32 */
+    size_t max_conns_per_origin;     /* default 256 */
+    uint32_t idle_expiry_ms;         /* default 60000 */
+    uint32_t queue_timeout_ms;       /* longest wait for a connection slot; default 2000, 0: none */
+    uint32_t http2_ping_interval_ms; /* PING an idle HTTP/2 connection; default 30000, 0: never */
+    char *https_proxy;               /* NULL: from the environment */
     char *http_proxy;
     char *no_proxy;
 } cmx_upstream_config;

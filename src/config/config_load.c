@@ -49,6 +49,8 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     u->max_idle_per_origin = 32;
     u->max_conns_per_origin = 256;
     u->idle_expiry_ms = 60000;
+    u->queue_timeout_ms = 2000;
+    u->http2_ping_interval_ms = 30000;
     cmx_state_config *st = &c->state;
     st->key_prefix = cmx_cfg_strdup(ctx, "cmx:");
     st->timeout_ms = 5;

@@ -108,9 +108,19 @@ struct cmx_config_key {
         "ca_file", CMX_KEY_FILE, CMX_SHARED(ca_file), CMX_KEY_SHARED,                              \
             .doc = "PEM file of the CAs to trust instead of the system store"                      \
     }
-/* The keys of every provider reached over TLS: tls_verify, ca_file, residency. */
+/* The positions are the values of cmx_http2_mode (http/upstream.h). */
+extern const char *const cmx_http2_choices[];
+#define CMX_KEY_HTTP2_ENTRY                                                                        \
+    {                                                                                              \
+        "http2", CMX_KEY_ENUM, CMX_SHARED(http2), CMX_KEY_SHARED, "auto",                          \
+            .doc = "HTTP/2 to the provider: auto (by ALPN over TLS), on (always; h2c without "     \
+                   "TLS) or off",                                                                  \
+            .choices = cmx_http2_choices                                                           \
+    }
+/* The keys of every provider reached over the network: tls_verify, ca_file,
+ * residency, http2. */
 #define CMX_KEY_CONNECTION_ENTRIES                                                                 \
-    CMX_KEY_TLS_VERIFY_ENTRY, CMX_KEY_CA_FILE_ENTRY, CMX_KEY_RESIDENCY_ENTRY
+    CMX_KEY_TLS_VERIFY_ENTRY, CMX_KEY_CA_FILE_ENTRY, CMX_KEY_RESIDENCY_ENTRY, CMX_KEY_HTTP2_ENTRY
 
 /* What a provider module tells config/ about its settings. */
 typedef struct cmx_provider_schema {

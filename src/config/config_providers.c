@@ -21,6 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* `http2:` values, in the order of cmx_http2_mode (http/upstream.h checks). */
+const char *const cmx_http2_choices[] = {"off", "auto", "on", NULL};
+
 #define MAX_KEYS 64 /* keys of one type, for the "expected one of" list */
 
 static const char *const timeout_keys[] = {"connect", "first_byte", "idle", "total", NULL};

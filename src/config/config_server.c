@@ -18,6 +18,8 @@ static const char *const server_shutdown_keys[] = {"drain_delay", "grace", NULL}
 static const char *const upstream_keys[] = {"max_idle_per_origin",
                                             "max_conns_per_origin",
                                             "idle_expiry",
+                                            "queue_timeout",
+                                            "http2_ping_interval",
                                             "https_proxy",
                                             "http_proxy",
                                             "no_proxy",
@@ -188,6 +190,8 @@ void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node)
     if (cmx_cfg_uint(ctx, node, "upstream", "max_conns_per_origin", 1, 1000000, &n) == CMX_CFG_SET)
         u->max_conns_per_origin = (size_t)n;
     cmx_cfg_duration(ctx, node, "upstream", "idle_expiry", 0, &u->idle_expiry_ms);
+    cmx_cfg_duration(ctx, node, "upstream", "queue_timeout", 1, &u->queue_timeout_ms);
+    cmx_cfg_duration(ctx, node, "upstream", "http2_ping_interval", 1, &u->http2_ping_interval_ms);
     load_proxy(ctx, node, "https_proxy", &u->https_proxy);
     load_proxy(ctx, node, "http_proxy", &u->http_proxy);
     cmx_cfg_string(ctx, node, "upstream", "no_proxy", &u->no_proxy);

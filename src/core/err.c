@@ -73,6 +73,7 @@ static const char *const cause_names[CMX_CAUSE__COUNT] = {
     [CMX_CAUSE_TOTAL_TIMEOUT] = "total_timeout",
     [CMX_CAUSE_PROTOCOL] = "protocol",
     [CMX_CAUSE_HTTP_STATUS] = "http_status",
+    [CMX_CAUSE_POOL_SATURATED] = "pool_saturated",
 };
 
 const char *cmx_cause_name(cmx_cause cause)

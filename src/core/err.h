@@ -42,7 +42,8 @@ typedef enum cmx_cause {
     CMX_CAUSE_IDLE_TIMEOUT,
     CMX_CAUSE_TOTAL_TIMEOUT,
     CMX_CAUSE_PROTOCOL,
-    CMX_CAUSE_HTTP_STATUS, /* upstream answered with an error status */
+    CMX_CAUSE_HTTP_STATUS,    /* upstream answered with an error status */
+    CMX_CAUSE_POOL_SATURATED, /* no upstream connection slot free in time */
     CMX_CAUSE__COUNT
 } cmx_cause;
 

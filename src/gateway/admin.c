@@ -194,6 +194,9 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
         cmx_err rc =
             cmx_metrics_format(g->metrics, g->shared, cmx_now_us(), CMX_VERSION_STRING, &b);
         cmx_gateway_format_metrics(c->worker->gateway, &b);
+        cmx_upstream_stats ups;
+        cmx_gateway_upstream_stats(c->worker->gateway, &ups);
+        cmx_metrics_format_upstream(&ups, &b);
         if (rc != CMX_OK || cmx_buf_failed(&b)) /* never a partial page */
             cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
         else

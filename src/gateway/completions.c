@@ -21,6 +21,14 @@
 #include "core/str.h"
 #include "core/residency_tag.h"
 
+/* What the client has not read of its stream yet: providers hold the
+ * upstream back while it is large. */
+static size_t client_backlog(void *ctx)
+{
+    cmx_api_ctx *c = ctx;
+    return cmx_http_stream_pending(c->ex);
+}
+
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
 {
     cmx_cache_keep_answer(ctx, r, body, len);
@@ -149,6 +157,10 @@ int cmx_completions_prepare(cmx_api_ctx *c, cmx_api api, const char *body, size_
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
+    if (c->stream) {
+        c->call.client_backlog = client_backlog;
+        c->call.client_ctx = c;
+    }
     /* The router decides which region applies (router/residency.h); the
      * header's syntax is checked here, where it is read. */
     const cmx_slice *residency = cmx_http_header_get(req, "x-cloudmux-residency");

@@ -381,3 +381,28 @@ void cmx_gateway_free(cmx_gateway *gw)
     pthread_mutex_destroy(&gw->reload_lock);
     free(gw);
 }
+
+void cmx_gateway_upstream_stats(const cmx_gateway *gw, cmx_upstream_stats *sum)
+{
+    *sum = (cmx_upstream_stats){0};
+    for (int i = 0; i < gw->n_workers; i++) {
+        if (!gw->workers[i].upstream)
+            continue;
+        cmx_upstream_stats s;
+        cmx_upstream_get_stats(gw->workers[i].upstream, &s);
+        sum->connections_opened += s.connections_opened;
+        sum->connections_reused += s.connections_reused;
+        sum->stale_retries += s.stale_retries;
+        sum->idle_now += s.idle_now;
+        sum->queue_length += s.queue_length;
+        sum->queue_waits += s.queue_waits;
+        sum->queue_wait_us += s.queue_wait_us;
+        sum->queue_timeouts += s.queue_timeouts;
+        sum->h2_connections_now += s.h2_connections_now;
+        sum->h2_streams_now += s.h2_streams_now;
+        sum->h2_streams += s.h2_streams;
+        sum->h2_refused_retries += s.h2_refused_retries;
+        sum->h2_goaways += s.h2_goaways;
+        sum->h2_ping_failures += s.h2_ping_failures;
+    }
+}

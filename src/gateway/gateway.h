@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "http/server.h"
+#include "http/upstream.h"
 
 typedef struct cmx_gateway cmx_gateway;
 
@@ -49,6 +50,8 @@ void cmx_gateway_stop(cmx_gateway *gw, uint32_t grace_ms);
 int cmx_gateway_stopped(const cmx_gateway *gw);
 /* Stops (unless already stopped) with grace_ms and joins the workers. */
 void cmx_gateway_shutdown(cmx_gateway *gw, uint32_t grace_ms);
+/* Every worker's upstream client figures, summed; from any thread. */
+void cmx_gateway_upstream_stats(const cmx_gateway *gw, cmx_upstream_stats *sum);
 void cmx_gateway_free(cmx_gateway *gw);
 
 /* For a gateway made with no_listener, run by its owner on one thread

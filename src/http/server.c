@@ -194,6 +194,7 @@ static cmx_http_server *server_new(struct event_base *base, const char *host, in
         return NULL;
     }
     srv->base = base;
+    cmx_slab_pool_init(&srv->conn_slab, sizeof(cmx_http_conn));
     if (limits)
         srv->limits = *limits;
     else
@@ -214,7 +215,9 @@ static cmx_http_server *server_new(struct event_base *base, const char *host, in
         return NULL;
     }
     srv->accept_retry = evtimer_new(base, accept_retry_cb, srv);
-    if (!srv->accept_retry)
+    srv->trim_timer = evtimer_new(base, cmx_http_trim_cb, srv);
+    srv->park_timer = evtimer_new(base, cmx_http_park_cb, srv);
+    if (!srv->accept_retry || !srv->trim_timer || !srv->park_timer)
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     else
         srv->listener =
@@ -222,6 +225,10 @@ static cmx_http_server *server_new(struct event_base *base, const char *host, in
     if (!srv->listener) {
         if (srv->accept_retry)
             event_free(srv->accept_retry);
+        if (srv->trim_timer)
+            event_free(srv->trim_timer);
+        if (srv->park_timer)
+            event_free(srv->park_timer);
         free(srv);
         return NULL;
     }
@@ -278,7 +285,7 @@ void cmx_http_server_stop_accepting(cmx_http_server *srv)
     cmx_http_conn *c = srv->conns;
     while (c) {
         cmx_http_conn *next = c->next;
-        if (c->phase == PH_IDLE && c->rlen == 0)
+        if (cmx_http_conn_is_idle(c))
             cmx_http_conn_drop(c);
         c = next;
     }
@@ -287,6 +294,11 @@ void cmx_http_server_stop_accepting(cmx_http_server *srv)
 size_t cmx_http_server_open_connections(const cmx_http_server *srv)
 {
     return srv->n_conns;
+}
+
+size_t cmx_http_server_busy_connections(const cmx_http_server *srv)
+{
+    return srv->n_busy;
 }
 
 void cmx_http_server_free(cmx_http_server *srv)
@@ -300,5 +312,9 @@ void cmx_http_server_free(cmx_http_server *srv)
     if (srv->listener)
         evconnlistener_free(srv->listener);
     event_free(srv->accept_retry);
+    event_free(srv->trim_timer);
+    event_free(srv->park_timer);
+    cmx_http_rqs_free(srv);
+    cmx_slab_pool_destroy(&srv->conn_slab);
     free(srv);
 }

@@ -165,6 +165,9 @@ void cmx_http_server_drain(cmx_http_server *srv);
  * are closed.  cmx_http_server_free may be called after the event loop ends. */
 void cmx_http_server_stop_accepting(cmx_http_server *srv);
 size_t cmx_http_server_open_connections(const cmx_http_server *srv);
+/* Connections holding a request's state now (a request, or bytes of one, on
+ * them).  The others are idle: a record of a few hundred bytes each. */
+size_t cmx_http_server_busy_connections(const cmx_http_server *srv);
 void cmx_http_server_free(cmx_http_server *srv);
 
 #endif

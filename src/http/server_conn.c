@@ -43,15 +43,11 @@
 #include "core/log.h"
 #include "http/server_internal.h"
 
-/* First size of the read buffer; it grows (doubling) only for large heads. */
-#define RBUF_INITIAL 4096
 /* Room beyond max_header_bytes, so a maximal head still leaves space to read
  * body bytes behind it. */
 #define RBUF_SLACK 4096
 /* Grow before reading into less than this. */
 #define RBUF_MIN_ROOM 1024
-#define HDRS_INITIAL 32
-#define ARENA_FIRST_BLOCK 8192
 #define CHUNKED_BODY_INITIAL 1024
 
 static const char empty_body[1] = "";
@@ -65,16 +61,16 @@ static int reject(cmx_http_conn *c, int status, const char *code, const char *fm
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->error_msg, sizeof c->error_msg, fmt, ap);
+    vsnprintf(c->rq->error_msg, sizeof c->rq->error_msg, fmt, ap);
     va_end(ap);
-    c->error_status = status;
-    c->error_code = code;
+    c->rq->error_status = status;
+    c->rq->error_code = code;
     return -1; /* stops http_parser_execute */
 }
 
 static void note_head_end(cmx_http_conn *c, const char *at, size_t len)
 {
-    c->keep = (size_t)(at + len - c->rbuf);
+    c->rq->keep = (size_t)(at + len - c->rq->rbuf);
 }
 
 /* The pieces of one token are adjacent in the read buffer; a gap means
@@ -91,25 +87,25 @@ static int extend(cmx_http_conn *c, cmx_slice *s, const char *at, size_t len)
 static int on_url(http_parser *p, const char *at, size_t len)
 {
     cmx_http_conn *c = p->data;
-    if (!c->url.ptr) {
-        c->url.ptr = at;
-        c->url.len = len;
+    if (!c->rq->url.ptr) {
+        c->rq->url.ptr = at;
+        c->rq->url.len = len;
         note_head_end(c, at, len);
         return 0;
     }
-    return extend(c, &c->url, at, len);
+    return extend(c, &c->rq->url, at, len);
 }
 
 static int grow_headers(cmx_http_conn *c)
 {
-    size_t cap = c->hdr_cap * 2;
+    size_t cap = c->rq->hdr_cap * 2;
     if (cap > c->srv->limits.max_headers)
         cap = c->srv->limits.max_headers;
-    cmx_http_header *h = realloc(c->hdrs, cap * sizeof *h);
+    cmx_http_header *h = realloc(c->rq->hdrs, cap * sizeof *h);
     if (!h)
         return -1;
-    c->hdrs = h;
-    c->hdr_cap = cap;
+    c->rq->hdrs = h;
+    c->rq->hdr_cap = cap;
     return 0;
 }
 
@@ -118,20 +114,20 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     cmx_http_conn *c = p->data;
     if (c->phase == PH_BODY) /* trailers of a chunked body: ignored */
         return 0;
-    if (c->hdr_state == HDR_IN_FIELD)
-        return extend(c, &c->hdrs[c->n_hdrs - 1].name, at, len);
+    if (c->rq->hdr_state == HDR_IN_FIELD)
+        return extend(c, &c->rq->hdrs[c->rq->n_hdrs - 1].name, at, len);
     size_t max = c->srv->limits.max_headers;
-    if (c->n_hdrs >= max)
+    if (c->rq->n_hdrs >= max)
         return reject(c, 431, "request_header_fields_too_large",
                       "request has more than %zu header fields", max);
-    if (c->n_hdrs == c->hdr_cap && grow_headers(c) != 0)
+    if (c->rq->n_hdrs == c->rq->hdr_cap && grow_headers(c) != 0)
         return reject(c, 503, "server_overloaded", "out of memory");
-    cmx_http_header *h = &c->hdrs[c->n_hdrs++];
+    cmx_http_header *h = &c->rq->hdrs[c->rq->n_hdrs++];
     h->name.ptr = at;
     h->name.len = len;
     h->value.ptr = NULL;
     h->value.len = 0;
-    c->hdr_state = HDR_IN_FIELD;
+    c->rq->hdr_state = HDR_IN_FIELD;
     note_head_end(c, at, len);
     return 0;
 }
@@ -141,12 +137,12 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     cmx_http_conn *c = p->data;
     if (c->phase == PH_BODY)
         return 0;
-    cmx_http_header *h = &c->hdrs[c->n_hdrs - 1];
-    if (c->hdr_state == HDR_IN_VALUE)
+    cmx_http_header *h = &c->rq->hdrs[c->rq->n_hdrs - 1];
+    if (c->rq->hdr_state == HDR_IN_VALUE)
         return extend(c, &h->value, at, len);
     h->value.ptr = at;
     h->value.len = len;
-    c->hdr_state = HDR_IN_VALUE;
+    c->rq->hdr_state = HDR_IN_VALUE;
     note_head_end(c, at, len);
     return 0;
 }
@@ -182,13 +178,13 @@ static int on_headers_complete(http_parser *p)
 {
     cmx_http_conn *c = p->data;
     const cmx_http_limits *lim = &c->srv->limits;
-    if (c->keep > lim->max_header_bytes)
+    if (c->rq->keep > lim->max_header_bytes)
         return reject(c, 431, "request_header_fields_too_large",
                       "request head is larger than %zu bytes", lim->max_header_bytes);
     const cmx_slice *te = NULL, *expect = NULL;
     size_t n_cl = 0, n_te = 0;
-    for (size_t i = 0; i < c->n_hdrs; i++) {
-        cmx_http_header *h = &c->hdrs[i];
+    for (size_t i = 0; i < c->rq->n_hdrs; i++) {
+        cmx_http_header *h = &c->rq->hdrs[i];
         if (!is_token(h->name))
             return reject(c, 400, "bad_request", "invalid header field name");
         if (!h->value.ptr)
@@ -224,7 +220,7 @@ static int on_headers_complete(http_parser *p)
 
     int has_body = 0;
     if (p->flags & F_CHUNKED) {
-        c->body_chunked = 1;
+        c->rq->body_chunked = 1;
         has_body = 1;
     } else if (n_cl) {
         uint64_t len = p->content_length;
@@ -233,10 +229,10 @@ static int on_headers_complete(http_parser *p)
                           "request body is %llu bytes; the limit is %zu bytes",
                           (unsigned long long)len, lim->max_body_bytes);
         if (len > 0) {
-            c->body = cmx_arena_alloc(c->arena, (size_t)len + 1);
-            if (!c->body)
+            c->rq->body = cmx_arena_alloc(c->rq->arena, (size_t)len + 1);
+            if (!c->rq->body)
                 return reject(c, 503, "server_overloaded", "out of memory");
-            c->body_cap = (size_t)len;
+            c->rq->body_cap = (size_t)len;
             has_body = 1;
         }
     }
@@ -252,38 +248,38 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     cmx_http_conn *c = p->data;
-    if (c->body && at == c->body + c->body_len) { /* parsed in place (fed directly) */
-        c->body_len += len;
+    if (c->rq->body && at == c->rq->body + c->rq->body_len) { /* parsed in place (fed directly) */
+        c->rq->body_len += len;
         return 0;
     }
-    if (len > c->body_cap - c->body_len) {
+    if (len > c->rq->body_cap - c->rq->body_len) {
         size_t max = c->srv->limits.max_body_bytes;
-        if (!c->body_chunked || len > max - c->body_len)
+        if (!c->rq->body_chunked || len > max - c->rq->body_len)
             return reject(c, 413, "request_too_large",
                           "request body is larger than the limit of %zu bytes", max);
-        size_t cap = c->body_cap ? c->body_cap * 2 : CHUNKED_BODY_INITIAL;
-        if (cap < c->body_len + len)
-            cap = c->body_len + len;
+        size_t cap = c->rq->body_cap ? c->rq->body_cap * 2 : CHUNKED_BODY_INITIAL;
+        if (cap < c->rq->body_len + len)
+            cap = c->rq->body_len + len;
         if (cap > max)
             cap = max;
-        char *body = cmx_arena_alloc(c->arena, cap + 1);
+        char *body = cmx_arena_alloc(c->rq->arena, cap + 1);
         if (!body)
             return reject(c, 503, "server_overloaded", "out of memory");
-        if (c->body_len)
-            memcpy(body, c->body, c->body_len);
-        c->body = body;
-        c->body_cap = cap;
+        if (c->rq->body_len)
+            memcpy(body, c->rq->body, c->rq->body_len);
+        c->rq->body = body;
+        c->rq->body_cap = cap;
     }
-    memcpy(c->body + c->body_len, at, len);
-    c->body_len += len;
+    memcpy(c->rq->body + c->rq->body_len, at, len);
+    c->rq->body_len += len;
     return 0;
 }
 
 static int on_message_complete(http_parser *p)
 {
     cmx_http_conn *c = p->data;
-    if (c->body)
-        c->body[c->body_len] = '\0';
+    if (c->rq->body)
+        c->rq->body[c->rq->body_len] = '\0';
     /* Stop right after this request: the next one waits for our response. */
     http_parser_pause(p, 1);
     return 0;
@@ -300,17 +296,91 @@ static const http_parser_settings parser_settings = {
 
 /* ---- connection lifecycle ------------------------------------------------ */
 
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void resume_cb(evutil_socket_t fd, short what, void *arg);
+static void flush_soon_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The first byte of a request is coming: the connection takes a request
+ * state (server_rq.c) and points its pieces at itself. */
+static int rq_take(cmx_http_conn *c)
+{
+    cmx_http_rq *rq = cmx_http_rq_get(c->srv);
+    if (!rq)
+        return -1;
+    struct event_base *base = c->srv->base;
+    bufferevent_setfd(rq->bev, c->fd);
+    bufferevent_setcb(rq->bev, NULL, write_cb, event_cb, c);
+    event_assign(&rq->resume, base, -1, 0, resume_cb, c);
+    event_assign(&rq->flush_soon, base, -1, 0, flush_soon_cb, c);
+    http_parser_init(&rq->parser, HTTP_REQUEST);
+    rq->parser.data = c;
+    rq->n_hdrs = 0;
+    rq->hdr_state = HDR_BEFORE_FIELD;
+    rq->url.ptr = NULL;
+    rq->url.len = 0;
+    rq->body_chunked = 0;
+    rq->body = NULL;
+    rq->body_len = rq->body_cap = 0;
+    rq->error_status = 0;
+    rq->ex.conn = c;
+    rq->ex.state = EX_NONE;
+    rq->ex.on_close = NULL;
+    c->rq = rq;
+    c->bev = rq->bev;
+    c->srv->n_busy++;
+    return 0;
+}
+
+/* Idle between requests with nothing buffered either way. */
+static int idle_with_state(const cmx_http_conn *c)
+{
+    const cmx_http_rq *rq = c->rq;
+    return rq && !c->dead && c->phase == PH_IDLE && rq->rlen == 0 && !c->write_waiting &&
+           evbuffer_get_length(bufferevent_get_output(rq->bev)) == 0;
+}
+
+int cmx_http_conn_release_rq(cmx_http_conn *c)
+{
+    if (!idle_with_state(c))
+        return 0;
+    cmx_http_rq *rq = c->rq;
+    c->rq = NULL;
+    c->bev = NULL;
+    c->srv->n_busy--;
+    cmx_http_rq_put(c->srv, rq);
+    return 1;
+}
+
+/* The connection fell idle: its request state is parked, and goes back
+ * if no request comes within a moment (server_rq.c).  A busy keep-alive
+ * client keeps its state from one request to the next.  Only where no
+ * frame of ours or the handler's still holds the state. */
+static void rq_release_if_idle(cmx_http_conn *c)
+{
+    if (idle_with_state(c) && !c->parked)
+        cmx_http_rq_park(c);
+}
+
+int cmx_http_conn_is_idle(const cmx_http_conn *c)
+{
+    return c->phase == PH_IDLE && (!c->rq || c->rq->rlen == 0);
+}
+
 static void conn_free(cmx_http_conn *c)
 {
-    event_free(c->rev);       /* off the poll set before the socket closes */
-    bufferevent_free(c->bev); /* closes the socket */
-    event_free(c->timer);
-    event_free(c->resume);
-    event_free(c->flush_soon);
-    cmx_arena_free(c->arena);
-    free(c->rbuf);
-    free(c->hdrs);
-    free(c);
+    event_del(&c->rev); /* off the poll set before the socket closes */
+    event_del(&c->timer);
+    if (c->parked)
+        cmx_http_rq_unpark(c);
+    if (c->rq) {
+        cmx_http_rq_put(c->srv, c->rq);
+        c->rq = NULL;
+        c->bev = NULL;
+        c->srv->n_busy--;
+    }
+    evutil_closesocket(c->fd);
+    cmx_slab_free(&c->srv->conn_slab, c);
 }
 
 /* Leaves one of our frames; the connection goes when the last one does. */
@@ -324,14 +394,14 @@ void cmx_http_conn_drop(cmx_http_conn *c)
 {
     if (c->dead)
         return;
-    if (c->ex.state == EX_ACTIVE || c->ex.state == EX_STREAMING) {
-        cmx_http_close_cb cb = c->ex.on_close;
-        c->ex.state = EX_CLOSING; /* the writers ignore calls from on_close */
+    if (c->rq && (c->rq->ex.state == EX_ACTIVE || c->rq->ex.state == EX_STREAMING)) {
+        cmx_http_close_cb cb = c->rq->ex.on_close;
+        c->rq->ex.state = EX_CLOSING; /* the writers ignore calls from on_close */
         c->depth++;
         if (cb)
-            cb(&c->ex, c->ex.on_close_arg);
+            cb(&c->rq->ex, c->rq->ex.on_close_arg);
         c->depth--;
-        c->ex.state = EX_NONE;
+        c->rq->ex.state = EX_NONE;
     }
     cmx_http_server *srv = c->srv;
     if (c->prev)
@@ -341,6 +411,7 @@ void cmx_http_conn_drop(cmx_http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->n_conns--;
+    cmx_http_note_conns(srv);
     c->dead = 1;
     if (c->depth == 0)
         conn_free(c);
@@ -351,7 +422,7 @@ void cmx_http_conn_drop(cmx_http_conn *c)
 static void read_stop(cmx_http_conn *c)
 {
     if (c->reading) {
-        event_del(c->rev);
+        event_del(&c->rev);
         c->reading = 0;
     }
 }
@@ -359,7 +430,7 @@ static void read_stop(cmx_http_conn *c)
 static void read_resume(cmx_http_conn *c)
 {
     if (!c->reading && !c->eof) {
-        event_add(c->rev, NULL);
+        event_add(&c->rev, NULL);
         c->reading = 1;
     }
 }
@@ -372,9 +443,9 @@ static void start_linger(cmx_http_conn *c)
     }
     c->phase = PH_LINGER;
     shutdown(c->fd, SHUT_WR);
-    c->rpos = c->rlen = 0; /* unparsed input will never be parsed now */
+    c->rq->rpos = c->rq->rlen = 0; /* unparsed input will never be parsed now */
     read_resume(c);
-    event_add(c->timer, c->srv->tv_linger);
+    event_add(&c->timer, c->srv->tv_linger);
     c->timer_kind = T_LINGER;
 }
 
@@ -410,31 +481,45 @@ static void update_timer(cmx_http_conn *c)
     default: return;
     }
     if (c->timer_kind != want) {
-        event_add(c->timer, tv);
+        event_add(&c->timer, tv);
         c->timer_kind = want;
     }
 }
 
-/* Moves the buffer, keeping the slices recorded so far pointing into it. */
-static int grow_rbuf(cmx_http_conn *c, size_t cap)
+/* Moves the buffer to one of `cap` bytes, keeping the slices recorded so
+ * far (and those handed to the handler) pointing into it. */
+static int move_rbuf(cmx_http_conn *c, size_t cap)
 {
-    char *old = c->rbuf;
+    cmx_http_rq *rq = c->rq;
+    char *old = rq->rbuf;
     char *nb = malloc(cap);
     if (!nb)
         return -1;
-    memcpy(nb, old, c->rlen);
-    if (c->url.ptr)
-        c->url.ptr = nb + (c->url.ptr - old);
-    for (size_t i = 0; i < c->n_hdrs; i++) {
-        cmx_http_header *h = &c->hdrs[i];
-        h->name.ptr = nb + (h->name.ptr - old);
-        if (h->value.ptr)
-            h->value.ptr = nb + (h->value.ptr - old);
+    memcpy(nb, old, rq->rlen);
+#define REBASE(p)                                                                                  \
+    do {                                                                                           \
+        if ((p) && (p) >= old && (p) <= old + rq->rlen)                                            \
+            (p) = nb + ((p)-old);                                                                  \
+    } while (0)
+    REBASE(rq->url.ptr);
+    for (size_t i = 0; i < rq->n_hdrs; i++) {
+        REBASE(rq->hdrs[i].name.ptr);
+        REBASE(rq->hdrs[i].value.ptr);
     }
+    REBASE(rq->ex.req.path.ptr);
+    REBASE(rq->ex.req.query.ptr);
+#undef REBASE
     free(old);
-    c->rbuf = nb;
-    c->rcap = cap;
+    rq->rbuf = nb;
+    rq->rcap = cap;
     return 0;
+}
+
+void cmx_http_conn_shrink_rbuf(cmx_http_conn *c)
+{
+    size_t want = c->rq->rlen + RBUF_MIN_ROOM;
+    if (want + RBUF_MIN_ROOM <= c->rq->rcap)
+        move_rbuf(c, want);
 }
 
 /* Returns the free bytes at the end of the read buffer, growing it if that
@@ -442,60 +527,60 @@ static int grow_rbuf(cmx_http_conn *c, size_t cap)
 static size_t rbuf_room(cmx_http_conn *c)
 {
     size_t max = c->srv->limits.max_header_bytes + RBUF_SLACK;
-    if (c->rcap - c->rlen < RBUF_MIN_ROOM && c->rcap < max) {
-        size_t cap = c->rcap * 2;
+    if (c->rq->rcap - c->rq->rlen < RBUF_MIN_ROOM && c->rq->rcap < max) {
+        size_t cap = c->rq->rcap * 2;
         if (cap > max)
             cap = max;
-        if (grow_rbuf(c, cap) != 0 && c->rcap == c->rlen)
+        if (move_rbuf(c, cap) != 0 && c->rq->rcap == c->rq->rlen)
             return 0;
     }
-    return c->rcap - c->rlen;
+    return c->rq->rcap - c->rq->rlen;
 }
 
 /* Gets the connection ready for the next request on it. */
 static void reset_request(cmx_http_conn *c)
 {
-    cmx_arena_reset(c->arena);
-    size_t rest = c->rlen - c->rpos;
-    if (rest && c->rpos)
-        memmove(c->rbuf, c->rbuf + c->rpos, rest);
-    c->rlen = rest;
-    c->rpos = 0;
-    c->keep = 0;
-    c->n_hdrs = 0;
-    c->hdr_state = HDR_BEFORE_FIELD;
-    c->url.ptr = NULL;
-    c->url.len = 0;
-    c->body_chunked = 0;
-    c->body = NULL;
-    c->body_len = c->body_cap = 0;
-    http_parser_pause(&c->parser, 0);
+    cmx_arena_reset(c->rq->arena);
+    size_t rest = c->rq->rlen - c->rq->rpos;
+    if (rest && c->rq->rpos)
+        memmove(c->rq->rbuf, c->rq->rbuf + c->rq->rpos, rest);
+    c->rq->rlen = rest;
+    c->rq->rpos = 0;
+    c->rq->keep = 0;
+    c->rq->n_hdrs = 0;
+    c->rq->hdr_state = HDR_BEFORE_FIELD;
+    c->rq->url.ptr = NULL;
+    c->rq->url.len = 0;
+    c->rq->body_chunked = 0;
+    c->rq->body = NULL;
+    c->rq->body_len = c->rq->body_cap = 0;
+    http_parser_pause(&c->rq->parser, 0);
     c->phase = PH_IDLE;
 }
 
 static void dispatch(cmx_http_conn *c)
 {
-    http_parser *p = &c->parser;
-    cmx_http_exchange *ex = &c->ex;
+    http_parser *p = &c->rq->parser;
+    cmx_http_exchange *ex = &c->rq->ex;
     cmx_http_request *req = &ex->req;
     req->method = cmx_slice_of(http_method_str((enum http_method)p->method));
-    const char *q = c->url.ptr ? memchr(c->url.ptr, '?', c->url.len) : NULL;
+    const char *q = c->rq->url.ptr ? memchr(c->rq->url.ptr, '?', c->rq->url.len) : NULL;
     if (q) {
-        req->path.ptr = c->url.ptr;
-        req->path.len = (size_t)(q - c->url.ptr);
+        req->path.ptr = c->rq->url.ptr;
+        req->path.len = (size_t)(q - c->rq->url.ptr);
         req->query.ptr = q + 1;
-        req->query.len = c->url.len - req->path.len - 1;
+        req->query.len = c->rq->url.len - req->path.len - 1;
     } else {
-        req->path = c->url.ptr ? c->url : cmx_slice_of("/");
+        req->path = c->rq->url.ptr ? c->rq->url : cmx_slice_of("/");
         req->query = cmx_slice_of("");
     }
-    req->headers = c->hdrs;
-    req->n_headers = c->n_hdrs;
-    req->body = c->body ? c->body : empty_body;
-    req->body_len = c->body_len;
+    req->headers = c->rq->hdrs;
+    req->n_headers = c->rq->n_hdrs;
+    req->body = c->rq->body ? c->rq->body : empty_body;
+    req->body_len = c->rq->body_len;
     req->keep_alive =
         http_should_keep_alive(p) && !p->upgrade && !c->srv->stopping && !c->srv->draining;
-    req->arena = c->arena;
+    req->arena = c->rq->arena;
     ex->is_head = p->method == HTTP_HEAD;
     ex->raw_stream = p->http_major < 1 || (p->http_major == 1 && p->http_minor == 0);
     ex->on_close = NULL;
@@ -510,11 +595,11 @@ static void dispatch(cmx_http_conn *c)
 static void after_execute(cmx_http_conn *c)
 {
     const cmx_http_limits *lim = &c->srv->limits;
-    enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->error_status) {
-        int status = c->error_status;
-        c->error_status = 0;
-        cmx_http_send_error(c, status, c->error_code, "%s", c->error_msg);
+    enum http_errno err = HTTP_PARSER_ERRNO(&c->rq->parser);
+    if (c->rq->error_status) {
+        int status = c->rq->error_status;
+        c->rq->error_status = 0;
+        cmx_http_send_error(c, status, c->rq->error_code, "%s", c->rq->error_msg);
     } else if (err == HPE_PAUSED) {
         dispatch(c);
     } else if (err == HPE_HEADER_OVERFLOW) {
@@ -523,12 +608,12 @@ static void after_execute(cmx_http_conn *c)
     } else if (err != HPE_OK) {
         cmx_http_send_error(c, 400, "bad_request", "malformed HTTP request: %s",
                             http_errno_description(err));
-    } else if (c->phase == PH_HEAD && c->rpos > lim->max_header_bytes) {
+    } else if (c->phase == PH_HEAD && c->rq->rpos > lim->max_header_bytes) {
         cmx_http_send_error(c, 431, "request_header_fields_too_large",
                             "request head is larger than %zu bytes", lim->max_header_bytes);
-    } else if (c->phase == PH_BODY && c->rpos == c->rlen) {
+    } else if (c->phase == PH_BODY && c->rq->rpos == c->rq->rlen) {
         /* Body bytes are in the arena now; reuse their room. */
-        c->rpos = c->rlen = c->keep;
+        c->rq->rpos = c->rq->rlen = c->rq->keep;
     }
 }
 
@@ -537,18 +622,18 @@ static void after_execute(cmx_http_conn *c)
  * gets the timer and reading right for what comes next. */
 static void conn_process(cmx_http_conn *c)
 {
-    while (!c->dead && c->phase <= PH_BODY && c->rpos < c->rlen) {
+    while (!c->dead && c->phase <= PH_BODY && c->rq->rpos < c->rq->rlen) {
         /* A client that sends requests but does not read the answers gets
          * no more answers until it does (write_cb resumes). */
         if (c->phase == PH_IDLE && c->write_waiting)
             break;
         if (c->phase == PH_IDLE) {
             c->phase = PH_HEAD;
-            c->ex.req.start_us = cmx_now_us();
+            c->rq->ex.req.start_us = cmx_now_us();
         }
-        size_t n =
-            http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos, c->rlen - c->rpos);
-        c->rpos += n;
+        size_t n = http_parser_execute(&c->rq->parser, &parser_settings, c->rq->rbuf + c->rq->rpos,
+                                       c->rq->rlen - c->rq->rpos);
+        c->rq->rpos += n;
         after_execute(c);
     }
     if (c->dead)
@@ -560,9 +645,9 @@ static void conn_process(cmx_http_conn *c)
 
 void cmx_http_conn_finish(cmx_http_conn *c, int force_close)
 {
-    c->ex.state = EX_NONE;
-    c->ex.on_close = NULL;
-    if (force_close || !c->ex.req.keep_alive || c->srv->stopping) {
+    c->rq->ex.state = EX_NONE;
+    c->rq->ex.on_close = NULL;
+    if (force_close || !c->rq->ex.req.keep_alive || c->srv->stopping) {
         cmx_http_conn_begin_close(c);
         return;
     }
@@ -571,11 +656,12 @@ void cmx_http_conn_finish(cmx_http_conn *c, int force_close)
         return;
     /* Finished from outside (a timer, another connection): parse what is
      * buffered from the event loop, not from inside the caller. */
-    if (c->rlen > 0) {
-        event_active(c->resume, EV_READ, 0);
+    if (c->rq->rlen > 0) {
+        event_active(&c->rq->resume, EV_READ, 0);
     } else {
         update_timer(c);
         read_resume(c);
+        rq_release_if_idle(c);
     }
 }
 
@@ -605,13 +691,13 @@ static void read_failed(cmx_http_conn *c, ssize_t n)
  * a pipelined request behind it stays in the socket for the read buffer. */
 static void read_body_direct(cmx_http_conn *c)
 {
-    char *dst = c->body + c->body_len;
-    ssize_t n = recv(c->fd, dst, (size_t)c->parser.content_length, 0);
+    char *dst = c->rq->body + c->rq->body_len;
+    ssize_t n = recv(c->fd, dst, (size_t)c->rq->parser.content_length, 0);
     if (n <= 0) {
         read_failed(c, n);
         return;
     }
-    http_parser_execute(&c->parser, &parser_settings, dst, (size_t)n);
+    http_parser_execute(&c->rq->parser, &parser_settings, dst, (size_t)n);
     after_execute(c);
     if (!c->dead)
         conn_process(c); /* the handler may have answered at once */
@@ -620,32 +706,40 @@ static void read_body_direct(cmx_http_conn *c)
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     cmx_http_conn *c = arg;
+    if (c->parked)
+        cmx_http_rq_unpark(c);
+    if (!c->rq && rq_take(c) != 0) {
+        cmx_warn("http: out of memory for a request; closing the connection");
+        cmx_http_conn_drop(c);
+        return;
+    }
     c->depth++;
     if (c->phase >= PH_CLOSING) {
         /* Nothing more is parsed: discard, but notice the client closing. */
-        ssize_t n = recv(fd, c->rbuf, c->rcap, 0);
+        ssize_t n = recv(fd, c->rq->rbuf, c->rq->rcap, 0);
         if (n <= 0)
             read_failed(c, n);
-    } else if (c->phase == PH_BODY && !c->body_chunked && c->rpos == c->rlen) {
+    } else if (c->phase == PH_BODY && !c->rq->body_chunked && c->rq->rpos == c->rq->rlen) {
         read_body_direct(c);
     } else {
         /* The buffer may grow (moving the slices) only while nobody else
          * holds slices of it: not while a request is in flight. */
-        size_t room = c->phase <= PH_BODY ? rbuf_room(c) : c->rcap - c->rlen;
+        size_t room = c->phase <= PH_BODY ? rbuf_room(c) : c->rq->rcap - c->rq->rlen;
         ssize_t n = 0;
-        if (room == 0 && c->phase <= PH_BODY && c->rpos == c->rlen) {
+        if (room == 0 && c->phase <= PH_BODY && c->rq->rpos == c->rq->rlen) {
             cmx_http_send_error(c, 431, "request_header_fields_too_large",
                                 "request head is larger than %zu bytes",
                                 c->srv->limits.max_header_bytes);
         } else if (room == 0) {
             read_stop(c); /* pipelined bytes fill the buffer: answer first */
-        } else if ((n = recv(fd, c->rbuf + c->rlen, room, 0)) > 0) {
-            c->rlen += (size_t)n;
+        } else if ((n = recv(fd, c->rq->rbuf + c->rq->rlen, room, 0)) > 0) {
+            c->rq->rlen += (size_t)n;
             conn_process(c);
         } else {
             read_failed(c, n);
         }
     }
+    rq_release_if_idle(c);
     leave(c);
 }
 
@@ -659,7 +753,7 @@ static void flush_soon_cb(evutil_socket_t fd, short what, void *arg)
 void cmx_http_flush_soon(cmx_http_conn *c)
 {
     if (!c->write_waiting)
-        event_active(c->flush_soon, EV_WRITE, 0);
+        event_active(&c->rq->flush_soon, EV_WRITE, 0);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -668,6 +762,7 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     c->depth++;
     if (c->phase <= PH_BODY)
         conn_process(c);
+    rq_release_if_idle(c);
     leave(c);
 }
 
@@ -684,6 +779,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
         start_linger(c);
     else if (c->phase == PH_IDLE)
         conn_process(c); /* pipelined requests held back while we were backed up */
+    rq_release_if_idle(c);
     leave(c);
 }
 
@@ -722,7 +818,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         /* The last answer is still draining to a slow reader: the write
          * timeout, not the idle timeout, decides about this connection. */
         if (c->write_waiting) {
-            event_add(c->timer, c->srv->tv_keepalive);
+            event_add(&c->timer, c->srv->tv_keepalive);
             c->timer_kind = T_IDLE;
             break;
         }
@@ -741,52 +837,21 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     leave(c);
 }
 
+/* A new connection is only its record: the request state comes with its
+ * first byte (read_cb). */
 cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
 {
-    const cmx_http_limits *lim = &srv->limits;
-    cmx_http_conn *c = calloc(1, sizeof *c);
+    cmx_http_conn *c = cmx_slab_alloc(&srv->conn_slab);
     if (!c)
         return NULL;
     c->srv = srv;
-    c->rcap = RBUF_INITIAL;
-    c->rbuf = malloc(c->rcap);
-    c->hdr_cap = lim->max_headers < HDRS_INITIAL ? lim->max_headers : HDRS_INITIAL;
-    if (c->hdr_cap == 0)
-        c->hdr_cap = 1;
-    c->hdrs = malloc(c->hdr_cap * sizeof *c->hdrs);
-    c->arena = cmx_arena_new(ARENA_FIRST_BLOCK);
-    c->timer = evtimer_new(srv->base, timer_cb, c);
-    c->resume = event_new(srv->base, -1, 0, resume_cb, c);
-    c->flush_soon = event_new(srv->base, -1, 0, flush_soon_cb, c);
-    c->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST, read_cb, c);
-    if (c->rbuf && c->hdrs && c->arena && c->timer && c->resume && c->flush_soon && c->rev)
-        c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        free(c->rbuf);
-        free(c->hdrs);
-        cmx_arena_free(c->arena);
-        if (c->timer)
-            event_free(c->timer);
-        if (c->resume)
-            event_free(c->resume);
-        if (c->flush_soon)
-            event_free(c->flush_soon);
-        if (c->rev)
-            event_free(c->rev);
-        free(c);
-        return NULL;
-    }
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    c->ex.conn = c;
-    c->phase = PH_IDLE;
     c->fd = fd;
-    bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
-    bufferevent_set_timeouts(c->bev, NULL, &srv->tv_write);
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE); /* writing only while backed up */
+    c->phase = PH_IDLE;
+    event_assign(&c->timer, srv->base, -1, 0, timer_cb, c);
+    event_assign(&c->rev, srv->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     read_resume(c);
     /* A new connection gets the header timeout to send its first request. */
-    event_add(c->timer, srv->tv_header);
+    event_add(&c->timer, srv->tv_header);
     c->timer_kind = T_IDLE;
 
     c->next = srv->conns;
@@ -794,6 +859,7 @@ cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd)
         srv->conns->prev = c;
     srv->conns = c;
     srv->n_conns++;
+    cmx_http_note_conns(srv);
     return c;
 }
 

@@ -23,10 +23,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <event2/event_struct.h>
+
+#include "core/slab.h"
 #include "http/server.h"
 
 struct bufferevent;
-struct event;
 struct evconnlistener;
 
 typedef enum conn_phase {
@@ -72,27 +74,21 @@ struct cmx_http_exchange {
     cmx_http_request req;
 };
 
-struct cmx_http_conn {
-    cmx_http_server *srv;
-    cmx_http_conn *prev, *next; /* the server's list of open connections */
-    int fd;
-    /* The bufferevent only writes.  Reading is our own persistent read
-     * event and recv() straight into rbuf (see server_conn.c). */
+/* What a connection needs only while it carries a request: the parser, the
+ * read buffer, the header slices, the request arena, the exchange and the
+ * writing bufferevent.  It is taken from the server's free list when the
+ * first byte of a request arrives, and given back as soon as the connection
+ * falls idle with nothing buffered either way (nginx's keep-alive model), so
+ * an idle keep-alive connection, or one that has sent nothing yet, is only
+ * its small cmx_http_conn record. */
+typedef struct cmx_http_rq {
+    struct cmx_http_rq *next_free;
+    /* Writes only; its socket is set when the state is taken (the same
+     * bufferevent serves one connection after another). */
     struct bufferevent *bev;
-    struct event *rev;
-    struct event *timer;
-    struct event *resume;     /* deferred "parse what is buffered" */
-    struct event *flush_soon; /* deferred write of queued stream chunks */
+    struct event resume;     /* deferred "parse what is buffered" */
+    struct event flush_soon; /* deferred write of queued stream chunks */
     http_parser parser;
-    conn_phase phase;
-    timer_kind timer_kind;
-    int depth;   /* our own frames on the stack: free only at depth 0 */
-    int dead;    /* free as soon as depth drops to 0 */
-    int eof;     /* the peer will send nothing more */
-    int reading; /* rev is added; off while the read buffer is full */
-    /* The socket is backed up: libevent's write event (with the write
-     * timeout) sends the queue.  Otherwise we write at once ourselves. */
-    int write_waiting;
 
     /* Contiguous read buffer, filled by recv(): the head of the current
      * request stays here (headers are slices of it) until its response is
@@ -115,6 +111,32 @@ struct cmx_http_conn {
 
     cmx_arena *arena;
     cmx_http_exchange ex;
+} cmx_http_rq;
+
+/* One client connection.  This record is all an idle connection costs. */
+struct cmx_http_conn {
+    cmx_http_server *srv;
+    cmx_http_conn *prev, *next; /* the server's list of open connections */
+    int fd;
+    /* Reading is our own persistent read event and recv() straight into
+     * the request state's read buffer (see server_conn.c). */
+    struct event rev;
+    struct event timer;
+    cmx_http_rq *rq; /* NULL while idle (after a moment, see server_rq.c) */
+    /* On the server's list of idle connections still holding a state. */
+    cmx_http_conn *park_prev, *park_next;
+    uint64_t parked_us;
+    int parked;
+    struct bufferevent *bev; /* rq->bev while there is a request state */
+    conn_phase phase;
+    timer_kind timer_kind;
+    int depth;   /* our own frames on the stack: free only at depth 0 */
+    int dead;    /* free as soon as depth drops to 0 */
+    int eof;     /* the peer will send nothing more */
+    int reading; /* rev is added; off while the read buffer is full */
+    /* The socket is backed up: libevent's write event (with the write
+     * timeout) sends the queue.  Otherwise we write at once ourselves. */
+    int write_waiting;
 };
 
 struct cmx_http_server {
@@ -132,6 +154,21 @@ struct cmx_http_server {
     cmx_http_error_writer error_writer; /* NULL: OpenAI's shape */
     size_t n_conns;
     cmx_http_conn *conns;
+    cmx_slab_pool conn_slab; /* where the connection records live */
+    size_t n_busy;           /* connections holding a request state */
+    /* Request states of connections gone idle, kept for the next request. */
+    cmx_http_rq *free_rqs;
+    size_t n_free_rqs;
+    /* Memory goes back to the system after a crowd of connections left:
+     * the most open since the last trim, and the timer that trims. */
+    size_t conns_high;
+    struct event *trim_timer;
+    /* Idle connections still holding a request state, oldest first, and the
+     * timer that takes the states back. */
+    cmx_http_conn *parked_head, *parked_tail;
+    struct event *park_timer;
+    int park_armed;
+    size_t released_since_trim;
     /* libevent "common timeouts": many events sharing one duration sit in a
      * queue instead of the heap, so arming one is O(1). */
     const struct timeval *tv_header, *tv_body, *tv_keepalive, *tv_linger;
@@ -140,12 +177,40 @@ struct cmx_http_server {
 
 /* server_conn.c */
 cmx_http_conn *cmx_http_conn_new(cmx_http_server *srv, int fd);
+/* Idle between requests with nothing buffered: safe to close at once. */
+int cmx_http_conn_is_idle(const cmx_http_conn *c);
+/* Gives the request state back if the connection is idle with nothing
+ * buffered either way; 1 if it did. */
+int cmx_http_conn_release_rq(cmx_http_conn *c);
+
 /* Closes now; if a request is in flight its on_close runs first. */
 void cmx_http_conn_drop(cmx_http_conn *c);
 /* Called by the writers when the response is finished. */
 void cmx_http_conn_finish(cmx_http_conn *c, int force_close);
 /* Starts closing after what is queued has been written. */
 void cmx_http_conn_begin_close(cmx_http_conn *c);
+/* A stream may last minutes: the read buffer shrinks to what it holds (the
+ * head its slices point into) and a little room to read on, so that the
+ * client going away is still noticed. */
+void cmx_http_conn_shrink_rbuf(cmx_http_conn *c);
+
+/* server_rq.c */
+/* A request state from the free list, or a new one; NULL when out of memory. */
+cmx_http_rq *cmx_http_rq_get(cmx_http_server *srv);
+/* Back to the free list (or freed); its timers and writing are stopped. */
+void cmx_http_rq_put(cmx_http_server *srv, cmx_http_rq *rq);
+/* Frees the free list (server shutdown). */
+void cmx_http_rqs_free(cmx_http_server *srv);
+/* After a connection opened or closed: schedules a trim of the heap when
+ * many have gone. */
+void cmx_http_note_conns(cmx_http_server *srv);
+void cmx_http_trim_cb(evutil_socket_t fd, short what, void *arg);
+/* An idle connection still holding its state joins the parked list; its
+ * state goes back after CMX_HTTP_PARK_MS without a request. */
+void cmx_http_rq_park(cmx_http_conn *c);
+void cmx_http_rq_unpark(cmx_http_conn *c);
+void cmx_http_park_cb(evutil_socket_t fd, short what, void *arg);
+#define CMX_HTTP_PARK_MS 1000
 
 /* server_detached.c: the response calls of an exchange without a connection. */
 void cmx_http_detached_respond(cmx_http_exchange *ex, int status, const char *content_type,

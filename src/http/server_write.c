@@ -233,7 +233,7 @@ static conn_header connection_header(cmx_http_conn *c, int closing)
 {
     if (closing)
         return CONN_CLOSE;
-    if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+    if (c->rq->parser.http_major == 1 && c->rq->parser.http_minor == 0)
         return CONN_KEEP_ALIVE;
     return CONN_NONE;
 }
@@ -247,7 +247,7 @@ void cmx_http_write_response(cmx_http_conn *c, int status, const char *content_t
     int bodiless = status < 200 || status == 204 || status == 304;
     head_init(&h, status, content_type, extra_headers, bodiless ? FRAME_NONE : FRAME_LENGTH,
               body_len, connection_header(c, closing));
-    int send_body = !bodiless && !c->ex.is_head;
+    int send_body = !bodiless && !c->rq->ex.is_head;
     emit(c, &h, body, send_body ? body_len : 0, 1);
 }
 
@@ -270,7 +270,8 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     cmx_buf b;
     cmx_buf_init_fixed(&b, mem, sizeof mem);
     if (c->srv->error_writer) {
-        cmx_slice path = {c->url.ptr ? c->url.ptr : "", c->url.ptr ? c->url.len : 0};
+        const cmx_slice *url = &c->rq->url;
+        cmx_slice path = {url->ptr ? url->ptr : "", url->ptr ? url->len : 0};
         const char *q = path.len ? memchr(path.ptr, '?', path.len) : NULL;
         if (q)
             path.len = (size_t)(q - path.ptr);
@@ -283,7 +284,7 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
                                .code = code,
                            });
     }
-    c->ex.is_head = 0;
+    c->rq->ex.is_head = 0;
     if (!cmx_buf_failed(&b))
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);
     cmx_http_conn_begin_close(c);
@@ -328,6 +329,7 @@ void cmx_http_stream_begin(cmx_http_exchange *ex, int status, const char *conten
     }
     emit(c, &h, NULL, 0, 0);
     ex->state = EX_STREAMING;
+    cmx_http_conn_shrink_rbuf(c);
 }
 
 void cmx_http_stream_write(cmx_http_exchange *ex, const char *data, size_t len)

@@ -35,6 +35,8 @@ void cmx_upstream_settings_default(cmx_upstream_settings *s)
     s->max_idle_per_origin = 32;
     s->max_conns_per_origin = 256;
     s->idle_expiry_ms = 60000;
+    s->queue_timeout_ms = 2000;
+    s->http2_ping_interval_ms = 30000;
     /* Upper case first, as curl does for all but http_proxy. */
     const char *v;
     s->https_proxy = (v = getenv("HTTPS_PROXY")) && *v ? v : getenv("https_proxy");
@@ -111,6 +113,8 @@ static void call_free_memory(cmx_upstream_call *call)
 {
     free(call->req);
     free(call->head);
+    free(call->hoff);
+    free(call->headers);
     free(call);
 }
 
@@ -137,10 +141,25 @@ void cmx_upstream_free(cmx_upstream *up)
 
 void cmx_upstream_get_stats(const cmx_upstream *up, cmx_upstream_stats *out)
 {
-    *out = up->stats;
-    out->idle_now = 0;
-    for (const cmx_up_origin *o = up->origins; o; o = o->next)
-        out->idle_now += o->n_idle;
+    uint64_t v[CMX_UP_STAT__COUNT];
+    for (size_t i = 0; i < CMX_UP_STAT__COUNT; i++)
+        v[i] = atomic_load_explicit(&up->stats[i], memory_order_relaxed);
+    *out = (cmx_upstream_stats){
+        .connections_opened = v[CMX_UP_STAT_OPENED],
+        .connections_reused = v[CMX_UP_STAT_REUSED],
+        .stale_retries = v[CMX_UP_STAT_STALE_RETRIES],
+        .idle_now = v[CMX_UP_STAT_IDLE_NOW],
+        .queue_length = v[CMX_UP_STAT_QUEUE_LENGTH],
+        .queue_waits = v[CMX_UP_STAT_QUEUE_WAITS],
+        .queue_wait_us = v[CMX_UP_STAT_QUEUE_WAIT_US],
+        .queue_timeouts = v[CMX_UP_STAT_QUEUE_TIMEOUTS],
+        .h2_connections_now = v[CMX_UP_STAT_H2_CONNS_NOW],
+        .h2_streams_now = v[CMX_UP_STAT_H2_STREAMS_NOW],
+        .h2_streams = v[CMX_UP_STAT_H2_STREAMS],
+        .h2_refused_retries = v[CMX_UP_STAT_H2_REFUSED_RETRIES],
+        .h2_goaways = v[CMX_UP_STAT_H2_GOAWAYS],
+        .h2_ping_failures = v[CMX_UP_STAT_H2_PING_FAILURES],
+    };
 }
 
 static cmx_upstream_call *call_alloc(cmx_upstream *up)
@@ -158,6 +177,14 @@ static cmx_upstream_call *call_alloc(cmx_upstream *up)
         call->busy = 0;
         call->cancelled = call->reused = call->retried = 0;
         call->complete = call->keep_alive = call->parse_failed = call->in_queue = 0;
+        call->queued_us = 0;
+        call->h2 = NULL;
+        call->h2_next = call->h2_prev = NULL;
+        call->h2_stream = 0;
+        call->h2_opener = call->h2_refusals = call->h2_sent = call->h2_paused = 0;
+        call->h2_body_off = call->h2_withheld = 0;
+        call->h2_avoid = NULL;
+        call->status_h2 = 0;
         call->conn = NULL;
         memset(&call->dns, 0, sizeof call->dns);
         call->fd = -1;
@@ -297,8 +324,10 @@ cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_reques
         return NULL;
     call->cb = *cb;
     call->ctx = ctx;
+    call->backlog = NULL;
     call->timeouts = req->timeouts;
     call->is_head = strcmp(req->method, "HEAD") == 0;
+    call->http2 = req->http2;
     cmx_error_clear(&call->err);
     call->origin = cmx_up_origin_get(up, req);
     if (!call->origin || build_request(call, req) != 0) {
@@ -312,24 +341,85 @@ cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_reques
     return call;
 }
 
+/* A call leaves the wait for a slot (it got one, gave up or was cancelled):
+ * its wait counts. */
+void cmx_up_call_note_wait_over(cmx_upstream_call *call)
+{
+    if (!call->queued_us)
+        return;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_WAIT_US, (int64_t)(cmx_now_us() - call->queued_us));
+    call->queued_us = 0;
+}
+
+static void wait_for_slot(cmx_upstream_call *call, int woken, uint32_t timeout_ms)
+{
+    /* A woken waiter that lost its slot to a newer call keeps its place
+     * (and its deadline). */
+    cmx_up_origin_enqueue(call->origin, call, woken);
+    if (woken)
+        return;
+    call->queued_us = cmx_now_us();
+    cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_WAITS, 1);
+    cmx_up_arm_phase(call, timeout_ms);
+}
+
+/* HTTP/2 is to be spoken: always for h2c, on TLS until ALPN says otherwise. */
+static int origin_wants_h2(const cmx_up_origin *o)
+{
+    return o->http2 == CMX_HTTP2_ON || (o->http2 == CMX_HTTP2_AUTO && o->tls && !o->alpn_h1);
+}
+
+/* A stream on a connection with room; or a new connection when those on
+ * their way will not hold the calls already waiting; or the queue. */
+static void start_h2(cmx_upstream_call *call)
+{
+    cmx_up_origin *o = call->origin;
+    const cmx_upstream_settings *s = &call->up->settings;
+    cmx_up_h2 *h2 = cmx_up_h2_pick(o, call->h2_avoid);
+    if (h2 && cmx_up_h2_submit(call, h2) == 0) {
+        cmx_up_call_note_wait_over(call);
+        return;
+    }
+    int woken = call->state == CMX_UP_QUEUED;
+    if (o->n_conns < s->max_conns_per_origin &&
+        (size_t)o->h2_connecting * o->h2_stream_limit <= o->n_waiting) {
+        cmx_up_call_note_wait_over(call);
+        o->n_conns++;
+        o->h2_connecting++;
+        call->h2_opener = 1;
+        cmx_up_connect_begin(call);
+        return;
+    }
+    /* Waiting for a connection on its way may take as long as connecting. */
+    uint32_t timeout = s->queue_timeout_ms;
+    if (timeout && o->h2_connecting && call->timeouts.connect_ms > timeout)
+        timeout = call->timeouts.connect_ms;
+    wait_for_slot(call, woken, timeout);
+}
+
 /* From the loop: take a pooled connection, open one, or wait for a slot. */
 void cmx_up_call_start_cb(evutil_socket_t fd, short what, void *arg)
 {
     cmx_upstream_call *call = arg;
     cmx_up_origin *o = call->origin;
+    if (origin_wants_h2(o)) {
+        start_h2(call);
+        return;
+    }
     cmx_up_conn *conn = cmx_up_pool_take(o);
     if (conn) {
-        call->up->stats.connections_reused++;
+        cmx_up_call_note_wait_over(call);
+        cmx_up_stat_add(call->up, CMX_UP_STAT_REUSED, 1);
         cmx_up_call_attach(call, conn, 1);
         return;
     }
     if (o->n_conns < call->up->settings.max_conns_per_origin) {
+        cmx_up_call_note_wait_over(call);
         o->n_conns++;
         cmx_up_connect_begin(call);
         return;
     }
-    /* A woken waiter that lost its slot to a newer call keeps its place. */
-    cmx_up_origin_enqueue(o, call, call->state == CMX_UP_QUEUED);
+    wait_for_slot(call, call->state == CMX_UP_QUEUED, call->up->settings.queue_timeout_ms);
 }
 
 void cmx_up_call_attach(cmx_upstream_call *call, cmx_up_conn *conn, int reused)
@@ -349,7 +439,7 @@ void cmx_up_call_retry_fresh(cmx_upstream_call *call)
     conn->call = NULL;
     call->retried = 1;
     call->reused = 0;
-    call->up->stats.stale_retries++;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_STALE_RETRIES, 1);
     /* The dead connection's slot goes straight to the new one. */
     o->n_conns++;
     cmx_up_conn_close(conn);
@@ -366,6 +456,9 @@ static void call_release_resources(cmx_upstream_call *call, int pool_ok)
     case CMX_UP_QUEUED:
         if (call->in_queue)
             cmx_up_origin_dequeue(call->origin, call);
+        else /* woken for a slot it will not take now: the next waiter may */
+            cmx_up_origin_wake(call->origin);
+        cmx_up_call_note_wait_over(call);
         break;
     case CMX_UP_RESOLVING:
     case CMX_UP_CONNECTING:
@@ -374,12 +467,18 @@ static void call_release_resources(cmx_upstream_call *call, int pool_ok)
     case CMX_UP_TLS:
         cmx_up_connect_abort(call);
         call->origin->n_conns--;
+        if (call->h2_opener) {
+            call->h2_opener = 0;
+            call->origin->h2_connecting--;
+        }
         cmx_up_origin_wake(call->origin);
         break;
     default: break;
     }
     cmx_up_conn *conn = call->conn;
-    if (conn) {
+    if (call->h2) {
+        cmx_up_h2_release_call(call);
+    } else if (conn) {
         call->conn = NULL;
         conn->call = NULL;
         if (pool_ok)
@@ -394,7 +493,7 @@ void cmx_up_call_finish(cmx_upstream_call *call)
 {
     /* Reusable only when nothing is left over either way: no unread bytes,
      * and no unsent request bytes (a server may answer before reading all). */
-    int pool_ok = call->err.kind == CMX_OK && call->keep_alive && call->conn &&
+    int pool_ok = call->err.kind == CMX_OK && call->keep_alive && call->conn && !call->h2 &&
                   !call->conn->unread &&
                   evbuffer_get_length(bufferevent_get_input(call->conn->bev)) == 0 &&
                   evbuffer_get_length(bufferevent_get_output(call->conn->bev)) == 0;
@@ -421,6 +520,12 @@ void cmx_up_call_abandon(cmx_upstream_call *call)
     call_recycle(call);
 }
 
+void cmx_upstream_watch_backlog(cmx_upstream_call *call, size_t (*backlog)(void *ctx))
+{
+    if (call)
+        call->backlog = backlog;
+}
+
 void cmx_upstream_cancel(cmx_upstream_call *call)
 {
     if (!call || call->state == CMX_UP_DONE || call->state == CMX_UP_IDLE)
@@ -437,6 +542,17 @@ static void phase_timeout_cb(evutil_socket_t fd, short what, void *arg)
     cmx_upstream_call *call = arg;
     char target[300];
     switch (call->state) {
+    case CMX_UP_QUEUED: {
+        const cmx_up_origin *o = call->origin;
+        int v6 = strchr(o->host, ':') != NULL;
+        cmx_up_stat_add(call->up, CMX_UP_STAT_QUEUE_TIMEOUTS, 1);
+        cmx_up_call_fail(call, CMX_ERR_UNAVAILABLE, CMX_CAUSE_POOL_SATURATED,
+                         "no connection to %s%s%s:%d free within %u ms (%zu open, the most "
+                         "allowed per origin)",
+                         v6 ? "[" : "", o->host, v6 ? "]" : "", o->port,
+                         (unsigned)call->up->settings.queue_timeout_ms, o->n_conns);
+        return;
+    }
     case CMX_UP_SENDING:
     case CMX_UP_WAITING:
         cmx_up_call_fail(call, CMX_ERR_TIMEOUT, CMX_CAUSE_FIRST_BYTE_TIMEOUT,

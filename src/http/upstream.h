@@ -1,17 +1,27 @@
-/* upstream.h — the lean HTTP/1.1 client every provider uses.
+/* upstream.h — the lean HTTP client every provider uses: HTTP/1.1, and
+ * HTTP/2 (nghttp2) where the provider speaks it.
  *
  * Runs on the calling worker's event_base.  Keeps a keep-alive connection
- * pool per origin (scheme, host, port, TLS settings); speaks TLS through
- * bufferevent_openssl with SNI and host-name verification against the system
- * CA store (or a configured CA file); resolves names with evdns (cached per
- * TTL, IPv4 and IPv6); tunnels through an HTTP CONNECT proxy when configured.
- * Responses are parsed with http-parser and the body is delivered as it
- * arrives, so a stream stays a stream.
+ * pool per origin (scheme, host, port, TLS settings, HTTP/2 mode); speaks
+ * TLS through bufferevent_openssl with SNI and host-name verification
+ * against the system CA store (or a configured CA file); resolves names with
+ * evdns (cached per TTL, IPv4 and IPv6); tunnels through an HTTP CONNECT
+ * proxy when configured.  HTTP/1.1 responses are parsed with http-parser;
+ * either way the body is delivered as it arrives, so a stream stays a
+ * stream.
  *
- * A request that finds its pooled connection closed before any response byte
- * arrives is retried once on a fresh connection, and never after.  Every
- * failure ends in on_complete with one cmx_error (kind + cause): connect
- * refused, DNS, TLS, reset, the four timeouts, protocol.
+ * HTTP/2 is asked for per request (`http2`): offered by ALPN ("h2" first,
+ * then "http/1.1") on TLS, or spoken at once without TLS (h2c with prior
+ * knowledge).  Many calls then share a few connections per origin, as many
+ * streams each as the server allows.
+ *
+ * A request that finds its pooled HTTP/1.1 connection closed before any
+ * response byte arrives is retried once on a fresh connection, and never
+ * after.  An HTTP/2 stream the server provably did not process (refused, or
+ * above a GOAWAY's last stream id, or never sent) is retried on another
+ * connection.  Every other failure ends in on_complete with one cmx_error
+ * (kind + cause): connect refused, DNS, TLS, reset, the four timeouts,
+ * protocol, pool saturated.
  *
  * All functions must be called on the thread that runs the event_base. */
 #ifndef CMX_HTTP_UPSTREAM_H
@@ -36,11 +46,33 @@ typedef struct cmx_url {
 /* Parses "http[s]://host[:port][/path]"; errors name what is wrong. */
 cmx_err cmx_url_parse(const char *url, cmx_url *out, cmx_error *err);
 
+/* Whether a request may use HTTP/2 (a provider's `http2:` setting). */
+typedef enum cmx_http2_mode {
+    CMX_HTTP2_OFF = 0, /* HTTP/1.1 only */
+    CMX_HTTP2_AUTO,    /* TLS: HTTP/2 when ALPN picks it; plain: HTTP/1.1 */
+    CMX_HTTP2_ON       /* TLS: HTTP/2 or fail; plain: h2c with prior knowledge */
+} cmx_http2_mode;
+
+/* The mode for a provider's side requests (credentials, tokens): like the
+ * provider's, but never forced, since a metadata or token endpoint need not
+ * speak HTTP/2 even when the model API does. */
+static inline int cmx_http2_for_side_requests(int provider_mode)
+{
+    return provider_mode == CMX_HTTP2_OFF ? CMX_HTTP2_OFF : CMX_HTTP2_AUTO;
+}
+
 typedef struct cmx_upstream_settings {
     size_t max_idle_per_origin;  /* idle keep-alive connections kept; default 32 */
     size_t max_conns_per_origin; /* in use + idle; beyond it requests wait; default 256 */
     uint32_t idle_expiry_ms;     /* idle connection closed after; default 60000 */
-    const char *https_proxy;     /* "http://host:port" or NULL; from config or env */
+    /* A call that waits longer than this for a connection slot fails with
+     * kind unavailable, cause pool_saturated; default 2000, 0: no limit. */
+    uint32_t queue_timeout_ms;
+    /* An HTTP/2 connection without streams is checked with a PING this
+     * often, and closed when the answer does not come before the next one;
+     * default 30000. */
+    uint32_t http2_ping_interval_ms;
+    const char *https_proxy; /* "http://host:port" or NULL; from config or env */
     const char *http_proxy;
     const char *no_proxy; /* comma list as in NO_PROXY */
 } cmx_upstream_settings;
@@ -65,6 +97,7 @@ typedef struct cmx_upstream_request {
     const cmx_url *origin; /* scheme/host/port; origin->path is NOT prepended */
     int tls_verify;        /* 1 unless configured off */
     const char *ca_file;   /* NULL: system store */
+    int http2;             /* a cmx_http2_mode; 0 (off) unless set */
     const char *method;    /* "POST" */
     const char *path;      /* full path with query, e.g. "/v1/chat/completions" */
     const char *headers;   /* NULL or complete "Name: value\r\n" lines; Host,
@@ -103,6 +136,15 @@ void cmx_upstream_free(cmx_upstream *up);
  * before this returns. */
 cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_request *req,
                                      const cmx_upstream_callbacks *cb, void *ctx);
+/* Backpressure, optional: `backlog(ctx)` tells how many bytes delivered by
+ * on_body the consumer has not passed on yet (a slow client's unsent
+ * output).  Above CMX_UPSTREAM_BACKLOG_MAX an HTTP/2 call stops giving the
+ * provider flow-control window for its stream, so the provider stops
+ * sending on that stream alone, and looks again every few milliseconds.
+ * HTTP/1.1 calls ignore it. */
+#define CMX_UPSTREAM_BACKLOG_MAX (256 * 1024)
+void cmx_upstream_watch_backlog(cmx_upstream_call *call, size_t (*backlog)(void *ctx));
+
 /* Abandons a call: no further callbacks; its connection is closed, not pooled.
  * Safe inside a callback of the same call; not after on_complete has run. */
 void cmx_upstream_cancel(cmx_upstream_call *call);
@@ -112,8 +154,20 @@ typedef struct cmx_upstream_stats {
     uint64_t connections_opened;
     uint64_t connections_reused;
     uint64_t stale_retries;
-    size_t idle_now;
+    uint64_t idle_now;           /* idle pooled connections */
+    uint64_t queue_length;       /* calls waiting for a connection slot now */
+    uint64_t queue_waits;        /* calls that had to wait for one */
+    uint64_t queue_wait_us;      /* the time they waited, summed */
+    uint64_t queue_timeouts;     /* waits that ended in pool_saturated */
+    uint64_t h2_connections_now; /* HTTP/2 connections open */
+    uint64_t h2_streams_now;     /* HTTP/2 streams open */
+    uint64_t h2_streams;         /* HTTP/2 streams started */
+    uint64_t h2_refused_retries; /* streams the server did not process, sent again */
+    uint64_t h2_goaways;         /* GOAWAY frames received */
+    uint64_t h2_ping_failures;   /* idle connections closed for an unanswered PING */
 } cmx_upstream_stats;
+/* May be called from any thread: the worker keeps the figures in relaxed
+ * atomics (one writer each), so a reader sees values they really held. */
 void cmx_upstream_get_stats(const cmx_upstream *up, cmx_upstream_stats *out);
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "config/config.h"
 
+/* The config stores a provider's `http2:` as these values. */
+_Static_assert(CMX_HTTP2_OFF == 0 && CMX_HTTP2_AUTO == 1 && CMX_HTTP2_ON == 2,
+               "cmx_provider_config.http2 holds cmx_http2_mode values");
+
 static const char *proxy_choice(const char *configured, const char *from_env)
 {
     if (!configured)
@@ -19,6 +23,8 @@ void cmx_upstream_settings_from_config(const cmx_upstream_config *uc, cmx_upstre
     s->max_idle_per_origin = uc->max_idle_per_origin;
     s->max_conns_per_origin = uc->max_conns_per_origin;
     s->idle_expiry_ms = uc->idle_expiry_ms;
+    s->queue_timeout_ms = uc->queue_timeout_ms;
+    s->http2_ping_interval_ms = uc->http2_ping_interval_ms;
     s->https_proxy = proxy_choice(uc->https_proxy, s->https_proxy);
     s->http_proxy = proxy_choice(uc->http_proxy, s->http_proxy);
     s->no_proxy = proxy_choice(uc->no_proxy, s->no_proxy);

@@ -74,6 +74,19 @@ static void clear_io(cmx_upstream_call *call)
     }
 }
 
+/* ALPN chose "h2", or the origin speaks h2c by prior knowledge. */
+static int speaks_h2(const cmx_up_origin *o, struct bufferevent *bev)
+{
+    if (!o->tls)
+        return o->http2 == CMX_HTTP2_ON;
+    const unsigned char *proto = NULL;
+    unsigned int len = 0;
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl)
+        SSL_get0_alpn_selected(ssl, &proto, &len);
+    return len == 2 && memcmp(proto, "h2", 2) == 0;
+}
+
 static void ready(cmx_upstream_call *call, struct bufferevent *bev)
 {
     cmx_up_conn *conn = calloc(1, sizeof *conn);
@@ -89,7 +102,39 @@ static void ready(cmx_upstream_call *call, struct bufferevent *bev)
     call->fd = -1;
     free(call->proxy_buf);
     call->proxy_buf = NULL;
-    call->up->stats.connections_opened++;
+    cmx_up_stat_add(call->up, CMX_UP_STAT_OPENED, 1);
+    cmx_up_origin *o = call->origin;
+    /* An HTTP/2 connection counts as on its way until its SETTINGS say how
+     * many streams it takes (upstream_h2.c); otherwise it has arrived. */
+    int opener = call->h2_opener;
+    call->h2_opener = 0;
+    call->state = CMX_UP_SENDING; /* the slot belongs to the connection now */
+    if (speaks_h2(o, bev)) {
+        o->alpn_h1 = 0;
+        if (!opener)
+            o->h2_connecting++;
+        if (cmx_up_h2_start(conn, call) != 0) {
+            o->h2_connecting--;
+            cmx_up_conn_close(conn);
+            cmx_up_call_fail(call, CMX_ERR_NOMEM, CMX_CAUSE_NONE, "out of memory for HTTP/2");
+        }
+        return;
+    }
+    if (opener)
+        o->h2_connecting--;
+    if (o->http2 == CMX_HTTP2_ON) { /* TLS: h2c never gets here */
+        cmx_up_conn_close(conn);
+        cmx_up_call_fail(call, CMX_ERR_UNAVAILABLE, CMX_CAUSE_TLS,
+                         "%s:%d did not choose HTTP/2 by ALPN, and the provider's http2 is on",
+                         o->host, o->port);
+        return;
+    }
+    if (o->http2 == CMX_HTTP2_AUTO && o->tls && !o->alpn_h1) {
+        /* HTTP/1.1 it is: calls that waited for this connection's streams
+         * open connections of their own. */
+        o->alpn_h1 = 1;
+        cmx_up_origin_wake_all(o);
+    }
     cmx_up_call_attach(call, conn, 0);
 }
 

@@ -62,7 +62,7 @@ static int head_append(cmx_upstream_call *call, const char *at, size_t len)
     if (call->head_len + len > CMX_UP_MAX_HEAD_BYTES)
         return parse_fail(call, "head larger than 65536 bytes");
     if (call->head_len + len > call->head_cap) {
-        size_t cap = call->head_cap ? call->head_cap : 1024;
+        size_t cap = call->head_cap ? call->head_cap : 512;
         while (cap < call->head_len + len)
             cap *= 2;
         char *n = realloc(call->head, cap);
@@ -76,12 +76,59 @@ static int head_append(cmx_upstream_call *call, const char *at, size_t len)
     return 0;
 }
 
+/* Room for one more header: 0, or 1 (err set) at the limit or out of memory. */
+static int header_slot(cmx_upstream_call *call)
+{
+    if (call->n_headers < call->hdr_cap)
+        return 0;
+    if (call->n_headers == CMX_UP_MAX_HEADERS)
+        return parse_fail(call, "more than 100 headers");
+    size_t cap = call->hdr_cap ? call->hdr_cap * 2 : 8;
+    if (cap > CMX_UP_MAX_HEADERS)
+        cap = CMX_UP_MAX_HEADERS;
+    cmx_up_header_off *hoff = realloc(call->hoff, cap * sizeof *hoff);
+    if (hoff)
+        call->hoff = hoff;
+    cmx_http_header *headers = hoff ? realloc(call->headers, cap * sizeof *headers) : NULL;
+    if (!headers)
+        return parse_fail(call, "out of memory for the head");
+    call->headers = headers;
+    call->hdr_cap = cap;
+    return 0;
+}
+
+int cmx_up_head_add(cmx_upstream_call *call, const char *name, size_t name_len, const char *value,
+                    size_t value_len)
+{
+    if (header_slot(call) != 0)
+        return -1;
+    cmx_up_header_off *h = &call->hoff[call->n_headers++];
+    h->name_off = (uint32_t)call->head_len;
+    h->name_len = (uint32_t)name_len;
+    if (head_append(call, name, name_len) != 0)
+        return -1;
+    h->value_off = (uint32_t)call->head_len;
+    h->value_len = (uint32_t)value_len;
+    return head_append(call, value, value_len) != 0 ? -1 : 0;
+}
+
+void cmx_up_head_publish(cmx_upstream_call *call)
+{
+    for (size_t i = 0; i < call->n_headers; i++) {
+        const cmx_up_header_off *h = &call->hoff[i];
+        call->headers[i].name.ptr = call->head + h->name_off;
+        call->headers[i].name.len = h->name_len;
+        call->headers[i].value.ptr = call->head + h->value_off;
+        call->headers[i].value.len = h->value_len;
+    }
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     cmx_upstream_call *call = CALL_OF(p);
     if (call->in_value || call->n_headers == 0) {
-        if (call->n_headers == CMX_UP_MAX_HEADERS)
-            return parse_fail(call, "more than 100 headers");
+        if (header_slot(call) != 0)
+            return 1;
         cmx_up_header_off *h = &call->hoff[call->n_headers++];
         h->name_off = (uint32_t)call->head_len;
         h->name_len = h->value_off = h->value_len = 0;
@@ -112,13 +159,7 @@ static int on_headers_complete(http_parser *p)
     if (status / 100 == 1)
         return 0; /* interim answer: its message completes with no body */
     call->head_done = 1;
-    for (size_t i = 0; i < call->n_headers; i++) {
-        const cmx_up_header_off *h = &call->hoff[i];
-        call->headers[i].name.ptr = call->head + h->name_off;
-        call->headers[i].name.len = h->name_len;
-        call->headers[i].value.ptr = call->head + h->value_off;
-        call->headers[i].value.len = h->value_len;
-    }
+    cmx_up_head_publish(call);
     if (call->cb.on_head) {
         call->busy++;
         call->cb.on_head(call->ctx, status, call->headers, call->n_headers);

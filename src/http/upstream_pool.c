@@ -34,7 +34,8 @@ cmx_up_origin *cmx_up_origin_get(cmx_upstream *up, const cmx_upstream_request *r
     const char *ca = req->ca_file && *req->ca_file ? req->ca_file : NULL;
     cmx_up_origin **link = &up->origins;
     for (cmx_up_origin *o = up->origins; o; link = &o->next, o = o->next) {
-        if (o->port == u->port && o->tls == u->tls && strcmp(o->host, u->host) == 0 &&
+        if (o->port == u->port && o->tls == u->tls && o->http2 == req->http2 &&
+            strcmp(o->host, u->host) == 0 &&
             (!u->tls || (o->tls_verify == verify && same_ca(o->ca_file, ca)))) {
             if (o != up->origins) { /* move to front: hot origins are found first */
                 *link = o->next;
@@ -57,6 +58,8 @@ cmx_up_origin *cmx_up_origin_get(cmx_upstream *up, const cmx_upstream_request *r
         return NULL;
     }
     o->proxy = cmx_up_proxy_for(up, o->tls, o->host, o->port);
+    o->http2 = req->http2;
+    o->h2_stream_limit = 100; /* what RFC 9113 suggests at least, until SETTINGS say */
     o->next = up->origins;
     up->origins = o;
     return o;
@@ -73,6 +76,7 @@ static void idle_unlink(cmx_up_conn *conn)
         conn->next->prev = conn->prev;
     conn->next = conn->prev = NULL;
     o->n_idle--;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_IDLE_NOW, -1);
 }
 
 cmx_up_conn *cmx_up_pool_take(cmx_up_origin *o)
@@ -99,6 +103,7 @@ void cmx_up_pool_put(cmx_up_conn *conn)
         o->idle_head->prev = conn;
     o->idle_head = conn;
     o->n_idle++;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_IDLE_NOW, 1);
     cmx_up_origin_wake(o);
 }
 
@@ -124,6 +129,8 @@ void cmx_up_origin_enqueue(cmx_up_origin *o, cmx_upstream_call *call, int at_fro
 {
     call->state = CMX_UP_QUEUED;
     call->in_queue = 1;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_QUEUE_LENGTH, 1);
+    o->n_waiting++;
     call->prev = call->next = NULL;
     if (!o->wait_head) {
         o->wait_head = o->wait_tail = call;
@@ -150,6 +157,8 @@ void cmx_up_origin_dequeue(cmx_up_origin *o, cmx_upstream_call *call)
         o->wait_tail = call->prev;
     call->next = call->prev = NULL;
     call->in_queue = 0;
+    cmx_up_stat_add(o->up, CMX_UP_STAT_QUEUE_LENGTH, -1);
+    o->n_waiting--;
 }
 
 /* Hands a freed slot or idle connection to the first waiter, next loop turn:
@@ -165,6 +174,15 @@ void cmx_up_origin_wake(cmx_up_origin *o)
     event_active(&call->start_ev, 0, 0);
 }
 
+void cmx_up_origin_wake_all(cmx_up_origin *o)
+{
+    while (o->wait_head) {
+        cmx_upstream_call *call = o->wait_head;
+        cmx_up_origin_dequeue(o, call);
+        event_active(&call->start_ev, 0, 0);
+    }
+}
+
 void cmx_up_origins_free(cmx_upstream *up)
 {
     while (up->origins) {
@@ -175,6 +193,7 @@ void cmx_up_origins_free(cmx_upstream *up)
             idle_unlink(conn);
             conn_free(conn);
         }
+        cmx_up_h2_free_all(o);
         free(o->ca_file);
         free(o);
     }

@@ -112,6 +112,13 @@ SSL *cmx_up_tls_new(cmx_upstream *up, const cmx_up_origin *o, cmx_error *err)
         cmx_error_set(err, CMX_ERR_UNAVAILABLE, "cannot set the TLS peer name %s", o->host);
         return NULL;
     }
+    /* HTTP/2 first, HTTP/1.1 as the fallback; only h2 when it is required. */
+    static const unsigned char alpn_auto[] = "\x02h2\x08http/1.1";
+    static const unsigned char alpn_h2[] = "\x02h2";
+    if (o->http2 == CMX_HTTP2_AUTO)
+        SSL_set_alpn_protos(ssl, alpn_auto, sizeof alpn_auto - 1);
+    else if (o->http2 == CMX_HTTP2_ON)
+        SSL_set_alpn_protos(ssl, alpn_h2, sizeof alpn_h2 - 1);
     return ssl;
 }
 

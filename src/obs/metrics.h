@@ -30,6 +30,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/usage.h"
+#include "http/upstream.h"
 
 typedef struct cmx_metrics cmx_metrics;
 typedef struct cmx_metrics_shard cmx_metrics_shard;
@@ -95,6 +96,10 @@ cmx_err cmx_metrics_format(cmx_metrics *m, struct cmx_router_shared *shared, uin
 
 /* The Content-Type of that exposition. */
 #define CMX_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* The upstream client's figures (summed over the workers) appended to out,
+ * in the same format (metrics_upstream.c). */
+void cmx_metrics_format_upstream(const cmx_upstream_stats *s, cmx_buf *out);
 
 /* Appends s with the label-value escapes of the text format: \\ \" \n. */
 void cmx_metrics_append_label_value(cmx_buf *out, const char *s);

@@ -215,8 +215,9 @@ static cmx_probe *anthropic_probe(void *state, const char *path, uint32_t timeou
                                   void (*done)(void *ctx, const cmx_error *err), void *ctx)
 {
     anthropic_state *s = state;
-    return cmx_probe_http(s->svc.upstream, &s->svc.url, s->svc.cfg->tls_verify, s->svc.cfg->ca_file,
-                          path, s->headers, s->headers_len, timeout_ms, done, ctx);
+    return cmx_probe_http(s->svc.upstream, &s->svc.url, s->svc.cfg->tls_verify, s->svc.cfg->http2,
+                          s->svc.cfg->ca_file, path, s->headers, s->headers_len, timeout_ms, done,
+                          ctx);
 }
 
 const cmx_provider_vtable cmx_provider_anthropic = {

@@ -686,6 +686,7 @@ static int start_step(cmx_aws_credentials *c, cmx_error *err)
     cmx_upstream_request req = {
         .origin = &l->origin,
         .tls_verify = c->cfg->tls_verify,
+        .http2 = cmx_http2_for_side_requests(c->cfg->http2),
         .ca_file = c->cfg->ca_file,
         .method = method,
         .path = path,

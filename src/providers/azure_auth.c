@@ -411,6 +411,7 @@ static int start_fetch(cmx_azure_auth *a, cmx_error *err)
     cmx_upstream_request req = {
         .origin = &a->origin,
         .tls_verify = a->cfg->tls_verify,
+        .http2 = cmx_http2_for_side_requests(a->cfg->http2),
         .ca_file = a->cfg->ca_file,
         .method = a->method,
         .path = a->path,

@@ -38,6 +38,7 @@ struct cmx_google_auth {
     cmx_url origin; /* token_uri's or the metadata server's */
     char *path;
     int tls_verify;
+    int http2;
     char *ca_file;
     uint32_t connect_ms, total_ms;
     cmx_upstream *up;
@@ -69,6 +70,7 @@ cmx_err cmx_google_auth_new(const cmx_google_auth_settings *s, struct event_base
     cmx_buf_init_secret(&a->body);
     a->provider_name = strdup(s->provider_name ? s->provider_name : "google");
     a->tls_verify = s->tls_verify;
+    a->http2 = s->http2;
     a->ca_file = s->ca_file ? strdup(s->ca_file) : NULL;
     a->connect_ms = s->connect_ms ? s->connect_ms : 5000;
     a->total_ms = s->total_ms ? s->total_ms : 30000;
@@ -289,6 +291,7 @@ static int start_fetch(cmx_google_auth *a, cmx_error *err)
     cmx_upstream_request req = {
         .origin = &a->origin,
         .tls_verify = a->tls_verify,
+        .http2 = a->http2,
         .ca_file = a->ca_file,
         .method = a->use_metadata ? "GET" : "POST",
         .path = a->path,

@@ -65,6 +65,8 @@ typedef struct cmx_google_auth_settings {
     const char *service_account_file; /* one of these two */
     const char *metadata_url;         /* metadata server origin, used when no file */
     int tls_verify;
+    int http2; /* cmx_http2_for_side_requests of the provider's mode: token calls to
+                  its own host share its connections */
     const char *ca_file;
     uint32_t connect_ms; /* fetch timeouts */
     uint32_t total_ms;

@@ -51,9 +51,17 @@ struct cmx_openai_wire_attempt {
     cmx_usage usage;
     cmx_error stream_err; /* set by the SSE callback to stop */
     cmx_arena *arena;
+    size_t (*client_backlog)(void *client_ctx);
+    void *client_ctx;
     int upstream_id_seen;
 };
 typedef struct cmx_openai_wire_attempt openai_attempt;
+
+static size_t client_backlog(void *ctx)
+{
+    openai_attempt *a = ctx;
+    return a->client_backlog(a->client_ctx);
+}
 
 /* The client's body with the upstream model name spliced in and, for a
  * stream whose client did not ask for usage, a request for the usage chunk. */
@@ -485,6 +493,7 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     cmx_upstream_request ureq = {
         .origin = req->origin,
         .tls_verify = req->cfg->tls_verify,
+        .http2 = req->cfg->http2,
         .ca_file = req->cfg->ca_file,
         .method = "POST",
         .path = req->path,
@@ -499,6 +508,11 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     if (!a->call) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
+    }
+    if (a->stream && call->client_backlog) {
+        a->client_backlog = call->client_backlog;
+        a->client_ctx = call->client_ctx;
+        cmx_upstream_watch_backlog(a->call, client_backlog);
     }
     return a;
 }

@@ -46,7 +46,7 @@ static void on_complete(void *ctx, const cmx_error *uerr)
 
 static const cmx_upstream_callbacks probe_callbacks = {on_head, on_body, on_complete};
 
-cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify,
+cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify, int http2,
                           const char *ca_file, const char *path, const char *headers,
                           size_t headers_len, uint32_t timeout_ms,
                           void (*done)(void *ctx, const cmx_error *err), void *ctx)
@@ -61,6 +61,7 @@ cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verif
     cmx_upstream_request req = {
         .origin = origin,
         .tls_verify = tls_verify,
+        .http2 = http2,
         .ca_file = ca_file,
         .method = "GET",
         .path = full,

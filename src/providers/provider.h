@@ -60,6 +60,11 @@ struct cmx_call {
                                      overall deadline; 0: the provider's own total timeout */
     const char *residency_header; /* the client's x-cloudmux-residency, or NULL */
     const char *residency_key;    /* the region its API key is bound to, or NULL */
+    /* Optional: bytes of the answer the client has not taken yet (a slow
+     * reader's unsent output), so an attempt can hold the upstream back
+     * (cmx_upstream_watch_backlog); NULL: no backpressure. */
+    size_t (*client_backlog)(void *client_ctx);
+    void *client_ctx;
     /* A Messages call's anthropic-version and anthropic-beta headers as the
      * client sent them, or NULL. */
     const char *anthropic_version;
@@ -139,7 +144,7 @@ typedef struct cmx_provider_vtable {
 /* An HTTP health probe over the upstream client (probe.c), for providers'
  * probe methods: GET `path` on `origin` with `headers`; 2xx is healthy. */
 typedef struct cmx_probe cmx_probe;
-cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify,
+cmx_probe *cmx_probe_http(cmx_upstream *up, const cmx_url *origin, int tls_verify, int http2,
                           const char *ca_file, const char *path, const char *headers,
                           size_t headers_len, uint32_t timeout_ms,
                           void (*done)(void *ctx, const cmx_error *err), void *ctx);

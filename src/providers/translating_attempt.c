@@ -291,6 +291,12 @@ static void on_complete(void *ctx, const cmx_error *uerr)
 
 static const cmx_upstream_callbacks upstream_callbacks = {on_head, on_body, on_complete};
 
+static size_t client_backlog(void *ctx)
+{
+    cmx_translating_attempt *a = ctx;
+    return a->client_backlog(a->client_ctx);
+}
+
 void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstream,
                                  const cmx_provider_config *cfg, const cmx_url *origin,
                                  uint32_t total_ms, const char *path, const char *headers,
@@ -305,6 +311,7 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
     cmx_upstream_request req = {
         .origin = origin,
         .tls_verify = cfg->tls_verify,
+        .http2 = cfg->http2,
         .ca_file = cfg->ca_file,
         .method = "POST",
         .path = path,
@@ -321,6 +328,8 @@ void *cmx_translating_send_timed(cmx_translating_attempt *a, cmx_upstream *upstr
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    if (a->stream && a->client_backlog)
+        cmx_upstream_watch_backlog(a->call, client_backlog);
     return a;
 }
 
@@ -329,6 +338,8 @@ void *cmx_translating_send(cmx_translating_attempt *a, cmx_upstream *upstream,
                            const cmx_call *call, const char *path, const char *headers,
                            size_t headers_len, cmx_error *err)
 {
+    a->client_backlog = call->client_backlog;
+    a->client_ctx = call->client_ctx;
     if (!cmx_translating_send_timed(a, upstream, cfg, origin,
                                     cmx_call_total_ms(call, cfg->timeouts.total_ms), path, headers,
                                     headers_len, err)) {

@@ -60,6 +60,8 @@ struct cmx_translating_attempt {
     int holding;
     size_t chunks; /* chunks handed to the sink */
     cmx_error stream_err;
+    size_t (*client_backlog)(void *client_ctx); /* the call's, for backpressure */
+    void *client_ctx;
 };
 
 /* Sets up the shared part (the rest of the attempt was zeroed by calloc). */

@@ -87,6 +87,7 @@ static cmx_err vertex_create(const cmx_provider_config *cfg, const cmx_worker_en
         .service_account_file = vs->metadata_server ? NULL : vs->service_account_file,
         .metadata_url = vs->metadata_url,
         .tls_verify = cfg->tls_verify,
+        .http2 = cmx_http2_for_side_requests(cfg->http2),
         .ca_file = cfg->ca_file,
         .connect_ms = cfg->timeouts.connect_ms,
         .total_ms = cfg->timeouts.first_byte_ms < 30000 ? cfg->timeouts.first_byte_ms : 30000,

@@ -98,6 +98,8 @@ void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_c
     /* checked above; the client's copies die with its request */
     s->call.residency_header = s->call.residency_key = NULL;
     s->call.attempt_timeout_ms = 0;
+    s->call.client_backlog = NULL; /* nobody reads a shadow's answer */
+    s->call.client_ctx = NULL;
     s->start_us = cmx_clock_now_us(&r->clock);
     s->provider = cmx_router_provider(r, g->shadow->provider);
     s->next = r->shadows;

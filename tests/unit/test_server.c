@@ -45,6 +45,7 @@ typedef struct test_server {
     atomic_int closes;         /* on_close calls */
     atomic_int chunks_written; /* chunks of /stream written so far */
     atomic_int open_conns;     /* set by the 'n' command */
+    atomic_int busy_conns;     /* set by the 'b' command */
     atomic_int cmds_done;
     atomic_long pending; /* set by the 'p' command */
     /* Server thread only. */
@@ -152,6 +153,7 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
     case 'p': atomic_store(&ts->pending, (long)cmx_http_stream_pending(ts->stream)); break;
     case 's': cmx_http_server_stop_accepting(ts->srv); break;
     case 'n': atomic_store(&ts->open_conns, (int)cmx_http_server_open_connections(ts->srv)); break;
+    case 'b': atomic_store(&ts->busy_conns, (int)cmx_http_server_busy_connections(ts->srv)); break;
     case 'q': event_base_loopbreak(ts->base); break;
     }
     atomic_fetch_add(&ts->cmds_done, 1);
@@ -1000,6 +1002,77 @@ static void answers_408_when_body_is_late(void **state)
     ts_stop(ts);
 }
 
+static int ts_busy_connections(test_server *ts)
+{
+    ts_cmd(ts, 'b');
+    return atomic_load(&ts->busy_conns);
+}
+
+/* Polls until `want` connections hold a request state (5 s at most): an
+ * idle connection gives its state back a moment after its answer. */
+static int ts_wait_busy(test_server *ts, int want)
+{
+    for (int i = 0; i < 500 && ts_busy_connections(ts) != want; i++)
+        usleep(10000);
+    return ts_busy_connections(ts);
+}
+
+/* An idle keep-alive connection, or one that has sent nothing, is only its
+ * small record: the request state goes back a moment after the answer is
+ * out (and stays while requests keep coming). */
+static void idle_connections_give_back_their_request_state(void **state)
+{
+    cmx_http_limits lim;
+    test_limits(&lim);
+    lim.keepalive_timeout_ms = 30000; /* the clients idle for seconds here */
+    lim.header_timeout_ms = 10000;
+    test_server *ts = ts_start(&lim);
+    enum { N = 20 };
+    client *served[N], *silent[5];
+    for (int i = 0; i < N; i++) {
+        served[i] = client_new(ts);
+        response *r = request(served[i], "GET /echo HTTP/1.1\r\n\r\n");
+        assert_int_equal(r->status, 200);
+    }
+    for (int i = 0; i < 5; i++)
+        silent[i] = client_new(ts);
+    while (ts_open_connections(ts) < N + 5)
+        usleep(1000);
+    /* Just answered: the states are still parked with their connections. */
+    assert_true(ts_busy_connections(ts) > 0);
+    uint64_t t0 = cmx_now_us();
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
+    assert_true(cmx_now_us() - t0 < 3000000);
+
+    /* Half a head holds a state until the request is answered. */
+    send_str(served[0], "GET /echo HTTP/1.1\r\nX-Half: ");
+    assert_int_equal(ts_wait_busy(ts, 1), 1);
+    usleep(1500 * 1000); /* longer than a parked state lasts: a request holds it */
+    assert_int_equal(ts_busy_connections(ts), 1);
+    response *r = request(served[0], "yes\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
+
+    /* A stream in flight holds one too, and gives it back at its end. */
+    send_str(served[1], "GET /stream HTTP/1.1\r\n\r\n");
+    assert_true(wait_for(&ts->chunks_written, 1));
+    assert_int_equal(ts_busy_connections(ts), 1);
+    ts_cmd(ts, 'e');
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
+
+    /* Still serving: the states are reused. */
+    for (int i = 0; i < N; i += 7) {
+        r = request(served[i], "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+        assert_int_equal(r->status, 200);
+    }
+    assert_int_equal(ts_wait_busy(ts, 0), 0);
+    for (int i = 0; i < N; i++)
+        client_free(served[i]);
+    for (int i = 0; i < 5; i++)
+        client_free(silent[i]);
+    ts_stop(ts);
+}
+
 static void closes_idle_keep_alive_connection_silently(void **state)
 {
     cmx_http_limits lim;
@@ -1259,6 +1332,7 @@ int main(void)
         cmocka_unit_test(answers_get_and_post_with_content_length),
         cmocka_unit_test(finds_headers_case_insensitively_and_adds_extra_headers),
         cmocka_unit_test(reuses_keep_alive_connection),
+        cmocka_unit_test(idle_connections_give_back_their_request_state),
         cmocka_unit_test(parses_request_arriving_one_byte_at_a_time),
         cmocka_unit_test(keeps_header_slices_valid_when_read_buffer_grows),
         cmocka_unit_test(answers_pipelined_requests_in_order_one_at_a_time),

@@ -866,6 +866,79 @@ static void queues_requests_beyond_max_conns_per_origin(void **state)
     srv_stop(s);
 }
 
+/* Each answer takes 600 ms. */
+static void script_slow_answers(sconn *c)
+{
+    while (sc_read_request(c) >= 0) {
+        sleep_ms(600);
+        if (sc_say(c, ok_response) != 0)
+            return;
+    }
+}
+
+static int setup_one_conn_short_queue(void **state)
+{
+    cmx_upstream_settings s;
+    cmx_upstream_settings_default(&s);
+    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
+    s.max_conns_per_origin = 1;
+    s.queue_timeout_ms = 200;
+    return setup_with(state, &s);
+}
+
+static void queued_call_fails_as_pool_saturated_after_queue_timeout(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_slow_answers, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result first = {0}, second = {0};
+    int done = 0;
+    first.done_counter = second.done_counter = &done;
+    assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &first));
+    assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &second));
+    uint64_t t0 = cmx_now_us();
+    run_until(f->base, &second.completes, 1);
+    uint64_t waited_ms = (cmx_now_us() - t0) / 1000;
+    expect_kind(&second, CMX_ERR_UNAVAILABLE);
+    assert_int_equal(second.err.cause, CMX_CAUSE_POOL_SATURATED);
+    assert_non_null(strstr(second.err.message, "within 200 ms"));
+    assert_true(waited_ms >= 190 && waited_ms < 550); /* before the first answer (600 ms) */
+    assert_int_equal(first.completes, 0);
+    cmx_upstream_stats st;
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.queue_waits, 1);
+    assert_int_equal(st.queue_timeouts, 1);
+    assert_int_equal(st.queue_length, 0);
+    assert_true(st.queue_wait_us >= 190000);
+    run_until(f->base, &done, 2);
+    expect_kind(&first, CMX_OK);
+    srv_stop(s);
+}
+
+static void queue_length_is_reported_while_calls_wait(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_slow_answers, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    result r[3] = {{0}};
+    int done = 0;
+    for (int i = 0; i < 3; i++) {
+        r[i].done_counter = &done;
+        assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &r[i]));
+    }
+    run_ms(f->base, 50);
+    cmx_upstream_stats st;
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.queue_length, 2);
+    run_until(f->base, &done, 3);
+    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(st.queue_length, 0);
+    assert_int_equal(st.queue_timeouts, 2);
+    srv_stop(s);
+}
+
 static void retries_once_when_pooled_connection_was_closed(void **state)
 {
     fixture *f = *state;
@@ -1583,6 +1656,10 @@ int main(void)
                                         setup_short_idle_expiry, teardown),
         cmocka_unit_test_setup_teardown(queues_requests_beyond_max_conns_per_origin, setup_one_conn,
                                         teardown),
+        cmocka_unit_test_setup_teardown(queued_call_fails_as_pool_saturated_after_queue_timeout,
+                                        setup_one_conn_short_queue, teardown),
+        cmocka_unit_test_setup_teardown(queue_length_is_reported_while_calls_wait,
+                                        setup_one_conn_short_queue, teardown),
         cmocka_unit_test_setup_teardown(retries_once_when_pooled_connection_was_closed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(does_not_retry_after_a_response_byte, setup, teardown),
