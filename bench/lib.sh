@@ -50,6 +50,18 @@ wait_listening() { # port seconds
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 cpu_seconds() { awk -v t="$(cpu_ticks "$1")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'; }
 
+# nginx in the foreground from one of bench/nginx/*.conf, its placeholders
+# filled (@PREFIX@ the temp directory, @PORT@, @UPSTREAM_PORT@, @H2_PORT@
+# from UP_H2_PORT), pinned to a core.
+start_nginx() { # name template port upstream_port core → sets NGINX_PID
+  local name=$1 conf="$TMP/$1.conf"
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
+  taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # Raises this shell's open-file limit as high as allowed (root may raise the

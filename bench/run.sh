@@ -49,15 +49,6 @@ fi
 . "$HERE/lib.sh"
 bench_tmp cmx-bench
 
-start_nginx() { # name template port [upstream_port] → sets NGINX_PID
-  local name=$1 conf="$TMP/$1.conf"
-  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
-  taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
-  wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
-}
-
 # ---- the upstream and the nginx proxy -------------------------------------
 UP_PORT=$(pick_port)
 UP_H2_PORT=$(pick_port)
