@@ -142,7 +142,7 @@ typedef struct cmx_responses_item {
     int chat_index;    /* a function call's chat tool_calls index */
     int as_text;       /* a call of the schema tool: its arguments are the text */
     cmx_buf text;      /* the text, or the arguments */
-    char id[48];       /* the item's id */
+    char id[72];       /* the item's id */
     char call_id[128]; /* a function call's call_id */
     char name[128];    /* ... and its function */
     int done;
