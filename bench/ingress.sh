@@ -4,10 +4,10 @@
 # Responses API (POST /v1/responses), each passed through to an upstream that
 # speaks it and translated to one that does not.
 #
-# One canned upstream (nginx, bench/nginx/upstream.conf: the same short
-# answer as a chat.completion, an Anthropic message and a Responses
-# response, whole and as SSE) on the load core, one cloudmux worker on the
-# proxy core.  Paths, all through that one gateway:
+# One canned upstream (nginx, bench/nginx/upstream.conf with the answers of
+# bench/canned_answers.mjs: the same short answer as a chat.completion, an
+# Anthropic message and a Responses response, whole and as SSE) on the load
+# core, one cloudmux worker on the proxy core.  Paths, all through that one gateway:
 #   chat                  /v1/chat/completions → an openai provider (the bar)
 #   messages              /v1/messages → an anthropic provider (passed through)
 #   responses             /v1/responses → an openai provider (passed through)
@@ -39,6 +39,7 @@ if [ "$(nproc)" -ge 2 ]; then PROXY_CORE=0 LOAD_CORE=1; else PROXY_CORE=0 LOAD_C
 . "$HERE/lib.sh"
 bench_tmp cmx-ingress
 
+node "$HERE/canned_answers.mjs" "$TMP/canned"
 UP_PORT=$(pick_port)
 UP_H2_PORT=$(pick_port) # the upstream listens for h2c too; unused here
 start_nginx upstream "$HERE/nginx/upstream.conf" "$UP_PORT" 0 "$LOAD_CORE"
@@ -49,8 +50,8 @@ cat >"$TMP/cloudmux.yaml" <<EOF
 providers:
   chat-json: { type: openai, base_url: "$UP/json/v1" }
   chat-sse: { type: openai, base_url: "$UP/stream/v1" }
-  claude-json: { type: anthropic, base_url: "$UP/messages" }
-  claude-sse: { type: anthropic, base_url: "$UP/messages-stream" }
+  claude-json: { type: anthropic, base_url: "$UP/anthropic" }
+  claude-sse: { type: anthropic, base_url: "$UP/anthropic-stream" }
 models:
   chat-json: { targets: [ { provider: chat-json, model: gpt-4o-mini } ] }
   chat-stream: { targets: [ { provider: chat-sse, model: gpt-4o-mini } ] }
@@ -123,7 +124,7 @@ REPORT=$OUT/ingress.md
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, one cloudmux worker on core $PROXY_CORE ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), upstream (canned nginx) and wrk on core $LOAD_CORE."
   echo "Medians of $ROUNDS interleaved rounds of ${DURATION} s at c=$CONNS; the same ~1 KB conversation in each API's shape."
-  echo "Streams: chat 10 chunks + [DONE]; Messages 14 events; Responses 16 events (their APIs' own sequences)."
+  echo "Streams: chat 10 chunks + [DONE]; Messages 13 events; Responses 16 events (their APIs' own sequences)."
   for s in json stream; do
     echo
     echo "## $s"

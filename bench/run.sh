@@ -9,7 +9,10 @@
 # second process with its state shared through a redis-server on loopback
 # (state on, cache off: cloudmux-redis, and with an rpm limit counted in
 # Redis on every request: cloudmux-redis-rpm); and answers from the response
-# cache (cloudmux-cache: every request after the first is a hit).
+# cache (cloudmux-cache: every request after the first is a hit); and the
+# same answer in the formats cloudmux translates (cloudmux-anthropic,
+# cloudmux-bedrock, cloudmux-vertex: Anthropic Messages, Bedrock Converse
+# and Gemini answers and streams from the same upstream).
 # The proxy under test (nginx or cloudmux) gets core 0 to itself; wrk and the
 # upstream share core 1.  For each: req/s at -c32, p50/p99 at c=1 and c=32,
 # CPU µs per request of the proxy process (/proc/PID/stat), then cloudmux's
@@ -35,7 +38,7 @@ H2=${BENCH_H2:-1}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in nginx wrk taskset curl redis-server; do
+for tool in nginx wrk taskset curl redis-server node; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
 done
 
@@ -50,6 +53,7 @@ fi
 bench_tmp cmx-bench
 
 # ---- the upstream and the nginx proxy -------------------------------------
+node "$HERE/canned_answers.mjs" "$TMP/canned"
 UP_PORT=$(pick_port)
 UP_H2_PORT=$(pick_port)
 start_nginx upstream "$HERE/nginx/upstream.conf" "$UP_PORT" 0 "$LOAD_CORE"
@@ -70,6 +74,21 @@ providers:
   upjson3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
   upsse2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
   upsse3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+  upanthropic: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic", api_key: env:CMX_BENCH_KEY }
+  upanthropic-stream:
+    { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream", api_key: env:CMX_BENCH_KEY }
+  upbedrock:
+    type: bedrock
+    region: us-east-1
+    endpoint_url: "http://127.0.0.1:$UP_PORT"
+    access_key_id: env:CMX_BENCH_AWS_KEY_ID
+    secret_access_key: env:CMX_BENCH_AWS_SECRET
+  upvertex:
+    type: vertex
+    project: bench
+    endpoint_url: "http://127.0.0.1:$UP_PORT"
+    metadata_server: true
+    metadata_url: "http://127.0.0.1:$UP_PORT"
 $([ "$H2" = 1 ] && printf '%s\n' \
   "  upjson-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/json/v1\", http2: on }" \
   "  upsse-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/stream/v1\", http2: on }")
@@ -94,7 +113,13 @@ $([ "$H2" = 1 ] && printf '%s\n' \
   bench-cached: { cache: { ttl: 1h }, targets: [ { provider: upjson, model: gpt-4o-mini } ] }
   bench-rpm: { targets: [ { provider: upjson, model: gpt-4o-mini, rpm: 100000000 } ] }
   bench-rpm-stream: { targets: [ { provider: upsse, model: gpt-4o-mini, rpm: 100000000 } ] }
+  bench-anthropic: { targets: [ { provider: upanthropic, model: claude-sonnet-4-5 } ] }
+  bench-anthropic-stream: { targets: [ { provider: upanthropic-stream, model: claude-sonnet-4-5 } ] }
+  bench-bedrock: { targets: [ { provider: upbedrock, model: "amazon.nova-micro-v1:0" } ] }
+  bench-vertex: { targets: [ { provider: upvertex, model: gemini-2.5-flash } ] }
 EOF
+# Placeholder credentials for the translated providers (the upstream checks none).
+export CMX_BENCH_KEY=bench-key CMX_BENCH_AWS_KEY_ID=AKIDBENCHEXAMPLE CMX_BENCH_AWS_SECRET=bench-secret
 # The same gateway with its state in Redis (on the load core, like a remote
 # dependency would be): breakers and cooldowns read the local mirror, an rpm
 # limit costs one Lua call per request.
@@ -153,8 +178,10 @@ TARGETS=(direct nginx)
 # circuit breakers on, to show what routing costs against a single target.
 # cloudmux-h2: the same gateway speaking HTTP/2 (h2c) to the same upstream
 # (nginx-proxy cannot: its upstream side is HTTP/1.1 only).
-[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w cloudmux-redis cloudmux-redis-rpm cloudmux-cache)
+[ -z "$CMX_SKIP" ] && TARGETS+=(cloudmux cloudmux-3w cloudmux-redis cloudmux-redis-rpm cloudmux-cache
+  cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
 [ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
+TRANSLATED=(cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
 
 url_of() { # target scenario
   case $1 in
@@ -177,6 +204,9 @@ model_of() { # target scenario
     cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
     cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
     cloudmux-cache) echo bench-cached ;; # one group: a stored answer replays as a stream too
+    cloudmux-anthropic) [ "$2" = json ] && echo bench-anthropic || echo bench-anthropic-stream ;;
+    cloudmux-bedrock) echo bench-bedrock ;; # the path says whether it streams
+    cloudmux-vertex) echo bench-vertex ;;
     *) echo gpt-4o-mini ;;
   esac
 }
@@ -259,7 +289,7 @@ if [ -z "$CMX_SKIP" ]; then
   # tight loop (a shell poller would measure the shell).  The static build
   # (make static) is timed the same way, interleaved with the dynamic one, so
   # the dynamic loader's share of the start shows.
-  cc -O2 -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
+  cc -O2 -I "$ROOT/src" -o "$TMP/cold_start" "$ROOT/bench/cold_start.c"
   cold_sample() { # binary → prints exec-to-ready in µs
     local port ms
     port=$(pick_port)
@@ -362,6 +392,13 @@ REPORT=$OUT/results.md
         awk -v v="$v" -v s="$s" -v a="$(med "$v" "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
           -v pa="$(med "$v" "$s" 1 6)" -v pb="$(med cloudmux "$s" 1 6)" 'BEGIN {
             printf "- State in Redis (%s), %s: throughput %.2f× the state-less gateway, added p50 %+d µs.\n", v, s, a / b, pa - pb }'
+      done
+    done
+    for t in "${TRANSLATED[@]}"; do
+      for s in json stream; do
+        awk -v t="$t" -v s="$s" -v a="$(med "$t" "$s" "$CONNS" 5)" -v n="$(med nginx "$s" "$CONNS" 5)" \
+          -v c="$(med "$t" "$s" "$CONNS" 8)" -v nc="$(med nginx "$s" "$CONNS" 8)" 'BEGIN {
+            printf "- Translated (%s), %s: %.0f req/s, %.2f× nginx-proxy throughput, CPU %.2f× nginx-proxy.\n", t, s, a, a / n, c / nc }'
       done
     done
     for s in json stream; do

@@ -28,6 +28,7 @@
 #include "core/str.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -587,6 +588,15 @@ cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx
     return rc;
 }
 
+void cmx_json_doc_view(cmx_json_doc *doc, const char *bytes, size_t len, const void *tokens, int n)
+{
+    doc->bytes = bytes;
+    doc->len = len;
+    doc->tok = (jsmntok_t *)tokens; /* read only from here on */
+    doc->n = n;
+    doc->heap = 0;
+}
+
 void cmx_json_doc_release(cmx_json_doc *doc)
 {
     if (doc->heap)
@@ -781,4 +791,49 @@ int cmx_json_doc_member(const cmx_json_doc *doc, int obj, const char *name, size
     if (count)
         *count = seen;
     return found;
+}
+
+int cmx_json_doc_get(const cmx_json_doc *doc, int obj, const char *name, size_t name_len)
+{
+    if (obj < 0 || doc->tok[obj].type != JSMN_OBJECT)
+        return -1;
+    return cmx_json_doc_member(doc, obj, name, name_len, NULL);
+}
+
+int cmx_json_doc_get_typed(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
+                           cmx_json_type t)
+{
+    int v = cmx_json_doc_get(doc, obj, name, name_len);
+    return v >= 0 && cmx_json_doc_type(doc, v) == t ? v : -1;
+}
+
+int cmx_json_doc_string_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len)
+{
+    return i >= 0 && doc->tok[i].type == JSMN_STRING && cmx_json_doc_key_is(doc, i, name, name_len);
+}
+
+size_t cmx_json_doc_count(const cmx_json_doc *doc, int arr)
+{
+    size_t n = 0;
+    CMX_JSON_EACH(doc, arr, e)
+    n++;
+    return n;
+}
+
+int cmx_json_doc_double(const cmx_json_doc *doc, int i, double *out)
+{
+    if (cmx_json_doc_type(doc, i) != CMX_JSON_NUMBER)
+        return -1;
+    char tmp[320];
+    size_t n = cmx_json_doc_len(doc, i);
+    if (n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, cmx_json_doc_ptr(doc, i), n);
+    tmp[n] = '\0';
+    char *end;
+    double v = strtod(tmp, &end);
+    if (*end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -1,15 +1,18 @@
-/* json_doc.h — one JSON text, tokenized and proven valid.
+/* json_doc.h — one JSON text, tokenized and proven valid: the reader of
+ * everything on the request path that is JSON.
  *
  * jsmn (strict mode, parent links) cuts the bytes into tokens; json_doc.c
  * then walks the tokens and checks everything jsmn lets through, so a parsed
  * document is valid RFC 8259 JSON.  The token array is then a cheap read-only
  * view: values are found by walking keys, and every token knows the index
- * just past its subtree, so skipping a large value costs nothing.
+ * just past its subtree, so skipping a large value costs nothing.  A value
+ * is a token index; its bytes stay where they are in the document, so a
+ * writer (core/json_write.h) can copy them unchanged.
  *
- * The request scan (json_scan.c), the usage reader (json_usage.c) and the
- * code that reads other APIs' bodies without a tree (the client APIs in
- * ingress/, the providers that pass them through) use this view; jsmn
- * itself stays behind it. */
+ * The request scanner (json_scan.c), the usage reader (json_usage.c), the
+ * translators (providers/) and the client APIs' checks and conversions
+ * (ingress/) read documents through this header; they see token indices and
+ * spans, never jsmn's own fields. */
 #ifndef CMX_HTTP_JSON_DOC_H
 #define CMX_HTTP_JSON_DOC_H
 
@@ -28,6 +31,7 @@
 
 #include "core/arena.h"
 #include "core/err.h"
+#include "core/str.h"
 #include "http/json_scan.h"
 
 /* Deeper nesting is rejected: no request the gateway serves needs it, and it
@@ -54,6 +58,10 @@ typedef struct cmx_json_doc {
 cmx_err cmx_json_doc_parse(cmx_json_doc *doc, const char *bytes, size_t len, cmx_arena *arena,
                            cmx_error *err);
 void cmx_json_doc_release(cmx_json_doc *doc);
+
+/* A document over the tokens a scan kept (cmx_request_scan.tokens): no
+ * tokenizing, no validation (they were done); release is a no-op. */
+void cmx_json_doc_view(cmx_json_doc *doc, const char *bytes, size_t len, const void *tokens, int n);
 
 cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i);
 
@@ -96,6 +104,49 @@ cmx_err cmx_json_doc_read_model(const cmx_json_doc *doc, int v, cmx_request_scan
 
 /* Reads number token i as an integer; -1 if it is not one or overflows. */
 int cmx_json_doc_int64(const cmx_json_doc *doc, int i, int64_t *out);
+
+/* ---- walking values ------------------------------------------------------ */
+
+/* The bytes of token i as written: a string's inside (escapes kept, no
+ * quotes), a number's or literal's text, a container's whole text. */
+static inline const char *cmx_json_doc_ptr(const cmx_json_doc *doc, int i)
+{
+    return doc->bytes + doc->tok[i].start;
+}
+static inline size_t cmx_json_doc_len(const cmx_json_doc *doc, int i)
+{
+    return (size_t)(doc->tok[i].end - doc->tok[i].start);
+}
+/* 1 when string token i holds escape sequences (so its inside is not its
+ * value byte for byte). */
+static inline int cmx_json_doc_escaped(const cmx_json_doc *doc, int i)
+{
+    return doc->tok[i].parent;
+}
+
+/* The elements of array token `arr` (or the keys of an object: then the
+ * value of key k is k + 1, and the next key cmx_json_doc_next(doc, k + 1)). */
+#define CMX_JSON_EACH(doc, arr, e)                                                                 \
+    for (int e = (arr) + 1, e##_end_ = cmx_json_doc_next((doc), (arr)); e < e##_end_;              \
+         e = cmx_json_doc_next((doc), e))
+#define CMX_JSON_EACH_KEY(doc, obj, k)                                                             \
+    for (int k = (obj) + 1, k##_end_ = cmx_json_doc_next((doc), (obj)); k < k##_end_;              \
+         k = cmx_json_doc_next((doc), k + 1))
+
+/* The value of key `name` when obj is an object holding it (the last one
+ * when it repeats), else -1; obj may be -1. */
+int cmx_json_doc_get(const cmx_json_doc *doc, int obj, const char *name, size_t name_len);
+#define CMX_JSON_GET(doc, obj, lit) cmx_json_doc_get((doc), (obj), CMX_LIT(lit))
+/* cmx_json_doc_get, and -1 unless the value has type t. */
+int cmx_json_doc_get_typed(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
+                           cmx_json_type t);
+/* True when token i (may be -1) is a string whose value is name. */
+int cmx_json_doc_string_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len);
+#define CMX_JSON_STRING_IS(doc, i, lit) cmx_json_doc_string_is((doc), (i), CMX_LIT(lit))
+/* Elements of an array token. */
+size_t cmx_json_doc_count(const cmx_json_doc *doc, int arr);
+/* Reads number token i as a double; -1 unless it is a finite number. */
+int cmx_json_doc_double(const cmx_json_doc *doc, int i, double *out);
 
 /* Token index of the value of key `name` in object token obj, or -1.  When
  * the key repeats, the last one wins (as in most JSON parsers); *count, if not

@@ -171,6 +171,25 @@ static cmx_err scan_parsed(cmx_api api, const cmx_json_doc *doc, cmx_request_sca
     return rc;
 }
 
+/* The tokens stay with the request (those that spilled to the arena are
+ * there already; the inline ones are copied), so a translator need not
+ * tokenize the body again.  Out of memory only means they are not kept. */
+static void keep_tokens(const cmx_json_doc *doc, cmx_arena *arena, cmx_request_scan *out)
+{
+    const jsmntok_t *tok = doc->tok;
+    if (tok == doc->inline_tok) {
+        jsmntok_t *copy = cmx_arena_alloc(arena, sizeof *tok * (size_t)doc->n);
+        if (!copy)
+            return;
+        memcpy(copy, tok, sizeof *tok * (size_t)doc->n);
+        tok = copy;
+    }
+    out->tokens = tok;
+    out->n_tokens = doc->n;
+    out->scanned = doc->bytes;
+    out->scanned_len = doc->len;
+}
+
 cmx_err cmx_json_scan_request(cmx_api api, const char *body, size_t len, cmx_arena *arena,
                               cmx_request_scan *out, cmx_error *err)
 {
@@ -179,6 +198,8 @@ cmx_err cmx_json_scan_request(cmx_api api, const char *body, size_t len, cmx_are
     cmx_err rc = cmx_json_doc_parse(&doc, body, len, arena, err);
     if (rc == CMX_OK)
         rc = scan_parsed(api, &doc, out, err);
+    if (rc == CMX_OK && arena)
+        keep_tokens(&doc, arena, out);
     cmx_json_doc_release(&doc);
     return rc;
 }

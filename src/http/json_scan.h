@@ -47,6 +47,14 @@ typedef struct cmx_request_scan {
     cmx_json_span stream_options; /* whole stream_options value if present */
     cmx_json_span body;           /* the top-level object */
     size_t n_messages;            /* chat: messages array length */
+    /* The body's tokens as http/json_doc.h reads them, kept in the arena so
+     * a translator reads the body without tokenizing it again; NULL when no
+     * arena was given.  They describe `scanned`, len bytes, and nothing
+     * else. */
+    const void *tokens;
+    int n_tokens;
+    const char *scanned;
+    size_t scanned_len;
 } cmx_request_scan;
 
 /* Validates a chat-completions or embeddings body and fills `out`.

@@ -4,14 +4,27 @@
 #define CMX_INGRESS_INTERNAL_H
 
 #include "core/buf.h"
+#include "core/json_write.h"
 #include "core/usage.h"
+#include "http/json_doc.h"
+
+/* A chat.completion's tokens (doc, in the arena or released by the
+ * caller) with its first choice and that choice's message; CMX_OK, or
+ * CMX_ERR_UPSTREAM_PROTOCOL when it is not one (doc released). */
+cmx_err cmx_ingress_read_completion(cmx_json_doc *doc, const char *chat, size_t len,
+                                    cmx_arena *arena, int *choice, int *message);
+
+/* A stream chunk's tokens: CMX_OK, or CMX_ERR_UPSTREAM_PROTOCOL with err set
+ * when it is not a JSON object (doc released). */
+cmx_err cmx_ingress_read_chunk(cmx_json_doc *doc, const char *json, size_t len, cmx_arena *arena,
+                               cmx_error *err);
 
 /* A Messages usage object from chat counts: the cached tokens as cache
  * reads, the rest of the prompt as input. */
-void cmx_messages_write_usage(cmx_buf *out, const cmx_usage *u);
+void cmx_messages_write_usage(cmx_jw *w, const cmx_usage *u);
 
 /* Responses: a usage object from chat counts. */
-void cmx_responses_write_usage(cmx_buf *out, const cmx_usage *u);
+void cmx_responses_write_usage(cmx_jw *w, const cmx_usage *u);
 
 /* What a response object says of itself before its "output". */
 typedef struct cmx_responses_state {
@@ -26,7 +39,7 @@ typedef struct cmx_responses_state {
 /* Everything of a response object before its "output": id, status, the
  * request's settings repeated. */
 struct cmx_responses_meta;
-void cmx_responses_write_head(cmx_buf *out, const struct cmx_responses_meta *m,
+void cmx_responses_write_head(cmx_jw *w, const struct cmx_responses_meta *m,
                               const cmx_responses_state *st);
 
 /* The Responses error code of a failure's kind. */

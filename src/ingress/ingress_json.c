@@ -2,11 +2,11 @@
  * converters; see ingress_json.h. */
 #include "ingress/ingress_json.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/usage.h"
+#include "ingress/ingress_internal.h"
 
 int cmx_jd_string_is(const cmx_json_doc *doc, int i, const char *s, size_t n)
 {
@@ -19,6 +19,14 @@ cmx_json_type cmx_jd_type(const cmx_json_doc *doc, int i)
     return i < 0 ? CMX_JSON_ABSENT : cmx_json_doc_type(doc, i);
 }
 
+int cmx_jd_non_empty_string(const cmx_json_doc *doc, int i)
+{
+    if (cmx_jd_type(doc, i) != CMX_JSON_STRING)
+        return 0;
+    cmx_json_span sp = cmx_json_doc_span(doc, i);
+    return sp.end - sp.start > 2;
+}
+
 size_t cmx_jd_count(const cmx_json_doc *doc, int arr)
 {
     size_t n = 0;
@@ -27,22 +35,30 @@ size_t cmx_jd_count(const cmx_json_doc *doc, int arr)
     return n;
 }
 
-void cmx_jw_copy(cmx_buf *b, const cmx_json_doc *doc, int i)
+void cmx_jd_put(cmx_jw *w, const cmx_json_doc *doc, int i)
 {
     cmx_json_span sp = cmx_json_doc_span(doc, i);
-    cmx_buf_append(b, doc->bytes + sp.start, sp.end - sp.start);
+    cmx_jw_value(w, doc->bytes + sp.start, sp.end - sp.start);
 }
 
-void cmx_jw_copy_as_string(cmx_buf *b, const cmx_json_doc *doc, int i)
+void cmx_jd_put_inner(cmx_jw *w, const cmx_json_doc *doc, int i)
 {
     cmx_json_span sp = cmx_json_doc_span(doc, i);
-    cmx_jw_str(b, doc->bytes + sp.start, sp.end - sp.start);
+    cmx_jw_string_piece_escaped(w, doc->bytes + sp.start + 1, sp.end - sp.start - 2);
 }
 
-void cmx_jw_inner(cmx_buf *b, const cmx_json_doc *doc, int i)
+void cmx_jd_put_as_string(cmx_jw *w, const cmx_json_doc *doc, int i)
 {
     cmx_json_span sp = cmx_json_doc_span(doc, i);
-    cmx_buf_append(b, doc->bytes + sp.start + 1, sp.end - sp.start - 2);
+    cmx_jw_json_as_string(w, doc->bytes + sp.start, sp.end - sp.start);
+}
+
+void cmx_jd_put_member(cmx_jw *w, const char *key, size_t key_len, const cmx_json_doc *doc, int i)
+{
+    if (i < 0)
+        return;
+    cmx_jw_key(w, key, key_len);
+    cmx_jd_put(w, doc, i);
 }
 
 void cmx_ingress_note(cmx_buf *list, const char *what)
@@ -57,34 +73,43 @@ void cmx_ingress_note(cmx_buf *list, const char *what)
     cmx_buf_append_str(list, what);
 }
 
-void cmx_jw_str(cmx_buf *b, const char *s, size_t n)
-{
-    cmx_buf_append(b, CMX_LIT("\""));
-    cmx_buf_append_json_escaped(b, s, n);
-    cmx_buf_append(b, CMX_LIT("\""));
-}
-
-void cmx_jw_cstr(cmx_buf *b, const char *s)
-{
-    if (s)
-        cmx_jw_str(b, s, strlen(s));
-    else
-        cmx_buf_append(b, CMX_LIT("null"));
-}
-
-void cmx_jw_int(cmx_buf *b, int64_t v)
-{
-    char n[24];
-    int k = snprintf(n, sizeof n, "%" PRId64, v);
-    cmx_buf_append(b, n, (size_t)k);
-}
-
 static void read_count(const cmx_json_doc *doc, int obj, const char *name, size_t len, int64_t *dst)
 {
     int v = obj >= 0 ? cmx_json_doc_member(doc, obj, name, len, NULL) : -1;
     int64_t n;
     if (v >= 0 && cmx_json_doc_int64(doc, v, &n) == 0 && n >= 0)
         *dst = n;
+}
+
+cmx_err cmx_ingress_read_completion(cmx_json_doc *doc, const char *chat, size_t len,
+                                    cmx_arena *arena, int *choice, int *message)
+{
+    *choice = *message = -1;
+    if (cmx_json_doc_parse(doc, chat, len, arena, NULL) == CMX_OK &&
+        cmx_json_doc_type(doc, 0) == CMX_JSON_OBJECT) {
+        int choices = CMX_JD_MEMBER(doc, 0, "choices");
+        if (cmx_jd_type(doc, choices) == CMX_JSON_ARRAY &&
+            cmx_json_doc_next(doc, choices) > choices + 1) {
+            *choice = choices + 1;
+            *message = CMX_JD_MEMBER(doc, *choice, "message");
+        }
+    }
+    if (cmx_jd_type(doc, *message) == CMX_JSON_OBJECT)
+        return CMX_OK;
+    cmx_json_doc_release(doc);
+    return CMX_ERR_UPSTREAM_PROTOCOL;
+}
+
+cmx_err cmx_ingress_read_chunk(cmx_json_doc *doc, const char *json, size_t len, cmx_arena *arena,
+                               cmx_error *err)
+{
+    if (cmx_json_doc_parse(doc, json, len, arena, NULL) == CMX_OK &&
+        cmx_json_doc_type(doc, 0) == CMX_JSON_OBJECT)
+        return CMX_OK;
+    cmx_json_doc_release(doc);
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "a stream chunk is not a JSON object");
+    err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
 void cmx_jd_read_chat_usage(const cmx_json_doc *doc, int u, cmx_usage *out)

@@ -4,9 +4,10 @@
  *
  * Reading goes through the request's token view (http/json_doc.h): a
  * member is found by walking its object's keys, a value is copied as the
- * bytes the client wrote, never rebuilt.  Writing appends to a cmx_buf,
- * whose failure is sticky (core/buf.h): converters append freely and the
- * caller checks the buffer once.  No tree is built either way. */
+ * bytes the client wrote, never rebuilt.  Writing goes through the JSON
+ * writer (core/json_write.h) into a cmx_buf whose failure is sticky:
+ * converters append freely and the caller checks the buffer once.  No tree
+ * is built either way. */
 #ifndef CMX_INGRESS_JSON_H
 #define CMX_INGRESS_JSON_H
 
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/json_write.h"
 #include "core/str.h"
 #include "http/json_doc.h"
 
@@ -36,27 +38,26 @@ int cmx_jd_string_is(const cmx_json_doc *doc, int i, const char *s, size_t n);
 /* Token i's type, CMX_JSON_ABSENT for i < 0. */
 cmx_json_type cmx_jd_type(const cmx_json_doc *doc, int i);
 
+/* Whether token i is a string of at least one byte. */
+int cmx_jd_non_empty_string(const cmx_json_doc *doc, int i);
+
 /* The number of elements of array token arr. */
 size_t cmx_jd_count(const cmx_json_doc *doc, int arr);
 
-/* ---- writing ----------------------------------------------------------- */
+/* ---- writing (core/json_write.h) ---------------------------------------- */
 
-/* The bytes of token i's value as the client wrote them (strings with
- * their quotes). */
-void cmx_jw_copy(cmx_buf *b, const cmx_json_doc *doc, int i);
-/* The JSON text of token i's value as a JSON string ("{\"a\":1}"): how a
- * tool's input becomes a chat tool call's arguments. */
-void cmx_jw_copy_as_string(cmx_buf *b, const cmx_json_doc *doc, int i);
-/* The inside of string token i as the client wrote it (escaped, without
- * its quotes): how texts are joined into one string without unescaping
- * them. */
-void cmx_jw_inner(cmx_buf *b, const cmx_json_doc *doc, int i);
-/* A JSON string from bytes (quoted and escaped). */
-void cmx_jw_str(cmx_buf *b, const char *s, size_t n);
-/* A JSON string from a NUL-terminated string, or null for NULL. */
-void cmx_jw_cstr(cmx_buf *b, const char *s);
-/* A decimal integer. */
-void cmx_jw_int(cmx_buf *b, int64_t v);
+/* Token i's value as the client wrote it (strings with their quotes). */
+void cmx_jd_put(cmx_jw *w, const cmx_json_doc *doc, int i);
+/* The inside of string token i as the client wrote it (its escapes kept),
+ * as a piece of a string being written (cmx_jw_string_open): how texts are
+ * joined into one without unescaping them. */
+void cmx_jd_put_inner(cmx_jw *w, const cmx_json_doc *doc, int i);
+/* Token i's value as a string holding its JSON text: how a tool's input
+ * becomes a chat tool call's arguments. */
+void cmx_jd_put_as_string(cmx_jw *w, const cmx_json_doc *doc, int i);
+/* A key and the value of token i, when i is a member (i >= 0). */
+void cmx_jd_put_member(cmx_jw *w, const char *key, size_t key_len, const cmx_json_doc *doc, int i);
+#define CMX_JD_PUT_MEMBER(w, lit, doc, i) cmx_jd_put_member((w), CMX_LIT(lit), (doc), (i))
 
 /* Appends `what` to a ", "-separated list of names, once. */
 void cmx_ingress_note(cmx_buf *list, const char *what);

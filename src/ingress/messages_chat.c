@@ -31,21 +31,29 @@
 
 typedef struct conv {
     const cmx_json_doc *doc;
-    cmx_buf *out;
+    cmx_jw *w;
     cmx_buf *dropped;
     cmx_error *err;
-    cmx_arena *arena;
-    int first_message; /* no message written yet (no comma needed) */
 } conv;
 
 #define CLAUDE_ONLY "send it to a Claude target (anthropic, or Claude on bedrock or vertex)"
 
+/* Opens a message object with its role. */
 static void begin_message(conv *c, const char *role)
 {
-    cmx_buf_append_str(c->out, c->first_message ? "{\"role\":\"" : ",{\"role\":\"");
-    cmx_buf_append_str(c->out, role);
-    cmx_buf_append(c->out, CMX_LIT("\""));
-    c->first_message = 0;
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "role");
+    cmx_jw_string(c->w, role, strlen(role));
+}
+
+/* {"type":"text","text":<token>} */
+static void text_part(conv *c, int text)
+{
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "type");
+    CMX_JW_LIT(c->w, "text");
+    CMX_JD_PUT_MEMBER(c->w, "text", c->doc, text);
+    cmx_jw_end(c->w);
 }
 
 /* ---- system ------------------------------------------------------------- */
@@ -56,25 +64,20 @@ static void write_system(conv *c, int v)
     if (v < 0)
         return;
     begin_message(c, "system");
-    cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
+    CMX_JW_KEY(c->w, "content");
     if (cmx_jd_type(d, v) == CMX_JSON_STRING) {
-        cmx_jw_copy(c->out, d, v);
+        cmx_jd_put(c->w, d, v);
     } else {
-        cmx_buf_append(c->out, CMX_LIT("["));
-        int first = 1;
+        cmx_jw_array(c->w);
         CMX_JD_EACH_ELEMENT(d, v, b)
         {
             if (CMX_JD_MEMBER(d, b, "cache_control") >= 0)
                 cmx_ingress_note(c->dropped, "cache_control");
-            cmx_buf_append_str(c->out, first ? "{\"type\":\"text\",\"text\":"
-                                             : ",{\"type\":\"text\",\"text\":");
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, b, "text"));
-            cmx_buf_append(c->out, CMX_LIT("}"));
-            first = 0;
+            text_part(c, CMX_JD_MEMBER(d, b, "text"));
         }
-        cmx_buf_append(c->out, CMX_LIT("]"));
+        cmx_jw_end(c->w);
     }
-    cmx_buf_append(c->out, CMX_LIT("}"));
+    cmx_jw_end(c->w);
 }
 
 /* ---- content ------------------------------------------------------------ */
@@ -88,31 +91,39 @@ static cmx_err refuse_block(conv *c, const char *where, int b, const char *why)
                          n < 0 ? 0 : (int)n, n < 0 ? "" : shown, why);
 }
 
-/* An image block as an image_url part; *written 0 for a source chat cannot take. */
+/* An image block as an image_url part (a data: URL for a base64 source);
+ * a file source has no chat form. */
 static cmx_err image_part(conv *c, int b, const char *where)
 {
     const cmx_json_doc *d = c->doc;
     int src = CMX_JD_MEMBER(d, b, "source");
     int t = CMX_JD_MEMBER(d, src, "type");
-    cmx_buf_append(c->out, CMX_LIT("{\"type\":\"image_url\",\"image_url\":{\"url\":"));
-    if (CMX_JD_IS(d, t, "base64")) {
-        cmx_buf_append(c->out, CMX_LIT("\"data:"));
-        cmx_jw_inner(c->out, d, CMX_JD_MEMBER(d, src, "media_type"));
-        cmx_buf_append(c->out, CMX_LIT(";base64,"));
-        cmx_jw_inner(c->out, d, CMX_JD_MEMBER(d, src, "data"));
-        cmx_buf_append(c->out, CMX_LIT("\""));
-    } else if (CMX_JD_IS(d, t, "url")) {
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, src, "url"));
-    } else {
+    if (!CMX_JD_IS(d, t, "base64") && !CMX_JD_IS(d, t, "url"))
         return refuse_block(c, where, b,
                             "with a file source has no chat completions form; " CLAUDE_ONLY);
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "type");
+    CMX_JW_LIT(c->w, "image_url");
+    CMX_JW_KEY(c->w, "image_url");
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "url");
+    if (CMX_JD_IS(d, t, "base64")) {
+        cmx_jw_string_open(c->w);
+        cmx_jw_string_piece_escaped(c->w, CMX_LIT("data:"));
+        cmx_jd_put_inner(c->w, d, CMX_JD_MEMBER(d, src, "media_type"));
+        cmx_jw_string_piece_escaped(c->w, CMX_LIT(";base64,"));
+        cmx_jd_put_inner(c->w, d, CMX_JD_MEMBER(d, src, "data"));
+        cmx_jw_string_close(c->w);
+    } else {
+        cmx_jd_put(c->w, d, CMX_JD_MEMBER(d, src, "url"));
     }
-    cmx_buf_append(c->out, CMX_LIT("}}"));
+    cmx_jw_end(c->w);
+    cmx_jw_end(c->w);
     return CMX_OK;
 }
 
 /* A user turn's own content (not its tool results) as chat parts. */
-static cmx_err user_part(conv *c, int b, const char *where, int *first)
+static cmx_err user_part(conv *c, int b, const char *where)
 {
     const cmx_json_doc *d = c->doc;
     int t = CMX_JD_MEMBER(d, b, "type");
@@ -122,13 +133,8 @@ static cmx_err user_part(conv *c, int b, const char *where, int *first)
         cmx_ingress_note(c->dropped, "thinking");
         return CMX_OK;
     }
-    if (!*first)
-        cmx_buf_append(c->out, CMX_LIT(","));
-    *first = 0;
     if (CMX_JD_IS(d, t, "text")) {
-        cmx_buf_append(c->out, CMX_LIT("{\"type\":\"text\",\"text\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, b, "text"));
-        cmx_buf_append(c->out, CMX_LIT("}"));
+        text_part(c, CMX_JD_MEMBER(d, b, "text"));
         return CMX_OK;
     }
     if (CMX_JD_IS(d, t, "image"))
@@ -138,9 +144,7 @@ static cmx_err user_part(conv *c, int b, const char *where, int *first)
         if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, src, "type"), "text"))
             return refuse_block(c, where, b,
                                 "other than plain text has no chat completions form; " CLAUDE_ONLY);
-        cmx_buf_append(c->out, CMX_LIT("{\"type\":\"text\",\"text\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, src, "data"));
-        cmx_buf_append(c->out, CMX_LIT("}"));
+        text_part(c, CMX_JD_MEMBER(d, src, "data"));
         return CMX_OK;
     }
     return refuse_block(c, where, b, "has no chat completions form; " CLAUDE_ONLY);
@@ -156,12 +160,12 @@ static cmx_err tool_message(conv *c, int b, const char *where, int *images)
     if (CMX_JD_MEMBER(d, b, "cache_control") >= 0)
         cmx_ingress_note(c->dropped, "cache_control");
     begin_message(c, "tool");
-    cmx_buf_append(c->out, CMX_LIT(",\"tool_call_id\":"));
-    cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, b, "tool_use_id"));
-    cmx_buf_append(c->out, CMX_LIT(",\"content\":\""));
+    CMX_JD_PUT_MEMBER(c->w, "tool_call_id", d, CMX_JD_MEMBER(d, b, "tool_use_id"));
+    CMX_JW_KEY(c->w, "content");
+    cmx_jw_string_open(c->w);
     int content = CMX_JD_MEMBER(d, b, "content");
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
-        cmx_jw_inner(c->out, d, content);
+        cmx_jd_put_inner(c->w, d, content);
     } else if (content >= 0) {
         int first = 1;
         CMX_JD_EACH_ELEMENT(d, content, part)
@@ -176,12 +180,13 @@ static cmx_err tool_message(conv *c, int b, const char *where, int *images)
                     c, where, part,
                     "inside a tool_result has no chat completions form; " CLAUDE_ONLY);
             if (!first)
-                cmx_buf_append(c->out, CMX_LIT("\\n"));
-            cmx_jw_inner(c->out, d, CMX_JD_MEMBER(d, part, "text"));
+                cmx_jw_string_piece_escaped(c->w, CMX_LIT("\\n"));
+            cmx_jd_put_inner(c->w, d, CMX_JD_MEMBER(d, part, "text"));
             first = 0;
         }
     }
-    cmx_buf_append(c->out, CMX_LIT("\"}"));
+    cmx_jw_string_close(c->w);
+    cmx_jw_end(c->w);
     return CMX_OK;
 }
 
@@ -191,62 +196,52 @@ static cmx_err user_turn(conv *c, int m, const char *where)
     int content = CMX_JD_MEMBER(d, m, "content");
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
         begin_message(c, "user");
-        cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
-        cmx_jw_copy(c->out, d, content);
-        cmx_buf_append(c->out, CMX_LIT("}"));
+        CMX_JD_PUT_MEMBER(c->w, "content", d, content);
+        cmx_jw_end(c->w);
         return CMX_OK;
     }
     char at[128];
-    size_t i = 0, others = 0;
+    size_t i = 0;
     int images = 0;
-    cmx_err rc = CMX_OK;
     CMX_JD_EACH_ELEMENT(d, content, b)
     {
         snprintf(at, sizeof at, "%s.content[%zu]", where, i++);
-        if (CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_result"))
-            rc = tool_message(c, b, at, &images);
-        else
-            others++;
+        if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_result"))
+            continue;
+        cmx_err rc = tool_message(c, b, at, &images);
         if (rc != CMX_OK)
             return rc;
     }
-    if (!others && !images)
-        return CMX_OK;
-    size_t mark = c->out->len;
+    /* the rest of the turn, and the tool results' images, as one user message */
+    cmx_jw_mark mark = cmx_jw_mark_here(c->w);
     begin_message(c, "user");
-    cmx_buf_append(c->out, CMX_LIT(",\"content\":["));
-    int first = 1;
+    CMX_JW_KEY(c->w, "content");
+    cmx_jw_array(c->w);
+    cmx_jw_mark empty = cmx_jw_mark_here(c->w);
     i = 0;
     CMX_JD_EACH_ELEMENT(d, content, b)
     {
         snprintf(at, sizeof at, "%s.content[%zu]", where, i++);
+        cmx_err rc = CMX_OK;
         if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_result")) {
-            rc = user_part(c, b, at, &first);
-        } else {
-            int tc = CMX_JD_MEMBER(d, b, "content");
-            if (cmx_jd_type(d, tc) != CMX_JSON_ARRAY)
-                continue;
-            CMX_JD_EACH_ELEMENT(d, tc, part)
+            rc = user_part(c, b, at);
+        } else if (images && cmx_jd_type(d, CMX_JD_MEMBER(d, b, "content")) == CMX_JSON_ARRAY) {
+            CMX_JD_EACH_ELEMENT(d, CMX_JD_MEMBER(d, b, "content"), part)
             {
-                if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, part, "type"), "image"))
-                    continue;
-                if (!first)
-                    cmx_buf_append(c->out, CMX_LIT(","));
-                first = 0;
-                rc = image_part(c, part, at);
-                if (rc != CMX_OK)
+                if (CMX_JD_IS(d, CMX_JD_MEMBER(d, part, "type"), "image") &&
+                    (rc = image_part(c, part, at)) != CMX_OK)
                     break;
             }
         }
         if (rc != CMX_OK)
             return rc;
     }
-    if (first) {
-        /* nothing but thinking: no user message at all */
-        cmx_buf_truncate(c->out, mark);
+    if (!cmx_jw_wrote_since(c->w, empty)) { /* tool results or thinking only */
+        cmx_jw_rewind(c->w, mark);
         return CMX_OK;
     }
-    cmx_buf_append(c->out, CMX_LIT("]}"));
+    cmx_jw_end(c->w);
+    cmx_jw_end(c->w);
     return CMX_OK;
 }
 
@@ -256,9 +251,8 @@ static cmx_err assistant_turn(conv *c, int m, const char *where)
     int content = CMX_JD_MEMBER(d, m, "content");
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
         begin_message(c, "assistant");
-        cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
-        cmx_jw_copy(c->out, d, content);
-        cmx_buf_append(c->out, CMX_LIT("}"));
+        CMX_JD_PUT_MEMBER(c->w, "content", d, content);
+        cmx_jw_end(c->w);
         return CMX_OK;
     }
     size_t texts = 0, calls = 0, i = 0;
@@ -279,35 +273,38 @@ static cmx_err assistant_turn(conv *c, int m, const char *where)
     if (!texts && !calls)
         return CMX_OK;
     begin_message(c, "assistant");
-    cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
+    CMX_JW_KEY(c->w, "content");
     if (texts) {
-        cmx_buf_append(c->out, CMX_LIT("\""));
+        cmx_jw_string_open(c->w);
         CMX_JD_EACH_ELEMENT(d, content, b)
         if (CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "text"))
-            cmx_jw_inner(c->out, d, CMX_JD_MEMBER(d, b, "text"));
-        cmx_buf_append(c->out, CMX_LIT("\""));
+            cmx_jd_put_inner(c->w, d, CMX_JD_MEMBER(d, b, "text"));
+        cmx_jw_string_close(c->w);
     } else {
-        cmx_buf_append(c->out, CMX_LIT("null"));
+        cmx_jw_null(c->w);
     }
     if (calls) {
-        cmx_buf_append(c->out, CMX_LIT(",\"tool_calls\":["));
-        int first = 1;
+        CMX_JW_KEY(c->w, "tool_calls");
+        cmx_jw_array(c->w);
         CMX_JD_EACH_ELEMENT(d, content, b)
         {
             if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_use"))
                 continue;
-            cmx_buf_append_str(c->out, first ? "{\"id\":" : ",{\"id\":");
-            first = 0;
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, b, "id"));
-            cmx_buf_append(c->out, CMX_LIT(",\"type\":\"function\",\"function\":{\"name\":"));
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, b, "name"));
-            cmx_buf_append(c->out, CMX_LIT(",\"arguments\":"));
-            cmx_jw_copy_as_string(c->out, d, CMX_JD_MEMBER(d, b, "input"));
-            cmx_buf_append(c->out, CMX_LIT("}}"));
+            cmx_jw_object(c->w);
+            CMX_JD_PUT_MEMBER(c->w, "id", d, CMX_JD_MEMBER(d, b, "id"));
+            CMX_JW_KEY(c->w, "type");
+            CMX_JW_LIT(c->w, "function");
+            CMX_JW_KEY(c->w, "function");
+            cmx_jw_object(c->w);
+            CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, b, "name"));
+            CMX_JW_KEY(c->w, "arguments");
+            cmx_jd_put_as_string(c->w, d, CMX_JD_MEMBER(d, b, "input"));
+            cmx_jw_end(c->w);
+            cmx_jw_end(c->w);
         }
-        cmx_buf_append(c->out, CMX_LIT("]"));
+        cmx_jw_end(c->w);
     }
-    cmx_buf_append(c->out, CMX_LIT("}"));
+    cmx_jw_end(c->w);
     return CMX_OK;
 }
 
@@ -333,7 +330,8 @@ static cmx_err write_messages(conv *c, int msgs)
 static cmx_err write_tools(conv *c, int tools, int choice)
 {
     const cmx_json_doc *d = c->doc;
-    cmx_buf_append(c->out, CMX_LIT(",\"tools\":["));
+    CMX_JW_KEY(c->w, "tools");
+    cmx_jw_array(c->w);
     size_t i = 0;
     CMX_JD_EACH_ELEMENT(d, tools, t)
     {
@@ -347,38 +345,47 @@ static cmx_err write_tools(conv *c, int tools, int choice)
                                  "completions form; " CLAUDE_ONLY,
                                  i, n < 0 ? 0 : (int)n, n < 0 ? "" : shown);
         }
+        i++;
         if (CMX_JD_MEMBER(d, t, "cache_control") >= 0)
             cmx_ingress_note(c->dropped, "cache_control");
-        cmx_buf_append_str(c->out, i++ ? ",{\"type\":\"function\",\"function\":{\"name\":"
-                                       : "{\"type\":\"function\",\"function\":{\"name\":");
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, t, "name"));
+        cmx_jw_object(c->w);
+        CMX_JW_KEY(c->w, "type");
+        CMX_JW_LIT(c->w, "function");
+        CMX_JW_KEY(c->w, "function");
+        cmx_jw_object(c->w);
+        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, t, "name"));
         int desc = CMX_JD_MEMBER(d, t, "description");
-        if (cmx_jd_type(d, desc) == CMX_JSON_STRING) {
-            cmx_buf_append(c->out, CMX_LIT(",\"description\":"));
-            cmx_jw_copy(c->out, d, desc);
-        }
-        cmx_buf_append(c->out, CMX_LIT(",\"parameters\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, t, "input_schema"));
-        cmx_buf_append(c->out, CMX_LIT("}}"));
+        if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
+            CMX_JD_PUT_MEMBER(c->w, "description", d, desc);
+        CMX_JD_PUT_MEMBER(c->w, "parameters", d, CMX_JD_MEMBER(d, t, "input_schema"));
+        cmx_jw_end(c->w);
+        cmx_jw_end(c->w);
     }
-    cmx_buf_append(c->out, CMX_LIT("]"));
+    cmx_jw_end(c->w);
     if (choice < 0)
         return CMX_OK;
     int type = CMX_JD_MEMBER(d, choice, "type");
-    cmx_buf_append(c->out, CMX_LIT(",\"tool_choice\":"));
+    CMX_JW_KEY(c->w, "tool_choice");
     if (CMX_JD_IS(d, type, "any")) {
-        cmx_buf_append(c->out, CMX_LIT("\"required\""));
+        CMX_JW_LIT(c->w, "required");
     } else if (CMX_JD_IS(d, type, "none")) {
-        cmx_buf_append(c->out, CMX_LIT("\"none\""));
+        CMX_JW_LIT(c->w, "none");
     } else if (CMX_JD_IS(d, type, "tool")) {
-        cmx_buf_append(c->out, CMX_LIT("{\"type\":\"function\",\"function\":{\"name\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, choice, "name"));
-        cmx_buf_append(c->out, CMX_LIT("}}"));
+        cmx_jw_object(c->w);
+        CMX_JW_KEY(c->w, "type");
+        CMX_JW_LIT(c->w, "function");
+        CMX_JW_KEY(c->w, "function");
+        cmx_jw_object(c->w);
+        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, choice, "name"));
+        cmx_jw_end(c->w);
+        cmx_jw_end(c->w);
     } else {
-        cmx_buf_append(c->out, CMX_LIT("\"auto\""));
+        CMX_JW_LIT(c->w, "auto");
     }
-    if (cmx_jd_type(d, CMX_JD_MEMBER(d, choice, "disable_parallel_tool_use")) == CMX_JSON_TRUE)
-        cmx_buf_append(c->out, CMX_LIT(",\"parallel_tool_calls\":false"));
+    if (cmx_jd_type(d, CMX_JD_MEMBER(d, choice, "disable_parallel_tool_use")) == CMX_JSON_TRUE) {
+        CMX_JW_KEY(c->w, "parallel_tool_calls");
+        cmx_jw_bool(c->w, 0);
+    }
     return CMX_OK;
 }
 
@@ -387,12 +394,15 @@ static cmx_err write_tools(conv *c, int tools, int choice)
 cmx_err cmx_messages_to_chat(const cmx_ingress_request *req, const char *anthropic_beta,
                              cmx_arena *arena, cmx_buf *out, cmx_buf *dropped, cmx_error *err)
 {
+    (void)arena;
     const cmx_json_doc *d = req->doc;
-    conv c = {d, out, dropped, err, arena, 1};
+    cmx_jw w;
+    cmx_jw_init(&w, out);
+    conv c = {d, &w, dropped, err};
     if (req->api != CMX_API_MESSAGES)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "count_tokens has no chat completions form");
     if (anthropic_beta)
-        cmx_ingress_note(c.dropped, "anthropic-beta");
+        cmx_ingress_note(dropped, "anthropic-beta");
     int model = -1, messages = -1, system = -1, tools = -1, choice = -1, stream = 0;
     /* fields copied as they are, in the client's order, under their chat names */
     int copied[8];
@@ -428,15 +438,18 @@ cmx_err cmx_messages_to_chat(const cmx_ingress_request *req, const char *anthrop
         else if (KEY_IS("stop_sequences"))
             as = "stop";
         else if (KEY_IS("top_k"))
-            cmx_ingress_note(c.dropped, "top_k");
+            cmx_ingress_note(dropped, "top_k");
         else if (KEY_IS("service_tier"))
-            cmx_ingress_note(c.dropped, "service_tier");
+            cmx_ingress_note(dropped, "service_tier");
         else if (KEY_IS("thinking")) {
             if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, v, "type"), "disabled"))
-                cmx_ingress_note(c.dropped, "thinking");
+                cmx_ingress_note(dropped, "thinking");
         } else if (KEY_IS("metadata")) {
-            if (cmx_jd_type(d, CMX_JD_MEMBER(d, v, "user_id")) == CMX_JSON_STRING)
+            int user = CMX_JD_MEMBER(d, v, "user_id");
+            if (cmx_jd_type(d, user) == CMX_JSON_STRING) {
                 as = "user";
+                v = user;
+            }
         } else {
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
                                  "'%.*s' has no chat completions form; " CLAUDE_ONLY,
@@ -448,31 +461,32 @@ cmx_err cmx_messages_to_chat(const cmx_ingress_request *req, const char *anthrop
             copied_as[n_copied++] = as;
         }
     }
-    cmx_buf_append(out, CMX_LIT("{\"model\":"));
-    cmx_jw_copy(out, d, model);
-    for (size_t i = 0; i < n_copied; i++) {
-        cmx_buf_append(out, CMX_LIT(",\""));
-        cmx_buf_append_str(out, copied_as[i]);
-        cmx_buf_append(out, CMX_LIT("\":"));
-        /* metadata gives its user_id */
-        int v =
-            strcmp(copied_as[i], "user") == 0 ? CMX_JD_MEMBER(d, copied[i], "user_id") : copied[i];
-        cmx_jw_copy(out, d, v);
+    cmx_jw_object(&w);
+    CMX_JD_PUT_MEMBER(&w, "model", d, model);
+    for (size_t i = 0; i < n_copied; i++)
+        cmx_jd_put_member(&w, copied_as[i], strlen(copied_as[i]), d, copied[i]);
+    if (stream) {
+        CMX_JW_KEY(&w, "stream");
+        cmx_jw_bool(&w, 1);
+        CMX_JW_KEY(&w, "stream_options");
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "include_usage");
+        cmx_jw_bool(&w, 1);
+        cmx_jw_end(&w);
     }
-    if (stream)
-        cmx_buf_append(out,
-                       CMX_LIT(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
     if (tools >= 0 && cmx_jd_count(d, tools) > 0) {
         cmx_err rc = write_tools(&c, tools, choice);
         if (rc != CMX_OK)
             return rc;
     }
-    cmx_buf_append(out, CMX_LIT(",\"messages\":["));
+    CMX_JW_KEY(&w, "messages");
+    cmx_jw_array(&w);
     write_system(&c, system);
     cmx_err rc = write_messages(&c, messages);
     if (rc != CMX_OK)
         return rc;
-    cmx_buf_append(out, CMX_LIT("]}"));
+    cmx_jw_end(&w);
+    cmx_jw_end(&w);
     return CMX_OK;
 }
 
@@ -489,8 +503,9 @@ static const char *stop_reason(const cmx_json_doc *d, int fr)
     return "end_turn";
 }
 
-/* A tool call's arguments (a string holding JSON) as the tool_use input. */
-static int write_input(cmx_buf *out, const cmx_json_doc *d, int args, cmx_arena *arena)
+/* A tool call's arguments (a string holding JSON) as the tool_use input:
+ * -1 when they are not a JSON object. */
+static int write_input(cmx_jw *w, const cmx_json_doc *d, int args, cmx_arena *arena)
 {
     size_t n = 0;
     const char *text =
@@ -500,7 +515,7 @@ static int write_input(cmx_buf *out, const cmx_json_doc *d, int args, cmx_arena 
            (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))
         i++;
     if (!text || i == n) {
-        cmx_buf_append(out, CMX_LIT("{}"));
+        cmx_jw_value(w, CMX_LIT("{}"));
         return 0;
     }
     cmx_json_doc parsed;
@@ -509,62 +524,69 @@ static int write_input(cmx_buf *out, const cmx_json_doc *d, int args, cmx_arena 
     cmx_json_doc_release(&parsed);
     if (!ok)
         return -1;
-    cmx_buf_append(out, text, n);
+    cmx_jw_value(w, text, n);
     return 0;
 }
 
-void cmx_messages_write_usage(cmx_buf *out, const cmx_usage *u)
+void cmx_messages_write_usage(cmx_jw *w, const cmx_usage *u)
 {
     int64_t cached = u->cached_tokens > 0 ? u->cached_tokens : 0;
     int64_t prompt = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
-    cmx_buf_append(out, CMX_LIT("{\"input_tokens\":"));
-    cmx_jw_int(out, prompt > cached ? prompt - cached : 0);
-    cmx_buf_append(out, CMX_LIT(",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":"));
-    cmx_jw_int(out, cached);
-    cmx_buf_append(out, CMX_LIT(",\"output_tokens\":"));
-    cmx_jw_int(out, u->completion_tokens > 0 ? u->completion_tokens : 0);
-    cmx_buf_append(out, CMX_LIT("}"));
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "input_tokens");
+    cmx_jw_int(w, prompt > cached ? prompt - cached : 0);
+    CMX_JW_KEY(w, "cache_creation_input_tokens");
+    cmx_jw_int(w, 0);
+    CMX_JW_KEY(w, "cache_read_input_tokens");
+    cmx_jw_int(w, cached);
+    CMX_JW_KEY(w, "output_tokens");
+    cmx_jw_int(w, u->completion_tokens > 0 ? u->completion_tokens : 0);
+    cmx_jw_end(w);
+}
+
+static cmx_err not_a_completion(cmx_error *err, const char *what)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "%s", what);
+    err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
 cmx_err cmx_messages_from_chat(const char *chat, size_t len, cmx_arena *arena, cmx_buf *out,
                                cmx_error *err)
 {
     cmx_json_doc d;
-    cmx_err rc = cmx_json_doc_parse(&d, chat, len, arena, NULL);
-    int choice = -1, msg = -1;
-    if (rc == CMX_OK && cmx_json_doc_type(&d, 0) == CMX_JSON_OBJECT) {
-        int choices = CMX_JD_MEMBER(&d, 0, "choices");
-        if (cmx_jd_type(&d, choices) == CMX_JSON_ARRAY &&
-            cmx_json_doc_next(&d, choices) > choices + 1)
-            choice = choices + 1;
-        msg = choice >= 0 ? CMX_JD_MEMBER(&d, choice, "message") : -1;
-    }
-    if (cmx_jd_type(&d, msg) != CMX_JSON_OBJECT || rc != CMX_OK) {
-        cmx_json_doc_release(&d);
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "the upstream answer is not a chat.completion");
-        err->cause = CMX_CAUSE_PROTOCOL;
-        return CMX_ERR_UPSTREAM_PROTOCOL;
-    }
+    int choice, msg;
+    if (cmx_ingress_read_completion(&d, chat, len, arena, &choice, &msg) != CMX_OK)
+        return not_a_completion(err, "the upstream answer is not a chat.completion");
+    cmx_jw w;
+    cmx_jw_init(&w, out);
     int id = CMX_JD_MEMBER(&d, 0, "id");
     int model = CMX_JD_MEMBER(&d, 0, "model");
-    cmx_buf_append(out, CMX_LIT("{\"id\":\"msg_"));
+    cmx_jw_object(&w);
+    CMX_JW_KEY(&w, "id");
+    cmx_jw_string_open(&w);
+    cmx_jw_string_piece_escaped(&w, CMX_LIT("msg_"));
     if (cmx_jd_type(&d, id) == CMX_JSON_STRING)
-        cmx_jw_inner(out, &d, id);
-    cmx_buf_append(out, CMX_LIT("\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"));
+        cmx_jd_put_inner(&w, &d, id);
+    cmx_jw_string_close(&w);
+    CMX_JW_KEY(&w, "type");
+    CMX_JW_LIT(&w, "message");
+    CMX_JW_KEY(&w, "role");
+    CMX_JW_LIT(&w, "assistant");
+    CMX_JW_KEY(&w, "model");
     if (cmx_jd_type(&d, model) == CMX_JSON_STRING)
-        cmx_jw_copy(out, &d, model);
+        cmx_jd_put(&w, &d, model);
     else
-        cmx_buf_append(out, CMX_LIT("\"\""));
-    cmx_buf_append(out, CMX_LIT(",\"content\":["));
-    int first = 1;
+        CMX_JW_LIT(&w, "");
+    CMX_JW_KEY(&w, "content");
+    cmx_jw_array(&w);
     int content = CMX_JD_MEMBER(&d, msg, "content");
-    if (cmx_jd_type(&d, content) == CMX_JSON_STRING &&
-        cmx_json_doc_span(&d, content).end - cmx_json_doc_span(&d, content).start > 2) {
-        cmx_buf_append(out, CMX_LIT("{\"type\":\"text\",\"text\":"));
-        cmx_jw_copy(out, &d, content);
-        cmx_buf_append(out, CMX_LIT("}"));
-        first = 0;
+    if (cmx_jd_non_empty_string(&d, content)) {
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "type");
+        CMX_JW_LIT(&w, "text");
+        CMX_JD_PUT_MEMBER(&w, "text", &d, content);
+        cmx_jw_end(&w);
     }
     int calls = CMX_JD_MEMBER(&d, msg, "tool_calls");
     if (cmx_jd_type(&d, calls) == CMX_JSON_ARRAY) {
@@ -575,33 +597,35 @@ cmx_err cmx_messages_from_chat(const char *chat, size_t len, cmx_arena *arena, c
             int name = CMX_JD_MEMBER(&d, fn, "name");
             if (cmx_jd_type(&d, name) != CMX_JSON_STRING)
                 continue;
-            cmx_buf_append_str(out, first ? "{\"type\":\"tool_use\",\"id\":"
-                                          : ",{\"type\":\"tool_use\",\"id\":");
-            first = 0;
+            cmx_jw_object(&w);
+            CMX_JW_KEY(&w, "type");
+            CMX_JW_LIT(&w, "tool_use");
+            CMX_JW_KEY(&w, "id");
             if (cmx_jd_type(&d, cid) == CMX_JSON_STRING)
-                cmx_jw_copy(out, &d, cid);
+                cmx_jd_put(&w, &d, cid);
             else
-                cmx_buf_append(out, CMX_LIT("\"toolu_cmx\""));
-            cmx_buf_append(out, CMX_LIT(",\"name\":"));
-            cmx_jw_copy(out, &d, name);
-            cmx_buf_append(out, CMX_LIT(",\"input\":"));
-            if (write_input(out, &d, CMX_JD_MEMBER(&d, fn, "arguments"), arena) != 0) {
+                CMX_JW_LIT(&w, "toolu_cmx");
+            CMX_JD_PUT_MEMBER(&w, "name", &d, name);
+            CMX_JW_KEY(&w, "input");
+            if (write_input(&w, &d, CMX_JD_MEMBER(&d, fn, "arguments"), arena) != 0) {
                 cmx_json_doc_release(&d);
-                cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                              "the upstream's tool call arguments are not a JSON object");
-                err->cause = CMX_CAUSE_PROTOCOL;
-                return CMX_ERR_UPSTREAM_PROTOCOL;
+                return not_a_completion(err,
+                                        "the upstream's tool call arguments are not a JSON object");
             }
-            cmx_buf_append(out, CMX_LIT("}"));
+            cmx_jw_end(&w);
         }
     }
-    cmx_buf_append(out, CMX_LIT("],\"stop_reason\":\""));
-    cmx_buf_append_str(out, stop_reason(&d, CMX_JD_MEMBER(&d, choice, "finish_reason")));
-    cmx_buf_append(out, CMX_LIT("\",\"stop_sequence\":null,\"usage\":"));
+    cmx_jw_end(&w);
+    CMX_JW_KEY(&w, "stop_reason");
+    const char *reason = stop_reason(&d, CMX_JD_MEMBER(&d, choice, "finish_reason"));
+    cmx_jw_string(&w, reason, strlen(reason));
+    CMX_JW_KEY(&w, "stop_sequence");
+    cmx_jw_null(&w);
+    CMX_JW_KEY(&w, "usage");
     cmx_usage u;
     cmx_jd_read_chat_usage(&d, CMX_JD_MEMBER(&d, 0, "usage"), &u);
-    cmx_messages_write_usage(out, &u);
-    cmx_buf_append(out, CMX_LIT("}"));
+    cmx_messages_write_usage(&w, &u);
+    cmx_jw_end(&w);
     cmx_json_doc_release(&d);
     return CMX_OK;
 }

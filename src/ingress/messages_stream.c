@@ -47,26 +47,59 @@ static cmx_err lost(const cmx_messages_stream *s, cmx_error *err)
                    : CMX_OK;
 }
 
+/* Opens an event object {"type":"<type>", ... into s->event. */
+static void event_open(cmx_messages_stream *s, cmx_jw *w, const char *type)
+{
+    cmx_jw_init(w, &s->event);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    cmx_jw_string(w, type, strlen(type));
+}
+
+/* Writes member `key` as string token v, or as `def` when v is not one. */
+static void string_or(cmx_jw *w, const char *key, const cmx_json_doc *d, int v, const char *def)
+{
+    cmx_jw_key(w, key, strlen(key));
+    if (cmx_jd_type(d, v) == CMX_JSON_STRING)
+        cmx_jd_put(w, d, v);
+    else
+        cmx_jw_string(w, def, strlen(def));
+}
+
 static void start_message(cmx_messages_stream *s, const cmx_json_doc *d)
 {
-    cmx_buf *e = &s->event;
+    cmx_jw w;
     int id = d ? CMX_JD_MEMBER(d, 0, "id") : -1;
-    int model = d ? CMX_JD_MEMBER(d, 0, "model") : -1;
-    cmx_buf_append(e, CMX_LIT("{\"type\":\"message_start\",\"message\":{\"id\":\"msg_"));
-    if (cmx_jd_type(d, id) == CMX_JSON_STRING) {
-        cmx_json_span sp = cmx_json_doc_span(d, id);
-        cmx_buf_append(e, d->bytes + sp.start + 1, sp.end - sp.start - 2);
-    }
-    cmx_buf_append(e, CMX_LIT("\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"));
-    if (cmx_jd_type(d, model) == CMX_JSON_STRING)
-        cmx_jw_copy(e, d, model);
-    else
-        cmx_buf_append(e, CMX_LIT("\"\""));
-    cmx_buf_append(e, CMX_LIT(",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
-                              "\"usage\":{\"input_tokens\":0,\"cache_creation_input_tokens\":0,"
-                              "\"cache_read_input_tokens\":0,\"output_tokens\":0}}}"));
+    event_open(s, &w, "message_start");
+    CMX_JW_KEY(&w, "message");
+    cmx_jw_object(&w);
+    CMX_JW_KEY(&w, "id");
+    cmx_jw_string_open(&w);
+    cmx_jw_string_piece_escaped(&w, CMX_LIT("msg_"));
+    if (cmx_jd_type(d, id) == CMX_JSON_STRING)
+        cmx_jd_put_inner(&w, d, id);
+    cmx_jw_string_close(&w);
+    CMX_JW_KEY(&w, "type");
+    CMX_JW_LIT(&w, "message");
+    CMX_JW_KEY(&w, "role");
+    CMX_JW_LIT(&w, "assistant");
+    string_or(&w, "model", d, d ? CMX_JD_MEMBER(d, 0, "model") : -1, "");
+    CMX_JW_KEY(&w, "content");
+    cmx_jw_array(&w);
+    cmx_jw_end(&w);
+    CMX_JW_KEY(&w, "stop_reason");
+    cmx_jw_null(&w);
+    CMX_JW_KEY(&w, "stop_sequence");
+    cmx_jw_null(&w);
+    CMX_JW_KEY(&w, "usage");
+    cmx_usage zero;
+    cmx_usage_init(&zero);
+    cmx_messages_write_usage(&w, &zero);
+    cmx_jw_end(&w);
+    cmx_jw_end(&w);
     send(s, "message_start");
-    cmx_buf_append(e, CMX_LIT("{\"type\":\"ping\"}"));
+    event_open(s, &w, "ping");
+    cmx_jw_end(&w);
     send(s, "ping");
     s->started = 1;
 }
@@ -75,35 +108,45 @@ static void close_block(cmx_messages_stream *s)
 {
     if (s->open_block < 0)
         return;
-    cmx_buf_append(&s->event, CMX_LIT("{\"type\":\"content_block_stop\",\"index\":"));
-    cmx_jw_int(&s->event, s->open_block);
-    cmx_buf_append(&s->event, CMX_LIT("}"));
+    cmx_jw w;
+    event_open(s, &w, "content_block_stop");
+    CMX_JW_KEY(&w, "index");
+    cmx_jw_int(&w, s->open_block);
+    cmx_jw_end(&w);
     send(s, "content_block_stop");
     s->open_block = -1;
 }
 
-static void block_start_head(cmx_messages_stream *s, int index)
+/* content_block_start up to its block's type; the caller adds the block's
+ * members and closes both objects. */
+static void block_start(cmx_messages_stream *s, cmx_jw *w, int index, const char *type)
 {
-    cmx_buf_append(&s->event, CMX_LIT("{\"type\":\"content_block_start\",\"index\":"));
-    cmx_jw_int(&s->event, index);
-    cmx_buf_append(&s->event, CMX_LIT(",\"content_block\":"));
+    event_open(s, w, "content_block_start");
+    CMX_JW_KEY(w, "index");
+    cmx_jw_int(w, index);
+    CMX_JW_KEY(w, "content_block");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    cmx_jw_string(w, type, strlen(type));
 }
 
-static void delta_head(cmx_messages_stream *s, int index, const char *type)
+/* A content_block_delta carrying string token v as member `key`. */
+static void delta(cmx_messages_stream *s, int index, const char *type, const char *key,
+                  const cmx_json_doc *d, int v)
 {
-    cmx_buf_append(&s->event, CMX_LIT("{\"type\":\"content_block_delta\",\"index\":"));
-    cmx_jw_int(&s->event, index);
-    cmx_buf_append(&s->event, CMX_LIT(",\"delta\":{\"type\":\""));
-    cmx_buf_append_str(&s->event, type);
-    cmx_buf_append(&s->event, CMX_LIT("\","));
-}
-
-static int non_empty_string(const cmx_json_doc *d, int v)
-{
-    if (cmx_jd_type(d, v) != CMX_JSON_STRING)
-        return 0;
-    cmx_json_span sp = cmx_json_doc_span(d, v);
-    return sp.end - sp.start > 2;
+    cmx_jw w;
+    event_open(s, &w, "content_block_delta");
+    CMX_JW_KEY(&w, "index");
+    cmx_jw_int(&w, index);
+    CMX_JW_KEY(&w, "delta");
+    cmx_jw_object(&w);
+    CMX_JW_KEY(&w, "type");
+    cmx_jw_string(&w, type, strlen(type));
+    cmx_jw_key(&w, key, strlen(key));
+    cmx_jd_put(&w, d, v);
+    cmx_jw_end(&w);
+    cmx_jw_end(&w);
+    send(s, "content_block_delta");
 }
 
 static void text_delta(cmx_messages_stream *s, const cmx_json_doc *d, int text)
@@ -112,15 +155,15 @@ static void text_delta(cmx_messages_stream *s, const cmx_json_doc *d, int text)
         close_block(s);
         s->open_block = s->blocks++;
         s->open_is_tool = 0;
-        block_start_head(s, s->open_block);
-        cmx_buf_append(&s->event, CMX_LIT("{\"type\":\"text\",\"text\":\"\"}}"));
+        cmx_jw w;
+        block_start(s, &w, s->open_block, "text");
+        CMX_JW_KEY(&w, "text");
+        CMX_JW_LIT(&w, "");
+        cmx_jw_end(&w);
+        cmx_jw_end(&w);
         send(s, "content_block_start");
     }
-    delta_head(s, s->open_block, "text_delta");
-    cmx_buf_append(&s->event, CMX_LIT("\"text\":"));
-    cmx_jw_copy(&s->event, d, text);
-    cmx_buf_append(&s->event, CMX_LIT("}}"));
-    send(s, "content_block_delta");
+    delta(s, s->open_block, "text_delta", "text", d, text);
 }
 
 static void tool_delta(cmx_messages_stream *s, const cmx_json_doc *d, int tc)
@@ -134,32 +177,22 @@ static void tool_delta(cmx_messages_stream *s, const cmx_json_doc *d, int tc)
     int fn = CMX_JD_MEMBER(d, tc, "function");
     int args = fn >= 0 ? CMX_JD_MEMBER(d, fn, "arguments") : -1;
     if (s->tool_block[ci] < 0) {
-        int id = CMX_JD_MEMBER(d, tc, "id");
-        int name = fn >= 0 ? CMX_JD_MEMBER(d, fn, "name") : -1;
         close_block(s);
         s->open_block = s->tool_block[ci] = s->blocks++;
         s->open_is_tool = 1;
-        block_start_head(s, s->open_block);
-        cmx_buf_append(&s->event, CMX_LIT("{\"type\":\"tool_use\",\"id\":"));
-        if (cmx_jd_type(d, id) == CMX_JSON_STRING)
-            cmx_jw_copy(&s->event, d, id);
-        else
-            cmx_buf_append(&s->event, CMX_LIT("\"toolu_cmx\""));
-        cmx_buf_append(&s->event, CMX_LIT(",\"name\":"));
-        if (cmx_jd_type(d, name) == CMX_JSON_STRING)
-            cmx_jw_copy(&s->event, d, name);
-        else
-            cmx_buf_append(&s->event, CMX_LIT("\"\""));
-        cmx_buf_append(&s->event, CMX_LIT(",\"input\":{}}}"));
+        cmx_jw w;
+        block_start(s, &w, s->open_block, "tool_use");
+        string_or(&w, "id", d, CMX_JD_MEMBER(d, tc, "id"), "toolu_cmx");
+        string_or(&w, "name", d, fn >= 0 ? CMX_JD_MEMBER(d, fn, "name") : -1, "");
+        CMX_JW_KEY(&w, "input");
+        cmx_jw_object(&w);
+        cmx_jw_end(&w);
+        cmx_jw_end(&w);
+        cmx_jw_end(&w);
         send(s, "content_block_start");
     }
-    if (!non_empty_string(d, args))
-        return;
-    delta_head(s, s->tool_block[ci], "input_json_delta");
-    cmx_buf_append(&s->event, CMX_LIT("\"partial_json\":"));
-    cmx_jw_copy(&s->event, d, args);
-    cmx_buf_append(&s->event, CMX_LIT("}}"));
-    send(s, "content_block_delta");
+    if (cmx_jd_non_empty_string(d, args))
+        delta(s, s->tool_block[ci], "input_json_delta", "partial_json", d, args);
 }
 
 static void set_stop_reason(cmx_messages_stream *s, const cmx_json_doc *d, int fr)
@@ -176,13 +209,8 @@ cmx_err cmx_messages_stream_chunk(cmx_messages_stream *s, const char *json, size
                                   cmx_error *err)
 {
     cmx_json_doc d;
-    cmx_err rc = cmx_json_doc_parse(&d, json, len, s->arena, NULL);
-    if (rc != CMX_OK || cmx_json_doc_type(&d, 0) != CMX_JSON_OBJECT) {
-        cmx_json_doc_release(&d);
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "a stream chunk is not a JSON object");
-        err->cause = CMX_CAUSE_PROTOCOL;
+    if (cmx_ingress_read_chunk(&d, json, len, s->arena, err) != CMX_OK)
         return CMX_ERR_UPSTREAM_PROTOCOL;
-    }
     if (!s->started)
         start_message(s, &d);
     int usage = CMX_JD_MEMBER(&d, 0, "usage");
@@ -192,11 +220,11 @@ cmx_err cmx_messages_stream_chunk(cmx_messages_stream *s, const char *json, size
     if (cmx_jd_type(&d, choices) == CMX_JSON_ARRAY) {
         CMX_JD_EACH_ELEMENT(&d, choices, ch)
         {
-            int delta = CMX_JD_MEMBER(&d, ch, "delta");
-            int content = delta >= 0 ? CMX_JD_MEMBER(&d, delta, "content") : -1;
-            if (non_empty_string(&d, content))
+            int dl = CMX_JD_MEMBER(&d, ch, "delta");
+            int content = dl >= 0 ? CMX_JD_MEMBER(&d, dl, "content") : -1;
+            if (cmx_jd_non_empty_string(&d, content))
                 text_delta(s, &d, content);
-            int calls = delta >= 0 ? CMX_JD_MEMBER(&d, delta, "tool_calls") : -1;
+            int calls = dl >= 0 ? CMX_JD_MEMBER(&d, dl, "tool_calls") : -1;
             if (cmx_jd_type(&d, calls) == CMX_JSON_ARRAY) {
                 CMX_JD_EACH_ELEMENT(&d, calls, tc)
                 tool_delta(s, &d, tc);
@@ -215,14 +243,21 @@ cmx_err cmx_messages_stream_end(cmx_messages_stream *s, cmx_error *err)
     if (!s->started)
         start_message(s, NULL);
     close_block(s);
-    cmx_buf *e = &s->event;
-    cmx_buf_append(e, CMX_LIT("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\""));
-    cmx_buf_append_str(e, s->stop_reason);
-    cmx_buf_append(e, CMX_LIT("\",\"stop_sequence\":null},\"usage\":"));
-    cmx_messages_write_usage(e, &s->usage);
-    cmx_buf_append(e, CMX_LIT("}"));
+    cmx_jw w;
+    event_open(s, &w, "message_delta");
+    CMX_JW_KEY(&w, "delta");
+    cmx_jw_object(&w);
+    CMX_JW_KEY(&w, "stop_reason");
+    cmx_jw_string(&w, s->stop_reason, strlen(s->stop_reason));
+    CMX_JW_KEY(&w, "stop_sequence");
+    cmx_jw_null(&w);
+    cmx_jw_end(&w);
+    CMX_JW_KEY(&w, "usage");
+    cmx_messages_write_usage(&w, &s->usage);
+    cmx_jw_end(&w);
     send(s, "message_delta");
-    cmx_buf_append(e, CMX_LIT("{\"type\":\"message_stop\"}"));
+    event_open(s, &w, "message_stop");
+    cmx_jw_end(&w);
     send(s, "message_stop");
     return lost(s, err);
 }

@@ -38,10 +38,9 @@
 typedef struct conv {
     const cmx_ingress_request *req;
     const cmx_json_doc *doc;
-    cmx_buf *out;
+    cmx_jw *w;
     cmx_buf *dropped;
     cmx_error *err;
-    int first_message;
 } conv;
 
 static cmx_err refuse(conv *c, const char *what, int type_token, const char *why)
@@ -53,12 +52,37 @@ static cmx_err refuse(conv *c, const char *what, int type_token, const char *why
                          n < 0 ? "" : shown, why);
 }
 
+/* Opens a message object with its role (the inside of a JSON string). */
 static void begin_message(conv *c, const char *role, size_t role_len)
 {
-    cmx_buf_append_str(c->out, c->first_message ? "{\"role\":\"" : ",{\"role\":\"");
-    cmx_buf_append(c->out, role, role_len);
-    cmx_buf_append(c->out, CMX_LIT("\""));
-    c->first_message = 0;
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "role");
+    cmx_jw_string_escaped(c->w, role, role_len);
+}
+
+/* {"type":"text","text":<token>} */
+static void text_part(conv *c, int text)
+{
+    cmx_jw_object(c->w);
+    CMX_JW_KEY(c->w, "type");
+    CMX_JW_LIT(c->w, "text");
+    CMX_JD_PUT_MEMBER(c->w, "text", c->doc, text);
+    cmx_jw_end(c->w);
+}
+
+/* {"type":"function","function":{"name":<name>} (more members follow) */
+static void open_function(cmx_jw *w, const char *name, size_t len, int escaped)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "function");
+    CMX_JW_KEY(w, "function");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "name");
+    if (escaped)
+        cmx_jw_value(w, name, len);
+    else
+        cmx_jw_string(w, name, len);
 }
 
 /* A message item's content as chat content. */
@@ -66,34 +90,30 @@ static cmx_err write_content(conv *c, int content, const char *where)
 {
     const cmx_json_doc *d = c->doc;
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
-        cmx_jw_copy(c->out, d, content);
+        cmx_jd_put(c->w, d, content);
         return CMX_OK;
     }
-    cmx_buf_append(c->out, CMX_LIT("["));
-    int first = 1;
+    cmx_jw_array(c->w);
     CMX_JD_EACH_ELEMENT(d, content, p)
     {
         int t = CMX_JD_MEMBER(d, p, "type");
-        cmx_buf_append_str(c->out, first ? "" : ",");
-        first = 0;
         if (CMX_JD_IS(d, t, "input_text") || CMX_JD_IS(d, t, "output_text")) {
-            cmx_buf_append(c->out, CMX_LIT("{\"type\":\"text\",\"text\":"));
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, p, "text"));
-            cmx_buf_append(c->out, CMX_LIT("}"));
+            text_part(c, CMX_JD_MEMBER(d, p, "text"));
         } else if (CMX_JD_IS(d, t, "refusal")) {
-            cmx_buf_append(c->out, CMX_LIT("{\"type\":\"text\",\"text\":"));
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, p, "refusal"));
-            cmx_buf_append(c->out, CMX_LIT("}"));
+            text_part(c, CMX_JD_MEMBER(d, p, "refusal"));
         } else if (CMX_JD_IS(d, t, "input_image") &&
                    cmx_jd_type(d, CMX_JD_MEMBER(d, p, "image_url")) == CMX_JSON_STRING) {
-            cmx_buf_append(c->out, CMX_LIT("{\"type\":\"image_url\",\"image_url\":{\"url\":"));
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, p, "image_url"));
+            cmx_jw_object(c->w);
+            CMX_JW_KEY(c->w, "type");
+            CMX_JW_LIT(c->w, "image_url");
+            CMX_JW_KEY(c->w, "image_url");
+            cmx_jw_object(c->w);
+            CMX_JD_PUT_MEMBER(c->w, "url", d, CMX_JD_MEMBER(d, p, "image_url"));
             int detail = CMX_JD_MEMBER(d, p, "detail");
-            if (cmx_jd_type(d, detail) == CMX_JSON_STRING) {
-                cmx_buf_append(c->out, CMX_LIT(",\"detail\":"));
-                cmx_jw_copy(c->out, d, detail);
-            }
-            cmx_buf_append(c->out, CMX_LIT("}}"));
+            if (cmx_jd_type(d, detail) == CMX_JSON_STRING)
+                CMX_JD_PUT_MEMBER(c->w, "detail", d, detail);
+            cmx_jw_end(c->w);
+            cmx_jw_end(c->w);
         } else {
             char what[64];
             snprintf(what, sizeof what, "%s: a content part", where);
@@ -102,7 +122,7 @@ static cmx_err write_content(conv *c, int content, const char *where)
                           "store); " OPENAI_ONLY);
         }
     }
-    cmx_buf_append(c->out, CMX_LIT("]"));
+    cmx_jw_end(c->w);
     return CMX_OK;
 }
 
@@ -111,20 +131,22 @@ static cmx_err write_content(conv *c, int content, const char *where)
 static int write_tool_calls(conv *c, int it, int end)
 {
     const cmx_json_doc *d = c->doc;
-    cmx_buf_append(c->out, CMX_LIT(",\"tool_calls\":["));
-    int first = 1;
+    CMX_JW_KEY(c->w, "tool_calls");
+    cmx_jw_array(c->w);
     while (it < end && CMX_JD_IS(d, CMX_JD_MEMBER(d, it, "type"), "function_call")) {
-        cmx_buf_append_str(c->out, first ? "{\"id\":" : ",{\"id\":");
-        first = 0;
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, it, "call_id"));
-        cmx_buf_append(c->out, CMX_LIT(",\"type\":\"function\",\"function\":{\"name\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, it, "name"));
-        cmx_buf_append(c->out, CMX_LIT(",\"arguments\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, it, "arguments"));
-        cmx_buf_append(c->out, CMX_LIT("}}"));
+        cmx_jw_object(c->w);
+        CMX_JD_PUT_MEMBER(c->w, "id", d, CMX_JD_MEMBER(d, it, "call_id"));
+        CMX_JW_KEY(c->w, "type");
+        CMX_JW_LIT(c->w, "function");
+        CMX_JW_KEY(c->w, "function");
+        cmx_jw_object(c->w);
+        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, it, "name"));
+        CMX_JD_PUT_MEMBER(c->w, "arguments", d, CMX_JD_MEMBER(d, it, "arguments"));
+        cmx_jw_end(c->w);
+        cmx_jw_end(c->w);
         it = cmx_json_doc_next(d, it);
     }
-    cmx_buf_append(c->out, CMX_LIT("]"));
+    cmx_jw_end(c->w);
     return it;
 }
 
@@ -133,9 +155,8 @@ static cmx_err write_items(conv *c, int input)
     const cmx_json_doc *d = c->doc;
     if (cmx_jd_type(d, input) == CMX_JSON_STRING) {
         begin_message(c, CMX_LIT("user"));
-        cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
-        cmx_jw_copy(c->out, d, input);
-        cmx_buf_append(c->out, CMX_LIT("}"));
+        CMX_JD_PUT_MEMBER(c->w, "content", d, input);
+        cmx_jw_end(c->w);
         return CMX_OK;
     }
     int end = cmx_json_doc_next(d, input);
@@ -149,7 +170,7 @@ static cmx_err write_items(conv *c, int input)
             int role = CMX_JD_MEMBER(d, it, "role");
             cmx_json_span rs = cmx_json_doc_span(d, role);
             begin_message(c, d->bytes + rs.start + 1, rs.end - rs.start - 2);
-            cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
+            CMX_JW_KEY(c->w, "content");
             cmx_err rc = write_content(c, CMX_JD_MEMBER(d, it, "content"), where);
             if (rc != CMX_OK)
                 return rc;
@@ -157,33 +178,33 @@ static cmx_err write_items(conv *c, int input)
             if (CMX_JD_IS(d, role, "assistant") && next < end &&
                 CMX_JD_IS(d, CMX_JD_MEMBER(d, next, "type"), "function_call"))
                 next = write_tool_calls(c, next, end);
-            cmx_buf_append(c->out, CMX_LIT("}"));
+            cmx_jw_end(c->w);
         } else if (CMX_JD_IS(d, type, "function_call")) {
             begin_message(c, CMX_LIT("assistant"));
-            cmx_buf_append(c->out, CMX_LIT(",\"content\":null"));
+            CMX_JW_KEY(c->w, "content");
+            cmx_jw_null(c->w);
             next = write_tool_calls(c, it, end);
-            cmx_buf_append(c->out, CMX_LIT("}"));
+            cmx_jw_end(c->w);
         } else if (CMX_JD_IS(d, type, "function_call_output")) {
             int out = CMX_JD_MEMBER(d, it, "output");
             begin_message(c, CMX_LIT("tool"));
-            cmx_buf_append(c->out, CMX_LIT(",\"tool_call_id\":"));
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, it, "call_id"));
-            cmx_buf_append(c->out, CMX_LIT(",\"content\":"));
+            CMX_JD_PUT_MEMBER(c->w, "tool_call_id", d, CMX_JD_MEMBER(d, it, "call_id"));
+            CMX_JW_KEY(c->w, "content");
             if (cmx_jd_type(d, out) == CMX_JSON_STRING) {
-                cmx_jw_copy(c->out, d, out);
+                cmx_jd_put(c->w, d, out);
             } else {
-                cmx_buf_append(c->out, CMX_LIT("\""));
+                cmx_jw_string_open(c->w);
                 CMX_JD_EACH_ELEMENT(d, out, p)
                 {
                     int text = CMX_JD_MEMBER(d, p, "text");
                     if (cmx_jd_type(d, text) != CMX_JSON_STRING)
                         return refuse(c, "a function_call_output part", CMX_JD_MEMBER(d, p, "type"),
                                       "has no chat completions form; " OPENAI_ONLY);
-                    cmx_jw_inner(c->out, d, text);
+                    cmx_jd_put_inner(c->w, d, text);
                 }
-                cmx_buf_append(c->out, CMX_LIT("\""));
+                cmx_jw_string_close(c->w);
             }
-            cmx_buf_append(c->out, CMX_LIT("}"));
+            cmx_jw_end(c->w);
         } else if (CMX_JD_IS(d, type, "reasoning")) {
             cmx_ingress_note(c->dropped, "reasoning");
         } else {
@@ -202,80 +223,75 @@ static cmx_err write_tools(conv *c, int tools, int choice, int text)
 {
     const cmx_json_doc *d = c->doc;
     const cmx_ingress_request *req = c->req;
-    size_t n = 0;
     int have_tools = cmx_jd_type(d, tools) == CMX_JSON_ARRAY && cmx_jd_count(d, tools) > 0;
     if (!have_tools && !req->schema_tool) {
-        if (choice >= 0 && cmx_jd_type(d, choice) == CMX_JSON_STRING) {
-            cmx_buf_append(c->out, CMX_LIT(",\"tool_choice\":"));
-            cmx_jw_copy(c->out, d, choice);
-        }
+        if (cmx_jd_type(d, choice) == CMX_JSON_STRING)
+            CMX_JD_PUT_MEMBER(c->w, "tool_choice", d, choice);
         return CMX_OK;
     }
-    cmx_buf_append(c->out, CMX_LIT(",\"tools\":["));
+    CMX_JW_KEY(c->w, "tools");
+    cmx_jw_array(c->w);
     if (have_tools) {
         CMX_JD_EACH_ELEMENT(d, tools, t)
         {
             int type = CMX_JD_MEMBER(d, t, "type");
             if (!CMX_JD_IS(d, type, "function"))
                 return refuse(c, "a tool of type", type, "is hosted by OpenAI; " OPENAI_ONLY);
-            cmx_buf_append_str(c->out, n++ ? ",{\"type\":\"function\",\"function\":{\"name\":"
-                                           : "{\"type\":\"function\",\"function\":{\"name\":");
-            cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, t, "name"));
+            cmx_json_span name = cmx_json_doc_span(d, CMX_JD_MEMBER(d, t, "name"));
+            open_function(c->w, d->bytes + name.start, name.end - name.start, 1);
             int desc = CMX_JD_MEMBER(d, t, "description");
-            if (cmx_jd_type(d, desc) == CMX_JSON_STRING) {
-                cmx_buf_append(c->out, CMX_LIT(",\"description\":"));
-                cmx_jw_copy(c->out, d, desc);
-            }
+            if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
+                CMX_JD_PUT_MEMBER(c->w, "description", d, desc);
             int params = CMX_JD_MEMBER(d, t, "parameters");
-            if (cmx_jd_type(d, params) == CMX_JSON_OBJECT) {
-                cmx_buf_append(c->out, CMX_LIT(",\"parameters\":"));
-                cmx_jw_copy(c->out, d, params);
-            }
-            cmx_buf_append(c->out, CMX_LIT("}}"));
+            if (cmx_jd_type(d, params) == CMX_JSON_OBJECT)
+                CMX_JD_PUT_MEMBER(c->w, "parameters", d, params);
+            cmx_jw_end(c->w);
+            cmx_jw_end(c->w);
         }
     }
     if (req->schema_tool) {
         int fmt = CMX_JD_MEMBER(d, text, "format");
         int schema = CMX_JD_MEMBER(d, fmt, "schema");
         int desc = CMX_JD_MEMBER(d, fmt, "description");
-        cmx_buf_append_str(c->out, n++ ? ",{\"type\":\"function\",\"function\":{\"name\":"
-                                       : "{\"type\":\"function\",\"function\":{\"name\":");
-        cmx_jw_str(c->out, req->schema_tool, req->schema_tool_len);
-        cmx_buf_append(c->out, CMX_LIT(",\"description\":"));
+        open_function(c->w, req->schema_tool, req->schema_tool_len, 0);
+        CMX_JW_KEY(c->w, "description");
         if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
-            cmx_jw_copy(c->out, d, desc);
+            cmx_jd_put(c->w, d, desc);
         else
-            cmx_buf_append(c->out, CMX_LIT("\"Give the answer as this tool's input.\""));
-        cmx_buf_append(c->out, CMX_LIT(",\"parameters\":"));
+            CMX_JW_LIT(c->w, "Give the answer as this tool's input.");
+        CMX_JW_KEY(c->w, "parameters");
         if (schema >= 0)
-            cmx_jw_copy(c->out, d, schema);
+            cmx_jd_put(c->w, d, schema);
         else
-            cmx_buf_append(c->out, CMX_LIT("{\"type\":\"object\"}"));
-        cmx_buf_append(c->out, CMX_LIT("}}"));
+            cmx_jw_value(c->w, CMX_LIT("{\"type\":\"object\"}"));
+        cmx_jw_end(c->w);
+        cmx_jw_end(c->w);
     }
-    cmx_buf_append(c->out, CMX_LIT("],\"tool_choice\":"));
+    cmx_jw_end(c->w);
+    CMX_JW_KEY(c->w, "tool_choice");
     if (req->schema_tool) {
         /* the answer comes as a call: of the schema tool, or of one of the
          * client's own when it gave some and did not forbid them */
         if (have_tools && !CMX_JD_IS(d, choice, "none")) {
-            cmx_buf_append(c->out, CMX_LIT("\"required\""));
+            CMX_JW_LIT(c->w, "required");
         } else {
-            cmx_buf_append(c->out, CMX_LIT("{\"type\":\"function\",\"function\":{\"name\":"));
-            cmx_jw_str(c->out, req->schema_tool, req->schema_tool_len);
-            cmx_buf_append(c->out, CMX_LIT("}}"));
+            open_function(c->w, req->schema_tool, req->schema_tool_len, 0);
+            cmx_jw_end(c->w);
+            cmx_jw_end(c->w);
         }
     } else if (cmx_jd_type(d, choice) == CMX_JSON_STRING) {
-        cmx_jw_copy(c->out, d, choice);
+        cmx_jd_put(c->w, d, choice);
     } else if (cmx_jd_type(d, choice) == CMX_JSON_OBJECT) {
         int type = CMX_JD_MEMBER(d, choice, "type");
         if (!CMX_JD_IS(d, type, "function"))
             return refuse(c, "a tool_choice of type", type,
                           "has no chat completions form; " OPENAI_ONLY);
-        cmx_buf_append(c->out, CMX_LIT("{\"type\":\"function\",\"function\":{\"name\":"));
-        cmx_jw_copy(c->out, d, CMX_JD_MEMBER(d, choice, "name"));
-        cmx_buf_append(c->out, CMX_LIT("}}"));
+        cmx_json_span name = cmx_json_doc_span(d, CMX_JD_MEMBER(d, choice, "name"));
+        open_function(c->w, d->bytes + name.start, name.end - name.start, 1);
+        cmx_jw_end(c->w);
+        cmx_jw_end(c->w);
     } else {
-        cmx_buf_append(c->out, CMX_LIT("\"auto\""));
+        CMX_JW_LIT(c->w, "auto");
     }
     return CMX_OK;
 }
@@ -285,7 +301,9 @@ cmx_err cmx_responses_to_chat(const cmx_ingress_request *req, cmx_arena *arena, 
 {
     (void)arena;
     const cmx_json_doc *d = req->doc;
-    conv c = {req, d, out, dropped, err, 1};
+    cmx_jw w;
+    cmx_jw_init(&w, out);
+    conv c = {req, d, &w, dropped, err};
     int model = -1, input = -1, instructions = -1, tools = -1, choice = -1, text = -1, stream = 0;
     int copied[6];
     const char *copied_as[6];
@@ -333,7 +351,7 @@ cmx_err cmx_responses_to_chat(const cmx_ingress_request *req, cmx_arena *arena, 
             if (!null) {
                 char field[32];
                 snprintf(field, sizeof field, "%.*s", (int)kn, key);
-                cmx_ingress_note(c.dropped, field);
+                cmx_ingress_note(dropped, field);
             }
         } else {
             return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
@@ -346,35 +364,39 @@ cmx_err cmx_responses_to_chat(const cmx_ingress_request *req, cmx_arena *arena, 
             copied_as[n_copied++] = as;
         }
     }
-    cmx_buf_append(out, CMX_LIT("{\"model\":"));
-    cmx_jw_copy(out, d, model);
+    cmx_jw_object(&w);
+    CMX_JD_PUT_MEMBER(&w, "model", d, model);
+    int have_tools = cmx_jd_type(d, tools) == CMX_JSON_ARRAY && cmx_jd_count(d, tools) > 0;
     for (size_t i = 0; i < n_copied; i++) {
         /* parallel_tool_calls only means something with tools */
-        if (strcmp(copied_as[i], "parallel_tool_calls") == 0 &&
-            !(cmx_jd_type(d, tools) == CMX_JSON_ARRAY && cmx_jd_count(d, tools) > 0))
+        if (strcmp(copied_as[i], "parallel_tool_calls") == 0 && !have_tools)
             continue;
-        cmx_buf_append(out, CMX_LIT(",\""));
-        cmx_buf_append_str(out, copied_as[i]);
-        cmx_buf_append(out, CMX_LIT("\":"));
-        cmx_jw_copy(out, d, copied[i]);
+        cmx_jd_put_member(&w, copied_as[i], strlen(copied_as[i]), d, copied[i]);
     }
-    if (stream)
-        cmx_buf_append(out,
-                       CMX_LIT(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    if (stream) {
+        CMX_JW_KEY(&w, "stream");
+        cmx_jw_bool(&w, 1);
+        CMX_JW_KEY(&w, "stream_options");
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "include_usage");
+        cmx_jw_bool(&w, 1);
+        cmx_jw_end(&w);
+    }
     cmx_err rc = write_tools(&c, tools, choice, text);
     if (rc != CMX_OK)
         return rc;
-    cmx_buf_append(out, CMX_LIT(",\"messages\":["));
+    CMX_JW_KEY(&w, "messages");
+    cmx_jw_array(&w);
     if (instructions >= 0) {
         begin_message(&c, CMX_LIT("system"));
-        cmx_buf_append(out, CMX_LIT(",\"content\":"));
-        cmx_jw_copy(out, d, instructions);
-        cmx_buf_append(out, CMX_LIT("}"));
+        CMX_JD_PUT_MEMBER(&w, "content", d, instructions);
+        cmx_jw_end(&w);
     }
     rc = write_items(&c, input);
     if (rc != CMX_OK)
         return rc;
-    cmx_buf_append(out, CMX_LIT("]}"));
+    cmx_jw_end(&w);
+    cmx_jw_end(&w);
     return CMX_OK;
 }
 
@@ -385,81 +407,104 @@ static int64_t count(int64_t v)
     return v > 0 ? v : 0;
 }
 
-void cmx_responses_write_usage(cmx_buf *out, const cmx_usage *u)
+void cmx_responses_write_usage(cmx_jw *w, const cmx_usage *u)
 {
-    cmx_buf_append(out, CMX_LIT("{\"input_tokens\":"));
-    cmx_jw_int(out, count(u->prompt_tokens));
-    cmx_buf_append(out, CMX_LIT(",\"input_tokens_details\":{\"cached_tokens\":"));
-    cmx_jw_int(out, count(u->cached_tokens));
-    cmx_buf_append(out, CMX_LIT("},\"output_tokens\":"));
-    cmx_jw_int(out, count(u->completion_tokens));
-    cmx_buf_append(out, CMX_LIT(",\"output_tokens_details\":{\"reasoning_tokens\":0},"
-                                "\"total_tokens\":"));
-    cmx_jw_int(out, u->total_tokens >= 0 ? u->total_tokens
-                                         : count(u->prompt_tokens) + count(u->completion_tokens));
-    cmx_buf_append(out, CMX_LIT("}"));
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "input_tokens");
+    cmx_jw_int(w, count(u->prompt_tokens));
+    CMX_JW_KEY(w, "input_tokens_details");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "cached_tokens");
+    cmx_jw_int(w, count(u->cached_tokens));
+    cmx_jw_end(w);
+    CMX_JW_KEY(w, "output_tokens");
+    cmx_jw_int(w, count(u->completion_tokens));
+    CMX_JW_KEY(w, "output_tokens_details");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "reasoning_tokens");
+    cmx_jw_int(w, 0);
+    cmx_jw_end(w);
+    CMX_JW_KEY(w, "total_tokens");
+    cmx_jw_int(w, u->total_tokens >= 0 ? u->total_tokens
+                                       : count(u->prompt_tokens) + count(u->completion_tokens));
+    cmx_jw_end(w);
 }
 
-/* A request field repeated in the response, or its default. */
-static void echo(cmx_buf *out, const cmx_json_doc *d, const char *name, const char *def)
+/* A request field repeated in the response, or its default (JSON text). */
+static void echo(cmx_jw *w, const cmx_json_doc *d, const char *name, const char *def)
 {
     int v = cmx_json_doc_member(d, 0, name, strlen(name), NULL);
-    cmx_buf_append(out, CMX_LIT(",\""));
-    cmx_buf_append_str(out, name);
-    cmx_buf_append(out, CMX_LIT("\":"));
+    cmx_jw_key(w, name, strlen(name));
     if (v >= 0 && cmx_jd_type(d, v) != CMX_JSON_NULL)
-        cmx_jw_copy(out, d, v);
+        cmx_jd_put(w, d, v);
     else
-        cmx_buf_append_str(out, def);
+        cmx_jw_value(w, def, strlen(def));
 }
 
-/* Everything of a response object up to (not including) "output". */
-void cmx_responses_write_head(cmx_buf *out, const cmx_responses_meta *m,
-                              const cmx_responses_state *st)
+static void put_cstr(cmx_jw *w, const char *s)
+{
+    cmx_jw_string(w, s, strlen(s));
+}
+
+/* Everything of a response object before its "output" (the object is left
+ * open). */
+void cmx_responses_write_head(cmx_jw *w, const cmx_responses_meta *m, const cmx_responses_state *st)
 {
     const cmx_json_doc *d = m->req->doc;
-    cmx_buf_append(out, CMX_LIT("{\"id\":"));
-    cmx_jw_cstr(out, m->id);
-    cmx_buf_append(out, CMX_LIT(",\"object\":\"response\",\"created_at\":"));
-    cmx_jw_int(out, m->created_at);
-    cmx_buf_append(out, CMX_LIT(",\"status\":\""));
-    cmx_buf_append_str(out, st->status);
-    cmx_buf_append(out, CMX_LIT("\",\"background\":false,\"error\":"));
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "id");
+    put_cstr(w, m->id);
+    CMX_JW_KEY(w, "object");
+    CMX_JW_LIT(w, "response");
+    CMX_JW_KEY(w, "created_at");
+    cmx_jw_int(w, m->created_at);
+    CMX_JW_KEY(w, "status");
+    put_cstr(w, st->status);
+    CMX_JW_KEY(w, "background");
+    cmx_jw_bool(w, 0);
+    CMX_JW_KEY(w, "error");
     if (st->error_code) {
-        cmx_buf_append(out, CMX_LIT("{\"code\":"));
-        cmx_jw_cstr(out, st->error_code);
-        cmx_buf_append(out, CMX_LIT(",\"message\":"));
-        cmx_jw_cstr(out, st->error_message ? st->error_message : st->error_code);
-        cmx_buf_append(out, CMX_LIT("}"));
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "code");
+        put_cstr(w, st->error_code);
+        CMX_JW_KEY(w, "message");
+        put_cstr(w, st->error_message ? st->error_message : st->error_code);
+        cmx_jw_end(w);
     } else {
-        cmx_buf_append(out, CMX_LIT("null"));
+        cmx_jw_null(w);
     }
-    cmx_buf_append(out, CMX_LIT(",\"incomplete_details\":"));
+    CMX_JW_KEY(w, "incomplete_details");
     if (st->incomplete_reason) {
-        cmx_buf_append(out, CMX_LIT("{\"reason\":\""));
-        cmx_buf_append_str(out, st->incomplete_reason);
-        cmx_buf_append(out, CMX_LIT("\"}"));
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "reason");
+        put_cstr(w, st->incomplete_reason);
+        cmx_jw_end(w);
     } else {
-        cmx_buf_append(out, CMX_LIT("null"));
+        cmx_jw_null(w);
     }
-    echo(out, d, "instructions", "null");
-    echo(out, d, "max_output_tokens", "null");
-    echo(out, d, "metadata", "{}");
-    cmx_buf_append(out, CMX_LIT(",\"model\":"));
+    echo(w, d, "instructions", "null");
+    echo(w, d, "max_output_tokens", "null");
+    echo(w, d, "metadata", "{}");
+    CMX_JW_KEY(w, "model");
     if (st->model)
-        cmx_jw_str(out, st->model, st->model_len);
+        cmx_jw_string(w, st->model, st->model_len);
     else
-        cmx_jw_copy(out, d, CMX_JD_MEMBER(d, 0, "model"));
-    echo(out, d, "parallel_tool_calls", "true");
-    cmx_buf_append(out,
-                   CMX_LIT(",\"previous_response_id\":null,\"reasoning\":null,\"store\":false"));
-    echo(out, d, "temperature", "1");
-    echo(out, d, "text", "{\"format\":{\"type\":\"text\"}}");
-    echo(out, d, "tool_choice", "\"auto\"");
-    echo(out, d, "tools", "[]");
-    echo(out, d, "top_p", "1");
-    cmx_buf_append(out, CMX_LIT(",\"truncation\":\"disabled\""));
-    echo(out, d, "user", "null");
+        cmx_jd_put(w, d, CMX_JD_MEMBER(d, 0, "model"));
+    echo(w, d, "parallel_tool_calls", "true");
+    CMX_JW_KEY(w, "previous_response_id");
+    cmx_jw_null(w);
+    CMX_JW_KEY(w, "reasoning");
+    cmx_jw_null(w);
+    CMX_JW_KEY(w, "store");
+    cmx_jw_bool(w, 0);
+    echo(w, d, "temperature", "1");
+    echo(w, d, "text", "{\"format\":{\"type\":\"text\"}}");
+    echo(w, d, "tool_choice", "\"auto\"");
+    echo(w, d, "tools", "[]");
+    echo(w, d, "top_p", "1");
+    CMX_JW_KEY(w, "truncation");
+    CMX_JW_LIT(w, "disabled");
+    echo(w, d, "user", "null");
 }
 
 static int is_schema_call(const cmx_responses_meta *m, const cmx_json_doc *d, int name)
@@ -472,17 +517,8 @@ cmx_err cmx_responses_from_chat(const cmx_responses_meta *m, const char *chat, s
                                 cmx_arena *arena, cmx_buf *out, cmx_error *err)
 {
     cmx_json_doc d;
-    cmx_err rc = cmx_json_doc_parse(&d, chat, len, arena, NULL);
-    int choice = -1, msg = -1;
-    if (rc == CMX_OK && cmx_json_doc_type(&d, 0) == CMX_JSON_OBJECT) {
-        int choices = CMX_JD_MEMBER(&d, 0, "choices");
-        if (cmx_jd_type(&d, choices) == CMX_JSON_ARRAY &&
-            cmx_json_doc_next(&d, choices) > choices + 1)
-            choice = choices + 1;
-        msg = choice >= 0 ? CMX_JD_MEMBER(&d, choice, "message") : -1;
-    }
-    if (rc != CMX_OK || cmx_jd_type(&d, msg) != CMX_JSON_OBJECT) {
-        cmx_json_doc_release(&d);
+    int choice, msg;
+    if (cmx_ingress_read_completion(&d, chat, len, arena, &choice, &msg) != CMX_OK) {
         cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
                       "the upstream answer is not a chat.completion");
         err->cause = CMX_CAUSE_PROTOCOL;
@@ -492,14 +528,16 @@ cmx_err cmx_responses_from_chat(const cmx_responses_meta *m, const char *chat, s
     const char *reason = CMX_JD_IS(&d, fr, "length")           ? "max_output_tokens"
                          : CMX_JD_IS(&d, fr, "content_filter") ? "content_filter"
                                                                : NULL;
+    cmx_jw w;
+    cmx_jw_init(&w, out);
     cmx_responses_state st = {.status = reason ? "incomplete" : "completed",
                               .incomplete_reason = reason};
-    cmx_responses_write_head(out, m, &st);
-    cmx_buf_append(out, CMX_LIT(",\"output\":["));
+    cmx_responses_write_head(&w, m, &st);
+    CMX_JW_KEY(&w, "output");
+    cmx_jw_array(&w);
     /* the text: the message's content, or the schema tool's arguments */
     int text = CMX_JD_MEMBER(&d, msg, "content");
-    if (!(cmx_jd_type(&d, text) == CMX_JSON_STRING &&
-          cmx_json_doc_span(&d, text).end - cmx_json_doc_span(&d, text).start > 2))
+    if (!cmx_jd_non_empty_string(&d, text))
         text = -1;
     int calls = CMX_JD_MEMBER(&d, msg, "tool_calls");
     int has_calls = cmx_jd_type(&d, calls) == CMX_JSON_ARRAY;
@@ -511,15 +549,32 @@ cmx_err cmx_responses_from_chat(const cmx_responses_meta *m, const char *chat, s
                 text = CMX_JD_MEMBER(&d, fn, "arguments");
         }
     }
-    int first = 1;
     if (text >= 0) {
-        cmx_buf_append(out, CMX_LIT("{\"type\":\"message\",\"id\":\"msg_"));
-        cmx_buf_append_str(out, m->id);
-        cmx_buf_append(out, CMX_LIT("\",\"status\":\"completed\",\"role\":\"assistant\","
-                                    "\"content\":[{\"type\":\"output_text\",\"text\":"));
-        cmx_jw_copy(out, &d, text);
-        cmx_buf_append(out, CMX_LIT(",\"annotations\":[],\"logprobs\":[]}]}"));
-        first = 0;
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "type");
+        CMX_JW_LIT(&w, "message");
+        CMX_JW_KEY(&w, "id");
+        cmx_jw_string_open(&w);
+        cmx_jw_string_piece_escaped(&w, CMX_LIT("msg_"));
+        cmx_jw_string_piece(&w, m->id, strlen(m->id));
+        cmx_jw_string_close(&w);
+        CMX_JW_KEY(&w, "status");
+        CMX_JW_LIT(&w, "completed");
+        CMX_JW_KEY(&w, "role");
+        CMX_JW_LIT(&w, "assistant");
+        CMX_JW_KEY(&w, "content");
+        cmx_jw_array(&w);
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "type");
+        CMX_JW_LIT(&w, "output_text");
+        CMX_JD_PUT_MEMBER(&w, "text", &d, text);
+        CMX_JW_KEY(&w, "annotations");
+        cmx_jw_value(&w, CMX_LIT("[]"));
+        CMX_JW_KEY(&w, "logprobs");
+        cmx_jw_value(&w, CMX_LIT("[]"));
+        cmx_jw_end(&w);
+        cmx_jw_end(&w);
+        cmx_jw_end(&w);
     }
     if (has_calls) {
         CMX_JD_EACH_ELEMENT(&d, calls, tc)
@@ -530,31 +585,38 @@ cmx_err cmx_responses_from_chat(const cmx_responses_meta *m, const char *chat, s
             int args = CMX_JD_MEMBER(&d, fn, "arguments");
             if (cmx_jd_type(&d, name) != CMX_JSON_STRING || is_schema_call(m, &d, name))
                 continue;
-            cmx_buf_append_str(out, first ? "{\"type\":\"function_call\",\"id\":\"fc_"
-                                          : ",{\"type\":\"function_call\",\"id\":\"fc_");
-            first = 0;
-            if (cmx_jd_type(&d, id) == CMX_JSON_STRING)
-                cmx_jw_inner(out, &d, id);
-            cmx_buf_append(out, CMX_LIT("\",\"call_id\":"));
-            if (cmx_jd_type(&d, id) == CMX_JSON_STRING)
-                cmx_jw_copy(out, &d, id);
+            int has_id = cmx_jd_type(&d, id) == CMX_JSON_STRING;
+            cmx_jw_object(&w);
+            CMX_JW_KEY(&w, "type");
+            CMX_JW_LIT(&w, "function_call");
+            CMX_JW_KEY(&w, "id");
+            cmx_jw_string_open(&w);
+            cmx_jw_string_piece_escaped(&w, CMX_LIT("fc_"));
+            if (has_id)
+                cmx_jd_put_inner(&w, &d, id);
+            cmx_jw_string_close(&w);
+            CMX_JW_KEY(&w, "call_id");
+            if (has_id)
+                cmx_jd_put(&w, &d, id);
             else
-                cmx_buf_append(out, CMX_LIT("\"call_cmx\""));
-            cmx_buf_append(out, CMX_LIT(",\"name\":"));
-            cmx_jw_copy(out, &d, name);
-            cmx_buf_append(out, CMX_LIT(",\"arguments\":"));
+                CMX_JW_LIT(&w, "call_cmx");
+            CMX_JD_PUT_MEMBER(&w, "name", &d, name);
+            CMX_JW_KEY(&w, "arguments");
             if (cmx_jd_type(&d, args) == CMX_JSON_STRING)
-                cmx_jw_copy(out, &d, args);
+                cmx_jd_put(&w, &d, args);
             else
-                cmx_buf_append(out, CMX_LIT("\"{}\""));
-            cmx_buf_append(out, CMX_LIT(",\"status\":\"completed\"}"));
+                CMX_JW_LIT(&w, "{}");
+            CMX_JW_KEY(&w, "status");
+            CMX_JW_LIT(&w, "completed");
+            cmx_jw_end(&w);
         }
     }
-    cmx_buf_append(out, CMX_LIT("],\"usage\":"));
+    cmx_jw_end(&w);
+    CMX_JW_KEY(&w, "usage");
     cmx_usage u;
     cmx_jd_read_chat_usage(&d, CMX_JD_MEMBER(&d, 0, "usage"), &u);
-    cmx_responses_write_usage(out, &u);
-    cmx_buf_append(out, CMX_LIT("}"));
+    cmx_responses_write_usage(&w, &u);
+    cmx_jw_end(&w);
     cmx_json_doc_release(&d);
     return CMX_OK;
 }

@@ -35,18 +35,21 @@ void cmx_responses_stream_init(cmx_responses_stream *s, const cmx_responses_meta
     cmx_usage_init(&s->usage);
 }
 
-/* Starts an event: {"type":<name>,"sequence_number":N */
-static void head(cmx_responses_stream *s, const char *name)
+/* Starts an event into s->event: {"type":<name>,"sequence_number":N and
+ * the members the caller adds; send() closes it. */
+static void head(cmx_responses_stream *s, cmx_jw *w, const char *name)
 {
-    cmx_buf_append(&s->event, CMX_LIT("{\"type\":\""));
-    cmx_buf_append_str(&s->event, name);
-    cmx_buf_append(&s->event, CMX_LIT("\",\"sequence_number\":"));
-    cmx_jw_int(&s->event, s->seq++);
+    cmx_jw_init(w, &s->event);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    cmx_jw_string(w, name, strlen(name));
+    CMX_JW_KEY(w, "sequence_number");
+    cmx_jw_int(w, s->seq++);
 }
 
-static void send(cmx_responses_stream *s, const char *name)
+static void send(cmx_responses_stream *s, cmx_jw *w, const char *name)
 {
-    cmx_buf_append(&s->event, CMX_LIT("}"));
+    cmx_jw_end(w);
     if (cmx_buf_failed(&s->event))
         s->lost = 1;
     if (!s->lost)
@@ -54,67 +57,99 @@ static void send(cmx_responses_stream *s, const char *name)
     cmx_buf_rewind(&s->event);
 }
 
-/* ,"item_id":"..","output_index":N */
-static void item_ref(cmx_responses_stream *s, int i)
+static void put_cstr(cmx_jw *w, const char *str)
 {
-    cmx_buf_append(&s->event, CMX_LIT(",\"item_id\":\""));
-    cmx_buf_append_str(&s->event, s->items[i].id);
-    cmx_buf_append(&s->event, CMX_LIT("\",\"output_index\":"));
-    cmx_jw_int(&s->event, i);
+    cmx_jw_string(w, str, strlen(str));
+}
+
+/* An item's text or arguments so far (kept as the inside of a string). */
+static void put_text(cmx_jw *w, const cmx_responses_item *it)
+{
+    cmx_jw_string_escaped(w, it->text.data ? it->text.data : "", it->text.len);
+}
+
+/* "item_id":"..","output_index":N */
+static void item_ref(cmx_responses_stream *s, cmx_jw *w, int i)
+{
+    CMX_JW_KEY(w, "item_id");
+    put_cstr(w, s->items[i].id);
+    CMX_JW_KEY(w, "output_index");
+    cmx_jw_int(w, i);
+}
+
+/* An output_text part: its text so far when `it` is given, else "". */
+static void write_part(cmx_jw *w, const cmx_responses_item *it)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "output_text");
+    CMX_JW_KEY(w, "annotations");
+    cmx_jw_array(w);
+    cmx_jw_end(w);
+    CMX_JW_KEY(w, "logprobs");
+    cmx_jw_array(w);
+    cmx_jw_end(w);
+    CMX_JW_KEY(w, "text");
+    if (it)
+        put_text(w, it);
+    else
+        CMX_JW_LIT(w, "");
+    cmx_jw_end(w);
 }
 
 /* An item as the response lists it; status "in_progress" while open. */
-static void write_item(cmx_buf *b, const cmx_responses_item *it, const char *status)
+static void write_item(cmx_jw *w, const cmx_responses_item *it, const char *status)
 {
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "id");
+    put_cstr(w, it->id);
+    CMX_JW_KEY(w, "type");
     if (it->kind == ITEM_MESSAGE) {
-        cmx_buf_append(b, CMX_LIT("{\"id\":\""));
-        cmx_buf_append_str(b, it->id);
-        cmx_buf_append(b, CMX_LIT("\",\"type\":\"message\",\"status\":\""));
-        cmx_buf_append_str(b, status);
-        cmx_buf_append(b, CMX_LIT("\",\"content\":["));
-        if (it->done) {
-            cmx_buf_append(b,
-                           CMX_LIT("{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],"
-                                   "\"text\":\""));
-            cmx_buf_append(b, it->text.data ? it->text.data : "", it->text.len);
-            cmx_buf_append(b, CMX_LIT("\"}"));
-        }
-        cmx_buf_append(b, CMX_LIT("],\"role\":\"assistant\"}"));
-        return;
+        CMX_JW_LIT(w, "message");
+        CMX_JW_KEY(w, "status");
+        put_cstr(w, status);
+        CMX_JW_KEY(w, "content");
+        cmx_jw_array(w);
+        if (it->done)
+            write_part(w, it);
+        cmx_jw_end(w);
+        CMX_JW_KEY(w, "role");
+        CMX_JW_LIT(w, "assistant");
+    } else {
+        CMX_JW_LIT(w, "function_call");
+        CMX_JW_KEY(w, "status");
+        put_cstr(w, status);
+        CMX_JW_KEY(w, "arguments");
+        if (it->done)
+            put_text(w, it);
+        else
+            CMX_JW_LIT(w, "");
+        CMX_JW_KEY(w, "call_id");
+        put_cstr(w, it->call_id);
+        CMX_JW_KEY(w, "name");
+        put_cstr(w, it->name);
     }
-    cmx_buf_append(b, CMX_LIT("{\"id\":\""));
-    cmx_buf_append_str(b, it->id);
-    cmx_buf_append(b, CMX_LIT("\",\"type\":\"function_call\",\"status\":\""));
-    cmx_buf_append_str(b, status);
-    cmx_buf_append(b, CMX_LIT("\",\"arguments\":\""));
-    if (it->done)
-        cmx_buf_append(b, it->text.data ? it->text.data : "", it->text.len);
-    cmx_buf_append(b, CMX_LIT("\",\"call_id\":"));
-    cmx_jw_cstr(b, it->call_id);
-    cmx_buf_append(b, CMX_LIT(",\"name\":"));
-    cmx_jw_cstr(b, it->name);
-    cmx_buf_append(b, CMX_LIT("}"));
+    cmx_jw_end(w);
 }
 
-/* The whole response: head, the items, usage. */
-static void write_response(cmx_responses_stream *s, const cmx_responses_state *st, int usage)
+/* The whole response as member "response": head, the items, usage. */
+static void write_response(cmx_responses_stream *s, cmx_jw *w, const cmx_responses_state *st,
+                           int usage)
 {
-    cmx_buf *b = &s->event;
-    cmx_buf_append(b, CMX_LIT(",\"response\":"));
-    cmx_responses_write_head(b, &s->meta, st);
-    cmx_buf_append(b, CMX_LIT(",\"output\":["));
+    CMX_JW_KEY(w, "response");
+    cmx_responses_write_head(w, &s->meta, st);
+    CMX_JW_KEY(w, "output");
+    cmx_jw_array(w);
     const char *item_status = st->incomplete_reason ? "incomplete" : "completed";
-    for (int i = 0; i < s->n_items; i++) {
-        if (i)
-            cmx_buf_append(b, CMX_LIT(","));
-        write_item(b, &s->items[i], s->items[i].done ? item_status : "in_progress");
-    }
-    cmx_buf_append(b, CMX_LIT("],\"usage\":"));
+    for (int i = 0; i < s->n_items; i++)
+        write_item(w, &s->items[i], s->items[i].done ? item_status : "in_progress");
+    cmx_jw_end(w);
+    CMX_JW_KEY(w, "usage");
     if (usage)
-        cmx_responses_write_usage(b, &s->usage);
+        cmx_responses_write_usage(w, &s->usage);
     else
-        cmx_buf_append(b, CMX_LIT("null"));
-    cmx_buf_append(b, CMX_LIT("}"));
+        cmx_jw_null(w);
+    cmx_jw_end(w);
 }
 
 void cmx_responses_stream_begin(cmx_responses_stream *s)
@@ -123,12 +158,13 @@ void cmx_responses_stream_begin(cmx_responses_stream *s)
         return;
     s->started = 1;
     cmx_responses_state st = {.status = "in_progress"};
-    head(s, "response.created");
-    write_response(s, &st, 0);
-    send(s, "response.created");
-    head(s, "response.in_progress");
-    write_response(s, &st, 0);
-    send(s, "response.in_progress");
+    cmx_jw w;
+    head(s, &w, "response.created");
+    write_response(s, &w, &st, 0);
+    send(s, &w, "response.created");
+    head(s, &w, "response.in_progress");
+    write_response(s, &w, &st, 0);
+    send(s, &w, "response.in_progress");
 }
 
 static void finish_item(cmx_responses_stream *s, int i)
@@ -138,37 +174,40 @@ static void finish_item(cmx_responses_stream *s, int i)
         return;
     it->done = 1;
     const char *status = strcmp(s->finish_reason, "length") == 0 ? "incomplete" : "completed";
-    const char *text = it->text.data ? it->text.data : "";
+    cmx_jw w;
     if (it->kind == ITEM_MESSAGE) {
-        head(s, "response.output_text.done");
-        item_ref(s, i);
-        cmx_buf_append(&s->event, CMX_LIT(",\"content_index\":0,\"logprobs\":[],\"text\":\""));
-        cmx_buf_append(&s->event, text, it->text.len);
-        cmx_buf_append(&s->event, CMX_LIT("\""));
-        send(s, "response.output_text.done");
-        head(s, "response.content_part.done");
-        item_ref(s, i);
-        cmx_buf_append(&s->event, CMX_LIT(",\"content_index\":0,\"part\":{\"type\":\"output_text\","
-                                          "\"annotations\":[],\"logprobs\":[],\"text\":\""));
-        cmx_buf_append(&s->event, text, it->text.len);
-        cmx_buf_append(&s->event, CMX_LIT("\"}"));
-        send(s, "response.content_part.done");
+        head(s, &w, "response.output_text.done");
+        item_ref(s, &w, i);
+        CMX_JW_KEY(&w, "content_index");
+        cmx_jw_int(&w, 0);
+        CMX_JW_KEY(&w, "logprobs");
+        cmx_jw_array(&w);
+        cmx_jw_end(&w);
+        CMX_JW_KEY(&w, "text");
+        put_text(&w, it);
+        send(s, &w, "response.output_text.done");
+        head(s, &w, "response.content_part.done");
+        item_ref(s, &w, i);
+        CMX_JW_KEY(&w, "content_index");
+        cmx_jw_int(&w, 0);
+        CMX_JW_KEY(&w, "part");
+        write_part(&w, it);
+        send(s, &w, "response.content_part.done");
     } else {
-        head(s, "response.function_call_arguments.done");
-        item_ref(s, i);
-        cmx_buf_append(&s->event, CMX_LIT(",\"name\":"));
-        cmx_jw_cstr(&s->event, it->name);
-        cmx_buf_append(&s->event, CMX_LIT(",\"arguments\":\""));
-        cmx_buf_append(&s->event, text, it->text.len);
-        cmx_buf_append(&s->event, CMX_LIT("\""));
-        send(s, "response.function_call_arguments.done");
+        head(s, &w, "response.function_call_arguments.done");
+        item_ref(s, &w, i);
+        CMX_JW_KEY(&w, "name");
+        put_cstr(&w, it->name);
+        CMX_JW_KEY(&w, "arguments");
+        put_text(&w, it);
+        send(s, &w, "response.function_call_arguments.done");
     }
-    head(s, "response.output_item.done");
-    cmx_buf_append(&s->event, CMX_LIT(",\"output_index\":"));
-    cmx_jw_int(&s->event, i);
-    cmx_buf_append(&s->event, CMX_LIT(",\"item\":"));
-    write_item(&s->event, it, status);
-    send(s, "response.output_item.done");
+    head(s, &w, "response.output_item.done");
+    CMX_JW_KEY(&w, "output_index");
+    cmx_jw_int(&w, i);
+    CMX_JW_KEY(&w, "item");
+    write_item(&w, it, status);
+    send(s, &w, "response.output_item.done");
 }
 
 /* Opens a new item (finishing the one before); -1 when there is no room. */
@@ -189,19 +228,22 @@ static int open_item(cmx_responses_stream *s, int kind)
 
 static void announce_item(cmx_responses_stream *s, int i)
 {
-    head(s, "response.output_item.added");
-    cmx_buf_append(&s->event, CMX_LIT(",\"output_index\":"));
-    cmx_jw_int(&s->event, i);
-    cmx_buf_append(&s->event, CMX_LIT(",\"item\":"));
-    write_item(&s->event, &s->items[i], "in_progress");
-    send(s, "response.output_item.added");
+    cmx_jw w;
+    head(s, &w, "response.output_item.added");
+    CMX_JW_KEY(&w, "output_index");
+    cmx_jw_int(&w, i);
+    CMX_JW_KEY(&w, "item");
+    write_item(&w, &s->items[i], "in_progress");
+    send(s, &w, "response.output_item.added");
     if (s->items[i].kind != ITEM_MESSAGE)
         return;
-    head(s, "response.content_part.added");
-    item_ref(s, i);
-    cmx_buf_append(&s->event, CMX_LIT(",\"content_index\":0,\"part\":{\"type\":\"output_text\","
-                                      "\"annotations\":[],\"logprobs\":[],\"text\":\"\"}"));
-    send(s, "response.content_part.added");
+    head(s, &w, "response.content_part.added");
+    item_ref(s, &w, i);
+    CMX_JW_KEY(&w, "content_index");
+    cmx_jw_int(&w, 0);
+    CMX_JW_KEY(&w, "part");
+    write_part(&w, NULL);
+    send(s, &w, "response.content_part.added");
 }
 
 static int open_message(cmx_responses_stream *s)
@@ -214,23 +256,28 @@ static int open_message(cmx_responses_stream *s)
     return i;
 }
 
-/* A piece of text (the inside of a JSON string, escaped) into item i. */
-static void text_delta(cmx_responses_stream *s, int i, const cmx_json_doc *d, int piece)
+/* Keeps string token v's inside (escaped as it came) in item i's text. */
+static void keep(cmx_responses_item *it, const cmx_json_doc *d, int v)
 {
-    cmx_jw_inner(&s->items[i].text, d, piece);
-    head(s, "response.output_text.delta");
-    item_ref(s, i);
-    cmx_buf_append(&s->event, CMX_LIT(",\"content_index\":0,\"logprobs\":[],\"delta\":"));
-    cmx_jw_copy(&s->event, d, piece);
-    send(s, "response.output_text.delta");
+    cmx_json_span sp = cmx_json_doc_span(d, v);
+    cmx_buf_append(&it->text, d->bytes + sp.start + 1, sp.end - sp.start - 2);
 }
 
-static int non_empty_string(const cmx_json_doc *d, int v)
+/* A piece of text (string token `piece`) into item i. */
+static void text_delta(cmx_responses_stream *s, int i, const cmx_json_doc *d, int piece)
 {
-    if (cmx_jd_type(d, v) != CMX_JSON_STRING)
-        return 0;
-    cmx_json_span sp = cmx_json_doc_span(d, v);
-    return sp.end - sp.start > 2;
+    keep(&s->items[i], d, piece);
+    cmx_jw w;
+    head(s, &w, "response.output_text.delta");
+    item_ref(s, &w, i);
+    CMX_JW_KEY(&w, "content_index");
+    cmx_jw_int(&w, 0);
+    CMX_JW_KEY(&w, "logprobs");
+    cmx_jw_array(&w);
+    cmx_jw_end(&w);
+    CMX_JW_KEY(&w, "delta");
+    cmx_jd_put(&w, d, piece);
+    send(s, &w, "response.output_text.delta");
 }
 
 static int item_of_call(const cmx_responses_stream *s, int64_t ci)
@@ -282,18 +329,19 @@ static void tool_delta(cmx_responses_stream *s, const cmx_json_doc *d, int tc)
         }
         s->items[i].chat_index = (int)ci;
     }
-    if (!non_empty_string(d, args))
+    if (!cmx_jd_non_empty_string(d, args))
         return;
     if (s->items[i].as_text) {
         text_delta(s, i, d, args);
         return;
     }
-    cmx_jw_inner(&s->items[i].text, d, args);
-    head(s, "response.function_call_arguments.delta");
-    item_ref(s, i);
-    cmx_buf_append(&s->event, CMX_LIT(",\"delta\":"));
-    cmx_jw_copy(&s->event, d, args);
-    send(s, "response.function_call_arguments.delta");
+    keep(&s->items[i], d, args);
+    cmx_jw w;
+    head(s, &w, "response.function_call_arguments.delta");
+    item_ref(s, &w, i);
+    CMX_JW_KEY(&w, "delta");
+    cmx_jd_put(&w, d, args);
+    send(s, &w, "response.function_call_arguments.delta");
 }
 
 static cmx_err lost(const cmx_responses_stream *s, cmx_error *err)
@@ -306,13 +354,8 @@ cmx_err cmx_responses_stream_chunk(cmx_responses_stream *s, const char *json, si
                                    cmx_error *err)
 {
     cmx_json_doc d;
-    cmx_err rc = cmx_json_doc_parse(&d, json, len, NULL, NULL);
-    if (rc != CMX_OK || cmx_json_doc_type(&d, 0) != CMX_JSON_OBJECT) {
-        cmx_json_doc_release(&d);
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "a stream chunk is not a JSON object");
-        err->cause = CMX_CAUSE_PROTOCOL;
+    if (cmx_ingress_read_chunk(&d, json, len, NULL, err) != CMX_OK)
         return CMX_ERR_UPSTREAM_PROTOCOL;
-    }
     cmx_responses_stream_begin(s);
     int usage = CMX_JD_MEMBER(&d, 0, "usage");
     if (cmx_jd_type(&d, usage) == CMX_JSON_OBJECT)
@@ -323,7 +366,7 @@ cmx_err cmx_responses_stream_chunk(cmx_responses_stream *s, const char *json, si
         {
             int delta = CMX_JD_MEMBER(&d, ch, "delta");
             int content = delta >= 0 ? CMX_JD_MEMBER(&d, delta, "content") : -1;
-            if (non_empty_string(&d, content)) {
+            if (cmx_jd_non_empty_string(&d, content)) {
                 int i = s->open_item;
                 if (i < 0 || s->items[i].kind != ITEM_MESSAGE || s->items[i].as_text)
                     i = open_message(s);
@@ -355,9 +398,10 @@ cmx_err cmx_responses_stream_end(cmx_responses_stream *s, cmx_error *err)
     cmx_responses_state st = {.status = reason ? "incomplete" : "completed",
                               .incomplete_reason = reason};
     const char *name = reason ? "response.incomplete" : "response.completed";
-    head(s, name);
-    write_response(s, &st, 1);
-    send(s, name);
+    cmx_jw w;
+    head(s, &w, name);
+    write_response(s, &w, &st, 1);
+    send(s, &w, name);
     return lost(s, err);
 }
 
@@ -365,17 +409,19 @@ void cmx_responses_stream_fail(cmx_responses_stream *s, cmx_err kind, const char
 {
     cmx_responses_stream_begin(s);
     const char *code = cmx_responses_error_code(kind);
-    head(s, "error");
-    cmx_buf_append(&s->event, CMX_LIT(",\"code\":"));
-    cmx_jw_cstr(&s->event, code);
-    cmx_buf_append(&s->event, CMX_LIT(",\"message\":"));
-    cmx_jw_cstr(&s->event, message);
-    cmx_buf_append(&s->event, CMX_LIT(",\"param\":null"));
-    send(s, "error");
+    cmx_jw w;
+    head(s, &w, "error");
+    CMX_JW_KEY(&w, "code");
+    put_cstr(&w, code);
+    CMX_JW_KEY(&w, "message");
+    put_cstr(&w, message);
+    CMX_JW_KEY(&w, "param");
+    cmx_jw_null(&w);
+    send(s, &w, "error");
     cmx_responses_state st = {.status = "failed", .error_code = code, .error_message = message};
-    head(s, "response.failed");
-    write_response(s, &st, 0);
-    send(s, "response.failed");
+    head(s, &w, "response.failed");
+    write_response(s, &w, &st, 0);
+    send(s, &w, "response.failed");
 }
 
 void cmx_responses_stream_free(cmx_responses_stream *s)
@@ -390,28 +436,41 @@ void cmx_responses_fail_events(cmx_ingress_emit_fn emit, void *ctx, int64_t seq,
 {
     char mem[2048];
     cmx_buf b;
+    cmx_jw w;
     const char *code = cmx_responses_error_code(kind);
     for (int k = 0; k < 2; k++) {
         cmx_buf_init_fixed(&b, mem, sizeof mem);
-        cmx_buf_append_str(&b, k ? "{\"type\":\"response.failed\"" : "{\"type\":\"error\"");
-        cmx_buf_append(&b, CMX_LIT(",\"sequence_number\":"));
-        cmx_jw_int(&b, seq + k);
-        if (k)
-            cmx_buf_append(&b, CMX_LIT(",\"response\":{\"id\":"));
-        if (k)
-            cmx_jw_cstr(&b, response_id ? response_id : "resp_cloudmux");
-        if (k)
-            cmx_buf_append(&b, CMX_LIT(",\"object\":\"response\",\"status\":\"failed\","
-                                       "\"output\":[],\"error\":{"));
-        else
-            cmx_buf_append(&b, CMX_LIT(","));
-        cmx_buf_append(&b, CMX_LIT("\"code\":"));
-        cmx_jw_cstr(&b, code);
-        cmx_buf_append(&b, CMX_LIT(",\"message\":"));
-        cmx_buf_append(&b, CMX_LIT("\""));
-        cmx_buf_append_json_escaped(&b, message, strnlen(message, 600));
-        cmx_buf_append(&b, CMX_LIT("\""));
-        cmx_buf_append_str(&b, k ? "}}}" : ",\"param\":null}");
+        cmx_jw_init(&w, &b);
+        cmx_jw_object(&w);
+        CMX_JW_KEY(&w, "type");
+        put_cstr(&w, k ? "response.failed" : "error");
+        CMX_JW_KEY(&w, "sequence_number");
+        cmx_jw_int(&w, seq + k);
+        if (k) {
+            CMX_JW_KEY(&w, "response");
+            cmx_jw_object(&w);
+            CMX_JW_KEY(&w, "id");
+            put_cstr(&w, response_id ? response_id : "resp_cloudmux");
+            CMX_JW_KEY(&w, "object");
+            CMX_JW_LIT(&w, "response");
+            CMX_JW_KEY(&w, "status");
+            CMX_JW_LIT(&w, "failed");
+            CMX_JW_KEY(&w, "output");
+            cmx_jw_array(&w);
+            cmx_jw_end(&w);
+            CMX_JW_KEY(&w, "error");
+            cmx_jw_object(&w);
+        }
+        CMX_JW_KEY(&w, "code");
+        put_cstr(&w, code);
+        CMX_JW_KEY(&w, "message");
+        cmx_jw_string(&w, message, strnlen(message, 600));
+        if (!k) {
+            CMX_JW_KEY(&w, "param");
+            cmx_jw_null(&w);
+        }
+        while (w.depth > 0)
+            cmx_jw_end(&w);
         if (!cmx_buf_failed(&b))
             emit(ctx, k ? "response.failed" : "error", b.data, b.len);
     }

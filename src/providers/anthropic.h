@@ -26,14 +26,17 @@ typedef struct cmx_anthropic_options {
     const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
     const char *provider_type;   /* ... and the type named there; NULL: "anthropic" */
     const char *model;           /* upstream model; NULL keeps the client's */
+    const char *body_version;    /* Claude behind another cloud: no "model" (the URL names
+                                    it) and this "anthropic_version" in the body */
     uint32_t default_max_tokens; /* when the client sends none; 0 means 4096 */
     int drop_unsupported;        /* drop unsupported parameters instead of failing */
 } cmx_anthropic_options;
 
 /* OpenAI chat request body → Anthropic Messages request body (appended to
  * out).  CMX_ERR_BAD_REQUEST with a message a client can act on when the
- * request uses something Anthropic cannot do or is malformed. */
-cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
+ * request uses something Anthropic cannot do or is malformed; nothing is
+ * appended then. */
+cmx_err cmx_anthropic_translate_request(const cmx_translate_input *in,
                                         const cmx_anthropic_options *opt, cmx_buf *out,
                                         cmx_error *err);
 
@@ -50,7 +53,7 @@ extern const cmx_error_rule cmx_anthropic_error_rules[];
 extern const char *const cmx_anthropic_context_phrases[];
 
 /* Maps an Anthropic stop_reason to an OpenAI finish_reason (NULL for NULL). */
-const char *cmx_anthropic_finish_reason(const char *stop_reason);
+const char *cmx_anthropic_finish_reason(const char *stop_reason, size_t len);
 
 /* The stream translator: fed the upstream's SSE events in order, it calls
  * `emit` with each chat.completion.chunk JSON to send to the client. */

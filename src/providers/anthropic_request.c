@@ -11,296 +11,360 @@
  *
  * Every top-level parameter is looked at: the ones Anthropic has are
  * translated, the ones it lacks are refused with their name (or dropped when
- * the provider is configured to), never passed on or ignored in silence. */
+ * the provider is configured to), never passed on or ignored in silence.
+ *
+ * The body is written in one pass with the JSON writer, one function per
+ * group of fields (model, max_tokens, sampling, stop, tools, tool_choice,
+ * metadata, stream, messages, system); text, tool schemas and image data
+ * are copied from the client's bytes as they are. */
 #include "anthropic.h"
 #include "translate_util.h"
 #include "core/str.h"
 
-#include <jansson.h>
-#include <stdio.h>
 #include <string.h>
 
 #define DEFAULT_MAX_TOKENS 4096
 
-typedef cmx_translate_ctx req_ctx;
+/* What the request asks for, read and checked before anything is written. */
+typedef struct request {
+    cmx_translate_ctx c;
+    cmx_chat_fields f;
+    const cmx_anthropic_options *opt;
+    int64_t max_tokens;      /* max_completion_tokens, else max_tokens; 0: none */
+    const char *tool_choice; /* "auto", "required", "none", "function"; NULL: none */
+    int tool_choice_name;    /* the function's name (a string token) */
+} request;
+
+#define TAKES (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS))
 
 /* ---- content ---------------------------------------------------------- */
 
-static void add_text_block(json_t *blocks, const char *text, size_t len)
+static void text_block(void *sink, const cmx_json_doc *doc, int text)
 {
-    if (len == 0) /* Anthropic rejects empty text blocks */
-        return;
-    json_array_append_new(blocks, json_pack("{s:s,s:s%}", "type", "text", "text", text, len));
+    cmx_jw *w = sink;
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "text");
+    CMX_JW_KEY(w, "text");
+    cmx_translate_string(w, doc, text, NULL);
+    cmx_jw_end(w);
 }
 
-static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi, json_t *blocks)
+/* {"type":"image","source":{"type":"base64"|"url",...}} */
+static void image(cmx_jw *w, const cmx_translate_image *img)
 {
-    const char *url = cmx_translate_image_url(part);
-    if (!url)
-        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
-                                 pi);
-    json_t *source;
-    if (CMX_STARTS_WITH(url, "data:")) {
-        const char *media, *data;
-        size_t media_len;
-        if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
-            return cmx_translate_bad_data_url(c, mi, pi);
-        source = json_pack("{s:s,s:s%,s:s}", "type", "base64", "media_type", media, media_len,
-                           "data", data);
-    } else if (CMX_STARTS_WITH(url, "https://") || CMX_STARTS_WITH(url, "http://")) {
-        source = json_pack("{s:s,s:s}", "type", "url", "url", url);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "image");
+    CMX_JW_KEY(w, "source");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    if (img->is_data) {
+        CMX_JW_LIT(w, "base64");
+        CMX_JW_KEY(w, "media_type");
+        cmx_jw_str_value(w, img->media);
+        CMX_JW_KEY(w, "data");
+        cmx_jw_str_value(w, img->data);
     } else {
+        CMX_JW_LIT(w, "url");
+        CMX_JW_KEY(w, "url");
+        cmx_jw_str_value(w, img->url);
+    }
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+static cmx_err image_block(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
+{
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
+    if (e != CMX_OK)
+        return e;
+    if (!img.is_data && !cmx_translate_image_is(&img, "https://") &&
+        !cmx_translate_image_is(&img, "http://"))
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu].image_url.url must be an http(s) URL or a base64 "
             "data URL",
             mi, pi);
-    }
-    if (!source || json_array_append_new(
-                       blocks, json_pack("{s:s,s:o}", "type", "image", "source", source)) != 0)
-        return cmx_error_set(c->err, CMX_ERR_NOMEM, "out of memory");
+    image(sink, &img);
     return CMX_OK;
 }
 
-static const cmx_translate_part_writers part_writers = {add_text_block, image_block};
+static const cmx_translate_part_writers part_writers = {text_block, image_block};
 
-/* Content that may be a string or an array of parts, as blocks.  Images
- * only where `images` is set (user messages). */
-static cmx_err content_blocks(req_ctx *c, const json_t *content, size_t mi, int images,
-                              json_t *blocks)
+/* A system message's text parts, joined by a blank line (still escaped). */
+static void system_text(void *sink, const cmx_json_doc *doc, int text)
 {
-    return cmx_translate_content(c, content, mi, images, &part_writers, blocks);
+    cmx_buf *system = sink;
+    if (system->len)
+        cmx_buf_append(system, CMX_LIT("\\n\\n"));
+    cmx_buf_append(system, cmx_json_doc_ptr(doc, text), cmx_json_doc_len(doc, text));
 }
 
-/* Plain text of a system message, parts joined. */
-static cmx_err system_text(req_ctx *c, const json_t *content, size_t mi, cmx_buf *system)
+static const cmx_translate_part_writers system_writers = {system_text, NULL};
+
+static cmx_err add_system(cmx_translate_ctx *c, int content, size_t mi, void *system)
 {
-    json_t *blocks = json_array();
-    cmx_err e = content_blocks(c, content, mi, 0, blocks);
-    size_t i;
-    const json_t *b;
-    json_array_foreach(blocks, i, b)
-    {
-        const json_t *t = json_object_get(b, "text");
-        if (system->len)
-            cmx_buf_append(system, CMX_LIT("\n\n"));
-        cmx_buf_append(system, json_string_value(t), json_string_length(t));
-    }
-    json_decref(blocks);
-    return e;
+    return cmx_translate_content(c, content, mi, 0, &system_writers, system);
 }
 
-static json_t *write_tool_use(const char *id, const char *name, json_t *input)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
+                           size_t input_len)
 {
-    return json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", name, "input",
-                     input);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "tool_use");
+    cmx_translate_call_members(w, doc, "id", id, name, "input", input, input_len);
+    cmx_jw_end(w);
 }
 
-static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_t *blocks)
+static cmx_err tool_use_blocks(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *blocks)
 {
-    return cmx_translate_tool_calls(c, calls, mi, write_tool_use, blocks);
+    return cmx_translate_tool_calls(c, calls, mi, 1, tool_use_block, blocks);
 }
 
-static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t *blocks)
+static cmx_err tool_result_block(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *w)
 {
-    const char *id = json_string_value(json_object_get(m, "tool_call_id"));
-    if (!id)
-        return cmx_translate_bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
-    const json_t *content = json_object_get(m, "content");
-    json_t *block = json_pack("{s:s,s:s}", "type", "tool_result", "tool_use_id", id);
-    if (json_is_string(content)) {
-        json_object_set(block, "content", (json_t *)content);
+    const cmx_json_doc *doc = c->doc;
+    int id;
+    cmx_err e = cmx_translate_tool_call_id(c, m, mi, &id);
+    if (e != CMX_OK)
+        return e;
+    int content = CMX_JSON_GET(doc, m, "content");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    CMX_JW_LIT(w, "tool_result");
+    CMX_JW_KEY(w, "tool_use_id");
+    cmx_translate_string(w, doc, id, NULL);
+    CMX_JW_KEY(w, "content");
+    if (content >= 0 && cmx_json_doc_type(doc, content) == CMX_JSON_STRING) {
+        cmx_translate_string(w, doc, content, NULL);
     } else {
-        json_t *parts = json_array();
-        cmx_err e = content_blocks(c, content, mi, 0, parts);
-        if (e != CMX_OK) {
-            json_decref(parts);
-            json_decref(block);
+        cmx_jw_array(w);
+        if ((e = cmx_translate_content(c, content, mi, 0, &part_writers, w)) != CMX_OK)
             return e;
-        }
-        json_object_set_new(block, "content", parts);
+        cmx_jw_end(w);
     }
-    json_array_append_new(blocks, block);
+    cmx_jw_end(w);
     return CMX_OK;
 }
 
 /* A turn that is one text block is written as a plain string, as people
- * write it and as the API's own examples do. */
-static void collapse_single_text(json_t *out)
+ * write it and as the API's own examples do: [{"type":"text","text":"…"}]
+ * at out[at..] becomes "…". */
+static void collapse_single_text(cmx_buf *out, size_t at)
 {
-    size_t i;
-    json_t *m;
-    json_array_foreach(out, i, m)
-    {
-        json_t *blocks = json_object_get(m, "content");
-        json_t *b = json_array_size(blocks) == 1 ? json_array_get(blocks, 0) : NULL;
-        if (b && json_object_size(b) == 2 &&
-            strcmp(json_string_value(json_object_get(b, "type")), "text") == 0)
-            json_object_set(m, "content", json_object_get(b, "text"));
+    static const char head[] = "[{\"type\":\"text\",\"text\":\"";
+    size_t n = out->len - at, h = sizeof head - 1;
+    const char *s = out->data + at;
+    if (n < h + 3 || memcmp(s, head, h) != 0 || memcmp(s + n - 3, "\"}]", 3) != 0)
+        return;
+    /* one string up to the end: one block (a quote inside is escaped, so
+     * it follows an odd run of backslashes) */
+    for (const char *q = s + h; (q = memchr(q, '"', (size_t)(s + n - 3 - q)));) {
+        size_t slashes = 0;
+        while (s[q - s - 1 - (long)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return;
+        q++;
     }
-}
-
-static cmx_err add_system(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system)
-{
-    return system_text(c, content, mi, system);
+    memmove(out->data + at, s + h - 1, n - h - 1);
+    out->len = at + n - h - 1;
+    out->data[out->len] = '\0';
 }
 
 static const cmx_translate_message_writers message_writers = {
-    &part_writers,
-    add_system,
-    tool_use_blocks,
-    tool_result_block,
+    .parts = &part_writers,
+    .system = add_system,
+    .tool_calls = tool_use_blocks,
+    .tool_result = tool_result_block,
+    .assistant_role = "assistant",
+    .content_key = "content",
+    .turn_done = collapse_single_text,
 };
 
-static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, cmx_buf *system)
+/* ---- reading ------------------------------------------------------------ */
+
+static cmx_err read_request(void *req)
 {
-    cmx_err e = cmx_translate_messages(c, msgs, &message_writers, out, system);
+    request *r = req;
+    cmx_translate_ctx *c = &r->c;
+    const cmx_chat_fields *f = &r->f;
+    cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
     if (e == CMX_OK)
-        collapse_single_text(out);
-    return e;
-}
-
-/* ---- tools ------------------------------------------------------------ */
-
-static json_t *write_tool(const char *name, const json_t *fn)
-{
-    json_t *tool = json_pack("{s:s}", "name", name);
-    const json_t *desc = json_object_get(fn, "description");
-    if (json_is_string(desc))
-        json_object_set(tool, "description", (json_t *)desc);
-    json_object_set_new(tool, "input_schema", cmx_translate_tool_schema(fn));
-    return tool;
-}
-
-static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
-{
-    const char *name;
-    const char *kind = cmx_translate_tool_choice(v, &name);
-    json_t *choice = NULL;
-    if (name)
-        choice = json_pack("{s:s,s:s}", "type", "tool", "name", name);
-    else if (kind) /* Anthropic says "any" for "required" */
-        choice = json_pack("{s:s}", "type", strcmp(kind, "required") == 0 ? "any" : kind);
-    if (!choice)
-        return cmx_translate_bad_tool_choice(c, v, 1);
-    json_object_set_new(req, "tool_choice", choice);
-    return CMX_OK;
-}
-
-/* ---- parameters ------------------------------------------------------- */
-
-static cmx_err read_max_tokens(req_ctx *c, const char *key, const json_t *v, json_int_t *out)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return cmx_translate_bad(c, "'%s' must be a positive integer", key);
-    *out = json_integer_value(v);
-    return CMX_OK;
-}
-
-static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *req)
-{
-    json_t *list;
-    cmx_err e = cmx_translate_stop_list(c, v, &list);
-    if (e == CMX_OK)
-        json_object_set_new(req, "stop_sequences", list);
-    return e;
-}
-
-static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_int_t *max_tokens,
-                              json_int_t *max_completion_tokens, int *no_parallel)
-{
-    const char *key;
-    const json_t *v;
-    cmx_err e = CMX_OK;
-    json_object_foreach((json_t *)in, key, v)
-    {
-        if (json_is_null(v) || strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
-            strcmp(key, "stream_options") == 0)
-            continue; /* stream_options: the provider asks for usage itself */
-        if (strcmp(key, "max_tokens") == 0)
-            e = read_max_tokens(c, key, v, max_tokens);
-        else if (strcmp(key, "max_completion_tokens") == 0)
-            e = read_max_tokens(c, key, v, max_completion_tokens);
-        else if (strcmp(key, "temperature") == 0 || strcmp(key, "top_p") == 0) {
-            if (!json_is_number(v))
-                e = cmx_translate_bad(c, "'%s' must be a number", key);
-            else
-                json_object_set(req, key, (json_t *)v);
-        } else if (strcmp(key, "stream") == 0) {
-            if (json_is_true(v))
-                json_object_set(req, "stream", json_true());
-        } else if (strcmp(key, "stop") == 0)
-            e = convert_stop(c, v, req);
-        else if (strcmp(key, "tools") == 0)
-            e = cmx_translate_tools_into(c, v, write_tool, req, "tools");
-        else if (strcmp(key, "tool_choice") == 0)
-            e = convert_tool_choice(c, v, req);
-        else if (strcmp(key, "parallel_tool_calls") == 0)
-            *no_parallel = json_is_false(v);
-        else if (strcmp(key, "user") == 0) {
-            if (json_is_string(v))
-                json_object_set_new(req, "metadata", json_pack("{s:O}", "user_id", v));
-        } else if (!cmx_translate_is_harmless_default(key, v))
-            e = cmx_translate_unsupported(c, key, v);
-        if (e != CMX_OK)
-            return e;
+        e = cmx_translate_read_sampling(c, f, &r->max_tokens);
+    int choice = f->at[CMX_CHAT_TOOL_CHOICE];
+    if (e == CMX_OK && choice >= 0) {
+        r->tool_choice = cmx_translate_tool_choice(c->doc, choice, &r->tool_choice_name);
+        if (!r->tool_choice)
+            e = cmx_translate_bad_tool_choice(c, choice, 1);
     }
-    return CMX_OK;
+    int model = f->at[CMX_CHAT_MODEL];
+    if (e == CMX_OK && !r->opt->model && !r->opt->body_version &&
+        (model < 0 || cmx_json_doc_type(c->doc, model) != CMX_JSON_STRING))
+        e = cmx_translate_bad(c, "missing required field 'model'");
+    return e;
 }
 
-cmx_err cmx_anthropic_translate_request(const char *body, size_t len,
+/* ---- writing, one group of fields at a time ------------------------------ */
+
+static void write_model(const request *r, cmx_jw *w)
+{
+    if (r->opt->body_version) { /* the URL names the model; the version goes in the body */
+        CMX_JW_KEY(w, "anthropic_version");
+        cmx_jw_string(w, r->opt->body_version, strlen(r->opt->body_version));
+        return;
+    }
+    CMX_JW_KEY(w, "model");
+    if (r->opt->model) {
+        cmx_jw_string(w, r->opt->model, strlen(r->opt->model));
+    } else {
+        int model = r->f.at[CMX_CHAT_MODEL];
+        cmx_translate_string(w, r->c.doc, model, NULL);
+    }
+}
+
+static void write_max_tokens(const request *r, cmx_jw *w)
+{
+    CMX_JW_KEY(w, "max_tokens");
+    cmx_jw_int(w, r->max_tokens                ? r->max_tokens
+                  : r->opt->default_max_tokens ? r->opt->default_max_tokens
+                                               : DEFAULT_MAX_TOKENS);
+}
+
+static void write_sampling(const request *r, cmx_jw *w)
+{
+    cmx_translate_copy_member(w, r->c.doc, r->f.at[CMX_CHAT_TEMPERATURE], "temperature");
+    cmx_translate_copy_member(w, r->c.doc, r->f.at[CMX_CHAT_TOP_P], "top_p");
+}
+
+static void write_stop(const request *r, cmx_jw *w)
+{
+    if (r->f.at[CMX_CHAT_STOP] < 0)
+        return;
+    CMX_JW_KEY(w, "stop_sequences");
+    cmx_translate_write_stop(w, r->c.doc, r->f.at[CMX_CHAT_STOP]);
+}
+
+static void tool(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
+{
+    cmx_jw_object(w);
+    cmx_translate_tool_head(w, doc, name, fn, 0);
+    CMX_JW_KEY(w, "input_schema");
+    cmx_translate_write_tool_schema(w, doc, fn);
+    cmx_jw_end(w);
+}
+
+static cmx_err write_tools(request *r, cmx_jw *w)
+{
+    if (r->f.at[CMX_CHAT_TOOLS] < 0)
+        return CMX_OK;
+    CMX_JW_KEY(w, "tools");
+    cmx_jw_array(w);
+    cmx_err e = cmx_translate_tools(&r->c, r->f.at[CMX_CHAT_TOOLS], tool, w, NULL);
+    cmx_jw_end(w);
+    return e;
+}
+
+/* tool_choice, and parallel_tool_calls: false as Anthropic's
+ * disable_parallel_tool_use, which lives inside tool_choice (so "auto" is
+ * written for it when the client chose nothing). */
+static void write_tool_choice(const request *r, cmx_jw *w)
+{
+    int parallel = r->f.at[CMX_CHAT_PARALLEL_TOOL_CALLS];
+    int no_parallel = parallel >= 0 && cmx_json_doc_type(r->c.doc, parallel) == CMX_JSON_FALSE &&
+                      r->f.at[CMX_CHAT_TOOLS] >= 0;
+    const char *kind = r->tool_choice ? r->tool_choice : no_parallel ? "auto" : NULL;
+    if (!kind)
+        return;
+    CMX_JW_KEY(w, "tool_choice");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    if (r->tool_choice_name >= 0 && strcmp(kind, "function") == 0) {
+        CMX_JW_LIT(w, "tool");
+        CMX_JW_KEY(w, "name");
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
+    } else if (strcmp(kind, "required") == 0) { /* Anthropic says "any" for "required" */
+        CMX_JW_LIT(w, "any");
+    } else {
+        cmx_jw_string_escaped(w, kind, strlen(kind));
+    }
+    if (no_parallel && strcmp(kind, "none") != 0) {
+        CMX_JW_KEY(w, "disable_parallel_tool_use");
+        cmx_jw_bool(w, 1);
+    }
+    cmx_jw_end(w);
+}
+
+static void write_metadata(const request *r, cmx_jw *w)
+{
+    int user = r->f.at[CMX_CHAT_USER];
+    if (user < 0 || cmx_json_doc_type(r->c.doc, user) != CMX_JSON_STRING)
+        return;
+    CMX_JW_KEY(w, "metadata");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "user_id");
+    cmx_translate_string(w, r->c.doc, user, NULL);
+    cmx_jw_end(w);
+}
+
+static void write_stream(const request *r, cmx_jw *w)
+{
+    int stream = r->f.at[CMX_CHAT_STREAM];
+    if (stream >= 0 && cmx_json_doc_type(r->c.doc, stream) == CMX_JSON_TRUE) {
+        CMX_JW_KEY(w, "stream");
+        cmx_jw_bool(w, 1);
+    }
+}
+
+static cmx_err write_messages(request *r, cmx_jw *w)
+{
+    cmx_buf system = CMX_BUF_INIT;
+    size_t turns;
+    CMX_JW_KEY(w, "messages");
+    cmx_jw_array(w);
+    cmx_err e = cmx_translate_messages(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers, w,
+                                       &system, &turns);
+    cmx_jw_end(w);
+    if (e == CMX_OK && system.len) {
+        CMX_JW_KEY(w, "system");
+        cmx_jw_string_escaped(w, system.data, system.len);
+    }
+    if (e == CMX_OK && cmx_buf_failed(&system))
+        e = cmx_translate_nomem(&r->c);
+    cmx_buf_free(&system);
+    return e;
+}
+
+static cmx_err write_request(void *req, cmx_jw *w)
+{
+    request *r = req;
+    cmx_jw_object(w);
+    write_model(r, w);
+    write_max_tokens(r, w);
+    write_sampling(r, w);
+    write_stop(r, w);
+    cmx_err e = write_tools(r, w);
+    if (e != CMX_OK)
+        return e;
+    write_tool_choice(r, w);
+    write_metadata(r, w);
+    write_stream(r, w);
+    e = write_messages(r, w);
+    cmx_jw_end(w);
+    return e;
+}
+
+cmx_err cmx_anthropic_translate_request(const cmx_translate_input *in,
                                         const cmx_anthropic_options *opt, cmx_buf *out,
                                         cmx_error *err)
 {
-    req_ctx c = {err, opt->provider_name, opt->provider_type ? opt->provider_type : "anthropic",
-                 opt->drop_unsupported};
-    json_error_t jerr;
-    json_t *in = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        return cmx_translate_bad(&c, "the request body must be a JSON object");
-    }
-    const char *model = opt->model ? opt->model : json_string_value(json_object_get(in, "model"));
-    json_t *req = json_object();
-    json_t *messages = json_array();
-    json_t *params = json_object();
-    cmx_buf system = CMX_BUF_INIT;
-    json_int_t max_tokens = 0, max_completion_tokens = 0;
-    int no_parallel = 0;
-    cmx_err e = model ? CMX_OK : cmx_translate_bad(&c, "missing required field 'model'");
-    if (e == CMX_OK)
-        e = convert_params(&c, in, params, &max_tokens, &max_completion_tokens, &no_parallel);
-    if (e == CMX_OK)
-        e = convert_messages(&c, json_object_get(in, "messages"), messages, &system);
-    if (e == CMX_OK && cmx_buf_failed(&system))
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    if (e == CMX_OK) {
-        json_int_t mt = max_completion_tokens     ? max_completion_tokens
-                        : max_tokens              ? max_tokens
-                        : opt->default_max_tokens ? opt->default_max_tokens
-                                                  : DEFAULT_MAX_TOKENS;
-        json_object_set_new(req, "model", json_string(model));
-        json_object_set_new(req, "max_tokens", json_integer(mt));
-        if (system.len)
-            json_object_set_new(req, "system", json_stringn(system.data, system.len));
-        json_object_set(req, "messages", messages);
-        json_object_update(req, params);
-        if (no_parallel && json_object_get(req, "tools")) {
-            json_t *choice = json_object_get(req, "tool_choice");
-            if (!choice) {
-                choice = json_pack("{s:s}", "type", "auto");
-                json_object_set_new(req, "tool_choice", choice);
-            }
-            const char *type = json_string_value(json_object_get(choice, "type"));
-            if (strcmp(type, "none") != 0)
-                json_object_set_new(choice, "disable_parallel_tool_use", json_true());
-        }
-        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
-    }
-    cmx_buf_free(&system);
-    json_decref(params);
-    json_decref(messages);
-    json_decref(req);
-    json_decref(in);
-    return e;
+    request r = {.c = {err, opt->provider_name,
+                       opt->provider_type ? opt->provider_type : "anthropic",
+                       opt->drop_unsupported},
+                 .opt = opt,
+                 .tool_choice_name = -1};
+    return cmx_translate_request(&r.c, in, read_request, write_request, out);
 }

@@ -6,12 +6,14 @@
  * string, and blocks OpenAI has no place for (thinking, server tools) are
  * left out.  Prompt tokens in OpenAI's sense include the cached ones, which
  * Anthropic counts apart, so the three input counts are added up and the
- * cache reads reported as prompt_tokens_details.cached_tokens. */
+ * cache reads reported as prompt_tokens_details.cached_tokens.
+ *
+ * The message is read by token scan and the completion written with the
+ * JSON writer: the texts are copied as Anthropic escaped them. */
 #include "anthropic.h"
 #include "provider_error.h"
 #include "translate_util.h"
 
-#include <jansson.h>
 #include <string.h>
 
 const cmx_error_rule cmx_anthropic_error_rules[] = {
@@ -22,59 +24,67 @@ const cmx_error_rule cmx_anthropic_error_rules[] = {
 
 const char *const cmx_anthropic_context_phrases[] = {"prompt is too long", NULL};
 
-const char *cmx_anthropic_finish_reason(const char *stop_reason)
+const char *cmx_anthropic_finish_reason(const char *stop_reason, size_t len)
 {
     /* end_turn, stop_sequence and pause_turn are "stop" */
     static const char *const content_filter[] = {"refusal", NULL};
-    return cmx_translate_finish_reason(stop_reason, content_filter);
+    return cmx_translate_finish_reason(stop_reason, len, content_filter);
 }
 
-static cmx_err protocol(cmx_error *err, const char *what)
+/* The message's content blocks into the answer. */
+static void read_blocks(const cmx_json_doc *doc, int content, cmx_translate_answer *answer)
 {
-    return cmx_translate_protocol_error(err, "anthropic", what);
+    CMX_JSON_EACH(doc, content, b)
+    {
+        int type = cmx_json_doc_get_typed(doc, b, CMX_LIT("type"), CMX_JSON_STRING);
+        if (CMX_JSON_STRING_IS(doc, type, "text")) {
+            int t = cmx_json_doc_get_typed(doc, b, CMX_LIT("text"), CMX_JSON_STRING);
+            if (t >= 0)
+                cmx_translate_answer_text(answer, doc, t);
+            else
+                answer->has_text = 1;
+        } else if (CMX_JSON_STRING_IS(doc, type, "tool_use")) {
+            cmx_translate_answer_tool_call(answer, cmx_translate_str(doc, b, "id"),
+                                           cmx_translate_str(doc, b, "name"), doc,
+                                           CMX_JSON_GET(doc, b, "input"));
+        }
+    }
 }
 
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
                                          cmx_buf *out, cmx_usage *usage, cmx_error *err)
 {
-    json_t *msg = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(msg)) {
-        json_decref(msg);
-        return protocol(err, "a body that is not a JSON object");
-    }
-    const json_t *content = json_object_get(msg, "content");
-    const char *id = json_string_value(json_object_get(msg, "id"));
-    const char *model = json_string_value(json_object_get(msg, "model"));
-    if (!json_is_array(content) || !id) {
-        json_decref(msg);
-        return protocol(err, "a body that is not a message (no id or content)");
+    cmx_json_doc doc;
+    cmx_err e = cmx_translate_read_body(&doc, body, len, "anthropic", err);
+    int content =
+        e == CMX_OK ? cmx_json_doc_get_typed(&doc, 0, CMX_LIT("content"), CMX_JSON_ARRAY) : -1;
+    int id = e == CMX_OK ? cmx_json_doc_get_typed(&doc, 0, CMX_LIT("id"), CMX_JSON_STRING) : -1;
+    if (e == CMX_OK && (content < 0 || id < 0))
+        e = cmx_translate_protocol_error(err, "anthropic",
+                                         "a body that is not a message (no id or content)");
+    if (e != CMX_OK) {
+        cmx_json_doc_release(&doc);
+        return e;
     }
     cmx_translate_answer answer;
     cmx_translate_answer_init(&answer);
-    size_t i;
-    const json_t *b;
-    json_array_foreach(content, i, b)
-    {
-        const char *type = json_string_value(json_object_get(b, "type"));
-        if (!type)
-            continue;
-        if (strcmp(type, "text") == 0) {
-            const json_t *t = json_object_get(b, "text");
-            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
-        } else if (strcmp(type, "tool_use") == 0) {
-            cmx_translate_answer_tool_call(&answer, json_object_get(b, "id"),
-                                           json_object_get(b, "name"), json_object_get(b, "input"));
-        }
-    }
+    read_blocks(&doc, content, &answer);
     cmx_usage tokens;
-    cmx_translate_usage(json_object_get(msg, "usage"), "input_tokens", "output_tokens",
+    cmx_translate_usage(&doc, CMX_JSON_GET(&doc, 0, "usage"), "input_tokens", "output_tokens",
                         "cache_read_input_tokens", "cache_creation_input_tokens", &tokens);
-    const char *finish =
-        cmx_anthropic_finish_reason(json_string_value(json_object_get(msg, "stop_reason")));
-    cmx_err e = cmx_translate_answer_write(&answer, id, model, created, finish, &tokens, out, err);
+    int stop = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("stop_reason"), CMX_JSON_STRING);
+    const char *finish = stop < 0 ? NULL
+                                  : cmx_anthropic_finish_reason(cmx_json_doc_ptr(&doc, stop),
+                                                                cmx_json_doc_len(&doc, stop));
+    int model = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("model"), CMX_JSON_STRING);
+    e = cmx_translate_answer_write(
+        &answer, CMX_JW_ESC(cmx_json_doc_ptr(&doc, id), cmx_json_doc_len(&doc, id)),
+        model < 0 ? CMX_JW_ESC(NULL, 0)
+                  : CMX_JW_ESC(cmx_json_doc_ptr(&doc, model), cmx_json_doc_len(&doc, model)),
+        created, finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
     cmx_translate_answer_free(&answer);
-    json_decref(msg);
+    cmx_json_doc_release(&doc);
     return e;
 }

@@ -9,14 +9,15 @@
  * message_delta carries the stop reason (the finish chunk) and the final
  * output count; message_stop is the only proof that the answer is complete.
  *
- * Events are parsed with jansson; the chunks are written by chunk_emit.c,
- * the same for every translating provider. */
+ * Events are read by token scan (http/json_doc.h) and their texts copied
+ * into the chunks as Anthropic escaped them; the chunks are written by
+ * chunk_emit.c, the same for every translating provider. */
 #include "anthropic.h"
 #include "chunk_emit.h"
 #include "provider_error.h"
+#include "translate_util.h"
 #include "core/str.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -63,87 +64,76 @@ static cmx_chunk_writer writer(cmx_anthropic_stream *s)
     return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
 }
 
-static void copy_field(char *dst, size_t cap, const json_t *v)
+/* A string member as the chunk writer takes it: the event's own bytes. */
+static cmx_jw_str str_of(const cmx_json_doc *doc, int obj, const char *key)
 {
-    const char *str = json_string_value(v);
-    snprintf(dst, cap, "%s", str ? str : "");
+    return cmx_translate_str(doc, obj, key);
 }
 
-static void read_usage(cmx_anthropic_stream *s, const json_t *u)
+static void read_usage(cmx_anthropic_stream *s, const cmx_json_doc *doc, int u)
 {
-    const json_t *v;
-    if (json_is_integer(v = json_object_get(u, "input_tokens")))
-        s->input_tokens = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "cache_read_input_tokens")))
-        s->cache_read = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "cache_creation_input_tokens")))
-        s->cache_creation = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "output_tokens")))
-        s->output_tokens = json_integer_value(v);
+    s->input_tokens = cmx_translate_count(doc, u, "input_tokens", s->input_tokens);
+    s->cache_read = cmx_translate_count(doc, u, "cache_read_input_tokens", s->cache_read);
+    s->cache_creation =
+        cmx_translate_count(doc, u, "cache_creation_input_tokens", s->cache_creation);
+    s->output_tokens = cmx_translate_count(doc, u, "output_tokens", s->output_tokens);
 }
 
-static void on_message_start(cmx_anthropic_stream *s, const json_t *ev)
+static void on_message_start(cmx_anthropic_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *msg = json_object_get(ev, "message");
-    copy_field(s->id, sizeof s->id, json_object_get(msg, "id"));
-    copy_field(s->model, sizeof s->model, json_object_get(msg, "model"));
-    read_usage(s, json_object_get(msg, "usage"));
+    int msg = CMX_JSON_GET(doc, 0, "message");
+    cmx_translate_copy_string(s->id, sizeof s->id, doc, CMX_JSON_GET(doc, msg, "id"));
+    cmx_translate_copy_string(s->model, sizeof s->model, doc, CMX_JSON_GET(doc, msg, "model"));
+    read_usage(s, doc, CMX_JSON_GET(doc, msg, "usage"));
     s->started = 1;
     cmx_chunk_writer w = writer(s);
     cmx_chunk_role(&w);
 }
 
-static void on_block_start(cmx_anthropic_stream *s, const json_t *ev)
+static void on_block_start(cmx_anthropic_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *block = json_object_get(ev, "content_block");
-    const char *type = json_string_value(json_object_get(block, "type"));
-    s->block_index = (long)json_integer_value(json_object_get(ev, "index"));
-    s->block_is_tool = type && strcmp(type, "tool_use") == 0;
+    int block = CMX_JSON_GET(doc, 0, "content_block");
+    int type = CMX_JSON_GET(doc, block, "type");
+    s->block_index = (long)cmx_translate_count(doc, 0, "index", 0);
+    s->block_is_tool = CMX_JSON_STRING_IS(doc, type, "tool_use");
     cmx_chunk_writer w = writer(s);
     if (s->block_is_tool) {
-        const json_t *id = json_object_get(block, "id");
-        const json_t *name = json_object_get(block, "name");
-        cmx_chunk_tool_call_start(&w, s->tool_calls++, json_string_value(id),
-                                  json_string_length(id), json_string_value(name),
-                                  json_string_length(name));
-    } else if (type && strcmp(type, "text") == 0) {
-        const json_t *text = json_object_get(block, "text");
-        if (json_string_length(text))
-            cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
+        cmx_chunk_tool_call_start(&w, s->tool_calls++, str_of(doc, block, "id"),
+                                  str_of(doc, block, "name"));
+    } else if (CMX_JSON_STRING_IS(doc, type, "text")) {
+        cmx_jw_str text = str_of(doc, block, "text");
+        if (text.len)
+            cmx_chunk_content(&w, text);
     }
 }
 
-static void on_block_delta(cmx_anthropic_stream *s, const json_t *ev)
+static void on_block_delta(cmx_anthropic_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *delta = json_object_get(ev, "delta");
-    const char *type = json_string_value(json_object_get(delta, "type"));
-    if (!type)
-        return;
+    int delta = CMX_JSON_GET(doc, 0, "delta");
+    int type = CMX_JSON_GET(doc, delta, "type");
     cmx_chunk_writer w = writer(s);
-    if (strcmp(type, "text_delta") == 0) {
-        const json_t *text = json_object_get(delta, "text");
-        if (json_string_length(text))
-            cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
-    } else if (strcmp(type, "input_json_delta") == 0 && s->block_is_tool) {
-        const json_t *part = json_object_get(delta, "partial_json");
-        if (!json_string_length(part))
-            return;
-        cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, json_string_value(part),
-                                      json_string_length(part));
+    if (CMX_JSON_STRING_IS(doc, type, "text_delta")) {
+        cmx_jw_str text = str_of(doc, delta, "text");
+        if (text.len)
+            cmx_chunk_content(&w, text);
+    } else if (CMX_JSON_STRING_IS(doc, type, "input_json_delta") && s->block_is_tool) {
+        cmx_jw_str part = str_of(doc, delta, "partial_json");
+        if (part.len)
+            cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, part);
     }
     /* thinking, signature and citations deltas have no place in a chunk */
 }
 
-static void on_message_delta(cmx_anthropic_stream *s, const json_t *ev)
+static void on_message_delta(cmx_anthropic_stream *s, const cmx_json_doc *doc)
 {
-    read_usage(s, json_object_get(ev, "usage"));
-    const char *stop =
-        json_string_value(json_object_get(json_object_get(ev, "delta"), "stop_reason"));
-    const char *finish = cmx_anthropic_finish_reason(stop);
-    if (!finish)
+    read_usage(s, doc, CMX_JSON_GET(doc, 0, "usage"));
+    int stop = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, 0, "delta"), CMX_LIT("stop_reason"),
+                                      CMX_JSON_STRING);
+    if (stop < 0)
         return;
     cmx_chunk_writer w = writer(s);
-    cmx_chunk_finish(&w, finish);
+    cmx_chunk_finish(
+        &w, cmx_anthropic_finish_reason(cmx_json_doc_ptr(doc, stop), cmx_json_doc_len(doc, stop)));
 }
 
 static void on_message_stop(cmx_anthropic_stream *s)
@@ -158,29 +148,45 @@ static void on_message_stop(cmx_anthropic_stream *s)
 }
 
 /* An `error` event: the stream failed upstream after it started. */
-static cmx_err on_error(cmx_anthropic_stream *s, const json_t *ev, cmx_error *err)
+static cmx_err on_error(cmx_anthropic_stream *s, const cmx_json_doc *doc, cmx_error *err)
 {
-    const json_t *e = json_object_get(ev, "error");
-    const char *type = json_string_value(json_object_get(e, "type"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    cmx_provider_error pe = {.type = type,
-                             .type_len = type ? strlen(type) : 0,
+    int e = CMX_JSON_GET(doc, 0, "error");
+    char type[64], msg[200];
+    cmx_translate_copy_string(type, sizeof type, doc, CMX_JSON_GET(doc, e, "type"));
+    cmx_translate_copy_string(msg, sizeof msg, doc, CMX_JSON_GET(doc, e, "message"));
+    cmx_provider_error pe = {.type = type[0] ? type : NULL,
+                             .type_len = strlen(type),
                              .message = msg,
                              .rules = cmx_anthropic_error_rules};
     /* mid-stream, anything unnamed is the service failing, not the client */
     cmx_err kind = cmx_provider_error_kind(&pe, CMX_ERR_UNAVAILABLE);
     cmx_error_set(err, kind,
                   "anthropic sent an error event in the stream after %zu events: %s: %.160s",
-                  s->events, type ? type : "error", msg ? msg : "");
+                  s->events, type[0] ? type : "error", msg);
     if (err)
         err->cause = CMX_CAUSE_PROTOCOL;
     return kind;
 }
 
-static int is(const char *type, const char *name)
+/* The event's type: its data's "type" (as written when it has no escapes,
+ * else unescaped into buf), else the SSE event's name. */
+static const char *event_type(const cmx_json_doc *doc, const char *event, size_t event_len,
+                              char *buf, size_t cap, size_t *len)
 {
-    return strcmp(type, name) == 0;
+    int type = cmx_json_doc_get_typed(doc, 0, CMX_LIT("type"), CMX_JSON_STRING);
+    if (type >= 0 && !cmx_json_doc_escaped(doc, type)) {
+        *len = cmx_json_doc_len(doc, type);
+        return cmx_json_doc_ptr(doc, type);
+    }
+    if (type >= 0)
+        cmx_translate_copy_string(buf, cap, doc, type);
+    else
+        snprintf(buf, cap, "%.*s", (int)(event_len < cap - 1 ? event_len : cap - 1), event);
+    *len = strlen(buf);
+    return buf;
 }
+
+#define is(type, name) CMX_SPAN_IS(type, type##_len, name)
 
 cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, size_t event_len,
                                    const char *data, size_t data_len, cmx_error *err)
@@ -189,44 +195,42 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
         return CMX_OK; /* nothing after message_stop is part of the answer */
     if (CMX_SPAN_IS(event, event_len, "ping"))
         return CMX_OK;
-    json_t *ev = json_loadb(data, data_len, 0, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
+    cmx_json_doc doc;
+    if (cmx_json_doc_parse(&doc, data, data_len, NULL, NULL) != CMX_OK ||
+        cmx_json_doc_type(&doc, 0) != CMX_JSON_OBJECT) {
+        cmx_json_doc_release(&doc);
         return fail(s, err, "an event whose data is not a JSON object");
     }
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    char name[32];
-    if (!type) {
-        snprintf(name, sizeof name, "%.*s", (int)(event_len < 31 ? event_len : 31), event);
-        type = name;
-    }
+    char buf[32];
+    size_t type_len;
+    const char *type = event_type(&doc, event, event_len, buf, sizeof buf, &type_len);
     cmx_err rc = CMX_OK;
     if (is(type, "error")) {
-        rc = on_error(s, ev, err);
+        rc = on_error(s, &doc, err);
     } else if (is(type, "message_start")) {
         if (s->started)
             rc = fail(s, err, "a second message_start");
         else
-            on_message_start(s, ev);
+            on_message_start(s, &doc);
     } else if (is(type, "ping")) {
         /* keep-alive */
     } else if (!s->started) {
         rc = fail(s, err, "an event before message_start");
     } else if (is(type, "content_block_start")) {
-        on_block_start(s, ev);
+        on_block_start(s, &doc);
     } else if (is(type, "content_block_delta")) {
-        on_block_delta(s, ev);
+        on_block_delta(s, &doc);
     } else if (is(type, "content_block_stop")) {
         s->block_index = -1;
         s->block_is_tool = 0;
     } else if (is(type, "message_delta")) {
-        on_message_delta(s, ev);
+        on_message_delta(s, &doc);
     } else if (is(type, "message_stop")) {
         on_message_stop(s);
     }
     /* Unknown event types are skipped: Anthropic may add new ones. */
     s->events++;
-    json_decref(ev);
+    cmx_json_doc_release(&doc);
     if (rc == CMX_OK)
         rc = cmx_chunk_check(&s->chunk, err);
     return rc;

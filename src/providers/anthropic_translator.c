@@ -10,7 +10,6 @@
 #include "providers/anthropic.h"
 #include "providers/translate_util.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,32 +38,16 @@ static cmx_err write_request(void *t, const cmx_translate_input *in, cmx_buf *ou
 {
     cmx_claude_state *s = t;
     cmx_anthropic_options opt = options(s, "anthropic", s->p.model);
-    return cmx_anthropic_translate_request(in->body, in->len, &opt, out, err);
+    return cmx_anthropic_translate_request(in, &opt, out, err);
 }
 
 cmx_err cmx_claude_cloud_request(void *t, const cmx_translate_input *in, const char *provider_type,
                                  const char *version, cmx_buf *out, cmx_error *err)
 {
     cmx_claude_state *s = t;
-    /* any model name: the URL names the model, so it is taken out again */
-    cmx_anthropic_options opt = options(s, provider_type, provider_type);
-    cmx_buf messages = CMX_BUF_INIT;
-    cmx_err e = cmx_anthropic_translate_request(in->body, in->len, &opt, &messages, err);
-    if (e == CMX_OK && cmx_buf_failed(&messages))
-        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    json_t *req =
-        e == CMX_OK ? json_loadb(messages.data, messages.len, JSON_PRESERVE_ORDER, NULL) : NULL;
-    cmx_buf_free(&messages);
-    if (e != CMX_OK)
-        return e;
-    if (!req)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    json_object_del(req, "model");
-    /* no version header there: the cloud wants it in the body */
-    json_object_set_new(req, "anthropic_version", json_string(version));
-    e = cmx_translate_write_json(req, JSON_COMPACT | JSON_PRESERVE_ORDER, out, err);
-    json_decref(req);
-    return e;
+    cmx_anthropic_options opt = options(s, provider_type, NULL);
+    opt.body_version = version;
+    return cmx_anthropic_translate_request(in, &opt, out, err);
 }
 
 cmx_err cmx_claude_read_answer(void *t, const char *body, size_t len, cmx_buf *out,

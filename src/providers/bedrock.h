@@ -35,7 +35,7 @@ typedef struct cmx_bedrock_options {
  * model is not in the body (it is in the URL).  CMX_ERR_BAD_REQUEST with a
  * message a client can act on when the request uses something Converse
  * cannot do or is malformed. */
-cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_bedrock_options *opt,
+cmx_err cmx_bedrock_translate_request(const cmx_translate_input *in, const cmx_bedrock_options *opt,
                                       cmx_buf *out, cmx_error *err);
 
 /* Converse response JSON → chat.completion JSON (appended to out), with the
@@ -48,6 +48,7 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
 
 /* Maps a Converse stopReason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_bedrock_finish_reason(const char *stop_reason);
+const char *cmx_bedrock_finish_reason_of(const char *stop_reason, size_t len);
 
 /* AWS's exception types as the router's kinds, and how a validation error
  * says the prompt is too long (provider_error.h). */

@@ -11,7 +11,7 @@
 #include "core/base64.h"
 #include "core/str.h"
 
-#include <jansson.h>
+#include "http/json_doc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,22 +48,26 @@ cmx_err cmx_bedrock_invoke_stream_message(cmx_anthropic_stream *s,
     const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
     if (!cmx_eventstream_header_is(etype, "chunk"))
         return protocol(s, err, "an event that is not a chunk");
-    json_t *payload = json_loadb(msg->payload, msg->payload_len, 0, NULL);
-    const json_t *b = json_object_get(payload, "bytes");
-    const char *text = json_string_value(b);
-    size_t tlen = json_string_length(b);
-    unsigned char *raw = text ? malloc(tlen / 4 * 3 + 1) : NULL;
-    long n = raw && tlen > 0 ? cmx_base64_decode(text, tlen, raw) : -1;
+    cmx_json_doc payload;
+    int b = cmx_json_doc_parse(&payload, msg->payload, msg->payload_len, NULL, NULL) == CMX_OK
+                ? cmx_json_doc_get_typed(&payload, 0, CMX_LIT("bytes"), CMX_JSON_STRING)
+                : -1;
+    size_t tlen = b >= 0 ? cmx_json_doc_len(&payload, b) : 0;
+    char *text = b >= 0 ? malloc(tlen + 1) : NULL;
+    long got = text ? cmx_json_doc_unescape(&payload, b, text, tlen) : -1; /* "\/" may be there */
+    unsigned char *raw = got > 0 ? malloc((size_t)got / 4 * 3 + 3) : NULL;
+    long n = raw ? cmx_base64_decode(text, (size_t)got, raw) : -1;
     cmx_err rc;
-    if (!text)
+    if (b < 0)
         rc = protocol(s, err, "a chunk without \"bytes\"");
-    else if (!raw)
+    else if (!text || (got > 0 && !raw))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     else if (n < 0)
         rc = protocol(s, err, "a chunk whose bytes are not base64");
     else
         rc = cmx_anthropic_stream_event(s, CMX_LIT(""), (const char *)raw, (size_t)n, err);
+    free(text);
     free(raw);
-    json_decref(payload);
+    cmx_json_doc_release(&payload);
     return rc;
 }

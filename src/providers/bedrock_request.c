@@ -12,25 +12,29 @@
  * data URLs of the four formats it knows are taken.  The sampling
  * parameters go into inferenceConfig, tools into toolConfig.  Every
  * top-level parameter is looked at: the ones Converse has are translated,
- * the others refused with their name (or dropped when configured to). */
+ * the others refused with their name (or dropped when configured to).
+ *
+ * The body is written in one pass with the JSON writer, one function per
+ * group of fields (inferenceConfig, toolConfig, messages, system); text,
+ * tool schemas and image bytes are copied from the client's body as they
+ * are. */
 #include "bedrock.h"
 #include "translate_util.h"
 #include "core/str.h"
 
-#include <jansson.h>
-#include <stdio.h>
 #include <string.h>
 
-typedef cmx_translate_ctx req_ctx;
+typedef struct request {
+    cmx_translate_ctx c;
+    cmx_chat_fields f;
+    int64_t max_tokens;
+    const char *tool_choice; /* "auto", "required", "function"; NULL: none */
+    int tool_choice_name;
+} request;
+
+#define TAKES CMX_CHAT_TAKES_COMMON
 
 /* ---- content ---------------------------------------------------------- */
-
-static void add_text_block(json_t *blocks, const char *text, size_t len)
-{
-    if (len == 0) /* Converse rejects blank text blocks */
-        return;
-    json_array_append_new(blocks, json_pack("{s:s%}", "text", text, len));
-}
 
 /* "image/png" → "png"; NULL for a type Converse does not take. */
 static const char *image_format(const char *media, size_t len)
@@ -48,223 +52,238 @@ static const char *image_format(const char *media, size_t len)
     return NULL;
 }
 
-static cmx_err image_block(req_ctx *c, const json_t *part, size_t mi, size_t pi, json_t *blocks)
+static cmx_err image_block(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
 {
-    const char *url = cmx_translate_image_url(part);
-    if (!url)
-        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
-                                 pi);
-    if (!CMX_STARTS_WITH(url, "data:"))
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
+    if (e != CMX_OK)
+        return e;
+    if (!img.is_data)
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: provider '%s' (bedrock) takes images as base64 "
             "data URLs only (data:image/png;base64,...), not links",
             mi, pi, cmx_translate_provider_name(c));
-    const char *media, *data;
-    size_t media_len;
-    if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
-        return cmx_translate_bad_data_url(c, mi, pi);
-    const char *format = image_format(media, media_len);
+    const char *format = image_format(img.media.s, img.media.len);
     if (!format)
         return cmx_translate_bad(
             c,
             "messages[%zu].content[%zu]: image type '%.*s' is not supported by provider "
             "'%s' (bedrock): use png, jpeg, gif or webp",
-            mi, pi, (int)(media_len > 40 ? 40 : media_len), media, cmx_translate_provider_name(c));
-    json_array_append_new(
-        blocks, json_pack("{s:{s:s,s:{s:s}}}", "image", "format", format, "source", "bytes", data));
+            mi, pi, (int)(img.media.len > 40 ? 40 : img.media.len), img.media.s,
+            cmx_translate_provider_name(c));
+    cmx_jw *w = sink;
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "image");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "format");
+    cmx_jw_string_escaped(w, format, strlen(format));
+    CMX_JW_KEY(w, "source");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "bytes");
+    cmx_jw_str_value(w, img.data);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
     return CMX_OK;
 }
 
-static const cmx_translate_part_writers part_writers = {add_text_block, image_block};
+static const cmx_translate_part_writers part_writers = {cmx_translate_text_part, image_block};
 
-/* Content that may be a string or an array of parts, as blocks.  Images
- * only where `images` is set (user messages). */
-static cmx_err content_blocks(req_ctx *c, const json_t *content, size_t mi, int images,
-                              json_t *blocks)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
+                           size_t input_len)
 {
-    return cmx_translate_content(c, content, mi, images, &part_writers, blocks);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "toolUse");
+    cmx_jw_object(w);
+    cmx_translate_call_members(w, doc, "toolUseId", id, name, "input", input, input_len);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
 }
 
-static json_t *write_tool_use(const char *id, const char *name, json_t *input)
+static cmx_err tool_use_blocks(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *blocks)
 {
-    return json_pack("{s:{s:s,s:s,s:o}}", "toolUse", "toolUseId", id, "name", name, "input", input);
+    return cmx_translate_tool_calls(c, calls, mi, 1, tool_use_block, blocks);
 }
 
-static cmx_err tool_use_blocks(req_ctx *c, const json_t *calls, size_t mi, json_t *blocks)
+static cmx_err tool_result_block(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *w)
 {
-    return cmx_translate_tool_calls(c, calls, mi, write_tool_use, blocks);
-}
-
-static cmx_err tool_result_block(req_ctx *c, const json_t *m, size_t mi, json_t *blocks)
-{
-    const char *id = json_string_value(json_object_get(m, "tool_call_id"));
-    if (!id)
-        return cmx_translate_bad(c, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
-    json_t *parts = json_array();
-    cmx_err e = content_blocks(c, json_object_get(m, "content"), mi, 0, parts);
-    if (e != CMX_OK) {
-        json_decref(parts);
+    int id;
+    cmx_err e = cmx_translate_tool_call_id(c, m, mi, &id);
+    if (e != CMX_OK)
         return e;
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "toolResult");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "toolUseId");
+    cmx_translate_string(w, c->doc, id, NULL);
+    CMX_JW_KEY(w, "content");
+    cmx_jw_array(w);
+    cmx_jw_mark empty = cmx_jw_mark_here(w);
+    e = cmx_translate_content(c, CMX_JSON_GET(c->doc, m, "content"), mi, 0, &part_writers, w);
+    if (e != CMX_OK)
+        return e;
+    if (!cmx_jw_wrote_since(w, empty)) { /* Converse wants some content: say it was empty */
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "text");
+        CMX_JW_LIT(w, "(empty)");
+        cmx_jw_end(w);
     }
-    if (json_array_size(parts) == 0) /* Converse wants some content: say it was empty */
-        json_array_append_new(parts, json_pack("{s:s}", "text", "(empty)"));
-    json_array_append_new(
-        blocks, json_pack("{s:{s:s,s:o}}", "toolResult", "toolUseId", id, "content", parts));
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
     return CMX_OK;
-}
-
-/* System content is a list of text blocks in Converse. */
-static cmx_err add_system(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system)
-{
-    json_t *blocks = json_array();
-    cmx_err e = content_blocks(c, content, mi, 0, blocks);
-    if (e == CMX_OK)
-        json_array_extend(system, blocks);
-    json_decref(blocks);
-    return e;
 }
 
 static const cmx_translate_message_writers message_writers = {
-    &part_writers,
-    add_system,
-    tool_use_blocks,
-    tool_result_block,
+    .parts = &part_writers,
+    .system = NULL, /* a list of text blocks in Converse */
+    .tool_calls = tool_use_blocks,
+    .tool_result = tool_result_block,
+    .assistant_role = "assistant",
+    .content_key = "content",
 };
 
-static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *out, json_t *system)
+/* ---- reading ------------------------------------------------------------ */
+
+static cmx_err read_request(void *req)
 {
-    cmx_err e = cmx_translate_messages(c, msgs, &message_writers, out, system);
-    if (e == CMX_OK && json_array_size(out) == 0)
-        return cmx_translate_bad(
-            c, "'messages' must hold at least one user or assistant message with content");
-    return e;
-}
-
-/* ---- tools ------------------------------------------------------------ */
-
-static json_t *write_tool(const char *name, const json_t *fn)
-{
-    json_t *spec = json_pack("{s:s}", "name", name);
-    const json_t *desc = json_object_get(fn, "description");
-    if (json_is_string(desc) && json_string_length(desc))
-        json_object_set(spec, "description", (json_t *)desc);
-    json_object_set_new(spec, "inputSchema",
-                        json_pack("{s:o}", "json", cmx_translate_tool_schema(fn)));
-    return json_pack("{s:o}", "toolSpec", spec);
-}
-
-/* "none" has no Converse form: without tools the model could not answer a
- * conversation that holds tool calls, so it is refused, not faked. */
-static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *tool_config)
-{
-    const char *name;
-    const char *kind = cmx_translate_tool_choice(v, &name);
-    json_t *choice = NULL;
-    if (name)
-        choice = json_pack("{s:{s:s}}", "tool", "name", name);
-    else if (kind && strcmp(kind, "none") == 0)
-        return cmx_translate_unsupported(c, "tool_choice", v);
-    else if (kind) /* Converse says "any" for "required" */
-        choice = json_pack("{s:{}}", strcmp(kind, "required") == 0 ? "any" : kind);
-    if (!choice)
-        return cmx_translate_bad_tool_choice(c, v, 0);
-    json_object_set_new(tool_config, "toolChoice", choice);
-    return CMX_OK;
-}
-
-/* ---- parameters ------------------------------------------------------- */
-
-static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *inference)
-{
-    json_t *list;
-    cmx_err e = cmx_translate_stop_list(c, v, &list);
+    request *r = req;
+    cmx_translate_ctx *c = &r->c;
+    const cmx_chat_fields *f = &r->f;
+    cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
     if (e == CMX_OK)
-        json_object_set_new(inference, "stopSequences", list);
-    return e;
-}
-
-static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *inference, json_t *tool_config,
-                              const json_t **tool_choice)
-{
-    const char *key;
-    const json_t *v;
-    cmx_err e = CMX_OK;
-    json_int_t max_completion = 0;
-    json_object_foreach((json_t *)in, key, v)
-    {
-        if (json_is_null(v) || strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
-            strcmp(key, "stream") == 0 || strcmp(key, "stream_options") == 0 ||
-            strcmp(key, "user") == 0)
-            continue; /* the URL says stream; usage always comes; user has no place */
-        if (strcmp(key, "max_tokens") == 0 || strcmp(key, "max_completion_tokens") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = cmx_translate_bad(c, "'%s' must be a positive integer", key);
-            else if (strcmp(key, "max_completion_tokens") == 0)
-                max_completion = json_integer_value(v);
-            else if (!max_completion)
-                json_object_set(inference, "maxTokens", (json_t *)v);
-        } else if (strcmp(key, "temperature") == 0 || strcmp(key, "top_p") == 0) {
-            if (!json_is_number(v))
-                e = cmx_translate_bad(c, "'%s' must be a number", key);
-            else
-                json_object_set(inference, key[0] == 't' && key[1] == 'e' ? "temperature" : "topP",
-                                (json_t *)v);
-        } else if (strcmp(key, "stop") == 0) {
-            e = convert_stop(c, v, inference);
-        } else if (strcmp(key, "tools") == 0) {
-            e = cmx_translate_tools_into(c, v, write_tool, tool_config, "tools");
-        } else if (strcmp(key, "tool_choice") == 0) {
-            *tool_choice = v;
-        } else if (!cmx_translate_is_harmless_default(key, v)) {
-            e = cmx_translate_unsupported(c, key, v);
-        }
-        if (e != CMX_OK)
-            return e;
+        e = cmx_translate_read_sampling(c, f, &r->max_tokens);
+    if (e == CMX_OK && f->at[CMX_CHAT_TOOLS] >= 0 &&
+        cmx_json_doc_type(c->doc, f->at[CMX_CHAT_TOOLS]) != CMX_JSON_ARRAY)
+        e = cmx_translate_bad(c, "'tools' must be an array");
+    int choice = f->at[CMX_CHAT_TOOL_CHOICE];
+    if (e != CMX_OK || choice < 0)
+        return e;
+    if (f->at[CMX_CHAT_TOOLS] < 0)
+        return cmx_translate_bad(c, "'tool_choice' needs 'tools'");
+    r->tool_choice = cmx_translate_tool_choice(c->doc, choice, &r->tool_choice_name);
+    if (!r->tool_choice)
+        return cmx_translate_bad_tool_choice(c, choice, 0);
+    /* "none" has no Converse form: without tools the model could not answer a
+     * conversation that holds tool calls, so it is refused, not faked. */
+    if (strcmp(r->tool_choice, "none") == 0) {
+        r->tool_choice = NULL;
+        return cmx_translate_unsupported(c, "tool_choice", choice);
     }
-    if (max_completion)
-        json_object_set_new(inference, "maxTokens", json_integer(max_completion));
     return CMX_OK;
 }
 
-cmx_err cmx_bedrock_translate_request(const char *body, size_t len, const cmx_bedrock_options *opt,
+/* ---- writing, one group of fields at a time ------------------------------ */
+
+static void write_inference_config(const request *r, cmx_jw *w)
+{
+    const int *at = r->f.at;
+    if (!r->max_tokens && at[CMX_CHAT_TEMPERATURE] < 0 && at[CMX_CHAT_TOP_P] < 0 &&
+        at[CMX_CHAT_STOP] < 0)
+        return;
+    CMX_JW_KEY(w, "inferenceConfig");
+    cmx_jw_object(w);
+    if (r->max_tokens) {
+        CMX_JW_KEY(w, "maxTokens");
+        cmx_jw_int(w, r->max_tokens);
+    }
+    cmx_translate_copy_member(w, r->c.doc, at[CMX_CHAT_TEMPERATURE], "temperature");
+    cmx_translate_copy_member(w, r->c.doc, at[CMX_CHAT_TOP_P], "topP");
+    if (at[CMX_CHAT_STOP] >= 0) {
+        CMX_JW_KEY(w, "stopSequences");
+        cmx_translate_write_stop(w, r->c.doc, at[CMX_CHAT_STOP]);
+    }
+    cmx_jw_end(w);
+}
+
+static void tool_spec(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "toolSpec");
+    cmx_jw_object(w);
+    cmx_translate_tool_head(w, doc, name, fn, 1);
+    CMX_JW_KEY(w, "inputSchema");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "json");
+    cmx_translate_write_tool_schema(w, doc, fn);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+static void write_tool_choice(const request *r, cmx_jw *w)
+{
+    if (!r->tool_choice)
+        return;
+    CMX_JW_KEY(w, "toolChoice");
+    cmx_jw_object(w);
+    if (strcmp(r->tool_choice, "function") == 0) {
+        CMX_JW_KEY(w, "tool");
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "name");
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
+        cmx_jw_end(w);
+    } else { /* Converse says "any" for "required" */
+        if (strcmp(r->tool_choice, "required") == 0)
+            CMX_JW_KEY(w, "any");
+        else
+            CMX_JW_KEY(w, "auto");
+        cmx_jw_object(w);
+        cmx_jw_end(w);
+    }
+    cmx_jw_end(w);
+}
+
+/* toolConfig, left out when there are no tools. */
+static cmx_err write_tool_config(request *r, cmx_jw *w)
+{
+    if (r->f.at[CMX_CHAT_TOOLS] < 0)
+        return CMX_OK;
+    cmx_jw_mark none = cmx_jw_mark_here(w);
+    CMX_JW_KEY(w, "toolConfig");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "tools");
+    cmx_jw_array(w);
+    size_t n;
+    cmx_err e = cmx_translate_tools(&r->c, r->f.at[CMX_CHAT_TOOLS], tool_spec, w, &n);
+    cmx_jw_end(w);
+    write_tool_choice(r, w);
+    cmx_jw_end(w);
+    if (e == CMX_OK && n == 0)
+        cmx_jw_rewind(w, none);
+    return e;
+}
+
+static cmx_err write_messages(request *r, cmx_jw *w)
+{
+    cmx_buf system = CMX_BUF_INIT;
+    cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
+                                               "messages", w, &system);
+    if (e == CMX_OK && system.len > 2) {
+        CMX_JW_KEY(w, "system");
+        cmx_jw_value(w, system.data, system.len);
+    }
+    cmx_buf_free(&system);
+    return e;
+}
+
+static cmx_err write_request(void *req, cmx_jw *w)
+{
+    request *r = req;
+    cmx_jw_object(w);
+    write_inference_config(r, w);
+    cmx_err e = write_tool_config(r, w);
+    if (e == CMX_OK)
+        e = write_messages(r, w);
+    cmx_jw_end(w);
+    return e;
+}
+
+cmx_err cmx_bedrock_translate_request(const cmx_translate_input *in, const cmx_bedrock_options *opt,
                                       cmx_buf *out, cmx_error *err)
 {
-    req_ctx c = {err, opt->provider_name, "bedrock", opt->drop_unsupported};
-    json_t *in = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        return cmx_translate_bad(&c, "the request body must be a JSON object");
-    }
-    json_t *messages = json_array();
-    json_t *system = json_array();
-    json_t *inference = json_object();
-    json_t *tool_config = json_object();
-    const json_t *tool_choice = NULL;
-    cmx_err e = convert_params(&c, in, inference, tool_config, &tool_choice);
-    if (e == CMX_OK && tool_choice) {
-        if (!json_object_get(tool_config, "tools"))
-            e = cmx_translate_bad(&c, "'tool_choice' needs 'tools'");
-        else
-            e = convert_tool_choice(&c, tool_choice, tool_config);
-    }
-    if (e == CMX_OK)
-        e = convert_messages(&c, json_object_get(in, "messages"), messages, system);
-    if (e == CMX_OK) {
-        json_t *req = json_pack("{s:O}", "messages", messages);
-        if (json_array_size(system))
-            json_object_set(req, "system", system);
-        if (json_object_size(inference))
-            json_object_set(req, "inferenceConfig", inference);
-        if (json_array_size(json_object_get(tool_config, "tools")))
-            json_object_set(req, "toolConfig", tool_config);
-        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
-        json_decref(req);
-    }
-    json_decref(tool_config);
-    json_decref(inference);
-    json_decref(system);
-    json_decref(messages);
-    json_decref(in);
-    return e;
+    request r = {.c = {err, opt->provider_name, "bedrock", opt->drop_unsupported},
+                 .tool_choice_name = -1};
+    return cmx_translate_request(&r.c, in, read_request, write_request, out);
 }

@@ -11,15 +11,19 @@
 #include "provider_error.h"
 #include "translate_util.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-const char *cmx_bedrock_finish_reason(const char *stop_reason)
+const char *cmx_bedrock_finish_reason_of(const char *stop_reason, size_t len)
 {
     static const char *const content_filter[] = {"guardrail_intervened", "content_filtered", NULL};
-    return cmx_translate_finish_reason(stop_reason, content_filter);
+    return cmx_translate_finish_reason(stop_reason, len, content_filter);
+}
+
+const char *cmx_bedrock_finish_reason(const char *stop_reason)
+{
+    return cmx_bedrock_finish_reason_of(stop_reason, stop_reason ? strlen(stop_reason) : 0);
 }
 
 /* AWS's exception names, in headers (x-amzn-ErrorType), bodies (__type)
@@ -68,52 +72,55 @@ cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *me
     return cmx_provider_error_kind(&pe, fallback);
 }
 
-static cmx_err protocol(cmx_error *err, const char *what)
+/* output.message.content's blocks into the answer. */
+static void read_blocks(const cmx_json_doc *doc, int content, cmx_translate_answer *answer)
 {
-    return cmx_translate_protocol_error(err, "bedrock", what);
+    CMX_JSON_EACH(doc, content, b)
+    {
+        int t = cmx_json_doc_get_typed(doc, b, CMX_LIT("text"), CMX_JSON_STRING);
+        int use = cmx_json_doc_get_typed(doc, b, CMX_LIT("toolUse"), CMX_JSON_OBJECT);
+        if (t >= 0)
+            cmx_translate_answer_text(answer, doc, t);
+        else if (use >= 0)
+            cmx_translate_answer_tool_call(answer, cmx_translate_str(doc, use, "toolUseId"),
+                                           cmx_translate_str(doc, use, "name"), doc,
+                                           CMX_JSON_GET(doc, use, "input"));
+    }
 }
 
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,
                                        const char *model, int64_t created, cmx_buf *out,
                                        cmx_usage *usage, cmx_error *err)
 {
-    json_t *doc = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return protocol(err, "a body that is not a JSON object");
-    }
-    const json_t *content =
-        json_object_get(json_object_get(json_object_get(doc, "output"), "message"), "content");
-    if (!json_is_array(content)) {
-        json_decref(doc);
-        return protocol(err, "a body that is not a Converse answer (no output.message.content)");
+    cmx_json_doc doc;
+    cmx_err e = cmx_translate_read_body(&doc, body, len, "bedrock", err);
+    int content = e == CMX_OK
+                      ? cmx_json_doc_get_typed(
+                            &doc, CMX_JSON_GET(&doc, CMX_JSON_GET(&doc, 0, "output"), "message"),
+                            CMX_LIT("content"), CMX_JSON_ARRAY)
+                      : -1;
+    if (e == CMX_OK && content < 0)
+        e = cmx_translate_protocol_error(
+            err, "bedrock", "a body that is not a Converse answer (no output.message.content)");
+    if (e != CMX_OK) {
+        cmx_json_doc_release(&doc);
+        return e;
     }
     cmx_translate_answer answer;
     cmx_translate_answer_init(&answer);
-    size_t i;
-    const json_t *b;
-    json_array_foreach(content, i, b)
-    {
-        const json_t *t = json_object_get(b, "text");
-        const json_t *use = json_object_get(b, "toolUse");
-        if (json_is_string(t)) {
-            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
-        } else if (json_is_object(use)) {
-            cmx_translate_answer_tool_call(&answer, json_object_get(use, "toolUseId"),
-                                           json_object_get(use, "name"),
-                                           json_object_get(use, "input"));
-        }
-    }
+    read_blocks(&doc, content, &answer);
     cmx_usage tokens;
-    cmx_translate_usage(json_object_get(doc, "usage"), "inputTokens", "outputTokens",
+    cmx_translate_usage(&doc, CMX_JSON_GET(&doc, 0, "usage"), "inputTokens", "outputTokens",
                         "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
-    const char *finish =
-        cmx_bedrock_finish_reason(json_string_value(json_object_get(doc, "stopReason")));
-    cmx_err e = cmx_translate_answer_write(&answer, id ? id : "", model ? model : "", created,
-                                           finish, &tokens, out, err);
+    int stop = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
+    const char *finish = stop < 0 ? NULL
+                                  : cmx_bedrock_finish_reason_of(cmx_json_doc_ptr(&doc, stop),
+                                                                 cmx_json_doc_len(&doc, stop));
+    e = cmx_translate_answer_write(&answer, cmx_jw_cstr(id), cmx_jw_cstr(model), created, finish,
+                                   &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
     cmx_translate_answer_free(&answer);
-    json_decref(doc);
+    cmx_json_doc_release(&doc);
     return e;
 }

@@ -10,13 +10,16 @@
  * :exception-type) or an `error` (:error-code) is the stream failing
  * upstream after it started; it becomes the attempt's error.
  *
+ * Payloads are read by token scan (http/json_doc.h) and their texts copied
+ * into the chunks as Bedrock escaped them.
+ *
  * The translator keeps the little state the mapping needs: which content
  * block is an open tool call and which tool_calls index it became.  The id
  * and model are the caller's, since Converse sends neither. */
 #include "bedrock.h"
 #include "chunk_emit.h"
+#include "translate_util.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,33 +68,30 @@ static cmx_chunk_writer writer(cmx_bedrock_stream *s)
     return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
 }
 
-static void on_block_start(cmx_bedrock_stream *s, const json_t *ev)
+static void on_block_start(cmx_bedrock_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *use = json_object_get(json_object_get(ev, "start"), "toolUse");
-    if (!json_is_object(use))
+    int use = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, 0, "start"), CMX_LIT("toolUse"),
+                                     CMX_JSON_OBJECT);
+    if (use < 0)
         return;
-    const json_t *id = json_object_get(use, "toolUseId");
-    const json_t *name = json_object_get(use, "name");
-    s->tool_block = (long)json_integer_value(json_object_get(ev, "contentBlockIndex"));
+    s->tool_block = (long)cmx_translate_count(doc, 0, "contentBlockIndex", 0);
     cmx_chunk_writer w = writer(s);
-    cmx_chunk_tool_call_start(&w, s->tool_calls++, json_string_value(id), json_string_length(id),
-                              json_string_value(name), json_string_length(name));
+    cmx_chunk_tool_call_start(&w, s->tool_calls++, cmx_translate_str(doc, use, "toolUseId"),
+                              cmx_translate_str(doc, use, "name"));
 }
 
-static void on_block_delta(cmx_bedrock_stream *s, const json_t *ev)
+static void on_block_delta(cmx_bedrock_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *delta = json_object_get(ev, "delta");
-    const json_t *text = json_object_get(delta, "text");
-    const json_t *use = json_object_get(delta, "toolUse");
+    int delta = CMX_JSON_GET(doc, 0, "delta");
+    cmx_jw_str text = cmx_translate_str(doc, delta, "text");
+    int use = cmx_json_doc_get_typed(doc, delta, CMX_LIT("toolUse"), CMX_JSON_OBJECT);
     cmx_chunk_writer w = writer(s);
-    if (json_string_length(text)) {
-        cmx_chunk_content(&w, json_string_value(text), json_string_length(text));
-    } else if (json_is_object(use) && s->tool_block >= 0) {
-        const json_t *part = json_object_get(use, "input");
-        if (!json_string_length(part))
-            return;
-        cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, json_string_value(part),
-                                      json_string_length(part));
+    if (text.len) {
+        cmx_chunk_content(&w, text);
+    } else if (use >= 0 && s->tool_block >= 0) {
+        cmx_jw_str part = cmx_translate_str(doc, use, "input");
+        if (part.len)
+            cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, part);
     }
     /* reasoningContent and citation deltas have no place in a chunk */
 }
@@ -109,21 +109,16 @@ static void emit_usage(cmx_bedrock_stream *s)
     cmx_chunk_usage(&w, &u);
 }
 
-static void on_metadata(cmx_bedrock_stream *s, const json_t *ev)
+static void on_metadata(cmx_bedrock_stream *s, const cmx_json_doc *doc)
 {
-    const json_t *u = json_object_get(ev, "usage");
-    const json_t *v;
-    if (!json_is_object(u))
+    int u = cmx_json_doc_get_typed(doc, 0, CMX_LIT("usage"), CMX_JSON_OBJECT);
+    if (u < 0)
         return;
     s->have_usage = 1;
-    if (json_is_integer(v = json_object_get(u, "inputTokens")))
-        s->input_tokens = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "outputTokens")))
-        s->output_tokens = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "cacheReadInputTokens")))
-        s->cache_read = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(u, "cacheWriteInputTokens")))
-        s->cache_write = json_integer_value(v);
+    s->input_tokens = cmx_translate_count(doc, u, "inputTokens", s->input_tokens);
+    s->output_tokens = cmx_translate_count(doc, u, "outputTokens", s->output_tokens);
+    s->cache_read = cmx_translate_count(doc, u, "cacheReadInputTokens", s->cache_read);
+    s->cache_write = cmx_translate_count(doc, u, "cacheWriteInputTokens", s->cache_write);
     if (s->stopped)
         emit_usage(s);
 }
@@ -139,18 +134,20 @@ cmx_err cmx_bedrock_stream_finish(cmx_bedrock_stream *s, cmx_error *err)
 static cmx_err on_exception(const cmx_eventstream_message *msg, const cmx_eventstream_header *type,
                             size_t events, cmx_error *err)
 {
-    json_t *body = json_loadb(msg->payload, msg->payload_len, 0, NULL);
-    const char *text = json_string_value(json_object_get(body, "message"));
+    cmx_json_doc body;
+    int text = cmx_json_doc_parse(&body, msg->payload, msg->payload_len, NULL, NULL) == CMX_OK
+                   ? cmx_json_doc_get_typed(&body, 0, CMX_LIT("message"), CMX_JSON_STRING)
+                   : -1;
     const cmx_eventstream_header *emsg = cmx_eventstream_find_header(msg, ":error-message");
     char message[200];
-    if (text)
-        snprintf(message, sizeof message, "%s", text);
+    if (text >= 0)
+        cmx_translate_copy_string(message, sizeof message, &body, text);
     else if (emsg && emsg->type == CMX_EVENTSTREAM_STRING)
         snprintf(message, sizeof message, "%.*s",
                  (int)(emsg->bytes_len < 190 ? emsg->bytes_len : 190), emsg->bytes);
     else
         message[0] = '\0';
-    json_decref(body);
+    cmx_json_doc_release(&body);
     const char *tname = type && type->type == CMX_EVENTSTREAM_STRING ? type->bytes : "";
     size_t tlen = type && type->type == CMX_EVENTSTREAM_STRING ? type->bytes_len : 0;
     /* mid-stream, anything unnamed is the service failing, not the client */
@@ -187,14 +184,15 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
         return fail(s, err, "an event without :event-type");
-    json_t *ev = json_loadb(msg->payload, msg->payload_len, 0, NULL);
-    if (!json_is_object(ev)) {
-        json_decref(ev);
+    cmx_json_doc ev;
+    if (cmx_json_doc_parse(&ev, msg->payload, msg->payload_len, NULL, NULL) != CMX_OK ||
+        cmx_json_doc_type(&ev, 0) != CMX_JSON_OBJECT) {
+        cmx_json_doc_release(&ev);
         return fail(s, err, "an event whose payload is not a JSON object");
     }
     cmx_err rc = CMX_OK;
     if (cmx_eventstream_header_is(etype, "metadata")) {
-        on_metadata(s, ev);
+        on_metadata(s, &ev);
     } else if (s->stopped) {
         /* nothing but metadata after messageStop is part of the answer */
     } else if (cmx_eventstream_header_is(etype, "messageStart")) {
@@ -208,21 +206,23 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     } else if (!s->started) {
         rc = fail(s, err, "an event before messageStart");
     } else if (cmx_eventstream_header_is(etype, "contentBlockStart")) {
-        on_block_start(s, ev);
+        on_block_start(s, &ev);
     } else if (cmx_eventstream_header_is(etype, "contentBlockDelta")) {
-        on_block_delta(s, ev);
+        on_block_delta(s, &ev);
     } else if (cmx_eventstream_header_is(etype, "contentBlockStop")) {
         s->tool_block = -1;
     } else if (cmx_eventstream_header_is(etype, "messageStop")) {
-        const char *finish =
-            cmx_bedrock_finish_reason(json_string_value(json_object_get(ev, "stopReason")));
+        int stop = cmx_json_doc_get_typed(&ev, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
+        const char *finish = stop < 0 ? NULL
+                                      : cmx_bedrock_finish_reason_of(cmx_json_doc_ptr(&ev, stop),
+                                                                     cmx_json_doc_len(&ev, stop));
         cmx_chunk_writer w = writer(s);
         cmx_chunk_finish(&w, finish ? finish : "stop");
         s->stopped = 1;
     }
     /* Unknown event types are skipped: AWS may add new ones. */
     s->events++;
-    json_decref(ev);
+    cmx_json_doc_release(&ev);
     if (rc == CMX_OK)
         rc = cmx_chunk_check(&s->chunk, err);
     return rc;

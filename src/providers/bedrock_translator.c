@@ -48,7 +48,7 @@ static cmx_bedrock_options options(const cmx_translate_params *p)
 static cmx_err converse_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
 {
     cmx_bedrock_options opt = options(&((converse_state *)t)->p);
-    return cmx_bedrock_translate_request(in->body, in->len, &opt, out, err);
+    return cmx_bedrock_translate_request(in, &opt, out, err);
 }
 
 static cmx_err converse_read(void *t, const char *body, size_t len, cmx_buf *out, cmx_usage *usage,

@@ -5,16 +5,10 @@
  * at the delta), the delta itself, and a tail (logprobs and finish_reason,
  * then the closing brackets).  The field order is the one OpenAI sends. */
 #include "chunk_emit.h"
+#include "translate_util.h"
 #include "core/str.h"
 
 #include <string.h>
-
-static void put_string(cmx_buf *b, const char *str, size_t len)
-{
-    cmx_buf_append(b, CMX_LIT("\""));
-    cmx_buf_append_json_escaped(b, str ? str : "", str ? len : 0);
-    cmx_buf_append(b, CMX_LIT("\""));
-}
 
 /* Hands a finished chunk on: never one an allocation failure cut short. */
 static void emit(const cmx_chunk_writer *w)
@@ -24,95 +18,141 @@ static void emit(const cmx_chunk_writer *w)
 }
 
 /* Writes the chunk's head, up to where the delta (or the usage) goes. */
-static void head(const cmx_chunk_writer *w, int with_choice)
+static void head(const cmx_chunk_writer *w, cmx_jw *jw, int with_choice)
 {
-    cmx_buf *b = w->scratch;
-    cmx_buf_rewind(b); /* a failure stays: the translator checks once per event */
-    cmx_buf_append_str(b, "{\"id\":");
-    put_string(b, w->id, strlen(w->id));
-    cmx_buf_printf(b, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,\"model\":",
-                   (long long)w->created);
-    put_string(b, w->model, strlen(w->model));
-    cmx_buf_append_str(b,
-                       with_choice ? ",\"choices\":[{\"index\":0,\"delta\":" : ",\"choices\":[]");
+    cmx_buf_rewind(w->scratch); /* a failure stays: the translator checks once per event */
+    cmx_jw_init(jw, w->scratch);
+    cmx_jw_object(jw);
+    CMX_JW_KEY(jw, "id");
+    cmx_jw_str_value(jw, cmx_jw_cstr(w->id));
+    CMX_JW_KEY(jw, "object");
+    CMX_JW_LIT(jw, "chat.completion.chunk");
+    CMX_JW_KEY(jw, "created");
+    cmx_jw_int(jw, w->created);
+    CMX_JW_KEY(jw, "model");
+    cmx_jw_str_value(jw, cmx_jw_cstr(w->model));
+    CMX_JW_KEY(jw, "choices");
+    cmx_jw_array(jw);
+    if (!with_choice)
+        return;
+    cmx_jw_object(jw);
+    CMX_JW_KEY(jw, "index");
+    cmx_jw_int(jw, 0);
+    CMX_JW_KEY(jw, "delta");
+    cmx_jw_object(jw);
 }
 
 /* Closes a chunk whose delta was written and hands it on. */
-static void tail_and_emit(const cmx_chunk_writer *w, const char *finish_reason)
+static void tail_and_emit(const cmx_chunk_writer *w, cmx_jw *jw, const char *finish_reason)
 {
-    cmx_buf *b = w->scratch;
-    cmx_buf_append_str(b, ",\"logprobs\":null,\"finish_reason\":");
+    cmx_jw_end(jw); /* the delta */
+    CMX_JW_KEY(jw, "logprobs");
+    cmx_jw_null(jw);
+    CMX_JW_KEY(jw, "finish_reason");
     if (finish_reason)
-        put_string(b, finish_reason, strlen(finish_reason));
+        cmx_jw_string(jw, finish_reason, strlen(finish_reason));
     else
-        cmx_buf_append_str(b, "null");
-    cmx_buf_append_str(b, "}]}");
+        cmx_jw_null(jw);
+    cmx_jw_end(jw);
+    cmx_jw_end(jw);
+    cmx_jw_end(jw);
     emit(w);
 }
 
 void cmx_chunk_role(const cmx_chunk_writer *w)
 {
-    head(w, 1);
-    cmx_buf_append_str(w->scratch, "{\"role\":\"assistant\",\"content\":\"\"}");
-    tail_and_emit(w, NULL);
+    cmx_jw jw;
+    head(w, &jw, 1);
+    CMX_JW_KEY(&jw, "role");
+    CMX_JW_LIT(&jw, "assistant");
+    CMX_JW_KEY(&jw, "content");
+    CMX_JW_LIT(&jw, "");
+    tail_and_emit(w, &jw, NULL);
 }
 
-void cmx_chunk_content(const cmx_chunk_writer *w, const char *text, size_t len)
+void cmx_chunk_content(const cmx_chunk_writer *w, cmx_jw_str text)
 {
-    head(w, 1);
-    cmx_buf_append_str(w->scratch, "{\"content\":");
-    put_string(w->scratch, text, len);
-    cmx_buf_append_str(w->scratch, "}");
-    tail_and_emit(w, NULL);
+    cmx_jw jw;
+    head(w, &jw, 1);
+    CMX_JW_KEY(&jw, "content");
+    cmx_jw_str_value(&jw, text);
+    tail_and_emit(w, &jw, NULL);
 }
 
-void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
-                         const char *name, size_t name_len, const char *arguments, size_t args_len)
+/* {"tool_calls":[{"index":i[,"id":..,"type":"function"],"function":{[name,]"arguments":
+ * — the arguments are the caller's to write. */
+static void tool_call_head(const cmx_chunk_writer *w, cmx_jw *jw, int index, const cmx_jw_str *id,
+                           const cmx_jw_str *name)
 {
-    cmx_buf *b = w->scratch;
-    head(w, 1);
-    cmx_buf_printf(b, "{\"tool_calls\":[{\"index\":%d,\"id\":", index);
-    put_string(b, id, id_len);
-    cmx_buf_append_str(b, ",\"type\":\"function\",\"function\":{\"name\":");
-    put_string(b, name, name_len);
-    cmx_buf_append_str(b, ",\"arguments\":");
-    put_string(b, arguments, args_len);
-    cmx_buf_append_str(b, "}}]}");
-    tail_and_emit(w, NULL);
+    head(w, jw, 1);
+    CMX_JW_KEY(jw, "tool_calls");
+    cmx_jw_array(jw);
+    cmx_jw_object(jw);
+    CMX_JW_KEY(jw, "index");
+    cmx_jw_int(jw, index);
+    if (id) {
+        CMX_JW_KEY(jw, "id");
+        cmx_jw_str_value(jw, *id);
+        CMX_JW_KEY(jw, "type");
+        CMX_JW_LIT(jw, "function");
+    }
+    CMX_JW_KEY(jw, "function");
+    cmx_jw_object(jw);
+    if (name) {
+        CMX_JW_KEY(jw, "name");
+        cmx_jw_str_value(jw, *name);
+    }
+    CMX_JW_KEY(jw, "arguments");
 }
 
-void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
-                               const char *name, size_t name_len)
+static void tool_call_tail(const cmx_chunk_writer *w, cmx_jw *jw)
 {
-    cmx_chunk_tool_call(w, index, id, id_len, name, name_len, CMX_LIT(""));
+    cmx_jw_end(jw); /* function */
+    cmx_jw_end(jw); /* the call */
+    cmx_jw_end(jw); /* tool_calls */
+    tail_and_emit(w, jw, NULL);
 }
 
-void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,
-                                   size_t len)
+void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name,
+                         const char *json, size_t len)
 {
-    head(w, 1);
-    cmx_buf_printf(w->scratch,
-                   "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", index);
-    put_string(w->scratch, part, len);
-    cmx_buf_append_str(w->scratch, "}}]}");
-    tail_and_emit(w, NULL);
+    cmx_jw jw;
+    tool_call_head(w, &jw, index, &id, &name);
+    cmx_jw_json_as_string(&jw, json, len);
+    tool_call_tail(w, &jw);
+}
+
+void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name)
+{
+    cmx_jw jw;
+    tool_call_head(w, &jw, index, &id, &name);
+    CMX_JW_LIT(&jw, "");
+    tool_call_tail(w, &jw);
+}
+
+void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, cmx_jw_str part)
+{
+    cmx_jw jw;
+    tool_call_head(w, &jw, index, NULL, NULL);
+    cmx_jw_str_value(&jw, part);
+    tool_call_tail(w, &jw);
 }
 
 void cmx_chunk_finish(const cmx_chunk_writer *w, const char *finish_reason)
 {
-    head(w, 1);
-    cmx_buf_append_str(w->scratch, "{}");
-    tail_and_emit(w, finish_reason);
+    cmx_jw jw;
+    head(w, &jw, 1);
+    tail_and_emit(w, &jw, finish_reason);
 }
 
 void cmx_chunk_usage(const cmx_chunk_writer *w, const cmx_usage *u)
 {
-    head(w, 0);
-    cmx_buf_printf(w->scratch,
-                   ",\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-                   "\"total_tokens\":%lld,\"prompt_tokens_details\":{\"cached_tokens\":%lld}}}",
-                   (long long)u->prompt_tokens, (long long)u->completion_tokens,
-                   (long long)u->total_tokens, (long long)u->cached_tokens);
+    cmx_jw jw;
+    head(w, &jw, 0);
+    cmx_jw_end(&jw); /* no choices */
+    CMX_JW_KEY(&jw, "usage");
+    cmx_translate_write_usage(&jw, u);
+    cmx_jw_end(&jw);
     emit(w);
 }
 

@@ -4,9 +4,10 @@
  * Every upstream stream format, once understood, comes down to the same few
  * chunks a client expects: the role, a piece of text, a tool call opening,
  * a piece of its arguments, the finish reason, and the usage.  They are
- * written here by hand into the translator's scratch buffer (they are small
- * and there are many, so no JSON library) and handed to its emit callback,
- * so every provider's stream looks the same to a client byte for byte.
+ * written here with the JSON writer into the translator's scratch buffer
+ * and handed to its emit callback, so every provider's stream looks the
+ * same to a client byte for byte.  Texts, ids and names are cmx_jw_str: the
+ * upstream event's own escaped bytes are copied as they are.
  *
  * A chunk that ran out of memory while being written is not emitted, and
  * the scratch buffer stays failed (cmx_buf_failed): the translator checks it
@@ -20,13 +21,14 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json_write.h"
 #include "core/usage.h"
 
 typedef void (*cmx_chunk_emit_fn)(void *ctx, const char *json, size_t len);
 
 /* Where chunks go and what every chunk repeats. */
 typedef struct cmx_chunk_writer {
-    const char *id;
+    const char *id; /* raw (escaped when written) */
     const char *model;
     int64_t created;
     cmx_buf *scratch; /* reset and rewritten for each chunk */
@@ -37,18 +39,17 @@ typedef struct cmx_chunk_writer {
 /* The first chunk: {"role":"assistant","content":""}. */
 void cmx_chunk_role(const cmx_chunk_writer *w);
 /* A piece of the answer's text. */
-void cmx_chunk_content(const cmx_chunk_writer *w, const char *text, size_t len);
-/* A tool call opening: its index in tool_calls, id and name (NULL as ""),
- * with empty arguments. */
-void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
-                               const char *name, size_t name_len);
-/* A tool call sent whole (Gemini sends them so): as above, with the
- * complete arguments. */
-void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, const char *id, size_t id_len,
-                         const char *name, size_t name_len, const char *arguments, size_t args_len);
+void cmx_chunk_content(const cmx_chunk_writer *w, cmx_jw_str text);
+/* A tool call opening: its index in tool_calls, id and name, with empty
+ * arguments. */
+void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str id,
+                               cmx_jw_str name);
+/* A tool call sent whole (Gemini sends them so): as above, the arguments
+ * being the compact text of the JSON value json[0..len). */
+void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name,
+                         const char *json, size_t len);
 /* A piece of the arguments of the tool call at `index`. */
-void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, const char *part,
-                                   size_t len);
+void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, cmx_jw_str part);
 /* The empty delta that carries the finish reason. */
 void cmx_chunk_finish(const cmx_chunk_writer *w, const char *finish_reason);
 /* The usage chunk (no choices), written with the counts as given. */

@@ -23,7 +23,8 @@
 #define MAX_SCHEMA_DEPTH 8
 
 /* The client's own mistake: a 400, as OpenAI answers it. */
-#define bad(err, ...) cmx_translate_bad(&(cmx_translate_ctx){(err), NULL, "mock", 0}, __VA_ARGS__)
+#define bad(err, ...)                                                                              \
+    cmx_translate_bad(&(cmx_translate_ctx){.err = (err), .provider_type = "mock"}, __VA_ARGS__)
 
 /* ---- JSON values from a schema ------------------------------------------ */
 
@@ -392,16 +393,13 @@ static uint64_t splitmix64(uint64_t *state)
 }
 
 /* A unit-length vector seeded by the input's hash, as float32 values (so the
- * float and base64 encodings carry the same numbers). */
-static json_t *vector_for(uint64_t seed, unsigned dims)
+ * float and base64 encodings carry the same numbers), written as a JSON
+ * array into `text`. */
+static int vector_for(uint64_t seed, unsigned dims, cmx_buf *text)
 {
     double *v = malloc(sizeof *v * dims);
-    json_t *arr = json_array();
-    if (!v || !arr) {
-        free(v);
-        json_decref(arr);
-        return NULL;
-    }
+    if (!v)
+        return -1;
     double norm = 0;
     uint64_t state = seed;
     for (unsigned d = 0; d < dims; d++) {
@@ -409,28 +407,41 @@ static json_t *vector_for(uint64_t seed, unsigned dims)
         norm += v[d] * v[d];
     }
     norm = norm > 0 ? sqrt(norm) : 1;
-    for (unsigned d = 0; d < dims; d++)
-        json_array_append_new(arr, json_real((double)(float)(v[d] / norm)));
+    cmx_buf_rewind(text);
+    cmx_buf_append_str(text, "[");
+    for (unsigned d = 0; d < dims; d++) {
+        /* nine significant digits keep a float32 exact */
+        char num[32];
+        int n = snprintf(num, sizeof num, "%.9g", (double)(float)(v[d] / norm));
+        if (!strpbrk(num, ".eEn"))
+            n += snprintf(num + n, sizeof num - (size_t)n, ".0");
+        cmx_buf_printf(text, "%s%s", d ? "," : "", num);
+    }
+    cmx_buf_append_str(text, "]");
     free(v);
-    return arr;
+    return cmx_buf_failed(text) ? -1 : 0;
 }
 
 cmx_err cmx_mock_write_embeddings(const cmx_mock_plan *p, int64_t prompt_tokens, cmx_buf *out,
                                   cmx_error *err)
 {
-    json_t *data = json_array();
-    if (!data)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < p->n_inputs; i++) {
-        json_t *vec = vector_for(p->input_hashes[i], p->dimensions);
-        if (!vec) {
-            json_decref(data);
-            return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-        }
-        cmx_embedding_append(data, i, vec, p->base64);
-        json_decref(vec);
+    cmx_buf text = CMX_BUF_INIT;
+    cmx_embedding_list list;
+    cmx_embedding_list_begin(&list, out, p->base64);
+    cmx_err e = CMX_OK;
+    for (size_t i = 0; i < p->n_inputs && e == CMX_OK; i++) {
+        cmx_json_doc doc;
+        if (vector_for(p->input_hashes[i], p->dimensions, &text) != 0 ||
+            cmx_json_doc_parse(&doc, text.data, text.len, NULL, NULL) != CMX_OK)
+            e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        else
+            e = cmx_embedding_list_add(&list, &doc, 0, "mock", err);
+        cmx_json_doc_release(&doc);
     }
-    cmx_err e = cmx_embedding_write(data, p->model, prompt_tokens, out, NULL, err);
-    json_decref(data);
+    if (e == CMX_OK)
+        e = cmx_embedding_list_end(&list, p->model, prompt_tokens, NULL, err);
+    else
+        cmx_embedding_list_abandon(&list);
+    cmx_buf_free(&text);
     return e;
 }

@@ -1,5 +1,5 @@
 /* translate_util.h — the pieces of OpenAI-chat translation that every
- * translating provider (anthropic, bedrock ...) needs in the same form.
+ * translating provider (anthropic, bedrock, vertex) needs in the same form.
  *
  * A translating provider reads an OpenAI chat request and writes its own
  * service's format, then reads that service's answer and writes a
@@ -12,29 +12,41 @@
  * here, once, so a client sees the same messages whichever provider serves
  * it; the provider passes small writers for the shapes that are its own.
  *
- * Functions over jansson values: no I/O, no clock, no global state. */
+ * Without a tree: the request is tokenized once (http/json_doc.h) and read
+ * by token index; the provider's body is written with core/json_write.h,
+ * copying what passes unchanged (message text, tool schemas, base64 image
+ * data) as the client wrote it, escapes and all.  Answers are read the same
+ * way.  No I/O, no clock, no global state. */
 #ifndef CMX_PROVIDERS_TRANSLATE_UTIL_H
 #define CMX_PROVIDERS_TRANSLATE_UTIL_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json_write.h"
 #include "core/usage.h"
+#include "http/json_doc.h"
+#include "providers/translator.h"
 
-/* What a request translation reports its errors with. */
+/* What a request translation reads and reports its errors with. */
 typedef struct cmx_translate_ctx {
     cmx_error *err;
     const char *provider_name; /* the configured name, for messages */
     const char *provider_type; /* "anthropic", "bedrock": in messages and the default name */
     int drop_unsupported;      /* drop unsupported parameters instead of failing */
+    cmx_json_doc *doc;         /* the request, tokenized (cmx_translate_begin) */
+    cmx_arena *arena;          /* unescaped copies of strings; the caller's or own_arena */
+    cmx_arena *own_arena;
+    int messages; /* the messages array token, once cmx_translate_messages started */
 } cmx_translate_ctx;
 
-/* Appends v serialised (json_dumps `flags`) to out; CMX_ERR_NOMEM with err
- * set when it cannot (v may be NULL: a failed json_pack). */
-cmx_err cmx_translate_write_json(const json_t *v, size_t flags, cmx_buf *out, cmx_error *err);
+/* Tokenizes the request into `doc` (owned by the caller, released by
+ * cmx_translate_end) and checks it is a JSON object whose strings a service
+ * can take (no unpaired surrogate, no NUL).  400 otherwise. */
+cmx_err cmx_translate_begin(cmx_translate_ctx *c, cmx_json_doc *doc, const cmx_translate_input *in);
+void cmx_translate_end(cmx_translate_ctx *c);
 
 /* The name for messages: the configured one, else the provider type. */
 const char *cmx_translate_provider_name(const cmx_translate_ctx *c);
@@ -42,148 +54,309 @@ const char *cmx_translate_provider_name(const cmx_translate_ctx *c);
 /* Sets a 400 bad_request error; returns CMX_ERR_BAD_REQUEST. */
 cmx_err cmx_translate_bad(cmx_translate_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+cmx_err cmx_translate_nomem(cmx_translate_ctx *c);
 
-/* The value as a client wrote it, shortened to fit `len` for a message. */
-void cmx_translate_show_value(const json_t *v, char *out, size_t len);
+/* The value of token v as a client wrote it, compact, shortened to fit
+ * `len`, for a message. */
+void cmx_translate_show_value(const cmx_json_doc *doc, int v, char *out, size_t len);
+
+/* String token i unescaped: *s points into the document when it has no
+ * escapes, else at a copy in the context's arena. */
+cmx_err cmx_translate_unescaped(cmx_translate_ctx *c, int i, const char **s, size_t *len);
+
+/* ---- top-level fields ------------------------------------------------------ */
+
+/* The OpenAI chat fields any translator reads. */
+typedef enum cmx_chat_field {
+    CMX_CHAT_MODEL,
+    CMX_CHAT_MESSAGES,
+    CMX_CHAT_STREAM,
+    CMX_CHAT_STREAM_OPTIONS,
+    CMX_CHAT_USER,
+    CMX_CHAT_MAX_TOKENS,
+    CMX_CHAT_MAX_COMPLETION_TOKENS,
+    CMX_CHAT_TEMPERATURE,
+    CMX_CHAT_TOP_P,
+    CMX_CHAT_STOP,
+    CMX_CHAT_TOOLS,
+    CMX_CHAT_TOOL_CHOICE,
+    CMX_CHAT_PARALLEL_TOOL_CALLS,
+    CMX_CHAT_N,
+    CMX_CHAT_LOGPROBS,
+    CMX_CHAT_STORE,
+    CMX_CHAT_PRESENCE_PENALTY,
+    CMX_CHAT_FREQUENCY_PENALTY,
+    CMX_CHAT_LOGIT_BIAS,
+    CMX_CHAT_RESPONSE_FORMAT,
+    CMX_CHAT_SEED,
+    CMX_CHAT_FIELD_COUNT
+} cmx_chat_field;
+
+#define CMX_CHAT_BIT(f) (1u << (f))
+
+/* What every translated API takes: the routing fields, the stream switches,
+ * user, max tokens, sampling, stop and tools. */
+#define CMX_CHAT_TAKES_COMMON                                                                      \
+    (CMX_CHAT_BIT(CMX_CHAT_MODEL) | CMX_CHAT_BIT(CMX_CHAT_MESSAGES) |                              \
+     CMX_CHAT_BIT(CMX_CHAT_STREAM) | CMX_CHAT_BIT(CMX_CHAT_STREAM_OPTIONS) |                       \
+     CMX_CHAT_BIT(CMX_CHAT_USER) | CMX_CHAT_BIT(CMX_CHAT_MAX_TOKENS) |                             \
+     CMX_CHAT_BIT(CMX_CHAT_MAX_COMPLETION_TOKENS) | CMX_CHAT_BIT(CMX_CHAT_TEMPERATURE) |           \
+     CMX_CHAT_BIT(CMX_CHAT_TOP_P) | CMX_CHAT_BIT(CMX_CHAT_STOP) | CMX_CHAT_BIT(CMX_CHAT_TOOLS) |   \
+     CMX_CHAT_BIT(CMX_CHAT_TOOL_CHOICE))
+
+/* Where each field's value sits: a token index, -1 when absent or null. */
+typedef struct cmx_chat_fields {
+    int at[CMX_CHAT_FIELD_COUNT];
+} cmx_chat_fields;
+
+/* One pass over the request's top-level members: the fields in `takes`
+ * (CMX_CHAT_BIT()s) are recorded (the last one when a key repeats, as in
+ * most JSON parsers); null means unset; any other member is fine when it
+ * holds its harmless OpenAI default (n 1, logprobs false, ...), else
+ * unsupported: a 400 naming it, or dropped when configured to. */
+cmx_err cmx_translate_read_fields(cmx_translate_ctx *c, uint32_t takes, cmx_chat_fields *f);
+
+/* The field's name, for messages. */
+const char *cmx_chat_field_name(cmx_chat_field f);
 
 /* An unsupported parameter: the 400 naming it, its value and the provider,
  * or CMX_OK when the provider is configured to drop such parameters. */
-cmx_err cmx_translate_unsupported(cmx_translate_ctx *c, const char *name, const json_t *v);
+cmx_err cmx_translate_unsupported(cmx_translate_ctx *c, const char *name, int v);
 
-/* Parameters whose OpenAI default every translated API shares: sending the
- * default is fine, anything else is unsupported. */
-int cmx_translate_is_harmless_default(const char *key, const json_t *v);
+/* Field f, when present, as a positive integer ("'max_tokens' must be a
+ * positive integer"); *out is left alone when absent. */
+cmx_err cmx_translate_positive_int(cmx_translate_ctx *c, const cmx_chat_fields *f,
+                                   cmx_chat_field which, int64_t *out);
+/* Field f, when present, a finite number ("'temperature' must be a number"). */
+cmx_err cmx_translate_number(cmx_translate_ctx *c, const cmx_chat_fields *f, cmx_chat_field which);
+/* The max_completion_tokens or else max_tokens the client sent (both
+ * checked), 0 when neither. */
+cmx_err cmx_translate_max_tokens(cmx_translate_ctx *c, const cmx_chat_fields *f, int64_t *out);
 
-/* 'stop' as a list: a string or an array of strings; a 400 otherwise.
- * *list is a new reference on success. */
-cmx_err cmx_translate_stop_list(cmx_translate_ctx *c, const json_t *v, json_t **list);
+/* The fields every translated API has, checked: max_tokens (*max_tokens
+ * as cmx_translate_max_tokens), temperature, top_p, stop. */
+cmx_err cmx_translate_read_sampling(cmx_translate_ctx *c, const cmx_chat_fields *f,
+                                    int64_t *max_tokens);
 
-/* A function tool in the provider's form, from its name and its OpenAI
- * `function` object (description and parameters are the provider's to
- * read).  Returns a new reference. */
-typedef json_t *(*cmx_translate_tool_writer)(const char *name, const json_t *function);
+/* Member `key` with value token v copied as the client wrote it; nothing
+ * when v is -1. */
+void cmx_translate_copy_member(cmx_jw *w, const cmx_json_doc *doc, int v, const char *key);
 
-/* OpenAI 'tools' appended to `out` through `write`: only function tools
- * with a name are taken, anything else is a 400 naming it. */
-cmx_err cmx_translate_tools(cmx_translate_ctx *c, const json_t *tools,
-                            cmx_translate_tool_writer write, json_t *out);
+/* 'stop' checked: a string or an array of strings. */
+cmx_err cmx_translate_check_stop(cmx_translate_ctx *c, int v);
+/* ... and written as a list. */
+void cmx_translate_write_stop(cmx_jw *w, const cmx_json_doc *doc, int v);
 
-/* cmx_translate_tools into a new array set as parent[key]. */
-cmx_err cmx_translate_tools_into(cmx_translate_ctx *c, const json_t *tools,
-                                 cmx_translate_tool_writer write, json_t *parent, const char *key);
+/* A whole request translation: tokenizes in->body (cmx_translate_begin),
+ * then read(req) checks what it asks for and write(req, w) writes the body
+ * at the end of out; on any failure nothing stays in out.  `req` starts
+ * with its cmx_translate_ctx, which c points at. */
+cmx_err cmx_translate_request(cmx_translate_ctx *c, const cmx_translate_input *in,
+                              cmx_err (*read)(void *req), cmx_err (*write)(void *req, cmx_jw *w),
+                              cmx_buf *out);
+
+/* String token v written as the client wrote it; as the member `key` when
+ * key is not NULL, and nothing then when v is -1. */
+void cmx_translate_string(cmx_jw *w, const cmx_json_doc *doc, int v, const char *key);
+
+/* ---- tools -------------------------------------------------------------- */
+
+/* A function tool in the provider's form, from its name (a string token)
+ * and its OpenAI `function` object (description and parameters are the
+ * provider's to read). */
+typedef void (*cmx_translate_tool_writer)(cmx_jw *w, const cmx_json_doc *doc, int name,
+                                          int function);
+
+/* OpenAI 'tools' written as array elements through `write` (the array is
+ * the caller's): only function tools with a name are taken, anything else
+ * is a 400 naming it.  *count gets how many were written (may be NULL). */
+cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_writer write,
+                            cmx_jw *w, size_t *count);
+
+/* A function's "name" and "description" members (an empty description left
+ * out when `skip_empty` is set), copied from the request. */
+void cmx_translate_tool_head(cmx_jw *w, const cmx_json_doc *doc, int name, int function,
+                             int skip_empty);
+
+/* A tool call's members: "<id_key>": id (when id_key is set), "name" and
+ * "<input_key>": the arguments object. */
+void cmx_translate_call_members(cmx_jw *w, const cmx_json_doc *doc, const char *id_key, int id,
+                                int name, const char *input_key, const char *input, size_t len);
 
 /* The 400 for a 'tool_choice' that is none of what the provider takes
  * ("none" listed when it takes it). */
-cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, const json_t *v, int takes_none);
+cmx_err cmx_translate_bad_tool_choice(cmx_translate_ctx *c, int v, int takes_none);
 
 /* What an OpenAI 'tool_choice' asks for: "auto", "required", "none", or
- * "function" with *function set to the function's name; NULL when it is
- * none of those (the caller's 400 names what it takes). */
-const char *cmx_translate_tool_choice(const json_t *v, const char **function);
+ * "function" with *function set to the function's name (a string token);
+ * NULL when it is none of those (the caller's 400 names what it takes). */
+const char *cmx_translate_tool_choice(const cmx_json_doc *doc, int v, int *function);
 
 /* A function's parameters as a JSON schema: the parameters themselves, or
- * an empty object schema when it takes none.  Returns a new reference. */
-json_t *cmx_translate_tool_schema(const json_t *function);
+ * an empty object schema when it takes none. */
+void cmx_translate_write_tool_schema(cmx_jw *w, const cmx_json_doc *doc, int function);
+
+/* ---- messages ----------------------------------------------------------- */
+
+/* How a provider writes the content parts it takes.  `sink` is the
+ * caller's: a writer with an array open, or a buffer being joined. */
+typedef struct cmx_translate_part_writers {
+    /* A text part (or the whole content when it is a string): a string
+     * token, never empty. */
+    void (*text)(void *sink, const cmx_json_doc *doc, int text);
+    /* An image_url part, at messages[mi].content[pi]. */
+    cmx_err (*image)(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink);
+} cmx_translate_part_writers;
+
+/* A text part written {"text": ...} (Converse's and Gemini's shape);
+ * sink is a cmx_jw. */
+void cmx_translate_text_part(void *sink, const cmx_json_doc *doc, int text);
+
+/* The content of messages[mi] (a string, an array of parts, null or -1)
+ * through `w`.  Text and refusal parts are text; image_url parts are taken
+ * only where `images` is set (user messages); anything else is a 400 naming
+ * the part type and the provider.  Empty texts are left out (the
+ * translated APIs reject them). */
+cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images,
+                              const cmx_translate_part_writers *w, void *sink);
+
+/* An image_url content part: its URL (string or {url}), and for a data URL
+ * its media type and data.  Each is the client's bytes as written when the
+ * URL had no escapes (escaped = 1: copied as they are), else unescaped. */
+typedef struct cmx_translate_image {
+    cmx_jw_str url;
+    int is_data; /* a base64 data URL: media and data are set */
+    cmx_jw_str media, data;
+} cmx_translate_image;
+
+/* Reads messages[mi].content[pi]'s image: a 400 naming the part when it has
+ * no URL, or when a data: URL is not data:<media type>;base64,<data>. */
+cmx_err cmx_translate_read_image(cmx_translate_ctx *c, int part, size_t mi, size_t pi,
+                                 cmx_translate_image *img);
+/* Whether the image's URL starts with `prefix` ("https://", "gs://"). */
+int cmx_translate_image_is(const cmx_translate_image *img, const char *prefix);
+
+/* "data:image/png;base64,AAAA" → media type and data; 0 on success, -1 when
+ * the URL is not a base64 data URL. */
+int cmx_translate_split_data_url(const char *url, size_t len, const char **media, size_t *media_len,
+                                 const char **data, size_t *data_len);
+
+/* The 400 for a data URL that split_data_url refused, at messages[mi].content[pi]. */
+cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
+
+/* A tool call in the provider's form from its id and function name (string
+ * tokens; id is -1 where the provider needs none) and its arguments as a
+ * JSON object's text. */
+typedef void (*cmx_translate_tool_call_writer)(cmx_jw *w, const cmx_json_doc *doc, int id, int name,
+                                               const char *input, size_t input_len);
+
+/* An assistant message's tool_calls (-1 or null: none) written through
+ * `write`.  Each needs a function name and, when `needs_id`, an id; its
+ * arguments are a JSON object in a string (empty: an empty object).  A 400
+ * naming messages[mi].tool_calls[ti] when malformed. */
+cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, int calls, size_t mi, int needs_id,
+                                 cmx_translate_tool_call_writer write, cmx_jw *w);
+
+/* A tool message's tool_call_id (a string token), or the 400 for its lack. */
+cmx_err cmx_translate_tool_call_id(cmx_translate_ctx *c, int m, size_t mi, int *id);
+
+/* How a provider writes the messages: their content parts, and the parts
+ * that have no common shape. */
+typedef struct cmx_translate_message_writers {
+    const cmx_translate_part_writers *parts;
+    /* The content of a system or developer message, added to `system`;
+     * NULL: its parts are written through `parts` into `system`, a cmx_jw
+     * with an array open. */
+    cmx_err (*system)(cmx_translate_ctx *c, int content, size_t mi, void *system);
+    /* An assistant message's tool_calls (may be -1 or null) as blocks. */
+    cmx_err (*tool_calls)(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *blocks);
+    /* A tool message (its result) as blocks. */
+    cmx_err (*tool_result)(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *blocks);
+    const char *assistant_role; /* "assistant"; Gemini's "model" */
+    const char *content_key;    /* "content"; Gemini's "parts" */
+    /* Optional: a turn was finished, its content array at out[content_at..]. */
+    void (*turn_done)(cmx_buf *out, size_t content_at);
+} cmx_translate_message_writers;
+
+/* OpenAI 'messages' (token msgs) as alternating user and assistant turns,
+ * each {role, <content_key>: [blocks]}, written as elements of the array
+ * open in `out`: system and developer messages go to w->system, tool results
+ * are user turns, turns with no content are left out (the translated APIs
+ * reject them), and consecutive turns of one role are merged.  *turns gets
+ * how many were written. */
+cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
+                               const cmx_translate_message_writers *w, cmx_jw *out, void *system,
+                               size_t *turns);
+
+/* The messages as the member "<key>": [turns] of the object open in `out`,
+ * the system and developer messages' parts gathered aside as a JSON array
+ * of blocks into `system` (its text: "[...]"), and the 400 when no turn has
+ * content (Converse and Gemini refuse that). */
+cmx_err cmx_translate_turns_and_system(cmx_translate_ctx *c, int msgs,
+                                       const cmx_translate_message_writers *w, const char *key,
+                                       cmx_jw *out, cmx_buf *system);
+
+/* ---- answers -------------------------------------------------------------- */
 
 /* An upstream stop reason as an OpenAI finish_reason: NULL for NULL,
  * "length" for max_tokens and model_context_window_exceeded, "tool_calls"
  * for tool_use, "content_filter" for the reasons listed in content_filter
  * (NULL-terminated), "stop" for anything else (end_turn, stop_sequence and
  * whatever comes next). */
-const char *cmx_translate_finish_reason(const char *stop_reason, const char *const *content_filter);
+const char *cmx_translate_finish_reason(const char *stop_reason, size_t len,
+                                        const char *const *content_filter);
 
-/* The URL of an image_url content part (string or {url}); NULL if absent. */
-const char *cmx_translate_image_url(const json_t *part);
-
-/* "data:image/png;base64,AAAA" → media type and data; 0 on success, -1 when
- * the URL is not a base64 data URL. */
-int cmx_translate_split_data_url(const char *url, const char **media, size_t *media_len,
-                                 const char **data);
-
-/* The 400 for a data URL that split_data_url refused, at messages[mi].content[pi]. */
-cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
-
-/* A tool call in the provider's form from its id, function name and
- * arguments parsed into an object (the reference to `input` is taken).
- * Returns a new reference. */
-typedef json_t *(*cmx_translate_tool_call_writer)(const char *id, const char *name, json_t *input);
-
-/* An assistant message's tool_calls (absent or null: none) appended to
- * `blocks` through `write`.  Each needs an id and a function name; its
- * arguments are a JSON object in a string (empty: an empty object).  A 400
- * naming messages[mi].tool_calls[ti] when malformed. */
-cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, const json_t *calls, size_t mi,
-                                 cmx_translate_tool_call_writer write, json_t *blocks);
-
-/* How a provider writes the content parts it takes. */
-typedef struct cmx_translate_part_writers {
-    /* A text part (or the whole content when it is a string). */
-    void (*text)(json_t *blocks, const char *text, size_t len);
-    /* An image_url part, at messages[mi].content[pi]. */
-    cmx_err (*image)(cmx_translate_ctx *c, const json_t *part, size_t mi, size_t pi,
-                     json_t *blocks);
-} cmx_translate_part_writers;
-
-/* The content of messages[mi] (a string, an array of parts, or null) as
- * blocks appended to `blocks`.  Text and refusal parts are text; image_url
- * parts are taken only where `images` is set (user messages); anything else
- * is a 400 naming the part type and the provider. */
-cmx_err cmx_translate_content(cmx_translate_ctx *c, const json_t *content, size_t mi, int images,
-                              const cmx_translate_part_writers *w, json_t *blocks);
-
-/* How a provider writes the messages: their content parts, and the parts
- * that have no common shape. */
-typedef struct cmx_translate_message_writers {
-    const cmx_translate_part_writers *parts;
-    /* The content of a system or developer message, added to `system`. */
-    cmx_err (*system)(cmx_translate_ctx *c, const json_t *content, size_t mi, void *system);
-    /* An assistant message's tool_calls (may be NULL or null) as blocks. */
-    cmx_err (*tool_calls)(cmx_translate_ctx *c, const json_t *calls, size_t mi, json_t *blocks);
-    /* A tool message (its result) as blocks. */
-    cmx_err (*tool_result)(cmx_translate_ctx *c, const json_t *m, size_t mi, json_t *blocks);
-} cmx_translate_message_writers;
-
-/* OpenAI 'messages' as alternating user and assistant turns appended to
- * `out`: system and developer messages go to w->system, tool results are
- * user turns, turns with no content are left out (the translated APIs
- * reject them), and consecutive turns of one role are merged. */
-cmx_err cmx_translate_messages(cmx_translate_ctx *c, const json_t *msgs,
-                               const cmx_translate_message_writers *w, json_t *out, void *system);
-
-/* Appends a turn {role, content: blocks} to `out`, merged into the previous
- * one when the role repeats (the translated APIs want roles to alternate).
- * Takes the reference to `blocks`. */
-void cmx_translate_append_turn(json_t *out, const char *role, json_t *blocks);
-
-/* Token counts under the given keys of an upstream usage object; the prompt
- * counts the cache reads and writes too (cache_write_key may be NULL). */
-void cmx_translate_usage(const json_t *u, const char *input_key, const char *output_key,
-                         const char *cache_read_key, const char *cache_write_key, cmx_usage *out);
+/* Token counts under the given keys of an upstream usage object (token u,
+ * may be -1); the prompt counts the cache reads and writes too
+ * (cache_write_key may be NULL). */
+void cmx_translate_usage(const cmx_json_doc *doc, int u, const char *input_key,
+                         const char *output_key, const char *cache_read_key,
+                         const char *cache_write_key, cmx_usage *out);
+/* A non-negative integer member of an object, or `otherwise`. */
+int64_t cmx_translate_count(const cmx_json_doc *doc, int obj, const char *key, int64_t otherwise);
 
 /* The error for a 2xx answer that is not what the API promised: an
  * upstream_protocol error "<provider_type> answered 200 with <what>". */
 cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what);
 
+/* Tokenizes an upstream answer; the upstream_protocol error "answered 200
+ * with a body that is not a JSON object" when it is not one. */
+cmx_err cmx_translate_read_body(cmx_json_doc *doc, const char *body, size_t len,
+                                const char *provider_type, cmx_error *err);
+
 /* A chat.completion's one message, gathered from the upstream's content
  * blocks in order: the text parts joined, and the tool calls. */
 typedef struct cmx_translate_answer {
-    cmx_buf text;
+    cmx_buf text; /* the joined text, JSON-escaped */
     int has_text; /* a text block came (even an empty one) */
-    json_t *calls;
+    cmx_buf calls;
+    size_t n_calls;
 } cmx_translate_answer;
 
 void cmx_translate_answer_init(cmx_translate_answer *a);
-void cmx_translate_answer_text(cmx_translate_answer *a, const char *text, size_t len);
-/* A tool call from the upstream's id, name and input (the arguments are
- * the input as compact JSON; none: "{}"). */
-void cmx_translate_answer_tool_call(cmx_translate_answer *a, const json_t *id, const json_t *name,
-                                    const json_t *input);
+/* A text block: a string token's inside (escapes kept). */
+void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc, int text);
+/* A tool call from the upstream's id and name and its input (a JSON value
+ * token, -1: "{}"), the arguments being the input's compact text. */
+void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
+                                    const cmx_json_doc *doc, int input);
 /* The whole chat.completion appended to out: content is the text when a
- * text block came or there are no calls, null otherwise.  `model` may be
- * NULL (written as null); a NULL finish_reason is written as "stop". */
-cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, const char *id, const char *model,
+ * text block came or there are no calls, null otherwise.  A NULL
+ * finish_reason is written as "stop". */
+cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str model,
                                    int64_t created, const char *finish_reason,
                                    const cmx_usage *tokens, cmx_buf *out, cmx_error *err);
 void cmx_translate_answer_free(cmx_translate_answer *a);
+
+/* String token v (may be -1) unescaped into dst[0..cap), cut to fit at a
+ * character boundary; "" when it is no string. */
+void cmx_translate_copy_string(char *dst, size_t cap, const cmx_json_doc *doc, int v);
+
+/* OpenAI's usage object with the counts as given. */
+void cmx_translate_write_usage(cmx_jw *w, const cmx_usage *u);
+
+/* A string member of an upstream object as a writer's string (empty when
+ * absent). */
+cmx_jw_str cmx_translate_str(const cmx_json_doc *doc, int obj, const char *key);
 
 #endif

@@ -16,8 +16,10 @@
  * way.
  *
  * The request writer gets the client's bytes together with the request
- * scan, so a translator may either parse the body (today's, with jansson)
- * or copy spans of it as they are; callers do not change either way.
+ * scan, whose kept tokens (http/json_scan.h) let it read the body without
+ * tokenizing it again; it writes the service's body with the JSON writer
+ * (core/json_write.h), copying spans of the client's bytes as they are.  No
+ * translator builds a JSON tree (translate_util.h).
  *
  * A translator may also serve a client API the service speaks itself
  * (Anthropic's Messages API on Claude behind Anthropic, Bedrock or

@@ -18,7 +18,9 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json_write.h"
 #include "core/usage.h"
+#include "http/json_doc.h"
 #include "providers/translator.h"
 
 typedef struct cmx_vertex_options {
@@ -29,7 +31,7 @@ typedef struct cmx_vertex_options {
 /* OpenAI chat request body → Gemini GenerateContentRequest (appended to out).
  * The model goes into the URL, not the body.  CMX_ERR_BAD_REQUEST with a
  * message a client can act on when the request cannot be expressed. */
-cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_vertex_options *opt,
+cmx_err cmx_vertex_translate_request(const cmx_translate_input *in, const cmx_vertex_options *opt,
                                      cmx_buf *out, cmx_error *err);
 
 /* The request path under the endpoint:
@@ -80,7 +82,15 @@ cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t crea
 
 /* Gemini finishReason → OpenAI finish_reason (NULL for NULL or
  * FINISH_REASON_UNSPECIFIED). */
-const char *cmx_vertex_finish_reason(const char *reason);
+const char *cmx_vertex_finish_reason(const char *reason, size_t len);
+
+/* What the whole answer and the stream read alike (vertex_response.c):
+ * usageMetadata's counts (u may be -1), whether a part is answer text (not
+ * a thought), and a function call's id, "call_<response id>_<n>" (escaped),
+ * appended to out. */
+void cmx_vertex_read_usage(const cmx_json_doc *doc, int u, cmx_usage *out);
+int cmx_vertex_is_text_part(const cmx_json_doc *doc, int part);
+void cmx_vertex_call_id(cmx_buf *out, cmx_jw_str response_id, int n);
 
 /* Google's error answer {"error":{"code","message","status"}} (or a list of
  * them) → the router's kind, with a message; `status` is the HTTP status. */

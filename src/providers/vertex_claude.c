@@ -9,7 +9,6 @@
  * streams are Anthropic's own, so the anthropic translators do the rest. */
 #include "vertex.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 

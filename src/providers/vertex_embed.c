@@ -11,11 +11,18 @@
 #include "embeddings.h"
 #include "translate_util.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void instance(cmx_jw *w, const char *text, size_t len)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "content");
+    cmx_jw_string_escaped(w, text, len);
+    cmx_jw_end(w);
+}
 
 cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
                                                 const cmx_vertex_options *opt, cmx_buf *out,
@@ -29,59 +36,72 @@ cmx_err cmx_vertex_translate_embeddings_request(const char *body, size_t len,
     if (e != CMX_OK)
         return e;
     *base64 = r.base64;
-    json_t *instances = json_array();
-    size_t i;
-    const json_t *text;
-    json_array_foreach(r.texts, i, text)
-        json_array_append_new(instances, json_pack("{s:O}", "content", text));
-    json_t *req = json_pack("{s:o}", "instances", instances);
-    if (r.dimensions)
-        json_object_set_new(req, "parameters",
-                            json_pack("{s:O}", "outputDimensionality", r.dimensions));
-    e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
-    json_decref(req);
+    size_t start = out->len;
+    cmx_jw w;
+    cmx_jw_init(&w, out);
+    cmx_jw_object(&w);
+    CMX_JW_KEY(&w, "instances");
+    cmx_jw_array(&w);
+    cmx_embedding_each_text(&w, &r, instance);
+    cmx_jw_end(&w);
+    if (r.dimensions >= 0) {
+        CMX_JW_KEY(&w, "parameters");
+        cmx_jw_object(&w);
+        cmx_translate_copy_member(&w, &r.doc, r.dimensions, "outputDimensionality");
+        cmx_jw_end(&w);
+    }
+    cmx_jw_end(&w);
+    if (cmx_buf_failed(out)) {
+        cmx_buf_truncate(out, start);
+        e = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    }
     cmx_embedding_request_free(&r);
     return e;
+}
+
+static cmx_err no_values(cmx_error *err, size_t i)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                  "vertex answered 200 with predictions[%zu] without embeddings.values", i);
+    if (err)
+        err->cause = CMX_CAUSE_PROTOCOL;
+    return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
 cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, const char *model,
                                                  int base64, cmx_buf *out, cmx_usage *usage,
                                                  cmx_error *err)
 {
-    json_t *r = json_loadb(body, len, 0, NULL);
-    const json_t *preds = json_object_get(r, "predictions");
-    if (!json_is_array(preds)) {
-        json_decref(r);
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "vertex answered 200 with a body that has no predictions");
-        if (err)
-            err->cause = CMX_CAUSE_PROTOCOL;
-        return CMX_ERR_UPSTREAM_PROTOCOL;
+    cmx_json_doc doc;
+    int preds = cmx_json_doc_parse(&doc, body, len, NULL, NULL) == CMX_OK
+                    ? cmx_json_doc_get_typed(&doc, 0, CMX_LIT("predictions"), CMX_JSON_ARRAY)
+                    : -1;
+    if (preds < 0) {
+        cmx_json_doc_release(&doc);
+        return cmx_translate_protocol_error(err, "vertex", "a body that has no predictions");
     }
-    json_t *data = json_array();
-    json_int_t tokens = 0;
-    size_t i;
-    const json_t *p;
+    cmx_embedding_list list;
+    cmx_embedding_list_begin(&list, out, base64);
+    int64_t tokens = 0;
+    size_t i = 0;
     cmx_err e = CMX_OK;
-    json_array_foreach(preds, i, p)
+    CMX_JSON_EACH(&doc, preds, p)
     {
-        const json_t *emb = json_object_get(p, "embeddings");
-        const json_t *values = json_object_get(emb, "values");
-        if (!json_is_array(values)) {
-            cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                          "vertex answered 200 with predictions[%zu] without embeddings.values", i);
-            if (err)
-                err->cause = CMX_CAUSE_PROTOCOL;
-            e = CMX_ERR_UPSTREAM_PROTOCOL;
+        int emb = CMX_JSON_GET(&doc, p, "embeddings");
+        int values = cmx_json_doc_get_typed(&doc, emb, CMX_LIT("values"), CMX_JSON_ARRAY);
+        if (values < 0) {
+            e = no_values(err, i);
             break;
         }
         tokens +=
-            json_integer_value(json_object_get(json_object_get(emb, "statistics"), "token_count"));
-        cmx_embedding_append(data, i, values, base64);
+            cmx_translate_count(&doc, CMX_JSON_GET(&doc, emb, "statistics"), "token_count", 0);
+        cmx_embedding_list_add(&list, &doc, values, "vertex", err);
+        i++;
     }
     if (e == CMX_OK)
-        e = cmx_embedding_write(data, model, tokens, out, usage, err);
-    json_decref(data);
-    json_decref(r);
+        e = cmx_embedding_list_end(&list, model, tokens, usage, err);
+    else
+        cmx_embedding_list_abandon(&list);
+    cmx_json_doc_release(&doc);
     return e;
 }

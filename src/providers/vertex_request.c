@@ -15,432 +15,413 @@
  * are refused with their name, or dropped when configured.  The OpenAI side
  * (content parts, data URLs, tools, tool_choice, stop, the 400s and their
  * wording) is read by translate_util.c, as for the other translating
- * providers; what is Gemini's own stays here. */
+ * providers; what is Gemini's own stays here.  The body is written in one
+ * pass with the JSON writer, one function per group of fields, texts,
+ * schemas and image data copied from the client's bytes as they are. */
 #include "vertex.h"
 #include "translate_util.h"
 #include "core/str.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-typedef struct req_ctx {
-    cmx_translate_ctx tc;   /* errors, provider name, dropping (translate_util.h) */
-    const json_t *messages; /* for tool_call_id → name */
-} req_ctx;
+typedef struct request {
+    cmx_translate_ctx c;
+    cmx_chat_fields f;
+    int64_t max_tokens;
+    const char *tool_choice; /* "auto", "required", "none", "function"; NULL: none */
+    int tool_choice_name;
+    const char *response_mime; /* from response_format; NULL: none */
+    int response_schema;       /* response_format.json_schema.schema, -1: none */
+} request;
+
+#define TAKES                                                                                      \
+    (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS) |                          \
+     CMX_CHAT_BIT(CMX_CHAT_N) | CMX_CHAT_BIT(CMX_CHAT_PRESENCE_PENALTY) |                          \
+     CMX_CHAT_BIT(CMX_CHAT_FREQUENCY_PENALTY) | CMX_CHAT_BIT(CMX_CHAT_SEED) |                      \
+     CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT))
 
 /* ---- content ---------------------------------------------------------- */
 
-static void add_text(json_t *parts, const char *text, size_t len)
+/* {"<key>":{"mimeType":mime,"<uri_key>":value}} */
+static void media_part(cmx_jw *w, const char *key, cmx_jw_str mime, const char *uri_key,
+                       cmx_jw_str value)
 {
-    if (len == 0) /* Gemini rejects empty text parts */
-        return;
-    json_array_append_new(parts, json_pack("{s:s%}", "text", text, len));
+    cmx_jw_object(w);
+    cmx_jw_key(w, key, strlen(key));
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "mimeType");
+    cmx_jw_str_value(w, mime);
+    cmx_jw_key(w, uri_key, strlen(uri_key));
+    cmx_jw_str_value(w, value);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
 }
 
-static cmx_err image_part(cmx_translate_ctx *c, const json_t *part, size_t mi, size_t pi,
-                          json_t *parts)
+/* Vertex fetches Cloud Storage and public URLs itself; the type is a guess
+ * from the extension, as Gemini requires one. */
+static const char *guess_mime(cmx_jw_str url)
 {
-    const char *url = cmx_translate_image_url(part);
-    if (!url)
-        return cmx_translate_bad(c, "messages[%zu].content[%zu].image_url.url must be a string", mi,
-                                 pi);
-    if (CMX_STARTS_WITH(url, "data:")) {
-        const char *media, *data;
-        size_t media_len;
-        if (cmx_translate_split_data_url(url, &media, &media_len, &data) != 0)
-            return cmx_translate_bad_data_url(c, mi, pi);
-        json_array_append_new(parts, json_pack("{s:{s:s%,s:s}}", "inlineData", "mimeType", media,
-                                               media_len, "data", data));
-        return CMX_OK;
-    }
-    if (CMX_STARTS_WITH(url, "gs://") || CMX_STARTS_WITH(url, "https://")) {
-        /* Vertex fetches Cloud Storage and public URLs itself; the type is a
-         * guess from the extension, as Gemini requires one. */
-        const char *dot = strrchr(url, '.');
-        const char *mime = dot && (!strcmp(dot, ".png"))    ? "image/png"
-                           : dot && (!strcmp(dot, ".gif"))  ? "image/gif"
-                           : dot && (!strcmp(dot, ".webp")) ? "image/webp"
-                                                            : "image/jpeg";
-        json_array_append_new(
-            parts, json_pack("{s:{s:s,s:s}}", "fileData", "mimeType", mime, "fileUri", url));
-        return CMX_OK;
-    }
-    return cmx_translate_bad(
-        c,
-        "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
-        "URL or a gs:// URI",
-        mi, pi);
+    const char *dot = NULL;
+    for (size_t i = url.len; i-- > 0 && !dot;)
+        if (url.s[i] == '.')
+            dot = url.s + i;
+    size_t ext = dot ? (size_t)(url.s + url.len - dot) : 0;
+    return dot && CMX_SPAN_IS(dot, ext, ".png")    ? "image/png"
+           : dot && CMX_SPAN_IS(dot, ext, ".gif")  ? "image/gif"
+           : dot && CMX_SPAN_IS(dot, ext, ".webp") ? "image/webp"
+                                                   : "image/jpeg";
 }
 
-static const cmx_translate_part_writers part_writers = {add_text, image_part};
-
-static cmx_err content_parts(req_ctx *c, const json_t *content, size_t mi, int images,
-                             json_t *parts)
+static cmx_err image_part(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
 {
-    return cmx_translate_content(&c->tc, content, mi, images, &part_writers, parts);
-}
-
-static cmx_err function_calls(req_ctx *c, const json_t *calls, size_t mi, json_t *parts)
-{
-    if (!calls || json_is_null(calls))
-        return CMX_OK;
-    if (!json_is_array(calls))
-        return cmx_translate_bad(&c->tc, "messages[%zu].tool_calls must be an array", mi);
-    size_t ti;
-    const json_t *call;
-    json_array_foreach(calls, ti, call)
-    {
-        const json_t *fn = json_object_get(call, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        const json_t *args = json_object_get(fn, "arguments");
-        if (!name)
-            return cmx_translate_bad(
-                &c->tc, "messages[%zu].tool_calls[%zu] needs a 'function.name'", mi, ti);
-        json_t *parsed;
-        if (!args || json_is_null(args) || (json_is_string(args) && !json_string_length(args)))
-            parsed = json_object();
-        else if (json_is_string(args)) {
-            parsed = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
-            if (!json_is_object(parsed)) {
-                json_decref(parsed);
-                return cmx_translate_bad(
-                    &c->tc,
-                    "messages[%zu].tool_calls[%zu].function.arguments must be a JSON "
-                    "object in a string",
-                    mi, ti);
-            }
-        } else if (json_is_object(args))
-            parsed = json_incref((json_t *)args);
-        else
-            return cmx_translate_bad(
-                &c->tc, "messages[%zu].tool_calls[%zu].function.arguments must be a string", mi,
-                ti);
-        json_array_append_new(
-            parts, json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args", parsed));
-    }
-    return CMX_OK;
-}
-
-/* The function name of an earlier assistant tool call. */
-static const char *tool_name_for(const req_ctx *c, const char *id, size_t before)
-{
-    for (size_t i = before; i-- > 0;) {
-        const json_t *m = json_array_get(c->messages, i);
-        const json_t *calls = json_object_get(m, "tool_calls");
-        size_t k;
-        const json_t *call;
-        json_array_foreach(calls, k, call)
-        {
-            const char *cid = json_string_value(json_object_get(call, "id"));
-            if (cid && strcmp(cid, id) == 0)
-                return json_string_value(
-                    json_object_get(json_object_get(call, "function"), "name"));
-        }
-    }
-    return NULL;
-}
-
-static cmx_err function_response(req_ctx *c, const json_t *m, size_t mi, json_t *parts)
-{
-    const char *id = json_string_value(json_object_get(m, "tool_call_id"));
-    if (!id)
-        return cmx_translate_bad(&c->tc, "messages[%zu] (role tool) needs a 'tool_call_id'", mi);
-    const char *name = tool_name_for(c, id, mi);
-    if (!name)
-        name = json_string_value(json_object_get(m, "name"));
-    if (!name)
+    cmx_translate_image img;
+    cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
+    if (e != CMX_OK)
+        return e;
+    if (img.is_data)
+        media_part(sink, "inlineData", img.media, "data", img.data);
+    else if (cmx_translate_image_is(&img, "gs://") || cmx_translate_image_is(&img, "https://"))
+        media_part(sink, "fileData", cmx_jw_cstr(guess_mime(img.url)), "fileUri", img.url);
+    else
         return cmx_translate_bad(
-            &c->tc,
-            "messages[%zu]: tool_call_id '%.60s' matches no earlier assistant tool call "
-            "(Gemini needs the function's name)",
-            mi, id);
-    const json_t *content = json_object_get(m, "content");
-    json_t *response;
-    if (json_is_string(content)) {
-        /* A result that is a JSON object is passed as one; anything else is
-         * wrapped, since Gemini's response must be an object. */
-        json_t *parsed =
-            json_loadb(json_string_value(content), json_string_length(content), 0, NULL);
-        if (json_is_object(parsed))
-            response = parsed;
-        else {
-            json_decref(parsed);
-            response = json_pack("{s:O}", "content", content);
-        }
-    } else {
-        json_t *tparts = json_array();
-        cmx_err e = content_parts(c, content, mi, 0, tparts);
-        if (e != CMX_OK) {
-            json_decref(tparts);
-            return e;
-        }
-        cmx_buf joined = CMX_BUF_INIT;
-        size_t i;
-        const json_t *p;
-        json_array_foreach(tparts, i, p)
+            c,
+            "messages[%zu].content[%zu].image_url.url must be a base64 data URL, an https "
+            "URL or a gs:// URI",
+            mi, pi);
+    return CMX_OK;
+}
+
+static const cmx_translate_part_writers part_writers = {cmx_translate_text_part, image_part};
+
+static void function_call(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
+                          size_t input_len)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "functionCall");
+    cmx_jw_object(w);
+    cmx_translate_call_members(w, doc, NULL, id, name, "args", input, input_len);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+static cmx_err function_calls(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *parts)
+{
+    return cmx_translate_tool_calls(c, calls, mi, 0, function_call, parts);
+}
+
+/* Whether string tokens a and b hold the same text. */
+static int same_text(cmx_translate_ctx *c, int a, int b)
+{
+    const char *sa, *sb;
+    size_t la, lb;
+    return cmx_translate_unescaped(c, a, &sa, &la) == CMX_OK &&
+           cmx_translate_unescaped(c, b, &sb, &lb) == CMX_OK && la == lb && memcmp(sa, sb, la) == 0;
+}
+
+/* The function name (a string token) of an earlier assistant tool call with
+ * this id (the latest one), or -1. */
+static int tool_name_for(cmx_translate_ctx *c, int id, size_t before)
+{
+    const cmx_json_doc *doc = c->doc;
+    int found = -1;
+    size_t i = 0;
+    CMX_JSON_EACH(doc, c->messages, m)
+    {
+        if (i++ >= before)
+            break;
+        int calls = cmx_json_doc_get_typed(doc, m, CMX_LIT("tool_calls"), CMX_JSON_ARRAY);
+        if (calls < 0)
+            continue;
+        CMX_JSON_EACH(doc, calls, call)
         {
-            const json_t *t = json_object_get(p, "text");
-            cmx_buf_append(&joined, json_string_value(t), json_string_length(t));
+            int cid = cmx_json_doc_get_typed(doc, call, CMX_LIT("id"), CMX_JSON_STRING);
+            int name = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, call, "function"),
+                                              CMX_LIT("name"), CMX_JSON_STRING);
+            if (cid >= 0 && name >= 0 && same_text(c, cid, id))
+                found = name;
         }
-        int lost = cmx_buf_failed(&joined);
-        response = lost
-                       ? NULL
-                       : json_pack("{s:s%}", "content", joined.data ? joined.data : "", joined.len);
-        cmx_buf_free(&joined);
-        json_decref(tparts);
-        if (!response)
-            return cmx_error_set(c->tc.err, CMX_ERR_NOMEM, "out of memory");
     }
-    json_array_append_new(
-        parts, json_pack("{s:{s:s,s:o}}", "functionResponse", "name", name, "response", response));
-    return CMX_OK;
+    return found;
 }
 
-static void append_turn(json_t *contents, const char *role, json_t *parts)
+/* A tool result's text parts, joined (still escaped). */
+static void join_text(void *sink, const cmx_json_doc *doc, int text)
 {
-    size_t n = json_array_size(contents);
-    json_t *last = n ? json_array_get(contents, n - 1) : NULL;
-    if (last && strcmp(json_string_value(json_object_get(last, "role")), role) == 0) {
-        json_array_extend(json_object_get(last, "parts"), parts);
-        json_decref(parts);
-        return;
-    }
-    json_array_append_new(contents, json_pack("{s:s,s:o}", "role", role, "parts", parts));
+    cmx_jw_string_piece_escaped(sink, cmx_json_doc_ptr(doc, text), cmx_json_doc_len(doc, text));
 }
 
-static cmx_err convert_messages(req_ctx *c, const json_t *msgs, json_t *contents, json_t *system)
+static const cmx_translate_part_writers join_writers = {join_text, NULL};
+
+/* Gemini's response must be an object: a result that is a JSON object in a
+ * string is passed as one; anything else is wrapped as {"content": text}. */
+static cmx_err function_result(cmx_translate_ctx *c, int content, size_t mi, cmx_jw *w)
 {
-    if (!json_is_array(msgs))
-        return cmx_translate_bad(&c->tc, "'messages' must be an array");
-    c->messages = msgs;
-    size_t mi;
-    const json_t *m;
-    json_array_foreach(msgs, mi, m)
-    {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role)
-            return cmx_translate_bad(&c->tc, "messages[%zu] has no 'role'", mi);
-        const json_t *content = json_object_get(m, "content");
-        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
-            cmx_err e = content_parts(c, content, mi, 0, system);
-            if (e != CMX_OK)
-                return e;
-            continue;
-        }
-        json_t *parts = json_array();
-        cmx_err e;
-        const char *turn = "user";
-        if (strcmp(role, "user") == 0) {
-            e = content_parts(c, content, mi, 1, parts);
-        } else if (strcmp(role, "assistant") == 0) {
-            turn = "model";
-            e = content_parts(c, content, mi, 0, parts);
-            if (e == CMX_OK)
-                e = function_calls(c, json_object_get(m, "tool_calls"), mi, parts);
-        } else if (strcmp(role, "tool") == 0) {
-            e = function_response(c, m, mi, parts);
-        } else {
-            e = cmx_translate_bad(
-                &c->tc, "messages[%zu]: role '%.40s' is not supported by provider '%s' (vertex)",
-                mi, role, cmx_translate_provider_name(&c->tc));
-        }
-        if (e != CMX_OK) {
-            json_decref(parts);
-            return e;
-        }
-        if (json_array_size(parts) == 0) {
-            json_decref(parts);
-            continue;
-        }
-        append_turn(contents, turn, parts);
-    }
-    return CMX_OK;
-}
-
-/* ---- tools ------------------------------------------------------------ */
-
-static json_t *function_declaration(const char *name, const json_t *fn)
-{
-    json_t *decl = json_pack("{s:s}", "name", name);
-    const json_t *desc = json_object_get(fn, "description");
-    if (json_is_string(desc))
-        json_object_set(decl, "description", (json_t *)desc);
-    const json_t *params = json_object_get(fn, "parameters");
-    if (json_is_object(params))
-        json_object_set(decl, "parameters", (json_t *)params);
-    return decl;
-}
-
-static cmx_err convert_tools(req_ctx *c, const json_t *tools, json_t *req)
-{
-    json_t *decls = json_array();
-    cmx_err e = cmx_translate_tools(&c->tc, tools, function_declaration, decls);
-    if (e == CMX_OK && json_array_size(decls))
-        json_object_set_new(req, "tools", json_pack("[{s:o}]", "functionDeclarations", decls));
-    else
-        json_decref(decls);
-    return e;
-}
-
-static cmx_err convert_tool_choice(req_ctx *c, const json_t *v, json_t *req)
-{
-    const char *name;
-    const char *kind = cmx_translate_tool_choice(v, &name);
-    json_t *cfg = NULL;
-    if (!kind)
-        return cmx_translate_bad_tool_choice(&c->tc, v, 1);
-    if (strcmp(kind, "function") == 0)
-        cfg = json_pack("{s:s,s:[s]}", "mode", "ANY", "allowedFunctionNames", name);
-    else
-        cfg = json_pack("{s:s}", "mode",
-                        strcmp(kind, "auto") == 0       ? "AUTO"
-                        : strcmp(kind, "required") == 0 ? "ANY"
-                                                        : "NONE");
-    json_object_set_new(req, "toolConfig", json_pack("{s:o}", "functionCallingConfig", cfg));
-    return CMX_OK;
-}
-
-/* ---- parameters ------------------------------------------------------- */
-
-static cmx_err convert_stop(req_ctx *c, const json_t *v, json_t *gen)
-{
-    json_t *list;
-    cmx_err e = cmx_translate_stop_list(&c->tc, v, &list);
-    if (e == CMX_OK)
-        json_object_set_new(gen, "stopSequences", list);
-    return e;
-}
-
-static cmx_err convert_response_format(req_ctx *c, const json_t *v, json_t *gen)
-{
-    const char *t = json_string_value(json_object_get(v, "type"));
-    if (t && strcmp(t, "text") == 0)
-        return CMX_OK;
-    if (t && strcmp(t, "json_object") == 0) {
-        json_object_set_new(gen, "responseMimeType", json_string("application/json"));
-        return CMX_OK;
-    }
-    if (t && strcmp(t, "json_schema") == 0) {
-        const json_t *schema = json_object_get(json_object_get(v, "json_schema"), "schema");
-        json_object_set_new(gen, "responseMimeType", json_string("application/json"));
-        if (json_is_object(schema))
-            json_object_set(gen, "responseJsonSchema", (json_t *)schema);
-        return CMX_OK;
-    }
-    return cmx_translate_unsupported(&c->tc, "response_format", v);
-}
-
-static int is_harmless_default(const char *key, const json_t *v)
-{
-    if (strcmp(key, "logprobs") == 0 || strcmp(key, "store") == 0 ||
-        strcmp(key, "parallel_tool_calls") == 0)
-        return json_is_boolean(v) && (json_is_false(v) || strcmp(key, "parallel_tool_calls") == 0);
-    if (strcmp(key, "logit_bias") == 0)
-        return json_is_object(v) && json_object_size(v) == 0;
-    return 0;
-}
-
-static cmx_err number_param(req_ctx *c, const char *key, const json_t *v, json_t *gen,
-                            const char *as)
-{
-    if (!json_is_number(v))
-        return cmx_translate_bad(&c->tc, "'%s' must be a number", key);
-    json_object_set(gen, as, (json_t *)v);
-    return CMX_OK;
-}
-
-static cmx_err convert_params(req_ctx *c, const json_t *in, json_t *req, json_t *gen)
-{
-    const char *key;
-    const json_t *v;
-    cmx_err e = CMX_OK;
-    json_object_foreach((json_t *)in, key, v)
-    {
-        if (json_is_null(v) || strcmp(key, "model") == 0 || strcmp(key, "messages") == 0 ||
-            strcmp(key, "stream") == 0 || strcmp(key, "stream_options") == 0 ||
-            strcmp(key, "user") == 0)
-            continue; /* stream: the URL says it; user: Gemini has no field for it */
-        if (strcmp(key, "max_tokens") == 0 || strcmp(key, "max_completion_tokens") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = cmx_translate_bad(&c->tc, "'%s' must be a positive integer", key);
-            else if (strcmp(key, "max_completion_tokens") == 0 ||
-                     !json_object_get(gen, "maxOutputTokens"))
-                json_object_set(gen, "maxOutputTokens", (json_t *)v);
-        } else if (strcmp(key, "temperature") == 0)
-            e = number_param(c, key, v, gen, "temperature");
-        else if (strcmp(key, "top_p") == 0)
-            e = number_param(c, key, v, gen, "topP");
-        else if (strcmp(key, "presence_penalty") == 0)
-            e = number_param(c, key, v, gen, "presencePenalty");
-        else if (strcmp(key, "frequency_penalty") == 0)
-            e = number_param(c, key, v, gen, "frequencyPenalty");
-        else if (strcmp(key, "seed") == 0) {
-            if (!json_is_integer(v))
-                e = cmx_translate_bad(&c->tc, "'seed' must be an integer");
-            else
-                json_object_set(gen, "seed", (json_t *)v);
-        } else if (strcmp(key, "n") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1)
-                e = cmx_translate_bad(&c->tc, "'n' must be a positive integer");
-            else if (json_integer_value(v) > 1)
-                e = cmx_translate_unsupported(&c->tc, "n", v);
-        } else if (strcmp(key, "stop") == 0)
-            e = convert_stop(c, v, gen);
-        else if (strcmp(key, "response_format") == 0)
-            e = convert_response_format(c, v, gen);
-        else if (strcmp(key, "tools") == 0)
-            e = convert_tools(c, v, req);
-        else if (strcmp(key, "tool_choice") == 0)
-            e = convert_tool_choice(c, v, req);
-        else if (!is_harmless_default(key, v))
-            e = cmx_translate_unsupported(&c->tc, key, v);
+    const cmx_json_doc *doc = c->doc;
+    if (content >= 0 && cmx_json_doc_type(doc, content) == CMX_JSON_STRING) {
+        const char *text;
+        size_t len;
+        cmx_err e = cmx_translate_unescaped(c, content, &text, &len);
         if (e != CMX_OK)
             return e;
+        cmx_json_doc parsed;
+        int object = cmx_json_doc_parse(&parsed, text, len, c->arena, NULL) == CMX_OK &&
+                     cmx_json_doc_type(&parsed, 0) == CMX_JSON_OBJECT;
+        cmx_json_doc_release(&parsed);
+        if (object) {
+            cmx_jw_value(w, text, len);
+            return CMX_OK;
+        }
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "content");
+        cmx_translate_string(w, doc, content, NULL);
+        cmx_jw_end(w);
+        return CMX_OK;
     }
-    return CMX_OK;
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "content");
+    cmx_jw_string_open(w);
+    cmx_err e = cmx_translate_content(c, content, mi, 0, &join_writers, w);
+    cmx_jw_string_close(w);
+    cmx_jw_end(w);
+    return e;
 }
 
-cmx_err cmx_vertex_translate_request(const char *body, size_t len, const cmx_vertex_options *opt,
+static cmx_err function_response(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *w)
+{
+    const cmx_json_doc *doc = c->doc;
+    int id;
+    cmx_err e = cmx_translate_tool_call_id(c, m, mi, &id);
+    if (e != CMX_OK)
+        return e;
+    int name = tool_name_for(c, id, mi);
+    if (name < 0)
+        name = cmx_json_doc_get_typed(doc, m, CMX_LIT("name"), CMX_JSON_STRING);
+    if (name < 0) {
+        const char *shown;
+        size_t shown_len;
+        if ((e = cmx_translate_unescaped(c, id, &shown, &shown_len)) != CMX_OK)
+            return e;
+        return cmx_translate_bad(
+            c,
+            "messages[%zu]: tool_call_id '%.*s' matches no earlier assistant tool call "
+            "(Gemini needs the function's name)",
+            mi, (int)(shown_len > 60 ? 60 : shown_len), shown);
+    }
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "functionResponse");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "name");
+    cmx_translate_string(w, doc, name, NULL);
+    CMX_JW_KEY(w, "response");
+    e = function_result(c, CMX_JSON_GET(doc, m, "content"), mi, w);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    return e;
+}
+
+static const cmx_translate_message_writers message_writers = {
+    .parts = &part_writers,
+    .system = NULL, /* systemInstruction's parts */
+    .tool_calls = function_calls,
+    .tool_result = function_response,
+    .assistant_role = "model",
+    .content_key = "parts",
+};
+
+/* ---- reading ------------------------------------------------------------ */
+
+static cmx_err read_response_format(request *r, int v)
+{
+    const cmx_json_doc *doc = r->c.doc;
+    int type = CMX_JSON_GET(doc, v, "type");
+    if (CMX_JSON_STRING_IS(doc, type, "text"))
+        return CMX_OK;
+    if (CMX_JSON_STRING_IS(doc, type, "json_object") ||
+        CMX_JSON_STRING_IS(doc, type, "json_schema")) {
+        r->response_mime = "application/json";
+        r->response_schema = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, v, "json_schema"),
+                                                    CMX_LIT("schema"), CMX_JSON_OBJECT);
+        return CMX_OK;
+    }
+    return cmx_translate_unsupported(&r->c, "response_format", v);
+}
+
+/* The parameters only Gemini has among the translated APIs. */
+static cmx_err read_gemini_params(request *r)
+{
+    cmx_translate_ctx *c = &r->c;
+    const int *at = r->f.at;
+    int64_t n, seed;
+    cmx_err e = cmx_translate_number(c, &r->f, CMX_CHAT_PRESENCE_PENALTY);
+    if (e == CMX_OK)
+        e = cmx_translate_number(c, &r->f, CMX_CHAT_FREQUENCY_PENALTY);
+    if (e == CMX_OK && at[CMX_CHAT_SEED] >= 0 &&
+        cmx_json_doc_int64(c->doc, at[CMX_CHAT_SEED], &seed))
+        e = cmx_translate_bad(c, "'seed' must be an integer");
+    if (e == CMX_OK && at[CMX_CHAT_N] >= 0) {
+        if (cmx_json_doc_int64(c->doc, at[CMX_CHAT_N], &n) != 0 || n < 1)
+            e = cmx_translate_bad(c, "'n' must be a positive integer");
+        else if (n > 1)
+            e = cmx_translate_unsupported(c, "n", at[CMX_CHAT_N]);
+    }
+    int parallel = at[CMX_CHAT_PARALLEL_TOOL_CALLS]; /* either value: Gemini decides */
+    cmx_json_type pt = parallel >= 0 ? cmx_json_doc_type(c->doc, parallel) : CMX_JSON_TRUE;
+    if (e == CMX_OK && pt != CMX_JSON_TRUE && pt != CMX_JSON_FALSE)
+        e = cmx_translate_unsupported(c, "parallel_tool_calls", parallel);
+    if (e == CMX_OK && at[CMX_CHAT_RESPONSE_FORMAT] >= 0)
+        e = read_response_format(r, at[CMX_CHAT_RESPONSE_FORMAT]);
+    return e;
+}
+
+static cmx_err read_request(void *req)
+{
+    request *r = req;
+    cmx_translate_ctx *c = &r->c;
+    cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
+    if (e == CMX_OK)
+        e = cmx_translate_read_sampling(c, &r->f, &r->max_tokens);
+    if (e == CMX_OK)
+        e = read_gemini_params(r);
+    int choice = r->f.at[CMX_CHAT_TOOL_CHOICE];
+    if (e == CMX_OK && choice >= 0) {
+        r->tool_choice = cmx_translate_tool_choice(c->doc, choice, &r->tool_choice_name);
+        if (!r->tool_choice)
+            e = cmx_translate_bad_tool_choice(c, choice, 1);
+    }
+    return e;
+}
+
+/* ---- writing, one group of fields at a time ------------------------------ */
+
+static void write_generation_config(const request *r, cmx_jw *w)
+{
+    const cmx_json_doc *doc = r->c.doc;
+    const int *at = r->f.at;
+    cmx_jw_mark none = cmx_jw_mark_here(w);
+    CMX_JW_KEY(w, "generationConfig");
+    cmx_jw_object(w);
+    cmx_jw_mark empty = cmx_jw_mark_here(w);
+    if (r->max_tokens) {
+        CMX_JW_KEY(w, "maxOutputTokens");
+        cmx_jw_int(w, r->max_tokens);
+    }
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_TEMPERATURE], "temperature");
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_TOP_P], "topP");
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_PRESENCE_PENALTY], "presencePenalty");
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_FREQUENCY_PENALTY], "frequencyPenalty");
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_SEED], "seed");
+    if (at[CMX_CHAT_STOP] >= 0) {
+        CMX_JW_KEY(w, "stopSequences");
+        cmx_translate_write_stop(w, doc, at[CMX_CHAT_STOP]);
+    }
+    if (r->response_mime) {
+        CMX_JW_KEY(w, "responseMimeType");
+        cmx_jw_string(w, r->response_mime, strlen(r->response_mime));
+        cmx_translate_copy_member(w, doc, r->response_schema, "responseJsonSchema");
+    }
+    if (!cmx_jw_wrote_since(w, empty)) {
+        cmx_jw_rewind(w, none);
+        return;
+    }
+    cmx_jw_end(w);
+}
+
+static void function_declaration(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
+{
+    cmx_jw_object(w);
+    cmx_translate_tool_head(w, doc, name, fn, 0);
+    cmx_translate_copy_member(
+        w, doc, cmx_json_doc_get_typed(doc, fn, CMX_LIT("parameters"), CMX_JSON_OBJECT),
+        "parameters");
+    cmx_jw_end(w);
+}
+
+/* tools: [{functionDeclarations}], left out when there are none. */
+static cmx_err write_tools(request *r, cmx_jw *w)
+{
+    if (r->f.at[CMX_CHAT_TOOLS] < 0)
+        return CMX_OK;
+    cmx_jw_mark none = cmx_jw_mark_here(w);
+    CMX_JW_KEY(w, "tools");
+    cmx_jw_array(w);
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "functionDeclarations");
+    cmx_jw_array(w);
+    size_t n;
+    cmx_err e = cmx_translate_tools(&r->c, r->f.at[CMX_CHAT_TOOLS], function_declaration, w, &n);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+    if (e == CMX_OK && n == 0)
+        cmx_jw_rewind(w, none);
+    return e;
+}
+
+static void write_tool_config(const request *r, cmx_jw *w)
+{
+    const char *kind = r->tool_choice;
+    if (!kind)
+        return;
+    CMX_JW_KEY(w, "toolConfig");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "functionCallingConfig");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "mode");
+    if (strcmp(kind, "function") == 0) {
+        CMX_JW_LIT(w, "ANY");
+        CMX_JW_KEY(w, "allowedFunctionNames");
+        cmx_jw_array(w);
+        cmx_translate_string(w, r->c.doc, r->tool_choice_name, NULL);
+        cmx_jw_end(w);
+    } else if (strcmp(kind, "auto") == 0) {
+        CMX_JW_LIT(w, "AUTO");
+    } else if (strcmp(kind, "required") == 0) {
+        CMX_JW_LIT(w, "ANY");
+    } else {
+        CMX_JW_LIT(w, "NONE");
+    }
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+static cmx_err write_contents(request *r, cmx_jw *w)
+{
+    cmx_buf system = CMX_BUF_INIT;
+    cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
+                                               "contents", w, &system);
+    if (e == CMX_OK && system.len > 2) {
+        CMX_JW_KEY(w, "systemInstruction");
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "parts");
+        cmx_jw_value(w, system.data, system.len);
+        cmx_jw_end(w);
+    }
+    cmx_buf_free(&system);
+    return e;
+}
+
+static cmx_err write_request(void *req, cmx_jw *w)
+{
+    request *r = req;
+    cmx_jw_object(w);
+    write_generation_config(r, w);
+    cmx_err e = write_tools(r, w);
+    if (e != CMX_OK)
+        return e;
+    write_tool_config(r, w);
+    e = write_contents(r, w);
+    cmx_jw_end(w);
+    return e;
+}
+
+cmx_err cmx_vertex_translate_request(const cmx_translate_input *in, const cmx_vertex_options *opt,
                                      cmx_buf *out, cmx_error *err)
 {
-    req_ctx c = {{.err = err,
-                  .provider_name = opt->provider_name,
-                  .provider_type = "vertex",
-                  .drop_unsupported = opt->drop_unsupported},
-                 NULL};
-    json_t *in = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        return cmx_translate_bad(&c.tc, "the request body must be a JSON object");
-    }
-    json_t *req = json_object();
-    json_t *contents = json_array();
-    json_t *system = json_array();
-    json_t *gen = json_object();
-    json_t *extra = json_object();
-    cmx_err e = convert_params(&c, in, extra, gen);
-    if (e == CMX_OK)
-        e = convert_messages(&c, json_object_get(in, "messages"), contents, system);
-    if (e == CMX_OK && json_array_size(contents) == 0)
-        e = cmx_translate_bad(
-            &c.tc, "'messages' must hold at least one user or assistant message with content");
-    if (e == CMX_OK) {
-        json_object_set(req, "contents", contents);
-        if (json_array_size(system))
-            json_object_set_new(req, "systemInstruction", json_pack("{s:O}", "parts", system));
-        if (json_object_size(gen))
-            json_object_set(req, "generationConfig", gen);
-        json_object_update(req, extra);
-        e = cmx_translate_write_json(req, JSON_COMPACT, out, err);
-    }
-    json_decref(extra);
-    json_decref(gen);
-    json_decref(system);
-    json_decref(contents);
-    json_decref(req);
-    json_decref(in);
-    return e;
+    request r = {.c = {err, opt->provider_name, "vertex", opt->drop_unsupported},
+                 .tool_choice_name = -1,
+                 .response_schema = -1};
+    return cmx_translate_request(&r.c, in, read_request, write_request, out);
 }
 
 static int path_safe(const char *s)

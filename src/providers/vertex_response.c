@@ -16,126 +16,154 @@
 #include "translate_util.h"
 
 #include <jansson.h>
+
+#include "core/str.h"
 #include <stdio.h>
 #include <string.h>
 
-const char *cmx_vertex_finish_reason(const char *reason)
+const char *cmx_vertex_finish_reason(const char *reason, size_t len)
 {
-    if (!reason || strcmp(reason, "FINISH_REASON_UNSPECIFIED") == 0)
+    static const char *const filtered[] = {
+        "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"};
+    if (!reason || CMX_SPAN_IS(reason, len, "FINISH_REASON_UNSPECIFIED"))
         return NULL;
-    if (strcmp(reason, "MAX_TOKENS") == 0)
+    if (CMX_SPAN_IS(reason, len, "MAX_TOKENS"))
         return "length";
-    if (strcmp(reason, "SAFETY") == 0 || strcmp(reason, "RECITATION") == 0 ||
-        strcmp(reason, "BLOCKLIST") == 0 || strcmp(reason, "PROHIBITED_CONTENT") == 0 ||
-        strcmp(reason, "SPII") == 0 || strcmp(reason, "IMAGE_SAFETY") == 0)
-        return "content_filter";
+    for (size_t i = 0; i < sizeof filtered / sizeof filtered[0]; i++)
+        if (strlen(filtered[i]) == len && memcmp(reason, filtered[i], len) == 0)
+            return "content_filter";
     return "stop"; /* STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL ... */
 }
 
-static int64_t count(const json_t *usage, const char *key)
-{
-    const json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
-static void read_usage(const json_t *u, cmx_usage *out)
+void cmx_vertex_read_usage(const cmx_json_doc *doc, int u, cmx_usage *out)
 {
     cmx_usage_init(out);
-    out->prompt_tokens = count(u, "promptTokenCount");
+    out->prompt_tokens = cmx_translate_count(doc, u, "promptTokenCount", 0);
     /* thinking tokens are output the client pays for */
-    out->completion_tokens = count(u, "candidatesTokenCount") + count(u, "thoughtsTokenCount");
-    out->total_tokens = json_is_integer(json_object_get(u, "totalTokenCount"))
-                            ? count(u, "totalTokenCount")
-                            : out->prompt_tokens + out->completion_tokens;
-    out->cached_tokens = count(u, "cachedContentTokenCount");
+    out->completion_tokens = cmx_translate_count(doc, u, "candidatesTokenCount", 0) +
+                             cmx_translate_count(doc, u, "thoughtsTokenCount", 0);
+    out->total_tokens =
+        cmx_translate_count(doc, u, "totalTokenCount", out->prompt_tokens + out->completion_tokens);
+    out->cached_tokens = cmx_translate_count(doc, u, "cachedContentTokenCount", 0);
 }
 
 static cmx_err protocol(cmx_error *err, const char *what)
 {
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "vertex answered 200 with %s", what);
-    if (err)
-        err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    return cmx_translate_protocol_error(err, "vertex", what);
 }
 
-static cmx_err refused(cmx_error *err, const char *what, const char *reason)
+static cmx_err refused(cmx_error *err, const char *what, const cmx_json_doc *doc, int reason)
 {
-    cmx_error_set(err, CMX_ERR_CONTENT_POLICY, "vertex refused the content: %s (%.60s)", what,
-                  reason);
+    cmx_error_set(err, CMX_ERR_CONTENT_POLICY, "vertex refused the content: %s (%.*s)", what,
+                  (int)(cmx_json_doc_len(doc, reason) > 60 ? 60 : cmx_json_doc_len(doc, reason)),
+                  cmx_json_doc_ptr(doc, reason));
     if (err)
         err->status = 400;
     return CMX_ERR_CONTENT_POLICY;
+}
+
+void cmx_vertex_call_id(cmx_buf *out, cmx_jw_str response_id, int n)
+{
+    cmx_buf_append_str(out, "call_");
+    if (response_id.escaped)
+        cmx_buf_append(out, response_id.s, response_id.len);
+    else
+        cmx_json_escape_into(out, response_id.s, response_id.len);
+    cmx_buf_printf(out, "_%d", n);
+}
+
+int cmx_vertex_is_text_part(const cmx_json_doc *doc, int part)
+{
+    return cmx_json_doc_get_typed(doc, part, CMX_LIT("text"), CMX_JSON_STRING) >= 0 &&
+           cmx_json_doc_type(doc, CMX_JSON_GET(doc, part, "thought")) != CMX_JSON_TRUE;
+}
+
+/* The first candidate's parts into the answer; tool calls get ids made of
+ * the response id and their position. */
+static void read_parts(const cmx_json_doc *doc, int parts, cmx_jw_str rid,
+                       cmx_translate_answer *answer)
+{
+    cmx_buf id = CMX_BUF_INIT;
+    CMX_JSON_EACH(doc, parts, p)
+    {
+        int fc = cmx_json_doc_get_typed(doc, p, CMX_LIT("functionCall"), CMX_JSON_OBJECT);
+        if (cmx_vertex_is_text_part(doc, p)) {
+            cmx_translate_answer_text(answer, doc, CMX_JSON_GET(doc, p, "text"));
+        } else if (fc >= 0) {
+            cmx_buf_reset(&id);
+            cmx_vertex_call_id(&id, rid, (int)answer->n_calls);
+            cmx_translate_answer_tool_call(answer, CMX_JW_ESC(id.data ? id.data : "", id.len),
+                                           cmx_translate_str(doc, fc, "name"), doc,
+                                           CMX_JSON_GET(doc, fc, "args"));
+        }
+    }
+    if (cmx_buf_failed(&id))
+        answer->calls.failed = 1;
+    cmx_buf_free(&id);
+}
+
+static cmx_err write_answer(const cmx_json_doc *doc, int cand, int64_t created, const char *model,
+                            cmx_buf *out, cmx_usage *usage, cmx_error *err)
+{
+    int reason = cmx_json_doc_get_typed(doc, cand, CMX_LIT("finishReason"), CMX_JSON_STRING);
+    const char *finish = reason < 0 ? NULL
+                                    : cmx_vertex_finish_reason(cmx_json_doc_ptr(doc, reason),
+                                                               cmx_json_doc_len(doc, reason));
+    cmx_jw_str rid = cmx_translate_str(doc, 0, "responseId");
+    if (!rid.len)
+        rid = CMX_JW_ESC("vertex", 6);
+    cmx_translate_answer answer;
+    cmx_translate_answer_init(&answer);
+    read_parts(doc, CMX_JSON_GET(doc, CMX_JSON_GET(doc, cand, "content"), "parts"), rid, &answer);
+    if (!answer.has_text && answer.n_calls == 0 && finish &&
+        strcmp(finish, "content_filter") == 0) {
+        cmx_translate_answer_free(&answer);
+        return refused(err, "the answer was withheld", doc, reason);
+    }
+    if (answer.n_calls && (!finish || strcmp(finish, "stop") == 0))
+        finish = "tool_calls";
+    cmx_usage tokens;
+    cmx_vertex_read_usage(doc, CMX_JSON_GET(doc, 0, "usageMetadata"), &tokens);
+    cmx_jw_str mv = cmx_translate_str(doc, 0, "modelVersion");
+    cmx_buf cid = CMX_BUF_INIT;
+    cmx_buf_append_str(&cid, "chatcmpl-");
+    cmx_buf_append(&cid, rid.s, rid.len);
+    cmx_err e = cmx_buf_failed(&cid)
+                    ? cmx_error_set(err, CMX_ERR_NOMEM, "out of memory")
+                    : cmx_translate_answer_write(&answer, CMX_JW_ESC(cid.data, cid.len),
+                                                 mv.len ? mv : cmx_jw_cstr(model), created, finish,
+                                                 &tokens, out, err);
+    if (usage && e == CMX_OK)
+        *usage = tokens;
+    cmx_buf_free(&cid);
+    cmx_translate_answer_free(&answer);
+    return e;
 }
 
 cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t created,
                                       const char *model, cmx_buf *out, cmx_usage *usage,
                                       cmx_error *err)
 {
-    json_t *r = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(r)) {
-        json_decref(r);
-        return protocol(err, "a body that is not a JSON object");
-    }
-    const json_t *cands = json_object_get(r, "candidates");
-    const char *block =
-        json_string_value(json_object_get(json_object_get(r, "promptFeedback"), "blockReason"));
-    if (block && json_array_size(cands) == 0) {
-        cmx_err e = refused(err, "the prompt was blocked", block);
-        json_decref(r);
+    cmx_json_doc doc;
+    cmx_err e = cmx_translate_read_body(&doc, body, len, "vertex", err);
+    if (e != CMX_OK) {
+        cmx_json_doc_release(&doc);
         return e;
     }
-    const json_t *cand = json_array_get(cands, 0);
-    if (!json_is_object(cand)) {
-        json_decref(r);
-        return protocol(err, "a response without candidates");
-    }
-    const char *reason = json_string_value(json_object_get(cand, "finishReason"));
-    const char *finish = cmx_vertex_finish_reason(reason);
-    const char *rid = json_string_value(json_object_get(r, "responseId"));
-    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
-
-    cmx_translate_answer answer;
-    cmx_translate_answer_init(&answer);
-    size_t i;
-    const json_t *p;
-    json_array_foreach(parts, i, p)
-    {
-        const json_t *t = json_object_get(p, "text");
-        const json_t *fc = json_object_get(p, "functionCall");
-        if (json_is_string(t) && !json_is_true(json_object_get(p, "thought"))) {
-            cmx_translate_answer_text(&answer, json_string_value(t), json_string_length(t));
-        } else if (json_is_object(fc)) {
-            char id[200];
-            snprintf(id, sizeof id, "call_%.150s_%zu", rid ? rid : "vertex",
-                     json_array_size(answer.calls));
-            json_t *idv = json_string(id);
-            if (idv) /* an id cut inside a UTF-8 sequence: the call is left out, as before */
-                cmx_translate_answer_tool_call(&answer, idv, json_object_get(fc, "name"),
-                                               json_object_get(fc, "args"));
-            json_decref(idv);
-        }
-    }
-    if (!answer.has_text && json_array_size(answer.calls) == 0 && finish &&
-        strcmp(finish, "content_filter") == 0) {
-        cmx_err e = refused(err, "the answer was withheld", reason);
-        cmx_translate_answer_free(&answer);
-        json_decref(r);
-        return e;
-    }
-    if (json_array_size(answer.calls) && (!finish || strcmp(finish, "stop") == 0))
-        finish = "tool_calls";
-
-    cmx_usage tokens;
-    read_usage(json_object_get(r, "usageMetadata"), &tokens);
-    const char *mv = json_string_value(json_object_get(r, "modelVersion"));
-    char cid[200];
-    snprintf(cid, sizeof cid, "chatcmpl-%.150s", rid ? rid : "vertex");
-    cmx_err e = cmx_translate_answer_write(&answer, cid, mv ? mv : (model ? model : ""), created,
-                                           finish, &tokens, out, err);
-    if (usage && e == CMX_OK)
-        *usage = tokens;
-    cmx_translate_answer_free(&answer);
-    json_decref(r);
+    int cands = CMX_JSON_GET(&doc, 0, "candidates");
+    int block = cmx_json_doc_get_typed(&doc, CMX_JSON_GET(&doc, 0, "promptFeedback"),
+                                       CMX_LIT("blockReason"), CMX_JSON_STRING);
+    int cand = cmx_json_doc_type(&doc, cands) == CMX_JSON_ARRAY &&
+                       cands + 1 < cmx_json_doc_next(&doc, cands)
+                   ? cands + 1
+                   : -1;
+    if (block >= 0 && cand < 0)
+        e = refused(err, "the prompt was blocked", &doc, block);
+    else if (cand < 0 || cmx_json_doc_type(&doc, cand) != CMX_JSON_OBJECT)
+        e = protocol(err, "a response without candidates");
+    else
+        e = write_answer(&doc, cand, created, model, out, usage, err);
+    cmx_json_doc_release(&doc);
     return e;
 }
 

@@ -8,12 +8,13 @@
  * answer.  usageMetadata comes with the chunks, the last one final; it is
  * sent as the usage chunk at the end when the client asked for it.  A
  * stream that ends without a finishReason was cut, whatever the transport
- * says.  The role chunk goes out with the first event, as OpenAI's does. */
+ * says.  The role chunk goes out with the first event, as OpenAI's does.
+ * Events are read by token scan; texts are copied as Gemini escaped them. */
 #include "vertex.h"
 #include "chunk_emit.h"
+#include "translate_util.h"
 #include "core/str.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,118 +62,122 @@ static cmx_chunk_writer writer(cmx_vertex_stream *s)
                               .ctx = s->ctx};
 }
 
-static void start(cmx_vertex_stream *s, const json_t *r)
+static void start(cmx_vertex_stream *s, const cmx_json_doc *doc)
 {
-    const char *rid = json_string_value(json_object_get(r, "responseId"));
-    const char *mv = json_string_value(json_object_get(r, "modelVersion"));
-    snprintf(s->id, sizeof s->id, "chatcmpl-%.140s", rid ? rid : "vertex");
-    if (mv)
-        snprintf(s->model, sizeof s->model, "%s", mv);
+    char rid[140];
+    cmx_translate_copy_string(rid, sizeof rid, doc, CMX_JSON_GET(doc, 0, "responseId"));
+    snprintf(s->id, sizeof s->id, "chatcmpl-%s", rid[0] ? rid : "vertex");
+    int mv = cmx_json_doc_get_typed(doc, 0, CMX_LIT("modelVersion"), CMX_JSON_STRING);
+    if (mv >= 0)
+        cmx_translate_copy_string(s->model, sizeof s->model, doc, mv);
     s->started = 1;
     cmx_chunk_writer w = writer(s);
     cmx_chunk_role(&w);
 }
 
-static void emit_text(cmx_vertex_stream *s, const char *text, size_t len)
+static void emit_call(cmx_vertex_stream *s, const cmx_json_doc *doc, int fc)
 {
-    cmx_chunk_writer w = writer(s);
-    cmx_chunk_content(&w, text, len);
-    s->content_seen = 1;
-}
-
-static void emit_call(cmx_vertex_stream *s, const json_t *fc)
-{
-    const json_t *name = json_object_get(fc, "name");
-    const json_t *args = json_object_get(fc, "args");
-    char *a = args ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     /* the id as the whole response would have it: response id + position */
     const char *rid =
         CMX_STARTS_WITH(s->id, "chatcmpl-") ? s->id + CMX_LIT_LEN("chatcmpl-") : s->id;
-    char id[sizeof s->id + 32];
-    int id_len = snprintf(id, sizeof id, "call_%s_%d", rid, s->tool_calls);
+    char storage[sizeof s->id + 32];
+    cmx_buf id;
+    cmx_buf_init_fixed(&id, storage, sizeof storage);
+    cmx_vertex_call_id(&id, CMX_JW_RAW(rid, strlen(rid)), s->tool_calls);
+    int args = CMX_JSON_GET(doc, fc, "args");
+    cmx_json_span sp = args >= 0 ? cmx_json_doc_span(doc, args) : (cmx_json_span){0, 0};
     cmx_chunk_writer w = writer(s);
-    cmx_chunk_tool_call(&w, s->tool_calls, id, (size_t)id_len, json_string_value(name),
-                        json_string_length(name), a ? a : "{}", a ? strlen(a) : 2);
-    free(a);
+    cmx_chunk_tool_call(
+        &w, s->tool_calls, CMX_JW_ESC(id.data, id.len), cmx_translate_str(doc, fc, "name"),
+        args >= 0 ? doc->bytes + sp.start : "{}", args >= 0 ? sp.end - sp.start : 2);
     s->tool_calls++;
     s->content_seen = 1;
 }
 
-static void read_usage(cmx_vertex_stream *s, const json_t *u)
+static void read_usage(cmx_vertex_stream *s, const cmx_json_doc *doc)
 {
-    if (!json_is_object(u))
-        return;
-    const json_t *v;
-    int64_t thoughts =
-        json_is_integer(v = json_object_get(u, "thoughtsTokenCount")) ? json_integer_value(v) : 0;
-    s->usage.prompt_tokens = json_integer_value(json_object_get(u, "promptTokenCount"));
-    s->usage.completion_tokens =
-        json_integer_value(json_object_get(u, "candidatesTokenCount")) + thoughts;
-    v = json_object_get(u, "totalTokenCount");
-    s->usage.total_tokens = json_is_integer(v)
-                                ? json_integer_value(v)
-                                : s->usage.prompt_tokens + s->usage.completion_tokens;
-    s->usage.cached_tokens = json_integer_value(json_object_get(u, "cachedContentTokenCount"));
+    int u = cmx_json_doc_get_typed(doc, 0, CMX_LIT("usageMetadata"), CMX_JSON_OBJECT);
+    if (u >= 0)
+        cmx_vertex_read_usage(doc, u, &s->usage);
+}
+
+/* An error object in the stream: Google's error answer, as a whole answer
+ * would have it. */
+static cmx_err on_error(cmx_vertex_stream *s, const cmx_json_doc *doc, int e, const char *data,
+                        size_t len, cmx_error *err)
+{
+    int64_t code = cmx_translate_count(doc, e, "code", 500);
+    cmx_err rc = cmx_vertex_error_kind((int)code, data, len, "vertex", 0, err);
+    return rc != CMX_OK ? rc : fail(s, err, CMX_ERR_UNAVAILABLE, "an error object");
+}
+
+/* The first candidate's parts and finish reason. */
+static cmx_err on_candidate(cmx_vertex_stream *s, const cmx_json_doc *doc, int cand, cmx_error *err)
+{
+    int parts = CMX_JSON_GET(doc, CMX_JSON_GET(doc, cand, "content"), "parts");
+    if (cmx_json_doc_type(doc, parts) == CMX_JSON_ARRAY) {
+        CMX_JSON_EACH(doc, parts, p)
+        {
+            int fc = cmx_json_doc_get_typed(doc, p, CMX_LIT("functionCall"), CMX_JSON_OBJECT);
+            if (cmx_vertex_is_text_part(doc, p)) {
+                int t = CMX_JSON_GET(doc, p, "text");
+                if (cmx_json_doc_len(doc, t)) {
+                    cmx_chunk_writer w = writer(s);
+                    cmx_chunk_content(
+                        &w, CMX_JW_ESC(cmx_json_doc_ptr(doc, t), cmx_json_doc_len(doc, t)));
+                    s->content_seen = 1;
+                }
+            } else if (fc >= 0) {
+                emit_call(s, doc, fc);
+            }
+        }
+    }
+    int reason = cmx_json_doc_get_typed(doc, cand, CMX_LIT("finishReason"), CMX_JSON_STRING);
+    const char *finish = reason < 0 ? NULL
+                                    : cmx_vertex_finish_reason(cmx_json_doc_ptr(doc, reason),
+                                                               cmx_json_doc_len(doc, reason));
+    if (finish && strcmp(finish, "content_filter") == 0 && !s->content_seen)
+        return fail(s, err, CMX_ERR_CONTENT_POLICY, "the answer was withheld for safety");
+    if (finish) {
+        if (s->tool_calls && strcmp(finish, "stop") == 0)
+            finish = "tool_calls";
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_finish(&w, finish);
+        s->finished = 1;
+    }
+    return CMX_OK;
 }
 
 cmx_err cmx_vertex_stream_event(cmx_vertex_stream *s, const char *data, size_t len, cmx_error *err)
 {
-    json_t *r = json_loadb(data, len, 0, NULL);
-    if (s->finished) { /* only a late usage count may still matter */
-        read_usage(s, json_object_get(r, "usageMetadata"));
-        json_decref(r);
-        return CMX_OK;
-    }
-    if (!json_is_object(r)) {
-        json_decref(r);
-        return fail(s, err, CMX_ERR_UPSTREAM_PROTOCOL, "an event that is not a JSON object");
-    }
+    cmx_json_doc doc;
+    int object = cmx_json_doc_parse(&doc, data, len, NULL, NULL) == CMX_OK &&
+                 cmx_json_doc_type(&doc, 0) == CMX_JSON_OBJECT;
     cmx_err rc = CMX_OK;
-    const json_t *e = json_object_get(r, "error");
-    const char *block =
-        json_string_value(json_object_get(json_object_get(r, "promptFeedback"), "blockReason"));
-    const json_t *cand = json_array_get(json_object_get(r, "candidates"), 0);
-    if (json_is_object(e)) {
-        const json_t *code = json_object_get(e, "code");
-        char *body = json_dumps(r, JSON_COMPACT);
-        rc = cmx_vertex_error_kind(json_is_integer(code) ? (int)json_integer_value(code) : 500,
-                                   body, body ? strlen(body) : 0, "vertex", 0, err);
-        free(body);
-        if (rc == CMX_OK)
-            rc = fail(s, err, CMX_ERR_UNAVAILABLE, "an error object");
-    } else if (block && !cand) {
-        rc = fail(s, err, CMX_ERR_CONTENT_POLICY, "the prompt was blocked");
+    if (s->finished) { /* only a late usage count may still matter */
+        if (object)
+            read_usage(s, &doc);
+    } else if (!object) {
+        rc = fail(s, err, CMX_ERR_UPSTREAM_PROTOCOL, "an event that is not a JSON object");
     } else {
-        if (!s->started)
-            start(s, r);
-        read_usage(s, json_object_get(r, "usageMetadata"));
-        const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
-        size_t i;
-        const json_t *p;
-        json_array_foreach(parts, i, p)
-        {
-            const json_t *t = json_object_get(p, "text");
-            const json_t *fc = json_object_get(p, "functionCall");
-            if (json_is_string(t) && !json_is_true(json_object_get(p, "thought"))) {
-                if (json_string_length(t))
-                    emit_text(s, json_string_value(t), json_string_length(t));
-            } else if (json_is_object(fc))
-                emit_call(s, fc);
+        int e = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("error"), CMX_JSON_OBJECT);
+        int block = cmx_json_doc_get_typed(&doc, CMX_JSON_GET(&doc, 0, "promptFeedback"),
+                                           CMX_LIT("blockReason"), CMX_JSON_STRING);
+        int cands = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("candidates"), CMX_JSON_ARRAY);
+        int cand = cands >= 0 && cands + 1 < cmx_json_doc_next(&doc, cands) ? cands + 1 : -1;
+        if (e >= 0) {
+            rc = on_error(s, &doc, e, data, len, err);
+        } else if (block >= 0 && cand < 0) {
+            rc = fail(s, err, CMX_ERR_CONTENT_POLICY, "the prompt was blocked");
+        } else {
+            if (!s->started)
+                start(s, &doc);
+            read_usage(s, &doc);
+            rc = on_candidate(s, &doc, cand, err);
         }
-        const char *reason = json_string_value(json_object_get(cand, "finishReason"));
-        const char *finish = cmx_vertex_finish_reason(reason);
-        if (finish && strcmp(finish, "content_filter") == 0 && !s->content_seen) {
-            rc = fail(s, err, CMX_ERR_CONTENT_POLICY, "the answer was withheld for safety");
-        } else if (finish) {
-            if (s->tool_calls && strcmp(finish, "stop") == 0)
-                finish = "tool_calls";
-            cmx_chunk_writer w = writer(s);
-            cmx_chunk_finish(&w, finish);
-            s->finished = 1;
-        }
+        s->events++;
     }
-    s->events++;
-    json_decref(r);
+    cmx_json_doc_release(&doc);
     if (rc == CMX_OK)
         rc = cmx_chunk_check(&s->chunk, err);
     return rc;

@@ -42,7 +42,7 @@ static cmx_vertex_options options(const cmx_translate_params *p)
 static cmx_err gemini_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
 {
     cmx_vertex_options opt = options(&((gemini_state *)t)->p);
-    return cmx_vertex_translate_request(in->body, in->len, &opt, out, err);
+    return cmx_vertex_translate_request(in, &opt, out, err);
 }
 
 static cmx_err gemini_read(void *t, const char *body, size_t len, cmx_buf *out, cmx_usage *usage,

@@ -90,6 +90,7 @@ void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_c
     s->arena = arena;
     /* Spans in the scan are offsets, so they hold for the copy too. */
     s->scan = *call->scan;
+    s->scan.tokens = NULL; /* they live in the client's arena; the copy is scanned anew */
     s->call = *call;
     s->call.body = body;
     s->call.scan = &s->scan;

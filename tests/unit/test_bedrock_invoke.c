@@ -11,6 +11,7 @@
 #include <stdint.h>
 /* cmocka after the standard headers it needs */
 #include <cmocka.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "providers/bedrock_invoke.h"
@@ -154,15 +155,25 @@ static void exceptions_in_the_stream_map_to_router_kinds(void **state)
     cmx_anthropic_stream_free(&s);
 }
 
+/* One vector through the embeddings list writer, asked for as base64. */
 static void expect_base64(const char *numbers, const char *want)
 {
-    json_t *values = json_loads(numbers, 0, NULL);
-    assert_non_null(values);
-    json_t *got = cmx_embedding_base64(values);
-    assert_non_null(got);
+    cmx_json_doc doc;
+    assert_int_equal(cmx_json_doc_parse(&doc, numbers, strlen(numbers), NULL, NULL), CMX_OK);
+    cmx_buf out = CMX_BUF_INIT;
+    cmx_embedding_list list;
+    cmx_error err;
+    cmx_embedding_list_begin(&list, &out, 1);
+    assert_int_equal(cmx_embedding_list_add(&list, &doc, 0, "bedrock", &err), CMX_OK);
+    assert_int_equal(cmx_embedding_list_end(&list, "m", 1, NULL, &err), CMX_OK);
+    json_t *answer = json_loadb(out.data, out.len, 0, NULL);
+    assert_non_null(answer);
+    const json_t *got =
+        json_object_get(json_array_get(json_object_get(answer, "data"), 0), "embedding");
     assert_string_equal(json_string_value(got), want);
-    json_decref(got);
-    json_decref(values);
+    json_decref(answer);
+    cmx_buf_free(&out);
+    cmx_json_doc_release(&doc);
 }
 
 static void embedding_vectors_encode_as_little_endian_float32_base64(void **state)
