@@ -3,7 +3,9 @@
 -- a stream, BENCH_API says which API the body is written for: chat (OpenAI
 -- chat completions, the default), messages (Anthropic's Messages API) or
 -- responses (OpenAI's Responses API) — the same conversation in each shape.
--- done() prints one machine-readable line for the bench scripts:
+-- BENCH_KEYS_FILE names a file of bearer keys, one a line: the requests then
+-- take them in turn (prepared once, so the load generator's cost does not
+-- change).  done() prints one machine-readable line for the bench scripts:
 --   BENCH requests=N duration_us=D errors=E non2xx=X p50_us=.. p99_us=..
 local model = os.getenv("BENCH_MODEL") or "gpt-4o-mini"
 local stream = os.getenv("BENCH_STREAM") == "1"
@@ -33,6 +35,27 @@ elseif api == "responses" then
   wrk.body = head .. '"max_output_tokens":256,"instructions":"' .. system .. '","input":[' .. turns .. ']}'
 else
   wrk.body = head .. '"max_tokens":256,"messages":[{"role":"system","content":"' .. system .. '"},' .. turns .. ']}'
+end
+
+local prepared = nil
+local next_request = 0
+local keys_file = os.getenv("BENCH_KEYS_FILE")
+
+-- Defined only with keys: without a request() wrk sends its static request.
+if keys_file and #keys_file > 0 then
+  function init(args)
+    prepared = {}
+    for key in io.lines(keys_file) do
+      if #key > 0 then
+        prepared[#prepared + 1] = wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. key })
+      end
+    end
+  end
+
+  function request()
+    next_request = next_request % #prepared + 1
+    return prepared[next_request]
+  end
 end
 
 function done(summary, latency, requests)

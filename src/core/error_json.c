@@ -47,7 +47,8 @@ const char *cmx_err_anthropic_type(cmx_err kind)
     case CMX_ERR_CONTEXT_WINDOW:
     case CMX_ERR_CONTENT_POLICY: return "invalid_request_error";
     case CMX_ERR_AUTH: return "authentication_error";
-    case CMX_ERR_RESIDENCY: return "permission_error";
+    case CMX_ERR_RESIDENCY:
+    case CMX_ERR_FORBIDDEN: return "permission_error";
     case CMX_ERR_NOT_FOUND: return "not_found_error";
     case CMX_ERR_TOO_LARGE: return "request_too_large";
     case CMX_ERR_RATE_LIMITED:

@@ -30,7 +30,8 @@ typedef enum {
     EP_READY,
     EP_METRICS,
     EP_STATUS,
-    EP_RELOAD
+    EP_RELOAD,
+    EP_ADMIN_API /* /admin/keys, /admin/teams, /admin/spend (governance) */
 } endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
@@ -56,6 +57,10 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/v1/status", EP_STATUS, "GET"},
         {"/admin/reload", EP_RELOAD, "POST"},
     };
+    if (cmx_gov_admin_path(path.ptr, path.len)) {
+        *allowed = NULL; /* each admin route says which methods it takes */
+        return EP_ADMIN_API;
+    }
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
         path.len--;
@@ -113,9 +118,10 @@ static size_t client_key_index(const cmx_server_config *sc, const cmx_http_reque
 {
     if (sc->n_api_keys == 0)
         return AUTH_OFF;
-    long i = cmx_bearer_match(req, sc->api_keys, sc->n_api_keys);
-    if (i < 0 && anthropic)
-        i = cmx_header_key_match(req, "x-api-key", sc->api_keys, sc->n_api_keys);
+    cmx_slice token;
+    long i = cmx_client_key(req, anthropic, &token)
+                 ? cmx_key_match(token, sc->api_keys, sc->n_api_keys)
+                 : -1;
     return i < 0 ? AUTH_REFUSED : (size_t)i;
 }
 
@@ -126,6 +132,45 @@ static cmx_api api_of(endpoint ep)
            : ep == EP_RESPONSES    ? CMX_API_RESPONSES
            : ep == EP_EMBEDDINGS   ? CMX_API_EMBEDDINGS
                                    : CMX_API_CHAT;
+}
+
+/* With governance on, every request needs a key: one of server.api_keys
+ * (shared keys, no budget) or a virtual key.  Answers the refusal itself;
+ * returns 0 then. */
+static int authenticate_virtual_key(cmx_api_ctx *c, int anthropic)
+{
+    cmx_worker *w = c->worker;
+    const cmx_server_config *sc = &c->cfg->server;
+    cmx_slice token;
+    if (!cmx_client_key(c->req, anthropic, &token)) {
+        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "missing_api_key",
+                        anthropic ? "missing API key: send 'x-api-key: <key>' or 'Authorization: "
+                                    "Bearer <key>' with your cloudmux key"
+                                  : "missing API key: send 'Authorization: Bearer <key>' with "
+                                    "your cloudmux key",
+                        NULL, "WWW-Authenticate: Bearer\r\n");
+        return 0;
+    }
+    if (sc->n_api_keys) {
+        long i = cmx_key_match(token, sc->api_keys, sc->n_api_keys);
+        if (i >= 0) {
+            if (sc->api_key_residency)
+                c->key_residency = sc->api_key_residency[i];
+            return 1;
+        }
+    }
+    const char *code = NULL;
+    cmx_error err;
+    cmx_gov_key *key =
+        cmx_gov_authenticate(w->gov, &w->gov_view, token.ptr, token.len, &code, &err);
+    if (!key) {
+        cmx_reply_error(c, err.status, err.kind, NULL, code, err.message, NULL,
+                        err.status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+        return 0;
+    }
+    c->ticket.key = key;
+    c->key_residency = key->residency;
+    return 1;
 }
 
 /* Before there is a context to answer through: a 500 from the stack. */
@@ -195,7 +240,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, NULL, "unknown_url", msg, NULL, NULL);
         return;
     }
-    if (!cmx_slice_eq(req->method, allowed)) {
+    if (allowed && !cmx_slice_eq(req->method, allowed)) {
         char *msg = cmx_arena_sprintf(req->arena, "method %.*s not allowed on %.*s; use %s",
                                       (int)(req->method.len > 16 ? 16 : req->method.len),
                                       req->method.ptr, (int)req->path.len, req->path.ptr, allowed);
@@ -220,23 +265,32 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     case EP_METRICS:
     case EP_STATUS:
     case EP_RELOAD:
+    case EP_ADMIN_API:
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
         cmx_admin_handle(c, ep == EP_METRICS  ? CMX_ADMIN_METRICS
                             : ep == EP_STATUS ? CMX_ADMIN_STATUS
-                                              : CMX_ADMIN_RELOAD);
+                            : ep == EP_RELOAD ? CMX_ADMIN_RELOAD
+                                              : CMX_ADMIN_GOVERNANCE);
         return;
     default: break;
     }
-    size_t key = client_key_index(&c->cfg->server, req, anthropic);
-    if (key == AUTH_REFUSED) {
-        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
-                        anthropic ? "missing or invalid API key: send 'x-api-key: <key>' or "
-                                    "'Authorization: Bearer <key>' with one of the keys in "
-                                    "server.api_keys"
-                                  : "missing or invalid API key: send 'Authorization: Bearer "
-                                    "<key>' with one of the keys in server.api_keys",
-                        NULL, "WWW-Authenticate: Bearer\r\n");
-        return;
+    if (w->gov && cmx_governance_keys_on(w->gov)) {
+        if (!authenticate_virtual_key(c, anthropic))
+            return;
+    } else {
+        size_t key = client_key_index(&c->cfg->server, req, anthropic);
+        if (key == AUTH_REFUSED) {
+            cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
+                            anthropic ? "missing or invalid API key: send 'x-api-key: <key>' or "
+                                        "'Authorization: Bearer <key>' with one of the keys in "
+                                        "server.api_keys"
+                                      : "missing or invalid API key: send 'Authorization: Bearer "
+                                        "<key>' with one of the keys in server.api_keys",
+                            NULL, "WWW-Authenticate: Bearer\r\n");
+            return;
+        }
+        if (key != AUTH_OFF && c->cfg->server.api_key_residency)
+            c->key_residency = c->cfg->server.api_key_residency[key];
     }
     if (ep == EP_MODELS) {
         if (anthropic)
@@ -246,8 +300,8 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
             cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
-    if (key != AUTH_OFF && c->cfg->server.api_key_residency)
-        c->key_residency = c->cfg->server.api_key_residency[key];
+    /* Every authenticated call gets a ledger row, refusals included. */
+    c->governed = w->gov && cmx_governance_keys_on(w->gov);
     if (c->api == CMX_API_CHAT || c->api == CMX_API_EMBEDDINGS)
         cmx_completions_handle(c, c->api);
     else

@@ -14,7 +14,7 @@ cmx_slice cmx_bearer_token(const cmx_http_request *req)
 }
 
 /* Every key compared, each in constant time. */
-static long match_token(cmx_slice token, char *const *keys, size_t n_keys)
+long cmx_key_match(cmx_slice token, char *const *keys, size_t n_keys)
 {
     long match = -1;
     for (size_t i = 0; i < n_keys; i++)
@@ -28,12 +28,16 @@ long cmx_bearer_match(const cmx_http_request *req, char *const *keys, size_t n_k
     const cmx_slice *auth = cmx_http_header_get(req, "authorization");
     if (!auth || auth->len < CMX_LIT_LEN("Bearer ") || !CMX_STARTS_WITH_CASE(auth->ptr, "Bearer "))
         return -1; /* no token at all: not even an empty one matches */
-    return match_token(cmx_bearer_token(req), keys, n_keys);
+    return cmx_key_match(cmx_bearer_token(req), keys, n_keys);
 }
 
-long cmx_header_key_match(const cmx_http_request *req, const char *header, char *const *keys,
-                          size_t n_keys)
+int cmx_client_key(const cmx_http_request *req, int x_api_key, cmx_slice *token)
 {
-    const cmx_slice *key = cmx_http_header_get(req, header);
-    return key ? match_token(*key, keys, n_keys) : -1;
+    const cmx_slice *key = x_api_key ? cmx_http_header_get(req, "x-api-key") : NULL;
+    if (key) {
+        *token = *key;
+        return 1;
+    }
+    *token = cmx_bearer_token(req);
+    return cmx_http_header_get(req, "authorization") != NULL && token->len > 0;
 }

@@ -24,6 +24,7 @@
 
 #include "completions.h"
 #include "core/str.h"
+#include "governance/usage_estimate.h"
 #include "ingress/ingress.h"
 
 struct cmx_client_api {
@@ -148,6 +149,7 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
     cmx_api_ctx *c = ctx;
     struct cmx_client_api *st = c->client;
     c->stream_started = 1;
+    c->stream_result = r;
     st->converting = r->api != c->api;
     if (st->converting) {
         if (c->api == CMX_API_MESSAGES)
@@ -183,6 +185,9 @@ static void on_stream_chunk(void *ctx, const char *json, size_t len)
     if (st->broken.kind != CMX_OK)
         return;
     if (st->converting) {
+        /* What a cut stream produced is charged: count it on the way. */
+        if (c->governed)
+            c->stream_chars += cmx_chunk_text_chars(json, len);
         if (c->api == CMX_API_MESSAGES)
             cmx_messages_stream_chunk(&st->ms, json, len, &st->broken);
         else
@@ -197,6 +202,8 @@ static void on_stream_chunk(void *ctx, const char *json, size_t len)
     }
     if (c->api == CMX_API_RESPONSES && st->relayed++ == 0)
         note_response_id(st, json, len);
+    if (c->governed)
+        c->stream_chars += cmx_event_delta_chars(type, json, len);
     cmx_reply_sse_event(c, type, json, len);
 }
 
