@@ -308,29 +308,23 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
 
 void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
 {
-    cmx_buf *b = &c->worker->scratch;
-    cmx_buf_reset(b);
-    cmx_buf_append(b, CMX_LIT("data: "));
-    cmx_buf_append(b, data, len);
-    cmx_buf_append(b, CMX_LIT("\n\n"));
-    if (cmx_buf_failed(b)) {
-        /* a chunk that cannot be sent whole ends the stream as cut */
-        cmx_http_stream_abort(c->ex);
-        return;
-    }
-    cmx_http_stream_write(c->ex, b->data, b->len);
+    cmx_reply_sse_event(c, NULL, data, len);
 }
 
 void cmx_reply_sse_event(cmx_api_ctx *c, const char *name, const char *data, size_t len)
 {
     cmx_buf *b = &c->worker->scratch;
     cmx_buf_reset(b);
-    cmx_buf_append(b, CMX_LIT("event: "));
-    cmx_buf_append_str(b, name);
-    cmx_buf_append(b, CMX_LIT("\ndata: "));
+    if (name) {
+        cmx_buf_append(b, CMX_LIT("event: "));
+        cmx_buf_append_str(b, name);
+        cmx_buf_append(b, CMX_LIT("\n"));
+    }
+    cmx_buf_append(b, CMX_LIT("data: "));
     cmx_buf_append(b, data, len);
     cmx_buf_append(b, CMX_LIT("\n\n"));
     if (cmx_buf_failed(b)) {
+        /* an event that cannot be sent whole ends the stream as cut */
         cmx_http_stream_abort(c->ex);
         return;
     }

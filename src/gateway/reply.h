@@ -73,7 +73,8 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
 
 /* One SSE event "data: <data>\n\n" on the exchange's stream. */
 void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
-/* One named SSE event "event: <name>\ndata: <data>\n\n". */
+/* One named SSE event "event: <name>\ndata: <data>\n\n" (name NULL: no
+ * event line, as cmx_reply_sse). */
 void cmx_reply_sse_event(cmx_api_ctx *c, const char *name, const char *data, size_t len);
 /* Ends a started stream that failed, with the API's own error event(s)
  * (`code` in OpenAI's) and without its end marker ([DONE], message_stop,

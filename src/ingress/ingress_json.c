@@ -6,12 +6,19 @@
 #include <string.h>
 
 #include "core/usage.h"
+#include "ingress/ingress.h"
 #include "ingress/ingress_internal.h"
 
 int cmx_jd_string_is(const cmx_json_doc *doc, int i, const char *s, size_t n)
 {
     return i >= 0 && cmx_json_doc_type(doc, i) == CMX_JSON_STRING &&
            cmx_json_doc_key_is(doc, i, s, n);
+}
+
+size_t cmx_jd_key_name(const cmx_json_doc *doc, int k, char *buf, size_t cap, const char **key)
+{
+    long n = cmx_json_doc_key(doc, k, buf, cap, key);
+    return n < 0 ? 0 : (size_t)n;
 }
 
 cmx_json_type cmx_jd_type(const cmx_json_doc *doc, int i)
@@ -81,6 +88,38 @@ static void read_count(const cmx_json_doc *doc, int obj, const char *name, size_
         *dst = n;
 }
 
+cmx_err cmx_ingress_read_body(cmx_api api, const char *body, size_t len, cmx_arena *arena,
+                              cmx_ingress_request *req, cmx_request_scan *scan,
+                              const char *const *names, size_t n, int *f, cmx_error *err)
+{
+    memset(scan, 0, sizeof *scan);
+    memset(req, 0, sizeof *req);
+    req->api = api;
+    cmx_json_doc *doc = cmx_arena_alloc(arena, sizeof *doc);
+    if (!doc)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    cmx_err rc = cmx_json_doc_parse(doc, body, len, arena, err);
+    if (rc != CMX_OK)
+        return rc;
+    req->doc = doc;
+    if (cmx_json_doc_type(doc, 0) != CMX_JSON_OBJECT)
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "request body must be a JSON object");
+    scan->body = cmx_json_doc_span(doc, 0);
+    for (size_t i = 0; i < n; i++)
+        f[i] = -1;
+    CMX_JD_EACH_KEY(doc, 0, k)
+    {
+        for (size_t i = 0; i < n; i++) {
+            if (!cmx_json_doc_key_is(doc, k, names[i], strlen(names[i])))
+                continue;
+            if (f[i] >= 0)
+                return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%s'", names[i]);
+            f[i] = k + 1;
+        }
+    }
+    return CMX_OK;
+}
+
 cmx_err cmx_ingress_read_completion(cmx_json_doc *doc, const char *chat, size_t len,
                                     cmx_arena *arena, int *choice, int *message)
 {
@@ -100,16 +139,43 @@ cmx_err cmx_ingress_read_completion(cmx_json_doc *doc, const char *chat, size_t 
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
 
-cmx_err cmx_ingress_read_chunk(cmx_json_doc *doc, const char *json, size_t len, cmx_arena *arena,
-                               cmx_error *err)
+cmx_err cmx_ingress_visit_chunk(const char *json, size_t len, cmx_arena *arena,
+                                const cmx_chunk_visitor *v, void *ctx, cmx_usage *usage,
+                                cmx_error *err)
 {
-    if (cmx_json_doc_parse(doc, json, len, arena, NULL) == CMX_OK &&
-        cmx_json_doc_type(doc, 0) == CMX_JSON_OBJECT)
-        return CMX_OK;
-    cmx_json_doc_release(doc);
-    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "a stream chunk is not a JSON object");
-    err->cause = CMX_CAUSE_PROTOCOL;
-    return CMX_ERR_UPSTREAM_PROTOCOL;
+    cmx_json_doc doc;
+    const cmx_json_doc *d = &doc;
+    if (cmx_json_doc_parse(&doc, json, len, arena, NULL) != CMX_OK ||
+        cmx_json_doc_type(d, 0) != CMX_JSON_OBJECT) {
+        cmx_json_doc_release(&doc);
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "a stream chunk is not a JSON object");
+        err->cause = CMX_CAUSE_PROTOCOL;
+        return CMX_ERR_UPSTREAM_PROTOCOL;
+    }
+    v->begin(ctx, d);
+    int u = CMX_JD_MEMBER(d, 0, "usage");
+    if (cmx_jd_type(d, u) == CMX_JSON_OBJECT)
+        cmx_jd_read_chat_usage(d, u, usage);
+    int choices = CMX_JD_MEMBER(d, 0, "choices");
+    if (cmx_jd_type(d, choices) == CMX_JSON_ARRAY) {
+        CMX_JD_EACH_ELEMENT(d, choices, ch)
+        {
+            int delta = CMX_JD_MEMBER(d, ch, "delta");
+            int content = delta >= 0 ? CMX_JD_MEMBER(d, delta, "content") : -1;
+            if (cmx_jd_non_empty_string(d, content))
+                v->text(ctx, d, content);
+            int calls = delta >= 0 ? CMX_JD_MEMBER(d, delta, "tool_calls") : -1;
+            if (cmx_jd_type(d, calls) == CMX_JSON_ARRAY) {
+                CMX_JD_EACH_ELEMENT(d, calls, tc)
+                v->tool_call(ctx, d, tc);
+            }
+            int fr = CMX_JD_MEMBER(d, ch, "finish_reason");
+            if (cmx_jd_type(d, fr) == CMX_JSON_STRING)
+                v->finish(ctx, d, fr);
+        }
+    }
+    cmx_json_doc_release(&doc);
+    return CMX_OK;
 }
 
 void cmx_jd_read_chat_usage(const cmx_json_doc *doc, int u, cmx_usage *out)

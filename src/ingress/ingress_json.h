@@ -35,6 +35,10 @@
 #define CMX_JD_IS(doc, i, lit) cmx_jd_string_is((doc), (i), CMX_LIT(lit))
 int cmx_jd_string_is(const cmx_json_doc *doc, int i, const char *s, size_t n);
 
+/* Key token k's name (unescaped into buf when it has escapes) into *key;
+ * returns its length, 0 when it does not fit. */
+size_t cmx_jd_key_name(const cmx_json_doc *doc, int k, char *buf, size_t cap, const char **key);
+
 /* Token i's type, CMX_JSON_ABSENT for i < 0. */
 cmx_json_type cmx_jd_type(const cmx_json_doc *doc, int i);
 

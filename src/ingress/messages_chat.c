@@ -20,6 +20,7 @@
  * chat form and change nothing a chat model can use: they are dropped and
  * named.  PDF documents, file references, Anthropic's server tools and
  * fields the chat form does not have are refused by name. */
+#include "ingress/chat_write.h"
 #include "ingress/ingress.h"
 #include "ingress/ingress_internal.h"
 #include "ingress/ingress_json.h"
@@ -38,24 +39,6 @@ typedef struct conv {
 
 #define CLAUDE_ONLY "send it to a Claude target (anthropic, or Claude on bedrock or vertex)"
 
-/* Opens a message object with its role. */
-static void begin_message(conv *c, const char *role)
-{
-    cmx_jw_object(c->w);
-    CMX_JW_KEY(c->w, "role");
-    cmx_jw_string(c->w, role, strlen(role));
-}
-
-/* {"type":"text","text":<token>} */
-static void text_part(conv *c, int text)
-{
-    cmx_jw_object(c->w);
-    CMX_JW_KEY(c->w, "type");
-    CMX_JW_LIT(c->w, "text");
-    CMX_JD_PUT_MEMBER(c->w, "text", c->doc, text);
-    cmx_jw_end(c->w);
-}
-
 /* ---- system ------------------------------------------------------------- */
 
 static void write_system(conv *c, int v)
@@ -63,7 +46,7 @@ static void write_system(conv *c, int v)
     const cmx_json_doc *d = c->doc;
     if (v < 0)
         return;
-    begin_message(c, "system");
+    cmx_chat_begin_message(c->w, CMX_JW_NAME("system"));
     CMX_JW_KEY(c->w, "content");
     if (cmx_jd_type(d, v) == CMX_JSON_STRING) {
         cmx_jd_put(c->w, d, v);
@@ -73,7 +56,7 @@ static void write_system(conv *c, int v)
         {
             if (CMX_JD_MEMBER(d, b, "cache_control") >= 0)
                 cmx_ingress_note(c->dropped, "cache_control");
-            text_part(c, CMX_JD_MEMBER(d, b, "text"));
+            cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, b, "text"));
         }
         cmx_jw_end(c->w);
     }
@@ -101,11 +84,7 @@ static cmx_err image_part(conv *c, int b, const char *where)
     if (!CMX_JD_IS(d, t, "base64") && !CMX_JD_IS(d, t, "url"))
         return refuse_block(c, where, b,
                             "with a file source has no chat completions form; " CLAUDE_ONLY);
-    cmx_jw_object(c->w);
-    CMX_JW_KEY(c->w, "type");
-    CMX_JW_LIT(c->w, "image_url");
-    CMX_JW_KEY(c->w, "image_url");
-    cmx_jw_object(c->w);
+    cmx_chat_open_image(c->w);
     CMX_JW_KEY(c->w, "url");
     if (CMX_JD_IS(d, t, "base64")) {
         cmx_jw_string_open(c->w);
@@ -134,7 +113,7 @@ static cmx_err user_part(conv *c, int b, const char *where)
         return CMX_OK;
     }
     if (CMX_JD_IS(d, t, "text")) {
-        text_part(c, CMX_JD_MEMBER(d, b, "text"));
+        cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, b, "text"));
         return CMX_OK;
     }
     if (CMX_JD_IS(d, t, "image"))
@@ -144,7 +123,7 @@ static cmx_err user_part(conv *c, int b, const char *where)
         if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, src, "type"), "text"))
             return refuse_block(c, where, b,
                                 "other than plain text has no chat completions form; " CLAUDE_ONLY);
-        text_part(c, CMX_JD_MEMBER(d, src, "data"));
+        cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, src, "data"));
         return CMX_OK;
     }
     return refuse_block(c, where, b, "has no chat completions form; " CLAUDE_ONLY);
@@ -159,7 +138,7 @@ static cmx_err tool_message(conv *c, int b, const char *where, int *images)
         cmx_ingress_note(c->dropped, "is_error");
     if (CMX_JD_MEMBER(d, b, "cache_control") >= 0)
         cmx_ingress_note(c->dropped, "cache_control");
-    begin_message(c, "tool");
+    cmx_chat_begin_message(c->w, CMX_JW_NAME("tool"));
     CMX_JD_PUT_MEMBER(c->w, "tool_call_id", d, CMX_JD_MEMBER(d, b, "tool_use_id"));
     CMX_JW_KEY(c->w, "content");
     cmx_jw_string_open(c->w);
@@ -195,7 +174,7 @@ static cmx_err user_turn(conv *c, int m, const char *where)
     const cmx_json_doc *d = c->doc;
     int content = CMX_JD_MEMBER(d, m, "content");
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
-        begin_message(c, "user");
+        cmx_chat_begin_message(c->w, CMX_JW_NAME("user"));
         CMX_JD_PUT_MEMBER(c->w, "content", d, content);
         cmx_jw_end(c->w);
         return CMX_OK;
@@ -214,7 +193,7 @@ static cmx_err user_turn(conv *c, int m, const char *where)
     }
     /* the rest of the turn, and the tool results' images, as one user message */
     cmx_jw_mark mark = cmx_jw_mark_here(c->w);
-    begin_message(c, "user");
+    cmx_chat_begin_message(c->w, CMX_JW_NAME("user"));
     CMX_JW_KEY(c->w, "content");
     cmx_jw_array(c->w);
     cmx_jw_mark empty = cmx_jw_mark_here(c->w);
@@ -250,7 +229,7 @@ static cmx_err assistant_turn(conv *c, int m, const char *where)
     const cmx_json_doc *d = c->doc;
     int content = CMX_JD_MEMBER(d, m, "content");
     if (cmx_jd_type(d, content) == CMX_JSON_STRING) {
-        begin_message(c, "assistant");
+        cmx_chat_begin_message(c->w, CMX_JW_NAME("assistant"));
         CMX_JD_PUT_MEMBER(c->w, "content", d, content);
         cmx_jw_end(c->w);
         return CMX_OK;
@@ -272,7 +251,7 @@ static cmx_err assistant_turn(conv *c, int m, const char *where)
     }
     if (!texts && !calls)
         return CMX_OK;
-    begin_message(c, "assistant");
+    cmx_chat_begin_message(c->w, CMX_JW_NAME("assistant"));
     CMX_JW_KEY(c->w, "content");
     if (texts) {
         cmx_jw_string_open(c->w);
@@ -288,19 +267,9 @@ static cmx_err assistant_turn(conv *c, int m, const char *where)
         cmx_jw_array(c->w);
         CMX_JD_EACH_ELEMENT(d, content, b)
         {
-            if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_use"))
-                continue;
-            cmx_jw_object(c->w);
-            CMX_JD_PUT_MEMBER(c->w, "id", d, CMX_JD_MEMBER(d, b, "id"));
-            CMX_JW_KEY(c->w, "type");
-            CMX_JW_LIT(c->w, "function");
-            CMX_JW_KEY(c->w, "function");
-            cmx_jw_object(c->w);
-            CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, b, "name"));
-            CMX_JW_KEY(c->w, "arguments");
-            cmx_jd_put_as_string(c->w, d, CMX_JD_MEMBER(d, b, "input"));
-            cmx_jw_end(c->w);
-            cmx_jw_end(c->w);
+            if (CMX_JD_IS(d, CMX_JD_MEMBER(d, b, "type"), "tool_use"))
+                cmx_chat_tool_call(c->w, d, CMX_JD_MEMBER(d, b, "id"), CMX_JD_MEMBER(d, b, "name"),
+                                   CMX_JD_MEMBER(d, b, "input"), 1);
         }
         cmx_jw_end(c->w);
     }
@@ -348,18 +317,9 @@ static cmx_err write_tools(conv *c, int tools, int choice)
         i++;
         if (CMX_JD_MEMBER(d, t, "cache_control") >= 0)
             cmx_ingress_note(c->dropped, "cache_control");
-        cmx_jw_object(c->w);
-        CMX_JW_KEY(c->w, "type");
-        CMX_JW_LIT(c->w, "function");
-        CMX_JW_KEY(c->w, "function");
-        cmx_jw_object(c->w);
-        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, t, "name"));
-        int desc = CMX_JD_MEMBER(d, t, "description");
-        if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
-            CMX_JD_PUT_MEMBER(c->w, "description", d, desc);
-        CMX_JD_PUT_MEMBER(c->w, "parameters", d, CMX_JD_MEMBER(d, t, "input_schema"));
-        cmx_jw_end(c->w);
-        cmx_jw_end(c->w);
+        cmx_chat_function_tool(c->w, d, CMX_JD_MEMBER(d, t, "name"),
+                               CMX_JD_MEMBER(d, t, "description"),
+                               CMX_JD_MEMBER(d, t, "input_schema"));
     }
     cmx_jw_end(c->w);
     if (choice < 0)
@@ -371,14 +331,7 @@ static cmx_err write_tools(conv *c, int tools, int choice)
     } else if (CMX_JD_IS(d, type, "none")) {
         CMX_JW_LIT(c->w, "none");
     } else if (CMX_JD_IS(d, type, "tool")) {
-        cmx_jw_object(c->w);
-        CMX_JW_KEY(c->w, "type");
-        CMX_JW_LIT(c->w, "function");
-        CMX_JW_KEY(c->w, "function");
-        cmx_jw_object(c->w);
-        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, choice, "name"));
-        cmx_jw_end(c->w);
-        cmx_jw_end(c->w);
+        cmx_chat_named_choice(c->w, cmx_jd_str(d, CMX_JD_MEMBER(d, choice, "name")));
     } else {
         CMX_JW_LIT(c->w, "auto");
     }
@@ -405,16 +358,13 @@ cmx_err cmx_messages_to_chat(const cmx_ingress_request *req, const char *anthrop
         cmx_ingress_note(dropped, "anthropic-beta");
     int model = -1, messages = -1, system = -1, tools = -1, choice = -1, stream = 0;
     /* fields copied as they are, in the client's order, under their chat names */
-    int copied[8];
-    const char *copied_as[8];
-    size_t n_copied = 0;
+    cmx_chat_copies copied = {0};
     CMX_JD_EACH_KEY(d, 0, k)
     {
         int v = k + 1;
         char name[32];
-        const char *key;
-        long n = cmx_json_doc_key(d, k, name, sizeof name, &key);
-        size_t kn = n < 0 ? 0 : (size_t)n;
+        const char *key = "";
+        size_t kn = cmx_jd_key_name(d, k, name, sizeof name, &key);
 #define KEY_IS(lit) CMX_SPAN_IS(key, kn, lit)
         const char *as = NULL;
         if (KEY_IS("model"))
@@ -451,29 +401,13 @@ cmx_err cmx_messages_to_chat(const cmx_ingress_request *req, const char *anthrop
                 v = user;
             }
         } else {
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                 "'%.*s' has no chat completions form; " CLAUDE_ONLY,
-                                 (int)(kn > 60 ? 60 : kn), key);
+            return cmx_chat_no_form(err, key, kn, CLAUDE_ONLY);
         }
 #undef KEY_IS
-        if (as && n_copied < sizeof copied / sizeof copied[0]) {
-            copied[n_copied] = v;
-            copied_as[n_copied++] = as;
-        }
+        if (as)
+            cmx_chat_copy(&copied, v, as);
     }
-    cmx_jw_object(&w);
-    CMX_JD_PUT_MEMBER(&w, "model", d, model);
-    for (size_t i = 0; i < n_copied; i++)
-        cmx_jd_put_member(&w, copied_as[i], strlen(copied_as[i]), d, copied[i]);
-    if (stream) {
-        CMX_JW_KEY(&w, "stream");
-        cmx_jw_bool(&w, 1);
-        CMX_JW_KEY(&w, "stream_options");
-        cmx_jw_object(&w);
-        CMX_JW_KEY(&w, "include_usage");
-        cmx_jw_bool(&w, 1);
-        cmx_jw_end(&w);
-    }
+    cmx_chat_open_request(&w, d, model, &copied, NULL, stream);
     if (tools >= 0 && cmx_jd_count(d, tools) > 0) {
         cmx_err rc = write_tools(&c, tools, choice);
         if (rc != CMX_OK)

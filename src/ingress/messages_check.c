@@ -9,9 +9,9 @@
  * into the scan as for chat: the model's span (so a provider can splice its
  * own) and stream. */
 #include "ingress/ingress.h"
+#include "ingress/ingress_internal.h"
 #include "ingress/ingress_json.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,16 +21,8 @@ typedef struct check {
     char where[96]; /* "messages[2].content[1]" */
 } check;
 
-static cmx_err bad(check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(check *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[200];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cmx_error_set(c->err, CMX_ERR_BAD_REQUEST, "%s", msg);
-}
+/* A 400 naming what is wrong. */
+#define bad(c, ...) cmx_error_set((c)->err, CMX_ERR_BAD_REQUEST, __VA_ARGS__)
 
 static int is_type(const check *c, int v, cmx_json_type t)
 {
@@ -330,39 +322,17 @@ static cmx_err check_scalars(check *c, cmx_api api, const int *f, cmx_request_sc
 cmx_err cmx_messages_check(cmx_api api, const char *body, size_t len, cmx_arena *arena,
                            cmx_ingress_request *req, cmx_request_scan *scan, cmx_error *err)
 {
-    memset(scan, 0, sizeof *scan);
-    memset(req, 0, sizeof *req);
-    req->api = api;
-    cmx_json_doc *doc = cmx_arena_alloc(arena, sizeof *doc);
-    if (!doc)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    cmx_err rc = cmx_json_doc_parse(doc, body, len, arena, err);
-    if (rc != CMX_OK)
-        return rc;
-    req->doc = doc;
-    check c = {.doc = doc, .err = err};
-    if (cmx_json_doc_type(doc, 0) != CMX_JSON_OBJECT)
-        return bad(&c, "request body must be a JSON object");
-    scan->body = cmx_json_doc_span(doc, 0);
-
     static const char *const names[] = {
         "max_tokens",     "stream",      "temperature", "top_p",    "top_k",
         "stop_sequences", "metadata",    "model",       "messages", "system",
         "tools",          "tool_choice", "thinking"};
     enum { N = sizeof names / sizeof names[0], MODEL = 7, MESSAGES, SYSTEM, TOOLS, CHOICE, THINK };
     int f[N];
-    for (size_t i = 0; i < N; i++)
-        f[i] = -1;
-    CMX_JD_EACH_KEY(doc, 0, k)
-    {
-        for (size_t i = 0; i < N; i++) {
-            if (!cmx_json_doc_key_is(doc, k, names[i], strlen(names[i])))
-                continue;
-            if (f[i] >= 0)
-                return bad(&c, "duplicate field '%s'", names[i]);
-            f[i] = k + 1;
-        }
-    }
+    cmx_err rc = cmx_ingress_read_body(api, body, len, arena, req, scan, names, N, f, err);
+    if (rc != CMX_OK)
+        return rc;
+    const cmx_json_doc *doc = req->doc;
+    check c = {.doc = doc, .err = err};
     rc = cmx_json_doc_read_model(doc, f[MODEL], scan, err);
     if (rc == CMX_OK)
         rc = check_scalars(&c, api, f, scan);

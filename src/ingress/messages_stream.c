@@ -205,36 +205,34 @@ static void set_stop_reason(cmx_messages_stream *s, const cmx_json_doc *d, int f
     strcpy(s->stop_reason, r);
 }
 
+static void on_begin(void *ctx, const cmx_json_doc *d)
+{
+    cmx_messages_stream *s = ctx;
+    if (!s->started)
+        start_message(s, d);
+}
+
+static void on_text(void *ctx, const cmx_json_doc *d, int content)
+{
+    text_delta(ctx, d, content);
+}
+
+static void on_tool_call(void *ctx, const cmx_json_doc *d, int tc)
+{
+    tool_delta(ctx, d, tc);
+}
+
+static void on_finish(void *ctx, const cmx_json_doc *d, int fr)
+{
+    set_stop_reason(ctx, d, fr);
+}
+
 cmx_err cmx_messages_stream_chunk(cmx_messages_stream *s, const char *json, size_t len,
                                   cmx_error *err)
 {
-    cmx_json_doc d;
-    if (cmx_ingress_read_chunk(&d, json, len, s->arena, err) != CMX_OK)
+    static const cmx_chunk_visitor visitor = {on_begin, on_text, on_tool_call, on_finish};
+    if (cmx_ingress_visit_chunk(json, len, s->arena, &visitor, s, &s->usage, err) != CMX_OK)
         return CMX_ERR_UPSTREAM_PROTOCOL;
-    if (!s->started)
-        start_message(s, &d);
-    int usage = CMX_JD_MEMBER(&d, 0, "usage");
-    if (cmx_jd_type(&d, usage) == CMX_JSON_OBJECT)
-        cmx_jd_read_chat_usage(&d, usage, &s->usage);
-    int choices = CMX_JD_MEMBER(&d, 0, "choices");
-    if (cmx_jd_type(&d, choices) == CMX_JSON_ARRAY) {
-        CMX_JD_EACH_ELEMENT(&d, choices, ch)
-        {
-            int dl = CMX_JD_MEMBER(&d, ch, "delta");
-            int content = dl >= 0 ? CMX_JD_MEMBER(&d, dl, "content") : -1;
-            if (cmx_jd_non_empty_string(&d, content))
-                text_delta(s, &d, content);
-            int calls = dl >= 0 ? CMX_JD_MEMBER(&d, dl, "tool_calls") : -1;
-            if (cmx_jd_type(&d, calls) == CMX_JSON_ARRAY) {
-                CMX_JD_EACH_ELEMENT(&d, calls, tc)
-                tool_delta(s, &d, tc);
-            }
-            int fr = CMX_JD_MEMBER(&d, ch, "finish_reason");
-            if (cmx_jd_type(&d, fr) == CMX_JSON_STRING)
-                set_stop_reason(s, &d, fr);
-        }
-    }
-    cmx_json_doc_release(&d);
     return lost(s, err);
 }
 

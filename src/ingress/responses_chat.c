@@ -26,6 +26,7 @@
  * repeated, as OpenAI does: the text as a message item (a call of the
  * schema tool as that text), other tool calls as function_call items, a
  * cut for length as status "incomplete" with reason max_output_tokens. */
+#include "ingress/chat_write.h"
 #include "ingress/ingress.h"
 #include "ingress/ingress_internal.h"
 #include "ingress/ingress_json.h"
@@ -52,39 +53,6 @@ static cmx_err refuse(conv *c, const char *what, int type_token, const char *why
                          n < 0 ? "" : shown, why);
 }
 
-/* Opens a message object with its role (the inside of a JSON string). */
-static void begin_message(conv *c, const char *role, size_t role_len)
-{
-    cmx_jw_object(c->w);
-    CMX_JW_KEY(c->w, "role");
-    cmx_jw_string_escaped(c->w, role, role_len);
-}
-
-/* {"type":"text","text":<token>} */
-static void text_part(conv *c, int text)
-{
-    cmx_jw_object(c->w);
-    CMX_JW_KEY(c->w, "type");
-    CMX_JW_LIT(c->w, "text");
-    CMX_JD_PUT_MEMBER(c->w, "text", c->doc, text);
-    cmx_jw_end(c->w);
-}
-
-/* {"type":"function","function":{"name":<name>} (more members follow) */
-static void open_function(cmx_jw *w, const char *name, size_t len, int escaped)
-{
-    cmx_jw_object(w);
-    CMX_JW_KEY(w, "type");
-    CMX_JW_LIT(w, "function");
-    CMX_JW_KEY(w, "function");
-    cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    if (escaped)
-        cmx_jw_value(w, name, len);
-    else
-        cmx_jw_string(w, name, len);
-}
-
 /* A message item's content as chat content. */
 static cmx_err write_content(conv *c, int content, const char *where)
 {
@@ -98,16 +66,12 @@ static cmx_err write_content(conv *c, int content, const char *where)
     {
         int t = CMX_JD_MEMBER(d, p, "type");
         if (CMX_JD_IS(d, t, "input_text") || CMX_JD_IS(d, t, "output_text")) {
-            text_part(c, CMX_JD_MEMBER(d, p, "text"));
+            cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, p, "text"));
         } else if (CMX_JD_IS(d, t, "refusal")) {
-            text_part(c, CMX_JD_MEMBER(d, p, "refusal"));
+            cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, p, "refusal"));
         } else if (CMX_JD_IS(d, t, "input_image") &&
                    cmx_jd_type(d, CMX_JD_MEMBER(d, p, "image_url")) == CMX_JSON_STRING) {
-            cmx_jw_object(c->w);
-            CMX_JW_KEY(c->w, "type");
-            CMX_JW_LIT(c->w, "image_url");
-            CMX_JW_KEY(c->w, "image_url");
-            cmx_jw_object(c->w);
+            cmx_chat_open_image(c->w);
             CMX_JD_PUT_MEMBER(c->w, "url", d, CMX_JD_MEMBER(d, p, "image_url"));
             int detail = CMX_JD_MEMBER(d, p, "detail");
             if (cmx_jd_type(d, detail) == CMX_JSON_STRING)
@@ -134,16 +98,8 @@ static int write_tool_calls(conv *c, int it, int end)
     CMX_JW_KEY(c->w, "tool_calls");
     cmx_jw_array(c->w);
     while (it < end && CMX_JD_IS(d, CMX_JD_MEMBER(d, it, "type"), "function_call")) {
-        cmx_jw_object(c->w);
-        CMX_JD_PUT_MEMBER(c->w, "id", d, CMX_JD_MEMBER(d, it, "call_id"));
-        CMX_JW_KEY(c->w, "type");
-        CMX_JW_LIT(c->w, "function");
-        CMX_JW_KEY(c->w, "function");
-        cmx_jw_object(c->w);
-        CMX_JD_PUT_MEMBER(c->w, "name", d, CMX_JD_MEMBER(d, it, "name"));
-        CMX_JD_PUT_MEMBER(c->w, "arguments", d, CMX_JD_MEMBER(d, it, "arguments"));
-        cmx_jw_end(c->w);
-        cmx_jw_end(c->w);
+        cmx_chat_tool_call(c->w, d, CMX_JD_MEMBER(d, it, "call_id"), CMX_JD_MEMBER(d, it, "name"),
+                           CMX_JD_MEMBER(d, it, "arguments"), 0);
         it = cmx_json_doc_next(d, it);
     }
     cmx_jw_end(c->w);
@@ -154,7 +110,7 @@ static cmx_err write_items(conv *c, int input)
 {
     const cmx_json_doc *d = c->doc;
     if (cmx_jd_type(d, input) == CMX_JSON_STRING) {
-        begin_message(c, CMX_LIT("user"));
+        cmx_chat_begin_message(c->w, CMX_JW_NAME("user"));
         CMX_JD_PUT_MEMBER(c->w, "content", d, input);
         cmx_jw_end(c->w);
         return CMX_OK;
@@ -168,8 +124,7 @@ static cmx_err write_items(conv *c, int input)
         int next = cmx_json_doc_next(d, it);
         if (type < 0 || CMX_JD_IS(d, type, "message")) {
             int role = CMX_JD_MEMBER(d, it, "role");
-            cmx_json_span rs = cmx_json_doc_span(d, role);
-            begin_message(c, d->bytes + rs.start + 1, rs.end - rs.start - 2);
+            cmx_chat_begin_message(c->w, cmx_jd_str(d, role));
             CMX_JW_KEY(c->w, "content");
             cmx_err rc = write_content(c, CMX_JD_MEMBER(d, it, "content"), where);
             if (rc != CMX_OK)
@@ -180,14 +135,14 @@ static cmx_err write_items(conv *c, int input)
                 next = write_tool_calls(c, next, end);
             cmx_jw_end(c->w);
         } else if (CMX_JD_IS(d, type, "function_call")) {
-            begin_message(c, CMX_LIT("assistant"));
+            cmx_chat_begin_message(c->w, CMX_JW_NAME("assistant"));
             CMX_JW_KEY(c->w, "content");
             cmx_jw_null(c->w);
             next = write_tool_calls(c, it, end);
             cmx_jw_end(c->w);
         } else if (CMX_JD_IS(d, type, "function_call_output")) {
             int out = CMX_JD_MEMBER(d, it, "output");
-            begin_message(c, CMX_LIT("tool"));
+            cmx_chat_begin_message(c->w, CMX_JW_NAME("tool"));
             CMX_JD_PUT_MEMBER(c->w, "tool_call_id", d, CMX_JD_MEMBER(d, it, "call_id"));
             CMX_JW_KEY(c->w, "content");
             if (cmx_jd_type(d, out) == CMX_JSON_STRING) {
@@ -237,23 +192,16 @@ static cmx_err write_tools(conv *c, int tools, int choice, int text)
             int type = CMX_JD_MEMBER(d, t, "type");
             if (!CMX_JD_IS(d, type, "function"))
                 return refuse(c, "a tool of type", type, "is hosted by OpenAI; " OPENAI_ONLY);
-            cmx_json_span name = cmx_json_doc_span(d, CMX_JD_MEMBER(d, t, "name"));
-            open_function(c->w, d->bytes + name.start, name.end - name.start, 1);
-            int desc = CMX_JD_MEMBER(d, t, "description");
-            if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
-                CMX_JD_PUT_MEMBER(c->w, "description", d, desc);
-            int params = CMX_JD_MEMBER(d, t, "parameters");
-            if (cmx_jd_type(d, params) == CMX_JSON_OBJECT)
-                CMX_JD_PUT_MEMBER(c->w, "parameters", d, params);
-            cmx_jw_end(c->w);
-            cmx_jw_end(c->w);
+            cmx_chat_function_tool(c->w, d, CMX_JD_MEMBER(d, t, "name"),
+                                   CMX_JD_MEMBER(d, t, "description"),
+                                   CMX_JD_MEMBER(d, t, "parameters"));
         }
     }
     if (req->schema_tool) {
         int fmt = CMX_JD_MEMBER(d, text, "format");
         int schema = CMX_JD_MEMBER(d, fmt, "schema");
         int desc = CMX_JD_MEMBER(d, fmt, "description");
-        open_function(c->w, req->schema_tool, req->schema_tool_len, 0);
+        cmx_chat_open_function(c->w, CMX_JW_RAW(req->schema_tool, req->schema_tool_len));
         CMX_JW_KEY(c->w, "description");
         if (cmx_jd_type(d, desc) == CMX_JSON_STRING)
             cmx_jd_put(c->w, d, desc);
@@ -275,9 +223,7 @@ static cmx_err write_tools(conv *c, int tools, int choice, int text)
         if (have_tools && !CMX_JD_IS(d, choice, "none")) {
             CMX_JW_LIT(c->w, "required");
         } else {
-            open_function(c->w, req->schema_tool, req->schema_tool_len, 0);
-            cmx_jw_end(c->w);
-            cmx_jw_end(c->w);
+            cmx_chat_named_choice(c->w, CMX_JW_RAW(req->schema_tool, req->schema_tool_len));
         }
     } else if (cmx_jd_type(d, choice) == CMX_JSON_STRING) {
         cmx_jd_put(c->w, d, choice);
@@ -286,10 +232,7 @@ static cmx_err write_tools(conv *c, int tools, int choice, int text)
         if (!CMX_JD_IS(d, type, "function"))
             return refuse(c, "a tool_choice of type", type,
                           "has no chat completions form; " OPENAI_ONLY);
-        cmx_json_span name = cmx_json_doc_span(d, CMX_JD_MEMBER(d, choice, "name"));
-        open_function(c->w, d->bytes + name.start, name.end - name.start, 1);
-        cmx_jw_end(c->w);
-        cmx_jw_end(c->w);
+        cmx_chat_named_choice(c->w, cmx_jd_str(d, CMX_JD_MEMBER(d, choice, "name")));
     } else {
         CMX_JW_LIT(c->w, "auto");
     }
@@ -305,16 +248,13 @@ cmx_err cmx_responses_to_chat(const cmx_ingress_request *req, cmx_arena *arena, 
     cmx_jw_init(&w, out);
     conv c = {req, d, &w, dropped, err};
     int model = -1, input = -1, instructions = -1, tools = -1, choice = -1, text = -1, stream = 0;
-    int copied[6];
-    const char *copied_as[6];
-    size_t n_copied = 0;
+    cmx_chat_copies copied = {0};
     CMX_JD_EACH_KEY(d, 0, k)
     {
         int v = k + 1;
         char name[32];
-        const char *key;
-        long n = cmx_json_doc_key(d, k, name, sizeof name, &key);
-        size_t kn = n < 0 ? 0 : (size_t)n;
+        const char *key = "";
+        size_t kn = cmx_jd_key_name(d, k, name, sizeof name, &key);
         int null = cmx_jd_type(d, v) == CMX_JSON_NULL;
 #define KEY_IS(lit) CMX_SPAN_IS(key, kn, lit)
         const char *as = NULL;
@@ -354,41 +294,22 @@ cmx_err cmx_responses_to_chat(const cmx_ingress_request *req, cmx_arena *arena, 
                 cmx_ingress_note(dropped, field);
             }
         } else {
-            return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                 "'%.*s' has no chat completions form; " OPENAI_ONLY,
-                                 (int)(kn > 60 ? 60 : kn), key);
+            return cmx_chat_no_form(err, key, kn, OPENAI_ONLY);
         }
 #undef KEY_IS
-        if (as && n_copied < sizeof copied / sizeof copied[0]) {
-            copied[n_copied] = v;
-            copied_as[n_copied++] = as;
-        }
+        if (as)
+            cmx_chat_copy(&copied, v, as);
     }
-    cmx_jw_object(&w);
-    CMX_JD_PUT_MEMBER(&w, "model", d, model);
     int have_tools = cmx_jd_type(d, tools) == CMX_JSON_ARRAY && cmx_jd_count(d, tools) > 0;
-    for (size_t i = 0; i < n_copied; i++) {
-        /* parallel_tool_calls only means something with tools */
-        if (strcmp(copied_as[i], "parallel_tool_calls") == 0 && !have_tools)
-            continue;
-        cmx_jd_put_member(&w, copied_as[i], strlen(copied_as[i]), d, copied[i]);
-    }
-    if (stream) {
-        CMX_JW_KEY(&w, "stream");
-        cmx_jw_bool(&w, 1);
-        CMX_JW_KEY(&w, "stream_options");
-        cmx_jw_object(&w);
-        CMX_JW_KEY(&w, "include_usage");
-        cmx_jw_bool(&w, 1);
-        cmx_jw_end(&w);
-    }
+    /* parallel_tool_calls only means something with tools */
+    cmx_chat_open_request(&w, d, model, &copied, have_tools ? NULL : "parallel_tool_calls", stream);
     cmx_err rc = write_tools(&c, tools, choice, text);
     if (rc != CMX_OK)
         return rc;
     CMX_JW_KEY(&w, "messages");
     cmx_jw_array(&w);
     if (instructions >= 0) {
-        begin_message(&c, CMX_LIT("system"));
+        cmx_chat_begin_message(&w, CMX_JW_NAME("system"));
         CMX_JD_PUT_MEMBER(&w, "content", d, instructions);
         cmx_jw_end(&w);
     }

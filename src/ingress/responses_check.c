@@ -10,24 +10,16 @@
  * targets as they are and are refused by name on the chat road
  * (responses_chat.c). */
 #include "ingress/ingress.h"
+#include "ingress/ingress_internal.h"
 #include "ingress/ingress_json.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define STATELESS "cloudmux keeps no conversation state: send the whole conversation in 'input'"
 
-static cmx_err bad(cmx_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static cmx_err bad(cmx_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char msg[240];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "%s", msg);
-}
+/* A 400 naming what is wrong. */
+#define bad(err, ...) cmx_error_set((err), CMX_ERR_BAD_REQUEST, __VA_ARGS__)
 
 static int is_null(const cmx_json_doc *d, int v)
 {
@@ -222,19 +214,6 @@ static cmx_err check_text(const cmx_json_doc *d, int v, cmx_ingress_request *req
 cmx_err cmx_responses_check(const char *body, size_t len, cmx_arena *arena,
                             cmx_ingress_request *req, cmx_request_scan *scan, cmx_error *err)
 {
-    memset(scan, 0, sizeof *scan);
-    memset(req, 0, sizeof *req);
-    req->api = CMX_API_RESPONSES;
-    cmx_json_doc *d = cmx_arena_alloc(arena, sizeof *d);
-    if (!d)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
-    cmx_err rc = cmx_json_doc_parse(d, body, len, arena, err);
-    if (rc != CMX_OK)
-        return rc;
-    req->doc = d;
-    if (cmx_json_doc_type(d, 0) != CMX_JSON_OBJECT)
-        return bad(err, "request body must be a JSON object");
-    scan->body = cmx_json_doc_span(d, 0);
     static const char *const names[] = {"model",
                                         "input",
                                         "stream",
@@ -271,18 +250,11 @@ cmx_err cmx_responses_check(const char *body, size_t len, cmx_arena *arena,
         N
     };
     int f[N];
-    for (int i = 0; i < N; i++)
-        f[i] = -1;
-    CMX_JD_EACH_KEY(d, 0, k)
-    {
-        for (int i = 0; i < N; i++) {
-            if (!cmx_json_doc_key_is(d, k, names[i], strlen(names[i])))
-                continue;
-            if (f[i] >= 0)
-                return bad(err, "duplicate field '%s'", names[i]);
-            f[i] = k + 1;
-        }
-    }
+    cmx_err rc =
+        cmx_ingress_read_body(CMX_API_RESPONSES, body, len, arena, req, scan, names, N, f, err);
+    if (rc != CMX_OK)
+        return rc;
+    const cmx_json_doc *d = req->doc;
     rc = cmx_json_doc_read_model(d, f[MODEL], scan, err);
     if (rc != CMX_OK)
         return rc;

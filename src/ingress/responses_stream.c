@@ -77,6 +77,23 @@ static void item_ref(cmx_responses_stream *s, cmx_jw *w, int i)
     cmx_jw_int(w, i);
 }
 
+/* An event about item i's content part: its head, "item_id",
+ * "output_index", "content_index"; with_logprobs adds "logprobs":[] (the
+ * text events carry it). */
+static void part_event(cmx_responses_stream *s, cmx_jw *w, const char *name, int i,
+                       int with_logprobs)
+{
+    head(s, w, name);
+    item_ref(s, w, i);
+    CMX_JW_KEY(w, "content_index");
+    cmx_jw_int(w, 0);
+    if (with_logprobs) {
+        CMX_JW_KEY(w, "logprobs");
+        cmx_jw_array(w);
+        cmx_jw_end(w);
+    }
+}
+
 /* An output_text part: its text so far when `it` is given, else "". */
 static void write_part(cmx_jw *w, const cmx_responses_item *it)
 {
@@ -176,20 +193,11 @@ static void finish_item(cmx_responses_stream *s, int i)
     const char *status = strcmp(s->finish_reason, "length") == 0 ? "incomplete" : "completed";
     cmx_jw w;
     if (it->kind == ITEM_MESSAGE) {
-        head(s, &w, "response.output_text.done");
-        item_ref(s, &w, i);
-        CMX_JW_KEY(&w, "content_index");
-        cmx_jw_int(&w, 0);
-        CMX_JW_KEY(&w, "logprobs");
-        cmx_jw_array(&w);
-        cmx_jw_end(&w);
+        part_event(s, &w, "response.output_text.done", i, 1);
         CMX_JW_KEY(&w, "text");
         put_text(&w, it);
         send(s, &w, "response.output_text.done");
-        head(s, &w, "response.content_part.done");
-        item_ref(s, &w, i);
-        CMX_JW_KEY(&w, "content_index");
-        cmx_jw_int(&w, 0);
+        part_event(s, &w, "response.content_part.done", i, 0);
         CMX_JW_KEY(&w, "part");
         write_part(&w, it);
         send(s, &w, "response.content_part.done");
@@ -237,10 +245,7 @@ static void announce_item(cmx_responses_stream *s, int i)
     send(s, &w, "response.output_item.added");
     if (s->items[i].kind != ITEM_MESSAGE)
         return;
-    head(s, &w, "response.content_part.added");
-    item_ref(s, &w, i);
-    CMX_JW_KEY(&w, "content_index");
-    cmx_jw_int(&w, 0);
+    part_event(s, &w, "response.content_part.added", i, 0);
     CMX_JW_KEY(&w, "part");
     write_part(&w, NULL);
     send(s, &w, "response.content_part.added");
@@ -268,13 +273,7 @@ static void text_delta(cmx_responses_stream *s, int i, const cmx_json_doc *d, in
 {
     keep(&s->items[i], d, piece);
     cmx_jw w;
-    head(s, &w, "response.output_text.delta");
-    item_ref(s, &w, i);
-    CMX_JW_KEY(&w, "content_index");
-    cmx_jw_int(&w, 0);
-    CMX_JW_KEY(&w, "logprobs");
-    cmx_jw_array(&w);
-    cmx_jw_end(&w);
+    part_event(s, &w, "response.output_text.delta", i, 1);
     CMX_JW_KEY(&w, "delta");
     cmx_jd_put(&w, d, piece);
     send(s, &w, "response.output_text.delta");
@@ -350,40 +349,39 @@ static cmx_err lost(const cmx_responses_stream *s, cmx_error *err)
                    : CMX_OK;
 }
 
+static void on_begin(void *ctx, const cmx_json_doc *d)
+{
+    (void)d;
+    cmx_responses_stream_begin(ctx);
+}
+
+static void on_text(void *ctx, const cmx_json_doc *d, int content)
+{
+    cmx_responses_stream *s = ctx;
+    int i = s->open_item;
+    if (i < 0 || s->items[i].kind != ITEM_MESSAGE || s->items[i].as_text)
+        i = open_message(s);
+    if (i >= 0)
+        text_delta(s, i, d, content);
+}
+
+static void on_tool_call(void *ctx, const cmx_json_doc *d, int tc)
+{
+    tool_delta(ctx, d, tc);
+}
+
+static void on_finish(void *ctx, const cmx_json_doc *d, int fr)
+{
+    cmx_responses_stream *s = ctx;
+    copy_string(d, fr, s->finish_reason, sizeof s->finish_reason);
+}
+
 cmx_err cmx_responses_stream_chunk(cmx_responses_stream *s, const char *json, size_t len,
                                    cmx_error *err)
 {
-    cmx_json_doc d;
-    if (cmx_ingress_read_chunk(&d, json, len, NULL, err) != CMX_OK)
+    static const cmx_chunk_visitor visitor = {on_begin, on_text, on_tool_call, on_finish};
+    if (cmx_ingress_visit_chunk(json, len, NULL, &visitor, s, &s->usage, err) != CMX_OK)
         return CMX_ERR_UPSTREAM_PROTOCOL;
-    cmx_responses_stream_begin(s);
-    int usage = CMX_JD_MEMBER(&d, 0, "usage");
-    if (cmx_jd_type(&d, usage) == CMX_JSON_OBJECT)
-        cmx_jd_read_chat_usage(&d, usage, &s->usage);
-    int choices = CMX_JD_MEMBER(&d, 0, "choices");
-    if (cmx_jd_type(&d, choices) == CMX_JSON_ARRAY) {
-        CMX_JD_EACH_ELEMENT(&d, choices, ch)
-        {
-            int delta = CMX_JD_MEMBER(&d, ch, "delta");
-            int content = delta >= 0 ? CMX_JD_MEMBER(&d, delta, "content") : -1;
-            if (cmx_jd_non_empty_string(&d, content)) {
-                int i = s->open_item;
-                if (i < 0 || s->items[i].kind != ITEM_MESSAGE || s->items[i].as_text)
-                    i = open_message(s);
-                if (i >= 0)
-                    text_delta(s, i, &d, content);
-            }
-            int calls = delta >= 0 ? CMX_JD_MEMBER(&d, delta, "tool_calls") : -1;
-            if (cmx_jd_type(&d, calls) == CMX_JSON_ARRAY) {
-                CMX_JD_EACH_ELEMENT(&d, calls, tc)
-                tool_delta(s, &d, tc);
-            }
-            int fr = CMX_JD_MEMBER(&d, ch, "finish_reason");
-            if (cmx_jd_type(&d, fr) == CMX_JSON_STRING)
-                copy_string(&d, fr, s->finish_reason, sizeof s->finish_reason);
-        }
-    }
-    cmx_json_doc_release(&d);
     return lost(s, err);
 }
 
