@@ -115,7 +115,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 med() { awk -v p="$1" -v s="$2" -v col="$3" '$2 == p && $3 == s { print $col }' "$RESULTS" | median; }
 mkdir -p "$OUT"
 REPORT=$OUT/ingress.md
@@ -137,13 +136,7 @@ REPORT=$OUT/ingress.md
         'BEGIN { printf "| %s | %.0f | %.2f | %.2f | %d | %d |\n", p, r, r / c, cpu, p50, p99 }'
     done
   done
-  echo
-  echo "<details><summary>raw runs (round path scenario rps cpu_us p50_us p99_us errors)</summary>"
-  echo
-  echo '```'
-  cat "$RESULTS"
-  echo '```'
-  echo "</details>"
+  raw_runs "round path scenario rps cpu_us p50_us p99_us errors" "$RESULTS"
 } >"$REPORT"
 cat "$REPORT"
 log "written to $REPORT"

@@ -73,3 +73,17 @@ raise_fd_limit() {
   [ "$FD_LIMIT" = unlimited ] && FD_LIMIT=1048576
   return 0
 }
+
+# The median of the numbers on stdin, one a line ("nan" when there are none).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+# A report's closing block: the raw runs file, folded away.
+raw_runs() { # "column names" file
+  echo
+  echo "<details><summary>raw runs ($1)</summary>"
+  echo
+  echo '```'
+  cat "$2"
+  echo '```'
+  echo "</details>"
+}

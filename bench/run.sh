@@ -391,7 +391,6 @@ if [ -z "$CMX_SKIP" ]; then
 fi
 
 # ---- report -----------------------------------------------------------------
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 med() { # target scenario conns column
   awk -v t="$1" -v s="$2" -v c="$3" -v col="$4" '$2 == t && $3 == s && $4 == c { print $col }' "$RESULTS" | median
 }
@@ -498,13 +497,7 @@ REPORT=$OUT/results.md
     grep -v '^LEDGER ' "$LEDGER_OUT"
     echo '```'
   fi
-  echo
-  echo "<details><summary>raw runs (round target scenario conns rps p50_us p99_us cpu_us requests errors)</summary>"
-  echo
-  echo '```'
-  cat "$RESULTS"
-  echo '```'
-  echo "</details>"
+  raw_runs "round target scenario conns rps p50_us p99_us cpu_us requests errors" "$RESULTS"
 } >"$REPORT"
 
 cat "$REPORT"

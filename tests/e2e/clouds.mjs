@@ -16,7 +16,7 @@ import { startEmulator as startAzure } from '../emulators/azure/index.mjs';
 import { startEmulator as startBedrock } from '../emulators/bedrock/index.mjs';
 import { startEmulator as startOpenAI } from '../emulators/openai/index.mjs';
 import { makeServiceAccount, startEmulator as startVertex } from '../emulators/vertex/index.mjs';
-import { tempDir } from './helpers.mjs';
+import { startCloudmux, tempDir } from './helpers.mjs';
 
 export const ANTHROPIC_KEY = 'sk-ant-clouds-SECRET-41';
 export const AZURE_KEY = 'azure-clouds-SECRET-42';
@@ -91,4 +91,22 @@ export async function startClouds() {
     env,
     close: () => Promise.all([anthropic.close(), aws.close(), gcp.close(), azure.close(), openai.close()]),
   };
+}
+
+// cloudmux in front of the clouds: every target's group (list, priced as
+// it says), client and admin keys, a 256 KiB body limit, and the extra
+// providers and groups given as YAML lines.
+export function startGateway(clouds, { list = TARGETS, clientKey, adminKey, providers = '', models = '' }) {
+  return startCloudmux({
+    env: clouds.env,
+    configYaml: `
+server:
+  api_keys: [ "${clientKey}" ]
+  admin_keys: [ "${adminKey}" ]
+  max_body_bytes: 256KiB
+providers:${clouds.providers}${providers}
+models:
+${groups(list)}
+${models}`,
+  });
 }

@@ -18,8 +18,8 @@ import { after, before, describe, test } from 'node:test';
 
 import Anthropic from '@anthropic-ai/sdk';
 
-import { MODELS, TARGETS, groups, startClouds } from './clouds.mjs';
-import { httpRequest, startCloudmux, waitFor } from './helpers.mjs';
+import { MODELS, TARGETS, startClouds, startGateway } from './clouds.mjs';
+import { httpRequest, waitFor } from './helpers.mjs';
 
 const CLIENT_KEY = 'cmx-messages-client-key';
 const ADMIN_KEY = 'cmx-messages-admin-key';
@@ -38,17 +38,13 @@ const PRICED = TARGETS.map((t) => (t.group === 'via-anthropic' ? { ...t, price: 
 before(async () => {
   clouds = await startClouds();
   const claude = MODELS.anthropic;
-  gw = await startCloudmux({
-    env: clouds.env,
-    configYaml: `
-server:
-  api_keys: [ "${CLIENT_KEY}" ]
-  admin_keys: [ "${ADMIN_KEY}" ]
-  max_body_bytes: 256KiB
-providers:${clouds.providers}
-  mock: { type: mock, content: "hello from the mock" }
-models:
-${groups(PRICED)}
+  gw = await startGateway(clouds, {
+    list: PRICED,
+    clientKey: CLIENT_KEY,
+    adminKey: ADMIN_KEY,
+    providers: `
+  mock: { type: mock, content: "hello from the mock" }`,
+    models: `
   via-mock: { targets: [ { provider: mock, model: mock-1 } ] }
   via-bedrock-converse: { targets: [ { provider: aws, model: "${MODELS.bedrockConverse}" } ] }
   overloaded-to-bedrock: { targets: [ { provider: claude, model: "${claude}+fault:status=529" }, { provider: aws, model: "${MODELS.bedrock}" } ] }

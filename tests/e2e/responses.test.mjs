@@ -18,8 +18,8 @@ import { after, before, describe, test } from 'node:test';
 
 import OpenAI from 'openai';
 
-import { MODELS, TARGETS, groups, startClouds } from './clouds.mjs';
-import { httpRequest, startCloudmux, waitFor } from './helpers.mjs';
+import { MODELS, TARGETS, startClouds, startGateway } from './clouds.mjs';
+import { httpRequest, waitFor } from './helpers.mjs';
 
 const CLIENT_KEY = 'cmx-responses-client-key';
 const ADMIN_KEY = 'cmx-responses-admin-key';
@@ -41,16 +41,11 @@ const PRICED = TARGETS.map((t) => (t.group === 'via-openai' ? { ...t, price: '{ 
 
 before(async () => {
   clouds = await startClouds();
-  gw = await startCloudmux({
-    env: clouds.env,
-    configYaml: `
-server:
-  api_keys: [ "${CLIENT_KEY}" ]
-  admin_keys: [ "${ADMIN_KEY}" ]
-  max_body_bytes: 256KiB
-providers:${clouds.providers}
-models:
-${groups(PRICED)}
+  gw = await startGateway(clouds, {
+    list: PRICED,
+    clientKey: CLIENT_KEY,
+    adminKey: ADMIN_KEY,
+    models: `
   cut-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:cut_stream,after=4" } ] }
   error-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:error_event,after=4" } ] }
   cut-anthropic: { targets: [ { provider: claude, model: "${MODELS.anthropic}+fault:cut_stream,after=5" } ] }

@@ -29,45 +29,18 @@
 #include <stdint.h>
 /* cmocka after the standard headers it needs */
 #include <cmocka.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/str.h"
+#include "helpers/case_files.h"
 #include "ingress/ingress.h"
 
 #define MIN_CASES 8
-
-static char *read_file(const char *dir, const char *name, size_t *len)
-{
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cmx_buf b = CMX_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        cmx_buf_append(&b, tmp, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return b.data ? b.data : calloc(1, 1);
-}
-
-static int has_file(const char *dir, const char *name)
-{
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, R_OK) == 0;
-}
 
 static void assert_json_equal(const char *expected, size_t elen, const char *actual, size_t alen,
                               const char *what)
@@ -78,17 +51,10 @@ static void assert_json_equal(const char *expected, size_t elen, const char *act
         fail_msg("%s: the expected JSON does not parse", what);
     if (!a)
         fail_msg("%s: the output is not JSON: %.*s", what, (int)alen, actual);
-    int same = json_equal(e, a);
-    if (!same) {
-        char *es = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
-        char *as = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
-        print_error("%s differs\nexpected: %s\nactual:   %s\n", what, es, as);
-        free(es);
-        free(as);
-    }
+    int differs = cmx_case_json_differs(e, a, what);
     json_decref(e);
     json_decref(a);
-    if (!same)
+    if (differs)
         fail();
 }
 
@@ -103,7 +69,7 @@ static cmx_err check_request(const test_case *tc, cmx_arena *arena, char **body,
                              cmx_ingress_request *req, cmx_error *err)
 {
     size_t len;
-    *body = read_file(tc->dir, "request.json", &len);
+    *body = cmx_case_read(tc->dir, "request.json", &len);
     if (!*body) {
         const char *min =
             tc->api == CMX_API_MESSAGES
@@ -122,7 +88,7 @@ static cmx_err check_request(const test_case *tc, cmx_arena *arena, char **body,
 static void expect_error(const test_case *tc, cmx_err rc, const cmx_error *err)
 {
     size_t len;
-    char *text = read_file(tc->dir, "expected_error.json", &len);
+    char *text = cmx_case_read(tc->dir, "expected_error.json", &len);
     json_t *exp = json_loadb(text, len, 0, NULL);
     free(text);
     const char *kind = json_string_value(json_object_get(exp, "kind"));
@@ -144,21 +110,21 @@ static void run_request(const test_case *tc, cmx_arena *arena, const cmx_ingress
     cmx_err rc = tc->api == CMX_API_MESSAGES
                      ? cmx_messages_to_chat(req, beta, arena, &out, &dropped, &err)
                      : cmx_responses_to_chat(req, arena, &out, &dropped, &err);
-    if (has_file(tc->dir, "expected_error.json")) {
+    if (cmx_case_has(tc->dir, "expected_error.json")) {
         expect_error(tc, rc, &err);
     } else {
         if (rc != CMX_OK)
             fail_msg("%s: conversion failed: %s", tc->name, err.message);
         assert_false(cmx_buf_failed(&out));
         size_t elen;
-        char *exp = read_file(tc->dir, "expected_chat_request.json", &elen);
+        char *exp = cmx_case_read(tc->dir, "expected_chat_request.json", &elen);
         if (!exp)
             fail_msg("%s: no expected_chat_request.json", tc->name);
         char what[300];
         snprintf(what, sizeof what, "%s: chat request", tc->name);
         assert_json_equal(exp, elen, out.data, out.len, what);
         free(exp);
-        char *want = read_file(tc->dir, "expected_dropped.txt", NULL);
+        char *want = cmx_case_read(tc->dir, "expected_dropped.txt", NULL);
         if (want) {
             want[strcspn(want, "\n")] = '\0';
             assert_string_equal(dropped.data ? dropped.data : "", want);
@@ -174,8 +140,8 @@ static void run_request(const test_case *tc, cmx_arena *arena, const cmx_ingress
 static void run_answer(const test_case *tc, cmx_arena *arena, const cmx_ingress_request *req)
 {
     size_t len, elen;
-    char *chat = read_file(tc->dir, "chat_answer.json", &len);
-    char *exp = read_file(tc->dir, "expected_answer.json", &elen);
+    char *chat = cmx_case_read(tc->dir, "chat_answer.json", &len);
+    char *exp = cmx_case_read(tc->dir, "expected_answer.json", &elen);
     cmx_buf out = CMX_BUF_INIT;
     cmx_error err;
     cmx_error_clear(&err);
@@ -208,9 +174,9 @@ static void collect(void *ctx, const char *event, const char *json, size_t len)
 static void run_stream(const test_case *tc, cmx_arena *arena, const cmx_ingress_request *req)
 {
     size_t len, elen;
-    char *text = read_file(tc->dir, "chat_stream.txt", &len);
-    char *exp = read_file(tc->dir, "expected_events.txt", &elen);
-    char *fail_with = read_file(tc->dir, "fail", NULL);
+    char *text = cmx_case_read(tc->dir, "chat_stream.txt", &len);
+    char *exp = cmx_case_read(tc->dir, "expected_events.txt", &elen);
+    char *fail_with = cmx_case_read(tc->dir, "fail", NULL);
     cmx_buf events = CMX_BUF_INIT;
     cmx_messages_stream ms;
     cmx_responses_stream rs;
@@ -302,24 +268,24 @@ static void run_case(void **state)
     int directions = 0;
     if (rc != CMX_OK) {
         /* refused by the check itself */
-        if (!has_file(tc->dir, "expected_error.json"))
+        if (!cmx_case_has(tc->dir, "expected_error.json"))
             fail_msg("%s: the request was refused: %s", tc->name, err.message);
         expect_error(tc, rc, &err);
         directions++;
     } else {
-        char *beta = read_file(tc->dir, "anthropic_beta", NULL);
+        char *beta = cmx_case_read(tc->dir, "anthropic_beta", NULL);
         if (beta)
             beta[strcspn(beta, "\n")] = '\0';
-        if (has_file(tc->dir, "request.json")) {
+        if (cmx_case_has(tc->dir, "request.json")) {
             run_request(tc, arena, &req, beta);
             directions++;
         }
         free(beta);
-        if (has_file(tc->dir, "chat_answer.json")) {
+        if (cmx_case_has(tc->dir, "chat_answer.json")) {
             run_answer(tc, arena, &req);
             directions++;
         }
-        if (has_file(tc->dir, "chat_stream.txt")) {
+        if (cmx_case_has(tc->dir, "chat_stream.txt")) {
             run_stream(tc, arena, &req);
             directions++;
         }
@@ -328,11 +294,6 @@ static void run_case(void **state)
         fail_msg("%s: no request.json, chat_answer.json or chat_stream.txt", tc->name);
     free(body);
     cmx_arena_free(arena);
-}
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const test_case *)a)->name, ((const test_case *)b)->name);
 }
 
 static size_t found[2];
@@ -344,36 +305,22 @@ static test_case *find_cases(const char *root, size_t *n)
         cmx_api api;
     } apis[] = {{"ingress_messages", CMX_API_MESSAGES}, {"ingress_responses", CMX_API_RESPONSES}};
     test_case *cases = NULL;
-    size_t cap = 0;
     *n = 0;
     for (size_t k = 0; k < 2; k++) {
         char pdir[768];
         snprintf(pdir, sizeof pdir, "%.600s/tests/data/%s", root, apis[k].folder);
-        DIR *d = opendir(pdir);
-        if (!d)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 32;
-                cases = realloc(cases, cap * sizeof *cases);
-            }
-            test_case *tc = &cases[*n];
-            snprintf(tc->dir, sizeof tc->dir, "%s/%.200s", pdir, de->d_name);
-            struct stat st;
-            if (stat(tc->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-                continue;
+        size_t m;
+        char **names = cmx_case_dirs(pdir, &m);
+        cases = realloc(cases, (*n + m + 1) * sizeof *cases);
+        for (size_t i = 0; i < m; i++) {
+            test_case *tc = &cases[(*n)++];
+            snprintf(tc->dir, sizeof tc->dir, "%s/%.200s", pdir, names[i]);
+            snprintf(tc->name, sizeof tc->name, "%s/%.200s", apis[k].folder, names[i]);
             tc->api = apis[k].api;
-            snprintf(tc->name, sizeof tc->name, "%s/%.200s", apis[k].folder, de->d_name);
-            found[k]++;
-            (*n)++;
         }
-        closedir(d);
+        found[k] += m;
+        cmx_case_dirs_free(names, m);
     }
-    if (*n)
-        qsort(cases, *n, sizeof *cases, by_name);
     return cases;
 }
 

@@ -206,6 +206,28 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     return Boolean(exp && exp > Date.now());
   }
 
+
+  // Counts and records a request, checks its token (a 401 in Google's shape
+  // when it is not ours: undefined then) and parses its body (null when it
+  // is not JSON).
+  function admit(req, res, rec, raw, { long = false } = {}) {
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
+      stats.unauthenticated++;
+      rec.status = 401;
+      send(res, 401, googleError(401, `Request had invalid authentication credentials.${long ? ' Expected OAuth 2 access token, login cookie or other valid authentication credential.' : ''}`));
+      return undefined;
+    }
+    rec.auth = 'ok';
+    try {
+      rec.body = JSON.parse(raw);
+    } catch {
+      rec.body = null;
+    }
+    return rec.body;
+  }
   function writeStream(res, rec, events, { cutAfter = null } = {}) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const n = cutAfter === null ? events.length : Math.min(cutAfter, events.length);
@@ -219,22 +241,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (method === 'predict') return predict(req, res, m, url, raw);
     const stream = method === 'streamGenerateContent';
     const rec = { path: url.pathname, project, location, model, stream, alt: url.searchParams.get('alt'), auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw, { long: true });
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream', 'safety', 'blocked', 'too_long']);
     if (f) rec.fault = f.fault;
     if (f?.fault === 'hang') return;
@@ -271,22 +279,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   function predict(req, res, m, url, raw) {
     const model = m[3];
     const rec = { path: url.pathname, project: m[1], location: m[2], model, stream: false, auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') return send(res, f.status || 500, googleError(f.status || 500, 'Emulated error.'));
@@ -312,22 +306,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
     const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') {
@@ -375,21 +355,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // the model in the body.
   function countTokens(req, res, url, raw) {
     const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     rec.model = body?.model ?? null;
     const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
     const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
