@@ -18,7 +18,6 @@
  * response.failed and no response.completed. */
 #include "client_api.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,10 +37,11 @@ struct cmx_client_api {
     cmx_request_scan chat_scan;
     const char *dropped; /* what the chat form dropped (", "-separated), or NULL */
     int converting;      /* the answer comes as chat and is converted here */
-    int conv_open;       /* ms or rs holds memory */
     cmx_error broken;    /* a converted stream that cannot go on whole */
-    cmx_messages_stream ms;
-    cmx_responses_stream rs;
+    /* a converted stream's state, in the arena once it starts (large:
+     * passed-through answers never pay for it) */
+    cmx_messages_stream *ms;
+    cmx_responses_stream *rs;
     cmx_responses_meta meta;
     char response_id[64];
     int64_t relayed;      /* Responses events passed through (the next sequence_number) */
@@ -51,11 +51,12 @@ struct cmx_client_api {
 static void release_client(void *arg)
 {
     struct cmx_client_api *st = arg;
-    if (!st->conv_open)
-        return;
-    cmx_messages_stream_free(&st->ms);
-    cmx_responses_stream_free(&st->rs);
-    st->conv_open = 0;
+    if (st->ms)
+        cmx_messages_stream_free(st->ms);
+    if (st->rs)
+        cmx_responses_stream_free(st->rs);
+    st->ms = NULL;
+    st->rs = NULL;
 }
 
 /* ---- the chat form ------------------------------------------------------- */
@@ -108,12 +109,33 @@ static cmx_err convert(void *ctx, cmx_call *out, cmx_error *err)
 static const char *extra_headers(cmx_api_ctx *c, int stream)
 {
     struct cmx_client_api *st = c->client;
-    const char *sse = stream ? "Cache-Control: no-cache\r\n" : "";
-    int anthropic = c->api != CMX_API_RESPONSES;
-    return cmx_arena_sprintf(c->req->arena, "%s%s%s%s%s%s%s", sse, anthropic ? "request-id: " : "",
-                             anthropic ? c->request_id : "", anthropic ? "\r\n" : "",
-                             st->dropped ? "x-cloudmux-dropped: " : "",
-                             st->dropped ? st->dropped : "", st->dropped ? "\r\n" : "");
+    const char *parts[7];
+    size_t n = 0, len = 0;
+    if (stream)
+        parts[n++] = "Cache-Control: no-cache\r\n";
+    if (c->api != CMX_API_RESPONSES) {
+        parts[n++] = "request-id: ";
+        parts[n++] = c->request_id;
+        parts[n++] = "\r\n";
+    }
+    if (st->dropped) {
+        parts[n++] = "x-cloudmux-dropped: ";
+        parts[n++] = st->dropped;
+        parts[n++] = "\r\n";
+    }
+    size_t lens[7];
+    for (size_t i = 0; i < n; i++)
+        len += lens[i] = strlen(parts[i]);
+    char *out = cmx_arena_alloc(c->req->arena, len + 1);
+    if (!out)
+        return NULL;
+    char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, parts[i], lens[i]);
+        p += lens[i];
+    }
+    *p = '\0';
+    return out;
 }
 
 static void on_response(void *ctx, const cmx_route_result *r, const char *body, size_t len)
@@ -151,13 +173,17 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
     c->stream_started = 1;
     c->stream_result = r;
     st->converting = r->api != c->api;
-    if (st->converting) {
-        if (c->api == CMX_API_MESSAGES)
-            cmx_messages_stream_init(&st->ms, c->req->arena, emit_event, c);
-        else
-            cmx_responses_stream_init(&st->rs, &st->meta, emit_event, c);
-        st->conv_open = 1;
+    if (st->converting && c->api == CMX_API_MESSAGES) {
+        st->ms = cmx_arena_alloc(c->req->arena, sizeof *st->ms);
+        if (st->ms)
+            cmx_messages_stream_init(st->ms, c->req->arena, emit_event, c);
+    } else if (st->converting) {
+        st->rs = cmx_arena_alloc(c->req->arena, sizeof *st->rs);
+        if (st->rs)
+            cmx_responses_stream_init(st->rs, &st->meta, emit_event, c);
     }
+    if (st->converting && !st->ms && !st->rs)
+        cmx_error_set(&st->broken, CMX_ERR_NOMEM, "out of memory for the stream's conversion");
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                           cmx_reply_headers(c, r, extra_headers(c, 1)));
 }
@@ -189,9 +215,9 @@ static void on_stream_chunk(void *ctx, const char *json, size_t len)
         if (c->governed)
             c->stream_chars += cmx_chunk_text_chars(json, len);
         if (c->api == CMX_API_MESSAGES)
-            cmx_messages_stream_chunk(&st->ms, json, len, &st->broken);
+            cmx_messages_stream_chunk(st->ms, json, len, &st->broken);
         else
-            cmx_responses_stream_chunk(&st->rs, json, len, &st->broken);
+            cmx_responses_stream_chunk(st->rs, json, len, &st->broken);
         return;
     }
     char type[64];
@@ -211,8 +237,8 @@ void cmx_client_api_stream_fail(cmx_api_ctx *c, cmx_err kind, const char *messag
 {
     struct cmx_client_api *st = c->client;
     if (c->api == CMX_API_RESPONSES) {
-        if (st->converting)
-            cmx_responses_stream_fail(&st->rs, kind, message);
+        if (st->rs)
+            cmx_responses_stream_fail(st->rs, kind, message);
         else
             cmx_responses_fail_events(emit_event, c, st->relayed,
                                       st->upstream_id[0] ? st->upstream_id : NULL, kind, message);
@@ -234,9 +260,9 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
     cmx_error_clear(&done);
     if (!err && st->broken.kind == CMX_OK && st->converting) {
         if (c->api == CMX_API_MESSAGES)
-            cmx_messages_stream_end(&st->ms, &done);
+            cmx_messages_stream_end(st->ms, &done);
         else
-            cmx_responses_stream_end(&st->rs, &done);
+            cmx_responses_stream_end(st->rs, &done);
     }
     const cmx_error *failed = err                         ? err
                               : st->broken.kind != CMX_OK ? &st->broken
@@ -291,7 +317,10 @@ void cmx_client_api_handle(cmx_api_ctx *c)
     const char *body = req->body;
     size_t len = req->body_len;
     if (c->api == CMX_API_RESPONSES) {
-        snprintf(st->response_id, sizeof st->response_id, "resp_%.56s", c->request_id);
+        size_t n = strnlen(c->request_id, sizeof st->response_id - 6);
+        memcpy(st->response_id, "resp_", 5);
+        memcpy(st->response_id + 5, c->request_id, n);
+        st->response_id[5 + n] = '\0';
         st->meta = (cmx_responses_meta){&st->req, st->response_id, (int64_t)time(NULL)};
         body = cmx_responses_stateless_body(&st->req, body, len, &c->scan, req->arena, &len);
         if (!body) {

@@ -68,6 +68,34 @@ void cmx_jd_put_member(cmx_jw *w, const char *key, size_t key_len, const cmx_jso
     cmx_jd_put(w, doc, i);
 }
 
+void cmx_ingress_path(char *out, size_t cap, const char *name, long index)
+{
+    if (cap == 0)
+        return;
+    char digits[24];
+    size_t k = 0;
+    if (index >= 0) {
+        do
+            digits[k++] = (char)('0' + index % 10);
+        while ((index /= 10) > 0);
+    }
+    size_t n = strlen(name);
+    size_t room = cap - 1;
+    size_t tail = k ? k + 2 : 0;
+    if (tail > room)
+        tail = 0, k = 0;
+    if (n > room - tail)
+        n = room - tail;
+    memcpy(out, name, n);
+    if (k) {
+        out[n++] = '[';
+        while (k)
+            out[n++] = digits[--k];
+        out[n++] = ']';
+    }
+    out[n] = '\0';
+}
+
 void cmx_ingress_note(cmx_buf *list, const char *what)
 {
     const char *have = list->data ? list->data : "";
@@ -105,12 +133,21 @@ cmx_err cmx_ingress_read_body(cmx_api api, const char *body, size_t len, cmx_are
     if (cmx_json_doc_type(doc, 0) != CMX_JSON_OBJECT)
         return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "request body must be a JSON object");
     scan->body = cmx_json_doc_span(doc, 0);
-    for (size_t i = 0; i < n; i++)
+    size_t lens[32];
+    for (size_t i = 0; i < n; i++) {
         f[i] = -1;
+        lens[i] = i < 32 ? strlen(names[i]) : 0;
+    }
     CMX_JD_EACH_KEY(doc, 0, k)
     {
-        for (size_t i = 0; i < n; i++) {
-            if (!cmx_json_doc_key_is(doc, k, names[i], strlen(names[i])))
+        /* a key without escapes is compared as it is written */
+        cmx_json_span sp = cmx_json_doc_span(doc, k);
+        const char *raw = doc->bytes + sp.start + 1;
+        size_t raw_len = sp.end - sp.start - 2;
+        int escaped = memchr(raw, '\\', raw_len) != NULL;
+        for (size_t i = 0; i < n && i < 32; i++) {
+            if (escaped ? !cmx_json_doc_key_is(doc, k, names[i], lens[i])
+                        : raw_len != lens[i] || memcmp(raw, names[i], raw_len) != 0)
                 continue;
             if (f[i] >= 0)
                 return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%s'", names[i]);

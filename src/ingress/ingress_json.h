@@ -63,6 +63,11 @@ void cmx_jd_put_as_string(cmx_jw *w, const cmx_json_doc *doc, int i);
 void cmx_jd_put_member(cmx_jw *w, const char *key, size_t key_len, const cmx_json_doc *doc, int i);
 #define CMX_JD_PUT_MEMBER(w, lit, doc, i) cmx_jd_put_member((w), CMX_LIT(lit), (doc), (i))
 
+/* Writes "name[index]" (just name when index < 0) into out[0..cap), cut
+ * to fit: where a message names a field, without printf (it runs for every
+ * message and block of a request). */
+void cmx_ingress_path(char *out, size_t cap, const char *name, long index);
+
 /* Appends `what` to a ", "-separated list of names, once. */
 void cmx_ingress_note(cmx_buf *list, const char *what);
 

@@ -284,7 +284,7 @@ static cmx_err write_messages(conv *c, int msgs)
     char where[48];
     CMX_JD_EACH_ELEMENT(d, msgs, m)
     {
-        snprintf(where, sizeof where, "messages[%zu]", i++);
+        cmx_ingress_path(where, sizeof where, "messages", (long)i++);
         cmx_err rc = CMX_JD_IS(d, CMX_JD_MEMBER(d, m, "role"), "user")
                          ? user_turn(c, m, where)
                          : assistant_turn(c, m, where);

@@ -29,6 +29,14 @@ static int is_type(const check *c, int v, cmx_json_type t)
     return cmx_jd_type(c->doc, v) == t;
 }
 
+/* Writes `name` (and "[index]" when index >= 0) into c->where from byte
+ * `at` on. */
+static void where_at(check *c, size_t at, const char *name, long index)
+{
+    if (at < sizeof c->where)
+        cmx_ingress_path(c->where + at, sizeof c->where - at, name, index);
+}
+
 /* A required string member `name` of object o (at c->where). */
 static cmx_err need_string(check *c, int o, const char *name, size_t n)
 {
@@ -53,7 +61,7 @@ static cmx_err check_source(check *c, int block, int document)
         return bad(c, "%s.source must be an object", c->where);
     int t = CMX_JD_MEMBER(c->doc, src, "type");
     size_t at = strlen(c->where);
-    snprintf(c->where + at, sizeof c->where - at, ".source");
+    where_at(c, at, ".source", -1);
     cmx_err rc;
     if (CMX_JD_IS(c->doc, t, "base64")) {
         rc = need_string(c, src, CMX_LIT("media_type"));
@@ -116,7 +124,7 @@ static cmx_err check_block(check *c, int b, int depth)
             if (depth > 0)
                 return bad(c, "%s: a tool_result inside a tool_result", c->where);
             size_t at = strlen(c->where);
-            snprintf(c->where + at, sizeof c->where - at, ".content");
+            where_at(c, at, ".content", -1);
             rc = check_blocks(c, content, depth + 1);
             c->where[at] = '\0';
         }
@@ -156,7 +164,7 @@ static cmx_err check_blocks(check *c, int arr, int depth)
     cmx_err rc = CMX_OK;
     CMX_JD_EACH_ELEMENT(c->doc, arr, b)
     {
-        snprintf(c->where + at, sizeof c->where - at, "[%zu]", i++);
+        where_at(c, at, "", (long)i++);
         rc = check_block(c, b, depth);
         c->where[at] = '\0';
         if (rc != CMX_OK)
@@ -174,7 +182,7 @@ static cmx_err check_messages(check *c, int v)
     size_t i = 0;
     CMX_JD_EACH_ELEMENT(c->doc, v, m)
     {
-        snprintf(c->where, sizeof c->where, "messages[%zu]", i++);
+        where_at(c, 0, "messages", (long)i++);
         if (!is_type(c, m, CMX_JSON_OBJECT))
             return bad(c, "%s must be an object", c->where);
         int role = CMX_JD_MEMBER(c->doc, m, "role");
@@ -185,7 +193,7 @@ static cmx_err check_messages(check *c, int v)
             continue;
         if (!is_type(c, content, CMX_JSON_ARRAY))
             return bad(c, "%s.content must be a string or an array of blocks", c->where);
-        strncat(c->where, ".content", sizeof c->where - strlen(c->where) - 1);
+        where_at(c, strlen(c->where), ".content", -1);
         cmx_err rc = check_blocks(c, content, 0);
         if (rc != CMX_OK)
             return rc;
@@ -204,7 +212,7 @@ static cmx_err check_system(check *c, int v)
     size_t i = 0;
     CMX_JD_EACH_ELEMENT(c->doc, v, b)
     {
-        snprintf(c->where, sizeof c->where, "system[%zu]", i++);
+        where_at(c, 0, "system", (long)i++);
         if (!is_type(c, b, CMX_JSON_OBJECT) ||
             !CMX_JD_IS(c->doc, CMX_JD_MEMBER(c->doc, b, "type"), "text"))
             return bad(c, "%s must be a text block", c->where);
@@ -224,7 +232,7 @@ static cmx_err check_tools(check *c, int v)
     size_t i = 0;
     CMX_JD_EACH_ELEMENT(c->doc, v, t)
     {
-        snprintf(c->where, sizeof c->where, "tools[%zu]", i++);
+        where_at(c, 0, "tools", (long)i++);
         if (!is_type(c, t, CMX_JSON_OBJECT))
             return bad(c, "%s must be an object", c->where);
         cmx_err rc = need_string(c, t, CMX_LIT("name"));
@@ -245,7 +253,7 @@ static cmx_err check_tool_choice(check *c, int v)
 {
     if (v < 0)
         return CMX_OK;
-    snprintf(c->where, sizeof c->where, "tool_choice");
+    where_at(c, 0, "tool_choice", -1);
     if (!is_type(c, v, CMX_JSON_OBJECT))
         return bad(c, "'tool_choice' must be an object");
     int t = CMX_JD_MEMBER(c->doc, v, "type");
@@ -264,7 +272,7 @@ static cmx_err check_thinking(check *c, int v)
 {
     if (v < 0)
         return CMX_OK;
-    snprintf(c->where, sizeof c->where, "thinking");
+    where_at(c, 0, "thinking", -1);
     if (!is_type(c, v, CMX_JSON_OBJECT))
         return bad(c, "'thinking' must be an object");
     int t = CMX_JD_MEMBER(c->doc, v, "type");

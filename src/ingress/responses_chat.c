@@ -119,7 +119,7 @@ static cmx_err write_items(conv *c, int input)
     size_t i = 0;
     char where[32];
     for (int it = input + 1; it < end; i++) {
-        snprintf(where, sizeof where, "input[%zu]", i);
+        cmx_ingress_path(where, sizeof where, "input", (long)i);
         int type = CMX_JD_MEMBER(d, it, "type");
         int next = cmx_json_doc_next(d, it);
         if (type < 0 || CMX_JD_IS(d, type, "message")) {

@@ -81,7 +81,7 @@ static const char *const other_items[] = {
 static cmx_err check_item(const cmx_json_doc *d, int it, size_t i, cmx_error *err)
 {
     char where[32];
-    snprintf(where, sizeof where, "input[%zu]", i);
+    cmx_ingress_path(where, sizeof where, "input", (long)i);
     if (cmx_jd_type(d, it) != CMX_JSON_OBJECT)
         return bad(err, "%s must be an object", where);
     int type = CMX_JD_MEMBER(d, it, "type");

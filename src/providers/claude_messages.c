@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/base64.h"
+#include "core/json_write.h"
 #include "core/str.h"
 #include "http/json_doc.h"
 #include "providers/anthropic.h"
@@ -102,7 +103,7 @@ static void beta_array(cmx_buf *out, const char *beta)
 static void put_model(cmx_buf *out, const char *model)
 {
     cmx_buf_append(out, CMX_LIT("\""));
-    cmx_buf_append_json_escaped(out, model, strlen(model));
+    cmx_json_escape_into(out, model, strlen(model));
     cmx_buf_append(out, CMX_LIT("\""));
 }
 
