@@ -155,7 +155,7 @@ typedef struct cmx_responses_stream {
     cmx_buf event;
     int64_t seq; /* the next sequence_number */
     int started;
-    cmx_responses_item items[32];
+    cmx_responses_item items[32]; /* [0, n_items) in use, the rest not even cleared */
     int n_items;
     int open_item; /* the item deltas go to, -1 */
     char finish_reason[24];

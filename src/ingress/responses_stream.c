@@ -19,6 +19,7 @@
 #include "ingress/ingress_internal.h"
 #include "ingress/ingress_json.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,9 @@ enum { ITEM_MESSAGE = 1, ITEM_CALL = 2 };
 void cmx_responses_stream_init(cmx_responses_stream *s, const cmx_responses_meta *m,
                                cmx_ingress_emit_fn emit, void *ctx)
 {
-    memset(s, 0, sizeof *s);
+    /* the items (most of the struct) are cleared as each opens */
+    memset(s, 0, offsetof(cmx_responses_stream, items));
+    memset(&s->n_items, 0, sizeof *s - offsetof(cmx_responses_stream, n_items));
     s->meta = *m;
     s->emit = emit;
     s->ctx = ctx;
