@@ -16,9 +16,14 @@
 # wrk sends the same ~1 KB conversation in each API's shape (chat.lua,
 # BENCH_API).  For each path and scenario (json, stream): req/s at -c32 and
 # CPU µs per request of the gateway, medians of interleaved rounds, and the
-# ratio to chat.  Writes bench/out/ingress.md.
+# ratios to chat: of req/s, and of CPU per request (what one busy core would
+# serve: the fairer figure when other work shares the machine).  Writes bench/out/ingress.md.
 #
-# Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_CONNS (32).
+# With valgrind installed, also the instructions per request of each path
+# (callgrind; about 2 minutes more; BENCH_INSTR=0 leaves them out).
+#
+# Knobs: CLOUDMUX_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_CONNS (32),
+# BENCH_INSTR (1).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,6 +121,42 @@ for round in $(seq "$ROUNDS"); do
 done
 
 med() { awk -v p="$1" -v s="$2" -v col="$3" '$2 == p && $3 == s { print $col }' "$RESULTS" | median; }
+
+# Instructions per request (callgrind): a gateway of its own under valgrind
+# for each path and scenario, counting only while wrk runs (after a warm-up)
+# — the same on a busy machine as on an idle one.
+INSTR=$TMP/instr.tsv
+: >"$INSTR"
+instructions() { # path scenario
+  local port pid out n total
+  port=$(pick_port)
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.%p" \
+    "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$port" --workers 1 >/dev/null 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 300); do [ "$(status_of "http://127.0.0.1:$port/health/ready")" = 200 ] && break; sleep 0.1; done
+  local url=${3/:$CMX_PORT/:$port}
+  BENCH_API=$(api_of "$1") BENCH_MODEL=$(model_of "$1" "$2") BENCH_STREAM=$([ "$2" = stream ] && echo 1 || echo 0) \
+    wrk -t1 -c2 -d1s -s "$HERE/chat.lua" "$url" >/dev/null
+  callgrind_control -i on "$pid" >/dev/null
+  out=$(BENCH_API=$(api_of "$1") BENCH_MODEL=$(model_of "$1" "$2") BENCH_STREAM=$([ "$2" = stream ] && echo 1 || echo 0) \
+    wrk -t1 -c2 -d3s -s "$HERE/chat.lua" "$url")
+  callgrind_control -i off "$pid" >/dev/null
+  callgrind_control -d "$pid" >/dev/null
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  n=$(grep '^BENCH ' <<<"$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  total=$(grep -h '^totals:' "$TMP/cg.$pid".* | awk '{ s += $2 } END { print s + 0 }')
+  rm -f "$TMP/cg.$pid"*
+  awk -v p="$1" -v s="$2" -v n="$n" -v t="$total" 'BEGIN { printf "%s %s %.0f\n", p, s, (n > 0 ? t / n : 0) }' >>"$INSTR"
+  tail -n 1 "$INSTR" | awk '{ printf "bench: %-21s %-6s %9d instructions/request\n", $1, $2, $3 }' >&2
+}
+if [ "${BENCH_INSTR:-1}" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
+  for s in json stream; do
+    for p in "${PATHS[@]}"; do instructions "$p" "$s" "$(url_of "$p")"; done
+  done
+fi
+ins() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s { print $3 }' "$INSTR"; }
 mkdir -p "$OUT"
 REPORT=$OUT/ingress.md
 {
@@ -128,13 +169,24 @@ REPORT=$OUT/ingress.md
     echo
     echo "## $s"
     echo
-    echo "| path | req/s | ×chat | CPU µs/req | p50 µs | p99 µs |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| path | req/s | ×chat | CPU µs/req | ×chat by CPU | p50 µs | p99 µs |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
     c=$(med chat "$s" 4)
+    ccpu=$(med chat "$s" 5)
     for p in "${PATHS[@]}"; do
-      awk -v p="$p" -v r="$(med "$p" "$s" 4)" -v c="$c" -v cpu="$(med "$p" "$s" 5)" -v p50="$(med "$p" "$s" 6)" -v p99="$(med "$p" "$s" 7)" \
-        'BEGIN { printf "| %s | %.0f | %.2f | %.2f | %d | %d |\n", p, r, r / c, cpu, p50, p99 }'
+      awk -v p="$p" -v r="$(med "$p" "$s" 4)" -v c="$c" -v cpu="$(med "$p" "$s" 5)" -v ccpu="$ccpu" -v p50="$(med "$p" "$s" 6)" -v p99="$(med "$p" "$s" 7)" \
+        'BEGIN { printf "| %s | %.0f | %.2f | %.2f | %.2f | %d | %d |\n", p, r, r / c, cpu, (cpu > 0 ? ccpu / cpu : 0), p50, p99 }'
     done
+    if [ -s "$INSTR" ]; then
+      echo
+      echo "Instructions per request (callgrind, the gateway process while wrk ran at c=2):"
+      echo
+      echo "| path | instructions/request | ×chat (chat's count ÷ the path's) |"
+      echo "|---|---:|---:|"
+      for p in "${PATHS[@]}"; do
+        awk -v p="$p" -v i="$(ins "$p" "$s")" -v c="$(ins chat "$s")" 'BEGIN { printf "| %s | %d | %.2f |\n", p, i, (i > 0 ? c / i : 0) }'
+      done
+    fi
   done
   raw_runs "round path scenario rps cpu_us p50_us p99_us errors" "$RESULTS"
 } >"$REPORT"
