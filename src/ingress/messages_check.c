@@ -29,6 +29,12 @@ static int is_type(const check *c, int v, cmx_json_type t)
     return cmx_jd_type(c->doc, v) == t;
 }
 
+/* The length of c->where (always below its size). */
+static size_t where_len(const check *c)
+{
+    return strnlen(c->where, sizeof c->where - 1);
+}
+
 /* Writes `name` (and "[index]" when index >= 0) into c->where from byte
  * `at` on. */
 static void where_at(check *c, size_t at, const char *name, long index)
@@ -60,7 +66,7 @@ static cmx_err check_source(check *c, int block, int document)
     if (!is_type(c, src, CMX_JSON_OBJECT))
         return bad(c, "%s.source must be an object", c->where);
     int t = CMX_JD_MEMBER(c->doc, src, "type");
-    size_t at = strlen(c->where);
+    size_t at = where_len(c);
     where_at(c, at, ".source", -1);
     cmx_err rc;
     if (CMX_JD_IS(c->doc, t, "base64")) {
@@ -123,7 +129,7 @@ static cmx_err check_block(check *c, int b, int depth)
                 return bad(c, "%s.content must be a string or an array of blocks", c->where);
             if (depth > 0)
                 return bad(c, "%s: a tool_result inside a tool_result", c->where);
-            size_t at = strlen(c->where);
+            size_t at = where_len(c);
             where_at(c, at, ".content", -1);
             rc = check_blocks(c, content, depth + 1);
             c->where[at] = '\0';
@@ -160,7 +166,7 @@ static cmx_err check_block(check *c, int b, int depth)
 
 static cmx_err check_blocks(check *c, int arr, int depth)
 {
-    size_t at = strlen(c->where), i = 0;
+    size_t at = where_len(c), i = 0;
     cmx_err rc = CMX_OK;
     CMX_JD_EACH_ELEMENT(c->doc, arr, b)
     {
@@ -193,7 +199,7 @@ static cmx_err check_messages(check *c, int v)
             continue;
         if (!is_type(c, content, CMX_JSON_ARRAY))
             return bad(c, "%s.content must be a string or an array of blocks", c->where);
-        where_at(c, strlen(c->where), ".content", -1);
+        where_at(c, where_len(c), ".content", -1);
         cmx_err rc = check_blocks(c, content, 0);
         if (rc != CMX_OK)
             return rc;
