@@ -62,6 +62,13 @@ start_nginx() { # name template port upstream_port core → sets NGINX_PID
   wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
 }
 
+# Seconds all threads of a process spent runnable but waiting for a CPU
+# (field 2 of /proc/PID/task/TID/schedstat, ns): time other processes on
+# its cores took from it.  Empty where schedstat is missing.
+runq_wait_seconds() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ w += $2 } END { if (NR) printf "%.2f", w / 1e9 }'
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # Raises this shell's open-file limit as high as allowed (root may raise the
