@@ -122,38 +122,25 @@ done
 
 med() { awk -v p="$1" -v s="$2" -v col="$3" '$2 == p && $3 == s { print $col }' "$RESULTS" | median; }
 
-# Instructions per request (callgrind): a gateway of its own under valgrind
-# for each path and scenario, counting only while wrk runs (after a warm-up)
-# — the same on a busy machine as on an idle one.
+# Instructions per request (callgrind, lib.sh): a gateway of its own under
+# valgrind for each path and scenario, counted only while wrk runs (after a
+# warm-up) — the same on a busy machine as on an idle one.
 INSTR=$TMP/instr.tsv
 : >"$INSTR"
 instructions() { # path scenario
-  local port pid out n total
-  port=$(pick_port)
-  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.%p" \
-    "$BIN" serve --config "$TMP/cloudmux.yaml" --listen "127.0.0.1:$port" --workers 1 >/dev/null 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 300); do [ "$(status_of "http://127.0.0.1:$port/health/ready")" = 200 ] && break; sleep 0.1; done
-  local url=${3/:$CMX_PORT/:$port}
-  BENCH_API=$(api_of "$1") BENCH_MODEL=$(model_of "$1" "$2") BENCH_STREAM=$([ "$2" = stream ] && echo 1 || echo 0) \
-    wrk -t1 -c2 -d1s -s "$HERE/chat.lua" "$url" >/dev/null
-  callgrind_control -i on "$pid" >/dev/null
-  out=$(BENCH_API=$(api_of "$1") BENCH_MODEL=$(model_of "$1" "$2") BENCH_STREAM=$([ "$2" = stream ] && echo 1 || echo 0) \
-    wrk -t1 -c2 -d3s -s "$HERE/chat.lua" "$url")
-  callgrind_control -i off "$pid" >/dev/null
-  callgrind_control -d "$pid" >/dev/null
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  n=$(grep '^BENCH ' <<<"$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
-  total=$(grep -h '^totals:' "$TMP/cg.$pid".* | awk '{ s += $2 } END { print s + 0 }')
-  rm -f "$TMP/cg.$pid"*
-  awk -v p="$1" -v s="$2" -v n="$n" -v t="$total" 'BEGIN { printf "%s %s %.0f\n", p, s, (n > 0 ? t / n : 0) }' >>"$INSTR"
+  local counted n ir
+  cg_gateway "cg-$1-$2" "$TMP/cloudmux.yaml"
+  counted=$(BENCH_API=$(api_of "$1") BENCH_MODEL=$(model_of "$1" "$2") BENCH_STREAM=$([ "$2" = stream ] && echo 1 || echo 0) \
+    cg_count "$(url_of "$1" | sed "s/:$CMX_PORT/:$CG_PORT/")" 3)
+  kill "$CG_PID"
+  wait "$CG_PID" 2>/dev/null || true
+  read -r n ir <<<"$counted"
+  awk -v p="$1" -v s="$2" -v n="$n" -v t="$ir" 'BEGIN { printf "%s %s %.0f\n", p, s, (n > 0 ? t / n : 0) }' >>"$INSTR"
   tail -n 1 "$INSTR" | awk '{ printf "bench: %-21s %-6s %9d instructions/request\n", $1, $2, $3 }' >&2
 }
 if [ "${BENCH_INSTR:-1}" = 1 ] && command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
   for s in json stream; do
-    for p in "${PATHS[@]}"; do instructions "$p" "$s" "$(url_of "$p")"; done
+    for p in "${PATHS[@]}"; do instructions "$p" "$s"; done
   done
 fi
 ins() { awk -v p="$1" -v s="$2" '$1 == p && $2 == s { print $3 }' "$INSTR"; }
@@ -179,7 +166,7 @@ REPORT=$OUT/ingress.md
     done
     if [ -s "$INSTR" ]; then
       echo
-      echo "Instructions per request (callgrind, the gateway process while wrk ran at c=2):"
+      echo "Instructions per request (callgrind, the gateway process while wrk ran at c=1, 3 s):"
       echo
       echo "| path | instructions/request | ×chat (chat's count ÷ the path's) |"
       echo "|---|---:|---:|"

@@ -94,3 +94,41 @@ raw_runs() { # "column names" file
   echo '```'
   echo "</details>"
 }
+
+# ---- instructions per request (callgrind) ---------------------------------
+
+# A gateway ($BIN) under callgrind, `serve --workers 1` with config $2,
+# waited for until ready → sets CG_PID and CG_PORT.  Its dumps go to
+# $TMP/<name>.<pid>.cg*.
+cg_gateway() { # name config
+  CG_PORT=$(pick_port)
+  valgrind --tool=callgrind --callgrind-out-file="$TMP/$1.%p.cg" \
+    "$BIN" serve --config "$2" --listen "127.0.0.1:$CG_PORT" --workers 1 \
+    >"$TMP/$1.out" 2>"$TMP/$1.err" &
+  CG_PID=$!
+  PIDS+=("$CG_PID")
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(status_of "http://127.0.0.1:$CG_PORT/health/ready")" = 200 ] && return 0
+    sleep 0.2
+  done
+  log "$1: cloudmux under callgrind did not become ready: $(tail -n 3 "$TMP/$1.err")"
+  exit 1
+}
+
+# Counts the CG_PID gateway's instructions over wrk -t1 -c1 for $2 seconds
+# against $1 (bench/chat.lua, with whatever BENCH_* the caller exports),
+# after a 2 s warm-up; prints "requests instructions".  Fails on any
+# non-2xx answer.
+cg_count() { # url seconds
+  local out n dump
+  wrk -t1 -c1 -d2s -s "$HERE/chat.lua" "$1" >/dev/null
+  callgrind_control -z "$CG_PID" >/dev/null
+  out=$(wrk -t1 -c1 -d"$2s" -s "$HERE/chat.lua" "$1")
+  callgrind_control -d "$CG_PID" >/dev/null
+  grep -q 'non2xx=0 ' <<<"$out" || { log "$1: non-2xx answers: $out"; exit 1; }
+  n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
+  dump=$(ls -t "$TMP"/*.cg.* 2>/dev/null | head -n 1)
+  echo "$n $(awk '/^(summary|totals):/ { print $2; exit }' "$dump")"
+  rm -f "$dump"
+}
