@@ -7,4 +7,5 @@ void cmx_usage_init(cmx_usage *u)
     u->completion_tokens = -1;
     u->total_tokens = -1;
     u->cached_tokens = -1;
+    u->reasoning_tokens = -1;
 }

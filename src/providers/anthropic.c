@@ -146,6 +146,7 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         .default_max_tokens = st->default_max_tokens,
         .drop_unsupported = st->drop_unsupported_params || target->drop_unsupported_params,
     };
+    cmx_translate_params_of_target(&p, target);
     if (cmx_translating_translate(&a->base, &cmx_anthropic_translator, call, &p, &why) != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
     return cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
