@@ -42,6 +42,7 @@ typedef struct request {
     cmx_chat_fields f;
     const cmx_anthropic_options *opt;
     const char *model;       /* the target's model, for what it supports ("" when unknown) */
+    char model_buf[128];     /* ... the client's, when the target keeps it */
     int64_t max_tokens;      /* max_completion_tokens, else max_tokens; 0: none */
     const char *tool_choice; /* "auto", "required", "none", "function"; NULL: none */
     int tool_choice_name;    /* the function's name (a string token) */
@@ -309,6 +310,10 @@ static cmx_err read_request(void *req)
         e = cmx_translate_bad(c, "missing required field 'model'");
     if (e != CMX_OK)
         return e;
+    if (!*r->model && model >= 0) { /* the client's model names what the target supports */
+        cmx_translate_copy_string(r->model_buf, sizeof r->model_buf, c->doc, model);
+        r->model = r->model_buf;
+    }
     plan_format(r);
     plan_thinking(r);
     if (r->opt->plan) {

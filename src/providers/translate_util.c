@@ -991,19 +991,26 @@ void cmx_translate_answer_json(cmx_translate_answer *a, const cmx_json_doc *doc,
 
 /* s[0..n) without the whitespace around it and, when it is wrapped in a
  * markdown code fence (``` or ```json), without the fence. */
+static int blank(char ch)
+{
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
 static void unfence(const char **s, size_t *n)
 {
     const char *p = *s, *e = *s + *n;
-    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-        p++;
-    while (e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\t'))
-        e--;
-    if (e - p >= 6 && memcmp(p, "```", 3) == 0 && memcmp(e - 3, "```", 3) == 0) {
+    for (int pass = 0; pass < 2; pass++) {
+        while (p < e && blank(*p))
+            p++;
+        while (e > p && blank(e[-1]))
+            e--;
+        if (pass || e - p < 6 || memcmp(p, "```", 3) != 0 || memcmp(e - 3, "```", 3) != 0)
+            break;
         const char *nl = memchr(p, '\n', (size_t)(e - p));
-        if (nl && nl < e - 3) {
-            p = nl + 1;
-            e -= 3;
-        }
+        if (!nl || nl >= e - 3)
+            break;
+        p = nl + 1;
+        e -= 3;
     }
     *s = p;
     *n = (size_t)(e - p);
