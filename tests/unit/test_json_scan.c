@@ -675,6 +675,27 @@ static void counts_only_a_top_level_usage_key(void **state)
     assert_int_equal(u.prompt_tokens, 7);
 }
 
+static void strips_named_members_at_every_depth(void **state)
+{
+    (void)state;
+    cmx_arena *a = cmx_arena_new(4096);
+    static const char *const names[] = {"cache_control", "thinking_blocks"};
+    static const char body[] =
+        "{\"cache_control\":1, \"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"text\",\"text\":\"\\\"cache_control\\\"\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+        "{\"role\":\"assistant\",\"thinking_blocks\":[{\"a\":1}],\"content\":\"x\"}],"
+        "\"tools\":[[],{}],\"n\":null}";
+    size_t n;
+    char *out = cmx_json_strip_keys(a, body, sizeof body - 1, names, 2, &n);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                             "\"text\":\"\\\"cache_control\\\"\"}]},{\"role\":\"assistant\","
+                             "\"content\":\"x\"}],\"tools\":[[],{}],\"n\":null}");
+    assert_int_equal(n, strlen(out));
+    assert_null(cmx_json_strip_keys(a, "{\"a\":", 5, names, 2, &n));
+    cmx_arena_free(a);
+}
+
 static void reports_invalid_upstream_json_as_minus_one(void **state)
 {
     cmx_usage u;
@@ -711,6 +732,7 @@ int main(void)
         cmocka_unit_test(reports_absent_or_null_usage_as_zero),
         cmocka_unit_test(counts_only_a_top_level_usage_key),
         cmocka_unit_test(reports_invalid_upstream_json_as_minus_one),
+        cmocka_unit_test(strips_named_members_at_every_depth),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
