@@ -129,7 +129,7 @@ describe('InvokeModel against the emulator, with the official client', () => {
     assert.equal(msg.type, 'message');
     assert.deepEqual(msg.content, [{ type: 'text', text: 'echo: hello there' }]);
     assert.equal(msg.stop_reason, 'end_turn');
-    assert.deepEqual(msg.usage, { input_tokens: 4, output_tokens: 3 });
+    assert.deepEqual(msg.usage, { input_tokens: 4, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 3 });
     const rec = emu.stats().requests.at(-1);
     assert.equal(rec.auth, 'ok');
     assert.equal(rec.path, `/model/${encodeURIComponent(MODEL)}/invoke`);
