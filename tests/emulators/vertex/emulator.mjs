@@ -288,6 +288,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     const bad = validate(body) ?? checkThinking(body, model);
     if (bad) {
       rec.status = 400;
+      rec.error = bad;
       return send(res, 400, googleError(400, bad));
     }
     const p = plan(body, `${model}-emulated-001`);
