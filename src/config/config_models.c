@@ -35,16 +35,9 @@ static const char *const cascade_keys[] = {"min_length", "refusal_prefixes", "ma
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
-static const char *const target_keys[] = {"provider",
-                                          "model",
-                                          "weight",
-                                          "rpm",
-                                          "tpm",
-                                          "price",
-                                          "structured_output",
-                                          "reasoning",
-                                          "reasoning_budgets",
-                                          NULL};
+static const char *const target_keys[] = {
+    "provider",          "model", "weight", "rpm", "tpm", "price", "structured_output", "reasoning",
+    "reasoning_budgets", NULL};
 static const char *const structured_output_names[] = {CMX_STRUCTURED_OUTPUT_NAMES, NULL};
 static const char *const reasoning_names[] = {CMX_REASONING_NAMES, NULL};
 static const char *const reasoning_level_names[] = {CMX_REASONING_LEVEL_NAMES, NULL};
@@ -164,8 +157,9 @@ static void load_portable(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynod
     char sub[384];
     snprintf(sub, sizeof sub, "%s.reasoning_budgets", path);
     if (b->kind != CMX_YNODE_MAP) {
-        cmx_cfg_error(ctx, b, "%s: expected a mapping of minimal, low, medium, high to tokens, got %s",
-                      sub, cmx_ynode_kind_name(b));
+        cmx_cfg_error(ctx, b,
+                      "%s: expected a mapping of minimal, low, medium, high to tokens, got %s", sub,
+                      cmx_ynode_kind_name(b));
         return;
     }
     cmx_cfg_check_map(ctx, b, sub, reasoning_level_names);

@@ -79,16 +79,16 @@ typedef struct cmx_anthropic_stream {
     char id[128];
     char model[128];
     const cmx_answer_plan *plan; /* what the request asked of the answer (may be NULL) */
-    int started;       /* message_start seen */
-    int stopped;       /* message_stop seen: the answer is complete */
-    long block_index;  /* the open content block, -1 when none */
-    int block_is_tool; /* ... and whether it is a tool_use block */
-    int block_is_json; /* ... the forced tool of a structured answer: its input is content */
+    int started;                 /* message_start seen */
+    int stopped;                 /* message_stop seen: the answer is complete */
+    long block_index;            /* the open content block, -1 when none */
+    int block_is_tool;           /* ... and whether it is a tool_use block */
+    int block_is_json;  /* ... the forced tool of a structured answer: its input is content */
     int block_thinking; /* ... a thinking (1) or redacted_thinking (2) block */
     cmx_buf thinking;   /* the open thinking block's text, escaped */
     cmx_buf signature;  /* ... its signature, or the redacted block's data */
-    int tool_calls;    /* tool_use blocks so far (the next tool_calls index) */
-    size_t events;     /* events handled, for messages */
+    int tool_calls;     /* tool_use blocks so far (the next tool_calls index) */
+    size_t events;      /* events handled, for messages */
     cmx_usage usage;
     int64_t input_tokens, cache_read, cache_creation, output_tokens;
     cmx_buf chunk; /* scratch for the chunk being built */

@@ -50,8 +50,8 @@ typedef struct request {
     int native_format;  /* json_schema as output_config.format */
     char json_tool[65]; /* ... or as this forced tool; "" when neither */
     cmx_effort effort;
-    uint32_t budget;    /* thinking budget_tokens; 0: no budgeted thinking */
-    int adaptive;       /* adaptive thinking with output_config.effort */
+    uint32_t budget; /* thinking budget_tokens; 0: no budgeted thinking */
+    int adaptive;    /* adaptive thinking with output_config.effort */
 } request;
 
 #define TAKES                                                                                      \
@@ -272,9 +272,8 @@ static void plan_thinking(request *r)
     int mode = r->opt->reasoning;
     if (r->effort < CMX_EFFORT_MINIMAL || mode == CMX_REASONING_OFF)
         return;
-    int forced = r->json_tool[0] ||
-                 (r->tool_choice && (strcmp(r->tool_choice, "required") == 0 ||
-                                     strcmp(r->tool_choice, "function") == 0));
+    int forced = r->json_tool[0] || (r->tool_choice && (strcmp(r->tool_choice, "required") == 0 ||
+                                                        strcmp(r->tool_choice, "function") == 0));
     if (forced)
         return;
     r->adaptive = mode == CMX_REASONING_EFFORT ||
@@ -454,7 +453,7 @@ static void write_tool_choice(const request *r, cmx_jw *w)
     int no_parallel = parallel >= 0 && cmx_json_doc_type(r->c.doc, parallel) == CMX_JSON_FALSE &&
                       r->f.at[CMX_CHAT_TOOLS] >= 0;
     int named_json = 0;
-    const char *kind = r->json_tool[0] ? json_tool_choice(r, &named_json)
+    const char *kind = r->json_tool[0]  ? json_tool_choice(r, &named_json)
                        : r->tool_choice ? r->tool_choice
                        : no_parallel    ? "auto"
                                         : NULL;
@@ -552,9 +551,8 @@ static void write_stream(const request *r, cmx_jw *w)
  * json_object's instruction comes last. */
 static void write_system(const request *r, system_sink *s, cmx_jw *w)
 {
-    const char *instruction = r->rf.kind == CMX_FORMAT_JSON_OBJECT
-                                  ? cmx_translate_json_object_instruction
-                                  : NULL;
+    const char *instruction =
+        r->rf.kind == CMX_FORMAT_JSON_OBJECT ? cmx_translate_json_object_instruction : NULL;
     if (!s->joined.len && !instruction)
         return;
     CMX_JW_KEY(w, "system");

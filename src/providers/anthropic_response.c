@@ -103,10 +103,10 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
         e = cmx_translate_answer_require_object(&answer, "anthropic", err);
     if (e == CMX_OK)
         e = cmx_translate_answer_write(
-        &answer, CMX_JW_ESC(cmx_json_doc_ptr(&doc, id), cmx_json_doc_len(&doc, id)),
-        model < 0 ? CMX_JW_ESC(NULL, 0)
-                  : CMX_JW_ESC(cmx_json_doc_ptr(&doc, model), cmx_json_doc_len(&doc, model)),
-        created, finish, &tokens, out, err);
+            &answer, CMX_JW_ESC(cmx_json_doc_ptr(&doc, id), cmx_json_doc_len(&doc, id)),
+            model < 0 ? CMX_JW_ESC(NULL, 0)
+                      : CMX_JW_ESC(cmx_json_doc_ptr(&doc, model), cmx_json_doc_len(&doc, model)),
+            created, finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
     cmx_translate_answer_free(&answer);

@@ -114,7 +114,7 @@ static void on_block_start(cmx_anthropic_stream *s, const cmx_json_doc *doc)
                                               s->plan->json_tool, strlen(s->plan->json_tool));
     s->block_thinking = CMX_JSON_STRING_IS(doc, type, "thinking")            ? 1
                         : CMX_JSON_STRING_IS(doc, type, "redacted_thinking") ? 2
-                                                                              : 0;
+                                                                             : 0;
     cmx_buf_rewind(&s->thinking);
     cmx_buf_rewind(&s->signature);
     cmx_chunk_writer w = writer(s);

@@ -229,9 +229,9 @@ static void plan_format(request *r)
     if (r->rf.kind != CMX_FORMAT_JSON_SCHEMA)
         return;
     int mode = r->opt->structured_output;
-    r->native_format = mode == CMX_STRUCTURED_OUTPUT_NATIVE ||
-                       (mode == CMX_STRUCTURED_OUTPUT_AUTO &&
-                        cmx_claude_has_structured_outputs(r->opt->model, 0));
+    r->native_format =
+        mode == CMX_STRUCTURED_OUTPUT_NATIVE ||
+        (mode == CMX_STRUCTURED_OUTPUT_AUTO && cmx_claude_has_structured_outputs(r->opt->model, 0));
     cmx_translate_answer_tool_name(&r->c, &r->rf, r->f.at[CMX_CHAT_TOOLS], r->json_tool);
     if (r->native_format)
         return; /* the name is the schema's, the tool is not needed */
@@ -272,9 +272,9 @@ static cmx_err read_request(void *req)
     int stop = f->at[CMX_CHAT_STOP];
     if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
         cmx_json_doc_count(c->doc, stop) > MAX_STOP)
-        e = cmx_translate_bad(c, "'stop' holds %zu sequences; provider '%s' (bedrock) takes at most %d",
-                              cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c),
-                              MAX_STOP);
+        e = cmx_translate_bad(
+            c, "'stop' holds %zu sequences; provider '%s' (bedrock) takes at most %d",
+            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, f, CMX_CHAT_TOP_K, &top_k);

@@ -113,8 +113,8 @@ static void read_blocks(const cmx_json_doc *doc, int content, const cmx_answer_p
 
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,
                                        const char *model, int64_t created,
-                                       const cmx_answer_plan *plan, cmx_buf *out,
-                                       cmx_usage *usage, cmx_error *err)
+                                       const cmx_answer_plan *plan, cmx_buf *out, cmx_usage *usage,
+                                       cmx_error *err)
 {
     cmx_json_doc doc;
     cmx_err e = cmx_translate_read_body(&doc, body, len, "bedrock", err);

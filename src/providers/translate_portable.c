@@ -216,7 +216,8 @@ cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *what
              CMX_JSON_STRING_IS(doc, type, "ephemeral") &&
              (ttl < 0 || CMX_JSON_STRING_IS(doc, ttl, "5m") || CMX_JSON_STRING_IS(doc, ttl, "1h"));
     CMX_JSON_EACH_KEY(doc, cc, k)
-    ok &= cmx_json_doc_key_is(doc, k, CMX_LIT("type")) || cmx_json_doc_key_is(doc, k, CMX_LIT("ttl"));
+    ok &=
+        cmx_json_doc_key_is(doc, k, CMX_LIT("type")) || cmx_json_doc_key_is(doc, k, CMX_LIT("ttl"));
     if (!ok)
         return cmx_translate_bad(c,
                                  "%s.cache_control must be {\"type\":\"ephemeral\"}, with an "

@@ -552,8 +552,8 @@ void cmx_translate_text_part(void *sink, const cmx_translate_ctx *c, int text, i
     cmx_jw_end(w);
 }
 
-static void text_if_any(const cmx_translate_part_writers *w, void *sink,
-                        const cmx_translate_ctx *c, int text, int hint)
+static void text_if_any(const cmx_translate_part_writers *w, void *sink, const cmx_translate_ctx *c,
+                        int text, int hint)
 {
     if (cmx_json_doc_len(c->doc, text) > 0) /* the translated APIs reject empty texts */
         w->text(sink, c, text, hint);

@@ -48,11 +48,11 @@ typedef struct cmx_translate_params {
     uint32_t default_max_tokens; /* when the client sends none; 0: the format's default */
     /* How response_format, reasoning_effort and caching reach this target
      * (the target's and group's settings, config.h; zero: the defaults). */
-    int structured_output;        /* CMX_STRUCTURED_OUTPUT_* */
-    int reasoning;                /* CMX_REASONING_* */
+    int structured_output;             /* CMX_STRUCTURED_OUTPUT_* */
+    int reasoning;                     /* CMX_REASONING_* */
     const uint32_t *reasoning_budgets; /* CMX_REASONING_LEVELS tokens (0: default), or NULL */
-    unsigned cache_prompt;        /* CMX_CACHE_PROMPT_* bits */
-    cmx_translate_emit_fn emit;   /* stream chunks */
+    unsigned cache_prompt;             /* CMX_CACHE_PROMPT_* bits */
+    cmx_translate_emit_fn emit;        /* stream chunks */
     void *emit_ctx;
 } cmx_translate_params;
 

@@ -275,9 +275,9 @@ static cmx_err read_gemini_params(request *r)
     int stop = at[CMX_CHAT_STOP];
     if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
         cmx_json_doc_count(c->doc, stop) > MAX_STOP)
-        e = cmx_translate_bad(c, "'stop' holds %zu sequences; provider '%s' (vertex) takes at most %d",
-                              cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c),
-                              MAX_STOP);
+        e = cmx_translate_bad(
+            c, "'stop' holds %zu sequences; provider '%s' (vertex) takes at most %d",
+            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
     if (e == CMX_OK)
         e = cmx_translate_response_format(c, at[CMX_CHAT_RESPONSE_FORMAT], &r->rf);
     if (e == CMX_OK)
@@ -386,8 +386,7 @@ static void write_generation_config(const request *r, cmx_jw *w)
     cmx_jw_end(w);
 }
 
-static void function_declaration(cmx_jw *w, const cmx_translate_ctx *c, int name, int fn,
-                                 int hint)
+static void function_declaration(cmx_jw *w, const cmx_translate_ctx *c, int name, int fn, int hint)
 {
     (void)hint; /* Gemini caches implicitly */
     const cmx_json_doc *doc = c->doc;
