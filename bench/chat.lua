@@ -1,6 +1,9 @@
 -- chat.lua — wrk script: POSTs a realistic ~1 KB chat request.
 -- BENCH_MODEL sets "model" (the gateway's group name), BENCH_STREAM=1 asks for
--- a stream.  done() prints one machine-readable line for bench/run.sh:
+-- a stream.  BENCH_KEYS_FILE names a file of bearer keys, one a line: the
+-- requests then take them in turn (prepared once, so the load generator's
+-- cost does not change).  done() prints one machine-readable line for
+-- bench/run.sh:
 --   BENCH requests=N duration_us=D errors=E non2xx=X p50_us=.. p99_us=..
 local model = os.getenv("BENCH_MODEL") or "gpt-4o-mini"
 local stream = os.getenv("BENCH_STREAM") == "1"
@@ -20,6 +23,27 @@ wrk.body = '{"model":"' .. model .. '","stream":' .. (stream and "true" or "fals
   '{"role":"user","content":"Please draft a short, friendly message to the customer that explains this, suggests ' ..
   'that we open a trace for SH-20932 today, and asks whether a partial delivery on Thursday would be acceptable. ' ..
   'Keep it under eighty words."}]}'
+
+local prepared = nil
+local next_request = 0
+local keys_file = os.getenv("BENCH_KEYS_FILE")
+
+-- Defined only with keys: without a request() wrk sends its static request.
+if keys_file and #keys_file > 0 then
+  function init(args)
+    prepared = {}
+    for key in io.lines(keys_file) do
+      if #key > 0 then
+        prepared[#prepared + 1] = wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. key })
+      end
+    end
+  end
+
+  function request()
+    next_request = next_request % #prepared + 1
+    return prepared[next_request]
+  end
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

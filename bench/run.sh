@@ -19,10 +19,17 @@
 # RSS after the run and its cold start.  Rounds are interleaved and medians
 # reported, so a noisy moment hurts all three alike.  Writes bench/out/results.md.
 #
+# cloudmux-gov is the same gateway with governance on, measured in the same
+# rounds: every request carries one of 100 virtual keys (each with a budget,
+# all in one team with a budget), budgets and limits are checked, and every
+# request is a row in a SQLite spend ledger.  Then bench/ledger_bench.c
+# writes BENCH_LEDGER_ROWS ledger rows and times reports from the roll-ups.
+#
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
 # Knobs: CLOUDMUX_BIN, CLOUDMUX_STATIC_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
-#        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_H2 (1; 0 leaves out the
-#        cloudmux-h2 row, e.g. to run a cloudmux from before HTTP/2).
+#        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_LEDGER_ROWS (10000000; 0 skips),
+#        BENCH_H2 (1; 0 leaves out the cloudmux-h2 row, e.g. to run a cloudmux
+#        from before HTTP/2).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +41,7 @@ DURATION=${BENCH_DURATION:-4}
 C1_DURATION=${BENCH_C1_DURATION:-2}
 CONNS=${BENCH_CONNS:-32}
 COLD_STARTS=${BENCH_COLD_STARTS:-7}
+LEDGER_ROWS=${BENCH_LEDGER_ROWS:-10000000}
 H2=${BENCH_H2:-1}
 OUT=$HERE/out
 CLK_TCK=$(getconf CLK_TCK)
@@ -141,6 +149,24 @@ CMX_REDIS_CONFIG=$TMP/cloudmux-redis.yaml
 { cat "$CMX_CONFIG"; printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms }\n' "$REDIS_PORT"; } \
   >"$CMX_REDIS_CONFIG"
 
+# The governance variant: the same groups, plus 100 keys in a team, budgets
+# that are checked on every request (never reached), and the ledger.
+GOV_CONFIG=$TMP/cloudmux-gov.yaml
+KEYS_FILE=$TMP/gov-keys.txt
+mkdir -p "$TMP/gov"
+{
+  sed -n '/^providers:/,$p' "$CMX_CONFIG"
+  echo "governance: { store: \"sqlite://$TMP/gov/cloudmux.db\" }"
+  echo "teams: { bench: { budget: { usd: 1000000, period: monthly } } }"
+  echo "keys:"
+  for i in $(seq 0 99); do
+    key="cmx-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "$key" >>"$KEYS_FILE"
+    printf '%s\n' "$key" >"$TMP/gov/k$i"
+    echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
+  done
+} >"$GOV_CONFIG"
+
 start_cloudmux() { # port [config] [name] → sets CMX_PID, or returns 1
   local name=${3:-cloudmux}
   taskset -c "$PROXY_CORE" "$BIN" serve --config "${2:-$CMX_CONFIG}" --listen "127.0.0.1:$1" --workers 1 \
@@ -181,6 +207,16 @@ if [ -z "$CMX_SKIP" ]; then
     sleep 0.05
   done
 fi
+GOV_PID= GOV_PORT=
+if [ -z "$CMX_SKIP" ]; then
+  GOV_PORT=$(pick_port)
+  if start_cloudmux "$GOV_PORT" "$GOV_CONFIG" cloudmux-gov; then
+    GOV_PID=$CMX_PID
+  else
+    log "skipping cloudmux-gov: $(tail -n 3 "$TMP/cloudmux-gov.err" | tr '\n' ' ')"
+  fi
+  CMX_PID=$CMX_STATELESS_PID
+fi
 
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
@@ -191,24 +227,27 @@ TARGETS=(direct nginx)
   cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
 [ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 TRANSLATED=(cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
+[ -n "$GOV_PID" ] && TARGETS+=(cloudmux-gov)
 
 url_of() { # target scenario
   case $1 in
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
     cloudmux-redis*) echo "http://127.0.0.1:$CMX_REDIS_PORT/v1/chat/completions" ;;
+    cloudmux-gov) echo "http://127.0.0.1:$GOV_PORT/v1/chat/completions" ;;
     cloudmux*) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
 }
 pid_of() {
   case $1 in
     direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;;
-    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux*) echo "$CMX_PID" ;;
+    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux-gov) echo "$GOV_PID" ;; cloudmux*) echo "$CMX_PID" ;;
   esac
 }
+keys_of() { [ "$1" = cloudmux-gov ] && echo "$KEYS_FILE" || true; }
 model_of() { # target scenario
   case $1 in
-    cloudmux | cloudmux-redis) [ "$2" = json ] && echo bench || echo bench-stream ;;
+    cloudmux | cloudmux-redis | cloudmux-gov) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
     cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
     cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
@@ -224,6 +263,7 @@ model_of() { # target scenario
 for t in "${TARGETS[@]}"; do
   for s in json stream; do
     code=$(curl -s -o "$TMP/probe.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer $(head -n 1 "$KEYS_FILE")" \
       -d "{\"model\":\"$(model_of "$t" "$s")\",\"stream\":$([ $s = stream ] && echo true || echo false),\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
       "$(url_of "$t" "$s")" || true)
     if [ "$code" != 200 ]; then
@@ -242,6 +282,7 @@ measure() { # round target scenario conns seconds
   pid=$(pid_of "$t")
   t0=$(cpu_ticks "$pid")
   out=$(BENCH_MODEL=$(model_of "$t" "$s") BENCH_STREAM=$([ "$s" = stream ] && echo 1 || echo 0) \
+    BENCH_KEYS_FILE=$(keys_of "$t") \
     taskset -c "$LOAD_CORE" wrk -t1 -c"$c" -d"${d}s" --latency -s "$HERE/chat.lua" "$(url_of "$t" "$s")")
   t1=$(cpu_ticks "$pid")
   line=$(grep '^BENCH ' <<<"$out") || { log "wrk gave no result for $t/$s:"; echo "$out" >&2; exit 1; }
@@ -263,6 +304,7 @@ log "warming up"
 for t in "${TARGETS[@]}"; do
   for s in json stream; do
     BENCH_MODEL=$(model_of "$t" "$s") BENCH_STREAM=$([ "$s" = stream ] && echo 1 || echo 0) \
+      BENCH_KEYS_FILE=$(keys_of "$t") \
       taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNS" -d1s -s "$HERE/chat.lua" "$(url_of "$t" "$s")" >/dev/null
   done
 done
@@ -275,6 +317,35 @@ for round in $(seq "$ROUNDS"); do
     done
   done
 done
+
+# ---- governance: the ledger's count, then the gateway stops ---------------
+GOV_ROWS= GOV_DROPPED= GOV_ERRORS= GOV_SERVED= GOV_RSS=
+if [ -n "$GOV_PID" ]; then
+  sleep 0.5 # the last batch committed
+  metrics=$(curl -s "http://127.0.0.1:$GOV_PORT/metrics")
+  GOV_ROWS=$(awk '/^cloudmux_ledger_rows_written_total/ { print $2 }' <<<"$metrics")
+  GOV_DROPPED=$(awk '/^cloudmux_ledger_rows_dropped_total/ { print $2 }' <<<"$metrics")
+  GOV_ERRORS=$(awk '/^cloudmux_ledger_write_errors_total/ { print $2 }' <<<"$metrics")
+  GOV_SERVED=$(grep -c '"path":"/v1/chat/completions"' "$TMP/cloudmux-gov.out" || true)
+  GOV_RSS=$(rss_kib "$GOV_PID")
+  kill "$GOV_PID"
+  wait "$GOV_PID" 2>/dev/null || true
+fi
+
+# ---- the ledger at scale: a report over many rows, from the roll-ups -------
+LEDGER_LINE= LEDGER_OUT=$TMP/ledger.txt
+if [ "$LEDGER_ROWS" -gt 0 ]; then
+  LEDGER_BENCH=${LEDGER_BENCH:-$(dirname "$BIN")/ledger_bench}
+  [ -x "$LEDGER_BENCH" ] || cmake --build "$(dirname "$BIN")" --target ledger_bench >/dev/null 2>&1 || true
+  if [ -x "$LEDGER_BENCH" ]; then
+    log "ledger: writing $LEDGER_ROWS rows, then reports (about a minute per 10 million rows)"
+    taskset -c "$PROXY_CORE" "$LEDGER_BENCH" "$TMP" "$LEDGER_ROWS" >"$LEDGER_OUT" 2>&1 || true
+    LEDGER_LINE=$(grep '^LEDGER ' "$LEDGER_OUT" || true)
+    [ -n "$LEDGER_LINE" ] || { log "ledger bench failed:"; cat "$LEDGER_OUT" >&2; }
+  else
+    log "skipping the ledger bench: no $LEDGER_BENCH (cmake --build build --target ledger_bench)"
+  fi
+fi
 
 # ---- cloudmux memory and cold start ---------------------------------------
 CMX_RSS= CMX_SERVED= COLD_MS= COLD_ALL= STATIC_COLD_MS= STATIC_COLD_ALL= LAMBDA_INIT=
@@ -415,6 +486,26 @@ REPORT=$OUT/results.md
         -v c="$(med cloudmux "$s" "$CONNS" 5)" 'BEGIN {
           printf "- Cache hits, %s: %.0f req/s, %.2f× nginx-proxy, %.2f× the gateway without a cache.\n", s, a, a / n, a / c }'
     done
+  fi
+  echo
+  echo "## Governance"
+  echo
+  if [ -z "$GOV_ROWS" ]; then
+    echo "cloudmux-gov skipped."
+  else
+    for s in json stream; do
+      awk -v s="$s" -v a="$(med cloudmux-gov "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
+        -v ca="$(med cloudmux-gov "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {
+          printf "- %s: governance on (100 keys in a team, budgets and limits checked, a SQLite ledger row per request) against off: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
+    done
+    echo "- Ledger: $GOV_ROWS rows written for $GOV_SERVED chat requests served (warm-ups and probes included), $GOV_DROPPED dropped, $GOV_ERRORS write errors. RSS of cloudmux-gov after its runs: $(awk -v k="$GOV_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }')."
+  fi
+  if [ -n "$LEDGER_LINE" ]; then
+    echo "- Ledger at scale (bench/ledger_bench.c, SQLite):"
+    echo
+    echo '```'
+    grep -v '^LEDGER ' "$LEDGER_OUT"
+    echo '```'
   fi
   echo
   echo "<details><summary>raw runs (round target scenario conns rps p50_us p99_us cpu_us requests errors)</summary>"

@@ -40,8 +40,10 @@ typedef enum cmx_err {
     CMX_ERR_TIMEOUT,           /* connect / first byte / idle / total deadline */
     CMX_ERR_UNAVAILABLE,       /* 5xx, reset, DNS, TLS, refused */
     CMX_ERR_UPSTREAM_PROTOCOL, /* a provider answered garbage: bad JSON, a cut stream */
-    CMX_ERR_BUDGET,            /* the gateway's own budget or rate limit */
+    CMX_ERR_BUDGET,            /* over a key's or team's budget: 429 insufficient_quota */
     CMX_ERR_RESIDENCY,         /* no target may serve the request inside its residency: 403 */
+    CMX_ERR_FORBIDDEN,         /* the key may not do this (a model group it may not use): 403 */
+    CMX_ERR_CONFLICT,          /* what was to be created exists already: 409 */
     CMX_ERR_CONFIG,            /* invalid configuration */
     CMX_ERR_NOMEM,             /* out of memory */
     CMX_ERR_IO,                /* local I/O: files, sockets the gateway owns */

@@ -6,11 +6,13 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
-            libyaml-dev libssl-dev libhiredis-dev libnghttp2-dev)
+            libyaml-dev libssl-dev libhiredis-dev libnghttp2-dev libsqlite3-dev libpq-dev)
 # podman and runc: the container image is built and run in the end-to-end suite.
 # redis-server: the fleet tests share state through a real one.
 # curl (built on nghttp2): the HTTP/2 emulator is checked with it.
-test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server curl)
+# postgresql: the store's tests start a real server; sqlite3: they read the
+# ledger file with the command-line client.
+test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server curl postgresql sqlite3)
 bench_pkgs=(nginx-light wrk)
 
 want=("${build_pkgs[@]}")

@@ -24,6 +24,10 @@ static void usage(FILE *out)
         "  cloudmux lambda [--config FILE] [--streaming]\n"
         "  cloudmux drill --config FILE --group NAME --fail TARGET [--rps N] [--duration S]\n"
         "                 [--fail-at S] [--recover-at S] [--json] [--fault-url URL] [--url URL]\n"
+        "  cloudmux keys create|list|rotate|revoke --config FILE ...\n"
+        "  cloudmux spend --config FILE [--from TIME] [--to TIME] [--by DIMS] [--format F] "
+        "[--top N]\n"
+        "  cloudmux audit verify FILE [--hmac-key env:NAME] [--checkpoint PATH]\n"
         "  cloudmux version\n",
         CMX_VERSION);
 }
@@ -56,6 +60,12 @@ int main(int argc, char **argv)
         return cmx_cmd_health(argc - 1, argv + 1);
     if (strcmp(cmd, "lambda") == 0)
         return cmx_cmd_lambda(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return cmx_cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "spend") == 0)
+        return cmx_cmd_spend(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmx_cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cloudmux %s\n", CMX_VERSION);
         return 0;

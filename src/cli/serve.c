@@ -126,7 +126,7 @@ static void handle_sighup(cmx_gateway *gw)
     }
     cmx_info("received SIGHUP: reloading the config file");
     cmx_reload_result res;
-    cmx_gateway_reload(gw, &res);
+    cmx_gateway_reload(gw, "signal:SIGHUP", &res);
     cmx_reload_result_free(&res);
 }
 
@@ -270,7 +270,7 @@ int cmx_cmd_serve(int argc, char **argv)
         cmx_config_unref(cfg);
         return 1;
     }
-    if (cfg->server.n_api_keys == 0)
+    if (cfg->server.n_api_keys == 0 && !cfg->governance.enabled)
         cmx_info("client authentication is off (no server.api_keys): anyone who can reach the "
                  "port can use it");
     if (cmx_gateway_start(gw, &err) != CMX_OK) {

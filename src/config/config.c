@@ -167,6 +167,7 @@ void cmx_cfg_destroy(cmx_config *c)
     free(c->upstream.https_proxy);
     free(c->upstream.http_proxy);
     free(c->upstream.no_proxy);
+    cmx_cfg_free_governance(c);
     free(c->state.redis_url);
     free_secret(c->state.redis_password);
     free(c->state.key_prefix);

@@ -7,10 +7,10 @@
  * changed after load; it is reference-counted so a reload can swap it while
  * in-flight requests finish on the old one.
  *
- * Top-level keys: server, upstream, providers, models, pricing, state (see
- * docs/config.md).  A provider's own keys are declared by its module
- * (config_module.h); config/ reads them generically and knows no provider
- * by name. */
+ * Top-level keys: server, upstream, providers, models, pricing, state,
+ * governance, keys, teams, audit (see docs/config.md and docs/governance.md).
+ * A provider's own keys are declared by its module (config_module.h);
+ * config/ reads them generically and knows no provider by name. */
 #ifndef CMX_CONFIG_CONFIG_H
 #define CMX_CONFIG_CONFIG_H
 
@@ -249,6 +249,70 @@ typedef struct cmx_state_config {
     size_t cache_max_bytes; /* the in-process response cache's bound; default 64 MiB */
 } cmx_state_config;
 
+/* A budget as written in the config (`budget: {usd, period, start, warn_at}`).
+ * period is "total", "monthly" or "<N>d" (config/values.h). */
+typedef struct cmx_budget_config {
+    int set;
+    double usd;
+    char period[16];  /* default "monthly" */
+    int64_t start_ms; /* where "<N>d" periods are counted from; default
+                         1970-01-05T00:00:00Z, a Monday: days start at 00:00 UTC
+                         and 7d periods on Mondays */
+    double warn_at;   /* share of usd that warns; default governance.warn_at */
+} cmx_budget_config;
+
+/* What keys and teams share: allowed groups, limits, budget, tags. */
+typedef struct cmx_principal_config {
+    char *id;      /* the mapping key under keys: / teams: */
+    char *name;    /* default: the id */
+    char **models; /* group names or globs (`*`, `?`); none: every group */
+    size_t n_models;
+    uint64_t rpm, tpm;     /* 0: no limit */
+    uint32_t max_parallel; /* 0: no limit */
+    cmx_budget_config budget;
+    int disabled;
+    char **tag_names;
+    char **tag_values;
+    size_t n_tags;
+    int line;
+} cmx_principal_config;
+
+/* keys.ID: a virtual key defined in the config (GitOps). */
+typedef struct cmx_vkey_config {
+    cmx_principal_config p;
+    char *secret;       /* resolved `key:` secret; never log it */
+    char *team;         /* a team id, or NULL */
+    int64_t expires_ms; /* 0: never */
+    char *residency;    /* region tag binding every request, or NULL */
+} cmx_vkey_config;
+
+typedef struct cmx_governance_config {
+    int enabled;                /* a governance:, keys: or teams: section is present */
+    char *store;                /* resolved store URL; may hold a password: never log it.
+                                   default "sqlite:///var/lib/cloudmux/cloudmux.db" */
+    char *pepper;               /* resolved secret for HMAC-SHA-256 digests, or NULL (SHA-256) */
+    double warn_at;             /* default 0.8 */
+    uint32_t poll_ms;           /* how often key changes are looked for; default 250 */
+    uint32_t budget_sync_ms;    /* how often budgets are re-read from the ledger; default 1000 */
+    uint32_t batch_rows;        /* ledger: commit when this many rows wait; default 500 */
+    uint32_t batch_interval_ms; /* ledger: commit at least this often; default 100 */
+    uint32_t queue_rows;        /* ledger: rows that may wait in memory; default 4096 */
+    uint64_t retention_ms;      /* ledger: raw rows kept this long; 0 = forever (default 90d) */
+    int fail_closed;            /* ledger: refuse requests while it cannot write; default 0 */
+    char *replica;              /* this process's name in the ledger; default hostname-pid */
+} cmx_governance_config;
+
+typedef enum { CMX_AUDIT_FSYNC_ALWAYS = 0, CMX_AUDIT_FSYNC_NEVER } cmx_audit_fsync;
+
+typedef struct cmx_audit_config {
+    char *file;                      /* JSON lines; NULL: no audit log */
+    char *hmac_key;                  /* resolved secret, or NULL */
+    cmx_audit_fsync fsync;           /* default always */
+    uint32_t checkpoint_interval_ms; /* default 60000 */
+    char *checkpoint_file;           /* default FILE.head */
+    int requests;                    /* per-request records (metadata only); default 0 */
+} cmx_audit_config;
+
 typedef struct cmx_config {
     atomic_int refs;
     char *path;
@@ -259,6 +323,12 @@ typedef struct cmx_config {
     cmx_model_group *models;
     size_t n_models;
     cmx_pricing_config pricing;
+    cmx_governance_config governance;
+    cmx_vkey_config *keys;
+    size_t n_keys;
+    cmx_principal_config *teams;
+    size_t n_teams;
+    cmx_audit_config audit;
     cmx_state_config state;
     /* Private to config/: name lookup built at load; NULL means a linear
      * search (small configs, or a snapshot built by hand in a test). */

@@ -64,6 +64,17 @@ void cmx_cfg_load_upstream(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_providers(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_models(cmx_cfg_ctx *ctx, const cmx_ynode *node);
 void cmx_cfg_load_state(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+/* governance, keys, teams, audit (config_governance.c) */
+void cmx_cfg_load_governance(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+void cmx_cfg_load_teams(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+void cmx_cfg_load_keys(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+void cmx_cfg_load_audit(cmx_cfg_ctx *ctx, const cmx_ynode *node);
+/* After all sections: the default store, key and team groups against models. */
+void cmx_cfg_check_governance(cmx_cfg_ctx *ctx);
+void cmx_cfg_governance_defaults(cmx_config *c);
+void cmx_cfg_free_governance(cmx_config *c);
+/* A key or team id: 1 to 64 of [A-Za-z0-9._-]. */
+int cmx_cfg_valid_id(const char *s);
 
 /* Defaults for a freshly allocated snapshot. */
 void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c);

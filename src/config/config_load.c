@@ -19,8 +19,9 @@
 /* A config is a few kilobytes; this only stops someone pointing at a log. */
 #define CONFIG_FILE_MAX (16 * 1024 * 1024)
 
-static const char *const top_keys[] = {"server",  "upstream", "providers", "models",
-                                       "pricing", "state",    NULL};
+static const char *const top_keys[] = {"server",  "upstream", "providers",  "models",
+                                       "pricing", "state",    "governance", "keys",
+                                       "teams",   "audit",    NULL};
 static const char *const pricing_keys[] = {"file", NULL};
 
 static int cpu_count(void)
@@ -56,6 +57,7 @@ void cmx_cfg_set_defaults(cmx_cfg_ctx *ctx, cmx_config *c)
     st->timeout_ms = 5;
     st->tls_verify = 1;
     st->cache_max_bytes = 64 * 1024 * 1024;
+    cmx_cfg_governance_defaults(c);
 }
 
 /* `pricing: {file: PATH}`.  Only the name is kept here: the list itself is
@@ -119,6 +121,12 @@ static void load_sections(cmx_cfg_ctx *ctx, const cmx_ynode *root)
     cmx_cfg_load_models(ctx, cmx_ytree_get(root, "models"));
     load_pricing(ctx, cmx_ytree_get(root, "pricing"));
     cmx_cfg_load_state(ctx, cmx_ytree_get(root, "state"));
+    /* governance first: its warn_at is the default of every budget. */
+    cmx_cfg_load_governance(ctx, cmx_ytree_get(root, "governance"));
+    cmx_cfg_load_teams(ctx, cmx_ytree_get(root, "teams"));
+    cmx_cfg_load_keys(ctx, cmx_ytree_get(root, "keys"));
+    cmx_cfg_load_audit(ctx, cmx_ytree_get(root, "audit"));
+    cmx_cfg_check_governance(ctx);
     if (ctx->cfg->n_models == 0 && ctx->errors.n == 0)
         cmx_cfg_warning(ctx, root,
                         "no model groups are defined under 'models'; every request will be "

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 int cmx_parse_uint(const char *s, uint64_t *out)
 {
@@ -295,5 +296,101 @@ int cmx_check_http_url(const char *s)
         if (v < 1 || v > 65535)
             return -1;
     }
+    return 0;
+}
+
+int cmx_parse_budget_period(const char *s, cmx_period_kind *kind, uint32_t *days)
+{
+    if (!s)
+        return -1;
+    *days = 0;
+    if (strcmp(s, "total") == 0) {
+        *kind = CMX_PERIOD_TOTAL;
+        return 0;
+    }
+    if (strcmp(s, "monthly") == 0) {
+        *kind = CMX_PERIOD_MONTHLY;
+        return 0;
+    }
+    size_t n = strlen(s);
+    if (n < 2 || n > 5 || s[n - 1] != 'd')
+        return -1;
+    char digits[8];
+    memcpy(digits, s, n - 1);
+    digits[n - 1] = '\0';
+    uint64_t v;
+    if (cmx_parse_uint(digits, &v) || v < 1 || v > 3660 || digits[0] == '0')
+        return -1;
+    *kind = CMX_PERIOD_DAYS;
+    *days = (uint32_t)v;
+    return 0;
+}
+
+/* Reads exactly `n` digits. */
+static int fixed_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char ch = (*p)[i];
+        if (ch < '0' || ch > '9')
+            return -1;
+        v = v * 10 + (ch - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int cmx_parse_time_ms(const char *s, int64_t *out_ms)
+{
+    if (!s)
+        return -1;
+    const char *p = s;
+    int year, mon, day, hour = 0, min = 0, sec = 0, ms = 0;
+    if (fixed_digits(&p, 4, &year) || *p++ != '-' || fixed_digits(&p, 2, &mon) || *p++ != '-' ||
+        fixed_digits(&p, 2, &day))
+        return -1;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (fixed_digits(&p, 2, &hour) || *p++ != ':' || fixed_digits(&p, 2, &min))
+            return -1;
+        if (*p == ':') {
+            p++;
+            if (fixed_digits(&p, 2, &sec))
+                return -1;
+            if (*p == '.') {
+                p++;
+                int scale = 100, digits = 0;
+                while (*p >= '0' && *p <= '9') {
+                    ms += (*p++ - '0') * scale;
+                    scale /= 10;
+                    digits++;
+                }
+                if (!digits)
+                    return -1;
+            }
+        }
+        if (*p == 'Z' || *p == 'z')
+            p++;
+        else if (strcmp(p, "+00:00") == 0)
+            p += 6;
+        else
+            return -1;
+    }
+    if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59)
+        return -1;
+    struct tm tm = {0};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    time_t t = timegm(&tm);
+    /* timegm normalises 2026-02-31 into March: refuse dates that moved. */
+    struct tm back;
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != day || back.tm_mon != mon - 1)
+        return -1;
+    *out_ms = (int64_t)t * 1000 + ms;
     return 0;
 }

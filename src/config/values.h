@@ -26,4 +26,14 @@ int cmx_parse_listen(const char *s, char *host, size_t host_cap, int *port);
  * in a config (missing scheme, typo'd scheme, no host, spaces). */
 int cmx_check_http_url(const char *s);
 
+/* A budget period: "total", "monthly" (calendar months, UTC) or "<N>d"
+ * (N days, 1 to 3660).  days is set for "<N>d" only. */
+typedef enum { CMX_PERIOD_TOTAL = 0, CMX_PERIOD_DAYS, CMX_PERIOD_MONTHLY } cmx_period_kind;
+int cmx_parse_budget_period(const char *s, cmx_period_kind *kind, uint32_t *days);
+
+/* A UTC time: "2026-01-31" (midnight) or "2026-01-31T12:00:00Z" (seconds,
+ * fraction and the Z may be "+00:00"; other offsets are refused, so a time
+ * never depends on the machine's zone).  Milliseconds since the epoch. */
+int cmx_parse_time_ms(const char *s, int64_t *out_ms);
+
 #endif

@@ -47,6 +47,8 @@ static const char *const kind_names[CMX_ERR__COUNT] = {
     [CMX_ERR_UPSTREAM_PROTOCOL] = "upstream_protocol",
     [CMX_ERR_BUDGET] = "budget",
     [CMX_ERR_RESIDENCY] = "residency",
+    [CMX_ERR_FORBIDDEN] = "forbidden",
+    [CMX_ERR_CONFLICT] = "conflict",
     [CMX_ERR_CONFIG] = "config",
     [CMX_ERR_NOMEM] = "out_of_memory",
     [CMX_ERR_IO] = "io",
@@ -92,6 +94,8 @@ int cmx_err_http_status(cmx_err kind)
     case CMX_ERR_CONTENT_POLICY: return 400;
     case CMX_ERR_AUTH: return 401;
     case CMX_ERR_RESIDENCY: return 403;
+    case CMX_ERR_FORBIDDEN: return 403;
+    case CMX_ERR_CONFLICT: return 409;
     case CMX_ERR_BUDGET: return 429;
     case CMX_ERR_NOT_FOUND: return 404;
     case CMX_ERR_METHOD: return 405;
@@ -113,11 +117,13 @@ const char *cmx_err_openai_type(cmx_err kind)
     case CMX_ERR_METHOD:
     case CMX_ERR_TOO_LARGE:
     case CMX_ERR_CONTEXT_WINDOW:
-    case CMX_ERR_CONTENT_POLICY: return "invalid_request_error";
+    case CMX_ERR_CONTENT_POLICY:
+    case CMX_ERR_CONFLICT: return "invalid_request_error";
     case CMX_ERR_AUTH: return "authentication_error";
-    case CMX_ERR_RESIDENCY: return "permission_error";
-    case CMX_ERR_RATE_LIMITED:
-    case CMX_ERR_BUDGET: return "rate_limit_error";
+    case CMX_ERR_RESIDENCY:
+    case CMX_ERR_FORBIDDEN: return "permission_error";
+    case CMX_ERR_RATE_LIMITED: return "rate_limit_error";
+    case CMX_ERR_BUDGET: return "insufficient_quota";
     case CMX_ERR_TIMEOUT: return "timeout_error";
     default: return "api_error";
     }

@@ -129,10 +129,13 @@ static json_t *string_list(char **items, size_t n)
  * It runs on this worker's thread (reading and checking a config file takes
  * milliseconds); the workers, this one included, take the new generation
  * from their next loop turn. */
-static void reload(cmx_api_ctx *c)
+static void reload(cmx_api_ctx *c, long key_index)
 {
     cmx_reload_result res;
-    cmx_gateway_reload(c->worker->gateway, &res);
+    char actor[24] = "admin";
+    if (key_index >= 0 && (size_t)key_index < c->cfg->server.n_admin_keys)
+        cmx_admin_key_id(c->cfg->server.admin_keys[key_index], actor);
+    cmx_gateway_reload(c->worker->gateway, actor, &res);
     json_t *root;
     if (res.ok)
         root = json_pack("{s:s, s:I, s:o}", "status", "reloaded", "generation",
@@ -163,20 +166,35 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
 {
     const cmx_server_config *sc = &c->cfg->server;
     if (sc->n_admin_keys == 0 && ep != CMX_ADMIN_METRICS) {
-        cmx_reply_error(c, 403, CMX_ERR_AUTH, NULL, "admin_keys_not_configured",
-                        ep == CMX_ADMIN_STATUS
-                            ? "/v1/status is off: configure server.admin_keys and send one of "
-                              "them as 'Authorization: Bearer <key>'"
-                            : "/admin/reload is off: configure server.admin_keys and send one of "
-                              "them as 'Authorization: Bearer <key>'",
-                        NULL, NULL);
+        const char *what = ep == CMX_ADMIN_STATUS   ? "/v1/status"
+                           : ep == CMX_ADMIN_RELOAD ? "/admin/reload"
+                                                    : "the admin API";
+        char *msg = cmx_arena_sprintf(c->req->arena,
+                                      "%s is off: configure server.admin_keys and send one of "
+                                      "them as 'Authorization: Bearer <key>'",
+                                      what);
+        cmx_reply_error(c, 403, CMX_ERR_AUTH, NULL, "admin_keys_not_configured", msg, NULL, NULL);
         return;
     }
-    if (sc->n_admin_keys > 0 && cmx_bearer_match(c->req, sc->admin_keys, sc->n_admin_keys) < 0) {
+    long key_index = -1;
+    if (sc->n_admin_keys > 0 &&
+        (key_index = cmx_bearer_match(c->req, sc->admin_keys, sc->n_admin_keys)) < 0) {
+        if (c->worker->gov) {
+            char *method = cmx_arena_strndup(c->req->arena, c->req->method.ptr,
+                                             c->req->method.len > 16 ? 16 : c->req->method.len);
+            char *path = cmx_arena_strndup(c->req->arena, c->req->path.ptr,
+                                           c->req->path.len > 200 ? 200 : c->req->path.len);
+            if (method && path)
+                cmx_gov_audit_admin_auth_failed(c->worker->gov, method, path);
+        }
         cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_admin_key",
                         "missing or invalid admin key: send 'Authorization: Bearer <key>' with "
                         "one of the keys in server.admin_keys",
                         NULL, "WWW-Authenticate: Bearer\r\n");
+        return;
+    }
+    if (ep == CMX_ADMIN_GOVERNANCE) {
+        cmx_admin_governance(c, key_index);
         return;
     }
     if (ep == CMX_ADMIN_METRICS) {
@@ -197,6 +215,7 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
         cmx_upstream_stats ups;
         cmx_gateway_upstream_stats(c->worker->gateway, &ups);
         cmx_metrics_format_upstream(&ups, &b);
+        cmx_gov_metrics_format(c->worker->gov, &b);
         if (rc != CMX_OK || cmx_buf_failed(&b)) /* never a partial page */
             cmx_reply_error(c, 500, CMX_ERR_NOMEM, NULL, NULL, "out of memory", NULL, NULL);
         else
@@ -205,7 +224,7 @@ void cmx_admin_handle(cmx_api_ctx *c, cmx_admin_endpoint ep)
         return;
     }
     if (ep == CMX_ADMIN_RELOAD) {
-        reload(c);
+        reload(c, key_index);
         return;
     }
     char *text = status_json(c);

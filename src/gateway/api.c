@@ -23,7 +23,8 @@ typedef enum {
     EP_READY,
     EP_METRICS,
     EP_STATUS,
-    EP_RELOAD
+    EP_RELOAD,
+    EP_ADMIN_API /* /admin/keys, /admin/teams, /admin/spend (governance) */
 } endpoint;
 
 static endpoint endpoint_of(cmx_slice path, const char **allowed)
@@ -40,6 +41,10 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
         {"/admin/reload", EP_RELOAD, "POST"},
     };
+    if (cmx_gov_admin_path(path.ptr, path.len)) {
+        *allowed = NULL; /* each admin route says which methods it takes */
+        return EP_ADMIN_API;
+    }
     /* A trailing slash is the same endpoint, as clients are lax about it. */
     if (path.len > 1 && path.ptr[path.len - 1] == '/')
         path.len--;
@@ -98,6 +103,43 @@ static size_t client_key_index(const cmx_server_config *sc, const cmx_http_reque
     return i < 0 ? AUTH_REFUSED : (size_t)i;
 }
 
+/* With governance on, every request needs a key: one of server.api_keys
+ * (shared keys, no budget) or a virtual key.  Answers the refusal itself;
+ * returns 0 then. */
+static int authenticate_virtual_key(cmx_api_ctx *c)
+{
+    cmx_worker *w = c->worker;
+    const cmx_server_config *sc = &c->cfg->server;
+    if (sc->n_api_keys) {
+        long i = cmx_bearer_match(c->req, sc->api_keys, sc->n_api_keys);
+        if (i >= 0) {
+            if (sc->api_key_residency)
+                c->key_residency = sc->api_key_residency[i];
+            return 1;
+        }
+    }
+    cmx_slice token = cmx_bearer_token(c->req);
+    if (token.len == 0) {
+        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "missing_api_key",
+                        "missing API key: send 'Authorization: Bearer <key>' with your cloudmux "
+                        "key",
+                        NULL, "WWW-Authenticate: Bearer\r\n");
+        return 0;
+    }
+    const char *code = NULL;
+    cmx_error err;
+    cmx_gov_key *key =
+        cmx_gov_authenticate(w->gov, &w->gov_view, token.ptr, token.len, &code, &err);
+    if (!key) {
+        cmx_reply_error(c, err.status, err.kind, NULL, code, err.message, NULL,
+                        err.status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL);
+        return 0;
+    }
+    c->ticket.key = key;
+    c->key_residency = key->residency;
+    return 1;
+}
+
 /* Before there is a context to answer through: a 500 from the stack. */
 static void answer_out_of_memory(cmx_http_exchange *ex)
 {
@@ -140,7 +182,7 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, NULL, "unknown_url", msg, NULL, NULL);
         return;
     }
-    if (!cmx_slice_eq(req->method, allowed)) {
+    if (allowed && !cmx_slice_eq(req->method, allowed)) {
         char *msg = cmx_arena_sprintf(req->arena, "method %.*s not allowed on %.*s; use %s",
                                       (int)(req->method.len > 16 ? 16 : req->method.len),
                                       req->method.ptr, (int)req->path.len, req->path.ptr, allowed);
@@ -165,26 +207,33 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     case EP_METRICS:
     case EP_STATUS:
     case EP_RELOAD:
+    case EP_ADMIN_API:
         /* Operators' endpoints: admin keys, not the clients' api_keys. */
         cmx_admin_handle(c, ep == EP_METRICS  ? CMX_ADMIN_METRICS
                             : ep == EP_STATUS ? CMX_ADMIN_STATUS
-                                              : CMX_ADMIN_RELOAD);
+                            : ep == EP_RELOAD ? CMX_ADMIN_RELOAD
+                                              : CMX_ADMIN_GOVERNANCE);
         return;
     default: break;
     }
-    size_t key = client_key_index(&c->cfg->server, req);
-    if (key == AUTH_REFUSED) {
-        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
-                        "missing or invalid API key: send 'Authorization: Bearer <key>' with one "
-                        "of the keys in server.api_keys",
-                        NULL, "WWW-Authenticate: Bearer\r\n");
-        return;
+    if (w->gov && cmx_governance_keys_on(w->gov)) {
+        if (!authenticate_virtual_key(c))
+            return;
+    } else {
+        size_t key = client_key_index(&c->cfg->server, req);
+        if (key == AUTH_REFUSED) {
+            cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
+                            "missing or invalid API key: send 'Authorization: Bearer <key>' with "
+                            "one of the keys in server.api_keys",
+                            NULL, "WWW-Authenticate: Bearer\r\n");
+            return;
+        }
+        if (key != AUTH_OFF && c->cfg->server.api_key_residency)
+            c->key_residency = c->cfg->server.api_key_residency[key];
     }
     if (ep == EP_MODELS) {
         cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
-    if (key != AUTH_OFF && c->cfg->server.api_key_residency)
-        c->key_residency = c->cfg->server.api_key_residency[key];
     cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "gateway/cache.h"
+#include "governance/usage_estimate.h"
 #include "http/sse.h"
 #include "core/str.h"
 #include "core/residency_tag.h"
@@ -36,14 +37,19 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
 {
     cmx_api_ctx *c = ctx;
     c->stream_started = 1;
+    c->stream_result = r;
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                           cmx_reply_headers(c, r, "Cache-Control: no-cache\r\n"));
 }
 
 static void on_stream_chunk(void *ctx, const char *json, size_t len)
 {
-    cmx_cache_keep_chunk(ctx, json, len);
-    cmx_reply_sse(ctx, json, len);
+    cmx_api_ctx *c = ctx;
+    /* What a cut stream produced is charged: count it on the way. */
+    if (c->governed)
+        c->stream_chars += cmx_chunk_text_chars(json, len);
+    cmx_cache_keep_chunk(c, json, len);
+    cmx_reply_sse(c, json, len);
 }
 
 static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error *err)
@@ -151,11 +157,36 @@ static const char *unknown_model_message(cmx_api_ctx *c)
     return msg;
 }
 
+/* The key's and team's groups, budget and limits (virtual keys), and the
+ * ledger's health when it must refuse. */
+static int governance_admits(cmx_api_ctx *c)
+{
+    const char *code = NULL;
+    cmx_error err;
+    cmx_error_clear(&err);
+    /* About four bytes a token, as the router reserves against a target's tpm. */
+    uint64_t tokens = c->req->body_len / 4 + 1;
+    if (cmx_gov_admit(c->worker->gov, &c->ticket, c->group->name, tokens, &code, &err) == CMX_OK)
+        return 1;
+    char headers[96] = "";
+    if (err.retry_after_ms)
+        snprintf(headers, sizeof headers, "Retry-After: %u\r\n", (err.retry_after_ms + 999) / 1000);
+    /* Waiting will not bring a budget back before its reset: clients that
+     * retry 429s on their own (the OpenAI SDKs) should not. */
+    if (err.kind == CMX_ERR_BUDGET)
+        snprintf(headers, sizeof headers, "x-should-retry: false\r\n");
+    cmx_reply_error(c, err.status, err.kind, NULL, code, err.message, NULL,
+                    headers[0] ? headers : NULL);
+    return 0;
+}
+
 void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
 {
     const cmx_http_request *req = c->req;
     cmx_error err;
     cmx_error_clear(&err);
+    /* Every authenticated call gets a ledger row, refusals included. */
+    c->governed = c->worker->gov && cmx_governance_keys_on(c->worker->gov);
     if (cmx_json_scan_request(api, req->body, req->body_len, req->arena, &c->scan, &err) !=
         CMX_OK) {
         cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_request", err.message, NULL,
@@ -196,6 +227,9 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
         }
     }
     c->call.residency_key = c->key_residency;
+
+    if (c->governed && !governance_admits(c))
+        return;
 
     cmx_http_on_close(c->ex, on_client_gone, c);
     track(c);

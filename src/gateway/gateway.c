@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "mailbox.h"
 #include "router/fleet.h"
 #include "router/group_state.h"
 
@@ -137,6 +138,7 @@ static void worker_release(cmx_worker *w)
     if (w->server)
         cmx_http_server_free(w->server);
     cmx_worker_gen_release(w->current);
+    cmx_gov_fleet_attach(w->gov, (size_t)w->index, NULL);
     cmx_state_worker_free(w->state);
     if (w->upstream)
         cmx_upstream_free(w->upstream);
@@ -144,6 +146,10 @@ static void worker_release(cmx_worker *w)
         evdns_base_free(w->dns, 0);
     if (w->access_log)
         cmx_access_log_free(w->access_log);
+    cmx_gov_view_release(&w->gov_view);
+    /* The mailbox outlives the loop: the governance thread may still post
+     * to it until the governance stops (cmx_gateway_free). */
+    cmx_mailbox_detach(w->mailbox);
     if (w->shutdown_event)
         event_free(w->shutdown_event);
     if (w->drain_timer)
@@ -151,7 +157,9 @@ static void worker_release(cmx_worker *w)
     if (w->base)
         event_base_free(w->base);
     cmx_buf_free(&w->scratch);
+    cmx_mailbox *mb = w->mailbox;
     memset(w, 0, sizeof *w);
+    w->mailbox = mb;
 }
 
 static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int port, int no_listener,
@@ -162,6 +170,7 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->index = index;
     w->gateway = gw;
     w->shard = cmx_metrics_shard_at(gw->current->metrics, (size_t)index);
+    w->gov = gw->gov;
     w->started_us = cmx_now_us();
     w->started_wall_ms = cmx_wall_ms();
     if (getrandom(&w->id_prefix, sizeof w->id_prefix, 0) != sizeof w->id_prefix)
@@ -173,6 +182,9 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     event_config_free(ec);
     if (!w->base)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create an event loop");
+
+    if (w->gov && !(w->mailbox = cmx_mailbox_new(w->base)))
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "cannot create the worker's mailbox");
 
     w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
     if (!w->dns)
@@ -187,6 +199,8 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
     w->state = cmx_state_worker_new(gw->state, index, w->base, w->dns, index == 0, err);
     if (!w->state)
         return err->kind;
+    /* With state.redis, budgets are also counted in the fleet's counters. */
+    cmx_gov_fleet_attach(w->gov, (size_t)index, w->state);
     w->current = cmx_worker_gen_new(w, gw->current, err);
     if (!w->current)
         return err->kind;
@@ -247,6 +261,13 @@ cmx_gateway *cmx_gateway_new(cmx_config *cfg, const cmx_gateway_options *opts, c
         cmx_gateway_free(gw);
         return NULL;
     }
+    if (cfg->governance.enabled || cfg->audit.file) {
+        gw->gov = cmx_governance_new(cfg, (size_t)gw->n_workers, err);
+        if (!gw->gov) {
+            cmx_gateway_free(gw);
+            return NULL;
+        }
+    }
     cmx_state_set_listener(gw->state, on_fleet_event, gw);
     cmx_state_set_on_up(gw->state, on_store_up, gw);
     const char *host = opts && opts->listen_host ? opts->listen_host : cfg->server.listen_host;
@@ -286,6 +307,11 @@ int cmx_gateway_port(const cmx_gateway *gw)
 int cmx_gateway_workers(const cmx_gateway *gw)
 {
     return gw->n_workers;
+}
+
+cmx_governance *cmx_gateway_governance(cmx_gateway *gw)
+{
+    return gw->gov;
 }
 
 static void *worker_main(void *arg)
@@ -360,6 +386,9 @@ void cmx_gateway_free(cmx_gateway *gw)
         return;
     if (gw->started)
         cmx_gateway_shutdown(gw, 0);
+    /* Workers first (closing connections ends their requests, which still
+     * settle with the governance); then the governance, whose thread may
+     * post last replies to the mailboxes; then the mailboxes. */
     for (int i = 0; gw->workers && i < gw->n_workers; i++) {
         /* Generations handed over after the worker stopped reading. */
         cmx_worker_msg msg;
@@ -369,6 +398,9 @@ void cmx_gateway_free(cmx_gateway *gw)
                 cmx_generation_unref(msg.gen);
         worker_release(&gw->workers[i]);
     }
+    cmx_governance_free(gw->gov);
+    for (int i = 0; gw->workers && i < gw->n_workers; i++)
+        cmx_mailbox_free(gw->workers[i].mailbox);
     for (int i = 0; gw->wake_fds && i < 2 * gw->n_workers; i++)
         if (gw->wake_fds[i] >= 0)
             close(gw->wake_fds[i]);

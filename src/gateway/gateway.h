@@ -71,10 +71,17 @@ typedef struct cmx_reload_result {
 
 /* Reads the config file the gateway runs (its snapshot's path) again.  Safe
  * from any thread, one reload at a time; returns CMX_OK when the new
- * generation was handed to the workers.  Logs the outcome. */
-cmx_err cmx_gateway_reload(cmx_gateway *gw, cmx_reload_result *out);
+ * generation was handed to the workers.  Logs the outcome, and records a
+ * successful one in the audit log, if any, as done by `actor` ("admin:…",
+ * "signal:SIGHUP"). */
+cmx_err cmx_gateway_reload(cmx_gateway *gw, const char *actor, cmx_reload_result *out);
 void cmx_reload_result_free(cmx_reload_result *r);
 /* The cloudmux_config_* and cloudmux_state_* metric families. */
 void cmx_gateway_format_metrics(cmx_gateway *gw, cmx_buf *out);
+
+/* The governance service (keys, ledger, audit), or NULL when off.  The
+ * reload path tells it about a new config (cmx_governance_config_reloaded). */
+struct cmx_governance;
+struct cmx_governance *cmx_gateway_governance(cmx_gateway *gw);
 
 #endif

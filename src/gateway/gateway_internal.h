@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "gateway/generation.h"
 #include "gateway/worker.h"
+#include "governance/governance.h"
 #include "state/state.h"
 
 struct cmx_gateway {
@@ -20,8 +21,9 @@ struct cmx_gateway {
     int n_workers;
     int port;
     int started;
-    atomic_int stopped; /* workers whose loop has ended */
-    int *wake_fds;      /* [2*i] read end, [2*i+1] write end, per worker */
+    atomic_int stopped;         /* workers whose loop has ended */
+    int *wake_fds;              /* [2*i] read end, [2*i+1] write end, per worker */
+    struct cmx_governance *gov; /* keys, ledger, audit: the process's; NULL when off */
 };
 
 /* What the main thread (or a reload) tells a worker through its pipe:

@@ -75,6 +75,20 @@ static void compare_fixed(const cmx_config *a, const cmx_config *b, cmx_reload_r
         ta->fail_closed != tb->fail_closed || ta->tls_verify != tb->tls_verify ||
         str_differs(ta->ca_file, tb->ca_file) || ta->cache_max_bytes != tb->cache_max_bytes)
         note(out, "state");
+    /* Keys and teams reload; where they, the ledger and the audit log live do not. */
+    const cmx_governance_config *ga = &a->governance, *gb = &b->governance;
+    if (ga->enabled != gb->enabled || str_differs(ga->store, gb->store) ||
+        str_differs(ga->pepper, gb->pepper) || str_differs(ga->replica, gb->replica) ||
+        ga->poll_ms != gb->poll_ms || ga->budget_sync_ms != gb->budget_sync_ms ||
+        ga->batch_rows != gb->batch_rows || ga->batch_interval_ms != gb->batch_interval_ms ||
+        ga->queue_rows != gb->queue_rows || ga->retention_ms != gb->retention_ms ||
+        ga->fail_closed != gb->fail_closed)
+        note(out, "governance (all but keys, teams and warn_at)");
+    const cmx_audit_config *aa = &a->audit, *ab = &b->audit;
+    if (str_differs(aa->file, ab->file) || str_differs(aa->hmac_key, ab->hmac_key) ||
+        str_differs(aa->checkpoint_file, ab->checkpoint_file) || aa->fsync != ab->fsync ||
+        aa->requests != ab->requests || aa->checkpoint_interval_ms != ab->checkpoint_interval_ms)
+        note(out, "audit");
 }
 
 static void take_errors(cmx_config_diag *diag, cmx_reload_result *out)
@@ -164,12 +178,15 @@ static cmx_err reload_locked(cmx_gateway *gw, cmx_reload_result *out)
     return CMX_OK;
 }
 
-cmx_err cmx_gateway_reload(cmx_gateway *gw, cmx_reload_result *out)
+cmx_err cmx_gateway_reload(cmx_gateway *gw, const char *actor, cmx_reload_result *out)
 {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&gw->reload_lock);
     cmx_err rc = reload_locked(gw, out);
     out->generation = gw->current->number;
+    /* Keys and teams of the new file take effect; the reload is audited. */
+    if (rc == CMX_OK && gw->gov)
+        cmx_governance_config_reloaded(gw->gov, gw->current->cfg, actor);
     pthread_mutex_unlock(&gw->reload_lock);
     if (rc == CMX_OK) {
         atomic_fetch_add(&gw->reloads_ok, 1);

@@ -8,6 +8,7 @@
 #include "core/error_json.h"
 #include "governance/pricing.h"
 #include "core/str.h"
+#include "governance/usage_estimate.h"
 
 /* The request's cost at the answering target's price, formatted into buf;
  * NULL when unknown (no price, no usage, or no target answered). */
@@ -189,6 +190,50 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
     }
 }
 
+/* Settles the request's key and queues its ledger row.  A stream that was
+ * cut (by the upstream or by the client leaving) is charged for what it
+ * produced, estimated when the provider's count never came. */
+static void governance_end(cmx_api_ctx *c, int status, const cmx_route_result *r, const char *error,
+                           uint64_t latency_us)
+{
+    if (!c->governed) {
+        cmx_gov_key_unref(c->ticket.key);
+        c->ticket.key = NULL;
+        return;
+    }
+    const cmx_route_result *rr = r ? r : c->stream_result;
+    cmx_gov_outcome o = {
+        .request_id = c->request_id,
+        .group = c->group ? c->group->name : NULL,
+        .provider = rr ? rr->provider : NULL,
+        .model = rr ? rr->model : NULL,
+        .error = error,
+        .status = status,
+        .attempts = rr ? rr->attempts : 0,
+        /* Nothing was sent upstream: nothing to pay.  Sent but no answer
+         * (the client left mid-request): unknown. */
+        .cost_usd = rr || c->route ? -1 : 0,
+        .latency_us = latency_us,
+    };
+    if (rr)
+        o.usage = rr->usage;
+    else
+        cmx_usage_init(&o.usage);
+    if (c->stream && c->stream_result && error)
+        o.estimated = cmx_usage_estimate(&o.usage, c->req->body_len, c->stream_chars);
+    if (rr && rr->target)
+        o.cost_usd = cmx_price_cost(&rr->target->price, &o.usage);
+    /* An answer from the response cache cost nothing upstream. */
+    if (c->cache == 1 + CMX_CACHE_RESULT_HIT) {
+        o.cache_hit = 1;
+        o.cost_usd = 0;
+    }
+    /* An error answer delivered nothing, and providers bill no errors. */
+    if (o.cost_usd < 0 && status >= 400 && status != 499 && !c->stream_result)
+        o.cost_usd = 0;
+    cmx_gov_request_end(c->worker->gov, (size_t)c->worker->index, &c->ticket, &o);
+}
+
 void cmx_reply_untrack(cmx_api_ctx *c)
 {
     if (!c->routed)
@@ -208,6 +253,8 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
     if (c->logged)
         return;
     c->logged = 1;
+    if (c->worker->gov && (c->governed || c->ticket.key))
+        governance_end(c, status, r, error, cmx_now_us() - c->req->start_us);
     cmx_reply_untrack(c);
     if (c->in_flight) {
         c->in_flight = 0;

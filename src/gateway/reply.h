@@ -33,6 +33,11 @@ typedef struct cmx_api_ctx {
     cmx_buf *cache_capture;    /* a stream's chunks as relayed, until it completes */
     struct cmx_api_ctx *prev, *next; /* in worker->routing while routed */
     int routed;
+    cmx_gov_ticket ticket;                 /* the virtual key, once authenticated (governance) */
+    int governed;                          /* settled and written to the spend ledger at its end */
+    const cmx_route_result *stream_result; /* the route's result once a stream began */
+    uint64_t stream_chars;                 /* content characters relayed so far */
+    struct cmx_admin_call *admin_call;     /* an admin API call waiting for its reply */
 } cmx_api_ctx;
 
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "gateway.h"
 #include "gateway/generation.h"
+#include "governance/governance.h"
 #include "http/server.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
@@ -40,8 +41,11 @@ typedef struct cmx_worker {
     int cut;                     /* the grace period is over: what ran was ended */
     struct cmx_api_ctx *routing; /* chat and embeddings requests in flight (completions.c) */
     uint64_t request_seq;
-    uint32_t id_prefix; /* random per worker: request ids never collide */
-    cmx_buf scratch;    /* reused for SSE frames on this thread */
+    uint32_t id_prefix;          /* random per worker: request ids never collide */
+    cmx_buf scratch;             /* reused for SSE frames on this thread */
+    cmx_governance *gov;         /* virtual keys, ledger, audit; NULL when off */
+    cmx_gov_view gov_view;       /* this worker's reference to the key table */
+    struct cmx_mailbox *mailbox; /* replies from the governance thread */
 } cmx_worker;
 
 /* The HTTP handler for every request (api.c). */

@@ -96,8 +96,10 @@ test('every YAML example in README.md and docs/ passes cloudmux check', () => {
       const configPath = join(dir, 'config.yaml');
       writeFileSync(configPath, p.config);
       const env = { ...process.env, CLOUDMUX_PRICING: '' };
-      for (const [, name] of p.config.matchAll(/env:([A-Za-z_][A-Za-z0-9_]*)/g)) env[name] = 'dummy-value-for-docs-check';
-      for (const name of p.env ?? []) env[name] = 'dummy-value-for-docs-check';
+      // Long enough for any secret (a virtual key needs 32 characters).
+      const dummy = 'dummy-value-for-the-documentation-check';
+      for (const [, name] of p.config.matchAll(/env:([A-Za-z_][A-Za-z0-9_]*)/g)) env[name] = dummy;
+      for (const name of p.env ?? []) env[name] = dummy;
       if (p.priceList) {
         env.CLOUDMUX_PRICING = join(dir, 'pricing.yaml');
         writeFileSync(env.CLOUDMUX_PRICING, p.priceList);

@@ -804,7 +804,7 @@ static const broken_case broken_cases[] = {
     {"custom tag", "server:\n  listen: !addr x\n", 2, "YAML tag '!addr' is not supported"},
     {"unknown top-level key", "server: {}\nsevrer: {}\n", 2,
      "unknown key 'sevrer' at the top level (expected one of: server, upstream, providers, "
-     "models, pricing, state); did you mean 'server'?"},
+     "models, pricing, state, governance, keys, teams, audit); did you mean 'server'?"},
     {"unknown key in server", "server:\n  listen: :4000\n  max_body_byte: 10\n", 3,
      "unknown key 'max_body_byte' in server (expected one of: listen, workers, max_body_bytes"},
     {"unknown key in server.timeouts", "server:\n  timeouts:\n    headr: 1s\n", 3,

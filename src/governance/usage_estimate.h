@@ -1,0 +1,23 @@
+/* usage_estimate.h — what a cut stream produced, when its usage never came.
+ *
+ * A stream that ends early (the upstream cut it, or the client left) is
+ * charged for what was produced.  The provider's own count arrives in the
+ * last chunk, which a cut stream lacks; so the characters of content and
+ * tool-call arguments relayed are counted on the way, and turned into
+ * tokens at about four characters a token, the prompt likewise from the
+ * request body.  The ledger marks such rows as estimated. */
+#ifndef CMX_GOVERNANCE_USAGE_ESTIMATE_H
+#define CMX_GOVERNANCE_USAGE_ESTIMATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/json_scan.h"
+
+/* Characters inside "content" and "arguments" strings of one chunk. */
+size_t cmx_chunk_text_chars(const char *json, size_t len);
+
+/* Fills whatever the usage lacks; returns 1 when something was estimated. */
+int cmx_usage_estimate(cmx_usage *u, size_t request_bytes, uint64_t produced_chars);
+
+#endif

@@ -1,0 +1,365 @@
+/* store_ledger.c — the spend ledger: raw rows, hourly roll-ups, pruning,
+ * and the spend sums budgets are rebuilt from.
+ *
+ * A batch is written as multi-row INSERTs (chunks of 64, 32, ... 1 rows, so
+ * only seven statement shapes are ever prepared), and its rows are summed
+ * per roll-up cell in memory first, so a batch of a thousand requests for a
+ * handful of keys touches a handful of roll-up rows.  Both go in one
+ * transaction: the roll-ups are exactly the sum of the raw rows, always. */
+#include "store/store_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR_MS 3600000LL
+#define DAY_MS 86400000LL
+#define LEDGER_COLUMNS 18
+#define MAX_CHUNK 64
+
+/* The longest each string may be; their sum (with NULs) fits in the row. */
+static const uint16_t string_max[CMX_LEDGER__STRINGS] = {128, 64, 64, 64, 64, 128, 32};
+
+void cmx_ledger_row_set_strings(cmx_ledger_row *row, const char *const strings[CMX_LEDGER__STRINGS])
+{
+    size_t at = 0;
+    for (int i = 0; i < CMX_LEDGER__STRINGS; i++) {
+        const char *s = strings[i] ? strings[i] : "";
+        size_t n = strnlen(s, string_max[i]);
+        if (at + n + 1 > sizeof row->text)
+            n = sizeof row->text - at - 1;
+        memcpy(row->text + at, s, n);
+        row->text[at + n] = '\0';
+        row->offsets[i] = (uint16_t)at;
+        at += n + 1;
+    }
+}
+
+const char *cmx_ledger_row_string(const cmx_ledger_row *row, cmx_ledger_string which)
+{
+    const char *s = row->text + row->offsets[which];
+    return *s ? s : NULL;
+}
+
+static int64_t known(int64_t v)
+{
+    return v > 0 ? v : 0;
+}
+
+/* ---- roll-up cells --------------------------------------------------------- */
+
+typedef struct cell {
+    int64_t time_ms;     /* hour or day */
+    const char *dims[5]; /* key, team, group, provider, model: '' for none */
+    cmx_spend_totals t;
+    int64_t latency_ms;
+} cell;
+
+static const cmx_ledger_string cell_dims[5] = {CMX_LEDGER_KEY, CMX_LEDGER_TEAM, CMX_LEDGER_GROUP,
+                                               CMX_LEDGER_PROVIDER, CMX_LEDGER_MODEL};
+
+static const char *dim(const cmx_ledger_row *row, cmx_ledger_string which)
+{
+    const char *s = cmx_ledger_row_string(row, which);
+    return s ? s : "";
+}
+
+static uint64_t cell_hash(int64_t time_ms, const cmx_ledger_row *row)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)time_ms;
+    for (int i = 0; i < 5; i++)
+        for (const char *p = dim(row, cell_dims[i]);; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+            if (!*p)
+                break;
+        }
+    return h;
+}
+
+static int same_cell(const cell *c, int64_t time_ms, const cmx_ledger_row *row)
+{
+    if (c->time_ms != time_ms)
+        return 0;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(c->dims[i], dim(row, cell_dims[i])) != 0)
+            return 0;
+    return 1;
+}
+
+/* Sums rows into cells of `grain_ms` (an hour or a day), found through an
+ * open-addressing table of `slots` (a power of two, at least twice n).
+ * Returns how many cells. */
+static size_t sum_cells(const cmx_ledger_row *rows, size_t n, int64_t grain_ms, cell *cells,
+                        uint32_t *slots, size_t n_slots)
+{
+    size_t n_cells = 0;
+    memset(slots, 0, n_slots * sizeof *slots);
+    for (size_t i = 0; i < n; i++) {
+        const cmx_ledger_row *r = &rows[i];
+        int64_t time = r->ts_ms - r->ts_ms % grain_ms;
+        size_t at = (size_t)cell_hash(time, r) & (n_slots - 1);
+        while (slots[at] && !same_cell(&cells[slots[at] - 1], time, r))
+            at = (at + 1) & (n_slots - 1);
+        if (!slots[at]) {
+            cell *c = &cells[n_cells];
+            memset(c, 0, sizeof *c);
+            c->time_ms = time;
+            for (int d = 0; d < 5; d++)
+                c->dims[d] = dim(r, cell_dims[d]);
+            slots[at] = (uint32_t)++n_cells;
+        }
+        cell *c = &cells[slots[at] - 1];
+        cmx_spend_totals *t = &c->t;
+        t->requests++;
+        t->errors += r->status >= 400 || cmx_ledger_row_string(r, CMX_LEDGER_ERROR) != NULL;
+        t->prompt_tokens += known(r->prompt_tokens);
+        t->completion_tokens += known(r->completion_tokens);
+        t->cached_tokens += known(r->cached_tokens);
+        if (r->cost_usd >= 0)
+            t->cost_usd += r->cost_usd;
+        else
+            t->unpriced++;
+        t->estimated += r->estimated != 0;
+        c->latency_ms += r->latency_ms;
+    }
+    return n_cells;
+}
+
+/* INSERT ... ON CONFLICT DO UPDATE adding to the cell, for one table. */
+#define UPSERT(table, time)                                                                        \
+    "INSERT INTO " table " (" time ", key_id, team_id, model_group, provider, model, requests, "   \
+    "errors, prompt_tokens, completion_tokens, cached_tokens, cost_usd, unpriced, estimated, "     \
+    "latency_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "       \
+    "ON CONFLICT (" time ", key_id, team_id, model_group, provider, model) DO UPDATE SET "         \
+    "requests = " table ".requests + excluded.requests, "                                          \
+    "errors = " table ".errors + excluded.errors, "                                                \
+    "prompt_tokens = " table ".prompt_tokens + excluded.prompt_tokens, "                           \
+    "completion_tokens = " table ".completion_tokens + excluded.completion_tokens, "               \
+    "cached_tokens = " table ".cached_tokens + excluded.cached_tokens, "                           \
+    "cost_usd = " table ".cost_usd + excluded.cost_usd, "                                          \
+    "unpriced = " table ".unpriced + excluded.unpriced, "                                          \
+    "estimated = " table ".estimated + excluded.estimated, "                                       \
+    "latency_ms = " table ".latency_ms + excluded.latency_ms"
+
+static cmx_err write_cells(cmx_store *s, const char *sql, const cell *cells, size_t n,
+                           cmx_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cell *c = &cells[i];
+        cmx_sql_value p[15] = {
+            cmx_sql_int(c->time_ms),         cmx_sql_text(c->dims[0]),
+            cmx_sql_text(c->dims[1]),        cmx_sql_text(c->dims[2]),
+            cmx_sql_text(c->dims[3]),        cmx_sql_text(c->dims[4]),
+            cmx_sql_int(c->t.requests),      cmx_sql_int(c->t.errors),
+            cmx_sql_int(c->t.prompt_tokens), cmx_sql_int(c->t.completion_tokens),
+            cmx_sql_int(c->t.cached_tokens), cmx_sql_real(c->t.cost_usd),
+            cmx_sql_int(c->t.unpriced),      cmx_sql_int(c->t.estimated),
+            cmx_sql_int(c->latency_ms),
+        };
+        if (cmx_sql_exec(s->db, sql, p, 15, NULL, NULL, err) != CMX_OK)
+            return err->kind;
+    }
+    return CMX_OK;
+}
+
+/* Both grains of roll-ups for a batch. */
+static cmx_err write_rollups(cmx_store *s, const cmx_ledger_row *rows, size_t n, cmx_error *err)
+{
+    size_t n_slots = 16;
+    while (n_slots < n * 2)
+        n_slots *= 2;
+    cell *cells = malloc(n * sizeof *cells);
+    uint32_t *slots = malloc(n_slots * sizeof *slots);
+    cmx_err rc = CMX_OK;
+    if (!cells || !slots) {
+        rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    } else {
+        size_t k = sum_cells(rows, n, HOUR_MS, cells, slots, n_slots);
+        rc = write_cells(s, UPSERT("cmx_rollup_hourly", "hour_ms"), cells, k, err);
+        if (rc == CMX_OK) {
+            k = sum_cells(rows, n, DAY_MS, cells, slots, n_slots);
+            rc = write_cells(s, UPSERT("cmx_rollup_daily", "day_ms"), cells, k, err);
+        }
+    }
+    free(cells);
+    free(slots);
+    return rc;
+}
+
+/* ---- raw rows -------------------------------------------------------------- */
+
+/* On PostgreSQL each value is cast to its column's type: it types the
+ * parameters of a multi-row VALUES list on their own, as text, before the
+ * INSERT.  SQLite needs no cast (and is faster without). */
+static const char *const column_type[LEDGER_COLUMNS] = {
+    "BIGINT",  "TEXT",    "TEXT",    "TEXT",   "TEXT",   "TEXT",   "TEXT",
+    "INTEGER", "TEXT",    "INTEGER", "BIGINT", "BIGINT", "BIGINT", "DOUBLE PRECISION",
+    "BIGINT",  "INTEGER", "INTEGER", "TEXT"};
+
+/* "INSERT INTO cmx_ledger (...) VALUES (CAST($1 AS BIGINT), ...), (...)" for n rows. */
+static char *insert_sql(size_t n, int cast)
+{
+    static const char head[] =
+        "INSERT INTO cmx_ledger (ts_ms, request_id, key_id, team_id, model_group, provider, "
+        "model, status, error, attempts, prompt_tokens, completion_tokens, cached_tokens, "
+        "cost_usd, latency_ms, cache_hit, estimated, replica) VALUES ";
+    size_t cap = sizeof head + n * LEDGER_COLUMNS * 40 + n * 4;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    size_t at = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t r = 0; r < n; r++) {
+        sql[at++] = r ? ',' : ' ';
+        sql[at++] = '(';
+        for (size_t c = 0; c < LEDGER_COLUMNS; c++)
+            at += cast ? (size_t)snprintf(sql + at, cap - at, "%sCAST($%zu AS %s)", c ? "," : "",
+                                          r * LEDGER_COLUMNS + c + 1, column_type[c])
+                       : (size_t)snprintf(sql + at, cap - at, "%s$%zu", c ? "," : "",
+                                          r * LEDGER_COLUMNS + c + 1);
+        sql[at++] = ')';
+    }
+    sql[at] = '\0';
+    return sql;
+}
+
+static cmx_sql_value tokens(int64_t v)
+{
+    return v >= 0 ? cmx_sql_int(v) : cmx_sql_null();
+}
+
+static void row_params(const cmx_ledger_row *r, const char *replica, cmx_sql_value *p)
+{
+    p[0] = cmx_sql_int(r->ts_ms);
+    p[1] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_REQUEST_ID));
+    p[2] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_KEY));
+    p[3] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_TEAM));
+    p[4] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_GROUP));
+    p[5] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_PROVIDER));
+    p[6] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_MODEL));
+    p[7] = cmx_sql_int(r->status);
+    p[8] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_ERROR));
+    p[9] = cmx_sql_int(r->attempts);
+    p[10] = tokens(r->prompt_tokens);
+    p[11] = tokens(r->completion_tokens);
+    p[12] = tokens(r->cached_tokens);
+    p[13] = r->cost_usd >= 0 ? cmx_sql_real(r->cost_usd) : cmx_sql_null();
+    p[14] = cmx_sql_int(r->latency_ms);
+    p[15] = cmx_sql_int(r->cache_hit);
+    p[16] = cmx_sql_int(r->estimated);
+    p[17] = cmx_sql_text(replica);
+}
+
+static cmx_err insert_rows(cmx_store *s, const cmx_ledger_row *rows, size_t n, const char *replica,
+                           cmx_sql_value *params, cmx_error *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t chunk = MAX_CHUNK;
+        int shape = 0;
+        while (chunk > n - done) {
+            chunk /= 2;
+            shape++;
+        }
+        int cast = cmx_sql_dialect_of(s->db) == CMX_SQL_POSTGRES;
+        if (!s->ledger_insert[shape] && !(s->ledger_insert[shape] = insert_sql(chunk, cast)))
+            return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < chunk; i++)
+            row_params(&rows[done + i], replica, params + i * LEDGER_COLUMNS);
+        cmx_err rc = cmx_sql_exec(s->db, s->ledger_insert[shape], params, chunk * LEDGER_COLUMNS,
+                                  NULL, NULL, err);
+        if (rc != CMX_OK)
+            return rc;
+        done += chunk;
+    }
+    return CMX_OK;
+}
+
+cmx_err cmx_store_write_ledger(cmx_store *s, const cmx_ledger_row *rows, size_t n,
+                               const char *replica, cmx_error *err)
+{
+    if (n == 0)
+        return CMX_OK;
+    cmx_sql_value *params = malloc(MAX_CHUNK * LEDGER_COLUMNS * sizeof *params);
+    if (!params)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    cmx_err rc = cmx_sql_begin(s->db, 1, err);
+    if (rc == CMX_OK) {
+        rc = insert_rows(s, rows, n, replica, params, err);
+        if (rc == CMX_OK)
+            rc = write_rollups(s, rows, n, err);
+        if (rc == CMX_OK)
+            rc = cmx_sql_commit(s->db, err);
+        if (rc != CMX_OK)
+            cmx_sql_rollback(s->db);
+    }
+    free(params);
+    return rc;
+}
+
+cmx_err cmx_store_prune_ledger(cmx_store *s, int64_t before_ms, size_t limit, size_t *deleted,
+                               cmx_error *err)
+{
+    cmx_sql_value p[2] = {cmx_sql_int(before_ms), cmx_sql_int((int64_t)limit)};
+    *deleted = 0;
+    cmx_err rc = cmx_sql_exec(s->db,
+                              "DELETE FROM cmx_ledger WHERE id IN (SELECT id FROM cmx_ledger "
+                              "WHERE ts_ms < $1 ORDER BY id LIMIT $2)",
+                              p, 2, NULL, NULL, err);
+    if (rc == CMX_OK)
+        *deleted = (size_t)cmx_sql_changes(s->db);
+    return rc;
+}
+
+typedef struct spend_ctx {
+    cmx_spend_cb cb;
+    void *ctx;
+} spend_ctx;
+
+static int spend_row(void *ctx, const cmx_sql_row *row)
+{
+    spend_ctx *sc = ctx;
+    const char *id = cmx_sql_row_text(row, 0);
+    if (id && *id)
+        sc->cb(sc->ctx, id, cmx_sql_row_real(row, 1));
+    return 0;
+}
+
+/* ---- reading the roll-ups ---------------------------------------------------- */
+
+int cmx_rollup_range(char *sql, size_t cap, const char *columns)
+{
+    int n = snprintf(sql, cap,
+                     "(SELECT day_ms AS hour_ms, %s FROM cmx_rollup_daily WHERE day_ms >= $3 AND "
+                     "day_ms < $4 UNION ALL SELECT hour_ms, %s FROM cmx_rollup_hourly WHERE "
+                     "(hour_ms >= $1 AND hour_ms < $3) OR (hour_ms >= $4 AND hour_ms < $2)) AS r",
+                     columns, columns);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void cmx_rollup_range_params(int64_t from_ms, int64_t to_ms, int hours_only, cmx_sql_value p[4])
+{
+    int64_t first_day = (from_ms + DAY_MS - 1) / DAY_MS * DAY_MS;
+    int64_t last_day = to_ms / DAY_MS * DAY_MS;
+    if (first_day >= last_day || hours_only)
+        first_day = last_day = to_ms; /* no whole day inside: hours only */
+    p[0] = cmx_sql_int(from_ms);
+    p[1] = cmx_sql_int(to_ms);
+    p[2] = cmx_sql_int(first_day);
+    p[3] = cmx_sql_int(last_day);
+}
+
+cmx_err cmx_store_spend_since(cmx_store *s, cmx_spend_scope scope, int64_t since_ms,
+                              cmx_spend_cb cb, void *ctx, cmx_error *err)
+{
+    const char *col = scope == CMX_SPEND_BY_TEAM ? "team_id" : "key_id";
+    char source[512], sql[700];
+    if (cmx_rollup_range(source, sizeof source, "key_id, team_id, cost_usd") != 0)
+        return cmx_error_set(err, CMX_ERR_INTERNAL, "query too long");
+    snprintf(sql, sizeof sql, "SELECT %s, SUM(cost_usd) FROM %s WHERE %s <> '' GROUP BY %s", col,
+             source, col, col);
+    /* Spend "since" runs to any time ahead (a moved clock, a late row). */
+    cmx_sql_value p[4];
+    cmx_rollup_range_params(since_ms, INT64_C(1) << 52, 0, p);
+    spend_ctx sc = {cb, ctx};
+    return cmx_sql_exec(s->db, sql, p, 4, spend_row, &sc, err);
+}
