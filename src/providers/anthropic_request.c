@@ -50,8 +50,7 @@ typedef struct request {
     int native_format;  /* json_schema as output_config.format */
     char json_tool[65]; /* ... or as this forced tool; "" when neither */
     cmx_effort effort;
-    uint32_t budget; /* thinking budget_tokens; 0: no budgeted thinking */
-    int adaptive;    /* adaptive thinking with output_config.effort */
+    cmx_claude_thinking thinking;
 } request;
 
 #define TAKES                                                                                      \
@@ -263,23 +262,15 @@ static void plan_format(request *r)
         cmx_translate_answer_tool_name(&r->c, &r->rf, r->f.at[CMX_CHAT_TOOLS], r->json_tool);
 }
 
-/* What reasoning_effort becomes: a thinking budget, or adaptive thinking
- * with an effort.  A forced tool (the client's, or the one carrying the
- * structured answer) leaves no room for thinking: Anthropic refuses both
- * together, and the answer's shape is the contract. */
+/* What reasoning_effort becomes.  A forced tool (the client's, or the one
+ * carrying the structured answer) leaves no room for thinking: Anthropic
+ * refuses both together, and the answer's shape is the contract. */
 static void plan_thinking(request *r)
 {
-    int mode = r->opt->reasoning;
-    if (r->effort < CMX_EFFORT_MINIMAL || mode == CMX_REASONING_OFF)
-        return;
     int forced = r->json_tool[0] || (r->tool_choice && (strcmp(r->tool_choice, "required") == 0 ||
                                                         strcmp(r->tool_choice, "function") == 0));
-    if (forced)
-        return;
-    r->adaptive = mode == CMX_REASONING_EFFORT ||
-                  (mode == CMX_REASONING_AUTO && cmx_claude_has_effort(r->model));
-    if (!r->adaptive)
-        r->budget = cmx_translate_thinking_budget(r->opt->reasoning_budgets, r->effort);
+    cmx_claude_plan_thinking(&r->thinking, r->effort, r->opt->reasoning, r->opt->reasoning_budgets,
+                             r->model, forced);
 }
 
 static cmx_err read_request(void *req)
@@ -347,17 +338,10 @@ static void write_max_tokens(const request *r, cmx_jw *w)
     int64_t max = r->max_tokens                ? r->max_tokens
                   : r->opt->default_max_tokens ? r->opt->default_max_tokens
                                                : DEFAULT_MAX_TOKENS;
-    if (r->budget && max <= (int64_t)r->budget)
-        max += r->budget;
+    if (r->thinking.budget && max <= (int64_t)r->thinking.budget)
+        max += r->thinking.budget;
     CMX_JW_KEY(w, "max_tokens");
     cmx_jw_int(w, max);
-}
-
-/* Whether a number token is at least `min` (and a number). */
-static int at_least(const cmx_json_doc *doc, int v, double min)
-{
-    double d;
-    return cmx_json_doc_double(doc, v, &d) == 0 && d >= min;
 }
 
 /* temperature, top_p and top_k; while thinking, Anthropic takes temperature
@@ -365,16 +349,12 @@ static int at_least(const cmx_json_doc *doc, int v, double min)
 static void write_sampling(const request *r, cmx_jw *w)
 {
     const cmx_json_doc *doc = r->c.doc;
-    const int *at = r->f.at;
-    int thinking = r->budget || r->adaptive;
-    double t;
-    if (!thinking || (at[CMX_CHAT_TEMPERATURE] >= 0 &&
-                      cmx_json_doc_double(doc, at[CMX_CHAT_TEMPERATURE], &t) == 0 && t == 1.0))
-        cmx_translate_copy_member(w, doc, at[CMX_CHAT_TEMPERATURE], "temperature");
-    if (!thinking || at_least(doc, at[CMX_CHAT_TOP_P], 0.95))
-        cmx_translate_copy_member(w, doc, at[CMX_CHAT_TOP_P], "top_p");
-    if (!thinking)
-        cmx_translate_copy_member(w, doc, at[CMX_CHAT_TOP_K], "top_k");
+    int temperature = r->f.at[CMX_CHAT_TEMPERATURE], top_p = r->f.at[CMX_CHAT_TOP_P];
+    cmx_claude_sampling(doc, &r->thinking, &temperature, &top_p);
+    cmx_translate_copy_member(w, doc, temperature, "temperature");
+    cmx_translate_copy_member(w, doc, top_p, "top_p");
+    if (!cmx_claude_thinks(&r->thinking))
+        cmx_translate_copy_member(w, doc, r->f.at[CMX_CHAT_TOP_K], "top_k");
 }
 
 static void write_stop(const request *r, cmx_jw *w)
@@ -400,14 +380,7 @@ static void json_tool(const request *r, cmx_jw *w)
 {
     const cmx_json_doc *doc = r->c.doc;
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string(w, r->json_tool, strlen(r->json_tool));
-    CMX_JW_KEY(w, "description");
-    if (r->rf.description >= 0)
-        cmx_translate_string(w, doc, r->rf.description, NULL);
-    else
-        CMX_JW_LIT(w, "Give the answer as this tool's input, which follows the required JSON "
-                      "schema.");
+    cmx_translate_answer_tool_head(w, doc, &r->rf, r->json_tool);
     CMX_JW_KEY(w, "input_schema");
     cmx_jw_value(w, cmx_json_doc_ptr(doc, r->rf.schema), cmx_json_doc_len(doc, r->rf.schema));
     cmx_jw_end(w);
@@ -494,29 +467,10 @@ static void write_metadata(const request *r, cmx_jw *w)
     cmx_jw_end(w);
 }
 
-/* thinking: {"type":"enabled","budget_tokens"} or {"type":"adaptive"}. */
-static void write_thinking(const request *r, cmx_jw *w)
-{
-    if (!r->budget && !r->adaptive)
-        return;
-    CMX_JW_KEY(w, "thinking");
-    cmx_jw_object(w);
-    CMX_JW_KEY(w, "type");
-    if (r->adaptive) {
-        CMX_JW_LIT(w, "adaptive");
-    } else {
-        CMX_JW_LIT(w, "enabled");
-        CMX_JW_KEY(w, "budget_tokens");
-        cmx_jw_int(w, r->budget);
-    }
-    cmx_jw_end(w);
-}
-
-/* output_config: the structured answer's schema, and the effort (minimal
- * has no Claude level of its own: low). */
+/* output_config: the structured answer's schema, and the effort. */
 static void write_output_config(const request *r, cmx_jw *w)
 {
-    if (!r->native_format && !r->adaptive)
+    if (!r->native_format && !r->thinking.adaptive)
         return;
     CMX_JW_KEY(w, "output_config");
     cmx_jw_object(w);
@@ -530,10 +484,9 @@ static void write_output_config(const request *r, cmx_jw *w)
                      cmx_json_doc_len(r->c.doc, r->rf.schema));
         cmx_jw_end(w);
     }
-    if (r->adaptive) {
-        const char *effort = r->effort == CMX_EFFORT_MINIMAL ? "low" : cmx_effort_name(r->effort);
+    if (r->thinking.adaptive) {
         CMX_JW_KEY(w, "effort");
-        cmx_jw_string(w, effort, strlen(effort));
+        cmx_jw_string(w, r->thinking.effort, strlen(r->thinking.effort));
     }
     cmx_jw_end(w);
 }
@@ -611,7 +564,7 @@ static cmx_err write_request(void *req, cmx_jw *w)
         return e;
     write_tool_choice(r, w);
     write_metadata(r, w);
-    write_thinking(r, w);
+    cmx_claude_write_thinking(w, &r->thinking);
     write_output_config(r, w);
     write_stream(r, w);
     e = write_messages(r, w);

@@ -47,8 +47,7 @@ typedef struct request {
     int native_format;  /* json_schema as outputConfig.textFormat */
     char json_tool[65]; /* the forced tool of a structured answer, or the schema's name */
     cmx_effort effort;
-    uint32_t budget; /* Claude's thinking budget; 0: none */
-    int adaptive;    /* Claude's adaptive thinking with an effort */
+    cmx_claude_thinking thinking;
 } request;
 
 #define TAKES                                                                                      \
@@ -249,15 +248,12 @@ static cmx_err plan_thinking(request *r)
     if (!r->claude)
         return cmx_translate_unsupported(&r->c, "reasoning_effort",
                                          r->f.at[CMX_CHAT_REASONING_EFFORT]);
+    /* Claude refuses thinking with a forced tool: the tool wins */
     int forced = (r->json_tool[0] && !r->native_format) ||
                  (r->tool_choice && (strcmp(r->tool_choice, "required") == 0 ||
                                      strcmp(r->tool_choice, "function") == 0));
-    if (forced)
-        return CMX_OK; /* Claude refuses thinking with a forced tool: the tool wins */
-    r->adaptive = mode == CMX_REASONING_EFFORT ||
-                  (mode == CMX_REASONING_AUTO && cmx_claude_has_effort(r->opt->model));
-    if (!r->adaptive)
-        r->budget = cmx_translate_thinking_budget(r->opt->reasoning_budgets, r->effort);
+    cmx_claude_plan_thinking(&r->thinking, r->effort, mode, r->opt->reasoning_budgets,
+                             r->opt->model, forced);
     return CMX_OK;
 }
 
@@ -313,29 +309,18 @@ static cmx_err read_request(void *req)
 
 /* ---- writing, one group of fields at a time ------------------------------ */
 
-/* Whether a number token is at least `min`. */
-static int at_least(const cmx_json_doc *doc, int v, double min)
-{
-    double d;
-    return cmx_json_doc_double(doc, v, &d) == 0 && d >= min;
-}
-
 /* inferenceConfig; while Claude thinks, temperature 1 only and top_p from
  * 0.95 (the others are left out), and maxTokens leaves room for the budget. */
 static void write_inference_config(const request *r, cmx_jw *w)
 {
     const cmx_json_doc *doc = r->c.doc;
     const int *at = r->f.at;
-    int thinking = r->budget || r->adaptive;
     int temperature = at[CMX_CHAT_TEMPERATURE], top_p = at[CMX_CHAT_TOP_P];
-    double t;
-    if (thinking && !(cmx_json_doc_double(doc, temperature, &t) == 0 && t == 1.0))
-        temperature = -1;
-    if (thinking && !at_least(doc, top_p, 0.95))
-        top_p = -1;
+    cmx_claude_sampling(doc, &r->thinking, &temperature, &top_p);
+    uint32_t budget = r->thinking.budget;
     int64_t max = r->max_tokens;
-    if (r->budget && max <= (int64_t)r->budget)
-        max = (max ? max : 4096) + r->budget;
+    if (budget && max <= (int64_t)budget)
+        max = (max ? max : 4096) + budget;
     if (!max && temperature < 0 && top_p < 0 && at[CMX_CHAT_STOP] < 0)
         return;
     CMX_JW_KEY(w, "inferenceConfig");
@@ -356,30 +341,18 @@ static void write_inference_config(const request *r, cmx_jw *w)
 /* The model's own fields: Claude's thinking (and effort) and top_k. */
 static void write_additional_fields(const request *r, cmx_jw *w)
 {
-    int top_k = r->budget || r->adaptive ? -1 : r->f.at[CMX_CHAT_TOP_K];
-    if (!r->budget && !r->adaptive && top_k < 0)
+    int thinks = cmx_claude_thinks(&r->thinking);
+    int top_k = thinks ? -1 : r->f.at[CMX_CHAT_TOP_K];
+    if (!thinks && top_k < 0)
         return;
     CMX_JW_KEY(w, "additionalModelRequestFields");
     cmx_jw_object(w);
-    if (r->budget || r->adaptive) {
-        CMX_JW_KEY(w, "thinking");
-        cmx_jw_object(w);
-        CMX_JW_KEY(w, "type");
-        if (r->adaptive) {
-            CMX_JW_LIT(w, "adaptive");
-        } else {
-            CMX_JW_LIT(w, "enabled");
-            CMX_JW_KEY(w, "budget_tokens");
-            cmx_jw_int(w, r->budget);
-        }
-        cmx_jw_end(w);
-    }
-    if (r->adaptive) {
-        const char *effort = r->effort == CMX_EFFORT_MINIMAL ? "low" : cmx_effort_name(r->effort);
+    cmx_claude_write_thinking(w, &r->thinking);
+    if (r->thinking.adaptive) {
         CMX_JW_KEY(w, "output_config");
         cmx_jw_object(w);
         CMX_JW_KEY(w, "effort");
-        cmx_jw_string(w, effort, strlen(effort));
+        cmx_jw_string(w, r->thinking.effort, strlen(r->thinking.effort));
         cmx_jw_end(w);
     }
     cmx_translate_copy_member(w, r->c.doc, top_k, "top_k");
@@ -437,14 +410,7 @@ static void json_tool_spec(const request *r, cmx_jw *w)
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolSpec");
     cmx_jw_object(w);
-    CMX_JW_KEY(w, "name");
-    cmx_jw_string(w, r->json_tool, strlen(r->json_tool));
-    CMX_JW_KEY(w, "description");
-    if (r->rf.description >= 0)
-        cmx_translate_string(w, doc, r->rf.description, NULL);
-    else
-        CMX_JW_LIT(w, "Give the answer as this tool's input, which follows the required JSON "
-                      "schema.");
+    cmx_translate_answer_tool_head(w, doc, &r->rf, r->json_tool);
     CMX_JW_KEY(w, "inputSchema");
     cmx_jw_object(w);
     CMX_JW_KEY(w, "json");

@@ -97,20 +97,7 @@ void cmx_chunk_thinking_block(const cmx_chunk_writer *w, int redacted, cmx_jw_st
     head(w, &jw, 1);
     CMX_JW_KEY(&jw, "thinking_blocks");
     cmx_jw_array(&jw);
-    cmx_jw_object(&jw);
-    CMX_JW_KEY(&jw, "type");
-    if (redacted) {
-        CMX_JW_LIT(&jw, "redacted_thinking");
-        CMX_JW_KEY(&jw, "data");
-        cmx_jw_str_value(&jw, value);
-    } else {
-        CMX_JW_LIT(&jw, "thinking");
-        CMX_JW_KEY(&jw, "thinking");
-        cmx_jw_str_value(&jw, text);
-        CMX_JW_KEY(&jw, "signature");
-        cmx_jw_str_value(&jw, value);
-    }
-    cmx_jw_end(&jw);
+    cmx_translate_write_thinking_block(&jw, redacted, text, value);
     cmx_jw_end(&jw);
     tail_and_emit(w, &jw, NULL);
 }

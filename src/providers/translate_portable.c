@@ -18,6 +18,14 @@
 
 /* ---- response_format ------------------------------------------------------ */
 
+/* The 400 "'<name>' (<value as sent>) <what it must be>". */
+static cmx_err bad_value(cmx_translate_ctx *c, const char *name, int v, const char *must)
+{
+    char shown[48];
+    cmx_translate_show_value(c->doc, v, shown, sizeof shown);
+    return cmx_translate_bad(c, "'%s' (%s) %s", name, shown, must);
+}
+
 cmx_err cmx_translate_response_format(cmx_translate_ctx *c, int v, cmx_response_format *rf)
 {
     const cmx_json_doc *doc = c->doc;
@@ -31,14 +39,9 @@ cmx_err cmx_translate_response_format(cmx_translate_ctx *c, int v, cmx_response_
         rf->kind = CMX_FORMAT_JSON_OBJECT;
         return CMX_OK;
     }
-    if (!CMX_JSON_STRING_IS(doc, type, "json_schema")) {
-        char shown[48];
-        cmx_translate_show_value(doc, v, shown, sizeof shown);
-        return cmx_translate_bad(c,
-                                 "'response_format' (%s) must have a 'type' of \"text\", "
-                                 "\"json_object\" or \"json_schema\"",
-                                 shown);
-    }
+    if (!CMX_JSON_STRING_IS(doc, type, "json_schema"))
+        return bad_value(c, "response_format", v,
+                         "must have a 'type' of \"text\", \"json_object\" or \"json_schema\"");
     int js = CMX_JSON_GET(doc, v, "json_schema");
     rf->kind = CMX_FORMAT_JSON_SCHEMA;
     rf->schema = cmx_json_doc_get_typed(doc, js, CMX_LIT("schema"), CMX_JSON_OBJECT);
@@ -87,6 +90,19 @@ void cmx_translate_answer_tool_name(cmx_translate_ctx *c, const cmx_response_for
     out[n] = '\0';
 }
 
+void cmx_translate_answer_tool_head(cmx_jw *w, const cmx_json_doc *doc,
+                                    const cmx_response_format *rf, const char *name)
+{
+    CMX_JW_KEY(w, "name");
+    cmx_jw_string(w, name, strlen(name));
+    CMX_JW_KEY(w, "description");
+    if (rf->description >= 0)
+        cmx_translate_string(w, doc, rf->description, NULL);
+    else
+        CMX_JW_LIT(w, "Give the answer as this tool's input, which follows the required JSON "
+                      "schema.");
+}
+
 const char cmx_translate_json_object_instruction[] =
     "Answer with one JSON object and nothing else: no prose before or after it, no code fence.";
 
@@ -110,12 +126,8 @@ cmx_err cmx_translate_reasoning_effort(cmx_translate_ctx *c, int v, cmx_effort *
             *effort = (cmx_effort)i;
             return CMX_OK;
         }
-    char shown[48];
-    cmx_translate_show_value(doc, v, shown, sizeof shown);
-    return cmx_translate_bad(c,
-                             "'reasoning_effort' (%s) must be \"none\", \"minimal\", \"low\", "
-                             "\"medium\" or \"high\"",
-                             shown);
+    return bad_value(c, "reasoning_effort", v,
+                     "must be \"none\", \"minimal\", \"low\", \"medium\" or \"high\"");
 }
 
 uint32_t cmx_translate_thinking_budget(const uint32_t *overrides, cmx_effort effort)
@@ -128,6 +140,51 @@ uint32_t cmx_translate_thinking_budget(const uint32_t *overrides, cmx_effort eff
 const char *cmx_effort_name(cmx_effort effort)
 {
     return effort >= CMX_EFFORT_MINIMAL ? effort_names[effort] : "none";
+}
+
+/* ---- Claude's thinking ------------------------------------------------------- */
+
+void cmx_claude_plan_thinking(cmx_claude_thinking *t, cmx_effort effort, int mode,
+                              const uint32_t *budgets, const char *model, int forced)
+{
+    *t = (cmx_claude_thinking){0, 0, NULL};
+    if (effort < CMX_EFFORT_MINIMAL || mode == CMX_REASONING_OFF || forced)
+        return;
+    t->adaptive = mode == CMX_REASONING_EFFORT ||
+                  (mode == CMX_REASONING_AUTO && cmx_claude_has_effort(model));
+    if (t->adaptive) /* minimal has no Claude level of its own */
+        t->effort = effort == CMX_EFFORT_MINIMAL ? "low" : cmx_effort_name(effort);
+    else
+        t->budget = cmx_translate_thinking_budget(budgets, effort);
+}
+
+void cmx_claude_write_thinking(cmx_jw *w, const cmx_claude_thinking *t)
+{
+    if (!cmx_claude_thinks(t))
+        return;
+    CMX_JW_KEY(w, "thinking");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    if (t->adaptive) {
+        CMX_JW_LIT(w, "adaptive");
+    } else {
+        CMX_JW_LIT(w, "enabled");
+        CMX_JW_KEY(w, "budget_tokens");
+        cmx_jw_int(w, t->budget);
+    }
+    cmx_jw_end(w);
+}
+
+void cmx_claude_sampling(const cmx_json_doc *doc, const cmx_claude_thinking *t, int *temperature,
+                         int *top_p)
+{
+    double d;
+    if (!cmx_claude_thinks(t))
+        return;
+    if (*temperature >= 0 && !(cmx_json_doc_double(doc, *temperature, &d) == 0 && d == 1.0))
+        *temperature = -1;
+    if (*top_p >= 0 && !(cmx_json_doc_double(doc, *top_p, &d) == 0 && d >= 0.95))
+        *top_p = -1;
 }
 
 /* ---- models ------------------------------------------------------------------ */

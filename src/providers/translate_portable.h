@@ -94,6 +94,37 @@ uint32_t cmx_translate_thinking_budget(const uint32_t *overrides, cmx_effort eff
 /* The level's name: "minimal", "low", "medium", "high". */
 const char *cmx_effort_name(cmx_effort effort);
 
+/* The name and description members of the forced tool that carries a
+ * structured answer (its schema is the provider's to write). */
+void cmx_translate_answer_tool_head(cmx_jw *w, const cmx_json_doc *doc,
+                                    const cmx_response_format *rf, const char *name);
+
+/* ---- Claude's thinking, wherever Claude runs ----------------------------------- */
+
+/* What reasoning_effort becomes for Claude: a budget, or adaptive thinking
+ * with an effort level; neither when it does not think. */
+typedef struct cmx_claude_thinking {
+    uint32_t budget;    /* budget_tokens; 0: no budgeted thinking */
+    int adaptive;       /* {"type":"adaptive"} with output_config.effort */
+    const char *effort; /* that level: "low", "medium", "high" */
+} cmx_claude_thinking;
+
+/* Plans it from the effort, the target's `reasoning:` mode and budgets and
+ * the model; `forced` (a tool_choice that forces a tool) leaves thinking
+ * out, as Claude refuses both together. */
+void cmx_claude_plan_thinking(cmx_claude_thinking *t, cmx_effort effort, int mode,
+                              const uint32_t *budgets, const char *model, int forced);
+static inline int cmx_claude_thinks(const cmx_claude_thinking *t)
+{
+    return t->budget || t->adaptive;
+}
+/* "thinking": {"type":"enabled","budget_tokens"} or {"type":"adaptive"}. */
+void cmx_claude_write_thinking(cmx_jw *w, const cmx_claude_thinking *t);
+/* The sampling Claude takes while thinking: temperature 1 only, top_p from
+ * 0.95; the tokens of what may be sent (-1: left out). */
+void cmx_claude_sampling(const cmx_json_doc *doc, const cmx_claude_thinking *t, int *temperature,
+                         int *top_p);
+
 /* ---- models ------------------------------------------------------------------ */
 
 /* The family version of a Claude model id, wherever it runs ("claude-opus-4-6",

@@ -959,21 +959,27 @@ void cmx_translate_answer_thinking(cmx_translate_answer *a, int redacted, cmx_jw
     cmx_jw_init(&w, &a->thinking);
     if (a->n_thinking++)
         cmx_buf_append(&a->thinking, CMX_LIT(","));
-    cmx_jw_object(&w);
-    CMX_JW_KEY(&w, "type");
-    if (redacted) {
-        CMX_JW_LIT(&w, "redacted_thinking");
-        CMX_JW_KEY(&w, "data");
-        cmx_jw_str_value(&w, value);
-    } else {
-        CMX_JW_LIT(&w, "thinking");
-        CMX_JW_KEY(&w, "thinking");
-        cmx_jw_str_value(&w, text);
-        CMX_JW_KEY(&w, "signature");
-        cmx_jw_str_value(&w, value);
+    cmx_translate_write_thinking_block(&w, redacted, text, value);
+    if (!redacted)
         cmx_translate_answer_reasoning(a, text);
+}
+
+void cmx_translate_write_thinking_block(cmx_jw *w, int redacted, cmx_jw_str text, cmx_jw_str value)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    if (redacted) {
+        CMX_JW_LIT(w, "redacted_thinking");
+        CMX_JW_KEY(w, "data");
+        cmx_jw_str_value(w, value);
+    } else {
+        CMX_JW_LIT(w, "thinking");
+        CMX_JW_KEY(w, "thinking");
+        cmx_jw_str_value(w, text);
+        CMX_JW_KEY(w, "signature");
+        cmx_jw_str_value(w, value);
     }
-    cmx_jw_end(&w);
+    cmx_jw_end(w);
 }
 
 void cmx_translate_answer_json(cmx_translate_answer *a, const cmx_json_doc *doc, int input)

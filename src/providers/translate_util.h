@@ -372,6 +372,8 @@ void cmx_translate_answer_reasoning(cmx_translate_answer *a, cmx_jw_str text);
  * is the data). */
 void cmx_translate_answer_thinking(cmx_translate_answer *a, int redacted, cmx_jw_str text,
                                    cmx_jw_str value);
+/* One element of thinking_blocks, as answers and stream chunks write it. */
+void cmx_translate_write_thinking_block(cmx_jw *w, int redacted, cmx_jw_str text, cmx_jw_str value);
 /* The structured answer a forced tool carried: the input value (token
  * input, -1: {}) becomes the message's content, as compact text. */
 void cmx_translate_answer_json(cmx_translate_answer *a, const cmx_json_doc *doc, int input);
