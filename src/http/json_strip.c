@@ -98,3 +98,19 @@ char *cmx_json_strip_keys(cmx_arena *arena, const char *body, size_t len, const 
     *out_len = n;
     return out;
 }
+
+int cmx_json_mentions_key(const char *body, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    const char *us = strchr(key, '_');
+    if (!us || !body)
+        return 0;
+    size_t at = (size_t)(us - key); /* the key's '_', rarer in a body than '"' */
+    for (const char *p = body, *end = body + len; (p = memchr(p, '_', (size_t)(end - p))); p++) {
+        const char *q = p - at - 1; /* the opening quote */
+        if (q >= body && q + klen + 2 <= end && q[0] == '"' && q[klen + 1] == '"' &&
+            memcmp(q + 1, key, klen) == 0)
+            return 1;
+    }
+    return 0;
+}

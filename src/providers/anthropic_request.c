@@ -125,6 +125,7 @@ typedef struct system_sink {
     cmx_buf joined;
     cmx_buf blocks;
     cmx_jw bw;
+    int may_hint; /* the request may mark a system part: the blocks are kept */
     int hinted;
 } system_sink;
 
@@ -134,7 +135,8 @@ static void system_text(void *sink, const cmx_translate_ctx *c, int text, int hi
     if (s->joined.len)
         cmx_buf_append(&s->joined, CMX_LIT("\\n\\n"));
     cmx_buf_append(&s->joined, cmx_json_doc_ptr(c->doc, text), cmx_json_doc_len(c->doc, text));
-    text_block(&s->bw, c, text, hint);
+    if (s->may_hint)
+        text_block(&s->bw, c, text, hint);
     s->hinted |= hint != CMX_CACHE_NONE;
 }
 
@@ -301,7 +303,13 @@ static cmx_err read_request(void *req)
     if (e != CMX_OK)
         return e;
     if (!*r->model && model >= 0) { /* the client's model names what the target supports */
-        cmx_translate_copy_string(r->model_buf, sizeof r->model_buf, c->doc, model);
+        size_t n = cmx_json_doc_len(c->doc, model);
+        if (!cmx_json_doc_escaped(c->doc, model) && n < sizeof r->model_buf) {
+            memcpy(r->model_buf, cmx_json_doc_ptr(c->doc, model), n);
+            r->model_buf[n] = '\0';
+        } else {
+            cmx_translate_copy_string(r->model_buf, sizeof r->model_buf, c->doc, model);
+        }
         r->model = r->model_buf;
     }
     plan_format(r);
@@ -533,7 +541,12 @@ static void write_system(const request *r, system_sink *s, cmx_jw *w)
 
 static cmx_err write_messages(request *r, cmx_jw *w)
 {
-    system_sink system = {.c = &r->c, .joined = CMX_BUF_INIT, .blocks = CMX_BUF_INIT};
+    system_sink system = {
+        .c = &r->c,
+        .joined = CMX_BUF_INIT,
+        .blocks = CMX_BUF_INIT,
+        .may_hint = r->c.has_cache_hints || (r->c.cache_prompt & CMX_CACHE_PROMPT_SYSTEM),
+    };
     cmx_jw_init(&system.bw, &system.blocks);
     cmx_jw_array(&system.bw);
     size_t turns;

@@ -87,8 +87,8 @@ static const char *build_body(const cmx_call *call, const char *model, int ask_u
      * taken out, only when a body holds it, so other requests pass as they
      * are. */
     static const char *const portable_keys[] = {"cache_control", "thinking_blocks"};
-    if (memmem(body, len, CMX_LIT("\"cache_control\"")) ||
-        memmem(body, len, CMX_LIT("\"thinking_blocks\"")))
+    if (cmx_json_mentions_key(body, len, "cache_control") ||
+        cmx_json_mentions_key(body, len, "thinking_blocks"))
         body = cmx_json_strip_keys(call->arena, body, len, portable_keys, 2, &len);
     *out_len = len;
     return body;

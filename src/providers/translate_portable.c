@@ -11,6 +11,7 @@
  * `structured_output:` and `reasoning:` settle what a name cannot. */
 #include "translate_portable.h"
 #include "core/str.h"
+#include "http/json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,7 +259,8 @@ int cmx_gemini_major(const char *model)
 
 /* ---- cache_control ------------------------------------------------------------- */
 
-cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *what, int *hint)
+cmx_err cmx_translate_read_cache_hint(cmx_translate_ctx *c, int obj, const char *list, size_t i,
+                                      size_t j, int *hint)
 {
     const cmx_json_doc *doc = c->doc;
     *hint = CMX_CACHE_NONE;
@@ -275,6 +277,11 @@ cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *what
     CMX_JSON_EACH_KEY(doc, cc, k)
     ok &=
         cmx_json_doc_key_is(doc, k, CMX_LIT("type")) || cmx_json_doc_key_is(doc, k, CMX_LIT("ttl"));
+    char what[64];
+    if (!ok && j == SIZE_MAX)
+        snprintf(what, sizeof what, "%s[%zu]", list, i);
+    else if (!ok)
+        snprintf(what, sizeof what, "%s[%zu].content[%zu]", list, i, j);
     if (!ok)
         return cmx_translate_bad(c,
                                  "%s.cache_control must be {\"type\":\"ephemeral\"}, with an "
@@ -286,7 +293,7 @@ cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *what
 
 int cmx_translate_has_cache_hints(const cmx_translate_ctx *c)
 {
-    return memmem(c->doc->bytes, c->doc->len, CMX_LIT("\"cache_control\"")) != NULL;
+    return cmx_json_mentions_key(c->doc->bytes, c->doc->len, "cache_control");
 }
 
 int cmx_translate_cache_ttl(const cmx_translate_ctx *c, int hint)

@@ -151,9 +151,17 @@ int cmx_gemini_major(const char *model);
 #define CMX_CACHE_AUTO (-2)
 
 /* The cache_control member of `obj` (a content part, a message, a tool),
- * checked: *hint is its token, or CMX_CACHE_NONE.  `what` names obj in the
- * 400 ("messages[2].content[0]"). */
-cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *what, int *hint);
+ * checked: *hint is its token, or CMX_CACHE_NONE (at once, without a look,
+ * when the body names no cache_control).  The 400 names obj as
+ * "<list>[i]" or "<list>[i].content[j]" (j SIZE_MAX: none). */
+cmx_err cmx_translate_read_cache_hint(cmx_translate_ctx *c, int obj, const char *list, size_t i,
+                                      size_t j, int *hint);
+static inline cmx_err cmx_translate_cache_hint(cmx_translate_ctx *c, int obj, const char *list,
+                                               size_t i, size_t j, int *hint)
+{
+    *hint = CMX_CACHE_NONE;
+    return c->has_cache_hints ? cmx_translate_read_cache_hint(c, obj, list, i, j, hint) : CMX_OK;
+}
 
 /* Whether the request carries any cache_control of its own (then the
  * group's cache_prompt marks nothing). */

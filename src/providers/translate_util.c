@@ -323,8 +323,12 @@ cmx_err cmx_translate_request(cmx_translate_ctx *c, const cmx_translate_input *i
     cmx_json_doc doc;
     size_t start = out->len;
     cmx_err e = cmx_translate_begin(c, &doc, in);
-    if (e == CMX_OK && c->cache_prompt && cmx_translate_has_cache_hints(c))
-        c->cache_prompt = 0; /* the client's own cache marks win over the group's */
+    /* One quick search: most requests carry no cache marks, and then no
+     * part is looked at; when the client marked something, its marks win
+     * over the group's cache_prompt. */
+    c->has_cache_hints = e == CMX_OK && cmx_translate_has_cache_hints(c);
+    if (c->has_cache_hints)
+        c->cache_prompt = 0;
     if (e == CMX_OK)
         e = read(c);
     if (e == CMX_OK) {
@@ -386,7 +390,8 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_
     const cmx_json_doc *doc = c->doc;
     if (cmx_json_doc_type(doc, tools) != CMX_JSON_ARRAY)
         return cmx_translate_bad(c, "'tools' must be an array");
-    size_t i = 0, n = cmx_json_doc_count(doc, tools);
+    size_t i = 0;
+    int end = cmx_json_doc_next(doc, tools);
     CMX_JSON_EACH(doc, tools, t)
     {
         int type = CMX_JSON_GET(doc, t, "type");
@@ -405,14 +410,13 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_
         }
         if (name < 0)
             return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
-        char where[32];
-        snprintf(where, sizeof where, "tools[%zu]", i);
         int hint;
-        cmx_err e = cmx_translate_cache_hint(c, t, where, &hint);
+        cmx_err e = cmx_translate_cache_hint(c, t, "tools", i, SIZE_MAX, &hint);
         if (e != CMX_OK)
             return e;
-        if (hint == CMX_CACHE_NONE && i + 1 == n && (c->cache_prompt & CMX_CACHE_PROMPT_TOOLS))
-            hint = CMX_CACHE_AUTO;
+        if (hint == CMX_CACHE_NONE && cmx_json_doc_next(doc, t) == end &&
+            (c->cache_prompt & CMX_CACHE_PROMPT_TOOLS))
+            hint = CMX_CACHE_AUTO; /* the last tool */
         write(w, c, name, fn, hint);
         i++;
     }
@@ -573,16 +577,15 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int 
     if (t != CMX_JSON_ARRAY)
         return cmx_translate_bad(c, "messages[%zu].content must be a string or an array of parts",
                                  mi);
-    size_t pi = 0, n = cmx_json_doc_count(doc, content);
+    size_t pi = 0;
+    int end = cmx_json_doc_next(doc, content);
     CMX_JSON_EACH(doc, content, part)
     {
-        char where[48];
-        snprintf(where, sizeof where, "messages[%zu].content[%zu]", mi, pi);
         int part_hint;
-        cmx_err he = cmx_translate_cache_hint(c, part, where, &part_hint);
+        cmx_err he = cmx_translate_cache_hint(c, part, "messages", mi, pi, &part_hint);
         if (he != CMX_OK)
             return he;
-        if (part_hint == CMX_CACHE_NONE && pi + 1 == n)
+        if (part_hint == CMX_CACHE_NONE && cmx_json_doc_next(doc, part) == end)
             part_hint = hint; /* the message's own goes to its last part */
         int type = cmx_json_doc_get_typed(doc, part, CMX_LIT("type"), CMX_JSON_STRING);
         const char *name;
@@ -794,10 +797,8 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
     size_t mi = 0;
     CMX_JSON_EACH(doc, msgs, m)
     {
-        char where[32];
-        snprintf(where, sizeof where, "messages[%zu]", mi);
         int hint;
-        if ((e = cmx_translate_cache_hint(c, m, where, &hint)) != CMX_OK)
+        if ((e = cmx_translate_cache_hint(c, m, "messages", mi, SIZE_MAX, &hint)) != CMX_OK)
             break;
         if (hint == CMX_CACHE_NONE && (mi == last_system || mi == last_user))
             hint = CMX_CACHE_AUTO;

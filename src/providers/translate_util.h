@@ -44,6 +44,7 @@ typedef struct cmx_translate_ctx {
      * cache_prompt, CMX_CACHE_PROMPT_* bits); cmx_translate_messages clears it
      * when the request carries cache_control of its own. */
     unsigned cache_prompt;
+    int has_cache_hints; /* the body may hold cache_control (0: no lookups) */
 } cmx_translate_ctx;
 
 /* Tokenizes the request into `doc` (owned by the caller, released by

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "core/str.h"
 #include "http/json_scan.h"
 
 static cmx_arena *arena;
@@ -693,6 +694,12 @@ static void strips_named_members_at_every_depth(void **state)
                              "\"content\":\"x\"}],\"tools\":[[],{}],\"n\":null}");
     assert_int_equal(n, strlen(out));
     assert_null(cmx_json_strip_keys(a, "{\"a\":", 5, names, 2, &n));
+    assert_true(cmx_json_mentions_key(body, sizeof body - 1, "cache_control"));
+    assert_true(cmx_json_mentions_key(body, sizeof body - 1, "thinking_blocks"));
+    assert_false(
+        cmx_json_mentions_key(CMX_LIT("{\"max_tokens\":1,\"xcache_control\":2}"), "cache_control"));
+    assert_false(cmx_json_mentions_key(CMX_LIT("\"cache_contro"), "cache_control"));
+    assert_true(cmx_json_mentions_key(CMX_LIT("\"cache_control\""), "cache_control"));
     cmx_arena_free(a);
 }
 
