@@ -92,6 +92,12 @@ models:
   claude-cached: { targets: [ { provider: claude, model: claude-sonnet-4-5, price: ${price} } ] }
   converse-cached: { targets: [ { provider: aws, model: anthropic.claude-sonnet-4-5-20250929-v1:0, price: ${price} } ] }
   claude-auto-cache: { cache_prompt: [system, tools], targets: [ { provider: claude, model: claude-sonnet-4-5 } ] }
+  cascade-json:
+    strategy: cascade
+    targets:
+      - { provider: gpt, model: gpt-4o-mini, price: { input: 0.1, output: 0.1 } }
+      - { provider: aws, model: anthropic.claude-3-haiku-20240307-v1:0, price: { input: 1, output: 5 } }
+      - { provider: claude, model: claude-sonnet-4-5, price: ${price} }
 `,
   });
   client = new OpenAI({ apiKey: 'unused', baseURL: gw.baseURL, maxRetries: 0, timeout: 15000 });
@@ -265,6 +271,19 @@ describe('failover keeps the shape', () => {
     const tried = gpt.stats().requests.at(-1).body;
     assert.equal(tried.reasoning_effort, 'medium', 'passed through to the OpenAI target as it is');
     assert.equal(tried.response_format.type, 'json_schema');
+  });
+});
+
+describe('the cascade\'s JSON check', () => {
+  test('a prose answer to response_format escalates; a translated structured answer passes the check', async () => {
+    const { data: r, response } = await client.chat.completions
+      .parse({ model: 'cascade-json', messages: [{ role: 'user', content: 'Paris' }], response_format: weatherFormat })
+      .withResponse();
+    // the OpenAI emulator ignores response_format and answers prose: escalated;
+    // Claude 3 on Converse answers through the forced tool: valid JSON, taken
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'aws');
+    assert.equal(response.headers.get('x-cloudmux-attempts'), '2');
+    assert.deepEqual(r.choices[0].message.parsed, PARIS);
   });
 });
 
