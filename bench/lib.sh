@@ -50,6 +50,13 @@ wait_listening() { # port seconds
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 cpu_seconds() { awk -v t="$(cpu_ticks "$1")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'; }
 
+# Seconds all threads of a process spent runnable but waiting for a CPU
+# (field 2 of /proc/PID/task/TID/schedstat, ns): time other processes on
+# its cores took from it.  Empty where schedstat is missing.
+runq_wait_seconds() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ w += $2 } END { if (NR) printf "%.2f", w / 1e9 }'
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # Raises this shell's open-file limit as high as allowed (root may raise the

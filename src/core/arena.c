@@ -1,4 +1,11 @@
-/* arena.c — bump allocator in a chain of blocks; see arena.h. */
+/* arena.c — bump allocator in a chain of blocks; see arena.h.
+ *
+ * The first block starts small, so that an arena held for a long time (a
+ * streamed answer lasts minutes, and ten thousand may be open) costs what
+ * its request needed.  When a use spilled into more blocks, the reset gives
+ * the arena a first block that would have held it all (up to
+ * CMX_ARENA_FIRST_MAX), so an arena reused for similar requests allocates
+ * nothing in the steady state. */
 #include "arena.h"
 
 #include <stdarg.h>
@@ -8,6 +15,7 @@
 #include <string.h>
 
 #define ARENA_ALIGN 16
+#define CMX_ARENA_FIRST_MAX (32 * 1024)
 
 typedef struct block {
     struct block *next;
@@ -101,14 +109,38 @@ void cmx_arena_free(cmx_arena *a)
     free(a);
 }
 
+/* Bytes the blocks in use hold, alignment included. */
+static size_t bytes_in_use(const cmx_arena *a)
+{
+    size_t n = 0;
+    for (const block *b = a->head; b; b = b->next)
+        n += b->used;
+    return n;
+}
+
 void cmx_arena_reset(cmx_arena *a)
 {
     run_cleanups(a);
-    free_chain_except_first(a);
+    if (a->head != a->first) {
+        size_t want = bytes_in_use(a);
+        if (want > CMX_ARENA_FIRST_MAX)
+            want = CMX_ARENA_FIRST_MAX;
+        free_chain_except_first(a);
+        block *bigger = want > a->first->size ? block_new(want) : NULL;
+        if (bigger) {
+            free(a->first);
+            a->first = bigger;
+        }
+    }
     a->head = a->first;
     a->first->used = 0;
     a->first->next = NULL;
     a->total_used = 0;
+}
+
+size_t cmx_arena_first_size(const cmx_arena *a)
+{
+    return a->first->size;
 }
 
 void *cmx_arena_alloc(cmx_arena *a, size_t size)

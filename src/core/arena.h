@@ -4,7 +4,8 @@
  * at once when the request completes (the nginx pool idea).  Allocation is a
  * pointer bump inside a block; large requests get their own block.  There is
  * no per-object free.  An arena can be reset and reused, keeping its first
- * block, so a keep-alive connection allocates nothing in the steady state. */
+ * block (grown to what the last use needed), so a keep-alive connection
+ * allocates nothing in the steady state. */
 #ifndef CMX_CORE_ARENA_H
 #define CMX_CORE_ARENA_H
 
@@ -14,8 +15,11 @@ typedef struct cmx_arena cmx_arena;
 
 cmx_arena *cmx_arena_new(size_t first_block_size);
 void cmx_arena_free(cmx_arena *a);
-/* Releases everything but the first block. */
+/* Releases everything but the first block, which grows (up to 32 KB) to
+ * hold what the arena last held when that spilled beyond it. */
 void cmx_arena_reset(cmx_arena *a);
+/* Usable bytes of the first block (for tests). */
+size_t cmx_arena_first_size(const cmx_arena *a);
 
 /* 16-byte aligned; NULL only when the system is out of memory. */
 void *cmx_arena_alloc(cmx_arena *a, size_t size);

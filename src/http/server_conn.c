@@ -48,6 +48,10 @@
 #define RBUF_SLACK 4096
 /* Grow before reading into less than this. */
 #define RBUF_MIN_ROOM 1024
+/* Room left behind a streaming request's head: enough to notice the client
+ * going away (nothing grows while the stream is in flight; bytes a client
+ * pipelines meanwhile wait in the socket once it is full). */
+#define RBUF_STREAM_ROOM 256
 #define CHUNKED_BODY_INITIAL 1024
 
 static const char empty_body[1] = "";
@@ -517,7 +521,7 @@ static int move_rbuf(cmx_http_conn *c, size_t cap)
 
 void cmx_http_conn_shrink_rbuf(cmx_http_conn *c)
 {
-    size_t want = c->rq->rlen + RBUF_MIN_ROOM;
+    size_t want = c->rq->rlen + RBUF_STREAM_ROOM;
     if (want + RBUF_MIN_ROOM <= c->rq->rcap)
         move_rbuf(c, want);
 }

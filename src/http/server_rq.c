@@ -34,7 +34,7 @@
 /* First size of the read buffer; it grows (doubling) only for large heads. */
 #define RBUF_INITIAL 4096
 #define HDRS_INITIAL 16
-#define ARENA_FIRST_BLOCK 8192
+#define ARENA_FIRST_BLOCK 4096
 /* Request states kept for reuse per server (worker).  None under the
  * sanitizers, so that touching a request after its response was finished
  * is caught as a use after free. */

@@ -316,6 +316,33 @@ void cmx_up_arm_phase(cmx_upstream_call *call, uint32_t ms)
         event_del(&call->phase_timer);
 }
 
+/* The idle timer is armed once, when reading starts; later input only notes
+ * its time, and the timer, firing before the deadline that time implies,
+ * waits out the rest (phase_timeout_cb).  Re-adding a timer for every chunk
+ * costs a heap operation among all the calls' timers, thousands of them
+ * when thousands of streams are open. */
+void cmx_up_note_input(cmx_upstream_call *call)
+{
+    call->input_us = cmx_now_us();
+    if (call->state == CMX_UP_READING)
+        return;
+    call->state = CMX_UP_READING;
+    cmx_up_arm_phase(call, call->timeouts.idle_ms);
+}
+
+/* Still within the idle time since the last input: waits the rest, 1. */
+static int idle_deadline_moved(cmx_upstream_call *call)
+{
+    uint64_t deadline = call->input_us + (uint64_t)call->timeouts.idle_ms * 1000u;
+    uint64_t now = cmx_now_us();
+    if (now >= deadline)
+        return 0;
+    uint64_t wait = deadline - now;
+    struct timeval tv = {(time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u)};
+    event_add(&call->phase_timer, &tv);
+    return 1;
+}
+
 cmx_upstream_call *cmx_upstream_send(cmx_upstream *up, const cmx_upstream_request *req,
                                      const cmx_upstream_callbacks *cb, void *ctx)
 {
@@ -559,6 +586,8 @@ static void phase_timeout_cb(evutil_socket_t fd, short what, void *arg)
                          "no response byte within %u ms", (unsigned)call->timeouts.first_byte_ms);
         return;
     case CMX_UP_READING:
+        if (idle_deadline_moved(call))
+            return;
         cmx_up_call_fail(call, CMX_ERR_TIMEOUT, CMX_CAUSE_IDLE_TIMEOUT,
                          "response stalled for %u ms after %llu body bytes",
                          (unsigned)call->timeouts.idle_ms, (unsigned long long)call->body_bytes);

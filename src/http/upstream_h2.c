@@ -422,10 +422,8 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
         call->head_len = 0; /* a 1xx head is forgotten when the real one comes */
         call->n_headers = 0;
         call->status_h2 = 0;
-        if (call->state < CMX_UP_READING) {
-            call->state = CMX_UP_READING;
-            cmx_up_arm_phase(call, call->timeouts.idle_ms);
-        }
+        if (call->state < CMX_UP_READING)
+            cmx_up_note_input(call);
     }
     return 0;
 }
@@ -535,7 +533,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
         return 0;
     }
     call->body_bytes += len;
-    cmx_up_arm_phase(call, call->timeouts.idle_ms);
+    cmx_up_note_input(call);
     if (call->cb.on_body) {
         call->busy++;
         call->cb.on_body(call->ctx, (const char *)data, len);

@@ -245,6 +245,7 @@ struct cmx_upstream_call {
     /* Response. */
     http_parser parser;
     uint64_t body_bytes;
+    uint64_t input_us; /* last response bytes (READING): the idle deadline counts from here */
     int head_done;
     char *head;
     size_t head_len, head_cap;
@@ -267,6 +268,9 @@ void cmx_up_call_finish(cmx_upstream_call *call);
 void cmx_up_call_abandon(cmx_upstream_call *call);
 void cmx_up_call_retry_fresh(cmx_upstream_call *call);
 void cmx_up_arm_phase(cmx_upstream_call *call, uint32_t ms);
+/* Response bytes arrived: the call is READING and its idle deadline moves
+ * to now + idle_ms (see upstream.c). */
+void cmx_up_note_input(cmx_upstream_call *call);
 void cmx_up_call_start_cb(evutil_socket_t fd, short what, void *arg);
 /* The call stops waiting for a connection slot: its wait is counted. */
 void cmx_up_call_note_wait_over(cmx_upstream_call *call);

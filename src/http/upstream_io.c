@@ -288,13 +288,6 @@ static void after_parse(cmx_upstream_call *call)
         cmx_up_call_finish(call);
 }
 
-/* Response bytes arrived: the first-byte wait is over, the idle one starts. */
-static void note_input(cmx_upstream_call *call)
-{
-    call->state = CMX_UP_READING;
-    cmx_up_arm_phase(call, call->timeouts.idle_ms);
-}
-
 /* Parses bytes; 1 when the parser stopped (done, failed or cancelled). */
 static int parse(cmx_upstream_call *call, const char *at, size_t len, size_t *used)
 {
@@ -310,7 +303,7 @@ static void io_read_cb(struct bufferevent *bev, void *arg)
     cmx_up_conn *conn = arg;
     cmx_upstream_call *call = conn->call;
     struct evbuffer *in = bufferevent_get_input(bev);
-    note_input(call);
+    cmx_up_note_input(call);
     while (evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -401,7 +394,7 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
         io_closed(conn, n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR, n == 0 ? 0 : errno);
         return;
     }
-    note_input(call);
+    cmx_up_note_input(call);
     size_t used;
     parse(call, buf, (size_t)n, &used);
     conn->unread = used < (size_t)n;

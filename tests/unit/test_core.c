@@ -46,6 +46,29 @@ static void arena_serves_requests_larger_than_a_block(void **state)
     cmx_arena_free(a);
 }
 
+static void arena_first_block_grows_to_what_a_use_needed(void **state)
+{
+    cmx_arena *a = cmx_arena_new(1024);
+    assert_int_equal(cmx_arena_first_size(a), 1024);
+    /* fits: nothing changes at reset */
+    assert_non_null(cmx_arena_alloc(a, 1000));
+    cmx_arena_reset(a);
+    assert_int_equal(cmx_arena_first_size(a), 1024);
+    /* spilled into two more blocks: the next first block holds it all */
+    for (int i = 0; i < 3; i++)
+        assert_non_null(cmx_arena_alloc(a, 1000));
+    cmx_arena_reset(a);
+    assert_int_equal(cmx_arena_first_size(a), 3 * 1008); /* 16-byte aligned pieces */
+    for (int i = 0; i < 3; i++)
+        assert_non_null(cmx_arena_alloc(a, 1000));
+    assert_int_equal(cmx_arena_used(a), 3000);
+    /* a huge use grows it only up to the cap */
+    assert_non_null(cmx_arena_alloc(a, 1 << 20));
+    cmx_arena_reset(a);
+    assert_int_equal(cmx_arena_first_size(a), 32 * 1024);
+    cmx_arena_free(a);
+}
+
 static void arena_string_helpers_copy_and_format(void **state)
 {
     cmx_arena *a = cmx_arena_new(256);
@@ -253,6 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
+        cmocka_unit_test(arena_first_block_grows_to_what_a_use_needed),
         cmocka_unit_test(arena_string_helpers_copy_and_format),
         cmocka_unit_test(arena_runs_release_hooks_at_reset_and_free_newest_first),
         cmocka_unit_test(buf_escapes_json_strings),

@@ -358,6 +358,20 @@ static void script_trickle(sconn *c)
     }
 }
 
+/* 15 body bytes 50 ms apart (750 ms in all), then nothing. */
+static void script_trickle_then_stall(sconn *c)
+{
+    if (sc_read_request(c) < 0)
+        return;
+    sc_say(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+    for (int i = 0; i < 15 && !atomic_load(&c->s->stop); i++) {
+        if (sc_say(c, "x") != 0)
+            return;
+        sleep_ms(50);
+    }
+    sc_wait_close(c);
+}
+
 static void script_garbage(sconn *c)
 {
     if (sc_read_request(c) < 0)
@@ -1062,6 +1076,26 @@ static void times_out_when_response_stalls(void **state)
     srv_stop(s);
 }
 
+/* The idle deadline counts from the last byte, not from the first: a
+ * response trickling for longer than idle_ms is not cut while bytes come. */
+static void idle_deadline_follows_the_last_byte(void **state)
+{
+    fixture *f = *state;
+    srv *s = srv_start(script_trickle_then_stall, NULL);
+    fixture_origin(f, 0, "127.0.0.1", s->port);
+    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
+    req.timeouts.idle_ms = 400;
+    result r = {0};
+    uint64_t t0 = cmx_now_us();
+    run_call(f, &req, &r);
+    uint64_t took_ms = (cmx_now_us() - t0) / 1000;
+    expect_kind(&r, CMX_ERR_TIMEOUT);
+    assert_int_equal(r.err.cause, CMX_CAUSE_IDLE_TIMEOUT);
+    assert_non_null(strstr(r.err.message, "after 15 body bytes"));
+    assert_true(took_ms >= 700 + 400 - 50);
+    srv_stop(s);
+}
+
 static void times_out_on_total_deadline_while_bytes_trickle(void **state)
 {
     fixture *f = *state;
@@ -1668,6 +1702,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(times_out_waiting_for_first_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(times_out_when_response_stalls, setup, teardown),
+        cmocka_unit_test_setup_teardown(idle_deadline_follows_the_last_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(times_out_on_total_deadline_while_bytes_trickle, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(reports_malformed_response_as_protocol_error, setup,
