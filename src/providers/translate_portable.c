@@ -206,27 +206,10 @@ static int small_number(const char **p)
     return n;
 }
 
-int cmx_claude_version(const char *model)
+/* "<major>[-<minor>]" at p as major*10+minor; a date after the major is no
+ * minor ("4-20250514" is 4.0); 0 when p holds no version. */
+static int version_at(const char *p)
 {
-    const char *p = model ? strstr(model, "claude-") : NULL;
-    if (!p)
-        return 0;
-    p += CMX_LIT_LEN("claude-");
-    static const char *const families[] = {"opus-", "sonnet-", "haiku-"};
-    for (size_t i = 0; i < 3; i++)
-        if (strncmp(p, families[i], strlen(families[i])) == 0) {
-            /* claude-opus-4-6, claude-sonnet-4-20250514, claude-haiku-4-5@2025... */
-            p += strlen(families[i]);
-            int major = small_number(&p);
-            if (major < 0)
-                return 0;
-            int minor = 0;
-            const char *q = p + 1;
-            if (*p == '-' && (minor = small_number(&q)) < 0)
-                minor = 0; /* a date follows the major */
-            return major * 10 + (minor > 9 ? 9 : minor);
-        }
-    /* claude-3-7-sonnet-..., claude-3-5-haiku-... */
     int major = small_number(&p);
     if (major < 0)
         return 0;
@@ -235,6 +218,20 @@ int cmx_claude_version(const char *model)
     if (*p == '-' && (minor = small_number(&q)) < 0)
         minor = 0;
     return major * 10 + (minor > 9 ? 9 : minor);
+}
+
+int cmx_claude_version(const char *model)
+{
+    const char *p = model ? strstr(model, "claude-") : NULL;
+    if (!p)
+        return 0;
+    p += CMX_LIT_LEN("claude-");
+    /* claude-opus-4-6, claude-sonnet-4-20250514, claude-haiku-4-5@2025... */
+    static const char *const families[] = {"opus-", "sonnet-", "haiku-"};
+    for (size_t i = 0; i < 3; i++)
+        if (strncmp(p, families[i], strlen(families[i])) == 0)
+            return version_at(p + strlen(families[i]));
+    return version_at(p); /* claude-3-7-sonnet-..., claude-3-5-haiku-... */
 }
 
 int cmx_claude_has_structured_outputs(const char *model, int on_vertex)
