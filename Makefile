@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all build static image run test unit e2e asan bench bench-hotpath bench-conns bench-streams \
+	bench-state bench-callgrind \
 	deps test-deps clean format install
 
 all: build
@@ -75,6 +76,18 @@ bench-conns: build
 bench-streams: build
 	@scripts/deps.sh bench
 	bench/streams.sh
+
+# The fleet's variants alone: state in Redis (no limits, an rpm limit) and
+# cache hits against the state-less gateway and nginx, then the same
+# variants in instructions per request (callgrind, independent of load).
+bench-state: build
+	@scripts/deps.sh bench
+	BENCH_TARGETS="cloudmux cloudmux-redis cloudmux-redis-rpm cloudmux-cache" BENCH_LEDGER_ROWS=0 bench/run.sh
+	bench/callgrind.sh
+
+bench-callgrind: build
+	@scripts/deps.sh bench
+	bench/callgrind.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

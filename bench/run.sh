@@ -29,7 +29,8 @@
 # Knobs: CLOUDMUX_BIN, CLOUDMUX_STATIC_BIN, BENCH_ROUNDS (3), BENCH_DURATION (4 s), BENCH_C1_DURATION (2 s),
 #        BENCH_CONNS (32), BENCH_COLD_STARTS (7), BENCH_LEDGER_ROWS (10000000; 0 skips),
 #        BENCH_H2 (1; 0 leaves out the cloudmux-h2 row, e.g. to run a cloudmux
-#        from before HTTP/2).
+#        from before HTTP/2), BENCH_TARGETS (the cloudmux rows to run, e.g.
+#        "cloudmux cloudmux-redis"; all by default).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -228,6 +229,15 @@ TARGETS=(direct nginx)
 [ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 TRANSLATED=(cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
 [ -n "$GOV_PID" ] && TARGETS+=(cloudmux-gov)
+# BENCH_TARGETS: only these cloudmux rows (direct and nginx always run).
+if [ -n "${BENCH_TARGETS:-}" ]; then
+  kept=(direct nginx)
+  for t in "${TARGETS[@]}"; do
+    [[ " $BENCH_TARGETS " == *" $t "* ]] && kept+=("$t")
+  done
+  TARGETS=("${kept[@]}")
+fi
+ran() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
 url_of() { # target scenario
   case $1 in
@@ -462,12 +472,14 @@ REPORT=$OUT/results.md
       while IFS= read -r line; do echo "- ${line/lambda init /Lambda init (exec → first \/next), }"; done <<<"$LAMBDA_INIT"
     fi
     for s in json stream; do
+      ran cloudmux-3w || continue
       awk -v s="$s" -v a="$(med cloudmux-3w "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
         -v ca="$(med cloudmux-3w "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {
           printf "- Routing cost, %s: a 3-target weighted group with breakers against a single target: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
     done
     echo "- Gateway overhead per request (access log \`overhead_us\`: total time minus time waiting on the upstream), median / p99: json ${OVH_JSON% *} / ${OVH_JSON#* } µs, stream ${OVH_STREAM% *} / ${OVH_STREAM#* } µs."
     for v in cloudmux-redis cloudmux-redis-rpm; do
+      ran "$v" || continue
       for s in json stream; do
         awk -v v="$v" -v s="$s" -v a="$(med "$v" "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
           -v pa="$(med "$v" "$s" 1 6)" -v pb="$(med cloudmux "$s" 1 6)" 'BEGIN {
@@ -475,6 +487,7 @@ REPORT=$OUT/results.md
       done
     done
     for t in "${TRANSLATED[@]}"; do
+      ran "$t" || continue
       for s in json stream; do
         awk -v t="$t" -v s="$s" -v a="$(med "$t" "$s" "$CONNS" 5)" -v n="$(med nginx "$s" "$CONNS" 5)" \
           -v c="$(med "$t" "$s" "$CONNS" 8)" -v nc="$(med nginx "$s" "$CONNS" 8)" 'BEGIN {
@@ -482,6 +495,7 @@ REPORT=$OUT/results.md
       done
     done
     for s in json stream; do
+      ran cloudmux-cache || continue
       awk -v s="$s" -v a="$(med cloudmux-cache "$s" "$CONNS" 5)" -v n="$(med nginx "$s" "$CONNS" 5)" \
         -v c="$(med cloudmux "$s" "$CONNS" 5)" 'BEGIN {
           printf "- Cache hits, %s: %.0f req/s, %.2f× nginx-proxy, %.2f× the gateway without a cache.\n", s, a, a / n, a / c }'
@@ -490,7 +504,7 @@ REPORT=$OUT/results.md
   echo
   echo "## Governance"
   echo
-  if [ -z "$GOV_ROWS" ]; then
+  if [ -z "$GOV_ROWS" ] || ! ran cloudmux-gov; then
     echo "cloudmux-gov skipped."
   else
     for s in json stream; do

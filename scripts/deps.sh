@@ -13,7 +13,7 @@ build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-de
 # postgresql: the store's tests start a real server; sqlite3: they read the
 # ledger file with the command-line client.
 test_pkgs=(libcmocka-dev openssl ca-certificates podman runc redis-server curl postgresql sqlite3)
-bench_pkgs=(nginx-light wrk)
+bench_pkgs=(nginx-light wrk valgrind)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

@@ -3,6 +3,7 @@
 #include "core/str.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +47,23 @@ static void hash_part(EVP_MD_CTX *md, const void *data, size_t len)
     EVP_DigestUpdate(md, data, len);
 }
 
+/* SHA-256, looked up once per process rather than on every key. */
+static EVP_MD *sha256;
+static void fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 static int make_key(cmx_api_ctx *c)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fetch_sha256);
     const cmx_http_request *req = c->req;
     size_t body_len;
     const char *body =
         cmx_json_strip_members(req->arena, req->body, req->body_len, volatile_fields, 3, &body_len);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!body || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    if (!body || !md || !sha256 || EVP_DigestInit_ex2(md, sha256, NULL) != 1) {
         EVP_MD_CTX_free(md);
         return -1;
     }
@@ -67,7 +77,7 @@ static int make_key(cmx_api_ctx *c)
         return -1;
     }
     const char *residency = where.tag ? where.tag : "";
-    hash_part(md, CMX_LIT("cloudmux-cache-v1"));
+    hash_part(md, CMX_LIT("cloudmux-cache-v2")); /* the entry format */
     hash_part(md, c->group->name, strlen(c->group->name));
     hash_part(md, scope.ptr, scope.len);
     hash_part(md, residency, strlen(residency));
@@ -77,47 +87,48 @@ static int make_key(cmx_api_ctx *c)
     unsigned int n = 0;
     int ok = EVP_DigestFinal_ex(md, digest, &n) == 1 && n == 32;
     EVP_MD_CTX_free(md);
-    for (unsigned i = 0; ok && i < 32; i++)
-        snprintf(c->cache_key + 2 * i, 3, "%02x", digest[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; ok && i < 32; i++) {
+        c->cache_key[2 * i] = hex[digest[i] >> 4];
+        c->cache_key[2 * i + 1] = hex[digest[i] & 15];
+    }
+    c->cache_key[64] = '\0';
     return ok ? 0 : -1;
 }
 
-static void replay_chunk(void *ctx, const char *json, size_t len)
-{
-    cmx_reply_sse(ctx, json, len);
-}
-
-/* Answers from the entry; 0 when it was answered, -1 when the entry is
- * unusable (then the request goes on as a miss). */
+/* Answers from the entry, in the form asked for: the stored bytes as they
+ * are, or (an entry too big to hold both forms) converted now.  0 when it
+ * was answered, -1 when the entry is unusable (then the request goes on as
+ * a miss). */
 static int answer_hit(cmx_api_ctx *c, const char *value, size_t len)
 {
     cmx_cache_entry e;
     if (cmx_cache_entry_decode(value, len, c->req->arena, &e) != 0)
         return -1;
+    cmx_buf scratch = CMX_BUF_INIT;
+    const char *answer;
+    size_t n;
+    if ((c->stream ? cmx_cache_entry_events(&e, &scratch, &answer, &n)
+                   : cmx_cache_entry_body(&e, &scratch, &answer, &n)) != 0) {
+        cmx_buf_free(&scratch);
+        return -1;
+    }
     cmx_route_result r = {
         .group = c->group->name, .provider = e.provider, .model = e.model, .usage = e.usage};
     c->cache = 1 + CMX_CACHE_RESULT_HIT;
     if (c->stream) {
         cmx_http_stream_begin(c->ex, 200, "text/event-stream",
                               cmx_reply_headers(c, &r, "Cache-Control: no-cache\r\n"));
-        int ok = cmx_cache_entry_as_chunks(&e, c->scan.include_usage, replay_chunk, c) == 0;
-        if (ok)
-            cmx_reply_sse(c, CMX_LIT("[DONE]"));
-        cmx_reply_log(c, 200, &r, ok ? NULL : "internal");
-        if (ok)
-            cmx_http_stream_end(c->ex);
-        else
-            cmx_http_stream_abort(c->ex); /* damaged: never looks complete */
-        return 0;
+        cmx_http_stream_write(c->ex, answer, n);
+        if (c->scan.include_usage)
+            cmx_http_stream_write(c->ex, e.usage_event, e.usage_event_len);
+        cmx_http_stream_write(c->ex, CMX_LIT("data: [DONE]\n\n"));
+        cmx_reply_log(c, 200, &r, NULL);
+        cmx_http_stream_end(c->ex);
+    } else {
+        cmx_reply_json(c, 200, NULL, answer, n, &r);
     }
-    cmx_buf body = CMX_BUF_INIT;
-    if (cmx_cache_entry_as_json(&e, &body) != 0) {
-        cmx_buf_free(&body);
-        c->cache = 1 + CMX_CACHE_RESULT_MISS;
-        return -1;
-    }
-    cmx_reply_json(c, 200, NULL, body.data, body.len, &r);
-    cmx_buf_free(&body);
+    cmx_buf_free(&scratch);
     return 0;
 }
 
@@ -188,14 +199,16 @@ void cmx_cache_cancel(cmx_api_ctx *c)
     }
 }
 
+/* The entry holds the answer in both forms (made here, once), so that no
+ * hit has to convert it. */
 static void store(cmx_api_ctx *c, int is_stream, const cmx_route_result *r, const char *payload,
                   size_t len)
 {
     cmx_buf entry = CMX_BUF_INIT;
-    cmx_cache_entry_encode(&entry, is_stream, &r->usage, r->provider, r->model, payload, len);
-    if (entry.data && !cmx_buf_failed(&entry)) /* never a cut entry */
-        cmx_state_cache_put(c->worker->state, c->cache_key, entry.data, entry.len,
-                            c->group->cache.ttl_ms);
+    cmx_state_worker *sw = c->worker->state;
+    if (cmx_cache_entry_make(&entry, is_stream, &r->usage, r->provider, r->model, payload, len,
+                             cmx_state_cache_max_value(cmx_state_of(sw))) == 0)
+        cmx_state_cache_put(sw, c->cache_key, entry.data, entry.len, c->group->cache.ttl_ms);
     cmx_buf_free(&entry);
 }
 

@@ -1,7 +1,8 @@
-/* cache_entry.c — encoding cached answers and replaying them as a body or as
- * stream chunks; see cache_entry.h.  Replays use jansson: a cache hit skips
- * the provider's whole round trip, so a parse of a few kilobytes is cheap in
- * comparison, and it keeps every field of the stored answer. */
+/* cache_entry.c — making a cached answer in both forms and reading it
+ * back; see cache_entry.h.  The conversions between a body and a stream use
+ * jansson: they run once, when an entry is made from an answer being
+ * stored, so a hit copies bytes and parses nothing (unless the entry was too
+ * big to hold both forms), and they keep every field of the answer. */
 #include "gateway/cache_entry.h"
 #include "core/str.h"
 
@@ -10,82 +11,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cmx_cache_entry_encode(cmx_buf *out, int is_stream, const cmx_usage *usage,
-                            const char *provider, const char *model, const char *payload,
-                            size_t payload_len)
+/* A usage-only chunk is recognised by its empty choices, as every
+ * OpenAI-shaped stream writes it. */
+static int is_usage_only(const char *json, size_t len)
 {
-    provider = provider ? provider : "";
-    model = model ? model : "";
-    cmx_buf_printf(out, "CMX1 %c %lld %lld %zu %zu\n", is_stream ? 's' : 'j',
-                   (long long)usage->prompt_tokens, (long long)usage->completion_tokens,
-                   strlen(provider), strlen(model));
-    cmx_buf_append_str(out, provider);
-    cmx_buf_append_str(out, model);
-    cmx_buf_append(out, payload, payload_len);
+    return memmem(json, len, CMX_LIT("\"choices\":[]")) != NULL &&
+           memmem(json, len, CMX_LIT("\"usage\"")) != NULL;
 }
 
-void cmx_cache_append_chunk(cmx_buf *payload, const char *json, size_t len)
+static void append_event(cmx_buf *out, const char *json, size_t len)
 {
-    cmx_buf_printf(payload, "%zu\n", len);
-    cmx_buf_append(payload, json, len);
+    cmx_buf_append(out, CMX_LIT("data: "));
+    cmx_buf_append(out, json, len);
+    cmx_buf_append(out, CMX_LIT("\n\n"));
 }
 
-int cmx_cache_entry_decode(const char *value, size_t len, cmx_arena *arena, cmx_cache_entry *e)
+void cmx_cache_append_chunk(cmx_buf *events, const char *json, size_t len)
 {
-    const char *nl = memchr(value, '\n', len < 128 ? len : 128);
-    if (!nl || len < CMX_LIT_LEN("CMX1 ") || memcmp(value, CMX_LIT("CMX1 ")) != 0)
-        return -1;
-    char head[128];
-    memcpy(head, value, (size_t)(nl - value));
-    head[nl - value] = '\0';
-    char kind;
-    long long prompt, completion;
-    size_t plen, mlen;
-    if (sscanf(head, "CMX1 %c %lld %lld %zu %zu", &kind, &prompt, &completion, &plen, &mlen) != 5 ||
-        (kind != 'j' && kind != 's'))
-        return -1;
-    const char *p = nl + 1;
-    size_t rest = len - (size_t)(p - value);
-    if (plen > rest || mlen > rest - plen)
-        return -1;
-    memset(e, 0, sizeof *e);
-    e->is_stream = kind == 's';
-    cmx_usage_init(&e->usage);
-    e->usage.prompt_tokens = prompt;
-    e->usage.completion_tokens = completion;
-    if (prompt >= 0 && completion >= 0)
-        e->usage.total_tokens = prompt + completion;
-    e->provider = cmx_arena_strndup(arena, p, plen);
-    e->model = cmx_arena_strndup(arena, p + plen, mlen);
-    e->payload = p + plen + mlen;
-    e->payload_len = rest - plen - mlen;
-    return e->provider && e->model ? 0 : -1;
+    if (!is_usage_only(json, len))
+        append_event(events, json, len);
 }
 
-/* Calls fn for each stored chunk; -1 when the payload is malformed. */
-static int each_chunk(const cmx_cache_entry *e, int (*fn)(void *ctx, const char *json, size_t len),
+/* Calls fn with each event's JSON; -1 when the events are malformed. */
+static int each_event(const char *p, size_t len, int (*fn)(void *ctx, const char *json, size_t len),
                       void *ctx)
 {
-    const char *p = e->payload, *end = e->payload + e->payload_len;
+    const char *end = p + len;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
+        if ((size_t)(end - p) < CMX_LIT_LEN("data: \n\n") || memcmp(p, CMX_LIT("data: ")) != 0)
             return -1;
-        char *num_end;
-        unsigned long long n = strtoull(p, &num_end, 10);
-        if (num_end != nl || n > (unsigned long long)(end - nl - 1))
+        p += CMX_LIT_LEN("data: ");
+        const char *stop = memmem(p, (size_t)(end - p), CMX_LIT("\n\n"));
+        if (!stop || fn(ctx, p, (size_t)(stop - p)) != 0)
             return -1;
-        if (fn(ctx, nl + 1, (size_t)n) != 0)
-            return -1;
-        p = nl + 1 + n;
+        p = stop + 2;
     }
     return 0;
 }
 
-static int count_chunk(void *ctx, const char *json, size_t len)
+/* Appends chunk (consumed) as one event; -1 when it could not be written. */
+static int emit_event(cmx_buf *out, json_t *chunk)
 {
-    (void)ctx, (void)json, (void)len;
-    return 0;
+    char *text = chunk ? json_dumps(chunk, JSON_COMPACT) : NULL;
+    json_decref(chunk);
+    if (!text)
+        return -1;
+    append_event(out, text, strlen(text));
+    free(text);
+    return cmx_buf_failed(out) ? -1 : 0;
 }
 
 static json_t *usage_json(const cmx_usage *u)
@@ -97,7 +70,19 @@ static json_t *usage_json(const cmx_usage *u)
                      (json_int_t)(u->prompt_tokens + u->completion_tokens));
 }
 
-/* --- a stored stream as one body ----------------------------------------- */
+/* The event a client that asked for usage gets last: a chunk with no
+ * choices and the stored counts, headed like the answer (`first`: id,
+ * created, model). */
+static int emit_usage_event(cmx_buf *out, const json_t *first, const cmx_usage *u)
+{
+    return emit_event(
+        out,
+        json_pack("{s:O, s:s, s:O, s:O, s:[], s:o}", "id", json_object_get(first, "id"), "object",
+                  "chat.completion.chunk", "created", json_object_get(first, "created"), "model",
+                  json_object_get(first, "model"), "choices", "usage", usage_json(u)));
+}
+
+/* --- a stream as one body ------------------------------------------------- */
 
 typedef struct assembly {
     json_t *first;   /* the first chunk: id, created, model */
@@ -194,26 +179,27 @@ static int assemble_chunk(void *ctx, const char *json, size_t len)
     return 0;
 }
 
-int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out)
+/* The events of a stream as one chat.completion, appended to out; *first
+ * (if not NULL) gets the first chunk, for its id, created and model.
+ * 0 on success. */
+static int assemble(const char *events, size_t len, const cmx_usage *usage, cmx_buf *out,
+                    json_t **first)
 {
-    if (!e->is_stream) {
-        cmx_buf_append(out, e->payload, e->payload_len);
-        return cmx_buf_failed(out) ? -1 : 0;
-    }
     assembly a = {NULL, json_array()};
-    int rc = each_chunk(e, assemble_chunk, &a);
+    int rc = each_event(events, len, assemble_chunk, &a);
     json_t *root = NULL;
-    if (rc == 0 && a.first) {
-        root =
-            json_pack("{s:O, s:s, s:O, s:O, s:O, s:o}", "id", json_object_get(a.first, "id"),
-                      "object", "chat.completion", "created", json_object_get(a.first, "created"),
-                      "model", json_object_get(a.first, "model"), "choices", a.choices, "usage",
-                      usage_json(&e->usage));
-    }
+    if (rc == 0 && a.first)
+        root = json_pack(
+            "{s:O, s:s, s:O, s:O, s:O, s:o}", "id", json_object_get(a.first, "id"), "object",
+            "chat.completion", "created", json_object_get(a.first, "created"), "model",
+            json_object_get(a.first, "model"), "choices", a.choices, "usage", usage_json(usage));
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    json_decref(a.first);
     json_decref(a.choices);
+    if (first && text)
+        *first = a.first;
+    else
+        json_decref(a.first);
     if (!text)
         return -1;
     rc = cmx_buf_append_str(out, text);
@@ -221,56 +207,26 @@ int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out)
     return rc;
 }
 
-/* --- as stream chunks ----------------------------------------------------- */
+/* --- a body as a stream ---------------------------------------------------- */
 
-typedef struct replay {
-    cmx_cache_chunk_fn fn;
-    void *ctx;
-    json_t *first;
-} replay;
-
-/* Chunks go out as stored; only the first is parsed (its id, created and
- * model head a usage chunk made later).  A usage-only chunk is recognised by
- * its empty choices, as every OpenAI-shaped stream writes it. */
-static int replay_chunk(void *ctx, const char *json, size_t len)
+/* A whole chat.completion as events, appended to out: per choice, the
+ * message as one delta, then per choice its finish reason.  *first (if not
+ * NULL) gets {id, created, model}.  0 on success. */
+static int cut_into_events(const char *json, size_t len, cmx_buf *out, json_t **first)
 {
-    replay *r = ctx;
-    if (!r->first) {
-        r->first = json_loadb(json, len, 0, NULL);
-        if (!json_is_object(r->first))
-            return -1;
-    }
-    int usage_only = memmem(json, len, CMX_LIT("\"choices\":[]")) != NULL &&
-                     memmem(json, len, CMX_LIT("\"usage\"")) != NULL;
-    if (!usage_only)
-        r->fn(r->ctx, json, len);
-    return 0;
-}
-
-static void emit(replay *r, json_t *chunk)
-{
-    char *text = json_dumps(chunk, JSON_COMPACT);
-    if (text)
-        r->fn(r->ctx, text, strlen(text));
-    free(text);
-    json_decref(chunk);
-}
-
-/* A whole chat.completion as chunks: per choice, the message as one delta,
- * then its finish reason. */
-static int body_as_chunks(const cmx_cache_entry *e, replay *r)
-{
-    json_t *body = json_loadb(e->payload, e->payload_len, 0, NULL);
+    json_t *body = json_loadb(json, len, 0, NULL);
     json_t *choices = json_object_get(body, "choices");
     if (!json_is_array(choices)) {
         json_decref(body);
         return -1;
     }
-    r->first = json_pack("{s:O, s:O, s:O}", "id", json_object_get(body, "id"), "created",
-                         json_object_get(body, "created"), "model", json_object_get(body, "model"));
+    json_t *head =
+        json_pack("{s:O, s:O, s:O}", "id", json_object_get(body, "id"), "created",
+                  json_object_get(body, "created"), "model", json_object_get(body, "model"));
+    int rc = head ? 0 : -1;
     size_t i;
     json_t *c;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
         json_array_foreach(choices, i, c)
         {
             json_t *delta = pass ? json_object() : json_deep_copy(json_object_get(c, "message"));
@@ -282,32 +238,149 @@ static int body_as_chunks(const cmx_cache_entry *e, replay *r)
             json_array_foreach(calls, k, call)
                 json_object_set_new(call, "index", json_integer((json_int_t)k));
             json_object_del(delta, "refusal");
-            emit(r, json_pack("{s:O, s:s, s:O, s:O, s:[{s:O, s:o, s:O}]}", "id",
-                              json_object_get(r->first, "id"), "object", "chat.completion.chunk",
-                              "created", json_object_get(r->first, "created"), "model",
-                              json_object_get(r->first, "model"), "choices", "index",
-                              json_object_get(c, "index"), "delta", delta, "finish_reason",
-                              pass ? json_object_get(c, "finish_reason") : json_null()));
+            if (emit_event(
+                    out, json_pack("{s:O, s:s, s:O, s:O, s:[{s:O, s:o, s:O}]}", "id",
+                                   json_object_get(head, "id"), "object", "chat.completion.chunk",
+                                   "created", json_object_get(head, "created"), "model",
+                                   json_object_get(head, "model"), "choices", "index",
+                                   json_object_get(c, "index"), "delta", delta, "finish_reason",
+                                   pass ? json_object_get(c, "finish_reason") : json_null())) != 0)
+                rc = -1;
         }
     }
     json_decref(body);
+    if (first && rc == 0)
+        *first = head;
+    else
+        json_decref(head);
+    return rc;
+}
+
+/* --- the entry -------------------------------------------------------------- */
+
+int cmx_cache_entry_make(cmx_buf *out, int is_stream, const cmx_usage *usage, const char *provider,
+                         const char *model, const char *payload, size_t payload_len, size_t max_len)
+{
+    provider = provider ? provider : "";
+    model = model ? model : "";
+    cmx_buf other = CMX_BUF_INIT, usage_event = CMX_BUF_INIT;
+    json_t *first = NULL;
+    int converted = is_stream ? assemble(payload, payload_len, usage, &other, &first)
+                              : cut_into_events(payload, payload_len, &other, &first);
+    if (first && emit_usage_event(&usage_event, first, usage) != 0)
+        cmx_buf_reset(&usage_event); /* a client asking for usage then gets none */
+    json_decref(first);
+    char head[160];
+    size_t plen = strlen(provider), mlen = strlen(model);
+    size_t fixed = sizeof head + plen + mlen + payload_len + usage_event.len;
+    int keep_other =
+        converted == 0 && !cmx_buf_failed(&other) && other.len > 0 && fixed + other.len <= max_len;
+    int rc = -1;
+    if (payload_len > 0 && fixed <= max_len) {
+        size_t jlen = is_stream ? (keep_other ? other.len : 0) : payload_len;
+        size_t slen = is_stream ? payload_len : (keep_other ? other.len : 0);
+        int n = snprintf(head, sizeof head, "CMX2 %lld %lld %zu %zu %zu %zu %zu\n",
+                         (long long)usage->prompt_tokens, (long long)usage->completion_tokens, plen,
+                         mlen, jlen, slen, usage_event.len);
+        cmx_buf_append(out, head, (size_t)n);
+        cmx_buf_append(out, provider, plen);
+        cmx_buf_append(out, model, mlen);
+        cmx_buf_append(out, is_stream ? other.data : payload, jlen);
+        cmx_buf_append(out, is_stream ? payload : other.data, slen);
+        cmx_buf_append(out, usage_event.data, usage_event.len);
+        rc = cmx_buf_failed(out) ? -1 : 0;
+    }
+    cmx_buf_free(&other);
+    cmx_buf_free(&usage_event);
+    return rc;
+}
+
+/* A decimal number at *p (before end), "-1" allowed when may_be_unknown;
+ * *p is left after it.  0 when there is none or it is too long. */
+static int read_number(const char **p, const char *end, int may_be_unknown, long long *out)
+{
+    const char *q = *p;
+    if (may_be_unknown && end - q >= 2 && q[0] == '-' && q[1] == '1') {
+        *out = -1;
+        *p = q + 2;
+        return 1;
+    }
+    long long v = 0;
+    int digits = 0;
+    for (; q < end && *q >= '0' && *q <= '9' && digits < 18; q++, digits++)
+        v = v * 10 + (*q - '0');
+    if (!digits || (q < end && *q >= '0' && *q <= '9'))
+        return 0;
+    *out = v;
+    *p = q;
+    return 1;
+}
+
+int cmx_cache_entry_decode(const char *value, size_t len, cmx_arena *arena, cmx_cache_entry *e)
+{
+    const char *nl = memchr(value, '\n', len < 160 ? len : 160);
+    if (!nl || len < CMX_LIT_LEN("CMX2 ") || memcmp(value, CMX_LIT("CMX2 ")) != 0)
+        return -1;
+    /* prompt, completion (-1: unknown), then the lengths of the provider,
+     * the model, the JSON, the events and the usage event */
+    long long num[7];
+    const char *q = value + CMX_LIT_LEN("CMX2 ");
+    for (int i = 0; i < 7; i++) {
+        if (!read_number(&q, nl, i < 2, &num[i]) || *q != (i < 6 ? ' ' : '\n'))
+            return -1;
+        q++;
+    }
+    long long prompt = num[0], completion = num[1];
+    size_t lens[5];
+    for (int i = 0; i < 5; i++)
+        lens[i] = (size_t)num[i + 2];
+    const char *p = nl + 1;
+    size_t rest = len - (size_t)(p - value);
+    const char *part[5];
+    for (int i = 0; i < 5; i++) {
+        if (lens[i] > rest)
+            return -1;
+        part[i] = p;
+        p += lens[i];
+        rest -= lens[i];
+    }
+    if (rest != 0 || (lens[2] == 0 && lens[3] == 0))
+        return -1;
+    memset(e, 0, sizeof *e);
+    cmx_usage_init(&e->usage);
+    e->usage.prompt_tokens = prompt;
+    e->usage.completion_tokens = completion;
+    if (prompt >= 0 && completion >= 0)
+        e->usage.total_tokens = prompt + completion;
+    e->provider = cmx_arena_strndup(arena, part[0], lens[0]);
+    e->model = cmx_arena_strndup(arena, part[1], lens[1]);
+    e->json = part[2], e->json_len = lens[2];
+    e->sse = part[3], e->sse_len = lens[3];
+    e->usage_event = part[4], e->usage_event_len = lens[4];
+    return e->provider && e->model ? 0 : -1;
+}
+
+int cmx_cache_entry_body(const cmx_cache_entry *e, cmx_buf *scratch, const char **body, size_t *len)
+{
+    if (e->json_len) {
+        *body = e->json, *len = e->json_len;
+        return 0;
+    }
+    if (assemble(e->sse, e->sse_len, &e->usage, scratch, NULL) != 0 || cmx_buf_failed(scratch))
+        return -1;
+    *body = scratch->data, *len = scratch->len;
     return 0;
 }
 
-int cmx_cache_entry_as_chunks(const cmx_cache_entry *e, int include_usage, cmx_cache_chunk_fn fn,
-                              void *ctx)
+int cmx_cache_entry_events(const cmx_cache_entry *e, cmx_buf *scratch, const char **events,
+                           size_t *len)
 {
-    replay r = {fn, ctx, NULL};
-    /* The framing is checked whole first, so a damaged entry emits nothing. */
-    if (e->is_stream && each_chunk(e, count_chunk, NULL) != 0)
+    if (e->sse_len) {
+        *events = e->sse, *len = e->sse_len;
+        return 0;
+    }
+    if (cut_into_events(e->json, e->json_len, scratch, NULL) != 0 || cmx_buf_failed(scratch))
         return -1;
-    int rc = e->is_stream ? each_chunk(e, replay_chunk, &r) : body_as_chunks(e, &r);
-    if (rc == 0 && include_usage && r.first)
-        emit(&r, json_pack("{s:O, s:s, s:O, s:O, s:[], s:o}", "id", json_object_get(r.first, "id"),
-                           "object", "chat.completion.chunk", "created",
-                           json_object_get(r.first, "created"), "model",
-                           json_object_get(r.first, "model"), "choices", "usage",
-                           usage_json(&e->usage)));
-    json_decref(r.first);
-    return rc;
+    *events = scratch->data, *len = scratch->len;
+    return 0;
 }

@@ -1,18 +1,25 @@
-/* cache_entry.h — what the response cache stores for one answer, and how a
- * stored answer is given back in the form the new request asks for.
+/* cache_entry.h — what the response cache stores for one answer: the answer
+ * in each form a later request may ask for, so that a hit is a byte copy
+ * whichever way it is asked.
  *
- * An entry is a whole, successful answer: either the JSON body of a
- * non-streamed answer or the chunks of a completed stream, with the usage
- * and the provider and model that answered.  Since `stream` is not part of
- * the cache key, either form may be asked for either way: a stored body is
- * replayed to a streaming client as chat.completion.chunk events, and a
- * stored stream is assembled into one chat.completion for a plain client.
- * Usage-only chunks are never replayed as stored; a client that asked for
- * usage (stream_options.include_usage) gets one made from the stored counts.
+ * An entry is a whole, successful answer: the JSON body a plain client gets
+ * (a chat.completion, or an embeddings list) and, for chat, the SSE events
+ * a streaming client gets ("data: <chat.completion.chunk>\n\n" each, usage-
+ * only events left out, no [DONE]), plus one usage event made from the
+ * stored counts, sent only to a client that asked for usage
+ * (stream_options.include_usage).  Since `stream` is not part of the cache
+ * key, either form may be asked for either way.  The form the answer came
+ * in is stored as it came; the other is made once, when the entry is (a
+ * stream assembled into one chat.completion, a body cut into one delta per
+ * choice and a finish event per choice), with a JSON parser — never on a
+ * hit.  When both forms do not fit under the cache's largest value, only the
+ * one the answer came in is stored, and a hit in the other form converts it
+ * then (the same conversion).
  *
- * Encoding (binary-safe): "CMX1 <j|s> <prompt> <completion> <plen> <mlen>\n"
- * then provider and model bytes, then the body, or for a stream each chunk
- * as "<len>\n<bytes>". */
+ * Encoding (binary-safe): "CMX2 <prompt> <completion> <plen> <mlen> <jlen>
+ * <slen> <ulen>\n", then the provider and model names, the JSON body, the
+ * SSE events and the usage event.  A length of 0: that form is not
+ * stored. */
 #ifndef CMX_GATEWAY_CACHE_ENTRY_H
 #define CMX_GATEWAY_CACHE_ENTRY_H
 
@@ -23,31 +30,39 @@
 #include "core/usage.h"
 
 typedef struct cmx_cache_entry {
-    int is_stream;
     cmx_usage usage;
     const char *provider, *model; /* NUL-terminated copies in the entry's arena */
-    const char *payload;          /* into the decoded value */
-    size_t payload_len;
+    const char *json;             /* these three point into the decoded value */
+    size_t json_len;
+    const char *sse;
+    size_t sse_len;
+    const char *usage_event;
+    size_t usage_event_len;
 } cmx_cache_entry;
 
-/* out is appended to.  chunks: the stream's chunk JSONs, each "<len>\n<bytes>"
- * already (cmx_cache_append_chunk), or the body. */
-void cmx_cache_entry_encode(cmx_buf *out, int is_stream, const cmx_usage *usage,
-                            const char *provider, const char *model, const char *payload,
-                            size_t payload_len);
-/* Appends one chunk to a stream's payload. */
-void cmx_cache_append_chunk(cmx_buf *payload, const char *json, size_t len);
-/* 0 when value is a well-formed entry (strings go to arena). */
+/* A relayed stream chunk, kept for the entry: appends "data: <json>\n\n" to
+ * events, unless it is a usage-only chunk (replaced on replay by the usage
+ * event). */
+void cmx_cache_append_chunk(cmx_buf *events, const char *json, size_t len);
+
+/* Makes the entry of a whole answer, appended to out: payload is the JSON
+ * body (is_stream 0) or the events kept with cmx_cache_append_chunk
+ * (is_stream 1).  The entry is at most max_len bytes: the other form is
+ * left out when both do not fit.  0 on success; -1 when not even the form
+ * it came in fits, or out ran out of memory (nothing to store). */
+int cmx_cache_entry_make(cmx_buf *out, int is_stream, const cmx_usage *usage, const char *provider,
+                         const char *model, const char *payload, size_t payload_len,
+                         size_t max_len);
+/* 0 when value is a well-formed entry (names go to arena). */
 int cmx_cache_entry_decode(const char *value, size_t len, cmx_arena *arena, cmx_cache_entry *e);
 
-/* The answer as one JSON body (a stored stream is assembled); 0 on success. */
-int cmx_cache_entry_as_json(const cmx_cache_entry *e, cmx_buf *out);
-
-typedef void (*cmx_cache_chunk_fn)(void *ctx, const char *json, size_t len);
-/* The answer as stream chunks, in order, without [DONE]; a usage chunk last
- * when include_usage.  0 on success (nothing emitted when the entry is
- * damaged). */
-int cmx_cache_entry_as_chunks(const cmx_cache_entry *e, int include_usage, cmx_cache_chunk_fn fn,
-                              void *ctx);
+/* The answer as one JSON body: the stored bytes, or assembled from the
+ * stored stream into scratch.  0 on success (*body, *len set). */
+int cmx_cache_entry_body(const cmx_cache_entry *e, cmx_buf *scratch, const char **body,
+                         size_t *len);
+/* The answer as SSE events (no usage event, no [DONE]): the stored bytes,
+ * or made from the stored body into scratch.  0 on success. */
+int cmx_cache_entry_events(const cmx_cache_entry *e, cmx_buf *scratch, const char **events,
+                           size_t *len);
 
 #endif

@@ -69,8 +69,9 @@ cmx_err cmx_json_scan_request(cmx_api api, const char *body, size_t len, cmx_are
 cmx_err cmx_json_validate(const char *bytes, size_t len, cmx_arena *arena, cmx_error *err);
 
 /* The top-level object of body without the members named in names[0..n):
- * kept members copied byte for byte in order, joined by ','.  NULL when body
- * is not a JSON object (or out of memory).  json_strip.c. */
+ * kept members copied byte for byte in order, joined by ','.  body is JSON
+ * validated before (cmx_json_scan_request).  NULL when it is not an object
+ * (or out of memory).  json_strip.c. */
 char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
                              const char *const *names, size_t n_names, size_t *out_len);
 

@@ -25,9 +25,11 @@
  * leak.
  *
  * In a fleet (a shared state store), a target with rpm/tpm limits is also
- * asked of the fleet's count before its attempt starts: the route waits for
- * that answer (at most state.redis.timeout), and on no answer it goes by
- * this replica's own count, or refuses with `fail_closed`.  Breaker
+ * asked of the fleet's count before its attempt starts.  Usually the
+ * replica's allowance answers at once (state.h, cmx_state_counters_take);
+ * otherwise the route waits for the store (at most state.redis.timeout),
+ * and on no answer it goes by this replica's own count, or refuses with
+ * `fail_closed`.  Breaker
  * transitions and Retry-After cooldowns learned here are published to the
  * fleet (fleet.c). */
 #include "router_internal.h"
@@ -68,7 +70,7 @@ struct cmx_route {
     uint64_t attempt_start_us;
     uint64_t tokens_reserved; /* counted against the target's tpm */
     uint64_t fleet_op;        /* the fleet's rpm/tpm answer being waited for, or 0 */
-    int fleet_in_call;        /* cmx_state_counters_add has not returned yet */
+    int fleet_in_call;        /* cmx_state_counters_take has not returned yet */
     int fleet_verdict;        /* its answer when it came during the call, else -1 */
     cmx_deadline deadline;
     int committed;        /* a stream chunk reached the client */
@@ -289,6 +291,8 @@ static size_t fleet_counters(cmx_route *route, size_t i, cmx_state_counter *c, c
     return n;
 }
 
+/* The answer's tokens replace the request's estimate in the fleet's tpm
+ * (sent with other settlements within a few milliseconds). */
 static void fleet_settle_tokens(cmx_route *route, int64_t delta)
 {
     cmx_state_worker *sw = cmx_router_fleet(route->router);
@@ -299,7 +303,7 @@ static void fleet_settle_tokens(cmx_route *route, int64_t delta)
     /* tokens < 0 leaves the request counter out */
     size_t n = fleet_counters(route, route->current, c, names, sizeof names, -1);
     c[0].delta = delta;
-    cmx_state_counters_add(sw, c, n, true, NULL, NULL);
+    cmx_state_counters_settle(sw, c, n);
 }
 
 /* Gives back what admission took for the current target when the attempt
@@ -345,7 +349,7 @@ static int fleet_admit(cmx_route *route)
                               (int64_t)route->tokens_reserved);
     route->fleet_in_call = 1;
     route->fleet_verdict = -1;
-    route->fleet_op = cmx_state_counters_add(sw, c, n, false, on_fleet_count, route);
+    route->fleet_op = cmx_state_counters_take(sw, c, n, on_fleet_count, route);
     route->fleet_in_call = 0;
     return route->fleet_op != 0;
 }

@@ -4,6 +4,7 @@
  * Counters, events and leases, and the cache are in their own files. */
 #include "state/state_internal.h"
 
+#include <event2/event.h>
 #include <inttypes.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -50,6 +51,8 @@ cmx_state *cmx_state_new(const cmx_state_config *cfg, int n_workers, cmx_error *
         return NULL;
     }
     atomic_init(&st->all_up, 1);
+    atomic_init(&st->conn_epoch, 1);
+    st->clock = &cmx_clock_monotonic;
     sha1_hex(cmx_state_counter_script, st->counter_sha);
     sha1_hex(cmx_state_release_script, st->release_sha);
     if (!cfg || !cfg->redis_url)
@@ -151,6 +154,8 @@ static void on_conn_state(void *ctx, int up)
 {
     cmx_state_worker *w = ctx;
     w->conn_up = up;
+    if (!up) /* the store may come back empty: credit from before is void */
+        atomic_fetch_add(&w->st->conn_epoch, 1);
     atomic_fetch_add(&w->st->conns_up, up ? 1 : -1);
     log_transition(w->st);
 }
@@ -194,6 +199,7 @@ cmx_state_worker *cmx_state_worker_new(cmx_state *st, int index, struct event_ba
     }
     w->st = st;
     w->index = index;
+    w->base = base;
     if (index >= 0 && index < st->n_workers)
         st->workers[index] = w;
     if (!st->shared)
@@ -230,6 +236,8 @@ void cmx_state_worker_free(cmx_state_worker *w)
     }
     cmx_redis_free(w->sub);
     cmx_redis_free(w->conn);
+    if (w->tick)
+        event_free(w->tick);
     free(w);
 }
 
@@ -301,6 +309,10 @@ void cmx_state_get_stats(cmx_state *st, cmx_state_stats *out)
     out->shared = st->shared;
     out->up = cmx_state_is_up(st);
     out->fallbacks = atomic_load(&st->fallbacks);
+    out->by_allowance = atomic_load(&st->by_allowance);
+    out->by_store = atomic_load(&st->by_store);
+    out->by_local = atomic_load(&st->by_local);
+    out->grants = atomic_load(&st->grants);
     for (int i = 0; i < st->n_workers; i++) {
         cmx_state_worker *w = st->workers[i];
         cmx_redis *conns[2] = {w ? w->conn : NULL, w ? w->sub : NULL};
@@ -342,6 +354,20 @@ void cmx_state_format_metrics(cmx_state *st, cmx_buf *out)
                    "# TYPE cloudmux_state_store_fallbacks_total counter\n"
                    "cloudmux_state_store_fallbacks_total %" PRIu64 "\n",
                    s.fallbacks);
+    cmx_buf_printf(out,
+                   "# HELP cloudmux_state_counter_decisions_total Requests checked against a "
+                   "shared limit (rpm, tpm), by where the decision was taken: this replica's "
+                   "allowance (no round trip), the store (one script call) or locally (no "
+                   "store, or it could not answer).\n"
+                   "# TYPE cloudmux_state_counter_decisions_total counter\n"
+                   "cloudmux_state_counter_decisions_total{by=\"allowance\"} %" PRIu64 "\n"
+                   "cloudmux_state_counter_decisions_total{by=\"store\"} %" PRIu64 "\n"
+                   "cloudmux_state_counter_decisions_total{by=\"local\"} %" PRIu64 "\n"
+                   "# HELP cloudmux_state_allowance_grants_total Grants of a shared limit's "
+                   "units received from the store, to hand out without a round trip.\n"
+                   "# TYPE cloudmux_state_allowance_grants_total counter\n"
+                   "cloudmux_state_allowance_grants_total %" PRIu64 "\n",
+                   s.by_allowance, s.by_store, s.by_local, s.grants);
     cmx_buf_printf(out,
                    "# HELP cloudmux_cache_local_bytes Bytes held by the in-process response "
                    "cache.\n"

@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 
 struct event_base;
@@ -103,6 +104,27 @@ typedef void (*cmx_state_counters_cb)(void *ctx, cmx_state_verdict v, const int6
 uint64_t cmx_state_counters_add(cmx_state_worker *w, const cmx_state_counter *counters, size_t n,
                                 bool force, cmx_state_counters_cb cb, void *ctx);
 
+/* A counter asked on every request (a target's rpm/tpm): the same check as
+ * cmx_state_counters_add() without force, and the same callback, but in a
+ * fleet usually answered at once from this process's allowance: units of
+ * the counter that the store has already counted for this process and that
+ * it hands out without a round trip (allowance.h says how much it holds and
+ * for how long).  Without enough credit (the first requests, near the
+ * limit, after a quiet second) it is exactly counters_add.  Either way the
+ * fleet admits no more than the limit.  On the fast path `totals` are the
+ * fleet's totals as last seen minus this process's unspent credit, an
+ * approximation.  In-process, and while Redis is down, it is counters_add.
+ * A counter without a limit (0) gets no allowance. */
+uint64_t cmx_state_counters_take(cmx_state_worker *w, const cmx_state_counter *counters, size_t n,
+                                 cmx_state_counters_cb cb, void *ctx);
+/* Adds without checking (settling a reservation) and reports nothing:
+ * counted in this process's copy at once and, in a fleet, sent to the
+ * store with other additions within CMX_ALLOWANCE_SETTLE_MS (10 ms).  While
+ * Redis is down it is counted here only. */
+void cmx_state_counters_settle(cmx_state_worker *w, const cmx_state_counter *counters, size_t n);
+/* For tests: the monotonic clock allowances go by (NULL: the real one). */
+void cmx_state_set_clock(cmx_state *st, const cmx_clock *clock);
+
 /* The in-process half on its own (what counters_add falls back to); for
  * tests and for callers that need an answer now. */
 cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_counter *counters,
@@ -171,6 +193,8 @@ typedef struct cmx_state_stats {
     int shared;
     int up;
     uint64_t timeouts, errors, disconnects, fallbacks;
+    /* counters_take: decided from the allowance, by the store, locally */
+    uint64_t by_allowance, by_store, by_local, grants;
     uint64_t cache_entries, cache_bytes; /* the in-process LRU */
 } cmx_state_stats;
 void cmx_state_get_stats(cmx_state *st, cmx_state_stats *out);

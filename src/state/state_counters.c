@@ -6,7 +6,8 @@
  * A counter is a hash of buckets: field = bucket number (time / bucket
  * length), value = the sum counted in it.  The total is the sum of the live
  * buckets; dead ones are deleted as they are met.  Redis's own clock (TIME)
- * places the buckets, so the replicas' clocks do not have to agree. */
+ * places the buckets, so the replicas' clocks do not have to agree.  The
+ * table here also holds each counter's allowance (state_allowance.c). */
 #include "state/state_internal.h"
 
 #include <stdio.h>
@@ -15,12 +16,12 @@
 
 #include "core/clock.h"
 
-#define MAX_BUCKETS 60
-#define TABLE_SIZE 1024
 #define SWEEP_EVERY 4096
 
-/* ARGV[1] force; then per key: window_ms, buckets, limit, delta, allow_first.
- * Returns {admitted, total_1, ..., total_n}. */
+/* ARGV[1] force; then per key: window_ms, buckets, limit, delta, allow_first,
+ * at (a bucket number: put the delta there while it is in the window, or
+ * nowhere once it has left; 0: the current bucket).
+ * Returns {admitted, total_1, ..., total_n, now_ms}. */
 const char cmx_state_counter_script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -28,7 +29,7 @@ const char cmx_state_counter_script[] =
     "local ok = 1\n"
     "local totals, cur, ttl = {}, {}, {}\n"
     "for i = 1, #KEYS do\n"
-    "  local a = 1 + (i - 1) * 5\n"
+    "  local a = 1 + (i - 1) * 6\n"
     "  local win, nb = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
     "  local lim, d, first = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5] == '1'\n"
     "  local blen = math.max(1, math.floor(win / nb))\n"
@@ -48,9 +49,11 @@ const char cmx_state_counter_script[] =
     "end\n"
     "if ok == 1 then\n"
     "  for i = 1, #KEYS do\n"
-    "    local d = tonumber(ARGV[1 + (i - 1) * 5 + 4])\n"
-    "    if d ~= 0 then\n"
-    "      redis.call('HINCRBY', KEYS[i], cur[i], d)\n"
+    "    local a = 1 + (i - 1) * 6\n"
+    "    local d, at = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 6])\n"
+    "    if at <= 0 or at > cur[i] then at = cur[i] end\n"
+    "    if d ~= 0 and at > cur[i] - tonumber(ARGV[a + 2]) then\n"
+    "      redis.call('HINCRBY', KEYS[i], at, d)\n"
     "      redis.call('PEXPIRE', KEYS[i], ttl[i])\n"
     "      totals[i] = totals[i] + d\n"
     "    end\n"
@@ -58,25 +61,12 @@ const char cmx_state_counter_script[] =
     "end\n"
     "local out = {ok}\n"
     "for i = 1, #KEYS do out[i + 1] = totals[i] end\n"
+    "out[#KEYS + 2] = now\n"
     "return out\n";
 
 /* --- in-process counters ------------------------------------------------- */
 
-typedef struct local_counter {
-    struct local_counter *next;
-    char *name;
-    uint64_t bucket_ms;
-    uint32_t n_buckets;
-    uint64_t last_bucket; /* newest bucket touched */
-    uint64_t stamp[MAX_BUCKETS];
-    int64_t value[MAX_BUCKETS];
-} local_counter;
-
-struct cmx_local_counters {
-    pthread_mutex_t lock;
-    local_counter *slots[TABLE_SIZE];
-    uint64_t calls;
-};
+typedef cmx_local_counter local_counter;
 
 cmx_local_counters *cmx_local_counters_new(void)
 {
@@ -90,7 +80,7 @@ void cmx_local_counters_free(cmx_local_counters *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < TABLE_SIZE; i++) {
+    for (size_t i = 0; i < CMX_LOCAL_TABLE_SIZE; i++) {
         for (local_counter *lc = c->slots[i], *next; lc; lc = next) {
             next = lc->next;
             free(lc->name);
@@ -106,16 +96,18 @@ static size_t hash_name(const char *s)
     size_t h = 1469598103934665603u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h % TABLE_SIZE;
+    return h % CMX_LOCAL_TABLE_SIZE;
 }
 
-static void shape(const cmx_state_counter *sc, uint64_t *bucket_ms, uint32_t *n)
+void cmx_state_counter_shape(const cmx_state_counter *sc, uint64_t *bucket_ms, uint32_t *n)
 {
-    *n = sc->buckets < 1 ? 1 : sc->buckets > MAX_BUCKETS ? MAX_BUCKETS : sc->buckets;
+    *n = sc->buckets < 1                       ? 1
+         : sc->buckets > CMX_LOCAL_MAX_BUCKETS ? CMX_LOCAL_MAX_BUCKETS
+                                               : sc->buckets;
     *bucket_ms = sc->window_ms / *n ? sc->window_ms / *n : 1;
 }
 
-static local_counter *find(cmx_local_counters *c, const cmx_state_counter *sc)
+cmx_local_counter *cmx_local_counter_find(cmx_local_counters *c, const cmx_state_counter *sc)
 {
     size_t h = hash_name(sc->name);
     for (local_counter *lc = c->slots[h]; lc; lc = lc->next)
@@ -126,7 +118,7 @@ static local_counter *find(cmx_local_counters *c, const cmx_state_counter *sc)
         free(lc);
         return NULL;
     }
-    shape(sc, &lc->bucket_ms, &lc->n_buckets);
+    cmx_state_counter_shape(sc, &lc->bucket_ms, &lc->n_buckets);
     lc->next = c->slots[h];
     c->slots[h] = lc;
     return lc;
@@ -143,6 +135,8 @@ static int64_t total(const local_counter *lc, uint64_t cur)
 
 static void add(local_counter *lc, uint64_t cur, int64_t delta)
 {
+    if (!delta)
+        return;
     uint32_t slot = (uint32_t)(cur % lc->n_buckets);
     if (lc->stamp[slot] != cur) {
         lc->stamp[slot] = cur;
@@ -153,15 +147,22 @@ static void add(local_counter *lc, uint64_t cur, int64_t delta)
         lc->last_bucket = cur;
 }
 
+void cmx_local_counter_add(cmx_local_counter *lc, uint64_t now_ms, int64_t delta)
+{
+    add(lc, now_ms / lc->bucket_ms, delta);
+}
+
 /* Drops counters whose every bucket is dead, so names made per period
- * (budgets) do not pile up. */
+ * (budgets) do not pile up; never one with credit, a grant asked or
+ * additions to send. */
 static void sweep(cmx_local_counters *c, uint64_t now_ms)
 {
-    for (size_t i = 0; i < TABLE_SIZE; i++) {
+    for (size_t i = 0; i < CMX_LOCAL_TABLE_SIZE; i++) {
         local_counter **pp = &c->slots[i];
         while (*pp) {
             local_counter *lc = *pp;
-            if ((lc->last_bucket + lc->n_buckets) * lc->bucket_ms <= now_ms) {
+            if ((lc->last_bucket + lc->n_buckets) * lc->bucket_ms <= now_ms &&
+                cmx_allowance_idle(&lc->al)) {
                 *pp = lc->next;
                 free(lc->name);
                 free(lc);
@@ -170,6 +171,12 @@ static void sweep(cmx_local_counters *c, uint64_t now_ms)
             }
         }
     }
+}
+
+void cmx_local_counters_count_call(cmx_local_counters *c, uint64_t now_ms)
+{
+    if (++c->calls % SWEEP_EVERY == 0)
+        sweep(c, now_ms);
 }
 
 cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_counter *counters,
@@ -182,12 +189,11 @@ cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_co
     if (n > CMX_STATE_MAX_COUNTERS)
         return CMX_STATE_NO;
     pthread_mutex_lock(&c->lock);
-    if (++c->calls % SWEEP_EVERY == 0)
-        sweep(c, now_ms);
+    cmx_local_counters_count_call(c, now_ms);
     int ok = 1;
     for (size_t i = 0; i < n; i++) {
         const cmx_state_counter *sc = &counters[i];
-        lcs[i] = find(c, sc);
+        lcs[i] = cmx_local_counter_find(c, sc);
         if (!lcs[i]) {
             pthread_mutex_unlock(&c->lock);
             return CMX_STATE_UNAVAILABLE;
@@ -199,10 +205,8 @@ cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_co
             ok = 0;
     }
     for (size_t i = 0; ok && i < n; i++) {
-        if (counters[i].delta) {
-            add(lcs[i], cur[i], counters[i].delta);
-            totals[i] += counters[i].delta;
-        }
+        add(lcs[i], cur[i], counters[i].delta);
+        totals[i] += counters[i].delta;
     }
     pthread_mutex_unlock(&c->lock);
     return ok ? CMX_STATE_YES : CMX_STATE_NO;
@@ -210,8 +214,8 @@ cmx_state_verdict cmx_state_local_counters_add(cmx_state *st, const cmx_state_co
 
 /* --- across the fleet ---------------------------------------------------- */
 
-static void local_answer(cmx_state *st, const cmx_state_counter *counters, size_t n, bool force,
-                         cmx_state_counters_cb cb, void *ctx, int fell_back)
+void cmx_state_counters_local(cmx_state *st, const cmx_state_counter *counters, size_t n,
+                              bool force, cmx_state_counters_cb cb, void *ctx, int fell_back)
 {
     int64_t totals[CMX_STATE_MAX_COUNTERS] = {0};
     cmx_state_verdict v =
@@ -224,57 +228,69 @@ static void local_answer(cmx_state *st, const cmx_state_counter *counters, size_
         cb(ctx, v, totals, n);
 }
 
-static void on_counters_reply(cmx_state_op *op, const redisReply *reply)
+int cmx_state_counters_reply_ok(const redisReply *reply, size_t n)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != n + 2)
+        return 0;
+    for (size_t i = 0; i < n + 2; i++)
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER)
+            return 0;
+    return 1;
+}
+
+void cmx_state_mirror_answer(cmx_state *st, const cmx_state_counter *counters, size_t n,
+                             int counted, const int64_t *totals)
+{
+    cmx_local_counters *c = st->counters;
+    uint64_t now = cmx_state_now_ms(st), wall = cmx_wall_ms();
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        cmx_local_counter *lc = cmx_local_counter_find(c, &counters[i]);
+        if (!lc)
+            continue;
+        cmx_allowance_learn_total(&lc->al, now, totals[i]);
+        /* The local copy follows what this replica counted, for when Redis
+         * goes away. */
+        if (counted)
+            cmx_local_counter_add(lc, wall, counters[i].delta);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void cmx_state_on_counters_reply(cmx_state_op *op, const redisReply *reply)
 {
     cmx_state_counters_cb cb = (cmx_state_counters_cb)op->cb;
-    int usable = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == op->n + 1 &&
-                 reply->element[0]->type == REDIS_REPLY_INTEGER;
-    if (!usable) {
+    if (!cmx_state_counters_reply_ok(reply, op->n)) {
         /* Counted here instead, so the local copy knows this replica's share. */
-        local_answer(op->w->st, op->counters, op->n, op->force, cb, op->ctx, 1);
+        cmx_state_counters_local(op->w->st, op->counters, op->n, op->force, cb, op->ctx, 1);
         return;
     }
     int64_t totals[CMX_STATE_MAX_COUNTERS];
     for (size_t i = 0; i < op->n; i++)
         totals[i] = reply->element[i + 1]->integer;
-    /* The local copy follows what this replica counted, for when Redis
-     * goes away. */
-    if (reply->element[0]->integer == 1) {
-        int64_t ignored[CMX_STATE_MAX_COUNTERS];
-        cmx_state_local_counters_add(op->w->st, op->counters, op->n, true, cmx_wall_ms(), ignored);
-    }
+    int admitted = reply->element[0]->integer == 1;
+    cmx_state_mirror_answer(op->w->st, op->counters, op->n, admitted, totals);
     if (cb)
-        cb(op->ctx, reply->element[0]->integer == 1 ? CMX_STATE_YES : CMX_STATE_NO, totals, op->n);
+        cb(op->ctx, admitted ? CMX_STATE_YES : CMX_STATE_NO, totals, op->n);
 }
 
-uint64_t cmx_state_counters_add(cmx_state_worker *w, const cmx_state_counter *counters, size_t n,
-                                bool force, cmx_state_counters_cb cb, void *ctx)
+uint64_t cmx_state_send_counters(cmx_state_worker *w, cmx_state_op *op,
+                                 const cmx_state_counter *counters, size_t n, bool force,
+                                 const uint64_t *at)
 {
     cmx_state *st = w->st;
-    if (n == 0 || n > CMX_STATE_MAX_COUNTERS) {
-        int64_t none[1] = {0};
-        if (cb)
-            cb(ctx, CMX_STATE_NO, none, 0);
-        return 0;
-    }
-    if (!st->shared || !cmx_state_worker_is_up(w)) {
-        local_answer(st, counters, n, force, cb, ctx, st->shared);
-        return 0;
-    }
-    cmx_state_op *op = calloc(1, sizeof *op);
     size_t names_len = 0;
     for (size_t i = 0; i < n; i++)
         names_len += strlen(st->prefix) + 2 + strlen(counters[i].name) + 1;
-    char *names = op ? malloc(names_len) : NULL;
+    char *names = malloc(names_len);
     if (!names) {
         free(op);
-        local_answer(st, counters, n, force, cb, ctx, 1);
         return 0;
     }
-    /* argv: EVALSHA sha n key... force (5 numbers per key) */
-    const char *argv[3 + CMX_STATE_MAX_COUNTERS + 1 + 5 * CMX_STATE_MAX_COUNTERS];
-    char nums[CMX_STATE_MAX_COUNTERS][5][24];
-    char nkeys[8];
+    /* argv: EVALSHA sha n key... force (6 numbers per key) */
+    const char *argv[3 + CMX_STATE_MAX_COUNTERS + 1 + 6 * CMX_STATE_MAX_COUNTERS];
+    char nums[CMX_STATE_MAX_COUNTERS][6][24];
+    char nkeys[24];
     int argc = 0;
     snprintf(nkeys, sizeof nkeys, "%zu", n);
     argv[argc++] = "EVALSHA";
@@ -292,23 +308,44 @@ uint64_t cmx_state_counters_add(cmx_state_worker *w, const cmx_state_counter *co
     for (size_t i = 0; i < n; i++) {
         uint64_t bucket_ms;
         uint32_t nb;
-        shape(&counters[i], &bucket_ms, &nb);
+        cmx_state_counter_shape(&counters[i], &bucket_ms, &nb);
         snprintf(nums[i][0], 24, "%llu", (unsigned long long)(bucket_ms * nb));
         snprintf(nums[i][1], 24, "%u", nb);
         snprintf(nums[i][2], 24, "%lld", (long long)counters[i].limit);
         snprintf(nums[i][3], 24, "%lld", (long long)counters[i].delta);
         snprintf(nums[i][4], 24, "%d", counters[i].allow_first ? 1 : 0);
-        for (int k = 0; k < 5; k++)
+        snprintf(nums[i][5], 24, "%llu", (unsigned long long)(at ? at[i] : 0));
+        for (int k = 0; k < 6; k++)
             argv[argc++] = nums[i][k];
     }
     op->names = names;
     op->n = n;
     op->force = force;
-    op->cb = (void *)cb;
-    op->ctx = ctx;
-    op->on_reply = on_counters_reply;
-    uint64_t id = cmx_state_send(w, op, argc, argv, NULL);
+    return cmx_state_send(w, op, argc, argv, NULL);
+}
+
+uint64_t cmx_state_counters_add(cmx_state_worker *w, const cmx_state_counter *counters, size_t n,
+                                bool force, cmx_state_counters_cb cb, void *ctx)
+{
+    cmx_state *st = w->st;
+    if (n == 0 || n > CMX_STATE_MAX_COUNTERS) {
+        int64_t none[1] = {0};
+        if (cb)
+            cb(ctx, CMX_STATE_NO, none, 0);
+        return 0;
+    }
+    if (!st->shared || !cmx_state_worker_is_up(w)) {
+        cmx_state_counters_local(st, counters, n, force, cb, ctx, st->shared);
+        return 0;
+    }
+    cmx_state_op *op = calloc(1, sizeof *op);
+    if (op) {
+        op->cb = (void *)cb;
+        op->ctx = ctx;
+        op->on_reply = cmx_state_on_counters_reply;
+    }
+    uint64_t id = op ? cmx_state_send_counters(w, op, counters, n, force, NULL) : 0;
     if (!id)
-        local_answer(st, counters, n, force, cb, ctx, 1);
+        cmx_state_counters_local(st, counters, n, force, cb, ctx, 1);
     return id;
 }

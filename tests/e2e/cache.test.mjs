@@ -191,9 +191,10 @@ describe('streams', () => {
     assert.equal(answer.object, 'chat.completion');
     assert.equal(answer.choices[0].message.content, text);
     assert.equal(answer.choices[0].finish_reason, 'stop');
-    // and streamed again, chunk for chunk as first relayed
+    // and streamed again, byte for byte as first relayed
     const replay = await post({ ...body, stream: true });
     assert.equal(replay.headers['x-cloudmux-cache'], 'hit');
+    assert.equal(replay.body, streamed.body);
     assert.deepEqual(
       replay.events.filter((e) => typeof e === 'object').map((e) => e.choices[0]?.delta?.content ?? ''),
       streamed.events.filter((e) => typeof e === 'object').map((e) => e.choices[0]?.delta?.content ?? ''),

@@ -1,5 +1,6 @@
 /* test_json_scan.c — the request scanner: strict validation (every gap jsmn
- * leaves), request-shape errors, model splicing and usage extraction. */
+ * leaves), request-shape errors, model splicing, usage extraction, and the
+ * cache key's stripping of top-level members. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -713,6 +714,49 @@ static void reports_invalid_upstream_json_as_minus_one(void **state)
     assert_int_equal(usage_of("<html>502 Bad Gateway</html>", &u), -1);
 }
 
+/* --- stripping members (the cache key) ------------------------------------ */
+
+static const char *const volatile_names[] = {"stream", "stream_options", "user"};
+
+static const char *strip(const char *body)
+{
+    size_t n = 0;
+    char *out = cmx_json_strip_members(arena, body, strlen(body), volatile_names, 3, &n);
+    if (!out)
+        return NULL;
+    out[n] = '\0'; /* the buffer has room: len + 2 */
+    return out;
+}
+
+static void strips_named_members_and_keeps_the_rest_byte_for_byte(void **state)
+{
+    assert_string_equal(strip("{\"model\":\"m\",\"stream\":true,\"n\":1}"),
+                        "{\"model\":\"m\",\"n\":1}");
+    /* The same request with or without the volatile fields, whatever the
+     * spacing around them, strips to the same bytes. */
+    const char *plain =
+        strip("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assert_string_equal(strip(" { \"stream\" : true ,\"model\":\"m\", \"user\":\"bob\",\n"
+                              "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                              "\"stream_options\":{\"include_usage\":true} } "),
+                        plain);
+    /* Inside a member, bytes are kept as written. */
+    assert_string_equal(strip("{\"a\" : [ 1 , 2 ],\"user\":\"x\"}"), "{\"a\" : [ 1 , 2 ]}");
+    /* Brackets and quotes inside strings, nested objects, primitives. */
+    assert_string_equal(
+        strip("{\"t\":\"}{\\\"][\",\"stream\":false,\"o\":{\"stream\":1,\"s\":\"}\"},\"x\":null,"
+              "\"e\":-1.5e3}"),
+        "{\"t\":\"}{\\\"][\",\"o\":{\"stream\":1,\"s\":\"}\"},\"x\":null,\"e\":-1.5e3}");
+    assert_string_equal(strip("{}"), "{}");
+    assert_string_equal(strip("{\"stream\":true}"), "{}");
+    /* A key written with escapes is compared unescaped (the full parse). */
+    assert_string_equal(strip("{\"\\u0073tream\":true,\"a\":1}"), "{\"a\":1}");
+    assert_string_equal(strip("{\"a\\\"b\":1}"), "{\"a\\\"b\":1}");
+    /* Not an object. */
+    assert_null(strip("[1,2]"));
+    assert_null(strip("\"s\""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -740,6 +784,7 @@ int main(void)
         cmocka_unit_test(counts_only_a_top_level_usage_key),
         cmocka_unit_test(reports_invalid_upstream_json_as_minus_one),
         cmocka_unit_test(strips_named_members_at_every_depth),
+        cmocka_unit_test(strips_named_members_and_keeps_the_rest_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -64,7 +64,8 @@ static void thinking_budgets_per_level_with_overrides(void **state)
     assert_int_equal(cmx_translate_thinking_budget(overrides, CMX_EFFORT_HIGH), 40000);
     assert_int_equal(cmx_translate_thinking_budget(overrides, CMX_EFFORT_LOW), 2048);
     cmx_claude_thinking t;
-    cmx_claude_plan_thinking(&t, CMX_EFFORT_MINIMAL, CMX_REASONING_AUTO, NULL, "claude-opus-4-6", 0);
+    cmx_claude_plan_thinking(&t, CMX_EFFORT_MINIMAL, CMX_REASONING_AUTO, NULL, "claude-opus-4-6",
+                             0);
     assert_true(t.adaptive);
     assert_string_equal(t.effort, "low");
     cmx_claude_plan_thinking(&t, CMX_EFFORT_HIGH, CMX_REASONING_AUTO, NULL, "claude-opus-4-6", 1);

@@ -2,9 +2,14 @@
  * (fixed and sliding windows, limits, allow_first, force), the in-process
  * LRU's byte bound and TTL, Redis URLs, and then the same calls against a
  * real redis-server started on a free loopback port: counters are atomic
- * across two connections, leases are exclusive, events reach the other
- * process object, a Redis that is killed turns every call into a local
- * answer within the timeout, and a restarted one is used again. */
+ * across two connections; counters taken per request are answered from
+ * each replica's allowance without a round trip far from the limit, never
+ * admit more than the limit across replicas, give back unspent credit when
+ * its second ends and send settlements within the settle delay, and ask the
+ * store again once their view is stale; leases are exclusive, events reach
+ * the other process object, a Redis that is killed turns every call into a
+ * local answer within the timeout (held credit is not spent then, so
+ * fail_closed refuses), and a restarted one is used again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +31,9 @@
 
 #include "config/redis_url.h"
 #include "core/clock.h"
+#include "helpers/fake_http.h"
 #include "state/state.h"
+#include "state/state_internal.h"
 
 /* --- in-process ----------------------------------------------------------- */
 
@@ -242,6 +249,7 @@ typedef struct fleet_fixture {
     struct evdns_base *dns;
     cmx_state *a, *b; /* two "replicas" on one loop */
     cmx_state_worker *wa, *wb;
+    cmx_fake_clock clock; /* what their allowances go by */
 } fleet_fixture;
 
 static void run_until(fleet_fixture *f, int (*done)(fleet_fixture *), int max_ms)
@@ -279,6 +287,9 @@ static int fleet_setup(void **state)
     f->dns = evdns_base_new(f->base, 0);
     f->a = shared_state(f->redis.port);
     f->b = shared_state(f->redis.port);
+    cmx_fake_clock_init(&f->clock, 1000000ull * 1000);
+    cmx_state_set_clock(f->a, &f->clock.clock);
+    cmx_state_set_clock(f->b, &f->clock.clock);
     cmx_error err;
     f->wa = cmx_state_worker_new(f->a, 0, f->base, f->dns, 1, &err);
     f->wb = cmx_state_worker_new(f->b, 0, f->base, f->dns, 1, &err);
@@ -321,6 +332,14 @@ static int tally_done(fleet_fixture *f)
     return g_tally->answers >= g_expected;
 }
 
+static int64_t *g_store_totals;
+static void remember_totals(void *ctx, cmx_state_verdict v, const int64_t *totals, size_t n)
+{
+    if (g_store_totals && n)
+        g_store_totals[0] = totals[0];
+    count_verdict(ctx, v, totals, n);
+}
+
 static void counters_are_atomic_across_replicas(void **state)
 {
     fleet_fixture *f = *state;
@@ -336,6 +355,187 @@ static void counters_are_atomic_across_replicas(void **state)
     assert_int_equal(t.unavailable, 0);
     assert_int_equal(t.yes, 100);
     assert_int_equal(t.no, 200);
+}
+
+/* Takes one unit; 1 when the answer came within the call (no round trip). */
+static int take_one(cmx_state_worker *w, const cmx_state_counter *c, tally *t)
+{
+    int before = t->answers;
+    uint64_t id = cmx_state_counters_take(w, c, 1, count_verdict, t);
+    return id == 0 && t->answers == before + 1;
+}
+
+static int g_now_answered;
+#define all_answered tally_done
+
+static void takes_far_from_the_limit_need_no_round_trip(void **state)
+{
+    fleet_fixture *f = *state;
+    tally t = {0};
+    g_tally = &t;
+    cmx_state_counter c = {"rpm:fast", 60000, 60, 100000, 1, false};
+    cmx_state_stats s0, s1;
+    cmx_state_get_stats(f->a, &s0);
+    /* The first request: nothing known yet, the store decides it. */
+    assert_false(take_one(f->wa, &c, &t));
+    g_expected = 1;
+    run_until(f, all_answered, 2000);
+    assert_int_equal(t.yes, 1);
+    /* The next one asks for a grant and is its first unit. */
+    assert_false(take_one(f->wa, &c, &t));
+    g_expected = 2;
+    run_until(f, all_answered, 2000);
+    assert_int_equal(t.yes, 2);
+    /* Then the credit answers at once (the smallest grant: 4 units). */
+    g_now_answered = 0;
+    for (int i = 0; i < 3; i++)
+        g_now_answered += take_one(f->wa, &c, &t);
+    assert_int_equal(g_now_answered, 3);
+    /* Demand keeps grants coming: of 200 more, run a loop turn after each,
+     * nearly all are answered within the call. */
+    g_now_answered = 0;
+    for (int i = 0; i < 200; i++) {
+        g_now_answered += take_one(f->wa, &c, &t);
+        f->clock.now_us += 200; /* 5 a millisecond */
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(100);
+    }
+    g_expected = 205;
+    run_until(f, all_answered, 2000);
+    assert_int_equal(t.yes, 205);
+    assert_true(g_now_answered >= 150);
+    cmx_state_get_stats(f->a, &s1);
+    assert_true(s1.by_allowance - s0.by_allowance >= 150);
+    assert_true(s1.grants - s0.grants >= 2);
+    assert_true(s1.by_allowance + s1.by_store - s0.by_allowance - s0.by_store == 205);
+}
+
+/* The sum of the counter's live buckets in the store, asked with a delta
+ * of 0 (counts nothing). */
+static int64_t store_total(fleet_fixture *f, cmx_state_worker *w, const char *name)
+{
+    int64_t totals[1] = {-1};
+    tally t = {0};
+    g_tally = &t;
+    g_expected = 1;
+    cmx_state_counter probe = {name, 60000, 60, 0, 0, false};
+    g_store_totals = totals;
+    cmx_state_counters_add(w, &probe, 1, true, remember_totals, &t);
+    run_until(f, all_answered, 2000);
+    g_store_totals = NULL;
+    return totals[0];
+}
+
+static void replicas_never_admit_more_than_the_limit_and_give_back_what_they_hold(void **state)
+{
+    fleet_fixture *f = *state;
+    tally t = {0};
+    g_tally = &t;
+    /* 1024 a minute: grants of up to 8, the last 32 decided one by one. */
+    cmx_state_counter c = {"rpm:shared", 60000, 60, 1024, 1, false};
+    int yes_seen = 0;
+    for (int i = 0; i < 1500; i++) {
+        take_one(i % 2 ? f->wa : f->wb, &c, &t);
+        f->clock.now_us += 100;
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        if (i % 50 == 0)
+            usleep(500);
+        if (t.yes > yes_seen)
+            yes_seen = t.yes;
+    }
+    g_expected = 1500;
+    run_until(f, all_answered, 3000);
+    assert_int_equal(t.answers, 1500);
+    assert_int_equal(t.unavailable, 0);
+    assert_true(t.yes <= 1024);
+    assert_true(t.yes >= 1024 - 2 * 8); /* at most a grant each held back */
+    assert_true(store_total(f, f->wa, "rpm:shared") >= t.yes);
+    /* A replica that stops holds what is left of its grant: counted in the
+     * store, admitted nowhere ... */
+    cmx_state_counter h = {"rpm:held", 60000, 60, 1024, 1, false};
+    tally u = {0};
+    g_tally = &u;
+    for (int i = 0; i < 2; i++) { /* the store's answer, then a grant of 4 */
+        cmx_state_counters_take(f->wa, &h, 1, count_verdict, &u);
+        g_expected = i + 1;
+        run_until(f, all_answered, 2000);
+    }
+    assert_int_equal(u.yes, 2);
+    assert_int_equal(store_total(f, f->wa, "rpm:held"), 5);
+    /* ... until its second is over: then it goes back to the bucket it was
+     * counted in, and the store holds what was admitted. */
+    f->clock.now_us += 1001 * 1000;
+    cmx_state_allowance_tick(f->wa);
+    cmx_state_allowance_tick(f->wb);
+    for (int i = 0; i < 20; i++)
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+    assert_int_equal(store_total(f, f->wa, "rpm:held"), 2);
+    /* The interleaved replicas gave back whatever they held, too: what was
+     * held is admitted now, and not one more. */
+    assert_int_equal(store_total(f, f->wa, "rpm:shared"), t.yes);
+    tally more = {0};
+    g_tally = &more;
+    for (int i = 0; i < 40; i++)
+        cmx_state_counters_take(i % 2 ? f->wa : f->wb, &c, 1, count_verdict, &more);
+    g_expected = 40;
+    run_until(f, all_answered, 3000);
+    assert_int_equal(t.yes + more.yes, 1024);
+}
+
+static void a_stale_view_sends_the_next_request_to_the_store(void **state)
+{
+    fleet_fixture *f = *state;
+    tally t = {0};
+    g_tally = &t;
+    cmx_state_counter c = {"rpm:stale", 60000, 60, 100000, 1, false};
+    for (int i = 0; i < 2; i++) {
+        take_one(f->wa, &c, &t);
+        g_expected = i + 1;
+        run_until(f, all_answered, 2000);
+    }
+    assert_true(take_one(f->wa, &c, &t)); /* from the grant */
+    /* A quiet second and a half: the credit's second is over and the
+     * fleet's total is too old to size a grant on. */
+    f->clock.now_us += 1500 * 1000;
+    cmx_state_stats s0, s1;
+    cmx_state_get_stats(f->a, &s0);
+    assert_false(take_one(f->wa, &c, &t));
+    cmx_state_get_stats(f->a, &s1);
+    assert_int_equal(s1.by_store - s0.by_store, 1);
+    g_expected = 4;
+    run_until(f, all_answered, 2000);
+    assert_int_equal(t.yes, 4);
+}
+
+static void settlements_reach_the_store_within_the_settle_delay(void **state)
+{
+    fleet_fixture *f = *state;
+    cmx_state_counter c = {"tpm:settled", 60000, 60, 0, 500, false};
+    tally t = {0};
+    g_tally = &t;
+    g_expected = 1;
+    cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
+    run_until(f, all_answered, 2000);
+    /* The answer used 120 tokens, not 500; and another 30 more than asked. */
+    c.delta = -380;
+    cmx_state_counters_settle(f->wa, &c, 1);
+    c.delta = 30;
+    cmx_state_counters_settle(f->wb, &c, 1);
+    /* Counted here at once ... */
+    int64_t local[1];
+    cmx_state_counter zero = {"tpm:settled", 60000, 60, 0, 0, false};
+    cmx_state_local_counters_add(f->a, &zero, 1, true, cmx_wall_ms(), local);
+    assert_int_equal(local[0], 120);
+    /* ... sent once the delay has passed. */
+    for (int i = 0; i < 5; i++)
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+    assert_int_equal(store_total(f, f->wa, "tpm:settled"), 500);
+    f->clock.now_us += CMX_ALLOWANCE_SETTLE_MS * 1000;
+    cmx_state_allowance_tick(f->wa);
+    cmx_state_allowance_tick(f->wb);
+    for (int i = 0; i < 5; i++)
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(1000);
+    assert_int_equal(store_total(f, f->wa, "tpm:settled"), 150);
 }
 
 static void grant(void *ctx, cmx_state_verdict v)
@@ -461,6 +661,13 @@ static void a_dead_redis_means_local_answers_within_the_timeout(void **state)
     t = (tally){0};
     cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
     assert_int_equal(t.unavailable, 1); /* answered at once while down */
+    /* Credit held from before is not spent while the store is away: the
+     * answer is the local one (fail_closed callers refuse it). */
+    cmx_state_counter fast = {"rpm:fast", 60000, 60, 100000, 1, false};
+    t = (tally){0};
+    assert_int_equal(cmx_state_counters_take(f->wa, &fast, 1, count_verdict, &t), 0);
+    assert_int_equal(t.unavailable, 1);
+    assert_int_equal(t.yes, 0);
     kill(f->redis.pid, SIGCONT);
     stop_redis(&f->redis);
     assert_int_equal(start_redis(&f->redis, f->redis.port), 0);
@@ -491,6 +698,10 @@ int main(void)
     };
     const struct CMUnitTest fleet[] = {
         cmocka_unit_test(counters_are_atomic_across_replicas),
+        cmocka_unit_test(takes_far_from_the_limit_need_no_round_trip),
+        cmocka_unit_test(replicas_never_admit_more_than_the_limit_and_give_back_what_they_hold),
+        cmocka_unit_test(a_stale_view_sends_the_next_request_to_the_store),
+        cmocka_unit_test(settlements_reach_the_store_within_the_settle_delay),
         cmocka_unit_test(a_lease_has_one_holder_in_the_fleet),
         cmocka_unit_test(events_reach_the_other_replica_and_can_be_read_back),
         cmocka_unit_test(the_cache_is_shared_through_redis),
