@@ -7,6 +7,7 @@ void cmx_usage_init(cmx_usage *u)
     u->completion_tokens = -1;
     u->total_tokens = -1;
     u->cached_tokens = -1;
+    u->reasoning_tokens = -1;
 }
 
 const char *cmx_api_name(cmx_api api)

@@ -31,7 +31,9 @@ typedef struct cmx_usage {
     int64_t prompt_tokens; /* all prompt tokens, cached ones included */
     int64_t completion_tokens;
     int64_t total_tokens;
-    int64_t cached_tokens; /* prompt tokens read from a cache (prompt_tokens_details) */
+    int64_t cached_tokens;    /* prompt tokens read from a cache (prompt_tokens_details) */
+    int64_t reasoning_tokens; /* completion tokens spent thinking, where the provider counts
+                                 them apart (completion_tokens_details); part of completion */
 } cmx_usage;
 
 /* Every count "not reported". */

@@ -75,6 +75,18 @@ cmx_err cmx_json_validate(const char *bytes, size_t len, cmx_arena *arena, cmx_e
 char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
                              const char *const *names, size_t n_names, size_t *out_len);
 
+/* Whether body holds the quoted string "<key>" anywhere (a key, or a value
+ * that says it): a quick test before a walk, found by the key's '_' (key
+ * must have one), so most bodies are passed over at memchr's speed. */
+int cmx_json_mentions_key(const char *body, size_t len, const char *key);
+
+/* body without the members named in names[0..n) wherever they are (in any
+ * object, at any depth), the rest copied byte for byte (whitespace between
+ * tokens dropped); NUL-terminated.  NULL when body is not JSON (or out of
+ * memory).  json_strip.c. */
+char *cmx_json_strip_keys(cmx_arena *arena, const char *body, size_t len, const char *const *names,
+                          size_t n_names, size_t *out_len);
+
 /* Writes body with the value at `span` replaced by the JSON string `value`
  * (escaped as needed) into a new arena buffer; *out_len gets the length. */
 char *cmx_json_splice_string(cmx_arena *arena, const char *body, size_t len, cmx_json_span span,

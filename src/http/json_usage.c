@@ -53,6 +53,9 @@ int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usa
             details = cmx_json_doc_member(&doc, usage, CMX_LIT("input_tokens_details"), NULL);
         if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT)
             read_count(&doc, details, CMX_LIT("cached_tokens"), &out->cached_tokens);
+        details = cmx_json_doc_member(&doc, usage, CMX_LIT("completion_tokens_details"), NULL);
+        if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT)
+            read_count(&doc, details, CMX_LIT("reasoning_tokens"), &out->reasoning_tokens);
     }
     cmx_json_doc_release(&doc);
     return found;

@@ -180,6 +180,7 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     put_tokens(b, "completion_tokens", e->usage.completion_tokens);
     put_tokens(b, "total_tokens", e->usage.total_tokens);
     put_tokens(b, "cached_tokens", e->usage.cached_tokens);
+    put_tokens(b, "reasoning_tokens", e->usage.reasoning_tokens);
     if (e->cost_usd) {
         /* A JSON number, already formatted by the caller without exponent. */
         PUT_LIT(b, ",\"cost_usd\":");

@@ -199,6 +199,7 @@ static void *anthropic_start(void *state, const cmx_call *call, const cmx_target
         .default_max_tokens = st->default_max_tokens,
         .drop_unsupported = st->drop_unsupported_params || target->drop_unsupported_params,
     };
+    cmx_translate_params_of_target(&p, target);
     const cmx_translator_ops *tr =
         call->api == CMX_API_MESSAGES       ? &cmx_anthropic_messages_translator
         : call->api == CMX_API_COUNT_TOKENS ? &cmx_anthropic_count_translator

@@ -293,6 +293,7 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         .drop_unsupported = cmx_bedrock_settings_of(s->svc.cfg)->drop_unsupported_params ||
                             target->drop_unsupported_params,
     };
+    cmx_translate_params_of_target(&p, target);
     if (cmx_translating_translate(&a->base, a->road->translator, call, &p, &why) != CMX_OK)
         return cmx_translating_fail_later(&a->base, &why, err);
     return wait_for_credentials(a, call, err);

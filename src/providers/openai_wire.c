@@ -88,6 +88,15 @@ static const char *build_body(const cmx_call *call, const char *model, int ask_u
         out[len] = '\0';
         body = out;
     }
+    /* The gateway's own request vocabulary for the translating providers
+     * (prompt-cache marks, thinking sent back) is unknown to OpenAI-format
+     * services, which may refuse it ("Unrecognized request argument"):
+     * taken out, only when a body holds it, so other requests pass as they
+     * are. */
+    static const char *const portable_keys[] = {"cache_control", "thinking_blocks"};
+    if (cmx_json_mentions_key(body, len, "cache_control") ||
+        cmx_json_mentions_key(body, len, "thinking_blocks"))
+        body = cmx_json_strip_keys(call->arena, body, len, portable_keys, 2, &len);
     *out_len = len;
     return body;
 }

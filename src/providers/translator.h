@@ -35,6 +35,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "config/config.h"
 #include "core/usage.h"
 #include "http/json_scan.h"
 #include "http/upstream.h"
@@ -51,7 +52,13 @@ typedef struct cmx_translate_params {
     int include_usage;           /* the client asked for the stream's usage chunk */
     int drop_unsupported;        /* drop what the format cannot say instead of a 400 */
     uint32_t default_max_tokens; /* when the client sends none; 0: the format's default */
-    cmx_translate_emit_fn emit;  /* stream chunks */
+    /* How response_format, reasoning_effort and caching reach this target
+     * (the target's and group's settings, config.h; zero: the defaults). */
+    int structured_output;             /* CMX_STRUCTURED_OUTPUT_* */
+    int reasoning;                     /* CMX_REASONING_* */
+    const uint32_t *reasoning_budgets; /* CMX_REASONING_LEVELS tokens (0: default), or NULL */
+    unsigned cache_prompt;             /* CMX_CACHE_PROMPT_* bits */
+    cmx_translate_emit_fn emit;        /* stream chunks */
     void *emit_ctx;
 } cmx_translate_params;
 
@@ -106,6 +113,9 @@ typedef struct cmx_translator {
     const cmx_translator_ops *ops;
     void *state;
 } cmx_translator;
+
+/* The portable settings of a target (and its group) into p. */
+void cmx_translate_params_of_target(cmx_translate_params *p, const cmx_target_config *target);
 
 /* Allocates the state (in `arena`, or with malloc when arena is NULL) and
  * runs init.  On failure t->ops is NULL and err says why. */

@@ -210,6 +210,7 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
         .model = target->model ? target->model : "",
         .drop_unsupported = vs->drop_unsupported_params || target->drop_unsupported_params,
     };
+    cmx_translate_params_of_target(&p, target);
     return cmx_translating_translate(&a->base, road->translator, call, &p, why);
 }
 

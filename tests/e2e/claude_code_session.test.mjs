@@ -146,7 +146,7 @@ for (const [cloud, group] of [
       const { stream: _, ...request } = session.request;
       const final = await client.messages.stream({ ...request, model: group }, { headers: { 'anthropic-beta': session.headers['anthropic-beta'] } }).finalMessage();
       assert.deepEqual(final.content.map((b) => b.type), ['thinking', 'text', 'tool_use']);
-      assert.equal(final.content[0].signature, 'EqQBCkYIBRgCKkBsig4');
+      assert.equal(final.content[0].signature, session.events.find((e) => e.delta?.type === 'signature_delta').delta.signature);
       assert.deepEqual(final.content[2].input, session.edit_input);
       assert.equal(final.stop_reason, 'tool_use');
       assert.equal(final.usage.cache_read_input_tokens, 18236);

@@ -231,3 +231,59 @@ describe('InvokeModel against the emulator, with the official client', () => {
     await assert.rejects(invoke('cohere.embed-english-v3', { texts: ['a'] }), (e) => e.name === 'ValidationException' && /input_type/.test(e.message));
   });
 });
+
+// Converse's structured output, Claude's thinking and cache points, as the
+// official client sends and reads them.
+describe('structured output, thinking and cache points through Converse', () => {
+  const SONNET = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
+  const SCHEMA = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const refused = async (input, pattern) => {
+    await assert.rejects(clientWith(CREDS).send(new ConverseCommand(input)), (e) => {
+      assert.equal(e.name, 'ValidationException');
+      assert.match(e.message, pattern);
+      return true;
+    });
+  };
+
+  test('outputConfig.textFormat: JSON that follows the schema on Claude 4.5, refused on older models', async () => {
+    const outputConfig = { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: JSON.stringify(SCHEMA), name: 'weather' } } } };
+    const r = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('Paris'), outputConfig }));
+    assert.deepEqual(JSON.parse(r.output.message.content[0].text), { city: 'Paris' });
+    await refused({ modelId: MODEL, messages: user('Paris'), outputConfig }, /doesn't support structured output/);
+  });
+  test('thinking in additionalModelRequestFields: a signed reasoningContent block first, under Claude\'s rules', async () => {
+    const additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: 1024 } };
+    const r = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('hi'), inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }));
+    const rt = r.output.message.content[0].reasoningContent.reasoningText;
+    assert.equal(rt.text, 'Thinking about: hi');
+    assert.ok(rt.signature);
+    const back = [...user('hi'), { role: 'assistant', content: r.output.message.content }, ...user('again')];
+    await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: back, inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }));
+    back[1].content[0].reasoningContent.reasoningText.signature = 'forged';
+    await refused({ modelId: SONNET, messages: back, inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }, /Invalid `signature`/);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { maxTokens: 2000, temperature: 0.3 }, additionalModelRequestFields }, /temperature/);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { maxTokens: 1000 }, additionalModelRequestFields }, /max_tokens/);
+    await refused({ modelId: 'meta.llama3-70b-instruct-v1:0', messages: user('x'), additionalModelRequestFields }, /extraneous key \[thinking\]/);
+  });
+  test('ConverseStream: reasoning text and signature deltas', async () => {
+    const r = await clientWith(CREDS).send(new ConverseStreamCommand({ modelId: SONNET, messages: user('hi'), inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } } }));
+    let text = '';
+    let signature = '';
+    for await (const ev of r.stream) {
+      const rc = ev.contentBlockDelta?.delta?.reasoningContent;
+      if (rc?.text) text += rc.text;
+      if (rc?.signature) signature = rc.signature;
+    }
+    assert.equal(text, 'Thinking about: hi');
+    assert.ok(signature);
+  });
+  test('cachePoint: the prefix it closes is written, then read; stopSequences past four are refused', async () => {
+    const system = [{ text: 'word '.repeat(1100).trim() }, { cachePoint: { type: 'default' } }];
+    const a = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('one') }));
+    assert.equal(a.usage.cacheWriteInputTokens, 1100);
+    const b = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('two') }));
+    assert.equal(b.usage.cacheReadInputTokens, 1100);
+    assert.equal(b.usage.inputTokens, 1);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: ['a', 'b', 'c', 'd', 'e'] } }, /stopSequences/);
+  });
+});

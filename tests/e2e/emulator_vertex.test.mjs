@@ -218,3 +218,35 @@ describe('Claude on Vertex, with the official @anthropic-ai/vertex-sdk', () => {
     assert.equal(final.usage.output_tokens, 9);
   });
 });
+
+// Gemini's thinking and structured output, as the official client sends and
+// reads them.
+describe('thinking and structured output', () => {
+  test('thinkingConfig with includeThoughts: a thought part first, counted apart', async () => {
+    const r = await ai.models.generateContent({ model: MODEL, contents: 'hello', config: { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } } });
+    const parts = r.candidates[0].content.parts;
+    assert.equal(parts[0].thought, true);
+    assert.equal(parts[0].text, 'Thinking about: hello');
+    assert.equal(r.text, 'echo: hello');
+    assert.equal(r.usageMetadata.thoughtsTokenCount, 3);
+  });
+  test('thinkingLevel is Gemini 3\'s, budgets have each model\'s range', async () => {
+    const refused = (model, thinkingConfig, pattern) =>
+      assert.rejects(ai.models.generateContent({ model, contents: 'x', config: { thinkingConfig } }), (e) => {
+        assert.ok(e.status === 400 || /Bad Request/.test(e.message), String(e));
+        assert.match(emu.stats().requests.at(-1).error, pattern); // the SDK keeps the body's message to itself
+        return true;
+      });
+    await refused(MODEL, { thinkingLevel: 'HIGH' }, /thinking_level is not supported/);
+    await refused('gemini-3-pro-preview', { thinkingLevel: 'MINIMAL' }, /supported: LOW, HIGH/);
+    await refused('gemini-2.5-pro', { thinkingBudget: 0 }, /only works in thinking mode/);
+    await refused('gemini-3-flash', { thinkingLevel: 'LOW', thinkingBudget: 100 }, /cannot both be set/);
+    const r = await ai.models.generateContent({ model: 'gemini-3-flash', contents: 'x', config: { thinkingConfig: { thinkingLevel: 'MINIMAL' } } });
+    assert.equal(r.text, 'echo: x');
+  });
+  test('responseJsonSchema with a strict schema (additionalProperties false) answers JSON that follows it', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } }, required: ['city', 'temp'], additionalProperties: false };
+    const r = await ai.models.generateContent({ model: MODEL, contents: 'Paris', config: { responseMimeType: 'application/json', responseJsonSchema: schema } });
+    assert.deepEqual(JSON.parse(r.text), { city: 'Paris', temp: 1 });
+  });
+});

@@ -17,10 +17,12 @@
  * as in an attempt (so what the request said, like encoding_format, holds
  * for the answer).  options.json sets the translator's parameters over the
  * folder's defaults.json: provider_name, model, id, include_usage,
- * drop_unsupported_params, default_max_tokens, response_headers (an
- * object of headers the answer came with) and anthropic_beta (the client's
- * anthropic-beta header, for the translators that pass Anthropic's
- * Messages API on).
+ * drop_unsupported_params, default_max_tokens, the portable settings
+ * structured_output and reasoning (their config.h numbers), reasoning_budgets
+ * ({"high": tokens, ...}) and cache_prompt (CMX_CACHE_PROMPT_* bits),
+ * response_headers (an object of headers the answer came with) and
+ * anthropic_beta (the client's anthropic-beta header, for the translators
+ * that pass Anthropic's Messages API on).
  *
  * A stream is fed in small pieces, as its framing arrives: an SSE stream
  * (text/event-stream) as the file's bytes; an AWS event-stream as one
@@ -101,6 +103,7 @@ typedef struct run {
     cmx_translator tr;
     json_t *opt; /* the folder's defaults with the case's options over them */
     cmx_buf chunks;
+    uint32_t budgets[CMX_REASONING_LEVELS];
 } run;
 
 static void collect_chunk(void *ctx, const char *json, size_t len)
@@ -128,6 +131,10 @@ static void open_run(run *r, const test_case *tc)
     }
     r->chunks = (cmx_buf)CMX_BUF_INIT;
     const json_t *max = json_object_get(r->opt, "default_max_tokens");
+    static const char *const levels[CMX_REASONING_LEVELS] = {CMX_REASONING_LEVEL_NAMES};
+    for (int i = 0; i < CMX_REASONING_LEVELS; i++)
+        r->budgets[i] = (uint32_t)json_integer_value(
+            json_object_get(json_object_get(r->opt, "reasoning_budgets"), levels[i]));
     cmx_translate_params p = {
         .provider_name = opt_string(r->opt, "provider_name"),
         .model = opt_string(r->opt, "model"),
@@ -136,6 +143,10 @@ static void open_run(run *r, const test_case *tc)
         .include_usage = json_is_true(json_object_get(r->opt, "include_usage")),
         .drop_unsupported = json_is_true(json_object_get(r->opt, "drop_unsupported_params")),
         .default_max_tokens = json_is_integer(max) ? (uint32_t)json_integer_value(max) : 0,
+        .structured_output = (int)json_integer_value(json_object_get(r->opt, "structured_output")),
+        .reasoning = (int)json_integer_value(json_object_get(r->opt, "reasoning")),
+        .reasoning_budgets = r->budgets,
+        .cache_prompt = (unsigned)json_integer_value(json_object_get(r->opt, "cache_prompt")),
         .emit = collect_chunk,
         .emit_ctx = r,
     };

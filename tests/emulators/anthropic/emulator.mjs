@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { destroyAfterFlush, pickFault as pickRunFault, resetSocket } from '../common/sockets.mjs';
 import { directiveIn, faultFromJSON, splitModel } from './faults.mjs';
 import { contentOf, errorBody, errorForStatus, message, newId, planMessage, sse, streamEvents, validateMessages } from './responses.mjs';
+import { createCacheLedger } from '../common/portable.mjs';
 
 const MAX_BODY = 32 * 1024 * 1024;
 const KEEP_RECORDS = 500;
@@ -31,6 +32,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
   let stats = newStats();
   let runFaults = [];
   let nextId = 1;
+  const cache = createCacheLedger();
 
   function record(req, path) {
     const rec = {
@@ -281,7 +283,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
     rec.stream = stream;
     let normal = { stream };
     if (!err) {
-      const plan = planMessage({ ...body, model: base });
+      const plan = planMessage({ ...body, model: base }, { cache });
       normal = {
         stream,
         body: message(plan),

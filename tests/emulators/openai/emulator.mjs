@@ -299,6 +299,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
   async function chat(req, res, rec, body) {
     const { base, fault: modelFault } = splitModel(body?.model);
     if (body && typeof body === 'object') countModel(rec, body.model);
+    rec.body = body; // what the gateway sent, for tests
     const bad = body === null ? invalid('We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)') : null;
     const err = bad ? bad.error : validateChat(body);
     const lastUser = err ? null : lastUserMessage(body.messages);
