@@ -368,6 +368,57 @@ static void state_and_cache_keys_load(void **state)
     cmx_config_unref(c);
 }
 
+static void portable_target_and_group_keys_load(void **state)
+{
+    static const char yaml[] =
+        "providers:\n  m: {type: mock}\n"
+        "models:\n"
+        "  g:\n"
+        "    cache_prompt: [system, last_user]\n"
+        "    shadow: {provider: m, percent: 5}\n"
+        "    targets:\n"
+        "      - {provider: m, structured_output: tool, reasoning: effort,\n"
+        "         reasoning_budgets: {low: 3000, high: 30000}}\n"
+        "      - {provider: m}\n"
+        "  h:\n    cache_prompt: tools\n    targets: [{provider: m}]\n"
+        "  k:\n    cache_prompt: off\n    targets: [{provider: m, reasoning: off}]\n";
+    cmx_config *c = load_clean(yaml);
+    const cmx_target_config *t = &c->models[0].targets[0];
+    assert_int_equal(t->structured_output, CMX_STRUCTURED_OUTPUT_TOOL);
+    assert_int_equal(t->reasoning, CMX_REASONING_EFFORT);
+    assert_int_equal(t->reasoning_budgets[1], 3000);
+    assert_int_equal(t->reasoning_budgets[3], 30000);
+    assert_int_equal(t->reasoning_budgets[0], 0);
+    assert_int_equal(t->cache_prompt, CMX_CACHE_PROMPT_SYSTEM | CMX_CACHE_PROMPT_LAST_USER);
+    assert_int_equal(c->models[0].shadow->cache_prompt, t->cache_prompt);
+    assert_int_equal(c->models[0].targets[1].structured_output, CMX_STRUCTURED_OUTPUT_AUTO);
+    assert_int_equal(c->models[1].targets[0].cache_prompt, CMX_CACHE_PROMPT_TOOLS);
+    assert_int_equal(c->models[2].targets[0].cache_prompt, 0);
+    assert_int_equal(c->models[2].targets[0].reasoning, CMX_REASONING_OFF);
+    cmx_config_unref(c);
+
+    static const char bad[] = "providers:\n  m: {type: mock}\n"
+                              "models:\n"
+                              "  g:\n"
+                              "    cache_prompt: [system, everything]\n"
+                              "    targets:\n"
+                              "      - {provider: m, structured_output: json, reasoning: lots,\n"
+                              "         reasoning_budgets: {extreme: 5, high: 0}}\n";
+    static const char *const want[] = {
+        "cache_prompt: expected system, tools, last_user (or a list of them) or off, got "
+        "'everything'",
+        "structured_output: expected one of auto, native, tool, got 'json'",
+        "reasoning: expected one of auto, budget, effort, off, got 'lots'",
+        "extreme",
+        "reasoning_budgets.high",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cmx_config_diag d;
+        cmx_test_config_refused(bad, NAME, CMX_TEST_ANY_LINE, want[i], &d);
+        cmx_config_diag_free(&d);
+    }
+}
+
 static void workers_auto_means_the_cpu_count(void **state)
 {
     cmx_config *c = load_clean_with_a_group("server:\n  workers: auto\n");
@@ -1116,6 +1167,7 @@ int main(void)
         cmocka_unit_test(every_provider_key_is_documented),
         cmocka_unit_test(minimal_config_gets_the_documented_defaults),
         cmocka_unit_test(state_and_cache_keys_load),
+        cmocka_unit_test(portable_target_and_group_keys_load),
         cmocka_unit_test(workers_auto_means_the_cpu_count),
         cmocka_unit_test(config_without_models_loads_with_a_warning),
         cmocka_unit_test(durations_accept_units_and_plain_milliseconds),
