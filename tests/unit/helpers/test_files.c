@@ -83,11 +83,11 @@ static int is_dir(const char *dir, const char *name)
     return yes;
 }
 
-char **cmx_test_list_dir(const char *dir, int dirs_only)
+char **cmx_test_dir_names(const char *dir, int dirs_only, size_t *n_out)
 {
     DIR *d = opendir(dir);
     if (!d)
-        fail_msg("cannot open %s (is CMX_SHARED_DIR set?)", dir);
+        return NULL;
     size_t n = 0, cap = 16;
     char **names = malloc(cap * sizeof *names);
     assert_non_null(names);
@@ -105,6 +105,16 @@ char **cmx_test_list_dir(const char *dir, int dirs_only)
     closedir(d);
     names[n] = NULL;
     qsort(names, n, sizeof *names, compare_names);
+    if (n_out)
+        *n_out = n;
+    return names;
+}
+
+char **cmx_test_list_dir(const char *dir, int dirs_only)
+{
+    char **names = cmx_test_dir_names(dir, dirs_only, NULL);
+    if (!names)
+        fail_msg("cannot open %s (is CMX_SHARED_DIR set?)", dir);
     return names;
 }
 

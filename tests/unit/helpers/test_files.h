@@ -21,8 +21,10 @@ char *cmx_test_read_file(const char *path, size_t *len);
 char *cmx_test_read_file_or_fail(const char *path, size_t *len);
 
 /* The sorted names in dir, those starting with '.' left out, and only the
- * subdirectories when dirs_only; NULL-terminated.  Fails the test when dir
- * cannot be opened.  Freed with cmx_test_names_free. */
+ * subdirectories when dirs_only; NULL-terminated, their count in *n (n may
+ * be NULL); NULL when dir cannot be opened.  Freed with cmx_test_names_free. */
+char **cmx_test_dir_names(const char *dir, int dirs_only, size_t *n);
+/* The same, failing the test when dir cannot be opened. */
 char **cmx_test_list_dir(const char *dir, int dirs_only);
 void cmx_test_names_free(char **names);
 
