@@ -71,6 +71,27 @@ typedef struct cmx_provider_config {
     int line;       /* where it was defined, for messages */
 } cmx_provider_config;
 
+/* `structured_output:` of a target: the model's native structured output
+ * where known to exist (auto), always native, or always a forced tool. */
+enum { CMX_STRUCTURED_OUTPUT_AUTO = 0, CMX_STRUCTURED_OUTPUT_NATIVE, CMX_STRUCTURED_OUTPUT_TOOL };
+#define CMX_STRUCTURED_OUTPUT_NAMES "auto", "native", "tool"
+
+/* `reasoning:` of a target: what reasoning_effort becomes.  budget: a
+ * thinking token budget (Claude's budget_tokens, Gemini's thinkingBudget);
+ * effort: a level (Claude's adaptive thinking with output_config.effort,
+ * Gemini's thinkingLevel); auto: whichever the model takes; off: ignored. */
+enum { CMX_REASONING_AUTO = 0, CMX_REASONING_BUDGET, CMX_REASONING_EFFORT, CMX_REASONING_OFF };
+#define CMX_REASONING_NAMES "auto", "budget", "effort", "off"
+/* reasoning_effort levels that think: minimal, low, medium, high. */
+#define CMX_REASONING_LEVELS 4
+#define CMX_REASONING_LEVEL_NAMES "minimal", "low", "medium", "high"
+
+/* `cache_prompt:` of a group: where the gateway marks the stable prefix of
+ * a request for Claude's prompt cache when the client marked nothing. */
+#define CMX_CACHE_PROMPT_SYSTEM 1u
+#define CMX_CACHE_PROMPT_TOOLS 2u
+#define CMX_CACHE_PROMPT_LAST_USER 4u
+
 /* A target's price per 1M tokens, USD.  Set by `targets[].price` in the
  * config, or resolved from the price list after load (governance/pricing.h);
  * known == 0 means the cost of its requests is unknown. */
@@ -92,6 +113,11 @@ typedef struct cmx_target_config {
     cmx_target_price price;
     int drop_unsupported_params; /* the group's drop_unsupported_params, copied at load so a
                                     translating provider sees it with the target it serves */
+    /* How the portable request fields reach this target (docs/providers.md). */
+    int structured_output; /* CMX_STRUCTURED_OUTPUT_*: response_format's native form or a tool */
+    int reasoning;         /* CMX_REASONING_*: how reasoning_effort becomes thinking */
+    uint32_t reasoning_budgets[CMX_REASONING_LEVELS]; /* thinking tokens per level; 0: default */
+    unsigned cache_prompt; /* the group's cache_prompt (CMX_CACHE_PROMPT_* bits), copied */
 } cmx_target_config;
 
 /* Strategy names as written in config; the router maps them to its own. */
@@ -160,6 +186,7 @@ typedef struct cmx_model_group {
     cmx_breaker_settings breaker;
     char *residency;             /* only targets whose provider has this tag; NULL: any */
     int drop_unsupported_params; /* all targets drop what their provider cannot do; default 0 */
+    unsigned cache_prompt;       /* CMX_CACHE_PROMPT_* bits; default 0 (off) */
     cmx_fallback_list fallbacks[CMX_FALLBACK__COUNT];
     cmx_cascade_config cascade;
     cmx_target_config *shadow; /* standby target mirrored to, or NULL */

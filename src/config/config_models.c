@@ -21,6 +21,7 @@ static const char *const group_keys[] = {"targets",
                                          "breaker",
                                          "residency",
                                          "drop_unsupported_params",
+                                         "cache_prompt",
                                          "fallbacks",
                                          "context_window_fallbacks",
                                          "content_policy_fallbacks",
@@ -34,8 +35,13 @@ static const char *const cascade_keys[] = {"min_length", "refusal_prefixes", "ma
 static const char *const shadow_keys[] = {"provider", "model", "percent", NULL};
 static const char *const fallback_keys[CMX_FALLBACK__COUNT] = {
     "fallbacks", "context_window_fallbacks", "content_policy_fallbacks"};
-static const char *const target_keys[] = {"provider", "model", "weight", "rpm",
-                                          "tpm",      "price", NULL};
+static const char *const target_keys[] = {
+    "provider",          "model", "weight", "rpm", "tpm", "price", "structured_output", "reasoning",
+    "reasoning_budgets", NULL};
+static const char *const structured_output_names[] = {CMX_STRUCTURED_OUTPUT_NAMES, NULL};
+static const char *const reasoning_names[] = {CMX_REASONING_NAMES, NULL};
+static const char *const reasoning_level_names[] = {CMX_REASONING_LEVEL_NAMES, NULL};
+static const char *const cache_prompt_names[] = {"system", "tools", "last_user", NULL};
 static const char *const price_keys[] = {"input", "output", "cached_input", NULL};
 
 static const char *const retry_keys[] = {"base",           "cap",         "max_retry_after",
@@ -113,6 +119,80 @@ static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *
     t->price = price;
 }
 
+static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                       uint64_t min, uint64_t max, uint32_t *out);
+
+/* A scalar that must be one of `names`: its index in *out, left alone when
+ * absent. */
+static void choice_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,
+                       const char *const *names, int *out)
+{
+    const cmx_ynode *v = cmx_ytree_get(map, key);
+    if (!v)
+        return;
+    for (int i = 0; names[i]; i++)
+        if (v->kind == CMX_YNODE_SCALAR && !v->is_null && strcmp(v->text, names[i]) == 0) {
+            *out = i;
+            return;
+        }
+    char show[64], list[160] = "";
+    for (size_t i = 0, used = 0; names[i]; i++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+        if (w > 0 && (size_t)w < sizeof list - used)
+            used += (size_t)w;
+    }
+    cmx_cfg_error(ctx, v, "%s.%s: expected one of %s, got %s", path, key, list,
+                  cmx_cfg_show(v, show, sizeof show));
+}
+
+/* How response_format and reasoning_effort reach a target. */
+static void load_portable(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
+                          const char *path)
+{
+    choice_key(ctx, v, path, "structured_output", structured_output_names, &t->structured_output);
+    choice_key(ctx, v, path, "reasoning", reasoning_names, &t->reasoning);
+    const cmx_ynode *b = cmx_ytree_get(v, "reasoning_budgets");
+    if (!b)
+        return;
+    char sub[384];
+    snprintf(sub, sizeof sub, "%s.reasoning_budgets", path);
+    if (b->kind != CMX_YNODE_MAP) {
+        cmx_cfg_error(ctx, b,
+                      "%s: expected a mapping of minimal, low, medium, high to tokens, got %s", sub,
+                      cmx_ynode_kind_name(b));
+        return;
+    }
+    cmx_cfg_check_map(ctx, b, sub, reasoning_level_names);
+    for (int i = 0; i < CMX_REASONING_LEVELS; i++)
+        uint32_key(ctx, b, sub, reasoning_level_names[i], 1, 1000000, &t->reasoning_budgets[i]);
+}
+
+/* `cache_prompt: system | tools | last_user`, or a list of them, or off. */
+static void load_cache_prompt(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v,
+                              const char *path)
+{
+    const cmx_ynode *c = cmx_ytree_get(v, "cache_prompt");
+    if (!c || (c->kind == CMX_YNODE_SCALAR && !c->is_null &&
+               (strcmp(c->text, "off") == 0 || strcmp(c->text, "false") == 0)))
+        return;
+    const cmx_ynode *const *items = c->kind == CMX_YNODE_SEQ ? c->items : &c;
+    size_t n = c->kind == CMX_YNODE_SEQ ? c->n_items : 1;
+    for (size_t i = 0; i < n; i++) {
+        const cmx_ynode *item = items[i];
+        unsigned bit = 0;
+        for (unsigned k = 0; cache_prompt_names[k] && item->kind == CMX_YNODE_SCALAR; k++)
+            if (!item->is_null && strcmp(item->text, cache_prompt_names[k]) == 0)
+                bit = 1u << k;
+        char show[64];
+        if (!bit)
+            cmx_cfg_error(ctx, item,
+                          "%s.cache_prompt: expected system, tools, last_user (or a list of "
+                          "them) or off, got %s",
+                          path, cmx_cfg_show(item, show, sizeof show));
+        g->cache_prompt |= bit;
+    }
+}
+
 /* A target, or a shadow target: `allowed` says which keys it may have. */
 static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v,
                         const char *path, const char *group_name, const char *const *allowed)
@@ -129,6 +209,7 @@ static void load_target(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode 
     cmx_cfg_uint(ctx, v, path, "rpm", 0, UINT32_MAX, &t->rpm);
     cmx_cfg_uint(ctx, v, path, "tpm", 0, UINT64_MAX / 2, &t->tpm);
     load_price(ctx, t, v, path);
+    load_portable(ctx, t, v, path);
     if (cmx_cfg_string(ctx, v, path, "provider", &t->provider_name) == CMX_CFG_ABSENT)
         cmx_cfg_error(ctx, v, "%s: missing required key 'provider'", path);
     cmx_cfg_read has_model = cmx_cfg_string(ctx, v, path, "model", &t->model);
@@ -262,6 +343,7 @@ static void load_shadow(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *v
     }
     load_target(ctx, g->shadow, sh, sub, g->name, shadow_keys);
     g->shadow->drop_unsupported_params = g->drop_unsupported_params;
+    g->shadow->cache_prompt = g->cache_prompt;
     g->shadow_percent = 100;
     cmx_cfg_double(ctx, sh, sub, "percent", 0, 100, &g->shadow_percent);
 }
@@ -342,6 +424,7 @@ static void load_routing(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *
     cmx_cfg_duration(ctx, v, path, "timeout", 0, &g->timeout_ms);
     cmx_cfg_residency(ctx, v, path, &g->residency);
     cmx_cfg_bool(ctx, v, path, "drop_unsupported_params", &g->drop_unsupported_params);
+    load_cache_prompt(ctx, g, v, path);
     for (int k = 0; k < CMX_FALLBACK__COUNT; k++)
         load_fallback_names(ctx, &g->fallbacks[k], cmx_ytree_get(v, fallback_keys[k]), path,
                             fallback_keys[k]);
@@ -419,6 +502,7 @@ static void load_group(cmx_cfg_ctx *ctx, cmx_model_group *g, const cmx_ynode *na
         /* Copied onto the target: providers get the target with every call, so
          * the group's choice reaches them without a change to cmx_call. */
         g->targets[i].drop_unsupported_params = g->drop_unsupported_params;
+        g->targets[i].cache_prompt = g->cache_prompt;
     }
 }
 

@@ -75,14 +75,33 @@ cmx_err cmx_json_validate(const char *bytes, size_t len, cmx_arena *arena, cmx_e
 char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
                              const char *const *names, size_t n_names, size_t *out_len);
 
+/* Whether body holds the quoted string "<key>" anywhere (a key, or a value
+ * that says it): a quick test before a walk, found by the key's '_' (key
+ * must have one), so most bodies are passed over at memchr's speed. */
+int cmx_json_mentions_key(const char *body, size_t len, const char *key);
+
+/* body without the members named in names[0..n) wherever they are (in any
+ * object, at any depth), the rest copied byte for byte (whitespace between
+ * tokens dropped); NUL-terminated.  NULL when body is not JSON (or out of
+ * memory).  json_strip.c. */
+char *cmx_json_strip_keys(cmx_arena *arena, const char *body, size_t len, const char *const *names,
+                          size_t n_names, size_t *out_len);
+
 /* Writes body with the value at `span` replaced by the JSON string `value`
  * (escaped as needed) into a new arena buffer; *out_len gets the length. */
 char *cmx_json_splice_string(cmx_arena *arena, const char *body, size_t len, cmx_json_span span,
                              const char *value, size_t *out_len);
 
 /* Finds a top-level "usage" object in a JSON document (a response body or one
- * stream chunk) and reads its counts.  Returns 1 if found, 0 if absent or
- * null, -1 if the document is not valid JSON. */
+ * stream chunk), or the one inside a top-level "response" (a Responses
+ * stream event), and reads its counts (chat's names or the Responses API's).  Returns 1 if found, 0
+ * if absent or null, -1 if the document is not valid JSON. */
 int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usage *out);
+
+/* The "type" of one stream event's JSON (an Anthropic Messages or OpenAI
+ * Responses event) into out (cap bytes, NUL-terminated): its length, or 0
+ * when the event has no string "type" that fits or is not JSON.  Fast when
+ * "type" comes first, as both APIs write it.  json_event.c. */
+size_t cmx_json_event_type(const char *json, size_t len, char *out, size_t cap);
 
 #endif

@@ -20,16 +20,25 @@
 #include "core/err.h"
 #include "core/usage.h"
 #include "providers/provider_error.h"
+#include "providers/translate_portable.h"
 #include "providers/translator.h"
 
 typedef struct cmx_anthropic_options {
     const char *provider_name;   /* for messages: "provider 'claude' (anthropic)" */
     const char *provider_type;   /* ... and the type named there; NULL: "anthropic" */
     const char *model;           /* upstream model; NULL keeps the client's */
+    const char *target_model;    /* the model the target names (even when the URL carries
+                                    it), for what it supports; NULL: model */
+    int on_vertex;               /* Claude on Vertex (its own list of supported features) */
     const char *body_version;    /* Claude behind another cloud: no "model" (the URL names
                                     it) and this "anthropic_version" in the body */
     uint32_t default_max_tokens; /* when the client sends none; 0 means 4096 */
     int drop_unsupported;        /* drop unsupported parameters instead of failing */
+    int structured_output;       /* CMX_STRUCTURED_OUTPUT_* */
+    int reasoning;               /* CMX_REASONING_* */
+    const uint32_t *reasoning_budgets;
+    unsigned cache_prompt; /* CMX_CACHE_PROMPT_* */
+    cmx_answer_plan *plan; /* filled for the answer, or NULL */
 } cmx_anthropic_options;
 
 /* OpenAI chat request body → Anthropic Messages request body (appended to
@@ -42,9 +51,12 @@ cmx_err cmx_anthropic_translate_request(const cmx_translate_input *in,
 
 /* Anthropic message JSON → chat.completion JSON (appended to out), with the
  * token counts in *usage (may be NULL).  `created` is the Unix time to put in
- * the answer.  CMX_ERR_UPSTREAM_PROTOCOL when the body is not a message. */
+ * the answer; `plan` (may be NULL) what the request asked of it.
+ * CMX_ERR_UPSTREAM_PROTOCOL when the body is not a message (or not the JSON
+ * object json_object asked for). */
 cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t created,
-                                         cmx_buf *out, cmx_usage *usage, cmx_error *err);
+                                         const cmx_answer_plan *plan, cmx_buf *out,
+                                         cmx_usage *usage, cmx_error *err);
 
 /* Anthropic's error types that say more than the HTTP status, and the
  * wording of its context-window refusal (provider_error.h); shared by every
@@ -66,12 +78,17 @@ typedef struct cmx_anthropic_stream {
     int64_t created;
     char id[128];
     char model[128];
-    int started;       /* message_start seen */
-    int stopped;       /* message_stop seen: the answer is complete */
-    long block_index;  /* the open content block, -1 when none */
-    int block_is_tool; /* ... and whether it is a tool_use block */
-    int tool_calls;    /* tool_use blocks so far (the next tool_calls index) */
-    size_t events;     /* events handled, for messages */
+    const cmx_answer_plan *plan; /* what the request asked of the answer (may be NULL) */
+    int started;                 /* message_start seen */
+    int stopped;                 /* message_stop seen: the answer is complete */
+    long block_index;            /* the open content block, -1 when none */
+    int block_is_tool;           /* ... and whether it is a tool_use block */
+    int block_is_json;  /* ... the forced tool of a structured answer: its input is content */
+    int block_thinking; /* ... a thinking (1) or redacted_thinking (2) block */
+    cmx_buf thinking;   /* the open thinking block's text, escaped */
+    cmx_buf signature;  /* ... its signature, or the redacted block's data */
+    int tool_calls;     /* tool_use blocks so far (the next tool_calls index) */
+    size_t events;      /* events handled, for messages */
     cmx_usage usage;
     int64_t input_tokens, cache_read, cache_creation, output_tokens;
     cmx_buf chunk; /* scratch for the chunk being built */
@@ -98,6 +115,7 @@ extern const cmx_translator_ops cmx_anthropic_translator;
  * Anthropic's own. */
 typedef struct cmx_claude_state {
     cmx_translate_params p;
+    cmx_answer_plan plan; /* what the request asked of the answer */
     cmx_anthropic_stream stream;
     cmx_sse_framing sse;
     cmx_error *feed_err; /* during a feed: where the stream's error goes */

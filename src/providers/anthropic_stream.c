@@ -5,7 +5,11 @@
  * opened, filled with deltas and closed; OpenAI sends flat deltas of one
  * choice.  The translator keeps the little state that mapping needs: the
  * message id and model (sent once, repeated in every chunk), which block is
- * open and, for tool_use blocks, which tool_calls index it became.  A
+ * open and, for tool_use blocks, which tool_calls index it became.  The
+ * forced tool of a structured answer streams its input as content; a
+ * thinking block streams its text as reasoning_content and, once closed,
+ * goes out whole with its signature as thinking_blocks, so a client can
+ * send it back.  A
  * message_delta carries the stop reason (the finish chunk) and the final
  * output count; message_stop is the only proof that the answer is complete.
  *
@@ -36,6 +40,8 @@ void cmx_anthropic_stream_init(cmx_anthropic_stream *s, int include_usage, int64
 void cmx_anthropic_stream_free(cmx_anthropic_stream *s)
 {
     cmx_buf_free(&s->chunk);
+    cmx_buf_free(&s->thinking);
+    cmx_buf_free(&s->signature);
 }
 
 void cmx_anthropic_stream_usage(const cmx_anthropic_stream *s, cmx_usage *out)
@@ -90,14 +96,39 @@ static void on_message_start(cmx_anthropic_stream *s, const cmx_json_doc *doc)
     cmx_chunk_role(&w);
 }
 
+/* An escaped string member appended to a buffer. */
+static void keep(cmx_buf *b, const cmx_json_doc *doc, int obj, const char *key)
+{
+    cmx_jw_str v = str_of(doc, obj, key);
+    cmx_buf_append(b, v.s, v.len);
+}
+
 static void on_block_start(cmx_anthropic_stream *s, const cmx_json_doc *doc)
 {
     int block = CMX_JSON_GET(doc, 0, "content_block");
     int type = CMX_JSON_GET(doc, block, "type");
     s->block_index = (long)cmx_translate_count(doc, 0, "index", 0);
     s->block_is_tool = CMX_JSON_STRING_IS(doc, type, "tool_use");
+    s->block_is_json = s->block_is_tool && s->plan && s->plan->json_tool[0] &&
+                       cmx_json_doc_string_is(doc, CMX_JSON_GET(doc, block, "name"),
+                                              s->plan->json_tool, strlen(s->plan->json_tool));
+    s->block_thinking = CMX_JSON_STRING_IS(doc, type, "thinking")            ? 1
+                        : CMX_JSON_STRING_IS(doc, type, "redacted_thinking") ? 2
+                                                                             : 0;
+    cmx_buf_rewind(&s->thinking);
+    cmx_buf_rewind(&s->signature);
     cmx_chunk_writer w = writer(s);
-    if (s->block_is_tool) {
+    if (s->block_thinking == 1) {
+        cmx_jw_str text = str_of(doc, block, "thinking");
+        keep(&s->thinking, doc, block, "thinking");
+        keep(&s->signature, doc, block, "signature");
+        if (text.len)
+            cmx_chunk_reasoning(&w, text);
+    } else if (s->block_thinking == 2) {
+        keep(&s->signature, doc, block, "data");
+    } else if (s->block_is_json) {
+        /* its input arrives as input_json_delta pieces: the content */
+    } else if (s->block_is_tool) {
         cmx_chunk_tool_call_start(&w, s->tool_calls++, str_of(doc, block, "id"),
                                   str_of(doc, block, "name"));
     } else if (CMX_JSON_STRING_IS(doc, type, "text")) {
@@ -116,12 +147,41 @@ static void on_block_delta(cmx_anthropic_stream *s, const cmx_json_doc *doc)
         cmx_jw_str text = str_of(doc, delta, "text");
         if (text.len)
             cmx_chunk_content(&w, text);
+    } else if (CMX_JSON_STRING_IS(doc, type, "input_json_delta") && s->block_is_json) {
+        cmx_jw_str part = str_of(doc, delta, "partial_json");
+        if (part.len)
+            cmx_chunk_content(&w, part);
     } else if (CMX_JSON_STRING_IS(doc, type, "input_json_delta") && s->block_is_tool) {
         cmx_jw_str part = str_of(doc, delta, "partial_json");
         if (part.len)
             cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, part);
+    } else if (CMX_JSON_STRING_IS(doc, type, "thinking_delta") && s->block_thinking == 1) {
+        cmx_jw_str text = str_of(doc, delta, "thinking");
+        keep(&s->thinking, doc, delta, "thinking");
+        if (text.len)
+            cmx_chunk_reasoning(&w, text);
+    } else if (CMX_JSON_STRING_IS(doc, type, "signature_delta") && s->block_thinking == 1) {
+        keep(&s->signature, doc, delta, "signature");
     }
-    /* thinking, signature and citations deltas have no place in a chunk */
+    /* citations deltas have no place in a chunk */
+}
+
+/* A closing block: a thinking block goes out whole, with its signature. */
+static void on_block_stop(cmx_anthropic_stream *s)
+{
+    if (s->block_thinking) {
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_thinking_block(
+            &w, s->block_thinking == 2,
+            CMX_JW_ESC(s->thinking.data ? s->thinking.data : "", s->thinking.len),
+            CMX_JW_ESC(s->signature.data ? s->signature.data : "", s->signature.len));
+        if (cmx_buf_failed(&s->thinking) || cmx_buf_failed(&s->signature))
+            s->chunk.failed = 1; /* reported as out of memory after this event */
+    }
+    s->block_index = -1;
+    s->block_is_tool = 0;
+    s->block_is_json = 0;
+    s->block_thinking = 0;
 }
 
 static void on_message_delta(cmx_anthropic_stream *s, const cmx_json_doc *doc)
@@ -131,9 +191,12 @@ static void on_message_delta(cmx_anthropic_stream *s, const cmx_json_doc *doc)
                                       CMX_JSON_STRING);
     if (stop < 0)
         return;
+    const char *finish =
+        cmx_anthropic_finish_reason(cmx_json_doc_ptr(doc, stop), cmx_json_doc_len(doc, stop));
+    if (strcmp(finish, "tool_calls") == 0 && s->tool_calls == 0)
+        finish = "stop"; /* only the structured answer's tool was called */
     cmx_chunk_writer w = writer(s);
-    cmx_chunk_finish(
-        &w, cmx_anthropic_finish_reason(cmx_json_doc_ptr(doc, stop), cmx_json_doc_len(doc, stop)));
+    cmx_chunk_finish(&w, finish);
 }
 
 static void on_message_stop(cmx_anthropic_stream *s)
@@ -221,8 +284,7 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
     } else if (is(type, "content_block_delta")) {
         on_block_delta(s, &doc);
     } else if (is(type, "content_block_stop")) {
-        s->block_index = -1;
-        s->block_is_tool = 0;
+        on_block_stop(s);
     } else if (is(type, "message_delta")) {
         on_message_delta(s, &doc);
     } else if (is(type, "message_stop")) {

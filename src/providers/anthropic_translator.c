@@ -13,15 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cmx_anthropic_options options(const cmx_claude_state *s, const char *provider_type,
+static cmx_anthropic_options options(cmx_claude_state *s, const char *provider_type,
                                      const char *model)
 {
     return (cmx_anthropic_options){
         .provider_name = s->p.provider_name,
         .provider_type = provider_type,
         .model = model,
+        .target_model = s->p.model,
+        .on_vertex = provider_type && strcmp(provider_type, "vertex") == 0,
         .default_max_tokens = s->p.default_max_tokens,
         .drop_unsupported = s->p.drop_unsupported,
+        .structured_output = s->p.structured_output,
+        .reasoning = s->p.reasoning,
+        .reasoning_budgets = s->p.reasoning_budgets,
+        .cache_prompt = s->p.cache_prompt,
+        .plan = &s->plan,
     };
 }
 
@@ -31,6 +38,7 @@ cmx_err cmx_claude_init(void *t, const cmx_translate_params *p, cmx_error *err)
     cmx_claude_state *s = t;
     s->p = *p;
     cmx_anthropic_stream_init(&s->stream, p->include_usage, p->created, p->emit, p->emit_ctx);
+    s->stream.plan = &s->plan;
     return CMX_OK;
 }
 
@@ -54,7 +62,7 @@ cmx_err cmx_claude_read_answer(void *t, const char *body, size_t len, cmx_buf *o
                                cmx_usage *usage, cmx_error *err)
 {
     cmx_claude_state *s = t;
-    return cmx_anthropic_translate_response(body, len, s->p.created, out, usage, err);
+    return cmx_anthropic_translate_response(body, len, s->p.created, &s->plan, out, usage, err);
 }
 
 static int on_sse_event(void *ctx, const cmx_sse_event *ev)

@@ -23,12 +23,19 @@
 #include "core/err.h"
 #include "core/usage.h"
 #include "providers/provider_error.h"
+#include "providers/translate_portable.h"
 #include "providers/translator.h"
 #include "providers/eventstream.h"
 
 typedef struct cmx_bedrock_options {
     const char *provider_name; /* for messages: "provider 'aws' (bedrock)" */
     int drop_unsupported;      /* drop unsupported parameters instead of failing */
+    const char *model;         /* the model id (in the URL), for what it supports; may be NULL */
+    int structured_output;     /* CMX_STRUCTURED_OUTPUT_* */
+    int reasoning;             /* CMX_REASONING_* */
+    const uint32_t *reasoning_budgets;
+    unsigned cache_prompt; /* CMX_CACHE_PROMPT_* */
+    cmx_answer_plan *plan; /* filled for the answer, or NULL */
 } cmx_bedrock_options;
 
 /* OpenAI chat request body → Converse request body (appended to out).  The
@@ -43,8 +50,9 @@ cmx_err cmx_bedrock_translate_request(const cmx_translate_input *in, const cmx_b
  * id nor a model: the caller passes both, and `created`.
  * CMX_ERR_UPSTREAM_PROTOCOL when the body is not a Converse answer. */
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,
-                                       const char *model, int64_t created, cmx_buf *out,
-                                       cmx_usage *usage, cmx_error *err);
+                                       const char *model, int64_t created,
+                                       const cmx_answer_plan *plan, cmx_buf *out, cmx_usage *usage,
+                                       cmx_error *err);
 
 /* Maps a Converse stopReason to an OpenAI finish_reason (NULL for NULL). */
 const char *cmx_bedrock_finish_reason(const char *stop_reason);
@@ -74,13 +82,19 @@ typedef struct cmx_bedrock_stream {
     int64_t created;
     char id[128];
     char model[256];
-    int started;     /* messageStart seen */
-    int stopped;     /* messageStop seen: the answer is complete */
-    int usage_sent;  /* the usage chunk went out */
-    int have_usage;  /* a metadata event came */
-    long tool_block; /* contentBlockIndex of the open toolUse block, -1 when none */
-    int tool_calls;  /* toolUse blocks so far (the next tool_calls index) */
-    size_t events;   /* messages handled, for messages */
+    int started;                 /* messageStart seen */
+    int stopped;                 /* messageStop seen: the answer is complete */
+    int usage_sent;              /* the usage chunk went out */
+    int have_usage;              /* a metadata event came */
+    long tool_block;             /* contentBlockIndex of the open toolUse block, -1 when none */
+    int json_block;              /* ... which is the forced tool of a structured answer */
+    int tool_calls;              /* toolUse blocks so far (the next tool_calls index) */
+    const cmx_answer_plan *plan; /* what the request asked of the answer (may be NULL) */
+    int reasoning_open;          /* a reasoningContent block is open */
+    int redacted;                /* ... it is redacted */
+    cmx_buf thinking;            /* its text, escaped */
+    cmx_buf signature;           /* its signature, or the redacted content */
+    size_t events;               /* messages handled, for messages */
     int64_t input_tokens, output_tokens, cache_read, cache_write;
     cmx_buf chunk; /* scratch for the chunk being built */
 } cmx_bedrock_stream;

@@ -3,8 +3,10 @@
  *
  * The answer is output.message, a list of content blocks: text blocks are
  * joined, toolUse blocks become tool calls whose arguments are the input
- * serialised back to a string, and blocks OpenAI has no place for
- * (reasoningContent, citations) are left out.  Converse counts cached input
+ * serialised back to a string (the forced tool of a structured answer: its
+ * input is the content), reasoningContent blocks become reasoning_content
+ * and thinking_blocks (signatures kept), and blocks OpenAI has no place for
+ * (citations) are left out.  Converse counts cached input
  * apart from inputTokens, as Anthropic does, so prompt_tokens adds the cache
  * reads and writes back in and reports the reads as cached_tokens. */
 #include "bedrock.h"
@@ -72,15 +74,36 @@ cmx_err cmx_bedrock_error_kind(const char *type, size_t type_len, const char *me
     return cmx_provider_error_kind(&pe, fallback);
 }
 
+/* A reasoningContent block into the answer. */
+static void read_reasoning(const cmx_json_doc *doc, int rc, cmx_translate_answer *answer)
+{
+    int text = cmx_json_doc_get_typed(doc, rc, CMX_LIT("reasoningText"), CMX_JSON_OBJECT);
+    int redacted = cmx_json_doc_get_typed(doc, rc, CMX_LIT("redactedContent"), CMX_JSON_STRING);
+    if (text >= 0)
+        cmx_translate_answer_thinking(answer, 0, cmx_translate_str(doc, text, "text"),
+                                      cmx_translate_str(doc, text, "signature"));
+    else if (redacted >= 0)
+        cmx_translate_answer_thinking(answer, 1, CMX_JW_ESC("", 0),
+                                      cmx_translate_str(doc, rc, "redactedContent"));
+}
+
 /* output.message.content's blocks into the answer. */
-static void read_blocks(const cmx_json_doc *doc, int content, cmx_translate_answer *answer)
+static void read_blocks(const cmx_json_doc *doc, int content, const cmx_answer_plan *plan,
+                        cmx_translate_answer *answer)
 {
     CMX_JSON_EACH(doc, content, b)
     {
         int t = cmx_json_doc_get_typed(doc, b, CMX_LIT("text"), CMX_JSON_STRING);
         int use = cmx_json_doc_get_typed(doc, b, CMX_LIT("toolUse"), CMX_JSON_OBJECT);
+        int rc = cmx_json_doc_get_typed(doc, b, CMX_LIT("reasoningContent"), CMX_JSON_OBJECT);
         if (t >= 0)
             cmx_translate_answer_text(answer, doc, t);
+        else if (rc >= 0)
+            read_reasoning(doc, rc, answer);
+        else if (use >= 0 && plan && plan->json_tool[0] &&
+                 cmx_json_doc_string_is(doc, CMX_JSON_GET(doc, use, "name"), plan->json_tool,
+                                        strlen(plan->json_tool)))
+            cmx_translate_answer_json(answer, doc, CMX_JSON_GET(doc, use, "input"));
         else if (use >= 0)
             cmx_translate_answer_tool_call(answer, cmx_translate_str(doc, use, "toolUseId"),
                                            cmx_translate_str(doc, use, "name"), doc,
@@ -89,8 +112,9 @@ static void read_blocks(const cmx_json_doc *doc, int content, cmx_translate_answ
 }
 
 cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char *id,
-                                       const char *model, int64_t created, cmx_buf *out,
-                                       cmx_usage *usage, cmx_error *err)
+                                       const char *model, int64_t created,
+                                       const cmx_answer_plan *plan, cmx_buf *out, cmx_usage *usage,
+                                       cmx_error *err)
 {
     cmx_json_doc doc;
     cmx_err e = cmx_translate_read_body(&doc, body, len, "bedrock", err);
@@ -108,7 +132,7 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
     }
     cmx_translate_answer answer;
     cmx_translate_answer_init(&answer);
-    read_blocks(&doc, content, &answer);
+    read_blocks(&doc, content, plan, &answer);
     cmx_usage tokens;
     cmx_translate_usage(&doc, CMX_JSON_GET(&doc, 0, "usage"), "inputTokens", "outputTokens",
                         "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
@@ -116,8 +140,11 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
     const char *finish = stop < 0 ? NULL
                                   : cmx_bedrock_finish_reason_of(cmx_json_doc_ptr(&doc, stop),
                                                                  cmx_json_doc_len(&doc, stop));
-    e = cmx_translate_answer_write(&answer, cmx_jw_cstr(id), cmx_jw_cstr(model), created, finish,
-                                   &tokens, out, err);
+    if (plan && plan->json_object && (!finish || strcmp(finish, "stop") == 0))
+        e = cmx_translate_answer_require_object(&answer, "bedrock", err);
+    if (e == CMX_OK)
+        e = cmx_translate_answer_write(&answer, cmx_jw_cstr(id), cmx_jw_cstr(model), created,
+                                       finish, &tokens, out, err);
     if (usage && e == CMX_OK)
         *usage = tokens;
     cmx_translate_answer_free(&answer);

@@ -14,8 +14,12 @@
  * into the chunks as Bedrock escaped them.
  *
  * The translator keeps the little state the mapping needs: which content
- * block is an open tool call and which tool_calls index it became.  The id
- * and model are the caller's, since Converse sends neither. */
+ * block is an open tool call and which tool_calls index it became (the
+ * forced tool of a structured answer streams its input as content), and the
+ * open reasoning block: its text goes out as reasoning_content as it comes,
+ * and the block whole, with its signature, as thinking_blocks once the next
+ * block starts or the message stops.  The id and model are the caller's,
+ * since Converse sends neither. */
 #include "bedrock.h"
 #include "chunk_emit.h"
 #include "translate_util.h"
@@ -40,6 +44,8 @@ void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s)
 {
     cmx_buf_free(&s->chunk);
+    cmx_buf_free(&s->thinking);
+    cmx_buf_free(&s->signature);
 }
 
 void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out)
@@ -68,16 +74,59 @@ static cmx_chunk_writer writer(cmx_bedrock_stream *s)
     return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
 }
 
+/* The open reasoning block, whole, with its signature: once it is over. */
+static void close_reasoning(cmx_bedrock_stream *s)
+{
+    if (!s->reasoning_open)
+        return;
+    s->reasoning_open = 0;
+    cmx_chunk_writer w = writer(s);
+    cmx_chunk_thinking_block(
+        &w, s->redacted, CMX_JW_ESC(s->thinking.data ? s->thinking.data : "", s->thinking.len),
+        CMX_JW_ESC(s->signature.data ? s->signature.data : "", s->signature.len));
+    if (cmx_buf_failed(&s->thinking) || cmx_buf_failed(&s->signature))
+        s->chunk.failed = 1; /* reported as out of memory after this event */
+    cmx_buf_rewind(&s->thinking);
+    cmx_buf_rewind(&s->signature);
+}
+
 static void on_block_start(cmx_bedrock_stream *s, const cmx_json_doc *doc)
 {
+    close_reasoning(s);
     int use = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, 0, "start"), CMX_LIT("toolUse"),
                                      CMX_JSON_OBJECT);
     if (use < 0)
         return;
     s->tool_block = (long)cmx_translate_count(doc, 0, "contentBlockIndex", 0);
+    s->json_block = s->plan && s->plan->json_tool[0] &&
+                    cmx_json_doc_string_is(doc, CMX_JSON_GET(doc, use, "name"), s->plan->json_tool,
+                                           strlen(s->plan->json_tool));
+    if (s->json_block)
+        return; /* its input pieces are the content */
     cmx_chunk_writer w = writer(s);
     cmx_chunk_tool_call_start(&w, s->tool_calls++, cmx_translate_str(doc, use, "toolUseId"),
                               cmx_translate_str(doc, use, "name"));
+}
+
+/* A piece of reasoning: text (sent on), its signature or redacted content
+ * (kept for the whole block). */
+static void on_reasoning_delta(cmx_bedrock_stream *s, const cmx_json_doc *doc, int rc)
+{
+    cmx_jw_str text = cmx_translate_str(doc, rc, "text");
+    cmx_jw_str sig = cmx_translate_str(doc, rc, "signature");
+    cmx_jw_str redacted = cmx_translate_str(doc, rc, "redactedContent");
+    s->reasoning_open = 1;
+    if (redacted.len) {
+        s->redacted = 1;
+        cmx_buf_append(&s->signature, redacted.s, redacted.len);
+    }
+    if (sig.len)
+        cmx_buf_append(&s->signature, sig.s, sig.len);
+    if (text.len) {
+        cmx_buf_append(&s->thinking, text.s, text.len);
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_reasoning(&w, text);
+    }
 }
 
 static void on_block_delta(cmx_bedrock_stream *s, const cmx_json_doc *doc)
@@ -85,15 +134,21 @@ static void on_block_delta(cmx_bedrock_stream *s, const cmx_json_doc *doc)
     int delta = CMX_JSON_GET(doc, 0, "delta");
     cmx_jw_str text = cmx_translate_str(doc, delta, "text");
     int use = cmx_json_doc_get_typed(doc, delta, CMX_LIT("toolUse"), CMX_JSON_OBJECT);
+    int rc = cmx_json_doc_get_typed(doc, delta, CMX_LIT("reasoningContent"), CMX_JSON_OBJECT);
     cmx_chunk_writer w = writer(s);
-    if (text.len) {
+    if (rc >= 0) {
+        on_reasoning_delta(s, doc, rc);
+    } else if (text.len) {
+        close_reasoning(s);
         cmx_chunk_content(&w, text);
     } else if (use >= 0 && s->tool_block >= 0) {
         cmx_jw_str part = cmx_translate_str(doc, use, "input");
-        if (part.len)
+        if (part.len && s->json_block)
+            cmx_chunk_content(&w, part);
+        else if (part.len)
             cmx_chunk_tool_call_arguments(&w, s->tool_calls - 1, part);
     }
-    /* reasoningContent and citation deltas have no place in a chunk */
+    /* citation deltas have no place in a chunk */
 }
 
 static void emit_usage(cmx_bedrock_stream *s)
@@ -210,12 +265,17 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     } else if (cmx_eventstream_header_is(etype, "contentBlockDelta")) {
         on_block_delta(s, &ev);
     } else if (cmx_eventstream_header_is(etype, "contentBlockStop")) {
+        close_reasoning(s);
         s->tool_block = -1;
+        s->json_block = 0;
     } else if (cmx_eventstream_header_is(etype, "messageStop")) {
+        close_reasoning(s);
         int stop = cmx_json_doc_get_typed(&ev, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
         const char *finish = stop < 0 ? NULL
                                       : cmx_bedrock_finish_reason_of(cmx_json_doc_ptr(&ev, stop),
                                                                      cmx_json_doc_len(&ev, stop));
+        if (finish && strcmp(finish, "tool_calls") == 0 && s->tool_calls == 0)
+            finish = "stop"; /* only the structured answer's tool was called */
         cmx_chunk_writer w = writer(s);
         cmx_chunk_finish(&w, finish ? finish : "stop");
         s->stopped = 1;

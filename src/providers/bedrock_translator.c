@@ -25,6 +25,7 @@
 
 typedef struct converse_state {
     cmx_translate_params p;
+    cmx_answer_plan plan; /* what the request asked of the answer */
     cmx_bedrock_stream stream;
     cmx_eventstream_framing framing;
 } converse_state;
@@ -36,18 +37,26 @@ static cmx_err converse_init(void *t, const cmx_translate_params *p, cmx_error *
     s->p = *p;
     cmx_bedrock_stream_init(&s->stream, p->id, p->model, p->include_usage, p->created, p->emit,
                             p->emit_ctx);
+    s->stream.plan = &s->plan;
     return CMX_OK;
 }
 
 static cmx_bedrock_options options(const cmx_translate_params *p)
 {
     return (cmx_bedrock_options){.provider_name = p->provider_name,
-                                 .drop_unsupported = p->drop_unsupported};
+                                 .drop_unsupported = p->drop_unsupported,
+                                 .model = p->model,
+                                 .structured_output = p->structured_output,
+                                 .reasoning = p->reasoning,
+                                 .reasoning_budgets = p->reasoning_budgets,
+                                 .cache_prompt = p->cache_prompt};
 }
 
 static cmx_err converse_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
 {
-    cmx_bedrock_options opt = options(&((converse_state *)t)->p);
+    converse_state *s = t;
+    cmx_bedrock_options opt = options(&s->p);
+    opt.plan = &s->plan;
     return cmx_bedrock_translate_request(in, &opt, out, err);
 }
 
@@ -55,8 +64,8 @@ static cmx_err converse_read(void *t, const char *body, size_t len, cmx_buf *out
                              cmx_error *err)
 {
     converse_state *s = t;
-    return cmx_bedrock_translate_response(body, len, s->p.id, s->p.model, s->p.created, out, usage,
-                                          err);
+    return cmx_bedrock_translate_response(body, len, s->p.id, s->p.model, s->p.created, &s->plan,
+                                          out, usage, err);
 }
 
 static cmx_err on_converse_message(void *ctx, const cmx_eventstream_message *msg, cmx_error *err)

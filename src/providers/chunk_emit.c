@@ -79,6 +79,29 @@ void cmx_chunk_content(const cmx_chunk_writer *w, cmx_jw_str text)
     tail_and_emit(w, &jw, NULL);
 }
 
+void cmx_chunk_reasoning(const cmx_chunk_writer *w, cmx_jw_str text)
+{
+    cmx_jw jw;
+    head(w, &jw, 1);
+    CMX_JW_KEY(&jw, "reasoning_content");
+    cmx_jw_str_value(&jw, text);
+    tail_and_emit(w, &jw, NULL);
+}
+
+void cmx_chunk_thinking_block(const cmx_chunk_writer *w, int redacted, cmx_jw_str text,
+                              cmx_jw_str value)
+{
+    if (!value.len)
+        return; /* unsigned: nothing a provider would take back */
+    cmx_jw jw;
+    head(w, &jw, 1);
+    CMX_JW_KEY(&jw, "thinking_blocks");
+    cmx_jw_array(&jw);
+    cmx_translate_write_thinking_block(&jw, redacted, text, value);
+    cmx_jw_end(&jw);
+    tail_and_emit(w, &jw, NULL);
+}
+
 /* {"tool_calls":[{"index":i[,"id":..,"type":"function"],"function":{[name,]"arguments":
  * — the arguments are the caller's to write. */
 static void tool_call_head(const cmx_chunk_writer *w, cmx_jw *jw, int index, const cmx_jw_str *id,

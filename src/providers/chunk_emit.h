@@ -40,6 +40,14 @@ typedef struct cmx_chunk_writer {
 void cmx_chunk_role(const cmx_chunk_writer *w);
 /* A piece of the answer's text. */
 void cmx_chunk_content(const cmx_chunk_writer *w, cmx_jw_str text);
+/* A piece of the model's reasoning text: {"reasoning_content": text}. */
+void cmx_chunk_reasoning(const cmx_chunk_writer *w, cmx_jw_str text);
+/* A thinking block, whole, once it closed: {"thinking_blocks":[{"type":
+ * "thinking","thinking","signature"}]}, or redacted {"type":
+ * "redacted_thinking","data"} (value is the signature, or the data); no
+ * chunk when value is empty (an unsigned block cannot be sent back). */
+void cmx_chunk_thinking_block(const cmx_chunk_writer *w, int redacted, cmx_jw_str text,
+                              cmx_jw_str value);
 /* A tool call opening: its index in tool_calls, id and name, with empty
  * arguments. */
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str id,

@@ -10,6 +10,7 @@
  * value is -1, and the document's getters take -1 as "nothing there", so a
  * chain of lookups needs no checks in between. */
 #include "translate_util.h"
+#include "translate_portable.h"
 #include "core/str.h"
 
 #include <stdarg.h>
@@ -182,6 +183,8 @@ static const char *const field_names[CMX_CHAT_FIELD_COUNT] = {
     [CMX_CHAT_LOGIT_BIAS] = "logit_bias",
     [CMX_CHAT_RESPONSE_FORMAT] = "response_format",
     [CMX_CHAT_SEED] = "seed",
+    [CMX_CHAT_REASONING_EFFORT] = "reasoning_effort",
+    [CMX_CHAT_TOP_K] = "top_k",
 };
 
 const char *cmx_chat_field_name(cmx_chat_field f)
@@ -320,6 +323,12 @@ cmx_err cmx_translate_request(cmx_translate_ctx *c, const cmx_translate_input *i
     cmx_json_doc doc;
     size_t start = out->len;
     cmx_err e = cmx_translate_begin(c, &doc, in);
+    /* One quick search: most requests carry no cache marks, and then no
+     * part is looked at; when the client marked something, its marks win
+     * over the group's cache_prompt. */
+    c->has_cache_hints = e == CMX_OK && cmx_translate_has_cache_hints(c);
+    if (c->has_cache_hints)
+        c->cache_prompt = 0;
     if (e == CMX_OK)
         e = read(c);
     if (e == CMX_OK) {
@@ -382,6 +391,7 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_
     if (cmx_json_doc_type(doc, tools) != CMX_JSON_ARRAY)
         return cmx_translate_bad(c, "'tools' must be an array");
     size_t i = 0;
+    int end = cmx_json_doc_next(doc, tools);
     CMX_JSON_EACH(doc, tools, t)
     {
         int type = CMX_JSON_GET(doc, t, "type");
@@ -400,7 +410,14 @@ cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_
         }
         if (name < 0)
             return cmx_translate_bad(c, "tools[%zu].function.name must be a string", i);
-        write(w, doc, name, fn);
+        int hint;
+        cmx_err e = cmx_translate_cache_hint(c, t, "tools", i, SIZE_MAX, &hint);
+        if (e != CMX_OK)
+            return e;
+        if (hint == CMX_CACHE_NONE && cmx_json_doc_next(doc, t) == end &&
+            (c->cache_prompt & CMX_CACHE_PROMPT_TOOLS))
+            hint = CMX_CACHE_AUTO; /* the last tool */
+        write(w, c, name, fn, hint);
         i++;
     }
     if (count)
@@ -528,8 +545,10 @@ cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi)
                              mi, pi);
 }
 
-void cmx_translate_text_part(void *sink, const cmx_json_doc *doc, int text)
+void cmx_translate_text_part(void *sink, const cmx_translate_ctx *c, int text, int hint)
 {
+    (void)hint;
+    const cmx_json_doc *doc = c->doc;
     cmx_jw *w = sink;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "text");
@@ -537,14 +556,14 @@ void cmx_translate_text_part(void *sink, const cmx_json_doc *doc, int text)
     cmx_jw_end(w);
 }
 
-static void text_if_any(const cmx_translate_part_writers *w, void *sink, const cmx_json_doc *doc,
-                        int text)
+static void text_if_any(const cmx_translate_part_writers *w, void *sink, const cmx_translate_ctx *c,
+                        int text, int hint)
 {
-    if (cmx_json_doc_len(doc, text) > 0) /* the translated APIs reject empty texts */
-        w->text(sink, doc, text);
+    if (cmx_json_doc_len(c->doc, text) > 0) /* the translated APIs reject empty texts */
+        w->text(sink, c, text, hint);
 }
 
-cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images,
+cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images, int hint,
                               const cmx_translate_part_writers *w, void *sink)
 {
     const cmx_json_doc *doc = c->doc;
@@ -552,15 +571,22 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int 
     if (t == CMX_JSON_NULL)
         return CMX_OK;
     if (t == CMX_JSON_STRING) {
-        text_if_any(w, sink, doc, content);
+        text_if_any(w, sink, c, content, hint);
         return CMX_OK;
     }
     if (t != CMX_JSON_ARRAY)
         return cmx_translate_bad(c, "messages[%zu].content must be a string or an array of parts",
                                  mi);
     size_t pi = 0;
+    int end = cmx_json_doc_next(doc, content);
     CMX_JSON_EACH(doc, content, part)
     {
+        int part_hint;
+        cmx_err he = cmx_translate_cache_hint(c, part, "messages", mi, pi, &part_hint);
+        if (he != CMX_OK)
+            return he;
+        if (part_hint == CMX_CACHE_NONE && cmx_json_doc_next(doc, part) == end)
+            part_hint = hint; /* the message's own goes to its last part */
         int type = cmx_json_doc_get_typed(doc, part, CMX_LIT("type"), CMX_JSON_STRING);
         const char *name;
         size_t name_len;
@@ -573,9 +599,9 @@ cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int 
             if (text < 0)
                 return cmx_translate_bad(c, "messages[%zu].content[%zu].%.*s must be a string", mi,
                                          pi, (int)name_len, name);
-            text_if_any(w, sink, doc, text);
+            text_if_any(w, sink, c, text, part_hint);
         } else if (images && CMX_SPAN_IS(name, name_len, "image_url")) {
-            cmx_err e = w->image(c, part, mi, pi, sink);
+            cmx_err e = w->image(c, part, mi, pi, part_hint, sink);
             if (e != CMX_OK)
                 return e;
         } else {
@@ -707,24 +733,49 @@ static void add_blocks(const cmx_translate_message_writers *w, cmx_jw *out, turn
 
 /* The blocks of one non-system message, into `bw`. */
 static cmx_err message_blocks(cmx_translate_ctx *c, const cmx_translate_message_writers *w, int m,
-                              size_t mi, const char *role, size_t role_len, cmx_jw *bw,
+                              size_t mi, const char *role, size_t role_len, int hint, cmx_jw *bw,
                               const char **turn)
 {
     const cmx_json_doc *doc = c->doc;
     int content = CMX_JSON_GET(doc, m, "content");
     *turn = "user";
     if (CMX_SPAN_IS(role, role_len, "user"))
-        return cmx_translate_content(c, content, mi, 1, w->parts, bw);
+        return cmx_translate_content(c, content, mi, 1, hint, w->parts, bw);
     if (CMX_SPAN_IS(role, role_len, "assistant")) {
         *turn = w->assistant_role;
-        cmx_err e = cmx_translate_content(c, content, mi, 0, w->parts, bw);
+        cmx_err e = w->thinking ? w->thinking(c, m, mi, bw) : CMX_OK;
+        if (e == CMX_OK)
+            e = cmx_translate_content(c, content, mi, 0, hint, w->parts, bw);
         return e != CMX_OK ? e : w->tool_calls(c, CMX_JSON_GET(doc, m, "tool_calls"), mi, bw);
     }
     if (CMX_SPAN_IS(role, role_len, "tool"))
-        return w->tool_result(c, m, mi, bw);
+        return w->tool_result(c, m, mi, hint, bw);
     return cmx_translate_bad(c, "messages[%zu]: role '%.*s' is not supported by provider '%s' (%s)",
                              mi, (int)(role_len > 40 ? 40 : role_len), role,
                              cmx_translate_provider_name(c), c->provider_type);
+}
+
+/* Which messages the gateway marks for caching itself: the last system (or
+ * developer) message and the last user message, as cache_prompt says, when
+ * the request marks nothing of its own (cmx_translate_request cleared
+ * cache_prompt otherwise; SIZE_MAX: none). */
+static void find_cache_marks(cmx_translate_ctx *c, int msgs, size_t *last_system, size_t *last_user)
+{
+    const cmx_json_doc *doc = c->doc;
+    *last_system = *last_user = SIZE_MAX;
+    if (!(c->cache_prompt & (CMX_CACHE_PROMPT_SYSTEM | CMX_CACHE_PROMPT_LAST_USER)))
+        return;
+    size_t mi = 0;
+    CMX_JSON_EACH(doc, msgs, m)
+    {
+        int role = CMX_JSON_GET(doc, m, "role");
+        if ((c->cache_prompt & CMX_CACHE_PROMPT_SYSTEM) &&
+            (CMX_JSON_STRING_IS(doc, role, "system") || CMX_JSON_STRING_IS(doc, role, "developer")))
+            *last_system = mi;
+        if ((c->cache_prompt & CMX_CACHE_PROMPT_LAST_USER) && CMX_JSON_STRING_IS(doc, role, "user"))
+            *last_user = mi;
+        mi++;
+    }
 }
 
 cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
@@ -736,6 +787,8 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
     if (msgs < 0 || cmx_json_doc_type(doc, msgs) != CMX_JSON_ARRAY)
         return cmx_translate_bad(c, "'messages' must be an array");
     c->messages = msgs;
+    size_t last_system, last_user;
+    find_cache_marks(c, msgs, &last_system, &last_user);
     /* Each message's blocks are written aside first: only when it has some
      * does it open (or add to) a turn. */
     cmx_buf blocks = CMX_BUF_INIT;
@@ -744,6 +797,11 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
     size_t mi = 0;
     CMX_JSON_EACH(doc, msgs, m)
     {
+        int hint;
+        if ((e = cmx_translate_cache_hint(c, m, "messages", mi, SIZE_MAX, &hint)) != CMX_OK)
+            break;
+        if (hint == CMX_CACHE_NONE && (mi == last_system || mi == last_user))
+            hint = CMX_CACHE_AUTO;
         int role_tok = cmx_json_doc_get_typed(doc, m, CMX_LIT("role"), CMX_JSON_STRING);
         const char *role;
         size_t role_len;
@@ -755,8 +813,8 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
             break;
         if (CMX_SPAN_IS(role, role_len, "system") || CMX_SPAN_IS(role, role_len, "developer")) {
             int content = CMX_JSON_GET(doc, m, "content");
-            e = w->system ? w->system(c, content, mi, system)
-                          : cmx_translate_content(c, content, mi, 0, w->parts, system);
+            e = w->system ? w->system(c, content, mi, hint, system)
+                          : cmx_translate_content(c, content, mi, 0, hint, w->parts, system);
             if (e != CMX_OK)
                 break;
             mi++;
@@ -767,7 +825,7 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
         cmx_jw_init(&bw, &blocks);
         cmx_jw_array(&bw);
         const char *turn;
-        if ((e = message_blocks(c, w, m, mi, role, role_len, &bw, &turn)) != CMX_OK)
+        if ((e = message_blocks(c, w, m, mi, role, role_len, hint, &bw, &turn)) != CMX_OK)
             break;
         if (bw.more & 1) /* it has blocks */
             add_blocks(w, out, &t, turn, &blocks, turns);
@@ -869,7 +927,140 @@ cmx_jw_str cmx_translate_str(const cmx_json_doc *doc, int obj, const char *key)
 
 void cmx_translate_answer_init(cmx_translate_answer *a)
 {
-    *a = (cmx_translate_answer){CMX_BUF_INIT, 0, CMX_BUF_INIT, 0};
+    *a = (cmx_translate_answer){.text = CMX_BUF_INIT,
+                                .calls = CMX_BUF_INIT,
+                                .reasoning = CMX_BUF_INIT,
+                                .thinking = CMX_BUF_INIT,
+                                .json = CMX_BUF_INIT};
+}
+
+/* A writer's string's inside appended to an escaped buffer. */
+static void append_escaped(cmx_buf *b, cmx_jw_str s)
+{
+    if (s.escaped)
+        cmx_buf_append(b, s.s, s.len);
+    else
+        cmx_json_escape_into(b, s.s, s.len);
+}
+
+void cmx_translate_answer_reasoning(cmx_translate_answer *a, cmx_jw_str text)
+{
+    append_escaped(&a->reasoning, text);
+    a->has_reasoning = 1;
+}
+
+void cmx_translate_answer_thinking(cmx_translate_answer *a, int redacted, cmx_jw_str text,
+                                   cmx_jw_str value)
+{
+    if (!redacted && !value.len) { /* unsigned: nothing a provider would take back */
+        cmx_translate_answer_reasoning(a, text);
+        return;
+    }
+    cmx_jw w;
+    cmx_jw_init(&w, &a->thinking);
+    if (a->n_thinking++)
+        cmx_buf_append(&a->thinking, CMX_LIT(","));
+    cmx_translate_write_thinking_block(&w, redacted, text, value);
+    if (!redacted)
+        cmx_translate_answer_reasoning(a, text);
+}
+
+void cmx_translate_write_thinking_block(cmx_jw *w, int redacted, cmx_jw_str text, cmx_jw_str value)
+{
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "type");
+    if (redacted) {
+        CMX_JW_LIT(w, "redacted_thinking");
+        CMX_JW_KEY(w, "data");
+        cmx_jw_str_value(w, value);
+    } else {
+        CMX_JW_LIT(w, "thinking");
+        CMX_JW_KEY(w, "thinking");
+        cmx_jw_str_value(w, text);
+        CMX_JW_KEY(w, "signature");
+        cmx_jw_str_value(w, value);
+    }
+    cmx_jw_end(w);
+}
+
+void cmx_translate_answer_json(cmx_translate_answer *a, const cmx_json_doc *doc, int input)
+{
+    cmx_buf_rewind(&a->json);
+    cmx_jw w;
+    cmx_jw_init(&w, &a->json);
+    if (input >= 0) {
+        cmx_json_span sp = cmx_json_doc_span(doc, input);
+        cmx_jw_json_as_string(&w, doc->bytes + sp.start, sp.end - sp.start);
+    } else {
+        CMX_JW_LIT(&w, "{}");
+    }
+}
+
+/* s[0..n) without the whitespace around it and, when it is wrapped in a
+ * markdown code fence (``` or ```json), without the fence. */
+static int blank(char ch)
+{
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+static void unfence(const char **s, size_t *n)
+{
+    const char *p = *s, *e = *s + *n;
+    for (int pass = 0; pass < 2; pass++) {
+        while (p < e && blank(*p))
+            p++;
+        while (e > p && blank(e[-1]))
+            e--;
+        if (pass || e - p < 6 || memcmp(p, "```", 3) != 0 || memcmp(e - 3, "```", 3) != 0)
+            break;
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        if (!nl || nl >= e - 3)
+            break;
+        p = nl + 1;
+        e -= 3;
+    }
+    *s = p;
+    *n = (size_t)(e - p);
+}
+
+cmx_err cmx_translate_answer_require_object(cmx_translate_answer *a, const char *provider_type,
+                                            cmx_error *err)
+{
+    if (a->json.len)
+        return CMX_OK;
+    /* the text is escaped: unescape it as the one string of a tiny document */
+    cmx_buf quoted = CMX_BUF_INIT;
+    cmx_buf_append(&quoted, CMX_LIT("\""));
+    cmx_buf_append(&quoted, a->text.data ? a->text.data : "", a->text.len);
+    cmx_buf_append(&quoted, CMX_LIT("\""));
+    char *raw = malloc(a->text.len + 1);
+    cmx_json_doc doc, inner;
+    long n = -1;
+    if (raw && !cmx_buf_failed(&quoted) &&
+        cmx_json_doc_parse(&doc, quoted.data, quoted.len, NULL, NULL) == CMX_OK)
+        n = cmx_json_doc_unescape(&doc, 0, raw, a->text.len);
+    cmx_json_doc_release(&doc);
+    cmx_buf_free(&quoted);
+    const char *s = raw;
+    size_t len = n >= 0 ? (size_t)n : 0;
+    int object = 0;
+    if (n >= 0) {
+        unfence(&s, &len);
+        object = cmx_json_doc_parse(&inner, s, len, NULL, NULL) == CMX_OK &&
+                 cmx_json_doc_type(&inner, 0) == CMX_JSON_OBJECT;
+        cmx_json_doc_release(&inner);
+    }
+    if (object) { /* the content is the object alone */
+        cmx_buf_rewind(&a->text);
+        cmx_json_escape_into(&a->text, s, len);
+    }
+    free(raw);
+    if (!raw)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    if (!object)
+        return cmx_translate_protocol_error(
+            err, provider_type, "text that is not the JSON object response_format asked for");
+    return CMX_OK;
 }
 
 void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc, int text)
@@ -919,6 +1110,13 @@ void cmx_translate_write_usage(cmx_jw *w, const cmx_usage *u)
     CMX_JW_KEY(w, "cached_tokens");
     cmx_jw_int(w, u->cached_tokens);
     cmx_jw_end(w);
+    if (u->reasoning_tokens >= 0) { /* only where the provider counts them apart */
+        CMX_JW_KEY(w, "completion_tokens_details");
+        cmx_jw_object(w);
+        CMX_JW_KEY(w, "reasoning_tokens");
+        cmx_jw_int(w, u->reasoning_tokens);
+        cmx_jw_end(w);
+    }
     cmx_jw_end(w);
 }
 
@@ -928,10 +1126,22 @@ static void write_message(cmx_jw *w, const cmx_translate_answer *a)
     CMX_JW_KEY(w, "role");
     CMX_JW_LIT(w, "assistant");
     CMX_JW_KEY(w, "content");
-    if (a->has_text || a->n_calls == 0)
+    if (a->json.len)
+        cmx_jw_value(w, a->json.data, a->json.len);
+    else if (a->has_text || a->n_calls == 0)
         cmx_jw_string_escaped(w, a->text.data ? a->text.data : "", a->text.len);
     else
         cmx_jw_null(w);
+    if (a->has_reasoning) {
+        CMX_JW_KEY(w, "reasoning_content");
+        cmx_jw_string_escaped(w, a->reasoning.data ? a->reasoning.data : "", a->reasoning.len);
+    }
+    if (a->n_thinking) {
+        CMX_JW_KEY(w, "thinking_blocks");
+        cmx_jw_array(w);
+        cmx_jw_value(w, a->thinking.data, a->thinking.len);
+        cmx_jw_end(w);
+    }
     if (a->n_calls) {
         CMX_JW_KEY(w, "tool_calls");
         cmx_jw_array(w);
@@ -947,8 +1157,11 @@ cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, cmx_jw_str id,
                                    int64_t created, const char *finish_reason,
                                    const cmx_usage *tokens, cmx_buf *out, cmx_error *err)
 {
-    if (cmx_buf_failed(&a->text) || cmx_buf_failed(&a->calls))
+    if (cmx_buf_failed(&a->text) || cmx_buf_failed(&a->calls) || cmx_buf_failed(&a->reasoning) ||
+        cmx_buf_failed(&a->thinking) || cmx_buf_failed(&a->json))
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
+    if (finish_reason && a->n_calls == 0 && strcmp(finish_reason, "tool_calls") == 0)
+        finish_reason = "stop"; /* only the structured answer's tool was called */
     size_t start = out->len;
     cmx_jw w;
     cmx_jw_init(&w, out);
@@ -991,6 +1204,9 @@ void cmx_translate_answer_free(cmx_translate_answer *a)
 {
     cmx_buf_free(&a->text);
     cmx_buf_free(&a->calls);
+    cmx_buf_free(&a->reasoning);
+    cmx_buf_free(&a->thinking);
+    cmx_buf_free(&a->json);
 }
 
 void cmx_translate_copy_string(char *dst, size_t cap, const cmx_json_doc *doc, int v)

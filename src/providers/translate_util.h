@@ -40,6 +40,11 @@ typedef struct cmx_translate_ctx {
     cmx_arena *arena;          /* unescaped copies of strings; the caller's or own_arena */
     cmx_arena *own_arena;
     int messages; /* the messages array token, once cmx_translate_messages started */
+    /* Where the gateway marks the prompt for caching itself (the group's
+     * cache_prompt, CMX_CACHE_PROMPT_* bits); cmx_translate_messages clears it
+     * when the request carries cache_control of its own. */
+    unsigned cache_prompt;
+    int has_cache_hints; /* the body may hold cache_control (0: no lookups) */
 } cmx_translate_ctx;
 
 /* Tokenizes the request into `doc` (owned by the caller, released by
@@ -89,6 +94,8 @@ typedef enum cmx_chat_field {
     CMX_CHAT_LOGIT_BIAS,
     CMX_CHAT_RESPONSE_FORMAT,
     CMX_CHAT_SEED,
+    CMX_CHAT_REASONING_EFFORT,
+    CMX_CHAT_TOP_K,
     CMX_CHAT_FIELD_COUNT
 } cmx_chat_field;
 
@@ -163,13 +170,16 @@ void cmx_translate_string(cmx_jw *w, const cmx_json_doc *doc, int v, const char 
 
 /* A function tool in the provider's form, from its name (a string token)
  * and its OpenAI `function` object (description and parameters are the
- * provider's to read). */
-typedef void (*cmx_translate_tool_writer)(cmx_jw *w, const cmx_json_doc *doc, int name,
-                                          int function);
+ * provider's to read), with its cache hint (translate_portable.h:
+ * CMX_CACHE_NONE, CMX_CACHE_AUTO or the tool's cache_control token). */
+typedef void (*cmx_translate_tool_writer)(cmx_jw *w, const cmx_translate_ctx *c, int name,
+                                          int function, int hint);
 
 /* OpenAI 'tools' written as array elements through `write` (the array is
  * the caller's): only function tools with a name are taken, anything else
- * is a 400 naming it.  *count gets how many were written (may be NULL). */
+ * is a 400 naming it.  A tool's cache_control is checked and handed on; with
+ * cache_prompt's tools mark the last tool gets CMX_CACHE_AUTO.  *count gets
+ * how many were written (may be NULL). */
 cmx_err cmx_translate_tools(cmx_translate_ctx *c, int tools, cmx_translate_tool_writer write,
                             cmx_jw *w, size_t *count);
 
@@ -202,22 +212,24 @@ void cmx_translate_write_tool_schema(cmx_jw *w, const cmx_json_doc *doc, int fun
  * caller's: a writer with an array open, or a buffer being joined. */
 typedef struct cmx_translate_part_writers {
     /* A text part (or the whole content when it is a string): a string
-     * token, never empty. */
-    void (*text)(void *sink, const cmx_json_doc *doc, int text);
-    /* An image_url part, at messages[mi].content[pi]. */
-    cmx_err (*image)(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink);
+     * token, never empty, and its cache hint (translate_portable.h). */
+    void (*text)(void *sink, const cmx_translate_ctx *c, int text, int hint);
+    /* An image_url part, at messages[mi].content[pi], and its cache hint. */
+    cmx_err (*image)(cmx_translate_ctx *c, int part, size_t mi, size_t pi, int hint, void *sink);
 } cmx_translate_part_writers;
 
 /* A text part written {"text": ...} (Converse's and Gemini's shape);
- * sink is a cmx_jw. */
-void cmx_translate_text_part(void *sink, const cmx_json_doc *doc, int text);
+ * sink is a cmx_jw; the hint is not written. */
+void cmx_translate_text_part(void *sink, const cmx_translate_ctx *c, int text, int hint);
 
 /* The content of messages[mi] (a string, an array of parts, null or -1)
  * through `w`.  Text and refusal parts are text; image_url parts are taken
  * only where `images` is set (user messages); anything else is a 400 naming
  * the part type and the provider.  Empty texts are left out (the
- * translated APIs reject them). */
-cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images,
+ * translated APIs reject them).  Each part's cache_control is checked and
+ * handed to its writer; `hint` (the message's own, or CMX_CACHE_NONE) goes
+ * to the last part. */
+cmx_err cmx_translate_content(cmx_translate_ctx *c, int content, size_t mi, int images, int hint,
                               const cmx_translate_part_writers *w, void *sink);
 
 /* An image_url content part: its URL (string or {url}), and for a data URL
@@ -264,14 +276,18 @@ cmx_err cmx_translate_tool_call_id(cmx_translate_ctx *c, int m, size_t mi, int *
  * that have no common shape. */
 typedef struct cmx_translate_message_writers {
     const cmx_translate_part_writers *parts;
-    /* The content of a system or developer message, added to `system`;
-     * NULL: its parts are written through `parts` into `system`, a cmx_jw
-     * with an array open. */
-    cmx_err (*system)(cmx_translate_ctx *c, int content, size_t mi, void *system);
+    /* The content of a system or developer message (with the message's
+     * cache hint), added to `system`; NULL: its parts are written through
+     * `parts` into `system`, a cmx_jw with an array open. */
+    cmx_err (*system)(cmx_translate_ctx *c, int content, size_t mi, int hint, void *system);
     /* An assistant message's tool_calls (may be -1 or null) as blocks. */
     cmx_err (*tool_calls)(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *blocks);
-    /* A tool message (its result) as blocks. */
-    cmx_err (*tool_result)(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *blocks);
+    /* A tool message (its result) as blocks; hint is the message's cache
+     * hint. */
+    cmx_err (*tool_result)(cmx_translate_ctx *c, int m, size_t mi, int hint, cmx_jw *blocks);
+    /* Optional: an assistant message's thinking_blocks, written before its
+     * content (NULL: the provider takes none back, they are left out). */
+    cmx_err (*thinking)(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *blocks);
     const char *assistant_role; /* "assistant"; Gemini's "model" */
     const char *content_key;    /* "content"; Gemini's "parts" */
     /* Optional: a turn was finished, its content array at out[content_at..]. */
@@ -282,8 +298,10 @@ typedef struct cmx_translate_message_writers {
  * each {role, <content_key>: [blocks]}, written as elements of the array
  * open in `out`: system and developer messages go to w->system, tool results
  * are user turns, turns with no content are left out (the translated APIs
- * reject them), and consecutive turns of one role are merged.  *turns gets
- * how many were written. */
+ * reject them), and consecutive turns of one role are merged.  A message's
+ * cache_control is its last part's; with cache_prompt (and no cache_control
+ * in the request) the last system message and the last user message get
+ * the gateway's mark.  *turns gets how many were written. */
 cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
                                const cmx_translate_message_writers *w, cmx_jw *out, void *system,
                                size_t *turns);
@@ -325,12 +343,19 @@ cmx_err cmx_translate_read_body(cmx_json_doc *doc, const char *body, size_t len,
                                 const char *provider_type, cmx_error *err);
 
 /* A chat.completion's one message, gathered from the upstream's content
- * blocks in order: the text parts joined, and the tool calls. */
+ * blocks in order: the text parts joined, the tool calls, the reasoning
+ * (its text joined, and its blocks as the conversation must send them
+ * back), and a structured answer that came as a tool's input. */
 typedef struct cmx_translate_answer {
     cmx_buf text; /* the joined text, JSON-escaped */
     int has_text; /* a text block came (even an empty one) */
     cmx_buf calls;
     size_t n_calls;
+    cmx_buf reasoning; /* reasoning_content, JSON-escaped */
+    int has_reasoning;
+    cmx_buf thinking; /* thinking_blocks' elements, comma-separated */
+    size_t n_thinking;
+    cmx_buf json; /* the structured answer as a JSON string (quotes and all); wins over text */
 } cmx_translate_answer;
 
 void cmx_translate_answer_init(cmx_translate_answer *a);
@@ -340,9 +365,30 @@ void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc,
  * token, -1: "{}"), the arguments being the input's compact text. */
 void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
                                     const cmx_json_doc *doc, int input);
-/* The whole chat.completion appended to out: content is the text when a
- * text block came or there are no calls, null otherwise.  A NULL
- * finish_reason is written as "stop". */
+/* A piece of the model's reasoning text. */
+void cmx_translate_answer_reasoning(cmx_translate_answer *a, cmx_jw_str text);
+/* A thinking block to give back as it came: {"type":"thinking","thinking",
+ * "signature"} (its text also joins reasoning_content; without a signature
+ * the text alone), or, redacted, {"type":"redacted_thinking","data"} (value
+ * is the data). */
+void cmx_translate_answer_thinking(cmx_translate_answer *a, int redacted, cmx_jw_str text,
+                                   cmx_jw_str value);
+/* One element of thinking_blocks, as answers and stream chunks write it. */
+void cmx_translate_write_thinking_block(cmx_jw *w, int redacted, cmx_jw_str text, cmx_jw_str value);
+/* The structured answer a forced tool carried: the input value (token
+ * input, -1: {}) becomes the message's content, as compact text. */
+void cmx_translate_answer_json(cmx_translate_answer *a, const cmx_json_doc *doc, int input);
+/* For json_object without a schema: the text must be one JSON object (a
+ * code fence around it is taken off); CMX_ERR_UPSTREAM_PROTOCOL otherwise,
+ * so the router tries again or elsewhere. */
+cmx_err cmx_translate_answer_require_object(cmx_translate_answer *a, const char *provider_type,
+                                            cmx_error *err);
+/* The whole chat.completion appended to out: content is the structured
+ * answer when one came, else the text when a text block came or there are
+ * no calls, null otherwise; reasoning_content and thinking_blocks when the
+ * model reasoned.  A NULL finish_reason is written as "stop", and
+ * "tool_calls" with no call left (only the structured answer's) as
+ * "stop". */
 cmx_err cmx_translate_answer_write(const cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str model,
                                    int64_t created, const char *finish_reason,
                                    const cmx_usage *tokens, cmx_buf *out, cmx_error *err);

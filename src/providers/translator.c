@@ -112,3 +112,13 @@ cmx_err cmx_translate_cut(cmx_error *err, const char *marker, size_t events, int
     err->cause = CMX_CAUSE_PROTOCOL;
     return CMX_ERR_UPSTREAM_PROTOCOL;
 }
+
+void cmx_translate_params_of_target(cmx_translate_params *p, const cmx_target_config *target)
+{
+    if (!target)
+        return;
+    p->structured_output = target->structured_output;
+    p->reasoning = target->reasoning;
+    p->reasoning_budgets = target->reasoning_budgets;
+    p->cache_prompt = target->cache_prompt;
+}

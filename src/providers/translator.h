@@ -19,7 +19,13 @@
  * scan, whose kept tokens (http/json_scan.h) let it read the body without
  * tokenizing it again; it writes the service's body with the JSON writer
  * (core/json_write.h), copying spans of the client's bytes as they are.  No
- * translator builds a JSON tree (translate_util.h). */
+ * translator builds a JSON tree (translate_util.h).
+ *
+ * A translator may also serve a client API the service speaks itself
+ * (Anthropic's Messages API on Claude behind Anthropic, Bedrock or
+ * Vertex): then it passes the client's request on with what that road
+ * changes (the model, the version field), and the answer and stream events
+ * back as they came, reading the usage on the way. */
 #ifndef CMX_PROVIDERS_TRANSLATOR_H
 #define CMX_PROVIDERS_TRANSLATOR_H
 
@@ -29,6 +35,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "config/config.h"
 #include "core/usage.h"
 #include "http/json_scan.h"
 #include "http/upstream.h"
@@ -45,7 +52,13 @@ typedef struct cmx_translate_params {
     int include_usage;           /* the client asked for the stream's usage chunk */
     int drop_unsupported;        /* drop what the format cannot say instead of a 400 */
     uint32_t default_max_tokens; /* when the client sends none; 0: the format's default */
-    cmx_translate_emit_fn emit;  /* stream chunks */
+    /* How response_format, reasoning_effort and caching reach this target
+     * (the target's and group's settings, config.h; zero: the defaults). */
+    int structured_output;             /* CMX_STRUCTURED_OUTPUT_* */
+    int reasoning;                     /* CMX_REASONING_* */
+    const uint32_t *reasoning_budgets; /* CMX_REASONING_LEVELS tokens (0: default), or NULL */
+    unsigned cache_prompt;             /* CMX_CACHE_PROMPT_* bits */
+    cmx_translate_emit_fn emit;        /* stream chunks */
     void *emit_ctx;
 } cmx_translate_params;
 
@@ -56,11 +69,16 @@ typedef struct cmx_translate_input {
     size_t len;
     const cmx_request_scan *scan;
     cmx_arena *arena;
+    const char *anthropic_beta; /* a Messages call's anthropic-beta header, or NULL */
 } cmx_translate_input;
 
 typedef struct cmx_translator_ops {
     const char *name; /* its folder under tests/data/: "anthropic", "bedrock_invoke" */
-    cmx_api api;      /* the canonical API it translates */
+    /* The API of the calls it serves: chat or embeddings (the canonical
+     * format, translated into the service's), or a client API the service
+     * speaks itself (messages, count_tokens, responses), whose bodies,
+     * answers and stream events it passes on in that API's own shape. */
+    cmx_api api;
     /* The content type a 2xx stream must have; NULL when it has no streams. */
     const char *stream_content_type;
     size_t state_size;
@@ -95,6 +113,9 @@ typedef struct cmx_translator {
     const cmx_translator_ops *ops;
     void *state;
 } cmx_translator;
+
+/* The portable settings of a target (and its group) into p. */
+void cmx_translate_params_of_target(cmx_translate_params *p, const cmx_target_config *target);
 
 /* Allocates the state (in `arena`, or with malloc when arena is NULL) and
  * runs init.  On failure t->ops is NULL and err says why. */

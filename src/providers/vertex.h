@@ -26,6 +26,9 @@
 typedef struct cmx_vertex_options {
     const char *provider_name; /* for messages: "provider 'gemini' (vertex)" */
     int drop_unsupported;      /* drop unsupported parameters instead of failing */
+    const char *model;         /* the model id (in the URL), for what it supports; may be NULL */
+    int reasoning;             /* CMX_REASONING_* */
+    const uint32_t *reasoning_budgets;
 } cmx_vertex_options;
 
 /* OpenAI chat request body → Gemini GenerateContentRequest (appended to out).
@@ -65,6 +68,11 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
 int cmx_vertex_is_claude(const char *model);
 cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,
                                const char *model, int stream, cmx_buf *out, cmx_error *err);
+/* Where Claude on Vertex counts tokens (the model goes in the body):
+ * publishers/anthropic/models/count-tokens:rawPredict.  `model` and
+ * `stream` are not used; the signature is a road's. */
+cmx_err cmx_vertex_claude_count_path(const char *prefix, const char *project, const char *location,
+                                     const char *model, int stream, cmx_buf *out, cmx_error *err);
 
 /* GenerateContentResponse JSON → chat.completion JSON (appended to out), the
  * token counts in *usage (may be NULL).  `model` names the answer when the
@@ -80,11 +88,12 @@ cmx_err cmx_vertex_translate_response(const char *body, size_t len, int64_t crea
 const char *cmx_vertex_finish_reason(const char *reason, size_t len);
 
 /* What the whole answer and the stream read alike (vertex_response.c):
- * usageMetadata's counts (u may be -1), whether a part is answer text (not
- * a thought), and a function call's id, "call_<response id>_<n>" (escaped),
+ * usageMetadata's counts (u may be -1), whether a part is answer text or a
+ * thought's summary, and a function call's id, "call_<response id>_<n>" (escaped),
  * appended to out. */
 void cmx_vertex_read_usage(const cmx_json_doc *doc, int u, cmx_usage *out);
 int cmx_vertex_is_text_part(const cmx_json_doc *doc, int part);
+int cmx_vertex_is_thought_part(const cmx_json_doc *doc, int part);
 void cmx_vertex_call_id(cmx_buf *out, cmx_jw_str response_id, int n);
 
 /* Google's error answer {"error":{"code","message","status"}} (or a list of

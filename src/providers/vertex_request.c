@@ -11,7 +11,12 @@
  * merged, as Gemini wants them alternating.
  *
  * Sampling parameters go into generationConfig; tools into
- * functionDeclarations, tool_choice into toolConfig.  Parameters Gemini lacks
+ * functionDeclarations, tool_choice into toolConfig; response_format into
+ * responseMimeType and responseJsonSchema (strict schemas, with
+ * additionalProperties false, as they are); reasoning_effort into
+ * thinkingConfig, a thinkingLevel for Gemini 3 and a thinkingBudget for
+ * Gemini 2.5, with the thoughts' summaries asked for (they come back as
+ * reasoning_content).  cache_control is ignored: Gemini caches implicitly.  Parameters Gemini lacks
  * are refused with their name, or dropped when configured.  The OpenAI side
  * (content parts, data URLs, tools, tool_choice, stop, the 400s and their
  * wording) is read by translate_util.c, as for the other translating
@@ -19,6 +24,7 @@
  * pass with the JSON writer, one function per group of fields, texts,
  * schemas and image data copied from the client's bytes as they are. */
 #include "vertex.h"
+#include "translate_portable.h"
 #include "translate_util.h"
 #include "core/str.h"
 
@@ -28,18 +34,23 @@
 typedef struct request {
     cmx_translate_ctx c;
     cmx_chat_fields f;
+    const cmx_vertex_options *opt;
     int64_t max_tokens;
     const char *tool_choice; /* "auto", "required", "none", "function"; NULL: none */
     int tool_choice_name;
-    const char *response_mime; /* from response_format; NULL: none */
-    int response_schema;       /* response_format.json_schema.schema, -1: none */
+    cmx_response_format rf;
+    cmx_effort effort;
 } request;
 
 #define TAKES                                                                                      \
     (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_PARALLEL_TOOL_CALLS) |                          \
      CMX_CHAT_BIT(CMX_CHAT_N) | CMX_CHAT_BIT(CMX_CHAT_PRESENCE_PENALTY) |                          \
      CMX_CHAT_BIT(CMX_CHAT_FREQUENCY_PENALTY) | CMX_CHAT_BIT(CMX_CHAT_SEED) |                      \
-     CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT))
+     CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT) | CMX_CHAT_BIT(CMX_CHAT_REASONING_EFFORT) |            \
+     CMX_CHAT_BIT(CMX_CHAT_TOP_K))
+
+/* Gemini takes at most five stop sequences. */
+#define MAX_STOP 5
 
 /* ---- content ---------------------------------------------------------- */
 
@@ -73,8 +84,10 @@ static const char *guess_mime(cmx_jw_str url)
                                                    : "image/jpeg";
 }
 
-static cmx_err image_part(cmx_translate_ctx *c, int part, size_t mi, size_t pi, void *sink)
+static cmx_err image_part(cmx_translate_ctx *c, int part, size_t mi, size_t pi, int hint,
+                          void *sink)
 {
+    (void)hint; /* Gemini caches implicitly */
     cmx_translate_image img;
     cmx_err e = cmx_translate_read_image(c, part, mi, pi, &img);
     if (e != CMX_OK)
@@ -146,9 +159,11 @@ static int tool_name_for(cmx_translate_ctx *c, int id, size_t before)
 }
 
 /* A tool result's text parts, joined (still escaped). */
-static void join_text(void *sink, const cmx_json_doc *doc, int text)
+static void join_text(void *sink, const cmx_translate_ctx *c, int text, int hint)
 {
-    cmx_jw_string_piece_escaped(sink, cmx_json_doc_ptr(doc, text), cmx_json_doc_len(doc, text));
+    (void)hint;
+    cmx_jw_string_piece_escaped(sink, cmx_json_doc_ptr(c->doc, text),
+                                cmx_json_doc_len(c->doc, text));
 }
 
 static const cmx_translate_part_writers join_writers = {join_text, NULL};
@@ -181,14 +196,15 @@ static cmx_err function_result(cmx_translate_ctx *c, int content, size_t mi, cmx
     cmx_jw_object(w);
     CMX_JW_KEY(w, "content");
     cmx_jw_string_open(w);
-    cmx_err e = cmx_translate_content(c, content, mi, 0, &join_writers, w);
+    cmx_err e = cmx_translate_content(c, content, mi, 0, CMX_CACHE_NONE, &join_writers, w);
     cmx_jw_string_close(w);
     cmx_jw_end(w);
     return e;
 }
 
-static cmx_err function_response(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *w)
+static cmx_err function_response(cmx_translate_ctx *c, int m, size_t mi, int hint, cmx_jw *w)
 {
+    (void)hint;
     const cmx_json_doc *doc = c->doc;
     int id;
     cmx_err e = cmx_translate_tool_call_id(c, m, mi, &id);
@@ -231,22 +247,6 @@ static const cmx_translate_message_writers message_writers = {
 
 /* ---- reading ------------------------------------------------------------ */
 
-static cmx_err read_response_format(request *r, int v)
-{
-    const cmx_json_doc *doc = r->c.doc;
-    int type = CMX_JSON_GET(doc, v, "type");
-    if (CMX_JSON_STRING_IS(doc, type, "text"))
-        return CMX_OK;
-    if (CMX_JSON_STRING_IS(doc, type, "json_object") ||
-        CMX_JSON_STRING_IS(doc, type, "json_schema")) {
-        r->response_mime = "application/json";
-        r->response_schema = cmx_json_doc_get_typed(doc, CMX_JSON_GET(doc, v, "json_schema"),
-                                                    CMX_LIT("schema"), CMX_JSON_OBJECT);
-        return CMX_OK;
-    }
-    return cmx_translate_unsupported(&r->c, "response_format", v);
-}
-
 /* The parameters only Gemini has among the translated APIs. */
 static cmx_err read_gemini_params(request *r)
 {
@@ -269,8 +269,19 @@ static cmx_err read_gemini_params(request *r)
     cmx_json_type pt = parallel >= 0 ? cmx_json_doc_type(c->doc, parallel) : CMX_JSON_TRUE;
     if (e == CMX_OK && pt != CMX_JSON_TRUE && pt != CMX_JSON_FALSE)
         e = cmx_translate_unsupported(c, "parallel_tool_calls", parallel);
-    if (e == CMX_OK && at[CMX_CHAT_RESPONSE_FORMAT] >= 0)
-        e = read_response_format(r, at[CMX_CHAT_RESPONSE_FORMAT]);
+    int64_t top_k = 0;
+    if (e == CMX_OK)
+        e = cmx_translate_positive_int(c, &r->f, CMX_CHAT_TOP_K, &top_k);
+    int stop = at[CMX_CHAT_STOP];
+    if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
+        cmx_json_doc_count(c->doc, stop) > MAX_STOP)
+        e = cmx_translate_bad(
+            c, "'stop' holds %zu sequences; provider '%s' (vertex) takes at most %d",
+            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
+    if (e == CMX_OK)
+        e = cmx_translate_response_format(c, at[CMX_CHAT_RESPONSE_FORMAT], &r->rf);
+    if (e == CMX_OK)
+        e = cmx_translate_reasoning_effort(c, at[CMX_CHAT_REASONING_EFFORT], &r->effort);
     return e;
 }
 
@@ -294,6 +305,52 @@ static cmx_err read_request(void *req)
 
 /* ---- writing, one group of fields at a time ------------------------------ */
 
+/* Gemini 3's thinkingLevel for an effort: Pro knows LOW and HIGH, Flash
+ * MINIMAL, LOW, MEDIUM and HIGH too; none is the lowest (Gemini 3 cannot
+ * stop thinking). */
+static const char *thinking_level(const char *model, cmx_effort effort)
+{
+    int flash = model && strstr(model, "flash") != NULL;
+    switch (effort) {
+    case CMX_EFFORT_HIGH: return "HIGH";
+    case CMX_EFFORT_MEDIUM: return flash ? "MEDIUM" : "HIGH";
+    case CMX_EFFORT_LOW: return "LOW";
+    default: return flash ? "MINIMAL" : "LOW";
+    }
+}
+
+/* thinkingConfig: a level (Gemini 3 and `reasoning: effort`) or a budget
+ * (Gemini 2.5), and the thoughts' summaries when the model is to think;
+ * "none" is a budget of 0 (2.5 Pro cannot stop: its least, 128). */
+static void write_thinking_config(const request *r, cmx_jw *w)
+{
+    int mode = r->opt->reasoning;
+    if (r->effort == CMX_EFFORT_ABSENT || mode == CMX_REASONING_OFF)
+        return;
+    const char *model = r->opt->model;
+    int level = mode == CMX_REASONING_EFFORT ||
+                (mode == CMX_REASONING_AUTO && cmx_gemini_major(model) >= 3);
+    CMX_JW_KEY(w, "thinkingConfig");
+    cmx_jw_object(w);
+    if (level) {
+        const char *name = thinking_level(model, r->effort);
+        CMX_JW_KEY(w, "thinkingLevel");
+        cmx_jw_string(w, name, strlen(name));
+    } else {
+        int pro = model && strstr(model, "pro") != NULL;
+        CMX_JW_KEY(w, "thinkingBudget");
+        cmx_jw_int(w, r->effort >= CMX_EFFORT_MINIMAL
+                          ? cmx_translate_thinking_budget(r->opt->reasoning_budgets, r->effort)
+                      : pro ? 128
+                            : 0);
+    }
+    if (r->effort >= CMX_EFFORT_MINIMAL) {
+        CMX_JW_KEY(w, "includeThoughts");
+        cmx_jw_bool(w, 1);
+    }
+    cmx_jw_end(w);
+}
+
 static void write_generation_config(const request *r, cmx_jw *w)
 {
     const cmx_json_doc *doc = r->c.doc;
@@ -315,11 +372,13 @@ static void write_generation_config(const request *r, cmx_jw *w)
         CMX_JW_KEY(w, "stopSequences");
         cmx_translate_write_stop(w, doc, at[CMX_CHAT_STOP]);
     }
-    if (r->response_mime) {
+    cmx_translate_copy_member(w, doc, at[CMX_CHAT_TOP_K], "topK");
+    if (r->rf.kind != CMX_FORMAT_TEXT) {
         CMX_JW_KEY(w, "responseMimeType");
-        cmx_jw_string(w, r->response_mime, strlen(r->response_mime));
-        cmx_translate_copy_member(w, doc, r->response_schema, "responseJsonSchema");
+        CMX_JW_LIT(w, "application/json");
+        cmx_translate_copy_member(w, doc, r->rf.schema, "responseJsonSchema");
     }
+    write_thinking_config(r, w);
     if (!cmx_jw_wrote_since(w, empty)) {
         cmx_jw_rewind(w, none);
         return;
@@ -327,8 +386,10 @@ static void write_generation_config(const request *r, cmx_jw *w)
     cmx_jw_end(w);
 }
 
-static void function_declaration(cmx_jw *w, const cmx_json_doc *doc, int name, int fn)
+static void function_declaration(cmx_jw *w, const cmx_translate_ctx *c, int name, int fn, int hint)
 {
+    (void)hint; /* Gemini caches implicitly */
+    const cmx_json_doc *doc = c->doc;
     cmx_jw_object(w);
     cmx_translate_tool_head(w, doc, name, fn, 0);
     cmx_translate_copy_member(
@@ -419,8 +480,8 @@ cmx_err cmx_vertex_translate_request(const cmx_translate_input *in, const cmx_ve
                                      cmx_buf *out, cmx_error *err)
 {
     request r = {.c = {err, opt->provider_name, "vertex", opt->drop_unsupported},
-                 .tool_choice_name = -1,
-                 .response_schema = -1};
+                 .opt = opt,
+                 .tool_choice_name = -1};
     return cmx_translate_request(&r.c, in, read_request, write_request, out);
 }
 

@@ -2,7 +2,8 @@
  * chat.completion, and Google's error answers as the router's kinds.
  *
  * Only the first candidate counts (cloudmux asks for one).  Its text parts
- * are joined (thought parts left out), its functionCall parts become tool
+ * are joined, its thought parts (the summaries of the model's thinking,
+ * when asked for) are reasoning_content, its functionCall parts become tool
  * calls whose id is made from the response id and the call's position, so
  * the same answer always gets the same ids.  A prompt Gemini blocked, or an
  * answer stopped for safety before any content, is a content_policy error
@@ -40,8 +41,10 @@ void cmx_vertex_read_usage(const cmx_json_doc *doc, int u, cmx_usage *out)
     cmx_usage_init(out);
     out->prompt_tokens = cmx_translate_count(doc, u, "promptTokenCount", 0);
     /* thinking tokens are output the client pays for */
-    out->completion_tokens = cmx_translate_count(doc, u, "candidatesTokenCount", 0) +
-                             cmx_translate_count(doc, u, "thoughtsTokenCount", 0);
+    int64_t thoughts = cmx_translate_count(doc, u, "thoughtsTokenCount", -1);
+    out->completion_tokens =
+        cmx_translate_count(doc, u, "candidatesTokenCount", 0) + (thoughts > 0 ? thoughts : 0);
+    out->reasoning_tokens = thoughts;
     out->total_tokens =
         cmx_translate_count(doc, u, "totalTokenCount", out->prompt_tokens + out->completion_tokens);
     out->cached_tokens = cmx_translate_count(doc, u, "cachedContentTokenCount", 0);
@@ -78,6 +81,12 @@ int cmx_vertex_is_text_part(const cmx_json_doc *doc, int part)
            cmx_json_doc_type(doc, CMX_JSON_GET(doc, part, "thought")) != CMX_JSON_TRUE;
 }
 
+int cmx_vertex_is_thought_part(const cmx_json_doc *doc, int part)
+{
+    return cmx_json_doc_get_typed(doc, part, CMX_LIT("text"), CMX_JSON_STRING) >= 0 &&
+           cmx_json_doc_type(doc, CMX_JSON_GET(doc, part, "thought")) == CMX_JSON_TRUE;
+}
+
 /* The first candidate's parts into the answer; tool calls get ids made of
  * the response id and their position. */
 static void read_parts(const cmx_json_doc *doc, int parts, cmx_jw_str rid,
@@ -89,6 +98,8 @@ static void read_parts(const cmx_json_doc *doc, int parts, cmx_jw_str rid,
         int fc = cmx_json_doc_get_typed(doc, p, CMX_LIT("functionCall"), CMX_JSON_OBJECT);
         if (cmx_vertex_is_text_part(doc, p)) {
             cmx_translate_answer_text(answer, doc, CMX_JSON_GET(doc, p, "text"));
+        } else if (cmx_vertex_is_thought_part(doc, p)) {
+            cmx_translate_answer_reasoning(answer, cmx_translate_str(doc, p, "text"));
         } else if (fc >= 0) {
             cmx_buf_reset(&id);
             cmx_vertex_call_id(&id, rid, (int)answer->n_calls);

@@ -127,6 +127,11 @@ static cmx_err on_candidate(cmx_vertex_stream *s, const cmx_json_doc *doc, int c
                         &w, CMX_JW_ESC(cmx_json_doc_ptr(doc, t), cmx_json_doc_len(doc, t)));
                     s->content_seen = 1;
                 }
+            } else if (cmx_vertex_is_thought_part(doc, p)) {
+                cmx_jw_str t = cmx_translate_str(doc, p, "text");
+                cmx_chunk_writer w = writer(s);
+                if (t.len)
+                    cmx_chunk_reasoning(&w, t);
             } else if (fc >= 0) {
                 emit_call(s, doc, fc);
             }

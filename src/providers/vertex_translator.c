@@ -36,7 +36,10 @@ static cmx_err gemini_init(void *t, const cmx_translate_params *p, cmx_error *er
 static cmx_vertex_options options(const cmx_translate_params *p)
 {
     return (cmx_vertex_options){.provider_name = p->provider_name,
-                                .drop_unsupported = p->drop_unsupported};
+                                .drop_unsupported = p->drop_unsupported,
+                                .model = p->model,
+                                .reasoning = p->reasoning,
+                                .reasoning_budgets = p->reasoning_budgets};
 }
 
 static cmx_err gemini_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)

@@ -224,3 +224,100 @@ describe('faults, as the official client sees them', () => {
     assert.equal(ok.content[0].text, 'echo: x');
   });
 });
+
+// Structured outputs, extended thinking and prompt caching, with the rules
+// Anthropic documents, as the official client sends and reads them.
+describe('structured outputs, thinking and caching', () => {
+  const SCHEMA = { type: 'object', properties: { city: { type: 'string' }, temp: { type: 'number' } }, required: ['city', 'temp'], additionalProperties: false };
+  const bad = async (body, pattern) => {
+    await assert.rejects(client.messages.create(body), (e) => {
+      assert.ok(e instanceof Anthropic.BadRequestError, `expected BadRequestError, got ${e}`);
+      assert.match(e.error.error.message, pattern);
+      return true;
+    });
+  };
+
+  test('output_config.format on a 4.5 model answers JSON that follows the schema', async () => {
+    const r = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: user('Paris'), output_config: { format: { type: 'json_schema', schema: SCHEMA } } });
+    assert.deepEqual(JSON.parse(r.content[0].text), { city: 'Paris', temp: 1 });
+  });
+  test('output_config.format is refused before 4.5 and without additionalProperties false', async () => {
+    await bad({ model: 'claude-3-7-sonnet-20250219', max_tokens: 100, messages: user('x'), output_config: { format: { type: 'json_schema', schema: SCHEMA } } }, /structured outputs are not supported/);
+    await bad({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: user('x'), output_config: { format: { type: 'json_schema', schema: { type: 'object', properties: {} } } } }, /additionalProperties/);
+  });
+  test('thinking rules: budget from 1024 and below max_tokens, temperature 1 only, no forced tool', async () => {
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    await bad({ model: MODEL, max_tokens: 2000, messages: user('x'), thinking: { type: 'enabled', budget_tokens: 500 } }, /greater than or equal to 1024/);
+    await bad({ model: MODEL, max_tokens: 1024, messages: user('x'), thinking }, /max_tokens` must be greater than `thinking.budget_tokens/);
+    await bad({ model: MODEL, max_tokens: 2000, messages: user('x'), thinking, temperature: 0.2 }, /temperature` may only be set to 1 when thinking is enabled/);
+    await bad({ model: MODEL, max_tokens: 2000, messages: user('x'), thinking, top_k: 5 }, /top_k/);
+    await bad({ model: MODEL, max_tokens: 2000, messages: user('x'), thinking, tools: [weatherTool], tool_choice: { type: 'any' } }, /tool_choice forces tool use/);
+    await bad({ model: 'claude-sonnet-4-5', max_tokens: 2000, messages: user('x'), thinking: { type: 'adaptive' } }, /adaptive thinking is not supported/);
+    await bad({ model: 'claude-sonnet-4-5', max_tokens: 2000, messages: user('x'), output_config: { effort: 'low' } }, /effort parameter is not supported/);
+    const ok = await client.messages.create({ model: 'claude-opus-4-6', max_tokens: 2000, messages: user('x'), thinking: { type: 'adaptive' }, output_config: { effort: 'low' }, temperature: 1 });
+    assert.equal(ok.content[0].type, 'thinking');
+  });
+  test('a thinking block comes signed, goes back with the tool result, and a forged one is refused', async () => {
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    const first = await client.messages.create({ model: MODEL, max_tokens: 2000, thinking, tools: [weatherTool], messages: user('Paris [[tool]] [[redacted]]') });
+    assert.deepEqual(first.content.map((b) => b.type), ['thinking', 'redacted_thinking', 'tool_use']);
+    assert.ok(first.content[0].signature.length > 10);
+    const toolUse = first.content[2];
+    const next = (content) => [...user('Paris [[tool]]'), { role: 'assistant', content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: toolUse.id, content: '21C' }] }];
+    const second = await client.messages.create({ model: MODEL, max_tokens: 2000, thinking, tools: [weatherTool], messages: next(first.content) });
+    assert.equal(second.content.at(-1).text, 'echo: tool result: 21C');
+    await bad({ model: MODEL, max_tokens: 2000, thinking, tools: [weatherTool], messages: next([{ ...first.content[0], signature: 'forged' }, toolUse]) }, /Invalid `signature` in `thinking` block/);
+    await bad({ model: MODEL, max_tokens: 2000, thinking, tools: [weatherTool], messages: next([toolUse]) }, /must start with a thinking block/);
+  });
+  test('a streamed thinking block arrives as thinking and signature deltas', async () => {
+    const stream = client.messages.stream({ model: MODEL, max_tokens: 2000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: user('hello') });
+    const kinds = new Set();
+    stream.on('streamEvent', (e) => e.type === 'content_block_delta' && kinds.add(e.delta.type));
+    const msg = await stream.finalMessage();
+    assert.deepEqual([...kinds].sort(), ['signature_delta', 'text_delta', 'thinking_delta']);
+    assert.equal(msg.content[0].thinking, 'Thinking about: hello');
+    assert.ok(msg.content[0].signature);
+  });
+  test('cache_control: a marked prefix is written once, then read; more than four marks are refused', async () => {
+    const manual = 'word '.repeat(1200).trim();
+    const body = { model: MODEL, max_tokens: 50, system: [{ type: 'text', text: manual, cache_control: { type: 'ephemeral' } }], messages: user('first question') };
+    const a = await client.messages.create(body);
+    assert.equal(a.usage.cache_creation_input_tokens, 1200);
+    assert.equal(a.usage.cache_read_input_tokens, 0);
+    assert.equal(a.usage.input_tokens, 2);
+    const b = await client.messages.create({ ...body, messages: user('second question') });
+    assert.equal(b.usage.cache_read_input_tokens, 1200);
+    assert.equal(b.usage.cache_creation_input_tokens, 0);
+    const mark = { type: 'ephemeral' };
+    await bad({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: [1, 2, 3, 4, 5].map((n) => ({ type: 'text', text: `t${n}`, cache_control: mark })) }] }, /A maximum of 4 blocks with cache_control may be provided. Found 5/);
+    await bad({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 't', cache_control: { type: 'ephemeral', ttl: '2h' } }] }] }, /ttl/);
+  });
+});
+
+describe('documents, token counts, the beta header', () => {
+  test('text documents are accepted; anthropic-beta is recorded', async () => {
+    emu.resetStats();
+    const messages = [
+      { role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a doc' } }, { type: 'text', text: 'read it' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'ok' }] },
+      { role: 'user', content: 'go on' },
+    ];
+    const r = await client.messages.create({ model: MODEL, max_tokens: 10, messages }, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    assert.equal(r.content[0].text, 'echo: go on');
+    assert.equal(emu.stats().requests[0].anthropic_beta, 'interleaved-thinking-2025-05-14');
+  });
+
+  test('messages.countTokens counts what messages.create would', async () => {
+    const body = { model: MODEL, system: 'be brief', messages: user('hello big world') };
+    const counted = await client.messages.countTokens(body);
+    const r = await client.messages.create({ ...body, max_tokens: 50 });
+    assert.equal(counted.input_tokens, r.usage.input_tokens);
+    await assert.rejects(client.messages.countTokens({ ...body, max_tokens: 5 }), (e) => e.status === 400 && /max_tokens/.test(e.message));
+  });
+
+  test('[[cache_write:N]] reports cache_creation_input_tokens', async () => {
+    const r = await client.messages.create({ model: MODEL, max_tokens: 20, messages: user('x [[cache_write:512]] [[cache:64]]') });
+    assert.equal(r.usage.cache_creation_input_tokens, 512);
+    assert.equal(r.usage.cache_read_input_tokens, 64);
+  });
+});

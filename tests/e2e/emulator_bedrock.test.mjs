@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   BedrockRuntimeClient,
   ConverseCommand,
+  CountTokensCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
   InvokeModelWithResponseStreamCommand,
@@ -129,7 +130,7 @@ describe('InvokeModel against the emulator, with the official client', () => {
     assert.equal(msg.type, 'message');
     assert.deepEqual(msg.content, [{ type: 'text', text: 'echo: hello there' }]);
     assert.equal(msg.stop_reason, 'end_turn');
-    assert.deepEqual(msg.usage, { input_tokens: 4, output_tokens: 3 });
+    assert.deepEqual(msg.usage, { input_tokens: 4, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 3 });
     const rec = emu.stats().requests.at(-1);
     assert.equal(rec.auth, 'ok');
     assert.equal(rec.path, `/model/${encodeURIComponent(MODEL)}/invoke`);
@@ -170,6 +171,47 @@ describe('InvokeModel against the emulator, with the official client', () => {
     );
   });
 
+  test('Claude with thinking: a signed thinking block first, streamed as thinking and signature deltas', async () => {
+    const msg = decode(await invoke(MODEL, claudeBody('deep', { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } })));
+    assert.deepEqual(msg.content.map((b) => b.type), ['thinking', 'text']);
+    const r = await clientWith(CREDS).send(
+      new InvokeModelWithResponseStreamCommand({ modelId: MODEL, contentType: 'application/json', body: JSON.stringify(claudeBody('deep', { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } })) }),
+    );
+    const deltas = [];
+    for await (const ev of r.body) {
+      const e = JSON.parse(Buffer.from(ev.chunk.bytes).toString('utf8'));
+      if (e.type === 'content_block_delta') deltas.push(e.delta.type);
+    }
+    assert.deepEqual([...new Set(deltas)], ['thinking_delta', 'signature_delta', 'text_delta']);
+  });
+
+  test('CountTokens: the InvokeModel body in base64 gets its input tokens', async () => {
+    const body = new TextEncoder().encode(JSON.stringify(claudeBody('count these four words', { system: 'be brief' })));
+    const r = await clientWith(CREDS).send(new CountTokensCommand({ modelId: MODEL, input: { invokeModel: { body } } }));
+    assert.equal(r.inputTokens, 6);
+    assert.equal(emu.stats().requests.at(-1).path, `/model/${encodeURIComponent(MODEL)}/count-tokens`);
+    const noVersion = new TextEncoder().encode(JSON.stringify({ max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }));
+    await assert.rejects(clientWith(CREDS).send(new CountTokensCommand({ modelId: MODEL, input: { invokeModel: { body: noVersion } } })), (e) => e.name === 'ValidationException');
+  });
+
+  test('a replayed stream sends the recorded events in order, spaced as asked', async () => {
+    const events = [
+      { type: 'message_start', message: { id: 'msg_r', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'replayed' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 1 } },
+      { type: 'message_stop' },
+    ];
+    const rec = emu.setReplay({ events, interval_ms: 20 });
+    const r = await clientWith(CREDS).send(new InvokeModelWithResponseStreamCommand({ modelId: MODEL, contentType: 'application/json', body: JSON.stringify(claudeBody('x')) }));
+    const got = [];
+    for await (const ev of r.body) got.push(JSON.parse(Buffer.from(ev.chunk.bytes).toString('utf8')));
+    assert.deepEqual(got, events);
+    assert.ok(rec.finished_at - rec.started_at >= 100);
+    assert.equal(rec.body.anthropic_version, 'bedrock-2023-05-31');
+  });
+
   test('Titan v2 embeddings: dimensions and normalize, and the token count', async () => {
     const r = await invoke('amazon.titan-embed-text-v2:0', { inputText: 'the quick brown fox', dimensions: 256, normalize: true });
     const out = decode(r);
@@ -187,5 +229,61 @@ describe('InvokeModel against the emulator, with the official client', () => {
     assert.equal(out.embeddings[0].length, 1024);
     assert.equal(out.response_type, 'embeddings_floats');
     await assert.rejects(invoke('cohere.embed-english-v3', { texts: ['a'] }), (e) => e.name === 'ValidationException' && /input_type/.test(e.message));
+  });
+});
+
+// Converse's structured output, Claude's thinking and cache points, as the
+// official client sends and reads them.
+describe('structured output, thinking and cache points through Converse', () => {
+  const SONNET = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
+  const SCHEMA = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+  const refused = async (input, pattern) => {
+    await assert.rejects(clientWith(CREDS).send(new ConverseCommand(input)), (e) => {
+      assert.equal(e.name, 'ValidationException');
+      assert.match(e.message, pattern);
+      return true;
+    });
+  };
+
+  test('outputConfig.textFormat: JSON that follows the schema on Claude 4.5, refused on older models', async () => {
+    const outputConfig = { textFormat: { type: 'json_schema', structure: { jsonSchema: { schema: JSON.stringify(SCHEMA), name: 'weather' } } } };
+    const r = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('Paris'), outputConfig }));
+    assert.deepEqual(JSON.parse(r.output.message.content[0].text), { city: 'Paris' });
+    await refused({ modelId: MODEL, messages: user('Paris'), outputConfig }, /doesn't support structured output/);
+  });
+  test('thinking in additionalModelRequestFields: a signed reasoningContent block first, under Claude\'s rules', async () => {
+    const additionalModelRequestFields = { thinking: { type: 'enabled', budget_tokens: 1024 } };
+    const r = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('hi'), inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }));
+    const rt = r.output.message.content[0].reasoningContent.reasoningText;
+    assert.equal(rt.text, 'Thinking about: hi');
+    assert.ok(rt.signature);
+    const back = [...user('hi'), { role: 'assistant', content: r.output.message.content }, ...user('again')];
+    await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: back, inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }));
+    back[1].content[0].reasoningContent.reasoningText.signature = 'forged';
+    await refused({ modelId: SONNET, messages: back, inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields }, /Invalid `signature`/);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { maxTokens: 2000, temperature: 0.3 }, additionalModelRequestFields }, /temperature/);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { maxTokens: 1000 }, additionalModelRequestFields }, /max_tokens/);
+    await refused({ modelId: 'meta.llama3-70b-instruct-v1:0', messages: user('x'), additionalModelRequestFields }, /extraneous key \[thinking\]/);
+  });
+  test('ConverseStream: reasoning text and signature deltas', async () => {
+    const r = await clientWith(CREDS).send(new ConverseStreamCommand({ modelId: SONNET, messages: user('hi'), inferenceConfig: { maxTokens: 2000 }, additionalModelRequestFields: { thinking: { type: 'enabled', budget_tokens: 1024 } } }));
+    let text = '';
+    let signature = '';
+    for await (const ev of r.stream) {
+      const rc = ev.contentBlockDelta?.delta?.reasoningContent;
+      if (rc?.text) text += rc.text;
+      if (rc?.signature) signature = rc.signature;
+    }
+    assert.equal(text, 'Thinking about: hi');
+    assert.ok(signature);
+  });
+  test('cachePoint: the prefix it closes is written, then read; stopSequences past four are refused', async () => {
+    const system = [{ text: 'word '.repeat(1100).trim() }, { cachePoint: { type: 'default' } }];
+    const a = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('one') }));
+    assert.equal(a.usage.cacheWriteInputTokens, 1100);
+    const b = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('two') }));
+    assert.equal(b.usage.cacheReadInputTokens, 1100);
+    assert.equal(b.usage.inputTokens, 1);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: ['a', 'b', 'c', 'd', 'e'] } }, /stopSequences/);
   });
 });

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/str.h"
 #include "http/json_scan.h"
 
 static cmx_arena *arena;
@@ -676,6 +677,33 @@ static void counts_only_a_top_level_usage_key(void **state)
     assert_int_equal(u.prompt_tokens, 7);
 }
 
+static void strips_named_members_at_every_depth(void **state)
+{
+    (void)state;
+    cmx_arena *a = cmx_arena_new(4096);
+    static const char *const names[] = {"cache_control", "thinking_blocks"};
+    static const char body[] =
+        "{\"cache_control\":1, \"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"text\",\"text\":\"\\\"cache_control\\\"\",\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+        "{\"role\":\"assistant\",\"thinking_blocks\":[{\"a\":1}],\"content\":\"x\"}],"
+        "\"tools\":[[],{}],\"n\":null}";
+    size_t n;
+    char *out = cmx_json_strip_keys(a, body, sizeof body - 1, names, 2, &n);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                             "\"text\":\"\\\"cache_control\\\"\"}]},{\"role\":\"assistant\","
+                             "\"content\":\"x\"}],\"tools\":[[],{}],\"n\":null}");
+    assert_int_equal(n, strlen(out));
+    assert_null(cmx_json_strip_keys(a, "{\"a\":", 5, names, 2, &n));
+    assert_true(cmx_json_mentions_key(body, sizeof body - 1, "cache_control"));
+    assert_true(cmx_json_mentions_key(body, sizeof body - 1, "thinking_blocks"));
+    assert_false(
+        cmx_json_mentions_key(CMX_LIT("{\"max_tokens\":1,\"xcache_control\":2}"), "cache_control"));
+    assert_false(cmx_json_mentions_key(CMX_LIT("\"cache_contro"), "cache_control"));
+    assert_true(cmx_json_mentions_key(CMX_LIT("\"cache_control\""), "cache_control"));
+    cmx_arena_free(a);
+}
+
 static void reports_invalid_upstream_json_as_minus_one(void **state)
 {
     cmx_usage u;
@@ -755,6 +783,7 @@ int main(void)
         cmocka_unit_test(reports_absent_or_null_usage_as_zero),
         cmocka_unit_test(counts_only_a_top_level_usage_key),
         cmocka_unit_test(reports_invalid_upstream_json_as_minus_one),
+        cmocka_unit_test(strips_named_members_at_every_depth),
         cmocka_unit_test(strips_named_members_and_keeps_the_rest_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,15 +8,28 @@
 // at the top level, no OpenAI-only fields, every tool_result answering a
 // tool_use of the previous turn.  Shapes (message, stream events, error
 // bodies) are the ones the official @anthropic-ai/sdk parses.
+//
+// Structured outputs, extended thinking and prompt caching follow
+// Anthropic's documented rules (checkFeatures): output_config.format on
+// Claude 4.5 and later only, with additionalProperties false on every
+// object; output_config.effort and adaptive thinking on 4.6 and later;
+// budget_tokens from 1024 and below max_tokens; no temperature but 1, no
+// top_k, top_p from 0.95 and no forced tool while thinking; thinking blocks
+// sent back only as the API gave them (signatures checked), and first in
+// the assistant turn that continues a tool use; at most four cache_control
+// marks.  The answer then holds a thinking block (signed), a JSON text that
+// follows the schema, and cache reads and writes from the emulator's ledger.
 
 import { randomBytes } from 'node:crypto';
 
 import { stripDirectives } from './faults.mjs';
+import { checkCacheControl, claudeVersion, issueRedacted, looseObject, redactedIssued, signThinking, thinkingSigned, valueFromSchema } from '../common/portable.mjs';
 
 export const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
 const TOP_LEVEL = new Set([
   'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature',
   'top_p', 'top_k', 'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers',
+  'context_management', 'output_config',
 ]);
 
 export function newId(prefix) {
@@ -94,6 +107,20 @@ function validateBlock(b, where, role, prevToolUses) {
       if (typeof b.id !== 'string' || typeof b.name !== 'string') return `${where}: tool_use needs id and name`;
       if (!b.input || typeof b.input !== 'object' || Array.isArray(b.input)) return `${where}.input: Input should be a valid dictionary`;
       return null;
+    case 'document': {
+      const s = b.source;
+      if (s?.type === 'base64') return s.media_type === 'application/pdf' && typeof s.data === 'string' ? null : `${where}.source.base64.media_type: Input should be 'application/pdf'`;
+      if (s?.type === 'text') return typeof s.data === 'string' ? null : `${where}.source.text.data: Field required`;
+      if (s?.type === 'url') return typeof s.url === 'string' ? null : `${where}.source.url.url: Field required`;
+      return `${where}.source: Input tag '${s?.type}' found using 'type' does not match any of the expected tags: 'base64', 'text', 'url', 'content', 'file'`;
+    }
+    case 'thinking':
+      if (role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+      if (typeof b.thinking !== 'string' || typeof b.signature !== 'string') return `${where}: thinking blocks need thinking and signature`;
+      return null;
+    case 'redacted_thinking':
+      if (role !== 'assistant') return `${where}: redacted_thinking blocks are only allowed in assistant messages`;
+      return typeof b.data === 'string' ? null : `${where}.data: Field required`;
     case 'tool_result':
       if (role !== 'user') return `${where}: tool_result blocks are only allowed in user messages`;
       if (!prevToolUses.has(b.tool_use_id))
@@ -104,12 +131,13 @@ function validateBlock(b, where, role, prevToolUses) {
   }
 }
 
-// Returns an error message (for invalid_request_error) or null.
-export function validateMessages(body) {
-  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k)) return `${k}: Extra inputs are not permitted`;
+// Returns an error message (for invalid_request_error) or null.  A
+// count_tokens body has no max_tokens.
+export function validateMessages(body, { counting = false } = {}) {
+  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k) || (counting && ['max_tokens', 'stream', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'metadata'].includes(k))) return `${k}: Extra inputs are not permitted`;
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
-  if (body.max_tokens === undefined) return 'max_tokens: Field required';
-  if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  if (!counting && body.max_tokens === undefined) return 'max_tokens: Field required';
+  if (!counting && (!Number.isInteger(body.max_tokens) || body.max_tokens < 1)) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
   if (!Array.isArray(body.messages)) return 'messages: Field required';
   if (body.messages.length === 0) return 'messages: at least one message is required';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid string or list of text blocks';
@@ -151,23 +179,100 @@ export function validateMessages(body) {
     if (!['auto', 'any', 'tool', 'none'].includes(tc?.type)) return "tool_choice: Input tag found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
     if (tc.type === 'tool' && typeof tc.name !== 'string') return 'tool_choice.tool.name: Field required';
   }
+  return checkFeatures(body);
+}
+
+// Whether the request thinks: thinking enabled (with a budget) or adaptive.
+export const thinks = (body) => body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive';
+
+function checkOutputConfig(body, version) {
+  const oc = body.output_config;
+  if (oc === undefined) return null;
+  if (!oc || typeof oc !== 'object' || Array.isArray(oc)) return 'output_config: Input should be a valid dictionary';
+  for (const k of Object.keys(oc)) if (k !== 'format' && k !== 'effort') return `output_config.${k}: Extra inputs are not permitted`;
+  if (oc.format !== undefined) {
+    if (oc.format?.type !== 'json_schema' || !oc.format.schema || typeof oc.format.schema !== 'object')
+      return "output_config.format: Input should be {'type': 'json_schema', 'schema': {...}}";
+    if (version < 45) return `output_config.format: structured outputs are not supported for model '${body.model}'`;
+    const loose = looseObject(oc.format.schema);
+    if (loose) return `output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly set to false (at ${loose})`;
+  }
+  if (oc.effort !== undefined) {
+    if (!['low', 'medium', 'high', 'max'].includes(oc.effort)) return "output_config.effort: Input should be 'low', 'medium', 'high' or 'max'";
+    if (version < 46) return `output_config.effort: the effort parameter is not supported for model '${body.model}'`;
+  }
   return null;
+}
+
+function checkThinking(body, version) {
+  const t = body.thinking;
+  if (t === undefined) return null;
+  if (t?.type === 'disabled') return null;
+  if (t?.type === 'adaptive') return version >= 46 ? null : `thinking.adaptive: adaptive thinking is not supported for model '${body.model}'`;
+  if (t?.type !== 'enabled') return "thinking: Input tag found using 'type' does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'";
+  if (!Number.isInteger(t.budget_tokens) || t.budget_tokens < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+  if (t.budget_tokens >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+  return null;
+}
+
+// What thinking forbids, and the thinking blocks a conversation sends back.
+function checkWhileThinking(body) {
+  const msgs = body.messages;
+  for (let i = 0; i < msgs.length; i++) {
+    if (msgs[i].role !== 'assistant') continue;
+    for (const [j, b] of blocksOf(msgs[i]).entries()) {
+      if (b?.type === 'thinking' && !thinkingSigned(b.thinking, b.signature)) return `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`;
+      if (b?.type === 'redacted_thinking' && !redactedIssued(b.data)) return `messages.${i}.content.${j}: Invalid \`data\` in \`redacted_thinking\` block`;
+    }
+  }
+  if (!thinks(body)) return null;
+  if (body.temperature !== undefined && body.temperature !== 1)
+    return '`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility';
+  if (body.top_k !== undefined) return '`top_k` may not be set when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility';
+  if (body.top_p !== undefined && body.top_p < 0.95) return '`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility';
+  if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool') return 'Thinking may not be enabled when tool_choice forces tool use.';
+  // the assistant turn a tool result answers must start with its thinking
+  const last = msgs.length - 1;
+  if (last >= 1 && contentOf(msgs[last]).toolResults.length && msgs[last - 1].role === 'assistant') {
+    const first = blocksOf(msgs[last - 1])[0];
+    if (first && first.type !== 'thinking' && first.type !== 'redacted_thinking')
+      return `messages.${last - 1}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${first.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable \`thinking\`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking`;
+  }
+  return null;
+}
+
+// Every cache_control mark, in prompt order (tools, system, messages).
+export function cacheParts(body) {
+  const parts = [];
+  const add = (text, cc, where) => parts.push({ text, tokens: words(text), mark: cc !== undefined, cc, where });
+  for (const [i, t] of (body.tools || []).entries()) add(JSON.stringify({ ...t, cache_control: undefined }), t.cache_control, `tools.${i}`);
+  if (typeof body.system === 'string') add(body.system, undefined, 'system');
+  else for (const [i, b] of (body.system || []).entries()) add(b.text || '', b.cache_control, `system.${i}`);
+  for (const [i, m] of body.messages.entries())
+    for (const [j, b] of blocksOf(m).entries())
+      add(b.type === 'text' ? b.text : b.type === 'tool_result' ? JSON.stringify(b.content) : JSON.stringify(b), b.cache_control, `messages.${i}.content.${j}`);
+  return parts;
+}
+
+function checkCache(body) {
+  const marked = cacheParts(body).filter((p) => p.mark);
+  for (const p of marked) {
+    const e = checkCacheControl(p.cc, p.where);
+    if (e) return e;
+  }
+  if (marked.length > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${marked.length}.`;
+  return null;
+}
+
+// Structured outputs, thinking and caching, as the real API checks them.
+export function checkFeatures(body) {
+  const version = claudeVersion(body.model);
+  return checkOutputConfig(body, version) ?? checkThinking(body, version) ?? checkWhileThinking(body) ?? checkCache(body);
 }
 
 // Deterministic input for a tool from its JSON schema.
 export function toolInput(tool, text) {
-  const props = tool.input_schema?.properties || {};
-  const input = {};
-  for (const [name, schema] of Object.entries(props)) {
-    const t = Array.isArray(schema?.type) ? schema.type[0] : schema?.type;
-    if (t === 'number' || t === 'integer') input[name] = 1;
-    else if (t === 'boolean') input[name] = true;
-    else if (t === 'array') input[name] = [];
-    else if (t === 'object') input[name] = {};
-    else if (Array.isArray(schema?.enum)) input[name] = schema.enum[0];
-    else input[name] = text || name;
-  }
-  return input;
+  return valueFromSchema({ type: 'object', properties: tool.input_schema?.properties || {} }, text || 'text');
 }
 
 function chosenTool(body, last, lastText) {
@@ -182,7 +287,7 @@ function chosenTool(body, last, lastText) {
 
 // Plans the answer: text or tool_use, stop reason, usage.  The stream and
 // the whole message are both rendered from this.
-export function planMessage(body) {
+export function planMessage(body, { cache = null } = {}) {
   let inputTokens = 0;
   let images = 0;
   const system = typeof body.system === 'string' ? body.system : (body.system || []).map((b) => b.text || '').join(' ');
@@ -196,10 +301,24 @@ export function planMessage(body) {
   const last = body.messages[body.messages.length - 1];
   const lastC = contentOf(last);
   const said = stripDirectives(lastC.text);
-  const cache = /\[\[cache:(\d+)\]\]/.exec(lastC.text);
+  const cacheHint = /\[\[cache:(\d+)\]\]/.exec(lastC.text);
+  const cacheWrite = /\[\[cache_write:(\d+)\]\]/.exec(lastC.text);
   const plan = { id: newId('msg_'), model: body.model, images };
   const tool = last.role === 'user' ? chosenTool(body, last, lastC.text) : null;
-  if (tool) {
+  if (thinks(body)) {
+    const text = `Thinking about: ${said || 'the question'}`;
+    plan.thinking = { text, signature: signThinking(text) };
+    if (/\[\[redacted\]\]/.test(lastC.text)) plan.redacted = issueRedacted();
+  }
+  const format = body.output_config?.format;
+  if (format && !tool) {
+    const json = JSON.stringify(valueFromSchema(format.schema, said || 'text'));
+    plan.pieces = json.match(/.{1,8}/gs) || [];
+    plan.text = json;
+    plan.stopReason = 'end_turn';
+    plan.stopSequence = null;
+    plan.outputTokens = Math.max(1, Math.ceil(json.length / 4));
+  } else if (tool) {
     plan.toolUse = { id: newId('toolu_'), name: tool.name, input: toolInput(tool, said) };
     plan.stopReason = 'tool_use';
     plan.stopSequence = null;
@@ -229,18 +348,33 @@ export function planMessage(body) {
     plan.text = pieces.join('');
     plan.outputTokens = pieces.length;
   }
+  if (plan.thinking) plan.outputTokens += words(plan.thinking.text);
   plan.usage = {
     input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: cache ? Number(cache[1]) : 0,
+    cache_creation_input_tokens: cacheWrite ? Number(cacheWrite[1]) : 0,
+    cache_read_input_tokens: cacheHint ? Number(cacheHint[1]) : 0,
     output_tokens: plan.outputTokens,
   };
+  if (cache) {
+    // the marked prefix is read or written; the rest is input (tools count too)
+    const parts = cacheParts(body);
+    const { read, write } = cache.use(parts);
+    if (read || write) {
+      const toolTokens = parts.filter((p) => p.where.startsWith('tools.')).reduce((n, p) => n + p.tokens, 0);
+      plan.usage.input_tokens = Math.max(0, inputTokens + toolTokens - read - write);
+      plan.usage.cache_read_input_tokens += read;
+      plan.usage.cache_creation_input_tokens = write;
+    }
+  }
   return plan;
 }
 
 function contentBlocks(plan) {
-  if (plan.toolUse) return [{ type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: plan.toolUse.input }];
-  return plan.text ? [{ type: 'text', text: plan.text }] : [];
+  const thinking = [];
+  if (plan.thinking) thinking.push({ type: 'thinking', thinking: plan.thinking.text, signature: plan.thinking.signature });
+  if (plan.redacted) thinking.push({ type: 'redacted_thinking', data: plan.redacted });
+  if (plan.toolUse) return [...thinking, { type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: plan.toolUse.input }];
+  return plan.text ? [...thinking, { type: 'text', text: plan.text }] : thinking;
 }
 
 export function message(plan) {
@@ -265,21 +399,33 @@ export function streamEvents(plan) {
       message: { id: plan.id, type: 'message', role: 'assistant', model: plan.model, content: [], stop_reason: null, stop_sequence: null, usage: { ...plan.usage, output_tokens: 1 } },
     }),
   ];
+  let index = 0;
+  if (plan.thinking) {
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+    for (const p of plan.thinking.text.split(/(?= )/))
+      out.push(ev({ type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: p } }));
+    out.push(ev({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: plan.thinking.signature } }));
+    out.push(ev({ type: 'content_block_stop', index: index++ }));
+  }
+  if (plan.redacted) {
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'redacted_thinking', data: plan.redacted } }));
+    out.push(ev({ type: 'content_block_stop', index: index++ }));
+  }
   if (plan.toolUse) {
     const t = plan.toolUse;
-    out.push(ev({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: t.id, name: t.name, input: {} } }));
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: t.id, name: t.name, input: {} } }));
     out.push(ev({ type: 'ping' }));
     const json = JSON.stringify(t.input);
-    out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } }));
+    out.push(ev({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }));
     // Anthropic sends the input in small fragments.
     for (let i = 0; i < json.length; i += 8)
-      out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 8) } }));
+      out.push(ev({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(i, i + 8) } }));
   } else {
-    out.push(ev({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    out.push(ev({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
     out.push(ev({ type: 'ping' }));
-    for (const p of plan.pieces) out.push(ev({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: p } }));
+    for (const p of plan.pieces) out.push(ev({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: p } }));
   }
-  out.push(ev({ type: 'content_block_stop', index: 0 }));
+  out.push(ev({ type: 'content_block_stop', index }));
   out.push(ev({ type: 'message_delta', delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence }, usage: { output_tokens: plan.outputTokens } }));
   out.push(ev({ type: 'message_stop' }));
   return out;

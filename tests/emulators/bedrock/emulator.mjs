@@ -13,12 +13,21 @@
 //   codec: messageStart, contentBlockStart/Delta/Stop, messageStop, metadata.
 // - Answers are deterministic: "echo: <the last user text>", word-counted
 //   usage, a tool call when toolChoice demands one.
+// - Structured output, reasoning and caching as Converse documents them:
+//   outputConfig.textFormat (a JSON schema in a string) on Claude 4.5 and
+//   later, answered with JSON that follows it; Claude's thinking in
+//   additionalModelRequestFields under Claude's rules (budget from 1024 and
+//   below maxTokens, temperature 1 only, no forced tool), answered with a
+//   signed reasoningContent block first; reasoningContent sent back checked;
+//   at most four stop sequences; cachePoint blocks (at most four) that write
+//   and then read the prefix they close, in the usage's cache counts.
 // - POST /model/{modelId}/invoke and /invoke-with-response-stream take the
 //   model-native bodies (invoke.mjs): Claude's Messages, Titan and Cohere
 //   embeddings; the stream is `chunk` events carrying base64 Anthropic events.
 // - Faults come from the model id, "+fault:SPEC" (see faults.mjs), so a
 //   cloudmux config can point one target at a failing model.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import http2 from 'node:http2';
 import net from 'node:net';
 
@@ -27,7 +36,8 @@ import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 import { parseFaultSpec, splitModel } from './faults.mjs';
-import { anthropicAnswer, anthropicStreamEvents, checkAnthropicBody, embedAnswer } from './invoke.mjs';
+import { claudeVersion, createCacheLedger, issueRedacted, redactedIssued, signThinking, thinkingSigned, valueFromSchema } from '../common/portable.mjs';
+import { anthropicAnswer, checkAnthropicBody, countAnthropicTokens, embedAnswer } from './invoke.mjs';
 
 const utf8Encode = (s) => new Uint8Array(Buffer.from(s, 'utf8'));
 const utf8Decode = (b) => Buffer.from(b).toString('utf8');
@@ -118,17 +128,112 @@ function countTokens(body) {
   return n;
 }
 
-// The answer to a request: {blocks:[{text}|{toolUse}], stopReason, usage}.
-function answer(body) {
+const thinksConverse = (body) => ['enabled', 'adaptive'].includes(body.additionalModelRequestFields?.thinking?.type);
+
+// A ValidationException message when Converse (or the model behind it)
+// refuses the request's structured output, reasoning, cache or stop fields.
+function checkConverse(body, model) {
+  const version = claudeVersion(model);
+  const stops = body.inferenceConfig?.stopSequences;
+  if (Array.isArray(stops) && stops.length > 4) return '1 validation error detected: Value at \'inferenceConfig.stopSequences\' failed to satisfy constraint: Member must have length less than or equal to 4';
+  const tf = body.outputConfig?.textFormat;
+  if (tf) {
+    if (tf.type !== 'json_schema' || typeof tf.structure?.jsonSchema?.schema !== 'string') return 'The outputConfig.textFormat must be {type: json_schema, structure: {jsonSchema: {schema: "<JSON schema as a string>"}}}';
+    try {
+      JSON.parse(tf.structure.jsonSchema.schema);
+    } catch {
+      return 'The provided JSON schema is not valid JSON.';
+    }
+    if (version < 45) return `This model (${model}) doesn't support structured output with outputConfig.`;
+  }
+  const extra = body.additionalModelRequestFields;
+  if (extra && version === 0) return `The model returned the following errors: Malformed input request: extraneous key [${Object.keys(extra)[0]}] is not permitted`;
+  const t = extra?.thinking;
+  if (t && t.type === 'enabled') {
+    if (!Number.isInteger(t.budget_tokens) || t.budget_tokens < 1024) return 'The model returned the following errors: thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (!(body.inferenceConfig?.maxTokens > t.budget_tokens)) return 'The model returned the following errors: `max_tokens` must be greater than `thinking.budget_tokens`.';
+  }
+  if (t?.type === 'adaptive' && version < 46) return `The model returned the following errors: adaptive thinking is not supported for model '${model}'`;
+  for (const [i, m] of (body.messages || []).entries())
+    for (const [j, b] of (m.content || []).entries()) {
+      const rt = b.reasoningContent?.reasoningText;
+      if (rt && !thinkingSigned(rt.text, rt.signature)) return `The model returned the following errors: messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`;
+      if (b.reasoningContent?.redactedContent && !redactedIssued(b.reasoningContent.redactedContent)) return `The model returned the following errors: messages.${i}.content.${j}: Invalid \`data\` in \`redacted_thinking\` block`;
+    }
+  if (thinksConverse(body)) {
+    const temp = body.inferenceConfig?.temperature;
+    if (temp !== undefined && temp !== 1) return 'The model returned the following errors: `temperature` may only be set to 1 when thinking is enabled.';
+    if (extra.top_k !== undefined) return 'The model returned the following errors: `top_k` may not be set when thinking is enabled.';
+    const choice = body.toolConfig?.toolChoice;
+    if (choice?.any || choice?.tool) return 'The model returned the following errors: Thinking may not be enabled when tool_choice forces tool use.';
+  }
+  const points = cacheParts(body).filter((p) => p.mark);
+  for (const p of points) if (p.point.type !== 'default' || (p.point.ttl !== undefined && !['5m', '1h'].includes(p.point.ttl))) return 'The cachePoint must be {type: default} with an optional ttl of 5m or 1h.';
+  if (points.length > 4) return `You can specify at most 4 cache checkpoints per request; this request has ${points.length}.`;
+  return null;
+}
+
+// The request's parts in prompt order (tools, system, messages), each
+// marked when a cachePoint follows it.
+function cacheParts(body) {
+  const parts = [];
+  const walk = (list, text) => {
+    for (const b of list || []) {
+      if (b.cachePoint) {
+        if (parts.length) Object.assign(parts.at(-1), { mark: true, point: b.cachePoint });
+      } else {
+        const t = text(b);
+        parts.push({ text: t, tokens: words(t).length, mark: false });
+      }
+    }
+  };
+  walk(body.toolConfig?.tools, (b) => JSON.stringify(b));
+  walk(body.system, (b) => b.text ?? JSON.stringify(b));
+  for (const m of body.messages || []) walk(m.content, (b) => b.text ?? blockText([b]) ?? JSON.stringify(b));
+  return parts;
+}
+
+// The answer to a request: {blocks:[{text}|{toolUse}|{reasoningContent}], stopReason, usage}.
+function answer(body, model, cache) {
   const last = (body.messages || []).at(-1) || { content: [] };
+  const a = plainAnswer(body, last);
+  if (thinksConverse(body)) {
+    const text = `Thinking about: ${blockText(last.content) || 'the question'}`;
+    const reasoning = [{ reasoningContent: { reasoningText: { text, signature: signThinking(text) } } }];
+    if (/\[\[redacted\]\]/.test(blockText(last.content))) reasoning.push({ reasoningContent: { redactedContent: issueRedacted() } });
+    a.blocks = [...reasoning, ...a.blocks];
+    a.usage.outputTokens += words(text).length;
+    a.usage.totalTokens += words(text).length;
+  }
+  const { read, write } = cache.use(cacheParts(body));
+  if (read || write) {
+    const toolTokens = cacheParts({ toolConfig: body.toolConfig }).reduce((n, p) => n + p.tokens, 0);
+    a.usage.inputTokens = Math.max(0, a.usage.inputTokens + toolTokens - read - write);
+    a.usage.cacheReadInputTokens = (a.usage.cacheReadInputTokens || 0) + read;
+    a.usage.cacheWriteInputTokens = write;
+    a.usage.totalTokens = a.usage.inputTokens + a.usage.outputTokens + a.usage.cacheReadInputTokens + write;
+  }
+  return a;
+}
+
+function plainAnswer(body, last) {
   const tc = body.toolConfig;
   const choice = tc?.toolChoice;
   const input = countTokens(body);
   const hasResult = (last.content || []).some((b) => b.toolResult);
   if (tc && !hasResult && (choice?.any || choice?.tool)) {
-    const name = choice.tool?.name || tc.tools?.[0]?.toolSpec?.name || 'tool';
-    const toolUse = { toolUseId: `tooluse_${name}_1`, name, input: { city: blockText(last.content), days: 1 } };
+    const name = choice.tool?.name || tc.tools?.find((t) => t.toolSpec)?.toolSpec?.name || 'tool';
+    const spec = tc.tools?.find((t) => t.toolSpec?.name === name)?.toolSpec;
+    const props = spec?.inputSchema?.json?.properties;
+    const input0 = props ? valueFromSchema(spec.inputSchema.json, blockText(last.content)) : { city: blockText(last.content), days: 1 };
+    const toolUse = { toolUseId: `tooluse_${name}_1`, name, input: input0 };
     return { blocks: [{ toolUse }], stopReason: 'tool_use', usage: { inputTokens: input, outputTokens: 10, totalTokens: input + 10 } };
+  }
+  const tf = body.outputConfig?.textFormat;
+  if (tf && !hasResult) {
+    const text = JSON.stringify(valueFromSchema(JSON.parse(tf.structure.jsonSchema.schema), blockText(last.content)));
+    const out = Math.ceil(text.length / 4);
+    return { blocks: [{ text }], stopReason: 'end_turn', usage: { inputTokens: input, outputTokens: out, totalTokens: input + out } };
   }
   const images = (last.content || []).filter((b) => b.image).length;
   let text = hasResult
@@ -154,7 +259,15 @@ function answer(body) {
 function streamEvents(a) {
   const ev = [['messageStart', { role: 'assistant' }]];
   a.blocks.forEach((b, i) => {
-    if (b.text !== undefined) {
+    const rc = b.reasoningContent;
+    if (rc?.reasoningText) {
+      for (const w of rc.reasoningText.text.split(/(?= )/)) ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { reasoningContent: { text: w } } }]);
+      ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { reasoningContent: { signature: rc.reasoningText.signature } } }]);
+    } else if (rc?.redactedContent) {
+      ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { reasoningContent: { redactedContent: rc.redactedContent } } }]);
+    } else if (b.text !== undefined && b.text.startsWith('{')) {
+      for (let k = 0; k < b.text.length; k += 8) ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { text: b.text.slice(k, k + 8) } }]);
+    } else if (b.text !== undefined) {
       const ws = words(b.text);
       ws.forEach((w, k) => ev.push(['contentBlockDelta', { contentBlockIndex: i, delta: { text: k ? ` ${w}` : w } }]));
     } else {
@@ -207,15 +320,42 @@ function sendJson(res, payload, inputTokens, outputTokens) {
   res.end(out);
 }
 
+// CountTokens: {"input": {"invokeModel": {"body": base64 of an InvokeModel
+// body}}} → {"inputTokens": N} (Claude models).
+function handleCountTokens(res, model, body) {
+  const b64 = body?.input?.invokeModel?.body;
+  if (typeof b64 !== 'string') return sendError(res, 400, 'ValidationException', 'The input must hold an invokeModel or converse request.');
+  let inner;
+  try {
+    inner = JSON.parse(Buffer.from(b64, 'base64').toString('utf8'));
+  } catch {
+    return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+  }
+  if (!/^(?:[a-z]+\.)?anthropic\./.test(model)) return sendError(res, 400, 'ValidationException', 'The provided model does not support counting tokens.');
+  const bad = checkAnthropicBody(inner, model);
+  if (bad) return sendError(res, ...bad);
+  sendJson(res, { inputTokens: countAnthropicTokens(inner, model) }, 0, 0);
+}
+
 // InvokeModel / InvokeModelWithResponseStream (invoke.mjs has the bodies).
-async function handleInvoke(res, model, body, stream, f) {
+// A replay (setReplay) answers the next Claude stream with recorded events.
+async function handleInvoke(res, model, body, stream, f, cache, replay) {
   if (/^(?:[a-z]+\.)?anthropic\./.test(model)) {
-    const bad = checkAnthropicBody(body);
+    const bad = checkAnthropicBody(body, model);
     if (bad) return sendError(res, ...bad);
-    const msg = anthropicAnswer(body, model);
+    const { msg, events } = anthropicAnswer(body, model, cache);
     if (!stream) return sendJson(res, msg, msg.usage.input_tokens, msg.usage.output_tokens);
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'emulated-request' });
-    const events = anthropicStreamEvents(msg);
+    if (replay) {
+      replay.started_at = performance.now();
+      for (const e of replay.events) {
+        res.write(encodeEvent('chunk', { bytes: Buffer.from(JSON.stringify(e), 'utf8').toString('base64') }));
+        replay.sent++;
+        await sleep(replay.interval_ms);
+      }
+      replay.finished_at = performance.now();
+      return res.end();
+    }
     const after = f?.after ?? 3;
     for (let i = 0; i < events.length; i++) {
       if (f?.fault === 'exception_event' && i === after) {
@@ -242,13 +382,15 @@ async function handleInvoke(res, model, body, stream, f) {
 
 export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey = 'emulator-secret', sessionToken = null } = {}) {
   const creds = { accessKeyId, secretAccessKey, sessionToken };
+  const cache = createCacheLedger();
   let requests = [];
+  const replays = []; // recorded Claude streams to answer the next stream requests with
   const sockets = new Set();
   const hung = new Set();
 
   async function handle(req, res, body) {
     const rawPath = req.url;
-    const m = /^\/model\/([^/?]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)(\?.*)?$/.exec(rawPath);
+    const m = /^\/model\/([^/?]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)(\?.*)?$/.exec(rawPath);
     const rec = { path: rawPath, method: req.method, headers: req.headers, auth: 'none', body: null, model: null };
     requests.push(rec);
     if (req.method !== 'POST' || !m) return sendError(res, 404, 'UnknownOperationException', 'Unknown operation');
@@ -265,6 +407,7 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
     }
     rec.body = parsed;
+    if (m[2] === 'count-tokens') return handleCountTokens(res, model, parsed);
     const invoke = m[2].startsWith('invoke');
     if (!invoke && (!Array.isArray(parsed.messages) || parsed.messages.length === 0))
       return sendError(res, 400, 'ValidationException', 'The model returned the following errors: messages: at least one message is required');
@@ -289,8 +432,14 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       if (f.fault === 'model_not_ready') return sendError(res, 429, 'ModelNotReadyException', 'Model is not ready for inference. Wait and try again.');
       if (f.fault === 'too_long') return sendError(res, 400, 'ValidationException', 'Input is too long for requested model.');
     }
-    if (invoke) return handleInvoke(res, model, parsed, stream, f);
-    const a = answer(parsed);
+    if (invoke) {
+      const replay = stream && replays.length ? replays.shift() : null;
+      if (replay) replay.body = parsed;
+      return handleInvoke(res, model, parsed, stream, f, cache, replay);
+    }
+    const refused = checkConverse(parsed, model);
+    if (refused) return sendError(res, 400, 'ValidationException', refused);
+    const a = answer(parsed, model, cache);
     if (!stream) {
       const out = JSON.stringify({
         output: { message: { role: 'assistant', content: a.blocks } },
@@ -374,6 +523,14 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
     server,
     listenInner,
     stats: () => ({ total: requests.length, requests }),
+    // The next InvokeModelWithResponseStream for Claude answers with these
+    // Anthropic events, interval_ms apart; the returned record says when the
+    // first and last went out (performance.now()) and what body came in.
+    setReplay: ({ events, interval_ms = 0 }) => {
+      const r = { events, interval_ms, sent: 0, started_at: null, finished_at: null, body: null };
+      replays.push(r);
+      return r;
+    },
     resetStats: () => {
       requests = [];
     },

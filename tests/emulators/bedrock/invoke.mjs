@@ -5,9 +5,11 @@
 // its own body the way the real models do and answers in its own shape:
 //
 // - anthropic.* : Anthropic's Messages request with "anthropic_version":
-//   "bedrock-2023-05-31", no "model" (the URL names it), max_tokens required.
-//   The answer is an Anthropic message; the stream is event-stream `chunk`
-//   events whose payload is {"bytes": base64 of one Anthropic stream event}.
+//   "bedrock-2023-05-31", no "model" (the URL names it), max_tokens required,
+//   and otherwise checked and answered as the Anthropic emulator does
+//   (structured outputs, thinking, cache marks included).  The answer is an
+//   Anthropic message; the stream is event-stream `chunk` events whose
+//   payload is {"bytes": base64 of one Anthropic stream event}.
 // - amazon.titan-embed-text-v1 / -v2:0 : {inputText, dimensions?, normalize?}
 //   → {embedding, inputTextTokenCount}.
 // - cohere.embed-* : {texts, input_type} → {id, texts, embeddings: [[...]],
@@ -15,7 +17,12 @@
 //
 // Answers are deterministic ("echo: <last user text>", vectors from a hash
 // of the text) and every answer carries Bedrock's
-// x-amzn-bedrock-input-token-count / -output-token-count headers.
+// x-amzn-bedrock-input-token-count / -output-token-count headers.  Claude
+// answers come from the Anthropic emulator's planner (thinking, structured
+// outputs, prompt caching, [[cache:N]] and [[cache_write:N]]);
+// CountTokens counts an InvokeModel body's input the same way.
+import { message, planMessage, streamEvents, validateMessages } from '../anthropic/responses.mjs';
+
 const words = (s) => String(s).split(/\s+/).filter(Boolean);
 
 function textOf(content) {
@@ -26,80 +33,39 @@ function textOf(content) {
     .join(' ');
 }
 
-// [status, type, message] when the body is not one Claude on Bedrock takes.
-export function checkAnthropicBody(body) {
+// [status, type, message] when the body is not one Claude on Bedrock takes:
+// Bedrock's own checks, then the Messages API's (anthropic/responses.mjs).
+export function checkAnthropicBody(body, model) {
   if (body.anthropic_version !== 'bedrock-2023-05-31')
     return [400, 'ValidationException', 'Malformed input request: #: required key [anthropic_version] not found or invalid, please reformat your input and try again.'];
   if ('model' in body) return [400, 'ValidationException', 'Malformed input request: #: extraneous key [model] is not permitted, please reformat your input and try again.'];
   if (!Number.isInteger(body.max_tokens)) return [400, 'ValidationException', 'Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.'];
   if (!Array.isArray(body.messages) || body.messages.length === 0)
     return [400, 'ValidationException', 'Malformed input request: #: required key [messages] not found, please reformat your input and try again.'];
-  return null;
+  const bad = validateMessages(messagesBody(body, model));
+  return bad ? [400, 'ValidationException', bad] : null;
 }
 
-// The Anthropic message answering a Messages body.
-export function anthropicAnswer(body, model) {
-  const last = body.messages.at(-1);
-  const system = typeof body.system === 'string' ? body.system : textOf(body.system);
-  const input = words(system).length + body.messages.reduce((n, m) => n + words(textOf(m.content)).length, 0);
-  const choice = body.tool_choice;
-  const hasResult = Array.isArray(last.content) && last.content.some((b) => b.type === 'tool_result');
-  let content;
-  let stop = 'end_turn';
-  if (body.tools?.length && !hasResult && (choice?.type === 'any' || choice?.type === 'tool')) {
-    const name = choice.name || body.tools[0].name;
-    content = [{ type: 'tool_use', id: `toolu_bdrk_${name}_1`, name, input: { city: textOf(last.content), days: 1 } }];
-    stop = 'tool_use';
-  } else {
-    let text = `echo: ${textOf(last.content)}`;
-    if (words(text).length > body.max_tokens) {
-      text = words(text).slice(0, body.max_tokens).join(' ');
-      stop = 'max_tokens';
-    }
-    content = [{ type: 'text', text }];
-  }
-  const output = content[0].type === 'text' ? words(content[0].text).length : 10;
-  return {
-    id: 'msg_bdrk_emulated01',
-    type: 'message',
-    role: 'assistant',
-    model: model.replace(/^(?:[a-z]+\.)?anthropic\./, '').replace(/-v\d+:\d+$/, ''),
-    content,
-    stop_reason: stop,
-    stop_sequence: null,
-    usage: { input_tokens: input, output_tokens: output },
+// The Messages body the model sees: the version and the beta list out (Bedrock
+// takes both), the model named.
+function messagesBody(body, model) {
+  const { anthropic_version: _version, anthropic_beta: _beta, ...rest } = body;
+  return { ...rest, model: model.replace(/^(?:[a-z]+\.)?anthropic\./, '').replace(/-v\d+:\d+$/, '') };
+}
+
+// The Anthropic message answering a Messages body, and its stream events
+// (the Messages API's, message_stop carrying Bedrock's invocation metrics).
+export function anthropicAnswer(body, model, cache) {
+  const plan = planMessage(messagesBody(body, model), { cache });
+  const msg = message(plan);
+  const events = streamEvents(plan).map((e) => e.data).filter((d) => d.type !== 'ping');
+  events.at(-1)['amazon-bedrock-invocationMetrics'] = {
+    inputTokenCount: msg.usage.input_tokens,
+    outputTokenCount: msg.usage.output_tokens,
+    invocationLatency: 1,
+    firstByteLatency: 1,
   };
-}
-
-// The Anthropic stream events of a message, in order.
-export function anthropicStreamEvents(msg) {
-  const ev = [
-    { type: 'message_start', message: { ...msg, content: [], stop_reason: null, usage: { input_tokens: msg.usage.input_tokens, output_tokens: 1 } } },
-  ];
-  msg.content.forEach((b, index) => {
-    if (b.type === 'text') {
-      ev.push({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
-      words(b.text).forEach((w, k) => ev.push({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: k ? ` ${w}` : w } }));
-    } else {
-      const json = JSON.stringify(b.input);
-      const cut = Math.floor(json.length / 2);
-      ev.push({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: b.id, name: b.name, input: {} } });
-      ev.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(0, cut) } });
-      ev.push({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: json.slice(cut) } });
-    }
-    ev.push({ type: 'content_block_stop', index });
-  });
-  ev.push({ type: 'message_delta', delta: { stop_reason: msg.stop_reason, stop_sequence: null }, usage: { output_tokens: msg.usage.output_tokens } });
-  ev.push({
-    type: 'message_stop',
-    'amazon-bedrock-invocationMetrics': {
-      inputTokenCount: msg.usage.input_tokens,
-      outputTokenCount: msg.usage.output_tokens,
-      invocationLatency: 1,
-      firstByteLatency: 1,
-    },
-  });
-  return ev;
+  return { msg, events };
 }
 
 // A deterministic unit-free vector for a text: the same text, the same vector.
@@ -149,4 +115,10 @@ export function embedAnswer(model, body) {
     };
   }
   return { error: [400, 'ValidationException', 'The provided model identifier is invalid.'] };
+}
+
+// CountTokens: the input tokens of the InvokeModel body it carries (as the
+// answer to it would count them).
+export function countAnthropicTokens(body, model) {
+  return planMessage({ ...messagesBody(body, model), max_tokens: 1e9 }).usage.input_tokens;
 }

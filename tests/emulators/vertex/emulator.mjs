@@ -19,11 +19,21 @@
 //   too_long (400 INVALID_ARGUMENT about the input token count), token=N (the
 //   token endpoint answers N).
 // /_emulator/stats and /_emulator/faults expose the same over HTTP.
+//
+// Thinking and structured output as Vertex documents them: thinkingConfig's
+// thinkingLevel on Gemini 3 only (Pro: LOW, HIGH; Flash also MINIMAL,
+// MEDIUM), thinkingBudget on 2.5 (Flash 0-24576, Pro 128-32768, Pro cannot
+// stop thinking), never both; includeThoughts answers a thought summary part
+// first, counted in thoughtsTokenCount; responseJsonSchema (strict schemas
+// with additionalProperties included) is answered with JSON that follows it;
+// at most five stop sequences.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
+import { createCacheLedger, geminiMajor, valueFromSchema } from '../common/portable.mjs';
 
 const GOOGLE_STATUS = {
   400: 'INVALID_ARGUMENT',
@@ -77,6 +87,30 @@ function validate(body) {
     if (i > 0 && body.contents[i - 1].role === c.role) return `contents[${i}]: roles must alternate`;
   }
   if (body.generationConfig?.candidateCount > 1) return 'candidateCount must be 1';
+  const gc = body.generationConfig || {};
+  if (Array.isArray(gc.stopSequences) && gc.stopSequences.length > 5) return 'Unable to submit request because it has too many stopSequences. The maximum number of stop sequences is 5.';
+  if (gc.responseJsonSchema && gc.responseSchema) return 'responseSchema and responseJsonSchema cannot both be set.';
+  if (gc.responseJsonSchema && gc.responseMimeType !== 'application/json') return 'responseJsonSchema requires responseMimeType application/json.';
+  return null;
+}
+
+// thinkingConfig against the model: an error message or null.
+function checkThinking(body, model) {
+  const tc = body.generationConfig?.thinkingConfig;
+  if (!tc) return null;
+  const major = geminiMajor(model);
+  const flash = /flash/.test(model);
+  if (tc.thinkingLevel !== undefined && tc.thinkingBudget !== undefined) return 'thinking_level and thinking_budget cannot both be set.';
+  if (tc.thinkingLevel !== undefined) {
+    if (major < 3) return `thinking_level is not supported by this model (${model}); use thinking_budget.`;
+    const levels = flash ? ['MINIMAL', 'LOW', 'MEDIUM', 'HIGH'] : ['LOW', 'HIGH'];
+    if (!levels.includes(tc.thinkingLevel)) return `thinking_level ${tc.thinkingLevel} is not supported by this model (${model}); supported: ${levels.join(', ')}.`;
+  }
+  if (tc.thinkingBudget !== undefined) {
+    const [min, max] = flash ? [0, 24576] : [128, 32768];
+    if (tc.thinkingBudget !== -1 && (tc.thinkingBudget < min || tc.thinkingBudget > max))
+      return tc.thinkingBudget === 0 ? 'Budget 0 is invalid. This model only works in thinking mode.' : `The thinking budget ${tc.thinkingBudget} is invalid. Please choose a value between ${min} and ${max}.`;
+  }
   return null;
 }
 
@@ -102,16 +136,22 @@ function plan(body, modelName) {
     out = out.slice(0, max);
     finishReason = 'MAX_TOKENS';
   }
-  if (body.generationConfig?.responseMimeType === 'application/json') out = [JSON.stringify({ echo: text })];
-  return { words: out, finishReason, promptTokens, modelName };
+  const schema = body.generationConfig?.responseJsonSchema;
+  if (body.generationConfig?.responseMimeType === 'application/json') out = [JSON.stringify(schema ? valueFromSchema(schema, text) : { echo: text })];
+  const thought = body.generationConfig?.thinkingConfig?.includeThoughts ? `Thinking about: ${text}` : null;
+  return { words: out, finishReason, promptTokens, modelName, thought };
 }
 
 function usage(p, n) {
-  return { promptTokenCount: p.promptTokens, candidatesTokenCount: n, totalTokenCount: p.promptTokens + n };
+  const thoughts = p.thought ? words(p.thought).length : 0;
+  const u = { promptTokenCount: p.promptTokens, candidatesTokenCount: n, totalTokenCount: p.promptTokens + n + thoughts };
+  if (thoughts) u.thoughtsTokenCount = thoughts;
+  return u;
 }
 
 function wholeResponse(p, responseId) {
   const parts = p.calls ? p.calls.map((c) => ({ functionCall: c })) : [{ text: p.words.join(' ') }];
+  if (p.thought) parts.unshift({ text: p.thought, thought: true });
   const n = p.calls ? 5 : p.words.length;
   return { candidates: [{ content: { role: 'model', parts }, finishReason: p.calls ? 'STOP' : p.finishReason, index: 0 }], usageMetadata: usage(p, n), modelVersion: p.modelName, createTime: new Date().toISOString(), responseId };
 }
@@ -119,7 +159,8 @@ function wholeResponse(p, responseId) {
 function streamResponses(p, responseId) {
   const base = { modelVersion: p.modelName, createTime: new Date().toISOString(), responseId };
   if (p.calls) return [{ ...base, candidates: [{ content: { role: 'model', parts: p.calls.map((c) => ({ functionCall: c })) }, finishReason: 'STOP', index: 0 }], usageMetadata: usage(p, 5) }];
-  return p.words.map((w, i) => {
+  const thought = p.thought ? [{ ...base, candidates: [{ content: { role: 'model', parts: [{ text: p.thought, thought: true }] }, index: 0 }], usageMetadata: { promptTokenCount: p.promptTokens, totalTokenCount: p.promptTokens } }] : [];
+  return thought.concat(p.words.map((w, i) => {
     const last = i === p.words.length - 1;
     const r = { ...base, candidates: [{ content: { role: 'model', parts: [{ text: i ? ` ${w}` : w }] }, index: 0 }] };
     if (last) {
@@ -127,13 +168,15 @@ function streamResponses(p, responseId) {
       r.usageMetadata = usage(p, p.words.length);
     } else r.usageMetadata = { promptTokenCount: p.promptTokens, totalTokenCount: p.promptTokens };
     return r;
-  });
+  }));
 }
 
 export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audiences = [] } = {}) {
+  const claudeCache = createCacheLedger();
   const publicKey = serviceAccount ? crypto.createPublicKey(serviceAccount.private_key) : null;
   const tokens = new Map(); // access token → expiry (ms)
   let faults = [];
+  const replays = []; // recorded Claude streams for the next streamRawPredict calls
   let stats;
   let seq = 1;
   let selfURL = '';
@@ -204,6 +247,28 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     return Boolean(exp && exp > Date.now());
   }
 
+
+  // Counts and records a request, checks its token (a 401 in Google's shape
+  // when it is not ours: undefined then) and parses its body (null when it
+  // is not JSON).
+  function admit(req, res, rec, raw, { long = false } = {}) {
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
+      stats.unauthenticated++;
+      rec.status = 401;
+      send(res, 401, googleError(401, `Request had invalid authentication credentials.${long ? ' Expected OAuth 2 access token, login cookie or other valid authentication credential.' : ''}`));
+      return undefined;
+    }
+    rec.auth = 'ok';
+    try {
+      rec.body = JSON.parse(raw);
+    } catch {
+      rec.body = null;
+    }
+    return rec.body;
+  }
   function writeStream(res, rec, events, { cutAfter = null } = {}) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const n = cutAfter === null ? events.length : Math.min(cutAfter, events.length);
@@ -217,22 +282,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (method === 'predict') return predict(req, res, m, url, raw);
     const stream = method === 'streamGenerateContent';
     const rec = { path: url.pathname, project, location, model, stream, alt: url.searchParams.get('alt'), auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw, { long: true });
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream', 'safety', 'blocked', 'too_long']);
     if (f) rec.fault = f.fault;
     if (f?.fault === 'hang') return;
@@ -244,9 +295,10 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
       rec.status = 400;
       return send(res, 400, googleError(400, 'The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).'));
     }
-    const bad = validate(body);
+    const bad = validate(body) ?? checkThinking(body, model);
     if (bad) {
       rec.status = 400;
+      rec.error = bad;
       return send(res, 400, googleError(400, bad));
     }
     const p = plan(body, `${model}-emulated-001`);
@@ -269,22 +321,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   function predict(req, res, m, url, raw) {
     const model = m[3];
     const rec = { path: url.pathname, project: m[1], location: m[2], model, stream: false, auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') return send(res, f.status || 500, googleError(f.status || 500, 'Emulated error.'));
@@ -307,24 +345,11 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // Anthropic emulator's planner, so both answer alike).
   function claude(req, res, m, url, raw) {
     const [, project, location, model, method] = m;
+    if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
     const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') {
@@ -343,14 +368,46 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
       rec.status = 400;
       return send(res, 400, errorBody('invalid_request_error', err));
     }
-    const plan = planMessage(messagesBody);
+    const plan = planMessage(messagesBody, { cache: claudeCache });
     rec.status = 200;
     if (!stream) return send(res, 200, claudeMessage(plan));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+    const replay = replays.shift();
+    if (replay) return writeReplay(res, replay, messagesBody);
     const events = streamEvents(plan);
     const n = f?.fault === 'cut_stream' ? Number(f.after ?? 2) : events.length;
     for (const ev of events.slice(0, n)) res.write(sse(ev));
     res.end();
+  }
+
+  // A recorded Claude stream (setReplay): its events as they were, spaced.
+  async function writeReplay(res, replay, body) {
+    replay.body = body;
+    replay.started_at = performance.now();
+    for (const e of replay.events) {
+      res.write(sse({ event: e.type, data: e }));
+      replay.sent++;
+      await new Promise((r) => setTimeout(r, replay.interval_ms));
+    }
+    replay.finished_at = performance.now();
+    res.end();
+  }
+
+  // Claude's token count: publishers/anthropic/models/count-tokens:rawPredict,
+  // the model in the body.
+  function countTokens(req, res, url, raw) {
+    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
+    rec.model = body?.model ?? null;
+    const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
+    const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
+    if (err) {
+      rec.status = 400;
+      return send(res, 400, errorBody('invalid_request_error', err));
+    }
+    rec.status = 200;
+    send(res, 200, { input_tokens: planMessage({ ...counted, max_tokens: 1e9 }).usage.input_tokens });
   }
 
   async function handle(req, res) {
@@ -403,6 +460,13 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     },
     stats: () => structuredClone(stats),
     resetStats,
+    // The next streamRawPredict answers with these Anthropic events,
+    // interval_ms apart; the record says when they went out and what came in.
+    setReplay: ({ events, interval_ms = 0 }) => {
+      const r = { events, interval_ms, sent: 0, started_at: null, finished_at: null, body: null };
+      replays.push(r);
+      return r;
+    },
     setFault: (f) => faults.push(fromJSON(f)),
     clearFaults: () => {
       faults = [];
@@ -431,6 +495,7 @@ export async function startEmulator({ serviceAccount = null, tokenTTL = 3599, po
     resetStats: emu.resetStats,
     setFault: emu.setFault,
     clearFaults: emu.clearFaults,
+    setReplay: emu.setReplay,
     expireTokens: emu.expireTokens,
     close: () =>
       new Promise((resolve) => {
