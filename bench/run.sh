@@ -22,7 +22,10 @@
 # cloudmux-gov is the same gateway with governance on, measured in the same
 # rounds: every request carries one of 100 virtual keys (each with a budget,
 # all in one team with a budget), budgets and limits are checked, and every
-# request is a row in a SQLite spend ledger.  Then bench/ledger_bench.c
+# request is a row in a SQLite spend ledger.  cloudmux-gov-fleet is that
+# gateway as one replica of a fleet: the same keys, each also with an rpm
+# and a max_parallel held fleet-wide in the redis-server (far from their
+# limits: the allowance and spare-slot paths).  Then bench/ledger_bench.c
 # writes BENCH_LEDGER_ROWS ledger rows and times reports from the roll-ups.
 #
 # Installs nothing: `make bench` runs scripts/deps.sh bench first.
@@ -158,6 +161,14 @@ mkdir -p "$TMP/gov"
     echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
   done
 } >"$GOV_CONFIG"
+# The fleet variant: every key also has limits the whole fleet shares.
+GOV_FLEET_CONFIG=$TMP/cloudmux-gov-fleet.yaml
+{
+  sed -e "s#sqlite://$TMP/gov/cloudmux.db#sqlite://$TMP/gov/fleet.db#" \
+    -e 's/budget: { usd: 10000, period: monthly } }$/budget: { usd: 10000, period: monthly }, rpm: 100000000, max_parallel: 1000 }/' \
+    "$GOV_CONFIG"
+  printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms, key_prefix: "gov-fleet:" }\n' "$REDIS_PORT"
+} >"$GOV_FLEET_CONFIG"
 
 start_cloudmux() { # port [config] [name] → sets CMX_PID, or returns 1
   local name=${3:-cloudmux}
@@ -209,6 +220,20 @@ if [ -z "$CMX_SKIP" ]; then
   fi
   CMX_PID=$CMX_STATELESS_PID
 fi
+GOV_FLEET_PID= GOV_FLEET_PORT=
+if [ -n "$GOV_PID" ]; then
+  GOV_FLEET_PORT=$(pick_port)
+  if start_cloudmux "$GOV_FLEET_PORT" "$GOV_FLEET_CONFIG" cloudmux-gov-fleet; then
+    GOV_FLEET_PID=$CMX_PID
+    for _ in $(seq 100); do # connected to Redis
+      grep -q "state store: connected" "$TMP/cloudmux-gov-fleet.err" && break
+      sleep 0.05
+    done
+  else
+    log "skipping cloudmux-gov-fleet: $(tail -n 3 "$TMP/cloudmux-gov-fleet.err" | tr '\n' ' ')"
+  fi
+  CMX_PID=$CMX_STATELESS_PID
+fi
 
 TARGETS=(direct nginx)
 # cloudmux-3w: the same gateway, a group of three weighted targets with
@@ -220,6 +245,7 @@ TARGETS=(direct nginx)
 [ -z "$CMX_SKIP" ] && [ "$H2" = 1 ] && TARGETS+=(cloudmux-h2)
 TRANSLATED=(cloudmux-anthropic cloudmux-bedrock cloudmux-vertex)
 [ -n "$GOV_PID" ] && TARGETS+=(cloudmux-gov)
+[ -n "$GOV_FLEET_PID" ] && TARGETS+=(cloudmux-gov-fleet)
 # BENCH_TARGETS: only these cloudmux rows (direct and nginx always run).
 if [ -n "${BENCH_TARGETS:-}" ]; then
   kept=(direct nginx)
@@ -235,6 +261,7 @@ url_of() { # target scenario
     direct) echo "http://127.0.0.1:$UP_PORT/$2/v1/chat/completions" ;;
     nginx) echo "http://127.0.0.1:$PX_PORT/$2/v1/chat/completions" ;;
     cloudmux-redis*) echo "http://127.0.0.1:$CMX_REDIS_PORT/v1/chat/completions" ;;
+    cloudmux-gov-fleet) echo "http://127.0.0.1:$GOV_FLEET_PORT/v1/chat/completions" ;;
     cloudmux-gov) echo "http://127.0.0.1:$GOV_PORT/v1/chat/completions" ;;
     cloudmux*) echo "http://127.0.0.1:$CMX_PORT/v1/chat/completions" ;;
   esac
@@ -242,13 +269,14 @@ url_of() { # target scenario
 pid_of() {
   case $1 in
     direct) echo "$UP_PID" ;; nginx) echo "$PX_PID" ;;
-    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux-gov) echo "$GOV_PID" ;; cloudmux*) echo "$CMX_PID" ;;
+    cloudmux-redis*) echo "$CMX_REDIS_PID" ;; cloudmux-gov) echo "$GOV_PID" ;;
+    cloudmux-gov-fleet) echo "$GOV_FLEET_PID" ;; cloudmux*) echo "$CMX_PID" ;;
   esac
 }
-keys_of() { [ "$1" = cloudmux-gov ] && echo "$KEYS_FILE" || true; }
+keys_of() { [[ $1 == cloudmux-gov* ]] && echo "$KEYS_FILE" || true; }
 model_of() { # target scenario
   case $1 in
-    cloudmux | cloudmux-redis | cloudmux-gov) [ "$2" = json ] && echo bench || echo bench-stream ;;
+    cloudmux | cloudmux-redis | cloudmux-gov | cloudmux-gov-fleet) [ "$2" = json ] && echo bench || echo bench-stream ;;
     cloudmux-3w) [ "$2" = json ] && echo bench-3w || echo bench-3w-stream ;;
     cloudmux-h2) [ "$2" = json ] && echo bench-h2 || echo bench-h2-stream ;;
     cloudmux-redis-rpm) [ "$2" = json ] && echo bench-rpm || echo bench-rpm-stream ;;
@@ -501,6 +529,13 @@ REPORT=$OUT/results.md
       awk -v s="$s" -v a="$(med cloudmux-gov "$s" "$CONNS" 5)" -v b="$(med cloudmux "$s" "$CONNS" 5)" \
         -v ca="$(med cloudmux-gov "$s" "$CONNS" 8)" -v cb="$(med cloudmux "$s" "$CONNS" 8)" 'BEGIN {
           printf "- %s: governance on (100 keys in a team, budgets and limits checked, a SQLite ledger row per request) against off: throughput %.3f×, CPU %.3f×.\n", s, a / b, ca / cb }'
+    done
+    for s in json stream; do
+      ran cloudmux-gov-fleet || continue
+      awk -v s="$s" -v a="$(med cloudmux-gov-fleet "$s" "$CONNS" 5)" -v b="$(med cloudmux-gov "$s" "$CONNS" 5)" \
+        -v ca="$(med cloudmux-gov-fleet "$s" "$CONNS" 8)" -v cb="$(med cloudmux-gov "$s" "$CONNS" 8)" \
+        -v pa="$(med cloudmux-gov-fleet "$s" 1 6)" -v pb="$(med cloudmux-gov "$s" 1 6)" 'BEGIN {
+          printf "- %s: as one replica of a fleet (rpm and max_parallel of every key held in Redis) against governance on one gateway: throughput %.3f×, CPU %.3f×, added p50 %+d µs.\n", s, a / b, ca / cb, pa - pb }'
     done
     echo "- Ledger: $GOV_ROWS rows written for $GOV_SERVED chat requests served (warm-ups and probes included), $GOV_DROPPED dropped, $GOV_ERRORS write errors. RSS of cloudmux-gov after its runs: $(awk -v k="$GOV_RSS" 'BEGIN { printf "%.1f MiB", k / 1024 }')."
   fi

@@ -102,3 +102,11 @@ int cmx_gov_cli_request(const char *command, const char *config_path, const char
     free(text);
     return rc;
 }
+
+int cmx_gov_cli_usage(const char *command, const char *usage_text, const char *why)
+{
+    if (why)
+        fprintf(stderr, "cloudmux %s: %s\n", command, why);
+    fputs(usage_text, stderr);
+    return 2;
+}

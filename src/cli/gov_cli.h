@@ -38,6 +38,10 @@ int cmx_gov_cli_request(const char *command, const char *config_path, const char
                         const char *path, json_t *body, int json, const char *sub,
                         void (*print)(const char *sub, json_t *answer));
 
+/* Prints "cloudmux COMMAND: why" (when why is given) and the usage text to
+ * stderr; returns 2, the exit code of a usage mistake. */
+int cmx_gov_cli_usage(const char *command, const char *usage_text, const char *why);
+
 /* ---- field flags (gov_fields.c) ------------------------------------------------ */
 
 typedef enum { CMX_GOV_FIELDS_KEY, CMX_GOV_FIELDS_TEAM } cmx_gov_fields_kind;

@@ -25,10 +25,7 @@ static const char usage_text[] =
 
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "cloudmux keys: %s\n", why);
-    fputs(usage_text, stderr);
-    return 2;
+    return cmx_gov_cli_usage("keys", usage_text, why);
 }
 
 static void print_key_line(json_t *k)

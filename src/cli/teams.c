@@ -21,10 +21,7 @@ static const char usage_text[] =
 
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "cloudmux teams: %s\n", why);
-    fputs(usage_text, stderr);
-    return 2;
+    return cmx_gov_cli_usage("teams", usage_text, why);
 }
 
 static void print_team_line(json_t *t)

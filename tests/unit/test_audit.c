@@ -351,6 +351,16 @@ static char *rotated_name(int last_seq)
     return name;
 }
 
+/* The three records of a rotated file, read into buf. */
+static void read_three(const char *path, char buf[3][2048])
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    for (int i = 0; i < 3; i++)
+        assert_non_null(fgets(buf[i], 2048, f));
+    fclose(f);
+}
+
 static void a_rotated_log_verifies_as_one_chain(void **state)
 {
     write_rotated_log("k");
@@ -419,12 +429,9 @@ static void a_missing_or_cut_rotated_file_is_named(void **state)
     expect_bad_in(file, 1, "records seq 7 to 9 before it were removed");
     /* A rotated file's last record cut off. */
     write_rotated_log("k");
-    FILE *f = fopen(rotated_name(3), "r");
     char buf[3][2048];
-    for (int i = 0; i < 3; i++)
-        assert_non_null(fgets(buf[i], sizeof buf[i], f));
-    fclose(f);
-    f = fopen(rotated_name(3), "w");
+    read_three(rotated_name(3), buf);
+    FILE *f = fopen(rotated_name(3), "w");
     fputs(buf[0], f);
     fputs(buf[1], f);
     fclose(f);
@@ -443,15 +450,12 @@ static void an_edited_rotated_file_or_forged_head_is_named(void **state)
 {
     write_rotated_log("k");
     /* Edited in the middle of a rotated file. */
-    FILE *f = fopen(rotated_name(6), "r");
     char buf[3][2048];
-    for (int i = 0; i < 3; i++)
-        assert_non_null(fgets(buf[i], sizeof buf[i], f));
-    fclose(f);
+    read_three(rotated_name(6), buf);
     char *at = strstr(buf[1], "\"n\":4");
     assert_non_null(at);
     at[4] = '7';
-    f = fopen(rotated_name(6), "w");
+    FILE *f = fopen(rotated_name(6), "w");
     for (int i = 0; i < 3; i++)
         fputs(buf[i], f);
     fclose(f);

@@ -32,6 +32,7 @@
 #include "config/redis_url.h"
 #include "core/clock.h"
 #include "helpers/fake_http.h"
+#include "helpers/state_fleet.h"
 #include "helpers/redis_server.h"
 #include "state/state.h"
 #include "state/state_internal.h"
@@ -186,14 +187,7 @@ static void redis_urls_parse_or_say_what_is_wrong(void **unused)
 
 /* --- against a real redis-server ------------------------------------------ */
 
-typedef struct fleet_fixture {
-    cmx_test_redis redis;
-    struct event_base *base;
-    struct evdns_base *dns;
-    cmx_state *a, *b; /* two "replicas" on one loop */
-    cmx_state_worker *wa, *wb;
-    cmx_fake_clock clock; /* what their allowances go by */
-} fleet_fixture;
+typedef cmx_test_fleet fleet_fixture;
 
 static void run_until(fleet_fixture *f, int (*done)(fleet_fixture *), int max_ms)
 {
@@ -204,69 +198,22 @@ static void run_until(fleet_fixture *f, int (*done)(fleet_fixture *), int max_ms
 
 static int both_up(fleet_fixture *f)
 {
-    return cmx_state_is_up(f->a) && cmx_state_is_up(f->b);
-}
-
-static cmx_state *shared_state(int port)
-{
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
-    cmx_state_config cfg = {
-        .redis_url = url, .key_prefix = "t:", .timeout_ms = 50, .cache_max_bytes = 1 << 20};
-    cmx_error err;
-    cmx_state *st = cmx_state_new(&cfg, 1, &err);
-    assert_non_null(st);
-    return st;
+    return cmx_test_fleet_up(f);
 }
 
 static int fleet_setup(void **state)
 {
-    fleet_fixture *f = calloc(1, sizeof *f);
-    if (cmx_test_redis_start(&f->redis, 0) != 0) {
-        free(f);
-        return -1;
-    }
-    f->base = event_base_new();
-    f->dns = evdns_base_new(f->base, 0);
-    f->a = shared_state(f->redis.port);
-    f->b = shared_state(f->redis.port);
-    cmx_fake_clock_init(&f->clock, 1000000ull * 1000);
-    cmx_state_set_clock(f->a, &f->clock.clock);
-    cmx_state_set_clock(f->b, &f->clock.clock);
-    cmx_error err;
-    f->wa = cmx_state_worker_new(f->a, 0, f->base, f->dns, 1, &err);
-    f->wb = cmx_state_worker_new(f->b, 0, f->base, f->dns, 1, &err);
-    run_until(f, both_up, 3000);
-    *state = f;
-    return both_up(f) ? 0 : -1;
+    *state = cmx_test_fleet_start("t:", 50, 1);
+    return *state ? 0 : -1;
 }
 
 static int fleet_teardown(void **state)
 {
-    fleet_fixture *f = *state;
-    cmx_state_worker_free(f->wa);
-    cmx_state_worker_free(f->wb);
-    cmx_state_free(f->a);
-    cmx_state_free(f->b);
-    evdns_base_free(f->dns, 0);
-    event_base_free(f->base);
-    cmx_test_redis_stop(&f->redis);
-    free(f);
+    cmx_test_fleet_stop(*state);
     return 0;
 }
 
-typedef struct tally {
-    int yes, no, unavailable, answers;
-} tally;
-
-static void count_verdict(void *ctx, cmx_state_verdict v, const int64_t *totals, size_t n)
-{
-    tally *t = ctx;
-    t->answers++;
-    t->yes += v == CMX_STATE_YES;
-    t->no += v == CMX_STATE_NO;
-    t->unavailable += v == CMX_STATE_UNAVAILABLE;
-}
+typedef cmx_test_tally tally;
 
 static tally *g_tally;
 static int g_expected;
@@ -280,7 +227,7 @@ static void remember_totals(void *ctx, cmx_state_verdict v, const int64_t *total
 {
     if (g_store_totals && n)
         g_store_totals[0] = totals[0];
-    count_verdict(ctx, v, totals, n);
+    cmx_test_count_verdict(ctx, v, totals, n);
 }
 
 static void counters_are_atomic_across_replicas(void **state)
@@ -290,7 +237,7 @@ static void counters_are_atomic_across_replicas(void **state)
     cmx_state_counter c = {"limit:x", 60000, 60, 100, 1, false};
     /* 300 requests, alternating between the two replicas, all pipelined. */
     for (int i = 0; i < 300; i++)
-        cmx_state_counters_add(i % 2 ? f->wa : f->wb, &c, 1, false, count_verdict, &t);
+        cmx_state_counters_add(i % 2 ? f->wa : f->wb, &c, 1, false, cmx_test_count_verdict, &t);
     g_tally = &t;
     g_expected = 300;
     run_until(f, tally_done, 3000);
@@ -304,7 +251,7 @@ static void counters_are_atomic_across_replicas(void **state)
 static int take_one(cmx_state_worker *w, const cmx_state_counter *c, tally *t)
 {
     int before = t->answers;
-    uint64_t id = cmx_state_counters_take(w, c, 1, count_verdict, t);
+    uint64_t id = cmx_state_counters_take(w, c, 1, cmx_test_count_verdict, t);
     return id == 0 && t->answers == before + 1;
 }
 
@@ -399,7 +346,7 @@ static void replicas_never_admit_more_than_the_limit_and_give_back_what_they_hol
     tally u = {0};
     g_tally = &u;
     for (int i = 0; i < 2; i++) { /* the store's answer, then a grant of 4 */
-        cmx_state_counters_take(f->wa, &h, 1, count_verdict, &u);
+        cmx_state_counters_take(f->wa, &h, 1, cmx_test_count_verdict, &u);
         g_expected = i + 1;
         run_until(f, all_answered, 2000);
     }
@@ -419,7 +366,7 @@ static void replicas_never_admit_more_than_the_limit_and_give_back_what_they_hol
     tally more = {0};
     g_tally = &more;
     for (int i = 0; i < 40; i++)
-        cmx_state_counters_take(i % 2 ? f->wa : f->wb, &c, 1, count_verdict, &more);
+        cmx_state_counters_take(i % 2 ? f->wa : f->wb, &c, 1, cmx_test_count_verdict, &more);
     g_expected = 40;
     run_until(f, all_answered, 3000);
     assert_int_equal(t.yes + more.yes, 1024);
@@ -457,7 +404,7 @@ static void settlements_reach_the_store_within_the_settle_delay(void **state)
     tally t = {0};
     g_tally = &t;
     g_expected = 1;
-    cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
+    cmx_state_counters_add(f->wa, &c, 1, false, cmx_test_count_verdict, &t);
     run_until(f, all_answered, 2000);
     /* The answer used 120 tokens, not 500; and another 30 more than asked. */
     c.delta = -380;
@@ -586,7 +533,7 @@ static void a_dead_redis_means_local_answers_within_the_timeout(void **state)
     cmx_state_counter c = {"limit:y", 60000, 60, 3, 1, false};
     uint64_t start = cmx_now_us();
     for (int i = 0; i < 5; i++)
-        cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
+        cmx_state_counters_add(f->wa, &c, 1, false, cmx_test_count_verdict, &t);
     g_tally = &t;
     g_expected = 5;
     run_until(f, tally_done, 2000);
@@ -602,13 +549,13 @@ static void a_dead_redis_means_local_answers_within_the_timeout(void **state)
     run_until(f, both_down, 3000);
     assert_true(both_down(f));
     t = (tally){0};
-    cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
+    cmx_state_counters_add(f->wa, &c, 1, false, cmx_test_count_verdict, &t);
     assert_int_equal(t.unavailable, 1); /* answered at once while down */
     /* Credit held from before is not spent while the store is away: the
      * answer is the local one (fail_closed callers refuse it). */
     cmx_state_counter fast = {"rpm:fast", 60000, 60, 100000, 1, false};
     t = (tally){0};
-    assert_int_equal(cmx_state_counters_take(f->wa, &fast, 1, count_verdict, &t), 0);
+    assert_int_equal(cmx_state_counters_take(f->wa, &fast, 1, cmx_test_count_verdict, &t), 0);
     assert_int_equal(t.unavailable, 1);
     assert_int_equal(t.yes, 0);
     kill(f->redis.pid, SIGCONT);
@@ -617,7 +564,7 @@ static void a_dead_redis_means_local_answers_within_the_timeout(void **state)
     run_until(f, both_up, 8000);
     assert_true(both_up(f));
     t = (tally){0};
-    cmx_state_counters_add(f->wa, &c, 1, false, count_verdict, &t);
+    cmx_state_counters_add(f->wa, &c, 1, false, cmx_test_count_verdict, &t);
     g_tally = &t;
     g_expected = 1;
     run_until(f, tally_done, 2000);

@@ -24,18 +24,11 @@
 
 #include "core/clock.h"
 #include "helpers/fake_http.h"
-#include "helpers/redis_server.h"
+#include "helpers/state_fleet.h"
 #include "state/allowance.h"
 #include "state/state.h"
 
-typedef struct fixture {
-    cmx_test_redis redis;
-    struct event_base *base;
-    struct evdns_base *dns;
-    cmx_state *a, *b; /* two replicas on one loop */
-    cmx_state_worker *wa, *wb;
-    cmx_fake_clock clock; /* what their spare and beats go by */
-} fixture;
+typedef cmx_test_fleet fixture;
 
 static fixture *g_f;
 
@@ -53,75 +46,20 @@ static void run_for(int ms)
         event_base_loop(g_f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), usleep(200);
 }
 
-static int both_up(void)
-{
-    return cmx_state_is_up(g_f->a) && cmx_state_is_up(g_f->b);
-}
-
-static cmx_state *shared_state(int port)
-{
-    char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", port);
-    cmx_state_config cfg = {
-        .redis_url = url, .key_prefix = "s:", .timeout_ms = 200, .cache_max_bytes = 1 << 20};
-    cmx_error err;
-    cmx_state *st = cmx_state_new(&cfg, 1, &err);
-    assert_non_null(st);
-    return st;
-}
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    g_f = f;
-    if (cmx_test_redis_start(&f->redis, 0) != 0) {
-        free(f);
-        return -1;
-    }
-    f->base = event_base_new();
-    f->dns = evdns_base_new(f->base, 0);
-    f->a = shared_state(f->redis.port);
-    f->b = shared_state(f->redis.port);
-    cmx_fake_clock_init(&f->clock, 1000000ull * 1000);
-    cmx_state_set_clock(f->a, &f->clock.clock);
-    cmx_state_set_clock(f->b, &f->clock.clock);
-    cmx_error err;
-    f->wa = cmx_state_worker_new(f->a, 0, f->base, f->dns, 0, &err);
-    f->wb = cmx_state_worker_new(f->b, 0, f->base, f->dns, 0, &err);
-    run_until(both_up, 3000);
-    *state = f;
-    return both_up() ? 0 : -1;
+    g_f = cmx_test_fleet_start("s:", 200, 0);
+    *state = g_f;
+    return g_f ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    cmx_state_worker_free(f->wa);
-    cmx_state_worker_free(f->wb);
-    cmx_state_free(f->a);
-    cmx_state_free(f->b);
-    evdns_base_free(f->dns, 0);
-    event_base_free(f->base);
-    cmx_test_redis_stop(&f->redis);
-    free(f);
+    cmx_test_fleet_stop(*state);
     return 0;
 }
 
-typedef struct tally {
-    int yes, no, unavailable, answers;
-    int64_t last_total[2];
-} tally;
-
-static void count_verdict(void *ctx, cmx_state_verdict v, const int64_t *totals, size_t n)
-{
-    tally *t = ctx;
-    t->answers++;
-    t->yes += v == CMX_STATE_YES;
-    t->no += v == CMX_STATE_NO;
-    t->unavailable += v == CMX_STATE_UNAVAILABLE;
-    for (size_t i = 0; i < n && i < 2; i++)
-        t->last_total[i] = totals[i];
-}
+typedef cmx_test_tally tally;
 
 static tally *g_tally;
 static int g_expected;
@@ -134,7 +72,7 @@ static int tally_done(void)
 static cmx_state_verdict take(cmx_state_worker *w, const cmx_state_slot *s, size_t n, tally *t)
 {
     tally before = *t;
-    cmx_state_slots_take(w, s, n, count_verdict, t);
+    cmx_state_slots_take(w, s, n, cmx_test_count_verdict, t);
     g_tally = t;
     g_expected = before.answers + 1;
     run_until(tally_done, 2000);
@@ -233,7 +171,7 @@ static void a_cancelled_take_gives_its_slot_back(void **state)
     fixture *f = *state;
     cmx_state_slot s = {"par:key:cancel", 1};
     tally t = {0};
-    uint64_t id = cmx_state_slots_take(f->wa, &s, 1, count_verdict, &t);
+    uint64_t id = cmx_state_slots_take(f->wa, &s, 1, cmx_test_count_verdict, &t);
     assert_true(id != 0);
     cmx_state_cancel(f->wa, id);
     run_for(50); /* the answer comes, the slot goes back */
@@ -285,7 +223,7 @@ static void a_dead_replicas_share_stops_counting_within_its_stamp(void **state)
     cmx_state_slot s = {"par:key:crash", 2};
     tally t = {0};
     cmx_error err;
-    cmx_state *c = shared_state(f->redis.port);
+    cmx_state *c = cmx_test_shared_state(f->redis.port, f->prefix, f->timeout_ms);
     cmx_state_worker *wc = cmx_state_worker_new(c, 0, f->base, f->dns, 0, &err);
     uint64_t end = cmx_now_us() + 3000000;
     while (!cmx_state_is_up(c) && cmx_now_us() < end)
@@ -322,7 +260,7 @@ static void large_limits_are_served_from_the_spare_which_goes_back_when_idle(voi
     assert_int_equal(take(f->wa, &s, 1, &t), CMX_STATE_YES);
     for (int i = 0; i < 50; i++) {
         t = (tally){0};
-        assert_int_equal(cmx_state_slots_take(f->wa, &s, 1, count_verdict, &t), 0);
+        assert_int_equal(cmx_state_slots_take(f->wa, &s, 1, cmx_test_count_verdict, &t), 0);
         assert_int_equal(t.yes, 1); /* answered at once */
     }
     cmx_state_get_stats(f->a, &after);
@@ -347,14 +285,14 @@ static void a_dead_redis_answers_unavailable_at_once(void **state)
     tally t = {0};
     cmx_test_redis_stop(&f->redis);
     run_for(100);
-    cmx_state_slots_take(f->wa, &s, 1, count_verdict, &t);
+    cmx_state_slots_take(f->wa, &s, 1, cmx_test_count_verdict, &t);
     assert_int_equal(t.unavailable, 1);
     /* In-process there is no fleet: the caller's own count decides. */
     cmx_state_config cfg = {.key_prefix = "s:", .timeout_ms = 5, .cache_max_bytes = 1 << 20};
     cmx_error err;
     cmx_state *local = cmx_state_new(&cfg, 1, &err);
     cmx_state_worker *lw = cmx_state_worker_new(local, 0, f->base, f->dns, 0, &err);
-    cmx_state_slots_take(lw, &s, 1, count_verdict, &t);
+    cmx_state_slots_take(lw, &s, 1, cmx_test_count_verdict, &t);
     assert_int_equal(t.unavailable, 2);
     cmx_state_worker_free(lw);
     cmx_state_free(local);
