@@ -12,7 +12,8 @@ struct cmx_budget_counter {
     int64_t period_start_ms;
     double ledger;  /* the shared ledger's sum for the period, at the last sync */
     double pending; /* charged here, not yet committed to the ledger */
-    double fleet;   /* the fleet's shared counter as last seen (0 without one) */
+    double fleet;   /* the fleet's shared counter as last seen, plus this process's charges
+                       since (without a fleet: its own charges, never above ledger + pending) */
     char *name;
     struct cmx_budget_counter *next;
 };
@@ -75,8 +76,13 @@ static void local_charge(cmx_budget_counters *set, cmx_budget_counter *c, int64_
     (void)set;
     pthread_mutex_lock(&c->lock);
     roll(c, period_start_ms);
-    if (c->period_start_ms == period_start_ms)
+    /* The fleet's total as last seen did not count this charge yet: until
+     * the store's answer raises it, the charge is added to it here, so the
+     * fleet's spend known here never lags this process's own. */
+    if (c->period_start_ms == period_start_ms) {
         c->pending += usd;
+        c->fleet += usd;
+    }
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -403,6 +403,17 @@ static void counters_add_pending_to_the_ledger_and_roll_over_periods(void **stat
     bc->ops->charge(bc, c, p1, 100);
     bc->ops->from_ledger(bc, c, p1, 100);
     assert_true(bc->ops->spent(bc, c, p2) == 0.25);
+    /* The fleet's total (Redis) raises what is spent; a charge here counts
+     * on top of it at once, before the store's answer (which counts it too)
+     * comes back, and an answer older than another never lowers it. */
+    bc->ops->from_fleet(bc, c, p2, 10.0);
+    assert_true(bc->ops->spent(bc, c, p2) == 10.0);
+    bc->ops->charge(bc, c, p2, 0.5);
+    assert_true(bc->ops->spent(bc, c, p2) == 10.5);
+    bc->ops->from_fleet(bc, c, p2, 10.5);
+    assert_true(bc->ops->spent(bc, c, p2) == 10.5);
+    bc->ops->from_fleet(bc, c, p2, 10.25);
+    assert_true(bc->ops->spent(bc, c, p2) == 10.5);
     bc->ops->free(bc);
 }
 
