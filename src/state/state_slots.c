@@ -37,7 +37,9 @@
 #include <string.h>
 
 #define TABLE_SIZE 256
-#define KEYS_PER_CALL 16
+/* Sets in one script call: an op keeps each one's name, limit and units in
+ * its counters[] (for the answer and the local fallback). */
+#define KEYS_PER_CALL CMX_STATE_MAX_COUNTERS
 
 /* ARGV[1] mode (t: take, a: add, b: beat), ARGV[2] this worker's field,
  * ARGV[3] its stamp's lifetime in ms; per key: limit, then units wanted

@@ -166,6 +166,33 @@ static void a_key_and_its_team_are_taken_together_or_not_at_all(void **state)
     assert_int_equal(held_in_redis("par:key:k1"), 0);
 }
 
+/* More sets than one script call takes: give-backs and a heartbeat go in
+ * several calls, and every set ends where it should. */
+static void many_sets_are_given_back_and_refreshed_in_batches(void **state)
+{
+    fixture *f = *state;
+    enum { N = 3 * CMX_STATE_MAX_COUNTERS + 1 };
+    char names[N][32];
+    cmx_state_slot s[N];
+    tally t = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "par:key:many%d", i);
+        s[i] = (cmx_state_slot){names[i], 2};
+        assert_int_equal(take(f->wa, &s[i], 1, &t), CMX_STATE_YES);
+    }
+    /* A beat refreshes and reads back every share. */
+    advance(CMX_SLOTS_BEAT_MS + 1);
+    cmx_state_slots_tick(f->wa);
+    run_for(50);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(held_in_redis(names[i]), 1);
+    for (int i = 0; i < N; i++)
+        cmx_state_slots_give(f->wa, &s[i], 1);
+    send_give_backs();
+    for (int i = 0; i < N; i++)
+        assert_int_equal(held_in_redis(names[i]), 0);
+}
+
 static void a_cancelled_take_gives_its_slot_back(void **state)
 {
     fixture *f = *state;
@@ -304,6 +331,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replicas_never_hold_more_than_the_limit_and_free_slots_for_each_other),
         cmocka_unit_test(a_key_and_its_team_are_taken_together_or_not_at_all),
+        cmocka_unit_test(many_sets_are_given_back_and_refreshed_in_batches),
         cmocka_unit_test(a_cancelled_take_gives_its_slot_back),
         cmocka_unit_test(a_beat_puts_back_a_share_redis_lost),
         cmocka_unit_test(a_dead_replicas_share_stops_counting_within_its_stamp),
