@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "providers/anthropic_beta.h"
 #include "providers/anthropic.h"
 #include "providers/claude_messages.h"
 #include "providers/google_auth.h"
@@ -183,6 +184,21 @@ static const vertex_road *road_for(const cmx_call *call, const char *model)
     return cmx_vertex_is_claude(model) ? &claude_road : &gemini_road;
 }
 
+/* The names of a Messages call's anthropic-beta header Claude on Vertex
+ * takes, as the header's value in the arena; NULL when none (or out of
+ * memory: the request then goes without them). */
+static const char *betas_taken(const char *beta, const char *allowed, cmx_arena *arena)
+{
+    if (!beta)
+        return NULL;
+    cmx_buf kept = CMX_BUF_INIT;
+    cmx_anthropic_beta_filter(beta, allowed, &kept, NULL);
+    const char *out =
+        kept.len && !cmx_buf_failed(&kept) ? cmx_arena_strndup(arena, kept.data, kept.len) : NULL;
+    cmx_buf_free(&kept);
+    return out;
+}
+
 /* The translated request and its path; CMX_OK or why it cannot go. */
 static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target_config *target,
                        cmx_error *why)
@@ -194,7 +210,9 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
                              "provider '%s' (vertex) does not serve the Responses API itself",
                              s->svc.cfg->name);
     const vertex_road *road = road_for(call, target->model);
-    a->anthropic_beta = call->api == CMX_API_MESSAGES ? call->anthropic_beta : NULL;
+    a->anthropic_beta = call->api == CMX_API_MESSAGES
+                            ? betas_taken(call->anthropic_beta, vs->anthropic_betas, call->arena)
+                            : NULL;
     cmx_buf path = CMX_BUF_INIT;
     cmx_err rc = road->path(s->svc.url.path, vs->project, vs->location, target->model,
                             a->base.stream, &path, why);

@@ -10,7 +10,8 @@
 // overloaded Anthropic to Bedrock before the first byte, a stream cut after
 // it ending with an `error` event and no message_stop, errors in
 // Anthropic's shape for bad input, the key as x-api-key or a bearer token,
-// anthropic-beta forwarded or noted as dropped, the model list in
+// anthropic-beta forwarded (to Bedrock and Vertex only the names they take)
+// or noted as dropped, the model list in
 // Anthropic's shape, cost, the access log and metrics by API.
 
 import assert from 'node:assert/strict';
@@ -224,6 +225,26 @@ describe('what the gateway adds', () => {
     assert.equal(sent.model, undefined);
     const { response } = await client.messages.create({ model: 'via-openai', max_tokens: 20, messages: user('beta') }, opts).withResponse();
     assert.match(response.headers.get('x-cloudmux-dropped'), /anthropic-beta/);
+  });
+
+  test('Bedrock and Vertex get only the betas they take; the others are named in x-cloudmux-dropped, not refused', async () => {
+    // what Claude Code sends: some names Claude on the clouds takes, some only Anthropic has
+    const beta = 'claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,prompt-caching-scope-2026-01-05';
+    const opts = { headers: { 'anthropic-beta': beta } };
+    const { data: b, response: rb } = await client.messages.create({ model: 'via-bedrock', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.equal(b.content[0].text, 'echo: betas');
+    assert.deepEqual(clouds.aws.stats().requests.at(-1).body.anthropic_beta, ['claude-code-20250219', 'interleaved-thinking-2025-05-14']);
+    assert.equal(rb.headers.get('x-cloudmux-dropped'), 'anthropic-beta=oauth-2025-04-20, anthropic-beta=prompt-caching-scope-2026-01-05');
+    const streamed = await client.messages.stream({ model: 'via-vertex-claude', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.match(streamed.response.headers.get('x-cloudmux-dropped'), /anthropic-beta=oauth-2025-04-20/);
+    assert.equal(clouds.gcp.stats().requests.at(-1).anthropic_beta, 'claude-code-20250219,interleaved-thinking-2025-05-14');
+    // none taken: no anthropic_beta at all
+    await client.messages.create({ model: 'via-bedrock', max_tokens: 20, messages: user('none') }, { headers: { 'anthropic-beta': 'oauth-2025-04-20' } });
+    assert.equal('anthropic_beta' in clouds.aws.stats().requests.at(-1).body, false);
+    // Anthropic takes them all, and nothing is named dropped
+    const { response: ra } = await client.messages.create({ model: 'via-anthropic', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_beta, beta);
+    assert.equal(ra.headers.get('x-cloudmux-dropped'), null);
   });
 
   test('the passthrough keeps cache usage and the client\'s fields; cost comes from the target\'s price', async () => {

@@ -34,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 
 import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
 import { createCacheLedger, geminiMajor, valueFromSchema } from '../common/portable.mjs';
+import { unknownBeta } from '../common/claude_betas.mjs';
 
 const GOOGLE_STATUS = {
   400: 'INVALID_ARGUMENT',
@@ -347,7 +348,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     const [, project, location, model, method] = m;
     if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
-    const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic', anthropic_beta: req.headers['anthropic-beta'] ?? null };
     const body = admit(req, res, rec, raw);
     if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream']);
@@ -361,6 +362,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (!body || typeof body !== 'object') err = 'invalid JSON';
     else if (body.anthropic_version !== 'vertex-2023-10-16') err = `anthropic_version: expected vertex-2023-10-16, got ${body.anthropic_version}`;
     else if ('model' in body) err = 'model: Extra inputs are not permitted (the model is in the URL)';
+    else if (unknownBeta(req.headers['anthropic-beta']) !== undefined) err = 'invalid beta flag';
     const messagesBody = err ? null : { ...body, model };
     delete messagesBody?.anthropic_version;
     err ??= validateMessages(messagesBody);
