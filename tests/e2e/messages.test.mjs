@@ -54,6 +54,8 @@ before(async () => {
   cut-anthropic: { targets: [ { provider: claude, model: "${claude}+fault:cut_stream,after=5" } ] }
   cut-bedrock: { targets: [ { provider: aws, model: "${MODELS.bedrock}+fault:cut_stream,after=4" } ] }
   cut-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:cut_stream,after=3" } ] }
+  openai-then-claude: { targets: [ { provider: oa, model: "${MODELS.openai}" }, { provider: claude, model: "${claude}" } ] }
+  overloaded-then-openai: { targets: [ { provider: claude, model: "${claude}+fault:status=529" }, { provider: oa, model: "${MODELS.openai}" } ] }
 `,
   });
   client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gw.url, maxRetries: 0, timeout: 15000 });
@@ -183,6 +185,23 @@ describe('what the gateway adds', () => {
     await assert.rejects(client.messages.countTokens({ model: 'via-openai', ...body }), (e) => {
       assert.equal(e.status, 400);
       assert.match(e.error.error.message, /cannot count tokens/);
+      return true;
+    });
+  });
+
+  test('a target that cannot take the call is passed over for one that can; the 400 only when none can', async () => {
+    const body = { system: 'be brief', messages: user('count these four words') };
+    const counted = await client.messages.countTokens({ model: 'openai-then-claude', ...body }).withResponse();
+    assert.equal(counted.data.input_tokens, 6);
+    assert.equal(counted.response.headers.get('x-cloudmux-provider'), 'claude');
+    // a PDF the chat form cannot carry goes to the Claude target of the group
+    const doc = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } };
+    const { response } = await client.messages.create({ model: 'openai-then-claude', max_tokens: 50, messages: user([doc, { type: 'text', text: 'read' }]) }).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'claude');
+    // the only target that could count is overloaded: that is the answer, not "cannot count"
+    await assert.rejects(client.messages.countTokens({ model: 'overloaded-then-openai', ...body }), (e) => {
+      assert.equal(e.status, 503);
+      assert.equal(e.error.error.type, 'overloaded_error');
       return true;
     });
   });
