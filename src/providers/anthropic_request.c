@@ -283,6 +283,8 @@ static cmx_err read_request(void *req)
     cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
     if (e == CMX_OK)
         e = cmx_translate_read_sampling(c, f, &r->max_tokens);
+    if (e == CMX_OK)
+        e = cmx_translate_stop_limits(c, f->at[CMX_CHAT_STOP], CMX_STOP_ANTHROPIC);
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, f, CMX_CHAT_TOP_K, &top_k);

@@ -143,6 +143,30 @@ int cmx_claude_has_effort(const char *model);
  * "gemini-2.5-flash" → 2), 0 when unknown. */
 int cmx_gemini_major(const char *model);
 
+/* ---- stop sequences ------------------------------------------------------------ */
+
+/* The APIs that take stop sequences, each with its documented limits. */
+typedef enum cmx_stop_api {
+    CMX_STOP_OPENAI = 0, /* Chat Completions' stop (the mock follows it) */
+    CMX_STOP_ANTHROPIC,  /* Claude's stop_sequences, on every road to Claude */
+    CMX_STOP_CONVERSE,   /* Bedrock Converse's inferenceConfig.stopSequences */
+    CMX_STOP_GEMINI,     /* Gemini's generationConfig.stopSequences */
+} cmx_stop_api;
+
+typedef struct cmx_stop_limits {
+    const char *field; /* where the API takes them, for messages */
+    size_t max_items;  /* sequences at most; 0: no documented limit */
+    int nonempty;      /* each sequence at least one character long */
+} cmx_stop_limits;
+
+/* The API's limits (the table and its sources: translate_portable.c). */
+const cmx_stop_limits *cmx_stop_limits_of(cmx_stop_api api);
+
+/* 'stop' (token v, -1: absent; its shape checked before by
+ * cmx_translate_check_stop) against the API's limits: the 400 naming the
+ * field, the target and the limit it is past. */
+cmx_err cmx_translate_stop_limits(cmx_translate_ctx *c, int v, cmx_stop_api api);
+
 /* ---- cache_control ------------------------------------------------------------- */
 
 /* A cache hint, for a writer: the client's cache_control (a token), the

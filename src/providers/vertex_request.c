@@ -49,9 +49,6 @@ typedef struct request {
      CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT) | CMX_CHAT_BIT(CMX_CHAT_REASONING_EFFORT) |            \
      CMX_CHAT_BIT(CMX_CHAT_TOP_K))
 
-/* Gemini takes at most five stop sequences. */
-#define MAX_STOP 5
-
 /* ---- content ---------------------------------------------------------- */
 
 /* {"<key>":{"mimeType":mime,"<uri_key>":value}} */
@@ -272,12 +269,8 @@ static cmx_err read_gemini_params(request *r)
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, &r->f, CMX_CHAT_TOP_K, &top_k);
-    int stop = at[CMX_CHAT_STOP];
-    if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
-        cmx_json_doc_count(c->doc, stop) > MAX_STOP)
-        e = cmx_translate_bad(
-            c, "'stop' holds %zu sequences; provider '%s' (vertex) takes at most %d",
-            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
+    if (e == CMX_OK)
+        e = cmx_translate_stop_limits(c, at[CMX_CHAT_STOP], CMX_STOP_GEMINI);
     if (e == CMX_OK)
         e = cmx_translate_response_format(c, at[CMX_CHAT_RESPONSE_FORMAT], &r->rf);
     if (e == CMX_OK)

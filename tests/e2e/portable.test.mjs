@@ -287,6 +287,32 @@ describe('the cascade\'s JSON check', () => {
   });
 });
 
+describe('stop sequences up to each provider\'s documented limit', () => {
+  const ask = (model, stop) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], stop });
+  const six = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+  test('Converse takes up to 2500 (its API reference), Claude any number, Gemini five', async () => {
+    await ask('converse-tool', six);
+    assert.deepEqual(lastBody(aws).inferenceConfig.stopSequences, six);
+    await ask('claude-native', [...six, 'g', 'h']);
+    assert.equal(lastBody(claude).stop_sequences.length, 8);
+    await ask('gemini', six.slice(0, 5));
+    assert.equal(lastBody(vertex).generationConfig.stopSequences.length, 5);
+  });
+
+  test('past a limit: a 400 naming the field, the target and the limit', async () => {
+    const refused = async (model, stop, re) =>
+      assert.rejects(ask(model, stop), (e) => {
+        assert.equal(e.status, 400);
+        assert.match(e.message, re);
+        return true;
+      });
+    await refused('gemini', six, /'stop' holds 6 sequences; provider 'vertex' \(vertex\) takes at most 5 in generationConfig\.stopSequences/);
+    await refused('converse-tool', Array.from({ length: 2501 }, (_, i) => `s${i}`), /'stop' holds 2501 sequences; provider 'aws' \(bedrock\) takes at most 2500 in inferenceConfig\.stopSequences/);
+    await refused('converse-tool', ['a', ''], /'stop\[1\]' is empty; provider 'aws' \(bedrock\) takes stop sequences of at least one character in inferenceConfig\.stopSequences/);
+  });
+});
+
 describe('prompt caching', () => {
   const manual = 'word '.repeat(1100).trim();
   const cachedSystem = [{ type: 'text', text: manual, cache_control: { type: 'ephemeral', ttl: '1h' } }];

@@ -19,7 +19,7 @@
 //   additionalModelRequestFields under Claude's rules (budget from 1024 and
 //   below maxTokens, temperature 1 only, no forced tool), answered with a
 //   signed reasoningContent block first; reasoningContent sent back checked;
-//   at most four stop sequences; cachePoint blocks (at most four) that write
+//   at most 2500 stop sequences of at least one character; cachePoint blocks (at most four) that write
 //   and then read the prefix they close, in the usage's cache counts.
 // - POST /model/{modelId}/invoke and /invoke-with-response-stream take the
 //   model-native bodies (invoke.mjs): Claude's Messages, Titan and Cohere
@@ -134,7 +134,10 @@ const thinksConverse = (body) => ['enabled', 'adaptive'].includes(body.additiona
 function checkConverse(body, model) {
   const version = claudeVersion(model);
   const stops = body.inferenceConfig?.stopSequences;
-  if (Array.isArray(stops) && stops.length > 4) return '1 validation error detected: Value at \'inferenceConfig.stopSequences\' failed to satisfy constraint: Member must have length less than or equal to 4';
+  // InferenceConfiguration.stopSequences: at most 2500 items, each at least 1 character
+  if (Array.isArray(stops) && stops.length > 2500) return '1 validation error detected: Value at \'inferenceConfig.stopSequences\' failed to satisfy constraint: Member must have length less than or equal to 2500';
+  const empty = Array.isArray(stops) ? stops.findIndex((x) => typeof x === 'string' && x.length < 1) : -1;
+  if (empty >= 0) return `1 validation error detected: Value at 'inferenceConfig.stopSequences.${empty + 1}.member' failed to satisfy constraint: Member must have length greater than or equal to 1`;
   const tf = body.outputConfig?.textFormat;
   if (tf) {
     if (tf.type !== 'json_schema' || typeof tf.structure?.jsonSchema?.schema !== 'string') return 'The outputConfig.textFormat must be {type: json_schema, structure: {jsonSchema: {schema: "<JSON schema as a string>"}}}';
