@@ -366,6 +366,25 @@ int cmx_translate_cache_ttl(const cmx_translate_ctx *c, int hint)
     return hint >= 0 ? cmx_json_doc_get_typed(c->doc, hint, CMX_LIT("ttl"), CMX_JSON_STRING) : -1;
 }
 
+int64_t cmx_anthropic_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise)
+{
+    int detail = cmx_json_doc_get_typed(doc, u, CMX_LIT("cache_creation"), CMX_JSON_OBJECT);
+    return detail < 0 ? otherwise
+                      : cmx_translate_count(doc, detail, "ephemeral_1h_input_tokens", otherwise);
+}
+
+int64_t cmx_converse_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise)
+{
+    int details = cmx_json_doc_get_typed(doc, u, CMX_LIT("cacheDetails"), CMX_JSON_ARRAY);
+    if (details < 0)
+        return otherwise;
+    int64_t hour = 0;
+    CMX_JSON_EACH(doc, details, d)
+    if (CMX_JSON_STRING_IS(doc, CMX_JSON_GET(doc, d, "ttl"), "1h"))
+        hour += cmx_translate_count(doc, d, "inputTokens", 0);
+    return hour;
+}
+
 void cmx_translate_write_cache_control(cmx_jw *w, const cmx_translate_ctx *c, int hint)
 {
     if (hint == CMX_CACHE_NONE)

@@ -194,6 +194,13 @@ int cmx_translate_has_cache_hints(const cmx_translate_ctx *c);
 /* The hint's ttl as a string token (-1: none or the gateway's own mark). */
 int cmx_translate_cache_ttl(const cmx_translate_ctx *c, int hint);
 
+/* Prompt-cache writes made for one hour in an answer's usage object u (the
+ * rest of the writes are the 5-minute default): Anthropic's
+ * cache_creation.ephemeral_1h_input_tokens, Converse's cacheDetails entry
+ * with ttl "1h"; `otherwise` when the object does not say. */
+int64_t cmx_anthropic_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise);
+int64_t cmx_converse_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise);
+
 /* "cache_control": the hint, as Anthropic writes it (the client's object
  * copied, or {"type":"ephemeral"}); nothing for CMX_CACHE_NONE. */
 void cmx_translate_write_cache_control(cmx_jw *w, const cmx_translate_ctx *c, int hint);

@@ -891,11 +891,13 @@ void cmx_translate_usage(const cmx_json_doc *doc, int u, const char *input_key,
 {
     cmx_usage_init(out);
     int64_t cache_read = cmx_translate_count(doc, u, cache_read_key, 0);
+    int64_t cache_write = cmx_translate_count(doc, u, cache_write_key, -1);
     out->prompt_tokens = cmx_translate_count(doc, u, input_key, 0) + cache_read +
-                         cmx_translate_count(doc, u, cache_write_key, 0);
+                         (cache_write > 0 ? cache_write : 0);
     out->completion_tokens = cmx_translate_count(doc, u, output_key, 0);
     out->total_tokens = out->prompt_tokens + out->completion_tokens;
     out->cached_tokens = cache_read;
+    out->cache_write_tokens = cache_write;
 }
 
 cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what)
@@ -1109,6 +1111,10 @@ void cmx_translate_write_usage(cmx_jw *w, const cmx_usage *u)
     cmx_jw_object(w);
     CMX_JW_KEY(w, "cached_tokens");
     cmx_jw_int(w, u->cached_tokens);
+    if (u->cache_write_tokens > 0) { /* only where a prompt cache was written */
+        CMX_JW_KEY(w, "cache_write_tokens");
+        cmx_jw_int(w, u->cache_write_tokens);
+    }
     cmx_jw_end(w);
     if (u->reasoning_tokens >= 0) { /* only where the provider counts them apart */
         CMX_JW_KEY(w, "completion_tokens_details");

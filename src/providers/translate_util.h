@@ -325,8 +325,8 @@ const char *cmx_translate_finish_reason(const char *stop_reason, size_t len,
                                         const char *const *content_filter);
 
 /* Token counts under the given keys of an upstream usage object (token u,
- * may be -1); the prompt counts the cache reads and writes too
- * (cache_write_key may be NULL). */
+ * may be -1); the prompt counts the cache reads and writes too, and the
+ * writes are also cache_write_tokens (cache_write_key may be NULL). */
 void cmx_translate_usage(const cmx_json_doc *doc, int u, const char *input_key,
                          const char *output_key, const char *cache_read_key,
                          const char *cache_write_key, cmx_usage *out);
