@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build static image run test unit e2e asan bench bench-hotpath bench-conns bench-streams \
+.PHONY: all build static image run test unit e2e asan bench bench-hotpath bench-conns bench-streams bench-ingress \
 	bench-state bench-callgrind \
 	deps test-deps clean format install
 
@@ -61,9 +61,10 @@ asan: test-deps static
 install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
-# The whole benchmark (about 4 minutes): the hot path against nginx, memory
-# per idle connection against nginx, ten thousand concurrent streams.
-bench: bench-hotpath bench-conns bench-streams
+# The whole benchmark (about 5 minutes): the hot path against nginx, memory
+# per idle connection against nginx, ten thousand concurrent streams, the
+# Messages and Responses APIs against chat completions.
+bench: bench-hotpath bench-conns bench-streams bench-ingress
 
 bench-hotpath: build static
 	@scripts/deps.sh bench
@@ -76,6 +77,10 @@ bench-conns: build
 bench-streams: build
 	@scripts/deps.sh bench
 	bench/streams.sh
+
+bench-ingress: build
+	@scripts/deps.sh bench
+	bench/ingress.sh
 
 # The fleet's variants alone: state in Redis (no limits, an rpm limit) and
 # cache hits against the state-less gateway and nginx, then the same

@@ -56,54 +56,31 @@ EOF
 { cat "$TMP/stateless.yaml"; printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms }\n' "$REDIS_PORT"; } \
   >"$TMP/state.yaml"
 
-start_gateway() { # name config → sets GW_PID, GW_PORT
-  GW_PORT=$(pick_port)
-  valgrind --tool=callgrind --callgrind-out-file="$TMP/$1.%p.cg" \
-    "$BIN" serve --config "$2" --listen "127.0.0.1:$GW_PORT" --workers 1 \
-    >"$TMP/$1.out" 2>"$TMP/$1.err" &
-  GW_PID=$!
-  PIDS+=("$GW_PID")
-  local deadline=$((SECONDS + 60))
-  while [ $SECONDS -lt $deadline ]; do
-    [ "$(status_of "http://127.0.0.1:$GW_PORT/health/ready")" = 200 ] && return 0
-    sleep 0.2
-  done
-  log "$1: cloudmux under callgrind did not become ready: $(tail -n 3 "$TMP/$1.err")"
-  exit 1
-}
-
 RESULTS=$TMP/callgrind.tsv
 : >"$RESULTS"
-measure() { # label pid port model stream(0|1)
-  local label=$1 pid=$2 url="http://127.0.0.1:$3/v1/chat/completions" out n ir dump
-  BENCH_MODEL=$4 BENCH_STREAM=$5 wrk -t1 -c1 -d2s -s "$HERE/chat.lua" "$url" >/dev/null
-  callgrind_control -z "$pid" >/dev/null
-  out=$(BENCH_MODEL=$4 BENCH_STREAM=$5 wrk -t1 -c1 -d"${SECONDS_PER}s" -s "$HERE/chat.lua" "$url")
-  callgrind_control -d "$label" "$pid" >/dev/null
-  n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
-  grep -q 'non2xx=0 ' <<<"$out" || { log "$label: non-2xx answers: $out"; exit 1; }
-  dump=$(ls -t "$TMP"/*.cg.* 2>/dev/null | head -n 1)
-  ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump")
-  rm -f "$dump"
-  printf '%s\t%s\t%s\n' "$label" "$n" "$ir" >>"$RESULTS"
-  awk -v l="$label" -v n="$n" -v ir="$ir" 'BEGIN { printf "bench: %-22s %6d requests  %10.0f instructions/request\n", l, n, ir / n }' >&2
+measure() { # label port model stream(0|1)
+  local counted n ir
+  counted=$(BENCH_MODEL=$3 BENCH_STREAM=$4 cg_count "http://127.0.0.1:$2/v1/chat/completions" "$SECONDS_PER")
+  read -r n ir <<<"$counted"
+  printf '%s\t%s\t%s\n' "$1" "$n" "$ir" >>"$RESULTS"
+  awk -v l="$1" -v n="$n" -v ir="$ir" 'BEGIN { printf "bench: %-22s %6d requests  %10.0f instructions/request\n", l, n, ir / n }' >&2
 }
 
-start_gateway stateless "$TMP/stateless.yaml"
-measure stateless-json "$GW_PID" "$GW_PORT" bench 0
-measure stateless-stream "$GW_PID" "$GW_PORT" bench-stream 1
-measure cache-hit-json "$GW_PID" "$GW_PORT" bench-cached 0
-measure cache-hit-stream "$GW_PID" "$GW_PORT" bench-cached 1
-kill "$GW_PID"
-wait "$GW_PID" 2>/dev/null || true
+cg_gateway stateless "$TMP/stateless.yaml"
+measure stateless-json "$CG_PORT" bench 0
+measure stateless-stream "$CG_PORT" bench-stream 1
+measure cache-hit-json "$CG_PORT" bench-cached 0
+measure cache-hit-stream "$CG_PORT" bench-cached 1
+kill "$CG_PID"
+wait "$CG_PID" 2>/dev/null || true
 
-start_gateway state "$TMP/state.yaml"
+cg_gateway state "$TMP/state.yaml"
 for _ in $(seq 100); do grep -q "state store: connected" "$TMP/state.err" && break; sleep 0.1; done
-measure state-json "$GW_PID" "$GW_PORT" bench 0
-measure state-rpm-json "$GW_PID" "$GW_PORT" bench-rpm 0
-measure state-rpm-stream "$GW_PID" "$GW_PORT" bench-rpm-stream 1
-kill "$GW_PID"
-wait "$GW_PID" 2>/dev/null || true
+measure state-json "$CG_PORT" bench 0
+measure state-rpm-json "$CG_PORT" bench-rpm 0
+measure state-rpm-stream "$CG_PORT" bench-rpm-stream 1
+kill "$CG_PID"
+wait "$CG_PID" 2>/dev/null || true
 
 mkdir -p "$OUT"
 REPORT=$OUT/callgrind.md

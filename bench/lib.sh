@@ -50,6 +50,18 @@ wait_listening() { # port seconds
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 cpu_seconds() { awk -v t="$(cpu_ticks "$1")" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'; }
 
+# nginx in the foreground from one of bench/nginx/*.conf, its placeholders
+# filled (@PREFIX@ the temp directory, @PORT@, @UPSTREAM_PORT@, @H2_PORT@
+# from UP_H2_PORT), pinned to a core.
+start_nginx() { # name template port upstream_port core → sets NGINX_PID
+  local name=$1 conf="$TMP/$1.conf"
+  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
+  taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
+}
+
 # Seconds all threads of a process spent runnable but waiting for a CPU
 # (field 2 of /proc/PID/task/TID/schedstat, ns): time other processes on
 # its cores took from it.  Empty where schedstat is missing.
@@ -67,4 +79,56 @@ raise_fd_limit() {
   FD_LIMIT=$(ulimit -n)
   [ "$FD_LIMIT" = unlimited ] && FD_LIMIT=1048576
   return 0
+}
+
+# The median of the numbers on stdin, one a line ("nan" when there are none).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+
+# A report's closing block: the raw runs file, folded away.
+raw_runs() { # "column names" file
+  echo
+  echo "<details><summary>raw runs ($1)</summary>"
+  echo
+  echo '```'
+  cat "$2"
+  echo '```'
+  echo "</details>"
+}
+
+# ---- instructions per request (callgrind) ---------------------------------
+
+# A gateway ($BIN) under callgrind, `serve --workers 1` with config $2,
+# waited for until ready → sets CG_PID and CG_PORT.  Its dumps go to
+# $TMP/<name>.<pid>.cg*.
+cg_gateway() { # name config
+  CG_PORT=$(pick_port)
+  valgrind --tool=callgrind --callgrind-out-file="$TMP/$1.%p.cg" \
+    "$BIN" serve --config "$2" --listen "127.0.0.1:$CG_PORT" --workers 1 \
+    >"$TMP/$1.out" 2>"$TMP/$1.err" &
+  CG_PID=$!
+  PIDS+=("$CG_PID")
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(status_of "http://127.0.0.1:$CG_PORT/health/ready")" = 200 ] && return 0
+    sleep 0.2
+  done
+  log "$1: cloudmux under callgrind did not become ready: $(tail -n 3 "$TMP/$1.err")"
+  exit 1
+}
+
+# Counts the CG_PID gateway's instructions over wrk -t1 -c1 for $2 seconds
+# against $1 (bench/chat.lua, with whatever BENCH_* the caller exports),
+# after a 2 s warm-up; prints "requests instructions".  Fails on any
+# non-2xx answer.
+cg_count() { # url seconds
+  local out n dump
+  wrk -t1 -c1 -d2s -s "$HERE/chat.lua" "$1" >/dev/null
+  callgrind_control -z "$CG_PID" >/dev/null
+  out=$(wrk -t1 -c1 -d"$2s" -s "$HERE/chat.lua" "$1")
+  callgrind_control -d "$CG_PID" >/dev/null
+  grep -q 'non2xx=0 ' <<<"$out" || { log "$1: non-2xx answers: $out"; exit 1; }
+  n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
+  dump=$(ls -t "$TMP"/*.cg.* 2>/dev/null | head -n 1)
+  echo "$n $(awk '/^(summary|totals):/ { print $2; exit }' "$dump")"
+  rm -f "$dump"
 }

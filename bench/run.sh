@@ -61,15 +61,6 @@ fi
 . "$HERE/lib.sh"
 bench_tmp cmx-bench
 
-start_nginx() { # name template port [upstream_port] → sets NGINX_PID
-  local name=$1 conf="$TMP/$1.conf"
-  sed -e "s#@PREFIX@#$TMP#g" -e "s#@PORT@#$3#g" -e "s#@UPSTREAM_PORT@#${4:-0}#g" -e "s#@H2_PORT@#${UP_H2_PORT:-0}#g" "$2" >"$conf"
-  taskset -c "$5" nginx -p "$TMP" -c "$conf" -e "$TMP/$name-error.log" &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
-  wait_listening "$3" 5 || { log "$name nginx did not start:"; cat "$TMP/$name-error.log" >&2; exit 1; }
-}
-
 # ---- the upstream and the nginx proxy -------------------------------------
 node "$HERE/canned_answers.mjs" "$TMP/canned"
 UP_PORT=$(pick_port)
@@ -410,7 +401,6 @@ if [ -z "$CMX_SKIP" ]; then
 fi
 
 # ---- report -----------------------------------------------------------------
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 med() { # target scenario conns column
   awk -v t="$1" -v s="$2" -v c="$3" -v col="$4" '$2 == t && $3 == s && $4 == c { print $col }' "$RESULTS" | median
 }
@@ -521,13 +511,7 @@ REPORT=$OUT/results.md
     grep -v '^LEDGER ' "$LEDGER_OUT"
     echo '```'
   fi
-  echo
-  echo "<details><summary>raw runs (round target scenario conns rps p50_us p99_us cpu_us requests errors)</summary>"
-  echo
-  echo '```'
-  cat "$RESULTS"
-  echo '```'
-  echo "</details>"
+  raw_runs "round target scenario conns rps p50_us p99_us cpu_us requests errors" "$RESULTS"
 } >"$REPORT"
 
 cat "$REPORT"

@@ -1,4 +1,4 @@
-/* error_json.c — OpenAI-shaped error bodies; see error_json.h. */
+/* error_json.c — error bodies in OpenAI's and Anthropic's shapes; see error_json.h. */
 #include "error_json.h"
 
 #include <string.h>
@@ -36,5 +36,39 @@ void cmx_error_json_close(cmx_buf *b)
 void cmx_error_json(cmx_buf *b, const cmx_error_body *e)
 {
     cmx_error_json_open(b, e);
+    cmx_error_json_close(b);
+}
+
+const char *cmx_err_anthropic_type(cmx_err kind)
+{
+    switch (kind) {
+    case CMX_ERR_BAD_REQUEST:
+    case CMX_ERR_METHOD:
+    case CMX_ERR_CONTEXT_WINDOW:
+    case CMX_ERR_CONTENT_POLICY: return "invalid_request_error";
+    case CMX_ERR_AUTH: return "authentication_error";
+    case CMX_ERR_RESIDENCY:
+    case CMX_ERR_FORBIDDEN: return "permission_error";
+    case CMX_ERR_NOT_FOUND: return "not_found_error";
+    case CMX_ERR_TOO_LARGE: return "request_too_large";
+    case CMX_ERR_RATE_LIMITED:
+    case CMX_ERR_BUDGET: return "rate_limit_error";
+    case CMX_ERR_TIMEOUT: return "timeout_error";
+    case CMX_ERR_UNAVAILABLE: return "overloaded_error";
+    default: return "api_error";
+    }
+}
+
+void cmx_error_json_anthropic_open(cmx_buf *b, cmx_err kind, const char *message)
+{
+    cmx_buf_append(b, CMX_LIT("{\"type\":\"error\",\"error\":{\"type\":"));
+    cmx_json_put_string(b, cmx_err_anthropic_type(kind));
+    cmx_buf_append(b, CMX_LIT(",\"message\":"));
+    cmx_json_put_string(b, message ? message : cmx_err_name(kind));
+}
+
+void cmx_error_json_anthropic(cmx_buf *b, cmx_err kind, const char *message)
+{
+    cmx_error_json_anthropic_open(b, kind, message);
     cmx_error_json_close(b);
 }

@@ -33,6 +33,18 @@ void cmx_error_json_close(cmx_buf *b);
 /* The whole body: open and close. */
 void cmx_error_json(cmx_buf *b, const cmx_error_body *e);
 
+/* Anthropic's error shape {"type":"error","error":{"type","message"}},
+ * the type named after the kind (cmx_err_anthropic_type), left open for
+ * more fields inside the error object as above. */
+void cmx_error_json_anthropic_open(cmx_buf *b, cmx_err kind, const char *message);
+/* The whole Anthropic error body: open and close (cmx_error_json_close). */
+void cmx_error_json_anthropic(cmx_buf *b, cmx_err kind, const char *message);
+/* Anthropic's error type for a kind: invalid_request_error,
+ * authentication_error, permission_error, not_found_error,
+ * request_too_large, rate_limit_error, timeout_error, overloaded_error or
+ * api_error. */
+const char *cmx_err_anthropic_type(cmx_err kind);
+
 /* Appends s as a JSON string (quoted and escaped), or null for NULL. */
 void cmx_json_put_string(cmx_buf *b, const char *s);
 

@@ -10,8 +10,21 @@
 
 #include <stdint.h>
 
-/* The OpenAI API a request calls. */
-typedef enum { CMX_API_CHAT = 0, CMX_API_EMBEDDINGS } cmx_api;
+/* The API a request calls.  Chat completions are the canonical format
+ * every provider serves; the client APIs after them are served natively by
+ * the targets that speak them and through the chat format by the others. */
+typedef enum {
+    CMX_API_CHAT = 0,     /* POST /v1/chat/completions (OpenAI) */
+    CMX_API_EMBEDDINGS,   /* POST /v1/embeddings (OpenAI) */
+    CMX_API_MESSAGES,     /* POST /v1/messages (Anthropic's Messages API) */
+    CMX_API_COUNT_TOKENS, /* POST /v1/messages/count_tokens (Anthropic's) */
+    CMX_API_RESPONSES,    /* POST /v1/responses (OpenAI's Responses API, stateless) */
+} cmx_api;
+#define CMX_API__COUNT 5
+
+/* "chat", "embeddings", "messages", "count_tokens", "responses": the label
+ * of metrics and log lines. */
+const char *cmx_api_name(cmx_api api);
 
 /* Token counts as the provider reported them; -1 where it did not. */
 typedef struct cmx_usage {

@@ -123,7 +123,7 @@ static void set_error(cmx_result *o, int status, cmx_err kind, const char *code,
                       const char *message, const cmx_route_result *r)
 {
     cmx_buf b = CMX_BUF_INIT;
-    cmx_reply_error_json(&b, kind, NULL, code, message, r);
+    cmx_reply_error_json(&b, CMX_API_CHAT, kind, NULL, code, message, r);
     o->status = status ? status : cmx_err_http_status(kind);
     o->body = b.data;
     o->body_len = b.len;
@@ -198,7 +198,12 @@ static cmx_err run_call(cmx_client *c, cmx_api api, const char *json, size_t len
         set_error(out, 404, CMX_ERR_NOT_FOUND, "model_not_found", msg, NULL);
         return CMX_ERR_NOT_FOUND;
     }
-    *call = (cmx_call){api, body, len, scan, c->arena, "embedded", 0, NULL, NULL, NULL, NULL};
+    *call = (cmx_call){.api = api,
+                       .body = body,
+                       .body_len = len,
+                       .scan = scan,
+                       .arena = c->arena,
+                       .request_id = "embedded"};
     call_state s = {c, out, on_chunk, user, 0, CMX_OK};
     cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
                            on_stream_end, on_failure,      &s};

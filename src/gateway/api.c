@@ -1,12 +1,16 @@
-/* api.c — the OpenAI-compatible surface: which path does what, who may call
- * it, and the small endpoints (models, health).  Completions and embeddings
- * go on to completions.c. */
+/* api.c — the gateway's surface: which path does what, who may call it,
+ * and the small endpoints (models, health).  Completions and embeddings go
+ * on to completions.c; Anthropic's Messages API and OpenAI's Responses API
+ * to client_api.c.  Each answers errors in its own API's shape from the
+ * first byte on: a Messages client that is refused, or asks for a path
+ * with the wrong method, gets Anthropic's error body. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
 #include "auth.h"
+#include "client_api.h"
 #include "completions.h"
 #include "reply.h"
 #include "core/error_json.h"
@@ -18,6 +22,9 @@ typedef enum {
     EP_NONE,
     EP_CHAT,
     EP_EMBEDDINGS,
+    EP_MESSAGES,
+    EP_COUNT_TOKENS,
+    EP_RESPONSES,
     EP_MODELS,
     EP_LIVE,
     EP_READY,
@@ -34,11 +41,20 @@ static endpoint endpoint_of(cmx_slice path, const char **allowed)
         endpoint ep;
         const char *method;
     } table[] = {
-        {"/v1/chat/completions", EP_CHAT, "POST"}, {"/chat/completions", EP_CHAT, "POST"},
-        {"/v1/embeddings", EP_EMBEDDINGS, "POST"}, {"/embeddings", EP_EMBEDDINGS, "POST"},
-        {"/v1/models", EP_MODELS, "GET"},          {"/models", EP_MODELS, "GET"},
-        {"/health/live", EP_LIVE, "GET"},          {"/health/ready", EP_READY, "GET"},
-        {"/metrics", EP_METRICS, "GET"},           {"/v1/status", EP_STATUS, "GET"},
+        {"/v1/chat/completions", EP_CHAT, "POST"},
+        {"/chat/completions", EP_CHAT, "POST"},
+        {"/v1/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/embeddings", EP_EMBEDDINGS, "POST"},
+        {"/v1/messages", EP_MESSAGES, "POST"},
+        {"/v1/messages/count_tokens", EP_COUNT_TOKENS, "POST"},
+        {"/v1/responses", EP_RESPONSES, "POST"},
+        {"/responses", EP_RESPONSES, "POST"},
+        {"/v1/models", EP_MODELS, "GET"},
+        {"/models", EP_MODELS, "GET"},
+        {"/health/live", EP_LIVE, "GET"},
+        {"/health/ready", EP_READY, "GET"},
+        {"/metrics", EP_METRICS, "GET"},
+        {"/v1/status", EP_STATUS, "GET"},
         {"/admin/reload", EP_RELOAD, "POST"},
     };
     if (cmx_gov_admin_path(path.ptr, path.len)) {
@@ -92,39 +108,56 @@ static const char *request_id_for(cmx_worker *w, const cmx_http_request *req)
 }
 
 /* Which client key the request carries: its index, AUTH_OFF when no keys are
- * configured, AUTH_REFUSED when it has none of them. */
+ * configured, AUTH_REFUSED when it has none of them.  Anthropic's clients
+ * send theirs as x-api-key (Claude Code with ANTHROPIC_API_KEY) or as a
+ * bearer token (ANTHROPIC_AUTH_TOKEN): both count where they speak. */
 #define AUTH_OFF SIZE_MAX
 #define AUTH_REFUSED (SIZE_MAX - 1)
-static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req)
+static size_t client_key_index(const cmx_server_config *sc, const cmx_http_request *req,
+                               int anthropic)
 {
     if (sc->n_api_keys == 0)
         return AUTH_OFF;
-    long i = cmx_bearer_match(req, sc->api_keys, sc->n_api_keys);
+    cmx_slice token;
+    long i = cmx_client_key(req, anthropic, &token)
+                 ? cmx_key_match(token, sc->api_keys, sc->n_api_keys)
+                 : -1;
     return i < 0 ? AUTH_REFUSED : (size_t)i;
+}
+
+static cmx_api api_of(endpoint ep)
+{
+    return ep == EP_MESSAGES       ? CMX_API_MESSAGES
+           : ep == EP_COUNT_TOKENS ? CMX_API_COUNT_TOKENS
+           : ep == EP_RESPONSES    ? CMX_API_RESPONSES
+           : ep == EP_EMBEDDINGS   ? CMX_API_EMBEDDINGS
+                                   : CMX_API_CHAT;
 }
 
 /* With governance on, every request needs a key: one of server.api_keys
  * (shared keys, no budget) or a virtual key.  Answers the refusal itself;
  * returns 0 then. */
-static int authenticate_virtual_key(cmx_api_ctx *c)
+static int authenticate_virtual_key(cmx_api_ctx *c, int anthropic)
 {
     cmx_worker *w = c->worker;
     const cmx_server_config *sc = &c->cfg->server;
+    cmx_slice token;
+    if (!cmx_client_key(c->req, anthropic, &token)) {
+        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "missing_api_key",
+                        anthropic ? "missing API key: send 'x-api-key: <key>' or 'Authorization: "
+                                    "Bearer <key>' with your cloudmux key"
+                                  : "missing API key: send 'Authorization: Bearer <key>' with "
+                                    "your cloudmux key",
+                        NULL, "WWW-Authenticate: Bearer\r\n");
+        return 0;
+    }
     if (sc->n_api_keys) {
-        long i = cmx_bearer_match(c->req, sc->api_keys, sc->n_api_keys);
+        long i = cmx_key_match(token, sc->api_keys, sc->n_api_keys);
         if (i >= 0) {
             if (sc->api_key_residency)
                 c->key_residency = sc->api_key_residency[i];
             return 1;
         }
-    }
-    cmx_slice token = cmx_bearer_token(c->req);
-    if (token.len == 0) {
-        cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "missing_api_key",
-                        "missing API key: send 'Authorization: Bearer <key>' with your cloudmux "
-                        "key",
-                        NULL, "WWW-Authenticate: Bearer\r\n");
-        return 0;
     }
     const char *code = NULL;
     cmx_error err;
@@ -148,6 +181,25 @@ static void answer_out_of_memory(cmx_http_exchange *ex)
     cmx_buf_init_fixed(&b, mem, sizeof mem);
     cmx_error_json(&b, &(cmx_error_body){.kind = CMX_ERR_NOMEM, .message = "out of memory"});
     cmx_http_respond(ex, 500, "application/json", NULL, b.data, b.len);
+}
+
+void cmx_api_error_writer(cmx_buf *b, cmx_slice path, int status, const char *code,
+                          const char *message)
+{
+    cmx_err kind = status == 413   ? CMX_ERR_TOO_LARGE
+                   : status == 408 ? CMX_ERR_TIMEOUT
+                   : status >= 500 ? CMX_ERR_UNAVAILABLE
+                                   : CMX_ERR_BAD_REQUEST;
+    if (path.len >= CMX_LIT_LEN("/v1/messages") && CMX_STARTS_WITH(path.ptr, "/v1/messages")) {
+        cmx_error_json_anthropic(b, kind, message);
+        return;
+    }
+    cmx_error_json(b, &(cmx_error_body){
+                          .kind = kind,
+                          .type = status >= 500 ? "server_error" : "invalid_request_error",
+                          .message = message,
+                          .code = code,
+                      });
 }
 
 void cmx_api_handle(cmx_http_exchange *ex, void *arg)
@@ -175,6 +227,12 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
 
     const char *allowed = NULL;
     endpoint ep = endpoint_of(req->path, &allowed);
+    c->api = api_of(ep);
+    c->api_endpoint = ep == EP_CHAT || ep == EP_EMBEDDINGS || ep == EP_MESSAGES ||
+                      ep == EP_COUNT_TOKENS || ep == EP_RESPONSES;
+    /* Anthropic's clients name their API version on every call, /v1/models too */
+    int anthropic = c->api == CMX_API_MESSAGES || c->api == CMX_API_COUNT_TOKENS ||
+                    (ep == EP_MODELS && cmx_http_header_get(req, "anthropic-version"));
     if (ep == EP_NONE) {
         char *msg =
             cmx_arena_sprintf(req->arena, "unknown path '%.*s'",
@@ -217,14 +275,17 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
     default: break;
     }
     if (w->gov && cmx_governance_keys_on(w->gov)) {
-        if (!authenticate_virtual_key(c))
+        if (!authenticate_virtual_key(c, anthropic))
             return;
     } else {
-        size_t key = client_key_index(&c->cfg->server, req);
+        size_t key = client_key_index(&c->cfg->server, req, anthropic);
         if (key == AUTH_REFUSED) {
             cmx_reply_error(c, 401, CMX_ERR_AUTH, NULL, "invalid_api_key",
-                            "missing or invalid API key: send 'Authorization: Bearer <key>' with "
-                            "one of the keys in server.api_keys",
+                            anthropic ? "missing or invalid API key: send 'x-api-key: <key>' or "
+                                        "'Authorization: Bearer <key>' with one of the keys in "
+                                        "server.api_keys"
+                                      : "missing or invalid API key: send 'Authorization: Bearer "
+                                        "<key>' with one of the keys in server.api_keys",
                             NULL, "WWW-Authenticate: Bearer\r\n");
             return;
         }
@@ -232,8 +293,17 @@ void cmx_api_handle(cmx_http_exchange *ex, void *arg)
             c->key_residency = c->cfg->server.api_key_residency[key];
     }
     if (ep == EP_MODELS) {
-        cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
+        if (anthropic)
+            cmx_reply_json(c, 200, NULL, c->wgen->models_anthropic_json,
+                           c->wgen->models_anthropic_json_len, NULL);
+        else
+            cmx_reply_json(c, 200, NULL, c->wgen->models_json, c->wgen->models_json_len, NULL);
         return;
     }
-    cmx_completions_handle(c, ep == EP_EMBEDDINGS ? CMX_API_EMBEDDINGS : CMX_API_CHAT);
+    /* Every authenticated call gets a ledger row, refusals included. */
+    c->governed = w->gov && cmx_governance_keys_on(w->gov);
+    if (c->api == CMX_API_CHAT || c->api == CMX_API_EMBEDDINGS)
+        cmx_completions_handle(c, c->api);
+    else
+        cmx_client_api_handle(c);
 }

@@ -7,13 +7,16 @@
  * A stream that fails after it started ends with an error event and no
  * `[DONE]`, so no client mistakes a cut answer for a whole one.  A group
  * with `cache` asks the response cache first (cache.c) and gives it every
- * whole answer. */
+ * whole answer.  The routing itself (the group, the call, the request's
+ * residency, the list of requests in flight) is shared with the other
+ * client APIs (client_api.c), which bring their own sink. */
 #include "completions.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "gateway/cache.h"
+#include "gateway/client_api.h"
 #include "governance/usage_estimate.h"
 #include "http/sse.h"
 #include "core/str.h"
@@ -56,28 +59,20 @@ static void on_stream_end(void *ctx, const cmx_route_result *r, const cmx_error 
 {
     cmx_api_ctx *c = ctx;
     if (err) {
-        cmx_buf b = CMX_BUF_INIT;
-        cmx_reply_error_json(&b, err->kind, NULL, "upstream_stream_cut", err->message, NULL);
-        cmx_reply_sse(c, b.data, b.len);
-        cmx_buf_free(&b);
-        cmx_reply_log(c, 200, r, cmx_err_name(err->kind));
-    } else {
-        /* Only a stream that completed is ever stored. */
-        cmx_cache_keep_stream(c, r);
-        cmx_reply_sse(c, CMX_LIT("[DONE]"));
-        cmx_reply_log(c, 200, r, NULL);
+        cmx_reply_stream_fail(c, r, err->kind, "upstream_stream_cut", err->message,
+                              cmx_err_name(err->kind));
+        return;
     }
+    /* Only a stream that completed is ever stored. */
+    cmx_cache_keep_stream(c, r);
+    cmx_reply_sse(c, CMX_LIT("[DONE]"));
+    cmx_reply_log(c, 200, r, NULL);
     cmx_http_stream_end(c->ex);
 }
 
 static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *err)
 {
-    cmx_api_ctx *c = ctx;
-    char retry[48] = "";
-    if (err->kind == CMX_ERR_RATE_LIMITED && err->retry_after_ms)
-        snprintf(retry, sizeof retry, "Retry-After: %u\r\n", (err->retry_after_ms + 999) / 1000);
-    cmx_reply_error(c, err->status, err->kind, NULL, NULL, err->message, r,
-                    retry[0] ? retry : NULL);
+    cmx_reply_route_failure(ctx, r, err);
 }
 
 static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_stream_chunk,
@@ -118,13 +113,8 @@ void cmx_api_cut_in_flight(cmx_worker *w)
         cmx_route_cancel(c->route);
         const cmx_route_result *r = cmx_route_result_of(c->route);
         if (c->stream_started) {
-            cmx_buf b = CMX_BUF_INIT;
-            cmx_reply_error_json(&b, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown",
-                                 SHUTDOWN_MESSAGE, NULL);
-            cmx_reply_sse(c, b.data, b.len);
-            cmx_buf_free(&b);
-            cmx_reply_log(c, 200, r, "gateway_shutdown");
-            cmx_http_stream_end(c->ex);
+            cmx_reply_stream_fail(c, r, CMX_ERR_UNAVAILABLE, "gateway_shutdown", SHUTDOWN_MESSAGE,
+                                  "gateway_shutdown");
         } else {
             cmx_reply_error(c, 503, CMX_ERR_UNAVAILABLE, NULL, "gateway_shutdown", SHUTDOWN_MESSAGE,
                             r, NULL);
@@ -134,7 +124,7 @@ void cmx_api_cut_in_flight(cmx_worker *w)
 
 static void start_route(cmx_api_ctx *c)
 {
-    cmx_route_sink sink = route_sink;
+    cmx_route_sink sink = c->client ? cmx_client_api_route_sink : route_sink;
     sink.ctx = c;
     /* When the route ends at once, the exchange is finished and c is gone. */
     cmx_route *route = cmx_route_start(c->wgen->router, c->group, &c->call, &sink);
@@ -180,29 +170,19 @@ static int governance_admits(cmx_api_ctx *c)
     return 0;
 }
 
-void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
+int cmx_completions_prepare(cmx_api_ctx *c, cmx_api api, const char *body, size_t len)
 {
     const cmx_http_request *req = c->req;
-    cmx_error err;
-    cmx_error_clear(&err);
-    /* Every authenticated call gets a ledger row, refusals included. */
-    c->governed = c->worker->gov && cmx_governance_keys_on(c->worker->gov);
-    if (cmx_json_scan_request(api, req->body, req->body_len, req->arena, &c->scan, &err) !=
-        CMX_OK) {
-        cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_request", err.message, NULL,
-                        NULL);
-        return;
-    }
-    c->stream = api == CMX_API_CHAT && c->scan.stream;
+    c->stream = api != CMX_API_EMBEDDINGS && c->scan.stream;
     c->group = cmx_config_find_model(c->cfg, c->scan.model_name, strlen(c->scan.model_name));
     if (!c->group) {
         cmx_reply_error(c, 404, CMX_ERR_NOT_FOUND, "model", "model_not_found",
                         unknown_model_message(c), NULL, NULL);
-        return;
+        return 0;
     }
     c->call.api = api;
-    c->call.body = req->body;
-    c->call.body_len = req->body_len;
+    c->call.body = body;
+    c->call.body_len = len;
     c->call.scan = &c->scan;
     c->call.arena = req->arena;
     c->call.request_id = c->request_id;
@@ -223,16 +203,35 @@ void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
                             "x-cloudmux-residency must be " CMX_RESIDENCY_TAG_SYNTAX
                             " (such as eu or us)",
                             NULL, NULL);
-            return;
+            return 0;
         }
     }
     c->call.residency_key = c->key_residency;
+    return 1;
+}
 
+void cmx_completions_route(cmx_api_ctx *c)
+{
     if (c->governed && !governance_admits(c))
         return;
-
     cmx_http_on_close(c->ex, on_client_gone, c);
     track(c);
-    if (!cmx_cache_lookup(c, start_route))
+    /* the response cache keeps chat completions and embeddings */
+    if (c->client || !cmx_cache_lookup(c, start_route))
         start_route(c);
+}
+
+void cmx_completions_handle(cmx_api_ctx *c, cmx_api api)
+{
+    const cmx_http_request *req = c->req;
+    cmx_error err;
+    cmx_error_clear(&err);
+    if (cmx_json_scan_request(api, req->body, req->body_len, req->arena, &c->scan, &err) !=
+        CMX_OK) {
+        cmx_reply_error(c, 400, CMX_ERR_BAD_REQUEST, NULL, "invalid_request", err.message, NULL,
+                        NULL);
+        return;
+    }
+    if (cmx_completions_prepare(c, api, req->body, req->body_len))
+        cmx_completions_route(c);
 }

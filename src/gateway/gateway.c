@@ -234,6 +234,8 @@ static cmx_err worker_init(cmx_gateway *gw, int index, const char *host, int por
                                                cmx_api_handle, w, err);
     if (!no_listener && !w->server)
         return err->kind;
+    if (w->server)
+        cmx_http_server_set_error_writer(w->server, cmx_api_error_writer);
 
     w->shutdown_event =
         event_new(w->base, gw->wake_fds[2 * index], EV_READ | EV_PERSIST, on_wake, w);

@@ -62,9 +62,27 @@ static cmx_err models_answer(cmx_worker_gen *wg, cmx_error *err)
     json_t *root = json_pack("{s:s, s:o}", "object", "list", "data", data);
     wg->models_json = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    if (!wg->models_json)
+    /* Anthropic's list: {data: [{type, id, display_name, created_at}], has_more, first_id, last_id}
+     */
+    char when[32];
+    time_t now = (time_t)created;
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    json_t *adata = json_array();
+    for (size_t i = 0; i < cfg->n_models; i++)
+        json_array_append_new(adata, json_pack("{s:s, s:s, s:s, s:s}", "type", "model", "id",
+                                               cfg->models[i].name, "display_name",
+                                               cfg->models[i].name, "created_at", when));
+    const char *first = cfg->n_models ? cfg->models[0].name : NULL;
+    const char *last = cfg->n_models ? cfg->models[cfg->n_models - 1].name : NULL;
+    json_t *aroot = json_pack("{s:o, s:b, s:s?, s:s?}", "data", adata, "has_more", 0, "first_id",
+                              first, "last_id", last);
+    wg->models_anthropic_json = aroot ? json_dumps(aroot, JSON_COMPACT) : NULL;
+    json_decref(aroot);
+    if (!wg->models_json || !wg->models_anthropic_json)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     wg->models_json_len = strlen(wg->models_json);
+    wg->models_anthropic_json_len = strlen(wg->models_anthropic_json);
     return CMX_OK;
 }
 
@@ -107,6 +125,7 @@ void cmx_worker_gen_release(cmx_worker_gen *wg)
         return;
     cmx_router_free(wg->router);
     free(wg->models_json);
+    free(wg->models_anthropic_json);
     cmx_generation_unref(wg->gen);
     free(wg);
 }

@@ -47,6 +47,8 @@ typedef struct cmx_worker_gen {
     cmx_router *router;
     char *models_json; /* GET /v1/models answer */
     size_t models_json_len;
+    char *models_anthropic_json; /* ... in Anthropic's list shape (with anthropic-version) */
+    size_t models_anthropic_json_len;
 } cmx_worker_gen;
 
 /* Builds worker w's view of g on w's thread (or before its thread runs). */

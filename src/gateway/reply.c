@@ -1,5 +1,6 @@
 /* reply.c — error bodies, response headers and access log lines; see reply.h. */
 #include "reply.h"
+#include "client_api.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -120,11 +121,15 @@ const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const c
     return out;
 }
 
-void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
-                          const char *message, const cmx_route_result *r)
+void cmx_reply_error_json(cmx_buf *b, cmx_api api, cmx_err kind, const char *param,
+                          const char *code, const char *message, const cmx_route_result *r)
 {
-    cmx_error_body body = {.kind = kind, .message = message, .param = param, .code = code};
-    cmx_error_json_open(b, &body);
+    if (api == CMX_API_MESSAGES || api == CMX_API_COUNT_TOKENS) {
+        cmx_error_json_anthropic_open(b, kind, message);
+    } else {
+        cmx_error_body body = {.kind = kind, .message = message, .param = param, .code = code};
+        cmx_error_json_open(b, &body);
+    }
     if (r && r->attempts) {
         cmx_buf_append(b, CMX_LIT(",\"attempts\":["));
         for (size_t i = 0; i < r->attempts; i++) {
@@ -166,6 +171,7 @@ static void record_metrics(cmx_api_ctx *c, int status, const cmx_route_result *r
     if (g && now_cfg != c->cfg)
         g = cmx_config_find_model(now_cfg, g->name, strlen(g->name));
     cmx_metrics_request rq = {
+        .api = c->api_endpoint ? c->api : (cmx_api)CMX_API__COUNT, /* none: not counted */
         .group = g,
         .target = r && g ? cmx_metrics_target_index(g, r->provider, r->model) : -1,
         .status = status,
@@ -273,6 +279,7 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
         .method_len = c->req->method.len,
         .path = c->req->path.ptr,
         .path_len = c->req->path.len,
+        .api = c->api_endpoint ? cmx_api_name(c->api) : NULL,
         .model = c->group ? c->group->name : NULL,
         .provider = r ? r->provider : NULL,
         .target_model = r ? r->model : NULL,
@@ -301,17 +308,51 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
 
 void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len)
 {
+    cmx_reply_sse_event(c, NULL, data, len);
+}
+
+void cmx_reply_sse_event(cmx_api_ctx *c, const char *name, const char *data, size_t len)
+{
     cmx_buf *b = &c->worker->scratch;
     cmx_buf_reset(b);
+    if (name) {
+        cmx_buf_append(b, CMX_LIT("event: "));
+        cmx_buf_append_str(b, name);
+        cmx_buf_append(b, CMX_LIT("\n"));
+    }
     cmx_buf_append(b, CMX_LIT("data: "));
     cmx_buf_append(b, data, len);
     cmx_buf_append(b, CMX_LIT("\n\n"));
     if (cmx_buf_failed(b)) {
-        /* a chunk that cannot be sent whole ends the stream as cut */
+        /* an event that cannot be sent whole ends the stream as cut */
         cmx_http_stream_abort(c->ex);
         return;
     }
     cmx_http_stream_write(c->ex, b->data, b->len);
+}
+
+void cmx_reply_stream_fail(cmx_api_ctx *c, const cmx_route_result *r, cmx_err kind,
+                           const char *code, const char *message, const char *logged)
+{
+    if (c->api == CMX_API_CHAT) {
+        cmx_buf b = CMX_BUF_INIT;
+        cmx_reply_error_json(&b, c->api, kind, NULL, code, message, NULL);
+        cmx_reply_sse(c, b.data, b.len);
+        cmx_buf_free(&b);
+    } else {
+        cmx_client_api_stream_fail(c, kind, message);
+    }
+    cmx_reply_log(c, 200, r, logged);
+    cmx_http_stream_end(c->ex);
+}
+
+void cmx_reply_route_failure(cmx_api_ctx *c, const cmx_route_result *r, const cmx_error *err)
+{
+    char retry[48] = "";
+    if (err->kind == CMX_ERR_RATE_LIMITED && err->retry_after_ms)
+        snprintf(retry, sizeof retry, "Retry-After: %u\r\n", (err->retry_after_ms + 999) / 1000);
+    cmx_reply_error(c, err->status, err->kind, NULL, NULL, err->message, r,
+                    retry[0] ? retry : NULL);
 }
 
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
@@ -326,7 +367,7 @@ void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param
                      const char *message, const cmx_route_result *r, const char *extra_headers)
 {
     cmx_buf b = CMX_BUF_INIT;
-    cmx_reply_error_json(&b, kind, param, code, message, r);
+    cmx_reply_error_json(&b, c->api, kind, param, code, message, r);
     if (!status)
         status = cmx_err_http_status(kind);
     cmx_reply_log(c, status, r, cmx_err_name(kind));
@@ -335,8 +376,7 @@ void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param
         char mem[512];
         cmx_buf_free(&b);
         cmx_buf_init_fixed(&b, mem, sizeof mem);
-        cmx_error_json(&b,
-                       &(cmx_error_body){.kind = kind, .code = code, .message = "out of memory"});
+        cmx_reply_error_json(&b, c->api, kind, NULL, code, "out of memory", NULL);
     }
     cmx_http_respond(c->ex, status, "application/json", cmx_reply_headers(c, r, extra_headers),
                      b.data ? b.data : "", b.len);

@@ -1,6 +1,7 @@
-/* reply.h — how the gateway answers: the OpenAI error shape, cloudmux's
- * response headers and the access log line, in one place so every endpoint
- * answers alike. */
+/* reply.h — how the gateway answers: the error shape of the API called
+ * (OpenAI's, or Anthropic's for the Messages API), cloudmux's response
+ * headers and the access log line, in one place so every endpoint answers
+ * alike. */
 #ifndef CMX_GATEWAY_REPLY_H
 #define CMX_GATEWAY_REPLY_H
 
@@ -9,10 +10,15 @@
 #include "worker.h"
 
 /* Per-request state every endpoint shares; lives in the request's arena. */
+struct cmx_client_api;
+
 typedef struct cmx_api_ctx {
     cmx_worker *worker;
-    cmx_worker_gen *wgen;  /* the config generation this request runs on, held to its end */
-    const cmx_config *cfg; /* wgen's snapshot */
+    cmx_api api;      /* the API the client called: its errors' and stream events' shape */
+    int api_endpoint; /* the path is one of the APIs' (not health, metrics, an unknown path) */
+    struct cmx_client_api *client; /* messages, count_tokens, responses (client_api.c) */
+    cmx_worker_gen *wgen;          /* the config generation this request runs on, held to its end */
+    const cmx_config *cfg;         /* wgen's snapshot */
     cmx_http_exchange *ex;
     const cmx_http_request *req;
     const char *request_id;
@@ -43,13 +49,19 @@ typedef struct cmx_api_ctx {
 /* "x-request-id: ...\r\n" and, with a result, the x-cloudmux-* headers. */
 const char *cmx_reply_headers(cmx_api_ctx *c, const cmx_route_result *r, const char *extra);
 
-/* An OpenAI-shaped error answer: {"error":{"message","type","param","code"}}
- * plus, when r has attempts, "attempts":[{provider, model, error, status,
+/* An error answer in the shape of the API called — OpenAI's
+ * {"error":{"message","type","param","code"}} or Anthropic's
+ * {"type":"error","error":{"type","message"}} — plus, inside the error
+ * object when r has attempts, "attempts":[{provider, model, error, status,
  * latency_ms, message}].  Status 0 takes the kind's status; extra_headers is
  * NULL or "Name: value\r\n" lines (Allow, Retry-After).  Finishes the
  * exchange and writes the access log line. */
 void cmx_reply_error(cmx_api_ctx *c, int status, cmx_err kind, const char *param, const char *code,
                      const char *message, const cmx_route_result *r, const char *extra_headers);
+
+/* The route's failure (nothing was delivered) as an error answer, with
+ * Retry-After when the last target was rate limited and said when. */
+void cmx_reply_route_failure(cmx_api_ctx *c, const cmx_route_result *r, const cmx_error *err);
 
 /* A JSON answer (finishes the exchange and logs). */
 void cmx_reply_json(cmx_api_ctx *c, int status, const char *extra_headers, const char *body,
@@ -61,12 +73,21 @@ void cmx_reply_log(cmx_api_ctx *c, int status, const cmx_route_result *r, const 
 
 /* One SSE event "data: <data>\n\n" on the exchange's stream. */
 void cmx_reply_sse(cmx_api_ctx *c, const char *data, size_t len);
+/* One named SSE event "event: <name>\ndata: <data>\n\n" (name NULL: no
+ * event line, as cmx_reply_sse). */
+void cmx_reply_sse_event(cmx_api_ctx *c, const char *name, const char *data, size_t len);
+/* Ends a started stream that failed, with the API's own error event(s)
+ * (`code` in OpenAI's) and without its end marker ([DONE], message_stop,
+ * response.completed), logs the request with status 200 and the error
+ * `logged`, and finishes the exchange. */
+void cmx_reply_stream_fail(cmx_api_ctx *c, const cmx_route_result *r, cmx_err kind,
+                           const char *code, const char *message, const char *logged);
 /* Takes a routed request out of its worker's list of requests in flight
  * (completions.c puts it in); cmx_reply_log does it for every request. */
 void cmx_reply_untrack(cmx_api_ctx *c);
 
-/* Appends one error object's JSON ({"error":{...}}) to b. */
-void cmx_reply_error_json(cmx_buf *b, cmx_err kind, const char *param, const char *code,
-                          const char *message, const cmx_route_result *r);
+/* Appends one error object's JSON in the shape of `api` to b. */
+void cmx_reply_error_json(cmx_buf *b, cmx_api api, cmx_err kind, const char *param,
+                          const char *code, const char *message, const cmx_route_result *r);
 
 #endif

@@ -50,6 +50,10 @@ typedef struct cmx_worker {
 
 /* The HTTP handler for every request (api.c). */
 void cmx_api_handle(cmx_http_exchange *ex, void *worker);
+/* The body of an error the HTTP server answers itself (413, 431, 408 ...),
+ * in the shape of the API the path belongs to (api.c). */
+void cmx_api_error_writer(cmx_buf *b, cmx_slice path, int status, const char *code,
+                          const char *message);
 /* Ends every request still in flight: streams with an error event, others
  * with a 503 (completions.c). */
 void cmx_api_cut_in_flight(cmx_worker *w);

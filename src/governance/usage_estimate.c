@@ -44,6 +44,18 @@ size_t cmx_chunk_text_chars(const char *json, size_t len)
     return field_chars(json, len, "\"content\"", 9) + field_chars(json, len, "\"arguments\"", 11);
 }
 
+size_t cmx_event_delta_chars(const char *type, const char *json, size_t len)
+{
+    size_t n = strlen(type);
+    if (strcmp(type, "content_block_delta") == 0) /* Messages: delta is an object */
+        return field_chars(json, len, "\"text\"", 6) +
+               field_chars(json, len, "\"partial_json\"", 14) +
+               field_chars(json, len, "\"thinking\"", 10);
+    if (n > 6 && memcmp(type + n - 6, ".delta", 6) == 0) /* Responses: delta is a string */
+        return field_chars(json, len, "\"delta\"", 7);
+    return 0;
+}
+
 int cmx_usage_estimate(cmx_usage *u, size_t request_bytes, uint64_t produced_chars)
 {
     int estimated = 0;

@@ -17,6 +17,11 @@
 /* Characters inside "content" and "arguments" strings of one chunk. */
 size_t cmx_chunk_text_chars(const char *json, size_t len);
 
+/* The same for an event of Anthropic's Messages stream or OpenAI's
+ * Responses stream (`type` its type): the text, thinking and tool input of
+ * its deltas; the events that repeat a whole text at the end count 0. */
+size_t cmx_event_delta_chars(const char *type, const char *json, size_t len);
+
 /* Fills whatever the usage lacks; returns 1 when something was estimated. */
 int cmx_usage_estimate(cmx_usage *u, size_t request_bytes, uint64_t produced_chars);
 

@@ -718,6 +718,24 @@ long cmx_json_doc_key(const cmx_json_doc *doc, int i, char *buf, size_t cap, con
     return cmx_json_doc_unescape(doc, i, buf, cap);
 }
 
+const char *cmx_json_doc_string(const cmx_json_doc *doc, int i, cmx_arena *arena, size_t *len)
+{
+    const jsmntok_t *t = &doc->tok[i];
+    size_t n = (size_t)(t->end - t->start);
+    if (!t->parent) {
+        *len = n;
+        return doc->bytes + t->start;
+    }
+    /* unescaped, a string is never longer than its escaped form */
+    char *out = cmx_arena_alloc(arena, n + 1);
+    long got = out ? cmx_json_doc_unescape(doc, i, out, n) : -1;
+    if (got < 0)
+        return NULL;
+    out[got] = '\0';
+    *len = (size_t)got;
+    return out;
+}
+
 int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t name_len)
 {
     const jsmntok_t *t = &doc->tok[i];

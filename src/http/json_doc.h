@@ -9,9 +9,10 @@
  * is a token index; its bytes stay where they are in the document, so a
  * writer (core/json_write.h) can copy them unchanged.
  *
- * The request scanner (json_scan.c), the usage reader (json_usage.c) and
- * the translators (providers/) read documents through this header; they
- * see token indices and spans, never jsmn's own fields. */
+ * The request scanner (json_scan.c), the usage reader (json_usage.c), the
+ * translators (providers/) and the client APIs' checks and conversions
+ * (ingress/) read documents through this header; they see token indices and
+ * spans, never jsmn's own fields. */
 #ifndef CMX_HTTP_JSON_DOC_H
 #define CMX_HTTP_JSON_DOC_H
 
@@ -89,6 +90,17 @@ int cmx_json_doc_key_is(const cmx_json_doc *doc, int i, const char *name, size_t
 /* Unescapes string token i into out[0..cap).  Returns the byte length, -1 when
  * it does not fit, -2 for a \u escape that is an unpaired surrogate. */
 long cmx_json_doc_unescape(const cmx_json_doc *doc, int i, char *out, size_t cap);
+
+/* The unescaped bytes of string token i: a pointer into the document when
+ * the string has no escapes, else a copy in `arena` (NUL-terminated either
+ * way only in the copy); *len gets the length.  NULL when out of memory. */
+const char *cmx_json_doc_string(const cmx_json_doc *doc, int i, cmx_arena *arena, size_t *len);
+
+/* Reads the "model" value at token v into out (its span and its name, as
+ * the chat scan does: a non-empty string of at most 255 bytes without
+ * control characters); v < 0 is "missing".  json_scan.c. */
+cmx_err cmx_json_doc_read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out,
+                                cmx_error *err);
 
 /* Reads number token i as an integer; -1 if it is not one or overflows. */
 int cmx_json_doc_int64(const cmx_json_doc *doc, int i, int64_t *out);

@@ -61,7 +61,8 @@ static cmx_err find_fields(const cmx_json_doc *doc, fields *f, cmx_error *err)
     return CMX_OK;
 }
 
-static cmx_err read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out, cmx_error *err)
+cmx_err cmx_json_doc_read_model(const cmx_json_doc *doc, int v, cmx_request_scan *out,
+                                cmx_error *err)
 {
     if (v < 0)
         return bad(err, "missing required field 'model'");
@@ -159,7 +160,7 @@ static cmx_err scan_parsed(cmx_api api, const cmx_json_doc *doc, cmx_request_sca
     fields f;
     cmx_err rc = find_fields(doc, &f, err);
     if (rc == CMX_OK)
-        rc = read_model(doc, f.model, out, err);
+        rc = cmx_json_doc_read_model(doc, f.model, out, err);
     if (rc != CMX_OK)
         return rc;
     if (api == CMX_API_EMBEDDINGS)

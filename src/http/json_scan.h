@@ -93,8 +93,15 @@ char *cmx_json_splice_string(cmx_arena *arena, const char *body, size_t len, cmx
                              const char *value, size_t *out_len);
 
 /* Finds a top-level "usage" object in a JSON document (a response body or one
- * stream chunk) and reads its counts.  Returns 1 if found, 0 if absent or
- * null, -1 if the document is not valid JSON. */
+ * stream chunk), or the one inside a top-level "response" (a Responses
+ * stream event), and reads its counts (chat's names or the Responses API's).  Returns 1 if found, 0
+ * if absent or null, -1 if the document is not valid JSON. */
 int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usage *out);
+
+/* The "type" of one stream event's JSON (an Anthropic Messages or OpenAI
+ * Responses event) into out (cap bytes, NUL-terminated): its length, or 0
+ * when the event has no string "type" that fits or is not JSON.  Fast when
+ * "type" comes first, as both APIs write it.  json_event.c. */
+size_t cmx_json_event_type(const char *json, size_t len, char *out, size_t cap);
 
 #endif

@@ -5,7 +5,11 @@
  * top-level keys and the usage object: the gateway needs to know both that
  * the answer is valid JSON (a 200 with garbage becomes a 502) and what it
  * cost.  Only a top-level "usage" counts; a "usage" key nested anywhere else
- * (inside a tool call's arguments, say) is content, not accounting. */
+ * (inside a tool call's arguments, say) is content, not accounting.
+ *
+ * The Responses API names the same counts input_tokens, output_tokens and
+ * input_tokens_details.cached_tokens, and its stream events carry the
+ * usage inside their "response": both are read too. */
 #include "http/json_scan.h"
 
 #include "http/json_doc.h"
@@ -30,15 +34,23 @@ int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usa
         return -1;
     }
     int found = 0;
-    int usage = cmx_json_doc_type(&doc, 0) == CMX_JSON_OBJECT
-                    ? cmx_json_doc_member(&doc, 0, CMX_LIT("usage"), NULL)
-                    : -1;
+    int top = cmx_json_doc_type(&doc, 0) == CMX_JSON_OBJECT ? 0 : -1;
+    int usage = top >= 0 ? cmx_json_doc_member(&doc, top, CMX_LIT("usage"), NULL) : -1;
+    if (usage < 0 && top >= 0) {
+        int response = cmx_json_doc_member(&doc, top, CMX_LIT("response"), NULL);
+        if (response >= 0 && cmx_json_doc_type(&doc, response) == CMX_JSON_OBJECT)
+            usage = cmx_json_doc_member(&doc, response, CMX_LIT("usage"), NULL);
+    }
     if (usage >= 0 && cmx_json_doc_type(&doc, usage) == CMX_JSON_OBJECT) {
         found = 1;
         read_count(&doc, usage, CMX_LIT("prompt_tokens"), &out->prompt_tokens);
+        read_count(&doc, usage, CMX_LIT("input_tokens"), &out->prompt_tokens);
         read_count(&doc, usage, CMX_LIT("completion_tokens"), &out->completion_tokens);
+        read_count(&doc, usage, CMX_LIT("output_tokens"), &out->completion_tokens);
         read_count(&doc, usage, CMX_LIT("total_tokens"), &out->total_tokens);
         int details = cmx_json_doc_member(&doc, usage, CMX_LIT("prompt_tokens_details"), NULL);
+        if (details < 0)
+            details = cmx_json_doc_member(&doc, usage, CMX_LIT("input_tokens_details"), NULL);
         if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT) {
             read_count(&doc, details, CMX_LIT("cached_tokens"), &out->cached_tokens);
             /* an OpenAI-format upstream that writes prompt caches says so here, as

@@ -255,6 +255,11 @@ cmx_http_server *cmx_http_server_new_beside(struct event_base *base, const cmx_h
     return server_new(base, NULL, 0, first, limits, handler, handler_ctx, err);
 }
 
+void cmx_http_server_set_error_writer(cmx_http_server *srv, cmx_http_error_writer writer)
+{
+    srv->error_writer = writer;
+}
+
 int cmx_http_server_port(const cmx_http_server *srv)
 {
     return srv->port;

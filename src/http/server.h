@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/str.h"
 
@@ -148,6 +149,14 @@ cmx_http_server *cmx_http_server_new_beside(struct event_base *base, const cmx_h
                                             const cmx_http_limits *limits, cmx_http_handler handler,
                                             void *handler_ctx, cmx_error *err);
 int cmx_http_server_port(const cmx_http_server *srv);
+/* How the body of an error the server answers itself (413 body too large,
+ * 431, 400 for broken framing, 408) is written, so each API the handler
+ * serves answers in its own shape: `path` is the request's path as far as
+ * it was read (without the query; may be empty).  Without one, OpenAI's
+ * shape ({"error":{"message","type","param","code"}}). */
+typedef void (*cmx_http_error_writer)(cmx_buf *b, cmx_slice path, int status, const char *code,
+                                      const char *message);
+void cmx_http_server_set_error_writer(cmx_http_server *srv, cmx_http_error_writer writer);
 /* Draining: keeps accepting and serving, but every response from now on
  * closes its connection (Connection: close), so keep-alive clients move to
  * another instance while a load balancer takes this one out. */

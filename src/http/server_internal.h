@@ -150,7 +150,8 @@ struct cmx_http_server {
     struct sockaddr_storage addr; /* where the listener is bound */
     socklen_t addr_len;
     int stopping;
-    int draining; /* responses close their connection (Connection: close) */
+    int draining;                       /* responses close their connection (Connection: close) */
+    cmx_http_error_writer error_writer; /* NULL: OpenAI's shape */
     size_t n_conns;
     cmx_http_conn *conns;
     cmx_slab_pool conn_slab; /* where the connection records live */

@@ -269,12 +269,21 @@ void cmx_http_send_error(cmx_http_conn *c, int status, const char *code, const c
     char mem[sizeof msg * 6 + 256];
     cmx_buf b;
     cmx_buf_init_fixed(&b, mem, sizeof mem);
-    cmx_error_json(&b, &(cmx_error_body){
-                           .kind = status >= 500 ? CMX_ERR_UNAVAILABLE : CMX_ERR_BAD_REQUEST,
-                           .type = status >= 500 ? "server_error" : "invalid_request_error",
-                           .message = msg,
-                           .code = code,
-                       });
+    if (c->srv->error_writer) {
+        const cmx_slice *url = &c->rq->url;
+        cmx_slice path = {url->ptr ? url->ptr : "", url->ptr ? url->len : 0};
+        const char *q = path.len ? memchr(path.ptr, '?', path.len) : NULL;
+        if (q)
+            path.len = (size_t)(q - path.ptr);
+        c->srv->error_writer(&b, path, status, code, msg);
+    } else {
+        cmx_error_json(&b, &(cmx_error_body){
+                               .kind = status >= 500 ? CMX_ERR_UNAVAILABLE : CMX_ERR_BAD_REQUEST,
+                               .type = status >= 500 ? "server_error" : "invalid_request_error",
+                               .message = msg,
+                               .code = code,
+                           });
+    }
     c->rq->ex.is_head = 0;
     if (!cmx_buf_failed(&b))
         cmx_http_write_response(c, status, "application/json", NULL, b.data, b.len, 1);

@@ -153,6 +153,8 @@ void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)
     put_str_field(b, "request_id", e->request_id, e->request_id ? strlen(e->request_id) : 0);
     put_str_field(b, "method", e->method, e->method_len);
     put_str_field(b, "path", e->path, e->path_len);
+    if (e->api)
+        put_str_field(b, "api", e->api, strlen(e->api));
     put_str_field(b, "model", e->model, e->model ? strlen(e->model) : 0);
     put_str_field(b, "provider", e->provider, e->provider ? strlen(e->provider) : 0);
     put_str_field(b, "target_model", e->target_model,

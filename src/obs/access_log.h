@@ -23,6 +23,7 @@ typedef struct cmx_access_entry {
     size_t method_len;
     const char *path;
     size_t path_len;
+    const char *api;      /* "chat", "messages", "responses" ... (cmx_api_name), or NULL */
     const char *model;    /* the group the client asked for, or NULL */
     const char *provider; /* the target that answered or was tried last */
     const char *target_model;

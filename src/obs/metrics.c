@@ -63,6 +63,8 @@ static cmx_err layout_init(cmx_metrics_layout *l, const cmx_config *cfg, cmx_err
     l->overhead_sum_us = at++;
     l->cache = at;
     at += l->n_groups * CMX_CACHE_RESULTS;
+    l->api_requests = at;
+    at += CMX_API__COUNT * CMX_METRICS_N_CODES;
     l->n_counters = at;
     return CMX_OK;
 }
@@ -191,6 +193,9 @@ void cmx_metrics_record_request(cmx_metrics_shard *s, const cmx_metrics_request 
     bump(&c[l->requests + (slot * CMX_METRICS_N_CODES + code_index(rq->status)) * 2 +
             (rq->stream ? 1 : 0)],
          1);
+    if ((unsigned)rq->api < CMX_API__COUNT)
+        bump(&c[l->api_requests + (size_t)rq->api * CMX_METRICS_N_CODES + code_index(rq->status)],
+             1);
 
     size_t gi = rq->group ? (size_t)(rq->group - l->cfg->models) : l->n_groups;
     size_t b = bucket_index(cmx_metrics_duration_bounds_us, CMX_METRICS_N_DURATION_BUCKETS,
@@ -317,4 +322,6 @@ void cmx_metrics_shard_carry(cmx_metrics_shard *to, const cmx_metrics_shard *fro
     for (size_t b = 0; b <= CMX_METRICS_N_OVERHEAD_BUCKETS; b++)
         carry_add(to, tl->overhead + b, from, fl->overhead + b);
     carry_add(to, tl->overhead_sum_us, from, fl->overhead_sum_us);
+    for (size_t k = 0; k < CMX_API__COUNT * CMX_METRICS_N_CODES; k++)
+        carry_add(to, tl->api_requests + k, from, fl->api_requests + k);
 }

@@ -29,6 +29,7 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/usage.h"
 #include "http/upstream.h"
 
 typedef struct cmx_metrics cmx_metrics;
@@ -44,6 +45,7 @@ cmx_metrics_shard *cmx_metrics_shard_at(cmx_metrics *m, size_t i);
 /* What one finished request contributes.  target is the index in the
  * group's targets of the one that answered (or was tried last), -1 if none. */
 typedef struct cmx_metrics_request {
+    cmx_api api;                  /* the API the client called; CMX_API__COUNT for none */
     const cmx_model_group *group; /* NULL: not a request for a configured group */
     int target;
     int status;

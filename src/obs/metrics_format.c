@@ -328,6 +328,21 @@ cmx_err cmx_metrics_format(cmx_metrics *m, cmx_router_shared *shared, uint64_t n
            "Tokens the providers reported in their usage, by type.");
     for_each_series(m, tokens_series, out, NULL);
 
+    family(out, "cloudmux_api_requests_total", "counter",
+           "Client requests answered, by the API called (chat, embeddings, messages, "
+           "count_tokens, responses) and status code.");
+    for (size_t a = 0; a < CMX_API__COUNT; a++) {
+        for (size_t code = 0; code < CMX_METRICS_N_CODES; code++) {
+            uint64_t v = sum_counter(m, m->layout.api_requests + a * CMX_METRICS_N_CODES + code);
+            if (!v)
+                continue;
+            cmx_buf_append_str(out, "cloudmux_api_requests_total{");
+            label(out, 1, "api", cmx_api_name((cmx_api)a));
+            label(out, 0, "code", cmx_metrics_code_names[code]);
+            cmx_buf_printf(out, "} %" PRIu64 "\n", v);
+        }
+    }
+
     if (shared)
         breakers(m, shared, now_us, out);
     cache_results(m, out);

@@ -36,7 +36,8 @@ typedef struct cmx_metrics_layout {
     size_t duration_sum_us; /* [group or none] */
     size_t overhead;        /* [bucket + 1] */
     size_t overhead_sum_us;
-    size_t cache; /* [group][cmx_cache_result] */
+    size_t cache;        /* [group][cmx_cache_result] */
+    size_t api_requests; /* [cmx_api][code] */
     size_t n_counters;
 } cmx_metrics_layout;
 

@@ -10,7 +10,9 @@
  * in its queue instead of failing.  Azure's content-filter refusal (400, code
  * "content_filter") maps to content_policy in the shared error mapping; a 200
  * whose choice ended with finish_reason "content_filter" is an answer and
- * passes through as is. */
+ * passes through as is.  The Responses API goes to the v1 surface
+ * (/openai/v1/responses, the deployment as the body's model) whichever style
+ * the provider uses for chat. */
 #include "provider.h"
 
 #include <stdlib.h>
@@ -32,6 +34,7 @@ typedef struct azure_state {
     size_t key_headers_len;
     char *v1_chat_path;
     char *v1_embeddings_path;
+    char *v1_responses_path;
 } azure_state;
 
 typedef struct azure_attempt {
@@ -55,6 +58,7 @@ static void azure_destroy(void *state)
     cmx_free_wiped(s->key_headers, s->key_headers_len);
     free(s->v1_chat_path);
     free(s->v1_embeddings_path);
+    free(s->v1_responses_path);
     free(s);
 }
 
@@ -64,12 +68,14 @@ static cmx_err azure_create(const cmx_provider_config *cfg, const cmx_worker_env
     azure_state *s = cmx_service_new(sizeof *s, cfg, env, err);
     if (!s)
         return err ? err->kind : CMX_ERR_NOMEM;
-    cmx_buf c = CMX_BUF_INIT, e = CMX_BUF_INIT;
+    cmx_buf c = CMX_BUF_INIT, e = CMX_BUF_INIT, r = CMX_BUF_INIT;
     cmx_buf_printf(&c, "%s/openai/v1/chat/completions", s->svc.url.path);
     cmx_buf_printf(&e, "%s/openai/v1/embeddings", s->svc.url.path);
+    cmx_buf_printf(&r, "%s/openai/v1/responses", s->svc.url.path);
     s->v1_chat_path = c.data;
     s->v1_embeddings_path = e.data;
-    int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e);
+    s->v1_responses_path = r.data;
+    int ok = !cmx_buf_failed(&c) && !cmx_buf_failed(&e) && !cmx_buf_failed(&r);
     const cmx_azure_settings *az = cmx_azure_settings_of(cfg);
     if (ok && az->auth == CMX_AZURE_AUTH_API_KEY) {
         cmx_buf h;
@@ -214,7 +220,12 @@ static void *azure_start(void *state, const cmx_call *call, const cmx_target_con
     a->state = s;
     a->call = *call;
     a->sink = *sink;
-    if (az->url_style_v1) {
+    if (call->api == CMX_API_RESPONSES) {
+        /* the Responses API is served on the v1 surface only, the
+         * deployment named in the body */
+        a->path = s->v1_responses_path;
+        a->model = target->model;
+    } else if (az->url_style_v1) {
         a->path = call->api == CMX_API_EMBEDDINGS ? s->v1_embeddings_path : s->v1_chat_path;
         a->model = target->model;
     } else {
@@ -259,6 +270,7 @@ const cmx_provider_vtable cmx_provider_azure = {
     .schema = &cmx_azure_schema,
     .create = azure_create,
     .destroy = azure_destroy,
+    .serves = cmx_openai_serves,
     .start = azure_start,
     .cancel = azure_cancel,
 };

@@ -13,6 +13,14 @@
  * binary event-stream framing, complete only after its end event; an
  * exception message inside it ends the attempt.
  *
+ * A client that speaks Anthropic's Messages API reaches Claude on Bedrock
+ * through InvokeModel without a translation (claude_messages.h): the body
+ * as the client wrote it, with Bedrock's anthropic_version and the
+ * anthropic-beta header in it, and the events of
+ * InvokeModelWithResponseStream unwrapped from their `chunk` messages;
+ * its count_tokens goes to CountTokens.  Other models get the Messages
+ * call as a chat completion, through Converse.
+ *
  * The attempt's plumbing is shared with the other translating providers
  * (translating_attempt.c): as there, the first chunk (the role) is held back
  * until a second exists, so a stream that fails right after messageStart (a
@@ -37,6 +45,7 @@
 #include "providers/aws_credentials.h"
 #include "providers/bedrock.h"
 #include "providers/bedrock_invoke.h"
+#include "providers/claude_messages.h"
 #include "providers/eventstream.h"
 #include "providers/sigv4.h"
 #include "providers/translating_attempt.h"
@@ -63,6 +72,9 @@ static const bedrock_road invoke_road = {&cmx_bedrock_invoke_translator, "invoke
                                          "invoke-with-response-stream"};
 static const bedrock_road embeddings_road = {&cmx_bedrock_embeddings_translator, "invoke",
                                              "invoke-with-response-stream"};
+static const bedrock_road messages_road = {&cmx_bedrock_messages_translator, "invoke",
+                                           "invoke-with-response-stream"};
+static const bedrock_road count_road = {&cmx_bedrock_count_translator, "count-tokens", NULL};
 
 typedef struct bedrock_attempt {
     cmx_translating_attempt base; /* first: the shared plumbing */
@@ -223,15 +235,28 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
 static void *wait_for_credentials(bedrock_attempt *a, const cmx_call *call, cmx_error *err);
 
 /* The road for this call: embeddings through InvokeModel, Claude through
- * InvokeModel when the provider says `api: invoke`, Converse otherwise. */
+ * InvokeModel when the provider says `api: invoke` or the client speaks the
+ * Messages API, its token count through CountTokens, Converse otherwise. */
 static const bedrock_road *road_for(const bedrock_state *s, const cmx_call *call, const char *model)
 {
     if (call->api == CMX_API_EMBEDDINGS)
         return &embeddings_road;
+    if (call->api == CMX_API_MESSAGES)
+        return &messages_road;
+    if (call->api == CMX_API_COUNT_TOKENS)
+        return &count_road;
     if (cmx_bedrock_settings_of(s->svc.cfg)->api == CMX_BEDROCK_API_INVOKE &&
         cmx_bedrock_is_anthropic(model))
         return &invoke_road;
     return &converse_road;
+}
+
+/* Claude speaks the Messages API on Bedrock; other models do not. */
+static int bedrock_serves(void *state, const cmx_target_config *target, cmx_api api)
+{
+    (void)state;
+    return (api == CMX_API_MESSAGES || api == CMX_API_COUNT_TOKENS) &&
+           cmx_bedrock_is_anthropic(target->model);
 }
 
 static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_config *target,
@@ -244,14 +269,19 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &bedrock_ops, s->svc.base, sink,
-                         call->api == CMX_API_CHAT && call->scan->stream);
+    cmx_translating_init(&a->base, &bedrock_ops, s->svc.base, sink, cmx_call_streams(call));
     a->model = target->model;
     snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
     cmx_error why;
     cmx_error_clear(&why);
     if (!a->model || !*a->model) {
         cmx_error_set(&why, CMX_ERR_CONFIG, "provider '%s' (bedrock): the target names no model",
+                      s->svc.cfg->name);
+        return cmx_translating_fail_later(&a->base, &why, err);
+    }
+    if (call->api == CMX_API_RESPONSES) {
+        cmx_error_set(&why, CMX_ERR_BAD_REQUEST,
+                      "provider '%s' (bedrock) does not serve the Responses API itself",
                       s->svc.cfg->name);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
@@ -331,9 +361,12 @@ const cmx_provider_vtable cmx_provider_bedrock = {
     .schema = &cmx_bedrock_schema,
     .translators = (const cmx_translator_ops *const[]){&cmx_bedrock_converse_translator,
                                                        &cmx_bedrock_invoke_translator,
-                                                       &cmx_bedrock_embeddings_translator, NULL},
+                                                       &cmx_bedrock_embeddings_translator,
+                                                       &cmx_bedrock_messages_translator,
+                                                       &cmx_bedrock_count_translator, NULL},
     .create = bedrock_create,
     .destroy = bedrock_destroy,
+    .serves = bedrock_serves,
     .start = bedrock_start,
     .cancel = cmx_translating_cancel,
 };

@@ -223,7 +223,7 @@ static void *mock_start(void *state, const cmx_call *call, const cmx_target_conf
     a->state = s;
     a->sink = *sink;
     a->api = call->api;
-    a->stream = call->api == CMX_API_CHAT && call->scan->stream;
+    a->stream = cmx_call_streams(call);
     a->include_usage = call->scan->include_usage;
     a->n_chunks = mc->stream_chunks ? mc->stream_chunks : 1;
     /* A request OpenAI would refuse is refused here too, before any delay. */

@@ -3,8 +3,9 @@
  *
  * The canonical format is this provider's own, so nothing is translated:
  * openai_wire.c carries the bytes and judges the answer.  This file only
- * knows where requests go (base_url + /chat/completions or /embeddings) and
- * which headers carry the credentials. */
+ * knows where requests go (base_url + /chat/completions, /embeddings or
+ * /responses: OpenAI's Responses API is passed through too) and which
+ * headers carry the credentials. */
 #include "provider.h"
 
 #include <stdlib.h>
@@ -21,7 +22,21 @@ typedef struct openai_state {
     size_t headers_len;
     char *chat_path;
     char *embeddings_path;
+    char *responses_path;
 } openai_state;
+
+static void openai_destroy(void *state)
+{
+    openai_state *s = state;
+    if (!s)
+        return;
+    /* The key lives in this block. */
+    cmx_free_wiped(s->headers, s->headers_len);
+    free(s->chat_path);
+    free(s->embeddings_path);
+    free(s->responses_path);
+    free(s);
+}
 
 static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
                              cmx_error *err)
@@ -42,30 +57,17 @@ static cmx_err openai_create(const cmx_provider_config *cfg, const cmx_worker_en
     cmx_buf p = CMX_BUF_INIT;
     cmx_buf_printf(&p, "%s/chat/completions", s->svc.url.path);
     s->chat_path = p.data;
-    cmx_buf e = CMX_BUF_INIT;
+    cmx_buf e = CMX_BUF_INIT, r = CMX_BUF_INIT;
     cmx_buf_printf(&e, "%s/embeddings", s->svc.url.path);
+    cmx_buf_printf(&r, "%s/responses", s->svc.url.path);
     s->embeddings_path = e.data;
-    if (cmx_buf_failed(&h) || cmx_buf_failed(&p) || cmx_buf_failed(&e)) {
-        cmx_free_wiped(s->headers, h.len);
-        free(s->chat_path);
-        free(s->embeddings_path);
-        free(s);
+    s->responses_path = r.data;
+    if (cmx_buf_failed(&h) || cmx_buf_failed(&p) || cmx_buf_failed(&e) || cmx_buf_failed(&r)) {
+        openai_destroy(s);
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     }
     *out = s;
     return CMX_OK;
-}
-
-static void openai_destroy(void *state)
-{
-    openai_state *s = state;
-    if (!s)
-        return;
-    /* The key lives in this block. */
-    cmx_free_wiped(s->headers, s->headers_len);
-    free(s->chat_path);
-    free(s->embeddings_path);
-    free(s);
 }
 
 static void *openai_start(void *state, const cmx_call *call, const cmx_target_config *target,
@@ -76,7 +78,9 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .cfg = s->svc.cfg,
         .upstream = s->svc.upstream,
         .origin = &s->svc.url,
-        .path = call->api == CMX_API_EMBEDDINGS ? s->embeddings_path : s->chat_path,
+        .path = call->api == CMX_API_EMBEDDINGS  ? s->embeddings_path
+                : call->api == CMX_API_RESPONSES ? s->responses_path
+                                                 : s->chat_path,
         .headers = s->headers,
         .headers_len = s->headers_len,
         .model = target->model,
@@ -84,6 +88,14 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .request_id_header = "X-Client-Request-Id",
     };
     return cmx_openai_wire_start(&req, call, sink, err);
+}
+
+/* Anthropic's Messages API has no place here: it comes as a chat completion. */
+int cmx_openai_serves(void *state, const cmx_target_config *target, cmx_api api)
+{
+    (void)state;
+    (void)target;
+    return api == CMX_API_RESPONSES;
 }
 
 static void openai_cancel(void *attempt)
@@ -105,6 +117,7 @@ const cmx_provider_vtable cmx_provider_openai = {
     .schema = &cmx_openai_schema,
     .create = openai_create,
     .destroy = openai_destroy,
+    .serves = cmx_openai_serves,
     .start = openai_start,
     .cancel = openai_cancel,
     .probe = openai_probe,

@@ -9,7 +9,13 @@
  * passed off as answers.  Usage is read by token scan; for streams the
  * attempt asks upstream for the usage chunk even when the client did not, so
  * spend is never lost, and drops that chunk on the way back.  Shared by the
- * openai and azure providers, which differ only in URL and credentials. */
+ * openai and azure providers, which differ only in URL and credentials.
+ *
+ * The same holds for OpenAI's Responses API, which these upstreams speak
+ * themselves: the client's body goes on with the model spliced in, its
+ * events come back as they are.  A Responses stream has no [DONE]: it is
+ * whole after response.completed (or response.incomplete), whose response
+ * carries the usage; an `error` or response.failed event ends the attempt. */
 #include "openai_wire.h"
 
 #include <jansson.h>
@@ -39,7 +45,8 @@ struct cmx_openai_wire_attempt {
     cmx_buf body; /* whole body (non-stream) or error body */
     cmx_sse_parser sse;
     int sse_ready;
-    int done_seen; /* "data: [DONE]" arrived */
+    int done_seen; /* "data: [DONE]" arrived (Responses: response.completed or .incomplete) */
+    int responses; /* the Responses API: events named by their "type" */
     size_t chunks;
     cmx_usage usage;
     cmx_error stream_err; /* set by the SSE callback to stop */
@@ -244,6 +251,43 @@ static int looks_like_object(const char *data, size_t len)
     return j - i >= 2 && data[i] == '{' && data[j - 1] == '}';
 }
 
+/* A Responses event: failures and the end are named by "type". */
+static int on_responses_event(openai_attempt *a, const cmx_sse_event *ev)
+{
+    char type[48];
+    size_t tn = cmx_json_event_type(ev->data, ev->data_len, type, sizeof type);
+    if (CMX_SPAN_IS(type, tn, "error") || CMX_SPAN_IS(type, tn, "response.failed")) {
+        int limited = memmem(ev->data, ev->data_len, CMX_LIT("rate_limit_exceeded")) != NULL;
+        cmx_error_set(&a->stream_err, limited ? CMX_ERR_RATE_LIMITED : CMX_ERR_UNAVAILABLE,
+                      "upstream sent %s in the stream (after %zu events)", type, a->chunks);
+        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
+        return 1;
+    }
+    int last =
+        CMX_SPAN_IS(type, tn, "response.completed") || CMX_SPAN_IS(type, tn, "response.incomplete");
+    cmx_usage u;
+    int valid = tn > 0;
+    if (valid && (a->chunks == 0 || last))
+        valid = cmx_json_find_usage(ev->data, ev->data_len, a->arena, &u) >= 0;
+    else if (valid)
+        valid = looks_like_object(ev->data, ev->data_len);
+    if (!valid) {
+        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream sent a stream event that is not a Responses event (after %zu "
+                      "events)",
+                      a->chunks);
+        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
+        return 1;
+    }
+    if (last) {
+        a->usage = u;
+        a->done_seen = 1;
+    }
+    a->chunks++;
+    a->sink.on_chunk(a->sink.ctx, ev->data, ev->data_len);
+    return 0;
+}
+
 /* One upstream event.  The first chunk is validated in full: until it has
  * gone to the client the router can still fail over, so garbage must be
  * caught there.  Later chunks are checked by their shape, and parsed only
@@ -254,6 +298,8 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
     openai_attempt *a = ctx;
     if (a->done_seen)
         return 0; /* anything after [DONE] is not part of the answer */
+    if (a->responses)
+        return on_responses_event(a, ev);
     if (CMX_SPAN_IS(ev->data, ev->data_len, "[DONE]")) {
         a->done_seen = 1;
         return 0;
@@ -385,7 +431,8 @@ static void on_complete(void *ctx, const cmx_error *uerr)
     if (a->stream) {
         if (!a->done_seen) {
             cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
-                          "upstream stream ended without [DONE] after %zu chunks%s", a->chunks,
+                          "upstream stream ended without %s after %zu chunks%s",
+                          a->responses ? "response.completed" : "[DONE]", a->chunks,
                           a->sse_ready && cmx_sse_has_partial(&a->sse) ? " (mid-event)" : "");
             err.cause = CMX_CAUSE_PROTOCOL;
             finish(a, &err);
@@ -425,9 +472,11 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     a->cfg = req->cfg;
     a->sink = *sink;
     a->arena = call->arena;
-    a->stream = call->api == CMX_API_CHAT && call->scan->stream;
+    a->stream = cmx_call_streams(call);
+    a->responses = call->api == CMX_API_RESPONSES;
     cmx_usage_init(&a->usage);
-    int ask_usage = a->stream && !req->no_stream_usage && !call->scan->include_usage &&
+    int ask_usage = a->stream && call->api == CMX_API_CHAT && !req->no_stream_usage &&
+                    !call->scan->include_usage &&
                     call->scan->stream_options.end == call->scan->stream_options.start;
     a->strip_usage_chunk = ask_usage;
 

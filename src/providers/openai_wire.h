@@ -34,6 +34,10 @@ typedef struct cmx_openai_wire_attempt cmx_openai_wire_attempt;
 cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *req,
                                                const cmx_call *call, const cmx_attempt_sink *sink,
                                                cmx_error *err);
+/* The vtable's serves for an OpenAI-wire upstream: the Responses API, as
+ * it is (Anthropic's Messages API comes to it as a chat completion). */
+int cmx_openai_serves(void *state, const cmx_target_config *target, cmx_api api);
+
 /* Abandons it: no further sink callbacks. */
 void cmx_openai_wire_cancel(cmx_openai_wire_attempt *a);
 

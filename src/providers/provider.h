@@ -36,8 +36,20 @@ typedef struct cmx_worker_env {
     cmx_upstream *upstream;
 } cmx_worker_env;
 
+typedef struct cmx_call cmx_call;
+
+/* How a client API call (messages, responses) becomes a chat completion
+ * for a target that does not serve that API itself: `convert` fills `out`
+ * (a copy of the call) with the chat request's api, body and scan, made on
+ * first need and kept for the request's other attempts, or says why the
+ * request cannot be one (a 400 naming the field). */
+typedef struct cmx_call_as_chat {
+    cmx_err (*convert)(void *ctx, cmx_call *out, cmx_error *err);
+    void *ctx;
+} cmx_call_as_chat;
+
 /* One client request as providers see it.  Lives in the request's arena. */
-typedef struct cmx_call {
+struct cmx_call {
     cmx_api api;
     const char *body; /* the client's original bytes */
     size_t body_len;
@@ -53,7 +65,22 @@ typedef struct cmx_call {
      * (cmx_upstream_watch_backlog); NULL: no backpressure. */
     size_t (*client_backlog)(void *client_ctx);
     void *client_ctx;
-} cmx_call;
+    /* A Messages call's anthropic-version and anthropic-beta headers as the
+     * client sent them, or NULL. */
+    const char *anthropic_version;
+    const char *anthropic_beta;
+    /* A client API call's chat form, for targets that do not serve the API
+     * (cmx_provider_vtable.serves); NULL for chat and embeddings calls. */
+    const cmx_call_as_chat *as_chat;
+};
+
+/* Whether the call streams its answer (chat, messages and responses can). */
+static inline int cmx_call_streams(const cmx_call *call)
+{
+    return call->scan && call->scan->stream &&
+           (call->api == CMX_API_CHAT || call->api == CMX_API_MESSAGES ||
+            call->api == CMX_API_RESPONSES);
+}
 
 /* The provider's total timeout, shortened to the call's remaining deadline. */
 static inline uint32_t cmx_call_total_ms(const cmx_call *call, uint32_t provider_total_ms)
@@ -93,6 +120,14 @@ typedef struct cmx_provider_vtable {
     cmx_err (*create)(const cmx_provider_config *cfg, const cmx_worker_env *env, void **state,
                       cmx_error *err);
     void (*destroy)(void *state);
+    /* Optional: whether this target answers `api` (messages, count_tokens,
+     * responses) in that API's own format.  The router then hands start()
+     * the client's call as it came, and the answer (whole, or stream chunks
+     * that are the API's events, each a JSON object whose "type" names it)
+     * goes to the client as it is.  Otherwise start() gets the call as a
+     * chat completion (cmx_call.as_chat), or, for count_tokens, the router
+     * refuses it.  NULL: chat and embeddings only. */
+    int (*serves)(void *state, const cmx_target_config *target, cmx_api api);
     /* Starts one attempt; returns a handle for cancel, or NULL with err set
      * (no sink callback runs then).  No sink callback runs before it returns. */
     void *(*start)(void *state, const cmx_call *call, const cmx_target_config *target,

@@ -115,7 +115,8 @@ cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translat
     cmx_err rc = cmx_translator_open(&a->tr, tr, call->arena, &params, err);
     if (rc != CMX_OK)
         return rc;
-    cmx_translate_input in = {call->body, call->body_len, call->scan, call->arena};
+    cmx_translate_input in = {call->body, call->body_len, call->scan, call->arena,
+                              call->anthropic_beta};
     rc = tr->write_request(a->tr.state, &in, &a->request, err);
     if (rc == CMX_OK && cmx_buf_failed(&a->request))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");

@@ -19,7 +19,13 @@
  * scan, whose kept tokens (http/json_scan.h) let it read the body without
  * tokenizing it again; it writes the service's body with the JSON writer
  * (core/json_write.h), copying spans of the client's bytes as they are.  No
- * translator builds a JSON tree (translate_util.h). */
+ * translator builds a JSON tree (translate_util.h).
+ *
+ * A translator may also serve a client API the service speaks itself
+ * (Anthropic's Messages API on Claude behind Anthropic, Bedrock or
+ * Vertex): then it passes the client's request on with what that road
+ * changes (the model, the version field), and the answer and stream events
+ * back as they came, reading the usage on the way. */
 #ifndef CMX_PROVIDERS_TRANSLATOR_H
 #define CMX_PROVIDERS_TRANSLATOR_H
 
@@ -63,11 +69,16 @@ typedef struct cmx_translate_input {
     size_t len;
     const cmx_request_scan *scan;
     cmx_arena *arena;
+    const char *anthropic_beta; /* a Messages call's anthropic-beta header, or NULL */
 } cmx_translate_input;
 
 typedef struct cmx_translator_ops {
     const char *name; /* its folder under tests/data/: "anthropic", "bedrock_invoke" */
-    cmx_api api;      /* the canonical API it translates */
+    /* The API of the calls it serves: chat or embeddings (the canonical
+     * format, translated into the service's), or a client API the service
+     * speaks itself (messages, count_tokens, responses), whose bodies,
+     * answers and stream events it passes on in that API's own shape. */
+    cmx_api api;
     /* The content type a 2xx stream must have; NULL when it has no streams. */
     const char *stream_content_type;
     size_t state_size;

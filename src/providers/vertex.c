@@ -17,7 +17,13 @@
  * other translating providers in translating_attempt.c; what is Vertex's
  * own is the token wait before sending and the mapping of Google's errors.
  * A request the model cannot take fails with bad_request from the event
- * loop right after start() returns. */
+ * loop right after start() returns.
+ *
+ * A client that speaks Anthropic's Messages API reaches Claude on Vertex
+ * without a translation (claude_messages.h): its body with Vertex's
+ * anthropic_version at rawPredict / streamRawPredict, its anthropic-beta
+ * header along, and its count_tokens at count-tokens:rawPredict.  Gemini
+ * gets the Messages call as a chat completion. */
 #include "provider.h"
 
 #include <stdio.h>
@@ -28,6 +34,7 @@
 #include "core/buf.h"
 #include "http/sse.h"
 #include "providers/anthropic.h"
+#include "providers/claude_messages.h"
 #include "providers/google_auth.h"
 #include "providers/translating_attempt.h"
 #include "providers/vertex.h"
@@ -56,13 +63,16 @@ static cmx_err embed_path(const char *prefix, const char *project, const char *l
 static const vertex_road gemini_road = {&cmx_vertex_gemini_translator, cmx_vertex_model_path};
 static const vertex_road claude_road = {&cmx_vertex_claude_translator, cmx_vertex_claude_path};
 static const vertex_road embeddings_road = {&cmx_vertex_embeddings_translator, embed_path};
+static const vertex_road messages_road = {&cmx_vertex_messages_translator, cmx_vertex_claude_path};
+static const vertex_road count_road = {&cmx_vertex_count_translator, cmx_vertex_claude_count_path};
 
 typedef struct vertex_attempt {
     cmx_translating_attempt base; /* first: the shared plumbing */
     vertex_state *state;
     cmx_google_token_wait wait;
     uint32_t total_ms;
-    char *path; /* in the arena */
+    char *path;                 /* in the arena */
+    const char *anthropic_beta; /* a Messages call's header, sent along */
 } vertex_attempt;
 
 static cmx_err vertex_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -135,6 +145,8 @@ static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
                    "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                    "User-Agent: cloudmux\r\n",
                    token);
+    if (a->anthropic_beta)
+        cmx_buf_printf(&headers, "anthropic-beta: %s\r\n", a->anthropic_beta);
     if (cmx_buf_failed(&headers)) {
         cmx_buf_free(&headers);
         cmx_buf_free(&a->base.request);
@@ -164,6 +176,10 @@ static const vertex_road *road_for(const cmx_call *call, const char *model)
 {
     if (call->api == CMX_API_EMBEDDINGS)
         return &embeddings_road;
+    if (call->api == CMX_API_MESSAGES)
+        return &messages_road;
+    if (call->api == CMX_API_COUNT_TOKENS)
+        return &count_road;
     return cmx_vertex_is_claude(model) ? &claude_road : &gemini_road;
 }
 
@@ -173,7 +189,12 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
 {
     vertex_state *s = a->state;
     const cmx_vertex_settings *vs = cmx_vertex_settings_of(s->svc.cfg);
+    if (call->api == CMX_API_RESPONSES)
+        return cmx_error_set(why, CMX_ERR_BAD_REQUEST,
+                             "provider '%s' (vertex) does not serve the Responses API itself",
+                             s->svc.cfg->name);
     const vertex_road *road = road_for(call, target->model);
+    a->anthropic_beta = call->api == CMX_API_MESSAGES ? call->anthropic_beta : NULL;
     cmx_buf path = CMX_BUF_INIT;
     cmx_err rc = road->path(s->svc.url.path, vs->project, vs->location, target->model,
                             a->base.stream, &path, why);
@@ -193,6 +214,14 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
     return cmx_translating_translate(&a->base, road->translator, call, &p, why);
 }
 
+/* Claude speaks the Messages API on Vertex; Gemini does not. */
+static int vertex_serves(void *state, const cmx_target_config *target, cmx_api api)
+{
+    (void)state;
+    return (api == CMX_API_MESSAGES || api == CMX_API_COUNT_TOKENS) &&
+           cmx_vertex_is_claude(target->model);
+}
+
 static void *vertex_start(void *state, const cmx_call *call, const cmx_target_config *target,
                           const cmx_attempt_sink *sink, cmx_error *err)
 {
@@ -203,8 +232,7 @@ static void *vertex_start(void *state, const cmx_call *call, const cmx_target_co
         return NULL;
     }
     a->state = s;
-    cmx_translating_init(&a->base, &vertex_ops, s->svc.base, sink,
-                         call->api == CMX_API_CHAT && call->scan->stream);
+    cmx_translating_init(&a->base, &vertex_ops, s->svc.base, sink, cmx_call_streams(call));
     a->wait.done = on_token;
     a->wait.ctx = a;
     a->total_ms = cmx_call_total_ms(call, s->svc.cfg->timeouts.total_ms);
@@ -228,9 +256,12 @@ const cmx_provider_vtable cmx_provider_vertex = {
     .schema = &cmx_vertex_schema,
     .translators = (const cmx_translator_ops *const[]){&cmx_vertex_gemini_translator,
                                                        &cmx_vertex_claude_translator,
-                                                       &cmx_vertex_embeddings_translator, NULL},
+                                                       &cmx_vertex_embeddings_translator,
+                                                       &cmx_vertex_messages_translator,
+                                                       &cmx_vertex_count_translator, NULL},
     .create = vertex_create,
     .destroy = vertex_destroy,
+    .serves = vertex_serves,
     .start = vertex_start,
     .cancel = cmx_translating_cancel,
 };

@@ -68,6 +68,11 @@ cmx_err cmx_vertex_translate_embeddings_response(const char *body, size_t len, c
 int cmx_vertex_is_claude(const char *model);
 cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const char *location,
                                const char *model, int stream, cmx_buf *out, cmx_error *err);
+/* Where Claude on Vertex counts tokens (the model goes in the body):
+ * publishers/anthropic/models/count-tokens:rawPredict.  `model` and
+ * `stream` are not used; the signature is a road's. */
+cmx_err cmx_vertex_claude_count_path(const char *prefix, const char *project, const char *location,
+                                     const char *model, int stream, cmx_buf *out, cmx_error *err);
 
 /* GenerateContentResponse JSON → chat.completion JSON (appended to out), the
  * token counts in *usage (may be NULL).  `model` names the answer when the

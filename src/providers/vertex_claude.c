@@ -37,3 +37,11 @@ cmx_err cmx_vertex_claude_path(const char *prefix, const char *project, const ch
     cmx_buf_free(&tmp);
     return e;
 }
+
+cmx_err cmx_vertex_claude_count_path(const char *prefix, const char *project, const char *location,
+                                     const char *model, int stream, cmx_buf *out, cmx_error *err)
+{
+    (void)model;
+    (void)stream;
+    return cmx_vertex_claude_path(prefix, project, location, "count-tokens", 0, out, err);
+}

@@ -64,6 +64,7 @@ struct cmx_route {
     size_t current;         /* target of the attempt in flight or waiting to retry */
     unsigned retries_here;  /* retries made on the current target */
     cmx_provider *provider; /* of the attempt in flight */
+    cmx_api attempt_api;    /* the API the attempt in flight answers in */
     void *attempt;          /* NULL when none is in flight */
     int admitted;           /* current holds a breaker/strategy slot */
     struct event *retry_timer;
@@ -174,6 +175,7 @@ static void on_chunk(void *ctx, const char *json, size_t len)
     cmx_route *route = ctx;
     if (!route->committed) {
         route->committed = 1;
+        route->result.api = route->attempt_api;
         route->result.provider = route->group->targets[route->current].provider->name;
         route->result.model = target_model(route, route->current);
         route->result.group = route->group->name;
@@ -372,6 +374,33 @@ static void on_upstream_id(void *ctx, const char *id, size_t len)
     route->result.upstream_request_id = cmx_arena_strndup(route->call.arena, id, len);
 }
 
+/* The call as target t takes it: the client's own when its provider serves
+ * the call's API, else its chat form (in *chat).  NULL with err set when t
+ * can take it in neither form. */
+static const cmx_call *call_for_target(cmx_route *route, const cmx_target_config *t, cmx_call *chat,
+                                       cmx_error *err)
+{
+    const cmx_call *call = &route->call;
+    route->attempt_api = call->api;
+    if (call->api == CMX_API_CHAT || call->api == CMX_API_EMBEDDINGS)
+        return call;
+    const cmx_provider_vtable *vt = route->provider->vt;
+    if (vt->serves && vt->serves(route->provider->state, t, call->api))
+        return call;
+    if (call->api == CMX_API_COUNT_TOKENS || !call->as_chat) {
+        cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                      "provider '%s' (%s) cannot count tokens: /v1/messages/count_tokens is served "
+                      "by anthropic targets and by Claude on bedrock and vertex",
+                      t->provider->name, vt->type);
+        return NULL;
+    }
+    *chat = *call;
+    if (call->as_chat->convert(call->as_chat->ctx, chat, err) != CMX_OK)
+        return NULL;
+    route->attempt_api = chat->api;
+    return chat;
+}
+
 /* Starts an attempt on route->current, which holds an admitted slot.
  * Returns 1 when it is in flight; 0 with *err filled when it could not start. */
 static int start_attempt(cmx_route *route, cmx_error *err)
@@ -395,10 +424,14 @@ static int start_attempt(cmx_route *route, cmx_error *err)
     } else {
         cmx_strategy_begin(route->gs->strategy, route->current);
         cmx_error_clear(err);
-        route->attempt =
-            route->provider->vt->start(route->provider->state, &route->call, t, &attempt_sink, err);
-        if (route->attempt)
-            return 1;
+        cmx_call chat;
+        const cmx_call *call = call_for_target(route, t, &chat, err);
+        if (call) {
+            route->attempt =
+                route->provider->vt->start(route->provider->state, call, t, &attempt_sink, err);
+            if (route->attempt)
+                return 1;
+        }
     }
     record_attempt(route, err, 0);
     release_slot(route, err, 0, 1);
@@ -525,7 +558,8 @@ static void on_done(void *ctx, const cmx_error *err, const cmx_usage *usage, con
         return;
     if (ok) {
         route_end(route);
-        if (route->call.api == CMX_API_CHAT && route->call.scan->stream) {
+        route->result.api = route->attempt_api;
+        if (cmx_call_streams(&route->call)) {
             if (!route->committed) { /* a complete stream with no chunk at all */
                 route->committed = 1;
                 route->sink.on_stream_start(route->sink.ctx, &route->result);
@@ -762,6 +796,7 @@ cmx_route *cmx_route_start(cmx_router *r, const cmx_model_group *group, const cm
     route->result.records = records;
     route->result.group = group->name;
     cmx_usage_init(&route->result.usage);
+    route->result.api = call->api;
 
     cmx_residency where;
     cmx_error why;

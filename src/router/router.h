@@ -17,6 +17,12 @@
  * chunk has been handed to the client; after that a failure ends the
  * stream with an error.
  *
+ * A client API call (messages, count_tokens, responses) goes as it came to
+ * a target that serves that API (cmx_provider_vtable.serves); any other
+ * target gets it as a chat completion (cmx_call.as_chat), and the result
+ * says in which API the answer is written.  A count_tokens call has no
+ * chat form: a target that cannot count refuses it with bad_request.
+ *
  * The route ends in exactly one sink call: on_response (non-stream success),
  * on_stream_end (a stream that was started, with or without error) or
  * on_failure (nothing was delivered).  It is made last, so the sink may end
@@ -78,6 +84,10 @@ typedef struct cmx_route_result {
     uint64_t upstream_us;            /* time spent waiting on providers, all attempts */
     const char *upstream_request_id; /* the provider's id of the last attempt, or NULL */
     const cmx_attempt_record *records;
+    /* The API the answer (its body or stream chunks) is written in: the
+     * call's own, or chat when the target that answered a client API call
+     * (messages, responses) served it as a chat completion. */
+    cmx_api api;
 } cmx_route_result;
 
 typedef struct cmx_route_sink {

@@ -293,3 +293,31 @@ describe('structured outputs, thinking and caching', () => {
     await bad({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 't', cache_control: { type: 'ephemeral', ttl: '2h' } }] }] }, /ttl/);
   });
 });
+
+describe('documents, token counts, the beta header', () => {
+  test('text documents are accepted; anthropic-beta is recorded', async () => {
+    emu.resetStats();
+    const messages = [
+      { role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a doc' } }, { type: 'text', text: 'read it' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'ok' }] },
+      { role: 'user', content: 'go on' },
+    ];
+    const r = await client.messages.create({ model: MODEL, max_tokens: 10, messages }, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+    assert.equal(r.content[0].text, 'echo: go on');
+    assert.equal(emu.stats().requests[0].anthropic_beta, 'interleaved-thinking-2025-05-14');
+  });
+
+  test('messages.countTokens counts what messages.create would', async () => {
+    const body = { model: MODEL, system: 'be brief', messages: user('hello big world') };
+    const counted = await client.messages.countTokens(body);
+    const r = await client.messages.create({ ...body, max_tokens: 50 });
+    assert.equal(counted.input_tokens, r.usage.input_tokens);
+    await assert.rejects(client.messages.countTokens({ ...body, max_tokens: 5 }), (e) => e.status === 400 && /max_tokens/.test(e.message));
+  });
+
+  test('[[cache_write:N]] reports cache_creation_input_tokens', async () => {
+    const r = await client.messages.create({ model: MODEL, max_tokens: 20, messages: user('x [[cache_write:512]] [[cache:64]]') });
+    assert.equal(r.usage.cache_creation_input_tokens, 512);
+    assert.equal(r.usage.cache_read_input_tokens, 64);
+  });
+});

@@ -114,6 +114,19 @@ describe('data plane with an api key (AzureOpenAI)', () => {
     assert.equal(rec.api_version, null);
   });
 
+  test('the Responses API on the v1 surface: responses.create and its stream (plain OpenAI client)', async () => {
+    const c = new OpenAI({ apiKey: 'unused', baseURL: `${emu.endpoint}/openai/v1`, defaultHeaders: { 'api-key': KEY }, maxRetries: 0 });
+    const r = await c.responses.create({ model: 'my-deployment', input: 'hello responses' });
+    assert.equal(r.output_text, 'echo: hello responses');
+    assert.equal(r.model, 'my-deployment');
+    const stream = c.responses.stream({ model: 'my-deployment', input: 'streamed too' });
+    for await (const e of stream) void e;
+    assert.equal((await stream.finalResponse()).output_text, 'echo: streamed too');
+    const rec = emu.stats().azure.requests.at(-1);
+    assert.equal(rec.style, 'v1');
+    assert.equal(rec.path, '/openai/v1/responses');
+  });
+
   test('content filter: 400 with code content_filter (BadRequestError)', async () => {
     await assert.rejects(keyClient().chat.completions.create({ model: 'dep', messages: user('bad [[azure:content_filter]]') }), (e) => {
       assert.ok(e instanceof OpenAI.BadRequestError);

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   BedrockRuntimeClient,
   ConverseCommand,
+  CountTokensCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
   InvokeModelWithResponseStreamCommand,
@@ -168,6 +169,47 @@ describe('InvokeModel against the emulator, with the official client', () => {
       },
       (e) => e.name === 'ThrottlingException',
     );
+  });
+
+  test('Claude with thinking: a signed thinking block first, streamed as thinking and signature deltas', async () => {
+    const msg = decode(await invoke(MODEL, claudeBody('deep', { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } })));
+    assert.deepEqual(msg.content.map((b) => b.type), ['thinking', 'text']);
+    const r = await clientWith(CREDS).send(
+      new InvokeModelWithResponseStreamCommand({ modelId: MODEL, contentType: 'application/json', body: JSON.stringify(claudeBody('deep', { max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 } })) }),
+    );
+    const deltas = [];
+    for await (const ev of r.body) {
+      const e = JSON.parse(Buffer.from(ev.chunk.bytes).toString('utf8'));
+      if (e.type === 'content_block_delta') deltas.push(e.delta.type);
+    }
+    assert.deepEqual([...new Set(deltas)], ['thinking_delta', 'signature_delta', 'text_delta']);
+  });
+
+  test('CountTokens: the InvokeModel body in base64 gets its input tokens', async () => {
+    const body = new TextEncoder().encode(JSON.stringify(claudeBody('count these four words', { system: 'be brief' })));
+    const r = await clientWith(CREDS).send(new CountTokensCommand({ modelId: MODEL, input: { invokeModel: { body } } }));
+    assert.equal(r.inputTokens, 6);
+    assert.equal(emu.stats().requests.at(-1).path, `/model/${encodeURIComponent(MODEL)}/count-tokens`);
+    const noVersion = new TextEncoder().encode(JSON.stringify({ max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }));
+    await assert.rejects(clientWith(CREDS).send(new CountTokensCommand({ modelId: MODEL, input: { invokeModel: { body: noVersion } } })), (e) => e.name === 'ValidationException');
+  });
+
+  test('a replayed stream sends the recorded events in order, spaced as asked', async () => {
+    const events = [
+      { type: 'message_start', message: { id: 'msg_r', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'replayed' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 1 } },
+      { type: 'message_stop' },
+    ];
+    const rec = emu.setReplay({ events, interval_ms: 20 });
+    const r = await clientWith(CREDS).send(new InvokeModelWithResponseStreamCommand({ modelId: MODEL, contentType: 'application/json', body: JSON.stringify(claudeBody('x')) }));
+    const got = [];
+    for await (const ev of r.body) got.push(JSON.parse(Buffer.from(ev.chunk.bytes).toString('utf8')));
+    assert.deepEqual(got, events);
+    assert.ok(rec.finished_at - rec.started_at >= 100);
+    assert.equal(rec.body.anthropic_version, 'bedrock-2023-05-31');
   });
 
   test('Titan v2 embeddings: dimensions and normalize, and the token count', async () => {

@@ -331,3 +331,88 @@ describe('tls', () => {
     );
   });
 });
+
+describe('the Responses API', () => {
+  const fnTool = { type: 'function', name: 'get_weather', description: 'Weather for a city', parameters: weatherTool.function.parameters, strict: false };
+
+  test('responses.create answers with a message item, output_text and usage', async () => {
+    const r = await client.responses.create({ model: 'gpt-4o-mini', instructions: 'be brief', input: 'hello big world' });
+    assert.equal(r.object, 'response');
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output_text, 'echo: hello big world');
+    assert.equal(r.output[0].type, 'message');
+    assert.equal(r.usage.input_tokens, 5);
+    assert.equal(r.usage.output_tokens, 4);
+    assert.equal(r.usage.total_tokens, 9);
+  });
+
+  test('max_output_tokens cuts the answer: status incomplete, reason max_output_tokens', async () => {
+    const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: long, max_output_tokens: 16 });
+    assert.equal(r.status, 'incomplete');
+    assert.deepEqual(r.incomplete_details, { reason: 'max_output_tokens' });
+    assert.equal(r.output_text.split(' ').length, 16);
+  });
+
+  test('a required function tool gives a function_call item', async () => {
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: [{ role: 'user', content: 'Paris' }], tools: [fnTool], tool_choice: 'required' });
+    const call = r.output.find((o) => o.type === 'function_call');
+    assert.equal(call.name, 'get_weather');
+    assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris', days: 1 });
+  });
+
+  test('a function_call_output is answered in text', async () => {
+    const r = await client.responses.create({
+      model: 'gpt-4o-mini',
+      input: [
+        { role: 'user', content: 'Paris' },
+        { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+        { type: 'function_call_output', call_id: 'call_1', output: 'sunny' },
+      ],
+      tools: [fnTool],
+    });
+    assert.equal(r.output_text, 'echo: tool result: sunny');
+  });
+
+  test('text.format json_schema answers JSON that follows the schema', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, warm: { type: 'boolean' } }, required: ['city', 'warm'], additionalProperties: false };
+    const r = await client.responses.create({ model: 'gpt-4o-mini', input: 'Rome', text: { format: { type: 'json_schema', name: 'weather', schema, strict: true } } });
+    assert.deepEqual(JSON.parse(r.output_text), { city: 'Rome', warm: true });
+  });
+
+  test('responses.stream: the SDK accumulates the event sequence into the final response', async () => {
+    const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'one two three' });
+    const types = [];
+    let text = '';
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.output_text.delta') text += e.delta;
+    }
+    const final = await stream.finalResponse();
+    assert.equal(text, 'echo: one two three');
+    assert.equal(final.output_text, 'echo: one two three');
+    assert.deepEqual(types.slice(0, 4), ['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+    assert.deepEqual(types.slice(-4), ['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed']);
+  });
+
+  test('a streamed function call: argument deltas assemble into the final arguments', async () => {
+    const stream = client.responses.stream({ model: 'gpt-4o-mini', input: 'Oslo', tools: [fnTool], tool_choice: 'required' });
+    let deltas = 0;
+    for await (const e of stream) if (e.type === 'response.function_call_arguments.delta') deltas++;
+    const final = await stream.finalResponse();
+    assert.ok(deltas > 1);
+    assert.deepEqual(JSON.parse(final.output[0].arguments), { city: 'Oslo', days: 1 });
+  });
+
+  test('a failure mid-stream: an error event, then response.failed the SDK reports', async () => {
+    const stream = await client.responses.create({ model: 'gpt-4o-mini+fault:error_event,after=4', input: 'x y', stream: true });
+    const types = [];
+    for await (const e of stream) types.push(e.type);
+    assert.deepEqual(types.slice(-2), ['error', 'response.failed']);
+    assert.ok(!types.includes('response.completed'));
+  });
+
+  test('previous_response_id points at nothing the emulator stored: 404', async () => {
+    await assert.rejects(client.responses.create({ model: 'gpt-4o-mini', input: 'x', previous_response_id: 'resp_nope' }), (e) => e.status === 404);
+  });
+});

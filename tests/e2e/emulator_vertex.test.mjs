@@ -159,6 +159,66 @@ describe('auth without the SDK', () => {
   });
 });
 
+describe('Claude on Vertex, with the official @anthropic-ai/vertex-sdk', () => {
+  const CLAUDE = 'claude-sonnet-4@20250514';
+  let claude;
+  before(async () => {
+    const { AnthropicVertex } = await import('@anthropic-ai/vertex-sdk');
+    const jwt = new JWT({ email: sa.client_email, key: sa.private_key, keyId: sa.private_key_id, scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+    jwt.transporter.interceptors.request.add({
+      resolved: async (opts) => {
+        if (String(opts.url) === GOOGLE_TOKEN_URL) opts.url = new URL(emu.tokenURL);
+        return opts;
+      },
+    });
+    claude = new AnthropicVertex({ region: 'us-east5', projectId: 'emu-project', authClient: jwt, baseURL: `${emu.baseURL}/v1`, maxRetries: 0 });
+  });
+
+  test('messages.create goes to rawPredict with vertex-2023-10-16 and no model in the body', async () => {
+    emu.resetStats();
+    const r = await claude.messages.create({ model: CLAUDE, max_tokens: 50, messages: [{ role: 'user', content: 'hello vertex' }] });
+    assert.equal(r.content[0].text, 'echo: hello vertex');
+    const rec = emu.stats().requests.at(-1);
+    assert.equal(rec.path, `/v1/projects/emu-project/locations/us-east5/publishers/anthropic/models/${CLAUDE}:rawPredict`);
+    assert.equal(rec.body.anthropic_version, 'vertex-2023-10-16');
+    assert.equal(rec.body.model, undefined);
+  });
+
+  test('the stream helper reads streamRawPredict, thinking included', async () => {
+    const stream = claude.messages.stream({ model: CLAUDE, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: [{ role: 'user', content: 'stream please' }] });
+    let thought = '';
+    stream.on('thinking', (d) => (thought += d));
+    const final = await stream.finalMessage();
+    assert.equal(thought, 'Thinking about: stream please');
+    assert.equal(final.content.at(-1).text, 'echo: stream please');
+    assert.match(emu.stats().requests.at(-1).path, /:streamRawPredict$/);
+  });
+
+  test('messages.countTokens goes to count-tokens:rawPredict with the model in the body', async () => {
+    const r = await claude.messages.countTokens({ model: CLAUDE, system: 'be brief', messages: [{ role: 'user', content: 'count these words' }] });
+    assert.equal(r.input_tokens, 5);
+    const rec = emu.stats().requests.at(-1);
+    assert.match(rec.path, /publishers\/anthropic\/models\/count-tokens:rawPredict$/);
+    assert.equal(rec.body.model, CLAUDE);
+  });
+
+  test('a replayed stream reaches the SDK event by event, as recorded', async () => {
+    const events = [
+      { type: 'message_start', message: { id: 'msg_v', type: 'message', role: 'assistant', model: CLAUDE, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 2, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_v', name: 'Read', input: {} } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"path":' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '"a.c"}' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 9 } },
+      { type: 'message_stop' },
+    ];
+    emu.setReplay({ events, interval_ms: 10 });
+    const final = await claude.messages.stream({ model: CLAUDE, max_tokens: 100, messages: [{ role: 'user', content: 'read a.c' }] }).finalMessage();
+    assert.deepEqual(final.content, [{ type: 'tool_use', id: 'toolu_v', name: 'Read', input: { path: 'a.c' } }]);
+    assert.equal(final.usage.output_tokens, 9);
+  });
+});
+
 // Gemini's thinking and structured output, as the official client sends and
 // reads them.
 describe('thinking and structured output', () => {

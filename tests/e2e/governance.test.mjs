@@ -5,13 +5,15 @@
 // period that resets on an injected clock, revocation and rotation in force
 // on every worker within a second (from the API and from `cloudmux keys`),
 // the audit log of all of it, and no secret in any log, metric, error,
-// listing or report.
+// listing or report.  The Messages and Responses APIs take the same keys
+// (Anthropic's client sends its as x-api-key) and are charged alike.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 
 import { startEmulator } from '../emulators/openai/index.mjs';
@@ -128,6 +130,34 @@ describe('keys', () => {
     const c = await admin(gw, 'PATCH', '/admin/keys/gitops', { rpm: 1 });
     assert.equal(c.status, 409);
     assert.equal(c.json.error.code, 'defined_in_config');
+  });
+  test('the Messages API (x-api-key from the Anthropic client) and the Responses API take the same keys and are charged', async () => {
+    const k = await createKey({ name: 'claude-code', models: ['chat'], budget: { usd: 10, period: 'monthly' } });
+    const spent = async () => (await admin(gw, 'GET', `/admin/keys/${k.key.id}`)).json.budget?.spent_usd ?? 0;
+    const anthropic = new Anthropic({ apiKey: k.secret, baseURL: gw.url, maxRetries: 0 });
+    const m = await anthropic.messages.create({ model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] });
+    assert.equal(m.content[0].text, 'echo: hello');
+    const streamed = await anthropic.messages.stream({ model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] }).finalMessage();
+    assert.equal(streamed.content[0].text, 'echo: hello');
+    const r = await client(k.secret).responses.create({ model: 'chat', input: 'hello' });
+    assert.equal(r.output_text, 'echo: hello');
+    await eventually(async () => (await spent()) >= 0.009, { what: 'three answers charged' });
+    // The model list in Anthropic's shape.
+    const models = await anthropic.models.list();
+    assert.ok(models.data.some((x) => x.id === 'chat' && x.type === 'model'));
+    // Refusals in Anthropic's shape on its API.
+    await assert.rejects(anthropic.messages.create({ model: 'chat-large', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }), (e) => {
+      assert.ok(e instanceof Anthropic.PermissionDeniedError, String(e));
+      assert.equal(e.error.type, 'error');
+      assert.equal(e.error.error.type, 'permission_error');
+      return true;
+    });
+    const bad = new Anthropic({ apiKey: `${k.secret}x`, baseURL: gw.url, maxRetries: 0 });
+    await assert.rejects(bad.messages.create({ model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] }), (e) => {
+      assert.ok(e instanceof Anthropic.AuthenticationError, String(e));
+      assert.equal(e.error.error.type, 'authentication_error');
+      return true;
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 // valgrind.test.mjs — served requests leak nothing: cloudmux runs under
 // valgrind's memcheck, serves every kind of request (plain, streamed, cut,
-// failed over, embeddings, errors), drains on SIGTERM and must exit 0 with
+// failed over, embeddings, errors; chat completions, Anthropic's Messages
+// API and OpenAI's Responses API, passed through and converted), drains on SIGTERM and must exit 0 with
 // no definite or indirect leak and no memory error; the same for the Lambda
 // runtime, buffered and streamed, with an event it must refuse.  Skipped when valgrind is
 // missing or the binary is an AddressSanitizer build (the two do not mix).
@@ -60,6 +61,20 @@ models:
     assert.equal(s.events.at(-1), '[DONE]');
     assert.equal((await post('/embeddings', { model, input: ['a', 'b'] })).status, 200);
   }
+  for (const model of ['chat', 'sim']) {
+    const m = { model, max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] };
+    assert.equal((await post('/messages', m)).status, 200);
+    const ms = await post('/messages', { ...m, stream: true });
+    assert.equal(ms.events.at(-1)?.type, 'message_stop', ms.body);
+    assert.equal((await post('/messages/count_tokens', { model, messages: m.messages })).status, 400);
+    assert.equal((await post('/responses', { model, input: 'hello' })).status, 200);
+    const rs = await post('/responses', { model, input: 'a b c', stream: true });
+    assert.equal(rs.events.at(-1)?.type, 'response.completed', rs.body);
+  }
+  assert.equal((await post('/messages', { model: 'sim', max_tokens: 1, messages: 'x' })).status, 400);
+  assert.equal((await post('/responses', { model: 'sim', input: 'x', store: true })).status, 400);
+  const cutMessages = await post('/messages', { model: 'chat', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'a b c [[fault:cut_stream after=2]]' }] });
+  assert.equal(cutMessages.events.at(-1)?.type, 'error', cutMessages.body);
   const cut = await post('/chat/completions', { ...chatBody('chat', 'a b c [[fault:cut_stream after=2]]'), stream: true });
   assert.ok(cut.events.at(-1)?.error, cut.body);
   assert.equal((await post('/chat/completions', '{"model":')).status, 400);

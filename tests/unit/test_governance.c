@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "core/str.h"
 #include "governance/budget_counters.h"
 #include "governance/key_secret.h"
 #include "governance/keyring.h"
@@ -430,6 +431,32 @@ static void a_cut_stream_is_estimated_from_what_was_relayed(void **state)
     assert_int_equal(u.prompt_tokens, 7);
 }
 
+static void messages_and_responses_events_count_their_deltas_only(void **state)
+{
+    (void)state;
+#define CHARS(type, lit) cmx_event_delta_chars((type), CMX_LIT(lit))
+    assert_int_equal(CHARS("content_block_delta",
+                           "{\"type\":\"content_block_delta\",\"index\":0,"
+                           "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi "
+                           "there\"}}"),
+                     8);
+    assert_int_equal(
+        CHARS("content_block_delta",
+              "{\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\"\"}}"),
+        4);
+    assert_int_equal(CHARS("content_block_delta",
+                           "{\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}"),
+                     3);
+    assert_int_equal(CHARS("response.output_text.delta", "{\"delta\":\"abc\",\"item_id\":\"m\"}"),
+                     3);
+    assert_int_equal(CHARS("response.function_call_arguments.delta", "{\"delta\":\"{}\"}"), 2);
+    /* The events that repeat the whole text are not counted again. */
+    assert_int_equal(CHARS("response.output_text.done", "{\"text\":\"abc\"}"), 0);
+    assert_int_equal(CHARS("content_block_start", "{\"content_block\":{\"text\":\"\"}}"), 0);
+    assert_int_equal(CHARS("message_delta", "{\"delta\":{\"stop_reason\":\"end_turn\"}}"), 0);
+#undef CHARS
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +470,7 @@ int main(void)
         cmocka_unit_test(limits_refuse_with_retry_after_and_free_their_slots),
         cmocka_unit_test(counters_add_pending_to_the_ledger_and_roll_over_periods),
         cmocka_unit_test(a_cut_stream_is_estimated_from_what_was_relayed),
+        cmocka_unit_test(messages_and_responses_events_count_their_deltas_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,7 +168,8 @@ static void writes_the_exposition_for_a_known_state(void **state)
     const cmx_model_group *chat = &f->cfg->models[0];
     cmx_metrics_shard *s0 = cmx_metrics_shard_at(f->m, 0), *s1 = cmx_metrics_shard_at(f->m, 1);
     /* A failover: a (target 0) unavailable, b answered, 120 ms of which 119.98 upstream. */
-    cmx_metrics_request ok = {.group = chat,
+    cmx_metrics_request ok = {.api = CMX_API_CHAT,
+                              .group = chat,
                               .target = 1,
                               .status = 200,
                               .duration_us = 120000,
@@ -178,14 +179,16 @@ static void writes_the_exposition_for_a_known_state(void **state)
     cmx_metrics_record_request(s0, &ok);
     cmx_metrics_record_attempt(s0, chat, 0, CMX_ERR_UNAVAILABLE);
     cmx_metrics_record_attempt(s0, chat, 1, CMX_OK);
-    /* A stream on another worker, 3 s. */
+    /* A stream on another worker, 3 s, through Anthropic's Messages API. */
     ok.stream = 1;
+    ok.api = CMX_API_MESSAGES;
     ok.duration_us = 3000000;
     ok.upstream_us = 2999900;
     cmx_metrics_record_request(s1, &ok);
     cmx_metrics_record_attempt(s1, chat, 1, CMX_OK);
     /* An unknown path: no group, 40 µs, all overhead. */
-    cmx_metrics_request lost = {.target = -1,
+    cmx_metrics_request lost = {.api = (cmx_api)CMX_API__COUNT,
+                                .target = -1,
                                 .status = 404,
                                 .duration_us = 40,
                                 .prompt_tokens = -1,
@@ -301,6 +304,11 @@ static void writes_the_exposition_for_a_known_state(void **state)
         "# TYPE cloudmux_tokens_total counter\n"
         "cloudmux_tokens_total{model=\"chat\",provider=\"b\",type=\"prompt\"} 14\n"
         "cloudmux_tokens_total{model=\"chat\",provider=\"b\",type=\"completion\"} 6\n"
+        "# HELP cloudmux_api_requests_total Client requests answered, by the API called (chat, "
+        "embeddings, messages, count_tokens, responses) and status code.\n"
+        "# TYPE cloudmux_api_requests_total counter\n"
+        "cloudmux_api_requests_total{api=\"chat\",code=\"200\"} 1\n"
+        "cloudmux_api_requests_total{api=\"messages\",code=\"200\"} 1\n"
         "# HELP cloudmux_breaker_state Circuit breaker of a target: 0 closed, 1 open, 2 "
         "half-open.\n"
         "# TYPE cloudmux_breaker_state gauge\n"

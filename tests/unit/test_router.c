@@ -552,7 +552,12 @@ static void cancel_stops_all_sink_calls(void **state)
     memset(&o, 0, sizeof o);
     cmx_request_scan scan = {0};
     snprintf(scan.model_name, sizeof scan.model_name, "healthy_only");
-    cmx_call call = {CMX_API_CHAT, "{}", 2, &scan, f->arena, "t", 0, NULL, NULL, NULL, NULL};
+    cmx_call call = {.api = CMX_API_CHAT,
+                     .body = "{}",
+                     .body_len = 2,
+                     .scan = &scan,
+                     .arena = f->arena,
+                     .request_id = "t"};
     const cmx_model_group *g = cmx_config_find_model(f->cfg, "healthy_only", 12);
     cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
                            on_stream_end, on_failure,      &o};

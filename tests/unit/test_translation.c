@@ -19,8 +19,10 @@
  * folder's defaults.json: provider_name, model, id, include_usage,
  * drop_unsupported_params, default_max_tokens, the portable settings
  * structured_output and reasoning (their config.h numbers), reasoning_budgets
- * ({"high": tokens, ...}) and cache_prompt (CMX_CACHE_PROMPT_* bits), and
- * response_headers (an object of headers the answer came with).
+ * ({"high": tokens, ...}) and cache_prompt (CMX_CACHE_PROMPT_* bits),
+ * response_headers (an object of headers the answer came with) and
+ * anthropic_beta (the client's anthropic-beta header, for the translators
+ * that pass Anthropic's Messages API on).
  *
  * A stream is fed in small pieces, as its framing arrives: an SSE stream
  * (text/event-stream) as the file's bytes; an AWS event-stream as one
@@ -43,17 +45,15 @@
 #include <stdint.h>
 /* cmocka after the standard headers it needs */
 #include <cmocka.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/str.h"
+#include "helpers/case_files.h"
 #include "providers/eventstream.h"
 #include "providers/translator.h"
 
@@ -61,30 +61,6 @@
 #define CREATED 1700000000
 
 /* ---- files and comparison --------------------------------------------- */
-
-static char *read_file(const char *dir, const char *name, size_t *len)
-{
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cmx_buf b = CMX_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        cmx_buf_append(&b, tmp, n);
-    fclose(f);
-    *len = b.len;
-    return b.data ? b.data : calloc(1, 1);
-}
-
-static int has_file(const char *dir, const char *name)
-{
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, R_OK) == 0;
-}
 
 static json_t *load_json(const char *dir, const char *name)
 {
@@ -108,17 +84,10 @@ static void assert_json_equal(json_t *expected, json_t *actual, const char *what
 {
     drop_volatile(expected);
     drop_volatile(actual);
-    int same = json_equal(expected, actual);
-    if (!same) {
-        char *e = json_dumps(expected, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        char *a = json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        print_error("%s differs\nexpected: %s\nactual:   %s\n", what, e, a);
-        free(e);
-        free(a);
-    }
+    int differs = cmx_case_json_differs(expected, actual, what);
     json_decref(expected);
     json_decref(actual);
-    if (!same)
+    if (differs)
         fail();
 }
 
@@ -153,8 +122,9 @@ static void open_run(run *r, const test_case *tc)
 {
     char folder[1100];
     snprintf(folder, sizeof folder, "%s/..", tc->dir);
-    r->opt = has_file(folder, "defaults.json") ? load_json(folder, "defaults.json") : json_object();
-    if (has_file(tc->dir, "options.json")) {
+    r->opt =
+        cmx_case_has(folder, "defaults.json") ? load_json(folder, "defaults.json") : json_object();
+    if (cmx_case_has(tc->dir, "options.json")) {
         json_t *own = load_json(tc->dir, "options.json");
         json_object_update(r->opt, own);
         json_decref(own);
@@ -196,13 +166,13 @@ static void close_run(run *r)
 static void check_request(const test_case *tc, run *r)
 {
     size_t len;
-    char *body = read_file(tc->dir, "canonical_request.json", &len);
+    char *body = cmx_case_read(tc->dir, "canonical_request.json", &len);
     cmx_buf out = CMX_BUF_INIT;
     cmx_error err;
     cmx_error_clear(&err);
-    cmx_translate_input in = {body, len, NULL, NULL};
+    cmx_translate_input in = {body, len, NULL, NULL, opt_string(r->opt, "anthropic_beta")};
     cmx_err rc = tc->ops->write_request(r->tr.state, &in, &out, &err);
-    if (has_file(tc->dir, "expected_error.json")) {
+    if (cmx_case_has(tc->dir, "expected_error.json")) {
         json_t *exp = load_json(tc->dir, "expected_error.json");
         const char *kind = json_string_value(json_object_get(exp, "kind"));
         const char *msg = json_string_value(json_object_get(exp, "message"));
@@ -239,12 +209,26 @@ static void give_headers(const test_case *tc, run *r)
     }
 }
 
-/* The usage reported to the sink must agree with the one in the answer. */
+/* The usage reported to the sink must agree with the one in the answer:
+ * chat's counts, or Anthropic's (whose prompt is its input with the cache
+ * reads and writes). */
 static void check_usage_agrees(const json_t *answer, const cmx_usage *u)
 {
     const json_t *usage = json_object_get(answer, "usage");
     if (!usage)
         return;
+    if (json_object_get(usage, "input_tokens")) {
+        assert_int_equal(
+            u->prompt_tokens,
+            json_integer_value(json_object_get(usage, "input_tokens")) +
+                json_integer_value(json_object_get(usage, "cache_read_input_tokens")) +
+                json_integer_value(json_object_get(usage, "cache_creation_input_tokens")));
+        assert_int_equal(u->cached_tokens,
+                         json_integer_value(json_object_get(usage, "cache_read_input_tokens")));
+        assert_int_equal(u->completion_tokens,
+                         json_integer_value(json_object_get(usage, "output_tokens")));
+        return;
+    }
     assert_int_equal(u->prompt_tokens, json_integer_value(json_object_get(usage, "prompt_tokens")));
     const json_t *completion = json_object_get(usage, "completion_tokens");
     if (completion)
@@ -254,7 +238,7 @@ static void check_usage_agrees(const json_t *answer, const cmx_usage *u)
 static void check_response(const test_case *tc, run *r)
 {
     size_t len;
-    char *body = read_file(tc->dir, "provider_response.json", &len);
+    char *body = cmx_case_read(tc->dir, "provider_response.json", &len);
     cmx_buf out = CMX_BUF_INIT;
     cmx_error err;
     cmx_error_clear(&err);
@@ -375,8 +359,8 @@ static void check_stream(const test_case *tc, run *r)
     if (!tc->ops->stream_content_type)
         fail_msg("%s: a stream case for a translator without streams", tc->name);
     size_t len, elen;
-    char *text = read_file(tc->dir, "provider_stream.txt", &len);
-    char *exp = read_file(tc->dir, "expected_canonical_stream.txt", &elen);
+    char *text = cmx_case_read(tc->dir, "provider_stream.txt", &len);
+    char *exp = cmx_case_read(tc->dir, "expected_canonical_stream.txt", &elen);
     cmx_buf wire = CMX_BUF_INIT;
     stream_wire(tc, text, len, &wire);
     cmx_error err;
@@ -417,15 +401,15 @@ static void run_case(void **state)
     run r;
     open_run(&r, tc);
     int directions = 0;
-    if (has_file(tc->dir, "canonical_request.json")) {
+    if (cmx_case_has(tc->dir, "canonical_request.json")) {
         check_request(tc, &r);
         directions++;
     }
-    if (has_file(tc->dir, "provider_response.json")) {
+    if (cmx_case_has(tc->dir, "provider_response.json")) {
         check_response(tc, &r);
         directions++;
     }
-    if (has_file(tc->dir, "provider_stream.txt")) {
+    if (cmx_case_has(tc->dir, "provider_stream.txt")) {
         check_stream(tc, &r);
         directions++;
     }
@@ -454,7 +438,6 @@ static size_t n_folders;
 static test_case *find_cases(const char *root, size_t *n)
 {
     test_case *cases = NULL;
-    size_t cap = 0;
     *n = 0;
     const cmx_translator_ops *ops;
     for (size_t t = 0; (ops = cmx_translator_at(t)) && n_folders < 64; t++) {
@@ -462,28 +445,17 @@ static test_case *find_cases(const char *root, size_t *n)
         f->ops = ops;
         char pdir[768];
         snprintf(pdir, sizeof pdir, "%.600s/tests/data/%s", root, ops->name);
-        DIR *d = opendir(pdir);
-        if (!d)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 32;
-                cases = realloc(cases, cap * sizeof *cases);
-            }
-            test_case *tc = &cases[*n];
-            snprintf(tc->dir, sizeof tc->dir, "%s/%.200s", pdir, de->d_name);
-            struct stat st;
-            if (stat(tc->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-                continue;
+        size_t m;
+        char **names = cmx_case_dirs(pdir, &m);
+        cases = realloc(cases, (*n + m + 1) * sizeof *cases);
+        for (size_t i = 0; i < m; i++) {
+            test_case *tc = &cases[(*n)++];
+            snprintf(tc->dir, sizeof tc->dir, "%s/%.200s", pdir, names[i]);
+            snprintf(tc->name, sizeof tc->name, "%s/%.200s", ops->name, names[i]);
             tc->ops = ops;
-            snprintf(tc->name, sizeof tc->name, "%s/%.200s", ops->name, de->d_name);
-            f->cases++;
-            (*n)++;
         }
-        closedir(d);
+        f->cases = m;
+        cmx_case_dirs_free(names, m);
     }
     if (*n)
         qsort(cases, *n, sizeof *cases, by_name);

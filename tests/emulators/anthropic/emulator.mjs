@@ -49,6 +49,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
       chunks_sent: 0,
       chunk_times: [],
       anthropic_version: req.headers['anthropic-version'] || null,
+      anthropic_beta: req.headers['anthropic-beta'] || null,
       auth: 'none',
       body: null,
     };
@@ -314,7 +315,8 @@ export function createEmulator({ key = null, tls = null } = {}) {
     } catch (e) {
       return send(res, rec, e.status || 400, errorBody('invalid_request_error', String(e.message)));
     }
-    if (path !== '/v1/messages') return send(res, rec, 404, errorBody('not_found_error', `Not found: ${req.method} ${path}`));
+    if (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')
+      return send(res, rec, 404, errorBody('not_found_error', `Not found: ${req.method} ${path}`));
     if (req.method !== 'POST') return send(res, rec, 405, errorBody('invalid_request_error', `Method not allowed: ${req.method}`), { allow: 'POST' });
     const bad = checkHeaders(req, rec);
     if (bad) return send(res, rec, bad[0], bad[1]);
@@ -324,7 +326,24 @@ export function createEmulator({ key = null, tls = null } = {}) {
     } catch {
       body = null;
     }
+    if (path === '/v1/messages/count_tokens') return countTokens(res, rec, body);
     return messages(req, res, rec, body);
+  }
+
+  // POST /v1/messages/count_tokens: the input tokens the answer would count.
+  function countTokens(res, rec, body) {
+    const { base, fault } = splitModel(body?.model);
+    rec.body = body;
+    rec.model = body?.model ?? null;
+    if (fault) {
+      const f = faultFromJSON({ spec: fault });
+      if (f.fault === 'status') return send(res, rec, Number(f.status) || 500, errorForStatus(Number(f.status) || 500, f.message));
+    }
+    let err = body === null || typeof body !== 'object' || Array.isArray(body) ? 'There was an error parsing the body of your request: invalid JSON' : null;
+    if (!err) err = validateMessages(body, { counting: true });
+    if (err) return send(res, rec, 400, errorBody('invalid_request_error', err));
+    const plan = planMessage({ ...body, model: base, max_tokens: 1e9 });
+    send(res, rec, 200, { input_tokens: plan.usage.input_tokens });
   }
 
   const onRequest = (req, res) => {

@@ -29,7 +29,7 @@ export const MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'
 const TOP_LEVEL = new Set([
   'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature',
   'top_p', 'top_k', 'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers',
-  'output_config',
+  'context_management', 'output_config',
 ]);
 
 export function newId(prefix) {
@@ -107,6 +107,20 @@ function validateBlock(b, where, role, prevToolUses) {
       if (typeof b.id !== 'string' || typeof b.name !== 'string') return `${where}: tool_use needs id and name`;
       if (!b.input || typeof b.input !== 'object' || Array.isArray(b.input)) return `${where}.input: Input should be a valid dictionary`;
       return null;
+    case 'document': {
+      const s = b.source;
+      if (s?.type === 'base64') return s.media_type === 'application/pdf' && typeof s.data === 'string' ? null : `${where}.source.base64.media_type: Input should be 'application/pdf'`;
+      if (s?.type === 'text') return typeof s.data === 'string' ? null : `${where}.source.text.data: Field required`;
+      if (s?.type === 'url') return typeof s.url === 'string' ? null : `${where}.source.url.url: Field required`;
+      return `${where}.source: Input tag '${s?.type}' found using 'type' does not match any of the expected tags: 'base64', 'text', 'url', 'content', 'file'`;
+    }
+    case 'thinking':
+      if (role !== 'assistant') return `${where}: thinking blocks are only allowed in assistant messages`;
+      if (typeof b.thinking !== 'string' || typeof b.signature !== 'string') return `${where}: thinking blocks need thinking and signature`;
+      return null;
+    case 'redacted_thinking':
+      if (role !== 'assistant') return `${where}: redacted_thinking blocks are only allowed in assistant messages`;
+      return typeof b.data === 'string' ? null : `${where}.data: Field required`;
     case 'tool_result':
       if (role !== 'user') return `${where}: tool_result blocks are only allowed in user messages`;
       if (!prevToolUses.has(b.tool_use_id))
@@ -117,12 +131,13 @@ function validateBlock(b, where, role, prevToolUses) {
   }
 }
 
-// Returns an error message (for invalid_request_error) or null.
-export function validateMessages(body) {
-  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k)) return `${k}: Extra inputs are not permitted`;
+// Returns an error message (for invalid_request_error) or null.  A
+// count_tokens body has no max_tokens.
+export function validateMessages(body, { counting = false } = {}) {
+  for (const k of Object.keys(body)) if (!TOP_LEVEL.has(k) || (counting && ['max_tokens', 'stream', 'stop_sequences', 'temperature', 'top_p', 'top_k', 'metadata'].includes(k))) return `${k}: Extra inputs are not permitted`;
   if (typeof body.model !== 'string' || body.model === '') return 'model: Field required';
-  if (body.max_tokens === undefined) return 'max_tokens: Field required';
-  if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
+  if (!counting && body.max_tokens === undefined) return 'max_tokens: Field required';
+  if (!counting && (!Number.isInteger(body.max_tokens) || body.max_tokens < 1)) return 'max_tokens: Input should be a valid integer greater than or equal to 1';
   if (!Array.isArray(body.messages)) return 'messages: Field required';
   if (body.messages.length === 0) return 'messages: at least one message is required';
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) return 'system: Input should be a valid string or list of text blocks';
@@ -287,6 +302,7 @@ export function planMessage(body, { cache = null } = {}) {
   const lastC = contentOf(last);
   const said = stripDirectives(lastC.text);
   const cacheHint = /\[\[cache:(\d+)\]\]/.exec(lastC.text);
+  const cacheWrite = /\[\[cache_write:(\d+)\]\]/.exec(lastC.text);
   const plan = { id: newId('msg_'), model: body.model, images };
   const tool = last.role === 'user' ? chosenTool(body, last, lastC.text) : null;
   if (thinks(body)) {
@@ -335,7 +351,7 @@ export function planMessage(body, { cache = null } = {}) {
   if (plan.thinking) plan.outputTokens += words(plan.thinking.text);
   plan.usage = {
     input_tokens: inputTokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: cacheWrite ? Number(cacheWrite[1]) : 0,
     cache_read_input_tokens: cacheHint ? Number(cacheHint[1]) : 0,
     output_tokens: plan.outputTokens,
   };

@@ -9,6 +9,7 @@
 //   POST /openai/deployments/{deployment}/chat/completions?api-version=V
 //   POST /openai/deployments/{deployment}/embeddings?api-version=V
 //   POST /openai/v1/chat/completions, /openai/v1/embeddings   (model in the body)
+//   POST /openai/v1/responses   the Responses API, on the v1 surface only
 //   POST /{tenant}/oauth2/v2.0/token        Entra ID client credentials
 //   GET  /metadata/identity/oauth2/token    managed identity (IMDS), Metadata: true
 //
@@ -260,6 +261,11 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     const auth = checkAuth(req, res);
     if (!auth) return (rec.status = 401);
     rec.auth = auth;
+    if (deployment && op === 'responses') {
+      // Azure serves the Responses API on the v1 surface, not per deployment.
+      rec.status = 404;
+      return sendJSON(res, 404, { error: { code: '404', message: 'Resource not found' } });
+    }
     if (deployment && !rec.api_version) {
       rec.status = 404;
       return sendJSON(res, 404, { error: { code: '404', message: 'Resource not found' } });
@@ -309,7 +315,7 @@ export function createAzureEmulator({ key = null, tokens = null } = {}) {
     innerHandle(fake, res);
   }
 
-  const DATA = /^\/openai\/(?:deployments\/([^/]+)|(v1))\/(chat\/completions|embeddings|models)$/;
+  const DATA = /^\/openai\/(?:deployments\/([^/]+)|(v1))\/(chat\/completions|embeddings|models|responses)$/;
   const TOKEN = /^\/([^/]+)\/oauth2\/v2\.0\/token$/;
 
   async function handle(req, res) {

@@ -27,6 +27,7 @@
 // - Faults come from the model id, "+fault:SPEC" (see faults.mjs), so a
 //   cloudmux config can point one target at a failing model.
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import http2 from 'node:http2';
 import net from 'node:net';
 
@@ -36,7 +37,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 
 import { parseFaultSpec, splitModel } from './faults.mjs';
 import { claudeVersion, createCacheLedger, issueRedacted, redactedIssued, signThinking, thinkingSigned, valueFromSchema } from '../common/portable.mjs';
-import { anthropicAnswer, checkAnthropicBody, embedAnswer } from './invoke.mjs';
+import { anthropicAnswer, checkAnthropicBody, countAnthropicTokens, embedAnswer } from './invoke.mjs';
 
 const utf8Encode = (s) => new Uint8Array(Buffer.from(s, 'utf8'));
 const utf8Decode = (b) => Buffer.from(b).toString('utf8');
@@ -322,14 +323,42 @@ function sendJson(res, payload, inputTokens, outputTokens) {
   res.end(out);
 }
 
+// CountTokens: {"input": {"invokeModel": {"body": base64 of an InvokeModel
+// body}}} → {"inputTokens": N} (Claude models).
+function handleCountTokens(res, model, body) {
+  const b64 = body?.input?.invokeModel?.body;
+  if (typeof b64 !== 'string') return sendError(res, 400, 'ValidationException', 'The input must hold an invokeModel or converse request.');
+  let inner;
+  try {
+    inner = JSON.parse(Buffer.from(b64, 'base64').toString('utf8'));
+  } catch {
+    return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
+  }
+  if (!/^(?:[a-z]+\.)?anthropic\./.test(model)) return sendError(res, 400, 'ValidationException', 'The provided model does not support counting tokens.');
+  const bad = checkAnthropicBody(inner, model);
+  if (bad) return sendError(res, ...bad);
+  sendJson(res, { inputTokens: countAnthropicTokens(inner, model) }, 0, 0);
+}
+
 // InvokeModel / InvokeModelWithResponseStream (invoke.mjs has the bodies).
-async function handleInvoke(res, model, body, stream, f, cache) {
+// A replay (setReplay) answers the next Claude stream with recorded events.
+async function handleInvoke(res, model, body, stream, f, cache, replay) {
   if (/^(?:[a-z]+\.)?anthropic\./.test(model)) {
     const bad = checkAnthropicBody(body, model);
     if (bad) return sendError(res, ...bad);
     const { msg, events } = anthropicAnswer(body, model, cache);
     if (!stream) return sendJson(res, msg, msg.usage.input_tokens, msg.usage.output_tokens);
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'emulated-request' });
+    if (replay) {
+      replay.started_at = performance.now();
+      for (const e of replay.events) {
+        res.write(encodeEvent('chunk', { bytes: Buffer.from(JSON.stringify(e), 'utf8').toString('base64') }));
+        replay.sent++;
+        await sleep(replay.interval_ms);
+      }
+      replay.finished_at = performance.now();
+      return res.end();
+    }
     const after = f?.after ?? 3;
     for (let i = 0; i < events.length; i++) {
       if (f?.fault === 'exception_event' && i === after) {
@@ -358,12 +387,13 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
   const creds = { accessKeyId, secretAccessKey, sessionToken };
   const cache = createCacheLedger();
   let requests = [];
+  const replays = []; // recorded Claude streams to answer the next stream requests with
   const sockets = new Set();
   const hung = new Set();
 
   async function handle(req, res, body) {
     const rawPath = req.url;
-    const m = /^\/model\/([^/?]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)(\?.*)?$/.exec(rawPath);
+    const m = /^\/model\/([^/?]+)\/(converse|converse-stream|invoke|invoke-with-response-stream|count-tokens)(\?.*)?$/.exec(rawPath);
     const rec = { path: rawPath, method: req.method, headers: req.headers, auth: 'none', body: null, model: null };
     requests.push(rec);
     if (req.method !== 'POST' || !m) return sendError(res, 404, 'UnknownOperationException', 'Unknown operation');
@@ -380,6 +410,7 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       return sendError(res, 400, 'ValidationException', 'Malformed input request, please reformat your input and try again.');
     }
     rec.body = parsed;
+    if (m[2] === 'count-tokens') return handleCountTokens(res, model, parsed);
     const invoke = m[2].startsWith('invoke');
     if (!invoke && (!Array.isArray(parsed.messages) || parsed.messages.length === 0))
       return sendError(res, 400, 'ValidationException', 'The model returned the following errors: messages: at least one message is required');
@@ -404,7 +435,11 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
       if (f.fault === 'model_not_ready') return sendError(res, 429, 'ModelNotReadyException', 'Model is not ready for inference. Wait and try again.');
       if (f.fault === 'too_long') return sendError(res, 400, 'ValidationException', 'Input is too long for requested model.');
     }
-    if (invoke) return handleInvoke(res, model, parsed, stream, f, cache);
+    if (invoke) {
+      const replay = stream && replays.length ? replays.shift() : null;
+      if (replay) replay.body = parsed;
+      return handleInvoke(res, model, parsed, stream, f, cache, replay);
+    }
     const refused = checkConverse(parsed, model);
     if (refused) return sendError(res, 400, 'ValidationException', refused);
     const a = answer(parsed, model, cache);
@@ -491,6 +526,14 @@ export function createEmulator({ accessKeyId = 'AKIDEMULATOR', secretAccessKey =
     server,
     listenInner,
     stats: () => ({ total: requests.length, requests }),
+    // The next InvokeModelWithResponseStream for Claude answers with these
+    // Anthropic events, interval_ms apart; the returned record says when the
+    // first and last went out (performance.now()) and what body came in.
+    setReplay: ({ events, interval_ms = 0 }) => {
+      const r = { events, interval_ms, sent: 0, started_at: null, finished_at: null, body: null };
+      replays.push(r);
+      return r;
+    },
     resetStats: () => {
       requests = [];
     },

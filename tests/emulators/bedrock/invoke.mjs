@@ -17,7 +17,10 @@
 //
 // Answers are deterministic ("echo: <last user text>", vectors from a hash
 // of the text) and every answer carries Bedrock's
-// x-amzn-bedrock-input-token-count / -output-token-count headers.
+// x-amzn-bedrock-input-token-count / -output-token-count headers.  Claude
+// answers come from the Anthropic emulator's planner (thinking, structured
+// outputs, prompt caching, [[cache:N]] and [[cache_write:N]]);
+// CountTokens counts an InvokeModel body's input the same way.
 import { message, planMessage, streamEvents, validateMessages } from '../anthropic/responses.mjs';
 
 const words = (s) => String(s).split(/\s+/).filter(Boolean);
@@ -43,9 +46,10 @@ export function checkAnthropicBody(body, model) {
   return bad ? [400, 'ValidationException', bad] : null;
 }
 
-// The Messages body the model sees: the version out, the model named.
+// The Messages body the model sees: the version and the beta list out (Bedrock
+// takes both), the model named.
 function messagesBody(body, model) {
-  const { anthropic_version: _version, ...rest } = body;
+  const { anthropic_version: _version, anthropic_beta: _beta, ...rest } = body;
   return { ...rest, model: model.replace(/^(?:[a-z]+\.)?anthropic\./, '').replace(/-v\d+:\d+$/, '') };
 }
 
@@ -111,4 +115,10 @@ export function embedAnswer(model, body) {
     };
   }
   return { error: [400, 'ValidationException', 'The provided model identifier is invalid.'] };
+}
+
+// CountTokens: the input tokens of the InvokeModel body it carries (as the
+// answer to it would count them).
+export function countAnthropicTokens(body, model) {
+  return planMessage({ ...messagesBody(body, model), max_tokens: 1e9 }).usage.input_tokens;
 }

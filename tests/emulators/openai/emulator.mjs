@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 
 import { destroyAfterFlush, pickFault as pickRunFault, resetSocket } from '../common/sockets.mjs';
 import { directiveIn, faultFromJSON, splitModel } from './faults.mjs';
+import { failureEvents, planResponse, responseEvents, responseObject, validateResponses } from './responses_api.mjs';
 import {
   chatChunks,
   chatCompletion,
@@ -330,6 +331,52 @@ export function createEmulator({ key = null, tls = null } = {}) {
     normal.answer();
   }
 
+  // POST /v1/responses (responses_api.mjs): a response object, or its
+  // stream of named events without [DONE].
+  async function responses(req, res, rec, body) {
+    const { base, fault: modelFault } = splitModel(body?.model);
+    if (body && typeof body === 'object') countModel(rec, body.model);
+    rec.body = body;
+    const bad = validateResponses(body);
+    const input = bad ? '' : typeof body.input === 'string' ? body.input : JSON.stringify(body.input);
+    const stream = !bad && body.stream === true;
+    rec.stream = stream;
+    let normal = { stream };
+    if (!bad) {
+      const req2 = { ...body, model: base };
+      const plan = planResponse(req2);
+      const events = responseEvents(plan, req2);
+      const named = (e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+      normal = {
+        stream,
+        body: responseObject(plan, req2),
+        events: stream ? events.map(named) : null,
+        answer: (opts = {}) => {
+          if (stream) streamEvents(req, res, rec, normal.events, { interval: Number(opts.interval_ms ?? 0), done: false });
+          else send(res, rec, 200, normal.body);
+        },
+        failAfter: (n) => [...events.slice(0, n), ...failureEvents(plan, req2, n)].map(named),
+      };
+    }
+    let f;
+    try {
+      f = pickFault(rec.path, body, modelFault, input);
+    } catch (e) {
+      return send(res, rec, 400, invalid(`emulator: bad fault directive: ${e.message}`));
+    }
+    if (f?.fault === 'error_event' && stream) {
+      rec.fault = 'error_event';
+      return streamEvents(req, res, rec, normal.failAfter(Number(f.after ?? 3)), { interval: Number(f.interval_ms ?? 0), done: false });
+    }
+    if (f?.fault === 'cut_stream' && stream) {
+      rec.fault = 'cut_stream';
+      return streamEvents(req, res, rec, normal.events, { interval: Number(f.interval_ms ?? 0), cutAfter: Number(f.after ?? 3), cutMode: f.mode || 'end', done: false });
+    }
+    if (f && (f.fault === 'status' || f.fault === 'hang' || !bad) && applyFault(req, res, rec, f, normal)) return;
+    if (bad) return send(res, rec, bad.status || 400, { error: bad.error });
+    normal.answer();
+  }
+
   async function embed(req, res, rec, body) {
     const { base, fault: modelFault } = splitModel(body?.model);
     if (body && typeof body === 'object') countModel(rec, body.model);
@@ -358,6 +405,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
     const routes = {
       '/v1/chat/completions': ['POST'],
       '/v1/embeddings': ['POST'],
+      '/v1/responses': ['POST'],
       '/v1/models': ['GET'],
     };
     const modelPath = /^\/v1\/models\/(.+)$/.exec(path);
@@ -382,6 +430,7 @@ export function createEmulator({ key = null, tls = null } = {}) {
       body = null;
     }
     if (path === '/v1/chat/completions') return chat(req, res, rec, body);
+    if (path === '/v1/responses') return responses(req, res, rec, body);
     return embed(req, res, rec, body);
   }
 

@@ -24,6 +24,7 @@ export const FAULT_KINDS = new Set([
   'delay', // answer normally after ms milliseconds (time to first byte)
   'slow', // stream chunks interval_ms apart
   'cut_stream', // stop a stream after N chunks without [DONE]
+  'error_event', // a Responses stream fails after N events: error, then response.failed
   'invalid_json', // 200 application/json whose body is not JSON
   'wrong_content_type', // 200 text/html
   'garbage_sse', // 200 text/event-stream with malformed events

@@ -30,6 +30,7 @@
 
 import crypto from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
 import { createCacheLedger, geminiMajor, valueFromSchema } from '../common/portable.mjs';
@@ -175,6 +176,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   const publicKey = serviceAccount ? crypto.createPublicKey(serviceAccount.private_key) : null;
   const tokens = new Map(); // access token → expiry (ms)
   let faults = [];
+  const replays = []; // recorded Claude streams for the next streamRawPredict calls
   let stats;
   let seq = 1;
   let selfURL = '';
@@ -245,6 +247,28 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     return Boolean(exp && exp > Date.now());
   }
 
+
+  // Counts and records a request, checks its token (a 401 in Google's shape
+  // when it is not ours: undefined then) and parses its body (null when it
+  // is not JSON).
+  function admit(req, res, rec, raw, { long = false } = {}) {
+    stats.total++;
+    stats.requests.push(rec);
+    if (!authorized(req)) {
+      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
+      stats.unauthenticated++;
+      rec.status = 401;
+      send(res, 401, googleError(401, `Request had invalid authentication credentials.${long ? ' Expected OAuth 2 access token, login cookie or other valid authentication credential.' : ''}`));
+      return undefined;
+    }
+    rec.auth = 'ok';
+    try {
+      rec.body = JSON.parse(raw);
+    } catch {
+      rec.body = null;
+    }
+    return rec.body;
+  }
   function writeStream(res, rec, events, { cutAfter = null } = {}) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const n = cutAfter === null ? events.length : Math.min(cutAfter, events.length);
@@ -258,22 +282,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (method === 'predict') return predict(req, res, m, url, raw);
     const stream = method === 'streamGenerateContent';
     const rec = { path: url.pathname, project, location, model, stream, alt: url.searchParams.get('alt'), auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = req.headers.authorization ? 'invalid' : 'missing';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw, { long: true });
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream', 'safety', 'blocked', 'too_long']);
     if (f) rec.fault = f.fault;
     if (f?.fault === 'hang') return;
@@ -311,22 +321,8 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   function predict(req, res, m, url, raw) {
     const model = m[3];
     const rec = { path: url.pathname, project: m[1], location: m[2], model, stream: false, auth: 'none', body: null, status: null, fault: null };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') return send(res, f.status || 500, googleError(f.status || 500, 'Emulated error.'));
@@ -349,24 +345,11 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // Anthropic emulator's planner, so both answer alike).
   function claude(req, res, m, url, raw) {
     const [, project, location, model, method] = m;
+    if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
     const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
-    stats.total++;
-    stats.requests.push(rec);
-    if (!authorized(req)) {
-      rec.auth = 'invalid';
-      stats.unauthenticated++;
-      rec.status = 401;
-      return send(res, 401, googleError(401, 'Request had invalid authentication credentials.'));
-    }
-    rec.auth = 'ok';
-    let body = null;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = null;
-    }
-    rec.body = body;
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream']);
     if (f?.fault === 'hang') return;
     if (f?.fault === 'status') {
@@ -389,10 +372,42 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     rec.status = 200;
     if (!stream) return send(res, 200, claudeMessage(plan));
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+    const replay = replays.shift();
+    if (replay) return writeReplay(res, replay, messagesBody);
     const events = streamEvents(plan);
     const n = f?.fault === 'cut_stream' ? Number(f.after ?? 2) : events.length;
     for (const ev of events.slice(0, n)) res.write(sse(ev));
     res.end();
+  }
+
+  // A recorded Claude stream (setReplay): its events as they were, spaced.
+  async function writeReplay(res, replay, body) {
+    replay.body = body;
+    replay.started_at = performance.now();
+    for (const e of replay.events) {
+      res.write(sse({ event: e.type, data: e }));
+      replay.sent++;
+      await new Promise((r) => setTimeout(r, replay.interval_ms));
+    }
+    replay.finished_at = performance.now();
+    res.end();
+  }
+
+  // Claude's token count: publishers/anthropic/models/count-tokens:rawPredict,
+  // the model in the body.
+  function countTokens(req, res, url, raw) {
+    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const body = admit(req, res, rec, raw);
+    if (body === undefined) return;
+    rec.model = body?.model ?? null;
+    const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
+    const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
+    if (err) {
+      rec.status = 400;
+      return send(res, 400, errorBody('invalid_request_error', err));
+    }
+    rec.status = 200;
+    send(res, 200, { input_tokens: planMessage({ ...counted, max_tokens: 1e9 }).usage.input_tokens });
   }
 
   async function handle(req, res) {
@@ -445,6 +460,13 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     },
     stats: () => structuredClone(stats),
     resetStats,
+    // The next streamRawPredict answers with these Anthropic events,
+    // interval_ms apart; the record says when they went out and what came in.
+    setReplay: ({ events, interval_ms = 0 }) => {
+      const r = { events, interval_ms, sent: 0, started_at: null, finished_at: null, body: null };
+      replays.push(r);
+      return r;
+    },
     setFault: (f) => faults.push(fromJSON(f)),
     clearFaults: () => {
       faults = [];
@@ -473,6 +495,7 @@ export async function startEmulator({ serviceAccount = null, tokenTTL = 3599, po
     resetStats: emu.resetStats,
     setFault: emu.setFault,
     clearFaults: emu.clearFaults,
+    setReplay: emu.setReplay,
     expireTokens: emu.expireTokens,
     close: () =>
       new Promise((resolve) => {
