@@ -284,6 +284,12 @@ describe('structured output, thinking and cache points through Converse', () => 
     const b = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('two') }));
     assert.equal(b.usage.cacheReadInputTokens, 1100);
     assert.equal(b.usage.inputTokens, 1);
+    assert.equal(b.usage.cacheDetails, undefined, 'no writes, no breakdown');
+    // writes by TTL as the SDK reads TokenUsage.cacheDetails, one hour first
+    const hourly = [{ text: 'hour '.repeat(1100).trim() }, { cachePoint: { type: 'default', ttl: '1h' } }, { text: 'five '.repeat(50).trim() }, { cachePoint: { type: 'default' } }];
+    const c = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system: hourly, messages: user('three') }));
+    assert.equal(c.usage.cacheWriteInputTokens, 1150);
+    assert.deepEqual(c.usage.cacheDetails, [{ ttl: '1h', inputTokens: 1100 }, { ttl: '5m', inputTokens: 50 }]);
     const many = Array.from({ length: 2500 }, (_, i) => `stop-${i}`);
     const ok = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: many } }));
     assert.equal(ok.stopReason, 'end_turn', 'five and more (up to 2500) are Converse\'s to take');

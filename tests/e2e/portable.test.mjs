@@ -62,7 +62,7 @@ before(async () => {
   const saFile = join(tempDir('cmx-portable-'), 'sa.json');
   writeFileSync(saFile, JSON.stringify({ ...sa, token_uri: vertex.tokenURL }), { mode: 0o600 });
   const awsKeys = `region: us-east-1, endpoint_url: "${aws.baseURL}", access_key_id: env:CMX_AWS_ID, secret_access_key: env:CMX_AWS_SECRET, session_token: env:CMX_AWS_TOKEN`;
-  const price = '{ input: 3, output: 15, cached_input: 0.3 }';
+  const price = '{ input: 3, output: 15, cached_input: 0.3, cache_write: 3.75, cache_write_1h: 6 }';
   gw = await startCloudmux({
     env: { CMX_ANT_KEY: KEY, CMX_AWS_ID: CREDS.accessKeyId, CMX_AWS_SECRET: CREDS.secretAccessKey, CMX_AWS_TOKEN: CREDS.sessionToken },
     configYaml: `
@@ -91,6 +91,8 @@ models:
       - { provider: claude, model: claude-sonnet-4-5 }
   claude-cached: { targets: [ { provider: claude, model: claude-sonnet-4-5, price: ${price} } ] }
   converse-cached: { targets: [ { provider: aws, model: anthropic.claude-sonnet-4-5-20250929-v1:0, price: ${price} } ] }
+  invoke-cached: { targets: [ { provider: aws-invoke, model: anthropic.claude-sonnet-4-5-20250929-v1:0, price: ${price} } ] }
+  vertex-claude-cached: { targets: [ { provider: vertex, model: claude-sonnet-4-5, price: ${price} } ] }
   claude-auto-cache: { cache_prompt: [system, tools], targets: [ { provider: claude, model: claude-sonnet-4-5 } ] }
   cascade-json:
     strategy: cascade
@@ -316,23 +318,37 @@ describe('stop sequences up to each provider\'s documented limit', () => {
 describe('prompt caching', () => {
   const manual = 'word '.repeat(1100).trim();
   const cachedSystem = [{ type: 'text', text: manual, cache_control: { type: 'ephemeral', ttl: '1h' } }];
-  // $3 per 1M input, $0.30 per 1M cached input, $15 per 1M output
-  const cost = (u) => ((u.prompt_tokens - u.prompt_tokens_details.cached_tokens) * 3 + u.prompt_tokens_details.cached_tokens * 0.3 + u.completion_tokens * 15) / 1e6;
+  // $3 per 1M input, $0.30 per 1M cached input, $15 per 1M output; writes
+  // $3.75 per 1M for 5 minutes, $6 for an hour (the mark here asks for 1h)
+  const cost = (u) => {
+    const read = u.prompt_tokens_details.cached_tokens;
+    const written = u.prompt_tokens_details.cache_write_tokens ?? 0;
+    return ((u.prompt_tokens - read - written) * 3 + read * 0.3 + written * 6 + u.completion_tokens * 15) / 1e6;
+  };
+  const charged = (response) => Number(response.headers.get('x-cloudmux-cost-usd'));
 
   for (const [model, emu, mark] of [
     ['claude-cached', () => claude, (b) => b.system[0].cache_control],
     ['converse-cached', () => aws, (b) => b.system[1].cachePoint],
+    ['invoke-cached', () => aws, (b) => b.system[0].cache_control],
+    ['vertex-claude-cached', () => vertex, (b) => b.system[0].cache_control],
   ]) {
-    test(`cache_control on a content part reaches ${model.split('-')[0]} as its own mark; cached tokens reported and priced`, async () => {
-      const ask = (q) => client.chat.completions.create({ model, messages: [{ role: 'system', content: cachedSystem }, { role: 'user', content: q }] }).withResponse();
+    test(`cache_control on a content part reaches ${model.replace(/-cached$/, '')} as its own mark; cache writes and reads reported and priced`, async () => {
+      // a prompt of its own: Converse and InvokeModel share one emulated cache
+      const system = [{ ...cachedSystem[0], text: `${model} ${'word '.repeat(1099).trim()}` }];
+      const ask = (q) => client.chat.completions.create({ model, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
       const first = await ask('first question');
-      assert.deepEqual(mark(lastBody(emu())), { type: emu() === claude ? 'ephemeral' : 'default', ttl: '1h' });
+      assert.deepEqual(mark(lastBody(emu())), { type: emu() === aws && model === 'converse-cached' ? 'default' : 'ephemeral', ttl: '1h' });
       assert.equal(first.data.usage.prompt_tokens_details.cached_tokens, 0);
+      assert.equal(first.data.usage.prompt_tokens_details.cache_write_tokens, 1100);
+      // 1100 written for an hour at $6, 2 more input at $3: the writes are not billed as input
+      assert.ok(Math.abs(charged(first.response) - cost(first.data.usage)) < 1e-9, `cost ${charged(first.response)}, expected ${cost(first.data.usage)}`);
+      assert.ok(charged(first.response) > (1102 * 3 + first.data.usage.completion_tokens * 15) / 1e6);
       const { data: r, response } = await ask('second question');
       assert.equal(r.usage.prompt_tokens_details.cached_tokens, 1100);
       assert.equal(r.usage.prompt_tokens, 1102);
-      const charged = Number(response.headers.get('x-cloudmux-cost-usd'));
-      assert.ok(Math.abs(charged - cost(r.usage)) < 1e-9, `cost ${charged}, expected ${cost(r.usage)}`);
+      assert.equal(r.usage.prompt_tokens_details.cache_write_tokens, undefined);
+      assert.ok(Math.abs(charged(response) - cost(r.usage)) < 1e-9, `cost ${charged(response)}, expected ${cost(r.usage)}`);
     });
   }
 

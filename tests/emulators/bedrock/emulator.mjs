@@ -183,7 +183,7 @@ function cacheParts(body) {
   const walk = (list, text) => {
     for (const b of list || []) {
       if (b.cachePoint) {
-        if (parts.length) Object.assign(parts.at(-1), { mark: true, point: b.cachePoint });
+        if (parts.length) Object.assign(parts.at(-1), { mark: true, point: b.cachePoint, ttl: b.cachePoint.ttl });
       } else {
         const t = text(b);
         parts.push({ text: t, tokens: words(t).length, mark: false });
@@ -208,12 +208,14 @@ function answer(body, model, cache) {
     a.usage.outputTokens += words(text).length;
     a.usage.totalTokens += words(text).length;
   }
-  const { read, write } = cache.use(cacheParts(body));
+  const { read, write, write1h } = cache.use(cacheParts(body));
   if (read || write) {
     const toolTokens = cacheParts({ toolConfig: body.toolConfig }).reduce((n, p) => n + p.tokens, 0);
     a.usage.inputTokens = Math.max(0, a.usage.inputTokens + toolTokens - read - write);
     a.usage.cacheReadInputTokens = (a.usage.cacheReadInputTokens || 0) + read;
     a.usage.cacheWriteInputTokens = write;
+    // the writes by TTL, one-hour first, as TokenUsage.cacheDetails lists them
+    if (write) a.usage.cacheDetails = [{ ttl: '1h', inputTokens: write1h }, { ttl: '5m', inputTokens: write - write1h }].filter((d) => d.inputTokens > 0);
     a.usage.totalTokens = a.usage.inputTokens + a.usage.outputTokens + a.usage.cacheReadInputTokens + write;
   }
   return a;
