@@ -169,9 +169,10 @@ static cmx_err thinking_blocks(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *b
     return cmx_translate_thinking_blocks(c, m, mi, thinking_block, blocks);
 }
 
-static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
-                           size_t input_len)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int call, int id, int name,
+                           const char *input, size_t input_len)
 {
+    (void)call;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "type");
     CMX_JW_LIT(w, "tool_use");

@@ -159,9 +159,10 @@ static cmx_err reasoning_blocks(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *
     return cmx_translate_thinking_blocks(c, m, mi, reasoning_block, blocks);
 }
 
-static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
-                           size_t input_len)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int call, int id, int name,
+                           const char *input, size_t input_len)
 {
+    (void)call;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolUse");
     cmx_jw_object(w);

@@ -678,7 +678,7 @@ cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, int calls, size_t mi, int
         cmx_err e = call_arguments(c, CMX_JSON_GET(doc, fn, "arguments"), mi, ti, &input, &len);
         if (e != CMX_OK)
             return e;
-        write(w, doc, needs_id ? id : -1, name, input, len);
+        write(w, doc, call, needs_id ? id : -1, name, input, len);
         ti++;
     }
     return CMX_OK;
@@ -1074,6 +1074,26 @@ void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc,
 void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
                                     const cmx_json_doc *doc, int input)
 {
+    cmx_translate_answer_signed_tool_call(a, id, name, doc, input, CMX_JW_RAW("", 0));
+}
+
+void cmx_translate_write_call_signature(cmx_jw *w, cmx_jw_str signature)
+{
+    if (!signature.len)
+        return;
+    CMX_JW_KEY(w, "extra_content");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "google");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "thought_signature");
+    cmx_jw_str_value(w, signature);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+void cmx_translate_answer_signed_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
+                                           const cmx_json_doc *doc, int input, cmx_jw_str signature)
+{
     cmx_jw w;
     cmx_jw_init(&w, &a->calls);
     if (a->n_calls++)
@@ -1095,6 +1115,7 @@ void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_
         CMX_JW_LIT(&w, "{}");
     }
     cmx_jw_end(&w);
+    cmx_translate_write_call_signature(&w, signature);
     cmx_jw_end(&w);
 }
 

@@ -82,6 +82,7 @@ models:
   converse-llama-lenient: { drop_unsupported_params: true, targets: [ { provider: aws, model: meta.llama3-70b-instruct-v1:0 } ] }
   invoke-native: { targets: [ { provider: aws-invoke, model: anthropic.claude-sonnet-4-5-20250929-v1:0 } ] }
   gemini: { targets: [ { provider: vertex, model: gemini-2.5-flash } ] }
+  gemini3: { targets: [ { provider: vertex, model: gemini-3-flash-preview } ] }
   vertex-claude-native: { targets: [ { provider: vertex, model: claude-opus-4-6 } ] }
   vertex-claude-tool: { targets: [ { provider: vertex, model: claude-sonnet-4-5 } ] }
   gpt: { targets: [ { provider: gpt, model: gpt-4o-mini } ] }
@@ -255,6 +256,40 @@ describe('reasoning_effort', () => {
     const r = await client.chat.completions.create({ model: 'converse-llama-lenient', messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high' });
     assert.equal(r.choices[0].message.content, 'echo: x');
     assert.equal(lastBody(aws).additionalModelRequestFields, undefined);
+  });
+});
+
+describe('Gemini 3 thought signatures on function calls', () => {
+  const tools = ['get_weather', 'get_time'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }));
+  const question = { role: 'user', content: 'Paris [[parallel]]' };
+  const results = (calls) => calls.map((c) => ({ role: 'tool', tool_call_id: c.id, content: '{"ok":true}' }));
+  const signatureOf = (call) => call.extra_content?.google?.thought_signature;
+
+  for (const streamed of [false, true]) {
+    test(`a tool conversation goes on: the signature comes back with the call${streamed ? ' (streamed)' : ''} and returns to its part`, async () => {
+      const ask = { model: 'gemini3', messages: [question], tools, tool_choice: 'required' };
+      const message = streamed ? (await client.chat.completions.stream(ask).finalChatCompletion()).choices[0].message : (await client.chat.completions.create(ask)).choices[0].message;
+      assert.deepEqual(message.tool_calls.map((c) => c.function.name), ['get_weather', 'get_time']);
+      const signature = signatureOf(message.tool_calls[0]);
+      assert.equal(typeof signature, 'string', 'the first of parallel calls is signed');
+      assert.equal(signatureOf(message.tool_calls[1]), undefined, 'and only the first');
+      // the application appends the assistant message as the SDK gave it, then the results
+      const r = await client.chat.completions.create({ model: 'gemini3', messages: [question, message, ...results(message.tool_calls)], tools });
+      assert.match(r.choices[0].message.content, /^tool result:/);
+      const sent = lastBody(vertex).contents[1].parts;
+      assert.equal(sent[0].thoughtSignature, signature);
+      assert.equal(sent[1].thoughtSignature, undefined);
+    });
+  }
+
+  test('without the signature Gemini 3 refuses the turn, and the client gets its 400', async () => {
+    const message = (await client.chat.completions.create({ model: 'gemini3', messages: [question], tools, tool_choice: 'required' })).choices[0].message;
+    const unsigned = { ...message, tool_calls: message.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
+    await assert.rejects(client.chat.completions.create({ model: 'gemini3', messages: [question, unsigned, ...results(message.tool_calls)], tools }), (e) => {
+      assert.equal(e.status, 400);
+      assert.match(e.message, /missing a `thought_signature`/);
+      return true;
+    });
   });
 });
 
