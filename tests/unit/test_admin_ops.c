@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/config_load.h"
 #include "governance/admin_ops.h"
 #include "governance/spend.h"
 
@@ -44,11 +45,7 @@ static int setup(void **state)
         return -1;
     setenv("CMX_T_GITOPS", "cmx-gitops-0123456789abcdef0123456789abcdef", 1);
     env *e = calloc(1, sizeof *e);
-    cmx_config_diag d;
-    e->cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "t.yaml", &d);
-    cmx_config_diag_free(&d);
-    if (!e->cfg)
-        return -1;
+    e->cfg = cmx_test_config_ok(config_yaml, "t.yaml");
     static int n;
     snprintf(db_url, sizeof db_url, "sqlite://%s/s%d.db", dir, n);
     snprintf(audit_file, sizeof audit_file, "%s/audit%d.log", dir, n++);

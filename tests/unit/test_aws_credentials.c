@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "helpers/config_load.h"
 #include "helpers/fake_http.h"
 #include "providers/aws_credentials.h"
 #include "providers/bedrock_config.h"
@@ -58,10 +59,25 @@ static const char *const aws_vars[] = {
     NULL,
 };
 
+static void unset_aws_vars(void)
+{
+    for (size_t i = 0; aws_vars[i]; i++)
+        unsetenv(aws_vars[i]);
+}
+
+/* No AWS variable set, and nothing from the machine running the tests may
+ * join the chain. */
+static void isolate_from_the_machine(void)
+{
+    unset_aws_vars();
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
 /* ---- the emulated endpoints ------------------------------------------ */
 
 typedef struct endpoints {
-    cmx_fake_http srv;
     int container_hits, imds_puts, imds_gets, imds_refused, sts_hits;
     int container_status; /* 200, or what to answer */
     int imds_put_status;
@@ -185,10 +201,8 @@ static void serve(struct evhttp_request *req, void *arg)
 /* ---- fixture --------------------------------------------------------- */
 
 typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
+    cmx_fake_bench bench;
     endpoints ep;
-    cmx_fake_clock clock;
     cmx_provider_config cfg;
     cmx_bedrock_settings settings; /* cfg's */
     char origin[64];
@@ -208,28 +222,17 @@ static void write_file(const char *path, const char *text)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
-    f->up = cmx_upstream_new(f->base, NULL, NULL);
-    assert_int_equal(cmx_fake_http_start(&f->ep.srv, f->base, serve, &f->ep), 0);
+    cmx_fake_bench_open(&f->bench, serve, &f->ep);
     f->ep.container_status = f->ep.imds_put_status = f->ep.sts_status = 200;
     f->ep.lifetime_s = 3600;
-    cmx_fake_clock_init(&f->clock, 1000000);
-    snprintf(f->origin, sizeof f->origin, "%s", f->ep.srv.origin);
-    f->cfg.name = "aws";
-    f->cfg.settings = &f->settings;
+    snprintf(f->origin, sizeof f->origin, "%s", f->bench.srv.origin);
+    cmx_fake_provider(&f->cfg, "aws", &f->settings);
     f->settings.region = "eu-west-1";
-    f->cfg.tls_verify = 1;
-    f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
+    isolate_from_the_machine();
     snprintf(f->dir, sizeof f->dir, "/tmp/cmx-awsc-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     for (int i = 0; i < 3; i++)
         snprintf(f->path[i], sizeof f->path[i], "%s/file%d", f->dir, i);
-    /* nothing from the machine running the tests may join the chain */
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     *state = f;
     return 0;
 }
@@ -237,14 +240,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cmx_upstream_free(f->up);
-    cmx_fake_http_stop(&f->ep.srv);
-    event_base_free(f->base);
+    cmx_fake_bench_close(&f->bench);
     for (int i = 0; i < 3; i++)
         unlink(f->path[i]);
     rmdir(f->dir);
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
+    unset_aws_vars();
     free(f);
     return 0;
 }
@@ -310,7 +310,7 @@ static cmx_progress get_keys(fixture *f, cmx_aws_credentials *c, waiter *w)
         on_credentials(w, creds, NULL);
     else if (r == CMX_PENDING) {
         assert_int_equal(w->calls, 0); /* never called from inside get */
-        cmx_run_until(f->base, &w->calls, 400);
+        cmx_run_until(f->bench.base, &w->calls, 400);
         assert_int_equal(w->calls, 1);
     }
     return r;
@@ -320,11 +320,30 @@ static cmx_aws_credentials *make(fixture *f)
 {
     cmx_error err;
     cmx_error_clear(&err);
-    cmx_aws_credentials *c = cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_aws_credentials *c =
+        cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err);
     if (!c)
         fprintf(stderr, "new: %s\n", err.message);
     assert_non_null(c);
     return c;
+}
+
+/* A chain from the fixture's settings whose first get waits for a fetch;
+ * what the fetch gave is in *w. */
+static cmx_aws_credentials *make_and_fetch(fixture *f, waiter *w)
+{
+    cmx_aws_credentials *c = make(f);
+    assert_int_equal(get_keys(f, c, w), CMX_PENDING);
+    return c;
+}
+
+/* Asks c for keys for w (set up here): none are ready, w waits for a fetch. */
+static void ask_pending(cmx_aws_credentials *c, waiter *w)
+{
+    waiter_init(w);
+    const cmx_sigv4_credentials *creds;
+    cmx_error err;
+    assert_int_equal(cmx_aws_credentials_get(c, &w->w, &creds, &err), CMX_PENDING);
 }
 
 static void assert_no_secret(const char *msg)
@@ -347,13 +366,9 @@ static void container_endpoint_is_asked_once_with_its_token_for_queued_requests(
     cmx_aws_credentials *c = make(f);
     assert_string_equal(cmx_aws_credentials_source(c), "container");
     waiter w[3];
-    const cmx_sigv4_credentials *creds;
-    cmx_error err;
-    for (int i = 0; i < 3; i++) {
-        waiter_init(&w[i]);
-        assert_int_equal(cmx_aws_credentials_get(c, &w[i].w, &creds, &err), CMX_PENDING);
-    }
-    cmx_run_until(f->base, &w[2].calls, 400);
+    for (int i = 0; i < 3; i++)
+        ask_pending(c, &w[i]);
+    cmx_run_until(f->bench.base, &w[2].calls, 400);
     assert_int_equal(f->ep.container_hits, 1);
     assert_string_equal(f->ep.last_auth, CONTAINER_AUTH);
     for (int i = 0; i < 3; i++) {
@@ -377,15 +392,14 @@ static void container_token_file_is_read_at_each_fetch(void **state)
     write_file(f->path[1], "not-the-token\n");
     setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", f->path[1], 1);
     f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "container (127.0.0.1): HTTP 401"));
     assert_no_secret(w.err.message);
     /* the token file rotates (EKS Pod Identity): the next fetch reads it anew */
     write_file(f->path[1], CONTAINER_AUTH "\n");
-    f->clock.now_us += 2000000; /* past the failure hold */
+    f->bench.clock.now_us += 2000000; /* past the failure hold */
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_string_equal(w.key_id, "ASIACONT-2");
@@ -398,9 +412,8 @@ static void imdsv2_puts_for_a_token_then_reads_the_role_and_its_keys_with_it(voi
     fixture *f = *state;
     use_imds(f);
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_OK);
     assert_int_equal(f->ep.imds_puts, 1);
     assert_string_equal(f->ep.last_ttl, "21600");
@@ -419,9 +432,8 @@ static void imds_refusing_the_token_put_is_an_error_naming_instance_metadata(voi
     use_imds(f);
     f->ep.imds_put_status = 403;
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(
         strstr(w.err.message, "instance metadata (127.0.0.1): HTTP 403 to the token PUT"));
@@ -437,22 +449,21 @@ static void emulated_imds_refuses_a_get_without_the_token(void **state)
     /* the chain's own GETs carry the token and pass */
     use_imds(f);
     f->settings.credentials = CMX_AWS_CREDS_INSTANCE;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(f->ep.imds_refused, 0);
     cmx_aws_credentials_free(c);
     int gets = f->ep.imds_gets;
     /* a raw client GET without the header */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->ep.srv.port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->bench.srv.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     const char *raw = "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n";
     assert_int_equal(write(fd, raw, strlen(raw)), (ssize_t)strlen(raw));
     for (int i = 0; i < 50 && f->ep.imds_refused == 0; i++)
-        cmx_run_for(f->base, 20); /* the reply is written before the counter is read back */
+        cmx_run_for(f->bench.base, 20); /* the reply is written before the counter is read back */
     char buf[256] = "";
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
@@ -495,9 +506,8 @@ static void sts_refusal_names_its_code_and_never_the_token(void **state)
     use_web_identity(f);
     f->ep.sts_status = 403;
     f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "web identity (127.0.0.1): HTTP 403 AccessDenied"));
     assert_no_secret(w.err.message);
@@ -546,7 +556,7 @@ static void profile_keys_come_from_the_credentials_file_over_the_config_file(voi
     f->settings.profile = "missing";
     f->settings.credentials = CMX_AWS_CREDS_PROFILE;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "profile 'missing'"));
     assert_int_equal(f->ep.container_hits + f->ep.sts_hits + f->ep.imds_puts, 0);
@@ -566,9 +576,8 @@ static void profile_with_role_arn_and_token_file_assumes_the_role(void **state)
     snprintf(sts, sizeof sts, "%s/sts", f->origin);
     setenv("AWS_ENDPOINT_URL_STS", sts, 1);
     f->settings.profile = "irsa";
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_non_null(strstr(f->ep.sts_form, "RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Ffrom-profile"));
     assert_non_null(strstr(f->ep.sts_form, "RoleSessionName=prof&"));
@@ -601,9 +610,8 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     use_container(f);
     use_imds(f);
     /* web identity first */
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIASTS-1");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
@@ -611,23 +619,20 @@ static void chain_goes_web_identity_then_profile_then_container_then_imds(void *
     f->ep.sts_status = 403;
     write_file(f->path[2], "[default]\naws_access_key_id=AKIDPROFILE\naws_secret_access_key=p\n");
     setenv("AWS_SHARED_CREDENTIALS_FILE", f->path[2], 1);
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "AKIDPROFILE");
     assert_string_equal(cmx_aws_credentials_source(c), "profile");
     assert_int_equal(f->ep.container_hits + f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* no profile: the container endpoint, and IMDS is not asked */
     setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     assert_int_equal(f->ep.imds_puts, 0);
     cmx_aws_credentials_free(c);
     /* the container refuses too: instance metadata */
     f->ep.container_status = 500;
-    c = make(f);
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIAIMDS-2");
     assert_string_equal(cmx_aws_credentials_source(c), "instance metadata");
     cmx_aws_credentials_free(c);
@@ -642,9 +647,8 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     f->ep.sts_status = 403;
     f->ep.container_status = 503;
     f->ep.imds_put_status = 403;
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_non_null(strstr(w.err.message, "provider 'aws' (bedrock): no AWS credentials"));
     assert_non_null(strstr(w.err.message, "web identity"));
@@ -653,13 +657,9 @@ static void every_source_failing_is_provider_auth_naming_each_without_secrets(vo
     assert_no_secret(w.err.message);
     cmx_aws_credentials_free(c);
     /* nothing applies at all: a config error at creation */
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    isolate_from_the_machine();
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
 }
 
@@ -667,26 +667,25 @@ static void keys_are_refreshed_five_minutes_before_expiry_and_waited_for_after(v
 {
     fixture *f = *state;
     use_container(f);
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     /* 54 minutes on: still the cached keys, nothing fetched */
-    f->clock.now_us += 3240ull * 1000000;
+    f->bench.clock.now_us += 3240ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ep.container_hits, 1);
     /* 56 minutes on (less than 5 left): the old keys serve while new ones come */
-    f->clock.now_us += 120ull * 1000000;
+    f->bench.clock.now_us += 120ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-1");
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ep.container_hits, 2);
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
     assert_string_equal(w.key_id, "ASIACONT-2");
     /* past the new keys' expiry, a request waits for a fetch */
-    f->clock.now_us += 3700ull * 1000000;
+    f->bench.clock.now_us += 3700ull * 1000000;
     assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
     assert_string_equal(w.key_id, "ASIACONT-3");
     assert_int_equal(cmx_aws_credentials_fetches(c), 3);
@@ -697,9 +696,8 @@ static void invalidated_keys_are_fetched_again_but_a_stale_invalidate_is_ignored
 {
     fixture *f = *state;
     use_container(f);
-    cmx_aws_credentials *c = make(f);
     waiter w;
-    assert_int_equal(get_keys(f, c, &w), CMX_PENDING);
+    cmx_aws_credentials *c = make_and_fetch(f, &w);
     assert_string_equal(w.key_id, "ASIACONT-1");
     cmx_aws_credentials_invalidate(c, "ASIACONT-0"); /* not the cached one */
     assert_int_equal(get_keys(f, c, &w), CMX_READY);
@@ -723,7 +721,7 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com:8080/creds", 1);
     f->settings.credentials = CMX_AWS_CREDS_CONTAINER;
     cmx_error err;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     assert_non_null(strstr(err.message, "must be https or a loopback"));
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://example.com/creds", 1);
@@ -731,10 +729,10 @@ static void container_full_uri_over_plain_http_must_be_local(void **state)
     cmx_aws_credentials_free(c);
     /* a named source without its variables is a config error too */
     unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_int_equal(err.kind, CMX_ERR_CONFIG);
     f->settings.credentials = CMX_AWS_CREDS_WEB_IDENTITY;
-    assert_null(cmx_aws_credentials_new(&f->cfg, f->up, &f->clock.clock, &err));
+    assert_null(cmx_aws_credentials_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err));
     assert_non_null(strstr(err.message, "AWS_ROLE_ARN"));
 }
 
@@ -744,80 +742,51 @@ static void cancelled_waiter_is_not_called_and_free_in_flight_is_clean(void **st
     use_container(f);
     cmx_aws_credentials *c = make(f);
     waiter a, b;
-    waiter_init(&a);
-    waiter_init(&b);
-    const cmx_sigv4_credentials *creds;
-    cmx_error err;
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
-    assert_int_equal(cmx_aws_credentials_get(c, &b.w, &creds, &err), CMX_PENDING);
+    ask_pending(c, &a);
+    ask_pending(c, &b);
     cmx_aws_credentials_cancel(c, &a.w);
-    cmx_run_until(f->base, &b.calls, 400);
+    cmx_run_until(f->bench.base, &b.calls, 400);
     assert_int_equal(a.calls, 0);
     assert_int_equal(b.calls, 1);
     cmx_aws_credentials_free(c);
     c = make(f);
-    waiter_init(&a);
-    assert_int_equal(cmx_aws_credentials_get(c, &a.w, &creds, &err), CMX_PENDING);
+    ask_pending(c, &a);
     cmx_aws_credentials_cancel(c, &a.w);
     cmx_aws_credentials_free(c); /* with the fetch still in flight */
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(a.calls, 0);
 }
 
 /* ---- config ---------------------------------------------------------- */
 
-static cmx_config *load(const char *yaml, cmx_config_diag *d)
-{
-    memset(d, 0, sizeof *d);
-    return cmx_config_load_string(yaml, strlen(yaml), "aws.yaml", d);
-}
-
-static int diag_has(const cmx_config_diag *d, const char *needle)
-{
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strstr(d->errors[i], needle))
-            return 1;
-    return 0;
-}
+#define NAME "aws.yaml"
+#define BEDROCK_B "providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
 
 static void credentials_and_profile_keys_are_read_and_checked(void **state)
 {
     (void)state;
-    for (size_t i = 0; aws_vars[i]; i++)
-        unsetenv(aws_vars[i]);
-    cmx_config_diag d;
-    cmx_config *c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-                         "    credentials: container\n    profile: dev\n",
-                         &d);
-    assert_non_null(c);
+    unset_aws_vars();
+    cmx_config *c =
+        cmx_test_config_ok(BEDROCK_B "    credentials: container\n    profile: dev\n", NAME);
     const cmx_provider_config *p = cmx_config_find_provider(c, "b");
     assert_int_equal(cmx_bedrock_settings_of(p)->credentials, CMX_AWS_CREDS_CONTAINER);
     assert_string_equal(cmx_bedrock_settings_of(p)->profile, "dev");
     assert_null(cmx_bedrock_settings_of(p)->access_key_id);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
     /* auto with nothing static loads: the chain settles it at first use */
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n", &d);
-    assert_non_null(c);
+    c = cmx_test_config_ok(BEDROCK_B, NAME);
     assert_int_equal(cmx_bedrock_settings_of(cmx_config_find_provider(c, "b"))->credentials,
                      CMX_AWS_CREDS_AUTO);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-             "    credentials: sometimes\n",
-             &d);
-    assert_null(c);
-    assert_true(diag_has(&d, "providers.b.credentials: expected auto, static, environment"));
+    cmx_config_diag d;
+    cmx_test_config_refused(BEDROCK_B "    credentials: sometimes\n", NAME, CMX_TEST_ANY_LINE,
+                            "providers.b.credentials: expected auto, static, environment", &d);
     cmx_config_diag_free(&d);
     setenv("CMX_TEST_AWS_SECRET", "k-SECRET", 1);
-    c = load("providers:\n  b:\n    type: bedrock\n    region: us-east-1\n"
-             "    credentials: instance\n    access_key_id: AKID\n"
-             "    secret_access_key: env:CMX_TEST_AWS_SECRET\n",
-             &d);
-    assert_null(c);
-    assert_true(diag_has(&d, "credentials is 'instance'"));
-    for (size_t i = 0; i < d.n_errors; i++)
-        assert_null(strstr(d.errors[i], "k-SECRET"));
+    cmx_test_config_refused(BEDROCK_B "    credentials: instance\n    access_key_id: AKID\n"
+                                      "    secret_access_key: env:CMX_TEST_AWS_SECRET\n",
+                            NAME, CMX_TEST_ANY_LINE, "credentials is 'instance'", &d);
+    cmx_test_diag_hides(&d, "k-SECRET");
     cmx_config_diag_free(&d);
     unsetenv("CMX_TEST_AWS_SECRET");
 }

@@ -24,42 +24,23 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
+#include "helpers/config_load.h"
 #include "helpers/fake_http.h"
 #include "providers/azure_auth.h"
 #include "providers/azure_config.h"
 
 /* ---- config ---------------------------------------------------------- */
 
-static cmx_config *load(const char *yaml, cmx_config_diag *d)
-{
-    memset(d, 0, sizeof *d);
-    return cmx_config_load_string(yaml, strlen(yaml), "azure.yaml", d);
-}
-
-static int diag_has(const cmx_config_diag *d, const char *needle)
-{
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strstr(d->errors[i], needle))
-            return 1;
-    return 0;
-}
-
-static void print_errors(const cmx_config_diag *d)
-{
-    for (size_t i = 0; i < d->n_errors; i++)
-        fprintf(stderr, "  %s\n", d->errors[i]);
-}
+#define NAME "azure.yaml"
 
 static void azure_provider_with_a_key_gets_the_documented_defaults(void **state)
 {
     (void)state;
-    cmx_config_diag d;
-    cmx_config *c = load("providers:\n"
-                         "  az: { type: azure, endpoint: \"https://res.openai.azure.com/\", "
-                         "api_key: k }\n",
-                         &d);
-    print_errors(&d);
-    assert_non_null(c);
+    cmx_config *c =
+        cmx_test_config_ok("providers:\n"
+                           "  az: { type: azure, endpoint: \"https://res.openai.azure.com/\", "
+                           "api_key: k }\n",
+                           NAME);
     const cmx_provider_config *p = cmx_config_find_provider(c, "az");
     assert_string_equal(p->type_name, "azure");
     assert_string_equal(p->base_url, "https://res.openai.azure.com");
@@ -69,28 +50,25 @@ static void azure_provider_with_a_key_gets_the_documented_defaults(void **state)
     assert_int_equal(az->auth, CMX_AZURE_AUTH_API_KEY);
     assert_string_equal(az->api_key, "k");
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
 }
 
 static void azure_client_credentials_and_managed_identity_are_read(void **state)
 {
     (void)state;
-    cmx_config_diag d;
-    cmx_config *c = load("providers:\n"
-                         "  cc:\n"
-                         "    type: azure\n"
-                         "    endpoint: https://res.openai.azure.com\n"
-                         "    url_style: v1\n"
-                         "    api_version: 2024-06-01\n"
-                         "    auth: { tenant_id: t1, client_id: app, client_secret: s3cret }\n"
-                         "  mi:\n"
-                         "    type: azure\n"
-                         "    endpoint: https://res.openai.azure.com\n"
-                         "    auth: { managed_identity: true, client_id: uai, imds_endpoint: "
-                         "\"http://127.0.0.1:9/x\" }\n",
-                         &d);
-    print_errors(&d);
-    assert_non_null(c);
+    cmx_config *c =
+        cmx_test_config_ok("providers:\n"
+                           "  cc:\n"
+                           "    type: azure\n"
+                           "    endpoint: https://res.openai.azure.com\n"
+                           "    url_style: v1\n"
+                           "    api_version: 2024-06-01\n"
+                           "    auth: { tenant_id: t1, client_id: app, client_secret: s3cret }\n"
+                           "  mi:\n"
+                           "    type: azure\n"
+                           "    endpoint: https://res.openai.azure.com\n"
+                           "    auth: { managed_identity: true, client_id: uai, imds_endpoint: "
+                           "\"http://127.0.0.1:9/x\" }\n",
+                           NAME);
     const cmx_provider_config *cc = cmx_config_find_provider(c, "cc");
     assert_int_equal(cmx_azure_settings_of(cc)->auth, CMX_AZURE_AUTH_CLIENT_SECRET);
     assert_int_equal(cmx_azure_settings_of(cc)->url_style_v1, 1);
@@ -106,7 +84,6 @@ static void azure_client_credentials_and_managed_identity_are_read(void **state)
     assert_string_equal(cmx_azure_settings_of(mi)->client_id, "uai");
     assert_string_equal(cmx_azure_settings_of(mi)->imds_endpoint, "http://127.0.0.1:9/x");
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
 }
 
 static void azure_config_mistakes_are_reported_precisely(void **state)
@@ -142,13 +119,7 @@ static void azure_config_mistakes_are_reported_precisely(void **state)
         char yaml[512];
         snprintf(yaml, sizeof yaml, "providers:\n%s", cases[i].yaml);
         cmx_config_diag d;
-        cmx_config *c = load(yaml, &d);
-        if (c || !diag_has(&d, cases[i].expect)) {
-            fprintf(stderr, "case %zu: expected an error with '%s'\n", i, cases[i].expect);
-            print_errors(&d);
-        }
-        assert_null(c);
-        assert_true(diag_has(&d, cases[i].expect));
+        cmx_test_config_refused(yaml, NAME, CMX_TEST_ANY_LINE, cases[i].expect, &d);
         cmx_config_diag_free(&d);
     }
 }
@@ -157,22 +128,18 @@ static void azure_client_secret_appears_in_no_message(void **state)
 {
     (void)state;
     cmx_config_diag d;
-    cmx_config *c = load("providers:\n"
-                         "  a: { type: azure, endpoint: \"https://x\", auth: { tenant_id: t, "
-                         "client_id: c, client_secret: TOPSECRET-123, bogus: 1 } }\n",
-                         &d);
-    assert_null(c);
-    for (size_t i = 0; i < d.n_errors; i++)
-        assert_null(strstr(d.errors[i], "TOPSECRET-123"));
-    for (size_t i = 0; i < d.n_warnings; i++)
-        assert_null(strstr(d.warnings[i], "TOPSECRET-123"));
+    assert_null(
+        cmx_test_config_load("providers:\n"
+                             "  a: { type: azure, endpoint: \"https://x\", auth: { tenant_id: t, "
+                             "client_id: c, client_secret: TOPSECRET-123, bogus: 1 } }\n",
+                             NAME, &d));
+    cmx_test_diag_hides(&d, "TOPSECRET-123");
     cmx_config_diag_free(&d);
 }
 
 /* ---- token cache ----------------------------------------------------- */
 
 typedef struct token_server {
-    cmx_fake_http srv;
     int hits;
     int status;       /* what to answer */
     char answer[512]; /* body; "#N" is replaced by the hit number */
@@ -206,11 +173,13 @@ static void serve(struct evhttp_request *req, void *arg)
     evbuffer_free(out);
 }
 
+/* The token endpoint's usual answer: tok-1, tok-2, ... valid for an hour. */
+static const char token_answer[] =
+    "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}";
+
 typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
+    cmx_fake_bench bench;
     token_server ts;
-    cmx_fake_clock clock;
     cmx_provider_config cfg;
     cmx_azure_settings settings; /* cfg's */
     char url[128];
@@ -219,18 +188,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
-    f->up = cmx_upstream_new(f->base, NULL, NULL);
-    assert_int_equal(cmx_fake_http_start(&f->ts.srv, f->base, serve, &f->ts), 0);
+    cmx_fake_bench_open(&f->bench, serve, &f->ts);
     f->ts.status = 200;
-    snprintf(f->ts.answer, sizeof f->ts.answer,
-             "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
-    cmx_fake_clock_init(&f->clock, 1000000);
-    snprintf(f->url, sizeof f->url, "%s", f->ts.srv.origin);
-    f->cfg.name = "az";
-    f->cfg.settings = &f->settings;
-    f->cfg.tls_verify = 1;
-    f->cfg.timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
+    snprintf(f->ts.answer, sizeof f->ts.answer, "%s", token_answer);
+    snprintf(f->url, sizeof f->url, "%s", f->bench.srv.origin);
+    cmx_fake_provider(&f->cfg, "az", &f->settings);
     f->settings.auth = CMX_AZURE_AUTH_CLIENT_SECRET;
     f->settings.tenant_id = "my-tenant";
     f->settings.client_id = "my app";
@@ -243,9 +205,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cmx_upstream_free(f->up);
-    cmx_fake_http_stop(&f->ts.srv);
-    event_base_free(f->base);
+    cmx_fake_bench_close(&f->bench);
     free(f);
     return 0;
 }
@@ -274,21 +234,41 @@ static void waiter_init(waiter *w)
     w->w.ctx = w;
 }
 
-/* Runs the loop until `w` was called (or a second has passed). */
+/* The fixture's token cache. */
+static cmx_azure_auth *auth_new(fixture *f)
+{
+    cmx_error err;
+    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->bench.up, &f->bench.clock.clock, &err);
+    assert_non_null(a);
+    return a;
+}
+
+/* Asks a for a token for w (set up here): none is ready, w waits for a fetch. */
+static void ask_pending(cmx_azure_auth *a, waiter *w)
+{
+    waiter_init(w);
+    const char *tok = NULL;
+    cmx_error err;
+    assert_int_equal(cmx_azure_auth_token(a, &w->w, &tok, &err), CMX_PENDING);
+}
+
+/* The same, then runs the loop until w was called (or 400 ms have passed). */
+static void ask_and_wait(fixture *f, cmx_azure_auth *a, waiter *w)
+{
+    ask_pending(a, w);
+    cmx_run_until(f->bench.base, &w->calls, 400);
+}
+
 static void queued_requests_share_one_client_credentials_fetch(void **state)
 {
     fixture *f = *state;
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
-    assert_non_null(a);
+    cmx_azure_auth *a = auth_new(f);
     waiter w[3];
-    const char *tok = NULL;
     for (int i = 0; i < 3; i++) {
-        waiter_init(&w[i]);
-        assert_int_equal(cmx_azure_auth_token(a, &w[i].w, &tok, &err), CMX_PENDING);
+        ask_pending(a, &w[i]);
         assert_int_equal(w[i].calls, 0); /* never called from inside */
     }
-    cmx_run_until(f->base, &w[2].calls, 400);
+    cmx_run_until(f->bench.base, &w[2].calls, 400);
     assert_int_equal(f->ts.hits, 1);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(w[i].calls, 1);
@@ -303,6 +283,8 @@ static void queued_requests_share_one_client_credentials_fetch(void **state)
     /* The cached token answers at once. */
     waiter later;
     waiter_init(&later);
+    const char *tok = NULL;
+    cmx_error err;
     assert_int_equal(cmx_azure_auth_token(a, &later.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
@@ -313,35 +295,31 @@ static void
 token_is_refreshed_in_the_background_at_80_percent_and_waited_for_after_expiry(void **state)
 {
     fixture *f = *state;
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
+    ask_and_wait(f, a, &w);
+    uint64_t t0 = f->bench.clock.now_us;
     const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w.calls, 400);
-    uint64_t t0 = f->clock.now_us;
+    cmx_error err;
 
-    f->clock.now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
+    f->bench.clock.now_us = t0 + 2870ull * 1000000; /* before 80% of 3600 s */
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 1);
 
-    f->clock.now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
+    f->bench.clock.now_us = t0 + 2890ull * 1000000; /* past it: old token now, new one fetched */
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-1");
     assert_int_equal(cmx_azure_auth_fetches(a), 2);
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(f->ts.hits, 2);
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     assert_string_equal(tok, "tok-2");
 
     /* Expired: the request waits for a new token instead of using the old. */
-    f->clock.now_us += 3601ull * 1000000;
+    f->bench.clock.now_us += 3601ull * 1000000;
     waiter w2;
-    waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w2.calls, 400);
+    ask_and_wait(f, a, &w2);
     assert_string_equal(w2.token, "tok-3");
     cmx_azure_auth_free(a);
 }
@@ -353,13 +331,9 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client "
              "secret provided.\"}");
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w.calls, 400);
+    ask_and_wait(f, a, &w);
     assert_int_equal(w.calls, 1);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(w.err.upstream_status, 401);
@@ -371,17 +345,18 @@ static void token_endpoint_failure_is_provider_auth_without_the_secret(void **st
     /* Right after, requests fail fast without another fetch ... */
     waiter w2;
     waiter_init(&w2);
+    const char *tok = NULL;
+    cmx_error err;
     cmx_error_clear(&err);
     assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_FAILED);
     assert_int_equal(err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_int_equal(f->ts.hits, 1);
     /* ... and a second later the endpoint is tried again. */
     f->ts.status = 200;
-    snprintf(f->ts.answer, sizeof f->ts.answer,
-             "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"tok-#N\"}");
-    f->clock.now_us += 1100000;
+    snprintf(f->ts.answer, sizeof f->ts.answer, "%s", token_answer);
+    f->bench.clock.now_us += 1100000;
     assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w2.calls, 400);
+    cmx_run_until(f->bench.base, &w2.calls, 400);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
 }
@@ -390,13 +365,9 @@ static void answer_without_a_token_is_an_error(void **state)
 {
     fixture *f = *state;
     snprintf(f->ts.answer, sizeof f->ts.answer, "{\"token_type\":\"Bearer\"}");
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w.calls, 400);
+    ask_and_wait(f, a, &w);
     assert_int_equal(w.err.kind, CMX_ERR_PROVIDER_AUTH);
     assert_string_equal(w.token, "");
     cmx_azure_auth_free(a);
@@ -412,13 +383,9 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
     f->settings.client_id = "uai-1";
     snprintf(f->ts.answer, sizeof f->ts.answer,
              "{\"access_token\":\"mi-#N\",\"expires_in\":\"3599\",\"token_type\":\"Bearer\"}");
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w.calls, 400);
+    ask_and_wait(f, a, &w);
     assert_string_equal(w.token, "mi-1");
     assert_string_equal(f->ts.last_method, "GET");
     assert_string_equal(f->ts.last_metadata, "true");
@@ -431,20 +398,16 @@ static void managed_identity_asks_imds_with_get_metadata_and_resource(void **sta
 static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored(void **state)
 {
     fixture *f = *state;
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w.calls, 400);
+    ask_and_wait(f, a, &w);
     cmx_azure_auth_invalidate(a, "tok-0"); /* not the cached one: no effect */
+    const char *tok = NULL;
+    cmx_error err;
     assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_READY);
     cmx_azure_auth_invalidate(a, "tok-1");
     waiter w2;
-    waiter_init(&w2);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
-    cmx_run_until(f->base, &w2.calls, 400);
+    ask_and_wait(f, a, &w2);
     assert_string_equal(w2.token, "tok-2");
     cmx_azure_auth_free(a);
 }
@@ -452,16 +415,12 @@ static void invalidated_token_is_fetched_again_but_a_stale_invalidate_is_ignored
 static void cancelled_waiter_is_not_called(void **state)
 {
     fixture *f = *state;
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w1, w2;
-    waiter_init(&w1);
-    waiter_init(&w2);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w1.w, &tok, &err), CMX_PENDING);
-    assert_int_equal(cmx_azure_auth_token(a, &w2.w, &tok, &err), CMX_PENDING);
+    ask_pending(a, &w1);
+    ask_pending(a, &w2);
     cmx_azure_auth_cancel(a, &w1.w);
-    cmx_run_until(f->base, &w2.calls, 400);
+    cmx_run_until(f->bench.base, &w2.calls, 400);
     assert_int_equal(w1.calls, 0);
     assert_int_equal(w2.calls, 1);
     cmx_azure_auth_free(a);
@@ -470,15 +429,12 @@ static void cancelled_waiter_is_not_called(void **state)
 static void freeing_with_a_fetch_in_flight_is_clean(void **state)
 {
     fixture *f = *state;
-    cmx_error err;
-    cmx_azure_auth *a = cmx_azure_auth_new(&f->cfg, f->up, &f->clock.clock, &err);
+    cmx_azure_auth *a = auth_new(f);
     waiter w;
-    waiter_init(&w);
-    const char *tok = NULL;
-    assert_int_equal(cmx_azure_auth_token(a, &w.w, &tok, &err), CMX_PENDING);
+    ask_pending(a, &w);
     cmx_azure_auth_cancel(a, &w.w);
     cmx_azure_auth_free(a); /* ASan checks that nothing leaks or runs later */
-    cmx_run_for(f->base, 20);
+    cmx_run_for(f->bench.base, 20);
     assert_int_equal(w.calls, 0);
 }
 

@@ -11,34 +11,28 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "helpers/config_load.h"
 #include "http/upstream.h"
 
-static cmx_config *load(const char *yaml, cmx_config_diag *d)
-{
-    memset(d, 0, sizeof *d);
-    return cmx_config_load_string(yaml, strlen(yaml), "test.yaml", d);
-}
+#define NAME "test.yaml"
 
-static int has_error(const cmx_config_diag *d, const char *needle)
+/* yaml is refused with an error containing needle. */
+static void refused(const char *yaml, const char *needle)
 {
-    for (size_t i = 0; i < d->n_errors; i++)
-        if (strstr(d->errors[i], needle))
-            return 1;
-    for (size_t i = 0; i < d->n_errors; i++)
-        fprintf(stderr, "  error: %s\n", d->errors[i]);
-    return 0;
+    cmx_config_diag d;
+    cmx_test_config_refused(yaml, NAME, CMX_TEST_ANY_LINE, needle, &d);
+    cmx_config_diag_free(&d);
 }
 
 static void defaults_and_values(void **state)
 {
-    cmx_config_diag d;
-    cmx_config *c = load("providers:\n"
-                         "  a: { type: openai, base_url: \"https://a.example/v1\" }\n"
-                         "  b: { type: openai, base_url: \"https://b.example/v1\", http2: on }\n"
-                         "  c: { type: anthropic, http2: off }\n"
-                         "  d: { type: openai, base_url: \"http://d.example/v1\", http2: on }\n",
-                         &d);
-    assert_non_null(c);
+    cmx_config *c =
+        cmx_test_config_ok("providers:\n"
+                           "  a: { type: openai, base_url: \"https://a.example/v1\" }\n"
+                           "  b: { type: openai, base_url: \"https://b.example/v1\", http2: on }\n"
+                           "  c: { type: anthropic, http2: off }\n"
+                           "  d: { type: openai, base_url: \"http://d.example/v1\", http2: on }\n",
+                           NAME);
     assert_int_equal(c->upstream.queue_timeout_ms, 2000);
     assert_int_equal(c->upstream.http2_ping_interval_ms, 30000);
     assert_int_equal(cmx_config_find_provider(c, "a")->http2, CMX_HTTP2_AUTO);
@@ -46,10 +40,8 @@ static void defaults_and_values(void **state)
     assert_int_equal(cmx_config_find_provider(c, "c")->http2, CMX_HTTP2_OFF);
     assert_int_equal(cmx_config_find_provider(c, "d")->http2, CMX_HTTP2_ON);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
 
-    c = load("upstream: { queue_timeout: 250ms, http2_ping_interval: 0 }\n", &d);
-    assert_non_null(c);
+    c = cmx_test_config_ok("upstream: { queue_timeout: 250ms, http2_ping_interval: 0 }\n", NAME);
     assert_int_equal(c->upstream.queue_timeout_ms, 250);
     assert_int_equal(c->upstream.http2_ping_interval_ms, 0);
     cmx_upstream_settings s;
@@ -57,25 +49,15 @@ static void defaults_and_values(void **state)
     assert_int_equal(s.queue_timeout_ms, 250);
     assert_int_equal(s.http2_ping_interval_ms, 0);
     cmx_config_unref(c);
-    cmx_config_diag_free(&d);
 }
 
 static void mistakes_are_errors(void **state)
 {
-    cmx_config_diag d;
-    assert_null(load("providers:\n  a: { type: openai, base_url: \"https://a.example/v1\", "
-                     "http2: sometimes }\n",
-                     &d));
-    assert_true(has_error(&d, "providers.a.http2: expected off, auto or on"));
-    cmx_config_diag_free(&d);
-
-    assert_null(load("providers:\n  m: { type: mock, http2: on }\n", &d));
-    assert_true(has_error(&d, "key 'http2' is only valid for"));
-    cmx_config_diag_free(&d);
-
-    assert_null(load("upstream: { queue_timeout: soon }\n", &d));
-    assert_true(has_error(&d, "upstream.queue_timeout"));
-    cmx_config_diag_free(&d);
+    refused("providers:\n  a: { type: openai, base_url: \"https://a.example/v1\", "
+            "http2: sometimes }\n",
+            "providers.a.http2: expected off, auto or on");
+    refused("providers:\n  m: { type: mock, http2: on }\n", "key 'http2' is only valid for");
+    refused("upstream: { queue_timeout: soon }\n", "upstream.queue_timeout");
 }
 
 int main(void)

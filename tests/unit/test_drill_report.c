@@ -84,14 +84,36 @@ static size_t outage_log(cmx_drill_record *log)
     return n;
 }
 
+/* The report of the outage log, from *in. */
+static void outage_report(cmx_drill_input *in, cmx_drill_report *r)
+{
+    cmx_drill_record log[40];
+    size_t n = outage_log(log);
+    *in = input();
+    assert_int_equal(cmx_drill_report_compute(in, log, n, r), 0);
+}
+
+/* The JSON report of r, parsed. */
+static json_t *json_report(const cmx_drill_input *in, const cmx_drill_report *r, const char *how)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cmx_drill_report_print_json(f, in, r, how);
+    fclose(f);
+    json_error_t jerr;
+    json_t *j = json_loads(buf, 0, &jerr);
+    free(buf);
+    assert_non_null(j);
+    return j;
+}
+
 static void detection_is_fault_to_first_failover_answer(void **state)
 {
     (void)state;
-    cmx_drill_record log[40];
-    size_t n = outage_log(log);
-    cmx_drill_input in = input();
+    cmx_drill_input in;
     cmx_drill_report r;
-    assert_int_equal(cmx_drill_report_compute(&in, log, n, &r), 0);
+    outage_report(&in, &r);
     /* The 503 at 1.04 s had attempts 2: the gateway had already tried the
      * fallback, so it is the first failover seen. */
     assert_true(r.detection_ms > 39.9 && r.detection_ms < 40.1);
@@ -103,11 +125,9 @@ static void detection_is_fault_to_first_failover_answer(void **state)
 static void failback_includes_the_cooldown(void **state)
 {
     (void)state;
-    cmx_drill_record log[40];
-    size_t n = outage_log(log);
-    cmx_drill_input in = input();
+    cmx_drill_input in;
     cmx_drill_report r;
-    assert_int_equal(cmx_drill_report_compute(&in, log, n, &r), 0);
+    outage_report(&in, &r);
     /* First primary answer after 2 s: sent at 2.5 s, done 2.504 s. */
     assert_true(r.failback_ms > 503.9 && r.failback_ms < 504.1);
     cmx_drill_report_free(&r);
@@ -116,11 +136,9 @@ static void failback_includes_the_cooldown(void **state)
 static void errors_and_lost_are_counted_by_send_phase(void **state)
 {
     (void)state;
-    cmx_drill_record log[40];
-    size_t n = outage_log(log);
-    cmx_drill_input in = input();
+    cmx_drill_input in;
     cmx_drill_report r;
-    assert_int_equal(cmx_drill_report_compute(&in, log, n, &r), 0);
+    outage_report(&in, &r);
     assert_int_equal(r.total, 30);
     assert_int_equal(r.expected, 30);
     assert_int_equal(r.failover_errors, 1);
@@ -152,11 +170,9 @@ static size_t count_of(const cmx_drill_report *r, const char *name, int phase)
 static void counts_answers_per_provider_and_phase(void **state)
 {
     (void)state;
-    cmx_drill_record log[40];
-    size_t n = outage_log(log);
-    cmx_drill_input in = input();
+    cmx_drill_input in;
     cmx_drill_report r;
-    assert_int_equal(cmx_drill_report_compute(&in, log, n, &r), 0);
+    outage_report(&in, &r);
     assert_int_equal(count_of(&r, "primary", CMX_DRILL_BEFORE), 9);
     assert_int_equal(count_of(&r, "secondary", CMX_DRILL_BEFORE), 1);
     assert_int_equal(count_of(&r, "primary", CMX_DRILL_DURING), 0);
@@ -207,14 +223,7 @@ static void events_not_seen_are_reported_as_missing(void **state)
     assert_int_equal(r.target_served_during, 1);
     assert_true(r.phase[CMX_DRILL_AFTER].p50_ms == -1);
 
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cmx_drill_report_print_json(f, &in, &r, "relay");
-    fclose(f);
-    json_error_t jerr;
-    json_t *j = json_loads(buf, 0, &jerr);
-    assert_non_null(j);
+    json_t *j = json_report(&in, &r, "relay");
     assert_true(json_is_null(json_object_get(j, "detection_ms")));
     assert_true(json_is_null(json_object_get(j, "failback_ms")));
     assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
@@ -222,26 +231,16 @@ static void events_not_seen_are_reported_as_missing(void **state)
     assert_int_equal(json_integer_value(json_object_get(after, "lost")), 1);
     assert_true(json_is_null(json_object_get(after, "p95_ms")));
     json_decref(j);
-    free(buf);
     cmx_drill_report_free(&r);
 }
 
 static void json_report_carries_every_figure(void **state)
 {
     (void)state;
-    cmx_drill_record log[40];
-    size_t n = outage_log(log);
-    cmx_drill_input in = input();
+    cmx_drill_input in;
     cmx_drill_report r;
-    assert_int_equal(cmx_drill_report_compute(&in, log, n, &r), 0);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    cmx_drill_report_print_json(f, &in, &r, "fault endpoint");
-    fclose(f);
-    json_error_t jerr;
-    json_t *j = json_loads(buf, 0, &jerr);
-    assert_non_null(j);
+    outage_report(&in, &r);
+    json_t *j = json_report(&in, &r, "fault endpoint");
     assert_string_equal(json_string_value(json_object_get(j, "target")), "primary");
     assert_true(json_real_value(json_object_get(j, "detection_ms")) == 40.0);
     assert_true(json_real_value(json_object_get(j, "first_fallback_ms")) == 60.0);
@@ -251,11 +250,11 @@ static void json_report_carries_every_figure(void **state)
     json_t *sec = json_object_get(json_object_get(j, "providers"), "secondary");
     assert_int_equal(json_integer_value(json_object_get(sec, "during")), 8);
     json_decref(j);
-    free(buf);
 
     /* The text form names the same figures. */
-    buf = NULL;
-    f = open_memstream(&buf, &len);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
     cmx_drill_report_print_text(f, &in, &r, "fault endpoint");
     fclose(f);
     assert_non_null(strstr(buf, "40.0 ms"));

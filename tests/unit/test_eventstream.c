@@ -14,73 +14,31 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <strings.h>
 
+#include "helpers/test_files.h"
 #include "providers/eventstream.h"
 
 /* ---- files ---- */
 
 static char *data_path(const char *sub, const char *name)
 {
-    const char *shared = getenv("CMX_SHARED_DIR");
-    const char *src = getenv("CMX_SOURCE_DIR");
-    char *p = malloc(4096);
-    if (shared)
-        snprintf(p, 4096, "%s/testdata/eventstream/%s/%s", shared, sub, name);
-    else
-        snprintf(p, 4096, "%s/../shared/testdata/eventstream/%s/%s", src ? src : "..", sub, name);
-    return p;
+    return cmx_test_shared_path("eventstream/%s/%s", sub, name);
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s (is CMX_SHARED_DIR set?)", path);
-    cmx_buf b = CMX_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        assert_int_equal(cmx_buf_append(&b, chunk, n), 0);
-    fclose(f);
-    assert_int_equal(cmx_buf_append(&b, "", 0), 0);
-    *len = b.len;
-    return (unsigned char *)b.data;
+    return (unsigned char *)cmx_test_read_file_or_fail(path, len);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted file names in encoded/<kind> (NULL-terminated; caller frees). */
+/* Sorted file names in encoded/<kind> (NULL-terminated; cmx_test_names_free). */
 static char **list_cases(const char *kind)
 {
-    char sub[64];
-    snprintf(sub, sizeof sub, "encoded/%s", kind);
-    char *dir = data_path(sub, "");
-    DIR *d = opendir(dir);
-    if (!d)
-        fail_msg("cannot open %s (is CMX_SHARED_DIR set?)", dir);
-    char **names = calloc(64, sizeof *names);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && n < 63)
-            names[n++] = strdup(e->d_name);
-    closedir(d);
+    char *dir = cmx_test_shared_path("eventstream/encoded/%s", kind);
+    char **names = cmx_test_list_dir(dir, 0);
     free(dir);
-    qsort(names, n, sizeof *names, compare_names);
     return names;
-}
-
-static void free_names(char **names)
-{
-    for (size_t i = 0; names[i]; i++)
-        free(names[i]);
-    free(names);
 }
 
 /* ---- base64, for the JSON ---- */
@@ -272,7 +230,7 @@ static void decodes_every_positive_vector_as_its_json_says(void **state)
         free(enc);
         free(dec);
     }
-    free_names(names);
+    cmx_test_names_free(names);
     printf("eventstream positive vectors: %d/%d decoded as described\n", passed, n);
     assert_int_equal(n, 5);
     assert_int_equal(passed, n);
@@ -306,7 +264,7 @@ static void gives_the_same_messages_fed_byte_by_byte_and_split_anywhere(void **s
         free(bytes);
         free(enc);
     }
-    free_names(names);
+    cmx_test_names_free(names);
 
     const unsigned char *s = (const unsigned char *)all.data;
     outcome whole = feed_whole(s, all.len);
@@ -364,7 +322,7 @@ static void rejects_every_negative_vector_with_its_error(void **state)
         free(enc);
         free(dec);
     }
-    free_names(names);
+    cmx_test_names_free(names);
     printf("eventstream negative vectors: %d/%d rejected with the expected error\n", passed, n);
     assert_int_equal(n, 4);
     assert_int_equal(passed, n);
@@ -663,7 +621,7 @@ static void encodes_every_positive_vector_back_byte_for_byte(void **state)
         cmx_buf_free(&r.out);
         free(bytes);
     }
-    free_names(names);
+    cmx_test_names_free(names);
 }
 
 static void encodes_every_header_type_and_reads_it_back(void **state)

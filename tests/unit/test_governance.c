@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers/config_load.h"
 #include "config/config.h"
 #include "core/str.h"
 #include "governance/budget_counters.h"
@@ -100,44 +101,42 @@ static void digests_are_sha256_or_hmac_sha256_with_the_pepper(void **state)
 
 /* ---- periods -------------------------------------------------------------------- */
 
+/* The window of p at the instant `now` starts at `start` and ends at `end`
+ * (NULL: not checked). */
+static void expect_window(const cmx_period *p, const char *now, const char *start, const char *end)
+{
+    int64_t s, e;
+    char text[40];
+    cmx_period_window(p, at(now), &s, &e);
+    if (start) {
+        iso(s, text);
+        assert_string_equal(text, start);
+    }
+    if (end) {
+        iso(e, text);
+        assert_string_equal(text, end);
+    }
+}
+
 static void periods_start_and_reset_where_documented(void **state)
 {
     cmx_period p;
     int64_t s, e;
-    char a[40], b[40];
     assert_int_equal(cmx_period_from_text("1d", CMX_DEFAULT_PERIOD_ANCHOR_MS, &p), 0);
-    cmx_period_window(&p, at("2026-03-18T15:20:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-03-18T00:00:00Z");
-    assert_string_equal(b, "2026-03-19T00:00:00Z");
+    expect_window(&p, "2026-03-18T15:20:00Z", "2026-03-18T00:00:00Z", "2026-03-19T00:00:00Z");
     /* 7d: Mondays (2026-03-16 is one). */
     assert_int_equal(cmx_period_from_text("7d", CMX_DEFAULT_PERIOD_ANCHOR_MS, &p), 0);
-    cmx_period_window(&p, at("2026-03-18T15:20:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-03-16T00:00:00Z");
-    assert_string_equal(b, "2026-03-23T00:00:00Z");
+    expect_window(&p, "2026-03-18T15:20:00Z", "2026-03-16T00:00:00Z", "2026-03-23T00:00:00Z");
     /* A period ends exactly at its end: the next instant is the next period. */
-    cmx_period_window(&p, at("2026-03-23T00:00:00Z"), &s, &e);
-    iso(s, a);
-    assert_string_equal(a, "2026-03-23T00:00:00Z");
+    expect_window(&p, "2026-03-23T00:00:00Z", "2026-03-23T00:00:00Z", NULL);
     /* 30d from a chosen anchor, also before it. */
     assert_int_equal(cmx_period_from_text("30d", at("2026-01-10T06:00:00Z"), &p), 0);
-    cmx_period_window(&p, at("2026-02-10T00:00:00Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-02-09T06:00:00Z");
-    assert_string_equal(b, "2026-03-11T06:00:00Z");
-    cmx_period_window(&p, at("2026-01-01T00:00:00Z"), &s, &e);
-    iso(s, a);
-    assert_string_equal(a, "2025-12-11T06:00:00Z");
+    expect_window(&p, "2026-02-10T00:00:00Z", "2026-02-09T06:00:00Z", "2026-03-11T06:00:00Z");
+    expect_window(&p, "2026-01-01T00:00:00Z", "2025-12-11T06:00:00Z", NULL);
     /* monthly: the calendar, across a year and a leap February. */
     assert_int_equal(cmx_period_from_text("monthly", 0, &p), 0);
-    cmx_period_window(&p, at("2026-12-31T23:59:59Z"), &s, &e);
-    iso(s, a), iso(e, b);
-    assert_string_equal(a, "2026-12-01T00:00:00Z");
-    assert_string_equal(b, "2027-01-01T00:00:00Z");
-    cmx_period_window(&p, at("2028-02-29T12:00:00Z"), &s, &e);
-    iso(e, b);
-    assert_string_equal(b, "2028-03-01T00:00:00Z");
+    expect_window(&p, "2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    expect_window(&p, "2028-02-29T12:00:00Z", NULL, "2028-03-01T00:00:00Z");
     /* total: never resets. */
     assert_int_equal(cmx_period_from_text("total", 0, &p), 0);
     cmx_period_window(&p, at("2026-01-01"), &s, &e);
@@ -204,12 +203,7 @@ static world *world_new(void)
     setenv("CMX_T_BATCH", batch_secret, 1);
     setenv("CMX_T_ORPHAN", "cmx-orphan-cccccccccccccccccccccccccccccccc", 1);
     world *w = calloc(1, sizeof *w);
-    cmx_config_diag d;
-    w->cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "t.yaml", &d);
-    for (size_t i = 0; i < d.n_errors; i++)
-        fprintf(stderr, "%s\n", d.errors[i]);
-    assert_non_null(w->cfg);
-    cmx_config_diag_free(&d);
+    w->cfg = cmx_test_config_ok(config_yaml, "t.yaml");
     w->counters = cmx_budget_counters_local_new();
     w->reg = cmx_gov_usage_registry_new(w->counters);
     cmx_key_hasher_init(&w->hasher, NULL);

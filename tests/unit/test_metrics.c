@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "helpers/config_load.h"
 #include "obs/metrics.h"
 #include "router/group_state.h"
 
@@ -35,12 +36,7 @@ static int setup(void **state)
 {
     static fixture f;
     memset(&f, 0, sizeof f);
-    cmx_config_diag diag = {0};
-    f.cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "metrics-test.yaml", &diag);
-    for (size_t i = 0; i < diag.n_errors; i++)
-        fprintf(stderr, "%s\n", diag.errors[i]);
-    cmx_config_diag_free(&diag);
-    assert_non_null(f.cfg);
+    f.cfg = cmx_test_config_ok(config_yaml, "metrics-test.yaml");
     cmx_error err;
     f.m = cmx_metrics_new(f.cfg, 2, &err);
     assert_non_null(f.m);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/config_load.h"
 #include "governance/pricing.h"
 
 static const char small_list[] =
@@ -166,13 +167,7 @@ static void snapshot_suffixes_are_removed_once(void **state)
 
 static cmx_config *config_with(const char *yaml)
 {
-    cmx_config_diag d = {0};
-    cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "test.yaml", &d);
-    for (size_t i = 0; i < d.n_errors; i++)
-        fprintf(stderr, "  error: %s\n", d.errors[i]);
-    cmx_config_diag_free(&d);
-    assert_non_null(c);
-    return c;
+    return cmx_test_config_ok(yaml, "test.yaml");
 }
 
 static void target_price_overrides_the_list_and_prices_self_hosted_models(void **state)
@@ -228,8 +223,8 @@ static void target_price_mistakes_are_located_config_errors(void **state)
                  "providers:\n  oa: {type: openai, base_url: 'http://127.0.0.1:1/v1'}\n"
                  "models:\n  chat: [{provider: oa, model: m, price: %s}]\n",
                  cases[i].price);
-        cmx_config_diag d = {0};
-        cmx_config *c = cmx_config_load_string(yaml, strlen(yaml), "test.yaml", &d);
+        cmx_config_diag d;
+        cmx_config *c = cmx_test_config_load(yaml, "test.yaml", &d);
         assert_null(c);
         assert_true(d.n_errors >= 1);
         if (!strstr(d.errors[0], cases[i].needle))

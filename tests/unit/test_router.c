@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <string.h>
 
+#include "helpers/config_load.h"
 #include "router/group_state.h"
 #include "router/residency.h"
 #include "core/str.h"
@@ -145,12 +146,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     static fixture f;
-    cmx_config_diag diag = {0};
-    f.cfg = cmx_config_load_string(config_yaml, strlen(config_yaml), "router-test.yaml", &diag);
-    for (size_t i = 0; i < diag.n_errors; i++)
-        fprintf(stderr, "%s\n", diag.errors[i]);
-    cmx_config_diag_free(&diag);
-    assert_non_null(f.cfg);
+    f.cfg = cmx_test_config_ok(config_yaml, "router-test.yaml");
     f.base = event_base_new();
     cmx_worker_env env = {f.base, NULL};
     cmx_error err;
@@ -368,12 +364,7 @@ static void residency_is_never_violated_in_any_failure_combination(void **state)
                      "      breaker: false, %s fallbacks: [us_fallback],\n"
                      "      targets: [{provider: eu1}, {provider: us1}, {provider: eu2}]}\n",
                      !eu1_up, !us_up, !eu2_up, by_header ? "" : "residency: eu,");
-            cmx_config_diag diag = {0};
-            cmx_config *cfg = cmx_config_load_string(yaml, strlen(yaml), "res.yaml", &diag);
-            for (size_t i = 0; i < diag.n_errors; i++)
-                fprintf(stderr, "%s\n", diag.errors[i]);
-            cmx_config_diag_free(&diag);
-            assert_non_null(cfg);
+            cmx_config *cfg = cmx_test_config_ok(yaml, "res.yaml");
             fixture f = {0};
             cmx_error err;
             f.cfg = cfg;
@@ -428,9 +419,7 @@ static void residency_is_decided_once_from_header_key_and_group(void **state)
                        "models:\n"
                        "  any: [{provider: eu1}, {provider: us1}]\n"
                        "  eu_only: {residency: eu, targets: [{provider: eu1}, {provider: us1}]}\n";
-    cmx_config_diag d;
-    cmx_config *cfg = cmx_config_load_string(yaml, strlen(yaml), "t.yaml", &d);
-    assert_non_null(cfg);
+    cmx_config *cfg = cmx_test_config_ok(yaml, "t.yaml");
     const cmx_model_group *any = cmx_config_find_model(cfg, CMX_LIT("any"));
     const cmx_model_group *eu_only = cmx_config_find_model(cfg, CMX_LIT("eu_only"));
     cmx_call call = {0};
@@ -458,7 +447,6 @@ static void residency_is_decided_once_from_header_key_and_group(void **state)
     assert_true(cmx_residency_allows(NULL, eu_only->targets[1].provider));
     assert_false(cmx_residency_allows("eu", eu_only->targets[1].provider));
     cmx_config_unref(cfg);
-    cmx_config_diag_free(&d);
 }
 
 static void cheapest_tries_targets_by_price_and_unpriced_last(void **state)

@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "core/clock.h"
+#include "helpers/loopback.h"
 #include "http/server.h"
 
 /* ---- the server side ----------------------------------------------------- */
@@ -166,9 +167,15 @@ static void *server_thread(void *arg)
     return NULL;
 }
 
+/* What a test changes in the test limits below (0: keeps them). */
+typedef struct limits_change {
+    size_t max_header_bytes, max_body_bytes;
+    uint32_t header_timeout_ms, body_timeout_ms, keepalive_timeout_ms, write_timeout_ms;
+} limits_change;
+
 /* Limits short enough that timeout tests finish fast, long enough that a
- * loaded machine does not hit them by accident. */
-static void test_limits(cmx_http_limits *lim)
+ * loaded machine does not hit them by accident; with a test's changes. */
+static void test_limits(cmx_http_limits *lim, const limits_change *change)
 {
     cmx_http_limits_default(lim);
     lim->max_header_bytes = 2048;
@@ -178,16 +185,30 @@ static void test_limits(cmx_http_limits *lim)
     lim->body_timeout_ms = 2000;
     lim->keepalive_timeout_ms = 2000;
     lim->write_timeout_ms = 2000;
+    if (!change)
+        return;
+#define CHANGE(field)                                                                              \
+    if (change->field)                                                                             \
+    lim->field = change->field
+    CHANGE(max_header_bytes);
+    CHANGE(max_body_bytes);
+    CHANGE(header_timeout_ms);
+    CHANGE(body_timeout_ms);
+    CHANGE(keepalive_timeout_ms);
+    CHANGE(write_timeout_ms);
+#undef CHANGE
 }
 
-static test_server *ts_start(const cmx_http_limits *lim)
+static test_server *ts_start(const limits_change *change)
 {
+    cmx_http_limits lim;
+    test_limits(&lim, change);
     test_server *ts = calloc(1, sizeof *ts);
     assert_non_null(ts);
     ts->base = event_base_new();
     assert_non_null(ts->base);
     cmx_error err;
-    ts->srv = cmx_http_server_new(ts->base, "127.0.0.1", 0, lim, handler, ts, &err);
+    ts->srv = cmx_http_server_new(ts->base, "127.0.0.1", 0, &lim, handler, ts, &err);
     assert_non_null(ts->srv);
     ts->port = cmx_http_server_port(ts->srv);
     assert_true(ts->port > 0);
@@ -196,13 +217,6 @@ static test_server *ts_start(const cmx_http_limits *lim)
     event_add(ts->ctl_ev, NULL);
     assert_int_equal(pthread_create(&ts->thread, NULL, server_thread, ts), 0);
     return ts;
-}
-
-static test_server *ts_start_default(void)
-{
-    cmx_http_limits lim;
-    test_limits(&lim);
-    return ts_start(&lim);
 }
 
 /* Runs one command on the server thread and waits until it is done. */
@@ -232,16 +246,38 @@ static int wait_for(atomic_int *v, int want)
     return atomic_load(v) == want;
 }
 
-static void ts_stop(test_server *ts)
+/* Ends the server's loop and frees the server: on_close runs for what was
+ * still in flight. */
+static void ts_free_server(test_server *ts)
 {
     ts_cmd(ts, 'q');
     pthread_join(ts->thread, NULL);
     cmx_http_server_free(ts->srv);
     event_free(ts->ctl_ev);
+}
+
+static void ts_stop(test_server *ts)
+{
+    ts_free_server(ts);
+    /* libevent closes freed bufferevents' sockets in finalizers, which run
+     * at the latest when the base is freed. */
     event_base_free(ts->base);
     close(ts->ctl[0]);
     close(ts->ctl[1]);
     free(ts);
+}
+
+/* For cmocka: a server with the test limits and the changes in *state. */
+static int setup(void **state)
+{
+    *state = ts_start(*state);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ts_stop(*state);
+    return 0;
 }
 
 /* ---- the client side ----------------------------------------------------- */
@@ -259,33 +295,24 @@ typedef struct response {
     size_t body_len;
 } response;
 
-static int connect_to(int port, int rcvbuf)
+/* A client with a 3 s receive timeout and no Nagle delay; rcvbuf > 0 makes
+ * its receive buffer that small. */
+static client *client_with(test_server *ts, int rcvbuf)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    if (rcvbuf)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    client *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->fd = cmx_loopback_connect(ts->port, rcvbuf);
+    assert_true(c->fd >= 0);
     struct timeval tv = {3, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return c;
 }
 
 static client *client_new(test_server *ts)
 {
-    client *c = calloc(1, sizeof *c);
-    assert_non_null(c);
-    c->fd = connect_to(ts->port, 0);
-    assert_true(c->fd >= 0);
-    return c;
+    return client_with(ts, 0);
 }
 
 static void client_free(client *c)
@@ -441,12 +468,64 @@ static response *request(client *c, const char *raw)
     return &r;
 }
 
+/* A new client sends a head that asks for 100-continue, reads the 100,
+ * then sends the body: the echo handler's answer says `echo`. */
+static void expect_echo_after_continue(test_server *ts, const char *head, const char *body,
+                                       const char *echo)
+{
+    client *c = client_new(ts);
+    send_str(c, head);
+    response r;
+    assert_int_equal(read_head(c, &r), 0);
+    assert_int_equal(r.status, 100);
+    send_str(c, body);
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, echo));
+    client_free(c);
+}
+
+/* Sends the head of a POST /echo of n bytes and returns them, not yet
+ * sent: 'first', 'first'+1, ... over 26 letters, with the echo handler's
+ * checksum of them in *sum; room for 64 more bytes behind. */
+static char *post_letters_head(client *c, size_t n, char first, unsigned *sum)
+{
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+    send_str(c, head);
+    char *body = malloc(n + 64);
+    assert_non_null(body);
+    *sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        body[i] = (char)(first + i % 26);
+        *sum = *sum * 31 + (unsigned char)body[i];
+    }
+    return body;
+}
+
+/* The echo handler's answer to the n letters with checksum sum. */
+static void expect_echo_of_letters(client *c, size_t n, unsigned sum)
+{
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    char want[64];
+    snprintf(want, sizeof want, "n=%zu nul=1 b= sum=%u", n, sum);
+    assert_non_null(strstr(r.body, want));
+}
+
+/* At least min_ms and less than below_ms went by since start_us. */
+static void expect_took(uint64_t start_us, uint64_t min_ms, uint64_t below_ms)
+{
+    uint64_t elapsed_ms = (cmx_now_us() - start_us) / 1000;
+    assert_true(elapsed_ms >= min_ms);
+    assert_true(elapsed_ms < below_ms);
+}
+
 /* ---- tests: requests and keep-alive ---------------------------------------- */
 
 static void answers_get_and_post_with_content_length(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     response *r = request(c, "GET /echo?a=1&b=2 HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_true(has_header(r, "Content-Type: text/plain"));
@@ -457,25 +536,22 @@ static void answers_get_and_post_with_content_length(void **state)
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->body, "POST /echo q= n=11 nul=1 b=hello world"));
     client_free(c);
-    ts_stop(ts);
 }
 
 static void finds_headers_case_insensitively_and_adds_extra_headers(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     response *r = request(c, "GET /hdr HTTP/1.1\r\nHost: x\r\nX-First: 1st\r\n"
                              "x-probe: found it\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_true(has_header(r, "X-Extra: 1"));
     assert_string_equal(r->body, "found it|1st|0");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void reuses_keep_alive_connection(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
     client *c = client_new(ts);
     for (int i = 0; i < 3; i++) {
         response *r = request(c, "GET /count HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -484,13 +560,11 @@ static void reuses_keep_alive_connection(void **state)
     }
     assert_int_equal(atomic_load(&ts->handled), 3);
     client_free(c);
-    ts_stop(ts);
 }
 
 static void parses_request_arriving_one_byte_at_a_time(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     const char *req = "POST /hdr?x HTTP/1.1\r\nHost: x\r\nX-First: first value\r\n"
                       "X-Probe: split across reads\r\nContent-Length: 2\r\n\r\nok";
     for (const char *p = req; *p; p++) {
@@ -501,49 +575,51 @@ static void parses_request_arriving_one_byte_at_a_time(void **state)
     assert_int_equal(read_response(c, &r), 0);
     assert_string_equal(r.body, "split across reads|first value|0");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void keeps_header_slices_valid_when_read_buffer_grows(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.max_header_bytes = 16 * 1024;
-    test_server *ts = ts_start(&lim);
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     char big[9000];
     memset(big, 'b', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     char *req = malloc(12000);
     snprintf(req, 12000,
              "GET /hdr HTTP/1.1\r\nX-First: before\r\nX-Big: %s\r\nX-Probe: after\r\n\r\n", big);
-    send_str(c, req);
+    response *r = request(c, req);
     free(req);
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "after|before|8999");
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "after|before|8999");
     client_free(c);
-    ts_stop(ts);
 }
 
-static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
+/* Sends `pipelined` (a /late request first) and checks that only the first
+ * is handled while it is in flight, and that its answer is "late". */
+static void expect_first_held_then_late(test_server *ts, client *c, const char *pipelined)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
-                "POST /echo?second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-                "GET /echo?third HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_str(c, pipelined);
     assert_true(wait_for(&ts->handled, 1));
     /* The later requests are buffered, not parsed, while the first is in
      * flight. */
     usleep(100 * 1000);
     assert_int_equal(atomic_load(&ts->handled), 1);
-
+    assert_int_equal(atomic_load(&ts->closes), 0);
     ts_cmd(ts, 'r');
     response r;
     assert_int_equal(read_response(c, &r), 0);
     assert_string_equal(r.body, "late");
+}
+
+static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
+{
+    test_server *ts = *state;
+    client *c = client_new(ts);
+    expect_first_held_then_late(
+        ts, c,
+        "GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo?second HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        "GET /echo?third HTTP/1.1\r\nHost: x\r\n\r\n");
+    response r;
     assert_int_equal(read_response(c, &r), 0);
     assert_non_null(strstr(r.body, "POST /echo q=second n=3 nul=1 b=abc"));
     assert_int_equal(read_response(c, &r), 0);
@@ -551,7 +627,6 @@ static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
     assert_int_equal(atomic_load(&ts->handled), 3);
     assert_int_equal(atomic_load(&ts->closes), 0);
     client_free(c);
-    ts_stop(ts);
 }
 
 /* More pipelined bytes than the read buffer has room for behind the held
@@ -559,7 +634,7 @@ static void answers_pipelined_requests_in_order_one_at_a_time(void **state)
  * once it is answered, and every request is answered, in order. */
 static void resumes_reading_pipelined_requests_that_filled_the_buffer(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
     client *c = client_new(ts);
     enum { N = 400 };
     char *reqs = malloc(N * 40 + 64);
@@ -567,18 +642,10 @@ static void resumes_reading_pipelined_requests_that_filled_the_buffer(void **sta
     for (int i = 0; i < N; i++)
         sprintf(reqs + strlen(reqs), "GET /echo?%d HTTP/1.1\r\n\r\n", i);
     assert_true(strlen(reqs) > 8192); /* more than the buffer holds */
-    send_str(c, reqs);
+    expect_first_held_then_late(ts, c, reqs);
     free(reqs);
-    assert_true(wait_for(&ts->handled, 1));
-    usleep(100 * 1000);
-    assert_int_equal(atomic_load(&ts->handled), 1);
-    assert_int_equal(atomic_load(&ts->closes), 0);
-
-    ts_cmd(ts, 'r');
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    assert_string_equal(r.body, "late");
     for (int i = 0; i < N; i++) {
+        response r;
         assert_int_equal(read_response(c, &r), 0);
         char want[32];
         snprintf(want, sizeof want, "GET /echo q=%d n=0", i);
@@ -586,107 +653,64 @@ static void resumes_reading_pipelined_requests_that_filled_the_buffer(void **sta
     }
     assert_int_equal(atomic_load(&ts->handled), N + 1);
     client_free(c);
-    ts_stop(ts);
 }
 
 /* The body behind an already parsed head is received on its own; the next
  * request, sent in the same packet as the body, is still read and answered. */
 static void reads_late_body_and_the_request_behind_it(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    size_t n = 3000;
-    char *body = malloc(n + 64);
-    unsigned sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        body[i] = (char)('A' + i % 26);
-        sum = sum * 31 + (unsigned char)body[i];
-    }
-    char head[128];
-    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
-    send_str(c, head);
+    client *c = client_new(*state);
+    unsigned sum;
+    char *body = post_letters_head(c, 3000, 'A', &sum);
     usleep(50 * 1000); /* the head is parsed before the body arrives */
-    strcpy(body + n, "GET /echo?next HTTP/1.1\r\n\r\n");
+    strcpy(body + 3000, "GET /echo?next HTTP/1.1\r\n\r\n");
     send_str(c, body);
     free(body);
+    expect_echo_of_letters(c, 3000, sum);
     response r;
-    assert_int_equal(read_response(c, &r), 0);
-    char want[64];
-    snprintf(want, sizeof want, "n=3000 nul=1 b= sum=%u", sum);
-    assert_non_null(strstr(r.body, want));
     assert_int_equal(read_response(c, &r), 0);
     assert_non_null(strstr(r.body, "GET /echo q=next n=0"));
     client_free(c);
-    ts_stop(ts);
 }
 
 static void reads_chunked_request_body(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     send_str(c, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
     usleep(20 * 1000);
-    send_str(c, "lo\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "n=11 nul=1 b=hello world"));
+    response *r = request(c, "lo\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n");
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "n=11 nul=1 b=hello world"));
     /* The connection is still good for the next request. */
-    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
-    assert_string_equal(r2->body, "1");
+    assert_string_equal(request(c, "GET /count HTTP/1.1\r\n\r\n")->body, "1");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void reads_large_body_arriving_in_pieces(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    size_t n = 300000;
-    char *body = malloc(n);
-    unsigned sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        body[i] = (char)('a' + i % 26);
-        sum = sum * 31 + (unsigned char)body[i];
-    }
-    char head[128];
-    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
-    send_str(c, head);
-    for (size_t off = 0; off < n; off += 50000) {
+    client *c = client_new(*state);
+    unsigned sum;
+    char *body = post_letters_head(c, 300000, 'a', &sum);
+    for (size_t off = 0; off < 300000; off += 50000) {
         send_bytes(c, body + off, 50000);
         usleep(2000);
     }
     free(body);
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    char want[64];
-    snprintf(want, sizeof want, "n=300000 nul=1 b= sum=%u", sum);
-    assert_non_null(strstr(r.body, want));
+    expect_echo_of_letters(c, 300000, sum);
     client_free(c);
-    ts_stop(ts);
 }
 
 static void sends_100_continue_before_reading_body(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c,
-             "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
-    response r;
-    assert_int_equal(read_head(c, &r), 0);
-    assert_int_equal(r.status, 100);
-    send_str(c, "hello");
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "b=hello"));
-    client_free(c);
-    ts_stop(ts);
+    expect_echo_after_continue(
+        *state,
+        "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        "hello", "b=hello");
 }
 
 static void answers_head_and_204_without_body(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     send_str(c, "HEAD /echo HTTP/1.1\r\n\r\n");
     response r;
     assert_int_equal(read_head(c, &r), 0);
@@ -697,58 +721,44 @@ static void answers_head_and_204_without_body(void **state)
     assert_int_equal(read_head(c, &r), 0); /* no body bytes came before this head */
     assert_int_equal(r.status, 204);
     assert_null(strcasestr(r.head, "Content-Length"));
-    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
-    assert_string_equal(r2->body, "1");
+    assert_string_equal(request(c, "GET /count HTTP/1.1\r\n\r\n")->body, "1");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void sends_100_continue_for_chunked_body(void **state)
 {
-    test_server *ts = ts_start_default();
+    expect_echo_after_continue(
+        *state, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "3\r\nabc\r\n0\r\n\r\n", "n=3 nul=1 b=abc");
+}
+
+/* A new client's request is answered with 200 and Connection: close, and
+ * the server closes the connection then. */
+static void expect_answer_then_close(test_server *ts, const char *raw)
+{
     client *c = client_new(ts);
-    send_str(c,
-             "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
-    response r;
-    assert_int_equal(read_head(c, &r), 0);
-    assert_int_equal(r.status, 100);
-    send_str(c, "3\r\nabc\r\n0\r\n\r\n");
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body, "n=3 nul=1 b=abc"));
+    response *r = request(c, raw);
+    assert_int_equal(r->status, 200);
+    assert_true(has_header(r, "Connection: close"));
+    assert_true(closed_without_data(c));
     client_free(c);
-    ts_stop(ts);
 }
 
 static void http10_closes_unless_keep_alive_is_asked_for(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
+    expect_answer_then_close(ts, "GET /echo HTTP/1.0\r\n\r\n");
     client *c = client_new(ts);
-    response *r = request(c, "GET /echo HTTP/1.0\r\n\r\n");
-    assert_int_equal(r->status, 200);
-    assert_true(has_header(r, "Connection: close"));
-    assert_true(closed_without_data(c));
-    client_free(c);
-
-    c = client_new(ts);
-    r = request(c, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    response *r = request(c, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_true(has_header(r, "Connection: keep-alive"));
     r = request(c, "GET /count HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     assert_string_equal(r->body, "1");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void closes_after_answering_connection_close(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    response *r = request(c, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
-    assert_int_equal(r->status, 200);
-    assert_true(has_header(r, "Connection: close"));
-    assert_true(closed_without_data(c));
-    client_free(c);
-    ts_stop(ts);
+    expect_answer_then_close(*state, "GET /echo HTTP/1.1\r\nConnection: close\r\n\r\n");
 }
 
 /* ---- tests: limits and framing ------------------------------------------- */
@@ -770,64 +780,73 @@ static void expect_error_and_close(client *c, int status, const char *code)
     assert_true(closed_without_data(c));
 }
 
+/* A new client sends raw and gets that error answer, then the close. */
+static void expect_refused(test_server *ts, const char *raw, int status, const char *code)
+{
+    client *c = client_new(ts);
+    send_str(c, raw);
+    expect_error_and_close(c, status, code);
+    client_free(c);
+}
+
+/* A new client sends raw and gets a bare `status` answer, then the close. */
+static void expect_status_then_close(test_server *ts, const char *raw, int status)
+{
+    client *c = client_new(ts);
+    send_str(c, raw);
+    response r;
+    assert_int_equal(read_response(c, &r), 0);
+    assert_int_equal(r.status, status);
+    assert_true(has_header(&r, "Connection: close"));
+    assert_true(closed_without_data(c));
+    client_free(c);
+}
+
 static void answers_431_for_too_many_headers(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    test_server *ts = *state;
     char req[2048] = "GET /echo HTTP/1.1\r\n";
     for (int i = 0; i < 21; i++)
         snprintf(req + strlen(req), sizeof req - strlen(req), "X-H%d: v\r\n", i);
     strcat(req, "\r\n");
-    send_str(c, req);
-    expect_error_and_close(c, 431, "request_header_fields_too_large");
+    expect_refused(ts, req, 431, "request_header_fields_too_large");
     assert_int_equal(atomic_load(&ts->handled), 0);
-    client_free(c);
-    ts_stop(ts);
 }
 
 static void answers_431_for_too_many_header_bytes(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
+    test_server *ts = *state;
     char req[4096];
     char big[3000];
     memset(big, 'v', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     snprintf(req, sizeof req, "GET /echo HTTP/1.1\r\nX-Big: %s\r\n\r\n", big);
-    send_str(c, req);
-    expect_error_and_close(c, 431, "request_header_fields_too_large");
-    client_free(c);
+    expect_refused(ts, req, 431, "request_header_fields_too_large");
 
     /* Also when the head keeps coming without an end. */
-    c = client_new(ts);
+    client *c = client_new(ts);
     send_str(c, "GET /echo HTTP/1.1\r\n");
     for (int i = 0; i < 40; i++)
         send_str(c, "X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     expect_error_and_close(c, 431, "request_header_fields_too_large");
     assert_int_equal(atomic_load(&ts->handled), 0);
     client_free(c);
-    ts_stop(ts);
 }
+
+static const limits_change body_of_1000 = {.max_body_bytes = 1000};
 
 static void answers_413_for_content_length_over_limit(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.max_body_bytes = 1000;
-    test_server *ts = ts_start(&lim);
-    client *c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
-    expect_error_and_close(c, 413, "request_too_large");
-    client_free(c);
-
+    test_server *ts = *state;
+    expect_refused(ts, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n", 413,
+                   "request_too_large");
     /* With Expect: 100-continue the refusal comes instead of the 100. */
-    c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n");
-    expect_error_and_close(c, 413, "request_too_large");
-    client_free(c);
+    expect_refused(ts,
+                   "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+                   413, "request_too_large");
 
     /* Exactly at the limit is fine. */
-    c = client_new(ts);
+    client *c = client_new(ts);
     char req[1200];
     int n = snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
     memset(req + n, 'z', 1000);
@@ -837,7 +856,6 @@ static void answers_413_for_content_length_over_limit(void **state)
     assert_int_equal(r.status, 200);
     client_free(c);
     assert_int_equal(atomic_load(&ts->handled), 1);
-    ts_stop(ts);
 }
 
 /* After an error answer the server stops sending, swallows what the client
@@ -845,10 +863,7 @@ static void answers_413_for_content_length_over_limit(void **state)
  * client closes, without waiting out the linger time. */
 static void lingers_after_error_until_the_client_closes(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.max_body_bytes = 1000;
-    test_server *ts = ts_start(&lim);
+    test_server *ts = *state;
     client *c = client_new(ts);
     size_t n = 200000;
     char head[128];
@@ -868,15 +883,11 @@ static void lingers_after_error_until_the_client_closes(void **state)
     }
     assert_int_equal(open, 0);
     client_free(c);
-    ts_stop(ts);
 }
 
 static void answers_413_for_chunked_body_over_limit(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.max_body_bytes = 1000;
-    test_server *ts = ts_start(&lim);
+    test_server *ts = *state;
     client *c = client_new(ts);
     send_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
     char chunk[507]; /* "1f4\r\n" + 500 bytes + "\r\n" */
@@ -888,118 +899,80 @@ static void answers_413_for_chunked_body_over_limit(void **state)
     expect_error_and_close(c, 413, "request_too_large");
     assert_int_equal(atomic_load(&ts->handled), 0);
     client_free(c);
-    ts_stop(ts);
 }
 
 static void answers_400_for_content_length_with_transfer_encoding(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                "0\r\n\r\n");
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 400);
-    assert_true(has_header(&r, "Connection: close"));
-    assert_true(closed_without_data(c));
+    test_server *ts = *state;
+    expect_status_then_close(
+        ts,
+        "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400);
     assert_int_equal(atomic_load(&ts->handled), 0);
-    client_free(c);
-    ts_stop(ts);
 }
 
 static void answers_400_for_conflicting_content_lengths(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde");
-    response r;
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 400);
-    assert_true(closed_without_data(c));
-    client_free(c);
-
-    c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc");
-    assert_int_equal(read_response(c, &r), 0);
-    assert_int_equal(r.status, 400);
-    client_free(c);
+    test_server *ts = *state;
+    expect_status_then_close(
+        ts, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde", 400);
+    expect_status_then_close(
+        ts, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400);
     assert_int_equal(atomic_load(&ts->handled), 0);
-    ts_stop(ts);
 }
 
 static void answers_400_for_transfer_encoding_other_than_chunked(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
-    expect_error_and_close(c, 400, "unsupported_transfer_encoding");
-    client_free(c);
+    test_server *ts = *state;
+    expect_refused(ts, "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                   400, "unsupported_transfer_encoding");
     assert_int_equal(atomic_load(&ts->handled), 0);
-    ts_stop(ts);
 }
 
 static void answers_400_for_malformed_request(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "GET /echo HTTP/1.1\r\nBad Header Name: x\r\n\r\n");
-    expect_error_and_close(c, 400, "bad_request");
-    client_free(c);
-
-    c = client_new(ts);
-    send_str(c, "HELLO\r\n\r\n");
-    expect_error_and_close(c, 400, "bad_request");
-    client_free(c);
-
+    test_server *ts = *state;
+    expect_refused(ts, "GET /echo HTTP/1.1\r\nBad Header Name: x\r\n\r\n", 400, "bad_request");
+    expect_refused(ts, "HELLO\r\n\r\n", 400, "bad_request");
     /* Folded header lines are refused rather than glued together. */
-    c = client_new(ts);
-    send_str(c, "GET /echo HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n");
-    expect_error_and_close(c, 400, "bad_request");
-    client_free(c);
+    expect_refused(ts, "GET /echo HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n", 400, "bad_request");
     assert_int_equal(atomic_load(&ts->handled), 0);
-    ts_stop(ts);
 }
 
 /* ---- tests: timeouts --------------------------------------------------------- */
 
+/* The 408 answer came 300 ms after start_us (give or take a loaded
+ * machine), the connection closed, and nothing was handed to the handler. */
+static void expect_timed_out(test_server *ts, client *c, uint64_t start_us)
+{
+    expect_error_and_close(c, 408, "request_timeout");
+    expect_took(start_us, 250, 5 * 300);
+    assert_int_equal(atomic_load(&ts->handled), 0);
+    client_free(c);
+}
+
+static const limits_change header_timeout_300 = {.header_timeout_ms = 300};
+
 static void answers_408_when_head_trickles_past_header_timeout(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.header_timeout_ms = 300;
-    test_server *ts = ts_start(&lim);
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     uint64_t start = cmx_now_us();
     send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Slow: ");
     /* One byte every 50 ms: the connection is never idle, only slow. */
     struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
     while (poll(&pfd, 1, 50) == 0 && cmx_now_us() - start < 3000000)
         send_str(c, "a");
-    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
-    expect_error_and_close(c, 408, "request_timeout");
-    assert_true(elapsed_ms >= 250);
-    assert_true(elapsed_ms < 5 * 300);
-    assert_int_equal(atomic_load(&ts->handled), 0);
-    client_free(c);
-    ts_stop(ts);
+    expect_timed_out(*state, c, start);
 }
+
+static const limits_change body_timeout_300 = {.body_timeout_ms = 300};
 
 static void answers_408_when_body_is_late(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.body_timeout_ms = 300;
-    test_server *ts = ts_start(&lim);
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     uint64_t start = cmx_now_us();
     send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
-    expect_error_and_close(c, 408, "request_timeout");
-    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
-    assert_true(elapsed_ms >= 250);
-    assert_true(elapsed_ms < 5 * 300);
-    assert_int_equal(atomic_load(&ts->handled), 0);
-    client_free(c);
-    ts_stop(ts);
+    expect_timed_out(*state, c, start);
 }
 
 static int ts_busy_connections(test_server *ts)
@@ -1020,13 +993,14 @@ static int ts_wait_busy(test_server *ts, int want)
 /* An idle keep-alive connection, or one that has sent nothing, is only its
  * small record: the request state goes back a moment after the answer is
  * out (and stays while requests keep coming). */
+static const limits_change long_idle = {
+    .keepalive_timeout_ms = 30000, /* the clients idle for seconds here */
+    .header_timeout_ms = 10000,
+};
+
 static void idle_connections_give_back_their_request_state(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.keepalive_timeout_ms = 30000; /* the clients idle for seconds here */
-    lim.header_timeout_ms = 10000;
-    test_server *ts = ts_start(&lim);
+    test_server *ts = *state;
     enum { N = 20 };
     client *served[N], *silent[5];
     for (int i = 0; i < N; i++) {
@@ -1070,37 +1044,28 @@ static void idle_connections_give_back_their_request_state(void **state)
         client_free(served[i]);
     for (int i = 0; i < 5; i++)
         client_free(silent[i]);
-    ts_stop(ts);
 }
+
+static const limits_change keepalive_200 = {.keepalive_timeout_ms = 200};
 
 static void closes_idle_keep_alive_connection_silently(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.keepalive_timeout_ms = 200;
-    test_server *ts = ts_start(&lim);
-    client *c = client_new(ts);
+    client *c = client_new(*state);
     /* Measured from before the request: the idle time starts after it. */
     uint64_t start = cmx_now_us();
     response *r = request(c, "GET /echo HTTP/1.1\r\n\r\n");
     assert_int_equal(r->status, 200);
     assert_true(closed_without_data(c));
-    uint64_t elapsed_ms = (cmx_now_us() - start) / 1000;
-    assert_true(elapsed_ms >= 200);
-    assert_true(elapsed_ms < 5 * 200);
+    expect_took(start, 200, 5 * 200);
     client_free(c);
-    ts_stop(ts);
 }
+
+static const limits_change write_timeout_300 = {.write_timeout_ms = 300};
 
 static void write_timeout_drops_client_that_stops_reading(void **state)
 {
-    cmx_http_limits lim;
-    test_limits(&lim);
-    lim.write_timeout_ms = 300;
-    test_server *ts = ts_start(&lim);
-    client *c = calloc(1, sizeof *c);
-    c->fd = connect_to(ts->port, 4096);
-    assert_true(c->fd >= 0);
+    test_server *ts = *state;
+    client *c = client_with(ts, 4096);
     send_str(c, "GET /flood HTTP/1.1\r\n\r\n");
     /* Never read: the server's writes stop making progress. */
     assert_true(wait_for(&ts->handled, 1));
@@ -1109,7 +1074,6 @@ static void write_timeout_drops_client_that_stops_reading(void **state)
     assert_true(wait_for(&ts->closes, 1));
     assert_int_equal(ts_open_connections(ts), 0);
     client_free(c);
-    ts_stop(ts);
 }
 
 /* Reads a response of any size, keeping only its length. */
@@ -1133,10 +1097,8 @@ static long skip_response(client *c)
 
 static void holds_pipelined_requests_while_client_does_not_read(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = calloc(1, sizeof *c);
-    c->fd = connect_to(ts->port, 4096);
-    assert_true(c->fd >= 0);
+    test_server *ts = *state;
+    client *c = client_with(ts, 4096);
     char reqs[40 * 32] = "";
     for (int i = 0; i < 40; i++)
         strcat(reqs, "GET /big HTTP/1.1\r\n\r\n");
@@ -1150,43 +1112,48 @@ static void holds_pipelined_requests_while_client_does_not_read(void **state)
         assert_int_equal(skip_response(c), 512 * 1024);
     assert_int_equal(atomic_load(&ts->handled), 40);
     client_free(c);
-    ts_stop(ts);
 }
 
 /* ---- tests: streaming and disconnects ---------------------------------------- */
 
-static void streams_chunks_as_they_are_written(void **state)
+/* A new client asks for /stream and reads its head and its first chunk. */
+static client *stream_started(test_server *ts, response *head)
 {
-    test_server *ts = ts_start_default();
     client *c = client_new(ts);
     send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
-    response r;
-    assert_int_equal(read_head(c, &r), 0);
-    assert_int_equal(r.status, 200);
-    assert_true(has_header(&r, "Transfer-Encoding: chunked"));
-    assert_true(has_header(&r, "X-Stream: yes"));
+    assert_int_equal(read_head(c, head), 0);
     char chunk[64];
     assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
     assert_memory_equal(chunk, "one", 3);
+    return c;
+}
+
+static void streams_chunks_as_they_are_written(void **state)
+{
+    test_server *ts = *state;
+    response r;
+    client *c = stream_started(ts, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(has_header(&r, "Transfer-Encoding: chunked"));
+    assert_true(has_header(&r, "X-Stream: yes"));
     /* The first chunk arrived before the second was written. */
     assert_int_equal(atomic_load(&ts->chunks_written), 1);
     ts_cmd(ts, 'w');
+    char chunk[64];
     assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
     assert_memory_equal(chunk, "two", 3);
     ts_cmd(ts, 'e');
     assert_int_equal(read_chunk(c, chunk, sizeof chunk), 0);
 
     /* A finished stream leaves the connection ready for the next request. */
-    response *r2 = request(c, "GET /count HTTP/1.1\r\n\r\n");
-    assert_string_equal(r2->body, "1");
+    assert_string_equal(request(c, "GET /count HTTP/1.1\r\n\r\n")->body, "1");
     assert_int_equal(atomic_load(&ts->closes), 0);
     client_free(c);
-    ts_stop(ts);
 }
 
 static void streams_synchronously_from_the_handler(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
     client *c = client_new(ts);
     response *r = request(c, "GET /sync-stream HTTP/1.1\r\n\r\n");
     assert_int_equal(r->status, 201);
@@ -1200,69 +1167,60 @@ static void streams_synchronously_from_the_handler(void **state)
     assert_false(has_header(r, "Transfer-Encoding: chunked"));
     assert_string_equal(r->body, "abc");
     client_free(c);
-    ts_stop(ts);
 }
 
 static void stream_abort_leaves_body_unterminated_and_closes(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
+    test_server *ts = *state;
     response r;
-    assert_int_equal(read_head(c, &r), 0);
-    char chunk[64];
-    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
+    client *c = stream_started(ts, &r);
     ts_cmd(ts, 'a');
     /* No last chunk: the connection just ends. */
+    char chunk[64];
     assert_int_equal(read_chunk(c, chunk, sizeof chunk), -1);
     assert_int_equal(c->len, 0);
     assert_int_equal(atomic_load(&ts->closes), 0); /* the owner ended it, not the client */
     client_free(c);
-    ts_stop(ts);
+}
+
+/* The client goes away without a word; the server calls on_close once. */
+static void vanish(test_server *ts, client *c)
+{
+    close(c->fd);
+    c->fd = -1;
+    assert_true(wait_for(&ts->closes, 1));
+    client_free(c);
 }
 
 static void client_vanishing_mid_stream_calls_on_close_once(void **state)
 {
-    test_server *ts = ts_start_default();
-    client *c = client_new(ts);
-    send_str(c, "GET /stream HTTP/1.1\r\n\r\n");
+    test_server *ts = *state;
     response r;
-    assert_int_equal(read_head(c, &r), 0);
-    char chunk[64];
-    assert_int_equal(read_chunk(c, chunk, sizeof chunk), 3);
-    close(c->fd);
-    c->fd = -1;
-    assert_true(wait_for(&ts->closes, 1));
+    vanish(ts, stream_started(ts, &r));
     usleep(50 * 1000);
     assert_int_equal(atomic_load(&ts->closes), 1);
     assert_int_equal(ts_open_connections(ts), 0);
-    client_free(c);
-    ts_stop(ts);
 }
 
 static void client_vanishing_while_request_in_flight_calls_on_close(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
     client *c = client_new(ts);
     /* A pipelined second request must not be parsed after the close either. */
     send_str(c, "GET /late HTTP/1.1\r\n\r\nGET /echo HTTP/1.1\r\n\r\n");
     assert_true(wait_for(&ts->handled, 1));
-    close(c->fd);
-    c->fd = -1;
-    assert_true(wait_for(&ts->closes, 1));
+    vanish(ts, c);
     ts_cmd(ts, 'r'); /* the handler's reference was cleared by on_close: a no-op */
     assert_int_equal(atomic_load(&ts->closes), 1);
     assert_int_equal(atomic_load(&ts->handled), 1);
     assert_int_equal(ts_open_connections(ts), 0);
-    client_free(c);
-    ts_stop(ts);
 }
 
 /* ---- tests: shutdown --------------------------------------------------------- */
 
 static void stop_accepting_closes_idle_and_finishes_in_flight(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = *state;
     client *idle = client_new(ts);
     response *r = request(idle, "GET /echo HTTP/1.1\r\n\r\n");
     assert_int_equal(r->status, 200);
@@ -1273,7 +1231,7 @@ static void stop_accepting_closes_idle_and_finishes_in_flight(void **state)
 
     ts_cmd(ts, 's');
     assert_true(closed_without_data(idle));
-    assert_true(connect_to(ts->port, 0) < 0); /* no longer listening */
+    assert_true(cmx_loopback_connect(ts->port, 0) < 0); /* no longer listening */
 
     ts_cmd(ts, 'r');
     response rr;
@@ -1287,23 +1245,17 @@ static void stop_accepting_closes_idle_and_finishes_in_flight(void **state)
         usleep(2000);
     assert_int_equal(ts_open_connections(ts), 0);
     assert_int_equal(atomic_load(&ts->closes), 0);
-    ts_stop(ts);
 }
 
 static void server_free_tells_owner_of_request_in_flight(void **state)
 {
-    test_server *ts = ts_start_default();
+    test_server *ts = ts_start(NULL);
     client *c = client_new(ts);
     send_str(c, "GET /late HTTP/1.1\r\n\r\n");
     assert_true(wait_for(&ts->handled, 1));
     /* Like ts_stop, but the loop ends with /late still pending. */
-    ts_cmd(ts, 'q');
-    pthread_join(ts->thread, NULL);
-    cmx_http_server_free(ts->srv);
+    ts_free_server(ts);
     assert_int_equal(atomic_load(&ts->closes), 1);
-    event_free(ts->ctl_ev);
-    /* libevent closes freed bufferevents' sockets in finalizers, which run
-     * at the latest when the base is freed. */
     event_base_free(ts->base);
     assert_true(closed_without_data(c));
     close(ts->ctl[0]);
@@ -1325,47 +1277,54 @@ static void default_limits_match_the_header(void **state)
     assert_int_equal(lim.write_timeout_ms, 60000);
 }
 
+static const limits_change header_bytes_16k = {.max_header_bytes = 16 * 1024};
+
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T_WITH(name, limits)                                                                       \
+    cmocka_unit_test_prestate_setup_teardown(name, setup, teardown, (void *)&limits)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(default_limits_match_the_header),
-        cmocka_unit_test(answers_get_and_post_with_content_length),
-        cmocka_unit_test(finds_headers_case_insensitively_and_adds_extra_headers),
-        cmocka_unit_test(reuses_keep_alive_connection),
-        cmocka_unit_test(idle_connections_give_back_their_request_state),
-        cmocka_unit_test(parses_request_arriving_one_byte_at_a_time),
-        cmocka_unit_test(keeps_header_slices_valid_when_read_buffer_grows),
-        cmocka_unit_test(answers_pipelined_requests_in_order_one_at_a_time),
-        cmocka_unit_test(resumes_reading_pipelined_requests_that_filled_the_buffer),
-        cmocka_unit_test(reads_late_body_and_the_request_behind_it),
-        cmocka_unit_test(reads_chunked_request_body),
-        cmocka_unit_test(reads_large_body_arriving_in_pieces),
-        cmocka_unit_test(sends_100_continue_before_reading_body),
-        cmocka_unit_test(sends_100_continue_for_chunked_body),
-        cmocka_unit_test(answers_head_and_204_without_body),
-        cmocka_unit_test(http10_closes_unless_keep_alive_is_asked_for),
-        cmocka_unit_test(closes_after_answering_connection_close),
-        cmocka_unit_test(answers_431_for_too_many_headers),
-        cmocka_unit_test(answers_431_for_too_many_header_bytes),
-        cmocka_unit_test(answers_413_for_content_length_over_limit),
-        cmocka_unit_test(lingers_after_error_until_the_client_closes),
-        cmocka_unit_test(answers_413_for_chunked_body_over_limit),
-        cmocka_unit_test(answers_400_for_content_length_with_transfer_encoding),
-        cmocka_unit_test(answers_400_for_conflicting_content_lengths),
-        cmocka_unit_test(answers_400_for_transfer_encoding_other_than_chunked),
-        cmocka_unit_test(answers_400_for_malformed_request),
-        cmocka_unit_test(answers_408_when_head_trickles_past_header_timeout),
-        cmocka_unit_test(answers_408_when_body_is_late),
-        cmocka_unit_test(closes_idle_keep_alive_connection_silently),
-        cmocka_unit_test(write_timeout_drops_client_that_stops_reading),
-        cmocka_unit_test(holds_pipelined_requests_while_client_does_not_read),
-        cmocka_unit_test(streams_chunks_as_they_are_written),
-        cmocka_unit_test(streams_synchronously_from_the_handler),
-        cmocka_unit_test(stream_abort_leaves_body_unterminated_and_closes),
-        cmocka_unit_test(client_vanishing_mid_stream_calls_on_close_once),
-        cmocka_unit_test(client_vanishing_while_request_in_flight_calls_on_close),
-        cmocka_unit_test(stop_accepting_closes_idle_and_finishes_in_flight),
+        T(answers_get_and_post_with_content_length),
+        T(finds_headers_case_insensitively_and_adds_extra_headers),
+        T(reuses_keep_alive_connection),
+        T_WITH(idle_connections_give_back_their_request_state, long_idle),
+        T(parses_request_arriving_one_byte_at_a_time),
+        T_WITH(keeps_header_slices_valid_when_read_buffer_grows, header_bytes_16k),
+        T(answers_pipelined_requests_in_order_one_at_a_time),
+        T(resumes_reading_pipelined_requests_that_filled_the_buffer),
+        T(reads_late_body_and_the_request_behind_it),
+        T(reads_chunked_request_body),
+        T(reads_large_body_arriving_in_pieces),
+        T(sends_100_continue_before_reading_body),
+        T(sends_100_continue_for_chunked_body),
+        T(answers_head_and_204_without_body),
+        T(http10_closes_unless_keep_alive_is_asked_for),
+        T(closes_after_answering_connection_close),
+        T(answers_431_for_too_many_headers),
+        T(answers_431_for_too_many_header_bytes),
+        T_WITH(answers_413_for_content_length_over_limit, body_of_1000),
+        T_WITH(lingers_after_error_until_the_client_closes, body_of_1000),
+        T_WITH(answers_413_for_chunked_body_over_limit, body_of_1000),
+        T(answers_400_for_content_length_with_transfer_encoding),
+        T(answers_400_for_conflicting_content_lengths),
+        T(answers_400_for_transfer_encoding_other_than_chunked),
+        T(answers_400_for_malformed_request),
+        T_WITH(answers_408_when_head_trickles_past_header_timeout, header_timeout_300),
+        T_WITH(answers_408_when_body_is_late, body_timeout_300),
+        T_WITH(closes_idle_keep_alive_connection_silently, keepalive_200),
+        T_WITH(write_timeout_drops_client_that_stops_reading, write_timeout_300),
+        T(holds_pipelined_requests_while_client_does_not_read),
+        T(streams_chunks_as_they_are_written),
+        T(streams_synchronously_from_the_handler),
+        T(stream_abort_leaves_body_unterminated_and_closes),
+        T(client_vanishing_mid_stream_calls_on_close_once),
+        T(client_vanishing_while_request_in_flight_calls_on_close),
+        T(stop_accepting_closes_idle_and_finishes_in_flight),
         cmocka_unit_test(server_free_tells_owner_of_request_in_flight),
     };
+#undef T
+#undef T_WITH
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 #include <jansson.h>
 #include <sys/stat.h>
 
+#include "helpers/test_files.h"
 #include "providers/sigv4.h"
 #include "core/str.h"
 #include "core/url_encode.h"
@@ -35,77 +35,9 @@
 
 /* ---- files ---- */
 
-static char *read_file(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cmx_buf b = CMX_BUF_INIT;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        assert_int_equal(cmx_buf_append(&b, chunk, n), 0);
-    fclose(f);
-    assert_int_equal(cmx_buf_append(&b, "", 0), 0);
-    if (len_out)
-        *len_out = b.len;
-    return b.data;
-}
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 static char *sigv4_dir(const char *sub)
 {
-    /* ctest sets CMX_SHARED_DIR; by hand, the source tree's sibling. */
-    const char *shared = getenv("CMX_SHARED_DIR");
-    const char *src = getenv("CMX_SOURCE_DIR");
-    char base[4096];
-    if (shared)
-        snprintf(base, sizeof base, "%s/testdata/sigv4", shared);
-    else
-        snprintf(base, sizeof base, "%s/../shared/testdata/sigv4", src ? src : "..");
-    return path_join(base, sub);
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the subdirectories of dir (NULL-terminated; caller frees). */
-static char **list_subdirs(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        fail_msg("cannot open %s (is CMX_SHARED_DIR set?)", dir);
-    char **names = calloc(256, sizeof *names);
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *full = path_join(dir, e->d_name);
-        struct stat st;
-        if (stat(full, &st) == 0 && S_ISDIR(st.st_mode) && n < 255)
-            names[n++] = strdup(e->d_name);
-        free(full);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, compare_names);
-    return names;
-}
-
-static void free_names(char **names)
-{
-    for (size_t i = 0; names[i]; i++)
-        free(names[i]);
-    free(names);
+    return cmx_test_shared_path("sigv4/%s", sub);
 }
 
 /* ---- raw HTTP requests ---- */
@@ -138,9 +70,7 @@ static void parse_request(const char *file, fold_rule fold, parsed_request *r)
 {
     memset(r, 0, sizeof *r);
     size_t len;
-    r->text = read_file(file, &len);
-    if (!r->text)
-        fail_msg("cannot read %s", file);
+    r->text = cmx_test_read_file_or_fail(file, &len);
     const char *s = r->text, *end = s + len;
     /* Request line: the target may hold spaces ("/example space/"), so it
      * runs from the first space to the last " HTTP/". */
@@ -223,7 +153,7 @@ typedef struct suite_tally {
 static int expect_file(const char *case_name, const char *what, const char *got,
                        const char *expected_file)
 {
-    char *want = read_file(expected_file, NULL);
+    char *want = cmx_test_read_file(expected_file, NULL);
     if (!want) {
         printf("  %s: cannot read %s\n", case_name, expected_file);
         return 0;
@@ -290,7 +220,7 @@ static void run_aws_case(const char *suite, const char *dir, const char *name, s
     if (ok && is_known_stale_case(suite, name)) {
         /* The skip must stay justified: the stale .sts must really differ. */
         snprintf(file, sizeof file, "%s/%s.sts", dir, name);
-        char *stale = read_file(file, NULL);
+        char *stale = cmx_test_read_file(file, NULL);
         assert_non_null(stale);
         assert_string_not_equal(stale, res.string_to_sign.data);
         free(stale);
@@ -317,9 +247,9 @@ static void run_aws_case(const char *suite, const char *dir, const char *name, s
 /* Walks a suite folder; a case is a folder holding <name>.req. */
 static void walk_aws_suite(const char *suite, const char *dir, suite_tally *tally)
 {
-    char **names = list_subdirs(dir);
+    char **names = cmx_test_list_dir(dir, 1);
     for (size_t i = 0; names[i]; i++) {
-        char *sub = path_join(dir, names[i]);
+        char *sub = cmx_test_path_join(dir, names[i]);
         char req[4096];
         snprintf(req, sizeof req, "%s/%s.req", sub, names[i]);
         struct stat st;
@@ -329,7 +259,7 @@ static void walk_aws_suite(const char *suite, const char *dir, suite_tally *tall
             walk_aws_suite(suite, sub, tally); /* normalize-path/, post-sts-token/ */
         free(sub);
     }
-    free_names(names);
+    cmx_test_names_free(names);
 }
 
 static void signs_every_case_of_the_aws_suites(void **state)
@@ -398,7 +328,7 @@ static void free_context(auth_context *c)
 static int expect_signed_request(const char *case_name, const parsed_request *r,
                                  const cmx_sigv4_result *res, int query_mode, const char *file)
 {
-    char *want = read_file(file, NULL);
+    char *want = cmx_test_read_file(file, NULL);
     cmx_buf line = CMX_BUF_INIT;
     if (query_mode) {
         cmx_buf_printf(&line, "%s %s?", r->method, r->path);
@@ -468,10 +398,10 @@ static void signs_every_case_of_the_aws_c_auth_suite_both_ways(void **state)
 {
     (void)state;
     char *root = sigv4_dir("aws-c-auth-v4");
-    char **names = list_subdirs(root);
+    char **names = cmx_test_list_dir(root, 1);
     int cases = 0, header_ok = 0, query_ok = 0;
     for (size_t i = 0; names[i]; i++) {
-        char *dir = path_join(root, names[i]);
+        char *dir = cmx_test_path_join(root, names[i]);
         char file[4096];
         auth_context c = {0};
         parsed_request r;
@@ -486,7 +416,7 @@ static void signs_every_case_of_the_aws_c_auth_suite_both_ways(void **state)
         free_context(&c);
         free(dir);
     }
-    free_names(names);
+    cmx_test_names_free(names);
     free(root);
     printf("sigv4 aws-c-auth-v4: %d cases; header signing %d/%d passed; presigned query %d/%d "
            "passed; 0 skipped\n",

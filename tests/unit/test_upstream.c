@@ -32,6 +32,10 @@
 #include <openssl/ssl.h>
 
 #include "core/clock.h"
+#include "helpers/cases.h"
+#include "helpers/fake_http.h"
+#include "helpers/loopback.h"
+#include "helpers/upstream_client.h"
 #include "http/upstream.h"
 #include "http/upstream_internal.h"
 
@@ -49,10 +53,7 @@ typedef struct sconn {
 typedef void (*srv_script)(sconn *c);
 
 struct srv {
-    int lfd;
-    int port;
-    pthread_t thread;
-    atomic_int stop;
+    cmx_loopback_server ls;
     srv_script script;
     SSL_CTX *tls;
     atomic_int accepted;
@@ -75,7 +76,7 @@ static int wait_readable(sconn *c, int max_ms)
 {
     if (c->ssl && SSL_pending(c->ssl) > 0)
         return 1;
-    for (int waited = 0; !atomic_load(&c->s->stop) && (max_ms < 0 || waited < max_ms);
+    for (int waited = 0; !atomic_load(&c->s->ls.stop) && (max_ms < 0 || waited < max_ms);
          waited += 20) {
         struct pollfd p = {c->fd, POLLIN, 0};
         if (poll(&p, 1, 20) > 0)
@@ -148,13 +149,30 @@ static ssize_t sc_read_request(sconn *c)
     }
 }
 
+/* Reads a request and sends `response`: 0, or -1 when the client went away. */
+static int sc_answer(sconn *c, const char *response)
+{
+    return sc_read_request(c) < 0 ? -1 : sc_say(c, response);
+}
+
+/* Sends n body bytes "x", gap_ms apart: 0, or -1 when the client went away. */
+static int sc_trickle(sconn *c, int n, int gap_ms)
+{
+    for (int i = 0; i < n && !atomic_load(&c->s->ls.stop); i++) {
+        if (sc_say(c, "x") != 0)
+            return -1;
+        sleep_ms(gap_ms);
+    }
+    return 0;
+}
+
 /* Blocks until the client closes (or the server stops); records the close. */
 static void sc_wait_close(sconn *c)
 {
     char tmp[4096];
     while (sc_recv(c, tmp, sizeof tmp) > 0)
         ;
-    if (!atomic_load(&c->s->stop))
+    if (!atomic_load(&c->s->ls.stop))
         atomic_store(&c->s->saw_client_close, 1);
 }
 
@@ -185,14 +203,12 @@ static void *srv_main(void *arg)
 {
     srv *s = arg;
     pthread_t threads[64];
-    int n = 0;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {s->lfd, POLLIN, 0};
-        if (poll(&p, 1, 20) <= 0 || n == 64)
+    int n = 0, fd;
+    while ((fd = cmx_loopback_server_accept(&s->ls)) >= 0) {
+        if (n == 64) {
+            close(fd);
             continue;
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
+        }
         /* A handshake the client abandons must not block the thread forever. */
         struct timeval tv = {3, 0};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -207,39 +223,20 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static int listen_loopback(int *port, int backlog)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    if (backlog >= 0)
-        assert_int_equal(listen(fd, backlog), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static srv *srv_start(srv_script script, SSL_CTX *tls)
 {
     srv *s = calloc(1, sizeof *s);
     s->script = script;
     s->tls = tls;
     pthread_mutex_init(&s->lock, NULL);
-    s->lfd = listen_loopback(&s->port, 16);
-    pthread_create(&s->thread, NULL, srv_main, s);
+    cmx_loopback_server_start(&s->ls, 0, srv_main, s);
     return s;
 }
 
-static void srv_stop(srv *s)
+static void srv_stop(void *server)
 {
-    atomic_store(&s->stop, 1);
-    pthread_join(s->thread, NULL);
-    close(s->lfd);
+    srv *s = server;
+    cmx_loopback_server_stop(&s->ls);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -251,15 +248,23 @@ static const char ok_response[] =
 
 static void script_keepalive_hello(sconn *c)
 {
-    while (sc_read_request(c) >= 0)
-        if (sc_say(c, ok_response) != 0)
-            return;
+    while (sc_answer(c, ok_response) == 0)
+        ;
+}
+
+/* Connections after the first answer every request normally: 1 when this
+ * was one of them (and it is over). */
+static int later_connection_answered(sconn *c)
+{
+    if (c->index == 0)
+        return 0;
+    script_keepalive_hello(c);
+    return 1;
 }
 
 static void script_echo(sconn *c)
 {
-    ssize_t n;
-    while ((n = sc_read_request(c)) >= 0) {
+    while (sc_read_request(c) >= 0) {
         char *body = strstr(c->s->last_request, "\r\n\r\n") + 4;
         char out[9000];
         int len = snprintf(out, sizeof out, "HTTP/1.1 201 Created\r\nContent-Length: %zu\r\n\r\n%s",
@@ -271,10 +276,9 @@ static void script_echo(sconn *c)
 
 static void script_chunked_slow(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                     "Content-Type: text/event-stream\r\n\r\n6\r\ndata:1\r\n") != 0)
         return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n"
-              "\r\n6\r\ndata:1\r\n");
     /* Only send the rest once the client has seen the first piece. */
     for (int i = 0; i < 150 && !atomic_load(&c->s->client_got_first); i++)
         sleep_ms(20);
@@ -287,9 +291,8 @@ static void script_chunked_slow(sconn *c)
 
 static void script_close_delimited(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of this ") != 0)
         return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of this ");
     sleep_ms(20);
     sc_say(c, "until the close");
 }
@@ -297,14 +300,8 @@ static void script_close_delimited(sconn *c)
 /* First connection: answers one request, then reads the next and closes. */
 static void script_close_after_second_request(sconn *c)
 {
-    if (c->index > 0) {
-        script_keepalive_hello(c);
-        return;
-    }
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, ok_response);
-    sc_read_request(c);
+    if (!later_connection_answered(c) && sc_answer(c, ok_response) == 0)
+        sc_read_request(c);
 }
 
 static void reset_now(sconn *c)
@@ -316,21 +313,17 @@ static void reset_now(sconn *c)
 /* Second request on the connection gets half an answer, then a reset. */
 static void script_half_then_reset(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, ok_response) != 0 ||
+        sc_answer(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial") != 0)
         return;
-    sc_say(c, ok_response);
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
     sleep_ms(50);
     reset_now(c);
 }
 
 static void script_read_then_silence(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_wait_close(c);
+    if (sc_read_request(c) >= 0)
+        sc_wait_close(c);
 }
 
 static void script_silence(sconn *c)
@@ -340,61 +333,44 @@ static void script_silence(sconn *c)
 
 static void script_head_then_stall(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
-    sc_wait_close(c);
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc") == 0)
+        sc_wait_close(c);
 }
 
+/* A body byte every 20 ms, for 4 s. */
 static void script_trickle(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
-    for (int i = 0; i < 200 && !atomic_load(&c->s->stop); i++) {
-        if (sc_say(c, "x") != 0)
-            return;
-        sleep_ms(20);
-    }
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n") == 0)
+        sc_trickle(c, 200, 20);
 }
 
 /* 15 body bytes 50 ms apart (750 ms in all), then nothing. */
 static void script_trickle_then_stall(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
-    for (int i = 0; i < 15 && !atomic_load(&c->s->stop); i++) {
-        if (sc_say(c, "x") != 0)
-            return;
-        sleep_ms(50);
-    }
-    sc_wait_close(c);
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n") == 0 &&
+        sc_trickle(c, 15, 50) == 0)
+        sc_wait_close(c);
 }
 
 static void script_garbage(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, "SMTP ready, not HTTP\r\n\r\n");
-    sc_wait_close(c);
+    if (sc_answer(c, "SMTP ready, not HTTP\r\n\r\n") == 0)
+        sc_wait_close(c);
 }
 
 static void script_continue_then_ok(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, "HTTP/1.1 100 Continue\r\n\r\n") != 0)
         return;
-    sc_say(c, "HTTP/1.1 100 Continue\r\n\r\n");
     sc_say(c, ok_response);
     script_keepalive_hello(c);
 }
 
 static void script_stream_until_closed(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") != 0)
         return;
-    sc_say(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-    for (int i = 0; i < 250 && !atomic_load(&c->s->stop); i++) {
+    for (int i = 0; i < 250 && !atomic_load(&c->s->ls.stop); i++) {
         if (sc_say(c, "5\r\nchunk\r\n") != 0)
             break;
         struct pollfd p = {c->fd, POLLIN, 0};
@@ -404,7 +380,7 @@ static void script_stream_until_closed(sconn *c)
                 break;
         }
     }
-    if (!atomic_load(&c->s->stop))
+    if (!atomic_load(&c->s->ls.stop))
         atomic_store(&c->s->saw_client_close, 1);
 }
 
@@ -423,9 +399,8 @@ static void script_head_in_pieces(sconn *c)
 
 static void script_too_many_headers(sconn *c)
 {
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, "HTTP/1.1 200 OK\r\n") != 0)
         return;
-    sc_say(c, "HTTP/1.1 200 OK\r\n");
     for (int i = 0; i < 150; i++)
         sc_say(c, "X-Many: header\r\n");
     sc_say(c, "Content-Length: 0\r\n\r\n");
@@ -436,448 +411,27 @@ static void script_too_many_headers(sconn *c)
  * (in the same write); later ones answer normally. */
 static void script_answer_with_stray_bytes(sconn *c)
 {
-    if (c->index > 0) {
-        script_keepalive_hello(c);
-        return;
-    }
-    if (sc_read_request(c) < 0)
-        return;
     char out[256];
     snprintf(out, sizeof out, "%sHTTP/1.1 200 OK\r\n", ok_response);
-    sc_say(c, out);
-    sc_wait_close(c);
+    if (!later_connection_answered(c) && sc_answer(c, out) == 0)
+        sc_wait_close(c);
 }
 
 /* The first connection answers once and closes; later ones keep alive. */
 static void script_answer_then_close(sconn *c)
 {
-    if (c->index > 0) {
-        script_keepalive_hello(c);
-        return;
-    }
-    if (sc_read_request(c) >= 0)
-        sc_say(c, ok_response);
+    if (!later_connection_answered(c))
+        sc_answer(c, ok_response);
 }
 
 /* The second answer on a connection comes after a pause. */
 static void script_slow_second_answer(sconn *c)
 {
-    if (sc_read_request(c) < 0)
-        return;
-    sc_say(c, ok_response);
-    if (sc_read_request(c) < 0)
+    if (sc_answer(c, ok_response) != 0 || sc_read_request(c) < 0)
         return;
     sleep_ms(400);
     sc_say(c, ok_response);
     sc_wait_close(c);
-}
-
-/* ---------- the client side ---------- */
-
-typedef struct result {
-    struct event_base *base;
-    cmx_upstream_call *call;
-    int head_calls, body_calls, completes;
-    int status;
-    char x_test[32];
-    char body[65536];
-    size_t body_len;
-    cmx_error err;
-    srv *s;             /* to flag the first body piece */
-    int cancel_in_body; /* cancel the call from its first on_body */
-    int *done_counter;
-} result;
-
-static void on_head(void *ctx, int status, const cmx_http_header *h, size_t n)
-{
-    result *r = ctx;
-    r->head_calls++;
-    r->status = status;
-    for (size_t i = 0; i < n; i++)
-        if (cmx_slice_case_eq(h[i].name, "x-test"))
-            snprintf(r->x_test, sizeof r->x_test, "%.*s", (int)h[i].value.len, h[i].value.ptr);
-}
-
-static void on_body(void *ctx, const char *data, size_t len)
-{
-    result *r = ctx;
-    r->body_calls++;
-    if (r->body_len + len < sizeof r->body) {
-        memcpy(r->body + r->body_len, data, len);
-        r->body_len += len;
-    }
-    if (r->s)
-        atomic_store(&r->s->client_got_first, 1);
-    if (r->cancel_in_body)
-        cmx_upstream_cancel(r->call);
-}
-
-static void on_complete(void *ctx, const cmx_error *err)
-{
-    result *r = ctx;
-    r->completes++;
-    r->err = *err;
-    if (r->done_counter)
-        (*r->done_counter)++;
-}
-
-static const cmx_upstream_callbacks callbacks = {on_head, on_body, on_complete};
-
-typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
-    cmx_url origin;
-} fixture;
-
-static cmx_upstream_request make_request(fixture *f, const char *method, const char *path,
-                                         const char *body)
-{
-    cmx_upstream_request req = {0};
-    req.origin = &f->origin;
-    req.tls_verify = 1;
-    req.method = method;
-    req.path = path;
-    req.headers = "X-Client: test\r\n";
-    req.headers_len = strlen(req.headers);
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
-    req.timeouts.connect_ms = 2000;
-    req.timeouts.first_byte_ms = 2000;
-    req.timeouts.idle_ms = 2000;
-    req.timeouts.total_ms = 5000;
-    return req;
-}
-
-/* Runs the loop until *counter reaches target (or 10 s pass). */
-static void run_until(struct event_base *base, int *counter, int target)
-{
-    uint64_t deadline = cmx_now_us() + 10 * 1000000ull;
-    struct timeval tick = {0, 10000};
-    while (*counter < target && cmx_now_us() < deadline) {
-        event_base_loopexit(base, &tick);
-        event_base_dispatch(base);
-    }
-}
-
-static void run_ms(struct event_base *base, int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-}
-
-/* Like assert_int_equal on the kind, but shows the message on failure. */
-static void expect_kind(const result *r, cmx_err kind)
-{
-    if (r->err.kind != kind)
-        print_error("got %s (%s): %s\n", cmx_err_name(r->err.kind), cmx_cause_name(r->err.cause),
-                    r->err.message);
-    assert_int_equal(r->err.kind, kind);
-}
-
-static void run_call(fixture *f, const cmx_upstream_request *req, result *r)
-{
-    r->call = cmx_upstream_send(f->up, req, &callbacks, r);
-    assert_non_null(r->call);
-    assert_int_equal(r->completes, 0); /* no callback inside send */
-    run_until(f->base, &r->completes, 1);
-    assert_int_equal(r->completes, 1);
-}
-
-static void fixture_origin(fixture *f, int tls, const char *host, int port)
-{
-    char url[300];
-    snprintf(url, sizeof url, "%s://%s:%d", tls ? "https" : "http", host, port);
-    cmx_error err;
-    assert_int_equal(cmx_url_parse(url, &f->origin, &err), CMX_OK);
-}
-
-static int setup_with(void **state, const cmx_upstream_settings *settings)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
-    cmx_upstream_settings s;
-    cmx_upstream_settings_default(&s);
-    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
-    f->up = cmx_upstream_new(f->base, NULL, settings ? settings : &s);
-    assert_non_null(f->up);
-    *state = f;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    return setup_with(state, NULL);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    cmx_upstream_free(f->up);
-    event_base_free(f->base);
-    free(f);
-    return 0;
-}
-
-/* ---------- plain HTTP ---------- */
-
-static void gets_body_with_content_length_and_headers(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/v1/models?x=1", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_int_equal(r.status, 200);
-    assert_int_equal(r.head_calls, 1);
-    assert_string_equal(r.x_test, "yes");
-    assert_int_equal(r.body_len, 5);
-    assert_memory_equal(r.body, "hello", 5);
-    char expect_host[64];
-    snprintf(expect_host, sizeof expect_host, "Host: 127.0.0.1:%d\r\n", s->port);
-    assert_non_null(strstr(s->last_request, "GET /v1/models?x=1 HTTP/1.1\r\n"));
-    assert_non_null(strstr(s->last_request, expect_host));
-    assert_non_null(strstr(s->last_request, "X-Client: test\r\n"));
-    assert_null(strstr(s->last_request, "Content-Length"));
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_opened, 1);
-    assert_int_equal(st.idle_now, 1);
-    srv_stop(s);
-}
-
-static void posts_body_with_content_length(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_echo, NULL);
-    fixture_origin(f, 0, "localhost", s->port);
-    cmx_upstream_request req = make_request(f, "POST", "/v1/chat/completions", "{\"model\":\"m\"}");
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_int_equal(r.status, 201);
-    assert_int_equal(r.body_len, 13);
-    assert_memory_equal(r.body, "{\"model\":\"m\"}", 13);
-    assert_non_null(strstr(s->last_request, "Content-Length: 13\r\n\r\n{\"model\":\"m\"}"));
-    srv_stop(s);
-}
-
-static void delivers_chunked_body_piece_by_piece(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_chunked_slow, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "POST", "/stream", "{}");
-    result r = {0};
-    r.s = s;
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_true(atomic_load(&s->saw_first_before_rest)); /* streamed, not buffered */
-    assert_true(r.body_calls >= 2);
-    assert_int_equal(r.body_len, 18);
-    assert_memory_equal(r.body, "data:1data:2data:3", 18);
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.idle_now, 1); /* a chunked response ends cleanly: pooled */
-    srv_stop(s);
-}
-
-static void reads_close_delimited_body_and_does_not_pool(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_close_delimited, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_string_equal(r.body, "all of this until the close");
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.idle_now, 0);
-    srv_stop(s);
-}
-
-static void ignores_interim_1xx_answer(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_continue_then_ok, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "POST", "/", "x");
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_int_equal(r.head_calls, 1);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "hello");
-    srv_stop(s);
-}
-
-static void assembles_headers_split_across_reads(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_head_in_pieces, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_string_equal(r.x_test, "split");
-    assert_string_equal(r.body, "ok");
-    srv_stop(s);
-}
-
-static void rejects_response_with_too_many_headers(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_too_many_headers, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_UPSTREAM_PROTOCOL);
-    assert_string_equal(r.err.message, "malformed response: more than 100 headers");
-    assert_int_equal(r.head_calls, 0);
-    srv_stop(s);
-}
-
-static void reuses_pooled_connection(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    for (int i = 0; i < 2; i++) {
-        result r = {0};
-        run_call(f, &req, &r);
-        expect_kind(&r, CMX_OK);
-    }
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_opened, 1);
-    assert_int_equal(st.connections_reused, 1);
-    assert_int_equal(atomic_load(&s->accepted), 1);
-    assert_int_equal(atomic_load(&s->requests), 2);
-    srv_stop(s);
-}
-
-static int setup_one_conn(void **state)
-{
-    cmx_upstream_settings s;
-    cmx_upstream_settings_default(&s);
-    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
-    s.max_conns_per_origin = 1;
-    return setup_with(state, &s);
-}
-
-static void does_not_pool_connection_with_bytes_after_the_response(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_answer_with_stray_bytes, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    for (int i = 0; i < 2; i++) {
-        result r = {0};
-        run_call(f, &req, &r);
-        expect_kind(&r, CMX_OK);
-        assert_string_equal(r.body, "hello");
-    }
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_reused, 0);
-    assert_int_equal(st.connections_opened, 2);
-    assert_int_equal(atomic_load(&s->accepted), 2);
-    srv_stop(s);
-}
-
-/* An idle pooled connection that the origin closes leaves the pool at once,
- * so the next call opens a fresh one instead of meeting a dead one. */
-static void drops_pooled_connection_the_origin_closed(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_answer_then_close, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r1 = {0}, r2 = {0};
-    run_call(f, &req, &r1);
-    expect_kind(&r1, CMX_OK);
-    cmx_upstream_stats st;
-    for (int i = 0; i < 200; i++) {
-        cmx_upstream_get_stats(f->up, &st);
-        if (st.idle_now == 0)
-            break;
-        run_ms(f->base, 10);
-    }
-    assert_int_equal(st.idle_now, 0);
-    run_call(f, &req, &r2);
-    expect_kind(&r2, CMX_OK);
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.stale_retries, 0);
-    assert_int_equal(st.connections_reused, 0);
-    assert_int_equal(st.connections_opened, 2);
-    srv_stop(s);
-}
-
-static int setup_short_idle_expiry(void **state)
-{
-    cmx_upstream_settings s;
-    cmx_upstream_settings_default(&s);
-    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
-    s.idle_expiry_ms = 150;
-    return setup_with(state, &s);
-}
-
-/* The idle expiry belongs to the pool: a call on a reused connection may
- * take longer than it, and the connection expires once idle again. */
-static void idle_expiry_spares_calls_and_closes_idle_connections(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_slow_second_answer, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r1 = {0}, r2 = {0};
-    run_call(f, &req, &r1);
-    expect_kind(&r1, CMX_OK);
-    run_call(f, &req, &r2); /* answered after 400 ms, beyond the 150 ms expiry */
-    expect_kind(&r2, CMX_OK);
-    assert_string_equal(r2.body, "hello");
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_reused, 1);
-    assert_int_equal(st.idle_now, 1);
-    for (int i = 0; i < 300 && !atomic_load(&s->saw_client_close); i++)
-        run_ms(f->base, 10);
-    assert_true(atomic_load(&s->saw_client_close));
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.idle_now, 0);
-    srv_stop(s);
-}
-
-static void queues_requests_beyond_max_conns_per_origin(void **state)
-{
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r[3] = {{0}};
-    int done = 0;
-    for (int i = 0; i < 3; i++) {
-        r[i].done_counter = &done;
-        assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &r[i]));
-    }
-    run_until(f->base, &done, 3);
-    for (int i = 0; i < 3; i++) {
-        expect_kind(&r[i], CMX_OK);
-        assert_string_equal(r[i].body, "hello");
-    }
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_opened, 1);
-    assert_int_equal(st.connections_reused, 2);
-    assert_int_equal(atomic_load(&s->accepted), 1);
-    srv_stop(s);
 }
 
 /* Each answer takes 600 ms. */
@@ -890,262 +444,445 @@ static void script_slow_answers(sconn *c)
     }
 }
 
+/* ---------- the client side ---------- */
+
+typedef struct fixture {
+    cmx_test_upstream u;      /* first: the helpers' setup and teardown */
+    srv *s;                   /* the test's server, stopped at teardown */
+    cmx_upstream_request req; /* to the server; GET / unless the test says otherwise */
+    cmx_test_call r;          /* the last call() */
+} fixture;
+
+static void set_request(fixture *f, const char *method, const char *path, const char *body)
+{
+    cmx_upstream_request *req = &f->req;
+    memset(req, 0, sizeof *req);
+    req->origin = &f->u.origin;
+    req->tls_verify = 1;
+    req->method = method;
+    req->path = path;
+    req->headers = "X-Client: test\r\n";
+    req->headers_len = strlen(req->headers);
+    req->body = body;
+    req->body_len = body ? strlen(body) : 0;
+    req->timeouts.connect_ms = 2000;
+    req->timeouts.first_byte_ms = 2000;
+    req->timeouts.idle_ms = 2000;
+    req->timeouts.total_ms = 5000;
+}
+
+/* Starts the test's server with `script` (over TLS with a context) and
+ * aims a GET / at it by the name `host`. */
+static fixture *serve_as(fixture *f, srv_script script, SSL_CTX *tls, const char *host)
+{
+    f->s = f->u.server = srv_start(script, tls);
+    f->u.stop_server = srv_stop;
+    cmx_test_upstream_origin(&f->u, tls != NULL, host, f->s->ls.port);
+    set_request(f, "GET", "/", NULL);
+    return f;
+}
+
+static fixture *serve(void *state, srv_script script)
+{
+    return serve_as(state, script, NULL, "127.0.0.1");
+}
+
+/* Sends the fixture's request on up and waits for its end. */
+static const cmx_test_call *call_on(fixture *f, cmx_upstream *up)
+{
+    memset(&f->r, 0, sizeof f->r);
+    cmx_test_call_run(f->u.base, up, &f->req, &f->r);
+    return &f->r;
+}
+
+/* The same on the fixture's client, the call ending well. */
+static const cmx_test_call *call_ok(fixture *f)
+{
+    call_on(f, f->u.up);
+    cmx_test_call_expect(&f->r, CMX_OK);
+    return &f->r;
+}
+
+/* The same, the call failing with this kind, cause and message part. */
+static const cmx_test_call *call_fails(fixture *f, cmx_err kind, cmx_cause cause,
+                                       const char *needle)
+{
+    call_on(f, f->u.up);
+    cmx_test_call_expect_failure(&f->r, kind, cause, needle);
+    return &f->r;
+}
+
+/* Makes n calls one after another on up, each answered "hello". */
+static void expect_hellos(fixture *f, cmx_upstream *up, int n)
+{
+    for (int i = 0; i < n; i++) {
+        call_on(f, up);
+        cmx_test_call_expect(&f->r, CMX_OK);
+        assert_string_equal(f->r.body, "hello");
+    }
+}
+
+static cmx_upstream_stats stats(fixture *f)
+{
+    return cmx_test_upstream_stats(&f->u);
+}
+
+/* The client opened this many connections, and the server accepted as
+ * many; calls went out on a pooled one `reused` times. */
+static void expect_connections(fixture *f, int opened, int reused)
+{
+    assert_int_equal(stats(f).connections_opened, opened);
+    assert_int_equal(stats(f).connections_reused, reused);
+    assert_int_equal(atomic_load(&f->s->accepted), opened);
+}
+
+/* Waits up to max_ms for the server to see the client close, running the
+ * client's loop meanwhile only when asked (when its timers do the closing). */
+static void expect_client_close(fixture *f, int max_ms, int run_loop)
+{
+    for (int i = 0; i < max_ms / 10 && !atomic_load(&f->s->saw_client_close); i++)
+        if (run_loop)
+            cmx_run_for(f->u.base, 2);
+        else
+            sleep_ms(10);
+    assert_true(atomic_load(&f->s->saw_client_close));
+}
+
+/* Sends n calls at once, each counting up *done when it completes. */
+static void send_all(fixture *f, cmx_test_call *r, int n, int *done)
+{
+    for (int i = 0; i < n; i++) {
+        r[i].done_counter = done;
+        r[i].call = cmx_upstream_send(f->u.up, &f->req, &cmx_test_call_callbacks, &r[i]);
+        assert_non_null(r[i].call);
+    }
+}
+
+static int setup(void **state)
+{
+    return cmx_test_upstream_setup(state, sizeof(fixture), NULL);
+}
+
+static int setup_one_conn(void **state)
+{
+    cmx_upstream_settings s;
+    cmx_test_upstream_settings(&s);
+    s.max_conns_per_origin = 1;
+    return cmx_test_upstream_setup(state, sizeof(fixture), &s);
+}
+
+static int setup_short_idle_expiry(void **state)
+{
+    cmx_upstream_settings s;
+    cmx_test_upstream_settings(&s);
+    s.idle_expiry_ms = 150;
+    return cmx_test_upstream_setup(state, sizeof(fixture), &s);
+}
+
 static int setup_one_conn_short_queue(void **state)
 {
     cmx_upstream_settings s;
-    cmx_upstream_settings_default(&s);
-    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
+    cmx_test_upstream_settings(&s);
     s.max_conns_per_origin = 1;
     s.queue_timeout_ms = 200;
-    return setup_with(state, &s);
+    return cmx_test_upstream_setup(state, sizeof(fixture), &s);
+}
+
+/* ---------- plain HTTP ---------- */
+
+static void gets_body_with_content_length_and_headers(void **state)
+{
+    fixture *f = serve(*state, script_keepalive_hello);
+    set_request(f, "GET", "/v1/models?x=1", NULL);
+    const cmx_test_call *r = call_ok(f);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->head_calls, 1);
+    assert_string_equal(r->x_test, "yes");
+    assert_int_equal(r->body_len, 5);
+    assert_memory_equal(r->body, "hello", 5);
+    char expect_host[64];
+    snprintf(expect_host, sizeof expect_host, "Host: 127.0.0.1:%d\r\n", f->s->ls.port);
+    assert_non_null(strstr(f->s->last_request, "GET /v1/models?x=1 HTTP/1.1\r\n"));
+    assert_non_null(strstr(f->s->last_request, expect_host));
+    assert_non_null(strstr(f->s->last_request, "X-Client: test\r\n"));
+    assert_null(strstr(f->s->last_request, "Content-Length"));
+    assert_int_equal(stats(f).connections_opened, 1);
+    assert_int_equal(stats(f).idle_now, 1);
+}
+
+static void posts_body_with_content_length(void **state)
+{
+    fixture *f = serve_as(*state, script_echo, NULL, "localhost");
+    set_request(f, "POST", "/v1/chat/completions", "{\"model\":\"m\"}");
+    const cmx_test_call *r = call_ok(f);
+    assert_int_equal(r->status, 201);
+    assert_int_equal(r->body_len, 13);
+    assert_memory_equal(r->body, "{\"model\":\"m\"}", 13);
+    assert_non_null(strstr(f->s->last_request, "Content-Length: 13\r\n\r\n{\"model\":\"m\"}"));
+}
+
+static void delivers_chunked_body_piece_by_piece(void **state)
+{
+    fixture *f = serve(*state, script_chunked_slow);
+    set_request(f, "POST", "/stream", "{}");
+    cmx_test_call r = {.got_body = &f->s->client_got_first};
+    cmx_test_call_run(f->u.base, f->u.up, &f->req, &r);
+    cmx_test_call_expect(&r, CMX_OK);
+    assert_true(atomic_load(&f->s->saw_first_before_rest)); /* streamed, not buffered */
+    assert_true(r.body_calls >= 2);
+    assert_int_equal(r.body_len, 18);
+    assert_memory_equal(r.body, "data:1data:2data:3", 18);
+    assert_int_equal(stats(f).idle_now, 1); /* a chunked response ends cleanly: pooled */
+}
+
+static void reads_close_delimited_body_and_does_not_pool(void **state)
+{
+    fixture *f = serve(*state, script_close_delimited);
+    assert_string_equal(call_ok(f)->body, "all of this until the close");
+    assert_int_equal(stats(f).idle_now, 0);
+}
+
+static void ignores_interim_1xx_answer(void **state)
+{
+    fixture *f = serve(*state, script_continue_then_ok);
+    set_request(f, "POST", "/", "x");
+    const cmx_test_call *r = call_ok(f);
+    assert_int_equal(r->head_calls, 1);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "hello");
+}
+
+static void assembles_headers_split_across_reads(void **state)
+{
+    const cmx_test_call *r = call_ok(serve(*state, script_head_in_pieces));
+    assert_string_equal(r->x_test, "split");
+    assert_string_equal(r->body, "ok");
+}
+
+static void rejects_response_with_too_many_headers(void **state)
+{
+    fixture *f = serve(*state, script_too_many_headers);
+    const cmx_test_call *r = call_on(f, f->u.up);
+    cmx_test_call_expect(r, CMX_ERR_UPSTREAM_PROTOCOL);
+    assert_string_equal(r->err.message, "malformed response: more than 100 headers");
+    assert_int_equal(r->head_calls, 0);
+}
+
+static void reuses_pooled_connection(void **state)
+{
+    fixture *f = serve(*state, script_keepalive_hello);
+    expect_hellos(f, f->u.up, 2);
+    expect_connections(f, 1, 1);
+    assert_int_equal(atomic_load(&f->s->requests), 2);
+}
+
+static void does_not_pool_connection_with_bytes_after_the_response(void **state)
+{
+    fixture *f = serve(*state, script_answer_with_stray_bytes);
+    expect_hellos(f, f->u.up, 2);
+    expect_connections(f, 2, 0);
+}
+
+/* An idle pooled connection that the origin closes leaves the pool at once,
+ * so the next call opens a fresh one instead of meeting a dead one. */
+static void drops_pooled_connection_the_origin_closed(void **state)
+{
+    fixture *f = serve(*state, script_answer_then_close);
+    expect_hellos(f, f->u.up, 1);
+    for (int i = 0; i < 200 && stats(f).idle_now != 0; i++)
+        cmx_run_for(f->u.base, 2);
+    assert_int_equal(stats(f).idle_now, 0);
+    expect_hellos(f, f->u.up, 1);
+    assert_int_equal(stats(f).stale_retries, 0);
+    expect_connections(f, 2, 0);
+}
+
+/* The idle expiry belongs to the pool: a call on a reused connection may
+ * take longer than it, and the connection expires once idle again. */
+static void idle_expiry_spares_calls_and_closes_idle_connections(void **state)
+{
+    fixture *f = serve(*state, script_slow_second_answer);
+    expect_hellos(f, f->u.up, 2); /* the second after 400 ms, beyond the 150 ms expiry */
+    assert_int_equal(stats(f).connections_reused, 1);
+    assert_int_equal(stats(f).idle_now, 1);
+    expect_client_close(f, 3000, 1);
+    assert_int_equal(stats(f).idle_now, 0);
+}
+
+static void queues_requests_beyond_max_conns_per_origin(void **state)
+{
+    fixture *f = serve(*state, script_keepalive_hello);
+    cmx_test_call r[3] = {{0}};
+    int done = 0;
+    send_all(f, r, 3, &done);
+    cmx_run_until_count(f->u.base, &done, 3, 2000);
+    for (int i = 0; i < 3; i++) {
+        cmx_test_call_expect(&r[i], CMX_OK);
+        assert_string_equal(r[i].body, "hello");
+    }
+    expect_connections(f, 1, 2);
 }
 
 static void queued_call_fails_as_pool_saturated_after_queue_timeout(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_slow_answers, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result first = {0}, second = {0};
+    fixture *f = serve(*state, script_slow_answers);
+    cmx_test_call r[2] = {{0}}; /* the first answered after 600 ms, the second queued */
     int done = 0;
-    first.done_counter = second.done_counter = &done;
-    assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &first));
-    assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &second));
+    send_all(f, r, 2, &done);
     uint64_t t0 = cmx_now_us();
-    run_until(f->base, &second.completes, 1);
+    cmx_run_until(f->u.base, &r[1].completes, 2000);
     uint64_t waited_ms = (cmx_now_us() - t0) / 1000;
-    expect_kind(&second, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(second.err.cause, CMX_CAUSE_POOL_SATURATED);
-    assert_non_null(strstr(second.err.message, "within 200 ms"));
+    cmx_test_call_expect_failure(&r[1], CMX_ERR_UNAVAILABLE, CMX_CAUSE_POOL_SATURATED,
+                                 "within 200 ms");
     assert_true(waited_ms >= 190 && waited_ms < 550); /* before the first answer (600 ms) */
-    assert_int_equal(first.completes, 0);
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
+    assert_int_equal(r[0].completes, 0);
+    cmx_upstream_stats st = stats(f);
     assert_int_equal(st.queue_waits, 1);
     assert_int_equal(st.queue_timeouts, 1);
     assert_int_equal(st.queue_length, 0);
     assert_true(st.queue_wait_us >= 190000);
-    run_until(f->base, &done, 2);
-    expect_kind(&first, CMX_OK);
-    srv_stop(s);
+    cmx_run_until_count(f->u.base, &done, 2, 2000);
+    cmx_test_call_expect(&r[0], CMX_OK);
 }
 
 static void queue_length_is_reported_while_calls_wait(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_slow_answers, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r[3] = {{0}};
+    fixture *f = serve(*state, script_slow_answers);
+    cmx_test_call r[3] = {{0}};
     int done = 0;
-    for (int i = 0; i < 3; i++) {
-        r[i].done_counter = &done;
-        assert_non_null(cmx_upstream_send(f->up, &req, &callbacks, &r[i]));
-    }
-    run_ms(f->base, 50);
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.queue_length, 2);
-    run_until(f->base, &done, 3);
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.queue_length, 0);
-    assert_int_equal(st.queue_timeouts, 2);
-    srv_stop(s);
+    send_all(f, r, 3, &done);
+    cmx_run_for(f->u.base, 10);
+    assert_int_equal(stats(f).queue_length, 2);
+    cmx_run_until_count(f->u.base, &done, 3, 2000);
+    assert_int_equal(stats(f).queue_length, 0);
+    assert_int_equal(stats(f).queue_timeouts, 2);
 }
 
 static void retries_once_when_pooled_connection_was_closed(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_close_after_second_request, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "POST", "/", "again");
-    result r1 = {0}, r2 = {0};
-    run_call(f, &req, &r1);
-    expect_kind(&r1, CMX_OK);
-    run_call(f, &req, &r2);
-    expect_kind(&r2, CMX_OK);
-    assert_string_equal(r2.body, "hello");
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.stale_retries, 1);
-    assert_int_equal(st.connections_reused, 1);
-    assert_int_equal(st.connections_opened, 2);
-    assert_int_equal(atomic_load(&s->accepted), 2);
-    assert_int_equal(atomic_load(&s->requests), 3);
-    srv_stop(s);
+    fixture *f = serve(*state, script_close_after_second_request);
+    set_request(f, "POST", "/", "again");
+    expect_hellos(f, f->u.up, 2);
+    assert_int_equal(stats(f).stale_retries, 1);
+    expect_connections(f, 2, 1);
+    assert_int_equal(atomic_load(&f->s->requests), 3);
 }
 
 static void does_not_retry_after_a_response_byte(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_half_then_reset, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r1 = {0}, r2 = {0};
-    run_call(f, &req, &r1);
-    expect_kind(&r1, CMX_OK);
-    run_call(f, &req, &r2); /* on the reused connection */
-    expect_kind(&r2, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r2.err.cause, CMX_CAUSE_RESET);
-    assert_non_null(strstr(r2.err.message, "after 7 body bytes"));
-    assert_int_equal(r2.body_len, 7);
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.stale_retries, 0);
-    assert_int_equal(st.idle_now, 0);
-    assert_int_equal(atomic_load(&s->accepted), 1);
-    assert_int_equal(atomic_load(&s->requests), 2);
-    srv_stop(s);
+    fixture *f = serve(*state, script_half_then_reset);
+    expect_hellos(f, f->u.up, 1);
+    /* on the reused connection */
+    const cmx_test_call *r =
+        call_fails(f, CMX_ERR_UNAVAILABLE, CMX_CAUSE_RESET, "after 7 body bytes");
+    assert_int_equal(r->body_len, 7);
+    assert_int_equal(stats(f).stale_retries, 0);
+    assert_int_equal(stats(f).idle_now, 0);
+    assert_int_equal(atomic_load(&f->s->accepted), 1);
+    assert_int_equal(atomic_load(&f->s->requests), 2);
 }
 
 static void reports_connect_refused(void **state)
 {
     fixture *f = *state;
     int port;
-    int fd = listen_loopback(&port, -1); /* bound, not listening: SYN gets RST */
-    fixture_origin(f, 0, "127.0.0.1", port);
-    cmx_upstream_request req = make_request(f, "POST", "/", "secret-body");
-    req.headers = "Authorization: Bearer sk-very-secret\r\n";
-    req.headers_len = strlen(req.headers);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_CONNECT_REFUSED);
+    int fd = cmx_loopback_listen(&port, -1); /* bound, not listening: SYN gets RST */
+    cmx_test_upstream_origin(&f->u, 0, "127.0.0.1", port);
+    set_request(f, "POST", "/", "secret-body");
+    f->req.headers = "Authorization: Bearer sk-very-secret\r\n";
+    f->req.headers_len = strlen(f->req.headers);
     char expect[64];
     snprintf(expect, sizeof expect, "connect to 127.0.0.1:%d refused", port);
-    assert_string_equal(r.err.message, expect);
-    assert_int_equal(r.head_calls, 0);
+    const cmx_test_call *r =
+        call_fails(f, CMX_ERR_UNAVAILABLE, CMX_CAUSE_CONNECT_REFUSED, "refused");
+    assert_string_equal(r->err.message, expect);
+    assert_int_equal(r->head_calls, 0);
     close(fd);
 }
 
 static void times_out_connecting_when_tls_handshake_never_answers(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_silence, NULL); /* TCP accepted, ClientHello ignored */
-    fixture_origin(f, 1, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.timeouts.connect_ms = 150;
-    result r = {0};
+    fixture *f = serve(*state, script_silence); /* TCP accepted, ClientHello ignored */
+    cmx_test_upstream_origin(&f->u, 1, "127.0.0.1", f->s->ls.port);
+    f->req.timeouts.connect_ms = 150;
     uint64_t t0 = cmx_now_us();
-    run_call(f, &req, &r);
+    const cmx_test_call *r =
+        call_fails(f, CMX_ERR_TIMEOUT, CMX_CAUSE_CONNECT_TIMEOUT, "TLS handshake");
     uint64_t took_ms = (cmx_now_us() - t0) / 1000;
-    expect_kind(&r, CMX_ERR_TIMEOUT);
-    assert_int_equal(r.err.cause, CMX_CAUSE_CONNECT_TIMEOUT);
-    assert_non_null(strstr(r.err.message, "150 ms"));
-    assert_non_null(strstr(r.err.message, "TLS handshake"));
+    assert_non_null(strstr(r->err.message, "150 ms"));
     assert_true(took_ms >= 140 && took_ms < 150 * 5);
-    srv_stop(s);
 }
 
 static void times_out_waiting_for_first_byte(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_read_then_silence, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.timeouts.first_byte_ms = 150;
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_TIMEOUT);
-    assert_int_equal(r.err.cause, CMX_CAUSE_FIRST_BYTE_TIMEOUT);
-    assert_string_equal(r.err.message, "no response byte within 150 ms");
+    fixture *f = serve(*state, script_read_then_silence);
+    f->req.timeouts.first_byte_ms = 150;
+    const cmx_test_call *r =
+        call_fails(f, CMX_ERR_TIMEOUT, CMX_CAUSE_FIRST_BYTE_TIMEOUT, "no response byte");
+    assert_string_equal(r->err.message, "no response byte within 150 ms");
     /* The timed-out connection is closed, not pooled. */
-    run_ms(f->base, 100);
-    for (int i = 0; i < 100 && !atomic_load(&s->saw_client_close); i++)
-        sleep_ms(10);
-    assert_true(atomic_load(&s->saw_client_close));
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.idle_now, 0);
-    srv_stop(s);
+    cmx_run_for(f->u.base, 20);
+    expect_client_close(f, 1000, 0);
+    assert_int_equal(stats(f).idle_now, 0);
 }
 
 static void times_out_when_response_stalls(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_head_then_stall, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.timeouts.idle_ms = 150;
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_TIMEOUT);
-    assert_int_equal(r.err.cause, CMX_CAUSE_IDLE_TIMEOUT);
-    assert_non_null(strstr(r.err.message, "after 3 body bytes"));
-    assert_int_equal(r.head_calls, 1);
-    srv_stop(s);
+    fixture *f = serve(*state, script_head_then_stall);
+    f->req.timeouts.idle_ms = 150;
+    assert_int_equal(
+        call_fails(f, CMX_ERR_TIMEOUT, CMX_CAUSE_IDLE_TIMEOUT, "after 3 body bytes")->head_calls,
+        1);
 }
 
 /* The idle deadline counts from the last byte, not from the first: a
  * response trickling for longer than idle_ms is not cut while bytes come. */
 static void idle_deadline_follows_the_last_byte(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_trickle_then_stall, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.timeouts.idle_ms = 400;
-    result r = {0};
+    fixture *f = serve(*state, script_trickle_then_stall);
+    f->req.timeouts.idle_ms = 400;
     uint64_t t0 = cmx_now_us();
-    run_call(f, &req, &r);
-    uint64_t took_ms = (cmx_now_us() - t0) / 1000;
-    expect_kind(&r, CMX_ERR_TIMEOUT);
-    assert_int_equal(r.err.cause, CMX_CAUSE_IDLE_TIMEOUT);
-    assert_non_null(strstr(r.err.message, "after 15 body bytes"));
-    assert_true(took_ms >= 700 + 400 - 50);
-    srv_stop(s);
+    call_fails(f, CMX_ERR_TIMEOUT, CMX_CAUSE_IDLE_TIMEOUT, "after 15 body bytes");
+    assert_true((cmx_now_us() - t0) / 1000 >= 700 + 400 - 50);
 }
 
 static void times_out_on_total_deadline_while_bytes_trickle(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_trickle, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.timeouts.idle_ms = 1000;
-    req.timeouts.total_ms = 300;
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_TIMEOUT);
-    assert_int_equal(r.err.cause, CMX_CAUSE_TOTAL_TIMEOUT);
-    assert_non_null(strstr(r.err.message, "300 ms"));
-    assert_true(r.body_calls > 1);
-    srv_stop(s);
+    fixture *f = serve(*state, script_trickle);
+    f->req.timeouts.idle_ms = 1000;
+    f->req.timeouts.total_ms = 300;
+    assert_true(call_fails(f, CMX_ERR_TIMEOUT, CMX_CAUSE_TOTAL_TIMEOUT, "300 ms")->body_calls > 1);
 }
 
 static void reports_malformed_response_as_protocol_error(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_garbage, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_UPSTREAM_PROTOCOL);
-    assert_int_equal(r.err.cause, CMX_CAUSE_PROTOCOL);
-    assert_non_null(strstr(r.err.message, "malformed response"));
-    assert_int_equal(r.head_calls, 0);
-    srv_stop(s);
+    fixture *f = serve(*state, script_garbage);
+    const cmx_test_call *r =
+        call_fails(f, CMX_ERR_UPSTREAM_PROTOCOL, CMX_CAUSE_PROTOCOL, "malformed response");
+    assert_int_equal(r->head_calls, 0);
+}
+
+/* A second client on the fixture's loop (with its own resolver or proxies). */
+static cmx_upstream *second_client(fixture *f, struct evdns_base *dns,
+                                   const cmx_upstream_settings *settings)
+{
+    cmx_upstream *up = cmx_upstream_new(f->u.base, dns, settings);
+    assert_non_null(up);
+    return up;
 }
 
 static void reports_dns_failure_without_nameservers(void **state)
 {
     fixture *f = *state;
-    struct evdns_base *dns = evdns_base_new(f->base, 0); /* no nameservers at all */
+    struct evdns_base *dns = evdns_base_new(f->u.base, 0); /* no nameservers at all */
     cmx_upstream_settings set;
-    cmx_upstream_settings_default(&set);
-    set.https_proxy = set.http_proxy = set.no_proxy = NULL;
-    cmx_upstream *up = cmx_upstream_new(f->base, dns, &set);
+    cmx_test_upstream_settings(&set);
+    cmx_upstream *up = second_client(f, dns, &set);
     cmx_error err;
-    assert_int_equal(cmx_url_parse("http://api.example.invalid:8080", &f->origin, &err), CMX_OK);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    r.call = cmx_upstream_send(up, &req, &callbacks, &r);
-    run_until(f->base, &r.completes, 1);
-    assert_int_equal(r.completes, 1);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_DNS);
-    assert_non_null(strstr(r.err.message, "api.example.invalid"));
+    assert_int_equal(cmx_url_parse("http://api.example.invalid:8080", &f->u.origin, &err), CMX_OK);
+    set_request(f, "GET", "/", NULL);
+    cmx_test_call_expect_failure(call_on(f, up), CMX_ERR_UNAVAILABLE, CMX_CAUSE_DNS,
+                                 "api.example.invalid");
     cmx_upstream_free(up);
     evdns_base_free(dns, 0);
 }
@@ -1153,9 +890,7 @@ static void reports_dns_failure_without_nameservers(void **state)
 /* ---------- a tiny DNS server for evdns ---------- */
 
 typedef struct dns_srv {
-    int fd, port;
-    pthread_t thread;
-    atomic_int stop;
+    cmx_loopback_server ls;
     atomic_int queries; /* for "api.test" */
 } dns_srv;
 
@@ -1163,14 +898,11 @@ typedef struct dns_srv {
 static void *dns_main(void *arg)
 {
     dns_srv *d = arg;
-    while (!atomic_load(&d->stop)) {
-        struct pollfd p = {d->fd, POLLIN, 0};
-        if (poll(&p, 1, 20) <= 0)
-            continue;
+    while (cmx_loopback_server_wait(&d->ls)) {
         unsigned char q[512], a[600];
         struct sockaddr_storage from;
         socklen_t flen = sizeof from;
-        ssize_t n = recvfrom(d->fd, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
+        ssize_t n = recvfrom(d->ls.fd, q, sizeof q, 0, (struct sockaddr *)&from, &flen);
         if (n < 17)
             continue;
         size_t i = 12;
@@ -1204,7 +936,7 @@ static void *dns_main(void *arg)
             memcpy(a + len, rr, sizeof rr);
             len += sizeof rr;
         }
-        sendto(d->fd, a, len, 0, (struct sockaddr *)&from, flen);
+        sendto(d->ls.fd, a, len, 0, (struct sockaddr *)&from, flen);
     }
     return NULL;
 }
@@ -1212,105 +944,69 @@ static void *dns_main(void *arg)
 static dns_srv *dns_start(void)
 {
     dns_srv *d = calloc(1, sizeof *d);
-    d->fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(d->fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    getsockname(d->fd, (struct sockaddr *)&a, &len);
-    d->port = ntohs(a.sin_port);
-    pthread_create(&d->thread, NULL, dns_main, d);
+    cmx_loopback_server_start(&d->ls, 1, dns_main, d);
     return d;
-}
-
-static void dns_stop(dns_srv *d)
-{
-    atomic_store(&d->stop, 1);
-    pthread_join(d->thread, NULL);
-    close(d->fd);
-    free(d);
 }
 
 static void resolves_names_with_evdns_and_caches_them(void **state)
 {
     fixture *f = *state;
     dns_srv *d = dns_start();
-    srv *s = srv_start(script_keepalive_hello, NULL);
-    struct evdns_base *dns = evdns_base_new(f->base, 0);
+    struct evdns_base *dns = evdns_base_new(f->u.base, 0);
     char ns[64];
-    snprintf(ns, sizeof ns, "127.0.0.1:%d", d->port);
+    snprintf(ns, sizeof ns, "127.0.0.1:%d", d->ls.port);
     assert_int_equal(evdns_base_nameserver_ip_add(dns, ns), 0);
     cmx_upstream_settings set;
-    cmx_upstream_settings_default(&set);
-    set.https_proxy = set.http_proxy = set.no_proxy = NULL;
+    cmx_test_upstream_settings(&set);
     set.max_idle_per_origin = 0; /* every request connects, and so resolves */
-    cmx_upstream *up = cmx_upstream_new(f->base, dns, &set);
+    cmx_upstream *up = second_client(f, dns, &set);
 
-    fixture_origin(f, 0, "api.test", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    for (int i = 0; i < 2; i++) {
-        result r = {0};
-        r.call = cmx_upstream_send(up, &req, &callbacks, &r);
-        run_until(f->base, &r.completes, 1);
-        expect_kind(&r, CMX_OK);
-        assert_string_equal(r.body, "hello");
-    }
+    serve_as(f, script_keepalive_hello, NULL, "api.test");
+    expect_hellos(f, up, 2);
     assert_int_equal(atomic_load(&d->queries), 1); /* the second came from the cache */
-    assert_int_equal(atomic_load(&s->accepted), 2);
+    assert_int_equal(atomic_load(&f->s->accepted), 2);
     char expect_host[64];
-    snprintf(expect_host, sizeof expect_host, "Host: api.test:%d\r\n", s->port);
-    assert_non_null(strstr(s->last_request, expect_host));
+    snprintf(expect_host, sizeof expect_host, "Host: api.test:%d\r\n", f->s->ls.port);
+    assert_non_null(strstr(f->s->last_request, expect_host));
 
-    fixture_origin(f, 0, "nx.test", s->port);
-    result r = {0};
-    r.call = cmx_upstream_send(up, &req, &callbacks, &r);
-    run_until(f->base, &r.completes, 1);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_DNS);
-    assert_non_null(strstr(r.err.message, "cannot resolve nx.test"));
-
+    cmx_test_upstream_origin(&f->u, 0, "nx.test", f->s->ls.port);
+    cmx_test_call_expect_failure(call_on(f, up), CMX_ERR_UNAVAILABLE, CMX_CAUSE_DNS,
+                                 "cannot resolve nx.test");
     cmx_upstream_free(up);
     evdns_base_free(dns, 0);
-    srv_stop(s);
-    dns_stop(d);
+    cmx_loopback_server_stop(&d->ls);
+    free(d);
+}
+
+/* Sends the fixture's request without waiting for it. */
+static cmx_test_call *start_call(fixture *f)
+{
+    f->r.call = cmx_upstream_send(f->u.up, &f->req, &cmx_test_call_callbacks, &f->r);
+    assert_non_null(f->r.call);
+    return &f->r;
 }
 
 static void cancel_inside_on_body_stops_callbacks_and_closes(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_stream_until_closed, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    r.cancel_in_body = 1;
-    r.call = cmx_upstream_send(f->up, &req, &callbacks, &r);
-    run_until(f->base, &r.body_calls, 1);
-    run_ms(f->base, 100);
-    assert_int_equal(r.body_calls, 1);
-    assert_int_equal(r.completes, 0);
-    for (int i = 0; i < 200 && !atomic_load(&s->saw_client_close); i++)
-        sleep_ms(10);
-    assert_true(atomic_load(&s->saw_client_close));
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.idle_now, 0);
-    srv_stop(s);
+    fixture *f = serve(*state, script_stream_until_closed);
+    f->r.cancel_in_body = 1;
+    const cmx_test_call *r = start_call(f);
+    cmx_run_until(f->u.base, &r->body_calls, 2000);
+    cmx_run_for(f->u.base, 20);
+    assert_int_equal(r->body_calls, 1);
+    assert_int_equal(r->completes, 0);
+    expect_client_close(f, 2000, 0);
+    assert_int_equal(stats(f).idle_now, 0);
 }
 
 static void cancel_before_start_runs_no_callback(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, NULL);
-    fixture_origin(f, 0, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    r.call = cmx_upstream_send(f->up, &req, &callbacks, &r);
-    cmx_upstream_cancel(r.call);
-    run_ms(f->base, 100);
-    assert_int_equal(r.head_calls + r.body_calls + r.completes, 0);
-    assert_int_equal(atomic_load(&s->requests), 0);
-    srv_stop(s);
+    fixture *f = serve(*state, script_keepalive_hello);
+    const cmx_test_call *r = start_call(f);
+    cmx_upstream_cancel(r->call);
+    cmx_run_for(f->u.base, 20);
+    assert_int_equal(r->head_calls + r->body_calls + r->completes, 0);
+    assert_int_equal(atomic_load(&f->s->requests), 0);
 }
 
 /* ---------- TLS ---------- */
@@ -1378,93 +1074,50 @@ static const char *ca_path(void)
 
 static void tls_succeeds_with_configured_ca(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, tls_good);
-    fixture_origin(f, 1, "localhost", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.ca_file = ca_path();
-    for (int i = 0; i < 2; i++) {
-        result r = {0};
-        run_call(f, &req, &r);
-        expect_kind(&r, CMX_OK);
-        assert_string_equal(r.body, "hello");
-    }
+    fixture *f = serve_as(*state, script_keepalive_hello, tls_good, "localhost");
+    f->req.ca_file = ca_path();
+    expect_hellos(f, f->u.up, 2);
     /* and by IP address, verified against the IP SAN */
-    fixture_origin(f, 1, "127.0.0.1", s->port);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    cmx_upstream_stats st;
-    cmx_upstream_get_stats(f->up, &st);
-    assert_int_equal(st.connections_reused, 1);
-    assert_int_equal(st.connections_opened, 2);
-    srv_stop(s);
+    cmx_test_upstream_origin(&f->u, 1, "127.0.0.1", f->s->ls.port);
+    expect_hellos(f, f->u.up, 1);
+    expect_connections(f, 2, 1);
 }
 
 static void tls_fails_against_system_store(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, tls_good);
-    fixture_origin(f, 1, "localhost", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_TLS);
-    assert_non_null(strstr(r.err.message, "certificate verification failed"));
-    assert_int_equal(atomic_load(&s->requests), 0);
-    srv_stop(s);
+    fixture *f = serve_as(*state, script_keepalive_hello, tls_good, "localhost");
+    call_fails(f, CMX_ERR_UNAVAILABLE, CMX_CAUSE_TLS, "certificate verification failed");
+    assert_int_equal(atomic_load(&f->s->requests), 0);
 }
 
 static void tls_succeeds_without_verification(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, tls_wrong_name);
-    fixture_origin(f, 1, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.tls_verify = 0;
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_OK);
-    assert_string_equal(r.body, "hello");
-    srv_stop(s);
+    fixture *f = serve_as(*state, script_keepalive_hello, tls_wrong_name, "127.0.0.1");
+    f->req.tls_verify = 0;
+    expect_hellos(f, f->u.up, 1);
 }
 
 static void tls_fails_on_host_name_mismatch(void **state)
 {
-    fixture *f = *state;
-    srv *s = srv_start(script_keepalive_hello, tls_wrong_name);
-    fixture_origin(f, 1, "localhost", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.ca_file = ca_path();
-    result r = {0};
-    run_call(f, &req, &r);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_TLS);
-    assert_non_null(strstr(r.err.message, "mismatch"));
-    srv_stop(s);
+    fixture *f = serve_as(*state, script_keepalive_hello, tls_wrong_name, "localhost");
+    f->req.ca_file = ca_path();
+    call_fails(f, CMX_ERR_UNAVAILABLE, CMX_CAUSE_TLS, "mismatch");
 }
 
 /* ---------- CONNECT proxy ---------- */
 
+/* Tunnels CONNECT 127.0.0.1:PORT, answers 502 to anything else. */
 typedef struct proxy {
-    int lfd, port;
-    pthread_t thread;
-    atomic_int stop;
+    char seen[256]; /* the last request line */
     atomic_int connects;
-    char seen[256];
+    cmx_loopback_server ls;
 } proxy;
 
 static void *proxy_main(void *arg)
 {
     proxy *p = arg;
-    while (!atomic_load(&p->stop)) {
-        struct pollfd pl = {p->lfd, POLLIN, 0};
-        if (poll(&pl, 1, 20) <= 0)
-            continue;
-        int cfd = accept(p->lfd, NULL, NULL);
-        if (cfd < 0)
-            continue;
+    int cfd;
+    while ((cfd = cmx_loopback_server_accept(&p->ls)) >= 0) {
         char buf[2048];
         size_t len = 0;
         while (len < sizeof buf - 1 && !memmem(buf, len, "\r\n\r\n", 4)) {
@@ -1483,19 +1136,15 @@ static void *proxy_main(void *arg)
         char *colon = strrchr(buf, ':');
         if (strncmp(buf, "CONNECT 127.0.0.1:", 18) == 0 && colon)
             port = atoi(colon + 1); /* only ever loopback */
-        int ofd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {0};
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (port == 0 || connect(ofd, (struct sockaddr *)&a, sizeof a) != 0) {
+        int ofd = port ? cmx_loopback_connect(port, 0) : -1;
+        if (ofd < 0) {
             const char *no = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
             send(cfd, no, strlen(no), MSG_NOSIGNAL);
         } else {
             const char *yes = "HTTP/1.1 200 Connection established\r\n\r\n";
             send(cfd, yes, strlen(yes), MSG_NOSIGNAL);
             struct pollfd fds[2] = {{cfd, POLLIN, 0}, {ofd, POLLIN, 0}};
-            while (!atomic_load(&p->stop)) {
+            while (!atomic_load(&p->ls.stop)) {
                 if (poll(fds, 2, 20) <= 0)
                     continue;
                 int from = fds[0].revents ? 0 : 1;
@@ -1503,8 +1152,8 @@ static void *proxy_main(void *arg)
                 if (n <= 0 || send(fds[1 - from].fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
                     break;
             }
+            close(ofd);
         }
-        close(ofd);
         close(cfd);
     }
     return NULL;
@@ -1513,61 +1162,46 @@ static void *proxy_main(void *arg)
 static proxy *proxy_start(void)
 {
     proxy *p = calloc(1, sizeof *p);
-    p->lfd = listen_loopback(&p->port, 16);
-    pthread_create(&p->thread, NULL, proxy_main, p);
+    cmx_loopback_server_start(&p->ls, 0, proxy_main, p);
     return p;
 }
 
 static void proxy_stop(proxy *p)
 {
-    atomic_store(&p->stop, 1);
-    pthread_join(p->thread, NULL);
-    close(p->lfd);
+    cmx_loopback_server_stop(&p->ls);
     free(p);
 }
 
 static void goes_through_connect_proxy_unless_no_proxy_matches(void **state)
 {
-    fixture *f = *state;
     proxy *p = proxy_start();
-    srv *s = srv_start(script_keepalive_hello, tls_good);
+    fixture *f = serve_as(*state, script_keepalive_hello, tls_good, "127.0.0.1");
+    f->req.ca_file = ca_path();
     char proxy_url[64], no_proxy[64];
-    snprintf(proxy_url, sizeof proxy_url, "http://user:pa%%40ss@127.0.0.1:%d", p->port);
+    snprintf(proxy_url, sizeof proxy_url, "http://user:pa%%40ss@127.0.0.1:%d", p->ls.port);
     cmx_upstream_settings set;
-    cmx_upstream_settings_default(&set);
+    cmx_test_upstream_settings(&set);
     set.https_proxy = set.http_proxy = proxy_url;
     set.no_proxy = "example.com, .internal";
-    cmx_upstream *up = cmx_upstream_new(f->base, NULL, &set);
+    cmx_upstream *up = second_client(f, NULL, &set);
     proxy_url[0] = '\0'; /* the client keeps its own copy */
 
     /* https through the tunnel, verified end to end */
-    fixture_origin(f, 1, "127.0.0.1", s->port);
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    req.ca_file = ca_path();
-    result r = {0};
-    r.call = cmx_upstream_send(up, &req, &callbacks, &r);
-    run_until(f->base, &r.completes, 1);
-    expect_kind(&r, CMX_OK);
-    assert_string_equal(r.body, "hello");
+    expect_hellos(f, up, 1);
     assert_int_equal(atomic_load(&p->connects), 1);
     char expect[64];
-    snprintf(expect, sizeof expect, "CONNECT 127.0.0.1:%d HTTP/1.1", s->port);
+    snprintf(expect, sizeof expect, "CONNECT 127.0.0.1:%d HTTP/1.1", f->s->ls.port);
     assert_string_equal(p->seen, expect);
     cmx_upstream_free(up);
 
     /* no_proxy listing the host: straight to the server */
     snprintf(no_proxy, sizeof no_proxy, "foo.example, 127.0.0.1");
-    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", p->port);
-    set.https_proxy = set.http_proxy = proxy_url;
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", p->ls.port);
     set.no_proxy = no_proxy;
-    up = cmx_upstream_new(f->base, NULL, &set);
-    result r2 = {0};
-    r2.call = cmx_upstream_send(up, &req, &callbacks, &r2);
-    run_until(f->base, &r2.completes, 1);
-    expect_kind(&r2, CMX_OK);
+    up = second_client(f, NULL, &set);
+    expect_hellos(f, up, 1);
     assert_int_equal(atomic_load(&p->connects), 1);
     cmx_upstream_free(up);
-    srv_stop(s);
     proxy_stop(p);
 }
 
@@ -1576,21 +1210,17 @@ static void reports_proxy_refusing_connect(void **state)
     fixture *f = *state;
     proxy *p = proxy_start();
     char proxy_url[64];
-    snprintf(proxy_url, sizeof proxy_url, "127.0.0.1:%d", p->port); /* scheme optional */
+    snprintf(proxy_url, sizeof proxy_url, "127.0.0.1:%d", p->ls.port); /* scheme optional */
     cmx_upstream_settings set;
-    cmx_upstream_settings_default(&set);
-    set.https_proxy = NULL;
+    cmx_test_upstream_settings(&set);
     set.http_proxy = proxy_url;
-    set.no_proxy = NULL;
-    cmx_upstream *up = cmx_upstream_new(f->base, NULL, &set);
-    fixture_origin(f, 0, "localhost", 9); /* the proxy answers 502 for non-IP targets */
-    cmx_upstream_request req = make_request(f, "GET", "/", NULL);
-    result r = {0};
-    r.call = cmx_upstream_send(up, &req, &callbacks, &r);
-    run_until(f->base, &r.completes, 1);
-    expect_kind(&r, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_CONNECT_REFUSED);
-    assert_string_equal(r.err.message, "proxy refused CONNECT localhost:9 with status 502");
+    cmx_upstream *up = second_client(f, NULL, &set);
+    cmx_test_upstream_origin(&f->u, 0, "localhost",
+                             9); /* the proxy answers 502 for non-IP targets */
+    set_request(f, "GET", "/", NULL);
+    const cmx_test_call *r = call_on(f, up);
+    cmx_test_call_expect_failure(r, CMX_ERR_UNAVAILABLE, CMX_CAUSE_CONNECT_REFUSED, "proxy");
+    assert_string_equal(r->err.message, "proxy refused CONNECT localhost:9 with status 502");
     cmx_upstream_free(up);
     proxy_stop(p);
 }
@@ -1599,54 +1229,39 @@ static void reports_proxy_refusing_connect(void **state)
 
 static void matches_no_proxy_like_curl(void **state)
 {
-    assert_true(cmx_up_no_proxy_matches("*", "anything.example", 443));
-    assert_true(cmx_up_no_proxy_matches("example.com", "example.com", 443));
-    assert_true(cmx_up_no_proxy_matches("example.com", "api.example.com", 443));
-    assert_true(cmx_up_no_proxy_matches(".example.com", "api.example.com", 443));
-    assert_true(cmx_up_no_proxy_matches(".example.com", "example.com", 443));
-    assert_false(cmx_up_no_proxy_matches("example.com", "notexample.com", 443));
-    assert_false(cmx_up_no_proxy_matches("example.com", "example.com.org", 443));
-    assert_true(cmx_up_no_proxy_matches("a.test, EXAMPLE.com ", "Api.Example.COM", 80));
-    assert_false(cmx_up_no_proxy_matches("", "example.com", 80));
-    assert_false(cmx_up_no_proxy_matches("example.com", "localhost", 80)); /* not implicit */
-    assert_false(cmx_up_no_proxy_matches("example.com", "127.0.0.1", 80));
-    assert_true(cmx_up_no_proxy_matches("localhost,127.0.0.1", "127.0.0.1", 80));
-    assert_true(cmx_up_no_proxy_matches("10.0.0.0/8", "10.1.2.3", 80));
-    assert_false(cmx_up_no_proxy_matches("10.0.0.0/8", "11.1.2.3", 80));
-    assert_true(cmx_up_no_proxy_matches("::1", "::1", 80));
-    assert_true(cmx_up_no_proxy_matches("[::1]:8080", "::1", 8080));
-    assert_false(cmx_up_no_proxy_matches("[::1]:8080", "::1", 80));
-    assert_true(cmx_up_no_proxy_matches("example.com:8443", "api.example.com", 8443));
-    assert_false(cmx_up_no_proxy_matches("example.com:8443", "api.example.com", 443));
+    cmx_cases cs;
+    cmx_cases_open(&cs, "no_proxy.txt", 4);
+    while (cmx_cases_next(&cs)) {
+        int exempt = cmx_up_no_proxy_matches(cmx_case_text(&cs, 0), cmx_case_text(&cs, 1),
+                                             (int)cmx_case_int(&cs, 2)) != 0;
+        assert_int_equal(exempt, cmx_case_yes(&cs, 3));
+    }
+    cmx_cases_close(&cs);
 }
 
 static void parses_upstream_urls(void **state)
 {
     cmx_url u;
     cmx_error err;
-    assert_int_equal(cmx_url_parse("https://api.openai.com/v1/", &u, &err), CMX_OK);
-    assert_true(u.tls);
-    assert_string_equal(u.host, "api.openai.com");
-    assert_int_equal(u.port, 443);
-    assert_string_equal(u.path, "/v1");
-    assert_int_equal(cmx_url_parse("HTTP://[::1]:8080", &u, &err), CMX_OK);
-    assert_false(u.tls);
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 8080);
-    assert_string_equal(u.path, "");
-    assert_int_equal(cmx_url_parse("http://127.0.0.1", &u, &err), CMX_OK);
-    assert_int_equal(u.port, 80);
-    assert_int_equal(cmx_url_parse("ftp://x", &u, &err), CMX_ERR_CONFIG);
-    assert_non_null(strstr(err.message, "http://"));
-    assert_int_equal(cmx_url_parse("http://h:0", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("http://h:99999", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("http://h:12ab", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("http://:80", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("https://u:secret@h", &u, &err), CMX_ERR_CONFIG);
-    assert_null(strstr(err.message, "secret"));
-    assert_int_equal(cmx_url_parse("https://h/v1?x=1", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("https://[::1", &u, &err), CMX_ERR_CONFIG);
-    assert_int_equal(cmx_url_parse("https://bad host", &u, &err), CMX_ERR_CONFIG);
+    cmx_cases cs;
+    cmx_cases_open(&cs, "upstream_urls.txt", 5);
+    while (cmx_cases_next(&cs)) {
+        assert_int_equal(cmx_url_parse(cmx_case_text(&cs, 0), &u, &err), CMX_OK);
+        assert_int_equal(u.tls, cmx_case_yes(&cs, 1));
+        assert_string_equal(u.host, cmx_case_text(&cs, 2));
+        assert_int_equal(u.port, cmx_case_int(&cs, 3));
+        assert_string_equal(u.path, cmx_case_text(&cs, 4));
+    }
+    cmx_cases_close(&cs);
+    cmx_cases_open(&cs, "upstream_urls_refused.txt", 3);
+    while (cmx_cases_next(&cs)) {
+        assert_int_equal(cmx_url_parse(cmx_case_text(&cs, 0), &u, &err), CMX_ERR_CONFIG);
+        if (cmx_case_text(&cs, 1))
+            assert_non_null(strstr(err.message, cmx_case_text(&cs, 1)));
+        if (cmx_case_text(&cs, 2))
+            assert_null(strstr(err.message, cmx_case_text(&cs, 2)));
+    }
+    cmx_cases_close(&cs);
 }
 
 static void reads_proxy_settings_from_environment(void **state)
@@ -1670,58 +1285,51 @@ static void reads_proxy_settings_from_environment(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, cmx_test_upstream_teardown)
+#define T_WITH(name, with_setup)                                                                   \
+    cmocka_unit_test_setup_teardown(name, with_setup, cmx_test_upstream_teardown)
     const struct CMUnitTest plain[] = {
         cmocka_unit_test(parses_upstream_urls),
         cmocka_unit_test(matches_no_proxy_like_curl),
         cmocka_unit_test(reads_proxy_settings_from_environment),
-        cmocka_unit_test_setup_teardown(gets_body_with_content_length_and_headers, setup, teardown),
-        cmocka_unit_test_setup_teardown(posts_body_with_content_length, setup, teardown),
-        cmocka_unit_test_setup_teardown(delivers_chunked_body_piece_by_piece, setup, teardown),
-        cmocka_unit_test_setup_teardown(reads_close_delimited_body_and_does_not_pool, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(ignores_interim_1xx_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(assembles_headers_split_across_reads, setup, teardown),
-        cmocka_unit_test_setup_teardown(rejects_response_with_too_many_headers, setup, teardown),
-        cmocka_unit_test_setup_teardown(reuses_pooled_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(does_not_pool_connection_with_bytes_after_the_response,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(drops_pooled_connection_the_origin_closed, setup, teardown),
-        cmocka_unit_test_setup_teardown(idle_expiry_spares_calls_and_closes_idle_connections,
-                                        setup_short_idle_expiry, teardown),
-        cmocka_unit_test_setup_teardown(queues_requests_beyond_max_conns_per_origin, setup_one_conn,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(queued_call_fails_as_pool_saturated_after_queue_timeout,
-                                        setup_one_conn_short_queue, teardown),
-        cmocka_unit_test_setup_teardown(queue_length_is_reported_while_calls_wait,
-                                        setup_one_conn_short_queue, teardown),
-        cmocka_unit_test_setup_teardown(retries_once_when_pooled_connection_was_closed, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(does_not_retry_after_a_response_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(reports_connect_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(times_out_connecting_when_tls_handshake_never_answers,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(times_out_waiting_for_first_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(times_out_when_response_stalls, setup, teardown),
-        cmocka_unit_test_setup_teardown(idle_deadline_follows_the_last_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(times_out_on_total_deadline_while_bytes_trickle, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(reports_malformed_response_as_protocol_error, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(reports_dns_failure_without_nameservers, setup, teardown),
-        cmocka_unit_test_setup_teardown(resolves_names_with_evdns_and_caches_them, setup, teardown),
-        cmocka_unit_test_setup_teardown(cancel_inside_on_body_stops_callbacks_and_closes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(cancel_before_start_runs_no_callback, setup, teardown),
-        cmocka_unit_test_setup_teardown(reports_proxy_refusing_connect, setup, teardown),
+        T(gets_body_with_content_length_and_headers),
+        T(posts_body_with_content_length),
+        T(delivers_chunked_body_piece_by_piece),
+        T(reads_close_delimited_body_and_does_not_pool),
+        T(ignores_interim_1xx_answer),
+        T(assembles_headers_split_across_reads),
+        T(rejects_response_with_too_many_headers),
+        T(reuses_pooled_connection),
+        T(does_not_pool_connection_with_bytes_after_the_response),
+        T(drops_pooled_connection_the_origin_closed),
+        T_WITH(idle_expiry_spares_calls_and_closes_idle_connections, setup_short_idle_expiry),
+        T_WITH(queues_requests_beyond_max_conns_per_origin, setup_one_conn),
+        T_WITH(queued_call_fails_as_pool_saturated_after_queue_timeout, setup_one_conn_short_queue),
+        T_WITH(queue_length_is_reported_while_calls_wait, setup_one_conn_short_queue),
+        T(retries_once_when_pooled_connection_was_closed),
+        T(does_not_retry_after_a_response_byte),
+        T(reports_connect_refused),
+        T(times_out_connecting_when_tls_handshake_never_answers),
+        T(times_out_waiting_for_first_byte),
+        T(times_out_when_response_stalls),
+        T(idle_deadline_follows_the_last_byte),
+        T(times_out_on_total_deadline_while_bytes_trickle),
+        T(reports_malformed_response_as_protocol_error),
+        T(reports_dns_failure_without_nameservers),
+        T(resolves_names_with_evdns_and_caches_them),
+        T(cancel_inside_on_body_stops_callbacks_and_closes),
+        T(cancel_before_start_runs_no_callback),
+        T(reports_proxy_refusing_connect),
     };
     const struct CMUnitTest tls[] = {
-        cmocka_unit_test_setup_teardown(tls_succeeds_with_configured_ca, setup, teardown),
-        cmocka_unit_test_setup_teardown(tls_fails_against_system_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(tls_succeeds_without_verification, setup, teardown),
-        cmocka_unit_test_setup_teardown(tls_fails_on_host_name_mismatch, setup, teardown),
-        cmocka_unit_test_setup_teardown(goes_through_connect_proxy_unless_no_proxy_matches, setup,
-                                        teardown),
+        T(tls_succeeds_with_configured_ca),
+        T(tls_fails_against_system_store),
+        T(tls_succeeds_without_verification),
+        T(tls_fails_on_host_name_mismatch),
+        T(goes_through_connect_proxy_unless_no_proxy_matches),
     };
+#undef T
+#undef T_WITH
     int failed = cmocka_run_group_tests_name("upstream", plain, NULL, NULL);
     failed += cmocka_run_group_tests_name("upstream_tls", tls, tls_group_setup, tls_group_teardown);
     return failed;

@@ -24,7 +24,9 @@
 
 #include <event2/event.h>
 
-#include "core/clock.h"
+#include "helpers/fake_http.h"
+#include "helpers/loopback.h"
+#include "helpers/upstream_client.h"
 #include "http/upstream.h"
 
 enum { F_DATA = 0, F_HEADERS = 1, F_RST = 3, F_SETTINGS = 4, F_PING = 6, F_GOAWAY = 7 };
@@ -35,11 +37,9 @@ typedef struct h2srv h2srv;
 typedef void (*h2_script)(h2srv *s, int fd, int index);
 
 struct h2srv {
-    int lfd, port;
-    pthread_t thread;
+    cmx_loopback_server ls;
     h2_script script;
     atomic_int accepted;
-    atomic_int stop;
     atomic_int pings_seen;
     atomic_int rst_code; /* last RST_STREAM code from the client, -1 none */
 };
@@ -70,7 +70,7 @@ static int read_full(h2srv *s, int fd, unsigned char *buf, size_t n)
     size_t got = 0;
     while (got < n) {
         struct pollfd p = {fd, POLLIN, 0};
-        if (atomic_load(&s->stop))
+        if (atomic_load(&s->ls.stop))
             return -1;
         if (poll(&p, 1, 20) <= 0)
             continue;
@@ -189,15 +189,8 @@ static void script_head_then_wait(h2srv *s, int fd, int index)
 static void *srv_main(void *arg)
 {
     h2srv *s = arg;
-    for (int index = 0; !atomic_load(&s->stop); index++) {
-        struct pollfd p = {s->lfd, POLLIN, 0};
-        if (poll(&p, 1, 20) <= 0) {
-            index--;
-            continue;
-        }
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
+    int fd;
+    for (int index = 0; (fd = cmx_loopback_server_accept(&s->ls)) >= 0; index++) {
         atomic_fetch_add(&s->accepted, 1);
         s->script(s, fd, index);
         close(fd);
@@ -205,111 +198,43 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static h2srv *srv_start(h2_script script)
+static void srv_stop(void *server)
 {
-    h2srv *s = calloc(1, sizeof *s);
-    s->script = script;
-    atomic_store(&s->rst_code, -1);
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(s->lfd, 16), 0);
-    getsockname(s->lfd, (struct sockaddr *)&sa, &len);
-    s->port = ntohs(sa.sin_port);
-    pthread_create(&s->thread, NULL, srv_main, s);
-    return s;
-}
-
-static void srv_stop(h2srv *s)
-{
-    atomic_store(&s->stop, 1);
-    pthread_join(s->thread, NULL);
-    close(s->lfd);
+    h2srv *s = server;
+    cmx_loopback_server_stop(&s->ls);
     free(s);
 }
 
 /* ---- the client side ------------------------------------------------------- */
 
-typedef struct result {
-    int status, completes;
-    char body[256];
-    size_t body_len;
-    cmx_error err;
-    cmx_upstream_call *call;
-    int cancel_on_head;
-} result;
-
-static void on_head(void *ctx, int status, const cmx_http_header *h, size_t n)
-{
-    result *r = ctx;
-    r->status = status;
-    if (r->cancel_on_head)
-        cmx_upstream_cancel(r->call);
-}
-
-static void on_body(void *ctx, const char *data, size_t len)
-{
-    result *r = ctx;
-    if (r->body_len + len < sizeof r->body) {
-        memcpy(r->body + r->body_len, data, len);
-        r->body_len += len;
-    }
-}
-
-static void on_complete(void *ctx, const cmx_error *err)
-{
-    result *r = ctx;
-    r->completes++;
-    r->err = *err;
-}
-
-static const cmx_upstream_callbacks callbacks = {on_head, on_body, on_complete};
-
 typedef struct fixture {
-    struct event_base *base;
-    cmx_upstream *up;
-    cmx_url origin;
+    cmx_test_upstream u; /* first: the helpers' setup and teardown */
+    h2srv *s;            /* the test's server, stopped at teardown */
+    cmx_upstream_request req;
+    cmx_test_call r;
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->base = event_base_new();
     cmx_upstream_settings s;
-    cmx_upstream_settings_default(&s);
-    s.https_proxy = s.http_proxy = s.no_proxy = NULL;
+    cmx_test_upstream_settings(&s);
     s.http2_ping_interval_ms = 100;
-    f->up = cmx_upstream_new(f->base, NULL, &s);
-    *state = f;
-    return 0;
+    return cmx_test_upstream_setup(state, sizeof(fixture), &s);
 }
 
-static int teardown(void **state)
+/* Starts the test's server with `script` and aims an h2c request at it. */
+static fixture *serve(void *state, h2_script script)
 {
-    fixture *f = *state;
-    cmx_upstream_free(f->up);
-    event_base_free(f->base);
-    free(f);
-    return 0;
-}
-
-static void run_ms(fixture *f, int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_base_loopexit(f->base, &tv);
-    event_base_dispatch(f->base);
-}
-
-static void run_call(fixture *f, h2srv *s, result *r)
-{
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
-    cmx_error err;
-    assert_int_equal(cmx_url_parse(url, &f->origin, &err), CMX_OK);
-    cmx_upstream_request req = {
-        .origin = &f->origin,
+    fixture *f = state;
+    f->s = calloc(1, sizeof *f->s);
+    f->s->script = script;
+    atomic_store(&f->s->rst_code, -1);
+    cmx_loopback_server_start(&f->s->ls, 0, srv_main, f->s);
+    f->u.server = f->s;
+    f->u.stop_server = srv_stop;
+    cmx_test_upstream_origin(&f->u, 0, "127.0.0.1", f->s->ls.port);
+    f->req = (cmx_upstream_request){
+        .origin = &f->u.origin,
         .tls_verify = 1,
         .http2 = CMX_HTTP2_ON,
         .method = "GET",
@@ -318,138 +243,102 @@ static void run_call(fixture *f, h2srv *s, result *r)
         .headers_len = 16,
         .timeouts = {1000, 1000, 1000, 3000},
     };
-    r->call = cmx_upstream_send(f->up, &req, &callbacks, r);
-    assert_non_null(r->call);
-    uint64_t deadline = cmx_now_us() + 5000000;
-    while (!r->completes && cmx_now_us() < deadline)
-        run_ms(f, 10);
-    assert_int_equal(r->completes, 1);
+    return f;
 }
 
-static void stats_of(fixture *f, cmx_upstream_stats *st)
+/* Makes the request and waits for its end. */
+static const cmx_test_call *call(fixture *f)
 {
-    cmx_upstream_get_stats(f->up, st);
+    cmx_test_call_run(f->u.base, f->u.up, &f->req, &f->r);
+    return &f->r;
+}
+
+static cmx_upstream_stats stats(fixture *f)
+{
+    return cmx_test_upstream_stats(&f->u);
 }
 
 /* ---- tests ----------------------------------------------------------------- */
 
 static void h2c_answer_arrives_with_status_and_body(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_hello);
-    result r = {0};
-    run_call(f, s, &r);
-    assert_int_equal(r.err.kind, CMX_OK);
-    assert_int_equal(r.status, 200);
-    assert_int_equal(r.body_len, 5);
-    assert_memory_equal(r.body, "hello", 5);
-    cmx_upstream_stats st;
-    stats_of(f, &st);
+    fixture *f = serve(*state, script_hello);
+    const cmx_test_call *r = call(f);
+    cmx_test_call_expect(r, CMX_OK);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, 5);
+    assert_memory_equal(r->body, "hello", 5);
+    cmx_upstream_stats st = stats(f);
     assert_int_equal(st.h2_streams, 1);
     assert_int_equal(st.h2_connections_now, 1);
     assert_int_equal(st.h2_streams_now, 0);
-    srv_stop(s);
 }
 
 static void unanswered_ping_closes_the_idle_connection(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_hello);
-    result r = {0};
-    run_call(f, s, &r);
-    assert_int_equal(r.err.kind, CMX_OK);
-    run_ms(f, 400); /* a PING at 100 ms, no answer by 200 ms */
-    cmx_upstream_stats st;
-    stats_of(f, &st);
-    assert_true(atomic_load(&s->pings_seen) >= 1);
-    assert_int_equal(st.h2_ping_failures, 1);
-    assert_int_equal(st.h2_connections_now, 0);
-    srv_stop(s);
+    fixture *f = serve(*state, script_hello);
+    cmx_test_call_expect(call(f), CMX_OK);
+    cmx_run_for(f->u.base, 80); /* a PING at 100 ms, no answer by 200 ms */
+    assert_true(atomic_load(&f->s->pings_seen) >= 1);
+    assert_int_equal(stats(f).h2_ping_failures, 1);
+    assert_int_equal(stats(f).h2_connections_now, 0);
 }
 
 static void refused_stream_is_sent_again_on_a_new_connection(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_refuse_first);
-    result r = {0};
-    run_call(f, s, &r);
-    assert_int_equal(r.err.kind, CMX_OK);
-    assert_memory_equal(r.body, "hello", 5);
-    cmx_upstream_stats st;
-    stats_of(f, &st);
-    assert_int_equal(st.h2_refused_retries, 1);
-    assert_int_equal(atomic_load(&s->accepted), 2);
-    srv_stop(s);
+    fixture *f = serve(*state, script_refuse_first);
+    const cmx_test_call *r = call(f);
+    cmx_test_call_expect(r, CMX_OK);
+    assert_memory_equal(r->body, "hello", 5);
+    assert_int_equal(stats(f).h2_refused_retries, 1);
+    assert_int_equal(atomic_load(&f->s->accepted), 2);
 }
 
 static void reset_after_the_head_fails_once_as_unavailable(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_reset_after_head);
-    result r = {0};
-    run_call(f, s, &r);
-    assert_int_equal(r.err.kind, CMX_ERR_UNAVAILABLE);
-    assert_int_equal(r.err.cause, CMX_CAUSE_RESET);
-    assert_non_null(strstr(r.err.message, "INTERNAL_ERROR"));
-    assert_non_null(strstr(r.err.message, "after 3 body bytes"));
-    assert_memory_equal(r.body, "par", 3);
-    run_ms(f, 50);
-    assert_int_equal(r.completes, 1);
-    assert_int_equal(atomic_load(&s->accepted), 1); /* processed: never sent again */
-    srv_stop(s);
+    fixture *f = serve(*state, script_reset_after_head);
+    const cmx_test_call *r = call(f);
+    cmx_test_call_expect_failure(r, CMX_ERR_UNAVAILABLE, CMX_CAUSE_RESET, "INTERNAL_ERROR");
+    assert_non_null(strstr(r->err.message, "after 3 body bytes"));
+    assert_memory_equal(r->body, "par", 3);
+    cmx_run_for(f->u.base, 10);
+    assert_int_equal(r->completes, 1);
+    assert_int_equal(atomic_load(&f->s->accepted), 1); /* processed: never sent again */
 }
 
 static void connection_lost_after_the_request_went_out_is_not_sent_again(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_close_after_request);
-    result r = {0};
-    run_call(f, s, &r);
-    assert_int_equal(r.err.kind, CMX_ERR_UNAVAILABLE);
-    assert_non_null(strstr(r.err.message, "before any response byte"));
-    run_ms(f, 50);
-    assert_int_equal(atomic_load(&s->accepted), 1);
-    srv_stop(s);
+    fixture *f = serve(*state, script_close_after_request);
+    const cmx_test_call *r = call(f);
+    cmx_test_call_expect(r, CMX_ERR_UNAVAILABLE);
+    assert_non_null(strstr(r->err.message, "before any response byte"));
+    cmx_run_for(f->u.base, 10);
+    assert_int_equal(atomic_load(&f->s->accepted), 1);
 }
 
 static void cancel_resets_the_stream(void **state)
 {
-    fixture *f = *state;
-    h2srv *s = srv_start(script_head_then_wait);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->port);
-    cmx_error err;
-    assert_int_equal(cmx_url_parse(url, &f->origin, &err), CMX_OK);
-    cmx_upstream_request req = {
-        .origin = &f->origin,
-        .http2 = CMX_HTTP2_ON,
-        .method = "GET",
-        .path = "/",
-        .timeouts = {1000, 1000, 1000, 3000},
-    };
-    result r = {.cancel_on_head = 1};
-    r.call = cmx_upstream_send(f->up, &req, &callbacks, &r);
-    for (int i = 0; i < 100 && atomic_load(&s->rst_code) < 0; i++)
-        run_ms(f, 10);
-    assert_int_equal(r.status, 200);
-    assert_int_equal(r.completes, 0); /* cancelled: no on_complete */
-    assert_int_equal(atomic_load(&s->rst_code), ERR_CANCEL);
-    srv_stop(s);
+    fixture *f = serve(*state, script_head_then_wait);
+    f->r.cancel_on_head = 1;
+    f->r.call = cmx_upstream_send(f->u.up, &f->req, &cmx_test_call_callbacks, &f->r);
+    for (int i = 0; i < 100 && atomic_load(&f->s->rst_code) < 0; i++)
+        cmx_run_for(f->u.base, 2);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.completes, 0); /* cancelled: no on_complete */
+    assert_int_equal(atomic_load(&f->s->rst_code), ERR_CANCEL);
 }
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, cmx_test_upstream_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(h2c_answer_arrives_with_status_and_body, setup, teardown),
-        cmocka_unit_test_setup_teardown(unanswered_ping_closes_the_idle_connection, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(refused_stream_is_sent_again_on_a_new_connection, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(reset_after_the_head_fails_once_as_unavailable, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            connection_lost_after_the_request_went_out_is_not_sent_again, setup, teardown),
-        cmocka_unit_test_setup_teardown(cancel_resets_the_stream, setup, teardown),
+        T(h2c_answer_arrives_with_status_and_body),
+        T(unanswered_ping_closes_the_idle_connection),
+        T(refused_stream_is_sent_again_on_a_new_connection),
+        T(reset_after_the_head_fails_once_as_unavailable),
+        T(connection_lost_after_the_request_went_out_is_not_sent_again),
+        T(cancel_resets_the_stream),
     };
+#undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,82 +2,39 @@
  * case_files.h. */
 #include "case_files.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+#include "helpers/test_files.h"
 
 char **cmx_case_dirs(const char *dir, size_t *n)
 {
     *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[1024];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **more = realloc(names, cap * sizeof *names);
-            if (!more)
-                break;
-            names = more;
-        }
-        names[(*n)++] = strdup(de->d_name);
-    }
-    closedir(d);
-    if (*n)
-        qsort(names, *n, sizeof *names, by_name);
-    return names;
+    return cmx_test_dir_names(dir, 1, n);
 }
 
 void cmx_case_dirs_free(char **names, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    (void)n;
+    if (names)
+        cmx_test_names_free(names);
 }
 
 char *cmx_case_read(const char *dir, const char *name, size_t *len)
 {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    cmx_buf b = CMX_BUF_INIT;
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        cmx_buf_append(&b, tmp, n);
-    fclose(f);
-    if (len)
-        *len = b.len;
-    return b.data ? b.data : calloc(1, 1);
+    char *path = cmx_test_path_join(dir, name);
+    char *text = cmx_test_read_file(path, len);
+    free(path);
+    return text;
 }
 
 int cmx_case_has(const char *dir, const char *name)
 {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return access(path, R_OK) == 0;
+    char *path = cmx_test_path_join(dir, name);
+    int readable = access(path, R_OK) == 0;
+    free(path);
+    return readable;
 }
 
 int cmx_case_json_differs(const json_t *expected, const json_t *actual, const char *what)

@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 /* The names of dir's subdirectories (hidden ones left out), sorted, in an
- * array of *n strings the caller frees with cmx_case_dirs_free; NULL with
- * *n 0 when dir cannot be opened or holds none. */
+ * array of *n strings (and a NULL) the caller frees with cmx_case_dirs_free;
+ * NULL with *n 0 when dir cannot be opened (cmx_test_dir_names). */
 char **cmx_case_dirs(const char *dir, size_t *n);
 void cmx_case_dirs_free(char **names, size_t n);
 

@@ -1,5 +1,11 @@
 /* fake_http.c — the unit tests' fake HTTP endpoints, clock and loop
  * runners; see fake_http.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "helpers/fake_http.h"
 
 #include <arpa/inet.h>
@@ -78,17 +84,48 @@ void cmx_fake_clock_init(cmx_fake_clock *c, uint64_t now_us)
     c->clock = (cmx_clock){fake_now, c};
 }
 
-void cmx_run_until(struct event_base *base, const int *flag, int max_steps)
+void cmx_run_until_count(struct event_base *base, const int *counter, int target, int max_steps)
 {
-    for (int i = 0; i < max_steps && !*flag; i++) {
+    for (int i = 0; i < max_steps && *counter < target; i++) {
         struct timeval tv = {0, 5000};
         event_base_loopexit(base, &tv);
         event_base_dispatch(base);
     }
 }
 
+void cmx_run_until(struct event_base *base, const int *flag, int max_steps)
+{
+    cmx_run_until_count(base, flag, 1, max_steps);
+}
+
 void cmx_run_for(struct event_base *base, int steps)
 {
     int never = 0;
-    cmx_run_until(base, &never, steps);
+    cmx_run_until_count(base, &never, 1, steps);
+}
+
+void cmx_fake_bench_open(cmx_fake_bench *b, void (*handler)(struct evhttp_request *req, void *arg),
+                         void *arg)
+{
+    b->base = event_base_new();
+    assert_non_null(b->base);
+    b->up = cmx_upstream_new(b->base, NULL, NULL);
+    assert_non_null(b->up);
+    assert_int_equal(cmx_fake_http_start(&b->srv, b->base, handler, arg), 0);
+    cmx_fake_clock_init(&b->clock, 1000000);
+}
+
+void cmx_fake_bench_close(cmx_fake_bench *b)
+{
+    cmx_upstream_free(b->up);
+    cmx_fake_http_stop(&b->srv);
+    event_base_free(b->base);
+}
+
+void cmx_fake_provider(cmx_provider_config *cfg, char *name, void *settings)
+{
+    cfg->name = name;
+    cfg->settings = settings;
+    cfg->tls_verify = 1;
+    cfg->timeouts = (cmx_timeouts_config){2000, 2000, 2000, 5000};
 }
