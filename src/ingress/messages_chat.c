@@ -464,13 +464,17 @@ static int write_input(cmx_jw *w, const cmx_json_doc *d, int args, cmx_arena *ar
 
 void cmx_messages_write_usage(cmx_jw *w, const cmx_usage *u)
 {
+    /* Anthropic's input_tokens leave out the cache reads and writes that
+     * chat's prompt_tokens count */
     int64_t cached = u->cached_tokens > 0 ? u->cached_tokens : 0;
+    int64_t written = u->cache_write_tokens > 0 ? u->cache_write_tokens : 0;
     int64_t prompt = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
+    int64_t input = prompt - cached - written;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "input_tokens");
-    cmx_jw_int(w, prompt > cached ? prompt - cached : 0);
+    cmx_jw_int(w, input > 0 ? input : 0);
     CMX_JW_KEY(w, "cache_creation_input_tokens");
-    cmx_jw_int(w, 0);
+    cmx_jw_int(w, written);
     CMX_JW_KEY(w, "cache_read_input_tokens");
     cmx_jw_int(w, cached);
     CMX_JW_KEY(w, "output_tokens");

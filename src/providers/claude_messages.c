@@ -22,6 +22,7 @@
 #include "providers/anthropic_beta.h"
 #include "providers/bedrock.h"
 #include "providers/provider_error.h"
+#include "providers/translate_portable.h"
 
 #define EVENTSTREAM "application/vnd.amazon.eventstream"
 
@@ -36,7 +37,7 @@ typedef struct claude_state {
     int started; /* message_start seen */
     int stopped; /* message_stop seen: the answer is whole */
     /* Anthropic's counts: input excludes the cache reads and writes */
-    int64_t input, cache_read, cache_write, output;
+    int64_t input, cache_read, cache_write, cache_write_1h, output;
 } claude_state;
 
 static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
@@ -44,7 +45,7 @@ static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
     (void)err;
     claude_state *s = t;
     s->p = *p;
-    s->input = s->cache_read = s->cache_write = s->output = -1;
+    s->input = s->cache_read = s->cache_write = s->cache_write_1h = s->output = -1;
     return CMX_OK;
 }
 
@@ -242,6 +243,7 @@ static void read_usage(claude_state *s, const cmx_json_doc *d, int u)
     read_count(d, u, CMX_LIT("input_tokens"), &s->input);
     read_count(d, u, CMX_LIT("cache_read_input_tokens"), &s->cache_read);
     read_count(d, u, CMX_LIT("cache_creation_input_tokens"), &s->cache_write);
+    s->cache_write_1h = cmx_anthropic_cache_1h(d, u, s->cache_write_1h);
     read_count(d, u, CMX_LIT("output_tokens"), &s->output);
 }
 
@@ -256,6 +258,8 @@ static void usage_of(const void *t, cmx_usage *u)
     /* the prompt, as everywhere in cloudmux, counts the cache reads and writes */
     u->prompt_tokens = (s->input > 0 ? s->input : 0) + read + write;
     u->cached_tokens = read;
+    u->cache_write_tokens = s->cache_write;
+    u->cache_write_1h_tokens = s->cache_write_1h;
     u->completion_tokens = s->output > 0 ? s->output : 0;
     u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }

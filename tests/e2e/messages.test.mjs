@@ -34,7 +34,7 @@ let clouds;
 let gw;
 let client;
 
-const PRICED = TARGETS.map((t) => (t.group === 'via-anthropic' ? { ...t, price: '{ input: 3, output: 15 }' } : t));
+const PRICED = TARGETS.map((t) => (t.group === 'via-anthropic' ? { ...t, price: '{ input: 3, output: 15, cached_input: 0.3, cache_write: 3.75 }' } : t));
 
 before(async () => {
   clouds = await startClouds();
@@ -275,7 +275,10 @@ describe('what the gateway adds', () => {
     const sent = clouds.anthropic.stats().requests.at(-1).body;
     assert.equal(sent.model, MODELS.anthropic);
     assert.deepEqual(sent.system, [{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral' } }]);
-    assert.ok(Number(response.headers.get('x-cloudmux-cost-usd')) > 0);
+    // reads at $0.30, writes at $3.75, the rest of the input at $3, output at $15 per 1M
+    const u = r.usage;
+    const cost = (u.input_tokens * 3 + 4000 * 0.3 + 200 * 3.75 + u.output_tokens * 15) / 1e6;
+    assert.ok(Math.abs(Number(response.headers.get('x-cloudmux-cost-usd')) - cost) < 1e-9, `${response.headers.get('x-cloudmux-cost-usd')} != ${cost}`);
   });
 
   test('the key as a bearer token works too; a missing or wrong key is authentication_error', async () => {
