@@ -105,13 +105,14 @@ static cmx_err convert(void *ctx, cmx_call *out, cmx_error *err)
 
 /* ---- answers ------------------------------------------------------------- */
 
-/* A Claude target answered a Messages call itself: the anthropic-beta
+/* A Claude target answered a Messages call (or counted one) itself: the anthropic-beta
  * names its provider does not take did not go, and are named as dropped,
  * each as "anthropic-beta=NAME". */
 static const char *dropped_betas(cmx_api_ctx *c, const cmx_route_result *r)
 {
     const char *out = NULL;
-    if (r->api != CMX_API_MESSAGES || !c->call.anthropic_beta || !r->target)
+    if ((r->api != CMX_API_MESSAGES && r->api != CMX_API_COUNT_TOKENS) || !c->call.anthropic_beta ||
+        !r->target)
         return NULL;
     cmx_buf names = CMX_BUF_INIT, note = CMX_BUF_INIT;
     if (cmx_anthropic_beta_filter(c->call.anthropic_beta,

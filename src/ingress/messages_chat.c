@@ -18,7 +18,8 @@
  *   - metadata.user_id → user, stop_sequences → stop.
  * thinking blocks and settings, top_k, cache_control and is_error have no
  * chat form and change nothing a chat model can use: they are dropped and
- * named.  PDF documents, file references, Anthropic's server tools and
+ * named, as are a text document's title, context and citations (the text
+ * part has no place for them).  PDF documents, file references, Anthropic's server tools and
  * fields the chat form does not have are refused by name. */
 #include "ingress/chat_write.h"
 #include "ingress/ingress.h"
@@ -123,6 +124,11 @@ static cmx_err user_part(conv *c, int b, const char *where)
         if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, src, "type"), "text"))
             return refuse_block(c, where, b,
                                 "other than plain text has no chat completions form; " CLAUDE_ONLY);
+        /* the chat form has a text part, with no place for these */
+        static const char *const unplaced[] = {"title", "context", "citations"};
+        for (size_t i = 0; i < sizeof unplaced / sizeof unplaced[0]; i++)
+            if (cmx_json_doc_member(d, b, unplaced[i], strlen(unplaced[i]), NULL) >= 0)
+                cmx_ingress_note(c->dropped, unplaced[i]);
         cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, src, "data"));
         return CMX_OK;
     }

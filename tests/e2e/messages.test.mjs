@@ -246,6 +246,18 @@ describe('what the gateway adds', () => {
     assert.match(response.headers.get('x-cloudmux-dropped'), /anthropic-beta/);
   });
 
+  test('the client\'s own anthropic-version reaches Anthropic; without one the provider\'s goes', async () => {
+    // a version other than the provider's default (2023-06-01), so only the client's can match
+    const r = await post('/v1/messages', { model: 'via-anthropic', max_tokens: 20, messages: user('version') }, { 'anthropic-version': '2023-01-01' });
+    assert.equal(r.status, 200);
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-01-01');
+    await client.messages.create({ model: 'via-anthropic', max_tokens: 20, messages: user('sdk version') });
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-06-01');
+    const bare = await httpRequest(`${gw.url}/v1/messages`, { body: { model: 'via-anthropic', max_tokens: 20, messages: user('no version') }, headers: { 'x-api-key': CLIENT_KEY } });
+    assert.equal(bare.status, 200);
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-06-01');
+  });
+
   test('Bedrock and Vertex get only the betas they take; the others are named in x-cloudmux-dropped, not refused', async () => {
     // what Claude Code sends: some names Claude on the clouds takes, some only Anthropic has
     const beta = 'claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,prompt-caching-scope-2026-01-05';
@@ -257,6 +269,12 @@ describe('what the gateway adds', () => {
     const streamed = await client.messages.stream({ model: 'via-vertex-claude', max_tokens: 20, messages: user('betas') }, opts).withResponse();
     assert.match(streamed.response.headers.get('x-cloudmux-dropped'), /anthropic-beta=oauth-2025-04-20/);
     assert.equal(clouds.gcp.stats().requests.at(-1).anthropic_beta, 'claude-code-20250219,interleaved-thinking-2025-05-14');
+    // a token count goes with the same names as the request it counts
+    const counted = await client.messages.countTokens({ model: 'via-vertex-claude', messages: user('betas') }, opts).withResponse();
+    assert.equal(counted.data.input_tokens, 1);
+    assert.match(clouds.gcp.stats().requests.at(-1).path, /count-tokens:rawPredict$/);
+    assert.equal(clouds.gcp.stats().requests.at(-1).anthropic_beta, 'claude-code-20250219,interleaved-thinking-2025-05-14');
+    assert.equal(counted.response.headers.get('x-cloudmux-dropped'), 'anthropic-beta=oauth-2025-04-20, anthropic-beta=prompt-caching-scope-2026-01-05');
     // none taken: no anthropic_beta at all
     await client.messages.create({ model: 'via-bedrock', max_tokens: 20, messages: user('none') }, { headers: { 'anthropic-beta': 'oauth-2025-04-20' } });
     assert.equal('anthropic_beta' in clouds.aws.stats().requests.at(-1).body, false);

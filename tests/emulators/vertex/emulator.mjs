@@ -432,12 +432,14 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // Claude's token count: publishers/anthropic/models/count-tokens:rawPredict,
   // the model in the body.
   function countTokens(req, res, url, raw) {
-    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic', anthropic_beta: req.headers['anthropic-beta'] ?? null };
     const body = admit(req, res, rec, raw);
     if (body === undefined) return;
     rec.model = body?.model ?? null;
     const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
-    const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
+    let err = !body || typeof body !== 'object' ? 'invalid JSON' : null;
+    if (!err && unknownBeta(req.headers['anthropic-beta']) !== undefined) err = 'invalid beta flag';
+    err ??= validateMessages(counted, { counting: true });
     if (err) {
       rec.status = 400;
       return send(res, 400, errorBody('invalid_request_error', err));
