@@ -23,7 +23,7 @@ import { startEmulator as startAnthropic } from '../emulators/anthropic/index.mj
 import { startEmulator as startBedrock } from '../emulators/bedrock/index.mjs';
 import { startEmulator as startOpenAI } from '../emulators/openai/index.mjs';
 import { makeServiceAccount, startEmulator as startVertex } from '../emulators/vertex/index.mjs';
-import { startCloudmux, tempDir } from './helpers.mjs';
+import { httpRequest, startCloudmux, tempDir } from './helpers.mjs';
 
 const KEY = 'sk-ant-portable-e2e';
 const CREDS = { accessKeyId: 'AKIDPORTABLE01', secretAccessKey: 'portable-secret-e2e', sessionToken: 'portable-session' };
@@ -86,6 +86,7 @@ models:
   vertex-claude-native: { targets: [ { provider: vertex, model: claude-opus-4-6 } ] }
   vertex-claude-tool: { targets: [ { provider: vertex, model: claude-sonnet-4-5 } ] }
   gpt: { targets: [ { provider: gpt, model: gpt-4o-mini } ] }
+  gemini3-then-gpt: { targets: [ { provider: vertex, model: gemini-3-flash-preview }, { provider: gpt, model: gpt-4o-mini } ] }
   gpt-then-claude:
     targets:
       - { provider: gpt, model: "gpt-4o-mini+fault:status=503" }
@@ -290,6 +291,27 @@ describe('Gemini 3 thought signatures on function calls', () => {
       assert.match(e.message, /missing a `thought_signature`/);
       return true;
     });
+  });
+});
+
+describe('a signed Gemini 3 tool conversation failing over to OpenAI', () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const question = { role: 'user', content: 'Paris' };
+
+  test('the OpenAI target gets the tool calls without extra_content, which OpenAI refuses', async () => {
+    const message = (await client.chat.completions.create({ model: 'gemini3', messages: [question], tools, tool_choice: 'required' })).choices[0].message;
+    assert.equal(typeof message.tool_calls[0].extra_content?.google?.thought_signature, 'string');
+    const turn = [question, message, { role: 'tool', tool_call_id: message.tool_calls[0].id, content: '{"ok":true}' }];
+    // the emulator refuses the member as OpenAI does, so the gateway must take it out
+    const direct = await httpRequest(`${gpt.baseURL}/chat/completions`, { body: { model: 'gpt-4o-mini', messages: turn, tools } });
+    assert.equal(direct.status, 400);
+    assert.match(JSON.parse(direct.body).error.message, /'extra_content' was unexpected/);
+    vertex.setFault({ spec: 'status=503', model: 'gemini-3-flash-preview', count: 1 });
+    const { data: r, response } = await client.chat.completions.create({ model: 'gemini3-then-gpt', messages: turn, tools }).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'gpt');
+    assert.match(r.choices[0].message.content, /tool result/);
+    const sent = gpt.stats().requests.at(-1).body.messages[1];
+    assert.deepEqual(sent.tool_calls, message.tool_calls.map(({ extra_content: _drop, ...call }) => call));
   });
 });
 
