@@ -101,7 +101,13 @@ typedef struct cmx_target_price {
     double input;        /* prompt tokens not read from a cache */
     double output;       /* completion tokens */
     double cached_input; /* prompt tokens read from a cache; default: input */
+    double cache_write;  /* prompt tokens written to a cache (5-minute lifetime); default: input */
+    double cache_write_1h; /* ... written for one hour; default: cache_write */
 } cmx_target_price;
+
+/* The cache prices a price left out (has_*: 0) take their defaults: reads
+ * and writes at the input price, one-hour writes at the write price. */
+void cmx_price_defaults(cmx_target_price *p, int has_cached, int has_write, int has_write_1h);
 
 typedef struct cmx_target_config {
     char *provider_name;

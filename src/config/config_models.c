@@ -42,7 +42,8 @@ static const char *const structured_output_names[] = {CMX_STRUCTURED_OUTPUT_NAME
 static const char *const reasoning_names[] = {CMX_REASONING_NAMES, NULL};
 static const char *const reasoning_level_names[] = {CMX_REASONING_LEVEL_NAMES, NULL};
 static const char *const cache_prompt_names[] = {"system", "tools", "last_user", NULL};
-static const char *const price_keys[] = {"input", "output", "cached_input", NULL};
+static const char *const price_keys[] = {"input",       "output",         "cached_input",
+                                         "cache_write", "cache_write_1h", NULL};
 
 static const char *const retry_keys[] = {"base",           "cap",         "max_retry_after",
                                          "budget_percent", "min_retries", NULL};
@@ -85,8 +86,9 @@ static void unknown_provider(cmx_cfg_ctx *ctx, const cmx_ynode *at, const char *
                       path, cmx_cfg_show(at, show, sizeof show));
 }
 
-/* `price: {input, output, cached_input}` in USD per 1M tokens.  It wins over
- * the price list, and is how a self-hosted model gets a price (often 0). */
+/* `price: {input, output, cached_input, cache_write, cache_write_1h}` in USD
+ * per 1M tokens.  It wins over the price list, and is how a self-hosted
+ * model gets a price (often 0). */
 static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *v, const char *path)
 {
     const cmx_ynode *p = cmx_ytree_get(v, "price");
@@ -96,8 +98,8 @@ static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *
     snprintf(sub, sizeof sub, "%s.price", path);
     if (p->kind != CMX_YNODE_MAP) {
         cmx_cfg_error(ctx, p,
-                      "%s: expected a mapping {input, output, cached_input} in USD per 1M "
-                      "tokens, got %s",
+                      "%s: expected a mapping {input, output, cached_input, cache_write, "
+                      "cache_write_1h} in USD per 1M tokens, got %s",
                       sub, cmx_ynode_kind_name(p));
         return;
     }
@@ -106,17 +108,28 @@ static void load_price(cmx_cfg_ctx *ctx, cmx_target_config *t, const cmx_ynode *
     int in = cmx_cfg_double(ctx, p, sub, "input", 0, 1e6, &price.input);
     int out = cmx_cfg_double(ctx, p, sub, "output", 0, 1e6, &price.output);
     int cached = cmx_cfg_double(ctx, p, sub, "cached_input", 0, 1e6, &price.cached_input);
+    int write = cmx_cfg_double(ctx, p, sub, "cache_write", 0, 1e6, &price.cache_write);
+    int write_1h = cmx_cfg_double(ctx, p, sub, "cache_write_1h", 0, 1e6, &price.cache_write_1h);
     if (in == 0)
         cmx_cfg_error(ctx, p, "%s: missing required key 'input' (USD per 1M tokens)", sub);
     if (out == 0)
         cmx_cfg_error(ctx, p, "%s: missing required key 'output' (USD per 1M tokens)", sub);
-    if (in != 1 || out != 1 || cached == -1)
+    if (in != 1 || out != 1 || cached == -1 || write == -1 || write_1h == -1)
         return;
-    if (cached == 0)
-        price.cached_input = price.input;
+    cmx_price_defaults(&price, cached == 1, write == 1, write_1h == 1);
     price.known = 1;
     price.from_config = 1;
     t->price = price;
+}
+
+void cmx_price_defaults(cmx_target_price *p, int has_cached, int has_write, int has_write_1h)
+{
+    if (!has_cached)
+        p->cached_input = p->input;
+    if (!has_write)
+        p->cache_write = p->input;
+    if (!has_write_1h)
+        p->cache_write_1h = p->cache_write;
 }
 
 static void uint32_key(cmx_cfg_ctx *ctx, const cmx_ynode *map, const char *path, const char *key,

@@ -31,9 +31,13 @@ typedef struct cmx_usage {
     int64_t prompt_tokens; /* all prompt tokens, cached ones included */
     int64_t completion_tokens;
     int64_t total_tokens;
-    int64_t cached_tokens;    /* prompt tokens read from a cache (prompt_tokens_details) */
-    int64_t reasoning_tokens; /* completion tokens spent thinking, where the provider counts
-                                 them apart (completion_tokens_details); part of completion */
+    int64_t cached_tokens;         /* prompt tokens read from a cache (prompt_tokens_details) */
+    int64_t cache_write_tokens;    /* prompt tokens written to a cache (part of prompt_tokens,
+                                      billed above the input rate by Anthropic) */
+    int64_t cache_write_1h_tokens; /* of those, written for one hour (billed higher still);
+                                      the rest were written for the 5-minute default */
+    int64_t reasoning_tokens;      /* completion tokens spent thinking, where the provider counts
+                                      them apart (completion_tokens_details); part of completion */
 } cmx_usage;
 
 /* Every count "not reported". */

@@ -25,6 +25,7 @@
 #include "core/str.h"
 #include "governance/usage_estimate.h"
 #include "ingress/ingress.h"
+#include "providers/anthropic_beta.h"
 
 struct cmx_client_api {
     cmx_api_ctx *c;
@@ -104,11 +105,42 @@ static cmx_err convert(void *ctx, cmx_call *out, cmx_error *err)
 
 /* ---- answers ------------------------------------------------------------- */
 
-/* Response headers beside cloudmux's own: what was dropped, and the
- * request id under Anthropic's name for the Messages API's clients. */
-static const char *extra_headers(cmx_api_ctx *c, int stream)
+/* A Claude target answered a Messages call (or counted one) itself: the anthropic-beta
+ * names its provider does not take did not go, and are named as dropped,
+ * each as "anthropic-beta=NAME". */
+static const char *dropped_betas(cmx_api_ctx *c, const cmx_route_result *r)
+{
+    const char *out = NULL;
+    if ((r->api != CMX_API_MESSAGES && r->api != CMX_API_COUNT_TOKENS) || !c->call.anthropic_beta ||
+        !r->target)
+        return NULL;
+    cmx_buf names = CMX_BUF_INIT, note = CMX_BUF_INIT;
+    if (cmx_anthropic_beta_filter(c->call.anthropic_beta,
+                                  cmx_anthropic_betas_of(r->target->provider), NULL, &names)) {
+        const char *p = names.data, *end = names.data + names.len;
+        while (p && p < end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *stop = comma ? comma : end;
+            cmx_buf_append_str(&note, note.len ? ", anthropic-beta=" : "anthropic-beta=");
+            cmx_buf_append(&note, p, (size_t)(stop - p));
+            p = comma ? comma + 2 : NULL; /* ", " */
+        }
+        if (!cmx_buf_failed(&names) && !cmx_buf_failed(&note))
+            out = cmx_arena_strndup(c->req->arena, note.data, note.len);
+    }
+    cmx_buf_free(&names);
+    cmx_buf_free(&note);
+    return out;
+}
+
+/* Response headers beside cloudmux's own: what was dropped (by the chat
+ * form when the answer came through it, else the betas the target does
+ * not take), and the request id under Anthropic's name for the Messages
+ * API's clients. */
+static const char *extra_headers(cmx_api_ctx *c, const cmx_route_result *r, int stream)
 {
     struct cmx_client_api *st = c->client;
+    const char *dropped = r->api == c->api ? dropped_betas(c, r) : st->dropped;
     const char *parts[7];
     size_t n = 0, len = 0;
     if (stream)
@@ -118,9 +150,9 @@ static const char *extra_headers(cmx_api_ctx *c, int stream)
         parts[n++] = c->request_id;
         parts[n++] = "\r\n";
     }
-    if (st->dropped) {
+    if (dropped) {
         parts[n++] = "x-cloudmux-dropped: ";
-        parts[n++] = st->dropped;
+        parts[n++] = dropped;
         parts[n++] = "\r\n";
     }
     size_t lens[7];
@@ -143,7 +175,7 @@ static void on_response(void *ctx, const cmx_route_result *r, const char *body, 
     cmx_api_ctx *c = ctx;
     struct cmx_client_api *st = c->client;
     if (r->api == c->api) {
-        cmx_reply_json(c, 200, extra_headers(c, 0), body, len, r);
+        cmx_reply_json(c, 200, extra_headers(c, r, 0), body, len, r);
         return;
     }
     cmx_buf out = CMX_BUF_INIT;
@@ -155,7 +187,7 @@ static void on_response(void *ctx, const cmx_route_result *r, const char *body, 
     if (rc == CMX_OK && cmx_buf_failed(&out))
         rc = cmx_error_set(&err, CMX_ERR_NOMEM, "out of memory while writing the answer");
     if (rc == CMX_OK)
-        cmx_reply_json(c, 200, extra_headers(c, 0), out.data, out.len, r);
+        cmx_reply_json(c, 200, extra_headers(c, r, 0), out.data, out.len, r);
     else
         cmx_reply_error(c, 0, rc, NULL, NULL, err.message, r, NULL);
     cmx_buf_free(&out);
@@ -185,7 +217,7 @@ static void on_stream_start(void *ctx, const cmx_route_result *r)
     if (st->converting && !st->ms && !st->rs)
         cmx_error_set(&st->broken, CMX_ERR_NOMEM, "out of memory for the stream's conversion");
     cmx_http_stream_begin(c->ex, 200, "text/event-stream",
-                          cmx_reply_headers(c, r, extra_headers(c, 1)));
+                          cmx_reply_headers(c, r, extra_headers(c, r, 1)));
 }
 
 /* A passed-through Responses stream: the id its first event announces. */

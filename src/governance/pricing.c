@@ -23,8 +23,9 @@
 
 #define PRICING_FILE_MAX (4 * 1024 * 1024)
 
-static const char *const entry_keys[] = {"provider",     "model", "input",  "output",
-                                         "cached_input", "as_of", "source", NULL};
+static const char *const entry_keys[] = {"provider",     "model",       "input",          "output",
+                                         "cached_input", "cache_write", "cache_write_1h", "as_of",
+                                         "source",       NULL};
 /* The provider types a price list may name: every registered provider
  * that calls a real service (their model names differ per cloud, so each
  * gets its own entries).  "openai, anthropic, ... or vertex" into out. */
@@ -133,14 +134,14 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
     if (v->kind != CMX_YNODE_MAP)
         return fail_at(pc, v,
                        "expected a price entry {provider, model, input, output, cached_input, "
-                       "as_of, source}, got %s",
+                       "cache_write, cache_write_1h, as_of, source}, got %s",
                        cmx_ynode_kind_name(v));
     for (size_t i = 0; i < v->n_pairs; i++) {
         const cmx_ynode *k = v->pairs[i].key;
         if (k->kind != CMX_YNODE_SCALAR || !in_list(k->text, entry_keys))
             return fail_at(pc, k,
                            "unknown key %s%s%s (expected provider, model, input, output, "
-                           "cached_input, as_of, source)",
+                           "cached_input, cache_write, cache_write_1h, as_of, source)",
                            k->kind == CMX_YNODE_SCALAR ? "'" : "",
                            k->kind == CMX_YNODE_SCALAR ? k->text : cmx_ynode_kind_name(k),
                            k->kind == CMX_YNODE_SCALAR ? "'" : "");
@@ -162,14 +163,17 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
     if (!is_date(e->as_of))
         return fail_at(pc, cmx_ytree_get(v, "as_of"), "'as_of' must be a date YYYY-MM-DD");
     /* Embedding models have no output tokens; output then defaults to 0. */
-    if (get_price(pc, v, "input", 1, &e->input) < 0 ||
-        get_price(pc, v, "output", 0, &e->output) < 0)
+    cmx_target_price *price = &e->price;
+    if (get_price(pc, v, "input", 1, &price->input) < 0 ||
+        get_price(pc, v, "output", 0, &price->output) < 0)
         return -1;
-    int cached = get_price(pc, v, "cached_input", 0, &e->cached_input);
-    if (cached < 0)
+    int cached = get_price(pc, v, "cached_input", 0, &price->cached_input);
+    int write = get_price(pc, v, "cache_write", 0, &price->cache_write);
+    int write_1h = get_price(pc, v, "cache_write_1h", 0, &price->cache_write_1h);
+    if (cached < 0 || write < 0 || write_1h < 0)
         return -1;
-    if (cached == 0)
-        e->cached_input = e->input;
+    cmx_price_defaults(price, cached, write, write_1h);
+    price->known = 1;
     return 0;
 }
 
@@ -358,9 +362,7 @@ size_t cmx_pricing_apply(const cmx_pricing *p, cmx_config *c)
                     t->provider ? cmx_pricing_lookup(p, t->provider->type_name,
                                                      t->model ? t->model : group->name)
                                 : NULL;
-                t->price = (cmx_target_price){0};
-                if (e)
-                    t->price = (cmx_target_price){1, 0, e->input, e->output, e->cached_input};
+                t->price = e ? e->price : (cmx_target_price){0};
             }
             priced += t->price.known != 0;
         }
@@ -375,9 +377,18 @@ double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u)
     double prompt = u->prompt_tokens > 0 ? (double)u->prompt_tokens : 0;
     double completion = u->completion_tokens > 0 ? (double)u->completion_tokens : 0;
     double cached = u->cached_tokens > 0 ? (double)u->cached_tokens : 0;
+    double written = u->cache_write_tokens > 0 ? (double)u->cache_write_tokens : 0;
+    double hour = u->cache_write_1h_tokens > 0 ? (double)u->cache_write_1h_tokens : 0;
+    /* counts past what was sent are not billed twice: reads and writes are
+     * parts of the prompt, one-hour writes a part of the writes */
     if (cached > prompt)
-        cached = prompt; /* a provider reporting more cached than sent is not billed twice */
-    return ((prompt - cached) * price->input + cached * price->cached_input +
+        cached = prompt;
+    if (written > prompt - cached)
+        written = prompt - cached;
+    if (hour > written)
+        hour = written;
+    return ((prompt - cached - written) * price->input + cached * price->cached_input +
+            (written - hour) * price->cache_write + hour * price->cache_write_1h +
             completion * price->output) /
            1e6;
 }

@@ -1,10 +1,11 @@
 /* pricing.h — list prices per model and the cost of one request.
  *
  * A price list (data/pricing.yaml) says what each provider charges per
- * million tokens for a model: input, output and cached input.  It is read
- * once, when a configuration is loaded, and each target's price is resolved
- * then and stored in its cmx_target_config, so a request only multiplies
- * three numbers.  A target's own `price:` in the config wins over the list.
+ * million tokens for a model: input, output, cached input (cache reads) and
+ * cache writes (5-minute and one-hour).  It is read once, when a
+ * configuration is loaded, and each target's price is resolved then and
+ * stored in its cmx_target_config, so a request only multiplies a few
+ * numbers.  A target's own `price:` in the config wins over the list.
  *
  * Model names match exactly, or after removing one snapshot suffix from the
  * name the target uses (see cmx_pricing_model_base): `gpt-4o-2024-08-06`
@@ -24,11 +25,12 @@
 typedef struct cmx_price_entry {
     char *provider; /* provider type: openai, anthropic, bedrock, azure, vertex */
     char *model;
-    double input;        /* USD per 1M prompt tokens not read from a cache */
-    double output;       /* USD per 1M completion tokens */
-    double cached_input; /* USD per 1M prompt tokens read from a cache */
-    char *as_of;         /* YYYY-MM-DD the price was taken */
-    char *source;        /* the page it was taken from */
+    /* USD per 1M tokens (known, not from_config): input not read from or
+     * written to a cache, output, cached_input (read from a cache),
+     * cache_write (written for 5 minutes), cache_write_1h (for an hour) */
+    cmx_target_price price;
+    char *as_of;  /* YYYY-MM-DD the price was taken */
+    char *source; /* the page it was taken from */
     int line;
 } cmx_price_entry;
 
@@ -80,11 +82,13 @@ cmx_err cmx_pricing_attach(cmx_config *c, cmx_config_diag *diag, char **used_pat
  * reload run.  NULL with the problems in diag (which must be zeroed). */
 cmx_config *cmx_config_load_priced(const char *path, cmx_config_diag *diag);
 
-/* USD for one request's usage at a target's price: prompt tokens minus the
- * cached ones at the input price, cached at the cached price, completion at
- * the output price.  Negative when unknown (no price, or no token counts).
- * The one cost formula: x-cloudmux-cost-usd, the access log and the
- * cascade's spend cap all charge through it. */
+/* USD for one request's usage at a target's price: the prompt tokens
+ * neither read from nor written to a cache at the input price, cache reads
+ * at cached_input, cache writes at cache_write (their one-hour part at
+ * cache_write_1h), completion at the output price.  Negative when unknown
+ * (no price, or no token counts).  The one cost formula:
+ * x-cloudmux-cost-usd, the access log, the ledger and the cascade's spend
+ * cap all charge through it. */
 double cmx_price_cost(const cmx_target_price *price, const cmx_usage *u);
 
 /* USD a request is expected to cost before it is sent, from its estimated

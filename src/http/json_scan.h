@@ -81,8 +81,10 @@ char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
 int cmx_json_mentions_key(const char *body, size_t len, const char *key);
 
 /* body without the members named in names[0..n) wherever they are (in any
- * object, at any depth), the rest copied byte for byte (whitespace between
- * tokens dropped); NUL-terminated.  NULL when body is not JSON (or out of
+ * object, at any depth, except inside the JSON Schemas held by `parameters`
+ * and `schema` members, where keys are an application's property names),
+ * the rest copied byte for byte (whitespace between tokens dropped);
+ * NUL-terminated.  NULL when body is not JSON (or out of
  * memory).  json_strip.c. */
 char *cmx_json_strip_keys(cmx_arena *arena, const char *body, size_t len, const char *const *names,
                           size_t n_names, size_t *out_len);

@@ -13,6 +13,7 @@
  * deep strip is rare (only bodies that mention those keys) and parses. */
 #include <string.h>
 
+#include "core/str.h"
 #include "http/json_doc.h"
 #include "http/json_scan.h"
 
@@ -161,8 +162,18 @@ char *cmx_json_strip_members(cmx_arena *arena, const char *body, size_t len,
     return NULL;
 }
 
+/* Whether member key k holds a JSON Schema (a function tool's
+ * `parameters`, a response format's `schema`): inside one, a key is a
+ * property's name chosen by the application, never request vocabulary. */
+static int holds_schema(const cmx_json_doc *doc, int k)
+{
+    return cmx_json_doc_key_is(doc, k, CMX_LIT("parameters")) ||
+           cmx_json_doc_key_is(doc, k, CMX_LIT("schema"));
+}
+
 /* Copies value i of doc into out at *n, without the members named in
- * names at any depth; returns the token after it. */
+ * names at any depth (JSON Schemas copied as they are, names == NULL);
+ * returns the token after it. */
 static int copy_without(const cmx_json_doc *doc, int i, const char *const *names, size_t n_names,
                         char *out, size_t *n)
 {
@@ -190,7 +201,8 @@ static int copy_without(const cmx_json_doc *doc, int i, const char *const *names
             memcpy(out + *n, doc->bytes + key.start, key.end - key.start);
             *n += key.end - key.start;
             out[(*n)++] = ':';
-            k = copy_without(doc, k + 1, names, n_names, out, n);
+            int keep = holds_schema(doc, k);
+            k = copy_without(doc, k + 1, keep ? NULL : names, keep ? 0 : n_names, out, n);
         } else {
             if (!first)
                 out[(*n)++] = ',';

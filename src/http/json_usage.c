@@ -51,8 +51,12 @@ int cmx_json_find_usage(const char *bytes, size_t len, cmx_arena *arena, cmx_usa
         int details = cmx_json_doc_member(&doc, usage, CMX_LIT("prompt_tokens_details"), NULL);
         if (details < 0)
             details = cmx_json_doc_member(&doc, usage, CMX_LIT("input_tokens_details"), NULL);
-        if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT)
+        if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT) {
             read_count(&doc, details, CMX_LIT("cached_tokens"), &out->cached_tokens);
+            /* an OpenAI-format upstream that writes prompt caches says so here, as
+             * cloudmux's own answers do */
+            read_count(&doc, details, CMX_LIT("cache_write_tokens"), &out->cache_write_tokens);
+        }
         details = cmx_json_doc_member(&doc, usage, CMX_LIT("completion_tokens_details"), NULL);
         if (details >= 0 && cmx_json_doc_type(&doc, details) == CMX_JSON_OBJECT)
             read_count(&doc, details, CMX_LIT("reasoning_tokens"), &out->reasoning_tokens);

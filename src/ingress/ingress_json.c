@@ -224,6 +224,8 @@ void cmx_jd_read_chat_usage(const cmx_json_doc *doc, int u, cmx_usage *out)
     read_count(doc, u, CMX_LIT("completion_tokens"), &out->completion_tokens);
     read_count(doc, u, CMX_LIT("total_tokens"), &out->total_tokens);
     int d = CMX_JD_MEMBER(doc, u, "prompt_tokens_details");
-    if (cmx_jd_type(doc, d) == CMX_JSON_OBJECT)
+    if (cmx_jd_type(doc, d) == CMX_JSON_OBJECT) {
         read_count(doc, d, CMX_LIT("cached_tokens"), &out->cached_tokens);
+        read_count(doc, d, CMX_LIT("cache_write_tokens"), &out->cache_write_tokens);
+    }
 }

@@ -18,7 +18,8 @@
  *   - metadata.user_id → user, stop_sequences → stop.
  * thinking blocks and settings, top_k, cache_control and is_error have no
  * chat form and change nothing a chat model can use: they are dropped and
- * named.  PDF documents, file references, Anthropic's server tools and
+ * named, as are a text document's title, context and citations (the text
+ * part has no place for them).  PDF documents, file references, Anthropic's server tools and
  * fields the chat form does not have are refused by name. */
 #include "ingress/chat_write.h"
 #include "ingress/ingress.h"
@@ -123,6 +124,11 @@ static cmx_err user_part(conv *c, int b, const char *where)
         if (!CMX_JD_IS(d, CMX_JD_MEMBER(d, src, "type"), "text"))
             return refuse_block(c, where, b,
                                 "other than plain text has no chat completions form; " CLAUDE_ONLY);
+        /* the chat form has a text part, with no place for these */
+        static const char *const unplaced[] = {"title", "context", "citations"};
+        for (size_t i = 0; i < sizeof unplaced / sizeof unplaced[0]; i++)
+            if (cmx_json_doc_member(d, b, unplaced[i], strlen(unplaced[i]), NULL) >= 0)
+                cmx_ingress_note(c->dropped, unplaced[i]);
         cmx_chat_text_part(c->w, d, CMX_JD_MEMBER(d, src, "data"));
         return CMX_OK;
     }
@@ -464,13 +470,17 @@ static int write_input(cmx_jw *w, const cmx_json_doc *d, int args, cmx_arena *ar
 
 void cmx_messages_write_usage(cmx_jw *w, const cmx_usage *u)
 {
+    /* Anthropic's input_tokens leave out the cache reads and writes that
+     * chat's prompt_tokens count */
     int64_t cached = u->cached_tokens > 0 ? u->cached_tokens : 0;
+    int64_t written = u->cache_write_tokens > 0 ? u->cache_write_tokens : 0;
     int64_t prompt = u->prompt_tokens > 0 ? u->prompt_tokens : 0;
+    int64_t input = prompt - cached - written;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "input_tokens");
-    cmx_jw_int(w, prompt > cached ? prompt - cached : 0);
+    cmx_jw_int(w, input > 0 ? input : 0);
     CMX_JW_KEY(w, "cache_creation_input_tokens");
-    cmx_jw_int(w, 0);
+    cmx_jw_int(w, written);
     CMX_JW_KEY(w, "cache_read_input_tokens");
     cmx_jw_int(w, cached);
     CMX_JW_KEY(w, "output_tokens");

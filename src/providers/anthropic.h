@@ -90,7 +90,7 @@ typedef struct cmx_anthropic_stream {
     int tool_calls;     /* tool_use blocks so far (the next tool_calls index) */
     size_t events;      /* events handled, for messages */
     cmx_usage usage;
-    int64_t input_tokens, cache_read, cache_creation, output_tokens;
+    int64_t input_tokens, cache_read, cache_creation, cache_creation_1h, output_tokens;
     cmx_buf chunk; /* scratch for the chunk being built */
 } cmx_anthropic_stream;
 

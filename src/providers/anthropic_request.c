@@ -169,9 +169,10 @@ static cmx_err thinking_blocks(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *b
     return cmx_translate_thinking_blocks(c, m, mi, thinking_block, blocks);
 }
 
-static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
-                           size_t input_len)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int call, int id, int name,
+                           const char *input, size_t input_len)
 {
+    (void)call;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "type");
     CMX_JW_LIT(w, "tool_use");
@@ -283,6 +284,8 @@ static cmx_err read_request(void *req)
     cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
     if (e == CMX_OK)
         e = cmx_translate_read_sampling(c, f, &r->max_tokens);
+    if (e == CMX_OK)
+        e = cmx_translate_stop_limits(c, f->at[CMX_CHAT_STOP], CMX_STOP_ANTHROPIC);
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, f, CMX_CHAT_TOP_K, &top_k);

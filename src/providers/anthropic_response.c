@@ -91,8 +91,10 @@ cmx_err cmx_anthropic_translate_response(const char *body, size_t len, int64_t c
     cmx_translate_answer_init(&answer);
     read_blocks(&doc, content, plan, &answer);
     cmx_usage tokens;
-    cmx_translate_usage(&doc, CMX_JSON_GET(&doc, 0, "usage"), "input_tokens", "output_tokens",
-                        "cache_read_input_tokens", "cache_creation_input_tokens", &tokens);
+    int u = CMX_JSON_GET(&doc, 0, "usage");
+    cmx_translate_usage(&doc, u, "input_tokens", "output_tokens", "cache_read_input_tokens",
+                        "cache_creation_input_tokens", &tokens);
+    tokens.cache_write_1h_tokens = cmx_anthropic_cache_1h(&doc, u, -1);
     int stop = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("stop_reason"), CMX_JSON_STRING);
     const char *finish = stop < 0 ? NULL
                                   : cmx_anthropic_finish_reason(cmx_json_doc_ptr(&doc, stop),

@@ -53,6 +53,8 @@ void cmx_anthropic_stream_usage(const cmx_anthropic_stream *s, cmx_usage *out)
     out->completion_tokens = s->output_tokens;
     out->total_tokens = out->prompt_tokens + out->completion_tokens;
     out->cached_tokens = s->cache_read;
+    out->cache_write_tokens = s->cache_creation;
+    out->cache_write_1h_tokens = s->cache_creation_1h;
 }
 
 static cmx_err fail(cmx_anthropic_stream *s, cmx_error *err, const char *what)
@@ -82,6 +84,7 @@ static void read_usage(cmx_anthropic_stream *s, const cmx_json_doc *doc, int u)
     s->cache_read = cmx_translate_count(doc, u, "cache_read_input_tokens", s->cache_read);
     s->cache_creation =
         cmx_translate_count(doc, u, "cache_creation_input_tokens", s->cache_creation);
+    s->cache_creation_1h = cmx_anthropic_cache_1h(doc, u, s->cache_creation_1h);
     s->output_tokens = cmx_translate_count(doc, u, "output_tokens", s->output_tokens);
 }
 

@@ -292,6 +292,7 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
         .id = a->id,
         .drop_unsupported = cmx_bedrock_settings_of(s->svc.cfg)->drop_unsupported_params ||
                             target->drop_unsupported_params,
+        .anthropic_betas = cmx_bedrock_settings_of(s->svc.cfg)->anthropic_betas,
     };
     cmx_translate_params_of_target(&p, target);
     if (cmx_translating_translate(&a->base, a->road->translator, call, &p, &why) != CMX_OK)

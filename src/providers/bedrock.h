@@ -95,7 +95,7 @@ typedef struct cmx_bedrock_stream {
     cmx_buf thinking;            /* its text, escaped */
     cmx_buf signature;           /* its signature, or the redacted content */
     size_t events;               /* messages handled, for messages */
-    int64_t input_tokens, output_tokens, cache_read, cache_write;
+    int64_t input_tokens, output_tokens, cache_read, cache_write, cache_write_1h;
     cmx_buf chunk; /* scratch for the chunk being built */
 } cmx_bedrock_stream;
 

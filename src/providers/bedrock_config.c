@@ -10,6 +10,7 @@
 #include "providers/aws_credentials.h"
 
 #include "core/wipe.h"
+#include "providers/anthropic_beta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ static const cmx_config_key keys[] = {
     {"session_token", CMX_KEY_SECRET, S(session_token), .doc = "and its session token"},
     {"drop_unsupported_params", CMX_KEY_BOOL, S(drop_unsupported_params),
      .doc = "drop parameters the model cannot take instead of answering 400"},
+    {"anthropic_betas", CMX_KEY_STRING, S(anthropic_betas), .def = CMX_CLAUDE_CLOUD_BETAS,
+     .doc = "the anthropic-beta names Claude gets (comma-separated, \"*\" for all); others are "
+            "dropped",
+     .expected = "comma-separated beta names, or \"*\"", .check = cmx_anthropic_betas_valid},
     CMX_KEY_CONNECTION_ENTRIES,
     {"credentials", CMX_KEY_ENUM, S(credentials), .def = "auto",
      .doc = "where the keys come from: the SDKs' chain, or one source of it",

@@ -24,6 +24,7 @@ typedef struct cmx_bedrock_settings {
     char *profile;   /* `profile:` for the shared files, or NULL */
     int api;         /* a cmx_bedrock_api */
     int drop_unsupported_params;
+    char *anthropic_betas; /* the anthropic-beta names Claude gets ("*": all; anthropic_beta.h) */
 } cmx_bedrock_settings;
 
 extern const cmx_provider_schema cmx_bedrock_schema;

@@ -54,9 +54,6 @@ typedef struct request {
     (CMX_CHAT_TAKES_COMMON | CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT) |                              \
      CMX_CHAT_BIT(CMX_CHAT_REASONING_EFFORT) | CMX_CHAT_BIT(CMX_CHAT_TOP_K))
 
-/* Converse takes at most four stop sequences. */
-#define MAX_STOP 4
-
 /* ---- content ---------------------------------------------------------- */
 
 /* "image/png" → "png"; NULL for a type Converse does not take. */
@@ -162,9 +159,10 @@ static cmx_err reasoning_blocks(cmx_translate_ctx *c, int m, size_t mi, cmx_jw *
     return cmx_translate_thinking_blocks(c, m, mi, reasoning_block, blocks);
 }
 
-static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
-                           size_t input_len)
+static void tool_use_block(cmx_jw *w, const cmx_json_doc *doc, int call, int id, int name,
+                           const char *input, size_t input_len)
 {
+    (void)call;
     cmx_jw_object(w);
     CMX_JW_KEY(w, "toolUse");
     cmx_jw_object(w);
@@ -265,12 +263,8 @@ static cmx_err read_request(void *req)
     cmx_err e = cmx_translate_read_fields(c, TAKES, &r->f);
     if (e == CMX_OK)
         e = cmx_translate_read_sampling(c, f, &r->max_tokens);
-    int stop = f->at[CMX_CHAT_STOP];
-    if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
-        cmx_json_doc_count(c->doc, stop) > MAX_STOP)
-        e = cmx_translate_bad(
-            c, "'stop' holds %zu sequences; provider '%s' (bedrock) takes at most %d",
-            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
+    if (e == CMX_OK)
+        e = cmx_translate_stop_limits(c, f->at[CMX_CHAT_STOP], CMX_STOP_CONVERSE);
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, f, CMX_CHAT_TOP_K, &top_k);

@@ -134,8 +134,10 @@ cmx_err cmx_bedrock_translate_response(const char *body, size_t len, const char 
     cmx_translate_answer_init(&answer);
     read_blocks(&doc, content, plan, &answer);
     cmx_usage tokens;
-    cmx_translate_usage(&doc, CMX_JSON_GET(&doc, 0, "usage"), "inputTokens", "outputTokens",
-                        "cacheReadInputTokens", "cacheWriteInputTokens", &tokens);
+    int u = CMX_JSON_GET(&doc, 0, "usage");
+    cmx_translate_usage(&doc, u, "inputTokens", "outputTokens", "cacheReadInputTokens",
+                        "cacheWriteInputTokens", &tokens);
+    tokens.cache_write_1h_tokens = cmx_converse_cache_1h(&doc, u, -1);
     int stop = cmx_json_doc_get_typed(&doc, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
     const char *finish = stop < 0 ? NULL
                                   : cmx_bedrock_finish_reason_of(cmx_json_doc_ptr(&doc, stop),

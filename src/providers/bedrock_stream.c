@@ -57,6 +57,8 @@ void cmx_bedrock_stream_usage(const cmx_bedrock_stream *s, cmx_usage *out)
     out->completion_tokens = s->output_tokens;
     out->total_tokens = out->prompt_tokens + out->completion_tokens;
     out->cached_tokens = s->cache_read;
+    out->cache_write_tokens = s->cache_write;
+    out->cache_write_1h_tokens = s->cache_write_1h;
 }
 
 static cmx_err fail(cmx_bedrock_stream *s, cmx_error *err, const char *what)
@@ -174,6 +176,7 @@ static void on_metadata(cmx_bedrock_stream *s, const cmx_json_doc *doc)
     s->output_tokens = cmx_translate_count(doc, u, "outputTokens", s->output_tokens);
     s->cache_read = cmx_translate_count(doc, u, "cacheReadInputTokens", s->cache_read);
     s->cache_write = cmx_translate_count(doc, u, "cacheWriteInputTokens", s->cache_write);
+    s->cache_write_1h = cmx_converse_cache_1h(doc, u, s->cache_write_1h);
     if (s->stopped)
         emit_usage(s);
 }

@@ -128,21 +128,23 @@ static void tool_call_head(const cmx_chunk_writer *w, cmx_jw *jw, int index, con
     CMX_JW_KEY(jw, "arguments");
 }
 
-static void tool_call_tail(const cmx_chunk_writer *w, cmx_jw *jw)
+/* ...}[,"extra_content":...]}]} and the chunk's end. */
+static void tool_call_tail(const cmx_chunk_writer *w, cmx_jw *jw, cmx_jw_str signature)
 {
     cmx_jw_end(jw); /* function */
+    cmx_translate_write_call_signature(jw, signature);
     cmx_jw_end(jw); /* the call */
     cmx_jw_end(jw); /* tool_calls */
     tail_and_emit(w, jw, NULL);
 }
 
 void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name,
-                         const char *json, size_t len)
+                         const char *json, size_t len, cmx_jw_str signature)
 {
     cmx_jw jw;
     tool_call_head(w, &jw, index, &id, &name);
     cmx_jw_json_as_string(&jw, json, len);
-    tool_call_tail(w, &jw);
+    tool_call_tail(w, &jw, signature);
 }
 
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name)
@@ -150,7 +152,7 @@ void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str 
     cmx_jw jw;
     tool_call_head(w, &jw, index, &id, &name);
     CMX_JW_LIT(&jw, "");
-    tool_call_tail(w, &jw);
+    tool_call_tail(w, &jw, CMX_JW_RAW("", 0));
 }
 
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, cmx_jw_str part)
@@ -158,7 +160,7 @@ void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, cmx_jw_
     cmx_jw jw;
     tool_call_head(w, &jw, index, NULL, NULL);
     cmx_jw_str_value(&jw, part);
-    tool_call_tail(w, &jw);
+    tool_call_tail(w, &jw, CMX_JW_RAW("", 0));
 }
 
 void cmx_chunk_finish(const cmx_chunk_writer *w, const char *finish_reason)

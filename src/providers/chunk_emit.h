@@ -53,9 +53,10 @@ void cmx_chunk_thinking_block(const cmx_chunk_writer *w, int redacted, cmx_jw_st
 void cmx_chunk_tool_call_start(const cmx_chunk_writer *w, int index, cmx_jw_str id,
                                cmx_jw_str name);
 /* A tool call sent whole (Gemini sends them so): as above, the arguments
- * being the compact text of the JSON value json[0..len). */
+ * being the compact text of the JSON value json[0..len), with its thought
+ * signature (empty: none) as cmx_translate_write_call_signature writes it. */
 void cmx_chunk_tool_call(const cmx_chunk_writer *w, int index, cmx_jw_str id, cmx_jw_str name,
-                         const char *json, size_t len);
+                         const char *json, size_t len, cmx_jw_str signature);
 /* A piece of the arguments of the tool call at `index`. */
 void cmx_chunk_tool_call_arguments(const cmx_chunk_writer *w, int index, cmx_jw_str part);
 /* The empty delta that carries the finish reason. */

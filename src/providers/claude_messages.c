@@ -19,8 +19,10 @@
 #include "core/str.h"
 #include "http/json_doc.h"
 #include "providers/anthropic.h"
+#include "providers/anthropic_beta.h"
 #include "providers/bedrock.h"
 #include "providers/provider_error.h"
+#include "providers/translate_portable.h"
 
 #define EVENTSTREAM "application/vnd.amazon.eventstream"
 
@@ -35,7 +37,7 @@ typedef struct claude_state {
     int started; /* message_start seen */
     int stopped; /* message_stop seen: the answer is whole */
     /* Anthropic's counts: input excludes the cache reads and writes */
-    int64_t input, cache_read, cache_write, output;
+    int64_t input, cache_read, cache_write, cache_write_1h, output;
 } claude_state;
 
 static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
@@ -43,7 +45,7 @@ static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
     (void)err;
     claude_state *s = t;
     s->p = *p;
-    s->input = s->cache_read = s->cache_write = s->output = -1;
+    s->input = s->cache_read = s->cache_write = s->cache_write_1h = s->output = -1;
     return CMX_OK;
 }
 
@@ -75,29 +77,25 @@ typedef struct rewrite {
     int max_tokens_one;  /* "max_tokens": 1 in place of any (counting) */
 } rewrite;
 
-/* The anthropic-beta header's comma-separated names as a JSON array. */
-static void beta_array(cmx_buf *out, const char *beta)
+/* The names of the anthropic-beta header the target takes, as a JSON
+ * array appended to out; 0 (nothing appended) when it takes none. */
+static int beta_array(cmx_buf *out, const char *beta, const char *allowed)
 {
-    cmx_buf_append(out, CMX_LIT("["));
-    int first = 1;
-    for (const char *p = beta; *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *end = e;
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (end > p) {
-            cmx_buf_append_str(out, first ? "\"" : ",\"");
-            cmx_buf_append_json_escaped(out, p, (size_t)(end - p));
-            cmx_buf_append(out, CMX_LIT("\""));
-            first = 0;
+    cmx_buf kept = CMX_BUF_INIT;
+    cmx_anthropic_beta_filter(beta, allowed, &kept, NULL);
+    int any = kept.len > 0 && !cmx_buf_failed(&kept);
+    if (any) {
+        cmx_buf_append(out, CMX_LIT("[\""));
+        for (size_t i = 0; i < kept.len; i++) {
+            if (kept.data[i] == ',')
+                cmx_buf_append(out, CMX_LIT("\",\""));
+            else
+                cmx_buf_append_json_escaped(out, &kept.data[i], 1);
         }
-        p = e;
+        cmx_buf_append(out, CMX_LIT("\"]"));
     }
-    cmx_buf_append(out, CMX_LIT("]"));
+    cmx_buf_free(&kept);
+    return any;
 }
 
 static void put_model(cmx_buf *out, const char *model)
@@ -119,8 +117,8 @@ static int splice_by_scan(const cmx_translate_input *in, const char *model, cmx_
     return 1;
 }
 
-static cmx_err rewrite_body(const cmx_translate_input *in, const rewrite *rw, cmx_buf *out,
-                            cmx_error *err)
+static cmx_err rewrite_body(const cmx_translate_input *in, const rewrite *rw,
+                            const char *allowed_betas, cmx_buf *out, cmx_error *err)
 {
     if (rw->model && !rw->version && !rw->beta_in_body && !rw->drop_stream && !rw->max_tokens_one &&
         splice_by_scan(in, rw->model, out))
@@ -143,8 +141,12 @@ static cmx_err rewrite_body(const cmx_translate_input *in, const rewrite *rw, cm
         n++;
     }
     if (rw->beta_in_body && in->anthropic_beta) {
-        cmx_buf_append_str(out, n++ ? ",\"anthropic_beta\":" : "\"anthropic_beta\":");
-        beta_array(out, in->anthropic_beta);
+        size_t mark = out->len;
+        cmx_buf_append_str(out, n ? ",\"anthropic_beta\":" : "\"anthropic_beta\":");
+        if (beta_array(out, in->anthropic_beta, allowed_betas))
+            n++;
+        else
+            out->len = mark;
     }
     if (rw->max_tokens_one)
         cmx_buf_append_str(out, n++ ? ",\"max_tokens\":1" : "\"max_tokens\":1");
@@ -182,21 +184,21 @@ static cmx_err anthropic_write(void *t, const cmx_translate_input *in, cmx_buf *
         return CMX_OK;
     }
     rewrite rw = {.model = s->p.model};
-    return rewrite_body(in, &rw, out, err);
+    return rewrite_body(in, &rw, s->p.anthropic_betas, out, err);
 }
 
 static cmx_err bedrock_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
 {
-    (void)t;
+    const claude_state *s = t;
     rewrite rw = {.version = "bedrock-2023-05-31", .beta_in_body = 1, .drop_stream = 1};
-    return rewrite_body(in, &rw, out, err);
+    return rewrite_body(in, &rw, s->p.anthropic_betas, out, err);
 }
 
 static cmx_err vertex_write(void *t, const cmx_translate_input *in, cmx_buf *out, cmx_error *err)
 {
-    (void)t;
+    const claude_state *s = t;
     rewrite rw = {.version = "vertex-2023-10-16"};
-    return rewrite_body(in, &rw, out, err);
+    return rewrite_body(in, &rw, s->p.anthropic_betas, out, err);
 }
 
 /* Bedrock's CountTokens: {"input":{"invokeModel":{"body": base64 of the
@@ -204,11 +206,11 @@ static cmx_err vertex_write(void *t, const cmx_translate_input *in, cmx_buf *out
 static cmx_err bedrock_count_write(void *t, const cmx_translate_input *in, cmx_buf *out,
                                    cmx_error *err)
 {
-    (void)t;
+    const claude_state *s = t;
     rewrite rw = {
         .version = "bedrock-2023-05-31", .beta_in_body = 1, .drop_stream = 1, .max_tokens_one = 1};
     cmx_buf invoke = CMX_BUF_INIT;
-    cmx_err rc = rewrite_body(in, &rw, &invoke, err);
+    cmx_err rc = rewrite_body(in, &rw, s->p.anthropic_betas, &invoke, err);
     if (rc == CMX_OK && cmx_buf_failed(&invoke))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     if (rc == CMX_OK) {
@@ -241,6 +243,7 @@ static void read_usage(claude_state *s, const cmx_json_doc *d, int u)
     read_count(d, u, CMX_LIT("input_tokens"), &s->input);
     read_count(d, u, CMX_LIT("cache_read_input_tokens"), &s->cache_read);
     read_count(d, u, CMX_LIT("cache_creation_input_tokens"), &s->cache_write);
+    s->cache_write_1h = cmx_anthropic_cache_1h(d, u, s->cache_write_1h);
     read_count(d, u, CMX_LIT("output_tokens"), &s->output);
 }
 
@@ -255,6 +258,8 @@ static void usage_of(const void *t, cmx_usage *u)
     /* the prompt, as everywhere in cloudmux, counts the cache reads and writes */
     u->prompt_tokens = (s->input > 0 ? s->input : 0) + read + write;
     u->cached_tokens = read;
+    u->cache_write_tokens = s->cache_write;
+    u->cache_write_1h_tokens = s->cache_write_1h;
     u->completion_tokens = s->output > 0 ? s->output : 0;
     u->total_tokens = u->prompt_tokens + u->completion_tokens;
 }
@@ -498,7 +503,7 @@ static cmx_err vertex_count_write(void *t, const cmx_translate_input *in, cmx_bu
 {
     claude_state *s = t;
     rewrite rw = {.model = s->p.model, .version = "vertex-2023-10-16"};
-    return rewrite_body(in, &rw, out, err);
+    return rewrite_body(in, &rw, s->p.anthropic_betas, out, err);
 }
 
 const cmx_translator_ops cmx_vertex_count_translator =

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "providers/embeddings.h"
+#include "providers/translate_portable.h"
 #include "providers/translate_util.h"
 
 #define MAX_SCHEMA_DEPTH 8
@@ -239,6 +240,13 @@ cmx_err cmx_mock_plan_read(cmx_mock_plan *p, cmx_api api, const char *body, size
             else
                 p->n = (unsigned)json_integer_value(n);
         }
+        const json_t *stop = json_object_get(root, "stop");
+        size_t max_stop = cmx_stop_limits_of(CMX_STOP_OPENAI)->max_items;
+        if (e == CMX_OK && json_is_array(stop) && json_array_size(stop) > max_stop)
+            e = bad(err,
+                    "Invalid 'stop': array too long. Expected an array with maximum length %zu, "
+                    "but got an array with length %zu instead.",
+                    max_stop, json_array_size(stop));
         if (e == CMX_OK)
             e = required_tool(p, root, err);
         if (e == CMX_OK && !p->tool_name)

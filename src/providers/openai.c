@@ -86,6 +86,7 @@ static void *openai_start(void *state, const cmx_call *call, const cmx_target_co
         .model = target->model,
         /* OpenAI takes the caller's own id of a request in this header. */
         .request_id_header = "X-Client-Request-Id",
+        .keep_extra_content = cmx_openai_wire_is_google(&s->svc.url),
     };
     return cmx_openai_wire_start(&req, call, sink, err);
 }

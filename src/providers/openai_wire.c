@@ -66,7 +66,7 @@ static size_t client_backlog(void *ctx)
 /* The client's body with the upstream model name spliced in and, for a
  * stream whose client did not ask for usage, a request for the usage chunk. */
 static const char *build_body(const cmx_call *call, const char *model, int ask_usage,
-                              size_t *out_len)
+                              int keep_extra_content, size_t *out_len)
 {
     const char *body = call->body;
     size_t len = call->body_len;
@@ -89,14 +89,19 @@ static const char *build_body(const cmx_call *call, const char *model, int ask_u
         body = out;
     }
     /* The gateway's own request vocabulary for the translating providers
-     * (prompt-cache marks, thinking sent back) is unknown to OpenAI-format
-     * services, which may refuse it ("Unrecognized request argument"):
-     * taken out, only when a body holds it, so other requests pass as they
-     * are. */
-    static const char *const portable_keys[] = {"cache_control", "thinking_blocks"};
+     * (prompt-cache marks, thinking sent back, a Gemini tool call's thought
+     * signature in extra_content) is unknown to OpenAI-format services,
+     * which may refuse it ("Unrecognized request argument", "Additional
+     * properties are not allowed"): taken out, only when a body holds it,
+     * so other requests pass as they are.  Google's own OpenAI-compatible
+     * API reads extra_content, so it keeps it. */
+    static const char *const portable_keys[] = {"cache_control", "thinking_blocks",
+                                                "extra_content"};
+    size_t n_keys = keep_extra_content ? 2 : 3;
     if (cmx_json_mentions_key(body, len, "cache_control") ||
-        cmx_json_mentions_key(body, len, "thinking_blocks"))
-        body = cmx_json_strip_keys(call->arena, body, len, portable_keys, 2, &len);
+        cmx_json_mentions_key(body, len, "thinking_blocks") ||
+        (!keep_extra_content && cmx_json_mentions_key(body, len, "extra_content")))
+        body = cmx_json_strip_keys(call->arena, body, len, portable_keys, n_keys, &len);
     *out_len = len;
     return body;
 }
@@ -481,7 +486,7 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     a->strip_usage_chunk = ask_usage;
 
     size_t body_len = 0;
-    const char *body = build_body(call, req->model, ask_usage, &body_len);
+    const char *body = build_body(call, req->model, ask_usage, req->keep_extra_content, &body_len);
     if (!body) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         return NULL;
@@ -524,6 +529,19 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
         cmx_upstream_watch_backlog(a->call, client_backlog);
     }
     return a;
+}
+
+static int host_is(const char *host, const char *domain)
+{
+    size_t h = strlen(host), d = strlen(domain);
+    return h >= d && strcasecmp(host + h - d, domain) == 0 &&
+           (h == d || host[h - d - 1] == '.' || host[h - d - 1] == '-');
+}
+
+int cmx_openai_wire_is_google(const cmx_url *origin)
+{
+    return host_is(origin->host, "generativelanguage.googleapis.com") ||
+           host_is(origin->host, "aiplatform.googleapis.com");
 }
 
 void cmx_openai_wire_cancel(cmx_openai_wire_attempt *a)

@@ -25,7 +25,15 @@ typedef struct cmx_openai_wire_request {
      * ("X-Client-Request-Id" for OpenAI), or NULL to send none. */
     const char *request_id_header;
     int no_stream_usage; /* never add stream_options (an upstream that rejects it) */
+    /* Keep a tool call's extra_content (Google's OpenAI-compatible API
+     * reads Gemini's thought signature there); other upstreams lose it. */
+    int keep_extra_content;
 } cmx_openai_wire_request;
+
+/* Whether `origin` is Google's OpenAI-compatible API: the Gemini API
+ * (generativelanguage.googleapis.com) or Vertex AI's
+ * (aiplatform.googleapis.com, regional hosts included). */
+int cmx_openai_wire_is_google(const cmx_url *origin);
 
 typedef struct cmx_openai_wire_attempt cmx_openai_wire_attempt;
 

@@ -254,6 +254,74 @@ int cmx_gemini_major(const char *model)
     return major < 0 ? 0 : major;
 }
 
+/* ---- stop sequences ------------------------------------------------------------ */
+
+/* Each API's documented limits; where a provider documents none, none is
+ * imposed (the service's own answer then speaks).
+ *
+ * - OpenAI Chat Completions, `stop`: "Up to 4 sequences where the API will
+ *   stop generating further tokens" (platform.openai.com API reference,
+ *   "Create chat completion"; help.openai.com "How do I use stop sequences").
+ * - Anthropic Messages, `stop_sequences`: an array of strings, no count or
+ *   length limit in the API reference; Claude on Bedrock InvokeModel and on
+ *   Vertex documents none either.
+ * - Bedrock Converse / ConverseStream, InferenceConfiguration.stopSequences:
+ *   "Array Members: Minimum number of 0 items. Maximum number of 2500 items.
+ *   Length Constraints: Minimum length of 1." (Amazon Bedrock API
+ *   Reference, API_runtime_InferenceConfiguration).  The 4-item limit is
+ *   the Agents runtime's InferenceConfiguration, not Converse's.
+ * - Gemini, GenerationConfig.stopSequences: "The set of character sequences
+ *   (up to 5) that will stop output generation" (Gemini API reference,
+ *   GenerationConfig; Vertex AI's content generation parameters: at most
+ *   5). */
+static const cmx_stop_limits stop_limits[] = {
+    [CMX_STOP_OPENAI] = {"stop", 4, 0},
+    [CMX_STOP_ANTHROPIC] = {"stop_sequences", 0, 0},
+    [CMX_STOP_CONVERSE] = {"inferenceConfig.stopSequences", 2500, 1},
+    [CMX_STOP_GEMINI] = {"generationConfig.stopSequences", 5, 0},
+};
+
+const cmx_stop_limits *cmx_stop_limits_of(cmx_stop_api api)
+{
+    return &stop_limits[api];
+}
+
+cmx_err cmx_translate_stop_limits(cmx_translate_ctx *c, int v, cmx_stop_api api)
+{
+    const cmx_stop_limits *l = &stop_limits[api];
+    if (v < 0 || (!l->max_items && !l->nonempty))
+        return CMX_OK;
+    const cmx_json_doc *doc = c->doc;
+    int list = cmx_json_doc_type(doc, v) == CMX_JSON_ARRAY;
+    size_t n = list ? cmx_json_doc_count(doc, v) : 1;
+    if (l->max_items && n > l->max_items)
+        return cmx_translate_bad(c,
+                                 "'stop' holds %zu sequences; provider '%s' (%s) takes at most %zu "
+                                 "in %s",
+                                 n, cmx_translate_provider_name(c), c->provider_type, l->max_items,
+                                 l->field);
+    if (!l->nonempty)
+        return CMX_OK;
+    char where[32] = "";
+    if (!list && cmx_json_doc_len(doc, v) == 0) {
+        snprintf(where, sizeof where, "'stop'");
+    } else if (list) {
+        size_t i = 0;
+        CMX_JSON_EACH(doc, v, s)
+        {
+            if (!where[0] && cmx_json_doc_len(doc, s) == 0)
+                snprintf(where, sizeof where, "'stop[%zu]'", i);
+            i++;
+        }
+    }
+    if (!where[0])
+        return CMX_OK;
+    return cmx_translate_bad(c,
+                             "%s is empty; provider '%s' (%s) takes stop sequences of at least one "
+                             "character in %s",
+                             where, cmx_translate_provider_name(c), c->provider_type, l->field);
+}
+
 /* ---- cache_control ------------------------------------------------------------- */
 
 cmx_err cmx_translate_read_cache_hint(cmx_translate_ctx *c, int obj, const char *list, size_t i,
@@ -296,6 +364,25 @@ int cmx_translate_has_cache_hints(const cmx_translate_ctx *c)
 int cmx_translate_cache_ttl(const cmx_translate_ctx *c, int hint)
 {
     return hint >= 0 ? cmx_json_doc_get_typed(c->doc, hint, CMX_LIT("ttl"), CMX_JSON_STRING) : -1;
+}
+
+int64_t cmx_anthropic_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise)
+{
+    int detail = cmx_json_doc_get_typed(doc, u, CMX_LIT("cache_creation"), CMX_JSON_OBJECT);
+    return detail < 0 ? otherwise
+                      : cmx_translate_count(doc, detail, "ephemeral_1h_input_tokens", otherwise);
+}
+
+int64_t cmx_converse_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise)
+{
+    int details = cmx_json_doc_get_typed(doc, u, CMX_LIT("cacheDetails"), CMX_JSON_ARRAY);
+    if (details < 0)
+        return otherwise;
+    int64_t hour = 0;
+    CMX_JSON_EACH(doc, details, d)
+    if (CMX_JSON_STRING_IS(doc, CMX_JSON_GET(doc, d, "ttl"), "1h"))
+        hour += cmx_translate_count(doc, d, "inputTokens", 0);
+    return hour;
 }
 
 void cmx_translate_write_cache_control(cmx_jw *w, const cmx_translate_ctx *c, int hint)

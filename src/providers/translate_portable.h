@@ -143,6 +143,30 @@ int cmx_claude_has_effort(const char *model);
  * "gemini-2.5-flash" → 2), 0 when unknown. */
 int cmx_gemini_major(const char *model);
 
+/* ---- stop sequences ------------------------------------------------------------ */
+
+/* The APIs that take stop sequences, each with its documented limits. */
+typedef enum cmx_stop_api {
+    CMX_STOP_OPENAI = 0, /* Chat Completions' stop (the mock follows it) */
+    CMX_STOP_ANTHROPIC,  /* Claude's stop_sequences, on every road to Claude */
+    CMX_STOP_CONVERSE,   /* Bedrock Converse's inferenceConfig.stopSequences */
+    CMX_STOP_GEMINI,     /* Gemini's generationConfig.stopSequences */
+} cmx_stop_api;
+
+typedef struct cmx_stop_limits {
+    const char *field; /* where the API takes them, for messages */
+    size_t max_items;  /* sequences at most; 0: no documented limit */
+    int nonempty;      /* each sequence at least one character long */
+} cmx_stop_limits;
+
+/* The API's limits (the table and its sources: translate_portable.c). */
+const cmx_stop_limits *cmx_stop_limits_of(cmx_stop_api api);
+
+/* 'stop' (token v, -1: absent; its shape checked before by
+ * cmx_translate_check_stop) against the API's limits: the 400 naming the
+ * field, the target and the limit it is past. */
+cmx_err cmx_translate_stop_limits(cmx_translate_ctx *c, int v, cmx_stop_api api);
+
 /* ---- cache_control ------------------------------------------------------------- */
 
 /* A cache hint, for a writer: the client's cache_control (a token), the
@@ -169,6 +193,13 @@ int cmx_translate_has_cache_hints(const cmx_translate_ctx *c);
 
 /* The hint's ttl as a string token (-1: none or the gateway's own mark). */
 int cmx_translate_cache_ttl(const cmx_translate_ctx *c, int hint);
+
+/* Prompt-cache writes made for one hour in an answer's usage object u (the
+ * rest of the writes are the 5-minute default): Anthropic's
+ * cache_creation.ephemeral_1h_input_tokens, Converse's cacheDetails entry
+ * with ttl "1h"; `otherwise` when the object does not say. */
+int64_t cmx_anthropic_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise);
+int64_t cmx_converse_cache_1h(const cmx_json_doc *doc, int u, int64_t otherwise);
 
 /* "cache_control": the hint, as Anthropic writes it (the client's object
  * copied, or {"type":"ephemeral"}); nothing for CMX_CACHE_NONE. */

@@ -678,7 +678,7 @@ cmx_err cmx_translate_tool_calls(cmx_translate_ctx *c, int calls, size_t mi, int
         cmx_err e = call_arguments(c, CMX_JSON_GET(doc, fn, "arguments"), mi, ti, &input, &len);
         if (e != CMX_OK)
             return e;
-        write(w, doc, needs_id ? id : -1, name, input, len);
+        write(w, doc, call, needs_id ? id : -1, name, input, len);
         ti++;
     }
     return CMX_OK;
@@ -891,11 +891,13 @@ void cmx_translate_usage(const cmx_json_doc *doc, int u, const char *input_key,
 {
     cmx_usage_init(out);
     int64_t cache_read = cmx_translate_count(doc, u, cache_read_key, 0);
+    int64_t cache_write = cmx_translate_count(doc, u, cache_write_key, -1);
     out->prompt_tokens = cmx_translate_count(doc, u, input_key, 0) + cache_read +
-                         cmx_translate_count(doc, u, cache_write_key, 0);
+                         (cache_write > 0 ? cache_write : 0);
     out->completion_tokens = cmx_translate_count(doc, u, output_key, 0);
     out->total_tokens = out->prompt_tokens + out->completion_tokens;
     out->cached_tokens = cache_read;
+    out->cache_write_tokens = cache_write;
 }
 
 cmx_err cmx_translate_protocol_error(cmx_error *err, const char *provider_type, const char *what)
@@ -1072,6 +1074,26 @@ void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc,
 void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
                                     const cmx_json_doc *doc, int input)
 {
+    cmx_translate_answer_signed_tool_call(a, id, name, doc, input, CMX_JW_RAW("", 0));
+}
+
+void cmx_translate_write_call_signature(cmx_jw *w, cmx_jw_str signature)
+{
+    if (!signature.len)
+        return;
+    CMX_JW_KEY(w, "extra_content");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "google");
+    cmx_jw_object(w);
+    CMX_JW_KEY(w, "thought_signature");
+    cmx_jw_str_value(w, signature);
+    cmx_jw_end(w);
+    cmx_jw_end(w);
+}
+
+void cmx_translate_answer_signed_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
+                                           const cmx_json_doc *doc, int input, cmx_jw_str signature)
+{
     cmx_jw w;
     cmx_jw_init(&w, &a->calls);
     if (a->n_calls++)
@@ -1093,6 +1115,7 @@ void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_
         CMX_JW_LIT(&w, "{}");
     }
     cmx_jw_end(&w);
+    cmx_translate_write_call_signature(&w, signature);
     cmx_jw_end(&w);
 }
 
@@ -1109,6 +1132,10 @@ void cmx_translate_write_usage(cmx_jw *w, const cmx_usage *u)
     cmx_jw_object(w);
     CMX_JW_KEY(w, "cached_tokens");
     cmx_jw_int(w, u->cached_tokens);
+    if (u->cache_write_tokens > 0) { /* only where a prompt cache was written */
+        CMX_JW_KEY(w, "cache_write_tokens");
+        cmx_jw_int(w, u->cache_write_tokens);
+    }
     cmx_jw_end(w);
     if (u->reasoning_tokens >= 0) { /* only where the provider counts them apart */
         CMX_JW_KEY(w, "completion_tokens_details");

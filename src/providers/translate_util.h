@@ -258,9 +258,10 @@ cmx_err cmx_translate_bad_data_url(cmx_translate_ctx *c, size_t mi, size_t pi);
 
 /* A tool call in the provider's form from its id and function name (string
  * tokens; id is -1 where the provider needs none) and its arguments as a
- * JSON object's text. */
-typedef void (*cmx_translate_tool_call_writer)(cmx_jw *w, const cmx_json_doc *doc, int id, int name,
-                                               const char *input, size_t input_len);
+ * JSON object's text; `call` is the client's tool call object, for what a
+ * provider reads beside those (Gemini's thought signature). */
+typedef void (*cmx_translate_tool_call_writer)(cmx_jw *w, const cmx_json_doc *doc, int call, int id,
+                                               int name, const char *input, size_t input_len);
 
 /* An assistant message's tool_calls (-1 or null: none) written through
  * `write`.  Each needs a function name and, when `needs_id`, an id; its
@@ -325,8 +326,8 @@ const char *cmx_translate_finish_reason(const char *stop_reason, size_t len,
                                         const char *const *content_filter);
 
 /* Token counts under the given keys of an upstream usage object (token u,
- * may be -1); the prompt counts the cache reads and writes too
- * (cache_write_key may be NULL). */
+ * may be -1); the prompt counts the cache reads and writes too, and the
+ * writes are also cache_write_tokens (cache_write_key may be NULL). */
 void cmx_translate_usage(const cmx_json_doc *doc, int u, const char *input_key,
                          const char *output_key, const char *cache_read_key,
                          const char *cache_write_key, cmx_usage *out);
@@ -365,6 +366,14 @@ void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc,
  * token, -1: "{}"), the arguments being the input's compact text. */
 void cmx_translate_answer_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
                                     const cmx_json_doc *doc, int input);
+/* The same with a thought signature the call must be sent back with
+ * (Gemini's; empty: none), written as Google's OpenAI-compatible API does:
+ * "extra_content":{"google":{"thought_signature":...}} on the call. */
+void cmx_translate_answer_signed_tool_call(cmx_translate_answer *a, cmx_jw_str id, cmx_jw_str name,
+                                           const cmx_json_doc *doc, int input,
+                                           cmx_jw_str signature);
+/* That member, in an open tool call object (nothing for an empty signature). */
+void cmx_translate_write_call_signature(cmx_jw *w, cmx_jw_str signature);
 /* A piece of the model's reasoning text. */
 void cmx_translate_answer_reasoning(cmx_translate_answer *a, cmx_jw_str text);
 /* A thinking block to give back as it came: {"type":"thinking","thinking",

@@ -58,7 +58,10 @@ typedef struct cmx_translate_params {
     int reasoning;                     /* CMX_REASONING_* */
     const uint32_t *reasoning_budgets; /* CMX_REASONING_LEVELS tokens (0: default), or NULL */
     unsigned cache_prompt;             /* CMX_CACHE_PROMPT_* bits */
-    cmx_translate_emit_fn emit;        /* stream chunks */
+    /* The anthropic-beta names a Claude cloud takes (anthropic_beta.h);
+     * NULL: every name the client sent. */
+    const char *anthropic_betas;
+    cmx_translate_emit_fn emit; /* stream chunks */
     void *emit_ctx;
 } cmx_translate_params;
 

@@ -21,8 +21,9 @@
  *
  * A client that speaks Anthropic's Messages API reaches Claude on Vertex
  * without a translation (claude_messages.h): its body with Vertex's
- * anthropic_version at rawPredict / streamRawPredict, its anthropic-beta
- * header along, and its count_tokens at count-tokens:rawPredict.  Gemini
+ * anthropic_version at rawPredict / streamRawPredict and its count_tokens
+ * at count-tokens:rawPredict, both with the anthropic-beta names Vertex
+ * takes as the header.  Gemini
  * gets the Messages call as a chat completion. */
 #include "provider.h"
 
@@ -33,6 +34,7 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "providers/anthropic_beta.h"
 #include "providers/anthropic.h"
 #include "providers/claude_messages.h"
 #include "providers/google_auth.h"
@@ -72,7 +74,7 @@ typedef struct vertex_attempt {
     cmx_google_token_wait wait;
     uint32_t total_ms;
     char *path;                 /* in the arena */
-    const char *anthropic_beta; /* a Messages call's header, sent along */
+    const char *anthropic_beta; /* a Messages or count call's header, filtered */
 } vertex_attempt;
 
 static cmx_err vertex_create(const cmx_provider_config *cfg, const cmx_worker_env *env, void **out,
@@ -183,6 +185,21 @@ static const vertex_road *road_for(const cmx_call *call, const char *model)
     return cmx_vertex_is_claude(model) ? &claude_road : &gemini_road;
 }
 
+/* The names of a Messages (or count) call's anthropic-beta header Claude on Vertex
+ * takes, as the header's value in the arena; NULL when none (or out of
+ * memory: the request then goes without them). */
+static const char *betas_taken(const char *beta, const char *allowed, cmx_arena *arena)
+{
+    if (!beta)
+        return NULL;
+    cmx_buf kept = CMX_BUF_INIT;
+    cmx_anthropic_beta_filter(beta, allowed, &kept, NULL);
+    const char *out =
+        kept.len && !cmx_buf_failed(&kept) ? cmx_arena_strndup(arena, kept.data, kept.len) : NULL;
+    cmx_buf_free(&kept);
+    return out;
+}
+
 /* The translated request and its path; CMX_OK or why it cannot go. */
 static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target_config *target,
                        cmx_error *why)
@@ -194,7 +211,9 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
                              "provider '%s' (vertex) does not serve the Responses API itself",
                              s->svc.cfg->name);
     const vertex_road *road = road_for(call, target->model);
-    a->anthropic_beta = call->api == CMX_API_MESSAGES ? call->anthropic_beta : NULL;
+    a->anthropic_beta = call->api == CMX_API_MESSAGES || call->api == CMX_API_COUNT_TOKENS
+                            ? betas_taken(call->anthropic_beta, vs->anthropic_betas, call->arena)
+                            : NULL;
     cmx_buf path = CMX_BUF_INIT;
     cmx_err rc = road->path(s->svc.url.path, vs->project, vs->location, target->model,
                             a->base.stream, &path, why);

@@ -2,6 +2,7 @@
  * the endpoint that follows from the location, and the one source of
  * tokens it must name. */
 #include "providers/vertex_config.h"
+#include "providers/anthropic_beta.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,10 @@ static const cmx_config_key keys[] = {
      .doc = "the metadata server's origin"},
     {"drop_unsupported_params", CMX_KEY_BOOL, S(drop_unsupported_params),
      .doc = "drop parameters Gemini cannot take instead of answering 400"},
+    {"anthropic_betas", CMX_KEY_STRING, S(anthropic_betas), .def = CMX_CLAUDE_CLOUD_BETAS,
+     .doc = "the anthropic-beta names Claude gets (comma-separated, \"*\" for all); others are "
+            "dropped",
+     .expected = "comma-separated beta names, or \"*\"", .check = cmx_anthropic_betas_valid},
     CMX_KEY_CONNECTION_ENTRIES,
     {NULL},
 };

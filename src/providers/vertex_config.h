@@ -13,6 +13,7 @@ typedef struct cmx_vertex_settings {
     int metadata_server;        /* tokens from the instance metadata server instead */
     char *metadata_url;         /* its origin; default http://metadata.google.internal */
     int drop_unsupported_params;
+    char *anthropic_betas; /* the anthropic-beta names Claude gets ("*": all; anthropic_beta.h) */
 } cmx_vertex_settings;
 
 extern const cmx_provider_schema cmx_vertex_schema;

@@ -49,9 +49,6 @@ typedef struct request {
      CMX_CHAT_BIT(CMX_CHAT_RESPONSE_FORMAT) | CMX_CHAT_BIT(CMX_CHAT_REASONING_EFFORT) |            \
      CMX_CHAT_BIT(CMX_CHAT_TOP_K))
 
-/* Gemini takes at most five stop sequences. */
-#define MAX_STOP 5
-
 /* ---- content ---------------------------------------------------------- */
 
 /* {"<key>":{"mimeType":mime,"<uri_key>":value}} */
@@ -107,19 +104,45 @@ static cmx_err image_part(cmx_translate_ctx *c, int part, size_t mi, size_t pi, 
 
 static const cmx_translate_part_writers part_writers = {cmx_translate_text_part, image_part};
 
-static void function_call(cmx_jw *w, const cmx_json_doc *doc, int id, int name, const char *input,
-                          size_t input_len)
+/* The thought signature a tool call came back with (Google's
+ * OpenAI-compatible form: extra_content.google.thought_signature), or -1. */
+static int call_signature(const cmx_json_doc *doc, int call)
+{
+    int google = CMX_JSON_GET(doc, CMX_JSON_GET(doc, call, "extra_content"), "google");
+    return CMX_JSON_GET(doc, google, "thought_signature");
+}
+
+/* A functionCall part; its thoughtSignature beside it, as Gemini gave it. */
+static void function_call(cmx_jw *w, const cmx_json_doc *doc, int call, int id, int name,
+                          const char *input, size_t input_len)
 {
     cmx_jw_object(w);
     CMX_JW_KEY(w, "functionCall");
     cmx_jw_object(w);
     cmx_translate_call_members(w, doc, NULL, id, name, "args", input, input_len);
     cmx_jw_end(w);
+    int signature = call_signature(doc, call);
+    if (signature >= 0)
+        cmx_translate_string(w, doc, signature, "thoughtSignature");
     cmx_jw_end(w);
 }
 
 static cmx_err function_calls(cmx_translate_ctx *c, int calls, size_t mi, cmx_jw *parts)
 {
+    /* a signature that is not a string is the client's mistake, named */
+    if (cmx_json_doc_type(c->doc, calls) == CMX_JSON_ARRAY) {
+        size_t ti = 0;
+        CMX_JSON_EACH(c->doc, calls, call)
+        {
+            int signature = call_signature(c->doc, call);
+            if (signature >= 0 && cmx_json_doc_type(c->doc, signature) != CMX_JSON_STRING)
+                return cmx_translate_bad(c,
+                                         "messages[%zu].tool_calls[%zu].extra_content.google."
+                                         "thought_signature must be a string",
+                                         mi, ti);
+            ti++;
+        }
+    }
     return cmx_translate_tool_calls(c, calls, mi, 0, function_call, parts);
 }
 
@@ -272,12 +295,8 @@ static cmx_err read_gemini_params(request *r)
     int64_t top_k = 0;
     if (e == CMX_OK)
         e = cmx_translate_positive_int(c, &r->f, CMX_CHAT_TOP_K, &top_k);
-    int stop = at[CMX_CHAT_STOP];
-    if (e == CMX_OK && stop >= 0 && cmx_json_doc_type(c->doc, stop) == CMX_JSON_ARRAY &&
-        cmx_json_doc_count(c->doc, stop) > MAX_STOP)
-        e = cmx_translate_bad(
-            c, "'stop' holds %zu sequences; provider '%s' (vertex) takes at most %d",
-            cmx_json_doc_count(c->doc, stop), cmx_translate_provider_name(c), MAX_STOP);
+    if (e == CMX_OK)
+        e = cmx_translate_stop_limits(c, at[CMX_CHAT_STOP], CMX_STOP_GEMINI);
     if (e == CMX_OK)
         e = cmx_translate_response_format(c, at[CMX_CHAT_RESPONSE_FORMAT], &r->rf);
     if (e == CMX_OK)

@@ -103,9 +103,10 @@ static void read_parts(const cmx_json_doc *doc, int parts, cmx_jw_str rid,
         } else if (fc >= 0) {
             cmx_buf_reset(&id);
             cmx_vertex_call_id(&id, rid, (int)answer->n_calls);
-            cmx_translate_answer_tool_call(answer, CMX_JW_ESC(id.data ? id.data : "", id.len),
-                                           cmx_translate_str(doc, fc, "name"), doc,
-                                           CMX_JSON_GET(doc, fc, "args"));
+            cmx_translate_answer_signed_tool_call(
+                answer, CMX_JW_ESC(id.data ? id.data : "", id.len),
+                cmx_translate_str(doc, fc, "name"), doc, CMX_JSON_GET(doc, fc, "args"),
+                cmx_translate_str(doc, p, "thoughtSignature"));
         }
     }
     if (cmx_buf_failed(&id))

@@ -75,7 +75,9 @@ static void start(cmx_vertex_stream *s, const cmx_json_doc *doc)
     cmx_chunk_role(&w);
 }
 
-static void emit_call(cmx_vertex_stream *s, const cmx_json_doc *doc, int fc)
+/* A functionCall part (fc its call) as one tool_calls delta, the part's
+ * thought signature with it. */
+static void emit_call(cmx_vertex_stream *s, const cmx_json_doc *doc, int part, int fc)
 {
     /* the id as the whole response would have it: response id + position */
     const char *rid =
@@ -87,9 +89,10 @@ static void emit_call(cmx_vertex_stream *s, const cmx_json_doc *doc, int fc)
     int args = CMX_JSON_GET(doc, fc, "args");
     cmx_json_span sp = args >= 0 ? cmx_json_doc_span(doc, args) : (cmx_json_span){0, 0};
     cmx_chunk_writer w = writer(s);
-    cmx_chunk_tool_call(
-        &w, s->tool_calls, CMX_JW_ESC(id.data, id.len), cmx_translate_str(doc, fc, "name"),
-        args >= 0 ? doc->bytes + sp.start : "{}", args >= 0 ? sp.end - sp.start : 2);
+    cmx_chunk_tool_call(&w, s->tool_calls, CMX_JW_ESC(id.data, id.len),
+                        cmx_translate_str(doc, fc, "name"),
+                        args >= 0 ? doc->bytes + sp.start : "{}", args >= 0 ? sp.end - sp.start : 2,
+                        cmx_translate_str(doc, part, "thoughtSignature"));
     s->tool_calls++;
     s->content_seen = 1;
 }
@@ -133,7 +136,7 @@ static cmx_err on_candidate(cmx_vertex_stream *s, const cmx_json_doc *doc, int c
                 if (t.len)
                     cmx_chunk_reasoning(&w, t);
             } else if (fc >= 0) {
-                emit_call(s, doc, fc);
+                emit_call(s, doc, p, fc);
             }
         }
     }

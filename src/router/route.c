@@ -83,6 +83,13 @@ struct cmx_route {
     cmx_route_result result;
     cmx_attempt_record *records;
     size_t records_cap;
+    /* A target that cannot take the call in any form (a token count on a
+     * target that cannot count, a Messages or Responses request whose chat
+     * form is refused) is passed over for the group's others; its refusal
+     * is the answer when no target could take the call. */
+    int passed_over;    /* the last start_attempt passed its target over */
+    cmx_error unsuited; /* the first such refusal */
+    int unsuited_seen;
 };
 
 static int try_next_target(cmx_route *route);
@@ -245,7 +252,10 @@ static void fail_route(cmx_route *route, const cmx_error *err)
         return;
     }
     cmx_error final;
-    if (!err || cmx_err_fails_over(err->kind)) {
+    if ((!err || cmx_err_fails_over(err->kind)) && route->unsuited_seen &&
+        route->result.attempts == 0) {
+        final = route->unsuited;
+    } else if (!err || cmx_err_fails_over(err->kind)) {
         all_failed_error(route, &final);
     } else {
         final = *err;
@@ -426,6 +436,17 @@ static int start_attempt(cmx_route *route, cmx_error *err)
         cmx_error_clear(err);
         cmx_call chat;
         const cmx_call *call = call_for_target(route, t, &chat, err);
+        if (!call && err->kind == CMX_ERR_BAD_REQUEST) {
+            /* not an attempt: the target cannot take this call */
+            route->result.attempts--;
+            route->passed_over = 1;
+            if (!route->unsuited_seen) {
+                route->unsuited = *err;
+                route->unsuited_seen = 1;
+            }
+            release_slot(route, err, 0, 0);
+            return 0;
+        }
         if (call) {
             route->attempt =
                 route->provider->vt->start(route->provider->state, call, t, &attempt_sink, err);
@@ -436,6 +457,15 @@ static int start_attempt(cmx_route *route, cmx_error *err)
     record_attempt(route, err, 0);
     release_slot(route, err, 0, 1);
     return 0;
+}
+
+/* start_attempt failed: whether the route goes on to the next target (a
+ * target passed over, or a failure that fails over). */
+static int goes_on(cmx_route *route, const cmx_error *err)
+{
+    int over = route->passed_over;
+    route->passed_over = 0;
+    return over || cmx_err_fails_over(err->kind);
 }
 
 static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
@@ -454,7 +484,7 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
         if (fleet_allows(route)) {
             if (start_attempt(route, &err))
                 return;
-            if (!cmx_err_fails_over(err.kind)) {
+            if (!goes_on(route, &err)) {
                 fail_route(route, &err);
                 return;
             }
@@ -734,6 +764,10 @@ static int try_next_target(cmx_route *route)
             }
             if (start_attempt(route, &err))
                 return 1;
+            if (route->passed_over) {
+                route->passed_over = 0;
+                continue;
+            }
             last = &err;
             if (!cmx_err_fails_over(err.kind)) {
                 fail_route(route, last);
@@ -758,7 +792,7 @@ static void continue_after_admission(cmx_route *route)
     }
     if (start_attempt(route, &err))
         return;
-    if (!cmx_err_fails_over(err.kind)) {
+    if (!goes_on(route, &err)) {
         fail_route(route, &err);
         return;
     }

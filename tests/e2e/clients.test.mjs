@@ -121,6 +121,7 @@ describe('openai', () => {
       ['chat/completions', { model: 'fast', messages: msgs, n: 0 }, /'n'/],
       ['chat/completions', { model: 'fast', messages: msgs, n: 129 }, /'n'/],
       ['chat/completions', { model: 'fast', messages: msgs, tool_choice: 'required' }, /tool_choice/],
+      ['chat/completions', { model: 'fast', messages: msgs, stop: ['a', 'b', 'c', 'd', 'e'] }, /'stop': array too long\. Expected an array with maximum length 4, but got an array with length 5/],
       ['chat/completions', { model: 'fast', messages: msgs, tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'nope' } } }, /nope/],
       ['embeddings', { model: 'fast', input: 'x', dimensions: 0 }, /dimensions/],
       ['embeddings', { model: 'fast', input: 'x', dimensions: 5000 }, /dimensions/],

@@ -288,6 +288,14 @@ describe('structured outputs, thinking and caching', () => {
     const b = await client.messages.create({ ...body, messages: user('second question') });
     assert.equal(b.usage.cache_read_input_tokens, 1200);
     assert.equal(b.usage.cache_creation_input_tokens, 0);
+    // writes broken down by lifetime: the part up to the last 1h mark for an hour
+    const tools = [{ name: 'lookup', description: 'word '.repeat(600).trim(), input_schema: { type: 'object', properties: {} }, cache_control: { type: 'ephemeral', ttl: '1h' } }];
+    const system = [{ type: 'text', text: 'other '.repeat(700).trim(), cache_control: { type: 'ephemeral', ttl: '5m' } }];
+    const c = await client.messages.create({ model: MODEL, max_tokens: 50, tools, system, messages: user('third question') });
+    const hour = c.usage.cache_creation.ephemeral_1h_input_tokens;
+    assert.ok(hour >= 600 && hour < c.usage.cache_creation_input_tokens, `1h ${hour} of ${c.usage.cache_creation_input_tokens}`);
+    assert.equal(c.usage.cache_creation.ephemeral_5m_input_tokens, 700);
+    assert.equal(c.usage.cache_creation_input_tokens, hour + 700);
     const mark = { type: 'ephemeral' };
     await bad({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: [1, 2, 3, 4, 5].map((n) => ({ type: 'text', text: `t${n}`, cache_control: mark })) }] }, /A maximum of 4 blocks with cache_control may be provided. Found 5/);
     await bad({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 't', cache_control: { type: 'ephemeral', ttl: '2h' } }] }] }, /ttl/);

@@ -277,13 +277,23 @@ describe('structured output, thinking and cache points through Converse', () => 
     assert.equal(text, 'Thinking about: hi');
     assert.ok(signature);
   });
-  test('cachePoint: the prefix it closes is written, then read; stopSequences past four are refused', async () => {
+  test('cachePoint: the prefix it closes is written, then read; stopSequences past 2500, or empty, are refused', async () => {
     const system = [{ text: 'word '.repeat(1100).trim() }, { cachePoint: { type: 'default' } }];
     const a = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('one') }));
     assert.equal(a.usage.cacheWriteInputTokens, 1100);
     const b = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system, messages: user('two') }));
     assert.equal(b.usage.cacheReadInputTokens, 1100);
     assert.equal(b.usage.inputTokens, 1);
-    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: ['a', 'b', 'c', 'd', 'e'] } }, /stopSequences/);
+    assert.equal(b.usage.cacheDetails, undefined, 'no writes, no breakdown');
+    // writes by TTL as the SDK reads TokenUsage.cacheDetails, one hour first
+    const hourly = [{ text: 'hour '.repeat(1100).trim() }, { cachePoint: { type: 'default', ttl: '1h' } }, { text: 'five '.repeat(50).trim() }, { cachePoint: { type: 'default' } }];
+    const c = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, system: hourly, messages: user('three') }));
+    assert.equal(c.usage.cacheWriteInputTokens, 1150);
+    assert.deepEqual(c.usage.cacheDetails, [{ ttl: '1h', inputTokens: 1100 }, { ttl: '5m', inputTokens: 50 }]);
+    const many = Array.from({ length: 2500 }, (_, i) => `stop-${i}`);
+    const ok = await clientWith(CREDS).send(new ConverseCommand({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: many } }));
+    assert.equal(ok.stopReason, 'end_turn', 'five and more (up to 2500) are Converse\'s to take');
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: [...many, 'one more'] } }, /stopSequences' failed to satisfy constraint: Member must have length less than or equal to 2500/);
+    await refused({ modelId: SONNET, messages: user('x'), inferenceConfig: { stopSequences: ['a', ''] } }, /stopSequences\.2\.member' failed to satisfy constraint: Member must have length greater than or equal to 1/);
   });
 });

@@ -222,6 +222,32 @@ describe('Claude on Vertex, with the official @anthropic-ai/vertex-sdk', () => {
 // Gemini's thinking and structured output, as the official client sends and
 // reads them.
 describe('thinking and structured output', () => {
+  test('Gemini 3 signs the first of its function calls and wants the signature back in the current turn', async () => {
+    const G3 = 'gemini-3-flash';
+    const tools = [{ functionDeclarations: ['get_weather', 'get_time'].map((name) => ({ name, parameters: { type: 'OBJECT', properties: { city: { type: 'STRING' } } } })) }];
+    const config = { tools, toolConfig: { functionCallingConfig: { mode: 'ANY' } } };
+    const first = await ai.models.generateContent({ model: G3, contents: 'Paris [[parallel]]', config });
+    const parts = first.candidates[0].content.parts;
+    assert.deepEqual(parts.map((p) => p.functionCall.name), ['get_weather', 'get_time']);
+    assert.equal(typeof parts[0].thoughtSignature, 'string', 'parallel calls: the first is signed');
+    assert.equal(parts[1].thoughtSignature, undefined, '... and only the first');
+    const results = { role: 'user', parts: parts.map((p) => ({ functionResponse: { name: p.functionCall.name, response: { ok: true } } })) };
+    const ask = (modelParts) => ai.models.generateContent({ model: G3, contents: [{ role: 'user', parts: [{ text: 'Paris [[parallel]]' }] }, { role: 'model', parts: modelParts }, results], config: { tools } });
+    const r = await ask(parts);
+    assert.match(r.text, /^tool result:/);
+    const refused = (modelParts, pattern) =>
+      assert.rejects(ask(modelParts), (e) => {
+        assert.ok(e.status === 400 || /Bad Request/.test(e.message), String(e));
+        assert.match(emu.stats().requests.at(-1).error, pattern);
+        return true;
+      });
+    await refused(parts.map(({ functionCall }) => ({ functionCall })), /function call `get_weather` in the 2\. content block is missing a `thought_signature`/);
+    await refused([{ ...parts[0], thoughtSignature: Buffer.from('forged').toString('base64') }, parts[1]], /Thought signature is not valid/);
+    // Gemini 2.5 neither signs nor checks
+    const old = await ai.models.generateContent({ model: MODEL, contents: 'Paris', config });
+    assert.equal(old.candidates[0].content.parts[0].thoughtSignature, undefined);
+  });
+
   test('thinkingConfig with includeThoughts: a thought part first, counted apart', async () => {
     const r = await ai.models.generateContent({ model: MODEL, contents: 'hello', config: { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } } });
     const parts = r.candidates[0].content.parts;

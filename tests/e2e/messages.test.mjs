@@ -10,7 +10,8 @@
 // overloaded Anthropic to Bedrock before the first byte, a stream cut after
 // it ending with an `error` event and no message_stop, errors in
 // Anthropic's shape for bad input, the key as x-api-key or a bearer token,
-// anthropic-beta forwarded or noted as dropped, the model list in
+// anthropic-beta forwarded (to Bedrock and Vertex only the names they take)
+// or noted as dropped, the model list in
 // Anthropic's shape, cost, the access log and metrics by API.
 
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ let clouds;
 let gw;
 let client;
 
-const PRICED = TARGETS.map((t) => (t.group === 'via-anthropic' ? { ...t, price: '{ input: 3, output: 15 }' } : t));
+const PRICED = TARGETS.map((t) => (t.group === 'via-anthropic' ? { ...t, price: '{ input: 3, output: 15, cached_input: 0.3, cache_write: 3.75 }' } : t));
 
 before(async () => {
   clouds = await startClouds();
@@ -53,6 +54,8 @@ before(async () => {
   cut-anthropic: { targets: [ { provider: claude, model: "${claude}+fault:cut_stream,after=5" } ] }
   cut-bedrock: { targets: [ { provider: aws, model: "${MODELS.bedrock}+fault:cut_stream,after=4" } ] }
   cut-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:cut_stream,after=3" } ] }
+  openai-then-claude: { targets: [ { provider: oa, model: "${MODELS.openai}" }, { provider: claude, model: "${claude}" } ] }
+  overloaded-then-openai: { targets: [ { provider: claude, model: "${claude}+fault:status=529" }, { provider: oa, model: "${MODELS.openai}" } ] }
 `,
   });
   client = new Anthropic({ apiKey: CLIENT_KEY, baseURL: gw.url, maxRetries: 0, timeout: 15000 });
@@ -186,6 +189,23 @@ describe('what the gateway adds', () => {
     });
   });
 
+  test('a target that cannot take the call is passed over for one that can; the 400 only when none can', async () => {
+    const body = { system: 'be brief', messages: user('count these four words') };
+    const counted = await client.messages.countTokens({ model: 'openai-then-claude', ...body }).withResponse();
+    assert.equal(counted.data.input_tokens, 6);
+    assert.equal(counted.response.headers.get('x-cloudmux-provider'), 'claude');
+    // a PDF the chat form cannot carry goes to the Claude target of the group
+    const doc = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0=' } };
+    const { response } = await client.messages.create({ model: 'openai-then-claude', max_tokens: 50, messages: user([doc, { type: 'text', text: 'read' }]) }).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'claude');
+    // the only target that could count is overloaded: that is the answer, not "cannot count"
+    await assert.rejects(client.messages.countTokens({ model: 'overloaded-then-openai', ...body }), (e) => {
+      assert.equal(e.status, 503);
+      assert.equal(e.error.error.type, 'overloaded_error');
+      return true;
+    });
+  });
+
   test('an overloaded Anthropic (529) fails over to Bedrock before the first byte, whole and streamed', async () => {
     const { data: r, response } = await client.messages.create({ model: 'overloaded-to-bedrock', max_tokens: 50, messages: user('fail over') }).withResponse();
     assert.equal(r.content[0].text, 'echo: fail over');
@@ -226,6 +246,44 @@ describe('what the gateway adds', () => {
     assert.match(response.headers.get('x-cloudmux-dropped'), /anthropic-beta/);
   });
 
+  test('the client\'s own anthropic-version reaches Anthropic; without one the provider\'s goes', async () => {
+    // a version other than the provider's default (2023-06-01), so only the client's can match
+    const r = await post('/v1/messages', { model: 'via-anthropic', max_tokens: 20, messages: user('version') }, { 'anthropic-version': '2023-01-01' });
+    assert.equal(r.status, 200);
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-01-01');
+    await client.messages.create({ model: 'via-anthropic', max_tokens: 20, messages: user('sdk version') });
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-06-01');
+    const bare = await httpRequest(`${gw.url}/v1/messages`, { body: { model: 'via-anthropic', max_tokens: 20, messages: user('no version') }, headers: { 'x-api-key': CLIENT_KEY } });
+    assert.equal(bare.status, 200);
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_version, '2023-06-01');
+  });
+
+  test('Bedrock and Vertex get only the betas they take; the others are named in x-cloudmux-dropped, not refused', async () => {
+    // what Claude Code sends: some names Claude on the clouds takes, some only Anthropic has
+    const beta = 'claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,prompt-caching-scope-2026-01-05';
+    const opts = { headers: { 'anthropic-beta': beta } };
+    const { data: b, response: rb } = await client.messages.create({ model: 'via-bedrock', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.equal(b.content[0].text, 'echo: betas');
+    assert.deepEqual(clouds.aws.stats().requests.at(-1).body.anthropic_beta, ['claude-code-20250219', 'interleaved-thinking-2025-05-14']);
+    assert.equal(rb.headers.get('x-cloudmux-dropped'), 'anthropic-beta=oauth-2025-04-20, anthropic-beta=prompt-caching-scope-2026-01-05');
+    const streamed = await client.messages.stream({ model: 'via-vertex-claude', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.match(streamed.response.headers.get('x-cloudmux-dropped'), /anthropic-beta=oauth-2025-04-20/);
+    assert.equal(clouds.gcp.stats().requests.at(-1).anthropic_beta, 'claude-code-20250219,interleaved-thinking-2025-05-14');
+    // a token count goes with the same names as the request it counts
+    const counted = await client.messages.countTokens({ model: 'via-vertex-claude', messages: user('betas') }, opts).withResponse();
+    assert.equal(counted.data.input_tokens, 1);
+    assert.match(clouds.gcp.stats().requests.at(-1).path, /count-tokens:rawPredict$/);
+    assert.equal(clouds.gcp.stats().requests.at(-1).anthropic_beta, 'claude-code-20250219,interleaved-thinking-2025-05-14');
+    assert.equal(counted.response.headers.get('x-cloudmux-dropped'), 'anthropic-beta=oauth-2025-04-20, anthropic-beta=prompt-caching-scope-2026-01-05');
+    // none taken: no anthropic_beta at all
+    await client.messages.create({ model: 'via-bedrock', max_tokens: 20, messages: user('none') }, { headers: { 'anthropic-beta': 'oauth-2025-04-20' } });
+    assert.equal('anthropic_beta' in clouds.aws.stats().requests.at(-1).body, false);
+    // Anthropic takes them all, and nothing is named dropped
+    const { response: ra } = await client.messages.create({ model: 'via-anthropic', max_tokens: 20, messages: user('betas') }, opts).withResponse();
+    assert.equal(clouds.anthropic.stats().requests.at(-1).anthropic_beta, beta);
+    assert.equal(ra.headers.get('x-cloudmux-dropped'), null);
+  });
+
   test('the passthrough keeps cache usage and the client\'s fields; cost comes from the target\'s price', async () => {
     const { data: r, response } = await client.messages
       .create({ model: 'via-anthropic', max_tokens: 20, system: [{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral' } }], messages: user('cache [[cache:4000]] [[cache_write:200]]') })
@@ -235,7 +293,10 @@ describe('what the gateway adds', () => {
     const sent = clouds.anthropic.stats().requests.at(-1).body;
     assert.equal(sent.model, MODELS.anthropic);
     assert.deepEqual(sent.system, [{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral' } }]);
-    assert.ok(Number(response.headers.get('x-cloudmux-cost-usd')) > 0);
+    // reads at $0.30, writes at $3.75, the rest of the input at $3, output at $15 per 1M
+    const u = r.usage;
+    const cost = (u.input_tokens * 3 + 4000 * 0.3 + 200 * 3.75 + u.output_tokens * 15) / 1e6;
+    assert.ok(Math.abs(Number(response.headers.get('x-cloudmux-cost-usd')) - cost) < 1e-9, `${response.headers.get('x-cloudmux-cost-usd')} != ${cost}`);
   });
 
   test('the key as a bearer token works too; a missing or wrong key is authentication_error', async () => {

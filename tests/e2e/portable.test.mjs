@@ -23,7 +23,7 @@ import { startEmulator as startAnthropic } from '../emulators/anthropic/index.mj
 import { startEmulator as startBedrock } from '../emulators/bedrock/index.mjs';
 import { startEmulator as startOpenAI } from '../emulators/openai/index.mjs';
 import { makeServiceAccount, startEmulator as startVertex } from '../emulators/vertex/index.mjs';
-import { startCloudmux, tempDir } from './helpers.mjs';
+import { httpRequest, startCloudmux, tempDir } from './helpers.mjs';
 
 const KEY = 'sk-ant-portable-e2e';
 const CREDS = { accessKeyId: 'AKIDPORTABLE01', secretAccessKey: 'portable-secret-e2e', sessionToken: 'portable-session' };
@@ -62,7 +62,7 @@ before(async () => {
   const saFile = join(tempDir('cmx-portable-'), 'sa.json');
   writeFileSync(saFile, JSON.stringify({ ...sa, token_uri: vertex.tokenURL }), { mode: 0o600 });
   const awsKeys = `region: us-east-1, endpoint_url: "${aws.baseURL}", access_key_id: env:CMX_AWS_ID, secret_access_key: env:CMX_AWS_SECRET, session_token: env:CMX_AWS_TOKEN`;
-  const price = '{ input: 3, output: 15, cached_input: 0.3 }';
+  const price = '{ input: 3, output: 15, cached_input: 0.3, cache_write: 3.75, cache_write_1h: 6 }';
   gw = await startCloudmux({
     env: { CMX_ANT_KEY: KEY, CMX_AWS_ID: CREDS.accessKeyId, CMX_AWS_SECRET: CREDS.secretAccessKey, CMX_AWS_TOKEN: CREDS.sessionToken },
     configYaml: `
@@ -82,15 +82,19 @@ models:
   converse-llama-lenient: { drop_unsupported_params: true, targets: [ { provider: aws, model: meta.llama3-70b-instruct-v1:0 } ] }
   invoke-native: { targets: [ { provider: aws-invoke, model: anthropic.claude-sonnet-4-5-20250929-v1:0 } ] }
   gemini: { targets: [ { provider: vertex, model: gemini-2.5-flash } ] }
+  gemini3: { targets: [ { provider: vertex, model: gemini-3-flash-preview } ] }
   vertex-claude-native: { targets: [ { provider: vertex, model: claude-opus-4-6 } ] }
   vertex-claude-tool: { targets: [ { provider: vertex, model: claude-sonnet-4-5 } ] }
   gpt: { targets: [ { provider: gpt, model: gpt-4o-mini } ] }
+  gemini3-then-gpt: { targets: [ { provider: vertex, model: gemini-3-flash-preview }, { provider: gpt, model: gpt-4o-mini } ] }
   gpt-then-claude:
     targets:
       - { provider: gpt, model: "gpt-4o-mini+fault:status=503" }
       - { provider: claude, model: claude-sonnet-4-5 }
   claude-cached: { targets: [ { provider: claude, model: claude-sonnet-4-5, price: ${price} } ] }
   converse-cached: { targets: [ { provider: aws, model: anthropic.claude-sonnet-4-5-20250929-v1:0, price: ${price} } ] }
+  invoke-cached: { targets: [ { provider: aws-invoke, model: anthropic.claude-sonnet-4-5-20250929-v1:0, price: ${price} } ] }
+  vertex-claude-cached: { targets: [ { provider: vertex, model: claude-sonnet-4-5, price: ${price} } ] }
   claude-auto-cache: { cache_prompt: [system, tools], targets: [ { provider: claude, model: claude-sonnet-4-5 } ] }
   cascade-json:
     strategy: cascade
@@ -256,6 +260,61 @@ describe('reasoning_effort', () => {
   });
 });
 
+describe('Gemini 3 thought signatures on function calls', () => {
+  const tools = ['get_weather', 'get_time'].map((name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: { city: { type: 'string' } } } } }));
+  const question = { role: 'user', content: 'Paris [[parallel]]' };
+  const results = (calls) => calls.map((c) => ({ role: 'tool', tool_call_id: c.id, content: '{"ok":true}' }));
+  const signatureOf = (call) => call.extra_content?.google?.thought_signature;
+
+  for (const streamed of [false, true]) {
+    test(`a tool conversation goes on: the signature comes back with the call${streamed ? ' (streamed)' : ''} and returns to its part`, async () => {
+      const ask = { model: 'gemini3', messages: [question], tools, tool_choice: 'required' };
+      const message = streamed ? (await client.chat.completions.stream(ask).finalChatCompletion()).choices[0].message : (await client.chat.completions.create(ask)).choices[0].message;
+      assert.deepEqual(message.tool_calls.map((c) => c.function.name), ['get_weather', 'get_time']);
+      const signature = signatureOf(message.tool_calls[0]);
+      assert.equal(typeof signature, 'string', 'the first of parallel calls is signed');
+      assert.equal(signatureOf(message.tool_calls[1]), undefined, 'and only the first');
+      // the application appends the assistant message as the SDK gave it, then the results
+      const r = await client.chat.completions.create({ model: 'gemini3', messages: [question, message, ...results(message.tool_calls)], tools });
+      assert.match(r.choices[0].message.content, /^tool result:/);
+      const sent = lastBody(vertex).contents[1].parts;
+      assert.equal(sent[0].thoughtSignature, signature);
+      assert.equal(sent[1].thoughtSignature, undefined);
+    });
+  }
+
+  test('without the signature Gemini 3 refuses the turn, and the client gets its 400', async () => {
+    const message = (await client.chat.completions.create({ model: 'gemini3', messages: [question], tools, tool_choice: 'required' })).choices[0].message;
+    const unsigned = { ...message, tool_calls: message.tool_calls.map(({ extra_content: _drop, ...call }) => call) };
+    await assert.rejects(client.chat.completions.create({ model: 'gemini3', messages: [question, unsigned, ...results(message.tool_calls)], tools }), (e) => {
+      assert.equal(e.status, 400);
+      assert.match(e.message, /missing a `thought_signature`/);
+      return true;
+    });
+  });
+});
+
+describe('a signed Gemini 3 tool conversation failing over to OpenAI', () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const question = { role: 'user', content: 'Paris' };
+
+  test('the OpenAI target gets the tool calls without extra_content, which OpenAI refuses', async () => {
+    const message = (await client.chat.completions.create({ model: 'gemini3', messages: [question], tools, tool_choice: 'required' })).choices[0].message;
+    assert.equal(typeof message.tool_calls[0].extra_content?.google?.thought_signature, 'string');
+    const turn = [question, message, { role: 'tool', tool_call_id: message.tool_calls[0].id, content: '{"ok":true}' }];
+    // the emulator refuses the member as OpenAI does, so the gateway must take it out
+    const direct = await httpRequest(`${gpt.baseURL}/chat/completions`, { body: { model: 'gpt-4o-mini', messages: turn, tools } });
+    assert.equal(direct.status, 400);
+    assert.match(JSON.parse(direct.body).error.message, /'extra_content' was unexpected/);
+    vertex.setFault({ spec: 'status=503', model: 'gemini-3-flash-preview', count: 1 });
+    const { data: r, response } = await client.chat.completions.create({ model: 'gemini3-then-gpt', messages: turn, tools }).withResponse();
+    assert.equal(response.headers.get('x-cloudmux-provider'), 'gpt');
+    assert.match(r.choices[0].message.content, /tool result/);
+    const sent = gpt.stats().requests.at(-1).body.messages[1];
+    assert.deepEqual(sent.tool_calls, message.tool_calls.map(({ extra_content: _drop, ...call }) => call));
+  });
+});
+
 describe('failover keeps the shape', () => {
   test('an OpenAI-compatible target fails, Claude answers the same parsed object with its reasoning', async () => {
     const { data: r, response } = await client.chat.completions
@@ -287,26 +346,66 @@ describe('the cascade\'s JSON check', () => {
   });
 });
 
+describe('stop sequences up to each provider\'s documented limit', () => {
+  const ask = (model, stop) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], stop });
+  const six = ['a', 'b', 'c', 'd', 'e', 'f'];
+
+  test('Converse takes up to 2500 (its API reference), Claude any number, Gemini five', async () => {
+    await ask('converse-tool', six);
+    assert.deepEqual(lastBody(aws).inferenceConfig.stopSequences, six);
+    await ask('claude-native', [...six, 'g', 'h']);
+    assert.equal(lastBody(claude).stop_sequences.length, 8);
+    await ask('gemini', six.slice(0, 5));
+    assert.equal(lastBody(vertex).generationConfig.stopSequences.length, 5);
+  });
+
+  test('past a limit: a 400 naming the field, the target and the limit', async () => {
+    const refused = async (model, stop, re) =>
+      assert.rejects(ask(model, stop), (e) => {
+        assert.equal(e.status, 400);
+        assert.match(e.message, re);
+        return true;
+      });
+    await refused('gemini', six, /'stop' holds 6 sequences; provider 'vertex' \(vertex\) takes at most 5 in generationConfig\.stopSequences/);
+    await refused('converse-tool', Array.from({ length: 2501 }, (_, i) => `s${i}`), /'stop' holds 2501 sequences; provider 'aws' \(bedrock\) takes at most 2500 in inferenceConfig\.stopSequences/);
+    await refused('converse-tool', ['a', ''], /'stop\[1\]' is empty; provider 'aws' \(bedrock\) takes stop sequences of at least one character in inferenceConfig\.stopSequences/);
+  });
+});
+
 describe('prompt caching', () => {
   const manual = 'word '.repeat(1100).trim();
   const cachedSystem = [{ type: 'text', text: manual, cache_control: { type: 'ephemeral', ttl: '1h' } }];
-  // $3 per 1M input, $0.30 per 1M cached input, $15 per 1M output
-  const cost = (u) => ((u.prompt_tokens - u.prompt_tokens_details.cached_tokens) * 3 + u.prompt_tokens_details.cached_tokens * 0.3 + u.completion_tokens * 15) / 1e6;
+  // $3 per 1M input, $0.30 per 1M cached input, $15 per 1M output; writes
+  // $3.75 per 1M for 5 minutes, $6 for an hour (the mark here asks for 1h)
+  const cost = (u) => {
+    const read = u.prompt_tokens_details.cached_tokens;
+    const written = u.prompt_tokens_details.cache_write_tokens ?? 0;
+    return ((u.prompt_tokens - read - written) * 3 + read * 0.3 + written * 6 + u.completion_tokens * 15) / 1e6;
+  };
+  const charged = (response) => Number(response.headers.get('x-cloudmux-cost-usd'));
 
   for (const [model, emu, mark] of [
     ['claude-cached', () => claude, (b) => b.system[0].cache_control],
     ['converse-cached', () => aws, (b) => b.system[1].cachePoint],
+    ['invoke-cached', () => aws, (b) => b.system[0].cache_control],
+    ['vertex-claude-cached', () => vertex, (b) => b.system[0].cache_control],
   ]) {
-    test(`cache_control on a content part reaches ${model.split('-')[0]} as its own mark; cached tokens reported and priced`, async () => {
-      const ask = (q) => client.chat.completions.create({ model, messages: [{ role: 'system', content: cachedSystem }, { role: 'user', content: q }] }).withResponse();
+    test(`cache_control on a content part reaches ${model.replace(/-cached$/, '')} as its own mark; cache writes and reads reported and priced`, async () => {
+      // a prompt of its own: Converse and InvokeModel share one emulated cache
+      const system = [{ ...cachedSystem[0], text: `${model} ${'word '.repeat(1099).trim()}` }];
+      const ask = (q) => client.chat.completions.create({ model, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
       const first = await ask('first question');
-      assert.deepEqual(mark(lastBody(emu())), { type: emu() === claude ? 'ephemeral' : 'default', ttl: '1h' });
+      assert.deepEqual(mark(lastBody(emu())), { type: emu() === aws && model === 'converse-cached' ? 'default' : 'ephemeral', ttl: '1h' });
       assert.equal(first.data.usage.prompt_tokens_details.cached_tokens, 0);
+      assert.equal(first.data.usage.prompt_tokens_details.cache_write_tokens, 1100);
+      // 1100 written for an hour at $6, 2 more input at $3: the writes are not billed as input
+      assert.ok(Math.abs(charged(first.response) - cost(first.data.usage)) < 1e-9, `cost ${charged(first.response)}, expected ${cost(first.data.usage)}`);
+      assert.ok(charged(first.response) > (1102 * 3 + first.data.usage.completion_tokens * 15) / 1e6);
       const { data: r, response } = await ask('second question');
       assert.equal(r.usage.prompt_tokens_details.cached_tokens, 1100);
       assert.equal(r.usage.prompt_tokens, 1102);
-      const charged = Number(response.headers.get('x-cloudmux-cost-usd'));
-      assert.ok(Math.abs(charged - cost(r.usage)) < 1e-9, `cost ${charged}, expected ${cost(r.usage)}`);
+      assert.equal(r.usage.prompt_tokens_details.cache_write_tokens, undefined);
+      assert.ok(Math.abs(charged(response) - cost(r.usage)) < 1e-9, `cost ${charged(response)}, expected ${cost(r.usage)}`);
     });
   }
 

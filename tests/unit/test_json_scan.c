@@ -704,6 +704,32 @@ static void strips_named_members_at_every_depth(void **state)
     cmx_arena_free(a);
 }
 
+static void leaves_json_schemas_as_they_are(void **state)
+{
+    (void)state;
+    cmx_arena *a = cmx_arena_new(4096);
+    static const char *const names[] = {"cache_control", "extra_content"};
+    /* an application's tool and response schemas may name a property like
+     * the request vocabulary; those keys are not the gateway's to remove */
+    static const char body[] =
+        "{\"tools\":[{\"type\":\"function\",\"cache_control\":{},\"function\":{\"name\":\"f\","
+        "\"parameters\":{\"type\":\"object\",\"properties\":{\"extra_content\":{\"type\":"
+        "\"string\"},\"cache_control\":{}}}}}],\"response_format\":{\"type\":\"json_schema\","
+        "\"json_schema\":{\"name\":\"s\",\"schema\":{\"properties\":{\"cache_control\":{}}}}},"
+        "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\",\"extra_content\":{}}]"
+        "}]}";
+    size_t n;
+    char *out = cmx_json_strip_keys(a, body, sizeof body - 1, names, 2, &n);
+    assert_non_null(out);
+    assert_string_equal(
+        out, "{\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+             "\"parameters\":{\"type\":\"object\",\"properties\":{\"extra_content\":{\"type\":"
+             "\"string\"},\"cache_control\":{}}}}}],\"response_format\":{\"type\":\"json_schema\","
+             "\"json_schema\":{\"name\":\"s\",\"schema\":{\"properties\":{\"cache_control\":{}}}}},"
+             "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"c\"}]}]}");
+    cmx_arena_free(a);
+}
+
 static void reports_invalid_upstream_json_as_minus_one(void **state)
 {
     cmx_usage u;
@@ -784,6 +810,7 @@ int main(void)
         cmocka_unit_test(counts_only_a_top_level_usage_key),
         cmocka_unit_test(reports_invalid_upstream_json_as_minus_one),
         cmocka_unit_test(strips_named_members_at_every_depth),
+        cmocka_unit_test(leaves_json_schemas_as_they_are),
         cmocka_unit_test(strips_named_members_and_keeps_the_rest_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

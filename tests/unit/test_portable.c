@@ -1,6 +1,7 @@
 /* test_portable.c — what the gateway reads off a model id to pick the native
- * form of a portable field, and the thinking budgets per level.  The
- * translations themselves are data-driven (tests/data/). */
+ * form of a portable field, the thinking budgets per level, and which
+ * OpenAI-format upstreams keep Google's extra_content.  The translations
+ * themselves are data-driven (tests/data/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 /* cmocka after the standard headers it needs */
 #include <cmocka.h>
 
+#include "http/upstream.h"
+#include "providers/openai_wire.h"
 #include "providers/translate_portable.h"
 
 static void reads_claude_versions_wherever_claude_runs(void **state)
@@ -74,12 +77,43 @@ static void thinking_budgets_per_level_with_overrides(void **state)
     assert_false(cmx_claude_thinks(&t));
 }
 
+static void only_googles_openai_endpoints_keep_extra_content(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *base_url;
+        int google;
+    } cases[] = {
+        {"https://generativelanguage.googleapis.com/v1beta/openai", 1},
+        {"https://aiplatform.googleapis.com/v1/projects/p/locations/global/endpoints/openapi", 1},
+        {"https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/"
+         "endpoints/openapi",
+         1},
+        {"https://GenerativeLanguage.googleapis.com/v1beta/openai", 1},
+        {"https://api.openai.com/v1", 0},
+        {"https://res.openai.azure.com/openai/v1", 0},
+        {"https://googleapis.com/v1", 0},
+        {"https://generativelanguage.googleapis.com.example.com/v1", 0},
+        {"https://notaiplatform.googleapis.com/v1", 0},
+        {"http://127.0.0.1:8080/v1beta/openai", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cmx_url u;
+        cmx_error err;
+        assert_int_equal(cmx_url_parse(cases[i].base_url, &u, &err), CMX_OK);
+        if (cmx_openai_wire_is_google(&u) != cases[i].google)
+            fail_msg("%s: google %d, expected %d", cases[i].base_url, cmx_openai_wire_is_google(&u),
+                     cases[i].google);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_claude_versions_wherever_claude_runs),
         cmocka_unit_test(reads_gemini_majors),
         cmocka_unit_test(thinking_budgets_per_level_with_overrides),
+        cmocka_unit_test(only_googles_openai_endpoints_keep_extra_content),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* test_pricing.c — the price list and the cost of a request: the shipped
  * data/pricing.yaml loads, names match exactly or by snapshot suffix (and
  * never by a mere prefix), a target's own price wins over the list, the
- * cost arithmetic with cached tokens, the cost's text form, where the list
+ * cost arithmetic with cache reads and writes, the cost's text form, where the list
  * is looked for, and broken lists that must be blamed on the right line. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +27,11 @@ static const char small_list[] =
     "as_of: 2026-01-01, source: test}\n"
     "- {provider: openai, model: text-embedding-3-small, input: 0.02, as_of: 2026-01-01, "
     "source: test}\n";
+
+static int near(double a, double b)
+{
+    return fabs(a - b) < 1e-12;
+}
 
 static cmx_pricing *parse_ok(const char *yaml)
 {
@@ -57,13 +62,31 @@ static void shipped_price_list_loads_without_errors(void **state)
     assert_true(p->n_entries >= 10);
     const cmx_price_entry *e = cmx_pricing_lookup(p, "openai", "gpt-4o-mini");
     assert_non_null(e);
-    assert_true(e->input > 0 && e->output > e->input && e->cached_input <= e->input);
+    assert_true(e->price.input > 0 && e->price.output > e->price.input &&
+                e->price.cached_input <= e->price.input);
     /* every entry is dated and sourced */
     for (size_t i = 0; i < p->n_entries; i++) {
         assert_int_equal(strlen(p->entries[i].as_of), 10);
         assert_true(strlen(p->entries[i].source) > 0);
     }
     assert_non_null(cmx_pricing_lookup(p, "anthropic", "claude-sonnet-4-20250514"));
+    /* Anthropic's cache writes: 1.25x input for 5 minutes, 2x for an hour
+     * (Haiku 3's 5-minute price published rounded to $0.30); OpenAI's are
+     * not billed apart (the input price) */
+    const cmx_price_entry *sonnet = cmx_pricing_lookup(p, "anthropic", "claude-sonnet-4-5");
+    assert_true(sonnet->price.cache_write == 3.75 && sonnet->price.cache_write_1h == 6);
+    for (size_t i = 0; i < p->n_entries; i++) {
+        const cmx_target_price *price = &p->entries[i].price;
+        if (strcmp(p->entries[i].provider, "anthropic") == 0) {
+            if (fabs(price->cache_write - price->input * 1.25) > 0.015 ||
+                !near(price->cache_write_1h, price->input * 2))
+                fail_msg("%s: cache writes %g/%g for input %g", p->entries[i].model,
+                         price->cache_write, price->cache_write_1h, price->input);
+        } else {
+            assert_true(price->cache_write == price->input &&
+                        price->cache_write_1h == price->input);
+        }
+    }
     cmx_pricing_free(p);
 }
 
@@ -190,6 +213,8 @@ static void target_price_mistakes_are_located_config_errors(void **state)
         {"{input: -1, output: 2}", "test.yaml:4:"},
         {"{input: one, output: 2}", "price"},
         {"{input: 1, output: 2, cachd_input: 1}", "cachd_input"},
+        {"{input: 1, output: 2, cache_write: -1}", "cache_write"},
+        {"{input: 1, output: 2, cache_write_1h: x}", "cache_write_1h"},
         {"5", "expected a mapping"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -209,15 +234,10 @@ static void target_price_mistakes_are_located_config_errors(void **state)
     }
 }
 
-static int near(double a, double b)
-{
-    return fabs(a - b) < 1e-12;
-}
-
 static void cost_counts_cached_tokens_at_the_cached_price(void **state)
 {
     (void)state;
-    cmx_target_price price = {1, 0, 2.5, 10, 1.25};
+    cmx_target_price price = {.known = 1, .input = 2.5, .output = 10, .cached_input = 1.25};
     cmx_usage u;
     cmx_usage_init(&u);
     assert_true(cmx_price_cost(&price, &u) < 0); /* no counts: unknown */
@@ -233,14 +253,72 @@ static void cost_counts_cached_tokens_at_the_cached_price(void **state)
     /* embeddings: no completion tokens */
     cmx_usage_init(&u);
     u.prompt_tokens = 12;
-    cmx_target_price embed = {1, 0, 0.02, 0, 0.02};
+    cmx_target_price embed = {.known = 1, .input = 0.02, .cached_input = 0.02};
     assert_true(near(cmx_price_cost(&embed, &u), 12 * 0.02 / 1e6));
     /* no price: unknown even with counts */
     cmx_target_price none = {0};
     assert_true(cmx_price_cost(&none, &u) < 0);
     /* a free self-hosted model costs 0, which is known */
-    cmx_target_price free_model = {1, 1, 0, 0, 0};
+    cmx_target_price free_model = {.known = 1, .from_config = 1};
     assert_true(cmx_price_cost(&free_model, &u) == 0);
+}
+
+static void cost_counts_cache_writes_at_their_lifetime_price(void **state)
+{
+    (void)state;
+    /* claude-sonnet-4-5: 3 in, 15 out, 0.30 read, 3.75 written for 5 minutes, 6 for an hour */
+    cmx_target_price price = {.known = 1,
+                              .input = 3,
+                              .output = 15,
+                              .cached_input = 0.3,
+                              .cache_write = 3.75,
+                              .cache_write_1h = 6};
+    cmx_usage u;
+    cmx_usage_init(&u);
+    u.prompt_tokens = 3000;
+    u.completion_tokens = 100;
+    u.cached_tokens = 1000;
+    u.cache_write_tokens = 1500; /* 500 of them for an hour */
+    u.cache_write_1h_tokens = 500;
+    /* 500 * 3 + 1000 * 0.3 + 1000 * 3.75 + 500 * 6 + 100 * 15 */
+    assert_true(near(cmx_price_cost(&price, &u), (1500 + 300 + 3750 + 3000 + 1500) / 1e6));
+    u.cache_write_1h_tokens = -1; /* not broken down: all at the 5-minute price */
+    assert_true(near(cmx_price_cost(&price, &u), (1500 + 300 + 1500 * 3.75 + 1500) / 1e6));
+    /* writes past what was sent are capped at the prompt less the reads,
+     * one-hour writes at the writes: nothing is billed twice */
+    u.cache_write_tokens = 9000;
+    u.cache_write_1h_tokens = 9000;
+    assert_true(near(cmx_price_cost(&price, &u), (1000 * 0.3 + 2000 * 6 + 1500) / 1e6));
+    u.cache_write_tokens = -1; /* no writes reported: the rest at the input price */
+    assert_true(near(cmx_price_cost(&price, &u), (2000 * 3 + 1000 * 0.3 + 1500) / 1e6));
+}
+
+static void config_cache_write_prices_default_to_input_and_to_the_5_minute_price(void **state)
+{
+    (void)state;
+    cmx_config *c = config_with(
+        "providers:\n"
+        "  an: {type: anthropic, api_key: k}\n"
+        "models:\n"
+        "  chat:\n"
+        "    - {provider: an, model: a, price: {input: 3, output: 15}}\n"
+        "    - {provider: an, model: b, price: {input: 3, output: 15, cache_write: 3.75}}\n"
+        "    - {provider: an, model: c, price: {input: 3, output: 15, cache_write: 3.75, "
+        "cache_write_1h: 6, cached_input: 0.3}}\n");
+    const cmx_target_config *t = c->models[0].targets;
+    assert_true(t[0].price.cache_write == 3 && t[0].price.cache_write_1h == 3);
+    assert_true(t[1].price.cache_write == 3.75 && t[1].price.cache_write_1h == 3.75);
+    assert_true(t[2].price.cache_write == 3.75 && t[2].price.cache_write_1h == 6 &&
+                t[2].price.cached_input == 0.3);
+    cmx_config_unref(c);
+    /* and so in a price list */
+    cmx_pricing *p = parse_ok("- {provider: anthropic, model: m, input: 1, output: 5, "
+                              "cache_write: 1.25, as_of: 2026-01-01, source: s}\n");
+    const cmx_price_entry *e = cmx_pricing_lookup(p, "anthropic", "m");
+    assert_true(e->price.known && !e->price.from_config);
+    assert_true(e->price.cached_input == 1 && e->price.cache_write == 1.25 &&
+                e->price.cache_write_1h == 1.25);
+    cmx_pricing_free(p);
 }
 
 static void cost_text_is_a_plain_decimal(void **state)
@@ -286,6 +364,9 @@ static void broken_price_lists_are_blamed_on_their_line(void **state)
          "list.yaml:1:", "unknown key 'inptu'"},
         {"- {provider: openai, model: a, input: -1, output: 2, as_of: 2026-01-01, source: s}\n",
          "list.yaml:1:", "from 0"},
+        {"- {provider: anthropic, model: a, input: 1, output: 2, cache_write_1h: -2, as_of: "
+         "2026-01-01, source: s}\n",
+         "list.yaml:1:", "'cache_write_1h'"},
         {"- {provider: openai, model: a, input: 1, output: 2, as_of: yesterday, source: s}\n",
          "list.yaml:1:", "YYYY-MM-DD"},
         {"prices: {}\n", "list.yaml:1:", "expected a list"},
@@ -373,6 +454,8 @@ int main(void)
         cmocka_unit_test(target_price_overrides_the_list_and_prices_self_hosted_models),
         cmocka_unit_test(target_price_mistakes_are_located_config_errors),
         cmocka_unit_test(cost_counts_cached_tokens_at_the_cached_price),
+        cmocka_unit_test(cost_counts_cache_writes_at_their_lifetime_price),
+        cmocka_unit_test(config_cache_write_prices_default_to_input_and_to_the_5_minute_price),
         cmocka_unit_test(cost_text_is_a_plain_decimal),
         cmocka_unit_test(built_in_price_list_is_the_shipped_file),
         cmocka_unit_test(broken_price_lists_are_blamed_on_their_line),

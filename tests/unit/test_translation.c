@@ -13,6 +13,11 @@
  *                              {"error":{"kind","message","status"}})
  *   provider_stream.txt     → expected_canonical_stream.txt
  *
+ * A case may also hold expected_usage.json: the counts the translator
+ * reports to the gateway for its answer or stream (the ones the cost is
+ * computed from, some of which no answer shows, like
+ * cache_write_1h_tokens), compared key by key.
+ *
  * A case's request and response go through one translator, in that order,
  * as in an attempt (so what the request said, like encoding_format, holds
  * for the answer).  options.json sets the translator's parameters over the
@@ -227,12 +232,51 @@ static void check_usage_agrees(const json_t *answer, const cmx_usage *u)
                          json_integer_value(json_object_get(usage, "cache_read_input_tokens")));
         assert_int_equal(u->completion_tokens,
                          json_integer_value(json_object_get(usage, "output_tokens")));
+        assert_int_equal(u->cache_write_tokens > 0 ? u->cache_write_tokens : 0,
+                         json_integer_value(json_object_get(usage, "cache_creation_input_tokens")));
         return;
     }
     assert_int_equal(u->prompt_tokens, json_integer_value(json_object_get(usage, "prompt_tokens")));
     const json_t *completion = json_object_get(usage, "completion_tokens");
     if (completion)
         assert_int_equal(u->completion_tokens, json_integer_value(completion));
+    /* cache writes are shown only when there were some */
+    const json_t *written =
+        json_object_get(json_object_get(usage, "prompt_tokens_details"), "cache_write_tokens");
+    assert_int_equal(u->cache_write_tokens > 0 ? u->cache_write_tokens : 0,
+                     written ? json_integer_value(written) : 0);
+}
+
+/* The counts of expected_usage.json, where the case has one. */
+static void check_expected_usage(const test_case *tc, const cmx_usage *u)
+{
+    if (!cmx_case_has(tc->dir, "expected_usage.json"))
+        return;
+    json_t *exp = load_json(tc->dir, "expected_usage.json");
+    const struct {
+        const char *name;
+        int64_t value;
+    } counts[] = {
+        {"prompt_tokens", u->prompt_tokens},
+        {"completion_tokens", u->completion_tokens},
+        {"cached_tokens", u->cached_tokens},
+        {"cache_write_tokens", u->cache_write_tokens},
+        {"cache_write_1h_tokens", u->cache_write_1h_tokens},
+        {"reasoning_tokens", u->reasoning_tokens},
+    };
+    size_t checked = 0;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        const json_t *v = json_object_get(exp, counts[i].name);
+        if (!v)
+            continue;
+        checked++;
+        if (json_integer_value(v) != counts[i].value)
+            fail_msg("%s: usage %s is %lld, expected %lld", tc->name, counts[i].name,
+                     (long long)counts[i].value, (long long)json_integer_value(v));
+    }
+    if (checked != json_object_size(exp))
+        fail_msg("%s: expected_usage.json names a count the test does not know", tc->name);
+    json_decref(exp);
 }
 
 static void check_response(const test_case *tc, run *r)
@@ -250,6 +294,7 @@ static void check_response(const test_case *tc, run *r)
         actual = json_loadb(out.data, out.len, 0, NULL);
         assert_non_null(actual);
         check_usage_agrees(actual, &u);
+        check_expected_usage(tc, &u);
     } else {
         /* a refusal or a broken answer is an error; a case may expect it */
         actual = json_pack("{s:{s:s,s:s,s:i}}", "error", "kind", cmx_err_name(err.kind), "message",
@@ -389,6 +434,13 @@ static void check_stream(const test_case *tc, run *r)
         compare_stream_line(tc, line, e, el, a, al);
         e += el;
         a += al;
+    }
+    if (tc->ops->usage) {
+        cmx_usage u;
+        tc->ops->usage(r->tr.state, &u);
+        check_expected_usage(tc, &u);
+    } else if (cmx_case_has(tc->dir, "expected_usage.json")) {
+        fail_msg("%s: expected_usage.json for a translator that reports no stream usage", tc->name);
     }
     cmx_buf_free(&wire);
     free(text);

@@ -244,7 +244,7 @@ function checkWhileThinking(body) {
 // Every cache_control mark, in prompt order (tools, system, messages).
 export function cacheParts(body) {
   const parts = [];
-  const add = (text, cc, where) => parts.push({ text, tokens: words(text), mark: cc !== undefined, cc, where });
+  const add = (text, cc, where) => parts.push({ text, tokens: words(text), mark: cc !== undefined, ttl: cc?.ttl, cc, where });
   for (const [i, t] of (body.tools || []).entries()) add(JSON.stringify({ ...t, cache_control: undefined }), t.cache_control, `tools.${i}`);
   if (typeof body.system === 'string') add(body.system, undefined, 'system');
   else for (const [i, b] of (body.system || []).entries()) add(b.text || '', b.cache_control, `system.${i}`);
@@ -358,13 +358,15 @@ export function planMessage(body, { cache = null } = {}) {
   if (cache) {
     // the marked prefix is read or written; the rest is input (tools count too)
     const parts = cacheParts(body);
-    const { read, write } = cache.use(parts);
+    const { read, write, write1h } = cache.use(parts);
     if (read || write) {
       const toolTokens = parts.filter((p) => p.where.startsWith('tools.')).reduce((n, p) => n + p.tokens, 0);
       plan.usage.input_tokens = Math.max(0, inputTokens + toolTokens - read - write);
       plan.usage.cache_read_input_tokens += read;
       plan.usage.cache_creation_input_tokens = write;
     }
+    // the writes by lifetime, as the API breaks them down
+    if (write) plan.usage.cache_creation = { ephemeral_5m_input_tokens: write - write1h, ephemeral_1h_input_tokens: write1h };
   }
   return plan;
 }

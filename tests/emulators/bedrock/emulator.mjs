@@ -19,7 +19,7 @@
 //   additionalModelRequestFields under Claude's rules (budget from 1024 and
 //   below maxTokens, temperature 1 only, no forced tool), answered with a
 //   signed reasoningContent block first; reasoningContent sent back checked;
-//   at most four stop sequences; cachePoint blocks (at most four) that write
+//   at most 2500 stop sequences of at least one character; cachePoint blocks (at most four) that write
 //   and then read the prefix they close, in the usage's cache counts.
 // - POST /model/{modelId}/invoke and /invoke-with-response-stream take the
 //   model-native bodies (invoke.mjs): Claude's Messages, Titan and Cohere
@@ -135,7 +135,10 @@ const thinksConverse = (body) => ['enabled', 'adaptive'].includes(body.additiona
 function checkConverse(body, model) {
   const version = claudeVersion(model);
   const stops = body.inferenceConfig?.stopSequences;
-  if (Array.isArray(stops) && stops.length > 4) return '1 validation error detected: Value at \'inferenceConfig.stopSequences\' failed to satisfy constraint: Member must have length less than or equal to 4';
+  // InferenceConfiguration.stopSequences: at most 2500 items, each at least 1 character
+  if (Array.isArray(stops) && stops.length > 2500) return '1 validation error detected: Value at \'inferenceConfig.stopSequences\' failed to satisfy constraint: Member must have length less than or equal to 2500';
+  const empty = Array.isArray(stops) ? stops.findIndex((x) => typeof x === 'string' && x.length < 1) : -1;
+  if (empty >= 0) return `1 validation error detected: Value at 'inferenceConfig.stopSequences.${empty + 1}.member' failed to satisfy constraint: Member must have length greater than or equal to 1`;
   const tf = body.outputConfig?.textFormat;
   if (tf) {
     if (tf.type !== 'json_schema' || typeof tf.structure?.jsonSchema?.schema !== 'string') return 'The outputConfig.textFormat must be {type: json_schema, structure: {jsonSchema: {schema: "<JSON schema as a string>"}}}';
@@ -180,7 +183,7 @@ function cacheParts(body) {
   const walk = (list, text) => {
     for (const b of list || []) {
       if (b.cachePoint) {
-        if (parts.length) Object.assign(parts.at(-1), { mark: true, point: b.cachePoint });
+        if (parts.length) Object.assign(parts.at(-1), { mark: true, point: b.cachePoint, ttl: b.cachePoint.ttl });
       } else {
         const t = text(b);
         parts.push({ text: t, tokens: words(t).length, mark: false });
@@ -205,12 +208,14 @@ function answer(body, model, cache) {
     a.usage.outputTokens += words(text).length;
     a.usage.totalTokens += words(text).length;
   }
-  const { read, write } = cache.use(cacheParts(body));
+  const { read, write, write1h } = cache.use(cacheParts(body));
   if (read || write) {
     const toolTokens = cacheParts({ toolConfig: body.toolConfig }).reduce((n, p) => n + p.tokens, 0);
     a.usage.inputTokens = Math.max(0, a.usage.inputTokens + toolTokens - read - write);
     a.usage.cacheReadInputTokens = (a.usage.cacheReadInputTokens || 0) + read;
     a.usage.cacheWriteInputTokens = write;
+    // the writes by TTL, one-hour first, as TokenUsage.cacheDetails lists them
+    if (write) a.usage.cacheDetails = [{ ttl: '1h', inputTokens: write1h }, { ttl: '5m', inputTokens: write - write1h }].filter((d) => d.inputTokens > 0);
     a.usage.totalTokens = a.usage.inputTokens + a.usage.outputTokens + a.usage.cacheReadInputTokens + write;
   }
   return a;

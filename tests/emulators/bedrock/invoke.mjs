@@ -22,6 +22,7 @@
 // outputs, prompt caching, [[cache:N]] and [[cache_write:N]]);
 // CountTokens counts an InvokeModel body's input the same way.
 import { message, planMessage, streamEvents, validateMessages } from '../anthropic/responses.mjs';
+import { unknownBeta } from '../common/claude_betas.mjs';
 
 const words = (s) => String(s).split(/\s+/).filter(Boolean);
 
@@ -39,6 +40,8 @@ export function checkAnthropicBody(body, model) {
   if (body.anthropic_version !== 'bedrock-2023-05-31')
     return [400, 'ValidationException', 'Malformed input request: #: required key [anthropic_version] not found or invalid, please reformat your input and try again.'];
   if ('model' in body) return [400, 'ValidationException', 'Malformed input request: #: extraneous key [model] is not permitted, please reformat your input and try again.'];
+  if ('anthropic_beta' in body && (!Array.isArray(body.anthropic_beta) || unknownBeta(body.anthropic_beta) !== undefined))
+    return [400, 'ValidationException', 'invalid beta flag'];
   if (!Number.isInteger(body.max_tokens)) return [400, 'ValidationException', 'Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.'];
   if (!Array.isArray(body.messages) || body.messages.length === 0)
     return [400, 'ValidationException', 'Malformed input request: #: required key [messages] not found, please reformat your input and try again.'];

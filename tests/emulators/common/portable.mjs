@@ -93,21 +93,27 @@ export function redactedIssued(data) {
 
 // The prompt cache: a prefix (the parts up to the last cache mark, in the
 // order tools, system, messages) is written by the first request that marks
-// it, read by the next ones; under `min` tokens nothing is cached.
+// it, read by the next ones; under `min` tokens nothing is cached.  A write
+// lives as long as the mark that closes each piece of it says: the parts up
+// to the last mark with ttl "1h" are written for an hour (one-hour marks
+// come before five-minute ones), the rest for the 5-minute default.
 export function createCacheLedger({ min = 1024 } = {}) {
   const written = new Set();
   return {
-    // parts: [{tokens, text, mark}] in prompt order → {read, write}
+    // parts: [{tokens, text, mark, ttl}] in prompt order → {read, write, write1h}
     use(parts) {
+      const none = { read: 0, write: 0, write1h: 0 };
       const last = parts.findLastIndex((p) => p.mark);
-      if (last < 0) return { read: 0, write: 0 };
+      if (last < 0) return none;
       const prefix = parts.slice(0, last + 1);
       const tokens = prefix.reduce((n, p) => n + p.tokens, 0);
-      if (tokens < min) return { read: 0, write: 0 };
+      if (tokens < min) return none;
       const key = createHash('sha256').update(JSON.stringify(prefix.map((p) => p.text))).digest('hex');
-      if (written.has(key)) return { read: tokens, write: 0 };
+      if (written.has(key)) return { ...none, read: tokens };
       written.add(key);
-      return { read: 0, write: tokens };
+      const hour = prefix.findLastIndex((p) => p.mark && p.ttl === '1h');
+      const write1h = prefix.slice(0, hour + 1).reduce((n, p) => n + p.tokens, 0);
+      return { read: 0, write: tokens, write1h };
     },
   };
 }

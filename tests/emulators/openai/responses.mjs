@@ -42,6 +42,9 @@ export function lastUserMessage(messages) {
   return null;
 }
 
+// The members of an assistant message's tool call in a request.
+const TOOL_CALL_MEMBERS = new Set(['id', 'type', 'function']);
+
 // Returns an OpenAI error object {message, type, param, code} for a chat or
 // embeddings body, or null when the body is acceptable.
 export function validateChat(body) {
@@ -60,6 +63,14 @@ export function validateChat(body) {
     if (typeof m.role !== 'string') return err(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, 'missing_required_parameter');
     if (!['system', 'developer', 'user', 'assistant', 'tool', 'function'].includes(m.role))
       return err(`Invalid value: '${m.role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`, `messages[${i}].role`, 'invalid_value');
+    // a tool call sent back may hold only what the API defines for it; a
+    // member from another vendor's dialect (Google's extra_content) is
+    // refused as OpenAI and Azure refuse unknown message members
+    for (const [j, tc] of (Array.isArray(m.tool_calls) ? m.tool_calls : []).entries()) {
+      const extra = tc && typeof tc === 'object' ? Object.keys(tc).filter((k) => !TOOL_CALL_MEMBERS.has(k)) : [];
+      if (extra.length)
+        return err(`Additional properties are not allowed (${extra.map((k) => `'${k}'`).join(', ')} ${extra.length > 1 ? 'were' : 'was'} unexpected) - 'messages.${i}.tool_calls.${j}'`, null);
+    }
   }
   if (body.tools !== undefined && !Array.isArray(body.tools)) return err("Invalid type for 'tools': expected an array.", 'tools', 'invalid_type');
   return null;

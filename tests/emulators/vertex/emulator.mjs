@@ -27,13 +27,21 @@
 // first, counted in thoughtsTokenCount; responseJsonSchema (strict schemas
 // with additionalProperties included) is answered with JSON that follows it;
 // at most five stop sequences.
+//
+// Thought signatures as Gemini 3 has them: the first functionCall part of
+// an answer carries a thoughtSignature (parallel calls: only the first), and
+// a request's current turn (the model contents after the last user content
+// that is not only function responses) must give each step's first
+// functionCall part its signature back, one the emulator issued: else 400
+// INVALID_ARGUMENT with Vertex's message.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 import { errorBody, message as claudeMessage, planMessage, sse, streamEvents, validateMessages } from '../anthropic/responses.mjs';
-import { createCacheLedger, geminiMajor, valueFromSchema } from '../common/portable.mjs';
+import { unknownBeta } from '../common/claude_betas.mjs';
+import { createCacheLedger, geminiMajor, signThinking, valueFromSchema } from '../common/portable.mjs';
 
 const GOOGLE_STATUS = {
   400: 'INVALID_ARGUMENT',
@@ -114,6 +122,30 @@ function checkThinking(body, model) {
   return null;
 }
 
+// A function call's thought signature: opaque base64 the emulator can check.
+const callSignature = (name) => Buffer.from(`fc:${name}:${signThinking(`fc:${name}`)}`).toString('base64');
+
+// Gemini 3's rule for the current turn's function calls: an error message or null.
+function checkThoughtSignatures(body, model) {
+  if (geminiMajor(model) < 3) return null;
+  const standard = (c) => c.role === 'user' && c.parts.some((p) => !p.functionResponse);
+  const start = body.contents.findLastIndex(standard);
+  for (let i = start + 1; i < body.contents.length; i++) {
+    const c = body.contents[i];
+    const first = c.role === 'model' ? c.parts.find((p) => p.functionCall) : undefined;
+    if (!first) continue;
+    if (first.thoughtSignature === undefined)
+      return `Unable to submit request because function call \`${first.functionCall.name}\` in the ${i + 1}. content block is missing a \`thought_signature\`. Learn more: https://docs.cloud.google.com/vertex-ai/generative-ai/docs/thought-signatures`;
+    if (first.thoughtSignature !== callSignature(first.functionCall.name)) return 'Unable to submit request because Thought signature is not valid.';
+  }
+  return null;
+}
+
+// The parts of an answer's function calls: Gemini 3 signs the first.
+function callParts(p) {
+  return p.calls.map((c, i) => (i === 0 && p.signed ? { functionCall: c, thoughtSignature: callSignature(c.name) } : { functionCall: c }));
+}
+
 // What the model "says": a function call, or an echo.
 function plan(body, modelName) {
   const last = body.contents.at(-1);
@@ -124,7 +156,10 @@ function plan(body, modelName) {
   const promptTokens = words(prompt).length + words((body.systemInstruction?.parts || []).map((p) => p.text).join(' ')).length;
   if (decls.length && fcc?.mode === 'ANY' && last.role === 'user' && results.length === 0) {
     const name = fcc.allowedFunctionNames?.[0] || decls[0].name;
-    return { calls: [{ name, args: { city: text.trim() || 'unknown' } }], promptTokens, modelName };
+    // [[parallel]] in the text: one call per declared function, at once
+    const names = /\[\[parallel\]\]/.test(text) ? decls.map((d) => d.name) : [name];
+    const city = text.replace(/\[\[parallel\]\]/, '').trim() || 'unknown';
+    return { calls: names.map((n) => ({ name: n, args: { city } })), promptTokens, modelName, signed: geminiMajor(modelName) >= 3 };
   }
   let answer;
   if (results.length) answer = `tool result: ${results.map((r) => JSON.stringify(r.response)).join(' ')}`;
@@ -150,7 +185,7 @@ function usage(p, n) {
 }
 
 function wholeResponse(p, responseId) {
-  const parts = p.calls ? p.calls.map((c) => ({ functionCall: c })) : [{ text: p.words.join(' ') }];
+  const parts = p.calls ? callParts(p) : [{ text: p.words.join(' ') }];
   if (p.thought) parts.unshift({ text: p.thought, thought: true });
   const n = p.calls ? 5 : p.words.length;
   return { candidates: [{ content: { role: 'model', parts }, finishReason: p.calls ? 'STOP' : p.finishReason, index: 0 }], usageMetadata: usage(p, n), modelVersion: p.modelName, createTime: new Date().toISOString(), responseId };
@@ -158,7 +193,7 @@ function wholeResponse(p, responseId) {
 
 function streamResponses(p, responseId) {
   const base = { modelVersion: p.modelName, createTime: new Date().toISOString(), responseId };
-  if (p.calls) return [{ ...base, candidates: [{ content: { role: 'model', parts: p.calls.map((c) => ({ functionCall: c })) }, finishReason: 'STOP', index: 0 }], usageMetadata: usage(p, 5) }];
+  if (p.calls) return [{ ...base, candidates: [{ content: { role: 'model', parts: callParts(p) }, finishReason: 'STOP', index: 0 }], usageMetadata: usage(p, 5) }];
   const thought = p.thought ? [{ ...base, candidates: [{ content: { role: 'model', parts: [{ text: p.thought, thought: true }] }, index: 0 }], usageMetadata: { promptTokenCount: p.promptTokens, totalTokenCount: p.promptTokens } }] : [];
   return thought.concat(p.words.map((w, i) => {
     const last = i === p.words.length - 1;
@@ -295,7 +330,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
       rec.status = 400;
       return send(res, 400, googleError(400, 'The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).'));
     }
-    const bad = validate(body) ?? checkThinking(body, model);
+    const bad = validate(body) ?? checkThinking(body, model) ?? checkThoughtSignatures(body, model);
     if (bad) {
       rec.status = 400;
       rec.error = bad;
@@ -347,7 +382,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     const [, project, location, model, method] = m;
     if (model === 'count-tokens') return countTokens(req, res, url, raw);
     const stream = method === 'streamRawPredict';
-    const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const rec = { path: url.pathname, project, location, model, stream, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic', anthropic_beta: req.headers['anthropic-beta'] ?? null };
     const body = admit(req, res, rec, raw);
     if (body === undefined) return;
     const f = pickFault(model, ['status', 'hang', 'cut_stream']);
@@ -361,6 +396,7 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
     if (!body || typeof body !== 'object') err = 'invalid JSON';
     else if (body.anthropic_version !== 'vertex-2023-10-16') err = `anthropic_version: expected vertex-2023-10-16, got ${body.anthropic_version}`;
     else if ('model' in body) err = 'model: Extra inputs are not permitted (the model is in the URL)';
+    else if (unknownBeta(req.headers['anthropic-beta']) !== undefined) err = 'invalid beta flag';
     const messagesBody = err ? null : { ...body, model };
     delete messagesBody?.anthropic_version;
     err ??= validateMessages(messagesBody);
@@ -396,12 +432,14 @@ export function createEmulator({ serviceAccount = null, tokenTTL = 3599, audienc
   // Claude's token count: publishers/anthropic/models/count-tokens:rawPredict,
   // the model in the body.
   function countTokens(req, res, url, raw) {
-    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic' };
+    const rec = { path: url.pathname, model: null, stream: false, auth: 'none', body: null, status: null, fault: null, publisher: 'anthropic', anthropic_beta: req.headers['anthropic-beta'] ?? null };
     const body = admit(req, res, rec, raw);
     if (body === undefined) return;
     rec.model = body?.model ?? null;
     const { anthropic_version: _, ...counted } = body && typeof body === 'object' ? body : {};
-    const err = !body || typeof body !== 'object' ? 'invalid JSON' : validateMessages(counted, { counting: true });
+    let err = !body || typeof body !== 'object' ? 'invalid JSON' : null;
+    if (!err && unknownBeta(req.headers['anthropic-beta']) !== undefined) err = 'invalid beta flag';
+    err ??= validateMessages(counted, { counting: true });
     if (err) {
       rec.status = 400;
       return send(res, 400, errorBody('invalid_request_error', err));
