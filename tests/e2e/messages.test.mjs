@@ -343,8 +343,11 @@ describe('what the gateway adds', () => {
   });
 
   test('the access log says the API; metrics count requests by API', async () => {
-    await client.messages.create({ model: 'via-mock', max_tokens: 5, messages: user('logged') });
-    const line = await waitFor(() => gw.accessLog().filter((l) => l.path === '/v1/messages' && l.model === 'via-mock').at(-1), { what: 'the access log line' });
+    const { response } = await client.messages.create({ model: 'via-mock', max_tokens: 5, messages: user('logged') }).withResponse();
+    const id = response.headers.get('x-request-id');
+    assert.ok(id);
+    const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === id), { what: 'the access log line' });
+    assert.equal(line.path, '/v1/messages');
     assert.equal(line.api, 'messages');
     assert.equal(line.model, 'via-mock');
     const m = await httpRequest(`${gw.url}/metrics`, { method: 'GET', headers: { authorization: `Bearer ${ADMIN_KEY}` } });

@@ -211,8 +211,12 @@ describe('what the gateway adds', () => {
   });
 
   test('the access log says the API; metrics count requests by API', async () => {
-    await client.responses.create({ model: 'via-openai', input: 'logged' });
-    const line = await waitFor(() => gw.accessLog().filter((l) => l.path === '/v1/responses' && l.status === 200).at(-1), { what: 'the access log line' });
+    const { response } = await client.responses.create({ model: 'via-openai', input: 'logged' }).withResponse();
+    const id = response.headers.get('x-request-id');
+    assert.ok(id);
+    const line = await waitFor(() => gw.accessLog().find((l) => l.request_id === id), { what: 'the access log line' });
+    assert.equal(line.path, '/v1/responses');
+    assert.equal(line.status, 200);
     assert.equal(line.api, 'responses');
     assert.ok(line.prompt_tokens > 0);
     const m = await httpRequest(`${gw.url}/metrics`, { method: 'GET', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
