@@ -237,16 +237,8 @@ void cmx_jw_json_as_string(cmx_jw *w, const char *json, size_t len)
 
 void cmx_jw_int(cmx_jw *w, int64_t v)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    cmx_jw_value(w, p, (size_t)(tmp + sizeof tmp - p));
+    char tmp[CMX_DEC_MAX];
+    cmx_jw_value(w, tmp, cmx_dec_i64(tmp, v));
 }
 
 void cmx_jw_bool(cmx_jw *w, int v)

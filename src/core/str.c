@@ -1,4 +1,5 @@
-/* str.c — slice comparisons and the constant-time secret compare. */
+/* str.c — slice comparisons, decimal numbers and the constant-time secret
+ * compare. */
 #include "str.h"
 
 #include <strings.h>
@@ -13,6 +14,28 @@ int cmx_slice_case_eq(cmx_slice a, const char *s)
 {
     size_t n = strlen(s);
     return a.len == n && strncasecmp(a.ptr, s, n) == 0;
+}
+
+size_t cmx_dec_u64(char *out, uint64_t v)
+{
+    char tmp[CMX_DEC_MAX];
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t len = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return len;
+}
+
+size_t cmx_dec_i64(char *out, int64_t v)
+{
+    if (v >= 0)
+        return cmx_dec_u64(out, (uint64_t)v);
+    out[0] = '-';
+    return 1 + cmx_dec_u64(out + 1, 0 - (uint64_t)v);
 }
 
 int cmx_secure_eq(const char *a, size_t alen, const char *b, size_t blen)

@@ -5,6 +5,7 @@
 #define CMX_CORE_STR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -38,6 +39,12 @@ static inline cmx_slice cmx_slice_of(const char *s)
 
 int cmx_slice_eq(cmx_slice a, const char *s);      /* exact */
 int cmx_slice_case_eq(cmx_slice a, const char *s); /* ASCII case-insensitive */
+/* Writes v in decimal at out (room for CMX_DEC_MAX bytes: sign, 20 digits and
+ * the NUL) and returns its length; the hot paths' snprintf("%lld") without
+ * the format parsing. */
+#define CMX_DEC_MAX 22
+size_t cmx_dec_i64(char *out, int64_t v);
+size_t cmx_dec_u64(char *out, uint64_t v);
 /* Constant-time comparison for secrets: time depends only on the lengths. */
 int cmx_secure_eq(const char *a, size_t alen, const char *b, size_t blen);
 

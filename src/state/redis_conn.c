@@ -26,6 +26,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/str.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -251,21 +252,53 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Appends "<mark><n>\r\n" at p; returns the end. */
+static char *put_header(char *p, char mark, uint64_t n)
+{
+    *p++ = mark;
+    p += cmx_dec_u64(p, n);
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* Writes one command in the protocol's request form (an array of bulk
+ * strings), built in one buffer with the lengths written by hand: it is on
+ * the path of every request that asks the store. */
+static int write_command(cmx_redis *r, int argc, const char **argv, const size_t *lens)
+{
+    enum { HEADER_MAX = 1 + CMX_DEC_MAX + 2 };
+    size_t total = HEADER_MAX;
+    for (int i = 0; i < argc; i++)
+        total += HEADER_MAX + (lens ? lens[i] : strlen(argv[i])) + 2;
+    char small[2048];
+    char *cmd = total <= sizeof small ? small : malloc(total);
+    if (!cmd)
+        return -1;
+    char *p = put_header(cmd, '*', (uint64_t)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        p = put_header(p, '$', len);
+        memcpy(p, argv[i], len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    int rc = bufferevent_write(r->bev, cmd, (size_t)(p - cmd));
+    if (cmd != small)
+        free(cmd);
+    return rc;
+}
+
 static uint64_t send_command(cmx_redis *r, cmx_redis_reply_cb cb, void *ctx, int argc,
                              const char **argv, const size_t *lens)
 {
-    char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0)
-        return 0;
     pending_op *op = op_push(r);
-    if (!op || bufferevent_write(r->bev, cmd, (size_t)len) != 0) {
+    if (!op || write_command(r, argc, argv, lens) != 0) {
         if (op)
             r->ops_len--;
-        redisFreeCommand(cmd);
         return 0;
     }
-    redisFreeCommand(cmd);
     op->id = ++r->next_id;
     op->cb = cb;
     op->ctx = ctx;
@@ -544,15 +577,9 @@ int cmx_redis_setup_command(cmx_redis *r, int argc, const char **argv, const siz
 
 int cmx_redis_send_unanswered(cmx_redis *r, int argc, const char **argv, const size_t *lens)
 {
-    char *cmd = NULL;
     if (!r->up)
         return -1;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-    if (len < 0)
-        return -1;
-    int rc = bufferevent_write(r->bev, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
+    return write_command(r, argc, argv, lens);
 }
 
 void cmx_redis_get_stats(const cmx_redis *r, cmx_redis_stats *out)

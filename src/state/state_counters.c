@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/str.h"
 
 #define SWEEP_EVERY 4096
 
@@ -289,34 +290,41 @@ uint64_t cmx_state_send_counters(cmx_state_worker *w, cmx_state_op *op,
     }
     /* argv: EVALSHA sha n key... force (6 numbers per key) */
     const char *argv[3 + CMX_STATE_MAX_COUNTERS + 1 + 6 * CMX_STATE_MAX_COUNTERS];
-    char nums[CMX_STATE_MAX_COUNTERS][6][24];
-    char nkeys[24];
+    char nums[CMX_STATE_MAX_COUNTERS][4][CMX_DEC_MAX];
+    char at_nums[CMX_STATE_MAX_COUNTERS][CMX_DEC_MAX];
+    char nkeys[CMX_DEC_MAX];
     int argc = 0;
-    snprintf(nkeys, sizeof nkeys, "%zu", n);
+    cmx_dec_u64(nkeys, n);
     argv[argc++] = "EVALSHA";
     argv[argc++] = st->counter_sha;
     argv[argc++] = nkeys;
     char *p = names;
+    size_t prefix_len = strlen(st->prefix);
     for (size_t i = 0; i < n; i++) {
         op->counters[i] = counters[i];
-        int len = sprintf(p, "%sc:%s", st->prefix, counters[i].name);
+        size_t name_len = strlen(counters[i].name);
         argv[argc++] = p;
-        op->counters[i].name = p + strlen(st->prefix) + 2;
-        p += len + 1;
+        memcpy(p, st->prefix, prefix_len);
+        memcpy(p + prefix_len, "c:", 2);
+        memcpy(p + prefix_len + 2, counters[i].name, name_len + 1);
+        op->counters[i].name = p + prefix_len + 2;
+        p += prefix_len + 2 + name_len + 1;
     }
     argv[argc++] = force ? "1" : "0";
     for (size_t i = 0; i < n; i++) {
         uint64_t bucket_ms;
         uint32_t nb;
         cmx_state_counter_shape(&counters[i], &bucket_ms, &nb);
-        snprintf(nums[i][0], 24, "%llu", (unsigned long long)(bucket_ms * nb));
-        snprintf(nums[i][1], 24, "%u", nb);
-        snprintf(nums[i][2], 24, "%lld", (long long)counters[i].limit);
-        snprintf(nums[i][3], 24, "%lld", (long long)counters[i].delta);
-        snprintf(nums[i][4], 24, "%d", counters[i].allow_first ? 1 : 0);
-        snprintf(nums[i][5], 24, "%llu", (unsigned long long)(at ? at[i] : 0));
-        for (int k = 0; k < 6; k++)
-            argv[argc++] = nums[i][k];
+        cmx_dec_u64(nums[i][0], bucket_ms * nb);
+        cmx_dec_u64(nums[i][1], nb);
+        cmx_dec_i64(nums[i][2], counters[i].limit);
+        cmx_dec_i64(nums[i][3], counters[i].delta);
+        argv[argc++] = nums[i][0];
+        argv[argc++] = nums[i][1];
+        argv[argc++] = nums[i][2];
+        argv[argc++] = nums[i][3];
+        argv[argc++] = counters[i].allow_first ? "1" : "0";
+        argv[argc++] = at && at[i] ? (cmx_dec_u64(at_nums[i], at[i]), at_nums[i]) : "0";
     }
     op->names = names;
     op->n = n;

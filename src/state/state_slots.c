@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
+
 #define TABLE_SIZE 256
 /* Sets in one script call: an op keeps each one's name, limit and units in
  * its counters[] (for the answer and the local fallback). */
@@ -263,28 +265,32 @@ static uint64_t send_script(cmx_state_worker *w, cmx_state_op *op, const char *m
         return 0;
     }
     const char *argv[3 + KEYS_PER_CALL + 3 + 2 * KEYS_PER_CALL];
-    char nums[KEYS_PER_CALL][2][24], nkeys[24], ttl[24];
+    char nums[KEYS_PER_CALL][2][CMX_DEC_MAX], nkeys[CMX_DEC_MAX], ttl[CMX_DEC_MAX];
     int argc = 0;
-    snprintf(nkeys, sizeof nkeys, "%zu", n);
-    snprintf(ttl, sizeof ttl, "%u", CMX_SLOTS_TTL_MS);
+    cmx_dec_u64(nkeys, n);
+    cmx_dec_u64(ttl, CMX_SLOTS_TTL_MS);
     argv[argc++] = "EVALSHA";
     argv[argc++] = st->slots_sha;
     argv[argc++] = nkeys;
     char *p = block;
+    size_t prefix_len = strlen(st->prefix);
     for (size_t i = 0; i < n; i++) {
-        int len = sprintf(p, "%sslots:%s", st->prefix, names[i]);
+        size_t name_len = strlen(names[i]);
         argv[argc++] = p;
-        op->counters[i].name = p + strlen(st->prefix) + 6;
+        memcpy(p, st->prefix, prefix_len);
+        memcpy(p + prefix_len, "slots:", 6);
+        memcpy(p + prefix_len + 6, names[i], name_len + 1);
+        op->counters[i].name = p + prefix_len + 6;
         op->counters[i].limit = limits[i];
         op->counters[i].delta = units[i];
-        p += len + 1;
+        p += prefix_len + 6 + name_len + 1;
     }
     argv[argc++] = mode;
     argv[argc++] = w->slots->field;
     argv[argc++] = ttl;
     for (size_t i = 0; i < n; i++) {
-        snprintf(nums[i][0], 24, "%lld", (long long)limits[i]);
-        snprintf(nums[i][1], 24, "%lld", (long long)units[i]);
+        cmx_dec_i64(nums[i][0], limits[i]);
+        cmx_dec_i64(nums[i][1], units[i]);
         argv[argc++] = nums[i][0];
         argv[argc++] = nums[i][1];
     }
