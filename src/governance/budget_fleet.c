@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
+
 #define NANO 1e9
 #define BUDGET_PREFIX "budget:"
 /* How long a budget event stays stored in Redis (nobody reads it back: a
@@ -73,7 +75,15 @@ static void add_counter(cmx_state_counter *sc, fleet_call *call, const cmx_gov_u
                         int64_t period, int64_t len, double usd, double budget_usd)
 {
     char *name = call->name[call->n];
-    snprintf(name, sizeof call->name[0], BUDGET_PREFIX "%s:%lld", u->name, (long long)period);
+    size_t id_len = strlen(u->name), at = CMX_LIT_LEN(BUDGET_PREFIX);
+    if (at + id_len + 1 + CMX_DEC_MAX <= sizeof call->name[0]) { /* every name but a huge one */
+        memcpy(name, BUDGET_PREFIX, at);
+        memcpy(name + at, u->name, id_len);
+        name[at + id_len] = ':';
+        cmx_dec_i64(name + at + id_len + 1, period);
+    } else {
+        snprintf(name, sizeof call->name[0], BUDGET_PREFIX "%s:%lld", u->name, (long long)period);
+    }
     sc->name = name;
     sc->window_ms = (uint64_t)len * 2;
     sc->buckets = 2;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -215,6 +216,24 @@ static void secure_compare_matches_only_equal_secrets(void **state)
 }
 
 /* RFC 4648 section 10 vectors, both ways. */
+static void decimals_match_printf_at_the_edges(void **state)
+{
+    (void)state;
+    char out[CMX_DEC_MAX], want[CMX_DEC_MAX];
+    const int64_t signed_cases[] = {0, 7, -7, 10, -10, 999999, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof signed_cases / sizeof signed_cases[0]; i++) {
+        int n = snprintf(want, sizeof want, "%lld", (long long)signed_cases[i]);
+        assert_int_equal(cmx_dec_i64(out, signed_cases[i]), n);
+        assert_string_equal(out, want);
+    }
+    const uint64_t unsigned_cases[] = {0, 1, 10, 18446744073709551615u};
+    for (size_t i = 0; i < sizeof unsigned_cases / sizeof unsigned_cases[0]; i++) {
+        int n = snprintf(want, sizeof want, "%llu", (unsigned long long)unsigned_cases[i]);
+        assert_int_equal(cmx_dec_u64(out, unsigned_cases[i]), n);
+        assert_string_equal(out, want);
+    }
+}
+
 static void base64_matches_the_rfc_vectors(void **state)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
@@ -300,6 +319,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_allocations_are_aligned_and_distinct),
+        cmocka_unit_test(decimals_match_printf_at_the_edges),
         cmocka_unit_test(window_says_when_enough_has_left_it),
         cmocka_unit_test(arena_serves_requests_larger_than_a_block),
         cmocka_unit_test(arena_first_block_grows_to_what_a_use_needed),
