@@ -12,7 +12,11 @@
 #
 # Variants: stateless (json, stream), state (Redis, no limits), state-rpm (an
 # rpm limit on the target), cache (every request a hit: json, and the stored
-# answer replayed as a stream).  Writes bench/out/callgrind.md.
+# answer replayed as a stream), gov (100 virtual keys with budgets and the
+# SQLite ledger, as bench/run.sh's cloudmux-gov) and gov-fleet (the same keys
+# with rpm and max_parallel shared through Redis, as cloudmux-gov-fleet),
+# each with requests on one key and spread over all 100.  Writes
+# bench/out/callgrind.md.
 # Knobs: CLOUDMUX_BIN, BENCH_CG_SECONDS (6).
 set -euo pipefail
 
@@ -81,6 +85,36 @@ measure state-rpm-json "$CG_PORT" bench-rpm 0
 measure state-rpm-stream "$CG_PORT" bench-rpm-stream 1
 kill "$CG_PID"
 wait "$CG_PID" 2>/dev/null || true
+
+# Governance: the keys and limits of bench/run.sh's cloudmux-gov(-fleet).
+mkdir -p "$TMP/gov"
+{
+  cat "$TMP/stateless.yaml"
+  echo "governance: { store: \"sqlite://$TMP/gov/cloudmux.db\" }"
+  echo "teams: { bench: { budget: { usd: 1000000, period: monthly } } }"
+  echo "keys:"
+  for i in $(seq 0 99); do
+    key="cmx-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    echo "$key" >>"$TMP/gov-keys.txt"
+    printf '%s\n' "$key" >"$TMP/gov/k$i"
+    echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
+  done
+} >"$TMP/gov.yaml"
+head -n 1 "$TMP/gov-keys.txt" >"$TMP/gov-key1.txt"
+{
+  sed -e "s#gov/cloudmux.db#gov/fleet.db#" \
+    -e 's/budget: { usd: 10000, period: monthly } }$/budget: { usd: 10000, period: monthly }, rpm: 100000000, max_parallel: 1000 }/' \
+    "$TMP/gov.yaml"
+  printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms, key_prefix: "gov-fleet:" }\n' "$REDIS_PORT"
+} >"$TMP/gov-fleet.yaml"
+for variant in gov gov-fleet; do
+  cg_gateway "$variant" "$TMP/$variant.yaml"
+  for _ in $(seq 100); do [ "$variant" = gov ] || grep -q "state store: connected" "$TMP/$variant.err" && break; sleep 0.1; done
+  BENCH_KEYS_FILE=$TMP/gov-key1.txt measure "$variant-json-1key" "$CG_PORT" bench 0
+  BENCH_KEYS_FILE=$TMP/gov-keys.txt measure "$variant-json-100keys" "$CG_PORT" bench 0
+  kill "$CG_PID"
+  wait "$CG_PID" 2>/dev/null || true
+done
 
 mkdir -p "$OUT"
 REPORT=$OUT/callgrind.md
