@@ -87,26 +87,8 @@ kill "$CG_PID"
 wait "$CG_PID" 2>/dev/null || true
 
 # Governance: the keys and limits of bench/run.sh's cloudmux-gov(-fleet).
-mkdir -p "$TMP/gov"
-{
-  cat "$TMP/stateless.yaml"
-  echo "governance: { store: \"sqlite://$TMP/gov/cloudmux.db\" }"
-  echo "teams: { bench: { budget: { usd: 1000000, period: monthly } } }"
-  echo "keys:"
-  for i in $(seq 0 99); do
-    key="cmx-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "$key" >>"$TMP/gov-keys.txt"
-    printf '%s\n' "$key" >"$TMP/gov/k$i"
-    echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
-  done
-} >"$TMP/gov.yaml"
+gov_configs "$TMP/stateless.yaml" "$TMP/gov.yaml" "$TMP/gov-fleet.yaml" "$TMP/gov-keys.txt" "$REDIS_PORT"
 head -n 1 "$TMP/gov-keys.txt" >"$TMP/gov-key1.txt"
-{
-  sed -e "s#gov/cloudmux.db#gov/fleet.db#" \
-    -e 's/budget: { usd: 10000, period: monthly } }$/budget: { usd: 10000, period: monthly }, rpm: 100000000, max_parallel: 1000 }/' \
-    "$TMP/gov.yaml"
-  printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms, key_prefix: "gov-fleet:" }\n' "$REDIS_PORT"
-} >"$TMP/gov-fleet.yaml"
 for variant in gov gov-fleet; do
   cg_gateway "$variant" "$TMP/$variant.yaml"
   for _ in $(seq 100); do [ "$variant" = gov ] || grep -q "state store: connected" "$TMP/$variant.err" && break; sleep 0.1; done

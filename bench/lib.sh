@@ -95,6 +95,36 @@ raw_runs() { # "column names" file
   echo "</details>"
 }
 
+# ---- governance configs -----------------------------------------------------
+
+# bench/run.sh's cloudmux-gov and cloudmux-gov-fleet: the providers and
+# models of $1, plus 100 virtual keys in a team with budgets that are checked
+# on every request (never reached) and a SQLite ledger in $TMP/gov → $2, the
+# keys one a line → $4; the same keys each also with an rpm and a
+# max_parallel the fleet shares through the redis-server on port $5 → $3.
+gov_configs() { # base gov_config fleet_config keys_file redis_port
+  local i key
+  mkdir -p "$TMP/gov"
+  {
+    cat "$1"
+    echo "governance: { store: \"sqlite://$TMP/gov/cloudmux.db\" }"
+    echo "teams: { bench: { budget: { usd: 1000000, period: monthly } } }"
+    echo "keys:"
+    for i in $(seq 0 99); do
+      key="cmx-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+      echo "$key" >>"$4"
+      printf '%s\n' "$key" >"$TMP/gov/k$i"
+      echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
+    done
+  } >"$2"
+  {
+    sed -e "s#sqlite://$TMP/gov/cloudmux.db#sqlite://$TMP/gov/fleet.db#" \
+      -e 's/budget: { usd: 10000, period: monthly } }$/budget: { usd: 10000, period: monthly }, rpm: 100000000, max_parallel: 1000 }/' \
+      "$2"
+    printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms, key_prefix: "gov-fleet:" }\n' "$5"
+  } >"$3"
+}
+
 # ---- instructions per request (callgrind) ---------------------------------
 
 # A gateway ($BIN) under callgrind, `serve --workers 1` with config $2,

@@ -145,30 +145,13 @@ CMX_REDIS_CONFIG=$TMP/cloudmux-redis.yaml
   >"$CMX_REDIS_CONFIG"
 
 # The governance variant: the same groups, plus 100 keys in a team, budgets
-# that are checked on every request (never reached), and the ledger.
+# that are checked on every request (never reached), and the ledger; the
+# fleet variant: every key also has limits the whole fleet shares.
 GOV_CONFIG=$TMP/cloudmux-gov.yaml
-KEYS_FILE=$TMP/gov-keys.txt
-mkdir -p "$TMP/gov"
-{
-  sed -n '/^providers:/,$p' "$CMX_CONFIG"
-  echo "governance: { store: \"sqlite://$TMP/gov/cloudmux.db\" }"
-  echo "teams: { bench: { budget: { usd: 1000000, period: monthly } } }"
-  echo "keys:"
-  for i in $(seq 0 99); do
-    key="cmx-bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    echo "$key" >>"$KEYS_FILE"
-    printf '%s\n' "$key" >"$TMP/gov/k$i"
-    echo "  k$i: { key: \"file:$TMP/gov/k$i\", team: bench, budget: { usd: 10000, period: monthly } }"
-  done
-} >"$GOV_CONFIG"
-# The fleet variant: every key also has limits the whole fleet shares.
 GOV_FLEET_CONFIG=$TMP/cloudmux-gov-fleet.yaml
-{
-  sed -e "s#sqlite://$TMP/gov/cloudmux.db#sqlite://$TMP/gov/fleet.db#" \
-    -e 's/budget: { usd: 10000, period: monthly } }$/budget: { usd: 10000, period: monthly }, rpm: 100000000, max_parallel: 1000 }/' \
-    "$GOV_CONFIG"
-  printf 'state:\n  redis: { url: "redis://127.0.0.1:%s/0", timeout: 5ms, key_prefix: "gov-fleet:" }\n' "$REDIS_PORT"
-} >"$GOV_FLEET_CONFIG"
+KEYS_FILE=$TMP/gov-keys.txt
+sed -n '/^providers:/,$p' "$CMX_CONFIG" >"$TMP/gov-base.yaml"
+gov_configs "$TMP/gov-base.yaml" "$GOV_CONFIG" "$GOV_FLEET_CONFIG" "$KEYS_FILE" "$REDIS_PORT"
 
 start_cloudmux() { # port [config] [name] → sets CMX_PID, or returns 1
   local name=${3:-cloudmux}
