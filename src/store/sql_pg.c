@@ -1,5 +1,11 @@
 /* sql_pg.c — the PostgreSQL driver of the SQL layer (libpq).
  *
+ * libpq is loaded with dlopen the first time a PostgreSQL store is opened,
+ * not linked: it pulls in two dozen shared libraries (Kerberos, LDAP,
+ * GnuTLS ...) whose loading doubled every gateway's start, store or not.
+ * Without libpq5 installed, opening a postgres:// store fails with a clear
+ * error and everything else runs.
+ *
  * Parameters travel as text through PQexecParams, so one code path serves
  * every type and nothing is interpolated into SQL.  A broken connection (the
  * server restarted, a network blip) is reset before the next statement, so
@@ -8,10 +14,55 @@
  * notices ("relation already exists, skipping") are dropped, not printed. */
 #include "store/sql.h"
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define LIBPQ_SONAME "libpq.so.5"
+
+/* The libpq functions the driver calls, resolved once into `pq`. */
+#define PQ_FUNCTIONS(X)                                                                            \
+    X(PQconnectdb)                                                                                 \
+    X(PQfinish)                                                                                    \
+    X(PQstatus)                                                                                    \
+    X(PQreset)                                                                                     \
+    X(PQerrorMessage)                                                                              \
+    X(PQsetNoticeProcessor)                                                                        \
+    X(PQexecParams)                                                                                \
+    X(PQresultStatus)                                                                              \
+    X(PQresultErrorMessage)                                                                        \
+    X(PQcmdTuples)                                                                                 \
+    X(PQntuples)                                                                                   \
+    X(PQgetisnull)                                                                                 \
+    X(PQgetvalue)                                                                                  \
+    X(PQclear)
+
+static struct {
+#define PQ_POINTER(name) __typeof__(name) *name;
+    PQ_FUNCTIONS(PQ_POINTER)
+#undef PQ_POINTER
+} pq;
+static char pq_load_error[200]; /* empty once every function resolved */
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+
+static void pq_load(void)
+{
+    void *lib = dlopen(LIBPQ_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(pq_load_error, sizeof pq_load_error, "%s", dlerror());
+        return;
+    }
+#define PQ_RESOLVE(name)                                                                           \
+    if (!(*(void **)&pq.name = dlsym(lib, #name))) {                                               \
+        snprintf(pq_load_error, sizeof pq_load_error, "%s has no %s", LIBPQ_SONAME, #name);        \
+        return;                                                                                    \
+    }
+    PQ_FUNCTIONS(PQ_RESOLVE)
+#undef PQ_RESOLVE
+}
 
 #define MAX_PARAMS 32767
 #define NUMBER_TEXT 32
@@ -25,7 +76,7 @@ typedef struct pg_db {
 static void pg_close(cmx_sql *base)
 {
     pg_db *p = (pg_db *)base;
-    PQfinish(p->conn);
+    pq.PQfinish(p->conn);
     free(p);
 }
 
@@ -52,10 +103,10 @@ static cmx_err pg_exec(cmx_sql *base, const char *sql, const cmx_sql_value *para
     pg_db *p = (pg_db *)base;
     if (n > MAX_PARAMS)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "postgres: too many parameters");
-    if (PQstatus(p->conn) != CONNECTION_OK) {
-        PQreset(p->conn);
-        if (PQstatus(p->conn) != CONNECTION_OK) {
-            set_pg_error(err, "connection lost: ", PQerrorMessage(p->conn));
+    if (pq.PQstatus(p->conn) != CONNECTION_OK) {
+        pq.PQreset(p->conn);
+        if (pq.PQstatus(p->conn) != CONNECTION_OK) {
+            set_pg_error(err, "connection lost: ", pq.PQerrorMessage(p->conn));
             return CMX_ERR_IO;
         }
     }
@@ -81,24 +132,24 @@ static cmx_err pg_exec(cmx_sql *base, const char *sql, const cmx_sql_value *para
         default: values[i] = NULL; break;
         }
     }
-    PGresult *res = PQexecParams(p->conn, sql, (int)n, NULL, values, NULL, NULL, 0);
+    PGresult *res = pq.PQexecParams(p->conn, sql, (int)n, NULL, values, NULL, NULL, 0);
     free(values);
     free(numbers);
     cmx_err rc = CMX_OK;
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    ExecStatusType st = res ? pq.PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        const char *affected = PQcmdTuples(res);
+        const char *affected = pq.PQcmdTuples(res);
         p->changes = affected && *affected ? strtoll(affected, NULL, 10) : 0;
-        int rows = PQntuples(res);
+        int rows = pq.PQntuples(res);
         cmx_sql_row row = {base, res, 0};
         for (row.index = 0; cb && row.index < rows; row.index++)
             if (cb(ctx, &row))
                 break;
     } else {
-        set_pg_error(err, "", res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn));
+        set_pg_error(err, "", res ? pq.PQresultErrorMessage(res) : pq.PQerrorMessage(p->conn));
         rc = CMX_ERR_IO;
     }
-    PQclear(res);
+    pq.PQclear(res);
     return rc;
 }
 
@@ -109,22 +160,22 @@ static int64_t pg_changes(cmx_sql *base)
 
 static int pg_is_null(const cmx_sql_row *row, int col)
 {
-    return PQgetisnull(row->handle, row->index, col);
+    return pq.PQgetisnull(row->handle, row->index, col);
 }
 
 static const char *pg_text(const cmx_sql_row *row, int col)
 {
-    return PQgetvalue(row->handle, row->index, col);
+    return pq.PQgetvalue(row->handle, row->index, col);
 }
 
 static int64_t pg_integer(const cmx_sql_row *row, int col)
 {
-    return strtoll(PQgetvalue(row->handle, row->index, col), NULL, 10);
+    return strtoll(pq.PQgetvalue(row->handle, row->index, col), NULL, 10);
 }
 
 static double pg_real(const cmx_sql_row *row, int col)
 {
-    return strtod(PQgetvalue(row->handle, row->index, col), NULL);
+    return strtod(pq.PQgetvalue(row->handle, row->index, col), NULL);
 }
 
 static const cmx_sql_driver pg_driver = {
@@ -139,12 +190,20 @@ cmx_sql *cmx_sql_open_postgres(const char *conninfo, cmx_error *err)
         return NULL;
     }
     p->base.driver = &pg_driver;
-    p->conn = PQconnectdb(conninfo);
-    if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
-        set_pg_error(err, "cannot connect: ", p->conn ? PQerrorMessage(p->conn) : "out of memory");
+    pthread_once(&pq_once, pq_load);
+    if (pq_load_error[0]) {
+        cmx_error_set(err, CMX_ERR_IO, "postgres: cannot load libpq (install libpq5): %s",
+                      pq_load_error);
+        free(p);
+        return NULL;
+    }
+    p->conn = pq.PQconnectdb(conninfo);
+    if (!p->conn || pq.PQstatus(p->conn) != CONNECTION_OK) {
+        set_pg_error(err,
+                     "cannot connect: ", p->conn ? pq.PQerrorMessage(p->conn) : "out of memory");
         pg_close(&p->base);
         return NULL;
     }
-    PQsetNoticeProcessor(p->conn, quiet_notices, NULL);
+    pq.PQsetNoticeProcessor(p->conn, quiet_notices, NULL);
     return &p->base;
 }
