@@ -461,6 +461,26 @@ static void derives_the_signing_key_of_the_readme(void **state)
     assert_string_equal(hex, "938127b5336810ddb6a5d6af445fcac9e371f9ed418ed386b022aed82901be75");
 }
 
+/* A secret long enough that "AWS4" + secret exceeds SHA-256's 64-byte
+ * block, so the first HMAC hashes its key first (RFC 2104).  Expected value
+ * from `openssl dgst -sha256 -mac HMAC -macopt hexkey:...` run as the
+ * four-step chain. */
+static void derives_the_signing_key_of_a_secret_longer_than_a_block(void **state)
+{
+    (void)state;
+    char secret[101];
+    memset(secret, 'x', 100);
+    secret[100] = '\0';
+    unsigned char key[32];
+    char hex[65];
+    cmx_error err = {0};
+    assert_int_equal(cmx_sigv4_derive_key(secret, "20150830", "us-east-1", "iam", key, &err),
+                     CMX_OK);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    assert_string_equal(hex, "cf268a72d5ef031181621ac4f1963a4d8eda374a9f1b866027e444790764e198");
+}
+
 static void formats_amz_date_in_utc(void **state)
 {
     (void)state;
@@ -755,6 +775,7 @@ int main(void)
         cmocka_unit_test(signs_every_case_of_the_aws_suites),
         cmocka_unit_test(signs_every_case_of_the_aws_c_auth_suite_both_ways),
         cmocka_unit_test(derives_the_signing_key_of_the_readme),
+        cmocka_unit_test(derives_the_signing_key_of_a_secret_longer_than_a_block),
         cmocka_unit_test(formats_amz_date_in_utc),
         cmocka_unit_test(double_encodes_a_bedrock_model_id_path),
         cmocka_unit_test(normalises_dot_segments_and_repeated_slashes),
