@@ -200,7 +200,8 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     cmx_buf_append_str(path, s->svc.url.path);
     cmx_buf_append_str(path, "/model/");
     cmx_url_encode_str(path, model);
-    cmx_buf_printf(path, "/%s", stream ? road->stream_action : road->action);
+    cmx_buf_append_str(path, "/");
+    cmx_buf_append_str(path, stream ? road->stream_action : road->action);
     char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
     if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
@@ -223,10 +224,15 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     cmx_err e = cmx_sigv4_sign(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
                                amz_date, &r, err);
     if (e == CMX_OK) {
-        cmx_buf_printf(headers, "Content-Type: application/json\r\nAccept: %s\r\n", accept);
-        cmx_buf_append_str(headers, "User-Agent: cloudmux\r\n");
-        for (size_t i = 0; i < r.n_added; i++)
-            cmx_buf_printf(headers, "%s: %s\r\n", r.added[i].name, r.added[i].value);
+        cmx_buf_append_str(headers, "Content-Type: application/json\r\nAccept: ");
+        cmx_buf_append_str(headers, accept);
+        cmx_buf_append_str(headers, "\r\nUser-Agent: cloudmux\r\n");
+        for (size_t i = 0; i < r.n_added; i++) {
+            cmx_buf_append_str(headers, r.added[i].name);
+            cmx_buf_append_str(headers, ": ");
+            cmx_buf_append_str(headers, r.added[i].value);
+            cmx_buf_append_str(headers, "\r\n");
+        }
     }
     cmx_sigv4_result_free(&r);
     return e;

@@ -265,8 +265,9 @@ static cmx_err payload_hash(const cmx_sigv4_request *req, char out[CMX_SIGV4_HEX
 
 static int append_scope(cmx_buf *b, const char *amz_date, const char *region, const char *service)
 {
-    return cmx_buf_append(b, amz_date, 8) |
-           cmx_buf_printf(b, "/%s/%s/aws4_request", region, service);
+    return cmx_buf_append(b, amz_date, 8) | cmx_buf_append_str(b, "/") |
+           cmx_buf_append_str(b, region) | cmx_buf_append_str(b, "/") |
+           cmx_buf_append_str(b, service) | cmx_buf_append_str(b, "/aws4_request");
 }
 
 /* The X-Amz-* parameters of a presigned URL, before X-Amz-Signature, in the
@@ -354,7 +355,7 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
                                       expires, !opts->omit_session_token);
     }
     if (rc == CMX_OK && !fail) {
-        fail |= cmx_buf_printf(creq, "%s\n", req->method);
+        fail |= cmx_buf_append_str(creq, req->method) | cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_sigv4_canonical_uri(creq, req->path, !opts->keep_path_unnormalized,
                                         !opts->no_double_encode);
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
@@ -384,9 +385,10 @@ static cmx_err string_to_sign(const char *region, const char *service, const cha
     if (rc != CMX_OK)
         return rc;
     cmx_buf *sts = &out->string_to_sign;
-    int fail = cmx_buf_printf(sts, CMX_SIGV4_ALGORITHM "\n%s\n", amz_date);
+    int fail = cmx_buf_append_str(sts, CMX_SIGV4_ALGORITHM "\n");
+    fail |= cmx_buf_append_str(sts, amz_date) | cmx_buf_append(sts, CMX_LIT("\n"));
     fail |= append_scope(sts, amz_date, region, service);
-    fail |= cmx_buf_printf(sts, "\n%s", creq_hash);
+    fail |= cmx_buf_append(sts, CMX_LIT("\n")) | cmx_buf_append_str(sts, creq_hash);
     return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
 }
 
@@ -424,11 +426,13 @@ static cmx_err signed_output(const cmx_sigv4_credentials *creds, const char *reg
         fail |= cmx_buf_printf(&out->presigned_query, "&X-Amz-Signature=%s", out->signature);
         fail |= cmx_buf_append(&out->authorization, CMX_LIT(""));
     } else {
-        fail |= cmx_buf_printf(&out->authorization, CMX_SIGV4_ALGORITHM " Credential=%s/",
-                               creds->access_key_id);
-        fail |= append_scope(&out->authorization, amz_date, region, service);
-        fail |= cmx_buf_printf(&out->authorization, ", SignedHeaders=%s, Signature=%s",
-                               out->signed_headers.data, out->signature);
+        cmx_buf *a = &out->authorization;
+        fail |= cmx_buf_append_str(a, CMX_SIGV4_ALGORITHM " Credential=");
+        fail |= cmx_buf_append_str(a, creds->access_key_id) | cmx_buf_append_str(a, "/");
+        fail |= append_scope(a, amz_date, region, service);
+        fail |= cmx_buf_append_str(a, ", SignedHeaders=");
+        fail |= cmx_buf_append_str(a, out->signed_headers.data ? out->signed_headers.data : "");
+        fail |= cmx_buf_append_str(a, ", Signature=") | cmx_buf_append_str(a, out->signature);
         fail |= cmx_buf_append(&out->presigned_query, CMX_LIT(""));
         out->added[out->n_added++] =
             (cmx_sigv4_added_header){"Authorization", out->authorization.data};
