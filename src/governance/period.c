@@ -21,13 +21,38 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t month_start(int year, int month)
+/* Days since 1970-01-01 of the first day of a month of the proleptic
+ * Gregorian calendar (month 0-based, may run past 11): arithmetic, not
+ * timegm, since a budget's period is looked up several times per request. */
+static int64_t days_from_civil(int64_t year, int64_t month)
 {
-    struct tm tm = {0};
-    tm.tm_year = year - 1900 + month / 12;
-    tm.tm_mon = month % 12;
-    tm.tm_mday = 1;
-    return (int64_t)timegm(&tm) * 1000;
+    year += floor_div(month, 12);
+    month -= floor_div(month, 12) * 12;
+    /* Years counted from March, so the leap day ends a year. */
+    int64_t y = month < 2 ? year - 1 : year;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;                         /* [0, 399] */
+    int64_t doy = (153 * ((month + 10) % 12) + 2) / 5;   /* day 1 of the month, from March 1 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+/* The year and 0-based month of a day since 1970-01-01. */
+static void civil_from_days(int64_t days, int64_t *year, int64_t *month)
+{
+    int64_t z = days + 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153; /* months from March */
+    *month = mp < 10 ? mp + 2 : mp - 10;
+    *year = yoe + era * 400 + (*month < 2);
+}
+
+static int64_t month_start(int64_t year, int64_t month)
+{
+    return days_from_civil(year, month) * DAY_MS;
 }
 
 void cmx_period_window(const cmx_period *p, int64_t now_ms, int64_t *start, int64_t *end)
@@ -41,11 +66,10 @@ void cmx_period_window(const cmx_period *p, int64_t now_ms, int64_t *start, int6
         return;
     }
     case CMX_PERIOD_MONTHLY: {
-        time_t secs = (time_t)floor_div(now_ms, 1000);
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        *start = month_start(tm.tm_year + 1900, tm.tm_mon);
-        *end = month_start(tm.tm_year + 1900, tm.tm_mon + 1);
+        int64_t year, month;
+        civil_from_days(floor_div(now_ms, DAY_MS), &year, &month);
+        *start = month_start(year, month);
+        *end = month_start(year, month + 1);
         return;
     }
     default:

@@ -105,7 +105,9 @@ static int bind(const cached_stmt *c, const cmx_sql_value *params, size_t n)
         switch (v->type) {
         case CMX_SQL_INT: rc = sqlite3_bind_int64(c->stmt, at, v->i); break;
         case CMX_SQL_REAL: rc = sqlite3_bind_double(c->stmt, at, v->d); break;
-        case CMX_SQL_TEXT: rc = sqlite3_bind_text(c->stmt, at, v->s, -1, SQLITE_TRANSIENT); break;
+        /* The caller's text outlives the statement's run (the bindings are
+         * cleared before sqlite_exec returns): SQLite need not copy it. */
+        case CMX_SQL_TEXT: rc = sqlite3_bind_text(c->stmt, at, v->s, -1, SQLITE_STATIC); break;
         default: rc = sqlite3_bind_null(c->stmt, at); break;
         }
         if (rc != SQLITE_OK)

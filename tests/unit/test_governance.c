@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "helpers/config_load.h"
 #include "config/config.h"
@@ -145,6 +146,45 @@ static void periods_start_and_reset_where_documented(void **state)
     assert_int_equal(cmx_period_from_text("0d", 0, &p), -1);
     assert_int_equal(cmx_period_from_text("weekly", 0, &p), -1);
     assert_int_equal(cmx_period_from_text("3661d", 0, &p), -1);
+}
+
+/* The monthly window is calendar arithmetic: it agrees with the C library's
+ * calendar (gmtime_r, timegm) at every month's edges and at instants spread
+ * over four centuries, before 1970 too. */
+static void monthly_windows_agree_with_the_c_calendar(void **state)
+{
+    (void)state;
+    cmx_period p;
+    assert_int_equal(cmx_period_from_text("monthly", 0, &p), 0);
+    uint64_t seed = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        /* 1900 to 2300, and every 1st of a month and the instant before it. */
+        int64_t now_ms = -2208988800000LL + (int64_t)(seed % 12623040000000ULL);
+        struct tm tm;
+        time_t secs = (time_t)(now_ms >= 0 ? now_ms / 1000 : (now_ms - 999) / 1000);
+        gmtime_r(&secs, &tm);
+        struct tm first = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = 1};
+        struct tm next = {.tm_year = tm.tm_year + (tm.tm_mon == 11),
+                          .tm_mon = (tm.tm_mon + 1) % 12,
+                          .tm_mday = 1};
+        int64_t want_start = (int64_t)timegm(&first) * 1000;
+        int64_t want_end = (int64_t)timegm(&next) * 1000;
+        int64_t probes[3] = {now_ms, want_start, want_start - 1};
+        for (int k = 0; k < 3; k++) {
+            int64_t s, e;
+            cmx_period_window(&p, probes[k], &s, &e);
+            if (k < 2) {
+                assert_int_equal(s, want_start);
+                assert_int_equal(e, want_end);
+            } else {
+                assert_int_equal(e, want_start);
+                assert_true(s < want_start);
+            }
+        }
+    }
 }
 
 static void times_parse_only_as_utc(void **state)
@@ -475,6 +515,7 @@ int main(void)
         cmocka_unit_test(secrets_are_prefixed_random_base64url_of_32_bytes),
         cmocka_unit_test(digests_are_sha256_or_hmac_sha256_with_the_pepper),
         cmocka_unit_test(periods_start_and_reset_where_documented),
+        cmocka_unit_test(monthly_windows_agree_with_the_c_calendar),
         cmocka_unit_test(times_parse_only_as_utc),
         cmocka_unit_test(the_key_table_finds_keys_by_secret_and_links_teams),
         cmocka_unit_test(groups_must_fit_both_the_key_and_its_team),
