@@ -15,9 +15,12 @@
 # answer replayed as a stream), gov (100 virtual keys with budgets and the
 # SQLite ledger, as bench/run.sh's cloudmux-gov) and gov-fleet (the same keys
 # with rpm and max_parallel shared through Redis, as cloudmux-gov-fleet),
-# each with requests on one key and spread over all 100.  Writes
-# bench/out/callgrind.md.
-# Knobs: CLOUDMUX_BIN, BENCH_CG_SECONDS (6).
+# each with requests on one key and spread over all 100, as JSON and as
+# streams.  Writes bench/out/callgrind.md.
+# Knobs: CLOUDMUX_BIN, BENCH_CG_SECONDS (6), BENCH_CG_KEEP (a directory: each
+# variant's callgrind dump is kept there as <variant>.cg, for
+# callgrind_annotate), BENCH_CG_ONLY (a regular expression: only the
+# variants whose label matches are measured).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,7 +67,8 @@ RESULTS=$TMP/callgrind.tsv
 : >"$RESULTS"
 measure() { # label port model stream(0|1)
   local counted n ir
-  counted=$(BENCH_MODEL=$3 BENCH_STREAM=$4 cg_count "http://127.0.0.1:$2/v1/chat/completions" "$SECONDS_PER")
+  [[ $1 =~ ${BENCH_CG_ONLY:-.} ]] || return 0
+  counted=$(CG_LABEL=$1 BENCH_MODEL=$3 BENCH_STREAM=$4 cg_count "http://127.0.0.1:$2/v1/chat/completions" "$SECONDS_PER")
   read -r n ir <<<"$counted"
   printf '%s\t%s\t%s\n' "$1" "$n" "$ir" >>"$RESULTS"
   awk -v l="$1" -v n="$n" -v ir="$ir" 'BEGIN { printf "bench: %-22s %6d requests  %10.0f instructions/request\n", l, n, ir / n }' >&2
@@ -94,6 +98,8 @@ for variant in gov gov-fleet; do
   for _ in $(seq 100); do [ "$variant" = gov ] || grep -q "state store: connected" "$TMP/$variant.err" && break; sleep 0.1; done
   BENCH_KEYS_FILE=$TMP/gov-key1.txt measure "$variant-json-1key" "$CG_PORT" bench 0
   BENCH_KEYS_FILE=$TMP/gov-keys.txt measure "$variant-json-100keys" "$CG_PORT" bench 0
+  BENCH_KEYS_FILE=$TMP/gov-key1.txt measure "$variant-stream-1key" "$CG_PORT" bench-stream 1
+  BENCH_KEYS_FILE=$TMP/gov-keys.txt measure "$variant-stream-100keys" "$CG_PORT" bench-stream 1
   kill "$CG_PID"
   wait "$CG_PID" 2>/dev/null || true
 done
@@ -109,7 +115,7 @@ REPORT=$OUT/callgrind.md
   echo "| variant | requests | instructions / request | vs stateless-json |"
   echo "|---|---:|---:|---:|"
   base=$(awk -F'\t' '$1 == "stateless-json" { printf "%.0f", $3 / $2 }' "$RESULTS")
-  awk -F'\t' -v base="$base" '{ per = $3 / $2; printf "| %s | %d | %.0f | %.2f× |\n", $1, $2, per, per / base }' "$RESULTS"
+  awk -F'\t' -v base="$base" '{ per = $3 / $2; printf "| %s | %d | %.0f | %s |\n", $1, $2, per, base > 0 ? sprintf("%.2f×", per / base) : "-" }' "$RESULTS"
 } >"$REPORT"
 cat "$REPORT"
 log "written to $REPORT"

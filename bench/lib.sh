@@ -160,5 +160,9 @@ cg_count() { # url seconds
   n=$(grep -o 'requests=[0-9]*' <<<"$out" | cut -d= -f2)
   dump=$(ls -t "$TMP"/*.cg.* 2>/dev/null | head -n 1)
   echo "$n $(awk '/^(summary|totals):/ { print $2; exit }' "$dump")"
-  rm -f "$dump"
+  if [ -n "${BENCH_CG_KEEP:-}" ]; then
+    mkdir -p "$BENCH_CG_KEEP" && mv "$dump" "$BENCH_CG_KEEP/${CG_LABEL:-run}.cg"
+  else
+    rm -f "$dump"
+  fi
 }
