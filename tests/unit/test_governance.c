@@ -509,6 +509,103 @@ static void messages_and_responses_events_count_their_deltas_only(void **state)
 #undef CHARS
 }
 
+/* The chunk counter searches both field names in one pass: it counts what
+ * one memmem search per name counts (the reference below, written the
+ * plain way), over chunks pieced together from names, separators, escapes
+ * and multi-byte characters, overlapping and cut short included. */
+static size_t reference_string_chars(const char *s, const char *end)
+{
+    size_t n = 0;
+    while (s < end && *s != '"') {
+        if (*s == '\\' && s + 1 < end) {
+            s += s[1] == 'u' ? 6 : 2;
+        } else {
+            s++;
+            while (s < end && ((unsigned char)*s & 0xC0) == 0x80)
+                s++;
+        }
+        n++;
+    }
+    return n;
+}
+
+static size_t reference_field_chars(const char *json, size_t len, const char *name)
+{
+    size_t total = 0, name_len = strlen(name);
+    const char *p = json, *end = json + len;
+    while ((p = memmem(p, (size_t)(end - p), name, name_len))) {
+        p += name_len;
+        while (p < end && (*p == ' ' || *p == ':'))
+            p++;
+        if (p < end && *p == '"')
+            total += reference_string_chars(p + 1, end);
+    }
+    return total;
+}
+
+static void chunk_counts_match_a_search_per_field_name(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"\"content\"",
+                                         "\"arguments\"",
+                                         "\"content",
+                                         "arguments\"",
+                                         "rguments\"",
+                                         "\"a",
+                                         ":",
+                                         " ",
+                                         "\"",
+                                         "\\\"",
+                                         "\\\\",
+                                         "\\u00e9",
+                                         "\xc3\xa9",
+                                         "\xe2\x82\xac",
+                                         "x",
+                                         "Hello",
+                                         "{\"delta\":{",
+                                         "}]}",
+                                         "\"content\":\"",
+                                         "\"arguments\": \"",
+                                         "content",
+                                         ",",
+                                         "\"text\""};
+    const size_t n_pieces = sizeof pieces / sizeof *pieces;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    char chunk[512];
+    for (int round = 0; round < 50000; round++) {
+        size_t len = 0;
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        int parts = (int)(seed % 24);
+        for (int i = 0; i < parts; i++) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            const char *piece = pieces[seed % n_pieces];
+            size_t n = strlen(piece);
+            if (len + n >= sizeof chunk)
+                break;
+            memcpy(chunk + len, piece, n);
+            len += n;
+        }
+        /* Sometimes cut short, mid-name or mid-escape. */
+        if (len && (seed >> 20) % 4 == 0)
+            len -= (size_t)((seed >> 24) % (len + 1));
+        size_t want = reference_field_chars(chunk, len, "\"content\"") +
+                      reference_field_chars(chunk, len, "\"arguments\"");
+        assert_int_equal(cmx_chunk_text_chars(chunk, len), want);
+    }
+    /* A whole chat chunk and a tool call's. */
+    const char *chat = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"choices\":[{"
+                       "\"index\":0,\"delta\":{\"content\":\"Hello, w\\u00f6rld \\\"x\\\"\"},"
+                       "\"finish_reason\":null}]}";
+    assert_int_equal(cmx_chunk_text_chars(chat, strlen(chat)), 16);
+    const char *tool = "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{"
+                       "\"arguments\":\"{\\\"city\\\":\"}}]}}]}";
+    assert_int_equal(cmx_chunk_text_chars(tool, strlen(tool)), 8);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +613,7 @@ int main(void)
         cmocka_unit_test(digests_are_sha256_or_hmac_sha256_with_the_pepper),
         cmocka_unit_test(periods_start_and_reset_where_documented),
         cmocka_unit_test(monthly_windows_agree_with_the_c_calendar),
+        cmocka_unit_test(chunk_counts_match_a_search_per_field_name),
         cmocka_unit_test(times_parse_only_as_utc),
         cmocka_unit_test(the_key_table_finds_keys_by_secret_and_links_teams),
         cmocka_unit_test(groups_must_fit_both_the_key_and_its_team),
