@@ -115,7 +115,7 @@ REPORT=$OUT/callgrind.md
   echo "| variant | requests | instructions / request | vs stateless-json |"
   echo "|---|---:|---:|---:|"
   base=$(awk -F'\t' '$1 == "stateless-json" { printf "%.0f", $3 / $2 }' "$RESULTS")
-  awk -F'\t' -v base="$base" '{ per = $3 / $2; printf "| %s | %d | %.0f | %s |\n", $1, $2, per, base > 0 ? sprintf("%.2f×", per / base) : "-" }' "$RESULTS"
+  awk -F'\t' -v base="$base" '{ per = $3 / $2; printf "| %s | %d | %.0f | %s |\n", $1, $2, per, (base > 0 ? sprintf("%.2f×", per / base) : "-") }' "$RESULTS"
 } >"$REPORT"
 cat "$REPORT"
 log "written to $REPORT"
