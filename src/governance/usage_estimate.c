@@ -38,7 +38,7 @@ static size_t value_chars(const char *p, const char *end, const char **next)
     return p < end && *p == '"' ? string_chars(p + 1, end) : 0;
 }
 
-static size_t field_chars(const char *json, size_t len, const char *name, size_t name_len)
+size_t cmx_field_text_chars(const char *json, size_t len, const char *name, size_t name_len)
 {
     size_t total = 0;
     const char *p = json, *end = json + len;
@@ -101,11 +101,11 @@ size_t cmx_event_delta_chars(const char *type, const char *json, size_t len)
 {
     size_t n = strlen(type);
     if (strcmp(type, "content_block_delta") == 0) /* Messages: delta is an object */
-        return field_chars(json, len, "\"text\"", 6) +
-               field_chars(json, len, "\"partial_json\"", 14) +
-               field_chars(json, len, "\"thinking\"", 10);
+        return cmx_field_text_chars(json, len, "\"text\"", 6) +
+               cmx_field_text_chars(json, len, "\"partial_json\"", 14) +
+               cmx_field_text_chars(json, len, "\"thinking\"", 10);
     if (n > 6 && memcmp(type + n - 6, ".delta", 6) == 0) /* Responses: delta is a string */
-        return field_chars(json, len, "\"delta\"", 7);
+        return cmx_field_text_chars(json, len, "\"delta\"", 7);
     return 0;
 }
 

@@ -17,6 +17,10 @@
 /* Characters inside "content" and "arguments" strings of one chunk. */
 size_t cmx_chunk_text_chars(const char *json, size_t len);
 
+/* Characters inside the string values of every field `name` (quotes
+ * included, e.g. "\"text\"") in json, searched for with memmem. */
+size_t cmx_field_text_chars(const char *json, size_t len, const char *name, size_t name_len);
+
 /* The same for an event of Anthropic's Messages stream or OpenAI's
  * Responses stream (`type` its type): the text, thinking and tool input of
  * its deltas; the events that repeat a whole text at the end count 0. */
