@@ -15,7 +15,9 @@
 # answer replayed as a stream), gov (100 virtual keys with budgets and the
 # SQLite ledger, as bench/run.sh's cloudmux-gov) and gov-fleet (the same keys
 # with rpm and max_parallel shared through Redis, as cloudmux-gov-fleet),
-# each with requests on one key and spread over all 100.  Writes
+# each with requests on one key and spread over all 100; and the client
+# APIs passed through (messages-json/stream to an anthropic provider,
+# responses-json/stream to an openai one).  Writes
 # bench/out/callgrind.md.
 # Knobs: CLOUDMUX_BIN, BENCH_CG_SECONDS (6).
 set -euo pipefail
@@ -97,6 +99,38 @@ for variant in gov gov-fleet; do
   kill "$CG_PID"
   wait "$CG_PID" 2>/dev/null || true
 done
+
+# The client APIs beside chat, passed through to an upstream that speaks
+# them (bench/ingress.sh's messages and responses paths): Anthropic's
+# Messages API to an anthropic provider, OpenAI's Responses API to an openai
+# provider, each to set beside the stateless-json/stream chat rows above.
+node "$HERE/canned_answers.mjs" "$TMP/canned"
+cat >"$TMP/ingress.yaml" <<EOF
+providers:
+  upjson: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
+  upsse: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+  claude-json: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic" }
+  claude-sse: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream" }
+models:
+  bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
+  bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
+  claude-json: { targets: [ { provider: claude-json, model: claude-sonnet-4-20250514 } ] }
+  claude-stream: { targets: [ { provider: claude-sse, model: claude-sonnet-4-20250514 } ] }
+EOF
+measure_api() { # label port api path model stream(0|1)
+  local counted n ir
+  counted=$(BENCH_API=$3 BENCH_MODEL=$5 BENCH_STREAM=$6 cg_count "http://127.0.0.1:$2$4" "$SECONDS_PER")
+  read -r n ir <<<"$counted"
+  printf '%s\t%s\t%s\n' "$1" "$n" "$ir" >>"$RESULTS"
+  awk -v l="$1" -v n="$n" -v ir="$ir" 'BEGIN { printf "bench: %-22s %6d requests  %10.0f instructions/request\n", l, n, ir / n }' >&2
+}
+cg_gateway ingress "$TMP/ingress.yaml"
+measure_api messages-json "$CG_PORT" messages /v1/messages claude-json 0
+measure_api messages-stream "$CG_PORT" messages /v1/messages claude-stream 1
+measure_api responses-json "$CG_PORT" responses /v1/responses bench 0
+measure_api responses-stream "$CG_PORT" responses /v1/responses bench-stream 1
+kill "$CG_PID"
+wait "$CG_PID" 2>/dev/null || true
 
 mkdir -p "$OUT"
 REPORT=$OUT/callgrind.md

@@ -143,7 +143,7 @@ static void relay_upstream_id(void *ctx, const char *id, size_t len)
 static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers, size_t len,
                                           cmx_error *err)
 {
-    cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id};
+    cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id, NULL};
     cmx_openai_wire_request req = {
         .cfg = a->state->svc.cfg,
         .upstream = a->state->svc.upstream,

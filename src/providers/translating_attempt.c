@@ -99,6 +99,7 @@ void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *why)
 /* The translator's emit: holds the first chunk back until a second exists,
  * then hands chunks to the sink. */
 static void emit_chunk(void *ctx, const char *json, size_t len);
+static void emit_events(void *ctx, const char *sse, size_t len, size_t n);
 
 cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translator_ops *tr,
                                   const cmx_call *call, const cmx_translate_params *p,
@@ -112,6 +113,7 @@ cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translat
     params.include_usage = call->scan->include_usage;
     params.emit = emit_chunk;
     params.emit_ctx = a;
+    params.emit_events = a->sink.on_events ? emit_events : NULL;
     cmx_err rc = cmx_translator_open(&a->tr, tr, call->arena, &params, err);
     if (rc != CMX_OK)
         return rc;
@@ -189,6 +191,17 @@ static void flush_held(cmx_translating_attempt *a)
         a->chunks++;
         a->sink.on_chunk(a->sink.ctx, a->held.data, a->held.len);
     }
+}
+
+/* A run of events goes on as it is, after the held first one. */
+static void emit_events(void *ctx, const char *sse, size_t len, size_t n)
+{
+    cmx_translating_attempt *a = ctx;
+    if (held_lost(a))
+        return;
+    flush_held(a);
+    a->chunks += n;
+    a->sink.on_events(a->sink.ctx, sse, len, n);
 }
 
 static void on_body(void *ctx, const char *data, size_t len)
