@@ -149,6 +149,22 @@ describe('rows equal requests', () => {
     assert.match(m.body, /cloudmux_ledger_rows_dropped_total 0\n/);
   });
 
+});
+
+// Its own gateway: the cut streams above may leave the target's breaker open.
+describe('a cut stream of another API', () => {
+  let emu, gw, st;
+  before(async () => {
+    emu = await startEmulator();
+    st = stateDir();
+    gw = await startCloudmux({ configYaml: yaml(emu, st), env });
+  });
+  after(async () => {
+    await gw?.stop();
+    await emu?.close();
+    st?.rm();
+  });
+
   test('a cut Responses stream passed through is charged for the text its events carried', async () => {
     const body = { model: 'chat', input: 'one two three four five six seven [[fault:cut_stream after=9]]', stream: true };
     const r = await send(gw.port, body, '/v1/responses');
