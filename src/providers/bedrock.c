@@ -57,6 +57,7 @@ typedef struct bedrock_state {
     cmx_service svc; /* first: what every service provider holds */
     char host[300];  /* the Host header as the upstream client writes it: signed */
     cmx_aws_credentials *creds;
+    cmx_sigv4_key_cache signing_key; /* the day's key: derived once, not per request */
 } bedrock_state;
 
 /* A road to a model: a translator and the path suffixes it is served at. */
@@ -124,6 +125,7 @@ static void bedrock_destroy(void *state)
 {
     bedrock_state *s = state;
     cmx_aws_credentials_free(s->creds);
+    cmx_sigv4_key_cache_clear(&s->signing_key);
     free(s);
 }
 
@@ -221,8 +223,9 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     };
     cmx_sigv4_result r;
     cmx_sigv4_result_init(&r);
-    cmx_err e = cmx_sigv4_sign(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
-                               amz_date, &r, err);
+    cmx_sigv4_options opts = {.key_cache = &s->signing_key};
+    cmx_err e = cmx_sigv4_sign_ex(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
+                                  amz_date, &opts, &r, err);
     if (e == CMX_OK) {
         cmx_buf_append_str(headers, "Content-Type: application/json\r\nAccept: ");
         cmx_buf_append_str(headers, accept);
