@@ -73,7 +73,7 @@ static cmx_err fail(cmx_bedrock_stream *s, cmx_error *err, const char *what)
 /* Where this stream's chunks go, and what each repeats. */
 static cmx_chunk_writer writer(cmx_bedrock_stream *s)
 {
-    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
+    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx, &s->head};
 }
 
 /* The open reasoning block, whole, with its signature: once it is over. */
