@@ -46,6 +46,47 @@ static const char *const bad_texts[] = {
     "raw \x01 control", "bad \xc3\x28 utf8", "bad \\x escape", "short \\u12 escape", "\xed\xa0\x80",
 };
 
+/* ---- the comparison ---- */
+
+/* One stream with the delta in it: its error kind; the chunks go to out. */
+typedef cmx_err (*run_fn)(const char *delta_json, cmx_buf *out);
+
+/* A delta's JSON around its text. */
+typedef struct delta_form {
+    const char *before, *after;
+} delta_form;
+
+/* The delta holding `text` in three forms (the first the service's own,
+ * read without tokenizing; the last one the parser reads): the same
+ * outcome, the same chunks, and for a good text the text sent on as
+ * written. */
+static void forms_agree(run_fn run, const delta_form forms[3], const char *text, int good)
+{
+    cmx_buf outs[3] = {CMX_BUF_INIT, CMX_BUF_INIT, CMX_BUF_INIT};
+    for (int i = 0; i < 3; i++) {
+        char delta[512];
+        snprintf(delta, sizeof delta, "%s%s%s", forms[i].before, text, forms[i].after);
+        assert_int_equal(run(delta, &outs[i]), good ? CMX_OK : CMX_ERR_UPSTREAM_PROTOCOL);
+    }
+    assert_string_equal(outs[0].data, outs[1].data);
+    assert_string_equal(outs[0].data, outs[2].data);
+    if (good && *text) {
+        char expect[512];
+        snprintf(expect, sizeof expect, "\"delta\":{\"content\":\"%s\"}", text);
+        assert_non_null(strstr(outs[0].data, expect));
+    }
+    for (int i = 0; i < 3; i++)
+        cmx_buf_free(&outs[i]);
+}
+
+static void every_text_agrees(run_fn run, const delta_form forms[3])
+{
+    for (size_t i = 0; i < sizeof good_texts / sizeof *good_texts; i++)
+        forms_agree(run, forms, good_texts[i], 1);
+    for (size_t i = 0; i < sizeof bad_texts / sizeof *bad_texts; i++)
+        forms_agree(run, forms, bad_texts[i], 0);
+}
+
 /* ---- Anthropic ---- */
 
 /* One stream: message_start, then the delta, then message_stop; returns
@@ -67,48 +108,22 @@ static cmx_err anthropic_run(const char *delta_json, cmx_buf *out)
     return rc;
 }
 
-static void anthropic_compare(const char *text, int good)
-{
-    char as_written[512], spaced[512], reordered[512];
-    snprintf(as_written, sizeof as_written,
-             "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
-             "\"text\":\"%s\"}}",
-             text);
-    snprintf(spaced, sizeof spaced,
-             "{\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\": "
-             "\"text_delta\", \"text\": \"%s\"}}",
-             text);
-    snprintf(reordered, sizeof reordered,
-             "{\"index\":0,\"type\":\"content_block_delta\",\"delta\":{\"text\":\"%s\",\"type\":"
-             "\"text_delta\"}}",
-             text);
-    const char *forms[] = {as_written, spaced, reordered};
-    cmx_buf outs[3] = {CMX_BUF_INIT, CMX_BUF_INIT, CMX_BUF_INIT};
-    for (int i = 0; i < 3; i++) {
-        cmx_err rc = anthropic_run(forms[i], &outs[i]);
-        if (good)
-            assert_int_equal(rc, CMX_OK);
-        else
-            assert_int_equal(rc, CMX_ERR_UPSTREAM_PROTOCOL);
-    }
-    assert_string_equal(outs[0].data, outs[1].data);
-    assert_string_equal(outs[0].data, outs[2].data);
-    if (good && *text) { /* the text went out as written */
-        char expect[512];
-        snprintf(expect, sizeof expect, "\"delta\":{\"content\":\"%s\"}", text);
-        assert_non_null(strstr(outs[0].data, expect));
-    }
-    for (int i = 0; i < 3; i++)
-        cmx_buf_free(&outs[i]);
-}
+/* The Anthropic delta: as written, spaced, members reordered. */
+static const delta_form anthropic_forms[3] = {
+    {"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+     "\"text\":\"",
+     "\"}}"},
+    {"{\"type\": \"content_block_delta\", \"index\": 0, \"delta\": {\"type\": "
+     "\"text_delta\", \"text\": \"",
+     "\"}}"},
+    {"{\"index\":0,\"type\":\"content_block_delta\",\"delta\":{\"text\":\"",
+     "\",\"type\":\"text_delta\"}}"},
+};
 
 static void anthropic_text_deltas_read_either_way_agree(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof good_texts / sizeof *good_texts; i++)
-        anthropic_compare(good_texts[i], 1);
-    for (size_t i = 0; i < sizeof bad_texts / sizeof *bad_texts; i++)
-        anthropic_compare(bad_texts[i], 0);
+    every_text_agrees(anthropic_run, anthropic_forms);
 }
 
 static void anthropic_refuses_near_misses_of_the_written_form(void **state)
@@ -178,43 +193,17 @@ static cmx_err bedrock_run(const char *delta_json, cmx_buf *out)
     return rc;
 }
 
-static void bedrock_compare(const char *text, int good)
-{
-    char as_written[512], padded[512], spaced[512];
-    snprintf(as_written, sizeof as_written, "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"%s\"}}",
-             text);
-    snprintf(padded, sizeof padded,
-             "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"%s\"},\"p\":\"abcdefghijklmn\"}",
-             text);
-    snprintf(spaced, sizeof spaced, "{ \"contentBlockIndex\": 0, \"delta\": { \"text\": \"%s\" } }",
-             text);
-    const char *forms[] = {as_written, padded, spaced};
-    cmx_buf outs[3] = {CMX_BUF_INIT, CMX_BUF_INIT, CMX_BUF_INIT};
-    for (int i = 0; i < 3; i++) {
-        cmx_err rc = bedrock_run(forms[i], &outs[i]);
-        if (good)
-            assert_int_equal(rc, CMX_OK);
-        else
-            assert_int_equal(rc, CMX_ERR_UPSTREAM_PROTOCOL);
-    }
-    assert_string_equal(outs[0].data, outs[1].data);
-    assert_string_equal(outs[0].data, outs[2].data);
-    if (good && *text) {
-        char expect[512];
-        snprintf(expect, sizeof expect, "\"delta\":{\"content\":\"%s\"}", text);
-        assert_non_null(strstr(outs[0].data, expect));
-    }
-    for (int i = 0; i < 3; i++)
-        cmx_buf_free(&outs[i]);
-}
+/* The Bedrock delta: as written, with the padding member, spaced. */
+static const delta_form bedrock_forms[3] = {
+    {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"", "\"}}"},
+    {"{\"contentBlockIndex\":0,\"delta\":{\"text\":\"", "\"},\"p\":\"abcdefghijklmn\"}"},
+    {"{ \"contentBlockIndex\": 0, \"delta\": { \"text\": \"", "\" } }"},
+};
 
 static void bedrock_text_deltas_read_either_way_agree(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof good_texts / sizeof *good_texts; i++)
-        bedrock_compare(good_texts[i], 1);
-    for (size_t i = 0; i < sizeof bad_texts / sizeof *bad_texts; i++)
-        bedrock_compare(bad_texts[i], 0);
+    every_text_agrees(bedrock_run, bedrock_forms);
 }
 
 static void bedrock_refuses_near_misses_of_the_written_form(void **state)
