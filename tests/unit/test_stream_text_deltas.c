@@ -87,6 +87,17 @@ static void every_text_agrees(run_fn run, const delta_form forms[3])
         forms_agree(run, forms, bad_texts[i], 0);
 }
 
+/* Each delta refused as the stream's protocol error, its text not sent. */
+static void all_refused(run_fn run, const char *const *deltas, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cmx_buf out = CMX_BUF_INIT;
+        assert_int_equal(run(deltas[i], &out), CMX_ERR_UPSTREAM_PROTOCOL);
+        assert_null(strstr(out.data, "\"content\":\"x\""));
+        cmx_buf_free(&out);
+    }
+}
+
 /* ---- Anthropic ---- */
 
 /* One stream: message_start, then the delta, then message_stop; returns
@@ -139,12 +150,7 @@ static void anthropic_refuses_near_misses_of_the_written_form(void **state)
         "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
         "\"text\":\"x",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        cmx_buf out = CMX_BUF_INIT;
-        assert_int_equal(anthropic_run(bad[i], &out), CMX_ERR_UPSTREAM_PROTOCOL);
-        assert_null(strstr(out.data, "\"content\":\"x\""));
-        cmx_buf_free(&out);
-    }
+    all_refused(anthropic_run, bad, sizeof bad / sizeof *bad);
     /* Before message_start a delta is refused, written form or not. */
     cmx_anthropic_stream s;
     cmx_buf out = CMX_BUF_INIT;
@@ -216,12 +222,7 @@ static void bedrock_refuses_near_misses_of_the_written_form(void **state)
         "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"abc}",
         "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"x\"},\"p\":\"abc\"",
     };
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        cmx_buf out = CMX_BUF_INIT;
-        assert_int_equal(bedrock_run(bad[i], &out), CMX_ERR_UPSTREAM_PROTOCOL);
-        assert_null(strstr(out.data, "\"content\":\"x\""));
-        cmx_buf_free(&out);
-    }
+    all_refused(bedrock_run, bad, sizeof bad / sizeof *bad);
     /* A delta after messageStop is not part of the answer. */
     cmx_bedrock_stream s;
     cmx_buf out = CMX_BUF_INIT;
