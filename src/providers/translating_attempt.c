@@ -119,6 +119,8 @@ cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translat
         return rc;
     cmx_translate_input in = {call->body, call->body_len, call->scan, call->arena,
                               call->anthropic_beta};
+    /* About the client's size: grown once rather than doubled up to it. */
+    cmx_buf_reserve(&a->request, call->body_len + 256);
     rc = tr->write_request(a->tr.state, &in, &a->request, err);
     if (rc == CMX_OK && cmx_buf_failed(&a->request))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");
@@ -246,6 +248,7 @@ static void complete_whole(cmx_translating_attempt *a)
     cmx_error err;
     cmx_error_clear(&err);
     cmx_buf out = CMX_BUF_INIT;
+    cmx_buf_reserve(&out, a->body.len + 256); /* about the answer's size, as above */
     cmx_usage usage;
     cmx_usage_init(&usage);
     cmx_err rc = a->tr.ops->read_answer(a->tr.state, a->body.data ? a->body.data : "", a->body.len,
