@@ -16,7 +16,11 @@
 # SQLite ledger, as bench/run.sh's cloudmux-gov) and gov-fleet (the same keys
 # with rpm and max_parallel shared through Redis, as cloudmux-gov-fleet),
 # each with requests on one key and spread over all 100, as JSON and as
-# streams.  Writes bench/out/callgrind.md.
+# streams; the client APIs passed through (messages-json/stream to an
+# anthropic provider, responses-json/stream to an openai one); and the
+# translated providers (anthropic, bedrock, vertex: json and stream, the
+# canned answers of bench/run.sh's cloudmux-anthropic/-bedrock/-vertex).
+# Writes bench/out/callgrind.md.
 # Knobs: CLOUDMUX_BIN, BENCH_CG_SECONDS (6), BENCH_CG_KEEP (a directory: each
 # variant's callgrind dump is kept there as <variant>.cg, for
 # callgrind_annotate), BENCH_CG_ONLY (a regular expression: only the
@@ -29,7 +33,7 @@ BIN=${CLOUDMUX_BIN:-$ROOT/build/cloudmux}
 SECONDS_PER=${BENCH_CG_SECONDS:-6}
 OUT=$HERE/out
 
-for tool in nginx wrk redis-server valgrind callgrind_control curl; do
+for tool in nginx wrk redis-server valgrind callgrind_control curl node; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found (run: scripts/deps.sh bench)" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "bench: no binary at $BIN (make build)" >&2; exit 1; }
@@ -103,6 +107,76 @@ for variant in gov gov-fleet; do
   kill "$CG_PID"
   wait "$CG_PID" 2>/dev/null || true
 done
+
+# The client APIs beside chat, passed through to an upstream that speaks
+# them (bench/ingress.sh's messages and responses paths): Anthropic's
+# Messages API to an anthropic provider, OpenAI's Responses API to an openai
+# provider, each to set beside the stateless-json/stream chat rows above.
+node "$HERE/canned_answers.mjs" "$TMP/canned"
+cat >"$TMP/ingress.yaml" <<EOF
+providers:
+  upjson: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
+  upsse: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
+  claude-json: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic" }
+  claude-sse: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream" }
+models:
+  bench: { targets: [ { provider: upjson, model: gpt-4o-mini } ] }
+  bench-stream: { targets: [ { provider: upsse, model: gpt-4o-mini } ] }
+  claude-json: { targets: [ { provider: claude-json, model: claude-sonnet-4-20250514 } ] }
+  claude-stream: { targets: [ { provider: claude-sse, model: claude-sonnet-4-20250514 } ] }
+EOF
+measure_api() { # label port api path model stream(0|1)
+  local counted n ir
+  [[ $1 =~ ${BENCH_CG_ONLY:-.} ]] || return 0
+  counted=$(CG_LABEL=$1 BENCH_API=$3 BENCH_MODEL=$5 BENCH_STREAM=$6 cg_count "http://127.0.0.1:$2$4" "$SECONDS_PER")
+  read -r n ir <<<"$counted"
+  printf '%s\t%s\t%s\n' "$1" "$n" "$ir" >>"$RESULTS"
+  awk -v l="$1" -v n="$n" -v ir="$ir" 'BEGIN { printf "bench: %-22s %6d requests  %10.0f instructions/request\n", l, n, ir / n }' >&2
+}
+cg_gateway ingress "$TMP/ingress.yaml"
+measure_api messages-json "$CG_PORT" messages /v1/messages claude-json 0
+measure_api messages-stream "$CG_PORT" messages /v1/messages claude-stream 1
+measure_api responses-json "$CG_PORT" responses /v1/responses bench 0
+measure_api responses-stream "$CG_PORT" responses /v1/responses bench-stream 1
+kill "$CG_PID"
+wait "$CG_PID" 2>/dev/null || true
+
+# Translated providers: the same answer as Anthropic Messages, Bedrock
+# Converse and Gemini (JSON and stream), from the canned files of
+# bench/canned_answers.mjs, with the provider shapes of bench/run.sh.
+export CMX_BENCH_KEY=bench-key CMX_BENCH_AWS_KEY_ID=AKIDBENCHEXAMPLE CMX_BENCH_AWS_SECRET=bench-secret
+cat >"$TMP/translated.yaml" <<EOF
+providers:
+  upanthropic: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic", api_key: env:CMX_BENCH_KEY }
+  upanthropic-stream:
+    { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream", api_key: env:CMX_BENCH_KEY }
+  upbedrock:
+    type: bedrock
+    region: us-east-1
+    endpoint_url: "http://127.0.0.1:$UP_PORT"
+    access_key_id: env:CMX_BENCH_AWS_KEY_ID
+    secret_access_key: env:CMX_BENCH_AWS_SECRET
+  upvertex:
+    type: vertex
+    project: bench
+    endpoint_url: "http://127.0.0.1:$UP_PORT"
+    metadata_server: true
+    metadata_url: "http://127.0.0.1:$UP_PORT"
+models:
+  bench-anthropic: { targets: [ { provider: upanthropic, model: claude-sonnet-4-5 } ] }
+  bench-anthropic-stream: { targets: [ { provider: upanthropic-stream, model: claude-sonnet-4-5 } ] }
+  bench-bedrock: { targets: [ { provider: upbedrock, model: "amazon.nova-micro-v1:0" } ] }
+  bench-vertex: { targets: [ { provider: upvertex, model: gemini-2.5-flash } ] }
+EOF
+cg_gateway translated "$TMP/translated.yaml"
+measure anthropic-json "$CG_PORT" bench-anthropic 0
+measure anthropic-stream "$CG_PORT" bench-anthropic-stream 1
+measure bedrock-json "$CG_PORT" bench-bedrock 0
+measure bedrock-stream "$CG_PORT" bench-bedrock 1 # the path says it streams
+measure vertex-json "$CG_PORT" bench-vertex 0
+measure vertex-stream "$CG_PORT" bench-vertex 1
+kill "$CG_PID"
+wait "$CG_PID" 2>/dev/null || true
 
 mkdir -p "$OUT"
 REPORT=$OUT/callgrind.md

@@ -205,8 +205,8 @@ static cmx_err run_call(cmx_client *c, cmx_api api, const char *json, size_t len
                        .arena = c->arena,
                        .request_id = "embedded"};
     call_state s = {c, out, on_chunk, user, 0, CMX_OK};
-    cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
-                           on_stream_end, on_failure,      &s};
+    cmx_route_sink sink = {
+        on_response, on_stream_start, on_stream_chunk, on_stream_end, on_failure, &s, NULL};
     cmx_route_start(c->router, g, call, &sink);
     while (!s.done)
         event_base_loop(c->base, EVLOOP_ONCE);

@@ -24,6 +24,7 @@
 #include "completions.h"
 #include "core/str.h"
 #include "governance/usage_estimate.h"
+#include "http/sse_relay.h"
 #include "ingress/ingress.h"
 #include "providers/anthropic_beta.h"
 
@@ -265,6 +266,29 @@ static void on_stream_chunk(void *ctx, const char *json, size_t len)
     cmx_reply_sse_event(c, type, json, len);
 }
 
+/* A run of n passed-through events in the upstream's framing, which is the
+ * client's (http/sse_relay.h): counted, and written in one piece. */
+static void on_stream_events(void *ctx, const char *sse, size_t len, size_t n)
+{
+    cmx_api_ctx *c = ctx;
+    struct cmx_client_api *st = c->client;
+    if (st->broken.kind != CMX_OK)
+        return;
+    st->relayed += (int64_t)n;
+    if (c->governed) {
+        cmx_sse_plain ev;
+        for (size_t at = 0; at < len && cmx_sse_plain_event(sse + at, len - at, &ev) == 1;
+             at += ev.len) {
+            char type[64];
+            size_t tn = ev.type_len < sizeof type ? ev.type_len : sizeof type - 1;
+            memcpy(type, ev.type, tn);
+            type[tn] = '\0';
+            c->stream_chars += cmx_event_delta_chars(type, ev.data, ev.data_len);
+        }
+    }
+    cmx_http_stream_write(c->ex, sse, len);
+}
+
 void cmx_client_api_stream_fail(cmx_api_ctx *c, cmx_err kind, const char *message)
 {
     struct cmx_client_api *st = c->client;
@@ -314,8 +338,14 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
     cmx_reply_route_failure(ctx, r, err);
 }
 
-const cmx_route_sink cmx_client_api_route_sink = {on_response,   on_stream_start, on_stream_chunk,
-                                                  on_stream_end, on_failure,      NULL};
+const cmx_route_sink cmx_client_api_route_sink = {
+    .on_response = on_response,
+    .on_stream_start = on_stream_start,
+    .on_stream_chunk = on_stream_chunk,
+    .on_stream_end = on_stream_end,
+    .on_failure = on_failure,
+    .on_stream_events = on_stream_events,
+};
 
 /* ---- the request --------------------------------------------------------- */
 

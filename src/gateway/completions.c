@@ -75,8 +75,8 @@ static void on_failure(void *ctx, const cmx_route_result *r, const cmx_error *er
     cmx_reply_route_failure(ctx, r, err);
 }
 
-static const cmx_route_sink route_sink = {on_response,   on_stream_start, on_stream_chunk,
-                                          on_stream_end, on_failure,      NULL};
+static const cmx_route_sink route_sink = {
+    on_response, on_stream_start, on_stream_chunk, on_stream_end, on_failure, NULL, NULL};
 
 /* An admission still waiting for the fleet's answer is called off. */
 static void stop_admitting(cmx_api_ctx *c)

@@ -291,6 +291,38 @@ static cmx_err check_string(const char *s, size_t start, size_t end, size_t len,
     }
 }
 
+long cmx_json_string_content(const char *s, size_t len)
+{
+    size_t from = 0, end;
+    for (;;) { /* the closing quote: one preceded by an even run of '\\' */
+        const char *q = memchr(s + from, '"', len - from);
+        if (!q)
+            return -1;
+        size_t k = (size_t)(q - s), b = k;
+        while (b > 0 && s[b - 1] == '\\')
+            b--;
+        from = k + 1;
+        if (((k - b) & 1) == 0) {
+            end = k;
+            break;
+        }
+    }
+    int escaped = 0;
+    return check_string(s, 0, end, len, &escaped, NULL) == CMX_OK ? (long)end : -1;
+}
+
+size_t cmx_json_uint_length(const char *s, size_t len)
+{
+    if (len == 0 || !is_digit((unsigned char)s[0]))
+        return 0;
+    if (s[0] == '0')
+        return 1;
+    size_t n = 1;
+    while (n < len && is_digit((unsigned char)s[n]))
+        n++;
+    return n;
+}
+
 /* ---- 2. jsmn and its error positions -------------------------------------- */
 
 /* jsmn says only "invalid" and where it stopped; say what a client can fix. */

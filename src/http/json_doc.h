@@ -154,4 +154,19 @@ int cmx_json_doc_double(const cmx_json_doc *doc, int i, double *out);
 int cmx_json_doc_member(const cmx_json_doc *doc, int obj, const char *name, size_t name_len,
                         int *count);
 
+/* ---- a known shape, read without tokenizing -------------------------------- */
+
+/* For a reader that recognises a document of one fixed shape byte by byte
+ * (a stream's most frequent event, exactly as its service writes it) and
+ * falls back to cmx_json_doc_parse for anything else: the string whose
+ * content starts at s, just after its opening quote.  Returns the content's
+ * length up to the closing quote when it is one cmx_json_doc_parse accepts
+ * (clean UTF-8, valid escapes, no raw control characters), else -1 (also
+ * when no closing quote comes before len). */
+long cmx_json_string_content(const char *s, size_t len);
+
+/* The length of the unsigned JSON integer at s ("0", or digits without a
+ * leading zero) before len, or 0 when s does not start with one. */
+size_t cmx_json_uint_length(const char *s, size_t len);
+
 #endif

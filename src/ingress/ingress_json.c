@@ -152,6 +152,7 @@ cmx_err cmx_ingress_read_body(cmx_api api, const char *body, size_t len, cmx_are
             if (f[i] >= 0)
                 return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "duplicate field '%s'", names[i]);
             f[i] = k + 1;
+            break; /* the names differ: a key is at most one of them */
         }
     }
     return CMX_OK;

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/usage.h"
+#include "providers/chunk_emit.h"
 #include "providers/provider_error.h"
 #include "providers/translate_portable.h"
 #include "providers/translator.h"
@@ -91,7 +92,8 @@ typedef struct cmx_anthropic_stream {
     size_t events;      /* events handled, for messages */
     cmx_usage usage;
     int64_t input_tokens, cache_read, cache_creation, cache_creation_1h, output_tokens;
-    cmx_buf chunk; /* scratch for the chunk being built */
+    cmx_buf chunk;       /* scratch for the chunk being built */
+    cmx_chunk_head head; /* the head every chunk repeats, kept in chunk */
 } cmx_anthropic_stream;
 
 void cmx_anthropic_stream_init(cmx_anthropic_stream *s, int include_usage, int64_t created,

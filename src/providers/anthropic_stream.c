@@ -14,7 +14,8 @@
  * output count; message_stop is the only proof that the answer is complete.
  *
  * Events are read by token scan (http/json_doc.h) and their texts copied
- * into the chunks as Anthropic escaped them; the chunks are written by
+ * into the chunks as Anthropic escaped them (a text delta written the way
+ * Anthropic writes it is read without the scan: it is most of a stream); the chunks are written by
  * chunk_emit.c, the same for every translating provider. */
 #include "anthropic.h"
 #include "chunk_emit.h"
@@ -69,7 +70,7 @@ static cmx_err fail(cmx_anthropic_stream *s, cmx_error *err, const char *what)
 /* Where this stream's chunks go, and what each repeats. */
 static cmx_chunk_writer writer(cmx_anthropic_stream *s)
 {
-    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
+    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx, &s->head};
 }
 
 /* A string member as the chunk writer takes it: the event's own bytes. */
@@ -252,6 +253,35 @@ static const char *event_type(const cmx_json_doc *doc, const char *event, size_t
     return buf;
 }
 
+/* A text delta, the event most of a stream is, exactly as Anthropic writes
+ * it: {"type":"content_block_delta","index":N,"delta":{"type":"text_delta",
+ * "text":"..."}}.  Read byte by byte, its text checked as the parser would
+ * check it, with the outcome the parsed path has; 0 for anything else
+ * (other spacing, other members, another order), which is then parsed. */
+static int text_delta_as_written(cmx_anthropic_stream *s, const char *data, size_t len)
+{
+    static const char head[] = "{\"type\":\"content_block_delta\",\"index\":";
+    static const char middle[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
+    if (!s->started || len < (sizeof head - 1) || memcmp(data, head, (sizeof head - 1)) != 0)
+        return 0;
+    size_t at = (sizeof head - 1);
+    size_t digits = cmx_json_uint_length(data + at, len - at);
+    at += digits;
+    if (!digits || len - at < (sizeof middle - 1) ||
+        memcmp(data + at, middle, (sizeof middle - 1)) != 0)
+        return 0;
+    at += (sizeof middle - 1);
+    long text_len = cmx_json_string_content(data + at, len - at);
+    if (text_len < 0 || len - at != (size_t)text_len + 3 ||
+        memcmp(data + at + text_len, "\"}}", 3) != 0)
+        return 0;
+    if (text_len) {
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_content(&w, CMX_JW_ESC(data + at, (size_t)text_len));
+    }
+    return 1;
+}
+
 #define is(type, name) CMX_SPAN_IS(type, type##_len, name)
 
 cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, size_t event_len,
@@ -261,6 +291,10 @@ cmx_err cmx_anthropic_stream_event(cmx_anthropic_stream *s, const char *event, s
         return CMX_OK; /* nothing after message_stop is part of the answer */
     if (CMX_SPAN_IS(event, event_len, "ping"))
         return CMX_OK;
+    if (text_delta_as_written(s, data, data_len)) {
+        s->events++;
+        return cmx_chunk_check(&s->chunk, err);
+    }
     cmx_json_doc doc;
     if (cmx_json_doc_parse(&doc, data, data_len, NULL, NULL) != CMX_OK ||
         cmx_json_doc_type(&doc, 0) != CMX_JSON_OBJECT) {

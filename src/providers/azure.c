@@ -121,6 +121,12 @@ static void relay_chunk(void *ctx, const char *json, size_t len)
     a->sink.on_chunk(a->sink.ctx, json, len);
 }
 
+static void relay_events(void *ctx, const char *sse, size_t len, size_t n)
+{
+    azure_attempt *a = ctx;
+    a->sink.on_events(a->sink.ctx, sse, len, n);
+}
+
 /* A 401 to a token we still hold means it is no good any more: forget it
  * before the attempt (and its memory) is gone. */
 static void relay_done(void *ctx, const cmx_error *err, const cmx_usage *usage, const char *body,
@@ -143,7 +149,8 @@ static void relay_upstream_id(void *ctx, const char *id, size_t len)
 static cmx_openai_wire_attempt *send_with(azure_attempt *a, const char *headers, size_t len,
                                           cmx_error *err)
 {
-    cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id};
+    cmx_attempt_sink relay = {relay_chunk, relay_done, a, relay_upstream_id,
+                              a->sink.on_events ? relay_events : NULL};
     cmx_openai_wire_request req = {
         .cfg = a->state->svc.cfg,
         .upstream = a->state->svc.upstream,

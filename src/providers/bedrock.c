@@ -57,6 +57,8 @@ typedef struct bedrock_state {
     cmx_service svc; /* first: what every service provider holds */
     char host[300];  /* the Host header as the upstream client writes it: signed */
     cmx_aws_credentials *creds;
+    cmx_sigv4_key_cache signing_key; /* the day's key: derived once, not per request */
+    cmx_sigv4_result signature;      /* reused by every request: its buffers stay grown */
 } bedrock_state;
 
 /* A road to a model: a translator and the path suffixes it is served at. */
@@ -99,6 +101,7 @@ static cmx_err bedrock_create(const cmx_provider_config *cfg, const cmx_worker_e
         return cmx_error_set(err, CMX_ERR_CONFIG,
                              "provider '%s' (bedrock) needs a region and an endpoint", cfg->name);
     }
+    cmx_sigv4_result_init(&s->signature);
     cmx_error cerr;
     cmx_error_clear(&cerr);
     s->creds = cmx_aws_credentials_new(cfg, env->upstream, NULL, &cerr);
@@ -124,6 +127,8 @@ static void bedrock_destroy(void *state)
 {
     bedrock_state *s = state;
     cmx_aws_credentials_free(s->creds);
+    cmx_sigv4_key_cache_clear(&s->signing_key);
+    cmx_sigv4_result_free(&s->signature);
     free(s);
 }
 
@@ -219,22 +224,21 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
         .payload = body->data,
         .payload_len = body->len,
     };
-    cmx_sigv4_result r;
-    cmx_sigv4_result_init(&r);
-    cmx_err e = cmx_sigv4_sign(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
-                               amz_date, &r, err);
+    cmx_sigv4_result *r = &s->signature;
+    cmx_sigv4_options opts = {.key_cache = &s->signing_key};
+    cmx_err e = cmx_sigv4_sign_ex(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
+                                  amz_date, &opts, r, err);
     if (e == CMX_OK) {
         cmx_buf_append_str(headers, "Content-Type: application/json\r\nAccept: ");
         cmx_buf_append_str(headers, accept);
         cmx_buf_append_str(headers, "\r\nUser-Agent: cloudmux\r\n");
-        for (size_t i = 0; i < r.n_added; i++) {
-            cmx_buf_append_str(headers, r.added[i].name);
+        for (size_t i = 0; i < r->n_added; i++) {
+            cmx_buf_append_str(headers, r->added[i].name);
             cmx_buf_append_str(headers, ": ");
-            cmx_buf_append_str(headers, r.added[i].value);
+            cmx_buf_append_str(headers, r->added[i].value);
             cmx_buf_append_str(headers, "\r\n");
         }
     }
-    cmx_sigv4_result_free(&r);
     return e;
 }
 

@@ -22,6 +22,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/usage.h"
+#include "providers/chunk_emit.h"
 #include "providers/provider_error.h"
 #include "providers/translate_portable.h"
 #include "providers/translator.h"
@@ -96,7 +97,8 @@ typedef struct cmx_bedrock_stream {
     cmx_buf signature;           /* its signature, or the redacted content */
     size_t events;               /* messages handled, for messages */
     int64_t input_tokens, output_tokens, cache_read, cache_write, cache_write_1h;
-    cmx_buf chunk; /* scratch for the chunk being built */
+    cmx_buf chunk;       /* scratch for the chunk being built */
+    cmx_chunk_head head; /* the head every chunk repeats, kept in chunk */
 } cmx_bedrock_stream;
 
 void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *model,

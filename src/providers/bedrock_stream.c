@@ -11,7 +11,8 @@
  * upstream after it started; it becomes the attempt's error.
  *
  * Payloads are read by token scan (http/json_doc.h) and their texts copied
- * into the chunks as Bedrock escaped them.
+ * into the chunks as Bedrock escaped them (a text delta written the way
+ * Bedrock writes it is read without the scan: it is most of a stream).
  *
  * The translator keeps the little state the mapping needs: which content
  * block is an open tool call and which tool_calls index it became (the
@@ -73,7 +74,7 @@ static cmx_err fail(cmx_bedrock_stream *s, cmx_error *err, const char *what)
 /* Where this stream's chunks go, and what each repeats. */
 static cmx_chunk_writer writer(cmx_bedrock_stream *s)
 {
-    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx};
+    return (cmx_chunk_writer){s->id, s->model, s->created, &s->chunk, s->emit, s->ctx, &s->head};
 }
 
 /* The open reasoning block, whole, with its signature: once it is over. */
@@ -230,6 +231,50 @@ int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t even
     return 1;
 }
 
+/* A text delta's payload, the message most of a stream is, exactly as
+ * Bedrock writes it: {"contentBlockIndex":N,"delta":{"text":"..."}}, with
+ * or without the "p" padding member last.  Read byte by byte, its strings
+ * checked as the parser would check them, with the outcome the parsed path
+ * has; 0 for anything else, which is then parsed. */
+static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t len)
+{
+    static const char head[] = "{\"contentBlockIndex\":";
+    static const char middle[] = ",\"delta\":{\"text\":\"";
+    static const char padding[] = ",\"p\":\"";
+    if (len < sizeof head - 1 || memcmp(data, head, sizeof head - 1) != 0)
+        return 0;
+    size_t at = sizeof head - 1;
+    size_t digits = cmx_json_uint_length(data + at, len - at);
+    at += digits;
+    if (!digits || len - at < sizeof middle - 1 ||
+        memcmp(data + at, middle, sizeof middle - 1) != 0)
+        return 0;
+    at += sizeof middle - 1;
+    long text_len = cmx_json_string_content(data + at, len - at);
+    if (text_len < 0)
+        return 0;
+    const char *text = data + at;
+    at += (size_t)text_len + 1;
+    if (len - at < 1 || data[at] != '}')
+        return 0;
+    at++;
+    if (len - at > sizeof padding - 1 && memcmp(data + at, padding, sizeof padding - 1) == 0) {
+        at += sizeof padding - 1;
+        long pad_len = cmx_json_string_content(data + at, len - at);
+        if (pad_len < 0)
+            return 0;
+        at += (size_t)pad_len + 1;
+    }
+    if (len - at != 1 || data[at] != '}')
+        return 0;
+    if (text_len) {
+        close_reasoning(s);
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_content(&w, CMX_JW_ESC(text, (size_t)text_len));
+    }
+    return 1;
+}
+
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err)
 {
@@ -242,6 +287,11 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
         return fail(s, err, "an event without :event-type");
+    if (s->started && !s->stopped && cmx_eventstream_header_is(etype, "contentBlockDelta") &&
+        text_delta_as_written(s, msg->payload, msg->payload_len)) {
+        s->events++;
+        return cmx_chunk_check(&s->chunk, err);
+    }
     cmx_json_doc ev;
     if (cmx_json_doc_parse(&ev, msg->payload, msg->payload_len, NULL, NULL) != CMX_OK ||
         cmx_json_doc_type(&ev, 0) != CMX_JSON_OBJECT) {

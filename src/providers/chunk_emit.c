@@ -17,9 +17,46 @@ static void emit(const cmx_chunk_writer *w)
         w->emit(w->ctx, w->scratch->data, w->scratch->len);
 }
 
+/* Whether the kept head was written for this writer's id, model and
+ * created, and is still at the start of the scratch buffer. */
+static int head_kept(const cmx_chunk_writer *w)
+{
+    const cmx_chunk_head *h = w->head;
+    if (!h || !h->len || h->created != w->created || cmx_buf_failed(w->scratch) ||
+        w->scratch->len < h->len)
+        return 0;
+    const char *id = w->id ? w->id : "", *model = w->model ? w->model : "";
+    size_t id_len = strlen(id);
+    return strcmp(h->key, id) == 0 && strcmp(h->key + id_len + 1, model) == 0;
+}
+
+/* Keeps the head just written (the scratch's first bytes) for the chunks
+ * that follow, when its id and model fit the key. */
+static void head_keep(const cmx_chunk_writer *w, const cmx_jw *jw)
+{
+    cmx_chunk_head *h = w->head;
+    const char *id = w->id ? w->id : "", *model = w->model ? w->model : "";
+    size_t id_len = strlen(id), model_len = strlen(model);
+    h->len = 0;
+    if (cmx_buf_failed(w->scratch) || id_len + model_len + 2 > sizeof h->key)
+        return;
+    memcpy(h->key, id, id_len + 1);
+    memcpy(h->key + id_len + 1, model, model_len + 1);
+    h->created = w->created;
+    h->jw = *jw;
+    h->len = w->scratch->len;
+}
+
 /* Writes the chunk's head, up to where the delta (or the usage) goes. */
 static void head(const cmx_chunk_writer *w, cmx_jw *jw, int with_choice)
 {
+    if (with_choice && head_kept(w)) {
+        cmx_buf_truncate(w->scratch, w->head->len);
+        *jw = w->head->jw;
+        return;
+    }
+    if (w->head)
+        w->head->len = 0;       /* the scratch is about to be rewritten */
     cmx_buf_rewind(w->scratch); /* a failure stays: the translator checks once per event */
     cmx_jw_init(jw, w->scratch);
     cmx_jw_object(jw);
@@ -40,11 +77,19 @@ static void head(const cmx_chunk_writer *w, cmx_jw *jw, int with_choice)
     cmx_jw_int(jw, 0);
     CMX_JW_KEY(jw, "delta");
     cmx_jw_object(jw);
+    if (w->head)
+        head_keep(w, jw);
 }
 
 /* Closes a chunk whose delta was written and hands it on. */
 static void tail_and_emit(const cmx_chunk_writer *w, cmx_jw *jw, const char *finish_reason)
 {
+    if (!finish_reason && jw->depth == 4) {
+        /* the delta, the choice, choices and the chunk closed, as below */
+        cmx_buf_append(w->scratch, CMX_LIT("},\"logprobs\":null,\"finish_reason\":null}]}"));
+        emit(w);
+        return;
+    }
     cmx_jw_end(jw); /* the delta */
     CMX_JW_KEY(jw, "logprobs");
     cmx_jw_null(jw);

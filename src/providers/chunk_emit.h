@@ -26,6 +26,21 @@
 
 typedef void (*cmx_chunk_emit_fn)(void *ctx, const char *json, size_t len);
 
+/* The head every chunk of a stream repeats (id, object, created, model, the
+ * choices array opened at the delta), kept written at the start of the
+ * scratch buffer: a stream's translator holds one, zeroed with its state,
+ * and points its writer at it; each chunk after the first then cuts the
+ * scratch back to the head instead of writing it again.  It remembers the
+ * id, model and created it was written for and is written anew when they
+ * differ; a chunk without the head (the usage chunk) drops it. */
+#define CMX_CHUNK_HEAD_KEY 320
+typedef struct cmx_chunk_head {
+    size_t len; /* 0: none kept; else the scratch's first len bytes are it */
+    cmx_jw jw;  /* the writer's state right after it */
+    int64_t created;
+    char key[CMX_CHUNK_HEAD_KEY]; /* id '\0' model '\0' */
+} cmx_chunk_head;
+
 /* Where chunks go and what every chunk repeats. */
 typedef struct cmx_chunk_writer {
     const char *id; /* raw (escaped when written) */
@@ -34,6 +49,7 @@ typedef struct cmx_chunk_writer {
     cmx_buf *scratch; /* reset and rewritten for each chunk */
     cmx_chunk_emit_fn emit;
     void *ctx;
+    cmx_chunk_head *head; /* NULL: every chunk's head is written in full */
 } cmx_chunk_writer;
 
 /* The first chunk: {"role":"assistant","content":""}. */

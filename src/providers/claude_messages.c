@@ -18,6 +18,7 @@
 #include "core/json_write.h"
 #include "core/str.h"
 #include "http/json_doc.h"
+#include "http/sse_relay.h"
 #include "providers/anthropic.h"
 #include "providers/anthropic_beta.h"
 #include "providers/bedrock.h"
@@ -30,6 +31,7 @@
 typedef struct claude_state {
     cmx_translate_params p;
     cmx_sse_framing sse;
+    cmx_sse_relay relay; /* an SSE stream the sink takes in runs (p.emit_events) */
     cmx_eventstream_framing es;
     cmx_buf scratch; /* a decoded Bedrock chunk */
     cmx_error *feed_err;
@@ -46,6 +48,7 @@ static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
     claude_state *s = t;
     s->p = *p;
     s->input = s->cache_read = s->cache_write = s->cache_write_1h = s->output = -1;
+    s->relay.max_event_bytes = 8u << 20; /* as the SSE framing's */
     return CMX_OK;
 }
 
@@ -53,6 +56,7 @@ static void release(void *t)
 {
     claude_state *s = t;
     cmx_sse_framing_free(&s->sse);
+    cmx_sse_relay_free(&s->relay);
     cmx_eventstream_framing_free(&s->es);
     cmx_buf_free(&s->scratch);
 }
@@ -356,13 +360,11 @@ static cmx_err stream_error(claude_state *s, const cmx_json_doc *d, cmx_error *e
     return kind;
 }
 
-/* One Anthropic stream event (its JSON), from either framing. */
-static cmx_err on_event(claude_state *s, const char *data, size_t len, cmx_error *err)
+/* One Anthropic stream event (its JSON, its type tn bytes, 0 when it has
+ * none), judged and counted: CMX_OK when it goes on to the client. */
+static cmx_err judge_event(claude_state *s, const char *data, size_t len, const char *type,
+                           size_t tn, cmx_error *err)
 {
-    if (s->stopped)
-        return CMX_OK; /* nothing after message_stop is part of the answer */
-    char type[40];
-    size_t tn = cmx_json_event_type(data, len, type, sizeof type);
     int start = CMX_SPAN_IS(type, tn, "message_start");
     int delta = CMX_SPAN_IS(type, tn, "message_delta");
     int error = CMX_SPAN_IS(type, tn, "error");
@@ -396,8 +398,20 @@ static cmx_err on_event(claude_state *s, const char *data, size_t len, cmx_error
     s->events++;
     if (CMX_SPAN_IS(type, tn, "message_stop"))
         s->stopped = 1;
-    s->p.emit(s->p.emit_ctx, data, len);
     return CMX_OK;
+}
+
+/* One Anthropic stream event (its JSON), from either framing. */
+static cmx_err on_event(claude_state *s, const char *data, size_t len, cmx_error *err)
+{
+    if (s->stopped)
+        return CMX_OK; /* nothing after message_stop is part of the answer */
+    char type[40];
+    size_t tn = cmx_json_event_type(data, len, type, sizeof type);
+    cmx_err rc = judge_event(s, data, len, type, tn, err);
+    if (rc == CMX_OK)
+        s->p.emit(s->p.emit_ctx, data, len);
+    return rc;
 }
 
 static int on_sse(void *ctx, const cmx_sse_event *ev)
@@ -406,11 +420,55 @@ static int on_sse(void *ctx, const cmx_sse_event *ev)
     return on_event(s, ev->data, ev->data_len, s->feed_err) != CMX_OK;
 }
 
+/* A stream passed on in runs (http/sse_relay.h). */
+static cmx_sse_relay_verdict relay_judge(void *ctx, const cmx_sse_plain *ev)
+{
+    claude_state *s = ctx;
+    size_t tn = ev->type_len < 40 ? ev->type_len : 0; /* as on_event's */
+    if (judge_event(s, ev->data, ev->data_len, ev->type, tn, s->feed_err) != CMX_OK)
+        return CMX_SSE_RELAY_STOP;
+    return s->stopped ? CMX_SSE_RELAY_LAST : CMX_SSE_RELAY_PASS;
+}
+
+static void relay_first(void *ctx, const cmx_sse_plain *ev)
+{
+    claude_state *s = ctx;
+    s->p.emit(s->p.emit_ctx, ev->data, ev->data_len);
+}
+
+static void relay_run(void *ctx, const char *sse, size_t len, size_t n)
+{
+    claude_state *s = ctx;
+    s->p.emit_events(s->p.emit_ctx, sse, len, n);
+}
+
+static int relay_rest(void *ctx, const char *bytes, size_t len, int at_start)
+{
+    claude_state *s = ctx;
+    if (!at_start && !s->sse.ready) {
+        /* the reader starts mid-stream: no BOM is looked for */
+        cmx_sse_framing_feed(&s->sse, "", 0, on_sse, s, s->feed_err);
+        s->sse.parser.seen_bytes = 3;
+    }
+    return cmx_sse_framing_feed(&s->sse, bytes, len, on_sse, s, s->feed_err) != CMX_OK;
+}
+
+static const cmx_sse_relay_ops relay_ops = {relay_judge, relay_first, relay_run, relay_rest};
+
 static cmx_err feed_sse(void *t, const char *data, size_t len, cmx_error *err)
 {
     claude_state *s = t;
     s->feed_err = err;
-    return cmx_sse_framing_feed(&s->sse, data, len, on_sse, s, err);
+    if (!s->p.emit_events)
+        return cmx_sse_framing_feed(&s->sse, data, len, on_sse, s, err);
+    if (cmx_sse_relay_feed(&s->relay, data, len, &relay_ops, s) == 0)
+        return CMX_OK;
+    if (err->kind == CMX_OK) {
+        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream event too large or out of memory");
+        err->cause = CMX_CAUSE_PROTOCOL;
+    }
+    return err->kind;
 }
 
 /* One InvokeModelWithResponseStream message: {"bytes": base64(event)}. */
@@ -460,7 +518,7 @@ static cmx_err end(void *t, cmx_error *err)
     if (s->stopped)
         return CMX_OK;
     return cmx_translate_cut(err, "message_stop", s->events,
-                             cmx_sse_framing_partial(&s->sse) ||
+                             cmx_sse_framing_partial(&s->sse) || cmx_sse_relay_partial(&s->relay) ||
                                  cmx_eventstream_framing_partial(&s->es));
 }
 

@@ -15,7 +15,12 @@
  * themselves: the client's body goes on with the model spliced in, its
  * events come back as they are.  A Responses stream has no [DONE]: it is
  * whole after response.completed (or response.incomplete), whose response
- * carries the usage; an `error` or response.failed event ends the attempt. */
+ * carries the usage; an `error` or response.failed event ends the attempt.
+ * When the sink takes runs of events (on_events), a Responses stream framed
+ * plainly (http/sse_relay.h) goes on in the upstream's own bytes: the first
+ * event alone (the router commits on it), then the events of each read in
+ * one run, each judged as before; the first event of another framing hands
+ * it and the rest of the stream to the SSE reader, event by event. */
 #include "openai_wire.h"
 
 #include <jansson.h>
@@ -26,6 +31,7 @@
 
 #include "core/buf.h"
 #include "http/sse.h"
+#include "http/sse_relay.h"
 #include "providers/provider_error.h"
 #include "providers/upstream_answer.h"
 #include "core/str.h"
@@ -47,6 +53,8 @@ struct cmx_openai_wire_attempt {
     int sse_ready;
     int done_seen; /* "data: [DONE]" arrived (Responses: response.completed or .incomplete) */
     int responses; /* the Responses API: events named by their "type" */
+    int relay;     /* Responses events go on in runs of upstream bytes (sink.on_events) */
+    cmx_sse_relay relay_state;
     size_t chunks;
     cmx_usage usage;
     cmx_error stream_err; /* set by the SSE callback to stop */
@@ -109,6 +117,7 @@ static const char *build_body(const cmx_call *call, const char *model, int ask_u
 static void attempt_release(openai_attempt *a)
 {
     cmx_buf_free(&a->body);
+    cmx_sse_relay_free(&a->relay_state);
     if (a->sse_ready)
         cmx_sse_parser_free(&a->sse);
 }
@@ -256,15 +265,17 @@ static int looks_like_object(const char *data, size_t len)
     return j - i >= 2 && data[i] == '{' && data[j - 1] == '}';
 }
 
-/* A Responses event: failures and the end are named by "type". */
-static int on_responses_event(openai_attempt *a, const cmx_sse_event *ev)
+/* A Responses event (data, its type tn bytes, 0 when it has none):
+ * failures and the end are named by "type".  0 when it goes on to the
+ * client (counted), 1 when the attempt stops (stream_err says why). */
+static int judge_responses_event(openai_attempt *a, const char *data, size_t len, const char *type,
+                                 size_t tn)
 {
-    char type[48];
-    size_t tn = cmx_json_event_type(ev->data, ev->data_len, type, sizeof type);
     if (CMX_SPAN_IS(type, tn, "error") || CMX_SPAN_IS(type, tn, "response.failed")) {
-        int limited = memmem(ev->data, ev->data_len, CMX_LIT("rate_limit_exceeded")) != NULL;
+        int limited = memmem(data, len, CMX_LIT("rate_limit_exceeded")) != NULL;
         cmx_error_set(&a->stream_err, limited ? CMX_ERR_RATE_LIMITED : CMX_ERR_UNAVAILABLE,
-                      "upstream sent %s in the stream (after %zu events)", type, a->chunks);
+                      "upstream sent %.*s in the stream (after %zu events)", (int)tn, type,
+                      a->chunks);
         a->stream_err.cause = CMX_CAUSE_PROTOCOL;
         return 1;
     }
@@ -273,9 +284,9 @@ static int on_responses_event(openai_attempt *a, const cmx_sse_event *ev)
     cmx_usage u;
     int valid = tn > 0;
     if (valid && (a->chunks == 0 || last))
-        valid = cmx_json_find_usage(ev->data, ev->data_len, a->arena, &u) >= 0;
+        valid = cmx_json_find_usage(data, len, a->arena, &u) >= 0;
     else if (valid)
-        valid = looks_like_object(ev->data, ev->data_len);
+        valid = looks_like_object(data, len);
     if (!valid) {
         cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
                       "upstream sent a stream event that is not a Responses event (after %zu "
@@ -289,6 +300,15 @@ static int on_responses_event(openai_attempt *a, const cmx_sse_event *ev)
         a->done_seen = 1;
     }
     a->chunks++;
+    return 0;
+}
+
+static int on_responses_event(openai_attempt *a, const cmx_sse_event *ev)
+{
+    char type[48];
+    size_t tn = cmx_json_event_type(ev->data, ev->data_len, type, sizeof type);
+    if (judge_responses_event(a, ev->data, ev->data_len, type, tn) != 0)
+        return 1;
     a->sink.on_chunk(a->sink.ctx, ev->data, ev->data_len);
     return 0;
 }
@@ -339,19 +359,64 @@ static int on_sse_event(void *ctx, const cmx_sse_event *ev)
     return 0;
 }
 
+/* The SSE reader takes bytes of the stream (at_start: they begin it);
+ * non-zero when the attempt stops (stream_err set). */
+static int feed_reader(openai_attempt *a, const char *data, size_t len, int at_start)
+{
+    if (!a->sse_ready) {
+        cmx_sse_parser_init(&a->sse, on_sse_event, a);
+        a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
+        if (!at_start)
+            a->sse.seen_bytes = 3; /* no BOM mid-stream */
+        a->sse_ready = 1;
+    }
+    int rc = cmx_sse_feed(&a->sse, data, len);
+    if (rc < 0) {
+        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
+                      "upstream stream event too large or out of memory");
+        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
+    }
+    return rc;
+}
+
+/* A Responses stream passed on in runs (http/sse_relay.h). */
+static cmx_sse_relay_verdict relay_judge(void *ctx, const cmx_sse_plain *ev)
+{
+    openai_attempt *a = ctx;
+    size_t tn = ev->type_len < 48 ? ev->type_len : 0; /* as on_responses_event's */
+    if (judge_responses_event(a, ev->data, ev->data_len, ev->type, tn) != 0)
+        return CMX_SSE_RELAY_STOP;
+    return a->done_seen ? CMX_SSE_RELAY_LAST : CMX_SSE_RELAY_PASS;
+}
+
+static void relay_first(void *ctx, const cmx_sse_plain *ev)
+{
+    openai_attempt *a = ctx;
+    a->sink.on_chunk(a->sink.ctx, ev->data, ev->data_len);
+}
+
+static void relay_run(void *ctx, const char *sse, size_t len, size_t n)
+{
+    openai_attempt *a = ctx;
+    a->sink.on_events(a->sink.ctx, sse, len, n);
+}
+
+static int relay_rest(void *ctx, const char *bytes, size_t len, int at_start)
+{
+    return feed_reader(ctx, bytes, len, at_start);
+}
+
+static const cmx_sse_relay_ops relay_ops = {relay_judge, relay_first, relay_run, relay_rest};
+
 static void on_body(void *ctx, const char *data, size_t len)
 {
     openai_attempt *a = ctx;
     int ok2xx = a->status >= 200 && a->status < 300;
     if (ok2xx && a->stream && a->content_type_ok) {
-        if (!a->sse_ready) {
-            cmx_sse_parser_init(&a->sse, on_sse_event, a);
-            a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
-            a->sse_ready = 1;
-        }
-        int rc = cmx_sse_feed(&a->sse, data, len);
+        int rc = a->relay ? cmx_sse_relay_feed(&a->relay_state, data, len, &relay_ops, a)
+                          : feed_reader(a, data, len, 1);
         if (rc != 0) {
-            if (rc < 0) {
+            if (rc < 0 && a->stream_err.kind == CMX_OK) {
                 cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
                               "upstream stream event too large or out of memory");
                 a->stream_err.cause = CMX_CAUSE_PROTOCOL;
@@ -438,7 +503,10 @@ static void on_complete(void *ctx, const cmx_error *uerr)
             cmx_error_set(&err, CMX_ERR_UPSTREAM_PROTOCOL,
                           "upstream stream ended without %s after %zu chunks%s",
                           a->responses ? "response.completed" : "[DONE]", a->chunks,
-                          a->sse_ready && cmx_sse_has_partial(&a->sse) ? " (mid-event)" : "");
+                          cmx_sse_relay_partial(&a->relay_state) ||
+                                  (a->sse_ready && cmx_sse_has_partial(&a->sse))
+                              ? " (mid-event)"
+                              : "");
             err.cause = CMX_CAUSE_PROTOCOL;
             finish(a, &err);
             return;
@@ -479,6 +547,8 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     a->arena = call->arena;
     a->stream = cmx_call_streams(call);
     a->responses = call->api == CMX_API_RESPONSES;
+    a->relay = a->responses && a->stream && sink->on_events;
+    a->relay_state.max_event_bytes = MAX_STREAM_EVENT_BYTES;
     cmx_usage_init(&a->usage);
     int ask_usage = a->stream && call->api == CMX_API_CHAT && !req->no_stream_usage &&
                     !call->scan->include_usage &&

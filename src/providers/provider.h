@@ -106,6 +106,12 @@ typedef struct cmx_attempt_sink {
      * request-id, x-amzn-requestid ...), reported once when the answer's
      * head arrives (cmx_header_is_request_id). */
     void (*on_upstream_id)(void *ctx, const char *id, size_t len);
+    /* Optional: n whole events of a stream passed through (Messages,
+     * Responses), judged as on_chunk's would be and framed as the client
+     * takes them (http/sse_relay.h: "event: TYPE\ndata: JSON\n\n" each),
+     * in place of n on_chunk calls.  Only after a first on_chunk.  NULL:
+     * every event comes through on_chunk. */
+    void (*on_events)(void *ctx, const char *sse, size_t len, size_t n);
 } cmx_attempt_sink;
 
 typedef struct cmx_provider_vtable {

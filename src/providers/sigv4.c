@@ -35,27 +35,51 @@ static void to_hex(const unsigned char *bytes, size_t n, char *hex)
 
 /* SHA-256 fetched from OpenSSL's provider once: EVP_sha256() and the
  * by-name one-shots (EVP_Q_mac) look the algorithm up again on every call,
- * which cost a signed request about 40,000 instructions per HMAC. */
+ * which cost a signed request about 40,000 instructions per HMAC.  The
+ * digest context is made once per thread too (a signed request hashes about
+ * a dozen times) and freed when the thread ends. */
 static EVP_MD *sha256_md;
+static pthread_key_t md_ctx_key;
+static int md_ctx_key_ok;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void free_md_ctx(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
 
 static void fetch_sha256(void)
 {
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_ctx_key_ok = pthread_key_create(&md_ctx_key, free_md_ctx) == 0;
+}
+
+/* This thread's digest context, made on first use; NULL when out of memory. */
+static EVP_MD_CTX *thread_md_ctx(void)
+{
+    pthread_once(&sha256_once, fetch_sha256);
+    if (!sha256_md || !md_ctx_key_ok)
+        return NULL;
+    EVP_MD_CTX *ctx = pthread_getspecific(md_ctx_key);
+    if (ctx)
+        return ctx;
+    ctx = EVP_MD_CTX_new();
+    if (ctx && pthread_setspecific(md_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
 }
 
 /* SHA-256 of a then b (either may be empty) into out. */
 static int sha256_two(const void *a, size_t a_len, const void *b, size_t b_len,
                       unsigned char out[32])
 {
-    pthread_once(&sha256_once, fetch_sha256);
-    EVP_MD_CTX *ctx = sha256_md ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *ctx = thread_md_ctx();
     unsigned int out_len = 0;
-    int ok = ctx && EVP_DigestInit_ex(ctx, sha256_md, NULL) == 1 &&
-             EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
-             EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 32;
-    EVP_MD_CTX_free(ctx);
-    return ok;
+    return ctx && EVP_DigestInit_ex(ctx, sha256_md, NULL) == 1 &&
+           EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
+           EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 32;
 }
 
 /* HMAC-SHA256 as RFC 2104 writes it: H((K ^ opad) || H((K ^ ipad) || data))
@@ -392,17 +416,62 @@ static cmx_err string_to_sign(const char *region, const char *service, const cha
     return fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
 }
 
+void cmx_sigv4_key_cache_clear(cmx_sigv4_key_cache *c)
+{
+    OPENSSL_cleanse(c, sizeof *c);
+}
+
+/* Whether the cache holds the key of this secret, day, region and service. */
+static int key_cached(const cmx_sigv4_key_cache *c, const char *secret, size_t secret_len,
+                      const char *date8, const char *region, const char *service)
+{
+    return c->valid && c->secret_len == secret_len && memcmp(c->date8, date8, 9) == 0 &&
+           strcmp(c->region, region) == 0 && strcmp(c->service, service) == 0 &&
+           CRYPTO_memcmp(c->secret, secret, secret_len) == 0;
+}
+
+/* The signing key, from the cache when it holds it, else derived (and kept
+ * in the cache when it fits). */
+static cmx_err signing_key(const cmx_sigv4_credentials *creds, const char *date8,
+                           const char *region, const char *service, cmx_sigv4_key_cache *c,
+                           unsigned char key[32], cmx_error *err)
+{
+    const char *secret = creds->secret_access_key;
+    size_t secret_len = strlen(secret);
+    if (c && key_cached(c, secret, secret_len, date8, region, service)) {
+        memcpy(key, c->key, 32);
+        return CMX_OK;
+    }
+    cmx_err rc = cmx_sigv4_derive_key(secret, date8, region, service, key, err);
+    if (!c || rc != CMX_OK)
+        return rc;
+    unsigned long derivations = c->derivations;
+    cmx_sigv4_key_cache_clear(c);
+    c->derivations = derivations + 1;
+    if (secret_len <= sizeof c->secret && strlen(region) < sizeof c->region &&
+        strlen(service) < sizeof c->service) {
+        memcpy(c->date8, date8, 9);
+        strcpy(c->region, region);
+        strcpy(c->service, service);
+        memcpy(c->secret, secret, secret_len);
+        c->secret_len = secret_len;
+        memcpy(c->key, key, 32);
+        c->valid = 1;
+    }
+    return rc;
+}
+
 /* Step 3: the signature — HMAC of the string to sign with the key derived
  * from the secret, date, region and service — into out->signature. */
 static cmx_err signature(const cmx_sigv4_credentials *creds, const char *region,
-                         const char *service, const char *amz_date, cmx_sigv4_result *out,
-                         cmx_error *err)
+                         const char *service, const char *amz_date, const cmx_sigv4_options *opts,
+                         cmx_sigv4_result *out, cmx_error *err)
 {
     char date8[9];
     memcpy(date8, amz_date, 8);
     date8[8] = '\0';
     unsigned char key[32], sig[32];
-    cmx_err rc = cmx_sigv4_derive_key(creds->secret_access_key, date8, region, service, key, err);
+    cmx_err rc = signing_key(creds, date8, region, service, opts->key_cache, key, err);
     if (rc == CMX_OK)
         rc = hmac_sha256(key, sizeof key, out->string_to_sign.data, out->string_to_sign.len, sig,
                          err);
@@ -452,7 +521,7 @@ static cmx_err sign_chain(const cmx_sigv4_request *req, const cmx_sigv4_credenti
     if (rc == CMX_OK)
         rc = string_to_sign(region, service, amz_date, out, err);
     if (rc == CMX_OK)
-        rc = signature(creds, region, service, amz_date, out, err);
+        rc = signature(creds, region, service, amz_date, opts, out, err);
     if (rc == CMX_OK)
         rc = signed_output(creds, region, service, amz_date, opts, expires, out, err);
     return rc;

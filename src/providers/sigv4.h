@@ -11,7 +11,9 @@
  *                  hash)                canonical request)
  *
  * Nothing here does I/O, reads the clock or keeps state: the caller passes the
- * timestamp, so a signature is a function of its inputs.  Secrets never appear
+ * timestamp, so a signature is a function of its inputs (a caller may hand
+ * in a cache of the day's signing key, cmx_sigv4_key_cache; the signature is
+ * the same with or without it).  Secrets never appear
  * in error messages or in the result (only the access key id does, as AWS
  * requires in the credential scope); intermediate keys are wiped after use.
  *
@@ -64,6 +66,30 @@ typedef enum cmx_sigv4_mode {
     CMX_SIGV4_SIGN_QUERY,       /* presigned URL: X-Amz-* query parameters */
 } cmx_sigv4_mode;
 
+/* The last signing key derived, for a caller that signs many requests with
+ * one secret (one per worker: not shared between threads).  The key changes
+ * once a day per region and service; a sign with a cache derives it only
+ * when the secret, the date (YYYYMMDD of amz_date), the region or the
+ * service differ from what the cache holds.  It holds key material: zero it
+ * to start (CMX_SIGV4_KEY_CACHE_INIT), cmx_sigv4_key_cache_clear to end. */
+#define CMX_SIGV4_CACHED_SECRET_MAX 128 /* longer secrets are not cached */
+typedef struct cmx_sigv4_key_cache {
+    int valid;
+    char date8[9];
+    char region[64];
+    char service[64];
+    size_t secret_len;
+    char secret[CMX_SIGV4_CACHED_SECRET_MAX];
+    unsigned char key[32];
+    unsigned long derivations; /* how many times a key was derived (for tests) */
+} cmx_sigv4_key_cache;
+#define CMX_SIGV4_KEY_CACHE_INIT                                                                   \
+    {                                                                                              \
+        0                                                                                          \
+    }
+/* Wipes the cached key and secret; the cache is empty after. */
+void cmx_sigv4_key_cache_clear(cmx_sigv4_key_cache *c);
+
 /* All-zero options are the right ones for Bedrock and every non-S3 service. */
 typedef struct cmx_sigv4_options {
     cmx_sigv4_mode mode;
@@ -74,7 +100,8 @@ typedef struct cmx_sigv4_options {
     int omit_session_token;
     /* Header mode: add and sign "x-amz-content-sha256: <payload hash>". */
     int sign_payload_header;
-    unsigned expires_seconds; /* query mode: X-Amz-Expires; 0 means 900 */
+    unsigned expires_seconds;       /* query mode: X-Amz-Expires; 0 means 900 */
+    cmx_sigv4_key_cache *key_cache; /* NULL: the signing key is derived every time */
 } cmx_sigv4_options;
 
 /* A header the caller must add to the request.  Values point into the

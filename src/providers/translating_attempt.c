@@ -99,6 +99,7 @@ void cmx_translating_fail(cmx_translating_attempt *a, const cmx_error *why)
 /* The translator's emit: holds the first chunk back until a second exists,
  * then hands chunks to the sink. */
 static void emit_chunk(void *ctx, const char *json, size_t len);
+static void emit_events(void *ctx, const char *sse, size_t len, size_t n);
 
 cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translator_ops *tr,
                                   const cmx_call *call, const cmx_translate_params *p,
@@ -112,11 +113,14 @@ cmx_err cmx_translating_translate(cmx_translating_attempt *a, const cmx_translat
     params.include_usage = call->scan->include_usage;
     params.emit = emit_chunk;
     params.emit_ctx = a;
+    params.emit_events = a->sink.on_events ? emit_events : NULL;
     cmx_err rc = cmx_translator_open(&a->tr, tr, call->arena, &params, err);
     if (rc != CMX_OK)
         return rc;
     cmx_translate_input in = {call->body, call->body_len, call->scan, call->arena,
                               call->anthropic_beta};
+    /* About the client's size: grown once rather than doubled up to it. */
+    cmx_buf_reserve(&a->request, call->body_len + 256);
     rc = tr->write_request(a->tr.state, &in, &a->request, err);
     if (rc == CMX_OK && cmx_buf_failed(&a->request))
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory while translating the request");
@@ -191,6 +195,17 @@ static void flush_held(cmx_translating_attempt *a)
     }
 }
 
+/* A run of events goes on as it is, after the held first one. */
+static void emit_events(void *ctx, const char *sse, size_t len, size_t n)
+{
+    cmx_translating_attempt *a = ctx;
+    if (held_lost(a))
+        return;
+    flush_held(a);
+    a->chunks += n;
+    a->sink.on_events(a->sink.ctx, sse, len, n);
+}
+
 static void on_body(void *ctx, const char *data, size_t len)
 {
     cmx_translating_attempt *a = ctx;
@@ -233,6 +248,7 @@ static void complete_whole(cmx_translating_attempt *a)
     cmx_error err;
     cmx_error_clear(&err);
     cmx_buf out = CMX_BUF_INIT;
+    cmx_buf_reserve(&out, a->body.len + 256); /* about the answer's size, as above */
     cmx_usage usage;
     cmx_usage_init(&usage);
     cmx_err rc = a->tr.ops->read_answer(a->tr.state, a->body.data ? a->body.data : "", a->body.len,

@@ -63,6 +63,10 @@ typedef struct cmx_translate_params {
     const char *anthropic_betas;
     cmx_translate_emit_fn emit; /* stream chunks */
     void *emit_ctx;
+    /* Optional, for a stream passed through in the client's own API: n
+     * events framed as the client takes them (http/sse_relay.h), in place
+     * of n emit calls, only after a first emit.  NULL: all through emit. */
+    void (*emit_events)(void *ctx, const char *sse, size_t len, size_t n);
 } cmx_translate_params;
 
 /* The canonical request: the client's bytes and what the scan found in

@@ -143,10 +143,14 @@ static void *send_request(vertex_attempt *a, const char *token, cmx_error *err)
     vertex_state *s = a->state;
     cmx_buf headers;
     cmx_buf_init_secret(&headers);
-    cmx_buf_printf(&headers,
-                   "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                   "User-Agent: cloudmux\r\n",
-                   token);
+    /* Appended, not printed: once per request, and sized at once, since a
+     * secret buffer that grows is copied and wiped. */
+    static const char rest[] = "\r\nContent-Type: application/json\r\nUser-Agent: cloudmux\r\n";
+    size_t token_len = strlen(token);
+    cmx_buf_reserve(&headers, CMX_LIT_LEN("Authorization: Bearer ") + token_len + sizeof rest);
+    cmx_buf_append(&headers, CMX_LIT("Authorization: Bearer "));
+    cmx_buf_append(&headers, token, token_len);
+    cmx_buf_append(&headers, rest, sizeof rest - 1);
     if (a->anthropic_beta)
         cmx_buf_printf(&headers, "anthropic-beta: %s\r\n", a->anthropic_beta);
     if (cmx_buf_failed(&headers)) {

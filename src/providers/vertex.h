@@ -21,6 +21,7 @@
 #include "core/json_write.h"
 #include "core/usage.h"
 #include "http/json_doc.h"
+#include "providers/chunk_emit.h"
 #include "providers/translator.h"
 
 typedef struct cmx_vertex_options {
@@ -120,6 +121,7 @@ typedef struct cmx_vertex_stream {
     size_t events;
     cmx_usage usage;
     cmx_buf chunk;
+    cmx_chunk_head head; /* the head every chunk repeats, kept in chunk */
 } cmx_vertex_stream;
 
 void cmx_vertex_stream_init(cmx_vertex_stream *s, int include_usage, int64_t created,

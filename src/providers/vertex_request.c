@@ -527,8 +527,18 @@ static cmx_err model_path(const char *prefix, const char *project, const char *l
             err->status = 400;
         return CMX_ERR_BAD_REQUEST;
     }
-    if (cmx_buf_printf(out, "%s/v1/projects/%s/locations/%s/publishers/google/models/%s:%s",
-                       prefix ? prefix : "", project, location, model, method) != 0)
+    /* {prefix}/v1/projects/{project}/locations/{location}/publishers/google/
+     * models/{model}:{method}, appended (once per request: no printf) */
+    int failed = cmx_buf_append_str(out, prefix ? prefix : "");
+    failed |= cmx_buf_append(out, CMX_LIT("/v1/projects/"));
+    failed |= cmx_buf_append_str(out, project ? project : "");
+    failed |= cmx_buf_append(out, CMX_LIT("/locations/"));
+    failed |= cmx_buf_append_str(out, location ? location : "");
+    failed |= cmx_buf_append(out, CMX_LIT("/publishers/google/models/"));
+    failed |= cmx_buf_append_str(out, model);
+    failed |= cmx_buf_append(out, CMX_LIT(":"));
+    failed |= cmx_buf_append_str(out, method);
+    if (failed)
         return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     return CMX_OK;
 }

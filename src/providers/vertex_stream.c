@@ -59,7 +59,8 @@ static cmx_chunk_writer writer(cmx_vertex_stream *s)
                               .created = s->created,
                               .scratch = &s->chunk,
                               .emit = s->emit,
-                              .ctx = s->ctx};
+                              .ctx = s->ctx,
+                              .head = &s->head};
 }
 
 static void start(cmx_vertex_stream *s, const cmx_json_doc *doc)

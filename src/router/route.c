@@ -177,9 +177,9 @@ static void route_end(cmx_route *route)
     }
 }
 
-static void on_chunk(void *ctx, const char *json, size_t len)
+/* The stream's first event: the route is committed to this attempt. */
+static void commit_stream(cmx_route *route)
 {
-    cmx_route *route = ctx;
     if (!route->committed) {
         route->committed = 1;
         route->result.api = route->attempt_api;
@@ -189,7 +189,20 @@ static void on_chunk(void *ctx, const char *json, size_t len)
         route->result.target = &route->group->targets[route->current];
         route->sink.on_stream_start(route->sink.ctx, &route->result);
     }
+}
+
+static void on_chunk(void *ctx, const char *json, size_t len)
+{
+    cmx_route *route = ctx;
+    commit_stream(route);
     route->sink.on_stream_chunk(route->sink.ctx, json, len);
+}
+
+static void on_events(void *ctx, const char *sse, size_t len, size_t n)
+{
+    cmx_route *route = ctx;
+    commit_stream(route);
+    route->sink.on_stream_events(route->sink.ctx, sse, len, n);
 }
 
 /* The error for "every target failed": the status says what kind of outage
@@ -417,7 +430,8 @@ static int start_attempt(cmx_route *route, cmx_error *err)
 {
     const cmx_target_config *t = &route->group->targets[route->current];
     uint64_t now = now_us(route);
-    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route, on_upstream_id};
+    cmx_attempt_sink attempt_sink = {on_chunk, on_done, route, on_upstream_id,
+                                     route->sink.on_stream_events ? on_events : NULL};
     route->provider = cmx_router_provider(route->router, t->provider);
     route->attempt_start_us = now;
     if (!reserve_record(route)) {

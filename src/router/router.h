@@ -99,6 +99,10 @@ typedef struct cmx_route_sink {
     /* err says why; for "every target failed" its status is 429/502/503/504. */
     void (*on_failure)(void *ctx, const cmx_route_result *r, const cmx_error *err);
     void *ctx;
+    /* Optional: a run of n stream events of the client's own API, framed
+     * as SSE the client takes as they are (cmx_attempt_sink.on_events);
+     * NULL: each comes through on_stream_chunk. */
+    void (*on_stream_events)(void *ctx, const char *sse, size_t len, size_t n);
 } cmx_route_sink;
 
 typedef struct cmx_route cmx_route;

@@ -108,7 +108,7 @@ void cmx_shadow_maybe_start(cmx_router *r, const cmx_model_group *g, const cmx_c
         r->shadows->prev = s;
     r->shadows = s;
 
-    cmx_attempt_sink sink = {on_chunk, on_done, s, NULL};
+    cmx_attempt_sink sink = {on_chunk, on_done, s, NULL, NULL};
     cmx_error err;
     cmx_error_clear(&err);
     s->attempt = s->provider->vt->start(s->provider->state, &s->call, g->shadow, &sink, &err);

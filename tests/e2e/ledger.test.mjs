@@ -38,11 +38,11 @@ ${extra}`;
 const env = { CMX_ADMIN: ADMIN_KEY, CMX_LOAD_KEY: KEY };
 
 // One request on its own connection; resolves what the client saw.
-function send(port, body) {
+function send(port, body, path = '/v1/chat/completions') {
   const data = JSON.stringify(body);
   return new Promise((resolve) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent: false,
+      { host: '127.0.0.1', port, path, method: 'POST', agent: false,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), authorization: `Bearer ${KEY}` } },
       (res) => {
         let text = '';
@@ -147,6 +147,37 @@ describe('rows equal requests', () => {
     const m = await admin(gw, 'GET', '/metrics');
     assert.match(m.body, /cloudmux_ledger_rows_written_total 1000\n/);
     assert.match(m.body, /cloudmux_ledger_rows_dropped_total 0\n/);
+  });
+
+});
+
+// Its own gateway: the cut streams above may leave the target's breaker open.
+describe('a cut stream of another API', () => {
+  let emu, gw, st;
+  before(async () => {
+    emu = await startEmulator();
+    st = stateDir();
+    gw = await startCloudmux({ configYaml: yaml(emu, st), env });
+  });
+  after(async () => {
+    await gw?.stop();
+    await emu?.close();
+    st?.rm();
+  });
+
+  test('a cut Responses stream passed through is charged for the text its events carried', async () => {
+    const body = { model: 'chat', input: 'one two three four five six seven [[fault:cut_stream after=9]]', stream: true };
+    const r = await send(gw.port, body, '/v1/responses');
+    assert.equal(r.status, 200);
+    const events = sseEvents(r.text).filter((e) => e && typeof e === 'object');
+    assert.deepEqual(events.slice(-2).map((e) => e.type), ['error', 'response.failed']);
+    // the deltas went on in runs of the upstream's events, each counted
+    const chars = events.filter((e) => e.type === 'response.output_text.delta').reduce((n, e) => n + [...e.delta].length, 0);
+    assert.ok(chars > 0);
+    const id = r.headers['x-request-id'];
+    await eventually(() => sqlite(st.db, `SELECT COUNT(*) FROM cmx_ledger WHERE request_id = '${id}'`)[0][0] === '1', { timeoutMs: 5000, what: 'its row' });
+    const [row] = sqlite(st.db, `SELECT prompt_tokens, completion_tokens, estimated FROM cmx_ledger WHERE request_id = '${id}'`);
+    assert.deepEqual(row.map(Number), [Math.floor(r.bytes / 4) + 1, Math.ceil(chars / 4), 1]);
   });
 });
 

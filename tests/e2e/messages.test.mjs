@@ -52,6 +52,7 @@ before(async () => {
   early-error-to-bedrock: { targets: [ { provider: claude, model: "${claude}+fault:error_event,after=1" }, { provider: aws, model: "${MODELS.bedrock}" } ] }
   midstream: { targets: [ { provider: claude, model: "${claude}+fault:error_event,after=5" }, { provider: aws, model: "${MODELS.bedrock}" } ] }
   cut-anthropic: { targets: [ { provider: claude, model: "${claude}+fault:cut_stream,after=5" } ] }
+  reframed-anthropic: { targets: [ { provider: claude, model: "${claude}+fault:reframe,after=3" } ] }
   cut-bedrock: { targets: [ { provider: aws, model: "${MODELS.bedrock}+fault:cut_stream,after=4" } ] }
   cut-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:cut_stream,after=3" } ] }
   openai-then-claude: { targets: [ { provider: oa, model: "${MODELS.openai}" }, { provider: claude, model: "${claude}" } ] }
@@ -231,6 +232,27 @@ describe('what the gateway adds', () => {
       assert.match(r.body, /event: error\ndata: /);
     }
     await assert.rejects(client.messages.stream({ model: 'midstream', max_tokens: 50, messages: user('a b c d e f g h') }).finalMessage());
+  });
+
+  test('a passed-through stream whose framing changes midway (CRLF lines, comments) arrives whole, in order, in the gateway\'s framing', async () => {
+    const ask = { max_tokens: 50, stream: true, messages: user('a b c d e f [[cache:4000]] [[cache_write:200]]') };
+    const plain = await post('/v1/messages', { model: 'via-anthropic', ...ask });
+    const r = await post('/v1/messages', { model: 'reframed-anthropic', ...ask });
+    assert.equal(r.status, 200);
+    assert.equal(clouds.anthropic.stats().requests.at(-1).fault, 'reframe');
+    assert.match(plain.body, /event: message_start\ndata: /);
+    const ev = types(r.events);
+    assert.deepEqual(ev, types(plain.events));
+    assert.equal(ev.filter((e) => e === 'message_start').length, 1);
+    assert.equal(ev.at(-1), 'message_stop');
+    assert.deepEqual(r.events[0].message.usage, plain.events[0].message.usage);
+    assert.equal(r.events[0].message.usage.cache_read_input_tokens, 4000);
+    // the events after the change are read one by one and written anew: LF lines, no comments
+    assert.doesNotMatch(r.body, /\r|keep-alive/);
+    const text = (events) => events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join('');
+    assert.equal(text(r.events), text(plain.events));
+    const final = await client.messages.stream({ model: 'reframed-anthropic', max_tokens: 50, messages: user('sdk reframed') }).finalMessage();
+    assert.equal(final.content[0].text, 'echo: sdk reframed');
   });
 
   test('anthropic-beta goes to Anthropic as a header and to Bedrock as anthropic_beta; a chat target notes it dropped', async () => {

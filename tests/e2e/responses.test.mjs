@@ -49,6 +49,7 @@ before(async () => {
   cut-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:cut_stream,after=4" } ] }
   error-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:error_event,after=4" } ] }
   cut-anthropic: { targets: [ { provider: claude, model: "${MODELS.anthropic}+fault:cut_stream,after=5" } ] }
+  reframed-openai: { targets: [ { provider: oa, model: "${MODELS.openai}+fault:reframe,after=3" } ] }
   overloaded-to-openai: { targets: [ { provider: claude, model: "${MODELS.anthropic}+fault:status=529" }, { provider: oa, model: "${MODELS.openai}" } ] }
 `,
   });
@@ -199,6 +200,24 @@ describe('what the gateway adds', () => {
       assert.deepEqual(seq, seq.map((_, i) => i), `${group}: sequence numbers count up from 0`);
       assert.equal(r.events.at(-1).response.status, 'failed');
     }
+  });
+
+  test('a passed-through stream whose framing changes midway (CRLF lines, comments) arrives whole, in order, in the gateway\'s framing', async () => {
+    const plain = await post({ model: 'via-openai', input: 'a b c d e f', stream: true });
+    const r = await post({ model: 'reframed-openai', input: 'a b c d e f', stream: true });
+    assert.equal(r.status, 200);
+    assert.equal(clouds.openai.stats().requests.at(-1).fault, 'reframe');
+    const ev = types(r.events);
+    assert.deepEqual(ev, types(plain.events));
+    assert.equal(ev.at(-1), 'response.completed');
+    const seq = r.events.filter((e) => typeof e === 'object').map((e) => e.sequence_number);
+    assert.deepEqual(seq, seq.map((_, i) => i));
+    assert.deepEqual(r.events.at(-1).response.usage, plain.events.at(-1).response.usage);
+    assert.doesNotMatch(r.body, /\r|keep-alive/);
+    assert.match(r.body, /^event: response\.created\ndata: /);
+    const stream = client.responses.stream({ model: 'reframed-openai', input: 'sdk reframed' });
+    for await (const e of stream) void e;
+    assert.equal((await stream.finalResponse()).output_text, 'echo: sdk reframed');
   });
 
   test('failover before the first byte: an overloaded Claude, then OpenAI passed through', async () => {

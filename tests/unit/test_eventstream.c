@@ -586,6 +586,26 @@ static void computes_the_standard_crc32(void **state)
     /* Continuing a CRC equals computing it at once. */
     uint32_t part = cmx_eventstream_crc32(0, "1234", 4);
     assert_int_equal(cmx_eventstream_crc32(part, "56789", 5), 0xCBF43926u);
+    /* Every length and alignment around the eight-byte steps, against
+     * the bit-at-a-time definition. */
+    unsigned char buf[80];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 37 + 11);
+    for (size_t off = 0; off < 8; off++) {
+        for (size_t len = 0; off + len <= sizeof buf; len++) {
+            uint32_t bits = 0xFFFFFFFFu;
+            for (size_t i = 0; i < len; i++) {
+                bits ^= buf[off + i];
+                for (int k = 0; k < 8; k++)
+                    bits = bits & 1 ? 0xEDB88320u ^ (bits >> 1) : bits >> 1;
+            }
+            assert_int_equal(cmx_eventstream_crc32(0, buf + off, len), ~bits);
+            /* split anywhere, continued */
+            uint32_t head = cmx_eventstream_crc32(0, buf + off, len / 3);
+            assert_int_equal(cmx_eventstream_crc32(head, buf + off + len / 3, len - len / 3),
+                             ~bits);
+        }
+    }
 }
 
 /* Headers rebuilt from a decoded message, to feed the encoder. */

@@ -191,8 +191,8 @@ static void run(fixture *f, const char *group, int stream, int include_usage, ou
     call.residency_header = run_residency;
     const cmx_model_group *g = cmx_config_find_model(f->cfg, group, strlen(group));
     assert_non_null(g);
-    cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
-                           on_stream_end, on_failure,      o};
+    cmx_route_sink sink = {
+        on_response, on_stream_start, on_stream_chunk, on_stream_end, on_failure, o, NULL};
     if (cmx_route_start(f->router, g, &call, &sink))
         event_base_dispatch(f->base);
 }
@@ -547,8 +547,8 @@ static void cancel_stops_all_sink_calls(void **state)
                      .arena = f->arena,
                      .request_id = "t"};
     const cmx_model_group *g = cmx_config_find_model(f->cfg, "healthy_only", 12);
-    cmx_route_sink sink = {on_response,   on_stream_start, on_stream_chunk,
-                           on_stream_end, on_failure,      &o};
+    cmx_route_sink sink = {
+        on_response, on_stream_start, on_stream_chunk, on_stream_end, on_failure, &o, NULL};
     o.base = f->base;
     cmx_route *route = cmx_route_start(f->router, g, &call, &sink);
     assert_non_null(route);

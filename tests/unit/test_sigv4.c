@@ -147,6 +147,7 @@ static cmx_sigv4_request as_sigv4(const parsed_request *r)
 
 typedef struct suite_tally {
     int cases, passed, failed, partial;
+    cmx_sigv4_key_cache *key_cache; /* NULL: every case derives its key */
 } suite_tally;
 
 /* Compares one output with an expected file; prints both on a mismatch. */
@@ -194,7 +195,7 @@ static void run_aws_case(const char *suite, const char *dir, const char *name, s
     parse_request(file, FOLD_AS_NEW_VALUE, &r);
     cmx_sigv4_request req = as_sigv4(&r);
     cmx_sigv4_credentials creds = {"AKIDEXAMPLE", SECRET, NULL};
-    cmx_sigv4_options opts = {0};
+    cmx_sigv4_options opts = {.key_cache = tally->key_cache};
     /* "before": the token header is in the .req and signed; "after": the
      * signer must add it without signing it. */
     if (strcmp(name, "post-sts-header-before") == 0) {
@@ -279,6 +280,29 @@ static void signs_every_case_of_the_aws_suites(void **state)
         failed += t.failed;
     }
     assert_int_equal(failed, 0);
+}
+
+/* The same suites signed with one signing-key cache: every signature is
+ * the suites' own, and the key (one secret, day, region and service in all
+ * cases) is derived once. */
+static void signs_every_case_of_the_aws_suites_with_one_key_cache(void **state)
+{
+    (void)state;
+    cmx_sigv4_key_cache cache = CMX_SIGV4_KEY_CACHE_INIT;
+    const char *suites[] = {"aws-sig-v4-test-suite", "aws-sig-v4-test-suite-2017"};
+    suite_tally t = {.key_cache = &cache};
+    for (int s = 0; s < 2; s++) {
+        char *dir = sigv4_dir(suites[s]);
+        walk_aws_suite(suites[s], dir, &t);
+        free(dir);
+    }
+    assert_int_equal(t.cases, 33);
+    assert_int_equal(t.failed, 0);
+    assert_int_equal(cache.derivations, 1);
+    assert_true(cache.valid);
+    assert_string_equal(cache.date8, "20150830");
+    cmx_sigv4_key_cache_clear(&cache);
+    assert_false(cache.valid);
 }
 
 /* ---- the aws-c-auth suite ---- */
@@ -568,6 +592,109 @@ static cmx_sigv4_request bedrock_request(void)
     return req;
 }
 
+/* The signature of req at amz_date (with `cache`, or none) into sig. */
+static void sign_at(const cmx_sigv4_request *req, const char *secret, const char *region,
+                    const char *amz_date, cmx_sigv4_key_cache *cache,
+                    char sig[CMX_SIGV4_HEX_LEN + 1])
+{
+    cmx_sigv4_credentials creds = {"AKIDEXAMPLE", secret, NULL};
+    cmx_sigv4_options opts = {.key_cache = cache};
+    cmx_sigv4_result res;
+    cmx_sigv4_result_init(&res);
+    cmx_error err = {0};
+    assert_int_equal(cmx_sigv4_sign_ex(req, &creds, region, "service", amz_date, &opts, &res, &err),
+                     CMX_OK);
+    memcpy(sig, res.signature, CMX_SIGV4_HEX_LEN + 1);
+    cmx_sigv4_result_free(&res);
+}
+
+static void key_hex(const unsigned char key[32], char hex[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+}
+
+/* A cached key is the day's: the last second of 2015-08-30 signs with the
+ * suite's key (the README's), the first of 08-31 derives the next day's,
+ * and going back derives 08-30's again; a new secret or region is a new
+ * key.  Every signature equals the one signed without a cache. */
+static void rolls_the_cached_signing_key_over_at_the_date_boundary(void **state)
+{
+    (void)state;
+    static const char suite_key[] =
+        "938127b5336810ddb6a5d6af445fcac9e371f9ed418ed386b022aed82901be75";
+    cmx_sigv4_request req = bedrock_request();
+    cmx_sigv4_key_cache cache = CMX_SIGV4_KEY_CACHE_INIT;
+    char cached[CMX_SIGV4_HEX_LEN + 1], plain[CMX_SIGV4_HEX_LEN + 1];
+    char last_day[CMX_SIGV4_HEX_LEN + 1], hex[65];
+    cmx_error err = {0};
+
+    sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", &cache, cached);
+    sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", NULL, plain);
+    assert_string_equal(cached, plain);
+    assert_int_equal(cache.derivations, 1);
+    key_hex(cache.key, hex);
+    assert_string_equal(hex, suite_key);
+    memcpy(last_day, cached, sizeof last_day);
+
+    sign_at(&req, SECRET, "us-east-1", "20150830T123600Z", &cache, cached); /* same day */
+    sign_at(&req, SECRET, "us-east-1", "20150830T123600Z", NULL, plain);
+    assert_string_equal(cached, plain);
+    assert_int_equal(cache.derivations, 1);
+
+    sign_at(&req, SECRET, "us-east-1", "20150831T000000Z", &cache, cached); /* the next day */
+    sign_at(&req, SECRET, "us-east-1", "20150831T000000Z", NULL, plain);
+    assert_string_equal(cached, plain);
+    assert_string_not_equal(cached, last_day);
+    assert_int_equal(cache.derivations, 2);
+    assert_string_equal(cache.date8, "20150831");
+    unsigned char next_key[32];
+    assert_int_equal(
+        cmx_sigv4_derive_key(SECRET, "20150831", "us-east-1", "service", next_key, &err), CMX_OK);
+    assert_memory_equal(cache.key, next_key, 32);
+
+    sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", &cache, cached); /* back again */
+    assert_string_equal(cached, last_day);
+    assert_int_equal(cache.derivations, 3);
+    key_hex(cache.key, hex);
+    assert_string_equal(hex, suite_key);
+
+    sign_at(&req, "another-secret", "us-east-1", "20150830T235959Z", &cache, cached);
+    sign_at(&req, "another-secret", "us-east-1", "20150830T235959Z", NULL, plain);
+    assert_string_equal(cached, plain);
+    assert_string_not_equal(cached, last_day);
+    assert_int_equal(cache.derivations, 4);
+
+    sign_at(&req, "another-secret", "eu-west-1", "20150830T235959Z", &cache, cached);
+    sign_at(&req, "another-secret", "eu-west-1", "20150830T235959Z", NULL, plain);
+    assert_string_equal(cached, plain);
+    assert_int_equal(cache.derivations, 5);
+
+    cmx_sigv4_key_cache_clear(&cache);
+    assert_false(cache.valid);
+    for (size_t i = 0; i < sizeof cache.secret; i++)
+        assert_int_equal(cache.secret[i], 0);
+}
+
+/* A secret too long to keep is signed right, just never cached. */
+static void derives_every_time_for_a_secret_too_long_to_cache(void **state)
+{
+    (void)state;
+    char secret[CMX_SIGV4_CACHED_SECRET_MAX + 2];
+    memset(secret, 'k', sizeof secret - 1);
+    secret[sizeof secret - 1] = '\0';
+    cmx_sigv4_request req = bedrock_request();
+    cmx_sigv4_key_cache cache = CMX_SIGV4_KEY_CACHE_INIT;
+    char cached[CMX_SIGV4_HEX_LEN + 1], plain[CMX_SIGV4_HEX_LEN + 1];
+    for (int i = 0; i < 2; i++) {
+        sign_at(&req, secret, "us-east-1", "20150830T235959Z", &cache, cached);
+        sign_at(&req, secret, "us-east-1", "20150830T235959Z", NULL, plain);
+        assert_string_equal(cached, plain);
+        assert_false(cache.valid);
+    }
+    assert_int_equal(cache.derivations, 2);
+}
+
 static void signs_a_bedrock_request_without_hop_by_hop_headers(void **state)
 {
     (void)state;
@@ -749,7 +876,7 @@ static void presigns_with_the_token_after_signing_when_asked(void **state)
     cmx_sigv4_header headers[] = {{"Host", "example.amazonaws.com"}};
     cmx_sigv4_request req = {"GET", "/", "a=1", headers, 1, NULL, 0, NULL};
     cmx_sigv4_credentials creds = {"AKIDEXAMPLE", SECRET, "t/k"};
-    cmx_sigv4_options opts = {CMX_SIGV4_SIGN_QUERY, 0, 0, 1, 0, 0};
+    cmx_sigv4_options opts = {CMX_SIGV4_SIGN_QUERY, 0, 0, 1, 0, 0, NULL};
     cmx_sigv4_result res;
     cmx_sigv4_result_init(&res);
     cmx_error err = {0};
@@ -773,6 +900,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signs_every_case_of_the_aws_suites),
+        cmocka_unit_test(signs_every_case_of_the_aws_suites_with_one_key_cache),
+        cmocka_unit_test(rolls_the_cached_signing_key_over_at_the_date_boundary),
+        cmocka_unit_test(derives_every_time_for_a_secret_too_long_to_cache),
         cmocka_unit_test(signs_every_case_of_the_aws_c_auth_suite_both_ways),
         cmocka_unit_test(derives_the_signing_key_of_the_readme),
         cmocka_unit_test(derives_the_signing_key_of_a_secret_longer_than_a_block),

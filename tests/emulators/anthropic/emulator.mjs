@@ -197,6 +197,16 @@ export function createEmulator({ key = null, tls = null } = {}) {
           'content-type': 'text/html; charset=utf-8',
         });
         return true;
+      case 'reframe': {
+        // the same events, from `after` on framed as some proxies frame SSE:
+        // CRLF line ends, a keep-alive comment before each
+        if (!normal.stream) return false;
+        const after = Number(f.after ?? f.reframe ?? 2);
+        const events = normal.events.map((e, i) => (i < after ? e : `: keep-alive\r\n\r\n${sse(e).replace(/\n/g, '\r\n')}`));
+        writeStream(req, res, rec, events, { interval: Number(f.interval_ms ?? 0) });
+        rec.fault = 'reframe';
+        return true;
+      }
       case 'garbage_sse':
         writeStream(req, res, rec, ['event: message_start\ndata: {"type":"message_start", broken\n\n', 'this line is not sse\n\n', 'event: content_block_delta\ndata: {]\n\n'], {});
         return true;

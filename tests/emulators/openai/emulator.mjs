@@ -368,6 +368,13 @@ export function createEmulator({ key = null, tls = null } = {}) {
       rec.fault = 'error_event';
       return streamEvents(req, res, rec, normal.failAfter(Number(f.after ?? 3)), { interval: Number(f.interval_ms ?? 0), done: false });
     }
+    if (f?.fault === 'reframe' && stream) {
+      // the same events, from `after` on in CRLF lines, each after a keep-alive comment
+      rec.fault = 'reframe';
+      const after = Number(f.after ?? f.reframe ?? 2);
+      const events = normal.events.map((e, i) => (i < after ? e : `: keep-alive\r\n\r\n${e.replace(/\n/g, '\r\n')}`));
+      return streamEvents(req, res, rec, events, { interval: Number(f.interval_ms ?? 0), done: false });
+    }
     if (f?.fault === 'cut_stream' && stream) {
       rec.fault = 'cut_stream';
       return streamEvents(req, res, rec, normal.events, { interval: Number(f.interval_ms ?? 0), cutAfter: Number(f.after ?? 3), cutMode: f.mode || 'end', done: false });

@@ -28,6 +28,7 @@ export const FAULT_KINDS = new Set([
   'invalid_json', // 200 application/json whose body is not JSON
   'wrong_content_type', // 200 text/html
   'garbage_sse', // 200 text/event-stream with malformed events
+  'reframe', // (Responses) a whole stream, but from event N on in CRLF lines, each after a comment
 ]);
 
 export const { parseFaultSpec, faultFromJSON, splitModel, directiveIn } = faultLanguage(FAULT_KINDS);
