@@ -5,17 +5,9 @@
  * only seven statement shapes are ever prepared), and its rows are summed
  * per roll-up cell in memory first, so a batch of a thousand requests for a
  * handful of keys touches a handful of roll-up rows.  Both go in one
- * transaction: the roll-ups are exactly the sum of the raw rows, always.
- *
- * A batch is written by a background thread that may share a core with the
- * threads serving requests, and takes milliseconds for a few hundred rows;
- * the kernel lets a running thread finish its time slice (a millisecond or
- * more) before a thread woken by a request gets the core.  So between its
- * statements the write gives the core up to any thread that waits for it
- * (sched_yield: nothing happens when none does). */
+ * transaction: the roll-ups are exactly the sum of the raw rows, always. */
 #include "store/store_internal.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +16,6 @@
 #define DAY_MS 86400000LL
 #define LEDGER_COLUMNS 18
 #define MAX_CHUNK 64
-/* Roll-up cells written between two chances for other threads to run:
- * no longer than a chunk of raw rows takes. */
-#define CELLS_PER_YIELD 16
 
 /* The longest each string may be; their sum (with NULs) fits in the row. */
 static const uint16_t string_max[CMX_LEDGER__STRINGS] = {128, 64, 64, 64, 64, 128, 32};
@@ -169,8 +158,6 @@ static cmx_err write_cells(cmx_store *s, const char *sql, const cell *cells, siz
         };
         if (cmx_sql_exec(s->db, sql, p, 15, NULL, NULL, err) != CMX_OK)
             return err->kind;
-        if (i % CELLS_PER_YIELD == CELLS_PER_YIELD - 1)
-            sched_yield();
     }
     return CMX_OK;
 }
@@ -283,7 +270,6 @@ static cmx_err insert_rows(cmx_store *s, const cmx_ledger_row *rows, size_t n, c
         if (rc != CMX_OK)
             return rc;
         done += chunk;
-        sched_yield();
     }
     return CMX_OK;
 }
