@@ -277,7 +277,8 @@ static void on_stream_events(void *ctx, const char *sse, size_t len, size_t n)
     st->relayed += (int64_t)n;
     if (c->governed) {
         cmx_sse_plain ev;
-        for (size_t at = 0; at < len && cmx_sse_plain_event(sse + at, len - at, &ev) == 1;
+        for (size_t at = 0;
+             at < len && cmx_sse_plain_event(sse + at, len - at, &ev) == CMX_SSE_PLAIN;
              at += ev.len) {
             char type[64];
             size_t tn = ev.type_len < sizeof type ? ev.type_len : sizeof type - 1;

@@ -3,86 +3,86 @@
  *
  * Each part of an event is compared only as far as the bytes go, so an
  * event cut by a read boundary is told apart from one that is not plain:
- * the first says "not yet" (0), the second "no" (-1) as soon as a byte
- * disagrees.  The relay reads in place; only an event a read cuts is
+ * the first is CMX_SSE_CUT ("not yet"), the second CMX_SSE_NOT_PLAIN as soon
+ * as a byte disagrees.  The relay reads in place; only an event a read cuts is
  * copied, with the next read appended to it. */
 #include "http/sse_relay.h"
 
 #include <string.h>
 
 /* Whether the first bytes of `have` (n of them) agree with `want` (k):
- * -1 they differ, 0 they agree but end first, 1 all of `want` is there. */
-static int prefix(const char *have, size_t n, const char *want, size_t k)
+ * they differ, they agree but end first (cut), or all of `want` is there. */
+static cmx_sse_plain_verdict prefix(const char *have, size_t n, const char *want, size_t k)
 {
     size_t m = n < k ? n : k;
     if (memcmp(have, want, m) != 0)
-        return -1;
-    return n >= k ? 1 : 0;
+        return CMX_SSE_NOT_PLAIN;
+    return n >= k ? CMX_SSE_PLAIN : CMX_SSE_CUT;
 }
 
-/* A line from `s` (n bytes) to its LF: its length in *line_len, 1; 0 when
- * no LF came yet; -1 when it holds a CR (CR line ends are not plain). */
-static int line(const char *s, size_t n, size_t *line_len)
+/* A line from `s` (n bytes) to its LF: its length in *line_len; cut when
+ * no LF came yet; not plain when it holds a CR (CR line ends are not). */
+static cmx_sse_plain_verdict line(const char *s, size_t n, size_t *line_len)
 {
     const char *lf = memchr(s, '\n', n);
     size_t m = lf ? (size_t)(lf - s) : n;
     if (memchr(s, '\r', m))
-        return -1;
+        return CMX_SSE_NOT_PLAIN;
     *line_len = m;
-    return lf ? 1 : 0;
+    return lf ? CMX_SSE_PLAIN : CMX_SSE_CUT;
 }
 
-int cmx_sse_plain_event(const char *bytes, size_t len, cmx_sse_plain *ev)
+cmx_sse_plain_verdict cmx_sse_plain_event(const char *bytes, size_t len, cmx_sse_plain *ev)
 {
     static const char event_head[] = "event: ", data_head[] = "data: ",
                       type_head[] = "{\"type\":\"";
     const char *p = bytes, *end = bytes + len;
-    int rc = prefix(p, len, event_head, sizeof event_head - 1);
-    if (rc <= 0)
+    cmx_sse_plain_verdict rc = prefix(p, len, event_head, sizeof event_head - 1);
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     const char *name = p + sizeof event_head - 1;
     size_t name_len;
     rc = line(name, (size_t)(end - name), &name_len);
     /* the name is the type as the JSON writes it: no escape, no quote */
-    if (rc < 0 || memchr(name, '\\', name_len) || memchr(name, '"', name_len))
-        return -1;
-    if (rc == 0)
-        return 0;
+    if (rc == CMX_SSE_NOT_PLAIN || memchr(name, '\\', name_len) || memchr(name, '"', name_len))
+        return CMX_SSE_NOT_PLAIN;
+    if (rc == CMX_SSE_CUT)
+        return CMX_SSE_CUT;
     if (name_len == 0)
-        return -1;
+        return CMX_SSE_NOT_PLAIN;
     p = name + name_len + 1;
     rc = prefix(p, (size_t)(end - p), data_head, sizeof data_head - 1);
-    if (rc <= 0)
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     const char *json = p + sizeof data_head - 1;
     /* the JSON begins {"type":"NAME" */
     p = json;
     rc = prefix(p, (size_t)(end - p), type_head, sizeof type_head - 1);
-    if (rc <= 0)
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     p += sizeof type_head - 1;
     rc = prefix(p, (size_t)(end - p), name, name_len);
-    if (rc <= 0)
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     p += name_len;
     rc = prefix(p, (size_t)(end - p), "\"", 1);
-    if (rc <= 0)
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     size_t json_len;
     rc = line(json, (size_t)(end - json), &json_len);
-    if (rc <= 0)
+    if (rc != CMX_SSE_PLAIN)
         return rc;
     p = json + json_len + 1; /* the blank line that ends the event */
     if (p == end)
-        return 0;
+        return CMX_SSE_CUT;
     if (*p != '\n')
-        return -1;
+        return CMX_SSE_NOT_PLAIN;
     ev->type = name;
     ev->type_len = name_len;
     ev->data = json;
     ev->data_len = json_len;
     ev->len = (size_t)(p + 1 - bytes);
-    return 1;
+    return CMX_SSE_PLAIN;
 }
 
 /* The plain events at the start of bytes[0..len): judged, the first of the
@@ -96,9 +96,9 @@ static int relay_events(cmx_sse_relay *r, const char *bytes, size_t len,
     int rc = 0;
     while (at < len && !r->done) {
         cmx_sse_plain ev;
-        int got = cmx_sse_plain_event(bytes + at, len - at, &ev);
-        if (got <= 0) {
-            rc = got;
+        cmx_sse_plain_verdict got = cmx_sse_plain_event(bytes + at, len - at, &ev);
+        if (got != CMX_SSE_PLAIN) {
+            rc = got == CMX_SSE_NOT_PLAIN ? -1 : 0;
             break;
         }
         cmx_sse_relay_verdict v = ops->judge(ctx, &ev);

@@ -26,10 +26,15 @@ typedef struct cmx_sse_plain {
     size_t len; /* the event's bytes, its blank line included */
 } cmx_sse_plain;
 
-/* The event `bytes` begin with: 1 and *ev when it is plain and whole, 0
- * when the bytes end before it does and what is there may still be plain,
- * -1 when it is not plain. */
-int cmx_sse_plain_event(const char *bytes, size_t len, cmx_sse_plain *ev);
+/* What the bytes a stream's event begins with say about it. */
+typedef enum cmx_sse_plain_verdict {
+    CMX_SSE_NOT_PLAIN = -1, /* a byte disagrees: the full SSE reader reads it */
+    CMX_SSE_CUT = 0,        /* the bytes end before the event does; it may still be plain */
+    CMX_SSE_PLAIN = 1,      /* plain and whole: *ev says where its parts are */
+} cmx_sse_plain_verdict;
+
+/* The event `bytes` begin with; *ev is filled when it is CMX_SSE_PLAIN. */
+cmx_sse_plain_verdict cmx_sse_plain_event(const char *bytes, size_t len, cmx_sse_plain *ev);
 
 /* ---- the relay: a stream's reads in, events out ---------------------------
  * Each plain event is judged; the stream's first goes on alone (a router

@@ -34,10 +34,10 @@ static void recognises_a_plain_event_and_waits_for_the_rest_of_a_cut_one(void **
     size_t n = strlen(e);
     cmx_sse_plain ev;
     for (size_t k = 0; k < n; k++)
-        assert_int_equal(cmx_sse_plain_event(e, k, &ev), 0);
+        assert_int_equal(cmx_sse_plain_event(e, k, &ev), CMX_SSE_CUT);
     char with_more[256];
     snprintf(with_more, sizeof with_more, "%sevent: x", e);
-    assert_int_equal(cmx_sse_plain_event(with_more, strlen(with_more), &ev), 1);
+    assert_int_equal(cmx_sse_plain_event(with_more, strlen(with_more), &ev), CMX_SSE_PLAIN);
     assert_int_equal(ev.len, n);
     assert_int_equal(ev.type_len, strlen("message_start"));
     assert_memory_equal(ev.type, "message_start", ev.type_len);
@@ -70,8 +70,8 @@ static void refuses_every_other_framing(void **state)
     };
     for (size_t i = 0; i < sizeof not_plain / sizeof not_plain[0]; i++) {
         cmx_sse_plain ev;
-        int rc = cmx_sse_plain_event(not_plain[i], strlen(not_plain[i]), &ev);
-        if (rc != -1)
+        cmx_sse_plain_verdict rc = cmx_sse_plain_event(not_plain[i], strlen(not_plain[i]), &ev);
+        if (rc != CMX_SSE_NOT_PLAIN)
             fail_msg("case %zu was taken as plain (%d): %s", i, rc, not_plain[i]);
     }
 }
@@ -127,7 +127,7 @@ static void run(void *ctx, const char *sse, size_t len, size_t n)
     size_t at = 0, seen = 0;
     cmx_sse_plain ev;
     while (at < len) {
-        assert_int_equal(cmx_sse_plain_event(sse + at, len - at, &ev), 1);
+        assert_int_equal(cmx_sse_plain_event(sse + at, len - at, &ev), CMX_SSE_PLAIN);
         put(r, ev.type, ev.type_len, ev.data, ev.data_len);
         at += ev.len;
         seen++;
