@@ -144,24 +144,9 @@ wait "$CG_PID" 2>/dev/null || true
 # Translated providers: the same answer as Anthropic Messages, Bedrock
 # Converse and Gemini (JSON and stream), from the canned files of
 # bench/canned_answers.mjs, with the provider shapes of bench/run.sh.
-export CMX_BENCH_KEY=bench-key CMX_BENCH_AWS_KEY_ID=AKIDBENCHEXAMPLE CMX_BENCH_AWS_SECRET=bench-secret
 cat >"$TMP/translated.yaml" <<EOF
 providers:
-  upanthropic: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic", api_key: env:CMX_BENCH_KEY }
-  upanthropic-stream:
-    { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream", api_key: env:CMX_BENCH_KEY }
-  upbedrock:
-    type: bedrock
-    region: us-east-1
-    endpoint_url: "http://127.0.0.1:$UP_PORT"
-    access_key_id: env:CMX_BENCH_AWS_KEY_ID
-    secret_access_key: env:CMX_BENCH_AWS_SECRET
-  upvertex:
-    type: vertex
-    project: bench
-    endpoint_url: "http://127.0.0.1:$UP_PORT"
-    metadata_server: true
-    metadata_url: "http://127.0.0.1:$UP_PORT"
+$(translated_providers_yaml "$UP_PORT")
 models:
   bench-anthropic: { targets: [ { provider: upanthropic, model: claude-sonnet-4-5 } ] }
   bench-anthropic-stream: { targets: [ { provider: upanthropic-stream, model: claude-sonnet-4-5 } ] }

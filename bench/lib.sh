@@ -95,6 +95,33 @@ raw_runs() { # "column names" file
   echo "</details>"
 }
 
+# ---- provider configs -------------------------------------------------------
+
+# The providers whose answers cloudmux translates (Anthropic, Bedrock
+# Converse, Vertex Gemini), on the canned upstream at port $1, as lines of a
+# config's `providers:` mapping; their placeholder credentials are exported
+# here (the upstream checks none).
+export CMX_BENCH_KEY=bench-key CMX_BENCH_AWS_KEY_ID=AKIDBENCHEXAMPLE CMX_BENCH_AWS_SECRET=bench-secret
+translated_providers_yaml() { # upstream_port
+  cat <<EOF
+  upanthropic: { type: anthropic, base_url: "http://127.0.0.1:$1/anthropic", api_key: env:CMX_BENCH_KEY }
+  upanthropic-stream:
+    { type: anthropic, base_url: "http://127.0.0.1:$1/anthropic-stream", api_key: env:CMX_BENCH_KEY }
+  upbedrock:
+    type: bedrock
+    region: us-east-1
+    endpoint_url: "http://127.0.0.1:$1"
+    access_key_id: env:CMX_BENCH_AWS_KEY_ID
+    secret_access_key: env:CMX_BENCH_AWS_SECRET
+  upvertex:
+    type: vertex
+    project: bench
+    endpoint_url: "http://127.0.0.1:$1"
+    metadata_server: true
+    metadata_url: "http://127.0.0.1:$1"
+EOF
+}
+
 # ---- governance configs -----------------------------------------------------
 
 # bench/run.sh's cloudmux-gov and cloudmux-gov-fleet: the providers and

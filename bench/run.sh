@@ -86,21 +86,7 @@ providers:
   upjson3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/json/v1" }
   upsse2: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
   upsse3: { type: openai, base_url: "http://127.0.0.1:$UP_PORT/stream/v1" }
-  upanthropic: { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic", api_key: env:CMX_BENCH_KEY }
-  upanthropic-stream:
-    { type: anthropic, base_url: "http://127.0.0.1:$UP_PORT/anthropic-stream", api_key: env:CMX_BENCH_KEY }
-  upbedrock:
-    type: bedrock
-    region: us-east-1
-    endpoint_url: "http://127.0.0.1:$UP_PORT"
-    access_key_id: env:CMX_BENCH_AWS_KEY_ID
-    secret_access_key: env:CMX_BENCH_AWS_SECRET
-  upvertex:
-    type: vertex
-    project: bench
-    endpoint_url: "http://127.0.0.1:$UP_PORT"
-    metadata_server: true
-    metadata_url: "http://127.0.0.1:$UP_PORT"
+$(translated_providers_yaml "$UP_PORT")
 $([ "$H2" = 1 ] && printf '%s\n' \
   "  upjson-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/json/v1\", http2: on }" \
   "  upsse-h2: { type: openai, base_url: \"http://127.0.0.1:$UP_H2_PORT/stream/v1\", http2: on }")
@@ -130,8 +116,6 @@ $([ "$H2" = 1 ] && printf '%s\n' \
   bench-bedrock: { targets: [ { provider: upbedrock, model: "amazon.nova-micro-v1:0" } ] }
   bench-vertex: { targets: [ { provider: upvertex, model: gemini-2.5-flash } ] }
 EOF
-# Placeholder credentials for the translated providers (the upstream checks none).
-export CMX_BENCH_KEY=bench-key CMX_BENCH_AWS_KEY_ID=AKIDBENCHEXAMPLE CMX_BENCH_AWS_SECRET=bench-secret
 # The same gateway with its state in Redis (on the load core, like a remote
 # dependency would be): breakers and cooldowns read the local mirror, an rpm
 # limit costs one Lua call per request.
