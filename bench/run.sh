@@ -350,7 +350,7 @@ if [ -z "$CMX_SKIP" ]; then
   # The gateway's own time per request (total minus upstream), from its
   # access log: median and p99 per scenario.
   overhead() { # model → "median p99" in µs
-    grep -o "\"model\":\"$1\".*\"overhead_us\":[0-9]*" "$TMP/cloudmux.out" |
+    { grep -o "\"model\":\"$1\".*\"overhead_us\":[0-9]*" "$TMP/cloudmux.out" || true; } |
       sed 's/.*"overhead_us"://' | sort -n |
       awk '{ a[NR] = $1 } END { if (NR == 0) { print "n/a n/a"; exit }; i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; print a[int((NR + 1) / 2)], a[i] }'
   }
