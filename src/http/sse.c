@@ -33,6 +33,19 @@ void cmx_sse_parser_init(cmx_sse_parser *p, cmx_sse_event_cb cb, void *ctx)
     p->ctx = ctx;
 }
 
+void cmx_sse_parser_mid_stream(cmx_sse_parser *p)
+{
+    p->seen_bytes = 3;
+}
+
+cmx_err cmx_sse_upstream_event_refused(cmx_error *err)
+{
+    cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
+                  "upstream stream event too large or out of memory");
+    err->cause = CMX_CAUSE_PROTOCOL;
+    return err->kind;
+}
+
 void cmx_sse_parser_free(cmx_sse_parser *p)
 {
     cmx_buf_free(&p->line);

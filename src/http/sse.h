@@ -12,6 +12,11 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/err.h"
+
+/* The largest event an upstream's stream may send: one answer chunk's
+ * worth is a few KiB; more is a broken or hostile upstream. */
+#define CMX_SSE_UPSTREAM_EVENT_MAX (8u << 20)
 
 typedef struct cmx_sse_event {
     const char *event; /* "" when no event field (the default "message") */
@@ -42,12 +47,18 @@ typedef struct cmx_sse_parser {
 } cmx_sse_parser;
 
 void cmx_sse_parser_init(cmx_sse_parser *p, cmx_sse_event_cb cb, void *ctx);
+/* The bytes fed from now on continue a stream begun elsewhere: no BOM is
+ * looked for. */
+void cmx_sse_parser_mid_stream(cmx_sse_parser *p);
 /* 0 when all bytes were consumed; the callback's non-zero value if it stopped;
  * -1 when an event exceeded max_event_bytes or memory ran out. */
 int cmx_sse_feed(cmx_sse_parser *p, const char *bytes, size_t len);
 /* True when bytes of an unfinished event are buffered (a stream that ends now
  * was cut mid-event). */
 int cmx_sse_has_partial(const cmx_sse_parser *p);
+/* The error for an upstream stream whose event was over the limit or met
+ * an out-of-memory (cmx_sse_feed returned -1): fills err, returns its kind. */
+cmx_err cmx_sse_upstream_event_refused(cmx_error *err);
 void cmx_sse_parser_free(cmx_sse_parser *p);
 
 /* Appends "data: <data>\n\n" (data must not contain a newline) — with an

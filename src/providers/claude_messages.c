@@ -48,7 +48,7 @@ static cmx_err init(void *t, const cmx_translate_params *p, cmx_error *err)
     claude_state *s = t;
     s->p = *p;
     s->input = s->cache_read = s->cache_write = s->cache_write_1h = s->output = -1;
-    s->relay.max_event_bytes = 8u << 20; /* as the SSE framing's */
+    s->relay.max_event_bytes = CMX_SSE_UPSTREAM_EVENT_MAX;
     return CMX_OK;
 }
 
@@ -445,11 +445,8 @@ static void relay_run(void *ctx, const char *sse, size_t len, size_t n)
 static int relay_rest(void *ctx, const char *bytes, size_t len, int at_start)
 {
     claude_state *s = ctx;
-    if (!at_start && !s->sse.ready) {
-        /* the reader starts mid-stream: no BOM is looked for */
-        cmx_sse_framing_feed(&s->sse, "", 0, on_sse, s, s->feed_err);
-        s->sse.parser.seen_bytes = 3;
-    }
+    if (!s->sse.ready)
+        s->sse.mid_stream = !at_start;
     return cmx_sse_framing_feed(&s->sse, bytes, len, on_sse, s, s->feed_err) != CMX_OK;
 }
 
@@ -463,12 +460,7 @@ static cmx_err feed_sse(void *t, const char *data, size_t len, cmx_error *err)
         return cmx_sse_framing_feed(&s->sse, data, len, on_sse, s, err);
     if (cmx_sse_relay_feed(&s->relay, data, len, &relay_ops, s) == 0)
         return CMX_OK;
-    if (err->kind == CMX_OK) {
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        err->cause = CMX_CAUSE_PROTOCOL;
-    }
-    return err->kind;
+    return err->kind == CMX_OK ? cmx_sse_upstream_event_refused(err) : err->kind;
 }
 
 /* One InvokeModelWithResponseStream message: {"bytes": base64(event)}. */

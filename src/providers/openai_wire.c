@@ -36,8 +36,6 @@
 #include "providers/upstream_answer.h"
 #include "core/str.h"
 
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
-
 struct cmx_openai_wire_attempt {
     const cmx_provider_config *cfg;
     cmx_upstream_call *call;
@@ -365,17 +363,14 @@ static int feed_reader(openai_attempt *a, const char *data, size_t len, int at_s
 {
     if (!a->sse_ready) {
         cmx_sse_parser_init(&a->sse, on_sse_event, a);
-        a->sse.max_event_bytes = MAX_STREAM_EVENT_BYTES;
+        a->sse.max_event_bytes = CMX_SSE_UPSTREAM_EVENT_MAX;
         if (!at_start)
-            a->sse.seen_bytes = 3; /* no BOM mid-stream */
+            cmx_sse_parser_mid_stream(&a->sse);
         a->sse_ready = 1;
     }
     int rc = cmx_sse_feed(&a->sse, data, len);
-    if (rc < 0) {
-        cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-    }
+    if (rc < 0)
+        cmx_sse_upstream_event_refused(&a->stream_err);
     return rc;
 }
 
@@ -416,11 +411,8 @@ static void on_body(void *ctx, const char *data, size_t len)
         int rc = a->relay ? cmx_sse_relay_feed(&a->relay_state, data, len, &relay_ops, a)
                           : feed_reader(a, data, len, 1);
         if (rc != 0) {
-            if (rc < 0 && a->stream_err.kind == CMX_OK) {
-                cmx_error_set(&a->stream_err, CMX_ERR_UPSTREAM_PROTOCOL,
-                              "upstream stream event too large or out of memory");
-                a->stream_err.cause = CMX_CAUSE_PROTOCOL;
-            }
+            if (rc < 0 && a->stream_err.kind == CMX_OK)
+                cmx_sse_upstream_event_refused(&a->stream_err);
             cmx_upstream_cancel(a->call);
             cmx_error err = a->stream_err;
             finish(a, &err);
@@ -548,7 +540,7 @@ cmx_openai_wire_attempt *cmx_openai_wire_start(const cmx_openai_wire_request *re
     a->stream = cmx_call_streams(call);
     a->responses = call->api == CMX_API_RESPONSES;
     a->relay = a->responses && a->stream && sink->on_events;
-    a->relay_state.max_event_bytes = MAX_STREAM_EVENT_BYTES;
+    a->relay_state.max_event_bytes = CMX_SSE_UPSTREAM_EVENT_MAX;
     cmx_usage_init(&a->usage);
     int ask_usage = a->stream && call->api == CMX_API_CHAT && !req->no_stream_usage &&
                     !call->scan->include_usage &&

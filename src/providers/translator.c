@@ -41,26 +41,22 @@ const cmx_translator_ops *cmx_translator_at(size_t i)
     return NULL;
 }
 
-/* One event of a stream is one answer chunk's worth: a few KiB, far less
- * than this; more is a broken or hostile upstream. */
-#define MAX_STREAM_EVENT_BYTES (8u << 20)
-
 cmx_err cmx_sse_framing_feed(cmx_sse_framing *f, const char *data, size_t len,
                              cmx_sse_event_cb on_event, void *ctx, cmx_error *err)
 {
     if (!f->ready) {
         cmx_sse_parser_init(&f->parser, on_event, ctx);
-        f->parser.max_event_bytes = MAX_STREAM_EVENT_BYTES;
+        f->parser.max_event_bytes = CMX_SSE_UPSTREAM_EVENT_MAX;
+        if (f->mid_stream)
+            cmx_sse_parser_mid_stream(&f->parser);
         f->ready = 1;
     }
     int rc = cmx_sse_feed(&f->parser, data, len);
     if (rc == 0)
         return CMX_OK;
-    if (rc < 0) {
-        cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL,
-                      "upstream stream event too large or out of memory");
-        err->cause = CMX_CAUSE_PROTOCOL;
-    } else if (err->kind == CMX_OK) {
+    if (rc < 0)
+        cmx_sse_upstream_event_refused(err);
+    else if (err->kind == CMX_OK) {
         cmx_error_set(err, CMX_ERR_UPSTREAM_PROTOCOL, "upstream stream stopped");
     }
     return err->kind;

@@ -141,11 +141,12 @@ const cmx_translator_ops *cmx_translator_at(size_t i);
 #include "providers/eventstream.h"
 
 /* An SSE stream: events go to on_event(ctx), which returns nonzero (and
- * fills the error it was given through ctx) to stop.  Events over 8 MiB are
- * refused. */
+ * fills the error it was given through ctx) to stop.  Events over
+ * CMX_SSE_UPSTREAM_EVENT_MAX are refused. */
 typedef struct cmx_sse_framing {
     cmx_sse_parser parser;
     int ready;
+    int mid_stream; /* set before the first feed: the bytes continue a stream begun elsewhere */
 } cmx_sse_framing;
 
 cmx_err cmx_sse_framing_feed(cmx_sse_framing *f, const char *data, size_t len,
