@@ -18,42 +18,44 @@ const char *cmx_anthropic_betas_of(const cmx_provider_config *p)
     return NULL;
 }
 
-int cmx_anthropic_betas_valid(const char *s)
-{
-    int names = 0;
-    for (; *s; s++) {
-        char c = *s;
-        int word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '.' || c == '_' || c == '*';
-        if (!word && c != ',' && c != ' ')
-            return 0;
-        names += word;
-    }
-    return names > 0;
-}
-
 /* The next name of a comma-separated list at *p: its start and length
  * (0 at the end), *p moved past it. */
 static size_t next_name(const char **p, const char **name)
 {
     const char *s = *p;
-    for (;;) {
-        while (*s == ' ' || *s == '\t' || *s == ',')
-            s++;
-        if (!*s) {
-            *p = s;
-            return 0;
-        }
-        const char *e = s;
-        while (*e && *e != ',')
-            e++;
-        const char *end = e;
-        while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        *p = e;
-        *name = s;
-        return (size_t)(end - s);
+    while (*s == ' ' || *s == '\t' || *s == ',')
+        s++;
+    if (!*s) {
+        *p = s;
+        return 0;
     }
+    const char *e = s;
+    while (*e && *e != ',')
+        e++;
+    const char *end = e;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *p = e;
+    *name = s;
+    return (size_t)(end - s);
+}
+
+int cmx_anthropic_betas_valid(const char *s)
+{
+    for (const char *c = s; *c; c++) {
+        int word = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                   (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_';
+        if (!word && *c != '*' && *c != ',' && *c != ' ')
+            return 0;
+    }
+    /* "*" stands for every name only alone: "context-*" would match none */
+    const char *name;
+    size_t n;
+    int names = 0;
+    for (const char *p = s; (n = next_name(&p, &name)) != 0; names++)
+        if (n != 1 && memchr(name, '*', n))
+            return 0;
+    return names > 0;
 }
 
 static int listed(const char *allowed, const char *name, size_t n)

@@ -815,6 +815,42 @@ static void bedrock_provider_takes_its_keys_from_config_or_environment(void **st
     cmx_config_diag_free(&d);
 }
 
+/* anthropic_betas: names, or "*" alone; a wildcard inside a name (which
+ * would match nothing) and other characters are refused. */
+static void anthropic_betas_take_names_or_a_lone_star(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"context-1m-2025-08-07, interleaved-thinking-2025-05-14",
+                                       "*", "a.b_c-1,*"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "providers:\n  b:\n    type: vertex\n    project: p\n"
+                 "    metadata_server: true\n"
+                 "    anthropic_betas: \"%s\"\n"
+                 "models:\n  g:\n    targets:\n      - {provider: b, model: m}\n",
+                 good[i]);
+        cmx_config_diag d;
+        cmx_config *c = load(yaml, &d);
+        cmx_test_config_expect_clean(c, &d);
+        cmx_config_unref(c);
+        cmx_config_diag_free(&d);
+    }
+    static const char *const bad[] = {"context-*", "a;b", ", ,", "tab\\there"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "providers:\n  v:\n    type: vertex\n    project: p\n"
+                 "    metadata_server: true\n    anthropic_betas: \"%s\"\n"
+                 "models:\n  g:\n    targets:\n      - {provider: v, model: m}\n",
+                 bad[i]);
+        cmx_config_diag d;
+        cmx_test_config_refused(yaml, NAME, CMX_TEST_ANY_LINE,
+                                "anthropic_betas: expected comma-separated beta names", &d);
+        cmx_config_diag_free(&d);
+    }
+}
+
 static void vertex_provider_gets_its_endpoint_from_the_location(void **state)
 {
     const char *yaml = "providers:\n"
@@ -1195,6 +1231,7 @@ int main(void)
         cmocka_unit_test(group_drop_unsupported_params_reaches_every_target),
         cmocka_unit_test(shutdown_delays_load_and_zero_is_allowed),
         cmocka_unit_test(provider_settings_at_the_wrong_level_point_at_the_indentation),
+        cmocka_unit_test(anthropic_betas_take_names_or_a_lone_star),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
