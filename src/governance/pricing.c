@@ -167,10 +167,11 @@ static int parse_entry(parse_ctx *pc, const cmx_ynode *v, cmx_price_entry *e)
     if (get_price(pc, v, "input", 1, &price->input) < 0 ||
         get_price(pc, v, "output", 0, &price->output) < 0)
         return -1;
-    int cached = get_price(pc, v, "cached_input", 0, &price->cached_input);
-    int write = get_price(pc, v, "cache_write", 0, &price->cache_write);
-    int write_1h = get_price(pc, v, "cache_write_1h", 0, &price->cache_write_1h);
-    if (cached < 0 || write < 0 || write_1h < 0)
+    /* each checked as it is read: the first bad one is the one named */
+    int cached, write, write_1h;
+    if ((cached = get_price(pc, v, "cached_input", 0, &price->cached_input)) < 0 ||
+        (write = get_price(pc, v, "cache_write", 0, &price->cache_write)) < 0 ||
+        (write_1h = get_price(pc, v, "cache_write_1h", 0, &price->cache_write_1h)) < 0)
         return -1;
     cmx_price_defaults(price, cached, write, write_1h);
     price->known = 1;

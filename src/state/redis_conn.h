@@ -1,8 +1,8 @@
 /* redis_conn.h — one asynchronous, pipelined connection to Redis on one
  * event loop.
  *
- * The wire is RESP, spoken with hiredis's own reply reader and command
- * formatter over a libevent bufferevent: plain TCP (redis://), TLS through
+ * The wire is RESP: replies read with hiredis's own reply reader, commands
+ * written by hand (redis_conn.c), over a libevent bufferevent: plain TCP (redis://), TLS through
  * OpenSSL (rediss://, which this hiredis release cannot do itself) or a unix
  * socket (unix://).  Commands are written as they come and answered in
  * order, so everything a loop turn sends goes out in one write.

@@ -367,6 +367,9 @@ static void broken_price_lists_are_blamed_on_their_line(void **state)
         {"- {provider: anthropic, model: a, input: 1, output: 2, cache_write_1h: -2, as_of: "
          "2026-01-01, source: s}\n",
          "list.yaml:1:", "'cache_write_1h'"},
+        {"- {provider: anthropic, model: a, input: 1, output: 2, cached_input: x, cache_write: y, "
+         "as_of: 2026-01-01, source: s}\n",
+         "list.yaml:1:", "'cached_input'"}, /* the first of two bad prices */
         {"- {provider: openai, model: a, input: 1, output: 2, as_of: yesterday, source: s}\n",
          "list.yaml:1:", "YYYY-MM-DD"},
         {"prices: {}\n", "list.yaml:1:", "expected a list"},
