@@ -88,8 +88,8 @@ size_t cmx_chunk_text_chars(const char *json, size_t len)
         if (memcmp(w, content_name, WINDOW) == 0) {
             if (w >= next[0])
                 total += value_chars(w + WINDOW, end, &next[0]);
-        } else if (memcmp(w, arguments_tail, WINDOW) == 0 && w - 2 >= json &&
-                   memcmp(w - 2, arguments_name, 2) == 0) {
+        } else if (at >= WINDOW + 1 && memcmp(w, arguments_tail, WINDOW) == 0 &&
+                   memcmp(w - 2, arguments_name, 2) == 0) { /* at: w - 2 is in the chunk */
             if (w - 2 >= next[1])
                 total += value_chars(w + WINDOW, end, &next[1]);
         }

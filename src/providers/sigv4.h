@@ -10,10 +10,12 @@
  *                  headers, payload     SHA-256 of the      key)
  *                  hash)                canonical request)
  *
- * Nothing here does I/O, reads the clock or keeps state: the caller passes the
- * timestamp, so a signature is a function of its inputs (a caller may hand
- * in a cache of the day's signing key, cmx_sigv4_key_cache; the signature is
- * the same with or without it).  Secrets never appear
+ * Nothing here does I/O or reads the clock, and no result depends on state
+ * kept between calls: the caller passes the timestamp, so a signature is a
+ * function of its inputs.  Two things are kept only to save work: a
+ * caller may hand in a cache of the day's signing key
+ * (cmx_sigv4_key_cache), and each thread reuses one SHA-256 context; the
+ * signature is the same with or without them.  Secrets never appear
  * in error messages or in the result (only the access key id does, as AWS
  * requires in the credential scope); intermediate keys are wiped after use.
  *
