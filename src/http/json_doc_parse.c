@@ -387,6 +387,21 @@ static cmx_err grow_tokens(cmx_json_doc *doc, cmx_arena *arena, unsigned *cap)
 
 /* ---- the grammar ---------------------------------------------------------- */
 
+/* Token i is the string whose opening quote is at *pos; *pos moves past its
+ * closing quote. */
+static cmx_err string_token(cmx_json_doc *doc, int i, size_t *pos, cmx_error *err)
+{
+    size_t close;
+    int escaped = 0;
+    cmx_err rc = scan_string(doc->bytes, doc->len, *pos + 1, &close, &escaped, err);
+    if (rc != CMX_OK)
+        return rc;
+    doc->tok[i] =
+        (cmx_json_tok){(int32_t)*pos + 1, (int32_t)close, i + 1, CMX_JSON_STRING, (uint8_t)escaped};
+    *pos = close + 1;
+    return CMX_OK;
+}
+
 /* A document whose first byte (after whitespace) is '{', '[' or '"'. */
 static cmx_err parse_text(cmx_json_doc *doc, size_t pos, cmx_arena *arena, cmx_error *err)
 {
@@ -414,18 +429,10 @@ value:
         return fail_end(err);
     {
         unsigned char c = (unsigned char)s[pos];
-        cmx_json_tok *t;
         if (c == '"') {
             NEW_TOKEN();
-            t = &doc->tok[n];
-            size_t close;
-            int escaped = 0;
-            if ((rc = scan_string(s, len, pos + 1, &close, &escaped, err)) != CMX_OK)
+            if ((rc = string_token(doc, n++, &pos, err)) != CMX_OK)
                 return rc;
-            *t = (cmx_json_tok){(int32_t)pos + 1, (int32_t)close, n + 1, CMX_JSON_STRING,
-                                (uint8_t)escaped};
-            n++;
-            pos = close + 1;
             goto after_value;
         }
         if (c == '{' || c == '[') {
@@ -479,15 +486,8 @@ key:
         unsigned char c = (unsigned char)s[pos];
         if (c == '"') {
             NEW_TOKEN();
-            cmx_json_tok *t = &doc->tok[n];
-            size_t close;
-            int escaped = 0;
-            if ((rc = scan_string(s, len, pos + 1, &close, &escaped, err)) != CMX_OK)
+            if ((rc = string_token(doc, n++, &pos, err)) != CMX_OK)
                 return rc;
-            *t = (cmx_json_tok){(int32_t)pos + 1, (int32_t)close, n + 1, CMX_JSON_STRING,
-                                (uint8_t)escaped};
-            n++;
-            pos = close + 1;
             SKIP_WS();
             if (pos < len && s[pos] == ':') {
                 pos++;
