@@ -59,15 +59,30 @@ cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, c
     return CMX_OK;
 }
 
+/* Writes v as `width` decimal digits. */
+static char *put_digits(char *p, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
 {
     struct tm tm;
     if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
         return -1;
-    return strftime(out, CMX_SIGV4_AMZ_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) ==
-                   CMX_SIGV4_AMZ_DATE_LEN
-               ? 0
-               : -1;
+    /* "%Y%m%dT%H%M%SZ" by hand: strftime reads the locale for it. */
+    char *p = put_digits(out, tm.tm_year + 1900, 4);
+    p = put_digits(p, tm.tm_mon + 1, 2);
+    p = put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2);
+    p = put_digits(p, tm.tm_min, 2);
+    p = put_digits(p, tm.tm_sec, 2);
+    *p++ = 'Z';
+    *p = '\0';
+    return 0;
 }
 
 void cmx_sigv4_result_init(cmx_sigv4_result *r)
@@ -276,22 +291,26 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
                                  cmx_sigv4_result *out, cmx_error *err)
 {
     int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
-    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
+    cmx_sigv4_header on_stack[16];
+    cmx_sigv4_header *all =
+        req->n_headers + 3 <= 16 ? on_stack : malloc((req->n_headers + 3) * sizeof *all);
     if (!all)
         return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
     size_t n = headers_to_sign(req, creds, opts, out, all);
     cmx_buf *creq = &out->canonical_request;
     cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
-    cmx_err rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
-    free(all);
+    cmx_err rc = CMX_OK;
     int fail = 0;
-    if (rc == CMX_OK && query_mode) {
-        /* The presigned parameters are signed as part of the query. */
-        if (req->query && *req->query)
+    if (query_mode) {
+        /* The presigned parameters name the signed headers and are signed
+         * as part of the query, which comes before the headers. */
+        rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
+        if (rc == CMX_OK && req->query && *req->query)
             fail |= cmx_buf_printf(&query, "%s&", req->query);
-        fail |= append_presign_params(&query, creds, amz_date, region, service,
-                                      out->signed_headers.data ? out->signed_headers.data : "",
-                                      expires, !opts->omit_session_token);
+        if (rc == CMX_OK)
+            fail |= append_presign_params(&query, creds, amz_date, region, service,
+                                          out->signed_headers.data ? out->signed_headers.data : "",
+                                          expires, !opts->omit_session_token);
     }
     if (rc == CMX_OK && !fail) {
         fail |= cmx_buf_append_str(creq, req->method) | cmx_buf_append(creq, CMX_LIT("\n"));
@@ -300,12 +319,19 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_sigv4_canonical_query(creq, query_mode ? query.data : req->query);
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
-        fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
+        if (query_mode)
+            fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
+        else if (!fail) /* header mode: straight into the canonical request */
+            rc = cmx_sigv4_canonical_headers(creq, &out->signed_headers, all, n, err);
+    }
+    if (rc == CMX_OK && !fail) {
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, out->signed_headers.data, out->signed_headers.len);
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append_str(creq, out->payload_hash);
     }
+    if (all != on_stack)
+        free(all);
     cmx_buf_free(&headers_block);
     cmx_buf_free(&query);
     if (rc == CMX_OK && fail)
