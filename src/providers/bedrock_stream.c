@@ -218,17 +218,42 @@ static cmx_err on_exception(const cmx_eventstream_message *msg, const cmx_events
     return kind;
 }
 
-int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
-                                 cmx_error *err)
+#define HEADER_IS CMX_EVENTSTREAM_HEADER_IS
+/* 1 with *kind set when mtype says the message is an exception or an error. */
+static int exception_of(const cmx_eventstream_message *msg, const cmx_eventstream_header *mtype,
+                        size_t events, cmx_err *kind, cmx_error *err)
 {
-    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
-    if (cmx_eventstream_header_is(mtype, "exception"))
+    if (HEADER_IS(mtype, "exception"))
         *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":exception-type"), events, err);
-    else if (cmx_eventstream_header_is(mtype, "error"))
+    else if (HEADER_IS(mtype, "error"))
         *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":error-code"), events, err);
     else
         return 0;
     return 1;
+}
+
+int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
+                                 cmx_error *err)
+{
+    return exception_of(msg, cmx_eventstream_find_header(msg, ":message-type"), events, kind, err);
+}
+
+/* The :message-type and :event-type headers (the first of each, or NULL),
+ * in one pass: every message is routed by them. */
+static void routing_headers(const cmx_eventstream_message *msg,
+                            const cmx_eventstream_header **mtype,
+                            const cmx_eventstream_header **etype)
+{
+    *mtype = *etype = NULL;
+    for (size_t i = 0; i < msg->n_headers; i++) {
+        const cmx_eventstream_header *h = &msg->headers[i];
+        if (!*mtype && h->name_len == sizeof ":message-type" - 1 &&
+            memcmp(h->name, CMX_LIT(":message-type")) == 0)
+            *mtype = h;
+        else if (!*etype && h->name_len == sizeof ":event-type" - 1 &&
+                 memcmp(h->name, CMX_LIT(":event-type")) == 0)
+            *etype = h;
+    }
 }
 
 /* A text delta's payload, the message most of a stream is, exactly as
@@ -278,16 +303,17 @@ static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err)
 {
-    cmx_err failed;
-    if (cmx_bedrock_stream_exception(msg, s->events, &failed, err))
-        return failed;
-    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
-    if (mtype && !cmx_eventstream_header_is(mtype, "event"))
+    const cmx_eventstream_header *mtype, *etype;
+    routing_headers(msg, &mtype, &etype);
+    if (mtype && !HEADER_IS(mtype, "event")) {
+        cmx_err failed;
+        if (exception_of(msg, mtype, s->events, &failed, err))
+            return failed;
         return fail(s, err, "a message of an unknown :message-type");
-    const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
+    }
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
         return fail(s, err, "an event without :event-type");
-    if (s->started && !s->stopped && cmx_eventstream_header_is(etype, "contentBlockDelta") &&
+    if (s->started && !s->stopped && HEADER_IS(etype, "contentBlockDelta") &&
         text_delta_as_written(s, msg->payload, msg->payload_len)) {
         s->events++;
         return cmx_chunk_check(&s->chunk, err);
@@ -299,11 +325,11 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         return fail(s, err, "an event whose payload is not a JSON object");
     }
     cmx_err rc = CMX_OK;
-    if (cmx_eventstream_header_is(etype, "metadata")) {
+    if (HEADER_IS(etype, "metadata")) {
         on_metadata(s, &ev);
     } else if (s->stopped) {
         /* nothing but metadata after messageStop is part of the answer */
-    } else if (cmx_eventstream_header_is(etype, "messageStart")) {
+    } else if (HEADER_IS(etype, "messageStart")) {
         if (s->started) {
             rc = fail(s, err, "a second messageStart");
         } else {
@@ -313,15 +339,15 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         }
     } else if (!s->started) {
         rc = fail(s, err, "an event before messageStart");
-    } else if (cmx_eventstream_header_is(etype, "contentBlockStart")) {
+    } else if (HEADER_IS(etype, "contentBlockStart")) {
         on_block_start(s, &ev);
-    } else if (cmx_eventstream_header_is(etype, "contentBlockDelta")) {
+    } else if (HEADER_IS(etype, "contentBlockDelta")) {
         on_block_delta(s, &ev);
-    } else if (cmx_eventstream_header_is(etype, "contentBlockStop")) {
+    } else if (HEADER_IS(etype, "contentBlockStop")) {
         close_reasoning(s);
         s->tool_block = -1;
         s->json_block = 0;
-    } else if (cmx_eventstream_header_is(etype, "messageStop")) {
+    } else if (HEADER_IS(etype, "messageStop")) {
         close_reasoning(s);
         int stop = cmx_json_doc_get_typed(&ev, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
         const char *finish = stop < 0 ? NULL
