@@ -16,6 +16,14 @@ int cmx_slice_case_eq(cmx_slice a, const char *s)
     return a.len == n && strncasecmp(a.ptr, s, n) == 0;
 }
 
+size_t cmx_str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return n;
+}
+
 size_t cmx_dec_u64(char *out, uint64_t v)
 {
     char tmp[CMX_DEC_MAX];

@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/str.h"
 #include "providers/aws_credentials.h"
 #include "providers/bedrock.h"
 #include "providers/bedrock_invoke.h"
@@ -229,6 +230,14 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     cmx_err e = cmx_sigv4_sign_ex(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
                                   amz_date, &opts, r, err);
     if (e == CMX_OK) {
+        /* Room for the block at once: a secret buffer is copied and wiped
+         * at every growth. */
+        size_t need =
+            sizeof "Content-Type: application/json\r\nAccept: \r\nUser-Agent: cloudmux\r\n" +
+            strlen(accept);
+        for (size_t i = 0; i < r->n_added; i++)
+            need += strlen(r->added[i].name) + strlen(r->added[i].value) + 4;
+        cmx_buf_reserve(headers, need);
         cmx_buf_append_str(headers, "Content-Type: application/json\r\nAccept: ");
         cmx_buf_append_str(headers, accept);
         cmx_buf_append_str(headers, "\r\nUser-Agent: cloudmux\r\n");
@@ -281,7 +290,9 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     a->state = s;
     cmx_translating_init(&a->base, &bedrock_ops, s->svc.base, sink, cmx_call_streams(call));
     a->model = target->model;
-    snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
+    memcpy(a->id, CMX_LIT("chatcmpl-"));
+    cmx_str_copy(a->id + CMX_LIT_LEN("chatcmpl-"), sizeof a->id - CMX_LIT_LEN("chatcmpl-"),
+                 call->request_id ? call->request_id : "bedrock");
     cmx_error why;
     cmx_error_clear(&why);
     if (!a->model || !*a->model) {
@@ -319,7 +330,7 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     const cmx_call *call = &a->call;
     cmx_error why;
     cmx_error_clear(&why);
-    snprintf(a->key_id, sizeof a->key_id, "%s", creds->access_key_id ? creds->access_key_id : "");
+    cmx_str_copy(a->key_id, sizeof a->key_id, creds->access_key_id);
     cmx_buf path = CMX_BUF_INIT, headers;
     cmx_buf_init_secret(&headers);
     cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->road, &a->base.request,

@@ -24,6 +24,7 @@
 #include "bedrock.h"
 #include "chunk_emit.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,8 +39,8 @@ void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *
     s->include_usage = include_usage;
     s->created = created;
     s->tool_block = -1;
-    snprintf(s->id, sizeof s->id, "%s", id ? id : "");
-    snprintf(s->model, sizeof s->model, "%s", model ? model : "");
+    cmx_str_copy(s->id, sizeof s->id, id);
+    cmx_str_copy(s->model, sizeof s->model, model);
 }
 
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s)

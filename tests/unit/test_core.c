@@ -253,6 +253,19 @@ static void base64_matches_the_rfc_vectors(void **state)
     }
 }
 
+/* A copy fits whole, is cut to the room there is, or is "" for NULL. */
+static void str_copy_cuts_to_fit_and_always_terminates(void **state)
+{
+    (void)state;
+    char out[6];
+    assert_int_equal(cmx_str_copy(out, sizeof out, "abc"), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(cmx_str_copy(out, sizeof out, "abcdefgh"), 5);
+    assert_string_equal(out, "abcde");
+    assert_int_equal(cmx_str_copy(out, sizeof out, NULL), 0);
+    assert_string_equal(out, "");
+}
+
 static void sha256_hex(const void *data, size_t len, char hex[CMX_SHA256_HEX_LEN + 1])
 {
     uint8_t md[CMX_SHA256_LEN];
@@ -380,6 +393,7 @@ int main(void)
         cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
         cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
         cmocka_unit_test(base64_matches_the_rfc_vectors),
+        cmocka_unit_test(str_copy_cuts_to_fit_and_always_terminates),
         cmocka_unit_test(sha256_matches_the_fips_vectors),
         cmocka_unit_test(hmac_sha256_matches_the_rfc_4231_vectors),
         cmocka_unit_test(base64_refuses_what_is_not_padded_base64),
