@@ -13,6 +13,7 @@
 #include "core/sha256.h"
 #include "core/str.h"
 #include "core/url_encode.h"
+#include "core/wipe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,8 @@ int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
 void cmx_sigv4_result_init(cmx_sigv4_result *r)
 {
     memset(r, 0, sizeof *r);
+    cmx_buf_init_secret(&r->memo_inputs);
+    cmx_buf_init_secret(&r->memo_canonical);
 }
 
 static void result_reset(cmx_sigv4_result *r)
@@ -108,6 +111,8 @@ void cmx_sigv4_result_free(cmx_sigv4_result *r)
     cmx_buf_free(&r->signed_headers);
     cmx_buf_free(&r->authorization);
     cmx_buf_free(&r->presigned_query);
+    cmx_buf_free(&r->memo_inputs); /* secret buffers: wiped */
+    cmx_buf_free(&r->memo_canonical);
     memset(r, 0, sizeof *r);
 }
 
@@ -285,18 +290,14 @@ static size_t headers_to_sign(const cmx_sigv4_request *req, const cmx_sigv4_cred
  * (with the presigned parameters in query mode), canonical headers, signed
  * header names and payload hash, a line each — into out->canonical_request
  * (and the signed names into out->signed_headers). */
-static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
-                                 const char *region, const char *service, const char *amz_date,
-                                 const cmx_sigv4_options *opts, unsigned expires,
-                                 cmx_sigv4_result *out, cmx_error *err)
+static cmx_err build_canonical_request(const cmx_sigv4_request *req,
+                                       const cmx_sigv4_credentials *creds, const char *region,
+                                       const char *service, const char *amz_date,
+                                       const cmx_sigv4_options *opts, unsigned expires,
+                                       const cmx_sigv4_header *all, size_t n, cmx_sigv4_result *out,
+                                       cmx_error *err)
 {
     int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
-    cmx_sigv4_header on_stack[16];
-    cmx_sigv4_header *all =
-        req->n_headers + 3 <= 16 ? on_stack : malloc((req->n_headers + 3) * sizeof *all);
-    if (!all)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    size_t n = headers_to_sign(req, creds, opts, out, all);
     cmx_buf *creq = &out->canonical_request;
     cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
     cmx_err rc = CMX_OK;
@@ -330,12 +331,112 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append_str(creq, out->payload_hash);
     }
-    if (all != on_stack)
-        free(all);
     cmx_buf_free(&headers_block);
     cmx_buf_free(&query);
     if (rc == CMX_OK && fail)
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return rc;
+}
+
+/* ---- the canonical request kept between signs ---- */
+
+/* The inputs of a header-mode canonical request as NUL-ended pieces,
+ * appended to `build`, or compared with `at` .. `end` (same stays 1 while
+ * they match).  NULL and "" are one piece: they canonicalise alike. */
+typedef struct inputs_walk {
+    cmx_buf *build;
+    const char *at, *end;
+    int same;
+} inputs_walk;
+
+static void inputs_piece(inputs_walk *w, const char *s)
+{
+    s = s ? s : "";
+    size_t n = strlen(s) + 1;
+    if (w->build)
+        cmx_buf_append(w->build, s, n);
+    else if (w->same && (size_t)(w->end - w->at) >= n && memcmp(w->at, s, n) == 0)
+        w->at += n;
+    else
+        w->same = 0;
+}
+
+static void walk_inputs(inputs_walk *w, const cmx_sigv4_request *req, const cmx_sigv4_options *opts,
+                        const cmx_sigv4_header *all, size_t n)
+{
+    const char flags[] = {(char)('0' + !!opts->keep_path_unnormalized),
+                          (char)('0' + !!opts->no_double_encode), '\0'};
+    inputs_piece(w, flags);
+    inputs_piece(w, req->method);
+    inputs_piece(w, req->path);
+    inputs_piece(w, req->query);
+    for (size_t i = 0; i < n; i++) {
+        inputs_piece(w, all[i].name);
+        inputs_piece(w, all[i].value);
+    }
+}
+
+/* Whether the kept canonical request was made from these very inputs. */
+static int memo_matches(const cmx_sigv4_result *out, const cmx_sigv4_request *req,
+                        const cmx_sigv4_options *opts, const cmx_sigv4_header *all, size_t n)
+{
+    if (!out->memo_inputs.len || !out->memo_canonical.len)
+        return 0;
+    inputs_walk w = {NULL, out->memo_inputs.data, out->memo_inputs.data + out->memo_inputs.len, 1};
+    walk_inputs(&w, req, opts, all, n);
+    return w.same && w.at == w.end;
+}
+
+/* Keeps the canonical request just built (up to its payload hash) and its
+ * inputs; on a failure nothing is kept. */
+static void memo_keep(cmx_sigv4_result *out, const cmx_sigv4_request *req,
+                      const cmx_sigv4_options *opts, const cmx_sigv4_header *all, size_t n)
+{
+    cmx_buf_reset(&out->memo_inputs);
+    cmx_buf_reset(&out->memo_canonical);
+    inputs_walk w = {&out->memo_inputs, NULL, NULL, 1};
+    walk_inputs(&w, req, opts, all, n);
+    const cmx_buf *creq = &out->canonical_request;
+    size_t prefix = creq->len - strlen(out->payload_hash);
+    cmx_buf_append(&out->memo_canonical, creq->data, prefix);
+    out->memo_signed_at = prefix - 1 - out->signed_headers.len;
+    if (cmx_buf_failed(&out->memo_inputs) || cmx_buf_failed(&out->memo_canonical)) {
+        cmx_buf_reset(&out->memo_inputs);
+        cmx_buf_reset(&out->memo_canonical);
+    }
+}
+
+/* Step 1: the canonical request, from what the last sign kept when its
+ * inputs were the same (header mode), else built. */
+static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                                 const char *region, const char *service, const char *amz_date,
+                                 const cmx_sigv4_options *opts, unsigned expires,
+                                 cmx_sigv4_result *out, cmx_error *err)
+{
+    cmx_sigv4_header on_stack[16];
+    cmx_sigv4_header *all =
+        req->n_headers + 3 <= 16 ? on_stack : malloc((req->n_headers + 3) * sizeof *all);
+    if (!all)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    size_t n = headers_to_sign(req, creds, opts, out, all);
+    int header_mode = opts->mode == CMX_SIGV4_SIGN_HEADERS;
+    cmx_err rc;
+    if (header_mode && memo_matches(out, req, opts, all, n)) {
+        const cmx_buf *m = &out->memo_canonical;
+        int fail = cmx_buf_append(&out->canonical_request, m->data, m->len);
+        fail |= cmx_buf_append(&out->signed_headers, m->data + out->memo_signed_at,
+                               m->len - 1 - out->memo_signed_at);
+        fail |= cmx_buf_append_str(&out->canonical_request, out->payload_hash);
+        rc = fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+        out->memo_reused++;
+    } else {
+        rc = build_canonical_request(req, creds, region, service, amz_date, opts, expires, all, n,
+                                     out, err);
+        if (rc == CMX_OK && header_mode)
+            memo_keep(out, req, opts, all, n);
+    }
+    if (all != on_stack)
+        free(all);
     return rc;
 }
 

@@ -116,7 +116,10 @@ typedef struct cmx_sigv4_added_header {
 
 /* What signing produces.  The buffers belong to the result: initialise once
  * with cmx_sigv4_result_init, sign into it as often as wanted (each sign
- * resets it and reuses its memory), release with cmx_sigv4_result_free. */
+ * resets it and reuses its memory), release with cmx_sigv4_result_free.
+ * Signing the same request again (one worker's Bedrock calls to a model)
+ * reuses the canonical request's text up to the payload hash; the
+ * signature is the same either way. */
 typedef struct cmx_sigv4_result {
     cmx_buf canonical_request;
     cmx_buf string_to_sign;
@@ -133,6 +136,16 @@ typedef struct cmx_sigv4_result {
      * (with sign_payload_header, unless present), and Authorization last. */
     cmx_sigv4_added_header added[4];
     size_t n_added;
+    /* Kept across signs, to save work only (header mode): the inputs of the
+     * last canonical request (method, path, query, the path options and
+     * every header signed, X-Amz-Date included) and its text up to the
+     * payload hash, reused while a sign's inputs are the same; they change
+     * at least once a second with the date.  Secret buffers: a session
+     * token is among the headers. */
+    cmx_buf memo_inputs;
+    cmx_buf memo_canonical;    /* "POST\n/uri\n\nheaders\n\nsigned;names\n" */
+    size_t memo_signed_at;     /* where the signed names start in it */
+    unsigned long memo_reused; /* signs that took it (for tests) */
 } cmx_sigv4_result;
 
 void cmx_sigv4_result_init(cmx_sigv4_result *r);
