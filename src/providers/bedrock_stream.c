@@ -11,8 +11,10 @@
  * upstream after it started; it becomes the attempt's error.
  *
  * Payloads are read by token scan (http/json_doc.h) and their texts copied
- * into the chunks as Bedrock escaped them (a text delta written the way
- * Bedrock writes it is read without the scan: it is most of a stream).
+ * into the chunks as Bedrock escaped them.  A text delta, a messageStart
+ * and a contentBlockStop written the way Bedrock writes them are read
+ * without the scan (they are most of a stream), with the outcome the scan
+ * would have.
  *
  * The translator keeps the little state the mapping needs: which content
  * block is an open tool call and which tool_calls index it became (the
@@ -257,33 +259,12 @@ static void routing_headers(const cmx_eventstream_message *msg,
     }
 }
 
-/* A text delta's payload, the message most of a stream is, exactly as
- * Bedrock writes it: {"contentBlockIndex":N,"delta":{"text":"..."}}, with
- * or without the "p" padding member last.  Read byte by byte, its strings
- * checked as the parser would check them, with the outcome the parsed path
- * has; 0 for anything else, which is then parsed. */
-static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t len)
+/* Whether data[at..len) ends a payload as Bedrock writes it: "}", or the
+ * padding member and "}" (,"p":"<letters>"}), its string checked as the
+ * parser would check it. */
+static int ends_as_written(const char *data, size_t len, size_t at)
 {
-    static const char head[] = "{\"contentBlockIndex\":";
-    static const char middle[] = ",\"delta\":{\"text\":\"";
     static const char padding[] = ",\"p\":\"";
-    if (len < sizeof head - 1 || memcmp(data, head, sizeof head - 1) != 0)
-        return 0;
-    size_t at = sizeof head - 1;
-    size_t digits = cmx_json_uint_length(data + at, len - at);
-    at += digits;
-    if (!digits || len - at < sizeof middle - 1 ||
-        memcmp(data + at, middle, sizeof middle - 1) != 0)
-        return 0;
-    at += sizeof middle - 1;
-    long text_len = cmx_json_string_content(data + at, len - at);
-    if (text_len < 0)
-        return 0;
-    const char *text = data + at;
-    at += (size_t)text_len + 1;
-    if (len - at < 1 || data[at] != '}')
-        return 0;
-    at++;
     if (len - at > sizeof padding - 1 && memcmp(data + at, padding, sizeof padding - 1) == 0) {
         at += sizeof padding - 1;
         long pad_len = cmx_json_string_content(data + at, len - at);
@@ -291,13 +272,95 @@ static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t
             return 0;
         at += (size_t)pad_len + 1;
     }
-    if (len - at != 1 || data[at] != '}')
+    return len - at == 1 && data[at] == '}';
+}
+
+/* The length of `head` followed by an unsigned integer at the start of
+ * data, or 0 when data does not start so. */
+static size_t head_and_uint(const char *data, size_t len, const char *head, size_t head_len)
+{
+    if (len < head_len || memcmp(data, head, head_len) != 0)
+        return 0;
+    size_t digits = cmx_json_uint_length(data + head_len, len - head_len);
+    return digits ? head_len + digits : 0;
+}
+
+/* A text delta's payload, the message most of a stream is, exactly as
+ * Bedrock writes it: {"contentBlockIndex":N,"delta":{"text":"..."}}, with
+ * or without the "p" padding member last.  Read byte by byte, its strings
+ * checked as the parser would check them, with the outcome the parsed path
+ * has; 0 for anything else, which is then parsed. */
+static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t len)
+{
+    static const char middle[] = ",\"delta\":{\"text\":\"";
+    size_t at = head_and_uint(data, len, CMX_LIT("{\"contentBlockIndex\":"));
+    if (!at || len - at < sizeof middle - 1 || memcmp(data + at, middle, sizeof middle - 1) != 0)
+        return 0;
+    at += sizeof middle - 1;
+    long text_len = cmx_json_string_content(data + at, len - at);
+    if (text_len < 0)
+        return 0;
+    const char *text = data + at;
+    at += (size_t)text_len + 1;
+    if (len - at < 1 || data[at] != '}' || !ends_as_written(data, len, at + 1))
         return 0;
     if (text_len) {
         close_reasoning(s);
         cmx_chunk_writer w = writer(s);
         cmx_chunk_content(&w, CMX_JW_ESC(text, (size_t)text_len));
     }
+    return 1;
+}
+
+/* The payloads whose members the translation does not read, exactly as
+ * Bedrock writes them (padding or not): messageStart's
+ * {"role":"assistant"} and contentBlockStop's {"contentBlockIndex":N}.
+ * Taken without the parser, with the parsed path's outcome; 0 for anything
+ * else. */
+static int start_as_written(const char *data, size_t len)
+{
+    static const char start[] = "{\"role\":\"assistant\"";
+    return len > sizeof start - 1 && memcmp(data, start, sizeof start - 1) == 0 &&
+           ends_as_written(data, len, sizeof start - 1);
+}
+
+static int block_stop_as_written(const char *data, size_t len)
+{
+    size_t at = head_and_uint(data, len, CMX_LIT("{\"contentBlockIndex\":"));
+    return at && ends_as_written(data, len, at);
+}
+
+static void on_block_stop(cmx_bedrock_stream *s)
+{
+    close_reasoning(s);
+    s->tool_block = -1;
+    s->json_block = 0;
+}
+
+/* The events read without the parser, when written as Bedrock writes
+ * them: 1 when this one was. */
+static int event_as_written(cmx_bedrock_stream *s, const cmx_eventstream_header *etype,
+                            const char *data, size_t len)
+{
+    if (!s->started) {
+        if (!HEADER_IS(etype, "messageStart") || !start_as_written(data, len))
+            return 0;
+        s->started = 1;
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_role(&w);
+    } else if (s->stopped) {
+        return 0;
+    } else if (HEADER_IS(etype, "contentBlockDelta")) {
+        if (!text_delta_as_written(s, data, len))
+            return 0;
+    } else if (HEADER_IS(etype, "contentBlockStop")) {
+        if (!block_stop_as_written(data, len))
+            return 0;
+        on_block_stop(s);
+    } else {
+        return 0;
+    }
+    s->unparsed++;
     return 1;
 }
 
@@ -314,8 +377,7 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     }
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
         return fail(s, err, "an event without :event-type");
-    if (s->started && !s->stopped && HEADER_IS(etype, "contentBlockDelta") &&
-        text_delta_as_written(s, msg->payload, msg->payload_len)) {
+    if (event_as_written(s, etype, msg->payload, msg->payload_len)) {
         s->events++;
         return cmx_chunk_check(&s->chunk, err);
     }
@@ -345,9 +407,7 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
     } else if (HEADER_IS(etype, "contentBlockDelta")) {
         on_block_delta(s, &ev);
     } else if (HEADER_IS(etype, "contentBlockStop")) {
-        close_reasoning(s);
-        s->tool_block = -1;
-        s->json_block = 0;
+        on_block_stop(s);
     } else if (HEADER_IS(etype, "messageStop")) {
         close_reasoning(s);
         int stop = cmx_json_doc_get_typed(&ev, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
