@@ -60,6 +60,11 @@ typedef struct bedrock_state {
     cmx_aws_credentials *creds;
     cmx_sigv4_key_cache signing_key; /* the day's key: derived once, not per request */
     cmx_sigv4_result signature;      /* reused by every request: its buffers stay grown */
+    /* The path of the last request (the model id percent-encoded in it),
+     * kept while requests go to the same model and action. */
+    cmx_buf path;
+    char *path_model;        /* the model id it was made for */
+    const char *path_action; /* one of the roads' constants */
 } bedrock_state;
 
 /* A road to a model: a translator and the path suffixes it is served at. */
@@ -130,6 +135,8 @@ static void bedrock_destroy(void *state)
     cmx_aws_credentials_free(s->creds);
     cmx_sigv4_key_cache_clear(&s->signing_key);
     cmx_sigv4_result_free(&s->signature);
+    cmx_buf_free(&s->path);
+    free(s->path_model);
     free(s);
 }
 
@@ -197,17 +204,31 @@ static const cmx_translating_ops bedrock_ops = {
     .release = attempt_release,
 };
 
-/* The path and the signed header block for one request body. */
-static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, const char *model,
-                            int stream, const bedrock_road *road, const cmx_buf *body,
-                            cmx_buf *path, cmx_buf *headers, cmx_error *err)
+/* The path for a model and action ("{endpoint path}/model/{id}/converse"),
+ * made again only when they differ from the last request's; NULL when out
+ * of memory. */
+static const char *request_path(bedrock_state *s, const char *model, const char *action)
+{
+    if (s->path_model && s->path_action == action && strcmp(s->path_model, model) == 0)
+        return s->path.data;
+    free(s->path_model);
+    s->path_model = NULL;
+    cmx_buf_reset(&s->path);
+    cmx_buf_append_str(&s->path, s->svc.url.path);
+    cmx_buf_append_str(&s->path, "/model/");
+    cmx_url_encode_str(&s->path, model);
+    cmx_buf_append_str(&s->path, "/");
+    cmx_buf_append_str(&s->path, action);
+    s->path_model = cmx_buf_failed(&s->path) ? NULL : strdup(model);
+    s->path_action = action;
+    return s->path_model ? s->path.data : NULL;
+}
+
+/* The signed header block for one request body to `path`. */
+static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, int stream,
+                            const char *path, const cmx_buf *body, cmx_buf *headers, cmx_error *err)
 {
     const cmx_provider_config *cfg = s->svc.cfg;
-    cmx_buf_append_str(path, s->svc.url.path);
-    cmx_buf_append_str(path, "/model/");
-    cmx_url_encode_str(path, model);
-    cmx_buf_append_str(path, "/");
-    cmx_buf_append_str(path, stream ? road->stream_action : road->action);
     char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
     if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
         return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
@@ -219,7 +240,7 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     };
     cmx_sigv4_request req = {
         .method = "POST",
-        .path = path->data,
+        .path = path,
         .headers = hs,
         .n_headers = sizeof hs / sizeof hs[0],
         .payload = body->data,
@@ -331,21 +352,22 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     cmx_error why;
     cmx_error_clear(&why);
     cmx_str_copy(a->key_id, sizeof a->key_id, creds->access_key_id);
-    cmx_buf path = CMX_BUF_INIT, headers;
+    cmx_buf headers;
     cmx_buf_init_secret(&headers);
-    cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->road, &a->base.request,
-                                     &path, &headers, &why);
-    if (signed_ok != CMX_OK || cmx_buf_failed(&path) || cmx_buf_failed(&headers)) {
+    const char *path =
+        request_path(s, a->model, a->base.stream ? a->road->stream_action : a->road->action);
+    cmx_err signed_ok =
+        path ? sign_request(s, creds, a->base.stream, path, &a->base.request, &headers, &why)
+             : CMX_ERR_NOMEM;
+    if (signed_ok != CMX_OK || cmx_buf_failed(&headers)) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
-        cmx_buf_free(&path);
         cmx_buf_free(&headers);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
     void *started = cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
-                                         path.data, headers.data, headers.len, err);
+                                         path, headers.data, headers.len, err);
     cmx_buf_free(&headers); /* a secret buffer: the session token is wiped */
-    cmx_buf_free(&path);
     return started;
 }
 
