@@ -65,6 +65,8 @@ typedef struct bedrock_state {
     cmx_buf path;
     char *path_model;        /* the model id it was made for */
     const char *path_action; /* one of the roads' constants */
+    time_t date_second;      /* the second amz_date was written for (0: none yet) */
+    char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
 } bedrock_state;
 
 /* A road to a model: a translator and the path suffixes it is served at. */
@@ -229,9 +231,15 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
                             const char *path, const cmx_buf *body, cmx_buf *headers, cmx_error *err)
 {
     const cmx_provider_config *cfg = s->svc.cfg;
-    char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
-    if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
-        return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
+    time_t now = time(NULL);
+    if (now != s->date_second) { /* X-Amz-Date written once a second */
+        if (cmx_sigv4_format_amz_date(now, s->amz_date) != 0) {
+            s->date_second = 0;
+            return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
+        }
+        s->date_second = now;
+    }
+    const char *amz_date = s->amz_date;
     const char *accept = stream ? "application/vnd.amazon.eventstream" : "application/json";
     cmx_sigv4_header hs[] = {
         {"Host", s->host},
