@@ -1,8 +1,16 @@
-/* str.c — decimal numbers and the constant-time secret compare (the slice
- * comparisons are inline in str.h). */
+/* str.c — the truncating copy, decimal numbers and the constant-time secret
+ * compare (the slice comparisons are inline in str.h). */
 #include "str.h"
 
 #include <strings.h>
+
+size_t cmx_str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strnlen(src, cap - 1) : 0;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
+    return n;
+}
 
 size_t cmx_dec_u64(char *out, uint64_t v)
 {

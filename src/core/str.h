@@ -55,6 +55,10 @@ static inline int cmx_slice_case_eq(cmx_slice a, const char *s) /* ASCII case-in
 #define CMX_DEC_MAX 22
 size_t cmx_dec_i64(char *out, int64_t v);
 size_t cmx_dec_u64(char *out, uint64_t v);
+/* Copies src (NULL: "") into dst of cap bytes (cap > 0), cut to fit and
+ * always NUL-terminated: snprintf(dst, cap, "%s", src) without the format
+ * parsing.  Returns the length copied. */
+size_t cmx_str_copy(char *dst, size_t cap, const char *src);
 /* Constant-time comparison for secrets: time depends only on the lengths. */
 int cmx_secure_eq(const char *a, size_t alen, const char *b, size_t blen);
 

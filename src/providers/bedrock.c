@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/str.h"
 #include "providers/aws_credentials.h"
 #include "providers/bedrock.h"
 #include "providers/bedrock_invoke.h"
@@ -59,6 +60,13 @@ typedef struct bedrock_state {
     cmx_aws_credentials *creds;
     cmx_sigv4_key_cache signing_key; /* the day's key: derived once, not per request */
     cmx_sigv4_result signature;      /* reused by every request: its buffers stay grown */
+    /* The path of the last request (the model id percent-encoded in it),
+     * kept while requests go to the same model and action. */
+    cmx_buf path;
+    char *path_model;        /* the model id it was made for */
+    const char *path_action; /* one of the roads' constants */
+    time_t date_second;      /* the second amz_date was written for (0: none yet) */
+    char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
 } bedrock_state;
 
 /* A road to a model: a translator and the path suffixes it is served at. */
@@ -129,6 +137,8 @@ static void bedrock_destroy(void *state)
     cmx_aws_credentials_free(s->creds);
     cmx_sigv4_key_cache_clear(&s->signing_key);
     cmx_sigv4_result_free(&s->signature);
+    cmx_buf_free(&s->path);
+    free(s->path_model);
     free(s);
 }
 
@@ -196,20 +206,40 @@ static const cmx_translating_ops bedrock_ops = {
     .release = attempt_release,
 };
 
-/* The path and the signed header block for one request body. */
-static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, const char *model,
-                            int stream, const bedrock_road *road, const cmx_buf *body,
-                            cmx_buf *path, cmx_buf *headers, cmx_error *err)
+/* The path for a model and action ("{endpoint path}/model/{id}/converse"),
+ * made again only when they differ from the last request's; NULL when out
+ * of memory. */
+static const char *request_path(bedrock_state *s, const char *model, const char *action)
+{
+    if (s->path_model && s->path_action == action && strcmp(s->path_model, model) == 0)
+        return s->path.data;
+    free(s->path_model);
+    s->path_model = NULL;
+    cmx_buf_reset(&s->path);
+    cmx_buf_append_str(&s->path, s->svc.url.path);
+    cmx_buf_append_str(&s->path, "/model/");
+    cmx_url_encode_str(&s->path, model);
+    cmx_buf_append_str(&s->path, "/");
+    cmx_buf_append_str(&s->path, action);
+    s->path_model = cmx_buf_failed(&s->path) ? NULL : strdup(model);
+    s->path_action = action;
+    return s->path_model ? s->path.data : NULL;
+}
+
+/* The signed header block for one request body to `path`. */
+static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds, int stream,
+                            const char *path, const cmx_buf *body, cmx_buf *headers, cmx_error *err)
 {
     const cmx_provider_config *cfg = s->svc.cfg;
-    cmx_buf_append_str(path, s->svc.url.path);
-    cmx_buf_append_str(path, "/model/");
-    cmx_url_encode_str(path, model);
-    cmx_buf_append_str(path, "/");
-    cmx_buf_append_str(path, stream ? road->stream_action : road->action);
-    char amz_date[CMX_SIGV4_AMZ_DATE_LEN + 1];
-    if (cmx_sigv4_format_amz_date(time(NULL), amz_date) != 0)
-        return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
+    time_t now = time(NULL);
+    if (now != s->date_second) { /* X-Amz-Date written once a second */
+        if (cmx_sigv4_format_amz_date(now, s->amz_date) != 0) {
+            s->date_second = 0;
+            return cmx_error_set(err, CMX_ERR_INTERNAL, "the clock is out of range");
+        }
+        s->date_second = now;
+    }
+    const char *amz_date = s->amz_date;
     const char *accept = stream ? "application/vnd.amazon.eventstream" : "application/json";
     cmx_sigv4_header hs[] = {
         {"Host", s->host},
@@ -218,7 +248,7 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     };
     cmx_sigv4_request req = {
         .method = "POST",
-        .path = path->data,
+        .path = path,
         .headers = hs,
         .n_headers = sizeof hs / sizeof hs[0],
         .payload = body->data,
@@ -229,6 +259,14 @@ static cmx_err sign_request(bedrock_state *s, const cmx_sigv4_credentials *creds
     cmx_err e = cmx_sigv4_sign_ex(&req, creds, cmx_bedrock_settings_of(cfg)->region, "bedrock",
                                   amz_date, &opts, r, err);
     if (e == CMX_OK) {
+        /* Room for the block at once: a secret buffer is copied and wiped
+         * at every growth. */
+        size_t need =
+            sizeof "Content-Type: application/json\r\nAccept: \r\nUser-Agent: cloudmux\r\n" +
+            strlen(accept);
+        for (size_t i = 0; i < r->n_added; i++)
+            need += strlen(r->added[i].name) + strlen(r->added[i].value) + 4;
+        cmx_buf_reserve(headers, need);
         cmx_buf_append_str(headers, "Content-Type: application/json\r\nAccept: ");
         cmx_buf_append_str(headers, accept);
         cmx_buf_append_str(headers, "\r\nUser-Agent: cloudmux\r\n");
@@ -281,7 +319,9 @@ static void *bedrock_start(void *state, const cmx_call *call, const cmx_target_c
     a->state = s;
     cmx_translating_init(&a->base, &bedrock_ops, s->svc.base, sink, cmx_call_streams(call));
     a->model = target->model;
-    snprintf(a->id, sizeof a->id, "chatcmpl-%s", call->request_id ? call->request_id : "bedrock");
+    memcpy(a->id, CMX_LIT("chatcmpl-"));
+    cmx_str_copy(a->id + CMX_LIT_LEN("chatcmpl-"), sizeof a->id - CMX_LIT_LEN("chatcmpl-"),
+                 call->request_id ? call->request_id : "bedrock");
     cmx_error why;
     cmx_error_clear(&why);
     if (!a->model || !*a->model) {
@@ -319,22 +359,23 @@ static void *send_signed(bedrock_attempt *a, const cmx_sigv4_credentials *creds,
     const cmx_call *call = &a->call;
     cmx_error why;
     cmx_error_clear(&why);
-    snprintf(a->key_id, sizeof a->key_id, "%s", creds->access_key_id ? creds->access_key_id : "");
-    cmx_buf path = CMX_BUF_INIT, headers;
+    cmx_str_copy(a->key_id, sizeof a->key_id, creds->access_key_id);
+    cmx_buf headers;
     cmx_buf_init_secret(&headers);
-    cmx_err signed_ok = sign_request(s, creds, a->model, a->base.stream, a->road, &a->base.request,
-                                     &path, &headers, &why);
-    if (signed_ok != CMX_OK || cmx_buf_failed(&path) || cmx_buf_failed(&headers)) {
+    const char *path =
+        request_path(s, a->model, a->base.stream ? a->road->stream_action : a->road->action);
+    cmx_err signed_ok =
+        path ? sign_request(s, creds, a->base.stream, path, &a->base.request, &headers, &why)
+             : CMX_ERR_NOMEM;
+    if (signed_ok != CMX_OK || cmx_buf_failed(&headers)) {
         if (why.kind == CMX_OK)
             cmx_error_set(&why, CMX_ERR_NOMEM, "out of memory");
-        cmx_buf_free(&path);
         cmx_buf_free(&headers);
         return cmx_translating_fail_later(&a->base, &why, err);
     }
     void *started = cmx_translating_send(&a->base, s->svc.upstream, s->svc.cfg, &s->svc.url, call,
-                                         path.data, headers.data, headers.len, err);
+                                         path, headers.data, headers.len, err);
     cmx_buf_free(&headers); /* a secret buffer: the session token is wiped */
-    cmx_buf_free(&path);
     return started;
 }
 

@@ -96,6 +96,7 @@ typedef struct cmx_bedrock_stream {
     cmx_buf thinking;            /* its text, escaped */
     cmx_buf signature;           /* its signature, or the redacted content */
     size_t events;               /* messages handled, for messages */
+    size_t unparsed;             /* ... of which read without the parser (for tests) */
     int64_t input_tokens, output_tokens, cache_read, cache_write, cache_write_1h;
     cmx_buf chunk;       /* scratch for the chunk being built */
     cmx_chunk_head head; /* the head every chunk repeats, kept in chunk */

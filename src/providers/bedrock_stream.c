@@ -11,8 +11,10 @@
  * upstream after it started; it becomes the attempt's error.
  *
  * Payloads are read by token scan (http/json_doc.h) and their texts copied
- * into the chunks as Bedrock escaped them (a text delta written the way
- * Bedrock writes it is read without the scan: it is most of a stream).
+ * into the chunks as Bedrock escaped them.  A text delta, a messageStart
+ * and a contentBlockStop written the way Bedrock writes them are read
+ * without the scan (they are most of a stream), with the outcome the scan
+ * would have.
  *
  * The translator keeps the little state the mapping needs: which content
  * block is an open tool call and which tool_calls index it became (the
@@ -24,6 +26,7 @@
 #include "bedrock.h"
 #include "chunk_emit.h"
 #include "translate_util.h"
+#include "core/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -38,8 +41,8 @@ void cmx_bedrock_stream_init(cmx_bedrock_stream *s, const char *id, const char *
     s->include_usage = include_usage;
     s->created = created;
     s->tool_block = -1;
-    snprintf(s->id, sizeof s->id, "%s", id ? id : "");
-    snprintf(s->model, sizeof s->model, "%s", model ? model : "");
+    cmx_str_copy(s->id, sizeof s->id, id);
+    cmx_str_copy(s->model, sizeof s->model, model);
 }
 
 void cmx_bedrock_stream_free(cmx_bedrock_stream *s)
@@ -218,17 +221,68 @@ static cmx_err on_exception(const cmx_eventstream_message *msg, const cmx_events
     return kind;
 }
 
-int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
-                                 cmx_error *err)
+#define HEADER_IS CMX_EVENTSTREAM_HEADER_IS
+/* 1 with *kind set when mtype says the message is an exception or an error. */
+static int exception_of(const cmx_eventstream_message *msg, const cmx_eventstream_header *mtype,
+                        size_t events, cmx_err *kind, cmx_error *err)
 {
-    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
-    if (cmx_eventstream_header_is(mtype, "exception"))
+    if (HEADER_IS(mtype, "exception"))
         *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":exception-type"), events, err);
-    else if (cmx_eventstream_header_is(mtype, "error"))
+    else if (HEADER_IS(mtype, "error"))
         *kind = on_exception(msg, cmx_eventstream_find_header(msg, ":error-code"), events, err);
     else
         return 0;
     return 1;
+}
+
+int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t events, cmx_err *kind,
+                                 cmx_error *err)
+{
+    return exception_of(msg, cmx_eventstream_find_header(msg, ":message-type"), events, kind, err);
+}
+
+/* The :message-type and :event-type headers (the first of each, or NULL),
+ * in one pass: every message is routed by them. */
+static void routing_headers(const cmx_eventstream_message *msg,
+                            const cmx_eventstream_header **mtype,
+                            const cmx_eventstream_header **etype)
+{
+    *mtype = *etype = NULL;
+    for (size_t i = 0; i < msg->n_headers; i++) {
+        const cmx_eventstream_header *h = &msg->headers[i];
+        if (!*mtype && h->name_len == sizeof ":message-type" - 1 &&
+            memcmp(h->name, CMX_LIT(":message-type")) == 0)
+            *mtype = h;
+        else if (!*etype && h->name_len == sizeof ":event-type" - 1 &&
+                 memcmp(h->name, CMX_LIT(":event-type")) == 0)
+            *etype = h;
+    }
+}
+
+/* Whether data[at..len) ends a payload as Bedrock writes it: "}", or the
+ * padding member and "}" (,"p":"<letters>"}), its string checked as the
+ * parser would check it. */
+static int ends_as_written(const char *data, size_t len, size_t at)
+{
+    static const char padding[] = ",\"p\":\"";
+    if (len - at > sizeof padding - 1 && memcmp(data + at, padding, sizeof padding - 1) == 0) {
+        at += sizeof padding - 1;
+        long pad_len = cmx_json_string_content(data + at, len - at);
+        if (pad_len < 0)
+            return 0;
+        at += (size_t)pad_len + 1;
+    }
+    return len - at == 1 && data[at] == '}';
+}
+
+/* The length of `head` followed by an unsigned integer at the start of
+ * data, or 0 when data does not start so. */
+static size_t head_and_uint(const char *data, size_t len, const char *head, size_t head_len)
+{
+    if (len < head_len || memcmp(data, head, head_len) != 0)
+        return 0;
+    size_t digits = cmx_json_uint_length(data + head_len, len - head_len);
+    return digits ? head_len + digits : 0;
 }
 
 /* A text delta's payload, the message most of a stream is, exactly as
@@ -238,16 +292,9 @@ int cmx_bedrock_stream_exception(const cmx_eventstream_message *msg, size_t even
  * has; 0 for anything else, which is then parsed. */
 static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t len)
 {
-    static const char head[] = "{\"contentBlockIndex\":";
     static const char middle[] = ",\"delta\":{\"text\":\"";
-    static const char padding[] = ",\"p\":\"";
-    if (len < sizeof head - 1 || memcmp(data, head, sizeof head - 1) != 0)
-        return 0;
-    size_t at = sizeof head - 1;
-    size_t digits = cmx_json_uint_length(data + at, len - at);
-    at += digits;
-    if (!digits || len - at < sizeof middle - 1 ||
-        memcmp(data + at, middle, sizeof middle - 1) != 0)
+    size_t at = head_and_uint(data, len, CMX_LIT("{\"contentBlockIndex\":"));
+    if (!at || len - at < sizeof middle - 1 || memcmp(data + at, middle, sizeof middle - 1) != 0)
         return 0;
     at += sizeof middle - 1;
     long text_len = cmx_json_string_content(data + at, len - at);
@@ -255,17 +302,7 @@ static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t
         return 0;
     const char *text = data + at;
     at += (size_t)text_len + 1;
-    if (len - at < 1 || data[at] != '}')
-        return 0;
-    at++;
-    if (len - at > sizeof padding - 1 && memcmp(data + at, padding, sizeof padding - 1) == 0) {
-        at += sizeof padding - 1;
-        long pad_len = cmx_json_string_content(data + at, len - at);
-        if (pad_len < 0)
-            return 0;
-        at += (size_t)pad_len + 1;
-    }
-    if (len - at != 1 || data[at] != '}')
+    if (len - at < 1 || data[at] != '}' || !ends_as_written(data, len, at + 1))
         return 0;
     if (text_len) {
         close_reasoning(s);
@@ -275,20 +312,72 @@ static int text_delta_as_written(cmx_bedrock_stream *s, const char *data, size_t
     return 1;
 }
 
+/* The payloads whose members the translation does not read, exactly as
+ * Bedrock writes them (padding or not): messageStart's
+ * {"role":"assistant"} and contentBlockStop's {"contentBlockIndex":N}.
+ * Taken without the parser, with the parsed path's outcome; 0 for anything
+ * else. */
+static int start_as_written(const char *data, size_t len)
+{
+    static const char start[] = "{\"role\":\"assistant\"";
+    return len > sizeof start - 1 && memcmp(data, start, sizeof start - 1) == 0 &&
+           ends_as_written(data, len, sizeof start - 1);
+}
+
+static int block_stop_as_written(const char *data, size_t len)
+{
+    size_t at = head_and_uint(data, len, CMX_LIT("{\"contentBlockIndex\":"));
+    return at && ends_as_written(data, len, at);
+}
+
+static void on_block_stop(cmx_bedrock_stream *s)
+{
+    close_reasoning(s);
+    s->tool_block = -1;
+    s->json_block = 0;
+}
+
+/* The events read without the parser, when written as Bedrock writes
+ * them: 1 when this one was. */
+static int event_as_written(cmx_bedrock_stream *s, const cmx_eventstream_header *etype,
+                            const char *data, size_t len)
+{
+    if (!s->started) {
+        if (!HEADER_IS(etype, "messageStart") || !start_as_written(data, len))
+            return 0;
+        s->started = 1;
+        cmx_chunk_writer w = writer(s);
+        cmx_chunk_role(&w);
+    } else if (s->stopped) {
+        return 0;
+    } else if (HEADER_IS(etype, "contentBlockDelta")) {
+        if (!text_delta_as_written(s, data, len))
+            return 0;
+    } else if (HEADER_IS(etype, "contentBlockStop")) {
+        if (!block_stop_as_written(data, len))
+            return 0;
+        on_block_stop(s);
+    } else {
+        return 0;
+    }
+    s->unparsed++;
+    return 1;
+}
+
 cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_message *msg,
                                    cmx_error *err)
 {
-    cmx_err failed;
-    if (cmx_bedrock_stream_exception(msg, s->events, &failed, err))
-        return failed;
-    const cmx_eventstream_header *mtype = cmx_eventstream_find_header(msg, ":message-type");
-    if (mtype && !cmx_eventstream_header_is(mtype, "event"))
+    const cmx_eventstream_header *mtype, *etype;
+    routing_headers(msg, &mtype, &etype);
+    if (mtype && !HEADER_IS(mtype, "event")) {
+        cmx_err failed;
+        if (exception_of(msg, mtype, s->events, &failed, err))
+            return failed;
         return fail(s, err, "a message of an unknown :message-type");
-    const cmx_eventstream_header *etype = cmx_eventstream_find_header(msg, ":event-type");
+    }
     if (!etype || etype->type != CMX_EVENTSTREAM_STRING)
         return fail(s, err, "an event without :event-type");
-    if (s->started && !s->stopped && cmx_eventstream_header_is(etype, "contentBlockDelta") &&
-        text_delta_as_written(s, msg->payload, msg->payload_len)) {
+    if (event_as_written(s, etype, msg->payload, msg->payload_len)) {
         s->events++;
         return cmx_chunk_check(&s->chunk, err);
     }
@@ -299,11 +388,11 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         return fail(s, err, "an event whose payload is not a JSON object");
     }
     cmx_err rc = CMX_OK;
-    if (cmx_eventstream_header_is(etype, "metadata")) {
+    if (HEADER_IS(etype, "metadata")) {
         on_metadata(s, &ev);
     } else if (s->stopped) {
         /* nothing but metadata after messageStop is part of the answer */
-    } else if (cmx_eventstream_header_is(etype, "messageStart")) {
+    } else if (HEADER_IS(etype, "messageStart")) {
         if (s->started) {
             rc = fail(s, err, "a second messageStart");
         } else {
@@ -313,15 +402,13 @@ cmx_err cmx_bedrock_stream_message(cmx_bedrock_stream *s, const cmx_eventstream_
         }
     } else if (!s->started) {
         rc = fail(s, err, "an event before messageStart");
-    } else if (cmx_eventstream_header_is(etype, "contentBlockStart")) {
+    } else if (HEADER_IS(etype, "contentBlockStart")) {
         on_block_start(s, &ev);
-    } else if (cmx_eventstream_header_is(etype, "contentBlockDelta")) {
+    } else if (HEADER_IS(etype, "contentBlockDelta")) {
         on_block_delta(s, &ev);
-    } else if (cmx_eventstream_header_is(etype, "contentBlockStop")) {
-        close_reasoning(s);
-        s->tool_block = -1;
-        s->json_block = 0;
-    } else if (cmx_eventstream_header_is(etype, "messageStop")) {
+    } else if (HEADER_IS(etype, "contentBlockStop")) {
+        on_block_stop(s);
+    } else if (HEADER_IS(etype, "messageStop")) {
         close_reasoning(s);
         int stop = cmx_json_doc_get_typed(&ev, 0, CMX_LIT("stopReason"), CMX_JSON_STRING);
         const char *finish = stop < 0 ? NULL

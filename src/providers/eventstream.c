@@ -152,8 +152,10 @@ static cmx_err check_prelude(cmx_eventstream_decoder *d, const unsigned char *p,
 }
 
 /* A header name as it may appear in an error: bounded, printable. */
-static void printable_name(char *out, size_t cap, const unsigned char *name, size_t len)
+static void printable_name(char *out, size_t cap, const cmx_eventstream_header *h)
 {
+    const unsigned char *name = (const unsigned char *)h->name;
+    size_t len = h->name_len;
     size_t n = len < cap - 1 ? len : cap - 1;
     for (size_t i = 0; i < n; i++)
         out[i] = name[i] >= 0x20 && name[i] < 0x7f ? (char)name[i] : '?';
@@ -184,7 +186,9 @@ static cmx_err parse_headers(cmx_eventstream_decoder *d, const unsigned char *p,
         if (n == d->headers_cap && grow_headers(d, err) != CMX_OK)
             return CMX_ERR_NOMEM;
         cmx_eventstream_header *h = &d->headers[n];
-        memset(h, 0, sizeof *h);
+        h->integer = 0;
+        h->bytes = NULL;
+        h->bytes_len = 0;
         size_t name_len = p[at];
         if (name_len == 0) {
             snprintf(what, sizeof what, "header %zu has an empty name", n + 1);
@@ -200,10 +204,10 @@ static cmx_err parse_headers(cmx_eventstream_decoder *d, const unsigned char *p,
         }
         h->name = (const char *)p + at + 1;
         h->name_len = name_len;
-        printable_name(name, sizeof name, p + at + 1, name_len);
         at += 1 + name_len;
         unsigned type = p[at++];
         if (type > CMX_EVENTSTREAM_UUID) {
+            printable_name(name, sizeof name, h); /* only for an error */
             snprintf(what, sizeof what, "header '%s' has unknown value type %u", name, type);
             return framing_error(d, err, what);
         }
@@ -211,6 +215,7 @@ static cmx_err parse_headers(cmx_eventstream_decoder *d, const unsigned char *p,
         size_t value_len = fixed_size[type];
         if (type == CMX_EVENTSTREAM_BYTES || type == CMX_EVENTSTREAM_STRING) {
             if (len - at < 2) {
+                printable_name(name, sizeof name, h); /* only for an error */
                 snprintf(what, sizeof what, "header '%s': value length runs past the headers",
                          name);
                 return framing_error(d, err, what);
@@ -219,6 +224,7 @@ static cmx_err parse_headers(cmx_eventstream_decoder *d, const unsigned char *p,
             at += 2;
         }
         if (len - at < value_len) {
+            printable_name(name, sizeof name, h); /* only for an error */
             snprintf(what, sizeof what,
                      "header '%s': %zu-byte value of type %u runs past the headers section", name,
                      value_len, type);
@@ -368,7 +374,5 @@ cmx_err cmx_eventstream_feed(cmx_eventstream_decoder *d, const void *bytes, size
 
 int cmx_eventstream_header_is(const cmx_eventstream_header *h, const char *value)
 {
-    size_t n = strlen(value);
-    return h && h->type == CMX_EVENTSTREAM_STRING && h->bytes_len == n &&
-           memcmp(h->bytes, value, n) == 0;
+    return cmx_eventstream_header_is_n(h, value, strlen(value));
 }

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -109,6 +110,14 @@ const cmx_eventstream_header *cmx_eventstream_find_header(const cmx_eventstream_
                                                           const char *name);
 /* Whether h is a string header whose value is exactly `value` (h may be NULL). */
 int cmx_eventstream_header_is(const cmx_eventstream_header *h, const char *value);
+/* The same with the value's length given; the macro takes a literal. */
+static inline int cmx_eventstream_header_is_n(const cmx_eventstream_header *h, const char *value,
+                                              size_t len)
+{
+    return h && h->type == CMX_EVENTSTREAM_STRING && h->bytes_len == len &&
+           memcmp(h->bytes, value, len) == 0;
+}
+#define CMX_EVENTSTREAM_HEADER_IS(h, lit) cmx_eventstream_header_is_n(h, lit, sizeof lit - 1)
 
 /* Appends one message (for tests and emulators).  Each header's type says
  * which value field is read; bytes of a uuid must be 16 long.  Refuses names

@@ -5,143 +5,67 @@
  * itself needs (X-Amz-Date, the session token, the payload hash) or, for a
  * presigned URL, the X-Amz-* query parameters; build the canonical request;
  * hash it into the string to sign; derive the day's signing key; HMAC the
- * string to sign with it.  Crypto is OpenSSL's EVP layer.  The secret only
+ * string to sign with it.  Crypto is core/sha256.h (OpenSSL's block
+ * functions on stack contexts).  The secret only
  * ever enters derive_key, and every buffer that held key material is wiped
  * before it is released. */
 #include "providers/sigv4.h"
+#include "core/sha256.h"
 #include "core/str.h"
 #include "core/url_encode.h"
+#include "core/wipe.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #define DEFAULT_EXPIRES_SECONDS 900
 #define MAX_EXPIRES_SECONDS 604800 /* AWS refuses presigned URLs over 7 days */
 
-static void to_hex(const unsigned char *bytes, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[bytes[i] >> 4];
-        hex[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
-/* SHA-256 fetched from OpenSSL's provider once: EVP_sha256() and the
- * by-name one-shots (EVP_Q_mac) look the algorithm up again on every call,
- * which cost a signed request about 40,000 instructions per HMAC.  The
- * digest context is made once per thread too (a signed request hashes about
- * a dozen times) and freed when the thread ends. */
-static EVP_MD *sha256_md;
-static pthread_key_t md_ctx_key;
-static int md_ctx_key_ok;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void free_md_ctx(void *ctx)
-{
-    EVP_MD_CTX_free(ctx);
-}
-
-static void fetch_sha256(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    md_ctx_key_ok = pthread_key_create(&md_ctx_key, free_md_ctx) == 0;
-}
-
-/* This thread's digest context, made on first use; NULL when out of memory. */
-static EVP_MD_CTX *thread_md_ctx(void)
-{
-    pthread_once(&sha256_once, fetch_sha256);
-    if (!sha256_md || !md_ctx_key_ok)
-        return NULL;
-    EVP_MD_CTX *ctx = pthread_getspecific(md_ctx_key);
-    if (ctx)
-        return ctx;
-    ctx = EVP_MD_CTX_new();
-    if (ctx && pthread_setspecific(md_ctx_key, ctx) != 0) {
-        EVP_MD_CTX_free(ctx);
-        ctx = NULL;
-    }
-    return ctx;
-}
-
-/* SHA-256 of a then b (either may be empty) into out. */
-static int sha256_two(const void *a, size_t a_len, const void *b, size_t b_len,
-                      unsigned char out[32])
-{
-    EVP_MD_CTX *ctx = thread_md_ctx();
-    unsigned int out_len = 0;
-    return ctx && EVP_DigestInit_ex(ctx, sha256_md, NULL) == 1 &&
-           EVP_DigestUpdate(ctx, a, a_len) == 1 && EVP_DigestUpdate(ctx, b, b_len) == 1 &&
-           EVP_DigestFinal_ex(ctx, out, &out_len) == 1 && out_len == 32;
-}
-
-/* HMAC-SHA256 as RFC 2104 writes it: H((K ^ opad) || H((K ^ ipad) || data))
- * with K the key zero-padded to SHA-256's 64-byte block (hashed first when
- * longer). */
-static cmx_err hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                           unsigned char out[32], cmx_error *err)
-{
-    enum { BLOCK = 64 };
-    unsigned char k[BLOCK] = {0}, pad[BLOCK], inner[32];
-    int ok = 1;
-    if (key_len > BLOCK)
-        ok = sha256_two(key, key_len, NULL, 0, k);
-    else
-        memcpy(k, key, key_len);
-    for (size_t i = 0; i < BLOCK; i++)
-        pad[i] = k[i] ^ 0x36;
-    ok = ok && sha256_two(pad, BLOCK, data, len, inner);
-    for (size_t i = 0; i < BLOCK; i++)
-        pad[i] = k[i] ^ 0x5c;
-    ok = ok && sha256_two(pad, BLOCK, inner, sizeof inner, out);
-    OPENSSL_cleanse(k, sizeof k);
-    OPENSSL_cleanse(pad, sizeof pad);
-    OPENSSL_cleanse(inner, sizeof inner);
-    if (!ok)
-        return cmx_error_set(err, CMX_ERR_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
-    return CMX_OK;
-}
-
 cmx_err cmx_sigv4_sha256_hex(const void *data, size_t len, char hex[CMX_SIGV4_HEX_LEN + 1],
                              cmx_error *err)
 {
-    unsigned char md[32];
-    if (!sha256_two(data ? data : "", len, NULL, 0, md))
-        return cmx_error_set(err, CMX_ERR_INTERNAL, "sigv4: SHA-256 failed in OpenSSL");
-    to_hex(md, 32, hex);
+    (void)err; /* SHA-256 on a stack context cannot fail */
+    uint8_t md[CMX_SHA256_LEN];
+    cmx_sha256_of(data, len, md);
+    cmx_sha256_hex_of(md, hex);
     return CMX_OK;
 }
 
 cmx_err cmx_sigv4_derive_key(const char *secret_access_key, const char *date8, const char *region,
                              const char *service, unsigned char key[32], cmx_error *err)
 {
+    /* "AWS4" + secret: on the stack for any secret AWS issues (40 bytes). */
     size_t secret_len = strlen(secret_access_key);
-    unsigned char *first = malloc(4 + secret_len);
+    unsigned char stack_first[4 + CMX_SIGV4_CACHED_SECRET_MAX];
+    unsigned char *first =
+        secret_len <= CMX_SIGV4_CACHED_SECRET_MAX ? stack_first : malloc(4 + secret_len);
     if (!first)
         return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
     memcpy(first, CMX_LIT("AWS4"));
     memcpy(first + 4, secret_access_key, secret_len);
     unsigned char k_date[32], k_region[32], k_service[32];
-    cmx_err rc = hmac_sha256(first, 4 + secret_len, date8, strlen(date8), k_date, err);
-    if (rc == CMX_OK)
-        rc = hmac_sha256(k_date, 32, region, strlen(region), k_region, err);
-    if (rc == CMX_OK)
-        rc = hmac_sha256(k_region, 32, service, strlen(service), k_service, err);
-    if (rc == CMX_OK)
-        rc = hmac_sha256(k_service, 32, CMX_LIT("aws4_request"), key, err);
+    cmx_hmac_sha256_once(first, 4 + secret_len, date8, strlen(date8), k_date);
+    cmx_hmac_sha256_once(k_date, 32, region, strlen(region), k_region);
+    cmx_hmac_sha256_once(k_region, 32, service, strlen(service), k_service);
+    cmx_hmac_sha256_once(k_service, 32, CMX_LIT("aws4_request"), key);
     OPENSSL_cleanse(first, 4 + secret_len);
-    free(first);
+    if (first != stack_first)
+        free(first);
     OPENSSL_cleanse(k_date, sizeof k_date);
     OPENSSL_cleanse(k_region, sizeof k_region);
     OPENSSL_cleanse(k_service, sizeof k_service);
-    return rc;
+    return CMX_OK;
+}
+
+/* Writes v as `width` decimal digits. */
+static char *put_digits(char *p, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
 }
 
 int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
@@ -149,15 +73,24 @@ int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
     struct tm tm;
     if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
         return -1;
-    return strftime(out, CMX_SIGV4_AMZ_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm) ==
-                   CMX_SIGV4_AMZ_DATE_LEN
-               ? 0
-               : -1;
+    /* "%Y%m%dT%H%M%SZ" by hand: strftime reads the locale for it. */
+    char *p = put_digits(out, tm.tm_year + 1900, 4);
+    p = put_digits(p, tm.tm_mon + 1, 2);
+    p = put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm.tm_hour, 2);
+    p = put_digits(p, tm.tm_min, 2);
+    p = put_digits(p, tm.tm_sec, 2);
+    *p++ = 'Z';
+    *p = '\0';
+    return 0;
 }
 
 void cmx_sigv4_result_init(cmx_sigv4_result *r)
 {
     memset(r, 0, sizeof *r);
+    cmx_buf_init_secret(&r->memo_inputs);
+    cmx_buf_init_secret(&r->memo_canonical);
 }
 
 static void result_reset(cmx_sigv4_result *r)
@@ -178,6 +111,8 @@ void cmx_sigv4_result_free(cmx_sigv4_result *r)
     cmx_buf_free(&r->signed_headers);
     cmx_buf_free(&r->authorization);
     cmx_buf_free(&r->presigned_query);
+    cmx_buf_free(&r->memo_inputs); /* secret buffers: wiped */
+    cmx_buf_free(&r->memo_canonical);
     memset(r, 0, sizeof *r);
 }
 
@@ -355,28 +290,28 @@ static size_t headers_to_sign(const cmx_sigv4_request *req, const cmx_sigv4_cred
  * (with the presigned parameters in query mode), canonical headers, signed
  * header names and payload hash, a line each — into out->canonical_request
  * (and the signed names into out->signed_headers). */
-static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
-                                 const char *region, const char *service, const char *amz_date,
-                                 const cmx_sigv4_options *opts, unsigned expires,
-                                 cmx_sigv4_result *out, cmx_error *err)
+static cmx_err build_canonical_request(const cmx_sigv4_request *req,
+                                       const cmx_sigv4_credentials *creds, const char *region,
+                                       const char *service, const char *amz_date,
+                                       const cmx_sigv4_options *opts, unsigned expires,
+                                       const cmx_sigv4_header *all, size_t n, cmx_sigv4_result *out,
+                                       cmx_error *err)
 {
     int query_mode = opts->mode == CMX_SIGV4_SIGN_QUERY;
-    cmx_sigv4_header *all = malloc((req->n_headers + 3) * sizeof *all);
-    if (!all)
-        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    size_t n = headers_to_sign(req, creds, opts, out, all);
     cmx_buf *creq = &out->canonical_request;
     cmx_buf headers_block = CMX_BUF_INIT, query = CMX_BUF_INIT;
-    cmx_err rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
-    free(all);
+    cmx_err rc = CMX_OK;
     int fail = 0;
-    if (rc == CMX_OK && query_mode) {
-        /* The presigned parameters are signed as part of the query. */
-        if (req->query && *req->query)
+    if (query_mode) {
+        /* The presigned parameters name the signed headers and are signed
+         * as part of the query, which comes before the headers. */
+        rc = cmx_sigv4_canonical_headers(&headers_block, &out->signed_headers, all, n, err);
+        if (rc == CMX_OK && req->query && *req->query)
             fail |= cmx_buf_printf(&query, "%s&", req->query);
-        fail |= append_presign_params(&query, creds, amz_date, region, service,
-                                      out->signed_headers.data ? out->signed_headers.data : "",
-                                      expires, !opts->omit_session_token);
+        if (rc == CMX_OK)
+            fail |= append_presign_params(&query, creds, amz_date, region, service,
+                                          out->signed_headers.data ? out->signed_headers.data : "",
+                                          expires, !opts->omit_session_token);
     }
     if (rc == CMX_OK && !fail) {
         fail |= cmx_buf_append_str(creq, req->method) | cmx_buf_append(creq, CMX_LIT("\n"));
@@ -385,7 +320,12 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_sigv4_canonical_query(creq, query_mode ? query.data : req->query);
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
-        fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
+        if (query_mode)
+            fail |= cmx_buf_append(creq, headers_block.data, headers_block.len);
+        else if (!fail) /* header mode: straight into the canonical request */
+            rc = cmx_sigv4_canonical_headers(creq, &out->signed_headers, all, n, err);
+    }
+    if (rc == CMX_OK && !fail) {
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
         fail |= cmx_buf_append(creq, out->signed_headers.data, out->signed_headers.len);
         fail |= cmx_buf_append(creq, CMX_LIT("\n"));
@@ -395,6 +335,108 @@ static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_c
     cmx_buf_free(&query);
     if (rc == CMX_OK && fail)
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    return rc;
+}
+
+/* ---- the canonical request kept between signs ---- */
+
+/* The inputs of a header-mode canonical request as NUL-ended pieces,
+ * appended to `build`, or compared with `at` .. `end` (same stays 1 while
+ * they match).  NULL and "" are one piece: they canonicalise alike. */
+typedef struct inputs_walk {
+    cmx_buf *build;
+    const char *at, *end;
+    int same;
+} inputs_walk;
+
+static void inputs_piece(inputs_walk *w, const char *s)
+{
+    s = s ? s : "";
+    size_t n = strlen(s) + 1;
+    if (w->build)
+        cmx_buf_append(w->build, s, n);
+    else if (w->same && (size_t)(w->end - w->at) >= n && memcmp(w->at, s, n) == 0)
+        w->at += n;
+    else
+        w->same = 0;
+}
+
+static void walk_inputs(inputs_walk *w, const cmx_sigv4_request *req, const cmx_sigv4_options *opts,
+                        const cmx_sigv4_header *all, size_t n)
+{
+    const char flags[] = {(char)('0' + !!opts->keep_path_unnormalized),
+                          (char)('0' + !!opts->no_double_encode), '\0'};
+    inputs_piece(w, flags);
+    inputs_piece(w, req->method);
+    inputs_piece(w, req->path);
+    inputs_piece(w, req->query);
+    for (size_t i = 0; i < n; i++) {
+        inputs_piece(w, all[i].name);
+        inputs_piece(w, all[i].value);
+    }
+}
+
+/* Whether the kept canonical request was made from these very inputs. */
+static int memo_matches(const cmx_sigv4_result *out, const cmx_sigv4_request *req,
+                        const cmx_sigv4_options *opts, const cmx_sigv4_header *all, size_t n)
+{
+    if (!out->memo_inputs.len || !out->memo_canonical.len)
+        return 0;
+    inputs_walk w = {NULL, out->memo_inputs.data, out->memo_inputs.data + out->memo_inputs.len, 1};
+    walk_inputs(&w, req, opts, all, n);
+    return w.same && w.at == w.end;
+}
+
+/* Keeps the canonical request just built (up to its payload hash) and its
+ * inputs; on a failure nothing is kept. */
+static void memo_keep(cmx_sigv4_result *out, const cmx_sigv4_request *req,
+                      const cmx_sigv4_options *opts, const cmx_sigv4_header *all, size_t n)
+{
+    cmx_buf_reset(&out->memo_inputs);
+    cmx_buf_reset(&out->memo_canonical);
+    inputs_walk w = {&out->memo_inputs, NULL, NULL, 1};
+    walk_inputs(&w, req, opts, all, n);
+    const cmx_buf *creq = &out->canonical_request;
+    size_t prefix = creq->len - strlen(out->payload_hash);
+    cmx_buf_append(&out->memo_canonical, creq->data, prefix);
+    out->memo_signed_at = prefix - 1 - out->signed_headers.len;
+    if (cmx_buf_failed(&out->memo_inputs) || cmx_buf_failed(&out->memo_canonical)) {
+        cmx_buf_reset(&out->memo_inputs);
+        cmx_buf_reset(&out->memo_canonical);
+    }
+}
+
+/* Step 1: the canonical request, from what the last sign kept when its
+ * inputs were the same (header mode), else built. */
+static cmx_err canonical_request(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                                 const char *region, const char *service, const char *amz_date,
+                                 const cmx_sigv4_options *opts, unsigned expires,
+                                 cmx_sigv4_result *out, cmx_error *err)
+{
+    cmx_sigv4_header on_stack[16];
+    cmx_sigv4_header *all =
+        req->n_headers + 3 <= 16 ? on_stack : malloc((req->n_headers + 3) * sizeof *all);
+    if (!all)
+        return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
+    size_t n = headers_to_sign(req, creds, opts, out, all);
+    int header_mode = opts->mode == CMX_SIGV4_SIGN_HEADERS;
+    cmx_err rc;
+    if (header_mode && memo_matches(out, req, opts, all, n)) {
+        const cmx_buf *m = &out->memo_canonical;
+        int fail = cmx_buf_append(&out->canonical_request, m->data, m->len);
+        fail |= cmx_buf_append(&out->signed_headers, m->data + out->memo_signed_at,
+                               m->len - 1 - out->memo_signed_at);
+        fail |= cmx_buf_append_str(&out->canonical_request, out->payload_hash);
+        rc = fail ? cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory") : CMX_OK;
+        out->memo_reused++;
+    } else {
+        rc = build_canonical_request(req, creds, region, service, amz_date, opts, expires, all, n,
+                                     out, err);
+        if (rc == CMX_OK && header_mode)
+            memo_keep(out, req, opts, all, n);
+    }
+    if (all != on_stack)
+        free(all);
     return rc;
 }
 
@@ -430,21 +472,25 @@ static int key_cached(const cmx_sigv4_key_cache *c, const char *secret, size_t s
            CRYPTO_memcmp(c->secret, secret, secret_len) == 0;
 }
 
-/* The signing key, from the cache when it holds it, else derived (and kept
- * in the cache when it fits). */
-static cmx_err signing_key(const cmx_sigv4_credentials *creds, const char *date8,
-                           const char *region, const char *service, cmx_sigv4_key_cache *c,
-                           unsigned char key[32], cmx_error *err)
+/* The signing key prepared for HMAC, from the cache when it holds it, else
+ * derived into `local` (and kept in the cache when it fits): the key to
+ * sign with. */
+static const cmx_hmac_sha256_key *signing_key(const cmx_sigv4_credentials *creds, const char *date8,
+                                              const char *region, const char *service,
+                                              cmx_sigv4_key_cache *c, cmx_hmac_sha256_key *local,
+                                              cmx_error *err)
 {
     const char *secret = creds->secret_access_key;
     size_t secret_len = strlen(secret);
-    if (c && key_cached(c, secret, secret_len, date8, region, service)) {
-        memcpy(key, c->key, 32);
-        return CMX_OK;
-    }
-    cmx_err rc = cmx_sigv4_derive_key(secret, date8, region, service, key, err);
-    if (!c || rc != CMX_OK)
-        return rc;
+    if (c && key_cached(c, secret, secret_len, date8, region, service))
+        return &c->key;
+    unsigned char key[32];
+    if (cmx_sigv4_derive_key(secret, date8, region, service, key, err) != CMX_OK)
+        return NULL;
+    cmx_hmac_sha256_key_init(local, key, sizeof key);
+    OPENSSL_cleanse(key, sizeof key);
+    if (!c)
+        return local;
     unsigned long derivations = c->derivations;
     cmx_sigv4_key_cache_clear(c);
     c->derivations = derivations + 1;
@@ -455,10 +501,10 @@ static cmx_err signing_key(const cmx_sigv4_credentials *creds, const char *date8
         strcpy(c->service, service);
         memcpy(c->secret, secret, secret_len);
         c->secret_len = secret_len;
-        memcpy(c->key, key, 32);
+        c->key = *local;
         c->valid = 1;
     }
-    return rc;
+    return local;
 }
 
 /* Step 3: the signature — HMAC of the string to sign with the key derived
@@ -470,15 +516,17 @@ static cmx_err signature(const cmx_sigv4_credentials *creds, const char *region,
     char date8[9];
     memcpy(date8, amz_date, 8);
     date8[8] = '\0';
-    unsigned char key[32], sig[32];
-    cmx_err rc = signing_key(creds, date8, region, service, opts->key_cache, key, err);
-    if (rc == CMX_OK)
-        rc = hmac_sha256(key, sizeof key, out->string_to_sign.data, out->string_to_sign.len, sig,
-                         err);
-    OPENSSL_cleanse(key, sizeof key);
-    if (rc == CMX_OK)
-        to_hex(sig, sizeof sig, out->signature);
-    return rc;
+    cmx_hmac_sha256_key local;
+    const cmx_hmac_sha256_key *key =
+        signing_key(creds, date8, region, service, opts->key_cache, &local, err);
+    if (!key)
+        return CMX_ERR_NOMEM; /* the only way deriving fails; err says so */
+    uint8_t sig[CMX_SHA256_LEN];
+    cmx_hmac_sha256_keyed(key, out->string_to_sign.data, out->string_to_sign.len, sig);
+    if (key == &local)
+        cmx_hmac_sha256_key_wipe(&local);
+    cmx_sha256_hex_of(sig, out->signature);
+    return CMX_OK;
 }
 
 /* Step 4: what the caller sends — the Authorization header, or the

@@ -12,10 +12,10 @@
  *
  * Nothing here does I/O or reads the clock, and no result depends on state
  * kept between calls: the caller passes the timestamp, so a signature is a
- * function of its inputs.  Two things are kept only to save work: a
+ * function of its inputs.  One thing is kept only to save work: a
  * caller may hand in a cache of the day's signing key
- * (cmx_sigv4_key_cache), and each thread reuses one SHA-256 context; the
- * signature is the same with or without them.  Secrets never appear
+ * (cmx_sigv4_key_cache, the key prepared for HMAC); the signature is the
+ * same with or without it.  Secrets never appear
  * in error messages or in the result (only the access key id does, as AWS
  * requires in the credential scope); intermediate keys are wiped after use.
  *
@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/sha256.h"
 #include "core/err.h"
 
 #define CMX_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
@@ -82,7 +83,7 @@ typedef struct cmx_sigv4_key_cache {
     char service[64];
     size_t secret_len;
     char secret[CMX_SIGV4_CACHED_SECRET_MAX];
-    unsigned char key[32];
+    cmx_hmac_sha256_key key;   /* the day's key, prepared for HMAC */
     unsigned long derivations; /* how many times a key was derived (for tests) */
 } cmx_sigv4_key_cache;
 #define CMX_SIGV4_KEY_CACHE_INIT                                                                   \
@@ -115,7 +116,10 @@ typedef struct cmx_sigv4_added_header {
 
 /* What signing produces.  The buffers belong to the result: initialise once
  * with cmx_sigv4_result_init, sign into it as often as wanted (each sign
- * resets it and reuses its memory), release with cmx_sigv4_result_free. */
+ * resets it and reuses its memory), release with cmx_sigv4_result_free.
+ * Signing the same request again (one worker's Bedrock calls to a model)
+ * reuses the canonical request's text up to the payload hash; the
+ * signature is the same either way. */
 typedef struct cmx_sigv4_result {
     cmx_buf canonical_request;
     cmx_buf string_to_sign;
@@ -132,6 +136,16 @@ typedef struct cmx_sigv4_result {
      * (with sign_payload_header, unless present), and Authorization last. */
     cmx_sigv4_added_header added[4];
     size_t n_added;
+    /* Kept across signs, to save work only (header mode): the inputs of the
+     * last canonical request (method, path, query, the path options and
+     * every header signed, X-Amz-Date included) and its text up to the
+     * payload hash, reused while a sign's inputs are the same; they change
+     * at least once a second with the date.  Secret buffers: a session
+     * token is among the headers. */
+    cmx_buf memo_inputs;
+    cmx_buf memo_canonical;    /* "POST\n/uri\n\nheaders\n\nsigned;names\n" */
+    size_t memo_signed_at;     /* where the signed names start in it */
+    unsigned long memo_reused; /* signs that took it (for tests) */
 } cmx_sigv4_result;
 
 void cmx_sigv4_result_init(cmx_sigv4_result *r);
@@ -140,7 +154,7 @@ void cmx_sigv4_result_free(cmx_sigv4_result *r);
 /* Signs with default options (header mode).  amz_date is the request time
  * in ISO 8601 basic form ("20150830T123600Z"); if the request already carries
  * X-Amz-Date it must be the same.  Errors (CMX_ERR_BAD_REQUEST for bad input,
- * CMX_ERR_NOMEM, CMX_ERR_INTERNAL for a crypto failure) name the input at
+ * CMX_ERR_NOMEM) name the input at
  * fault and never include a secret.  On error the result is left reset. */
 cmx_err cmx_sigv4_sign(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
                        const char *region, const char *service, const char *amz_date,

@@ -10,6 +10,7 @@
 #include "core/str.h"
 #include "core/url_encode.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,43 +205,113 @@ int cmx_sigv4_canonical_query(cmx_buf *out, const char *query)
  * signature's own header, and User-Agent / X-Amzn-Trace-Id, which SDKs and
  * tracers change after signing.  Signing one would make a valid request fail
  * verification somewhere along the way. */
-static const char *const unsigned_headers[] = {
-    "authorization", "connection",        "expect",  "keep-alive", "proxy-authorization", "te",
-    "trailer",       "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
+static const struct {
+    const char *name;
+    size_t len;
+} unsigned_headers[] = {
+#define UNSIGNED(s)                                                                                \
+    {                                                                                              \
+        s, sizeof s - 1                                                                            \
+    }
+    UNSIGNED("authorization"), UNSIGNED("connection"),          UNSIGNED("expect"),
+    UNSIGNED("keep-alive"),    UNSIGNED("proxy-authorization"), UNSIGNED("te"),
+    UNSIGNED("trailer"),       UNSIGNED("transfer-encoding"),   UNSIGNED("upgrade"),
+    UNSIGNED("user-agent"),    UNSIGNED("x-amzn-trace-id"),
+#undef UNSIGNED
 };
 
 static int is_tchar(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return 1;
+    default: return 0;
+    }
 }
 
+static unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* A header as given: its name (any case) and its value with leading and
+ * trailing blanks already cut; both are lower-cased and trimmed as they are
+ * written out, so nothing is copied before. */
 typedef struct header_entry {
-    span name, value; /* lower-cased name, trimmed value, in the scratch buffer */
-    size_t index;     /* input order, so values of one name keep their order */
+    const char *name, *value;
+    size_t name_len, value_len;
+    size_t index; /* input order, so values of one name keep their order */
 } header_entry;
 
-static int compare_entries(const char *base, const header_entry *a, const header_entry *b)
+/* Byte order of the lower-cased names (what the canonical form sorts by). */
+static int compare_names(const header_entry *a, const header_entry *b)
 {
-    int c = compare_spans(base, a->name, b->name);
+    size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = lower((unsigned char)a->name[i]), y = lower((unsigned char)b->name[i]);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
+}
+
+static int compare_entries(const header_entry *a, const header_entry *b)
+{
+    int c = compare_names(a, b);
     if (c)
         return c;
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
-/* Appends value with leading and trailing blanks removed and every inner run
- * of spaces and tabs made one space (AWS's "trimall"). */
-static int append_trimmed(cmx_buf *out, const char *v)
+static int is_unsigned_header(const char *name, size_t len)
 {
-    size_t len = strlen(v), i = 0;
-    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-        len--;
-    while (i < len && (v[i] == ' ' || v[i] == '\t'))
-        i++;
-    if (cmx_buf_reserve(out, len - i) < 0)
+    for (size_t k = 0; k < sizeof unsigned_headers / sizeof unsigned_headers[0]; k++) {
+        if (unsigned_headers[k].len != len)
+            continue;
+        size_t i = 0;
+        while (i < len &&
+               lower((unsigned char)name[i]) == (unsigned char)unsigned_headers[k].name[i])
+            i++;
+        if (i == len)
+            return 1;
+    }
+    return 0;
+}
+
+/* Appends the name lower-cased. */
+static int append_lower(cmx_buf *out, const char *name, size_t len)
+{
+    if (cmx_buf_reserve(out, len) < 0)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        out->data[out->len++] = (char)lower((unsigned char)name[i]);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Appends a value whose ends are already trimmed with every inner run of
+ * spaces and tabs made one space (AWS's "trimall"). */
+static int append_trimmed(cmx_buf *out, const char *v, size_t len)
+{
+    if (cmx_buf_reserve(out, len) < 0)
         return -1;
     int in_blank = 0;
-    for (; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         char c = v[i];
         if (c == ' ' || c == '\t') {
             if (!in_blank)
@@ -255,106 +326,94 @@ static int append_trimmed(cmx_buf *out, const char *v)
     return 0;
 }
 
-static int is_unsigned_header(const char *base, span name)
+/* Checks header i and fills e: CMX_OK, or CMX_ERR_BAD_REQUEST for a name
+ * that is not an HTTP token or a value with a control character. */
+static cmx_err read_header(const cmx_sigv4_header *h, size_t i, header_entry *e, cmx_error *err)
 {
-    for (size_t k = 0; k < sizeof unsigned_headers / sizeof unsigned_headers[0]; k++)
-        if (strlen(unsigned_headers[k]) == name.len &&
-            memcmp(unsigned_headers[k], base + name.off, name.len) == 0)
-            return 1;
-    return 0;
+    const char *name = h->name, *value = h->value ? h->value : "";
+    size_t name_len = 0;
+    if (name)
+        while (name[name_len] && is_tchar((unsigned char)name[name_len]))
+            name_len++;
+    if (name_len == 0 && (!name || !*name))
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: header %zu has no name", i);
+    if (name[name_len])
+        return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                             "sigv4: header %zu: name has a character not allowed in "
+                             "an HTTP header name",
+                             i);
+    /* A control character in a value would end the header on the wire (or
+     * smuggle another one in); the value itself is never echoed, as it may
+     * be a token.  The same pass finds where the blanks around it end. */
+    size_t len = 0, first = SIZE_MAX, last = 0;
+    for (;; len++) {
+        unsigned char c = (unsigned char)value[len];
+        if (!c)
+            break;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return cmx_error_set(err, CMX_ERR_BAD_REQUEST,
+                                 "sigv4: header %.64s: value has a control character", name);
+        if (c != ' ' && c != '\t') {
+            if (first == SIZE_MAX)
+                first = len;
+            last = len + 1;
+        }
+    }
+    e->name = name;
+    e->name_len = name_len;
+    e->value = first == SIZE_MAX ? value + len : value + first;
+    e->value_len = first == SIZE_MAX ? 0 : last - first;
+    e->index = i;
+    return CMX_OK;
 }
 
 cmx_err cmx_sigv4_canonical_headers(cmx_buf *canon, cmx_buf *signed_names,
                                     const cmx_sigv4_header *headers, size_t n, cmx_error *err)
 {
-    header_entry *entries = malloc((n ? n : 1) * sizeof *entries);
+    /* A request signs a handful of headers: on the stack unless it has many. */
+    header_entry on_stack[16];
+    header_entry *entries = n <= 16 ? on_stack : malloc(n * sizeof *entries);
     if (!entries)
         return cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-    cmx_buf scratch = CMX_BUF_INIT;
     cmx_err rc = CMX_OK;
     size_t kept = 0;
     for (size_t i = 0; i < n && rc == CMX_OK; i++) {
-        const char *name = headers[i].name, *value = headers[i].value;
-        size_t name_len = name ? strlen(name) : 0;
-        if (name_len == 0) {
-            rc = cmx_error_set(err, CMX_ERR_BAD_REQUEST, "sigv4: header %zu has no name", i);
-            break;
-        }
-        for (size_t k = 0; k < name_len && rc == CMX_OK; k++)
-            if (!is_tchar((unsigned char)name[k]))
-                rc = cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                   "sigv4: header %zu: name has a character not allowed in "
-                                   "an HTTP header name",
-                                   i);
-        /* A control character in a value would end the header on the wire
-         * (or smuggle another one in); the value itself is never echoed, as
-         * it may be a token. */
-        for (const char *v = value ? value : ""; *v && rc == CMX_OK; v++)
-            if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
-                rc = cmx_error_set(err, CMX_ERR_BAD_REQUEST,
-                                   "sigv4: header %.64s: value has a control character", name);
-        if (rc != CMX_OK)
-            break;
-        header_entry *e = &entries[kept];
-        e->index = i;
-        e->name.off = scratch.len;
-        if (cmx_buf_append(&scratch, name, name_len) < 0) {
-            rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-            break;
-        }
-        for (size_t k = e->name.off; k < scratch.len; k++)
-            if (scratch.data[k] >= 'A' && scratch.data[k] <= 'Z')
-                scratch.data[k] = (char)(scratch.data[k] - 'A' + 'a');
-        e->name.len = name_len;
-        if (is_unsigned_header(scratch.data, e->name)) {
-            scratch.len = e->name.off;
-            continue;
-        }
-        e->value.off = scratch.len;
-        if (append_trimmed(&scratch, value ? value : "") < 0) {
-            rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
-            break;
-        }
-        e->value.len = scratch.len - e->value.off;
-        kept++;
-    }
-
-    if (rc == CMX_OK) {
-        /* Insertion sort, stable by input index: header lists are short. */
-        for (size_t i = 1; i < kept; i++) {
-            header_entry cur = entries[i];
-            size_t j = i;
-            while (j > 0 && compare_entries(scratch.data, &entries[j - 1], &cur) > 0) {
+        header_entry e;
+        rc = read_header(&headers[i], i, &e, err);
+        if (rc == CMX_OK && !is_unsigned_header(e.name, e.name_len)) {
+            /* Insertion sort as they come, stable by input index: lists are short. */
+            size_t j = kept++;
+            while (j > 0 && compare_entries(&entries[j - 1], &e) > 0) {
                 entries[j] = entries[j - 1];
                 j--;
             }
-            entries[j] = cur;
+            entries[j] = e;
         }
+    }
+
+    if (rc == CMX_OK) {
         int fail = 0;
         for (size_t i = 0; i < kept && !fail; i++) {
-            const char *base = scratch.data;
-            int same_as_previous =
-                i > 0 && compare_spans(base, entries[i - 1].name, entries[i].name) == 0;
-            if (same_as_previous) {
+            const header_entry *e = &entries[i];
+            if (i > 0 && compare_names(&entries[i - 1], e) == 0) {
                 /* Repeated names become one line, values joined with ','. */
                 fail |= cmx_buf_append(canon, CMX_LIT(","));
             } else {
                 if (i > 0)
                     fail |= cmx_buf_append(canon, CMX_LIT("\n")) |
                             cmx_buf_append(signed_names, CMX_LIT(";"));
-                fail |= cmx_buf_append(canon, base + entries[i].name.off, entries[i].name.len);
+                fail |= append_lower(canon, e->name, e->name_len);
                 fail |= cmx_buf_append(canon, CMX_LIT(":"));
-                fail |=
-                    cmx_buf_append(signed_names, base + entries[i].name.off, entries[i].name.len);
+                fail |= append_lower(signed_names, e->name, e->name_len);
             }
-            fail |= cmx_buf_append(canon, base + entries[i].value.off, entries[i].value.len);
+            fail |= append_trimmed(canon, e->value, e->value_len);
         }
         if (kept > 0)
             fail |= cmx_buf_append(canon, CMX_LIT("\n"));
         if (fail)
             rc = cmx_error_set(err, CMX_ERR_NOMEM, "sigv4: out of memory");
     }
-    cmx_buf_free(&scratch);
-    free(entries);
+    if (entries != on_stack)
+        free(entries);
     return rc;
 }

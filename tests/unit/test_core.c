@@ -1,4 +1,5 @@
-/* test_core.c — arena, byte buffer, base64, error mapping and the secret compare. */
+/* test_core.c — arena, byte buffer, base64, SHA-256 and HMAC, error mapping and the secret
+ * compare. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/sha256.h"
 #include "core/error_json.h"
 #include "core/str.h"
 #include "core/wipe.h"
@@ -265,6 +267,68 @@ static void base64_matches_the_rfc_vectors(void **state)
     }
 }
 
+/* A copy fits whole, is cut to the room there is, or is "" for NULL. */
+static void str_copy_cuts_to_fit_and_always_terminates(void **state)
+{
+    (void)state;
+    char out[6];
+    assert_int_equal(cmx_str_copy(out, sizeof out, "abc"), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(cmx_str_copy(out, sizeof out, "abcdefgh"), 5);
+    assert_string_equal(out, "abcde");
+    assert_int_equal(cmx_str_copy(out, sizeof out, NULL), 0);
+    assert_string_equal(out, "");
+}
+
+static void sha256_hex(const void *data, size_t len, char hex[CMX_SHA256_HEX_LEN + 1])
+{
+    uint8_t md[CMX_SHA256_LEN];
+    cmx_sha256_of(data, len, md);
+    cmx_sha256_hex_of(md, hex);
+}
+
+/* FIPS 180-2's "abc" and the empty message (NULL with length 0 too). */
+static void sha256_matches_the_fips_vectors(void **state)
+{
+    (void)state;
+    char hex[CMX_SHA256_HEX_LEN + 1];
+    sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha256_hex(NULL, 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+/* RFC 4231 cases 1 (a short key) and 6 (a key over a block, hashed
+ * first); a prepared key signs any number of messages alike, and the wipe
+ * leaves no key bytes behind. */
+static void hmac_sha256_matches_the_rfc_4231_vectors(void **state)
+{
+    (void)state;
+    unsigned char short_key[20], long_key[131];
+    memset(short_key, 0x0b, sizeof short_key);
+    memset(long_key, 0xaa, sizeof long_key);
+    static const char long_msg[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    uint8_t mac[CMX_SHA256_LEN];
+    char hex[CMX_SHA256_HEX_LEN + 1];
+
+    cmx_hmac_sha256_once(short_key, sizeof short_key, "Hi There", 8, mac);
+    cmx_sha256_hex_of(mac, hex);
+    assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+
+    cmx_hmac_sha256_key k;
+    cmx_hmac_sha256_key_init(&k, long_key, sizeof long_key);
+    for (int i = 0; i < 2; i++) {
+        cmx_hmac_sha256_keyed(&k, long_msg, sizeof long_msg - 1, mac);
+        cmx_sha256_hex_of(mac, hex);
+        assert_string_equal(hex,
+                            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
+    cmx_hmac_sha256_key_wipe(&k);
+    const unsigned char *bytes = (const unsigned char *)&k;
+    for (size_t i = 0; i < sizeof k; i++)
+        assert_int_equal(bytes[i], 0);
+}
+
 static void base64_refuses_what_is_not_padded_base64(void **state)
 {
     unsigned char out[16];
@@ -343,6 +407,9 @@ int main(void)
         cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
         cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
         cmocka_unit_test(base64_matches_the_rfc_vectors),
+        cmocka_unit_test(str_copy_cuts_to_fit_and_always_terminates),
+        cmocka_unit_test(sha256_matches_the_fips_vectors),
+        cmocka_unit_test(hmac_sha256_matches_the_rfc_4231_vectors),
         cmocka_unit_test(base64_refuses_what_is_not_padded_base64),
         cmocka_unit_test(http_statuses_map_to_router_kinds),
         cmocka_unit_test(only_transient_kinds_fail_over),

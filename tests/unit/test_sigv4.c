@@ -608,10 +608,24 @@ static void sign_at(const cmx_sigv4_request *req, const char *secret, const char
     cmx_sigv4_result_free(&res);
 }
 
-static void key_hex(const unsigned char key[32], char hex[65])
+/* Whether the cache holds `key` prepared for HMAC: it signs a message as
+ * the key itself does. */
+static void assert_cache_holds(const cmx_sigv4_key_cache *cache, const unsigned char key[32])
 {
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    static const char message[] = "AWS4-HMAC-SHA256\n20150830T123600Z";
+    uint8_t by_cache[CMX_SHA256_LEN], by_key[CMX_SHA256_LEN];
+    cmx_hmac_sha256_keyed(&cache->key, message, sizeof message - 1, by_cache);
+    cmx_hmac_sha256_once(key, 32, message, sizeof message - 1, by_key);
+    assert_memory_equal(by_cache, by_key, CMX_SHA256_LEN);
+}
+
+static void key_from_hex(const char *hex, unsigned char key[32])
+{
+    for (int i = 0; i < 32; i++) {
+        unsigned v = 0;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        key[i] = (unsigned char)v;
+    }
 }
 
 /* A cached key is the day's: the last second of 2015-08-30 signs with the
@@ -626,15 +640,16 @@ static void rolls_the_cached_signing_key_over_at_the_date_boundary(void **state)
     cmx_sigv4_request req = bedrock_request();
     cmx_sigv4_key_cache cache = CMX_SIGV4_KEY_CACHE_INIT;
     char cached[CMX_SIGV4_HEX_LEN + 1], plain[CMX_SIGV4_HEX_LEN + 1];
-    char last_day[CMX_SIGV4_HEX_LEN + 1], hex[65];
+    char last_day[CMX_SIGV4_HEX_LEN + 1];
+    unsigned char suite_key_bytes[32];
+    key_from_hex(suite_key, suite_key_bytes);
     cmx_error err = {0};
 
     sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", &cache, cached);
     sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", NULL, plain);
     assert_string_equal(cached, plain);
     assert_int_equal(cache.derivations, 1);
-    key_hex(cache.key, hex);
-    assert_string_equal(hex, suite_key);
+    assert_cache_holds(&cache, suite_key_bytes);
     memcpy(last_day, cached, sizeof last_day);
 
     sign_at(&req, SECRET, "us-east-1", "20150830T123600Z", &cache, cached); /* same day */
@@ -651,13 +666,12 @@ static void rolls_the_cached_signing_key_over_at_the_date_boundary(void **state)
     unsigned char next_key[32];
     assert_int_equal(
         cmx_sigv4_derive_key(SECRET, "20150831", "us-east-1", "service", next_key, &err), CMX_OK);
-    assert_memory_equal(cache.key, next_key, 32);
+    assert_cache_holds(&cache, next_key);
 
     sign_at(&req, SECRET, "us-east-1", "20150830T235959Z", &cache, cached); /* back again */
     assert_string_equal(cached, last_day);
     assert_int_equal(cache.derivations, 3);
-    key_hex(cache.key, hex);
-    assert_string_equal(hex, suite_key);
+    assert_cache_holds(&cache, suite_key_bytes);
 
     sign_at(&req, "another-secret", "us-east-1", "20150830T235959Z", &cache, cached);
     sign_at(&req, "another-secret", "us-east-1", "20150830T235959Z", NULL, plain);
@@ -693,6 +707,97 @@ static void derives_every_time_for_a_secret_too_long_to_cache(void **state)
         assert_false(cache.valid);
     }
     assert_int_equal(cache.derivations, 2);
+}
+
+/* Signs req into `kept` (a result reused from sign to sign) and into a
+ * fresh result, and checks both came out the same; returns whether the
+ * kept result took its canonical request from the last sign. */
+static int sign_kept_and_fresh(const cmx_sigv4_request *req, const cmx_sigv4_credentials *creds,
+                               const char *amz_date, const cmx_sigv4_options *opts,
+                               cmx_sigv4_result *kept)
+{
+    unsigned long before = kept->memo_reused;
+    cmx_sigv4_result fresh;
+    cmx_sigv4_result_init(&fresh);
+    cmx_error err = {0};
+    assert_int_equal(
+        cmx_sigv4_sign_ex(req, creds, "us-east-1", "bedrock", amz_date, opts, kept, &err), CMX_OK);
+    assert_int_equal(
+        cmx_sigv4_sign_ex(req, creds, "us-east-1", "bedrock", amz_date, opts, &fresh, &err),
+        CMX_OK);
+    assert_string_equal(kept->canonical_request.data, fresh.canonical_request.data);
+    assert_string_equal(kept->signed_headers.data, fresh.signed_headers.data);
+    assert_string_equal(kept->signature, fresh.signature);
+    assert_string_equal(kept->authorization.data ? kept->authorization.data : "",
+                        fresh.authorization.data ? fresh.authorization.data : "");
+    assert_int_equal(kept->n_added, fresh.n_added);
+    for (size_t i = 0; i < fresh.n_added; i++) {
+        assert_string_equal(kept->added[i].name, fresh.added[i].name);
+        assert_string_equal(kept->added[i].value, fresh.added[i].value);
+    }
+    assert_int_equal(fresh.memo_reused, 0);
+    cmx_sigv4_result_free(&fresh);
+    return kept->memo_reused > before;
+}
+
+/* A result signed into again reuses the canonical request while method,
+ * path, query, path options and headers (the date among them) are the
+ * same, and builds it again when any of them differs, or in query mode;
+ * every signature equals a fresh result's. */
+static void reuses_the_canonical_request_only_for_the_same_inputs(void **state)
+{
+    (void)state;
+    cmx_sigv4_request req = bedrock_request();
+    cmx_sigv4_credentials creds = {"AKIDEXAMPLE", SECRET, NULL};
+    cmx_sigv4_options opts = {0};
+    cmx_sigv4_result kept;
+    cmx_sigv4_result_init(&kept);
+
+    assert_false(sign_kept_and_fresh(&req, &creds, "20150830T123600Z", &opts, &kept));
+    assert_true(sign_kept_and_fresh(&req, &creds, "20150830T123600Z", &opts, &kept));
+    req.payload = "{\"messages\":[1]}"; /* another body: its hash, not the canonical text */
+    req.payload_len = 16;
+    assert_true(sign_kept_and_fresh(&req, &creds, "20150830T123600Z", &opts, &kept));
+
+    assert_false(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &opts, &kept)); /* date */
+    assert_true(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &opts, &kept));
+
+    cmx_sigv4_header changed[] = {
+        {"Host", "bedrock-runtime.us-east-1.amazonaws.com"},
+        {"Content-Type", "application/json"},
+        {"Accept", "application/json"}, /* a header's value */
+    };
+    cmx_sigv4_request other = req;
+    other.headers = changed;
+    other.n_headers = 3;
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+    changed[2].name = "Accept-Language"; /* a header's name */
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+    other.n_headers = 2; /* a header fewer */
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+
+    other = req;
+    other.path = "/model/amazon.nova-micro-v1%3A0/converse"; /* the path */
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+    other.query = "a=1"; /* the query */
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+    other.method = "PUT"; /* the method */
+    assert_false(sign_kept_and_fresh(&other, &creds, "20150830T123601Z", &opts, &kept));
+
+    cmx_sigv4_options s3 = {.keep_path_unnormalized = 1, .no_double_encode = 1}; /* options */
+    assert_false(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &s3, &kept));
+    assert_true(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &s3, &kept));
+
+    cmx_sigv4_credentials with_token = {"AKIDEXAMPLE", SECRET, "token-one"}; /* a signed token */
+    assert_false(sign_kept_and_fresh(&req, &with_token, "20150830T123601Z", &opts, &kept));
+    with_token.session_token = "token-two";
+    assert_false(sign_kept_and_fresh(&req, &with_token, "20150830T123601Z", &opts, &kept));
+    assert_true(sign_kept_and_fresh(&req, &with_token, "20150830T123601Z", &opts, &kept));
+
+    cmx_sigv4_options query = {.mode = CMX_SIGV4_SIGN_QUERY};
+    assert_false(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &query, &kept));
+    assert_false(sign_kept_and_fresh(&req, &creds, "20150830T123601Z", &query, &kept));
+    cmx_sigv4_result_free(&kept);
 }
 
 static void signs_a_bedrock_request_without_hop_by_hop_headers(void **state)
@@ -903,6 +1008,7 @@ int main(void)
         cmocka_unit_test(signs_every_case_of_the_aws_suites_with_one_key_cache),
         cmocka_unit_test(rolls_the_cached_signing_key_over_at_the_date_boundary),
         cmocka_unit_test(derives_every_time_for_a_secret_too_long_to_cache),
+        cmocka_unit_test(reuses_the_canonical_request_only_for_the_same_inputs),
         cmocka_unit_test(signs_every_case_of_the_aws_c_auth_suite_both_ways),
         cmocka_unit_test(derives_the_signing_key_of_the_readme),
         cmocka_unit_test(derives_the_signing_key_of_a_secret_longer_than_a_block),

@@ -4,7 +4,8 @@
  * go through the parser: the chunks are the same bytes, and a delta the
  * parser refuses (a raw control byte, invalid UTF-8, a bad escape, a
  * number with a leading zero, bytes after the object) is refused either
- * way.  Also json_doc's string and integer readers those paths use. */
+ * way.  Bedrock's messageStart and contentBlockStop likewise.  Also
+ * json_doc's string and integer readers those paths use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,6 +239,77 @@ static void bedrock_refuses_near_misses_of_the_written_form(void **state)
     cmx_buf_free(&out);
 }
 
+/* One Bedrock stream of (event, payload) pairs: the kind of the last
+ * event, every chunk in out, and how many events skipped the parser. */
+static cmx_err bedrock_events(const char *const *events, size_t n, cmx_buf *out, size_t *unparsed)
+{
+    cmx_bedrock_stream s;
+    cmx_bedrock_stream_init(&s, "chatcmpl-1", "nova", 0, 1700000000, collect, out);
+    cmx_err rc = CMX_OK;
+    for (size_t i = 0; i + 1 < n && rc == CMX_OK; i += 2)
+        rc = bedrock_message(&s, events[i], events[i + 1]);
+    *unparsed = s.unparsed;
+    cmx_bedrock_stream_free(&s);
+    return rc;
+}
+
+/* messageStart and contentBlockStop as Bedrock writes them (padded or not)
+ * skip the parser; written otherwise they are parsed; the chunks and the
+ * outcome are the same either way, near misses are refused either way, and
+ * a contentBlockStop before messageStart is refused written or not. */
+static void bedrock_reads_written_starts_and_stops_without_the_parser(void **state)
+{
+    (void)state;
+    const char *delta = "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"Hi\"}}";
+    const char *stop = "{\"stopReason\":\"end_turn\"}";
+    const char *written[] = {
+        "messageStart",     "{\"role\":\"assistant\"}",  "contentBlockDelta", delta,
+        "contentBlockStop", "{\"contentBlockIndex\":0}", "messageStop",       stop};
+    const char *padded[] = {
+        "messageStart",     "{\"role\":\"assistant\",\"p\":\"abcdef\"}", "contentBlockDelta", delta,
+        "contentBlockStop", "{\"contentBlockIndex\":12,\"p\":\"abc\"}",  "messageStop",       stop};
+    const char *spaced[] = {"messageStart",      "{ \"role\": \"assistant\" }",
+                            "contentBlockDelta", delta,
+                            "contentBlockStop",  "{\"p\":\"ab\",\"contentBlockIndex\":0}",
+                            "messageStop",       stop};
+    cmx_buf outs[3] = {CMX_BUF_INIT, CMX_BUF_INIT, CMX_BUF_INIT};
+    size_t unparsed[3];
+    assert_int_equal(bedrock_events(written, 8, &outs[0], &unparsed[0]), CMX_OK);
+    assert_int_equal(bedrock_events(padded, 8, &outs[1], &unparsed[1]), CMX_OK);
+    assert_int_equal(bedrock_events(spaced, 8, &outs[2], &unparsed[2]), CMX_OK);
+    assert_int_equal(unparsed[0], 3); /* start, delta, stop; messageStop is parsed */
+    assert_int_equal(unparsed[1], 3);
+    assert_int_equal(unparsed[2], 1); /* the delta only */
+    assert_string_equal(outs[0].data, outs[1].data);
+    assert_string_equal(outs[0].data, outs[2].data);
+    assert_non_null(strstr(outs[0].data, "\"finish_reason\":\"stop\""));
+    for (int i = 0; i < 3; i++)
+        cmx_buf_free(&outs[i]);
+
+    const char *near_misses[] = {"{\"contentBlockIndex\":01}", "{\"contentBlockIndex\":0}}",
+                                 "{\"contentBlockIndex\":0,\"p\":\"a\x01\"}",
+                                 "{\"contentBlockIndex\":0,\"p\":\"abc\"",
+                                 "{\"contentBlockIndex\":}"};
+    for (size_t i = 0; i < sizeof near_misses / sizeof *near_misses; i++) {
+        const char *events[] = {"messageStart", "{\"role\":\"assistant\"}", "contentBlockStop",
+                                near_misses[i]};
+        cmx_buf out = CMX_BUF_INIT;
+        size_t n;
+        assert_int_equal(bedrock_events(events, 4, &out, &n), CMX_ERR_UPSTREAM_PROTOCOL);
+        assert_int_equal(n, 1);
+        cmx_buf_free(&out);
+    }
+    const char *bad_start[] = {"messageStart", "{\"role\":\"assistant\"}}"};
+    cmx_buf out = CMX_BUF_INIT;
+    size_t n;
+    assert_int_equal(bedrock_events(bad_start, 2, &out, &n), CMX_ERR_UPSTREAM_PROTOCOL);
+    assert_int_equal(out.len, 0);
+    const char *early_stop[] = {"contentBlockStop", "{\"contentBlockIndex\":0}"};
+    assert_int_equal(bedrock_events(early_stop, 2, &out, &n), CMX_ERR_UPSTREAM_PROTOCOL);
+    assert_int_equal(n, 0);
+    cmx_buf_free(&out);
+}
+
 /* ---- json_doc's readers ---- */
 
 static void reads_a_string_content_and_an_unsigned_integer(void **state)
@@ -265,6 +337,7 @@ int main(void)
         cmocka_unit_test(anthropic_refuses_near_misses_of_the_written_form),
         cmocka_unit_test(bedrock_text_deltas_read_either_way_agree),
         cmocka_unit_test(bedrock_refuses_near_misses_of_the_written_form),
+        cmocka_unit_test(bedrock_reads_written_starts_and_stops_without_the_parser),
         cmocka_unit_test(reads_a_string_content_and_an_unsigned_integer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
