@@ -51,18 +51,17 @@ static int64_t known(int64_t v)
 typedef struct cell {
     int64_t time_ms;     /* hour or day */
     const char *dims[5]; /* key, team, group, provider, model: '' for none */
+    const char *span;    /* the five as a row holds them, each ending in its NUL */
+    size_t span_len;
     cmx_spend_totals t;
     int64_t latency_ms;
 } cell;
 
-static const cmx_ledger_string cell_dims[5] = {CMX_LEDGER_KEY, CMX_LEDGER_TEAM, CMX_LEDGER_GROUP,
-                                               CMX_LEDGER_PROVIDER, CMX_LEDGER_MODEL};
-
-static const char *dim(const cmx_ledger_row *row, cmx_ledger_string which)
-{
-    const char *s = cmx_ledger_row_string(row, which);
-    return s ? s : "";
-}
+/* A row's roll-up dimensions are one run of its packed strings. */
+_Static_assert(CMX_LEDGER_TEAM == CMX_LEDGER_KEY + 1 && CMX_LEDGER_GROUP == CMX_LEDGER_KEY + 2 &&
+                   CMX_LEDGER_PROVIDER == CMX_LEDGER_KEY + 3 &&
+                   CMX_LEDGER_MODEL == CMX_LEDGER_KEY + 4 && CMX_LEDGER_ERROR == CMX_LEDGER_KEY + 5,
+               "the roll-up dimensions follow each other in a ledger row");
 
 /* Cells of one grain, found through an open-addressing table of n_slots (a
  * power of two, at least twice the cells there can be). */
@@ -73,42 +72,42 @@ typedef struct cell_table {
     size_t n_slots;
 } cell_table;
 
-static uint64_t cell_hash(int64_t time_ms, const char *const dims[5])
+/* FNV-style, eight bytes a step. */
+static uint64_t cell_hash(int64_t time_ms, const char *span, size_t len)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)time_ms;
-    for (int i = 0; i < 5; i++)
-        for (const char *p = dims[i];; p++) {
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-            if (!*p)
-                break;
-        }
-    return h;
-}
-
-static int same_cell(const cell *c, int64_t time_ms, const char *const dims[5])
-{
-    if (c->time_ms != time_ms)
-        return 0;
-    for (int i = 0; i < 5; i++)
-        if (c->dims[i] != dims[i] && strcmp(c->dims[i], dims[i]) != 0)
-            return 0;
-    return 1;
-}
-
-/* The cell of (time, dims), made empty when new. */
-static cell *cell_for(cell_table *t, int64_t time_ms, const char *const dims[5])
-{
-    size_t mask = t->n_slots - 1, at = (size_t)cell_hash(time_ms, dims) & mask;
-    while (t->slots[at] && !same_cell(&t->cells[t->slots[at] - 1], time_ms, dims))
-        at = (at + 1) & mask;
-    if (!t->slots[at]) {
-        cell *c = &t->cells[t->n];
-        memset(c, 0, sizeof *c);
-        c->time_ms = time_ms;
-        memcpy(c->dims, dims, sizeof c->dims);
-        t->slots[at] = (uint32_t)++t->n;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, span + i, 8);
+        h = (h ^ w) * 1099511628211ULL;
+        h ^= h >> 29;
     }
-    return &t->cells[t->slots[at] - 1];
+    for (; i < len; i++)
+        h = (h ^ (unsigned char)span[i]) * 1099511628211ULL;
+    return h ^ (h >> 32);
+}
+
+/* The cell of (time, span); *made tells whether it is new (its dims then
+ * still to be filled in). */
+static cell *cell_for(cell_table *t, int64_t time_ms, const char *span, size_t len, int *made)
+{
+    size_t mask = t->n_slots - 1, at = (size_t)cell_hash(time_ms, span, len) & mask;
+    for (; t->slots[at]; at = (at + 1) & mask) {
+        cell *c = &t->cells[t->slots[at] - 1];
+        if (c->time_ms == time_ms && c->span_len == len && memcmp(c->span, span, len) == 0) {
+            *made = 0;
+            return c;
+        }
+    }
+    cell *c = &t->cells[t->n];
+    memset(c, 0, sizeof *c);
+    c->time_ms = time_ms;
+    c->span = span;
+    c->span_len = len;
+    t->slots[at] = (uint32_t)++t->n;
+    *made = 1;
+    return c;
 }
 
 /* Sums rows into hourly cells. */
@@ -118,10 +117,15 @@ static void sum_rows(const cmx_ledger_row *rows, size_t n, cell_table *hours)
     memset(hours->slots, 0, hours->n_slots * sizeof *hours->slots);
     for (size_t i = 0; i < n; i++) {
         const cmx_ledger_row *r = &rows[i];
-        const char *dims[5];
-        for (int d = 0; d < 5; d++)
-            dims[d] = dim(r, cell_dims[d]);
-        cell *c = cell_for(hours, r->ts_ms - r->ts_ms % HOUR_MS, dims);
+        const char *span = r->text + r->offsets[CMX_LEDGER_KEY];
+        size_t len = (size_t)(r->offsets[CMX_LEDGER_ERROR] - r->offsets[CMX_LEDGER_KEY]);
+        int made;
+        cell *c = cell_for(hours, r->ts_ms - r->ts_ms % HOUR_MS, span, len, &made);
+        if (made) {
+            /* The span's strings, '' for none. */
+            for (int d = 0; d < 5; d++)
+                c->dims[d] = r->text + r->offsets[CMX_LEDGER_KEY + d];
+        }
         cmx_spend_totals *t = &c->t;
         t->requests++;
         t->errors += r->status >= 400 || cmx_ledger_row_string(r, CMX_LEDGER_ERROR) != NULL;
@@ -144,7 +148,10 @@ static void sum_days(const cell_table *hours, cell_table *days)
     memset(days->slots, 0, days->n_slots * sizeof *days->slots);
     for (size_t i = 0; i < hours->n; i++) {
         const cell *h = &hours->cells[i];
-        cell *c = cell_for(days, h->time_ms - h->time_ms % DAY_MS, h->dims);
+        int made;
+        cell *c = cell_for(days, h->time_ms - h->time_ms % DAY_MS, h->span, h->span_len, &made);
+        if (made)
+            memcpy(c->dims, h->dims, sizeof c->dims);
         c->t.requests += h->t.requests;
         c->t.errors += h->t.errors;
         c->t.prompt_tokens += h->t.prompt_tokens;
