@@ -106,59 +106,51 @@ int cmx_buf_printf(cmx_buf *b, const char *fmt, ...)
     return rc;
 }
 
+/* 1 for the bytes a JSON string cannot hold as they are. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* Runs of bytes that need no escape are copied at once; most strings are
+ * one run. */
 int cmx_buf_append_json_escaped(cmx_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = b->len;
-    if (cmx_buf_reserve(b, len + 8) < 0)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[7];
-        size_t n = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && !needs_escape[(unsigned char)s[run]])
+            run++;
+        if (run > i)
+            cmx_buf_append(b, s + i, run - i);
+        if (run == len)
+            break;
+        unsigned char c = (unsigned char)s[run];
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t n = 2;
         switch (c) {
-        case '"':
-            esc[0] = '\\';
-            esc[1] = '"';
-            n = 2;
-            break;
-        case '\\':
-            esc[0] = '\\';
-            esc[1] = '\\';
-            n = 2;
-            break;
-        case '\n':
-            esc[0] = '\\';
-            esc[1] = 'n';
-            n = 2;
-            break;
-        case '\r':
-            esc[0] = '\\';
-            esc[1] = 'r';
-            n = 2;
-            break;
-        case '\t':
-            esc[0] = '\\';
-            esc[1] = 't';
-            n = 2;
-            break;
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
         default:
-            if (c < 0x20) {
-                memcpy(esc, CMX_LIT("\\u00"));
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                n = 6;
-            }
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
         }
-        int rc = n ? cmx_buf_append(b, esc, n) : cmx_buf_append(b, &s[i], 1);
-        if (rc < 0) {
-            /* nothing of a half-escaped string stays behind */
-            b->len = start;
-            b->data[start] = '\0';
-            return -1;
-        }
+        cmx_buf_append(b, esc, n);
+        i = run + 1;
     }
-    return 0;
+    if (b->failed && b->len > start) {
+        /* nothing of a half-escaped string stays behind */
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return b->failed ? -1 : 0;
 }
 
 void cmx_buf_rewind(cmx_buf *b)

@@ -96,50 +96,11 @@ void cmx_jw_key(cmx_jw *w, const char *key, size_t len)
     w->after_key = 1;
 }
 
-/* 1 for the bytes a JSON string cannot hold as they are. */
-static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
-};
-
-int cmx_json_escape_into(cmx_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i = 0;
-    while (i < len) {
-        size_t run = i;
-        while (run < len && !needs_escape[(unsigned char)s[run]])
-            run++;
-        if (run > i)
-            cmx_buf_append(b, s + i, run - i);
-        if (run == len)
-            break;
-        unsigned char c = (unsigned char)s[run];
-        char esc[6] = {'\\', 0, 0, 0, 0, 0};
-        size_t n = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            n = 6;
-        }
-        cmx_buf_append(b, esc, n);
-        i = run + 1;
-    }
-    return cmx_buf_failed(b) ? -1 : 0;
-}
-
 void cmx_jw_string(cmx_jw *w, const char *s, size_t len)
 {
     before_value(w);
     put_char(w, '"');
-    cmx_json_escape_into(w->out, s, len);
+    cmx_buf_append_json_escaped(w->out, s, len);
     put_char(w, '"');
 }
 
@@ -275,7 +236,7 @@ void cmx_jw_string_open(cmx_jw *w)
 
 void cmx_jw_string_piece(cmx_jw *w, const char *s, size_t len)
 {
-    cmx_json_escape_into(w->out, s, len);
+    cmx_buf_append_json_escaped(w->out, s, len);
 }
 
 void cmx_jw_string_piece_escaped(cmx_jw *w, const char *s, size_t len)

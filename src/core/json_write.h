@@ -114,9 +114,4 @@ static inline int cmx_jw_wrote_since(const cmx_jw *w, cmx_jw_mark m)
     return w->out->len != m.len;
 }
 
-/* Appends s escaped as the inside of a JSON string, copying runs of bytes
- * that need no escape at once (the writers' escaper, also for code that
- * writes into a cmx_buf by hand). */
-int cmx_json_escape_into(cmx_buf *b, const char *s, size_t len);
-
 #endif

@@ -21,8 +21,9 @@ struct cmx_access_log {
     cmx_buf buf;
     struct event *timer;
     int timer_pending;
-    uint64_t stamp_ms; /* the millisecond `stamp` was formatted for */
-    char stamp[64];
+    time_t stamp_sec; /* the second `stamp` was formatted for */
+    size_t stamp_len;
+    char stamp[64]; /* "2026-01-02T03:04:05." */
 };
 
 /* Workers share the file descriptor; a write holds whole lines, and the lock
@@ -126,23 +127,27 @@ static void put_tokens(cmx_buf *b, const char *key, int64_t v)
     put_u64(b, (uint64_t)v);
 }
 
-/* "2026-01-02T03:04:05.678Z", formatted once per millisecond at most. */
+/* "2026-01-02T03:04:05.678Z": the part up to the second formatted once per
+ * second, the milliseconds by hand. */
 static void put_timestamp(cmx_access_log *log, cmx_buf *b)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-    if (ms != log->stamp_ms) {
+    if (ts.tv_sec != log->stamp_sec || !log->stamp_len) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        snprintf(log->stamp, sizeof log->stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(ms % 1000));
-        log->stamp_ms = ms;
+        int n = snprintf(log->stamp, sizeof log->stamp, "%04d-%02d-%02dT%02d:%02d:%02d.",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
+        log->stamp_len = n > 0 && (size_t)n < sizeof log->stamp ? (size_t)n : 0;
+        log->stamp_sec = ts.tv_sec;
     }
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+    char tail[6] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z',
+                    '"'};
     PUT_LIT(b, "{\"ts\":\"");
-    put_raw(b, log->stamp, strlen(log->stamp));
-    put_raw(b, CMX_LIT("\""));
+    put_raw(b, log->stamp, log->stamp_len);
+    put_raw(b, tail, 5);
 }
 
 void cmx_access_log_write(cmx_access_log *log, const cmx_access_entry *e)

@@ -89,14 +89,20 @@ static int beta_array(cmx_buf *out, const char *beta, const char *allowed)
     cmx_anthropic_beta_filter(beta, allowed, &kept, NULL);
     int any = kept.len > 0 && !cmx_buf_failed(&kept);
     if (any) {
-        cmx_buf_append(out, CMX_LIT("[\""));
-        for (size_t i = 0; i < kept.len; i++) {
-            if (kept.data[i] == ',')
-                cmx_buf_append(out, CMX_LIT("\",\""));
-            else
-                cmx_buf_append_json_escaped(out, &kept.data[i], 1);
+        cmx_buf_append(out, CMX_LIT("["));
+        const char *name = kept.data, *end = kept.data + kept.len;
+        for (;;) {
+            const char *comma = memchr(name, ',', (size_t)(end - name));
+            const char *name_end = comma ? comma : end;
+            cmx_buf_append(out, CMX_LIT("\""));
+            cmx_buf_append_json_escaped(out, name, (size_t)(name_end - name));
+            cmx_buf_append(out, CMX_LIT("\""));
+            if (!comma)
+                break;
+            cmx_buf_append(out, CMX_LIT(","));
+            name = comma + 1;
         }
-        cmx_buf_append(out, CMX_LIT("\"]"));
+        cmx_buf_append(out, CMX_LIT("]"));
     }
     cmx_buf_free(&kept);
     return any;
@@ -105,7 +111,7 @@ static int beta_array(cmx_buf *out, const char *beta, const char *allowed)
 static void put_model(cmx_buf *out, const char *model)
 {
     cmx_buf_append(out, CMX_LIT("\""));
-    cmx_json_escape_into(out, model, strlen(model));
+    cmx_buf_append_json_escaped(out, model, strlen(model));
     cmx_buf_append(out, CMX_LIT("\""));
 }
 

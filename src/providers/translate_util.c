@@ -942,7 +942,7 @@ static void append_escaped(cmx_buf *b, cmx_jw_str s)
     if (s.escaped)
         cmx_buf_append(b, s.s, s.len);
     else
-        cmx_json_escape_into(b, s.s, s.len);
+        cmx_buf_append_json_escaped(b, s.s, s.len);
 }
 
 void cmx_translate_answer_reasoning(cmx_translate_answer *a, cmx_jw_str text)
@@ -1054,7 +1054,7 @@ cmx_err cmx_translate_answer_require_object(cmx_translate_answer *a, const char 
     }
     if (object) { /* the content is the object alone */
         cmx_buf_rewind(&a->text);
-        cmx_json_escape_into(&a->text, s, len);
+        cmx_buf_append_json_escaped(&a->text, s, len);
     }
     free(raw);
     if (!raw)

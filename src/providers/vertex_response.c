@@ -71,7 +71,7 @@ void cmx_vertex_call_id(cmx_buf *out, cmx_jw_str response_id, int n)
     if (response_id.escaped)
         cmx_buf_append(out, response_id.s, response_id.len);
     else
-        cmx_json_escape_into(out, response_id.s, response_id.len);
+        cmx_buf_append_json_escaped(out, response_id.s, response_id.len);
     cmx_buf_printf(out, "_%d", n);
 }
 

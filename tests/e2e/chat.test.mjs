@@ -157,6 +157,9 @@ describe('access log', () => {
     assert.equal(line.status, 200);
     assert.equal(line.attempts, 1);
     assert.equal(typeof line.latency_ms, 'number');
+    // UTC to the millisecond, and the time the request was served.
+    assert.match(line.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(Math.abs(Date.parse(line.ts) - Date.now()) < 60_000, `ts ${line.ts} is not now`);
     const out = gw.stdout();
     assert.ok(!out.includes(EMU_KEY), 'provider key in the access log');
     assert.ok(!out.includes(SECRET_WORD), 'message content in the access log');
