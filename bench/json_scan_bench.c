@@ -1,19 +1,14 @@
 /* json_scan_bench.c — how long the request hot path's JSON work takes.
  *
  * Not a test: it prints nanoseconds per call for the scanner on a typical
- * ~1 KB chat request, next to the pieces it is made of (jsmn alone, jsmn's
- * counting pass) and a jansson parse for scale, plus find_usage on a response
- * body and on one stream chunk.  Build and run:
+ * ~1 KB chat request, next to the piece it is made of (the one-pass
+ * tokenizer and validator, cmx_json_doc_parse) and a jansson parse for
+ * scale, plus find_usage on a response body and on one stream chunk.  Build and run:
  *
  *   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release
  *   cmake --build build-rel --target json_scan_bench && build-rel/json_scan_bench
  *
  * Each figure is the best of several rounds, to keep other load out of it. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +16,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "http/json_doc.h"
 #include "http/json_scan.h"
 
 static const char chat_body[] =
@@ -90,7 +86,6 @@ int main(int argc, char **argv)
     cmx_error err;
     cmx_request_scan scan;
     cmx_usage usage;
-    static jsmntok_t tokens[512];
 
     if (cmx_json_scan_request(CMX_API_CHAT, chat_body, len, arena, &scan, &err) != CMX_OK) {
         fprintf(stderr, "bench body rejected: %s\n", err.message);
@@ -102,9 +97,10 @@ int main(int argc, char **argv)
             sink += cmx_json_scan_request(CMX_API_CHAT, chat_body, len, arena, &scan, &err);
         return 0;
     }
-    jsmn_parser jp;
-    jsmn_init(&jp);
-    int ntok = jsmn_parse(&jp, chat_body, len, tokens, 512);
+    cmx_json_doc doc;
+    if (cmx_json_doc_parse(&doc, chat_body, len, arena, &err) != CMX_OK)
+        return 1;
+    int ntok = doc.n;
     printf("chat request: %zu bytes, %d tokens; response %zu bytes; chunk %zu bytes\n\n", len, ntok,
            sizeof response_body - 1, sizeof stream_chunk - 1);
 
@@ -116,13 +112,9 @@ int main(int argc, char **argv)
         cmx_arena_reset(arena);
         sink += cmx_json_validate(chat_body, len, arena, &err);
     });
-    BENCH("  jsmn_parse alone (strict, parent links)", n, {
-        jsmn_init(&jp);
-        sink += jsmn_parse(&jp, chat_body, len, tokens, 512);
-    });
-    BENCH("  jsmn counting pass (NULL tokens)", n, {
-        jsmn_init(&jp);
-        sink += jsmn_parse(&jp, chat_body, len, NULL, 0);
+    BENCH("  cmx_json_doc_parse alone (tokens + validation)", n, {
+        cmx_arena_reset(arena);
+        sink += cmx_json_doc_parse(&doc, chat_body, len, arena, &err);
     });
     BENCH("  jansson json_loadb + json_decref (scale)", n / 4, {
         json_t *j = json_loadb(chat_body, len, 0, NULL);

@@ -5,7 +5,7 @@
 #   scripts/deps.sh bench   — to run the benchmark (nginx, wrk)
 set -euo pipefail
 
-build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjsmn-dev libjansson-dev
+build_pkgs=(pkg-config libevent-dev libhttp-parser-dev libjansson-dev
             libyaml-dev libssl-dev libhiredis-dev libnghttp2-dev libsqlite3-dev libpq-dev)
 # podman and runc: the container image is built and run in the end-to-end suite.
 # redis-server: the fleet tests share state through a real one.

@@ -96,6 +96,13 @@ void cmx_jw_key(cmx_jw *w, const char *key, size_t len)
     w->after_key = 1;
 }
 
+void cmx_jw_key_quoted(cmx_jw *w, const char *quoted, size_t len)
+{
+    before_value(w);
+    put(w, quoted, len);
+    w->after_key = 1;
+}
+
 void cmx_jw_string(cmx_jw *w, const char *s, size_t len)
 {
     before_value(w);

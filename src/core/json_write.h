@@ -55,13 +55,17 @@ void cmx_jw_end(cmx_jw *w);    /* '}' or ']', whichever is open */
 /* A member's key, written as it is: a name without characters that need
  * escaping, or the inside of a JSON string with its escapes. */
 void cmx_jw_key(cmx_jw *w, const char *key, size_t len);
-#define CMX_JW_KEY(w, lit) cmx_jw_key((w), CMX_LIT(lit))
+/* A literal key: its quotes and colon are part of the literal, so the key
+ * is one copy. */
+void cmx_jw_key_quoted(cmx_jw *w, const char *quoted, size_t len);
+#define CMX_JW_KEY(w, lit) cmx_jw_key_quoted((w), CMX_LIT("\"" lit "\":"))
 
 /* ---- values ---------------------------------------------------------------- */
 
 /* A string from raw bytes, escaped as RFC 8259 asks. */
 void cmx_jw_string(cmx_jw *w, const char *s, size_t len);
-#define CMX_JW_LIT(w, lit) cmx_jw_string_escaped((w), CMX_LIT(lit))
+/* A literal needing no escapes, written with its quotes as one copy. */
+#define CMX_JW_LIT(w, lit) cmx_jw_value((w), CMX_LIT("\"" lit "\""))
 /* A string whose bytes are already the inside of a JSON string (a span of
  * another document between its quotes): copied as they are. */
 void cmx_jw_string_escaped(cmx_jw *w, const char *s, size_t len);

@@ -1,20 +1,8 @@
-/* str.c — slice comparisons, decimal numbers and the constant-time secret
- * compare. */
+/* str.c — decimal numbers and the constant-time secret compare (the slice
+ * comparisons are inline in str.h). */
 #include "str.h"
 
 #include <strings.h>
-
-int cmx_slice_eq(cmx_slice a, const char *s)
-{
-    size_t n = strlen(s);
-    return a.len == n && memcmp(a.ptr, s, n) == 0;
-}
-
-int cmx_slice_case_eq(cmx_slice a, const char *s)
-{
-    size_t n = strlen(s);
-    return a.len == n && strncasecmp(a.ptr, s, n) == 0;
-}
 
 size_t cmx_dec_u64(char *out, uint64_t v)
 {

@@ -37,8 +37,18 @@ static inline cmx_slice cmx_slice_of(const char *s)
     return sl;
 }
 
-int cmx_slice_eq(cmx_slice a, const char *s);      /* exact */
-int cmx_slice_case_eq(cmx_slice a, const char *s); /* ASCII case-insensitive */
+/* Inline, so that a literal's length is known where it is compared. */
+static inline int cmx_slice_eq(cmx_slice a, const char *s) /* exact */
+{
+    size_t n = strlen(s);
+    return a.len == n && memcmp(a.ptr, s, n) == 0;
+}
+
+static inline int cmx_slice_case_eq(cmx_slice a, const char *s) /* ASCII case-insensitive */
+{
+    size_t n = strlen(s);
+    return a.len == n && strncasecmp(a.ptr, s, n) == 0;
+}
 /* Writes v in decimal at out (room for CMX_DEC_MAX bytes: sign, 20 digits and
  * the NUL) and returns its length; the hot paths' snprintf("%lld") without
  * the format parsing. */

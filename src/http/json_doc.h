@@ -1,33 +1,23 @@
 /* json_doc.h — one JSON text, tokenized and proven valid: the reader of
  * everything on the request path that is JSON.
  *
- * jsmn (strict mode, parent links) cuts the bytes into tokens; json_doc.c
- * then walks the tokens and checks everything jsmn lets through, so a parsed
- * document is valid RFC 8259 JSON.  The token array is then a cheap read-only
- * view: values are found by walking keys, and every token knows the index
- * just past its subtree, so skipping a large value costs nothing.  A value
- * is a token index; its bytes stay where they are in the document, so a
- * writer (core/json_write.h) can copy them unchanged.
+ * json_doc_parse.c cuts the bytes into tokens and checks them against
+ * RFC 8259 in the same pass, so a parsed document is valid JSON.  The token
+ * array is then a cheap read-only view: values are found by walking keys,
+ * and every token knows the index just past its subtree, so skipping a large
+ * value costs nothing.  A value is a token index; its bytes stay where they
+ * are in the document, so a writer (core/json_write.h) can copy them
+ * unchanged.
  *
  * The request scanner (json_scan.c), the usage reader (json_usage.c), the
  * translators (providers/) and the client APIs' checks and conversions
  * (ingress/) read documents through this header; they see token indices and
- * spans, never jsmn's own fields. */
+ * spans, never the token fields themselves. */
 #ifndef CMX_HTTP_JSON_DOC_H
 #define CMX_HTTP_JSON_DOC_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#ifndef JSMN_H
-#define JSMN_HEADER
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-#endif
-#ifndef JSMN_PARENT_LINKS
-#error "json_doc.h needs jsmn's token layout with parent links"
-#endif
 
 #include "core/arena.h"
 #include "core/err.h"
@@ -35,20 +25,31 @@
 #include "http/json_scan.h"
 
 /* Deeper nesting is rejected: no request the gateway serves needs it, and it
- * bounds the work jsmn does per closing bracket. */
+ * bounds the parser's stack of open containers. */
 #define CMX_JSON_MAX_DEPTH 128
 
 /* Tokens held inside the doc itself (on the caller's stack).  A typical 1 KB
  * chat request needs 30-60; bigger documents move to the arena. */
 #define CMX_JSON_DOC_INLINE_TOKENS 96
 
+/* One value of the document.  Strings span their inside (no quotes, escapes
+ * as written); numbers and literals their text; containers their whole text,
+ * brackets included. */
+typedef struct cmx_json_tok {
+    int32_t start;
+    int32_t end;
+    int32_t next;    /* index of the first token after this one's subtree */
+    uint8_t type;    /* cmx_json_type */
+    uint8_t escaped; /* strings: 1 when the inside holds escape sequences */
+} cmx_json_tok;
+
 typedef struct cmx_json_doc {
     const char *bytes;
     size_t len;
-    jsmntok_t *tok; /* in document order; tok[0] is the top-level value */
+    cmx_json_tok *tok; /* in document order; tok[0] is the top-level value */
     int n;
     int heap; /* tok came from malloc (no arena given) */
-    jsmntok_t inline_tok[CMX_JSON_DOC_INLINE_TOKENS];
+    cmx_json_tok inline_tok[CMX_JSON_DOC_INLINE_TOKENS];
 } cmx_json_doc;
 
 /* Tokenizes and validates.  Token storage beyond the inline array comes from
@@ -63,17 +64,15 @@ void cmx_json_doc_release(cmx_json_doc *doc);
  * tokenizing, no validation (they were done); release is a no-op. */
 void cmx_json_doc_view(cmx_json_doc *doc, const char *bytes, size_t len, const void *tokens, int n);
 
-cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i);
-
-/* After a successful parse two jsmn fields are reused (nothing reads them
- * once the walk is done): `size` holds the index of the first token after the
- * token's subtree, and `parent`, for strings, is 1 when the string holds
- * escape sequences (so plain keys compare with one memcmp). */
+static inline cmx_json_type cmx_json_doc_type(const cmx_json_doc *doc, int i)
+{
+    return (cmx_json_type)doc->tok[i].type;
+}
 
 /* Index of the first token after i's subtree. */
 static inline int cmx_json_doc_next(const cmx_json_doc *doc, int i)
 {
-    return doc->tok[i].size;
+    return doc->tok[i].next;
 }
 
 /* The value's bytes; strings include their quotes. */
@@ -121,7 +120,7 @@ static inline size_t cmx_json_doc_len(const cmx_json_doc *doc, int i)
  * value byte for byte). */
 static inline int cmx_json_doc_escaped(const cmx_json_doc *doc, int i)
 {
-    return doc->tok[i].parent;
+    return doc->tok[i].escaped;
 }
 
 /* The elements of array token `arr` (or the keys of an object: then the

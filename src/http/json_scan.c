@@ -176,9 +176,9 @@ static cmx_err scan_parsed(cmx_api api, const cmx_json_doc *doc, cmx_request_sca
  * tokenize the body again.  Out of memory only means they are not kept. */
 static void keep_tokens(const cmx_json_doc *doc, cmx_arena *arena, cmx_request_scan *out)
 {
-    const jsmntok_t *tok = doc->tok;
+    const cmx_json_tok *tok = doc->tok;
     if (tok == doc->inline_tok) {
-        jsmntok_t *copy = cmx_arena_alloc(arena, sizeof *tok * (size_t)doc->n);
+        cmx_json_tok *copy = cmx_arena_alloc(arena, sizeof *tok * (size_t)doc->n);
         if (!copy)
             return;
         memcpy(copy, tok, sizeof *tok * (size_t)doc->n);

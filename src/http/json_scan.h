@@ -1,7 +1,7 @@
 /* json_scan.h — the request hot path's JSON work, without a DOM.
  *
- * The body is tokenized with jsmn (strict mode) and then checked for what
- * jsmn lets through, so the result is a full RFC 8259 validation: every
+ * The body is tokenized and validated in one pass (http/json_doc.h), so the
+ * result is a full RFC 8259 validation: every
  * primitive is a valid number, true, false or null; no leading zeros, no
  * trailing commas, separators exactly where the grammar puts them, no raw
  * control characters in strings, valid escapes.  On the way it finds the

@@ -16,6 +16,7 @@
 #include "core/str.h"
 #include "core/wipe.h"
 #include "core/window.h"
+#include "providers/upstream_answer.h"
 
 #include <stdlib.h>
 
@@ -206,6 +207,19 @@ static void error_set_formats_and_returns_the_kind(void **state)
     assert_int_equal(cmx_error_set(NULL, CMX_ERR_IO, "x"), CMX_ERR_IO);
 }
 
+static void upstream_request_id_headers_are_known_in_any_case(void **state)
+{
+    (void)state;
+    const char *known[] = {"x-request-id", "Request-Id", "x-amzn-RequestId", "apim-request-id",
+                           "X-MS-REQUEST-ID"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        assert_true(cmx_header_is_request_id(cmx_slice_of(known[i])));
+    const char *other[] = {"", "id", "request", "x-request-ids", "x-request-i", "my-request-id",
+                           "requestid", "x-amzn-request-id", "content-length", "request-ID "};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        assert_false(cmx_header_is_request_id(cmx_slice_of(other[i])));
+}
+
 static void secure_compare_matches_only_equal_secrets(void **state)
 {
     assert_true(cmx_secure_eq("sk-abc", 6, "sk-abc", 6));
@@ -334,6 +348,7 @@ int main(void)
         cmocka_unit_test(only_transient_kinds_fail_over),
         cmocka_unit_test(every_kind_has_a_name_and_status),
         cmocka_unit_test(error_set_formats_and_returns_the_kind),
+        cmocka_unit_test(upstream_request_id_headers_are_known_in_any_case),
         cmocka_unit_test(secure_compare_matches_only_equal_secrets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
