@@ -4,10 +4,14 @@
  * then times reports from the roll-ups against the same questions asked of
  * the raw rows.
  *
- *   ledger_bench DIR [ROWS]      (DIR: where the database file goes)
+ *   ledger_bench DIR [ROWS [BATCH [KEYS]]]   (DIR: where the database file goes)
  *
- * The rows spread over 30 days, 200 keys in 20 teams, 6 model groups on 4
- * providers, like a mid-sized platform's month.  Prints one line per
+ * The rows spread over 30 days, KEYS keys (200) in up to 20 teams, 6 model
+ * groups on 4 providers, like a mid-sized platform's month, written in
+ * batches of BATCH rows (5000).  The gateway's writer commits batches of
+ * up to governance.ledger.batch_rows (500): `ledger_bench DIR 200000 500 100`
+ * under valgrind --tool=callgrind --toggle-collect=cmx_store_write_ledger
+ * gives the writer's instructions per row.  Prints one line per
  * measurement and a last machine-readable line:
  *   LEDGER rows=.. hourly_rows=.. daily_rows=.. insert_s=.. report_ms_max=.. raw_ms=.. */
 #include <stdio.h>
@@ -20,7 +24,6 @@
 
 #define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define DAYS 30
-#define BATCH 5000
 
 static double now_s(void)
 {
@@ -38,6 +41,8 @@ static uint64_t next_rand(void)
     return rng_state;
 }
 
+static int n_keys = 200;
+
 static void make_row(cmx_ledger_row *r, long i, long n)
 {
     static const char *const groups[6] = {"chat", "chat-large", "embed",
@@ -48,7 +53,7 @@ static void make_row(cmx_ledger_row *r, long i, long n)
         "gpt-4o-mini",     "gpt-4o",           "text-embedding-3-small",
         "claude-sonnet-4", "gemini-2.0-flash", "gpt-4o"};
     uint64_t x = next_rand();
-    int key = (int)(x % 200), g = (int)((x >> 8) % 6);
+    int key = (int)(x % (uint64_t)n_keys), g = (int)((x >> 8) % 6);
     char rid[32], k[16], team[16];
     snprintf(rid, sizeof rid, "req-%ld", i);
     snprintf(k, sizeof k, "key-%03d", key);
@@ -110,6 +115,12 @@ int main(int argc, char **argv)
         return 2;
     }
     long n = argc > 2 ? atol(argv[2]) : 10000000L;
+    long batch = argc > 3 ? atol(argv[3]) : 5000;
+    n_keys = argc > 4 ? atoi(argv[4]) : 200;
+    if (n < 1 || batch < 1 || n_keys < 1) {
+        fprintf(stderr, "ledger_bench: ROWS, BATCH and KEYS must be positive\n");
+        return 2;
+    }
     char url[512], path[480];
     snprintf(path, sizeof path, "%s/ledger-bench.db", argv[1]);
     remove(path);
@@ -120,10 +131,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot open the store: %s\n", err.message);
         return 1;
     }
-    cmx_ledger_row *rows = malloc(BATCH * sizeof *rows);
+    cmx_ledger_row *rows = malloc((size_t)batch * sizeof *rows);
     double t = now_s();
-    for (long i = 0; i < n; i += BATCH) {
-        long m = n - i < BATCH ? n - i : BATCH;
+    for (long i = 0; i < n; i += batch) {
+        long m = n - i < batch ? n - i : batch;
         for (long j = 0; j < m; j++)
             make_row(&rows[j], i + j, n);
         if (cmx_store_write_ledger(s, rows, (size_t)m, "bench", &err) != CMX_OK) {
@@ -133,9 +144,9 @@ int main(int argc, char **argv)
     }
     double insert_s = now_s() - t;
     free(rows);
-    printf("wrote %ld ledger rows in %.1f s (%.0f rows/s, batches of %d, each with its "
-           "roll-ups)\n",
-           n, insert_s, (double)n / insert_s, BATCH);
+    printf("wrote %ld ledger rows in %.1f s (%.0f rows/s, batches of %ld over %d keys, each "
+           "with its roll-ups)\n",
+           n, insert_s, (double)n / insert_s, batch, n_keys);
     cmx_store_close(s);
     /* Reopen: reports start from a fresh connection and cache. */
     s = cmx_store_open(url, &err);

@@ -300,9 +300,9 @@ typedef struct cmx_governance_config {
     double warn_at;             /* default 0.8 */
     uint32_t poll_ms;           /* how often key changes are looked for; default 250 */
     uint32_t budget_sync_ms;    /* how often budgets are re-read from the ledger; default 1000 */
-    uint32_t batch_rows;        /* ledger: commit when this many rows wait; default 500 */
+    uint32_t batch_rows;        /* ledger: commit when this many rows wait; default 2000 */
     uint32_t batch_interval_ms; /* ledger: commit at least this often; default 100 */
-    uint32_t queue_rows;        /* ledger: rows that may wait in memory; default 4096 */
+    uint32_t queue_rows;        /* ledger: rows that may wait in memory; default 16384 */
     uint64_t retention_ms;      /* ledger: raw rows kept this long; 0 = forever (default 90d) */
     int fail_closed;            /* ledger: refuse requests while it cannot write; default 0 */
     char *replica;              /* this process's name in the ledger; default hostname-pid */

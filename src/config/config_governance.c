@@ -40,9 +40,9 @@ void cmx_cfg_governance_defaults(cmx_config *c)
     c->governance.warn_at = 0.8;
     c->governance.poll_ms = 250;
     c->governance.budget_sync_ms = 1000;
-    c->governance.batch_rows = 500;
+    c->governance.batch_rows = 2000;
     c->governance.batch_interval_ms = 100;
-    c->governance.queue_rows = 4096;
+    c->governance.queue_rows = 16384;
     c->governance.retention_ms = 90 * DAY_MS;
     c->audit.checkpoint_interval_ms = 60000;
 }

@@ -226,7 +226,11 @@ static void *writer_main(void *arg)
     cmx_ledger *l = arg;
     struct pollfd pfd = {l->wake_fd, POLLIN, 0};
     while (!atomic_load(&l->stop)) {
-        int timeout = l->batch_len ? RETRY_MS : (int)l->s.batch_interval_ms;
+        /* A failed batch waits to be retried; rows left in the rings by a
+         * full batch are taken at once (no wake-up comes for them). */
+        int timeout = l->batch_len                   ? RETRY_MS
+                      : queued(l) >= l->s.batch_rows ? 0
+                                                     : (int)l->s.batch_interval_ms;
         if (poll(&pfd, 1, timeout) > 0) {
             uint64_t v;
             ssize_t r = read(l->wake_fd, &v, sizeof v);
@@ -236,13 +240,17 @@ static void *writer_main(void *arg)
         write_batch(l);
         prune(l);
     }
-    /* Stopping: everything left, a few tries. */
-    for (int tries = 0; tries < 5; tries++) {
+    /* Stopping: everything left, batch after batch; a few tries when
+     * writes fail. */
+    for (int failures = 0; failures < 5;) {
         drain(l);
         write_batch(l);
         if (!l->batch_len && !queued(l))
             break;
-        usleep(RETRY_MS * 1000);
+        if (l->batch_len) {
+            failures++;
+            usleep(RETRY_MS * 1000);
+        }
     }
     if (l->batch_len || queued(l))
         cmx_error_log("spend ledger: %zu rows could not be written before stopping",
@@ -264,7 +272,11 @@ cmx_ledger *cmx_ledger_start(const cmx_ledger_settings *s, cmx_error *err)
     size_t per_ring = pow2_at_least(s->queue_rows / l->n_rings);
     l->replica = strdup(s->replica ? s->replica : "cloudmux");
     l->rings = calloc(l->n_rings, sizeof *l->rings);
+    /* The writer takes at most two batches' worth at a time (what is left
+     * waits in the rings): the rings are the queue, not twice it. */
     l->batch_cap = per_ring * l->n_rings;
+    if (s->batch_rows && l->batch_cap > 2 * (size_t)s->batch_rows)
+        l->batch_cap = 2 * (size_t)s->batch_rows;
     l->batch = malloc(l->batch_cap * sizeof *l->batch);
     if (!l->replica || !l->rings || !l->batch)
         goto oom;

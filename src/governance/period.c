@@ -66,10 +66,18 @@ void cmx_period_window(const cmx_period *p, int64_t now_ms, int64_t *start, int6
         return;
     }
     case CMX_PERIOD_MONTHLY: {
-        int64_t year, month;
-        civil_from_days(floor_div(now_ms, DAY_MS), &year, &month);
-        *start = month_start(year, month);
-        *end = month_start(year, month + 1);
+        /* The same month for every request of a month: each thread keeps
+         * the last one (the same for every monthly budget) and reckons
+         * the calendar only when now leaves it. */
+        static _Thread_local int64_t month_from = 1, month_to = 0;
+        if (now_ms < month_from || now_ms >= month_to) {
+            int64_t year, month;
+            civil_from_days(floor_div(now_ms, DAY_MS), &year, &month);
+            month_from = month_start(year, month);
+            month_to = month_start(year, month + 1);
+        }
+        *start = month_from;
+        *end = month_to;
         return;
     }
     default:

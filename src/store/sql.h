@@ -25,7 +25,7 @@ typedef enum { CMX_SQL_NULL = 0, CMX_SQL_INT, CMX_SQL_REAL, CMX_SQL_TEXT } cmx_s
 
 typedef struct cmx_sql_value {
     cmx_sql_type type;
-    int64_t i;
+    int64_t i; /* an integer's value; a text's length in bytes, -1 for up to its NUL */
     double d;
     const char *s;
 } cmx_sql_value;
@@ -43,7 +43,13 @@ static inline cmx_sql_value cmx_sql_real(double v)
 /* NULL text binds SQL NULL. */
 static inline cmx_sql_value cmx_sql_text(const char *s)
 {
-    cmx_sql_value x = {s ? CMX_SQL_TEXT : CMX_SQL_NULL, 0, 0, s};
+    cmx_sql_value x = {s ? CMX_SQL_TEXT : CMX_SQL_NULL, -1, 0, s};
+    return x;
+}
+/* Text whose length is known (still NUL-terminated: PostgreSQL reads it so). */
+static inline cmx_sql_value cmx_sql_text_len(const char *s, size_t len)
+{
+    cmx_sql_value x = {s ? CMX_SQL_TEXT : CMX_SQL_NULL, (int64_t)len, 0, s};
     return x;
 }
 static inline cmx_sql_value cmx_sql_null(void)

@@ -94,8 +94,13 @@ static cached_stmt *statement(sqlite_db *s, const char *sql, cmx_error *err)
     return slot;
 }
 
+/* Text is bound without a copy, and the bindings stay after the run: the
+ * next run binds over every one of them, or clears them first when it
+ * binds fewer (clearing each time was a good share of a ledger batch). */
 static int bind(const cached_stmt *c, const cmx_sql_value *params, size_t n)
 {
+    if (n < (size_t)c->n_index)
+        sqlite3_clear_bindings(c->stmt);
     for (size_t i = 0; i < n && (int)i < c->n_index; i++) {
         int at = c->index[i];
         if (at == 0)
@@ -105,9 +110,9 @@ static int bind(const cached_stmt *c, const cmx_sql_value *params, size_t n)
         switch (v->type) {
         case CMX_SQL_INT: rc = sqlite3_bind_int64(c->stmt, at, v->i); break;
         case CMX_SQL_REAL: rc = sqlite3_bind_double(c->stmt, at, v->d); break;
-        /* The caller's text outlives the statement's run (the bindings are
-         * cleared before sqlite_exec returns): SQLite need not copy it. */
-        case CMX_SQL_TEXT: rc = sqlite3_bind_text(c->stmt, at, v->s, -1, SQLITE_STATIC); break;
+        case CMX_SQL_TEXT:
+            rc = sqlite3_bind_text(c->stmt, at, v->s, (int)v->i, SQLITE_STATIC);
+            break;
         default: rc = sqlite3_bind_null(c->stmt, at); break;
         }
         if (rc != SQLITE_OK)
@@ -139,7 +144,6 @@ static cmx_err sqlite_exec(cmx_sql *base, const char *sql, const cmx_sql_value *
             rc = cmx_error_set(err, CMX_ERR_IO, "sqlite: %s", sqlite3_errmsg(s->db));
     }
     sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
     return rc;
 }
 

@@ -51,64 +51,81 @@ static int64_t known(int64_t v)
 typedef struct cell {
     int64_t time_ms;     /* hour or day */
     const char *dims[5]; /* key, team, group, provider, model: '' for none */
+    const char *span;    /* the five as a row holds them, each ending in its NUL */
+    size_t span_len;
     cmx_spend_totals t;
     int64_t latency_ms;
 } cell;
 
-static const cmx_ledger_string cell_dims[5] = {CMX_LEDGER_KEY, CMX_LEDGER_TEAM, CMX_LEDGER_GROUP,
-                                               CMX_LEDGER_PROVIDER, CMX_LEDGER_MODEL};
+/* A row's roll-up dimensions are one run of its packed strings. */
+_Static_assert(CMX_LEDGER_TEAM == CMX_LEDGER_KEY + 1 && CMX_LEDGER_GROUP == CMX_LEDGER_KEY + 2 &&
+                   CMX_LEDGER_PROVIDER == CMX_LEDGER_KEY + 3 &&
+                   CMX_LEDGER_MODEL == CMX_LEDGER_KEY + 4 && CMX_LEDGER_ERROR == CMX_LEDGER_KEY + 5,
+               "the roll-up dimensions follow each other in a ledger row");
 
-static const char *dim(const cmx_ledger_row *row, cmx_ledger_string which)
-{
-    const char *s = cmx_ledger_row_string(row, which);
-    return s ? s : "";
-}
+/* Cells of one grain, found through an open-addressing table of n_slots (a
+ * power of two, at least twice the cells there can be). */
+typedef struct cell_table {
+    cell *cells;
+    size_t n;
+    uint32_t *slots;
+    size_t n_slots;
+} cell_table;
 
-static uint64_t cell_hash(int64_t time_ms, const cmx_ledger_row *row)
+/* FNV-style, eight bytes a step. */
+static uint64_t cell_hash(int64_t time_ms, const char *span, size_t len)
 {
     uint64_t h = 1469598103934665603ULL ^ (uint64_t)time_ms;
-    for (int i = 0; i < 5; i++)
-        for (const char *p = dim(row, cell_dims[i]);; p++) {
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-            if (!*p)
-                break;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, span + i, 8);
+        h = (h ^ w) * 1099511628211ULL;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++)
+        h = (h ^ (unsigned char)span[i]) * 1099511628211ULL;
+    return h ^ (h >> 32);
+}
+
+/* The cell of (time, span); *made tells whether it is new (its dims then
+ * still to be filled in). */
+static cell *cell_for(cell_table *t, int64_t time_ms, const char *span, size_t len, int *made)
+{
+    size_t mask = t->n_slots - 1, at = (size_t)cell_hash(time_ms, span, len) & mask;
+    for (; t->slots[at]; at = (at + 1) & mask) {
+        cell *c = &t->cells[t->slots[at] - 1];
+        if (c->time_ms == time_ms && c->span_len == len && memcmp(c->span, span, len) == 0) {
+            *made = 0;
+            return c;
         }
-    return h;
+    }
+    cell *c = &t->cells[t->n];
+    memset(c, 0, sizeof *c);
+    c->time_ms = time_ms;
+    c->span = span;
+    c->span_len = len;
+    t->slots[at] = (uint32_t)++t->n;
+    *made = 1;
+    return c;
 }
 
-static int same_cell(const cell *c, int64_t time_ms, const cmx_ledger_row *row)
+/* Sums rows into hourly cells. */
+static void sum_rows(const cmx_ledger_row *rows, size_t n, cell_table *hours)
 {
-    if (c->time_ms != time_ms)
-        return 0;
-    for (int i = 0; i < 5; i++)
-        if (strcmp(c->dims[i], dim(row, cell_dims[i])) != 0)
-            return 0;
-    return 1;
-}
-
-/* Sums rows into cells of `grain_ms` (an hour or a day), found through an
- * open-addressing table of `slots` (a power of two, at least twice n).
- * Returns how many cells. */
-static size_t sum_cells(const cmx_ledger_row *rows, size_t n, int64_t grain_ms, cell *cells,
-                        uint32_t *slots, size_t n_slots)
-{
-    size_t n_cells = 0;
-    memset(slots, 0, n_slots * sizeof *slots);
+    hours->n = 0;
+    memset(hours->slots, 0, hours->n_slots * sizeof *hours->slots);
     for (size_t i = 0; i < n; i++) {
         const cmx_ledger_row *r = &rows[i];
-        int64_t time = r->ts_ms - r->ts_ms % grain_ms;
-        size_t at = (size_t)cell_hash(time, r) & (n_slots - 1);
-        while (slots[at] && !same_cell(&cells[slots[at] - 1], time, r))
-            at = (at + 1) & (n_slots - 1);
-        if (!slots[at]) {
-            cell *c = &cells[n_cells];
-            memset(c, 0, sizeof *c);
-            c->time_ms = time;
+        const char *span = r->text + r->offsets[CMX_LEDGER_KEY];
+        size_t len = (size_t)(r->offsets[CMX_LEDGER_ERROR] - r->offsets[CMX_LEDGER_KEY]);
+        int made;
+        cell *c = cell_for(hours, r->ts_ms - r->ts_ms % HOUR_MS, span, len, &made);
+        if (made) {
+            /* The span's strings, '' for none. */
             for (int d = 0; d < 5; d++)
-                c->dims[d] = dim(r, cell_dims[d]);
-            slots[at] = (uint32_t)++n_cells;
+                c->dims[d] = r->text + r->offsets[CMX_LEDGER_KEY + d];
         }
-        cell *c = &cells[slots[at] - 1];
         cmx_spend_totals *t = &c->t;
         t->requests++;
         t->errors += r->status >= 400 || cmx_ledger_row_string(r, CMX_LEDGER_ERROR) != NULL;
@@ -122,7 +139,29 @@ static size_t sum_cells(const cmx_ledger_row *rows, size_t n, int64_t grain_ms, 
         t->estimated += r->estimated != 0;
         c->latency_ms += r->latency_ms;
     }
-    return n_cells;
+}
+
+/* Sums hourly cells into daily ones: far fewer than the rows. */
+static void sum_days(const cell_table *hours, cell_table *days)
+{
+    days->n = 0;
+    memset(days->slots, 0, days->n_slots * sizeof *days->slots);
+    for (size_t i = 0; i < hours->n; i++) {
+        const cell *h = &hours->cells[i];
+        int made;
+        cell *c = cell_for(days, h->time_ms - h->time_ms % DAY_MS, h->span, h->span_len, &made);
+        if (made)
+            memcpy(c->dims, h->dims, sizeof c->dims);
+        c->t.requests += h->t.requests;
+        c->t.errors += h->t.errors;
+        c->t.prompt_tokens += h->t.prompt_tokens;
+        c->t.completion_tokens += h->t.completion_tokens;
+        c->t.cached_tokens += h->t.cached_tokens;
+        c->t.cost_usd += h->t.cost_usd;
+        c->t.unpriced += h->t.unpriced;
+        c->t.estimated += h->t.estimated;
+        c->latency_ms += h->latency_ms;
+    }
 }
 
 /* INSERT ... ON CONFLICT DO UPDATE adding to the cell, for one table. */
@@ -168,21 +207,22 @@ static cmx_err write_rollups(cmx_store *s, const cmx_ledger_row *rows, size_t n,
     size_t n_slots = 16;
     while (n_slots < n * 2)
         n_slots *= 2;
-    cell *cells = malloc(n * sizeof *cells);
-    uint32_t *slots = malloc(n_slots * sizeof *slots);
+    cell_table hours = {malloc(n * sizeof(cell)), 0, malloc(n_slots * sizeof(uint32_t)), n_slots};
+    cell_table days = {malloc(n * sizeof(cell)), 0, malloc(n_slots * sizeof(uint32_t)), n_slots};
     cmx_err rc = CMX_OK;
-    if (!cells || !slots) {
+    if (!hours.cells || !hours.slots || !days.cells || !days.slots) {
         rc = cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
     } else {
-        size_t k = sum_cells(rows, n, HOUR_MS, cells, slots, n_slots);
-        rc = write_cells(s, UPSERT("cmx_rollup_hourly", "hour_ms"), cells, k, err);
-        if (rc == CMX_OK) {
-            k = sum_cells(rows, n, DAY_MS, cells, slots, n_slots);
-            rc = write_cells(s, UPSERT("cmx_rollup_daily", "day_ms"), cells, k, err);
-        }
+        sum_rows(rows, n, &hours);
+        sum_days(&hours, &days);
+        rc = write_cells(s, UPSERT("cmx_rollup_hourly", "hour_ms"), hours.cells, hours.n, err);
+        if (rc == CMX_OK)
+            rc = write_cells(s, UPSERT("cmx_rollup_daily", "day_ms"), days.cells, days.n, err);
     }
-    free(cells);
-    free(slots);
+    free(hours.cells);
+    free(hours.slots);
+    free(days.cells);
+    free(days.slots);
     return rc;
 }
 
@@ -227,17 +267,29 @@ static cmx_sql_value tokens(int64_t v)
     return v >= 0 ? cmx_sql_int(v) : cmx_sql_null();
 }
 
-static void row_params(const cmx_ledger_row *r, const char *replica, cmx_sql_value *p)
+/* A row's string as a value, its length known from where the next begins. */
+static cmx_sql_value row_text(const cmx_ledger_row *r, cmx_ledger_string which)
+{
+    const char *s = r->text + r->offsets[which];
+    if (!*s)
+        return cmx_sql_null();
+    size_t len = which + 1 < CMX_LEDGER__STRINGS
+                     ? (size_t)(r->offsets[which + 1] - r->offsets[which] - 1)
+                     : strlen(s);
+    return cmx_sql_text_len(s, len);
+}
+
+static void row_params(const cmx_ledger_row *r, cmx_sql_value replica, cmx_sql_value *p)
 {
     p[0] = cmx_sql_int(r->ts_ms);
-    p[1] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_REQUEST_ID));
-    p[2] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_KEY));
-    p[3] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_TEAM));
-    p[4] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_GROUP));
-    p[5] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_PROVIDER));
-    p[6] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_MODEL));
+    p[1] = row_text(r, CMX_LEDGER_REQUEST_ID);
+    p[2] = row_text(r, CMX_LEDGER_KEY);
+    p[3] = row_text(r, CMX_LEDGER_TEAM);
+    p[4] = row_text(r, CMX_LEDGER_GROUP);
+    p[5] = row_text(r, CMX_LEDGER_PROVIDER);
+    p[6] = row_text(r, CMX_LEDGER_MODEL);
     p[7] = cmx_sql_int(r->status);
-    p[8] = cmx_sql_text(cmx_ledger_row_string(r, CMX_LEDGER_ERROR));
+    p[8] = row_text(r, CMX_LEDGER_ERROR);
     p[9] = cmx_sql_int(r->attempts);
     p[10] = tokens(r->prompt_tokens);
     p[11] = tokens(r->completion_tokens);
@@ -246,12 +298,13 @@ static void row_params(const cmx_ledger_row *r, const char *replica, cmx_sql_val
     p[14] = cmx_sql_int(r->latency_ms);
     p[15] = cmx_sql_int(r->cache_hit);
     p[16] = cmx_sql_int(r->estimated);
-    p[17] = cmx_sql_text(replica);
+    p[17] = replica;
 }
 
 static cmx_err insert_rows(cmx_store *s, const cmx_ledger_row *rows, size_t n, const char *replica,
                            cmx_sql_value *params, cmx_error *err)
 {
+    cmx_sql_value rep = cmx_sql_text_len(replica, strlen(replica));
     size_t done = 0;
     while (done < n) {
         size_t chunk = MAX_CHUNK;
@@ -264,7 +317,7 @@ static cmx_err insert_rows(cmx_store *s, const cmx_ledger_row *rows, size_t n, c
         if (!s->ledger_insert[shape] && !(s->ledger_insert[shape] = insert_sql(chunk, cast)))
             return cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < chunk; i++)
-            row_params(&rows[done + i], replica, params + i * LEDGER_COLUMNS);
+            row_params(&rows[done + i], rep, params + i * LEDGER_COLUMNS);
         cmx_err rc = cmx_sql_exec(s->db, s->ledger_insert[shape], params, chunk * LEDGER_COLUMNS,
                                   NULL, NULL, err);
         if (rc != CMX_OK)
@@ -296,15 +349,84 @@ cmx_err cmx_store_write_ledger(cmx_store *s, const cmx_ledger_row *rows, size_t 
     return rc;
 }
 
+/* ---- pruning ------------------------------------------------------------------ */
+
+/* Rows are appended in time order, so ids grow with ts_ms and the raw table
+ * needs no index on time: the last row older than the cut is found by a
+ * binary search over ids, a few dozen primary-key seeks even for tens of
+ * millions of rows.  A row whose time is out of that order (a replica with
+ * a clock behind the others) is judged by its neighbours: it may stay until
+ * a later prune, and the ts_ms < cut condition keeps any newer row below
+ * the boundary from going early. */
+
+typedef struct probe {
+    int found;
+    int64_t id, ts_ms;
+} probe;
+
+static int read_probe(void *ctx, const cmx_sql_row *row)
+{
+    probe *p = ctx;
+    p->found = !cmx_sql_row_is_null(row, 0);
+    p->id = cmx_sql_row_int(row, 0);
+    p->ts_ms = cmx_sql_row_int(row, 1);
+    return 1;
+}
+
+/* The first row at or after id `from`. */
+static cmx_err row_from(cmx_store *s, int64_t from, probe *p, cmx_error *err)
+{
+    cmx_sql_value v = cmx_sql_int(from);
+    p->found = 0;
+    return cmx_sql_exec(s->db,
+                        "SELECT id, ts_ms FROM cmx_ledger WHERE id >= $1 ORDER BY id LIMIT 1", &v,
+                        1, read_probe, p, err);
+}
+
+/* The highest id of the rows older than before_ms, by their order; below
+ * the first id when none is. */
+static cmx_err prune_boundary(cmx_store *s, int64_t before_ms, int64_t *boundary, cmx_error *err)
+{
+    probe first, last;
+    *boundary = 0;
+    if (row_from(s, INT64_MIN, &first, err) != CMX_OK)
+        return err->kind;
+    if (!first.found)
+        return CMX_OK;
+    if (cmx_sql_exec(s->db, "SELECT MAX(id), MAX(id) FROM cmx_ledger", NULL, 0, read_probe, &last,
+                     err) != CMX_OK)
+        return err->kind;
+    /* Up to lo the rows are older than the cut; from hi on, newer (by
+     * their order: lo starts just below the first row, hi just above the
+     * last). */
+    int64_t lo = first.id - 1, hi = last.id + 1;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        probe p;
+        if (row_from(s, mid, &p, err) != CMX_OK)
+            return err->kind;
+        if (p.found && p.id < hi && p.ts_ms < before_ms)
+            lo = p.id;
+        else
+            hi = mid;
+    }
+    *boundary = lo;
+    return CMX_OK;
+}
+
 cmx_err cmx_store_prune_ledger(cmx_store *s, int64_t before_ms, size_t limit, size_t *deleted,
                                cmx_error *err)
 {
-    cmx_sql_value p[2] = {cmx_sql_int(before_ms), cmx_sql_int((int64_t)limit)};
+    int64_t boundary;
     *deleted = 0;
+    if (prune_boundary(s, before_ms, &boundary, err) != CMX_OK)
+        return err->kind;
+    cmx_sql_value p[3] = {cmx_sql_int(boundary), cmx_sql_int(before_ms),
+                          cmx_sql_int((int64_t)limit)};
     cmx_err rc = cmx_sql_exec(s->db,
                               "DELETE FROM cmx_ledger WHERE id IN (SELECT id FROM cmx_ledger "
-                              "WHERE ts_ms < $1 ORDER BY id LIMIT $2)",
-                              p, 2, NULL, NULL, err);
+                              "WHERE id <= $1 AND ts_ms < $2 ORDER BY id LIMIT $3)",
+                              p, 3, NULL, NULL, err);
     if (rc == CMX_OK)
         *deleted = (size_t)cmx_sql_changes(s->db);
     return rc;

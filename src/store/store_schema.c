@@ -9,6 +9,10 @@
  * Roll-ups come in two grains: hourly, and daily for reports over whole days
  * (a month is 30 daily rows per combination instead of 720).
  *
+ * The raw rows have no index but their id: rows are appended in time order,
+ * so the id order is the time order, and pruning finds its boundary by a
+ * binary search over ids (store_ledger.c).
+ *
  * PostgreSQL replicas may start together: the tables are created under an
  * advisory lock so two CREATE TABLE IF NOT EXISTS cannot race. */
 #include "store/store_internal.h"
@@ -57,7 +61,10 @@ static const char *const tables[] = {
     " error TEXT, attempts INTEGER NOT NULL, prompt_tokens BIGINT, completion_tokens BIGINT,"
     " cached_tokens BIGINT, cost_usd @REAL@, latency_ms BIGINT NOT NULL,"
     " cache_hit INTEGER NOT NULL, estimated INTEGER NOT NULL, replica TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS cmx_ledger_ts ON cmx_ledger (ts_ms)",
+    /* Raw rows are found by time through their ids (see store_ledger.c):
+     * an index on ts_ms cost a second B-tree insert per row.  Stores made
+     * before have it; it goes (a no-op once gone). */
+    "DROP INDEX IF EXISTS cmx_ledger_ts",
     "CREATE TABLE IF NOT EXISTS cmx_rollup_hourly (hour_ms BIGINT NOT NULL," ROLLUP("hour_ms"),
     "CREATE TABLE IF NOT EXISTS cmx_rollup_daily (day_ms BIGINT NOT NULL," ROLLUP("day_ms"),
     "INSERT INTO cmx_meta (name, value) VALUES ('changes', 0) ON CONFLICT (name) DO NOTHING",

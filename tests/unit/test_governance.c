@@ -148,6 +148,21 @@ static void periods_start_and_reset_where_documented(void **state)
     assert_int_equal(cmx_period_from_text("3661d", 0, &p), -1);
 }
 
+/* Each thread keeps the last month it reckoned: asked in any order (a clock
+ * moved back, an instant at a month's edge), the window is the calendar's. */
+static void monthly_window_follows_a_clock_moving_both_ways(void **state)
+{
+    (void)state;
+    cmx_period p;
+    assert_int_equal(cmx_period_from_text("monthly", 0, &p), 0);
+    expect_window(&p, "2026-03-18T15:20:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+    expect_window(&p, "2026-03-31T23:59:59Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+    expect_window(&p, "2026-04-01T00:00:00Z", "2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z");
+    expect_window(&p, "2026-03-31T23:59:59Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+    expect_window(&p, "2026-02-28T23:59:59Z", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+    expect_window(&p, "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z");
+}
+
 /* The monthly window is calendar arithmetic: it agrees with the C library's
  * calendar (gmtime_r, timegm) at every month's edges and at instants spread
  * over four centuries, before 1970 too. */
@@ -582,6 +597,7 @@ int main(void)
         cmocka_unit_test(secrets_are_prefixed_random_base64url_of_32_bytes),
         cmocka_unit_test(digests_are_sha256_or_hmac_sha256_with_the_pepper),
         cmocka_unit_test(periods_start_and_reset_where_documented),
+        cmocka_unit_test(monthly_window_follows_a_clock_moving_both_ways),
         cmocka_unit_test(monthly_windows_agree_with_the_c_calendar),
         cmocka_unit_test(chunk_counts_match_a_search_per_field_name),
         cmocka_unit_test(times_parse_only_as_utc),

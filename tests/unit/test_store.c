@@ -476,6 +476,121 @@ static void pruning_removes_old_raw_rows_and_keeps_the_rollups(void **state)
     cmx_store_close(s);
 }
 
+static int read_int(void *ctx, const cmx_sql_row *row)
+{
+    *(int64_t *)ctx = cmx_sql_row_int(row, 0);
+    return 1;
+}
+
+/* Raw rows left, through a connection of the test's own. */
+static long raw_rows(const char *where)
+{
+    cmx_error err;
+    cmx_sql *db = cmx_sql_open(url, &err);
+    assert_non_null(db);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM cmx_ledger WHERE %s", where);
+    int64_t n = -1;
+    assert_int_equal(cmx_sql_exec(db, sql, NULL, 0, read_int, &n, &err), CMX_OK);
+    cmx_sql_close(db);
+    return (long)n;
+}
+
+/* One row per batch, so ids follow the order given. */
+static void write_at(cmx_store *s, const int64_t *offsets, int n)
+{
+    cmx_error err;
+    for (int i = 0; i < n; i++) {
+        cmx_ledger_row r;
+        make_row(&r, i);
+        r.ts_ms = T0 + offsets[i];
+        assert_int_equal(cmx_store_write_ledger(s, &r, 1, "r1", &err), CMX_OK);
+    }
+}
+
+static size_t prune_all(cmx_store *s, int64_t before_ms)
+{
+    cmx_error err;
+    size_t deleted, total = 0;
+    do {
+        assert_int_equal(cmx_store_prune_ledger(s, before_ms, 2, &deleted, &err), CMX_OK);
+        total += deleted;
+    } while (deleted == 2);
+    return total;
+}
+
+/* The raw rows have no time index: pruning finds its boundary through the
+ * ids.  A newer row among old ones (a clock ahead) is never deleted early;
+ * an old row among newer ones (a clock behind) waits for a later prune. */
+static void pruning_by_id_order_never_deletes_a_newer_row(void **state)
+{
+    cmx_store *s = fresh_store();
+    const int64_t ahead[] = {0, 1, 5 * HOUR, 2, 3, 10 * HOUR, 4, 11 * HOUR};
+    write_at(s, ahead, 8);
+    size_t deleted = prune_all(s, T0 + HOUR);
+    assert_in_range(deleted, 2, 5);
+    assert_int_equal(raw_rows("ts_ms >= 1767229200000"), 3); /* T0 + 1 h: all newer kept */
+    assert_int_equal(raw_rows("ts_ms < 1767225600002"), 0);  /* the rows before them went */
+    assert_int_equal(raw_rows("1 = 1"), 8 - (long)deleted);
+    /* Once the cut passes the newer rows, the old ones among them go too. */
+    assert_int_equal(prune_all(s, T0 + 12 * HOUR), 8 - deleted);
+    assert_int_equal(raw_rows("1 = 1"), 0);
+    cmx_store_close(s);
+
+    s = fresh_store();
+    const int64_t behind[] = {0, 1, 10 * HOUR, 11 * HOUR, 12 * HOUR, 2};
+    write_at(s, behind, 6);
+    assert_int_equal(prune_all(s, T0 + HOUR), 2);
+    assert_int_equal(raw_rows("ts_ms < 1767229200000"), 1); /* the late one, kept for now */
+    assert_int_equal(prune_all(s, T0 + 13 * HOUR), 4);
+    assert_int_equal(raw_rows("1 = 1"), 0);
+    /* Nothing to prune, and an empty ledger: no error, nothing deleted. */
+    assert_int_equal(prune_all(s, T0 + 13 * HOUR), 0);
+    cmx_store_close(s);
+}
+
+/* A store made before the raw rows lost their time index (the same tables
+ * plus cmx_ledger_ts) opens, drops the index and goes on: rows, reports and
+ * pruning as before. */
+static void a_store_with_the_old_time_index_opens_and_drops_it(void **state)
+{
+    cmx_store *s = fresh_store();
+    write_rows(s, 100, NULL);
+    cmx_store_close(s);
+    cmx_error err;
+    cmx_sql *db = cmx_sql_open(url, &err);
+    assert_non_null(db);
+    assert_int_equal(cmx_sql_exec(db, "CREATE INDEX cmx_ledger_ts ON cmx_ledger (ts_ms)", NULL, 0,
+                                  NULL, NULL, &err),
+                     CMX_OK);
+    const char *has_index =
+        cmx_sql_dialect_of(db) == CMX_SQL_POSTGRES
+            ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'cmx_ledger_ts'"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'cmx_ledger_ts'";
+    int64_t n = -1;
+    assert_int_equal(cmx_sql_exec(db, has_index, NULL, 0, read_int, &n, &err), CMX_OK);
+    assert_int_equal(n, 1);
+    cmx_sql_close(db);
+
+    s = cmx_store_open(url, &err);
+    assert_non_null(s);
+    db = cmx_sql_open(url, &err);
+    assert_non_null(db);
+    assert_int_equal(cmx_sql_exec(db, has_index, NULL, 0, read_int, &n, &err), CMX_OK);
+    assert_int_equal(n, 0);
+    cmx_sql_close(db);
+    /* Rows 0-49 are in the first hour. */
+    assert_int_equal(prune_all(s, T0 + HOUR), 50);
+    assert_int_equal(raw_rows("1 = 1"), 50);
+    write_rows(s, 100, NULL);
+    cmx_spend_query q = {.from_ms = T0, .to_ms = T0 + 10 * HOUR};
+    cmx_spend_report rep;
+    assert_int_equal(cmx_store_report(s, &q, &rep, &err), CMX_OK);
+    assert_int_equal(rep.total.requests, 200);
+    cmx_spend_report_free(&rep);
+    cmx_store_close(s);
+}
+
 static void long_strings_are_cut_to_fit_the_row(void **state)
 {
     char big[1024];
@@ -550,6 +665,8 @@ int main(void)
         cmocka_unit_test(reports_across_days_read_whole_days_and_edge_hours_alike),
         cmocka_unit_test(spend_since_sums_per_key_and_team_from_a_start),
         cmocka_unit_test(pruning_removes_old_raw_rows_and_keeps_the_rollups),
+        cmocka_unit_test(pruning_by_id_order_never_deletes_a_newer_row),
+        cmocka_unit_test(a_store_with_the_old_time_index_opens_and_drops_it),
         cmocka_unit_test(long_strings_are_cut_to_fit_the_row),
         cmocka_unit_test(a_file_store_reopens_with_everything_in_it),
         cmocka_unit_test(bad_urls_are_refused_without_being_repeated),

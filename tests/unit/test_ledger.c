@@ -1,0 +1,122 @@
+/* test_ledger.c — the ledger's writer thread (governance/ledger.c) against a
+ * SQLite store in a temporary directory: rows put faster than one batch
+ * takes are all written without waiting for the interval, and stopping
+ * writes whatever is still queued. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "governance/ledger.h"
+#include "store/sql.h"
+
+static int64_t wall_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int read_int(void *ctx, const cmx_sql_row *row)
+{
+    *(int64_t *)ctx = cmx_sql_row_int(row, 0);
+    return 1;
+}
+
+static int64_t rows_in(const char *url)
+{
+    cmx_error err;
+    cmx_sql *db = cmx_sql_open(url, &err);
+    assert_non_null(db);
+    int64_t n = -1;
+    assert_int_equal(
+        cmx_sql_exec(db, "SELECT COUNT(*) FROM cmx_ledger", NULL, 0, read_int, &n, &err), CMX_OK);
+    cmx_sql_close(db);
+    return n;
+}
+
+static void item_at(cmx_ledger_item *it, int i)
+{
+    memset(it, 0, sizeof *it);
+    char rid[32];
+    snprintf(rid, sizeof rid, "req-%d", i);
+    const char *strings[CMX_LEDGER__STRINGS] = {rid,      "k1",          "t1", "chat",
+                                                "openai", "gpt-4o-mini", NULL};
+    cmx_ledger_row_set_strings(&it->row, strings);
+    it->row.ts_ms = wall_ms(NULL);
+    it->row.prompt_tokens = 10;
+    it->row.completion_tokens = 2;
+    it->row.cached_tokens = -1;
+    it->row.cost_usd = 0.001;
+    it->row.status = 200;
+    it->row.attempts = 1;
+}
+
+/* A backlog of many batches: the writer, woken once when batch_rows wait,
+ * takes two batches' worth at a time and goes straight on while a batch's
+ * worth is left, long before the (10 s) interval. */
+static void a_backlog_is_written_batch_after_batch_without_waiting(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmx-ledger-test-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite://%s/l.db", dir);
+    cmx_budget_counters *bc = cmx_budget_counters_local_new();
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    cmx_ledger_settings s = {.store_url = url,
+                             .replica = "test",
+                             .producers = 1,
+                             .batch_rows = 16,
+                             .batch_interval_ms = 10000,
+                             .queue_rows = 512,
+                             .counters = bc,
+                             .commit_lock = &lock,
+                             .now_ms = wall_ms};
+    cmx_error err;
+    cmx_ledger *l = cmx_ledger_start(&s, &err);
+    assert_non_null(l);
+    cmx_ledger_item it;
+    for (int i = 0; i < 400; i++) {
+        item_at(&it, i);
+        assert_int_equal(cmx_ledger_put(l, 0, &it), 0);
+    }
+    cmx_ledger_stats st;
+    for (int waited = 0; waited < 5000; waited += 10) {
+        cmx_ledger_get_stats(l, &st);
+        if (st.queued < 16)
+            break;
+        usleep(10000);
+    }
+    cmx_ledger_get_stats(l, &st);
+    assert_true(st.queued < 16);
+    assert_true(st.rows_written > 400 - 16);
+    assert_int_equal(st.rows_dropped, 0);
+    /* Stopping writes the rest (fewer than a batch, waiting for the interval). */
+    cmx_ledger_stop(l);
+    assert_int_equal(rows_in(url), 400);
+    bc->ops->free(bc);
+    char path[160];
+    const char *const files[] = {"l.db", "l.db-wal", "l.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_backlog_is_written_batch_after_batch_without_waiting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
