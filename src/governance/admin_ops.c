@@ -342,7 +342,7 @@ static int new_secret(const cmx_gov_ops *ops, char secret[CMX_KEY_SECRET_LEN + 1
     }
     uint8_t d[CMX_DIGEST_LEN];
     cmx_key_digest(ops->hasher, secret, strlen(secret), d);
-    cmx_digest_hex(d, digest_hex);
+    cmx_sha256_hex_of(d, digest_hex);
     cmx_key_hint(secret, hint);
     return 0;
 }

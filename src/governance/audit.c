@@ -300,8 +300,8 @@ static cmx_err write_head(cmx_audit *a, const char *path, int64_t now_ms, cmx_er
         uint8_t mac[CMX_DIGEST_LEN];
         char mac_hex[HEX_LEN + 1];
         snprintf(closed, sizeof closed, "%s}", body);
-        cmx_hmac_sha256(a->hmac_key, closed, strlen(closed), mac);
-        cmx_digest_hex(mac, mac_hex);
+        cmx_hmac_sha256_once(a->hmac_key, strlen(a->hmac_key), closed, strlen(closed), mac);
+        cmx_sha256_hex_of(mac, mac_hex);
         snprintf(line, sizeof line, "%s,\"hmac\":\"%s\"}\n", body, mac_hex);
     } else {
         snprintf(line, sizeof line, "%s}\n", body);
@@ -431,8 +431,8 @@ cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const
     char hash[HEX_LEN + 1];
     if (rc == CMX_OK) {
         uint8_t d[CMX_DIGEST_LEN];
-        cmx_sha256(b.data, b.len, d);
-        cmx_digest_hex(d, hash);
+        cmx_sha256_of(b.data, b.len, d);
+        cmx_sha256_hex_of(d, hash);
         b.len--; /* reopen the object: the hash (and HMAC) go last */
         cmx_buf_printf(&b, ",\"hash\":\"%s\"", hash);
         if (a->hmac_key) {
@@ -441,9 +441,9 @@ cmx_err cmx_audit_append(cmx_audit *a, int64_t time_ms, const char *actor, const
             size_t canon = b.len - (sizeof ",\"hash\":\"\"" - 1) - HEX_LEN;
             char saved = b.data[canon];
             b.data[canon] = '}';
-            cmx_hmac_sha256(a->hmac_key, b.data, canon + 1, d);
+            cmx_hmac_sha256_once(a->hmac_key, strlen(a->hmac_key), b.data, canon + 1, d);
             b.data[canon] = saved;
-            cmx_digest_hex(d, closed_hex);
+            cmx_sha256_hex_of(d, closed_hex);
             cmx_buf_printf(&b, ",\"hmac\":\"%s\"", closed_hex);
         }
         cmx_buf_append_str(&b, "}\n");

@@ -81,10 +81,10 @@ static void hex_of(const char *data, size_t len, const char *hmac_key, char out[
 {
     uint8_t d[CMX_DIGEST_LEN];
     if (hmac_key)
-        cmx_hmac_sha256(hmac_key, data, len, d);
+        cmx_hmac_sha256_once(hmac_key, strlen(hmac_key), data, len, d);
     else
-        cmx_sha256(data, len, d);
-    cmx_digest_hex(d, out);
+        cmx_sha256_of(data, len, d);
+    cmx_sha256_hex_of(d, out);
 }
 
 static int copy_hex(const char *s, char out[HEX_LEN + 1])

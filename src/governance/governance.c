@@ -35,8 +35,8 @@ void cmx_admin_key_id(const char *secret, char out[24])
 {
     uint8_t d[CMX_DIGEST_LEN];
     char hex[2 * CMX_DIGEST_LEN + 1];
-    cmx_sha256(secret, strlen(secret), d);
-    cmx_digest_hex(d, hex);
+    cmx_sha256_of(secret, strlen(secret), d);
+    cmx_sha256_hex_of(d, hex);
     snprintf(out, 24, "admin:%.8s", hex);
 }
 

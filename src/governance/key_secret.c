@@ -1,9 +1,8 @@
 /* key_secret.c — secrets, digests and hints; see key_secret.h.
  *
- * The digest uses OpenSSL's SHA-256 block functions directly: they work on
- * a context on the stack, where the one-shot EVP calls of OpenSSL 3 allocate
- * a context per call, and this runs once per request. */
-#define OPENSSL_SUPPRESS_DEPRECATED
+ * The digest is SHA-256 or HMAC-SHA256 from core/sha256.h: contexts on the
+ * stack and, with a pepper, the HMAC key prepared once, since this runs
+ * once per request. */
 #include "governance/key_secret.h"
 
 #include <openssl/crypto.h>
@@ -11,73 +10,28 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define BLOCK 64
-
 void cmx_key_hasher_init(cmx_key_hasher *h, const char *pepper)
 {
     memset(h, 0, sizeof *h);
     if (!pepper || !*pepper)
         return;
-    /* RFC 2104: a key longer than a block is hashed first. */
-    uint8_t key[BLOCK] = {0};
-    size_t len = strlen(pepper);
-    if (len > BLOCK)
-        SHA256((const unsigned char *)pepper, len, key);
-    else
-        memcpy(key, pepper, len);
-    uint8_t pad[BLOCK];
-    for (int i = 0; i < BLOCK; i++)
-        pad[i] = key[i] ^ 0x36;
-    SHA256_Init(&h->inner);
-    SHA256_Update(&h->inner, pad, BLOCK);
-    for (int i = 0; i < BLOCK; i++)
-        pad[i] = key[i] ^ 0x5c;
-    SHA256_Init(&h->outer);
-    SHA256_Update(&h->outer, pad, BLOCK);
-    OPENSSL_cleanse(key, sizeof key);
-    OPENSSL_cleanse(pad, sizeof pad);
+    cmx_hmac_sha256_key_init(&h->key, pepper, strlen(pepper));
     h->peppered = 1;
 }
 
 void cmx_key_hasher_wipe(cmx_key_hasher *h)
 {
-    OPENSSL_cleanse(h, sizeof *h);
+    cmx_hmac_sha256_key_wipe(&h->key);
+    h->peppered = 0;
 }
 
 void cmx_key_digest(const cmx_key_hasher *h, const char *secret, size_t len,
                     uint8_t out[CMX_DIGEST_LEN])
 {
-    SHA256_CTX ctx;
-    if (!h->peppered) {
-        SHA256_Init(&ctx);
-        SHA256_Update(&ctx, secret, len);
-        SHA256_Final(out, &ctx);
-        return;
-    }
-    uint8_t inner[CMX_DIGEST_LEN];
-    ctx = h->inner;
-    SHA256_Update(&ctx, secret, len);
-    SHA256_Final(inner, &ctx);
-    ctx = h->outer;
-    SHA256_Update(&ctx, inner, sizeof inner);
-    SHA256_Final(out, &ctx);
-    OPENSSL_cleanse(&ctx, sizeof ctx);
-}
-
-void cmx_sha256(const void *data, size_t len, uint8_t out[CMX_DIGEST_LEN])
-{
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, data, len);
-    SHA256_Final(out, &ctx);
-}
-
-void cmx_hmac_sha256(const char *key, const void *data, size_t len, uint8_t out[CMX_DIGEST_LEN])
-{
-    cmx_key_hasher h;
-    cmx_key_hasher_init(&h, key);
-    cmx_key_digest(&h, data, len, out);
-    cmx_key_hasher_wipe(&h);
+    if (h->peppered)
+        cmx_hmac_sha256_keyed(&h->key, secret, len, out);
+    else
+        cmx_sha256_of(secret, len, out);
 }
 
 static int random_bytes(uint8_t *out, size_t n)
@@ -133,16 +87,6 @@ void cmx_key_hint(const char *secret, char out[CMX_KEY_HINT_LEN])
     const char *prefix = strncmp(secret, CMX_KEY_PREFIX, 4) == 0 ? CMX_KEY_PREFIX : "";
     /* "…" is three bytes in UTF-8. */
     snprintf(out, CMX_KEY_HINT_LEN, "%s\xe2\x80\xa6%s", prefix, n >= 12 ? secret + n - 4 : "");
-}
-
-void cmx_digest_hex(const uint8_t digest[CMX_DIGEST_LEN], char out[2 * CMX_DIGEST_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < CMX_DIGEST_LEN; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[2 * CMX_DIGEST_LEN] = '\0';
 }
 
 static int hex_value(char c)

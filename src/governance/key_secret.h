@@ -5,27 +5,26 @@
  * once when the key is made.  Only its digest is kept: SHA-256 of the
  * secret, or HMAC-SHA-256 with a server-side pepper (governance.pepper) so a
  * stolen database cannot even be used to test guesses offline.  The digest
- * is computed on every request, so it allocates nothing: the HMAC's inner
- * and outer states are prepared once and copied. */
+ * is computed on every request, so it allocates nothing: the HMAC key is
+ * prepared once (core/sha256.h, which also serves the audit log's hashes). */
 #ifndef CMX_GOVERNANCE_KEY_SECRET_H
 #define CMX_GOVERNANCE_KEY_SECRET_H
 
-#include <openssl/sha.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/sha256.h"
 
 #define CMX_KEY_PREFIX "cmx-"
 #define CMX_KEY_RANDOM_BYTES 32
 #define CMX_KEY_SECRET_LEN (4 + 43) /* prefix + base64url of 32 bytes, no padding */
-#define CMX_DIGEST_LEN 32
+#define CMX_DIGEST_LEN CMX_SHA256_LEN
 #define CMX_KEY_HINT_LEN 16
 
 typedef struct cmx_key_hasher {
-    int peppered;
-    SHA256_CTX inner; /* after the key ^ ipad block */
-    SHA256_CTX outer; /* after the key ^ opad block */
+    int peppered;            /* 0: plain SHA-256 */
+    cmx_hmac_sha256_key key; /* the pepper, prepared */
 } cmx_key_hasher;
 
 /* pepper NULL or empty: plain SHA-256. */
@@ -43,13 +42,7 @@ cmx_err cmx_random_hex(char *out, size_t n_digits, cmx_error *err);
 /* "cmx-…wXyZ": the prefix and the last four characters. */
 void cmx_key_hint(const char *secret, char out[CMX_KEY_HINT_LEN]);
 
-void cmx_digest_hex(const uint8_t digest[CMX_DIGEST_LEN], char out[2 * CMX_DIGEST_LEN + 1]);
 /* 0 on success, -1 when hex is not 64 hex digits. */
 int cmx_digest_from_hex(const char *hex, uint8_t out[CMX_DIGEST_LEN]);
-
-/* SHA-256 of bytes, one-shot (for the audit log's hashes and ids). */
-void cmx_sha256(const void *data, size_t len, uint8_t out[CMX_DIGEST_LEN]);
-/* HMAC-SHA-256 with a key (for the audit log). */
-void cmx_hmac_sha256(const char *key, const void *data, size_t len, uint8_t out[CMX_DIGEST_LEN]);
 
 #endif

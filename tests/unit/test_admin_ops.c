@@ -118,7 +118,7 @@ static void a_created_key_shows_its_secret_once_and_stores_its_digest(void **sta
     uint8_t d[CMX_DIGEST_LEN];
     char hex[65];
     cmx_key_digest(&e->hasher, secret, strlen(secret), d);
-    cmx_digest_hex(d, hex);
+    cmx_sha256_hex_of(d, hex);
     assert_string_equal(snap.secrets[0].digest, hex);
     cmx_store_snapshot_free(&snap);
     /* Listing shows both keys (the config's too) and no secret. */

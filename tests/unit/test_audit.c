@@ -145,8 +145,8 @@ static void rehash(lines *ls, size_t i)
     *at = '}';
     uint8_t d[CMX_DIGEST_LEN];
     char hex[65];
-    cmx_sha256(line, (size_t)(at - line) + 1, d);
-    cmx_digest_hex(d, hex);
+    cmx_sha256_of(line, (size_t)(at - line) + 1, d);
+    cmx_sha256_hex_of(d, hex);
     *at = '\0';
     char *fixed = malloc(strlen(line) + 100);
     sprintf(fixed, "%s,\"hash\":\"%s\"}\n", line, hex);
