@@ -5,6 +5,7 @@
  * string's end. */
 #include "governance/usage_estimate.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define CHARS_PER_TOKEN 4
@@ -46,73 +47,54 @@ size_t cmx_field_text_chars(const char *json, size_t len, const char *name, size
     return total;
 }
 
-/* "content" and "arguments" (quotes included) found in one pass: they end
- * in t" and s", pairs few elsewhere in a chunk, so the chunk is searched for
- * those pairs sixteen bytes at a time (vector compares, where the compiler has
- * them), and each place it occurs is checked for either name.  Every place
- * either name occurs is visited, in order; each name's matches are then
- * taken as separate memmem searches would (from where its previous value's
- * search went on), so the count is the same. */
+/* "content" and "arguments" (quotes included) found in one pass, by
+ * Horspool's method for a set of patterns: a window of WINDOW bytes is
+ * compared with "content" and with the last WINDOW bytes of "arguments"
+ * (its first two checked on a hit), then moved by how far its last byte
+ * allows.  Every place either name occurs is visited, in order; each
+ * name's matches are then taken as separate memmem searches would (from
+ * where its previous value's search went on), so the count is the same. */
+#define WINDOW 9
 static const char content_name[] = "\"content\"";
 static const char arguments_name[] = "\"arguments\"";
-#define CONTENT_LEN (sizeof content_name - 1)
-#define ARGUMENTS_LEN (sizeof arguments_name - 1)
 
-typedef struct chunk_scan {
-    const char *json, *end;
-    const char *next[2]; /* where each name's search goes on: content, arguments */
-    size_t total;
-} chunk_scan;
-
-/* json[q] is a '"' after a 't' or an 's': the end of either name? */
-static void at_pair(chunk_scan *cs, size_t q)
+/* shift[c]: how far the window may move when its last byte is c. */
+static unsigned char set_shift[256];
+static void set_shift_init(void)
 {
-    const char *json = cs->json;
-    if (q + 1 >= CONTENT_LEN &&
-        memcmp(json + q + 1 - CONTENT_LEN, content_name, CONTENT_LEN) == 0) {
-        if (json + q + 1 - CONTENT_LEN >= cs->next[0])
-            cs->total += value_chars(json + q + 1, cs->end, &cs->next[0]);
-    } else if (q + 1 >= ARGUMENTS_LEN &&
-               memcmp(json + q + 1 - ARGUMENTS_LEN, arguments_name, ARGUMENTS_LEN) == 0) {
-        if (json + q + 1 - ARGUMENTS_LEN >= cs->next[1])
-            cs->total += value_chars(json + q + 1, cs->end, &cs->next[1]);
-    }
+    const char *keys[2] = {content_name, arguments_name + sizeof arguments_name - 1 - WINDOW};
+    for (int c = 0; c < 256; c++)
+        set_shift[c] = WINDOW;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < WINDOW - 1; i++) {
+            unsigned char c = (unsigned char)keys[k][i];
+            if (set_shift[c] > WINDOW - 1 - i)
+                set_shift[c] = (unsigned char)(WINDOW - 1 - i);
+        }
 }
-
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define PAIR_BLOCKS 1
-typedef unsigned char bytes16 __attribute__((vector_size(16)));
-
-/* The quotes at [at+1, at+17) that follow a 't' or an 's': two words of 0xff/0x00
- * bytes, byte k of the block in bits 8k..8k+7. */
-static void pairs_in_block(const char *p, uint64_t mask[2])
-{
-    bytes16 t, q;
-    memcpy(&t, p, 16);
-    memcpy(&q, p + 1, 16);
-    bytes16 hit = (bytes16)(((t == (unsigned char)'t') | (t == (unsigned char)'s')) &
-                            (q == (unsigned char)'"'));
-    memcpy(mask, &hit, 16);
-}
-#endif
 
 size_t cmx_chunk_text_chars(const char *json, size_t len)
 {
-    chunk_scan cs = {json, json + len, {json, json}, 0};
-    size_t at = 0; /* the first byte of the next pair to look at */
-#ifdef PAIR_BLOCKS
-    for (; at + 17 <= len; at += 16) {
-        uint64_t mask[2];
-        pairs_in_block(json + at, mask);
-        for (int w = 0; w < 2; w++)
-            for (uint64_t m = mask[w]; m; m &= m - 1)
-                at_pair(&cs, at + 8 * (size_t)w + (size_t)__builtin_ctzll(m) / 8 + 1);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, set_shift_init);
+    const char *end = json + len;
+    const char *next[2] = {json, json}; /* content, arguments */
+    const char *arguments_tail = arguments_name + sizeof arguments_name - 1 - WINDOW;
+    size_t total = 0;
+    for (size_t at = WINDOW - 1; at < len; at += set_shift[(unsigned char)json[at]]) {
+        if (json[at] != '"')
+            continue;
+        const char *w = json + at + 1 - WINDOW;
+        if (memcmp(w, content_name, WINDOW) == 0) {
+            if (w >= next[0])
+                total += value_chars(w + WINDOW, end, &next[0]);
+        } else if (at >= WINDOW + 1 && memcmp(w, arguments_tail, WINDOW) == 0 &&
+                   memcmp(w - 2, arguments_name, 2) == 0) { /* at: w - 2 is in the chunk */
+            if (w - 2 >= next[1])
+                total += value_chars(w + WINDOW, end, &next[1]);
+        }
     }
-#endif
-    for (; at + 1 < len; at++)
-        if ((json[at] == 't' || json[at] == 's') && json[at + 1] == '"')
-            at_pair(&cs, at + 1);
-    return cs.total;
+    return total;
 }
 
 size_t cmx_event_delta_chars(const char *type, const char *json, size_t len)
