@@ -17,7 +17,14 @@ void cmx_buf_set_realloc(void *(*realloc_fn)(void *ptr, size_t size))
 
 void cmx_buf_init_fixed(cmx_buf *b, char *storage, size_t size)
 {
-    *b = (cmx_buf){storage, 0, size, size == 0, 1, 0};
+    *b = (cmx_buf){storage, 0, size, size == 0, 1, 0, 0};
+    if (size)
+        storage[0] = '\0';
+}
+
+void cmx_buf_init_spill(cmx_buf *b, char *storage, size_t size)
+{
+    *b = (cmx_buf){size ? storage : NULL, 0, size, 0, 0, 0, size != 0};
     if (size)
         storage[0] = '\0';
 }
@@ -46,14 +53,19 @@ int cmx_buf_reserve(cmx_buf *b, size_t extra)
         cap *= 2;
     }
     char *p;
-    if (b->secret) {
-        /* a copy, then the old block wiped: realloc would free it unwiped */
+    if (b->secret || b->borrowed) {
+        /* a copy, then the old block wiped (realloc would free it unwiped)
+         * or left to its owner (the caller's storage) */
         p = buf_realloc(NULL, cap);
         if (p && b->data) {
             memcpy(p, b->data, b->len + 1);
-            cmx_wipe(b->data, b->cap);
-            free(b->data);
+            if (b->secret)
+                cmx_wipe(b->data, b->cap);
+            if (!b->borrowed)
+                free(b->data);
         }
+        if (p)
+            b->borrowed = 0;
     } else {
         p = buf_realloc(b->data, cap);
     }
@@ -179,7 +191,7 @@ void cmx_buf_free(cmx_buf *b)
 {
     if (b->secret && !b->fixed)
         cmx_wipe(b->data, b->cap);
-    if (!b->fixed)
+    if (!b->fixed && !b->borrowed)
         free(b->data);
     int secret = b->secret;
     *b = (cmx_buf)CMX_BUF_INIT;

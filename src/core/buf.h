@@ -21,20 +21,28 @@ typedef struct cmx_buf {
     char *data;
     size_t len;
     size_t cap;
-    int failed; /* an append ran out of memory (or room): the content is incomplete */
-    int fixed;  /* the storage is the caller's (cmx_buf_init_fixed): never grown or freed */
-    int secret; /* holds a secret (cmx_buf_init_secret, core/wipe.h): wiped when it grows
-                   and when it is freed */
+    int failed;   /* an append ran out of memory (or room): the content is incomplete */
+    int fixed;    /* the storage is the caller's (cmx_buf_init_fixed): never grown or freed */
+    int secret;   /* holds a secret (cmx_buf_init_secret, core/wipe.h): wiped when it grows
+                     and when it is freed */
+    int borrowed; /* the storage is the caller's until the buffer outgrows it
+                     (cmx_buf_init_spill): then it moves to the heap */
 } cmx_buf;
 
 #define CMX_BUF_INIT                                                                               \
     {                                                                                              \
-        NULL, 0, 0, 0, 0, 0                                                                        \
+        NULL, 0, 0, 0, 0, 0, 0                                                                     \
     }
 
 /* A buffer over the caller's storage (a stack array, say): appends past
  * `size - 1` bytes fail the buffer instead of allocating. */
 void cmx_buf_init_fixed(cmx_buf *b, char *storage, size_t size);
+/* A buffer that starts in the caller's storage (a stack array sized for the
+ * usual message) and moves to the heap, content and all, only when it
+ * outgrows it: a scratch buffer that costs no allocation in the common
+ * case.  cmx_buf_free gives back the heap copy if there is one and never
+ * frees the storage, which must outlive the buffer's use. */
+void cmx_buf_init_spill(cmx_buf *b, char *storage, size_t size);
 
 /* Each returns 0 on success, -1 when the buffer has failed (now or before);
  * a failed append leaves the content as it was and marks the buffer. */

@@ -546,10 +546,11 @@ static cmx_err write_messages(request *r, cmx_jw *w)
 {
     system_sink system = {
         .c = &r->c,
-        .joined = CMX_BUF_INIT,
-        .blocks = CMX_BUF_INIT,
         .may_hint = r->c.has_cache_hints || (r->c.cache_prompt & CMX_CACHE_PROMPT_SYSTEM),
     };
+    char joined_room[512], blocks_room[512]; /* a usual system prompt fits: no allocation */
+    cmx_buf_init_spill(&system.joined, joined_room, sizeof joined_room);
+    cmx_buf_init_spill(&system.blocks, blocks_room, sizeof blocks_room);
     cmx_jw_init(&system.bw, &system.blocks);
     cmx_jw_array(&system.bw);
     size_t turns;

@@ -474,7 +474,9 @@ static cmx_err write_tool_config(request *r, cmx_jw *w)
 
 static cmx_err write_messages(request *r, cmx_jw *w)
 {
-    cmx_buf system = CMX_BUF_INIT;
+    char system_room[512]; /* a usual system prompt fits: no allocation */
+    cmx_buf system;
+    cmx_buf_init_spill(&system, system_room, sizeof system_room);
     cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
                                                "messages", w, &system);
     int instruction = r->rf.kind == CMX_FORMAT_JSON_OBJECT;

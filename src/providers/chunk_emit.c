@@ -10,6 +10,9 @@
 
 #include <string.h>
 
+/* Room a stream's scratch buffer starts with: a usual chunk and its head. */
+#define CHUNK_ROOM 480
+
 /* Hands a finished chunk on: never one an allocation failure cut short. */
 static void emit(const cmx_chunk_writer *w)
 {
@@ -58,6 +61,8 @@ static void head(const cmx_chunk_writer *w, cmx_jw *jw, int with_choice)
     if (w->head)
         w->head->len = 0;       /* the scratch is about to be rewritten */
     cmx_buf_rewind(w->scratch); /* a failure stays: the translator checks once per event */
+    if (!w->scratch->cap)
+        cmx_buf_reserve(w->scratch, CHUNK_ROOM); /* once, not doubling up from 64 bytes */
     cmx_jw_init(jw, w->scratch);
     cmx_jw_object(jw);
     CMX_JW_KEY(jw, "id");

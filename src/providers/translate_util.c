@@ -790,8 +790,10 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
     size_t last_system, last_user;
     find_cache_marks(c, msgs, &last_system, &last_user);
     /* Each message's blocks are written aside first: only when it has some
-     * does it open (or add to) a turn. */
-    cmx_buf blocks = CMX_BUF_INIT;
+     * does it open (or add to) a turn.  A usual message fits the stack. */
+    char blocks_room[1024];
+    cmx_buf blocks;
+    cmx_buf_init_spill(&blocks, blocks_room, sizeof blocks_room);
     turn_state t = {NULL, 0};
     cmx_err e = CMX_OK;
     size_t mi = 0;
@@ -929,11 +931,12 @@ cmx_jw_str cmx_translate_str(const cmx_json_doc *doc, int obj, const char *key)
 
 void cmx_translate_answer_init(cmx_translate_answer *a)
 {
-    *a = (cmx_translate_answer){.text = CMX_BUF_INIT,
-                                .calls = CMX_BUF_INIT,
-                                .reasoning = CMX_BUF_INIT,
-                                .thinking = CMX_BUF_INIT,
-                                .json = CMX_BUF_INIT};
+    a->has_text = 0;
+    a->n_calls = 0;
+    a->has_reasoning = 0;
+    a->n_thinking = 0;
+    a->calls = a->reasoning = a->thinking = a->json = (cmx_buf)CMX_BUF_INIT;
+    cmx_buf_init_spill(&a->text, a->text_room, sizeof a->text_room);
 }
 
 /* A writer's string's inside appended to an escaped buffer. */

@@ -357,8 +357,11 @@ typedef struct cmx_translate_answer {
     cmx_buf thinking; /* thinking_blocks' elements, comma-separated */
     size_t n_thinking;
     cmx_buf json; /* the structured answer as a JSON string (quotes and all); wins over text */
+    char text_room[256]; /* text's storage while a usual answer fits (cmx_buf_init_spill) */
 } cmx_translate_answer;
 
+/* Readies an answer where it stays: text starts in the answer's own room,
+ * so the answer is never copied by value once initialised. */
 void cmx_translate_answer_init(cmx_translate_answer *a);
 /* A text block: a string token's inside (escapes kept). */
 void cmx_translate_answer_text(cmx_translate_answer *a, const cmx_json_doc *doc, int text);

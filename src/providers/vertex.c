@@ -218,7 +218,9 @@ static cmx_err prepare(vertex_attempt *a, const cmx_call *call, const cmx_target
     a->anthropic_beta = call->api == CMX_API_MESSAGES || call->api == CMX_API_COUNT_TOKENS
                             ? betas_taken(call->anthropic_beta, vs->anthropic_betas, call->arena)
                             : NULL;
-    cmx_buf path = CMX_BUF_INIT;
+    char path_room[256]; /* a usual path fits: no allocation */
+    cmx_buf path;
+    cmx_buf_init_spill(&path, path_room, sizeof path_room);
     cmx_err rc = road->path(s->svc.url.path, vs->project, vs->location, target->model,
                             a->base.stream, &path, why);
     if (rc == CMX_OK && cmx_buf_failed(&path))

@@ -467,7 +467,9 @@ static void write_tool_config(const request *r, cmx_jw *w)
 
 static cmx_err write_contents(request *r, cmx_jw *w)
 {
-    cmx_buf system = CMX_BUF_INIT;
+    char system_room[512]; /* a usual system prompt fits: no allocation */
+    cmx_buf system;
+    cmx_buf_init_spill(&system, system_room, sizeof system_room);
     cmx_err e = cmx_translate_turns_and_system(&r->c, r->f.at[CMX_CHAT_MESSAGES], &message_writers,
                                                "contents", w, &system);
     if (e == CMX_OK && system.len > 2) {

@@ -136,6 +136,61 @@ static void secret_buffers_never_leave_a_copy_behind_when_they_grow(void **state
     assert_memory_equal(key, "\0\0\0\0\0\0\0", 7);
 }
 
+static size_t allocations; /* allocator calls of any kind */
+static int refuse_allocations;
+
+static void *counting_realloc(void *p, size_t n)
+{
+    allocations++;
+    return refuse_allocations ? NULL : realloc(p, n);
+}
+
+/* A spill buffer writes into the caller's storage without allocating while
+ * it fits; past it the content moves to the heap whole; freeing it never
+ * frees the storage (ASan would flag a stack free); a refused allocation
+ * fails the buffer with its content intact and the storage still in use. */
+static void spill_buffers_allocate_only_past_their_storage(void **state)
+{
+    char mem[16];
+    cmx_buf b;
+    cmx_buf_init_spill(&b, mem, sizeof mem);
+    allocations = 0;
+    refuse_allocations = 0;
+    cmx_buf_set_realloc(counting_realloc);
+    cmx_buf_append_str(&b, "0123456789");
+    cmx_buf_append_str(&b, "abcde"); /* 15 bytes and the NUL: still fits */
+    assert_int_equal(allocations, 0);
+    assert_ptr_equal(b.data, mem);
+    assert_string_equal(mem, "0123456789abcde");
+    cmx_buf_append_str(&b, "f"); /* one over: moves */
+    assert_int_equal(allocations, 1);
+    assert_ptr_not_equal(b.data, mem);
+    assert_string_equal(b.data, "0123456789abcdef");
+    for (int i = 0; i < 10; i++)
+        cmx_buf_append_str(&b, "0123456789");
+    assert_int_equal(b.len, 116);
+    assert_false(cmx_buf_failed(&b));
+    cmx_buf_free(&b); /* the heap copy only */
+    assert_null(b.data);
+    /* reused after a rewind, it stays in its storage */
+    cmx_buf_init_spill(&b, mem, sizeof mem);
+    cmx_buf_append_str(&b, "abc");
+    cmx_buf_rewind(&b);
+    cmx_buf_append_str(&b, "xyz");
+    assert_ptr_equal(b.data, mem);
+    /* a refused move: failed, the storage's content kept, nothing leaked */
+    refuse_allocations = 1;
+    size_t before = allocations;
+    cmx_buf_append_str(&b, "a string that does not fit");
+    assert_int_equal(allocations, before + 1);
+    assert_true(cmx_buf_failed(&b));
+    assert_ptr_equal(b.data, mem);
+    assert_string_equal(b.data, "xyz");
+    cmx_buf_set_realloc(NULL);
+    refuse_allocations = 0;
+    cmx_buf_free(&b);
+}
+
 /* Every error body comes out of one writer, in OpenAI's shape. */
 static void error_bodies_have_the_openai_shape_and_escape_their_text(void **state)
 {
@@ -216,8 +271,16 @@ static void upstream_request_id_headers_are_known_in_any_case(void **state)
                            "X-MS-REQUEST-ID"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         assert_true(cmx_header_is_request_id(cmx_slice_of(known[i])));
-    const char *other[] = {"", "id", "request", "x-request-ids", "x-request-i", "my-request-id",
-                           "requestid", "x-amzn-request-id", "content-length", "request-ID "};
+    const char *other[] = {"",
+                           "id",
+                           "request",
+                           "x-request-ids",
+                           "x-request-i",
+                           "my-request-id",
+                           "requestid",
+                           "x-amzn-request-id",
+                           "content-length",
+                           "request-ID "};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
         assert_false(cmx_header_is_request_id(cmx_slice_of(other[i])));
 }
@@ -405,6 +468,7 @@ int main(void)
         cmocka_unit_test(arena_runs_release_hooks_at_reset_and_free_newest_first),
         cmocka_unit_test(buf_escapes_json_strings),
         cmocka_unit_test(secret_buffers_never_leave_a_copy_behind_when_they_grow),
+        cmocka_unit_test(spill_buffers_allocate_only_past_their_storage),
         cmocka_unit_test(error_bodies_have_the_openai_shape_and_escape_their_text),
         cmocka_unit_test(base64_matches_the_rfc_vectors),
         cmocka_unit_test(str_copy_cuts_to_fit_and_always_terminates),
