@@ -261,10 +261,11 @@ cmx_audit *cmx_audit_open(const cmx_audit_settings *s, cmx_error *err)
     pthread_mutex_init(&a->lock, NULL);
     a->file = strdup(s->file);
     a->checkpoint_file = dup_or_default(s->checkpoint_file, s->file, ".head");
-    a->hmac_key = s->hmac_key ? strdup(s->hmac_key) : NULL;
+    /* an empty key is no key: records carry no "mac" then */
+    a->hmac_key = s->hmac_key && *s->hmac_key ? strdup(s->hmac_key) : NULL;
     a->fsync = s->fsync;
     a->rotate_bytes = s->rotate_bytes;
-    if (!a->file || !a->checkpoint_file || (s->hmac_key && !a->hmac_key)) {
+    if (!a->file || !a->checkpoint_file || (s->hmac_key && *s->hmac_key && !a->hmac_key)) {
         cmx_error_set(err, CMX_ERR_NOMEM, "out of memory");
         goto fail;
     }

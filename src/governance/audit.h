@@ -39,7 +39,7 @@ typedef struct cmx_audit cmx_audit;
 typedef struct cmx_audit_settings {
     const char *file;
     const char *checkpoint_file; /* NULL: FILE.head */
-    const char *hmac_key;        /* NULL: no HMAC */
+    const char *hmac_key;        /* NULL or empty: no HMAC */
     int fsync;                   /* fsync after every synchronous record */
     size_t rotate_bytes;         /* rotate before the file would pass this size; 0: never */
 } cmx_audit_settings;
@@ -87,7 +87,7 @@ typedef struct cmx_audit_verdict {
  * FILE.<seq>.head, when there is one, and its name's sequence number), and
  * its checkpoint: `checkpoint_file`, or FILE.head when NULL; a missing one
  * is reported, not an error.  hmac_key
- * NULL: HMACs are not checked.  Returns CMX_OK when the file could be read;
+ * NULL or empty: HMACs are not checked.  Returns CMX_OK when the file could be read;
  * the verdict says whether it is intact and, if not, names the first bad
  * record. */
 cmx_err cmx_audit_verify(const char *file, const char *checkpoint_file, const char *hmac_key,

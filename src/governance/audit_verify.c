@@ -346,6 +346,8 @@ cmx_err cmx_audit_verify(const char *file, const char *checkpoint_file, const ch
                          cmx_audit_verdict *out, cmx_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (hmac_key && !*hmac_key)
+        hmac_key = NULL; /* an empty key is no key, as when writing */
     verify_ctx cx = {.v = out};
     char **rotated;
     size_t n_rotated;

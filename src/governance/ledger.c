@@ -3,8 +3,9 @@
  * A ring is a power-of-two array with a head the writer advances and a tail
  * its worker advances; each index is written by one thread only, with
  * release stores and acquire loads, so neither side ever locks.  The worker
- * wakes the writer (an eventfd) only when its ring reaches batch_rows; the
- * interval wake-up is the writer's own poll timeout. */
+ * wakes the writer (an eventfd) only when its ring reaches batch_rows (or
+ * half the ring, when that is less); the interval wake-up is the writer's
+ * own poll timeout.  Each batch takes a share from every ring. */
 #include "governance/ledger.h"
 
 #include <errno.h>
@@ -45,6 +46,7 @@ struct cmx_ledger {
     atomic_int healthy;
     cmx_ledger_item *batch; /* the writer's: rows taken from the rings, not yet written */
     size_t batch_len, batch_cap;
+    size_t wake_rows; /* a ring holding this many wakes the writer */
     int64_t next_prune_ms;
     int64_t last_error_log_ms;
     _Atomic uint64_t written, dropped, errors, commits;
@@ -70,7 +72,7 @@ int cmx_ledger_put(cmx_ledger *l, size_t producer, const cmx_ledger_item *item)
     }
     r->items[tail & r->mask] = *item;
     atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
-    if (tail + 1 - head == l->s.batch_rows) {
+    if (tail + 1 - head == l->wake_rows) {
         uint64_t one = 1;
         ssize_t w = write(l->wake_fd, &one, sizeof one);
         (void)w;
@@ -101,16 +103,22 @@ void cmx_ledger_get_stats(const cmx_ledger *l, cmx_ledger_stats *out)
     out->queued = queued(l) + l->batch_len;
 }
 
-/* Moves what the rings hold into the batch, as far as it has room. */
+/* Moves what the rings hold into the batch, as far as it has room: first
+ * an equal share of the room from every ring, then what is left from any,
+ * so a backlog in one worker's ring never keeps the others waiting. */
 static void drain(cmx_ledger *l)
 {
-    for (size_t i = 0; i < l->n_rings; i++) {
-        ring *r = &l->rings[i];
-        size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-        size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-        while (head != tail && l->batch_len < l->batch_cap)
-            l->batch[l->batch_len++] = r->items[head++ & r->mask];
-        atomic_store_explicit(&r->head, head, memory_order_release);
+    size_t share = (l->batch_cap - l->batch_len + l->n_rings - 1) / l->n_rings;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < l->n_rings; i++) {
+            ring *r = &l->rings[i];
+            size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+            size_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+            size_t limit = pass == 0 ? share : SIZE_MAX;
+            for (size_t n = 0; head != tail && n < limit && l->batch_len < l->batch_cap; n++)
+                l->batch[l->batch_len++] = r->items[head++ & r->mask];
+            atomic_store_explicit(&r->head, head, memory_order_release);
+        }
     }
 }
 
@@ -277,6 +285,11 @@ cmx_ledger *cmx_ledger_start(const cmx_ledger_settings *s, cmx_error *err)
     l->batch_cap = per_ring * l->n_rings;
     if (s->batch_rows && l->batch_cap > 2 * (size_t)s->batch_rows)
         l->batch_cap = 2 * (size_t)s->batch_rows;
+    /* A ring smaller than two batches (many workers) wakes the writer when
+     * half full, so the interval never has to save it. */
+    l->wake_rows = s->batch_rows ? s->batch_rows : per_ring / 2;
+    if (l->wake_rows > per_ring / 2)
+        l->wake_rows = per_ring / 2;
     l->batch = malloc(l->batch_cap * sizeof *l->batch);
     if (!l->replica || !l->rings || !l->batch)
         goto oom;

@@ -17,8 +17,8 @@
  * Errors are "invalid JSON at byte N: <what>" at the first byte that cannot
  * continue a valid text.  Unquoted values are cut as a run of bytes up to
  * whitespace, ',', ']' or '}' and the run is then judged as a whole ("[1x]"
- * is an invalid number at the '1', "[1:2]" too), and a NUL byte is named as
- * such wherever it stops the text. */
+ * is an invalid number at the '1', "[1:2]" too).  A NUL byte inside a string
+ * is named as such. */
 #include "http/json_doc.h"
 #include "core/str.h"
 
@@ -118,8 +118,9 @@ static const unsigned char hex_digit[256] = {
 };
 
 /* Length of the valid UTF-8 sequence at p (before e), 0 if invalid: no
- * overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *e)
+ * overlongs, no surrogates, nothing above U+10FFFF.  *cut is set when the
+ * bytes there are a valid start that the end of the text cuts off. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *e, int *cut)
 {
     unsigned char c = p[0], lo = 0x80, hi = 0xbf;
     size_t need;
@@ -142,11 +143,16 @@ static size_t utf8_sequence(const unsigned char *p, const unsigned char *e)
     } else {
         return 0;
     }
-    if ((size_t)(e - p) <= need || p[1] < lo || p[1] > hi)
+    size_t have = (size_t)(e - p) - 1; /* bytes after the lead */
+    if (have >= 1 && (p[1] < lo || p[1] > hi))
         return 0;
-    for (size_t k = 2; k <= need; k++)
+    for (size_t k = 2; k <= need && k <= have; k++)
         if ((p[k] & 0xc0) != 0x80)
             return 0;
+    if (have < need) {
+        *cut = 1;
+        return 0;
+    }
     return need + 1;
 }
 
@@ -203,9 +209,10 @@ static cmx_err scan_string(const char *s, size_t len, size_t from, size_t *close
         }
         if (c < 0x20)
             return fail_at(err, at, c ? "unescaped control character in string" : "NUL byte");
-        size_t n = utf8_sequence(p, e);
+        int cut = 0;
+        size_t n = utf8_sequence(p, e, &cut);
         if (!n)
-            return fail_at(err, at, "invalid UTF-8 in string");
+            return cut ? fail_end(err) : fail_at(err, at, "invalid UTF-8 in string");
         p += n;
     }
 }

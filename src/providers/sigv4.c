@@ -89,6 +89,8 @@ int cmx_sigv4_format_amz_date(time_t t, char out[CMX_SIGV4_AMZ_DATE_LEN + 1])
 void cmx_sigv4_result_init(cmx_sigv4_result *r)
 {
     memset(r, 0, sizeof *r);
+    /* the session token is signed, so it is in the canonical request too */
+    cmx_buf_init_secret(&r->canonical_request);
     cmx_buf_init_secret(&r->memo_inputs);
     cmx_buf_init_secret(&r->memo_canonical);
 }

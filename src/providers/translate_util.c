@@ -829,14 +829,16 @@ cmx_err cmx_translate_messages(cmx_translate_ctx *c, int msgs,
         const char *turn;
         if ((e = message_blocks(c, w, m, mi, role, role_len, hint, &bw, &turn)) != CMX_OK)
             break;
+        if (cmx_buf_failed(&blocks)) { /* nothing of it may be copied out */
+            e = cmx_translate_nomem(c);
+            break;
+        }
         if (bw.more & 1) /* it has blocks */
             add_blocks(w, out, &t, turn, &blocks, turns);
         mi++;
     }
     if (e == CMX_OK)
         close_turn(w, out, &t);
-    if (e == CMX_OK && cmx_buf_failed(&blocks))
-        e = cmx_translate_nomem(c);
     cmx_buf_free(&blocks);
     return e;
 }

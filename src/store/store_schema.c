@@ -11,7 +11,8 @@
  *
  * The raw rows have no index but their id: rows are appended in time order,
  * so the id order is the time order, and pruning finds its boundary by a
- * binary search over ids (store_ledger.c).
+ * binary search over ids (store_ledger.c).  (PostgreSQL stores made before
+ * may still carry a time index; see cmx_store_migrate.)
  *
  * PostgreSQL replicas may start together: the tables are created under an
  * advisory lock so two CREATE TABLE IF NOT EXISTS cannot race. */
@@ -61,10 +62,6 @@ static const char *const tables[] = {
     " error TEXT, attempts INTEGER NOT NULL, prompt_tokens BIGINT, completion_tokens BIGINT,"
     " cached_tokens BIGINT, cost_usd @REAL@, latency_ms BIGINT NOT NULL,"
     " cache_hit INTEGER NOT NULL, estimated INTEGER NOT NULL, replica TEXT NOT NULL)",
-    /* Raw rows are found by time through their ids (see store_ledger.c):
-     * an index on ts_ms cost a second B-tree insert per row.  Stores made
-     * before have it; it goes (a no-op once gone). */
-    "DROP INDEX IF EXISTS cmx_ledger_ts",
     "CREATE TABLE IF NOT EXISTS cmx_rollup_hourly (hour_ms BIGINT NOT NULL," ROLLUP("hour_ms"),
     "CREATE TABLE IF NOT EXISTS cmx_rollup_daily (day_ms BIGINT NOT NULL," ROLLUP("day_ms"),
     "INSERT INTO cmx_meta (name, value) VALUES ('changes', 0) ON CONFLICT (name) DO NOTHING",
@@ -124,6 +121,17 @@ cmx_err cmx_store_migrate(cmx_store *s, cmx_error *err)
         if (cmx_sql_exec(s->db, sql, NULL, 0, NULL, NULL, err) != CMX_OK)
             goto fail;
     }
+    /* Raw rows are found by time through their ids (see store_ledger.c): an
+     * index on ts_ms cost a second B-tree insert per row.  An embedded
+     * store made before has it, and loses it here.  A shared PostgreSQL
+     * store keeps it: dropping it takes a lock that would hold every
+     * replica's inserts behind any long query, and a replica still on an
+     * older version would build it again; docs/governance.md says how to
+     * drop it once every replica is upgraded.  Either way it changes no
+     * result. */
+    if (d == CMX_SQL_SQLITE && cmx_sql_exec(s->db, "DROP INDEX IF EXISTS cmx_ledger_ts", NULL, 0,
+                                            NULL, NULL, err) != CMX_OK)
+        goto fail;
     int64_t version = 0;
     if (cmx_sql_exec(s->db, "SELECT value FROM cmx_meta WHERE name = 'schema'", NULL, 0,
                      read_version, &version, err) != CMX_OK)

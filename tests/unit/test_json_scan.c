@@ -101,6 +101,9 @@ static const bad_case invalid_docs[] = {
     {"{", "unexpected end of input"},
     {"[1", "unexpected end of input"},
     {"{\"a\":\"b", "unexpected end of input"},
+    {"[\"\xe2\x82", "unexpected end of input"}, /* a sequence the end cuts off */
+    {"[\"\xc3", "unexpected end of input"},
+    {"[\"\xe0\x80", "invalid UTF-8"}, /* overlong even before its end */
     {"]", "unexpected ']'"},
     {"[}", "unexpected '}'"},
     {"{]", "unexpected ']'"},

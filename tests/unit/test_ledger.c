@@ -1,7 +1,8 @@
 /* test_ledger.c — the ledger's writer thread (governance/ledger.c) against a
  * SQLite store in a temporary directory: rows put faster than one batch
- * takes are all written without waiting for the interval, and stopping
- * writes whatever is still queued. */
+ * takes are all written without waiting for the interval, stopping
+ * writes whatever is still queued, and every worker's ring gets its share
+ * of each batch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,10 +114,75 @@ static void a_backlog_is_written_batch_after_batch_without_waiting(void **state)
     rmdir(dir);
 }
 
+static int64_t count_where(const char *url, const char *sql)
+{
+    cmx_error err;
+    cmx_sql *db = cmx_sql_open(url, &err);
+    assert_non_null(db);
+    int64_t n = -1;
+    assert_int_equal(cmx_sql_exec(db, sql, NULL, 0, read_int, &n, &err), CMX_OK);
+    cmx_sql_close(db);
+    return n;
+}
+
+/* Two workers' rings, one with a long backlog: the writer takes a share
+ * from each ring for every batch, so the other worker's rows are written
+ * among the first batches instead of after the whole backlog. */
+static void every_ring_gets_a_share_of_each_batch(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cmx-ledger-test-XXXXXX", url[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite://%s/l.db", dir);
+    cmx_budget_counters *bc = cmx_budget_counters_local_new();
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    cmx_ledger_settings s = {.store_url = url,
+                             .replica = "test",
+                             .producers = 2,
+                             .batch_rows = 16,
+                             .batch_interval_ms = 10000,
+                             .queue_rows = 512,
+                             .counters = bc,
+                             .commit_lock = &lock,
+                             .now_ms = wall_ms};
+    cmx_error err;
+    cmx_ledger *l = cmx_ledger_start(&s, &err);
+    assert_non_null(l);
+    cmx_ledger_item it;
+    /* The writer is held at its first commit while both rings fill. */
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < 216; i++) {
+        item_at(&it, i);
+        assert_int_equal(cmx_ledger_put(l, 0, &it), 0);
+    }
+    for (int i = 1000; i < 1200; i++) {
+        item_at(&it, i);
+        assert_int_equal(cmx_ledger_put(l, 1, &it), 0);
+    }
+    pthread_mutex_unlock(&lock);
+    cmx_ledger_stop(l);
+    assert_int_equal(rows_in(url), 416);
+    /* Batches hold at most 32 rows, half of each from either ring while
+     * both have rows: within the first three, the second worker's rows
+     * (four-digit ids) have had their share. */
+    assert_true(
+        count_where(url, "SELECT COUNT(*) FROM (SELECT request_id FROM cmx_ledger "
+                         "ORDER BY id LIMIT 96) AS first WHERE request_id LIKE 'req-____'") >= 16);
+    bc->ops->free(bc);
+    char path[160];
+    const char *const files[] = {"l.db", "l.db-wal", "l.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_backlog_is_written_batch_after_batch_without_waiting),
+        cmocka_unit_test(every_ring_gets_a_share_of_each_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,58 @@ static void a_stream_out_of_memory_emits_only_whole_chunks_then_fails(void **sta
     json_decref(good.chunks);
 }
 
+/* ---- a request translator under failing allocations ------------------ */
+
+/* A first message longer than the translator's room for one message's
+ * blocks (so they move to the heap), then more messages after it. */
+static char *long_request(void)
+{
+    char text[1600];
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    size_t cap = sizeof text + 256;
+    char *body = malloc(cap);
+    snprintf(body, cap,
+             "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"},"
+             "{\"role\":\"assistant\",\"content\":\"ok\"},"
+             "{\"role\":\"user\",\"content\":\"again\"}]}",
+             text);
+    return body;
+}
+
+static cmx_err translate_long_request(const char *body, cmx_buf *out)
+{
+    cmx_translate_input in = {body, strlen(body), NULL, NULL, NULL};
+    cmx_anthropic_options opt = {.model = "claude-x"};
+    cmx_error err;
+    return cmx_anthropic_translate_request(&in, &opt, out, &err);
+}
+
+static void a_request_out_of_memory_fails_whole(void **state)
+{
+    (void)state;
+    char *body = long_request();
+    cmx_buf good = CMX_BUF_INIT;
+    arm(0);
+    assert_int_equal(translate_long_request(body, &good), CMX_OK);
+    size_t total = allocations;
+    disarm();
+    assert_true(total >= 2);
+    for (size_t k = 1; k <= total; k++) {
+        cmx_buf out = CMX_BUF_INIT;
+        arm(k);
+        cmx_err rc = translate_long_request(body, &out);
+        disarm();
+        if (rc == CMX_OK && (out.len != good.len || memcmp(out.data, good.data, good.len) != 0))
+            fail_msg("allocation %zu failing: a request other than the good run's was written", k);
+        if (rc != CMX_OK && rc != CMX_ERR_NOMEM)
+            fail_msg("allocation %zu failing: error kind %d instead of out of memory", k, (int)rc);
+        cmx_buf_free(&out);
+    }
+    cmx_buf_free(&good);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +273,7 @@ int main(void)
         cmocka_unit_test(a_fixed_buffer_fails_instead_of_growing),
         cmocka_unit_test(a_half_escaped_string_leaves_nothing_behind),
         cmocka_unit_test(a_stream_out_of_memory_emits_only_whole_chunks_then_fails),
+        cmocka_unit_test(a_request_out_of_memory_fails_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -550,9 +550,10 @@ static void pruning_by_id_order_never_deletes_a_newer_row(void **state)
 }
 
 /* A store made before the raw rows lost their time index (the same tables
- * plus cmx_ledger_ts) opens, drops the index and goes on: rows, reports and
- * pruning as before. */
-static void a_store_with_the_old_time_index_opens_and_drops_it(void **state)
+ * plus cmx_ledger_ts) opens and goes on: rows, reports and pruning as
+ * before.  SQLite loses the index on open; a shared PostgreSQL store keeps
+ * it until its operator drops it. */
+static void a_store_with_the_old_time_index_opens(void **state)
 {
     cmx_store *s = fresh_store();
     write_rows(s, 100, NULL);
@@ -576,8 +577,9 @@ static void a_store_with_the_old_time_index_opens_and_drops_it(void **state)
     assert_non_null(s);
     db = cmx_sql_open(url, &err);
     assert_non_null(db);
+    int kept = cmx_sql_dialect_of(db) == CMX_SQL_POSTGRES;
     assert_int_equal(cmx_sql_exec(db, has_index, NULL, 0, read_int, &n, &err), CMX_OK);
-    assert_int_equal(n, 0);
+    assert_int_equal(n, kept);
     cmx_sql_close(db);
     /* Rows 0-49 are in the first hour. */
     assert_int_equal(prune_all(s, T0 + HOUR), 50);
@@ -666,7 +668,7 @@ int main(void)
         cmocka_unit_test(spend_since_sums_per_key_and_team_from_a_start),
         cmocka_unit_test(pruning_removes_old_raw_rows_and_keeps_the_rollups),
         cmocka_unit_test(pruning_by_id_order_never_deletes_a_newer_row),
-        cmocka_unit_test(a_store_with_the_old_time_index_opens_and_drops_it),
+        cmocka_unit_test(a_store_with_the_old_time_index_opens),
         cmocka_unit_test(long_strings_are_cut_to_fit_the_row),
         cmocka_unit_test(a_file_store_reopens_with_everything_in_it),
         cmocka_unit_test(bad_urls_are_refused_without_being_repeated),
