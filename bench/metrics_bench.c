@@ -31,14 +31,15 @@ int main(void)
     uint64_t t0 = cmx_now_us();
     for (uint64_t i = 0; i < N; i++) {
         cmx_metrics_request_begin(s);
-        cmx_metrics_request rq = {g,
-                                  cmx_metrics_target_index(g, prov[1], model[1]),
-                                  200,
-                                  (int)(i & 1),
-                                  1000 + (i & 0xffff) * 50,
-                                  900 + (i & 0xffff) * 50,
-                                  12,
-                                  30};
+        cmx_metrics_request rq = {.api = CMX_API_CHAT,
+                                  .group = g,
+                                  .target = cmx_metrics_target_index(g, prov[1], model[1]),
+                                  .status = 200,
+                                  .stream = (int)(i & 1),
+                                  .duration_us = 1000 + (i & 0xffff) * 50,
+                                  .upstream_us = 900 + (i & 0xffff) * 50,
+                                  .prompt_tokens = 12,
+                                  .completion_tokens = 30};
         cmx_metrics_record_request(s, &rq);
         cmx_metrics_record_attempt(s, g, cmx_metrics_target_index(g, prov[0], model[0]),
                                    CMX_ERR_UNAVAILABLE);

@@ -215,13 +215,13 @@ static int bench_road(road *r, cmx_arena *arena, long n)
         fprintf(stderr, "%s: no such translator\n", r->name);
         return 1;
     }
-    cmx_translate_input in = {chat_body, sizeof chat_body - 1, NULL, arena};
+    cmx_translate_input in = {chat_body, sizeof chat_body - 1, NULL, arena, NULL};
     if (ops->write_request(tr.state, &in, &out, &err) != CMX_OK) {
         fprintf(stderr, "%s: bench body rejected: %s\n", r->name, err.message);
         return 1;
     }
     printf("%s: 1 KB chat request -> %zu bytes\n", r->name, out.len);
-    cmx_translate_input scanned = {chat_body, sizeof chat_body - 1, &scan, arena};
+    cmx_translate_input scanned = {chat_body, sizeof chat_body - 1, &scan, arena, NULL};
     BENCH("request (1 KB), tokens from the gateway's scan", n, {
         cmx_buf_rewind(&out);
         cmx_arena_reset(arena);
@@ -256,7 +256,7 @@ static int requests_only(const char *name, long n, int scanned, cmx_arena *arena
     if (!ops || cmx_translator_open(&tr, ops, NULL, &params, &err) != CMX_OK)
         return 1;
     cmx_buf out = CMX_BUF_INIT;
-    cmx_translate_input in = {chat_body, sizeof chat_body - 1, scanned ? &scan : NULL, arena};
+    cmx_translate_input in = {chat_body, sizeof chat_body - 1, scanned ? &scan : NULL, arena, NULL};
     for (long i = 0; i < n; i++) {
         cmx_buf_rewind(&out);
         cmx_arena_reset(arena);
