@@ -62,29 +62,62 @@ static void item_at(cmx_ledger_item *it, int i)
     it->row.attempts = 1;
 }
 
+/* A ledger writing to a SQLite store in a fresh temporary directory:
+ * batches of 16, a 10 s interval (only wake-ups commit early), 512 rows of
+ * queue shared by `producers` rings. */
+typedef struct fixture {
+    char dir[32];
+    char url[128];
+    cmx_budget_counters *bc;
+    pthread_mutex_t lock;
+    cmx_ledger *l;
+} fixture;
+
+static void fixture_start(fixture *f, size_t producers)
+{
+    snprintf(f->dir, sizeof f->dir, "/tmp/cmx-ledger-test-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->url, sizeof f->url, "sqlite://%s/l.db", f->dir);
+    f->bc = cmx_budget_counters_local_new();
+    pthread_mutex_init(&f->lock, NULL);
+    cmx_ledger_settings s = {.store_url = f->url,
+                             .replica = "test",
+                             .producers = producers,
+                             .batch_rows = 16,
+                             .batch_interval_ms = 10000,
+                             .queue_rows = 512,
+                             .counters = f->bc,
+                             .commit_lock = &f->lock,
+                             .now_ms = wall_ms};
+    cmx_error err;
+    f->l = cmx_ledger_start(&s, &err);
+    assert_non_null(f->l);
+}
+
+/* After cmx_ledger_stop: the counters and the store's files go. */
+static void fixture_remove(fixture *f)
+{
+    f->bc->ops->free(f->bc);
+    pthread_mutex_destroy(&f->lock);
+    char path[160];
+    const char *const files[] = {"l.db", "l.db-wal", "l.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        remove(path);
+    }
+    rmdir(f->dir);
+}
+
 /* A backlog of many batches: the writer, woken once when batch_rows wait,
  * takes two batches' worth at a time and goes straight on while a batch's
  * worth is left, long before the (10 s) interval. */
 static void a_backlog_is_written_batch_after_batch_without_waiting(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/cmx-ledger-test-XXXXXX", url[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite://%s/l.db", dir);
-    cmx_budget_counters *bc = cmx_budget_counters_local_new();
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    cmx_ledger_settings s = {.store_url = url,
-                             .replica = "test",
-                             .producers = 1,
-                             .batch_rows = 16,
-                             .batch_interval_ms = 10000,
-                             .queue_rows = 512,
-                             .counters = bc,
-                             .commit_lock = &lock,
-                             .now_ms = wall_ms};
-    cmx_error err;
-    cmx_ledger *l = cmx_ledger_start(&s, &err);
-    assert_non_null(l);
+    fixture f;
+    fixture_start(&f, 1);
+    cmx_ledger *l = f.l;
+    const char *url = f.url;
     cmx_ledger_item it;
     for (int i = 0; i < 400; i++) {
         item_at(&it, i);
@@ -104,14 +137,7 @@ static void a_backlog_is_written_batch_after_batch_without_waiting(void **state)
     /* Stopping writes the rest (fewer than a batch, waiting for the interval). */
     cmx_ledger_stop(l);
     assert_int_equal(rows_in(url), 400);
-    bc->ops->free(bc);
-    char path[160];
-    const char *const files[] = {"l.db", "l.db-wal", "l.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        remove(path);
-    }
-    rmdir(dir);
+    fixture_remove(&f);
 }
 
 static int64_t count_where(const char *url, const char *sql)
@@ -131,26 +157,13 @@ static int64_t count_where(const char *url, const char *sql)
 static void every_ring_gets_a_share_of_each_batch(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/cmx-ledger-test-XXXXXX", url[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(url, sizeof url, "sqlite://%s/l.db", dir);
-    cmx_budget_counters *bc = cmx_budget_counters_local_new();
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    cmx_ledger_settings s = {.store_url = url,
-                             .replica = "test",
-                             .producers = 2,
-                             .batch_rows = 16,
-                             .batch_interval_ms = 10000,
-                             .queue_rows = 512,
-                             .counters = bc,
-                             .commit_lock = &lock,
-                             .now_ms = wall_ms};
-    cmx_error err;
-    cmx_ledger *l = cmx_ledger_start(&s, &err);
-    assert_non_null(l);
+    fixture f;
+    fixture_start(&f, 2);
+    cmx_ledger *l = f.l;
+    const char *url = f.url;
     cmx_ledger_item it;
     /* The writer is held at its first commit while both rings fill. */
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&f.lock);
     for (int i = 0; i < 216; i++) {
         item_at(&it, i);
         assert_int_equal(cmx_ledger_put(l, 0, &it), 0);
@@ -159,7 +172,7 @@ static void every_ring_gets_a_share_of_each_batch(void **state)
         item_at(&it, i);
         assert_int_equal(cmx_ledger_put(l, 1, &it), 0);
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&f.lock);
     cmx_ledger_stop(l);
     assert_int_equal(rows_in(url), 416);
     /* Batches hold at most 32 rows, half of each from either ring while
@@ -168,14 +181,7 @@ static void every_ring_gets_a_share_of_each_batch(void **state)
     assert_true(
         count_where(url, "SELECT COUNT(*) FROM (SELECT request_id FROM cmx_ledger "
                          "ORDER BY id LIMIT 96) AS first WHERE request_id LIKE 'req-____'") >= 16);
-    bc->ops->free(bc);
-    char path[160];
-    const char *const files[] = {"l.db", "l.db-wal", "l.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        remove(path);
-    }
-    rmdir(dir);
+    fixture_remove(&f);
 }
 
 int main(void)
