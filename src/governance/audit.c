@@ -261,7 +261,7 @@ cmx_audit *cmx_audit_open(const cmx_audit_settings *s, cmx_error *err)
     pthread_mutex_init(&a->lock, NULL);
     a->file = strdup(s->file);
     a->checkpoint_file = dup_or_default(s->checkpoint_file, s->file, ".head");
-    /* an empty key is no key: records carry no "mac" then */
+    /* an empty key is no key: records carry no "hmac" then */
     a->hmac_key = s->hmac_key && *s->hmac_key ? strdup(s->hmac_key) : NULL;
     a->fsync = s->fsync;
     a->rotate_bytes = s->rotate_bytes;

@@ -504,9 +504,7 @@ key:
             if (pos >= len)
                 return fail_end(err);
             c = (unsigned char)s[pos];
-            if (c == '}')
-                return fail_at(err, pos, "expected ':' after object key");
-            if (c == '"')
+            if (c == '}' || c == '"')
                 return fail_at(err, pos, "expected ':' after object key");
             if (c == '{' || c == '[' || starts_primitive(c))
                 return fail_not_a_key(s, len, pos, 1, err);

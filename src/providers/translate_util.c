@@ -933,11 +933,10 @@ cmx_jw_str cmx_translate_str(const cmx_json_doc *doc, int obj, const char *key)
 
 void cmx_translate_answer_init(cmx_translate_answer *a)
 {
-    a->has_text = 0;
-    a->n_calls = 0;
-    a->has_reasoning = 0;
-    a->n_thinking = 0;
-    a->calls = a->reasoning = a->thinking = a->json = (cmx_buf)CMX_BUF_INIT;
+    *a = (cmx_translate_answer){.calls = CMX_BUF_INIT,
+                                .reasoning = CMX_BUF_INIT,
+                                .thinking = CMX_BUF_INIT,
+                                .json = CMX_BUF_INIT};
     cmx_buf_init_spill(&a->text, a->text_room, sizeof a->text_room);
 }
 

@@ -173,6 +173,23 @@ static void an_untouched_log_verifies_with_and_without_the_key(void **state)
     free_lines(&ls);
 }
 
+/* An empty key is no key: records carry no "hmac", and verifying with an
+ * empty key checks the chain alone. */
+static void an_empty_key_is_no_key(void **state)
+{
+    write_log("", 3);
+    lines ls = read_lines();
+    assert_int_equal(ls.n, 3);
+    for (size_t i = 0; i < ls.n; i++)
+        assert_null(strstr(ls.l[i], "\"hmac\""));
+    free_lines(&ls);
+    cmx_audit_verdict v = verify("");
+    assert_true(v.ok);
+    assert_int_equal(v.records, 3);
+    /* a key given later finds the HMACs missing */
+    expect_bad("audit-hmac-key", 1, "HMAC");
+}
+
 static void an_edited_record_is_named(void **state)
 {
     write_log(NULL, 5);
@@ -486,6 +503,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_untouched_log_verifies_with_and_without_the_key),
+        cmocka_unit_test(an_empty_key_is_no_key),
         cmocka_unit_test(an_edited_record_is_named),
         cmocka_unit_test(a_removed_record_is_named),
         cmocka_unit_test(reordered_records_are_named),

@@ -62,9 +62,9 @@ static void item_at(cmx_ledger_item *it, int i)
     it->row.attempts = 1;
 }
 
-/* A ledger writing to a SQLite store in a fresh temporary directory:
- * batches of 16, a 10 s interval (only wake-ups commit early), 512 rows of
- * queue shared by `producers` rings. */
+/* A ledger writing to a SQLite store in a fresh temporary directory, with a
+ * 10 s interval (only wake-ups commit early) and queue_rows shared by
+ * `producers` rings. */
 typedef struct fixture {
     char dir[32];
     char url[128];
@@ -73,7 +73,7 @@ typedef struct fixture {
     cmx_ledger *l;
 } fixture;
 
-static void fixture_start(fixture *f, size_t producers)
+static void fixture_start(fixture *f, size_t producers, uint32_t batch_rows, uint32_t queue_rows)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/cmx-ledger-test-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
@@ -83,9 +83,9 @@ static void fixture_start(fixture *f, size_t producers)
     cmx_ledger_settings s = {.store_url = f->url,
                              .replica = "test",
                              .producers = producers,
-                             .batch_rows = 16,
+                             .batch_rows = batch_rows,
                              .batch_interval_ms = 10000,
-                             .queue_rows = 512,
+                             .queue_rows = queue_rows,
                              .counters = f->bc,
                              .commit_lock = &f->lock,
                              .now_ms = wall_ms};
@@ -115,7 +115,7 @@ static void a_backlog_is_written_batch_after_batch_without_waiting(void **state)
 {
     (void)state;
     fixture f;
-    fixture_start(&f, 1);
+    fixture_start(&f, 1, 16, 512);
     cmx_ledger *l = f.l;
     const char *url = f.url;
     cmx_ledger_item it;
@@ -158,7 +158,7 @@ static void every_ring_gets_a_share_of_each_batch(void **state)
 {
     (void)state;
     fixture f;
-    fixture_start(&f, 2);
+    fixture_start(&f, 2, 16, 512);
     cmx_ledger *l = f.l;
     const char *url = f.url;
     cmx_ledger_item it;
@@ -184,11 +184,37 @@ static void every_ring_gets_a_share_of_each_batch(void **state)
     fixture_remove(&f);
 }
 
+/* Rings smaller than two batches (many workers, a modest queue): a ring
+ * half full wakes the writer, long before the interval and before the
+ * ring could overflow waiting for a batch it cannot hold. */
+static void a_small_ring_wakes_the_writer_when_half_full(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_start(&f, 4, 2000, 64); /* rings of 16 rows, batches of 2000 */
+    cmx_ledger_item it;
+    for (int i = 0; i < 8; i++) {
+        item_at(&it, i);
+        assert_int_equal(cmx_ledger_put(f.l, 2, &it), 0);
+    }
+    cmx_ledger_stats st = {0};
+    for (int waited = 0; waited < 3000; waited += 10) {
+        cmx_ledger_get_stats(f.l, &st);
+        if (st.rows_written == 8)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.rows_written, 8); /* within 3 s; the interval is 10 s */
+    cmx_ledger_stop(f.l);
+    fixture_remove(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_backlog_is_written_batch_after_batch_without_waiting),
         cmocka_unit_test(every_ring_gets_a_share_of_each_batch),
+        cmocka_unit_test(a_small_ring_wakes_the_writer_when_half_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
